@@ -1,0 +1,72 @@
+import fs from 'node:fs/promises';
+import { setDirectoryPhoto } from '../../directory/photo.js';
+import { removeMailPhoto, setMailPhoto, MAIL_PHOTO_MAX_BYTES } from '../../mail/photo-store.js';
+import type { Services } from '../../services.js';
+import { uploadSitePicture, SITE_PICTURE_MAX_BYTES } from '../../sites/upload.js';
+import { CliError } from '../output.js';
+import { requireUser } from './users.js';
+
+async function readImage(file: string | undefined, limit: number): Promise<Buffer> {
+  if (!file) throw new CliError('Name the image file, e.g. photo.jpg.', 2);
+  try {
+    const stat = await fs.stat(file);
+    if (!stat.isFile()) throw new CliError(`${file} is not a file.`);
+    // Refuse a huge file before reading it into memory.
+    if (stat.size > limit) throw new CliError(`${file} is ${formatBytes(stat.size)}; the limit is ${formatBytes(limit)}.`);
+    return await fs.readFile(file);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`Cannot read ${file}.`);
+  }
+}
+
+export async function setMailPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
+  const user = await requireUser(services, upn);
+  const bytes = await readImage(file, MAIL_PHOTO_MAX_BYTES);
+  const photo = await setMailPhoto(
+    { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
+    user,
+    bytes,
+  );
+  return `Mail photo of ${user.upn} is now ${photo.side}x${photo.side}, ETag "${photo.etag}". The sites take it at the user's next sync action.`;
+}
+
+export async function removeMailPhotoCommand(services: Services, upn?: string): Promise<string> {
+  const user = await requireUser(services, upn);
+  const removed = await removeMailPhoto(
+    { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
+    user,
+  );
+  return removed
+    ? `Removed the mail photo of ${user.upn}. The sites show the placeholder after the user's next sync action.`
+    : `${user.upn} had no mail photo; nothing changed.`;
+}
+
+export async function setDirectoryPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
+  const user = await requireUser(services, upn);
+  const bytes = await readImage(file, 100 * 1024);
+  await setDirectoryPhoto(services.database.db, user.id, bytes);
+  return `Directory photo (thumbnailPhoto) of ${user.upn} set. The sites never use it; they take photos from the mail service only.`;
+}
+
+export async function setSitePhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
+  const user = await requireUser(services, upn);
+  const bytes = await readImage(file, SITE_PICTURE_MAX_BYTES);
+  await uploadSitePicture(
+    {
+      db: services.database.db,
+      blobs: services.blobs,
+      lock: services.lock,
+      sizes: services.syncSettings().renditionSizes,
+    },
+    user,
+    bytes,
+  );
+  return user.hasMailbox
+    ? `Site picture of ${user.upn} set. ${user.upn} has a mailbox, so the next sync replaces it with the mail photo.`
+    : `Site picture of ${user.upn} set.`;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
+}

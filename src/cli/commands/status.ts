@@ -1,0 +1,21 @@
+import type { Services } from '../../services.js';
+import { SYNC_STATE_LABELS, listSyncStatus } from '../../sync/status.js';
+import { formatTime, table } from '../output.js';
+
+export async function statusCommand(services: Services, json: boolean): Promise<string> {
+  const statuses = await listSyncStatus(services.database.db);
+  if (json) return JSON.stringify(statuses, null, 2);
+  const counts = new Map<string, number>();
+  for (const s of statuses) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
+  const rows = statuses.map((s) => [
+    s.upn,
+    SYNC_STATE_LABELS[s.state],
+    s.mailEtag ?? '-',
+    s.syncedEtag ?? '-',
+    formatTime(s.mailChangedAt),
+    formatTime(s.lastAttemptAt),
+    s.lastError ?? '',
+  ]);
+  const summary = [...counts].map(([state, n]) => `${n} ${SYNC_STATE_LABELS[state as keyof typeof SYNC_STATE_LABELS]}`);
+  return `${table(['USER', 'STATE', 'MAIL ETAG', 'SYNCED ETAG', 'MAIL CHANGED', 'LAST ATTEMPT', 'ERROR'], rows)}\n\n${statuses.length} users: ${summary.join(', ') || 'none'}.`;
+}

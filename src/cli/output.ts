@@ -1,0 +1,36 @@
+import { isAppError } from '../errors.js';
+import { ConfigError } from '../config.js';
+
+/** A mistake the user can fix: printed as one line, exit code 1 (2 for usage). */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export function explain(error: unknown): { message: string; exitCode: number } {
+  if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
+  if (error instanceof ConfigError) return { message: error.message, exitCode: 1 };
+  if (isAppError(error)) return { message: error.message, exitCode: 1 };
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  return { message: `Unexpected error: ${message}`, exitCode: 70 };
+}
+
+export function formatTime(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/** Plain text table with columns padded to the widest cell. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,147 @@
+import path from 'node:path';
+
+/** Site rendition sides in pixels. SharePoint 2013+ uses 48/72/300; older tools used 200 for L. */
+export interface RenditionSizes {
+  S: number;
+  M: number;
+  L: number;
+}
+
+export interface Config {
+  dataDir: string;
+  /** postgres://… moves every table and the photo bytes into PostgreSQL; unset = SQLite + files. */
+  databaseUrl: string | undefined;
+  host: string;
+  port: number;
+  /** Base for absolute URLs such as PictureURL. */
+  publicUrl: string;
+  renditionSizes: RenditionSizes;
+  /** Like SharePoint's UserPhotoExpiration: a photo checked this recently is not checked again. */
+  recheckSeconds: number;
+  /** Like SharePoint's UserPhotoErrorExpiration: how long a failed sync waits before retrying. */
+  errorBackoffSeconds: number;
+  seedDemo: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Test-only fault injection inside a sync; refused unless NODE_ENV=test or explicitly allowed. */
+  faultInjection: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const KNOWN_PHOTOSYNC_VARS = new Set([
+  'PHOTOSYNC_DATA_DIR',
+  'PHOTOSYNC_PUBLIC_URL',
+  'PHOTOSYNC_RENDITION_SIZES',
+  'PHOTOSYNC_RECHECK_SECONDS',
+  'PHOTOSYNC_ERROR_BACKOFF_SECONDS',
+  'PHOTOSYNC_DEMO',
+  'PHOTOSYNC_LOG_LEVEL',
+  'PHOTOSYNC_FAULT_INJECTION',
+  'PHOTOSYNC_TEST_DATABASE_URL',
+  'PHOTOSYNC_REQUIRE_POSTGRES',
+]);
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Reads and validates the whole configuration at once, so every mistake is reported together. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('PHOTOSYNC_') && !KNOWN_PHOTOSYNC_VARS.has(name)) {
+      problems.push(`${name} is not a photosync setting (check the spelling; see README.md).`);
+    }
+  }
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = env[name]?.trim().toLowerCase();
+    if (raw === undefined || raw === '') return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false, got "${env[name]}".`);
+    return fallback;
+  };
+
+  const port = integer('PORT', 8080, 0, 65535);
+  const host = env.HOST?.trim() || '127.0.0.1';
+
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must start with postgres:// or postgresql:// (leave it unset for SQLite).');
+  }
+
+  const publicUrl = (env.PHOTOSYNC_PUBLIC_URL?.trim() || `http://localhost:${port}`).replace(/\/+$/, '');
+  try {
+    const url = new URL(publicUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    problems.push(`PHOTOSYNC_PUBLIC_URL must be an http(s) URL, got "${publicUrl}".`);
+  }
+
+  const renditionSizes = parseRenditionSizes(env.PHOTOSYNC_RENDITION_SIZES, problems);
+
+  const logLevel = (env.PHOTOSYNC_LOG_LEVEL?.trim() || 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`PHOTOSYNC_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}".`);
+  }
+
+  const faultInjection = env.PHOTOSYNC_FAULT_INJECTION?.trim() || undefined;
+  if (faultInjection !== undefined && env.NODE_ENV !== 'test') {
+    problems.push('PHOTOSYNC_FAULT_INJECTION is for tests only and needs NODE_ENV=test.');
+  }
+
+  const config: Config = {
+    dataDir: path.resolve(cwd, env.PHOTOSYNC_DATA_DIR?.trim() || 'data'),
+    databaseUrl,
+    host,
+    port,
+    publicUrl,
+    renditionSizes,
+    recheckSeconds: integer('PHOTOSYNC_RECHECK_SECONDS', 0, 0, 7 * 24 * 3600),
+    errorBackoffSeconds: integer('PHOTOSYNC_ERROR_BACKOFF_SECONDS', 300, 0, 7 * 24 * 3600),
+    seedDemo: boolean('PHOTOSYNC_DEMO', true),
+    logLevel,
+    faultInjection,
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function parseRenditionSizes(raw: string | undefined, problems: string[]): RenditionSizes {
+  const fallback: RenditionSizes = { S: 48, M: 72, L: 300 };
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const parts = raw.split(',').map((p) => Number(p.trim()));
+  const [S, M, L] = parts;
+  const valid =
+    parts.length === 3 &&
+    parts.every((n) => Number.isInteger(n) && n >= 16 && n <= 648) &&
+    S !== undefined &&
+    M !== undefined &&
+    L !== undefined &&
+    S < M &&
+    M < L;
+  if (!valid) {
+    problems.push(
+      `PHOTOSYNC_RENDITION_SIZES must be three increasing sides in pixels (16–648) for S,M,L, e.g. "48,72,300"; got "${raw}".`,
+    );
+    return fallback;
+  }
+  return { S, M, L };
+}

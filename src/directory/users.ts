@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../storage/database.js';
+import { conflict, invalidInput } from '../errors.js';
+import { MIN_PASSWORD_LENGTH, hashPassword, passwordMatches } from './passwords.js';
+import type { DirectoryUserRow } from './tables.js';
+import { normalizeUpn } from './upn.js';
+
+export interface DirectoryUser {
+  id: string;
+  upn: string;
+  displayName: string;
+  enabled: boolean;
+  isAdmin: boolean;
+  hasMailbox: boolean;
+}
+
+export interface NewUser {
+  upn: string;
+  displayName: string;
+  password?: string | undefined;
+  hasMailbox?: boolean;
+  isAdmin?: boolean;
+}
+
+export const USER_COLUMNS = ['id', 'upn', 'display_name', 'enabled', 'is_admin', 'has_mailbox'] as const;
+
+export function toUser(row: Pick<DirectoryUserRow, (typeof USER_COLUMNS)[number]>): DirectoryUser {
+  return {
+    id: row.id,
+    upn: row.upn,
+    displayName: row.display_name,
+    enabled: row.enabled === 1,
+    isAdmin: row.is_admin === 1,
+    hasMailbox: row.has_mailbox === 1,
+  };
+}
+
+/** Checks a new user's fields and returns them cleaned, or throws a 400 that says what is wrong. */
+export function validateNewUser(input: NewUser): Required<Omit<NewUser, 'password'>> & { password?: string } {
+  const upn = normalizeUpn(input.upn);
+  if (!upn) throw invalidInput(`"${input.upn}" is not a valid user principal name (like jane@contoso.com).`);
+  const displayName = input.displayName.trim();
+  if (displayName.length === 0 || displayName.length > 256) {
+    throw invalidInput('The display name must be 1 to 256 characters.');
+  }
+  if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
+    throw invalidInput(`The password must be at least ${MIN_PASSWORD_LENGTH} characters.`);
+  }
+  return {
+    upn,
+    displayName,
+    ...(input.password !== undefined ? { password: input.password } : {}),
+    hasMailbox: input.hasMailbox ?? true,
+    isAdmin: input.isAdmin ?? false,
+  };
+}
+
+export async function createUser(db: Db, input: NewUser): Promise<DirectoryUser> {
+  const user = validateNewUser(input);
+  if (await findUserByUpn(db, user.upn)) throw conflict(`A user ${user.upn} already exists.`, 'user_exists');
+  const row = {
+    id: randomUUID(),
+    upn: user.upn,
+    display_name: user.displayName,
+    enabled: 1,
+    is_admin: user.isAdmin ? 1 : 0,
+    has_mailbox: user.hasMailbox ? 1 : 0,
+    password_hash: user.password === undefined ? null : await hashPassword(user.password),
+    created_at: Date.now(),
+  };
+  try {
+    await db.insertInto('directory_users').values(row).execute();
+  } catch (error) {
+    // Another writer may have added the same UPN since the check above.
+    if (isUniqueViolation(error)) throw conflict(`A user ${user.upn} already exists.`, 'user_exists');
+    throw error;
+  }
+  return toUser(row);
+}
+
+export async function findUserByUpn(db: Db, upn: string): Promise<DirectoryUser | undefined> {
+  const normalized = normalizeUpn(upn);
+  if (!normalized) return undefined;
+  const row = await db
+    .selectFrom('directory_users')
+    .select(USER_COLUMNS)
+    .where('upn', '=', normalized)
+    .executeTakeFirst();
+  return row && toUser(row);
+}
+
+export async function findUserById(db: Db, id: string): Promise<DirectoryUser | undefined> {
+  const row = await db.selectFrom('directory_users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
+  return row && toUser(row);
+}
+
+export async function listUsers(db: Db): Promise<DirectoryUser[]> {
+  const rows = await db.selectFrom('directory_users').select(USER_COLUMNS).orderBy('upn').execute();
+  return rows.map(toUser);
+}
+
+export async function countUsers(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('directory_users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+// A hash of a password nobody has, so an unknown user costs as much time as a wrong password.
+let decoyHash: Promise<string> | undefined;
+
+/** The enabled user with this UPN and password, or undefined; never says which part was wrong. */
+export async function authenticate(db: Db, upn: string, password: string): Promise<DirectoryUser | undefined> {
+  const normalized = normalizeUpn(upn);
+  const row = normalized
+    ? await db
+        .selectFrom('directory_users')
+        .select([...USER_COLUMNS, 'password_hash'])
+        .where('upn', '=', normalized)
+        .executeTakeFirst()
+    : undefined;
+  decoyHash ??= hashPassword('decoy-password-that-nobody-has');
+  const matches = await passwordMatches(row?.password_hash ?? (await decoyHash), password);
+  if (!row || !matches || row.enabled !== 1) return undefined;
+  return toUser(row);
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const { code } = error as { code?: string };
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

@@ -1,0 +1,126 @@
+import type { DirectoryUser } from '../directory/users.js';
+import { AppError, invalidInput, payloadTooLarge, unsupportedMediaType } from '../errors.js';
+import { makeMasterPhoto, type ImageRefusal } from '../media/media.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { Kysely } from 'kysely';
+import type { Database, Db, Dialect } from '../storage/database.js';
+import { contentTag } from '../storage/hash.js';
+
+// The mailbox photo: the one source of truth for everyone's picture (Exchange Online's role).
+
+/** Graph's request limit for PUT …/photo/$value. */
+export const MAIL_PHOTO_MAX_BYTES = 4 * 1024 * 1024;
+/** Exchange keeps a square master of at most 648×648. */
+export const MAIL_MASTER_MAX_SIDE = 648;
+
+export interface MailPhoto {
+  etag: string;
+  side: number;
+  byteSize: number;
+  changedAt: number;
+  blobKey: string;
+}
+
+export interface MailStoreDeps {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  blobs: BlobStore;
+}
+
+export const noMailbox = (user: DirectoryUser) =>
+  new AppError(
+    'mailbox_not_found',
+    404,
+    `${user.upn} has no mailbox, so there is no mail photo. Upload a picture in the sites instead.`,
+  );
+
+/** Turns the media module's refusal into the error a person sees. */
+export function refusalError(refusal: ImageRefusal): AppError {
+  switch (refusal.reason) {
+    case 'too_large':
+      return payloadTooLarge(refusal.message);
+    case 'unsupported_type':
+      return unsupportedMediaType(refusal.message);
+    case 'empty':
+    case 'corrupt':
+    case 'too_many_pixels':
+      return invalidInput(refusal.message, `image_${refusal.reason}`);
+  }
+}
+
+/** The current photo's metadata, without touching its bytes: the sync engine compares ETags with it. */
+export async function getMailPhoto(db: Db, userId: string): Promise<MailPhoto | undefined> {
+  const row = await db
+    .selectFrom('mail_photos')
+    .select(['etag', 'side', 'byte_size', 'changed_at', 'blob_key'])
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  if (!row || row.etag === null || row.blob_key === null) return undefined;
+  return { etag: row.etag, side: row.side ?? 0, byteSize: row.byte_size ?? 0, changedAt: row.changed_at, blobKey: row.blob_key };
+}
+
+export async function readMailMaster(blobs: BlobStore, photo: MailPhoto): Promise<Buffer> {
+  const bytes = await blobs.get(photo.blobKey);
+  if (!bytes) throw new Error(`The mail photo file ${photo.blobKey} is missing from the photo store.`);
+  return bytes;
+}
+
+/**
+ * Normalises an upload into the master and makes it the mailbox's photo. Refused input throws an
+ * AppError and changes nothing. Setting the same picture again keeps the ETag and the change time.
+ */
+export async function setMailPhoto(deps: MailStoreDeps, user: DirectoryUser, upload: Buffer): Promise<MailPhoto> {
+  if (!user.hasMailbox) throw noMailbox(user);
+  const master = await makeMasterPhoto(upload, { maxSide: MAIL_MASTER_MAX_SIDE, maxBytes: MAIL_PHOTO_MAX_BYTES });
+  if (!master.ok) throw refusalError(master);
+
+  const etag = contentTag(master.jpeg);
+  const current = await getMailPhoto(deps.db, user.id);
+  if (current?.etag === etag) return current;
+
+  const photo: MailPhoto = {
+    etag,
+    side: master.side,
+    byteSize: master.jpeg.length,
+    changedAt: Date.now(),
+    blobKey: `mail/${user.id}/${etag}.jpg`,
+  };
+  await deps.blobs.put(photo.blobKey, master.jpeg);
+  const replaced = await replaceRow(deps, user.id, photo);
+  if (replaced && replaced !== photo.blobKey) await deps.blobs.delete([replaced]);
+  return photo;
+}
+
+/** Removes the photo; returns false when there was none. The sites learn of it at the next sync. */
+export async function removeMailPhoto(deps: MailStoreDeps, user: DirectoryUser): Promise<boolean> {
+  if (!user.hasMailbox) throw noMailbox(user);
+  const replaced = await replaceRow(deps, user.id, undefined);
+  if (replaced) await deps.blobs.delete([replaced]);
+  return replaced !== undefined;
+}
+
+/** Writes the row in one transaction and returns the blob key it replaced. */
+async function replaceRow(deps: MailStoreDeps, userId: string, photo: MailPhoto | undefined): Promise<string | undefined> {
+  return deps.db.transaction().execute(async (trx) => {
+    const previous = await trx
+      .selectFrom('mail_photos')
+      .select('blob_key')
+      .where('user_id', '=', userId)
+      .$if(deps.dialect === 'postgres', (q) => q.forUpdate())
+      .executeTakeFirst();
+    if (!photo && !previous?.blob_key) return undefined;
+    const values = {
+      etag: photo?.etag ?? null,
+      blob_key: photo?.blobKey ?? null,
+      side: photo?.side ?? null,
+      byte_size: photo?.byteSize ?? null,
+      changed_at: photo?.changedAt ?? Date.now(),
+    };
+    await trx
+      .insertInto('mail_photos')
+      .values({ user_id: userId, ...values })
+      .onConflict((oc) => oc.column('user_id').doUpdateSet(values))
+      .execute();
+    return previous?.blob_key ?? undefined;
+  });
+}

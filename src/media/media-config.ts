@@ -1,0 +1,58 @@
+import { availableParallelism } from 'node:os';
+import sharp from 'sharp';
+
+export interface MediaOptions {
+  /**
+   * libvips threads per image; 0 means one per CPU core. Omitted keeps sharp's own default,
+   * which is 1 on glibc Linux without jemalloc (sharp's guard against memory fragmentation)
+   * and one per core elsewhere. Images still run in parallel on libuv's thread pool.
+   */
+  concurrency?: number;
+  /** Uploads whose header claims more pixels than this are refused before decoding. */
+  maxInputPixels?: number;
+}
+
+// 50 megapixels covers every phone and most DSLRs, while bounding the worst-case decode to a few
+// hundred MB; anything larger is far more likely a decompression bomb than a portrait.
+export const DEFAULT_MAX_INPUT_PIXELS = 50_000_000;
+
+// Read before anyone changes it, so configureMedia() without options can restore it.
+const SHARP_DEFAULT_CONCURRENCY = sharp.concurrency();
+
+let maxInputPixels = DEFAULT_MAX_INPUT_PIXELS;
+
+export function currentMaxInputPixels(): number {
+  return maxInputPixels;
+}
+
+function requireNonNegativeInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Applies process-wide sharp settings. Every call sets all of them (omitted options fall back to
+ * defaults), so calling it again, e.g. from tests, leaves a predictable state.
+ */
+export function configureMedia(options: MediaOptions = {}): void {
+  const concurrency = requireNonNegativeInteger(
+    'concurrency',
+    options.concurrency ?? SHARP_DEFAULT_CONCURRENCY,
+  );
+  const pixels = requireNonNegativeInteger(
+    'maxInputPixels',
+    options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS,
+  );
+  // 0 would mean "no limit" to sharp; that is never what a caller of this module wants.
+  if (pixels === 0) throw new RangeError('maxInputPixels must be positive');
+
+  // sharp documents 0 as "reset to one per core", but libvips 8.18 treats 0 as "keep the current
+  // value", so we resolve it ourselves.
+  sharp.concurrency(concurrency === 0 ? availableParallelism() : concurrency);
+  // Every input is a Buffer, so holding files open buys nothing; the libvips operation cache
+  // stays at sharp's sizes so its memory use is bounded and known on a small server.
+  sharp.cache({ memory: 50, items: 100, files: 0 });
+  maxInputPixels = pixels;
+}

@@ -1,0 +1,21 @@
+import sharp from 'sharp';
+import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
+
+/**
+ * Renders one of OUR OWN SVGs (placeholder, generated demo faces) to a square JPEG. Never call
+ * this with user input: librsvg parses far more than an upload path should expose, which is why
+ * makeMasterPhoto refuses SVG before it reaches sharp.
+ */
+export async function rasterizeSvg(svg: string, side: number): Promise<Buffer> {
+  if (!Number.isSafeInteger(side) || side <= 0) {
+    throw new RangeError(`side must be a positive integer, got ${side}`);
+  }
+  // No density needed: when a resize follows, sharp re-renders the vector at the target scale
+  // rather than upscaling a 72 dpi bitmap, so small viewBoxes still come out crisp.
+  return sharp(Buffer.from(svg, 'utf8'))
+    .resize(side, side, { fit: 'cover', position: 'centre' })
+    .flatten({ background: WHITE })
+    .toColourspace('srgb')
+    .jpeg(JPEG_OUTPUT)
+    .toBuffer();
+}

@@ -1,0 +1,80 @@
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { Config } from './config.js';
+import { configureMedia } from './media/media.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createFileBlobStore, createPostgresBlobStore, type BlobStore } from './storage/blob-store.js';
+import { openDatabase, type DatabaseHandle } from './storage/database.js';
+import { createUserLock, type UserLock } from './storage/user-lock.js';
+import { createSyncEngine, type SyncEngine, type SyncSettings } from './sync/engine.js';
+
+/** Everything the roles need, built once and passed in: the server and the CLI share it. */
+export interface Services {
+  config: Config;
+  database: DatabaseHandle;
+  blobs: BlobStore;
+  lock: UserLock;
+  metrics: Metrics;
+  sync: SyncEngine;
+  log: Logger;
+  syncSettings(): SyncSettings;
+  /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
+  faultPoint: ((name: string) => void) | undefined;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  log?: Logger;
+  /** PostgreSQL schema (tests isolate themselves in their own). */
+  schema?: string;
+}
+
+export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
+  const log = options.log ?? pino({ level: config.logLevel });
+  configureMedia();
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    ...(options.schema ? { schema: options.schema } : {}),
+  });
+  const metrics = createMetrics();
+  const counter = { inc: (bytes: number) => metrics.photoBytesRead.inc(bytes) };
+  const blobs =
+    database.dialect === 'postgres'
+      ? createPostgresBlobStore(database.db, counter)
+      : createFileBlobStore(path.join(config.dataDir, 'photos'), counter);
+  const lock = createUserLock(database.db, database.dialect);
+  const syncSettings = (): SyncSettings => ({
+    renditionSizes: config.renditionSizes,
+    recheckSeconds: config.recheckSeconds,
+    errorBackoffSeconds: config.errorBackoffSeconds,
+  });
+  const faultPoint = config.faultInjection ? crashAt(config.faultInjection) : undefined;
+  const sync = createSyncEngine({
+    db: database.db,
+    blobs,
+    lock,
+    metrics,
+    settings: syncSettings,
+    ...(faultPoint ? { faultPoint } : {}),
+  });
+  return {
+    config,
+    database,
+    blobs,
+    lock,
+    metrics,
+    sync,
+    log,
+    syncSettings,
+    faultPoint,
+    close: () => database.close(),
+  };
+}
+
+/** Kills the process outright at the named point, as a power cut or OOM kill would. */
+function crashAt(point: string): (name: string) => void {
+  return (name) => {
+    if (name === point) process.kill(process.pid, 'SIGKILL');
+  };
+}

@@ -1,0 +1,35 @@
+import { libraryFileStem } from '../directory/upn.js';
+import type { RenditionSizes } from '../config.js';
+
+// The My Site host's "User Photos" library: where renditions live and how they are named.
+
+export type RenditionSize = keyof RenditionSizes;
+export const RENDITION_SIZES: readonly RenditionSize[] = ['S', 'M', 'L'];
+
+export const LIBRARY_PATH = '/User Photos/Profile Pictures';
+const LIBRARY_URL_PATH = '/User%20Photos/Profile%20Pictures';
+
+/** `jane@contoso.com`, `M` → `jane_contoso_com_MThumb.jpg` */
+export function renditionFileName(upn: string, size: RenditionSize): string {
+  return `${libraryFileStem(upn)}_${size}Thumb.jpg`;
+}
+
+/** Splits `jane_contoso_com_MThumb.jpg` into its stem and size; undefined when it is no such name. */
+export function parseRenditionFileName(name: string): { stem: string; size: RenditionSize } | undefined {
+  const match = /^(.+)_([SML])Thumb\.jpg$/i.exec(name);
+  if (!match?.[1] || !match[2]) return undefined;
+  return { stem: match[1].toLowerCase(), size: match[2].toUpperCase() as RenditionSize };
+}
+
+/** PictureURL: the M rendition, versioned with `?t=` so a new picture is a new URL. */
+export function pictureUrl(publicUrl: string, upn: string, pictureTimestamp: number): string {
+  return `${publicUrl}${LIBRARY_URL_PATH}/${renditionFileName(upn, 'M')}?t=${pictureTimestamp}`;
+}
+
+export function renditionUrlPath(upn: string, size: RenditionSize, pictureTimestamp: number): string {
+  return `${LIBRARY_URL_PATH}/${renditionFileName(upn, size)}?t=${pictureTimestamp}`;
+}
+
+export function isRenditionSize(value: string): value is RenditionSize {
+  return value === 'S' || value === 'M' || value === 'L';
+}

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { DirectoryUser } from '../directory/users.js';
+import { libraryFileStem } from '../directory/upn.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { Database, Db } from '../storage/database.js';
+import { contentTag } from '../storage/hash.js';
+import { RENDITION_SIZES, type RenditionSize } from './library.js';
+
+// The sites' user profiles: the SPS-Picture* properties and the three renditions they point at.
+
+export interface SiteProfile {
+  placeholderState: 0 | 1;
+  exchangeSyncState: 0 | 1;
+  pictureTimestamp: number | null;
+  pictureSource: 'mail' | 'upload' | null;
+  syncedEtag: string | null;
+  lastCheckedAt: number | null;
+}
+
+export interface Rendition {
+  etag: string;
+  blobKey: string;
+  side: number;
+  byteSize: number;
+}
+
+export type RenditionJpegs = Record<RenditionSize, { jpeg: Buffer; side: number }>;
+
+export interface SitesDeps {
+  db: Kysely<Database>;
+  blobs: BlobStore;
+  /** Test-only crash points; a no-op in production. */
+  faultPoint?: (name: string) => void;
+}
+
+export async function getSiteProfile(db: Db, userId: string): Promise<SiteProfile | undefined> {
+  const row = await db
+    .selectFrom('site_profiles')
+    .select([
+      'placeholder_state',
+      'exchange_sync_state',
+      'picture_timestamp',
+      'picture_source',
+      'synced_etag',
+      'last_checked_at',
+    ])
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    placeholderState: row.placeholder_state === 0 ? 0 : 1,
+    exchangeSyncState: row.exchange_sync_state === 0 ? 0 : 1,
+    pictureTimestamp: row.picture_timestamp,
+    pictureSource: row.picture_source,
+    syncedEtag: row.synced_etag,
+    lastCheckedAt: row.last_checked_at,
+  };
+}
+
+export async function getRendition(db: Db, userId: string, size: RenditionSize): Promise<Rendition | undefined> {
+  const row = await db
+    .selectFrom('site_renditions')
+    .select(['etag', 'blob_key', 'side', 'byte_size'])
+    .where('user_id', '=', userId)
+    .where('size', '=', size)
+    .executeTakeFirst();
+  return row && { etag: row.etag, blobKey: row.blob_key, side: row.side, byteSize: row.byte_size };
+}
+
+/** Finds the user id behind a library file stem (jane_contoso_com). */
+export async function userIdForFileStem(db: Db, stem: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('site_profiles')
+    .select('user_id')
+    .where('file_stem', '=', stem)
+    .executeTakeFirst();
+  return row?.user_id;
+}
+
+type ProfileChange = Partial<Omit<Database['site_profiles'], 'user_id' | 'file_stem'>>;
+
+async function upsertProfile(db: Db, user: DirectoryUser, change: ProfileChange): Promise<void> {
+  await db
+    .insertInto('site_profiles')
+    .values({
+      user_id: user.id,
+      file_stem: libraryFileStem(user.upn),
+      exchange_sync_state: user.hasMailbox ? 1 : 0,
+      placeholder_state: 1,
+      picture_timestamp: null,
+      picture_source: null,
+      synced_etag: null,
+      last_checked_at: null,
+      ...change,
+    })
+    .onConflict((oc) => oc.column('user_id').doUpdateSet(change))
+    .execute();
+}
+
+/** Records that the mail photo was compared with the sites and nothing needed to change. */
+export async function markChecked(db: Db, user: DirectoryUser, at: number): Promise<void> {
+  await upsertProfile(db, user, { last_checked_at: at, exchange_sync_state: user.hasMailbox ? 1 : 0 });
+}
+
+/**
+ * Makes `jpegs` the user's S/M/L pictures. New files are written under new keys first; the profile
+ * and rendition rows switch in one transaction; the old files go only after the commit. A crash at
+ * any point leaves the old complete set or the new one. The caller holds the user's lock.
+ */
+export async function publishRenditions(
+  deps: SitesDeps,
+  user: DirectoryUser,
+  picture: { jpegs: RenditionJpegs; source: 'mail' | 'upload'; syncedEtag: string | null; at: number },
+): Promise<void> {
+  const generation = `${picture.at.toString(36)}-${randomBytes(4).toString('hex')}`;
+  const rows = RENDITION_SIZES.map((size) => {
+    const { jpeg, side } = picture.jpegs[size];
+    return { size, jpeg, side, blobKey: `sites/${user.id}/${generation}-${size}.jpg`, etag: contentTag(jpeg) };
+  });
+  for (const row of rows) {
+    await deps.blobs.put(row.blobKey, row.jpeg);
+    deps.faultPoint?.(`after-put-${row.size}`);
+  }
+  const oldKeys = await deps.db.transaction().execute(async (trx) => {
+    const old = await trx.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id).execute();
+    await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).execute();
+    await trx
+      .insertInto('site_renditions')
+      .values(
+        rows.map((r) => ({
+          user_id: user.id,
+          size: r.size,
+          blob_key: r.blobKey,
+          etag: r.etag,
+          side: r.side,
+          byte_size: r.jpeg.length,
+        })),
+      )
+      .execute();
+    deps.faultPoint?.('before-commit');
+    await upsertProfile(trx, user, {
+      placeholder_state: 0,
+      exchange_sync_state: picture.source === 'mail' ? 1 : user.hasMailbox ? 1 : 0,
+      picture_timestamp: picture.at,
+      picture_source: picture.source,
+      synced_etag: picture.syncedEtag,
+      last_checked_at: picture.at,
+    });
+    return old.map((o) => o.blob_key);
+  });
+  deps.faultPoint?.('after-commit');
+  await deps.blobs.delete(oldKeys);
+}
+
+/** Shows the placeholder (SPS-PicturePlaceholderState = 1) and drops the renditions. */
+export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: number): Promise<void> {
+  const oldKeys = await deps.db.transaction().execute(async (trx) => {
+    const old = await trx.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id).execute();
+    await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).execute();
+    await upsertProfile(trx, user, {
+      placeholder_state: 1,
+      exchange_sync_state: user.hasMailbox ? 1 : 0,
+      picture_timestamp: at,
+      picture_source: null,
+      synced_etag: null,
+      last_checked_at: at,
+    });
+    return old.map((o) => o.blob_key);
+  });
+  await deps.blobs.delete(oldKeys);
+}

@@ -1,0 +1,27 @@
+import type { RenditionSizes } from '../config.js';
+import type { DirectoryUser } from '../directory/users.js';
+import { refusalError } from '../mail/photo-store.js';
+import { makeMasterPhoto, renderSquareJpegs } from '../media/media.js';
+import type { UserLock } from '../storage/user-lock.js';
+import { publishRenditions, type SitesDeps } from './profiles.js';
+
+/** SharePoint's limit for SetMyProfilePicture. */
+export const SITE_PICTURE_MAX_BYTES = 5_000_000;
+
+/**
+ * "Upload picture" in the sites. For users without a mailbox this is their picture; for users
+ * with one it stands only until the next sync replaces it with the mail photo.
+ */
+export async function uploadSitePicture(
+  deps: SitesDeps & { lock: UserLock; sizes: RenditionSizes },
+  user: DirectoryUser,
+  upload: Buffer,
+): Promise<void> {
+  const master = await makeMasterPhoto(upload, { maxSide: deps.sizes.L, maxBytes: SITE_PICTURE_MAX_BYTES });
+  if (!master.ok) throw refusalError(master);
+  const [S, M, L] = await renderSquareJpegs(master.jpeg, [deps.sizes.S, deps.sizes.M, deps.sizes.L]);
+  if (!S || !M || !L) throw new Error('The renderer returned fewer renditions than asked for.');
+  await deps.lock.run(user.id, () =>
+    publishRenditions(deps, user, { jpegs: { S, M, L }, source: 'upload', syncedEtag: null, at: Date.now() }),
+  );
+}

@@ -1,0 +1,86 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Database } from './database.js';
+
+/**
+ * Photo bytes, addressed by keys the roles make themselves (`mail/<user>/<etag>.jpg`). A key is
+ * written once and never rewritten with other bytes, so a row that points at a key always finds
+ * complete bytes there: writers put new blobs first, commit the row, then delete the old blobs.
+ */
+export interface BlobStore {
+  readonly kind: 'files' | 'postgres';
+  put(key: string, bytes: Buffer): Promise<void>;
+  get(key: string): Promise<Buffer | undefined>;
+  delete(keys: readonly string[]): Promise<void>;
+}
+
+export interface BlobReadCounter {
+  inc(bytes: number): void;
+}
+
+const KEY_PATTERN = /^[a-z]+(\/[A-Za-z0-9_.-]+)+$/;
+
+function checkKey(key: string): void {
+  if (!KEY_PATTERN.test(key) || key.includes('..')) throw new Error(`Invalid blob key: ${key}`);
+}
+
+export function createFileBlobStore(root: string, counter?: BlobReadCounter): BlobStore {
+  const fileOf = (key: string) => {
+    checkKey(key);
+    return path.join(root, key);
+  };
+  return {
+    kind: 'files',
+    async put(key, bytes) {
+      const file = fileOf(key);
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      // Write aside, flush, then rename: a crash leaves either no file or the whole file.
+      const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+      const handle = await fs.open(temp, 'w');
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(temp, file);
+    },
+    async get(key) {
+      try {
+        const bytes = await fs.readFile(fileOf(key));
+        counter?.inc(bytes.length);
+        return bytes;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    },
+    async delete(keys) {
+      await Promise.all(keys.map((key) => fs.rm(fileOf(key), { force: true })));
+    },
+  };
+}
+
+export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobReadCounter): BlobStore {
+  return {
+    kind: 'postgres',
+    async put(key, bytes) {
+      checkKey(key);
+      await db
+        .insertInto('storage_blobs')
+        .values({ key, bytes, created_at: Date.now() })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ bytes }))
+        .execute();
+    },
+    async get(key) {
+      const row = await db.selectFrom('storage_blobs').select('bytes').where('key', '=', key).executeTakeFirst();
+      if (row) counter?.inc(row.bytes.length);
+      return row?.bytes;
+    },
+    async delete(keys) {
+      if (keys.length === 0) return;
+      await db.deleteFrom('storage_blobs').where('key', 'in', [...keys]).execute();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { DirectoryTables } from '../directory/tables.js';
+import type { MailTables } from '../mail/tables.js';
+import type { SiteTables } from '../sites/tables.js';
+import type { SyncTables } from '../sync/tables.js';
+import * as initial from './migrations/2026-11-25-01-initial.js';
+
+export interface StorageTables {
+  storage_blobs: { key: string; bytes: Buffer; created_at: number };
+}
+
+export interface Database extends DirectoryTables, MailTables, SiteTables, SyncTables, StorageTables {}
+
+/** Repository functions take either the database or an open transaction. */
+export type Db = Kysely<Database> | Transaction<Database>;
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Human-readable location, for start-up messages. */
+  location: string;
+  close(): Promise<void>;
+}
+
+const migrations: Record<string, Migration> = {
+  '2026-11-25-01-initial': initial,
+};
+
+export interface OpenDatabaseOptions {
+  databaseUrl?: string | undefined;
+  /** Directory for the SQLite file when no databaseUrl is given. */
+  dataDir: string;
+  /** PostgreSQL schema to use (tests isolate themselves in their own schema). */
+  schema?: string;
+  poolSize?: number;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  const handle = options.databaseUrl ? openPostgres(options.databaseUrl, options) : openSqlite(options.dataDir);
+  try {
+    await migrateToLatest(handle.db);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle;
+}
+
+function openSqlite(dataDir: string): DatabaseHandle {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, 'photosync.sqlite');
+  const database = new SQLite(file);
+  // WAL lets readers in other processes (the CLI) work while the server writes; busy_timeout makes
+  // a second process wait for the write lock instead of failing at once.
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('busy_timeout = 5000');
+  database.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+}
+
+// int8 (bigint) columns hold epoch milliseconds, well inside Number's exact range.
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    types: pgTypes as pg.CustomTypesConfig,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const where = new URL(url);
+  return {
+    db,
+    dialect: 'postgres',
+    location: `postgres://${where.host}${where.pathname}${options.schema ? ` (schema ${options.schema})` : ''}`,
+    close: () => db.destroy(),
+  };
+}
+
+export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+    migrationTableName: 'photosync_migrations',
+    migrationLockTableName: 'photosync_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    const cause = error instanceof Error ? error : new Error(String(error));
+    throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${cause.message}`, { cause });
+  }
+}

@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql, type Kysely } from 'kysely';
+import type { Database, Dialect } from './database.js';
+
+/**
+ * Mutual exclusion per user, within this process and across every process on the same database:
+ * at most one writer of a user's site pictures at a time. Waiters queue; nobody is turned away
+ * unless the wait exceeds `waitMs`.
+ */
+export interface UserLock {
+  run<T>(userId: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export class LockTimeoutError extends Error {
+  constructor(userId: string) {
+    super(`Another sync of user ${userId} is still running; try again in a moment.`);
+    this.name = 'LockTimeoutError';
+  }
+}
+
+export interface UserLockOptions {
+  /** PostgreSQL: advisory locks held at once; keep it below the pool size, since each holds a connection. */
+  maxHeld?: number;
+  /** SQLite: how long a lease lives if its process dies holding it. */
+  leaseMs?: number;
+  waitMs?: number;
+}
+
+export function createUserLock(db: Kysely<Database>, dialect: Dialect, options: UserLockOptions = {}): UserLock {
+  const local = createLocalLock();
+  const shared =
+    dialect === 'postgres'
+      ? advisoryLock(db, options.maxHeld ?? 4)
+      : leaseLock(db, options.leaseMs ?? 30_000, options.waitMs ?? 30_000);
+  return { run: (userId, fn) => local.run(userId, () => shared.run(userId, fn)) };
+}
+
+/** In-process queue per key: callers in this process never race each other for the shared lock. */
+export function createLocalLock(): UserLock {
+  const tails = new Map<string, Promise<void>>();
+  return {
+    async run(key, fn) {
+      const previous = tails.get(key) ?? Promise.resolve();
+      let release!: () => void;
+      const mine = new Promise<void>((resolve) => (release = resolve));
+      const tail = previous.then(() => mine);
+      tails.set(key, tail);
+      await previous;
+      try {
+        return await fn();
+      } finally {
+        release();
+        if (tails.get(key) === tail) tails.delete(key);
+      }
+    },
+  };
+}
+
+function createSemaphore(size: number) {
+  let free = size;
+  const waiting: Array<() => void> = [];
+  return {
+    async acquire(): Promise<void> {
+      if (free > 0) {
+        free--;
+        return;
+      }
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release(): void {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    },
+  };
+}
+
+/** A session-level advisory lock on a dedicated connection; PostgreSQL frees it if the process dies. */
+function advisoryLock(db: Kysely<Database>, maxHeld: number): UserLock {
+  const slots = createSemaphore(maxHeld);
+  return {
+    async run(userId, fn) {
+      await slots.acquire();
+      try {
+        return await db.connection().execute(async (connection) => {
+          await sql`select pg_advisory_lock(hashtextextended(${`photosync:user:${userId}`}, 0))`.execute(connection);
+          try {
+            return await fn();
+          } finally {
+            await sql`select pg_advisory_unlock(hashtextextended(${`photosync:user:${userId}`}, 0))`.execute(connection);
+          }
+        });
+      } finally {
+        slots.release();
+      }
+    },
+  };
+}
+
+/** SQLite processes share only the file: a lease row that expires if its holder dies. */
+function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number): UserLock {
+  const holder = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  const tryAcquire = async (userId: string): Promise<boolean> => {
+    const now = Date.now();
+    await db
+      .insertInto('sync_leases')
+      .values({ user_id: userId, holder, expires_at: now + leaseMs })
+      .onConflict((oc) =>
+        oc
+          .column('user_id')
+          .doUpdateSet({ holder, expires_at: now + leaseMs })
+          .where('sync_leases.expires_at', '<', now),
+      )
+      .execute();
+    const row = await db.selectFrom('sync_leases').select('holder').where('user_id', '=', userId).executeTakeFirst();
+    return row?.holder === holder;
+  };
+  return {
+    async run(userId, fn) {
+      const deadline = Date.now() + waitMs;
+      let pause = 5;
+      while (!(await tryAcquire(userId))) {
+        if (Date.now() > deadline) throw new LockTimeoutError(userId);
+        await sleep(pause);
+        pause = Math.min(pause * 2, 100);
+      }
+      try {
+        return await fn();
+      } finally {
+        await db.deleteFrom('sync_leases').where('user_id', '=', userId).where('holder', '=', holder).execute();
+      }
+    },
+  };
+}

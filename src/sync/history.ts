@@ -1,0 +1,138 @@
+import type { Kysely } from 'kysely';
+import type { Database, Db } from '../storage/database.js';
+
+// Every sync attempt, kept per user, and the running state the back-off reads.
+
+export const SYNC_TRIGGERS = ['photo_request', 'onedrive_tile', 'sharepoint_tile', 'prompt', 'admin'] as const;
+export type SyncTrigger = (typeof SYNC_TRIGGERS)[number];
+
+export const SYNC_OUTCOMES = [
+  'synced',
+  'removed',
+  'unchanged',
+  'no_photo',
+  'no_mailbox',
+  'recently_checked',
+  'backing_off',
+  'failed',
+] as const;
+export type SyncOutcome = (typeof SYNC_OUTCOMES)[number];
+
+export interface SyncAttempt {
+  userId: string;
+  trigger: SyncTrigger;
+  outcome: SyncOutcome;
+  startedAt: number;
+  durationMs: number;
+  etagBefore: string | null;
+  etagAfter: string | null;
+  error: string | null;
+}
+
+export interface SyncState {
+  lastAttemptAt: number;
+  lastOutcome: SyncOutcome;
+  failingSince: number | null;
+  failedEtag: string | null;
+  retryAfter: number | null;
+  lastError: string | null;
+}
+
+export async function getSyncState(db: Db, userId: string): Promise<SyncState | undefined> {
+  const row = await db
+    .selectFrom('sync_state')
+    .select(['last_attempt_at', 'last_outcome', 'failing_since', 'failed_etag', 'retry_after', 'last_error'])
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return (
+    row && {
+      lastAttemptAt: row.last_attempt_at,
+      lastOutcome: row.last_outcome as SyncOutcome,
+      failingSince: row.failing_since,
+      failedEtag: row.failed_etag,
+      retryAfter: row.retry_after,
+      lastError: row.last_error,
+    }
+  );
+}
+
+/**
+ * Appends the attempt and moves the user's sync state in one transaction. A failure starts (or
+ * continues) the back-off for the mail photo that failed; any other real outcome ends it. Skips
+ * (recently checked, backing off) leave the failure state as it is.
+ */
+export async function recordAttempt(
+  db: Kysely<Database>,
+  attempt: SyncAttempt,
+  failedEtag: string | null,
+  backoffMs: number,
+): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('sync_attempts')
+      .values({
+        user_id: attempt.userId,
+        trigger: attempt.trigger,
+        outcome: attempt.outcome,
+        started_at: attempt.startedAt,
+        duration_ms: attempt.durationMs,
+        etag_before: attempt.etagBefore,
+        etag_after: attempt.etagAfter,
+        error: attempt.error,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+
+    const skipped = attempt.outcome === 'recently_checked' || attempt.outcome === 'backing_off';
+    const previous = skipped || attempt.outcome === 'failed' ? await getSyncState(trx, attempt.userId) : undefined;
+    const failure =
+      attempt.outcome === 'failed'
+        ? {
+            failing_since: previous?.failingSince ?? attempt.startedAt,
+            failed_etag: failedEtag,
+            retry_after: attempt.startedAt + backoffMs,
+            last_error: attempt.error,
+          }
+        : skipped
+          ? {
+              failing_since: previous?.failingSince ?? null,
+              failed_etag: previous?.failedEtag ?? null,
+              retry_after: previous?.retryAfter ?? null,
+              last_error: previous?.lastError ?? null,
+            }
+          : { failing_since: null, failed_etag: null, retry_after: null, last_error: null };
+    const values = { last_attempt_at: attempt.startedAt, last_outcome: attempt.outcome, ...failure };
+    await trx
+      .insertInto('sync_state')
+      .values({ user_id: attempt.userId, ...values })
+      .onConflict((oc) => oc.column('user_id').doUpdateSet(values))
+      .execute();
+    return Number(inserted.id);
+  });
+}
+
+export interface HistoryEntry extends SyncAttempt {
+  id: number;
+}
+
+export async function listAttempts(db: Db, userId: string, limit = 100): Promise<HistoryEntry[]> {
+  const rows = await db
+    .selectFrom('sync_attempts')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .orderBy('started_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: Number(r.id),
+    userId: r.user_id,
+    trigger: r.trigger as SyncTrigger,
+    outcome: r.outcome as SyncOutcome,
+    startedAt: r.started_at,
+    durationMs: r.duration_ms,
+    etagBefore: r.etag_before,
+    etagAfter: r.etag_after,
+    error: r.error,
+  }));
+}

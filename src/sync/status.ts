@@ -1,0 +1,85 @@
+import type { Db } from '../storage/database.js';
+
+// Whether each user's site pictures are in step with their mail photo, and why not. This is a
+// read-only report across the roles' tables (one indexed join instead of four lookups per user).
+
+export const SYNC_STATES = ['in_step', 'changed', 'never_synced', 'no_photo', 'no_mailbox', 'failing'] as const;
+export type SyncStateName = (typeof SYNC_STATES)[number];
+
+export const SYNC_STATE_LABELS: Record<SyncStateName, string> = {
+  in_step: 'in step',
+  changed: 'changed since last sync',
+  never_synced: 'never synced',
+  no_photo: 'no photo',
+  no_mailbox: 'no mailbox',
+  failing: 'failing',
+};
+
+export interface UserSyncStatus {
+  upn: string;
+  displayName: string;
+  state: SyncStateName;
+  mailEtag: string | null;
+  mailChangedAt: number | null;
+  syncedEtag: string | null;
+  pictureTimestamp: number | null;
+  lastAttemptAt: number | null;
+  lastOutcome: string | null;
+  lastError: string | null;
+}
+
+interface StatusRow {
+  has_mailbox: number;
+  mail_etag: string | null;
+  synced_etag: string | null;
+  picture_source: string | null;
+  placeholder_state: number | null;
+  picture_timestamp: number | null;
+  failing_since: number | null;
+}
+
+export function classify(row: StatusRow): SyncStateName {
+  if (row.has_mailbox !== 1) return 'no_mailbox';
+  if (row.failing_since !== null) return 'failing';
+  if (row.mail_etag === null) return row.placeholder_state === 0 ? 'changed' : 'no_photo';
+  if (row.picture_timestamp === null) return 'never_synced';
+  if (row.picture_source === 'mail' && row.synced_etag === row.mail_etag) return 'in_step';
+  return 'changed';
+}
+
+export async function listSyncStatus(db: Db): Promise<UserSyncStatus[]> {
+  const rows = await db
+    .selectFrom('directory_users as u')
+    .leftJoin('mail_photos as m', 'm.user_id', 'u.id')
+    .leftJoin('site_profiles as p', 'p.user_id', 'u.id')
+    .leftJoin('sync_state as s', 's.user_id', 'u.id')
+    .select([
+      'u.upn',
+      'u.display_name',
+      'u.has_mailbox',
+      'm.etag as mail_etag',
+      'm.changed_at as mail_changed_at',
+      'p.synced_etag',
+      'p.picture_source',
+      'p.placeholder_state',
+      'p.picture_timestamp',
+      's.last_attempt_at',
+      's.last_outcome',
+      's.last_error',
+      's.failing_since',
+    ])
+    .orderBy('u.upn')
+    .execute();
+  return rows.map((row) => ({
+    upn: row.upn,
+    displayName: row.display_name,
+    state: classify(row),
+    mailEtag: row.mail_etag,
+    mailChangedAt: row.mail_changed_at,
+    syncedEtag: row.synced_etag,
+    pictureTimestamp: row.picture_timestamp,
+    lastAttemptAt: row.last_attempt_at,
+    lastOutcome: row.last_outcome,
+    lastError: row.last_error,
+  }));
+}

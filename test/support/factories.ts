@@ -1,0 +1,51 @@
+import sharp from 'sharp';
+import { createToken } from '../../src/directory/credentials.js';
+import { createUser, type DirectoryUser, type NewUser } from '../../src/directory/users.js';
+import { setMailPhoto } from '../../src/mail/photo-store.js';
+import type { Services } from '../../src/services.js';
+
+let counter = 0;
+
+export async function makeUser(services: Services, overrides: Partial<NewUser> = {}): Promise<DirectoryUser> {
+  counter++;
+  return createUser(services.database.db, {
+    upn: `user${counter}.${process.pid}@contoso.com`,
+    displayName: `Test User ${counter}`,
+    password: 'correct horse battery',
+    ...overrides,
+  });
+}
+
+/** A photo of one flat colour, so any rendition of it can be checked by its pixels. */
+export function solidJpeg(rgb: [number, number, number], width = 800, height = width): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })
+    .jpeg({ quality: 95 })
+    .toBuffer();
+}
+
+/** The average colour of an image, to compare renditions with what was uploaded. */
+export async function meanColour(image: Buffer): Promise<[number, number, number]> {
+  const { channels } = await sharp(image).stats();
+  return [channels[0]?.mean ?? 0, channels[1]?.mean ?? 0, channels[2]?.mean ?? 0].map(Math.round) as [
+    number,
+    number,
+    number,
+  ];
+}
+
+export function closeTo(actual: readonly number[], expected: readonly number[], tolerance = 6): boolean {
+  return actual.every((value, i) => Math.abs(value - (expected[i] ?? 0)) <= tolerance);
+}
+
+export async function giveMailPhoto(services: Services, user: DirectoryUser, jpeg: Buffer) {
+  return setMailPhoto({ db: services.database.db, dialect: services.database.dialect, blobs: services.blobs }, user, jpeg);
+}
+
+export async function tokenFor(services: Services, user: DirectoryUser): Promise<string> {
+  return createToken(services.database.db, user.id, 'test');
+}
+
+export async function counterValue(counter: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> {
+  const { values } = await counter.get();
+  return values.reduce((sum, v) => sum + v.value, 0);
+}

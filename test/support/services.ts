@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { pino } from 'pino';
+import { describe, inject } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createServices, type Services } from '../../src/services.js';
+
+export type TestDialect = 'sqlite' | 'postgres';
+
+/** The dialects this run can test: SQLite always, PostgreSQL when the global setup found it. */
+export function testDialects(): TestDialect[] {
+  return inject('postgresUrl') ? ['sqlite', 'postgres'] : ['sqlite'];
+}
+
+/** describe() once per dialect, like Kysely's own test suite. */
+export function describeEachDialect(name: string, body: (dialect: TestDialect) => void): void {
+  for (const dialect of testDialects()) describe(`${name} [${dialect}]`, () => body(dialect));
+}
+
+/** A place both dialects can share: a temporary folder and, for PostgreSQL, a fresh schema. */
+export interface TestStore {
+  dialect: TestDialect;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  schema: string | undefined;
+  /** Settings for a child process (the CLI, a second server) on the same store. */
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+export async function createTestStore(dialect: TestDialect): Promise<TestStore> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-test-'));
+  const url = dialect === 'postgres' ? inject('postgresUrl') : null;
+  if (dialect === 'postgres' && !url) throw new Error('PostgreSQL is not available to this test run.');
+  const schema = url ? `t_${randomBytes(6).toString('hex')}` : undefined;
+  if (url && schema) await adminQuery(url, `create schema ${schema}`);
+  const env: Record<string, string> = { PHOTOSYNC_DATA_DIR: dataDir, PHOTOSYNC_DEMO: 'false' };
+  if (url && schema) {
+    // libpq's `options` puts every connection of a child process into the schema as well.
+    const withSchema = new URL(url);
+    withSchema.searchParams.set('options', `-c search_path=${schema}`);
+    env.DATABASE_URL = withSchema.toString();
+  }
+  return {
+    dialect,
+    dataDir,
+    databaseUrl: url ?? undefined,
+    schema,
+    env,
+    async drop() {
+      if (url && schema) await adminQuery(url, `drop schema ${schema} cascade`);
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function adminQuery(url: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Real services (real database, real photo store) on a test store; settings from env overrides. */
+export async function openTestServices(store: TestStore, env: Record<string, string> = {}): Promise<Services> {
+  const config = loadConfig({ PHOTOSYNC_DATA_DIR: store.dataDir, PHOTOSYNC_DEMO: 'false', NODE_ENV: 'test', ...env });
+  return createServices(
+    { ...config, databaseUrl: store.databaseUrl },
+    { log: pino({ level: 'silent' }), ...(store.schema ? { schema: store.schema } : {}) },
+  );
+}

@@ -1,0 +1,221 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { setDirectoryPhoto } from '../src/directory/photo.js';
+import { removeMailPhoto } from '../src/mail/photo-store.js';
+import type { Services } from '../src/services.js';
+import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
+import { uploadSitePicture } from '../src/sites/upload.js';
+import { listAttempts } from '../src/sync/history.js';
+import { listSyncStatus } from '../src/sync/status.js';
+import { closeTo, counterValue, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
+import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+
+const RED: [number, number, number] = [220, 30, 30];
+const BLUE: [number, number, number] = [30, 60, 220];
+
+describeEachDialect('sync engine', (dialect) => {
+  let store: TestStore;
+  let services: Services;
+
+  beforeAll(async () => {
+    store = await createTestStore(dialect);
+    services = await openTestServices(store);
+  });
+  afterAll(async () => {
+    await services.close();
+    await store.drop();
+  });
+
+  const mailDeps = () => ({ db: services.database.db, dialect: services.database.dialect, blobs: services.blobs });
+  const renditionBytes = async (userId: string, size: 'S' | 'M' | 'L') => {
+    const rendition = await getRendition(services.database.db, userId, size);
+    return rendition && services.blobs.get(rendition.blobKey);
+  };
+  const statusOf = async (upn: string) => (await listSyncStatus(services.database.db)).find((s) => s.upn === upn)?.state;
+
+  it('does nothing until the user acts: a new mail photo leaves the sites as they were', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    expect(await getSiteProfile(services.database.db, user.id)).toBeUndefined();
+    expect(await getRendition(services.database.db, user.id, 'M')).toBeUndefined();
+    expect(await listAttempts(services.database.db, user.id)).toEqual([]);
+    expect(await statusOf(user.upn)).toBe('never_synced');
+  });
+
+  it('renders S, M and L from the mail photo and sets the profile properties', async () => {
+    const user = await makeUser(services);
+    const photo = await giveMailPhoto(services, user, await solidJpeg(RED));
+    const result = await services.sync.sync(user, 'admin');
+    expect(result).toMatchObject({ outcome: 'synced', etagBefore: null, etagAfter: photo.etag, error: null });
+
+    const profile = await getSiteProfile(services.database.db, user.id);
+    expect(profile).toMatchObject({ placeholderState: 0, exchangeSyncState: 1, syncedEtag: photo.etag, pictureSource: 'mail' });
+    expect(profile?.pictureTimestamp).toBeGreaterThan(0);
+    for (const [size, side] of [['S', 48], ['M', 72], ['L', 300]] as const) {
+      const bytes = await renditionBytes(user.id, size);
+      expect(bytes).toBeDefined();
+      const meta = await sharp(bytes).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', side, side]);
+      expect(closeTo(await meanColour(bytes!), RED)).toBe(true);
+    }
+    expect(await statusOf(user.upn)).toBe('in_step');
+  });
+
+  it('decides "unchanged" from the ETags alone, without reading or rendering any image', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    await services.sync.sync(user, 'admin');
+    const bytesRead = await counterValue(services.metrics.photoBytesRead);
+    const renders = await counterValue(services.metrics.renders);
+
+    const result = await services.sync.sync(user, 'photo_request');
+
+    expect(result.outcome).toBe('unchanged');
+    expect(await counterValue(services.metrics.photoBytesRead)).toBe(bytesRead);
+    expect(await counterValue(services.metrics.renders)).toBe(renders);
+  });
+
+  it('takes a changed photo at the next action and drops the old renditions', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    await services.sync.sync(user, 'admin');
+    const oldKey = (await getRendition(services.database.db, user.id, 'L'))!.blobKey;
+
+    const newPhoto = await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    expect(await statusOf(user.upn)).toBe('changed');
+    expect(closeTo(await meanColour((await renditionBytes(user.id, 'L'))!), RED)).toBe(true);
+
+    const result = await services.sync.sync(user, 'sharepoint_tile');
+    expect(result.outcome).toBe('synced');
+    expect(result.etagAfter).toBe(newPhoto.etag);
+    expect(closeTo(await meanColour((await renditionBytes(user.id, 'L'))!), BLUE)).toBe(true);
+    expect(await services.blobs.get(oldKey)).toBeUndefined();
+  });
+
+  it('shows the placeholder once a removed mail photo is synced, and deletes the renditions', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    await services.sync.sync(user, 'admin');
+    const keys = await Promise.all(
+      (['S', 'M', 'L'] as const).map(async (size) => (await getRendition(services.database.db, user.id, size))!.blobKey),
+    );
+
+    await removeMailPhoto(mailDeps(), user);
+    expect(await statusOf(user.upn)).toBe('changed');
+    const result = await services.sync.sync(user, 'onedrive_tile');
+
+    expect(result).toMatchObject({ outcome: 'removed', etagAfter: null });
+    expect(await getSiteProfile(services.database.db, user.id)).toMatchObject({ placeholderState: 1, syncedEtag: null });
+    for (const size of ['S', 'M', 'L'] as const) expect(await getRendition(services.database.db, user.id, size)).toBeUndefined();
+    for (const key of keys) expect(await services.blobs.get(key)).toBeUndefined();
+    expect(await statusOf(user.upn)).toBe('no_photo');
+  });
+
+  it('never takes the directory photo: a user with only a directory photo gets the placeholder', async () => {
+    const user = await makeUser(services);
+    await setDirectoryPhoto(services.database.db, user.id, await solidJpeg(RED, 96));
+    const result = await services.sync.sync(user, 'sharepoint_tile');
+    expect(result.outcome).toBe('no_photo');
+    expect(await getSiteProfile(services.database.db, user.id)).toMatchObject({ placeholderState: 1 });
+    expect(await getRendition(services.database.db, user.id, 'M')).toBeUndefined();
+    expect(await counterValue(services.metrics.renders)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('does nothing for a user without a mailbox and keeps their uploaded picture', async () => {
+    const user = await makeUser(services, { hasMailbox: false });
+    await uploadSitePicture(
+      { db: services.database.db, blobs: services.blobs, lock: services.lock, sizes: services.config.renditionSizes },
+      user,
+      await solidJpeg(BLUE),
+    );
+    const result = await services.sync.sync(user, 'sharepoint_tile');
+    expect(result.outcome).toBe('no_mailbox');
+    expect(await getSiteProfile(services.database.db, user.id)).toMatchObject({
+      placeholderState: 0,
+      exchangeSyncState: 0,
+      pictureSource: 'upload',
+    });
+    expect(closeTo(await meanColour((await renditionBytes(user.id, 'M'))!), BLUE)).toBe(true);
+    expect(await statusOf(user.upn)).toBe('no_mailbox');
+  });
+
+  it('overwrites a direct site upload with the mail photo at the next sync, for a user with a mailbox', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    await services.sync.sync(user, 'admin');
+    await uploadSitePicture(
+      { db: services.database.db, blobs: services.blobs, lock: services.lock, sizes: services.config.renditionSizes },
+      user,
+      await solidJpeg(BLUE),
+    );
+    expect(closeTo(await meanColour((await renditionBytes(user.id, 'M'))!), BLUE)).toBe(true);
+    expect(await statusOf(user.upn)).toBe('changed');
+
+    expect((await services.sync.sync(user, 'photo_request')).outcome).toBe('synced');
+    expect(closeTo(await meanColour((await renditionBytes(user.id, 'M'))!), RED)).toBe(true);
+  });
+
+  it('renders once for many simultaneous triggers, and records every one of them', async () => {
+    const user = await makeUser(services);
+    const photo = await giveMailPhoto(services, user, await solidJpeg(RED));
+    const before = await counterValue(services.metrics.renders);
+
+    const results = await Promise.all(Array.from({ length: 30 }, () => services.sync.sync(user, 'sharepoint_tile')));
+
+    expect(await counterValue(services.metrics.renders)).toBe(before + 1);
+    expect(results.filter((r) => r.outcome === 'synced')).toHaveLength(1);
+    expect(results.filter((r) => r.outcome === 'unchanged')).toHaveLength(29);
+    expect(await listAttempts(services.database.db, user.id)).toHaveLength(30);
+    expect((await getSiteProfile(services.database.db, user.id))?.syncedEtag).toBe(photo.etag);
+  });
+
+  it('renders once when two instances on the same database are triggered together', async () => {
+    const second = await openTestServices(store);
+    try {
+      const user = await makeUser(services);
+      await giveMailPhoto(services, user, await solidJpeg(BLUE));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? services : second).sync.sync(user, 'sharepoint_tile')),
+      );
+      expect(results.filter((r) => r.outcome === 'synced')).toHaveLength(1);
+      expect(await listAttempts(services.database.db, user.id)).toHaveLength(20);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('records failures, backs off, and retries at once when the mail photo changes', async () => {
+    const user = await makeUser(services);
+    const photo = await giveMailPhoto(services, user, await solidJpeg(RED));
+    await corruptBlob(services, store, photo.blobKey);
+
+    const failed = await services.sync.sync(user, 'sharepoint_tile');
+    expect(failed.outcome).toBe('failed');
+    expect(failed.error).toMatch(/./);
+    expect(await statusOf(user.upn)).toBe('failing');
+
+    expect((await services.sync.sync(user, 'sharepoint_tile')).outcome).toBe('backing_off');
+
+    await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    expect((await services.sync.sync(user, 'sharepoint_tile')).outcome).toBe('synced');
+    expect(await statusOf(user.upn)).toBe('in_step');
+
+    const history = await listAttempts(services.database.db, user.id);
+    expect(history.map((h) => h.outcome)).toEqual(['synced', 'backing_off', 'failed']);
+    expect(history[2]).toMatchObject({ trigger: 'sharepoint_tile', etagBefore: null, etagAfter: null });
+    expect(history[2]?.error).toBe(failed.error);
+    expect(history[0]?.durationMs).toBeGreaterThan(0);
+  });
+});
+
+/** Breaks a stored photo in place, as a disk or a bad restore might. */
+async function corruptBlob(services: Services, store: TestStore, key: string): Promise<void> {
+  const garbage = Buffer.from('this is not a JPEG any more');
+  if (services.blobs.kind === 'files') {
+    await fs.writeFile(path.join(store.dataDir, 'photos', key), garbage);
+  } else {
+    await services.database.db.updateTable('storage_blobs').set({ bytes: garbage }).where('key', '=', key).execute();
+  }
+}

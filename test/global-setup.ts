@@ -24,7 +24,7 @@ export default async function setup(project: TestProject): Promise<void> {
     project.provide('postgresUrl', url);
   } catch (error) {
     const reason = `PostgreSQL at ${url} is not reachable (${(error as Error).message})`;
-    if (required) throw new Error(`${reason}; PHOTOSYNC_REQUIRE_POSTGRES=1 requires it.`);
+    if (required) throw new Error(`${reason}; PHOTOSYNC_REQUIRE_POSTGRES=1 requires it.`, { cause: error });
     console.warn(`\n${reason}: skipping the PostgreSQL tests. Set PHOTOSYNC_TEST_DATABASE_URL to run them.\n`);
     project.provide('postgresUrl', null);
   } finally {

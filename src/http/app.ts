@@ -1,11 +1,13 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
+import { portalRoutes } from '../portal/routes.js';
 import type { Services } from '../services.js';
 import { siteRoutes } from '../sites/routes.js';
 import { installErrorHandler } from './errors.js';
@@ -52,6 +54,23 @@ export async function buildApp(services: Services): Promise<App> {
     },
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'photosync',
+        description: "Profile pictures: the mail photo store, the sites' renditions and the sync between them.",
+        version: '0.1.0',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'photosync token create <upn>' },
+          session: { type: 'apiKey', in: 'cookie', name: 'photosync_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
   app.addSchema(ErrorResponse);
   installErrorHandler(app);
 
@@ -79,7 +98,20 @@ export async function buildApp(services: Services): Promise<App> {
     },
   );
 
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        summary: 'This API as an OpenAPI 3 document',
+        tags: ['operations'],
+        response: { 200: Type.Object({}, { additionalProperties: true }) },
+      },
+    },
+    () => app.swagger(),
+  );
+
   // Tier 3: the roles' routes.
   siteRoutes(app, services);
+  await app.register((portal) => portalRoutes(portal as App, services));
   return app;
 }

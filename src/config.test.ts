@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('runs on a laptop with no settings at all', () => {
+    const config = loadConfig({}, '/srv/app');
+    expect(config).toMatchObject({
+      dataDir: '/srv/app/data',
+      databaseUrl: undefined,
+      port: 8080,
+      publicUrl: 'http://localhost:8080',
+      renditionSizes: { S: 48, M: 72, L: 300 },
+      recheckSeconds: 0,
+      errorBackoffSeconds: 300,
+      seedDemo: true,
+    });
+  });
+
+  it('reads every setting', () => {
+    const config = loadConfig({
+      PORT: '9000',
+      DATABASE_URL: 'postgres://db/photos',
+      PHOTOSYNC_DATA_DIR: '/var/lib/photosync',
+      PHOTOSYNC_PUBLIC_URL: 'https://my.contoso.com/',
+      PHOTOSYNC_RENDITION_SIZES: '48,72,200',
+      PHOTOSYNC_RECHECK_SECONDS: '60',
+      PHOTOSYNC_ERROR_BACKOFF_SECONDS: '10',
+      PHOTOSYNC_DEMO: 'off',
+    });
+    expect(config).toMatchObject({
+      port: 9000,
+      databaseUrl: 'postgres://db/photos',
+      dataDir: '/var/lib/photosync',
+      publicUrl: 'https://my.contoso.com',
+      renditionSizes: { S: 48, M: 72, L: 200 },
+      recheckSeconds: 60,
+      errorBackoffSeconds: 10,
+      seedDemo: false,
+    });
+  });
+
+  it('reports every invalid or unknown setting at once, by name', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        DATABASE_URL: 'mysql://x',
+        PHOTOSYNC_RENDITION_SIZES: '300,72,48',
+        PHOTOSYNC_DEMO: 'maybe',
+        PHOTOSYNC_RECHEK_SECONDS: '5',
+        PHOTOSYNC_FAULT_INJECTION: 'before-commit',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems } = error as ConfigError;
+    expect(problems).toHaveLength(6);
+    for (const name of ['PORT', 'DATABASE_URL', 'PHOTOSYNC_RENDITION_SIZES', 'PHOTOSYNC_DEMO', 'PHOTOSYNC_RECHEK_SECONDS', 'PHOTOSYNC_FAULT_INJECTION']) {
+      expect(problems.some((p) => p.startsWith(name))).toBe(true);
+    }
+  });
+});

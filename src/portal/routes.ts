@@ -1,0 +1,136 @@
+import fs from 'node:fs';
+import csrf from '@fastify/csrf-protection';
+import rateLimit from '@fastify/rate-limit';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createSession, endSession } from '../directory/credentials.js';
+import { authenticate } from '../directory/users.js';
+import type { App } from '../http/app.js';
+import { SESSION_COOKIE, currentUser } from '../http/auth.js';
+import type { Services } from '../services.js';
+import { contentTag } from '../storage/hash.js';
+import { localeFromHeader, translator } from './i18n.js';
+import { createSignInThrottle } from './sign-in-throttle.js';
+import type { PageContext } from './layout.js';
+import { homePage, signInPage } from './pages.js';
+
+// The portal (Office.com's role): sign-in, sign-out and the signed-in home page.
+
+const SESSION_LIFETIME_MS = 8 * 60 * 60 * 1000;
+/** Plain flood control on the sign-in form; guessing is slowed by the failed-attempt throttle. */
+const SIGN_IN_REQUESTS_PER_MINUTE = 120;
+const STYLESHEET = fs.readFileSync(new URL('./assets/portal.css', import.meta.url));
+const STYLESHEET_ETAG = `"${contentTag(STYLESHEET)}"`;
+
+const SignInBody = Type.Object({
+  upn: Type.String({ maxLength: 300 }),
+  password: Type.String({ maxLength: 1000 }),
+  _csrf: Type.String({ maxLength: 200 }),
+});
+const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
+const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
+
+export async function portalRoutes(app: App, services: Services): Promise<void> {
+  const { db } = services.database;
+  const secure = services.config.publicUrl.startsWith('https:');
+
+  await app.register(csrf, { cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure }, getToken: csrfFromBody });
+  await app.register(rateLimit, { global: false });
+  const throttle = createSignInThrottle({ windowMs: 15 * 60_000, perAccount: 5, perAddress: 30 });
+
+  const context = (request: FastifyRequest, reply: FastifyReply, user?: PageContext['user']): PageContext => {
+    const locale = localeFromHeader(request.headers['accept-language']);
+    return { locale, t: translator(locale), csrfToken: reply.generateCsrf(), user };
+  };
+  const sendPage = (reply: FastifyReply, page: string, status = 200) =>
+    reply
+      .status(status)
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('vary', 'Accept-Language, Cookie')
+      .send(page);
+
+  // Pages answer a stale form with the form again, not with a JSON error.
+  app.setErrorHandler((error: { code?: string; statusCode?: number }, request, reply) => {
+    if (error.code?.startsWith('FST_CSRF') && request.url.startsWith('/signin')) {
+      const page = context(request, reply);
+      return sendPage(reply, signInPage(page, { error: page.t('form.expired') }), 403);
+    }
+    throw error;
+  });
+
+  app.get('/assets/portal.css', { schema: { summary: 'Portal stylesheet', tags: ['portal'] } }, (request, reply) => {
+    reply.header('etag', STYLESHEET_ETAG).header('cache-control', 'public, max-age=300');
+    if (request.headers['if-none-match'] === STYLESHEET_ETAG) return reply.status(304).send();
+    return reply.type('text/css; charset=utf-8').send(STYLESHEET);
+  });
+
+  app.get('/', { schema: { summary: 'Portal home', tags: ['portal'], response: html } }, async (request, reply) => {
+    const user = await currentUser(request, db);
+    if (!user) return reply.redirect('/signin', 303);
+    return sendPage(reply, homePage({ ...context(request, reply, user), user }));
+  });
+
+  app.get('/signin', { schema: { summary: 'Sign-in page', tags: ['portal'], response: html } }, async (request, reply) => {
+    if (await currentUser(request, db)) return reply.redirect('/', 303);
+    return sendPage(reply, signInPage(context(request, reply), {}));
+  });
+
+  app.post(
+    '/signin',
+    {
+      schema: { summary: 'Sign in with UPN and password', tags: ['portal'], body: SignInBody, response: html },
+      preValidation: app.csrfProtection,
+      config: {
+        rateLimit: {
+          max: SIGN_IN_REQUESTS_PER_MINUTE,
+          timeWindow: 60_000,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { upn, password } = request.body;
+      const wait = throttle.retryAfter(request.ip, upn);
+      if (wait > 0) {
+        const page = context(request, reply);
+        const error = page.t('signin.rateLimited', { minutes: Math.ceil(wait / 60_000) });
+        reply.header('retry-after', Math.ceil(wait / 1000));
+        return sendPage(reply, signInPage(page, { upn, error }), 429);
+      }
+      const user = await authenticate(db, upn, password);
+      if (!user) {
+        throttle.recordFailure(request.ip, upn);
+        const page = context(request, reply);
+        return sendPage(reply, signInPage(page, { upn, error: page.t('signin.failed') }), 401);
+      }
+      // A new session id at every sign-in, so an id planted before sign-in is worthless after it.
+      const previous = request.cookies[SESSION_COOKIE];
+      if (previous) await endSession(db, previous);
+      const session = await createSession(db, user.id, SESSION_LIFETIME_MS);
+      reply.setCookie(SESSION_COOKIE, session, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'lax',
+        secure,
+        maxAge: SESSION_LIFETIME_MS / 1000,
+      });
+      return reply.redirect('/', 303);
+    },
+  );
+
+  app.post(
+    '/signout',
+    { schema: { summary: 'Sign out', tags: ['portal'], body: CsrfBody }, preValidation: app.csrfProtection },
+    async (request, reply) => {
+      const session = request.cookies[SESSION_COOKIE];
+      if (session) await endSession(db, session);
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.redirect('/signin', 303);
+    },
+  );
+}
+
+function csrfFromBody(request: FastifyRequest): string | undefined {
+  const body = request.body as { _csrf?: unknown } | undefined;
+  return typeof body?._csrf === 'string' ? body._csrf : undefined;
+}

@@ -1,0 +1,194 @@
+import sharp from 'sharp';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createSession } from '../src/directory/credentials.js';
+import { setDirectoryPhoto } from '../src/directory/photo.js';
+import type { DirectoryUser } from '../src/directory/users.js';
+import { buildApp, type App } from '../src/http/app.js';
+import { SESSION_COOKIE } from '../src/http/auth.js';
+import type { Services } from '../src/services.js';
+import { getSiteProfile } from '../src/sites/profiles.js';
+import { listAttempts } from '../src/sync/history.js';
+import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg, tokenFor } from './support/factories.js';
+import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+
+const GREEN: [number, number, number] = [20, 170, 60];
+const ORANGE: [number, number, number] = [240, 140, 20];
+
+describeEachDialect('sites over HTTP', (dialect) => {
+  let store: TestStore;
+  let services: Services;
+  let app: App;
+
+  beforeAll(async () => {
+    store = await createTestStore(dialect);
+    services = await openTestServices(store);
+    app = await buildApp(services);
+  });
+  afterAll(async () => {
+    await app.close();
+    await services.close();
+    await store.drop();
+  });
+
+  const photo = (query: string, token?: string, headers: Record<string, string> = {}) =>
+    app.inject({
+      method: 'GET',
+      url: `/_layouts/15/userphoto.aspx?${query}`,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    });
+
+  async function twoColleagues(): Promise<{ jane: DirectoryUser; janeToken: string; viewerToken: string }> {
+    const jane = await makeUser(services);
+    const viewer = await makeUser(services);
+    return { jane, janeToken: await tokenFor(services, jane), viewerToken: await tokenFor(services, viewer) };
+  }
+
+  it('refuses anonymous requests and bad tokens with 401 and a readable message', async () => {
+    const { jane } = await twoColleagues();
+    for (const response of [await photo(`size=M&accountname=${jane.upn}`), await photo(`accountname=${jane.upn}`, 'pst_wrong')]) {
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toEqual({ error: { code: 'unauthorized', message: expect.stringMatching(/sign in/i) } });
+    }
+  });
+
+  it('serves the placeholder until the user acts, and a colleague looking never triggers a sync', async () => {
+    const { jane, viewerToken } = await twoColleagues();
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+
+    for (const size of ['S', 'M', 'L']) {
+      const response = await photo(`size=${size}&accountname=${jane.upn}`, viewerToken);
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toBe('image/jpeg');
+      expect(response.headers['x-photosync-sync']).toBeUndefined();
+      expect(closeTo(await meanColour(response.rawPayload), GREEN, 40)).toBe(false);
+    }
+    expect(await listAttempts(services.database.db, jane.id)).toEqual([]);
+    expect(await getSiteProfile(services.database.db, jane.id)).toBeUndefined();
+  });
+
+  it("syncs when the user asks for their own L photo, and the colleague sees it at once", async () => {
+    const { jane, janeToken, viewerToken } = await twoColleagues();
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+
+    const own = await photo(`size=L&accountname=${jane.upn}`, janeToken);
+    expect(own.statusCode).toBe(200);
+    expect(own.headers['x-photosync-sync']).toBe('synced');
+    expect((await sharp(own.rawPayload).metadata()).width).toBe(300);
+    expect(closeTo(await meanColour(own.rawPayload), GREEN)).toBe(true);
+
+    const seen = await photo(`size=M&accountname=${jane.upn}`, viewerToken);
+    expect((await sharp(seen.rawPayload).metadata()).width).toBe(72);
+    expect(closeTo(await meanColour(seen.rawPayload), GREEN)).toBe(true);
+
+    const again = await photo(`size=L&accountname=${jane.upn}`, janeToken);
+    expect(again.headers['x-photosync-sync']).toBe('unchanged');
+    const history = await listAttempts(services.database.db, jane.id);
+    expect(history.map((h) => [h.trigger, h.outcome])).toEqual([
+      ['photo_request', 'unchanged'],
+      ['photo_request', 'synced'],
+    ]);
+  });
+
+  it('only the L size of your own photo counts as the action', async () => {
+    const { jane, janeToken } = await twoColleagues();
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+    const small = await photo(`size=S&accountname=${jane.upn}`, janeToken);
+    expect(small.headers['x-photosync-sync']).toBeUndefined();
+    expect(await listAttempts(services.database.db, jane.id)).toEqual([]);
+  });
+
+  it('accepts a signed-in session cookie as well as a bearer token', async () => {
+    const { jane } = await twoColleagues();
+    await giveMailPhoto(services, jane, await solidJpeg(ORANGE));
+    const session = await createSession(services.database.db, jane.id, 60_000);
+    const response = await photo(`size=L&accountname=${jane.upn}`, undefined, { cookie: `${SESSION_COOKIE}=${session}` });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['x-photosync-sync']).toBe('synced');
+  });
+
+  it('answers If-None-Match with 304 and a new photo with a new strong ETag', async () => {
+    const { jane, janeToken, viewerToken } = await twoColleagues();
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+    await photo(`size=L&accountname=${jane.upn}`, janeToken);
+
+    const first = await photo(`size=M&accountname=${jane.upn}`, viewerToken);
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^"[0-9A-F]{16}"$/);
+    expect(first.headers['cache-control']).toBe('private, no-cache');
+
+    const cached = await photo(`size=M&accountname=${jane.upn}`, viewerToken, { 'if-none-match': etag });
+    expect(cached.statusCode).toBe(304);
+    expect(cached.rawPayload.length).toBe(0);
+
+    await giveMailPhoto(services, jane, await solidJpeg(ORANGE));
+    await photo(`size=L&accountname=${jane.upn}`, janeToken);
+    const fresh = await photo(`size=M&accountname=${jane.upn}`, viewerToken, { 'if-none-match': etag });
+    expect(fresh.statusCode).toBe(200);
+    expect(fresh.headers.etag).not.toBe(etag);
+    expect(closeTo(await meanColour(fresh.rawPayload), ORANGE)).toBe(true);
+  });
+
+  it('understands the claim form, username= and url=, and serves the library files with versioned URLs', async () => {
+    const { jane, janeToken, viewerToken } = await twoColleagues();
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+    await photo(`size=L&accountname=${jane.upn}`, janeToken);
+    const profile = await getSiteProfile(services.database.db, jane.id);
+    const stem = jane.upn.replace(/[@.]/g, '_');
+
+    const claim = await photo(`size=M&accountname=${encodeURIComponent(`i:0#.f|membership|${jane.upn}`)}`, viewerToken);
+    const byUsername = await photo(`size=M&username=${jane.upn.toUpperCase()}`, viewerToken);
+    const pictureUrl = `/User%20Photos/Profile%20Pictures/${stem}_MThumb.jpg?t=${profile?.pictureTimestamp}`;
+    const byUrl = await photo(`size=M&url=${encodeURIComponent(pictureUrl)}`, viewerToken);
+    for (const response of [claim, byUsername, byUrl]) {
+      expect(response.statusCode).toBe(200);
+      expect(response.headers.etag).toBe(claim.headers.etag);
+    }
+
+    const file = await app.inject({ url: pictureUrl, headers: { authorization: `Bearer ${viewerToken}` } });
+    expect(file.statusCode).toBe(200);
+    expect(file.headers.etag).toBe(claim.headers.etag);
+    expect(file.headers['cache-control']).toBe('private, max-age=31536000, immutable');
+
+    const stale = await app.inject({
+      url: `/User%20Photos/Profile%20Pictures/${stem}_LThumb.jpg?t=1`,
+      headers: { authorization: `Bearer ${viewerToken}` },
+    });
+    expect(stale.statusCode).toBe(200);
+    expect(stale.headers['cache-control']).toBe('private, no-cache');
+
+    const missing = await app.inject({
+      url: '/User%20Photos/Profile%20Pictures/nobody_contoso_com_MThumb.jpg',
+      headers: { authorization: `Bearer ${viewerToken}` },
+    });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.message).toMatch(/nobody_contoso_com_MThumb\.jpg/);
+  });
+
+  it('serves the placeholder for a user with only a directory photo, and for unknown users', async () => {
+    const { jane, janeToken } = await twoColleagues();
+    await setDirectoryPhoto(services.database.db, jane.id, await solidJpeg(ORANGE, 96));
+    const own = await photo(`size=L&accountname=${jane.upn}`, janeToken);
+    expect(own.headers['x-photosync-sync']).toBe('no_photo');
+    const unknown = await photo('size=L&accountname=nobody@contoso.com', janeToken);
+    expect(own.headers.etag).toBe(unknown.headers.etag);
+    expect(own.headers.etag).toMatch(/^"P/);
+    expect(closeTo(await meanColour(own.rawPayload), ORANGE, 40)).toBe(false);
+    expect((await sharp(own.rawPayload).metadata()).width).toBe(300);
+  });
+
+  it('rejects malformed queries with 400 and a message, never a 500', async () => {
+    const { janeToken } = await twoColleagues();
+    const cases = [
+      'size=XL&accountname=jane@contoso.com',
+      'size=M',
+      'size=M&accountname=not-an-account',
+      `size=M&accountname=${'a'.repeat(400)}@contoso.com`,
+      'size=M&url=%E0%A4%A',
+    ];
+    for (const query of cases) {
+      const response = await photo(query, janeToken);
+      expect(response.statusCode, query).toBe(400);
+      expect(response.json().error.message, query).toMatch(/\w+/);
+    }
+  });
+});

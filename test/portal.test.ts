@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { userForSession } from '../src/directory/credentials.js';
+import { buildApp, type App } from '../src/http/app.js';
+import { SESSION_COOKIE } from '../src/http/auth.js';
+import type { Services } from '../src/services.js';
+import { makeUser } from './support/factories.js';
+import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+
+/** A cookie jar and the form token, as a browser holds them. */
+class Browser {
+  cookies = new Map<string, string>();
+  constructor(
+    private app: App,
+    private language = 'en',
+  ) {}
+
+  get cookieHeader() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  async request(method: 'GET' | 'POST', url: string, form?: Record<string, string>) {
+    const response = await this.app.inject({
+      method,
+      url,
+      headers: {
+        cookie: this.cookieHeader,
+        'accept-language': this.language,
+        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      ...(form ? { payload: new URLSearchParams(form).toString() } : {}),
+    });
+    for (const cookie of response.cookies) {
+      if (cookie.value === '' || cookie.maxAge === 0) this.cookies.delete(cookie.name);
+      else this.cookies.set(cookie.name, cookie.value);
+    }
+    return response;
+  }
+
+  async csrfToken(url = '/signin') {
+    const page = await this.request('GET', url);
+    const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
+    if (!token) throw new Error(`no form token on ${url}`);
+    return token;
+  }
+
+  async signIn(upn: string, password: string) {
+    return this.request('POST', '/signin', { upn, password, _csrf: await this.csrfToken() });
+  }
+}
+
+describeEachDialect('portal sign-in', (dialect) => {
+  let store: TestStore;
+  let services: Services;
+  let app: App;
+
+  beforeAll(async () => {
+    store = await createTestStore(dialect);
+    services = await openTestServices(store);
+    app = await buildApp(services);
+  });
+  afterAll(async () => {
+    await app.close();
+    await services.close();
+    await store.drop();
+  });
+
+  it('signs in with a fresh session cookie, shows the home page, and signs out', async () => {
+    const user = await makeUser(services, { displayName: 'Mari <Maasikas>', password: 'long password' });
+    const browser = new Browser(app);
+    expect((await browser.request('GET', '/')).headers.location).toBe('/signin');
+
+    const signedIn = await browser.signIn(user.upn.toUpperCase(), 'long password');
+    expect(signedIn.statusCode).toBe(303);
+    expect(signedIn.headers.location).toBe('/');
+    const cookie = signedIn.cookies.find((c) => c.name === SESSION_COOKIE);
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+
+    const home = await browser.request('GET', '/');
+    expect(home.statusCode).toBe(200);
+    expect(home.body).toContain('Hello, Mari &lt;Maasikas>');
+    expect(home.body).not.toContain('<Maasikas>');
+    expect(home.body).toContain(`/_layouts/15/userphoto.aspx?size=L&amp;accountname=${encodeURIComponent(user.upn)}`);
+    expect(home.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+
+    const signOut = await browser.request('POST', '/signout', { _csrf: await browser.csrfToken('/') });
+    expect(signOut.headers.location).toBe('/signin');
+    expect(await userForSession(services.database.db, cookie!.value)).toBeUndefined();
+    expect((await browser.request('GET', '/')).headers.location).toBe('/signin');
+  });
+
+  it('rotates the session at every sign-in', async () => {
+    const user = await makeUser(services, { password: 'long password' });
+    const browser = new Browser(app);
+    await browser.signIn(user.upn, 'long password');
+    const first = browser.cookies.get(SESSION_COOKIE)!;
+    await browser.request('POST', '/signin', { upn: user.upn, password: 'long password', _csrf: await browser.csrfToken('/') });
+    const second = browser.cookies.get(SESSION_COOKIE)!;
+    expect(second).not.toBe(first);
+    expect(await userForSession(services.database.db, first)).toBeUndefined();
+    expect((await userForSession(services.database.db, second))?.id).toBe(user.id);
+  });
+
+  it('says in Estonian that the account and password do not match, keeping the UPN typed', async () => {
+    const user = await makeUser(services, { password: 'long password' });
+    const browser = new Browser(app, 'et-EE,et;q=0.9,en;q=0.5');
+    const response = await browser.signIn(user.upn, 'wrong password');
+    expect(response.statusCode).toBe(401);
+    expect(response.body).toContain('<html lang="et">');
+    expect(response.body).toContain('See konto ja parool ei sobi kokku');
+    expect(response.body).toContain(`value="${user.upn}"`);
+    expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
+  });
+
+  it('refuses a form without its CSRF token', async () => {
+    const user = await makeUser(services, { password: 'long password' });
+    const browser = new Browser(app);
+    await browser.csrfToken();
+    const response = await browser.request('POST', '/signin', { upn: user.upn, password: 'long password', _csrf: 'forged' });
+    expect(response.statusCode).toBe(403);
+    expect(response.body).toContain('This form has expired');
+    expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
+  });
+
+  it('slows down guessing after repeated failures, even with the right password, and says when to retry', async () => {
+    const user = await makeUser(services, { password: 'long password' });
+    const browser = new Browser(app);
+    const token = await browser.csrfToken();
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const response = await browser.request('POST', '/signin', { upn: user.upn, password: `guess ${i}`, _csrf: token });
+      statuses.push(response.statusCode);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    const blocked = await browser.request('POST', '/signin', { upn: user.upn, password: 'long password', _csrf: token });
+    expect(blocked.statusCode).toBe(429);
+    expect(blocked.body).toMatch(/Wait 15 minutes and try again/);
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(800);
+    expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
+
+    const colleague = await makeUser(services, { password: 'long password' });
+    expect((await new Browser(app).signIn(colleague.upn, 'long password')).statusCode).toBe(303);
+  });
+});

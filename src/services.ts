@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
+import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
 import { configureMedia } from './media/media.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createFileBlobStore, createPostgresBlobStore, type BlobStore } from './storage/blob-store.js';
@@ -13,6 +14,8 @@ export interface Services {
   config: Config;
   database: DatabaseHandle;
   blobs: BlobStore;
+  /** Graph-sized versions of mail photos, derived on demand and cached by ETag. */
+  mailSizes: MailPhotoSizes;
   lock: UserLock;
   metrics: Metrics;
   sync: SyncEngine;
@@ -62,6 +65,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     config,
     database,
     blobs,
+    mailSizes: createMailPhotoSizes(blobs),
     lock,
     metrics,
     sync,

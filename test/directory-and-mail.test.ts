@@ -7,7 +7,8 @@ import { getDirectoryPhoto, setDirectoryPhoto } from '../src/directory/photo.js'
 import { authenticate, createUser, findUserByUpn } from '../src/directory/users.js';
 import { getMailPhoto, readMailMaster, removeMailPhoto, setMailPhoto } from '../src/mail/photo-store.js';
 import type { Services } from '../src/services.js';
-import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { availableSides, createMailPhotoSizes } from '../src/mail/photo-sizes.js';
+import { counterValue, giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
 
 describeEachDialect('directory and mail photo store', (dialect) => {
@@ -100,6 +101,32 @@ describeEachDialect('directory and mail photo store', (dialect) => {
     expect(await getMailPhoto(services.database.db, user.id)).toEqual(good);
   });
 
+  it('refuses every corrupt PngSuite file with a 4xx and stores nothing', async () => {
+    const user = await makeUser(services);
+    const good = await giveMailPhoto(services, user, await solidJpeg([0, 90, 0]));
+    const corpus = path.resolve('../shared/corpus/pngsuite');
+    const corrupt = (await fs.readdir(corpus)).filter((name) => name.startsWith('x') && name.endsWith('.png'));
+    expect(corrupt.length).toBeGreaterThanOrEqual(14);
+    const blobsBefore = await countBlobs();
+    for (const name of corrupt) {
+      const error = await setMailPhoto(mailDeps(), user, await fs.readFile(path.join(corpus, name))).catch((e: unknown) => e);
+      expect(error, name).toMatchObject({ status: expect.any(Number), message: expect.stringMatching(/\w/) });
+      expect((error as { status: number }).status, name).toBeGreaterThanOrEqual(400);
+      expect((error as { status: number }).status, name).toBeLessThan(500);
+    }
+    expect(await getMailPhoto(services.database.db, user.id)).toEqual(good);
+    expect(await countBlobs()).toBe(blobsBefore);
+  });
+
+  async function countBlobs(): Promise<number> {
+    if (services.blobs.kind === 'postgres') {
+      const rows = await services.database.db.selectFrom('storage_blobs').select('key').execute();
+      return rows.length;
+    }
+    const files = await fs.readdir(path.join(store.dataDir, 'photos'), { recursive: true, withFileTypes: true });
+    return files.filter((f) => f.isFile()).length;
+  }
+
   it('replaces and removes the photo, deleting the old bytes', async () => {
     const user = await makeUser(services);
     const first = await giveMailPhoto(services, user, await solidJpeg([200, 0, 0]));
@@ -128,5 +155,36 @@ describeEachDialect('directory and mail photo store', (dialect) => {
     expect((await sharp(stored).metadata()).width).toBe(96);
     expect(await getMailPhoto(services.database.db, user.id)).toBeUndefined();
     await expect(setDirectoryPhoto(services.database.db, user.id, Buffer.alloc(100 * 1024 + 1))).rejects.toMatchObject({ status: 413 });
+  });
+});
+
+describeEachDialect('mail photo sizes', (dialect) => {
+  let store: TestStore;
+  let services: Services;
+
+  beforeAll(async () => {
+    store = await createTestStore(dialect);
+    services = await openTestServices(store);
+  });
+  afterAll(async () => {
+    await services.close();
+    await store.drop();
+  });
+
+  it('offers the Graph sizes up to the master, derived once and then cached', async () => {
+    const sizes = createMailPhotoSizes(services.blobs);
+    const user = await makeUser(services);
+    const large = await giveMailPhoto(services, user, await solidJpeg([90, 10, 200], 700));
+    expect(availableSides(large)).toEqual([48, 64, 96, 120, 240, 360, 432, 504, 648]);
+    const s96 = await sizes.read(large, 96);
+    expect((await sharp(s96).metadata()).width).toBe(96);
+    const before = await counterValue(services.metrics.photoBytesRead);
+    expect(await sizes.read(large, 96)).toBe(s96);
+    expect(await counterValue(services.metrics.photoBytesRead)).toBe(before);
+    expect(await sizes.read(large, 100)).toBeUndefined();
+
+    const small = await giveMailPhoto(services, await makeUser(services), await solidJpeg([1, 2, 3], 130));
+    expect(availableSides(small)).toEqual([48, 64, 96, 120]);
+    expect(await sizes.read(small, 240)).toBeUndefined();
   });
 });

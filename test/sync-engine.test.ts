@@ -33,7 +33,7 @@ describeEachDialect('sync engine', (dialect) => {
     const rendition = await getRendition(services.database.db, userId, size);
     return rendition && services.blobs.get(rendition.blobKey);
   };
-  const statusOf = async (upn: string) => (await listSyncStatus(services.database.db)).find((s) => s.upn === upn)?.state;
+  const statusOf = async (upn: string) => (await listSyncStatus(services.database.db, services.config.publicUrl)).find((s) => s.upn === upn)?.state;
 
   it('does nothing until the user acts: a new mail photo leaves the sites as they were', async () => {
     const user = await makeUser(services);
@@ -61,6 +61,14 @@ describeEachDialect('sync engine', (dialect) => {
       expect(closeTo(await meanColour(bytes!), RED)).toBe(true);
     }
     expect(await statusOf(user.upn)).toBe('in_step');
+    const status = (await listSyncStatus(services.database.db, 'https://my.contoso.com')).find((s) => s.upn === user.upn);
+    const stem = user.upn.replace(/[@.]/g, '_');
+    expect(status?.siteProperties).toEqual({
+      PictureURL: `https://my.contoso.com/User%20Photos/Profile%20Pictures/${stem}_MThumb.jpg?t=${profile?.pictureTimestamp}`,
+      'SPS-PicturePlaceholderState': '0',
+      'SPS-PictureExchangeSyncState': '1',
+      'SPS-PictureTimestamp': String(profile?.pictureTimestamp),
+    });
   });
 
   it('decides "unchanged" from the ETags alone, without reading or rendering any image', async () => {

@@ -33,3 +33,26 @@ export function renditionUrlPath(upn: string, size: RenditionSize, pictureTimest
 export function isRenditionSize(value: string): value is RenditionSize {
   return value === 'S' || value === 'M' || value === 'L';
 }
+
+export interface PictureProperties {
+  PictureURL: string;
+  'SPS-PicturePlaceholderState': '0' | '1';
+  'SPS-PictureExchangeSyncState': '0' | '1';
+  'SPS-PictureTimestamp': string;
+}
+
+/** The user-profile properties the sites publish about a picture, as SharePoint spells them. */
+export function pictureProperties(
+  publicUrl: string,
+  upn: string,
+  profile: { placeholderState: number; exchangeSyncState: number; pictureTimestamp: number | null } | undefined,
+  hasMailbox: boolean,
+): PictureProperties {
+  const showsPicture = profile?.placeholderState === 0 && profile.pictureTimestamp !== null;
+  return {
+    PictureURL: showsPicture ? pictureUrl(publicUrl, upn, profile.pictureTimestamp!) : '',
+    'SPS-PicturePlaceholderState': showsPicture ? '0' : '1',
+    'SPS-PictureExchangeSyncState': (profile?.exchangeSyncState ?? (hasMailbox ? 1 : 0)) === 1 ? '1' : '0',
+    'SPS-PictureTimestamp': profile?.pictureTimestamp?.toString() ?? '',
+  };
+}

@@ -1,3 +1,4 @@
+import { pictureProperties, type PictureProperties } from '../sites/library.js';
 import type { Db } from '../storage/database.js';
 
 // Whether each user's site pictures are in step with their mail photo, and why not. This is a
@@ -26,6 +27,7 @@ export interface UserSyncStatus {
   lastAttemptAt: number | null;
   lastOutcome: string | null;
   lastError: string | null;
+  siteProperties: PictureProperties;
 }
 
 interface StatusRow {
@@ -47,7 +49,7 @@ export function classify(row: StatusRow): SyncStateName {
   return 'changed';
 }
 
-export async function listSyncStatus(db: Db): Promise<UserSyncStatus[]> {
+export async function listSyncStatus(db: Db, publicUrl: string): Promise<UserSyncStatus[]> {
   const rows = await db
     .selectFrom('directory_users as u')
     .leftJoin('mail_photos as m', 'm.user_id', 'u.id')
@@ -62,6 +64,7 @@ export async function listSyncStatus(db: Db): Promise<UserSyncStatus[]> {
       'p.synced_etag',
       'p.picture_source',
       'p.placeholder_state',
+      'p.exchange_sync_state',
       'p.picture_timestamp',
       's.last_attempt_at',
       's.last_outcome',
@@ -81,5 +84,17 @@ export async function listSyncStatus(db: Db): Promise<UserSyncStatus[]> {
     lastAttemptAt: row.last_attempt_at,
     lastOutcome: row.last_outcome,
     lastError: row.last_error,
+    siteProperties: pictureProperties(
+      publicUrl,
+      row.upn,
+      row.placeholder_state === null
+        ? undefined
+        : {
+            placeholderState: row.placeholder_state,
+            exchangeSyncState: row.exchange_sync_state ?? 1,
+            pictureTimestamp: row.picture_timestamp,
+          },
+      row.has_mailbox === 1,
+    ),
   }));
 }

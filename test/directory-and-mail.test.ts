@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { createSession, createToken, endSession, userForSession, userForToken } from '../src/directory/credentials.js';
 import { getDirectoryPhoto, setDirectoryPhoto } from '../src/directory/photo.js';
 import { authenticate, createUser, findUserByUpn } from '../src/directory/users.js';
@@ -9,20 +9,13 @@ import { getMailPhoto, readMailMaster, removeMailPhoto, setMailPhoto } from '../
 import type { Services } from '../src/services.js';
 import { availableSides, createMailPhotoSizes } from '../src/mail/photo-sizes.js';
 import { counterValue, giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
-import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+import { describeEachDialect, useTestServices, type TestStore } from './support/services.js';
 
 describeEachDialect('directory and mail photo store', (dialect) => {
-  let store: TestStore;
+  const context = useTestServices(dialect);
   let services: Services;
-
-  beforeAll(async () => {
-    store = await createTestStore(dialect);
-    services = await openTestServices(store);
-  });
-  afterAll(async () => {
-    await services.close();
-    await store.drop();
-  });
+  let store: TestStore;
+  beforeAll(() => ({ services, store } = context));
 
   const mailDeps = () => ({ db: services.database.db, dialect: services.database.dialect, blobs: services.blobs });
 
@@ -159,17 +152,9 @@ describeEachDialect('directory and mail photo store', (dialect) => {
 });
 
 describeEachDialect('mail photo sizes', (dialect) => {
-  let store: TestStore;
+  const context = useTestServices(dialect);
   let services: Services;
-
-  beforeAll(async () => {
-    store = await createTestStore(dialect);
-    services = await openTestServices(store);
-  });
-  afterAll(async () => {
-    await services.close();
-    await store.drop();
-  });
+  beforeAll(() => ({ services } = context));
 
   it('offers the Graph sizes up to the master, derived once and then cached', async () => {
     const sizes = createMailPhotoSizes(services.blobs);

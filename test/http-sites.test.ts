@@ -9,26 +9,20 @@ import type { Services } from '../src/services.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
 import { listAttempts } from '../src/sync/history.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg, tokenFor } from './support/factories.js';
-import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+import { describeEachDialect, useTestServices } from './support/services.js';
 
 const GREEN: [number, number, number] = [20, 170, 60];
 const ORANGE: [number, number, number] = [240, 140, 20];
 
 describeEachDialect('sites over HTTP', (dialect) => {
-  let store: TestStore;
+  const context = useTestServices(dialect);
   let services: Services;
   let app: App;
-
   beforeAll(async () => {
-    store = await createTestStore(dialect);
-    services = await openTestServices(store);
+    services = context.services;
     app = await buildApp(services);
   });
-  afterAll(async () => {
-    await app.close();
-    await services.close();
-    await store.drop();
-  });
+  afterAll(() => app.close());
 
   const photo = (query: string, token?: string, headers: Record<string, string> = {}) =>
     app.inject({

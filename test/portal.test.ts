@@ -4,7 +4,7 @@ import { buildApp, type App } from '../src/http/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { makeUser } from './support/factories.js';
-import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+import { describeEachDialect, useTestServices } from './support/services.js';
 
 /** A cookie jar and the form token, as a browser holds them. */
 class Browser {
@@ -49,20 +49,14 @@ class Browser {
 }
 
 describeEachDialect('portal sign-in', (dialect) => {
-  let store: TestStore;
+  const context = useTestServices(dialect);
   let services: Services;
   let app: App;
-
   beforeAll(async () => {
-    store = await createTestStore(dialect);
-    services = await openTestServices(store);
+    services = context.services;
     app = await buildApp(services);
   });
-  afterAll(async () => {
-    await app.close();
-    await services.close();
-    await store.drop();
-  });
+  afterAll(() => app.close());
 
   it('signs in with a fresh session cookie, shows the home page, and signs out', async () => {
     const user = await makeUser(services, { displayName: 'Mari <Maasikas>', password: 'long password' });

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { setDirectoryPhoto } from '../src/directory/photo.js';
 import { removeMailPhoto } from '../src/mail/photo-store.js';
 import type { Services } from '../src/services.js';
@@ -10,23 +10,16 @@ import { uploadSitePicture } from '../src/sites/upload.js';
 import { listAttempts } from '../src/sync/history.js';
 import { listSyncStatus } from '../src/sync/status.js';
 import { closeTo, counterValue, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
-import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+import { describeEachDialect, openTestServices, useTestServices, type TestStore } from './support/services.js';
 
 const RED: [number, number, number] = [220, 30, 30];
 const BLUE: [number, number, number] = [30, 60, 220];
 
 describeEachDialect('sync engine', (dialect) => {
-  let store: TestStore;
+  const context = useTestServices(dialect);
   let services: Services;
-
-  beforeAll(async () => {
-    store = await createTestStore(dialect);
-    services = await openTestServices(store);
-  });
-  afterAll(async () => {
-    await services.close();
-    await store.drop();
-  });
+  let store: TestStore;
+  beforeAll(() => ({ services, store } = context));
 
   const mailDeps = () => ({ db: services.database.db, dialect: services.database.dialect, blobs: services.blobs });
   const renditionBytes = async (userId: string, size: 'S' | 'M' | 'L') => {

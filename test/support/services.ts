@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
-import { describe, inject } from 'vitest';
+import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createServices, type Services } from '../../src/services.js';
 
@@ -74,4 +74,26 @@ export async function openTestServices(store: TestStore, env: Record<string, str
     { ...config, databaseUrl: store.databaseUrl },
     { log: pino({ level: 'silent' }), ...(store.schema ? { schema: store.schema } : {}) },
   );
+}
+
+export interface TestContext {
+  store: TestStore;
+  services: Services;
+}
+
+/**
+ * Opens real services on a fresh store before the suite and removes both after it. The returned
+ * object is filled in by beforeAll, so read its fields inside tests.
+ */
+export function useTestServices(dialect: TestDialect, env: Record<string, string> = {}): TestContext {
+  const context = {} as TestContext;
+  beforeAll(async () => {
+    context.store = await createTestStore(dialect);
+    context.services = await openTestServices(context.store, env);
+  });
+  afterAll(async () => {
+    await context.services?.close();
+    await context.store?.drop();
+  });
+  return context;
 }

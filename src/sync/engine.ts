@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
 import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
-import { getMailPhoto, readMailMaster } from '../mail/photo-store.js';
+import { getMailPhoto, readMailMaster, type MailPhoto } from '../mail/photo-store.js';
 import { renderSquareJpegs } from '../media/media.js';
 import type { Metrics } from '../metrics.js';
 import { getSiteProfile, markChecked, publishRenditions, showPlaceholder } from '../sites/profiles.js';
@@ -44,21 +44,28 @@ export interface SyncEngine {
 
 type Decision = { outcome: SyncOutcome; etagBefore: string | null; etagAfter: string | null; mailEtag: string | null };
 
+/** What the sites need: nothing more (a decision), the placeholder, or new renditions. */
+type Assessment =
+  | { decided: Decision }
+  | { work: 'placeholder'; etagBefore: string | null; hadPicture: boolean }
+  | { work: 'render'; etagBefore: string | null; mail: MailPhoto };
+
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
-  async function decideAndApply(user: DirectoryUser, trigger: SyncTrigger, now: number): Promise<Decision> {
+  /** Reads three small rows and decides; writes nothing but the "checked" time. */
+  async function assess(user: DirectoryUser, trigger: SyncTrigger, now: number): Promise<Assessment> {
     const settings = deps.settings();
     const profile = await getSiteProfile(deps.db, user.id);
     const etagBefore = profile?.syncedEtag ?? null;
 
     if (!user.hasMailbox) {
       if (!profile) await markChecked(deps.db, user, now);
-      return { outcome: 'no_mailbox', etagBefore, etagAfter: etagBefore, mailEtag: null };
+      return { decided: { outcome: 'no_mailbox', etagBefore, etagAfter: etagBefore, mailEtag: null } };
     }
 
     const mail = await getMailPhoto(deps.db, user.id);
     const mailEtag = mail?.etag ?? null;
     const state = await getSyncState(deps.db, user.id);
-    const skip = (outcome: SyncOutcome): Decision => ({ outcome, etagBefore, etagAfter: etagBefore, mailEtag });
+    const skip = (outcome: SyncOutcome) => ({ decided: { outcome, etagBefore, etagAfter: etagBefore, mailEtag } });
 
     if (state?.retryAfter && state.retryAfter > now && state.failedEtag === mailEtag) return skip('backing_off');
     if (
@@ -75,15 +82,19 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       await markChecked(deps.db, user, now);
       return skip(mailEtag === null ? 'no_photo' : 'unchanged');
     }
+    if (!mail) return { work: 'placeholder', etagBefore, hadPicture: profile?.placeholderState === 0 };
+    return { work: 'render', etagBefore, mail };
+  }
 
-    if (!mail) {
-      const hadPicture = profile !== undefined && profile.placeholderState === 0;
+  async function apply(user: DirectoryUser, needed: Exclude<Assessment, { decided: Decision }>, now: number) {
+    if (needed.work === 'placeholder') {
       await showPlaceholder(deps, user, now);
-      return { outcome: hadPicture ? 'removed' : 'no_photo', etagBefore, etagAfter: null, mailEtag };
+      const outcome = needed.hadPicture ? 'removed' : 'no_photo';
+      return { outcome, etagBefore: needed.etagBefore, etagAfter: null, mailEtag: null } satisfies Decision;
     }
-
+    const { mail } = needed;
     const master = await readMailMaster(deps.blobs, mail);
-    const { S, M, L } = settings.renditionSizes;
+    const { S, M, L } = deps.settings().renditionSizes;
     const [small, medium, large] = await renderSquareJpegs(master, [S, M, L]);
     if (!small || !medium || !large) throw new Error('The renderer returned fewer renditions than asked for.');
     deps.metrics.renders.inc({ source: 'mail' });
@@ -94,7 +105,21 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       syncedEtag: mail.etag,
       at: now,
     });
-    return { outcome: 'synced', etagBefore, etagAfter: mail.etag, mailEtag };
+    return { outcome: 'synced', etagBefore: needed.etagBefore, etagAfter: mail.etag, mailEtag: mail.etag } satisfies Decision;
+  }
+
+  /**
+   * The common case (in step) is decided without the lock. Work is done under the user's lock,
+   * after assessing again: a sync that ran while this one waited leaves nothing to do.
+   */
+  async function decide(user: DirectoryUser, trigger: SyncTrigger): Promise<Decision> {
+    const first = await assess(user, trigger, Date.now());
+    if ('decided' in first) return first.decided;
+    return deps.lock.run(user.id, async () => {
+      const now = Date.now();
+      const current = await assess(user, trigger, now);
+      return 'decided' in current ? current.decided : apply(user, current, now);
+    });
   }
 
   return {
@@ -104,7 +129,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       let decision: Decision;
       let error: string | null = null;
       try {
-        decision = await deps.lock.run(user.id, () => decideAndApply(user, trigger, Date.now()));
+        decision = await decide(user, trigger);
       } catch (cause) {
         error = cause instanceof Error ? cause.message : String(cause);
         const mail = await getMailPhoto(deps.db, user.id).catch(() => undefined);

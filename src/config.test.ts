@@ -56,7 +56,14 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const { problems } = error as ConfigError;
     expect(problems).toHaveLength(6);
-    for (const name of ['PORT', 'DATABASE_URL', 'PHOTOSYNC_RENDITION_SIZES', 'PHOTOSYNC_DEMO', 'PHOTOSYNC_RECHEK_SECONDS', 'PHOTOSYNC_FAULT_INJECTION']) {
+    for (const name of [
+      'PORT',
+      'DATABASE_URL',
+      'PHOTOSYNC_RENDITION_SIZES',
+      'PHOTOSYNC_DEMO',
+      'PHOTOSYNC_RECHEK_SECONDS',
+      'PHOTOSYNC_FAULT_INJECTION',
+    ]) {
       expect(problems.some((p) => p.startsWith(name))).toBe(true);
     }
   });

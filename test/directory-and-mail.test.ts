@@ -21,11 +21,25 @@ describeEachDialect('directory and mail photo store', (dialect) => {
 
   it('creates users with normalised UPNs and refuses duplicates and bad input with clear errors', async () => {
     const db = services.database.db;
-    const user = await createUser(db, { upn: 'Mari.Maasikas@Contoso.com', displayName: ' Mari Maasikas ', password: 'long enough' });
-    expect(user).toMatchObject({ upn: 'mari.maasikas@contoso.com', displayName: 'Mari Maasikas', hasMailbox: true, isAdmin: false, enabled: true });
-    await expect(createUser(db, { upn: 'MARI.maasikas@contoso.com', displayName: 'X' })).rejects.toMatchObject({ status: 409 });
+    const user = await createUser(db, {
+      upn: 'Mari.Maasikas@Contoso.com',
+      displayName: ' Mari Maasikas ',
+      password: 'long enough',
+    });
+    expect(user).toMatchObject({
+      upn: 'mari.maasikas@contoso.com',
+      displayName: 'Mari Maasikas',
+      hasMailbox: true,
+      isAdmin: false,
+      enabled: true,
+    });
+    await expect(createUser(db, { upn: 'MARI.maasikas@contoso.com', displayName: 'X' })).rejects.toMatchObject({
+      status: 409,
+    });
     await expect(createUser(db, { upn: 'not a upn', displayName: 'X' })).rejects.toMatchObject({ status: 400 });
-    await expect(createUser(db, { upn: 'short@contoso.com', displayName: 'X', password: 'short' })).rejects.toMatchObject({
+    await expect(
+      createUser(db, { upn: 'short@contoso.com', displayName: 'X', password: 'short' }),
+    ).rejects.toMatchObject({
       status: 400,
       message: expect.stringMatching(/at least 8/),
     });
@@ -35,7 +49,11 @@ describeEachDialect('directory and mail photo store', (dialect) => {
   it('checks passwords with argon2id and never says which part was wrong', async () => {
     const db = services.database.db;
     const user = await makeUser(services, { password: 'the right one' });
-    const row = await db.selectFrom('directory_users').select('password_hash').where('id', '=', user.id).executeTakeFirst();
+    const row = await db
+      .selectFrom('directory_users')
+      .select('password_hash')
+      .where('id', '=', user.id)
+      .executeTakeFirst();
     expect(row?.password_hash).toMatch(/^\$argon2id\$/);
     expect((await authenticate(db, user.upn.toUpperCase(), 'the right one'))?.id).toBe(user.id);
     expect(await authenticate(db, user.upn, 'the wrong one')).toBeUndefined();
@@ -47,7 +65,11 @@ describeEachDialect('directory and mail photo store', (dialect) => {
     const user = await makeUser(services);
     const token = await createToken(db, user.id, 'test');
     expect((await userForToken(db, token))?.id).toBe(user.id);
-    const stored = await db.selectFrom('directory_tokens').select('token_hash').where('user_id', '=', user.id).execute();
+    const stored = await db
+      .selectFrom('directory_tokens')
+      .select('token_hash')
+      .where('user_id', '=', user.id)
+      .execute();
     expect(stored.map((s) => s.token_hash)).not.toContain(token);
     const expired = await createToken(db, user.id, 'test', -1);
     expect(await userForToken(db, expired)).toBeUndefined();
@@ -87,10 +109,14 @@ describeEachDialect('directory and mail photo store', (dialect) => {
     const good = await giveMailPhoto(services, user, await solidJpeg([200, 0, 0]));
     const corrupt = await fs.readFile(path.resolve('../shared/corpus/pngsuite/xcsn0g01.png'));
     await expect(setMailPhoto(mailDeps(), user, corrupt)).rejects.toMatchObject({ status: 400 });
-    await expect(setMailPhoto(mailDeps(), user, Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))).rejects.toMatchObject({
+    await expect(
+      setMailPhoto(mailDeps(), user, Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>')),
+    ).rejects.toMatchObject({
       status: 415,
     });
-    await expect(setMailPhoto(mailDeps(), user, Buffer.alloc(4 * 1024 * 1024 + 1))).rejects.toMatchObject({ status: 413 });
+    await expect(setMailPhoto(mailDeps(), user, Buffer.alloc(4 * 1024 * 1024 + 1))).rejects.toMatchObject({
+      status: 413,
+    });
     expect(await getMailPhoto(services.database.db, user.id)).toEqual(good);
   });
 
@@ -102,7 +128,9 @@ describeEachDialect('directory and mail photo store', (dialect) => {
     expect(corrupt.length).toBeGreaterThanOrEqual(14);
     const blobsBefore = await countBlobs();
     for (const name of corrupt) {
-      const error = await setMailPhoto(mailDeps(), user, await fs.readFile(path.join(corpus, name))).catch((e: unknown) => e);
+      const error = await setMailPhoto(mailDeps(), user, await fs.readFile(path.join(corpus, name))).catch(
+        (e: unknown) => e,
+      );
       expect(error, name).toMatchObject({ status: expect.any(Number), message: expect.stringMatching(/\w/) });
       expect((error as { status: number }).status, name).toBeGreaterThanOrEqual(400);
       expect((error as { status: number }).status, name).toBeLessThan(500);
@@ -147,7 +175,9 @@ describeEachDialect('directory and mail photo store', (dialect) => {
     const stored = await getDirectoryPhoto(services.database.db, user.id);
     expect((await sharp(stored).metadata()).width).toBe(96);
     expect(await getMailPhoto(services.database.db, user.id)).toBeUndefined();
-    await expect(setDirectoryPhoto(services.database.db, user.id, Buffer.alloc(100 * 1024 + 1))).rejects.toMatchObject({ status: 413 });
+    await expect(setDirectoryPhoto(services.database.db, user.id, Buffer.alloc(100 * 1024 + 1))).rejects.toMatchObject({
+      status: 413,
+    });
   });
 });
 

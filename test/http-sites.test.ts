@@ -39,7 +39,10 @@ describeEachDialect('sites over HTTP', (dialect) => {
 
   it('refuses anonymous requests and bad tokens with 401 and a readable message', async () => {
     const { jane } = await twoColleagues();
-    for (const response of [await photo(`size=M&accountname=${jane.upn}`), await photo(`accountname=${jane.upn}`, 'pst_wrong')]) {
+    for (const response of [
+      await photo(`size=M&accountname=${jane.upn}`),
+      await photo(`accountname=${jane.upn}`, 'pst_wrong'),
+    ]) {
       expect(response.statusCode).toBe(401);
       expect(response.json()).toEqual({ error: { code: 'unauthorized', message: expect.stringMatching(/sign in/i) } });
     }
@@ -60,7 +63,7 @@ describeEachDialect('sites over HTTP', (dialect) => {
     expect(await getSiteProfile(services.database.db, jane.id)).toBeUndefined();
   });
 
-  it("syncs when the user asks for their own L photo, and the colleague sees it at once", async () => {
+  it('syncs when the user asks for their own L photo, and the colleague sees it at once', async () => {
     const { jane, janeToken, viewerToken } = await twoColleagues();
     await giveMailPhoto(services, jane, await solidJpeg(GREEN));
 
@@ -95,7 +98,9 @@ describeEachDialect('sites over HTTP', (dialect) => {
     const { jane } = await twoColleagues();
     await giveMailPhoto(services, jane, await solidJpeg(ORANGE));
     const session = await createSession(services.database.db, jane.id, 60_000);
-    const response = await photo(`size=L&accountname=${jane.upn}`, undefined, { cookie: `${SESSION_COOKIE}=${session}` });
+    const response = await photo(`size=L&accountname=${jane.upn}`, undefined, {
+      cookie: `${SESSION_COOKIE}=${session}`,
+    });
     expect(response.statusCode).toBe(200);
     expect(response.headers['x-photosync-sync']).toBe('synced');
   });

@@ -87,7 +87,11 @@ describeEachDialect('portal sign-in', (dialect) => {
     const browser = new Browser(app);
     await browser.signIn(user.upn, 'long password');
     const first = browser.cookies.get(SESSION_COOKIE)!;
-    await browser.request('POST', '/signin', { upn: user.upn, password: 'long password', _csrf: await browser.csrfToken('/') });
+    await browser.request('POST', '/signin', {
+      upn: user.upn,
+      password: 'long password',
+      _csrf: await browser.csrfToken('/'),
+    });
     const second = browser.cookies.get(SESSION_COOKIE)!;
     expect(second).not.toBe(first);
     expect(await userForSession(services.database.db, first)).toBeUndefined();
@@ -109,7 +113,11 @@ describeEachDialect('portal sign-in', (dialect) => {
     const user = await makeUser(services, { password: 'long password' });
     const browser = new Browser(app);
     await browser.csrfToken();
-    const response = await browser.request('POST', '/signin', { upn: user.upn, password: 'long password', _csrf: 'forged' });
+    const response = await browser.request('POST', '/signin', {
+      upn: user.upn,
+      password: 'long password',
+      _csrf: 'forged',
+    });
     expect(response.statusCode).toBe(403);
     expect(response.body).toContain('This form has expired');
     expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
@@ -121,11 +129,19 @@ describeEachDialect('portal sign-in', (dialect) => {
     const token = await browser.csrfToken();
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {
-      const response = await browser.request('POST', '/signin', { upn: user.upn, password: `guess ${i}`, _csrf: token });
+      const response = await browser.request('POST', '/signin', {
+        upn: user.upn,
+        password: `guess ${i}`,
+        _csrf: token,
+      });
       statuses.push(response.statusCode);
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
-    const blocked = await browser.request('POST', '/signin', { upn: user.upn, password: 'long password', _csrf: token });
+    const blocked = await browser.request('POST', '/signin', {
+      upn: user.upn,
+      password: 'long password',
+      _csrf: token,
+    });
     expect(blocked.statusCode).toBe(429);
     expect(blocked.body).toMatch(/Wait 15 minutes and try again/);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(800);

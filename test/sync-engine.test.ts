@@ -26,7 +26,8 @@ describeEachDialect('sync engine', (dialect) => {
     const rendition = await getRendition(services.database.db, userId, size);
     return rendition && services.blobs.get(rendition.blobKey);
   };
-  const statusOf = async (upn: string) => (await listSyncStatus(services.database.db, services.config.publicUrl)).find((s) => s.upn === upn)?.state;
+  const statusOf = async (upn: string) =>
+    (await listSyncStatus(services.database.db, services.config.publicUrl)).find((s) => s.upn === upn)?.state;
 
   it('does nothing until the user acts: a new mail photo leaves the sites as they were', async () => {
     const user = await makeUser(services);
@@ -44,9 +45,18 @@ describeEachDialect('sync engine', (dialect) => {
     expect(result).toMatchObject({ outcome: 'synced', etagBefore: null, etagAfter: photo.etag, error: null });
 
     const profile = await getSiteProfile(services.database.db, user.id);
-    expect(profile).toMatchObject({ placeholderState: 0, exchangeSyncState: 1, syncedEtag: photo.etag, pictureSource: 'mail' });
+    expect(profile).toMatchObject({
+      placeholderState: 0,
+      exchangeSyncState: 1,
+      syncedEtag: photo.etag,
+      pictureSource: 'mail',
+    });
     expect(profile?.pictureTimestamp).toBeGreaterThan(0);
-    for (const [size, side] of [['S', 48], ['M', 72], ['L', 300]] as const) {
+    for (const [size, side] of [
+      ['S', 48],
+      ['M', 72],
+      ['L', 300],
+    ] as const) {
       const bytes = await renditionBytes(user.id, size);
       expect(bytes).toBeDefined();
       const meta = await sharp(bytes).metadata();
@@ -54,7 +64,9 @@ describeEachDialect('sync engine', (dialect) => {
       expect(closeTo(await meanColour(bytes!), RED)).toBe(true);
     }
     expect(await statusOf(user.upn)).toBe('in_step');
-    const status = (await listSyncStatus(services.database.db, 'https://my.contoso.com')).find((s) => s.upn === user.upn);
+    const status = (await listSyncStatus(services.database.db, 'https://my.contoso.com')).find(
+      (s) => s.upn === user.upn,
+    );
     const stem = user.upn.replace(/[@.]/g, '_');
     expect(status?.siteProperties).toEqual({
       PictureURL: `https://my.contoso.com/User%20Photos/Profile%20Pictures/${stem}_MThumb.jpg?t=${profile?.pictureTimestamp}`,
@@ -100,7 +112,9 @@ describeEachDialect('sync engine', (dialect) => {
     await giveMailPhoto(services, user, await solidJpeg(RED));
     await services.sync.sync(user, 'admin');
     const keys = await Promise.all(
-      (['S', 'M', 'L'] as const).map(async (size) => (await getRendition(services.database.db, user.id, size))!.blobKey),
+      (['S', 'M', 'L'] as const).map(
+        async (size) => (await getRendition(services.database.db, user.id, size))!.blobKey,
+      ),
     );
 
     await removeMailPhoto(mailDeps(), user);
@@ -108,8 +122,12 @@ describeEachDialect('sync engine', (dialect) => {
     const result = await services.sync.sync(user, 'onedrive_tile');
 
     expect(result).toMatchObject({ outcome: 'removed', etagAfter: null });
-    expect(await getSiteProfile(services.database.db, user.id)).toMatchObject({ placeholderState: 1, syncedEtag: null });
-    for (const size of ['S', 'M', 'L'] as const) expect(await getRendition(services.database.db, user.id, size)).toBeUndefined();
+    expect(await getSiteProfile(services.database.db, user.id)).toMatchObject({
+      placeholderState: 1,
+      syncedEtag: null,
+    });
+    for (const size of ['S', 'M', 'L'] as const)
+      expect(await getRendition(services.database.db, user.id, size)).toBeUndefined();
     for (const key of keys) expect(await services.blobs.get(key)).toBeUndefined();
     expect(await statusOf(user.upn)).toBe('no_photo');
   });

@@ -1,6 +1,8 @@
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { loadConfig } from '../config.js';
+import { pino, type Logger } from 'pino';
+import { loadConfig, type Config } from '../config.js';
 import { DEMO_ADMIN, DEMO_PASSWORD, DEMO_PEOPLE, demoIsPresent, seedDemoOrganisation } from '../demo/seed.js';
 import { startServer } from '../http/server.js';
 import { createServices, type Services } from '../services.js';
@@ -30,6 +32,19 @@ Usage:
   photosync token create <upn>                      a bearer token for the user (last line of output)
 `;
 
+const COMMANDS = new Set([
+  'serve',
+  'users add',
+  'users import',
+  'photo set',
+  'photo remove',
+  'directory-photo set',
+  'site-photo set',
+  'sync',
+  'status',
+  'token create',
+]);
+
 const OPTIONS = {
   name: { type: 'string' },
   password: { type: 'string' },
@@ -52,15 +67,18 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const key = `${command} ${['serve', 'sync', 'status'].includes(command) ? '' : (rest[0] ?? '')}`.trim();
+  // A mistyped command is told as such, before the settings or the database can get in the way.
+  if (!COMMANDS.has(key)) throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`, 2);
   const config = loadConfig();
-  if (command === 'serve') return serve(config);
+  if (key === 'serve') return serve(config);
 
   // Commands other than serve log only warnings, so their output stays readable.
-  const services = await createServices({ ...config, logLevel: 'warn' }, { log: pino({ level: 'warn' }, process.stderr) });
+  const services = await openServices({ ...config, logLevel: 'warn' }, pino({ level: 'warn' }, process.stderr));
   try {
     const print = (text: string) => process.stdout.write(`${text}\n`);
     const [sub, a, b] = rest;
-    switch (`${command} ${command === 'sync' || command === 'status' ? '' : (sub ?? '')}`.trim()) {
+    switch (key) {
       case 'users add':
         print(await addUser(services, a, { ...values, mailbox: !values['no-mailbox'] }));
         return 0;
@@ -87,7 +105,9 @@ async function run(argv: string[]): Promise<number> {
         const result = await services.sync.sync(user, 'admin');
         print(
           `${user.upn}: ${result.outcome} in ${result.durationMs.toFixed(1)} ms` +
-            (result.etagAfter !== result.etagBefore ? ` (${result.etagBefore ?? 'none'} -> ${result.etagAfter ?? 'none'})` : ''),
+            (result.etagAfter !== result.etagBefore
+              ? ` (${result.etagBefore ?? 'none'} -> ${result.etagAfter ?? 'none'})`
+              : ''),
         );
         if (result.outcome === 'failed') throw new CliError(`The sync failed: ${result.error ?? 'unknown error'}`);
         return 0;
@@ -95,10 +115,13 @@ async function run(argv: string[]): Promise<number> {
       case 'status':
         print(await statusCommand(services, values.json));
         return 0;
-      case 'token create':
+      case 'token create': {
+        // Create it first: an unknown user must not get a heading for a token that never existed.
+        const token = await createUserToken(services, a);
         print(`Bearer token for ${a ?? ''} (keep it secret; it is shown once):`);
-        print(await createUserToken(services, a));
+        print(token);
         return 0;
+      }
       default:
         throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`, 2);
     }
@@ -107,17 +130,57 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
-  const services: Services = await createServices(config);
-  const seeded = config.seedDemo && (await seedDemoOrganisation(services));
-  await startServer(services);
+/** Opens the database and the photo store; a database that cannot be reached is the user's to fix. */
+async function openServices(config: Config, log?: Logger): Promise<Services> {
+  try {
+    return await createServices(config, log ? { log } : {});
+  } catch (error) {
+    const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error);
+    throw new CliError(`Cannot open the database at ${databaseLocation(config)}: ${cause.message}`);
+  }
+}
+
+/** Where the data lives, without the password a DATABASE_URL may hold. */
+function databaseLocation(config: Config): string {
+  if (!config.databaseUrl) return path.join(config.dataDir, 'photosync.sqlite');
+  try {
+    const url = new URL(config.databaseUrl);
+    return `postgres://${url.host}${url.pathname}`;
+  } catch {
+    return 'DATABASE_URL';
+  }
+}
+
+async function serve(config: Config): Promise<number> {
+  const services: Services = await openServices(config);
+  let seeded: boolean;
+  let address: AddressInfo;
+  try {
+    seeded = config.seedDemo && (await seedDemoOrganisation(services));
+    address = (await startServer(services)).server.address() as AddressInfo;
+  } catch (error) {
+    await services.close().catch(() => {});
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new CliError(`Port ${config.port} on ${config.host} is already in use; set PORT to a free port.`);
+    }
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new CliError(
+        `Cannot listen on ${config.host}:${config.port}: ${(error as Error).message}. Check HOST and PORT.`,
+      );
+    }
+    throw error;
+  }
   const lines = [
     '',
     `photosync is running at ${config.publicUrl}`,
+    ...(address.port !== config.port ? [`  listening on port ${address.port} (PORT=0 picks a free one)`] : []),
     `  database: ${services.database.location}`,
     `  photos:   ${services.blobs.kind === 'files' ? `${config.dataDir}/photos` : 'in the database'}`,
   ];
-  if (seeded) lines.push('', 'Created the demo organisation:', ...DEMO_PEOPLE.map((p) => `  ${p.upn.padEnd(22)} ${p.note}`));
+  if (seeded) {
+    lines.push('', 'Created the demo organisation:', ...DEMO_PEOPLE.map((p) => `  ${p.upn.padEnd(22)} ${p.note}`));
+  }
   if (seeded || (await demoIsPresent(services))) {
     lines.push('', `Demo sign-in: ${DEMO_ADMIN} / ${DEMO_PASSWORD} (every demo user has this password)`);
   }

@@ -16,12 +16,30 @@ export function explain(error: unknown): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (error instanceof ConfigError) return { message: error.message, exitCode: 1 };
   if (isAppError(error)) return { message: error.message, exitCode: 1 };
+  // Anything else is a bug in photosync: keep the stack, it is what a bug report needs.
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  return { message: `Unexpected error: ${message}`, exitCode: 70 };
+  return {
+    message: `Unexpected error (a bug in photosync; please report it with this text): ${message}`,
+    exitCode: 70,
+  };
+}
+
+/** A sentence for a file that could not be read, from the error fs gave. */
+export function fileProblem(file: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
+  if (code === 'ENOENT' || code === 'ENOTDIR') return `There is no file ${file}.`;
+  if (code === 'EISDIR') return `${file} is a folder, not a file.`;
+  if (code === 'EACCES' || code === 'EPERM') return `Cannot read ${file}: permission denied.`;
+  return `Cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 export function formatTime(ms: number | null): string {
-  return ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return ms === null
+    ? '-'
+    : new Date(ms)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z');
 }
 
 /** Plain text table with columns padded to the widest cell. */

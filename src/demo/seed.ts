@@ -72,7 +72,8 @@ export async function seedDemoOrganisation(services: Services): Promise<boolean>
       hasMailbox: person.mailbox ?? true,
       isAdmin: person.admin ?? false,
     });
-    if (person.mailPhoto) await setMailPhoto({ db, dialect, blobs: services.blobs }, user, await photo(person.mailPhoto));
+    if (person.mailPhoto)
+      await setMailPhoto({ db, dialect, blobs: services.blobs }, user, await photo(person.mailPhoto));
     if (person.directoryPhoto) {
       await setDirectoryPhoto(db, user.id, await rasterizeSvg(faceSvg(person.directoryPhoto), 96));
     }

@@ -8,12 +8,7 @@ import { USER_COLUMNS, toUser, type DirectoryUser } from './users.js';
 const digest = (secret: string) => createHash('sha256').update(secret).digest('hex');
 const newSecret = (prefix: string) => `${prefix}${randomBytes(32).toString('base64url')}`;
 
-export async function createToken(
-  db: Db,
-  userId: string,
-  label: string,
-  lifetimeMs?: number,
-): Promise<string> {
+export async function createToken(db: Db, userId: string, label: string, lifetimeMs?: number): Promise<string> {
   const token = newSecret('pst_');
   const now = Date.now();
   await db

@@ -4,7 +4,16 @@ import { claimForUpn, libraryFileStem, normalizeUpn, upnFromAccountName } from '
 describe('user principal names', () => {
   it('normalises to lower case and refuses what is not a UPN', () => {
     expect(normalizeUpn('  Jane.Doe@Contoso.COM ')).toBe('jane.doe@contoso.com');
-    for (const bad of ['', 'jane', 'jane@', '@contoso.com', 'jane@contoso', 'ja ne@contoso.com', 'jane@@contoso.com', `${'a'.repeat(110)}@c.com`]) {
+    for (const bad of [
+      '',
+      'jane',
+      'jane@',
+      '@contoso.com',
+      'jane@contoso',
+      'ja ne@contoso.com',
+      'jane@@contoso.com',
+      `${'a'.repeat(110)}@c.com`,
+    ]) {
       expect(normalizeUpn(bad), bad).toBeUndefined();
     }
   });

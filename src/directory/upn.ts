@@ -1,7 +1,8 @@
 // userPrincipalName handling: the one spelling every role uses (lower case), the claim form the
 // sites accept in `accountname=`, and the file-name form of the "User Photos" library.
 
-const UPN_PATTERN = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+const UPN_PATTERN =
+  /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
 const CLAIM_PREFIX = /^i:0#\.f\|membership\|/i;
 
 export const MAX_UPN_LENGTH = 113; // Entra's limit for the whole userPrincipalName

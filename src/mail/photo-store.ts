@@ -56,7 +56,13 @@ export async function getMailPhoto(db: Db, userId: string): Promise<MailPhoto | 
     .where('user_id', '=', userId)
     .executeTakeFirst();
   if (!row || row.etag === null || row.blob_key === null) return undefined;
-  return { etag: row.etag, side: row.side ?? 0, byteSize: row.byte_size ?? 0, changedAt: row.changed_at, blobKey: row.blob_key };
+  return {
+    etag: row.etag,
+    side: row.side ?? 0,
+    byteSize: row.byte_size ?? 0,
+    changedAt: row.changed_at,
+    blobKey: row.blob_key,
+  };
 }
 
 export async function readMailMaster(blobs: BlobStore, photo: MailPhoto): Promise<Buffer> {
@@ -100,7 +106,11 @@ export async function removeMailPhoto(deps: MailStoreDeps, user: DirectoryUser):
 }
 
 /** Writes the row in one transaction and returns the blob key it replaced. */
-async function replaceRow(deps: MailStoreDeps, userId: string, photo: MailPhoto | undefined): Promise<string | undefined> {
+async function replaceRow(
+  deps: MailStoreDeps,
+  userId: string,
+  photo: MailPhoto | undefined,
+): Promise<string | undefined> {
   return deps.db.transaction().execute(async (trx) => {
     const previous = await trx
       .selectFrom('mail_photos')

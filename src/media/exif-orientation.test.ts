@@ -5,12 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { makeMasterPhoto, renderSquareJpegs } from './media.js';
-import {
-  corpusDir,
-  greyThumbnail,
-  meanAbsoluteDifference,
-  wrongOrientations,
-} from './test-helpers.js';
+import { corpusDir, greyThumbnail, meanAbsoluteDifference, wrongOrientations } from './test-helpers.js';
 
 const MASTER_SIDE = 648;
 const RENDITION_SIDES = [48, 72, 300] as const;

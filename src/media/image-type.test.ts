@@ -45,7 +45,9 @@ describe('sniffImageType', () => {
 
 describe('isJpeg', () => {
   it('is true only for the FF D8 FF signature', async () => {
-    const jpeg = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#123' } }).jpeg().toBuffer();
+    const jpeg = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#123' } })
+      .jpeg()
+      .toBuffer();
     expect(isJpeg(jpeg)).toBe(true);
     expect(isJpeg(bytes(0xff, 0xd8))).toBe(false);
     expect(isJpeg(bytes(0x89, 0x50, 0x4e, 0x47))).toBe(false);

@@ -43,7 +43,10 @@ describe('makeMasterPhoto: refusals before decoding', () => {
   });
 
   it.each([
-    ['SVG with a script', '<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"><script>alert(1)</script></svg>'],
+    [
+      'SVG with a script',
+      '<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"><script>alert(1)</script></svg>',
+    ],
     ['SVG with an XML prolog', '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>'],
     ['HTML', '<!DOCTYPE html><html><body><img src=x onerror=alert(1)></body></html>'],
     ['PDF', '%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF'],
@@ -54,7 +57,9 @@ describe('makeMasterPhoto: refusals before decoding', () => {
   });
 
   it.each(['tiff', 'avif', 'heif'] as const)('refuses a real %s image as unsupported_type', async (format) => {
-    const encoded = await solid(16, 16, '#a33').toFormat(format, format === 'heif' ? { compression: 'av1' } : {}).toBuffer();
+    const encoded = await solid(16, 16, '#a33')
+      .toFormat(format, format === 'heif' ? { compression: 'av1' } : {})
+      .toBuffer();
     await expectRefused(encoded, 'unsupported_type');
   });
 
@@ -70,7 +75,15 @@ describe('makeMasterPhoto: refusals before decoding', () => {
 
 describe('makeMasterPhoto: refusals while decoding', () => {
   it('refuses a truncated JPEG as corrupt and keeps the libvips text out of the message', async () => {
-    const noisy = sharp({ create: { width: 400, height: 300, channels: 3, background: '#888', noise: { type: 'gaussian', mean: 128, sigma: 40 } } });
+    const noisy = sharp({
+      create: {
+        width: 400,
+        height: 300,
+        channels: 3,
+        background: '#888',
+        noise: { type: 'gaussian', mean: 128, sigma: 40 },
+      },
+    });
     const jpeg = await noisy.jpeg().toBuffer();
     const result = await makeMasterPhoto(jpeg.subarray(0, Math.floor(jpeg.length / 2)), LIMITS);
     expect(result).toMatchObject({ ok: false, reason: 'corrupt' });
@@ -122,7 +135,9 @@ describe('makeMasterPhoto: normalisation', () => {
   });
 
   it('flattens transparency onto white', async () => {
-    const transparentWithRedCentre = await sharp({ create: { width: 100, height: 100, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+    const transparentWithRedCentre = await sharp({
+      create: { width: 100, height: 100, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } },
+    })
       .composite([{ input: { create: { width: 40, height: 40, channels: 4, background: '#f00' } }, left: 30, top: 30 }])
       .png()
       .toBuffer();
@@ -159,7 +174,9 @@ describe('makeMasterPhoto: normalisation', () => {
   it.each(['gif', 'webp'] as const)('uses only the first frame of an animated %s', async (format) => {
     const red = await solid(60, 40, '#f00').png().toBuffer();
     const blue = await solid(60, 40, '#00f').png().toBuffer();
-    const animation = await sharp([red, blue], { join: { animated: true } }).toFormat(format).toBuffer();
+    const animation = await sharp([red, blue], { join: { animated: true } })
+      .toFormat(format)
+      .toBuffer();
     expect((await sharp(animation).metadata()).pages).toBe(2);
 
     const master = await accepted(animation);

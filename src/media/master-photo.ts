@@ -3,12 +3,7 @@ import { sniffImageType } from './image-type.js';
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
 import { currentMaxInputPixels } from './media-config.js';
 
-export type ImageRefusalReason =
-  | 'empty'
-  | 'too_large'
-  | 'unsupported_type'
-  | 'corrupt'
-  | 'too_many_pixels';
+export type ImageRefusalReason = 'empty' | 'too_large' | 'unsupported_type' | 'corrupt' | 'too_many_pixels';
 
 export interface ImageRefusal {
   ok: false;
@@ -107,10 +102,7 @@ function masterPipeline(input: Buffer, header: Metadata, side: number, pixelLimi
  * Turns an untrusted upload into the canonical master: an upright, flattened, 8-bit sRGB square
  * JPEG without metadata, at most maxSide on a side and never upscaled. Refusals are returned.
  */
-export async function makeMasterPhoto(
-  input: Buffer,
-  options: MasterPhotoOptions,
-): Promise<MasterPhoto | ImageRefusal> {
+export async function makeMasterPhoto(input: Buffer, options: MasterPhotoOptions): Promise<MasterPhoto | ImageRefusal> {
   requirePositiveInteger('maxSide', options.maxSide);
   requirePositiveInteger('maxBytes', options.maxBytes);
 

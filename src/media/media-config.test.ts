@@ -7,7 +7,9 @@ const sharpDefaultConcurrency = sharp.concurrency();
 const LIMITS = { maxSide: 648, maxBytes: 4 * 1024 * 1024 };
 
 function png(width: number, height: number): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: '#357' } }).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: '#357' } })
+    .png()
+    .toBuffer();
 }
 
 describe('configureMedia', () => {
@@ -29,7 +31,8 @@ describe('configureMedia', () => {
   it('states the default limit in megapixels', async () => {
     const refused = await makeMasterPhoto(await png(10_000, 5_001), { ...LIMITS, maxBytes: 100_000_000 });
     expect(refused).toMatchObject({ ok: false, reason: 'too_many_pixels' });
-    if (!refused.ok) expect(refused.message).toBe('The image is 10000 × 5001 pixels, but photos can have at most 50 megapixels.');
+    if (!refused.ok)
+      expect(refused.message).toBe('The image is 10000 × 5001 pixels, but photos can have at most 50 megapixels.');
   });
 
   it('applies maxInputPixels to makeMasterPhoto, and forgets it when called without it', async () => {
@@ -37,7 +40,8 @@ describe('configureMedia', () => {
     expect(await makeMasterPhoto(await png(100, 100), LIMITS)).toMatchObject({ ok: true });
     const refused = await makeMasterPhoto(await png(101, 100), LIMITS);
     expect(refused).toMatchObject({ ok: false, reason: 'too_many_pixels' });
-    if (!refused.ok) expect(refused.message).toBe('The image is 101 × 100 pixels, but photos can have at most 10,000 pixels.');
+    if (!refused.ok)
+      expect(refused.message).toBe('The image is 101 × 100 pixels, but photos can have at most 10,000 pixels.');
 
     configureMedia();
     expect(await makeMasterPhoto(await png(101, 100), LIMITS)).toMatchObject({ ok: true });
@@ -45,7 +49,9 @@ describe('configureMedia', () => {
 
   it('counts only the first frame of an animation against the limit', async () => {
     const frame = await png(100, 100);
-    const animation = await sharp([frame, frame, frame], { join: { animated: true } }).gif().toBuffer();
+    const animation = await sharp([frame, frame, frame], { join: { animated: true } })
+      .gif()
+      .toBuffer();
     configureMedia({ maxInputPixels: 10_000 });
     expect(await makeMasterPhoto(animation, LIMITS)).toMatchObject({ ok: true });
   });

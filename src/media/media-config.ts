@@ -37,14 +37,8 @@ function requireNonNegativeInteger(name: string, value: number): number {
  * defaults), so calling it again, e.g. from tests, leaves a predictable state.
  */
 export function configureMedia(options: MediaOptions = {}): void {
-  const concurrency = requireNonNegativeInteger(
-    'concurrency',
-    options.concurrency ?? SHARP_DEFAULT_CONCURRENCY,
-  );
-  const pixels = requireNonNegativeInteger(
-    'maxInputPixels',
-    options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS,
-  );
+  const concurrency = requireNonNegativeInteger('concurrency', options.concurrency ?? SHARP_DEFAULT_CONCURRENCY);
+  const pixels = requireNonNegativeInteger('maxInputPixels', options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS);
   // 0 would mean "no limit" to sharp; that is never what a caller of this module wants.
   if (pixels === 0) throw new RangeError('maxInputPixels must be positive');
 

@@ -5,7 +5,13 @@ import { greyThumbnail, meanAbsoluteDifference, pixelAt } from './test-helpers.j
 
 async function masterOfSide(side: number): Promise<Buffer> {
   const photo = await sharp({
-    create: { width: side, height: side, channels: 3, background: '#888', noise: { type: 'gaussian', mean: 120, sigma: 50 } },
+    create: {
+      width: side,
+      height: side,
+      channels: 3,
+      background: '#888',
+      noise: { type: 'gaussian', mean: 120, sigma: 50 },
+    },
   })
     .jpeg()
     .toBuffer();
@@ -25,7 +31,11 @@ const isBlue = ([r = 0, g = 0, b = 0]: number[]) => b > 200 && r + g < 80;
 describe('renderSquareJpegs', () => {
   it('renders a 648 master at 48, 72 and 300 in that order', async () => {
     const renditions = await renderSquareJpegs(await masterOfSide(648), [48, 72, 300]);
-    expect(renditions.map(({ requested, side }) => [requested, side])).toEqual([[48, 48], [72, 72], [300, 300]]);
+    expect(renditions.map(({ requested, side }) => [requested, side])).toEqual([
+      [48, 48],
+      [72, 72],
+      [300, 300],
+    ]);
     for (const { jpeg, side } of renditions) expect(await sizeOf(jpeg)).toEqual(['jpeg', side, side]);
   });
 
@@ -37,7 +47,11 @@ describe('renderSquareJpegs', () => {
 
   it('never upscales: a 20 px master gives 20 px for every request', async () => {
     const renditions = await renderSquareJpegs(await masterOfSide(20), [48, 72, 300]);
-    expect(renditions.map(({ requested, side }) => [requested, side])).toEqual([[48, 20], [72, 20], [300, 20]]);
+    expect(renditions.map(({ requested, side }) => [requested, side])).toEqual([
+      [48, 20],
+      [72, 20],
+      [300, 20],
+    ]);
     for (const { jpeg } of renditions) expect(await sizeOf(jpeg)).toEqual(['jpeg', 20, 20]);
   });
 
@@ -61,7 +75,11 @@ describe('renderSquareJpegs', () => {
     // to display", so upright it is 3000x4000 with red on top and blue below.
     const halves = [
       { input: { create: { width: 2000, height: 3000, channels: 3 as const, background: '#f00' } }, left: 0, top: 0 },
-      { input: { create: { width: 2000, height: 3000, channels: 3 as const, background: '#00f' } }, left: 2000, top: 0 },
+      {
+        input: { create: { width: 2000, height: 3000, channels: 3 as const, background: '#00f' } },
+        left: 2000,
+        top: 0,
+      },
     ];
     const camera = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#000' } })
       .composite(halves)
@@ -82,7 +100,8 @@ describe('renderSquareJpegs', () => {
 
 describe('rasterizeSvg', () => {
   // Left half black, right half transparent, 10 units wide.
-  const halfBlack = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" viewBox="0 0 10 10"><rect width="5" height="10" fill="#000"/></svg>';
+  const halfBlack =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" viewBox="0 0 10 10"><rect width="5" height="10" fill="#000"/></svg>';
 
   it('renders a square JPEG with transparency on white', async () => {
     const jpeg = await rasterizeSvg(halfBlack, 200);
@@ -98,7 +117,8 @@ describe('rasterizeSvg', () => {
   });
 
   it('crops a non-square drawing to a square', async () => {
-    const wide = '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100"><rect width="300" height="100" fill="#0a0"/></svg>';
+    const wide =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100"><rect width="300" height="100" fill="#0a0"/></svg>';
     expect(await sizeOf(await rasterizeSvg(wide, 72))).toEqual(['jpeg', 72, 72]);
   });
 });

@@ -54,10 +54,7 @@ async function encodeSquare(decoded: DecodedSquare, side: number): Promise<Buffe
  * Square JPEG renditions of a trusted source (normally a master from our own store), in the
  * order requested, from a single decode. Requests larger than the source are not upscaled.
  */
-export async function renderSquareJpegs(
-  source: Buffer,
-  sides: readonly number[],
-): Promise<SquareJpeg[]> {
+export async function renderSquareJpegs(source: Buffer, sides: readonly number[]): Promise<SquareJpeg[]> {
   requirePositiveIntegers(sides);
   if (sides.length === 0) return [];
   const decoded = await decodeLargestSquare(source, Math.max(...sides));

@@ -13,13 +13,15 @@ export const THUMB_SIDE = 32;
 
 /** A tiny greyscale fingerprint, so orientation can be compared on pixels, not on metadata. */
 export async function greyThumbnail(image: Buffer): Promise<Buffer> {
-  return sharp(image)
-    // libjpeg's shrink-on-load rounds partial 8x8 blocks, shifting content by up to a pixel of
-    // the shrunk image; at 32 px that alone gives a mean difference of ~7 on a detailed photo.
-    .resize(THUMB_SIDE, THUMB_SIDE, { fit: 'fill', fastShrinkOnLoad: false })
-    .greyscale()
-    .raw()
-    .toBuffer();
+  return (
+    sharp(image)
+      // libjpeg's shrink-on-load rounds partial 8x8 blocks, shifting content by up to a pixel of
+      // the shrunk image; at 32 px that alone gives a mean difference of ~7 on a detailed photo.
+      .resize(THUMB_SIDE, THUMB_SIDE, { fit: 'fill', fastShrinkOnLoad: false })
+      .greyscale()
+      .raw()
+      .toBuffer()
+  );
 }
 
 export function meanAbsoluteDifference(a: Buffer, b: Buffer): number {

@@ -34,7 +34,10 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
   const { db } = services.database;
   const secure = services.config.publicUrl.startsWith('https:');
 
-  await app.register(csrf, { cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure }, getToken: csrfFromBody });
+  await app.register(csrf, {
+    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure },
+    getToken: csrfFromBody,
+  });
   await app.register(rateLimit, { global: false });
   const throttle = createSignInThrottle({ windowMs: 15 * 60_000, perAccount: 5, perAddress: 30 });
 
@@ -71,10 +74,14 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
     return sendPage(reply, homePage({ ...context(request, reply, user), user }));
   });
 
-  app.get('/signin', { schema: { summary: 'Sign-in page', tags: ['portal'], response: html } }, async (request, reply) => {
-    if (await currentUser(request, db)) return reply.redirect('/', 303);
-    return sendPage(reply, signInPage(context(request, reply), {}));
-  });
+  app.get(
+    '/signin',
+    { schema: { summary: 'Sign-in page', tags: ['portal'], response: html } },
+    async (request, reply) => {
+      if (await currentUser(request, db)) return reply.redirect('/', 303);
+      return sendPage(reply, signInPage(context(request, reply), {}));
+    },
+  );
 
   app.post(
     '/signin',

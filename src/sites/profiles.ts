@@ -70,11 +70,7 @@ export async function getRendition(db: Db, userId: string, size: RenditionSize):
 
 /** Finds the user id behind a library file stem (jane_contoso_com). */
 export async function userIdForFileStem(db: Db, stem: string): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('site_profiles')
-    .select('user_id')
-    .where('file_stem', '=', stem)
-    .executeTakeFirst();
+  const row = await db.selectFrom('site_profiles').select('user_id').where('file_stem', '=', stem).executeTakeFirst();
   return row?.user_id;
 }
 

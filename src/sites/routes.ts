@@ -61,7 +61,8 @@ export function siteRoutes(app: App, services: Services): void {
       };
       if (versioned !== undefined) {
         const profile = await getSiteProfile(db, user.id);
-        if (profile?.pictureTimestamp !== null && String(profile?.pictureTimestamp) === versioned) cacheControl = IMMUTABLE;
+        if (profile?.pictureTimestamp !== null && String(profile?.pictureTimestamp) === versioned)
+          cacheControl = IMMUTABLE;
       }
     } else {
       const placeholder = await placeholderJpeg(services.syncSettings().renditionSizes[size]);
@@ -80,7 +81,7 @@ export function siteRoutes(app: App, services: Services): void {
       schema: {
         summary: "A user's site picture (S, M or L), or the placeholder",
         description:
-          "Requesting your own L picture is a user action: it first checks the mail photo and syncs it if it changed.",
+          'Requesting your own L picture is a user action: it first checks the mail photo and syncs it if it changed.',
         tags: ['sites'],
         querystring: PhotoQuery,
         response: { ...imageResponse, ...errorResponses },

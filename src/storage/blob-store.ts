@@ -80,7 +80,10 @@ export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobRead
     },
     async delete(keys) {
       if (keys.length === 0) return;
-      await db.deleteFrom('storage_blobs').where('key', 'in', [...keys]).execute();
+      await db
+        .deleteFrom('storage_blobs')
+        .where('key', 'in', [...keys])
+        .execute();
     },
   };
 }

@@ -1,7 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresAdapter,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Migration,
+  type Transaction,
+} from 'kysely';
 import pg from 'pg';
 import type { DirectoryTables } from '../directory/tables.js';
 import type { MailTables } from '../mail/tables.js';
@@ -92,16 +101,24 @@ function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
+  // Kysely looks for its bookkeeping tables in every schema unless told which one; with another
+  // photosync schema in the same database it would find theirs and never create ours.
+  const schema =
+    db.getExecutor().adapter instanceof PostgresAdapter
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+      : undefined;
   const migrator = new Migrator({
     db,
     provider: { getMigrations: () => Promise.resolve(migrations) },
     migrationTableName: 'photosync_migrations',
     migrationLockTableName: 'photosync_migrations_lock',
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     const cause = error instanceof Error ? error : new Error(String(error));
-    throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${cause.message}`, { cause });
+    const which = failed ? `Database migration ${failed.migrationName}` : 'Database migration';
+    throw new Error(`${which} failed: ${cause.message}`, { cause });
   }
 }

@@ -88,7 +88,9 @@ function advisoryLock(db: Kysely<Database>, maxHeld: number): UserLock {
           try {
             return await fn();
           } finally {
-            await sql`select pg_advisory_unlock(hashtextextended(${`photosync:user:${userId}`}, 0))`.execute(connection);
+            await sql`select pg_advisory_unlock(hashtextextended(${`photosync:user:${userId}`}, 0))`.execute(
+              connection,
+            );
           }
         });
       } finally {

@@ -105,7 +105,12 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       syncedEtag: mail.etag,
       at: now,
     });
-    return { outcome: 'synced', etagBefore: needed.etagBefore, etagAfter: mail.etag, mailEtag: mail.etag } satisfies Decision;
+    return {
+      outcome: 'synced',
+      etagBefore: needed.etagBefore,
+      etagAfter: mail.etag,
+      mailEtag: mail.etag,
+    } satisfies Decision;
   }
 
   /**
@@ -155,7 +160,14 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       );
       deps.metrics.syncs.inc({ trigger, outcome: decision.outcome });
       deps.metrics.syncSeconds.observe({ outcome: decision.outcome }, durationMs / 1000);
-      return { attemptId, outcome: decision.outcome, etagBefore: decision.etagBefore, etagAfter: decision.etagAfter, durationMs, error };
+      return {
+        attemptId,
+        outcome: decision.outcome,
+        etagBefore: decision.etagBefore,
+        etagAfter: decision.etagAfter,
+        durationMs,
+        error,
+      };
     },
   };
 }

@@ -38,7 +38,11 @@ export function closeTo(actual: readonly number[], expected: readonly number[], 
 }
 
 export async function giveMailPhoto(services: Services, user: DirectoryUser, jpeg: Buffer) {
-  return setMailPhoto({ db: services.database.db, dialect: services.database.dialect, blobs: services.blobs }, user, jpeg);
+  return setMailPhoto(
+    { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
+    user,
+    jpeg,
+  );
 }
 
 export async function tokenFor(services: Services, user: DirectoryUser): Promise<string> {

@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
-import { setDirectoryPhoto } from '../../directory/photo.js';
+import { DIRECTORY_PHOTO_MAX_BYTES, setDirectoryPhoto } from '../../directory/photo.js';
+import { isAppError } from '../../errors.js';
 import { removeMailPhoto, setMailPhoto, MAIL_PHOTO_MAX_BYTES } from '../../mail/photo-store.js';
 import type { Services } from '../../services.js';
 import { uploadSitePicture, SITE_PICTURE_MAX_BYTES } from '../../sites/upload.js';
-import { CliError } from '../output.js';
+import { CliError, fileProblem } from '../output.js';
 import { requireUser } from './users.js';
 
 async function readImage(file: string | undefined, limit: number): Promise<Buffer> {
@@ -12,21 +13,32 @@ async function readImage(file: string | undefined, limit: number): Promise<Buffe
     const stat = await fs.stat(file);
     if (!stat.isFile()) throw new CliError(`${file} is not a file.`);
     // Refuse a huge file before reading it into memory.
-    if (stat.size > limit) throw new CliError(`${file} is ${formatBytes(stat.size)}; the limit is ${formatBytes(limit)}.`);
+    if (stat.size > limit)
+      throw new CliError(`${file} is ${formatBytes(stat.size)}; the limit is ${formatBytes(limit)}.`);
     return await fs.readFile(file);
   } catch (error) {
     if (error instanceof CliError) throw error;
-    throw new CliError(`Cannot read ${file}.`);
+    throw new CliError(fileProblem(file, error));
+  }
+}
+
+/** Names the file when the image itself is refused (damaged, unsupported, too many pixels). */
+async function withFile<T>(file: string | undefined, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (file && isAppError(error) && [400, 413, 415].includes(error.status)) {
+      throw new CliError(`${file} was refused: ${error.message}`);
+    }
+    throw error;
   }
 }
 
 export async function setMailPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
   const user = await requireUser(services, upn);
   const bytes = await readImage(file, MAIL_PHOTO_MAX_BYTES);
-  const photo = await setMailPhoto(
-    { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
-    user,
-    bytes,
+  const photo = await withFile(file, () =>
+    setMailPhoto({ db: services.database.db, dialect: services.database.dialect, blobs: services.blobs }, user, bytes),
   );
   return `Mail photo of ${user.upn} is now ${photo.side}x${photo.side}, ETag "${photo.etag}". The sites take it at the user's next sync action.`;
 }
@@ -44,23 +56,25 @@ export async function removeMailPhotoCommand(services: Services, upn?: string): 
 
 export async function setDirectoryPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
   const user = await requireUser(services, upn);
-  const bytes = await readImage(file, 100 * 1024);
-  await setDirectoryPhoto(services.database.db, user.id, bytes);
+  const bytes = await readImage(file, DIRECTORY_PHOTO_MAX_BYTES);
+  await withFile(file, () => setDirectoryPhoto(services.database.db, user.id, bytes));
   return `Directory photo (thumbnailPhoto) of ${user.upn} set. The sites never use it; they take photos from the mail service only.`;
 }
 
 export async function setSitePhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
   const user = await requireUser(services, upn);
   const bytes = await readImage(file, SITE_PICTURE_MAX_BYTES);
-  await uploadSitePicture(
-    {
-      db: services.database.db,
-      blobs: services.blobs,
-      lock: services.lock,
-      sizes: services.syncSettings().renditionSizes,
-    },
-    user,
-    bytes,
+  await withFile(file, () =>
+    uploadSitePicture(
+      {
+        db: services.database.db,
+        blobs: services.blobs,
+        lock: services.lock,
+        sizes: services.syncSettings().renditionSizes,
+      },
+      user,
+      bytes,
+    ),
   );
   return user.hasMailbox
     ? `Site picture of ${user.upn} set. ${user.upn} has a mailbox, so the next sync replaces it with the mail photo.`

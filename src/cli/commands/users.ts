@@ -5,7 +5,7 @@ import { createUser, findUserByUpn, type DirectoryUser } from '../../directory/u
 import { normalizeUpn } from '../../directory/upn.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { CliError } from '../output.js';
+import { CliError, fileProblem } from '../output.js';
 import { createProgress } from '../progress.js';
 
 export async function requireUser(services: Services, upn: string | undefined): Promise<DirectoryUser> {
@@ -21,8 +21,10 @@ export async function addUser(
   upn: string | undefined,
   options: { name?: string; password?: string; mailbox: boolean; admin: boolean },
 ): Promise<string> {
-  if (!upn) throw new CliError('Usage: photosync users add <upn> --name <display name> --password <password>', 2);
-  if (!options.name) throw new CliError('Give the display name with --name "Jane Doe".', 2);
+  const usage = 'Usage: photosync users add <upn> --name <display name> --password <password> [--no-mailbox] [--admin]';
+  if (!upn) throw new CliError(`Name the new user by their UPN, e.g. jane@contoso.com.\n${usage}`, 2);
+  if (!normalizeUpn(upn)) throw new CliError(`"${upn}" is not a valid user principal name (like jane@contoso.com).`, 2);
+  if (!options.name) throw new CliError(`Give the display name with --name "Jane Doe".\n${usage}`, 2);
   const user = await createUser(services.database.db, {
     upn,
     displayName: options.name,
@@ -52,8 +54,8 @@ export async function importUsers(services: Services, file: string | undefined):
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new CliError(`Cannot read ${file}.`);
+  } catch (error) {
+    throw new CliError(fileProblem(file, error));
   }
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
@@ -78,7 +80,8 @@ export async function importUsers(services: Services, file: string | undefined):
     const line = info.lines;
     const [upn = '', displayName = '', password = '', mailbox, admin] = record;
     const skip = (reason: string) => report.skipped.push({ line, reason });
-    if (record.length > 5) return skip(`has ${record.length} columns; expected upn,displayName,password,mailbox,admin.`);
+    if (record.length > 5)
+      return skip(`has ${record.length} columns; expected upn,displayName,password,mailbox,admin.`);
     const hasMailbox = parseFlag(mailbox, true);
     const isAdmin = parseFlag(admin, false);
     if (hasMailbox === undefined) return skip(`mailbox must be true or false, got "${mailbox}".`);

@@ -1,0 +1,432 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getDirectoryPhoto } from '../src/directory/photo.js';
+import { countUsers, createUser, findUserByUpn } from '../src/directory/users.js';
+import { buildApp } from '../src/http/app.js';
+import type { Services } from '../src/services.js';
+import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
+import type { UserSyncStatus } from '../src/sync/status.js';
+import { closeTo, meanColour, solidJpeg } from './support/factories.js';
+import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+
+// The real command, spawned as a user would run it (about 0.7 s each, so each test checks several
+// things), on the same store that the in-process checks read.
+
+const BIN = fileURLToPath(new URL('../bin/photosync.js', import.meta.url));
+const RED: [number, number, number] = [220, 30, 30];
+const BLUE: [number, number, number] = [30, 60, 220];
+/** The start of a stack frame line: never shown to a user for a mistake they can fix. */
+const STACK_FRAME = '    at ';
+/** A test here runs up to seven commands, each a Node start-up; a loaded machine needs the room. */
+const SPAWNING_TEST_TIMEOUT_MS = 90_000;
+
+interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The test run's environment without any photosync or database setting of its own. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('PHOTOSYNC_') || ['DATABASE_URL', 'PORT', 'HOST'].includes(name)) delete env[name];
+  }
+  return env;
+}
+
+function runCli(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...cleanEnv(), ...env },
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** The `line N: reason` messages of an import, by line number. */
+function skippedLines(stderr: string): Map<number, string> {
+  const lines = new Map<number, string>();
+  for (const match of stderr.matchAll(/^line (\d+): (.*)$/gm)) lines.set(Number(match[1]), match[2] ?? '');
+  return lines;
+}
+
+describeEachDialect('photosync CLI', (dialect) => {
+  let store: TestStore;
+  let services: Services;
+  let work: string;
+  const file = (name: string) => path.join(work, name);
+  const cli = (...args: string[]) => runCli(args, store.env, work);
+  const statusJson = async (): Promise<UserSyncStatus[]> => {
+    const result = await cli('status', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(result.stdout) as UserSyncStatus[];
+  };
+  const statusOf = (statuses: UserSyncStatus[], upn: string) => statuses.find((s) => s.upn === upn);
+
+  beforeAll(async () => {
+    store = await createTestStore(dialect);
+    services = await openTestServices(store);
+    work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-cli-'));
+    const noise = (side: number) =>
+      sharp({
+        create: {
+          width: side,
+          height: side,
+          channels: 3,
+          background: '#808080',
+          noise: { type: 'gaussian', mean: 128, sigma: 60 },
+        },
+      });
+    const detailed = await noise(600).jpeg({ quality: 90 }).toBuffer();
+    await Promise.all([
+      fs.writeFile(file('red.jpg'), await solidJpeg(RED, 400)),
+      fs.writeFile(file('blue.jpg'), await solidJpeg(BLUE, 400)),
+      fs.writeFile(file('small.jpg'), await solidJpeg(RED, 96)),
+      // The first half of a valid JPEG: what an interrupted copy leaves behind.
+      fs.writeFile(file('half.jpg'), detailed.subarray(0, Math.floor(detailed.length / 2))),
+      fs.writeFile(file('huge.png'), await noise(1400).png({ compressionLevel: 1 }).toBuffer()),
+      fs.writeFile(file('dir-big.jpg'), await noise(400).jpeg({ quality: 100 }).toBuffer()),
+    ]);
+  });
+  afterAll(async () => {
+    await services?.close();
+    await store?.drop();
+    if (work) await fs.rm(work, { recursive: true, force: true });
+  });
+
+  describe('users add', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+    it('adds users with and without a mailbox; refuses a duplicate, a bad UPN and a missing name', async () => {
+      const jane = await cli(
+        'users',
+        'add',
+        'jane@contoso.com',
+        '--name',
+        'Jane Doe',
+        '--password',
+        'correct horse battery',
+      );
+      expect(jane).toMatchObject({ code: 0, stderr: '' });
+      expect(jane.stdout).toContain('Added jane@contoso.com (Jane Doe).');
+
+      const bob = await cli('users', 'add', 'Bob@Contoso.com', '--name', 'Bob Builder', '--no-mailbox', '--admin');
+      expect(bob).toMatchObject({ code: 0, stderr: '' });
+      expect(bob.stdout).toContain('Added bob@contoso.com (Bob Builder), without a mailbox, administrator.');
+
+      const again = await cli('users', 'add', 'JANE@contoso.com', '--name', 'Someone Else', '--no-mailbox', '--admin');
+      expect(again.code).toBe(1);
+      expect(again.stdout).toBe('');
+      expect(again.stderr).toContain('A user jane@contoso.com already exists.');
+      expect(again.stderr).not.toContain(STACK_FRAME);
+
+      const invalid = await cli('users', 'add', 'not-a-upn', '--name', 'Nobody');
+      expect(invalid.code).toBe(2);
+      expect(invalid.stdout).toBe('');
+      expect(invalid.stderr).toContain('"not-a-upn" is not a valid user principal name');
+
+      const noName = await cli('users', 'add', 'carl@contoso.com', '--password', 'correct horse battery');
+      expect(noName.code).toBe(2);
+      expect(noName.stdout).toBe('');
+      expect(noName.stderr).toContain('--name');
+      expect(noName.stderr).toContain('Usage: photosync users add <upn>');
+
+      // Only the two good commands changed the directory; the duplicate left Jane as she was.
+      const { db } = services.database;
+      expect(await findUserByUpn(db, 'jane@contoso.com')).toMatchObject({
+        displayName: 'Jane Doe',
+        hasMailbox: true,
+        isAdmin: false,
+        enabled: true,
+      });
+      expect(await findUserByUpn(db, 'bob@contoso.com')).toMatchObject({
+        displayName: 'Bob Builder',
+        hasMailbox: false,
+        isAdmin: true,
+      });
+      expect(await findUserByUpn(db, 'carl@contoso.com')).toBeUndefined();
+      expect((await db.selectFrom('directory_users').select('upn').orderBy('upn').execute()).map((r) => r.upn)).toEqual(
+        ['bob@contoso.com', 'jane@contoso.com'],
+      );
+    });
+  });
+
+  describe('users import', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+    it('imports the good rows, reports each bad row by line and exits 1; a file without a header works too', async () => {
+      const { db } = services.database;
+      await createUser(db, { upn: 'existing@import.test', displayName: 'Existing One' });
+      const before = await countUsers(db);
+      await fs.writeFile(
+        file('users.csv'),
+        [
+          'upn,displayName,password,mailbox,admin', // 1
+          'anna@import.test,Anna Andersson,correct horse battery,true,false', // 2
+          'not a upn,Bad Upn,,,', // 3
+          'carl@import.test,Carl Carlsson,,maybe,', // 4
+          'ANNA@import.test,Anna Again,,,', // 5
+          'dora@import.test,Dora D,,no,yes,extra', // 6
+          'existing@import.test,Existing Again,,false,true', // 7
+          '', // 8: a blank line is skipped but still counted
+          'erik@import.test,"Erik, the Red",,0,1', // 9
+          '',
+        ].join('\n'),
+      );
+      const withHeader = await cli('users', 'import', file('users.csv'));
+      expect(withHeader.code).toBe(1);
+      expect(withHeader.stdout).toContain('Imported 2 users; skipped 5.');
+      expect(withHeader.stderr).not.toContain(STACK_FRAME);
+      const skipped = skippedLines(withHeader.stderr);
+      expect([...skipped.keys()]).toEqual([3, 4, 5, 6, 7]);
+      expect(skipped.get(3)).toContain('"not a upn" is not a valid user principal name');
+      expect(skipped.get(4)).toContain('mailbox must be true or false, got "maybe"');
+      expect(skipped.get(5)).toContain('anna@import.test already appears on line 2');
+      expect(skipped.get(6)).toContain('has 6 columns');
+      expect(skipped.get(7)).toContain('A user existing@import.test already exists.');
+
+      await fs.writeFile(
+        file('no-header.csv'),
+        'fred@import.test,Fred Fredriksson\r\ngina@import.test,Gina G,,false\r\n',
+      );
+      const noHeader = await cli('users', 'import', file('no-header.csv'));
+      expect(noHeader.code, noHeader.stderr).toBe(0);
+      expect(noHeader.stdout).toContain('Imported 2 users; skipped 0.');
+      expect(skippedLines(noHeader.stderr).size).toBe(0);
+
+      // Exactly the four good rows were added; the user that was there is unchanged.
+      expect(await countUsers(db)).toBe(before + 4);
+      const statuses = (await statusJson()).filter((s) => s.upn.endsWith('@import.test'));
+      expect(statuses.map((s) => [s.upn, s.displayName, s.state])).toEqual([
+        ['anna@import.test', 'Anna Andersson', 'no_photo'],
+        ['erik@import.test', 'Erik, the Red', 'no_mailbox'],
+        ['existing@import.test', 'Existing One', 'no_photo'],
+        ['fred@import.test', 'Fred Fredriksson', 'no_photo'],
+        ['gina@import.test', 'Gina G', 'no_mailbox'],
+      ]);
+      expect(await findUserByUpn(db, 'erik@import.test')).toMatchObject({ isAdmin: true, hasMailbox: false });
+      expect(await findUserByUpn(db, 'existing@import.test')).toMatchObject({ isAdmin: false, hasMailbox: true });
+    });
+  });
+
+  describe('mail photo and sync', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+    let etag = '';
+
+    it('sets the mail photo: never synced with that ETag, then synced, then unchanged', async () => {
+      const set = await cli('photo', 'set', 'jane@contoso.com', file('red.jpg'));
+      expect(set.code, set.stderr).toBe(0);
+      const match = /ETag "([^"]+)"/.exec(set.stdout);
+      expect(match, set.stdout).not.toBeNull();
+      etag = match?.[1] ?? '';
+
+      expect(statusOf(await statusJson(), 'jane@contoso.com')).toMatchObject({
+        state: 'never_synced',
+        mailEtag: etag,
+        syncedEtag: null,
+      });
+
+      const first = await cli('sync', 'jane@contoso.com');
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toMatch(/^jane@contoso\.com: synced in [\d.]+ ms/m);
+      expect(first.stdout).toContain(`none -> ${etag}`);
+
+      const second = await cli('sync', 'jane@contoso.com');
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stdout).toMatch(/^jane@contoso\.com: unchanged in [\d.]+ ms/m);
+    });
+
+    it('refuses a damaged image, a file over 4 MB and a missing file, with a message and no change', async () => {
+      const damaged = await cli('photo', 'set', 'jane@contoso.com', file('half.jpg'));
+      expect(damaged.code).toBe(1);
+      expect(damaged.stdout).toBe('');
+      expect(damaged.stderr).toMatch(/^photosync: .*half\.jpg.*(damaged|incomplete|could not be read)/m);
+      expect(damaged.stderr).not.toContain(STACK_FRAME);
+
+      expect((await fs.stat(file('huge.png'))).size).toBeGreaterThan(4 * 1024 * 1024);
+      const huge = await cli('photo', 'set', 'jane@contoso.com', file('huge.png'));
+      expect(huge.code).toBe(1);
+      expect(huge.stderr).toMatch(/huge\.png is [\d.]+ MB; the limit is 4\.0 MB/);
+      expect(huge.stderr).not.toContain(STACK_FRAME);
+
+      const missing = await cli('photo', 'set', 'jane@contoso.com', file('no-such-photo.jpg'));
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain(`There is no file ${file('no-such-photo.jpg')}.`);
+      expect(missing.stderr).not.toContain(STACK_FRAME);
+
+      // None of the refusals touched the photo: still the one set before, and in step after the syncs.
+      expect(statusOf(await statusJson(), 'jane@contoso.com')).toMatchObject({
+        state: 'in_step',
+        mailEtag: etag,
+        syncedEtag: etag,
+        lastOutcome: 'unchanged',
+      });
+    });
+
+    it('removes the mail photo: the next sync takes the placeholder to the sites', async () => {
+      const remove = await cli('photo', 'remove', 'jane@contoso.com');
+      expect(remove.code, remove.stderr).toBe(0);
+      expect(remove.stdout).toContain('Removed the mail photo of jane@contoso.com.');
+
+      const sync = await cli('sync', 'jane@contoso.com');
+      expect(sync.code, sync.stderr).toBe(0);
+      expect(sync.stdout).toMatch(/^jane@contoso\.com: removed in [\d.]+ ms/m);
+      expect(sync.stdout).toContain(`${etag} -> none`);
+
+      const jane = await findUserByUpn(services.database.db, 'jane@contoso.com');
+      expect(await getSiteProfile(services.database.db, jane!.id)).toMatchObject({
+        placeholderState: 1,
+        syncedEtag: null,
+      });
+      expect(await getRendition(services.database.db, jane!.id, 'M')).toBeUndefined();
+      // status --json shows no_photo: checked with the others in the status test below.
+    });
+  });
+
+  describe('directory and site photos', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+    it('stores a directory photo that never reaches the sites, and refuses one over 100 KB', async () => {
+      const dora = await createUser(services.database.db, { upn: 'dora@contoso.com', displayName: 'Dora Directory' });
+
+      const set = await cli('directory-photo', 'set', 'dora@contoso.com', file('small.jpg'));
+      expect(set.code, set.stderr).toBe(0);
+      expect(set.stdout).toContain('Directory photo (thumbnailPhoto) of dora@contoso.com set.');
+      const stored = await getDirectoryPhoto(services.database.db, dora.id);
+      expect(stored).toBeDefined();
+
+      expect((await fs.stat(file('dir-big.jpg'))).size).toBeGreaterThan(100 * 1024);
+      const big = await cli('directory-photo', 'set', 'dora@contoso.com', file('dir-big.jpg'));
+      expect(big.code).toBe(1);
+      expect(big.stderr).toMatch(/dir-big\.jpg is \d+ KB; the limit is 100 KB/);
+      expect(big.stderr).not.toContain(STACK_FRAME);
+      expect(await getDirectoryPhoto(services.database.db, dora.id)).toEqual(stored);
+
+      const sync = await cli('sync', 'dora@contoso.com');
+      expect(sync.code, sync.stderr).toBe(0);
+      expect(sync.stdout).toMatch(/^dora@contoso\.com: no_photo in [\d.]+ ms/m);
+      for (const size of ['S', 'M', 'L'] as const) {
+        expect(await getRendition(services.database.db, dora.id, size)).toBeUndefined();
+      }
+    });
+
+    it('uploads a site picture for a user without a mailbox, which becomes their M picture', async () => {
+      const set = await cli('site-photo', 'set', 'bob@contoso.com', file('blue.jpg'));
+      expect(set.code, set.stderr).toBe(0);
+      expect(set.stdout).toContain('Site picture of bob@contoso.com set.');
+
+      const bob = await findUserByUpn(services.database.db, 'bob@contoso.com');
+      expect(await getSiteProfile(services.database.db, bob!.id)).toMatchObject({
+        placeholderState: 0,
+        exchangeSyncState: 0,
+        pictureSource: 'upload',
+      });
+      const m = await getRendition(services.database.db, bob!.id, 'M');
+      expect(m?.side).toBe(72);
+      const bytes = m && (await services.blobs.get(m.blobKey));
+      expect(bytes).toBeDefined();
+      expect(closeTo(await meanColour(bytes!), BLUE)).toBe(true);
+    });
+  });
+
+  describe('tokens and status', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+    it('creates a bearer token, alone on the last line, that the server accepts', async () => {
+      const created = await cli('token', 'create', 'jane@contoso.com');
+      expect(created.code, created.stderr).toBe(0);
+      const lines = created.stdout.trimEnd().split('\n');
+      expect(lines.length).toBeGreaterThan(1);
+      const token = lines.at(-1) ?? '';
+      expect(token).toMatch(/^\S{20,}$/);
+
+      const app = await buildApp(services);
+      try {
+        const url = '/_layouts/15/userphoto.aspx?size=M&accountname=bob@contoso.com';
+        const ok = await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+        expect(ok.statusCode).toBe(200);
+        expect(ok.headers['content-type']).toMatch(/^image\/jpeg/);
+        // Bob's uploaded picture (set with site-photo above), not the placeholder.
+        const meta = await sharp(ok.rawPayload).metadata();
+        expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 72, 72]);
+        expect(closeTo(await meanColour(ok.rawPayload), BLUE)).toBe(true);
+
+        const wrong = await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}x` } });
+        expect(wrong.statusCode).toBe(401);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('prints status as a table with a summary, and as JSON', async () => {
+      const text = await cli('status');
+      expect(text.code, text.stderr).toBe(0);
+      const [header, rule, ...rows] = text.stdout.split('\n');
+      expect(header).toMatch(/^USER\s+STATE\s+MAIL ETAG/);
+      expect(rule).toMatch(/^-+ +-+/);
+      expect(rows.find((l) => l.startsWith('bob@contoso.com'))).toMatch(/\bno mailbox\b/);
+      expect(rows.find((l) => l.startsWith('jane@contoso.com'))).toMatch(/\bno photo\b/);
+      // bob, dora, jane and the five imported users.
+      const summary = rows.find((l) => /^\d+ users:/.test(l));
+      expect(summary).toMatch(/^8 users: .*\.$/);
+      expect(summary).toContain('5 no photo');
+      expect(summary).toContain('3 no mailbox');
+
+      const statuses = await statusJson();
+      expect(statuses).toHaveLength(8);
+      expect(statuses.filter((s) => s.upn.endsWith('@contoso.com')).map((s) => [s.upn, s.state])).toEqual([
+        ['bob@contoso.com', 'no_mailbox'],
+        ['dora@contoso.com', 'no_photo'],
+        ['jane@contoso.com', 'no_photo'],
+      ]);
+      expect(statusOf(statuses, 'jane@contoso.com')).toMatchObject({
+        mailEtag: null,
+        syncedEtag: null,
+        lastOutcome: 'removed',
+      });
+      expect(statusOf(statuses, 'dora@contoso.com')).toMatchObject({ mailEtag: null, lastOutcome: 'no_photo' });
+    });
+  });
+
+  describe('usage and settings', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+    it('answers an unknown command with usage and exit 2, and --help with usage and exit 0', async () => {
+      const unknown = await cli('frobnicate', 'now');
+      expect(unknown.code).toBe(2);
+      expect(unknown.stdout).toBe('');
+      expect(unknown.stderr).toContain('Unknown command "frobnicate now"');
+      expect(unknown.stderr).toContain('Usage:');
+
+      const help = await cli('--help');
+      expect(help).toMatchObject({ code: 0, stderr: '' });
+      expect(help.stdout).toContain('Usage:');
+      expect(help.stdout).toContain('photosync users import <file.csv>');
+    });
+
+    it('refuses to run with an invalid or an unknown setting, naming each', async () => {
+      const result = await runCli(
+        ['status'],
+        { ...store.env, PHOTOSYNC_RENDITION_SIZES: 'abc', PHOTOSYNC_FOO: '1' },
+        work,
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.code).not.toBeNull();
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain('PHOTOSYNC_RENDITION_SIZES');
+      expect(result.stderr).toContain('"abc"');
+      expect(result.stderr).toContain('PHOTOSYNC_FOO is not a photosync setting');
+      expect(result.stderr).not.toContain(STACK_FRAME);
+    });
+  });
+});

@@ -1,0 +1,176 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { countUsers } from '../src/directory/users.js';
+import { DEMO_ADMIN, DEMO_PASSWORD, DEMO_PEOPLE } from '../src/demo/seed.js';
+import { createTestStore, openTestServices, type TestStore } from './support/services.js';
+
+// `photosync serve` as an operator starts it: a fresh data folder, the demo organisation seeded
+// on the first start only, a real port, and a clean stop on SIGTERM.
+
+const BIN = fileURLToPath(new URL('../bin/photosync.js', import.meta.url));
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** A port nobody listens on right now: the OS picks one, then it is released. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The test run's environment without any photosync or database setting (PHOTOSYNC_DEMO stays unset). */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('PHOTOSYNC_') || ['DATABASE_URL', 'PORT', 'HOST', 'NODE_ENV'].includes(name)) delete env[name];
+  }
+  return env;
+}
+
+const running = new Set<ChildProcess>();
+
+async function startServer(dataDir: string): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: { ...cleanEnv(), PHOTOSYNC_DATA_DIR: dataDir, PORT: String(port), PHOTOSYNC_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  const server: Server = { child, port, stdout: () => stdout, stderr: () => stderr, exited };
+
+  // Running once the whole start-up message is out (it ends with the States line).
+  const started = Date.now();
+  while (!/photosync is running at[\s\S]*States: /.test(stdout)) {
+    const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
+    if (early) throw new Error(`serve exited early (${JSON.stringify(early)}):\n${stdout}\n${stderr}`);
+    if (Date.now() - started > START_TIMEOUT_MS) {
+      throw new Error(`serve did not start within ${START_TIMEOUT_MS} ms:\n${stdout}\n${stderr}`);
+    }
+  }
+  return server;
+}
+
+/** SIGTERM, and the exit it leads to (or a timeout, after which the child is killed). */
+async function stop(server: Server): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'> {
+  server.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const result = await Promise.race([
+    server.exited,
+    new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
+  if (result === 'timeout') server.child.kill('SIGKILL');
+  return result;
+}
+
+const url = (server: Server, path: string) => `http://127.0.0.1:${server.port}${path}`;
+
+describe('photosync serve [sqlite]', () => {
+  let store: TestStore;
+
+  beforeAll(async () => {
+    store = await createTestStore('sqlite');
+  });
+  afterEach(() => {
+    // Whatever an assertion did, no server outlives its test.
+    for (const child of running) child.kill('SIGKILL');
+  });
+  afterAll(async () => {
+    for (const child of running) child.kill('SIGKILL');
+    await store?.drop();
+  });
+
+  it('seeds the demo organisation on the first start, serves, and stops cleanly on SIGTERM', async () => {
+    const server = await startServer(store.dataDir);
+    const out = server.stdout();
+    expect(out).toContain(`photosync is running at http://localhost:${server.port}`);
+    expect(out).toContain('Created the demo organisation');
+    for (const person of DEMO_PEOPLE) expect(out).toContain(person.upn);
+    expect(out).toContain(`Demo sign-in: ${DEMO_ADMIN} / ${DEMO_PASSWORD}`);
+    expect(out).toContain('admin@contoso.com / photosync-demo');
+
+    const health = await fetch(url(server, '/healthz'));
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', database: 'sqlite' });
+
+    const anonymous = await fetch(url(server, '/_layouts/15/userphoto.aspx?size=M&accountname=jane@contoso.com'));
+    expect(anonymous.status).toBe(401);
+    const badToken = await fetch(url(server, '/_layouts/15/userphoto.aspx?size=M&accountname=jane@contoso.com'), {
+      headers: { authorization: 'Bearer pst_not-a-token' },
+    });
+    expect(badToken.status).toBe(401);
+
+    expect(await stop(server)).toEqual({ code: 0, signal: null });
+    expect(server.stderr()).not.toContain('    at ');
+  });
+
+  it('does not seed again on the second start of the same data, and still serves', async () => {
+    const server = await startServer(store.dataDir);
+    const out = server.stdout();
+    expect(out).toContain(`photosync is running at http://localhost:${server.port}`);
+    expect(out).not.toContain('Created the demo organisation');
+    expect(out).toContain(`Demo sign-in: ${DEMO_ADMIN} / ${DEMO_PASSWORD}`);
+
+    const health = await fetch(url(server, '/healthz'));
+    expect(await health.json()).toMatchObject({ status: 'ok' });
+    const anonymous = await fetch(url(server, '/_layouts/15/userphoto.aspx?size=S&accountname=admin@contoso.com'));
+    expect(anonymous.status).toBe(401);
+
+    expect(await stop(server)).toEqual({ code: 0, signal: null });
+
+    // The directory still holds the demo people once each.
+    const services = await openTestServices(store);
+    try {
+      expect(await countUsers(services.database.db)).toBe(DEMO_PEOPLE.length);
+    } finally {
+      await services.close();
+    }
+  });
+
+  it('refuses a port that is already taken, with a message instead of a stack trace', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as net.AddressInfo;
+    try {
+      const child = spawn(process.execPath, [BIN, 'serve'], {
+        env: { ...cleanEnv(), PHOTOSYNC_DATA_DIR: store.dataDir, PORT: String(port), PHOTOSYNC_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      running.add(child);
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      running.delete(child);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+      expect(stderr).not.toContain('    at ');
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
 import type { Database, Dialect } from './database.js';
@@ -100,9 +101,12 @@ function advisoryLock(db: Kysely<Database>, maxHeld: number): UserLock {
   };
 }
 
-/** SQLite processes share only the file: a lease row that expires if its holder dies. */
+/**
+ * SQLite processes share only the file: a lease row that expires if its holder dies. A holder on
+ * this machine whose process is gone is known dead at once, so a crash costs no waiting here.
+ */
 function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number): UserLock {
-  const holder = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  const holder = `${os.hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
   const tryAcquire = async (userId: string): Promise<boolean> => {
     const now = Date.now();
     await db
@@ -116,7 +120,11 @@ function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number): UserL
       )
       .execute();
     const row = await db.selectFrom('sync_leases').select('holder').where('user_id', '=', userId).executeTakeFirst();
-    return row?.holder === holder;
+    if (row?.holder === holder) return true;
+    if (row && holderIsGone(row.holder)) {
+      await db.deleteFrom('sync_leases').where('user_id', '=', userId).where('holder', '=', row.holder).execute();
+    }
+    return false;
   };
   return {
     async run(userId, fn) {
@@ -134,4 +142,16 @@ function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number): UserL
       }
     },
   };
+}
+
+/** True when the holder ran on this machine and its process no longer exists. */
+function holderIsGone(holder: string): boolean {
+  const [host, pid] = holder.split(':');
+  if (host !== os.hostname() || !pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }

@@ -171,10 +171,13 @@ async function serve(config: Config): Promise<number> {
     }
     throw error;
   }
+  if (config.port === 0 && !process.env.PHOTOSYNC_PUBLIC_URL) {
+    // PORT=0 asked the system for a free port; absolute URLs must name the one it gave.
+    config.publicUrl = `http://localhost:${address.port}`;
+  }
   const lines = [
     '',
     `photosync is running at ${config.publicUrl}`,
-    ...(address.port !== config.port ? [`  listening on port ${address.port} (PORT=0 picks a free one)`] : []),
     `  database: ${services.database.location}`,
     `  photos:   ${services.blobs.kind === 'files' ? `${config.dataDir}/photos` : 'in the database'}`,
   ];

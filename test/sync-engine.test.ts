@@ -205,27 +205,53 @@ describeEachDialect('sync engine', (dialect) => {
     }
   });
 
-  it('records failures, backs off, and retries at once when the mail photo changes', async () => {
+  it('records failures, spares photo views for the back-off, and retries at once on a new photo or a click', async () => {
     const user = await makeUser(services);
     const photo = await giveMailPhoto(services, user, await solidJpeg(RED));
     await corruptBlob(services, store, photo.blobKey);
 
-    const failed = await services.sync.sync(user, 'sharepoint_tile');
+    const failed = await services.sync.sync(user, 'photo_request');
     expect(failed.outcome).toBe('failed');
     expect(failed.error).toMatch(/./);
     expect(await statusOf(user.upn)).toBe('failing');
 
-    expect((await services.sync.sync(user, 'sharepoint_tile')).outcome).toBe('backing_off');
+    expect((await services.sync.sync(user, 'photo_request')).outcome).toBe('backing_off');
+    expect((await services.sync.sync(user, 'sharepoint_tile')).outcome).toBe('failed');
 
     await giveMailPhoto(services, user, await solidJpeg(BLUE));
-    expect((await services.sync.sync(user, 'sharepoint_tile')).outcome).toBe('synced');
+    expect((await services.sync.sync(user, 'photo_request')).outcome).toBe('synced');
     expect(await statusOf(user.upn)).toBe('in_step');
 
     const history = await listAttempts(services.database.db, user.id);
-    expect(history.map((h) => h.outcome)).toEqual(['synced', 'backing_off', 'failed']);
-    expect(history[2]).toMatchObject({ trigger: 'sharepoint_tile', etagBefore: null, etagAfter: null });
-    expect(history[2]?.error).toBe(failed.error);
+    expect(history.map((h) => [h.trigger, h.outcome])).toEqual([
+      ['photo_request', 'synced'],
+      ['sharepoint_tile', 'failed'],
+      ['photo_request', 'backing_off'],
+      ['photo_request', 'failed'],
+    ]);
+    expect(history[3]).toMatchObject({ etagBefore: null, etagAfter: null, error: failed.error });
     expect(history[0]?.durationMs).toBeGreaterThan(0);
+    const state = await services.database.db
+      .selectFrom('sync_state')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .executeTakeFirst();
+    expect(state).toMatchObject({ failing_since: null, retry_after: null, last_outcome: 'synced' });
+  });
+
+  it('renders again when the configured sizes change, even though the photo did not', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    await services.sync.sync(user, 'admin');
+    const resized = await openTestServices(store, { PHOTOSYNC_RENDITION_SIZES: '40,64,200' });
+    try {
+      expect((await resized.sync.sync(user, 'photo_request')).outcome).toBe('synced');
+      const large = await getRendition(resized.database.db, user.id, 'L');
+      expect(large?.side).toBe(200);
+      expect((await resized.sync.sync(user, 'photo_request')).outcome).toBe('unchanged');
+    } finally {
+      await resized.close();
+    }
   });
 });
 

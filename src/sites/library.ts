@@ -30,6 +30,11 @@ export function renditionUrlPath(upn: string, size: RenditionSize, pictureTimest
   return `${LIBRARY_URL_PATH}/${renditionFileName(upn, size)}?t=${pictureTimestamp}`;
 }
 
+/** How renditions made at these sizes are labelled, so a change of sizes counts as a change. */
+export function renditionSpec(sizes: RenditionSizes): string {
+  return `${sizes.S},${sizes.M},${sizes.L}`;
+}
+
 export function isRenditionSize(value: string): value is RenditionSize {
   return value === 'S' || value === 'M' || value === 'L';
 }

@@ -15,6 +15,8 @@ export interface SiteProfile {
   pictureTimestamp: number | null;
   pictureSource: 'mail' | 'upload' | null;
   syncedEtag: string | null;
+  /** The S,M,L sizes the renditions were made at. */
+  renditionSpec: string | null;
   lastCheckedAt: number | null;
 }
 
@@ -43,6 +45,7 @@ export async function getSiteProfile(db: Db, userId: string): Promise<SiteProfil
       'picture_timestamp',
       'picture_source',
       'synced_etag',
+      'rendition_spec',
       'last_checked_at',
     ])
     .where('user_id', '=', userId)
@@ -54,6 +57,7 @@ export async function getSiteProfile(db: Db, userId: string): Promise<SiteProfil
     pictureTimestamp: row.picture_timestamp,
     pictureSource: row.picture_source,
     syncedEtag: row.synced_etag,
+    renditionSpec: row.rendition_spec,
     lastCheckedAt: row.last_checked_at,
   };
 }
@@ -87,6 +91,7 @@ async function upsertProfile(db: Db, user: DirectoryUser, change: ProfileChange)
       picture_timestamp: null,
       picture_source: null,
       synced_etag: null,
+      rendition_spec: null,
       last_checked_at: null,
       ...change,
     })
@@ -107,7 +112,13 @@ export async function markChecked(db: Db, user: DirectoryUser, at: number): Prom
 export async function publishRenditions(
   deps: SitesDeps,
   user: DirectoryUser,
-  picture: { jpegs: RenditionJpegs; source: 'mail' | 'upload'; syncedEtag: string | null; at: number },
+  picture: {
+    jpegs: RenditionJpegs;
+    source: 'mail' | 'upload';
+    syncedEtag: string | null;
+    renditionSpec: string;
+    at: number;
+  },
 ): Promise<void> {
   const generation = `${picture.at.toString(36)}-${randomBytes(4).toString('hex')}`;
   const rows = RENDITION_SIZES.map((size) => {
@@ -141,6 +152,7 @@ export async function publishRenditions(
       picture_timestamp: picture.at,
       picture_source: picture.source,
       synced_etag: picture.syncedEtag,
+      rendition_spec: picture.renditionSpec,
       last_checked_at: picture.at,
     });
     return old.map((o) => o.blob_key);
@@ -160,6 +172,7 @@ export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: 
       picture_timestamp: at,
       picture_source: null,
       synced_etag: null,
+      rendition_spec: null,
       last_checked_at: at,
     });
     return old.map((o) => o.blob_key);

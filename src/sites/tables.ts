@@ -11,6 +11,8 @@ export interface SiteProfilesTable {
   picture_source: 'mail' | 'upload' | null;
   /** ETag of the mail photo these renditions were made from; NULL for placeholder or upload. */
   synced_etag: string | null;
+  /** The S,M,L sizes the renditions were made at, e.g. "48,72,300". */
+  rendition_spec: string | null;
   last_checked_at: number | null;
 }
 

@@ -3,6 +3,7 @@ import type { DirectoryUser } from '../directory/users.js';
 import { refusalError } from '../mail/photo-store.js';
 import { makeMasterPhoto, renderSquareJpegs } from '../media/media.js';
 import type { UserLock } from '../storage/user-lock.js';
+import { renditionSpec } from './library.js';
 import { publishRenditions, type SitesDeps } from './profiles.js';
 
 /** SharePoint's limit for SetMyProfilePicture. */
@@ -22,6 +23,12 @@ export async function uploadSitePicture(
   const [S, M, L] = await renderSquareJpegs(master.jpeg, [deps.sizes.S, deps.sizes.M, deps.sizes.L]);
   if (!S || !M || !L) throw new Error('The renderer returned fewer renditions than asked for.');
   await deps.lock.run(user.id, () =>
-    publishRenditions(deps, user, { jpegs: { S, M, L }, source: 'upload', syncedEtag: null, at: Date.now() }),
+    publishRenditions(deps, user, {
+      jpegs: { S, M, L },
+      source: 'upload',
+      syncedEtag: null,
+      renditionSpec: renditionSpec(deps.sizes),
+      at: Date.now(),
+    }),
   );
 }

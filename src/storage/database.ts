@@ -6,8 +6,12 @@ import {
   Migrator,
   PostgresAdapter,
   PostgresDialect,
+  CompiledQuery,
   SqliteDialect,
+  SqliteDriver,
   sql,
+  type DatabaseConnection,
+  type Driver,
   type Migration,
   type Transaction,
 } from 'kysely';
@@ -71,8 +75,23 @@ function openSqlite(dataDir: string): DatabaseHandle {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+}
+
+/**
+ * Transactions that take SQLite's write lock at BEGIN. A deferred transaction that reads first
+ * fails at once with "database is locked" when another process wrote in between, without waiting
+ * for busy_timeout; an immediate one waits its turn.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver() as SqliteDriver;
+    driver.beginTransaction = async (connection: DatabaseConnection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  }
 }
 
 // int8 (bigint) columns hold epoch milliseconds, well inside Number's exact range.

@@ -2,13 +2,14 @@ import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
 import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
-import { getMailPhoto, readMailMaster, type MailPhoto } from '../mail/photo-store.js';
+import { getMailPhoto, type MailPhoto } from '../mail/photo-store.js';
 import { renderSquareJpegs } from '../media/media.js';
 import type { Metrics } from '../metrics.js';
+import { renditionSpec } from '../sites/library.js';
 import { getSiteProfile, markChecked, publishRenditions, showPlaceholder } from '../sites/profiles.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Database } from '../storage/database.js';
-import type { UserLock } from '../storage/user-lock.js';
+import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import { getSyncState, recordAttempt, type SyncOutcome, type SyncTrigger } from './history.js';
 
 // The pull from the mail service into the sites, run only when a user acts. It decides "changed?"
@@ -50,9 +51,14 @@ type Assessment =
   | { work: 'placeholder'; etagBefore: string | null; hadPicture: boolean }
   | { work: 'render'; etagBefore: string | null; mail: MailPhoto };
 
+/** The mail photo an attempt is working on, so a failure is charged to the photo that failed. */
+interface Attempt {
+  mailEtag: string | null;
+}
+
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   /** Reads three small rows and decides; writes nothing but the "checked" time. */
-  async function assess(user: DirectoryUser, trigger: SyncTrigger, now: number): Promise<Assessment> {
+  async function assess(user: DirectoryUser, trigger: SyncTrigger, now: number, attempt: Attempt): Promise<Assessment> {
     const settings = deps.settings();
     const profile = await getSiteProfile(deps.db, user.id);
     const etagBefore = profile?.syncedEtag ?? null;
@@ -64,10 +70,13 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 
     const mail = await getMailPhoto(deps.db, user.id);
     const mailEtag = mail?.etag ?? null;
+    attempt.mailEtag = mailEtag;
     const state = await getSyncState(deps.db, user.id);
     const skip = (outcome: SyncOutcome) => ({ decided: { outcome, etagBefore, etagAfter: etagBefore, mailEtag } });
 
-    if (state?.retryAfter && state.retryAfter > now && state.failedEtag === mailEtag) return skip('backing_off');
+    // Back-off spares the photo views; a click on a tile or an operator's sync always tries.
+    const failedRecently = state?.retryAfter && state.retryAfter > now && state.failedEtag === mailEtag;
+    if (trigger === 'photo_request' && failedRecently) return skip('backing_off');
     if (
       trigger === 'photo_request' &&
       settings.recheckSeconds > 0 &&
@@ -77,7 +86,11 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       return skip('recently_checked');
     }
 
-    const inStep = profile !== undefined && profile.pictureSource !== 'upload' && etagBefore === mailEtag;
+    const inStep =
+      profile !== undefined &&
+      profile.pictureSource !== 'upload' &&
+      etagBefore === mailEtag &&
+      (mailEtag === null || profile.renditionSpec === renditionSpec(settings.renditionSizes));
     if (inStep) {
       await markChecked(deps.db, user, now);
       return skip(mailEtag === null ? 'no_photo' : 'unchanged');
@@ -86,15 +99,25 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     return { work: 'render', etagBefore, mail };
   }
 
-  async function apply(user: DirectoryUser, needed: Exclude<Assessment, { decided: Decision }>, now: number) {
+  /** Does the work; 'reassess' when the mail photo was replaced under it (its old bytes are gone). */
+  async function apply(
+    user: DirectoryUser,
+    needed: Exclude<Assessment, { decided: Decision }>,
+    now: number,
+  ): Promise<Decision | 'reassess'> {
     if (needed.work === 'placeholder') {
       await showPlaceholder(deps, user, now);
       const outcome = needed.hadPicture ? 'removed' : 'no_photo';
       return { outcome, etagBefore: needed.etagBefore, etagAfter: null, mailEtag: null } satisfies Decision;
     }
     const { mail } = needed;
-    const master = await readMailMaster(deps.blobs, mail);
-    const { S, M, L } = deps.settings().renditionSizes;
+    const master = await deps.blobs.get(mail.blobKey);
+    if (!master) {
+      if ((await getMailPhoto(deps.db, user.id))?.etag !== mail.etag) return 'reassess';
+      throw new Error(`The mail photo file ${mail.blobKey} is missing from the photo store.`);
+    }
+    const sizes = deps.settings().renditionSizes;
+    const { S, M, L } = sizes;
     const [small, medium, large] = await renderSquareJpegs(master, [S, M, L]);
     if (!small || !medium || !large) throw new Error('The renderer returned fewer renditions than asked for.');
     deps.metrics.renders.inc({ source: 'mail' });
@@ -103,6 +126,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       jpegs: { S: small, M: medium, L: large },
       source: 'mail',
       syncedEtag: mail.etag,
+      renditionSpec: renditionSpec(sizes),
       at: now,
     });
     return {
@@ -117,13 +141,18 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
    * The common case (in step) is decided without the lock. Work is done under the user's lock,
    * after assessing again: a sync that ran while this one waited leaves nothing to do.
    */
-  async function decide(user: DirectoryUser, trigger: SyncTrigger): Promise<Decision> {
-    const first = await assess(user, trigger, Date.now());
+  async function decide(user: DirectoryUser, trigger: SyncTrigger, attempt: Attempt): Promise<Decision> {
+    const first = await assess(user, trigger, Date.now(), attempt);
     if ('decided' in first) return first.decided;
     return deps.lock.run(user.id, async () => {
-      const now = Date.now();
-      const current = await assess(user, trigger, now);
-      return 'decided' in current ? current.decided : apply(user, current, now);
+      for (let round = 0; ; round++) {
+        const now = Date.now();
+        const current = await assess(user, trigger, now, attempt);
+        if ('decided' in current) return current.decided;
+        const done = await apply(user, current, now);
+        if (done !== 'reassess') return done;
+        if (round === 3) throw new Error('The mail photo kept changing while it was being synced.');
+      }
     });
   }
 
@@ -133,14 +162,16 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       const started = performance.now();
       let decision: Decision;
       let error: string | null = null;
+      const attempt: Attempt = { mailEtag: null };
       try {
-        decision = await decide(user, trigger);
+        decision = await decide(user, trigger, attempt);
       } catch (cause) {
         error = cause instanceof Error ? cause.message : String(cause);
-        const mail = await getMailPhoto(deps.db, user.id).catch(() => undefined);
         const profile = await getSiteProfile(deps.db, user.id).catch(() => undefined);
         const etag = profile?.syncedEtag ?? null;
-        decision = { outcome: 'failed', etagBefore: etag, etagAfter: etag, mailEtag: mail?.etag ?? null };
+        // Waiting too long for another sync of this user is no fault of the photo: no back-off.
+        const outcome = cause instanceof LockTimeoutError ? 'busy' : 'failed';
+        decision = { outcome, etagBefore: etag, etagAfter: etag, mailEtag: attempt.mailEtag };
       }
       const durationMs = performance.now() - started;
       const attemptId = await recordAttempt(

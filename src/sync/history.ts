@@ -14,6 +14,7 @@ export const SYNC_OUTCOMES = [
   'no_mailbox',
   'recently_checked',
   'backing_off',
+  'busy',
   'failed',
 ] as const;
 export type SyncOutcome = (typeof SYNC_OUTCOMES)[number];
@@ -83,7 +84,7 @@ export async function recordAttempt(
       .returning('id')
       .executeTakeFirstOrThrow();
 
-    const skipped = attempt.outcome === 'recently_checked' || attempt.outcome === 'backing_off';
+    const skipped = ['recently_checked', 'backing_off', 'busy'].includes(attempt.outcome);
     const previous = skipped || attempt.outcome === 'failed' ? await getSyncState(trx, attempt.userId) : undefined;
     const failure =
       attempt.outcome === 'failed'

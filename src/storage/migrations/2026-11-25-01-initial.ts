@@ -68,6 +68,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('picture_timestamp', 'bigint')
     .addColumn('picture_source', 'text')
     .addColumn('synced_etag', 'text')
+    .addColumn('rendition_spec', 'text')
     .addColumn('last_checked_at', 'bigint')
     .execute();
   await db.schema.createIndex('site_profiles_file_stem').on('site_profiles').column('file_stem').execute();

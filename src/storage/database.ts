@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
+import type { SqliteDriver } from 'kysely';
 import {
   Kysely,
   Migrator,
@@ -8,7 +9,6 @@ import {
   PostgresDialect,
   CompiledQuery,
   SqliteDialect,
-  SqliteDriver,
   sql,
   type DatabaseConnection,
   type Driver,

@@ -175,6 +175,33 @@ describeEachDialect('sites over HTTP', (dialect) => {
     expect((await sharp(own.rawPayload).metadata()).width).toBe(300);
   });
 
+  it('serves the new picture when a sync replaces the one it had started to send', async () => {
+    const { jane, janeToken, viewerToken } = await twoColleagues();
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+    await photo(`size=L&accountname=${jane.upn}`, janeToken);
+
+    // Between reading the rendition's row and its file, let a whole sync run: the file the row
+    // named is deleted by the time it is read.
+    const realGet = services.blobs.get;
+    let armed = true;
+    services.blobs.get = async (key) => {
+      if (armed && key.startsWith('sites/')) {
+        armed = false;
+        await giveMailPhoto(services, jane, await solidJpeg(ORANGE));
+        expect((await services.sync.sync(jane, 'admin')).outcome).toBe('synced');
+      }
+      return realGet(key);
+    };
+    try {
+      const response = await photo(`size=M&accountname=${jane.upn}`, viewerToken);
+      expect(armed).toBe(false);
+      expect(response.statusCode).toBe(200);
+      expect(closeTo(await meanColour(response.rawPayload), ORANGE)).toBe(true);
+    } finally {
+      services.blobs.get = realGet;
+    }
+  });
+
   it('rejects malformed queries with 400 and a message, never a 500', async () => {
     const { janeToken } = await twoColleagues();
     const cases = [

@@ -22,6 +22,8 @@ export interface SiteProfile {
 
 export interface Rendition {
   etag: string;
+  /** SPS-PictureTimestamp of the picture this rendition belongs to (the `?t=` of its URL). */
+  pictureTimestamp: number | null;
   blobKey: string;
   side: number;
   byteSize: number;
@@ -64,12 +66,21 @@ export async function getSiteProfile(db: Db, userId: string): Promise<SiteProfil
 
 export async function getRendition(db: Db, userId: string, size: RenditionSize): Promise<Rendition | undefined> {
   const row = await db
-    .selectFrom('site_renditions')
-    .select(['etag', 'blob_key', 'side', 'byte_size'])
-    .where('user_id', '=', userId)
-    .where('size', '=', size)
+    .selectFrom('site_renditions as r')
+    .innerJoin('site_profiles as p', 'p.user_id', 'r.user_id')
+    .select(['r.etag', 'r.blob_key', 'r.side', 'r.byte_size', 'p.picture_timestamp'])
+    .where('r.user_id', '=', userId)
+    .where('r.size', '=', size)
     .executeTakeFirst();
-  return row && { etag: row.etag, blobKey: row.blob_key, side: row.side, byteSize: row.byte_size };
+  return (
+    row && {
+      etag: row.etag,
+      pictureTimestamp: row.picture_timestamp,
+      blobKey: row.blob_key,
+      side: row.side,
+      byteSize: row.byte_size,
+    }
+  );
 }
 
 /** Finds the user id behind a library file stem (jane_contoso_com). */

@@ -10,7 +10,7 @@ import type { Services } from '../services.js';
 import { createByteCache } from '../storage/byte-cache.js';
 import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './library.js';
 import { placeholderJpeg } from './placeholder.js';
-import { getRendition, getSiteProfile, userIdForFileStem } from './profiles.js';
+import { getRendition, userIdForFileStem } from './profiles.js';
 
 const PhotoQuery = Type.Object({
   size: Type.Optional(Type.String({ pattern: '^[SMLsml]$', description: 'S (48 px), M (72 px) or L (300 px)' })),
@@ -45,34 +45,30 @@ export function siteRoutes(app: App, services: Services): void {
     size: RenditionSize,
     versioned: string | undefined,
   ) {
-    const rendition = user && (await getRendition(db, user.id, size));
-    let etag: string;
-    let load: () => Promise<Buffer>;
-    let cacheControl = NO_CACHE;
-    if (rendition && user) {
-      etag = rendition.etag;
-      load = async () => {
-        const cached = bytesCache.get(rendition.blobKey);
-        if (cached) return cached;
-        const bytes = await services.blobs.get(rendition.blobKey);
-        if (!bytes) throw new Error(`Rendition file ${rendition.blobKey} is missing.`);
-        bytesCache.set(rendition.blobKey, bytes);
-        return bytes;
-      };
-      if (versioned !== undefined) {
-        const profile = await getSiteProfile(db, user.id);
-        if (profile?.pictureTimestamp !== null && String(profile?.pictureTimestamp) === versioned)
-          cacheControl = IMMUTABLE;
-      }
-    } else {
-      const placeholder = await placeholderJpeg(services.syncSettings().renditionSizes[size]);
-      etag = placeholder.etag;
-      load = () => Promise.resolve(placeholder.jpeg);
+    // A sync may replace the rendition between reading its row and reading its file (the old file
+    // goes right after the switch); then the row is read again and points at the new file.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const rendition = user && (await getRendition(db, user.id, size));
+      if (!rendition) break;
+      // Row and timestamp come from one query, so an old picture is never served as immutable
+      // under the URL of a new one.
+      const current = versioned !== undefined && String(rendition.pictureTimestamp) === versioned;
+      if (sendHeaders(request, reply, rendition.etag, current ? IMMUTABLE : NO_CACHE)) return reply.status(304).send();
+      const bytes = bytesCache.get(rendition.blobKey) ?? (await services.blobs.get(rendition.blobKey));
+      if (!bytes) continue;
+      bytesCache.set(rendition.blobKey, bytes);
+      return reply.type('image/jpeg').send(bytes);
     }
+    const placeholder = await placeholderJpeg(services.syncSettings().renditionSizes[size]);
+    if (sendHeaders(request, reply, placeholder.etag, NO_CACHE)) return reply.status(304).send();
+    return reply.type('image/jpeg').send(placeholder.jpeg);
+  }
+
+  /** Sets the validators; true when the client's copy is current (answer 304). */
+  function sendHeaders(request: FastifyRequest, reply: FastifyReply, etag: string, cacheControl: string): boolean {
     const quoted = `"${etag}"`;
     reply.header('etag', quoted).header('cache-control', cacheControl).header('vary', 'Authorization, Cookie');
-    if (ifNoneMatch(request.headers['if-none-match'], quoted)) return reply.status(304).send();
-    return reply.type('image/jpeg').send(await load());
+    return ifNoneMatch(request.headers['if-none-match'], quoted);
   }
 
   app.get(

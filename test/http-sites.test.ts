@@ -8,6 +8,7 @@ import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
 import { listAttempts } from '../src/sync/history.js';
+import { listSyncStatus } from '../src/sync/status.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg, tokenFor } from './support/factories.js';
 import { describeEachDialect, useTestServices } from './support/services.js';
 
@@ -161,6 +162,31 @@ describeEachDialect('sites over HTTP', (dialect) => {
     });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.message).toMatch(/nobody_contoso_com_MThumb\.jpg/);
+  });
+
+  it('gives users whose UPNs map to the same file name files of their own', async () => {
+    const dotted = await makeUser(services, { upn: `a.b.${process.pid}@contoso.com` });
+    const underscored = await makeUser(services, { upn: `a_b_${process.pid}@contoso.com` });
+    const viewerToken = await tokenFor(services, await makeUser(services));
+    for (const [user, colour] of [
+      [dotted, GREEN],
+      [underscored, ORANGE],
+    ] as const) {
+      await giveMailPhoto(services, user, await solidJpeg(colour));
+      await services.sync.sync(user, 'admin');
+    }
+    const urls = (await listSyncStatus(services.database.db, 'http://localhost'))
+      .filter((s) => s.upn === dotted.upn || s.upn === underscored.upn)
+      .map((s) => [s.upn, s.siteProperties.PictureURL.replace('http://localhost', '')] as const);
+    const [[, first], [, second]] = urls.sort() as [readonly [string, string], readonly [string, string]];
+    expect(first).not.toBe(second);
+    for (const [upn, url] of urls) {
+      const colour = upn === dotted.upn ? GREEN : ORANGE;
+      const file = await app.inject({ url, headers: { authorization: `Bearer ${viewerToken}` } });
+      expect(closeTo(await meanColour(file.rawPayload), colour), url).toBe(true);
+      const viaUrl = await photo(`size=M&url=${encodeURIComponent(url)}`, viewerToken);
+      expect(closeTo(await meanColour(viaUrl.rawPayload), colour), url).toBe(true);
+    }
   });
 
   it('serves the placeholder for a user with only a directory photo, and for unknown users', async () => {

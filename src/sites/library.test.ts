@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { parseRenditionFileName, pictureUrl, renditionFileName } from './library.js';
 
 describe('the User Photos library', () => {
-  it('names the three renditions after the UPN', () => {
-    expect(renditionFileName('jane@contoso.com', 'S')).toBe('jane_contoso_com_SThumb.jpg');
-    expect(renditionFileName('jane@contoso.com', 'M')).toBe('jane_contoso_com_MThumb.jpg');
-    expect(renditionFileName('jane@contoso.com', 'L')).toBe('jane_contoso_com_LThumb.jpg');
+  it('names the three renditions after the file stem', () => {
+    expect(renditionFileName('jane_contoso_com', 'S')).toBe('jane_contoso_com_SThumb.jpg');
+    expect(renditionFileName('jane_contoso_com', 'M')).toBe('jane_contoso_com_MThumb.jpg');
+    expect(renditionFileName('jane_contoso_com', 'L')).toBe('jane_contoso_com_LThumb.jpg');
   });
 
   it('parses a file name back into stem and size, and nothing else', () => {
@@ -15,7 +15,7 @@ describe('the User Photos library', () => {
   });
 
   it('points PictureURL at the M file with a version', () => {
-    expect(pictureUrl('https://my.contoso.com', 'jane@contoso.com', 123)).toBe(
+    expect(pictureUrl('https://my.contoso.com', 'jane_contoso_com', 123)).toBe(
       'https://my.contoso.com/User%20Photos/Profile%20Pictures/jane_contoso_com_MThumb.jpg?t=123',
     );
   });

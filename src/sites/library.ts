@@ -1,4 +1,3 @@
-import { libraryFileStem } from '../directory/upn.js';
 import type { RenditionSizes } from '../config.js';
 
 // The My Site host's "User Photos" library: where renditions live and how they are named.
@@ -9,9 +8,9 @@ export const RENDITION_SIZES: readonly RenditionSize[] = ['S', 'M', 'L'];
 export const LIBRARY_PATH = '/User Photos/Profile Pictures';
 const LIBRARY_URL_PATH = '/User%20Photos/Profile%20Pictures';
 
-/** `jane@contoso.com`, `M` → `jane_contoso_com_MThumb.jpg` */
-export function renditionFileName(upn: string, size: RenditionSize): string {
-  return `${libraryFileStem(upn)}_${size}Thumb.jpg`;
+/** `jane_contoso_com` (the user's file stem), `M` → `jane_contoso_com_MThumb.jpg` */
+export function renditionFileName(stem: string, size: RenditionSize): string {
+  return `${stem}_${size}Thumb.jpg`;
 }
 
 /** Splits `jane_contoso_com_MThumb.jpg` into its stem and size; undefined when it is no such name. */
@@ -22,12 +21,8 @@ export function parseRenditionFileName(name: string): { stem: string; size: Rend
 }
 
 /** PictureURL: the M rendition, versioned with `?t=` so a new picture is a new URL. */
-export function pictureUrl(publicUrl: string, upn: string, pictureTimestamp: number): string {
-  return `${publicUrl}${LIBRARY_URL_PATH}/${renditionFileName(upn, 'M')}?t=${pictureTimestamp}`;
-}
-
-export function renditionUrlPath(upn: string, size: RenditionSize, pictureTimestamp: number): string {
-  return `${LIBRARY_URL_PATH}/${renditionFileName(upn, size)}?t=${pictureTimestamp}`;
+export function pictureUrl(publicUrl: string, stem: string, pictureTimestamp: number): string {
+  return `${publicUrl}${LIBRARY_URL_PATH}/${renditionFileName(stem, 'M')}?t=${pictureTimestamp}`;
 }
 
 /** How renditions made at these sizes are labelled, so a change of sizes counts as a change. */
@@ -49,13 +44,13 @@ export interface PictureProperties {
 /** The user-profile properties the sites publish about a picture, as SharePoint spells them. */
 export function pictureProperties(
   publicUrl: string,
-  upn: string,
+  stem: string,
   profile: { placeholderState: number; exchangeSyncState: number; pictureTimestamp: number | null } | undefined,
   hasMailbox: boolean,
 ): PictureProperties {
   const showsPicture = profile?.placeholderState === 0 && profile.pictureTimestamp !== null;
   return {
-    PictureURL: showsPicture ? pictureUrl(publicUrl, upn, profile.pictureTimestamp!) : '',
+    PictureURL: showsPicture ? pictureUrl(publicUrl, stem, profile.pictureTimestamp!) : '',
     'SPS-PicturePlaceholderState': showsPicture ? '0' : '1',
     'SPS-PictureExchangeSyncState': (profile?.exchangeSyncState ?? (hasMailbox ? 1 : 0)) === 1 ? '1' : '0',
     'SPS-PictureTimestamp': profile?.pictureTimestamp?.toString() ?? '',

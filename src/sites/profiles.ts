@@ -92,11 +92,13 @@ export async function userIdForFileStem(db: Db, stem: string): Promise<string | 
 type ProfileChange = Partial<Omit<Database['site_profiles'], 'user_id' | 'file_stem'>>;
 
 async function upsertProfile(db: Db, user: DirectoryUser, change: ProfileChange): Promise<void> {
+  const updated = await db.updateTable('site_profiles').set(change).where('user_id', '=', user.id).executeTakeFirst();
+  if (updated.numUpdatedRows > 0n) return;
   await db
     .insertInto('site_profiles')
     .values({
       user_id: user.id,
-      file_stem: libraryFileStem(user.upn),
+      file_stem: await freeFileStem(db, user),
       exchange_sync_state: user.hasMailbox ? 1 : 0,
       placeholder_state: 1,
       picture_timestamp: null,
@@ -108,6 +110,20 @@ async function upsertProfile(db: Db, user: DirectoryUser, change: ProfileChange)
     })
     .onConflict((oc) => oc.column('user_id').doUpdateSet(change))
     .execute();
+}
+
+/**
+ * The library names files after the UPN with `@` and `.` made `_`, so a.b@contoso.com and
+ * a_b@contoso.com would share one name, and one would be shown the other's face. The second
+ * user to get a profile gets a numbered stem instead.
+ */
+async function freeFileStem(db: Db, user: DirectoryUser): Promise<string> {
+  const base = libraryFileStem(user.upn);
+  for (let n = 1; ; n++) {
+    const stem = n === 1 ? base : `${base}_${n}`;
+    const holder = await db.selectFrom('site_profiles').select('user_id').where('file_stem', '=', stem).executeTakeFirst();
+    if (!holder || holder.user_id === user.id) return stem;
+  }
 }
 
 /** Records that the mail photo was compared with the sites and nothing needed to change. */

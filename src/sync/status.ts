@@ -1,3 +1,4 @@
+import { libraryFileStem } from '../directory/upn.js';
 import { pictureProperties, type PictureProperties } from '../sites/library.js';
 import type { Db } from '../storage/database.js';
 
@@ -65,6 +66,7 @@ export async function listSyncStatus(db: Db, publicUrl: string): Promise<UserSyn
       'p.picture_source',
       'p.placeholder_state',
       'p.exchange_sync_state',
+      'p.file_stem',
       'p.picture_timestamp',
       's.last_attempt_at',
       's.last_outcome',
@@ -86,7 +88,7 @@ export async function listSyncStatus(db: Db, publicUrl: string): Promise<UserSyn
     lastError: row.last_error,
     siteProperties: pictureProperties(
       publicUrl,
-      row.upn,
+      row.file_stem ?? libraryFileStem(row.upn),
       row.placeholder_state === null
         ? undefined
         : {

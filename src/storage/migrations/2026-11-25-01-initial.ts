@@ -71,7 +71,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('rendition_spec', 'text')
     .addColumn('last_checked_at', 'bigint')
     .execute();
-  await db.schema.createIndex('site_profiles_file_stem').on('site_profiles').column('file_stem').execute();
+  await db.schema.createIndex('site_profiles_file_stem').unique().on('site_profiles').column('file_stem').execute();
 
   await db.schema
     .createTable('site_renditions')

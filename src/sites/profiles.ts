@@ -121,7 +121,11 @@ async function freeFileStem(db: Db, user: DirectoryUser): Promise<string> {
   const base = libraryFileStem(user.upn);
   for (let n = 1; ; n++) {
     const stem = n === 1 ? base : `${base}_${n}`;
-    const holder = await db.selectFrom('site_profiles').select('user_id').where('file_stem', '=', stem).executeTakeFirst();
+    const holder = await db
+      .selectFrom('site_profiles')
+      .select('user_id')
+      .where('file_stem', '=', stem)
+      .executeTakeFirst();
     if (!holder || holder.user_id === user.id) return stem;
   }
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countUsers } from '../src/directory/users.js';
 import { DEMO_ADMIN, DEMO_PASSWORD, DEMO_PEOPLE } from '../src/demo/seed.js';
-import { createTestStore, openTestServices, type TestStore } from './support/services.js';
+import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
 
 // `photosync serve` as an operator starts it: a fresh data folder, the demo organisation seeded
 // on the first start only, a real port, and a clean stop on SIGTERM.
@@ -44,10 +44,10 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 const running = new Set<ChildProcess>();
 
-async function startServer(dataDir: string): Promise<Server> {
+async function startServer(dataDir: string, storeEnv: Record<string, string> = {}): Promise<Server> {
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...cleanEnv(), PHOTOSYNC_DATA_DIR: dataDir, PORT: String(port), PHOTOSYNC_LOG_LEVEL: 'warn' },
+    env: { ...cleanEnv(), ...storeEnv, PHOTOSYNC_DATA_DIR: dataDir, PORT: String(port), PHOTOSYNC_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
@@ -171,6 +171,31 @@ describe('photosync serve [sqlite]', () => {
       expect(stderr).not.toContain('    at ');
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});
+
+describeEachDialect('two servers starting together on an empty database', (dialect) => {
+  it('seed the demo organisation once, and both serve', async () => {
+    const store = await createTestStore(dialect);
+    try {
+      const { PHOTOSYNC_DEMO: _demo, ...storeEnv } = store.env;
+      const servers = await Promise.all([startServer(store.dataDir, storeEnv), startServer(store.dataDir, storeEnv)]);
+      const seeders = servers.filter((s) => s.stdout().includes('Created the demo organisation'));
+      expect(seeders).toHaveLength(1);
+      for (const server of servers) {
+        expect(await (await fetch(url(server, '/healthz'))).json()).toMatchObject({ status: 'ok', database: dialect });
+        expect(await stop(server)).toEqual({ code: 0, signal: null });
+      }
+      const services = await openTestServices(store);
+      try {
+        expect(await countUsers(services.database.db)).toBe(DEMO_PEOPLE.length);
+      } finally {
+        await services.close();
+      }
+    } finally {
+      for (const child of running) child.kill('SIGKILL');
+      await store.drop();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { setDirectoryPhoto } from '../directory/photo.js';
-import { countUsers, createUser, findUserByUpn } from '../directory/users.js';
+import { countUsers, createUser, findUserByUpn, type DirectoryUser } from '../directory/users.js';
+import { isAppError } from '../errors.js';
 import { setMailPhoto } from '../mail/photo-store.js';
 import { rasterizeSvg } from '../media/media.js';
 import type { Services } from '../services.js';
@@ -59,19 +60,37 @@ const PEOPLE: DemoPerson[] = [
   { upn: 'nestor@contoso.com', name: 'Nestor Wilke', note: 'mailbox without any photo' },
 ];
 
-/** Creates the demo organisation if the directory is empty; returns whether it did. */
+/**
+ * Creates the demo organisation if the directory is empty; returns whether it did. The people are
+ * created in one transaction, so two instances starting together on one database seed it once.
+ */
 export async function seedDemoOrganisation(services: Services): Promise<boolean> {
   const { db, dialect } = services.database;
   if ((await countUsers(db)) > 0) return false;
-  const photo = (style: FaceStyle) => rasterizeSvg(faceSvg(style), 720);
-  for (const person of PEOPLE) {
-    const user = await createUser(db, {
-      upn: person.upn,
-      displayName: person.name,
-      password: DEMO_PASSWORD,
-      hasMailbox: person.mailbox ?? true,
-      isAdmin: person.admin ?? false,
+  let users: DirectoryUser[];
+  try {
+    users = await db.transaction().execute(async (trx) => {
+      const created: DirectoryUser[] = [];
+      for (const person of PEOPLE) {
+        created.push(
+          await createUser(trx, {
+            upn: person.upn,
+            displayName: person.name,
+            password: DEMO_PASSWORD,
+            hasMailbox: person.mailbox ?? true,
+            isAdmin: person.admin ?? false,
+          }),
+        );
+      }
+      return created;
     });
+  } catch (error) {
+    if (isAppError(error) && error.id === 'user_exists') return false; // another instance won
+    throw error;
+  }
+  const photo = (style: FaceStyle) => rasterizeSvg(faceSvg(style), 720);
+  for (const [index, person] of PEOPLE.entries()) {
+    const user = users[index]!;
     if (person.mailPhoto)
       await setMailPhoto({ db, dialect, blobs: services.blobs }, user, await photo(person.mailPhoto));
     if (person.directoryPhoto) {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { DirectoryUser } from '../directory/users.js';
 import { AppError, invalidInput, payloadTooLarge, unsupportedMediaType } from '../errors.js';
 import { makeMasterPhoto, type ImageRefusal } from '../media/media.js';
@@ -89,11 +90,18 @@ export async function setMailPhoto(deps: MailStoreDeps, user: DirectoryUser, upl
     side: master.side,
     byteSize: master.jpeg.length,
     changedAt: Date.now(),
-    blobKey: `mail/${user.id}/${etag}.jpg`,
+    // A fresh key per upload: a key never names two different writes, even of the same picture.
+    blobKey: `mail/${user.id}/${etag}-${randomBytes(4).toString('hex')}.jpg`,
   };
   await deps.blobs.put(photo.blobKey, master.jpeg);
-  const replaced = await replaceRow(deps, user.id, photo);
-  if (replaced && replaced !== photo.blobKey) await deps.blobs.delete([replaced]);
+  let replaced: string | undefined;
+  try {
+    replaced = await replaceRow(deps, user.id, photo);
+  } catch (error) {
+    await deps.blobs.delete([photo.blobKey]).catch(() => {});
+    throw error;
+  }
+  if (replaced) await deps.blobs.delete([replaced]);
   return photo;
 }
 

@@ -160,7 +160,7 @@ export async function publishRenditions(
     await deps.blobs.put(row.blobKey, row.jpeg);
     deps.faultPoint?.(`after-put-${row.size}`);
   }
-  const oldKeys = await deps.db.transaction().execute(async (trx) => {
+  const switchToNew = deps.db.transaction().execute(async (trx) => {
     const old = await trx.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id).execute();
     await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).execute();
     await trx
@@ -188,6 +188,14 @@ export async function publishRenditions(
     });
     return old.map((o) => o.blob_key);
   });
+  let oldKeys: string[];
+  try {
+    oldKeys = await switchToNew;
+  } catch (error) {
+    // The switch did not happen: the new files belong to nobody.
+    await deps.blobs.delete(rows.map((r) => r.blobKey)).catch(() => {});
+    throw error;
+  }
   deps.faultPoint?.('after-commit');
   await deps.blobs.delete(oldKeys);
 }

@@ -109,6 +109,35 @@ describeEachDialect('portal sign-in', (dialect) => {
     expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
   });
 
+  it('counts guesses sent in parallel before checking them', async () => {
+    const user = await makeUser(services, { password: 'long password' });
+    const browser = new Browser(app);
+    const token = await browser.csrfToken();
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        browser.request('POST', '/signin', { upn: user.upn, password: `guess ${i}`, _csrf: token }),
+      ),
+    );
+    const statuses = responses.map((r) => r.statusCode).sort();
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+  });
+
+  it('answers an incomplete form with the form and a message, not an error body', async () => {
+    const browser = new Browser(app, 'et');
+    const token = await browser.csrfToken();
+    const forms: Array<Record<string, string>> = [
+      { upn: 'jane@contoso.com', _csrf: token },
+      { upn: 'x'.repeat(400), password: 'p', _csrf: token },
+    ];
+    for (const form of forms) {
+      const response = await browser.request('POST', '/signin', form);
+      expect(response.statusCode).toBe(400);
+      expect(response.headers['content-type']).toMatch(/text\/html/);
+      expect(response.body).toContain('Sisesta oma töökonto ja parool.');
+    }
+  });
+
   it('refuses a form without its CSRF token', async () => {
     const user = await makeUser(services, { password: 'long password' });
     const browser = new Browser(app);

@@ -23,9 +23,9 @@ const STYLESHEET = fs.readFileSync(new URL('./assets/portal.css', import.meta.ur
 const STYLESHEET_ETAG = `"${contentTag(STYLESHEET)}"`;
 
 const SignInBody = Type.Object({
-  upn: Type.String({ maxLength: 300 }),
-  password: Type.String({ maxLength: 1000 }),
-  _csrf: Type.String({ maxLength: 200 }),
+  upn: Type.Optional(Type.String({ maxLength: 300 })),
+  password: Type.Optional(Type.String({ maxLength: 1000 })),
+  _csrf: Type.Optional(Type.String({ maxLength: 200 })),
 });
 const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
@@ -39,7 +39,12 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
     getToken: csrfFromBody,
   });
   await app.register(rateLimit, { global: false });
-  const throttle = createSignInThrottle({ windowMs: 15 * 60_000, perAccount: 5, perAddress: 30 });
+  const throttle = createSignInThrottle({
+    windowMs: 15 * 60_000,
+    perAccount: 5,
+    perAccountAnywhere: 20,
+    perAddress: 100,
+  });
 
   const context = (request: FastifyRequest, reply: FastifyReply, user?: PageContext['user']): PageContext => {
     const locale = localeFromHeader(request.headers['accept-language']);
@@ -54,11 +59,12 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
       .send(page);
 
   // Pages answer a stale form with the form again, not with a JSON error.
-  app.setErrorHandler((error: { code?: string; statusCode?: number }, request, reply) => {
-    if (error.code?.startsWith('FST_CSRF') && request.url.startsWith('/signin')) {
-      const page = context(request, reply);
+  app.setErrorHandler((error: { code?: string; validation?: unknown }, request, reply) => {
+    if (!request.url.startsWith('/signin')) throw error;
+    const page = context(request, reply);
+    if (error.code?.startsWith('FST_CSRF'))
       return sendPage(reply, signInPage(page, { error: page.t('form.expired') }), 403);
-    }
+    if (error.validation) return sendPage(reply, signInPage(page, { error: page.t('signin.incomplete') }), 400);
     throw error;
   });
 
@@ -96,7 +102,11 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
       },
     },
     async (request, reply) => {
-      const { upn, password } = request.body;
+      const { upn = '', password = '' } = request.body;
+      if (upn.trim() === '' || password === '') {
+        const page = context(request, reply);
+        return sendPage(reply, signInPage(page, { upn, error: page.t('signin.incomplete') }), 400);
+      }
       const wait = throttle.retryAfter(request.ip, upn);
       if (wait > 0) {
         const page = context(request, reply);
@@ -104,12 +114,13 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
         reply.header('retry-after', Math.ceil(wait / 1000));
         return sendPage(reply, signInPage(page, { upn, error }), 429);
       }
+      throttle.recordAttempt(request.ip, upn);
       const user = await authenticate(db, upn, password);
       if (!user) {
-        throttle.recordFailure(request.ip, upn);
         const page = context(request, reply);
         return sendPage(reply, signInPage(page, { upn, error: page.t('signin.failed') }), 401);
       }
+      throttle.forgive(request.ip, upn);
       // A new session id at every sign-in, so an id planted before sign-in is worthless after it.
       const previous = request.cookies[SESSION_COOKIE];
       if (previous) await endSession(db, previous);

@@ -1,36 +1,54 @@
 /**
- * Counts failed sign-ins in a sliding window, per address and per address+account, so a guesser
- * is slowed down while an office behind one address can still sign in. Successful sign-ins are
- * never counted. Memory only: each instance keeps its own counts.
+ * Counts failed sign-ins in a sliding window: per address, per address and account, and per
+ * account from anywhere. An attempt is counted when it starts (so parallel guesses cannot all slip
+ * through while passwords are being checked) and forgiven when it succeeds. Memory only: each
+ * instance keeps its own counts.
  */
-export function createSignInThrottle(options: { windowMs: number; perAccount: number; perAddress: number }) {
+export interface ThrottleLimits {
+  windowMs: number;
+  /** Failures from one address for one account. */
+  perAccount: number;
+  /** Failures for one account from every address together (guessing from many addresses). */
+  perAccountAnywhere: number;
+  /** Failures from one address over all accounts (password spraying); an office shares it. */
+  perAddress: number;
+}
+
+export function createSignInThrottle(limits: ThrottleLimits) {
   const failures = new Map<string, number[]>();
 
   const recent = (key: string, now: number): number[] => {
-    const times = (failures.get(key) ?? []).filter((t) => now - t < options.windowMs);
+    const times = (failures.get(key) ?? []).filter((t) => now - t < limits.windowMs);
     if (times.length === 0) failures.delete(key);
     else failures.set(key, times);
     return times;
   };
-  const keys = (address: string, upn: string) => [`a:${address}`, `u:${address}:${upn.trim().toLowerCase()}`] as const;
+  const keyed = (address: string, upn: string) => {
+    const account = upn.trim().toLowerCase();
+    return [
+      [`a:${address}`, limits.perAddress],
+      [`au:${address}:${account}`, limits.perAccount],
+      [`u:${account}`, limits.perAccountAnywhere],
+    ] as const;
+  };
 
   return {
     /** Milliseconds until another attempt is allowed; 0 when it is allowed now. */
     retryAfter(address: string, upn: string, now = Date.now()): number {
-      const [byAddress, byAccount] = keys(address, upn);
-      const waits = [
-        [recent(byAddress, now), options.perAddress],
-        [recent(byAccount, now), options.perAccount],
-      ] as const;
       let wait = 0;
-      for (const [times, limit] of waits) {
+      for (const [key, limit] of keyed(address, upn)) {
+        const times = recent(key, now);
         const oldest = times[times.length - limit];
-        if (times.length >= limit && oldest !== undefined) wait = Math.max(wait, oldest + options.windowMs - now);
+        if (times.length >= limit && oldest !== undefined) wait = Math.max(wait, oldest + limits.windowMs - now);
       }
       return wait;
     },
-    recordFailure(address: string, upn: string, now = Date.now()): void {
-      for (const key of keys(address, upn)) failures.set(key, [...recent(key, now), now]);
+    /** Counts an attempt as failed until `forgive` says it succeeded. */
+    recordAttempt(address: string, upn: string, now = Date.now()): void {
+      for (const [key] of keyed(address, upn)) failures.set(key, [...recent(key, now), now]);
+    },
+    forgive(address: string, upn: string, now = Date.now()): void {
+      for (const [key] of keyed(address, upn)) recent(key, now).pop();
     },
   };
 }

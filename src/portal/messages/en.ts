@@ -9,6 +9,7 @@ export const en = {
   'signin.password': 'Password',
   'signin.submit': 'Sign in',
   'signin.failed': 'That account and password do not match. Check both and try again.',
+  'signin.incomplete': 'Enter your work account and your password.',
   'signin.rateLimited': 'Too many failed sign-in attempts. Wait {minutes} minutes and try again.',
   'form.expired': 'This form has expired. Please try again.',
   'home.title': 'Home',

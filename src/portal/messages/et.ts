@@ -11,6 +11,7 @@ export const et: Messages = {
   'signin.password': 'Parool',
   'signin.submit': 'Logi sisse',
   'signin.failed': 'See konto ja parool ei sobi kokku. Kontrolli mõlemat ja proovi uuesti.',
+  'signin.incomplete': 'Sisesta oma töökonto ja parool.',
   'signin.rateLimited': 'Liiga palju ebaõnnestunud sisselogimiskatseid. Oota {minutes} minutit ja proovi uuesti.',
   'form.expired': 'See vorm on aegunud. Palun proovi uuesti.',
   'home.title': 'Avaleht',

@@ -8,9 +8,11 @@ import {
   PostgresAdapter,
   PostgresDialect,
   CompiledQuery,
+  SqliteAdapter,
   SqliteDialect,
   sql,
   type DatabaseConnection,
+  type DialectAdapter,
   type Driver,
   type Migration,
   type Transaction,
@@ -82,9 +84,14 @@ function openSqlite(dataDir: string): DatabaseHandle {
 /**
  * Transactions that take SQLite's write lock at BEGIN. A deferred transaction that reads first
  * fails at once with "database is locked" when another process wrote in between, without waiting
- * for busy_timeout; an immediate one waits its turn.
+ * for busy_timeout; an immediate one waits its turn. Migrations run in one such transaction
+ * (SQLite's DDL is transactional), so two processes starting on a new file migrate it once.
  */
 class ImmediateSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+
   override createDriver(): Driver {
     const driver = super.createDriver() as SqliteDriver;
     driver.beginTransaction = async (connection: DatabaseConnection) => {
@@ -117,6 +124,12 @@ function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle
     location: `postgres://${where.host}${where.pathname}${options.schema ? ` (schema ${options.schema})` : ''}`,
     close: () => db.destroy(),
   };
+}
+
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {

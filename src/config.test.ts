@@ -43,7 +43,7 @@ describe('loadConfig', () => {
     let error: unknown;
     try {
       loadConfig({
-        PORT: 'eighty',
+        PORT: '1e3',
         DATABASE_URL: 'mysql://x',
         PHOTOSYNC_RENDITION_SIZES: '300,72,48',
         PHOTOSYNC_DEMO: 'maybe',

@@ -62,7 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
+    if (!/^\s*\d+\s*$/.test(raw) || value < min || value > max) {
       problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
       return fallback;
     }

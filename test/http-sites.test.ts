@@ -242,5 +242,10 @@ describeEachDialect('sites over HTTP', (dialect) => {
       expect(response.statusCode, query).toBe(400);
       expect(response.json().error.message, query).toMatch(/\w+/);
     }
+    for (const url of ['/%zz', '/User%20Photos/Profile%20Pictures/%E0%A4%A_MThumb.jpg']) {
+      const response = await app.inject({ url, headers: { authorization: `Bearer ${janeToken}` } });
+      expect(response.statusCode, url).toBe(400);
+      expect(response.json(), url).toEqual({ error: { code: 'invalid_request', message: expect.any(String) } });
+    }
   });
 });

@@ -21,7 +21,7 @@ const USAGE = `photosync — profile pictures: one mail photo, site renditions s
 
 Usage:
   photosync serve                                   start the server (see README for settings)
-  photosync users add <upn> --name <display name> --password <password> [--no-mailbox] [--admin]
+  photosync users add <upn> --name <display name> [--password <password>] [--no-mailbox] [--admin]
   photosync users import <file.csv>                 rows: upn,displayName,password,mailbox,admin
   photosync photo set <upn> <image>                 set the mail photo (JPEG, PNG, GIF, WebP; 4 MB)
   photosync photo remove <upn>                      remove the mail photo
@@ -32,17 +32,18 @@ Usage:
   photosync token create <upn>                      a bearer token for the user (last line of output)
 `;
 
-const COMMANDS = new Set([
-  'serve',
-  'users add',
-  'users import',
-  'photo set',
-  'photo remove',
-  'directory-photo set',
-  'site-photo set',
-  'sync',
-  'status',
-  'token create',
+/** Each command and how many words it takes after its name. */
+const COMMANDS = new Map([
+  ['serve', 0],
+  ['users add', 1],
+  ['users import', 1],
+  ['photo set', 2],
+  ['photo remove', 1],
+  ['directory-photo set', 2],
+  ['site-photo set', 2],
+  ['sync', 1],
+  ['status', 0],
+  ['token create', 1],
 ]);
 
 const OPTIONS = {
@@ -69,7 +70,10 @@ async function run(argv: string[]): Promise<number> {
   }
   const key = `${command} ${['serve', 'sync', 'status'].includes(command) ? '' : (rest[0] ?? '')}`.trim();
   // A mistyped command is told as such, before the settings or the database can get in the way.
-  if (!COMMANDS.has(key)) throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`, 2);
+  const arity = COMMANDS.get(key);
+  if (arity === undefined) throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`, 2);
+  const extra = positionals.slice(key.split(' ').length + arity);
+  if (extra.length > 0) throw new CliError(`"${key}" does not take "${extra.join(' ')}".\n\n${USAGE}`, 2);
   const config = loadConfig();
   if (key === 'serve') return serve(config);
 
@@ -164,7 +168,7 @@ async function serve(config: Config): Promise<number> {
     if (code === 'EADDRINUSE') {
       throw new CliError(`Port ${config.port} on ${config.host} is already in use; set PORT to a free port.`);
     }
-    if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
       throw new CliError(
         `Cannot listen on ${config.host}:${config.port}: ${(error as Error).message}. Check HOST and PORT.`,
       );

@@ -4,7 +4,13 @@ import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyReply,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawServerDefault,
+} from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
 import { portalRoutes } from '../portal/routes.js';
@@ -31,6 +37,12 @@ export async function buildApp(services: Services): Promise<App> {
     }),
     trustProxy: false,
     bodyLimit: 1024 * 1024,
+    maxParamLength: 300,
+    // Errors Fastify raises before any route runs (a malformed URL) get the one error shape too.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const message = error.code === 'FST_ERR_BAD_URL' ? 'The address is not a valid URL.' : error.message;
+      void reply.status(400).send({ error: { code: 'invalid_request', message } });
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -32,7 +32,7 @@ export function createUserLock(db: Kysely<Database>, dialect: Dialect, options: 
   const local = createLocalLock();
   const shared =
     dialect === 'postgres'
-      ? advisoryLock(db, options.maxHeld ?? 4)
+      ? advisoryLock(db, options.maxHeld ?? 4, options.waitMs ?? 30_000)
       : leaseLock(db, options.leaseMs ?? 30_000, options.waitMs ?? 30_000);
   return { run: (userId, fn) => local.run(userId, () => shared.run(userId, fn)) };
 }
@@ -77,21 +77,31 @@ function createSemaphore(size: number) {
   };
 }
 
-/** A session-level advisory lock on a dedicated connection; PostgreSQL frees it if the process dies. */
-function advisoryLock(db: Kysely<Database>, maxHeld: number): UserLock {
+/**
+ * A session-level advisory lock on a dedicated connection; PostgreSQL frees it if the process dies.
+ * lock_timeout bounds the wait, so a stuck holder elsewhere cannot stall this process's syncs.
+ */
+function advisoryLock(db: Kysely<Database>, maxHeld: number, waitMs: number): UserLock {
   const slots = createSemaphore(maxHeld);
   return {
     async run(userId, fn) {
+      const key = `photosync:user:${userId}`;
       await slots.acquire();
       try {
         return await db.connection().execute(async (connection) => {
-          await sql`select pg_advisory_lock(hashtextextended(${`photosync:user:${userId}`}, 0))`.execute(connection);
+          try {
+            await sql`select set_config('lock_timeout', ${String(waitMs)}, false)`.execute(connection);
+            await sql`select pg_advisory_lock(hashtextextended(${key}, 0))`.execute(connection);
+          } catch (error) {
+            if ((error as { code?: string }).code === '55P03') throw new LockTimeoutError(userId);
+            throw error;
+          } finally {
+            await sql`select set_config('lock_timeout', '0', false)`.execute(connection);
+          }
           try {
             return await fn();
           } finally {
-            await sql`select pg_advisory_unlock(hashtextextended(${`photosync:user:${userId}`}, 0))`.execute(
-              connection,
-            );
+            await sql`select pg_advisory_unlock(hashtextextended(${key}, 0))`.execute(connection);
           }
         });
       } finally {

@@ -14,7 +14,7 @@ async function readImage(file: string | undefined, limit: number): Promise<Buffe
     if (!stat.isFile()) throw new CliError(`${file} is not a file.`);
     // Refuse a huge file before reading it into memory.
     if (stat.size > limit)
-      throw new CliError(`${file} is ${formatBytes(stat.size)}; the limit is ${formatBytes(limit)}.`);
+      throw new CliError(`${file} is ${formatBytes(stat.size, limit)}; the limit is ${formatBytes(limit, stat.size)}.`);
     return await fs.readFile(file);
   } catch (error) {
     if (error instanceof CliError) throw error;
@@ -81,6 +81,9 @@ export async function setSitePhotoCommand(services: Services, upn?: string, file
     : `Site picture of ${user.upn} set.`;
 }
 
-function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
+/** Size for a person; exact bytes when rounding would make the two sizes compared look equal. */
+function formatBytes(bytes: number, other: number): string {
+  const rounded = (n: number) =>
+    n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`;
+  return rounded(bytes) === rounded(other) ? `${bytes.toLocaleString('en-US')} bytes` : rounded(bytes);
 }

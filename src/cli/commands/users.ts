@@ -32,7 +32,9 @@ export async function addUser(
     hasMailbox: options.mailbox,
     isAdmin: options.admin,
   });
-  return `Added ${user.upn} (${user.displayName})${user.hasMailbox ? '' : ', without a mailbox'}${user.isAdmin ? ', administrator' : ''}.`;
+  const notes = [user.hasMailbox ? '' : ', without a mailbox', user.isAdmin ? ', administrator' : ''].join('');
+  const noPassword = options.password === undefined ? ' No password was given, so this user cannot sign in.' : '';
+  return `Added ${user.upn} (${user.displayName})${notes}.${noPassword}`;
 }
 
 function parseFlag(value: string | undefined, fallback: boolean): boolean | undefined {
@@ -51,11 +53,17 @@ export interface ImportReport {
 /** Imports upn,displayName,password,mailbox,admin rows; a bad row is reported and skipped. */
 export async function importUsers(services: Services, file: string | undefined): Promise<ImportReport> {
   if (!file) throw new CliError('Usage: photosync users import <file.csv>', 2);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await fs.readFile(file, 'utf8');
+    bytes = await fs.readFile(file);
   } catch (error) {
     throw new CliError(fileProblem(file, error));
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new CliError(`${file} is not UTF-8 text. Save it as "CSV UTF-8" and import it again; nothing was imported.`);
   }
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {

@@ -1,29 +1,25 @@
 import sharp from 'sharp';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { createSession } from '../src/directory/credentials.js';
 import { setDirectoryPhoto } from '../src/directory/photo.js';
 import type { DirectoryUser } from '../src/directory/users.js';
-import { buildApp, type App } from '../src/http/app.js';
+import type { App } from '../src/http/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
 import { listAttempts } from '../src/sync/history.js';
 import { listSyncStatus } from '../src/sync/status.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg, tokenFor } from './support/factories.js';
-import { describeEachDialect, useTestServices } from './support/services.js';
+import { describeEachDialect, useTestApp } from './support/services.js';
 
 const GREEN: [number, number, number] = [20, 170, 60];
 const ORANGE: [number, number, number] = [240, 140, 20];
 
 describeEachDialect('sites over HTTP', (dialect) => {
-  const context = useTestServices(dialect);
+  const context = useTestApp(dialect);
   let services: Services;
   let app: App;
-  beforeAll(async () => {
-    services = context.services;
-    app = await buildApp(services);
-  });
-  afterAll(() => app.close());
+  beforeAll(() => ({ services, app } = context));
 
   const photo = (query: string, token?: string, headers: Record<string, string> = {}) =>
     app.inject({

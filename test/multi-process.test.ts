@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildApp, type App } from '../src/http/app.js';
+import { beforeAll, expect, it } from 'vitest';
 import type { Services } from '../src/services.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import { listAttempts } from '../src/sync/history.js';
 import { makeUser, tokenFor } from './support/factories.js';
-import { describeEachDialect, useTestServices } from './support/services.js';
+import { describeEachDialect, useTestApp, useTestServices } from './support/services.js';
 
 const run = promisify(execFile);
 const WORKER = path.resolve('test/support/contention-worker.ts');
@@ -15,12 +14,7 @@ const WORKER = path.resolve('test/support/contention-worker.ts');
 describeEachDialect('several processes on one database', (dialect) => {
   const context = useTestServices(dialect);
   let services: Services;
-  let app: App;
-  beforeAll(async () => {
-    services = context.services;
-    app = await buildApp(services);
-  });
-  afterAll(() => app.close());
+  beforeAll(() => ({ services } = context));
 
   const workers = (rounds: number, upns: string[], count: number) => {
     const env = { PATH: process.env.PATH, ...context.store.env };
@@ -62,12 +56,7 @@ describeEachDialect('several processes on one database', (dialect) => {
 });
 
 describeEachDialect('serving while other processes sync', (dialect) => {
-  const context = useTestServices(dialect);
-  let app: App;
-  beforeAll(async () => {
-    app = await buildApp(context.services);
-  });
-  afterAll(() => app.close());
+  const context = useTestApp(dialect);
 
   it('always answers with a whole picture, never an error', async () => {
     const { services } = context;
@@ -84,7 +73,7 @@ describeEachDialect('serving while other processes sync', (dialect) => {
         // better-sqlite3 answers synchronously: yield so the workers' exit can be noticed.
         await new Promise((resolve) => setImmediate(resolve));
         for (const size of ['S', 'M', 'L']) {
-          const response = await app.inject({
+          const response = await context.app.inject({
             url: `/_layouts/15/userphoto.aspx?size=${size}&accountname=${jane.upn}`,
             headers: { authorization: `Bearer ${token}` },
           });

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { userForSession } from '../src/directory/credentials.js';
-import { buildApp, type App } from '../src/http/app.js';
+import type { App } from '../src/http/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { makeUser } from './support/factories.js';
-import { describeEachDialect, useTestServices } from './support/services.js';
+import { describeEachDialect, useTestApp } from './support/services.js';
 
 /** A cookie jar and the form token, as a browser holds them. */
 class Browser {
@@ -49,14 +49,10 @@ class Browser {
 }
 
 describeEachDialect('portal sign-in', (dialect) => {
-  const context = useTestServices(dialect);
+  const context = useTestApp(dialect);
   let services: Services;
   let app: App;
-  beforeAll(async () => {
-    services = context.services;
-    app = await buildApp(services);
-  });
-  afterAll(() => app.close());
+  beforeAll(() => ({ services, app } = context));
 
   it('signs in with a fresh session cookie, shows the home page, and signs out', async () => {
     const user = await makeUser(services, { displayName: 'Mari <Maasikas>', password: 'long password' });

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { buildApp, type App } from '../../src/http/app.js';
 import { createServices, type Services } from '../../src/services.js';
 
 export type TestDialect = 'sqlite' | 'postgres';
@@ -94,6 +95,18 @@ export function useTestServices(dialect: TestDialect, env: Record<string, string
   afterAll(async () => {
     await context.services?.close();
     await context.store?.drop();
+  });
+  return context;
+}
+
+/** useTestServices plus the HTTP app built on them (closed before the services). */
+export function useTestApp(dialect: TestDialect): TestContext & { app: App } {
+  const context = useTestServices(dialect) as TestContext & { app: App };
+  beforeAll(async () => {
+    context.app = await buildApp(context.services);
+  });
+  afterAll(async () => {
+    await context.app?.close();
   });
   return context;
 }

@@ -37,7 +37,7 @@ export async function buildApp(services: Services): Promise<App> {
     }),
     trustProxy: false,
     bodyLimit: 1024 * 1024,
-    maxParamLength: 300,
+    routerOptions: { maxParamLength: 300 },
     // Errors Fastify raises before any route runs (a malformed URL) get the one error shape too.
     frameworkErrors: (error, _request, reply: FastifyReply) => {
       const message = error.code === 'FST_ERR_BAD_URL' ? 'The address is not a valid URL.' : error.message;

@@ -37,6 +37,11 @@ describeEachDialect('directory and mail photo store', (dialect) => {
       status: 409,
     });
     await expect(createUser(db, { upn: 'not a upn', displayName: 'X' })).rejects.toMatchObject({ status: 400 });
+    for (const displayName of ['Two\nlines', 'Tab\there', 'Evil\u202Egnp.exe', 'Line\u2028separator']) {
+      await expect(createUser(db, { upn: 'names@contoso.com', displayName }), displayName).rejects.toMatchObject({
+        status: 400,
+      });
+    }
     await expect(
       createUser(db, { upn: 'short@contoso.com', displayName: 'X', password: 'short' }),
     ).rejects.toMatchObject({
@@ -96,6 +101,12 @@ describeEachDialect('directory and mail photo store', (dialect) => {
 
     const same = await setMailPhoto(mailDeps(), user, camera);
     expect(same).toEqual(photo);
+
+    // The same picture again repairs a lost master file instead of keeping a row without bytes.
+    await services.blobs.delete([photo.blobKey]);
+    const repaired = await setMailPhoto(mailDeps(), user, camera);
+    expect(repaired.etag).toBe(photo.etag);
+    expect(await readMailMaster(services.blobs, repaired)).toEqual(master);
   });
 
   it('keeps a small photo small instead of upscaling it', async () => {

@@ -190,6 +190,28 @@ describeEachDialect('sync engine', (dialect) => {
     expect((await getSiteProfile(services.database.db, user.id))?.syncedEtag).toBe(photo.etag);
   });
 
+  it('gives users whose UPNs map to one file name their own names, even when synced at once', async () => {
+    const tag = `${Date.now()}${process.pid}`;
+    const users = await Promise.all(
+      [`a.b.c${tag}@x.com`, `a_b.c${tag}@x.com`, `a.b_c${tag}@x.com`, `a_b_c${tag}@x.com`].map((upn) =>
+        makeUser(services, { upn }),
+      ),
+    );
+    for (const user of users) await giveMailPhoto(services, user, await solidJpeg(RED));
+    const results = await Promise.all(users.map((user) => services.sync.sync(user, 'sharepoint_tile')));
+    expect(results.map((r) => r.outcome)).toEqual(['synced', 'synced', 'synced', 'synced']);
+    const stems = await services.database.db
+      .selectFrom('site_profiles')
+      .select('file_stem')
+      .where(
+        'user_id',
+        'in',
+        users.map((u) => u.id),
+      )
+      .execute();
+    expect(new Set(stems.map((s) => s.file_stem)).size).toBe(4);
+  });
+
   it('renders once when two instances on the same database are triggered together', async () => {
     const second = await openTestServices(store);
     try {
@@ -245,6 +267,8 @@ describeEachDialect('sync engine', (dialect) => {
     await services.sync.sync(user, 'admin');
     const resized = await openTestServices(store, { PHOTOSYNC_RENDITION_SIZES: '40,64,200' });
     try {
+      const status = await listSyncStatus(resized.database.db, '', '40,64,200');
+      expect(status.find((s) => s.upn === user.upn)?.state).toBe('changed');
       expect((await resized.sync.sync(user, 'photo_request')).outcome).toBe('synced');
       const large = await getRendition(resized.database.db, user.id, 'L');
       expect(large?.side).toBe(200);

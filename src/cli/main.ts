@@ -168,7 +168,7 @@ async function serve(config: Config): Promise<number> {
     if (code === 'EADDRINUSE') {
       throw new CliError(`Port ${config.port} on ${config.host} is already in use; set PORT to a free port.`);
     }
-    if (code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    if (['EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EINVAL'].includes(code ?? '')) {
       throw new CliError(
         `Cannot listen on ${config.host}:${config.port}: ${(error as Error).message}. Check HOST and PORT.`,
       );

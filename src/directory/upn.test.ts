@@ -27,5 +27,6 @@ describe('user principal names', () => {
 
   it('names library files as SharePoint does', () => {
     expect(libraryFileStem('jane.doe@contoso.com')).toBe('jane_doe_contoso_com');
+    expect(libraryFileStem("a/b?c#d%e+f'g@contoso.com")).toBe('a_b_c_d_e_f_g_contoso_com');
   });
 });

@@ -23,7 +23,10 @@ export function claimForUpn(upn: string): string {
   return `i:0#.f|membership|${upn}`;
 }
 
-/** SharePoint names photo files after the UPN with `@` and `.` replaced by `_`. */
+/**
+ * SharePoint names photo files after the UPN with `@` and `.` replaced by `_`. Any other character
+ * that is not safe in a URL path (`/ ? # %` and the like, which UPNs allow) becomes `_` as well.
+ */
 export function libraryFileStem(upn: string): string {
-  return upn.replace(/[@.]/g, '_');
+  return upn.replace(/[^a-z0-9_-]/g, '_');
 }

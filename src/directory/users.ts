@@ -43,8 +43,12 @@ export function validateNewUser(input: NewUser): Required<Omit<NewUser, 'passwor
   if (displayName.length === 0 || displayName.length > 256) {
     throw invalidInput('The display name must be 1 to 256 characters.');
   }
-  if (/\p{Cc}/u.test(displayName)) {
-    throw invalidInput('The display name cannot contain line breaks, tabs or other control characters.');
+  // Control characters, line and paragraph separators, and bidi overrides/isolates (which can make
+  // a name display as something else).
+  if (/[\p{Cc}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/u.test(displayName)) {
+    throw invalidInput(
+      'The display name cannot contain line breaks, tabs, direction overrides or other control characters.',
+    );
   }
   if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
     throw invalidInput(`The password must be at least ${MIN_PASSWORD_LENGTH} characters.`);

@@ -83,7 +83,8 @@ export async function setMailPhoto(deps: MailStoreDeps, user: DirectoryUser, upl
 
   const etag = contentTag(master.jpeg);
   const current = await getMailPhoto(deps.db, user.id);
-  if (current?.etag === etag) return current;
+  // The same picture again changes nothing, unless its stored file was lost: then it is a repair.
+  if (current?.etag === etag && (await deps.blobs.get(current.blobKey))) return current;
 
   const photo: MailPhoto = {
     etag,

@@ -42,7 +42,6 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
   const throttle = createSignInThrottle({
     windowMs: 15 * 60_000,
     perAccount: 5,
-    perAccountAnywhere: 20,
     perAddress: 100,
   });
 

@@ -1,21 +1,20 @@
 /**
- * Counts failed sign-ins in a sliding window: per address, per address and account, and per
- * account from anywhere. An attempt is counted when it starts (so parallel guesses cannot all slip
- * through while passwords are being checked) and forgiven when it succeeds. Memory only: each
- * instance keeps its own counts.
+ * Counts failed sign-ins in a sliding window, per address and per address and account. An attempt
+ * is counted when it starts (so parallel guesses cannot all slip through while passwords are being
+ * checked) and forgiven when it succeeds. There is deliberately no limit per account from every
+ * address: anyone could then lock anyone out. Memory only: each instance keeps its own counts.
  */
 export interface ThrottleLimits {
   windowMs: number;
   /** Failures from one address for one account. */
   perAccount: number;
-  /** Failures for one account from every address together (guessing from many addresses). */
-  perAccountAnywhere: number;
   /** Failures from one address over all accounts (password spraying); an office shares it. */
   perAddress: number;
 }
 
 export function createSignInThrottle(limits: ThrottleLimits) {
   const failures = new Map<string, number[]>();
+  let recorded = 0;
 
   const recent = (key: string, now: number): number[] => {
     const times = (failures.get(key) ?? []).filter((t) => now - t < limits.windowMs);
@@ -28,7 +27,6 @@ export function createSignInThrottle(limits: ThrottleLimits) {
     return [
       [`a:${address}`, limits.perAddress],
       [`au:${address}:${account}`, limits.perAccount],
-      [`u:${account}`, limits.perAccountAnywhere],
     ] as const;
   };
 
@@ -46,6 +44,9 @@ export function createSignInThrottle(limits: ThrottleLimits) {
     /** Counts an attempt as failed until `forgive` says it succeeded. */
     recordAttempt(address: string, upn: string, now = Date.now()): void {
       for (const [key] of keyed(address, upn)) failures.set(key, [...recent(key, now), now]);
+      // Keys are otherwise only cleaned when looked up again; sweep now and then so guesses at
+      // ever new accounts cannot grow the map without end.
+      if (++recorded % 1000 === 0) for (const key of [...failures.keys()]) recent(key, now);
     },
     forgive(address: string, upn: string, now = Date.now()): void {
       for (const [key] of keyed(address, upn)) recent(key, now).pop();

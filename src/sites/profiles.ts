@@ -91,47 +91,65 @@ export async function userIdForFileStem(db: Db, stem: string): Promise<string | 
 
 type ProfileChange = Partial<Omit<Database['site_profiles'], 'user_id' | 'file_stem'>>;
 
-async function upsertProfile(db: Db, user: DirectoryUser, change: ProfileChange): Promise<void> {
+/** Applies `change` to the user's profile, creating the profile first if there is none. */
+async function upsertProfile(db: Kysely<Database>, user: DirectoryUser, change: ProfileChange): Promise<void> {
+  if (await updateProfile(db, user, change)) return;
+  await createProfile(db, user);
+  await updateProfile(db, user, change);
+}
+
+/** Makes sure the profile row exists, so transactions only ever update it. */
+async function ensureProfile(db: Kysely<Database>, user: DirectoryUser): Promise<void> {
+  const row = await db.selectFrom('site_profiles').select('user_id').where('user_id', '=', user.id).executeTakeFirst();
+  if (!row) await createProfile(db, user);
+}
+
+async function updateProfile(db: Db, user: DirectoryUser, change: ProfileChange): Promise<boolean> {
   const updated = await db.updateTable('site_profiles').set(change).where('user_id', '=', user.id).executeTakeFirst();
-  if (updated.numUpdatedRows > 0n) return;
-  await db
-    .insertInto('site_profiles')
-    .values({
-      user_id: user.id,
-      file_stem: await freeFileStem(db, user),
-      exchange_sync_state: user.hasMailbox ? 1 : 0,
-      placeholder_state: 1,
-      picture_timestamp: null,
-      picture_source: null,
-      synced_etag: null,
-      rendition_spec: null,
-      last_checked_at: null,
-      ...change,
-    })
-    .onConflict((oc) => oc.column('user_id').doUpdateSet(change))
-    .execute();
+  return updated.numUpdatedRows > 0n;
 }
 
 /**
- * The library names files after the UPN with `@` and `.` made `_`, so a.b@contoso.com and
- * a_b@contoso.com would share one name, and one would be shown the other's face. The second
- * user to get a profile gets a numbered stem instead.
+ * Creates the profile (placeholder) with a library file name of the user's own. The library names
+ * files after the UPN, so a.b@contoso.com and a_b@contoso.com would share a name and one would be
+ * shown the other's face: the second gets a numbered name. Runs outside any transaction, since a
+ * name taken meanwhile by another process fails the insert and the next number is tried.
  */
-async function freeFileStem(db: Db, user: DirectoryUser): Promise<string> {
+async function createProfile(db: Kysely<Database>, user: DirectoryUser): Promise<void> {
   const base = libraryFileStem(user.upn);
-  for (let n = 1; ; n++) {
+  for (let n = 1; n < 1000; n++) {
     const stem = n === 1 ? base : `${base}_${n}`;
-    const holder = await db
-      .selectFrom('site_profiles')
-      .select('user_id')
-      .where('file_stem', '=', stem)
-      .executeTakeFirst();
-    if (!holder || holder.user_id === user.id) return stem;
+    try {
+      await db
+        .insertInto('site_profiles')
+        .values({
+          user_id: user.id,
+          file_stem: stem,
+          exchange_sync_state: user.hasMailbox ? 1 : 0,
+          placeholder_state: 1,
+          picture_timestamp: null,
+          picture_source: null,
+          synced_etag: null,
+          rendition_spec: null,
+          last_checked_at: null,
+        })
+        .onConflict((oc) => oc.column('user_id').doNothing())
+        .execute();
+      return;
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
   }
+  throw new Error(`No free library file name for ${user.upn}.`);
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const { code } = error as { code?: string };
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 /** Records that the mail photo was compared with the sites and nothing needed to change. */
-export async function markChecked(db: Db, user: DirectoryUser, at: number): Promise<void> {
+export async function markChecked(db: Kysely<Database>, user: DirectoryUser, at: number): Promise<void> {
   await upsertProfile(db, user, { last_checked_at: at, exchange_sync_state: user.hasMailbox ? 1 : 0 });
 }
 
@@ -160,6 +178,7 @@ export async function publishRenditions(
     await deps.blobs.put(row.blobKey, row.jpeg);
     deps.faultPoint?.(`after-put-${row.size}`);
   }
+  await ensureProfile(deps.db, user);
   const switchToNew = deps.db.transaction().execute(async (trx) => {
     const old = await trx.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id).execute();
     await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).execute();
@@ -177,7 +196,7 @@ export async function publishRenditions(
       )
       .execute();
     deps.faultPoint?.('before-commit');
-    await upsertProfile(trx, user, {
+    await updateProfile(trx, user, {
       placeholder_state: 0,
       exchange_sync_state: picture.source === 'mail' ? 1 : user.hasMailbox ? 1 : 0,
       picture_timestamp: picture.at,
@@ -202,10 +221,11 @@ export async function publishRenditions(
 
 /** Shows the placeholder (SPS-PicturePlaceholderState = 1) and drops the renditions. */
 export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: number): Promise<void> {
+  await ensureProfile(deps.db, user);
   const oldKeys = await deps.db.transaction().execute(async (trx) => {
     const old = await trx.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id).execute();
     await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).execute();
-    await upsertProfile(trx, user, {
+    await updateProfile(trx, user, {
       placeholder_state: 1,
       exchange_sync_state: user.hasMailbox ? 1 : 0,
       picture_timestamp: at,

@@ -58,16 +58,27 @@ export function createLocalLock(): UserLock {
   };
 }
 
+/** At most `size` holders; a waiter gives up (false) after `timeoutMs`. */
 function createSemaphore(size: number) {
   let free = size;
   const waiting: Array<() => void> = [];
   return {
-    async acquire(): Promise<void> {
+    async acquire(timeoutMs: number): Promise<boolean> {
       if (free > 0) {
         free--;
-        return;
+        return true;
       }
-      await new Promise<void>((resolve) => waiting.push(resolve));
+      return new Promise<boolean>((resolve) => {
+        const grant = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(grant), 1);
+          resolve(false);
+        }, timeoutMs);
+        waiting.push(grant);
+      });
     },
     release(): void {
       const next = waiting.shift();
@@ -86,11 +97,13 @@ function advisoryLock(db: Kysely<Database>, maxHeld: number, waitMs: number): Us
   return {
     async run(userId, fn) {
       const key = `photosync:user:${userId}`;
-      await slots.acquire();
+      const deadline = Date.now() + waitMs;
+      if (!(await slots.acquire(waitMs))) throw new LockTimeoutError(userId);
       try {
         return await db.connection().execute(async (connection) => {
           try {
-            await sql`select set_config('lock_timeout', ${String(waitMs)}, false)`.execute(connection);
+            const remaining = Math.max(1, deadline - Date.now());
+            await sql`select set_config('lock_timeout', ${String(remaining)}, false)`.execute(connection);
             await sql`select pg_advisory_lock(hashtextextended(${key}, 0))`.execute(connection);
           } catch (error) {
             if ((error as { code?: string }).code === '55P03') throw new LockTimeoutError(userId);

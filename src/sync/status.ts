@@ -39,18 +39,21 @@ interface StatusRow {
   placeholder_state: number | null;
   picture_timestamp: number | null;
   failing_since: number | null;
+  rendition_spec: string | null;
 }
 
-export function classify(row: StatusRow): SyncStateName {
+/** `renditionSpec`: the sizes configured now; pictures made at other sizes are out of step. */
+export function classify(row: StatusRow, renditionSpec?: string): SyncStateName {
   if (row.has_mailbox !== 1) return 'no_mailbox';
   if (row.failing_since !== null) return 'failing';
   if (row.mail_etag === null) return row.placeholder_state === 0 ? 'changed' : 'no_photo';
   if (row.picture_timestamp === null) return 'never_synced';
-  if (row.picture_source === 'mail' && row.synced_etag === row.mail_etag) return 'in_step';
+  const sizesCurrent = renditionSpec === undefined || row.rendition_spec === renditionSpec;
+  if (row.picture_source === 'mail' && row.synced_etag === row.mail_etag && sizesCurrent) return 'in_step';
   return 'changed';
 }
 
-export async function listSyncStatus(db: Db, publicUrl: string): Promise<UserSyncStatus[]> {
+export async function listSyncStatus(db: Db, publicUrl: string, renditionSpec?: string): Promise<UserSyncStatus[]> {
   const rows = await db
     .selectFrom('directory_users as u')
     .leftJoin('mail_photos as m', 'm.user_id', 'u.id')
@@ -67,6 +70,7 @@ export async function listSyncStatus(db: Db, publicUrl: string): Promise<UserSyn
       'p.placeholder_state',
       'p.exchange_sync_state',
       'p.file_stem',
+      'p.rendition_spec',
       'p.picture_timestamp',
       's.last_attempt_at',
       's.last_outcome',
@@ -78,7 +82,7 @@ export async function listSyncStatus(db: Db, publicUrl: string): Promise<UserSyn
   return rows.map((row) => ({
     upn: row.upn,
     displayName: row.display_name,
-    state: classify(row),
+    state: classify(row, renditionSpec),
     mailEtag: row.mail_etag,
     mailChangedAt: row.mail_changed_at,
     syncedEtag: row.synced_etag,

@@ -1,9 +1,14 @@
 import type { Services } from '../../services.js';
+import { renditionSpec } from '../../sites/library.js';
 import { SYNC_STATE_LABELS, listSyncStatus } from '../../sync/status.js';
 import { formatTime, table } from '../output.js';
 
 export async function statusCommand(services: Services, json: boolean): Promise<string> {
-  const statuses = await listSyncStatus(services.database.db, services.config.publicUrl);
+  const statuses = await listSyncStatus(
+    services.database.db,
+    services.config.publicUrl,
+    renditionSpec(services.syncSettings().renditionSizes),
+  );
   if (json) return JSON.stringify(statuses, null, 2);
   const counts = new Map<string, number>();
   for (const s of statuses) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);

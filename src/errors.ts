@@ -15,7 +15,6 @@ export class AppError extends Error {
 export const invalidInput = (message: string, id = 'invalid_input') => new AppError(id, 400, message);
 export const unauthorized = (message = 'Sign in or send a bearer token to see this.') =>
   new AppError('unauthorized', 401, message);
-export const forbidden = (message = 'You are not allowed to do that.') => new AppError('forbidden', 403, message);
 export const notFound = (message: string, id = 'not_found') => new AppError(id, 404, message);
 export const conflict = (message: string, id = 'conflict') => new AppError(id, 409, message);
 export const payloadTooLarge = (message: string) => new AppError('too_large', 413, message);

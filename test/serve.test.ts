@@ -88,6 +88,16 @@ async function stop(server: Server): Promise<{ code: number | null; signal: Node
   return result;
 }
 
+/** How many people the directory on `store` holds (the demo people once each, after seeding). */
+async function usersIn(store: TestStore): Promise<number> {
+  const services = await openTestServices(store);
+  try {
+    return await countUsers(services.database.db);
+  } finally {
+    await services.close();
+  }
+}
+
 const url = (server: Server, path: string) => `http://127.0.0.1:${server.port}${path}`;
 
 describe('photosync serve [sqlite]', () => {
@@ -143,13 +153,7 @@ describe('photosync serve [sqlite]', () => {
 
     expect(await stop(server)).toEqual({ code: 0, signal: null });
 
-    // The directory still holds the demo people once each.
-    const services = await openTestServices(store);
-    try {
-      expect(await countUsers(services.database.db)).toBe(DEMO_PEOPLE.length);
-    } finally {
-      await services.close();
-    }
+    expect(await usersIn(store)).toBe(DEMO_PEOPLE.length);
   });
 
   it('refuses a port that is already taken, with a message instead of a stack trace', async () => {
@@ -187,12 +191,7 @@ describeEachDialect('two servers starting together on an empty database', (diale
         expect(await (await fetch(url(server, '/healthz'))).json()).toMatchObject({ status: 'ok', database: dialect });
         expect(await stop(server)).toEqual({ code: 0, signal: null });
       }
-      const services = await openTestServices(store);
-      try {
-        expect(await countUsers(services.database.db)).toBe(DEMO_PEOPLE.length);
-      } finally {
-        await services.close();
-      }
+      expect(await usersIn(store)).toBe(DEMO_PEOPLE.length);
     } finally {
       for (const child of running) child.kill('SIGKILL');
       await store.drop();

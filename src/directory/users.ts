@@ -101,11 +101,6 @@ export async function findUserById(db: Db, id: string): Promise<DirectoryUser | 
   return row && toUser(row);
 }
 
-export async function listUsers(db: Db): Promise<DirectoryUser[]> {
-  const rows = await db.selectFrom('directory_users').select(USER_COLUMNS).orderBy('upn').execute();
-  return rows.map(toUser);
-}
-
 export async function countUsers(db: Db): Promise<number> {
   const row = await db
     .selectFrom('directory_users')

@@ -30,10 +30,6 @@ export function renditionSpec(sizes: RenditionSizes): string {
   return `${sizes.S},${sizes.M},${sizes.L}`;
 }
 
-export function isRenditionSize(value: string): value is RenditionSize {
-  return value === 'S' || value === 'M' || value === 'L';
-}
-
 export interface PictureProperties {
   PictureURL: string;
   'SPS-PicturePlaceholderState': '0' | '1';

@@ -44,6 +44,7 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_FAULT_INJECTION',
   'PHOTOSYNC_TEST_DATABASE_URL',
   'PHOTOSYNC_REQUIRE_POSTGRES',
+  'PHOTOSYNC_REQUIRE_CHROMIUM',
 ]);
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -1,5 +1,9 @@
-// English strings of the portal. Every page string lives here and in et.ts, never in markup.
+import { adminEn } from './admin.en.js';
+
+// English strings of the portal. Every page string lives here and in et.ts, never in markup;
+// the admin console's strings live in admin.en.ts / admin.et.ts and join the same catalog.
 export const en = {
+  ...adminEn,
   'app.name': 'photosync',
   'lang.name': 'English',
   'signin.title': 'Sign in',

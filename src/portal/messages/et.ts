@@ -1,7 +1,9 @@
+import { adminEt } from './admin.et.js';
 import type { Messages } from './en.js';
 
 // Estonian strings of the portal; the type makes a missing translation a compile error.
 export const et: Messages = {
+  ...adminEt,
   'app.name': 'photosync',
   'lang.name': 'Eesti',
   'signin.title': 'Logi sisse',

@@ -134,10 +134,18 @@ export function UploadForm(props: { context: PageContext; action: string; submit
     <form method="post" action={props.action} enctype="multipart/form-data" class="upload" data-max-bytes={4194304}>
       <input type="hidden" name="_csrf" value={props.context.csrfToken} />
       <div class="drop-zone" data-drop-zone="">
+        <input
+          id="photo"
+          name="photo"
+          type="file"
+          class="visually-hidden"
+          accept="image/jpeg,image/png,image/gif,image/webp"
+          aria-describedby="photo-rules"
+          required
+        />
         <label for="photo" class="button secondary">
           {t('photo.choose')}
         </label>
-        <input id="photo" name="photo" type="file" accept="image/jpeg,image/png,image/gif,image/webp" required />
         <span class="muted">{t('photo.drop')}</span>
         <p class="hint" id="photo-rules">
           {t('photo.rules')}

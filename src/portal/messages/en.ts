@@ -19,8 +19,6 @@ export const en = {
   'home.title': 'Home',
   'home.greeting': 'Hello, {name}',
   'home.photoAlt': 'Profile picture of {name}',
-  'home.photoHelp':
-    'This is your picture in the sites. Opening this page checks your photo in the mail service and brings a new one across at once.',
   'home.signedInAs': 'Signed in as {upn}',
   'signout.submit': 'Sign out',
   'nav.label': 'Portal',

@@ -19,8 +19,6 @@ export const et: Messages = {
   'home.title': 'Avaleht',
   'home.greeting': 'Tere, {name}',
   'home.photoAlt': 'Kasutaja {name} profiilipilt',
-  'home.photoHelp':
-    'See on sinu pilt saitidel. Selle lehe avamisel kontrollitakse sinu fotot meiliteenuses ja uus foto tuuakse kohe üle.',
   'home.signedInAs': 'Sisse logitud kui {upn}',
   'signout.submit': 'Logi välja',
   'nav.label': 'Portaal',

@@ -4,10 +4,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { pino } from 'pino';
+import sharp from 'sharp';
 import { loadConfig } from '../src/config.js';
+import { faceSvg } from '../src/demo/faces.js';
 import { DEMO_PASSWORD, DEMO_PEOPLE, seedDemoOrganisation } from '../src/demo/seed.js';
 import { findUserByUpn } from '../src/directory/users.js';
 import { buildApp } from '../src/http/app.js';
+import { rasterizeSvg } from '../src/media/media.js';
 import { createServices } from '../src/services.js';
 import { chromiumMissing, launchChromium } from '../test/support/chromium.js';
 
@@ -17,6 +20,18 @@ import { chromiumMissing, launchChromium } from '../test/support/chromium.js';
 const OUT = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
 const DESKTOP = { width: 1280, height: 820 };
 const PHONE = { width: 360, height: 740 };
+
+/** A wide picture with a face in the middle, as a phone photo would be. */
+async function landscape(): Promise<Buffer> {
+  const face = await rasterizeSvg(
+    faceSvg({ background: '#fde7c8', skin: '#f1c7a5', hair: '#8b4a1c', shirt: '#0f6cbd', hairStyle: 1 }),
+    360,
+  );
+  return sharp({ create: { width: 900, height: 500, channels: 3, background: '#9cc7a4' } })
+    .composite([{ input: face, gravity: 'centre' }])
+    .jpeg()
+    .toBuffer();
+}
 
 async function main(): Promise<void> {
   const missing = chromiumMissing();
@@ -61,6 +76,10 @@ async function main(): Promise<void> {
     await shot(jane, 'home');
     await jane.goto(`${base}/profile-photo`);
     await shot(jane, 'profile-photo');
+    // A landscape picture chosen: the preview shows the square it will be cropped to.
+    await jane.setInputFiles('#photo', { name: 'holiday.jpg', mimeType: 'image/jpeg', buffer: await landscape() });
+    await jane.waitForSelector('[data-preview]:not([hidden])');
+    await shot(jane, 'profile-photo-preview');
     await Promise.all([
       jane.waitForURL(/sharepoint/),
       jane.goto(`${base}/`).then(() => jane.click('form[action="/launch/sharepoint"] button')),

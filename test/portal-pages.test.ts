@@ -94,6 +94,9 @@ describeEachDialect('portal pages', (dialect) => {
     const triggers = (await listAttempts(services.database.db, user.id)).map((a) => a.trigger);
     expect(triggers).toEqual(['prompt', 'onedrive_tile', 'sharepoint_tile']);
 
+    const nobody = await browser.get('/_layouts/15/person.aspx?accountname=nobody@contoso.com');
+    expect(nobody.statusCode).toBe(404);
+    expect(nobody.body).toContain('There is nobody with that account here.');
     const landed = await browser.get('/_layouts/15/sharepoint.aspx?sync=synced');
     expect(landed.body).toContain('Your profile picture is now up to date in SharePoint.');
     expect(landed.body).toMatch(/userphoto\.aspx\?size=M&amp;accountname=[^"]+&amp;t=\d+/);

@@ -7,6 +7,7 @@ import type { App } from '../http/app.js';
 import { currentUser } from '../http/auth.js';
 import type { MessageKey } from '../portal/messages/en.js';
 import { formatDate, pageContext, sendPage } from '../portal/page-context.js';
+import { messagePage } from '../portal/pages.js';
 import { UploadBody, uploadRoutes, uploadedBytes } from '../portal/uploads.js';
 import type { Services } from '../services.js';
 import { SYNC_OUTCOMES, type SyncOutcome } from '../sync/history.js';
@@ -104,9 +105,11 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
       const account = request.query.accountname;
       const upn = account === undefined ? viewer.upn : upnFromAccountName(account);
       const person = upn ? await findUserByUpn(db, upn) : undefined;
-      if (!person || !person.enabled) return reply.callNotFound();
-      const profile = await getSiteProfile(db, person.id);
       const context = await pageContext(db, request, reply, viewer);
+      if (!person || !person.enabled) {
+        return sendPage(reply, messagePage(context, context.t('sites.title'), context.t('sites.notFound')), 404);
+      }
+      const profile = await getSiteProfile(db, person.id);
       const shown = profile?.placeholderState === 0;
       const view = {
         person: {

@@ -91,6 +91,7 @@ export const en = {
   'sites.upload.done': 'Your picture is uploaded.',
   'sites.upload.hasMailbox': 'Your picture comes from your mailbox. Change it on the profile photo page.',
   'sites.email': 'Work account',
+  'sites.notFound': 'There is nobody with that account here.',
   'onedrive.title': 'OneDrive',
   'onedrive.greeting': 'My files',
   'onedrive.empty': 'This folder is empty. Files you save to OneDrive appear here.',

@@ -91,6 +91,7 @@ export const et: Messages = {
   'sites.upload.done': 'Sinu pilt on üles laaditud.',
   'sites.upload.hasMailbox': 'Sinu pilt tuleb sinu postkastist. Muuda seda profiilifoto lehel.',
   'sites.email': 'Töökonto',
+  'sites.notFound': 'Sellise kontoga inimest siin pole.',
   'onedrive.title': 'OneDrive',
   'onedrive.greeting': 'Minu failid',
   'onedrive.empty': 'See kaust on tühi. Siia ilmuvad failid, mille OneDrive’i salvestad.',

@@ -180,4 +180,13 @@ describeEachDialect('portal pages', (dialect) => {
     const help = await browser.get('/help/profile-picture-sync');
     expect(help.body).toContain('Profile picture synchronization');
   });
+
+  it('shows the Admin link in the suite bar to administrators only', async () => {
+    const admin = client(app);
+    await admin.signIn(await makeUser(services, { isAdmin: true }));
+    expect((await admin.get('/')).body).toContain('href="/admin"');
+    const member = client(app);
+    await member.signIn(await makeUser(services));
+    expect((await member.get('/')).body).not.toContain('href="/admin"');
+  });
 });

@@ -81,3 +81,18 @@ export async function englishOn(page: Page): Promise<string[]> {
   const strings = await pageStrings(page);
   return strings.filter((s) => ENGLISH.some(({ pattern }) => pattern.test(s))).map((s) => `${page.url()}: ${s}`);
 }
+
+/** Drops a file on the upload form's drop zone, as dragging it from the desktop does. */
+export async function dropPhoto(page: Page, file: { name: string; mimeType: string; buffer: Buffer }) {
+  await page.evaluate(
+    ({ name, mimeType, bytes }) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], name, { type: mimeType }));
+      const zone = document.querySelector('[data-drop-zone]');
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        zone?.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      }
+    },
+    { name: file.name, mimeType: file.mimeType, bytes: [...file.buffer] },
+  );
+}

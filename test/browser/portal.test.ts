@@ -9,7 +9,7 @@ import { listAttempts } from '../../src/sync/history.js';
 import { chromiumMissing, useBrowser, useServer } from '../support/browser.js';
 import { closeTo, giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
 import { useTestServices } from '../support/services.js';
-import { englishOn, privateWindow, shownColour, signIn, uploadPhoto } from './helpers.js';
+import { dropPhoto, englishOn, privateWindow, shownColour, signIn, uploadPhoto } from './helpers.js';
 
 // The article's story in a real browser: a new photo, a colleague still seeing the old one, a
 // private window, sign-in, the SharePoint tile, and the colleague seeing the new photo.
@@ -67,7 +67,17 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', () =>
     if (locale === 'en') expect(await englishOn(own)).not.toEqual([]);
     await own.click(`nav a[href="/profile-photo"]`);
     await check(own);
-    await uploadPhoto(own, { name: 'me.jpg', mimeType: 'image/jpeg', buffer: await solidJpeg(GREEN) });
+    const green = { name: 'me.jpg', mimeType: 'image/jpeg', buffer: await solidJpeg(GREEN, 400, 300) };
+    if (locale === 'et') {
+      // Dragged onto the page: the square preview shows it before anything is sent.
+      await dropPhoto(own, green);
+      await own.waitForSelector('[data-preview]:not([hidden])');
+      expect(closeTo(await shownColour(own.locator('[data-preview] img')), GREEN, 12)).toBe(true);
+      await check(own);
+      await Promise.all([own.waitForURL(/done=saved/), own.click('form.upload button[type=submit]')]);
+    } else {
+      await uploadPhoto(own, green);
+    }
     await expect.poll(() => own.locator('.notice-ok').textContent()).toBe(t['photo.saved']);
     expect(closeTo(await shownColour(own.locator('.current img')), GREEN, 12)).toBe(true);
     expect(closeTo(await shownColour(own.locator('.suite-bar .avatar')), GREEN, 12)).toBe(true);
@@ -177,6 +187,7 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', () =>
 
     expect(await getMailPhoto(services.database.db, user.id)).toEqual(before);
     expect(closeTo(await shownColour(page.locator('.current img')), RED, 12)).toBe(true);
+    expect(await englishOn(page)).toEqual([]);
   });
 
   it('lets someone without a mailbox upload in SharePoint, with initials in the suite bar', async () => {

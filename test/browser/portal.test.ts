@@ -25,8 +25,8 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', () =>
   const server = useServer(() => context.services);
   const chromium = useBrowser();
   const open: BrowserContext[] = [];
-  const window = async (locale?: string) => {
-    const created = await privateWindow(chromium.browser, locale);
+  const openWindow = async (locale?: string, viewport?: { width: number; height: number }) => {
+    const created = await privateWindow(chromium.browser, locale, viewport);
     open.push(created);
     return created;
   };
@@ -53,7 +53,7 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', () =>
     };
 
     // The user uploads a new photo on the profile photo page (in Estonian: chosen with the switcher).
-    const own = await (await window('en-GB')).newPage();
+    const own = await (await openWindow('en-GB')).newPage();
     if (locale === 'et') {
       await own.goto(`${base}/signin`);
       await Promise.all([own.waitForURL(`${base}/signin`), own.click('button[name=lang][value=et]')]);
@@ -84,7 +84,7 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', () =>
     await check(own);
 
     // A colleague still sees the old photo in the People section: nothing synced on its own.
-    const other = await (await window(locale === 'et' ? 'et-EE' : 'en-GB')).newPage();
+    const other = await (await openWindow(locale === 'et' ? 'et-EE' : 'en-GB')).newPage();
     await signIn(other, base, colleague.upn);
     await other.goto(`${base}/_layouts/15/sharepoint.aspx`);
     await check(other);
@@ -93,7 +93,7 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', () =>
     expect(closeTo(await shownColour(person), RED, 12)).toBe(true);
 
     // The article's remedy: a private window, the portal, sign in, the SharePoint tile.
-    const fresh = await (await window(locale === 'et' ? 'et-EE' : 'en-GB')).newPage();
+    const fresh = await (await openWindow(locale === 'et' ? 'et-EE' : 'en-GB')).newPage();
     await signIn(fresh, base, user.upn);
     await check(fresh);
     // By keyboard: Tab reaches the SharePoint tile, Enter opens it.
@@ -153,7 +153,7 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', () =>
     const user = await makeUser(services, { displayName: 'Kati Karu' });
     await giveMailPhoto(services, user, await solidJpeg(RED));
     const before = await getMailPhoto(services.database.db, user.id);
-    const page = await (await window('et-EE')).newPage();
+    const page = await (await openWindow('et-EE')).newPage();
     await signIn(page, server.baseUrl, user.upn);
     await page.goto(`${server.baseUrl}/profile-photo`);
 
@@ -192,14 +192,18 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', () =>
 
   it('lets someone without a mailbox upload in SharePoint, with initials in the suite bar', async () => {
     const user = await makeUser(services, { displayName: 'Nora Ots', hasMailbox: false });
-    const page = await (await window()).newPage();
+    // On a 360 px phone, where nothing may need sideways scrolling.
+    const page = await (await openWindow('en-GB', { width: 360, height: 740 })).newPage();
+    const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
     await signIn(page, server.baseUrl, user.upn);
     expect(await page.locator('.suite-bar [data-initials]').textContent()).toBe('NO');
+    expect(await fits()).toBe(true);
 
     await page.click('nav a[href="/profile-photo"]');
     expect(page.url()).toBe(`${server.baseUrl}/_layouts/15/editprofile.aspx`);
     await uploadPhoto(page, { name: 'nora.png', mimeType: 'image/jpeg', buffer: await solidJpeg(BLUE) });
     expect(await page.locator('.notice-ok').textContent()).toBe(en['sites.upload.done']);
+    expect(await fits()).toBe(true);
     expect(closeTo(await shownColour(page.locator('.current img')), BLUE, 12)).toBe(true);
     expect(await page.locator('.suite-bar [data-initials]').textContent()).toBe('NO');
 
@@ -209,5 +213,6 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', () =>
       page.click('form[action="/launch/sharepoint"] button'),
     ]);
     expect(closeTo(await shownColour(page.locator(`a[data-upn="${user.upn}"] img`)), BLUE, 12)).toBe(true);
+    expect(await fits()).toBe(true);
   });
 });

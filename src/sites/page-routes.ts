@@ -83,7 +83,7 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
       const user = await signedIn(request, reply);
       if (!user) return reply;
       const context = await pageContext(db, request, reply, user);
-      const photo = userPhotoUrl(user.upn, 'M', await timestamp(user));
+      const photo = userPhotoUrl(user.upn, 'L', await timestamp(user));
       const notice = syncNotice(request.query.sync, 'OneDrive');
       return sendPage(reply, oneDrivePage({ ...context, user: context.user! }, photo, notice));
     },

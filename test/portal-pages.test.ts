@@ -181,6 +181,13 @@ describeEachDialect('portal pages', (dialect) => {
     expect(help.body).toContain('Profile picture synchronization');
   });
 
+  it('describes the page routes in the OpenAPI document', async () => {
+    const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: object }>();
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/launch/{app}', '/profile-photo', '/_layouts/15/sharepoint.aspx', '/language']),
+    );
+  });
+
   it('shows the Admin link in the suite bar to administrators only', async () => {
     const admin = client(app);
     await admin.signIn(await makeUser(services, { isAdmin: true }));

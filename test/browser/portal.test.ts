@@ -18,7 +18,8 @@ const RED: [number, number, number] = [200, 30, 40];
 const GREEN: [number, number, number] = [30, 160, 70];
 const BLUE: [number, number, number] = [30, 80, 200];
 
-describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', () => {
+// A shared machine or CI runner can be slow; these are generous limits, not timing assertions.
+describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', { timeout: 120_000 }, () => {
   const context = useTestServices('sqlite');
   let services: Services;
   beforeAll(() => ({ services } = context));

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { createSettingsStore, type SettingsStore } from './admin/settings.js';
 import type { Config } from './config.js';
 import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
 import { configureMedia } from './media/media.js';
@@ -21,6 +22,8 @@ export interface Services {
   sync: SyncEngine;
   log: Logger;
   syncSettings(): SyncSettings;
+  /** Admin-editable settings: database values over the environment's defaults. */
+  settings: SettingsStore;
   /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
   faultPoint: ((name: string) => void) | undefined;
   close(): Promise<void>;
@@ -47,11 +50,8 @@ export async function createServices(config: Config, options: ServiceOptions = {
       ? createPostgresBlobStore(database.db, counter)
       : createFileBlobStore(path.join(config.dataDir, 'photos'), counter);
   const lock = createUserLock(database.db, database.dialect);
-  const syncSettings = (): SyncSettings => ({
-    renditionSizes: config.renditionSizes,
-    recheckSeconds: config.recheckSeconds,
-    errorBackoffSeconds: config.errorBackoffSeconds,
-  });
+  const settings = await createSettingsStore(database.db, config);
+  const syncSettings = (): SyncSettings => settings.current();
   const faultPoint = config.faultInjection ? crashAt(config.faultInjection) : undefined;
   const sync = createSyncEngine({
     db: database.db,
@@ -71,6 +71,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     sync,
     log,
     syncSettings,
+    settings,
     faultPoint,
     close: () => database.close(),
   };

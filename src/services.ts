@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { createMailer, type Mailer } from './admin/mailer.js';
 import { createSettingsStore, type SettingsStore } from './admin/settings.js';
 import type { Config } from './config.js';
 import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
@@ -24,6 +25,8 @@ export interface Services {
   syncSettings(): SyncSettings;
   /** Admin-editable settings: database values over the environment's defaults. */
   settings: SettingsStore;
+  /** Sends prompt e-mails; undefined when SMTP_URL is not set. */
+  mailer: Mailer | undefined;
   /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
   faultPoint: ((name: string) => void) | undefined;
   close(): Promise<void>;
@@ -52,6 +55,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const lock = createUserLock(database.db, database.dialect);
   const settings = await createSettingsStore(database.db, config);
   const syncSettings = (): SyncSettings => settings.current();
+  const mailer = createMailer(config.smtpUrl);
   const faultPoint = config.faultInjection ? crashAt(config.faultInjection) : undefined;
   const sync = createSyncEngine({
     db: database.db,
@@ -72,8 +76,12 @@ export async function createServices(config: Config, options: ServiceOptions = {
     log,
     syncSettings,
     settings,
+    mailer,
     faultPoint,
-    close: () => database.close(),
+    close: async () => {
+      mailer?.close();
+      await database.close();
+    },
   };
 }
 

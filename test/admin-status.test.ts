@@ -69,15 +69,16 @@ describeEachDialect('admin user status', (dialect) => {
 
   it('counts pictures made at other sizes as changed when an admin changes the sizes', async () => {
     const user = await makeUser(services);
+    const admin = await makeUser(services, { isAdmin: true });
     await giveMailPhoto(services, user, await solidJpeg([10, 120, 10], 64));
     await services.sync.sync(user, 'sharepoint_tile');
     await expectState(user.id, user.upn, 'in_step');
     const sizes = services.syncSettings().renditionSizes;
-    await services.settings.update({ renditionSizes: { S: 40, M: 80, L: 200 } }, 'admin@test');
+    await services.settings.update({ renditionSizes: { S: 40, M: 80, L: 200 } }, admin);
     await expectState(user.id, user.upn, 'changed');
     await services.sync.sync(user, 'sharepoint_tile');
     await expectState(user.id, user.upn, 'in_step');
-    await services.settings.update({ renditionSizes: sizes }, 'admin@test');
+    await services.settings.update({ renditionSizes: sizes }, admin);
     await expectState(user.id, user.upn, 'changed');
     await services.sync.sync(user, 'sharepoint_tile');
   });

@@ -1,4 +1,6 @@
 import type { Config, RenditionSizes } from '../config.js';
+import type { DirectoryUser } from '../directory/users.js';
+import { recordAudit } from './audit.js';
 import { invalidInput } from '../errors.js';
 import { renditionSpec } from '../sites/library.js';
 import type { Db } from '../storage/database.js';
@@ -28,7 +30,10 @@ export interface SettingsStore {
   current(): AdminSettings;
   refresh(): Promise<AdminSettings>;
   /** Validates and saves the changed values; returns what changed (before → after). */
-  update(change: SettingsChange, actor: string): Promise<Partial<Record<SettingName, { from: unknown; to: unknown }>>>;
+  update(
+    change: Record<string, unknown>,
+    actor: DirectoryUser,
+  ): Promise<Partial<Record<SettingName, { from: unknown; to: unknown }>>>;
 }
 
 export function defaultSettings(config: Config): AdminSettings {
@@ -82,10 +87,11 @@ export async function createSettingsStore(db: Kysely<Database>, config: Config):
           const value = JSON.stringify(valid[name]);
           await trx
             .insertInto('admin_settings')
-            .values({ name, value, updated_at: at, updated_by: actor })
-            .onConflict((oc) => oc.column('name').doUpdateSet({ value, updated_at: at, updated_by: actor }))
+            .values({ name, value, updated_at: at, updated_by: actor.upn })
+            .onConflict((oc) => oc.column('name').doUpdateSet({ value, updated_at: at, updated_by: actor.upn }))
             .execute();
         }
+        if (Object.keys(changed).length > 0) await recordAudit(trx, actor, 'settings', changed, at);
         if (changed.renditionSizes && valid.renditionSizes) {
           await publishRenditionSpec(trx, renditionSpec(valid.renditionSizes));
         }

@@ -13,6 +13,7 @@ import Fastify, {
 } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
+import { adminRoutes } from '../admin/routes.js';
 import { portalRoutes } from '../portal/routes.js';
 import type { Services } from '../services.js';
 import { siteRoutes } from '../sites/routes.js';
@@ -125,5 +126,6 @@ export async function buildApp(services: Services): Promise<App> {
   // Tier 3: the roles' routes.
   siteRoutes(app, services);
   await app.register((portal) => portalRoutes(portal as App, services));
+  await app.register((admin) => adminRoutes(admin as App, services));
   return app;
 }

@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import type { PageContext } from './layout.js';
 import { renderPage } from './layout.js';
 
@@ -39,13 +40,17 @@ export function signInPage(context: PageContext, form: { upn?: string; error?: s
   );
 }
 
-export function homePage(context: PageContext & { user: { displayName: string; upn: string } }): string {
+export function homePage(
+  // `banner`: the admin console's prompt banner (issue 4), or null.
+  context: PageContext & { user: { displayName: string; upn: string }; banner?: ComponentChildren },
+): string {
   const { t, user } = context;
   const ownPhoto = `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(user.upn)}`;
   return renderPage(
     context,
     t('home.title'),
     <section class="card">
+      {context.banner}
       <h1>{t('home.greeting', { name: user.displayName })}</h1>
       <div class="profile">
         <img src={ownPhoto} alt={t('home.photoAlt', { name: user.displayName })} width={150} height={150} />

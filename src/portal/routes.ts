@@ -3,6 +3,7 @@ import csrf from '@fastify/csrf-protection';
 import rateLimit from '@fastify/rate-limit';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { promptBannerFor } from '../admin/banner.js';
 import { createSession, endSession } from '../directory/credentials.js';
 import { authenticate } from '../directory/users.js';
 import type { App } from '../http/app.js';
@@ -76,7 +77,9 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
   app.get('/', { schema: { summary: 'Portal home', tags: ['portal'], response: html } }, async (request, reply) => {
     const user = await currentUser(request, db);
     if (!user) return reply.redirect('/signin', 303);
-    return sendPage(reply, homePage({ ...context(request, reply, user), user }));
+    const page = { ...context(request, reply, user), user };
+    // Admin console hook (issue 4): the "sync now" banner for a prompted user; moves into the home page's banner slot.
+    return sendPage(reply, homePage({ ...page, banner: await promptBannerFor(db, user, page) }));
   });
 
   app.get(

@@ -53,7 +53,10 @@ export async function createServices(config: Config, options: ServiceOptions = {
       ? createPostgresBlobStore(database.db, counter)
       : createFileBlobStore(path.join(config.dataDir, 'photos'), counter);
   const lock = createUserLock(database.db, database.dialect);
-  const settings = await createSettingsStore(database.db, config);
+  const settings = await createSettingsStore(database.db, config).catch(async (error: unknown) => {
+    await database.close();
+    throw error;
+  });
   const syncSettings = (): SyncSettings => settings.current();
   const mailer = createMailer(config.smtpUrl);
   const faultPoint = config.faultInjection ? crashAt(config.faultInjection) : undefined;

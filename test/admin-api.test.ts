@@ -124,6 +124,18 @@ describeEachDialect('admin console', (dialect) => {
     const audit = (await api('GET', '/admin/api/audit', adminToken)).json();
     expect(audit.entries[0]).toMatchObject({ actorUpn: admin.upn, action: 'prompt' });
     expect(audit.entries[0].detail.users).toEqual([user.upn]);
+
+    const counts = (await api('GET', '/admin/api/overview', adminToken)).json().states as Array<{
+      state: string;
+      users: number;
+    }>;
+    const outOfStep = counts
+      .filter((c) => ['changed', 'never_synced', 'failing'].includes(c.state))
+      .reduce((sum, c) => sum + c.users, 0);
+    const everyone = await api('POST', '/admin/api/prompts', adminToken, { allOutOfStep: true });
+    expect(everyone.json()).toMatchObject({ prompted: outOfStep, skipped: [] });
+    const both = await api('POST', '/admin/api/prompts', adminToken, { allOutOfStep: true, upns: [user.upn] });
+    expect(both.statusCode).toBe(400);
   });
 
   it('runs an operator sync only when the setting allows it, as trigger "admin"', async () => {

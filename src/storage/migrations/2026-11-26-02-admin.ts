@@ -67,6 +67,14 @@ const WATCHED = [
   { table: 'sync_state', events: ['INSERT', 'UPDATE OF failing_since', 'DELETE'], key: 'user_id' },
 ] as const;
 
+/** Every attempt rewrites sync_state; only a failure starting or ending moves the state. */
+const ONLY_WHEN: Record<string, { sqlite: string; postgres: string }> = {
+  'sync_state UPDATE OF failing_since': {
+    sqlite: 'WHEN OLD.failing_since IS NOT NEW.failing_since',
+    postgres: 'WHEN (OLD.failing_since IS DISTINCT FROM NEW.failing_since)',
+  },
+};
+
 function triggerName(table: string, event: string): string {
   return `admin_status_${table}_${event.split(' ')[0]!.toLowerCase()}`;
 }
@@ -166,10 +174,11 @@ $body$`,
   for (const { table, events, key } of WATCHED) {
     for (const event of events) {
       const row = event === 'DELETE' ? 'OLD' : 'NEW';
+      const when = ONLY_WHEN[`${table} ${event}`];
       const statement = postgres
         ? `CREATE TRIGGER ${triggerName(table, event)} AFTER ${event} ON ${table}
-           FOR EACH ROW EXECUTE FUNCTION admin_status_trigger()`
-        : `CREATE TRIGGER ${triggerName(table, event)} AFTER ${event} ON ${table} FOR EACH ROW
+           FOR EACH ROW ${when?.postgres ?? ''} EXECUTE FUNCTION admin_status_trigger()`
+        : `CREATE TRIGGER ${triggerName(table, event)} AFTER ${event} ON ${table} FOR EACH ROW ${when?.sqlite ?? ''}
            BEGIN ${refreshStatement(`u.id = ${row}.${key}`, false)}; END`;
       await sql.raw(statement).execute(db);
     }

@@ -3,12 +3,12 @@ import csrf from '@fastify/csrf-protection';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getDirectoryPhoto } from '../directory/photo.js';
-import { findUserByUpn } from '../directory/users.js';
+import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { isAppError, notFound } from '../errors.js';
 import type { App } from '../http/app.js';
 import { currentUser } from '../http/auth.js';
 import { getMailPhoto, readMailMaster } from '../mail/photo-store.js';
-import { localeFromHeader, translator } from '../portal/i18n.js';
+import { pageContext, sendPage } from '../portal/page-context.js';
 import type { PageContext } from '../portal/layout.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
@@ -63,27 +63,18 @@ async function adminPages(app: App, services: Services): Promise<void> {
     },
   });
 
-  const context = (request: FastifyRequest, reply: FastifyReply, user?: PageContext['user']): PageContext => {
-    const locale = localeFromHeader(request.headers['accept-language']);
-    return { locale, t: translator(locale), csrfToken: reply.generateCsrf(), user };
-  };
-  const sendPage = (reply: FastifyReply, page: string, status = 200) =>
-    reply
-      .status(status)
-      .type('text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('vary', 'Accept-Language, Cookie')
-      .send(page);
+  const context = (request: FastifyRequest, reply: FastifyReply, user?: DirectoryUser) =>
+    pageContext(db, request, reply, user);
   const admin = async (request: FastifyRequest, reply: FastifyReply) => {
     const user = await requireAdmin(request, db);
-    return { user, page: context(request, reply, user) };
+    return { user, page: await context(request, reply, user) };
   };
 
   // Pages answer with pages: sign-in for nobody, a localized 403 for non-admins, the reason otherwise.
   app.setErrorHandler(async (error: Error & { code?: string; validation?: unknown }, request, reply) => {
     if (isAppError(error) && error.status === 401) return reply.redirect('/signin', 303);
     const user = await currentUser(request, db).catch(() => undefined);
-    const page = context(request, reply, user);
+    const page = await context(request, reply, user);
     const { t } = page;
     if (isAppError(error) && error.id === 'forbidden')
       return sendPage(reply, forbiddenPage(page, user?.upn ?? ''), 403);

@@ -16,6 +16,7 @@ import { sql } from 'kysely';
 import { adminRoutes } from '../admin/routes.js';
 import { portalRoutes } from '../portal/routes.js';
 import type { Services } from '../services.js';
+import { sitePageRoutes } from '../sites/page-routes.js';
 import { siteRoutes } from '../sites/routes.js';
 import { installErrorHandler } from './errors.js';
 import { ErrorResponse } from './schemas.js';
@@ -125,7 +126,10 @@ export async function buildApp(services: Services): Promise<App> {
 
   // Tier 3: the roles' routes.
   siteRoutes(app, services);
-  await app.register((portal) => portalRoutes(portal as App, services));
+  await app.register(async (portal) => {
+    await portalRoutes(portal as App, services);
+    await sitePageRoutes(portal as App, services);
+  });
   await app.register((admin) => adminRoutes(admin as App, services));
   return app;
 }

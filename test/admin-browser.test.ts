@@ -11,7 +11,8 @@ import { createTestStore, openTestServices, type TestStore } from './support/ser
 // The admin's and the user's path through real Chromium on a real port: filter to "changed since
 // last sync", ask the user to sync, the user sees the banner and syncs with its button.
 
-describe.skipIf(chromiumMissing())('admin console in a browser', () => {
+// A shared machine can be slow; a generous limit, not a timing assertion.
+describe.skipIf(chromiumMissing())('admin console in a browser', { timeout: 120_000 }, () => {
   let store: TestStore;
   let services: Services;
   let app: App;

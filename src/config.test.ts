@@ -26,8 +26,12 @@ describe('loadConfig', () => {
       PHOTOSYNC_RECHECK_SECONDS: '60',
       PHOTOSYNC_ERROR_BACKOFF_SECONDS: '10',
       PHOTOSYNC_DEMO: 'off',
+      SMTP_URL: 'smtp://mail.contoso.com:2525',
+      PHOTOSYNC_MAIL_FROM: 'photos@contoso.com',
     });
     expect(config).toMatchObject({
+      smtpUrl: 'smtp://mail.contoso.com:2525',
+      mailFrom: 'photos@contoso.com',
       port: 9000,
       databaseUrl: 'postgres://db/photos',
       dataDir: '/var/lib/photosync',
@@ -49,13 +53,15 @@ describe('loadConfig', () => {
         PHOTOSYNC_DEMO: 'maybe',
         PHOTOSYNC_RECHEK_SECONDS: '5',
         PHOTOSYNC_FAULT_INJECTION: 'before-commit',
+        SMTP_URL: 'http://mail',
+        PHOTOSYNC_MAIL_FROM: 'not an address',
       });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const { problems } = error as ConfigError;
-    expect(problems).toHaveLength(6);
+    expect(problems).toHaveLength(8);
     for (const name of [
       'PORT',
       'DATABASE_URL',
@@ -63,6 +69,8 @@ describe('loadConfig', () => {
       'PHOTOSYNC_DEMO',
       'PHOTOSYNC_RECHEK_SECONDS',
       'PHOTOSYNC_FAULT_INJECTION',
+      'SMTP_URL',
+      'PHOTOSYNC_MAIL_FROM',
     ]) {
       expect(problems.some((p) => p.startsWith(name))).toBe(true);
     }

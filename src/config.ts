@@ -24,6 +24,10 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Test-only fault injection inside a sync; refused unless NODE_ENV=test or explicitly allowed. */
   faultInjection: string | undefined;
+  /** smtp(s)://… enables the admin console's prompt e-mails; unset = banner only. */
+  smtpUrl: string | undefined;
+  /** Default sender of prompt e-mails (an admin setting may override it). */
+  mailFrom: string;
 }
 
 export class ConfigError extends Error {
@@ -42,6 +46,7 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_DEMO',
   'PHOTOSYNC_LOG_LEVEL',
   'PHOTOSYNC_FAULT_INJECTION',
+  'PHOTOSYNC_MAIL_FROM',
   'PHOTOSYNC_TEST_DATABASE_URL',
   'PHOTOSYNC_REQUIRE_POSTGRES',
   'PHOTOSYNC_REQUIRE_CHROMIUM',
@@ -107,6 +112,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push('PHOTOSYNC_FAULT_INJECTION is for tests only and needs NODE_ENV=test.');
   }
 
+  const smtpUrl = env.SMTP_URL?.trim() || undefined;
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^/\s]+/.test(smtpUrl)) {
+    problems.push(`SMTP_URL must look like smtp://host:port or smtps://user:password@host:port, got "${smtpUrl}".`);
+  }
+  const mailFrom = env.PHOTOSYNC_MAIL_FROM?.trim() || 'photosync@localhost';
+  if (!/^[^\s@<>"]+@[^\s@<>"]+$/.test(mailFrom)) {
+    problems.push(`PHOTOSYNC_MAIL_FROM must be an e-mail address, got "${mailFrom}".`);
+  }
+
   const config: Config = {
     dataDir: path.resolve(cwd, env.PHOTOSYNC_DATA_DIR?.trim() || 'data'),
     databaseUrl,
@@ -119,6 +133,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     seedDemo: boolean('PHOTOSYNC_DEMO', true),
     logLevel,
     faultInjection,
+    smtpUrl,
+    mailFrom,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

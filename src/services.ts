@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { createMailer, type Mailer } from './admin/mailer.js';
+import { createSettingsStore, type SettingsStore } from './admin/settings.js';
 import type { Config } from './config.js';
 import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
 import { configureMedia } from './media/media.js';
@@ -21,6 +23,10 @@ export interface Services {
   sync: SyncEngine;
   log: Logger;
   syncSettings(): SyncSettings;
+  /** Admin-editable settings: database values over the environment's defaults. */
+  settings: SettingsStore;
+  /** Sends prompt e-mails; undefined when SMTP_URL is not set. */
+  mailer: Mailer | undefined;
   /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
   faultPoint: ((name: string) => void) | undefined;
   close(): Promise<void>;
@@ -47,11 +53,12 @@ export async function createServices(config: Config, options: ServiceOptions = {
       ? createPostgresBlobStore(database.db, counter)
       : createFileBlobStore(path.join(config.dataDir, 'photos'), counter);
   const lock = createUserLock(database.db, database.dialect);
-  const syncSettings = (): SyncSettings => ({
-    renditionSizes: config.renditionSizes,
-    recheckSeconds: config.recheckSeconds,
-    errorBackoffSeconds: config.errorBackoffSeconds,
+  const settings = await createSettingsStore(database.db, config).catch(async (error: unknown) => {
+    await database.close();
+    throw error;
   });
+  const syncSettings = (): SyncSettings => settings.current();
+  const mailer = createMailer(config.smtpUrl);
   const faultPoint = config.faultInjection ? crashAt(config.faultInjection) : undefined;
   const sync = createSyncEngine({
     db: database.db,
@@ -71,8 +78,13 @@ export async function createServices(config: Config, options: ServiceOptions = {
     sync,
     log,
     syncSettings,
+    settings,
+    mailer,
     faultPoint,
-    close: () => database.close(),
+    close: async () => {
+      mailer?.close();
+      await database.close();
+    },
   };
 }
 

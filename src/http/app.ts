@@ -13,6 +13,7 @@ import Fastify, {
 } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
+import { adminRoutes } from '../admin/routes.js';
 import { portalRoutes } from '../portal/routes.js';
 import type { Services } from '../services.js';
 import { sitePageRoutes } from '../sites/page-routes.js';
@@ -129,5 +130,6 @@ export async function buildApp(services: Services): Promise<App> {
     await portalRoutes(portal as App, services);
     await sitePageRoutes(portal as App, services);
   });
+  await app.register((admin) => adminRoutes(admin as App, services));
   return app;
 }

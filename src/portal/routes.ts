@@ -3,6 +3,7 @@ import csrf from '@fastify/csrf-protection';
 import rateLimit from '@fastify/rate-limit';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { promptBannerFor } from '../admin/banner.js';
 import { createSession, endSession } from '../directory/credentials.js';
 import { authenticate } from '../directory/users.js';
 import type { App } from '../http/app.js';
@@ -71,7 +72,9 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
     const user = await currentUser(request, db);
     if (!user) return reply.redirect('/signin', 303);
     const page = await pageContext(db, request, reply, user);
-    return sendPage(reply, homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox }));
+    // Admin console (issue 4): the prompt banner for a user an admin asked to sync.
+    const banner = (await promptBannerFor(db, user, page)) ?? undefined;
+    return sendPage(reply, homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox, banner }));
   });
 
   app.get(

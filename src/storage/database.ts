@@ -18,17 +18,19 @@ import {
   type Transaction,
 } from 'kysely';
 import pg from 'pg';
+import type { AdminTables } from '../admin/tables.js';
 import type { DirectoryTables } from '../directory/tables.js';
 import type { MailTables } from '../mail/tables.js';
 import type { SiteTables } from '../sites/tables.js';
 import type { SyncTables } from '../sync/tables.js';
 import * as initial from './migrations/2026-11-25-01-initial.js';
+import * as admin from './migrations/2026-11-26-02-admin.js';
 
 export interface StorageTables {
   storage_blobs: { key: string; bytes: Buffer; created_at: number };
 }
 
-export interface Database extends DirectoryTables, MailTables, SiteTables, SyncTables, StorageTables {}
+export interface Database extends DirectoryTables, MailTables, SiteTables, SyncTables, StorageTables, AdminTables {}
 
 /** Repository functions take either the database or an open transaction. */
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -45,6 +47,7 @@ export interface DatabaseHandle {
 
 const migrations: Record<string, Migration> = {
   '2026-11-25-01-initial': initial,
+  '2026-11-26-02-admin': admin,
 };
 
 export interface OpenDatabaseOptions {

@@ -1,0 +1,140 @@
+import { libraryFileStem } from '../directory/upn.js';
+import { getDirectoryPhoto } from '../directory/photo.js';
+import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
+import { AppError, invalidInput, notFound } from '../errors.js';
+import { getMailPhoto } from '../mail/photo-store.js';
+import type { Services } from '../services.js';
+import { pictureProperties, type PictureProperties } from '../sites/library.js';
+import { getRendition, getSiteProfile } from '../sites/profiles.js';
+import { listAttempts, type HistoryEntry, type SyncOutcome } from '../sync/history.js';
+import type { SyncStateName } from '../sync/status.js';
+import { recordAudit } from './audit.js';
+import { sendPromptMails } from './mailer.js';
+import { listPrompts, promptUsers, type PromptRecord, type PromptTarget } from './prompts.js';
+
+// What the console's pages and API do, in one place: both call these.
+
+export const MAX_OPERATOR_SYNC = 50;
+
+export interface UserDetail {
+  upn: string;
+  displayName: string;
+  hasMailbox: boolean;
+  isAdmin: boolean;
+  state: SyncStateName;
+  since: number;
+  mail: { etag: string; side: number; byteSize: number; changedAt: number } | null;
+  /** thumbnailPhoto: shown for comparison, never a source for the sites. */
+  directoryPhoto: { byteSize: number } | null;
+  renditions: Array<{ size: 'S' | 'M' | 'L'; etag: string; side: number; byteSize: number }>;
+  properties: PictureProperties;
+  syncedEtag: string | null;
+  attempts: HistoryEntry[];
+  prompts: PromptRecord[];
+}
+
+export async function userDetail(services: Services, upn: string): Promise<UserDetail> {
+  const { db } = services.database;
+  const user = await findUserByUpn(db, upn);
+  if (!user) throw notFound(`There is no user ${upn}.`, 'user_not_found');
+  const [status, mail, directoryPhoto, profile, attempts, prompts] = await Promise.all([
+    db.selectFrom('admin_user_status').select(['state', 'since']).where('user_id', '=', user.id).executeTakeFirst(),
+    getMailPhoto(db, user.id),
+    getDirectoryPhoto(db, user.id),
+    getSiteProfile(db, user.id),
+    listAttempts(db, user.id, 1000),
+    listPrompts(db, user.id),
+  ]);
+  const stem = await db
+    .selectFrom('site_profiles')
+    .select('file_stem')
+    .where('user_id', '=', user.id)
+    .executeTakeFirst();
+  const renditions: UserDetail['renditions'] = [];
+  for (const size of ['S', 'M', 'L'] as const) {
+    const r = await getRendition(db, user.id, size);
+    if (r) renditions.push({ size, etag: r.etag, side: r.side, byteSize: r.byteSize });
+  }
+  return {
+    upn: user.upn,
+    displayName: user.displayName,
+    hasMailbox: user.hasMailbox,
+    isAdmin: user.isAdmin,
+    state: (status?.state ?? 'no_photo') as SyncStateName,
+    since: status?.since ?? 0,
+    mail: mail ? { etag: mail.etag, side: mail.side, byteSize: mail.byteSize, changedAt: mail.changedAt } : null,
+    directoryPhoto: directoryPhoto ? { byteSize: directoryPhoto.length } : null,
+    renditions,
+    properties: pictureProperties(
+      services.config.publicUrl,
+      stem?.file_stem ?? libraryFileStem(user.upn),
+      profile,
+      user.hasMailbox,
+    ),
+    syncedEtag: profile?.syncedEtag ?? null,
+    attempts,
+    prompts,
+  };
+}
+
+export interface PromptResult {
+  prompted: number;
+  skipped: Array<{ upn: string; state: SyncStateName }>;
+  /** sending: e-mails go out in the background; off: no SMTP_URL. */
+  email: 'sending' | 'off';
+}
+
+/** Records the prompts, then sends their e-mails after the commit (never holding the request). */
+export async function askToSync(services: Services, actor: DirectoryUser, target: PromptTarget): Promise<PromptResult> {
+  const { promptIds, skipped } = await promptUsers(services.database.db, actor, target);
+  const mailer = services.mailer;
+  if (mailer && promptIds.length > 0) {
+    const deps = {
+      db: services.database.db,
+      mailer,
+      from: services.settings.current().mailFrom,
+      publicUrl: services.config.publicUrl,
+      log: services.log,
+    };
+    void sendPromptMails(deps, promptIds).catch((error: unknown) =>
+      services.log.error({ err: error }, 'prompt e-mails stopped'),
+    );
+  }
+  return { prompted: promptIds.length, skipped, email: mailer ? 'sending' : 'off' };
+}
+
+export interface OperatorSyncResult {
+  upn: string;
+  outcome: SyncOutcome;
+  error: string | null;
+}
+
+/** Runs the sync as trigger `admin`, only when the setting allows it; recorded in the audit log. */
+export async function operatorSync(
+  services: Services,
+  actor: DirectoryUser,
+  upns: string[],
+): Promise<OperatorSyncResult[]> {
+  if (!(await services.settings.refresh()).operatorSync) {
+    throw new AppError(
+      'operator_sync_off',
+      403,
+      "Operator sync is turned off in the settings: the sites sync on the user's own action. Ask the user to sync instead.",
+    );
+  }
+  if (upns.length === 0) throw invalidInput('Choose at least one user to sync.', 'nothing_selected');
+  if (upns.length > MAX_OPERATOR_SYNC) throw invalidInput(`Sync at most ${MAX_OPERATOR_SYNC} users at once.`);
+  const users: DirectoryUser[] = [];
+  for (const upn of new Set(upns)) {
+    const user = await findUserByUpn(services.database.db, upn);
+    if (!user) throw notFound(`There is no user ${upn}.`, 'user_not_found');
+    users.push(user);
+  }
+  const results: OperatorSyncResult[] = [];
+  for (const user of users) {
+    const result = await services.sync.sync(user, 'admin');
+    results.push({ upn: user.upn, outcome: result.outcome, error: result.error });
+  }
+  await recordAudit(services.database.db, actor, 'operator_sync', { results });
+  return results;
+}

@@ -1,0 +1,51 @@
+import type { DirectoryUser } from '../directory/users.js';
+import type { Db } from '../storage/database.js';
+
+// Every admin action: who, when, what. Written in the same transaction as the action itself.
+
+export const AUDIT_ACTIONS = ['prompt', 'operator_sync', 'settings'] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actorUpn: string;
+  action: AuditAction;
+  detail: Record<string, unknown>;
+}
+
+export async function recordAudit(
+  db: Db,
+  actor: DirectoryUser,
+  action: AuditAction,
+  detail: Record<string, unknown>,
+  at = Date.now(),
+): Promise<void> {
+  await db
+    .insertInto('admin_audit')
+    .values({ at, actor_id: actor.id, actor_upn: actor.upn, action, detail: JSON.stringify(detail) })
+    .execute();
+}
+
+/** Newest first; `before` is the id of the last entry of the previous page. */
+export async function listAudit(
+  db: Db,
+  options: { before?: number | undefined; limit?: number | undefined } = {},
+): Promise<{ entries: AuditEntry[]; next: number | null }> {
+  const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
+  const rows = await db
+    .selectFrom('admin_audit')
+    .select(['id', 'at', 'actor_upn', 'action', 'detail'])
+    .$if(options.before !== undefined, (q) => q.where('id', '<', options.before!))
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+    .execute();
+  const entries = rows.slice(0, limit).map((r) => ({
+    id: Number(r.id),
+    at: r.at,
+    actorUpn: r.actor_upn,
+    action: r.action as AuditAction,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+  }));
+  return { entries, next: rows.length > limit ? (entries.at(-1)?.id ?? null) : null };
+}

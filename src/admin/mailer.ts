@@ -1,0 +1,78 @@
+import nodemailer from 'nodemailer';
+import type { Logger } from 'pino';
+import { translator, type Locale } from '../portal/i18n.js';
+import type { Db } from '../storage/database.js';
+import { markEmailed, promptsToEmail } from './prompts.js';
+
+// Prompt e-mails: in the user's language, with the article's steps and the link to the portal.
+// Sent after the prompts are committed, a batch at a time; each prompt records its outcome.
+
+export interface PromptMail {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface Mailer {
+  send(mail: PromptMail & { from: string }): Promise<void>;
+  close(): void;
+}
+
+export function createMailer(smtpUrl: string | undefined): Mailer | undefined {
+  if (!smtpUrl) return undefined;
+  const transport = nodemailer.createTransport(smtpUrl);
+  return {
+    async send(mail) {
+      await transport.sendMail(mail);
+    },
+    close: () => transport.close(),
+  };
+}
+
+export function promptMail(user: { upn: string; displayName: string }, locale: Locale, publicUrl: string): PromptMail {
+  const t = translator(locale);
+  const portal = `${publicUrl}/`;
+  const steps = [
+    t('prompt.mailStep1'),
+    t('prompt.mailStep2', { url: portal }),
+    t('prompt.mailStep3'),
+    t('prompt.mailStep4'),
+  ];
+  const text = [
+    t('prompt.mailGreeting', { name: user.displayName }),
+    '',
+    t('prompt.mailIntro'),
+    '',
+    ...steps.map((step, i) => `${i + 1}. ${step}`),
+    '',
+    portal,
+  ].join('\n');
+  const escape = (s: string) =>
+    s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const html = `<!doctype html><html lang="${locale}"><body><p>${escape(t('prompt.mailGreeting', { name: user.displayName }))}</p><p>${escape(t('prompt.mailIntro'))}</p><ol>${steps
+    .map((step) => `<li>${escape(step)}</li>`)
+    .join('')}</ol><p><a href="${escape(portal)}">${escape(t('prompt.mailLink'))}</a></p></body></html>`;
+  return { to: user.upn, subject: t('prompt.mailSubject'), text, html };
+}
+
+/** Sends the e-mails of the prompts given by id, recording each one's outcome. */
+export async function sendPromptMails(
+  deps: { db: Db; mailer: Mailer; from: string; publicUrl: string; log: Logger },
+  promptIds: number[],
+): Promise<void> {
+  for (let i = 0; i < promptIds.length; i += 100) {
+    const batch = await promptsToEmail(deps.db, promptIds.slice(i, i + 100));
+    for (const prompt of batch) {
+      const mail = promptMail(prompt, prompt.locale, deps.publicUrl);
+      let error: string | null = null;
+      try {
+        await deps.mailer.send({ ...mail, from: deps.from });
+      } catch (cause) {
+        error = cause instanceof Error ? cause.message : String(cause);
+        deps.log.warn({ err: cause, to: prompt.upn }, 'prompt e-mail failed');
+      }
+      await markEmailed(deps.db, prompt.id, error);
+    }
+  }
+}

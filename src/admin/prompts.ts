@@ -1,0 +1,209 @@
+import type { Kysely } from 'kysely';
+import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
+import { invalidInput, notFound } from '../errors.js';
+import { LOCALES, type Locale } from '../portal/i18n.js';
+import type { Database, Db } from '../storage/database.js';
+import type { SyncStateName } from '../sync/status.js';
+import { recordAudit } from './audit.js';
+import { OUT_OF_STEP } from './users-query.js';
+
+// Asking users to sync: the article's remedy. A prompt shows the user a banner at their next
+// portal visit (and an e-mail, when SMTP is configured) until their pictures are in step.
+
+export const MAX_PROMPT_UPNS = 500;
+
+export type PromptTarget = { upns: string[] } | { allOutOfStep: true };
+
+export interface PromptOutcome {
+  promptIds: number[];
+  /** Users not prompted because they are not out of step, with their state. */
+  skipped: Array<{ upn: string; state: SyncStateName }>;
+}
+
+/**
+ * Records a prompt for each target user who is out of step, with the audit entry, in one
+ * transaction. An unknown UPN refuses the whole request and records nothing.
+ */
+export async function promptUsers(
+  db: Kysely<Database>,
+  actor: DirectoryUser,
+  target: PromptTarget,
+): Promise<PromptOutcome> {
+  const at = Date.now();
+  if ('upns' in target) {
+    if (target.upns.length === 0) throw invalidInput('Choose at least one user to ask.', 'nothing_selected');
+    if (target.upns.length > MAX_PROMPT_UPNS) {
+      throw invalidInput(`Ask at most ${MAX_PROMPT_UPNS} users at once, or ask everyone out of step.`);
+    }
+    const users: DirectoryUser[] = [];
+    for (const upn of new Set(target.upns)) {
+      const user = await findUserByUpn(db, upn);
+      if (!user) throw notFound(`There is no user ${upn}.`, 'user_not_found');
+      users.push(user);
+    }
+    return db.transaction().execute(async (trx) => {
+      const states = await trx
+        .selectFrom('admin_user_status')
+        .select(['user_id', 'state'])
+        .where(
+          'user_id',
+          'in',
+          users.map((u) => u.id),
+        )
+        .execute();
+      const stateOf = new Map(states.map((s) => [s.user_id, s.state as SyncStateName]));
+      const skipped: PromptOutcome['skipped'] = [];
+      const promptIds: number[] = [];
+      for (const user of users) {
+        const state = stateOf.get(user.id) ?? 'no_photo';
+        if (!OUT_OF_STEP.includes(state)) {
+          skipped.push({ upn: user.upn, state });
+          continue;
+        }
+        const row = await trx
+          .insertInto('admin_prompts')
+          .values({ user_id: user.id, prompted_by: actor.upn, created_at: at, mail_etag: await mailEtag(trx, user.id) })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        promptIds.push(Number(row.id));
+      }
+      await recordAudit(
+        trx,
+        actor,
+        'prompt',
+        {
+          users: users.filter((u) => !skipped.some((s) => s.upn === u.upn)).map((u) => u.upn),
+          skipped,
+        },
+        at,
+      );
+      return { promptIds, skipped };
+    });
+  }
+  return db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('admin_prompts')
+      .columns(['user_id', 'prompted_by', 'created_at', 'mail_etag'])
+      .expression((eb) =>
+        eb
+          .selectFrom('admin_user_status as st')
+          .leftJoin('mail_photos as m', 'm.user_id', 'st.user_id')
+          .select((e) => ['st.user_id', e.val(actor.upn).as('prompted_by'), e.val(at).as('created_at'), 'm.etag'])
+          .where('st.state', 'in', [...OUT_OF_STEP]),
+      )
+      .execute();
+    const rows = await trx
+      .selectFrom('admin_prompts')
+      .select('id')
+      .where('created_at', '=', at)
+      .where('prompted_by', '=', actor.upn)
+      .execute();
+    await recordAudit(trx, actor, 'prompt', { allOutOfStep: true, users: rows.length }, at);
+    return { promptIds: rows.map((r) => Number(r.id)), skipped: [] };
+  });
+}
+
+async function mailEtag(db: Db, userId: string): Promise<string | null> {
+  const row = await db.selectFrom('mail_photos').select('etag').where('user_id', '=', userId).executeTakeFirst();
+  return row?.etag ?? null;
+}
+
+/**
+ * The prompt the user should see now, if any. Once the user is no longer out of step their open
+ * prompts are closed, so the banner goes for good.
+ */
+export async function pendingPrompt(db: Db, userId: string): Promise<{ promptedAt: number } | undefined> {
+  const open = await db
+    .selectFrom('admin_prompts')
+    .select('created_at')
+    .where('user_id', '=', userId)
+    .where('resolved_at', 'is', null)
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (!open) return undefined;
+  const status = await db
+    .selectFrom('admin_user_status')
+    .select('state')
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  if (status && OUT_OF_STEP.includes(status.state as SyncStateName)) return { promptedAt: open.created_at };
+  await db
+    .updateTable('admin_prompts')
+    .set({ resolved_at: Date.now() })
+    .where('user_id', '=', userId)
+    .where('resolved_at', 'is', null)
+    .execute();
+  return undefined;
+}
+
+/** Remembers the language of the user's last portal visit, for e-mails sent to them later. */
+export async function rememberLocale(db: Db, userId: string, locale: Locale): Promise<void> {
+  const current = await db.selectFrom('user_locales').select('locale').where('user_id', '=', userId).executeTakeFirst();
+  if (current?.locale === locale) return;
+  const at = Date.now();
+  await db
+    .insertInto('user_locales')
+    .values({ user_id: userId, locale, updated_at: at })
+    .onConflict((oc) => oc.column('user_id').doUpdateSet({ locale, updated_at: at }))
+    .execute();
+}
+
+export interface PromptToEmail {
+  id: number;
+  upn: string;
+  displayName: string;
+  locale: Locale;
+}
+
+export async function promptsToEmail(db: Db, ids: number[]): Promise<PromptToEmail[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom('admin_prompts as pr')
+    .innerJoin('directory_users as u', 'u.id', 'pr.user_id')
+    .leftJoin('user_locales as l', 'l.user_id', 'pr.user_id')
+    .select(['pr.id', 'u.upn', 'u.display_name', 'l.locale'])
+    .where('pr.id', 'in', ids)
+    .where('pr.emailed_at', 'is', null)
+    .orderBy('pr.id')
+    .execute();
+  return rows.map((r) => ({
+    id: Number(r.id),
+    upn: r.upn,
+    displayName: r.display_name,
+    locale: (LOCALES as readonly string[]).includes(r.locale ?? '') ? (r.locale as Locale) : 'en',
+  }));
+}
+
+export async function markEmailed(db: Db, promptId: number, error: string | null): Promise<void> {
+  await db
+    .updateTable('admin_prompts')
+    .set({ emailed_at: Date.now(), email_error: error })
+    .where('id', '=', promptId)
+    .execute();
+}
+
+export interface PromptRecord {
+  promptedAt: number;
+  promptedBy: string;
+  emailedAt: number | null;
+  emailError: string | null;
+  resolvedAt: number | null;
+}
+
+export async function listPrompts(db: Db, userId: string): Promise<PromptRecord[]> {
+  const rows = await db
+    .selectFrom('admin_prompts')
+    .select(['created_at', 'prompted_by', 'emailed_at', 'email_error', 'resolved_at'])
+    .where('user_id', '=', userId)
+    .orderBy('created_at', 'desc')
+    .limit(50)
+    .execute();
+  return rows.map((r) => ({
+    promptedAt: r.created_at,
+    promptedBy: r.prompted_by,
+    emailedAt: r.emailed_at,
+    emailError: r.email_error,
+    resolvedAt: r.resolved_at,
+  }));
+}

@@ -1,0 +1,306 @@
+import fs from 'node:fs';
+import csrf from '@fastify/csrf-protection';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { getDirectoryPhoto } from '../directory/photo.js';
+import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
+import { isAppError, notFound } from '../errors.js';
+import type { App } from '../http/app.js';
+import { currentUser } from '../http/auth.js';
+import { getMailPhoto, readMailMaster } from '../mail/photo-store.js';
+import { pageContext, sendPage } from '../portal/page-context.js';
+import type { PageContext } from '../portal/layout.js';
+import type { Services } from '../services.js';
+import { contentTag } from '../storage/hash.js';
+import { SYNC_STATES } from '../sync/status.js';
+import { requireAdmin } from './access.js';
+import { askToSync, operatorSync, userDetail } from './actions.js';
+import { adminApiRoutes } from './api.js';
+import { listAudit } from './audit.js';
+import {
+  auditPage,
+  forbiddenPage,
+  messagePage,
+  overviewPage,
+  settingsPage,
+  userDetailPage,
+  usersPage,
+  type Notice,
+} from './pages.js';
+import { countByState, listUsersPage, USER_SORTS } from './users-query.js';
+
+// The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.
+
+const STYLESHEET = fs.readFileSync(new URL('./assets/admin.css', import.meta.url));
+const STYLESHEET_ETAG = `"${contentTag(STYLESHEET)}"`;
+const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
+const tags = ['admin'];
+const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+
+const NoticeQuery = {
+  notice: Type.Optional(literals(['prompted', 'synced', 'saved'] as const)),
+  n: Type.Optional(Type.Integer({ minimum: 0 })),
+  skipped: Type.Optional(Type.Integer({ minimum: 0 })),
+};
+const UpnList = Type.Optional(Type.Array(Type.String({ maxLength: 300 }), { maxItems: 500 }));
+
+export async function adminRoutes(app: App, services: Services): Promise<void> {
+  await app.register((api) => {
+    adminApiRoutes(api as App, services);
+    return Promise.resolve();
+  });
+  await app.register((pages) => adminPages(pages as App, services));
+}
+
+async function adminPages(app: App, services: Services): Promise<void> {
+  const { db } = services.database;
+  const secure = services.config.publicUrl.startsWith('https:');
+  await app.register(csrf, {
+    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure },
+    getToken: (request) => {
+      const body = request.body as { _csrf?: unknown } | undefined;
+      return typeof body?._csrf === 'string' ? body._csrf : undefined;
+    },
+  });
+
+  const context = (request: FastifyRequest, reply: FastifyReply, user?: DirectoryUser) =>
+    pageContext(db, request, reply, user);
+  const admin = async (request: FastifyRequest, reply: FastifyReply) => {
+    const user = await requireAdmin(request, db);
+    return { user, page: await context(request, reply, user) };
+  };
+
+  // Pages answer with pages: sign-in for nobody, a localized 403 for non-admins, the reason otherwise.
+  app.setErrorHandler(async (error: Error & { code?: string; validation?: unknown }, request, reply) => {
+    if (isAppError(error) && error.status === 401) return reply.redirect('/signin', 303);
+    const user = await currentUser(request, db).catch(() => undefined);
+    const page = await context(request, reply, user);
+    const { t } = page;
+    if (isAppError(error) && error.id === 'forbidden')
+      return sendPage(reply, forbiddenPage(page, user?.upn ?? ''), 403);
+    if (error.code?.startsWith('FST_CSRF'))
+      return sendPage(reply, messagePage(page, t('app.name'), t('form.expired')), 403);
+    if (error.validation) return sendPage(reply, messagePage(page, t('admin.title'), t('admin.error.invalid')), 400);
+    if (isAppError(error)) {
+      const key =
+        error.id === 'nothing_selected'
+          ? 'admin.error.nothingSelected'
+          : error.id === 'operator_sync_off'
+            ? 'admin.error.operatorSyncOff'
+            : error.id === 'user_not_found'
+              ? 'admin.error.unknownUser'
+              : error.id === 'invalid_setting'
+                ? 'admin.settings.invalid'
+                : 'admin.error.invalid';
+      return sendPage(reply, messagePage(page, t('admin.title'), t(key)), error.status);
+    }
+    throw error;
+  });
+
+  app.get('/admin/assets/admin.css', { schema: { summary: 'Admin stylesheet', tags } }, (request, reply) => {
+    reply.header('etag', STYLESHEET_ETAG).header('cache-control', 'public, max-age=300');
+    if (request.headers['if-none-match'] === STYLESHEET_ETAG) return reply.status(304).send();
+    return reply.type('text/css; charset=utf-8').send(STYLESHEET);
+  });
+
+  const notice = (page: PageContext, query: { notice?: string; n?: number; skipped?: number }): Notice | undefined => {
+    const n = query.n ?? 0;
+    const skipped = query.skipped ? ` ${page.t('admin.notice.skipped', { n: query.skipped })}` : '';
+    if (query.notice === 'prompted') return { kind: 'ok', text: page.t('admin.notice.prompted', { n }) + skipped };
+    if (query.notice === 'synced') return { kind: 'ok', text: page.t('admin.notice.synced', { n }) };
+    if (query.notice === 'saved') return { kind: 'ok', text: page.t('admin.notice.saved') };
+    return undefined;
+  };
+
+  app.get(
+    '/admin',
+    { schema: { summary: 'Admin overview', tags, querystring: Type.Object(NoticeQuery), response: html } },
+    async (request, reply) => {
+      const { page } = await admin(request, reply);
+      return sendPage(reply, overviewPage(page, await countByState(db), notice(page, request.query)));
+    },
+  );
+
+  app.get(
+    '/admin/users',
+    {
+      schema: {
+        summary: 'Admin users table',
+        tags,
+        querystring: Type.Object({
+          state: Type.Optional(Type.Union([literals(SYNC_STATES), Type.Literal('')])),
+          search: Type.Optional(Type.String({ maxLength: 200 })),
+          sort: Type.Optional(literals(USER_SORTS)),
+          after: Type.Optional(Type.String({ maxLength: 600 })),
+          ...NoticeQuery,
+        }),
+        response: html,
+      },
+    },
+    async (request, reply) => {
+      const { page } = await admin(request, reply);
+      const { state, search, sort, after } = request.query;
+      const query = {
+        state: state === '' ? undefined : state,
+        search: search?.trim() || undefined,
+        sort,
+        after,
+      };
+      const users = await listUsersPage(db, { ...query, limit: 50 });
+      const operatorSync = (await services.settings.refresh()).operatorSync;
+      return sendPage(reply, usersPage(page, query, users, { operatorSync, notice: notice(page, request.query) }));
+    },
+  );
+
+  app.get(
+    '/admin/users/:upn',
+    {
+      schema: {
+        summary: 'Admin user detail',
+        tags,
+        params: Type.Object({ upn: Type.String({ maxLength: 300 }) }),
+        querystring: Type.Object(NoticeQuery),
+        response: html,
+      },
+    },
+    async (request, reply) => {
+      const { page } = await admin(request, reply);
+      const detail = await userDetail(services, request.params.upn);
+      const operatorSync = (await services.settings.refresh()).operatorSync;
+      return sendPage(reply, userDetailPage(page, detail, { operatorSync, notice: notice(page, request.query) }));
+    },
+  );
+
+  const SelectionBody = Type.Object({
+    _csrf: Type.String({ maxLength: 200 }),
+    upn: UpnList,
+    all: Type.Optional(Type.Literal('1')),
+    back: Type.Optional(Type.Literal('detail')),
+  });
+  const backTo = (body: { back?: string; upn?: string[] }) =>
+    body.back === 'detail' && body.upn?.[0] ? `/admin/users/${encodeURIComponent(body.upn[0])}` : '/admin/users';
+
+  app.post(
+    '/admin/prompts',
+    {
+      schema: { summary: 'Ask users to sync (form)', tags, body: SelectionBody },
+      preValidation: app.csrfProtection,
+    },
+    async (request, reply) => {
+      const { user } = await admin(request, reply);
+      const body = request.body;
+      const result = await askToSync(
+        services,
+        user,
+        body.all === '1' ? { allOutOfStep: true } : { upns: body.upn ?? [] },
+      );
+      const where = body.all === '1' ? '/admin' : backTo(body);
+      return reply.redirect(`${where}?notice=prompted&n=${result.prompted}&skipped=${result.skipped.length}`, 303);
+    },
+  );
+
+  app.post(
+    '/admin/sync',
+    {
+      schema: { summary: 'Run the sync for chosen users (form)', tags, body: SelectionBody },
+      preValidation: app.csrfProtection,
+    },
+    async (request, reply) => {
+      const { user } = await admin(request, reply);
+      const results = await operatorSync(services, user, request.body.upn ?? []);
+      return reply.redirect(`${backTo(request.body)}?notice=synced&n=${results.length}`, 303);
+    },
+  );
+
+  app.get(
+    '/admin/settings',
+    { schema: { summary: 'Admin settings', tags, querystring: Type.Object(NoticeQuery), response: html } },
+    async (request, reply) => {
+      const { page } = await admin(request, reply);
+      const settings = await services.settings.refresh();
+      return sendPage(
+        reply,
+        settingsPage(page, settings, { emailOn: services.mailer !== undefined, notice: notice(page, request.query) }),
+      );
+    },
+  );
+
+  const number = Type.String({ maxLength: 10, pattern: '^\\s*\\d+\\s*$' });
+  app.post(
+    '/admin/settings',
+    {
+      schema: {
+        summary: 'Change settings (form)',
+        tags,
+        body: Type.Object({
+          _csrf: Type.String({ maxLength: 200 }),
+          sizeS: number,
+          sizeM: number,
+          sizeL: number,
+          recheckSeconds: number,
+          errorBackoffSeconds: number,
+          operatorSync: Type.Optional(Type.Literal('on')),
+          mailFrom: Type.String({ maxLength: 300 }),
+        }),
+      },
+      preValidation: app.csrfProtection,
+    },
+    async (request, reply) => {
+      const { user } = await admin(request, reply);
+      const b = request.body;
+      await services.settings.update(
+        {
+          renditionSizes: { S: Number(b.sizeS), M: Number(b.sizeM), L: Number(b.sizeL) },
+          recheckSeconds: Number(b.recheckSeconds),
+          errorBackoffSeconds: Number(b.errorBackoffSeconds),
+          operatorSync: b.operatorSync === 'on',
+          mailFrom: b.mailFrom,
+        },
+        user,
+      );
+      return reply.redirect('/admin/settings?notice=saved', 303);
+    },
+  );
+
+  app.get(
+    '/admin/audit',
+    {
+      schema: {
+        summary: 'Admin audit log',
+        tags,
+        querystring: Type.Object({ before: Type.Optional(Type.Integer({ minimum: 1 })) }),
+        response: html,
+      },
+    },
+    async (request, reply) => {
+      const { page } = await admin(request, reply);
+      const { entries, next } = await listAudit(db, { before: request.query.before });
+      return sendPage(reply, auditPage(page, entries, next));
+    },
+  );
+
+  app.get(
+    '/admin/photos/:upn/:which',
+    {
+      schema: {
+        summary: "A user's mail photo (master) or directory photo, for the console",
+        tags,
+        params: Type.Object({ upn: Type.String({ maxLength: 300 }), which: literals(['mail', 'directory'] as const) }),
+      },
+    },
+    async (request, reply) => {
+      await requireAdmin(request, db);
+      const user = await findUserByUpn(db, request.params.upn);
+      if (!user) throw notFound(`There is no user ${request.params.upn}.`, 'user_not_found');
+      let bytes: Buffer | undefined;
+      if (request.params.which === 'mail') {
+        const photo = await getMailPhoto(db, user.id);
+        bytes = photo && (await readMailMaster(services.blobs, photo));
+      } else {
+        bytes = await getDirectoryPhoto(db, user.id);
+      }
+      if (!bytes) throw notFound('This user has no such photo.', 'photo_not_found');
+      return reply.type('image/jpeg').header('cache-control', 'private, no-cache').send(bytes);
+    },
+  );
+}

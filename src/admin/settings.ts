@@ -1,0 +1,196 @@
+import type { Config, RenditionSizes } from '../config.js';
+import type { DirectoryUser } from '../directory/users.js';
+import { recordAudit } from './audit.js';
+import { invalidInput } from '../errors.js';
+import { renditionSpec } from '../sites/library.js';
+import type { Db } from '../storage/database.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/database.js';
+import type { SyncSettings } from '../sync/engine.js';
+
+// Sync settings an admin may change. A value saved in the database overrides the environment's
+// default; every process reads them back within REFRESH_MS, so several instances agree.
+
+export interface AdminSettings extends SyncSettings {
+  /** Whether an admin may run the sync for a user (off: the sites sync on the user's action). */
+  operatorSync: boolean;
+  /** The sender of prompt e-mails. */
+  mailFrom: string;
+}
+
+export type SettingsChange = Partial<AdminSettings>;
+
+const REFRESH_MS = 2_000;
+const NAMES = ['renditionSizes', 'recheckSeconds', 'errorBackoffSeconds', 'operatorSync', 'mailFrom'] as const;
+type SettingName = (typeof NAMES)[number];
+const MAX_SECONDS = 7 * 24 * 3600;
+
+export interface SettingsStore {
+  /** The settings as last read; reading starts a refresh in the background once they are stale. */
+  current(): AdminSettings;
+  refresh(): Promise<AdminSettings>;
+  /** Validates and saves the changed values; returns what changed (before → after). */
+  update(
+    change: Record<string, unknown>,
+    actor: DirectoryUser,
+  ): Promise<Partial<Record<SettingName, { from: unknown; to: unknown }>>>;
+}
+
+export function defaultSettings(config: Config): AdminSettings {
+  return {
+    renditionSizes: config.renditionSizes,
+    recheckSeconds: config.recheckSeconds,
+    errorBackoffSeconds: config.errorBackoffSeconds,
+    operatorSync: false,
+    mailFrom: config.mailFrom,
+  };
+}
+
+export async function createSettingsStore(db: Kysely<Database>, config: Config): Promise<SettingsStore> {
+  const defaults = defaultSettings(config);
+  let cached = await readSettings(db, defaults);
+  let readAt = Date.now();
+  let pending: Promise<AdminSettings> | undefined;
+  await publishRenditionSpec(db, renditionSpec(cached.renditionSizes));
+
+  const refresh = async () => {
+    pending ??= readSettings(db, defaults).finally(() => (pending = undefined));
+    const fresh = await pending;
+    cached = fresh;
+    readAt = Date.now();
+    return fresh;
+  };
+
+  return {
+    current() {
+      if (Date.now() - readAt > REFRESH_MS && !pending) {
+        refresh().catch(() => {
+          // Keep the last good values; the next read tries again.
+          readAt = Date.now();
+        });
+      }
+      return cached;
+    },
+    refresh,
+    async update(change, actor) {
+      const valid = validateChange(change);
+      const before = await readSettings(db, defaults);
+      const changed: Partial<Record<SettingName, { from: unknown; to: unknown }>> = {};
+      for (const name of NAMES) {
+        const value = valid[name];
+        if (value === undefined) continue;
+        if (JSON.stringify(value) !== JSON.stringify(before[name])) changed[name] = { from: before[name], to: value };
+      }
+      const at = Date.now();
+      await db.transaction().execute(async (trx) => {
+        for (const name of Object.keys(changed) as SettingName[]) {
+          const value = JSON.stringify(valid[name]);
+          await trx
+            .insertInto('admin_settings')
+            .values({ name, value, updated_at: at, updated_by: actor.upn })
+            .onConflict((oc) => oc.column('name').doUpdateSet({ value, updated_at: at, updated_by: actor.upn }))
+            .execute();
+        }
+        if (Object.keys(changed).length > 0) await recordAudit(trx, actor, 'settings', changed, at);
+        if (changed.renditionSizes && valid.renditionSizes) {
+          await publishRenditionSpec(trx, renditionSpec(valid.renditionSizes));
+        }
+      });
+      await refresh();
+      return changed;
+    },
+  };
+}
+
+async function readSettings(db: Db, defaults: AdminSettings): Promise<AdminSettings> {
+  const rows = await db
+    .selectFrom('admin_settings')
+    .select(['name', 'value'])
+    .where('name', 'in', [...NAMES])
+    .execute();
+  const settings = { ...defaults };
+  for (const row of rows) {
+    try {
+      Object.assign(settings, validateChange({ [row.name]: JSON.parse(row.value) as unknown }));
+    } catch {
+      // A value this version cannot read keeps the default rather than stopping the service.
+    }
+  }
+  return settings;
+}
+
+/**
+ * The status triggers compare each picture's sizes with this one. When it changes, pictures at
+ * other sizes become "changed"; touching the users whose state depends on it re-runs the triggers.
+ */
+async function publishRenditionSpec(db: Db, spec: string): Promise<void> {
+  const current = await db
+    .selectFrom('admin_settings')
+    .select('value')
+    .where('name', '=', 'effective_rendition_spec')
+    .executeTakeFirst();
+  if (current?.value === spec) return;
+  const at = Date.now();
+  await db
+    .insertInto('admin_settings')
+    .values({ name: 'effective_rendition_spec', value: spec, updated_at: at, updated_by: null })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ value: spec, updated_at: at }))
+    .execute();
+  await db
+    .updateTable('directory_users')
+    .set((eb) => ({ has_mailbox: eb.ref('has_mailbox') }))
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('admin_user_status').select('user_id').where('state', 'in', ['in_step', 'changed']),
+    )
+    .execute();
+}
+
+/** Checks each given value; throws a 400 that names the first problem. */
+export function validateChange(change: Record<string, unknown>): SettingsChange {
+  const valid: SettingsChange = {};
+  for (const [name, value] of Object.entries(change)) {
+    if (value === undefined) continue;
+    switch (name) {
+      case 'renditionSizes':
+        valid.renditionSizes = validSizes(value);
+        break;
+      case 'recheckSeconds':
+      case 'errorBackoffSeconds':
+        if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_SECONDS) {
+          throw invalidInput(`${name} must be a whole number of seconds from 0 to ${MAX_SECONDS}.`, 'invalid_setting');
+        }
+        valid[name] = value as number;
+        break;
+      case 'operatorSync':
+        if (typeof value !== 'boolean') throw invalidInput('operatorSync must be true or false.', 'invalid_setting');
+        valid.operatorSync = value;
+        break;
+      case 'mailFrom':
+        if (typeof value !== 'string' || !/^[^\s@<>"]+@[^\s@<>"]+$/.test(value.trim()) || value.length > 254) {
+          throw invalidInput('mailFrom must be an e-mail address such as photosync@contoso.com.', 'invalid_setting');
+        }
+        valid.mailFrom = value.trim();
+        break;
+      default:
+        throw invalidInput(`${name} is not a setting.`, 'invalid_setting');
+    }
+  }
+  return valid;
+}
+
+function validSizes(value: unknown): RenditionSizes {
+  const sizes = value as Partial<RenditionSizes> | null;
+  const { S, M, L } = sizes ?? {};
+  const ok =
+    typeof sizes === 'object' &&
+    [S, M, L].every((n) => Number.isInteger(n) && (n as number) >= 16 && (n as number) <= 648) &&
+    S! < M! &&
+    M! < L!;
+  if (!ok) {
+    throw invalidInput(
+      'renditionSizes must be three increasing sides in pixels from 16 to 648, S < M < L (e.g. 48, 72, 300).',
+      'invalid_setting',
+    );
+  }
+  return { S: S!, M: M!, L: L! };
+}

@@ -1,0 +1,53 @@
+import type { Generated } from 'kysely';
+
+/** Overrides of the environment's sync settings, and the rendition spec the status triggers compare with. */
+export interface AdminSettingsTable {
+  name: string;
+  value: string;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+/** One row per user, kept current by database triggers (see the 2026-11-26-02 migration). */
+export interface AdminUserStatusTable {
+  user_id: string;
+  state: string;
+  since: number;
+  upn: string;
+  search_name: string;
+  rendition_spec: string | null;
+}
+
+export interface AdminPromptsTable {
+  id: Generated<number>;
+  user_id: string;
+  prompted_by: string;
+  created_at: number;
+  mail_etag: string | null;
+  emailed_at: number | null;
+  email_error: string | null;
+  resolved_at: number | null;
+}
+
+export interface AdminAuditTable {
+  id: Generated<number>;
+  at: number;
+  actor_id: string;
+  actor_upn: string;
+  action: string;
+  detail: string;
+}
+
+export interface UserLocalesTable {
+  user_id: string;
+  locale: string;
+  updated_at: number;
+}
+
+export interface AdminTables {
+  admin_settings: AdminSettingsTable;
+  admin_user_status: AdminUserStatusTable;
+  admin_prompts: AdminPromptsTable;
+  admin_audit: AdminAuditTable;
+  user_locales: UserLocalesTable;
+}

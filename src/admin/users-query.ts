@@ -1,0 +1,178 @@
+import { invalidInput } from '../errors.js';
+import type { Db } from '../storage/database.js';
+import { SYNC_STATES, type SyncStateName } from '../sync/status.js';
+
+// The admin console's users table: one indexed read of `admin_user_status` per page (keyset
+// pagination, so page 2,000 costs what page 1 costs), then the page's few rows joined by key.
+
+export const USER_SORTS = ['waiting', 'name', 'upn'] as const;
+export type UserSort = (typeof USER_SORTS)[number];
+export const OUT_OF_STEP: readonly SyncStateName[] = ['changed', 'never_synced', 'failing'];
+export const MAX_PAGE = 200;
+
+export interface UsersPageQuery {
+  state?: SyncStateName | undefined;
+  /** Start of the display name or of the UPN, any case. */
+  search?: string | undefined;
+  /** waiting: longest in its state first; name, upn: alphabetical. */
+  sort?: UserSort | undefined;
+  /** The `next` cursor of the previous page. */
+  after?: string | undefined;
+  limit?: number | undefined;
+}
+
+export interface UserRow {
+  id: string;
+  upn: string;
+  displayName: string;
+  state: SyncStateName;
+  /** Since when the user has been in this state (epoch ms). */
+  since: number;
+  mailEtag: string | null;
+  syncedEtag: string | null;
+  /** Whether the sites show a picture (so the M rendition is worth showing). */
+  sitePicture: boolean;
+  pictureTimestamp: number | null;
+  lastAttemptAt: number | null;
+  lastOutcome: string | null;
+  lastError: string | null;
+}
+
+export interface UsersPage {
+  users: UserRow[];
+  /** Cursor for the next page; null on the last one. */
+  next: string | null;
+}
+
+const SORT_COLUMN = { waiting: 'since', name: 'search_name', upn: 'upn' } as const;
+
+const pageLimit = (query: UsersPageQuery) => Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
+
+/** The one statement that reads the status table for a page (exported so its plan can be checked). */
+export function pageKeysQuery(db: Db, query: UsersPageQuery) {
+  const sort = query.sort ?? 'waiting';
+  const column = SORT_COLUMN[sort];
+  const after = query.after ? decodeCursor(query.after, sort) : undefined;
+  const search = query.search?.trim().toLowerCase();
+  if (query.state !== undefined && !SYNC_STATES.includes(query.state)) {
+    throw invalidInput(`"${String(query.state)}" is not a state; use one of ${SYNC_STATES.join(', ')}.`);
+  }
+  return db
+    .selectFrom('admin_user_status')
+    .select(['user_id', 'state', 'since', 'upn', 'search_name'])
+    .$if(query.state !== undefined, (q) => q.where('state', '=', query.state!))
+    .$if(Boolean(search), (q) =>
+      q.where((eb) =>
+        eb.or([
+          eb.and([eb('search_name', '>=', search!), eb('search_name', '<', `${search!}\u{10FFFF}`)]),
+          eb.and([eb('upn', '>=', search!), eb('upn', '<', `${search!}\u{10FFFF}`)]),
+        ]),
+      ),
+    )
+    .$if(after !== undefined, (q) =>
+      q.where((eb) => eb(eb.refTuple(column, 'user_id'), '>', eb.tuple(after![0] as never, after![1]))),
+    )
+    .orderBy(column)
+    .orderBy('user_id')
+    .limit(pageLimit(query) + 1);
+}
+
+/** A page of users, filtered, searched and sorted; every form of it reads through an index. */
+export async function listUsersPage(db: Db, query: UsersPageQuery): Promise<UsersPage> {
+  const sort = query.sort ?? 'waiting';
+  const limit = pageLimit(query);
+  const keys = await pageKeysQuery(db, query).execute();
+  const page = keys.slice(0, limit);
+  const ids = page.map((k) => k.user_id);
+  const details =
+    ids.length === 0
+      ? []
+      : await db
+          .selectFrom('directory_users as u')
+          .leftJoin('mail_photos as m', 'm.user_id', 'u.id')
+          .leftJoin('site_profiles as p', 'p.user_id', 'u.id')
+          .leftJoin('sync_state as s', 's.user_id', 'u.id')
+          .select([
+            'u.id',
+            'u.display_name',
+            'm.etag as mail_etag',
+            'p.synced_etag',
+            'p.placeholder_state',
+            'p.picture_timestamp',
+            's.last_attempt_at',
+            's.last_outcome',
+            's.last_error',
+          ])
+          .where('u.id', 'in', ids)
+          .execute();
+  const byId = new Map(details.map((d) => [d.id, d]));
+  const users = page.map((key): UserRow => {
+    const d = byId.get(key.user_id);
+    return {
+      id: key.user_id,
+      upn: key.upn,
+      displayName: d?.display_name ?? key.upn,
+      state: key.state as SyncStateName,
+      since: key.since,
+      mailEtag: d?.mail_etag ?? null,
+      syncedEtag: d?.synced_etag ?? null,
+      sitePicture: d?.placeholder_state === 0,
+      pictureTimestamp: d?.picture_timestamp ?? null,
+      lastAttemptAt: d?.last_attempt_at ?? null,
+      lastOutcome: d?.last_outcome ?? null,
+      lastError: d?.last_error ?? null,
+    };
+  });
+  const last = page.at(-1);
+  const next =
+    keys.length > limit && last
+      ? encodeCursor([sortValue(last, sort), last.user_id] as [string | number, string])
+      : null;
+  return { users, next };
+}
+
+function sortValue(row: { since: number; upn: string; search_name: string }, sort: UserSort): string | number {
+  return sort === 'waiting' ? row.since : sort === 'name' ? row.search_name : row.upn;
+}
+
+function encodeCursor(value: [string | number, string]): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+function decodeCursor(cursor: string, sort: UserSort): [string | number, string] {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown;
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[1] === 'string' &&
+      (sort === 'waiting' ? Number.isInteger(value[0]) : typeof value[0] === 'string')
+    ) {
+      return value as [string | number, string];
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw invalidInput('The page cursor is not valid for this sort; start again from the first page.', 'invalid_cursor');
+}
+
+export interface StateCount {
+  state: SyncStateName;
+  users: number;
+  /** When the longest-waiting user in this state entered it; null when nobody is in it. */
+  oldestSince: number | null;
+}
+
+/** Users per state and the oldest wait in each: one pass over the (state, since) index. */
+export async function countByState(db: Db): Promise<StateCount[]> {
+  const rows = await db
+    .selectFrom('admin_user_status')
+    .select((eb) => ['state', eb.fn.countAll<number>().as('users'), eb.fn.min('since').as('oldest')])
+    .groupBy('state')
+    .execute();
+  const byState = new Map(rows.map((r) => [r.state, r]));
+  return SYNC_STATES.map((state) => {
+    const row = byState.get(state);
+    return { state, users: Number(row?.users ?? 0), oldestSince: row ? Number(row.oldest) : null };
+  });
+}

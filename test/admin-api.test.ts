@@ -1,0 +1,215 @@
+import { beforeAll, expect, it } from 'vitest';
+import type { DirectoryUser } from '../src/directory/users.js';
+import type { App } from '../src/http/app.js';
+import type { Services } from '../src/services.js';
+import { listAttempts } from '../src/sync/history.js';
+import { FormClient } from './support/admin-browser.js';
+import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from './support/factories.js';
+import { describeEachDialect, useTestApp } from './support/services.js';
+
+const PASSWORD = 'correct horse battery';
+
+describeEachDialect('admin console', (dialect) => {
+  const context = useTestApp(dialect);
+  let services: Services;
+  let app: App;
+  let admin: DirectoryUser;
+  let adminToken: string;
+  let plainToken: string;
+  let plain: DirectoryUser;
+  beforeAll(async () => {
+    ({ services, app } = context);
+    admin = await makeUser(services, { isAdmin: true });
+    plain = await makeUser(services);
+    adminToken = await tokenFor(services, admin);
+    plainToken = await tokenFor(services, plain);
+  });
+
+  const api = (method: 'GET' | 'POST' | 'PATCH', url: string, token: string | undefined, body?: unknown) =>
+    app.inject({
+      method,
+      url,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      ...(body !== undefined ? { payload: body as Record<string, unknown> } : {}),
+    });
+
+  /** A user whose mail photo changed after their last sync. */
+  const changedUser = async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg([200, 20, 20], 64));
+    await services.sync.sync(user, 'sharepoint_tile');
+    await giveMailPhoto(services, user, await solidJpeg([20, 20, 200], 64));
+    return user;
+  };
+
+  it('refuses everyone but admins, on every API route and every page', async () => {
+    const routes: Array<['GET' | 'POST' | 'PATCH', string, unknown?]> = [
+      ['GET', '/admin/api/overview'],
+      ['GET', '/admin/api/users'],
+      ['GET', `/admin/api/users/${plain.upn}`],
+      ['POST', '/admin/api/prompts', { upns: [plain.upn] }],
+      ['POST', '/admin/api/sync', { upns: [plain.upn] }],
+      ['GET', '/admin/api/settings'],
+      ['PATCH', '/admin/api/settings', { operatorSync: true }],
+      ['GET', '/admin/api/audit'],
+    ];
+    for (const [method, url, body] of routes) {
+      const anonymous = await api(method, url, undefined, body);
+      expect(anonymous.statusCode, `${method} ${url}`).toBe(401);
+      const refused = await api(method, url, plainToken, body);
+      expect(refused.statusCode, `${method} ${url}`).toBe(403);
+      expect(refused.json()).toEqual({ error: { code: 'forbidden', message: expect.any(String) } });
+    }
+    expect((await api('GET', '/admin/api/audit', adminToken)).json().entries).toEqual([]);
+
+    const browser = new FormClient(app, 'et');
+    expect((await browser.request('GET', '/admin')).headers.location).toBe('/signin');
+    await browser.signIn(plain.upn, PASSWORD);
+    const token = await browser.csrfToken('/');
+    for (const url of ['/admin', '/admin/users', `/admin/users/${plain.upn}`, '/admin/settings', '/admin/audit']) {
+      const page = await browser.request('GET', url);
+      expect(page.statusCode, url).toBe(403);
+      expect(page.body).toContain('Ainult halduritele');
+    }
+    for (const url of ['/admin/prompts', '/admin/sync']) {
+      const page = await browser.request('POST', url, { _csrf: token, upn: plain.upn });
+      expect(page.statusCode, url).toBe(403);
+    }
+    const settings = await browser.request('POST', '/admin/settings', {
+      _csrf: token,
+      sizeS: '40',
+      sizeM: '80',
+      sizeL: '200',
+      recheckSeconds: '0',
+      errorBackoffSeconds: '1',
+      operatorSync: 'on',
+      mailFrom: 'x@contoso.com',
+    });
+    expect(settings.statusCode).toBe(403);
+    expect((await services.settings.refresh()).operatorSync).toBe(false);
+  });
+
+  it('shows the counts, filters to "changed", and asks a user to sync until they are in step', async () => {
+    const user = await changedUser();
+    const overview = (await api('GET', '/admin/api/overview', adminToken)).json();
+    expect(overview.states.find((s: { state: string }) => s.state === 'changed').users).toBeGreaterThanOrEqual(1);
+
+    const changed = (await api('GET', '/admin/api/users?state=changed&limit=200', adminToken)).json();
+    expect(changed.users.map((u: { upn: string }) => u.upn)).toContain(user.upn);
+    expect(changed.users.every((u: { state: string }) => u.state === 'changed')).toBe(true);
+
+    // An unknown user refuses the whole request and records nothing.
+    const unknown = await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn, 'nobody@contoso.com'] });
+    expect(unknown.statusCode).toBe(404);
+    expect((await api('GET', `/admin/api/users/${user.upn}`, adminToken)).json().prompts).toEqual([]);
+
+    const prompted = await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn, plain.upn] });
+    expect(prompted.json()).toEqual({ prompted: 1, skipped: [{ upn: plain.upn, state: 'no_photo' }], email: 'off' });
+
+    const browser = new FormClient(app);
+    await browser.signIn(user.upn, PASSWORD);
+    const home = await browser.request('GET', '/');
+    expect(home.body).toContain('Your profile picture changed. Sync it now');
+    expect(home.body).toMatch(/action="\/launch\/sharepoint"/);
+    expect(home.body).toContain('name="from" value="prompt"');
+
+    await services.sync.sync(user, 'prompt');
+    expect((await browser.request('GET', '/')).body).not.toContain('Your profile picture changed');
+    const detail = (await api('GET', `/admin/api/users/${user.upn}`, adminToken)).json();
+    expect(detail.state).toBe('in_step');
+    expect(detail.prompts[0]).toMatchObject({ promptedBy: admin.upn, resolvedAt: expect.any(Number) });
+    expect(detail.attempts[0]).toMatchObject({ trigger: 'prompt', outcome: 'synced' });
+    expect(detail.renditions.map((r: { size: string }) => r.size)).toEqual(['S', 'M', 'L']);
+
+    const audit = (await api('GET', '/admin/api/audit', adminToken)).json();
+    expect(audit.entries[0]).toMatchObject({ actorUpn: admin.upn, action: 'prompt' });
+    expect(audit.entries[0].detail.users).toEqual([user.upn]);
+
+    const counts = (await api('GET', '/admin/api/overview', adminToken)).json().states as Array<{
+      state: string;
+      users: number;
+    }>;
+    const outOfStep = counts
+      .filter((c) => ['changed', 'never_synced', 'failing'].includes(c.state))
+      .reduce((sum, c) => sum + c.users, 0);
+    const everyone = await api('POST', '/admin/api/prompts', adminToken, { allOutOfStep: true });
+    expect(everyone.json()).toMatchObject({ prompted: outOfStep, skipped: [] });
+    const both = await api('POST', '/admin/api/prompts', adminToken, { allOutOfStep: true, upns: [user.upn] });
+    expect(both.statusCode).toBe(400);
+  });
+
+  it('runs an operator sync only when the setting allows it, as trigger "admin"', async () => {
+    const user = await changedUser();
+    const off = await api('POST', '/admin/api/sync', adminToken, { upns: [user.upn] });
+    expect(off.statusCode).toBe(403);
+    expect(off.json().error.code).toBe('operator_sync_off');
+    expect((await listAttempts(services.database.db, user.id)).map((a) => a.trigger)).toEqual(['sharepoint_tile']);
+
+    const bad = await api('PATCH', '/admin/api/settings', adminToken, {
+      operatorSync: true,
+      renditionSizes: { S: 80, M: 72, L: 300 },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('invalid_setting');
+    expect((await api('GET', '/admin/api/settings', adminToken)).json().operatorSync).toBe(false);
+
+    const on = await api('PATCH', '/admin/api/settings', adminToken, { operatorSync: true });
+    expect(on.json()).toMatchObject({ changed: ['operatorSync'], settings: { operatorSync: true } });
+    const synced = await api('POST', '/admin/api/sync', adminToken, { upns: [user.upn] });
+    expect(synced.json()).toEqual({ results: [{ upn: user.upn, outcome: 'synced', error: null }] });
+    expect((await listAttempts(services.database.db, user.id))[0]?.trigger).toBe('admin');
+
+    const actions = (await api('GET', '/admin/api/audit?limit=2', adminToken)).json().entries;
+    expect(actions.map((e: { action: string }) => e.action)).toEqual(['operator_sync', 'settings']);
+    expect(actions[1].detail).toEqual({ operatorSync: { from: false, to: true } });
+    await api('PATCH', '/admin/api/settings', adminToken, { operatorSync: false });
+  });
+
+  it('works through the pages with CSRF-protected forms, in the visitor language', async () => {
+    const user = await changedUser();
+    const browser = new FormClient(app, 'et');
+    await browser.signIn(admin.upn, PASSWORD);
+    const overview = await browser.request('GET', '/admin');
+    expect(overview.statusCode).toBe(200);
+    expect(overview.body).toContain('Muutunud pärast viimast sünkroonimist');
+
+    const list = await browser.request('GET', '/admin/users?state=changed&sort=waiting');
+    expect(list.body).toContain(`data-upn="${user.upn}"`);
+    const token = /name="_csrf" value="([^"]+)"/.exec(list.body)![1]!;
+
+    const forged = await browser.request('POST', '/admin/prompts', { _csrf: 'forged', upn: user.upn });
+    expect(forged.statusCode).toBe(403);
+    const none = await browser.request('POST', '/admin/prompts', { _csrf: token });
+    expect(none.statusCode).toBe(400);
+    expect(none.body).toContain('Vali kõigepealt vähemalt üks kasutaja.');
+
+    const sent = await browser.request('POST', '/admin/prompts', { _csrf: token, upn: [user.upn] });
+    expect(sent.statusCode).toBe(303);
+    const after = await browser.request('GET', sent.headers.location as string);
+    expect(after.body).toContain('1 kasutajal paluti sünkroonida.');
+
+    const detail = await browser.request('GET', `/admin/users/${user.upn}`);
+    expect(detail.body).toContain('Saidid seda ei kasuta');
+    expect(detail.body).toContain('sharepoint_tile');
+
+    const sync = await browser.request('POST', '/admin/sync', { _csrf: token, upn: user.upn });
+    expect(sync.statusCode).toBe(403);
+    expect(sync.body).toContain('Halduri sünkroonimine on sätetes välja lülitatud');
+
+    const badSettings = await browser.request('POST', '/admin/settings', {
+      _csrf: token,
+      sizeS: '48',
+      sizeM: '72',
+      sizeL: '9000',
+      recheckSeconds: '0',
+      errorBackoffSeconds: '300',
+      mailFrom: 'photosync@contoso.com',
+    });
+    expect(badSettings.statusCode).toBe(400);
+    expect(badSettings.body).toContain('Suurused peavad olema täisarvud');
+
+    const mailPhoto = await browser.request('GET', `/admin/photos/${user.upn}/mail`);
+    expect(mailPhoto.headers['content-type']).toBe('image/jpeg');
+    expect((await browser.request('GET', '/admin/audit')).body).toContain('data-action="prompt"');
+  });
+});

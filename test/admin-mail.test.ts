@@ -1,0 +1,122 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildApp, type App } from '../src/http/app.js';
+import type { Services } from '../src/services.js';
+import { FormClient } from './support/admin-browser.js';
+import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from './support/factories.js';
+import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+
+interface Received {
+  from: string;
+  to: string[];
+  raw: string;
+}
+
+/** A real SMTP server on a real port, keeping what it receives. */
+async function startSmtp(): Promise<{ port: number; received: Received[]; close(): Promise<void> }> {
+  const received: Received[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks).toString('utf8'),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.server.address() as AddressInfo;
+  return { port, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** The message's text, with quoted-printable and encoded-word headers decoded. */
+function decode(raw: string): string {
+  const bytes = (text: string) =>
+    text.replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  const words = raw
+    .replace(/\?=\s+=\?UTF-8\?Q\?/gi, '')
+    .replace(/=\?UTF-8\?Q\?([^?]*)\?=/gi, (_, text: string) => text.replace(/_/g, ' '));
+  return Buffer.from(bytes(words.replace(/=\r?\n/g, '')), 'latin1').toString('utf8');
+}
+
+describeEachDialect('admin prompt e-mail', (dialect) => {
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let store: TestStore;
+  let services: Services;
+  let app: App;
+  beforeAll(async () => {
+    smtp = await startSmtp();
+    store = await createTestStore(dialect);
+    services = await openTestServices(store, {
+      SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+      PHOTOSYNC_PUBLIC_URL: 'https://photos.contoso.com',
+    });
+    app = await buildApp(services);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await services?.close();
+    await store?.drop();
+    await smtp?.close();
+  });
+
+  it("sends each prompted user an e-mail in their language with the article's steps and the portal link", async () => {
+    const admin = await makeUser(services, { isAdmin: true });
+    const mari = await makeUser(services, { displayName: 'Mari Maasikas' });
+    const jane = await makeUser(services, { displayName: 'Jane Doe' });
+    for (const user of [mari, jane]) await giveMailPhoto(services, user, await solidJpeg([10, 200, 10], 64));
+    // Mari's last portal visit was in Estonian; Jane has never visited (English).
+    const browser = new FormClient(app, 'et-EE,et;q=0.9');
+    await browser.signIn(mari.upn, 'correct horse battery');
+    await browser.request('GET', '/');
+
+    await services.settings.update({ mailFrom: 'photos@contoso.com' }, admin);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/admin/api/prompts',
+      headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
+      payload: { upns: [mari.upn, jane.upn] },
+    });
+    expect(response.json()).toMatchObject({ prompted: 2, email: 'sending' });
+    await expect.poll(() => smtp.received.length, { timeout: 10_000 }).toBe(2);
+
+    const byRecipient = new Map(smtp.received.map((m) => [m.to.join(','), m]));
+    const toMari = byRecipient.get(mari.upn)!;
+    const toJane = byRecipient.get(jane.upn)!;
+    expect(toMari.from).toBe('photos@contoso.com');
+    const estonian = decode(toMari.raw);
+    expect(estonian).toContain('Subject: Sinu profiilipilt muutus: sünkrooni see saitidele');
+    expect(estonian).toContain('Tere, Mari Maasikas!');
+    expect(estonian).toContain('1. Ava brauser privaatses aknas.');
+    expect(estonian).toContain('2. Mine portaali: https://photos.contoso.com/');
+    const english = decode(toJane.raw);
+    expect(english).toContain('Subject: Your profile picture changed: sync it to the sites');
+    expect(english).toContain('Hello Jane Doe,');
+    expect(english).toContain('1. Open a browser in a private window.');
+    expect(english).toContain('href="https://photos.contoso.com/"');
+
+    await expect
+      .poll(
+        async () =>
+          (
+            await services.database.db
+              .selectFrom('admin_prompts')
+              .select('emailed_at')
+              .where('user_id', 'in', [mari.id, jane.id])
+              .where('emailed_at', 'is not', null)
+              .where('email_error', 'is', null)
+              .execute()
+          ).length,
+      )
+      .toBe(2);
+  });
+});

@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import { CompiledQuery, sql } from 'kysely';
+import { beforeAll, expect, it } from 'vitest';
+import { countByState, listUsersPage, pageKeysQuery, type UsersPageQuery } from '../src/admin/users-query.js';
+import { removeMailPhoto } from '../src/mail/photo-store.js';
+import type { Services } from '../src/services.js';
+import { getMailPhoto } from '../src/mail/photo-store.js';
+import { listSyncStatus } from '../src/sync/status.js';
+import { renditionSpec } from '../src/sites/library.js';
+import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { describeEachDialect, useTestServices } from './support/services.js';
+
+describeEachDialect('admin user status', (dialect) => {
+  const context = useTestServices(dialect);
+  let services: Services;
+  beforeAll(() => ({ services } = context));
+
+  const statusRow = (userId: string) =>
+    services.database.db
+      .selectFrom('admin_user_status')
+      .select(['state', 'since'])
+      .where('user_id', '=', userId)
+      .executeTakeFirstOrThrow();
+  /** The trigger-kept state must always equal the full classification of sync/status.ts. */
+  const expectState = async (userId: string, upn: string, state: string) => {
+    expect((await statusRow(userId)).state).toBe(state);
+    const spec = renditionSpec(services.syncSettings().renditionSizes);
+    const full = await listSyncStatus(services.database.db, services.config.publicUrl, spec);
+    expect(full.find((s) => s.upn === upn)?.state).toBe(state);
+  };
+
+  it('follows every transition through writes alone, and keeps the time the wait began', async () => {
+    const user = await makeUser(services);
+    await expectState(user.id, user.upn, 'no_photo');
+
+    const first = await giveMailPhoto(services, user, await solidJpeg([200, 0, 0], 64));
+    await expectState(user.id, user.upn, 'never_synced');
+    expect((await statusRow(user.id)).since).toBe(first.changedAt);
+
+    await services.sync.sync(user, 'sharepoint_tile');
+    await expectState(user.id, user.upn, 'in_step');
+
+    const second = await giveMailPhoto(services, user, await solidJpeg([0, 200, 0], 64));
+    await expectState(user.id, user.upn, 'changed');
+    expect((await statusRow(user.id)).since).toBe(second.changedAt);
+    // A third photo while already waiting: still waiting since the first change.
+    await giveMailPhoto(services, user, await solidJpeg([0, 0, 200], 64));
+    expect((await statusRow(user.id)).since).toBe(second.changedAt);
+
+    // The master's file lost: the sync fails and the user is "failing".
+    const mail = await getMailPhoto(services.database.db, user.id);
+    await services.blobs.delete([mail!.blobKey]);
+    expect((await services.sync.sync(user, 'admin')).outcome).toBe('failed');
+    await expectState(user.id, user.upn, 'failing');
+
+    await giveMailPhoto(services, user, await solidJpeg([90, 90, 0], 64));
+    expect((await services.sync.sync(user, 'onedrive_tile')).outcome).toBe('synced');
+    await expectState(user.id, user.upn, 'in_step');
+
+    const mailDeps = { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs };
+    await removeMailPhoto(mailDeps, user);
+    await expectState(user.id, user.upn, 'changed');
+    await services.sync.sync(user, 'sharepoint_tile');
+    await expectState(user.id, user.upn, 'no_photo');
+
+    const noMailbox = await makeUser(services, { hasMailbox: false });
+    await expectState(noMailbox.id, noMailbox.upn, 'no_mailbox');
+  });
+
+  it('counts pictures made at other sizes as changed when an admin changes the sizes', async () => {
+    const user = await makeUser(services);
+    const admin = await makeUser(services, { isAdmin: true });
+    await giveMailPhoto(services, user, await solidJpeg([10, 120, 10], 64));
+    await services.sync.sync(user, 'sharepoint_tile');
+    await expectState(user.id, user.upn, 'in_step');
+    const sizes = services.syncSettings().renditionSizes;
+    await services.settings.update({ renditionSizes: { S: 40, M: 80, L: 200 } }, admin);
+    await expectState(user.id, user.upn, 'changed');
+    await services.sync.sync(user, 'sharepoint_tile');
+    await expectState(user.id, user.upn, 'in_step');
+    await services.settings.update({ renditionSizes: sizes }, admin);
+    await expectState(user.id, user.upn, 'changed');
+    await services.sync.sync(user, 'sharepoint_tile');
+  });
+
+  it('pages through a few thousand users by index, each user once, in waiting order', async () => {
+    const { db } = services.database;
+    const now = Date.now();
+    const users = Array.from({ length: 3000 }, (_, i) => ({
+      id: randomUUID(),
+      upn: `bulk${String(i).padStart(5, '0')}@fabrikam.com`,
+      display_name: `Bulk Person ${i}`,
+      enabled: 1,
+      is_admin: 0,
+      has_mailbox: 1,
+      password_hash: null,
+      created_at: now,
+    }));
+    for (let i = 0; i < users.length; i += 500)
+      await db
+        .insertInto('directory_users')
+        .values(users.slice(i, i + 500))
+        .execute();
+    // Every tenth person has a mail photo that was never synced, changed at distinct times.
+    const photographed = users.filter((_, i) => i % 10 === 0);
+    await db
+      .insertInto('mail_photos')
+      .values(
+        photographed.map((u, i) => ({
+          user_id: u.id,
+          etag: `e${i}`,
+          blob_key: `mail/${u.id}/x.jpg`,
+          side: 64,
+          byte_size: 100,
+          changed_at: now - i * 1000,
+        })),
+      )
+      .execute();
+    if (dialect === 'postgres') await sql`analyze`.execute(db);
+
+    const seen: string[] = [];
+    let after: string | undefined;
+    let previous = -Infinity;
+    do {
+      const page = await listUsersPage(db, { state: 'never_synced', sort: 'waiting', after, limit: 70 });
+      for (const row of page.users) {
+        expect(row.since).toBeGreaterThanOrEqual(previous);
+        previous = row.since;
+        seen.push(row.upn);
+      }
+      after = page.next ?? undefined;
+    } while (after);
+    const bulk = seen.filter((upn) => upn.endsWith('@fabrikam.com'));
+    expect(new Set(bulk).size).toBe(300);
+    expect(bulk[0]).toBe(photographed.at(-1)!.upn);
+
+    const found = await listUsersPage(db, { search: 'BULK PERSON 29', sort: 'name', limit: 20 });
+    expect(found.users.map((u) => u.displayName).slice(0, 2)).toEqual(['Bulk Person 29', 'Bulk Person 290']);
+    expect((await listUsersPage(db, { search: 'bulk00012@', limit: 5 })).users.map((u) => u.upn)).toEqual([
+      'bulk00012@fabrikam.com',
+    ]);
+    const counts = await countByState(db);
+    expect(counts.find((c) => c.state === 'never_synced')?.users).toBeGreaterThanOrEqual(300);
+
+    // The plans: every page form reads an index range of the status table, never the whole table.
+    const cursor = (await listUsersPage(db, { state: 'never_synced', limit: 10 })).next!;
+    const queries = [
+      { state: 'never_synced' as const, sort: 'waiting' as const, after: cursor },
+      { state: 'changed' as const, sort: 'name' as const },
+      { sort: 'waiting' as const },
+      { search: 'bulk p', sort: 'name' as const },
+    ];
+    for (const query of queries) {
+      const plan = await planOf(services, { ...query, limit: 50 });
+      if (dialect === 'sqlite') {
+        expect(plan).toMatch(/admin_user_status USING (COVERING )?INDEX/);
+        expect(plan).not.toMatch(/SCAN admin_user_status(?! USING)/);
+      } else {
+        expect(plan).toMatch(/Index (Only )?Scan using admin_user_status|Bitmap Index Scan on admin_user_status/);
+        expect(plan).not.toMatch(/Seq Scan on admin_user_status/);
+      }
+    }
+  });
+});
+
+/** The database's plan for the statement that reads the status table for this page. */
+async function planOf(services: Services, query: UsersPageQuery): Promise<string> {
+  const { db, dialect } = services.database;
+  const compiled = pageKeysQuery(db, query).compile();
+  const prefix = dialect === 'sqlite' ? 'explain query plan ' : 'explain ';
+  const result = await db.executeQuery<Record<string, unknown>>(
+    CompiledQuery.raw(prefix + compiled.sql, [...compiled.parameters]),
+  );
+  return result.rows.map((r) => String(r.detail ?? r['QUERY PLAN'])).join('\n');
+}

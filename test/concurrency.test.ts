@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
 import { getMailPhoto } from '../src/mail/photo-store.js';
 import type { Services } from '../src/services.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import { listAttempts } from '../src/sync/history.js';
 import { closeTo, counterValue, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
-import { describeEachDialect, useTestServices } from './support/services.js';
+import { describeEachDialect, testDialects, useTestServices } from './support/services.js';
 
 // Many triggers at once, in one process and in three: one render per changed photo, every
 // attempt in the history, and the sites end with the last mail photo.
@@ -108,8 +108,8 @@ async function runWorkers(env: Record<string, string>, counts: number[], upns: s
 
 // Several instances share a database only on PostgreSQL (test/multi-process.test.ts covers
 // processes sharing one SQLite file), so this runs where PostgreSQL is available.
-describeEachDialect('simultaneous triggers from three processes', (dialect) => {
-  if (dialect !== 'postgres') return;
+describe.runIf(testDialects().includes('postgres'))('simultaneous triggers from three processes [postgres]', () => {
+  const dialect = 'postgres';
   const context = useTestServices(dialect);
 
   it(

@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
 import { portalRoutes } from '../portal/routes.js';
 import type { Services } from '../services.js';
+import { sitePageRoutes } from '../sites/page-routes.js';
 import { siteRoutes } from '../sites/routes.js';
 import { installErrorHandler } from './errors.js';
 import { ErrorResponse } from './schemas.js';
@@ -124,6 +125,9 @@ export async function buildApp(services: Services): Promise<App> {
 
   // Tier 3: the roles' routes.
   siteRoutes(app, services);
-  await app.register((portal) => portalRoutes(portal as App, services));
+  await app.register(async (portal) => {
+    await portalRoutes(portal as App, services);
+    await sitePageRoutes(portal as App, services);
+  });
   return app;
 }

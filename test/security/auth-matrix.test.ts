@@ -4,6 +4,7 @@ import { userForSession } from '../../src/directory/credentials.js';
 import { buildApp, type App } from '../../src/http/app.js';
 import { SESSION_COOKIE } from '../../src/http/auth.js';
 import type { Services } from '../../src/services.js';
+import { getMailPhoto } from '../../src/mail/photo-store.js';
 import { listAttempts } from '../../src/sync/history.js';
 import { giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
 import { createTestStore, describeEachDialect, openTestServices, useTestApp } from '../support/services.js';
@@ -85,6 +86,46 @@ export const ROUTES: RouteCase[] = [
     url: () => '/signout',
     payload: {},
     expect: everyone(403),
+  },
+  { route: 'GET /assets/portal.js', url: () => '/assets/portal.js', expect: everyone(200) },
+  { route: 'GET /help/profile-picture-sync', url: () => '/help/profile-picture-sync', expect: everyone(200) },
+  { route: 'GET /outlook', url: () => '/outlook', expect: signedIn(200, 303) },
+  { route: 'GET /profile-photo', url: () => '/profile-photo', expect: signedIn(200, 303) },
+  {
+    // Your own mail photo only: nobody else's, whoever asks.
+    route: 'GET /portal/photo',
+    url: () => '/portal/photo?size=96',
+    expect: { ...everyone(404), user: 200, userToken: 200 },
+  },
+  { route: 'GET /_layouts/15/sharepoint.aspx', url: () => '/_layouts/15/sharepoint.aspx', expect: signedIn(200, 303) },
+  { route: 'GET /_layouts/15/onedrive.aspx', url: () => '/_layouts/15/onedrive.aspx', expect: signedIn(200, 303) },
+  {
+    route: 'GET /_layouts/15/person.aspx',
+    url: (cast) => `/_layouts/15/person.aspx?accountname=${cast.owner.upn}`,
+    expect: signedIn(200, 303),
+  },
+  {
+    route: 'GET /_layouts/15/editprofile.aspx',
+    url: () => '/_layouts/15/editprofile.aspx',
+    expect: signedIn(200, 303),
+  },
+  // Every state-changing form: refused without its token, whoever posts it.
+  { route: 'POST /language', url: () => '/language', payload: { lang: 'et' }, expect: everyone(403) },
+  { route: 'POST /launch/{app}', url: () => '/launch/onedrive', payload: {}, expect: everyone(403) },
+  // Uploads send the signed-out to the sign-in page before looking at the form (nothing changes).
+  { route: 'POST /profile-photo', url: () => '/profile-photo', payload: {}, expect: signedIn(403, 303) },
+  {
+    route: 'POST /profile-photo/remove',
+    url: () => '/profile-photo/remove',
+    payload: {},
+    expect: everyone(403),
+    check: async ({ cast, services }) => expect(await getMailPhoto(services.database.db, cast.owner.id)).toBeDefined(),
+  },
+  {
+    route: 'POST /_layouts/15/editprofile.aspx',
+    url: () => '/_layouts/15/editprofile.aspx',
+    payload: {},
+    expect: signedIn(403, 303),
   },
   {
     route: 'GET /_layouts/15/userphoto.aspx',
@@ -176,7 +217,16 @@ describeEachDialect('authorization matrix', (dialect) => {
     const { app, services } = context;
     const browsers: Array<{ identity: Identity; page: string }> = [
       { identity: 'anonymous', page: '/signin' },
-      { identity: 'user', page: '/' },
+      { identity: 'anonymous', page: '/help/profile-picture-sync' },
+      ...[
+        '/',
+        '/profile-photo',
+        '/outlook',
+        '/_layouts/15/sharepoint.aspx',
+        '/_layouts/15/onedrive.aspx',
+        '/_layouts/15/person.aspx',
+        '/_layouts/15/editprofile.aspx',
+      ].map((page) => ({ identity: 'user' as const, page })),
     ];
     const forms = new Set<string>();
     const attacker = await app.inject({ url: '/signin' });
@@ -189,7 +239,7 @@ describeEachDialect('authorization matrix', (dialect) => {
       const csrfCookie = response.cookies.find((c) => c.name === '_csrf');
       expect(csrfCookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
       const cookie = [cast.headers[identity].cookie, `_csrf=${csrfCookie!.value}`].filter(Boolean).join('; ');
-      for (const match of response.body.matchAll(/<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/g)) {
+      for (const match of response.body.matchAll(/<form[^>]* action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)) {
         const [, action = '', inner = ''] = match;
         forms.add(action);
         const token = /name="_csrf" value="([^"]+)"/.exec(inner)?.[1];
@@ -217,7 +267,7 @@ describeEachDialect('authorization matrix', (dialect) => {
         expect(await userForSession(services.database.db, session!)).toBeDefined();
       }
     }
-    expect([...forms].sort()).toEqual(['/signin', '/signout']);
+    expect([...forms]).toEqual(expect.arrayContaining(['/signin', '/signout', '/launch/onedrive', '/profile-photo']));
   });
 
   it('limits the sign-in form to 120 posts a minute from one address, then answers 429', async () => {

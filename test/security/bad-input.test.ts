@@ -176,7 +176,7 @@ describeEachDialect('bad input everywhere', (dialect) => {
     }
   });
 
-  it('answers malformed bodies on every route that takes one (and on those that do not) with a 4xx', async () => {
+  it('never accepts a malformed body, on routes that take one and on those that do not', async () => {
     for (const { method, path } of operations) {
       const url = fill(path, 'x_MThumb.jpg').replaceAll(' ', '%20');
       for (const identity of ['anonymous', 'user'] as const) {
@@ -190,7 +190,8 @@ describeEachDialect('bad input everywhere', (dialect) => {
           );
           const what = `${method} ${url} as ${identity} with ${body.type} ${String(body.payload).slice(0, 40)}`;
           expectSafeAnswer(response, what);
-          expect(response.statusCode, what).toBeGreaterThanOrEqual(400);
+          // Never accepted; the signed-out may be sent to the sign-in page first (303).
+          expect(response.statusCode, what).toBeGreaterThanOrEqual(identity === 'anonymous' ? 300 : 400);
         }
       }
     }

@@ -5,14 +5,22 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession } from '../../src/directory/credentials.js';
 import type { DirectoryUser } from '../../src/directory/users.js';
+import { SESSION_COOKIE } from '../../src/http/auth.js';
 import { isAppError } from '../../src/errors.js';
 import { MAIL_MASTER_MAX_SIDE, MAIL_PHOTO_MAX_BYTES, getMailPhoto } from '../../src/mail/photo-store.js';
 import type { Services } from '../../src/services.js';
 import { getRendition, getSiteProfile } from '../../src/sites/profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from '../../src/sites/upload.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from '../support/factories.js';
-import { createTestStore, describeEachDialect, openTestServices, useTestServices } from '../support/services.js';
+import {
+  createTestStore,
+  describeEachDialect,
+  openTestServices,
+  useTestApp,
+  useTestServices,
+} from '../support/services.js';
 import { HOSTILE_CASES, animatedGif, greyPng, greyPngBomb, hostileBytes, type HostileCase } from './hostile-images.js';
 import { STACK_FRAME } from './identities.js';
 
@@ -315,5 +323,54 @@ describe('a server process taking decompression bombs', () => {
     expect(new Set(statuses)).toEqual(new Set([200]));
     const peakMb = await peakRssMb(server.pid!);
     expect(peakMb, `peak ${Math.round(peakMb)} MB, idle ${Math.round(idleMb)} MB`).toBeLessThan(MEMORY_BOUND_MB);
+  });
+});
+
+describeEachDialect('hostile images through the photo page (POST /profile-photo)', (dialect) => {
+  const context = useTestApp(dialect);
+
+  it('refuses each with its 4xx and the page again, or saves it normalized', async () => {
+    const { app, services } = context;
+    const user = await makeUser(services, { password: undefined });
+    await giveMailPhoto(services, user, await solidJpeg([20, 120, 20], 100));
+    const session = `${SESSION_COOKIE}=${await createSession(services.database.db, user.id, 60 * 60 * 1000)}`;
+    const page = await app.inject({ url: '/profile-photo', headers: { cookie: session } });
+    const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
+    const csrfCookie = page.cookies.find((c) => c.name === '_csrf')?.value;
+    expect(token && csrfCookie).toBeTruthy();
+    const boundary = '----hostile';
+
+    for (const hostile of HOSTILE_CASES) {
+      const bytes = await hostileBytes(hostile, MAIL_PHOTO_MAX_BYTES);
+      const before = await getMailPhoto(services.database.db, user.id);
+      const blobsBefore = await storedBlobs(services);
+      const response = await app.inject({
+        method: 'POST',
+        url: '/profile-photo',
+        headers: {
+          cookie: `${session}; _csrf=${csrfCookie}`,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+        },
+        payload: Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${token}\r\n`),
+          Buffer.from(
+            `--${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="me.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+          ),
+          bytes,
+          Buffer.from(`\r\n--${boundary}--\r\n`),
+        ]),
+      });
+      expect(response.body, hostile.name).not.toMatch(STACK_FRAME);
+      if (hostile.expect === 'normalized') {
+        expect(response.statusCode, hostile.name).toBe(303);
+        const photo = await getMailPhoto(services.database.db, user.id);
+        await expectNormalized((await services.blobs.get(photo!.blobKey))!, MAIL_MASTER_MAX_SIDE);
+      } else {
+        expect(response.statusCode, hostile.name).toBe(hostile.expect.refused);
+        expect(response.headers['content-type'], hostile.name).toMatch(/text\/html/);
+        expect(await getMailPhoto(services.database.db, user.id), hostile.name).toEqual(before);
+        expect(await storedBlobs(services), hostile.name).toEqual(blobsBefore);
+      }
+    }
   });
 });

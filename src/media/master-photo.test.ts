@@ -40,6 +40,8 @@ describe('makeMasterPhoto: refusals before decoding', () => {
     const result = await makeMasterPhoto(Buffer.alloc(5 * 1024 * 1024, 1), LIMITS);
     expect(result).toMatchObject({ ok: false, reason: 'too_large' });
     if (!result.ok) expect(result.message).toBe('The file is 5 MB, but photos can be at most 4 MB.');
+    const justOver = await makeMasterPhoto(Buffer.alloc(4 * 1024 * 1024 + 1, 1), LIMITS);
+    if (!justOver.ok) expect(justOver.message).toBe('The file is 4,194,305 bytes, but photos can be at most 4 MB.');
   });
 
   it.each([

@@ -109,10 +109,11 @@ export async function makeMasterPhoto(input: Buffer, options: MasterPhotoOptions
   // Cheap checks first: nothing below this point may run on oversized or unrecognised input.
   if (input.length === 0) return refuse('empty', 'The file is empty.');
   if (input.length > options.maxBytes) {
-    return refuse(
-      'too_large',
-      `The file is ${formatBytes(input.length)}, but photos can be at most ${formatBytes(options.maxBytes)}.`,
-    );
+    let size = formatBytes(input.length);
+    const limit = formatBytes(options.maxBytes);
+    // Just over the limit rounds to the limit itself ("4 MB, but at most 4 MB"): say it exactly.
+    if (size === limit) size = `${input.length.toLocaleString('en-US')} bytes`;
+    return refuse('too_large', `The file is ${size}, but photos can be at most ${limit}.`);
   }
   const sniffedType = sniffImageType(input);
   if (sniffedType === null) return refuse('unsupported_type', NOT_AN_ACCEPTED_IMAGE);

@@ -24,7 +24,8 @@ export function uploadErrorKey(error: unknown): MessageKey | undefined {
   if (code === 'FST_REQ_FILE_TOO_LARGE' || code === 'FST_PARTS_LIMIT' || code === 'FST_FILES_LIMIT')
     return 'photo.error.too_large';
   if (code?.startsWith('FST_CSRF')) return 'form.expired';
-  if (validation || code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') return 'photo.error.empty';
+  if (validation || code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || isBrokenMultipart(error))
+    return 'photo.error.empty';
   if (!isAppError(error)) return undefined;
   switch (error.id) {
     case 'too_large':
@@ -40,6 +41,14 @@ export function uploadErrorKey(error: unknown): MessageKey | undefined {
     default:
       return undefined;
   }
+}
+
+/** busboy's errors for a form body that is not valid multipart carry no code, only these texts. */
+function isBrokenMultipart(error: unknown): boolean {
+  if (!(error instanceof Error) || isAppError(error) || 'code' in error) return false;
+  return /^(Unexpected end of (multipart data|form)|Multipart: Boundary not found|Malformed part header)/.test(
+    error.message,
+  );
 }
 
 const STATUS: Partial<Record<MessageKey, number>> = {

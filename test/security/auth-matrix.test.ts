@@ -1,0 +1,330 @@
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { userForSession } from '../../src/directory/credentials.js';
+import { buildApp, type App } from '../../src/http/app.js';
+import { SESSION_COOKIE } from '../../src/http/auth.js';
+import type { Services } from '../../src/services.js';
+import { getMailPhoto } from '../../src/mail/photo-store.js';
+import { listAttempts } from '../../src/sync/history.js';
+import { giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
+import { createTestStore, describeEachDialect, openTestServices, useTestApp } from '../support/services.js';
+import { IDENTITIES, STACK_FRAME, createCast, type Cast, type Identity } from './identities.js';
+
+// Who may do what, one row per route. A route that appears in /openapi.json without a row here
+// fails the suite, so every new route (admin console, Graph API) must say who may use it.
+
+interface RouteCase {
+  /** `METHOD path` exactly as /openapi.json names the route. */
+  route: string;
+  url: (cast: Cast) => string;
+  payload?: Record<string, string>;
+  expect: Record<Identity, number>;
+  /** Further checks on one identity's answer: what it must not have read or changed. */
+  check?: (context: CheckContext) => Promise<void> | void;
+}
+
+interface CheckContext {
+  identity: Identity;
+  response: LightMyRequestResponse;
+  cast: Cast;
+  services: Services;
+  attemptsBefore: number;
+}
+
+const SIGNED_IN: readonly Identity[] = ['user', 'userToken', 'otherUser', 'admin'];
+
+/** Every identity gets the same status. */
+const everyone = (status: number) => Object.fromEntries(IDENTITIES.map((i) => [i, status])) as Record<Identity, number>;
+/** Signed-in identities get one status, everyone else (no, expired, forged or disabled credentials) another. */
+const signedIn = (ok: number, otherwise: number) =>
+  Object.fromEntries(IDENTITIES.map((i) => [i, SIGNED_IN.includes(i) ? ok : otherwise])) as Record<Identity, number>;
+
+const OWNER_IDENTITIES: readonly Identity[] = ['user', 'userToken'];
+
+/** Only the owner asking for their own L picture is a user action; anyone else only looks. */
+const onlyTheOwnerSyncs = (context: CheckContext) => expectSync(context, OWNER_IDENTITIES.includes(context.identity));
+/** Reading a library file is never a user action, not even for the owner. */
+const nobodySyncs = (context: CheckContext) => expectSync(context, false);
+
+async function expectSync({ response, cast, services, attemptsBefore }: CheckContext, synced: boolean) {
+  const attempts = (await listAttempts(services.database.db, cast.owner.id)).length;
+  if (synced) {
+    expect(response.headers['x-photosync-sync']).toBeDefined();
+    expect(attempts).toBe(attemptsBefore + 1);
+  } else {
+    expect(response.headers['x-photosync-sync']).toBeUndefined();
+    expect(attempts).toBe(attemptsBefore);
+  }
+  if (response.statusCode === 200) expect(response.headers['content-type']).toBe('image/jpeg');
+}
+
+export const ROUTES: RouteCase[] = [
+  { route: 'GET /healthz', url: () => '/healthz', expect: everyone(200) },
+  { route: 'GET /metrics', url: () => '/metrics', expect: everyone(200) },
+  { route: 'GET /openapi.json', url: () => '/openapi.json', expect: everyone(200) },
+  { route: 'GET /assets/portal.css', url: () => '/assets/portal.css', expect: everyone(200) },
+  {
+    route: 'GET /',
+    url: () => '/',
+    expect: signedIn(200, 303),
+    check: ({ identity, response, cast }) => {
+      // The home page shows the signed-in person only, never the owner of some other credential.
+      if (identity === 'otherUser') expect(response.body).not.toContain(cast.owner.upn);
+    },
+  },
+  { route: 'GET /signin', url: () => '/signin', expect: signedIn(303, 200) },
+  // Without the form token nobody gets past the CSRF check, whatever else they hold.
+  {
+    route: 'POST /signin',
+    url: () => '/signin',
+    payload: { upn: 'x@contoso.com', password: 'correct horse battery' },
+    expect: everyone(403),
+    check: ({ response }) => expect(response.cookies.some((c) => c.name === SESSION_COOKIE)).toBe(false),
+  },
+  {
+    route: 'POST /signout',
+    url: () => '/signout',
+    payload: {},
+    expect: everyone(403),
+  },
+  { route: 'GET /assets/portal.js', url: () => '/assets/portal.js', expect: everyone(200) },
+  { route: 'GET /help/profile-picture-sync', url: () => '/help/profile-picture-sync', expect: everyone(200) },
+  { route: 'GET /outlook', url: () => '/outlook', expect: signedIn(200, 303) },
+  { route: 'GET /profile-photo', url: () => '/profile-photo', expect: signedIn(200, 303) },
+  {
+    // Your own mail photo only: nobody else's, whoever asks.
+    route: 'GET /portal/photo',
+    url: () => '/portal/photo?size=96',
+    expect: { ...everyone(404), user: 200, userToken: 200 },
+  },
+  { route: 'GET /_layouts/15/sharepoint.aspx', url: () => '/_layouts/15/sharepoint.aspx', expect: signedIn(200, 303) },
+  { route: 'GET /_layouts/15/onedrive.aspx', url: () => '/_layouts/15/onedrive.aspx', expect: signedIn(200, 303) },
+  {
+    route: 'GET /_layouts/15/person.aspx',
+    url: (cast) => `/_layouts/15/person.aspx?accountname=${cast.owner.upn}`,
+    expect: signedIn(200, 303),
+  },
+  {
+    route: 'GET /_layouts/15/editprofile.aspx',
+    url: () => '/_layouts/15/editprofile.aspx',
+    expect: signedIn(200, 303),
+  },
+  // Every state-changing form: refused without its token, whoever posts it.
+  { route: 'POST /language', url: () => '/language', payload: { lang: 'et' }, expect: everyone(403) },
+  { route: 'POST /launch/{app}', url: () => '/launch/onedrive', payload: {}, expect: everyone(403) },
+  // Uploads send the signed-out to the sign-in page before looking at the form (nothing changes).
+  { route: 'POST /profile-photo', url: () => '/profile-photo', payload: {}, expect: signedIn(403, 303) },
+  {
+    route: 'POST /profile-photo/remove',
+    url: () => '/profile-photo/remove',
+    payload: {},
+    expect: everyone(403),
+    check: async ({ cast, services }) => expect(await getMailPhoto(services.database.db, cast.owner.id)).toBeDefined(),
+  },
+  {
+    route: 'POST /_layouts/15/editprofile.aspx',
+    url: () => '/_layouts/15/editprofile.aspx',
+    payload: {},
+    expect: signedIn(403, 303),
+  },
+  {
+    route: 'GET /_layouts/15/userphoto.aspx',
+    url: (cast) => `/_layouts/15/userphoto.aspx?size=L&accountname=${cast.owner.upn}`,
+    expect: signedIn(200, 401),
+    check: onlyTheOwnerSyncs,
+  },
+  {
+    route: 'GET /User Photos/Profile Pictures/{file}',
+    url: (cast) => `/User%20Photos/Profile%20Pictures/${ownerStem(cast)}_LThumb.jpg`,
+    expect: signedIn(200, 401),
+    check: nobodySyncs,
+  },
+];
+
+function ownerStem(cast: Cast): string {
+  return cast.owner.upn.replace(/[^a-z0-9_-]/g, '_');
+}
+
+/** Headers every answer carries, pages, pictures and errors alike. */
+export function expectSecurityHeaders(response: LightMyRequestResponse): void {
+  const csp = String(response.headers['content-security-policy'] ?? '');
+  expect(csp).toContain("default-src 'self'");
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).not.toContain('unsafe-inline');
+  expect(csp).not.toContain('unsafe-eval');
+  expect(response.headers['x-content-type-options']).toBe('nosniff');
+  expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
+  expect(response.headers['referrer-policy']).toBe('no-referrer');
+  expect(response.headers['x-powered-by']).toBeUndefined();
+}
+
+describeEachDialect('authorization matrix', (dialect) => {
+  const context = useTestApp(dialect);
+  let cast: Cast;
+  beforeAll(async () => {
+    cast = await createCast(context.services);
+    // The owner's photo is in the sites and a newer one waits in the mail store, so an L request
+    // by the owner has something to sync and anyone else's request visibly does not.
+    await giveMailPhoto(context.services, cast.owner, await solidJpeg([200, 40, 40], 64));
+    await context.services.sync.sync(cast.owner, 'admin');
+  });
+
+  it('has a row for every route the server documents', async () => {
+    const doc = (await context.app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, object> }>();
+    const documented = Object.entries(doc.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    const missing = documented.filter((route) => !ROUTES.some((row) => row.route === route));
+    expect(missing, 'add these routes to ROUTES in test/security/auth-matrix.test.ts').toEqual([]);
+  });
+
+  for (const row of ROUTES) {
+    it(`${row.route}: each identity gets what it may, with the security headers`, async () => {
+      const { app, services } = context;
+      const seen: Partial<Record<Identity, number>> = {};
+      for (const identity of IDENTITIES) {
+        // Each time a new mail photo, so that a request which triggered a sync would show it.
+        await giveMailPhoto(
+          services,
+          cast.owner,
+          await solidJpeg([10 + IDENTITIES.indexOf(identity) * 20, 90, 90], 64),
+        );
+        const attemptsBefore = (await listAttempts(services.database.db, cast.owner.id)).length;
+        const [method, ...rest] = row.route.split(' ');
+        expect(rest.length).toBeGreaterThan(0);
+        const response = await app.inject({
+          method: method as 'GET' | 'POST',
+          url: row.url(cast),
+          headers: {
+            ...cast.headers[identity],
+            ...(row.payload ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+          },
+          ...(row.payload ? { payload: new URLSearchParams(row.payload).toString() } : {}),
+        });
+        seen[identity] = response.statusCode;
+        expectSecurityHeaders(response);
+        expect(response.body).not.toMatch(STACK_FRAME);
+        if (response.statusCode === 401) {
+          expect(response.json()).toMatchObject({ error: { code: 'unauthorized', message: expect.any(String) } });
+        }
+        await row.check?.({ identity, response, cast, services, attemptsBefore });
+      }
+      expect(seen).toEqual(row.expect);
+    });
+  }
+
+  it('refuses every form posted without its token, or with a token of another browser, and changes nothing', async () => {
+    const { app, services } = context;
+    const browsers: Array<{ identity: Identity; page: string }> = [
+      { identity: 'anonymous', page: '/signin' },
+      { identity: 'anonymous', page: '/help/profile-picture-sync' },
+      ...[
+        '/',
+        '/profile-photo',
+        '/outlook',
+        '/_layouts/15/sharepoint.aspx',
+        '/_layouts/15/onedrive.aspx',
+        '/_layouts/15/person.aspx',
+        '/_layouts/15/editprofile.aspx',
+      ].map((page) => ({ identity: 'user' as const, page })),
+    ];
+    const forms = new Set<string>();
+    const attacker = await app.inject({ url: '/signin' });
+    const attackerToken = /name="_csrf" value="([^"]+)"/.exec(attacker.body)?.[1];
+    expect(attackerToken).toBeDefined();
+
+    for (const { identity, page } of browsers) {
+      const response = await app.inject({ url: page, headers: cast.headers[identity] });
+      expect(response.statusCode).toBe(200);
+      const csrfCookie = response.cookies.find((c) => c.name === '_csrf');
+      expect(csrfCookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+      const cookie = [cast.headers[identity].cookie, `_csrf=${csrfCookie!.value}`].filter(Boolean).join('; ');
+      for (const match of response.body.matchAll(/<form[^>]* action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)) {
+        const [, action = '', inner = ''] = match;
+        forms.add(action);
+        const token = /name="_csrf" value="([^"]+)"/.exec(inner)?.[1];
+        expect(token, `the form for ${action} on ${page} carries a token`).toBeDefined();
+        // The other fields filled in as the owner would, so only the token is wrong.
+        const fields: Record<string, string> = {};
+        for (const name of inner.matchAll(/name="([^"]+)"/g)) fields[name[1]!] = '';
+        if ('upn' in fields) fields.upn = cast.owner.upn;
+        if ('password' in fields) fields.password = 'correct horse battery';
+        delete fields._csrf;
+
+        for (const forged of [undefined, '', 'forged', attackerToken!]) {
+          const body = forged === undefined ? fields : { ...fields, _csrf: forged };
+          const answer = await app.inject({
+            method: 'POST',
+            url: action,
+            headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+            payload: new URLSearchParams(body).toString(),
+          });
+          expect(answer.statusCode, `${action} with token ${String(forged)}`).toBe(403);
+          expect(answer.cookies.some((c) => c.name === SESSION_COOKIE)).toBe(false);
+        }
+        // The session the page belongs to is still valid: a forged sign-out ended nothing.
+        const session = /photosync_session=([^;]+)/.exec(cast.headers.user.cookie ?? '')?.[1];
+        expect(await userForSession(services.database.db, session!)).toBeDefined();
+      }
+    }
+    expect([...forms]).toEqual(expect.arrayContaining(['/signin', '/signout', '/launch/onedrive', '/profile-photo']));
+  });
+
+  it('limits the sign-in form to 120 posts a minute from one address, then answers 429', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 122; i++) {
+      const response = await context.app.inject({
+        method: 'POST',
+        url: '/signin',
+        remoteAddress: '192.0.2.77',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: 'upn=a%40b.com&password=x',
+      });
+      statuses.push(response.statusCode);
+    }
+    expect(statuses.slice(0, 120).every((s) => s === 403)).toBe(true);
+    expect(statuses.slice(120)).toEqual([429, 429]);
+    // Another address is not affected.
+    const elsewhere = await context.app.inject({ method: 'POST', url: '/signin', remoteAddress: '192.0.2.78' });
+    expect(elsewhere.statusCode).not.toBe(429);
+  });
+});
+
+describeEachDialect('cookies and transport security behind https', (dialect) => {
+  let app: App;
+  let services: Services;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const store = await createTestStore(dialect);
+    drop = () => store.drop();
+    services = await openTestServices(store, { PHOTOSYNC_PUBLIC_URL: 'https://photos.contoso.test' });
+    app = await buildApp(services);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await services?.close();
+    await drop?.();
+  });
+
+  it('marks the session and form cookies Secure, HttpOnly and SameSite=Lax, and sends HSTS', async () => {
+    const user = await makeUser(services, { password: 'long password' });
+    const page = await app.inject({ url: '/signin' });
+    expect(page.headers['strict-transport-security']).toMatch(/max-age=\d{7,}/);
+    expect(page.headers['content-security-policy']).toContain('upgrade-insecure-requests');
+    const csrfCookie = page.cookies.find((c) => c.name === '_csrf')!;
+    expect(csrfCookie).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax' });
+    const token = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const signedIn = await app.inject({
+      method: 'POST',
+      url: '/signin',
+      headers: { cookie: `_csrf=${csrfCookie.value}`, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ upn: user.upn, password: 'long password', _csrf: token }).toString(),
+    });
+    expect(signedIn.statusCode).toBe(303);
+    const session = signedIn.cookies.find((c) => c.name === SESSION_COOKIE)!;
+    expect(session).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax', path: '/' });
+    // At most a working day, and a secret long enough that guessing it is hopeless.
+    expect(session.maxAge).toBeLessThanOrEqual(8 * 60 * 60);
+    expect(session.value.length).toBeGreaterThanOrEqual(43);
+  });
+});

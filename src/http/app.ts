@@ -13,8 +13,12 @@ import Fastify, {
 } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
+import { tokenRoutes } from '../directory/token-routes.js';
+import { GraphErrorBody } from '../graph/errors.js';
+import { graphRoutes } from '../graph/routes.js';
 import { portalRoutes } from '../portal/routes.js';
 import type { Services } from '../services.js';
+import { sharePointRestRoutes } from '../sites/rest-api.js';
 import { siteRoutes } from '../sites/routes.js';
 import { installErrorHandler } from './errors.js';
 import { ErrorResponse } from './schemas.js';
@@ -76,7 +80,11 @@ export async function buildApp(services: Services): Promise<App> {
       },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'photosync token create <upn>' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'photosync token create <upn>, or an access token from POST /{tenant}/oauth2/v2.0/token',
+          },
           session: { type: 'apiKey', in: 'cookie', name: 'photosync_session' },
         },
       },
@@ -84,6 +92,7 @@ export async function buildApp(services: Services): Promise<App> {
     },
   });
   app.addSchema(ErrorResponse);
+  app.addSchema(GraphErrorBody);
   installErrorHandler(app);
 
   // Tier 2: operational endpoints.
@@ -124,6 +133,9 @@ export async function buildApp(services: Services): Promise<App> {
 
   // Tier 3: the roles' routes.
   siteRoutes(app, services);
+  tokenRoutes(app, services);
+  await app.register((graph) => graphRoutes(graph as App, services), { prefix: '/v1.0' });
+  await app.register((rest) => sharePointRestRoutes(rest as App, services), { prefix: '/_api' });
   await app.register((portal) => portalRoutes(portal as App, services));
   return app;
 }

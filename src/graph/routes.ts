@@ -7,6 +7,7 @@ import { availableSides, GRAPH_PHOTO_SIDES } from '../mail/photo-sizes.js';
 import {
   getMailPhoto,
   MAIL_PHOTO_MAX_BYTES,
+  readMailMaster,
   removeMailPhoto,
   setMailPhoto,
   type MailPhoto,
@@ -100,7 +101,9 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
     if (ifNoneMatch?.split(',').some((t) => [etag, `W/${etag}`, '*'].includes(t.trim()))) {
       return reply.status(304).send();
     }
-    const bytes = await services.mailSizes.read(photo, side);
+    // The default photo is the stored master, whatever its side; the listed sizes are Graph's.
+    const bytes =
+      side === photo.side ? await readMailMaster(services.blobs, photo) : await services.mailSizes.read(photo, side);
     if (!bytes) throw graphErrors.imageNotFound();
     return reply.type('image/jpeg').send(bytes);
   }
@@ -187,7 +190,8 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
             'The body is the image: JPEG, PNG, GIF or WebP, at most 4 MB (413 above). Not an image or corrupt: 400. ' +
             "Own photo with User.Read; anyone's with ProfilePhoto.ReadWrite.All (app, or an administrator's token).",
           consumes: ['image/jpeg', 'image/png', 'image/gif', 'image/webp'],
-          body: { type: 'string', format: 'binary' },
+          // The bytes are checked by the image pipeline; a schema with no type accepts the raw buffer.
+          body: { description: 'The image bytes: JPEG, PNG, GIF or WebP, at most 4 MB' },
           response: {
             200: { description: 'The photo was set', type: 'null' },
             ...graphErrorResponses,
@@ -213,7 +217,7 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
             if (!isAppError(error) || error.status >= 500) throw error;
             throw error.status === 413 ? graphErrors.tooLarge() : graphErrors.invalidImage(error.message);
           }
-          return reply.status(200).send(null);
+          return reply.status(200).send(undefined as never);
         },
       });
     }

@@ -236,7 +236,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           'The body is the image bytes. For a user without a mailbox this is their picture; for a user with one, ' +
           'the next sync replaces it with the mail photo, as in SharePoint. A browser session must send X-RequestDigest from POST /_api/contextinfo.',
         tags: ['sharepoint'],
-        body: { type: 'string', format: 'binary' },
+        body: { description: 'The image bytes (JPEG, PNG, GIF or WebP), at most 5,000,000 bytes' },
         response: json,
       },
     },

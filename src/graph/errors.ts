@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError } from '../errors.js';
+import { drainRequest } from '../http/drain.js';
 
 // Microsoft Graph's error envelope:
 // {"error":{"code":"ImageNotFound","message":"…","innerError":{"date":"…","request-id":"…","client-request-id":"…"}}}
@@ -101,7 +102,9 @@ export function installGraphErrors(app: FastifyInstance): void {
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof GraphError) return sendGraphError(request, reply, error);
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendGraphError(request, reply, graphErrors.tooLarge());
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return drainRequest(request.raw).then(() => sendGraphError(request, reply, graphErrors.tooLarge()));
+    }
     if (isAppError(error) && error.status < 500) {
       return sendGraphError(request, reply, new GraphError(error.status, error.id, error.message));
     }

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { claimForUpn, libraryFileStem, upnFromAccountName } from '../directory/upn.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { isAppError } from '../errors.js';
+import { drainRequest } from '../http/drain.js';
 import type { App } from '../http/app.js';
 import { SESSION_COOKIE, authenticate, mayAccessPhoto, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
@@ -64,9 +65,10 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   const { db } = services.database;
   const { publicUrl } = services.config;
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error instanceof SharePointError) return sendSharePointError(request, reply, error);
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      await drainRequest(request.raw);
       return sendSharePointError(
         request,
         reply,

@@ -152,6 +152,18 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     expect([wrong.statusCode, wrong.json().error]).toEqual([400, 'invalid_grant']);
     const badScope = await token({ ...form, scope: 'Mail.Read' });
     expect([badScope.statusCode, badScope.json().error]).toEqual([400, 'invalid_scope']);
+    // The signed token also opens the sites' pictures, like the user's other tokens.
+    const picture = await app.inject({
+      url: `/_layouts/15/userphoto.aspx?size=S&accountname=${user.upn}`,
+      headers: bearer(granted.json().access_token),
+    });
+    expect(picture.statusCode).toBe(200);
+
+    // Guessing is throttled as on the sign-in form: after five failures even the right password waits.
+    for (let i = 0; i < 4; i++) expect((await token({ ...form, password: `guess ${i}` })).statusCode).toBe(400);
+    const locked = await token(form);
+    expect([locked.statusCode, locked.json().error_codes[0]]).toEqual([400, 50053]);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
   });
 
   it('tokens survive a restart and work on a second instance; a removed app’s tokens stop working', async () => {

@@ -97,8 +97,21 @@ function toApp(row: { client_id: string; name: string; scopes: string; created_a
   return { clientId: row.client_id, name: row.name, scopes: storedScopes(row.scopes, []), createdAt: row.created_at };
 }
 
+// Settings never change once made, so each database handle reads each one once.
+const settingsCache = new WeakMap<object, Map<string, string>>();
+
 /** A directory setting made once by whichever process needs it first; everyone reads the same. */
 async function directorySetting(db: Db, name: string, make: () => string): Promise<string> {
+  let cache = settingsCache.get(db);
+  if (!cache) settingsCache.set(db, (cache = new Map()));
+  const cached = cache.get(name);
+  if (cached !== undefined) return cached;
+  const value = await readOrMakeSetting(db, name, make);
+  cache.set(name, value);
+  return value;
+}
+
+async function readOrMakeSetting(db: Db, name: string, make: () => string): Promise<string> {
   const existing = await db
     .selectFrom('directory_settings')
     .select('value')

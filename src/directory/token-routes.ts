@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import type { App } from '../http/app.js';
+import { createSignInThrottle } from '../portal/sign-in-throttle.js';
 import type { Services } from '../services.js';
 import type { Db } from '../storage/database.js';
 import { appForCredentials, issueAccessToken, tenantId, type TokenSubject } from './apps.js';
@@ -130,6 +131,8 @@ function requestedDelegatedScopes(scope: string, publicUrl: string): GraphScope[
 
 export function tokenRoutes(app: App, services: Services): void {
   const { db } = services.database;
+  // The password grant guesses passwords as well as the sign-in form does: the same limits apply.
+  const throttle = createSignInThrottle({ windowMs: 15 * 60_000, perAccount: 5, perAddress: 100 });
   app.post(
     '/:tenant/oauth2/v2.0/token',
     {
@@ -248,7 +251,19 @@ export function tokenRoutes(app: App, services: Services): void {
             "The request body must contain the following parameters: 'username' and 'password'.",
           );
         }
+        const wait = throttle.retryAfter(request.ip, body.username);
+        if (wait > 0) {
+          void reply.header('retry-after', Math.ceil(wait / 1000));
+          throw fail(
+            400,
+            'invalid_grant',
+            50053,
+            `Too many failed sign-ins for this account from this address; try again in ${Math.ceil(wait / 60_000)} minutes.`,
+          );
+        }
+        throttle.recordAttempt(request.ip, body.username);
         const user = await authenticatePassword(db, body.username, body.password);
+        if (user) throttle.forgive(request.ip, body.username);
         if (!user)
           throw fail(400, 'invalid_grant', 50126, 'Error validating credentials due to invalid username or password.');
         subject = { kind: 'user', user, scopes, clientId };

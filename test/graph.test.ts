@@ -73,6 +73,8 @@ describeEachDialect('Graph contract', (dialect) => {
     expect(value.headers.etag).toBe(`"${photo.etag}"`);
     expect((await sharp(value.rawPayload).metadata()).width).toBe(500);
     expect(closeTo(await meanColour(value.rawPayload), TEAL)).toBe(true);
+    const escaped = await get('/v1.0/me/photo/%24value', janeToken);
+    expect([escaped.statusCode, escaped.headers.etag]).toEqual([200, `"${photo.etag}"`]);
     const again = await get('/v1.0/me/photo/$value', janeToken, { 'if-none-match': `"${photo.etag}"` });
     expect(again.statusCode).toBe(304);
     expect(again.rawPayload.length).toBe(0);

@@ -42,6 +42,9 @@ export async function buildApp(services: Services): Promise<App> {
     trustProxy: false,
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 300 },
+    // Some HTTP clients escape Graph's `$value` segment; the router matches it either way.
+    rewriteUrl: (request) =>
+      (request.url ?? '/').replace(/^(\/v1\.0\/[^?]*\/)%24value(?=$|[?/])/i, (_match, head: string) => `${head}$value`),
     // Errors Fastify raises before any route runs (a malformed URL) get the one error shape too.
     frameworkErrors: (error, _request, reply: FastifyReply) => {
       const message = error.code === 'FST_ERR_BAD_URL' ? 'The address is not a valid URL.' : error.message;

@@ -18,6 +18,7 @@ import { GraphErrorBody } from '../graph/errors.js';
 import { graphRoutes } from '../graph/routes.js';
 import { portalRoutes } from '../portal/routes.js';
 import type { Services } from '../services.js';
+import { sitePageRoutes } from '../sites/page-routes.js';
 import { sharePointRestRoutes } from '../sites/rest-api.js';
 import { siteRoutes } from '../sites/routes.js';
 import { installErrorHandler } from './errors.js';
@@ -139,6 +140,9 @@ export async function buildApp(services: Services): Promise<App> {
   tokenRoutes(app, services);
   await app.register((graph) => graphRoutes(graph as App, services), { prefix: '/v1.0' });
   await app.register((rest) => sharePointRestRoutes(rest as App, services), { prefix: '/_api' });
-  await app.register((portal) => portalRoutes(portal as App, services));
+  await app.register(async (portal) => {
+    await portalRoutes(portal as App, services);
+    await sitePageRoutes(portal as App, services);
+  });
   return app;
 }

@@ -14,7 +14,9 @@ describe('portal languages', () => {
 
   it('has every English string in Estonian, translated', () => {
     const same = Object.keys(en).filter(
-      (key) => !['app.name'].includes(key) && en[key as keyof typeof en] === et[key as keyof typeof en],
+      (key) =>
+        !['app.name', 'sites.title', 'onedrive.title', 'outlook.title'].includes(key) &&
+        en[key as keyof typeof en] === et[key as keyof typeof en],
     );
     expect(same).toEqual([]);
   });

@@ -1,19 +1,16 @@
-import type { PageContext } from './layout.js';
-import { renderPage } from './layout.js';
+import type { ComponentChildren } from 'preact';
+import type { PageContext, SuiteUser } from './layout.js';
+import { Avatar, Notice, renderPage } from './layout.js';
 
 export function signInPage(context: PageContext, form: { upn?: string; error?: string | undefined }): string {
   const { t } = context;
   return renderPage(
     context,
     t('signin.title'),
-    <section class="card" aria-labelledby="signin-title">
+    <section class="card narrow" aria-labelledby="signin-title">
       <h1 id="signin-title">{t('signin.title')}</h1>
       <p class="muted">{t('signin.intro')}</p>
-      {form.error && (
-        <p class="alert" role="alert">
-          {form.error}
-        </p>
-      )}
+      {form.error && <Notice kind="error">{form.error}</Notice>}
       <form method="post" action="/signin">
         <input type="hidden" name="_csrf" value={context.csrfToken} />
         <label for="upn">{t('signin.upn')}</label>
@@ -39,21 +36,237 @@ export function signInPage(context: PageContext, form: { upn?: string; error?: s
   );
 }
 
-export function homePage(context: PageContext & { user: { displayName: string; upn: string } }): string {
+export interface HomePageProps {
+  /** The admin console's prompt banner ("Your profile picture changed. Sync it now"); empty by default. */
+  banner?: ComponentChildren;
+  hasMailbox?: boolean;
+}
+
+/** A tile of the app launcher: OneDrive and SharePoint are forms, since opening them runs a sync. */
+function LaunchTile(props: { app: 'onedrive' | 'sharepoint'; name: string; hint: string; csrfToken: string }) {
+  return (
+    <li>
+      <form method="post" action={`/launch/${props.app}`}>
+        <input type="hidden" name="_csrf" value={props.csrfToken} />
+        <button type="submit" class={`tile tile-${props.app}`}>
+          <span class="tile-icon" aria-hidden="true" />
+          <span class="tile-name">{props.name}</span>
+          <span class="tile-hint">{props.hint}</span>
+        </button>
+      </form>
+    </li>
+  );
+}
+
+export function homePage(context: PageContext & { user: SuiteUser }, props: HomePageProps = {}): string {
   const { t, user } = context;
-  const ownPhoto = `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(user.upn)}`;
+  const hasMailbox = props.hasMailbox ?? true;
   return renderPage(
     context,
     t('home.title'),
-    <section class="card">
+    <>
+      {/* The admin console's prompt banner goes here, at the top of <main>. */}
+      {props.banner !== undefined && <div class="banner-slot">{props.banner}</div>}
       <h1>{t('home.greeting', { name: user.displayName })}</h1>
-      <div class="profile">
-        <img src={ownPhoto} alt={t('home.photoAlt', { name: user.displayName })} width={150} height={150} />
-        <div>
-          <p>{t('home.photoHelp')}</p>
-          <p class="muted">{t('home.signedInAs', { upn: user.upn })}</p>
+      <section aria-labelledby="apps-title">
+        <h2 id="apps-title">{t('apps.title')}</h2>
+        <ul class="tiles">
+          <li>
+            <a class="tile tile-outlook" href="/outlook">
+              <span class="tile-icon" aria-hidden="true" />
+              <span class="tile-name">Outlook</span>
+              <span class="tile-hint">{t('apps.outlook.hint')}</span>
+            </a>
+          </li>
+          <LaunchTile app="onedrive" name="OneDrive" hint={t('apps.onedrive.hint')} csrfToken={context.csrfToken} />
+          <LaunchTile
+            app="sharepoint"
+            name="SharePoint"
+            hint={t('apps.sharepoint.hint')}
+            csrfToken={context.csrfToken}
+          />
+        </ul>
+        <p class="hint">{t('apps.syncNote')}</p>
+      </section>
+      <section class="card" aria-labelledby="photo-title">
+        <h2 id="photo-title">{t('home.photoTitle')}</h2>
+        <div class="profile">
+          <Avatar
+            user={{ ...user, photoUrl: user.photoUrl?.replace(/size=\d+/, 'size=240') }}
+            alt={t('home.photoAlt', { name: user.displayName })}
+            size={120}
+            class="large"
+          />
+          <div>
+            <p>{!hasMailbox ? t('home.noMailbox') : user.photoUrl ? t('home.photoSource') : t('home.photoMissing')}</p>
+            <p class="muted">{t('home.signedInAs', { upn: user.upn })}</p>
+            <p class="links">
+              {hasMailbox ? (
+                <a class="button" href="/profile-photo">
+                  {user.photoUrl ? t('home.changePhoto') : t('home.addPhoto')}
+                </a>
+              ) : (
+                <a class="button" href="/_layouts/15/editprofile.aspx">
+                  {t('home.uploadInSites')}
+                </a>
+              )}
+              <a href="/help/profile-picture-sync">{t('home.helpLink')}</a>
+            </p>
+          </div>
+        </div>
+      </section>
+    </>,
+  );
+}
+
+export interface PhotoForm {
+  /** Versioned URL of the current mail photo at 240 px. */
+  currentUrl: string | undefined;
+  changedAt: string | undefined;
+  error?: string | undefined;
+  done?: 'saved' | 'removed' | undefined;
+}
+
+/** The upload form both the portal's profile photo page and the sites' "Upload picture" use. */
+export function UploadForm(props: { context: PageContext; action: string; submit: string }) {
+  const { t } = props.context;
+  return (
+    <form method="post" action={props.action} enctype="multipart/form-data" class="upload" data-max-bytes={4194304}>
+      <input type="hidden" name="_csrf" value={props.context.csrfToken} />
+      <div class="drop-zone" data-drop-zone="">
+        <input
+          id="photo"
+          name="photo"
+          type="file"
+          class="visually-hidden"
+          accept="image/jpeg,image/png,image/gif,image/webp"
+          aria-describedby="photo-rules"
+          required
+        />
+        <label for="photo" class="button secondary">
+          {t('photo.choose')}
+        </label>
+        <span class="muted">{t('photo.drop')}</span>
+        <p class="hint" id="photo-rules">
+          {t('photo.rules')}
+        </p>
+      </div>
+      <figure class="preview" hidden data-preview="">
+        <img alt={t('photo.previewAlt')} width={160} height={160} />
+        <figcaption>{t('photo.previewTitle')}</figcaption>
+      </figure>
+      <p class="notice notice-error" role="alert" hidden data-too-large={t('photo.error.too_large')} />
+      <div class="actions">
+        <button type="submit">{props.submit}</button>
+      </div>
+    </form>
+  );
+}
+
+export function profilePhotoPage(context: PageContext & { user: SuiteUser }, form: PhotoForm): string {
+  const { t, user } = context;
+  return renderPage(
+    context,
+    t('photo.title'),
+    <section class="card" aria-labelledby="photo-title">
+      <h1 id="photo-title">{t('photo.title')}</h1>
+      <p>{t('photo.intro')}</p>
+      {form.error && <Notice kind="error">{form.error}</Notice>}
+      {form.done === 'saved' && <Notice kind="ok">{t('photo.saved')}</Notice>}
+      {form.done === 'removed' && <Notice kind="ok">{t('photo.removed')}</Notice>}
+      <div class="photo-editor">
+        <figure class="current">
+          {form.currentUrl ? (
+            <img class="avatar large" src={form.currentUrl} alt={t('photo.current')} width={160} height={160} />
+          ) : (
+            <Avatar user={{ ...user, photoUrl: undefined }} alt={t('photo.none')} size={160} class="large" />
+          )}
+          <figcaption>
+            {form.currentUrl ? t('photo.current') : t('photo.none')}
+            {form.changedAt && <span class="muted"> · {form.changedAt}</span>}
+          </figcaption>
+        </figure>
+        <div class="grow">
+          <UploadForm context={context} action="/profile-photo" submit={t('photo.save')} />
+          {form.currentUrl && (
+            <form method="post" action="/profile-photo/remove" class="remove">
+              <input type="hidden" name="_csrf" value={context.csrfToken} />
+              <button type="submit" class="secondary danger">
+                {t('photo.remove')}
+              </button>
+            </form>
+          )}
         </div>
       </div>
+      <p>
+        <a href="/help/profile-picture-sync">{t('home.helpLink')}</a>
+      </p>
+    </section>,
+  );
+}
+
+export function helpPage(context: PageContext): string {
+  const { t } = context;
+  return renderPage(
+    context,
+    t('help.title'),
+    <article class="card prose" aria-labelledby="help-title">
+      <h1 id="help-title">{t('help.title')}</h1>
+      <h2>{t('help.where.title')}</h2>
+      <p>{t('help.where.body')}</p>
+      <h2>{t('help.when.title')}</h2>
+      <p>{t('help.when.body')}</p>
+      <h2>{t('help.steps.title')}</h2>
+      <ol class="steps">
+        <li>{t('help.steps.1')}</li>
+        <li>{t('help.steps.2')}</li>
+        <li>{t('help.steps.3')}</li>
+        <li>{t('help.steps.4')}</li>
+      </ol>
+      <p>{t('help.steps.after')}</p>
+      <h2>{t('help.noMailbox.title')}</h2>
+      <p>{t('help.noMailbox.body')}</p>
+      {context.user && (
+        <p>
+          <a class="button" href="/profile-photo">
+            {t('help.change')}
+          </a>
+        </p>
+      )}
+    </article>,
+  );
+}
+
+export function outlookPage(context: PageContext & { user: SuiteUser }, hasMailbox: boolean): string {
+  const { t, user } = context;
+  return renderPage(
+    context,
+    t('outlook.title'),
+    <section class="card" aria-labelledby="outlook-title">
+      <div class="app-head">
+        <Avatar user={user} alt={t('suite.photoAlt')} size={48} />
+        <div>
+          <h1 id="outlook-title">{t('outlook.title')}</h1>
+          <p class="muted">{user.upn}</p>
+        </div>
+      </div>
+      <h2>{t('outlook.inbox')}</h2>
+      <p class="empty">{hasMailbox ? t('outlook.empty') : t('outlook.noMailbox')}</p>
+    </section>,
+  );
+}
+
+/** A plain page with one message and the way back, for forms that cannot be shown again. */
+export function messagePage(context: PageContext, title: string, message: string): string {
+  return renderPage(
+    context,
+    title,
+    <section class="card narrow">
+      <h1>{title}</h1>
+      <Notice kind="error">{message}</Notice>
+      <p>
+        <a href="/">{context.t('error.back')}</a>
+      </p>
     </section>,
   );
 }

@@ -9,10 +9,10 @@ import type { App } from '../http/app.js';
 import { SESSION_COOKIE, currentUser } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
-import { localeFromHeader, translator } from './i18n.js';
 import { createSignInThrottle } from './sign-in-throttle.js';
-import type { PageContext } from './layout.js';
-import { homePage, signInPage } from './pages.js';
+import { pageContext, sendPage } from './page-context.js';
+import { portalPageRoutes } from './page-routes.js';
+import { homePage, messagePage, signInPage } from './pages.js';
 
 // The portal (Office.com's role): sign-in, sign-out and the signed-in home page.
 
@@ -45,22 +45,16 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
     perAddress: 100,
   });
 
-  const context = (request: FastifyRequest, reply: FastifyReply, user?: PageContext['user']): PageContext => {
-    const locale = localeFromHeader(request.headers['accept-language']);
-    return { locale, t: translator(locale), csrfToken: reply.generateCsrf(), user };
-  };
-  const sendPage = (reply: FastifyReply, page: string, status = 200) =>
-    reply
-      .status(status)
-      .type('text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('vary', 'Accept-Language, Cookie')
-      .send(page);
+  const context = (request: FastifyRequest, reply: FastifyReply) => pageContext(db, request, reply);
 
-  // Pages answer a stale form with the form again, not with a JSON error.
-  app.setErrorHandler((error: { code?: string; validation?: unknown }, request, reply) => {
-    if (!request.url.startsWith('/signin')) throw error;
-    const page = context(request, reply);
+  // Pages answer a stale form with the form again (or a page saying so), not with a JSON error.
+  app.setErrorHandler(async (error: { code?: string; validation?: unknown }, request, reply) => {
+    if (!request.url.startsWith('/signin')) {
+      if (!error.code?.startsWith('FST_CSRF') || request.method !== 'POST') throw error;
+      const page = await context(request, reply);
+      return sendPage(reply, messagePage(page, page.t('error.title'), page.t('form.expired')), 403);
+    }
+    const page = await context(request, reply);
     if (error.code?.startsWith('FST_CSRF'))
       return sendPage(reply, signInPage(page, { error: page.t('form.expired') }), 403);
     if (error.validation) return sendPage(reply, signInPage(page, { error: page.t('signin.incomplete') }), 400);
@@ -76,7 +70,8 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
   app.get('/', { schema: { summary: 'Portal home', tags: ['portal'], response: html } }, async (request, reply) => {
     const user = await currentUser(request, db);
     if (!user) return reply.redirect('/signin', 303);
-    return sendPage(reply, homePage({ ...context(request, reply, user), user }));
+    const page = await pageContext(db, request, reply, user);
+    return sendPage(reply, homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox }));
   });
 
   app.get(
@@ -84,7 +79,7 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
     { schema: { summary: 'Sign-in page', tags: ['portal'], response: html } },
     async (request, reply) => {
       if (await currentUser(request, db)) return reply.redirect('/', 303);
-      return sendPage(reply, signInPage(context(request, reply), {}));
+      return sendPage(reply, signInPage(await context(request, reply), {}));
     },
   );
 
@@ -103,12 +98,12 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
     async (request, reply) => {
       const { upn = '', password = '' } = request.body;
       if (upn.trim() === '' || password === '') {
-        const page = context(request, reply);
+        const page = await context(request, reply);
         return sendPage(reply, signInPage(page, { upn, error: page.t('signin.incomplete') }), 400);
       }
       const wait = throttle.retryAfter(request.ip, upn);
       if (wait > 0) {
-        const page = context(request, reply);
+        const page = await context(request, reply);
         const error = page.t('signin.rateLimited', { minutes: Math.ceil(wait / 60_000) });
         reply.header('retry-after', Math.ceil(wait / 1000));
         return sendPage(reply, signInPage(page, { upn, error }), 429);
@@ -116,7 +111,7 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
       throttle.recordAttempt(request.ip, upn);
       const user = await authenticate(db, upn, password);
       if (!user) {
-        const page = context(request, reply);
+        const page = await context(request, reply);
         return sendPage(reply, signInPage(page, { upn, error: page.t('signin.failed') }), 401);
       }
       throttle.forgive(request.ip, upn);
@@ -145,6 +140,8 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
       return reply.redirect('/signin', 303);
     },
   );
+
+  await portalPageRoutes(app, services);
 }
 
 function csrfFromBody(request: FastifyRequest): string | undefined {

@@ -1,0 +1,118 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { pino } from 'pino';
+import sharp from 'sharp';
+import { loadConfig } from '../src/config.js';
+import { faceSvg } from '../src/demo/faces.js';
+import { DEMO_PASSWORD, DEMO_PEOPLE, seedDemoOrganisation } from '../src/demo/seed.js';
+import { findUserByUpn } from '../src/directory/users.js';
+import { buildApp } from '../src/http/app.js';
+import { rasterizeSvg } from '../src/media/media.js';
+import { createServices } from '../src/services.js';
+import { chromiumMissing, launchChromium } from '../test/support/chromium.js';
+
+// Screenshots of the main pages for README.md (`npm run screenshots`): the demo organisation on a
+// throwaway data folder, the real server on a free port, Debian's Chromium at desktop and 360 px.
+
+const OUT = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
+const DESKTOP = { width: 1280, height: 820 };
+const PHONE = { width: 360, height: 740 };
+
+/** A wide picture with a face in the middle, as a phone photo would be. */
+async function landscape(): Promise<Buffer> {
+  const face = await rasterizeSvg(
+    faceSvg({ background: '#fde7c8', skin: '#f1c7a5', hair: '#8b4a1c', shirt: '#0f6cbd', hairStyle: 1 }),
+    360,
+  );
+  return sharp({ create: { width: 900, height: 500, channels: 3, background: '#9cc7a4' } })
+    .composite([{ input: face, gravity: 'centre' }])
+    .jpeg()
+    .toBuffer();
+}
+
+async function main(): Promise<void> {
+  const missing = chromiumMissing();
+  if (missing) throw new Error(missing);
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-screenshots-'));
+  const config = loadConfig({ PHOTOSYNC_DATA_DIR: dataDir, PHOTOSYNC_DEMO: 'true', PORT: '0' });
+  const services = await createServices({ ...config, databaseUrl: undefined }, { log: pino({ level: 'silent' }) });
+  const app = await buildApp(services);
+  let browser: Browser | undefined;
+  try {
+    await seedDemoOrganisation(services);
+    // Most colleagues synced, so the People section shows faces (and one placeholder).
+    for (const { upn } of DEMO_PEOPLE) {
+      const user = await findUserByUpn(services.database.db, upn);
+      if (user && upn !== 'jane@contoso.com') await services.sync.sync(user, 'admin');
+    }
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    if (!address || typeof address === 'string') throw new Error('no address');
+    const base = `http://127.0.0.1:${address.port}`;
+    browser = await launchChromium();
+    await fs.mkdir(OUT, { recursive: true });
+
+    const window = async (locale: string, viewport = DESKTOP) =>
+      (await browser!.newContext({ locale, viewport })).newPage();
+    const shot = async (page: Page, name: string) => {
+      await page.waitForLoadState('networkidle');
+      await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
+      console.log(`docs/screenshots/${name}.png`);
+    };
+    const signIn = async (page: Page, upn: string) => {
+      await page.goto(`${base}/signin`);
+      await page.fill('#upn', upn);
+      await page.fill('#password', DEMO_PASSWORD);
+      await Promise.all([page.waitForURL(`${base}/`), page.click('form[action="/signin"] button[type=submit]')]);
+    };
+
+    const jane = await window('en-GB');
+    await jane.goto(`${base}/signin`);
+    await shot(jane, 'signin');
+    await signIn(jane, 'jane@contoso.com');
+    await shot(jane, 'home');
+    await jane.goto(`${base}/profile-photo`);
+    await shot(jane, 'profile-photo');
+    // A landscape picture chosen: the preview shows the square it will be cropped to.
+    await jane.setInputFiles('#photo', { name: 'holiday.jpg', mimeType: 'image/jpeg', buffer: await landscape() });
+    await jane.waitForSelector('[data-preview]:not([hidden])');
+    await shot(jane, 'profile-photo-preview');
+    await Promise.all([
+      jane.waitForURL(/sharepoint/),
+      jane.goto(`${base}/`).then(() => jane.click('form[action="/launch/sharepoint"] button')),
+    ]);
+    await shot(jane, 'sharepoint');
+    await jane.goto(`${base}/_layouts/15/person.aspx?accountname=jane@contoso.com`);
+    await shot(jane, 'profile');
+    await jane.goto(`${base}/`);
+    await Promise.all([jane.waitForURL(/onedrive/), jane.click('form[action="/launch/onedrive"] button')]);
+    await shot(jane, 'onedrive');
+
+    const kalle = await window('et-EE');
+    await signIn(kalle, 'kalle@contoso.com');
+    await shot(kalle, 'home-et');
+    await kalle.goto(`${base}/help/profile-picture-sync`);
+    await shot(kalle, 'help-et');
+
+    const lee = await window('en-GB');
+    await signIn(lee, 'lee@contoso.com');
+    await lee.goto(`${base}/_layouts/15/editprofile.aspx`);
+    await shot(lee, 'upload-picture-no-mailbox');
+
+    const phone = await window('et-EE', PHONE);
+    await signIn(phone, 'megan@contoso.com');
+    await shot(phone, 'home-phone-et');
+    await phone.goto(`${base}/profile-photo`);
+    await shot(phone, 'profile-photo-phone-et');
+  } finally {
+    await browser?.close();
+    await app.close();
+    await services.close();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,67 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { DirectoryUser } from '../directory/users.js';
+import { getMailPhoto } from '../mail/photo-store.js';
+import type { Db } from '../storage/database.js';
+import { LOCALES, localeFromHeader, translator, type Locale } from './i18n.js';
+import type { PageContext, SuiteUser } from './layout.js';
+
+// What every page needs before it renders: the language (switcher cookie first, then
+// Accept-Language), the form token and the signed-in user as the suite bar shows them.
+
+export const LANGUAGE_COOKIE = 'photosync_lang';
+
+export function requestLocale(request: FastifyRequest): Locale {
+  const chosen = request.cookies[LANGUAGE_COOKIE];
+  if (chosen && (LOCALES as readonly string[]).includes(chosen)) return chosen as Locale;
+  return localeFromHeader(request.headers['accept-language']);
+}
+
+/** The mail photo's URL, versioned by its ETag so a new photo is a new URL. */
+export async function mailPhotoUrl(db: Db, user: DirectoryUser, side = 96): Promise<string | undefined> {
+  if (!user.hasMailbox) return undefined;
+  const photo = await getMailPhoto(db, user.id);
+  return photo ? `/portal/photo?size=${side}&v=${photo.etag}` : undefined;
+}
+
+export async function suiteUser(db: Db, user: DirectoryUser): Promise<SuiteUser> {
+  return { displayName: user.displayName, upn: user.upn, photoUrl: await mailPhotoUrl(db, user) };
+}
+
+export async function pageContext(
+  db: Db,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  user?: DirectoryUser,
+): Promise<PageContext> {
+  const locale = requestLocale(request);
+  return {
+    locale,
+    t: translator(locale),
+    csrfToken: reply.generateCsrf(),
+    user: user && (await suiteUser(db, user)),
+    isAdmin: user?.isAdmin ?? false,
+    path: request.url.split('?')[0] ?? '/',
+  };
+}
+
+export function sendPage(reply: FastifyReply, page: string, status = 200) {
+  return reply
+    .status(status)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('vary', 'Accept-Language, Cookie')
+    .send(page);
+}
+
+/** A same-site path to go back to, never another site (`//evil.example`). */
+export function localPath(text: string | undefined): string {
+  return text && /^\/(?![/\\])[^\s]*$/.test(text) ? text : '/';
+}
+
+/** Dates in the page's language. */
+export function formatDate(locale: Locale, epochMs: number): string {
+  return new Intl.DateTimeFormat(locale === 'et' ? 'et-EE' : 'en-GB', {
+    dateStyle: 'long',
+    timeStyle: 'short',
+  }).format(new Date(epochMs));
+}

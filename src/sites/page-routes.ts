@@ -1,0 +1,198 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { listPeople } from '../directory/people.js';
+import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
+import { upnFromAccountName } from '../directory/upn.js';
+import type { App } from '../http/app.js';
+import { currentUser } from '../http/auth.js';
+import type { MessageKey } from '../portal/messages/en.js';
+import { formatDate, pageContext, sendPage } from '../portal/page-context.js';
+import { messagePage } from '../portal/pages.js';
+import { UploadBody, uploadRoutes, uploadedBytes } from '../portal/uploads.js';
+import type { Services } from '../services.js';
+import { SYNC_OUTCOMES, type SyncOutcome } from '../sync/history.js';
+import { oneDrivePage, personPage, siteHomePage, uploadPicturePage, userPhotoUrl, type SyncNotice } from './pages.js';
+import { getSiteProfile } from './profiles.js';
+import { uploadSitePicture } from './upload.js';
+
+// The sites' pages. The portal's tiles land on the SharePoint and OneDrive pages with the outcome
+// of the sync they ran in `?sync=`, shown once at the top.
+
+const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
+const PEOPLE_SHOWN = 48;
+const SyncQuery = Type.Object({ sync: Type.Optional(Type.Union(SYNC_OUTCOMES.map((o) => Type.Literal(o)))) });
+const PersonQuery = Type.Object({ accountname: Type.Optional(Type.String({ maxLength: 300 })) });
+const DoneQuery = Type.Object({ done: Type.Optional(Type.Literal('1')) });
+
+const NOTICE_KIND: Record<SyncOutcome, 'ok' | 'info' | 'error'> = {
+  synced: 'ok',
+  removed: 'ok',
+  unchanged: 'ok',
+  no_photo: 'info',
+  no_mailbox: 'info',
+  recently_checked: 'ok',
+  backing_off: 'error',
+  busy: 'info',
+  failed: 'error',
+};
+
+function syncNotice(outcome: SyncOutcome | undefined, app: string): SyncNotice {
+  return outcome && { key: `sync.${outcome}` as MessageKey, kind: NOTICE_KIND[outcome], app };
+}
+
+export async function sitePageRoutes(app: App, services: Services): Promise<void> {
+  const { db } = services.database;
+
+  async function signedIn(request: FastifyRequest, reply: FastifyReply): Promise<DirectoryUser | undefined> {
+    const user = await currentUser(request, db);
+    if (!user) void reply.redirect('/signin', 303);
+    return user;
+  }
+  const timestamp = async (user: DirectoryUser) => (await getSiteProfile(db, user.id))?.pictureTimestamp ?? null;
+
+  app.get(
+    '/_layouts/15/sharepoint.aspx',
+    {
+      schema: {
+        summary: 'SharePoint: the site home and its People',
+        tags: ['sites'],
+        querystring: SyncQuery,
+        response: html,
+      },
+    },
+    async (request, reply) => {
+      const user = await signedIn(request, reply);
+      if (!user) return reply;
+      const people = await Promise.all(
+        (await listPeople(db, PEOPLE_SHOWN)).map(async (person) => ({
+          displayName: person.displayName,
+          upn: person.upn,
+          photoUrl: userPhotoUrl(person.upn, 'M', await timestamp(person)),
+        })),
+      );
+      const context = await pageContext(db, request, reply, user);
+      const notice = syncNotice(request.query.sync, 'SharePoint');
+      return sendPage(reply, siteHomePage({ ...context, user: context.user! }, people, notice));
+    },
+  );
+
+  app.get(
+    '/_layouts/15/onedrive.aspx',
+    { schema: { summary: 'OneDrive: your landing page', tags: ['sites'], querystring: SyncQuery, response: html } },
+    async (request, reply) => {
+      const user = await signedIn(request, reply);
+      if (!user) return reply;
+      const context = await pageContext(db, request, reply, user);
+      const photo = userPhotoUrl(user.upn, 'L', await timestamp(user));
+      const notice = syncNotice(request.query.sync, 'OneDrive');
+      return sendPage(reply, oneDrivePage({ ...context, user: context.user! }, photo, notice));
+    },
+  );
+
+  app.get(
+    '/_layouts/15/person.aspx',
+    {
+      schema: {
+        summary: "A person's profile; your own shows your L picture, which checks your mail photo",
+        tags: ['sites'],
+        querystring: PersonQuery,
+        response: html,
+      },
+    },
+    async (request, reply) => {
+      const viewer = await signedIn(request, reply);
+      if (!viewer) return reply;
+      const account = request.query.accountname;
+      const upn = account === undefined ? viewer.upn : upnFromAccountName(account);
+      const person = upn ? await findUserByUpn(db, upn) : undefined;
+      const context = await pageContext(db, request, reply, viewer);
+      if (!person || !person.enabled) {
+        return sendPage(reply, messagePage(context, context.t('sites.title'), context.t('sites.notFound')), 404);
+      }
+      const profile = await getSiteProfile(db, person.id);
+      const shown = profile?.placeholderState === 0;
+      const view = {
+        person: {
+          displayName: person.displayName,
+          upn: person.upn,
+          hasMailbox: person.hasMailbox,
+          photoUrl: userPhotoUrl(person.upn, 'L', profile?.pictureTimestamp ?? null),
+        },
+        own: person.id === viewer.id,
+        source: shown ? (profile.pictureSource ?? null) : null,
+        pictureDate:
+          shown && profile.pictureTimestamp !== null ? formatDate(context.locale, profile.pictureTimestamp) : undefined,
+      };
+      return sendPage(reply, personPage({ ...context, user: context.user! }, view));
+    },
+  );
+
+  async function showUploadPage(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    user: DirectoryUser,
+    extra: { error?: MessageKey; done?: boolean },
+    status = 200,
+  ) {
+    const context = await pageContext(db, request, reply, user);
+    const view = {
+      photoUrl: userPhotoUrl(user.upn, 'L', await timestamp(user)),
+      hasMailbox: user.hasMailbox,
+      error: extra.error && context.t(extra.error),
+      done: extra.done ?? false,
+    };
+    return sendPage(reply, uploadPicturePage({ ...context, user: context.user! }, view), status);
+  }
+
+  app.get(
+    '/_layouts/15/editprofile.aspx',
+    {
+      schema: {
+        summary: 'Upload picture (people without a mailbox)',
+        tags: ['sites'],
+        querystring: DoneQuery,
+        response: html,
+      },
+    },
+    async (request, reply) => {
+      const user = await signedIn(request, reply);
+      if (!user) return reply;
+      return showUploadPage(request, reply, user, { done: request.query.done === '1' });
+    },
+  );
+
+  await uploadRoutes(
+    app,
+    (uploads) => {
+      uploads.post(
+        '/_layouts/15/editprofile.aspx',
+        {
+          schema: {
+            summary: 'Upload a picture in the sites (people without a mailbox)',
+            tags: ['sites'],
+            consumes: ['multipart/form-data'],
+            body: UploadBody,
+          },
+          preValidation: uploads.csrfProtection,
+        },
+        async (request, reply) => {
+          const user = await signedIn(request, reply);
+          if (!user) return reply;
+          // People with a mailbox change their photo in the portal; the sites take it from mail.
+          if (user.hasMailbox) return reply.redirect('/profile-photo', 303);
+          await uploadSitePicture(
+            { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
+            user,
+            uploadedBytes(request.body),
+          );
+          return reply.redirect('/_layouts/15/editprofile.aspx?done=1', 303);
+        },
+      );
+    },
+    async (request, reply, key, status) => {
+      const user = await currentUser(request, db);
+      if (!user) return reply.redirect('/signin', 303);
+      return showUploadPage(request, reply, user, { error: key }, status);
+    },
+  );
+}

@@ -1,0 +1,98 @@
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { expect } from 'vitest';
+import { en } from '../../src/portal/messages/en.js';
+import { et } from '../../src/portal/messages/et.js';
+import { meanColour } from '../support/factories.js';
+
+// Steps a person takes in the browser, and what they see, for the browser tests.
+
+export const PASSWORD = 'correct horse battery';
+
+export async function signIn(page: Page, baseUrl: string, upn: string): Promise<void> {
+  await page.goto(`${baseUrl}/signin`);
+  await page.fill('#upn', upn);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL(`${baseUrl}/`), page.click('form[action="/signin"] button[type=submit]')]);
+}
+
+/** A private window: a context of its own, with no cookies from any other. */
+export function privateWindow(
+  browser: { newContext(options: object): Promise<BrowserContext> },
+  locale = 'en-GB',
+  viewport = { width: 1280, height: 900 },
+): Promise<BrowserContext> {
+  return browser.newContext({ locale, viewport });
+}
+
+export async function uploadPhoto(page: Page, file: { name: string; mimeType: string; buffer: Buffer }) {
+  await page.setInputFiles('#photo', file);
+  await Promise.all([page.waitForLoadState('load'), page.click('form.upload button[type=submit]')]);
+  await page.waitForLoadState('load');
+}
+
+/** The average colour the browser actually paints in the middle of an image. */
+export async function shownColour(image: Locator): Promise<[number, number, number]> {
+  await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+  const png = await image.screenshot();
+  const { width = 0, height = 0 } = await sharp(png).metadata();
+  const middle = await sharp(png)
+    .extract({
+      left: Math.floor(width / 3),
+      top: Math.floor(height / 3),
+      width: Math.max(1, Math.floor(width / 3)),
+      height: Math.max(1, Math.floor(height / 3)),
+    })
+    .toBuffer();
+  return meanColour(middle);
+}
+
+/** Every English catalog string (templates as patterns), except those spelled the same in Estonian. */
+const ENGLISH = Object.entries(en)
+  .filter(([key, value]) => key !== 'lang.name' && et[key as keyof typeof et] !== value)
+  .map(([key, value]) => ({
+    key,
+    pattern: new RegExp(`^${value.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{\w+\}/g, '.+')}$`, 's'),
+  }));
+
+/** Visible text and the alt/aria-label/placeholder/title attributes of the page, one string each. */
+export async function pageStrings(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const found: string[] = [document.title];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const parent = node.parentElement;
+      if (!parent || parent.closest('script, style, [hidden]')) continue;
+      const text = node.textContent?.trim();
+      if (text) found.push(text);
+    }
+    for (const element of Array.from(document.querySelectorAll('*'))) {
+      for (const name of ['alt', 'aria-label', 'placeholder', 'title', 'data-too-large']) {
+        const value = element.getAttribute(name)?.trim();
+        if (value) found.push(value);
+      }
+    }
+    return found;
+  });
+}
+
+/** The strings of the page that are English catalog text: none may be left on an Estonian page. */
+export async function englishOn(page: Page): Promise<string[]> {
+  const strings = await pageStrings(page);
+  return strings.filter((s) => ENGLISH.some(({ pattern }) => pattern.test(s))).map((s) => `${page.url()}: ${s}`);
+}
+
+/** Drops a file on the upload form's drop zone, as dragging it from the desktop does. */
+export async function dropPhoto(page: Page, file: { name: string; mimeType: string; buffer: Buffer }) {
+  await page.evaluate(
+    ({ name, mimeType, bytes }) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], name, { type: mimeType }));
+      const zone = document.querySelector('[data-drop-zone]');
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        zone?.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      }
+    },
+    { name: file.name, mimeType: file.mimeType, bytes: [...file.buffer] },
+  );
+}

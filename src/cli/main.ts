@@ -14,7 +14,8 @@ import {
   setSitePhotoCommand,
 } from './commands/photos.js';
 import { statusCommand } from './commands/status.js';
-import { addUser, createUserToken, importUsers, requireUser } from './commands/users.js';
+import { addAppCommand, createUserTokenCommand, listAppsCommand, removeAppCommand } from './commands/apps.js';
+import { addUser, importUsers, requireUser } from './commands/users.js';
 import { CliError, explain } from './output.js';
 
 const USAGE = `photosync — profile pictures: one mail photo, site renditions synced on the user's action
@@ -29,7 +30,12 @@ Usage:
   photosync site-photo set <upn> <image>            upload a picture directly in the sites
   photosync sync <upn>                              run the sync for one user (trigger: admin)
   photosync status [--json]                         who is in step, and why not
-  photosync token create <upn>                      a bearer token for the user (last line of output)
+  photosync token create <upn> [--scopes <scopes>]  a bearer token for the user (last line of output);
+                                                    default scopes User.Read ProfilePhoto.Read.All
+  photosync apps add <name> --scopes <scopes>       register an app (client id + secret) for the token endpoint
+  photosync apps list                               the registered apps
+  photosync apps remove <client id>                 remove an app; its tokens stop working
+Scopes: User.Read, ProfilePhoto.Read.All, ProfilePhoto.ReadWrite.All (space- or comma-separated).
 `;
 
 /** Each command and how many words it takes after its name. */
@@ -44,6 +50,9 @@ const COMMANDS = new Map([
   ['sync', 1],
   ['status', 0],
   ['token create', 1],
+  ['apps add', 1],
+  ['apps list', 0],
+  ['apps remove', 1],
 ]);
 
 const OPTIONS = {
@@ -52,6 +61,7 @@ const OPTIONS = {
   'no-mailbox': { type: 'boolean', default: false },
   admin: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
+  scopes: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -121,11 +131,20 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       case 'token create': {
         // Create it first: an unknown user must not get a heading for a token that never existed.
-        const token = await createUserToken(services, a);
+        const token = await createUserTokenCommand(services, a, values.scopes);
         print(`Bearer token for ${a ?? ''} (keep it secret; it is shown once):`);
         print(token);
         return 0;
       }
+      case 'apps add':
+        print(await addAppCommand(services, a, values.scopes));
+        return 0;
+      case 'apps list':
+        print(await listAppsCommand(services));
+        return 0;
+      case 'apps remove':
+        print(await removeAppCommand(services, a));
+        return 0;
       default:
         throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`, 2);
     }

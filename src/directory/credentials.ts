@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../storage/database.js';
+import { DEFAULT_DELEGATED_SCOPES, storedScopes, type GraphScope } from './scopes.js';
 import { USER_COLUMNS, toUser, type DirectoryUser } from './users.js';
 
 // Bearer tokens and session ids are random secrets; only their SHA-256 is stored, so a copy of
@@ -8,7 +9,13 @@ import { USER_COLUMNS, toUser, type DirectoryUser } from './users.js';
 const digest = (secret: string) => createHash('sha256').update(secret).digest('hex');
 const newSecret = (prefix: string) => `${prefix}${randomBytes(32).toString('base64url')}`;
 
-export async function createToken(db: Db, userId: string, label: string, lifetimeMs?: number): Promise<string> {
+export async function createToken(
+  db: Db,
+  userId: string,
+  label: string,
+  lifetimeMs?: number,
+  scopes?: readonly GraphScope[],
+): Promise<string> {
   const token = newSecret('pst_');
   const now = Date.now();
   await db
@@ -19,20 +26,29 @@ export async function createToken(db: Db, userId: string, label: string, lifetim
       label,
       created_at: now,
       expires_at: lifetimeMs === undefined ? null : now + lifetimeMs,
+      scopes: scopes === undefined ? null : scopes.join(' '),
     })
     .execute();
   return token;
 }
 
 export async function userForToken(db: Db, token: string): Promise<DirectoryUser | undefined> {
+  return (await grantForToken(db, token))?.user;
+}
+
+/** The token's user and the scopes it was created with; undefined when unknown, expired or disabled. */
+export async function grantForToken(
+  db: Db,
+  token: string,
+): Promise<{ user: DirectoryUser; scopes: GraphScope[] } | undefined> {
   const row = await db
     .selectFrom('directory_tokens as t')
     .innerJoin('directory_users as u', 'u.id', 't.user_id')
-    .select(['t.expires_at', ...USER_COLUMNS.map((c) => `u.${c}` as const)])
+    .select(['t.expires_at', 't.scopes', ...USER_COLUMNS.map((c) => `u.${c}` as const)])
     .where('t.token_hash', '=', digest(token))
     .executeTakeFirst();
   if (!row || (row.expires_at !== null && row.expires_at <= Date.now()) || row.enabled !== 1) return undefined;
-  return toUser(row);
+  return { user: toUser(row), scopes: storedScopes(row.scopes, DEFAULT_DELEGATED_SCOPES) };
 }
 
 export async function createSession(db: Db, userId: string, lifetimeMs: number): Promise<string> {

@@ -18,6 +18,8 @@ export interface DirectoryTokensTable {
   label: string;
   created_at: number;
   expires_at: number | null;
+  /** Space-separated Graph scopes; NULL = the default delegated scopes. */
+  scopes: string | null;
 }
 
 export interface DirectorySessionsTable {
@@ -34,7 +36,25 @@ export interface DirectoryPhotosTable {
   updated_at: number;
 }
 
+/** An app registration (a daemon's client id and secret), for the client-credentials grant. */
+export interface DirectoryAppsTable {
+  client_id: string;
+  name: string;
+  secret_hash: string;
+  scopes: string;
+  created_at: number;
+}
+
+/** The directory's own settings: the token signing key and the tenant id, made on first use. */
+export interface DirectorySettingsTable {
+  name: string;
+  value: string;
+  created_at: number;
+}
+
 export interface DirectoryTables {
+  directory_apps: DirectoryAppsTable;
+  directory_settings: DirectorySettingsTable;
   directory_users: DirectoryUsersTable;
   directory_tokens: DirectoryTokensTable;
   directory_sessions: DirectorySessionsTable;

@@ -14,9 +14,13 @@ import Fastify, {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
 import { adminRoutes } from '../admin/routes.js';
+import { tokenRoutes } from '../directory/token-routes.js';
+import { GraphErrorBody } from '../graph/errors.js';
+import { graphRoutes } from '../graph/routes.js';
 import { portalRoutes } from '../portal/routes.js';
 import type { Services } from '../services.js';
 import { sitePageRoutes } from '../sites/page-routes.js';
+import { sharePointRestRoutes } from '../sites/rest-api.js';
 import { siteRoutes } from '../sites/routes.js';
 import { installErrorHandler } from './errors.js';
 import { ErrorResponse } from './schemas.js';
@@ -40,6 +44,9 @@ export async function buildApp(services: Services): Promise<App> {
     trustProxy: false,
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 300 },
+    // Some HTTP clients escape Graph's `$value` segment; the router matches it either way.
+    rewriteUrl: (request) =>
+      (request.url ?? '/').replace(/^(\/v1\.0\/[^?]*\/)%24value(?=$|[?/])/i, (_match, head: string) => `${head}$value`),
     // Errors Fastify raises before any route runs (a malformed URL) get the one error shape too.
     frameworkErrors: (error, _request, reply: FastifyReply) => {
       const message = error.code === 'FST_ERR_BAD_URL' ? 'The address is not a valid URL.' : error.message;
@@ -78,7 +85,11 @@ export async function buildApp(services: Services): Promise<App> {
       },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'photosync token create <upn>' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'photosync token create <upn>, or an access token from POST /{tenant}/oauth2/v2.0/token',
+          },
           session: { type: 'apiKey', in: 'cookie', name: 'photosync_session' },
         },
       },
@@ -86,6 +97,7 @@ export async function buildApp(services: Services): Promise<App> {
     },
   });
   app.addSchema(ErrorResponse);
+  app.addSchema(GraphErrorBody);
   installErrorHandler(app);
 
   // Tier 2: operational endpoints.
@@ -126,6 +138,9 @@ export async function buildApp(services: Services): Promise<App> {
 
   // Tier 3: the roles' routes.
   siteRoutes(app, services);
+  tokenRoutes(app, services);
+  await app.register((graph) => graphRoutes(graph as App, services), { prefix: '/v1.0' });
+  await app.register((rest) => sharePointRestRoutes(rest as App, services), { prefix: '/_api' });
   await app.register(async (portal) => {
     await portalRoutes(portal as App, services);
     await sitePageRoutes(portal as App, services);

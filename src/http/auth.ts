@@ -1,24 +1,98 @@
 import type { FastifyRequest } from 'fastify';
-import { userForSession, userForToken } from '../directory/credentials.js';
+import { verifyAccessToken, type AppRegistration } from '../directory/apps.js';
+import { grantForToken, userForSession } from '../directory/credentials.js';
+import { DEFAULT_DELEGATED_SCOPES, type GraphScope } from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { unauthorized } from '../errors.js';
 import type { Db } from '../storage/database.js';
 
 export const SESSION_COOKIE = 'photosync_session';
 
-/** The signed-in user (session cookie) or the bearer token's user; undefined for anonymous. */
-export async function currentUser(request: FastifyRequest, db: Db): Promise<DirectoryUser | undefined> {
+/** Who is asking: a user (their own token, a signed token or a session) or an app (its own token). */
+export type Principal =
+  | { kind: 'user'; user: DirectoryUser; scopes: ReadonlySet<GraphScope>; via: 'session' | 'token' }
+  | { kind: 'app'; app: AppRegistration; scopes: ReadonlySet<GraphScope> };
+
+/** A principal, or why there is none: no credentials, or credentials that do not hold. */
+export type Authentication =
+  | { ok: true; principal: Principal }
+  | { ok: false; problem: 'missing' | 'malformed' | 'invalid' | 'expired' | 'audience' };
+
+export interface AuthDeps {
+  db: Db;
+  /** The audience and issuer base of signed tokens; without it only opaque tokens and sessions count. */
+  publicUrl?: string;
+}
+
+/**
+ * Reads the Authorization header (opaque `pst_` tokens and signed access tokens) or, when
+ * `cookies` is true, the session cookie. A header that is present always decides: a bad token is
+ * never rescued by a cookie.
+ */
+export async function authenticate(
+  request: FastifyRequest,
+  deps: AuthDeps,
+  options: { cookies: boolean },
+): Promise<Authentication> {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return match?.[1] ? userForToken(db, match[1]) : undefined;
+    const token = match?.[1];
+    if (!token) return { ok: false, problem: 'malformed' };
+    if (token.startsWith('pst_')) {
+      const grant = await grantForToken(deps.db, token);
+      return grant
+        ? { ok: true, principal: { kind: 'user', user: grant.user, scopes: new Set(grant.scopes), via: 'token' } }
+        : { ok: false, problem: 'invalid' };
+    }
+    if (deps.publicUrl === undefined || token.split('.').length !== 3) return { ok: false, problem: 'invalid' };
+    const check = await verifyAccessToken({ db: deps.db, publicUrl: deps.publicUrl }, token);
+    if (!check.ok) return { ok: false, problem: check.reason === 'revoked' ? 'invalid' : check.reason };
+    const { subject } = check;
+    return {
+      ok: true,
+      principal:
+        subject.kind === 'app'
+          ? { kind: 'app', app: subject.app, scopes: new Set(subject.app.scopes) }
+          : { kind: 'user', user: subject.user, scopes: new Set(subject.scopes), via: 'token' },
+    };
   }
-  const session = request.cookies[SESSION_COOKIE];
-  return session ? userForSession(db, session) : undefined;
+  const session = options.cookies ? request.cookies[SESSION_COOKIE] : undefined;
+  if (!session) return { ok: false, problem: 'missing' };
+  const user = await userForSession(deps.db, session);
+  return user
+    ? { ok: true, principal: { kind: 'user', user, scopes: new Set(DEFAULT_DELEGATED_SCOPES), via: 'session' } }
+    : { ok: false, problem: 'invalid' };
 }
 
-export async function requireUser(request: FastifyRequest, db: Db): Promise<DirectoryUser> {
-  const user = await currentUser(request, db);
+/** The signed-in user (session cookie) or the bearer token's user; undefined for anonymous and apps. */
+export async function currentUser(
+  request: FastifyRequest,
+  db: Db,
+  publicUrl?: string,
+): Promise<DirectoryUser | undefined> {
+  const result = await authenticate(request, { db, ...(publicUrl ? { publicUrl } : {}) }, { cookies: true });
+  return result.ok && result.principal.kind === 'user' ? result.principal.user : undefined;
+}
+
+export async function requireUser(request: FastifyRequest, db: Db, publicUrl?: string): Promise<DirectoryUser> {
+  const user = await currentUser(request, db, publicUrl);
   if (!user) throw unauthorized();
   return user;
+}
+
+export type PhotoAccess = 'read' | 'write';
+
+/**
+ * Whether the principal may read or change `subject`'s photo, by Graph's scope rules:
+ * User.Read covers your own photo (read and write); ProfilePhoto.Read.All reads anyone's;
+ * ProfilePhoto.ReadWrite.All changes anyone's (a user's own token also needs the admin role).
+ */
+export function mayAccessPhoto(principal: Principal, subject: { id: string }, access: PhotoAccess): boolean {
+  const has = (scope: GraphScope) => principal.scopes.has(scope);
+  if (principal.kind === 'user' && principal.user.id === subject.id) {
+    return has('User.Read') || has('ProfilePhoto.ReadWrite.All') || (access === 'read' && has('ProfilePhoto.Read.All'));
+  }
+  if (access === 'read') return has('ProfilePhoto.Read.All') || has('ProfilePhoto.ReadWrite.All');
+  return has('ProfilePhoto.ReadWrite.All') && (principal.kind === 'app' || principal.user.isAdmin);
 }

@@ -84,7 +84,7 @@ export function siteRoutes(app: App, services: Services): void {
       },
     },
     async (request, reply) => {
-      const viewer = await requireUser(request, db);
+      const viewer = await requireUser(request, db, services.config.publicUrl);
       const size = (request.query.size?.toUpperCase() ?? 'M') as RenditionSize;
       const subject = await resolveSubject(request.query);
       if (subject && subject.id === viewer.id && size === 'L') {
@@ -107,7 +107,7 @@ export function siteRoutes(app: App, services: Services): void {
       },
     },
     async (request, reply) => {
-      await requireUser(request, db);
+      await requireUser(request, db, services.config.publicUrl);
       const parsed = parseRenditionFileName(request.params.file);
       const userId = parsed && (await userIdForFileStem(db, parsed.stem));
       const user = userId ? await findUserById(db, userId) : undefined;

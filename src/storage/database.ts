@@ -24,6 +24,7 @@ import type { MailTables } from '../mail/tables.js';
 import type { SiteTables } from '../sites/tables.js';
 import type { SyncTables } from '../sync/tables.js';
 import * as initial from './migrations/2026-11-25-01-initial.js';
+import * as apps from './migrations/2026-11-26-01-apps.js';
 import * as admin from './migrations/2026-11-26-02-admin.js';
 
 export interface StorageTables {
@@ -47,6 +48,7 @@ export interface DatabaseHandle {
 
 const migrations: Record<string, Migration> = {
   '2026-11-25-01-initial': initial,
+  '2026-11-26-01-apps': apps,
   '2026-11-26-02-admin': admin,
 };
 

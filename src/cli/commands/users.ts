@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
-import { createToken } from '../../directory/credentials.js';
 import { createUser, findUserByUpn, type DirectoryUser } from '../../directory/users.js';
 import { normalizeUpn } from '../../directory/upn.js';
 import { isAppError } from '../../errors.js';
@@ -124,9 +123,4 @@ export async function importUsers(services: Services, file: string | undefined):
   progress.finish();
   report.skipped.sort((a, b) => a.line - b.line);
   return report;
-}
-
-export async function createUserToken(services: Services, upn: string | undefined): Promise<string> {
-  const user = await requireUser(services, upn);
-  return createToken(services.database.db, user.id, 'cli');
 }

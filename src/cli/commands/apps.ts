@@ -1,0 +1,63 @@
+import { createApp, issuerFor, listApps, removeApp, tenantId } from '../../directory/apps.js';
+import { createToken } from '../../directory/credentials.js';
+import { parseScopes, GRAPH_SCOPES } from '../../directory/scopes.js';
+import { isAppError } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { CliError, formatTime, table } from '../output.js';
+import { requireUser } from './users.js';
+
+function scopesFrom(text: string | undefined, usage: string) {
+  if (text === undefined)
+    throw new CliError(`Give the scopes with --scopes, from ${GRAPH_SCOPES.join(', ')}.\n${usage}`, 2);
+  try {
+    return parseScopes(text);
+  } catch (error) {
+    if (isAppError(error)) throw new CliError(error.message, 2);
+    throw error;
+  }
+}
+
+/** Registers an app and prints what a daemon needs: client id, secret (once), tenant and token URL. */
+export async function addAppCommand(services: Services, name: string | undefined, scopes: string | undefined) {
+  const usage = 'Usage: photosync apps add <name> --scopes ProfilePhoto.ReadWrite.All';
+  if (!name) throw new CliError(`Name the app.\n${usage}`, 2);
+  const app = await createApp(services.database.db, name, scopesFrom(scopes, usage));
+  const tenant = await tenantId(services.database.db);
+  const { publicUrl } = services.config;
+  return [
+    `Registered app "${app.name}" with ${app.scopes.join(', ')}.`,
+    `  tenant id:      ${tenant}`,
+    `  client id:      ${app.clientId}`,
+    `  client secret:  ${app.secret}   (shown once; keep it secret)`,
+    `  token endpoint: ${publicUrl}/${tenant}/oauth2/v2.0/token`,
+    `  scope:          https://graph.microsoft.com/.default`,
+    `  issuer:         ${issuerFor(publicUrl, tenant)}`,
+  ].join('\n');
+}
+
+export async function listAppsCommand(services: Services): Promise<string> {
+  const apps = await listApps(services.database.db);
+  if (apps.length === 0) return 'No apps are registered. Add one with: photosync apps add <name> --scopes …';
+  return table(
+    ['client id', 'name', 'scopes', 'created'],
+    apps.map((a) => [a.clientId, a.name, a.scopes.join(' '), formatTime(a.createdAt)]),
+  );
+}
+
+export async function removeAppCommand(services: Services, clientId: string | undefined): Promise<string> {
+  if (!clientId) throw new CliError('Usage: photosync apps remove <client id>', 2);
+  await removeApp(services.database.db, clientId);
+  return `Removed app ${clientId}; its tokens no longer work.`;
+}
+
+/** A user's bearer token; with --scopes it holds only those (default: User.Read ProfilePhoto.Read.All). */
+export async function createUserTokenCommand(
+  services: Services,
+  upn: string | undefined,
+  scopes: string | undefined,
+): Promise<string> {
+  const user = await requireUser(services, upn);
+  const granted =
+    scopes === undefined ? undefined : scopesFrom(scopes, 'Usage: photosync token create <upn> [--scopes …]');
+  return createToken(services.database.db, user.id, 'cli', undefined, granted);
+}

@@ -1,0 +1,35 @@
+import { invalidInput } from '../errors.js';
+
+// Microsoft Graph's names for what a token may do with profile photos.
+//  - User.Read: your own user resource and photo (read and write, as in Graph).
+//  - ProfilePhoto.Read.All: anyone's photo and basic user resource, read only.
+//  - ProfilePhoto.ReadWrite.All: anyone's photo, read and write (for a user's own token, only
+//    when the user is an administrator, like Graph's admin roles).
+
+export const GRAPH_SCOPES = ['User.Read', 'ProfilePhoto.Read.All', 'ProfilePhoto.ReadWrite.All'] as const;
+export type GraphScope = (typeof GRAPH_SCOPES)[number];
+
+/** Sessions and tokens made without naming scopes act as the user in the apps: own photo, read others'. */
+export const DEFAULT_DELEGATED_SCOPES: readonly GraphScope[] = ['User.Read', 'ProfilePhoto.Read.All'];
+
+/** Parses "User.Read ProfilePhoto.Read.All" (spaces or commas, any case); throws a 400 naming an unknown one. */
+export function parseScopes(text: string): GraphScope[] {
+  const words = text.split(/[\s,]+/).filter((w) => w !== '');
+  if (words.length === 0) throw invalidInput(`Name at least one scope: ${GRAPH_SCOPES.join(', ')}.`, 'invalid_scope');
+  const scopes = new Set<GraphScope>();
+  for (const word of words) {
+    const scope = GRAPH_SCOPES.find((s) => s.toLowerCase() === word.toLowerCase());
+    if (!scope) {
+      throw invalidInput(`"${word}" is not a scope photosync knows; use ${GRAPH_SCOPES.join(', ')}.`, 'invalid_scope');
+    }
+    scopes.add(scope);
+  }
+  return GRAPH_SCOPES.filter((s) => scopes.has(s));
+}
+
+/** Reads a stored, space-separated list; unknown words (from a newer version) are ignored. */
+export function storedScopes(text: string | null, fallback: readonly GraphScope[]): GraphScope[] {
+  if (text === null) return [...fallback];
+  const words = new Set(text.split(' '));
+  return GRAPH_SCOPES.filter((s) => words.has(s));
+}

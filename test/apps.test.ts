@@ -1,0 +1,244 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { decodeJwt } from 'jose';
+import { beforeAll, expect, it } from 'vitest';
+import { createApp, removeApp, tenantId, verifyAccessToken } from '../src/directory/apps.js';
+import { findUserByUpn } from '../src/directory/users.js';
+import type { App } from '../src/http/app.js';
+import type { Services } from '../src/services.js';
+import { bearer } from './support/apps.js';
+import { makeUser } from './support/factories.js';
+import { describeEachDialect, openTestServices, useTestApp } from './support/services.js';
+
+// App registrations and Entra's token endpoint: the response and error shapes, the claims, and
+// that tokens are checked for signature, audience, expiry and a still-registered app.
+
+const BIN = fileURLToPath(new URL('../bin/photosync.js', import.meta.url));
+const ENTRA_ERROR = {
+  error: expect.any(String),
+  error_description: expect.stringMatching(/^AADSTS\d+: /),
+  error_codes: [expect.any(Number)],
+  timestamp: expect.any(String),
+  trace_id: expect.any(String),
+  correlation_id: expect.any(String),
+};
+
+function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('PHOTOSYNC_') && name !== 'DATABASE_URL'),
+    );
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...clean, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describeEachDialect('app registrations and the token endpoint', (dialect) => {
+  const context = useTestApp(dialect);
+  let services: Services;
+  let app: App;
+  let tenant: string;
+  beforeAll(async () => {
+    ({ services, app } = context);
+    tenant = await tenantId(services.database.db);
+    await makeUser(services, { upn: `someone@fabrikam-${dialect}.example` });
+  });
+
+  const token = (form: Record<string, string>, path = `/${tenant}/oauth2/v2.0/token`, headers = {}) =>
+    app.inject({
+      method: 'POST',
+      url: path,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      payload: new URLSearchParams(form).toString(),
+    });
+
+  it('client credentials: Entra’s response shape and claims, by form or HTTP Basic, for every tenant spelling', async () => {
+    const registered = await createApp(services.database.db, 'Photo daemon', ['ProfilePhoto.Read.All']);
+    const form = {
+      grant_type: 'client_credentials',
+      client_id: registered.clientId,
+      client_secret: registered.secret,
+      scope: 'https://graph.microsoft.com/.default',
+    };
+    for (const path of [tenant, 'organizations', 'common', `fabrikam-${dialect}.example`].map(
+      (t) => `/${t}/oauth2/v2.0/token`,
+    )) {
+      const response = await token(form, path);
+      expect(response.statusCode, path).toBe(200);
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.json()).toEqual({
+        token_type: 'Bearer',
+        expires_in: 3599,
+        ext_expires_in: 3599,
+        access_token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
+      });
+    }
+    const basic = Buffer.from(`${registered.clientId}:${registered.secret}`).toString('base64');
+    const viaBasic = await token(
+      { grant_type: 'client_credentials', scope: 'http://localhost:8080/.default' },
+      undefined,
+      { authorization: `Basic ${basic}` },
+    );
+    expect(viaBasic.statusCode).toBe(200);
+    const claims = decodeJwt(viaBasic.json().access_token);
+    expect(claims).toMatchObject({
+      aud: 'http://localhost:8080',
+      iss: `http://localhost:8080/${tenant}/v2.0`,
+      tid: tenant,
+      sub: registered.clientId,
+      appid: registered.clientId,
+      idtyp: 'app',
+      roles: ['ProfilePhoto.Read.All'],
+    });
+    expect(claims.exp! - claims.iat!).toBe(3599);
+  });
+
+  it('refuses bad requests with Entra’s error body and status', async () => {
+    const registered = await createApp(services.database.db, 'Another daemon', ['ProfilePhoto.ReadWrite.All']);
+    const good = {
+      grant_type: 'client_credentials',
+      client_id: registered.clientId,
+      client_secret: registered.secret,
+      scope: 'https://graph.microsoft.com/.default',
+    };
+    const cases: Array<[Record<string, string>, string | undefined, number, string, number]> = [
+      [{ ...good, client_secret: 'wrong' }, undefined, 401, 'invalid_client', 7000215],
+      [{ ...good, client_id: '00000000-0000-0000-0000-000000000000' }, undefined, 401, 'invalid_client', 7000215],
+      [{ ...good, client_secret: '' }, undefined, 401, 'invalid_client', 7000216],
+      [{ ...good, grant_type: 'authorization_code' }, undefined, 400, 'unsupported_grant_type', 70003],
+      [{ ...good, grant_type: '' }, undefined, 400, 'invalid_request', 900144],
+      [{ ...good, scope: '' }, undefined, 400, 'invalid_request', 900144],
+      [{ ...good, scope: 'User.Read' }, undefined, 400, 'invalid_scope', 1002012],
+      [{ ...good, scope: 'https://outlook.office.com/.default' }, undefined, 400, 'invalid_resource', 500011],
+      [good, '/contoso.invalid/oauth2/v2.0/token', 400, 'invalid_request', 90002],
+      [good, '/not a tenant/oauth2/v2.0/token', 400, 'invalid_request', 90002],
+    ];
+    for (const [form, path, status, error, code] of cases) {
+      const response = await token(form, path);
+      expect(response.statusCode, JSON.stringify(form)).toBe(status);
+      expect(response.json()).toEqual(ENTRA_ERROR);
+      expect([response.json().error, response.json().error_codes[0]]).toEqual([error, code]);
+    }
+  });
+
+  it('password grant: a delegated token with the scopes asked for, usable on Graph', async () => {
+    const registered = await createApp(services.database.db, 'Script', ['User.Read']);
+    const user = await makeUser(services);
+    const form = {
+      grant_type: 'password',
+      client_id: registered.clientId,
+      username: user.upn,
+      password: 'correct horse battery',
+      scope: 'https://graph.microsoft.com/User.Read openid',
+    };
+    const granted = await token(form);
+    expect(granted.statusCode).toBe(200);
+    expect(granted.json().scope).toBe('User.Read');
+    expect(decodeJwt(granted.json().access_token)).toMatchObject({ idtyp: 'user', scp: 'User.Read', upn: user.upn });
+    const me = await app.inject({ url: '/v1.0/me', headers: bearer(granted.json().access_token) });
+    expect(me.json().userPrincipalName).toBe(user.upn);
+    const wrong = await token({ ...form, password: 'not the password' });
+    expect([wrong.statusCode, wrong.json().error]).toEqual([400, 'invalid_grant']);
+    const badScope = await token({ ...form, scope: 'Mail.Read' });
+    expect([badScope.statusCode, badScope.json().error]).toEqual([400, 'invalid_scope']);
+    // The signed token also opens the sites' pictures, like the user's other tokens.
+    const picture = await app.inject({
+      url: `/_layouts/15/userphoto.aspx?size=S&accountname=${user.upn}`,
+      headers: bearer(granted.json().access_token),
+    });
+    expect(picture.statusCode).toBe(200);
+
+    // Guessing is throttled as on the sign-in form: after five failures even the right password waits.
+    for (let i = 0; i < 4; i++) expect((await token({ ...form, password: `guess ${i}` })).statusCode).toBe(400);
+    const locked = await token(form);
+    expect([locked.statusCode, locked.json().error_codes[0]]).toEqual([400, 50053]);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('tokens survive a restart and work on a second instance; a removed app’s tokens stop working', async () => {
+    const registered = await createApp(services.database.db, 'Shared daemon', ['ProfilePhoto.Read.All']);
+    const response = await token({
+      grant_type: 'client_credentials',
+      client_id: registered.clientId,
+      client_secret: registered.secret,
+      scope: 'https://graph.microsoft.com/.default',
+    });
+    const accessToken = response.json().access_token as string;
+    const second = await openTestServices(context.store);
+    try {
+      const check = await verifyAccessToken(
+        { db: second.database.db, publicUrl: second.config.publicUrl },
+        accessToken,
+      );
+      expect(check).toMatchObject({ ok: true, subject: { kind: 'app', app: { clientId: registered.clientId } } });
+      const elsewhere = await verifyAccessToken(
+        { db: second.database.db, publicUrl: 'https://photos.contoso.com' },
+        accessToken,
+      );
+      expect(elsewhere.ok).toBe(false);
+    } finally {
+      await second.close();
+    }
+    const user = await makeUser(services);
+    const read = () => app.inject({ url: `/v1.0/users/${user.upn}`, headers: bearer(accessToken) });
+    expect((await read()).statusCode).toBe(200);
+    await removeApp(services.database.db, registered.clientId);
+    const after = await read();
+    expect([after.statusCode, after.json().error.code]).toEqual([401, 'InvalidAuthenticationToken']);
+  });
+
+  // Spawning the command is slow on a busy machine; the database side is covered on both dialects above.
+  it.runIf(dialect === 'sqlite')(
+    'photosync apps add and remove, token create --scopes',
+    async () => {
+      const env = context.store.env;
+      const added = await runCli(['apps', 'add', 'HR sync', '--scopes', 'ProfilePhoto.ReadWrite.All'], env);
+      expect(added.code, added.stderr).toBe(0);
+      const clientId = /client id:\s+(\S+)/.exec(added.stdout)?.[1];
+      const secret = /client secret:\s+(\S+)/.exec(added.stdout)?.[1];
+      expect(added.stdout).toContain(`tenant id:      ${tenant}`);
+      const granted = await token({
+        grant_type: 'client_credentials',
+        client_id: clientId!,
+        client_secret: secret!,
+        scope: 'https://graph.microsoft.com/.default',
+      });
+      expect(granted.statusCode).toBe(200);
+
+      const user = await makeUser(services);
+      const created = await runCli(['token', 'create', user.upn, '--scopes', 'User.Read'], env);
+      expect(created.code, created.stderr).toBe(0);
+      const userToken = created.stdout.trim().split('\n').pop()!;
+      const other = await makeUser(services);
+      expect((await app.inject({ url: '/v1.0/me', headers: bearer(userToken) })).statusCode).toBe(200);
+      expect((await app.inject({ url: `/v1.0/users/${other.upn}`, headers: bearer(userToken) })).statusCode).toBe(403);
+      expect(await findUserByUpn(services.database.db, user.upn)).toBeDefined();
+
+      const removed = await runCli(['apps', 'remove', clientId!], env);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(removed.stdout).toContain(`Removed app ${clientId}`);
+      expect(
+        (
+          await token({
+            grant_type: 'client_credentials',
+            client_id: clientId!,
+            client_secret: secret!,
+            scope: 'https://graph.microsoft.com/.default',
+          })
+        ).statusCode,
+      ).toBe(401);
+    },
+    120_000,
+  );
+});

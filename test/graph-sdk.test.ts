@@ -1,0 +1,180 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, GraphError, ResponseType } from '@microsoft/microsoft-graph-client';
+import sharp from 'sharp';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createApp, tenantId } from '../src/directory/apps.js';
+import type { DirectoryUser } from '../src/directory/users.js';
+import type { App } from '../src/http/app.js';
+import type { Services } from '../src/services.js';
+import { userToken } from './support/apps.js';
+import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
+import { describeEachDialect, useTestApp } from './support/services.js';
+
+// Microsoft's own Graph client, unchanged, pointed at photosync by its base URL. The client only
+// sends the token to https hosts it knows (graph.microsoft.com or `customHosts`), so the server is
+// reached the way a deployment serves it: over TLS, here through a small TLS front with a
+// self-signed certificate.
+
+const PURPLE: [number, number, number] = [120, 40, 160];
+const YELLOW: [number, number, number] = [230, 210, 30];
+
+describeEachDialect('Graph through @microsoft/microsoft-graph-client', (dialect) => {
+  const context = useTestApp(dialect);
+  let services: Services;
+  let app: App;
+  let front: https.Server;
+  let baseUrl: string;
+  let jane: DirectoryUser;
+  let tlsSetting: string | undefined;
+  let certDir: string;
+
+  beforeAll(async () => {
+    ({ services, app } = context);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    certDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-tls-'));
+    const key = path.join(certDir, 'key.pem');
+    const cert = path.join(certDir, 'cert.pem');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert].concat([
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+      ]),
+      { stdio: 'ignore' },
+    );
+    front = https.createServer({ key: await fs.readFile(key), cert: await fs.readFile(cert) }, (request, response) => {
+      const upstream = http.request(
+        { host: '127.0.0.1', port, path: request.url, method: request.method, headers: request.headers },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        },
+      );
+      upstream.on('error', () => response.destroy());
+      request.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    baseUrl = `https://localhost:${(front.address() as AddressInfo).port}/`;
+    // The self-signed certificate of the TLS front; only this test process trusts it.
+    tlsSetting = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    jane = await makeUser(services);
+    await giveMailPhoto(services, jane, await solidJpeg(PURPLE, 648));
+  });
+  afterAll(async () => {
+    if (tlsSetting === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = tlsSetting;
+    await new Promise((resolve) => front?.close(resolve));
+    await fs.rm(certDir, { recursive: true, force: true });
+  });
+
+  const graphClient = (token: string) =>
+    Client.init({
+      baseUrl,
+      defaultVersion: 'v1.0',
+      customHosts: new Set(['localhost']),
+      authProvider: (done) => done(null, token),
+    });
+
+  /** The SDK's error for a call that should fail. */
+  async function failure(call: Promise<unknown>): Promise<GraphError> {
+    try {
+      await call;
+    } catch (error) {
+      if (error instanceof GraphError) return error;
+      throw error;
+    }
+    throw new Error('The call succeeded.');
+  }
+
+  it('reads the user, the photo metadata, the bytes and the sizes', async () => {
+    const client = graphClient(await userToken(services, jane));
+    expect(await client.api('/me').get()).toMatchObject({ id: jane.id, userPrincipalName: jane.upn });
+    const meta = await client.api('/me/photo').get();
+    expect(meta).toMatchObject({ '@odata.mediaContentType': 'image/jpeg', id: '648x648', width: 648, height: 648 });
+    const bytes = Buffer.from(await client.api('/me/photo/$value').responseType(ResponseType.ARRAYBUFFER).get());
+    expect(closeTo(await meanColour(bytes), PURPLE)).toBe(true);
+    const sizes = await client.api(`/users/${jane.upn}/photos`).get();
+    expect(sizes.value).toHaveLength(9);
+    const small = Buffer.from(await client.api('/me/photos/48x48/$value').responseType(ResponseType.ARRAYBUFFER).get());
+    expect((await sharp(small).metadata()).width).toBe(48);
+  });
+
+  it('uploads and deletes, and surfaces Graph error codes as the SDK does', async () => {
+    const kalle = await makeUser(services);
+    const client = graphClient(await userToken(services, kalle));
+    // Asked for bytes, the SDK leaves an error body unparsed; asked for JSON, it reads Graph's envelope.
+    const noBytes = await failure(client.api('/me/photo/$value').responseType(ResponseType.ARRAYBUFFER).get());
+    expect(noBytes.statusCode).toBe(404);
+    const missing = await failure(client.api('/me/photo/$value').get());
+    expect([missing.statusCode, missing.code]).toEqual([404, 'ImageNotFound']);
+    expect(missing.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(missing.date).toBeInstanceOf(Date);
+
+    await client
+      .api('/me/photo/$value')
+      .header('Content-Type', 'image/jpeg')
+      .put(await solidJpeg(YELLOW, 300));
+    expect(await client.api('/me/photo').get()).toMatchObject({ id: '300x300' });
+
+    const tooLarge = await failure(
+      client
+        .api('/me/photo/$value')
+        .header('Content-Type', 'image/jpeg')
+        .put(Buffer.alloc(4 * 1024 * 1024 + 1)),
+    );
+    expect([tooLarge.statusCode, tooLarge.code]).toEqual([413, 'RequestEntityTooLarge']);
+    const notImage = await failure(
+      client.api('/me/photo/$value').header('Content-Type', 'image/png').put(Buffer.from('hello')),
+    );
+    expect([notImage.statusCode, notImage.code]).toEqual([400, 'ErrorInvalidImage']);
+    const others = await failure(
+      client
+        .api(`/users/${jane.upn}/photo/$value`)
+        .header('Content-Type', 'image/jpeg')
+        .put(await solidJpeg(YELLOW)),
+    );
+    expect([others.statusCode, others.code]).toEqual([403, 'ErrorAccessDenied']);
+
+    await client.api('/me/photo').delete();
+    expect((await failure(client.api('/me/photo').get())).code).toBe('ImageNotFound');
+  });
+
+  it('a daemon gets a token from the token endpoint and sets anyone’s photo', async () => {
+    const registered = await createApp(services.database.db, 'HR photo sync', ['ProfilePhoto.ReadWrite.All']);
+    const tenant = await tenantId(services.database.db);
+    const response = await fetch(`${baseUrl}${tenant}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: registered.clientId,
+        client_secret: registered.secret,
+        scope: 'https://graph.microsoft.com/.default',
+      }),
+    });
+    expect(response.status).toBe(200);
+    const { access_token: token } = (await response.json()) as { access_token: string };
+    const client = graphClient(token);
+    const lee = await makeUser(services);
+    await client
+      .api(`/users/${lee.id}/photo/$value`)
+      .header('Content-Type', 'image/jpeg')
+      .put(await solidJpeg(YELLOW));
+    const bytes = Buffer.from(
+      await client.api(`/users/${lee.upn}/photo/$value`).responseType(ResponseType.ARRAYBUFFER).get(),
+    );
+    expect(closeTo(await meanColour(bytes), YELLOW)).toBe(true);
+    const me = await failure(client.api('/me').get());
+    expect([me.statusCode, me.code]).toEqual([400, 'BadRequest']);
+  });
+});

@@ -1,0 +1,212 @@
+import sharp from 'sharp';
+import { beforeAll, expect, it } from 'vitest';
+import { createSession } from '../src/directory/credentials.js';
+import type { DirectoryUser } from '../src/directory/users.js';
+import type { App } from '../src/http/app.js';
+import { SESSION_COOKIE } from '../src/http/auth.js';
+import type { Services } from '../src/services.js';
+import { getSiteProfile } from '../src/sites/profiles.js';
+import { parseCall } from '../src/sites/rest-api.js';
+import { appToken, bearer, userToken } from './support/apps.js';
+import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
+import { describeEachDialect, useTestApp } from './support/services.js';
+
+// SharePoint's PeopleManager REST API: shapes in odata=verbose / minimalmetadata / nometadata,
+// SetMyProfilePicture for users with and without a mailbox, and the library files.
+
+const GREEN: [number, number, number] = [30, 160, 70];
+const RED: [number, number, number] = [200, 40, 40];
+const VERBOSE = { accept: 'application/json;odata=verbose' };
+const NOMETADATA = { accept: 'application/json;odata=nometadata' };
+const claim = (upn: string) => `i:0#.f|membership|${upn}`;
+const alias = (upn: string) => `@v=${encodeURIComponent(`'${claim(upn)}'`)}`;
+
+describeEachDialect('SharePoint REST', (dialect) => {
+  const context = useTestApp(dialect);
+  let services: Services;
+  let app: App;
+  let jane: DirectoryUser;
+  let janeToken: string;
+  beforeAll(async () => {
+    ({ services, app } = context);
+    jane = await makeUser(services);
+    janeToken = await userToken(services, jane);
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+    await services.sync.sync(jane, 'admin');
+  });
+
+  const get = (path: string, token: string | undefined, headers: Record<string, string> = {}) =>
+    app.inject({ url: `/_api/SP.UserProfiles.PeopleManager/${path}`, headers: { ...bearer(token), ...headers } });
+  const property = (body: { UserProfileProperties: Array<{ Key: string; Value: string }> }, key: string) =>
+    body.UserProfileProperties.find((p) => p.Key === key)?.Value;
+
+  it('GetMyProperties in nometadata: PersonProperties with the SPS-Picture* properties', async () => {
+    const response = await get('GetMyProperties', janeToken, NOMETADATA);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('application/json;odata=nometadata;charset=utf-8');
+    const body = response.json();
+    const profile = (await getSiteProfile(services.database.db, jane.id))!;
+    const stem = jane.upn.replace(/[@.]/g, '_');
+    const pictureUrl = `http://localhost:8080/User%20Photos/Profile%20Pictures/${stem}_MThumb.jpg?t=${profile.pictureTimestamp}`;
+    expect(body).toMatchObject({
+      AccountName: claim(jane.upn),
+      DisplayName: jane.displayName,
+      Email: jane.upn,
+      PictureUrl: pictureUrl,
+      DirectReports: [],
+      IsFollowed: false,
+      UserUrl: expect.stringContaining('person.aspx?accountname=i%3A0%23.f%7Cmembership%7C'),
+    });
+    expect(property(body, 'PictureURL')).toBe(pictureUrl);
+    expect(property(body, 'SPS-PicturePlaceholderState')).toBe('0');
+    expect(property(body, 'SPS-PictureExchangeSyncState')).toBe('1');
+    expect(property(body, 'SPS-PictureTimestamp')).toBe(String(profile.pictureTimestamp));
+    expect(body.UserProfileProperties[0]).toEqual({ Key: 'UserProfile_GUID', Value: jane.id, ValueType: 'Edm.String' });
+
+    // The picture it names is served from the library.
+    const file = await app.inject({
+      url: new URL(pictureUrl).pathname + new URL(pictureUrl).search,
+      headers: bearer(janeToken),
+    });
+    expect(file.statusCode).toBe(200);
+    expect((await sharp(file.rawPayload).metadata()).width).toBe(72);
+    expect(closeTo(await meanColour(file.rawPayload), GREEN)).toBe(true);
+  });
+
+  it('GetPropertiesFor and GetUserProfilePropertyFor in verbose, minimalmetadata and nometadata', async () => {
+    const viewer = await makeUser(services);
+    const token = await userToken(services, viewer);
+    const verbose = await get(`GetPropertiesFor(accountName=@v)?${alias(jane.upn)}`, token, VERBOSE);
+    expect(verbose.statusCode).toBe(200);
+    const d = verbose.json().d;
+    expect(d.__metadata).toEqual({
+      id: 'http://localhost:8080/_api/SP.UserProfiles.PeopleManager/GetPropertiesFor',
+      uri: 'http://localhost:8080/_api/SP.UserProfiles.PeopleManager/GetPropertiesFor',
+      type: 'SP.UserProfiles.PersonProperties',
+    });
+    expect(d.AccountName).toBe(claim(jane.upn));
+    expect(d.DirectReports).toEqual({ __metadata: { type: 'Collection(Edm.String)' }, results: [] });
+    expect(d.UserProfileProperties.results).toContainEqual({
+      __metadata: { type: 'SP.KeyValue' },
+      Key: 'SPS-PicturePlaceholderState',
+      Value: '0',
+      ValueType: 'Edm.String',
+    });
+
+    const minimal = (
+      await get(`GetPropertiesFor(accountName=@v)?${alias(jane.upn)}`, token, { accept: 'application/json' })
+    ).json();
+    expect(minimal['odata.type']).toBe('SP.UserProfiles.PersonProperties');
+    expect(minimal.AccountName).toBe(claim(jane.upn));
+    // The account inline, and a plain UPN, work as well.
+    const inline = await get(`GetPropertiesFor(accountName='${encodeURIComponent(jane.upn)}')`, token, NOMETADATA);
+    expect(inline.json().AccountName).toBe(claim(jane.upn));
+
+    const call = `GetUserProfilePropertyFor(accountName=@v,propertyName='PictureURL')?${alias(jane.upn)}`;
+    const picture = (await get(call, token, NOMETADATA)).json();
+    expect(picture).toEqual({ value: expect.stringContaining('_MThumb.jpg?t=') });
+    expect((await get(call, token, VERBOSE)).json()).toEqual({ d: { GetUserProfilePropertyFor: picture.value } });
+    const state = `GetUserProfilePropertyFor(accountName=@v,propertyName='SPS-PictureExchangeSyncState')?${alias(jane.upn)}`;
+    expect((await get(state, token, NOMETADATA)).json()).toEqual({ value: '1' });
+  });
+
+  it('errors in SharePoint’s shapes: 401, 400, 403, 404', async () => {
+    const cases: Array<[string, string | undefined, number]> = [
+      ['GetMyProperties', undefined, 401],
+      ['GetMyProperties', 'pst_wrong', 401],
+      [`GetPropertiesFor(accountName=@v)?${alias('nobody@contoso.com')}`, janeToken, 404],
+      ['GetPropertiesFor(accountName=@v)', janeToken, 400],
+      [`GetPropertiesFor(accountName=@v)?@v=${encodeURIComponent("'not an account'")}`, janeToken, 400],
+      ['GetSomethingElse', janeToken, 400],
+      ['GetMyProperties', await appToken(services, ['ProfilePhoto.Read.All']), 403],
+      [`GetPropertiesFor(accountName=@v)?${alias(jane.upn)}`, await userToken(services, jane, ['User.Read']), 200],
+      [`GetPropertiesFor(accountName=@v)?${alias(jane.upn)}`, await appToken(services, ['ProfilePhoto.Read.All']), 200],
+      [`GetPropertiesFor(accountName=@v)?${alias(jane.upn)}`, await appToken(services, ['User.Read']), 403],
+    ];
+    for (const [path, token, status] of cases) {
+      const verbose = await get(path, token, VERBOSE);
+      expect(verbose.statusCode, path).toBe(status);
+      if (status === 200) continue;
+      expect(verbose.json()).toEqual({
+        error: { code: expect.stringMatching(/^-?\d+, /), message: { lang: 'en-US', value: expect.any(String) } },
+      });
+      const plain = await get(path, token, NOMETADATA);
+      expect(Object.keys(plain.json())).toEqual(['odata.error']);
+    }
+    expect(parseCall("GetUserProfilePropertyFor(accountName=@v,propertyName='It''s')").args.get('propertyname')).toBe(
+      "'It''s'",
+    );
+  });
+
+  it('SetMyProfilePicture: the picture of a user without a mailbox; a mailbox user’s next sync replaces it', async () => {
+    const lee = await makeUser(services, { hasMailbox: false });
+    const leeToken = await userToken(services, lee);
+    const upload = (token: string, payload: Buffer, headers: Record<string, string> = {}) =>
+      app.inject({
+        method: 'POST',
+        url: '/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture',
+        headers: { ...bearer(token), 'content-type': 'application/json;odata=verbose', ...VERBOSE, ...headers },
+        payload,
+      });
+    const done = await upload(leeToken, await solidJpeg(RED, 400));
+    expect(done.statusCode).toBe(200);
+    expect(done.json()).toEqual({ d: { SetMyProfilePicture: null } });
+    const lees = (await get('GetMyProperties', leeToken, NOMETADATA)).json();
+    expect(property(lees, 'SPS-PictureExchangeSyncState')).toBe('0');
+    expect(property(lees, 'SPS-PicturePlaceholderState')).toBe('0');
+    const file = await app.inject({ url: new URL(lees.PictureUrl).pathname, headers: bearer(leeToken) });
+    expect(closeTo(await meanColour(file.rawPayload), RED)).toBe(true);
+
+    expect((await upload(janeToken, await solidJpeg(RED, 400), NOMETADATA)).json()).toEqual({ 'odata.null': true });
+    const before = await app.inject({
+      url: `/_layouts/15/userphoto.aspx?size=M&accountname=${jane.upn}`,
+      headers: bearer(leeToken),
+    });
+    expect(closeTo(await meanColour(before.rawPayload), RED)).toBe(true);
+    expect((await services.sync.sync(jane, 'admin')).outcome).toBe('synced');
+    const after = await app.inject({
+      url: `/_layouts/15/userphoto.aspx?size=M&accountname=${jane.upn}`,
+      headers: bearer(leeToken),
+    });
+    expect(closeTo(await meanColour(after.rawPayload), GREEN)).toBe(true);
+
+    const tooLarge = await upload(leeToken, Buffer.alloc(5_000_001, 0xff));
+    expect(tooLarge.statusCode).toBe(413);
+    expect(tooLarge.json().error.message.value).toContain('5,000,000 bytes');
+    const notImage = await upload(leeToken, Buffer.from('%PDF-1.4 not a picture'));
+    expect(notImage.statusCode).toBe(400);
+    expect(notImage.json().error.message.value).toBeTruthy();
+    const stillRed = await app.inject({ url: new URL(lees.PictureUrl).pathname, headers: bearer(leeToken) });
+    expect(closeTo(await meanColour(stillRed.rawPayload), RED)).toBe(true);
+    expect(
+      (await upload(await userToken(services, lee, ['ProfilePhoto.Read.All']), await solidJpeg(GREEN))).statusCode,
+    ).toBe(403);
+  });
+
+  it('a browser session needs the form digest from /_api/contextinfo to upload', async () => {
+    const lee = await makeUser(services, { hasMailbox: false });
+    const session = await createSession(services.database.db, lee.id, 60_000);
+    const cookie = `${SESSION_COOKIE}=${session}`;
+    const picture = await solidJpeg(GREEN, 200);
+    const upload = (headers: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url: '/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture',
+        headers: { cookie, 'content-type': 'image/jpeg', ...headers },
+        payload: picture,
+      });
+    expect((await upload({})).statusCode).toBe(403);
+    expect((await upload({ 'x-requestdigest': '0xABC,Thu, 26 Nov 2026 00:00:00 GMT' })).statusCode).toBe(403);
+    const info = await app.inject({ method: 'POST', url: '/_api/contextinfo', headers: { cookie, ...VERBOSE } });
+    expect(info.statusCode).toBe(200);
+    const digest = info.json().d.GetContextWebInformation.FormDigestValue as string;
+    expect(info.json().d.GetContextWebInformation).toMatchObject({
+      FormDigestTimeoutSeconds: 1800,
+      WebFullUrl: 'http://localhost:8080',
+    });
+    expect((await upload({ 'x-requestdigest': digest })).statusCode).toBe(200);
+    expect((await get('GetMyProperties', undefined, { cookie, ...NOMETADATA })).json().PictureUrl).toContain(
+      '_MThumb.jpg',
+    );
+  });
+});

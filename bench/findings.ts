@@ -29,5 +29,8 @@ export const FINDINGS: Section = {
     '- **Admin "out of step" page (≤ 20 ms p95).** This build has no paged query yet: the status report reads',
     '  and classifies all 100,000 users, then filters. The bench measures `listUsersPage` from',
     '  `src/admin/users-query.ts` as soon as that module exists (see `adminPageQuery` in bench/scale.ts).',
+    '- **Run time (≈ 10 minutes).** On the loaded shared machine the whole run took about 13 minutes; most of',
+    '  part 4 is building 100,000 users on PostgreSQL, whose 1.9 GB of photo rows are written to disk twice',
+    '  (table and WAL). `BENCH_ORG_USERS=20000 npm run bench` keeps it short when the scale is not the question.',
   ].join('\n'),
 };

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
 import { createToken } from '../src/directory/credentials.js';
@@ -35,6 +36,7 @@ export async function openBenchStore(dialect: 'sqlite' | 'postgres', label: stri
     async close() {
       await services.close();
       await schema?.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -26,6 +26,7 @@ import type { SyncTables } from '../sync/tables.js';
 import * as initial from './migrations/2026-11-25-01-initial.js';
 import * as apps from './migrations/2026-11-26-01-apps.js';
 import * as admin from './migrations/2026-11-26-02-admin.js';
+import { withStatementCache } from './statement-cache.js';
 
 export interface StorageTables {
   storage_blobs: { key: string; bytes: Buffer; created_at: number };
@@ -82,7 +83,7 @@ function openSqlite(dataDir: string): DatabaseHandle {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
 }
 

@@ -1,0 +1,133 @@
+import { performance } from 'node:perf_hooks';
+import { benchUser, distinctUploads, giveMailPhoto, openBenchStore } from './fixtures.js';
+import {
+  metricTotal,
+  percentile,
+  postgresAvailable,
+  startServerProcess,
+  table,
+  verdict,
+  type Section,
+} from './support.js';
+
+// Part 2: from the user's action (asking for their own L picture) to a colleague being served the
+// new M rendition, over real HTTP against `photosync serve` in its own process.
+
+const CHANGED_RUNS = 40;
+const UNCHANGED_RUNS = 300;
+const PHOTO = '/_layouts/15/userphoto.aspx';
+
+interface Figures {
+  dialect: string;
+  changed: number[];
+  ownL: number[];
+  unchanged: number[];
+  bytesReadUnchanged: number;
+}
+
+async function get(url: string, token: string, etag?: string) {
+  const response = await fetch(url, {
+    headers: { authorization: `Bearer ${token}`, ...(etag ? { 'if-none-match': etag } : {}) },
+  });
+  await response.arrayBuffer();
+  return response;
+}
+
+async function measure(dialect: 'sqlite' | 'postgres'): Promise<Figures> {
+  const store = await openBenchStore(dialect, `action-${dialect}`);
+  const server = await startServerProcess(store.env);
+  try {
+    const subject = await benchUser(store);
+    const colleague = await benchUser(store);
+    const uploads = await distinctUploads(CHANGED_RUNS + 3);
+    const own = `${server.url}${PHOTO}?size=L&accountname=${encodeURIComponent(subject.user.upn)}`;
+    const seen = `${server.url}${PHOTO}?size=M&accountname=${encodeURIComponent(subject.user.upn)}`;
+
+    const changed: number[] = [];
+    const ownL: number[] = [];
+    let previousM = '';
+    for (const [i, upload] of uploads.entries()) {
+      await giveMailPhoto(store, subject.user, upload);
+      const started = performance.now();
+      const trigger = await get(own, subject.token);
+      const afterTrigger = performance.now();
+      const view = await get(seen, colleague.token);
+      const visible = performance.now();
+      const outcome = trigger.headers.get('x-photosync-sync');
+      const etag = view.headers.get('etag') ?? '';
+      if (outcome !== 'synced' || view.status !== 200 || etag === previousM) {
+        throw new Error(`run ${i}: expected a sync and a new M picture, got ${outcome} / ${view.status} ${etag}`);
+      }
+      previousM = etag;
+      if (i < 3) continue; // warm-up
+      changed.push(visible - started);
+      ownL.push(afterTrigger - started);
+    }
+
+    const current = (await get(own, subject.token)).headers.get('etag') ?? '';
+    for (let i = 0; i < 20; i++) await get(own, subject.token, current);
+    const bytesBefore = await metricTotal(server.url, 'photosync_photo_bytes_read_total');
+    const unchanged: number[] = [];
+    for (let i = 0; i < UNCHANGED_RUNS; i++) {
+      const started = performance.now();
+      const response = await get(own, subject.token, current);
+      unchanged.push(performance.now() - started);
+      if (response.status !== 304 || response.headers.get('x-photosync-sync') !== 'unchanged') {
+        throw new Error(`unchanged run ${i}: ${response.status} ${response.headers.get('x-photosync-sync')}`);
+      }
+    }
+    const bytesReadUnchanged = (await metricTotal(server.url, 'photosync_photo_bytes_read_total')) - bytesBefore;
+    return { dialect, changed, ownL, unchanged, bytesReadUnchanged };
+  } finally {
+    await server.stop();
+    await store.close();
+  }
+}
+
+export async function actionBench(): Promise<Section> {
+  const dialects: Array<'sqlite' | 'postgres'> = (await postgresAvailable()) ? ['sqlite', 'postgres'] : ['sqlite'];
+  const figures: Figures[] = [];
+  for (const dialect of dialects) figures.push(await measure(dialect));
+  const rows = figures.flatMap((f) => {
+    const changedP95 = percentile(f.changed, 95);
+    const unchangedP95 = percentile(f.unchanged, 95);
+    return [
+      [
+        f.dialect,
+        'changed: own L request (sync) → colleague gets new M',
+        percentile(f.changed, 50),
+        changedP95,
+        String(f.changed.length),
+        `≤ 25 ms p95: ${verdict(changedP95 <= 25)}`,
+      ],
+      [
+        f.dialect,
+        '… of which the own L request (sync + L served)',
+        percentile(f.ownL, 50),
+        percentile(f.ownL, 95),
+        String(f.ownL.length),
+        '',
+      ],
+      [
+        f.dialect,
+        `unchanged: own L revalidation (304), image bytes read: ${f.bytesReadUnchanged}`,
+        percentile(f.unchanged, 50),
+        unchangedP95,
+        String(f.unchanged.length),
+        `≤ 2 ms p95 and 0 bytes: ${verdict(unchangedP95 <= 2 && f.bytesReadUnchanged === 0)}`,
+      ],
+    ];
+  });
+  return {
+    title: '2. User action → new photo visible',
+    body: [
+      'Client: fetch() in the bench process; server: `photosync serve` in its own process, over loopback HTTP.',
+      'Each changed run sets a new mail photo (untimed), then times the subject asking for their own L picture',
+      '(the trigger; its response says `x-photosync-sync: synced`) and a colleague then getting the new M picture',
+      '(its ETag checked to be new). The unchanged case is the browser revalidating the own L picture',
+      '(If-None-Match → 304, `unchanged`); image bytes read come from `photosync_photo_bytes_read_total` on /metrics.',
+      '',
+      table(['database', 'case', 'p50 ms', 'p95 ms', 'runs', 'target'], rows),
+    ].join('\n'),
+  };
+}

@@ -1,0 +1,112 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import * as prettier from 'prettier';
+import sharp from 'sharp';
+import { FINDINGS } from './findings.js';
+import { REPO, machineDescription, run, type Section } from './support.js';
+
+// `npm run bench` runs every part and writes BENCHMARKS.md; `npm run bench -- render serve` runs
+// only those parts and prints them. Each part runs in its own process, so one part's memory,
+// threads or libvips cache never colour another's figures.
+
+const PARTS = {
+  render: { file: 'render.ts', exportName: 'renderBench', env: { UV_THREADPOOL_SIZE: '1' } },
+  action: { file: 'action.ts', exportName: 'actionBench', env: {} },
+  serve: { file: 'serve.ts', exportName: 'serveBench', env: {} },
+  scale: { file: 'scale.ts', exportName: 'scaleBench', env: {} },
+  instances: { file: 'instances.ts', exportName: 'instancesBench', env: {} },
+} as const;
+type PartName = keyof typeof PARTS;
+const isPart = (name: string): name is PartName => Object.hasOwn(PARTS, name);
+
+const CHILD_FLAG = '--part-process';
+
+async function runPartInThisProcess(name: PartName): Promise<void> {
+  const part = PARTS[name];
+  const module = (await import(`./${part.file}`)) as Record<string, () => Promise<Section>>;
+  const section = await module[part.exportName]!();
+  process.stdout.write(`\n${JSON.stringify(section)}\n`);
+}
+
+async function runPart(name: PartName): Promise<Section & { seconds: number }> {
+  const started = performance.now();
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO, 'bench/main.ts'), CHILD_FLAG, name],
+    { env: { ...process.env, ...PARTS[name].env }, maxBuffer: 64 * 1024 * 1024, cwd: REPO },
+  ).catch((error: Error & { stderr?: string }) => {
+    throw new Error(`bench part ${name} failed:\n${error.stderr ?? error.message}`);
+  });
+  const last = stdout.trim().split('\n').pop() ?? '';
+  return { ...(JSON.parse(last) as Section), seconds: (performance.now() - started) / 1000 };
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv[0] === CHILD_FLAG) {
+    const name = argv[1] ?? '';
+    if (!isPart(name)) throw new Error(`unknown part ${name}`);
+    return runPartInThisProcess(name);
+  }
+  const unknown = argv.filter((a) => !isPart(a));
+  if (unknown.length > 0) {
+    throw new Error(`Unknown bench part(s): ${unknown.join(', ')}. Parts: ${Object.keys(PARTS).join(', ')}.`);
+  }
+  const chosen = argv.length > 0 ? (argv as PartName[]) : (Object.keys(PARTS) as PartName[]);
+  const started = performance.now();
+  const sections: Array<Section & { seconds: number }> = [];
+  for (const name of chosen) {
+    process.stderr.write(`bench: ${name}...\n`);
+    const section = await runPart(name);
+    process.stderr.write(`bench: ${name} took ${section.seconds.toFixed(0)} s\n`);
+    process.stdout.write(`\n## ${section.title}\n\n${section.body}\n`);
+    sections.push(section);
+  }
+  const total = (performance.now() - started) / 1000;
+  const report = await renderReport(sections, chosen, total);
+  if (argv.length === 0) {
+    // Formatted like every other file in the repository, so `npm run check` stays green after a run.
+    const file = path.join(REPO, 'BENCHMARKS.md');
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    fs.writeFileSync(file, await prettier.format(report, { ...options, filepath: file }));
+    process.stderr.write(`bench: wrote BENCHMARKS.md (${total.toFixed(0)} s in all)\n`);
+  } else {
+    process.stderr.write(`bench: ${total.toFixed(0)} s; BENCHMARKS.md is written only by a full run\n`);
+  }
+}
+
+async function renderReport(sections: Array<Section & { seconds: number }>, chosen: string[], total: number) {
+  const [load] = fs.readFileSync('/proc/loadavg', 'utf8').split(' ');
+  const pgVersion = await run('psql', ['--version']).then(
+    (r) => r.stdout.trim(),
+    () => 'PostgreSQL (psql not found)',
+  );
+  return [
+    '# Benchmarks',
+    '',
+    'Produced by `npm run bench` (one part: `npm run bench -- render`; parts: ' +
+      `${Object.keys(PARTS).join(', ')}). Every comparison runs the alternatives in the same run on the`,
+    'same inputs, interleaved, and reports medians (or percentiles) and ratios, so machine noise mostly cancels;',
+    'absolute figures still move with the load on the machine.',
+    '',
+    `- Machine: ${machineDescription()}`,
+    `- Load average when the run ended: ${load} (${process.env.BENCH_CONDITIONS ?? 'shared machine, other work running'})`,
+    `- Node ${process.version}, sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}, ${pgVersion}`,
+    `- Date: ${new Date().toISOString()}; parts run: ${chosen.join(', ')}; total ${total.toFixed(0)} s`,
+    '',
+    ...sections.flatMap((s) => [`## ${s.title}`, '', s.body, '', `_(part took ${s.seconds.toFixed(0)} s)_`, '']),
+    `## ${FINDINGS.title}`,
+    '',
+    FINDINGS.body,
+    '',
+  ].join('\n');
+}
+
+try {
+  await main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}

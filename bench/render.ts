@@ -1,0 +1,215 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Jimp } from 'jimp';
+import sharp from 'sharp';
+import { makeMasterPhoto, renderSquareJpegs } from '../src/media/media.js';
+import { configureMedia } from '../src/media/media-config.js';
+import { JPEG_OUTPUT } from '../src/media/jpeg-output.js';
+import { ensureDebianTool, interleaved, median, run, table, tempDir, verdict, type Section } from './support.js';
+
+// Part 1: S/M/L renditions from one source, ours against what people would use instead. Every
+// alternative is held to one core (libvips threads, libuv pool, ImageMagick's OpenMP), so "ms per
+// user" is CPU time on one core and renditions per second per core is 3000 / that.
+
+const SIDES = [48, 72, 300] as const;
+const QUALITY = JPEG_OUTPUT.quality ?? 85;
+
+/** A camera-like JPEG: a smooth scene plus sensor-like noise, stored with the given EXIF orientation. */
+export async function cameraJpeg(width: number, height: number, sigma: number, orientation: number): Promise<Buffer> {
+  const scene = await sharp({
+    create: { width: 40, height: 30, channels: 3, background: { r: 120, g: 140, b: 160 } },
+  })
+    .composite([
+      {
+        input: Buffer.from(
+          '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><circle cx="20" cy="13" r="8" fill="#e0b090"/><rect x="8" y="22" width="24" height="8" fill="#204080"/></svg>',
+        ),
+      },
+    ])
+    .resize(width, height, { kernel: 'cubic' })
+    .raw()
+    .toBuffer();
+  const noise = await sharp({
+    create: { width, height, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma } },
+  })
+    .raw()
+    .toBuffer();
+  for (let i = 0; i < scene.length; i++) scene[i] = Math.max(0, Math.min(255, scene[i]! + noise[i]! - 128));
+  return sharp(scene, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .withMetadata({ orientation })
+    .toBuffer();
+}
+
+function oursPipeline(source: Buffer) {
+  return () => renderSquareJpegs(source, [...SIDES]);
+}
+
+/** Three independent pipelines, each decoding the source again. */
+function naiveSharp(source: Buffer) {
+  return () =>
+    Promise.all(
+      SIDES.map((side) => sharp(source).autoOrient().resize(side, side, { fit: 'cover' }).jpeg(JPEG_OUTPUT).toBuffer()),
+    );
+}
+
+/** One convert process that decodes once and writes all three sizes, as a careful admin script would. */
+function imageMagick(convert: string, file: string, outDir: string) {
+  const sized = (side: number) => ['-resize', `${side}x${side}^`, '-extent', `${side}x${side}`];
+  const args = [
+    file,
+    '-auto-orient',
+    '-gravity',
+    'center',
+    '-quality',
+    String(QUALITY),
+    '(',
+    '+clone',
+    ...sized(300),
+    '-write',
+    path.join(outDir, 'L.jpg'),
+    '+delete',
+    ')',
+    '(',
+    '+clone',
+    ...sized(72),
+    '-write',
+    path.join(outDir, 'M.jpg'),
+    '+delete',
+    ')',
+    ...sized(48),
+    path.join(outDir, 'S.jpg'),
+  ];
+  return () => run(convert, args, { env: { ...process.env, MAGICK_THREAD_LIMIT: '1', OMP_NUM_THREADS: '1' } });
+}
+
+function jimp(source: Buffer) {
+  return async () => {
+    const image = await Jimp.read(source);
+    for (const side of SIDES)
+      await image.clone().cover({ w: side, h: side }).getBuffer('image/jpeg', { quality: QUALITY });
+  };
+}
+
+interface Floor {
+  decode: () => Promise<unknown>;
+  encodes: Array<() => Promise<unknown>>;
+}
+
+/** The least any pipeline must do: one shrink-on-load decode to L, and three encodes. */
+async function floorOf(source: Buffer): Promise<Floor> {
+  const decode = () => sharp(source).autoOrient().resize(300, 300, { fit: 'cover' }).raw().toBuffer();
+  const raws = await Promise.all(
+    SIDES.map((side) => sharp(source).autoOrient().resize(side, side, { fit: 'cover' }).raw().toBuffer()),
+  );
+  const encodes = raws.map(
+    (raw, i) => () =>
+      sharp(raw, { raw: { width: SIDES[i]!, height: SIDES[i]!, channels: 3 } })
+        .jpeg(JPEG_OUTPUT)
+        .toBuffer(),
+  );
+  return { decode, encodes };
+}
+
+interface Result {
+  input: string;
+  rows: Array<Array<string | number>>;
+  notes: string[];
+}
+
+async function compare(label: string, source: Buffer, convert: string, heavy: boolean): Promise<Result> {
+  const dir = tempDir('render');
+  const file = path.join(dir, 'source.jpg');
+  fs.writeFileSync(file, source);
+  const floor = await floorOf(source);
+  const rounds = heavy
+    ? { default: 12, imagemagick: 5, jimp: 3, floorDecode: 12 }
+    : { default: 40, imagemagick: 12, jimp: 6 };
+  const samples = await interleaved(
+    {
+      ours: oursPipeline(source),
+      naive: naiveSharp(source),
+      imagemagick: imageMagick(convert, file, dir),
+      jimp: jimp(source),
+      floorDecode: floor.decode,
+      floorEncodeL: floor.encodes[2]!,
+      floorEncodeM: floor.encodes[1]!,
+      floorEncodeS: floor.encodes[0]!,
+    },
+    rounds,
+    heavy ? 1 : 2,
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+  const m = (k: keyof typeof samples) => median(samples[k]);
+  const ours = m('ours');
+  const floorMs = m('floorDecode') + m('floorEncodeL') + m('floorEncodeM') + m('floorEncodeS');
+  const row = (name: string, ms: number, runs: number, target: string) => [
+    name,
+    ms,
+    (3 * 1000) / ms,
+    String(runs),
+    ms / ours,
+    target,
+  ];
+  const rows = [
+    row('photosync (one decode, shrink-on-load)', ours, samples.ours.length, ''),
+    row(
+      'floor: one decode + three encodes',
+      floorMs,
+      samples.floorDecode.length,
+      `ours ≤ 1.3× floor: ${verdict(ours <= 1.3 * floorMs)} (${(ours / floorMs).toFixed(2)}×)`,
+    ),
+    row(
+      'naive sharp (three decodes)',
+      m('naive'),
+      samples.naive.length,
+      `≥ 1.5×: ${verdict(m('naive') / ours >= 1.5)}`,
+    ),
+    row(
+      'ImageMagick convert (one process)',
+      m('imagemagick'),
+      samples.imagemagick.length,
+      `≥ 10×: ${verdict(m('imagemagick') / ours >= 10)}`,
+    ),
+    row('jimp (pure JS)', m('jimp'), samples.jimp.length, `≥ 30×: ${verdict(m('jimp') / ours >= 30)}`),
+  ];
+  const notes = [
+    `floor parts (median ms): decode ${m('floorDecode').toFixed(2)}, encode L ${m('floorEncodeL').toFixed(2)}, M ${m('floorEncodeM').toFixed(2)}, S ${m('floorEncodeS').toFixed(2)}`,
+  ];
+  return { input: label, rows, notes };
+}
+
+export async function renderBench(): Promise<Section> {
+  configureMedia({ concurrency: 1 });
+  const convert = await ensureDebianTool('convert', 'imagemagick');
+  const { stdout: convertVersion } = await run(convert, ['-version']);
+  // 12 megapixels, about 4 MB, stored sideways as phones do; the master comes from a detailed portrait.
+  const camera = await cameraJpeg(4000, 3000, 9, 6);
+  const master = await makeMasterPhoto(await cameraJpeg(1000, 1000, 12, 1), { maxSide: 648, maxBytes: 8 << 20 });
+  if (!master.ok) throw new Error(`the portrait test image was refused: ${master.message}`);
+  const cameraMeta = await sharp(camera).metadata();
+
+  const results = [
+    await compare(`648×648 master (${(master.jpeg.length / 1024).toFixed(0)} KB)`, master.jpeg, convert, false),
+    await compare(
+      `${cameraMeta.width}×${cameraMeta.height} camera JPEG, EXIF orientation ${cameraMeta.orientation}, ${(camera.length / 1e6).toFixed(2)} MB`,
+      camera,
+      convert,
+      true,
+    ),
+  ];
+  const header = ['pipeline', 'ms per user (median)', 'renditions/s per core', 'runs', 'ratio to ours', 'target'];
+  const body = results
+    .map((r) => [`**${r.input}**`, '', table(header, r.rows), '', ...r.notes.map((n) => `- ${n}`)].join('\n'))
+    .join('\n\n');
+  return {
+    title: '1. Rendition pipeline (S/M/L = 48/72/300, JPEG quality 85)',
+    body: [
+      'Each user = the three renditions from one source. Everything runs on one core (sharp',
+      'concurrency 1, UV_THREADPOOL_SIZE=1, MAGICK_THREAD_LIMIT=1), alternatives interleaved round by round.',
+      `ImageMagick: ${convertVersion.split('\n')[0]?.trim() ?? 'unknown'}; sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}.`,
+      '',
+      body,
+    ].join('\n'),
+  };
+}

@@ -1,0 +1,159 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { getRendition } from '../src/sites/profiles.js';
+import { benchUser, distinctUploads, giveMailPhoto, openBenchStore } from './fixtures.js';
+import { CONNECTIONS, freePort, load, type LoadResult } from './load.js';
+import { ensureDebianTool, median, run, startServerProcess, table, tempDir, verdict, type Section } from './support.js';
+
+// Part 3: userphoto.aspx (bearer token checked on every request) against nginx serving the same
+// JPEG bytes from disk, with the same load tool and connection count, 200 and 304 paths.
+
+const SECONDS = 3;
+const ROUNDS = 3;
+
+async function startNginx(nginx: string, jpeg: Buffer, etagHolder: { etag: string }) {
+  const dir = tempDir('nginx');
+  // nginx's workers drop root for an unprivileged user, who must be able to read the file.
+  fs.chmodSync(dir, 0o755);
+  fs.mkdirSync(path.join(dir, 'www'));
+  fs.mkdirSync(path.join(dir, 'tmp'));
+  fs.writeFileSync(path.join(dir, 'www', 'photo.jpg'), jpeg);
+  const port = await freePort();
+  const temp = (name: string) => `${name}_temp_path ${path.join(dir, 'tmp', name)};`;
+  fs.writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `worker_processes 1;
+daemon off;
+pid ${path.join(dir, 'nginx.pid')};
+error_log ${path.join(dir, 'error.log')} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(temp).join('\n  ')}
+  server {
+    listen 127.0.0.1:${port};
+    root ${path.join(dir, 'www')};
+    location / { etag on; add_header Cache-Control "private, no-cache"; }
+  }
+}
+`,
+  );
+  const child = spawn(nginx, ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}/photo.jpg`;
+  for (let i = 0; ; i++) {
+    const response = await fetch(url).catch(() => undefined);
+    await response?.arrayBuffer();
+    if (response?.status === 200) {
+      etagHolder.etag = response.headers.get('etag') ?? '';
+      break;
+    }
+    if (i === 100) {
+      child.kill('SIGQUIT');
+      throw new Error(`nginx did not serve the picture (${response ? `status ${response.status}` : 'no answer'})`);
+    }
+    await sleep(50);
+  }
+  return {
+    url,
+    version: (await run(nginx, ['-v'])).stderr.trim(),
+    stop: async () => {
+      child.kill('SIGQUIT');
+      await new Promise((resolve) => child.once('exit', resolve));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function serveBench(): Promise<Section> {
+  const nginxBinary = await ensureDebianTool('nginx', 'nginx-light');
+  const store = await openBenchStore('sqlite', 'serve');
+  const server = await startServerProcess(store.env);
+  const nginxEtag = { etag: '' };
+  let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+  try {
+    const subject = await benchUser(store);
+    const viewer = await benchUser(store);
+    await giveMailPhoto(store, subject.user, (await distinctUploads(1))[0]!);
+    const synced = await store.services.sync.sync(subject.user, 'admin');
+    if (synced.outcome !== 'synced') throw new Error(`could not prepare the picture: ${synced.outcome}`);
+    const rendition = await getRendition(store.services.database.db, subject.user.id, 'M');
+    const jpeg = rendition && (await store.services.blobs.get(rendition.blobKey));
+    if (!rendition || !jpeg) throw new Error('the M rendition is missing');
+    nginx = await startNginx(nginxBinary, jpeg, nginxEtag);
+
+    const ours = `${server.url}/_layouts/15/userphoto.aspx?size=M&accountname=${encodeURIComponent(subject.user.upn)}`;
+    const auth = { authorization: `Bearer ${viewer.token}` };
+    const cases = {
+      nginx200: () => load(nginx!.url, { seconds: SECONDS, expectStatus: 200 }),
+      ours200: () => load(ours, { headers: auth, seconds: SECONDS, expectStatus: 200 }),
+      nginx304: () =>
+        load(nginx!.url, { headers: { 'if-none-match': nginxEtag.etag }, seconds: SECONDS, expectStatus: 304 }),
+      ours304: () =>
+        load(ours, {
+          headers: { ...auth, 'if-none-match': `"${rendition.etag}"` },
+          seconds: SECONDS,
+          expectStatus: 304,
+        }),
+    };
+    type Case = keyof typeof cases;
+    const results = Object.fromEntries(Object.keys(cases).map((k) => [k, [] as LoadResult[]])) as Record<
+      Case,
+      LoadResult[]
+    >;
+    // Warm-up (JIT, connection pools, the byte cache), then interleaved rounds.
+    await load(ours, { headers: auth, seconds: 1, expectStatus: 200 });
+    await load(nginx.url, { seconds: 1, expectStatus: 200 });
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of Object.keys(cases) as Case[]) results[name].push(await cases[name]());
+    }
+    const rps = (name: Case) => median(results[name].map((r) => r.requestsPerSecond));
+    const p99 = (name: Case) => median(results[name].map((r) => r.p99));
+    const bad = (name: Case) => results[name].reduce((n, r) => n + r.unexpected, 0);
+    // A run where either server answered anything else measured the wrong thing: say so, never a ratio.
+    const valid = (Object.keys(cases) as Case[]).every((n) => bad(n) === 0);
+    const check = (met: boolean, target: string) =>
+      valid ? `${target}: ${verdict(met)}` : '**invalid: unexpected answers**';
+    const ratio200 = rps('ours200') / rps('nginx200');
+    const ratio304 = rps('ours304') / rps('nginx304');
+    const rows = [
+      [
+        '200 (full JPEG)',
+        rps('nginx200'),
+        p99('nginx200'),
+        rps('ours200'),
+        p99('ours200'),
+        ratio200,
+        check(ratio200 >= 0.5, '≥ 0.5×'),
+      ],
+      [
+        '304 (If-None-Match)',
+        rps('nginx304'),
+        p99('nginx304'),
+        rps('ours304'),
+        p99('ours304'),
+        ratio304,
+        check(ratio304 >= 0.7, '≥ 0.7×'),
+      ],
+    ];
+    const unexpected = (Object.keys(cases) as Case[]).map((n) => bad(n)).reduce((a, b) => a + b, 0);
+    return {
+      title: '3. Serving userphoto.aspx vs nginx',
+      body: [
+        `autocannon, ${CONNECTIONS} connections, ${SECONDS} s per measurement, ${ROUNDS} interleaved rounds (medians shown), loopback.`,
+        `photosync: one \`photosync serve\` process on SQLite, every request authenticated with a bearer token and the`,
+        `picture looked up by account name; nginx (${nginx.version}, worker_processes 1, access log off) serves the`,
+        `same ${jpeg.length}-byte M rendition from a file. Both send an ETag and \`Cache-Control: private, no-cache\`.`,
+        `Unexpected statuses or errors over all runs: ${unexpected} (${(Object.keys(cases) as Case[]).map((n) => `${n} ${bad(n)}`).join(', ')}).`,
+        '',
+        table(['path', 'nginx req/s', 'nginx p99 ms', 'photosync req/s', 'photosync p99 ms', 'ratio', 'target'], rows),
+      ].join('\n'),
+    };
+  } finally {
+    await nginx?.stop();
+    await server.stop();
+    await store.close();
+  }
+}

@@ -140,7 +140,9 @@ export interface ServerProcess {
 
 /** `photosync serve` in its own process, as deployed; resolves once it listens. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [path.join(REPO, 'bin/photosync.js'), 'serve'], {
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each server process there when it exits.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...profile, path.join(REPO, 'bin/photosync.js'), 'serve'], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', PHOTOSYNC_LOG_LEVEL: 'warn', PHOTOSYNC_DEMO: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../storage/database.js';
+import { preparedQuery } from '../storage/prepared.js';
 import { DEFAULT_DELEGATED_SCOPES, storedScopes, type GraphScope } from './scopes.js';
 import { USER_COLUMNS, toUser, type DirectoryUser } from './users.js';
 
@@ -8,6 +9,22 @@ import { USER_COLUMNS, toUser, type DirectoryUser } from './users.js';
 
 const digest = (secret: string) => createHash('sha256').update(secret).digest('hex');
 const newSecret = (prefix: string) => `${prefix}${randomBytes(32).toString('base64url')}`;
+
+// Run on every authenticated request, so compiled once (see preparedQuery).
+const tokenGrant = preparedQuery(1, (db, tokenHash: string) =>
+  db
+    .selectFrom('directory_tokens as t')
+    .innerJoin('directory_users as u', 'u.id', 't.user_id')
+    .select(['t.expires_at', 't.scopes', ...USER_COLUMNS.map((c) => `u.${c}` as const)])
+    .where('t.token_hash', '=', tokenHash),
+);
+const sessionUser = preparedQuery(1, (db, idHash: string) =>
+  db
+    .selectFrom('directory_sessions as s')
+    .innerJoin('directory_users as u', 'u.id', 's.user_id')
+    .select(['s.expires_at', ...USER_COLUMNS.map((c) => `u.${c}` as const)])
+    .where('s.id_hash', '=', idHash),
+);
 
 export async function createToken(
   db: Db,
@@ -41,12 +58,7 @@ export async function grantForToken(
   db: Db,
   token: string,
 ): Promise<{ user: DirectoryUser; scopes: GraphScope[] } | undefined> {
-  const row = await db
-    .selectFrom('directory_tokens as t')
-    .innerJoin('directory_users as u', 'u.id', 't.user_id')
-    .select(['t.expires_at', 't.scopes', ...USER_COLUMNS.map((c) => `u.${c}` as const)])
-    .where('t.token_hash', '=', digest(token))
-    .executeTakeFirst();
+  const [row] = await tokenGrant(db, digest(token));
   if (!row || (row.expires_at !== null && row.expires_at <= Date.now()) || row.enabled !== 1) return undefined;
   return { user: toUser(row), scopes: storedScopes(row.scopes, DEFAULT_DELEGATED_SCOPES) };
 }
@@ -62,12 +74,7 @@ export async function createSession(db: Db, userId: string, lifetimeMs: number):
 }
 
 export async function userForSession(db: Db, sessionId: string): Promise<DirectoryUser | undefined> {
-  const row = await db
-    .selectFrom('directory_sessions as s')
-    .innerJoin('directory_users as u', 'u.id', 's.user_id')
-    .select(['s.expires_at', ...USER_COLUMNS.map((c) => `u.${c}` as const)])
-    .where('s.id_hash', '=', digest(sessionId))
-    .executeTakeFirst();
+  const [row] = await sessionUser(db, digest(sessionId));
   if (!row || row.expires_at <= Date.now() || row.enabled !== 1) return undefined;
   return toUser(row);
 }

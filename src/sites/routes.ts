@@ -1,16 +1,17 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../http/app.js';
-import { findUserById, findUserByUpn, type DirectoryUser } from '../directory/users.js';
+import { USER_COLUMNS, findUserById, toUser, type DirectoryUser } from '../directory/users.js';
 import { upnFromAccountName } from '../directory/upn.js';
 import { invalidInput, notFound } from '../errors.js';
 import { requireUser } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { createByteCache } from '../storage/byte-cache.js';
+import { preparedQuery } from '../storage/prepared.js';
 import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './library.js';
 import { placeholderJpeg } from './placeholder.js';
-import { getRendition, userIdForFileStem } from './profiles.js';
+import { getRendition, userIdForFileStem, type Rendition } from './profiles.js';
 
 const PhotoQuery = Type.Object({
   size: Type.Optional(Type.String({ pattern: '^[SMLsml]$', description: 'S (48 px), M (72 px) or L (300 px)' })),
@@ -31,6 +32,23 @@ const imageResponse = {
   304: { description: 'Not modified', type: 'null' },
 };
 
+/** The user behind an account name and their rendition of one size, in one query. */
+const userAndRendition = preparedQuery(2, (db, upn: string, size: RenditionSize) =>
+  db
+    .selectFrom('directory_users as u')
+    .leftJoin('site_renditions as r', (join) => join.onRef('r.user_id', '=', 'u.id').on('r.size', '=', size))
+    .leftJoin('site_profiles as p', 'p.user_id', 'u.id')
+    .select([
+      ...USER_COLUMNS.map((c) => `u.${c}` as const),
+      'r.etag',
+      'r.blob_key',
+      'r.side',
+      'r.byte_size',
+      'p.picture_timestamp',
+    ])
+    .where('u.upn', '=', upn),
+);
+
 const NO_CACHE = 'private, no-cache';
 const IMMUTABLE = 'private, max-age=31536000, immutable';
 
@@ -44,11 +62,12 @@ export function siteRoutes(app: App, services: Services): void {
     user: DirectoryUser | undefined,
     size: RenditionSize,
     versioned: string | undefined,
+    known?: Rendition,
   ) {
     // A sync may replace the rendition between reading its row and reading its file (the old file
     // goes right after the switch); then the row is read again and points at the new file.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const rendition = user && (await getRendition(db, user.id, size));
+      const rendition = attempt === 0 && known ? known : user && (await getRendition(db, user.id, size));
       if (!rendition) break;
       // Row and timestamp come from one query, so an old picture is never served as immutable
       // under the URL of a new one.
@@ -86,12 +105,14 @@ export function siteRoutes(app: App, services: Services): void {
     async (request, reply) => {
       const viewer = await requireUser(request, db, services.config.publicUrl);
       const size = (request.query.size?.toUpperCase() ?? 'M') as RenditionSize;
-      const subject = await resolveSubject(request.query);
+      const { subject, rendition } = await resolveSubject(request.query, size);
       if (subject && subject.id === viewer.id && size === 'L') {
         const result = await services.sync.sync(subject, 'photo_request');
         reply.header('x-photosync-sync', result.outcome);
+        // The sync may have replaced the rendition read with the subject: read it again.
+        return sendPicture(request, reply, subject, size, request.query.t);
       }
-      return sendPicture(request, reply, subject, size, request.query.t);
+      return sendPicture(request, reply, subject, size, request.query.t, rendition);
     },
   );
 
@@ -117,18 +138,33 @@ export function siteRoutes(app: App, services: Services): void {
     },
   );
 
-  async function resolveSubject(query: PhotoQuery): Promise<DirectoryUser | undefined> {
+  /** The user asked about and, when it came with the same query, their rendition of `size`. */
+  async function resolveSubject(
+    query: PhotoQuery,
+    size: RenditionSize,
+  ): Promise<{ subject: DirectoryUser | undefined; rendition?: Rendition }> {
     const account = query.accountname ?? query.username;
     if (account !== undefined) {
       const upn = upnFromAccountName(account);
       if (!upn) throw invalidInput(`"${account}" is not an account name (like jane@contoso.com).`);
-      return findUserByUpn(db, upn);
+      const [row] = await userAndRendition(db, upn, size);
+      if (!row) return { subject: undefined };
+      const subject = toUser(row);
+      if (row.etag === null || row.blob_key === null || row.side === null || row.byte_size === null) return { subject };
+      const rendition: Rendition = {
+        etag: row.etag,
+        pictureTimestamp: row.picture_timestamp,
+        blobKey: row.blob_key,
+        side: row.side,
+        byteSize: row.byte_size,
+      };
+      return { subject, rendition };
     }
     if (query.url !== undefined) {
       const name = safeDecode(query.url.split('?')[0]?.split('/').pop() ?? '');
       const parsed = parseRenditionFileName(name);
       const userId = parsed && (await userIdForFileStem(db, parsed.stem));
-      return userId ? findUserById(db, userId) : undefined;
+      return { subject: userId ? await findUserById(db, userId) : undefined };
     }
     throw invalidInput('Say whose picture you want with accountname=, username= or url=.');
   }

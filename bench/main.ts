@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import * as prettier from 'prettier';
 import sharp from 'sharp';
-import { FINDINGS } from './findings.js';
+import { findingsFor } from './findings.js';
 import { REPO, machineDescription, run, type Section } from './support.js';
 
 // `npm run bench` runs every part and writes BENCHMARKS.md; `npm run bench -- render serve` runs
@@ -83,6 +83,7 @@ async function renderReport(sections: Array<Section & { seconds: number }>, chos
     (r) => r.stdout.trim(),
     () => 'PostgreSQL (psql not found)',
   );
+  const findings = findingsFor(sections, total);
   return [
     '# Benchmarks',
     '',
@@ -97,9 +98,9 @@ async function renderReport(sections: Array<Section & { seconds: number }>, chos
     `- Date: ${new Date().toISOString()}; parts run: ${chosen.join(', ')}; total ${total.toFixed(0)} s`,
     '',
     ...sections.flatMap((s) => [`## ${s.title}`, '', s.body, '', `_(part took ${s.seconds.toFixed(0)} s)_`, '']),
-    `## ${FINDINGS.title}`,
+    `## ${findings.title}`,
     '',
-    FINDINGS.body,
+    findings.body,
     '',
   ].join('\n');
 }

@@ -43,7 +43,14 @@ export interface SyncEngine {
   sync(user: DirectoryUser, trigger: SyncTrigger): Promise<SyncResult>;
 }
 
-type Decision = { outcome: SyncOutcome; etagBefore: string | null; etagAfter: string | null; mailEtag: string | null };
+type Decision = {
+  outcome: SyncOutcome;
+  etagBefore: string | null;
+  etagAfter: string | null;
+  mailEtag: string | null;
+  /** When the sites were found in step: the "checked" time, written with the attempt in one commit. */
+  checkedAt?: number;
+};
 
 /** What the sites need: nothing more (a decision), the placeholder, or new renditions. */
 type Assessment =
@@ -91,10 +98,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       profile.pictureSource !== 'upload' &&
       etagBefore === mailEtag &&
       (mailEtag === null || profile.renditionSpec === renditionSpec(settings.renditionSizes));
-    if (inStep) {
-      await markChecked(deps.db, user, now);
-      return skip(mailEtag === null ? 'no_photo' : 'unchanged');
-    }
+    if (inStep) return { decided: { ...skip(mailEtag === null ? 'no_photo' : 'unchanged').decided, checkedAt: now } };
     if (!mail) return { work: 'placeholder', etagBefore, hadPicture: profile?.placeholderState === 0 };
     return { work: 'render', etagBefore, mail };
   }
@@ -174,6 +178,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         decision = { outcome, etagBefore: etag, etagAfter: etag, mailEtag: attempt.mailEtag };
       }
       const durationMs = performance.now() - started;
+      const { checkedAt } = decision;
       const attemptId = await recordAttempt(
         deps.db,
         {
@@ -188,6 +193,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         },
         decision.mailEtag,
         deps.settings().errorBackoffSeconds * 1000,
+        // The profile exists when it was found in step, so this only updates it.
+        checkedAt === undefined ? undefined : (trx) => markChecked(trx, user, checkedAt),
       );
       deps.metrics.syncs.inc({ trigger, outcome: decision.outcome });
       deps.metrics.syncSeconds.observe({ outcome: decision.outcome }, durationMs / 1000);

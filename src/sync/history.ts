@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
 
 // Every sync attempt, kept per user, and the running state the back-off reads.
@@ -58,7 +58,7 @@ export async function getSyncState(db: Db, userId: string): Promise<SyncState | 
 }
 
 /**
- * Appends the attempt and moves the user's sync state in one transaction. A failure starts (or
+ * Appends the attempt and moves the user's sync state in one transaction (with `alsoInTransaction`). A failure starts (or
  * continues) the back-off for the mail photo that failed; any other real outcome ends it. Skips
  * (recently checked, backing off) leave the failure state as it is.
  */
@@ -67,8 +67,11 @@ export async function recordAttempt(
   attempt: SyncAttempt,
   failedEtag: string | null,
   backoffMs: number,
+  /** More writes that belong to the same commit (the sync's "checked" time). */
+  alsoInTransaction?: (trx: Transaction<Database>) => Promise<void>,
 ): Promise<number> {
   return db.transaction().execute(async (trx) => {
+    await alsoInTransaction?.(trx);
     const inserted = await trx
       .insertInto('sync_attempts')
       .values({

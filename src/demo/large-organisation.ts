@@ -47,6 +47,11 @@ export interface LargeOrgOptions {
   users: number;
   /** Distinct portraits shared out among the users. */
   distinctPhotos?: number;
+  /**
+   * Side of the portraits' mail photos (default: the mail store's largest, 648). A smaller side keeps
+   * the photo store small when only the rows are the question (the bench's scale part).
+   */
+  masterSide?: number;
   progress?: (message: string) => void;
 }
 
@@ -66,7 +71,7 @@ const SKIN = ['#f1c7a5', '#e8b894', '#d9a47e', '#c68863', '#8d5a3b', '#eac39d'];
 const HAIR = ['#3b2a1e', '#8b4a1c', '#1f1f1f', '#b58a3c', '#6b6b6b'];
 const SHIRT = ['#0f6cbd', '#c239b3', '#107c10', '#a4262c', '#5c2e91', '#ca5010'];
 
-async function renderPortraits(count: number, services: Services): Promise<Portrait[]> {
+async function renderPortraits(count: number, masterSide: number, services: Services): Promise<Portrait[]> {
   const sizes = services.syncSettings().renditionSizes;
   const one = async (i: number): Promise<Portrait> => {
     const style: FaceStyle = {
@@ -81,7 +86,7 @@ async function renderPortraits(count: number, services: Services): Promise<Portr
       '<rect width="100" height="100"',
       `<rect data-n="${i}" width="100" height="100"`,
     );
-    const jpeg = await rasterizeSvg(`${svg}<!-- ${i} -->`, MAIL_MASTER_MAX_SIDE);
+    const jpeg = await rasterizeSvg(`${svg}<!-- ${i} -->`, masterSide);
     const [S, M, L] = await renderSquareJpegs(jpeg, [sizes.S, sizes.M, sizes.L]);
     const rendition = (r: { jpeg: Buffer; side: number } | undefined) => ({
       jpeg: r!.jpeg,
@@ -89,7 +94,7 @@ async function renderPortraits(count: number, services: Services): Promise<Portr
       etag: contentTag(r!.jpeg),
     });
     return {
-      master: { jpeg, etag: contentTag(jpeg), side: MAIL_MASTER_MAX_SIDE },
+      master: { jpeg, etag: contentTag(jpeg), side: masterSide },
       renditions: { S: rendition(S), M: rendition(M), L: rendition(L) },
     };
   };
@@ -117,7 +122,11 @@ export async function buildLargeOrganisation(services: Services, options: LargeO
   if (existing.length > 0)
     throw new Error('The directory already has users; build a large organisation on an empty store.');
 
-  const portraits = await renderPortraits(options.distinctPhotos ?? 200, services);
+  const masterSide = Math.min(
+    Math.max(Math.round(options.masterSide ?? MAIL_MASTER_MAX_SIDE), 48),
+    MAIL_MASTER_MAX_SIDE,
+  );
+  const portraits = await renderPortraits(options.distinctPhotos ?? 200, masterSide, services);
   log(`rendered ${portraits.length} distinct portraits`);
   const spec = renditionSpec(services.syncSettings().renditionSizes);
   const now = Date.now();

@@ -6,6 +6,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { Kysely } from 'kysely';
 import type { Database, Db, Dialect } from '../storage/database.js';
 import { contentTag } from '../storage/hash.js';
+import { preparedQuery } from '../storage/prepared.js';
 
 // The mailbox photo: the one source of truth for everyone's picture (Exchange Online's role).
 
@@ -50,12 +51,16 @@ export function refusalError(refusal: ImageRefusal): AppError {
 }
 
 /** The current photo's metadata, without touching its bytes: the sync engine compares ETags with it. */
-export async function getMailPhoto(db: Db, userId: string): Promise<MailPhoto | undefined> {
-  const row = await db
+// Read by every sync, so compiled once (see preparedQuery).
+const mailPhotoRow = preparedQuery(1, (db, userId: string) =>
+  db
     .selectFrom('mail_photos')
     .select(['etag', 'side', 'byte_size', 'changed_at', 'blob_key'])
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
+    .where('user_id', '=', userId),
+);
+
+export async function getMailPhoto(db: Db, userId: string): Promise<MailPhoto | undefined> {
+  const [row] = await mailPhotoRow(db, userId);
   if (!row || row.etag === null || row.blob_key === null) return undefined;
   return {
     etag: row.etag,

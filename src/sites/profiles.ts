@@ -5,6 +5,7 @@ import { libraryFileStem } from '../directory/upn.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Database, Db } from '../storage/database.js';
 import { contentTag } from '../storage/hash.js';
+import { preparedQuery } from '../storage/prepared.js';
 import { RENDITION_SIZES, type RenditionSize } from './library.js';
 
 // The sites' user profiles: the SPS-Picture* properties and the three renditions they point at.
@@ -38,8 +39,9 @@ export interface SitesDeps {
   faultPoint?: (name: string) => void;
 }
 
-export async function getSiteProfile(db: Db, userId: string): Promise<SiteProfile | undefined> {
-  const row = await db
+// Read by every sync, so compiled once (see preparedQuery).
+const siteProfileRow = preparedQuery(1, (db, userId: string) =>
+  db
     .selectFrom('site_profiles')
     .select([
       'placeholder_state',
@@ -50,8 +52,11 @@ export async function getSiteProfile(db: Db, userId: string): Promise<SiteProfil
       'rendition_spec',
       'last_checked_at',
     ])
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
+    .where('user_id', '=', userId),
+);
+
+export async function getSiteProfile(db: Db, userId: string): Promise<SiteProfile | undefined> {
+  const [row] = await siteProfileRow(db, userId);
   if (!row) return undefined;
   return {
     placeholderState: row.placeholder_state === 0 ? 0 : 1,
@@ -64,14 +69,17 @@ export async function getSiteProfile(db: Db, userId: string): Promise<SiteProfil
   };
 }
 
-export async function getRendition(db: Db, userId: string, size: RenditionSize): Promise<Rendition | undefined> {
-  const row = await db
+const renditionRow = preparedQuery(2, (db, userId: string, size: RenditionSize) =>
+  db
     .selectFrom('site_renditions as r')
     .innerJoin('site_profiles as p', 'p.user_id', 'r.user_id')
     .select(['r.etag', 'r.blob_key', 'r.side', 'r.byte_size', 'p.picture_timestamp'])
     .where('r.user_id', '=', userId)
-    .where('r.size', '=', size)
-    .executeTakeFirst();
+    .where('r.size', '=', size),
+);
+
+export async function getRendition(db: Db, userId: string, size: RenditionSize): Promise<Rendition | undefined> {
+  const [row] = await renditionRow(db, userId, size);
   return (
     row && {
       etag: row.etag,

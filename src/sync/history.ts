@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
+import { preparedQuery } from '../storage/prepared.js';
 
 // Every sync attempt, kept per user, and the running state the back-off reads.
 
@@ -39,12 +40,16 @@ export interface SyncState {
   lastError: string | null;
 }
 
-export async function getSyncState(db: Db, userId: string): Promise<SyncState | undefined> {
-  const row = await db
+// Read by every sync, so compiled once (see preparedQuery).
+const syncStateRow = preparedQuery(1, (db, userId: string) =>
+  db
     .selectFrom('sync_state')
     .select(['last_attempt_at', 'last_outcome', 'failing_since', 'failed_etag', 'retry_after', 'last_error'])
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
+    .where('user_id', '=', userId),
+);
+
+export async function getSyncState(db: Db, userId: string): Promise<SyncState | undefined> {
+  const [row] = await syncStateRow(db, userId);
   return (
     row && {
       lastAttemptAt: row.last_attempt_at,

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { benchUser, distinctUploads, giveMailPhoto, openBenchStore } from './fixtures.js';
+import { createSession } from '../src/directory/credentials.js';
+import type { DirectoryUser } from '../src/directory/users.js';
+import { benchUser, distinctUploads, giveMailPhoto, openBenchStore, type BenchStore } from './fixtures.js';
 import {
   metricTotal,
   postgresAvailable,
@@ -17,6 +19,7 @@ const SAME_USER_ROUNDS = 4;
 const SAME_USER_TRIGGERS = 30;
 const DIFFERENT_USERS = 30;
 const PHOTO = '/_layouts/15/userphoto.aspx';
+const TILE_ROUNDS = 2;
 
 async function trigger(server: ServerProcess, upn: string, token: string): Promise<string> {
   const response = await fetch(`${server.url}${PHOTO}?size=L&accountname=${encodeURIComponent(upn)}`, {
@@ -24,6 +27,34 @@ async function trigger(server: ServerProcess, upn: string, token: string): Promi
   });
   await response.arrayBuffer();
   return response.headers.get('x-photosync-sync') ?? `status ${response.status}`;
+}
+
+/**
+ * The SharePoint tile as a signed-in browser clicks it on `server`: a session cookie, the form token
+ * from the home page, then POST /launch/sharepoint; the outcome comes back in the redirect.
+ */
+async function sharePointTile(store: BenchStore, server: ServerProcess, user: DirectoryUser) {
+  const session = await createSession(store.services.database.db, user.id, 3_600_000);
+  const cookies = new Map([['photosync_session', session]]);
+  const cookieHeader = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  const home = await fetch(`${server.url}/`, { headers: { cookie: cookieHeader() }, redirect: 'manual' });
+  for (const c of home.headers.getSetCookie()) {
+    const [pair] = c.split(';');
+    const at = pair!.indexOf('=');
+    cookies.set(pair!.slice(0, at), pair!.slice(at + 1));
+  }
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await home.text())?.[1];
+  if (!csrf) throw new Error(`no form token on the home page (status ${home.status})`);
+  return async (): Promise<string> => {
+    const response = await fetch(`${server.url}/launch/sharepoint`, {
+      method: 'POST',
+      headers: { cookie: cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
+      redirect: 'manual',
+    });
+    await response.arrayBuffer();
+    return /[?&]sync=([a-z_]+)/.exec(response.headers.get('location') ?? '')?.[1] ?? `status ${response.status}`;
+  };
 }
 
 const renders = async (servers: ServerProcess[]) =>
@@ -59,6 +90,24 @@ export async function instancesBench(): Promise<Section> {
         other,
       });
     }
+
+    // The same user clicking the SharePoint tile at once on all three instances (a session each).
+    const clicker = await benchUser(store);
+    const tiles = await Promise.all(servers.map((server) => sharePointTile(store, server, clicker.user)));
+    const tileRounds: Array<{ synced: number; renders: number }> = [];
+    const tileOthers: Record<string, number> = {};
+    for (let round = 0; round < TILE_ROUNDS; round++) {
+      await giveMailPhoto(store, clicker.user, uploads[round % 2]!);
+      const before = await renders(servers);
+      const outcomes = await Promise.all(Array.from({ length: SAME_USER_TRIGGERS }, (_, i) => tiles[i % 3]!()));
+      for (const o of outcomes) if (o !== 'synced') tileOthers[o] = (tileOthers[o] ?? 0) + 1;
+      tileRounds.push({
+        synced: outcomes.filter((o) => o === 'synced').length,
+        renders: (await renders(servers)) - before,
+      });
+    }
+    const tileSynced = tileRounds.reduce((n, r) => n + r.synced, 0);
+    const tileRenders = tileRounds.reduce((n, r) => n + r.renders, 0);
 
     // Different users: everyone's photo changed, everyone triggers at once.
     const people: Array<Awaited<ReturnType<typeof benchUser>>> = [];
@@ -102,6 +151,13 @@ export async function instancesBench(): Promise<Section> {
         `one render per change: ${verdict(sameRenders === SAME_USER_ROUNDS && sameSynced === SAME_USER_ROUNDS)}`,
       ],
       [
+        `same user, SharePoint tile: ${TILE_ROUNDS} photo changes × ${SAME_USER_TRIGGERS} simultaneous clicks over 3 instances`,
+        `${tileRenders} renders, ${tileSynced} synced; others: ${Object.entries(tileOthers)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')}`,
+        `one render per change: ${verdict(tileRenders === TILE_ROUNDS && tileSynced === TILE_ROUNDS)}`,
+      ],
+      [
         `different users: ${DIFFERENT_USERS} changed users trigger at once (4 rounds)`,
         `${differentRenders} renders for ${differentSynced} syncs`,
         `no duplicate renders: ${verdict(differentRenders === differentSynced && differentSynced === DIFFERENT_USERS * 4)}`,
@@ -117,7 +173,8 @@ export async function instancesBench(): Promise<Section> {
       title: '5. Several instances on one PostgreSQL',
       body: [
         "Three `photosync serve` processes on one PostgreSQL schema; renders counted from each instance's",
-        '`photosync_renditions_rendered_total`, outcomes from the `x-photosync-sync` header. On this 2-core machine',
+        '`photosync_renditions_rendered_total`, outcomes from the `x-photosync-sync` header (own L picture) or the',
+        "tile's redirect (`POST /launch/sharepoint` with a session and its form token). On this 2-core machine",
         'three instances share two cores with the load generator, so throughput can only gain from overlapping',
         'database waits with rendering.',
         '',

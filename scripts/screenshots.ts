@@ -10,6 +10,7 @@ import { faceSvg } from '../src/demo/faces.js';
 import { DEMO_PASSWORD, DEMO_PEOPLE, seedDemoOrganisation } from '../src/demo/seed.js';
 import { findUserByUpn } from '../src/directory/users.js';
 import { buildApp } from '../src/http/app.js';
+import { setMailPhoto } from '../src/mail/photo-store.js';
 import { rasterizeSvg } from '../src/media/media.js';
 import { createServices } from '../src/services.js';
 import { chromiumMissing, launchChromium } from '../test/support/chromium.js';
@@ -101,6 +102,23 @@ async function main(): Promise<void> {
     await signIn(lee, 'lee@contoso.com');
     await lee.goto(`${base}/_layouts/15/editprofile.aspx`);
     await shot(lee, 'upload-picture-no-mailbox');
+
+    // The admin console: Kalle's mail photo changes after his last sync; the admin sees who is out
+    // of step, asks Kalle to sync, and Kalle's next portal visit shows the banner.
+    const kalleUser = await findUserByUpn(services.database.db, 'kalle@contoso.com');
+    if (kalleUser) await setMailPhoto({ ...services.database, blobs: services.blobs }, kalleUser, await landscape());
+    const admin = await window('en-GB');
+    await signIn(admin, 'admin@contoso.com');
+    await admin.goto(`${base}/admin`);
+    await shot(admin, 'admin-overview');
+    await admin.goto(`${base}/admin/users?state=changed`);
+    await admin.check('tr[data-upn="kalle@contoso.com"] input[type=checkbox]');
+    await shot(admin, 'admin-users-changed');
+    await Promise.all([admin.waitForURL(/notice=prompted/), admin.click('text=Ask selected users to sync')]);
+    await admin.goto(`${base}/admin/users/kalle@contoso.com`);
+    await shot(admin, 'admin-user-detail');
+    await kalle.goto(`${base}/`);
+    await shot(kalle, 'home-banner-et');
 
     const phone = await window('et-EE', PHONE);
     await signIn(phone, 'megan@contoso.com');

@@ -1,6 +1,6 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { userForSession } from '../../src/directory/credentials.js';
+import { createToken, userForSession } from '../../src/directory/credentials.js';
 import { buildApp, type App } from '../../src/http/app.js';
 import { SESSION_COOKIE } from '../../src/http/auth.js';
 import type { Services } from '../../src/services.js';
@@ -423,6 +423,36 @@ describeEachDialect('authorization matrix', (dialect) => {
       expect(seen).toEqual(row.expect);
     });
   }
+
+  it("lets a user's ProfilePhoto.ReadWrite.All token change someone else's photo only when the user is an admin", async () => {
+    const { app, services } = context;
+    const { db } = services.database;
+    const token = await createToken(db, cast.other.id, 'matrix', undefined, ['ProfilePhoto.ReadWrite.All']);
+    if (!(await getMailPhoto(db, cast.owner.id))) await giveMailPhoto(services, cast.owner, mailPhotos[0]!);
+    const before = await organisationState(services, cast);
+    for (const method of ['PUT', 'PATCH'] as const) {
+      const response = await app.inject({
+        method,
+        url: `/v1.0/users/${cast.owner.upn}/photo/$value`,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'image/jpeg' },
+        payload: picture,
+      });
+      expect(response.statusCode).toBe(403);
+    }
+    const removal = await app.inject({
+      method: 'DELETE',
+      url: `/v1.0/users/${cast.owner.upn}/photo`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(removal.statusCode).toBe(403);
+    // Reading is within the scope, changing is not.
+    const read = await app.inject({
+      url: `/v1.0/users/${cast.owner.upn}/photo`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(read.statusCode).toBe(200);
+    expect(await organisationState(services, cast)).toEqual(before);
+  });
 
   it('refuses every form posted without its token, or with a token of another browser, and changes nothing', async () => {
     const { app, services } = context;

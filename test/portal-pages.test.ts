@@ -175,6 +175,11 @@ describeEachDialect('portal pages', (dialect) => {
     expect(chosen.headers.location).toBe('/');
     expect(browser.cookies.get('photosync_lang')).toBe('et');
     expect((await browser.get('/signin')).body).toContain('<html lang="et">');
+    for (const odd of ['/\u007f', '/caf\u00e9', '/\u2713', '/a\u0001b']) {
+      const refused = await browser.post('/language', { _csrf: token, lang: 'et', back: odd });
+      expect(refused.statusCode, JSON.stringify(odd)).toBe(303);
+      expect(refused.headers.location).toBe('/');
+    }
     const back = await browser.post('/language', { _csrf: token, lang: 'en', back: '/help/profile-picture-sync' });
     expect(back.headers.location).toBe('/help/profile-picture-sync');
     const help = await browser.get('/help/profile-picture-sync');

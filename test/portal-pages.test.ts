@@ -200,6 +200,15 @@ describeEachDialect('portal pages', (dialect) => {
       expect(answer.headers['content-type']).toContain('text/html');
       expect(answer.body).toContain(et['error.badAddress']);
     }
+    const token = await browser.token('/');
+    for (const [url, form] of [
+      ['/language', { _csrf: token, lang: 'fr', back: '/' }],
+      ['/launch/bogus', { _csrf: token }],
+    ] as const) {
+      const answer = await browser.post(url, form);
+      expect(answer.statusCode, url).toBe(400);
+      expect(answer.body).toContain(et['admin.error.invalid']);
+    }
   });
 
   it('describes the page routes in the OpenAPI document', async () => {

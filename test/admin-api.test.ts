@@ -182,6 +182,9 @@ describeEachDialect('admin console', (dialect) => {
     const none = await browser.request('POST', '/admin/prompts', { _csrf: token });
     expect(none.statusCode).toBe(400);
     expect(none.body).toContain('Vali kõigepealt vähemalt üks kasutaja.');
+    // An error page is titled as one, not "Haldus – Haldus".
+    expect(none.body).toContain('<title>Midagi läks valesti – Haldus – photosync</title>');
+    expect(forged.body).toContain('<h1>Midagi läks valesti</h1>');
 
     const sent = await browser.request('POST', '/admin/prompts', { _csrf: token, upn: [user.upn] });
     expect(sent.statusCode).toBe(303);

@@ -79,8 +79,8 @@ async function adminPages(app: App, services: Services): Promise<void> {
     if (isAppError(error) && error.id === 'forbidden')
       return sendPage(reply, forbiddenPage(page, user?.upn ?? ''), 403);
     if (error.code?.startsWith('FST_CSRF'))
-      return sendPage(reply, messagePage(page, t('app.name'), t('form.expired')), 403);
-    if (error.validation) return sendPage(reply, messagePage(page, t('admin.title'), t('admin.error.invalid')), 400);
+      return sendPage(reply, messagePage(page, t('error.title'), t('form.expired')), 403);
+    if (error.validation) return sendPage(reply, messagePage(page, t('error.title'), t('admin.error.invalid')), 400);
     if (isAppError(error)) {
       const key =
         error.id === 'nothing_selected'
@@ -92,7 +92,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
               : error.id === 'invalid_setting'
                 ? 'admin.settings.invalid'
                 : 'admin.error.invalid';
-      return sendPage(reply, messagePage(page, t('admin.title'), t(key)), error.status);
+      return sendPage(reply, messagePage(page, t('error.title'), t(key)), error.status);
     }
     throw error;
   });

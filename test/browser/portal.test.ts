@@ -214,4 +214,18 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', { tim
     expect(closeTo(await shownColour(page.locator(`a[data-upn="${user.upn}"] img`)), BLUE, 12)).toBe(true);
     expect(await fits()).toBe(true);
   });
+  it('fits a long name and UPN, and the admin console, on a 360 px phone', async () => {
+    const user = await makeUser(services, {
+      upn: `maximiliana.featherstonehaugh.${process.pid}@contoso.com`,
+      displayName: 'Maximiliana-Konstantina Featherstonehaugh-Wolfeschlegelsteinhausen',
+      isAdmin: true,
+    });
+    const page = await (await openWindow('et-EE', { width: 360, height: 740 })).newPage();
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await signIn(page, server.baseUrl, user.upn);
+    for (const path of ['/_layouts/15/onedrive.aspx', '/admin', '/admin/users', '/admin/settings', '/admin/audit']) {
+      await page.goto(`${server.baseUrl}${path}`);
+      expect(await overflow(), path).toBeLessThanOrEqual(0);
+    }
+  });
 });

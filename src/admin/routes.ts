@@ -13,7 +13,7 @@ import type { PageContext } from '../portal/layout.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
 import { SYNC_STATES } from '../sync/status.js';
-import { requireAdmin } from './access.js';
+import { guardAdminRoutes, requireAdmin } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { adminApiRoutes } from './api.js';
 import { listAudit } from './audit.js';
@@ -96,6 +96,8 @@ async function adminPages(app: App, services: Services): Promise<void> {
     }
     throw error;
   });
+
+  guardAdminRoutes(app, db, ['/admin/assets/admin.css']);
 
   app.get('/admin/assets/admin.css', { schema: { summary: 'Admin stylesheet', tags } }, (request, reply) => {
     reply.header('etag', STYLESHEET_ETAG).header('cache-control', 'public, max-age=300');

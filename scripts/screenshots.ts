@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,11 +35,24 @@ async function landscape(): Promise<Buffer> {
     .toBuffer();
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
 async function main(): Promise<void> {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-screenshots-'));
-  const config = loadConfig({ PHOTOSYNC_DATA_DIR: dataDir, PHOTOSYNC_DEMO: 'true', PORT: '0' });
+  // A free port chosen first, so that absolute URLs on the pages (PictureURL) name the real server.
+  const port = await freePort();
+  const config = loadConfig({ PHOTOSYNC_DATA_DIR: dataDir, PHOTOSYNC_DEMO: 'true', PORT: String(port) });
   const services = await createServices({ ...config, databaseUrl: undefined }, { log: pino({ level: 'silent' }) });
   const app = await buildApp(services);
   let browser: Browser | undefined;
@@ -49,10 +63,10 @@ async function main(): Promise<void> {
       const user = await findUserByUpn(services.database.db, upn);
       if (user && upn !== 'jane@contoso.com') await services.sync.sync(user, 'admin');
     }
-    await app.listen({ host: '127.0.0.1', port: 0 });
+    await app.listen({ host: '127.0.0.1', port });
     const address = app.server.address();
     if (!address || typeof address === 'string') throw new Error('no address');
-    const base = `http://127.0.0.1:${address.port}`;
+    const base = `http://localhost:${address.port}`;
     browser = await launchChromium();
     await fs.mkdir(OUT, { recursive: true });
 

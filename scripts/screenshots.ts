@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import { faceSvg } from '../src/demo/faces.js';
 import { DEMO_PASSWORD, DEMO_PEOPLE, seedDemoOrganisation } from '../src/demo/seed.js';
 import { findUserByUpn } from '../src/directory/users.js';
 import { buildApp } from '../src/http/app.js';
+import { setMailPhoto } from '../src/mail/photo-store.js';
 import { rasterizeSvg } from '../src/media/media.js';
 import { createServices } from '../src/services.js';
 import { chromiumMissing, launchChromium } from '../test/support/chromium.js';
@@ -33,11 +35,24 @@ async function landscape(): Promise<Buffer> {
     .toBuffer();
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
 async function main(): Promise<void> {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-screenshots-'));
-  const config = loadConfig({ PHOTOSYNC_DATA_DIR: dataDir, PHOTOSYNC_DEMO: 'true', PORT: '0' });
+  // A free port chosen first, so that absolute URLs on the pages (PictureURL) name the real server.
+  const port = await freePort();
+  const config = loadConfig({ PHOTOSYNC_DATA_DIR: dataDir, PHOTOSYNC_DEMO: 'true', PORT: String(port) });
   const services = await createServices({ ...config, databaseUrl: undefined }, { log: pino({ level: 'silent' }) });
   const app = await buildApp(services);
   let browser: Browser | undefined;
@@ -48,10 +63,10 @@ async function main(): Promise<void> {
       const user = await findUserByUpn(services.database.db, upn);
       if (user && upn !== 'jane@contoso.com') await services.sync.sync(user, 'admin');
     }
-    await app.listen({ host: '127.0.0.1', port: 0 });
+    await app.listen({ host: '127.0.0.1', port });
     const address = app.server.address();
     if (!address || typeof address === 'string') throw new Error('no address');
-    const base = `http://127.0.0.1:${address.port}`;
+    const base = `http://localhost:${address.port}`;
     browser = await launchChromium();
     await fs.mkdir(OUT, { recursive: true });
 
@@ -101,6 +116,23 @@ async function main(): Promise<void> {
     await signIn(lee, 'lee@contoso.com');
     await lee.goto(`${base}/_layouts/15/editprofile.aspx`);
     await shot(lee, 'upload-picture-no-mailbox');
+
+    // The admin console: Kalle's mail photo changes after his last sync; the admin sees who is out
+    // of step, asks Kalle to sync, and Kalle's next portal visit shows the banner.
+    const kalleUser = await findUserByUpn(services.database.db, 'kalle@contoso.com');
+    if (kalleUser) await setMailPhoto({ ...services.database, blobs: services.blobs }, kalleUser, await landscape());
+    const admin = await window('en-GB');
+    await signIn(admin, 'admin@contoso.com');
+    await admin.goto(`${base}/admin`);
+    await shot(admin, 'admin-overview');
+    await admin.goto(`${base}/admin/users?state=changed`);
+    await admin.check('tr[data-upn="kalle@contoso.com"] input[type=checkbox]');
+    await shot(admin, 'admin-users-changed');
+    await Promise.all([admin.waitForURL(/notice=prompted/), admin.click('text=Ask selected users to sync')]);
+    await admin.goto(`${base}/admin/users/kalle@contoso.com`);
+    await shot(admin, 'admin-user-detail');
+    await kalle.goto(`${base}/`);
+    await shot(kalle, 'home-banner-et');
 
     const phone = await window('et-EE', PHONE);
     await signIn(phone, 'megan@contoso.com');

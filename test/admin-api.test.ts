@@ -66,7 +66,16 @@ describeEachDialect('admin console', (dialect) => {
     expect((await browser.request('GET', '/admin')).headers.location).toBe('/signin');
     await browser.signIn(plain.upn, PASSWORD);
     const token = await browser.csrfToken('/');
-    for (const url of ['/admin', '/admin/users', `/admin/users/${plain.upn}`, '/admin/settings', '/admin/audit']) {
+    // Non-admins learn nothing from a malformed request either: 403 before the query is read.
+    expect((await api('GET', '/admin/api/users?state=bogus&limit=x', plainToken)).statusCode).toBe(403);
+    for (const url of [
+      '/admin',
+      '/admin/users',
+      `/admin/users/${plain.upn}`,
+      '/admin/settings',
+      '/admin/audit',
+      '/admin/users?state=bogus',
+    ]) {
       const page = await browser.request('GET', url);
       expect(page.statusCode, url).toBe(403);
       expect(page.body).toContain('Ainult halduritele');
@@ -182,11 +191,14 @@ describeEachDialect('admin console', (dialect) => {
     const none = await browser.request('POST', '/admin/prompts', { _csrf: token });
     expect(none.statusCode).toBe(400);
     expect(none.body).toContain('Vali kõigepealt vähemalt üks kasutaja.');
+    // An error page is titled as one, not "Haldus – Haldus".
+    expect(none.body).toContain('<title>Midagi läks valesti – Haldus – photosync</title>');
+    expect(forged.body).toContain('<h1>Midagi läks valesti</h1>');
 
     const sent = await browser.request('POST', '/admin/prompts', { _csrf: token, upn: [user.upn] });
     expect(sent.statusCode).toBe(303);
     const after = await browser.request('GET', sent.headers.location as string);
-    expect(after.body).toContain('1 kasutajal paluti sünkroonida.');
+    expect(after.body).toContain('Sünkroonima palutud kasutajaid: 1.');
 
     const detail = await browser.request('GET', `/admin/users/${user.upn}`);
     expect(detail.body).toContain('Saidid seda ei kasuta');

@@ -61,7 +61,7 @@ describe.skipIf(chromiumMissing())('admin console in a browser', { timeout: 120_
     await expect.poll(() => row.locator('.state').textContent()).toBe('Changed since last sync');
     await row.locator('input[type=checkbox]').check();
     await Promise.all([adminPage.waitForURL(/notice=prompted/), adminPage.click('text=Ask selected users to sync')]);
-    expect(await adminPage.locator('.notice').textContent()).toBe('Asked 1 users to sync.');
+    expect(await adminPage.locator('.notice').textContent()).toBe('Users asked to sync: 1.');
 
     const janePage = await signIn(jane);
     await expect

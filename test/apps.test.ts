@@ -150,6 +150,13 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     expect(me.json().userPrincipalName).toBe(user.upn);
     const wrong = await token({ ...form, password: 'not the password' });
     expect([wrong.statusCode, wrong.json().error]).toEqual([400, 'invalid_grant']);
+    // The right password through an app nobody registered gets no token.
+    const unknownApp = await token({ ...form, client_id: 'b0b0b0b0-0000-4000-8000-000000000000' });
+    expect([unknownApp.statusCode, unknownApp.json().error, unknownApp.json().error_codes[0]]).toEqual([
+      400,
+      'unauthorized_client',
+      700016,
+    ]);
     const badScope = await token({ ...form, scope: 'Mail.Read' });
     expect([badScope.statusCode, badScope.json().error]).toEqual([400, 'invalid_scope']);
     // The signed token also opens the sites' pictures, like the user's other tokens.

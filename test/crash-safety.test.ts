@@ -66,5 +66,5 @@ describeEachDialect('a sync killed part-way', (dialect) => {
     const result = await services.sync.sync(user, 'sharepoint_tile');
     expect(result.outcome).toBe('synced');
     await picturesAreOneGeneration(user, RED);
-  });
+  }, 120_000); // seven command-line processes start one after another
 });

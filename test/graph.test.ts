@@ -51,6 +51,7 @@ describeEachDialect('Graph contract', (dialect) => {
     });
     expect(me.headers['request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect((await get(`/v1.0/users/${jane.id}`, janeToken)).json()).toEqual(me.json());
+    expect((await get(`/v1.0/users/${jane.id.toUpperCase()}`, janeToken)).json()).toEqual(me.json());
     expect((await get(`/v1.0/users/${encodeURIComponent(jane.upn)}`, janeToken)).json()).toEqual(me.json());
   });
 

@@ -2,6 +2,7 @@ import { beforeAll, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/http/app.js';
 import { getMailPhoto } from '../src/mail/photo-store.js';
+import { et } from '../src/portal/messages/et.js';
 import type { Services } from '../src/services.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
 import { listAttempts } from '../src/sync/history.js';
@@ -175,10 +176,39 @@ describeEachDialect('portal pages', (dialect) => {
     expect(chosen.headers.location).toBe('/');
     expect(browser.cookies.get('photosync_lang')).toBe('et');
     expect((await browser.get('/signin')).body).toContain('<html lang="et">');
+    for (const odd of ['/\u007f', '/caf\u00e9', '/\u2713', '/a\u0001b']) {
+      const refused = await browser.post('/language', { _csrf: token, lang: 'et', back: odd });
+      expect(refused.statusCode, JSON.stringify(odd)).toBe(303);
+      expect(refused.headers.location).toBe('/');
+    }
     const back = await browser.post('/language', { _csrf: token, lang: 'en', back: '/help/profile-picture-sync' });
     expect(back.headers.location).toBe('/help/profile-picture-sync');
     const help = await browser.get('/help/profile-picture-sync');
     expect(help.body).toContain('Profile picture synchronization');
+  });
+
+  it("answers a page address with an odd query with a page in the user's language, not JSON", async () => {
+    const browser = client(app, 'et');
+    await browser.signIn(await makeUser(services));
+    for (const url of [
+      '/_layouts/15/sharepoint.aspx?sync=bogus',
+      `/_layouts/15/person.aspx?accountname=${'a'.repeat(400)}`,
+      '/_layouts/15/person.aspx?accountname=a&accountname=b',
+    ]) {
+      const answer = await browser.get(url);
+      expect(answer.statusCode, url).toBe(400);
+      expect(answer.headers['content-type']).toContain('text/html');
+      expect(answer.body).toContain(et['error.badAddress']);
+    }
+    const token = await browser.token('/');
+    for (const [url, form] of [
+      ['/language', { _csrf: token, lang: 'fr', back: '/' }],
+      ['/launch/bogus', { _csrf: token }],
+    ] as const) {
+      const answer = await browser.post(url, form);
+      expect(answer.statusCode, url).toBe(400);
+      expect(answer.body).toContain(et['admin.error.invalid']);
+    }
   });
 
   it('describes the page routes in the OpenAPI document', async () => {

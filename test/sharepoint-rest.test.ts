@@ -58,6 +58,11 @@ describeEachDialect('SharePoint REST', (dialect) => {
       UserUrl: expect.stringContaining('person.aspx?accountname=i%3A0%23.f%7Cmembership%7C'),
     });
     expect(property(body, 'PictureURL')).toBe(pictureUrl);
+    // UserUrl opens the person's profile page (which asks a visitor without a session to sign in).
+    const userUrl = new URL(body.UserUrl as string);
+    const profilePage = await app.inject({ url: userUrl.pathname + userUrl.search });
+    expect(profilePage.statusCode).toBe(303);
+    expect(profilePage.headers.location).toBe('/signin');
     expect(property(body, 'SPS-PicturePlaceholderState')).toBe('0');
     expect(property(body, 'SPS-PictureExchangeSyncState')).toBe('1');
     expect(property(body, 'SPS-PictureTimestamp')).toBe(String(profile.pictureTimestamp));

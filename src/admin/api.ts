@@ -6,7 +6,7 @@ import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../sync/history.js';
 import { SYNC_STATES } from '../sync/status.js';
-import { forbidden, requireAdmin } from './access.js';
+import { forbidden, guardAdminRoutes, requireAdmin } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { listAudit } from './audit.js';
 import { MAX_PROMPT_UPNS } from './prompts.js';
@@ -93,6 +93,7 @@ const PromptBody = Type.Object(
 export function adminApiRoutes(app: App, services: Services): void {
   const { db } = services.database;
   const admin = (request: FastifyRequest) => requireAdmin(request, db);
+  guardAdminRoutes(app, db);
   /** A session cookie alone must not let another site's form post here: writes take JSON. */
   const requireJson = (request: FastifyRequest) => {
     if (!request.headers.authorization && !request.headers['content-type']?.startsWith('application/json')) {

@@ -13,7 +13,7 @@ import type { PageContext } from '../portal/layout.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
 import { SYNC_STATES } from '../sync/status.js';
-import { requireAdmin } from './access.js';
+import { guardAdminRoutes, requireAdmin } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { adminApiRoutes } from './api.js';
 import { listAudit } from './audit.js';
@@ -79,8 +79,8 @@ async function adminPages(app: App, services: Services): Promise<void> {
     if (isAppError(error) && error.id === 'forbidden')
       return sendPage(reply, forbiddenPage(page, user?.upn ?? ''), 403);
     if (error.code?.startsWith('FST_CSRF'))
-      return sendPage(reply, messagePage(page, t('app.name'), t('form.expired')), 403);
-    if (error.validation) return sendPage(reply, messagePage(page, t('admin.title'), t('admin.error.invalid')), 400);
+      return sendPage(reply, messagePage(page, t('error.title'), t('form.expired')), 403);
+    if (error.validation) return sendPage(reply, messagePage(page, t('error.title'), t('admin.error.invalid')), 400);
     if (isAppError(error)) {
       const key =
         error.id === 'nothing_selected'
@@ -92,10 +92,12 @@ async function adminPages(app: App, services: Services): Promise<void> {
               : error.id === 'invalid_setting'
                 ? 'admin.settings.invalid'
                 : 'admin.error.invalid';
-      return sendPage(reply, messagePage(page, t('admin.title'), t(key)), error.status);
+      return sendPage(reply, messagePage(page, t('error.title'), t(key)), error.status);
     }
     throw error;
   });
+
+  guardAdminRoutes(app, db, ['/admin/assets/admin.css']);
 
   app.get('/admin/assets/admin.css', { schema: { summary: 'Admin stylesheet', tags } }, (request, reply) => {
     reply.header('etag', STYLESHEET_ETAG).header('cache-control', 'public, max-age=300');

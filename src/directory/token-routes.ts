@@ -5,7 +5,7 @@ import type { App } from '../http/app.js';
 import { createSignInThrottle } from '../portal/sign-in-throttle.js';
 import type { Services } from '../services.js';
 import type { Db } from '../storage/database.js';
-import { appForCredentials, issueAccessToken, tenantId, type TokenSubject } from './apps.js';
+import { appForCredentials, findApp, issueAccessToken, tenantId, type TokenSubject } from './apps.js';
 import { DEFAULT_DELEGATED_SCOPES, GRAPH_SCOPES, type GraphScope } from './scopes.js';
 import { authenticate as authenticatePassword } from './users.js';
 
@@ -241,6 +241,15 @@ export function tokenRoutes(app: App, services: Services): void {
             'invalid_client',
             7000215,
             'Invalid client secret provided, or no application with this client id.',
+          );
+        }
+        // A public client (no secret) must still be a registered app, as in Entra.
+        if (clientSecret === undefined && !(await findApp(db, clientId))) {
+          throw fail(
+            400,
+            'unauthorized_client',
+            700016,
+            `Application with identifier '${clientId}' was not found in the directory. This can happen if the application has not been registered (photosync apps add).`,
           );
         }
         if (!body.username || !body.password) {

@@ -97,6 +97,8 @@ export async function findUserByUpn(db: Db, upn: string): Promise<DirectoryUser 
 }
 
 export async function findUserById(db: Db, id: string): Promise<DirectoryUser | undefined> {
+  // No id holds a NUL, and PostgreSQL refuses one in any text value rather than finding nothing.
+  if (id.includes('\u0000')) return undefined;
   const row = await db.selectFrom('directory_users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
   return row && toUser(row);
 }

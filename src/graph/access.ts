@@ -45,6 +45,8 @@ export async function graphSubject(
     return checked(principal, principal.user, access);
   }
   const upn = normalizeUpn(id);
+  // Object ids are GUIDs, which Graph matches in any case; ours are stored in lower case.
+  if (!upn) id = id.toLowerCase();
   const self = principal.kind === 'user' && (principal.user.id === id || principal.user.upn === upn);
   if (!self && !mayAccessPhoto(principal, SOMEONE_ELSE, access === 'write' ? 'write' : 'read')) throw denied(access);
   const user = upn ? await findUserByUpn(db, upn) : await findUserById(db, id);

@@ -3,7 +3,7 @@ import { verifyAccessToken, type AppRegistration } from '../directory/apps.js';
 import { grantForToken, userForSession } from '../directory/credentials.js';
 import { DEFAULT_DELEGATED_SCOPES, type GraphScope } from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
-import { unauthorized } from '../errors.js';
+import { AppError, unauthorized } from '../errors.js';
 import type { Db } from '../storage/database.js';
 
 export const SESSION_COOKIE = 'photosync_session';
@@ -79,6 +79,33 @@ export async function requireUser(request: FastifyRequest, db: Db, publicUrl?: s
   const user = await currentUser(request, db, publicUrl);
   if (!user) throw unauthorized();
   return user;
+}
+
+/**
+ * For the sites' pictures: the user behind the session or token may see `subject`'s picture when
+ * their credential may read that photo (a token limited to User.Read sees its own only); 401 for
+ * nobody, 403 for a credential without the scope.
+ */
+export async function requirePictureViewer(
+  request: FastifyRequest,
+  db: Db,
+  publicUrl?: string,
+): Promise<{ user: DirectoryUser; mayView: (subject: { id: string }) => void }> {
+  const result = await authenticate(request, { db, ...(publicUrl ? { publicUrl } : {}) }, { cookies: true });
+  if (!result.ok || result.principal.kind !== 'user') throw unauthorized();
+  const principal = result.principal;
+  return {
+    user: principal.user,
+    mayView: (subject) => {
+      if (!mayAccessPhoto(principal, subject, 'read')) {
+        throw new AppError(
+          'forbidden',
+          403,
+          "This token may only see its own user's picture (it lacks ProfilePhoto.Read.All).",
+        );
+      }
+    },
+  };
 }
 
 export type PhotoAccess = 'read' | 'write';

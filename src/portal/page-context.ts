@@ -55,7 +55,8 @@ export function sendPage(reply: FastifyReply, page: string, status = 200) {
 
 /** A same-site path to go back to, never another site (`//evil.example`). */
 export function localPath(text: string | undefined): string {
-  return text && /^\/(?![/\\])[^\s]*$/.test(text) ? text : '/';
+  // Printable ASCII only: a control or non-ASCII character cannot go into a Location header.
+  return text && /^\/(?![/\\])[\x21-\x7e]*$/.test(text) ? text : '/';
 }
 
 /** Dates in the page's language. */

@@ -51,6 +51,13 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
   // Pages answer a stale form with the form again (or a page saying so), not with a JSON error.
   app.setErrorHandler(async (error: { code?: string; validation?: unknown }, request, reply) => {
     if (!request.url.startsWith('/signin')) {
+      // A page's address with an odd query (`?sync=bogus`, a 1,000-character account name), or a
+      // form whose fields were changed (`lang=fr`, `/launch/bogus`).
+      if (error.validation) {
+        const page = await context(request, reply);
+        const message = request.method === 'GET' ? page.t('error.badAddress') : page.t('admin.error.invalid');
+        return sendPage(reply, messagePage(page, page.t('error.title'), message), 400);
+      }
       if (!error.code?.startsWith('FST_CSRF') || request.method !== 'POST') throw error;
       const page = await context(request, reply);
       return sendPage(reply, messagePage(page, page.t('error.title'), page.t('form.expired')), 403);

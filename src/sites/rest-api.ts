@@ -144,7 +144,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       PictureUrl: picture.PictureURL === '' ? null : picture.PictureURL,
       Title: null,
       UserProfileProperties: properties.map(([Key, Value]) => ({ Key, Value, ValueType: 'Edm.String' })),
-      UserUrl: `${publicUrl}/person.aspx?accountname=${encodeURIComponent(claim)}`,
+      UserUrl: `${publicUrl}/_layouts/15/person.aspx?accountname=${encodeURIComponent(claim)}`,
     };
   }
 

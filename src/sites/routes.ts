@@ -4,7 +4,7 @@ import type { App } from '../http/app.js';
 import { USER_COLUMNS, findUserById, toUser, type DirectoryUser } from '../directory/users.js';
 import { upnFromAccountName } from '../directory/upn.js';
 import { invalidInput, notFound } from '../errors.js';
-import { requireUser } from '../http/auth.js';
+import { requirePictureViewer } from '../http/auth.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { createByteCache } from '../storage/byte-cache.js';
@@ -103,10 +103,12 @@ export function siteRoutes(app: App, services: Services): void {
       },
     },
     async (request, reply) => {
-      const viewer = await requireUser(request, db, services.config.publicUrl);
+      const viewer = await requirePictureViewer(request, db, services.config.publicUrl);
       const size = (request.query.size?.toUpperCase() ?? 'M') as RenditionSize;
       const { subject, rendition } = await resolveSubject(request.query, size);
-      if (subject && subject.id === viewer.id && size === 'L') {
+      // Refused alike whether or not the person exists: a token without the scope learns nothing.
+      viewer.mayView(subject ?? { id: '' });
+      if (subject && subject.id === viewer.user.id && size === 'L') {
         const result = await services.sync.sync(subject, 'photo_request');
         reply.header('x-photosync-sync', result.outcome);
         // The sync may have replaced the rendition read with the subject: read it again.
@@ -128,10 +130,11 @@ export function siteRoutes(app: App, services: Services): void {
       },
     },
     async (request, reply) => {
-      await requireUser(request, db, services.config.publicUrl);
+      const viewer = await requirePictureViewer(request, db, services.config.publicUrl);
       const parsed = parseRenditionFileName(request.params.file);
       const userId = parsed && (await userIdForFileStem(db, parsed.stem));
       const user = userId ? await findUserById(db, userId) : undefined;
+      viewer.mayView(user ?? { id: '' });
       const rendition = parsed && user && (await getRendition(db, user.id, parsed.size));
       if (!parsed || !user || !rendition) throw notFound(`There is no file ${request.params.file} in ${LIBRARY_PATH}.`);
       return sendPicture(request, reply, user, parsed.size, request.query.t);

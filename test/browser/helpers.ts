@@ -25,10 +25,23 @@ export function privateWindow(
   return browser.newContext({ locale, viewport });
 }
 
+/**
+ * Runs an action that loads a new document, possibly at the same address, and waits until that new
+ * document has loaded (waiting for the address alone would be satisfied by the old page at once).
+ */
+export async function loadsNewPage(page: Page, action: () => Promise<unknown>): Promise<void> {
+  await page.evaluate(() => {
+    (window as { photosyncOldPage?: boolean }).photosyncOldPage = true;
+  });
+  await action();
+  await page.waitForFunction(
+    () => !(window as { photosyncOldPage?: boolean }).photosyncOldPage && document.readyState === 'complete',
+  );
+}
+
 export async function uploadPhoto(page: Page, file: { name: string; mimeType: string; buffer: Buffer }) {
   await page.setInputFiles('#photo', file);
-  await Promise.all([page.waitForLoadState('load'), page.click('form.upload button[type=submit]')]);
-  await page.waitForLoadState('load');
+  await loadsNewPage(page, () => page.click('form.upload button[type=submit]'));
 }
 
 /** The average colour the browser actually paints in the middle of an image. */

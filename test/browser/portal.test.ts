@@ -9,7 +9,7 @@ import { listAttempts } from '../../src/sync/history.js';
 import { chromiumMissing, useBrowser, useServer } from '../support/browser.js';
 import { closeTo, giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
 import { useTestServices } from '../support/services.js';
-import { dropPhoto, englishOn, privateWindow, shownColour, signIn, uploadPhoto } from './helpers.js';
+import { dropPhoto, englishOn, loadsNewPage, privateWindow, shownColour, signIn, uploadPhoto } from './helpers.js';
 
 // The article's story in a real browser: a new photo, a colleague still seeing the old one, a
 // private window, sign-in, the SharePoint tile, and the colleague seeing the new photo.
@@ -57,7 +57,7 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', { tim
     const own = await (await openWindow('en-GB')).newPage();
     if (locale === 'et') {
       await own.goto(`${base}/signin`);
-      await Promise.all([own.waitForURL(`${base}/signin`), own.click('button[name=lang][value=et]')]);
+      await loadsNewPage(own, () => own.click('button[name=lang][value=et]'));
       expect(await own.getAttribute('html', 'lang')).toBe('et');
       await check(own);
     }
@@ -179,11 +179,9 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', { tim
     const huge = { name: 'huge.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(4 * 1024 * 1024 + 10, 0xff) };
     await page.setInputFiles('#photo', huge);
     expect(await page.locator('[data-too-large]').textContent()).toBe(et['photo.error.too_large']);
-    await Promise.all([
-      page.waitForURL(`${server.baseUrl}/profile-photo`),
+    await loadsNewPage(page, () =>
       page.evaluate(() => document.querySelector<HTMLFormElement>('form.upload')?.submit()),
-    ]);
-    await page.waitForLoadState('load');
+    );
     expect(await page.locator('[role=alert]:not([hidden])').textContent()).toBe(et['photo.error.too_large']);
 
     expect(await getMailPhoto(services.database.db, user.id)).toEqual(before);
@@ -215,5 +213,19 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', { tim
     ]);
     expect(closeTo(await shownColour(page.locator(`a[data-upn="${user.upn}"] img`)), BLUE, 12)).toBe(true);
     expect(await fits()).toBe(true);
+  });
+  it('fits a long name and UPN, and the admin console, on a 360 px phone', async () => {
+    const user = await makeUser(services, {
+      upn: `maximiliana.featherstonehaugh.${process.pid}@contoso.com`,
+      displayName: 'Maximiliana-Konstantina Featherstonehaugh-Wolfeschlegelsteinhausen',
+      isAdmin: true,
+    });
+    const page = await (await openWindow('et-EE', { width: 360, height: 740 })).newPage();
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await signIn(page, server.baseUrl, user.upn);
+    for (const path of ['/_layouts/15/onedrive.aspx', '/admin', '/admin/users', '/admin/settings', '/admin/audit']) {
+      await page.goto(`${server.baseUrl}${path}`);
+      expect(await overflow(), path).toBeLessThanOrEqual(0);
+    }
   });
 });

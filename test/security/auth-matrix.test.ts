@@ -1,6 +1,6 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { userForSession } from '../../src/directory/credentials.js';
+import { createToken, userForSession } from '../../src/directory/credentials.js';
 import { buildApp, type App } from '../../src/http/app.js';
 import { SESSION_COOKIE } from '../../src/http/auth.js';
 import type { Services } from '../../src/services.js';
@@ -16,8 +16,13 @@ import { IDENTITIES, STACK_FRAME, createCast, type Cast, type Identity } from '.
 interface RouteCase {
   /** `METHOD path` exactly as /openapi.json names the route. */
   route: string;
+  /** Tells apart two rows of one route. */
+  label?: string;
   url: (cast: Cast) => string;
+  /** A form body (x-www-form-urlencoded). */
   payload?: Record<string, string>;
+  /** Any other body: JSON, a picture. */
+  body?: (cast: Cast) => { type: string; data: string | Buffer };
   expect: Record<Identity, number>;
   /** Further checks on one identity's answer: what it must not have read or changed. */
   check?: (context: CheckContext) => Promise<void> | void;
@@ -31,13 +36,35 @@ interface CheckContext {
   attemptsBefore: number;
 }
 
-const SIGNED_IN: readonly Identity[] = ['user', 'userToken', 'otherUser', 'admin'];
+/** Sessions and opaque user tokens: the pages take both; signed JWTs belong to the APIs. */
+const SIGNED_IN: readonly Identity[] = ['user', 'userToken', 'otherUser', 'otherUserReadToken', 'admin', 'adminToken'];
 
 /** Every identity gets the same status. */
 const everyone = (status: number) => Object.fromEntries(IDENTITIES.map((i) => [i, status])) as Record<Identity, number>;
 /** Signed-in identities get one status, everyone else (no, expired, forged or disabled credentials) another. */
 const signedIn = (ok: number, otherwise: number) =>
   Object.fromEntries(IDENTITIES.map((i) => [i, SIGNED_IN.includes(i) ? ok : otherwise])) as Record<Identity, number>;
+
+/** Starts from `base` for everyone, then the named identities' own statuses. */
+const statuses = (base: number, own: Partial<Record<Identity, number>>) => ({ ...everyone(base), ...own });
+
+/** Session cookies and opaque tokens of an administrator: the console's two ways in. */
+const ADMIN_ONLY = { user: 403, userToken: 403, otherUser: 403, otherUserReadToken: 403, admin: 200, adminToken: 200 };
+const APPS = (status: number) => ({ appRead: status, appReadWrite: status, appNoScope: status });
+/** Graph's /me: the caller's own profile, any user token; an app has no "me". */
+const graphMe = (own: number, others: number) =>
+  statuses(401, { userToken: own, otherUserReadToken: others, adminToken: others, ...APPS(400) });
+/** Graph's /users/{owner}: the owner, or a token with a scope to read (or change) anyone's. */
+const graphUser = (ok: number, access: 'read' | 'write') =>
+  statuses(401, {
+    userToken: ok,
+    otherUserReadToken: 403,
+    adminToken: ok,
+    appRead: access === 'read' ? ok : 403,
+    appReadWrite: ok,
+    appNoScope: 403,
+  });
+const SP_USERS = { user: 200, userToken: 200, otherUser: 200, otherUserReadToken: 200, admin: 200, adminToken: 200 };
 
 const OWNER_IDENTITIES: readonly Identity[] = ['user', 'userToken'];
 
@@ -130,16 +157,188 @@ export const ROUTES: RouteCase[] = [
   {
     route: 'GET /_layouts/15/userphoto.aspx',
     url: (cast) => `/_layouts/15/userphoto.aspx?size=L&accountname=${cast.owner.upn}`,
-    expect: signedIn(200, 401),
+    // A token limited to User.Read sees its own user's picture only (like GetPropertiesFor).
+    expect: { ...signedIn(200, 401), otherUserReadToken: 403 },
     check: onlyTheOwnerSyncs,
   },
   {
     route: 'GET /User Photos/Profile Pictures/{file}',
     url: (cast) => `/User%20Photos/Profile%20Pictures/${ownerStem(cast)}_LThumb.jpg`,
-    expect: signedIn(200, 401),
+    expect: { ...signedIn(200, 401), otherUserReadToken: 403 },
     check: nobodySyncs,
   },
+
+  // The token endpoint: anyone may ask, nobody gets a token without the app's secret.
+  {
+    route: 'POST /{tenant}/oauth2/v2.0/token',
+    url: () => '/organizations/oauth2/v2.0/token',
+    payload: {
+      grant_type: 'client_credentials',
+      client_id: '00000000-0000-0000-0000-000000000000',
+      client_secret: 'guessed',
+      scope: 'https://graph.microsoft.com/.default',
+    },
+    expect: everyone(401),
+    check: ({ response }) => expect(response.body).not.toContain('access_token'),
+  },
+
+  // Graph: bearer tokens only, by scope.
+  ...graphRows(),
+
+  // SharePoint REST.
+  {
+    route: 'GET /_api/SP.UserProfiles.PeopleManager/{call}',
+    url: () => '/_api/SP.UserProfiles.PeopleManager/GetMyProperties',
+    expect: statuses(401, { ...SP_USERS, ...APPS(403) }),
+  },
+  {
+    route: 'GET /_api/SP.UserProfiles.PeopleManager/{call}',
+    url: (cast) =>
+      `/_api/SP.UserProfiles.PeopleManager/GetPropertiesFor(accountName=@v)?@v='${encodeURIComponent(`i:0#.f|membership|${cast.owner.upn}`)}'`,
+    expect: statuses(401, { ...SP_USERS, otherUserReadToken: 403, ...APPS(200), appNoScope: 403 }),
+  },
+  {
+    route: 'POST /_api/contextinfo',
+    url: () => '/_api/contextinfo',
+    body: () => ({ type: 'application/json', data: '' }),
+    expect: statuses(401, { ...SP_USERS, ...APPS(200) }),
+  },
+  {
+    // No identity holds the form digest here, so a cookie alone never changes a picture.
+    route: 'POST /_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture',
+    url: () => '/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture',
+    body: () => ({ type: 'application/octet-stream', data: picture }),
+    expect: statuses(401, { ...SP_USERS, user: 403, otherUser: 403, admin: 403, ...APPS(403) }),
+  },
+
+  // The admin console's pages and JSON API: administrators only.
+  { route: 'GET /admin/assets/admin.css', url: () => '/admin/assets/admin.css', expect: everyone(200) },
+  { route: 'GET /admin', url: () => '/admin', expect: statuses(303, ADMIN_ONLY) },
+  { route: 'GET /admin/users', url: () => '/admin/users', expect: statuses(303, ADMIN_ONLY) },
+  {
+    route: 'GET /admin/users/{upn}',
+    url: (cast) => `/admin/users/${cast.owner.upn}`,
+    expect: statuses(303, ADMIN_ONLY),
+  },
+  { route: 'GET /admin/settings', url: () => '/admin/settings', expect: statuses(303, ADMIN_ONLY) },
+  { route: 'GET /admin/audit', url: () => '/admin/audit', expect: statuses(303, ADMIN_ONLY) },
+  {
+    route: 'GET /admin/photos/{upn}/{which}',
+    url: (cast) => `/admin/photos/${cast.owner.upn}/mail`,
+    expect: statuses(303, ADMIN_ONLY),
+  },
+  // The console's forms without their token: refused whoever posts them, nothing changes.
+  {
+    route: 'POST /admin/prompts',
+    url: () => '/admin/prompts',
+    payload: { all: '1' },
+    expect: everyone(403),
+  },
+  { route: 'POST /admin/sync', url: () => '/admin/sync', payload: { all: '1' }, expect: everyone(403) },
+  {
+    route: 'POST /admin/settings',
+    url: () => '/admin/settings',
+    payload: { recheckSeconds: '61' },
+    expect: everyone(403),
+  },
+  { route: 'GET /admin/api/overview', url: () => '/admin/api/overview', expect: statuses(401, ADMIN_ONLY) },
+  { route: 'GET /admin/api/users', url: () => '/admin/api/users', expect: statuses(401, ADMIN_ONLY) },
+  {
+    route: 'GET /admin/api/users/{upn}',
+    url: (cast) => `/admin/api/users/${cast.owner.upn}`,
+    expect: statuses(401, ADMIN_ONLY),
+  },
+  { route: 'GET /admin/api/settings', url: () => '/admin/api/settings', expect: statuses(401, ADMIN_ONLY) },
+  { route: 'GET /admin/api/audit', url: () => '/admin/api/audit', expect: statuses(401, ADMIN_ONLY) },
+  {
+    route: 'POST /admin/api/prompts',
+    url: () => '/admin/api/prompts',
+    body: (cast) => ({ type: 'application/json', data: JSON.stringify({ upns: [cast.owner.upn] }) }),
+    expect: statuses(401, ADMIN_ONLY),
+  },
+  {
+    route: 'POST /admin/api/sync',
+    url: () => '/admin/api/sync',
+    body: (cast) => ({ type: 'application/json', data: JSON.stringify({ upns: [cast.owner.upn] }) }),
+    expect: statuses(401, ADMIN_ONLY),
+  },
+  {
+    route: 'PATCH /admin/api/settings',
+    url: () => '/admin/api/settings',
+    body: () => ({ type: 'application/json', data: JSON.stringify({ recheckSeconds: 62 }) }),
+    expect: statuses(401, ADMIN_ONLY),
+  },
+  {
+    // A cookie alone cannot post a form at the API: it takes JSON only.
+    route: 'PATCH /admin/api/settings',
+    url: () => '/admin/api/settings',
+    payload: { recheckSeconds: '63' },
+    expect: statuses(401, { ...ADMIN_ONLY, admin: 403 }),
+  },
 ];
+
+/** A picture to upload, and a mail photo per identity; made before the first row runs. */
+let picture: Buffer;
+let mailPhotos: Buffer[];
+
+function graphRows(): RouteCase[] {
+  const rows: RouteCase[] = [];
+  for (const [base, url] of [
+    ['/v1.0/me', () => '/v1.0/me'],
+    ['/v1.0/users/{id}', (cast: Cast) => `/v1.0/users/${cast.owner.upn}`],
+  ] as const) {
+    const me = base === '/v1.0/me';
+    // Only the owner has a photo: the other callers' own /me photo is not there (404).
+    const read = me ? graphMe(200, 404) : graphUser(200, 'read');
+    const write = me ? graphMe(200, 200) : graphUser(200, 'write');
+    const remove = me ? graphMe(204, 204) : graphUser(204, 'write');
+    rows.push(
+      { route: `GET ${base}`, url, expect: me ? graphMe(200, 200) : graphUser(200, 'read') },
+      { route: `GET ${base}/photo`, url: (cast) => `${url(cast)}/photo`, expect: read },
+      { route: `GET ${base}/photo/$value`, url: (cast) => `${url(cast)}/photo/$value`, expect: read },
+      {
+        route: `GET ${base}/photos`,
+        url: (cast) => `${url(cast)}/photos`,
+        expect: me ? graphMe(200, 200) : graphUser(200, 'read'),
+      },
+      { route: `GET ${base}/photos/{size}`, url: (cast) => `${url(cast)}/photos/48x48`, expect: read },
+      {
+        route: `GET ${base}/photos/{size}/$value`,
+        url: (cast) => `${url(cast)}/photos/48x48/$value`,
+        expect: read,
+      },
+      {
+        route: `PUT ${base}/photo/$value`,
+        url: (cast) => `${url(cast)}/photo/$value`,
+        body: () => ({ type: 'image/jpeg', data: picture }),
+        expect: write,
+      },
+      {
+        route: `PATCH ${base}/photo/$value`,
+        url: (cast) => `${url(cast)}/photo/$value`,
+        body: () => ({ type: 'image/jpeg', data: picture }),
+        expect: write,
+      },
+      { route: `DELETE ${base}/photo`, url: (cast) => `${url(cast)}/photo`, expect: remove },
+    );
+  }
+  return rows;
+}
+
+/** Everything a write could change, as one comparable value. */
+async function organisationState(services: Services, cast: Cast) {
+  const { db } = services.database;
+  const count = async (table: 'admin_prompts' | 'admin_audit' | 'sync_attempts') =>
+    Number((await db.selectFrom(table).select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  return {
+    mailPhoto: (await getMailPhoto(db, cast.owner.id))?.etag ?? null,
+    settings: await db.selectFrom('admin_settings').selectAll().orderBy('name').execute(),
+    prompts: await count('admin_prompts'),
+    audit: await count('admin_audit'),
+    attempts: await count('sync_attempts'),
+    apps: Number((await db.selectFrom('directory_apps').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
+  };
+}
 
 function ownerStem(cast: Cast): string {
   return cast.owner.upn.replace(/[^a-z0-9_-]/g, '_');
@@ -167,6 +366,10 @@ describeEachDialect('authorization matrix', (dialect) => {
     // by the owner has something to sync and anyone else's request visibly does not.
     await giveMailPhoto(context.services, cast.owner, await solidJpeg([200, 40, 40], 64));
     await context.services.sync.sync(cast.owner, 'admin');
+    // Operator sync on, so that its API and its buttons (and their forms) are there to be tried.
+    await context.services.settings.update({ operatorSync: true }, cast.admin);
+    picture = await solidJpeg([40, 40, 200], 120);
+    mailPhotos = await Promise.all(IDENTITIES.map((_, i) => solidJpeg([10 + i * 14, 90, 90], 64)));
   });
 
   it('has a row for every route the server documents', async () => {
@@ -179,39 +382,77 @@ describeEachDialect('authorization matrix', (dialect) => {
   });
 
   for (const row of ROUTES) {
-    it(`${row.route}: each identity gets what it may, with the security headers`, async () => {
+    const title = row.label ? `${row.route} (${row.label})` : row.route;
+    it(`${title}: each identity gets what it may, with the security headers`, async () => {
       const { app, services } = context;
       const seen: Partial<Record<Identity, number>> = {};
       for (const identity of IDENTITIES) {
-        // Each time a new mail photo, so that a request which triggered a sync would show it.
-        await giveMailPhoto(
-          services,
-          cast.owner,
-          await solidJpeg([10 + IDENTITIES.indexOf(identity) * 20, 90, 90], 64),
-        );
+        if (row.check === onlyTheOwnerSyncs || row.check === nobodySyncs) {
+          // Each time a new mail photo, so that a request which triggered a sync would show it.
+          await giveMailPhoto(services, cast.owner, mailPhotos[IDENTITIES.indexOf(identity)]!);
+        } else if (!(await getMailPhoto(services.database.db, cast.owner.id))) {
+          // The owner always has a photo to read, change or remove (an earlier identity may have removed it).
+          await giveMailPhoto(services, cast.owner, mailPhotos[0]!);
+        }
         const attemptsBefore = (await listAttempts(services.database.db, cast.owner.id)).length;
         const [method, ...rest] = row.route.split(' ');
         expect(rest.length).toBeGreaterThan(0);
+        const body = row.payload
+          ? { type: 'application/x-www-form-urlencoded', data: new URLSearchParams(row.payload).toString() }
+          : row.body?.(cast);
+        const before = method === 'GET' ? undefined : await organisationState(services, cast);
         const response = await app.inject({
-          method: method as 'GET' | 'POST',
+          method: method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
           url: row.url(cast),
-          headers: {
-            ...cast.headers[identity],
-            ...(row.payload ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-          },
-          ...(row.payload ? { payload: new URLSearchParams(row.payload).toString() } : {}),
+          headers: { ...cast.headers[identity], ...(body ? { 'content-type': body.type } : {}) },
+          ...(body ? { payload: body.data } : {}),
         });
         seen[identity] = response.statusCode;
         expectSecurityHeaders(response);
         expect(response.body).not.toMatch(STACK_FRAME);
         if (response.statusCode === 401) {
-          expect(response.json()).toMatchObject({ error: { code: 'unauthorized', message: expect.any(String) } });
+          // Each API says why in its own error format; never an empty answer.
+          expect(response.body).toMatch(/"message"|"error"/);
+        }
+        if (before && (response.statusCode >= 400 || response.headers.location?.startsWith('/signin'))) {
+          // A refused write changed nothing: not the photo, the settings, the prompts, the history or the audit.
+          expect(await organisationState(services, cast), `${identity} was refused`).toEqual(before);
         }
         await row.check?.({ identity, response, cast, services, attemptsBefore });
       }
       expect(seen).toEqual(row.expect);
     });
   }
+
+  it("lets a user's ProfilePhoto.ReadWrite.All token change someone else's photo only when the user is an admin", async () => {
+    const { app, services } = context;
+    const { db } = services.database;
+    const token = await createToken(db, cast.other.id, 'matrix', undefined, ['ProfilePhoto.ReadWrite.All']);
+    if (!(await getMailPhoto(db, cast.owner.id))) await giveMailPhoto(services, cast.owner, mailPhotos[0]!);
+    const before = await organisationState(services, cast);
+    for (const method of ['PUT', 'PATCH'] as const) {
+      const response = await app.inject({
+        method,
+        url: `/v1.0/users/${cast.owner.upn}/photo/$value`,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'image/jpeg' },
+        payload: picture,
+      });
+      expect(response.statusCode).toBe(403);
+    }
+    const removal = await app.inject({
+      method: 'DELETE',
+      url: `/v1.0/users/${cast.owner.upn}/photo`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(removal.statusCode).toBe(403);
+    // Reading is within the scope, changing is not.
+    const read = await app.inject({
+      url: `/v1.0/users/${cast.owner.upn}/photo`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(read.statusCode).toBe(200);
+    expect(await organisationState(services, cast)).toEqual(before);
+  });
 
   it('refuses every form posted without its token, or with a token of another browser, and changes nothing', async () => {
     const { app, services } = context;
@@ -227,8 +468,16 @@ describeEachDialect('authorization matrix', (dialect) => {
         '/_layouts/15/person.aspx',
         '/_layouts/15/editprofile.aspx',
       ].map((page) => ({ identity: 'user' as const, page })),
+      // The admin console's forms: prompts, operator sync, settings.
+      ...['/admin', '/admin/users', `/admin/users/${cast.owner.upn}`, '/admin/settings', '/admin/audit'].map(
+        (page) => ({
+          identity: 'admin' as const,
+          page,
+        }),
+      ),
     ];
     const forms = new Set<string>();
+    const before = await organisationState(services, cast);
     const attacker = await app.inject({ url: '/signin' });
     const attackerToken = /name="_csrf" value="([^"]+)"/.exec(attacker.body)?.[1];
     expect(attackerToken).toBeDefined();
@@ -239,8 +488,10 @@ describeEachDialect('authorization matrix', (dialect) => {
       const csrfCookie = response.cookies.find((c) => c.name === '_csrf');
       expect(csrfCookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
       const cookie = [cast.headers[identity].cookie, `_csrf=${csrfCookie!.value}`].filter(Boolean).join('; ');
-      for (const match of response.body.matchAll(/<form[^>]* action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)) {
-        const [, action = '', inner = ''] = match;
+      for (const match of response.body.matchAll(/<form([^>]*) action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)) {
+        const [, attributes = '', action = '', inner = ''] = match;
+        // Search forms only read (GET); every form that posts must carry its token.
+        if (/method="get"/i.test(attributes)) continue;
         forms.add(action);
         const token = /name="_csrf" value="([^"]+)"/.exec(inner)?.[1];
         expect(token, `the form for ${action} on ${page} carries a token`).toBeDefined();
@@ -251,23 +502,41 @@ describeEachDialect('authorization matrix', (dialect) => {
         if ('password' in fields) fields.password = 'correct horse battery';
         delete fields._csrf;
 
-        for (const forged of [undefined, '', 'forged', attackerToken!]) {
-          const body = forged === undefined ? fields : { ...fields, _csrf: forged };
-          const answer = await app.inject({
-            method: 'POST',
-            url: action,
-            headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-            payload: new URLSearchParams(body).toString(),
-          });
-          expect(answer.statusCode, `${action} with token ${String(forged)}`).toBe(403);
-          expect(answer.cookies.some((c) => c.name === SESSION_COOKIE)).toBe(false);
+        // A button may post the same form elsewhere (formaction): each target checks the token.
+        const targets = [action, ...[...inner.matchAll(/formaction="([^"]+)"/g)].map((m) => m[1]!)];
+        for (const target of targets) {
+          forms.add(target);
+          for (const forged of [undefined, '', 'forged', attackerToken!]) {
+            const body = forged === undefined ? fields : { ...fields, _csrf: forged };
+            const answer = await app.inject({
+              method: 'POST',
+              url: target,
+              headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+              payload: new URLSearchParams(body).toString(),
+            });
+            expect(answer.statusCode, `${target} on ${page} with token ${String(forged)}`).toBe(403);
+            expect(answer.cookies.some((c) => c.name === SESSION_COOKIE)).toBe(false);
+          }
         }
         // The session the page belongs to is still valid: a forged sign-out ended nothing.
-        const session = /photosync_session=([^;]+)/.exec(cast.headers.user.cookie ?? '')?.[1];
+        const session = /photosync_session=([^;]+)/.exec(
+          cast.headers[identity].cookie ?? cast.headers.user.cookie!,
+        )?.[1];
         expect(await userForSession(services.database.db, session!)).toBeDefined();
       }
     }
-    expect([...forms]).toEqual(expect.arrayContaining(['/signin', '/signout', '/launch/onedrive', '/profile-photo']));
+    expect([...forms]).toEqual(
+      expect.arrayContaining([
+        '/signin',
+        '/signout',
+        '/launch/onedrive',
+        '/profile-photo',
+        '/admin/prompts',
+        '/admin/sync',
+        '/admin/settings',
+      ]),
+    );
+    expect(await organisationState(services, cast)).toEqual(before);
   });
 
   it('limits the sign-in form to 120 posts a minute from one address, then answers 429', async () => {

@@ -119,6 +119,7 @@ export const en = {
   'error.back': 'Back to the portal',
   'error.title': 'Something went wrong',
   'error.body': 'Something went wrong on our side. Please try again.',
+  'error.badAddress': 'This address is not valid. Go back and follow a link instead.',
 } as const;
 
 export type MessageKey = keyof typeof en;

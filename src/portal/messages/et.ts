@@ -120,4 +120,5 @@ export const et: Messages = {
   'error.back': 'Tagasi portaali',
   'error.title': 'Midagi läks valesti',
   'error.body': 'Meie poolel läks midagi valesti. Palun proovi uuesti.',
+  'error.badAddress': 'See aadress ei kehti. Mine tagasi ja kasuta selle asemel linki.',
 };

@@ -50,6 +50,7 @@ const statuses = (base: number, own: Partial<Record<Identity, number>>) => ({ ..
 
 /** Session cookies and opaque tokens of an administrator: the console's two ways in. */
 const ADMIN_ONLY = { user: 403, userToken: 403, otherUser: 403, otherUserReadToken: 403, admin: 200, adminToken: 200 };
+const ADMIN_FORM_WITHOUT_TOKEN = statuses(303, { ...ADMIN_ONLY, admin: 403, adminToken: 403 });
 const APPS = (status: number) => ({ appRead: status, appReadWrite: status, appNoScope: status });
 /** Graph's /me: the caller's own profile, any user token; an app has no "me". */
 const graphMe = (own: number, others: number) =>
@@ -227,19 +228,20 @@ export const ROUTES: RouteCase[] = [
     url: (cast) => `/admin/photos/${cast.owner.upn}/mail`,
     expect: statuses(303, ADMIN_ONLY),
   },
-  // The console's forms without their token: refused whoever posts them, nothing changes.
+  // The console's forms without their token: nobody gets through and nothing changes. Non-admins are
+  // refused (or sent to sign in) before the form is read; an admin is refused for the missing token.
   {
     route: 'POST /admin/prompts',
     url: () => '/admin/prompts',
     payload: { all: '1' },
-    expect: everyone(403),
+    expect: ADMIN_FORM_WITHOUT_TOKEN,
   },
-  { route: 'POST /admin/sync', url: () => '/admin/sync', payload: { all: '1' }, expect: everyone(403) },
+  { route: 'POST /admin/sync', url: () => '/admin/sync', payload: { all: '1' }, expect: ADMIN_FORM_WITHOUT_TOKEN },
   {
     route: 'POST /admin/settings',
     url: () => '/admin/settings',
     payload: { recheckSeconds: '61' },
-    expect: everyone(403),
+    expect: ADMIN_FORM_WITHOUT_TOKEN,
   },
   { route: 'GET /admin/api/overview', url: () => '/admin/api/overview', expect: statuses(401, ADMIN_ONLY) },
   { route: 'GET /admin/api/users', url: () => '/admin/api/users', expect: statuses(401, ADMIN_ONLY) },

@@ -205,10 +205,10 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     expect([after.statusCode, after.json().error.code]).toEqual([401, 'InvalidAuthenticationToken']);
   });
 
-  // Spawning the command is slow on a busy machine; the database side is covered on both dialects above.
-  it.runIf(dialect === 'sqlite')(
-    'photosync apps add and remove, token create --scopes',
-    async () => {
+  // Spawning the command is slow on a busy machine; the database side is covered on both dialects
+  // above, so the command line itself is run once, on SQLite.
+  if (dialect === 'sqlite')
+    it('photosync apps add and remove, token create --scopes', async () => {
       const env = context.store.env;
       const added = await runCli(['apps', 'add', 'HR sync', '--scopes', 'ProfilePhoto.ReadWrite.All'], env);
       expect(added.code, added.stderr).toBe(0);
@@ -245,7 +245,5 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
           })
         ).statusCode,
       ).toBe(401);
-    },
-    120_000,
-  );
+    }, 120_000);
 });

@@ -3,7 +3,7 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/http/app.js';
 import type { Services } from '../src/services.js';
 import { listAttempts } from '../src/sync/history.js';
-import { FormClient } from './support/admin-browser.js';
+import { FormClient } from './support/form-client.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from './support/factories.js';
 import { describeEachDialect, useTestApp } from './support/services.js';
 

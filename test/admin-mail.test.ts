@@ -3,7 +3,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/http/app.js';
 import type { Services } from '../src/services.js';
-import { FormClient } from './support/admin-browser.js';
+import { FormClient } from './support/form-client.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from './support/factories.js';
 import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
 

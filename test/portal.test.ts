@@ -4,49 +4,8 @@ import type { App } from '../src/http/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { makeUser } from './support/factories.js';
+import { FormClient as Browser } from './support/form-client.js';
 import { describeEachDialect, useTestApp } from './support/services.js';
-
-/** A cookie jar and the form token, as a browser holds them. */
-class Browser {
-  cookies = new Map<string, string>();
-  constructor(
-    private app: App,
-    private language = 'en',
-  ) {}
-
-  get cookieHeader() {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-
-  async request(method: 'GET' | 'POST', url: string, form?: Record<string, string>) {
-    const response = await this.app.inject({
-      method,
-      url,
-      headers: {
-        cookie: this.cookieHeader,
-        'accept-language': this.language,
-        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      ...(form ? { payload: new URLSearchParams(form).toString() } : {}),
-    });
-    for (const cookie of response.cookies) {
-      if (cookie.value === '' || cookie.maxAge === 0) this.cookies.delete(cookie.name);
-      else this.cookies.set(cookie.name, cookie.value);
-    }
-    return response;
-  }
-
-  async csrfToken(url = '/signin') {
-    const page = await this.request('GET', url);
-    const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
-    if (!token) throw new Error(`no form token on ${url}`);
-    return token;
-  }
-
-  async signIn(upn: string, password: string) {
-    return this.request('POST', '/signin', { upn, password, _csrf: await this.csrfToken() });
-  }
-}
 
 describeEachDialect('portal sign-in', (dialect) => {
   const context = useTestApp(dialect);

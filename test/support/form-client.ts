@@ -46,8 +46,6 @@ export class FormClient {
   }
 
   async signIn(upn: string, password: string) {
-    const response = await this.request('POST', '/signin', { upn, password, _csrf: await this.csrfToken() });
-    if (response.statusCode !== 303) throw new Error(`sign-in failed: ${response.statusCode}`);
-    return response;
+    return this.request('POST', '/signin', { upn, password, _csrf: await this.csrfToken() });
   }
 }

@@ -19,7 +19,7 @@ describe('configureMedia', () => {
     configureMedia({ concurrency: 3 });
     expect(sharp.concurrency()).toBe(3);
     const { files, items, memory } = sharp.cache();
-    expect([files.max, items.max, memory.max]).toEqual([0, 100, 50]);
+    expect([files.max, items.max, memory.max]).toEqual([0, 0, 0]);
 
     configureMedia({ concurrency: 0 });
     expect(sharp.concurrency()).toBe(availableParallelism());

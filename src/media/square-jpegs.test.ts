@@ -55,6 +55,24 @@ describe('renderSquareJpegs', () => {
     for (const { jpeg } of renditions) expect(await sizeOf(jpeg)).toEqual(['jpeg', 20, 20]);
   });
 
+  it('crops a source that is not square, or smaller than asked in one direction, to its centre square', async () => {
+    // 200x100: red on the outer quarters, blue in the middle 100x100.
+    const wide = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#f00' } })
+      .composite([{ input: { create: { width: 100, height: 100, channels: 3, background: '#00f' } }, left: 50, top: 0 }])
+      .png()
+      .toBuffer();
+    const renditions = await renderSquareJpegs(wide, [48, 72, 300]);
+    expect(renditions.map(({ requested, side }) => [requested, side])).toEqual([
+      [48, 48],
+      [72, 72],
+      [300, 100],
+    ]);
+    for (const { jpeg, side } of renditions) {
+      expect(await sizeOf(jpeg)).toEqual(['jpeg', side, side]);
+      expect(isBlue(await pixelAt(jpeg, 2, 2))).toBe(true);
+    }
+  });
+
   it('looks like the master it came from', async () => {
     const master = await masterOfSide(648);
     const [rendition] = await renderSquareJpegs(master, [300]);

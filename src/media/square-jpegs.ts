@@ -24,44 +24,68 @@ function requirePositiveIntegers(sides: readonly number[]): void {
 }
 
 /**
- * Decodes the source once, already shrunk to the largest side needed. Resizing in the same
- * pipeline as the decode lets libjpeg decode a 12-megapixel input at 1/2 to 1/8 scale.
+ * Decodes the source once, already shrunk to the largest side needed, without reading its header
+ * first: `withoutEnlargement` keeps a smaller source at its own size, and only such a source (or
+ * one too small in one direction) needs the extra centre crop. Resizing in the same pipeline as
+ * the decode lets libjpeg decode a 12-megapixel input at 1/2 to 1/8 scale.
  */
 async function decodeLargestSquare(source: Buffer, largestRequested: number): Promise<DecodedSquare> {
-  // Header only: we need the upright size to know whether the largest request would upscale.
-  const header = await sharp(source).metadata();
-  const side = Math.min(largestRequested, header.autoOrient.width, header.autoOrient.height);
   const { data, info } = await sharp(source)
     .autoOrient()
     .flatten({ background: WHITE })
     // The master is already square, so the crop position only matters for stray inputs;
     // centre is free whereas the attention strategy would cost a saliency pass every sync.
-    .resize(side, side, { fit: 'cover', position: 'centre' })
+    .resize(largestRequested, largestRequested, { fit: 'cover', position: 'centre', withoutEnlargement: true })
     .toColourspace('srgb')
     .raw()
     .toBuffer({ resolveWithObject: true });
-  return { pixels: data, side: info.width, channels: info.channels };
+  const channels = info.channels;
+  if (info.width === info.height) return { pixels: data, side: info.width, channels };
+  const side = Math.min(info.width, info.height);
+  const square = await sharp(data, { raw: { width: info.width, height: info.height, channels } })
+    .extract({
+      left: Math.floor((info.width - side) / 2),
+      top: Math.floor((info.height - side) / 2),
+      width: side,
+      height: side,
+    })
+    .raw()
+    .toBuffer();
+  return { pixels: square, side, channels };
 }
 
-async function encodeSquare(decoded: DecodedSquare, side: number): Promise<Buffer> {
-  const raw = { width: decoded.side, height: decoded.side, channels: decoded.channels };
-  const pipeline = sharp(decoded.pixels, { raw });
-  const sized = side === decoded.side ? pipeline : pipeline.resize(side, side);
-  return sized.jpeg(JPEG_OUTPUT).toBuffer();
+function fromRaw(decoded: DecodedSquare) {
+  return sharp(decoded.pixels, { raw: { width: decoded.side, height: decoded.side, channels: decoded.channels } });
 }
 
 /**
  * Square JPEG renditions of a trusted source (normally a master from our own store), in the
  * order requested, from a single decode. Requests larger than the source are not upscaled.
+ * Each smaller side is resized from the next larger one's pixels (L → M → S), so no resize reads
+ * more pixels than it must.
  */
 export async function renderSquareJpegs(source: Buffer, sides: readonly number[]): Promise<SquareJpeg[]> {
   requirePositiveIntegers(sides);
   if (sides.length === 0) return [];
-  const decoded = await decodeLargestSquare(source, Math.max(...sides));
+  const descending = [...new Set(sides)].sort((a, b) => b - a);
+  let current = await decodeLargestSquare(source, descending[0]!);
+  const rendered = new Map<number, { side: number; jpeg: Promise<Buffer> }>();
+  for (const [i, requested] of descending.entries()) {
+    const side = Math.min(requested, current.side);
+    if (side !== current.side && descending.slice(i + 1).some((next) => next < side)) {
+      // A link in the chain: these pixels are the source of the next smaller side.
+      current = { ...current, pixels: await fromRaw(current).resize(side, side).raw().toBuffer(), side };
+    }
+    const pipeline = side === current.side ? fromRaw(current) : fromRaw(current).resize(side, side);
+    const jpeg = pipeline.jpeg(JPEG_OUTPUT).toBuffer();
+    // Awaited below; marked handled now so a failure while the next link resizes is not "unhandled".
+    jpeg.catch(() => undefined);
+    rendered.set(requested, { side, jpeg });
+  }
   return Promise.all(
     sides.map(async (requested) => {
-      const side = Math.min(requested, decoded.side);
-      return { requested, side, jpeg: await encodeSquare(decoded, side) };
+      const { side, jpeg } = rendered.get(requested)!;
+      return { requested, side, jpeg: await jpeg };
     }),
   );
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../storage/database.js';
+import type { ReadCache } from '../storage/read-cache.js';
 import { preparedQuery } from '../storage/prepared.js';
 import { DEFAULT_DELEGATED_SCOPES, storedScopes, type GraphScope } from './scopes.js';
 import { USER_COLUMNS, toUser, type DirectoryUser } from './users.js';
@@ -57,8 +58,12 @@ export async function userForToken(db: Db, token: string): Promise<DirectoryUser
 export async function grantForToken(
   db: Db,
   token: string,
+  reads?: ReadCache,
 ): Promise<{ user: DirectoryUser; scopes: GraphScope[] } | undefined> {
-  const [row] = await tokenGrant(db, digest(token));
+  const load = () => tokenGrant(db, digest(token));
+  // Keyed by the token itself, so a cached use skips the hash. Expiry and the enabled flag are
+  // judged on every use, cached row or not.
+  const [row] = await (reads ? reads.read(`token ${token}`, load) : load());
   if (!row || (row.expires_at !== null && row.expires_at <= Date.now()) || row.enabled !== 1) return undefined;
   return { user: toUser(row), scopes: storedScopes(row.scopes, DEFAULT_DELEGATED_SCOPES) };
 }
@@ -73,8 +78,9 @@ export async function createSession(db: Db, userId: string, lifetimeMs: number):
   return sessionId;
 }
 
-export async function userForSession(db: Db, sessionId: string): Promise<DirectoryUser | undefined> {
-  const [row] = await sessionUser(db, digest(sessionId));
+export async function userForSession(db: Db, sessionId: string, reads?: ReadCache): Promise<DirectoryUser | undefined> {
+  const load = () => sessionUser(db, digest(sessionId));
+  const [row] = await (reads ? reads.read(`session ${sessionId}`, load) : load());
   if (!row || row.expires_at <= Date.now() || row.enabled !== 1) return undefined;
   return toUser(row);
 }

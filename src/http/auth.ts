@@ -5,6 +5,7 @@ import { DEFAULT_DELEGATED_SCOPES, type GraphScope } from '../directory/scopes.j
 import type { DirectoryUser } from '../directory/users.js';
 import { AppError, unauthorized } from '../errors.js';
 import type { Db } from '../storage/database.js';
+import type { ReadCache } from '../storage/read-cache.js';
 
 export const SESSION_COOKIE = 'photosync_session';
 
@@ -22,6 +23,8 @@ export interface AuthDeps {
   db: Db;
   /** The audience and issuer base of signed tokens; without it only opaque tokens and sessions count. */
   publicUrl?: string;
+  /** Keeps token and session rows between commits (see ReadCache). */
+  reads?: ReadCache;
 }
 
 /**
@@ -40,7 +43,7 @@ export async function authenticate(
     const token = match?.[1];
     if (!token) return { ok: false, problem: 'malformed' };
     if (token.startsWith('pst_')) {
-      const grant = await grantForToken(deps.db, token);
+      const grant = await grantForToken(deps.db, token, deps.reads);
       return grant
         ? { ok: true, principal: { kind: 'user', user: grant.user, scopes: new Set(grant.scopes), via: 'token' } }
         : { ok: false, problem: 'invalid' };
@@ -59,7 +62,7 @@ export async function authenticate(
   }
   const session = options.cookies ? request.cookies[SESSION_COOKIE] : undefined;
   if (!session) return { ok: false, problem: 'missing' };
-  const user = await userForSession(deps.db, session);
+  const user = await userForSession(deps.db, session, deps.reads);
   return user
     ? { ok: true, principal: { kind: 'user', user, scopes: new Set(DEFAULT_DELEGATED_SCOPES), via: 'session' } }
     : { ok: false, problem: 'invalid' };
@@ -88,10 +91,9 @@ export async function requireUser(request: FastifyRequest, db: Db, publicUrl?: s
  */
 export async function requirePictureViewer(
   request: FastifyRequest,
-  db: Db,
-  publicUrl?: string,
+  deps: AuthDeps,
 ): Promise<{ user: DirectoryUser; mayView: (subject: { id: string }) => void }> {
-  const result = await authenticate(request, { db, ...(publicUrl ? { publicUrl } : {}) }, { cookies: true });
+  const result = await authenticate(request, deps, { cookies: true });
   if (!result.ok || result.principal.kind !== 'user') throw unauthorized();
   const principal = result.principal;
   return {

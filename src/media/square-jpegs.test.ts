@@ -58,7 +58,9 @@ describe('renderSquareJpegs', () => {
   it('crops a source that is not square, or smaller than asked in one direction, to its centre square', async () => {
     // 200x100: red on the outer quarters, blue in the middle 100x100.
     const wide = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#f00' } })
-      .composite([{ input: { create: { width: 100, height: 100, channels: 3, background: '#00f' } }, left: 50, top: 0 }])
+      .composite([
+        { input: { create: { width: 100, height: 100, channels: 3, background: '#00f' } }, left: 50, top: 0 },
+      ])
       .png()
       .toBuffer();
     const renditions = await renderSquareJpegs(wide, [48, 72, 300]);

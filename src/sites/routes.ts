@@ -9,6 +9,7 @@ import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { createByteCache } from '../storage/byte-cache.js';
 import { preparedQuery } from '../storage/prepared.js';
+import type { ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './library.js';
 import { placeholderJpeg } from './placeholder.js';
 import { getRendition, userIdForFileStem, type Rendition } from './profiles.js';
@@ -53,7 +54,8 @@ const NO_CACHE = 'private, no-cache';
 const IMMUTABLE = 'private, max-age=31536000, immutable';
 
 export function siteRoutes(app: App, services: Services): void {
-  const { db } = services.database;
+  const { db, reads } = services.database;
+  const { publicUrl } = services.config;
   const bytesCache = createByteCache(32 * 1024 * 1024);
 
   async function sendPicture(
@@ -93,6 +95,7 @@ export function siteRoutes(app: App, services: Services): void {
   app.get(
     '/_layouts/15/userphoto.aspx',
     {
+      config: { picture: true },
       schema: {
         summary: "A user's site picture (S, M or L), or the placeholder",
         description:
@@ -103,9 +106,10 @@ export function siteRoutes(app: App, services: Services): void {
       },
     },
     async (request, reply) => {
-      const viewer = await requirePictureViewer(request, db, services.config.publicUrl);
+      const requestReads = reads.forRequest();
+      const viewer = await requirePictureViewer(request, { db, publicUrl, reads: requestReads });
       const size = (request.query.size?.toUpperCase() ?? 'M') as RenditionSize;
-      const { subject, rendition } = await resolveSubject(request.query, size);
+      const { subject, rendition } = await resolveSubject(request.query, size, requestReads);
       // Refused alike whether or not the person exists: a token without the scope learns nothing.
       viewer.mayView(subject ?? { id: '' });
       if (subject && subject.id === viewer.user.id && size === 'L') {
@@ -121,6 +125,7 @@ export function siteRoutes(app: App, services: Services): void {
   app.get(
     `${LIBRARY_PATH}/:file`,
     {
+      config: { picture: true },
       schema: {
         summary: 'A file of the "User Photos" library, e.g. jane_contoso_com_MThumb.jpg',
         tags: ['sites'],
@@ -130,7 +135,7 @@ export function siteRoutes(app: App, services: Services): void {
       },
     },
     async (request, reply) => {
-      const viewer = await requirePictureViewer(request, db, services.config.publicUrl);
+      const viewer = await requirePictureViewer(request, { db, publicUrl, reads: reads.forRequest() });
       const parsed = parseRenditionFileName(request.params.file);
       const userId = parsed && (await userIdForFileStem(db, parsed.stem));
       const user = userId ? await findUserById(db, userId) : undefined;
@@ -145,12 +150,13 @@ export function siteRoutes(app: App, services: Services): void {
   async function resolveSubject(
     query: PhotoQuery,
     size: RenditionSize,
+    requestReads: ReadCache,
   ): Promise<{ subject: DirectoryUser | undefined; rendition?: Rendition }> {
     const account = query.accountname ?? query.username;
     if (account !== undefined) {
       const upn = upnFromAccountName(account);
       if (!upn) throw invalidInput(`"${account}" is not an account name (like jane@contoso.com).`);
-      const [row] = await userAndRendition(db, upn, size);
+      const [row] = await requestReads.read(`picture ${size} ${upn}`, () => userAndRendition(db, upn, size));
       if (!row) return { subject: undefined };
       const subject = toUser(row);
       if (row.etag === null || row.blob_key === null || row.side === null || row.byte_size === null) return { subject };

@@ -26,6 +26,7 @@ import type { SyncTables } from '../sync/tables.js';
 import * as initial from './migrations/2026-11-25-01-initial.js';
 import * as apps from './migrations/2026-11-26-01-apps.js';
 import * as admin from './migrations/2026-11-26-02-admin.js';
+import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 
 export interface StorageTables {
@@ -44,6 +45,8 @@ export interface DatabaseHandle {
   dialect: Dialect;
   /** Human-readable location, for start-up messages. */
   location: string;
+  /** Per-request reads kept until the next commit (SQLite); reads through on PostgreSQL. */
+  reads: ReadCache;
   close(): Promise<void>;
 }
 
@@ -84,7 +87,15 @@ function openSqlite(dataDir: string): DatabaseHandle {
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
-  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+  // data_version moves when another connection (another process) commits, total_changes() when
+  // this one changes a row: together they move on every commit to the file.
+  const dataVersion = database.prepare('PRAGMA data_version').pluck();
+  const totalChanges = database.prepare('SELECT total_changes()').pluck();
+  const reads = createReadCache({
+    local: () => totalChanges.get() as number,
+    remote: () => dataVersion.get() as number,
+  });
+  return { db, dialect: 'sqlite', location: file, reads, close: () => db.destroy() };
 }
 
 /**
@@ -127,6 +138,7 @@ function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle
   return {
     db,
     dialect: 'postgres',
+    reads: createReadCache(undefined),
     location: `postgres://${where.host}${where.pathname}${options.schema ? ` (schema ${options.schema})` : ''}`,
     close: () => db.destroy(),
   };

@@ -346,9 +346,22 @@ function ownerStem(cast: Cast): string {
   return cast.owner.upn.replace(/[^a-z0-9_-]/g, '_');
 }
 
-/** Headers every answer carries, pages, pictures and errors alike. */
+/**
+ * Headers every answer carries, pages, pictures and errors alike. A picture route's answers
+ * (its errors too) need no page policies, so they get the short set: nothing may load, run or
+ * frame it, never sniffed, never read cross-origin.
+ */
 export function expectSecurityHeaders(response: LightMyRequestResponse): void {
   const csp = String(response.headers['content-security-policy'] ?? '');
+  const isPictureRoute = /^\/(_layouts\/15\/userphoto\.aspx|User%20Photos\/)/.test(response.raw.req.url ?? '');
+  if (isPictureRoute) {
+    expect(csp).toBe("default-src 'none'; frame-ancestors 'none'; sandbox");
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['cross-origin-resource-policy']).toBe('same-origin');
+    expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(response.headers['x-powered-by']).toBeUndefined();
+    return;
+  }
   expect(csp).toContain("default-src 'self'");
   expect(csp).toContain("frame-ancestors 'none'");
   expect(csp).not.toContain('unsafe-inline');

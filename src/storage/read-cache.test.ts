@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { createReadCache, type ChangeCounters } from './read-cache.js';
+
+function fakeCounters() {
+  const state = { local: 0, remote: 0, remoteReads: 0 };
+  const counters: ChangeCounters = {
+    local: () => state.local,
+    remote: () => {
+      state.remoteReads++;
+      return state.remote;
+    },
+  };
+  return { state, counters };
+}
+
+function loader(values: string[]) {
+  let calls = 0;
+  return {
+    load: () => Promise.resolve(values[Math.min(calls++, values.length - 1)]!),
+    calls: () => calls,
+  };
+}
+
+describe('createReadCache', () => {
+  it('answers from memory until this process or another one commits', async () => {
+    const { state, counters } = fakeCounters();
+    const cache = createReadCache(counters);
+    const row = loader(['v1', 'v2', 'v3']);
+    expect(await cache.read('k', row.load)).toBe('v1');
+    expect(await cache.read('k', row.load)).toBe('v1');
+    expect(row.calls()).toBe(1);
+    state.local++;
+    expect(await cache.read('k', row.load)).toBe('v2');
+    expect(await cache.read('k', row.load)).toBe('v2');
+    state.remote++;
+    expect(await cache.read('k', row.load)).toBe('v3');
+    expect(row.calls()).toBe(3);
+  });
+
+  it('does not keep a value read while something was committed', async () => {
+    const { state, counters } = fakeCounters();
+    const cache = createReadCache(counters);
+    let calls = 0;
+    const racing = async () => {
+      calls++;
+      // Another request commits while this one reads.
+      if (calls === 1) state.local++;
+      return `v${calls}`;
+    };
+    expect(await cache.read('k', racing)).toBe('v1');
+    expect(await cache.read('k', racing)).toBe('v2');
+    expect(await cache.read('k', racing)).toBe('v2');
+    expect(calls).toBe(2);
+  });
+
+  it('looks for other processes’ commits once per request, and for its own before every read', async () => {
+    const { state, counters } = fakeCounters();
+    const cache = createReadCache(counters);
+    const a = loader(['a1', 'a2']);
+    const b = loader(['b1', 'b2']);
+    await cache.read('a', a.load);
+    await cache.read('b', b.load);
+    const before = state.remoteReads;
+    const request = cache.forRequest();
+    expect(await request.read('a', a.load)).toBe('a1');
+    expect(await request.read('b', b.load)).toBe('b1');
+    expect(state.remoteReads - before).toBe(1);
+    // Its own commit in the middle of the request is seen at once.
+    state.local++;
+    expect(await request.read('a', a.load)).toBe('a2');
+    // Another process's commit is seen by the next request.
+    state.remote++;
+    expect(await cache.forRequest().read('b', b.load)).toBe('b2');
+  });
+
+  it('stays bounded', async () => {
+    const { counters } = fakeCounters();
+    const cache = createReadCache(counters, 3);
+    let loads = 0;
+    const load = () => Promise.resolve(++loads);
+    for (const key of ['a', 'b', 'c', 'd']) await cache.read(key, load);
+    // The fourth key emptied the full cache, so the first is read again.
+    await cache.read('a', load);
+    expect(loads).toBe(5);
+  });
+
+  it('reads through when the database cannot say cheaply whether it changed', async () => {
+    const cache = createReadCache(undefined);
+    const row = loader(['v1', 'v2']);
+    expect(await cache.read('k', row.load)).toBe('v1');
+    expect(await cache.forRequest().read('k', row.load)).toBe('v2');
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * Rows read on every request (whose token or session this is, whose picture an account name
+ * means), kept in memory while the database has not changed. Before each use it asks the database
+ * whether anything was committed since the rows were read, by this process or any other; if so,
+ * every entry goes. A cached answer is therefore never older than the database was when the
+ * request arrived, so a new picture or a removed token counts from its commit on, as without
+ * the cache.
+ *
+ * Only SQLite can answer "changed since?" in microseconds (`data_version` for other connections,
+ * `total_changes()` for our own). On PostgreSQL the question would cost a round trip, as much as
+ * the reads it saves, so there the cache reads through.
+ */
+export interface ReadCache {
+  /** `load()`'s result for `key`, from memory when the database has not changed since it was read. */
+  read<T>(key: string, load: () => Promise<T>): Promise<T>;
+  /**
+   * The same cache for the reads of one request: other processes' commits are looked for once,
+   * at its first read (which is after it arrived), and this process's own before every read.
+   */
+  forRequest(): ReadCache;
+}
+
+export interface ChangeCounters {
+  /** Moves when this process commits a change (cheap: no transaction). */
+  local(): number;
+  /** Moves when another connection commits (costs a read transaction). */
+  remote(): number;
+}
+
+const READ_THROUGH: ReadCache = {
+  read: (_key, load) => load(),
+  forRequest: () => READ_THROUGH,
+};
+
+export function createReadCache(counters: ChangeCounters | undefined, maxEntries = 10_000): ReadCache {
+  if (!counters) return READ_THROUGH;
+  const { local: localNow, remote: remoteCounter } = counters;
+  const entries = new Map<string, unknown>();
+  let validLocal = -1;
+  let validRemote = -1;
+
+  async function read<T>(key: string, load: () => Promise<T>, remoteNow: number): Promise<T> {
+    const local = localNow();
+    if (local !== validLocal || remoteNow !== validRemote) {
+      entries.clear();
+      validLocal = local;
+      validRemote = remoteNow;
+    }
+    if (entries.has(key)) return entries.get(key) as T;
+    const value = await load();
+    // Kept only when nothing was committed while it was read: then it is what the database held
+    // at (local, remoteNow), and stays right until either counter moves.
+    const unchanged = localNow() === local && remoteCounter() === remoteNow;
+    if (unchanged && validLocal === local && validRemote === remoteNow) {
+      if (entries.size >= maxEntries) entries.clear();
+      entries.set(key, value);
+    }
+    return value;
+  }
+
+  const cache: ReadCache = {
+    read: (key, load) => read(key, load, remoteCounter()),
+    forRequest() {
+      let remote: number | undefined;
+      const view: ReadCache = {
+        read: (key, load) => read(key, load, (remote ??= remoteCounter())),
+        forRequest: () => view,
+      };
+      return view;
+    },
+  };
+  return cache;
+}

@@ -61,7 +61,17 @@ const mailPhotoRow = preparedQuery(1, (db, userId: string) =>
 
 export async function getMailPhoto(db: Db, userId: string): Promise<MailPhoto | undefined> {
   const [row] = await mailPhotoRow(db, userId);
-  if (!row || row.etag === null || row.blob_key === null) return undefined;
+  return row && toMailPhoto(row);
+}
+
+export function toMailPhoto(row: {
+  etag: string | null;
+  side: number | null;
+  byte_size: number | null;
+  changed_at: number;
+  blob_key: string | null;
+}): MailPhoto | undefined {
+  if (row.etag === null || row.blob_key === null) return undefined;
   return {
     etag: row.etag,
     side: row.side ?? 0,

@@ -7,6 +7,7 @@ import type { Database, Db } from '../storage/database.js';
 import { contentTag } from '../storage/hash.js';
 import { preparedQuery } from '../storage/prepared.js';
 import { RENDITION_SIZES, type RenditionSize } from './library.js';
+import type { SiteProfilesTable } from './tables.js';
 
 // The sites' user profiles: the SPS-Picture* properties and the three renditions they point at.
 
@@ -41,23 +42,25 @@ export interface SitesDeps {
 
 // Read by every sync, so compiled once (see preparedQuery).
 const siteProfileRow = preparedQuery(1, (db, userId: string) =>
-  db
-    .selectFrom('site_profiles')
-    .select([
-      'placeholder_state',
-      'exchange_sync_state',
-      'picture_timestamp',
-      'picture_source',
-      'synced_etag',
-      'rendition_spec',
-      'last_checked_at',
-    ])
-    .where('user_id', '=', userId),
+  db.selectFrom('site_profiles').select(SITE_PROFILE_COLUMNS).where('user_id', '=', userId),
 );
 
 export async function getSiteProfile(db: Db, userId: string): Promise<SiteProfile | undefined> {
   const [row] = await siteProfileRow(db, userId);
-  if (!row) return undefined;
+  return row && toSiteProfile(row);
+}
+
+export const SITE_PROFILE_COLUMNS = [
+  'placeholder_state',
+  'exchange_sync_state',
+  'picture_timestamp',
+  'picture_source',
+  'synced_etag',
+  'rendition_spec',
+  'last_checked_at',
+] as const;
+
+export function toSiteProfile(row: Pick<SiteProfilesTable, (typeof SITE_PROFILE_COLUMNS)[number]>): SiteProfile {
   return {
     placeholderState: row.placeholder_state === 0 ? 0 : 1,
     exchangeSyncState: row.exchange_sync_state === 0 ? 0 : 1,
@@ -182,10 +185,11 @@ export async function publishRenditions(
     const { jpeg, side } = picture.jpegs[size];
     return { size, jpeg, side, blobKey: `sites/${user.id}/${generation}-${size}.jpg`, etag: contentTag(jpeg) };
   });
-  for (const row of rows) {
-    await deps.blobs.put(row.blobKey, row.jpeg);
-    deps.faultPoint?.(`after-put-${row.size}`);
-  }
+  const sizeOf = new Map(rows.map((row) => [row.blobKey, row.size]));
+  await deps.blobs.putAll(
+    rows.map((row) => ({ key: row.blobKey, bytes: row.jpeg })),
+    (key) => deps.faultPoint?.(`after-put-${sizeOf.get(key) ?? ''}`),
+  );
   await ensureProfile(deps.db, user);
   const switchToNew = deps.db.transaction().execute(async (trx) => {
     const old = await trx.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id).execute();

@@ -115,8 +115,9 @@ export function siteRoutes(app: App, services: Services): void {
       if (subject && subject.id === viewer.user.id && size === 'L') {
         const result = await services.sync.sync(subject, 'photo_request');
         reply.header('x-photosync-sync', result.outcome);
-        // The sync may have replaced the rendition read with the subject: read it again.
-        return sendPicture(request, reply, subject, size, request.query.t);
+        // Only a sync that switched the picture outdates the rendition read with the subject.
+        const switched = result.outcome === 'synced' || result.outcome === 'removed';
+        return sendPicture(request, reply, subject, size, request.query.t, switched ? undefined : rendition);
       }
       return sendPicture(request, reply, subject, size, request.query.t, rendition);
     },

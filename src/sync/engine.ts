@@ -10,7 +10,8 @@ import { getSiteProfile, markChecked, publishRenditions, showPlaceholder } from 
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Database } from '../storage/database.js';
 import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
-import { getSyncState, recordAttempt, type SyncOutcome, type SyncTrigger } from './history.js';
+import { recordAttempt, type SyncOutcome, type SyncTrigger } from './history.js';
+import { getSyncInputs } from './inputs.js';
 
 // The pull from the mail service into the sites, run only when a user acts. It decides "changed?"
 // from ETags alone; image bytes are read and decoded only when the sites are out of step.
@@ -67,7 +68,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   /** Reads three small rows and decides; writes nothing but the "checked" time. */
   async function assess(user: DirectoryUser, trigger: SyncTrigger, now: number, attempt: Attempt): Promise<Assessment> {
     const settings = deps.settings();
-    const profile = await getSiteProfile(deps.db, user.id);
+    const { profile, mail, state } = await getSyncInputs(deps.db, user.id);
     const etagBefore = profile?.syncedEtag ?? null;
 
     if (!user.hasMailbox) {
@@ -75,10 +76,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       return { decided: { outcome: 'no_mailbox', etagBefore, etagAfter: etagBefore, mailEtag: null } };
     }
 
-    const mail = await getMailPhoto(deps.db, user.id);
     const mailEtag = mail?.etag ?? null;
     attempt.mailEtag = mailEtag;
-    const state = await getSyncState(deps.db, user.id);
     const skip = (outcome: SyncOutcome) => ({ decided: { outcome, etagBefore, etagAfter: etagBefore, mailEtag } });
 
     // Back-off spares the photo views; a click on a tile or an operator's sync always tries.

@@ -1,5 +1,6 @@
-import type { Kysely, Transaction } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
+import type { SyncStateTable } from './tables.js';
 import { preparedQuery } from '../storage/prepared.js';
 
 // Every sync attempt, kept per user, and the running state the back-off reads.
@@ -50,16 +51,18 @@ const syncStateRow = preparedQuery(1, (db, userId: string) =>
 
 export async function getSyncState(db: Db, userId: string): Promise<SyncState | undefined> {
   const [row] = await syncStateRow(db, userId);
-  return (
-    row && {
-      lastAttemptAt: row.last_attempt_at,
-      lastOutcome: row.last_outcome as SyncOutcome,
-      failingSince: row.failing_since,
-      failedEtag: row.failed_etag,
-      retryAfter: row.retry_after,
-      lastError: row.last_error,
-    }
-  );
+  return row && toSyncState(row);
+}
+
+export function toSyncState(row: Omit<SyncStateTable, 'user_id'>): SyncState {
+  return {
+    lastAttemptAt: row.last_attempt_at,
+    lastOutcome: row.last_outcome as SyncOutcome,
+    failingSince: row.failing_since,
+    failedEtag: row.failed_etag,
+    retryAfter: row.retry_after,
+    lastError: row.last_error,
+  };
 }
 
 /**
@@ -76,6 +79,14 @@ export async function recordAttempt(
   alsoInTransaction?: (trx: Transaction<Database>) => Promise<void>,
 ): Promise<number> {
   return db.transaction().execute(async (trx) => {
+    // The record of an attempt is history, not the picture: on PostgreSQL it is committed without
+    // waiting for the WAL flush, which is most of an unchanged check's time there. The commit stays
+    // atomic; a power cut can lose the last fraction of a second of records (the renditions a sync
+    // switched were committed, and flushed, before this). SQLite (WAL, synchronous=NORMAL) never
+    // flushes per commit anyway.
+    if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+      await sql`set local synchronous_commit = off`.execute(trx);
+    }
     await alsoInTransaction?.(trx);
     const inserted = await trx
       .insertInto('sync_attempts')
@@ -92,29 +103,36 @@ export async function recordAttempt(
       .returning('id')
       .executeTakeFirstOrThrow();
 
+    // The running state moves without reading it first: a failure keeps the time the failing
+    // began, a skip (recently checked, backing off, busy) leaves the failure as it was, and any
+    // other outcome ends it.
     const skipped = ['recently_checked', 'backing_off', 'busy'].includes(attempt.outcome);
-    const previous = skipped || attempt.outcome === 'failed' ? await getSyncState(trx, attempt.userId) : undefined;
-    const failure =
-      attempt.outcome === 'failed'
-        ? {
-            failing_since: previous?.failingSince ?? attempt.startedAt,
-            failed_etag: failedEtag,
-            retry_after: attempt.startedAt + backoffMs,
-            last_error: attempt.error,
-          }
-        : skipped
-          ? {
-              failing_since: previous?.failingSince ?? null,
-              failed_etag: previous?.failedEtag ?? null,
-              retry_after: previous?.retryAfter ?? null,
-              last_error: previous?.lastError ?? null,
-            }
-          : { failing_since: null, failed_etag: null, retry_after: null, last_error: null };
-    const values = { last_attempt_at: attempt.startedAt, last_outcome: attempt.outcome, ...failure };
+    const failed = attempt.outcome === 'failed';
+    const latest = { last_attempt_at: attempt.startedAt, last_outcome: attempt.outcome };
+    const failure = failed
+      ? {
+          failing_since: attempt.startedAt,
+          failed_etag: failedEtag,
+          retry_after: attempt.startedAt + backoffMs,
+          last_error: attempt.error,
+        }
+      : { failing_since: null, failed_etag: null, retry_after: null, last_error: null };
     await trx
       .insertInto('sync_state')
-      .values({ user_id: attempt.userId, ...values })
-      .onConflict((oc) => oc.column('user_id').doUpdateSet(values))
+      .values({ user_id: attempt.userId, ...latest, ...failure })
+      .onConflict((oc) =>
+        oc.column('user_id').doUpdateSet((eb) =>
+          skipped
+            ? latest
+            : failed
+              ? {
+                  ...latest,
+                  ...failure,
+                  failing_since: eb.fn.coalesce(eb.ref('sync_state.failing_since'), eb.ref('excluded.failing_since')),
+                }
+              : { ...latest, ...failure },
+        ),
+      )
       .execute();
     return Number(inserted.id);
   });

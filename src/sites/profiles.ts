@@ -217,18 +217,21 @@ export async function publishRenditions(
       rendition_spec: picture.renditionSpec,
       last_checked_at: picture.at,
     });
-    return old.map((o) => o.blob_key);
+    return deps.blobs.retire(
+      trx,
+      old.map((o) => o.blob_key),
+    );
   });
-  let oldKeys: string[];
+  let deleteOld: () => Promise<void>;
   try {
-    oldKeys = await switchToNew;
+    deleteOld = await switchToNew;
   } catch (error) {
     // The switch did not happen: the new files belong to nobody.
     await deps.blobs.delete(rows.map((r) => r.blobKey)).catch(() => {});
     throw error;
   }
   deps.faultPoint?.('after-commit');
-  await deps.blobs.delete(oldKeys);
+  await deleteOld();
 }
 
 /** Shows the placeholder (SPS-PicturePlaceholderState = 1) and drops the renditions. */

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './database.js';
 
 /**
@@ -19,7 +19,14 @@ export interface BlobStore {
   putAll(blobs: ReadonlyArray<{ key: string; bytes: Buffer }>, afterEach?: (key: string) => void): Promise<void>;
   get(key: string): Promise<Buffer | undefined>;
   delete(keys: readonly string[]): Promise<void>;
+  /**
+   * Blobs that `trx` stops pointing at. Kept in the database, they go in the same commit; kept as
+   * files, they may only go once it has committed, which the returned function does.
+   */
+  retire(trx: Transaction<Database>, keys: readonly string[]): Promise<() => Promise<void>>;
 }
+
+const NOTHING_LEFT = () => Promise.resolve();
 
 export interface BlobReadCounter {
   inc(bytes: number): void;
@@ -50,6 +57,9 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter): Bl
     }
     await fs.rename(temp, file);
   }
+  async function deleteFiles(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((key) => fs.rm(fileOf(key), { force: true })));
+  }
   return {
     kind: 'files',
     put,
@@ -71,8 +81,9 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter): Bl
         throw error;
       }
     },
-    async delete(keys) {
-      await Promise.all(keys.map((key) => fs.rm(fileOf(key), { force: true })));
+    delete: deleteFiles,
+    retire(_trx, keys) {
+      return Promise.resolve(() => deleteFiles(keys));
     },
   };
 }
@@ -110,6 +121,15 @@ export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobRead
         .deleteFrom('storage_blobs')
         .where('key', 'in', [...keys])
         .execute();
+    },
+    async retire(trx, keys) {
+      if (keys.length > 0) {
+        await trx
+          .deleteFrom('storage_blobs')
+          .where('key', 'in', [...keys])
+          .execute();
+      }
+      return NOTHING_LEFT;
     },
   };
 }

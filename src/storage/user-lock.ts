@@ -101,15 +101,21 @@ function advisoryLock(db: Kysely<Database>, maxHeld: number, waitMs: number): Us
       if (!(await slots.acquire(waitMs))) throw new LockTimeoutError(userId);
       try {
         return await db.connection().execute(async (connection) => {
-          try {
-            const remaining = Math.max(1, deadline - Date.now());
-            await sql`select set_config('lock_timeout', ${String(remaining)}, false)`.execute(connection);
-            await sql`select pg_advisory_lock(hashtextextended(${key}, 0))`.execute(connection);
-          } catch (error) {
-            if ((error as { code?: string }).code === '55P03') throw new LockTimeoutError(userId);
-            throw error;
-          } finally {
-            await sql`select set_config('lock_timeout', '0', false)`.execute(connection);
+          // Uncontended (the common case) in one round trip; otherwise wait, bounded by lock_timeout.
+          const { rows } = await sql<{
+            locked: boolean;
+          }>`select pg_try_advisory_lock(hashtextextended(${key}, 0)) as locked`.execute(connection);
+          if (!rows[0]?.locked) {
+            try {
+              const remaining = Math.max(1, deadline - Date.now());
+              await sql`select set_config('lock_timeout', ${String(remaining)}, false)`.execute(connection);
+              await sql`select pg_advisory_lock(hashtextextended(${key}, 0))`.execute(connection);
+            } catch (error) {
+              if ((error as { code?: string }).code === '55P03') throw new LockTimeoutError(userId);
+              throw error;
+            } finally {
+              await sql`select set_config('lock_timeout', '0', false)`.execute(connection);
+            }
           }
           try {
             return await fn();

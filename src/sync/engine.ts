@@ -192,8 +192,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         },
         decision.mailEtag,
         deps.settings().errorBackoffSeconds * 1000,
-        // The profile exists when it was found in step, so this only updates it.
-        checkedAt === undefined ? undefined : (trx) => markChecked(trx, user, checkedAt),
+        checkedAt === undefined ? undefined : { at: checkedAt, exchangeSyncState: user.hasMailbox ? 1 : 0 },
       );
       deps.metrics.syncs.inc({ trigger, outcome: decision.outcome });
       deps.metrics.syncSeconds.observe({ outcome: decision.outcome }, durationMs / 1000);

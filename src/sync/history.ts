@@ -1,4 +1,4 @@
-import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type QueryCreator } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
 import type { SyncStateTable } from './tables.js';
 import { preparedQuery } from '../storage/prepared.js';
@@ -65,30 +65,44 @@ export function toSyncState(row: Omit<SyncStateTable, 'user_id'>): SyncState {
   };
 }
 
+/** The "checked" time of a sync that found the sites in step, committed with its attempt. */
+export interface CheckedMark {
+  at: number;
+  exchangeSyncState: 0 | 1;
+}
+
 /**
- * Appends the attempt and moves the user's sync state in one transaction (with `alsoInTransaction`). A failure starts (or
- * continues) the back-off for the mail photo that failed; any other real outcome ends it. Skips
- * (recently checked, backing off) leave the failure state as it is.
+ * Appends the attempt, moves the user's sync state and, for an in-step check, the profile's
+ * "checked" time, all in one commit. A failure starts (or continues) the back-off for the mail
+ * photo that failed; a skip (recently checked, backing off, busy) leaves the failure as it was;
+ * any other outcome ends it. The state moves without being read first.
+ *
+ * The record is history, not the picture: it is committed without waiting for a WAL flush. The
+ * commit stays atomic; a power cut can lose the last fraction of a second of records, never a
+ * picture (a sync's switch of renditions was committed and flushed before this). On PostgreSQL it
+ * is one statement, so an in-step check costs one round trip here instead of six; SQLite (WAL,
+ * synchronous=NORMAL) never flushes per commit, and its statements cost no round trips.
  */
 export async function recordAttempt(
   db: Kysely<Database>,
   attempt: SyncAttempt,
   failedEtag: string | null,
   backoffMs: number,
-  /** More writes that belong to the same commit (the sync's "checked" time). */
-  alsoInTransaction?: (trx: Transaction<Database>) => Promise<void>,
+  checked?: CheckedMark,
 ): Promise<number> {
-  return db.transaction().execute(async (trx) => {
-    // The record of an attempt is history, not the picture: on PostgreSQL it is committed without
-    // waiting for the WAL flush, which is most of an unchanged check's time there. The commit stays
-    // atomic; a power cut can lose the last fraction of a second of records (the renditions a sync
-    // switched were committed, and flushed, before this). SQLite (WAL, synchronous=NORMAL) never
-    // flushes per commit anyway.
-    if (trx.getExecutor().adapter instanceof PostgresAdapter) {
-      await sql`set local synchronous_commit = off`.execute(trx);
-    }
-    await alsoInTransaction?.(trx);
-    const inserted = await trx
+  const skipped = ['recently_checked', 'backing_off', 'busy'].includes(attempt.outcome);
+  const failed = attempt.outcome === 'failed';
+  const latest = { last_attempt_at: attempt.startedAt, last_outcome: attempt.outcome };
+  const failure = failed
+    ? {
+        failing_since: attempt.startedAt,
+        failed_etag: failedEtag,
+        retry_after: attempt.startedAt + backoffMs,
+        last_error: attempt.error,
+      }
+    : { failing_since: null, failed_etag: null, retry_after: null, last_error: null };
+  const insertAttempt = (q: QueryCreator<Database>) =>
+    q
       .insertInto('sync_attempts')
       .values({
         user_id: attempt.userId,
@@ -100,24 +114,9 @@ export async function recordAttempt(
         etag_after: attempt.etagAfter,
         error: attempt.error,
       })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-
-    // The running state moves without reading it first: a failure keeps the time the failing
-    // began, a skip (recently checked, backing off, busy) leaves the failure as it was, and any
-    // other outcome ends it.
-    const skipped = ['recently_checked', 'backing_off', 'busy'].includes(attempt.outcome);
-    const failed = attempt.outcome === 'failed';
-    const latest = { last_attempt_at: attempt.startedAt, last_outcome: attempt.outcome };
-    const failure = failed
-      ? {
-          failing_since: attempt.startedAt,
-          failed_etag: failedEtag,
-          retry_after: attempt.startedAt + backoffMs,
-          last_error: attempt.error,
-        }
-      : { failing_since: null, failed_etag: null, retry_after: null, last_error: null };
-    await trx
+      .returning('id');
+  const moveState = (q: QueryCreator<Database>) =>
+    q
       .insertInto('sync_state')
       .values({ user_id: attempt.userId, ...latest, ...failure })
       .onConflict((oc) =>
@@ -132,8 +131,36 @@ export async function recordAttempt(
                 }
               : { ...latest, ...failure },
         ),
-      )
-      .execute();
+      );
+  // An in-step profile exists (it was read), so marking it is an update.
+  const markChecked = (q: QueryCreator<Database>) =>
+    q
+      .updateTable('site_profiles')
+      .set({ last_checked_at: checked?.at ?? null, exchange_sync_state: checked?.exchangeSyncState ?? 0 })
+      .where('user_id', '=', attempt.userId);
+
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    // set_config(..., true) is SET LOCAL: it holds until this statement's own commit.
+    // Each part is written against the plain schema; the names the statement's earlier parts add
+    // are not used by the later ones.
+    const plain = (q: unknown) => q as QueryCreator<Database>;
+    const writes = db
+      .with('relaxed', (q) => q.selectNoFrom(sql<string>`set_config('synchronous_commit', 'off', true)`.as('value')))
+      .with('attempt', (q) => insertAttempt(plain(q)))
+      .with('state', (q) => moveState(plain(q)));
+    const row = checked
+      ? await writes
+          .with('checked', (q) => markChecked(plain(q)))
+          .selectFrom(['attempt', 'relaxed'])
+          .select('attempt.id')
+          .executeTakeFirstOrThrow()
+      : await writes.selectFrom(['attempt', 'relaxed']).select('attempt.id').executeTakeFirstOrThrow();
+    return Number(row.id);
+  }
+  return db.transaction().execute(async (trx) => {
+    if (checked) await markChecked(trx).execute();
+    const inserted = await insertAttempt(trx).executeTakeFirstOrThrow();
+    await moveState(trx).execute();
     return Number(inserted.id);
   });
 }

@@ -54,18 +54,35 @@ export async function userForToken(db: Db, token: string): Promise<DirectoryUser
   return (await grantForToken(db, token))?.user;
 }
 
-/** The token's user and the scopes it was created with; undefined when unknown, expired or disabled. */
-export async function grantForToken(
-  db: Db,
-  token: string,
-  reads?: ReadCache,
-): Promise<{ user: DirectoryUser; scopes: GraphScope[] } | undefined> {
-  const load = () => tokenGrant(db, digest(token));
-  // Keyed by the token itself, so a cached use skips the hash. Expiry and the enabled flag are
-  // judged on every use, cached row or not.
-  const [row] = await (reads ? reads.read(`token ${token}`, load) : load());
-  if (!row || (row.expires_at !== null && row.expires_at <= Date.now()) || row.enabled !== 1) return undefined;
-  return { user: toUser(row), scopes: storedScopes(row.scopes, DEFAULT_DELEGATED_SCOPES) };
+/** What a token grants: its user and the scopes it was created with. */
+export interface TokenGrant {
+  user: DirectoryUser;
+  scopes: ReadonlySet<GraphScope>;
+}
+
+interface StoredGrant extends TokenGrant {
+  expiresAt: number | null;
+  enabled: boolean;
+}
+
+async function loadGrant(db: Db, token: string): Promise<StoredGrant | undefined> {
+  const [row] = await tokenGrant(db, digest(token));
+  return (
+    row && {
+      user: toUser(row),
+      scopes: new Set(storedScopes(row.scopes, DEFAULT_DELEGATED_SCOPES)),
+      expiresAt: row.expires_at,
+      enabled: row.enabled === 1,
+    }
+  );
+}
+
+/** The token's grant; undefined when unknown, expired or its user disabled. */
+export async function grantForToken(db: Db, token: string, reads?: ReadCache): Promise<TokenGrant | undefined> {
+  // Keyed by the token itself, so a cached use skips the hash. Expiry is judged on every use.
+  const stored = await (reads ? reads.read(`token ${token}`, () => loadGrant(db, token)) : loadGrant(db, token));
+  if (!stored || !stored.enabled || (stored.expiresAt !== null && stored.expiresAt <= Date.now())) return undefined;
+  return stored;
 }
 
 export async function createSession(db: Db, userId: string, lifetimeMs: number): Promise<string> {
@@ -78,11 +95,17 @@ export async function createSession(db: Db, userId: string, lifetimeMs: number):
   return sessionId;
 }
 
+async function loadSession(db: Db, sessionId: string) {
+  const [row] = await sessionUser(db, digest(sessionId));
+  return row && { user: toUser(row), expiresAt: row.expires_at, enabled: row.enabled === 1 };
+}
+
 export async function userForSession(db: Db, sessionId: string, reads?: ReadCache): Promise<DirectoryUser | undefined> {
-  const load = () => sessionUser(db, digest(sessionId));
-  const [row] = await (reads ? reads.read(`session ${sessionId}`, load) : load());
-  if (!row || row.expires_at <= Date.now() || row.enabled !== 1) return undefined;
-  return toUser(row);
+  const stored = await (reads
+    ? reads.read(`session ${sessionId}`, () => loadSession(db, sessionId))
+    : loadSession(db, sessionId));
+  if (!stored || !stored.enabled || stored.expiresAt <= Date.now()) return undefined;
+  return stored.user;
 }
 
 export async function endSession(db: Db, sessionId: string): Promise<void> {

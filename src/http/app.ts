@@ -23,6 +23,7 @@ import { sitePageRoutes } from '../sites/page-routes.js';
 import { sharePointRestRoutes } from '../sites/rest-api.js';
 import { siteRoutes } from '../sites/routes.js';
 import { installErrorHandler } from './errors.js';
+import { LazyChildLogger } from './lazy-logger.js';
 import { ErrorResponse } from './schemas.js';
 
 declare module 'fastify' {
@@ -48,6 +49,8 @@ export async function buildApp(services: Services): Promise<App> {
     logController: new LogController({
       disableRequestLogging: services.config.logLevel !== 'debug' && services.config.logLevel !== 'trace',
     }),
+    // The request-bound logger is made when the request logs something, not for every request.
+    childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options),
     trustProxy: false,
     bodyLimit: 1024 * 1024,
     routerOptions: { maxParamLength: 300 },

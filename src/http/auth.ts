@@ -9,6 +9,9 @@ import type { ReadCache } from '../storage/read-cache.js';
 
 export const SESSION_COOKIE = 'photosync_session';
 
+/** A browser session acts with the delegated scopes a signed-in user has by default. */
+const SESSION_SCOPES: ReadonlySet<GraphScope> = new Set(DEFAULT_DELEGATED_SCOPES);
+
 /** Who is asking: a user (their own token, a signed token or a session) or an app (its own token). */
 export type Principal =
   | { kind: 'user'; user: DirectoryUser; scopes: ReadonlySet<GraphScope>; via: 'session' | 'token' }
@@ -45,7 +48,7 @@ export async function authenticate(
     if (token.startsWith('pst_')) {
       const grant = await grantForToken(deps.db, token, deps.reads);
       return grant
-        ? { ok: true, principal: { kind: 'user', user: grant.user, scopes: new Set(grant.scopes), via: 'token' } }
+        ? { ok: true, principal: { kind: 'user', user: grant.user, scopes: grant.scopes, via: 'token' } }
         : { ok: false, problem: 'invalid' };
     }
     if (deps.publicUrl === undefined || token.split('.').length !== 3) return { ok: false, problem: 'invalid' };
@@ -64,7 +67,7 @@ export async function authenticate(
   if (!session) return { ok: false, problem: 'missing' };
   const user = await userForSession(deps.db, session, deps.reads);
   return user
-    ? { ok: true, principal: { kind: 'user', user, scopes: new Set(DEFAULT_DELEGATED_SCOPES), via: 'session' } }
+    ? { ok: true, principal: { kind: 'user', user, scopes: SESSION_SCOPES, via: 'session' } }
     : { ok: false, problem: 'invalid' };
 }
 
@@ -89,25 +92,30 @@ export async function requireUser(request: FastifyRequest, db: Db, publicUrl?: s
  * their credential may read that photo (a token limited to User.Read sees its own only); 401 for
  * nobody, 403 for a credential without the scope.
  */
-export async function requirePictureViewer(
-  request: FastifyRequest,
-  deps: AuthDeps,
-): Promise<{ user: DirectoryUser; mayView: (subject: { id: string }) => void }> {
+export async function requirePictureViewer(request: FastifyRequest, deps: AuthDeps): Promise<PictureViewer> {
   const result = await authenticate(request, deps, { cookies: true });
   if (!result.ok || result.principal.kind !== 'user') throw unauthorized();
-  const principal = result.principal;
-  return {
-    user: principal.user,
-    mayView: (subject) => {
-      if (!mayAccessPhoto(principal, subject, 'read')) {
-        throw new AppError(
-          'forbidden',
-          403,
-          "This token may only see its own user's picture (it lacks ProfilePhoto.Read.All).",
-        );
-      }
-    },
-  };
+  return new PictureViewer(result.principal);
+}
+
+/** A signed-in user looking at pictures, with what their credential lets them see. */
+export class PictureViewer {
+  constructor(private readonly principal: Principal & { kind: 'user' }) {}
+
+  get user(): DirectoryUser {
+    return this.principal.user;
+  }
+
+  /** Throws 403 unless the credential may see `subject`'s picture. */
+  mayView(subject: { id: string }): void {
+    if (!mayAccessPhoto(this.principal, subject, 'read')) {
+      throw new AppError(
+        'forbidden',
+        403,
+        "This token may only see its own user's picture (it lacks ProfilePhoto.Read.All).",
+      );
+    }
+  }
 }
 
 export type PhotoAccess = 'read' | 'write';

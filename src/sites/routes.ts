@@ -147,6 +147,24 @@ export function siteRoutes(app: App, services: Services): void {
     },
   );
 
+  async function subjectAndRendition(
+    upn: string,
+    size: RenditionSize,
+  ): Promise<{ subject: DirectoryUser | undefined; rendition?: Rendition }> {
+    const [row] = await userAndRendition(db, upn, size);
+    if (!row) return { subject: undefined };
+    const subject = toUser(row);
+    if (row.etag === null || row.blob_key === null || row.side === null || row.byte_size === null) return { subject };
+    const rendition: Rendition = {
+      etag: row.etag,
+      pictureTimestamp: row.picture_timestamp,
+      blobKey: row.blob_key,
+      side: row.side,
+      byteSize: row.byte_size,
+    };
+    return { subject, rendition };
+  }
+
   /** The user asked about and, when it came with the same query, their rendition of `size`. */
   async function resolveSubject(
     query: PhotoQuery,
@@ -157,18 +175,7 @@ export function siteRoutes(app: App, services: Services): void {
     if (account !== undefined) {
       const upn = upnFromAccountName(account);
       if (!upn) throw invalidInput(`"${account}" is not an account name (like jane@contoso.com).`);
-      const [row] = await requestReads.read(`picture ${size} ${upn}`, () => userAndRendition(db, upn, size));
-      if (!row) return { subject: undefined };
-      const subject = toUser(row);
-      if (row.etag === null || row.blob_key === null || row.side === null || row.byte_size === null) return { subject };
-      const rendition: Rendition = {
-        etag: row.etag,
-        pictureTimestamp: row.picture_timestamp,
-        blobKey: row.blob_key,
-        side: row.side,
-        byteSize: row.byte_size,
-      };
-      return { subject, rendition };
+      return requestReads.read(`picture ${size} ${upn}`, () => subjectAndRendition(upn, size));
     }
     if (query.url !== undefined) {
       const name = safeDecode(query.url.split('?')[0]?.split('/').pop() ?? '');

@@ -58,16 +58,22 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
     return value;
   }
 
-  const cache: ReadCache = {
+  /** One request's view: other processes' commits looked for at its first read only. */
+  class RequestReads implements ReadCache {
+    private remote: number | undefined;
+
+    read<T>(key: string, load: () => Promise<T>): Promise<T> {
+      this.remote ??= remoteCounter();
+      return read(key, load, this.remote);
+    }
+
+    forRequest(): ReadCache {
+      return this;
+    }
+  }
+
+  return {
     read: (key, load) => read(key, load, remoteCounter()),
-    forRequest() {
-      let remote: number | undefined;
-      const view: ReadCache = {
-        read: (key, load) => read(key, load, (remote ??= remoteCounter())),
-        forRequest: () => view,
-      };
-      return view;
-    },
+    forRequest: () => new RequestReads(),
   };
-  return cache;
 }

@@ -237,8 +237,33 @@ describeEachDialect('sync engine', (dialect) => {
     expect(failed.error).toMatch(/./);
     expect(await statusOf(user.upn)).toBe('failing');
 
+    const stateNow = () =>
+      services.database.db
+        .selectFrom('sync_state')
+        .selectAll()
+        .where('user_id', '=', user.id)
+        .executeTakeFirstOrThrow();
+    const backoffMs = services.syncSettings().errorBackoffSeconds * 1000;
+    const [first] = await listAttempts(services.database.db, user.id);
+    const failure = {
+      failing_since: first!.startedAt,
+      retry_after: first!.startedAt + backoffMs,
+      failed_etag: photo.etag,
+      last_error: failed.error,
+    };
+    expect(await stateNow()).toMatchObject({ last_outcome: 'failed', ...failure });
+
     expect((await services.sync.sync(user, 'photo_request')).outcome).toBe('backing_off');
+    // A skip leaves the failure as it was.
+    expect(await stateNow()).toMatchObject({ last_outcome: 'backing_off', ...failure });
     expect((await services.sync.sync(user, 'sharepoint_tile')).outcome).toBe('failed');
+    // Failing again keeps the time the failing began and moves the retry time.
+    const [again] = await listAttempts(services.database.db, user.id);
+    expect(await stateNow()).toMatchObject({
+      last_outcome: 'failed',
+      failing_since: first!.startedAt,
+      retry_after: again!.startedAt + backoffMs,
+    });
 
     await giveMailPhoto(services, user, await solidJpeg(BLUE));
     expect((await services.sync.sync(user, 'photo_request')).outcome).toBe('synced');

@@ -192,8 +192,7 @@ export async function publishRenditions(
   );
   await ensureProfile(deps.db, user);
   const switchToNew = deps.db.transaction().execute(async (trx) => {
-    const old = await trx.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id).execute();
-    await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).execute();
+    const old = await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).returning('blob_key').execute();
     await trx
       .insertInto('site_renditions')
       .values(
@@ -238,8 +237,7 @@ export async function publishRenditions(
 export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: number): Promise<void> {
   await ensureProfile(deps.db, user);
   const oldKeys = await deps.db.transaction().execute(async (trx) => {
-    const old = await trx.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id).execute();
-    await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).execute();
+    const old = await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).returning('blob_key').execute();
     await updateProfile(trx, user, {
       placeholder_state: 1,
       exchange_sync_state: user.hasMailbox ? 1 : 0,

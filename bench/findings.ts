@@ -36,8 +36,10 @@ const FINDINGS: Finding[] = [
       'inputs, the user’s lock, the same inputs again under it, the master’s bytes, the three renditions in one',
       'insert, the switch in one transaction that also drops the old renditions, the attempt record in one',
       'statement, the unlock), each costing about the "for scale" row. The photo bytes travel through',
-      'PostgreSQL as well. The rest of the changed time is HTTP: the L picture sent back and the colleague’s',
-      'request for the new M. On SQLite the same steps are function calls and file writes.',
+      'PostgreSQL as well. On SQLite the steps are function calls, but the three new files are each flushed',
+      'to disk (`fsync`, in parallel) before the switch commits, so a picture never points at bytes a power',
+      'cut could lose. The rest of the changed time is HTTP: the L picture (or the tile’s redirect) sent back',
+      'and the colleague’s request for the new M.',
     ],
   },
   {

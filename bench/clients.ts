@@ -1,0 +1,34 @@
+import { createSession } from '../src/directory/credentials.js';
+import type { DirectoryUser } from '../src/directory/users.js';
+import type { BenchStore } from './fixtures.js';
+import type { ServerProcess } from './support.js';
+
+// How the benchmarks act as a user's browser.
+
+/**
+ * The SharePoint tile as a signed-in browser clicks it on `server`: a session cookie, the form token
+ * from the home page, then POST /launch/sharepoint; the outcome comes back in the redirect.
+ */
+export async function sharePointTile(store: BenchStore, server: ServerProcess, user: DirectoryUser) {
+  const session = await createSession(store.services.database.db, user.id, 3_600_000);
+  const cookies = new Map([['photosync_session', session]]);
+  const cookieHeader = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  const home = await fetch(`${server.url}/`, { headers: { cookie: cookieHeader() }, redirect: 'manual' });
+  for (const c of home.headers.getSetCookie()) {
+    const [pair] = c.split(';');
+    const at = pair!.indexOf('=');
+    cookies.set(pair!.slice(0, at), pair!.slice(at + 1));
+  }
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await home.text())?.[1];
+  if (!csrf) throw new Error(`no form token on the home page (status ${home.status})`);
+  return async (): Promise<string> => {
+    const response = await fetch(`${server.url}/launch/sharepoint`, {
+      method: 'POST',
+      headers: { cookie: cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
+      redirect: 'manual',
+    });
+    await response.arrayBuffer();
+    return /[?&]sync=([a-z_]+)/.exec(response.headers.get('location') ?? '')?.[1] ?? `status ${response.status}`;
+  };
+}

@@ -1,6 +1,6 @@
 import { invalidInput } from '../errors.js';
 import type { Db } from '../storage/database.js';
-import { SYNC_STATES, type SyncStateName } from '../sync/status.js';
+import { SYNC_STATES, usersWithSyncTables, type SyncStateName } from '../sync/status.js';
 
 // The admin console's users table: one indexed read of `admin_user_status` per page (keyset
 // pagination, so page 2,000 costs what page 1 costs), then the page's few rows joined by key.
@@ -87,11 +87,7 @@ export async function listUsersPage(db: Db, query: UsersPageQuery): Promise<User
   const details =
     ids.length === 0
       ? []
-      : await db
-          .selectFrom('directory_users as u')
-          .leftJoin('mail_photos as m', 'm.user_id', 'u.id')
-          .leftJoin('site_profiles as p', 'p.user_id', 'u.id')
-          .leftJoin('sync_state as s', 's.user_id', 'u.id')
+      : await usersWithSyncTables(db)
           .select([
             'u.id',
             'u.display_name',

@@ -3,6 +3,7 @@ import { SITE_PROFILE_COLUMNS, toSiteProfile, type SiteProfile } from '../sites/
 import type { Db } from '../storage/database.js';
 import { preparedQuery } from '../storage/prepared.js';
 import { toSyncState, type SyncState } from './history.js';
+import { usersWithSyncTables } from './status.js';
 
 /** What a sync decides from: the sites' profile, the mail photo's metadata and the back-off state. */
 export interface SyncInputs {
@@ -14,11 +15,7 @@ export interface SyncInputs {
 // One query instead of three: an in-step check is a few small reads and one commit, so on
 // PostgreSQL each round trip saved is a visible part of it.
 const inputsRow = preparedQuery(1, (db, userId: string) =>
-  db
-    .selectFrom('directory_users as u')
-    .leftJoin('site_profiles as p', 'p.user_id', 'u.id')
-    .leftJoin('mail_photos as m', 'm.user_id', 'u.id')
-    .leftJoin('sync_state as s', 's.user_id', 'u.id')
+  usersWithSyncTables(db)
     .select([
       'p.user_id as profile_user',
       ...SITE_PROFILE_COLUMNS.map((c) => `p.${c}` as const),

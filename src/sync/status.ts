@@ -53,12 +53,20 @@ export function classify(row: StatusRow, renditionSpec?: string): SyncStateName 
   return 'changed';
 }
 
-export async function listSyncStatus(db: Db, publicUrl: string, renditionSpec?: string): Promise<UserSyncStatus[]> {
-  const rows = await db
+/**
+ * Each user with what their sync state is made of: the mail photo (`m`), the sites' profile (`p`)
+ * and the running sync state (`s`), each absent (all NULL) when the user has none.
+ */
+export function usersWithSyncTables(db: Db) {
+  return db
     .selectFrom('directory_users as u')
     .leftJoin('mail_photos as m', 'm.user_id', 'u.id')
     .leftJoin('site_profiles as p', 'p.user_id', 'u.id')
-    .leftJoin('sync_state as s', 's.user_id', 'u.id')
+    .leftJoin('sync_state as s', 's.user_id', 'u.id');
+}
+
+export async function listSyncStatus(db: Db, publicUrl: string, renditionSpec?: string): Promise<UserSyncStatus[]> {
+  const rows = await usersWithSyncTables(db)
     .select([
       'u.upn',
       'u.display_name',

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import type { MessageKey } from '../portal/messages/en.js';
-import { renderPage, type PageContext } from '../portal/layout.js';
+import type { MessageKey } from '../web/messages/en.js';
+import { renderPage, type PageContext } from '../web/layout.js';
 import type { AuditEntry } from './audit.js';
 import type { UserDetail } from './actions.js';
 import type { AdminSettings } from './settings.js';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { invalidInput, notFound } from '../errors.js';
-import { LOCALES, type Locale } from '../portal/i18n.js';
+import { LOCALES, type Locale } from '../web/i18n.js';
 import type { Database, Db } from '../storage/database.js';
 import type { SyncStateName } from '../sync/status.js';
 import { recordAudit } from './audit.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import type { App } from '../http/app.js';
-import { createSignInThrottle } from '../portal/sign-in-throttle.js';
+import { createSignInThrottle } from './sign-in-throttle.js';
 import type { Services } from '../services.js';
 import type { Db } from '../storage/database.js';
 import { appForCredentials, findApp, issueAccessToken, tenantId, type TokenSubject } from './apps.js';

@@ -11,15 +11,15 @@ import { availableSides } from '../mail/photo-sizes.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
 import type { SyncTrigger } from '../sync/history.js';
-import { LANGUAGE_COOKIE, formatDate, localPath, pageContext, sendPage } from './page-context.js';
+import { LANGUAGE_COOKIE, formatDate, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { helpPage, outlookPage, profilePhotoPage, type PhotoForm } from './pages.js';
-import { UploadBody, uploadRoutes, uploadedBytes } from './uploads.js';
-import type { MessageKey } from './messages/en.js';
+import { UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
+import type { MessageKey } from '../web/messages/en.js';
 
 // The portal's pages beyond sign-in: the app tiles that run a sync, the profile photo page, help,
 // the language switcher and the little script the upload form uses.
 
-const SCRIPT = fs.readFileSync(new URL('./assets/portal.js', import.meta.url));
+const SCRIPT = fs.readFileSync(new URL('../web/assets/portal.js', import.meta.url));
 const SCRIPT_ETAG = `"${contentTag(SCRIPT)}"`;
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const YEAR_SECONDS = 365 * 24 * 60 * 60;

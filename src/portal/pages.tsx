@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import type { PageContext, SuiteUser } from './layout.js';
-import { Avatar, Notice, renderPage } from './layout.js';
+import type { PageContext, SuiteUser } from '../web/layout.js';
+import { Avatar, Notice, renderPage } from '../web/layout.js';
 
 export function signInPage(context: PageContext, form: { upn?: string; error?: string | undefined }): string {
   const { t } = context;

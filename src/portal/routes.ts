@@ -10,8 +10,8 @@ import type { App } from '../http/app.js';
 import { SESSION_COOKIE, currentUser } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
-import { createSignInThrottle } from './sign-in-throttle.js';
-import { pageContext, sendPage } from './page-context.js';
+import { createSignInThrottle } from '../directory/sign-in-throttle.js';
+import { pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
 import { homePage, messagePage, signInPage } from './pages.js';
 
@@ -20,7 +20,7 @@ import { homePage, messagePage, signInPage } from './pages.js';
 const SESSION_LIFETIME_MS = 8 * 60 * 60 * 1000;
 /** Plain flood control on the sign-in form; guessing is slowed by the failed-attempt throttle. */
 const SIGN_IN_REQUESTS_PER_MINUTE = 120;
-const STYLESHEET = fs.readFileSync(new URL('./assets/portal.css', import.meta.url));
+const STYLESHEET = fs.readFileSync(new URL('../web/assets/portal.css', import.meta.url));
 const STYLESHEET_ETAG = `"${contentTag(STYLESHEET)}"`;
 
 const SignInBody = Type.Object({

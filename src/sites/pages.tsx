@@ -1,6 +1,6 @@
-import type { PageContext, SuiteUser } from '../portal/layout.js';
-import { Notice, renderPage } from '../portal/layout.js';
-import type { MessageKey } from '../portal/messages/en.js';
+import type { PageContext, SuiteUser } from '../web/layout.js';
+import { Notice, renderPage } from '../web/layout.js';
+import type { MessageKey } from '../web/messages/en.js';
 import { UploadForm } from '../portal/pages.js';
 
 // The sites' pages (SharePoint and OneDrive): the site home with its People section, a person's

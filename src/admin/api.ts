@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { invalidInput } from '../errors.js';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../sync/history.js';

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getDirectoryPhoto } from '../directory/photo.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { isAppError, notFound } from '../errors.js';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { currentUser } from '../http/auth.js';
 import { getMailPhoto, readMailMaster } from '../mail/photo-store.js';
 import { pageContext, sendPage } from '../web/page-context.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { createSignInThrottle } from './sign-in-throttle.js';
 import type { Services } from '../services.js';
 import type { Db } from '../storage/database.js';

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DirectoryUser } from '../directory/users.js';
 import { isAppError } from '../errors.js';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { availableSides, GRAPH_PHOTO_SIDES } from '../mail/photo-sizes.js';
 import {
   getMailPhoto,

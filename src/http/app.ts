@@ -1,16 +1,10 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import helmet, { type HelmetOptions } from 'helmet';
-import Fastify, {
-  LogController,
-  type FastifyReply,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type RawServerDefault,
-} from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyBaseLogger } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
 import { adminRoutes } from '../admin/routes.js';
@@ -25,23 +19,11 @@ import { siteRoutes } from '../sites/routes.js';
 import { installErrorHandler } from './errors.js';
 import { LazyChildLogger } from './lazy-logger.js';
 import { ErrorResponse } from './schemas.js';
+import type { App } from './types.js';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route answers with a picture: it gets the picture's security headers, not a page's. */
-    picture?: boolean;
-  }
-}
+export type { App };
 
 /** Builds the whole HTTP app without listening, so tests can use app.inject() or a real port. */
-export type App = FastifyInstance<
-  RawServerDefault,
-  IncomingMessage,
-  ServerResponse,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
-
 export async function buildApp(services: Services): Promise<App> {
   const app = Fastify({
     loggerInstance: services.log as FastifyBaseLogger,

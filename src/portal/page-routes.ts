@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DirectoryUser } from '../directory/users.js';
 import { notFound } from '../errors.js';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { errorResponses } from '../http/schemas.js';
 import { currentUser } from '../http/auth.js';
 import { getMailPhoto, removeMailPhoto, setMailPhoto, type MailStoreDeps } from '../mail/photo-store.js';

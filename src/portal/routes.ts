@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { promptBannerFor } from '../admin/banner.js';
 import { createSession, endSession } from '../directory/credentials.js';
 import { authenticate } from '../directory/users.js';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { SESSION_COOKIE, currentUser } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';

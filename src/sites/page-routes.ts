@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { listPeople } from '../directory/people.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { upnFromAccountName } from '../directory/upn.js';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { currentUser } from '../http/auth.js';
 import type { MessageKey } from '../web/messages/en.js';
 import { formatDate, pageContext, sendPage } from '../web/page-context.js';

@@ -5,7 +5,7 @@ import { claimForUpn, libraryFileStem, upnFromAccountName } from '../directory/u
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { isAppError } from '../errors.js';
 import { drainRequest } from '../http/drain.js';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { SESSION_COOKIE, authenticate, mayAccessPhoto, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { pictureProperties } from './library.js';

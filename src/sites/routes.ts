@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { USER_COLUMNS, findUserById, toUser, type DirectoryUser } from '../directory/users.js';
 import { upnFromAccountName } from '../directory/upn.js';
 import { invalidInput, notFound } from '../errors.js';

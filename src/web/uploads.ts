@@ -2,7 +2,7 @@ import multipart from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError } from '../errors.js';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { MAIL_PHOTO_MAX_BYTES } from '../mail/photo-store.js';
 import type { MessageKey } from './messages/en.js';
 

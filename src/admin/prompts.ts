@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { invalidInput, notFound } from '../errors.js';
+import { getMailPhoto } from '../mail/photo-store.js';
 import { LOCALES, type Locale } from '../web/i18n.js';
 import type { Database, Db } from '../storage/database.js';
 import type { SyncStateName } from '../sync/status.js';
@@ -104,8 +105,7 @@ export async function promptUsers(
 }
 
 async function mailEtag(db: Db, userId: string): Promise<string | null> {
-  const row = await db.selectFrom('mail_photos').select('etag').where('user_id', '=', userId).executeTakeFirst();
-  return row?.etag ?? null;
+  return (await getMailPhoto(db, userId))?.etag ?? null;
 }
 
 /**

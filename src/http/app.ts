@@ -7,7 +7,9 @@ import helmet, { type HelmetOptions } from 'helmet';
 import Fastify, { LogController, type FastifyReply, type FastifyBaseLogger } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
+import { promptBannerFor } from '../admin/banner.js';
 import { adminRoutes } from '../admin/routes.js';
+import type { DirectoryUser } from '../directory/users.js';
 import { tokenRoutes } from '../directory/token-routes.js';
 import { GraphErrorBody } from '../graph/errors.js';
 import { graphRoutes } from '../graph/routes.js';
@@ -16,6 +18,8 @@ import type { Services } from '../services.js';
 import { sitePageRoutes } from '../sites/page-routes.js';
 import { sharePointRestRoutes } from '../sites/rest-api.js';
 import { siteRoutes } from '../sites/routes.js';
+import { webAssetRoutes } from '../web/asset-routes.js';
+import type { PageContext } from '../web/layout.js';
 import { installErrorHandler } from './errors.js';
 import { LazyChildLogger } from './lazy-logger.js';
 import { ErrorResponse } from './schemas.js';
@@ -135,12 +139,15 @@ export async function buildApp(services: Services): Promise<App> {
   );
 
   // Tier 3: the roles' routes.
+  webAssetRoutes(app);
   siteRoutes(app, services);
   tokenRoutes(app, services);
   await app.register((graph) => graphRoutes(graph as App, services), { prefix: '/v1.0' });
   await app.register((rest) => sharePointRestRoutes(rest as App, services), { prefix: '/_api' });
   await app.register(async (portal) => {
-    await portalRoutes(portal as App, services);
+    // The admin console's prompt banner on the portal's home page.
+    const homeBanner = (user: DirectoryUser, page: PageContext) => promptBannerFor(services.database.db, user, page);
+    await portalRoutes(portal as App, services, { homeBanner });
     await sitePageRoutes(portal as App, services);
   });
   await app.register((admin) => adminRoutes(admin as App, services));

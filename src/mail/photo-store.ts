@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DirectoryUser } from '../directory/users.js';
-import { AppError, invalidInput, payloadTooLarge, unsupportedMediaType } from '../errors.js';
-import { makeMasterPhoto, type ImageRefusal } from '../media/media.js';
+import { AppError, imageRefused } from '../errors.js';
+import { makeMasterPhoto } from '../media/media.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Kysely } from 'kysely';
 import type { Database, Db, Dialect } from '../storage/database.js';
@@ -35,20 +35,6 @@ export const noMailbox = (user: DirectoryUser) =>
     404,
     `${user.upn} has no mailbox, so there is no mail photo. Upload a picture in the sites instead.`,
   );
-
-/** Turns the media module's refusal into the error a person sees. */
-export function refusalError(refusal: ImageRefusal): AppError {
-  switch (refusal.reason) {
-    case 'too_large':
-      return payloadTooLarge(refusal.message);
-    case 'unsupported_type':
-      return unsupportedMediaType(refusal.message);
-    case 'empty':
-    case 'corrupt':
-    case 'too_many_pixels':
-      return invalidInput(refusal.message, `image_${refusal.reason}`);
-  }
-}
 
 /** The current photo's metadata, without touching its bytes: the sync engine compares ETags with it. */
 // Read by every sync, so compiled once (see preparedQuery).
@@ -94,7 +80,7 @@ export async function readMailMaster(blobs: BlobStore, photo: MailPhoto): Promis
 export async function setMailPhoto(deps: MailStoreDeps, user: DirectoryUser, upload: Buffer): Promise<MailPhoto> {
   if (!user.hasMailbox) throw noMailbox(user);
   const master = await makeMasterPhoto(upload, { maxSide: MAIL_MASTER_MAX_SIDE, maxBytes: MAIL_PHOTO_MAX_BYTES });
-  if (!master.ok) throw refusalError(master);
+  if (!master.ok) throw imageRefused(master);
 
   const etag = contentTag(master.jpeg);
   const current = await getMailPhoto(deps.db, user.id);

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DirectoryUser } from '../directory/users.js';
@@ -9,7 +8,7 @@ import { currentUser } from '../http/auth.js';
 import { getMailPhoto, removeMailPhoto, setMailPhoto, type MailStoreDeps } from '../mail/photo-store.js';
 import { availableSides } from '../mail/photo-sizes.js';
 import type { Services } from '../services.js';
-import { contentTag } from '../storage/hash.js';
+import type { SyncNoticeName } from '../sites/pages.js';
 import type { SyncTrigger } from '../sync/history.js';
 import { LANGUAGE_COOKIE, formatDate, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { helpPage, outlookPage, profilePhotoPage, type PhotoForm } from './pages.js';
@@ -19,8 +18,6 @@ import type { MessageKey } from '../web/messages/en.js';
 // The portal's pages beyond sign-in: the app tiles that run a sync, the profile photo page, help,
 // the language switcher and the little script the upload form uses.
 
-const SCRIPT = fs.readFileSync(new URL('../web/assets/portal.js', import.meta.url));
-const SCRIPT_ETAG = `"${contentTag(SCRIPT)}"`;
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const YEAR_SECONDS = 365 * 24 * 60 * 60;
 
@@ -81,12 +78,6 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     );
     return sendPage(reply, page, status);
   }
-
-  app.get('/assets/portal.js', { schema: { summary: 'Portal script', tags: ['portal'] } }, (request, reply) => {
-    reply.header('etag', SCRIPT_ETAG).header('cache-control', 'public, max-age=300');
-    if (request.headers['if-none-match'] === SCRIPT_ETAG) return reply.status(304).send();
-    return reply.type('text/javascript; charset=utf-8').send(SCRIPT);
-  });
 
   app.get(
     '/portal/photo',
@@ -159,7 +150,9 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
       const target = LAUNCH_TARGETS[request.params.app];
       const trigger: SyncTrigger = request.body.from === 'prompt' ? 'prompt' : target.trigger;
       const result = await services.sync.sync(user, trigger);
-      return reply.redirect(`${target.path}?sync=${result.outcome}`, 303);
+      // Every outcome of a sync has a notice on the page it lands on.
+      const notice: SyncNoticeName = result.outcome;
+      return reply.redirect(`${target.path}?sync=${notice}`, 303);
     },
   );
 

@@ -1,27 +1,26 @@
-import fs from 'node:fs';
 import csrf from '@fastify/csrf-protection';
 import rateLimit from '@fastify/rate-limit';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { promptBannerFor } from '../admin/banner.js';
 import { createSession, endSession } from '../directory/credentials.js';
 import { authenticate } from '../directory/users.js';
 import type { App } from '../http/types.js';
+import type { DirectoryUser } from '../directory/users.js';
+import type { PageContext } from '../web/layout.js';
+import type { ComponentChildren } from 'preact';
 import { SESSION_COOKIE, currentUser } from '../http/auth.js';
 import type { Services } from '../services.js';
-import { contentTag } from '../storage/hash.js';
 import { createSignInThrottle } from '../directory/sign-in-throttle.js';
 import { pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
-import { homePage, messagePage, signInPage } from './pages.js';
+import { messagePage } from '../web/message-page.js';
+import { homePage, signInPage } from './pages.js';
 
 // The portal (Office.com's role): sign-in, sign-out and the signed-in home page.
 
 const SESSION_LIFETIME_MS = 8 * 60 * 60 * 1000;
 /** Plain flood control on the sign-in form; guessing is slowed by the failed-attempt throttle. */
 const SIGN_IN_REQUESTS_PER_MINUTE = 120;
-const STYLESHEET = fs.readFileSync(new URL('../web/assets/portal.css', import.meta.url));
-const STYLESHEET_ETAG = `"${contentTag(STYLESHEET)}"`;
 
 const SignInBody = Type.Object({
   upn: Type.Optional(Type.String({ maxLength: 300 })),
@@ -31,7 +30,12 @@ const SignInBody = Type.Object({
 const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 
-export async function portalRoutes(app: App, services: Services): Promise<void> {
+export interface PortalOptions {
+  /** Something to show at the top of the home page for this user (the admin console's prompt banner). */
+  homeBanner?: (user: DirectoryUser, page: PageContext) => Promise<ComponentChildren | null>;
+}
+
+export async function portalRoutes(app: App, services: Services, options: PortalOptions = {}): Promise<void> {
   const { db } = services.database;
   const secure = services.config.publicUrl.startsWith('https:');
 
@@ -69,18 +73,11 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
     throw error;
   });
 
-  app.get('/assets/portal.css', { schema: { summary: 'Portal stylesheet', tags: ['portal'] } }, (request, reply) => {
-    reply.header('etag', STYLESHEET_ETAG).header('cache-control', 'public, max-age=300');
-    if (request.headers['if-none-match'] === STYLESHEET_ETAG) return reply.status(304).send();
-    return reply.type('text/css; charset=utf-8').send(STYLESHEET);
-  });
-
   app.get('/', { schema: { summary: 'Portal home', tags: ['portal'], response: html } }, async (request, reply) => {
     const user = await currentUser(request, db);
     if (!user) return reply.redirect('/signin', 303);
     const page = await pageContext(db, request, reply, user);
-    // Admin console (issue 4): the prompt banner for a user an admin asked to sync.
-    const banner = (await promptBannerFor(db, user, page)) ?? undefined;
+    const banner = (await options.homeBanner?.(user, page)) ?? undefined;
     return sendPage(reply, homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox, banner }));
   });
 

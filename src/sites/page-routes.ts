@@ -7,11 +7,18 @@ import type { App } from '../http/types.js';
 import { currentUser } from '../http/auth.js';
 import type { MessageKey } from '../web/messages/en.js';
 import { formatDate, pageContext, sendPage } from '../web/page-context.js';
-import { messagePage } from '../portal/pages.js';
+import { messagePage } from '../web/message-page.js';
 import { UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
 import type { Services } from '../services.js';
-import { SYNC_OUTCOMES, type SyncOutcome } from '../sync/history.js';
-import { oneDrivePage, personPage, siteHomePage, uploadPicturePage, userPhotoUrl, type SyncNotice } from './pages.js';
+import {
+  SYNC_NOTICE_NAMES,
+  oneDrivePage,
+  personPage,
+  siteHomePage,
+  syncNotice,
+  uploadPicturePage,
+  userPhotoUrl,
+} from './pages.js';
 import { getSiteProfile } from './profiles.js';
 import { uploadSitePicture } from './upload.js';
 
@@ -20,25 +27,9 @@ import { uploadSitePicture } from './upload.js';
 
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const PEOPLE_SHOWN = 48;
-const SyncQuery = Type.Object({ sync: Type.Optional(Type.Union(SYNC_OUTCOMES.map((o) => Type.Literal(o)))) });
+const SyncQuery = Type.Object({ sync: Type.Optional(Type.Union(SYNC_NOTICE_NAMES.map((name) => Type.Literal(name)))) });
 const PersonQuery = Type.Object({ accountname: Type.Optional(Type.String({ maxLength: 300 })) });
 const DoneQuery = Type.Object({ done: Type.Optional(Type.Literal('1')) });
-
-const NOTICE_KIND: Record<SyncOutcome, 'ok' | 'info' | 'error'> = {
-  synced: 'ok',
-  removed: 'ok',
-  unchanged: 'ok',
-  no_photo: 'info',
-  no_mailbox: 'info',
-  recently_checked: 'ok',
-  backing_off: 'error',
-  busy: 'info',
-  failed: 'error',
-};
-
-function syncNotice(outcome: SyncOutcome | undefined, app: string): SyncNotice {
-  return outcome && { key: `sync.${outcome}` as MessageKey, kind: NOTICE_KIND[outcome], app };
-}
 
 export async function sitePageRoutes(app: App, services: Services): Promise<void> {
   const { db } = services.database;

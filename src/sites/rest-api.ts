@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { claimForUpn, libraryFileStem, upnFromAccountName } from '../directory/upn.js';
+import { claimForUpn, upnFromAccountName } from '../directory/upn.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { isAppError } from '../errors.js';
 import { drainRequest } from '../http/drain.js';
@@ -9,7 +9,7 @@ import type { App } from '../http/types.js';
 import { SESSION_COOKIE, authenticate, mayAccessPhoto, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { pictureProperties } from './library.js';
-import { getSiteProfile } from './profiles.js';
+import { fileStemOf, getSiteProfile } from './profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
 import { formatOData, odataFormatOf, type ODataFormat } from './rest-odata.js';
 
@@ -110,12 +110,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
 
   async function personProperties(user: DirectoryUser) {
     const profile = await getSiteProfile(db, user.id);
-    const row = await db
-      .selectFrom('site_profiles')
-      .select('file_stem')
-      .where('user_id', '=', user.id)
-      .executeTakeFirst();
-    const stem = row?.file_stem ?? libraryFileStem(user.upn);
+    const stem = await fileStemOf(db, user);
     const picture = pictureProperties(publicUrl, stem, profile, user.hasMailbox);
     const claim = claimForUpn(user.upn);
     const properties: Array<[string, string]> = [

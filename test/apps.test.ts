@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose';
 import { beforeAll, expect, it } from 'vitest';
 import { createApp, removeApp, tenantId, verifyAccessToken } from '../src/directory/apps.js';
 import { findUserByUpn } from '../src/directory/users.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { bearer } from './support/apps.js';
 import { makeUser } from './support/factories.js';

@@ -4,14 +4,14 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import helmet, { type HelmetOptions } from 'helmet';
-import Fastify, { LogController, type FastifyReply, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
 import { promptBannerFor } from './admin/banner.js';
 import { adminRoutes } from './admin/routes.js';
 import type { DirectoryUser } from './directory/users.js';
 import { tokenRoutes } from './directory/token-routes.js';
-import { GraphErrorBody } from './graph/errors.js';
+import { GraphErrorBody, renderGraphError } from './graph/errors.js';
 import { graphRoutes } from './graph/routes.js';
 import { portalRoutes } from './portal/routes.js';
 import type { Services } from './services.js';
@@ -20,15 +20,31 @@ import { sharePointRestRoutes } from './sites/rest-api.js';
 import { siteRoutes } from './sites/routes.js';
 import { webAssetRoutes } from './web/asset-routes.js';
 import type { PageContext } from './web/layout.js';
-import { installErrorHandler } from './http/errors.js';
+import { AppError } from './errors.js';
+import { renderEntraError } from './directory/entra-errors.js';
+import { errorResponder, installErrorHandler, renderJsonError, type ErrorHandling } from './http/errors.js';
+import { renderSharePointError } from './sites/rest-errors.js';
+import { createPageErrorRenderer } from './web/error-page.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
 import { ErrorResponse } from './http/schemas.js';
-import type { App } from './http/types.js';
+import { routeDefaults, type App, type Envelope } from './http/types.js';
 
 export type { App };
 
 /** Builds the whole HTTP app without listening, so tests can use app.inject() or a real port. */
 export async function buildApp(services: Services): Promise<App> {
+  const errors: ErrorHandling = {
+    renderers: {
+      page: createPageErrorRenderer(services.database.db),
+      graph: renderGraphError,
+      sharepoint: renderSharePointError,
+      entra: renderEntraError,
+      json: renderJsonError,
+    },
+    envelopeOfPath: (path) => API_MOUNTS.find((mount) => isUnder(path, mount.prefix))?.envelope ?? 'json',
+    logs: (level) => services.log.isLevelEnabled(level),
+  };
+  const respond = errorResponder(errors);
   const app = Fastify({
     loggerInstance: services.log as FastifyBaseLogger,
     // Request lines only when debugging: at serving rates they would dominate the log.
@@ -44,9 +60,9 @@ export async function buildApp(services: Services): Promise<App> {
     rewriteUrl: (request) =>
       (request.url ?? '/').replace(/^(\/v1\.0\/[^?]*\/)%24value(?=$|[?/])/i, (_match, head: string) => `${head}$value`),
     // Errors Fastify raises before any route runs (a malformed URL) get the one error shape too.
-    frameworkErrors: (error, _request, reply: FastifyReply) => {
+    frameworkErrors: (error, request, reply) => {
       const message = error.code === 'FST_ERR_BAD_URL' ? 'The address is not a valid URL.' : error.message;
-      void reply.status(400).send({ error: { code: 'invalid_request', message } });
+      void respond(request, reply, { error: new AppError('invalid_request', message) });
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -100,7 +116,7 @@ export async function buildApp(services: Services): Promise<App> {
   });
   app.addSchema(ErrorResponse);
   app.addSchema(GraphErrorBody);
-  installErrorHandler(app);
+  installErrorHandler(app, errors);
 
   // Tier 2: operational endpoints.
   app.get(
@@ -142,9 +158,17 @@ export async function buildApp(services: Services): Promise<App> {
   webAssetRoutes(app);
   siteRoutes(app, services);
   tokenRoutes(app, services);
-  await app.register((graph) => graphRoutes(graph as App, services), { prefix: '/v1.0' });
-  await app.register((rest) => sharePointRestRoutes(rest as App, services), { prefix: '/_api' });
+  for (const mount of API_MOUNTS) {
+    await app.register(
+      async (api) => {
+        routeDefaults(api as App, { envelope: mount.envelope });
+        await mount.routes(api as App, services);
+      },
+      { prefix: mount.prefix },
+    );
+  }
   await app.register(async (portal) => {
+    routeDefaults(portal as App, { envelope: 'page' });
     // The admin console's prompt banner on the portal's home page.
     const homeBanner = (user: DirectoryUser, page: PageContext) => promptBannerFor(services.database.db, user, page);
     await portalRoutes(portal as App, services, { homeBanner });
@@ -153,6 +177,19 @@ export async function buildApp(services: Services): Promise<App> {
   await app.register((admin) => adminRoutes(admin as App, services));
   return app;
 }
+
+/** The APIs mounted under a prefix, each answering in its own envelope, also at addresses it does not have. */
+const API_MOUNTS: ReadonlyArray<{
+  prefix: string;
+  envelope: Envelope;
+  routes: (api: App, services: Services) => Promise<void>;
+}> = [
+  { prefix: '/v1.0', envelope: 'graph', routes: graphRoutes },
+  { prefix: '/_api', envelope: 'sharepoint', routes: sharePointRestRoutes },
+];
+
+const isUnder = (path: string, prefix: string) =>
+  path === prefix || (/^[/?]/.test(path.slice(prefix.length)) && path.startsWith(prefix));
 
 /**
  * What a picture (or its JSON error) needs of the page headers: never sniffed as another type,

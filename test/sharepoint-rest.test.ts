@@ -6,7 +6,7 @@ import type { App } from '../src/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
-import { parseCall } from '../src/sites/rest-api.js';
+import { parseCall } from '../src/sites/rest-call.js';
 import { appToken, bearer, userToken } from './support/apps.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
 import { describeEachDialect, useTestApp } from './support/services.js';

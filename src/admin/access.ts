@@ -1,11 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DirectoryUser } from '../directory/users.js';
-import { AppError, unauthorized } from '../errors.js';
+import { forbidden, unauthorized } from '../errors.js';
 import { currentUser } from '../http/auth.js';
 import type { Db } from '../storage/database.js';
-
-export const forbidden = (message = 'Only administrators can use the admin console.') =>
-  new AppError('forbidden', 403, message);
 
 const checked = new WeakMap<FastifyRequest, Promise<DirectoryUser>>();
 
@@ -22,7 +19,7 @@ export function requireAdmin(request: FastifyRequest, db: Db): Promise<Directory
 async function checkAdmin(request: FastifyRequest, db: Db): Promise<DirectoryUser> {
   const user = await currentUser(request, db);
   if (!user) throw unauthorized();
-  if (!user.isAdmin || !user.enabled) throw forbidden();
+  if (!user.isAdmin || !user.enabled) throw forbidden('Only administrators can use the admin console.');
   return user;
 }
 

@@ -1,6 +1,6 @@
 import { getDirectoryPhoto } from '../directory/photo.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { AppError, invalidInput, notFound } from '../errors.js';
+import { forbidden, invalidInput, notFound } from '../errors.js';
 import { getMailPhoto } from '../mail/photo-store.js';
 import type { Services } from '../services.js';
 import { pictureProperties, type PictureProperties } from '../sites/library.js';
@@ -106,10 +106,9 @@ export async function operatorSync(
   upns: string[],
 ): Promise<OperatorSyncResult[]> {
   if (!(await services.settings.refresh()).operatorSync) {
-    throw new AppError(
-      'operator_sync_off',
-      403,
+    throw forbidden(
       "Operator sync is turned off in the settings: the sites sync on the user's own action. Ask the user to sync instead.",
+      'operator_sync_off',
     );
   }
   if (upns.length === 0) throw invalidInput('Choose at least one user to sync.', 'nothing_selected');

@@ -1,12 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { invalidInput } from '../errors.js';
+import { forbidden, invalidInput } from '../errors.js';
 import type { App } from '../http/types.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../sync/history.js';
 import { SYNC_STATES } from '../sync/status.js';
-import { forbidden, guardAdminRoutes, requireAdmin } from './access.js';
+import { guardAdminRoutes, requireAdmin } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { listAudit } from './audit.js';
 import { MAX_PROMPT_UPNS } from './prompts.js';

@@ -1,6 +1,8 @@
 import type { ComponentChildren } from 'preact';
 import type { MessageKey } from '../web/messages/en.js';
+import type { AppError } from '../errors.js';
 import { renderPage, type PageContext } from '../web/layout.js';
+import { messagePage } from '../web/message-page.js';
 import type { AuditEntry } from './audit.js';
 import type { UserDetail } from './actions.js';
 import type { AdminSettings } from './settings.js';
@@ -473,8 +475,12 @@ export function auditPage(context: PageContext, entries: AuditEntry[], next: num
   );
 }
 
-/** A page that only says something (403, a refused form), with the console's navigation. */
-export function messagePage(context: PageContext, title: string, message: string): string {
+/**
+ * The console's errors, with its navigation (a refused form, an unknown user). Whoever is refused
+ * the console itself (forbidden) gets the shell's plain page: the console is not theirs to browse.
+ */
+export function consoleErrorPage(context: PageContext, title: string, message: string, error: AppError): string {
+  if (error.id === 'forbidden') return messagePage(context, title, message);
   return adminPage(
     context,
     'overview',
@@ -485,18 +491,5 @@ export function messagePage(context: PageContext, title: string, message: string
         {message}
       </p>
     </>,
-  );
-}
-
-/** The 403 page for a signed-in user who is not an admin: no console navigation. */
-export function forbiddenPage(context: PageContext, upn: string): string {
-  const { t } = context;
-  return renderPage(
-    context,
-    t('admin.forbidden.title'),
-    <section class="card">
-      <h1>{t('admin.forbidden.title')}</h1>
-      <p>{t('admin.forbidden.body', { upn })}</p>
-    </section>,
   );
 }

@@ -4,9 +4,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getDirectoryPhoto } from '../directory/photo.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { isAppError, notFound } from '../errors.js';
-import type { App } from '../http/types.js';
-import { currentUser } from '../http/auth.js';
+import { notFound } from '../errors.js';
+import { routeDefaults, type App } from '../http/types.js';
 import { getMailPhoto, readMailMaster } from '../mail/photo-store.js';
 import { pageContext, sendPage } from '../web/page-context.js';
 import type { PageContext } from '../web/layout.js';
@@ -19,8 +18,7 @@ import { adminApiRoutes } from './api.js';
 import { listAudit } from './audit.js';
 import {
   auditPage,
-  forbiddenPage,
-  messagePage,
+  consoleErrorPage,
   overviewPage,
   settingsPage,
   userDetailPage,
@@ -70,32 +68,8 @@ async function adminPages(app: App, services: Services): Promise<void> {
     return { user, page: await context(request, reply, user) };
   };
 
-  // Pages answer with pages: sign-in for nobody, a localized 403 for non-admins, the reason otherwise.
-  app.setErrorHandler(async (error: Error & { code?: string; validation?: unknown }, request, reply) => {
-    if (isAppError(error) && error.status === 401) return reply.redirect('/signin', 303);
-    const user = await currentUser(request, db).catch(() => undefined);
-    const page = await context(request, reply, user);
-    const { t } = page;
-    if (isAppError(error) && error.id === 'forbidden')
-      return sendPage(reply, forbiddenPage(page, user?.upn ?? ''), 403);
-    if (error.code?.startsWith('FST_CSRF'))
-      return sendPage(reply, messagePage(page, t('error.title'), t('form.expired')), 403);
-    if (error.validation) return sendPage(reply, messagePage(page, t('error.title'), t('admin.error.invalid')), 400);
-    if (isAppError(error)) {
-      const key =
-        error.id === 'nothing_selected'
-          ? 'admin.error.nothingSelected'
-          : error.id === 'operator_sync_off'
-            ? 'admin.error.operatorSyncOff'
-            : error.id === 'user_not_found'
-              ? 'admin.error.unknownUser'
-              : error.id === 'invalid_setting'
-                ? 'admin.settings.invalid'
-                : 'admin.error.invalid';
-      return sendPage(reply, messagePage(page, t('error.title'), t(key)), error.status);
-    }
-    throw error;
-  });
+  // Errors are pages in the admin's language: sign-in for nobody, a 403 for non-admins, the reason otherwise.
+  routeDefaults(app, { envelope: 'page', errorPage: consoleErrorPage });
 
   guardAdminRoutes(app, db, ['/admin/assets/admin.css']);
 

@@ -3,18 +3,11 @@ import { normalizeUpn } from '../directory/upn.js';
 import { findUserById, findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { authenticate, mayAccessPhoto, type PhotoAccess, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
-import { GraphError, graphErrors } from './errors.js';
+import { unauthorized, type AppError } from '../errors.js';
+import { graphErrors } from './errors.js';
 
 // Who is asking and about whom, with Graph's answers: 401 without a valid token, 400 for /me with
 // an app token, 403 without the scope, 404 for a user that does not exist.
-
-const UNAUTHENTICATED = {
-  missing: 'Access token is empty.',
-  malformed: 'The Authorization header must be "Bearer <token>".',
-  invalid: 'Access token validation failure. Invalid signature, unknown token or revoked app.',
-  expired: 'Lifetime validation failed, the token is expired.',
-  audience: 'Invalid audience: the token was not issued for this server.',
-} as const;
 
 const SOMEONE_ELSE = { id: '' };
 
@@ -25,7 +18,7 @@ export async function graphPrincipal(request: FastifyRequest, services: Services
     { db: services.database.db, publicUrl: services.config.publicUrl, reads: services.database.reads },
     { cookies: false },
   );
-  if (!result.ok) throw graphErrors.unauthenticated(UNAUTHENTICATED[result.problem]);
+  if (!result.ok) throw unauthorized(undefined, result.problem);
   return result.principal;
 }
 
@@ -59,8 +52,6 @@ function checked(principal: Principal, user: DirectoryUser, access: PhotoAccess 
   return user;
 }
 
-function denied(access: PhotoAccess | 'profile'): GraphError {
-  return access === 'profile'
-    ? new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.')
-    : graphErrors.accessDenied();
+function denied(access: PhotoAccess | 'profile'): AppError {
+  return access === 'profile' ? graphErrors.profileDenied() : graphErrors.accessDenied();
 }

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DirectoryUser } from '../directory/users.js';
-import { isAppError } from '../errors.js';
+import { AppError, unsupportedMediaType } from '../errors.js';
 import type { App } from '../http/types.js';
 import { availableSides, GRAPH_PHOTO_SIDES } from '../mail/photo-sizes.js';
 import {
@@ -14,7 +14,7 @@ import {
 } from '../mail/photo-store.js';
 import type { Services } from '../services.js';
 import { graphPrincipal, graphSubject } from './access.js';
-import { GraphErrorBody, graphErrorResponses, graphErrors, installGraphErrors } from './errors.js';
+import { GraphErrorBody, graphErrorResponses, graphErrors, requestIdOf } from './errors.js';
 
 // Microsoft Graph v1.0: the user resource and the mail photo (profilePhoto), for /me and
 // /users/{id | userPrincipalName}, with Graph's paths, status codes, headers and JSON shapes.
@@ -56,7 +56,10 @@ const SCOPES_TEXT =
 export async function graphRoutes(app: App, services: Services): Promise<void> {
   const { db } = services.database;
   const mailDeps = { db, dialect: services.database.dialect, blobs: services.blobs };
-  installGraphErrors(app);
+  // Every Graph answer carries a request-id (an error's body repeats it).
+  app.addHook('onRequest', async (request, reply) => {
+    requestIdOf(request, reply);
+  });
   // Photo uploads are raw image bytes whatever the declared type; JSON has no place in this API.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -203,20 +206,15 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
           const user = await graphSubject(services, principal, subjectId(request), 'write');
           const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
           if (!UPLOAD_TYPES.includes(type)) {
-            throw graphErrors.invalidImage(
+            throw unsupportedMediaType(
               `Send the photo with Content-Type image/jpeg, image/png, image/gif or image/webp (got "${type || 'none'}").`,
             );
           }
           const body = request.body;
           if (!Buffer.isBuffer(body) || body.length === 0)
-            throw graphErrors.invalidImage('The request has no photo in its body.');
+            throw new AppError('image_empty', 'The request has no photo in its body.');
           if (!user.hasMailbox) throw graphErrors.noMailbox();
-          try {
-            await setMailPhoto(mailDeps, user, body);
-          } catch (error) {
-            if (!isAppError(error) || error.status >= 500) throw error;
-            throw error.status === 413 ? graphErrors.tooLarge() : graphErrors.invalidImage(error.message);
-          }
+          await setMailPhoto(mailDeps, user, body);
           return reply.status(200).send(undefined as never);
         },
       });

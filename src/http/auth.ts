@@ -3,7 +3,7 @@ import { verifyAccessToken, type AppRegistration } from '../directory/apps.js';
 import { grantForToken, userForSession } from '../directory/credentials.js';
 import { DEFAULT_DELEGATED_SCOPES, type GraphScope } from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
-import { AppError, unauthorized } from '../errors.js';
+import { forbidden, unauthorized } from '../errors.js';
 import type { Db } from '../storage/database.js';
 import type { ReadCache } from '../storage/read-cache.js';
 
@@ -109,11 +109,7 @@ export class PictureViewer {
   /** Throws 403 unless the credential may see `subject`'s picture. */
   mayView(subject: { id: string }): void {
     if (!mayAccessPhoto(this.principal, subject, 'read')) {
-      throw new AppError(
-        'forbidden',
-        403,
-        "This token may only see its own user's picture (it lacks ProfilePhoto.Read.All).",
-      );
+      throw forbidden("This token may only see its own user's picture (it lacks ProfilePhoto.Read.All).");
     }
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DirectoryUser } from '../directory/users.js';
-import { AppError, imageRefused } from '../errors.js';
+import { imageRefused, notFound } from '../errors.js';
 import { makeMasterPhoto } from '../media/media.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Kysely } from 'kysely';
@@ -30,10 +30,9 @@ export interface MailStoreDeps {
 }
 
 export const noMailbox = (user: DirectoryUser) =>
-  new AppError(
-    'mailbox_not_found',
-    404,
+  notFound(
     `${user.upn} has no mailbox, so there is no mail photo. Upload a picture in the sites instead.`,
+    'mailbox_not_found',
   );
 
 /** The current photo's metadata, without touching its bytes: the sync engine compares ETags with it. */

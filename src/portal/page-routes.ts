@@ -12,8 +12,8 @@ import type { SyncNoticeName } from '../sites/pages.js';
 import type { SyncTrigger } from '../sync/history.js';
 import { LANGUAGE_COOKIE, formatDate, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { helpPage, outlookPage, profilePhotoPage, type PhotoForm } from './pages.js';
-import { UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
-import type { MessageKey } from '../web/messages/en.js';
+import type { FormPage } from '../web/error-page.js';
+import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
 
 // The portal's pages beyond sign-in: the app tiles that run a sync, the profile photo page, help,
 // the language switcher and the little script the upload form uses.
@@ -67,21 +67,29 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     request: FastifyRequest,
     reply: FastifyReply,
     user: DirectoryUser,
-    extra: { error?: MessageKey; done?: 'saved' | 'removed' | undefined },
+    extra: { error?: string; done?: 'saved' | 'removed' | undefined },
     status = 200,
   ) {
     const context = await pageContext(db, request, reply, user);
     const form = await photoForm(user, context.locale);
-    const page = profilePhotoPage(
-      { ...context, user: context.user! },
-      { ...form, error: extra.error && context.t(extra.error), done: extra.done },
-    );
+    const page = profilePhotoPage({ ...context, user: context.user! }, { ...form, ...extra });
     return sendPage(reply, page, status);
   }
+
+  /** The profile photo page again with a refused upload's message; the signed-out sign in first. */
+  const photoFormPage: FormPage = {
+    messages: UPLOAD_MESSAGES,
+    show: async (request, reply, message, status) => {
+      const user = await currentUser(request, db);
+      if (!user) return reply.redirect('/signin', 303);
+      return showPhotoPage(request, reply, user, { error: message }, status);
+    },
+  };
 
   app.get(
     '/portal/photo',
     {
+      config: { envelope: 'json' },
       schema: {
         summary: "The signed-in user's mail photo, as the suite bar shows it",
         tags: ['portal'],
@@ -202,33 +210,26 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     },
   );
 
-  await uploadRoutes(
-    app,
-    (uploads) => {
-      uploads.post(
-        '/profile-photo',
-        {
-          schema: {
-            summary: 'Save a new profile photo',
-            tags: ['portal'],
-            consumes: ['multipart/form-data'],
-            body: UploadBody,
-          },
-          preValidation: uploads.csrfProtection,
+  await uploadRoutes(app, (uploads) => {
+    uploads.post(
+      '/profile-photo',
+      {
+        schema: {
+          summary: 'Save a new profile photo',
+          tags: ['portal'],
+          consumes: ['multipart/form-data'],
+          body: UploadBody,
         },
-        async (request, reply) => {
-          const user = await signedIn(request, reply);
-          if (!user) return reply;
-          if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
-          await setMailPhoto(mail, user, uploadedBytes(request.body));
-          return reply.redirect('/profile-photo?done=saved', 303);
-        },
-      );
-    },
-    async (request, reply, key, status) => {
-      const user = await currentUser(request, db);
-      if (!user) return reply.redirect('/signin', 303);
-      return showPhotoPage(request, reply, user, { error: key }, status);
-    },
-  );
+        preValidation: uploads.csrfProtection,
+        config: { formPage: photoFormPage },
+      },
+      async (request, reply) => {
+        const user = await signedIn(request, reply);
+        if (!user) return reply;
+        if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
+        await setMailPhoto(mail, user, uploadedBytes(request.body));
+        return reply.redirect('/profile-photo?done=saved', 303);
+      },
+    );
+  });
 }

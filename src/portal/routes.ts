@@ -13,7 +13,7 @@ import type { Services } from '../services.js';
 import { createSignInThrottle } from '../directory/sign-in-throttle.js';
 import { pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
-import { messagePage } from '../web/message-page.js';
+import type { FormPage } from '../web/error-page.js';
 import { homePage, signInPage } from './pages.js';
 
 // The portal (Office.com's role): sign-in, sign-out and the signed-in home page.
@@ -52,26 +52,12 @@ export async function portalRoutes(app: App, services: Services, options: Portal
 
   const context = (request: FastifyRequest, reply: FastifyReply) => pageContext(db, request, reply);
 
-  // Pages answer a stale form with the form again (or a page saying so), not with a JSON error.
-  app.setErrorHandler(async (error: { code?: string; validation?: unknown }, request, reply) => {
-    if (!request.url.startsWith('/signin')) {
-      // A page's address with an odd query (`?sync=bogus`, a 1,000-character account name), or a
-      // form whose fields were changed (`lang=fr`, `/launch/bogus`).
-      if (error.validation) {
-        const page = await context(request, reply);
-        const message = request.method === 'GET' ? page.t('error.badAddress') : page.t('admin.error.invalid');
-        return sendPage(reply, messagePage(page, page.t('error.title'), message), 400);
-      }
-      if (!error.code?.startsWith('FST_CSRF') || request.method !== 'POST') throw error;
-      const page = await context(request, reply);
-      return sendPage(reply, messagePage(page, page.t('error.title'), page.t('form.expired')), 403);
-    }
-    const page = await context(request, reply);
-    if (error.code?.startsWith('FST_CSRF'))
-      return sendPage(reply, signInPage(page, { error: page.t('form.expired') }), 403);
-    if (error.validation) return sendPage(reply, signInPage(page, { error: page.t('signin.incomplete') }), 400);
-    throw error;
-  });
+  /** A refused sign-in (a stale form, missing fields) is answered by the sign-in page again. */
+  const signInForm: FormPage = {
+    messages: { invalid_request: 'signin.incomplete' },
+    show: async (request, reply, message, status) =>
+      sendPage(reply, signInPage(await context(request, reply), { error: message }), status),
+  };
 
   app.get('/', { schema: { summary: 'Portal home', tags: ['portal'], response: html } }, async (request, reply) => {
     const user = await currentUser(request, db);
@@ -96,6 +82,7 @@ export async function portalRoutes(app: App, services: Services, options: Portal
       schema: { summary: 'Sign in with UPN and password', tags: ['portal'], body: SignInBody, response: html },
       preValidation: app.csrfProtection,
       config: {
+        formPage: signInForm,
         rateLimit: {
           max: SIGN_IN_REQUESTS_PER_MINUTE,
           timeWindow: 60_000,

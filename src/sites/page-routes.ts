@@ -5,10 +5,10 @@ import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { upnFromAccountName } from '../directory/upn.js';
 import type { App } from '../http/types.js';
 import { currentUser } from '../http/auth.js';
-import type { MessageKey } from '../web/messages/en.js';
 import { formatDate, pageContext, sendPage } from '../web/page-context.js';
 import { messagePage } from '../web/message-page.js';
-import { UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
+import type { FormPage } from '../web/error-page.js';
+import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
 import type { Services } from '../services.js';
 import {
   SYNC_NOTICE_NAMES,
@@ -122,18 +122,28 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
     request: FastifyRequest,
     reply: FastifyReply,
     user: DirectoryUser,
-    extra: { error?: MessageKey; done?: boolean },
+    extra: { error?: string; done?: boolean },
     status = 200,
   ) {
     const context = await pageContext(db, request, reply, user);
     const view = {
       photoUrl: userPhotoUrl(user.upn, 'L', await timestamp(user)),
       hasMailbox: user.hasMailbox,
-      error: extra.error && context.t(extra.error),
+      error: extra.error,
       done: extra.done ?? false,
     };
     return sendPage(reply, uploadPicturePage({ ...context, user: context.user! }, view), status);
   }
+
+  /** "Upload picture" again with a refused upload's message; the signed-out sign in first. */
+  const uploadFormPage: FormPage = {
+    messages: UPLOAD_MESSAGES,
+    show: async (request, reply, message, status) => {
+      const user = await currentUser(request, db);
+      if (!user) return reply.redirect('/signin', 303);
+      return showUploadPage(request, reply, user, { error: message }, status);
+    },
+  };
 
   app.get(
     '/_layouts/15/editprofile.aspx',
@@ -152,38 +162,31 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
     },
   );
 
-  await uploadRoutes(
-    app,
-    (uploads) => {
-      uploads.post(
-        '/_layouts/15/editprofile.aspx',
-        {
-          schema: {
-            summary: 'Upload a picture in the sites (people without a mailbox)',
-            tags: ['sites'],
-            consumes: ['multipart/form-data'],
-            body: UploadBody,
-          },
-          preValidation: uploads.csrfProtection,
+  await uploadRoutes(app, (uploads) => {
+    uploads.post(
+      '/_layouts/15/editprofile.aspx',
+      {
+        schema: {
+          summary: 'Upload a picture in the sites (people without a mailbox)',
+          tags: ['sites'],
+          consumes: ['multipart/form-data'],
+          body: UploadBody,
         },
-        async (request, reply) => {
-          const user = await signedIn(request, reply);
-          if (!user) return reply;
-          // People with a mailbox change their photo in the portal; the sites take it from mail.
-          if (user.hasMailbox) return reply.redirect('/profile-photo', 303);
-          await uploadSitePicture(
-            { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
-            user,
-            uploadedBytes(request.body),
-          );
-          return reply.redirect('/_layouts/15/editprofile.aspx?done=1', 303);
-        },
-      );
-    },
-    async (request, reply, key, status) => {
-      const user = await currentUser(request, db);
-      if (!user) return reply.redirect('/signin', 303);
-      return showUploadPage(request, reply, user, { error: key }, status);
-    },
-  );
+        preValidation: uploads.csrfProtection,
+        config: { formPage: uploadFormPage },
+      },
+      async (request, reply) => {
+        const user = await signedIn(request, reply);
+        if (!user) return reply;
+        // People with a mailbox change their photo in the portal; the sites take it from mail.
+        if (user.hasMailbox) return reply.redirect('/profile-photo', 303);
+        await uploadSitePicture(
+          { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
+          user,
+          uploadedBytes(request.body),
+        );
+        return reply.redirect('/_layouts/15/editprofile.aspx?done=1', 303);
+      },
+    );
+  });
 }

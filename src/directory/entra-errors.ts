@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, errorKind, type ErrorId } from '../errors.js';
+
+// Entra ID's OAuth error envelope, as its token and authorize endpoints answer:
+// {"error":"invalid_client","error_description":"AADSTS7000215: … Trace ID: … Correlation ID: … Timestamp: …",
+//  "error_codes":[7000215],"timestamp":"…","trace_id":"…","correlation_id":"…"}
+// The OAuth `error` and the usual AADSTS number of each error id are in the catalogue (src/errors.ts).
+
+/** An error of the token endpoint: a catalogue id, Entra's sentence and, where it is not the id's usual one, its AADSTS number. */
+export function entraError(id: ErrorId, description: string, aadsts?: number): AppError {
+  return new AppError(id, description, aadsts === undefined ? {} : { aadsts });
+}
+
+/** The Entra envelope of an error; sent with no-store, as Entra sends its own. */
+export function renderEntraError(_request: FastifyRequest, reply: FastifyReply, error: AppError) {
+  const kind = errorKind(error.id);
+  const oauth =
+    kind.entra ??
+    (error.status >= 500 ? { error: 'server_error', aadsts: 50000 } : { error: 'invalid_request', aadsts: 900144 });
+  const aadsts = error.detail.aadsts ?? oauth.aadsts;
+  const traceId = randomUUID();
+  const correlationId = randomUUID();
+  const timestamp = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
+  return reply
+    .status(error.status)
+    .header('cache-control', 'no-store')
+    .send({
+      error: oauth.error,
+      error_description: `AADSTS${aadsts}: ${error.message} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
+      error_codes: [aadsts],
+      timestamp,
+      trace_id: traceId,
+      correlation_id: correlationId,
+    });
+}

@@ -1,0 +1,57 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorKind, type AppError, type ErrorId } from '../errors.js';
+import { currentUser } from '../http/auth.js';
+import type { Db } from '../storage/database.js';
+import type { PageContext } from './layout.js';
+import { messagePage } from './message-page.js';
+import type { MessageKey } from './messages/en.js';
+import { pageContext, sendPage } from './page-context.js';
+
+// Errors of page routes, as pages in the user's language: the sign-in page for whoever is not
+// signed in, the route's own form again when it has one (with the message above it), otherwise a
+// page that says what went wrong and the way back. The sentence for each error id is in the
+// catalogue (src/errors.ts).
+
+/** How a page with a form shows a refused request: the form again, with the message. */
+export interface FormPage {
+  /** The form's own words for some errors (an upload without a file: "Choose a picture first"). */
+  messages?: Partial<Record<ErrorId, MessageKey>>;
+  /** Renders the form again with `message`, or answers otherwise when it cannot (nobody signed in). */
+  show(request: FastifyRequest, reply: FastifyReply, message: string, status: number): unknown;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A page route's form, shown again when the request is refused. */
+    formPage?: FormPage;
+    /** The page errors are shown on in this part of the site (the shell's message page when not said). */
+    errorPage?: (context: PageContext, title: string, message: string, error: AppError) => string;
+  }
+}
+
+/** A request the address cannot mean (GET) or a form that was not filled in as offered (POST). */
+function invalidRequestKey(method: string): MessageKey {
+  return method === 'GET' ? 'error.badAddress' : 'admin.error.invalid';
+}
+
+function messageKey(request: FastifyRequest, error: AppError): MessageKey {
+  const own = request.routeOptions.config.formPage?.messages?.[error.id];
+  if (own) return own;
+  if (error.id === 'invalid_request') return invalidRequestKey(request.method);
+  return errorKind(error.id).page ?? (error.status >= 500 ? 'error.body' : 'admin.error.invalid');
+}
+
+export function createPageErrorRenderer(db: Db) {
+  return async function renderPageError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
+    if (error.id === 'unauthorized') return reply.redirect('/signin', 303);
+    // A broken database must not break the error page: after a failure on our side, no suite bar user.
+    const user = error.status >= 500 ? undefined : await currentUser(request, db).catch(() => undefined);
+    const page = await pageContext(db, request, reply, user);
+    const message = page.t(messageKey(request, error), { upn: user?.upn ?? '' });
+    const form = request.routeOptions.config.formPage;
+    if (form) return form.show(request, reply, message, error.status);
+    const title = page.t(errorKind(error.id).pageTitle ?? 'error.title');
+    const errorPage = request.routeOptions.config.errorPage ?? messagePage;
+    return sendPage(reply, errorPage(page, title, message, error), error.status);
+  };
+}

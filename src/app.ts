@@ -21,6 +21,7 @@ import { siteRoutes } from './sites/routes.js';
 import { webAssetRoutes } from './web/asset-routes.js';
 import type { PageContext } from './web/layout.js';
 import { AppError } from './errors.js';
+import { authenticateRequests, type RouteAuth } from './http/auth.js';
 import { renderEntraError } from './directory/entra-errors.js';
 import { errorResponder, installErrorHandler, renderJsonError, type ErrorHandling } from './http/errors.js';
 import { renderSharePointError } from './sites/rest-errors.js';
@@ -93,6 +94,10 @@ export async function buildApp(services: Services): Promise<App> {
     reply.headers(request.routeOptions.config.picture ? pictureHeaders : securityHeaders);
     done();
   });
+  // Who is asking, once per request, for the routes that declare `config.auth` (after the
+  // headers above, so a refusal carries them too).
+  const { db, reads } = services.database;
+  authenticateRequests(app, { db, publicUrl: services.config.publicUrl, reads });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -161,14 +166,17 @@ export async function buildApp(services: Services): Promise<App> {
   for (const mount of API_MOUNTS) {
     await app.register(
       async (api) => {
-        routeDefaults(api as App, { envelope: mount.envelope });
+        routeDefaults(api as App, { envelope: mount.envelope, auth: mount.auth });
         await mount.routes(api as App, services);
       },
       { prefix: mount.prefix },
     );
   }
   await app.register(async (portal) => {
-    routeDefaults(portal as App, { envelope: 'page' });
+    routeDefaults(portal as App, {
+      envelope: 'page',
+      auth: { credentials: 'session-or-opaque-token', allow: 'anyone' },
+    });
     // The admin console's prompt banner on the portal's home page.
     const homeBanner = (user: DirectoryUser, page: PageContext) => promptBannerFor(services.database.db, user, page);
     await portalRoutes(portal as App, services, { homeBanner });
@@ -182,10 +190,17 @@ export async function buildApp(services: Services): Promise<App> {
 const API_MOUNTS: ReadonlyArray<{
   prefix: string;
   envelope: Envelope;
+  /** Graph takes bearer tokens only; SharePoint also a browser's session. Both let in users and apps. */
+  auth: RouteAuth;
   routes: (api: App, services: Services) => Promise<void>;
 }> = [
-  { prefix: '/v1.0', envelope: 'graph', routes: graphRoutes },
-  { prefix: '/_api', envelope: 'sharepoint', routes: sharePointRestRoutes },
+  { prefix: '/v1.0', envelope: 'graph', auth: { credentials: 'token', allow: 'principal' }, routes: graphRoutes },
+  {
+    prefix: '/_api',
+    envelope: 'sharepoint',
+    auth: { credentials: 'token-or-session', allow: 'principal' },
+    routes: sharePointRestRoutes,
+  },
 ];
 
 const isUnder = (path: string, prefix: string) =>

@@ -1,12 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { forbidden, invalidInput } from '../errors.js';
-import type { App } from '../http/types.js';
+import { signedInUser } from '../http/auth.js';
+import { routeDefaults, type App } from '../http/types.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../sync/history.js';
 import { SYNC_STATES } from '../sync/status.js';
-import { guardAdminRoutes, requireAdmin } from './access.js';
+import { ADMINS } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { listAudit } from './audit.js';
 import { MAX_PROMPT_UPNS } from './prompts.js';
@@ -92,8 +93,7 @@ const PromptBody = Type.Object(
 
 export function adminApiRoutes(app: App, services: Services): void {
   const { db } = services.database;
-  const admin = (request: FastifyRequest) => requireAdmin(request, db);
-  guardAdminRoutes(app, db);
+  routeDefaults(app, { auth: ADMINS });
   /** A session cookie alone must not let another site's form post here: writes take JSON. */
   const requireJson = (request: FastifyRequest) => {
     if (!request.headers.authorization && !request.headers['content-type']?.startsWith('application/json')) {
@@ -117,10 +117,7 @@ export function adminApiRoutes(app: App, services: Services): void {
         },
       },
     },
-    async (request) => {
-      await admin(request);
-      return { states: await countByState(db) };
-    },
+    async () => ({ states: await countByState(db) }),
   );
 
   app.get(
@@ -143,7 +140,6 @@ export function adminApiRoutes(app: App, services: Services): void {
       },
     },
     async (request) => {
-      await admin(request);
       return listUsersPage(db, request.query);
     },
   );
@@ -159,7 +155,6 @@ export function adminApiRoutes(app: App, services: Services): void {
       },
     },
     async (request) => {
-      await admin(request);
       return userDetail(services, request.params.upn);
     },
   );
@@ -182,7 +177,7 @@ export function adminApiRoutes(app: App, services: Services): void {
       },
     },
     async (request) => {
-      const actor = await admin(request);
+      const actor = signedInUser(request);
       requireJson(request);
       const { upns, allOutOfStep } = request.body;
       if ((upns === undefined) === (allOutOfStep !== true)) {
@@ -210,7 +205,7 @@ export function adminApiRoutes(app: App, services: Services): void {
       },
     },
     async (request) => {
-      const actor = await admin(request);
+      const actor = signedInUser(request);
       requireJson(request);
       return { results: await operatorSync(services, actor, request.body.upns) };
     },
@@ -219,10 +214,7 @@ export function adminApiRoutes(app: App, services: Services): void {
   app.get(
     '/admin/api/settings',
     { schema: { summary: 'The current sync settings', tags, response: { 200: Settings, ...errorResponses } } },
-    async (request) => {
-      await admin(request);
-      return services.settings.refresh();
-    },
+    () => services.settings.refresh(),
   );
 
   app.patch(
@@ -239,7 +231,7 @@ export function adminApiRoutes(app: App, services: Services): void {
       },
     },
     async (request) => {
-      const actor = await admin(request);
+      const actor = signedInUser(request);
       requireJson(request);
       const changed = Object.keys(await services.settings.update(request.body, actor));
       return { settings: services.settings.current(), changed };
@@ -274,7 +266,6 @@ export function adminApiRoutes(app: App, services: Services): void {
       },
     },
     async (request) => {
-      await admin(request);
       return listAudit(db, request.query);
     },
   );

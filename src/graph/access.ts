@@ -1,26 +1,14 @@
-import type { FastifyRequest } from 'fastify';
 import { normalizeUpn } from '../directory/upn.js';
 import { findUserById, findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { authenticate, mayAccessPhoto, type PhotoAccess, type Principal } from '../http/auth.js';
+import { mayAccessPhoto, type PhotoAccess, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
-import { unauthorized, type AppError } from '../errors.js';
+import type { AppError } from '../errors.js';
 import { graphErrors } from './errors.js';
 
-// Who is asking and about whom, with Graph's answers: 401 without a valid token, 400 for /me with
-// an app token, 403 without the scope, 404 for a user that does not exist.
+// About whom a Graph request is, with Graph's answers: 400 for /me with an app token, 403 without
+// the scope, 404 for a user that does not exist. (Who is asking is the auth hook's: 401 there.)
 
 const SOMEONE_ELSE = { id: '' };
-
-/** Graph takes bearer tokens only; cookies belong to the pages. */
-export async function graphPrincipal(request: FastifyRequest, services: Services): Promise<Principal> {
-  const result = await authenticate(
-    request,
-    { db: services.database.db, publicUrl: services.config.publicUrl, reads: services.database.reads },
-    { cookies: false },
-  );
-  if (!result.ok) throw unauthorized(undefined, result.problem);
-  return result.principal;
-}
 
 /**
  * The user a request is about: the caller for /me, else {id | userPrincipalName}. Scopes are

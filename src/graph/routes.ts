@@ -2,18 +2,19 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DirectoryUser } from '../directory/users.js';
 import { AppError, unsupportedMediaType } from '../errors.js';
+import { principalOf } from '../http/auth.js';
+import { CACHE_CONTROL, clientHasCurrent, strongEtag } from '../http/conditional.js';
 import type { App } from '../http/types.js';
-import { availableSides, GRAPH_PHOTO_SIDES } from '../mail/photo-sizes.js';
+import { availableSides, GRAPH_PHOTO_SIDES, sizeEtag } from '../mail/photo-sizes.js';
 import {
   getMailPhoto,
   MAIL_PHOTO_MAX_BYTES,
-  readMailMaster,
   removeMailPhoto,
   setMailPhoto,
   type MailPhoto,
 } from '../mail/photo-store.js';
 import type { Services } from '../services.js';
-import { graphPrincipal, graphSubject } from './access.js';
+import { graphSubject } from './access.js';
 import { GraphErrorBody, graphErrorResponses, graphErrors, requestIdOf } from './errors.js';
 
 // Microsoft Graph v1.0: the user resource and the mail photo (profilePhoto), for /me and
@@ -74,11 +75,9 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
     return photo;
   }
 
-  /** Each size has its own strong ETag; the master's is the photo's own. */
-  const sizeEtag = (photo: MailPhoto, side: number) => (side === photo.side ? photo.etag : `${photo.etag}-${side}`);
   const metadata = (photo: MailPhoto, side: number) => ({
     '@odata.mediaContentType': 'image/jpeg' as const,
-    '@odata.mediaEtag': `"${sizeEtag(photo, side)}"`,
+    '@odata.mediaEtag': strongEtag(sizeEtag(photo, side)),
     id: `${side}x${side}`,
     width: side,
     height: side,
@@ -98,15 +97,14 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
   }
 
   async function sendPhoto(request: FastifyRequest, reply: FastifyReply, photo: MailPhoto, side: number) {
-    const etag = `"${sizeEtag(photo, side)}"`;
-    void reply.header('etag', etag).header('cache-control', 'private, no-cache').header('vary', 'Authorization');
-    const ifNoneMatch = request.headers['if-none-match'];
-    if (ifNoneMatch?.split(',').some((t) => [etag, `W/${etag}`, '*'].includes(t.trim()))) {
-      return reply.status(304).send();
-    }
+    const representation = {
+      tag: sizeEtag(photo, side),
+      cacheControl: CACHE_CONTROL.revalidate,
+      vary: 'Authorization',
+    };
+    if (clientHasCurrent(request, reply, representation)) return reply.status(304).send();
     // The default photo is the stored master, whatever its side; the listed sizes are Graph's.
-    const bytes =
-      side === photo.side ? await readMailMaster(services.blobs, photo) : await services.mailSizes.read(photo, side);
+    const bytes = await services.mailSizes.read(photo, side);
     if (!bytes) throw graphErrors.imageNotFound();
     return reply.type('image/jpeg').send(bytes);
   }
@@ -131,12 +129,7 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
         },
       },
       async (request) => {
-        const user = await graphSubject(
-          services,
-          await graphPrincipal(request, services),
-          subjectId(request),
-          'profile',
-        );
+        const user = await graphSubject(services, principalOf(request), subjectId(request), 'profile');
         return {
           '@odata.context': context('users/$entity'),
           id: user.id,
@@ -158,7 +151,7 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
         },
       },
       async (request) => {
-        const user = await graphSubject(services, await graphPrincipal(request, services), subjectId(request), 'read');
+        const user = await graphSubject(services, principalOf(request), subjectId(request), 'read');
         const photo = await mailPhotoOf(user);
         return { '@odata.context': context(`users('${user.id}')/photo/$entity`), ...metadata(photo, photo.side) };
       },
@@ -175,7 +168,7 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
         },
       },
       async (request, reply) => {
-        const user = await graphSubject(services, await graphPrincipal(request, services), subjectId(request), 'read');
+        const user = await graphSubject(services, principalOf(request), subjectId(request), 'read');
         const photo = await mailPhotoOf(user);
         return sendPhoto(request, reply, photo, photo.side);
       },
@@ -202,7 +195,7 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
           },
         },
         handler: async (request, reply) => {
-          const principal = await graphPrincipal(request, services);
+          const principal = principalOf(request);
           const user = await graphSubject(services, principal, subjectId(request), 'write');
           const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
           if (!UPLOAD_TYPES.includes(type)) {
@@ -231,7 +224,7 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
         },
       },
       async (request, reply) => {
-        const user = await graphSubject(services, await graphPrincipal(request, services), subjectId(request), 'write');
+        const user = await graphSubject(services, principalOf(request), subjectId(request), 'write');
         if (!user.hasMailbox) throw graphErrors.noMailbox();
         if (!(await removeMailPhoto(mailDeps, user))) throw graphErrors.imageNotFound();
         return reply.status(204).send(null);
@@ -249,7 +242,7 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
         },
       },
       async (request) => {
-        const user = await graphSubject(services, await graphPrincipal(request, services), subjectId(request), 'read');
+        const user = await graphSubject(services, principalOf(request), subjectId(request), 'read');
         if (!user.hasMailbox) throw graphErrors.noMailbox();
         const photo = await getMailPhoto(db, user.id);
         return {
@@ -270,7 +263,7 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
         },
       },
       async (request) => {
-        const user = await graphSubject(services, await graphPrincipal(request, services), subjectId(request), 'read');
+        const user = await graphSubject(services, principalOf(request), subjectId(request), 'read');
         const photo = await mailPhotoOf(user);
         const side = parseSize(photo, (request.params as { size: string }).size);
         return { '@odata.context': context(`users('${user.id}')/photos/$entity`), ...metadata(photo, side) };
@@ -288,7 +281,7 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
         },
       },
       async (request, reply) => {
-        const user = await graphSubject(services, await graphPrincipal(request, services), subjectId(request), 'read');
+        const user = await graphSubject(services, principalOf(request), subjectId(request), 'read');
         const photo = await mailPhotoOf(user);
         return sendPhoto(request, reply, photo, parseSize(photo, (request.params as { size: string }).size));
       },

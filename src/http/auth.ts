@@ -3,9 +3,14 @@ import { verifyAccessToken, type AppRegistration } from '../directory/apps.js';
 import { grantForToken, userForSession } from '../directory/credentials.js';
 import { DEFAULT_DELEGATED_SCOPES, type GraphScope } from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
-import { forbidden, unauthorized } from '../errors.js';
+import { forbidden, unauthorized, type CredentialProblem } from '../errors.js';
 import type { Db } from '../storage/database.js';
 import type { ReadCache } from '../storage/read-cache.js';
+import type { App } from './types.js';
+
+// Who is asking, worked out once per request by one hook, before the body is read, and only for
+// routes that declare `config.auth`; handlers read `request.principal`. A present Authorization
+// header always decides: a bad token is never rescued by a cookie.
 
 export const SESSION_COOKIE = 'photosync_session';
 
@@ -17,28 +22,57 @@ export type Principal =
   | { kind: 'user'; user: DirectoryUser; scopes: ReadonlySet<GraphScope>; via: 'session' | 'token' }
   | { kind: 'app'; app: AppRegistration; scopes: ReadonlySet<GraphScope> };
 
+export type UserPrincipal = Extract<Principal, { kind: 'user' }>;
+
 /** A principal, or why there is none: no credentials, or credentials that do not hold. */
-export type Authentication =
-  | { ok: true; principal: Principal }
-  | { ok: false; problem: 'missing' | 'malformed' | 'invalid' | 'expired' | 'audience' };
+export type Authentication = { ok: true; principal: Principal } | { ok: false; problem: CredentialProblem };
+
+/** Which credentials a route takes. */
+export type Credentials =
+  /** Graph: a bearer token, opaque (`pst_`) or signed; cookies belong to the pages. */
+  | 'token'
+  /** SharePoint's REST API and pictures: a bearer token, opaque or signed, or the session cookie. */
+  | 'token-or-session'
+  /** Pages and the admin console: the session cookie or an opaque token; signed tokens are for the APIs. */
+  | 'session-or-opaque-token';
+
+/** Who a route lets in; everyone else is refused before the body is read. */
+export type Admission = 'anyone' | 'principal' | 'user' | 'admin';
+
+export interface RouteAuth {
+  credentials: Credentials;
+  allow: Admission;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** How the route learns who is asking, and whom it lets in; no credentials are read when not said. */
+    auth?: RouteAuth | false;
+  }
+  interface FastifyRequest {
+    /** Who is asking, for routes that declare `config.auth`; undefined for nobody. */
+    principal: Principal | undefined;
+    /** This request's view of the read cache: other processes' commits are looked for once. */
+    readonly reads: ReadCache;
+  }
+}
 
 export interface AuthDeps {
   db: Db;
-  /** The audience and issuer base of signed tokens; without it only opaque tokens and sessions count. */
-  publicUrl?: string;
+  /** The audience and issuer base of signed tokens. */
+  publicUrl: string;
   /** Keeps token and session rows between commits (see ReadCache). */
-  reads?: ReadCache;
+  reads: ReadCache;
 }
 
 /**
- * Reads the Authorization header (opaque `pst_` tokens and signed access tokens) or, when
- * `cookies` is true, the session cookie. A header that is present always decides: a bad token is
- * never rescued by a cookie.
+ * Reads the Authorization header (opaque `pst_` tokens and, where the credentials allow, signed
+ * access tokens) or, where they allow, the session cookie.
  */
-export async function authenticate(
+export async function identify(
   request: FastifyRequest,
-  deps: AuthDeps,
-  options: { cookies: boolean },
+  deps: Omit<AuthDeps, 'reads'>,
+  credentials: Credentials,
 ): Promise<Authentication> {
   const header = request.headers.authorization;
   if (header !== undefined) {
@@ -46,12 +80,14 @@ export async function authenticate(
     const token = match?.[1];
     if (!token) return { ok: false, problem: 'malformed' };
     if (token.startsWith('pst_')) {
-      const grant = await grantForToken(deps.db, token, deps.reads);
+      const grant = await grantForToken(deps.db, token, request.reads);
       return grant
         ? { ok: true, principal: { kind: 'user', user: grant.user, scopes: grant.scopes, via: 'token' } }
         : { ok: false, problem: 'invalid' };
     }
-    if (deps.publicUrl === undefined || token.split('.').length !== 3) return { ok: false, problem: 'invalid' };
+    if (credentials === 'session-or-opaque-token' || token.split('.').length !== 3) {
+      return { ok: false, problem: 'invalid' };
+    }
     const check = await verifyAccessToken({ db: deps.db, publicUrl: deps.publicUrl }, token);
     if (!check.ok) return { ok: false, problem: check.reason === 'revoked' ? 'invalid' : check.reason };
     const { subject } = check;
@@ -63,54 +99,92 @@ export async function authenticate(
           : { kind: 'user', user: subject.user, scopes: new Set(subject.scopes), via: 'token' },
     };
   }
-  const session = options.cookies ? request.cookies[SESSION_COOKIE] : undefined;
+  const session = credentials === 'token' ? undefined : request.cookies[SESSION_COOKIE];
   if (!session) return { ok: false, problem: 'missing' };
-  const user = await userForSession(deps.db, session, deps.reads);
+  const user = await userForSession(deps.db, session, request.reads);
   return user
     ? { ok: true, principal: { kind: 'user', user, scopes: SESSION_SCOPES, via: 'session' } }
     : { ok: false, problem: 'invalid' };
 }
 
-/** The signed-in user (session cookie) or the bearer token's user; undefined for anonymous and apps. */
-export async function currentUser(
-  request: FastifyRequest,
-  db: Db,
-  publicUrl?: string,
-): Promise<DirectoryUser | undefined> {
-  const result = await authenticate(request, { db, ...(publicUrl ? { publicUrl } : {}) }, { cookies: true });
-  return result.ok && result.principal.kind === 'user' ? result.principal.user : undefined;
-}
-
-export async function requireUser(request: FastifyRequest, db: Db, publicUrl?: string): Promise<DirectoryUser> {
-  const user = await currentUser(request, db, publicUrl);
-  if (!user) throw unauthorized();
-  return user;
+/** Lets in whom `allow` admits, or throws: unauthorized for nobody (with why), forbidden for non-admins. */
+function admit(allow: Admission, result: Authentication): void {
+  switch (allow) {
+    case 'anyone':
+      return;
+    case 'principal':
+      if (!result.ok) throw unauthorized(undefined, result.problem);
+      return;
+    case 'user':
+    case 'admin': {
+      if (!result.ok) throw unauthorized(undefined, result.problem);
+      if (result.principal.kind !== 'user') throw unauthorized();
+      const { user } = result.principal;
+      if (allow === 'admin' && !(user.isAdmin && user.enabled)) {
+        throw forbidden('Only administrators can use the admin console.');
+      }
+      return;
+    }
+  }
 }
 
 /**
- * For the sites' pictures: the user behind the session or token may see `subject`'s picture when
- * their credential may read that photo (a token limited to User.Read sees its own only); 401 for
- * nobody, 403 for a credential without the scope.
+ * The hook: for routes that declare `config.auth`, reads the credentials once, sets
+ * `request.principal` and refuses whom the route does not admit, all before the body is read.
+ * Other routes (health, metrics, assets) do no database work for it.
  */
-export async function requirePictureViewer(request: FastifyRequest, deps: AuthDeps): Promise<PictureViewer> {
-  const result = await authenticate(request, deps, { cookies: true });
-  if (!result.ok || result.principal.kind !== 'user') throw unauthorized();
-  return new PictureViewer(result.principal);
+export function authenticateRequests(app: App, deps: AuthDeps): void {
+  const perRequest = new WeakMap<FastifyRequest, ReadCache>();
+  app.decorateRequest('principal', undefined);
+  app.decorateRequest('reads', {
+    getter(this: FastifyRequest) {
+      let reads = perRequest.get(this);
+      if (!reads) {
+        reads = deps.reads.forRequest();
+        perRequest.set(this, reads);
+      }
+      return reads;
+    },
+  });
+  app.addHook('onRequest', (request, _reply, done) => {
+    const auth = request.routeOptions.config.auth;
+    if (!auth) return done();
+    identify(request, deps, auth.credentials)
+      .then((result) => {
+        request.principal = result.ok ? result.principal : undefined;
+        admit(auth.allow, result);
+      })
+      .then(() => done(), done);
+  });
 }
 
-/** A signed-in user looking at pictures, with what their credential lets them see. */
-export class PictureViewer {
-  constructor(private readonly principal: Principal & { kind: 'user' }) {}
+/** The signed-in user, when there is one (and the route reads credentials). */
+export function userOf(request: FastifyRequest): DirectoryUser | undefined {
+  return request.principal?.kind === 'user' ? request.principal.user : undefined;
+}
 
-  get user(): DirectoryUser {
-    return this.principal.user;
-  }
+/** The principal of a route that admits principals only; unauthorized otherwise. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw unauthorized();
+  return request.principal;
+}
 
-  /** Throws 403 unless the credential may see `subject`'s picture. */
-  mayView(subject: { id: string }): void {
-    if (!mayAccessPhoto(this.principal, subject, 'read')) {
-      throw forbidden("This token may only see its own user's picture (it lacks ProfilePhoto.Read.All).");
-    }
+/** The signed-in user's principal; unauthorized (pages: the sign-in page) otherwise. */
+export function userPrincipalOf(request: FastifyRequest): UserPrincipal {
+  const principal = request.principal;
+  if (principal?.kind !== 'user') throw unauthorized();
+  return principal;
+}
+
+/** The signed-in user; unauthorized (pages: the sign-in page) otherwise. */
+export function signedInUser(request: FastifyRequest): DirectoryUser {
+  return userPrincipalOf(request).user;
+}
+
+/** Throws 403 unless the signed-in viewer's credential may see `subject`'s picture. */
+export function checkPictureAccess(viewer: UserPrincipal, subject: { id: string }): void {
+  if (!mayAccessPhoto(viewer, subject, 'read')) {
+    throw forbidden("This token may only see its own user's picture (it lacks ProfilePhoto.Read.All).");
   }
 }
 

@@ -8,10 +8,10 @@ import type { App } from '../http/types.js';
 import type { DirectoryUser } from '../directory/users.js';
 import type { PageContext } from '../web/layout.js';
 import type { ComponentChildren } from 'preact';
-import { SESSION_COOKIE, currentUser } from '../http/auth.js';
+import { SESSION_COOKIE, signedInUser, userOf } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { createSignInThrottle } from '../directory/sign-in-throttle.js';
-import { pageContext, sendPage } from '../web/page-context.js';
+import { SIGNED_IN, pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
 import type { FormPage } from '../web/error-page.js';
 import { homePage, signInPage } from './pages.js';
@@ -59,19 +59,22 @@ export async function portalRoutes(app: App, services: Services, options: Portal
       sendPage(reply, signInPage(await context(request, reply), { error: message }), status),
   };
 
-  app.get('/', { schema: { summary: 'Portal home', tags: ['portal'], response: html } }, async (request, reply) => {
-    const user = await currentUser(request, db);
-    if (!user) return reply.redirect('/signin', 303);
-    const page = await pageContext(db, request, reply, user);
-    const banner = (await options.homeBanner?.(user, page)) ?? undefined;
-    return sendPage(reply, homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox, banner }));
-  });
+  app.get(
+    '/',
+    { config: { auth: SIGNED_IN }, schema: { summary: 'Portal home', tags: ['portal'], response: html } },
+    async (request, reply) => {
+      const user = signedInUser(request);
+      const page = await pageContext(db, request, reply, user);
+      const banner = (await options.homeBanner?.(user, page)) ?? undefined;
+      return sendPage(reply, homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox, banner }));
+    },
+  );
 
   app.get(
     '/signin',
     { schema: { summary: 'Sign-in page', tags: ['portal'], response: html } },
     async (request, reply) => {
-      if (await currentUser(request, db)) return reply.redirect('/', 303);
+      if (userOf(request)) return reply.redirect('/', 303);
       return sendPage(reply, signInPage(await context(request, reply), {}));
     },
   );

@@ -4,8 +4,8 @@ import { listPeople } from '../directory/people.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { upnFromAccountName } from '../directory/upn.js';
 import type { App } from '../http/types.js';
-import { currentUser } from '../http/auth.js';
-import { formatDate, pageContext, sendPage } from '../web/page-context.js';
+import { signedInUser, userOf } from '../http/auth.js';
+import { SIGNED_IN, formatDate, pageContext, sendPage } from '../web/page-context.js';
 import { messagePage } from '../web/message-page.js';
 import type { FormPage } from '../web/error-page.js';
 import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
@@ -34,16 +34,12 @@ const DoneQuery = Type.Object({ done: Type.Optional(Type.Literal('1')) });
 export async function sitePageRoutes(app: App, services: Services): Promise<void> {
   const { db } = services.database;
 
-  async function signedIn(request: FastifyRequest, reply: FastifyReply): Promise<DirectoryUser | undefined> {
-    const user = await currentUser(request, db);
-    if (!user) void reply.redirect('/signin', 303);
-    return user;
-  }
   const timestamp = async (user: DirectoryUser) => (await getSiteProfile(db, user.id))?.pictureTimestamp ?? null;
 
   app.get(
     '/_layouts/15/sharepoint.aspx',
     {
+      config: { auth: SIGNED_IN },
       schema: {
         summary: 'SharePoint: the site home and its People',
         tags: ['sites'],
@@ -52,8 +48,7 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
       },
     },
     async (request, reply) => {
-      const user = await signedIn(request, reply);
-      if (!user) return reply;
+      const user = signedInUser(request);
       const people = await Promise.all(
         (await listPeople(db, PEOPLE_SHOWN)).map(async (person) => ({
           displayName: person.displayName,
@@ -69,10 +64,12 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
 
   app.get(
     '/_layouts/15/onedrive.aspx',
-    { schema: { summary: 'OneDrive: your landing page', tags: ['sites'], querystring: SyncQuery, response: html } },
+    {
+      config: { auth: SIGNED_IN },
+      schema: { summary: 'OneDrive: your landing page', tags: ['sites'], querystring: SyncQuery, response: html },
+    },
     async (request, reply) => {
-      const user = await signedIn(request, reply);
-      if (!user) return reply;
+      const user = signedInUser(request);
       const context = await pageContext(db, request, reply, user);
       const photo = userPhotoUrl(user.upn, 'L', await timestamp(user));
       const notice = syncNotice(request.query.sync, 'OneDrive');
@@ -83,6 +80,7 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
   app.get(
     '/_layouts/15/person.aspx',
     {
+      config: { auth: SIGNED_IN },
       schema: {
         summary: "A person's profile; your own shows your L picture, which checks your mail photo",
         tags: ['sites'],
@@ -91,8 +89,7 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
       },
     },
     async (request, reply) => {
-      const viewer = await signedIn(request, reply);
-      if (!viewer) return reply;
+      const viewer = signedInUser(request);
       const account = request.query.accountname;
       const upn = account === undefined ? viewer.upn : upnFromAccountName(account);
       const person = upn ? await findUserByUpn(db, upn) : undefined;
@@ -139,7 +136,7 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
   const uploadFormPage: FormPage = {
     messages: UPLOAD_MESSAGES,
     show: async (request, reply, message, status) => {
-      const user = await currentUser(request, db);
+      const user = userOf(request);
       if (!user) return reply.redirect('/signin', 303);
       return showUploadPage(request, reply, user, { error: message }, status);
     },
@@ -148,6 +145,7 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
   app.get(
     '/_layouts/15/editprofile.aspx',
     {
+      config: { auth: SIGNED_IN },
       schema: {
         summary: 'Upload picture (people without a mailbox)',
         tags: ['sites'],
@@ -156,8 +154,7 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
       },
     },
     async (request, reply) => {
-      const user = await signedIn(request, reply);
-      if (!user) return reply;
+      const user = signedInUser(request);
       return showUploadPage(request, reply, user, { done: request.query.done === '1' });
     },
   );
@@ -173,11 +170,10 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
           body: UploadBody,
         },
         preValidation: uploads.csrfProtection,
-        config: { formPage: uploadFormPage },
+        config: { auth: SIGNED_IN, formPage: uploadFormPage },
       },
       async (request, reply) => {
-        const user = await signedIn(request, reply);
-        if (!user) return reply;
+        const user = signedInUser(request);
         // People with a mailbox change their photo in the portal; the sites take it from mail.
         if (user.hasMailbox) return reply.redirect('/profile-photo', 303);
         await uploadSitePicture(

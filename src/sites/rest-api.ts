@@ -3,9 +3,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { claimForUpn, upnFromAccountName } from '../directory/upn.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { forbidden, unauthorized } from '../errors.js';
+import { forbidden } from '../errors.js';
 import type { App } from '../http/types.js';
-import { SESSION_COOKIE, authenticate, mayAccessPhoto, type Principal } from '../http/auth.js';
+import { SESSION_COOKIE, mayAccessPhoto, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { pictureProperties } from './library.js';
 import { fileStemOf, getSiteProfile } from './profiles.js';
@@ -41,12 +41,6 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   // SetMyProfilePicture takes the raw bytes, whatever Content-Type the client declares.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-
-  async function principalOf(request: FastifyRequest): Promise<Principal> {
-    const result = await authenticate(request, { db, publicUrl, reads: services.database.reads }, { cookies: true });
-    if (!result.ok) throw unauthorized(undefined, result.problem);
-    return result.principal;
-  }
 
   async function personProperties(user: DirectoryUser) {
     const profile = await getSiteProfile(db, user.id);
@@ -123,7 +117,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       },
     },
     async (request, reply) => {
-      const principal = await principalOf(request);
+      const principal = principalOf(request);
       const { name, args } = parseCall(request.params.call);
       const query = request.query as Record<string, unknown>;
       switch (name.toLowerCase()) {
@@ -179,7 +173,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       },
     },
     async (request, reply) => {
-      const principal = await principalOf(request);
+      const principal = principalOf(request);
       if (principal.kind !== 'user')
         throw forbidden('SetMyProfilePicture needs a user; an app has no picture of its own.');
       if (principal.via === 'session') {
@@ -215,7 +209,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       },
     },
     async (request, reply) => {
-      const principal = await principalOf(request);
+      const principal = principalOf(request);
       const session =
         principal.kind === 'user' && principal.via === 'session' ? (request.cookies[SESSION_COOKIE] ?? '') : '';
       const value = {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorKind, type AppError, type ErrorId } from '../errors.js';
-import { currentUser } from '../http/auth.js';
+import { userOf } from '../http/auth.js';
 import type { Db } from '../storage/database.js';
 import type { PageContext } from './layout.js';
 import { messagePage } from './message-page.js';
@@ -45,7 +45,7 @@ export function createPageErrorRenderer(db: Db) {
   return async function renderPageError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
     if (error.id === 'unauthorized') return reply.redirect('/signin', 303);
     // A broken database must not break the error page: after a failure on our side, no suite bar user.
-    const user = error.status >= 500 ? undefined : await currentUser(request, db).catch(() => undefined);
+    const user = error.status >= 500 ? undefined : userOf(request);
     const page = await pageContext(db, request, reply, user);
     const message = page.t(messageKey(request, error), { upn: user?.upn ?? '' });
     const form = request.routeOptions.config.formPage;

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errorKind, forbidden, invalidInput, notFound, type AppError, type CredentialProblem } from '../errors.js';
+import { forbidden, invalidInput, notFound, type AppError, type CredentialProblem, type ErrorId } from '../errors.js';
 
 // Microsoft Graph's error envelope:
 // {"error":{"code":"ImageNotFound","message":"…","innerError":{"date":"…","request-id":"…","client-request-id":"…"}}}
 // Every Graph response carries a request-id header; the same id is in the body of an error.
-// Graph's codes for each error id are in the catalogue (src/errors.ts); its sentences are here.
+// Graph's code (and status, where Graph's differs) for each error id of the catalogue is here.
 
 export const GraphErrorBody = Type.Object(
   {
@@ -29,6 +29,27 @@ export const graphErrorResponses = {
   403: Type.Ref(GraphErrorBody),
   404: Type.Ref(GraphErrorBody),
 } as const;
+
+const INVALID_IMAGE = { code: 'ErrorInvalidImage' };
+
+/** Graph's codes for the catalogue's ids: 400 BadRequest, 5xx generalException for the others. */
+const GRAPH_CODES: Partial<Record<ErrorId, { code: string; status?: number }>> = {
+  invalid_request: { code: 'BadRequest' },
+  image_empty: INVALID_IMAGE,
+  image_corrupt: INVALID_IMAGE,
+  image_too_many_pixels: INVALID_IMAGE,
+  unsupported_type: { ...INVALID_IMAGE, status: 400 },
+  unauthorized: { code: 'InvalidAuthenticationToken' },
+  forbidden: { code: 'ErrorAccessDenied' },
+  profile_forbidden: { code: 'Authorization_RequestDenied' },
+  // Graph answers an address it does not have with 400.
+  not_found: { code: 'BadRequest', status: 400 },
+  user_not_found: { code: 'Request_ResourceNotFound' },
+  photo_not_found: { code: 'ImageNotFound' },
+  mailbox_not_found: { code: 'MailboxNotEnabledForRESTAPI' },
+  too_large: { code: 'RequestEntityTooLarge' },
+  internal_error: { code: 'generalException' },
+};
 
 /** Graph's words for credentials that do not hold. */
 const UNAUTHENTICATED: Record<CredentialProblem, string> = {
@@ -80,14 +101,14 @@ function graphMessage(request: FastifyRequest, error: AppError): string {
   return error.message;
 }
 
-/** The Graph envelope of an error; Graph's code and status come from the catalogue. */
+/** The Graph envelope of an error. */
 export function renderGraphError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
-  const kind = errorKind(error.id);
+  const graph = GRAPH_CODES[error.id];
   const requestId = requestIdOf(request, reply);
   const clientId = request.headers['client-request-id'];
-  return reply.status(kind.graph?.status ?? error.status).send({
+  return reply.status(graph?.status ?? error.status).send({
     error: {
-      code: kind.graph?.code ?? (error.status >= 500 ? 'generalException' : 'BadRequest'),
+      code: graph?.code ?? (error.status >= 500 ? 'generalException' : 'BadRequest'),
       message: graphMessage(request, error),
       innerError: {
         date: new Date().toISOString().slice(0, 19),

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, errorKind } from '../errors.js';
+import { AppError, ERRORS } from '../errors.js';
 import { classifyError, type Classified } from './classify.js';
 import { drainRequest } from './drain.js';
 import type { App, Envelope } from './types.js';
@@ -32,7 +32,7 @@ export const renderJsonError: ErrorRenderer = (_request, reply, error) =>
 export function errorResponder(handling: ErrorHandling) {
   return async function respond(request: FastifyRequest, reply: FastifyReply, classified: Classified) {
     const { error, unreadBody, cause } = classified;
-    const level = errorKind(error.id).log;
+    const level = ERRORS[error.id].log;
     if (handling.logs(level)) {
       request.log[level]({ err: cause ?? error, id: error.id, url: request.url }, 'request failed');
     }

@@ -1,11 +1,28 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errorKind, invalidInput, notFound, type AppError } from '../errors.js';
+import { invalidInput, notFound, type AppError, type ErrorId } from '../errors.js';
 import { odataFormatOf } from './rest-odata.js';
 
 // SharePoint's error envelope, in the JSON flavour the Accept header asks for:
 // verbose {"error":{"code":"-1, Microsoft.SharePoint.Client.InvalidClientQueryException","message":{"lang":"en-US","value":"…"}}},
-// the other flavours {"odata.error":{…}}. SharePoint's code for each error id is in the catalogue
-// (src/errors.ts); its sentences are here.
+// the other flavours {"odata.error":{…}}. SharePoint's code (and status, where SharePoint's differs)
+// for each error id of the catalogue is here.
+
+const INVALID_QUERY = '-1, Microsoft.SharePoint.Client.InvalidClientQueryException';
+const UNAUTHORIZED_ACCESS = '-2147024891, System.UnauthorizedAccessException';
+
+/** SharePoint's codes for the catalogue's ids; `-1, <id>` for the others. */
+const SHAREPOINT_CODES: Partial<Record<ErrorId, { code: string; status?: number }>> = {
+  invalid_request: { code: INVALID_QUERY },
+  unauthorized: { code: UNAUTHORIZED_ACCESS },
+  forbidden: { code: UNAUTHORIZED_ACCESS },
+  profile_forbidden: { code: UNAUTHORIZED_ACCESS },
+  // SharePoint answers an address it does not have with 400.
+  not_found: { code: INVALID_QUERY, status: 400 },
+  user_not_found: { code: '-2146232832, Microsoft.SharePoint.SPException' },
+  too_large: { code: '-2130575275, Microsoft.SharePoint.SPException' },
+  unsupported_type: { code: '-1, unsupported_type', status: 400 },
+  internal_error: { code: '-1, System.Exception' },
+};
 
 const ACCESS_DENIED = 'Access denied. You do not have permission to perform this action or access this resource.';
 
@@ -24,14 +41,14 @@ function sharePointMessage(request: FastifyRequest, error: AppError): string {
 }
 
 export function renderSharePointError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
-  const kind = errorKind(error.id);
+  const sharepoint = SHAREPOINT_CODES[error.id];
   const format = odataFormatOf(request.headers.accept);
   const body = {
-    code: kind.sharepoint?.code ?? `-1, ${error.id}`,
+    code: sharepoint?.code ?? `-1, ${error.id}`,
     message: { lang: 'en-US', value: sharePointMessage(request, error) },
   };
   return reply
-    .status(kind.sharepoint?.status ?? error.status)
+    .status(sharepoint?.status ?? error.status)
     .type(`application/json;odata=${format};charset=utf-8`)
     .send(format === 'verbose' ? { error: body } : { 'odata.error': body });
 }

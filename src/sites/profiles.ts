@@ -170,7 +170,7 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /** Records that the mail photo was compared with the sites and nothing needed to change. */
-export async function markChecked(db: Kysely<Database>, user: DirectoryUser, at: number): Promise<void> {
+export async function markProfileChecked(db: Kysely<Database>, user: DirectoryUser, at: number): Promise<void> {
   await upsertProfile(db, user, { last_checked_at: at, exchange_sync_state: user.hasMailbox ? 1 : 0 });
 }
 

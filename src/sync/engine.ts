@@ -6,7 +6,7 @@ import { getMailPhoto, type MailPhoto } from '../mail/photo-store.js';
 import { renderSquareJpegs } from '../media/media.js';
 import type { Metrics } from '../metrics.js';
 import { renditionSpec } from '../sites/library.js';
-import { getSiteProfile, markChecked, publishRenditions, showPlaceholder } from '../sites/profiles.js';
+import { getSiteProfile, markProfileChecked, publishRenditions, showPlaceholder } from '../sites/profiles.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Database } from '../storage/database.js';
 import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
@@ -72,7 +72,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const etagBefore = profile?.syncedEtag ?? null;
 
     if (!user.hasMailbox) {
-      if (!profile) await markChecked(deps.db, user, now);
+      if (!profile) await markProfileChecked(deps.db, user, now);
       return { decided: { outcome: 'no_mailbox', etagBefore, etagAfter: etagBefore, mailEtag: null } };
     }
 

@@ -26,7 +26,7 @@ import {
   userDetailPage,
   usersPage,
   type Notice,
-} from './pages.js';
+} from './pages/console.js';
 import { countByState, listUsersPage, USER_SORTS } from './users-query.js';
 
 // The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.

@@ -1,13 +1,13 @@
 import type { ComponentChildren } from 'preact';
-import type { MessageKey } from '../web/messages/en.js';
-import type { AppError } from '../errors.js';
-import { renderPage, type PageContext } from '../web/layout.js';
-import { messagePage } from '../web/message-page.js';
-import type { AuditEntry } from './audit.js';
-import type { UserDetail } from './actions.js';
-import type { AdminSettings } from './settings.js';
-import { USER_SORTS, type StateCount, type UsersPage, type UsersPageQuery } from './users-query.js';
-import { SYNC_STATES, type SyncStateName } from '../sync/status.js';
+import type { MessageKey } from '../../web/messages/en.js';
+import type { AppError } from '../../errors.js';
+import { renderPage, type PageContext } from '../../web/layout.js';
+import { messagePage } from '../../web/message-page.js';
+import type { AuditEntry } from '../audit.js';
+import type { UserDetail } from '../actions.js';
+import type { AdminSettings } from '../settings.js';
+import { USER_SORTS, type StateCount, type UsersPage, type UsersPageQuery } from '../users-query.js';
+import { SYNC_STATES, type SyncStateName } from '../../sync/status.js';
 
 // The admin console's pages, through the portal's one layout.
 

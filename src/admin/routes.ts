@@ -18,15 +18,13 @@ import { ADMINS } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { adminApiRoutes } from './api.js';
 import { listAudit } from './audit.js';
-import {
-  auditPage,
-  consoleErrorPage,
-  overviewPage,
-  settingsPage,
-  userDetailPage,
-  usersPage,
-  type Notice,
-} from './pages/console.js';
+import { auditPage } from './pages/audit.js';
+import type { Notice } from './pages/console.js';
+import { consoleErrorPage } from './pages/error.js';
+import { overviewPage } from './pages/overview.js';
+import { settingsPage } from './pages/settings.js';
+import { userDetailPage } from './pages/user-detail.js';
+import { usersPage } from './pages/users.js';
 import { countByState, listUsersPage, USER_SORTS } from './users-query.js';
 
 // The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.

@@ -21,7 +21,7 @@ import { siteRoutes } from './sites/routes.js';
 import { webAssetRoutes } from './web/asset-routes.js';
 import type { PageContext } from './web/layout.js';
 import { AppError } from './errors.js';
-import { authenticateRequests, type RouteAuth } from './http/auth.js';
+import { requestAuthentication, type RouteAuth } from './http/auth.js';
 import { renderEntraError } from './directory/entra-errors.js';
 import { errorResponder, installErrorHandler, renderJsonError, type ErrorHandling } from './http/errors.js';
 import { renderSharePointError } from './sites/rest-errors.js';
@@ -89,15 +89,16 @@ export async function buildApp(services: Services): Promise<App> {
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
   const pictureHeaders = pictureSecurityHeaders(securityHeaders);
-  // The same headers on every answer, so they are worked out once instead of per request.
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.headers(request.routeOptions.config.picture ? pictureHeaders : securityHeaders);
-    done();
-  });
-  // Who is asking, once per request, for the routes that declare `config.auth` (after the
-  // headers above, so a refusal carries them too).
   const { db, reads } = services.database;
-  authenticateRequests(app, { db, publicUrl: services.config.publicUrl, reads });
+  const authenticate = requestAuthentication(app, { db, publicUrl: services.config.publicUrl, reads });
+  // Every request's first step: the security headers (the same on every answer, so worked out
+  // once), then, for routes that declare `config.auth`, who is asking (a refusal carries the headers).
+  app.addHook('onRequest', (request, reply, done) => {
+    const config = request.routeOptions.config;
+    reply.headers(config.picture ? pictureHeaders : securityHeaders);
+    if (config.auth) authenticate(request, config.auth, done);
+    else done();
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

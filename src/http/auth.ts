@@ -128,12 +128,16 @@ function admit(allow: Admission, result: Authentication): void {
   }
 }
 
+/** The auth step of a request: calls `done` when the principal is set, or with why it is refused. */
+export type Authenticate = (request: FastifyRequest, auth: RouteAuth, done: (error?: Error) => void) => void;
+
 /**
- * The hook: for routes that declare `config.auth`, reads the credentials once, sets
+ * Decorates requests with `principal` and `reads`, and returns the step the app's onRequest hook
+ * runs for routes that declare `config.auth`: it reads the credentials once, sets
  * `request.principal` and refuses whom the route does not admit, all before the body is read.
- * Other routes (health, metrics, assets) do no database work for it.
+ * Other routes (health, metrics, assets) skip it and do no database work for it.
  */
-export function authenticateRequests(app: App, deps: AuthDeps): void {
+export function requestAuthentication(app: App, deps: AuthDeps): Authenticate {
   const perRequest = new WeakMap<FastifyRequest, ReadCache>();
   app.decorateRequest('principal', undefined);
   app.decorateRequest('reads', {
@@ -146,15 +150,27 @@ export function authenticateRequests(app: App, deps: AuthDeps): void {
       return reads;
     },
   });
+  return (request, auth, done) => {
+    identify(request, deps, auth.credentials).then((result) => {
+      request.principal = result.ok ? result.principal : undefined;
+      let refusal: Error | undefined;
+      try {
+        admit(auth.allow, result);
+      } catch (error) {
+        refusal = error as Error;
+      }
+      done(refusal);
+    }, done);
+  };
+}
+
+/** Adds the auth step as an onRequest hook of its own (for an app that sets no other headers first). */
+export function authenticateRequests(app: App, deps: AuthDeps): void {
+  const authenticate = requestAuthentication(app, deps);
   app.addHook('onRequest', (request, _reply, done) => {
     const auth = request.routeOptions.config.auth;
-    if (!auth) return done();
-    identify(request, deps, auth.credentials)
-      .then((result) => {
-        request.principal = result.ok ? result.principal : undefined;
-        admit(auth.allow, result);
-      })
-      .then(() => done(), done);
+    if (auth) authenticate(request, auth, done);
+    else done();
   });
 }
 

@@ -14,6 +14,7 @@ import Fastify, {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
 import { adminRoutes } from '../admin/routes.js';
+import { oidcRoutes } from '../directory/oidc-routes.js';
 import { tokenRoutes } from '../directory/token-routes.js';
 import { GraphErrorBody } from '../graph/errors.js';
 import { graphRoutes } from '../graph/routes.js';
@@ -155,6 +156,7 @@ export async function buildApp(services: Services): Promise<App> {
   // Tier 3: the roles' routes.
   siteRoutes(app, services);
   tokenRoutes(app, services);
+  oidcRoutes(app, services);
   await app.register((graph) => graphRoutes(graph as App, services), { prefix: '/v1.0' });
   await app.register((rest) => sharePointRestRoutes(rest as App, services), { prefix: '/_api' });
   await app.register(async (portal) => {

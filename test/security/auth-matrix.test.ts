@@ -183,6 +183,26 @@ export const ROUTES: RouteCase[] = [
     check: ({ response }) => expect(response.body).not.toContain('access_token'),
   },
 
+  // OpenID Connect discovery: public, like Entra's; the tenant must be this one.
+  {
+    route: 'GET /{tenant}/v2.0/.well-known/openid-configuration',
+    url: () => '/organizations/v2.0/.well-known/openid-configuration',
+    expect: everyone(200),
+  },
+  {
+    route: 'GET /{tenant}/.well-known/openid-configuration',
+    url: () => '/nosuch.example/.well-known/openid-configuration',
+    expect: everyone(400),
+  },
+  { route: 'GET /{tenant}/discovery/v2.0/keys', url: () => '/common/discovery/v2.0/keys', expect: everyone(200) },
+  { route: 'GET /{tenant}/discovery/keys', url: () => '/common/discovery/keys', expect: everyone(200) },
+  {
+    route: 'GET /common/discovery/instance',
+    url: () =>
+      `/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent('http://localhost:8080/common/oauth2/v2.0/authorize')}`,
+    expect: everyone(200),
+  },
+
   // Graph: bearer tokens only, by scope.
   ...graphRows(),
 

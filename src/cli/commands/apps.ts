@@ -1,4 +1,6 @@
-import { createApp, issuerFor, listApps, removeApp, tenantId } from '../../directory/apps.js';
+import { createApp, listApps, removeApp } from '../../directory/apps.js';
+import { tenantId } from '../../directory/settings.js';
+import { issuerFor } from '../../directory/tokens.js';
 import { createToken } from '../../directory/credentials.js';
 import { parseScopes, GRAPH_SCOPES } from '../../directory/scopes.js';
 import { isAppError } from '../../errors.js';

@@ -32,9 +32,14 @@ Usage:
   photosync status [--json]                         who is in step, and why not
   photosync token create <upn> [--scopes <scopes>]  a bearer token for the user (last line of output);
                                                     default scopes User.Read ProfilePhoto.Read.All
-  photosync apps add <name> --scopes <scopes>       register an app (client id + secret) for the token endpoint
+  photosync apps add <name> --scopes <scopes> [--certificate <cert.pem>]… [--redirect-uri <uri>]…
+                                                    register an app (client id + secret; a certificate for
+                                                    client assertions; redirect URIs for sign-in)
   photosync apps list                               the registered apps
   photosync apps remove <client id>                 remove an app; its tokens stop working
+  photosync users revoke-sessions <upn>             end the user's sign-ins: refresh tokens and portal sessions
+  photosync signing-key rotate                      a new key signs tokens; the old one stays published a day
+  photosync dev-cert [--out <dir>] [--host <name>]… a local CA and a localhost certificate for https
 Scopes: User.Read, ProfilePhoto.Read.All, ProfilePhoto.ReadWrite.All (space- or comma-separated).
 `;
 
@@ -53,6 +58,9 @@ const COMMANDS = new Map([
   ['apps add', 1],
   ['apps list', 0],
   ['apps remove', 1],
+  ['users revoke-sessions', 1],
+  ['signing-key rotate', 0],
+  ['dev-cert', 0],
 ]);
 
 const OPTIONS = {
@@ -62,6 +70,10 @@ const OPTIONS = {
   admin: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   scopes: { type: 'string' },
+  certificate: { type: 'string', multiple: true },
+  'redirect-uri': { type: 'string', multiple: true },
+  out: { type: 'string' },
+  host: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -78,7 +90,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const key = `${command} ${['serve', 'sync', 'status'].includes(command) ? '' : (rest[0] ?? '')}`.trim();
+  const key = `${command} ${['serve', 'sync', 'status', 'dev-cert'].includes(command) ? '' : (rest[0] ?? '')}`.trim();
   // A mistyped command is told as such, before the settings or the database can get in the way.
   const arity = COMMANDS.get(key);
   if (arity === undefined) throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`, 2);
@@ -86,6 +98,11 @@ async function run(argv: string[]): Promise<number> {
   if (extra.length > 0) throw new CliError(`"${key}" does not take "${extra.join(' ')}".\n\n${USAGE}`, 2);
   const config = loadConfig();
   if (key === 'serve') return serve(config);
+  if (key === 'dev-cert') {
+    const { devCertCommand } = await import('./commands/dev-cert.js');
+    process.stdout.write(`${devCertCommand(values.out ?? path.join(config.dataDir, 'tls'), values.host ?? [])}\n`);
+    return 0;
+  }
 
   // Commands other than serve log only warnings, so their output stays readable.
   const services = await openServices({ ...config, logLevel: 'warn' }, pino({ level: 'warn' }, process.stderr));
@@ -137,8 +154,18 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'apps add':
-        print(await addAppCommand(services, a, values.scopes));
+        print(await addAppCommand(services, a, values));
         return 0;
+      case 'users revoke-sessions':
+      case 'signing-key rotate': {
+        const { revokeSessionsCommand, rotateSigningKeyCommand } = await import('./commands/sign-in.js');
+        print(
+          key === 'signing-key rotate'
+            ? await rotateSigningKeyCommand(services)
+            : await revokeSessionsCommand(services, a),
+        );
+        return 0;
+      }
       case 'apps list':
         print(await listAppsCommand(services));
         return 0;
@@ -196,7 +223,7 @@ async function serve(config: Config): Promise<number> {
   }
   if (config.port === 0 && !process.env.PHOTOSYNC_PUBLIC_URL) {
     // PORT=0 asked the system for a free port; absolute URLs must name the one it gave.
-    config.publicUrl = `http://localhost:${address.port}`;
+    config.publicUrl = `${config.tls ? 'https' : 'http'}://localhost:${address.port}`;
   }
   const lines = [
     '',

@@ -2,7 +2,7 @@ import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } fro
 import type { Db } from '../storage/database.js';
 import { certificateForAssertion, thumbprintForMessage } from './app-certificates.js';
 import { appForCredentials, findApp, type AppRegistration } from './apps.js';
-import type { EntraError} from './entra-errors.js';
+import type { EntraError } from './entra-errors.js';
 import { entraError } from './entra-errors.js';
 import { tenantId } from './settings.js';
 import type { ClientAuthMethod } from './tokens.js';

@@ -60,8 +60,11 @@ const ONE_HOUR = 'public, max-age=3600';
 
 export function oidcRoutes(app: App, services: Services): void {
   const { db, dialect } = services.database;
-  const { publicUrl } = services.config;
-  const host = new URL(publicUrl).host;
+  // Read per request: with PORT=0 the public URL is known only once the server listens.
+  const base = () => {
+    const { publicUrl } = services.config;
+    return { publicUrl, host: new URL(publicUrl).host };
+  };
 
   /** The tenant as the URLs name it: a fixed tenant becomes its id; common and organizations stay. */
   async function resolvedTenant(tenant: string): Promise<{ segment: string; issuerTenant: string }> {
@@ -93,13 +96,14 @@ export function oidcRoutes(app: App, services: Services): void {
     reply: { header: (n: string, v: string) => unknown },
   ) => {
     const { segment, issuerTenant } = await resolvedTenant(request.params.tenant);
-    const base = `${publicUrl}/${segment}`;
+    const { publicUrl, host } = base();
+    const tenantBase = `${publicUrl}/${segment}`;
     void reply.header('cache-control', ONE_HOUR);
     void reply.header('access-control-allow-origin', '*');
     return {
-      token_endpoint: `${base}/oauth2/v2.0/token`,
+      token_endpoint: `${tenantBase}/oauth2/v2.0/token`,
       token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
-      jwks_uri: `${base}/discovery/v2.0/keys`,
+      jwks_uri: `${tenantBase}/discovery/v2.0/keys`,
       response_modes_supported: ['query', 'fragment', 'form_post'],
       subject_types_supported: ['pairwise'],
       id_token_signing_alg_values_supported: ['RS256'],
@@ -107,7 +111,7 @@ export function oidcRoutes(app: App, services: Services): void {
       scopes_supported: [...OIDC_SCOPES],
       issuer: issuerFor(publicUrl, issuerTenant),
       request_uri_parameter_supported: false,
-      authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+      authorization_endpoint: `${tenantBase}/oauth2/v2.0/authorize`,
       code_challenge_methods_supported: ['S256'],
       grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', 'password'],
       claims_supported: [
@@ -182,6 +186,7 @@ export function oidcRoutes(app: App, services: Services): void {
       } catch {
         asked = undefined;
       }
+      const { publicUrl, host } = base();
       if (!asked || asked.origin !== new URL(publicUrl).origin) {
         throw entraError(400, 'invalid_instance', 50049, 'Unknown or invalid instance.');
       }

@@ -213,7 +213,9 @@ export function authorizeRoutes(app: App, services: Services): void {
           // The sign-in page comes back to this request, without the prompt (it is being answered now).
           const next = new URL(request.url, 'http://x');
           next.searchParams.delete('prompt');
-          const page = await pageContext(db, request, reply);
+          const back = `${next.pathname}${next.search}`;
+          // The language switcher comes back to this request too.
+          const page = { ...(await pageContext(db, request, reply)), path: back };
           // Browsers apply the page's form-action to the redirects after the form is sent, and
           // those end at the app: its origin joins 'self' for this page only.
           const csp = String(reply.getHeader('content-security-policy') ?? '');
@@ -221,10 +223,7 @@ export function authorizeRoutes(app: App, services: Services): void {
             'content-security-policy',
             csp.replace("form-action 'self'", `form-action 'self' ${new URL(redirectUri).origin}`),
           );
-          return sendPage(
-            reply,
-            signInPage(page, { upn: query.login_hint, next: `${next.pathname}${next.search}`, app: client.name }),
-          );
+          return sendPage(reply, signInPage(page, { upn: query.login_hint, next: back, app: client.name }));
         }
         const code = await createAuthorizationCode(db, {
           clientId: client.clientId,

@@ -149,6 +149,7 @@ const REPLAYED = () =>
     'invalid_grant',
     50173,
     'The provided grant has expired due to it being revoked, a fresh auth token is needed. The refresh token was already used, so every token of this sign-in was revoked.',
+    'bad_token',
   );
 
 export async function refreshTokenGrant(context: GrantContext): Promise<TokenResponse> {
@@ -172,6 +173,7 @@ export async function refreshTokenGrant(context: GrantContext): Promise<TokenRes
           'invalid_grant',
           700082,
           'The refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+          'bad_token',
         );
       case 'unknown':
         throw entraError(
@@ -179,6 +181,7 @@ export async function refreshTokenGrant(context: GrantContext): Promise<TokenRes
           'invalid_grant',
           9002313,
           'Invalid request. Request is malformed or invalid. The refresh token is not one this directory issued, or it was revoked.',
+          'bad_token',
         );
     }
   }

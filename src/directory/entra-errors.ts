@@ -10,14 +10,21 @@ export class EntraError extends Error {
     readonly error: string,
     readonly aadsts: number,
     description: string,
+    /** Entra's `suberror`: `bad_token` tells MSAL to drop its refresh token and ask the user to sign in. */
+    readonly suberror?: 'bad_token',
   ) {
     super(description);
     this.name = 'EntraError';
   }
 }
 
-export const entraError = (status: EntraError['status'], error: string, aadsts: number, description: string) =>
-  new EntraError(status, error, aadsts, description);
+export const entraError = (
+  status: EntraError['status'],
+  error: string,
+  aadsts: number,
+  description: string,
+  suberror?: 'bad_token',
+) => new EntraError(status, error, aadsts, description, suberror);
 
 export interface EntraErrorBody {
   error: string;
@@ -26,6 +33,7 @@ export interface EntraErrorBody {
   timestamp: string;
   trace_id: string;
   correlation_id: string;
+  suberror?: string;
 }
 
 /** Entra's timestamps: `2026-12-01 09:14:03Z`. */
@@ -53,5 +61,6 @@ export function entraErrorBody(error: EntraError, correlationId?: string, now = 
     timestamp,
     trace_id: traceId,
     correlation_id: correlation,
+    ...(error.suberror ? { suberror: error.suberror } : {}),
   };
 }

@@ -60,6 +60,7 @@ export const EntraErrorSchema = Type.Object({
   timestamp: Type.String(),
   trace_id: Type.String(),
   correlation_id: Type.String(),
+  suberror: Type.Optional(Type.String()),
 });
 
 const GRANTS: Record<string, (context: GrantContext) => Promise<TokenResponse>> = {

@@ -148,6 +148,7 @@ export async function appForCredentials(
 
 /** Whether `uri` is one of the app's registered redirect URIs, compared exactly as Entra does. */
 export async function redirectUriIsRegistered(db: Db, clientId: string, uri: string): Promise<boolean> {
+  if (uri.includes('\u0000') || clientId.includes('\u0000')) return false;
   const row = await db
     .selectFrom('directory_app_redirect_uris')
     .select('uri')

@@ -183,6 +183,18 @@ export const ROUTES: RouteCase[] = [
     check: ({ response }) => expect(response.body).not.toContain('access_token'),
   },
 
+  // Sign-in for apps: an app nobody registered gets a page saying so, whoever asks; never a code.
+  {
+    route: 'GET /{tenant}/oauth2/v2.0/authorize',
+    url: () =>
+      `/organizations/oauth2/v2.0/authorize?client_id=00000000-0000-4000-8000-000000000000&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('https://app.example/cb')}`,
+    expect: everyone(400),
+    check: ({ response }) => {
+      expect(response.headers.location).toBeUndefined();
+      expect(response.body).toContain('AADSTS700016');
+    },
+  },
+
   // OpenID Connect discovery: public, like Entra's; the tenant must be this one.
   {
     route: 'GET /{tenant}/v2.0/.well-known/openid-configuration',

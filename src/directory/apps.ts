@@ -3,7 +3,6 @@ import { invalidInput, notFound } from '../errors.js';
 import type { Db } from '../storage/database.js';
 import { parseCertificate, type AppCertificate } from './app-certificates.js';
 import { storedScopes, type GraphScope } from './scopes.js';
-import { isUniqueViolation } from './users.js';
 
 // App registrations (Entra's "app registrations"): a client id, a secret, optionally certificates
 // (client assertions) and redirect URIs (sign-in with the authorization code flow), and the scopes
@@ -59,7 +58,10 @@ export async function createApp(
   }
   if (scopes.length === 0) throw invalidInput('Give the app at least one scope.', 'invalid_scope');
   const redirectUris = [...new Set((options.redirectUris ?? []).map(validRedirectUri))];
-  const certificates = (options.certificates ?? []).map(parseCertificate);
+  const parsed = (options.certificates ?? []).map(parseCertificate);
+  const certificates = parsed.filter(
+    (c, i) => parsed.findIndex((d) => d.thumbprintSha256 === c.thumbprintSha256) === i,
+  );
   // Entra's secrets are 40 URL-safe characters; these are 256 random bits.
   const secret = `psc~${randomBytes(32).toString('base64url')}`;
   const app = { clientId: randomUUID(), name: cleanName, scopes: [...scopes], createdAt: Date.now() };
@@ -91,13 +93,7 @@ export async function createApp(
           not_after: certificate.notAfter,
           created_at: app.createdAt,
         })
-        .execute()
-        .catch((error: unknown) => {
-          if (isUniqueViolation(error)) {
-            throw invalidInput('That certificate is already registered for another app; give each app its own.');
-          }
-          throw error;
-        });
+        .execute();
     }
   });
   return { ...app, secret, redirectUris, certificates };

@@ -32,23 +32,20 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('directory_app_certificates')
     /** base64url SHA-256 of the DER certificate: the `x5t#S256` a client assertion names. */
-    .addColumn('thumbprint_sha256', 'text', (c) => c.primaryKey())
+    .addColumn('thumbprint_sha256', 'text', (c) => c.notNull())
     /** base64url SHA-1 of the DER certificate: the older `x5t`. */
     .addColumn('thumbprint_sha1', 'text', (c) => c.notNull())
     .addColumn('client_id', 'text', (c) => c.notNull().references('directory_apps.client_id').onDelete('cascade'))
     .addColumn('certificate', 'text', (c) => c.notNull())
     .addColumn('not_after', 'bigint', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
+    // As in Entra, one certificate may serve several apps; an assertion names the app and the certificate.
+    .addPrimaryKeyConstraint('directory_app_certificates_pk', ['client_id', 'thumbprint_sha256'])
     .execute();
   await db.schema
     .createIndex('directory_app_certificates_sha1')
     .on('directory_app_certificates')
-    .column('thumbprint_sha1')
-    .execute();
-  await db.schema
-    .createIndex('directory_app_certificates_client')
-    .on('directory_app_certificates')
-    .column('client_id')
+    .columns(['client_id', 'thumbprint_sha1'])
     .execute();
 
   await db.schema

@@ -269,6 +269,20 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     expect(estonian.body).toContain('pole photosyncis registreeritud');
   });
 
+  it('sends nobody to another site after signing in', async () => {
+    const user = await makeUser(services);
+    for (const next of ['https://evil.example/', '//evil.example/x', '/\\evil.example']) {
+      const browser = new FormClient(app);
+      const signedIn = await browser.request('POST', '/signin', {
+        upn: user.upn,
+        password: PASSWORD,
+        _csrf: await browser.csrfToken(),
+        next,
+      });
+      expect([signedIn.statusCode, signedIn.headers.location], next).toEqual([303, '/']);
+    }
+  });
+
   it('prompt=login asks a signed-in user to sign in again', async () => {
     const registered = await registerApp();
     const user = await makeUser(services);

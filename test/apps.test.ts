@@ -246,6 +246,17 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
       expect((await app.inject({ url: `/v1.0/users/${other.upn}`, headers: bearer(userToken) })).statusCode).toBe(403);
       expect(await findUserByUpn(services.database.db, user.upn)).toBeDefined();
 
+      // Redirect URIs and certificates are checked before anything is registered.
+      for (const [flag, value, message] of [
+        ['--redirect-uri', 'http://app.example/cb', 'must use https'],
+        ['--certificate', '/nonexistent/cert.pem', 'There is no file /nonexistent/cert.pem.'],
+      ] as const) {
+        const refused = await runCli(['apps', 'add', 'Bad', '--scopes', 'User.Read', flag, value], env);
+        expect(refused.code, refused.stdout).not.toBe(0);
+        expect(refused.stderr).toContain(message);
+      }
+      expect((await runCli(['apps', 'list'], env)).stdout).not.toContain('Bad');
+
       const removed = await runCli(['apps', 'remove', clientId!], env);
       expect(removed.code, removed.stderr).toBe(0);
       expect(removed.stdout).toContain(`Removed app ${clientId}`);

@@ -145,6 +145,34 @@ for (const dialect of testDialects()) {
       );
     });
 
+    it('an app with a certificate gets Graph and SharePoint tokens by their Microsoft 365 scopes; SharePoint refuses a secret’s', async () => {
+      const daemon = selfSignedCertificate('connect daemon');
+      const registered = await createApp(services.database.db, 'Connect daemon', ['ProfilePhoto.ReadWrite.All'], {
+        certificates: [daemon.certificate],
+      });
+      const withCertificate = msalApp(registered.clientId, daemon);
+      const withSecret = msalApp(registered.clientId, { clientSecret: registered.secret });
+      const properties = (token: string) =>
+        fetch(
+          `${server.baseUrl}/_api/SP.UserProfiles.PeopleManager/GetPropertiesFor(accountName=@v)?@v='${encodeURIComponent(`i:0#.f|membership|${jane.upn}`)}'`,
+          { headers: { authorization: `Bearer ${token}`, accept: 'application/json;odata=nometadata' } },
+        );
+      const sharePointScopes = ['https://contoso-my.sharepoint.com/.default'];
+      const sites = await withCertificate.acquireTokenByClientCredential({ scopes: sharePointScopes });
+      const answer = await properties(sites!.accessToken);
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { AccountName: string }).AccountName).toBe(`i:0#.f|membership|${jane.upn}`);
+      const graph = await withCertificate.acquireTokenByClientCredential({
+        scopes: ['https://graph.microsoft.com/.default'],
+      });
+      expect((await graphGet(`/users/${jane.upn}/photo`, graph!.accessToken)).status).toBe(200);
+      // Each token is for its own service.
+      expect((await properties(graph!.accessToken)).status).toBe(401);
+      expect((await graphGet(`/users/${jane.upn}/photo`, sites!.accessToken)).status).toBe(401);
+      const bySecret = await withSecret.acquireTokenByClientCredential({ scopes: sharePointScopes });
+      expect((await properties(bySecret!.accessToken)).status).toBe(401);
+    });
+
     it('a removed app’s token is refused', async () => {
       const registered = await createApp(services.database.db, 'Short-lived daemon', ['ProfilePhoto.Read.All']);
       const result = await msalApp(registered.clientId, {

@@ -115,7 +115,38 @@ function basicCredentials(header: string | undefined): [string | undefined, stri
   }
 }
 
+/** Header names a browser may ask to send (MSAL Browser adds X-AnchorMailbox, which needs a preflight). */
+const HEADER_LIST = /^[A-Za-z0-9-]+(\s*,\s*[A-Za-z0-9-]+)*$/;
+
 export function tokenRoutes(app: App, services: Services): void {
+  // The browser's question before MSAL Browser posts to the token endpoint from another origin.
+  // The endpoint takes no cookies, so any origin may ask, as Entra allows single-page apps.
+  app.options(
+    '/:tenant/oauth2/v2.0/token',
+    {
+      schema: {
+        summary: 'CORS preflight of the token endpoint, for single-page apps (MSAL Browser)',
+        tags: ['auth'],
+        security: [],
+        params: Type.Object({ tenant: Type.String({ maxLength: 256 }) }),
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      const asked = request.headers['access-control-request-headers'];
+      return reply
+        .status(204)
+        .header('access-control-allow-origin', '*')
+        .header('access-control-allow-methods', 'POST, OPTIONS')
+        .header(
+          'access-control-allow-headers',
+          typeof asked === 'string' && HEADER_LIST.test(asked) ? asked : 'content-type',
+        )
+        .header('access-control-max-age', '86400')
+        .send(null);
+    },
+  );
+
   const { db, dialect, reads } = services.database;
   // The password grant guesses passwords as well as the sign-in form does: the same limits apply.
   const throttle = createSignInThrottle({ windowMs: 15 * 60_000, perAccount: 5, perAddress: 100 });

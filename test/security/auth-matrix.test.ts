@@ -183,6 +183,7 @@ export const ROUTES: RouteCase[] = [
     check: ({ response }) => expect(response.body).not.toContain('access_token'),
   },
 
+  { route: 'OPTIONS /{tenant}/oauth2/v2.0/token', url: () => '/common/oauth2/v2.0/token', expect: everyone(204) },
   // Sign-in for apps: an app nobody registered gets a page saying so, whoever asks; never a code.
   {
     route: 'GET /{tenant}/oauth2/v2.0/authorize',
@@ -449,7 +450,7 @@ describeEachDialect('authorization matrix', (dialect) => {
           : row.body?.(cast);
         const before = method === 'GET' ? undefined : await organisationState(services, cast);
         const response = await app.inject({
-          method: method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+          method: method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS',
           url: row.url(cast),
           headers: { ...cast.headers[identity], ...(body ? { 'content-type': body.type } : {}) },
           ...(body ? { payload: body.data } : {}),

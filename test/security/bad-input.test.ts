@@ -17,7 +17,7 @@ interface OpenApi {
   paths: Record<string, Record<string, Operation>>;
 }
 
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 /** Values a confused client or an attacker puts in a parameter. */
 const HOSTILE_VALUES = [

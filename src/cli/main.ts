@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../config.js';
 import { DEMO_ADMIN, DEMO_PASSWORD, DEMO_PEOPLE, demoIsPresent, seedDemoOrganisation } from '../demo/seed.js';
 import { startServer } from '../http/server.js';
 import { createServices, type Services } from '../services.js';
-import { SYNC_STATE_LABELS } from '../sync/status.js';
+import { SYNC_STATE_LABELS } from '../sync/state.js';
 import {
   removeMailPhotoCommand,
   setDirectoryPhotoCommand,

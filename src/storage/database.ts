@@ -26,6 +26,7 @@ import type { SyncTables } from '../sync/tables.js';
 import * as initial from './migrations/2026-11-25-01-initial.js';
 import * as apps from './migrations/2026-11-26-01-apps.js';
 import * as admin from './migrations/2026-11-26-02-admin.js';
+import * as inStepBeforeFailing from './migrations/2026-11-30-01-in-step-before-failing.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -54,6 +55,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-25-01-initial': initial,
   '2026-11-26-01-apps': apps,
   '2026-11-26-02-admin': admin,
+  '2026-11-30-01-in-step-before-failing': inStepBeforeFailing,
 };
 
 export interface OpenDatabaseOptions {

@@ -1,6 +1,7 @@
 import type { Services } from '../../services.js';
 import { renditionSpec } from '../../sites/library.js';
-import { SYNC_STATE_LABELS, listSyncStatus } from '../../sync/status.js';
+import { SYNC_STATE_LABELS } from '../../sync/state.js';
+import { listSyncStatus } from '../../sync/status.js';
 import { formatTime, table } from '../output.js';
 
 export async function statusCommand(services: Services, json: boolean): Promise<string> {

@@ -7,11 +7,11 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDirectoryPhoto } from '../src/directory/photo.js';
 import { countUsers, createUser, findUserByUpn } from '../src/directory/users.js';
-import { run } from '../src/cli/main.js';
 import { buildApp } from '../src/http/app.js';
 import type { Services } from '../src/services.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import type { UserSyncStatus } from '../src/sync/status.js';
+import { runCommand, type CliResult } from './support/cli.js';
 import { closeTo, meanColour, solidJpeg } from './support/factories.js';
 import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
 
@@ -25,25 +25,6 @@ const RED: [number, number, number] = [220, 30, 30];
 const BLUE: [number, number, number] = [30, 60, 220];
 /** The start of a stack frame line: never shown to a user for a mistake they can fix. */
 const STACK_FRAME = '    at ';
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** One command line in this process, with its own output and only the given settings. */
-async function runInProcess(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(args, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    env: { ...env },
-    cwd,
-  });
-  return { code, stdout, stderr };
-}
 
 /** The test run's environment without any photosync or database setting of its own. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -88,7 +69,7 @@ describeEachDialect('photosync CLI', (dialect) => {
   let services: Services;
   let work: string;
   const file = (name: string) => path.join(work, name);
-  const cli = (...args: string[]) => runInProcess(args, store.env, work);
+  const cli = (...args: string[]) => runCommand(args, store.env, work);
   const statusJson = async (): Promise<UserSyncStatus[]> => {
     const result = await cli('status', '--json');
     expect(result.code, result.stderr).toBe(0);

@@ -234,7 +234,8 @@ describeEachDialect('connect-mode storage', (dialect) => {
       failingSince: now + 1,
       failedEtag: '"E1"',
       lastOutcome: 'failed',
-      state: 'changed',
+      state: 'failing',
+      stateSince: now + 1,
     });
     expect(record.lastError).toMatch(/Sites\.FullControl\.All/);
 

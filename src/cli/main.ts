@@ -35,6 +35,10 @@ Usage:
   photosync apps add <name> --scopes <scopes>       register an app (client id + secret) for the token endpoint
   photosync apps list                               the registered apps
   photosync apps remove <client id>                 remove an app; its tokens stop working
+  photosync m365 check                              connect mode: what works against the tenant, and the fix
+  photosync m365 scan [--json]                      every tenant user's state (resumes an interrupted scan)
+  photosync m365 sync <upn> | --all-out-of-step [--dry-run]
+                                                    push Exchange photos into the tenant's SharePoint
 Scopes: User.Read, ProfilePhoto.Read.All, ProfilePhoto.ReadWrite.All (space- or comma-separated).
 `;
 
@@ -53,6 +57,9 @@ const COMMANDS = new Map([
   ['apps add', 1],
   ['apps list', 0],
   ['apps remove', 1],
+  ['m365 check', 0],
+  ['m365 scan', 0],
+  ['m365 sync', 1],
 ]);
 
 const OPTIONS = {
@@ -63,6 +70,8 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   scopes: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
+  'all-out-of-step': { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
 } as const;
 
 async function run(argv: string[]): Promise<number> {
@@ -145,6 +154,19 @@ async function run(argv: string[]): Promise<number> {
       case 'apps remove':
         print(await removeAppCommand(services, a));
         return 0;
+      case 'm365 check':
+      case 'm365 scan':
+      case 'm365 sync': {
+        const { m365Command } = await import('./commands/m365.js');
+        const flags = { json: values.json, allOutOfStep: values['all-out-of-step'], dryRun: values['dry-run'] };
+        return m365Command(
+          services,
+          a === undefined ? 'check' : (rest[0] as 'check' | 'scan' | 'sync'),
+          a,
+          flags,
+          print,
+        );
+      }
       default:
         throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`, 2);
     }

@@ -240,3 +240,15 @@ export async function readPhotoMetadata(http: TenantHttp, graphUrl: string, user
   const response = await http.request('graph', `${graphUrl}/v1.0/users/${encodeURIComponent(userId)}/photo`);
   return exchangePhotoFromResponse({ status: response.status, body: await readJson(response) });
 }
+
+/** One user by UPN or object id; undefined when the tenant has no such user. */
+export async function lookupUser(http: TenantHttp, graphUrl: string, upnOrId: string): Promise<TenantUser | undefined> {
+  const response = await http.request(
+    'graph',
+    `${graphUrl}/v1.0/users/${encodeURIComponent(upnOrId)}?$select=${USER_FIELDS}`,
+  );
+  const body = await readJson(response);
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw graphFailure(`Looking up ${upnOrId} failed`, graphError(response.status, body));
+  return toTenantUser(body)[0];
+}

@@ -56,6 +56,9 @@ export async function recordPushAttempt(
               failing_since: eb.fn.coalesce('failing_since', eb.val(attempt.startedAt)),
               failed_etag: failedEtag,
               last_error: attempt.error,
+              state: 'failing',
+              state_reason: attempt.error,
+              state_at: eb.fn.coalesce('failing_since', eb.val(attempt.startedAt)),
             }
           : { failing_since: null, failed_etag: null, last_error: null }),
         ...(result ? { state: result.state, state_reason: result.reason, state_at: attempt.startedAt } : {}),

@@ -224,3 +224,17 @@ export async function scanSummary(db: Db, scanId: string): Promise<Partial<Recor
     .execute();
   return Object.fromEntries(rows.map((r) => [r.state ?? 'unknown', Number(r.count)]));
 }
+
+/**
+ * Lets go of a scan that stopped on an error, leaving it unfinished: the next scan (from this
+ * process or any other) continues it at once instead of waiting for the lease to run out.
+ */
+export async function releaseScan(db: Kysely<Database>, scanId: string, holder: string): Promise<void> {
+  await db
+    .updateTable('m365_scans')
+    .set({ holder: null, lease_until: null })
+    .where('id', '=', scanId)
+    .where('holder', '=', holder)
+    .where('status', '=', 'running')
+    .execute();
+}

@@ -76,12 +76,21 @@ export function explainTokenError(error: unknown, settings: M365Settings, resour
   const what = `No token for ${resource}${code ? ` (AADSTS${code})` : ''}.`;
   if (known) return tenantError(known.problem, what, known.fix(settings));
   const network = networkProblem(error);
-  if (network)
+  if (network) {
     return tenantError(
       network.problem,
       `No token for ${resource}: ${network.what}.`,
       network.fix(settings.authorityHost, 'PHOTOSYNC_M365_AUTHORITY_HOST'),
     );
+  }
+  if (/endpoints_resolution_error|openid_config_error|untrusted_authority/.test(text)) {
+    // MSAL could not read the tenant's OpenID metadata (it names no cause).
+    return tenantError(
+      'wrong_url',
+      `No token for ${resource}: ${settings.authorityHost}/${settings.tenant}/v2.0/.well-known/openid-configuration could not be read.`,
+      'Check PHOTOSYNC_M365_AUTHORITY_HOST and PHOTOSYNC_M365_TENANT, and that this machine reaches and trusts that host.',
+    );
+  }
   return tenantError('unexpected', `No token for ${resource}: ${text}`);
 }
 

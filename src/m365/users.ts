@@ -193,3 +193,18 @@ export async function listTenantUsers(db: Db, states?: readonly TenantState[]): 
   const rows = await query.orderBy('upn').execute();
   return rows.map(toRecord);
 }
+
+/** Makes sure a user looked up directly (not yet scanned) has a row, keeping whatever a scan wrote. */
+export async function ensureTenantUser(db: Db, user: TenantUser): Promise<void> {
+  const identity = {
+    upn: user.upn,
+    display_name: user.displayName,
+    has_mailbox: user.hasMailbox === null ? null : user.hasMailbox ? 1 : 0,
+    account_enabled: user.accountEnabled ? 1 : 0,
+  };
+  await db
+    .insertInto('m365_users')
+    .values({ id: user.id, ...identity })
+    .onConflict((oc) => oc.column('id').doUpdateSet(identity))
+    .execute();
+}

@@ -159,13 +159,7 @@ async function run(argv: string[]): Promise<number> {
       case 'm365 sync': {
         const { m365Command } = await import('./commands/m365.js');
         const flags = { json: values.json, allOutOfStep: values['all-out-of-step'], dryRun: values['dry-run'] };
-        return m365Command(
-          services,
-          a === undefined ? 'check' : (rest[0] as 'check' | 'scan' | 'sync'),
-          a,
-          flags,
-          print,
-        );
+        return await m365Command(services, sub as 'check' | 'scan' | 'sync', a, flags, print);
       }
       default:
         throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`, 2);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
+import { holderIsGone } from '../storage/user-lock.js';
 import type { TenantState } from './model.js';
 import { markUnseenUsersGone, saveScannedUser, type ScannedUser } from './users.js';
 
@@ -86,15 +87,27 @@ export async function claimScan(
   lease: Lease,
   usersTotal: () => Promise<number | null>,
 ): Promise<ClaimResult> {
-  const running = await scansQuery(db).where('status', '=', 'running').orderBy('started_at', 'desc').executeTakeFirst();
+  const running = await scansQuery(db)
+    .select('holder')
+    .where('status', '=', 'running')
+    .orderBy('started_at', 'desc')
+    .executeTakeFirst();
   if (running) {
+    // A holder whose process on this machine is gone (kill -9, a crash) gives its scan up at once.
+    const gone = running.holder !== null && holderIsGone(running.holder);
     const taken = await db
       .updateTable('m365_scans')
       .set({ holder: lease.holder, lease_until: lease.now + lease.leaseMs })
       .where('id', '=', running.id)
       .where('status', '=', 'running')
       .where((eb) =>
-        eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', lease.now), eb('holder', '=', lease.holder)]),
+        eb.or([
+          eb('holder', 'is', null),
+          eb('lease_until', 'is', null),
+          eb('lease_until', '<', lease.now),
+          eb('holder', '=', lease.holder),
+          ...(gone ? [eb('holder', '=', running.holder)] : []),
+        ]),
       )
       .executeTakeFirst();
     return Number(taken.numUpdatedRows) === 1

@@ -68,7 +68,10 @@ describe('credentials never reach a message', () => {
     ['AADSTS90002: Tenant … not found.', 'tenant'],
     ['AADSTS65001: The user or administrator has not consented', 'consent'],
     ['AADSTS500011: The resource principal named https://contoso-my.sharepoint.com was not found', 'wrong_url'],
-    ['endpoints_resolution_error: See https://aka.ms/msal.js.errors#endpoints_resolution_error for details', 'wrong_url'],
+    [
+      'endpoints_resolution_error: See https://aka.ms/msal.js.errors#endpoints_resolution_error for details',
+      'wrong_url',
+    ],
   ])('%s → %s', (text, problem) => {
     expect(explainTokenError(new Error(text), settings, 'scope').problem).toBe(problem);
   });

@@ -40,9 +40,9 @@ export function createTokenSource(settings: M365Settings, log: Logger): TokenSou
     system: {
       loggerOptions: {
         piiLoggingEnabled: false,
-        logLevel: LogLevel.Warning,
+        logLevel: LogLevel.Error,
         loggerCallback: (level, message) => {
-          if (level <= LogLevel.Warning) log.warn({ msal: true }, scrub(message));
+          if (level <= LogLevel.Error) log.error({ msal: true }, scrub(message));
         },
       },
     },

@@ -271,3 +271,27 @@ describe('connect-mode storage helpers', () => {
     expect(await getTenantUsers(nobody, [])).toEqual(new Map());
   });
 });
+
+describeEachDialect('connect-mode scan takeover', (dialect) => {
+  const context = useTestServices(dialect);
+
+  it('takes a scan over at once when the process holding it on this machine is gone', async () => {
+    const db = context.services.database.db;
+    const { spawnSync } = await import('node:child_process');
+    const { hostname } = await import('node:os');
+    const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid;
+    const now = Date.now();
+    const first = await claimScan(db, { holder: `${hostname()}:${dead}:a`, now, leaseMs: LEASE_MS }, async () => null);
+    expect(first.kind).toBe('claimed');
+    // The lease has most of a minute to run, but its holder no longer exists.
+    const taken = await claimScan(db, { holder: 'next', now: now + 1, leaseMs: LEASE_MS }, async () => null);
+    expect(taken).toMatchObject({ kind: 'claimed', resumed: true, scan: { id: first.scan.id } });
+    // The new holder's lease is live (and not host:pid): nobody else takes it.
+    const alive = await claimScan(
+      db,
+      { holder: `${hostname()}:${process.pid}:b`, now: now + 2, leaseMs: LEASE_MS },
+      async () => null,
+    );
+    expect(alive.kind).toBe('busy');
+  });
+});

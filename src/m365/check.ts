@@ -4,7 +4,7 @@ import { LIBRARY_PATH } from '../sites/library.js';
 import { describeError, tenantError } from './errors.js';
 import { exchangePhotoFromResponse, graphError, graphFailure, hasExchangeMailbox } from './graph.js';
 import type { TenantUser } from './model.js';
-import { readProfilePicture, sharePointErrorText } from './sharepoint.js';
+import { odataString, readProfilePicture, sharePointErrorText } from './sharepoint.js';
 import { networkProblem } from './token-errors.js';
 import type { TenantResource } from './tokens.js';
 
@@ -168,10 +168,10 @@ async function clockSkew(connection: M365Connection): Promise<string> {
 /** Writes a 1×1 JPEG into "User Photos/Profile Pictures" and moves it to the recycle bin again. */
 async function writeProbe(connection: M365Connection): Promise<string> {
   const { http, settings } = connection;
-  const folder = encodeURIComponent(`'${LIBRARY_PATH}'`);
+  const folder = odataString(LIBRARY_PATH);
   const add = await http.request(
     'mysite',
-    `${settings.mySiteUrl}/_api/web/GetFolderByServerRelativeUrl(${folder})/Files/add(url='${PROBE_NAME}',overwrite=true)`,
+    `${settings.mySiteUrl}/_api/web/GetFolderByServerRelativeUrl(${folder})/Files/add(url=${odataString(PROBE_NAME)},overwrite=true)`,
     {
       method: 'POST',
       headers: { accept: 'application/json;odata=nometadata', 'content-type': 'image/jpeg' },
@@ -194,7 +194,7 @@ async function writeProbe(connection: M365Connection): Promise<string> {
     );
   }
   await add.body?.cancel();
-  const path = encodeURIComponent(`'${LIBRARY_PATH}/${PROBE_NAME}'`);
+  const path = odataString(`${LIBRARY_PATH}/${PROBE_NAME}`);
   const recycle = await http.request(
     'mysite',
     `${settings.mySiteUrl}/_api/web/GetFileByServerRelativeUrl(${path})/recycle()`,

@@ -136,6 +136,15 @@ export async function claimScan(
   return { kind: 'claimed', scan: (await getScan(db, row.id))!, resumed: false };
 }
 
+/** An update of the scan that applies only while this holder runs it. */
+function heldScan(db: Db, scanId: string, holder: string) {
+  return db
+    .updateTable('m365_scans')
+    .where('id', '=', scanId)
+    .where('holder', '=', holder)
+    .where('status', '=', 'running');
+}
+
 export class LeaseLostError extends Error {
   constructor() {
     super('Another process took this scan over (this one was too slow to renew its lease); it continues there.');
@@ -161,17 +170,13 @@ export async function saveScanChunk(
   costs: ScanCosts,
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const renewed = await trx
-      .updateTable('m365_scans')
+    const renewed = await heldScan(trx, scanId, lease.holder)
       .set((eb) => ({
         users_done: eb('users_done', '+', users.length),
         graph_requests: eb('graph_requests', '+', costs.graphRequests),
         image_bytes: eb('image_bytes', '+', costs.imageBytes),
         lease_until: lease.now + lease.leaseMs,
       }))
-      .where('id', '=', scanId)
-      .where('holder', '=', lease.holder)
-      .where('status', '=', 'running')
       .executeTakeFirst();
     if (Number(renewed.numUpdatedRows) !== 1) throw new LeaseLostError();
     for (const user of users) await saveScannedUser(trx, scanId, user, lease.now);
@@ -186,17 +191,13 @@ export async function finishPage(
   nextLink: string | null,
   costs: ScanCosts,
 ): Promise<void> {
-  const moved = await db
-    .updateTable('m365_scans')
+  const moved = await heldScan(db, scanId, lease.holder)
     .set((eb) => ({
       page_link: nextLink,
       pages_done: eb('pages_done', '+', 1),
       graph_requests: eb('graph_requests', '+', costs.graphRequests),
       lease_until: lease.now + lease.leaseMs,
     }))
-    .where('id', '=', scanId)
-    .where('holder', '=', lease.holder)
-    .where('status', '=', 'running')
     .executeTakeFirst();
   if (Number(moved.numUpdatedRows) !== 1) throw new LeaseLostError();
 }
@@ -209,8 +210,7 @@ export async function finishScan(
   outcome: { status: 'done' } | { status: 'failed'; error: string },
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const ended = await trx
-      .updateTable('m365_scans')
+    const ended = await heldScan(trx, scanId, lease.holder)
       .set({
         status: outcome.status,
         finished_at: lease.now,
@@ -218,9 +218,6 @@ export async function finishScan(
         holder: null,
         lease_until: null,
       })
-      .where('id', '=', scanId)
-      .where('holder', '=', lease.holder)
-      .where('status', '=', 'running')
       .executeTakeFirst();
     if (Number(ended.numUpdatedRows) !== 1) throw new LeaseLostError();
     if (outcome.status === 'done') await markUnseenUsersGone(trx, scanId, lease.now);
@@ -243,11 +240,5 @@ export async function scanSummary(db: Db, scanId: string): Promise<Partial<Recor
  * process or any other) continues it at once instead of waiting for the lease to run out.
  */
 export async function releaseScan(db: Kysely<Database>, scanId: string, holder: string): Promise<void> {
-  await db
-    .updateTable('m365_scans')
-    .set({ holder: null, lease_until: null })
-    .where('id', '=', scanId)
-    .where('holder', '=', holder)
-    .where('status', '=', 'running')
-    .execute();
+  await heldScan(db, scanId, holder).set({ holder: null, lease_until: null }).execute();
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { M365Settings } from './settings.js';
-import { pictureTimestamp, profilePictureFrom, renditionUrl, smallThumbnailPath } from './sharepoint.js';
+import { odataString, pictureTimestamp, profilePictureFrom, renditionUrl, smallThumbnailPath } from './sharepoint.js';
 
 const settings = { mySiteUrl: 'https://contoso-my.sharepoint.com' } as M365Settings;
 
@@ -73,5 +73,14 @@ describe('picture files', () => {
   it('writes SPS-PictureTimestamp as seconds since the year 1, as SharePoint does', () => {
     expect(pictureTimestamp(Date.parse('1970-01-01T00:00:00Z'))).toBe('62135596800');
     expect(pictureTimestamp(Date.parse('2022-03-17T10:49:29Z'))).toBe('63783110969');
+  });
+});
+
+describe('odataString', () => {
+  it('doubles quotes and encodes the text inside them, as PnPjs does', () => {
+    expect(odataString("i:0#.f|membership|o'brien@contoso.com")).toBe(
+      "'i%3A0%23.f%7Cmembership%7Co''brien%40contoso.com'",
+    );
+    expect(odataString('/User Photos/Profile Pictures')).toBe("'%2FUser%20Photos%2FProfile%20Pictures'");
   });
 });

@@ -17,9 +17,13 @@ const NOMETADATA = 'application/json;odata=nometadata';
 /** A profile picture thumbnail is a few KB; refuse anything absurd before buffering it. */
 const MAX_THUMBNAIL_BYTES = 1024 * 1024;
 
-/** An OData string literal: single quotes doubled, the whole URL-encoded (`#` and `|` included). */
-function odataString(value: string): string {
-  return encodeURIComponent(`'${value.replace(/'/g, "''")}'`);
+/**
+ * An OData string literal in a URL: single quotes doubled, the text inside URL-encoded (`#`, `|`,
+ * `/` and spaces included), the quotes themselves plain — as PnPjs writes them
+ * (https://github.com/pnp/pnpjs/blob/version-4/packages/sp/utils/encode-path-str.ts).
+ */
+export function odataString(value: string): string {
+  return `'${encodeURIComponent(value.replace(/'/g, "''"))}'`;
 }
 
 /** SharePoint's error envelopes: nometadata `{"odata.error":…}`, verbose `{"error":…}`, or Entra's text. */

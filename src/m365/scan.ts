@@ -22,6 +22,7 @@ import {
   claimScan,
   finishPage,
   finishScan,
+  getScan,
   releaseScan,
   saveScanChunk,
   scanSummary,
@@ -94,8 +95,8 @@ export async function scanTenant(
     options.onProgress?.({ done, total: scan.usersTotal, throttledMs: connection.throttled.totalMs });
   progress();
 
-  // Graph requests are counted into the scan at each commit, as they were made since the last one.
-  let counted = requests.graph;
+  // Graph requests (the count above included) go into the scan at each commit, as made since the last.
+  let counted = before.graph;
   const graphSinceLastCommit = () => {
     const made = requests.graph - counted;
     counted = requests.graph;
@@ -149,7 +150,7 @@ export async function scanTenant(
     throw error;
   }
   return {
-    scan: { ...scan, status: 'done' },
+    scan: (await getScan(db, scan.id)) ?? scan,
     resumed: claim.resumed,
     summary: await scanSummary(db, scan.id),
     graphRequests: requests.graph - before.graph,

@@ -107,6 +107,29 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: 1,
     load: async () => (await import('./commands/apps.js')).appsRemove,
   },
+  {
+    name: 'm365 check',
+    synopsis: '',
+    summary: 'connect mode: what works against the tenant, and the fix',
+    args: 0,
+    load: async () => (await import('./commands/m365.js')).m365Check,
+  },
+  {
+    name: 'm365 scan',
+    synopsis: '[--json]',
+    summary: "every tenant user's state (resumes an interrupted scan)",
+    args: 0,
+    options: { json: { type: 'boolean', default: false } },
+    load: async () => (await import('./commands/m365.js')).m365Scan,
+  },
+  {
+    name: 'm365 sync',
+    synopsis: '<upn> | --all-out-of-step [--dry-run]',
+    summary: "push Exchange photos into the tenant's SharePoint",
+    args: 1,
+    options: { 'all-out-of-step': { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false } },
+    load: async () => (await import('./commands/m365.js')).m365Sync,
+  },
 ];
 
 /** The command named by the first words of the line: two words ("users add") before one ("sync"). */

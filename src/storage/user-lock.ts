@@ -183,7 +183,7 @@ function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number, onWait
 }
 
 /** True when the holder ran on this machine and its process no longer exists. */
-function holderIsGone(holder: string): boolean {
+export function holderIsGone(holder: string): boolean {
   const [host, pid] = holder.split(':');
   if (host !== os.hostname() || !pid) return false;
   try {

@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { M365_SETTING_NAMES, readM365Settings, type M365Settings } from './m365/settings.js';
 
 /** Site rendition sides in pixels. SharePoint 2013+ uses 48/72/300; older tools used 200 for L. */
 export interface RenditionSizes {
@@ -32,6 +33,8 @@ export interface Config {
   mailFrom: string;
   /** PEM certificate (chain) and key: `photosync serve` speaks https itself; unset = http. */
   tls: TlsFiles | undefined;
+  /** Connect mode: the Microsoft 365 tenant photosync reads and writes; undefined = none. */
+  m365: M365Settings | undefined;
 }
 
 export interface TlsFiles {
@@ -63,6 +66,7 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_TEST_DATABASE_URL',
   'PHOTOSYNC_REQUIRE_POSTGRES',
   'PHOTOSYNC_REQUIRE_CHROMIUM',
+  ...M365_SETTING_NAMES,
 ]);
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -139,6 +143,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push(`PHOTOSYNC_MAIL_FROM must be an e-mail address, got "${mailFrom}".`);
   }
 
+  const m365 = readM365Settings(env, cwd, problems);
+
   const config: Config = {
     dataDir: path.resolve(cwd, env.PHOTOSYNC_DATA_DIR?.trim() || 'data'),
     databaseUrl,
@@ -154,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     smtpUrl,
     mailFrom,
     tls,
+    m365,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -6,6 +6,7 @@
 // renderSquareJpegs: trusted master -> one JPEG per requested side, from a single decode.
 // rasterizeSvg: our own SVG (placeholder, demo faces) -> square JPEG.
 // isJpeg: cheap magic-number check, e.g. before trusting bytes read back from storage.
+// pictureFingerprint / comparePictures: whether two small untrusted pictures show the same photo.
 export { configureMedia, DEFAULT_MAX_INPUT_PIXELS, type MediaOptions } from './media-config.js';
 export { isJpeg } from './image-type.js';
 export {
@@ -17,3 +18,11 @@ export {
 } from './master-photo.js';
 export { renderSquareJpegs, type SquareJpeg } from './square-jpegs.js';
 export { rasterizeSvg } from './svg-raster.js';
+export {
+  comparePictures,
+  pictureDistance,
+  pictureFingerprint,
+  type FingerprintResult,
+  type PictureFingerprint,
+  type PictureVerdict,
+} from './perceptual-hash.js';

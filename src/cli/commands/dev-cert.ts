@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import forge from 'node-forge';
+import type { CommandHandler } from '../command.js';
 
 // `photosync dev-cert`: a local certificate authority and a certificate for this machine, so that
 // photosync serves https (PHOTOSYNC_TLS_CERT/KEY) and Node.js clients trust it through
@@ -158,3 +159,7 @@ export function devCertCommand(dir: string, extraNames: readonly string[]): stri
     `Keep ${made.caKey} private: it can sign certificates for any name.`,
   ].join('\n');
 }
+
+export const devCert: CommandHandler = async ({ config, io, option, options, print }) => {
+  print(devCertCommand(path.resolve(io.cwd, option('out') ?? path.join(config.dataDir, 'tls')), options('host')));
+};

@@ -1,3 +1,4 @@
+import type { CommandHandler } from '../command.js';
 import { endUserSessions } from '../../directory/credentials.js';
 import { revokeUserRefreshTokens } from '../../directory/sign-in-grants.js';
 import { rotateSigningKey } from '../../directory/signing-keys.js';
@@ -20,3 +21,11 @@ export async function rotateSigningKeyCommand(services: Services): Promise<strin
   const { kid, retired } = await rotateSigningKey(services.database.db);
   return `Tokens are now signed with key ${kid}; ${retired.length === 0 ? 'no key was' : `${retired.join(', ')} stays`} published for verification for a day.`;
 }
+
+export const usersRevokeSessions: CommandHandler = async ({ args: [upn], services, print }) => {
+  print(await revokeSessionsCommand(await services(), upn));
+};
+
+export const signingKeyRotate: CommandHandler = async ({ services, print }) => {
+  print(await rotateSigningKeyCommand(await services()));
+};

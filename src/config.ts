@@ -1,3 +1,5 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { M365_SETTING_NAMES, readM365Settings, type M365Settings } from './m365/settings.js';
 
@@ -29,8 +31,17 @@ export interface Config {
   smtpUrl: string | undefined;
   /** Default sender of prompt e-mails (an admin setting may override it). */
   mailFrom: string;
+  /** PEM certificate (chain) and key: `photosync serve` speaks https itself; unset = http. */
+  tls: TlsFiles | undefined;
   /** Connect mode: the Microsoft 365 tenant photosync reads and writes; undefined = none. */
   m365: M365Settings | undefined;
+}
+
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  certPath: string;
+  keyPath: string;
 }
 
 export class ConfigError extends Error {
@@ -50,6 +61,8 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_LOG_LEVEL',
   'PHOTOSYNC_FAULT_INJECTION',
   'PHOTOSYNC_MAIL_FROM',
+  'PHOTOSYNC_TLS_CERT',
+  'PHOTOSYNC_TLS_KEY',
   'PHOTOSYNC_TEST_DATABASE_URL',
   'PHOTOSYNC_REQUIRE_POSTGRES',
   'PHOTOSYNC_REQUIRE_CHROMIUM',
@@ -96,7 +109,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push('DATABASE_URL must start with postgres:// or postgresql:// (leave it unset for SQLite).');
   }
 
-  const publicUrl = (env.PHOTOSYNC_PUBLIC_URL?.trim() || `http://localhost:${port}`).replace(/\/+$/, '');
+  const tls = readTls(env, cwd, problems);
+  const scheme = tls ? 'https' : 'http';
+  const publicUrl = (env.PHOTOSYNC_PUBLIC_URL?.trim() || `${scheme}://localhost:${port}`).replace(/\/+$/, '');
+  if (tls && publicUrl.startsWith('http:')) {
+    problems.push(`PHOTOSYNC_PUBLIC_URL is ${publicUrl}, but with PHOTOSYNC_TLS_CERT the server speaks https only.`);
+  }
   try {
     const url = new URL(publicUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
@@ -141,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     faultInjection,
     smtpUrl,
     mailFrom,
+    tls,
     m365,
   };
 
@@ -168,4 +187,55 @@ function parseRenditionSizes(raw: string | undefined, problems: string[]): Rendi
     return fallback;
   }
   return { S, M, L };
+}
+
+/**
+ * The TLS certificate and key: both or neither, readable, PEM, a key that belongs to the
+ * certificate, and a certificate that is valid today. Checked at start-up, so a wrong file stops
+ * the server with a sentence instead of failing the first handshake.
+ */
+function readTls(env: NodeJS.ProcessEnv, cwd: string, problems: string[]): TlsFiles | undefined {
+  const certSetting = env.PHOTOSYNC_TLS_CERT?.trim() || undefined;
+  const keySetting = env.PHOTOSYNC_TLS_KEY?.trim() || undefined;
+  if (certSetting === undefined && keySetting === undefined) return undefined;
+  if (certSetting === undefined || keySetting === undefined) {
+    problems.push('Set both PHOTOSYNC_TLS_CERT and PHOTOSYNC_TLS_KEY (PEM files), or neither for plain http.');
+    return undefined;
+  }
+  const certPath = path.resolve(cwd, certSetting);
+  const keyPath = path.resolve(cwd, keySetting);
+  const read = (name: string, file: string): Buffer | undefined => {
+    try {
+      return fs.readFileSync(file);
+    } catch (error) {
+      problems.push(
+        `${name} cannot be read at ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
+      );
+      return undefined;
+    }
+  };
+  const cert = read('PHOTOSYNC_TLS_CERT', certPath);
+  const key = read('PHOTOSYNC_TLS_KEY', keyPath);
+  if (!cert || !key) return undefined;
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    problems.push(`PHOTOSYNC_TLS_CERT (${certPath}) is not a PEM certificate.`);
+    return undefined;
+  }
+  try {
+    if (!certificate.checkPrivateKey(createPrivateKey(key))) {
+      problems.push(`PHOTOSYNC_TLS_KEY (${keyPath}) is not the key of the certificate in PHOTOSYNC_TLS_CERT.`);
+    }
+  } catch {
+    problems.push(`PHOTOSYNC_TLS_KEY (${keyPath}) is not a PEM private key (an encrypted key is not supported).`);
+  }
+  const now = Date.now();
+  if (Date.parse(certificate.validTo) <= now) {
+    problems.push(`The certificate in PHOTOSYNC_TLS_CERT expired on ${certificate.validTo}.`);
+  } else if (Date.parse(certificate.validFrom) > now) {
+    problems.push(`The certificate in PHOTOSYNC_TLS_CERT is not valid before ${certificate.validFrom}.`);
+  }
+  return { cert, key, certPath, keyPath };
 }

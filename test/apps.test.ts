@@ -1,6 +1,8 @@
 import { decodeJwt } from 'jose';
 import { beforeAll, expect, it } from 'vitest';
-import { createApp, removeApp, tenantId, verifyAccessToken } from '../src/directory/apps.js';
+import { createApp, removeApp } from '../src/directory/apps.js';
+import { tenantId } from '../src/directory/settings.js';
+import { verifyAccessToken } from '../src/directory/tokens.js';
 import { findUserByUpn } from '../src/directory/users.js';
 import type { App } from '../src/http/app.js';
 import type { Services } from '../src/services.js';
@@ -93,7 +95,13 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
       [{ ...good, client_secret: 'wrong' }, undefined, 401, 'invalid_client', 7000215],
       [{ ...good, client_id: '00000000-0000-0000-0000-000000000000' }, undefined, 401, 'invalid_client', 7000215],
       [{ ...good, client_secret: '' }, undefined, 401, 'invalid_client', 7000216],
-      [{ ...good, grant_type: 'authorization_code' }, undefined, 400, 'unsupported_grant_type', 70003],
+      [
+        { ...good, grant_type: 'urn:ietf:params:oauth:grant-type:device_code' },
+        undefined,
+        400,
+        'unsupported_grant_type',
+        70003,
+      ],
       [{ ...good, grant_type: '' }, undefined, 400, 'invalid_request', 900144],
       [{ ...good, scope: '' }, undefined, 400, 'invalid_request', 900144],
       [{ ...good, scope: 'User.Read' }, undefined, 400, 'invalid_scope', 1002012],
@@ -121,7 +129,8 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     };
     const granted = await token(form);
     expect(granted.statusCode).toBe(200);
-    expect(granted.json().scope).toBe('User.Read');
+    // The granted scope in the client's own spelling, as Entra answers it.
+    expect(granted.json().scope).toBe('https://graph.microsoft.com/User.Read openid');
     expect(decodeJwt(granted.json().access_token)).toMatchObject({ idtyp: 'user', scp: 'User.Read', upn: user.upn });
     const me = await app.inject({ url: '/v1.0/me', headers: bearer(granted.json().access_token) });
     expect(me.json().userPrincipalName).toBe(user.upn);
@@ -136,12 +145,17 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     ]);
     const badScope = await token({ ...form, scope: 'Mail.Read' });
     expect([badScope.statusCode, badScope.json().error]).toEqual([400, 'invalid_scope']);
-    // The signed token also opens the sites' pictures, like the user's other tokens.
-    const picture = await app.inject({
-      url: `/_layouts/15/userphoto.aspx?size=S&accountname=${user.upn}`,
-      headers: bearer(granted.json().access_token),
-    });
+    // A Graph token is for Graph; the sites' pictures take a token for SharePoint, as in Microsoft 365.
+    const pictureUrl = `/_layouts/15/userphoto.aspx?size=S&accountname=${user.upn}`;
+    const withGraphToken = await app.inject({ url: pictureUrl, headers: bearer(granted.json().access_token) });
+    expect(withGraphToken.statusCode).toBe(401);
+    const forSites = await token({ ...form, scope: 'https://contoso-my.sharepoint.com/.default' });
+    expect(forSites.statusCode).toBe(200);
+    expect(decodeJwt(forSites.json().access_token)).toMatchObject({ aud: '00000003-0000-0ff1-ce00-000000000000' });
+    const picture = await app.inject({ url: pictureUrl, headers: bearer(forSites.json().access_token) });
     expect(picture.statusCode).toBe(200);
+    const graphWithSitesToken = await app.inject({ url: '/v1.0/me', headers: bearer(forSites.json().access_token) });
+    expect(graphWithSitesToken.statusCode).toBe(401);
 
     // Guessing is throttled as on the sign-in form: after five failures even the right password waits.
     for (let i = 0; i < 4; i++) expect((await token({ ...form, password: `guess ${i}` })).statusCode).toBe(400);
@@ -205,6 +219,17 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     expect((await app.inject({ url: '/v1.0/me', headers: bearer(userToken) })).statusCode).toBe(200);
     expect((await app.inject({ url: `/v1.0/users/${other.upn}`, headers: bearer(userToken) })).statusCode).toBe(403);
     expect(await findUserByUpn(services.database.db, user.upn)).toBeDefined();
+
+    // Redirect URIs and certificates are checked before anything is registered.
+    for (const [flag, value, message] of [
+      ['--redirect-uri', 'http://app.example/cb', 'must use https'],
+      ['--certificate', '/nonexistent/cert.pem', 'There is no file /nonexistent/cert.pem.'],
+    ] as const) {
+      const refused = await runCommand(['apps', 'add', 'Bad', '--scopes', 'User.Read', flag, value], env);
+      expect(refused.code, refused.stdout).not.toBe(0);
+      expect(refused.stderr).toContain(message);
+    }
+    expect((await runCommand(['apps', 'list'], env)).stdout).not.toContain('Bad');
 
     const removed = await runCommand(['apps', 'remove', clientId!], env);
     expect(removed.code, removed.stderr).toBe(0);

@@ -30,6 +30,8 @@ export interface CommandContext {
   print(text: string): void;
   /** The value of a string option, e.g. `--name`. */
   option(name: string): string | undefined;
+  /** Every value of a repeatable string option, e.g. `--redirect-uri a --redirect-uri b`. */
+  options(name: string): string[];
   /** Whether a boolean option was given, e.g. `--admin`. */
   flag(name: string): boolean;
   /** The database and photo store: opened on first use (warnings only), closed when the command ends. */

@@ -62,6 +62,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     io,
     print: (text) => io.stdout.write(`${text}\n`),
     option: (name) => stringValue(values[name]),
+    options: (name) => (Array.isArray(values[name]) ? values[name].filter((v) => typeof v === 'string') : []),
     flag: (name) => values[name] === true,
     services: () => (services ??= openForCommand(context)),
   };

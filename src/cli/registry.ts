@@ -87,10 +87,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'apps add',
-    synopsis: '<name> --scopes <scopes>',
-    summary: 'register an app (client id + secret) for the token endpoint',
+    synopsis: '<name> --scopes <scopes> [--certificate <cert.pem>]… [--redirect-uri <uri>]…',
+    summary:
+      'register an app (client id + secret; certificates for client assertions;\nredirect URIs for sign-in with the authorization code)',
     args: 1,
-    options: scopes,
+    options: {
+      ...scopes,
+      certificate: { type: 'string', multiple: true },
+      'redirect-uri': { type: 'string', multiple: true },
+    },
     load: async () => (await import('./commands/apps.js')).appsAdd,
   },
   {
@@ -106,6 +111,28 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'remove an app; its tokens stop working',
     args: 1,
     load: async () => (await import('./commands/apps.js')).appsRemove,
+  },
+  {
+    name: 'users revoke-sessions',
+    synopsis: '<upn>',
+    summary: "end the user's sign-ins: refresh tokens and portal sessions",
+    args: 1,
+    load: async () => (await import('./commands/sign-in.js')).usersRevokeSessions,
+  },
+  {
+    name: 'signing-key rotate',
+    synopsis: '',
+    summary: 'a new key signs tokens; the old one stays published for a day',
+    args: 0,
+    load: async () => (await import('./commands/sign-in.js')).signingKeyRotate,
+  },
+  {
+    name: 'dev-cert',
+    synopsis: '[--out <dir>] [--host <name>]…',
+    summary: 'a local CA and a localhost certificate for https (prints the settings)',
+    args: 0,
+    options: { out: { type: 'string' }, host: { type: 'string', multiple: true } },
+    load: async () => (await import('./commands/dev-cert.js')).devCert,
   },
   {
     name: 'm365 check',

@@ -22,7 +22,12 @@ const SOMEONE_ELSE = { id: '' };
 export async function graphPrincipal(request: FastifyRequest, services: Services): Promise<Principal> {
   const result = await authenticate(
     request,
-    { db: services.database.db, publicUrl: services.config.publicUrl, reads: services.database.reads },
+    {
+      db: services.database.db,
+      publicUrl: services.config.publicUrl,
+      reads: services.database.reads,
+      surface: 'graph',
+    },
     { cookies: false },
   );
   if (!result.ok) throw graphErrors.unauthenticated(UNAUTHENTICATED[result.problem]);

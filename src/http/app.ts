@@ -14,6 +14,8 @@ import Fastify, {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
 import { adminRoutes } from '../admin/routes.js';
+import { authorizeRoutes } from '../directory/authorize-routes.js';
+import { oidcRoutes } from '../directory/oidc-routes.js';
 import { tokenRoutes } from '../directory/token-routes.js';
 import { GraphErrorBody } from '../graph/errors.js';
 import { graphRoutes } from '../graph/routes.js';
@@ -43,7 +45,10 @@ export type App = FastifyInstance<
 >;
 
 export async function buildApp(services: Services): Promise<App> {
+  const { tls } = services.config;
   const app = Fastify({
+    // With a certificate the server speaks https itself (photosync dev-cert makes one for localhost).
+    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
     loggerInstance: services.log as FastifyBaseLogger,
     // Request lines only when debugging: at serving rates they would dominate the log.
     logController: new LogController({
@@ -155,11 +160,14 @@ export async function buildApp(services: Services): Promise<App> {
   // Tier 3: the roles' routes.
   siteRoutes(app, services);
   tokenRoutes(app, services);
+  oidcRoutes(app, services);
   await app.register((graph) => graphRoutes(graph as App, services), { prefix: '/v1.0' });
   await app.register((rest) => sharePointRestRoutes(rest as App, services), { prefix: '/_api' });
   await app.register(async (portal) => {
     await portalRoutes(portal as App, services);
     await sitePageRoutes(portal as App, services);
+    // Entra's sign-in page for apps is the portal's own, with its form protection.
+    authorizeRoutes(portal as App, services);
   });
   await app.register((admin) => adminRoutes(admin as App, services));
   return app;

@@ -1,5 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import { verifyAccessToken, type AppRegistration } from '../directory/apps.js';
+import type { AppRegistration } from '../directory/apps.js';
+import type { Surface } from '../directory/resources.js';
+import { verifyAccessToken } from '../directory/tokens.js';
 import { grantForToken, userForSession } from '../directory/credentials.js';
 import { DEFAULT_DELEGATED_SCOPES, type GraphScope } from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
@@ -28,6 +30,8 @@ export interface AuthDeps {
   publicUrl?: string;
   /** Keeps token and session rows between commits (see ReadCache). */
   reads?: ReadCache;
+  /** Which audience a signed token must carry: Graph's (default) or SharePoint's; this server's own URL is good for both. */
+  surface?: Surface;
 }
 
 /**
@@ -52,7 +56,11 @@ export async function authenticate(
         : { ok: false, problem: 'invalid' };
     }
     if (deps.publicUrl === undefined || token.split('.').length !== 3) return { ok: false, problem: 'invalid' };
-    const check = await verifyAccessToken({ db: deps.db, publicUrl: deps.publicUrl }, token);
+    const check = await verifyAccessToken(
+      { db: deps.db, publicUrl: deps.publicUrl, reads: deps.reads },
+      token,
+      deps.surface ?? 'graph',
+    );
     if (!check.ok) return { ok: false, problem: check.reason === 'revoked' ? 'invalid' : check.reason };
     const { subject } = check;
     return {

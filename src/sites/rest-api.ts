@@ -103,7 +103,11 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   async function principalOf(request: FastifyRequest): Promise<Principal> {
-    const result = await authenticate(request, { db, publicUrl, reads: services.database.reads }, { cookies: true });
+    const result = await authenticate(
+      request,
+      { db, publicUrl, reads: services.database.reads, surface: 'sharepoint' },
+      { cookies: true },
+    );
     if (!result.ok) throw accessDenied(result.problem === 'expired' ? 'The access token has expired.' : undefined);
     return result.principal;
   }

@@ -107,7 +107,7 @@ export function siteRoutes(app: App, services: Services): void {
     },
     async (request, reply) => {
       const requestReads = reads.forRequest();
-      const viewer = await requirePictureViewer(request, { db, publicUrl, reads: requestReads });
+      const viewer = await requirePictureViewer(request, { db, publicUrl, reads: requestReads, surface: 'sharepoint' });
       const size = (request.query.size?.toUpperCase() ?? 'M') as RenditionSize;
       const { subject, rendition } = await resolveSubject(request.query, size, requestReads);
       // Refused alike whether or not the person exists: a token without the scope learns nothing.
@@ -136,7 +136,12 @@ export function siteRoutes(app: App, services: Services): void {
       },
     },
     async (request, reply) => {
-      const viewer = await requirePictureViewer(request, { db, publicUrl, reads: reads.forRequest() });
+      const viewer = await requirePictureViewer(request, {
+        db,
+        publicUrl,
+        reads: reads.forRequest(),
+        surface: 'sharepoint',
+      });
       const parsed = parseRenditionFileName(request.params.file);
       const userId = parsed && (await userIdForFileStem(db, parsed.stem));
       const user = userId ? await findUserById(db, userId) : undefined;

@@ -15,6 +15,14 @@ export const et: Messages = {
   'signin.failed': 'See konto ja parool ei sobi kokku. Kontrolli mõlemat ja proovi uuesti.',
   'signin.incomplete': 'Sisesta oma töökonto ja parool.',
   'signin.rateLimited': 'Liiga palju ebaõnnestunud sisselogimiskatseid. Oota {minutes} minutit ja proovi uuesti.',
+  'signin.forApp': 'Logi sisse, et jätkata rakendusse {app}.',
+  'authorize.title': 'Rakendusse ei saa sisse logida',
+  'authorize.unknownTenant': 'See sisselogimisaadress nimetab organisatsiooni, mida photosync ei tunne ({code}).',
+  'authorize.unknownApp':
+    'Rakendus, mis sind siia saatis, pole photosyncis registreeritud ({code}). Anna sellest teada rakenduse omanikule.',
+  'authorize.badRedirect':
+    'Rakendus, mis sind siia saatis, palus vastust aadressile, mida ta pole registreerinud ({code}). Anna sellest teada rakenduse omanikule.',
+  'authorize.badRequest': 'Rakendus, mis sind siia saatis, tegi päringu, mida photosync ei saa lugeda ({code}).',
   'form.expired': 'See vorm on aegunud. Palun proovi uuesti.',
   'home.title': 'Avaleht',
   'home.greeting': 'Tere, {name}',

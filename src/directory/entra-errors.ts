@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+
+// Entra's OAuth error envelope, in one place: the token endpoint answers it as JSON, the authorize
+// endpoint puts `error` and `error_description` on the redirect. An error carries its OAuth code,
+// its AADSTS number and the sentence Entra would give.
+
+export class EntraError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 429 | 500,
+    readonly error: string,
+    readonly aadsts: number,
+    description: string,
+    /** Entra's `suberror`: `bad_token` tells MSAL to drop its refresh token and ask the user to sign in. */
+    readonly suberror?: 'bad_token',
+  ) {
+    super(description);
+    this.name = 'EntraError';
+  }
+}
+
+export const entraError = (
+  status: EntraError['status'],
+  error: string,
+  aadsts: number,
+  description: string,
+  suberror?: 'bad_token',
+) => new EntraError(status, error, aadsts, description, suberror);
+
+export interface EntraErrorBody {
+  error: string;
+  error_description: string;
+  error_codes: number[];
+  timestamp: string;
+  trace_id: string;
+  correlation_id: string;
+  suberror?: string;
+}
+
+/** Entra's timestamps: `2026-12-01 09:14:03Z`. */
+export function entraTimestamp(date: Date): string {
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The body Entra answers an OAuth error with. `correlationId` is the client's `client-request-id`
+ * when it sent a GUID (MSAL does), as Entra echoes it; otherwise a new one.
+ */
+export function entraErrorBody(error: EntraError, correlationId?: string, now = new Date()): EntraErrorBody {
+  const traceId = randomUUID();
+  const correlation = correlationId && GUID.test(correlationId) ? correlationId.toLowerCase() : randomUUID();
+  const timestamp = entraTimestamp(now);
+  return {
+    error: error.error,
+    error_description: `AADSTS${error.aadsts}: ${error.message}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlation}\r\nTimestamp: ${timestamp}`,
+    error_codes: [error.aadsts],
+    timestamp,
+    trace_id: traceId,
+    correlation_id: correlation,
+    ...(error.suberror ? { suberror: error.suberror } : {}),
+  };
+}

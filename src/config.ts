@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_QUEUE_LIMITS, type ImageQueueLimits } from './media/image-queue.js';
 
 /** Site rendition sides in pixels. SharePoint 2013+ uses 48/72/300; older tools used 200 for L. */
 export interface RenditionSizes {
@@ -28,6 +29,8 @@ export interface Config {
   smtpUrl: string | undefined;
   /** Default sender of prompt e-mails (an admin setting may override it). */
   mailFrom: string;
+  /** The image queue: decodes at once, waiting line, memory of large decodes, deadline. */
+  imageQueue: ImageQueueLimits;
 }
 
 export class ConfigError extends Error {
@@ -47,6 +50,10 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_LOG_LEVEL',
   'PHOTOSYNC_FAULT_INJECTION',
   'PHOTOSYNC_MAIL_FROM',
+  'PHOTOSYNC_IMAGE_CONCURRENCY',
+  'PHOTOSYNC_IMAGE_QUEUE',
+  'PHOTOSYNC_IMAGE_MEMORY_MB',
+  'PHOTOSYNC_IMAGE_DEADLINE_SECONDS',
   'PHOTOSYNC_TEST_DATABASE_URL',
   'PHOTOSYNC_REQUIRE_POSTGRES',
   'PHOTOSYNC_REQUIRE_CHROMIUM',
@@ -121,6 +128,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push(`PHOTOSYNC_MAIL_FROM must be an e-mail address, got "${mailFrom}".`);
   }
 
+  const imageQueue = parseImageQueue(env, integer, problems);
+
   const config: Config = {
     dataDir: path.resolve(cwd, env.PHOTOSYNC_DATA_DIR?.trim() || 'data'),
     databaseUrl,
@@ -135,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     faultInjection,
     smtpUrl,
     mailFrom,
+    imageQueue,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -161,4 +171,30 @@ function parseRenditionSizes(raw: string | undefined, problems: string[]): Rendi
     return fallback;
   }
   return { S, M, L };
+}
+
+/**
+ * Image work must leave threads of libuv's pool free for argon2 and file reads, so it runs fewer
+ * jobs at once than the pool has threads (UV_THREADPOOL_SIZE, 4 unless set before start-up).
+ */
+function parseImageQueue(
+  env: NodeJS.ProcessEnv,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): ImageQueueLimits {
+  const defaults = DEFAULT_QUEUE_LIMITS;
+  const poolSize = Math.min(1024, Math.max(1, Number(env.UV_THREADPOOL_SIZE) || 4));
+  const concurrency = integer('PHOTOSYNC_IMAGE_CONCURRENCY', defaults.concurrency, 0, 1024);
+  if (concurrency >= poolSize) {
+    problems.push(
+      `PHOTOSYNC_IMAGE_CONCURRENCY must be below libuv's thread pool size (UV_THREADPOOL_SIZE, now ${poolSize}), ` +
+        `so sign-in and file reads always have a thread; got ${concurrency}. 0 turns the image queue off.`,
+    );
+  }
+  return {
+    concurrency,
+    maxWaiting: integer('PHOTOSYNC_IMAGE_QUEUE', defaults.maxWaiting, 0, 100_000),
+    memoryBytes: integer('PHOTOSYNC_IMAGE_MEMORY_MB', defaults.memoryBytes / 2 ** 20, 64, 1_048_576) * 2 ** 20,
+    deadlineSeconds: integer('PHOTOSYNC_IMAGE_DEADLINE_SECONDS', defaults.deadlineSeconds, 1, 3600),
+  };
 }

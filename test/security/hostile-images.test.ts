@@ -21,25 +21,19 @@ import {
   useTestApp,
   useTestServices,
 } from '../support/services.js';
-import { HOSTILE_CASES, animatedGif, greyPng, greyPngBomb, hostileBytes, type HostileCase } from './hostile-images.js';
+import {
+  HOSTILE_CASES,
+  animatedGif,
+  greyPng,
+  greyPngBomb,
+  hostileBytes,
+  storedBlobs,
+  type HostileCase,
+} from './hostile-images.js';
 import { STACK_FRAME } from './identities.js';
 
 /** The shared image corpus beside the checkout (PHOTOSYNC_CORPUS_DIR when it lives elsewhere). */
 const CORPUS = path.resolve(process.env.PHOTOSYNC_CORPUS_DIR ?? '../shared/corpus');
-
-/** Every stored photo file: the only way to be sure a refusal wrote nothing anywhere. */
-async function storedBlobs(services: Services): Promise<string[]> {
-  if (services.database.dialect === 'postgres') {
-    const rows = await services.database.db.selectFrom('storage_blobs').select('key').execute();
-    return rows.map((r) => r.key).sort();
-  }
-  const root = path.join(services.config.dataDir, 'photos');
-  const entries = await fs.readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
-}
 
 /** The master is what everyone sees: upright 8-bit sRGB JPEG, square, with nothing else in it. */
 async function expectNormalized(jpeg: Buffer, maxSide: number): Promise<void> {

@@ -2,8 +2,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { constants, crc32, deflateRawSync, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { getDirectoryPhoto } from '../../src/directory/photo.js';
+import type { DirectoryUser } from '../../src/directory/users.js';
+import { getMailPhoto } from '../../src/mail/photo-store.js';
 import { zeroPng } from '../../src/media/test-helpers.js';
 import type { Services } from '../../src/services.js';
+import { getRendition, getSiteProfile } from '../../src/sites/profiles.js';
 
 // Hostile and odd uploads, made on the spot so that no attack file lives in the repository.
 
@@ -299,6 +303,20 @@ export async function storedBlobs(services: Services): Promise<string[]> {
     .filter((e) => e.isFile())
     .map((e) => path.join(e.parentPath, e.name))
     .sort();
+}
+
+/** Everything a refused upload might have touched: photos, pictures, the directory photo, files. */
+export async function storedPictures(services: Services, users: DirectoryUser[]) {
+  const { db } = services.database;
+  const perUser = await Promise.all(
+    users.map(async (user) => ({
+      mail: await getMailPhoto(db, user.id),
+      profile: await getSiteProfile(db, user.id),
+      large: await getRendition(db, user.id, 'L'),
+      directory: (await getDirectoryPhoto(db, user.id))?.toString('base64'),
+    })),
+  );
+  return { perUser, blobs: await storedBlobs(services) };
 }
 
 const made = new Map<string, Promise<Buffer>>();

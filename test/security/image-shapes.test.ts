@@ -3,17 +3,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getDirectoryPhoto, setDirectoryPhoto } from '../../src/directory/photo.js';
+import { setDirectoryPhoto } from '../../src/directory/photo.js';
 import type { DirectoryUser } from '../../src/directory/users.js';
 import type { App } from '../../src/http/app.js';
-import { getMailPhoto } from '../../src/mail/photo-store.js';
 import type { Services } from '../../src/services.js';
-import { getRendition, getSiteProfile } from '../../src/sites/profiles.js';
 import { uploadSitePicture } from '../../src/sites/upload.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from '../support/factories.js';
 import { FormClient } from '../support/form-client.js';
 import { describeEachDialect, useTestApp, useTestServices } from '../support/services.js';
-import { SHAPE_CASES, hostileBytes, storedBlobs } from './hostile-images.js';
+import { SHAPE_CASES, hostileBytes, storedPictures } from './hostile-images.js';
 import { STACK_FRAME } from './identities.js';
 
 // Photos no portrait has (a 1 × 25,000,000 strip, a 9:1 banner) through every way in that is not
@@ -30,20 +28,6 @@ const SHAPE_MESSAGE = new RegExp(
     .map((r) => r.source)
     .join('|'),
 );
-
-/** Everything a refused upload might have touched: photos, pictures, the directory photo, files. */
-async function snapshot(services: Services, users: DirectoryUser[]) {
-  const { db } = services.database;
-  const perUser = await Promise.all(
-    users.map(async (user) => ({
-      mail: await getMailPhoto(db, user.id),
-      profile: await getSiteProfile(db, user.id),
-      large: await getRendition(db, user.id, 'L'),
-      directory: (await getDirectoryPhoto(db, user.id))?.toString('base64'),
-    })),
-  );
-  return { perUser, blobs: await storedBlobs(services) };
-}
 
 describeEachDialect('photos of no portrait shape over HTTP', (dialect) => {
   const context = useTestApp(dialect);
@@ -115,12 +99,12 @@ describeEachDialect('photos of no portrait shape over HTTP', (dialect) => {
   for (const shape of SHAPE_CASES) {
     for (const way of WAYS_IN) {
       it(`${shape.name} through ${way.name}: 400, a sentence, nothing stored`, async () => {
-        const before = await snapshot(services, [withMailbox, withoutMailbox]);
+        const before = await storedPictures(services, [withMailbox, withoutMailbox]);
         const { status, message } = await way.send(await hostileBytes(shape, 1));
         expect(status).toBe(400);
         expect(message).toMatch(SHAPE_MESSAGE);
         expect(message).not.toMatch(STACK_FRAME);
-        expect(await snapshot(services, [withMailbox, withoutMailbox])).toEqual(before);
+        expect(await storedPictures(services, [withMailbox, withoutMailbox])).toEqual(before);
       });
     }
   }
@@ -154,7 +138,7 @@ describe('photos of no portrait shape through the command line [sqlite]', () => 
       const user = await makeUser(services);
       await giveMailPhoto(services, user, await solidJpeg([90, 90, 200], 80));
       await setDirectoryPhoto(services.database.db, user.id, await solidJpeg([200, 90, 90], 64));
-      const before = await snapshot(services, [user]);
+      const before = await storedPictures(services, [user]);
       for (const shape of SHAPE_CASES) {
         const file = path.join(store.dataDir, 'shape.png');
         await fs.writeFile(file, await hostileBytes(shape, 1));
@@ -167,7 +151,7 @@ describe('photos of no portrait shape through the command line [sqlite]', () => 
           expect(result.stderr).not.toMatch(STACK_FRAME);
         }
       }
-      expect(await snapshot(services, [user])).toEqual(before);
+      expect(await storedPictures(services, [user])).toEqual(before);
     },
   );
 });

@@ -1,4 +1,4 @@
-// Shared by the media *.test.ts files only; nothing in the app imports this.
+// Shared by the tests and the bench; nothing in the app imports this.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
@@ -142,4 +142,32 @@ export function zeroPng(width: number, height: number, options: ZeroPngOptions =
   ]);
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/**
+ * A smooth 7000 × 7000 scene (drawn small and enlarged: quick to make, and it compresses like a
+ * photo), as a maker of sharp pipelines for its encodings: `.jpeg({ quality: 94, progressive:
+ * true })` is the ~570 KB progressive JPEG whose decode needs ~150 MB.
+ */
+export async function largeScene(): Promise<() => Sharp> {
+  const svg = Buffer.from(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="700" height="700"><defs>' +
+      '<linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#2a6"/>' +
+      '<stop offset="1" stop-color="#c52"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/>' +
+      '<circle cx="350" cy="300" r="180" fill="#eca"/></svg>',
+  );
+  const { data, info } = await sharp(svg).removeAlpha().resize(7000, 7000).raw().toBuffer({ resolveWithObject: true });
+  return () => sharp(data, { raw: info });
+}
+
+/** The images whose decode holds the most memory, each accepted by every rule (~230–450 MB each). */
+export async function hungryImages(scene: () => Sharp): Promise<Buffer[]> {
+  return [
+    // 50 megapixels of interlaced 16-bit RGBA: the whole image, 8 bytes a pixel, before the last pass.
+    zeroPng(7071, 7071, { colourType: 6, bitDepth: 16, interlaced: true }),
+    // Progressive JPEG keeps every coefficient of every plane; 4:4:4 keeps full-size colour planes.
+    await scene().jpeg({ quality: 80, progressive: true, chromaSubsampling: '4:4:4' }).toBuffer(),
+    // GIF frames are decoded whole as RGBA.
+    await scene().gif({ colours: 4, dither: 0 }).toBuffer(),
+  ];
 }

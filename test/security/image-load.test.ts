@@ -1,9 +1,8 @@
 import http from 'node:http';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../../src/directory/credentials.js';
 import type { DirectoryUser } from '../../src/directory/users.js';
-import { zeroPng } from '../../src/media/test-helpers.js';
+import { hungryImages, largeScene, zeroPng } from '../../src/media/test-helpers.js';
 import { makeUser, solidJpeg } from '../support/factories.js';
 import { httpBrowser, startServe, type ServeProcess } from '../support/serve-process.js';
 import { createTestStore, openTestServices, type TestStore } from '../support/services.js';
@@ -161,16 +160,8 @@ describe('photosync serve memory under parallel uploads [sqlite]', () => {
     'stays under 1 GB for 32 parallel 575 KB progressive 7000 × 7000 JPEGs, then for 8 of the most memory-hungry kinds',
     { timeout: 300_000 },
     async () => {
-      // A smooth scene drawn small and enlarged: quick to make, and it compresses like a photo.
-      const scene = Buffer.from(
-        '<svg xmlns="http://www.w3.org/2000/svg" width="700" height="700"><defs>' +
-          '<linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#2a6"/>' +
-          '<stop offset="1" stop-color="#c52"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/>' +
-          '<circle cx="350" cy="300" r="180" fill="#eca"/></svg>',
-      );
-      const pixels = await sharp(scene).removeAlpha().resize(7000, 7000).raw().toBuffer({ resolveWithObject: true });
-      const fromPixels = () => sharp(pixels.data, { raw: pixels.info });
-      const jpeg = await fromPixels().jpeg({ quality: 94, progressive: true }).toBuffer();
+      const scene = await largeScene();
+      const jpeg = await scene().jpeg({ quality: 94, progressive: true }).toBuffer();
       expect(jpeg.length).toBeGreaterThan(450 * 1024);
       expect(jpeg.length).toBeLessThan(700 * 1024);
 
@@ -179,14 +170,8 @@ describe('photosync serve memory under parallel uploads [sqlite]', () => {
       const afterJpegs = await server.peakRssMb();
       expect(afterJpegs, `peak ${Math.round(afterJpegs)} MB`).toBeLessThan(MEMORY_BOUND_MB);
 
-      // The kinds whose decode holds the whole image: 50 megapixels of interlaced 16-bit RGBA
-      // (~450 MB), a progressive 4:4:4 JPEG (~300 MB), a GIF (~230 MB), and the JPEG again.
-      const hungry = [
-        zeroPng(7071, 7071, { colourType: 6, bitDepth: 16, interlaced: true }),
-        await fromPixels().jpeg({ quality: 80, progressive: true, chromaSubsampling: '4:4:4' }).toBuffer(),
-        await fromPixels().gif({ colours: 4, dither: 0 }).toBuffer(),
-        jpeg,
-      ];
+      // The kinds whose decode holds the whole image, and the JPEG again.
+      const hungry = [...(await hungryImages(scene)), jpeg];
       const mixed = await Promise.all(
         people.slice(0, 8).map((p, i) => putPhoto(server, p, hungry[i % hungry.length]!, 'image/png').answer),
       );

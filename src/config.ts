@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_QUEUE_LIMITS, type ImageQueueLimits } from './media/image-queue.js';
+import { M365_SETTING_NAMES, readM365Settings, type M365Settings } from './m365/settings.js';
 
 /** Site rendition sides in pixels. SharePoint 2013+ uses 48/72/300; older tools used 200 for L. */
 export interface RenditionSizes {
@@ -31,6 +32,8 @@ export interface Config {
   mailFrom: string;
   /** The image queue: decodes at once, waiting line, memory of large decodes, deadline. */
   imageQueue: ImageQueueLimits;
+  /** Connect mode: the Microsoft 365 tenant photosync reads and writes; undefined = none. */
+  m365: M365Settings | undefined;
 }
 
 export class ConfigError extends Error {
@@ -57,6 +60,7 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_TEST_DATABASE_URL',
   'PHOTOSYNC_REQUIRE_POSTGRES',
   'PHOTOSYNC_REQUIRE_CHROMIUM',
+  ...M365_SETTING_NAMES,
 ]);
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -129,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
 
   const imageQueue = parseImageQueue(env, integer, problems);
+  const m365 = readM365Settings(env, cwd, problems);
 
   const config: Config = {
     dataDir: path.resolve(cwd, env.PHOTOSYNC_DATA_DIR?.trim() || 'data'),
@@ -145,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     smtpUrl,
     mailFrom,
     imageQueue,
+    m365,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

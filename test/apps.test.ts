@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { beforeAll, expect, it } from 'vitest';
 import { createApp, removeApp, tenantId, verifyAccessToken } from '../src/directory/apps.js';
@@ -7,13 +5,13 @@ import { findUserByUpn } from '../src/directory/users.js';
 import type { App } from '../src/http/app.js';
 import type { Services } from '../src/services.js';
 import { bearer } from './support/apps.js';
+import { runCommand } from './support/cli.js';
 import { makeUser } from './support/factories.js';
 import { describeEachDialect, openTestServices, useTestApp } from './support/services.js';
 
 // App registrations and Entra's token endpoint: the response and error shapes, the claims, and
 // that tokens are checked for signature, audience, expiry and a still-registered app.
 
-const BIN = fileURLToPath(new URL('../bin/photosync.js', import.meta.url));
 const ENTRA_ERROR = {
   error: expect.any(String),
   error_description: expect.stringMatching(/^AADSTS\d+: /),
@@ -22,27 +20,6 @@ const ENTRA_ERROR = {
   trace_id: expect.any(String),
   correlation_id: expect.any(String),
 };
-
-function runCli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const clean = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith('PHOTOSYNC_') && name !== 'DATABASE_URL'),
-    );
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...clean, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describeEachDialect('app registrations and the token endpoint', (dialect) => {
   const context = useTestApp(dialect);
@@ -205,45 +182,42 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     expect([after.statusCode, after.json().error.code]).toEqual([401, 'InvalidAuthenticationToken']);
   });
 
-  // Spawning the command is slow on a busy machine; the database side is covered on both dialects
-  // above, so the command line itself is run once, on SQLite.
-  if (dialect === 'sqlite')
-    it('photosync apps add and remove, token create --scopes', async () => {
-      const env = context.store.env;
-      const added = await runCli(['apps', 'add', 'HR sync', '--scopes', 'ProfilePhoto.ReadWrite.All'], env);
-      expect(added.code, added.stderr).toBe(0);
-      const clientId = /client id:\s+(\S+)/.exec(added.stdout)?.[1];
-      const secret = /client secret:\s+(\S+)/.exec(added.stdout)?.[1];
-      expect(added.stdout).toContain(`tenant id:      ${tenant}`);
-      const granted = await token({
-        grant_type: 'client_credentials',
-        client_id: clientId!,
-        client_secret: secret!,
-        scope: 'https://graph.microsoft.com/.default',
-      });
-      expect(granted.statusCode).toBe(200);
+  it('photosync apps add and remove, token create --scopes', async () => {
+    const env = context.store.env;
+    const added = await runCommand(['apps', 'add', 'HR sync', '--scopes', 'ProfilePhoto.ReadWrite.All'], env);
+    expect(added.code, added.stderr).toBe(0);
+    const clientId = /client id:\s+(\S+)/.exec(added.stdout)?.[1];
+    const secret = /client secret:\s+(\S+)/.exec(added.stdout)?.[1];
+    expect(added.stdout).toContain(`tenant id:      ${tenant}`);
+    const granted = await token({
+      grant_type: 'client_credentials',
+      client_id: clientId!,
+      client_secret: secret!,
+      scope: 'https://graph.microsoft.com/.default',
+    });
+    expect(granted.statusCode).toBe(200);
 
-      const user = await makeUser(services);
-      const created = await runCli(['token', 'create', user.upn, '--scopes', 'User.Read'], env);
-      expect(created.code, created.stderr).toBe(0);
-      const userToken = created.stdout.trim().split('\n').pop()!;
-      const other = await makeUser(services);
-      expect((await app.inject({ url: '/v1.0/me', headers: bearer(userToken) })).statusCode).toBe(200);
-      expect((await app.inject({ url: `/v1.0/users/${other.upn}`, headers: bearer(userToken) })).statusCode).toBe(403);
-      expect(await findUserByUpn(services.database.db, user.upn)).toBeDefined();
+    const user = await makeUser(services);
+    const created = await runCommand(['token', 'create', user.upn, '--scopes', 'User.Read'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const userToken = created.stdout.trim().split('\n').pop()!;
+    const other = await makeUser(services);
+    expect((await app.inject({ url: '/v1.0/me', headers: bearer(userToken) })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/v1.0/users/${other.upn}`, headers: bearer(userToken) })).statusCode).toBe(403);
+    expect(await findUserByUpn(services.database.db, user.upn)).toBeDefined();
 
-      const removed = await runCli(['apps', 'remove', clientId!], env);
-      expect(removed.code, removed.stderr).toBe(0);
-      expect(removed.stdout).toContain(`Removed app ${clientId}`);
-      expect(
-        (
-          await token({
-            grant_type: 'client_credentials',
-            client_id: clientId!,
-            client_secret: secret!,
-            scope: 'https://graph.microsoft.com/.default',
-          })
-        ).statusCode,
-      ).toBe(401);
-    }, 120_000);
+    const removed = await runCommand(['apps', 'remove', clientId!], env);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain(`Removed app ${clientId}`);
+    expect(
+      (
+        await token({
+          grant_type: 'client_credentials',
+          client_id: clientId!,
+          client_secret: secret!,
+          scope: 'https://graph.microsoft.com/.default',
+        })
+      ).statusCode,
+    ).toBe(401);
+  });
 });

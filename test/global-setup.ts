@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { ensureFreshBuild } from '../scripts/build.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -11,10 +12,14 @@ declare module 'vitest' {
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 /**
- * Finds PostgreSQL once for the whole run. With PHOTOSYNC_REQUIRE_POSTGRES=1 (CI) an unreachable
+ * Builds dist/ when src/ changed since the last build: the tests that spawn `photosync` (the
+ * command, the server, the crash points) run the compiled code, as people do, and must run the
+ * code under test. Once per run, before any test starts, so no two processes build at once.
+ * Then finds PostgreSQL once for the whole run. With PHOTOSYNC_REQUIRE_POSTGRES=1 (CI) an unreachable
  * database fails the run; otherwise the PostgreSQL half of the tests is skipped with a reason.
  */
 export default async function setup(project: TestProject): Promise<void> {
+  ensureFreshBuild({ log: (message) => console.log(message) });
   const url = process.env.PHOTOSYNC_TEST_DATABASE_URL || DEFAULT_URL;
   const required = process.env.PHOTOSYNC_REQUIRE_POSTGRES === '1';
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });

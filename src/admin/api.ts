@@ -5,7 +5,7 @@ import type { App } from '../http/app.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../sync/history.js';
-import { SYNC_STATES } from '../sync/status.js';
+import { SYNC_STATES } from '../sync/state.js';
 import { forbidden, guardAdminRoutes, requireAdmin } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { listAudit } from './audit.js';

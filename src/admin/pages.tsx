@@ -5,7 +5,7 @@ import type { AuditEntry } from './audit.js';
 import type { UserDetail } from './actions.js';
 import type { AdminSettings } from './settings.js';
 import { USER_SORTS, type StateCount, type UsersPage, type UsersPageQuery } from './users-query.js';
-import { SYNC_STATES, type SyncStateName } from '../sync/status.js';
+import { SYNC_STATES, type SyncStateName } from '../sync/state.js';
 
 // The admin console's pages, through the portal's one layout.
 

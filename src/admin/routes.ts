@@ -12,7 +12,7 @@ import { pageContext, sendPage } from '../portal/page-context.js';
 import type { PageContext } from '../portal/layout.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
-import { SYNC_STATES } from '../sync/status.js';
+import { SYNC_STATES } from '../sync/state.js';
 import { guardAdminRoutes, requireAdmin } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { adminApiRoutes } from './api.js';

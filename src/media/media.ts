@@ -9,6 +9,7 @@
 // isJpeg: cheap magic-number check, e.g. before trusting bytes read back from storage.
 // Every decode and encode runs through one queue per process (image-queue.ts): a few at once, so
 // libuv's thread pool always has threads for sign-in and file reads, each with a deadline.
+// pictureFingerprint / comparePictures: whether two small untrusted pictures show the same photo.
 export {
   configureMedia,
   DEFAULT_MAX_INPUT_PIXELS,
@@ -23,3 +24,11 @@ export { makeMasterPhoto, type MasterPhoto, type MasterPhotoOptions } from './ma
 export { MAX_ASPECT_RATIO, MAX_SIDE_PX, type ImageRefusal, type ImageRefusalReason } from './refusals.js';
 export { renderSquareJpegs, type SquareJpeg } from './square-jpegs.js';
 export { rasterizeSvg } from './svg-raster.js';
+export {
+  comparePictures,
+  pictureDistance,
+  pictureFingerprint,
+  type FingerprintResult,
+  type PictureFingerprint,
+  type PictureVerdict,
+} from './perceptual-hash.js';

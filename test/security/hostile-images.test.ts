@@ -2,7 +2,6 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession } from '../../src/directory/credentials.js';
@@ -13,6 +12,7 @@ import { MAIL_MASTER_MAX_SIDE, MAIL_PHOTO_MAX_BYTES, getMailPhoto } from '../../
 import type { Services } from '../../src/services.js';
 import { getRendition, getSiteProfile } from '../../src/sites/profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from '../../src/sites/upload.js';
+import { runCommand } from '../support/cli.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from '../support/factories.js';
 import {
   createTestStore,
@@ -193,7 +193,6 @@ describeEachDialect('hostile and odd images', (dialect) => {
 
 // ---- The command line and a real server process --------------------------------------------
 
-const BIN = fileURLToPath(new URL('../../bin/photosync.js', import.meta.url));
 const UPLOAD_SERVER = path.resolve('test/support/upload-server.ts');
 
 function cleanEnv(store: Record<string, string>): NodeJS.ProcessEnv {
@@ -201,46 +200,30 @@ function cleanEnv(store: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...store };
 }
 
-function runCli(args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-// The command line reads the file and calls the same store; one database is enough here.
+// The command line (in-process, as the bin runs it) reads the file and calls the same store; one
+// database is enough here.
 describe('hostile images through the command line [sqlite]', () => {
   const context = useTestServices('sqlite');
 
-  it(
-    'refuses an SVG named .jpg and a 60,000 × 60,000 PNG with a message, exit 1 and no change',
-    { timeout: 60_000 },
-    async () => {
-      const { services, store } = context;
-      const user = await makeUser(services);
-      const photo = await giveMailPhoto(services, user, await solidJpeg([90, 90, 200], 80));
-      const svg = path.join(store.dataDir, 'portrait.jpg');
-      await fs.writeFile(svg, '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
-      const bomb = path.join(store.dataDir, 'bomb.png');
-      await fs.writeFile(bomb, greyPng(60_000, 60_000, 4));
-      const env = cleanEnv(store.env);
-      for (const [file, message] of [
-        [svg, /not a JPEG, PNG, GIF or WebP image/],
-        [bomb, /60000 × 60000 pixels, but photos can have at most 50 megapixels/],
-      ] as const) {
-        const result = await runCli(['photo', 'set', user.upn, file], env);
-        expect(result.code, result.stderr).toBe(1);
-        expect(result.stderr).toMatch(message);
-        expect(result.stderr).not.toMatch(STACK_FRAME);
-      }
-      expect(await getMailPhoto(services.database.db, user.id)).toEqual(photo);
-    },
-  );
+  it('refuses an SVG named .jpg and a 60,000 × 60,000 PNG with a message, exit 1 and no change', async () => {
+    const { services, store } = context;
+    const user = await makeUser(services);
+    const photo = await giveMailPhoto(services, user, await solidJpeg([90, 90, 200], 80));
+    const svg = path.join(store.dataDir, 'portrait.jpg');
+    await fs.writeFile(svg, '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
+    const bomb = path.join(store.dataDir, 'bomb.png');
+    await fs.writeFile(bomb, greyPng(60_000, 60_000, 4));
+    for (const [file, message] of [
+      [svg, /not a JPEG, PNG, GIF or WebP image/],
+      [bomb, /60000 × 60000 pixels, but photos can have at most 50 megapixels/],
+    ] as const) {
+      const result = await runCommand(['photo', 'set', user.upn, file], store.env);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+    }
+    expect(await getMailPhoto(services.database.db, user.id)).toEqual(photo);
+  });
 });
 
 /** Peak resident memory of a process so far, in MB (Linux). */

@@ -3,6 +3,7 @@ import { createToken } from '../../directory/credentials.js';
 import { parseScopes, GRAPH_SCOPES } from '../../directory/scopes.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
+import type { CommandHandler } from '../command.js';
 import { CliError, formatTime, table } from '../output.js';
 import { requireUser } from './users.js';
 
@@ -17,8 +18,27 @@ function scopesFrom(text: string | undefined, usage: string) {
   }
 }
 
+export const appsAdd: CommandHandler = async ({ args: [name], services, option, print }) => {
+  print(await addAppCommand(await services(), name, option('scopes')));
+};
+
+export const appsList: CommandHandler = async ({ services, print }) => {
+  print(await listAppsCommand(await services()));
+};
+
+export const appsRemove: CommandHandler = async ({ args: [clientId], services, print }) => {
+  print(await removeAppCommand(await services(), clientId));
+};
+
+export const tokenCreate: CommandHandler = async ({ args: [upn], services, option, print }) => {
+  // Create it first: an unknown user must not get a heading for a token that never existed.
+  const token = await createUserTokenCommand(await services(), upn, option('scopes'));
+  print(`Bearer token for ${upn ?? ''} (keep it secret; it is shown once):`);
+  print(token);
+};
+
 /** Registers an app and prints what a daemon needs: client id, secret (once), tenant and token URL. */
-export async function addAppCommand(services: Services, name: string | undefined, scopes: string | undefined) {
+async function addAppCommand(services: Services, name: string | undefined, scopes: string | undefined) {
   const usage = 'Usage: photosync apps add <name> --scopes ProfilePhoto.ReadWrite.All';
   if (!name) throw new CliError(`Name the app.\n${usage}`, 2);
   const app = await createApp(services.database.db, name, scopesFrom(scopes, usage));
@@ -35,7 +55,7 @@ export async function addAppCommand(services: Services, name: string | undefined
   ].join('\n');
 }
 
-export async function listAppsCommand(services: Services): Promise<string> {
+async function listAppsCommand(services: Services): Promise<string> {
   const apps = await listApps(services.database.db);
   if (apps.length === 0) return 'No apps are registered. Add one with: photosync apps add <name> --scopes …';
   return table(
@@ -44,14 +64,14 @@ export async function listAppsCommand(services: Services): Promise<string> {
   );
 }
 
-export async function removeAppCommand(services: Services, clientId: string | undefined): Promise<string> {
+async function removeAppCommand(services: Services, clientId: string | undefined): Promise<string> {
   if (!clientId) throw new CliError('Usage: photosync apps remove <client id>', 2);
   await removeApp(services.database.db, clientId);
   return `Removed app ${clientId}; its tokens no longer work.`;
 }
 
 /** A user's bearer token; with --scopes it holds only those (default: User.Read ProfilePhoto.Read.All). */
-export async function createUserTokenCommand(
+async function createUserTokenCommand(
   services: Services,
   upn: string | undefined,
   scopes: string | undefined,

@@ -43,5 +43,9 @@ export function uploadJob(header: Metadata): ImageJob {
   };
 }
 
-/** Our own masters and placeholders: at most 648 × 648, a few milliseconds each. */
-export const RENDER_JOB: ImageJob = { light: true, bytes: PIPELINE_BYTES, refusable: false };
+/**
+ * Small work whose caller waits its turn rather than be refused: renders of our own masters and
+ * placeholders (at most 648 × 648) and comparisons of a tenant's thumbnails (at most 2048 × 2048),
+ * a few milliseconds each.
+ */
+export const SMALL_WORK: ImageJob = { light: true, bytes: PIPELINE_BYTES, refusable: false };

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { RENDER_JOB } from './decode-cost.js';
+import { SMALL_WORK } from './decode-cost.js';
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
 import { imageQueue } from './media-config.js';
 
@@ -72,7 +72,7 @@ export async function renderSquareJpegs(source: Buffer, sides: readonly number[]
   requirePositiveIntegers(sides);
   if (sides.length === 0) return [];
   const queue = imageQueue();
-  return queue.run(RENDER_JOB, () => renderInOrder(source, sides, queue.limits().deadlineSeconds));
+  return queue.run(SMALL_WORK, () => renderInOrder(source, sides, queue.limits().deadlineSeconds));
 }
 
 async function renderInOrder(source: Buffer, sides: readonly number[], seconds: number): Promise<SquareJpeg[]> {

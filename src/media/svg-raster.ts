@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { RENDER_JOB } from './decode-cost.js';
+import { SMALL_WORK } from './decode-cost.js';
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
 import { imageQueue } from './media-config.js';
 
@@ -19,5 +19,5 @@ export async function rasterizeSvg(svg: string, side: number): Promise<Buffer> {
     .flatten({ background: WHITE })
     .toColourspace('srgb')
     .jpeg(JPEG_OUTPUT);
-  return imageQueue().run(RENDER_JOB, () => pipeline.toBuffer());
+  return imageQueue().run(SMALL_WORK, () => pipeline.toBuffer());
 }

@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setDirectoryPhoto } from '../../src/directory/photo.js';
 import type { DirectoryUser } from '../../src/directory/users.js';
 import type { App } from '../../src/http/app.js';
 import type { Services } from '../../src/services.js';
 import { uploadSitePicture } from '../../src/sites/upload.js';
+import { runCommand } from '../support/cli.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from '../support/factories.js';
 import { FormClient } from '../support/form-client.js';
 import { describeEachDialect, useTestApp, useTestServices } from '../support/services.js';
@@ -112,21 +111,6 @@ describeEachDialect('photos of no portrait shape over HTTP', (dialect) => {
 
 // ---- The command line: the mail photo, the site picture and the directory photo -------------
 
-const BIN = fileURLToPath(new URL('../../bin/photosync.js', import.meta.url));
-
-function runCli(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
 describe('photos of no portrait shape through the command line [sqlite]', () => {
   const context = useTestServices('sqlite');
 
@@ -143,7 +127,7 @@ describe('photos of no portrait shape through the command line [sqlite]', () => 
         const file = path.join(store.dataDir, 'shape.png');
         await fs.writeFile(file, await hostileBytes(shape, 1));
         for (const command of ['photo', 'site-photo', 'directory-photo']) {
-          const result = await runCli([command, 'set', user.upn, file], store.env);
+          const result = await runCommand([command, 'set', user.upn, file], store.env);
           expect(result.code, `${command}: ${result.stderr}`).toBe(1);
           expect(result.stderr.trim()).toMatch(
             new RegExp(`^photosync: ${file} was refused: The image is \\d+ × \\d+ pixels, but `),

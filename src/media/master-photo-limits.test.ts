@@ -1,16 +1,8 @@
 // makeMasterPhoto's limits that are about shape and time rather than content: the longest side,
 // the aspect ratio, the deadline and the image queue's waiting line.
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  configureMedia,
-  DEFAULT_QUEUE_LIMITS,
-  imageQueue,
-  makeMasterPhoto,
-  watchMedia,
-  type ImageQueueLimits,
-  type MediaEvent,
-} from './media.js';
-import { pngWithClaimedSize, zeroPng } from './test-helpers.js';
+import { configureMedia, DEFAULT_QUEUE_LIMITS, imageQueue, makeMasterPhoto, type ImageQueueLimits } from './media.js';
+import { imageQueueIdle, nextMediaEvent, pngWithClaimedSize, zeroPng } from './test-helpers.js';
 
 const LIMITS = { maxSide: 648, maxBytes: 4 * 1024 * 1024 };
 
@@ -21,27 +13,9 @@ function useQueue(limits: Partial<ImageQueueLimits>) {
   configureMedia({ queue: { ...DEFAULT_QUEUE_LIMITS, ...limits } });
 }
 
-/** Resolves at the next event the media module reports that matches. */
-function nextEvent(matches: (event: MediaEvent) => boolean): Promise<MediaEvent> {
-  return new Promise((resolve) => {
-    const stop = watchMedia((event) => {
-      if (!matches(event)) return;
-      stop();
-      resolve(event);
-    });
-  });
-}
-
-/** Waits until no image work runs or waits, e.g. a decode that overran its deadline in a test before. */
-async function queueIdle(): Promise<void> {
-  while (imageQueue().load().running + imageQueue().load().waiting > 0) {
-    await nextEvent((event) => event.type === 'finished');
-  }
-}
-
 afterEach(async () => {
   configureMedia();
-  await queueIdle();
+  await imageQueueIdle();
 });
 
 describe('makeMasterPhoto: side and aspect, from the header', () => {
@@ -85,7 +59,7 @@ describe('makeMasterPhoto: side and aspect, from the header', () => {
   it('refuses the real 48 KB PNG of 1 × 25,000,000 grey pixels, and reports the refusal', async () => {
     const tall = zeroPng(1, 25_000_000);
     expect(tall.length).toBeLessThan(50_000);
-    const reported = nextEvent((event) => event.type === 'refused');
+    const reported = nextMediaEvent((event) => event.type === 'refused');
     expect(await makeMasterPhoto(tall, LIMITS)).toMatchObject({ ok: false, reason: 'side_too_long' });
     expect(await reported).toEqual({ type: 'refused', reason: 'side_too_long' });
   });
@@ -111,7 +85,7 @@ describe('makeMasterPhoto: the image queue', () => {
 
   it('answers busy with a time to try again when the waiting line is full', async () => {
     useQueue({ concurrency: 1, maxWaiting: 0 });
-    const started = nextEvent((event) => event.type === 'started');
+    const started = nextMediaEvent((event) => event.type === 'started');
     const first = makeMasterPhoto(slowestAccepted(), LIMITS);
     await started;
     expect(imageQueue().load().running).toBe(1);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { imageQueue, watchMedia, type MediaEvent } from './media.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -170,4 +171,22 @@ export async function hungryImages(scene: () => Sharp): Promise<Buffer[]> {
     // GIF frames are decoded whole as RGBA.
     await scene().gif({ colours: 4, dither: 0 }).toBuffer(),
   ];
+}
+
+/** Resolves at the next event the media module reports that matches. */
+export function nextMediaEvent(matches: (event: MediaEvent) => boolean): Promise<MediaEvent> {
+  return new Promise((resolve) => {
+    const stop = watchMedia((event) => {
+      if (!matches(event)) return;
+      stop();
+      resolve(event);
+    });
+  });
+}
+
+/** Until no image work runs or waits: a decode answered at its deadline still runs until libvips stops it. */
+export async function imageQueueIdle(): Promise<void> {
+  while (imageQueue().load().running + imageQueue().load().waiting > 0) {
+    await nextMediaEvent((event) => event.type === 'finished');
+  }
 }

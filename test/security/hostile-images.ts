@@ -8,6 +8,8 @@ import { getMailPhoto } from '../../src/mail/photo-store.js';
 import { zeroPng } from '../../src/media/test-helpers.js';
 import type { Services } from '../../src/services.js';
 import { getRendition, getSiteProfile } from '../../src/sites/profiles.js';
+import { uploadSitePicture } from '../../src/sites/upload.js';
+import { giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
 
 // Hostile and odd uploads, made on the spot so that no attack file lives in the repository.
 
@@ -303,6 +305,24 @@ export async function storedBlobs(services: Services): Promise<string[]> {
     .filter((e) => e.isFile())
     .map((e) => path.join(e.parentPath, e.name))
     .sort();
+}
+
+/**
+ * Two people with pictures already in place, which no refused upload may disturb: one with a
+ * mailbox and a mail photo, one without a mailbox and a picture uploaded in the sites.
+ */
+export async function peopleWithPictures(services: Services) {
+  const withMailbox = await makeUser(services);
+  const withoutMailbox = await makeUser(services, { hasMailbox: false });
+  await giveMailPhoto(services, withMailbox, await solidJpeg([20, 120, 20], 100));
+  const sitesDeps = {
+    db: services.database.db,
+    blobs: services.blobs,
+    lock: services.lock,
+    sizes: services.config.renditionSizes,
+  };
+  await uploadSitePicture(sitesDeps, withoutMailbox, await solidJpeg([20, 20, 120], 100));
+  return { withMailbox, withoutMailbox };
 }
 
 /** Everything a refused upload might have touched: photos, pictures, the directory photo, files. */

@@ -1,14 +1,13 @@
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import type { DirectoryUser } from '../../src/directory/users.js';
 import type { App } from '../../src/http/app.js';
-import { imageQueue, watchMedia, type MediaEvent } from '../../src/media/media.js';
-import { zeroPng } from '../../src/media/test-helpers.js';
+import { imageQueue } from '../../src/media/media.js';
+import { imageQueueIdle, zeroPng } from '../../src/media/test-helpers.js';
 import type { Services } from '../../src/services.js';
-import { uploadSitePicture } from '../../src/sites/upload.js';
-import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from '../support/factories.js';
+import { tokenFor } from '../support/factories.js';
 import { FormClient } from '../support/form-client.js';
 import { describeEachDialect, useTestApp } from '../support/services.js';
-import { storedPictures } from './hostile-images.js';
+import { peopleWithPictures, storedPictures } from './hostile-images.js';
 
 // The image queue's two answers over HTTP, with one decode at a time, no waiting line and a
 // one-second deadline: a decode past its deadline is a 400 with a sentence, and an upload that
@@ -18,23 +17,6 @@ import { storedPictures } from './hostile-images.js';
 /** 50 megapixels of interlaced 16-bit RGBA: accepted by every rule, ~3 s to decode on one core. */
 const SLOW = zeroPng(7071, 7071, { colourType: 6, bitDepth: 16, interlaced: true });
 const SMALL = zeroPng(64, 64);
-
-function nextEvent(matches: (event: MediaEvent) => boolean): Promise<MediaEvent> {
-  return new Promise((resolve) => {
-    const stop = watchMedia((event) => {
-      if (!matches(event)) return;
-      stop();
-      resolve(event);
-    });
-  });
-}
-
-/** Until no image work runs: a decode answered at its deadline still runs until libvips stops it. */
-async function queueIdle(): Promise<void> {
-  while (imageQueue().load().running + imageQueue().load().waiting > 0) {
-    await nextEvent((event) => event.type === 'finished');
-  }
-}
 
 describeEachDialect('the image queue over HTTP', (dialect) => {
   const context = useTestApp(dialect, {
@@ -48,18 +30,9 @@ describeEachDialect('the image queue over HTTP', (dialect) => {
   let withoutMailbox: DirectoryUser;
   beforeAll(async () => {
     ({ services, app } = context);
-    withMailbox = await makeUser(services);
-    withoutMailbox = await makeUser(services, { hasMailbox: false });
-    await giveMailPhoto(services, withMailbox, await solidJpeg([20, 120, 20], 100));
-    const sitesDeps = {
-      db: services.database.db,
-      blobs: services.blobs,
-      lock: services.lock,
-      sizes: services.config.renditionSizes,
-    };
-    await uploadSitePicture(sitesDeps, withoutMailbox, await solidJpeg([20, 20, 120], 100));
+    ({ withMailbox, withoutMailbox } = await peopleWithPictures(services));
   });
-  afterEach(queueIdle);
+  afterEach(imageQueueIdle);
 
   const graphPut = async (bytes: Buffer) =>
     app.inject({
@@ -85,7 +58,7 @@ describeEachDialect('the image queue over HTTP', (dialect) => {
         message: 'The image took longer than 1 seconds to process; save it as a smaller JPEG or PNG and try again.',
       },
     });
-    await queueIdle();
+    await imageQueueIdle();
     const page = await pageUpload('et', SLOW);
     expect(page.statusCode).toBe(400);
     expect(page.body).toContain('Selle pildi töötlemine võttis liiga kaua aega.');

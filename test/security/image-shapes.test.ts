@@ -5,12 +5,11 @@ import { setDirectoryPhoto } from '../../src/directory/photo.js';
 import type { DirectoryUser } from '../../src/directory/users.js';
 import type { App } from '../../src/http/app.js';
 import type { Services } from '../../src/services.js';
-import { uploadSitePicture } from '../../src/sites/upload.js';
 import { runCommand } from '../support/cli.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from '../support/factories.js';
 import { FormClient } from '../support/form-client.js';
 import { describeEachDialect, useTestApp, useTestServices } from '../support/services.js';
-import { SHAPE_CASES, hostileBytes, storedPictures } from './hostile-images.js';
+import { SHAPE_CASES, hostileBytes, peopleWithPictures, storedPictures } from './hostile-images.js';
 import { STACK_FRAME } from './identities.js';
 
 // Photos no portrait has (a 1 × 25,000,000 strip, a 9:1 banner) through every way in that is not
@@ -36,17 +35,7 @@ describeEachDialect('photos of no portrait shape over HTTP', (dialect) => {
   let withoutMailbox: DirectoryUser;
   beforeAll(async () => {
     ({ services, app } = context);
-    withMailbox = await makeUser(services);
-    withoutMailbox = await makeUser(services, { hasMailbox: false });
-    // Pictures already in place, which no refused upload may disturb.
-    await giveMailPhoto(services, withMailbox, await solidJpeg([20, 120, 20], 100));
-    const sitesDeps = {
-      db: services.database.db,
-      blobs: services.blobs,
-      lock: services.lock,
-      sizes: services.config.renditionSizes,
-    };
-    await uploadSitePicture(sitesDeps, withoutMailbox, await solidJpeg([20, 20, 120], 100));
+    ({ withMailbox, withoutMailbox } = await peopleWithPictures(services));
   });
 
   const bearer = async (user: DirectoryUser) => ({ authorization: `Bearer ${await tokenFor(services, user)}` });

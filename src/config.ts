@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_QUEUE_LIMITS, type ImageQueueLimits } from './media/image-queue.js';
 import { M365_SETTING_NAMES, readM365Settings, type M365Settings } from './m365/settings.js';
 
 /** Site rendition sides in pixels. SharePoint 2013+ uses 48/72/300; older tools used 200 for L. */
@@ -33,6 +34,8 @@ export interface Config {
   mailFrom: string;
   /** PEM certificate (chain) and key: `photosync serve` speaks https itself; unset = http. */
   tls: TlsFiles | undefined;
+  /** The image queue: decodes at once, waiting line, memory of large decodes, deadline. */
+  imageQueue: ImageQueueLimits;
   /** Connect mode: the Microsoft 365 tenant photosync reads and writes; undefined = none. */
   m365: M365Settings | undefined;
 }
@@ -63,6 +66,10 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_MAIL_FROM',
   'PHOTOSYNC_TLS_CERT',
   'PHOTOSYNC_TLS_KEY',
+  'PHOTOSYNC_IMAGE_CONCURRENCY',
+  'PHOTOSYNC_IMAGE_QUEUE',
+  'PHOTOSYNC_IMAGE_MEMORY_MB',
+  'PHOTOSYNC_IMAGE_DEADLINE_SECONDS',
   'PHOTOSYNC_TEST_DATABASE_URL',
   'PHOTOSYNC_REQUIRE_POSTGRES',
   'PHOTOSYNC_REQUIRE_CHROMIUM',
@@ -143,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push(`PHOTOSYNC_MAIL_FROM must be an e-mail address, got "${mailFrom}".`);
   }
 
+  const imageQueue = parseImageQueue(env, integer, problems);
   const m365 = readM365Settings(env, cwd, problems);
 
   const config: Config = {
@@ -160,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     smtpUrl,
     mailFrom,
     tls,
+    imageQueue,
     m365,
   };
 
@@ -238,4 +247,30 @@ function readTls(env: NodeJS.ProcessEnv, cwd: string, problems: string[]): TlsFi
     problems.push(`The certificate in PHOTOSYNC_TLS_CERT is not valid before ${certificate.validFrom}.`);
   }
   return { cert, key, certPath, keyPath };
+}
+
+/**
+ * Image work must leave threads of libuv's pool free for argon2 and file reads, so it runs fewer
+ * jobs at once than the pool has threads (UV_THREADPOOL_SIZE, 4 unless set before start-up).
+ */
+function parseImageQueue(
+  env: NodeJS.ProcessEnv,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): ImageQueueLimits {
+  const defaults = DEFAULT_QUEUE_LIMITS;
+  const poolSize = Math.min(1024, Math.max(1, Number(env.UV_THREADPOOL_SIZE) || 4));
+  const concurrency = integer('PHOTOSYNC_IMAGE_CONCURRENCY', defaults.concurrency, 0, 1024);
+  if (concurrency >= poolSize) {
+    problems.push(
+      `PHOTOSYNC_IMAGE_CONCURRENCY must be below libuv's thread pool size (UV_THREADPOOL_SIZE, now ${poolSize}), ` +
+        `so sign-in and file reads always have a thread; got ${concurrency}. 0 turns the image queue off.`,
+    );
+  }
+  return {
+    concurrency,
+    maxWaiting: integer('PHOTOSYNC_IMAGE_QUEUE', defaults.maxWaiting, 0, 100_000),
+    memoryBytes: integer('PHOTOSYNC_IMAGE_MEMORY_MB', defaults.memoryBytes / 2 ** 20, 64, 1_048_576) * 2 ** 20,
+    deadlineSeconds: integer('PHOTOSYNC_IMAGE_DEADLINE_SECONDS', defaults.deadlineSeconds, 1, 3600),
+  };
 }

@@ -6,6 +6,8 @@ export class AppError extends Error {
     readonly id: string,
     readonly status: number,
     message: string,
+    /** For a 503: seconds after which trying again is likely to work (the Retry-After header). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'AppError';
@@ -19,6 +21,8 @@ export const notFound = (message: string, id = 'not_found') => new AppError(id, 
 export const conflict = (message: string, id = 'conflict') => new AppError(id, 409, message);
 export const payloadTooLarge = (message: string) => new AppError('too_large', 413, message);
 export const unsupportedMediaType = (message: string) => new AppError('unsupported_type', 415, message);
+export const serviceUnavailable = (message: string, retryAfterSeconds: number, id = 'unavailable') =>
+  new AppError(id, 503, message, retryAfterSeconds);
 
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;

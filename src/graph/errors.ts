@@ -108,6 +108,10 @@ export function installGraphErrors(app: FastifyInstance): void {
     if (isAppError(error) && error.status < 500) {
       return sendGraphError(request, reply, new GraphError(error.status, error.id, error.message));
     }
+    // Graph's own answer when it is too busy; Retry-After is set by the app's onError hook.
+    if (isAppError(error) && error.status === 503) {
+      return sendGraphError(request, reply, new GraphError(503, 'serviceNotAvailable', error.message));
+    }
     if (error.validation) {
       return sendGraphError(
         request,

@@ -187,7 +187,9 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
           ...common,
           summary: `Set ${base.who}'s photo (${method})`,
           description:
-            'The body is the image: JPEG, PNG, GIF or WebP, at most 4 MB (413 above). Not an image or corrupt: 400. ' +
+            'The body is the image: JPEG, PNG, GIF or WebP, at most 4 MB (413 above). Not an image, corrupt, ' +
+            'too many pixels, a side over 16,384 px, sides more than 8:1 or too slow to decode: 400. ' +
+            'Too many images waiting already: 503 with Retry-After. ' +
             "Own photo with User.Read; anyone's with ProfilePhoto.ReadWrite.All (app, or an administrator's token).",
           consumes: ['image/jpeg', 'image/png', 'image/gif', 'image/webp'],
           // The bytes are checked by the image pipeline; a schema with no type accepts the raw buffer.
@@ -196,6 +198,7 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
             200: { description: 'The photo was set', type: 'null' },
             ...graphErrorResponses,
             413: Type.Ref(GraphErrorBody),
+            503: Type.Ref(GraphErrorBody),
           },
         },
         handler: async (request, reply) => {

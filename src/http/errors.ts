@@ -7,6 +7,13 @@ export interface ErrorBody {
 
 /** One error shape for every route. 5xx details go to the log, never to the client. */
 export function installErrorHandler(app: FastifyInstance): void {
+  // Every envelope's handler (Graph, SharePoint, pages) runs after this, so a 503 that says when
+  // to try again says it in all of them.
+  app.addHook('onError', async (_request, reply, error) => {
+    if (isAppError(error) && error.retryAfterSeconds !== undefined) {
+      void reply.header('retry-after', String(error.retryAfterSeconds));
+    }
+  });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isAppError(error)) {
       return reply.status(error.status).send({ error: { code: error.id, message: error.message } } satisfies ErrorBody);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DirectoryUser } from '../directory/users.js';
-import { AppError, invalidInput, payloadTooLarge, unsupportedMediaType } from '../errors.js';
+import { AppError, invalidInput, payloadTooLarge, serviceUnavailable, unsupportedMediaType } from '../errors.js';
 import { makeMasterPhoto, type ImageRefusal } from '../media/media.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Kysely } from 'kysely';
@@ -43,9 +43,17 @@ export function refusalError(refusal: ImageRefusal): AppError {
       return payloadTooLarge(refusal.message);
     case 'unsupported_type':
       return unsupportedMediaType(refusal.message);
+    case 'busy':
+      return serviceUnavailable(refusal.message, refusal.retryAfterSeconds ?? 1, 'image_queue_full');
+    case 'too_slow':
+      // Counted from the decode's start, never the wait in line, with few decodes at once: the
+      // image is what took so long, and sending it again would take as long, so it is a 4xx.
+      return invalidInput(refusal.message, 'image_decode_timeout');
     case 'empty':
     case 'corrupt':
     case 'too_many_pixels':
+    case 'side_too_long':
+    case 'aspect_too_extreme':
       return invalidInput(refusal.message, `image_${refusal.reason}`);
   }
 }

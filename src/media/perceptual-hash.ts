@@ -1,6 +1,8 @@
 import sharp, { type SharpOptions } from 'sharp';
+import { SMALL_WORK } from './decode-cost.js';
 import { sniffImageType } from './image-type.js';
 import { WHITE } from './jpeg-output.js';
+import { imageQueue } from './media-config.js';
 
 // Whether two small pictures show the same photo, without trusting either: a 64-bit difference
 // hash (dHash) of the brightness gradients, which survives re-encoding and resizing (48 px
@@ -32,18 +34,25 @@ export async function pictureFingerprint(image: Buffer): Promise<FingerprintResu
   if (image.length === 0) return { ok: false, reason: 'empty' };
   if (sniffImageType(image) === null) return { ok: false, reason: 'not a JPEG, PNG, GIF or WebP image' };
   try {
-    // One decode into a small sRGB square; both signatures are made from those pixels.
-    const { data, info } = await sharp(image, DECODE)
-      .autoOrient()
-      .flatten({ background: WHITE })
-      .resize(WORK_SIDE, WORK_SIDE, { fit: 'fill', fastShrinkOnLoad: false })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
-    const grey = await sharp(data, raw).greyscale().resize(9, 8, { fit: 'fill' }).raw().toBuffer();
-    const colour = await sharp(data, raw).resize(4, 4, { fit: 'fill' }).raw().toBuffer();
+    const queue = imageQueue();
+    const seconds = queue.limits().deadlineSeconds;
+    // One job of the image queue: one decode into a small sRGB square, both signatures from it.
+    const { grey, colour } = await queue.run(SMALL_WORK, async () => {
+      const { data, info } = await sharp(image, DECODE)
+        .autoOrient()
+        .flatten({ background: WHITE })
+        .resize(WORK_SIDE, WORK_SIDE, { fit: 'fill', fastShrinkOnLoad: false })
+        .toColourspace('srgb')
+        .removeAlpha()
+        .raw()
+        .timeout({ seconds })
+        .toBuffer({ resolveWithObject: true });
+      const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
+      return {
+        grey: await sharp(data, raw).greyscale().resize(9, 8, { fit: 'fill' }).raw().toBuffer(),
+        colour: await sharp(data, raw).resize(4, 4, { fit: 'fill' }).raw().toBuffer(),
+      };
+    });
     return { ok: true, fingerprint: { ...differenceHash(grey), colour: new Uint8Array(colour) } };
   } catch (error) {
     return { ok: false, reason: error instanceof Error ? error.message : String(error) };

@@ -38,6 +38,13 @@ export function uploadErrorKey(error: unknown): MessageKey | undefined {
       return 'photo.error.corrupt';
     case 'image_too_many_pixels':
       return 'photo.error.too_many_pixels';
+    case 'image_side_too_long':
+    case 'image_aspect_too_extreme':
+      return 'photo.error.not_portrait';
+    case 'image_decode_timeout':
+      return 'photo.error.too_slow';
+    case 'image_queue_full':
+      return 'photo.error.busy';
     default:
       return undefined;
   }
@@ -55,6 +62,7 @@ const STATUS: Partial<Record<MessageKey, number>> = {
   'photo.error.too_large': 413,
   'photo.error.unsupported_type': 415,
   'form.expired': 403,
+  'photo.error.busy': 503,
 };
 
 /**

@@ -79,7 +79,8 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         ),
       );
     }
-    if (isAppError(error) && error.status < 500) {
+    // 503 (busy, with Retry-After from the app's onError hook) is an answer too, not a failure.
+    if (isAppError(error) && (error.status < 500 || error.status === 503)) {
       return sendSharePointError(
         request,
         reply,

@@ -14,6 +14,7 @@ import { getRendition, getSiteProfile } from '../../src/sites/profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from '../../src/sites/upload.js';
 import { runCommand } from '../support/cli.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from '../support/factories.js';
+import { FormClient } from '../support/form-client.js';
 import {
   createTestStore,
   describeEachDialect,
@@ -21,25 +22,19 @@ import {
   useTestApp,
   useTestServices,
 } from '../support/services.js';
-import { HOSTILE_CASES, animatedGif, greyPng, greyPngBomb, hostileBytes, type HostileCase } from './hostile-images.js';
+import {
+  HOSTILE_CASES,
+  animatedGif,
+  greyPng,
+  greyPngBomb,
+  hostileBytes,
+  storedBlobs,
+  type HostileCase,
+} from './hostile-images.js';
 import { STACK_FRAME } from './identities.js';
 
 /** The shared image corpus beside the checkout (PHOTOSYNC_CORPUS_DIR when it lives elsewhere). */
 const CORPUS = path.resolve(process.env.PHOTOSYNC_CORPUS_DIR ?? '../shared/corpus');
-
-/** Every stored photo file: the only way to be sure a refusal wrote nothing anywhere. */
-async function storedBlobs(services: Services): Promise<string[]> {
-  if (services.database.dialect === 'postgres') {
-    const rows = await services.database.db.selectFrom('storage_blobs').select('key').execute();
-    return rows.map((r) => r.key).sort();
-  }
-  const root = path.join(services.config.dataDir, 'photos');
-  const entries = await fs.readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
-}
 
 /** The master is what everyone sees: upright 8-bit sRGB JPEG, square, with nothing else in it. */
 async function expectNormalized(jpeg: Buffer, maxSide: number): Promise<void> {
@@ -316,33 +311,15 @@ describeEachDialect('hostile images through the photo page (POST /profile-photo)
     const { app, services } = context;
     const user = await makeUser(services, { password: undefined });
     await giveMailPhoto(services, user, await solidJpeg([20, 120, 20], 100));
-    const session = `${SESSION_COOKIE}=${await createSession(services.database.db, user.id, 60 * 60 * 1000)}`;
-    const page = await app.inject({ url: '/profile-photo', headers: { cookie: session } });
-    const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
-    const csrfCookie = page.cookies.find((c) => c.name === '_csrf')?.value;
-    expect(token && csrfCookie).toBeTruthy();
-    const boundary = '----hostile';
+    const browser = new FormClient(app);
+    browser.cookies.set(SESSION_COOKIE, await createSession(services.database.db, user.id, 60 * 60 * 1000));
+    const token = await browser.csrfToken('/profile-photo');
 
     for (const hostile of HOSTILE_CASES) {
       const bytes = await hostileBytes(hostile, MAIL_PHOTO_MAX_BYTES);
       const before = await getMailPhoto(services.database.db, user.id);
       const blobsBefore = await storedBlobs(services);
-      const response = await app.inject({
-        method: 'POST',
-        url: '/profile-photo',
-        headers: {
-          cookie: `${session}; _csrf=${csrfCookie}`,
-          'content-type': `multipart/form-data; boundary=${boundary}`,
-        },
-        payload: Buffer.concat([
-          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${token}\r\n`),
-          Buffer.from(
-            `--${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="me.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
-          ),
-          bytes,
-          Buffer.from(`\r\n--${boundary}--\r\n`),
-        ]),
-      });
+      const response = await browser.upload('/profile-photo', token, bytes);
       expect(response.body, hostile.name).not.toMatch(STACK_FRAME);
       if (hostile.expect === 'normalized') {
         expect(response.statusCode, hostile.name).toBe(303);

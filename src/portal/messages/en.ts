@@ -69,6 +69,10 @@ export const en = {
   'photo.error.corrupt': 'That picture is damaged and cannot be read. Try another file.',
   'photo.error.empty': 'Choose a picture first.',
   'photo.error.too_many_pixels': 'That picture has too many pixels. Choose a smaller picture.',
+  'photo.error.not_portrait':
+    'That picture is too long and thin for a profile photo (at most 16,384 pixels on a side, and no side more than 8 times the other). Crop it and try again.',
+  'photo.error.too_slow': 'That picture took too long to process. Save it as a smaller JPEG or PNG and try again.',
+  'photo.error.busy': 'We are busy with other pictures right now. Try again in a few seconds.',
   'sync.synced': 'Your profile picture is now up to date in {app}.',
   'sync.removed': 'Your profile picture was removed from {app}, as it was removed from your mailbox.',
   'sync.unchanged': 'Your profile picture in {app} was already up to date: nothing to update.',

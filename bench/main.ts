@@ -18,11 +18,14 @@ const PARTS = {
   serve: { file: 'serve.ts', exportName: 'serveBench', env: {} },
   scale: { file: 'scale.ts', exportName: 'scaleBench', env: {} },
   instances: { file: 'instances.ts', exportName: 'instancesBench', env: {} },
+  images: { file: 'images.ts', exportName: 'imagesBench', env: {} },
 } as const;
 type PartName = keyof typeof PARTS;
 const isPart = (name: string): name is PartName => Object.hasOwn(PARTS, name);
 
 const CHILD_FLAG = '--part-process';
+/** With named parts: write their sections into BENCHMARKS.md, keeping every other section as it is. */
+const UPDATE_FLAG = '--update';
 
 async function runPartInThisProcess(name: PartName): Promise<void> {
   const part = PARTS[name];
@@ -50,11 +53,14 @@ async function main(argv: string[]): Promise<void> {
     if (!isPart(name)) throw new Error(`unknown part ${name}`);
     return runPartInThisProcess(name);
   }
-  const unknown = argv.filter((a) => !isPart(a));
+  const update = argv.includes(UPDATE_FLAG);
+  const named = argv.filter((a) => a !== UPDATE_FLAG);
+  const unknown = named.filter((a) => !isPart(a));
   if (unknown.length > 0) {
     throw new Error(`Unknown bench part(s): ${unknown.join(', ')}. Parts: ${Object.keys(PARTS).join(', ')}.`);
   }
-  const chosen = argv.length > 0 ? (argv as PartName[]) : (Object.keys(PARTS) as PartName[]);
+  if (update && named.length === 0) throw new Error(`${UPDATE_FLAG} needs the parts to update, e.g. images.`);
+  const chosen = named.length > 0 ? (named as PartName[]) : (Object.keys(PARTS) as PartName[]);
   const started = performance.now();
   const sections: Array<Section & { seconds: number }> = [];
   for (const name of chosen) {
@@ -66,15 +72,52 @@ async function main(argv: string[]): Promise<void> {
   }
   const total = (performance.now() - started) / 1000;
   const report = await renderReport(sections, chosen, total);
-  if (argv.length === 0) {
-    // Formatted like every other file in the repository, so `npm run check` stays green after a run.
-    const file = path.join(REPO, 'BENCHMARKS.md');
-    const options = (await prettier.resolveConfig(file)) ?? {};
-    fs.writeFileSync(file, await prettier.format(report, { ...options, filepath: file }));
+  if (named.length === 0) {
+    await writeBenchmarks(report);
     process.stderr.write(`bench: wrote BENCHMARKS.md (${total.toFixed(0)} s in all)\n`);
+  } else if (update) {
+    await writeBenchmarks(withSectionsReplaced(fs.readFileSync(BENCHMARKS, 'utf8'), sections, named));
+    process.stderr.write(`bench: updated ${chosen.join(', ')} in BENCHMARKS.md (${total.toFixed(0)} s)\n`);
   } else {
-    process.stderr.write(`bench: ${total.toFixed(0)} s; BENCHMARKS.md is written only by a full run\n`);
+    process.stderr.write(`bench: ${total.toFixed(0)} s; BENCHMARKS.md is written by a full run or ${UPDATE_FLAG}\n`);
   }
+}
+
+const BENCHMARKS = path.join(REPO, 'BENCHMARKS.md');
+
+/** Formatted like every other file in the repository, so `npm run check` stays green after a run. */
+async function writeBenchmarks(markdown: string): Promise<void> {
+  const options = (await prettier.resolveConfig(BENCHMARKS)) ?? {};
+  fs.writeFileSync(BENCHMARKS, await prettier.format(markdown, { ...options, filepath: BENCHMARKS }));
+}
+
+/**
+ * The report with each of these sections replaced (from its `## title` to the next `##`) or, when
+ * new, added before the closing findings; each says when and under what load it was measured,
+ * since the report's header describes the last full run.
+ */
+function withSectionsReplaced(report: string, sections: Array<Section & { seconds: number }>, argv: string[]) {
+  const [load] = fs.readFileSync('/proc/loadavg', 'utf8').split(' ');
+  let text = report;
+  for (const section of sections) {
+    const note =
+      `_(part took ${section.seconds.toFixed(0)} s; run on its own with \`npm run bench -- ${argv.join(' ')} ${UPDATE_FLAG}\`` +
+      ` on ${new Date().toISOString()}, load average ${load} when it ended)_`;
+    const block = `## ${section.title}\n\n${section.body}\n\n${note}\n\n`;
+    const lines = text.split('\n');
+    const start = lines.findIndex((line) => line === `## ${section.title}`);
+    if (start >= 0) {
+      const next = lines.findIndex((line, i) => i > start && line.startsWith('## '));
+      const end = next < 0 ? lines.length : next;
+      text = [...lines.slice(0, start), block.trimEnd(), '', ...lines.slice(end)].join('\n');
+    } else {
+      // Numbered sections come first; the findings (an unnumbered heading) close the report.
+      const findings = lines.findIndex((line) => /^## (?!\d)/.test(line));
+      const at = findings < 0 ? lines.length : findings;
+      text = [...lines.slice(0, at), block.trimEnd(), '', ...lines.slice(at)].join('\n');
+    }
+  }
+  return text;
 }
 
 async function renderReport(sections: Array<Section & { seconds: number }>, chosen: string[], total: number) {

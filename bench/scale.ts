@@ -8,6 +8,7 @@ import { createToken } from '../src/directory/credentials.js';
 import { buildLargeOrganisation, largeOrgUpn, type LargeOrgReport } from '../src/demo/large-organisation.js';
 import { listUsersPage, type UsersPageQuery } from '../src/admin/users-query.js';
 import { renditionSpec } from '../src/sites/library.js';
+import { isOutOfStep } from '../src/sync/state.js';
 import { listSyncStatus } from '../src/sync/status.js';
 import { openBenchStore, type BenchStore } from './fixtures.js';
 import { load } from './load.js';
@@ -43,7 +44,7 @@ type PageQuery = (store: BenchStore) => Promise<unknown[]>;
 const statusReportPage: PageQuery = async (store) => {
   const { config, database } = store.services;
   const rows = await listSyncStatus(database.db, config.publicUrl, renditionSpec(config.renditionSizes));
-  return rows.filter((r) => r.state !== 'in_step').slice(0, PAGE_SIZE);
+  return rows.filter((r) => isOutOfStep(r.state)).slice(0, PAGE_SIZE);
 };
 
 /** The admin console's paged queries (`listUsersPage`), as its users table asks for them. */

@@ -10,6 +10,8 @@ import { sql } from 'kysely';
 import { promptBannerFor } from './admin/banner.js';
 import { adminRoutes } from './admin/routes.js';
 import type { DirectoryUser } from './directory/users.js';
+import { authorizeRoutes } from './directory/authorize-routes.js';
+import { oidcRoutes } from './directory/oidc-routes.js';
 import { tokenRoutes } from './directory/token-routes.js';
 import { GraphErrorBody, renderGraphError } from './graph/errors.js';
 import { graphRoutes } from './graph/routes.js';
@@ -22,7 +24,7 @@ import { webAssetRoutes } from './web/asset-routes.js';
 import type { PageContext } from './web/layout.js';
 import { AppError } from './errors.js';
 import { requestAuthentication, type RouteAuth } from './http/auth.js';
-import { renderEntraError } from './directory/entra-errors.js';
+import { renderEntraError } from './directory/entra-error-renderer.js';
 import { errorResponder, installErrorHandler, renderJsonError, type ErrorHandling } from './http/errors.js';
 import { renderSharePointError } from './sites/rest-errors.js';
 import { createPageErrorRenderer } from './web/error-page.js';
@@ -46,7 +48,10 @@ export async function buildApp(services: Services): Promise<App> {
     logs: (level) => services.log.isLevelEnabled(level),
   };
   const respond = errorResponder(errors);
+  const { tls } = services.config;
   const app = Fastify({
+    // With a certificate the server speaks https itself (photosync dev-cert makes one for localhost).
+    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
     loggerInstance: services.log as FastifyBaseLogger,
     // Request lines only when debugging: at serving rates they would dominate the log.
     logController: new LogController({
@@ -164,6 +169,7 @@ export async function buildApp(services: Services): Promise<App> {
   webAssetRoutes(app);
   siteRoutes(app, services);
   tokenRoutes(app, services);
+  oidcRoutes(app, services);
   for (const mount of API_MOUNTS) {
     await app.register(
       async (api) => {
@@ -182,6 +188,8 @@ export async function buildApp(services: Services): Promise<App> {
     const homeBanner = (user: DirectoryUser, page: PageContext) => promptBannerFor(services.database.db, user, page);
     await portalRoutes(portal as App, services, { homeBanner });
     await sitePageRoutes(portal as App, services);
+    // Entra's sign-in page for apps is the portal's own, with its form protection.
+    authorizeRoutes(portal as App, services);
   });
   await app.register((admin) => adminRoutes(admin as App, services));
   return app;

@@ -75,4 +75,37 @@ describe('loadConfig', () => {
       expect(problems.some((p) => p.startsWith(name))).toBe(true);
     }
   });
+
+  it('keeps image work below the thread pool, with laptop defaults', () => {
+    expect(loadConfig({}).imageQueue).toEqual({
+      concurrency: 2,
+      maxWaiting: 32,
+      memoryBytes: 512 * 1024 * 1024,
+      deadlineSeconds: 15,
+    });
+    const set = {
+      PHOTOSYNC_IMAGE_CONCURRENCY: '3',
+      PHOTOSYNC_IMAGE_QUEUE: '100',
+      PHOTOSYNC_IMAGE_MEMORY_MB: '256',
+      PHOTOSYNC_IMAGE_DEADLINE_SECONDS: '5',
+    };
+    expect(loadConfig(set).imageQueue).toEqual({
+      concurrency: 3,
+      maxWaiting: 100,
+      memoryBytes: 256 * 1024 * 1024,
+      deadlineSeconds: 5,
+    });
+    // 0 turns the queue off; a bigger pool allows more at once.
+    expect(loadConfig({ PHOTOSYNC_IMAGE_CONCURRENCY: '0' }).imageQueue.concurrency).toBe(0);
+    expect(loadConfig({ PHOTOSYNC_IMAGE_CONCURRENCY: '6', UV_THREADPOOL_SIZE: '8' }).imageQueue.concurrency).toBe(6);
+    for (const env of [
+      { PHOTOSYNC_IMAGE_CONCURRENCY: '4' },
+      { PHOTOSYNC_IMAGE_CONCURRENCY: '2', UV_THREADPOOL_SIZE: '2' },
+      { PHOTOSYNC_IMAGE_DEADLINE_SECONDS: '0' },
+      { PHOTOSYNC_IMAGE_MEMORY_MB: '10' },
+    ]) {
+      expect(() => loadConfig(env), JSON.stringify(env)).toThrow(Object.keys(env)[0]!);
+    }
+    expect(() => loadConfig({ PHOTOSYNC_IMAGE_CONCURRENCY: '4' })).toThrow(/below libuv's thread pool size/);
+  });
 });

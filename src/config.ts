@@ -1,4 +1,8 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_QUEUE_LIMITS, type ImageQueueLimits } from './media/image-queue.js';
+import { M365_SETTING_NAMES, readM365Settings, type M365Settings } from './m365/settings.js';
 
 /** Site rendition sides in pixels. SharePoint 2013+ uses 48/72/300; older tools used 200 for L. */
 export interface RenditionSizes {
@@ -28,6 +32,19 @@ export interface Config {
   smtpUrl: string | undefined;
   /** Default sender of prompt e-mails (an admin setting may override it). */
   mailFrom: string;
+  /** PEM certificate (chain) and key: `photosync serve` speaks https itself; unset = http. */
+  tls: TlsFiles | undefined;
+  /** The image queue: decodes at once, waiting line, memory of large decodes, deadline. */
+  imageQueue: ImageQueueLimits;
+  /** Connect mode: the Microsoft 365 tenant photosync reads and writes; undefined = none. */
+  m365: M365Settings | undefined;
+}
+
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  certPath: string;
+  keyPath: string;
 }
 
 export class ConfigError extends Error {
@@ -47,9 +64,16 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_LOG_LEVEL',
   'PHOTOSYNC_FAULT_INJECTION',
   'PHOTOSYNC_MAIL_FROM',
+  'PHOTOSYNC_TLS_CERT',
+  'PHOTOSYNC_TLS_KEY',
+  'PHOTOSYNC_IMAGE_CONCURRENCY',
+  'PHOTOSYNC_IMAGE_QUEUE',
+  'PHOTOSYNC_IMAGE_MEMORY_MB',
+  'PHOTOSYNC_IMAGE_DEADLINE_SECONDS',
   'PHOTOSYNC_TEST_DATABASE_URL',
   'PHOTOSYNC_REQUIRE_POSTGRES',
   'PHOTOSYNC_REQUIRE_CHROMIUM',
+  ...M365_SETTING_NAMES,
 ]);
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -92,7 +116,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push('DATABASE_URL must start with postgres:// or postgresql:// (leave it unset for SQLite).');
   }
 
-  const publicUrl = (env.PHOTOSYNC_PUBLIC_URL?.trim() || `http://localhost:${port}`).replace(/\/+$/, '');
+  const tls = readTls(env, cwd, problems);
+  const scheme = tls ? 'https' : 'http';
+  const publicUrl = (env.PHOTOSYNC_PUBLIC_URL?.trim() || `${scheme}://localhost:${port}`).replace(/\/+$/, '');
+  if (tls && publicUrl.startsWith('http:')) {
+    problems.push(`PHOTOSYNC_PUBLIC_URL is ${publicUrl}, but with PHOTOSYNC_TLS_CERT the server speaks https only.`);
+  }
   try {
     const url = new URL(publicUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
@@ -121,6 +150,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push(`PHOTOSYNC_MAIL_FROM must be an e-mail address, got "${mailFrom}".`);
   }
 
+  const imageQueue = parseImageQueue(env, integer, problems);
+  const m365 = readM365Settings(env, cwd, problems);
+
   const config: Config = {
     dataDir: path.resolve(cwd, env.PHOTOSYNC_DATA_DIR?.trim() || 'data'),
     databaseUrl,
@@ -135,6 +167,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     faultInjection,
     smtpUrl,
     mailFrom,
+    tls,
+    imageQueue,
+    m365,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -161,4 +196,81 @@ function parseRenditionSizes(raw: string | undefined, problems: string[]): Rendi
     return fallback;
   }
   return { S, M, L };
+}
+
+/**
+ * The TLS certificate and key: both or neither, readable, PEM, a key that belongs to the
+ * certificate, and a certificate that is valid today. Checked at start-up, so a wrong file stops
+ * the server with a sentence instead of failing the first handshake.
+ */
+function readTls(env: NodeJS.ProcessEnv, cwd: string, problems: string[]): TlsFiles | undefined {
+  const certSetting = env.PHOTOSYNC_TLS_CERT?.trim() || undefined;
+  const keySetting = env.PHOTOSYNC_TLS_KEY?.trim() || undefined;
+  if (certSetting === undefined && keySetting === undefined) return undefined;
+  if (certSetting === undefined || keySetting === undefined) {
+    problems.push('Set both PHOTOSYNC_TLS_CERT and PHOTOSYNC_TLS_KEY (PEM files), or neither for plain http.');
+    return undefined;
+  }
+  const certPath = path.resolve(cwd, certSetting);
+  const keyPath = path.resolve(cwd, keySetting);
+  const read = (name: string, file: string): Buffer | undefined => {
+    try {
+      return fs.readFileSync(file);
+    } catch (error) {
+      problems.push(
+        `${name} cannot be read at ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
+      );
+      return undefined;
+    }
+  };
+  const cert = read('PHOTOSYNC_TLS_CERT', certPath);
+  const key = read('PHOTOSYNC_TLS_KEY', keyPath);
+  if (!cert || !key) return undefined;
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    problems.push(`PHOTOSYNC_TLS_CERT (${certPath}) is not a PEM certificate.`);
+    return undefined;
+  }
+  try {
+    if (!certificate.checkPrivateKey(createPrivateKey(key))) {
+      problems.push(`PHOTOSYNC_TLS_KEY (${keyPath}) is not the key of the certificate in PHOTOSYNC_TLS_CERT.`);
+    }
+  } catch {
+    problems.push(`PHOTOSYNC_TLS_KEY (${keyPath}) is not a PEM private key (an encrypted key is not supported).`);
+  }
+  const now = Date.now();
+  if (Date.parse(certificate.validTo) <= now) {
+    problems.push(`The certificate in PHOTOSYNC_TLS_CERT expired on ${certificate.validTo}.`);
+  } else if (Date.parse(certificate.validFrom) > now) {
+    problems.push(`The certificate in PHOTOSYNC_TLS_CERT is not valid before ${certificate.validFrom}.`);
+  }
+  return { cert, key, certPath, keyPath };
+}
+
+/**
+ * Image work must leave threads of libuv's pool free for argon2 and file reads, so it runs fewer
+ * jobs at once than the pool has threads (UV_THREADPOOL_SIZE, 4 unless set before start-up).
+ */
+function parseImageQueue(
+  env: NodeJS.ProcessEnv,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): ImageQueueLimits {
+  const defaults = DEFAULT_QUEUE_LIMITS;
+  const poolSize = Math.min(1024, Math.max(1, Number(env.UV_THREADPOOL_SIZE) || 4));
+  const concurrency = integer('PHOTOSYNC_IMAGE_CONCURRENCY', defaults.concurrency, 0, 1024);
+  if (concurrency >= poolSize) {
+    problems.push(
+      `PHOTOSYNC_IMAGE_CONCURRENCY must be below libuv's thread pool size (UV_THREADPOOL_SIZE, now ${poolSize}), ` +
+        `so sign-in and file reads always have a thread; got ${concurrency}. 0 turns the image queue off.`,
+    );
+  }
+  return {
+    concurrency,
+    maxWaiting: integer('PHOTOSYNC_IMAGE_QUEUE', defaults.maxWaiting, 0, 100_000),
+    memoryBytes: integer('PHOTOSYNC_IMAGE_MEMORY_MB', defaults.memoryBytes / 2 ** 20, 64, 1_048_576) * 2 ** 20,
+    deadlineSeconds: integer('PHOTOSYNC_IMAGE_DEADLINE_SECONDS', defaults.deadlineSeconds, 1, 3600),
+  };
 }

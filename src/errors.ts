@@ -28,6 +28,11 @@ export const ERRORS = {
   image_empty: { status: 400, log: 'debug' },
   image_corrupt: { status: 400, log: 'debug' },
   image_too_many_pixels: { status: 400, log: 'debug' },
+  /** A side over the limit, or sides too far from a square, for a portrait. */
+  image_side_too_long: { status: 400, log: 'debug' },
+  image_aspect_too_extreme: { status: 400, log: 'debug' },
+  /** The decode took too long (counted from its start, not the wait in line): sending it again would too. */
+  image_decode_timeout: { status: 400, log: 'info' },
   // Entra's token endpoint.
   unsupported_grant_type: { status: 400, log: 'debug' },
   unauthorized_client: { status: 400, log: 'debug' },
@@ -57,12 +62,31 @@ export const ERRORS = {
   // 409, 413, 415, 429.
   conflict: { status: 409, log: 'debug' },
   user_exists: { status: 409, log: 'debug' },
+  /** Another process is scanning the Microsoft 365 tenant already. */
+  m365_scan_busy: { status: 409, log: 'info' },
   too_large: { status: 413, log: 'debug' },
   unsupported_type: { status: 415, log: 'debug' },
   rate_limited: { status: 429, log: 'info' },
 
   // 500: a bug or a broken dependency; the details go to the log, never to the client.
   internal_error: { status: 500, log: 'error' },
+
+  // 502: the Microsoft 365 tenant of connect mode refused or failed (src/m365/errors.ts).
+  m365_consent: { status: 502, log: 'warn' },
+  m365_permission: { status: 502, log: 'warn' },
+  m365_certificate: { status: 502, log: 'warn' },
+  m365_clock: { status: 502, log: 'warn' },
+  m365_wrong_url: { status: 502, log: 'warn' },
+  m365_tenant: { status: 502, log: 'warn' },
+  m365_app: { status: 502, log: 'warn' },
+  m365_throttled: { status: 502, log: 'warn' },
+  m365_unreachable: { status: 502, log: 'warn' },
+  m365_unexpected: { status: 502, log: 'warn' },
+
+  // 503: busy; the answer says when to try again (Retry-After).
+  unavailable: { status: 503, log: 'info' },
+  /** Too many images are waiting to be decoded already. */
+  image_queue_full: { status: 503, log: 'info' },
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorId = keyof typeof ERRORS;
@@ -77,6 +101,8 @@ export interface ErrorDetail {
   credentials?: CredentialProblem;
   /** For Entra's errors: the AADSTS number, when it is not the id's usual one. */
   aadsts?: number;
+  /** For a 503: seconds after which trying again is likely to work (the Retry-After header). */
+  retryAfterSeconds?: number;
 }
 
 export class AppError extends Error {
@@ -107,6 +133,11 @@ export const notFound = (message: string, id: ErrorIdOfStatus<404> = 'not_found'
 export const conflict = (message: string, id: ErrorIdOfStatus<409> = 'conflict') => new AppError(id, message);
 export const payloadTooLarge = (message: string) => new AppError('too_large', message);
 export const unsupportedMediaType = (message: string) => new AppError('unsupported_type', message);
+export const serviceUnavailable = (
+  message: string,
+  retryAfterSeconds: number,
+  id: ErrorIdOfStatus<503> = 'unavailable',
+) => new AppError(id, message, { retryAfterSeconds });
 
 /** Turns the media module's refusal into the error a person sees. */
 export function imageRefused(refusal: ImageRefusal): AppError {
@@ -115,9 +146,17 @@ export function imageRefused(refusal: ImageRefusal): AppError {
       return payloadTooLarge(refusal.message);
     case 'unsupported_type':
       return unsupportedMediaType(refusal.message);
+    case 'busy':
+      return serviceUnavailable(refusal.message, refusal.retryAfterSeconds ?? 1, 'image_queue_full');
+    case 'too_slow':
+      // Counted from the decode's start, never the wait in line, with few decodes at once: the
+      // image is what took so long, and sending it again would take as long, so it is a 4xx.
+      return new AppError('image_decode_timeout', refusal.message);
     case 'empty':
     case 'corrupt':
     case 'too_many_pixels':
+    case 'side_too_long':
+    case 'aspect_too_extreme':
       return new AppError(`image_${refusal.reason}`, refusal.message);
   }
 }

@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { imageQueue, type MediaEvent } from './media/media.js';
 
 /** One registry per app instance, so tests and several apps in one process never share counts. */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
@@ -30,7 +31,59 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     }),
+    // The image queue is one per process, so these describe the process, whichever app asks.
+    imageQueueWaiting: new Gauge({
+      name: 'photosync_image_queue_waiting',
+      help: 'Image decodes and encodes waiting for their turn.',
+      registers: [registry],
+      collect() {
+        this.set(imageQueue().load().waiting);
+      },
+    }),
+    imageQueueRunning: new Gauge({
+      name: 'photosync_image_queue_running',
+      help: 'Image decodes and encodes running now.',
+      registers: [registry],
+      collect() {
+        this.set(imageQueue().load().running);
+      },
+    }),
+    imageQueueWaitSeconds: new Histogram({
+      name: 'photosync_image_queue_wait_seconds',
+      help: 'Time image work waited in line before it started, by weight (light: renders and small uploads).',
+      labelNames: ['weight'] as const,
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    imageWorkSeconds: new Histogram({
+      name: 'photosync_image_work_seconds',
+      help: 'Time image work ran (decode, resize and encode), by weight.',
+      labelNames: ['weight'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+      registers: [registry],
+    }),
+    imageRefusals: new Counter({
+      name: 'photosync_image_refusals_total',
+      help: 'Uploads refused by the image pipeline, by reason (busy = the waiting line was full; too_slow = past the deadline).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
   };
+}
+
+/** Counts what the media module reports (see watchMedia). */
+export function recordMediaEvent(metrics: Metrics, event: MediaEvent): void {
+  switch (event.type) {
+    case 'started':
+      metrics.imageQueueWaitSeconds.observe({ weight: event.light ? 'light' : 'heavy' }, event.waitedSeconds);
+      return;
+    case 'finished':
+      metrics.imageWorkSeconds.observe({ weight: event.light ? 'light' : 'heavy' }, event.seconds);
+      return;
+    case 'refused':
+      metrics.imageRefusals.inc({ reason: event.reason });
+      return;
+  }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

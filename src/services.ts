@@ -4,8 +4,8 @@ import { createMailer, type Mailer } from './admin/mailer.js';
 import { createSettingsStore, type SettingsStore } from './admin/settings.js';
 import type { Config } from './config.js';
 import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
-import { configureMedia } from './media/media.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { configureMedia, watchMedia } from './media/media.js';
+import { createMetrics, recordMediaEvent, type Metrics } from './metrics.js';
 import { createFileBlobStore, createPostgresBlobStore, type BlobStore } from './storage/blob-store.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
 import { createUserLock, type UserLock } from './storage/user-lock.js';
@@ -40,7 +40,7 @@ export interface ServiceOptions {
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
   const log = options.log ?? pino({ level: config.logLevel });
-  configureMedia();
+  configureMedia({ queue: config.imageQueue });
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -68,6 +68,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     settings: syncSettings,
     ...(faultPoint ? { faultPoint } : {}),
   });
+  const stopWatchingMedia = watchMedia((event) => recordMediaEvent(metrics, event));
   return {
     config,
     database,
@@ -82,6 +83,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     mailer,
     faultPoint,
     close: async () => {
+      stopWatchingMedia();
       mailer?.close();
       await database.close();
     },

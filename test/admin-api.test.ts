@@ -3,6 +3,7 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { listAttempts } from '../src/sync/history.js';
+import { isOutOfStep, type SyncStateName } from '../src/sync/state.js';
 import { FormClient } from './support/form-client.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from './support/factories.js';
 import { describeEachDialect, useTestApp } from './support/services.js';
@@ -135,12 +136,10 @@ describeEachDialect('admin console', (dialect) => {
     expect(audit.entries[0].detail.users).toEqual([user.upn]);
 
     const counts = (await api('GET', '/admin/api/overview', adminToken)).json().states as Array<{
-      state: string;
+      state: SyncStateName;
       users: number;
     }>;
-    const outOfStep = counts
-      .filter((c) => ['changed', 'never_synced', 'failing'].includes(c.state))
-      .reduce((sum, c) => sum + c.users, 0);
+    const outOfStep = counts.filter((c) => isOutOfStep(c.state)).reduce((sum, c) => sum + c.users, 0);
     const everyone = await api('POST', '/admin/api/prompts', adminToken, { allOutOfStep: true });
     expect(everyone.json()).toMatchObject({ prompted: outOfStep, skipped: [] });
     const both = await api('POST', '/admin/api/prompts', adminToken, { allOutOfStep: true, upns: [user.upn] });

@@ -4,6 +4,7 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { listAttempts } from '../src/sync/history.js';
+import { loadsNewPage } from './browser/helpers.js';
 import { chromiumMissing, launchChromium, listen } from './support/browser.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import { createTestStore, openTestServices, type TestStore } from './support/services.js';
@@ -58,33 +59,26 @@ describe.skipIf(chromiumMissing())('admin console in a browser', { timeout: 120_
     await adminPage.selectOption('#state', 'changed');
     await Promise.all([adminPage.waitForURL(/state=changed/), adminPage.click('.filters button')]);
     const row = adminPage.locator(`tr[data-upn="${jane.upn}"]`);
-    await expect.poll(() => row.locator('.state').textContent()).toBe('Changed since last sync');
+    expect(await row.locator('.state').textContent()).toBe('Changed since last sync');
     await row.locator('input[type=checkbox]').check();
     await Promise.all([adminPage.waitForURL(/notice=prompted/), adminPage.click('text=Ask selected users to sync')]);
     expect(await adminPage.locator('.notice').textContent()).toBe('Users asked to sync: 1.');
 
     const janePage = await signIn(jane);
-    await expect
-      .poll(() => janePage.locator('#prompt-banner p').textContent())
-      .toContain('Your profile picture changed');
+    expect(await janePage.locator('#prompt-banner p').textContent()).toContain('Your profile picture changed');
   });
 
   it('the banner button syncs the user and the banner goes', async () => {
     // The button posts to the portal's SharePoint launch, which syncs with trigger "prompt".
     const janePage = await signIn(jane);
-    await Promise.all([janePage.waitForLoadState('load'), janePage.click('#prompt-banner button')]);
-    await expect
-      .poll(
-        async () =>
-          (
-            await services.database.db
-              .selectFrom('admin_user_status')
-              .select('state')
-              .where('user_id', '=', jane.id)
-              .executeTakeFirstOrThrow()
-          ).state,
-      )
-      .toBe('in_step');
+    // The sync runs before the answer that brings the new page, so it is done once that page is.
+    await loadsNewPage(janePage, () => janePage.click('#prompt-banner button'));
+    const status = await services.database.db
+      .selectFrom('admin_user_status')
+      .select('state')
+      .where('user_id', '=', jane.id)
+      .executeTakeFirstOrThrow();
+    expect(status.state).toBe('in_step');
     expect((await listAttempts(services.database.db, jane.id))[0]?.trigger).toBe('prompt');
     await janePage.goto(`${base}/`);
     expect(await janePage.locator('#prompt-banner').count()).toBe(0);

@@ -1,19 +1,19 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { beforeAll, expect, it } from 'vitest';
-import { createApp, removeApp, tenantId, verifyAccessToken } from '../src/directory/apps.js';
+import { createApp, removeApp } from '../src/directory/apps.js';
+import { tenantId } from '../src/directory/settings.js';
+import { verifyAccessToken } from '../src/directory/tokens.js';
 import { findUserByUpn } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { bearer } from './support/apps.js';
+import { runCommand } from './support/cli.js';
 import { makeUser } from './support/factories.js';
 import { describeEachDialect, openTestServices, useTestApp } from './support/services.js';
 
 // App registrations and Entra's token endpoint: the response and error shapes, the claims, and
 // that tokens are checked for signature, audience, expiry and a still-registered app.
 
-const BIN = fileURLToPath(new URL('../bin/photosync.js', import.meta.url));
 const ENTRA_ERROR = {
   error: expect.any(String),
   error_description: expect.stringMatching(/^AADSTS\d+: /),
@@ -22,27 +22,6 @@ const ENTRA_ERROR = {
   trace_id: expect.any(String),
   correlation_id: expect.any(String),
 };
-
-function runCli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const clean = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith('PHOTOSYNC_') && name !== 'DATABASE_URL'),
-    );
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...clean, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describeEachDialect('app registrations and the token endpoint', (dialect) => {
   const context = useTestApp(dialect);
@@ -116,7 +95,13 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
       [{ ...good, client_secret: 'wrong' }, undefined, 401, 'invalid_client', 7000215],
       [{ ...good, client_id: '00000000-0000-0000-0000-000000000000' }, undefined, 401, 'invalid_client', 7000215],
       [{ ...good, client_secret: '' }, undefined, 401, 'invalid_client', 7000216],
-      [{ ...good, grant_type: 'authorization_code' }, undefined, 400, 'unsupported_grant_type', 70003],
+      [
+        { ...good, grant_type: 'urn:ietf:params:oauth:grant-type:device_code' },
+        undefined,
+        400,
+        'unsupported_grant_type',
+        70003,
+      ],
       [{ ...good, grant_type: '' }, undefined, 400, 'invalid_request', 900144],
       [{ ...good, scope: '' }, undefined, 400, 'invalid_request', 900144],
       [{ ...good, scope: 'User.Read' }, undefined, 400, 'invalid_scope', 1002012],
@@ -144,7 +129,8 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     };
     const granted = await token(form);
     expect(granted.statusCode).toBe(200);
-    expect(granted.json().scope).toBe('User.Read');
+    // The granted scope in the client's own spelling, as Entra answers it.
+    expect(granted.json().scope).toBe('https://graph.microsoft.com/User.Read openid');
     expect(decodeJwt(granted.json().access_token)).toMatchObject({ idtyp: 'user', scp: 'User.Read', upn: user.upn });
     const me = await app.inject({ url: '/v1.0/me', headers: bearer(granted.json().access_token) });
     expect(me.json().userPrincipalName).toBe(user.upn);
@@ -159,12 +145,17 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     ]);
     const badScope = await token({ ...form, scope: 'Mail.Read' });
     expect([badScope.statusCode, badScope.json().error]).toEqual([400, 'invalid_scope']);
-    // The signed token also opens the sites' pictures, like the user's other tokens.
-    const picture = await app.inject({
-      url: `/_layouts/15/userphoto.aspx?size=S&accountname=${user.upn}`,
-      headers: bearer(granted.json().access_token),
-    });
+    // A Graph token is for Graph; the sites' pictures take a token for SharePoint, as in Microsoft 365.
+    const pictureUrl = `/_layouts/15/userphoto.aspx?size=S&accountname=${user.upn}`;
+    const withGraphToken = await app.inject({ url: pictureUrl, headers: bearer(granted.json().access_token) });
+    expect(withGraphToken.statusCode).toBe(401);
+    const forSites = await token({ ...form, scope: 'https://contoso-my.sharepoint.com/.default' });
+    expect(forSites.statusCode).toBe(200);
+    expect(decodeJwt(forSites.json().access_token)).toMatchObject({ aud: '00000003-0000-0ff1-ce00-000000000000' });
+    const picture = await app.inject({ url: pictureUrl, headers: bearer(forSites.json().access_token) });
     expect(picture.statusCode).toBe(200);
+    const graphWithSitesToken = await app.inject({ url: '/v1.0/me', headers: bearer(forSites.json().access_token) });
+    expect(graphWithSitesToken.statusCode).toBe(401);
 
     // Guessing is throttled as on the sign-in form: after five failures even the right password waits.
     for (let i = 0; i < 4; i++) expect((await token({ ...form, password: `guess ${i}` })).statusCode).toBe(400);
@@ -205,45 +196,53 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     expect([after.statusCode, after.json().error.code]).toEqual([401, 'InvalidAuthenticationToken']);
   });
 
-  // Spawning the command is slow on a busy machine; the database side is covered on both dialects
-  // above, so the command line itself is run once, on SQLite.
-  if (dialect === 'sqlite')
-    it('photosync apps add and remove, token create --scopes', async () => {
-      const env = context.store.env;
-      const added = await runCli(['apps', 'add', 'HR sync', '--scopes', 'ProfilePhoto.ReadWrite.All'], env);
-      expect(added.code, added.stderr).toBe(0);
-      const clientId = /client id:\s+(\S+)/.exec(added.stdout)?.[1];
-      const secret = /client secret:\s+(\S+)/.exec(added.stdout)?.[1];
-      expect(added.stdout).toContain(`tenant id:      ${tenant}`);
-      const granted = await token({
-        grant_type: 'client_credentials',
-        client_id: clientId!,
-        client_secret: secret!,
-        scope: 'https://graph.microsoft.com/.default',
-      });
-      expect(granted.statusCode).toBe(200);
+  it('photosync apps add and remove, token create --scopes', async () => {
+    const env = context.store.env;
+    const added = await runCommand(['apps', 'add', 'HR sync', '--scopes', 'ProfilePhoto.ReadWrite.All'], env);
+    expect(added.code, added.stderr).toBe(0);
+    const clientId = /client id:\s+(\S+)/.exec(added.stdout)?.[1];
+    const secret = /client secret:\s+(\S+)/.exec(added.stdout)?.[1];
+    expect(added.stdout).toContain(`tenant id:      ${tenant}`);
+    const granted = await token({
+      grant_type: 'client_credentials',
+      client_id: clientId!,
+      client_secret: secret!,
+      scope: 'https://graph.microsoft.com/.default',
+    });
+    expect(granted.statusCode).toBe(200);
 
-      const user = await makeUser(services);
-      const created = await runCli(['token', 'create', user.upn, '--scopes', 'User.Read'], env);
-      expect(created.code, created.stderr).toBe(0);
-      const userToken = created.stdout.trim().split('\n').pop()!;
-      const other = await makeUser(services);
-      expect((await app.inject({ url: '/v1.0/me', headers: bearer(userToken) })).statusCode).toBe(200);
-      expect((await app.inject({ url: `/v1.0/users/${other.upn}`, headers: bearer(userToken) })).statusCode).toBe(403);
-      expect(await findUserByUpn(services.database.db, user.upn)).toBeDefined();
+    const user = await makeUser(services);
+    const created = await runCommand(['token', 'create', user.upn, '--scopes', 'User.Read'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const userToken = created.stdout.trim().split('\n').pop()!;
+    const other = await makeUser(services);
+    expect((await app.inject({ url: '/v1.0/me', headers: bearer(userToken) })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/v1.0/users/${other.upn}`, headers: bearer(userToken) })).statusCode).toBe(403);
+    expect(await findUserByUpn(services.database.db, user.upn)).toBeDefined();
 
-      const removed = await runCli(['apps', 'remove', clientId!], env);
-      expect(removed.code, removed.stderr).toBe(0);
-      expect(removed.stdout).toContain(`Removed app ${clientId}`);
-      expect(
-        (
-          await token({
-            grant_type: 'client_credentials',
-            client_id: clientId!,
-            client_secret: secret!,
-            scope: 'https://graph.microsoft.com/.default',
-          })
-        ).statusCode,
-      ).toBe(401);
-    }, 120_000);
+    // Redirect URIs and certificates are checked before anything is registered.
+    for (const [flag, value, message] of [
+      ['--redirect-uri', 'http://app.example/cb', 'must use https'],
+      ['--certificate', '/nonexistent/cert.pem', 'There is no file /nonexistent/cert.pem.'],
+    ] as const) {
+      const refused = await runCommand(['apps', 'add', 'Bad', '--scopes', 'User.Read', flag, value], env);
+      expect(refused.code, refused.stdout).not.toBe(0);
+      expect(refused.stderr).toContain(message);
+    }
+    expect((await runCommand(['apps', 'list'], env)).stdout).not.toContain('Bad');
+
+    const removed = await runCommand(['apps', 'remove', clientId!], env);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain(`Removed app ${clientId}`);
+    expect(
+      (
+        await token({
+          grant_type: 'client_credentials',
+          client_id: clientId!,
+          client_secret: secret!,
+          scope: 'https://graph.microsoft.com/.default',
+        })
+      ).statusCode,
+    ).toBe(401);
+  });
 });

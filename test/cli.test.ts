@@ -11,26 +11,20 @@ import { buildApp } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import type { UserSyncStatus } from '../src/sync/status.js';
+import { runCommand, type CliResult } from './support/cli.js';
 import { closeTo, meanColour, solidJpeg } from './support/factories.js';
 import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
 
-// The real command, spawned as a user would run it (about 0.7 s each, so each test checks several
-// things), on the same store that the in-process checks read.
+// The command line run in-process through `run(argv, io)` (the bin calls the same function with
+// the process's streams), on the same store that the checks read; the last block spawns the real
+// command where the process boundary matters: exit codes, the bin, and what --help loads.
 
 const BIN = fileURLToPath(new URL('../bin/photosync.js', import.meta.url));
+const REFUSE_MODULES = fileURLToPath(new URL('./support/refuse-modules.js', import.meta.url));
 const RED: [number, number, number] = [220, 30, 30];
 const BLUE: [number, number, number] = [30, 60, 220];
 /** The start of a stack frame line: never shown to a user for a mistake they can fix. */
 const STACK_FRAME = '    at ';
-/** A test here runs up to seven commands, each a Node start-up; a loaded machine needs the room. */
-const SPAWNING_TEST_TIMEOUT_MS = 90_000;
-
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** The test run's environment without any photosync or database setting of its own. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -41,9 +35,15 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function runCli(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
+/** The real command, spawned as a user runs it. */
+function spawnCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+  nodeOptions: string[] = [],
+): Promise<CliResult & { signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...nodeOptions, BIN, ...args], {
       env: { ...cleanEnv(), ...env },
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,15 +52,8 @@ function runCli(args: string[], env: Record<string, string>, cwd: string): Promi
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
 
@@ -76,7 +69,7 @@ describeEachDialect('photosync CLI', (dialect) => {
   let services: Services;
   let work: string;
   const file = (name: string) => path.join(work, name);
-  const cli = (...args: string[]) => runCli(args, store.env, work);
+  const cli = (...args: string[]) => runCommand(args, store.env, work);
   const statusJson = async (): Promise<UserSyncStatus[]> => {
     const result = await cli('status', '--json');
     expect(result.code, result.stderr).toBe(0);
@@ -115,7 +108,7 @@ describeEachDialect('photosync CLI', (dialect) => {
     if (work) await fs.rm(work, { recursive: true, force: true });
   });
 
-  describe('users add', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+  describe('users add', () => {
     it('adds users with and without a mailbox; refuses a duplicate, a bad UPN and a missing name', async () => {
       const jane = await cli(
         'users',
@@ -170,7 +163,7 @@ describeEachDialect('photosync CLI', (dialect) => {
     });
   });
 
-  describe('users import', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+  describe('users import', () => {
     it('imports the good rows, reports each bad row by line and exits 1; a file without a header works too', async () => {
       const { db } = services.database;
       await createUser(db, { upn: 'existing@import.test', displayName: 'Existing One' });
@@ -226,7 +219,7 @@ describeEachDialect('photosync CLI', (dialect) => {
     });
   });
 
-  describe('mail photo and sync', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+  describe('mail photo and sync', () => {
     let etag = '';
 
     it('sets the mail photo: never synced with that ETag, then synced, then unchanged', async () => {
@@ -299,7 +292,7 @@ describeEachDialect('photosync CLI', (dialect) => {
     });
   });
 
-  describe('directory and site photos', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+  describe('directory and site photos', () => {
     it('stores a directory photo that never reaches the sites, and refuses one over 100 KB', async () => {
       const dora = await createUser(services.database.db, { upn: 'dora@contoso.com', displayName: 'Dora Directory' });
 
@@ -343,7 +336,7 @@ describeEachDialect('photosync CLI', (dialect) => {
     });
   });
 
-  describe('tokens and status', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+  describe('tokens and status', () => {
     it('creates a bearer token, alone on the last line, that the server accepts', async () => {
       const created = await cli('token', 'create', 'jane@contoso.com');
       expect(created.code, created.stderr).toBe(0);
@@ -400,7 +393,7 @@ describeEachDialect('photosync CLI', (dialect) => {
     });
   });
 
-  describe('usage and settings', { timeout: SPAWNING_TEST_TIMEOUT_MS }, () => {
+  describe('usage', () => {
     it('answers an unknown command with usage and exit 2, and --help with usage and exit 0', async () => {
       const unknown = await cli('frobnicate', 'now');
       expect(unknown.code).toBe(2);
@@ -412,21 +405,81 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(help).toMatchObject({ code: 0, stderr: '' });
       expect(help.stdout).toContain('Usage:');
       expect(help.stdout).toContain('photosync users import <file.csv>');
-    });
 
-    it('refuses to run with an invalid or an unknown setting, naming each', async () => {
-      const result = await runCli(
-        ['status'],
-        { ...store.env, PHOTOSYNC_RENDITION_SIZES: 'abc', PHOTOSYNC_FOO: '1' },
-        work,
-      );
-      expect(result.code).not.toBe(0);
-      expect(result.code).not.toBeNull();
-      expect(result.stdout).toBe('');
-      expect(result.stderr).toContain('PHOTOSYNC_RENDITION_SIZES');
-      expect(result.stderr).toContain('"abc"');
-      expect(result.stderr).toContain('PHOTOSYNC_FOO is not a photosync setting');
-      expect(result.stderr).not.toContain(STACK_FRAME);
+      const extra = await cli('status', 'now');
+      expect(extra.code).toBe(2);
+      expect(extra.stderr).toContain('"status" does not take "now"');
+      const option = await cli('status', '--colour');
+      expect(option.code).toBe(2);
+      expect(option.stderr).toContain("Unknown option '--colour'");
+      expect(option.stderr).toContain('photosync status [--json]');
     });
+  });
+});
+
+describe('the photosync command as a process [sqlite]', () => {
+  let store: TestStore;
+  let services: Services;
+  let work: string;
+  beforeAll(async () => {
+    store = await createTestStore('sqlite');
+    services = await openTestServices(store);
+    work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-cli-'));
+  });
+  afterAll(async () => {
+    await services?.close();
+    await store?.drop();
+    if (work) await fs.rm(work, { recursive: true, force: true });
+  });
+
+  it('runs a command end to end and exits 0; a mistake is a message and exit 1, a usage mistake exit 2', async () => {
+    await fs.writeFile(path.join(work, 'red.jpg'), await solidJpeg(RED, 200));
+    const added = await spawnCli(['users', 'add', 'jane@contoso.com', '--name', 'Jane Doe'], store.env, work);
+    expect(added).toMatchObject({ code: 0, signal: null, stderr: '' });
+    const set = await spawnCli(['photo', 'set', 'jane@contoso.com', 'red.jpg'], store.env, work);
+    expect(set.code, set.stderr).toBe(0);
+    const sync = await spawnCli(['sync', 'jane@contoso.com'], store.env, work);
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(sync.stdout).toMatch(/^jane@contoso\.com: synced in [\d.]+ ms/m);
+    const jane = await findUserByUpn(services.database.db, 'jane@contoso.com');
+    expect(await getSiteProfile(services.database.db, jane!.id)).toMatchObject({ pictureSource: 'mail' });
+
+    const missing = await spawnCli(['photo', 'set', 'jane@contoso.com', 'no-such.jpg'], store.env, work);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`There is no file no-such.jpg.`);
+    expect(missing.stderr).not.toContain(STACK_FRAME);
+
+    const unknown = await spawnCli(['frobnicate'], store.env, work);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Unknown command "frobnicate"');
+  });
+
+  it('refuses to run with an invalid or an unknown setting, naming each', async () => {
+    const result = await spawnCli(
+      ['status'],
+      { ...store.env, PHOTOSYNC_RENDITION_SIZES: 'abc', PHOTOSYNC_FOO: '1' },
+      work,
+    );
+    expect(result.code).not.toBe(0);
+    expect(result.code).not.toBeNull();
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('PHOTOSYNC_RENDITION_SIZES');
+    expect(result.stderr).toContain('"abc"');
+    expect(result.stderr).toContain('PHOTOSYNC_FOO is not a photosync setting');
+    expect(result.stderr).not.toContain(STACK_FRAME);
+  });
+
+  it('answers --help without loading the server, the image library or the database layer', async () => {
+    const env = { ...store.env, REFUSE_MODULES: 'fastify,sharp,kysely' };
+    const refusing = ['--import', REFUSE_MODULES];
+    const help = await spawnCli(['--help'], env, work, refusing);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toContain('photosync users import <file.csv>');
+    const usage = await spawnCli(['users', 'add', 'not-a-upn', '--colour'], env, work, refusing);
+    expect(usage.code).toBe(2);
+    // The same refusal stops a command that needs them, so the check above could have failed.
+    const status = await spawnCli(['status'], env, work, refusing);
+    expect(status.code).not.toBe(0);
+    expect(status.stderr).toMatch(/refused to load (fastify|sharp|kysely)/);
   });
 });

@@ -1,5 +1,6 @@
 import { beforeAll, expect, it } from 'vitest';
-import { createApp, issueAccessToken } from '../src/directory/apps.js';
+import { createApp } from '../src/directory/apps.js';
+import { issueAccessToken } from '../src/directory/tokens.js';
 import type { GraphScope } from '../src/directory/scopes.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
@@ -72,7 +73,8 @@ describeEachDialect('Graph authorization matrix', (dialect) => {
         return `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
       }
       case 'app token for another audience':
-        return signed({ audience: 'https://graph.microsoft.com' });
+        // A SharePoint token is not for Graph, and Graph does not take it.
+        return signed({ audience: '00000003-0000-0ff1-ce00-000000000000' });
       case 'user token, default scopes':
         return userCaller(undefined);
       case 'admin token, ProfilePhoto.ReadWrite.All':

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -7,8 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, GraphError, ResponseType } from '@microsoft/microsoft-graph-client';
 import sharp from 'sharp';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createApp, tenantId } from '../src/directory/apps.js';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { createDevCertificates } from '../src/cli/commands/dev-cert.js';
+import { createApp } from '../src/directory/apps.js';
+import { tenantId } from '../src/directory/settings.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
@@ -18,8 +19,9 @@ import { describeEachDialect, useTestApp } from './support/services.js';
 
 // Microsoft's own Graph client, unchanged, pointed at photosync by its base URL. The client only
 // sends the token to https hosts it knows (graph.microsoft.com or `customHosts`), so the server is
-// reached the way a deployment serves it: over TLS, here through a small TLS front with a
-// self-signed certificate.
+// reached over TLS, here through a small TLS front with a certificate from the test run's CA,
+// which the test processes trust (test/global-setup.ts). (test/msal.test.ts runs `photosync serve`
+// itself over TLS.)
 
 const PURPLE: [number, number, number] = [120, 40, 160];
 const YELLOW: [number, number, number] = [230, 210, 30];
@@ -31,7 +33,6 @@ describeEachDialect('Graph through @microsoft/microsoft-graph-client', (dialect)
   let front: https.Server;
   let baseUrl: string;
   let jane: DirectoryUser;
-  let tlsSetting: string | undefined;
   let certDir: string;
 
   beforeAll(async () => {
@@ -39,18 +40,9 @@ describeEachDialect('Graph through @microsoft/microsoft-graph-client', (dialect)
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as AddressInfo;
     certDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-tls-'));
-    const key = path.join(certDir, 'key.pem');
-    const cert = path.join(certDir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert].concat([
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-      ]),
-      { stdio: 'ignore' },
-    );
+    for (const file of ['ca.pem', 'ca-key.pem'])
+      await fs.copyFile(path.join(inject('testCaDir'), file), path.join(certDir, file));
+    const { cert, key } = createDevCertificates(certDir);
     front = https.createServer({ key: await fs.readFile(key), cert: await fs.readFile(cert) }, (request, response) => {
       const upstream = http.request(
         { host: '127.0.0.1', port, path: request.url, method: request.method, headers: request.headers },
@@ -64,15 +56,10 @@ describeEachDialect('Graph through @microsoft/microsoft-graph-client', (dialect)
     });
     await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
     baseUrl = `https://localhost:${(front.address() as AddressInfo).port}/`;
-    // The self-signed certificate of the TLS front; only this test process trusts it.
-    tlsSetting = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     jane = await makeUser(services);
     await giveMailPhoto(services, jane, await solidJpeg(PURPLE, 648));
   });
   afterAll(async () => {
-    if (tlsSetting === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = tlsSetting;
     await new Promise((resolve) => front?.close(resolve));
     await fs.rm(certDir, { recursive: true, force: true });
   });

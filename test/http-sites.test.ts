@@ -6,6 +6,7 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
+import { renditionSpec } from '../src/sites/library.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
 import { listAttempts } from '../src/sync/history.js';
 import { listSyncStatus } from '../src/sync/status.js';
@@ -171,7 +172,13 @@ describeEachDialect('sites over HTTP', (dialect) => {
       await giveMailPhoto(services, user, await solidJpeg(colour));
       await services.sync.sync(user, 'admin');
     }
-    const urls = (await listSyncStatus(services.database.db, 'http://localhost'))
+    const urls = (
+      await listSyncStatus(
+        services.database.db,
+        'http://localhost',
+        renditionSpec(services.syncSettings().renditionSizes),
+      )
+    )
       .filter((s) => s.upn === dotted.upn || s.upn === underscored.upn)
       .map((s) => [s.upn, s.siteProperties.PictureURL.replace('http://localhost', '')] as const);
     const [[, first], [, second]] = urls.sort() as [readonly [string, string], readonly [string, string]];

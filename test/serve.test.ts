@@ -64,14 +64,25 @@ async function startServer(dataDir: string, storeEnv: Record<string, string> = {
   const server: Server = { child, port, stdout: () => stdout, stderr: () => stderr, exited };
 
   // Running once the whole start-up message is out (it ends with the States line).
-  const started = Date.now();
-  while (!/photosync is running at[\s\S]*States: /.test(stdout)) {
-    const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
-    if (early) throw new Error(`serve exited early (${JSON.stringify(early)}):\n${stdout}\n${stderr}`);
-    if (Date.now() - started > START_TIMEOUT_MS) {
-      throw new Error(`serve did not start within ${START_TIMEOUT_MS} ms:\n${stdout}\n${stderr}`);
-    }
-  }
+  await new Promise<void>((resolve, reject) => {
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onOutput);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onOutput = () => {
+      if (/photosync is running at[\s\S]*States: /.test(stdout)) finish();
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`serve did not start within ${START_TIMEOUT_MS} ms:\n${stdout}\n${stderr}`)),
+      START_TIMEOUT_MS,
+    );
+    child.stdout?.on('data', onOutput);
+    void exited.then((early) =>
+      finish(new Error(`serve exited early (${JSON.stringify(early)}):\n${stdout}\n${stderr}`)),
+    );
+  });
   return server;
 }
 

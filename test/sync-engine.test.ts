@@ -5,6 +5,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { setDirectoryPhoto } from '../src/directory/photo.js';
 import { removeMailPhoto } from '../src/mail/photo-store.js';
 import type { Services } from '../src/services.js';
+import { renditionSpec } from '../src/sites/library.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import { uploadSitePicture } from '../src/sites/upload.js';
 import { listAttempts } from '../src/sync/history.js';
@@ -26,8 +27,9 @@ describeEachDialect('sync engine', (dialect) => {
     const rendition = await getRendition(services.database.db, userId, size);
     return rendition && services.blobs.get(rendition.blobKey);
   };
+  const spec = () => renditionSpec(services.syncSettings().renditionSizes);
   const statusOf = async (upn: string) =>
-    (await listSyncStatus(services.database.db, services.config.publicUrl)).find((s) => s.upn === upn)?.state;
+    (await listSyncStatus(services.database.db, services.config.publicUrl, spec())).find((s) => s.upn === upn)?.state;
 
   it('does nothing until the user acts: a new mail photo leaves the sites as they were', async () => {
     const user = await makeUser(services);
@@ -64,7 +66,7 @@ describeEachDialect('sync engine', (dialect) => {
       expect(closeTo(await meanColour(bytes!), RED)).toBe(true);
     }
     expect(await statusOf(user.upn)).toBe('in_step');
-    const status = (await listSyncStatus(services.database.db, 'https://my.contoso.com')).find(
+    const status = (await listSyncStatus(services.database.db, 'https://my.contoso.com', spec())).find(
       (s) => s.upn === user.upn,
     );
     const stem = user.upn.replace(/[@.]/g, '_');

@@ -3,6 +3,13 @@ import { createUserLock, LockTimeoutError } from '../src/storage/user-lock.js';
 import { makeUser } from './support/factories.js';
 import { describeEachDialect, openTestServices, useTestServices } from './support/services.js';
 
+/** A promise and the function that resolves it: an explicit signal between two tasks. */
+function signal(): { fired: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const fired = new Promise<void>((resolve) => (fire = resolve));
+  return { fired, fire };
+}
+
 describeEachDialect('the per-user lock across instances', (dialect) => {
   const context = useTestServices(dialect);
 
@@ -14,23 +21,27 @@ describeEachDialect('the per-user lock across instances', (dialect) => {
       const first = createUserLock(services.database.db, services.database.dialect);
       const second = createUserLock(other.database.db, other.database.dialect, { waitMs: 300 });
       const order: string[] = [];
-      let release!: () => void;
+      const firstIn = signal();
+      const release = signal();
       const held = first.run(user.id, async () => {
         order.push('first in');
-        await new Promise<void>((resolve) => (release = resolve));
+        firstIn.fire();
+        await release.fired;
         order.push('first out');
       });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await firstIn.fired;
 
       await expect(second.run(user.id, async () => order.push('second in'))).rejects.toBeInstanceOf(LockTimeoutError);
-      const waiting = createUserLock(other.database.db, other.database.dialect, { waitMs: 10_000 }).run(
-        user.id,
-        async () => {
-          order.push('second in');
-        },
-      );
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      release();
+      const blocked = signal();
+      const waiting = createUserLock(other.database.db, other.database.dialect, {
+        waitMs: 10_000,
+        onWait: blocked.fire,
+      }).run(user.id, async () => {
+        order.push('second in');
+      });
+      // The second instance found the lock held and waits; only then does the first let go.
+      await blocked.fired;
+      release.fire();
       await Promise.all([held, waiting]);
       expect(order).toEqual(['first in', 'first out', 'second in']);
 

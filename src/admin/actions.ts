@@ -6,7 +6,7 @@ import type { Services } from '../services.js';
 import { pictureProperties, type PictureProperties } from '../sites/library.js';
 import { fileStemOf, getRendition, getSiteProfile } from '../sites/profiles.js';
 import { listAttempts, type HistoryEntry, type SyncOutcome } from '../sync/history.js';
-import type { SyncStateName } from '../sync/status.js';
+import type { SyncStateName } from '../sync/state.js';
 import { recordAudit } from './audit.js';
 import { sendPromptMails } from './mailer.js';
 import { listPrompts, promptUsers, type PromptRecord, type PromptTarget } from './prompts.js';

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { errorResponses } from '../http/schemas.js';
 import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../sync/history.js';
-import { SYNC_STATES } from '../sync/status.js';
+import { SYNC_STATES } from '../sync/state.js';
 import { MAX_PROMPT_UPNS } from './prompts.js';
 import { MAX_PAGE, USER_SORTS } from './users-query.js';
 

@@ -4,9 +4,8 @@ import { invalidInput, notFound } from '../errors.js';
 import { getMailPhoto } from '../mail/photo-store.js';
 import { LOCALES, type Locale } from '../web/i18n.js';
 import type { Database, Db } from '../storage/database.js';
-import type { SyncStateName } from '../sync/status.js';
+import { isOutOfStep, OUT_OF_STEP_STATES, type SyncStateName } from '../sync/state.js';
 import { recordAudit } from './audit.js';
-import { OUT_OF_STEP } from './users-query.js';
 
 // Asking users to sync: the article's remedy. A prompt shows the user a banner at their next
 // portal visit (and an e-mail, when SMTP is configured) until their pictures are in step.
@@ -57,7 +56,7 @@ export async function promptUsers(
       const promptIds: number[] = [];
       for (const user of users) {
         const state = stateOf.get(user.id) ?? 'no_photo';
-        if (!OUT_OF_STEP.includes(state)) {
+        if (!isOutOfStep(state)) {
           skipped.push({ upn: user.upn, state });
           continue;
         }
@@ -90,7 +89,7 @@ export async function promptUsers(
           .selectFrom('admin_user_status as st')
           .leftJoin('mail_photos as m', 'm.user_id', 'st.user_id')
           .select((e) => ['st.user_id', e.val(actor.upn).as('prompted_by'), e.val(at).as('created_at'), 'm.etag'])
-          .where('st.state', 'in', [...OUT_OF_STEP]),
+          .where('st.state', 'in', [...OUT_OF_STEP_STATES]),
       )
       .execute();
     const rows = await trx
@@ -127,7 +126,7 @@ export async function pendingPrompt(db: Db, userId: string): Promise<{ promptedA
     .select('state')
     .where('user_id', '=', userId)
     .executeTakeFirst();
-  if (status && OUT_OF_STEP.includes(status.state as SyncStateName)) return { promptedAt: open.created_at };
+  if (status && isOutOfStep(status.state as SyncStateName)) return { promptedAt: open.created_at };
   await db
     .updateTable('admin_prompts')
     .set({ resolved_at: Date.now() })

@@ -13,7 +13,7 @@ import { pageContext, sendPage } from '../web/page-context.js';
 import type { PageContext } from '../web/layout.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
-import { SYNC_STATES } from '../sync/status.js';
+import { SYNC_STATES } from '../sync/state.js';
 import { ADMINS } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { adminApiRoutes } from './api.js';

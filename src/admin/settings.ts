@@ -7,6 +7,7 @@ import type { Db } from '../storage/database.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/database.js';
 import type { SyncSettings } from '../sync/engine.js';
+import { SIZE_DEPENDENT_STATES } from '../sync/state.js';
 
 // Sync settings an admin may change. A value saved in the database overrides the environment's
 // default; every process reads them back within REFRESH_MS, so several instances agree.
@@ -138,7 +139,10 @@ async function publishRenditionSpec(db: Db, spec: string): Promise<void> {
     .execute();
   await touchUsers(
     db,
-    db.selectFrom('admin_user_status').select('user_id').where('state', 'in', ['in_step', 'changed']),
+    db
+      .selectFrom('admin_user_status')
+      .select('user_id')
+      .where('state', 'in', [...SIZE_DEPENDENT_STATES]),
   );
 }
 

@@ -1,13 +1,13 @@
 import { invalidInput } from '../errors.js';
 import type { Db } from '../storage/database.js';
-import { SYNC_STATES, usersWithSyncTables, type SyncStateName } from '../sync/status.js';
+import { SYNC_STATES, type SyncStateName } from '../sync/state.js';
+import { usersWithSyncTables } from '../sync/status.js';
 
 // The admin console's users table: one indexed read of `admin_user_status` per page (keyset
 // pagination, so page 2,000 costs what page 1 costs), then the page's few rows joined by key.
 
 export const USER_SORTS = ['waiting', 'name', 'upn'] as const;
 export type UserSort = (typeof USER_SORTS)[number];
-export const OUT_OF_STEP: readonly SyncStateName[] = ['changed', 'never_synced', 'failing'];
 export const MAX_PAGE = 200;
 
 export interface UsersPageQuery {

@@ -1,5 +1,7 @@
+import type { CliWriter } from './command.js';
+
 /** A one-line progress bar on a terminal; on a pipe or file, a line every tenth of the way. */
-export function createProgress(total: number, label: string, stream: NodeJS.WriteStream = process.stderr) {
+export function createProgress(total: number, label: string, stream: CliWriter) {
   const width = 30;
   let lastTenth = -1;
   let lastDraw = 0;

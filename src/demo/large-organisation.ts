@@ -9,6 +9,7 @@ import { rasterizeSvg, renderSquareJpegs } from '../media/media.js';
 import type { Services } from '../services.js';
 import { renditionSpec } from '../sites/library.js';
 import type { Database } from '../storage/database.js';
+import { SYNC_STATES, type SyncStateName } from '../sync/state.js';
 import { contentTag } from '../storage/hash.js';
 import { faceSvg, type FaceStyle } from './faces.js';
 
@@ -19,11 +20,8 @@ import { faceSvg, type FaceStyle } from './faces.js';
 // replacing or deleting one user's photo never touches another's. Their keys sit in 256 shared
 // folders instead of one folder per user, which makes building 100,000 users several times faster.
 
-export const LARGE_ORG_STATES = ['in_step', 'changed', 'never_synced', 'no_photo', 'no_mailbox', 'failing'] as const;
-export type LargeOrgState = (typeof LARGE_ORG_STATES)[number];
-
 /** Out of every 100 users: most have a mail photo and are in step, every other state is present. */
-const STATE_PERCENT: Record<LargeOrgState, number> = {
+const STATE_PERCENT: Record<SyncStateName, number> = {
   in_step: 60,
   changed: 10,
   never_synced: 12,
@@ -32,9 +30,9 @@ const STATE_PERCENT: Record<LargeOrgState, number> = {
   failing: 5,
 };
 
-export function stateOfUser(index: number): LargeOrgState {
+export function stateOfUser(index: number): SyncStateName {
   let slot = index % 100;
-  for (const state of LARGE_ORG_STATES) {
+  for (const state of SYNC_STATES) {
     if (slot < STATE_PERCENT[state]) return state;
     slot -= STATE_PERCENT[state];
   }
@@ -57,7 +55,7 @@ export interface LargeOrgOptions {
 
 export interface LargeOrgReport {
   users: number;
-  counts: Record<LargeOrgState, number>;
+  counts: Record<SyncStateName, number>;
   blobs: number;
 }
 
@@ -130,7 +128,7 @@ export async function buildLargeOrganisation(services: Services, options: LargeO
   log(`rendered ${portraits.length} distinct portraits`);
   const spec = renditionSpec(services.syncSettings().renditionSizes);
   const now = Date.now();
-  const counts = Object.fromEntries(LARGE_ORG_STATES.map((s) => [s, 0])) as Record<LargeOrgState, number>;
+  const counts = Object.fromEntries(SYNC_STATES.map((s) => [s, 0])) as Record<SyncStateName, number>;
   const links: BlobLink[] = [];
   const BATCH = 1000;
 

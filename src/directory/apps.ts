@@ -1,15 +1,13 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { invalidInput, notFound } from '../errors.js';
 import type { Db } from '../storage/database.js';
+import { parseCertificate, type AppCertificate } from './app-certificates.js';
 import { storedScopes, type GraphScope } from './scopes.js';
-import { findUserById, type DirectoryUser } from './users.js';
 
-// App registrations (Entra's "app registrations" for daemons) and the access tokens the directory
-// signs for them. Tokens are HS256 JWTs signed with a secret that the first process to need it
-// stores in the database, so every instance and every restart verifies the same tokens.
-
-export const ACCESS_TOKEN_LIFETIME_SECONDS = 3599;
+// App registrations (Entra's "app registrations"): a client id, a secret, optionally certificates
+// (client assertions) and redirect URIs (sign-in with the authorization code flow), and the scopes
+// the app was granted, which are both its `roles` as a daemon and the most a user's token through
+// it may hold.
 
 export interface AppRegistration {
   clientId: string;
@@ -18,39 +16,87 @@ export interface AppRegistration {
   createdAt: number;
 }
 
-/** Where tokens are valid: the server's public URL is their audience and the base of their issuer. */
-export interface TokenDeps {
-  db: Db;
-  publicUrl: string;
+export interface NewAppOptions {
+  redirectUris?: readonly string[];
+  /** PEM text of certificates the app may sign client assertions with. */
+  certificates?: readonly string[];
 }
 
 const digest = (secret: string) => createHash('sha256').update(secret).digest('hex');
+const MAX_REDIRECT_URI_LENGTH = 256;
+
+/** Entra's rule: https, or http on the local machine only; no fragment. Returns the URI as given. */
+export function validRedirectUri(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalidInput(`"${text}" is not an absolute URL; a redirect URI looks like https://app.contoso.com/auth.`);
+  }
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
+    throw invalidInput(`The redirect URI ${text} must use https (http only for localhost).`);
+  }
+  if (url.hash !== '' || text.includes('#'))
+    throw invalidInput(`The redirect URI ${text} cannot have a fragment (#…).`);
+  if (text.length > MAX_REDIRECT_URI_LENGTH || /[\s\p{Cc}]/u.test(text)) {
+    throw invalidInput(`A redirect URI is at most ${MAX_REDIRECT_URI_LENGTH} characters without spaces.`);
+  }
+  return text;
+}
 
 /** Registers an app; the secret is shown once and only its SHA-256 is kept. */
 export async function createApp(
   db: Db,
   name: string,
   scopes: readonly GraphScope[],
-): Promise<AppRegistration & { secret: string }> {
+  options: NewAppOptions = {},
+): Promise<AppRegistration & { secret: string; redirectUris: string[]; certificates: AppCertificate[] }> {
   const cleanName = name.trim();
   if (cleanName.length === 0 || cleanName.length > 120 || /\p{Cc}/u.test(cleanName)) {
     throw invalidInput('An app name is 1 to 120 characters without control characters.');
   }
   if (scopes.length === 0) throw invalidInput('Give the app at least one scope.', 'invalid_scope');
+  const redirectUris = [...new Set((options.redirectUris ?? []).map(validRedirectUri))];
+  const parsed = (options.certificates ?? []).map(parseCertificate);
+  const certificates = parsed.filter(
+    (c, i) => parsed.findIndex((d) => d.thumbprintSha256 === c.thumbprintSha256) === i,
+  );
   // Entra's secrets are 40 URL-safe characters; these are 256 random bits.
   const secret = `psc~${randomBytes(32).toString('base64url')}`;
   const app = { clientId: randomUUID(), name: cleanName, scopes: [...scopes], createdAt: Date.now() };
-  await db
-    .insertInto('directory_apps')
-    .values({
-      client_id: app.clientId,
-      name: app.name,
-      secret_hash: digest(secret),
-      scopes: app.scopes.join(' '),
-      created_at: app.createdAt,
-    })
-    .execute();
-  return { ...app, secret };
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('directory_apps')
+      .values({
+        client_id: app.clientId,
+        name: app.name,
+        secret_hash: digest(secret),
+        scopes: app.scopes.join(' '),
+        created_at: app.createdAt,
+      })
+      .execute();
+    if (redirectUris.length > 0) {
+      await trx
+        .insertInto('directory_app_redirect_uris')
+        .values(redirectUris.map((uri) => ({ client_id: app.clientId, uri })))
+        .execute();
+    }
+    for (const certificate of certificates) {
+      await trx
+        .insertInto('directory_app_certificates')
+        .values({
+          thumbprint_sha256: certificate.thumbprintSha256,
+          thumbprint_sha1: certificate.thumbprintSha1,
+          client_id: app.clientId,
+          certificate: certificate.pem,
+          not_after: certificate.notAfter,
+          created_at: app.createdAt,
+        })
+        .execute();
+    }
+  });
+  return { ...app, secret, redirectUris, certificates };
 }
 
 export async function listApps(db: Db): Promise<AppRegistration[]> {
@@ -62,13 +108,14 @@ export async function listApps(db: Db): Promise<AppRegistration[]> {
   return rows.map(toApp);
 }
 
-/** Removes an app by client id; its tokens stop working at once. */
+/** Removes an app by client id; its tokens, codes and refresh tokens stop working at once. */
 export async function removeApp(db: Db, clientId: string): Promise<void> {
   const result = await db.deleteFrom('directory_apps').where('client_id', '=', clientId).executeTakeFirst();
   if (result.numDeletedRows === 0n) throw notFound(`There is no app with client id ${clientId}.`, 'app_not_found');
 }
 
 export async function findApp(db: Db, clientId: string): Promise<AppRegistration | undefined> {
+  if (clientId.includes('\u0000')) return undefined;
   const row = await db
     .selectFrom('directory_apps')
     .select(['client_id', 'name', 'scopes', 'created_at'])
@@ -83,146 +130,40 @@ export async function appForCredentials(
   clientId: string,
   secret: string,
 ): Promise<AppRegistration | undefined> {
-  const row = await db
-    .selectFrom('directory_apps')
-    .select(['client_id', 'name', 'scopes', 'created_at', 'secret_hash'])
-    .where('client_id', '=', clientId)
-    .executeTakeFirst();
+  const row = clientId.includes('\u0000')
+    ? undefined
+    : await db
+        .selectFrom('directory_apps')
+        .select(['client_id', 'name', 'scopes', 'created_at', 'secret_hash'])
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
   const expected = Buffer.from(row?.secret_hash ?? digest('no such app'), 'hex');
   const matches = timingSafeEqual(expected, Buffer.from(digest(secret), 'hex'));
   return row && matches ? toApp(row) : undefined;
 }
 
+/** Whether `uri` is one of the app's registered redirect URIs, compared exactly as Entra does. */
+export async function redirectUriIsRegistered(db: Db, clientId: string, uri: string): Promise<boolean> {
+  if (uri.includes('\u0000') || clientId.includes('\u0000')) return false;
+  const row = await db
+    .selectFrom('directory_app_redirect_uris')
+    .select('uri')
+    .where('client_id', '=', clientId)
+    .where('uri', '=', uri)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function appRedirectUris(db: Db, clientId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('directory_app_redirect_uris')
+    .select('uri')
+    .where('client_id', '=', clientId)
+    .orderBy('uri')
+    .execute();
+  return rows.map((r) => r.uri);
+}
+
 function toApp(row: { client_id: string; name: string; scopes: string; created_at: number }): AppRegistration {
   return { clientId: row.client_id, name: row.name, scopes: storedScopes(row.scopes, []), createdAt: row.created_at };
-}
-
-// Settings never change once made, so each database handle reads each one once.
-const settingsCache = new WeakMap<object, Map<string, string>>();
-
-/** A directory setting made once by whichever process needs it first; everyone reads the same. */
-async function directorySetting(db: Db, name: string, make: () => string): Promise<string> {
-  let cache = settingsCache.get(db);
-  if (!cache) settingsCache.set(db, (cache = new Map()));
-  const cached = cache.get(name);
-  if (cached !== undefined) return cached;
-  const value = await readOrMakeSetting(db, name, make);
-  cache.set(name, value);
-  return value;
-}
-
-async function readOrMakeSetting(db: Db, name: string, make: () => string): Promise<string> {
-  const existing = await db
-    .selectFrom('directory_settings')
-    .select('value')
-    .where('name', '=', name)
-    .executeTakeFirst();
-  if (existing) return existing.value;
-  await db
-    .insertInto('directory_settings')
-    .values({ name, value: make(), created_at: Date.now() })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .execute();
-  const row = await db
-    .selectFrom('directory_settings')
-    .select('value')
-    .where('name', '=', name)
-    .executeTakeFirstOrThrow();
-  return row.value;
-}
-
-/** The organisation's tenant id (a GUID, like Entra's), made on first use. */
-export function tenantId(db: Db): Promise<string> {
-  return directorySetting(db, 'tenant_id', () => randomUUID());
-}
-
-async function signingKey(db: Db): Promise<Uint8Array> {
-  const value = await directorySetting(db, 'token_signing_key', () => randomBytes(32).toString('base64url'));
-  return new Uint8Array(Buffer.from(value, 'base64url'));
-}
-
-export const issuerFor = (publicUrl: string, tenant: string) => `${publicUrl}/${tenant}/v2.0`;
-
-export type TokenSubject =
-  | { kind: 'app'; app: AppRegistration }
-  | { kind: 'user'; user: DirectoryUser; scopes: readonly GraphScope[]; clientId: string };
-
-export interface IssueOptions {
-  /** For tests of expiry and audience checks. */
-  now?: number;
-  lifetimeSeconds?: number;
-  audience?: string;
-}
-
-/** Signs an access token with Entra's claim names: `roles` for apps, `scp` for users. */
-export async function issueAccessToken(
-  deps: TokenDeps,
-  subject: TokenSubject,
-  options: IssueOptions = {},
-): Promise<{ accessToken: string; expiresIn: number }> {
-  const tenant = await tenantId(deps.db);
-  const now = Math.floor((options.now ?? Date.now()) / 1000);
-  const lifetime = options.lifetimeSeconds ?? ACCESS_TOKEN_LIFETIME_SECONDS;
-  const claims =
-    subject.kind === 'app'
-      ? {
-          tid: tenant,
-          oid: subject.app.clientId,
-          appid: subject.app.clientId,
-          app_displayname: subject.app.name,
-          idtyp: 'app',
-          roles: subject.app.scopes,
-        }
-      : {
-          tid: tenant,
-          oid: subject.user.id,
-          appid: subject.clientId,
-          upn: subject.user.upn,
-          name: subject.user.displayName,
-          idtyp: 'user',
-          scp: subject.scopes.join(' '),
-        };
-  const accessToken = await new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(subject.kind === 'app' ? subject.app.clientId : subject.user.id)
-    .setIssuer(issuerFor(deps.publicUrl, tenant))
-    .setAudience(options.audience ?? deps.publicUrl)
-    .setIssuedAt(now)
-    .setNotBefore(now)
-    .setExpirationTime(now + lifetime)
-    .setJti(randomUUID())
-    .sign(await signingKey(deps.db));
-  return { accessToken, expiresIn: lifetime };
-}
-
-export type TokenCheck =
-  { ok: true; subject: TokenSubject } | { ok: false; reason: 'expired' | 'invalid' | 'audience' | 'revoked' };
-
-/** Checks signature, issuer, audience and lifetime, then that the app or user still exists and is enabled. */
-export async function verifyAccessToken(deps: TokenDeps, token: string): Promise<TokenCheck> {
-  const tenant = await tenantId(deps.db);
-  let payload: Record<string, unknown>;
-  try {
-    ({ payload } = await jwtVerify(token, await signingKey(deps.db), {
-      algorithms: ['HS256'],
-      issuer: issuerFor(deps.publicUrl, tenant),
-      audience: deps.publicUrl,
-      requiredClaims: ['exp', 'sub', 'idtyp'],
-    }));
-  } catch (error) {
-    if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired' };
-    if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
-      return { ok: false, reason: 'audience' };
-    }
-    return { ok: false, reason: 'invalid' };
-  }
-  const sub = String(payload.sub);
-  if (payload.idtyp === 'app') {
-    const app = await findApp(deps.db, sub);
-    return app ? { ok: true, subject: { kind: 'app', app } } : { ok: false, reason: 'revoked' };
-  }
-  const user = await findUserById(deps.db, sub);
-  if (!user?.enabled) return { ok: false, reason: 'revoked' };
-  const scopes = storedScopes(typeof payload.scp === 'string' ? payload.scp : '', []);
-  return { ok: true, subject: { kind: 'user', user, scopes, clientId: String(payload.appid) } };
 }

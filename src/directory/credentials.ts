@@ -111,3 +111,9 @@ export async function userForSession(db: Db, sessionId: string, reads?: ReadCach
 export async function endSession(db: Db, sessionId: string): Promise<void> {
   await db.deleteFrom('directory_sessions').where('id_hash', '=', digest(sessionId)).execute();
 }
+
+/** Ends every portal session of a user; returns how many there were. */
+export async function endUserSessions(db: Db, userId: string): Promise<number> {
+  const result = await db.deleteFrom('directory_sessions').where('user_id', '=', userId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

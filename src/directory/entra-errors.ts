@@ -1,51 +1,66 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ErrorId } from '../errors.js';
 
-// Entra ID's OAuth error envelope, as its token and authorize endpoints answer:
-// {"error":"invalid_client","error_description":"AADSTS7000215: … Trace ID: … Correlation ID: … Timestamp: …",
-//  "error_codes":[7000215],"timestamp":"…","trace_id":"…","correlation_id":"…"}
-// The OAuth `error` and the usual AADSTS number for each error id of the catalogue are here.
+// Entra's OAuth error envelope, in one place: the token endpoint answers it as JSON, the authorize
+// endpoint puts `error` and `error_description` on the redirect. An error carries its OAuth code,
+// its AADSTS number and the sentence Entra would give.
 
-/** OAuth's `error` and Entra's usual AADSTS number for the catalogue's ids. */
-const ENTRA_CODES: Partial<Record<ErrorId, { error: string; aadsts: number }>> = {
-  invalid_request: { error: 'invalid_request', aadsts: 900144 },
-  invalid_scope: { error: 'invalid_scope', aadsts: 70011 },
-  unsupported_grant_type: { error: 'unsupported_grant_type', aadsts: 70003 },
-  unauthorized_client: { error: 'unauthorized_client', aadsts: 700016 },
-  invalid_grant: { error: 'invalid_grant', aadsts: 50126 },
-  invalid_resource: { error: 'invalid_resource', aadsts: 500011 },
-  tenant_not_found: { error: 'invalid_request', aadsts: 90002 },
-  invalid_client: { error: 'invalid_client', aadsts: 7000215 },
-  internal_error: { error: 'server_error', aadsts: 50000 },
-};
-
-/** An error of the token endpoint: a catalogue id, Entra's sentence and, where it is not the id's usual one, its AADSTS number. */
-export function entraError(id: ErrorId, description: string, aadsts?: number): AppError {
-  return new AppError(id, description, aadsts === undefined ? {} : { aadsts });
+export class EntraError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 429 | 500,
+    readonly error: string,
+    readonly aadsts: number,
+    description: string,
+    /** Entra's `suberror`: `bad_token` tells MSAL to drop its refresh token and ask the user to sign in. */
+    readonly suberror?: 'bad_token',
+  ) {
+    super(description);
+    this.name = 'EntraError';
+  }
 }
 
-/** The Entra envelope of an error; sent with no-store, as Entra sends its own. */
-export function renderEntraError(_request: FastifyRequest, reply: FastifyReply, error: AppError) {
-  const oauth =
-    ENTRA_CODES[error.id] ??
-    (error.status >= 500 ? { error: 'server_error', aadsts: 50000 } : { error: 'invalid_request', aadsts: 900144 });
-  const aadsts = error.detail.aadsts ?? oauth.aadsts;
-  const traceId = randomUUID();
-  const correlationId = randomUUID();
-  const timestamp = new Date()
+export const entraError = (
+  status: EntraError['status'],
+  error: string,
+  aadsts: number,
+  description: string,
+  suberror?: 'bad_token',
+) => new EntraError(status, error, aadsts, description, suberror);
+
+export interface EntraErrorBody {
+  error: string;
+  error_description: string;
+  error_codes: number[];
+  timestamp: string;
+  trace_id: string;
+  correlation_id: string;
+  suberror?: string;
+}
+
+/** Entra's timestamps: `2026-12-01 09:14:03Z`. */
+export function entraTimestamp(date: Date): string {
+  return date
     .toISOString()
     .replace('T', ' ')
     .replace(/\.\d+Z$/, 'Z');
-  return reply
-    .status(error.status)
-    .header('cache-control', 'no-store')
-    .send({
-      error: oauth.error,
-      error_description: `AADSTS${aadsts}: ${error.message} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
-      error_codes: [aadsts],
-      timestamp,
-      trace_id: traceId,
-      correlation_id: correlationId,
-    });
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The body Entra answers an OAuth error with. `correlationId` is the client's `client-request-id`
+ * when it sent a GUID (MSAL does), as Entra echoes it; otherwise a new one.
+ */
+export function entraErrorBody(error: EntraError, correlationId?: string, now = new Date()): EntraErrorBody {
+  const traceId = randomUUID();
+  const correlation = correlationId && GUID.test(correlationId) ? correlationId.toLowerCase() : randomUUID();
+  const timestamp = entraTimestamp(now);
+  return {
+    error: error.error,
+    error_description: `AADSTS${error.aadsts}: ${error.message}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlation}\r\nTimestamp: ${timestamp}`,
+    error_codes: [error.aadsts],
+    timestamp,
+    trace_id: traceId,
+    correlation_id: correlation,
+    ...(error.suberror ? { suberror: error.suberror } : {}),
+  };
 }

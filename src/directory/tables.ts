@@ -52,8 +52,63 @@ export interface DirectorySettingsTable {
   created_at: number;
 }
 
+/** An RS256 key the directory signs tokens with; the newest one not retired signs. */
+export interface DirectorySigningKeysTable {
+  kid: string;
+  private_key: string;
+  public_jwk: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface DirectoryAppRedirectUrisTable {
+  client_id: string;
+  uri: string;
+}
+
+/** A certificate an app proves itself with (client assertion), found by its thumbprints. */
+export interface DirectoryAppCertificatesTable {
+  thumbprint_sha256: string;
+  thumbprint_sha1: string;
+  client_id: string;
+  certificate: string;
+  not_after: number;
+  created_at: number;
+}
+
+export interface DirectoryAuthorizationCodesTable {
+  code_hash: string;
+  client_id: string;
+  user_id: string;
+  redirect_uri: string;
+  scope: string;
+  code_challenge: string | null;
+  nonce: string | null;
+  created_at: number;
+  expires_at: number;
+  redeemed_at: number | null;
+  family_id: string | null;
+}
+
+export interface DirectoryRefreshTokensTable {
+  token_hash: string;
+  family_id: string;
+  client_id: string;
+  user_id: string;
+  scope: string;
+  public_client: number;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface DirectoryTables {
   directory_apps: DirectoryAppsTable;
+  directory_signing_keys: DirectorySigningKeysTable;
+  directory_app_redirect_uris: DirectoryAppRedirectUrisTable;
+  directory_app_certificates: DirectoryAppCertificatesTable;
+  directory_authorization_codes: DirectoryAuthorizationCodesTable;
+  directory_refresh_tokens: DirectoryRefreshTokensTable;
   directory_settings: DirectorySettingsTable;
   directory_users: DirectoryUsersTable;
   directory_tokens: DirectoryTokensTable;

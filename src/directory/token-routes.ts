@@ -1,293 +1,105 @@
-import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../http/types.js';
 import { createSignInThrottle } from './sign-in-throttle.js';
 import type { Services } from '../services.js';
-import type { Db } from '../storage/database.js';
-import { appForCredentials, findApp, issueAccessToken, tenantId, type TokenSubject } from './apps.js';
-import { DEFAULT_DELEGATED_SCOPES, GRAPH_SCOPES, type GraphScope } from './scopes.js';
-import { authenticate as authenticatePassword } from './users.js';
+import { authorizationCodeGrant, refreshTokenGrant } from './code-grants.js';
+import { EntraError, entraError, entraErrorBody } from './entra-errors.js';
+import { clientCredentialsGrant, passwordGrant } from './grants.js';
+import { tenantIsOurs } from './tenants.js';
+import type { GrantContext, TokenForm, TokenResponse } from './token-context.js';
 
-// Entra's token endpoint, POST /{tenant}/oauth2/v2.0/token: client credentials for daemons (the
-// app's granted scopes become `roles`) and the resource-owner password grant for scripts acting as
-// a user. Errors use Entra's body: error, error_description with an AADSTS number, error_codes.
+// Entra's token endpoint, POST /{tenant}/oauth2/v2.0/token. Each grant is one function
+// (grants.ts, code-grants.ts); this file reads the request, finds the grant and answers errors in
+// Entra's envelope (entra-errors.ts).
 
 const TokenRequest = Type.Object(
   {
-    grant_type: Type.Optional(Type.String({ description: 'client_credentials or password' })),
+    grant_type: Type.Optional(
+      Type.String({ description: 'client_credentials, password, authorization_code or refresh_token' }),
+    ),
     client_id: Type.Optional(Type.String()),
     client_secret: Type.Optional(Type.String()),
-    scope: Type.Optional(Type.String({ description: 'https://graph.microsoft.com/.default, or Graph scope names' })),
+    client_assertion_type: Type.Optional(
+      Type.String({ description: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' }),
+    ),
+    client_assertion: Type.Optional(Type.String({ description: 'A JWT signed with a registered certificate’s key' })),
+    scope: Type.Optional(
+      Type.String({
+        description:
+          'https://graph.microsoft.com/.default, https://<tenant>-my.sharepoint.com/.default, or Graph scope names',
+      }),
+    ),
     username: Type.Optional(Type.String()),
     password: Type.Optional(Type.String()),
+    code: Type.Optional(Type.String()),
+    redirect_uri: Type.Optional(Type.String()),
+    code_verifier: Type.Optional(Type.String()),
+    refresh_token: Type.Optional(Type.String()),
+    client_info: Type.Optional(Type.String({ description: '1 asks for client_info in the answer' })),
   },
   { additionalProperties: true },
 );
 
-const TokenResponse = Type.Object({
+const TokenAnswer = Type.Object({
   token_type: Type.Literal('Bearer'),
+  scope: Type.Optional(Type.String()),
   expires_in: Type.Integer(),
   ext_expires_in: Type.Integer(),
   access_token: Type.String(),
-  scope: Type.Optional(Type.String()),
+  refresh_token: Type.Optional(Type.String()),
+  refresh_token_expires_in: Type.Optional(Type.Integer()),
+  id_token: Type.Optional(Type.String()),
+  client_info: Type.Optional(Type.String()),
 });
 
-const TokenError = Type.Object({
+export const EntraErrorSchema = Type.Object({
   error: Type.String(),
   error_description: Type.String(),
   error_codes: Type.Array(Type.Integer()),
   timestamp: Type.String(),
   trace_id: Type.String(),
   correlation_id: Type.String(),
+  suberror: Type.Optional(Type.String()),
 });
 
-/** Resource ids a client may name in `scope`: Graph's, by URL or app id, and this server's own URL. */
-const GRAPH_RESOURCES = ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000'];
+const GRANTS: Record<string, (context: GrantContext) => Promise<TokenResponse>> = {
+  client_credentials: clientCredentialsGrant,
+  password: passwordGrant,
+  authorization_code: authorizationCodeGrant,
+  refresh_token: refreshTokenGrant,
+};
 
-class TokenFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly aadsts: number,
-    description: string,
-  ) {
-    super(description);
-  }
+/** The client-request-id MSAL sends, which Entra answers as correlation_id. */
+function clientRequestId(request: FastifyRequest): string | undefined {
+  const header = request.headers['client-request-id'];
+  const query = (request.query as Record<string, unknown> | undefined)?.['client-request-id'];
+  const body = (request.body as Record<string, unknown> | undefined)?.['client-request-id'];
+  const value = typeof header === 'string' ? header : typeof query === 'string' ? query : body;
+  return typeof value === 'string' ? value : undefined;
 }
-const fail = (status: number, error: string, aadsts: number, description: string) =>
-  new TokenFailure(status, error, aadsts, description);
 
-function sendTokenError(reply: FastifyReply, error: TokenFailure) {
-  const now = new Date();
-  const traceId = randomUUID();
-  const correlationId = randomUUID();
-  const timestamp = now
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, 'Z');
+/** Sends an Entra error; shared by the token endpoint and the other Entra JSON endpoints. */
+export function sendEntraError(request: FastifyRequest, reply: FastifyReply, error: EntraError) {
   return reply
     .status(error.status)
     .header('cache-control', 'no-store')
-    .send({
-      error: error.error,
-      error_description: `AADSTS${error.aadsts}: ${error.message} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
-      error_codes: [error.aadsts],
-      timestamp,
-      trace_id: traceId,
-      correlation_id: correlationId,
-    });
+    .header('access-control-allow-origin', '*')
+    .send(entraErrorBody(error, clientRequestId(request)));
 }
 
-/** The tenant segment: the tenant id, a domain the organisation's users have, or organizations/common. */
-async function tenantIsOurs(db: Db, tenant: string): Promise<boolean> {
-  const value = tenant.toLowerCase();
-  if (value === 'organizations' || value === 'common') return true;
-  if (value === (await tenantId(db))) return true;
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(value)) return false;
-  const row = await db
-    .selectFrom('directory_users')
-    .select('id')
-    .where('upn', 'like', `%@${value}`)
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-/** Delegated scopes asked for: `.default` means the default set; names may carry Graph's resource prefix. */
-function requestedDelegatedScopes(scope: string, publicUrl: string): GraphScope[] {
-  const scopes = new Set<GraphScope>();
-  for (const word of scope.split(/\s+/).filter((w) => w !== '')) {
-    if (['openid', 'profile', 'offline_access', 'email'].includes(word)) continue;
-    const slash = word.lastIndexOf('/');
-    const resource = slash >= 0 ? word.slice(0, slash) : '';
-    const name = slash >= 0 ? word.slice(slash + 1) : word;
-    if (resource !== '' && !GRAPH_RESOURCES.includes(resource) && resource !== publicUrl) {
-      throw fail(
-        400,
-        'invalid_resource',
-        500011,
-        `The resource principal named ${resource} was not found in the tenant.`,
-      );
-    }
-    if (name === '.default') {
-      DEFAULT_DELEGATED_SCOPES.forEach((s) => scopes.add(s));
-      continue;
-    }
-    const known = GRAPH_SCOPES.find((s) => s.toLowerCase() === name.toLowerCase());
-    if (!known)
-      throw fail(
-        400,
-        'invalid_scope',
-        70011,
-        `The provided value for the input parameter 'scope' is not valid. The scope ${word} is not valid.`,
-      );
-    scopes.add(known);
+/** Route-level error handler of Entra's JSON endpoints: their own errors, and a 400 for a malformed request. */
+export function entraErrorHandler(error: Error, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof EntraError) return sendEntraError(request, reply, error);
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status && status >= 400 && status < 500) {
+    return sendEntraError(
+      request,
+      reply,
+      entraError(400, 'invalid_request', 900144, `The request is not valid: ${error.message}.`),
+    );
   }
-  if (scopes.size === 0)
-    throw fail(400, 'invalid_scope', 70011, "The provided value for the input parameter 'scope' is not valid.");
-  return GRAPH_SCOPES.filter((s) => scopes.has(s));
-}
-
-export function tokenRoutes(app: App, services: Services): void {
-  const { db } = services.database;
-  // The password grant guesses passwords as well as the sign-in form does: the same limits apply.
-  const throttle = createSignInThrottle({ windowMs: 15 * 60_000, perAccount: 5, perAddress: 100 });
-  app.post(
-    '/:tenant/oauth2/v2.0/token',
-    {
-      schema: {
-        summary: 'Access token (Entra ID v2.0 token endpoint): client credentials or password grant',
-        description:
-          'Form-encoded like Entra: grant_type=client_credentials&client_id=…&client_secret=…&scope=https://graph.microsoft.com/.default. ' +
-          'The client may also authenticate with HTTP Basic. The tenant is the tenant id, a domain of the organisation, organizations or common.',
-        tags: ['auth'],
-        security: [],
-        params: Type.Object({ tenant: Type.String({ maxLength: 256 }) }),
-        consumes: ['application/x-www-form-urlencoded'],
-        body: TokenRequest,
-        response: { 200: TokenResponse, 400: TokenError, 401: TokenError },
-      },
-      errorHandler: (error, _request, reply) => {
-        if (error instanceof TokenFailure) return sendTokenError(reply, error);
-        const status = (error as { statusCode?: number }).statusCode;
-        if (status && status >= 400 && status < 500) {
-          return sendTokenError(
-            reply,
-            fail(400, 'invalid_request', 900144, `The request is not valid: ${error.message}.`),
-          );
-        }
-        throw error;
-      },
-    },
-    async (request, reply) => {
-      const { tenant } = request.params;
-      const body = request.body;
-      if (!(await tenantIsOurs(db, tenant))) {
-        throw fail(
-          400,
-          'invalid_request',
-          90002,
-          `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
-        );
-      }
-      const [basicId, basicSecret] = basicCredentials(request.headers.authorization);
-      const clientId = body.client_id ?? basicId;
-      const clientSecret = body.client_secret ?? basicSecret;
-      const grant = body.grant_type;
-      if (!grant)
-        throw fail(
-          400,
-          'invalid_request',
-          900144,
-          "The request body must contain the following parameter: 'grant_type'.",
-        );
-      if (grant !== 'client_credentials' && grant !== 'password') {
-        throw fail(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant}'.`);
-      }
-      if (!clientId)
-        throw fail(
-          400,
-          'invalid_request',
-          900144,
-          "The request body must contain the following parameter: 'client_id'.",
-        );
-      if (!body.scope)
-        throw fail(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
-
-      let subject: TokenSubject;
-      if (grant === 'client_credentials') {
-        if (!clientSecret) {
-          throw fail(
-            401,
-            'invalid_client',
-            7000216,
-            "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
-          );
-        }
-        const scope = body.scope.trim();
-        const resource = scope.endsWith('/.default') ? scope.slice(0, -'/.default'.length) : undefined;
-        if (resource === undefined) {
-          throw fail(
-            400,
-            'invalid_scope',
-            1002012,
-            `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
-          );
-        }
-        if (!GRAPH_RESOURCES.includes(resource) && resource !== services.config.publicUrl) {
-          throw fail(
-            400,
-            'invalid_resource',
-            500011,
-            `The resource principal named ${resource} was not found in the tenant.`,
-          );
-        }
-        const registered = await appForCredentials(db, clientId, clientSecret);
-        if (!registered) {
-          throw fail(
-            401,
-            'invalid_client',
-            7000215,
-            'Invalid client secret provided, or no application with this client id. Ensure the secret being sent in the request is the client secret value.',
-          );
-        }
-        subject = { kind: 'app', app: registered };
-      } else {
-        const scopes = requestedDelegatedScopes(body.scope, services.config.publicUrl);
-        if (clientSecret !== undefined && !(await appForCredentials(db, clientId, clientSecret))) {
-          throw fail(
-            401,
-            'invalid_client',
-            7000215,
-            'Invalid client secret provided, or no application with this client id.',
-          );
-        }
-        // A public client (no secret) must still be a registered app, as in Entra.
-        if (clientSecret === undefined && !(await findApp(db, clientId))) {
-          throw fail(
-            400,
-            'unauthorized_client',
-            700016,
-            `Application with identifier '${clientId}' was not found in the directory. This can happen if the application has not been registered (photosync apps add).`,
-          );
-        }
-        if (!body.username || !body.password) {
-          throw fail(
-            400,
-            'invalid_request',
-            900144,
-            "The request body must contain the following parameters: 'username' and 'password'.",
-          );
-        }
-        const wait = throttle.retryAfter(request.ip, body.username);
-        if (wait > 0) {
-          void reply.header('retry-after', Math.ceil(wait / 1000));
-          throw fail(
-            400,
-            'invalid_grant',
-            50053,
-            `Too many failed sign-ins for this account from this address; try again in ${Math.ceil(wait / 60_000)} minutes.`,
-          );
-        }
-        throttle.recordAttempt(request.ip, body.username);
-        const user = await authenticatePassword(db, body.username, body.password);
-        if (user) throttle.forgive(request.ip, body.username);
-        if (!user)
-          throw fail(400, 'invalid_grant', 50126, 'Error validating credentials due to invalid username or password.');
-        subject = { kind: 'user', user, scopes, clientId };
-      }
-      const { accessToken, expiresIn } = await issueAccessToken({ db, publicUrl: services.config.publicUrl }, subject);
-      void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-      return {
-        token_type: 'Bearer' as const,
-        expires_in: expiresIn,
-        ext_expires_in: expiresIn,
-        access_token: accessToken,
-        ...(subject.kind === 'user' ? { scope: subject.scopes.join(' ') } : {}),
-      };
-    },
-  );
+  throw error;
 }
 
 function basicCredentials(header: string | undefined): [string | undefined, string | undefined] {
@@ -301,4 +113,113 @@ function basicCredentials(header: string | undefined): [string | undefined, stri
   } catch {
     return [undefined, undefined];
   }
+}
+
+/** Header names a browser may ask to send (MSAL Browser adds X-AnchorMailbox, which needs a preflight). */
+const HEADER_LIST = /^[A-Za-z0-9-]+(\s*,\s*[A-Za-z0-9-]+)*$/;
+
+export function tokenRoutes(app: App, services: Services): void {
+  // The browser's question before MSAL Browser posts to the token endpoint from another origin.
+  // The endpoint takes no cookies, so any origin may ask, as Entra allows single-page apps.
+  app.options(
+    '/:tenant/oauth2/v2.0/token',
+    {
+      schema: {
+        summary: 'CORS preflight of the token endpoint, for single-page apps (MSAL Browser)',
+        tags: ['auth'],
+        security: [],
+        params: Type.Object({ tenant: Type.String({ maxLength: 256 }) }),
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      const asked = request.headers['access-control-request-headers'];
+      return reply
+        .status(204)
+        .header('access-control-allow-origin', '*')
+        .header('access-control-allow-methods', 'POST, OPTIONS')
+        .header(
+          'access-control-allow-headers',
+          typeof asked === 'string' && HEADER_LIST.test(asked) ? asked : 'content-type',
+        )
+        .header('access-control-max-age', '86400')
+        .send(null);
+    },
+  );
+
+  const { db, dialect, reads } = services.database;
+  // The password grant guesses passwords as well as the sign-in form does: the same limits apply.
+  const throttle = createSignInThrottle({ windowMs: 15 * 60_000, perAccount: 5, perAddress: 100 });
+  app.post(
+    '/:tenant/oauth2/v2.0/token',
+    {
+      schema: {
+        summary:
+          'Access token (Entra ID v2.0 token endpoint): client credentials, password, authorization code, refresh token',
+        description:
+          'Form-encoded like Entra: grant_type=client_credentials&client_id=…&client_secret=…&scope=https://graph.microsoft.com/.default. ' +
+          'The client authenticates with client_secret (or HTTP Basic) or a certificate (client_assertion), or not at all for a ' +
+          'public client with PKCE. The tenant is the tenant id, a domain of the organisation, organizations or common.',
+        tags: ['auth'],
+        security: [],
+        params: Type.Object({ tenant: Type.String({ maxLength: 256 }) }),
+        consumes: ['application/x-www-form-urlencoded'],
+        body: TokenRequest,
+        response: { 200: TokenAnswer, 400: EntraErrorSchema, 401: EntraErrorSchema },
+      },
+      errorHandler: entraErrorHandler,
+    },
+    async (request, reply) => {
+      const { tenant } = request.params;
+      const form = request.body as TokenForm;
+      if (!(await tenantIsOurs(db, dialect, tenant))) {
+        throw entraError(
+          400,
+          'invalid_request',
+          90002,
+          `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+        );
+      }
+      const grantType = form.grant_type;
+      if (!grantType) {
+        throw entraError(
+          400,
+          'invalid_request',
+          900144,
+          "The request body must contain the following parameter: 'grant_type'.",
+        );
+      }
+      const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
+      if (!grant) {
+        throw entraError(
+          400,
+          'unsupported_grant_type',
+          70003,
+          `The app requested an unsupported grant type '${grantType}'.`,
+        );
+      }
+      const [basicId, basicSecret] = basicCredentials(request.headers.authorization);
+      const context: GrantContext = {
+        deps: { db, dialect, publicUrl: services.config.publicUrl, reads },
+        form,
+        credentials: {
+          clientId: form.client_id ?? basicId,
+          clientSecret: form.client_secret ?? basicSecret,
+          assertionType: form.client_assertion_type,
+          assertion: form.client_assertion,
+        },
+        tenantSegment: tenant,
+        address: request.ip,
+        reply,
+        throttle,
+      };
+      const answer = await grant(context);
+      void reply
+        .header('cache-control', 'no-store')
+        .header('pragma', 'no-cache')
+        // Single-page apps redeem their codes from the browser (MSAL Browser); the answer holds no cookie.
+        .header('access-control-allow-origin', '*');
+      return answer;
+    },
+  );
 }

@@ -38,6 +38,9 @@ const GRAPH_CODES: Partial<Record<ErrorId, { code: string; status?: number }>> =
   image_empty: INVALID_IMAGE,
   image_corrupt: INVALID_IMAGE,
   image_too_many_pixels: INVALID_IMAGE,
+  image_side_too_long: INVALID_IMAGE,
+  image_aspect_too_extreme: INVALID_IMAGE,
+  image_decode_timeout: INVALID_IMAGE,
   unsupported_type: { ...INVALID_IMAGE, status: 400 },
   unauthorized: { code: 'InvalidAuthenticationToken' },
   forbidden: { code: 'ErrorAccessDenied' },
@@ -49,6 +52,9 @@ const GRAPH_CODES: Partial<Record<ErrorId, { code: string; status?: number }>> =
   mailbox_not_found: { code: 'MailboxNotEnabledForRESTAPI' },
   too_large: { code: 'RequestEntityTooLarge' },
   internal_error: { code: 'generalException' },
+  // Graph's own answer when it is too busy (with Retry-After).
+  unavailable: { code: 'serviceNotAvailable' },
+  image_queue_full: { code: 'serviceNotAvailable' },
 };
 
 /** Graph's words for credentials that do not hold. */

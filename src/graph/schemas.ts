@@ -71,7 +71,9 @@ export function graphSchemas(who: string) {
       summary: `Set ${who}'s photo (${method})`,
       description:
         `The body is the image: JPEG, PNG, GIF or WebP, at most ${MAIL_PHOTO_MAX_BYTES / 1024 / 1024} MB (413 above). ` +
-        "Not an image or corrupt: 400. Own photo with User.Read; anyone's with ProfilePhoto.ReadWrite.All (app, or an administrator's token).",
+        'Not an image, corrupt, too many pixels, a side over 16,384 px, sides more than 8:1 or too slow to decode: 400. ' +
+        'Too many images waiting already: 503 with Retry-After. ' +
+        "Own photo with User.Read; anyone's with ProfilePhoto.ReadWrite.All (app, or an administrator's token).",
       consumes: ['image/jpeg', 'image/png', 'image/gif', 'image/webp'],
       // The bytes are checked by the image pipeline; a schema with no type accepts the raw buffer.
       body: { description: 'The image bytes: JPEG, PNG, GIF or WebP, at most 4 MB' },
@@ -79,6 +81,7 @@ export function graphSchemas(who: string) {
         200: { description: 'The photo was set', type: 'null' },
         ...graphErrorResponses,
         413: Type.Ref(GraphErrorBody),
+        503: Type.Ref(GraphErrorBody),
       },
     }),
     removePhoto: {

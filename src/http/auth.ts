@@ -1,5 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import { verifyAccessToken, type AppRegistration } from '../directory/apps.js';
+import type { AppRegistration } from '../directory/apps.js';
+import type { Surface } from '../directory/resources.js';
+import { verifyAccessToken } from '../directory/tokens.js';
 import { grantForToken, userForSession } from '../directory/credentials.js';
 import { DEFAULT_DELEGATED_SCOPES, type GraphScope } from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
@@ -29,12 +31,18 @@ export type Authentication = { ok: true; principal: Principal } | { ok: false; p
 
 /** Which credentials a route takes. */
 export type Credentials =
-  /** Graph: a bearer token, opaque (`pst_`) or signed; cookies belong to the pages. */
+  /** Graph: a bearer token, opaque (`pst_`) or signed for Graph; cookies belong to the pages. */
   | 'token'
-  /** SharePoint's REST API and pictures: a bearer token, opaque or signed, or the session cookie. */
+  /** SharePoint's REST API and pictures: a bearer token, opaque or signed for SharePoint, or the session cookie. */
   | 'token-or-session'
   /** Pages and the admin console: the session cookie or an opaque token; signed tokens are for the APIs. */
   | 'session-or-opaque-token';
+
+/** Which half of the server a signed token must have been issued for (its audience). */
+const SURFACE: Record<Exclude<Credentials, 'session-or-opaque-token'>, Surface> = {
+  token: 'graph',
+  'token-or-session': 'sharepoint',
+};
 
 /** Who a route lets in; everyone else is refused before the body is read. */
 export type Admission = 'anyone' | 'principal' | 'user' | 'admin';
@@ -88,7 +96,11 @@ export async function identify(
     if (credentials === 'session-or-opaque-token' || token.split('.').length !== 3) {
       return { ok: false, problem: 'invalid' };
     }
-    const check = await verifyAccessToken({ db: deps.db, publicUrl: deps.publicUrl }, token);
+    const check = await verifyAccessToken(
+      { db: deps.db, publicUrl: deps.publicUrl, reads: request.reads },
+      token,
+      SURFACE[credentials],
+    );
     if (!check.ok) return { ok: false, problem: check.reason === 'revoked' ? 'invalid' : check.reason };
     const { subject } = check;
     return {

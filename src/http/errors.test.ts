@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderEntraError, entraError } from '../directory/entra-errors.js';
+import { renderEntraError } from '../directory/entra-error-renderer.js';
 import { AppError, notFound, unauthorized } from '../errors.js';
 import { renderGraphError } from '../graph/errors.js';
 import { renderSharePointError } from '../sites/rest-errors.js';
@@ -15,7 +15,7 @@ const THROWN: Record<string, () => unknown> = {
   unauthenticated: () => unauthorized(undefined, 'expired'),
   userNotFound: () => notFound('There is no user x.', 'user_not_found'),
   invalidImage: () => new AppError('image_corrupt', 'The picture is damaged.'),
-  tokenGrant: () => entraError('invalid_grant', 'Error validating credentials.', 50053),
+  tokenGrant: () => new AppError('invalid_grant', 'Error validating credentials.', { aadsts: 50053 }),
   bug: () => new Error('secret internals'),
 };
 
@@ -125,7 +125,7 @@ describe('the one error handler', () => {
     expect(body.error).toBe('invalid_grant');
     expect(body.error_codes).toEqual([50053]);
     expect(body.error_description).toMatch(
-      /^AADSTS50053: Error validating credentials\. Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/,
+      /^AADSTS50053: Error validating credentials\.\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: [0-9a-f-]{36}\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/,
     );
     expect((await get('entra', 'bug')).json().error).toBe('server_error');
   });

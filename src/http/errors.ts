@@ -37,6 +37,9 @@ export function errorResponder(handling: ErrorHandling) {
       request.log[level]({ err: cause ?? error, id: error.id, url: request.url }, 'request failed');
     }
     if (unreadBody === 'close') reply.header('connection', 'close');
+    // A 503 says when to try again, in every envelope.
+    if (error.detail.retryAfterSeconds !== undefined)
+      reply.header('retry-after', String(error.detail.retryAfterSeconds));
     if (unreadBody === 'drain') await drainRequest(request.raw);
     // Routes declare their envelope; an address no route has gets the envelope of the API there.
     const envelope = request.routeOptions.config?.envelope ?? handling.envelopeOfPath(request.url);

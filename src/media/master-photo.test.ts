@@ -65,13 +65,12 @@ describe('makeMasterPhoto: refusals before decoding', () => {
     await expectRefused(encoded, 'unsupported_type');
   });
 
-  it('refuses a header claiming 60000x60000 pixels quickly, without decoding', async () => {
-    const started = performance.now();
+  it('refuses a header claiming 60000x60000 pixels from the header alone, without decoding', async () => {
+    // The file holds 1 KB of pixel data; the refusal names the dimensions the header claims, so it
+    // comes from the check of the header, which runs before any decode.
     const result = await makeMasterPhoto(pngWithClaimedSize(60_000, 60_000), LIMITS);
-    const elapsed = performance.now() - started;
     expect(result).toMatchObject({ ok: false, reason: 'too_many_pixels' });
     if (!result.ok) expect(result.message).toContain('60000 × 60000');
-    expect(elapsed).toBeLessThan(200);
   });
 });
 

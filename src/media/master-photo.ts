@@ -1,18 +1,12 @@
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
+import { uploadJob } from './decode-cost.js';
 import { sniffImageType } from './image-type.js';
+import { ImageDeadlineError, ImageQueueFullError } from './image-queue.js';
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
-import { currentMaxInputPixels } from './media-config.js';
+import { currentMaxInputPixels, imageQueue, reportMediaEvent } from './media-config.js';
+import { busy, checkDimensions, refuse, tooLarge, tooManyPixels, tooSlow, type ImageRefusal } from './refusals.js';
 
-export type ImageRefusalReason = 'empty' | 'too_large' | 'unsupported_type' | 'corrupt' | 'too_many_pixels';
-
-export interface ImageRefusal {
-  ok: false;
-  reason: ImageRefusalReason;
-  /** One English sentence meant for the person who uploaded the file. */
-  message: string;
-  /** Technical cause (libvips text, sniffed vs. decoded type) for logs only, never for users. */
-  detail?: string;
-}
+export type { ImageRefusal, ImageRefusalReason } from './refusals.js';
 
 export interface MasterPhoto {
   ok: true;
@@ -30,38 +24,12 @@ const CANNOT_READ = 'The image could not be read; the file may be damaged or inc
 
 // failOn 'warning' makes libvips refuse truncated or half-broken files instead of silently
 // padding them with grey; pages 1 reads only the first frame of an animated GIF or WebP.
-const UNTRUSTED_DECODE: SharpOptions = { failOn: 'warning', pages: 1, animated: false };
-
-function refuse(reason: ImageRefusalReason, message: string, detail?: string): ImageRefusal {
-  return detail === undefined ? { ok: false, reason, message } : { ok: false, reason, message, detail };
-}
+// sequentialRead (sharp's default, said here because memory depends on it) lets libvips stream
+// rows top to bottom instead of keeping the whole decoded image for random access.
+const UNTRUSTED_DECODE: SharpOptions = { failOn: 'warning', pages: 1, animated: false, sequentialRead: true };
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KB', 'MB', 'GB'] as const;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  const rounded = unit === 0 ? String(value) : value.toFixed(1).replace(/\.0$/, '');
-  return `${rounded} ${units[unit]}`;
-}
-
-function tooManyPixels(width: number, height: number, limit: number, detail?: string): ImageRefusal {
-  const allowed =
-    limit >= 1_000_000
-      ? `${Number((limit / 1_000_000).toFixed(1))} megapixels`
-      : `${limit.toLocaleString('en-US')} pixels`;
-  return refuse(
-    'too_many_pixels',
-    `The image is ${width} × ${height} pixels, but photos can have at most ${allowed}.`,
-    detail,
-  );
 }
 
 function requirePositiveInteger(name: string, value: number): void {
@@ -81,7 +49,7 @@ async function readHeader(input: Buffer): Promise<Metadata | ImageRefusal> {
   }
 }
 
-function masterPipeline(input: Buffer, header: Metadata, side: number, pixelLimit: number): Sharp {
+function masterPipeline(input: Buffer, header: Metadata, side: number, pixelLimit: number, seconds: number): Sharp {
   let pipeline = sharp(input, { ...UNTRUSTED_DECODE, limitInputPixels: pixelLimit }).autoOrient();
   if (header.space === 'rgb16' && header.hasProfile) {
     // sharp converts 16-bit RGB with an embedded profile into Display P3 (not sRGB) and later
@@ -91,30 +59,44 @@ function masterPipeline(input: Buffer, header: Metadata, side: number, pixelLimi
   }
   // Deliberately no withMetadata()/keepExif()/keepIccProfile(): sharp then writes no EXIF (GPS,
   // camera serials), ICC or XMP, none of which belongs in a photo the whole company sees.
-  return pipeline
-    .flatten({ background: WHITE })
-    .resize(side, side, { fit: 'cover', position: sharp.strategy.attention })
-    .toColourspace('srgb')
-    .jpeg(JPEG_OUTPUT);
+  return (
+    pipeline
+      .flatten({ background: WHITE })
+      .resize(side, side, { fit: 'cover', position: sharp.strategy.attention })
+      .toColourspace('srgb')
+      .jpeg(JPEG_OUTPUT)
+      // libvips stops at its next progress check past this; the queue answers the caller on time
+      // even when that check comes late (one huge output tile).
+      .timeout({ seconds })
+  );
 }
 
-/**
- * Turns an untrusted upload into the canonical master: an upright, flattened, 8-bit sRGB square
- * JPEG without metadata, at most maxSide on a side and never upscaled. Refusals are returned.
- */
-export async function makeMasterPhoto(input: Buffer, options: MasterPhotoOptions): Promise<MasterPhoto | ImageRefusal> {
-  requirePositiveInteger('maxSide', options.maxSide);
-  requirePositiveInteger('maxBytes', options.maxBytes);
+/** The decode itself, through the image queue; its failures become refusals. */
+async function decode(input: Buffer, header: Metadata, side: number): Promise<MasterPhoto | ImageRefusal> {
+  const pixelLimit = currentMaxInputPixels();
+  const queue = imageQueue();
+  const seconds = queue.limits().deadlineSeconds;
+  try {
+    const { data, info } = await queue.run(uploadJob(header), () =>
+      masterPipeline(input, header, side, pixelLimit, seconds).toBuffer({ resolveWithObject: true }),
+    );
+    return { ok: true, jpeg: data, side: info.width };
+  } catch (error) {
+    if (error instanceof ImageQueueFullError) return busy(error.retryAfterSeconds);
+    const detail = errorText(error);
+    if (error instanceof ImageDeadlineError || detail.startsWith('timeout:')) return tooSlow(seconds, detail);
+    // Backstop for a decoder that sees more pixels than the header we checked promised.
+    if (detail.includes('exceeds pixel limit')) {
+      return tooManyPixels(header.width, header.height, pixelLimit, detail);
+    }
+    return refuse('corrupt', CANNOT_READ, detail);
+  }
+}
 
+async function checkAndDecode(input: Buffer, options: MasterPhotoOptions): Promise<MasterPhoto | ImageRefusal> {
   // Cheap checks first: nothing below this point may run on oversized or unrecognised input.
   if (input.length === 0) return refuse('empty', 'The file is empty.');
-  if (input.length > options.maxBytes) {
-    let size = formatBytes(input.length);
-    const limit = formatBytes(options.maxBytes);
-    // Just over the limit rounds to the limit itself ("4 MB, but at most 4 MB"): say it exactly.
-    if (size === limit) size = `${input.length.toLocaleString('en-US')} bytes`;
-    return refuse('too_large', `The file is ${size}, but photos can be at most ${limit}.`);
-  }
+  if (input.length > options.maxBytes) return tooLarge(input.length, options.maxBytes);
   const sniffedType = sniffImageType(input);
   if (sniffedType === null) return refuse('unsupported_type', NOT_AN_ACCEPTED_IMAGE);
 
@@ -127,23 +109,21 @@ export async function makeMasterPhoto(input: Buffer, options: MasterPhotoOptions
       `signature says ${sniffedType}, decoder says ${header.format}`,
     );
   }
-  const pixelLimit = currentMaxInputPixels();
-  if (header.width * header.height > pixelLimit) {
-    return tooManyPixels(header.width, header.height, pixelLimit);
-  }
+  const refusal = checkDimensions(header, currentMaxInputPixels());
+  if (refusal) return refusal;
 
   const upright = header.autoOrient;
-  const side = Math.min(options.maxSide, upright.width, upright.height);
-  const pipeline = masterPipeline(input, header, side, pixelLimit);
-  try {
-    const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
-    return { ok: true, jpeg: data, side: info.width };
-  } catch (error) {
-    const detail = errorText(error);
-    // Backstop for a decoder that sees more pixels than the header we checked promised.
-    if (detail.includes('exceeds pixel limit')) {
-      return tooManyPixels(header.width, header.height, pixelLimit, detail);
-    }
-    return refuse('corrupt', CANNOT_READ, detail);
-  }
+  return decode(input, header, Math.min(options.maxSide, upright.width, upright.height));
+}
+
+/**
+ * Turns an untrusted upload into the canonical master: an upright, flattened, 8-bit sRGB square
+ * JPEG without metadata, at most maxSide on a side and never upscaled. Refusals are returned.
+ */
+export async function makeMasterPhoto(input: Buffer, options: MasterPhotoOptions): Promise<MasterPhoto | ImageRefusal> {
+  requirePositiveInteger('maxSide', options.maxSide);
+  requirePositiveInteger('maxBytes', options.maxBytes);
+  const result = await checkAndDecode(input, options);
+  if (!result.ok) reportMediaEvent({ type: 'refused', reason: result.reason });
+  return result;
 }

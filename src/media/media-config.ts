@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
+import { createImageQueue, DEFAULT_QUEUE_LIMITS, type ImageQueue, type ImageQueueLimits } from './image-queue.js';
 
 export interface MediaOptions {
   /**
@@ -10,6 +11,8 @@ export interface MediaOptions {
   concurrency?: number;
   /** Uploads whose header claims more pixels than this are refused before decoding. */
   maxInputPixels?: number;
+  /** The image queue's limits (omitted: DEFAULT_QUEUE_LIMITS). */
+  queue?: ImageQueueLimits;
 }
 
 // 50 megapixels covers every phone and most DSLRs, while bounding the worst-case decode to a few
@@ -23,6 +26,35 @@ let maxInputPixels = DEFAULT_MAX_INPUT_PIXELS;
 
 export function currentMaxInputPixels(): number {
   return maxInputPixels;
+}
+
+/** What the media module reports for metrics: image work starting and ending, and every refused upload. */
+export type MediaEvent =
+  | { type: 'started'; light: boolean; waitedSeconds: number }
+  | { type: 'finished'; light: boolean; seconds: number }
+  | { type: 'refused'; reason: string };
+
+const watchers = new Set<(event: MediaEvent) => void>();
+
+/** Calls `watcher` for every MediaEvent until the returned function is called. */
+export function watchMedia(watcher: (event: MediaEvent) => void): () => void {
+  watchers.add(watcher);
+  return () => watchers.delete(watcher);
+}
+
+export function reportMediaEvent(event: MediaEvent): void {
+  for (const watcher of watchers) watcher(event);
+}
+
+// One queue per process, like the libuv thread pool and the libvips settings it guards: two apps
+// in one process (tests) still share four threads, so they must share the queue too.
+const queue = createImageQueue(DEFAULT_QUEUE_LIMITS, {
+  started: (job, waitedSeconds) => reportMediaEvent({ type: 'started', light: job.light, waitedSeconds }),
+  finished: (job, seconds) => reportMediaEvent({ type: 'finished', light: job.light, seconds }),
+});
+
+export function imageQueue(): ImageQueue {
+  return queue;
 }
 
 function requireNonNegativeInteger(name: string, value: number): number {
@@ -49,4 +81,6 @@ export function configureMedia(options: MediaOptions = {}): void {
   // evicting its entries cost about 7 % of a sync's render (bench part 1) and 50 MB of memory.
   sharp.cache(false);
   maxInputPixels = pixels;
+  // Jobs already running or waiting keep their place; the new limits apply from the next start.
+  queue.setLimits(options.queue ?? DEFAULT_QUEUE_LIMITS);
 }

@@ -1,5 +1,7 @@
 import sharp from 'sharp';
+import { SMALL_WORK } from './decode-cost.js';
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
+import { imageQueue } from './media-config.js';
 
 export interface SquareJpeg {
   /** The side the caller asked for. */
@@ -29,7 +31,7 @@ function requirePositiveIntegers(sides: readonly number[]): void {
  * one too small in one direction) needs the extra centre crop. Resizing in the same pipeline as
  * the decode lets libjpeg decode a 12-megapixel input at 1/2 to 1/8 scale.
  */
-async function decodeLargestSquare(source: Buffer, largestRequested: number): Promise<DecodedSquare> {
+async function decodeLargestSquare(source: Buffer, largestRequested: number, seconds: number): Promise<DecodedSquare> {
   const { data, info } = await sharp(source)
     .autoOrient()
     .flatten({ background: WHITE })
@@ -38,6 +40,7 @@ async function decodeLargestSquare(source: Buffer, largestRequested: number): Pr
     .resize(largestRequested, largestRequested, { fit: 'cover', position: 'centre', withoutEnlargement: true })
     .toColourspace('srgb')
     .raw()
+    .timeout({ seconds })
     .toBuffer({ resolveWithObject: true });
   const channels = info.channels;
   if (info.width === info.height) return { pixels: data, side: info.width, channels };
@@ -62,14 +65,20 @@ function fromRaw(decoded: DecodedSquare) {
  * Square JPEG renditions of a trusted source (normally a master from our own store), in the
  * order requested, from a single decode. Requests larger than the source are not upscaled.
  * Each smaller side is resized from the next larger one's pixels (L → M → S), so no resize reads
- * more pixels than it must.
+ * more pixels than it must. The whole render is one job of the image queue (a light one, ahead of
+ * large uploads), and its steps run one after another, so it holds one thread at a time.
  */
 export async function renderSquareJpegs(source: Buffer, sides: readonly number[]): Promise<SquareJpeg[]> {
   requirePositiveIntegers(sides);
   if (sides.length === 0) return [];
+  const queue = imageQueue();
+  return queue.run(SMALL_WORK, () => renderInOrder(source, sides, queue.limits().deadlineSeconds));
+}
+
+async function renderInOrder(source: Buffer, sides: readonly number[], seconds: number): Promise<SquareJpeg[]> {
   const descending = [...new Set(sides)].sort((a, b) => b - a);
-  let current = await decodeLargestSquare(source, descending[0]!);
-  const rendered = new Map<number, { side: number; jpeg: Promise<Buffer> }>();
+  let current = await decodeLargestSquare(source, descending[0]!, seconds);
+  const rendered = new Map<number, { side: number; jpeg: Buffer }>();
   for (const [i, requested] of descending.entries()) {
     const side = Math.min(requested, current.side);
     if (side !== current.side && descending.slice(i + 1).some((next) => next < side)) {
@@ -77,15 +86,7 @@ export async function renderSquareJpegs(source: Buffer, sides: readonly number[]
       current = { ...current, pixels: await fromRaw(current).resize(side, side).raw().toBuffer(), side };
     }
     const pipeline = side === current.side ? fromRaw(current) : fromRaw(current).resize(side, side);
-    const jpeg = pipeline.jpeg(JPEG_OUTPUT).toBuffer();
-    // Awaited below; marked handled now so a failure while the next link resizes is not "unhandled".
-    jpeg.catch(() => undefined);
-    rendered.set(requested, { side, jpeg });
+    rendered.set(requested, { side, jpeg: await pipeline.jpeg(JPEG_OUTPUT).toBuffer() });
   }
-  return Promise.all(
-    sides.map(async (requested) => {
-      const { side, jpeg } = rendered.get(requested)!;
-      return { requested, side, jpeg: await jpeg };
-    }),
-  );
+  return sides.map((requested) => ({ requested, ...rendered.get(requested)! }));
 }

@@ -1,5 +1,7 @@
 import sharp from 'sharp';
+import { SMALL_WORK } from './decode-cost.js';
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
+import { imageQueue } from './media-config.js';
 
 /**
  * Renders one of OUR OWN SVGs (placeholder, generated demo faces) to a square JPEG. Never call
@@ -12,10 +14,10 @@ export async function rasterizeSvg(svg: string, side: number): Promise<Buffer> {
   }
   // No density needed: when a resize follows, sharp re-renders the vector at the target scale
   // rather than upscaling a 72 dpi bitmap, so small viewBoxes still come out crisp.
-  return sharp(Buffer.from(svg, 'utf8'))
+  const pipeline = sharp(Buffer.from(svg, 'utf8'))
     .resize(side, side, { fit: 'cover', position: 'centre' })
     .flatten({ background: WHITE })
     .toColourspace('srgb')
-    .jpeg(JPEG_OUTPUT)
-    .toBuffer();
+    .jpeg(JPEG_OUTPUT);
+  return imageQueue().run(SMALL_WORK, () => pipeline.toBuffer());
 }

@@ -1,8 +1,9 @@
-// Shared by the media *.test.ts files only; nothing in the app imports this.
+// Shared by the tests and the bench; nothing in the app imports this.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { imageQueue, watchMedia, type MediaEvent } from './media.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -80,4 +81,112 @@ export function pngWithClaimedSize(width: number, height: number): Buffer {
     pngChunk('IDAT', zlib.deflateSync(Buffer.alloc(1024))),
     pngChunk('IEND', Buffer.alloc(0)),
   ]);
+}
+
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+/** Bytes of filtered scanlines a PNG decoder inflates: one filter byte plus the packed samples per row. */
+function scanlineBytes(width: number, height: number, bitsPerPixel: number, interlaced: boolean): number {
+  const rows = (w: number, h: number) => (w === 0 ? 0 : h * (1 + Math.ceil((w * bitsPerPixel) / 8)));
+  if (!interlaced) return rows(width, height);
+  let total = 0;
+  for (const [x0, y0, dx, dy] of ADAM7) {
+    total += rows(Math.ceil(Math.max(0, width - x0) / dx), Math.ceil(Math.max(0, height - y0) / dy));
+  }
+  return total;
+}
+
+export interface ZeroPngOptions {
+  /** PNG colour type: 0 grey, 2 RGB, 4 grey + alpha, 6 RGBA. */
+  colourType?: 0 | 2 | 4 | 6;
+  bitDepth?: 8 | 16;
+  /** Adam7: decoders must hold the whole image before the last pass. */
+  interlaced?: boolean;
+}
+
+/**
+ * A complete, valid PNG of any size whose pixels are all zero, made in milliseconds: one deflated
+ * megabyte of zeros (ending in a full flush, so copies join into one stream) repeated, which is
+ * also how a decompression bomb is made. 1 × 25,000,000 grey is 48 KB.
+ */
+export function zeroPng(width: number, height: number, options: ZeroPngOptions = {}): Buffer {
+  const { colourType = 0, bitDepth = 8, interlaced = false } = options;
+  const channels = { 0: 1, 2: 3, 4: 2, 6: 4 }[colourType];
+  const total = scanlineBytes(width, height, channels * bitDepth, interlaced);
+  const blockSize = 1024 * 1024;
+  const flushed = (bytes: number) =>
+    zlib.deflateRawSync(Buffer.alloc(bytes), { level: 9, finishFlush: zlib.constants.Z_FULL_FLUSH });
+  const block = flushed(blockSize);
+  const rest = total % blockSize;
+  const adler = Buffer.alloc(4);
+  adler.writeUInt32BE((((total % 65521) << 16) | 1) >>> 0);
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = bitDepth;
+  ihdr[9] = colourType;
+  ihdr[12] = interlaced ? 1 : 0;
+  const idat = Buffer.concat([
+    Buffer.from([0x78, 0xda]),
+    ...Array.from({ length: Math.floor(total / blockSize) }, () => block),
+    ...(rest > 0 ? [flushed(rest)] : []),
+    Buffer.from([0x03, 0x00]), // the final, empty block
+    adler,
+  ]);
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/**
+ * A smooth 7000 × 7000 scene (drawn small and enlarged: quick to make, and it compresses like a
+ * photo), as a maker of sharp pipelines for its encodings: `.jpeg({ quality: 94, progressive:
+ * true })` is the ~570 KB progressive JPEG whose decode needs ~150 MB.
+ */
+export async function largeScene(): Promise<() => Sharp> {
+  const svg = Buffer.from(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="700" height="700"><defs>' +
+      '<linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#2a6"/>' +
+      '<stop offset="1" stop-color="#c52"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/>' +
+      '<circle cx="350" cy="300" r="180" fill="#eca"/></svg>',
+  );
+  const { data, info } = await sharp(svg).removeAlpha().resize(7000, 7000).raw().toBuffer({ resolveWithObject: true });
+  return () => sharp(data, { raw: info });
+}
+
+/** The images whose decode holds the most memory, each accepted by every rule (~230–450 MB each). */
+export async function hungryImages(scene: () => Sharp): Promise<Buffer[]> {
+  return [
+    // 50 megapixels of interlaced 16-bit RGBA: the whole image, 8 bytes a pixel, before the last pass.
+    zeroPng(7071, 7071, { colourType: 6, bitDepth: 16, interlaced: true }),
+    // Progressive JPEG keeps every coefficient of every plane; 4:4:4 keeps full-size colour planes.
+    await scene().jpeg({ quality: 80, progressive: true, chromaSubsampling: '4:4:4' }).toBuffer(),
+    // GIF frames are decoded whole as RGBA.
+    await scene().gif({ colours: 4, dither: 0 }).toBuffer(),
+  ];
+}
+
+/** Resolves at the next event the media module reports that matches. */
+export function nextMediaEvent(matches: (event: MediaEvent) => boolean): Promise<MediaEvent> {
+  return new Promise((resolve) => {
+    const stop = watchMedia((event) => {
+      if (!matches(event)) return;
+      stop();
+      resolve(event);
+    });
+  });
+}
+
+/** Until no image work runs or waits: a decode answered at its deadline still runs until libvips stops it. */
+export async function imageQueueIdle(): Promise<void> {
+  while (imageQueue().load().running + imageQueue().load().waiting > 0) {
+    await nextMediaEvent((event) => event.type === 'finished');
+  }
 }

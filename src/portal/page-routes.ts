@@ -35,7 +35,8 @@ const LaunchBody = Type.Object({
 const LanguageBody = Type.Object({
   _csrf: Type.String({ maxLength: 200 }),
   lang: Type.Union([Type.Literal('en'), Type.Literal('et')]),
-  back: Type.Optional(Type.String({ maxLength: 500 })),
+  // An app's sign-in request comes back with its whole query (MSAL's are several hundred characters).
+  back: Type.Optional(Type.String({ maxLength: 4000 })),
 });
 const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
 const PhotoQuery = Type.Object({

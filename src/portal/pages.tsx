@@ -3,17 +3,27 @@ import type { PageContext, SuiteUser } from '../web/layout.js';
 import { Avatar, Notice, renderPage } from '../web/layout.js';
 import { UploadForm } from '../web/upload-form.js';
 
-export function signInPage(context: PageContext, form: { upn?: string; error?: string | undefined }): string {
+export interface SignInForm {
+  upn?: string | undefined;
+  error?: string | undefined;
+  /** A same-site address to continue to after signing in (an app's sign-in request). */
+  next?: string | undefined;
+  /** The app the user is signing in to, when one sent them. */
+  app?: string | undefined;
+}
+
+export function signInPage(context: PageContext, form: SignInForm): string {
   const { t } = context;
   return renderPage(
     context,
     t('signin.title'),
     <section class="card narrow" aria-labelledby="signin-title">
       <h1 id="signin-title">{t('signin.title')}</h1>
-      <p class="muted">{t('signin.intro')}</p>
+      <p class="muted">{form.app ? t('signin.forApp', { app: form.app }) : t('signin.intro')}</p>
       {form.error && <Notice kind="error">{form.error}</Notice>}
       <form method="post" action="/signin">
         <input type="hidden" name="_csrf" value={context.csrfToken} />
+        {form.next && <input type="hidden" name="next" value={form.next} />}
         <label for="upn">{t('signin.upn')}</label>
         <input
           id="upn"

@@ -11,7 +11,7 @@ import type { ComponentChildren } from 'preact';
 import { SESSION_COOKIE, signedInUser, userOf } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { createSignInThrottle } from '../directory/sign-in-throttle.js';
-import { SIGNED_IN, pageContext, sendPage } from '../web/page-context.js';
+import { SIGNED_IN, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
 import type { FormPage } from '../web/error-page.js';
 import { homePage, signInPage } from './pages.js';
@@ -26,6 +26,7 @@ const SignInBody = Type.Object({
   upn: Type.Optional(Type.String({ maxLength: 300 })),
   password: Type.Optional(Type.String({ maxLength: 1000 })),
   _csrf: Type.Optional(Type.String({ maxLength: 200 })),
+  next: Type.Optional(Type.String({ maxLength: 4000, description: 'A same-site address to continue to' })),
 });
 const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
@@ -94,22 +95,25 @@ export async function portalRoutes(app: App, services: Services, options: Portal
     },
     async (request, reply) => {
       const { upn = '', password = '' } = request.body;
+      // Only a same-site address: an app's sign-in request comes back here, never another site.
+      const next =
+        request.body.next !== undefined && localPath(request.body.next) !== '/' ? request.body.next : undefined;
       if (upn.trim() === '' || password === '') {
         const page = await context(request, reply);
-        return sendPage(reply, signInPage(page, { upn, error: page.t('signin.incomplete') }), 400);
+        return sendPage(reply, signInPage(page, { upn, next, error: page.t('signin.incomplete') }), 400);
       }
       const wait = throttle.retryAfter(request.ip, upn);
       if (wait > 0) {
         const page = await context(request, reply);
         const error = page.t('signin.rateLimited', { minutes: Math.ceil(wait / 60_000) });
         reply.header('retry-after', Math.ceil(wait / 1000));
-        return sendPage(reply, signInPage(page, { upn, error }), 429);
+        return sendPage(reply, signInPage(page, { upn, next, error }), 429);
       }
       throttle.recordAttempt(request.ip, upn);
       const user = await authenticate(db, upn, password);
       if (!user) {
         const page = await context(request, reply);
-        return sendPage(reply, signInPage(page, { upn, error: page.t('signin.failed') }), 401);
+        return sendPage(reply, signInPage(page, { upn, next, error: page.t('signin.failed') }), 401);
       }
       throttle.forgive(request.ip, upn);
       // A new session id at every sign-in, so an id planted before sign-in is worthless after it.
@@ -123,7 +127,7 @@ export async function portalRoutes(app: App, services: Services, options: Portal
         secure,
         maxAge: SESSION_LIFETIME_MS / 1000,
       });
-      return reply.redirect('/', 303);
+      return reply.redirect(next ?? '/', 303);
     },
   );
 

@@ -20,12 +20,16 @@ import {
 import pg from 'pg';
 import type { AdminTables } from '../admin/tables.js';
 import type { DirectoryTables } from '../directory/tables.js';
+import type { M365Tables } from '../m365/tables.js';
 import type { MailTables } from '../mail/tables.js';
 import type { SiteTables } from '../sites/tables.js';
 import type { SyncTables } from '../sync/tables.js';
 import * as initial from './migrations/2026-11-25-01-initial.js';
 import * as apps from './migrations/2026-11-26-01-apps.js';
 import * as admin from './migrations/2026-11-26-02-admin.js';
+import * as inStepBeforeFailing from './migrations/2026-11-30-01-in-step-before-failing.js';
+import * as m365 from './migrations/2026-11-30-02-m365.js';
+import * as entra from './migrations/2026-12-01-01-entra.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -33,7 +37,8 @@ export interface StorageTables {
   storage_blobs: { key: string; bytes: Buffer; created_at: number };
 }
 
-export interface Database extends DirectoryTables, MailTables, SiteTables, SyncTables, StorageTables, AdminTables {}
+export interface Database
+  extends DirectoryTables, MailTables, SiteTables, SyncTables, StorageTables, AdminTables, M365Tables {}
 
 /** Repository functions take either the database or an open transaction. */
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -54,6 +59,9 @@ const migrations: Record<string, Migration> = {
   '2026-11-25-01-initial': initial,
   '2026-11-26-01-apps': apps,
   '2026-11-26-02-admin': admin,
+  '2026-11-30-01-in-step-before-failing': inStepBeforeFailing,
+  '2026-11-30-02-m365': m365,
+  '2026-12-01-01-entra': entra,
 };
 
 export interface OpenDatabaseOptions {

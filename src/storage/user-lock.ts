@@ -26,14 +26,16 @@ export interface UserLockOptions {
   /** SQLite: how long a lease lives if its process dies holding it. */
   leaseMs?: number;
   waitMs?: number;
+  /** Called when a caller finds the user's lock held by another process and starts waiting. */
+  onWait?: (userId: string) => void;
 }
 
 export function createUserLock(db: Kysely<Database>, dialect: Dialect, options: UserLockOptions = {}): UserLock {
   const local = createLocalLock();
   const shared =
     dialect === 'postgres'
-      ? advisoryLock(db, options.maxHeld ?? 4, options.waitMs ?? 30_000)
-      : leaseLock(db, options.leaseMs ?? 30_000, options.waitMs ?? 30_000);
+      ? advisoryLock(db, options.maxHeld ?? 4, options.waitMs ?? 30_000, options.onWait)
+      : leaseLock(db, options.leaseMs ?? 30_000, options.waitMs ?? 30_000, options.onWait);
   return { run: (userId, fn) => local.run(userId, () => shared.run(userId, fn)) };
 }
 
@@ -92,7 +94,12 @@ function createSemaphore(size: number) {
  * A session-level advisory lock on a dedicated connection; PostgreSQL frees it if the process dies.
  * lock_timeout bounds the wait, so a stuck holder elsewhere cannot stall this process's syncs.
  */
-function advisoryLock(db: Kysely<Database>, maxHeld: number, waitMs: number): UserLock {
+function advisoryLock(
+  db: Kysely<Database>,
+  maxHeld: number,
+  waitMs: number,
+  onWait: UserLockOptions['onWait'],
+): UserLock {
   const slots = createSemaphore(maxHeld);
   return {
     async run(userId, fn) {
@@ -106,6 +113,7 @@ function advisoryLock(db: Kysely<Database>, maxHeld: number, waitMs: number): Us
             locked: boolean;
           }>`select pg_try_advisory_lock(hashtextextended(${key}, 0)) as locked`.execute(connection);
           if (!rows[0]?.locked) {
+            onWait?.(userId);
             try {
               const remaining = Math.max(1, deadline - Date.now());
               await sql`select set_config('lock_timeout', ${String(remaining)}, false)`.execute(connection);
@@ -134,7 +142,7 @@ function advisoryLock(db: Kysely<Database>, maxHeld: number, waitMs: number): Us
  * SQLite processes share only the file: a lease row that expires if its holder dies. A holder on
  * this machine whose process is gone is known dead at once, so a crash costs no waiting here.
  */
-function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number): UserLock {
+function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number, onWait: UserLockOptions['onWait']): UserLock {
   const holder = `${os.hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
   const tryAcquire = async (userId: string): Promise<boolean> => {
     const now = Date.now();
@@ -159,7 +167,8 @@ function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number): UserL
     async run(userId, fn) {
       const deadline = Date.now() + waitMs;
       let pause = 5;
-      while (!(await tryAcquire(userId))) {
+      for (let attempt = 0; !(await tryAcquire(userId)); attempt++) {
+        if (attempt === 0) onWait?.(userId);
         if (Date.now() > deadline) throw new LockTimeoutError(userId);
         await sleep(pause);
         pause = Math.min(pause * 2, 100);
@@ -174,7 +183,7 @@ function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number): UserL
 }
 
 /** True when the holder ran on this machine and its process no longer exists. */
-function holderIsGone(holder: string): boolean {
+export function holderIsGone(holder: string): boolean {
   const [host, pid] = holder.split(':');
   if (host !== os.hostname() || !pid) return false;
   try {

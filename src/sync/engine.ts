@@ -11,7 +11,8 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { Database } from '../storage/database.js';
 import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import { recordAttempt, type SyncOutcome, type SyncTrigger } from './history.js';
-import { getSyncInputs } from './inputs.js';
+import { getSyncInputs, syncStateInputs, type SyncInputs } from './inputs.js';
+import { classify, isOutOfStep } from './state.js';
 
 // The pull from the mail service into the sites, run only when a user acts. It decides "changed?"
 // from ETags alone; image bytes are read and decoded only when the sites are out of step.
@@ -64,42 +65,68 @@ interface Attempt {
   mailEtag: string | null;
 }
 
+/** What a sync does, decided from its inputs alone: nothing (with its outcome), or the work. */
+export type SyncPlan =
+  | {
+      skip: SyncOutcome;
+      /** The sites were compared and found in step: the "checked" time is recorded. */
+      inStep: boolean;
+    }
+  | { work: 'placeholder' | 'render' };
+
+export interface SyncPlanContext {
+  hasMailbox: boolean;
+  trigger: SyncTrigger;
+  now: number;
+  settings: SyncSettings;
+}
+
+/**
+ * The engine's decision. Whether the sites are in step is `classify`'s alone (sync/state.ts); the
+ * trigger only decides whether an out-of-step user is worked on now.
+ */
+export function planSync(inputs: SyncInputs, context: SyncPlanContext): SyncPlan {
+  const { profile, mail, state } = inputs;
+  const { trigger, now, settings } = context;
+  const current = classify(syncStateInputs(context.hasMailbox, inputs, renditionSpec(settings.renditionSizes)));
+  if (current === 'no_mailbox') return { skip: 'no_mailbox', inStep: false };
+  if (
+    trigger === 'photo_request' &&
+    settings.recheckSeconds > 0 &&
+    profile?.lastCheckedAt &&
+    now - profile.lastCheckedAt < settings.recheckSeconds * 1000
+  ) {
+    return { skip: 'recently_checked', inStep: false };
+  }
+  if (!isOutOfStep(current)) return { skip: current === 'in_step' ? 'unchanged' : 'no_photo', inStep: true };
+  // Back-off spares the photo views; a click on a tile or an operator's sync always tries.
+  const mailEtag = mail?.etag ?? null;
+  const failedRecently = state?.retryAfter && state.retryAfter > now && state.failedEtag === mailEtag;
+  if (trigger === 'photo_request' && failedRecently) return { skip: 'backing_off', inStep: false };
+  return { work: mail ? 'render' : 'placeholder' };
+}
+
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   /** Reads three small rows and decides; writes nothing but the "checked" time. */
   async function assess(user: DirectoryUser, trigger: SyncTrigger, now: number, attempt: Attempt): Promise<Assessment> {
-    const settings = deps.settings();
-    const { profile, mail, state } = await getSyncInputs(deps.db, user.id);
+    const inputs = await getSyncInputs(deps.db, user.id);
+    const { profile, mail } = inputs;
     const etagBefore = profile?.syncedEtag ?? null;
-
-    if (!user.hasMailbox) {
-      if (!profile) await markProfileChecked(deps.db, user, now);
-      return { decided: { outcome: 'no_mailbox', etagBefore, etagAfter: etagBefore, mailEtag: null } };
-    }
-
-    const mailEtag = mail?.etag ?? null;
+    const mailEtag = user.hasMailbox ? (mail?.etag ?? null) : null;
     attempt.mailEtag = mailEtag;
-    const skip = (outcome: SyncOutcome) => ({ decided: { outcome, etagBefore, etagAfter: etagBefore, mailEtag } });
-
-    // Back-off spares the photo views; a click on a tile or an operator's sync always tries.
-    const failedRecently = state?.retryAfter && state.retryAfter > now && state.failedEtag === mailEtag;
-    if (trigger === 'photo_request' && failedRecently) return skip('backing_off');
-    if (
-      trigger === 'photo_request' &&
-      settings.recheckSeconds > 0 &&
-      profile?.lastCheckedAt &&
-      now - profile.lastCheckedAt < settings.recheckSeconds * 1000
-    ) {
-      return skip('recently_checked');
+    const plan = planSync(inputs, { hasMailbox: user.hasMailbox, trigger, now, settings: deps.settings() });
+    if ('work' in plan) {
+      return plan.work === 'render' && mail
+        ? { work: 'render', etagBefore, mail }
+        : { work: 'placeholder', etagBefore, hadPicture: profile?.placeholderState === 0 };
     }
-
-    const inStep =
-      profile !== undefined &&
-      profile.pictureSource !== 'upload' &&
-      etagBefore === mailEtag &&
-      (mailEtag === null || profile.renditionSpec === renditionSpec(settings.renditionSizes));
-    if (inStep) return { decided: { ...skip(mailEtag === null ? 'no_photo' : 'unchanged').decided, checkedAt: now } };
-    if (!mail) return { work: 'placeholder', etagBefore, hadPicture: profile?.placeholderState === 0 };
-    return { work: 'render', etagBefore, mail };
+    const decided: Decision = { outcome: plan.skip, etagBefore, etagAfter: etagBefore, mailEtag };
+    // Without a profile there is nothing to mark: make one, so the sites' properties are the user's own.
+    if (!profile && (plan.inStep || plan.skip === 'no_mailbox')) {
+      await markProfileChecked(deps.db, user, now);
+      return { decided };
+    }
+    return { decided: plan.inStep ? { ...decided, checkedAt: now } : decided };
   }
 
   /** Does the work; 'reassess' when the mail photo was replaced under it (its old bytes are gone). */

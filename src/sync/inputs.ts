@@ -3,6 +3,7 @@ import { SITE_PROFILE_COLUMNS, toSiteProfile, type SiteProfile } from '../sites/
 import type { Db } from '../storage/database.js';
 import { preparedQuery } from '../storage/prepared.js';
 import { toSyncState, type SyncState } from './history.js';
+import type { SyncStateInputs } from './state.js';
 import { usersWithSyncTables } from './status.js';
 
 /** What a sync decides from: the sites' profile, the mail photo's metadata and the back-off state. */
@@ -73,5 +74,25 @@ export async function getSyncInputs(db: Db, userId: string): Promise<SyncInputs>
             retry_after: row.retry_after,
             last_error: row.last_error,
           }),
+  };
+}
+
+/** The facts `classify` judges, from what a sync reads. */
+export function syncStateInputs(hasMailbox: boolean, inputs: SyncInputs, renditionSpec: string): SyncStateInputs {
+  const { profile, mail, state } = inputs;
+  return {
+    hasMailbox,
+    mailEtag: mail?.etag ?? null,
+    sitePicture: profile
+      ? {
+          placeholder: profile.placeholderState === 1,
+          source: profile.pictureSource,
+          syncedEtag: profile.syncedEtag,
+          renditionSpec: profile.renditionSpec,
+          pictureTimestamp: profile.pictureTimestamp,
+        }
+      : null,
+    renditionSpec,
+    failing: (state?.failingSince ?? null) !== null,
   };
 }

@@ -1,21 +1,11 @@
 import { libraryFileStem } from '../directory/upn.js';
 import { pictureProperties, type PictureProperties } from '../sites/library.js';
 import type { Db } from '../storage/database.js';
+import { classify, type SyncStateName } from './state.js';
 
-// Whether each user's site pictures are in step with their mail photo, and why not. This is a
-// read-only report across the roles' tables (one indexed join instead of four lookups per user).
-
-export const SYNC_STATES = ['in_step', 'changed', 'never_synced', 'no_photo', 'no_mailbox', 'failing'] as const;
-export type SyncStateName = (typeof SYNC_STATES)[number];
-
-export const SYNC_STATE_LABELS: Record<SyncStateName, string> = {
-  in_step: 'in step',
-  changed: 'changed since last sync',
-  never_synced: 'never synced',
-  no_photo: 'no photo',
-  no_mailbox: 'no mailbox',
-  failing: 'failing',
-};
+// Each user's sync state with what it is made of, for the status report: one indexed join
+// across the roles' tables instead of four lookups per user. The state itself is decided in
+// ./state.ts.
 
 export interface UserSyncStatus {
   upn: string;
@@ -31,28 +21,6 @@ export interface UserSyncStatus {
   siteProperties: PictureProperties;
 }
 
-interface StatusRow {
-  has_mailbox: number;
-  mail_etag: string | null;
-  synced_etag: string | null;
-  picture_source: string | null;
-  placeholder_state: number | null;
-  picture_timestamp: number | null;
-  failing_since: number | null;
-  rendition_spec: string | null;
-}
-
-/** `renditionSpec`: the sizes configured now; pictures made at other sizes are out of step. */
-export function classify(row: StatusRow, renditionSpec?: string): SyncStateName {
-  if (row.has_mailbox !== 1) return 'no_mailbox';
-  if (row.failing_since !== null) return 'failing';
-  if (row.mail_etag === null) return row.placeholder_state === 0 ? 'changed' : 'no_photo';
-  if (row.picture_timestamp === null) return 'never_synced';
-  const sizesCurrent = renditionSpec === undefined || row.rendition_spec === renditionSpec;
-  if (row.picture_source === 'mail' && row.synced_etag === row.mail_etag && sizesCurrent) return 'in_step';
-  return 'changed';
-}
-
 /**
  * Each user with what their sync state is made of: the mail photo (`m`), the sites' profile (`p`)
  * and the running sync state (`s`), each absent (all NULL) when the user has none.
@@ -65,7 +33,8 @@ export function usersWithSyncTables(db: Db) {
     .leftJoin('sync_state as s', 's.user_id', 'u.id');
 }
 
-export async function listSyncStatus(db: Db, publicUrl: string, renditionSpec?: string): Promise<UserSyncStatus[]> {
+/** `renditionSpec`: the S,M,L sizes configured now (pictures made at other sizes are out of step). */
+export async function listSyncStatus(db: Db, publicUrl: string, renditionSpec: string): Promise<UserSyncStatus[]> {
   const rows = await usersWithSyncTables(db)
     .select([
       'u.upn',
@@ -90,7 +59,22 @@ export async function listSyncStatus(db: Db, publicUrl: string, renditionSpec?: 
   return rows.map((row) => ({
     upn: row.upn,
     displayName: row.display_name,
-    state: classify(row, renditionSpec),
+    state: classify({
+      hasMailbox: row.has_mailbox === 1,
+      mailEtag: row.mail_etag,
+      sitePicture:
+        row.placeholder_state === null
+          ? null
+          : {
+              placeholder: row.placeholder_state !== 0,
+              source: row.picture_source,
+              syncedEtag: row.synced_etag,
+              renditionSpec: row.rendition_spec,
+              pictureTimestamp: row.picture_timestamp,
+            },
+      renditionSpec,
+      failing: row.failing_since !== null,
+    }),
     mailEtag: row.mail_etag,
     mailChangedAt: row.mail_changed_at,
     syncedEtag: row.synced_etag,

@@ -1,6 +1,5 @@
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { expect } from 'vitest';
 import { en } from '../../src/web/messages/en.js';
 import { et } from '../../src/web/messages/et.js';
 import { meanColour } from '../support/factories.js';
@@ -46,7 +45,15 @@ export async function uploadPhoto(page: Page, file: { name: string; mimeType: st
 
 /** The average colour the browser actually paints in the middle of an image. */
 export async function shownColour(image: Locator): Promise<[number, number, number]> {
-  await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+  // Waits for the image's own load event (or fails on its error) rather than asking again and again.
+  await image.evaluate((img: HTMLImageElement) =>
+    img.complete
+      ? img.naturalWidth > 0 || Promise.reject(new Error(`${img.currentSrc} did not load`))
+      : new Promise<boolean>((resolve, reject) => {
+          img.addEventListener('load', () => resolve(true), { once: true });
+          img.addEventListener('error', () => reject(new Error(`${img.currentSrc} did not load`)), { once: true });
+        }),
+  );
   const png = await image.screenshot();
   const { width = 0, height = 0 } = await sharp(png).metadata();
   const middle = await sharp(png)

@@ -79,7 +79,7 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', { tim
     } else {
       await uploadPhoto(own, green);
     }
-    await expect.poll(() => own.locator('.notice-ok').textContent()).toBe(t['photo.saved']);
+    expect(await own.locator('.notice-ok').textContent()).toBe(t['photo.saved']);
     expect(closeTo(await shownColour(own.locator('.current img')), GREEN, 12)).toBe(true);
     expect(closeTo(await shownColour(own.locator('.suite-bar .avatar')), GREEN, 12)).toBe(true);
     await check(own);

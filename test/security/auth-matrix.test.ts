@@ -183,6 +183,39 @@ export const ROUTES: RouteCase[] = [
     check: ({ response }) => expect(response.body).not.toContain('access_token'),
   },
 
+  { route: 'OPTIONS /{tenant}/oauth2/v2.0/token', url: () => '/common/oauth2/v2.0/token', expect: everyone(204) },
+  // Sign-in for apps: an app nobody registered gets a page saying so, whoever asks; never a code.
+  {
+    route: 'GET /{tenant}/oauth2/v2.0/authorize',
+    url: () =>
+      `/organizations/oauth2/v2.0/authorize?client_id=00000000-0000-4000-8000-000000000000&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('https://app.example/cb')}`,
+    expect: everyone(400),
+    check: ({ response }) => {
+      expect(response.headers.location).toBeUndefined();
+      expect(response.body).toContain('AADSTS700016');
+    },
+  },
+
+  // OpenID Connect discovery: public, like Entra's; the tenant must be this one.
+  {
+    route: 'GET /{tenant}/v2.0/.well-known/openid-configuration',
+    url: () => '/organizations/v2.0/.well-known/openid-configuration',
+    expect: everyone(200),
+  },
+  {
+    route: 'GET /{tenant}/.well-known/openid-configuration',
+    url: () => '/nosuch.example/.well-known/openid-configuration',
+    expect: everyone(400),
+  },
+  { route: 'GET /{tenant}/discovery/v2.0/keys', url: () => '/common/discovery/v2.0/keys', expect: everyone(200) },
+  { route: 'GET /{tenant}/discovery/keys', url: () => '/common/discovery/keys', expect: everyone(200) },
+  {
+    route: 'GET /common/discovery/instance',
+    url: () =>
+      `/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent('http://localhost:8080/common/oauth2/v2.0/authorize')}`,
+    expect: everyone(200),
+  },
+
   // Graph: bearer tokens only, by scope.
   ...graphRows(),
 
@@ -417,7 +450,7 @@ describeEachDialect('authorization matrix', (dialect) => {
           : row.body?.(cast);
         const before = method === 'GET' ? undefined : await organisationState(services, cast);
         const response = await app.inject({
-          method: method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+          method: method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS',
           url: row.url(cast),
           headers: { ...cast.headers[identity], ...(body ? { 'content-type': body.type } : {}) },
           ...(body ? { payload: body.data } : {}),

@@ -2,7 +2,6 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession } from '../../src/directory/credentials.js';
@@ -13,7 +12,9 @@ import { MAIL_MASTER_MAX_SIDE, MAIL_PHOTO_MAX_BYTES, getMailPhoto } from '../../
 import type { Services } from '../../src/services.js';
 import { getRendition, getSiteProfile } from '../../src/sites/profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from '../../src/sites/upload.js';
+import { runCommand } from '../support/cli.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from '../support/factories.js';
+import { FormClient } from '../support/form-client.js';
 import {
   createTestStore,
   describeEachDialect,
@@ -21,25 +22,19 @@ import {
   useTestApp,
   useTestServices,
 } from '../support/services.js';
-import { HOSTILE_CASES, animatedGif, greyPng, greyPngBomb, hostileBytes, type HostileCase } from './hostile-images.js';
+import {
+  HOSTILE_CASES,
+  animatedGif,
+  greyPng,
+  greyPngBomb,
+  hostileBytes,
+  storedBlobs,
+  type HostileCase,
+} from './hostile-images.js';
 import { STACK_FRAME } from './identities.js';
 
 /** The shared image corpus beside the checkout (PHOTOSYNC_CORPUS_DIR when it lives elsewhere). */
 const CORPUS = path.resolve(process.env.PHOTOSYNC_CORPUS_DIR ?? '../shared/corpus');
-
-/** Every stored photo file: the only way to be sure a refusal wrote nothing anywhere. */
-async function storedBlobs(services: Services): Promise<string[]> {
-  if (services.database.dialect === 'postgres') {
-    const rows = await services.database.db.selectFrom('storage_blobs').select('key').execute();
-    return rows.map((r) => r.key).sort();
-  }
-  const root = path.join(services.config.dataDir, 'photos');
-  const entries = await fs.readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
-}
 
 /** The master is what everyone sees: upright 8-bit sRGB JPEG, square, with nothing else in it. */
 async function expectNormalized(jpeg: Buffer, maxSide: number): Promise<void> {
@@ -199,7 +194,6 @@ describeEachDialect('hostile and odd images', (dialect) => {
 
 // ---- The command line and a real server process --------------------------------------------
 
-const BIN = fileURLToPath(new URL('../../bin/photosync.js', import.meta.url));
 const UPLOAD_SERVER = path.resolve('test/support/upload-server.ts');
 
 function cleanEnv(store: Record<string, string>): NodeJS.ProcessEnv {
@@ -207,46 +201,30 @@ function cleanEnv(store: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...store };
 }
 
-function runCli(args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-// The command line reads the file and calls the same store; one database is enough here.
+// The command line (in-process, as the bin runs it) reads the file and calls the same store; one
+// database is enough here.
 describe('hostile images through the command line [sqlite]', () => {
   const context = useTestServices('sqlite');
 
-  it(
-    'refuses an SVG named .jpg and a 60,000 × 60,000 PNG with a message, exit 1 and no change',
-    { timeout: 60_000 },
-    async () => {
-      const { services, store } = context;
-      const user = await makeUser(services);
-      const photo = await giveMailPhoto(services, user, await solidJpeg([90, 90, 200], 80));
-      const svg = path.join(store.dataDir, 'portrait.jpg');
-      await fs.writeFile(svg, '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
-      const bomb = path.join(store.dataDir, 'bomb.png');
-      await fs.writeFile(bomb, greyPng(60_000, 60_000, 4));
-      const env = cleanEnv(store.env);
-      for (const [file, message] of [
-        [svg, /not a JPEG, PNG, GIF or WebP image/],
-        [bomb, /60000 × 60000 pixels, but photos can have at most 50 megapixels/],
-      ] as const) {
-        const result = await runCli(['photo', 'set', user.upn, file], env);
-        expect(result.code, result.stderr).toBe(1);
-        expect(result.stderr).toMatch(message);
-        expect(result.stderr).not.toMatch(STACK_FRAME);
-      }
-      expect(await getMailPhoto(services.database.db, user.id)).toEqual(photo);
-    },
-  );
+  it('refuses an SVG named .jpg and a 60,000 × 60,000 PNG with a message, exit 1 and no change', async () => {
+    const { services, store } = context;
+    const user = await makeUser(services);
+    const photo = await giveMailPhoto(services, user, await solidJpeg([90, 90, 200], 80));
+    const svg = path.join(store.dataDir, 'portrait.jpg');
+    await fs.writeFile(svg, '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
+    const bomb = path.join(store.dataDir, 'bomb.png');
+    await fs.writeFile(bomb, greyPng(60_000, 60_000, 4));
+    for (const [file, message] of [
+      [svg, /not a JPEG, PNG, GIF or WebP image/],
+      [bomb, /60000 × 60000 pixels, but photos can have at most 50 megapixels/],
+    ] as const) {
+      const result = await runCommand(['photo', 'set', user.upn, file], store.env);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+    }
+    expect(await getMailPhoto(services.database.db, user.id)).toEqual(photo);
+  });
 });
 
 /** Peak resident memory of a process so far, in MB (Linux). */
@@ -333,33 +311,15 @@ describeEachDialect('hostile images through the photo page (POST /profile-photo)
     const { app, services } = context;
     const user = await makeUser(services, { password: undefined });
     await giveMailPhoto(services, user, await solidJpeg([20, 120, 20], 100));
-    const session = `${SESSION_COOKIE}=${await createSession(services.database.db, user.id, 60 * 60 * 1000)}`;
-    const page = await app.inject({ url: '/profile-photo', headers: { cookie: session } });
-    const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
-    const csrfCookie = page.cookies.find((c) => c.name === '_csrf')?.value;
-    expect(token && csrfCookie).toBeTruthy();
-    const boundary = '----hostile';
+    const browser = new FormClient(app);
+    browser.cookies.set(SESSION_COOKIE, await createSession(services.database.db, user.id, 60 * 60 * 1000));
+    const token = await browser.csrfToken('/profile-photo');
 
     for (const hostile of HOSTILE_CASES) {
       const bytes = await hostileBytes(hostile, MAIL_PHOTO_MAX_BYTES);
       const before = await getMailPhoto(services.database.db, user.id);
       const blobsBefore = await storedBlobs(services);
-      const response = await app.inject({
-        method: 'POST',
-        url: '/profile-photo',
-        headers: {
-          cookie: `${session}; _csrf=${csrfCookie}`,
-          'content-type': `multipart/form-data; boundary=${boundary}`,
-        },
-        payload: Buffer.concat([
-          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${token}\r\n`),
-          Buffer.from(
-            `--${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="me.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
-          ),
-          bytes,
-          Buffer.from(`\r\n--${boundary}--\r\n`),
-        ]),
-      });
+      const response = await browser.upload('/profile-photo', token, bytes);
       expect(response.body, hostile.name).not.toMatch(STACK_FRAME);
       if (hostile.expect === 'normalized') {
         expect(response.statusCode, hostile.name).toBe(303);

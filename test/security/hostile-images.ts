@@ -1,5 +1,15 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { constants, crc32, deflateRawSync, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { getDirectoryPhoto } from '../../src/directory/photo.js';
+import type { DirectoryUser } from '../../src/directory/users.js';
+import { getMailPhoto } from '../../src/mail/photo-store.js';
+import { zeroPng } from '../../src/media/test-helpers.js';
+import type { Services } from '../../src/services.js';
+import { getRendition, getSiteProfile } from '../../src/sites/profiles.js';
+import { uploadSitePicture } from '../../src/sites/upload.js';
+import { giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
 
 // Hostile and odd uploads, made on the spot so that no attack file lives in the repository.
 
@@ -165,6 +175,17 @@ export function quadrantJpeg(): Sharp {
 
 const half = (bytes: Buffer) => bytes.subarray(0, Math.floor(bytes.length / 2));
 
+/** Photos no portrait has: refused from the header, before any decode, on every way in. */
+export const SHAPE_CASES: HostileCase[] = [
+  {
+    // Half the pixel limit, but ~17 s of decoding row by row: what starved everyone before.
+    name: 'PNG of 1 × 25,000,000 grey pixels (48 KB)',
+    bytes: async () => zeroPng(1, 25_000_000),
+    expect: { refused: 400 },
+  },
+  { name: 'PNG of 9,000 × 1,000 (wider than 1:8)', bytes: async () => zeroPng(9_000, 1_000), expect: { refused: 400 } },
+];
+
 export const HOSTILE_CASES: HostileCase[] = [
   { name: 'zero bytes', bytes: async () => Buffer.alloc(0), expect: { refused: 400 } },
   {
@@ -264,7 +285,59 @@ export const HOSTILE_CASES: HostileCase[] = [
         .toBuffer(),
     expect: 'normalized',
   },
+  ...SHAPE_CASES,
+  {
+    name: 'PNG of 16,384 × 2,048 (the longest side and the widest shape allowed)',
+    bytes: async () => zeroPng(16_384, 2_048),
+    expect: 'normalized',
+  },
 ];
+
+/** Every stored photo file: the only way to be sure a refusal wrote nothing anywhere. */
+export async function storedBlobs(services: Services): Promise<string[]> {
+  if (services.database.dialect === 'postgres') {
+    const rows = await services.database.db.selectFrom('storage_blobs').select('key').execute();
+    return rows.map((r) => r.key).sort();
+  }
+  const root = path.join(services.config.dataDir, 'photos');
+  const entries = await fs.readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+/**
+ * Two people with pictures already in place, which no refused upload may disturb: one with a
+ * mailbox and a mail photo, one without a mailbox and a picture uploaded in the sites.
+ */
+export async function peopleWithPictures(services: Services) {
+  const withMailbox = await makeUser(services);
+  const withoutMailbox = await makeUser(services, { hasMailbox: false });
+  await giveMailPhoto(services, withMailbox, await solidJpeg([20, 120, 20], 100));
+  const sitesDeps = {
+    db: services.database.db,
+    blobs: services.blobs,
+    lock: services.lock,
+    sizes: services.config.renditionSizes,
+  };
+  await uploadSitePicture(sitesDeps, withoutMailbox, await solidJpeg([20, 20, 120], 100));
+  return { withMailbox, withoutMailbox };
+}
+
+/** Everything a refused upload might have touched: photos, pictures, the directory photo, files. */
+export async function storedPictures(services: Services, users: DirectoryUser[]) {
+  const { db } = services.database;
+  const perUser = await Promise.all(
+    users.map(async (user) => ({
+      mail: await getMailPhoto(db, user.id),
+      profile: await getSiteProfile(db, user.id),
+      large: await getRendition(db, user.id, 'L'),
+      directory: (await getDirectoryPhoto(db, user.id))?.toString('base64'),
+    })),
+  );
+  return { perUser, blobs: await storedBlobs(services) };
+}
 
 const made = new Map<string, Promise<Buffer>>();
 

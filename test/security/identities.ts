@@ -1,4 +1,5 @@
-import { createApp, issueAccessToken } from '../../src/directory/apps.js';
+import { createApp } from '../../src/directory/apps.js';
+import { issueAccessToken } from '../../src/directory/tokens.js';
 import { createSession, createToken } from '../../src/directory/credentials.js';
 import type { GraphScope } from '../../src/directory/scopes.js';
 import type { DirectoryUser } from '../../src/directory/users.js';
@@ -98,7 +99,7 @@ export async function createCast(services: Services): Promise<Cast> {
       garbageToken: bearer('pst_not-a-token-anyone-was-given'),
       tamperedJwt: bearer(tamper(await appJwt(services, ['ProfilePhoto.Read.All']))),
       wrongAudienceJwt: bearer(
-        await appJwt(services, ['ProfilePhoto.ReadWrite.All'], { audience: 'https://graph.microsoft.com' }),
+        await appJwt(services, ['ProfilePhoto.ReadWrite.All'], { audience: 'https://outlook.office.com' }),
       ),
       disabledUser: session(await createSession(db, disabled.id, HOUR)),
     },

@@ -1,4 +1,5 @@
-import { createApp, issueAccessToken, type IssueOptions } from '../../src/directory/apps.js';
+import { createApp } from '../../src/directory/apps.js';
+import { issueAccessToken, type IssueOptions } from '../../src/directory/tokens.js';
 import { createToken } from '../../src/directory/credentials.js';
 import type { GraphScope } from '../../src/directory/scopes.js';
 import type { DirectoryUser } from '../../src/directory/users.js';

@@ -19,6 +19,7 @@ export function chromiumMissing(): string | undefined {
   return reason;
 }
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: FLAGS, headless: true });
+/** `extraArgs`: e.g. the key of a test server's certificate to trust (--ignore-certificate-errors-spki-list). */
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...FLAGS, ...extraArgs], headless: true });
 }

@@ -31,10 +31,38 @@ export class FormClient {
       },
       ...(payload !== undefined ? { payload } : {}),
     });
+    this.keep(response);
+    return response;
+  }
+
+  private keep(response: { cookies: Array<{ name: string; value: string; maxAge?: number }> }) {
     for (const cookie of response.cookies) {
       if (cookie.value === '' || cookie.maxAge === 0) this.cookies.delete(cookie.name);
       else this.cookies.set(cookie.name, cookie.value);
     }
+  }
+
+  /** A picture sent from an upload form (multipart, field `photo`) with the form token. */
+  async upload(url: string, token: string, file: Buffer) {
+    const boundary = '----photosyncform';
+    const response = await this.app.inject({
+      method: 'POST',
+      url,
+      headers: {
+        cookie: this.cookieHeader,
+        'accept-language': this.language,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+      },
+      payload: Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${token}\r\n`),
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="me.png"\r\nContent-Type: image/png\r\n\r\n`,
+        ),
+        file,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]),
+    });
+    this.keep(response);
     return response;
   }
 

@@ -100,8 +100,8 @@ export function useTestServices(dialect: TestDialect, env: Record<string, string
 }
 
 /** useTestServices plus the HTTP app built on them (closed before the services). */
-export function useTestApp(dialect: TestDialect): TestContext & { app: App } {
-  const context = useTestServices(dialect) as TestContext & { app: App };
+export function useTestApp(dialect: TestDialect, env: Record<string, string> = {}): TestContext & { app: App } {
+  const context = useTestServices(dialect, env) as TestContext & { app: App };
   beforeAll(async () => {
     context.app = await buildApp(context.services);
   });

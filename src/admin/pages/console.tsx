@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import type { MessageKey } from '../../web/messages/en.js';
 import { renderPage, type PageContext } from '../../web/layout.js';
-import type { SyncStateName } from '../../sync/status.js';
+import type { SyncStateName } from '../../sync/state.js';
 
 // The admin console's frame (its navigation and notices) and what its pages share; each page is
 // a file of its own beside this one, rendered through the page shell's one layout.

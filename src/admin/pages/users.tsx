@@ -1,4 +1,4 @@
-import { SYNC_STATES } from '../../sync/status.js';
+import { SYNC_STATES } from '../../sync/state.js';
 import type { PageContext } from '../../web/layout.js';
 import type { MessageKey } from '../../web/messages/en.js';
 import { USER_SORTS, type UsersPage, type UsersPageQuery } from '../users-query.js';

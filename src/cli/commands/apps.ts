@@ -1,9 +1,13 @@
-import { createApp, issuerFor, listApps, removeApp, tenantId } from '../../directory/apps.js';
+import fs from 'node:fs';
+import { appRedirectUris, createApp, listApps, removeApp } from '../../directory/apps.js';
+import { tenantId } from '../../directory/settings.js';
+import { issuerFor } from '../../directory/tokens.js';
 import { createToken } from '../../directory/credentials.js';
 import { parseScopes, GRAPH_SCOPES } from '../../directory/scopes.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { CliError, formatTime, table } from '../output.js';
+import type { CommandHandler } from '../command.js';
+import { CliError, fileProblem, formatTime, table } from '../output.js';
 import { requireUser } from './users.js';
 
 function scopesFrom(text: string | undefined, usage: string) {
@@ -17,11 +21,59 @@ function scopesFrom(text: string | undefined, usage: string) {
   }
 }
 
-/** Registers an app and prints what a daemon needs: client id, secret (once), tenant and token URL. */
-export async function addAppCommand(services: Services, name: string | undefined, scopes: string | undefined) {
-  const usage = 'Usage: photosync apps add <name> --scopes ProfilePhoto.ReadWrite.All';
+export const appsAdd: CommandHandler = async ({ args: [name], services, option, options, print }) => {
+  print(
+    await addAppCommand(await services(), name, {
+      scopes: option('scopes'),
+      certificate: options('certificate'),
+      'redirect-uri': options('redirect-uri'),
+    }),
+  );
+};
+
+export const appsList: CommandHandler = async ({ services, print }) => {
+  print(await listAppsCommand(await services()));
+};
+
+export const appsRemove: CommandHandler = async ({ args: [clientId], services, print }) => {
+  print(await removeAppCommand(await services(), clientId));
+};
+
+export const tokenCreate: CommandHandler = async ({ args: [upn], services, option, print }) => {
+  // Create it first: an unknown user must not get a heading for a token that never existed.
+  const token = await createUserTokenCommand(await services(), upn, option('scopes'));
+  print(`Bearer token for ${upn ?? ''} (keep it secret; it is shown once):`);
+  print(token);
+};
+
+export interface AddAppOptions {
+  scopes?: string | undefined;
+  /** Files with a PEM certificate each: the app may prove itself with a client assertion signed by its key. */
+  certificate?: string[] | undefined;
+  /** Where /authorize may send the user back with a code (exact match, as Entra compares them). */
+  'redirect-uri'?: string[] | undefined;
+}
+
+function readCertificate(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(fileProblem(file, error));
+  }
+}
+
+/** Registers an app and prints what a client needs: client id, secret (once), tenant, authority and endpoints. */
+async function addAppCommand(services: Services, name: string | undefined, options: AddAppOptions) {
+  const usage =
+    'Usage: photosync apps add <name> --scopes ProfilePhoto.ReadWrite.All [--certificate cert.pem] [--redirect-uri https://…]';
   if (!name) throw new CliError(`Name the app.\n${usage}`, 2);
-  const app = await createApp(services.database.db, name, scopesFrom(scopes, usage));
+  const app = await createApp(services.database.db, name, scopesFrom(options.scopes, usage), {
+    certificates: (options.certificate ?? []).map(readCertificate),
+    redirectUris: options['redirect-uri'] ?? [],
+  }).catch((error: unknown) => {
+    if (isAppError(error)) throw new CliError(error.message, 2);
+    throw error;
+  });
   const tenant = await tenantId(services.database.db);
   const { publicUrl } = services.config;
   return [
@@ -29,29 +81,40 @@ export async function addAppCommand(services: Services, name: string | undefined
     `  tenant id:      ${tenant}`,
     `  client id:      ${app.clientId}`,
     `  client secret:  ${app.secret}   (shown once; keep it secret)`,
+    ...app.certificates.map(
+      (c) => `  certificate:    x5t#S256 ${c.thumbprintSha256} (until ${formatTime(c.notAfter)})`,
+    ),
+    ...app.redirectUris.map((uri) => `  redirect URI:   ${uri}`),
+    `  authority:      ${publicUrl}/${tenant}   (MSAL: authority, and knownAuthorities: ["${new URL(publicUrl).host}"])`,
     `  token endpoint: ${publicUrl}/${tenant}/oauth2/v2.0/token`,
-    `  scope:          https://graph.microsoft.com/.default`,
+    `  scope:          https://graph.microsoft.com/.default (Graph), https://<tenant>-my.sharepoint.com/.default (SharePoint)`,
     `  issuer:         ${issuerFor(publicUrl, tenant)}`,
   ].join('\n');
 }
 
-export async function listAppsCommand(services: Services): Promise<string> {
+async function listAppsCommand(services: Services): Promise<string> {
   const apps = await listApps(services.database.db);
   if (apps.length === 0) return 'No apps are registered. Add one with: photosync apps add <name> --scopes …';
-  return table(
-    ['client id', 'name', 'scopes', 'created'],
-    apps.map((a) => [a.clientId, a.name, a.scopes.join(' '), formatTime(a.createdAt)]),
+  const rows = await Promise.all(
+    apps.map(async (a) => [
+      a.clientId,
+      a.name,
+      a.scopes.join(' '),
+      (await appRedirectUris(services.database.db, a.clientId)).join(' '),
+      formatTime(a.createdAt),
+    ]),
   );
+  return table(['client id', 'name', 'scopes', 'redirect URIs', 'created'], rows);
 }
 
-export async function removeAppCommand(services: Services, clientId: string | undefined): Promise<string> {
+async function removeAppCommand(services: Services, clientId: string | undefined): Promise<string> {
   if (!clientId) throw new CliError('Usage: photosync apps remove <client id>', 2);
   await removeApp(services.database.db, clientId);
   return `Removed app ${clientId}; its tokens no longer work.`;
 }
 
 /** A user's bearer token; with --scopes it holds only those (default: User.Read ProfilePhoto.Read.All). */
-export async function createUserTokenCommand(
+async function createUserTokenCommand(
   services: Services,
   upn: string | undefined,
   scopes: string | undefined,

@@ -4,6 +4,7 @@ import { isAppError } from '../../errors.js';
 import { removeMailPhoto, setMailPhoto, MAIL_PHOTO_MAX_BYTES } from '../../mail/photo-store.js';
 import type { Services } from '../../services.js';
 import { uploadSitePicture, SITE_PICTURE_MAX_BYTES } from '../../sites/upload.js';
+import type { CommandHandler } from '../command.js';
 import { CliError, fileProblem } from '../output.js';
 import { requireUser } from './users.js';
 
@@ -34,7 +35,23 @@ async function withFile<T>(file: string | undefined, action: () => Promise<T>): 
   }
 }
 
-export async function setMailPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
+export const photoSet: CommandHandler = async ({ args: [upn, file], services, print }) => {
+  print(await setMailPhotoCommand(await services(), upn, file));
+};
+
+export const photoRemove: CommandHandler = async ({ args: [upn], services, print }) => {
+  print(await removeMailPhotoCommand(await services(), upn));
+};
+
+export const directoryPhotoSet: CommandHandler = async ({ args: [upn, file], services, print }) => {
+  print(await setDirectoryPhotoCommand(await services(), upn, file));
+};
+
+export const sitePhotoSet: CommandHandler = async ({ args: [upn, file], services, print }) => {
+  print(await setSitePhotoCommand(await services(), upn, file));
+};
+
+async function setMailPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
   const user = await requireUser(services, upn);
   const bytes = await readImage(file, MAIL_PHOTO_MAX_BYTES);
   const photo = await withFile(file, () =>
@@ -43,7 +60,7 @@ export async function setMailPhotoCommand(services: Services, upn?: string, file
   return `Mail photo of ${user.upn} is now ${photo.side}x${photo.side}, ETag "${photo.etag}". The sites take it at the user's next sync action.`;
 }
 
-export async function removeMailPhotoCommand(services: Services, upn?: string): Promise<string> {
+async function removeMailPhotoCommand(services: Services, upn?: string): Promise<string> {
   const user = await requireUser(services, upn);
   const removed = await removeMailPhoto(
     { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
@@ -54,14 +71,14 @@ export async function removeMailPhotoCommand(services: Services, upn?: string): 
     : `${user.upn} had no mail photo; nothing changed.`;
 }
 
-export async function setDirectoryPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
+async function setDirectoryPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
   const user = await requireUser(services, upn);
   const bytes = await readImage(file, DIRECTORY_PHOTO_MAX_BYTES);
   await withFile(file, () => setDirectoryPhoto(services.database.db, user.id, bytes));
   return `Directory photo (thumbnailPhoto) of ${user.upn} set. The sites never use it; they take photos from the mail service only.`;
 }
 
-export async function setSitePhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
+async function setSitePhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
   const user = await requireUser(services, upn);
   const bytes = await readImage(file, SITE_PICTURE_MAX_BYTES);
   await withFile(file, () =>

@@ -1,9 +1,16 @@
 import type { Services } from '../../services.js';
 import { renditionSpec } from '../../sites/library.js';
-import { SYNC_STATE_LABELS, listSyncStatus } from '../../sync/status.js';
+import { SYNC_STATE_LABELS } from '../../sync/state.js';
+import { listSyncStatus } from '../../sync/status.js';
+import type { CommandHandler } from '../command.js';
 import { formatTime, table } from '../output.js';
 
-export async function statusCommand(services: Services, json: boolean): Promise<string> {
+/** Every user's state as a table with a summary, or as JSON with `--json`. */
+export const status: CommandHandler = async ({ services, flag, print }) => {
+  print(await statusReport(await services(), flag('json')));
+};
+
+async function statusReport(services: Services, json: boolean): Promise<string> {
   const statuses = await listSyncStatus(
     services.database.db,
     services.config.publicUrl,

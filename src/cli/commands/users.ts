@@ -4,6 +4,7 @@ import { createUser, findUserByUpn, type DirectoryUser } from '../../directory/u
 import { normalizeUpn } from '../../directory/upn.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
+import type { CliWriter, CommandHandler } from '../command.js';
 import { CliError, fileProblem } from '../output.js';
 import { createProgress } from '../progress.js';
 
@@ -15,7 +16,26 @@ export async function requireUser(services: Services, upn: string | undefined): 
   return user;
 }
 
-export async function addUser(
+export const usersAdd: CommandHandler = async ({ args: [upn], services, option, flag, print }) => {
+  print(
+    await addUser(await services(), upn, {
+      name: option('name'),
+      password: option('password'),
+      mailbox: !flag('no-mailbox'),
+      admin: flag('admin'),
+    }),
+  );
+};
+
+/** Imports the good rows, reports each bad one on standard error, and exits 1 if it skipped any. */
+export const usersImport: CommandHandler = async ({ args: [file], services, io, print }) => {
+  const report = await importUsers(await services(), file, io.stderr);
+  for (const { line, reason } of report.skipped) io.stderr.write(`line ${line}: ${reason}\n`);
+  print(`Imported ${report.imported} users; skipped ${report.skipped.length}.`);
+  return report.skipped.length > 0 ? 1 : 0;
+};
+
+async function addUser(
   services: Services,
   upn: string | undefined,
   options: { name?: string; password?: string; mailbox: boolean; admin: boolean },
@@ -44,13 +64,13 @@ function parseFlag(value: string | undefined, fallback: boolean): boolean | unde
   return undefined;
 }
 
-export interface ImportReport {
+interface ImportReport {
   imported: number;
   skipped: Array<{ line: number; reason: string }>;
 }
 
 /** Imports upn,displayName,password,mailbox,admin rows; a bad row is reported and skipped. */
-export async function importUsers(services: Services, file: string | undefined): Promise<ImportReport> {
+async function importUsers(services: Services, file: string | undefined, progressTo: CliWriter): Promise<ImportReport> {
   if (!file) throw new CliError('Usage: photosync users import <file.csv>', 2);
   let bytes: Buffer;
   try {
@@ -80,7 +100,7 @@ export async function importUsers(services: Services, file: string | undefined):
 
   const report: ImportReport = { imported: 0, skipped: [] };
   const seen = new Map<string, number>();
-  const progress = createProgress(records.length, 'Importing users');
+  const progress = createProgress(records.length, 'Importing users', progressTo);
   let done = 0;
   let next = 0;
   const importOne = async ({ record, info }: (typeof records)[number]) => {

@@ -15,6 +15,14 @@ export const et: Messages = {
   'signin.failed': 'See konto ja parool ei sobi kokku. Kontrolli mõlemat ja proovi uuesti.',
   'signin.incomplete': 'Sisesta oma töökonto ja parool.',
   'signin.rateLimited': 'Liiga palju ebaõnnestunud sisselogimiskatseid. Oota {minutes} minutit ja proovi uuesti.',
+  'signin.forApp': 'Logi sisse, et jätkata rakendusse {app}.',
+  'authorize.title': 'Rakendusse ei saa sisse logida',
+  'authorize.unknownTenant': 'See sisselogimisaadress nimetab organisatsiooni, mida photosync ei tunne ({code}).',
+  'authorize.unknownApp':
+    'Rakendus, mis sind siia saatis, pole photosyncis registreeritud ({code}). Anna sellest teada rakenduse omanikule.',
+  'authorize.badRedirect':
+    'Rakendus, mis sind siia saatis, palus vastust aadressile, mida ta pole registreerinud ({code}). Anna sellest teada rakenduse omanikule.',
+  'authorize.badRequest': 'Rakendus, mis sind siia saatis, tegi päringu, mida photosync ei saa lugeda ({code}).',
   'form.expired': 'See vorm on aegunud. Palun proovi uuesti.',
   'home.title': 'Avaleht',
   'home.greeting': 'Tere, {name}',
@@ -62,6 +70,11 @@ export const et: Messages = {
   'photo.error.corrupt': 'See pilt on vigane ja seda ei saa lugeda. Proovi mõnda teist faili.',
   'photo.error.empty': 'Vali kõigepealt pilt.',
   'photo.error.too_many_pixels': 'Sellel pildil on liiga palju piksleid. Vali väiksem pilt.',
+  'photo.error.not_portrait':
+    'See pilt on profiilipildiks liiga pikk ja kitsas (küljel kuni 16 384 pikslit ja üks külg kuni 8 korda teisest pikem). Lõika see sobivaks ja proovi uuesti.',
+  'photo.error.too_slow':
+    'Selle pildi töötlemine võttis liiga kaua aega. Salvesta see väiksema JPEG- või PNG-failina ja proovi uuesti.',
+  'photo.error.busy': 'Töötleme praegu teisi pilte. Proovi mõne sekundi pärast uuesti.',
   'sync.synced': 'Sinu profiilipilt on nüüd rakenduses {app} ajakohane.',
   'sync.removed': 'Sinu profiilipilt eemaldati rakendusest {app}, sest see eemaldati sinu postkastist.',
   'sync.unchanged': 'Sinu profiilipilt rakenduses {app} oli juba ajakohane: midagi polnud vaja uuendada.',

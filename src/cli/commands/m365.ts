@@ -1,0 +1,166 @@
+import { allPassed, runChecks } from '../../m365/check.js';
+import { mapLimit } from '../../m365/concurrency.js';
+import { createM365Connection, type M365Connection } from '../../m365/connection.js';
+import { lookupUser } from '../../m365/graph.js';
+import { TENANT_STATE_LABELS, type TenantState } from '../../m365/model.js';
+import { pushTenantUser, type PushReport } from '../../m365/push.js';
+import { scanTenant } from '../../m365/scan.js';
+import { ensureTenantUser, findTenantUser, listTenantUsers } from '../../m365/users.js';
+import type { Services } from '../../services.js';
+import { OUT_OF_STEP_STATES } from '../../sync/state.js';
+import type { CliWriter, CommandHandler } from '../command.js';
+import { CliError, formatTime, table } from '../output.js';
+import { createProgress } from '../progress.js';
+
+// photosync m365 check | scan [--json] | sync <upn> | sync --all-out-of-step [--dry-run]
+
+interface M365Flags {
+  json: boolean;
+  allOutOfStep: boolean;
+  dryRun: boolean;
+}
+
+/** States a push can fix: known to be out of step, or pushes failing. */
+const OUT_OF_STEP: readonly TenantState[] = OUT_OF_STEP_STATES;
+
+export const m365Check: CommandHandler = async ({ services, print }) => {
+  const s = await services();
+  return check(connect(s), print);
+};
+
+export const m365Scan: CommandHandler = async ({ services, flag, print, io }) => {
+  const s = await services();
+  return scan(s, connect(s), flag('json'), print, io.stderr);
+};
+
+export const m365Sync: CommandHandler = async ({ args: [upn], services, flag, print, io }) => {
+  const s = await services();
+  const flags = { json: false, allOutOfStep: flag('all-out-of-step'), dryRun: flag('dry-run') };
+  return sync(s, connect(s), upn, flags, print, io.stderr);
+};
+
+function connect(services: Services): M365Connection {
+  const settings = services.config.m365;
+  if (!settings) {
+    throw new CliError(
+      'Connect mode is not set up: set PHOTOSYNC_M365_TENANT, PHOTOSYNC_M365_CLIENT_ID, PHOTOSYNC_M365_CERTIFICATE and ' +
+        'PHOTOSYNC_M365_SHAREPOINT_URL (docs/M365.md explains each).',
+    );
+  }
+  return createM365Connection(settings, services.log);
+}
+
+async function check(connection: M365Connection, print: (text: string) => void): Promise<number> {
+  const results = await runChecks(connection);
+  for (const result of results) {
+    const mark = result.status === 'ok' ? '✓' : result.status === 'failed' ? '✗' : '–';
+    print(`${mark} ${result.name}${result.detail ? `: ${result.detail}` : ''}`);
+  }
+  return allPassed(results) ? 0 : 1;
+}
+
+async function scan(
+  services: Services,
+  connection: M365Connection,
+  json: boolean,
+  print: (text: string) => void,
+  progress: CliWriter,
+): Promise<number> {
+  let bar: ReturnType<typeof createProgress> | undefined;
+  const report = await scanTenant(connection, services.database.db, {
+    onProgress: ({ done, total }) => {
+      bar ??= createProgress(total ?? 0, 'Scanning the tenant', progress);
+      bar.update(total === null ? done : Math.min(done, total));
+    },
+  });
+  bar?.finish();
+  const users = await listTenantUsers(services.database.db);
+  if (json) {
+    print(JSON.stringify({ scan: report.scan, resumed: report.resumed, summary: report.summary, users }, null, 2));
+    return 0;
+  }
+  const rows = users.map((u) => [
+    u.upn,
+    TENANT_STATE_LABELS[u.state ?? 'unknown'],
+    u.exchangeEtag || '-',
+    formatTime(u.stateSince),
+    u.stateReason ?? '',
+  ]);
+  const summary = Object.entries(report.summary)
+    .map(([state, n]) => `${n} ${TENANT_STATE_LABELS[state as TenantState]}`)
+    .join(', ');
+  print(table(['USER', 'STATE', 'EXCHANGE ETAG', 'SINCE', 'WHY'], rows));
+  print('');
+  print(`${users.length} users: ${summary || 'none'}.`);
+  print(
+    `${report.resumed ? 'Resumed an interrupted scan. ' : ''}This run: ${report.graphRequests} Graph requests, ` +
+      `${report.sharePointRequests} SharePoint requests, ${report.imageBytes} bytes of pictures read` +
+      (connection.throttled.count > 0
+        ? `, throttled ${connection.throttled.count} times (${Math.round(connection.throttled.totalMs / 1000)} s).`
+        : '.'),
+  );
+  return 0;
+}
+
+async function sync(
+  services: Services,
+  connection: M365Connection,
+  upn: string | undefined,
+  flags: M365Flags,
+  print: (text: string) => void,
+  progress: CliWriter,
+): Promise<number> {
+  if ((upn === undefined) === !flags.allOutOfStep) {
+    throw new CliError('Name one user (photosync m365 sync <upn>) or use --all-out-of-step, not both.', 2);
+  }
+  const db = services.database.db;
+  const options = { trigger: 'admin' as const, sizes: services.syncSettings().renditionSizes, dryRun: flags.dryRun };
+  const deps = { db, lock: services.lock };
+  let users;
+  if (upn !== undefined) {
+    let user = await findTenantUser(db, upn);
+    if (!user) {
+      const found = await lookupUser(connection.http, connection.settings.graphUrl, upn);
+      if (!found) throw new CliError(`The tenant has no user ${upn}.`);
+      await ensureTenantUser(db, found);
+      user = (await findTenantUser(db, found.id))!;
+    }
+    users = [user];
+  } else {
+    users = await listTenantUsers(db, OUT_OF_STEP);
+    if (users.length === 0) {
+      print('Nobody is out of step as of the last scan (run photosync m365 scan first to find them).');
+      return 0;
+    }
+  }
+  const bar =
+    users.length > 1 ? createProgress(users.length, flags.dryRun ? 'Deciding' : 'Pushing', progress) : undefined;
+  let finished = 0;
+  const reports = await mapLimit(users, 4, async (user) => {
+    const report = await pushTenantUser(connection, deps, user, options);
+    bar?.update(++finished);
+    return report;
+  });
+  bar?.finish();
+  for (const report of reports) print(describePush(report));
+  const failed = reports.filter((r) => r.outcome === 'failed').length;
+  if (reports.length > 1) print(`${reports.length} users, ${failed} failed.`);
+  return failed > 0 ? 1 : 0;
+}
+
+function describePush(report: PushReport): string {
+  const what: Record<PushReport['outcome'], string> = {
+    synced: `pushed ${report.etagAfter ?? ''} into SharePoint`,
+    removed: 'set SharePoint back to the placeholder (the Exchange photo was removed)',
+    unchanged: 'already in step, nothing read or written',
+    no_photo: 'no Exchange photo, SharePoint shows the placeholder: nothing to do',
+    no_mailbox: 'no Exchange mailbox: SharePoint never takes this user’s photo from Exchange',
+    failed: `failed: ${report.error ?? 'unknown error'}`,
+    would_push: 'would push the Exchange photo into SharePoint',
+    would_remove: 'would set SharePoint back to the placeholder',
+    recently_checked: 'checked recently',
+    backing_off: 'backing off after a failure',
+    busy: 'another push of this user is running',
+  };
+  return `${report.upn}: ${what[report.outcome]} (${report.durationMs.toFixed(0)} ms)`;
+}

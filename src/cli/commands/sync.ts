@@ -1,0 +1,17 @@
+import type { CommandHandler } from '../command.js';
+import { CliError } from '../output.js';
+import { requireUser } from './users.js';
+
+/** The operator's sync of one user, recorded with trigger "admin". */
+export const sync: CommandHandler = async ({ args: [upn], services, print }) => {
+  const opened = await services();
+  const user = await requireUser(opened, upn);
+  const result = await opened.sync.sync(user, 'admin');
+  print(
+    `${user.upn}: ${result.outcome} in ${result.durationMs.toFixed(1)} ms` +
+      (result.etagAfter !== result.etagBefore
+        ? ` (${result.etagBefore ?? 'none'} -> ${result.etagAfter ?? 'none'})`
+        : ''),
+  );
+  if (result.outcome === 'failed') throw new CliError(`The sync failed: ${result.error ?? 'unknown error'}`);
+};

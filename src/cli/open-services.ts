@@ -1,0 +1,26 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { createServices, type Services } from '../services.js';
+import { CliError } from './output.js';
+
+/** Opens the database and the photo store; a database that cannot be reached is the user's to fix. */
+export async function openServices(config: Config, log?: Logger): Promise<Services> {
+  try {
+    return await createServices(config, log ? { log } : {});
+  } catch (error) {
+    const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error);
+    throw new CliError(`Cannot open the database at ${databaseLocation(config)}: ${cause.message}`);
+  }
+}
+
+/** Where the data lives, without the password a DATABASE_URL may hold. */
+function databaseLocation(config: Config): string {
+  if (!config.databaseUrl) return path.join(config.dataDir, 'photosync.sqlite');
+  try {
+    const url = new URL(config.databaseUrl);
+    return `postgres://${url.host}${url.pathname}`;
+  } catch {
+    return 'DATABASE_URL';
+  }
+}

@@ -1,0 +1,188 @@
+import type { CommandOptions, CommandSpec } from './command.js';
+
+// Every command of `photosync`, in the order the usage lists them. A command's module is imported
+// only when that command runs. To add one: write src/cli/commands/<topic>.ts exporting a
+// CommandHandler, and add its entry here.
+
+const scopes: CommandOptions = { scopes: { type: 'string' } };
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'serve',
+    synopsis: '',
+    summary: 'start the server (see README for settings)',
+    args: 0,
+    load: async () => (await import('./commands/serve.js')).serve,
+  },
+  {
+    name: 'users add',
+    synopsis: '<upn> --name <display name> [--password <password>] [--no-mailbox] [--admin]',
+    summary: '',
+    args: 1,
+    options: {
+      name: { type: 'string' },
+      password: { type: 'string' },
+      'no-mailbox': { type: 'boolean', default: false },
+      admin: { type: 'boolean', default: false },
+    },
+    load: async () => (await import('./commands/users.js')).usersAdd,
+  },
+  {
+    name: 'users import',
+    synopsis: '<file.csv>',
+    summary: 'rows: upn,displayName,password,mailbox,admin',
+    args: 1,
+    load: async () => (await import('./commands/users.js')).usersImport,
+  },
+  {
+    name: 'photo set',
+    synopsis: '<upn> <image>',
+    summary: 'set the mail photo (JPEG, PNG, GIF, WebP; 4 MB)',
+    args: 2,
+    load: async () => (await import('./commands/photos.js')).photoSet,
+  },
+  {
+    name: 'photo remove',
+    synopsis: '<upn>',
+    summary: 'remove the mail photo',
+    args: 1,
+    load: async () => (await import('./commands/photos.js')).photoRemove,
+  },
+  {
+    name: 'directory-photo set',
+    synopsis: '<upn> <image>',
+    summary: 'set the directory photo (never used by the sites)',
+    args: 2,
+    load: async () => (await import('./commands/photos.js')).directoryPhotoSet,
+  },
+  {
+    name: 'site-photo set',
+    synopsis: '<upn> <image>',
+    summary: 'upload a picture directly in the sites',
+    args: 2,
+    load: async () => (await import('./commands/photos.js')).sitePhotoSet,
+  },
+  {
+    name: 'sync',
+    synopsis: '<upn>',
+    summary: 'run the sync for one user (trigger: admin)',
+    args: 1,
+    load: async () => (await import('./commands/sync.js')).sync,
+  },
+  {
+    name: 'status',
+    synopsis: '[--json]',
+    summary: 'who is in step, and why not',
+    args: 0,
+    options: { json: { type: 'boolean', default: false } },
+    load: async () => (await import('./commands/status.js')).status,
+  },
+  {
+    name: 'token create',
+    synopsis: '<upn> [--scopes <scopes>]',
+    summary: 'a bearer token for the user (last line of output);\ndefault scopes User.Read ProfilePhoto.Read.All',
+    args: 1,
+    options: scopes,
+    load: async () => (await import('./commands/apps.js')).tokenCreate,
+  },
+  {
+    name: 'apps add',
+    synopsis: '<name> --scopes <scopes> [--certificate <cert.pem>]… [--redirect-uri <uri>]…',
+    summary:
+      'register an app (client id + secret; certificates for client assertions;\nredirect URIs for sign-in with the authorization code)',
+    args: 1,
+    options: {
+      ...scopes,
+      certificate: { type: 'string', multiple: true },
+      'redirect-uri': { type: 'string', multiple: true },
+    },
+    load: async () => (await import('./commands/apps.js')).appsAdd,
+  },
+  {
+    name: 'apps list',
+    synopsis: '',
+    summary: 'the registered apps',
+    args: 0,
+    load: async () => (await import('./commands/apps.js')).appsList,
+  },
+  {
+    name: 'apps remove',
+    synopsis: '<client id>',
+    summary: 'remove an app; its tokens stop working',
+    args: 1,
+    load: async () => (await import('./commands/apps.js')).appsRemove,
+  },
+  {
+    name: 'users revoke-sessions',
+    synopsis: '<upn>',
+    summary: "end the user's sign-ins: refresh tokens and portal sessions",
+    args: 1,
+    load: async () => (await import('./commands/sign-in.js')).usersRevokeSessions,
+  },
+  {
+    name: 'signing-key rotate',
+    synopsis: '',
+    summary: 'a new key signs tokens; the old one stays published for a day',
+    args: 0,
+    load: async () => (await import('./commands/sign-in.js')).signingKeyRotate,
+  },
+  {
+    name: 'dev-cert',
+    synopsis: '[--out <dir>] [--host <name>]…',
+    summary: 'a local CA and a localhost certificate for https (prints the settings)',
+    args: 0,
+    options: { out: { type: 'string' }, host: { type: 'string', multiple: true } },
+    load: async () => (await import('./commands/dev-cert.js')).devCert,
+  },
+  {
+    name: 'm365 check',
+    synopsis: '',
+    summary: 'connect mode: what works against the tenant, and the fix',
+    args: 0,
+    load: async () => (await import('./commands/m365.js')).m365Check,
+  },
+  {
+    name: 'm365 scan',
+    synopsis: '[--json]',
+    summary: "every tenant user's state (resumes an interrupted scan)",
+    args: 0,
+    options: { json: { type: 'boolean', default: false } },
+    load: async () => (await import('./commands/m365.js')).m365Scan,
+  },
+  {
+    name: 'm365 sync',
+    synopsis: '<upn> | --all-out-of-step [--dry-run]',
+    summary: "push Exchange photos into the tenant's SharePoint",
+    args: 1,
+    options: { 'all-out-of-step': { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false } },
+    load: async () => (await import('./commands/m365.js')).m365Sync,
+  },
+];
+
+/** The command named by the first words of the line: two words ("users add") before one ("sync"). */
+export function findCommand(words: readonly string[]): CommandSpec | undefined {
+  const [first, second] = words;
+  return (
+    COMMANDS.find((c) => second !== undefined && c.name === `${first} ${second}`) ??
+    COMMANDS.find((c) => c.name === first)
+  );
+}
+
+const SUMMARY_COLUMN = 52;
+
+/** The usage lines of one command: synopsis, then its summary in a column (or below, when long). */
+export function commandUsage(spec: CommandSpec): string {
+  const head = `  photosync ${spec.name}${spec.synopsis ? ` ${spec.synopsis}` : ''}`;
+  const [first = '', ...more] = spec.summary.split('\n');
+  const pad = ' '.repeat(SUMMARY_COLUMN);
+  const lines =
+    first === '' ? [head] : head.length < SUMMARY_COLUMN ? [head.padEnd(SUMMARY_COLUMN) + first] : [head, pad + first];
+  return [...lines, ...more.map((line) => pad + line)].join('\n');
+}
+
+export const USAGE = `photosync — profile pictures: one mail photo, site renditions synced on the user's action
+
+Usage:
+${COMMANDS.map(commandUsage).join('\n')}
+Scopes: User.Read, ProfilePhoto.Read.All, ProfilePhoto.ReadWrite.All (space- or comma-separated).
+`;

@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from '../http/types.js';
+import { SESSION_COOKIE } from '../http/auth.js';
+import { pageContext, sendPage } from '../web/page-context.js';
+import { signInPage } from '../portal/pages.js';
+import { messagePage } from '../web/message-page.js';
+import type { MessageKey } from '../web/messages/en.js';
+import type { Services } from '../services.js';
+import { findApp, redirectUriIsRegistered, type AppRegistration } from './apps.js';
+import { userForSession } from './credentials.js';
+import { EntraError, entraError, entraErrorBody } from './entra-errors.js';
+import { grantDelegatedScopes, parseScopeRequest } from './scope-request.js';
+import { tenantId } from './settings.js';
+import { createAuthorizationCode } from './sign-in-grants.js';
+import { tenantIsOurs } from './tenants.js';
+import { clientInfo } from './tokens.js';
+
+// Entra's authorization endpoint, GET /{tenant}/oauth2/v2.0/authorize: the authorization code
+// flow with PKCE (S256). The user signs in on the portal's own sign-in page, which comes back
+// here; a registered app needs no consent (its registration is the consent). Problems with the
+// app itself (unknown client, unregistered redirect URI) are shown on a page, as Entra does,
+// since sending the user anywhere would be unsafe; every other problem goes back to the app as
+// `error` and `error_description` in its response mode.
+
+const AuthorizeQuery = Type.Object(
+  {
+    client_id: Type.Optional(Type.String({ maxLength: 100 })),
+    redirect_uri: Type.Optional(Type.String({ maxLength: 2000 })),
+    response_type: Type.Optional(Type.String({ maxLength: 100 })),
+    response_mode: Type.Optional(Type.String({ maxLength: 20, description: 'query (default), fragment or form_post' })),
+    scope: Type.Optional(Type.String({ maxLength: 2000 })),
+    state: Type.Optional(Type.String({ maxLength: 2000 })),
+    nonce: Type.Optional(Type.String({ maxLength: 500 })),
+    prompt: Type.Optional(Type.String({ maxLength: 30, description: 'login, none, consent or select_account' })),
+    login_hint: Type.Optional(Type.String({ maxLength: 300 })),
+    code_challenge: Type.Optional(Type.String({ maxLength: 200 })),
+    code_challenge_method: Type.Optional(Type.String({ maxLength: 20 })),
+    client_info: Type.Optional(Type.String({ maxLength: 5 })),
+  },
+  { additionalProperties: true },
+);
+type AuthorizeQuery = Static<typeof AuthorizeQuery>;
+
+const RESPONSE_MODES = ['query', 'fragment', 'form_post'] as const;
+type ResponseMode = (typeof RESPONSE_MODES)[number];
+const PROMPTS = ['login', 'none', 'consent', 'select_account'];
+const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43,128}$/;
+const html = {
+  200: { type: 'string', description: 'The sign-in page, or a form that posts the answer to the app' },
+} as const;
+
+/** A problem shown on our own page, because the app cannot safely be told. */
+class AuthorizePageError extends Error {
+  constructor(
+    readonly key: MessageKey,
+    readonly code: number,
+  ) {
+    super(`AADSTS${code}`);
+  }
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** The answer to the app in its response mode: its redirect URI with the parameters, or a self-posting form. */
+function answerApp(reply: FastifyReply, redirectUri: string, mode: ResponseMode, params: Record<string, string>) {
+  if (mode === 'form_post') {
+    const script = 'document.forms[0].submit();';
+    const hash = createHash('sha256').update(script).digest('base64');
+    const inputs = Object.entries(params)
+      .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+      .join('');
+    const page =
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Working…</title></head><body>` +
+      `<form method="post" action="${escapeHtml(redirectUri)}">${inputs}` +
+      `<noscript><p>Script is disabled. Select Continue to go back to the app.</p><button type="submit">Continue</button></noscript>` +
+      `</form><script>${script}</script></body></html>`;
+    return reply
+      .status(200)
+      .header(
+        'content-security-policy',
+        `default-src 'self'; script-src 'sha256-${hash}'; form-action ${new URL(redirectUri).origin}; frame-ancestors 'none'; base-uri 'none'`,
+      )
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(page);
+  }
+  const url = new URL(redirectUri);
+  if (mode === 'fragment') url.hash = new URLSearchParams(params).toString();
+  else for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  return reply.header('cache-control', 'no-store').redirect(url.toString(), 302);
+}
+
+export function authorizeRoutes(app: App, services: Services): void {
+  const { db, dialect, reads } = services.database;
+
+  async function showProblem(request: FastifyRequest, reply: FastifyReply, problem: AuthorizePageError) {
+    const page = await pageContext(db, request, reply);
+    const message = page.t(problem.key, { code: problem.message });
+    return sendPage(reply, messagePage(page, page.t('authorize.title'), message), 400);
+  }
+
+  /** The registered app and redirect URI, or a page saying which is wrong. */
+  async function checkClient(query: AuthorizeQuery): Promise<{ client: AppRegistration; redirectUri: string }> {
+    if (!query.client_id) throw new AuthorizePageError('authorize.badRequest', 900144);
+    const client = await findApp(db, query.client_id);
+    if (!client) throw new AuthorizePageError('authorize.unknownApp', 700016);
+    if (!query.redirect_uri || !(await redirectUriIsRegistered(db, client.clientId, query.redirect_uri))) {
+      throw new AuthorizePageError('authorize.badRedirect', 50011);
+    }
+    return { client, redirectUri: query.redirect_uri };
+  }
+
+  app.get(
+    '/:tenant/oauth2/v2.0/authorize',
+    {
+      schema: {
+        summary: 'Sign-in for apps (Entra ID v2.0 authorization endpoint): authorization code with PKCE',
+        description:
+          'response_type=code, PKCE with code_challenge_method=S256, response_mode query, fragment or form_post, state, nonce, ' +
+          'prompt=login|none. The app must be registered with the redirect URI (photosync apps add … --redirect-uri).',
+        tags: ['auth'],
+        security: [{ session: [] }],
+        params: Type.Object({ tenant: Type.String({ maxLength: 256 }) }),
+        querystring: AuthorizeQuery,
+        response: html,
+      },
+      errorHandler: async (error, request, reply) => {
+        if (error instanceof AuthorizePageError) return showProblem(request, reply, error);
+        if ((error as { validation?: unknown }).validation) {
+          return showProblem(request, reply, new AuthorizePageError('authorize.badRequest', 900144));
+        }
+        throw error;
+      },
+    },
+    async (request, reply) => {
+      const { query } = request;
+      const { tenant } = request.params;
+      if (!(await tenantIsOurs(db, dialect, tenant))) throw new AuthorizePageError('authorize.unknownTenant', 90002);
+      const { client, redirectUri } = await checkClient(query);
+
+      const mode = (RESPONSE_MODES as readonly string[]).includes(query.response_mode ?? 'query')
+        ? ((query.response_mode ?? 'query') as ResponseMode)
+        : 'query';
+      const back = (error: EntraError) => {
+        // Asked for a scope the app was not registered with: Entra would ask for consent; there is none here.
+        const body = entraErrorBody(
+          error.aadsts === 65001 ? entraError(400, 'consent_required', 65001, error.message) : error,
+        );
+        return answerApp(reply, redirectUri, mode, {
+          error: body.error,
+          error_description: body.error_description,
+          ...(query.state !== undefined ? { state: query.state } : {}),
+        });
+      };
+      try {
+        if (query.response_mode !== undefined && !(RESPONSE_MODES as readonly string[]).includes(query.response_mode)) {
+          throw entraError(
+            400,
+            'invalid_request',
+            900144,
+            `The response_mode '${query.response_mode}' is not supported; use query, fragment or form_post.`,
+          );
+        }
+        if (query.response_type !== 'code') {
+          throw entraError(
+            400,
+            'unsupported_response_type',
+            700054,
+            `The response_type '${query.response_type ?? ''}' is not enabled for the application; photosync issues authorization codes only (response_type=code).`,
+          );
+        }
+        if (!query.scope) {
+          throw entraError(
+            400,
+            'invalid_request',
+            900144,
+            "The request body must contain the following parameter: 'scope'.",
+          );
+        }
+        if (query.code_challenge !== undefined || query.code_challenge_method !== undefined) {
+          if (query.code_challenge_method !== 'S256') {
+            throw entraError(
+              400,
+              'invalid_request',
+              501491,
+              'photosync takes PKCE with code_challenge_method=S256 only.',
+            );
+          }
+          if (!CODE_CHALLENGE.test(query.code_challenge ?? '')) {
+            throw entraError(400, 'invalid_request', 501491, 'Invalid size of Code_Challenge parameter.');
+          }
+        }
+        if (query.prompt !== undefined && !PROMPTS.includes(query.prompt)) {
+          throw entraError(
+            400,
+            'invalid_request',
+            90023,
+            `The prompt '${query.prompt}' is not supported; use login, none, consent or select_account.`,
+          );
+        }
+        // The scopes are checked now, so an app asking for more than it was registered with learns it here.
+        grantDelegatedScopes(parseScopeRequest(query.scope, services.config.publicUrl), client);
+
+        const sessionId = request.cookies[SESSION_COOKIE];
+        const user = sessionId ? await userForSession(db, sessionId, reads.forRequest()) : undefined;
+        const mustSignIn = query.prompt === 'login' || query.prompt === 'select_account' || !user;
+        if (mustSignIn && query.prompt === 'none') {
+          throw entraError(400, 'login_required', 50058, 'A silent sign-in request was sent but no user is signed in.');
+        }
+        if (mustSignIn) {
+          // The sign-in page comes back to this request, without the prompt (it is being answered now).
+          const next = new URL(request.url, 'http://x');
+          next.searchParams.delete('prompt');
+          const back = `${next.pathname}${next.search}`;
+          // The language switcher comes back to this request too.
+          const page = { ...(await pageContext(db, request, reply)), path: back };
+          // Browsers apply the page's form-action to the redirects after the form is sent, and
+          // those end at the app: its origin joins 'self' for this page only.
+          const csp = String(reply.getHeader('content-security-policy') ?? '');
+          void reply.header(
+            'content-security-policy',
+            csp.replace("form-action 'self'", `form-action 'self' ${new URL(redirectUri).origin}`),
+          );
+          return sendPage(reply, signInPage(page, { upn: query.login_hint, next: back, app: client.name }));
+        }
+        const code = await createAuthorizationCode(db, {
+          clientId: client.clientId,
+          userId: user!.id,
+          redirectUri,
+          scope: query.scope,
+          codeChallenge: query.code_challenge ?? null,
+          nonce: query.nonce ?? null,
+        });
+        return answerApp(reply, redirectUri, mode, {
+          code,
+          ...(query.client_info === '1' ? { client_info: clientInfo(user!.id, await tenantId(db)) } : {}),
+          ...(query.state !== undefined ? { state: query.state } : {}),
+        });
+      } catch (error) {
+        if (error instanceof EntraError) return back(error);
+        throw error;
+      }
+    },
+  );
+}

@@ -1,0 +1,218 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { authenticateClient } from './client-auth.js';
+import { entraError } from './entra-errors.js';
+import { grantDelegatedScopes, grantedScopeText, parseScopeRequest } from './scope-request.js';
+import {
+  REFRESH_TOKEN_LIFETIME_MS,
+  createRefreshToken,
+  findAuthorizationCode,
+  findRefreshToken,
+  newFamilyId,
+  redeemAuthorizationCode,
+  rotateRefreshToken,
+} from './sign-in-grants.js';
+import { userTokenResponse, type GrantContext, type TokenResponse } from './token-context.js';
+import { findUserById, type DirectoryUser } from './users.js';
+
+// The sign-in grants: an authorization code from /authorize (with PKCE), and a refresh token.
+// A client that proves itself (secret or certificate) is confidential; one that does not must
+// have used PKCE (S256), and its refresh tokens then need no credentials either, as for Entra's
+// single-page and desktop apps.
+
+const REFRESH_SECONDS = REFRESH_TOKEN_LIFETIME_MS / 1000;
+const needsCredentials = entraError(
+  401,
+  'invalid_client',
+  7000218,
+  "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+);
+
+function clientDeps(context: GrantContext) {
+  return { db: context.deps.db, publicUrl: context.deps.publicUrl, tenantSegment: context.tenantSegment };
+}
+
+/** RFC 7636's S256: base64url(SHA-256(verifier)) must be the challenge. */
+function pkceHolds(verifier: string, challenge: string): boolean {
+  const computed = Buffer.from(createHash('sha256').update(verifier).digest('base64url'));
+  const expected = Buffer.from(challenge);
+  return computed.length === expected.length && timingSafeEqual(computed, expected);
+}
+
+async function enabledUser(userId: string, context: GrantContext): Promise<DirectoryUser> {
+  const user = await findUserById(context.deps.db, userId);
+  if (!user?.enabled) {
+    throw entraError(400, 'invalid_grant', 50057, 'The user account is disabled or no longer exists.');
+  }
+  return user;
+}
+
+export async function authorizationCodeGrant(context: GrantContext): Promise<TokenResponse> {
+  const { deps, form } = context;
+  if (!form.code) {
+    throw entraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'code'.");
+  }
+  const found = await findAuthorizationCode(deps.db, form.code);
+  if (!found.ok) {
+    switch (found.reason) {
+      case 'redeemed':
+        throw entraError(
+          400,
+          'invalid_grant',
+          54005,
+          'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+        );
+      case 'expired':
+        throw entraError(
+          400,
+          'invalid_grant',
+          70008,
+          'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+        );
+      case 'unknown':
+        throw entraError(
+          400,
+          'invalid_grant',
+          9002313,
+          'Invalid request. Request is malformed or invalid. The code is not one this directory issued.',
+        );
+    }
+  }
+  const { grant } = found;
+  if ((context.credentials.clientId ?? grant.clientId) !== grant.clientId) {
+    throw entraError(400, 'invalid_grant', 70000, 'The provided authorization code was issued to a different client.');
+  }
+  // Without PKCE the code must come back with the app's credentials; with it, a public client may redeem it alone.
+  const client = await authenticateClient(
+    clientDeps(context),
+    { ...context.credentials, clientId: grant.clientId },
+    grant.codeChallenge === null ? needsCredentials : undefined,
+  );
+  if (form.redirect_uri !== grant.redirectUri) {
+    throw entraError(
+      400,
+      'invalid_grant',
+      500112,
+      `The reply address '${form.redirect_uri ?? ''}' does not match the reply address '${grant.redirectUri}' provided when requesting the authorization code.`,
+    );
+  }
+  if (grant.codeChallenge !== null && !(form.code_verifier && pkceHolds(form.code_verifier, grant.codeChallenge))) {
+    throw entraError(
+      400,
+      'invalid_grant',
+      50148,
+      'The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.',
+    );
+  }
+  // The scope the code was issued for decides the OpenID side (nonce, refresh token); the
+  // request's own scope (MSAL repeats it) decides the resource, within what the app may have.
+  const signIn = parseScopeRequest(grant.scope, deps.publicUrl);
+  const request = parseScopeRequest(form.scope || grant.scope, deps.publicUrl);
+  const merged = { ...request, oidc: new Set([...signIn.oidc, ...request.oidc]) };
+  const granted = grantDelegatedScopes(merged, client.app);
+  const user = await enabledUser(grant.userId, context);
+  const familyId = newFamilyId();
+  if (!(await redeemAuthorizationCode(deps.db, found.hash, familyId))) {
+    throw entraError(
+      400,
+      'invalid_grant',
+      54005,
+      'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+    );
+  }
+  const refreshToken = merged.oidc.has('offline_access')
+    ? {
+        token: await createRefreshToken(deps.db, {
+          familyId,
+          clientId: client.app.clientId,
+          userId: user.id,
+          scope: grant.scope,
+          publicClient: client.method === 'none',
+        }),
+        expiresIn: REFRESH_SECONDS,
+      }
+    : undefined;
+  return userTokenResponse(context, {
+    app: client.app,
+    clientAuth: client.method,
+    user,
+    request: merged,
+    granted,
+    scopeText: grantedScopeText(merged, granted),
+    nonce: grant.nonce ?? undefined,
+    refreshToken,
+  });
+}
+
+const REPLAYED = () =>
+  entraError(
+    400,
+    'invalid_grant',
+    50173,
+    'The provided grant has expired due to it being revoked, a fresh auth token is needed. The refresh token was already used, so every token of this sign-in was revoked.',
+    'bad_token',
+  );
+
+export async function refreshTokenGrant(context: GrantContext): Promise<TokenResponse> {
+  const { deps, form } = context;
+  if (!form.refresh_token) {
+    throw entraError(
+      400,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'refresh_token'.",
+    );
+  }
+  const found = await findRefreshToken(deps.db, form.refresh_token);
+  if (!found.ok) {
+    switch (found.reason) {
+      case 'replayed':
+        throw REPLAYED();
+      case 'expired':
+        throw entraError(
+          400,
+          'invalid_grant',
+          700082,
+          'The refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+          'bad_token',
+        );
+      case 'unknown':
+        throw entraError(
+          400,
+          'invalid_grant',
+          9002313,
+          'Invalid request. Request is malformed or invalid. The refresh token is not one this directory issued, or it was revoked.',
+          'bad_token',
+        );
+    }
+  }
+  const { grant } = found;
+  if ((context.credentials.clientId ?? grant.clientId) !== grant.clientId) {
+    throw entraError(
+      400,
+      'invalid_grant',
+      70000,
+      'The provided grant is invalid: the refresh token was issued to a different client.',
+    );
+  }
+  // The client proves itself before the token is spent, so a stolen token without the app's secret spends nothing.
+  const client = await authenticateClient(
+    clientDeps(context),
+    { ...context.credentials, clientId: grant.clientId },
+    grant.publicClient ? undefined : needsCredentials,
+  );
+  const request = parseScopeRequest(form.scope || grant.scope, deps.publicUrl);
+  const granted = grantDelegatedScopes(request, client.app);
+  const user = await enabledUser(grant.userId, context);
+  const next = await rotateRefreshToken(deps.db, found.hash, grant);
+  if (next === undefined) throw REPLAYED();
+  return userTokenResponse(context, {
+    app: client.app,
+    clientAuth: client.method,
+    user,
+    request,
+    granted,
+    scopeText: grantedScopeText(request, granted),
+    // A refresh token is always answered with the next one: the one just used is spent.
+    refreshToken: { token: next, expiresIn: REFRESH_SECONDS },
+  });
+}

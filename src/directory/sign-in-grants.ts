@@ -1,0 +1,194 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Db } from '../storage/database.js';
+
+// What a sign-in leaves behind for the token endpoint: authorization codes (ten minutes, one
+// redemption) and refresh tokens (rotating: each use gives a new one and retires the old; a retired
+// one used again means it was copied, and the whole family of tokens from that sign-in ends).
+// Only SHA-256 digests are stored.
+
+export const CODE_LIFETIME_MS = 10 * 60_000;
+export const REFRESH_TOKEN_LIFETIME_MS = 90 * 24 * 60 * 60_000;
+
+const digest = (secret: string) => createHash('sha256').update(secret).digest('hex');
+const newSecret = () => randomBytes(32).toString('base64url');
+
+export interface CodeGrant {
+  clientId: string;
+  userId: string;
+  redirectUri: string;
+  scope: string;
+  codeChallenge: string | null;
+  nonce: string | null;
+}
+
+export async function createAuthorizationCode(db: Db, grant: CodeGrant): Promise<string> {
+  const code = newSecret();
+  const now = Date.now();
+  await db
+    .insertInto('directory_authorization_codes')
+    .values({
+      code_hash: digest(code),
+      client_id: grant.clientId,
+      user_id: grant.userId,
+      redirect_uri: grant.redirectUri,
+      scope: grant.scope,
+      code_challenge: grant.codeChallenge,
+      nonce: grant.nonce,
+      created_at: now,
+      expires_at: now + CODE_LIFETIME_MS,
+    })
+    .execute();
+  // Codes are short-lived: the user's old ones go as new ones are made.
+  await db
+    .deleteFrom('directory_authorization_codes')
+    .where('user_id', '=', grant.userId)
+    .where('expires_at', '<', now - CODE_LIFETIME_MS)
+    .execute();
+  return code;
+}
+
+export type CodeLookup =
+  { ok: true; grant: CodeGrant; hash: string } | { ok: false; reason: 'unknown' | 'expired' | 'redeemed' };
+
+/** The code's grant, without redeeming it (the caller checks the client, redirect URI and PKCE first). */
+export async function findAuthorizationCode(db: Db, code: string): Promise<CodeLookup> {
+  if (code.includes('\u0000')) return { ok: false, reason: 'unknown' };
+  const hash = digest(code);
+  const row = await db
+    .selectFrom('directory_authorization_codes')
+    .selectAll()
+    .where('code_hash', '=', hash)
+    .executeTakeFirst();
+  if (!row) return { ok: false, reason: 'unknown' };
+  if (row.redeemed_at !== null) {
+    // A code used twice was seen by someone else: what it gave the first time ends as well.
+    if (row.family_id) await revokeFamily(db, row.family_id);
+    return { ok: false, reason: 'redeemed' };
+  }
+  if (row.expires_at <= Date.now()) return { ok: false, reason: 'expired' };
+  return {
+    ok: true,
+    hash,
+    grant: {
+      clientId: row.client_id,
+      userId: row.user_id,
+      redirectUri: row.redirect_uri,
+      scope: row.scope,
+      codeChallenge: row.code_challenge,
+      nonce: row.nonce,
+    },
+  };
+}
+
+/** Marks the code used, naming the refresh-token family it starts; false when someone was first. */
+export async function redeemAuthorizationCode(db: Db, hash: string, familyId: string): Promise<boolean> {
+  const result = await db
+    .updateTable('directory_authorization_codes')
+    .set({ redeemed_at: Date.now(), family_id: familyId })
+    .where('code_hash', '=', hash)
+    .where('redeemed_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export interface RefreshGrant {
+  familyId: string;
+  clientId: string;
+  userId: string;
+  scope: string;
+  publicClient: boolean;
+}
+
+export const newFamilyId = () => randomUUID();
+
+export async function createRefreshToken(db: Db, grant: RefreshGrant): Promise<string> {
+  const token = newSecret();
+  const now = Date.now();
+  await db
+    .insertInto('directory_refresh_tokens')
+    .values({
+      token_hash: digest(token),
+      family_id: grant.familyId,
+      client_id: grant.clientId,
+      user_id: grant.userId,
+      scope: grant.scope,
+      public_client: grant.publicClient ? 1 : 0,
+      created_at: now,
+      expires_at: now + REFRESH_TOKEN_LIFETIME_MS,
+    })
+    .execute();
+  await db
+    .deleteFrom('directory_refresh_tokens')
+    .where('user_id', '=', grant.userId)
+    .where('expires_at', '<', now)
+    .execute();
+  return token;
+}
+
+export type RefreshLookup =
+  { ok: true; grant: RefreshGrant; hash: string } | { ok: false; reason: 'unknown' | 'expired' | 'replayed' };
+
+/** The refresh token's grant, before the client is checked; a token already exchanged ends its family. */
+export async function findRefreshToken(db: Db, token: string): Promise<RefreshLookup> {
+  if (token.includes('\u0000')) return { ok: false, reason: 'unknown' };
+  const hash = digest(token);
+  const row = await db
+    .selectFrom('directory_refresh_tokens')
+    .selectAll()
+    .where('token_hash', '=', hash)
+    .executeTakeFirst();
+  if (!row) return { ok: false, reason: 'unknown' };
+  if (row.used_at !== null) {
+    await revokeFamily(db, row.family_id);
+    return { ok: false, reason: 'replayed' };
+  }
+  if (row.expires_at <= Date.now()) return { ok: false, reason: 'expired' };
+  return {
+    ok: true,
+    hash,
+    grant: {
+      familyId: row.family_id,
+      clientId: row.client_id,
+      userId: row.user_id,
+      scope: row.scope,
+      publicClient: row.public_client === 1,
+    },
+  };
+}
+
+/**
+ * Retires the token and makes the next one of its family, in one transaction; undefined when the
+ * token was exchanged meanwhile (then its family ends: whoever holds the newer one signs in again).
+ */
+export async function rotateRefreshToken(db: Db, hash: string, grant: RefreshGrant): Promise<string | undefined> {
+  const next = await db.transaction().execute(async (trx) => {
+    const used = await trx
+      .updateTable('directory_refresh_tokens')
+      .set({ used_at: Date.now() })
+      .where('token_hash', '=', hash)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
+    if (used.numUpdatedRows === 0n) return undefined;
+    return createRefreshToken(trx, grant);
+  });
+  if (next === undefined) await revokeFamily(db, grant.familyId);
+  return next;
+}
+
+async function revokeFamily(db: Db, familyId: string): Promise<void> {
+  await db.deleteFrom('directory_refresh_tokens').where('family_id', '=', familyId).execute();
+}
+
+/** Ends every refresh token of a user (Entra's "revoke sessions"); returns how many were live. */
+export async function revokeUserRefreshTokens(db: Db, userId: string): Promise<number> {
+  const live = await db
+    .selectFrom('directory_refresh_tokens')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_id', '=', userId)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', Date.now())
+    .executeTakeFirstOrThrow();
+  await db.deleteFrom('directory_refresh_tokens').where('user_id', '=', userId).execute();
+  await db.deleteFrom('directory_authorization_codes').where('user_id', '=', userId).execute();
+  return Number(live.n);
+}

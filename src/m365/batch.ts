@@ -1,0 +1,148 @@
+import type { Clock } from './clock.js';
+import { backoffMs, headerValue, RETRY_LATER, retryAfterMs, TRANSIENT } from './retry.js';
+
+// Microsoft Graph JSON batching, scheduled: up to 20 requests per POST /$batch, a few batches in
+// flight at once, and every sub-response handled on its own. Graph evaluates each request in a
+// batch against its throttling limits separately, so one batch can come back with some answers
+// and some 429s: only the throttled ones are sent again, in a later batch, once their own
+// Retry-After has passed. A 429 or 503 for the whole batch pauses every batch, since the client
+// as a whole is over its limit. https://learn.microsoft.com/graph/throttling#throttling-and-batching
+
+/** Graph's limit: "JSON batch requests are currently limited to 20 individual requests." */
+export const MAX_BATCH_SIZE = 20;
+
+export interface BatchRequest {
+  id: string;
+  method: 'GET';
+  /** Relative to the version root, e.g. `/users/{id}/photo`. */
+  url: string;
+  headers?: Record<string, string>;
+}
+
+export interface BatchResponse {
+  id: string;
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** What one POST /$batch came back with, as the sender read it. */
+export type BatchEnvelope =
+  | { kind: 'answered'; responses: BatchResponse[] }
+  /** Throttled, unavailable, a gateway error or no answer at all: the whole batch may be tried again. */
+  | { kind: 'retry'; status: number; retryAfterMs?: number; message: string }
+  /** Refused as a whole (400, 401, 403): trying again cannot help. */
+  | { kind: 'refused'; status: number; message: string };
+
+export type SendBatch = (requests: BatchRequest[]) => Promise<BatchEnvelope>;
+
+/** Each request's end: Graph's answer (whatever its status), or why none came. */
+export type BatchResult = { kind: 'answered'; response: BatchResponse } | { kind: 'failed'; message: string };
+
+export interface BatchOptions {
+  clock: Clock;
+  /** Batches in flight at once. */
+  concurrency: number;
+  /** Tries per request before its last answer (or failure) is final. */
+  maxAttempts: number;
+  /** Told about every wait for throttling, e.g. to show it beside a progress bar. */
+  onThrottled?: (waitMs: number) => void;
+}
+
+export interface BatchRun {
+  results: Map<string, BatchResult>;
+  /** POST /$batch requests made, retries included. */
+  batchesSent: number;
+}
+
+interface Pending {
+  request: BatchRequest;
+  attempts: number;
+  notBefore: number;
+}
+
+export async function runBatched(
+  requests: readonly BatchRequest[],
+  send: SendBatch,
+  options: BatchOptions,
+): Promise<BatchRun> {
+  const { clock } = options;
+  const pending: Pending[] = requests.map((request) => ({ request, attempts: 0, notBefore: 0 }));
+  const results = new Map<string, BatchResult>();
+  let pauseUntil = 0;
+  let batchesSent = 0;
+
+  const again = (item: Pending, at: number, finalResult: BatchResult) => {
+    if (item.attempts >= options.maxAttempts) results.set(item.request.id, finalResult);
+    else pending.push({ ...item, notBefore: at });
+  };
+
+  const worker = async () => {
+    while (pending.length > 0) {
+      const now = clock.now();
+      const earliest = Math.max(pauseUntil, Math.min(...pending.map((p) => p.notBefore)));
+      if (earliest > now) {
+        await clock.sleep(earliest - now);
+        continue;
+      }
+      const ready = takeReady(pending, now);
+      for (const item of ready) item.attempts += 1;
+      batchesSent += 1;
+      let envelope: BatchEnvelope;
+      try {
+        envelope = await send(ready.map((item) => item.request));
+      } catch (error) {
+        envelope = { kind: 'retry', status: 0, message: error instanceof Error ? error.message : String(error) };
+      }
+      const after = clock.now();
+      switch (envelope.kind) {
+        case 'refused':
+          for (const item of ready) results.set(item.request.id, { kind: 'failed', message: envelope.message });
+          break;
+        case 'retry': {
+          const attempts = Math.max(...ready.map((item) => item.attempts));
+          const wait = envelope.retryAfterMs ?? backoffMs(attempts);
+          if (RETRY_LATER.has(envelope.status)) {
+            pauseUntil = Math.max(pauseUntil, after + wait);
+            options.onThrottled?.(wait);
+          }
+          for (const item of ready) again(item, after + wait, { kind: 'failed', message: envelope.message });
+          break;
+        }
+        case 'answered': {
+          const byId = new Map(envelope.responses.map((response) => [response.id, response]));
+          for (const item of ready) {
+            const response = byId.get(item.request.id);
+            if (!response) {
+              again(item, after + backoffMs(item.attempts), {
+                kind: 'failed',
+                message: 'Graph answered the batch without an answer for this request.',
+              });
+            } else if (RETRY_LATER.has(response.status) || TRANSIENT.has(response.status)) {
+              const named = retryAfterMs(headerValue(response.headers, 'Retry-After'), after);
+              const wait = named ?? backoffMs(item.attempts);
+              if (RETRY_LATER.has(response.status)) options.onThrottled?.(wait);
+              again(item, after + wait, { kind: 'answered', response });
+            } else {
+              results.set(item.request.id, { kind: 'answered', response });
+            }
+          }
+          break;
+        }
+      }
+    }
+  };
+
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  return { results, batchesSent };
+}
+
+/** Removes and returns up to one batch of the requests that may go now, earliest first. */
+function takeReady(pending: Pending[], now: number): Pending[] {
+  const ready: Pending[] = [];
+  for (let i = 0; i < pending.length && ready.length < MAX_BATCH_SIZE;) {
+    if (pending[i]!.notBefore <= now) ready.push(...pending.splice(i, 1));
+    else i += 1;
+  }
+  return ready;
+}

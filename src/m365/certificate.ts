@@ -1,0 +1,75 @@
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { inspect } from 'node:util';
+
+// The app registration's certificate credential: a PEM with the certificate (and any chain) and
+// its private key. Entra identifies the certificate by its SHA-256 thumbprint (`x5t#S256`) and
+// MSAL may send the chain along (`x5c`). SharePoint's REST API takes app-only tokens only when
+// they were obtained with a certificate, so a client secret is not offered at all.
+
+export interface ClientCertificate {
+  /** Upper-case hex SHA-256 of the certificate's DER bytes, as the Entra portal shows it. */
+  thumbprintSha256: string;
+  /** The certificate and any chain after it, PEM, for MSAL's `x5c`. */
+  certificatePem: string;
+  subject: string;
+  notBefore: Date;
+  notAfter: Date;
+  /**
+   * The private key as PKCS#8 PEM. A function, so that the key never shows in JSON, in
+   * `util.inspect` output (logs, error dumps) or in an object spread of the settings.
+   */
+  privateKeyPem(): string;
+}
+
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const KEY_BLOCK = /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END \1?PRIVATE KEY-----/;
+
+/** Reads the PEM; a problem is returned as a sentence that names what is wrong, never key material. */
+export function readClientCertificate(pem: string, now = new Date()): ClientCertificate | { problem: string } {
+  const certificates = pem.match(CERTIFICATE_BLOCK) ?? [];
+  const keyBlock = KEY_BLOCK.exec(pem);
+  if (certificates.length === 0) return { problem: 'holds no "BEGIN CERTIFICATE" block' };
+  if (!keyBlock) return { problem: 'holds no private key ("BEGIN PRIVATE KEY" block) after the certificate' };
+  if (keyBlock[1] === 'ENCRYPTED ') {
+    return {
+      problem:
+        'holds an encrypted private key; export it without a password (keep the file readable only by photosync)',
+    };
+  }
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(certificates[0]!);
+  } catch {
+    return { problem: 'holds a certificate that cannot be read' };
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(keyBlock[0]);
+  } catch {
+    return { problem: 'holds a private key that cannot be read' };
+  }
+  if (key.asymmetricKeyType !== 'rsa') {
+    return {
+      problem: `holds a ${key.asymmetricKeyType ?? 'non-RSA'} key; Entra ID needs an RSA certificate for app sign-in`,
+    };
+  }
+  if (!leaf.checkPrivateKey(key)) return { problem: 'holds a private key that does not belong to its certificate' };
+  const notBefore = new Date(leaf.validFrom);
+  const notAfter = new Date(leaf.validTo);
+  if (notAfter.getTime() <= now.getTime()) {
+    return { problem: `holds a certificate that expired on ${notAfter.toISOString()}; make a new one and register it` };
+  }
+  const privateKey = key.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const certificate: ClientCertificate = {
+    thumbprintSha256: leaf.fingerprint256.replace(/:/g, '').toUpperCase(),
+    certificatePem: certificates.join('\n'),
+    subject: leaf.subject.replace(/\n/g, ', '),
+    notBefore,
+    notAfter,
+    privateKeyPem: () => privateKey,
+  };
+  Object.defineProperty(certificate, inspect.custom, {
+    value: () => `ClientCertificate { thumbprintSha256: '${certificate.thumbprintSha256}' }`,
+  });
+  return certificate;
+}

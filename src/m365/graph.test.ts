@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { exchangePhotoFromResponse, firstUsersPage, graphError, hasExchangeMailbox } from './graph.js';
+
+// Shapes as Microsoft documents them:
+// https://learn.microsoft.com/graph/api/profilephoto-get (metadata, the 1×1 answer, 404 when there is no photo)
+// https://learn.microsoft.com/graph/json-batching (sub-responses carry status, headers and body)
+describe('exchangePhotoFromResponse', () => {
+  it('reads the ETag and size of a photo', () => {
+    const body = {
+      '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users(…)/photo/$entity',
+      '@odata.mediaContentType': 'image/jpeg',
+      '@odata.mediaEtag': '"BA09D118"',
+      id: '240x240',
+      width: 240,
+      height: 240,
+    };
+    expect(exchangePhotoFromResponse({ status: 200, body })).toEqual({ kind: 'photo', etag: '"BA09D118"', side: 240 });
+  });
+
+  it.each([
+    [
+      '404 ImageNotFound',
+      404,
+      { error: { code: 'ImageNotFound', message: 'Exception of type …ImageNotFoundException was thrown.' } },
+    ],
+    ['404 without a code', 404, { error: { code: '', message: '' } }],
+    [
+      'the 1×1 GIF with an empty ETag',
+      200,
+      { '@odata.mediaContentType': 'image/gif', '@odata.mediaEtag': '', id: '1x1', width: 1, height: 1 },
+    ],
+  ])('takes %s as no photo', (_name, status, body) => {
+    expect(exchangePhotoFromResponse({ status, body })).toEqual({ kind: 'none' });
+  });
+
+  it.each([
+    [
+      'the code',
+      { error: { code: 'MailboxNotEnabledForRESTAPI', message: 'REST API is not yet supported for this mailbox.' } },
+    ],
+    ['the inner code', { error: { code: '', message: 'x', innerError: { code: 'MailboxNotEnabledForRESTAPI' } } }],
+    ['the message', { error: { code: 'ResourceNotFound', message: 'MailboxNotEnabledForRESTAPI: no mailbox' } }],
+  ])('takes MailboxNotEnabledForRESTAPI in %s as no mailbox', (_name, body) => {
+    expect(exchangePhotoFromResponse({ status: 404, body })).toEqual({ kind: 'no_mailbox' });
+  });
+
+  it('reports other answers as errors, with Graph’s code', () => {
+    expect(
+      exchangePhotoFromResponse({
+        status: 403,
+        body: { error: { code: 'ErrorAccessDenied', message: 'Access is denied.' } },
+      }),
+    ).toEqual({
+      kind: 'error',
+      message: 'Graph answered 403 ErrorAccessDenied: Access is denied.',
+    });
+    expect(
+      exchangePhotoFromResponse({
+        status: 404,
+        body: { error: { code: 'Request_ResourceNotFound', message: 'gone' } },
+      }),
+    ).toMatchObject({
+      kind: 'error',
+    });
+  });
+});
+
+describe('hasExchangeMailbox', () => {
+  it('finds an enabled Exchange plan among the provisioned plans', () => {
+    const plans = [
+      { capabilityStatus: 'Enabled', provisioningStatus: 'Success', service: 'SharePoint' },
+      { capabilityStatus: 'Enabled', provisioningStatus: 'Success', service: 'exchange' },
+    ];
+    expect(hasExchangeMailbox(plans)).toBe(true);
+    expect(
+      hasExchangeMailbox([{ capabilityStatus: 'Deleted', provisioningStatus: 'Success', service: 'exchange' }]),
+    ).toBe(false);
+    expect(hasExchangeMailbox([])).toBe(false);
+    expect(hasExchangeMailbox(undefined)).toBeNull();
+  });
+});
+
+describe('graph requests', () => {
+  it('lists users with only the properties connect mode needs, in Graph’s largest pages', () => {
+    expect(firstUsersPage('https://graph.microsoft.com')).toBe(
+      'https://graph.microsoft.com/v1.0/users?$select=id,userPrincipalName,displayName,accountEnabled,provisionedPlans&$top=999',
+    );
+  });
+
+  it('reads Graph’s error envelope and drops credentials from its text', () => {
+    expect(
+      graphError(401, {
+        error: { code: 'InvalidAuthenticationToken', message: 'Bad token eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2ln' },
+      }),
+    ).toEqual({
+      status: 401,
+      code: 'InvalidAuthenticationToken',
+      message: 'Bad token [removed]',
+    });
+  });
+});

@@ -1,0 +1,254 @@
+import type { BatchEnvelope, BatchRequest, BatchResponse, BatchResult, SendBatch } from './batch.js';
+import { describeError, scrub, tenantError } from './errors.js';
+import type { ExchangePhoto, TenantUser } from './model.js';
+import { RETRY_LATER, retryAfterMs, TRANSIENT } from './retry.js';
+import { readBody, type TenantHttp } from './tenant-http.js';
+
+// Microsoft Graph as connect mode reads it, with plain fetch: the user listing, each user's
+// Exchange photo metadata in JSON batches, and the photo's bytes for a push or a comparison.
+// Graph's error envelope is {"error":{"code","message",innerError}}; Graph reads photos from
+// Exchange Online and, for users without a mailbox, from Entra ID — so a user whose listing says
+// "no Exchange" is never asked for a photo: the sites must never take the directory photo.
+
+/** `$top` of the user listing: Graph's largest page for users. https://learn.microsoft.com/graph/api/user-list */
+export const USERS_PAGE_SIZE = 999;
+const USER_FIELDS = 'id,userPrincipalName,displayName,accountEnabled,provisionedPlans';
+/** The largest Exchange photo is 648×648, far below this; anything larger is not a photo. */
+export const MAX_PHOTO_BYTES = 4 * 1024 * 1024;
+
+export interface GraphError {
+  status: number;
+  code: string;
+  message: string;
+}
+
+/** Graph's error envelope, wherever it is (a response body or a batch sub-response's body). */
+export function graphError(status: number, body: unknown): GraphError {
+  const error = (body as { error?: { code?: unknown; message?: unknown; innerError?: { code?: unknown } } } | null)
+    ?.error;
+  const code =
+    typeof error?.code === 'string' && error.code !== '' ? error.code : String(error?.innerError?.code ?? '');
+  const message = typeof error?.message === 'string' ? error.message : '';
+  return { status, code, message: scrub(message) };
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { error: { code: '', message: text.slice(0, 300) } };
+  }
+}
+
+export function graphFailure(what: string, error: GraphError) {
+  const detail = `${what}: Graph answered ${error.status}${error.code ? ` ${error.code}` : ''}${error.message ? ` (${error.message})` : ''}.`;
+  if (error.status === 401) {
+    return tenantError(
+      'permission',
+      detail,
+      'The token was refused: check that the app registration and its certificate are in this tenant.',
+    );
+  }
+  if (error.status === 403) {
+    return tenantError(
+      'permission',
+      detail,
+      'The app lacks a Graph permission: grant the application permissions User.Read.All and ProfilePhoto.Read.All, with admin consent.',
+    );
+  }
+  if (RETRY_LATER.has(error.status))
+    return tenantError('throttled', detail, 'Graph is throttling photosync; try again later.');
+  return tenantError('unexpected', detail);
+}
+
+export interface UsersPage {
+  users: TenantUser[];
+  /** The next page's URL, or null after the last page. */
+  nextLink: string | null;
+}
+
+/** The first page's URL; later pages come from `@odata.nextLink`. */
+export function firstUsersPage(graphUrl: string): string {
+  return `${graphUrl}/v1.0/users?$select=${USER_FIELDS}&$top=${USERS_PAGE_SIZE}`;
+}
+
+export async function listUsersPage(http: TenantHttp, url: string): Promise<UsersPage> {
+  const response = await http.request('graph', url);
+  const body = await readJson(response);
+  if (!response.ok) throw graphFailure('Listing users failed', graphError(response.status, body));
+  const page = body as { value?: unknown; '@odata.nextLink'?: unknown };
+  if (!Array.isArray(page.value))
+    throw tenantError('unexpected', 'Graph answered the user listing without a "value" list.');
+  const nextLink = typeof page['@odata.nextLink'] === 'string' ? page['@odata.nextLink'] : null;
+  return { users: page.value.flatMap(toTenantUser), nextLink };
+}
+
+function toTenantUser(raw: unknown): TenantUser[] {
+  const user = raw as {
+    id?: unknown;
+    userPrincipalName?: unknown;
+    displayName?: unknown;
+    accountEnabled?: unknown;
+    provisionedPlans?: unknown;
+  };
+  if (typeof user.id !== 'string' || typeof user.userPrincipalName !== 'string') return [];
+  return [
+    {
+      id: user.id.toLowerCase(),
+      upn: user.userPrincipalName.toLowerCase(),
+      displayName: typeof user.displayName === 'string' ? user.displayName : user.userPrincipalName,
+      accountEnabled: user.accountEnabled !== false,
+      hasMailbox: hasExchangeMailbox(user.provisionedPlans),
+    },
+  ];
+}
+
+/**
+ * Whether Exchange Online is provisioned for the user: a provisionedPlan with service "exchange"
+ * and capabilityStatus "Enabled". Null when the listing did not include the plans at all.
+ * https://learn.microsoft.com/graph/api/resources/provisionedplan
+ */
+export function hasExchangeMailbox(plans: unknown): boolean | null {
+  if (!Array.isArray(plans)) return null;
+  return plans.some((plan: { service?: unknown; capabilityStatus?: unknown }) => {
+    return (
+      typeof plan?.service === 'string' &&
+      plan.service.toLowerCase() === 'exchange' &&
+      typeof plan.capabilityStatus === 'string' &&
+      plan.capabilityStatus.toLowerCase() === 'enabled'
+    );
+  });
+}
+
+/** The tenant's number of users for a progress bar (needs `ConsistencyLevel: eventual`); null when Graph will not say. */
+export async function countUsers(http: TenantHttp, graphUrl: string): Promise<number | null> {
+  try {
+    const response = await http.request('graph', `${graphUrl}/v1.0/users/$count`, {
+      headers: { ConsistencyLevel: 'eventual', accept: 'text/plain' },
+    });
+    const text = (await response.text()).trim();
+    return response.ok && /^\d+$/.test(text) ? Number(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The batch sub-request for a user's photo metadata. */
+export function photoMetadataRequest(userId: string): BatchRequest {
+  return { id: userId, method: 'GET', url: `/users/${encodeURIComponent(userId)}/photo` };
+}
+
+/** Codes Graph uses for "this user has no mailbox Graph can read" (REST not enabled or no mailbox). */
+const NO_MAILBOX_CODES = new Set([
+  'MailboxNotEnabledForRESTAPI',
+  'MailboxNotSupportedForRESTAPI',
+  'ErrorMailboxNotEnabledForRESTAPI',
+]);
+/** Graph's code for "no such user" (deleted since it was listed), unlike a 404 for "no photo". */
+const NO_USER_CODE = 'Request_ResourceNotFound';
+
+/** A photo-metadata answer as what it says about the Exchange photo. */
+export function exchangePhotoFrom(result: BatchResult | undefined): ExchangePhoto {
+  if (!result) return { kind: 'error', message: 'no answer' };
+  if (result.kind === 'failed') return { kind: 'error', message: result.message };
+  return exchangePhotoFromResponse(result.response);
+}
+
+export function exchangePhotoFromResponse(response: Pick<BatchResponse, 'status' | 'body'>): ExchangePhoto {
+  if (response.status === 200) {
+    const body = response.body as { '@odata.mediaEtag'?: unknown; width?: unknown; id?: unknown } | null;
+    const etag = body?.['@odata.mediaEtag'];
+    // Graph once answered a user without a photo with a 1×1 GIF and an empty ETag; it is no photo.
+    if (typeof etag !== 'string' || etag === '' || body?.id === '1x1') return { kind: 'none' };
+    return { kind: 'photo', etag, side: typeof body?.width === 'number' ? body.width : 0 };
+  }
+  const error = graphError(response.status, response.body);
+  if (NO_MAILBOX_CODES.has(error.code) || /MailboxNotEnabledForRESTAPI/i.test(error.message))
+    return { kind: 'no_mailbox' };
+  // "If no photo exists, the operation returns 404 Not Found" (code ImageNotFound, or none at all).
+  if (response.status === 404 && error.code !== NO_USER_CODE) return { kind: 'none' };
+  return {
+    kind: 'error',
+    message: `Graph answered ${error.status}${error.code ? ` ${error.code}` : ''}${error.message ? `: ${error.message}` : ''}`,
+  };
+}
+
+/** POST /v1.0/$batch, read as the batch scheduler needs it. */
+export function graphBatchSender(http: TenantHttp, graphUrl: string, now: () => number): SendBatch {
+  return async (requests): Promise<BatchEnvelope> => {
+    let response: Response;
+    try {
+      response = await http.request('graph', `${graphUrl}/v1.0/$batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ requests }),
+      });
+    } catch (error) {
+      return { kind: 'retry', status: 0, message: describeError(error) };
+    }
+    const body = await readJson(response);
+    if (response.ok) {
+      const responses = (body as { responses?: unknown }).responses;
+      if (!Array.isArray(responses))
+        return { kind: 'retry', status: response.status, message: 'Graph answered the batch without "responses".' };
+      return { kind: 'answered', responses: responses.flatMap(toBatchResponse) };
+    }
+    const error = graphError(response.status, body);
+    const message = graphFailure('The batch failed', error).message;
+    if (RETRY_LATER.has(response.status) || TRANSIENT.has(response.status)) {
+      const wait = retryAfterMs(response.headers.get('retry-after'), now());
+      return { kind: 'retry', status: response.status, message, ...(wait === undefined ? {} : { retryAfterMs: wait }) };
+    }
+    return { kind: 'refused', status: response.status, message };
+  };
+}
+
+function toBatchResponse(raw: unknown): BatchResponse[] {
+  const item = raw as { id?: unknown; status?: unknown; headers?: unknown; body?: unknown };
+  if (typeof item?.id !== 'string' || typeof item.status !== 'number') return [];
+  const headers = item.headers && typeof item.headers === 'object' ? (item.headers as Record<string, string>) : {};
+  return [{ id: item.id, status: item.status, headers, body: item.body ?? null }];
+}
+
+/**
+ * A user's Exchange photo bytes: the largest (`/photo/$value`) for a push, or one size
+ * (`/photos/64x64/$value`) for a comparison. `none` when Graph has no photo (of that size).
+ */
+export async function downloadPhoto(
+  http: TenantHttp,
+  graphUrl: string,
+  userId: string,
+  size?: string,
+): Promise<{ kind: 'photo'; bytes: Buffer } | { kind: 'none' }> {
+  const id = encodeURIComponent(userId);
+  const url = size ? `${graphUrl}/v1.0/users/${id}/photos/${size}/$value` : `${graphUrl}/v1.0/users/${id}/photo/$value`;
+  const response = await http.request('graph', url, { headers: { accept: 'image/*' } });
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return { kind: 'none' };
+  }
+  if (!response.ok)
+    throw graphFailure('Reading the Exchange photo failed', graphError(response.status, await readJson(response)));
+  const bytes = await readBody(response, MAX_PHOTO_BYTES);
+  if (!bytes) throw tenantError('unexpected', `Graph answered a photo larger than ${MAX_PHOTO_BYTES} bytes.`);
+  return { kind: 'photo', bytes };
+}
+
+/** The metadata of one user's photo, outside a batch (a push reads it fresh). */
+export async function readPhotoMetadata(http: TenantHttp, graphUrl: string, userId: string): Promise<ExchangePhoto> {
+  const response = await http.request('graph', `${graphUrl}/v1.0/users/${encodeURIComponent(userId)}/photo`);
+  return exchangePhotoFromResponse({ status: response.status, body: await readJson(response) });
+}
+
+/** One user by UPN or object id; undefined when the tenant has no such user. */
+export async function lookupUser(http: TenantHttp, graphUrl: string, upnOrId: string): Promise<TenantUser | undefined> {
+  const response = await http.request(
+    'graph',
+    `${graphUrl}/v1.0/users/${encodeURIComponent(upnOrId)}?$select=${USER_FIELDS}`,
+  );
+  const body = await readJson(response);
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw graphFailure(`Looking up ${upnOrId} failed`, graphError(response.status, body));
+  return toTenantUser(body)[0];
+}

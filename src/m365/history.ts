@@ -1,0 +1,101 @@
+import type { Kysely } from 'kysely';
+import type { Database, Db } from '../storage/database.js';
+import type { HistoryEntry, SyncAttempt } from '../sync/history.js';
+import type { Baseline, TenantState } from './model.js';
+
+// The history of pushes into the tenant's SharePoint, one row per attempt, in the same shape and
+// with the same triggers and outcomes as photosync's own sync history (src/sync/history.ts):
+// that history's rows belong to directory users, tenant users are not directory users, so theirs
+// is kept here (m365_push_attempts), keyed by the tenant's object id.
+
+/** An attempt, with `userId` the tenant's object id. */
+export type PushAttempt = SyncAttempt;
+
+/** Where a push that succeeded left the user. */
+export interface PushResult {
+  state: TenantState;
+  reason: string;
+  /** The Exchange ETag pushed with the profile picture it became; absent for a removal. */
+  baseline?: Baseline;
+}
+
+/**
+ * Appends the attempt and moves the user's running state in one commit: a failure starts (or
+ * continues) it, anything else ends it; a push that succeeded leaves its state and baseline.
+ */
+export async function recordPushAttempt(
+  db: Kysely<Database>,
+  attempt: PushAttempt,
+  failedEtag: string | null,
+  result?: PushResult,
+): Promise<number> {
+  const baseline = result?.baseline;
+  const failed = attempt.outcome === 'failed';
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('m365_push_attempts')
+      .values({
+        user_id: attempt.userId,
+        trigger: attempt.trigger,
+        outcome: attempt.outcome,
+        started_at: attempt.startedAt,
+        duration_ms: attempt.durationMs,
+        etag_before: attempt.etagBefore,
+        etag_after: attempt.etagAfter,
+        error: attempt.error,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await trx
+      .updateTable('m365_users')
+      .set((eb) => ({
+        last_attempt_at: attempt.startedAt,
+        last_outcome: attempt.outcome,
+        ...(failed
+          ? {
+              failing_since: eb.fn.coalesce('failing_since', eb.val(attempt.startedAt)),
+              failed_etag: failedEtag,
+              last_error: attempt.error,
+              state: 'failing',
+              state_reason: attempt.error,
+              state_at: eb.fn.coalesce('failing_since', eb.val(attempt.startedAt)),
+            }
+          : { failing_since: null, failed_etag: null, last_error: null }),
+        ...(result ? { state: result.state, state_reason: result.reason, state_at: attempt.startedAt } : {}),
+        ...(baseline
+          ? {
+              baseline_etag: baseline.etag,
+              baseline_profile: baseline.profile,
+              baseline_verdict: baseline.verdict,
+              baseline_source: baseline.source,
+              baseline_at: attempt.startedAt,
+            }
+          : {}),
+      }))
+      .where('id', '=', attempt.userId)
+      .execute();
+    return Number(inserted.id);
+  });
+}
+
+export async function listPushAttempts(db: Db, userId: string, limit = 100): Promise<HistoryEntry[]> {
+  const rows = await db
+    .selectFrom('m365_push_attempts')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .orderBy('started_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: Number(r.id),
+    userId: r.user_id,
+    trigger: r.trigger as HistoryEntry['trigger'],
+    outcome: r.outcome as HistoryEntry['outcome'],
+    startedAt: r.started_at,
+    durationMs: r.duration_ms,
+    etagBefore: r.etag_before,
+    etagAfter: r.etag_after,
+    error: r.error,
+  }));
+}

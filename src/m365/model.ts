@@ -1,0 +1,69 @@
+import { SYNC_STATE_LABELS, SYNC_STATES } from '../sync/state.js';
+
+// What photosync knows about one user of a Microsoft 365 tenant, as plain data: what Graph said
+// about their Exchange photo, what SharePoint said about their profile picture, and the states the
+// admin sees. The same states as photosync's own users, plus `unknown` where nothing can tell yet.
+
+export const TENANT_STATES = [...SYNC_STATES, 'unknown'] as const;
+export type TenantState = (typeof TENANT_STATES)[number];
+
+export const TENANT_STATE_LABELS: Record<TenantState, string> = { ...SYNC_STATE_LABELS, unknown: 'unknown' };
+
+/** A user as Graph lists them (`/users?$select=…`). */
+export interface TenantUser {
+  id: string;
+  upn: string;
+  displayName: string;
+  accountEnabled: boolean;
+  /** From `provisionedPlans`: true/false when the tenant says, null when it did not. */
+  hasMailbox: boolean | null;
+}
+
+/** Graph's answer about a user's Exchange photo, from its metadata only. */
+export type ExchangePhoto =
+  | { kind: 'photo'; etag: string; side: number }
+  | { kind: 'none' }
+  | { kind: 'no_mailbox' }
+  | { kind: 'error'; message: string };
+
+/** SharePoint's answer about a user's profile picture (PeopleManager GetPropertiesFor). */
+export type ProfilePicture =
+  | {
+      kind: 'profile';
+      /** PictureURL, '' when none. */
+      pictureUrl: string;
+      /** SPS-PicturePlaceholderState: 0 = the picture, 1 = the placeholder; null when unset. */
+      placeholderState: 0 | 1 | null;
+      /** SPS-PictureExchangeSyncState: 1 = SharePoint takes this user's photo from Exchange. */
+      exchangeSyncState: 0 | 1 | null;
+      /** SPS-PictureTimestamp as SharePoint keeps it (a string; '' when unset). */
+      timestamp: string;
+    }
+  | { kind: 'none' }
+  | { kind: 'error'; message: string };
+
+/** What a comparison of the two pictures found (perceptual hashes; see media's perceptual-hash). */
+export type PictureComparison = 'same' | 'differs' | 'unknown';
+
+/** A pair of Exchange ETag and profile picture whose verdict photosync already knows. */
+export interface Baseline {
+  etag: string;
+  profile: string;
+  verdict: 'in_step' | 'differs';
+  source: 'push' | 'compare';
+}
+
+/** Whether the profile shows an uploaded picture rather than the placeholder. */
+export function showsPicture(profile: ProfilePicture): boolean {
+  return profile.kind === 'profile' && profile.pictureUrl !== '' && profile.placeholderState !== 1;
+}
+
+/**
+ * The profile's picture in one string: the same string means SharePoint's picture has not been
+ * replaced since (every replacement, by SharePoint's own sync, an upload or a script, moves
+ * SPS-PictureTimestamp or PictureURL).
+ */
+export function profileFingerprint(profile: ProfilePicture): string {
+  if (profile.kind !== 'profile') return profile.kind;
+  return JSON.stringify([profile.placeholderState, profile.timestamp, profile.pictureUrl]);
+}

@@ -1,0 +1,227 @@
+import type { Kysely } from 'kysely';
+import type { RenditionSizes } from '../config.js';
+import { makeMasterPhoto, renderSquareJpegs } from '../media/media.js';
+import { RENDITION_SIZES } from '../sites/library.js';
+import type { Database } from '../storage/database.js';
+import type { UserLock } from '../storage/user-lock.js';
+import type { SyncOutcome, SyncTrigger } from '../sync/history.js';
+import type { M365Connection } from './connection.js';
+import { describeError } from './errors.js';
+import { downloadPhoto, MAX_PHOTO_BYTES, readPhotoMetadata } from './graph.js';
+import { recordPushAttempt, type PushResult } from './history.js';
+import {
+  profileFingerprint,
+  showsPicture,
+  type ExchangePhoto,
+  type ProfilePicture,
+  type TenantState,
+} from './model.js';
+import {
+  pictureTimestamp,
+  readProfilePicture,
+  renditionUrl,
+  setProfileProperty,
+  uploadRendition,
+} from './sharepoint.js';
+import type { TenantUserRecord } from './users.js';
+
+// A push does for one user what SharePoint's own sync does, and leaves the profile exactly as
+// that sync leaves it: the Exchange photo is downloaded once, S/M/L are rendered by the media
+// module and uploaded to "User Photos/Profile Pictures" on the My Site host, then PictureURL (the
+// M file), SPS-PicturePlaceholderState = 0, SPS-PictureExchangeSyncState = 1 and
+// SPS-PictureTimestamp are set on the admin site. A removed Exchange photo sets the placeholder
+// state back to 1. Every push that is not a dry run is recorded in the history.
+
+export interface PushOptions {
+  trigger: SyncTrigger;
+  sizes: RenditionSizes;
+  /** Decide and say what would happen, without downloading or writing anything. */
+  dryRun?: boolean;
+}
+
+export interface PushDeps {
+  db: Kysely<Database>;
+  lock: UserLock;
+}
+
+export type PushOutcome = SyncOutcome | 'would_push' | 'would_remove';
+
+export interface PushReport {
+  upn: string;
+  outcome: PushOutcome;
+  /** The Exchange ETag photosync had pushed before, and the one SharePoint shows now. */
+  etagBefore: string | null;
+  etagAfter: string | null;
+  durationMs: number;
+  imageBytes: number;
+  error: string | null;
+}
+
+/** Outcome, what it leaves, and what it cost; `result` only when the user's state moved. */
+interface Step {
+  outcome: PushOutcome;
+  result?: PushResult;
+  etagAfter: string | null;
+  imageBytes: number;
+  error?: string;
+  failedEtag?: string | null;
+}
+
+export async function pushTenantUser(
+  connection: M365Connection,
+  deps: PushDeps,
+  user: TenantUserRecord,
+  options: PushOptions,
+): Promise<PushReport> {
+  return deps.lock.run(`m365:${user.id}`, async () => {
+    const startedAt = connection.clock.now();
+    const started = performance.now();
+    let step: Step;
+    try {
+      step = await push(connection, user, options);
+    } catch (error) {
+      step = { outcome: 'failed', etagAfter: null, imageBytes: 0, error: describeError(error) };
+    }
+    const report: PushReport = {
+      upn: user.upn,
+      outcome: step.outcome,
+      etagBefore: user.baseline?.source === 'push' ? user.baseline.etag : null,
+      etagAfter: step.etagAfter,
+      durationMs: performance.now() - started,
+      imageBytes: step.imageBytes,
+      error: step.error ?? null,
+    };
+    if (step.outcome !== 'would_push' && step.outcome !== 'would_remove') {
+      await recordPushAttempt(
+        deps.db,
+        {
+          userId: user.id,
+          trigger: options.trigger,
+          outcome: step.outcome,
+          startedAt,
+          durationMs: report.durationMs,
+          etagBefore: report.etagBefore,
+          etagAfter: report.etagAfter,
+          error: report.error,
+        },
+        step.failedEtag ?? null,
+        step.result,
+      );
+    }
+    return report;
+  });
+}
+
+const settled = (state: TenantState, reason: string): PushResult => ({ state, reason });
+
+async function push(connection: M365Connection, user: TenantUserRecord, options: PushOptions): Promise<Step> {
+  const { http, settings } = connection;
+  // Fresh readings: a scan's may be hours old.
+  const photo: ExchangePhoto =
+    user.hasMailbox === false ? { kind: 'no_mailbox' } : await readPhotoMetadata(http, settings.graphUrl, user.id);
+  if (photo.kind === 'no_mailbox') {
+    return {
+      outcome: 'no_mailbox',
+      etagAfter: null,
+      imageBytes: 0,
+      result: settled(
+        'no_mailbox',
+        'No Exchange Online mailbox: SharePoint never takes this user’s photo from Exchange.',
+      ),
+    };
+  }
+  if (photo.kind === 'error') return failed(`The Exchange photo could not be read: ${photo.message}`, null);
+  const profile = await readProfilePicture(http, settings, user.upn);
+  if (profile.kind === 'error') return failed(profile.message, photoEtag(photo));
+  if (profile.kind === 'none') {
+    return failed(
+      `${user.upn} has no SharePoint user profile yet (SharePoint makes one when the user is licensed and synced from Entra ID); try again later.`,
+      photoEtag(photo),
+    );
+  }
+
+  if (photo.kind === 'none') {
+    if (!showsPicture(profile)) {
+      return {
+        outcome: 'no_photo',
+        etagAfter: null,
+        imageBytes: 0,
+        result: settled('no_photo', 'No Exchange photo; SharePoint shows the placeholder.'),
+      };
+    }
+    if (options.dryRun) return { outcome: 'would_remove', etagAfter: null, imageBytes: 0 };
+    const now = connection.clock.now();
+    await setProfileProperty(http, settings, user.upn, 'SPS-PicturePlaceholderState', '1');
+    await setProfileProperty(http, settings, user.upn, 'SPS-PictureTimestamp', pictureTimestamp(now));
+    return {
+      outcome: 'removed',
+      etagAfter: null,
+      imageBytes: 0,
+      result: settled('no_photo', 'The Exchange photo was removed; photosync set SharePoint back to the placeholder.'),
+    };
+  }
+
+  const baseline = user.baseline;
+  if (
+    baseline?.verdict === 'in_step' &&
+    baseline.etag === photo.etag &&
+    baseline.profile === profileFingerprint(profile)
+  ) {
+    return {
+      outcome: 'unchanged',
+      etagAfter: photo.etag,
+      imageBytes: 0,
+      result: {
+        ...settled('in_step', 'Same Exchange photo and same SharePoint picture as when they were last found in step.'),
+        baseline,
+      },
+    };
+  }
+  if (options.dryRun) return { outcome: 'would_push', etagAfter: null, imageBytes: 0 };
+
+  const download = await downloadPhoto(http, settings.graphUrl, user.id);
+  if (download.kind === 'none')
+    return failed('The Exchange photo was removed while photosync was reading it; try again.', photo.etag);
+  // Graph's bytes are another service's: they go through the same checks as an upload first.
+  const master = await makeMasterPhoto(download.bytes, { maxSide: 648, maxBytes: MAX_PHOTO_BYTES });
+  if (!master.ok)
+    return failed(`The Exchange photo cannot be used: ${master.message}`, photo.etag, download.bytes.length);
+  const sides = RENDITION_SIZES.map((size) => options.sizes[size]);
+  const rendered = await renderSquareJpegs(master.jpeg, sides);
+  for (const [i, size] of RENDITION_SIZES.entries()) {
+    await uploadRendition(http, settings, user.upn, size, rendered[i]!.jpeg);
+  }
+  const timestamp = pictureTimestamp(connection.clock.now());
+  const properties: [string, string][] = [
+    ['PictureURL', renditionUrl(settings, user.upn, 'M')],
+    ['SPS-PicturePlaceholderState', '0'],
+    ['SPS-PictureExchangeSyncState', '1'],
+    ['SPS-PictureTimestamp', timestamp],
+  ];
+  for (const [name, value] of properties) await setProfileProperty(http, settings, user.upn, name, value);
+
+  // The baseline is the profile as SharePoint now reports it, not as photosync wrote it, so the
+  // next scan compares like with like.
+  const after = await readProfilePicture(http, settings, user.upn);
+  const written: ProfilePicture =
+    after.kind === 'profile'
+      ? after
+      : { kind: 'profile', pictureUrl: properties[0]![1], placeholderState: 0, exchangeSyncState: 1, timestamp };
+  return {
+    outcome: 'synced',
+    etagAfter: photo.etag,
+    imageBytes: download.bytes.length,
+    result: {
+      ...settled('in_step', 'photosync pushed the Exchange photo into SharePoint.'),
+      baseline: { etag: photo.etag, profile: profileFingerprint(written), verdict: 'in_step', source: 'push' },
+    },
+  };
+}
+
+function photoEtag(photo: ExchangePhoto): string | null {
+  return photo.kind === 'photo' ? photo.etag : null;
+}
+
+function failed(error: string, failedEtag: string | null, imageBytes = 0): Step {
+  return { outcome: 'failed', etagAfter: null, imageBytes, error, failedEtag };
+}

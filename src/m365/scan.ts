@@ -1,0 +1,247 @@
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { conflict } from '../errors.js';
+import type { Database } from '../storage/database.js';
+import { runBatched } from './batch.js';
+import { baselineFromComparison, decideTenantState, type TenantDecision } from './classify.js';
+import { compareWithSharePoint } from './compare.js';
+import { mapLimit } from './concurrency.js';
+import type { M365Connection } from './connection.js';
+import { describeError, isTenantError } from './errors.js';
+import {
+  countUsers,
+  exchangePhotoFrom,
+  firstUsersPage,
+  graphBatchSender,
+  listUsersPage,
+  photoMetadataRequest,
+} from './graph.js';
+import type { ExchangePhoto, ProfilePicture, TenantState, TenantUser } from './model.js';
+import {
+  claimScan,
+  finishPage,
+  finishScan,
+  getScan,
+  releaseScan,
+  saveScanChunk,
+  scanSummary,
+  type Lease,
+  type Scan,
+} from './scans.js';
+import { readProfilePicture } from './sharepoint.js';
+import { getTenantUsers, usersDoneInScan, type ScannedUser, type TenantUserRecord } from './users.js';
+
+// A scan reads every user of the tenant and decides their state, page by page of the Graph user
+// listing (999 users), in slices of 100: the slice's photo metadata in JSON batches of 20, its
+// profiles from SharePoint, a picture comparison only where nothing is known, then one commit of
+// the slice with the scan's counters. Interrupted anywhere, it continues at its page, skipping the
+// users already written.
+
+export interface ScanProgress {
+  done: number;
+  total: number | null;
+  /** Time spent waiting for throttling so far, in ms. */
+  throttledMs: number;
+}
+
+export interface ScanOptions {
+  /** Who works on the scan (a process); default: host, process id and a random part. */
+  holder?: string;
+  leaseMs?: number;
+  sliceSize?: number;
+  /** Graph batches in flight at once. */
+  batchConcurrency?: number;
+  /** SharePoint profile reads at once. */
+  sharePointConcurrency?: number;
+  /** Picture comparisons at once. */
+  compareConcurrency?: number;
+  onProgress?: (progress: ScanProgress) => void;
+}
+
+export interface ScanReport {
+  scan: Scan;
+  resumed: boolean;
+  summary: Partial<Record<TenantState, number>>;
+  /** What this run cost (a resumed scan's earlier part is in `scan`). */
+  graphRequests: number;
+  sharePointRequests: number;
+  imageBytes: number;
+}
+
+export async function scanTenant(
+  connection: M365Connection,
+  db: Kysely<Database>,
+  options: ScanOptions = {},
+): Promise<ScanReport> {
+  const { clock, http, settings, requests } = connection;
+  const holder = options.holder ?? `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const leaseMs = options.leaseMs ?? 10 * 60_000;
+  const lease = (): Lease => ({ holder, now: clock.now(), leaseMs });
+  const before = { graph: requests.graph, sharePoint: requests.mysite + requests.admin };
+  let imageBytes = 0;
+
+  const claim = await claimScan(db, lease(), () => countUsers(http, settings.graphUrl));
+  if (claim.kind === 'busy') {
+    throw conflict(
+      `Another process is scanning the tenant (scan ${claim.scan.id}, started ${new Date(claim.scan.startedAt).toISOString()}, ` +
+        `${claim.scan.usersDone} users done); it carries on there.`,
+      'm365_scan_busy',
+    );
+  }
+  const scan = claim.scan;
+  let done = scan.usersDone;
+  const progress = () =>
+    options.onProgress?.({ done, total: scan.usersTotal, throttledMs: connection.throttled.totalMs });
+  progress();
+
+  // Graph requests (the count above included) go into the scan at each commit, as made since the last.
+  let counted = before.graph;
+  const graphSinceLastCommit = () => {
+    const made = requests.graph - counted;
+    counted = requests.graph;
+    return made;
+  };
+  const sliceSize = options.sliceSize ?? 100;
+
+  try {
+    let link = scan.pageLink ?? firstUsersPage(settings.graphUrl);
+    let resumedLink = scan.pageLink !== null;
+    for (;;) {
+      let page;
+      try {
+        page = await listUsersPage(http, link);
+      } catch (error) {
+        // A page link kept from an earlier run may have expired; the users already written are
+        // skipped anyway, so starting the listing again loses nothing.
+        if (!resumedLink || !isTenantError(error) || error.problem !== 'unexpected') throw error;
+        connection.log.warn(
+          `The saved page of the user listing is no longer valid (${describeError(error)}); listing from the start.`,
+        );
+        link = firstUsersPage(settings.graphUrl);
+        resumedLink = false;
+        continue;
+      }
+      resumedLink = false;
+      const written = await usersDoneInScan(
+        db,
+        scan.id,
+        page.users.map((u) => u.id),
+      );
+      const todo = page.users.filter((u) => !written.has(u.id));
+      for (let i = 0; i < todo.length; i += sliceSize) {
+        const slice = todo.slice(i, i + sliceSize);
+        const result = await scanSlice(connection, db, slice, options);
+        imageBytes += result.imageBytes;
+        await saveScanChunk(db, scan.id, lease(), result.users, {
+          graphRequests: graphSinceLastCommit(),
+          imageBytes: result.imageBytes,
+        });
+        done += slice.length;
+        progress();
+      }
+      await finishPage(db, scan.id, lease(), page.nextLink, { graphRequests: graphSinceLastCommit(), imageBytes: 0 });
+      if (!page.nextLink) break;
+      link = page.nextLink;
+    }
+    await finishScan(db, scan.id, lease(), { status: 'done' });
+  } catch (error) {
+    await releaseScan(db, scan.id, holder).catch(() => undefined);
+    throw error;
+  }
+  return {
+    scan: (await getScan(db, scan.id)) ?? scan,
+    resumed: claim.resumed,
+    summary: await scanSummary(db, scan.id),
+    graphRequests: requests.graph - before.graph,
+    sharePointRequests: requests.mysite + requests.admin - before.sharePoint,
+    imageBytes,
+  };
+}
+
+interface SliceResult {
+  users: ScannedUser[];
+  imageBytes: number;
+}
+
+/** Reads and decides one slice of users; nothing is written here. */
+async function scanSlice(
+  connection: M365Connection,
+  db: Kysely<Database>,
+  users: readonly TenantUser[],
+  options: ScanOptions,
+): Promise<SliceResult> {
+  const { clock, http, settings } = connection;
+  const stored = await getTenantUsers(
+    db,
+    users.map((u) => u.id),
+  );
+
+  // Users the listing says have no Exchange mailbox are never asked for a photo: Graph would
+  // answer with their Entra ID photo, which the sites must never take.
+  const asked = users.filter((u) => u.hasMailbox !== false);
+  const batch = await runBatched(
+    asked.map((u) => photoMetadataRequest(u.id)),
+    graphBatchSender(http, settings.graphUrl, clock.now),
+    {
+      clock,
+      concurrency: options.batchConcurrency ?? 4,
+      maxAttempts: 8,
+      onThrottled: (ms) => {
+        connection.throttled.count += 1;
+        connection.throttled.totalMs += ms;
+      },
+    },
+  );
+  const photos = new Map<string, ExchangePhoto>(
+    users.map((u) => [
+      u.id,
+      u.hasMailbox === false ? { kind: 'no_mailbox' } : exchangePhotoFrom(batch.results.get(u.id)),
+    ]),
+  );
+
+  const profiles = await mapLimit(users, options.sharePointConcurrency ?? 8, async (user): Promise<ProfilePicture> => {
+    const photo = photos.get(user.id)!;
+    // No mailbox decides the state alone; SharePoint is not asked.
+    if (photo.kind === 'no_mailbox') return { kind: 'none' };
+    try {
+      return await readProfilePicture(http, settings, user.upn);
+    } catch (error) {
+      return { kind: 'error', message: describeError(error) };
+    }
+  });
+
+  let imageBytes = 0;
+  const scanned = await mapLimit(
+    [...users.keys()],
+    options.compareConcurrency ?? 4,
+    async (index): Promise<ScannedUser> => {
+      const user = users[index]!;
+      const photo = photos.get(user.id)!;
+      const profile = profiles[index]!;
+      const record = stored.get(user.id);
+      const inputs = {
+        hasMailbox: user.hasMailbox,
+        photo,
+        profile,
+        baseline: record?.baseline,
+        failing: failingOf(record),
+      };
+      let decision: TenantDecision = decideTenantState(inputs);
+      if (decision.kind === 'decided') return { user, photo, profile, state: decision.state, reason: decision.reason };
+      const outcome = await compareWithSharePoint(connection, user, profile);
+      imageBytes += outcome.imageBytes;
+      decision = decideTenantState({ ...inputs, comparison: outcome.comparison });
+      const state = decision.kind === 'decided' ? decision.state : 'unknown';
+      const reason = `${decision.reason}${outcome.detail ? ` (${outcome.detail})` : ''}`;
+      const baseline = baselineFromComparison(photo, profile, outcome.comparison);
+      return { user, photo, profile, state, reason, ...(baseline ? { baseline } : {}) };
+    },
+  );
+  return { users: scanned, imageBytes };
+}
+
+function failingOf(record: TenantUserRecord | undefined): { since: number; error: string } | undefined {
+  if (record?.failingSince === null || record?.failingSince === undefined) return undefined;
+  return { since: record.failingSince, error: record.lastError ?? 'The last push failed.' };
+}

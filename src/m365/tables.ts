@@ -1,0 +1,62 @@
+import type { Generated } from 'kysely';
+
+export interface M365UsersTable {
+  id: string;
+  upn: string;
+  display_name: string;
+  has_mailbox: number | null;
+  account_enabled: Generated<number>;
+  seen_scan_id: string | null;
+  gone_at: number | null;
+  state: string | null;
+  state_reason: string | null;
+  state_at: number | null;
+  exchange_etag: string | null;
+  profile_fingerprint: string | null;
+  picture_timestamp: string | null;
+  picture_url: string | null;
+  baseline_etag: string | null;
+  baseline_profile: string | null;
+  baseline_verdict: string | null;
+  baseline_source: string | null;
+  baseline_at: number | null;
+  last_attempt_at: number | null;
+  last_outcome: string | null;
+  failing_since: number | null;
+  failed_etag: string | null;
+  last_error: string | null;
+}
+
+export interface M365ScansTable {
+  id: string;
+  started_at: number;
+  finished_at: number | null;
+  status: string;
+  page_link: string | null;
+  pages_done: Generated<number>;
+  users_done: Generated<number>;
+  users_total: number | null;
+  graph_requests: Generated<number>;
+  image_bytes: Generated<number>;
+  error: string | null;
+  holder: string | null;
+  lease_until: number | null;
+}
+
+export interface M365PushAttemptsTable {
+  id: Generated<number>;
+  user_id: string;
+  trigger: string;
+  outcome: string;
+  started_at: number;
+  duration_ms: number;
+  etag_before: string | null;
+  etag_after: string | null;
+  error: string | null;
+}
+
+export interface M365Tables {
+  m365_users: M365UsersTable;
+  m365_scans: M365ScansTable;
+  m365_push_attempts: M365PushAttemptsTable;
+}

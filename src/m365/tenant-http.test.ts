@@ -1,0 +1,140 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.js';
+import { describeError, scrub, TenantError } from './errors.js';
+import type { M365Settings } from './settings.js';
+import { createTenantHttp } from './tenant-http.js';
+import { makeTestCertificate } from './test-certificate.js';
+import { createVirtualClock } from './test-clock.js';
+import { explainTokenError } from './token-errors.js';
+
+const TOKEN =
+  'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20ifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+
+let settings: M365Settings;
+let keyBody: string;
+beforeAll(() => {
+  const pem = makeTestCertificate();
+  keyBody = pem.privateKey.split('\n')[1]!;
+  settings = loadConfig(
+    {
+      PHOTOSYNC_M365_TENANT: 'contoso.onmicrosoft.com',
+      PHOTOSYNC_M365_CLIENT_ID: '6731de76-14a6-49ae-97bc-6eba6914391e',
+      PHOTOSYNC_M365_CERTIFICATE: pem.combined,
+      PHOTOSYNC_M365_SHAREPOINT_URL: 'https://contoso.sharepoint.com',
+    },
+    '/',
+  ).m365!;
+});
+
+const tokens = { token: async () => TOKEN };
+
+describe('credentials never reach a message', () => {
+  it('scrub removes tokens, assertions, PEM blocks and long base64', () => {
+    const leaky = [
+      `Authorization: Bearer ${TOKEN}`,
+      `client_assertion=${TOKEN}&client_id=x`,
+      `-----BEGIN PRIVATE KEY-----\n${keyBody}\n-----END PRIVATE KEY-----`,
+      'x'.repeat(10) + 'A'.repeat(200),
+    ].join(' | ');
+    const clean = scrub(leaky);
+    expect(clean).not.toContain(TOKEN.split('.')[1]!);
+    expect(clean).not.toContain(keyBody);
+    expect(clean).not.toMatch(/A{120}/);
+    expect(clean).toContain('client_id=x');
+  });
+
+  it('an Entra refusal becomes the fix, without the assertion or key MSAL had', () => {
+    const msalError = Object.assign(
+      new Error(
+        `invalid_client: Error(s): 700027 - AADSTS700027: Client assertion failed signature validation. ` +
+          `client_assertion=${TOKEN} key ${keyBody} Trace ID: 0000aaaa Correlation ID: bbbb Timestamp: 2026-11-30 07:00:00Z`,
+      ),
+      { errorCode: 'invalid_client' },
+    );
+    const error = explainTokenError(msalError, settings, 'https://graph.microsoft.com/.default');
+    expect(error).toBeInstanceOf(TenantError);
+    expect(error.problem).toBe('certificate');
+    expect(error.message).toContain('AADSTS700027');
+    expect(error.message).toContain(settings.certificate.thumbprintSha256);
+    for (const secret of [TOKEN, TOKEN.split('.')[1]!, keyBody, settings.certificate.privateKeyPem().split('\n')[1]!]) {
+      expect(error.message).not.toContain(secret);
+      expect(JSON.stringify(error)).not.toContain(secret);
+    }
+  });
+
+  it.each([
+    ['AADSTS700024: Client assertion is not within its valid time range.', 'clock'],
+    ['AADSTS700016: Application with identifier … was not found in the directory', 'app'],
+    ['AADSTS90002: Tenant … not found.', 'tenant'],
+    ['AADSTS65001: The user or administrator has not consented', 'consent'],
+    ['AADSTS500011: The resource principal named https://contoso-my.sharepoint.com was not found', 'wrong_url'],
+    [
+      'endpoints_resolution_error: See https://aka.ms/msal.js.errors#endpoints_resolution_error for details',
+      'wrong_url',
+    ],
+  ])('%s → %s', (text, problem) => {
+    expect(explainTokenError(new Error(text), settings, 'scope').problem).toBe(problem);
+  });
+
+  it('a connection failure names the setting to check and no token', async () => {
+    const failing = createTenantHttp({
+      settings,
+      tokens,
+      clock: createVirtualClock(),
+      fetch: async () => {
+        throw Object.assign(new TypeError(`fetch failed (Authorization: Bearer ${TOKEN})`), {
+          cause: Object.assign(new Error('getaddrinfo ENOTFOUND contoso-my.sharepoint.com'), { code: 'ENOTFOUND' }),
+        });
+      },
+    });
+    const error = await failing
+      .request('mysite', 'https://contoso-my.sharepoint.com/_api/web')
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ problem: 'wrong_url' });
+    expect((error as Error).message).toMatch(/PHOTOSYNC_M365_MYSITE_URL/);
+    expect(describeError(error)).not.toContain(TOKEN);
+  });
+});
+
+describe('createTenantHttp', () => {
+  it('waits Retry-After after a 429 and sends the same request again', async () => {
+    const clock = createVirtualClock();
+    const start = clock.now();
+    const seen: { at: number; auth: string | null }[] = [];
+    const http = createTenantHttp({
+      settings,
+      tokens,
+      clock,
+      fetch: async (_url, init) => {
+        seen.push({ at: clock.now() - start, auth: new Headers(init?.headers).get('authorization') });
+        return seen.length === 1
+          ? new Response('', { status: 429, headers: { 'Retry-After': '12' } })
+          : new Response('{}', { status: 200 });
+      },
+    });
+    const response = await clock.run(() => http.request('graph', 'https://graph.microsoft.com/v1.0/users'));
+    expect(response.status).toBe(200);
+    expect(seen).toEqual([
+      { at: 0, auth: `Bearer ${TOKEN}` },
+      { at: 12_000, auth: `Bearer ${TOKEN}` },
+    ]);
+  });
+
+  it('sends a token only to the host of its audience', async () => {
+    let sent = 0;
+    const http = createTenantHttp({
+      settings,
+      tokens,
+      clock: createVirtualClock(),
+      fetch: async () => (sent++, new Response('')),
+    });
+    for (const [resource, url] of [
+      ['graph', 'https://evil.example/v1.0/users'],
+      ['mysite', 'https://contoso-admin.sharepoint.com/_api/web'],
+      ['admin', 'https://contoso-my.sharepoint.com/_api/web'],
+    ] as const) {
+      await expect(http.request(resource, url)).rejects.toThrow(/Refused to send/);
+    }
+    expect(sent).toBe(0);
+  });
+});

@@ -1,0 +1,121 @@
+import type { Clock } from './clock.js';
+import { describeError, tenantError } from './errors.js';
+import { backoffMs, RETRY_LATER, retryAfterMs, TRANSIENT } from './retry.js';
+import type { M365Settings } from './settings.js';
+import { networkProblem } from './token-errors.js';
+import type { TenantResource, TokenSource } from './tokens.js';
+
+// One request to the tenant with the right bearer token, tried again after 429/503 (waiting
+// Retry-After) and after transient failures (backing off). Tokens go only to the configured hosts
+// of their audience: a URL read from the tenant's data (a PictureURL, a nextLink) that points
+// elsewhere is refused, never followed with a token.
+
+export interface TenantHttp {
+  request(resource: TenantResource, url: string, init?: TenantRequestInit): Promise<Response>;
+}
+
+export interface TenantRequestInit {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string | Uint8Array<ArrayBuffer>;
+}
+
+export interface TenantHttpDeps {
+  settings: M365Settings;
+  tokens: TokenSource;
+  clock: Clock;
+  fetch?: typeof fetch;
+  /** Tries per request (first one included) before a 429/503/5xx answer is returned as it is. */
+  maxAttempts?: number;
+  /** Called for every request sent (retries included), e.g. to count Graph requests. */
+  onRequest?: (resource: TenantResource) => void;
+  onThrottled?: (waitMs: number) => void;
+}
+
+const SETTING_OF: Record<TenantResource, string> = {
+  graph: 'PHOTOSYNC_M365_GRAPH_URL',
+  mysite: 'PHOTOSYNC_M365_MYSITE_URL',
+  admin: 'PHOTOSYNC_M365_ADMIN_URL',
+};
+
+export function originOf(settings: M365Settings, resource: TenantResource): string {
+  return { graph: settings.graphUrl, mysite: settings.mySiteUrl, admin: settings.adminUrl }[resource];
+}
+
+export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
+  const send = deps.fetch ?? fetch;
+  const maxAttempts = deps.maxAttempts ?? 6;
+  return {
+    async request(resource, url, init = {}) {
+      const origin = originOf(deps.settings, resource);
+      if (new URL(url).origin !== origin) {
+        throw tenantError(
+          'unexpected',
+          `Refused to send a ${resource} token to ${new URL(url).origin}, which is not ${origin}.`,
+        );
+      }
+      for (let attempt = 1; ; attempt += 1) {
+        const token = await deps.tokens.token(resource);
+        deps.onRequest?.(resource);
+        let response: Response;
+        try {
+          response = await send(url, {
+            method: init.method ?? 'GET',
+            headers: { ...init.headers, authorization: `Bearer ${token}` },
+            ...(init.body === undefined ? {} : { body: init.body }),
+          });
+        } catch (error) {
+          if (attempt < maxAttempts && !isPermanentNetworkError(error)) {
+            await deps.clock.sleep(backoffMs(attempt));
+            continue;
+          }
+          const network = networkProblem(error);
+          throw network
+            ? tenantError(
+                network.problem,
+                `${origin} cannot be reached: ${network.what}.`,
+                network.fix(origin, SETTING_OF[resource]),
+              )
+            : tenantError('unreachable', `${origin} cannot be reached: ${describeError(error)}.`);
+        }
+        if (attempt < maxAttempts && (RETRY_LATER.has(response.status) || TRANSIENT.has(response.status))) {
+          const named = retryAfterMs(response.headers.get('retry-after'), deps.clock.now());
+          const wait = named ?? backoffMs(attempt);
+          if (RETRY_LATER.has(response.status)) deps.onThrottled?.(wait);
+          await response.body?.cancel();
+          await deps.clock.sleep(wait);
+          continue;
+        }
+        return response;
+      }
+    },
+  };
+}
+
+/** A name that does not resolve will not resolve a second later. */
+function isPermanentNetworkError(error: unknown): boolean {
+  return networkProblem(error)?.problem === 'wrong_url';
+}
+
+/** Reads at most `limit` bytes of a response body; undefined when it is longer. */
+export async function readBody(response: Response, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  if (!response.body) return Buffer.alloc(0);
+  const reader = response.body.getReader();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks);
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(Buffer.from(value));
+  }
+}

@@ -1,0 +1,139 @@
+import { describeError, tenantError, type TenantError } from './errors.js';
+import type { M365Settings } from './settings.js';
+
+// Entra's refusals, turned into what an administrator does about them. Entra's error codes
+// (AADSTS…) are listed at https://learn.microsoft.com/entra/identity-platform/reference-error-codes;
+// Microsoft warns the texts change, so only the codes are read, and the text is kept for the log.
+
+interface Explanation {
+  problem: TenantError['problem'];
+  fix: (settings: M365Settings) => string;
+}
+
+const CERTIFICATE: Explanation = {
+  problem: 'certificate',
+  fix: (s) =>
+    `Entra ID does not accept the certificate: upload its public part to the app (App registrations → Certificates & secrets → Certificates); its SHA-256 thumbprint is ${s.certificate.thumbprintSha256}.`,
+};
+const CLOCK: Explanation = {
+  problem: 'clock',
+  fix: () =>
+    'Entra ID finds the signed request outside its valid time: this machine’s clock is probably wrong; set it by NTP.',
+};
+const APP: Explanation = {
+  problem: 'app',
+  fix: (s) =>
+    `Entra ID knows no app ${s.clientId} in tenant ${s.tenant} (or it is disabled): check PHOTOSYNC_M365_CLIENT_ID and PHOTOSYNC_M365_TENANT.`,
+};
+const TENANT: Explanation = {
+  problem: 'tenant',
+  fix: (s) =>
+    `Entra ID knows no tenant "${s.tenant}": check PHOTOSYNC_M365_TENANT (the tenant id or its onmicrosoft.com domain).`,
+};
+const CONSENT: Explanation = {
+  problem: 'consent',
+  fix: () =>
+    'An administrator has not granted consent: App registrations → API permissions → "Grant admin consent" (docs/M365.md lists the permissions).',
+};
+const RESOURCE: Explanation = {
+  problem: 'wrong_url',
+  fix: () =>
+    'Entra ID does not know this resource in the tenant: check PHOTOSYNC_M365_GRAPH_URL, PHOTOSYNC_M365_SHAREPOINT_URL, PHOTOSYNC_M365_MYSITE_URL and PHOTOSYNC_M365_ADMIN_URL.',
+};
+const POLICY: Explanation = {
+  problem: 'permission',
+  fix: () => 'A Conditional Access policy blocks the app: exclude it from the policy or allow its sign-ins.',
+};
+
+const BY_CODE: Record<string, Explanation> = {
+  '700027': CERTIFICATE, // client assertion failed signature validation
+  '50012': CERTIFICATE, // signing certificate not authorized / invalid assertion signature
+  '700030': CERTIFICATE, // certificate subject not authorized
+  '50146': CERTIFICATE,
+  '700024': CLOCK, // client assertion is not within its valid time range
+  '500133': CLOCK,
+  '700016': APP, // application not found in the directory
+  '700011': APP,
+  '70001': APP,
+  '7000112': APP, // application disabled
+  '90002': TENANT, // tenant not found
+  '50128': TENANT,
+  '90023': TENANT,
+  '65001': CONSENT, // consent not granted
+  '90094': CONSENT,
+  '650056': CONSENT,
+  '500011': RESOURCE, // resource principal not found in the tenant
+  '50001': RESOURCE,
+  '70011': RESOURCE, // invalid scope
+  '53003': POLICY,
+};
+
+/** MSAL's error for a token request, as a TenantError naming the fix. */
+export function explainTokenError(error: unknown, settings: M365Settings, resource: string): TenantError {
+  const text = describeError(error);
+  const code = /AADSTS(\d+)/.exec(text)?.[1];
+  const known = code === undefined ? undefined : BY_CODE[code];
+  const what = `No token for ${resource}${code ? ` (AADSTS${code})` : ''}.`;
+  if (known) return tenantError(known.problem, what, known.fix(settings));
+  const network = networkProblem(error);
+  if (network) {
+    return tenantError(
+      network.problem,
+      `No token for ${resource}: ${network.what}.`,
+      network.fix(settings.authorityHost, 'PHOTOSYNC_M365_AUTHORITY_HOST'),
+    );
+  }
+  if (/endpoints_resolution_error|openid_config_error|untrusted_authority/.test(text)) {
+    // MSAL could not read the tenant's OpenID metadata (it names no cause).
+    return tenantError(
+      'wrong_url',
+      `No token for ${resource}: ${settings.authorityHost}/${settings.tenant}/v2.0/.well-known/openid-configuration could not be read.`,
+      'Check PHOTOSYNC_M365_AUTHORITY_HOST and PHOTOSYNC_M365_TENANT, and that this machine reaches and trusts that host.',
+    );
+  }
+  return tenantError('unexpected', `No token for ${resource}: ${text}`);
+}
+
+interface NetworkProblem {
+  problem: 'unreachable' | 'wrong_url';
+  what: string;
+  fix: (url: string, setting: string) => string;
+}
+
+/** Connection-level failures (DNS, refused, TLS), from Node's error codes anywhere in the cause chain. */
+export function networkProblem(error: unknown): NetworkProblem | undefined {
+  const codes: string[] = [];
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === 'string')
+      codes.push(...(message.match(/\bE[A-Z_]{4,}\b|[A-Z_]{6,}_CERT[A-Z_]*|CERT_[A-Z_]+/g) ?? []));
+  }
+  if (codes.some((c) => c === 'ENOTFOUND' || c === 'EAI_AGAIN')) {
+    return {
+      problem: 'wrong_url',
+      what: 'the host name does not resolve',
+      fix: (url, setting) => `Check ${setting} (${url}).`,
+    };
+  }
+  if (codes.some((c) => /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(c))) {
+    return {
+      problem: 'unreachable',
+      what: 'its TLS certificate is not trusted',
+      fix: (url) => `Trust the certificate of ${url} (for a private CA: NODE_EXTRA_CA_CERTS=/path/to/ca.pem).`,
+    };
+  }
+  if (
+    codes.some((c) =>
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'].includes(c),
+    )
+  ) {
+    return {
+      problem: 'unreachable',
+      what: 'nothing answers',
+      fix: (url, setting) => `Check ${setting} (${url}) and that this machine may reach it (firewall, proxy).`,
+    };
+  }
+  return undefined;
+}

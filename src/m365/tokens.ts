@@ -1,0 +1,74 @@
+import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
+import type { Logger } from 'pino';
+import { scrub } from './errors.js';
+import type { M365Settings } from './settings.js';
+import { explainTokenError } from './token-errors.js';
+
+// App-only tokens for the tenant through MSAL Node, with the app's certificate: MSAL signs a
+// client assertion (x5t#S256 + x5c) and keeps each token in its cache until five minutes before
+// it expires, then asks Entra for a new one. `knownAuthorities` names the configured sign-in host,
+// so MSAL reads its OpenID metadata straight from it (a sovereign cloud, or photosync playing the
+// tenant in tests) instead of asking Microsoft's instance discovery first.
+
+/** The three audiences connect mode calls: Graph, the My Site host (files, profiles) and the admin site. */
+export type TenantResource = 'graph' | 'mysite' | 'admin';
+
+export interface TokenSource {
+  /** A bearer token for the resource; a TenantError naming the fix when there is none. */
+  token(resource: TenantResource): Promise<string>;
+}
+
+/** The resource form of the scope: `https://graph.microsoft.com/.default`, `https://contoso-my.sharepoint.com/.default`. */
+export function resourceScope(settings: M365Settings, resource: TenantResource): string {
+  const origin = { graph: settings.graphUrl, mysite: settings.mySiteUrl, admin: settings.adminUrl }[resource];
+  return `${origin}/.default`;
+}
+
+export function createTokenSource(settings: M365Settings, log: Logger): TokenSource {
+  const authorityHost = new URL(settings.authorityHost);
+  const app = new ConfidentialClientApplication({
+    auth: {
+      clientId: settings.clientId,
+      authority: `${authorityHost.origin}/${settings.tenant}`,
+      knownAuthorities: [authorityHost.host],
+      clientCertificate: {
+        thumbprintSha256: settings.certificate.thumbprintSha256,
+        privateKey: settings.certificate.privateKeyPem(),
+        x5c: settings.certificate.certificatePem,
+      },
+    },
+    system: {
+      loggerOptions: {
+        piiLoggingEnabled: false,
+        logLevel: LogLevel.Error,
+        loggerCallback: (level, message) => {
+          if (level <= LogLevel.Error) log.error({ msal: true }, scrub(message));
+        },
+      },
+    },
+  });
+  // Concurrent first requests for one resource share one token request.
+  const inFlight = new Map<TenantResource, Promise<string>>();
+  return {
+    token(resource) {
+      const pending = inFlight.get(resource);
+      if (pending) return pending;
+      const scope = resourceScope(settings, resource);
+      const request = app
+        .acquireTokenByClientCredential({ scopes: [scope] })
+        .then(
+          (result) => {
+            if (!result?.accessToken)
+              throw explainTokenError(new Error('Entra ID answered without a token.'), settings, scope);
+            return result.accessToken;
+          },
+          (error: unknown) => {
+            throw explainTokenError(error, settings, scope);
+          },
+        )
+        .finally(() => inFlight.delete(resource));
+      inFlight.set(resource, request);
+      return request;
+    },
+  };
+}

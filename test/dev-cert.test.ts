@@ -1,0 +1,31 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { BIN, cleanEnv, run } from './support/tls-server.js';
+
+// `photosync dev-cert` as a developer runs it, and `photosync serve` refusing TLS files that do
+// not hold, before it listens.
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'photosync-dev-cert-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+it('prints the two settings and the NODE_EXTRA_CA_CERTS line; serve refuses a key that is not the certificate’s', async () => {
+  const out = path.join(dir, 'tls');
+  const made = await run([BIN, 'dev-cert', '--out', out], { ...cleanEnv(), PHOTOSYNC_DATA_DIR: dir });
+  expect(made.code, made.stderr).toBe(0);
+  expect(made.stdout).toContain(`PHOTOSYNC_TLS_CERT=${path.join(out, 'localhost.pem')}`);
+  expect(made.stdout).toContain(`PHOTOSYNC_TLS_KEY=${path.join(out, 'localhost-key.pem')}`);
+  expect(made.stdout).toContain(`export NODE_EXTRA_CA_CERTS=${path.join(out, 'ca.pem')}`);
+
+  const refused = await run([BIN, 'serve'], {
+    ...cleanEnv(),
+    PHOTOSYNC_DATA_DIR: dir,
+    PHOTOSYNC_DEMO: 'false',
+    PHOTOSYNC_TLS_CERT: path.join(out, 'localhost.pem'),
+    PHOTOSYNC_TLS_KEY: path.join(out, 'ca-key.pem'),
+  });
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain('is not the key of the certificate in PHOTOSYNC_TLS_CERT');
+  expect(refused.stdout).not.toContain('photosync is running');
+});

@@ -1,0 +1,352 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import { beforeAll, expect, it } from 'vitest';
+import { createApp, removeApp } from '../src/directory/apps.js';
+import { tenantId } from '../src/directory/settings.js';
+import type { App } from '../src/app.js';
+import type { Services } from '../src/services.js';
+import { bearer } from './support/apps.js';
+import { makeUser } from './support/factories.js';
+import { FormClient } from './support/form-client.js';
+import { describeEachDialect, useTestApp } from './support/services.js';
+
+// The authorization code flow with PKCE, refresh tokens and their rotation, as the endpoints
+// answer them (the same flow through MSAL and Chromium over TLS is in msal.test.ts). Also: a
+// user's token through an app ends with the app, and grants hold only the app's registered scopes.
+
+const REDIRECT = 'https://app.contoso.example/auth/callback';
+const PASSWORD = 'correct horse battery';
+const pkce = () => {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+};
+
+describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens', (dialect) => {
+  const context = useTestApp(dialect);
+  let services: Services;
+  let app: App;
+  let tenant: string;
+  beforeAll(async () => {
+    ({ services, app } = context);
+    tenant = await tenantId(services.database.db);
+  });
+
+  const registerApp = (scopes: Parameters<typeof createApp>[2] = ['User.Read', 'ProfilePhoto.Read.All']) =>
+    createApp(services.database.db, 'Photo web app', scopes, { redirectUris: [REDIRECT] });
+  const authorizeUrl = (params: Record<string, string>) =>
+    `/${tenant}/oauth2/v2.0/authorize?${new URLSearchParams({ response_type: 'code', redirect_uri: REDIRECT, ...params })}`;
+  const token = (form: Record<string, string>) =>
+    app.inject({
+      method: 'POST',
+      url: `/${tenant}/oauth2/v2.0/token`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams(form).toString(),
+    });
+
+  /** Signs in through the sign-in page the authorize request shows, and returns the code it gives back. */
+  async function signInForCode(browser: FormClient, upn: string, params: Record<string, string>) {
+    const page = await browser.request('GET', authorizeUrl(params));
+    expect(page.statusCode).toBe(200);
+    const next = /name="next" value="([^"]+)"/.exec(page.body)?.[1]?.replaceAll('&amp;', '&');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
+    expect(next).toMatch(/^\/[^/].*\/oauth2\/v2\.0\/authorize\?/);
+    const signedIn = await browser.request('POST', '/signin', { upn, password: PASSWORD, _csrf: csrf!, next: next! });
+    expect([signedIn.statusCode, signedIn.headers.location]).toEqual([303, next]);
+    const answer = await browser.request('GET', next!);
+    expect(answer.statusCode).toBe(302);
+    return new URL(String(answer.headers.location));
+  }
+
+  it('signs a user in on photosync’s page and answers the app with a code; the code gives tokens once', async () => {
+    const registered = await registerApp();
+    const user = await makeUser(services);
+    const browser = new FormClient(app);
+    const { verifier, challenge } = pkce();
+    const page = await browser.request(
+      'GET',
+      authorizeUrl({
+        client_id: registered.clientId,
+        scope: 'openid profile offline_access User.Read',
+        state: 's-1',
+        nonce: 'n-1',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        client_info: '1',
+      }),
+    );
+    expect(page.body).toContain('Photo web app');
+    // The page's form may end at the app after its redirects.
+    expect(page.headers['content-security-policy']).toContain("form-action 'self' https://app.contoso.example");
+
+    const back = await signInForCode(browser, user.upn, {
+      client_id: registered.clientId,
+      scope: 'openid profile offline_access User.Read',
+      state: 's-1',
+      nonce: 'n-1',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      client_info: '1',
+    });
+    expect(`${back.origin}${back.pathname}`).toBe(REDIRECT);
+    expect(back.searchParams.get('state')).toBe('s-1');
+    expect(JSON.parse(Buffer.from(back.searchParams.get('client_info')!, 'base64url').toString())).toEqual({
+      uid: user.id,
+      utid: tenant,
+    });
+    const code = back.searchParams.get('code')!;
+
+    const redeem = {
+      grant_type: 'authorization_code',
+      client_id: registered.clientId,
+      client_secret: registered.secret,
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+      scope: 'openid profile offline_access User.Read',
+      client_info: '1',
+    };
+    expect((await token({ ...redeem, code_verifier: pkce().verifier })).json().error_codes).toEqual([50148]);
+    const granted = await token(redeem);
+    expect(granted.statusCode).toBe(200);
+    const body = granted.json();
+    expect(body).toMatchObject({
+      token_type: 'Bearer',
+      scope: 'User.Read openid profile',
+      refresh_token: expect.any(String),
+    });
+    expect(decodeJwt(body.id_token)).toMatchObject({
+      aud: registered.clientId,
+      iss: `http://localhost:8080/${tenant}/v2.0`,
+      oid: user.id,
+      tid: tenant,
+      preferred_username: user.upn,
+      name: user.displayName,
+      nonce: 'n-1',
+      ver: '2.0',
+    });
+    expect(decodeJwt(body.access_token)).toMatchObject({
+      aud: 'https://graph.microsoft.com',
+      scp: 'User.Read',
+      azp: registered.clientId,
+    });
+    expect(JSON.parse(Buffer.from(body.client_info, 'base64url').toString())).toEqual({ uid: user.id, utid: tenant });
+    expect((await app.inject({ url: '/v1.0/me', headers: bearer(body.access_token) })).json().id).toBe(user.id);
+
+    // A second redemption is refused, and what the first one gave ends with it.
+    const again = await token(redeem);
+    expect([again.statusCode, again.json().error, again.json().error_codes]).toEqual([400, 'invalid_grant', [54005]]);
+    const refresh = await token({
+      grant_type: 'refresh_token',
+      client_id: registered.clientId,
+      client_secret: registered.secret,
+      refresh_token: body.refresh_token,
+      scope: 'User.Read',
+    });
+    expect(refresh.json().error_codes).toEqual([9002313]);
+  });
+
+  it('rotates refresh tokens; a spent one used again ends the whole sign-in; revocation ends it too', async () => {
+    const registered = await registerApp();
+    const user = await makeUser(services);
+    const browser = new FormClient(app);
+    const { verifier, challenge } = pkce();
+    const params = {
+      client_id: registered.clientId,
+      scope: 'openid offline_access User.Read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    };
+    const code = (await signInForCode(browser, user.upn, params)).searchParams.get('code')!;
+    // A public client (no secret) may redeem a PKCE code and refresh without credentials.
+    const first = (
+      await token({
+        grant_type: 'authorization_code',
+        client_id: registered.clientId,
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+        scope: params.scope,
+      })
+    ).json();
+    const refresh = (refreshToken: string, scope = 'User.Read offline_access') =>
+      token({ grant_type: 'refresh_token', client_id: registered.clientId, refresh_token: refreshToken, scope });
+    const second = await refresh(first.refresh_token);
+    expect(second.statusCode).toBe(200);
+    expect(second.json().refresh_token).not.toBe(first.refresh_token);
+    const third = await refresh(second.json().refresh_token);
+    expect(third.statusCode).toBe(200);
+    // The first token was spent: using it again is a replay, and the newest token dies with it.
+    const replay = await refresh(first.refresh_token);
+    expect([replay.json().error, replay.json().error_codes]).toEqual(['invalid_grant', [50173]]);
+    expect((await refresh(third.json().refresh_token)).json().error_codes).toEqual([9002313]);
+
+    // A fresh sign-in, then the operator revokes the user's sessions.
+    const code2 = (await signInForCode(new FormClient(app), user.upn, params)).searchParams.get('code')!;
+    const fresh = (
+      await token({
+        grant_type: 'authorization_code',
+        client_id: registered.clientId,
+        code: code2,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+        scope: params.scope,
+      })
+    ).json();
+    const { revokeSessionsCommand } = await import('../src/cli/commands/sign-in.js');
+    expect(await revokeSessionsCommand(services, user.upn)).toMatch(/^Ended 1 refresh token/);
+    expect((await refresh(fresh.refresh_token)).json().error).toBe('invalid_grant');
+  });
+
+  it('answers prompt=none without a session and other mistakes back to the app; app problems on its own page', async () => {
+    const registered = await registerApp();
+    const browser = new FormClient(app);
+    const silent = await browser.request(
+      'GET',
+      authorizeUrl({ client_id: registered.clientId, scope: 'openid', prompt: 'none', state: 'x' }),
+    );
+    expect(silent.statusCode).toBe(302);
+    const answer = new URL(String(silent.headers.location));
+    expect([answer.searchParams.get('error'), answer.searchParams.get('state')]).toEqual(['login_required', 'x']);
+    expect(answer.searchParams.get('error_description')).toMatch(/^AADSTS50058: /);
+
+    const badChallenge = await browser.request(
+      'GET',
+      authorizeUrl({
+        client_id: registered.clientId,
+        scope: 'openid',
+        code_challenge: 'short',
+        code_challenge_method: 'S256',
+      }),
+    );
+    expect(new URL(String(badChallenge.headers.location)).searchParams.get('error')).toBe('invalid_request');
+    const token = await browser.request(
+      'GET',
+      authorizeUrl({ client_id: registered.clientId, scope: 'openid', response_type: 'token' }),
+    );
+    expect(new URL(String(token.headers.location)).searchParams.get('error')).toBe('unsupported_response_type');
+    // More than the app was registered with: no consent screen here, so no.
+    const more = await browser.request(
+      'GET',
+      authorizeUrl({ client_id: registered.clientId, scope: 'openid ProfilePhoto.ReadWrite.All' }),
+    );
+    expect(new URL(String(more.headers.location)).searchParams.get('error')).toBe('consent_required');
+
+    // form_post: a page that posts the answer to the app, allowed to do only that.
+    const posted = await browser.request(
+      'GET',
+      authorizeUrl({
+        client_id: registered.clientId,
+        scope: 'openid',
+        prompt: 'none',
+        response_mode: 'form_post',
+        state: 'p',
+      }),
+    );
+    expect(posted.statusCode).toBe(200);
+    expect(posted.body).toContain(`<form method="post" action="${REDIRECT}">`);
+    expect(posted.body).toContain('name="error" value="login_required"');
+    expect(posted.headers['content-security-policy']).toMatch(
+      /script-src 'sha256-[^']+'; form-action https:\/\/app\.contoso\.example/,
+    );
+
+    for (const [params, status, text] of [
+      [
+        { client_id: registered.clientId, redirect_uri: 'https://evil.example/cb', scope: 'openid' },
+        400,
+        'AADSTS50011',
+      ],
+      [{ client_id: '00000000-0000-4000-8000-000000000000', scope: 'openid' }, 400, 'AADSTS700016'],
+    ] as const) {
+      const page = await browser.request('GET', authorizeUrl(params));
+      expect(page.statusCode).toBe(status);
+      expect(page.headers.location).toBeUndefined();
+      expect(page.body).toContain(text);
+    }
+    const estonian = await new FormClient(app, 'et').request(
+      'GET',
+      authorizeUrl({ client_id: 'nobody', scope: 'openid' }),
+    );
+    expect(estonian.body).toContain('pole photosyncis registreeritud');
+  });
+
+  it('sends nobody to another site after signing in', async () => {
+    const user = await makeUser(services);
+    for (const next of ['https://evil.example/', '//evil.example/x', '/\\evil.example']) {
+      const browser = new FormClient(app);
+      const signedIn = await browser.request('POST', '/signin', {
+        upn: user.upn,
+        password: PASSWORD,
+        _csrf: await browser.csrfToken(),
+        next,
+      });
+      expect([signedIn.statusCode, signedIn.headers.location], next).toEqual([303, '/']);
+    }
+  });
+
+  it('prompt=login asks a signed-in user to sign in again', async () => {
+    const registered = await registerApp();
+    const user = await makeUser(services);
+    const browser = new FormClient(app);
+    await browser.signIn(user.upn, PASSWORD);
+    const quiet = await browser.request('GET', authorizeUrl({ client_id: registered.clientId, scope: 'openid' }));
+    expect(quiet.statusCode).toBe(302);
+    const again = await browser.request(
+      'GET',
+      authorizeUrl({ client_id: registered.clientId, scope: 'openid', prompt: 'login' }),
+    );
+    expect(again.statusCode).toBe(200);
+    expect(again.body).toContain('name="password"');
+    expect(again.body).not.toContain('prompt=login');
+  });
+
+  it('grants only the scopes the app was registered with, by password, code and refresh token', async () => {
+    const registered = await registerApp(['User.Read']);
+    const user = await makeUser(services);
+    const password = (scope: string) =>
+      token({ grant_type: 'password', client_id: registered.clientId, username: user.upn, password: PASSWORD, scope });
+    const refused = await password('ProfilePhoto.ReadWrite.All');
+    expect([refused.statusCode, refused.json().error, refused.json().error_codes]).toEqual([
+      400,
+      'invalid_grant',
+      [65001],
+    ]);
+    expect(refused.body).not.toContain('access_token');
+    // .default is what the app was registered with, no more.
+    const byDefault = await password('https://graph.microsoft.com/.default offline_access');
+    expect(decodeJwt(byDefault.json().access_token).scp).toBe('User.Read');
+    const widened = await token({
+      grant_type: 'refresh_token',
+      client_id: registered.clientId,
+      refresh_token: byDefault.json().refresh_token,
+      scope: 'ProfilePhoto.Read.All',
+    });
+    expect(widened.json().error_codes).toEqual([65001]);
+  });
+
+  it('ends the tokens of an app when it is removed: access tokens, refresh tokens and codes', async () => {
+    const registered = await registerApp();
+    const user = await makeUser(services);
+    const granted = (
+      await token({
+        grant_type: 'password',
+        client_id: registered.clientId,
+        username: user.upn,
+        password: PASSWORD,
+        scope: 'User.Read offline_access',
+      })
+    ).json();
+    const me = () => app.inject({ url: '/v1.0/me', headers: bearer(granted.access_token) });
+    expect((await me()).statusCode).toBe(200);
+    await removeApp(services.database.db, registered.clientId);
+    const after = await me();
+    expect([after.statusCode, after.json().error.code]).toEqual([401, 'InvalidAuthenticationToken']);
+    const refresh = await token({
+      grant_type: 'refresh_token',
+      client_id: registered.clientId,
+      refresh_token: granted.refresh_token,
+      scope: 'User.Read',
+    });
+    expect(refresh.statusCode).toBe(400);
+    expect(refresh.body).not.toContain('access_token');
+  });
+});

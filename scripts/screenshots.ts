@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config.js';
 import { faceSvg } from '../src/demo/faces.js';
 import { DEMO_PASSWORD, DEMO_PEOPLE, seedDemoOrganisation } from '../src/demo/seed.js';
 import { findUserByUpn } from '../src/directory/users.js';
-import { buildApp } from '../src/http/app.js';
+import { buildApp } from '../src/app.js';
 import { setMailPhoto } from '../src/mail/photo-store.js';
 import { rasterizeSvg } from '../src/media/media.js';
 import { createServices } from '../src/services.js';

@@ -1,29 +1,162 @@
-// Errors the application means to show: a stable id, an HTTP status and a sentence for a person.
-// Anything else that is thrown is a bug: logged in full, shown as a plain 500.
+import type { ImageRefusal } from './media/media.js';
+
+// Every error photosync means to show, in one place: a stable id, its HTTP status and how loudly
+// it is logged. Route code throws these (an AppError with a sentence for a person); the one error
+// handler renders them in the envelope the route declares, and each envelope's renderer says how
+// it names them (Graph's and SharePoint's codes, Entra's OAuth error, the sentence on a page).
+// Anything else that is thrown is a bug: logged in full, answered as internal_error.
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Why credentials did not hold: no credentials at all, or credentials that are not right. */
+export type CredentialProblem = 'missing' | 'malformed' | 'invalid' | 'expired' | 'audience';
+
+export interface ErrorKind {
+  status: number;
+  log: LogLevel;
+}
+
+export const ERRORS = {
+  // 400: the request is wrong, and saying it again will not help.
+  /** The request does not fit its route: schema, unreadable body, an argument that cannot be parsed. */
+  invalid_request: { status: 400, log: 'debug' },
+  invalid_input: { status: 400, log: 'debug' },
+  invalid_scope: { status: 400, log: 'debug' },
+  invalid_setting: { status: 400, log: 'debug' },
+  invalid_cursor: { status: 400, log: 'debug' },
+  nothing_selected: { status: 400, log: 'debug' },
+  image_empty: { status: 400, log: 'debug' },
+  image_corrupt: { status: 400, log: 'debug' },
+  image_too_many_pixels: { status: 400, log: 'debug' },
+  /** A side over the limit, or sides too far from a square, for a portrait. */
+  image_side_too_long: { status: 400, log: 'debug' },
+  image_aspect_too_extreme: { status: 400, log: 'debug' },
+  /** The decode took too long (counted from its start, not the wait in line): sending it again would too. */
+  image_decode_timeout: { status: 400, log: 'info' },
+  // Entra's token endpoint.
+  unsupported_grant_type: { status: 400, log: 'debug' },
+  unauthorized_client: { status: 400, log: 'debug' },
+  invalid_grant: { status: 400, log: 'debug' },
+  invalid_resource: { status: 400, log: 'debug' },
+  tenant_not_found: { status: 400, log: 'debug' },
+
+  // 401 and 403: who is asking, and what they may do.
+  /** No credentials, or credentials that do not hold; pages send the person to sign in. */
+  unauthorized: { status: 401, log: 'debug' },
+  invalid_client: { status: 401, log: 'debug' },
+  forbidden: { status: 403, log: 'info' },
+  /** Reading a user's profile (not their photo) without the scope. */
+  profile_forbidden: { status: 403, log: 'info' },
+  /** A form without its CSRF token, or with another browser's. */
+  form_expired: { status: 403, log: 'debug' },
+  operator_sync_off: { status: 403, log: 'debug' },
+
+  // 404: nothing there.
+  /** No route has this address. */
+  not_found: { status: 404, log: 'debug' },
+  user_not_found: { status: 404, log: 'debug' },
+  photo_not_found: { status: 404, log: 'debug' },
+  mailbox_not_found: { status: 404, log: 'debug' },
+  app_not_found: { status: 404, log: 'debug' },
+
+  // 409, 413, 415, 429.
+  conflict: { status: 409, log: 'debug' },
+  user_exists: { status: 409, log: 'debug' },
+  /** Another process is scanning the Microsoft 365 tenant already. */
+  m365_scan_busy: { status: 409, log: 'info' },
+  too_large: { status: 413, log: 'debug' },
+  unsupported_type: { status: 415, log: 'debug' },
+  rate_limited: { status: 429, log: 'info' },
+
+  // 500: a bug or a broken dependency; the details go to the log, never to the client.
+  internal_error: { status: 500, log: 'error' },
+
+  // 502: the Microsoft 365 tenant of connect mode refused or failed (src/m365/errors.ts).
+  m365_consent: { status: 502, log: 'warn' },
+  m365_permission: { status: 502, log: 'warn' },
+  m365_certificate: { status: 502, log: 'warn' },
+  m365_clock: { status: 502, log: 'warn' },
+  m365_wrong_url: { status: 502, log: 'warn' },
+  m365_tenant: { status: 502, log: 'warn' },
+  m365_app: { status: 502, log: 'warn' },
+  m365_throttled: { status: 502, log: 'warn' },
+  m365_unreachable: { status: 502, log: 'warn' },
+  m365_unexpected: { status: 502, log: 'warn' },
+
+  // 503: busy; the answer says when to try again (Retry-After).
+  unavailable: { status: 503, log: 'info' },
+  /** Too many images are waiting to be decoded already. */
+  image_queue_full: { status: 503, log: 'info' },
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorId = keyof typeof ERRORS;
+
+/** The ids whose status is `S`: what a factory for that status may be given. */
+export type ErrorIdOfStatus<S extends number> = {
+  [K in ErrorId]: (typeof ERRORS)[K]['status'] extends S ? K : never;
+}[ErrorId];
+
+export interface ErrorDetail {
+  /** For unauthorized: why the credentials did not hold (each API says it in its own words). */
+  credentials?: CredentialProblem;
+  /** For Entra's errors: the AADSTS number, when it is not the id's usual one. */
+  aadsts?: number;
+  /** For a 503: seconds after which trying again is likely to work (the Retry-After header). */
+  retryAfterSeconds?: number;
+}
 
 export class AppError extends Error {
+  readonly status: number;
+
   constructor(
-    readonly id: string,
-    readonly status: number,
+    readonly id: ErrorId,
     message: string,
-    /** For a 503: seconds after which trying again is likely to work (the Retry-After header). */
-    readonly retryAfterSeconds?: number,
+    readonly detail: ErrorDetail = {},
   ) {
     super(message);
     this.name = 'AppError';
+    this.status = ERRORS[id].status;
   }
 }
 
-export const invalidInput = (message: string, id = 'invalid_input') => new AppError(id, 400, message);
-export const unauthorized = (message = 'Sign in or send a bearer token to see this.') =>
-  new AppError('unauthorized', 401, message);
-export const notFound = (message: string, id = 'not_found') => new AppError(id, 404, message);
-export const conflict = (message: string, id = 'conflict') => new AppError(id, 409, message);
-export const payloadTooLarge = (message: string) => new AppError('too_large', 413, message);
-export const unsupportedMediaType = (message: string) => new AppError('unsupported_type', 415, message);
-export const serviceUnavailable = (message: string, retryAfterSeconds: number, id = 'unavailable') =>
-  new AppError(id, 503, message, retryAfterSeconds);
-
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
+}
+
+export const invalidInput = (message: string, id: ErrorIdOfStatus<400> = 'invalid_input') => new AppError(id, message);
+export const unauthorized = (
+  message = 'Sign in or send a bearer token to see this.',
+  credentials: CredentialProblem = 'missing',
+) => new AppError('unauthorized', message, { credentials });
+export const forbidden = (message: string, id: ErrorIdOfStatus<403> = 'forbidden') => new AppError(id, message);
+export const notFound = (message: string, id: ErrorIdOfStatus<404> = 'not_found') => new AppError(id, message);
+export const conflict = (message: string, id: ErrorIdOfStatus<409> = 'conflict') => new AppError(id, message);
+export const payloadTooLarge = (message: string) => new AppError('too_large', message);
+export const unsupportedMediaType = (message: string) => new AppError('unsupported_type', message);
+export const serviceUnavailable = (
+  message: string,
+  retryAfterSeconds: number,
+  id: ErrorIdOfStatus<503> = 'unavailable',
+) => new AppError(id, message, { retryAfterSeconds });
+
+/** Turns the media module's refusal into the error a person sees. */
+export function imageRefused(refusal: ImageRefusal): AppError {
+  switch (refusal.reason) {
+    case 'too_large':
+      return payloadTooLarge(refusal.message);
+    case 'unsupported_type':
+      return unsupportedMediaType(refusal.message);
+    case 'busy':
+      return serviceUnavailable(refusal.message, refusal.retryAfterSeconds ?? 1, 'image_queue_full');
+    case 'too_slow':
+      // Counted from the decode's start, never the wait in line, with few decodes at once: the
+      // image is what took so long, and sending it again would take as long, so it is a 4xx.
+      return new AppError('image_decode_timeout', refusal.message);
+    case 'empty':
+    case 'corrupt':
+    case 'too_many_pixels':
+    case 'side_too_long':
+    case 'aspect_too_extreme':
+      return new AppError(`image_${refusal.reason}`, refusal.message);
+  }
 }

@@ -1,6 +1,6 @@
 import { beforeAll, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { listAttempts } from '../src/sync/history.js';
 import { isOutOfStep, type SyncStateName } from '../src/sync/state.js';

@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { listAttempts } from '../src/sync/history.js';
 import { loadsNewPage } from './browser/helpers.js';

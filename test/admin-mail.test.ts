@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildApp, type App } from '../src/http/app.js';
+import { buildApp, type App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { FormClient } from './support/form-client.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from './support/factories.js';

@@ -4,7 +4,7 @@ import { createApp, removeApp } from '../src/directory/apps.js';
 import { tenantId } from '../src/directory/settings.js';
 import { verifyAccessToken } from '../src/directory/tokens.js';
 import { findUserByUpn } from '../src/directory/users.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { bearer } from './support/apps.js';
 import { runCommand } from './support/cli.js';

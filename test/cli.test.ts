@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDirectoryPhoto } from '../src/directory/photo.js';
 import { countUsers, createUser, findUserByUpn } from '../src/directory/users.js';
-import { buildApp } from '../src/http/app.js';
+import { buildApp } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import type { UserSyncStatus } from '../src/sync/status.js';

@@ -4,7 +4,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { selfSignedCertificate } from '../src/cli/commands/dev-cert.js';
 import { createApp } from '../src/directory/apps.js';
 import { tenantId } from '../src/directory/settings.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { bearer } from './support/apps.js';
 import { makeUser } from './support/factories.js';

@@ -6,12 +6,12 @@ import { tenantId } from '../src/directory/settings.js';
 import { rotateSigningKey, rs256Since } from '../src/directory/signing-keys.js';
 import { domainLookup } from '../src/directory/tenants.js';
 import { issuerFor } from '../src/directory/tokens.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { bearer } from './support/apps.js';
 import { makeUser } from './support/factories.js';
 import { describeEachDialect, openTestServices, useTestApp } from './support/services.js';
-import { buildApp } from '../src/http/app.js';
+import { buildApp } from '../src/app.js';
 
 // OpenID Connect discovery, the signing keys and RS256 tokens, as a client that trusts only the
 // published metadata checks them (jose against the JWKS); key rotation across instances; the

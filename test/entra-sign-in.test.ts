@@ -3,7 +3,7 @@ import { decodeJwt } from 'jose';
 import { beforeAll, expect, it } from 'vitest';
 import { createApp, removeApp } from '../src/directory/apps.js';
 import { tenantId } from '../src/directory/settings.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { bearer } from './support/apps.js';
 import { makeUser } from './support/factories.js';

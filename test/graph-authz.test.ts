@@ -2,7 +2,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { createApp } from '../src/directory/apps.js';
 import { issueAccessToken } from '../src/directory/tokens.js';
 import type { GraphScope } from '../src/directory/scopes.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { appToken, bearer, userToken } from './support/apps.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';

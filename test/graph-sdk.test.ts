@@ -11,7 +11,7 @@ import { createDevCertificates } from '../src/cli/commands/dev-cert.js';
 import { createApp } from '../src/directory/apps.js';
 import { tenantId } from '../src/directory/settings.js';
 import type { DirectoryUser } from '../src/directory/users.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { userToken } from './support/apps.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';

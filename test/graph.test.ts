@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { beforeAll, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import { getMailPhoto } from '../src/mail/photo-store.js';
 import type { Services } from '../src/services.js';
 import { appToken, bearer, userToken } from './support/apps.js';

@@ -3,7 +3,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { createSession } from '../src/directory/credentials.js';
 import { setDirectoryPhoto } from '../src/directory/photo.js';
 import type { DirectoryUser } from '../src/directory/users.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { renditionSpec } from '../src/sites/library.js';

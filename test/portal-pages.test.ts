@@ -1,8 +1,8 @@
 import { beforeAll, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import { getMailPhoto } from '../src/mail/photo-store.js';
-import { et } from '../src/portal/messages/et.js';
+import { et } from '../src/web/messages/et.js';
 import type { Services } from '../src/services.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
 import { listAttempts } from '../src/sync/history.js';

@@ -1,6 +1,6 @@
 import { beforeAll, expect, it } from 'vitest';
 import { userForSession } from '../src/directory/credentials.js';
-import type { App } from '../src/http/app.js';
+import type { App } from '../src/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { makeUser } from './support/factories.js';

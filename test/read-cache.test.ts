@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSession, createToken, endSession } from '../src/directory/credentials.js';
 import type { DirectoryUser } from '../src/directory/users.js';
-import { buildApp, type App } from '../src/http/app.js';
+import { buildApp, type App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { uploadSitePicture } from '../src/sites/upload.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';

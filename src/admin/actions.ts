@@ -1,11 +1,10 @@
-import { libraryFileStem } from '../directory/upn.js';
 import { getDirectoryPhoto } from '../directory/photo.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { AppError, invalidInput, notFound } from '../errors.js';
+import { forbidden, invalidInput, notFound } from '../errors.js';
 import { getMailPhoto } from '../mail/photo-store.js';
 import type { Services } from '../services.js';
 import { pictureProperties, type PictureProperties } from '../sites/library.js';
-import { getRendition, getSiteProfile } from '../sites/profiles.js';
+import { fileStemOf, getRendition, getSiteProfile } from '../sites/profiles.js';
 import { listAttempts, type HistoryEntry, type SyncOutcome } from '../sync/history.js';
 import type { SyncStateName } from '../sync/state.js';
 import { recordAudit } from './audit.js';
@@ -37,19 +36,15 @@ export async function userDetail(services: Services, upn: string): Promise<UserD
   const { db } = services.database;
   const user = await findUserByUpn(db, upn);
   if (!user) throw notFound(`There is no user ${upn}.`, 'user_not_found');
-  const [status, mail, directoryPhoto, profile, attempts, prompts] = await Promise.all([
+  const [status, mail, directoryPhoto, profile, stem, attempts, prompts] = await Promise.all([
     db.selectFrom('admin_user_status').select(['state', 'since']).where('user_id', '=', user.id).executeTakeFirst(),
     getMailPhoto(db, user.id),
     getDirectoryPhoto(db, user.id),
     getSiteProfile(db, user.id),
+    fileStemOf(db, user),
     listAttempts(db, user.id, 1000),
     listPrompts(db, user.id),
   ]);
-  const stem = await db
-    .selectFrom('site_profiles')
-    .select('file_stem')
-    .where('user_id', '=', user.id)
-    .executeTakeFirst();
   const renditions: UserDetail['renditions'] = [];
   for (const size of ['S', 'M', 'L'] as const) {
     const r = await getRendition(db, user.id, size);
@@ -65,12 +60,7 @@ export async function userDetail(services: Services, upn: string): Promise<UserD
     mail: mail ? { etag: mail.etag, side: mail.side, byteSize: mail.byteSize, changedAt: mail.changedAt } : null,
     directoryPhoto: directoryPhoto ? { byteSize: directoryPhoto.length } : null,
     renditions,
-    properties: pictureProperties(
-      services.config.publicUrl,
-      stem?.file_stem ?? libraryFileStem(user.upn),
-      profile,
-      user.hasMailbox,
-    ),
+    properties: pictureProperties(services.config.publicUrl, stem, profile, user.hasMailbox),
     syncedEtag: profile?.syncedEtag ?? null,
     attempts,
     prompts,
@@ -116,10 +106,9 @@ export async function operatorSync(
   upns: string[],
 ): Promise<OperatorSyncResult[]> {
   if (!(await services.settings.refresh()).operatorSync) {
-    throw new AppError(
-      'operator_sync_off',
-      403,
+    throw forbidden(
       "Operator sync is turned off in the settings: the sites sync on the user's own action. Ask the user to sync instead.",
+      'operator_sync_off',
     );
   }
   if (upns.length === 0) throw invalidInput('Choose at least one user to sync.', 'nothing_selected');

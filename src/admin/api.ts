@@ -1,99 +1,19 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { invalidInput } from '../errors.js';
-import type { App } from '../http/app.js';
-import { errorResponses } from '../http/schemas.js';
+import { forbidden, invalidInput } from '../errors.js';
+import { signedInUser } from '../http/auth.js';
+import { routeDefaults, type App } from '../http/types.js';
 import type { Services } from '../services.js';
-import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../sync/history.js';
-import { SYNC_STATES } from '../sync/state.js';
-import { forbidden, guardAdminRoutes, requireAdmin } from './access.js';
+import { ADMINS } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
+import { API_SCHEMAS } from './api-schemas.js';
 import { listAudit } from './audit.js';
-import { MAX_PROMPT_UPNS } from './prompts.js';
-import { countByState, listUsersPage, MAX_PAGE, USER_SORTS } from './users-query.js';
+import { countByState, listUsersPage } from './users-query.js';
 
 // The console's JSON API for scripts: a bearer token or a session of an admin.
 
-const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
-const State = literals(SYNC_STATES);
-const Upn = Type.String({ minLength: 3, maxLength: 300 });
-const tags = ['admin'];
-
-const Sizes = Type.Object({ S: Type.Integer(), M: Type.Integer(), L: Type.Integer() }, { additionalProperties: false });
-const Settings = Type.Object({
-  renditionSizes: Sizes,
-  recheckSeconds: Type.Integer(),
-  errorBackoffSeconds: Type.Integer(),
-  operatorSync: Type.Boolean(),
-  mailFrom: Type.String(),
-});
-const SettingsPatch = Type.Partial(Settings, { additionalProperties: false });
-
-const UserRow = Type.Object({
-  upn: Type.String(),
-  displayName: Type.String(),
-  state: State,
-  since: Type.Number(),
-  mailEtag: Nullable(Type.String()),
-  syncedEtag: Nullable(Type.String()),
-  sitePicture: Type.Boolean(),
-  pictureTimestamp: Nullable(Type.Number()),
-  lastAttemptAt: Nullable(Type.Number()),
-  lastOutcome: Nullable(Type.String()),
-  lastError: Nullable(Type.String()),
-});
-
-const Attempt = Type.Object({
-  trigger: literals(SYNC_TRIGGERS),
-  outcome: literals(SYNC_OUTCOMES),
-  startedAt: Type.Number(),
-  durationMs: Type.Number(),
-  etagBefore: Nullable(Type.String()),
-  etagAfter: Nullable(Type.String()),
-  error: Nullable(Type.String()),
-});
-
-const Detail = Type.Object({
-  upn: Type.String(),
-  displayName: Type.String(),
-  hasMailbox: Type.Boolean(),
-  isAdmin: Type.Boolean(),
-  state: State,
-  since: Type.Number(),
-  mail: Nullable(
-    Type.Object({ etag: Type.String(), side: Type.Integer(), byteSize: Type.Integer(), changedAt: Type.Number() }),
-  ),
-  directoryPhoto: Nullable(Type.Object({ byteSize: Type.Integer() })),
-  renditions: Type.Array(
-    Type.Object({ size: Type.String(), etag: Type.String(), side: Type.Integer(), byteSize: Type.Integer() }),
-  ),
-  properties: Type.Record(Type.String(), Type.String()),
-  syncedEtag: Nullable(Type.String()),
-  attempts: Type.Array(Attempt),
-  prompts: Type.Array(
-    Type.Object({
-      promptedAt: Type.Number(),
-      promptedBy: Type.String(),
-      emailedAt: Nullable(Type.Number()),
-      emailError: Nullable(Type.String()),
-      resolvedAt: Nullable(Type.Number()),
-    }),
-  ),
-});
-
-const PromptBody = Type.Object(
-  {
-    upns: Type.Optional(Type.Array(Upn, { maxItems: MAX_PROMPT_UPNS })),
-    allOutOfStep: Type.Optional(Type.Boolean()),
-  },
-  { additionalProperties: false },
-);
-
 export function adminApiRoutes(app: App, services: Services): void {
   const { db } = services.database;
-  const admin = (request: FastifyRequest) => requireAdmin(request, db);
-  guardAdminRoutes(app, db);
+  routeDefaults(app, { auth: ADMINS });
   /** A session cookie alone must not let another site's form post here: writes take JSON. */
   const requireJson = (request: FastifyRequest) => {
     if (!request.headers.authorization && !request.headers['content-type']?.startsWith('application/json')) {
@@ -104,46 +24,17 @@ export function adminApiRoutes(app: App, services: Services): void {
   app.get(
     '/admin/api/overview',
     {
-      schema: {
-        summary: 'Users per sync state and the longest wait in each',
-        tags,
-        response: {
-          200: Type.Object({
-            states: Type.Array(
-              Type.Object({ state: State, users: Type.Integer(), oldestSince: Nullable(Type.Number()) }),
-            ),
-          }),
-          ...errorResponses,
-        },
-      },
+      schema: API_SCHEMAS.overview,
     },
-    async (request) => {
-      await admin(request);
-      return { states: await countByState(db) };
-    },
+    async () => ({ states: await countByState(db) }),
   );
 
   app.get(
     '/admin/api/users',
     {
-      schema: {
-        summary: 'A page of users: search by name or UPN prefix, filter by state, sort, keyset paging',
-        tags,
-        querystring: Type.Object({
-          state: Type.Optional(State),
-          search: Type.Optional(Type.String({ maxLength: 200 })),
-          sort: Type.Optional(literals(USER_SORTS)),
-          after: Type.Optional(Type.String({ maxLength: 600 })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),
-        }),
-        response: {
-          200: Type.Object({ users: Type.Array(UserRow), next: Nullable(Type.String()) }),
-          ...errorResponses,
-        },
-      },
+      schema: API_SCHEMAS.users,
     },
     async (request) => {
-      await admin(request);
       return listUsersPage(db, request.query);
     },
   );
@@ -151,15 +42,9 @@ export function adminApiRoutes(app: App, services: Services): void {
   app.get(
     '/admin/api/users/:upn',
     {
-      schema: {
-        summary: "One user's photos, renditions, profile properties, sync history and prompts",
-        tags,
-        params: Type.Object({ upn: Upn }),
-        response: { 200: Detail, ...errorResponses },
-      },
+      schema: API_SCHEMAS.user,
     },
     async (request) => {
-      await admin(request);
       return userDetail(services, request.params.upn);
     },
   );
@@ -167,22 +52,10 @@ export function adminApiRoutes(app: App, services: Services): void {
   app.post(
     '/admin/api/prompts',
     {
-      schema: {
-        summary: 'Ask users to sync (banner at their next portal visit, and e-mail when SMTP is set)',
-        tags,
-        body: PromptBody,
-        response: {
-          200: Type.Object({
-            prompted: Type.Integer(),
-            skipped: Type.Array(Type.Object({ upn: Type.String(), state: State })),
-            email: literals(['sending', 'off'] as const),
-          }),
-          ...errorResponses,
-        },
-      },
+      schema: API_SCHEMAS.prompt,
     },
     async (request) => {
-      const actor = await admin(request);
+      const actor = signedInUser(request);
       requireJson(request);
       const { upns, allOutOfStep } = request.body;
       if ((upns === undefined) === (allOutOfStep !== true)) {
@@ -195,51 +68,24 @@ export function adminApiRoutes(app: App, services: Services): void {
   app.post(
     '/admin/api/sync',
     {
-      schema: {
-        summary: 'Run the sync for chosen users (trigger "admin"); only when the settings allow operator sync',
-        tags,
-        body: Type.Object({ upns: Type.Array(Upn, { minItems: 1, maxItems: 50 }) }, { additionalProperties: false }),
-        response: {
-          200: Type.Object({
-            results: Type.Array(
-              Type.Object({ upn: Type.String(), outcome: literals(SYNC_OUTCOMES), error: Nullable(Type.String()) }),
-            ),
-          }),
-          ...errorResponses,
-        },
-      },
+      schema: API_SCHEMAS.sync,
     },
     async (request) => {
-      const actor = await admin(request);
+      const actor = signedInUser(request);
       requireJson(request);
       return { results: await operatorSync(services, actor, request.body.upns) };
     },
   );
 
-  app.get(
-    '/admin/api/settings',
-    { schema: { summary: 'The current sync settings', tags, response: { 200: Settings, ...errorResponses } } },
-    async (request) => {
-      await admin(request);
-      return services.settings.refresh();
-    },
-  );
+  app.get('/admin/api/settings', { schema: API_SCHEMAS.settings }, () => services.settings.refresh());
 
   app.patch(
     '/admin/api/settings',
     {
-      schema: {
-        summary: 'Change sync settings (validated; recorded in the audit log)',
-        tags,
-        body: SettingsPatch,
-        response: {
-          200: Type.Object({ settings: Settings, changed: Type.Array(Type.String()) }),
-          ...errorResponses,
-        },
-      },
+      schema: API_SCHEMAS.changeSettings,
     },
     async (request) => {
-      const actor = await admin(request);
+      const actor = signedInUser(request);
       requireJson(request);
       const changed = Object.keys(await services.settings.update(request.body, actor));
       return { settings: services.settings.current(), changed };
@@ -249,32 +95,9 @@ export function adminApiRoutes(app: App, services: Services): void {
   app.get(
     '/admin/api/audit',
     {
-      schema: {
-        summary: 'Admin actions, newest first',
-        tags,
-        querystring: Type.Object({
-          before: Type.Optional(Type.Integer({ minimum: 1 })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
-        }),
-        response: {
-          200: Type.Object({
-            entries: Type.Array(
-              Type.Object({
-                id: Type.Integer(),
-                at: Type.Number(),
-                actorUpn: Type.String(),
-                action: Type.String(),
-                detail: Type.Record(Type.String(), Type.Unknown()),
-              }),
-            ),
-            next: Nullable(Type.Integer()),
-          }),
-          ...errorResponses,
-        },
-      },
+      schema: API_SCHEMAS.audit,
     },
     async (request) => {
-      await admin(request);
       return listAudit(db, request.query);
     },
   );

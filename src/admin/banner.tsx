@@ -1,5 +1,5 @@
 import type { DirectoryUser } from '../directory/users.js';
-import type { PageContext } from '../portal/layout.js';
+import type { PageContext } from '../web/layout.js';
 import type { Db } from '../storage/database.js';
 import { pendingPrompt, rememberLocale } from './prompts.js';
 

@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
-import { translator, type Locale } from '../portal/i18n.js';
+import { translator, type Locale } from '../web/i18n.js';
 import type { Db } from '../storage/database.js';
 import { markEmailed, promptsToEmail } from './prompts.js';
 

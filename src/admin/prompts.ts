@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { invalidInput, notFound } from '../errors.js';
-import { LOCALES, type Locale } from '../portal/i18n.js';
+import { getMailPhoto } from '../mail/photo-store.js';
+import { LOCALES, type Locale } from '../web/i18n.js';
 import type { Database, Db } from '../storage/database.js';
 import { isOutOfStep, OUT_OF_STEP_STATES, type SyncStateName } from '../sync/state.js';
 import { recordAudit } from './audit.js';
@@ -103,8 +104,7 @@ export async function promptUsers(
 }
 
 async function mailEtag(db: Db, userId: string): Promise<string | null> {
-  const row = await db.selectFrom('mail_photos').select('etag').where('user_id', '=', userId).executeTakeFirst();
-  return row?.etag ?? null;
+  return (await getMailPhoto(db, userId))?.etag ?? null;
 }
 
 /**

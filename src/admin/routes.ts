@@ -1,38 +1,35 @@
-import fs from 'node:fs';
 import csrf from '@fastify/csrf-protection';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getDirectoryPhoto } from '../directory/photo.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { isAppError, notFound } from '../errors.js';
-import type { App } from '../http/app.js';
-import { currentUser } from '../http/auth.js';
+import { notFound } from '../errors.js';
+import { signedInUser } from '../http/auth.js';
+import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
+import { routeDefaults, type App } from '../http/types.js';
 import { getMailPhoto, readMailMaster } from '../mail/photo-store.js';
-import { pageContext, sendPage } from '../portal/page-context.js';
-import type { PageContext } from '../portal/layout.js';
+import { readAsset, sendAsset } from '../web/asset-routes.js';
+import { pageContext, sendPage } from '../web/page-context.js';
+import type { PageContext } from '../web/layout.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
 import { SYNC_STATES } from '../sync/state.js';
-import { guardAdminRoutes, requireAdmin } from './access.js';
+import { ADMINS } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { adminApiRoutes } from './api.js';
 import { listAudit } from './audit.js';
-import {
-  auditPage,
-  forbiddenPage,
-  messagePage,
-  overviewPage,
-  settingsPage,
-  userDetailPage,
-  usersPage,
-  type Notice,
-} from './pages.js';
+import { auditPage } from './pages/audit.js';
+import type { Notice } from './pages/console.js';
+import { consoleErrorPage } from './pages/error.js';
+import { overviewPage } from './pages/overview.js';
+import { settingsPage } from './pages/settings.js';
+import { userDetailPage } from './pages/user-detail.js';
+import { usersPage } from './pages/users.js';
 import { countByState, listUsersPage, USER_SORTS } from './users-query.js';
 
 // The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.
 
-const STYLESHEET = fs.readFileSync(new URL('./assets/admin.css', import.meta.url));
-const STYLESHEET_ETAG = `"${contentTag(STYLESHEET)}"`;
+const STYLESHEET = readAsset(new URL('./assets/admin.css', import.meta.url), 'text/css; charset=utf-8');
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const tags = ['admin'];
 const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -66,44 +63,29 @@ async function adminPages(app: App, services: Services): Promise<void> {
   const context = (request: FastifyRequest, reply: FastifyReply, user?: DirectoryUser) =>
     pageContext(db, request, reply, user);
   const admin = async (request: FastifyRequest, reply: FastifyReply) => {
-    const user = await requireAdmin(request, db);
+    const user = signedInUser(request);
     return { user, page: await context(request, reply, user) };
   };
 
-  // Pages answer with pages: sign-in for nobody, a localized 403 for non-admins, the reason otherwise.
-  app.setErrorHandler(async (error: Error & { code?: string; validation?: unknown }, request, reply) => {
-    if (isAppError(error) && error.status === 401) return reply.redirect('/signin', 303);
-    const user = await currentUser(request, db).catch(() => undefined);
-    const page = await context(request, reply, user);
-    const { t } = page;
-    if (isAppError(error) && error.id === 'forbidden')
-      return sendPage(reply, forbiddenPage(page, user?.upn ?? ''), 403);
-    if (error.code?.startsWith('FST_CSRF'))
-      return sendPage(reply, messagePage(page, t('error.title'), t('form.expired')), 403);
-    if (error.validation) return sendPage(reply, messagePage(page, t('error.title'), t('admin.error.invalid')), 400);
-    if (isAppError(error)) {
-      const key =
-        error.id === 'nothing_selected'
-          ? 'admin.error.nothingSelected'
-          : error.id === 'operator_sync_off'
-            ? 'admin.error.operatorSyncOff'
-            : error.id === 'user_not_found'
-              ? 'admin.error.unknownUser'
-              : error.id === 'invalid_setting'
-                ? 'admin.settings.invalid'
-                : 'admin.error.invalid';
-      return sendPage(reply, messagePage(page, t('error.title'), t(key)), error.status);
+  // Errors are pages in the admin's language: sign-in for nobody, a 403 for non-admins, the reason otherwise.
+  routeDefaults(app, { envelope: 'page', errorPage: consoleErrorPage, auth: ADMINS });
+
+  // The stylesheet is for anyone (the prompt banner on the portal uses it): no credentials read.
+  app.get(
+    '/admin/assets/admin.css',
+    { config: { auth: false }, schema: { summary: 'Admin stylesheet', tags } },
+    (request, reply) => sendAsset(request, reply, STYLESHEET),
+  );
+
+  /** The mail photo (its bytes read only when sent) or the directory photo, with their ETags. */
+  async function consolePhoto(userId: string, which: 'mail' | 'directory') {
+    if (which === 'mail') {
+      const photo = await getMailPhoto(db, userId);
+      return photo && { tag: photo.etag, bytes: () => readMailMaster(services.blobs, photo) };
     }
-    throw error;
-  });
-
-  guardAdminRoutes(app, db, ['/admin/assets/admin.css']);
-
-  app.get('/admin/assets/admin.css', { schema: { summary: 'Admin stylesheet', tags } }, (request, reply) => {
-    reply.header('etag', STYLESHEET_ETAG).header('cache-control', 'public, max-age=300');
-    if (request.headers['if-none-match'] === STYLESHEET_ETAG) return reply.status(304).send();
-    return reply.type('text/css; charset=utf-8').send(STYLESHEET);
-  });
+    const jpeg = await getDirectoryPhoto(db, userId);
+    return jpeg && { tag: contentTag(jpeg), bytes: () => Promise.resolve(jpeg) };
+  }
 
   const notice = (page: PageContext, query: { notice?: string; n?: number; skipped?: number }): Notice | undefined => {
     const n = query.n ?? 0;
@@ -291,18 +273,13 @@ async function adminPages(app: App, services: Services): Promise<void> {
       },
     },
     async (request, reply) => {
-      await requireAdmin(request, db);
       const user = await findUserByUpn(db, request.params.upn);
       if (!user) throw notFound(`There is no user ${request.params.upn}.`, 'user_not_found');
-      let bytes: Buffer | undefined;
-      if (request.params.which === 'mail') {
-        const photo = await getMailPhoto(db, user.id);
-        bytes = photo && (await readMailMaster(services.blobs, photo));
-      } else {
-        bytes = await getDirectoryPhoto(db, user.id);
-      }
-      if (!bytes) throw notFound('This user has no such photo.', 'photo_not_found');
-      return reply.type('image/jpeg').header('cache-control', 'private, no-cache').send(bytes);
+      const photo = await consolePhoto(user.id, request.params.which);
+      if (!photo) throw notFound('This user has no such photo.', 'photo_not_found');
+      const representation = { tag: photo.tag, cacheControl: CACHE_CONTROL.revalidate, vary: 'Authorization, Cookie' };
+      if (clientHasCurrent(request, reply, representation)) return reply.status(304).send();
+      return reply.type('image/jpeg').send(await photo.bytes());
     },
   );
 }

@@ -1,5 +1,5 @@
 import type { Config, RenditionSizes } from '../config.js';
-import type { DirectoryUser } from '../directory/users.js';
+import { touchUsers, type DirectoryUser } from '../directory/users.js';
 import { recordAudit } from './audit.js';
 import { invalidInput } from '../errors.js';
 import { renditionSpec } from '../sites/library.js';
@@ -137,16 +137,13 @@ async function publishRenditionSpec(db: Db, spec: string): Promise<void> {
     .values({ name: 'effective_rendition_spec', value: spec, updated_at: at, updated_by: null })
     .onConflict((oc) => oc.column('name').doUpdateSet({ value: spec, updated_at: at }))
     .execute();
-  await db
-    .updateTable('directory_users')
-    .set((eb) => ({ has_mailbox: eb.ref('has_mailbox') }))
-    .where('id', 'in', (eb) =>
-      eb
-        .selectFrom('admin_user_status')
-        .select('user_id')
-        .where('state', 'in', [...SIZE_DEPENDENT_STATES]),
-    )
-    .execute();
+  await touchUsers(
+    db,
+    db
+      .selectFrom('admin_user_status')
+      .select('user_id')
+      .where('state', 'in', [...SIZE_DEPENDENT_STATES]),
+  );
 }
 
 /** Checks each given value; throws a 400 that names the first problem. */

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { SESSION_COOKIE } from '../http/auth.js';
-import { pageContext, sendPage } from '../portal/page-context.js';
-import { messagePage, signInPage } from '../portal/pages.js';
-import type { MessageKey } from '../portal/messages/en.js';
+import { pageContext, sendPage } from '../web/page-context.js';
+import { signInPage } from '../portal/pages.js';
+import { messagePage } from '../web/message-page.js';
+import type { MessageKey } from '../web/messages/en.js';
 import type { Services } from '../services.js';
 import { findApp, redirectUriIsRegistered, type AppRegistration } from './apps.js';
 import { userForSession } from './credentials.js';

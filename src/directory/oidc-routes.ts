@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import type { Services } from '../services.js';
 import { entraError } from './entra-errors.js';
 import { OIDC_SCOPES } from './scope-request.js';

@@ -1,6 +1,5 @@
 import type { Db } from '../storage/database.js';
-import { payloadTooLarge } from '../errors.js';
-import { refusalError } from '../mail/photo-store.js';
+import { imageRefused, payloadTooLarge } from '../errors.js';
 import { makeMasterPhoto } from '../media/media.js';
 
 // thumbnailPhoto: the directory's own small photo. Stored and shown to admins; the sites never
@@ -14,7 +13,7 @@ export async function setDirectoryPhoto(db: Db, userId: string, upload: Buffer):
     throw payloadTooLarge('The directory photo (thumbnailPhoto) can be at most 100 KB.');
   }
   const photo = await makeMasterPhoto(upload, { maxSide: DIRECTORY_PHOTO_SIDE, maxBytes: DIRECTORY_PHOTO_MAX_BYTES });
-  if (!photo.ok) throw refusalError(photo);
+  if (!photo.ok) throw imageRefused(photo);
   const values = { jpeg: photo.jpeg, updated_at: Date.now() };
   await db
     .insertInto('directory_photos')

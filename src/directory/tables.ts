@@ -1,4 +1,4 @@
-import type { Insertable, Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 
 export interface DirectoryUsersTable {
   id: string;
@@ -117,4 +117,3 @@ export interface DirectoryTables {
 }
 
 export type DirectoryUserRow = Selectable<DirectoryUsersTable>;
-export type NewDirectoryUser = Insertable<DirectoryUsersTable>;

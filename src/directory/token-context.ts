@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { createSignInThrottle } from '../portal/sign-in-throttle.js';
+import type { createSignInThrottle } from './sign-in-throttle.js';
 import type { Dialect } from '../storage/database.js';
 import type { AppRegistration } from './apps.js';
 import type { ClientCredentials } from './client-auth.js';

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../http/app.js';
-import { createSignInThrottle } from '../portal/sign-in-throttle.js';
+import type { App } from '../http/types.js';
+import { createSignInThrottle } from './sign-in-throttle.js';
 import type { Services } from '../services.js';
 import { authorizationCodeGrant, refreshTokenGrant } from './code-grants.js';
 import { EntraError, entraError, entraErrorBody } from './entra-errors.js';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../storage/database.js';
+import type { SelectQueryBuilder } from 'kysely';
+import type { Database, Db } from '../storage/database.js';
 import { conflict, invalidInput } from '../errors.js';
 import { MIN_PASSWORD_LENGTH, hashPassword, passwordMatches } from './passwords.js';
 import type { DirectoryUserRow } from './tables.js';
@@ -109,6 +110,18 @@ export async function countUsers(db: Db): Promise<number> {
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/**
+ * Writes the users' rows back unchanged, so whatever watches them looks again: the admin console's
+ * status triggers recompute those users (after a change of rendition sizes, say).
+ */
+export async function touchUsers(db: Db, ids: SelectQueryBuilder<Database, any, { user_id: string }>): Promise<void> {
+  await db
+    .updateTable('directory_users')
+    .set((eb) => ({ has_mailbox: eb.ref('has_mailbox') }))
+    .where('id', 'in', ids)
+    .execute();
 }
 
 // A hash of a password nobody has, so an unknown user costs as much time as a wrong password.

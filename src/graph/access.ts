@@ -1,38 +1,14 @@
-import type { FastifyRequest } from 'fastify';
 import { normalizeUpn } from '../directory/upn.js';
 import { findUserById, findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { authenticate, mayAccessPhoto, type PhotoAccess, type Principal } from '../http/auth.js';
+import { mayAccessPhoto, type PhotoAccess, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
-import { GraphError, graphErrors } from './errors.js';
+import type { AppError } from '../errors.js';
+import { graphErrors } from './errors.js';
 
-// Who is asking and about whom, with Graph's answers: 401 without a valid token, 400 for /me with
-// an app token, 403 without the scope, 404 for a user that does not exist.
-
-const UNAUTHENTICATED = {
-  missing: 'Access token is empty.',
-  malformed: 'The Authorization header must be "Bearer <token>".',
-  invalid: 'Access token validation failure. Invalid signature, unknown token or revoked app.',
-  expired: 'Lifetime validation failed, the token is expired.',
-  audience: 'Invalid audience: the token was not issued for this server.',
-} as const;
+// About whom a Graph request is, with Graph's answers: 400 for /me with an app token, 403 without
+// the scope, 404 for a user that does not exist. (Who is asking is the auth hook's: 401 there.)
 
 const SOMEONE_ELSE = { id: '' };
-
-/** Graph takes bearer tokens only; cookies belong to the pages. */
-export async function graphPrincipal(request: FastifyRequest, services: Services): Promise<Principal> {
-  const result = await authenticate(
-    request,
-    {
-      db: services.database.db,
-      publicUrl: services.config.publicUrl,
-      reads: services.database.reads,
-      surface: 'graph',
-    },
-    { cookies: false },
-  );
-  if (!result.ok) throw graphErrors.unauthenticated(UNAUTHENTICATED[result.problem]);
-  return result.principal;
-}
 
 /**
  * The user a request is about: the caller for /me, else {id | userPrincipalName}. Scopes are
@@ -64,8 +40,6 @@ function checked(principal: Principal, user: DirectoryUser, access: PhotoAccess 
   return user;
 }
 
-function denied(access: PhotoAccess | 'profile'): GraphError {
-  return access === 'profile'
-    ? new GraphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.')
-    : graphErrors.accessDenied();
+function denied(access: PhotoAccess | 'profile'): AppError {
+  return access === 'profile' ? graphErrors.profileDenied() : graphErrors.accessDenied();
 }

@@ -1,23 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isAppError } from '../errors.js';
-import { drainRequest } from '../http/drain.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { forbidden, invalidInput, notFound, type AppError, type CredentialProblem, type ErrorId } from '../errors.js';
 
 // Microsoft Graph's error envelope:
 // {"error":{"code":"ImageNotFound","message":"…","innerError":{"date":"…","request-id":"…","client-request-id":"…"}}}
 // Every Graph response carries a request-id header; the same id is in the body of an error.
-
-export class GraphError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'GraphError';
-  }
-}
+// Graph's code (and status, where Graph's differs) for each error id of the catalogue is here.
 
 export const GraphErrorBody = Type.Object(
   {
@@ -41,35 +30,68 @@ export const graphErrorResponses = {
   404: Type.Ref(GraphErrorBody),
 } as const;
 
+const INVALID_IMAGE = { code: 'ErrorInvalidImage' };
+
+/** Graph's codes for the catalogue's ids: 400 BadRequest, 5xx generalException for the others. */
+const GRAPH_CODES: Partial<Record<ErrorId, { code: string; status?: number }>> = {
+  invalid_request: { code: 'BadRequest' },
+  image_empty: INVALID_IMAGE,
+  image_corrupt: INVALID_IMAGE,
+  image_too_many_pixels: INVALID_IMAGE,
+  image_side_too_long: INVALID_IMAGE,
+  image_aspect_too_extreme: INVALID_IMAGE,
+  image_decode_timeout: INVALID_IMAGE,
+  unsupported_type: { ...INVALID_IMAGE, status: 400 },
+  unauthorized: { code: 'InvalidAuthenticationToken' },
+  forbidden: { code: 'ErrorAccessDenied' },
+  profile_forbidden: { code: 'Authorization_RequestDenied' },
+  // Graph answers an address it does not have with 400.
+  not_found: { code: 'BadRequest', status: 400 },
+  user_not_found: { code: 'Request_ResourceNotFound' },
+  photo_not_found: { code: 'ImageNotFound' },
+  mailbox_not_found: { code: 'MailboxNotEnabledForRESTAPI' },
+  too_large: { code: 'RequestEntityTooLarge' },
+  internal_error: { code: 'generalException' },
+  // Graph's own answer when it is too busy (with Retry-After).
+  unavailable: { code: 'serviceNotAvailable' },
+  image_queue_full: { code: 'serviceNotAvailable' },
+};
+
+/** Graph's words for credentials that do not hold. */
+const UNAUTHENTICATED: Record<CredentialProblem, string> = {
+  missing: 'Access token is empty.',
+  malformed: 'The Authorization header must be "Bearer <token>".',
+  invalid: 'Access token validation failure. Invalid signature, unknown token or revoked app.',
+  expired: 'Lifetime validation failed, the token is expired.',
+  audience: 'Invalid audience: the token was not issued for this server.',
+};
+
+/** The errors Graph's routes throw, in Graph's words. */
 export const graphErrors = {
-  unauthenticated: (message: string) => new GraphError(401, 'InvalidAuthenticationToken', message),
-  accessDenied: () => new GraphError(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.'),
+  accessDenied: () => forbidden('Access is denied. Check credentials and try again.'),
+  profileDenied: () => forbidden('Insufficient privileges to complete the operation.', 'profile_forbidden'),
   userNotFound: (id: string) =>
-    new GraphError(
-      404,
-      'Request_ResourceNotFound',
+    notFound(
       `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+      'user_not_found',
     ),
-  imageNotFound: (message = 'The user has no profile photo.') => new GraphError(404, 'ImageNotFound', message),
+  imageNotFound: (message = 'The user has no profile photo.') => notFound(message, 'photo_not_found'),
   noMailbox: () =>
-    new GraphError(
-      404,
-      'MailboxNotEnabledForRESTAPI',
+    notFound(
       'The user has no mailbox, so there is no mail photo. Set a picture in the sites instead.',
+      'mailbox_not_found',
     ),
   meNeedsUser: () =>
-    new GraphError(
-      400,
-      'BadRequest',
+    invalidInput(
       '/me request is only valid with delegated authentication flow. Use /users/{id} with an app token.',
+      'invalid_request',
     ),
-  invalidImage: (message: string) => new GraphError(400, 'ErrorInvalidImage', message),
-  tooLarge: () => new GraphError(413, 'RequestEntityTooLarge', 'The photo is larger than 4 MB; send a smaller image.'),
 };
 
 const REQUEST_ID = 'request-id';
 
-function requestIdOf(request: FastifyRequest, reply: FastifyReply): string {
+/** The response's request-id, set (with the client's client-request-id echoed) on first use. */
+export function requestIdOf(request: FastifyRequest, reply: FastifyReply): string {
   const existing = reply.getHeader(REQUEST_ID);
   if (typeof existing === 'string') return existing;
   const id = randomUUID();
@@ -79,13 +101,21 @@ function requestIdOf(request: FastifyRequest, reply: FastifyReply): string {
   return id;
 }
 
-export function sendGraphError(request: FastifyRequest, reply: FastifyReply, error: GraphError) {
+function graphMessage(request: FastifyRequest, error: AppError): string {
+  if (error.id === 'unauthorized') return UNAUTHENTICATED[error.detail.credentials ?? 'missing'];
+  if (error.id === 'not_found') return `Resource not found for the segment in ${request.url.split('?')[0] ?? ''}.`;
+  return error.message;
+}
+
+/** The Graph envelope of an error. */
+export function renderGraphError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
+  const graph = GRAPH_CODES[error.id];
   const requestId = requestIdOf(request, reply);
   const clientId = request.headers['client-request-id'];
-  return reply.status(error.status).send({
+  return reply.status(graph?.status ?? error.status).send({
     error: {
-      code: error.code,
-      message: error.message,
+      code: graph?.code ?? (error.status >= 500 ? 'generalException' : 'BadRequest'),
+      message: graphMessage(request, error),
       innerError: {
         date: new Date().toISOString().slice(0, 19),
         'request-id': requestId,
@@ -93,46 +123,4 @@ export function sendGraphError(request: FastifyRequest, reply: FastifyReply, err
       },
     },
   });
-}
-
-/** Inside the /v1.0 plugin: request ids, and every error (ours, Fastify's, a 404) in Graph's envelope. */
-export function installGraphErrors(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
-    requestIdOf(request, reply);
-  });
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof GraphError) return sendGraphError(request, reply, error);
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return drainRequest(request.raw).then(() => sendGraphError(request, reply, graphErrors.tooLarge()));
-    }
-    if (isAppError(error) && error.status < 500) {
-      return sendGraphError(request, reply, new GraphError(error.status, error.id, error.message));
-    }
-    // Graph's own answer when it is too busy; Retry-After is set by the app's onError hook.
-    if (isAppError(error) && error.status === 503) {
-      return sendGraphError(request, reply, new GraphError(503, 'serviceNotAvailable', error.message));
-    }
-    if (error.validation) {
-      return sendGraphError(
-        request,
-        reply,
-        new GraphError(400, 'BadRequest', `The request is not valid: ${error.message}.`),
-      );
-    }
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status < 500) return sendGraphError(request, reply, new GraphError(status, 'BadRequest', error.message));
-    request.log.error({ err: error }, 'graph request failed');
-    return sendGraphError(
-      request,
-      reply,
-      new GraphError(500, 'generalException', 'Something went wrong on our side. Please try again.'),
-    );
-  });
-  app.setNotFoundHandler((request, reply) =>
-    sendGraphError(
-      request,
-      reply,
-      new GraphError(400, 'BadRequest', `Resource not found for the segment in ${request.url.split('?')[0] ?? ''}.`),
-    ),
-  );
 }

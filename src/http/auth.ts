@@ -5,9 +5,14 @@ import { verifyAccessToken } from '../directory/tokens.js';
 import { grantForToken, userForSession } from '../directory/credentials.js';
 import { DEFAULT_DELEGATED_SCOPES, type GraphScope } from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
-import { AppError, unauthorized } from '../errors.js';
+import { forbidden, unauthorized, type CredentialProblem } from '../errors.js';
 import type { Db } from '../storage/database.js';
 import type { ReadCache } from '../storage/read-cache.js';
+import type { App } from './types.js';
+
+// Who is asking, worked out once per request by one hook, before the body is read, and only for
+// routes that declare `config.auth`; handlers read `request.principal`. A present Authorization
+// header always decides: a bad token is never rescued by a cookie.
 
 export const SESSION_COOKIE = 'photosync_session';
 
@@ -19,30 +24,63 @@ export type Principal =
   | { kind: 'user'; user: DirectoryUser; scopes: ReadonlySet<GraphScope>; via: 'session' | 'token' }
   | { kind: 'app'; app: AppRegistration; scopes: ReadonlySet<GraphScope> };
 
+export type UserPrincipal = Extract<Principal, { kind: 'user' }>;
+
 /** A principal, or why there is none: no credentials, or credentials that do not hold. */
-export type Authentication =
-  | { ok: true; principal: Principal }
-  | { ok: false; problem: 'missing' | 'malformed' | 'invalid' | 'expired' | 'audience' };
+export type Authentication = { ok: true; principal: Principal } | { ok: false; problem: CredentialProblem };
+
+/** Which credentials a route takes. */
+export type Credentials =
+  /** Graph: a bearer token, opaque (`pst_`) or signed for Graph; cookies belong to the pages. */
+  | 'token'
+  /** SharePoint's REST API and pictures: a bearer token, opaque or signed for SharePoint, or the session cookie. */
+  | 'token-or-session'
+  /** Pages and the admin console: the session cookie or an opaque token; signed tokens are for the APIs. */
+  | 'session-or-opaque-token';
+
+/** Which half of the server a signed token must have been issued for (its audience). */
+const SURFACE: Record<Exclude<Credentials, 'session-or-opaque-token'>, Surface> = {
+  token: 'graph',
+  'token-or-session': 'sharepoint',
+};
+
+/** Who a route lets in; everyone else is refused before the body is read. */
+export type Admission = 'anyone' | 'principal' | 'user' | 'admin';
+
+export interface RouteAuth {
+  credentials: Credentials;
+  allow: Admission;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** How the route learns who is asking, and whom it lets in; no credentials are read when not said. */
+    auth?: RouteAuth | false;
+  }
+  interface FastifyRequest {
+    /** Who is asking, for routes that declare `config.auth`; undefined for nobody. */
+    principal: Principal | undefined;
+    /** This request's view of the read cache: other processes' commits are looked for once. */
+    readonly reads: ReadCache;
+  }
+}
 
 export interface AuthDeps {
   db: Db;
-  /** The audience and issuer base of signed tokens; without it only opaque tokens and sessions count. */
-  publicUrl?: string;
+  /** The audience and issuer base of signed tokens. */
+  publicUrl: string;
   /** Keeps token and session rows between commits (see ReadCache). */
-  reads?: ReadCache;
-  /** Which audience a signed token must carry: Graph's (default) or SharePoint's; this server's own URL is good for both. */
-  surface?: Surface;
+  reads: ReadCache;
 }
 
 /**
- * Reads the Authorization header (opaque `pst_` tokens and signed access tokens) or, when
- * `cookies` is true, the session cookie. A header that is present always decides: a bad token is
- * never rescued by a cookie.
+ * Reads the Authorization header (opaque `pst_` tokens and, where the credentials allow, signed
+ * access tokens) or, where they allow, the session cookie.
  */
-export async function authenticate(
+export async function identify(
   request: FastifyRequest,
-  deps: AuthDeps,
-  options: { cookies: boolean },
+  deps: Omit<AuthDeps, 'reads'>,
+  credentials: Credentials,
 ): Promise<Authentication> {
   const header = request.headers.authorization;
   if (header !== undefined) {
@@ -50,16 +88,18 @@ export async function authenticate(
     const token = match?.[1];
     if (!token) return { ok: false, problem: 'malformed' };
     if (token.startsWith('pst_')) {
-      const grant = await grantForToken(deps.db, token, deps.reads);
+      const grant = await grantForToken(deps.db, token, request.reads);
       return grant
         ? { ok: true, principal: { kind: 'user', user: grant.user, scopes: grant.scopes, via: 'token' } }
         : { ok: false, problem: 'invalid' };
     }
-    if (deps.publicUrl === undefined || token.split('.').length !== 3) return { ok: false, problem: 'invalid' };
+    if (credentials === 'session-or-opaque-token' || token.split('.').length !== 3) {
+      return { ok: false, problem: 'invalid' };
+    }
     const check = await verifyAccessToken(
-      { db: deps.db, publicUrl: deps.publicUrl, reads: deps.reads },
+      { db: deps.db, publicUrl: deps.publicUrl, reads: request.reads },
       token,
-      deps.surface ?? 'graph',
+      SURFACE[credentials],
     );
     if (!check.ok) return { ok: false, problem: check.reason === 'revoked' ? 'invalid' : check.reason };
     const { subject } = check;
@@ -71,58 +111,108 @@ export async function authenticate(
           : { kind: 'user', user: subject.user, scopes: new Set(subject.scopes), via: 'token' },
     };
   }
-  const session = options.cookies ? request.cookies[SESSION_COOKIE] : undefined;
+  const session = credentials === 'token' ? undefined : request.cookies[SESSION_COOKIE];
   if (!session) return { ok: false, problem: 'missing' };
-  const user = await userForSession(deps.db, session, deps.reads);
+  const user = await userForSession(deps.db, session, request.reads);
   return user
     ? { ok: true, principal: { kind: 'user', user, scopes: SESSION_SCOPES, via: 'session' } }
     : { ok: false, problem: 'invalid' };
 }
 
-/** The signed-in user (session cookie) or the bearer token's user; undefined for anonymous and apps. */
-export async function currentUser(
-  request: FastifyRequest,
-  db: Db,
-  publicUrl?: string,
-): Promise<DirectoryUser | undefined> {
-  const result = await authenticate(request, { db, ...(publicUrl ? { publicUrl } : {}) }, { cookies: true });
-  return result.ok && result.principal.kind === 'user' ? result.principal.user : undefined;
+/** Lets in whom `allow` admits, or throws: unauthorized for nobody (with why), forbidden for non-admins. */
+function admit(allow: Admission, result: Authentication): void {
+  switch (allow) {
+    case 'anyone':
+      return;
+    case 'principal':
+      if (!result.ok) throw unauthorized(undefined, result.problem);
+      return;
+    case 'user':
+    case 'admin': {
+      if (!result.ok) throw unauthorized(undefined, result.problem);
+      if (result.principal.kind !== 'user') throw unauthorized();
+      const { user } = result.principal;
+      if (allow === 'admin' && !(user.isAdmin && user.enabled)) {
+        throw forbidden('Only administrators can use the admin console.');
+      }
+      return;
+    }
+  }
 }
 
-export async function requireUser(request: FastifyRequest, db: Db, publicUrl?: string): Promise<DirectoryUser> {
-  const user = await currentUser(request, db, publicUrl);
-  if (!user) throw unauthorized();
-  return user;
-}
+/** The auth step of a request: calls `done` when the principal is set, or with why it is refused. */
+export type Authenticate = (request: FastifyRequest, auth: RouteAuth, done: (error?: Error) => void) => void;
 
 /**
- * For the sites' pictures: the user behind the session or token may see `subject`'s picture when
- * their credential may read that photo (a token limited to User.Read sees its own only); 401 for
- * nobody, 403 for a credential without the scope.
+ * Decorates requests with `principal` and `reads`, and returns the step the app's onRequest hook
+ * runs for routes that declare `config.auth`: it reads the credentials once, sets
+ * `request.principal` and refuses whom the route does not admit, all before the body is read.
+ * Other routes (health, metrics, assets) skip it and do no database work for it.
  */
-export async function requirePictureViewer(request: FastifyRequest, deps: AuthDeps): Promise<PictureViewer> {
-  const result = await authenticate(request, deps, { cookies: true });
-  if (!result.ok || result.principal.kind !== 'user') throw unauthorized();
-  return new PictureViewer(result.principal);
+export function requestAuthentication(app: App, deps: AuthDeps): Authenticate {
+  const perRequest = new WeakMap<FastifyRequest, ReadCache>();
+  app.decorateRequest('principal', undefined);
+  app.decorateRequest('reads', {
+    getter(this: FastifyRequest) {
+      let reads = perRequest.get(this);
+      if (!reads) {
+        reads = deps.reads.forRequest();
+        perRequest.set(this, reads);
+      }
+      return reads;
+    },
+  });
+  return (request, auth, done) => {
+    identify(request, deps, auth.credentials).then((result) => {
+      request.principal = result.ok ? result.principal : undefined;
+      let refusal: Error | undefined;
+      try {
+        admit(auth.allow, result);
+      } catch (error) {
+        refusal = error as Error;
+      }
+      done(refusal);
+    }, done);
+  };
 }
 
-/** A signed-in user looking at pictures, with what their credential lets them see. */
-export class PictureViewer {
-  constructor(private readonly principal: Principal & { kind: 'user' }) {}
+/** Adds the auth step as an onRequest hook of its own (for an app that sets no other headers first). */
+export function authenticateRequests(app: App, deps: AuthDeps): void {
+  const authenticate = requestAuthentication(app, deps);
+  app.addHook('onRequest', (request, _reply, done) => {
+    const auth = request.routeOptions.config.auth;
+    if (auth) authenticate(request, auth, done);
+    else done();
+  });
+}
 
-  get user(): DirectoryUser {
-    return this.principal.user;
-  }
+/** The signed-in user, when there is one (and the route reads credentials). */
+export function userOf(request: FastifyRequest): DirectoryUser | undefined {
+  return request.principal?.kind === 'user' ? request.principal.user : undefined;
+}
 
-  /** Throws 403 unless the credential may see `subject`'s picture. */
-  mayView(subject: { id: string }): void {
-    if (!mayAccessPhoto(this.principal, subject, 'read')) {
-      throw new AppError(
-        'forbidden',
-        403,
-        "This token may only see its own user's picture (it lacks ProfilePhoto.Read.All).",
-      );
-    }
+/** The principal of a route that admits principals only; unauthorized otherwise. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw unauthorized();
+  return request.principal;
+}
+
+/** The signed-in user's principal; unauthorized (pages: the sign-in page) otherwise. */
+export function userPrincipalOf(request: FastifyRequest): UserPrincipal {
+  const principal = request.principal;
+  if (principal?.kind !== 'user') throw unauthorized();
+  return principal;
+}
+
+/** The signed-in user; unauthorized (pages: the sign-in page) otherwise. */
+export function signedInUser(request: FastifyRequest): DirectoryUser {
+  return userPrincipalOf(request).user;
+}
+
+/** Throws 403 unless the signed-in viewer's credential may see `subject`'s picture. */
+export function checkPictureAccess(viewer: UserPrincipal, subject: { id: string }): void {
+  if (!mayAccessPhoto(viewer, subject, 'read')) {
+    throw forbidden("This token may only see its own user's picture (it lacks ProfilePhoto.Read.All).");
   }
 }
 

@@ -1,37 +1,58 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
-import { isAppError } from '../errors.js';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ERRORS } from '../errors.js';
+import { classifyError, type Classified } from './classify.js';
+import { drainRequest } from './drain.js';
+import type { App, Envelope } from './types.js';
+
+// The one error handler. Every error, whatever threw it, goes through the classifier to an id of
+// the catalogue, is logged at that id's level, and is answered in the envelope the route declared
+// (config.envelope). Addresses no route has are answered in the envelope of the API mounted there.
 
 export interface ErrorBody {
   error: { code: string; message: string };
 }
 
-/** One error shape for every route. 5xx details go to the log, never to the client. */
-export function installErrorHandler(app: FastifyInstance): void {
-  // Every envelope's handler (Graph, SharePoint, pages) runs after this, so a 503 that says when
-  // to try again says it in all of them.
-  app.addHook('onError', async (_request, reply, error) => {
-    if (isAppError(error) && error.retryAfterSeconds !== undefined) {
-      void reply.header('retry-after', String(error.retryAfterSeconds));
+/** Answers one error in one envelope's shape. */
+export type ErrorRenderer = (request: FastifyRequest, reply: FastifyReply, error: AppError) => unknown;
+
+export interface ErrorHandling {
+  /** One renderer per envelope. */
+  renderers: Record<Envelope, ErrorRenderer>;
+  /** The envelope of an address no route has (an API answers those in its own shape). */
+  envelopeOfPath(path: string): Envelope;
+  /** Whether a log line at this level would be written (so unwritten ones cost nothing). */
+  logs(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
+}
+
+/** photosync's own JSON envelope: `{"error":{"code":"<id>","message":"…"}}`. */
+export const renderJsonError: ErrorRenderer = (_request, reply, error) =>
+  reply.status(error.status).send({ error: { code: error.id, message: error.message } } satisfies ErrorBody);
+
+/** Sends a classified error: logs it, deals with an unread body, renders it in the route's envelope. */
+export function errorResponder(handling: ErrorHandling) {
+  return async function respond(request: FastifyRequest, reply: FastifyReply, classified: Classified) {
+    const { error, unreadBody, cause } = classified;
+    const level = ERRORS[error.id].log;
+    if (handling.logs(level)) {
+      request.log[level]({ err: cause ?? error, id: error.id, url: request.url }, 'request failed');
     }
-  });
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (isAppError(error)) {
-      return reply.status(error.status).send({ error: { code: error.id, message: error.message } } satisfies ErrorBody);
-    }
-    if (error.validation) {
-      const message = `The request is not valid: ${error.message}.`;
-      return reply.status(400).send({ error: { code: 'invalid_request', message } } satisfies ErrorBody);
-    }
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status < 500) {
-      return reply.status(status).send({ error: { code: error.code ?? 'bad_request', message: error.message } });
-    }
-    request.log.error({ err: error }, 'request failed');
-    return reply
-      .status(500)
-      .send({ error: { code: 'internal_error', message: 'Something went wrong on our side. Please try again.' } });
-  });
+    if (unreadBody === 'close') reply.header('connection', 'close');
+    // A 503 says when to try again, in every envelope.
+    if (error.detail.retryAfterSeconds !== undefined)
+      reply.header('retry-after', String(error.detail.retryAfterSeconds));
+    if (unreadBody === 'drain') await drainRequest(request.raw);
+    // Routes declare their envelope; an address no route has gets the envelope of the API there.
+    const envelope = request.routeOptions.config?.envelope ?? handling.envelopeOfPath(request.url);
+    return handling.renderers[envelope](request, reply, error);
+  };
+}
+
+export function installErrorHandler(app: App, handling: ErrorHandling): void {
+  const respond = errorResponder(handling);
+  app.setErrorHandler((thrown: FastifyError, request, reply) =>
+    respond(request, reply, classifyError(thrown, request.routeOptions.bodyLimit)),
+  );
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'not_found', message: `There is nothing at ${request.url}.` } }),
+    respond(request, reply, { error: new AppError('not_found', `There is nothing at ${request.url}.`) }),
   );
 }

@@ -32,7 +32,7 @@ export class TenantError extends AppError {
     /** What to do about it, one sentence. */
     readonly fix: string,
   ) {
-    super(`m365_${problem}`, 502, `${what} ${fix}`.trim());
+    super(`m365_${problem}`, `${what} ${fix}`.trim());
     this.name = 'TenantError';
   }
 }

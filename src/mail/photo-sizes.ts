@@ -14,13 +14,18 @@ export function availableSides(photo: MailPhoto): number[] {
   return GRAPH_PHOTO_SIDES.filter((side) => side <= photo.side);
 }
 
+/** Each size has its own strong ETag; the master's is the photo's own. */
+export function sizeEtag(photo: MailPhoto, side: number): string {
+  return side === photo.side ? photo.etag : `${photo.etag}-${side}`;
+}
+
 export function createMailPhotoSizes(blobs: BlobStore, cacheBytes = 16 * 1024 * 1024) {
   const cache = createByteCache(cacheBytes);
   return {
-    /** The photo at `side` px, or undefined when that size is not available for it. */
+    /** The photo at `side` px (the master at its own side), or undefined when that size is not available. */
     async read(photo: MailPhoto, side: number): Promise<Buffer | undefined> {
-      if (!availableSides(photo).includes(side)) return undefined;
       if (side === photo.side) return readMailMaster(blobs, photo);
+      if (!availableSides(photo).includes(side)) return undefined;
       const key = `${photo.etag}:${side}`;
       const cached = cache.get(key);
       if (cached) return cached;

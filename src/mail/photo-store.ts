@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DirectoryUser } from '../directory/users.js';
-import { AppError, invalidInput, payloadTooLarge, serviceUnavailable, unsupportedMediaType } from '../errors.js';
-import { makeMasterPhoto, type ImageRefusal } from '../media/media.js';
+import { imageRefused, notFound } from '../errors.js';
+import { makeMasterPhoto } from '../media/media.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Kysely } from 'kysely';
 import type { Database, Db, Dialect } from '../storage/database.js';
@@ -30,33 +30,10 @@ export interface MailStoreDeps {
 }
 
 export const noMailbox = (user: DirectoryUser) =>
-  new AppError(
-    'mailbox_not_found',
-    404,
+  notFound(
     `${user.upn} has no mailbox, so there is no mail photo. Upload a picture in the sites instead.`,
+    'mailbox_not_found',
   );
-
-/** Turns the media module's refusal into the error a person sees. */
-export function refusalError(refusal: ImageRefusal): AppError {
-  switch (refusal.reason) {
-    case 'too_large':
-      return payloadTooLarge(refusal.message);
-    case 'unsupported_type':
-      return unsupportedMediaType(refusal.message);
-    case 'busy':
-      return serviceUnavailable(refusal.message, refusal.retryAfterSeconds ?? 1, 'image_queue_full');
-    case 'too_slow':
-      // Counted from the decode's start, never the wait in line, with few decodes at once: the
-      // image is what took so long, and sending it again would take as long, so it is a 4xx.
-      return invalidInput(refusal.message, 'image_decode_timeout');
-    case 'empty':
-    case 'corrupt':
-    case 'too_many_pixels':
-    case 'side_too_long':
-    case 'aspect_too_extreme':
-      return invalidInput(refusal.message, `image_${refusal.reason}`);
-  }
-}
 
 /** The current photo's metadata, without touching its bytes: the sync engine compares ETags with it. */
 // Read by every sync, so compiled once (see preparedQuery).
@@ -102,7 +79,7 @@ export async function readMailMaster(blobs: BlobStore, photo: MailPhoto): Promis
 export async function setMailPhoto(deps: MailStoreDeps, user: DirectoryUser, upload: Buffer): Promise<MailPhoto> {
   if (!user.hasMailbox) throw noMailbox(user);
   const master = await makeMasterPhoto(upload, { maxSide: MAIL_MASTER_MAX_SIDE, maxBytes: MAIL_PHOTO_MAX_BYTES });
-  if (!master.ok) throw refusalError(master);
+  if (!master.ok) throw imageRefused(master);
 
   const etag = contentTag(master.jpeg);
   const current = await getMailPhoto(deps.db, user.id);

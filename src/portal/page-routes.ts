@@ -1,26 +1,24 @@
-import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DirectoryUser } from '../directory/users.js';
 import { notFound } from '../errors.js';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { errorResponses } from '../http/schemas.js';
-import { currentUser } from '../http/auth.js';
+import { signedInUser, userOf } from '../http/auth.js';
+import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
 import { getMailPhoto, removeMailPhoto, setMailPhoto, type MailStoreDeps } from '../mail/photo-store.js';
-import { availableSides } from '../mail/photo-sizes.js';
+import { availableSides, sizeEtag } from '../mail/photo-sizes.js';
 import type { Services } from '../services.js';
-import { contentTag } from '../storage/hash.js';
+import type { SyncNoticeName } from '../sites/pages.js';
 import type { SyncTrigger } from '../sync/history.js';
-import { LANGUAGE_COOKIE, formatDate, localPath, pageContext, sendPage } from './page-context.js';
+import { LANGUAGE_COOKIE, SIGNED_IN, formatDate, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { helpPage, outlookPage, profilePhotoPage, type PhotoForm } from './pages.js';
-import { UploadBody, uploadRoutes, uploadedBytes } from './uploads.js';
-import type { MessageKey } from './messages/en.js';
+import type { FormPage } from '../web/error-page.js';
+import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
 
 // The portal's pages beyond sign-in: the app tiles that run a sync, the profile photo page, help,
 // the language switcher and the little script the upload form uses.
 
-const SCRIPT = fs.readFileSync(new URL('./assets/portal.js', import.meta.url));
-const SCRIPT_ETAG = `"${contentTag(SCRIPT)}"`;
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const YEAR_SECONDS = 365 * 24 * 60 * 60;
 
@@ -52,13 +50,6 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
   const mail: MailStoreDeps = { db, dialect: services.database.dialect, blobs: services.blobs };
   const secure = services.config.publicUrl.startsWith('https:');
 
-  /** The signed-in user, or undefined after answering with a redirect to the sign-in page. */
-  async function signedIn(request: FastifyRequest, reply: FastifyReply): Promise<DirectoryUser | undefined> {
-    const user = await currentUser(request, db);
-    if (!user) void reply.redirect('/signin', 303);
-    return user;
-  }
-
   async function photoForm(user: DirectoryUser, locale: 'en' | 'et'): Promise<Omit<PhotoForm, 'error' | 'done'>> {
     const photo = await getMailPhoto(db, user.id);
     return {
@@ -71,27 +62,29 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     request: FastifyRequest,
     reply: FastifyReply,
     user: DirectoryUser,
-    extra: { error?: MessageKey; done?: 'saved' | 'removed' | undefined },
+    extra: { error?: string; done?: 'saved' | 'removed' | undefined },
     status = 200,
   ) {
     const context = await pageContext(db, request, reply, user);
     const form = await photoForm(user, context.locale);
-    const page = profilePhotoPage(
-      { ...context, user: context.user! },
-      { ...form, error: extra.error && context.t(extra.error), done: extra.done },
-    );
+    const page = profilePhotoPage({ ...context, user: context.user! }, { ...form, ...extra });
     return sendPage(reply, page, status);
   }
 
-  app.get('/assets/portal.js', { schema: { summary: 'Portal script', tags: ['portal'] } }, (request, reply) => {
-    reply.header('etag', SCRIPT_ETAG).header('cache-control', 'public, max-age=300');
-    if (request.headers['if-none-match'] === SCRIPT_ETAG) return reply.status(304).send();
-    return reply.type('text/javascript; charset=utf-8').send(SCRIPT);
-  });
+  /** The profile photo page again with a refused upload's message; the signed-out sign in first. */
+  const photoFormPage: FormPage = {
+    messages: UPLOAD_MESSAGES,
+    show: async (request, reply, message, status) => {
+      const user = userOf(request);
+      if (!user) return reply.redirect('/signin', 303);
+      return showPhotoPage(request, reply, user, { error: message }, status);
+    },
+  };
 
   app.get(
     '/portal/photo',
     {
+      config: { envelope: 'json' },
       schema: {
         summary: "The signed-in user's mail photo, as the suite bar shows it",
         tags: ['portal'],
@@ -107,21 +100,20 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
       },
     },
     async (request, reply) => {
-      const user = await currentUser(request, db);
+      const user = userOf(request);
       const photo = user?.hasMailbox ? await getMailPhoto(db, user.id) : undefined;
       if (!photo) throw notFound('There is no mail photo for you to see here.');
       const sides = availableSides(photo);
       const wanted = request.query.size ?? 96;
       const side = sides.find((s) => s >= wanted) ?? sides[sides.length - 1] ?? photo.side;
-      const etag = `"${photo.etag}-${side}"`;
+      // The suite bar's URL carries the photo's ETag (`?v=`): that URL never shows another photo.
       const current = request.query.v === photo.etag;
-      reply
-        .header('etag', etag)
-        .header('cache-control', current ? 'private, max-age=31536000, immutable' : 'private, no-cache')
-        .header('vary', 'Cookie');
-      if (request.headers['if-none-match'] === etag) return reply.status(304).send(null);
+      const cacheControl = current ? CACHE_CONTROL.immutable : CACHE_CONTROL.revalidate;
+      const representation = { tag: sizeEtag(photo, side), cacheControl, vary: 'Authorization, Cookie' };
+      if (clientHasCurrent(request, reply, representation)) return reply.status(304).send(null);
       const bytes = await services.mailSizes.read(photo, side);
-      return reply.type('image/jpeg').send(bytes ?? (await services.blobs.get(photo.blobKey)));
+      if (!bytes) throw notFound('There is no mail photo for you to see here.');
+      return reply.type('image/jpeg').send(bytes);
     },
   );
 
@@ -155,21 +147,24 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
       preValidation: app.csrfProtection,
     },
     async (request, reply) => {
-      const user = await signedIn(request, reply);
-      if (!user) return reply;
+      const user = signedInUser(request);
       const target = LAUNCH_TARGETS[request.params.app];
       const trigger: SyncTrigger = request.body.from === 'prompt' ? 'prompt' : target.trigger;
       const result = await services.sync.sync(user, trigger);
-      return reply.redirect(`${target.path}?sync=${result.outcome}`, 303);
+      // Every outcome of a sync has a notice on the page it lands on.
+      const notice: SyncNoticeName = result.outcome;
+      return reply.redirect(`${target.path}?sync=${notice}`, 303);
     },
   );
 
   app.get(
     '/outlook',
-    { schema: { summary: 'Outlook (mail placeholder)', tags: ['portal'], response: html } },
+    {
+      config: { auth: SIGNED_IN },
+      schema: { summary: 'Outlook (mail placeholder)', tags: ['portal'], response: html },
+    },
     async (request, reply) => {
-      const user = await signedIn(request, reply);
-      if (!user) return reply;
+      const user = signedInUser(request);
       const context = await pageContext(db, request, reply, user);
       return sendPage(reply, outlookPage({ ...context, user: context.user! }, user.hasMailbox));
     },
@@ -179,17 +174,19 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     '/help/profile-picture-sync',
     { schema: { summary: 'Help: profile picture synchronization', tags: ['portal'], response: html } },
     async (request, reply) => {
-      const user = await currentUser(request, db);
+      const user = userOf(request);
       return sendPage(reply, helpPage(await pageContext(db, request, reply, user)));
     },
   );
 
   app.get(
     '/profile-photo',
-    { schema: { summary: 'Add your profile photo', tags: ['portal'], querystring: DoneQuery, response: html } },
+    {
+      config: { auth: SIGNED_IN },
+      schema: { summary: 'Add your profile photo', tags: ['portal'], querystring: DoneQuery, response: html },
+    },
     async (request, reply) => {
-      const user = await signedIn(request, reply);
-      if (!user) return reply;
+      const user = signedInUser(request);
       if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
       return showPhotoPage(request, reply, user, { done: request.query.done });
     },
@@ -202,41 +199,32 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
       preValidation: app.csrfProtection,
     },
     async (request, reply) => {
-      const user = await signedIn(request, reply);
-      if (!user) return reply;
+      const user = signedInUser(request);
       if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
       await removeMailPhoto(mail, user);
       return reply.redirect('/profile-photo?done=removed', 303);
     },
   );
 
-  await uploadRoutes(
-    app,
-    (uploads) => {
-      uploads.post(
-        '/profile-photo',
-        {
-          schema: {
-            summary: 'Save a new profile photo',
-            tags: ['portal'],
-            consumes: ['multipart/form-data'],
-            body: UploadBody,
-          },
-          preValidation: uploads.csrfProtection,
+  await uploadRoutes(app, (uploads) => {
+    uploads.post(
+      '/profile-photo',
+      {
+        schema: {
+          summary: 'Save a new profile photo',
+          tags: ['portal'],
+          consumes: ['multipart/form-data'],
+          body: UploadBody,
         },
-        async (request, reply) => {
-          const user = await signedIn(request, reply);
-          if (!user) return reply;
-          if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
-          await setMailPhoto(mail, user, uploadedBytes(request.body));
-          return reply.redirect('/profile-photo?done=saved', 303);
-        },
-      );
-    },
-    async (request, reply, key, status) => {
-      const user = await currentUser(request, db);
-      if (!user) return reply.redirect('/signin', 303);
-      return showPhotoPage(request, reply, user, { error: key }, status);
-    },
-  );
+        preValidation: uploads.csrfProtection,
+        config: { auth: SIGNED_IN, formPage: photoFormPage },
+      },
+      async (request, reply) => {
+        const user = signedInUser(request);
+        if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
+        await setMailPhoto(mail, user, uploadedBytes(request.body));
+        return reply.redirect('/profile-photo?done=saved', 303);
+      },
+    );
+  });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { translator } from './i18n.js';
-import { initials, type PageContext } from './layout.js';
+import { translator } from '../web/i18n.js';
+import { initials, type PageContext } from '../web/layout.js';
 import { homePage } from './pages.js';
 
 const context = (locale: 'en' | 'et'): PageContext & { user: { displayName: string; upn: string } } => ({

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
-import type { PageContext, SuiteUser } from './layout.js';
-import { Avatar, Notice, renderPage } from './layout.js';
+import type { PageContext, SuiteUser } from '../web/layout.js';
+import { Avatar, Notice, renderPage } from '../web/layout.js';
+import { UploadForm } from '../web/upload-form.js';
 
 export interface SignInForm {
   upn?: string | undefined;
@@ -137,42 +138,6 @@ export interface PhotoForm {
   done?: 'saved' | 'removed' | undefined;
 }
 
-/** The upload form both the portal's profile photo page and the sites' "Upload picture" use. */
-export function UploadForm(props: { context: PageContext; action: string; submit: string }) {
-  const { t } = props.context;
-  return (
-    <form method="post" action={props.action} enctype="multipart/form-data" class="upload" data-max-bytes={4194304}>
-      <input type="hidden" name="_csrf" value={props.context.csrfToken} />
-      <div class="drop-zone" data-drop-zone="">
-        <input
-          id="photo"
-          name="photo"
-          type="file"
-          class="visually-hidden"
-          accept="image/jpeg,image/png,image/gif,image/webp"
-          aria-describedby="photo-rules"
-          required
-        />
-        <label for="photo" class="button secondary">
-          {t('photo.choose')}
-        </label>
-        <span class="muted">{t('photo.drop')}</span>
-        <p class="hint" id="photo-rules">
-          {t('photo.rules')}
-        </p>
-      </div>
-      <figure class="preview" hidden data-preview="">
-        <img alt={t('photo.previewAlt')} width={160} height={160} />
-        <figcaption>{t('photo.previewTitle')}</figcaption>
-      </figure>
-      <p class="notice notice-error" role="alert" hidden data-too-large={t('photo.error.too_large')} />
-      <div class="actions">
-        <button type="submit">{props.submit}</button>
-      </div>
-    </form>
-  );
-}
-
 export function profilePhotoPage(context: PageContext & { user: SuiteUser }, form: PhotoForm): string {
   const { t, user } = context;
   return renderPage(
@@ -262,21 +227,6 @@ export function outlookPage(context: PageContext & { user: SuiteUser }, hasMailb
       </div>
       <h2>{t('outlook.inbox')}</h2>
       <p class="empty">{hasMailbox ? t('outlook.empty') : t('outlook.noMailbox')}</p>
-    </section>,
-  );
-}
-
-/** A plain page with one message and the way back, for forms that cannot be shown again. */
-export function messagePage(context: PageContext, title: string, message: string): string {
-  return renderPage(
-    context,
-    title,
-    <section class="card narrow">
-      <h1>{title}</h1>
-      <Notice kind="error">{message}</Notice>
-      <p>
-        <a href="/">{context.t('error.back')}</a>
-      </p>
     </section>,
   );
 }

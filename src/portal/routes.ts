@@ -1,27 +1,26 @@
-import fs from 'node:fs';
 import csrf from '@fastify/csrf-protection';
 import rateLimit from '@fastify/rate-limit';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { promptBannerFor } from '../admin/banner.js';
 import { createSession, endSession } from '../directory/credentials.js';
 import { authenticate } from '../directory/users.js';
-import type { App } from '../http/app.js';
-import { SESSION_COOKIE, currentUser } from '../http/auth.js';
+import type { App } from '../http/types.js';
+import type { DirectoryUser } from '../directory/users.js';
+import type { PageContext } from '../web/layout.js';
+import type { ComponentChildren } from 'preact';
+import { SESSION_COOKIE, signedInUser, userOf } from '../http/auth.js';
 import type { Services } from '../services.js';
-import { contentTag } from '../storage/hash.js';
-import { createSignInThrottle } from './sign-in-throttle.js';
-import { localPath, pageContext, sendPage } from './page-context.js';
+import { createSignInThrottle } from '../directory/sign-in-throttle.js';
+import { SIGNED_IN, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
-import { homePage, messagePage, signInPage } from './pages.js';
+import type { FormPage } from '../web/error-page.js';
+import { homePage, signInPage } from './pages.js';
 
 // The portal (Office.com's role): sign-in, sign-out and the signed-in home page.
 
 const SESSION_LIFETIME_MS = 8 * 60 * 60 * 1000;
 /** Plain flood control on the sign-in form; guessing is slowed by the failed-attempt throttle. */
 const SIGN_IN_REQUESTS_PER_MINUTE = 120;
-const STYLESHEET = fs.readFileSync(new URL('./assets/portal.css', import.meta.url));
-const STYLESHEET_ETAG = `"${contentTag(STYLESHEET)}"`;
 
 const SignInBody = Type.Object({
   upn: Type.Optional(Type.String({ maxLength: 300 })),
@@ -32,7 +31,12 @@ const SignInBody = Type.Object({
 const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 
-export async function portalRoutes(app: App, services: Services): Promise<void> {
+export interface PortalOptions {
+  /** Something to show at the top of the home page for this user (the admin console's prompt banner). */
+  homeBanner?: (user: DirectoryUser, page: PageContext) => Promise<ComponentChildren | null>;
+}
+
+export async function portalRoutes(app: App, services: Services, options: PortalOptions = {}): Promise<void> {
   const { db } = services.database;
   const secure = services.config.publicUrl.startsWith('https:');
 
@@ -49,47 +53,29 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
 
   const context = (request: FastifyRequest, reply: FastifyReply) => pageContext(db, request, reply);
 
-  // Pages answer a stale form with the form again (or a page saying so), not with a JSON error.
-  app.setErrorHandler(async (error: { code?: string; validation?: unknown }, request, reply) => {
-    if (!request.url.startsWith('/signin')) {
-      // A page's address with an odd query (`?sync=bogus`, a 1,000-character account name), or a
-      // form whose fields were changed (`lang=fr`, `/launch/bogus`).
-      if (error.validation) {
-        const page = await context(request, reply);
-        const message = request.method === 'GET' ? page.t('error.badAddress') : page.t('admin.error.invalid');
-        return sendPage(reply, messagePage(page, page.t('error.title'), message), 400);
-      }
-      if (!error.code?.startsWith('FST_CSRF') || request.method !== 'POST') throw error;
-      const page = await context(request, reply);
-      return sendPage(reply, messagePage(page, page.t('error.title'), page.t('form.expired')), 403);
-    }
-    const page = await context(request, reply);
-    if (error.code?.startsWith('FST_CSRF'))
-      return sendPage(reply, signInPage(page, { error: page.t('form.expired') }), 403);
-    if (error.validation) return sendPage(reply, signInPage(page, { error: page.t('signin.incomplete') }), 400);
-    throw error;
-  });
+  /** A refused sign-in (a stale form, missing fields) is answered by the sign-in page again. */
+  const signInForm: FormPage = {
+    messages: { invalid_request: 'signin.incomplete' },
+    show: async (request, reply, message, status) =>
+      sendPage(reply, signInPage(await context(request, reply), { error: message }), status),
+  };
 
-  app.get('/assets/portal.css', { schema: { summary: 'Portal stylesheet', tags: ['portal'] } }, (request, reply) => {
-    reply.header('etag', STYLESHEET_ETAG).header('cache-control', 'public, max-age=300');
-    if (request.headers['if-none-match'] === STYLESHEET_ETAG) return reply.status(304).send();
-    return reply.type('text/css; charset=utf-8').send(STYLESHEET);
-  });
-
-  app.get('/', { schema: { summary: 'Portal home', tags: ['portal'], response: html } }, async (request, reply) => {
-    const user = await currentUser(request, db);
-    if (!user) return reply.redirect('/signin', 303);
-    const page = await pageContext(db, request, reply, user);
-    // Admin console (issue 4): the prompt banner for a user an admin asked to sync.
-    const banner = (await promptBannerFor(db, user, page)) ?? undefined;
-    return sendPage(reply, homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox, banner }));
-  });
+  app.get(
+    '/',
+    { config: { auth: SIGNED_IN }, schema: { summary: 'Portal home', tags: ['portal'], response: html } },
+    async (request, reply) => {
+      const user = signedInUser(request);
+      const page = await pageContext(db, request, reply, user);
+      const banner = (await options.homeBanner?.(user, page)) ?? undefined;
+      return sendPage(reply, homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox, banner }));
+    },
+  );
 
   app.get(
     '/signin',
     { schema: { summary: 'Sign-in page', tags: ['portal'], response: html } },
     async (request, reply) => {
-      if (await currentUser(request, db)) return reply.redirect('/', 303);
+      if (userOf(request)) return reply.redirect('/', 303);
       return sendPage(reply, signInPage(await context(request, reply), {}));
     },
   );
@@ -100,6 +86,7 @@ export async function portalRoutes(app: App, services: Services): Promise<void> 
       schema: { summary: 'Sign in with UPN and password', tags: ['portal'], body: SignInBody, response: html },
       preValidation: app.csrfProtection,
       config: {
+        formPage: signInForm,
         rateLimit: {
           max: SIGN_IN_REQUESTS_PER_MINUTE,
           timeWindow: 60_000,

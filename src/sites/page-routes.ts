@@ -3,15 +3,22 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { listPeople } from '../directory/people.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
 import { upnFromAccountName } from '../directory/upn.js';
-import type { App } from '../http/app.js';
-import { currentUser } from '../http/auth.js';
-import type { MessageKey } from '../portal/messages/en.js';
-import { formatDate, pageContext, sendPage } from '../portal/page-context.js';
-import { messagePage } from '../portal/pages.js';
-import { UploadBody, uploadRoutes, uploadedBytes } from '../portal/uploads.js';
+import type { App } from '../http/types.js';
+import { signedInUser, userOf } from '../http/auth.js';
+import { SIGNED_IN, formatDate, pageContext, sendPage } from '../web/page-context.js';
+import { messagePage } from '../web/message-page.js';
+import type { FormPage } from '../web/error-page.js';
+import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
 import type { Services } from '../services.js';
-import { SYNC_OUTCOMES, type SyncOutcome } from '../sync/history.js';
-import { oneDrivePage, personPage, siteHomePage, uploadPicturePage, userPhotoUrl, type SyncNotice } from './pages.js';
+import {
+  SYNC_NOTICE_NAMES,
+  oneDrivePage,
+  personPage,
+  siteHomePage,
+  syncNotice,
+  uploadPicturePage,
+  userPhotoUrl,
+} from './pages.js';
 import { getSiteProfile } from './profiles.js';
 import { uploadSitePicture } from './upload.js';
 
@@ -20,39 +27,19 @@ import { uploadSitePicture } from './upload.js';
 
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const PEOPLE_SHOWN = 48;
-const SyncQuery = Type.Object({ sync: Type.Optional(Type.Union(SYNC_OUTCOMES.map((o) => Type.Literal(o)))) });
+const SyncQuery = Type.Object({ sync: Type.Optional(Type.Union(SYNC_NOTICE_NAMES.map((name) => Type.Literal(name)))) });
 const PersonQuery = Type.Object({ accountname: Type.Optional(Type.String({ maxLength: 300 })) });
 const DoneQuery = Type.Object({ done: Type.Optional(Type.Literal('1')) });
-
-const NOTICE_KIND: Record<SyncOutcome, 'ok' | 'info' | 'error'> = {
-  synced: 'ok',
-  removed: 'ok',
-  unchanged: 'ok',
-  no_photo: 'info',
-  no_mailbox: 'info',
-  recently_checked: 'ok',
-  backing_off: 'error',
-  busy: 'info',
-  failed: 'error',
-};
-
-function syncNotice(outcome: SyncOutcome | undefined, app: string): SyncNotice {
-  return outcome && { key: `sync.${outcome}` as MessageKey, kind: NOTICE_KIND[outcome], app };
-}
 
 export async function sitePageRoutes(app: App, services: Services): Promise<void> {
   const { db } = services.database;
 
-  async function signedIn(request: FastifyRequest, reply: FastifyReply): Promise<DirectoryUser | undefined> {
-    const user = await currentUser(request, db);
-    if (!user) void reply.redirect('/signin', 303);
-    return user;
-  }
   const timestamp = async (user: DirectoryUser) => (await getSiteProfile(db, user.id))?.pictureTimestamp ?? null;
 
   app.get(
     '/_layouts/15/sharepoint.aspx',
     {
+      config: { auth: SIGNED_IN },
       schema: {
         summary: 'SharePoint: the site home and its People',
         tags: ['sites'],
@@ -61,8 +48,7 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
       },
     },
     async (request, reply) => {
-      const user = await signedIn(request, reply);
-      if (!user) return reply;
+      const user = signedInUser(request);
       const people = await Promise.all(
         (await listPeople(db, PEOPLE_SHOWN)).map(async (person) => ({
           displayName: person.displayName,
@@ -78,10 +64,12 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
 
   app.get(
     '/_layouts/15/onedrive.aspx',
-    { schema: { summary: 'OneDrive: your landing page', tags: ['sites'], querystring: SyncQuery, response: html } },
+    {
+      config: { auth: SIGNED_IN },
+      schema: { summary: 'OneDrive: your landing page', tags: ['sites'], querystring: SyncQuery, response: html },
+    },
     async (request, reply) => {
-      const user = await signedIn(request, reply);
-      if (!user) return reply;
+      const user = signedInUser(request);
       const context = await pageContext(db, request, reply, user);
       const photo = userPhotoUrl(user.upn, 'L', await timestamp(user));
       const notice = syncNotice(request.query.sync, 'OneDrive');
@@ -92,6 +80,7 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
   app.get(
     '/_layouts/15/person.aspx',
     {
+      config: { auth: SIGNED_IN },
       schema: {
         summary: "A person's profile; your own shows your L picture, which checks your mail photo",
         tags: ['sites'],
@@ -100,8 +89,7 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
       },
     },
     async (request, reply) => {
-      const viewer = await signedIn(request, reply);
-      if (!viewer) return reply;
+      const viewer = signedInUser(request);
       const account = request.query.accountname;
       const upn = account === undefined ? viewer.upn : upnFromAccountName(account);
       const person = upn ? await findUserByUpn(db, upn) : undefined;
@@ -131,22 +119,33 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
     request: FastifyRequest,
     reply: FastifyReply,
     user: DirectoryUser,
-    extra: { error?: MessageKey; done?: boolean },
+    extra: { error?: string; done?: boolean },
     status = 200,
   ) {
     const context = await pageContext(db, request, reply, user);
     const view = {
       photoUrl: userPhotoUrl(user.upn, 'L', await timestamp(user)),
       hasMailbox: user.hasMailbox,
-      error: extra.error && context.t(extra.error),
+      error: extra.error,
       done: extra.done ?? false,
     };
     return sendPage(reply, uploadPicturePage({ ...context, user: context.user! }, view), status);
   }
 
+  /** "Upload picture" again with a refused upload's message; the signed-out sign in first. */
+  const uploadFormPage: FormPage = {
+    messages: UPLOAD_MESSAGES,
+    show: async (request, reply, message, status) => {
+      const user = userOf(request);
+      if (!user) return reply.redirect('/signin', 303);
+      return showUploadPage(request, reply, user, { error: message }, status);
+    },
+  };
+
   app.get(
     '/_layouts/15/editprofile.aspx',
     {
+      config: { auth: SIGNED_IN },
       schema: {
         summary: 'Upload picture (people without a mailbox)',
         tags: ['sites'],
@@ -155,44 +154,35 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
       },
     },
     async (request, reply) => {
-      const user = await signedIn(request, reply);
-      if (!user) return reply;
+      const user = signedInUser(request);
       return showUploadPage(request, reply, user, { done: request.query.done === '1' });
     },
   );
 
-  await uploadRoutes(
-    app,
-    (uploads) => {
-      uploads.post(
-        '/_layouts/15/editprofile.aspx',
-        {
-          schema: {
-            summary: 'Upload a picture in the sites (people without a mailbox)',
-            tags: ['sites'],
-            consumes: ['multipart/form-data'],
-            body: UploadBody,
-          },
-          preValidation: uploads.csrfProtection,
+  await uploadRoutes(app, (uploads) => {
+    uploads.post(
+      '/_layouts/15/editprofile.aspx',
+      {
+        schema: {
+          summary: 'Upload a picture in the sites (people without a mailbox)',
+          tags: ['sites'],
+          consumes: ['multipart/form-data'],
+          body: UploadBody,
         },
-        async (request, reply) => {
-          const user = await signedIn(request, reply);
-          if (!user) return reply;
-          // People with a mailbox change their photo in the portal; the sites take it from mail.
-          if (user.hasMailbox) return reply.redirect('/profile-photo', 303);
-          await uploadSitePicture(
-            { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
-            user,
-            uploadedBytes(request.body),
-          );
-          return reply.redirect('/_layouts/15/editprofile.aspx?done=1', 303);
-        },
-      );
-    },
-    async (request, reply, key, status) => {
-      const user = await currentUser(request, db);
-      if (!user) return reply.redirect('/signin', 303);
-      return showUploadPage(request, reply, user, { error: key }, status);
-    },
-  );
+        preValidation: uploads.csrfProtection,
+        config: { auth: SIGNED_IN, formPage: uploadFormPage },
+      },
+      async (request, reply) => {
+        const user = signedInUser(request);
+        // People with a mailbox change their photo in the portal; the sites take it from mail.
+        if (user.hasMailbox) return reply.redirect('/profile-photo', 303);
+        await uploadSitePicture(
+          { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
+          user,
+          uploadedBytes(request.body),
+        );
+        return reply.redirect('/_layouts/15/editprofile.aspx?done=1', 303);
+      },
+    );
+  });
 }

@@ -1,7 +1,7 @@
-import type { PageContext, SuiteUser } from '../portal/layout.js';
-import { Notice, renderPage } from '../portal/layout.js';
-import type { MessageKey } from '../portal/messages/en.js';
-import { UploadForm } from '../portal/pages.js';
+import type { PageContext, SuiteUser } from '../web/layout.js';
+import { Notice, renderPage } from '../web/layout.js';
+import type { MessageKey } from '../web/messages/en.js';
+import { UploadForm } from '../web/upload-form.js';
 
 // The sites' pages (SharePoint and OneDrive): the site home with its People section, a person's
 // profile, the OneDrive landing page and "Upload picture" for people without a mailbox.
@@ -19,7 +19,31 @@ export function userPhotoUrl(upn: string, size: 'S' | 'M' | 'L', pictureTimestam
   return `/_layouts/15/userphoto.aspx?size=${size}&accountname=${encodeURIComponent(upn)}${version}`;
 }
 
+/**
+ * How the SharePoint and OneDrive pages show the outcome of the sync that brought the user there
+ * (`?sync=`, from the portal's tiles). The portal checks that every sync outcome has a row here.
+ */
+export const SYNC_NOTICE_KINDS = {
+  synced: 'ok',
+  removed: 'ok',
+  unchanged: 'ok',
+  no_photo: 'info',
+  no_mailbox: 'info',
+  recently_checked: 'ok',
+  backing_off: 'error',
+  busy: 'info',
+  failed: 'error',
+} as const satisfies Record<string, 'ok' | 'info' | 'error'>;
+export type SyncNoticeName = keyof typeof SYNC_NOTICE_KINDS;
+export const SYNC_NOTICE_NAMES = Object.keys(SYNC_NOTICE_KINDS) as SyncNoticeName[];
+
 export type SyncNotice = { key: MessageKey; kind: 'ok' | 'info' | 'error'; app: string } | undefined;
+
+export function syncNotice(name: SyncNoticeName | undefined, app: string): SyncNotice {
+  if (name === undefined) return undefined;
+  const key: MessageKey = `sync.${name}`;
+  return { key, kind: SYNC_NOTICE_KINDS[name], app };
+}
 
 function SyncMessage(props: { context: PageContext; notice: SyncNotice }) {
   if (!props.notice) return null;

@@ -94,6 +94,16 @@ export async function getRendition(db: Db, userId: string, size: RenditionSize):
   );
 }
 
+/** The name the user's library files go by (jane_contoso_com): the one given with their profile. */
+export async function fileStemOf(db: Db, user: Pick<DirectoryUser, 'id' | 'upn'>): Promise<string> {
+  const row = await db
+    .selectFrom('site_profiles')
+    .select('file_stem')
+    .where('user_id', '=', user.id)
+    .executeTakeFirst();
+  return row?.file_stem ?? libraryFileStem(user.upn);
+}
+
 /** Finds the user id behind a library file stem (jane_contoso_com). */
 export async function userIdForFileStem(db: Db, stem: string): Promise<string | undefined> {
   const row = await db.selectFrom('site_profiles').select('user_id').where('file_stem', '=', stem).executeTakeFirst();
@@ -160,7 +170,7 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /** Records that the mail photo was compared with the sites and nothing needed to change. */
-export async function markChecked(db: Kysely<Database>, user: DirectoryUser, at: number): Promise<void> {
+export async function markProfileChecked(db: Kysely<Database>, user: DirectoryUser, at: number): Promise<void> {
   await upsertProfile(db, user, { last_checked_at: at, exchange_sync_state: user.hasMailbox ? 1 : 0 });
 }
 

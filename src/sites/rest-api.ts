@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { claimForUpn, libraryFileStem, upnFromAccountName } from '../directory/upn.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { claimForUpn, upnFromAccountName } from '../directory/upn.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { isAppError } from '../errors.js';
-import { drainRequest } from '../http/drain.js';
-import type { App } from '../http/app.js';
-import { SESSION_COOKIE, authenticate, mayAccessPhoto, type Principal } from '../http/auth.js';
+import { forbidden } from '../errors.js';
+import type { App } from '../http/types.js';
+import { SESSION_COOKIE, mayAccessPhoto, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { pictureProperties } from './library.js';
-import { getSiteProfile } from './profiles.js';
+import { fileStemOf, getSiteProfile } from './profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
+import { argumentValue, parseCall } from './rest-call.js';
+import { sharePointErrors } from './rest-errors.js';
 import { formatOData, odataFormatOf, type ODataFormat } from './rest-odata.js';
 
 // SharePoint's REST user-profile API (SP.UserProfiles.PeopleManager) under /_api, in the three
@@ -29,34 +30,6 @@ const json = {
   },
 };
 
-class SharePointError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-const accessDenied = (
-  message = 'Access denied. You do not have permission to perform this action or access this resource.',
-) => new SharePointError(401, '-2147024891, System.UnauthorizedAccessException', message);
-const forbidden = (message: string) =>
-  new SharePointError(403, '-2147024891, System.UnauthorizedAccessException', message);
-const badQuery = (message: string) =>
-  new SharePointError(400, '-1, Microsoft.SharePoint.Client.InvalidClientQueryException', message);
-const userNotFound = (account: string) =>
-  new SharePointError(404, '-2146232832, Microsoft.SharePoint.SPException', `User not found: ${account}.`);
-
-function sendSharePointError(request: FastifyRequest, reply: FastifyReply, error: SharePointError) {
-  const format = odataFormatOf(request.headers.accept);
-  const body = { code: error.code, message: { lang: 'en-US', value: error.message } };
-  return reply
-    .status(error.status)
-    .type(`application/json;odata=${format};charset=utf-8`)
-    .send(format === 'verbose' ? { error: body } : { 'odata.error': body });
-}
-
 /** X-RequestDigest for browser sessions, as /_api/contextinfo gives it: tied to the session, so another site cannot make one. */
 const formDigestFor = (session: string) =>
   `0x${createHash('sha256').update(`form-digest:${session}`).digest('hex').toUpperCase()}`;
@@ -65,62 +38,13 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   const { db } = services.database;
   const { publicUrl } = services.config;
 
-  app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    if (error instanceof SharePointError) return sendSharePointError(request, reply, error);
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      await drainRequest(request.raw);
-      return sendSharePointError(
-        request,
-        reply,
-        new SharePointError(
-          413,
-          '-2130575275, Microsoft.SharePoint.SPException',
-          `The picture is larger than ${SITE_PICTURE_MAX_BYTES.toLocaleString('en-US')} bytes.`,
-        ),
-      );
-    }
-    // 503 (busy, with Retry-After from the app's onError hook) is an answer too, not a failure.
-    if (isAppError(error) && (error.status < 500 || error.status === 503)) {
-      return sendSharePointError(
-        request,
-        reply,
-        new SharePointError(error.status === 415 ? 400 : error.status, `-1, ${error.id}`, error.message),
-      );
-    }
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status < 500) return sendSharePointError(request, reply, badQuery(error.message));
-    request.log.error({ err: error }, 'sharepoint request failed');
-    return sendSharePointError(
-      request,
-      reply,
-      new SharePointError(500, '-1, System.Exception', 'Something went wrong on our side. Please try again.'),
-    );
-  });
-  app.setNotFoundHandler((request, reply) =>
-    sendSharePointError(request, reply, badQuery(`The expression "${request.url.split('?')[0] ?? ''}" is not valid.`)),
-  );
   // SetMyProfilePicture takes the raw bytes, whatever Content-Type the client declares.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  async function principalOf(request: FastifyRequest): Promise<Principal> {
-    const result = await authenticate(
-      request,
-      { db, publicUrl, reads: services.database.reads, surface: 'sharepoint' },
-      { cookies: true },
-    );
-    if (!result.ok) throw accessDenied(result.problem === 'expired' ? 'The access token has expired.' : undefined);
-    return result.principal;
-  }
-
   async function personProperties(user: DirectoryUser) {
     const profile = await getSiteProfile(db, user.id);
-    const row = await db
-      .selectFrom('site_profiles')
-      .select('file_stem')
-      .where('user_id', '=', user.id)
-      .executeTakeFirst();
-    const stem = row?.file_stem ?? libraryFileStem(user.upn);
+    const stem = await fileStemOf(db, user);
     const picture = pictureProperties(publicUrl, stem, profile, user.hasMailbox);
     const claim = claimForUpn(user.upn);
     const properties: Array<[string, string]> = [
@@ -156,15 +80,16 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   /** The account a call names, inline ('i:0#.f|membership|…') or through an @alias in the query. */
   async function accountUser(principal: Principal, args: Map<string, string>, query: Record<string, unknown>) {
     const raw = args.get('accountname');
-    if (raw === undefined) throw badQuery('The parameter accountName is missing.');
+    if (raw === undefined) throw sharePointErrors.badQuery('The parameter accountName is missing.');
     const account = argumentValue(raw, query);
     const upn = upnFromAccountName(account);
-    if (!upn) throw badQuery(`"${account}" is not an account name (like i:0#.f|membership|jane@contoso.com).`);
+    if (!upn)
+      throw sharePointErrors.badQuery(`"${account}" is not an account name (like i:0#.f|membership|jane@contoso.com).`);
     const self = principal.kind === 'user' && principal.user.upn === upn;
     if (!self && !mayAccessPhoto(principal, { id: '' }, 'read'))
       throw forbidden("This token may not read other people's profiles.");
     const user = await findUserByUpn(db, upn);
-    if (!user) throw userNotFound(account);
+    if (!user) throw sharePointErrors.userNotFound(account);
     return user;
   }
 
@@ -192,7 +117,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       },
     },
     async (request, reply) => {
-      const principal = await principalOf(request);
+      const principal = principalOf(request);
       const { name, args } = parseCall(request.params.call);
       const query = request.query as Record<string, unknown>;
       switch (name.toLowerCase()) {
@@ -220,7 +145,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         case 'getuserprofilepropertyfor': {
           const user = await accountUser(principal, args, query);
           const rawName = args.get('propertyname');
-          if (rawName === undefined) throw badQuery('The parameter propertyName is missing.');
+          if (rawName === undefined) throw sharePointErrors.badQuery('The parameter propertyName is missing.');
           const wanted = argumentValue(rawName, query).toLowerCase();
           const property = (await personProperties(user)).UserProfileProperties.find(
             (p) => p.Key.toLowerCase() === wanted,
@@ -228,7 +153,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           return send(request, reply, 'GetUserProfilePropertyFor', property?.Value ?? '', 'Edm.String');
         }
         default:
-          throw badQuery(`The method ${name} does not exist on SP.UserProfiles.PeopleManager.`);
+          throw sharePointErrors.badQuery(`The method ${name} does not exist on SP.UserProfiles.PeopleManager.`);
       }
     },
   );
@@ -248,7 +173,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       },
     },
     async (request, reply) => {
-      const principal = await principalOf(request);
+      const principal = principalOf(request);
       if (principal.kind !== 'user')
         throw forbidden('SetMyProfilePicture needs a user; an app has no picture of its own.');
       if (principal.via === 'session') {
@@ -263,7 +188,8 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       if (!mayAccessPhoto(principal, principal.user, 'write'))
         throw forbidden('This token may not change your picture.');
       const body = request.body;
-      if (!Buffer.isBuffer(body) || body.length === 0) throw badQuery('The request has no picture in its body.');
+      if (!Buffer.isBuffer(body) || body.length === 0)
+        throw sharePointErrors.badQuery('The request has no picture in its body.');
       await uploadSitePicture(
         { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
         principal.user,
@@ -283,7 +209,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       },
     },
     async (request, reply) => {
-      const principal = await principalOf(request);
+      const principal = principalOf(request);
       const session =
         principal.kind === 'user' && principal.via === 'session' ? (request.cookies[SESSION_COOKIE] ?? '') : '';
       const value = {
@@ -306,36 +232,6 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       );
     },
   );
-}
-
-/** `GetPropertiesFor(accountName=@v)` → name and arguments (keys lower-cased, values as written). */
-export function parseCall(call: string): { name: string; args: Map<string, string> } {
-  const match = /^([A-Za-z]+)(?:\((.*)\))?$/s.exec(call);
-  if (!match?.[1]) throw badQuery(`"${call}" is not a method call.`);
-  const args = new Map<string, string>();
-  const text = match[2] ?? '';
-  // Arguments are name=value, separated by commas outside quotes; '' is a quote inside a quoted value.
-  const pattern = /\s*([A-Za-z]+)\s*=\s*('(?:[^']|'')*'|@[A-Za-z0-9_]+)\s*(?:,|$)/gy;
-  let consumed = 0;
-  for (let m = pattern.exec(text); m && m[0] !== ''; m = pattern.exec(text)) {
-    args.set(m[1]!.toLowerCase(), m[2]!);
-    consumed = pattern.lastIndex;
-  }
-  if (consumed !== text.length) throw badQuery(`The arguments of ${match[1]} are not valid: ${text}.`);
-  return { name: match[1], args };
-}
-
-/** A literal 'value' or an @alias whose value is in the query string (itself a quoted literal). */
-function argumentValue(raw: string, query: Record<string, unknown>): string {
-  let literal = raw;
-  if (raw.startsWith('@')) {
-    const value = query[raw];
-    if (typeof value !== 'string') throw badQuery(`The parameter alias ${raw} has no value in the query string.`);
-    literal = value.trim();
-  }
-  if (literal.length >= 2 && literal.startsWith("'") && literal.endsWith("'"))
-    return literal.slice(1, -1).replace(/''/g, "'");
-  throw badQuery(`${literal} is not a quoted string literal.`);
 }
 
 export type { ODataFormat };

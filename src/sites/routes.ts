@@ -1,10 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { USER_COLUMNS, findUserById, toUser, type DirectoryUser } from '../directory/users.js';
 import { upnFromAccountName } from '../directory/upn.js';
 import { invalidInput, notFound } from '../errors.js';
-import { requirePictureViewer } from '../http/auth.js';
+import { checkPictureAccess, userPrincipalOf, type RouteAuth } from '../http/auth.js';
+import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { createByteCache } from '../storage/byte-cache.js';
@@ -50,12 +51,14 @@ const userAndRendition = preparedQuery(2, (db, upn: string, size: RenditionSize)
     .where('u.upn', '=', upn),
 );
 
-const NO_CACHE = 'private, no-cache';
-const IMMUTABLE = 'private, max-age=31536000, immutable';
+/** Pictures are for signed-in users (a session or a bearer token); apps have no one to show them to. */
+const PICTURE_VIEWERS: RouteAuth = { credentials: 'token-or-session', allow: 'user' };
+
+/** A picture's answer depends on who asks: their credential decides what they may see. */
+const VARY = 'Authorization, Cookie';
 
 export function siteRoutes(app: App, services: Services): void {
-  const { db, reads } = services.database;
-  const { publicUrl } = services.config;
+  const { db } = services.database;
   const bytesCache = createByteCache(32 * 1024 * 1024);
 
   async function sendPicture(
@@ -74,28 +77,25 @@ export function siteRoutes(app: App, services: Services): void {
       // Row and timestamp come from one query, so an old picture is never served as immutable
       // under the URL of a new one.
       const current = versioned !== undefined && String(rendition.pictureTimestamp) === versioned;
-      if (sendHeaders(request, reply, rendition.etag, current ? IMMUTABLE : NO_CACHE)) return reply.status(304).send();
+      const cacheControl = current ? CACHE_CONTROL.immutable : CACHE_CONTROL.revalidate;
+      if (clientHasCurrent(request, reply, { tag: rendition.etag, cacheControl, vary: VARY })) {
+        return reply.status(304).send();
+      }
       const bytes = bytesCache.get(rendition.blobKey) ?? (await services.blobs.get(rendition.blobKey));
       if (!bytes) continue;
       bytesCache.set(rendition.blobKey, bytes);
       return reply.type('image/jpeg').send(bytes);
     }
     const placeholder = await placeholderJpeg(services.syncSettings().renditionSizes[size]);
-    if (sendHeaders(request, reply, placeholder.etag, NO_CACHE)) return reply.status(304).send();
+    const representation = { tag: placeholder.etag, cacheControl: CACHE_CONTROL.revalidate, vary: VARY };
+    if (clientHasCurrent(request, reply, representation)) return reply.status(304).send();
     return reply.type('image/jpeg').send(placeholder.jpeg);
-  }
-
-  /** Sets the validators; true when the client's copy is current (answer 304). */
-  function sendHeaders(request: FastifyRequest, reply: FastifyReply, etag: string, cacheControl: string): boolean {
-    const quoted = `"${etag}"`;
-    reply.header('etag', quoted).header('cache-control', cacheControl).header('vary', 'Authorization, Cookie');
-    return ifNoneMatch(request.headers['if-none-match'], quoted);
   }
 
   app.get(
     '/_layouts/15/userphoto.aspx',
     {
-      config: { picture: true },
+      config: { picture: true, auth: PICTURE_VIEWERS },
       schema: {
         summary: "A user's site picture (S, M or L), or the placeholder",
         description:
@@ -106,12 +106,11 @@ export function siteRoutes(app: App, services: Services): void {
       },
     },
     async (request, reply) => {
-      const requestReads = reads.forRequest();
-      const viewer = await requirePictureViewer(request, { db, publicUrl, reads: requestReads, surface: 'sharepoint' });
+      const viewer = userPrincipalOf(request);
       const size = (request.query.size?.toUpperCase() ?? 'M') as RenditionSize;
-      const { subject, rendition } = await resolveSubject(request.query, size, requestReads);
+      const { subject, rendition } = await resolveSubject(request.query, size, request.reads);
       // Refused alike whether or not the person exists: a token without the scope learns nothing.
-      viewer.mayView(subject ?? { id: '' });
+      checkPictureAccess(viewer, subject ?? { id: '' });
       if (subject && subject.id === viewer.user.id && size === 'L') {
         const result = await services.sync.sync(subject, 'photo_request');
         reply.header('x-photosync-sync', result.outcome);
@@ -126,7 +125,7 @@ export function siteRoutes(app: App, services: Services): void {
   app.get(
     `${LIBRARY_PATH}/:file`,
     {
-      config: { picture: true },
+      config: { picture: true, auth: PICTURE_VIEWERS },
       schema: {
         summary: 'A file of the "User Photos" library, e.g. jane_contoso_com_MThumb.jpg',
         tags: ['sites'],
@@ -136,16 +135,11 @@ export function siteRoutes(app: App, services: Services): void {
       },
     },
     async (request, reply) => {
-      const viewer = await requirePictureViewer(request, {
-        db,
-        publicUrl,
-        reads: reads.forRequest(),
-        surface: 'sharepoint',
-      });
+      const viewer = userPrincipalOf(request);
       const parsed = parseRenditionFileName(request.params.file);
       const userId = parsed && (await userIdForFileStem(db, parsed.stem));
       const user = userId ? await findUserById(db, userId) : undefined;
-      viewer.mayView(user ?? { id: '' });
+      checkPictureAccess(viewer, user ?? { id: '' });
       const rendition = parsed && user && (await getRendition(db, user.id, parsed.size));
       if (!parsed || !user || !rendition) throw notFound(`There is no file ${request.params.file} in ${LIBRARY_PATH}.`);
       return sendPicture(request, reply, user, parsed.size, request.query.t);
@@ -190,14 +184,6 @@ export function siteRoutes(app: App, services: Services): void {
     }
     throw invalidInput('Say whose picture you want with accountname=, username= or url=.');
   }
-}
-
-function ifNoneMatch(header: string | undefined, quotedEtag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((tag) => {
-    const value = tag.trim();
-    return value === '*' || value === quotedEtag || value === `W/${quotedEtag}`;
-  });
 }
 
 function safeDecode(text: string): string {

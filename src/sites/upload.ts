@@ -1,6 +1,6 @@
 import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
-import { refusalError } from '../mail/photo-store.js';
+import { imageRefused } from '../errors.js';
 import { makeMasterPhoto, renderSquareJpegs } from '../media/media.js';
 import type { UserLock } from '../storage/user-lock.js';
 import { renditionSpec } from './library.js';
@@ -19,7 +19,7 @@ export async function uploadSitePicture(
   upload: Buffer,
 ): Promise<void> {
   const master = await makeMasterPhoto(upload, { maxSide: deps.sizes.L, maxBytes: SITE_PICTURE_MAX_BYTES });
-  if (!master.ok) throw refusalError(master);
+  if (!master.ok) throw imageRefused(master);
   const [S, M, L] = await renderSquareJpegs(master.jpeg, [deps.sizes.S, deps.sizes.M, deps.sizes.L]);
   if (!S || !M || !L) throw new Error('The renderer returned fewer renditions than asked for.');
   await deps.lock.run(user.id, () =>

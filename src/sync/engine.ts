@@ -6,7 +6,7 @@ import { getMailPhoto, type MailPhoto } from '../mail/photo-store.js';
 import { renderSquareJpegs } from '../media/media.js';
 import type { Metrics } from '../metrics.js';
 import { renditionSpec } from '../sites/library.js';
-import { getSiteProfile, markChecked, publishRenditions, showPlaceholder } from '../sites/profiles.js';
+import { getSiteProfile, markProfileChecked, publishRenditions, showPlaceholder } from '../sites/profiles.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Database } from '../storage/database.js';
 import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
@@ -123,7 +123,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const decided: Decision = { outcome: plan.skip, etagBefore, etagAfter: etagBefore, mailEtag };
     // Without a profile there is nothing to mark: make one, so the sites' properties are the user's own.
     if (!profile && (plan.inStep || plan.skip === 'no_mailbox')) {
-      await markChecked(deps.db, user, now);
+      await markProfileChecked(deps.db, user, now);
       return { decided };
     }
     return { decided: plan.inStep ? { ...decided, checkedAt: now } : decided };

@@ -1,7 +1,7 @@
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { en } from '../../src/portal/messages/en.js';
-import { et } from '../../src/portal/messages/et.js';
+import { en } from '../../src/web/messages/en.js';
+import { et } from '../../src/web/messages/et.js';
 import { meanColour } from '../support/factories.js';
 
 // Steps a person takes in the browser, and what they see, for the browser tests.

@@ -1,7 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createToken, userForSession } from '../../src/directory/credentials.js';
-import { buildApp, type App } from '../../src/http/app.js';
+import { buildApp, type App } from '../../src/app.js';
 import { SESSION_COOKIE } from '../../src/http/auth.js';
 import type { Services } from '../../src/services.js';
 import { getMailPhoto } from '../../src/mail/photo-store.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import type { DirectoryUser } from '../../src/directory/users.js';
-import type { App } from '../../src/http/app.js';
+import type { App } from '../../src/app.js';
 import { imageQueue } from '../../src/media/media.js';
 import { imageQueueIdle, zeroPng } from '../../src/media/test-helpers.js';
 import type { Services } from '../../src/services.js';

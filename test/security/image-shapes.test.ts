@@ -3,7 +3,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setDirectoryPhoto } from '../../src/directory/photo.js';
 import type { DirectoryUser } from '../../src/directory/users.js';
-import type { App } from '../../src/http/app.js';
+import type { App } from '../../src/app.js';
 import type { Services } from '../../src/services.js';
 import { runCommand } from '../support/cli.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from '../support/factories.js';

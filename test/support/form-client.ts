@@ -1,4 +1,4 @@
-import type { App } from '../../src/http/app.js';
+import type { App } from '../../src/app.js';
 
 /** A cookie jar and the form token over app.inject(), as a browser holds them. */
 export class FormClient {

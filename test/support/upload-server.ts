@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { findUserByUpn } from '../../src/directory/users.js';
 import { isAppError } from '../../src/errors.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/app.js';
 import { setMailPhoto } from '../../src/mail/photo-store.js';
 import { createServices } from '../../src/services.js';
 

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { DEMO_ADMIN, DEMO_PASSWORD, DEMO_PEOPLE, demoIsPresent, seedDemoOrganisation } from '../../demo/seed.js';
-import { startServer } from '../../http/server.js';
+import { startServer } from '../../server.js';
 import type { Services } from '../../services.js';
 import { SYNC_STATE_LABELS } from '../../sync/state.js';
 import type { CommandHandler } from '../command.js';

@@ -1,4 +1,4 @@
-import type { Services } from '../services.js';
+import type { Services } from './services.js';
 import { buildApp, type App } from './app.js';
 
 /** Starts listening and stops cleanly on SIGINT/SIGTERM. */

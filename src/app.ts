@@ -1,50 +1,53 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import helmet, { type HelmetOptions } from 'helmet';
-import Fastify, {
-  LogController,
-  type FastifyReply,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type RawServerDefault,
-} from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
-import { adminRoutes } from '../admin/routes.js';
-import { authorizeRoutes } from '../directory/authorize-routes.js';
-import { oidcRoutes } from '../directory/oidc-routes.js';
-import { tokenRoutes } from '../directory/token-routes.js';
-import { GraphErrorBody } from '../graph/errors.js';
-import { graphRoutes } from '../graph/routes.js';
-import { portalRoutes } from '../portal/routes.js';
-import type { Services } from '../services.js';
-import { sitePageRoutes } from '../sites/page-routes.js';
-import { sharePointRestRoutes } from '../sites/rest-api.js';
-import { siteRoutes } from '../sites/routes.js';
-import { installErrorHandler } from './errors.js';
-import { LazyChildLogger } from './lazy-logger.js';
-import { ErrorResponse } from './schemas.js';
+import { promptBannerFor } from './admin/banner.js';
+import { adminRoutes } from './admin/routes.js';
+import type { DirectoryUser } from './directory/users.js';
+import { authorizeRoutes } from './directory/authorize-routes.js';
+import { oidcRoutes } from './directory/oidc-routes.js';
+import { tokenRoutes } from './directory/token-routes.js';
+import { GraphErrorBody, renderGraphError } from './graph/errors.js';
+import { graphRoutes } from './graph/routes.js';
+import { portalRoutes } from './portal/routes.js';
+import type { Services } from './services.js';
+import { sitePageRoutes } from './sites/page-routes.js';
+import { sharePointRestRoutes } from './sites/rest-api.js';
+import { siteRoutes } from './sites/routes.js';
+import { webAssetRoutes } from './web/asset-routes.js';
+import type { PageContext } from './web/layout.js';
+import { AppError } from './errors.js';
+import { requestAuthentication, type RouteAuth } from './http/auth.js';
+import { renderEntraError } from './directory/entra-error-renderer.js';
+import { errorResponder, installErrorHandler, renderJsonError, type ErrorHandling } from './http/errors.js';
+import { renderSharePointError } from './sites/rest-errors.js';
+import { createPageErrorRenderer } from './web/error-page.js';
+import { LazyChildLogger } from './http/lazy-logger.js';
+import { ErrorResponse } from './http/schemas.js';
+import { routeDefaults, type App, type Envelope } from './http/types.js';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route answers with a picture: it gets the picture's security headers, not a page's. */
-    picture?: boolean;
-  }
-}
+export type { App };
 
 /** Builds the whole HTTP app without listening, so tests can use app.inject() or a real port. */
-export type App = FastifyInstance<
-  RawServerDefault,
-  IncomingMessage,
-  ServerResponse,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
-
 export async function buildApp(services: Services): Promise<App> {
+  const errors: ErrorHandling = {
+    renderers: {
+      page: createPageErrorRenderer(services.database.db),
+      graph: renderGraphError,
+      sharepoint: renderSharePointError,
+      entra: renderEntraError,
+      json: renderJsonError,
+    },
+    envelopeOfPath: (path) => API_MOUNTS.find((mount) => isUnder(path, mount.prefix))?.envelope ?? 'json',
+    logs: (level) => services.log.isLevelEnabled(level),
+  };
+  const respond = errorResponder(errors);
   const { tls } = services.config;
   const app = Fastify({
     // With a certificate the server speaks https itself (photosync dev-cert makes one for localhost).
@@ -63,9 +66,9 @@ export async function buildApp(services: Services): Promise<App> {
     rewriteUrl: (request) =>
       (request.url ?? '/').replace(/^(\/v1\.0\/[^?]*\/)%24value(?=$|[?/])/i, (_match, head: string) => `${head}$value`),
     // Errors Fastify raises before any route runs (a malformed URL) get the one error shape too.
-    frameworkErrors: (error, _request, reply: FastifyReply) => {
+    frameworkErrors: (error, request, reply) => {
       const message = error.code === 'FST_ERR_BAD_URL' ? 'The address is not a valid URL.' : error.message;
-      void reply.status(400).send({ error: { code: 'invalid_request', message } });
+      void respond(request, reply, { error: new AppError('invalid_request', message) });
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -91,10 +94,15 @@ export async function buildApp(services: Services): Promise<App> {
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
   const pictureHeaders = pictureSecurityHeaders(securityHeaders);
-  // The same headers on every answer, so they are worked out once instead of per request.
+  const { db, reads } = services.database;
+  const authenticate = requestAuthentication(app, { db, publicUrl: services.config.publicUrl, reads });
+  // Every request's first step: the security headers (the same on every answer, so worked out
+  // once), then, for routes that declare `config.auth`, who is asking (a refusal carries the headers).
   app.addHook('onRequest', (request, reply, done) => {
-    reply.headers(request.routeOptions.config.picture ? pictureHeaders : securityHeaders);
-    done();
+    const config = request.routeOptions.config;
+    reply.headers(config.picture ? pictureHeaders : securityHeaders);
+    if (config.auth) authenticate(request, config.auth, done);
+    else done();
   });
   await app.register(swagger, {
     openapi: {
@@ -119,7 +127,7 @@ export async function buildApp(services: Services): Promise<App> {
   });
   app.addSchema(ErrorResponse);
   app.addSchema(GraphErrorBody);
-  installErrorHandler(app);
+  installErrorHandler(app, errors);
 
   // Tier 2: operational endpoints.
   app.get(
@@ -158,13 +166,27 @@ export async function buildApp(services: Services): Promise<App> {
   );
 
   // Tier 3: the roles' routes.
+  webAssetRoutes(app);
   siteRoutes(app, services);
   tokenRoutes(app, services);
   oidcRoutes(app, services);
-  await app.register((graph) => graphRoutes(graph as App, services), { prefix: '/v1.0' });
-  await app.register((rest) => sharePointRestRoutes(rest as App, services), { prefix: '/_api' });
+  for (const mount of API_MOUNTS) {
+    await app.register(
+      async (api) => {
+        routeDefaults(api as App, { envelope: mount.envelope, auth: mount.auth });
+        await mount.routes(api as App, services);
+      },
+      { prefix: mount.prefix },
+    );
+  }
   await app.register(async (portal) => {
-    await portalRoutes(portal as App, services);
+    routeDefaults(portal as App, {
+      envelope: 'page',
+      auth: { credentials: 'session-or-opaque-token', allow: 'anyone' },
+    });
+    // The admin console's prompt banner on the portal's home page.
+    const homeBanner = (user: DirectoryUser, page: PageContext) => promptBannerFor(services.database.db, user, page);
+    await portalRoutes(portal as App, services, { homeBanner });
     await sitePageRoutes(portal as App, services);
     // Entra's sign-in page for apps is the portal's own, with its form protection.
     authorizeRoutes(portal as App, services);
@@ -172,6 +194,26 @@ export async function buildApp(services: Services): Promise<App> {
   await app.register((admin) => adminRoutes(admin as App, services));
   return app;
 }
+
+/** The APIs mounted under a prefix, each answering in its own envelope, also at addresses it does not have. */
+const API_MOUNTS: ReadonlyArray<{
+  prefix: string;
+  envelope: Envelope;
+  /** Graph takes bearer tokens only; SharePoint also a browser's session. Both let in users and apps. */
+  auth: RouteAuth;
+  routes: (api: App, services: Services) => Promise<void>;
+}> = [
+  { prefix: '/v1.0', envelope: 'graph', auth: { credentials: 'token', allow: 'principal' }, routes: graphRoutes },
+  {
+    prefix: '/_api',
+    envelope: 'sharepoint',
+    auth: { credentials: 'token-or-session', allow: 'principal' },
+    routes: sharePointRestRoutes,
+  },
+];
+
+const isUnder = (path: string, prefix: string) =>
+  path === prefix || (/^[/?]/.test(path.slice(prefix.length)) && path.startsWith(prefix));
 
 /**
  * What a picture (or its JSON error) needs of the page headers: never sniffed as another type,

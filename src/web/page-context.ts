@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DirectoryUser } from '../directory/users.js';
+import type { RouteAuth } from '../http/auth.js';
 import { getMailPhoto } from '../mail/photo-store.js';
 import type { Db } from '../storage/database.js';
 import { LOCALES, localeFromHeader, translator, type Locale } from './i18n.js';
@@ -9,6 +10,9 @@ import type { PageContext, SuiteUser } from './layout.js';
 // Accept-Language), the form token and the signed-in user as the suite bar shows them.
 
 export const LANGUAGE_COOKIE = 'photosync_lang';
+
+/** Pages for signed-in people: whoever is not signed in is sent to sign in before anything is read. */
+export const SIGNED_IN: RouteAuth = { credentials: 'session-or-opaque-token', allow: 'user' };
 
 export function requestLocale(request: FastifyRequest): Locale {
   const chosen = request.cookies[LANGUAGE_COOKIE];

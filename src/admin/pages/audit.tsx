@@ -1,0 +1,40 @@
+import type { PageContext } from '../../web/layout.js';
+import type { AuditEntry } from '../audit.js';
+import { adminPage, formatTime } from './console.js';
+
+export function auditPage(context: PageContext, entries: AuditEntry[], next: number | null): string {
+  const { t } = context;
+  return adminPage(
+    context,
+    'audit',
+    t('admin.audit.title'),
+    <>
+      <h1>{t('admin.audit.title')}</h1>
+      {entries.length === 0 ? (
+        <p>{t('admin.audit.empty')}</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th>{t('admin.audit.when')}</th>
+              <th>{t('admin.audit.who')}</th>
+              <th>{t('admin.audit.what')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {entries.map((e) => (
+              <tr data-action={e.action}>
+                <td>{formatTime(e.at)}</td>
+                <td>{e.actorUpn}</td>
+                <td>
+                  <strong>{e.action}</strong> <code>{JSON.stringify(e.detail)}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {next !== null && <a href={`/admin/audit?before=${next}`}>{t('admin.audit.older')}</a>}
+    </>,
+  );
+}

@@ -1,0 +1,72 @@
+import type { ComponentChildren } from 'preact';
+import type { MessageKey } from '../../web/messages/en.js';
+import { renderPage, type PageContext } from '../../web/layout.js';
+import type { SyncStateName } from '../../sync/state.js';
+
+// The admin console's frame (its navigation and notices) and what its pages share; each page is
+// a file of its own beside this one, rendered through the page shell's one layout.
+
+export type Section = 'overview' | 'users' | 'settings' | 'audit';
+
+export const stateKey = (state: SyncStateName) => `admin.state.${state}` as MessageKey;
+
+export function formatTime(ms: number | null): string {
+  return ms === null || ms === 0 ? '–' : `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export function waited(context: PageContext, since: number | null, now = Date.now()): string {
+  if (since === null) return context.t('admin.overview.none');
+  const minutes = Math.max(0, Math.floor((now - since) / 60_000));
+  if (minutes < 120) return context.t('admin.duration.minutes', { n: minutes });
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return context.t('admin.duration.hours', { n: hours });
+  return context.t('admin.duration.days', { n: Math.floor(hours / 24) });
+}
+
+export const userLink = (upn: string) => `/admin/users/${encodeURIComponent(upn)}`;
+export const sitePhoto = (upn: string, size: 'S' | 'M' | 'L') =>
+  `/_layouts/15/userphoto.aspx?size=${size}&accountname=${encodeURIComponent(upn)}`;
+export const mailPhoto = (upn: string) => `/admin/photos/${encodeURIComponent(upn)}/mail`;
+
+export function adminPage(context: PageContext, section: Section, title: string, body: ComponentChildren): string {
+  const { t } = context;
+  const links: Array<[Section, string, MessageKey]> = [
+    ['overview', '/admin', 'admin.nav.overview'],
+    ['users', '/admin/users', 'admin.nav.users'],
+    ['settings', '/admin/settings', 'admin.nav.settings'],
+    ['audit', '/admin/audit', 'admin.nav.audit'],
+  ];
+  return renderPage(
+    context,
+    `${title} – ${t('admin.title')}`,
+    <section class="card admin">
+      <link rel="stylesheet" href="/admin/assets/admin.css" />
+      <nav aria-label={t('admin.title')}>
+        {links.map(([name, href, key]) => (
+          <a href={href} aria-current={name === section ? 'page' : undefined}>
+            {t(key)}
+          </a>
+        ))}
+      </nav>
+      {body}
+    </section>,
+  );
+}
+
+export interface Notice {
+  kind: 'ok' | 'error';
+  text: string;
+}
+
+export function NoticeBox({ notice }: { notice: Notice | undefined }) {
+  if (!notice) return null;
+  return notice.kind === 'ok' ? (
+    <p class="notice" role="status">
+      {notice.text}
+    </p>
+  ) : (
+    <p class="alert" role="alert">
+      {notice.text}
+    </p>
+  );
+}

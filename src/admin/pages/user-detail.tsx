@@ -1,0 +1,144 @@
+import type { PageContext } from '../../web/layout.js';
+import type { UserDetail } from '../actions.js';
+import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, stateKey, type Notice } from './console.js';
+
+export function userDetailPage(
+  context: PageContext,
+  detail: UserDetail,
+  options: { operatorSync: boolean; notice?: Notice | undefined },
+): string {
+  const { t } = context;
+  const upn = encodeURIComponent(detail.upn);
+  return adminPage(
+    context,
+    'users',
+    detail.displayName,
+    <>
+      <h1>{t('admin.detail.title', { name: detail.displayName })}</h1>
+      <NoticeBox notice={options.notice} />
+      <p>
+        {detail.upn} ·{' '}
+        <span class="state">
+          {t('admin.detail.state', { state: t(stateKey(detail.state)), since: formatTime(detail.since) })}
+        </span>
+      </p>
+      <div class="photos">
+        <figure>
+          {detail.mail ? (
+            <img class="large" src={mailPhoto(detail.upn)} alt={t('admin.detail.mailMaster')} />
+          ) : (
+            <p>{t('admin.detail.none')}</p>
+          )}
+          <figcaption>
+            {t('admin.detail.mailMaster')}
+            {detail.mail && (
+              <>
+                <br />
+                <code>{detail.mail.etag}</code> · {detail.mail.side}px · {formatTime(detail.mail.changedAt)}
+              </>
+            )}
+          </figcaption>
+        </figure>
+        <figure>
+          {detail.directoryPhoto ? (
+            <img class="large" src={`/admin/photos/${upn}/directory`} alt={t('admin.detail.directoryPhoto')} />
+          ) : (
+            <p>{t('admin.detail.none')}</p>
+          )}
+          <figcaption>
+            {t('admin.detail.directoryPhoto')}
+            <br />
+            <strong>{t('admin.detail.directoryNotUsed')}</strong>
+          </figcaption>
+        </figure>
+      </div>
+      <h2>{t('admin.detail.renditions')}</h2>
+      {detail.renditions.length === 0 ? (
+        <p>{t('admin.detail.none')}</p>
+      ) : (
+        <div class="photos">
+          {detail.renditions.map((r) => (
+            <figure>
+              <img src={sitePhoto(detail.upn, r.size)} alt={r.size} width={r.side} height={r.side} />
+              <figcaption>
+                {r.size} · {r.side}px · <code>{r.etag}</code>
+              </figcaption>
+            </figure>
+          ))}
+        </div>
+      )}
+      <h2>{t('admin.detail.properties')}</h2>
+      <table>
+        <tbody>
+          {Object.entries(detail.properties).map(([name, value]) => (
+            <tr>
+              <th>{name}</th>
+              <td>
+                <code>{value}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form method="post" action="/admin/prompts" class="buttons">
+        <input type="hidden" name="_csrf" value={context.csrfToken} />
+        <input type="hidden" name="upn" value={detail.upn} />
+        <input type="hidden" name="back" value="detail" />
+        <button type="submit">{t('admin.detail.prompt')}</button>
+        {options.operatorSync && (
+          <button type="submit" formaction="/admin/sync">
+            {t('admin.detail.sync')}
+          </button>
+        )}
+      </form>
+      <h2>{t('admin.detail.prompts')}</h2>
+      {detail.prompts.length === 0 ? (
+        <p>{t('admin.detail.none')}</p>
+      ) : (
+        <ul>
+          {detail.prompts.map((p) => (
+            <li>
+              {formatTime(p.promptedAt)} · {t('admin.detail.promptedBy', { upn: p.promptedBy })}
+              {p.emailedAt !== null && ` · ${t('admin.detail.emailed')} ${formatTime(p.emailedAt)}`}
+              {p.emailError && ` · ${p.emailError}`}
+              {p.resolvedAt !== null && ` · ${t('admin.detail.resolved')} ${formatTime(p.resolvedAt)}`}
+            </li>
+          ))}
+        </ul>
+      )}
+      <h2>{t('admin.detail.history')}</h2>
+      {detail.attempts.length === 0 ? (
+        <p>{t('admin.detail.noAttempts')}</p>
+      ) : (
+        <table class="history">
+          <thead>
+            <tr>
+              <th>{t('admin.detail.when')}</th>
+              <th>{t('admin.detail.trigger')}</th>
+              <th>{t('admin.detail.outcome')}</th>
+              <th>{t('admin.detail.duration')}</th>
+              <th>ETag</th>
+              <th>{t('admin.detail.error')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {detail.attempts.map((a) => (
+              <tr>
+                <td>{formatTime(a.startedAt)}</td>
+                <td>{a.trigger}</td>
+                <td>{a.outcome}</td>
+                <td>{`${a.durationMs.toFixed(1)} ms`}</td>
+                <td>
+                  <code>
+                    {a.etagBefore ?? '–'} → {a.etagAfter ?? '–'}
+                  </code>
+                </td>
+                <td>{a.error ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>,
+  );
+}

@@ -1,0 +1,149 @@
+import { SYNC_STATES } from '../../sync/state.js';
+import type { PageContext } from '../../web/layout.js';
+import type { MessageKey } from '../../web/messages/en.js';
+import { USER_SORTS, type UsersPage, type UsersPageQuery } from '../users-query.js';
+import {
+  adminPage,
+  formatTime,
+  mailPhoto,
+  NoticeBox,
+  sitePhoto,
+  stateKey,
+  userLink,
+  waited,
+  type Notice,
+} from './console.js';
+
+export function usersPage(
+  context: PageContext,
+  query: UsersPageQuery,
+  page: UsersPage,
+  options: { operatorSync: boolean; notice?: Notice | undefined },
+): string {
+  const { t } = context;
+  const nextHref = page.next
+    ? `/admin/users?${new URLSearchParams({
+        ...(query.state ? { state: query.state } : {}),
+        ...(query.search ? { search: query.search } : {}),
+        sort: query.sort ?? 'waiting',
+        after: page.next,
+      }).toString()}`
+    : undefined;
+  return adminPage(
+    context,
+    'users',
+    t('admin.users.title'),
+    <>
+      <h1>{t('admin.users.title')}</h1>
+      <NoticeBox notice={options.notice} />
+      <form method="get" action="/admin/users" class="filters">
+        <div>
+          <label for="search">{t('admin.users.search')}</label>
+          <input id="search" name="search" type="text" value={query.search ?? ''} />
+        </div>
+        <div>
+          <label for="state">{t('admin.users.state')}</label>
+          <select id="state" name="state">
+            <option value="">{t('admin.users.anyState')}</option>
+            {SYNC_STATES.map((s) => (
+              <option value={s} selected={query.state === s}>
+                {t(stateKey(s))}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label for="sort">{t('admin.users.sort')}</label>
+          <select id="sort" name="sort">
+            {USER_SORTS.map((s) => (
+              <option value={s} selected={(query.sort ?? 'waiting') === s}>
+                {t(`admin.users.sort.${s}` as MessageKey)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="submit">{t('admin.users.filter')}</button>
+      </form>
+      <form method="post" action="/admin/prompts">
+        <input type="hidden" name="_csrf" value={context.csrfToken} />
+        {page.users.length === 0 ? (
+          <p>{t('admin.users.empty')}</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>{t('admin.users.select')}</th>
+                <th>{t('admin.users.user')}</th>
+                <th>{t('admin.users.state')}</th>
+                <th>{t('admin.users.since')}</th>
+                <th>{t('admin.users.mailPhoto')}</th>
+                <th>{t('admin.users.sitePhoto')}</th>
+                <th>{t('admin.users.etags')}</th>
+                <th>{t('admin.users.lastAttempt')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.users.map((u) => (
+                <tr data-upn={u.upn}>
+                  <td>
+                    <input type="checkbox" name="upn" value={u.upn} aria-label={u.displayName} />
+                  </td>
+                  <td>
+                    <a href={userLink(u.upn)}>{u.displayName}</a>
+                    <br />
+                    <span class="muted">{u.upn}</span>
+                  </td>
+                  <td class="state">{t(stateKey(u.state))}</td>
+                  <td title={formatTime(u.since)}>{waited(context, u.since)}</td>
+                  <td>
+                    {u.mailEtag && (
+                      <img
+                        class="thumb"
+                        src={mailPhoto(u.upn)}
+                        alt={t('admin.users.mailAlt', { name: u.displayName })}
+                        loading="lazy"
+                      />
+                    )}
+                  </td>
+                  <td>
+                    <img
+                      class="thumb"
+                      src={sitePhoto(u.upn, 'M')}
+                      alt={t('admin.users.siteAlt', { name: u.displayName })}
+                      loading="lazy"
+                    />
+                  </td>
+                  <td>
+                    <code>{u.mailEtag ?? '–'}</code> / <code>{u.syncedEtag ?? '–'}</code>
+                  </td>
+                  <td>
+                    {u.lastAttemptAt === null
+                      ? t('admin.users.never')
+                      : `${formatTime(u.lastAttemptAt)} · ${u.lastOutcome ?? ''}`}
+                    {u.lastError && <div class="muted">{u.lastError}</div>}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <div class="buttons">
+          <button type="submit">{t('admin.users.promptSelected')}</button>
+          {options.operatorSync && (
+            <button type="submit" formaction="/admin/sync">
+              {t('admin.users.syncSelected')}
+            </button>
+          )}
+        </div>
+      </form>
+      <p class="buttons">
+        {query.after && <a href="/admin/users">{t('admin.users.first')}</a>}
+        {nextHref && (
+          <a href={nextHref} rel="next">
+            {t('admin.users.next')}
+          </a>
+        )}
+      </p>
+    </>,
+  );
+}

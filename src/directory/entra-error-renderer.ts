@@ -1,0 +1,40 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppError, ErrorId } from '../errors.js';
+import { entraError, entraErrorBody, type EntraError } from './entra-errors.js';
+
+// The one error handler's Entra envelope: an error of the catalogue (src/errors.ts) as Entra's OAuth
+// error body (`entraErrorBody`), with OAuth's `error` and Entra's usual AADSTS number for its id.
+
+/** OAuth's `error` and Entra's usual AADSTS number for the catalogue's ids. */
+const ENTRA_CODES: Partial<Record<ErrorId, { error: string; aadsts: number }>> = {
+  invalid_request: { error: 'invalid_request', aadsts: 900144 },
+  invalid_scope: { error: 'invalid_scope', aadsts: 70011 },
+  unsupported_grant_type: { error: 'unsupported_grant_type', aadsts: 70003 },
+  unauthorized_client: { error: 'unauthorized_client', aadsts: 700016 },
+  invalid_grant: { error: 'invalid_grant', aadsts: 50126 },
+  invalid_resource: { error: 'invalid_resource', aadsts: 500011 },
+  tenant_not_found: { error: 'invalid_request', aadsts: 90002 },
+  invalid_client: { error: 'invalid_client', aadsts: 7000215 },
+  internal_error: { error: 'server_error', aadsts: 50000 },
+};
+
+const CLIENT_ERROR = { error: 'invalid_request', aadsts: 900144 };
+const SERVER_ERROR = { error: 'server_error', aadsts: 50000 };
+
+/** The statuses Entra answers its errors with. */
+function entraStatus(status: number): EntraError['status'] {
+  if (status >= 500) return 500;
+  if (status === 401 || status === 403 || status === 429) return status;
+  return 400;
+}
+
+export function renderEntraError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
+  const oauth = ENTRA_CODES[error.id] ?? (error.status >= 500 ? SERVER_ERROR : CLIENT_ERROR);
+  const aadsts = error.detail.aadsts ?? oauth.aadsts;
+  const clientRequestId = request.headers['client-request-id'];
+  const body = entraErrorBody(
+    entraError(entraStatus(error.status), oauth.error, aadsts, error.message),
+    typeof clientRequestId === 'string' ? clientRequestId : undefined,
+  );
+  return reply.status(error.status).header('cache-control', 'no-store').send(body);
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { AppError, ERRORS, notFound } from '../errors.js';
+import { classifyError } from './classify.js';
+
+const withCode = (code: string, message = 'x', statusCode?: number) =>
+  Object.assign(new Error(message), { code, ...(statusCode ? { statusCode } : {}) });
+
+describe('classifyError', () => {
+  const cases: Array<[string, unknown, string, 'drain' | 'close' | undefined]> = [
+    ['an error of the catalogue, as thrown', notFound('No such thing.', 'user_not_found'), 'user_not_found', undefined],
+    ['a body over the route limit', withCode('FST_ERR_CTP_BODY_TOO_LARGE', 'too big', 413), 'too_large', 'drain'],
+    ['a multipart file over its limit', withCode('FST_REQ_FILE_TOO_LARGE', 'big', 413), 'too_large', 'close'],
+    ['too many multipart parts', withCode('FST_PARTS_LIMIT', 'parts', 413), 'too_large', 'close'],
+    ['a missing form token', withCode('FST_CSRF_MISSING_SECRET', 'csrf', 403), 'form_expired', undefined],
+    ['an invalid form token', withCode('FST_CSRF_INVALID_TOKEN', 'csrf', 403), 'form_expired', undefined],
+    [
+      'a schema mismatch',
+      Object.assign(new Error('querystring/size must match'), { validation: [], statusCode: 400 }),
+      'invalid_request',
+      undefined,
+    ],
+    [
+      'a form that is not multipart',
+      withCode('FST_INVALID_MULTIPART_CONTENT_TYPE', 'ct', 406),
+      'invalid_request',
+      undefined,
+    ],
+    ['broken multipart (busboy)', new Error('Unexpected end of form'), 'invalid_request', undefined],
+    [
+      'an unsupported content type',
+      withCode('FST_ERR_CTP_INVALID_MEDIA_TYPE', 'Unsupported', 415),
+      'unsupported_type',
+      undefined,
+    ],
+    ['malformed JSON', withCode('FST_ERR_CTP_INVALID_JSON_BODY', 'bad json', 400), 'invalid_request', undefined],
+    ['the rate limit', Object.assign(new Error('Rate limit exceeded'), { statusCode: 429 }), 'rate_limited', undefined],
+    ['a bug', new TypeError('x is undefined'), 'internal_error', undefined],
+    ['a 5xx from a plugin', Object.assign(new Error('gone'), { statusCode: 503 }), 'internal_error', undefined],
+    ['something thrown that is not an Error', 'a string', 'internal_error', undefined],
+    ['nothing at all', undefined, 'internal_error', undefined],
+  ];
+
+  it.each(cases)('%s → %s', (_what, thrown, id, unreadBody) => {
+    const classified = classifyError(thrown, 5_000_000);
+    expect(classified.error.id).toBe(id);
+    expect(classified.error.status).toBe(ERRORS[classified.error.id].status);
+    expect(classified.unreadBody).toBe(unreadBody);
+    expect(classified.error.message).toMatch(/[A-Za-z]{3}/);
+  });
+
+  it('keeps what it did not recognise for the log, and never puts its text in the message', () => {
+    const bug = new Error('SQLITE_CORRUPT: database disk image is malformed');
+    const classified = classifyError(bug);
+    expect(classified.cause).toBe(bug);
+    expect(classified.error.message).not.toContain('SQLITE');
+  });
+
+  it("names the route's body limit in the sentence", () => {
+    const classified = classifyError(withCode('FST_ERR_CTP_BODY_TOO_LARGE', 'too big', 413), 5_000_000);
+    expect(classified.error.message).toContain('5,000,000 bytes');
+  });
+
+  it('hands on errors of the catalogue unchanged', () => {
+    const error = new AppError('operator_sync_off', 'Off.');
+    expect(classifyError(error)).toEqual({ error });
+  });
+});
+
+describe('the catalogue', () => {
+  it('gives every id a client or server status and a log level', () => {
+    for (const [id, kind] of Object.entries(ERRORS)) {
+      expect(kind.status >= 400 && kind.status < 600, id).toBe(true);
+      expect(['debug', 'info', 'warn', 'error'], id).toContain(kind.log);
+    }
+  });
+});

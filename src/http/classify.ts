@@ -1,0 +1,75 @@
+import { AppError, isAppError, type ErrorIdOfStatus } from '../errors.js';
+
+// The one classifier: whatever a route, a hook, a parser or a plugin threw becomes an AppError of
+// the catalogue (src/errors.ts). Anything it does not recognise is a bug and becomes
+// internal_error, keeping the original to be logged.
+
+export interface Classified {
+  error: AppError;
+  /**
+   * The body was refused before it was read: read the rest first, so a client still sending gets
+   * the answer rather than a reset ('drain'), or close the connection after answering ('close').
+   */
+  unreadBody?: 'drain' | 'close';
+  /** The original error, when it was not photosync's own: logged in full, never shown. */
+  cause?: unknown;
+}
+
+/** What Fastify, its parsers and plugins throw: a code, a status, schema validation details. */
+interface ThrownByFramework {
+  code?: unknown;
+  statusCode?: unknown;
+  validation?: unknown;
+  message?: unknown;
+}
+
+const MULTIPART_LIMITS = new Set(['FST_REQ_FILE_TOO_LARGE', 'FST_PARTS_LIMIT', 'FST_FILES_LIMIT', 'FST_FIELDS_LIMIT']);
+
+/** busboy's errors for a body that is not valid multipart carry no code, only these texts. */
+const BROKEN_MULTIPART =
+  /^(Unexpected end of (multipart data|form)|Multipart: Boundary not found|Malformed part header)/;
+
+/** Status codes of the framework's own refusals, as the catalogue's ids. */
+const BY_STATUS: Partial<Record<number, ErrorIdOfStatus<404 | 413 | 415 | 429>>> = {
+  404: 'not_found',
+  413: 'too_large',
+  415: 'unsupported_type',
+  429: 'rate_limited',
+};
+
+export function classifyError(thrown: unknown, bodyLimit?: number): Classified {
+  if (isAppError(thrown)) return { error: thrown };
+  const { code, statusCode, validation, message } = (thrown ?? {}) as ThrownByFramework;
+  const text = typeof message === 'string' ? message : '';
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const limit = bodyLimit === undefined ? 'the limit' : `${bodyLimit.toLocaleString('en-US')} bytes`;
+    return {
+      error: new AppError('too_large', `The request body is larger than ${limit}; send a smaller one.`),
+      unreadBody: 'drain',
+    };
+  }
+  if (typeof code === 'string' && MULTIPART_LIMITS.has(code)) {
+    return { error: new AppError('too_large', 'The upload is larger than this form takes.'), unreadBody: 'close' };
+  }
+  if (typeof code === 'string' && code.startsWith('FST_CSRF')) {
+    return { error: new AppError('form_expired', 'This form has expired. Load the page again and send it again.') };
+  }
+  if (validation !== undefined) {
+    return { error: new AppError('invalid_request', `The request is not valid: ${text}.`) };
+  }
+  if (
+    code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' ||
+    (thrown instanceof Error && code === undefined && BROKEN_MULTIPART.test(text))
+  ) {
+    return { error: new AppError('invalid_request', 'The form is not a valid upload.') };
+  }
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    const id = BY_STATUS[statusCode] ?? 'invalid_request';
+    const sentence = text === '' ? 'The request is not valid.' : text;
+    return { error: new AppError(id, id === 'invalid_request' ? `The request is not valid: ${sentence}` : sentence) };
+  }
+  return {
+    error: new AppError('internal_error', 'Something went wrong on our side. Please try again.'),
+    cause: thrown,
+  };
+}

@@ -1,0 +1,83 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppError, ErrorId } from '../errors.js';
+import { userOf } from '../http/auth.js';
+import type { Db } from '../storage/database.js';
+import type { PageContext } from './layout.js';
+import { messagePage } from './message-page.js';
+import type { MessageKey } from './messages/en.js';
+import { pageContext, sendPage } from './page-context.js';
+
+// Errors of page routes, as pages in the user's language: the sign-in page for whoever is not
+// signed in, the route's own form again when it has one (with the message above it), otherwise a
+// page that says what went wrong and the way back. The sentence for each error id of the catalogue
+// (src/errors.ts) is a key of the message catalogs, here.
+
+/** How a page with a form shows a refused request: the form again, with the message. */
+export interface FormPage {
+  /** The form's own words for some errors (an upload without a file: "Choose a picture first"). */
+  messages?: Partial<Record<ErrorId, MessageKey>>;
+  /** Renders the form again with `message`, or answers otherwise when it cannot (nobody signed in). */
+  show(request: FastifyRequest, reply: FastifyReply, message: string, status: number): unknown;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A page route's form, shown again when the request is refused. */
+    formPage?: FormPage;
+    /** The page errors are shown on in this part of the site (the shell's message page when not said). */
+    errorPage?: (context: PageContext, title: string, message: string, error: AppError) => string;
+  }
+}
+
+/** What a page says for the catalogue's ids; "That request is not valid" for other client errors. */
+const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
+  invalid_input: 'admin.error.invalid',
+  invalid_setting: 'admin.settings.invalid',
+  nothing_selected: 'admin.error.nothingSelected',
+  image_empty: 'photo.error.empty',
+  image_corrupt: 'photo.error.corrupt',
+  image_too_many_pixels: 'photo.error.too_many_pixels',
+  image_side_too_long: 'photo.error.not_portrait',
+  image_aspect_too_extreme: 'photo.error.not_portrait',
+  image_decode_timeout: 'photo.error.too_slow',
+  image_queue_full: 'photo.error.busy',
+  forbidden: 'admin.forbidden.body',
+  form_expired: 'form.expired',
+  operator_sync_off: 'admin.error.operatorSyncOff',
+  not_found: 'error.badAddress',
+  user_not_found: 'admin.error.unknownUser',
+  too_large: 'photo.error.too_large',
+  unsupported_type: 'photo.error.unsupported_type',
+  rate_limited: 'error.rateLimited',
+  internal_error: 'error.body',
+};
+
+/** Headings other than "Something went wrong". */
+const PAGE_TITLES: Partial<Record<ErrorId, MessageKey>> = { forbidden: 'admin.forbidden.title' };
+
+/** A request the address cannot mean (GET) or a form that was not filled in as offered (POST). */
+function invalidRequestKey(method: string): MessageKey {
+  return method === 'GET' ? 'error.badAddress' : 'admin.error.invalid';
+}
+
+function messageKey(request: FastifyRequest, error: AppError): MessageKey {
+  const own = request.routeOptions.config.formPage?.messages?.[error.id];
+  if (own) return own;
+  if (error.id === 'invalid_request') return invalidRequestKey(request.method);
+  return PAGE_MESSAGES[error.id] ?? (error.status >= 500 ? 'error.body' : 'admin.error.invalid');
+}
+
+export function createPageErrorRenderer(db: Db) {
+  return async function renderPageError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
+    if (error.id === 'unauthorized') return reply.redirect('/signin', 303);
+    // A broken database must not break the error page: after a failure on our side, no suite bar user.
+    const user = error.status >= 500 ? undefined : userOf(request);
+    const page = await pageContext(db, request, reply, user);
+    const message = page.t(messageKey(request, error), { upn: user?.upn ?? '' });
+    const form = request.routeOptions.config.formPage;
+    if (form) return form.show(request, reply, message, error.status);
+    const title = page.t(PAGE_TITLES[error.id] ?? 'error.title');
+    const errorPage = request.routeOptions.config.errorPage ?? messagePage;
+    return sendPage(reply, errorPage(page, title, message, error), error.status);
+  };
+}

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createMailer, type Mailer } from './admin/mailer.js';
 import { createSettingsStore, type SettingsStore } from './admin/settings.js';
+import { createSignInThrottle, type SignInThrottle } from './directory/sign-in-throttle.js';
 import type { Config } from './config.js';
 import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
 import { configureMedia, watchMedia } from './media/media.js';
@@ -25,6 +26,8 @@ export interface Services {
   syncSettings(): SyncSettings;
   /** Admin-editable settings: database values over the environment's defaults. */
   settings: SettingsStore;
+  /** Failed password sign-ins, counted in the database for every instance and every way in. */
+  signInThrottle: SignInThrottle;
   /** Sends prompt e-mails; undefined when SMTP_URL is not set. */
   mailer: Mailer | undefined;
   /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
@@ -80,6 +83,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     log,
     syncSettings,
     settings,
+    signInThrottle: createSignInThrottle(database.db),
     mailer,
     faultPoint,
     close: async () => {

@@ -102,7 +102,15 @@ export interface DirectoryRefreshTokensTable {
   used_at: number | null;
 }
 
+/** Failed sign-ins per address, and per address and account, in a window (sign-in-throttle.ts). */
+export interface DirectorySignInFailuresTable {
+  key_hash: string;
+  window_start: number;
+  failures: number;
+}
+
 export interface DirectoryTables {
+  directory_sign_in_failures: DirectorySignInFailuresTable;
   directory_apps: DirectoryAppsTable;
   directory_signing_keys: DirectorySigningKeysTable;
   directory_app_redirect_uris: DirectoryAppRedirectUrisTable;

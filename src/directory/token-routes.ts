@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../http/types.js';
-import { createSignInThrottle } from './sign-in-throttle.js';
 import type { Services } from '../services.js';
 import { authorizationCodeGrant, refreshTokenGrant } from './code-grants.js';
 import { EntraError, entraError, entraErrorBody } from './entra-errors.js';
@@ -148,8 +147,8 @@ export function tokenRoutes(app: App, services: Services): void {
   );
 
   const { db, dialect, reads } = services.database;
-  // The password grant guesses passwords as well as the sign-in form does: the same limits apply.
-  const throttle = createSignInThrottle({ windowMs: 15 * 60_000, perAccount: 5, perAddress: 100 });
+  // The password grant guesses passwords as well as the sign-in form does: the same count applies.
+  const throttle = services.signInThrottle;
   app.post(
     '/:tenant/oauth2/v2.0/token',
     {

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { Generated, Selectable } from 'kysely';
 
 export interface DirectoryUsersTable {
   id: string;
@@ -10,6 +10,8 @@ export interface DirectoryUsersTable {
   has_mailbox: number;
   password_hash: string | null;
   created_at: number;
+  /** Signed access tokens issued before this (epoch ms) are refused; 0 = none is. */
+  tokens_valid_from: Generated<number>;
 }
 
 export interface DirectoryTokensTable {

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../http/types.js';
-import { USER_COLUMNS, findUserById, toUser, type DirectoryUser } from '../directory/users.js';
+import { USER_COLUMNS, findUserById, picturesShown, toUser, type DirectoryUser } from '../directory/users.js';
 import { upnFromAccountName } from '../directory/upn.js';
 import { invalidInput, notFound } from '../errors.js';
 import { checkPictureAccess, userPrincipalOf, type RouteAuth } from '../http/auth.js';
@@ -111,6 +111,7 @@ export function siteRoutes(app: App, services: Services): void {
       const { subject, rendition } = await resolveSubject(request.query, size, request.reads);
       // Refused alike whether or not the person exists: a token without the scope learns nothing.
       checkPictureAccess(viewer, subject ?? { id: '' });
+      if (subject && !picturesShown(subject)) return sendPicture(request, reply, undefined, size, request.query.t);
       if (subject && subject.id === viewer.user.id && size === 'L') {
         const result = await services.sync.sync(subject, 'photo_request');
         reply.header('x-photosync-sync', result.outcome);
@@ -141,7 +142,8 @@ export function siteRoutes(app: App, services: Services): void {
       const user = userId ? await findUserById(db, userId) : undefined;
       checkPictureAccess(viewer, user ?? { id: '' });
       const rendition = parsed && user && (await getRendition(db, user.id, parsed.size));
-      if (!parsed || !user || !rendition) throw notFound(`There is no file ${request.params.file} in ${LIBRARY_PATH}.`);
+      if (!parsed || !user || !rendition || !picturesShown(user))
+        throw notFound(`There is no file ${request.params.file} in ${LIBRARY_PATH}.`);
       return sendPicture(request, reply, user, parsed.size, request.query.t);
     },
   );

@@ -12,9 +12,9 @@ export async function readNewPassword(io: CliIo): Promise<string> {
   const stdin = io.stdin;
   if (!stdin) throw new CliError('Pipe the new password on standard input, or run the command in a terminal.', 2);
   if (!stdin.isTTY) return firstLine(stdin);
-  const chunks = stdin[Symbol.asyncIterator]();
-  const first = await typedWithoutEcho(stdin, chunks, io, 'New password: ');
-  const again = await typedWithoutEcho(stdin, chunks, io, 'Type it again: ');
+  const keys = { chunks: stdin[Symbol.asyncIterator](), pending: '' };
+  const first = await typedWithoutEcho(stdin, keys, io, 'New password: ');
+  const again = await typedWithoutEcho(stdin, keys, io, 'Type it again: ');
   if (first !== again) throw new CliError('The two passwords differ; nothing was changed.');
   return first;
 }
@@ -34,7 +34,7 @@ async function firstLine(stdin: CliReader): Promise<string> {
 /** One line typed at the terminal in raw mode, so nothing typed is shown; Ctrl-C gives up. */
 async function typedWithoutEcho(
   stdin: CliReader,
-  chunks: AsyncIterator<Buffer | string>,
+  keys: { chunks: AsyncIterator<Buffer | string>; pending: string },
   io: CliIo,
   prompt: string,
 ): Promise<string> {
@@ -43,11 +43,22 @@ async function typedWithoutEcho(
   let typed = '';
   try {
     for (;;) {
-      const next = await chunks.next();
-      if (next.done) break;
-      const text = typeof next.value === 'string' ? next.value : next.value.toString('utf8');
-      for (const char of text) {
-        if (char === '\r' || char === '\n') return typed;
+      let text = keys.pending;
+      keys.pending = '';
+      if (text === '') {
+        const next = await keys.chunks.next();
+        if (next.done) break;
+        text = typeof next.value === 'string' ? next.value : next.value.toString('utf8');
+      }
+      for (const [index, char] of [...text].entries()) {
+        if (char === '\r' || char === '\n') {
+          // A paste may bring both lines at once: the rest is the next answer.
+          keys.pending = [...text]
+            .slice(index + 1)
+            .join('')
+            .replace(/^\n/, '');
+          return typed;
+        }
         if (char === '\u0003') throw new CliError('Cancelled; nothing was changed.', 130);
         if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
         else typed += char;

@@ -293,3 +293,39 @@ describe('temporary files of writes that never finished', () => {
     }
   });
 });
+
+describe('a SQLite database that cannot grow (SQLITE_FULL)', () => {
+  it("still serves the owner's own L picture when the sync cannot record itself, and names the cause", async () => {
+    const store = await createTestStore('sqlite');
+    const { lines, log } = logLines();
+    const services = await openTestServices(store, { PHOTOSYNC_RECHECK_SECONDS: '0' }, { log });
+    const app = await buildApp(services);
+    try {
+      const owner = await userWithPicture(services);
+      const token = await userToken(services, owner);
+      const url = `/_layouts/15/userphoto.aspx?size=L&accountname=${owner.upn}`;
+      const before = (await app.inject({ url, headers: bearer(token) })).rawPayload;
+      // SQLite's own limit: the file may not grow by one page more, as on a full disk.
+      const pages = (await sql<{ page_count: number }>`pragma page_count`.execute(services.database.db)).rows[0];
+      await sql.raw(`pragma max_page_count = ${pages?.page_count ?? 1}`).execute(services.database.db);
+
+      // Every view of one's own L picture records an attempt, until the file's pages are full.
+      let unrecorded = 0;
+      for (let i = 0; i < 400 && unrecorded === 0; i++) {
+        const response = await app.inject({ url, headers: bearer(token) });
+        expect(response.statusCode).toBe(200);
+        expect(response.rawPayload.equals(before)).toBe(true);
+        if (response.headers['x-photosync-sync'] === 'failed') unrecorded++;
+      }
+      expect(unrecorded).toBe(1);
+      const logged = lines.map((line) => JSON.parse(line) as { msg: string; code?: string });
+      expect(logged.some((entry) => entry.code === 'SQLITE_FULL' && entry.msg.includes('sync not recorded'))).toBe(
+        true,
+      );
+    } finally {
+      await app.close();
+      await services.close();
+      await store.drop();
+    }
+  });
+});

@@ -107,6 +107,10 @@ export interface ErrorDetail {
   credentials?: CredentialProblem;
   /** For Entra's errors: the AADSTS number, when it is not the id's usual one. */
   aadsts?: number;
+  /** For Entra's errors: OAuth's `error` code, when it is not the id's usual one. */
+  oauthError?: string;
+  /** For Entra's errors: `bad_token` tells MSAL to drop its refresh token. */
+  suberror?: 'bad_token';
   /** For a 503: seconds after which trying again is likely to work (the Retry-After header). */
   retryAfterSeconds?: number;
 }

@@ -37,20 +37,29 @@ export async function timeOnce(task: () => Promise<unknown>): Promise<number> {
 
 /**
  * Runs every alternative in turn, round after round (interleaved, so a burst of load from
- * elsewhere hits them all alike), after `warmup` untimed runs each. Returns ms per run.
+ * elsewhere hits them all alike), after `warmup` untimed runs each. Returns ms per run. An
+ * alternative with a `setup` has it run, untimed, before each of its runs (warm-ups included).
  */
 export async function interleaved<K extends string>(
   alternatives: Record<K, () => Promise<unknown>>,
   rounds: Partial<Record<NoInfer<K>, number>> & { default: number },
   warmup = 2,
+  setup: Partial<Record<NoInfer<K>, () => Promise<unknown>>> = {},
 ): Promise<Record<K, number[]>> {
   const names = Object.keys(alternatives) as K[];
   const samples = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
-  for (const name of names) for (let i = 0; i < warmup; i++) await alternatives[name]();
+  for (const name of names) {
+    for (let i = 0; i < warmup; i++) {
+      await setup[name]?.();
+      await alternatives[name]();
+    }
+  }
   const most = Math.max(rounds.default, ...names.map((n) => rounds[n] ?? 0));
   for (let round = 0; round < most; round++) {
     for (const name of names) {
-      if (round < (rounds[name] ?? rounds.default)) samples[name].push(await timeOnce(alternatives[name]));
+      if (round >= (rounds[name] ?? rounds.default)) continue;
+      await setup[name]?.();
+      samples[name].push(await timeOnce(alternatives[name]));
     }
   }
   return samples;

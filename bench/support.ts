@@ -180,6 +180,23 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
 }
 
 /** Resident memory of a process in MB (Linux). */
+/**
+ * CPU time (user + system, ms) used so far by these processes, from /proc. Unlike wall time it
+ * does not grow while a process waits for a core, so it compares servers on a shared machine.
+ */
+export function cpuMs(pids: readonly number[]): number {
+  const tick = 10; // USER_HZ is 100 on Linux
+  return pids.reduce((sum, pid) => {
+    const fields = (fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+    return sum + (Number(fields[11]) + Number(fields[12])) * tick;
+  }, 0);
+}
+
+/** The children of a process (nginx's workers), from /proc. */
+export function childPids(pid: number): number[] {
+  return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
 export function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);

@@ -24,6 +24,7 @@ import { webAssetRoutes } from './web/asset-routes.js';
 import type { PageContext } from './web/layout.js';
 import { AppError } from './errors.js';
 import { requestAuthentication, type RouteAuth } from './http/auth.js';
+import { clientErrorHandler } from './http/client-errors.js';
 import { renderEntraError } from './directory/entra-error-renderer.js';
 import { errorResponder, installErrorHandler, renderJsonError, type ErrorHandling } from './http/errors.js';
 import { renderSharePointError } from './sites/rest-errors.js';
@@ -48,10 +49,21 @@ export async function buildApp(services: Services): Promise<App> {
     logs: (level) => services.log.isLevelEnabled(level),
   };
   const respond = errorResponder(errors);
-  const { tls } = services.config;
+  const { tls, deadlines } = services.config;
+  const securityHeaders = documentSecurityHeaders(services.config.publicUrl.startsWith('https:'));
+  // A client gets this long for the request line and headers, and for the whole request with its
+  // body; Node checks every second (its default, 30 s, would let a deadline run that much over).
+  const timeouts = {
+    headersTimeout: deadlines.headersSeconds * 1000,
+    requestTimeout: deadlines.requestSeconds * 1000,
+    connectionsCheckingInterval: 1000,
+  };
   const app = Fastify({
     // With a certificate the server speaks https itself (photosync dev-cert makes one for localhost).
-    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
+    ...(tls ? { https: { cert: tls.cert, key: tls.key, ...timeouts } } : { http: timeouts }),
+    requestTimeout: timeouts.requestTimeout,
+    // Bytes that are not HTTP and deadlines missed get the one JSON shape and the security headers.
+    clientErrorHandler: clientErrorHandler({ deadlines, securityHeaders, log: services.log as FastifyBaseLogger }),
     loggerInstance: services.log as FastifyBaseLogger,
     // Request lines only when debugging: at serving rates they would dominate the log.
     logController: new LogController({
@@ -76,23 +88,6 @@ export async function buildApp(services: Services): Promise<App> {
   // Tier 1: external plugins.
   await app.register(cookie);
   await app.register(formbody);
-  const https = services.config.publicUrl.startsWith('https:');
-  const securityHeaders = helmetHeaders({
-    // HSTS and upgrade-insecure-requests only make sense when the site is served over https.
-    strictTransportSecurity: https,
-    contentSecurityPolicy: {
-      directives: {
-        upgradeInsecureRequests: https ? [] : null,
-        defaultSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        styleSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'"],
-      },
-    },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-  });
   const pictureHeaders = pictureSecurityHeaders(securityHeaders);
   const { db, reads } = services.database;
   const authenticate = requestAuthentication(app, { db, publicUrl: services.config.publicUrl, reads });
@@ -214,6 +209,26 @@ const API_MOUNTS: ReadonlyArray<{
 
 const isUnder = (path: string, prefix: string) =>
   path === prefix || (/^[/?]/.test(path.slice(prefix.length)) && path.startsWith(prefix));
+
+/** The pages' security headers (every answer but a picture's). */
+function documentSecurityHeaders(https: boolean): Record<string, string> {
+  return helmetHeaders({
+    // HSTS and upgrade-insecure-requests only make sense when the site is served over https.
+    strictTransportSecurity: https,
+    contentSecurityPolicy: {
+      directives: {
+        upgradeInsecureRequests: https ? [] : null,
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        styleSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+      },
+    },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+}
 
 /**
  * What a picture (or its JSON error) needs of the page headers: never sniffed as another type,

@@ -108,4 +108,16 @@ describe('loadConfig', () => {
     }
     expect(() => loadConfig({ PHOTOSYNC_IMAGE_CONCURRENCY: '4' })).toThrow(/below libuv's thread pool size/);
   });
+
+  it('gives clients a deadline for their headers and for the whole request', () => {
+    expect(loadConfig({}).deadlines).toEqual({ headersSeconds: 10, requestSeconds: 60 });
+    expect(
+      loadConfig({ PHOTOSYNC_HEADERS_TIMEOUT_SECONDS: '5', PHOTOSYNC_REQUEST_TIMEOUT_SECONDS: '120' }).deadlines,
+    ).toEqual({ headersSeconds: 5, requestSeconds: 120 });
+    expect(() => loadConfig({ PHOTOSYNC_REQUEST_TIMEOUT_SECONDS: '0' })).toThrow('PHOTOSYNC_REQUEST_TIMEOUT_SECONDS');
+    // Node refuses a headers deadline longer than the request's, so start-up says so first.
+    expect(() =>
+      loadConfig({ PHOTOSYNC_HEADERS_TIMEOUT_SECONDS: '30', PHOTOSYNC_REQUEST_TIMEOUT_SECONDS: '20' }),
+    ).toThrow(/headers are part of the request/);
+  });
 });

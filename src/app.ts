@@ -29,6 +29,7 @@ import { renderEntraError } from './directory/entra-error-renderer.js';
 import { errorResponder, installErrorHandler, renderJsonError, type ErrorHandling } from './http/errors.js';
 import { renderSharePointError } from './sites/rest-errors.js';
 import { createPageErrorRenderer } from './web/error-page.js';
+import { ANYONE } from './web/page-context.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
 import { ErrorResponse } from './http/schemas.js';
 import { routeDefaults, type App, type Envelope } from './http/types.js';
@@ -177,7 +178,7 @@ export async function buildApp(services: Services): Promise<App> {
   await app.register(async (portal) => {
     routeDefaults(portal as App, {
       envelope: 'page',
-      auth: { credentials: 'session-or-opaque-token', allow: 'anyone' },
+      auth: ANYONE,
     });
     // The admin console's prompt banner on the portal's home page.
     const homeBanner = (user: DirectoryUser, page: PageContext) => promptBannerFor(services.database.db, user, page);

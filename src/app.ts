@@ -78,8 +78,10 @@ export async function buildApp(services: Services): Promise<App> {
     // Some HTTP clients escape Graph's `$value` segment; the router matches it either way.
     rewriteUrl: (request) =>
       (request.url ?? '/').replace(/^(\/v1\.0\/[^?]*\/)%24value(?=$|[?/])/i, (_match, head: string) => `${head}$value`),
-    // Errors Fastify raises before any route runs (a malformed URL) get the one error shape too.
+    // Errors Fastify raises before any route runs (a malformed URL) get the one error shape too,
+    // and the security headers, which the first hook would otherwise have set.
     frameworkErrors: (error, request, reply) => {
+      reply.headers(securityHeaders);
       const message = error.code === 'FST_ERR_BAD_URL' ? 'The address is not a valid URL.' : error.message;
       void respond(request, reply, { error: new AppError('invalid_request', message) });
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, publicUrlOf } from './config.js';
 
 describe('loadConfig', () => {
   it('runs on a laptop with no settings at all', () => {
@@ -119,5 +119,18 @@ describe('loadConfig', () => {
     expect(() =>
       loadConfig({ PHOTOSYNC_HEADERS_TIMEOUT_SECONDS: '30', PHOTOSYNC_REQUEST_TIMEOUT_SECONDS: '20' }),
     ).toThrow(/headers are part of the request/);
+  });
+
+  it('makes every absolute URL from one base: PHOTOSYNC_PUBLIC_URL, else this machine at the port served', () => {
+    expect(loadConfig({ PORT: '9001' }).publicUrl).toBe('http://localhost:9001');
+    expect(loadConfig({ PORT: '9001', PHOTOSYNC_PUBLIC_URL: 'https://photos.contoso.com/' }).publicUrl).toBe(
+      'https://photos.contoso.com',
+    );
+    // PORT=0: the port the system gave, and https when the server speaks it (serve uses this).
+    expect(publicUrlOf({ PORT: '0' }, { tls: true, port: 43_210 })).toBe('https://localhost:43210');
+    expect(publicUrlOf({ PORT: '0' }, { tls: false, port: 43_210 })).toBe('http://localhost:43210');
+    expect(publicUrlOf({ PHOTOSYNC_PUBLIC_URL: 'https://p.example//' }, { tls: false, port: 1 })).toBe(
+      'https://p.example',
+    );
   });
 });

@@ -128,8 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
 
   const tls = readTls(env, cwd, problems);
-  const scheme = tls ? 'https' : 'http';
-  const publicUrl = (env.PHOTOSYNC_PUBLIC_URL?.trim() || `${scheme}://localhost:${port}`).replace(/\/+$/, '');
+  const publicUrl = publicUrlOf(env, { tls: tls !== undefined, port });
   if (tls && publicUrl.startsWith('http:')) {
     problems.push(`PHOTOSYNC_PUBLIC_URL is ${publicUrl}, but with PHOTOSYNC_TLS_CERT the server speaks https only.`);
   }
@@ -196,6 +195,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * The base of every absolute URL the server and the command line print or put in answers:
+ * PHOTOSYNC_PUBLIC_URL when set, else this machine at the port served (https with a certificate).
+ * `port` is the one listened on: PORT, or the one the system gave for PORT=0.
+ */
+export function publicUrlOf(env: NodeJS.ProcessEnv, served: { tls: boolean; port: number }): string {
+  const scheme = served.tls ? 'https' : 'http';
+  return (env.PHOTOSYNC_PUBLIC_URL?.trim() || `${scheme}://localhost:${served.port}`).replace(/\/+$/, '');
 }
 
 function parseRenditionSizes(raw: string | undefined, problems: string[]): RenditionSizes {

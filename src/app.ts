@@ -24,10 +24,12 @@ import { webAssetRoutes } from './web/asset-routes.js';
 import type { PageContext } from './web/layout.js';
 import { AppError } from './errors.js';
 import { requestAuthentication, type RouteAuth } from './http/auth.js';
+import { clientErrorHandler } from './http/client-errors.js';
 import { renderEntraError } from './directory/entra-error-renderer.js';
 import { errorResponder, installErrorHandler, renderJsonError, type ErrorHandling } from './http/errors.js';
 import { renderSharePointError } from './sites/rest-errors.js';
 import { createPageErrorRenderer } from './web/error-page.js';
+import { ANYONE } from './web/page-context.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
 import { ErrorResponse } from './http/schemas.js';
 import { routeDefaults, type App, type Envelope } from './http/types.js';
@@ -49,10 +51,21 @@ export async function buildApp(services: Services): Promise<App> {
     logs: (level) => services.log.isLevelEnabled(level),
   };
   const respond = errorResponder(errors);
-  const { tls } = services.config;
+  const { tls, deadlines } = services.config;
+  const securityHeaders = documentSecurityHeaders(services.config.publicUrl.startsWith('https:'));
+  // A client gets this long for the request line and headers, and for the whole request with its
+  // body; Node checks every second (its default, 30 s, would let a deadline run that much over).
+  const timeouts = {
+    headersTimeout: deadlines.headersSeconds * 1000,
+    requestTimeout: deadlines.requestSeconds * 1000,
+    connectionsCheckingInterval: 1000,
+  };
   const app = Fastify({
     // With a certificate the server speaks https itself (photosync dev-cert makes one for localhost).
-    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
+    ...(tls ? { https: { cert: tls.cert, key: tls.key, ...timeouts } } : { http: timeouts }),
+    requestTimeout: timeouts.requestTimeout,
+    // Bytes that are not HTTP and deadlines missed get the one JSON shape and the security headers.
+    clientErrorHandler: clientErrorHandler({ deadlines, securityHeaders, log: services.log as FastifyBaseLogger }),
     loggerInstance: services.log as FastifyBaseLogger,
     // Request lines only when debugging: at serving rates they would dominate the log.
     logController: new LogController({
@@ -66,8 +79,10 @@ export async function buildApp(services: Services): Promise<App> {
     // Some HTTP clients escape Graph's `$value` segment; the router matches it either way.
     rewriteUrl: (request) =>
       (request.url ?? '/').replace(/^(\/v1\.0\/[^?]*\/)%24value(?=$|[?/])/i, (_match, head: string) => `${head}$value`),
-    // Errors Fastify raises before any route runs (a malformed URL) get the one error shape too.
+    // Errors Fastify raises before any route runs (a malformed URL) get the one error shape too,
+    // and the security headers, which the first hook would otherwise have set.
     frameworkErrors: (error, request, reply) => {
+      reply.headers(securityHeaders);
       const message = error.code === 'FST_ERR_BAD_URL' ? 'The address is not a valid URL.' : error.message;
       void respond(request, reply, { error: new AppError('invalid_request', message) });
     },
@@ -77,23 +92,6 @@ export async function buildApp(services: Services): Promise<App> {
   // Tier 1: external plugins.
   await app.register(cookie);
   await app.register(formbody);
-  const https = services.config.publicUrl.startsWith('https:');
-  const securityHeaders = helmetHeaders({
-    // HSTS and upgrade-insecure-requests only make sense when the site is served over https.
-    strictTransportSecurity: https,
-    contentSecurityPolicy: {
-      directives: {
-        upgradeInsecureRequests: https ? [] : null,
-        defaultSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        styleSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'"],
-      },
-    },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-  });
   const pictureHeaders = pictureSecurityHeaders(securityHeaders);
   const { db, reads } = services.database;
   const authenticate = requestAuthentication(app, { db, publicUrl: services.config.publicUrl, reads });
@@ -210,7 +208,7 @@ export async function buildApp(services: Services): Promise<App> {
   await app.register(async (portal) => {
     routeDefaults(portal as App, {
       envelope: 'page',
-      auth: { credentials: 'session-or-opaque-token', allow: 'anyone' },
+      auth: ANYONE,
     });
     // The admin console's prompt banner on the portal's home page.
     const homeBanner = (user: DirectoryUser, page: PageContext) => promptBannerFor(services.database.db, user, page);
@@ -242,6 +240,26 @@ const API_MOUNTS: ReadonlyArray<{
 
 const isUnder = (path: string, prefix: string) =>
   path === prefix || (/^[/?]/.test(path.slice(prefix.length)) && path.startsWith(prefix));
+
+/** The pages' security headers (every answer but a picture's). */
+function documentSecurityHeaders(https: boolean): Record<string, string> {
+  return helmetHeaders({
+    // HSTS and upgrade-insecure-requests only make sense when the site is served over https.
+    strictTransportSecurity: https,
+    contentSecurityPolicy: {
+      directives: {
+        upgradeInsecureRequests: https ? [] : null,
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        styleSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+      },
+    },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+}
 
 /**
  * What a picture (or its JSON error) needs of the page headers: never sniffed as another type,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, publicUrlOf } from './config.js';
 
 describe('loadConfig', () => {
   it('runs on a laptop with no settings at all', () => {
@@ -107,5 +107,30 @@ describe('loadConfig', () => {
       expect(() => loadConfig(env), JSON.stringify(env)).toThrow(Object.keys(env)[0]!);
     }
     expect(() => loadConfig({ PHOTOSYNC_IMAGE_CONCURRENCY: '4' })).toThrow(/below libuv's thread pool size/);
+  });
+
+  it('gives clients a deadline for their headers and for the whole request', () => {
+    expect(loadConfig({}).deadlines).toEqual({ headersSeconds: 10, requestSeconds: 60 });
+    expect(
+      loadConfig({ PHOTOSYNC_HEADERS_TIMEOUT_SECONDS: '5', PHOTOSYNC_REQUEST_TIMEOUT_SECONDS: '120' }).deadlines,
+    ).toEqual({ headersSeconds: 5, requestSeconds: 120 });
+    expect(() => loadConfig({ PHOTOSYNC_REQUEST_TIMEOUT_SECONDS: '0' })).toThrow('PHOTOSYNC_REQUEST_TIMEOUT_SECONDS');
+    // Node refuses a headers deadline longer than the request's, so start-up says so first.
+    expect(() =>
+      loadConfig({ PHOTOSYNC_HEADERS_TIMEOUT_SECONDS: '30', PHOTOSYNC_REQUEST_TIMEOUT_SECONDS: '20' }),
+    ).toThrow(/headers are part of the request/);
+  });
+
+  it('makes every absolute URL from one base: PHOTOSYNC_PUBLIC_URL, else this machine at the port served', () => {
+    expect(loadConfig({ PORT: '9001' }).publicUrl).toBe('http://localhost:9001');
+    expect(loadConfig({ PORT: '9001', PHOTOSYNC_PUBLIC_URL: 'https://photos.contoso.com/' }).publicUrl).toBe(
+      'https://photos.contoso.com',
+    );
+    // PORT=0: the port the system gave, and https when the server speaks it (serve uses this).
+    expect(publicUrlOf({ PORT: '0' }, { tls: true, port: 43_210 })).toBe('https://localhost:43210');
+    expect(publicUrlOf({ PORT: '0' }, { tls: false, port: 43_210 })).toBe('http://localhost:43210');
+    expect(publicUrlOf({ PHOTOSYNC_PUBLIC_URL: 'https://p.example//' }, { tls: false, port: 1 })).toBe(
+      'https://p.example',
+    );
   });
 });

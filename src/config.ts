@@ -38,6 +38,15 @@ export interface Config {
   imageQueue: ImageQueueLimits;
   /** Connect mode: the Microsoft 365 tenant photosync reads and writes; undefined = none. */
   m365: M365Settings | undefined;
+  /** How long a client may take to send a request: its headers, and the whole request with its body. */
+  deadlines: RequestDeadlines;
+}
+
+export interface RequestDeadlines {
+  /** Node's `headersTimeout`: the request line and headers must have arrived by then. */
+  headersSeconds: number;
+  /** Node's `requestTimeout`: the whole request, body included (an upload of 5 MB at most). */
+  requestSeconds: number;
 }
 
 export interface TlsFiles {
@@ -70,6 +79,8 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_IMAGE_QUEUE',
   'PHOTOSYNC_IMAGE_MEMORY_MB',
   'PHOTOSYNC_IMAGE_DEADLINE_SECONDS',
+  'PHOTOSYNC_HEADERS_TIMEOUT_SECONDS',
+  'PHOTOSYNC_REQUEST_TIMEOUT_SECONDS',
   'PHOTOSYNC_TEST_DATABASE_URL',
   'PHOTOSYNC_REQUIRE_POSTGRES',
   'PHOTOSYNC_REQUIRE_CHROMIUM',
@@ -117,8 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
 
   const tls = readTls(env, cwd, problems);
-  const scheme = tls ? 'https' : 'http';
-  const publicUrl = (env.PHOTOSYNC_PUBLIC_URL?.trim() || `${scheme}://localhost:${port}`).replace(/\/+$/, '');
+  const publicUrl = publicUrlOf(env, { tls: tls !== undefined, port });
   if (tls && publicUrl.startsWith('http:')) {
     problems.push(`PHOTOSYNC_PUBLIC_URL is ${publicUrl}, but with PHOTOSYNC_TLS_CERT the server speaks https only.`);
   }
@@ -151,6 +161,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
 
   const imageQueue = parseImageQueue(env, integer, problems);
+  const deadlines: RequestDeadlines = {
+    headersSeconds: integer('PHOTOSYNC_HEADERS_TIMEOUT_SECONDS', 10, 1, 3600),
+    requestSeconds: integer('PHOTOSYNC_REQUEST_TIMEOUT_SECONDS', 60, 1, 3600),
+  };
+  if (deadlines.headersSeconds > deadlines.requestSeconds) {
+    problems.push(
+      `PHOTOSYNC_HEADERS_TIMEOUT_SECONDS (${deadlines.headersSeconds}) must not be longer than ` +
+        `PHOTOSYNC_REQUEST_TIMEOUT_SECONDS (${deadlines.requestSeconds}): the headers are part of the request.`,
+    );
+  }
   const m365 = readM365Settings(env, cwd, problems);
 
   const config: Config = {
@@ -170,10 +190,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     tls,
     imageQueue,
     m365,
+    deadlines,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * The base of every absolute URL the server and the command line print or put in answers:
+ * PHOTOSYNC_PUBLIC_URL when set, else this machine at the port served (https with a certificate).
+ * `port` is the one listened on: PORT, or the one the system gave for PORT=0.
+ */
+export function publicUrlOf(env: NodeJS.ProcessEnv, served: { tls: boolean; port: number }): string {
+  const scheme = served.tls ? 'https' : 'http';
+  return (env.PHOTOSYNC_PUBLIC_URL?.trim() || `${scheme}://localhost:${served.port}`).replace(/\/+$/, '');
 }
 
 function parseRenditionSizes(raw: string | undefined, problems: string[]): RenditionSizes {

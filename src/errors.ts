@@ -59,7 +59,9 @@ export const ERRORS = {
   mailbox_not_found: { status: 404, log: 'debug' },
   app_not_found: { status: 404, log: 'debug' },
 
-  // 409, 413, 415, 429.
+  // 408, 409, 413, 415, 429, 431.
+  /** The request (headers, or the whole of it with its body) did not arrive within its deadline. */
+  request_timeout: { status: 408, log: 'info' },
   conflict: { status: 409, log: 'debug' },
   user_exists: { status: 409, log: 'debug' },
   /** Another process is scanning the Microsoft 365 tenant already. */
@@ -67,6 +69,7 @@ export const ERRORS = {
   too_large: { status: 413, log: 'debug' },
   unsupported_type: { status: 415, log: 'debug' },
   rate_limited: { status: 429, log: 'info' },
+  headers_too_large: { status: 431, log: 'debug' },
 
   // 500: a bug or a broken dependency; the details go to the log, never to the client.
   internal_error: { status: 500, log: 'error' },

@@ -61,6 +61,7 @@ describeEachDialect('the auth hook', (dialect) => {
     route('/api', { credentials: 'token', allow: 'principal' });
     route('/site', { credentials: 'token-or-session', allow: 'user' });
     route('/admin', { credentials: 'session-or-opaque-token', allow: 'admin' });
+    route('/page', { credentials: 'session', allow: 'user' });
   });
   afterAll(async () => {
     await app?.close();
@@ -114,5 +115,14 @@ describeEachDialect('the auth hook', (dialect) => {
     expect((await post('/admin', {}, big)).statusCode).toBe(401);
     expect((await post('/admin', cookieOf(adminSession), big)).statusCode).toBe(413);
     expect((await post('/admin', cookieOf(adminSession))).json().principal).toEqual({ kind: 'user', via: 'session' });
+  });
+
+  it('takes the session cookie only on pages: a bearer token is not looked at, good or bad', async () => {
+    const tokenOnly = await post('/page', { authorization: `Bearer ${token}` });
+    expect(tokenOnly.statusCode).toBe(401);
+    expect(tokenOnly.json().detail).toEqual({ credentials: 'missing' });
+    // A browser behind a proxy with basic auth sends an Authorization header on every request.
+    const withBasic = await post('/page', { authorization: 'Basic abc', ...cookieOf(session) });
+    expect(withBasic.json().principal).toEqual({ kind: 'user', via: 'session' });
   });
 });

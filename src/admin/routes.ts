@@ -14,7 +14,7 @@ import type { PageContext } from '../web/layout.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
 import { SYNC_STATES } from '../sync/state.js';
-import { ADMINS } from './access.js';
+import { ADMIN_PAGES } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { adminApiRoutes } from './api.js';
 import { listAudit } from './audit.js';
@@ -68,7 +68,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
   };
 
   // Errors are pages in the admin's language: sign-in for nobody, a 403 for non-admins, the reason otherwise.
-  routeDefaults(app, { envelope: 'page', errorPage: consoleErrorPage, auth: ADMINS });
+  routeDefaults(app, { envelope: 'page', errorPage: consoleErrorPage, auth: ADMIN_PAGES });
 
   // The stylesheet is for anyone (the prompt banner on the portal uses it): no credentials read.
   app.get(

@@ -15,6 +15,8 @@ import { graphErrors } from './errors.js';
 const UPLOAD_TYPES = ['image/jpeg', 'image/jpg', 'image/png', 'image/gif', 'image/webp', 'application/octet-stream'];
 
 export function graphHandlers(services: Services) {
+  /** The user each upload is for, settled before its body was read. */
+  const uploadSubjects = new WeakMap<FastifyRequest, DirectoryUser>();
   const { db } = services.database;
   const mailDeps = { db, dialect: services.database.dialect, blobs: services.blobs };
   const context = (path: string) => `${services.config.publicUrl}/v1.0/$metadata#${path}`;
@@ -86,8 +88,11 @@ export function graphHandlers(services: Services) {
       return sendPhoto(request, reply, photo, photo.side);
     },
 
-    /** PUT or PATCH …/photo/$value: the body is the new photo. */
-    async setPhoto(request: FastifyRequest, reply: FastifyReply, id: string | undefined) {
+    /**
+     * PUT or PATCH …/photo/$value, before the body is read: whose photo, whether the caller may
+     * change it, and whether the declared type is an image's.
+     */
+    async beforeSetPhoto(request: FastifyRequest, id: string | undefined): Promise<void> {
       const user = await graphSubject(services, principalOf(request), id, 'write');
       const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
       if (!UPLOAD_TYPES.includes(type)) {
@@ -95,6 +100,13 @@ export function graphHandlers(services: Services) {
           `Send the photo with Content-Type image/jpeg, image/png, image/gif or image/webp (got "${type || 'none'}").`,
         );
       }
+      uploadSubjects.set(request, user);
+    },
+
+    /** PUT or PATCH …/photo/$value, once the body is read: it is the new photo. */
+    async setPhoto(request: FastifyRequest, reply: FastifyReply) {
+      const user = uploadSubjects.get(request);
+      if (!user) throw new Error('setPhoto ran without beforeSetPhoto');
       const body = request.body;
       if (!Buffer.isBuffer(body) || body.length === 0) {
         throw new AppError('image_empty', 'The request has no photo in its body.');

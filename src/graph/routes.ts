@@ -40,20 +40,24 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
     graph.photoValue(request, reply, request.params.id),
   );
 
+  // Whose photo, whether the caller may change it and the declared type are all settled before
+  // the body is read (preParsing): a refused upload is answered without receiving it.
   for (const method of ['PUT', 'PATCH'] as const) {
     app.route({
       method,
       url: '/me/photo/$value',
       bodyLimit: MAIL_PHOTO_MAX_BYTES,
       schema: me.setPhoto(method),
-      handler: (request, reply) => graph.setPhoto(request, reply, ME),
+      preParsing: async (request) => graph.beforeSetPhoto(request, ME),
+      handler: (request, reply) => graph.setPhoto(request, reply),
     });
     app.route({
       method,
       url: '/users/:id/photo/$value',
       bodyLimit: MAIL_PHOTO_MAX_BYTES,
       schema: { ...users.setPhoto(method), params: UserParams },
-      handler: (request, reply) => graph.setPhoto(request, reply, request.params.id),
+      preParsing: async (request) => graph.beforeSetPhoto(request, (request.params as { id: string }).id),
+      handler: (request, reply) => graph.setPhoto(request, reply),
     });
   }
 

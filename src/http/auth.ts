@@ -11,8 +11,9 @@ import type { ReadCache } from '../storage/read-cache.js';
 import type { App } from './types.js';
 
 // Who is asking, worked out once per request by one hook, before the body is read, and only for
-// routes that declare `config.auth`; handlers read `request.principal`. A present Authorization
-// header always decides: a bad token is never rescued by a cookie.
+// routes that declare `config.auth`; handlers read `request.principal`. Where tokens are taken, a
+// present Authorization header always decides: a bad token is never rescued by a cookie. Pages
+// take the session cookie only.
 
 export const SESSION_COOKIE = 'photosync_session';
 
@@ -35,11 +36,16 @@ export type Credentials =
   | 'token'
   /** SharePoint's REST API and pictures: a bearer token, opaque or signed for SharePoint, or the session cookie. */
   | 'token-or-session'
-  /** Pages and the admin console: the session cookie or an opaque token; signed tokens are for the APIs. */
-  | 'session-or-opaque-token';
+  /** The admin console's JSON API: an admin's session cookie or opaque token; signed tokens are for Graph and SharePoint. */
+  | 'session-or-opaque-token'
+  /**
+   * Pages and their forms (portal, sites, admin console): the session cookie only. Bearer tokens
+   * belong to the APIs, whose scopes pages do not apply; an Authorization header is not looked at.
+   */
+  | 'session';
 
 /** Which half of the server a signed token must have been issued for (its audience). */
-const SURFACE: Record<Exclude<Credentials, 'session-or-opaque-token'>, Surface> = {
+const SURFACE: Record<Exclude<Credentials, 'session-or-opaque-token' | 'session'>, Surface> = {
   token: 'graph',
   'token-or-session': 'sharepoint',
 };
@@ -82,7 +88,7 @@ export async function identify(
   deps: Omit<AuthDeps, 'reads'>,
   credentials: Credentials,
 ): Promise<Authentication> {
-  const header = request.headers.authorization;
+  const header = credentials === 'session' ? undefined : request.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const token = match?.[1];
@@ -93,7 +99,8 @@ export async function identify(
         ? { ok: true, principal: { kind: 'user', user: grant.user, scopes: grant.scopes, via: 'token' } }
         : { ok: false, problem: 'invalid' };
     }
-    if (credentials === 'session-or-opaque-token' || token.split('.').length !== 3) {
+    // Signed tokens are for Graph and SharePoint only.
+    if ((credentials !== 'token' && credentials !== 'token-or-session') || token.split('.').length !== 3) {
       return { ok: false, problem: 'invalid' };
     }
     const check = await verifyAccessToken(

@@ -36,7 +36,11 @@ export function errorResponder(handling: ErrorHandling) {
     if (handling.logs(level)) {
       request.log[level]({ err: cause ?? error, id: error.id, url: request.url }, 'request failed');
     }
-    if (unreadBody === 'close') reply.header('connection', 'close');
+    // Refused before its body arrived (who is asking, or what they may do, was the answer): close
+    // the connection after answering, so the rest of the body is never waited for or read.
+    if (unreadBody === 'close' || (unreadBody === undefined && bodyStillArriving(request))) {
+      reply.header('connection', 'close');
+    }
     // A 503 says when to try again, in every envelope.
     if (error.detail.retryAfterSeconds !== undefined)
       reply.header('retry-after', String(error.detail.retryAfterSeconds));
@@ -45,6 +49,14 @@ export function errorResponder(handling: ErrorHandling) {
     const envelope = request.routeOptions.config?.envelope ?? handling.envelopeOfPath(request.url);
     return handling.renderers[envelope](request, reply, error);
   };
+}
+
+/** The request announced a body that has not all arrived yet. */
+export function bodyStillArriving(request: FastifyRequest): boolean {
+  const { raw } = request;
+  if (raw.complete) return false;
+  const length = raw.headers['content-length'];
+  return (length !== undefined && length !== '0') || raw.headers['transfer-encoding'] !== undefined;
 }
 
 export function installErrorHandler(app: App, handling: ErrorHandling): void {

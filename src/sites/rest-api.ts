@@ -93,6 +93,24 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     return user;
   }
 
+  /** The user setting their own picture: a user, with the form digest when by session, allowed to write. */
+  function uploaderOf(request: FastifyRequest): DirectoryUser {
+    const principal = principalOf(request);
+    if (principal.kind !== 'user')
+      throw forbidden('SetMyProfilePicture needs a user; an app has no picture of its own.');
+    if (principal.via === 'session') {
+      const session = request.cookies[SESSION_COOKIE] ?? '';
+      const digest = request.headers['x-requestdigest'];
+      if (typeof digest !== 'string' || digest.split(',')[0] !== formDigestFor(session)) {
+        throw forbidden(
+          'The security validation for this page is invalid. Send X-RequestDigest from POST /_api/contextinfo.',
+        );
+      }
+    }
+    if (!mayAccessPhoto(principal, principal.user, 'write')) throw forbidden('This token may not change your picture.');
+    return principal.user;
+  }
+
   function send(request: FastifyRequest, reply: FastifyReply, method: string, value: unknown, type: string) {
     const format = odataFormatOf(request.headers.accept);
     return reply
@@ -171,28 +189,19 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         body: { description: 'The image bytes (JPEG, PNG, GIF or WebP), at most 5,000,000 bytes' },
         response: json,
       },
+      // Everything that decides whether the picture may be set is known before its body is read.
+      preParsing: async (request) => {
+        uploaderOf(request);
+      },
     },
     async (request, reply) => {
-      const principal = principalOf(request);
-      if (principal.kind !== 'user')
-        throw forbidden('SetMyProfilePicture needs a user; an app has no picture of its own.');
-      if (principal.via === 'session') {
-        const session = request.cookies[SESSION_COOKIE] ?? '';
-        const digest = request.headers['x-requestdigest'];
-        if (typeof digest !== 'string' || digest.split(',')[0] !== formDigestFor(session)) {
-          throw forbidden(
-            'The security validation for this page is invalid. Send X-RequestDigest from POST /_api/contextinfo.',
-          );
-        }
-      }
-      if (!mayAccessPhoto(principal, principal.user, 'write'))
-        throw forbidden('This token may not change your picture.');
+      const user = uploaderOf(request);
       const body = request.body;
       if (!Buffer.isBuffer(body) || body.length === 0)
         throw sharePointErrors.badQuery('The request has no picture in its body.');
       await uploadSitePicture(
         { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
-        principal.user,
+        user,
         body,
       );
       return send(request, reply, 'SetMyProfilePicture', null, 'Edm.Null');

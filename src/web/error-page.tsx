@@ -46,7 +46,8 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   operator_sync_off: 'admin.error.operatorSyncOff',
   not_found: 'error.badAddress',
   user_not_found: 'admin.error.unknownUser',
-  too_large: 'photo.error.too_large',
+  // Any body over its route's limit; the upload forms say it about the picture (UPLOAD_MESSAGES).
+  too_large: 'error.tooLarge',
   unsupported_type: 'photo.error.unsupported_type',
   rate_limited: 'error.rateLimited',
   internal_error: 'error.body',

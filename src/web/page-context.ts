@@ -11,8 +11,14 @@ import type { PageContext, SuiteUser } from './layout.js';
 
 export const LANGUAGE_COOKIE = 'photosync_lang';
 
-/** Pages for signed-in people: whoever is not signed in is sent to sign in before anything is read. */
-export const SIGNED_IN: RouteAuth = { credentials: 'session-or-opaque-token', allow: 'user' };
+/**
+ * Pages for signed-in people, by their session (bearer tokens belong to the APIs): whoever is not
+ * signed in is sent to sign in before anything is read.
+ */
+export const SIGNED_IN: RouteAuth = { credentials: 'session', allow: 'user' };
+
+/** Pages anyone may see; a signed-in person's session is read for the suite bar. */
+export const ANYONE: RouteAuth = { credentials: 'session', allow: 'anyone' };
 
 export function requestLocale(request: FastifyRequest): Locale {
   const chosen = request.cookies[LANGUAGE_COOKIE];

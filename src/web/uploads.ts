@@ -14,8 +14,11 @@ export const UploadBody = Type.Object({
   photo: Type.Unknown({ description: 'The picture (JPEG, PNG, GIF or WebP), at most 4 MB' }),
 });
 
-/** The upload form's own words: a form that is not a valid upload had no picture in it. */
-export const UPLOAD_MESSAGES: Partial<Record<ErrorId, MessageKey>> = { invalid_request: 'photo.error.empty' };
+/** The upload form's own words: a form that is not a valid upload had no picture in it; too large is the picture. */
+export const UPLOAD_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
+  invalid_request: 'photo.error.empty',
+  too_large: 'photo.error.too_large',
+};
 
 export function uploadedBytes(body: { photo: unknown }): Buffer {
   return Buffer.isBuffer(body.photo) ? body.photo : Buffer.alloc(0);

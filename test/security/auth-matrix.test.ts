@@ -7,6 +7,7 @@ import type { Services } from '../../src/services.js';
 import { getMailPhoto } from '../../src/mail/photo-store.js';
 import { listAttempts } from '../../src/sync/history.js';
 import { giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
+import { FormClient } from '../support/form-client.js';
 import { createTestStore, describeEachDialect, openTestServices, useTestApp } from '../support/services.js';
 import { IDENTITIES, STACK_FRAME, createCast, type Cast, type Identity } from './identities.js';
 
@@ -36,21 +37,28 @@ interface CheckContext {
   attemptsBefore: number;
 }
 
-/** Sessions and opaque user tokens: the pages take both; signed JWTs belong to the APIs. */
-const SIGNED_IN: readonly Identity[] = ['user', 'userToken', 'otherUser', 'otherUserReadToken', 'admin', 'adminToken'];
+/** Signed-in people by session: the only way into a page. Bearer tokens, opaque or signed, belong to the APIs. */
+const SESSIONS: readonly Identity[] = ['user', 'otherUser', 'admin'];
+/** Sessions and users' own tokens: what the sites' pictures take (within the token's scopes). */
+const USERS: readonly Identity[] = [...SESSIONS, 'userToken', 'otherUserReadToken', 'adminToken'];
 
 /** Every identity gets the same status. */
 const everyone = (status: number) => Object.fromEntries(IDENTITIES.map((i) => [i, status])) as Record<Identity, number>;
-/** Signed-in identities get one status, everyone else (no, expired, forged or disabled credentials) another. */
+/** Sessions get one status on a page, everyone else (tokens; no, expired or disabled credentials) another. */
 const signedIn = (ok: number, otherwise: number) =>
-  Object.fromEntries(IDENTITIES.map((i) => [i, SIGNED_IN.includes(i) ? ok : otherwise])) as Record<Identity, number>;
+  Object.fromEntries(IDENTITIES.map((i) => [i, SESSIONS.includes(i) ? ok : otherwise])) as Record<Identity, number>;
+/** Users by session or by their own token get one status, everyone else another. */
+const anyUser = (ok: number, otherwise: number) =>
+  Object.fromEntries(IDENTITIES.map((i) => [i, USERS.includes(i) ? ok : otherwise])) as Record<Identity, number>;
 
 /** Starts from `base` for everyone, then the named identities' own statuses. */
 const statuses = (base: number, own: Partial<Record<Identity, number>>) => ({ ...everyone(base), ...own });
 
-/** Session cookies and opaque tokens of an administrator: the console's two ways in. */
+/** Session cookies and opaque tokens of an administrator: the console API's two ways in. */
 const ADMIN_ONLY = { user: 403, userToken: 403, otherUser: 403, otherUserReadToken: 403, admin: 200, adminToken: 200 };
-const ADMIN_FORM_WITHOUT_TOKEN = statuses(303, { ...ADMIN_ONLY, admin: 403, adminToken: 403 });
+/** The console's pages: an administrator's session only; a token is sent to sign in like nobody. */
+const ADMIN_PAGES = { user: 403, otherUser: 403, admin: 200 };
+const ADMIN_FORM_WITHOUT_TOKEN = statuses(303, { ...ADMIN_PAGES, admin: 403 });
 const APPS = (status: number) => ({ appRead: status, appReadWrite: status, appNoScope: status });
 /** Graph's /me: the caller's own profile, any user token; an app has no "me". */
 const graphMe = (own: number, others: number) =>
@@ -124,7 +132,7 @@ export const ROUTES: RouteCase[] = [
     // Your own mail photo only: nobody else's, whoever asks.
     route: 'GET /portal/photo',
     url: () => '/portal/photo?size=96',
-    expect: { ...everyone(404), user: 200, userToken: 200 },
+    expect: { ...everyone(404), user: 200 },
   },
   { route: 'GET /_layouts/15/sharepoint.aspx', url: () => '/_layouts/15/sharepoint.aspx', expect: signedIn(200, 303) },
   { route: 'GET /_layouts/15/onedrive.aspx', url: () => '/_layouts/15/onedrive.aspx', expect: signedIn(200, 303) },
@@ -160,13 +168,13 @@ export const ROUTES: RouteCase[] = [
     route: 'GET /_layouts/15/userphoto.aspx',
     url: (cast) => `/_layouts/15/userphoto.aspx?size=L&accountname=${cast.owner.upn}`,
     // A token limited to User.Read sees its own user's picture only (like GetPropertiesFor).
-    expect: { ...signedIn(200, 401), otherUserReadToken: 403 },
+    expect: { ...anyUser(200, 401), otherUserReadToken: 403 },
     check: onlyTheOwnerSyncs,
   },
   {
     route: 'GET /User Photos/Profile Pictures/{file}',
     url: (cast) => `/User%20Photos/Profile%20Pictures/${ownerStem(cast)}_LThumb.jpg`,
-    expect: { ...signedIn(200, 401), otherUserReadToken: 403 },
+    expect: { ...anyUser(200, 401), otherUserReadToken: 403 },
     check: nobodySyncs,
   },
 
@@ -248,19 +256,19 @@ export const ROUTES: RouteCase[] = [
 
   // The admin console's pages and JSON API: administrators only.
   { route: 'GET /admin/assets/admin.css', url: () => '/admin/assets/admin.css', expect: everyone(200) },
-  { route: 'GET /admin', url: () => '/admin', expect: statuses(303, ADMIN_ONLY) },
-  { route: 'GET /admin/users', url: () => '/admin/users', expect: statuses(303, ADMIN_ONLY) },
+  { route: 'GET /admin', url: () => '/admin', expect: statuses(303, ADMIN_PAGES) },
+  { route: 'GET /admin/users', url: () => '/admin/users', expect: statuses(303, ADMIN_PAGES) },
   {
     route: 'GET /admin/users/{upn}',
     url: (cast) => `/admin/users/${cast.owner.upn}`,
-    expect: statuses(303, ADMIN_ONLY),
+    expect: statuses(303, ADMIN_PAGES),
   },
-  { route: 'GET /admin/settings', url: () => '/admin/settings', expect: statuses(303, ADMIN_ONLY) },
-  { route: 'GET /admin/audit', url: () => '/admin/audit', expect: statuses(303, ADMIN_ONLY) },
+  { route: 'GET /admin/settings', url: () => '/admin/settings', expect: statuses(303, ADMIN_PAGES) },
+  { route: 'GET /admin/audit', url: () => '/admin/audit', expect: statuses(303, ADMIN_PAGES) },
   {
     route: 'GET /admin/photos/{upn}/{which}',
     url: (cast) => `/admin/photos/${cast.owner.upn}/mail`,
-    expect: statuses(303, ADMIN_ONLY),
+    expect: statuses(303, ADMIN_PAGES),
   },
   // The console's forms without their token: nobody gets through and nothing changes. Non-admins are
   // refused (or sent to sign in) before the form is read; an admin is refused for the missing token.
@@ -500,6 +508,63 @@ describeEachDialect('authorization matrix', (dialect) => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(read.statusCode).toBe(200);
+    expect(await organisationState(services, cast)).toEqual(before);
+  });
+
+  it('takes no bearer token on a page form, even with a valid form token: the token holder is sent to sign in', async () => {
+    const { app, services } = context;
+    const { db } = services.database;
+    if (!(await getMailPhoto(db, cast.owner.id))) await giveMailPhoto(services, cast.owner, mailPhotos[0]!);
+    // The owner's own token with a scope that may only read: the pages must not let it write.
+    const readOnly = await createToken(db, cast.owner.id, 'matrix', undefined, ['ProfilePhoto.Read.All']);
+    const forms = new FormClient(app);
+    const formToken = await forms.csrfToken('/signin');
+    const before = await organisationState(services, cast);
+    const posts: Array<{ url: string; form?: Record<string, string>; upload?: boolean }> = [
+      { url: '/profile-photo/remove', form: { _csrf: formToken } },
+      { url: '/launch/onedrive', form: { _csrf: formToken } },
+      { url: '/launch/sharepoint', form: { _csrf: formToken } },
+      { url: '/profile-photo', upload: true },
+      { url: '/_layouts/15/editprofile.aspx', upload: true },
+    ];
+    for (const bearer of [readOnly, cast.headers.adminToken.authorization!.slice('Bearer '.length)]) {
+      for (const post of posts) {
+        const boundary = '----tokenform';
+        const response = await app.inject({
+          method: 'POST',
+          url: post.url,
+          headers: {
+            authorization: `Bearer ${bearer}`,
+            cookie: forms.cookieHeader,
+            'content-type': post.upload
+              ? `multipart/form-data; boundary=${boundary}`
+              : 'application/x-www-form-urlencoded',
+          },
+          payload: post.upload
+            ? Buffer.concat([
+                Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${formToken}\r\n`),
+                Buffer.from(
+                  `--${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+                ),
+                picture,
+                Buffer.from(`\r\n--${boundary}--\r\n`),
+              ])
+            : new URLSearchParams(post.form).toString(),
+        });
+        expect(response.statusCode, post.url).toBe(303);
+        expect(response.headers.location, post.url).toBe('/signin');
+      }
+      // Pages that show names, UPNs and whether a user exists: not to a token.
+      for (const url of [
+        `/_layouts/15/person.aspx?accountname=${cast.owner.upn}`,
+        '/_layouts/15/sharepoint.aspx',
+        '/admin/users',
+      ]) {
+        const response = await app.inject({ url, headers: { authorization: `Bearer ${bearer}` } });
+        expect(response.statusCode, url).toBe(303);
+        expect(response.body).not.toContain(cast.owner.upn);
+      }
+    }
     expect(await organisationState(services, cast)).toEqual(before);
   });
 

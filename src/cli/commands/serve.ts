@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { DEMO_ADMIN, DEMO_PASSWORD, DEMO_PEOPLE, demoIsPresent, seedDemoOrganisation } from '../../demo/seed.js';
+import { publicUrlOf } from '../../config.js';
 import { startServer } from '../../server.js';
 import type { Services } from '../../services.js';
 import { SYNC_STATE_LABELS } from '../../sync/state.js';
@@ -31,10 +32,8 @@ export const serve: CommandHandler = async ({ config, io }) => {
     }
     throw error;
   }
-  if (config.port === 0 && !io.env.PHOTOSYNC_PUBLIC_URL) {
-    // PORT=0 asked the system for a free port; absolute URLs must name the one it gave.
-    config.publicUrl = `http://localhost:${address.port}`;
-  }
+  // PORT=0 asked the system for a free port; absolute URLs must name the one it gave.
+  if (config.port === 0) config.publicUrl = publicUrlOf(io.env, { tls: config.tls !== undefined, port: address.port });
   const lines = [
     '',
     `photosync is running at ${config.publicUrl}`,

@@ -131,6 +131,7 @@ export const en = {
   'error.title': 'Something went wrong',
   'error.body': 'Something went wrong on our side. Please try again.',
   'error.badAddress': 'This address is not valid. Go back and follow a link instead.',
+  'error.tooLarge': 'What you sent is larger than this page accepts.',
   'error.rateLimited': 'Too many requests from here. Wait a minute and try again.',
   'error.storageFull':
     'We cannot save changes right now because the server has run out of disk space. Pictures are still shown. Try again later.',

@@ -134,6 +134,7 @@ export const et: Messages = {
   'error.title': 'Midagi läks valesti',
   'error.body': 'Meie poolel läks midagi valesti. Palun proovi uuesti.',
   'error.badAddress': 'See aadress ei kehti. Mine tagasi ja kasuta selle asemel linki.',
+  'error.tooLarge': 'Saadetu on suurem, kui see leht vastu võtab.',
   'error.rateLimited': 'Siit on tulnud liiga palju päringuid. Oota minut ja proovi uuesti.',
   'error.storageFull':
     'Me ei saa praegu muudatusi salvestada, sest serveri kettal pole enam ruumi. Pilte näidatakse endiselt. Proovi hiljem uuesti.',

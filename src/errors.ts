@@ -58,6 +58,8 @@ export const ERRORS = {
   photo_not_found: { status: 404, log: 'debug' },
   mailbox_not_found: { status: 404, log: 'debug' },
   app_not_found: { status: 404, log: 'debug' },
+  /** A file or folder of the sites' "User Photos" library that is not there. */
+  file_not_found: { status: 404, log: 'debug' },
 
   // 409, 413, 415, 429.
   conflict: { status: 409, log: 'debug' },

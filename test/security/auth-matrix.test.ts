@@ -67,6 +67,19 @@ const graphUser = (ok: number, access: 'read' | 'write') =>
   });
 const SP_USERS = { user: 200, userToken: 200, otherUser: 200, otherUserReadToken: 200, admin: 200, adminToken: 200 };
 
+/** Changing someone's profile in the sites: administrators' and apps' tokens with ProfilePhoto.ReadWrite.All. */
+const SP_WRITERS = {
+  user: 403,
+  userToken: 403,
+  otherUser: 403,
+  otherUserReadToken: 403,
+  admin: 403,
+  adminToken: 200,
+  appRead: 403,
+  appReadWrite: 200,
+  appNoScope: 403,
+};
+
 const OWNER_IDENTITIES: readonly Identity[] = ['user', 'userToken'];
 
 /** Only the owner asking for their own L picture is a user action; anyone else only looks. */
@@ -243,6 +256,49 @@ export const ROUTES: RouteCase[] = [
     url: () => '/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture',
     body: () => ({ type: 'application/octet-stream', data: picture }),
     expect: statuses(401, { ...SP_USERS, user: 403, otherUser: 403, admin: 403, ...APPS(403) }),
+  },
+
+  {
+    route: 'POST /_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty',
+    url: () => '/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty',
+    body: (cast) => ({
+      type: 'application/json',
+      data: JSON.stringify({
+        accountName: `i:0#.f|membership|${cast.owner.upn}`,
+        propertyName: 'SPS-PictureExchangeSyncState',
+        propertyValue: '1',
+      }),
+    }),
+    expect: statuses(401, { ...SP_WRITERS }),
+  },
+  {
+    route: 'GET /_api/web/currentuser',
+    url: () => '/_api/web/currentuser',
+    expect: statuses(401, { ...SP_USERS, ...APPS(403) }),
+  },
+  {
+    route: 'GET /_api/web/siteusers',
+    url: () => '/_api/web/siteusers',
+    expect: statuses(401, { ...SP_USERS, ...APPS(200), appNoScope: 403 }),
+  },
+  {
+    route: 'POST /_api/web/ensureuser',
+    url: () => '/_api/web/ensureuser',
+    body: (cast) => ({ type: 'application/json', data: JSON.stringify({ logonName: cast.owner.upn }) }),
+    expect: statuses(401, { ...SP_USERS, ...APPS(200), appNoScope: 403 }),
+  },
+  {
+    route: 'GET /_api/web/{*}',
+    url: (cast) =>
+      `/_api/web/GetFileByServerRelativeUrl('${encodeURIComponent(`/User Photos/Profile Pictures/${cast.owner.upn.replace(/[@.]/g, '_')}_LThumb.jpg`)}')/$value`,
+    expect: statuses(401, { ...SP_USERS, ...APPS(200), appNoScope: 403 }),
+  },
+  {
+    route: 'POST /_api/web/{*}',
+    url: (cast) =>
+      `/_api/web/GetFolderByServerRelativeUrl('${encodeURIComponent('/User Photos/Profile Pictures')}')/Files/add(url='${cast.owner.upn.replace(/[@.]/g, '_')}_LThumb.jpg',overwrite=true)`,
+    body: () => ({ type: 'image/jpeg', data: picture }),
+    expect: statuses(401, { ...SP_WRITERS }),
   },
 
   // The admin console's pages and JSON API: administrators only.

@@ -192,7 +192,10 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           );
         }
       }
-      if (!mayAccessPhoto(principal, principal.user, 'write'))
+      // The sites let every user change their own picture; Graph's narrower rule (User.ReadWrite)
+      // is Graph's. A token that acts as the user with any user scope will do.
+      const actsAsUser = ['User.Read', 'User.ReadWrite', 'ProfilePhoto.ReadWrite.All'] as const;
+      if (!actsAsUser.some((scope) => principal.scopes.has(scope)))
         throw forbidden('This token may not change your picture.');
       const body = request.body;
       if (!Buffer.isBuffer(body) || body.length === 0)

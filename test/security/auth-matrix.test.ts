@@ -381,8 +381,9 @@ function graphRows(): RouteCase[] {
     const me = base === '/v1.0/me';
     // Only the owner has a photo: the other callers' own /me photo is not there (404).
     const read = me ? graphMe(200, 404) : graphUser(200, 'read');
-    const write = me ? graphMe(200, 200) : graphUser(200, 'write');
-    const remove = me ? graphMe(204, 204) : graphUser(204, 'write');
+    // A User.Read token reads its own photo; writing it needs User.ReadWrite (as in Graph).
+    const write = me ? { ...graphMe(200, 200), otherUserReadToken: 403 } : graphUser(200, 'write');
+    const remove = me ? { ...graphMe(204, 204), otherUserReadToken: 403 } : graphUser(204, 'write');
     rows.push(
       { route: `GET ${base}`, url, expect: me ? graphMe(200, 200) : graphUser(200, 'read') },
       { route: `GET ${base}/photo`, url: (cast) => `${url(cast)}/photo`, expect: read },
@@ -411,8 +412,43 @@ function graphRows(): RouteCase[] {
         expect: write,
       },
       { route: `DELETE ${base}/photo`, url: (cast) => `${url(cast)}/photo`, expect: remove },
+      {
+        route: `GET ${base}/photo/{size}/$value`,
+        url: (cast) => `${url(cast)}/photo/48x48/$value`,
+        expect: read,
+      },
     );
   }
+  rows.push(
+    {
+      route: 'GET /v1.0/users',
+      url: () => '/v1.0/users?$top=1',
+      // Listing needs a scope that reads anyone; User.Read alone is refused.
+      expect: statuses(401, {
+        userToken: 200,
+        otherUserReadToken: 403,
+        adminToken: 200,
+        ...APPS(200),
+        appNoScope: 403,
+      }),
+    },
+    {
+      // The batch itself admits any valid token; each request inside is checked as if sent alone.
+      route: 'POST /v1.0/$batch',
+      url: () => '/v1.0/$batch',
+      body: () => ({
+        type: 'application/json',
+        data: JSON.stringify({ requests: [{ id: '1', method: 'GET', url: '/users?$top=1' }] }),
+      }),
+      expect: statuses(401, { userToken: 200, otherUserReadToken: 200, adminToken: 200, ...APPS(200) }),
+    },
+    {
+      // A CORS preflight carries no credentials, by the Fetch standard.
+      route: 'OPTIONS /v1.0/{*}',
+      url: () => '/v1.0/me/photo/$value',
+      expect: everyone(204),
+    },
+  );
   return rows;
 }
 

@@ -3,6 +3,7 @@
 //
 //   SHAREPOINT_URL=https://localhost:8443  ACCESS_TOKEN=…  PICTURE=me.jpg (optional)
 //   node examples/pnp-sp-profile/index.mjs
+import { Blob } from 'node:buffer';
 import fs from 'node:fs';
 import { spfi, SPBrowser } from '@pnp/sp';
 import '@pnp/sp/profiles/index.js';

@@ -75,7 +75,8 @@ export async function buildApp(services: Services): Promise<App> {
     childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options),
     trustProxy: false,
     bodyLimit: 1024 * 1024,
-    routerOptions: { maxParamLength: 300 },
+    // SharePoint and Graph match paths without regard to case (parameters keep theirs).
+    routerOptions: { maxParamLength: 300, caseSensitive: false },
     // Some HTTP clients escape Graph's `$value` segment; the router matches it either way.
     rewriteUrl: (request) =>
       (request.url ?? '/').replace(/^(\/v1\.0\/[^?]*\/)%24value(?=$|[?/])/i, (_match, head: string) => `${head}$value`),
@@ -239,7 +240,9 @@ const API_MOUNTS: ReadonlyArray<{
 ];
 
 const isUnder = (path: string, prefix: string) =>
-  path === prefix || (/^[/?]/.test(path.slice(prefix.length)) && path.startsWith(prefix));
+  path.length >= prefix.length &&
+  path.slice(0, prefix.length).toLowerCase() === prefix &&
+  (path.length === prefix.length || /^[/?]/.test(path.slice(prefix.length)));
 
 /** The pages' security headers (every answer but a picture's). */
 function documentSecurityHeaders(https: boolean): Record<string, string> {

@@ -58,6 +58,8 @@ export const ERRORS = {
   photo_not_found: { status: 404, log: 'debug' },
   mailbox_not_found: { status: 404, log: 'debug' },
   app_not_found: { status: 404, log: 'debug' },
+  /** A file or folder of the sites' "User Photos" library that is not there. */
+  file_not_found: { status: 404, log: 'debug' },
 
   // 408, 409, 413, 415, 429, 431.
   /** The request (headers, or the whole of it with its body) did not arrive within its deadline. */

@@ -28,7 +28,10 @@ const MATRIX: Row[] = [
   ['tampered app token', [401, 401, 401, 401, 401, 401, 401]],
   ['app token for another audience', [401, 401, 401, 401, 401, 401, 401]],
   ['user token, default scopes', [200, 200, 200, 200, 200, 403, 403]],
-  ['user token, User.Read', [200, 200, 200, 403, 403, 403, 403]],
+  // Graph: User.Read reads your own photo; writing it needs User.ReadWrite.
+  ['user token, User.Read', [200, 200, 403, 403, 403, 403, 403]],
+  ['user token, User.ReadWrite', [200, 200, 200, 403, 403, 403, 403]],
+  ['user token, User.ReadBasic.All', [200, 200, 403, 200, 200, 403, 403]],
   ['user token, ProfilePhoto.Read.All', [200, 200, 403, 200, 200, 403, 403]],
   ['user token, ProfilePhoto.ReadWrite.All', [200, 200, 200, 200, 200, 403, 403]],
   ['admin token, ProfilePhoto.ReadWrite.All', [200, 200, 200, 200, 200, 200, 204]],

@@ -8,11 +8,24 @@ import { makeMasterPhoto } from '../media/media.js';
 export const DIRECTORY_PHOTO_MAX_BYTES = 100 * 1024;
 const DIRECTORY_PHOTO_SIDE = 96;
 
-export async function setDirectoryPhoto(db: Db, userId: string, upload: Buffer): Promise<void> {
-  if (upload.length > DIRECTORY_PHOTO_MAX_BYTES) {
-    throw payloadTooLarge('The directory photo (thumbnailPhoto) can be at most 100 KB.');
+/**
+ * Stores the directory photo, made from `upload` (at most `maxUploadBytes`: 100 KB as the
+ * directory takes it, more where Graph takes a photo and shrinks it for the directory).
+ */
+export async function setDirectoryPhoto(
+  db: Db,
+  userId: string,
+  upload: Buffer,
+  maxUploadBytes = DIRECTORY_PHOTO_MAX_BYTES,
+): Promise<void> {
+  if (upload.length > maxUploadBytes) {
+    throw payloadTooLarge(
+      maxUploadBytes === DIRECTORY_PHOTO_MAX_BYTES
+        ? 'The directory photo (thumbnailPhoto) can be at most 100 KB.'
+        : `The photo can be at most ${Math.floor(maxUploadBytes / 1024 / 1024)} MB.`,
+    );
   }
-  const photo = await makeMasterPhoto(upload, { maxSide: DIRECTORY_PHOTO_SIDE, maxBytes: DIRECTORY_PHOTO_MAX_BYTES });
+  const photo = await makeMasterPhoto(upload, { maxSide: DIRECTORY_PHOTO_SIDE, maxBytes: maxUploadBytes });
   if (!photo.ok) throw imageRefused(photo);
   const values = { jpeg: photo.jpeg, updated_at: Date.now() };
   await db
@@ -25,4 +38,10 @@ export async function setDirectoryPhoto(db: Db, userId: string, upload: Buffer):
 export async function getDirectoryPhoto(db: Db, userId: string): Promise<Buffer | undefined> {
   const row = await db.selectFrom('directory_photos').select('jpeg').where('user_id', '=', userId).executeTakeFirst();
   return row?.jpeg;
+}
+
+/** Removes the directory photo; false when there was none. */
+export async function removeDirectoryPhoto(db: Db, userId: string): Promise<boolean> {
+  const result = await db.deleteFrom('directory_photos').where('user_id', '=', userId).executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }

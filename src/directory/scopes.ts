@@ -1,16 +1,34 @@
 import { invalidInput } from '../errors.js';
 
-// Microsoft Graph's names for what a token may do with profile photos.
-//  - User.Read: your own user resource and photo (read and write, as in Graph).
+// Microsoft Graph's names for what a token may do with users and their photos.
+//  - User.Read: your own user resource and photo, read only.
+//  - User.ReadWrite: your own user resource and photo, read and write (Graph's photo writes
+//    need it, or ProfilePhoto.ReadWrite.All).
+//  - User.ReadBasic.All, User.Read.All: anyone's user resource and photo, read only.
 //  - ProfilePhoto.Read.All: anyone's photo and basic user resource, read only.
 //  - ProfilePhoto.ReadWrite.All: anyone's photo, read and write (for a user's own token, only
 //    when the user is an administrator, like Graph's admin roles).
 
-export const GRAPH_SCOPES = ['User.Read', 'ProfilePhoto.Read.All', 'ProfilePhoto.ReadWrite.All'] as const;
+export const GRAPH_SCOPES = [
+  'User.Read',
+  'User.ReadWrite',
+  'User.ReadBasic.All',
+  'User.Read.All',
+  'ProfilePhoto.Read.All',
+  'ProfilePhoto.ReadWrite.All',
+] as const;
 export type GraphScope = (typeof GRAPH_SCOPES)[number];
 
 /** Sessions and tokens made without naming scopes act as the user in the apps: own photo, read others'. */
-export const DEFAULT_DELEGATED_SCOPES: readonly GraphScope[] = ['User.Read', 'ProfilePhoto.Read.All'];
+export const DEFAULT_DELEGATED_SCOPES: readonly GraphScope[] = ['User.Read', 'User.ReadWrite', 'ProfilePhoto.Read.All'];
+
+/** The scopes that read anyone's user resource and photo. */
+export const READ_ANYONE_SCOPES: readonly GraphScope[] = [
+  'User.ReadBasic.All',
+  'User.Read.All',
+  'ProfilePhoto.Read.All',
+  'ProfilePhoto.ReadWrite.All',
+];
 
 /** Parses "User.Read ProfilePhoto.Read.All" (spaces or commas, any case); throws a 400 naming an unknown one. */
 export function parseScopes(text: string): GraphScope[] {

@@ -155,3 +155,19 @@ function isUniqueViolation(error: unknown): boolean {
   const { code } = error as { code?: string };
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
+
+/** A page of users in userPrincipalName order, after `afterUpn`; `where` narrows the list. */
+export async function listUsers(
+  db: Db,
+  page: {
+    afterUpn?: string;
+    limit: number;
+    where?: (query: SelectQueryBuilder<Database, 'directory_users', object>) => typeof query;
+  },
+): Promise<DirectoryUser[]> {
+  let query = db.selectFrom('directory_users');
+  if (page.afterUpn !== undefined) query = query.where('upn', '>', page.afterUpn);
+  if (page.where) query = page.where(query);
+  const rows = await query.select(USER_COLUMNS).orderBy('upn').limit(page.limit).execute();
+  return rows.map(toUser);
+}

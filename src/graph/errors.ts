@@ -114,6 +114,16 @@ function graphMessage(request: FastifyRequest, error: AppError): string {
 export function renderGraphError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
   const graph = GRAPH_CODES[error.id];
   const requestId = requestIdOf(request, reply);
+  if (error.status === 401) {
+    // RFC 6750: say a token is wanted, and why one given did not hold.
+    const problem = error.detail.credentials;
+    void reply.header(
+      'www-authenticate',
+      problem === undefined || problem === 'missing'
+        ? 'Bearer realm=""'
+        : `Bearer realm="", error="invalid_token", error_description="${UNAUTHENTICATED[problem].replace(/"/g, "'")}"`,
+    );
+  }
   const clientId = request.headers['client-request-id'];
   return reply.status(graph?.status ?? error.status).send({
     error: {

@@ -1,16 +1,41 @@
+import sharp from 'sharp';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { picturesShown, type DirectoryUser } from '../directory/users.js';
-import { AppError, unsupportedMediaType } from '../errors.js';
+import { getDirectoryPhoto, removeDirectoryPhoto, setDirectoryPhoto } from '../directory/photo.js';
+import { READ_ANYONE_SCOPES } from '../directory/scopes.js';
+import { normalizeUpn } from '../directory/upn.js';
+import { listUsers, picturesShown, type DirectoryUser } from '../directory/users.js';
+import { AppError, invalidInput, unsupportedMediaType } from '../errors.js';
 import { principalOf } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent, strongEtag } from '../http/conditional.js';
-import { availableSides, sizeEtag } from '../mail/photo-sizes.js';
-import { getMailPhoto, removeMailPhoto, setMailPhoto, type MailPhoto } from '../mail/photo-store.js';
+import { renderSquareJpegs } from '../media/media.js';
+import { GRAPH_PHOTO_SIDES } from '../mail/photo-sizes.js';
+import { MAIL_PHOTO_MAX_BYTES, getMailPhoto, removeMailPhoto, setMailPhoto } from '../mail/photo-store.js';
 import type { Services } from '../services.js';
+import { contentTag } from '../storage/hash.js';
 import { graphSubject } from './access.js';
 import { graphErrors } from './errors.js';
+import { parseFilter, parseSelect, userResource } from './users.js';
+
+/** Graph's default and largest page of /users. */
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 999;
+const LIST_OPTIONS = ['$select', '$filter', '$top', '$skiptoken'];
 
 // What Graph's routes do, one named handler per route. `id` is the user the path names
-// (/users/{id | userPrincipalName}), or undefined for /me: the caller.
+// (/users/{id | userPrincipalName}), or undefined for /me: the caller. A user's photo is the
+// mail photo; for a user without a mailbox it is the directory (Entra) photo, as in Graph.
+
+/** A photo Graph serves: the master's side and ETag, and its bytes at each available size. */
+interface GraphPhoto {
+  side: number;
+  etag: string;
+  read(side: number): Promise<Buffer | undefined>;
+}
+
+/** Sizes above the stored photo are not available, as in Exchange. */
+const availableSides = (photo: GraphPhoto): number[] => GRAPH_PHOTO_SIDES.filter((side) => side <= photo.side);
+/** Each size has its own strong ETag; the master's is the photo's own. */
+const sizeEtag = (photo: GraphPhoto, side: number) => (side === photo.side ? photo.etag : `${photo.etag}-${side}`);
 
 const UPLOAD_TYPES = ['image/jpeg', 'image/jpg', 'image/png', 'image/gif', 'image/webp', 'application/octet-stream'];
 
@@ -21,14 +46,41 @@ export function graphHandlers(services: Services) {
   const mailDeps = { db, dialect: services.database.dialect, blobs: services.blobs };
   const context = (path: string) => `${services.config.publicUrl}/v1.0/$metadata#${path}`;
 
-  async function mailPhotoOf(user: DirectoryUser): Promise<MailPhoto> {
-    if (!user.hasMailbox) throw graphErrors.noMailbox();
-    const photo = picturesShown(user) ? await getMailPhoto(db, user.id) : undefined;
+  /** The user's photo: the mail photo, or the directory photo for a user without a mailbox. */
+  async function photoOf(user: DirectoryUser): Promise<GraphPhoto | undefined> {
+    // A disabled user's photo is shown to nobody (an admin's token included), as if there were none.
+    if (!picturesShown(user)) return undefined;
+    if (user.hasMailbox) {
+      const photo = await getMailPhoto(db, user.id);
+      return (
+        photo && {
+          side: photo.side,
+          etag: photo.etag,
+          read: (side) => services.mailSizes.read(photo, side),
+        }
+      );
+    }
+    const jpeg = await getDirectoryPhoto(db, user.id);
+    if (!jpeg) return undefined;
+    const side = Math.min((await sharp(jpeg).metadata()).width ?? 0, (await sharp(jpeg).metadata()).height ?? 0);
+    return {
+      side,
+      etag: contentTag(jpeg),
+      read: async (wanted) => {
+        if (wanted === side) return jpeg;
+        const [rendered] = await renderSquareJpegs(jpeg, [wanted]);
+        return rendered?.jpeg;
+      },
+    };
+  }
+
+  async function existingPhotoOf(user: DirectoryUser): Promise<GraphPhoto> {
+    const photo = await photoOf(user);
     if (!photo) throw graphErrors.imageNotFound();
     return photo;
   }
 
-  const metadata = (photo: MailPhoto, side: number) => ({
+  const metadata = (photo: GraphPhoto, side: number) => ({
     '@odata.mediaContentType': 'image/jpeg' as const,
     '@odata.mediaEtag': strongEtag(sizeEtag(photo, side)),
     id: `${side}x${side}`,
@@ -37,7 +89,7 @@ export function graphHandlers(services: Services) {
   });
 
   /** `240x240` → 240, when the photo has that size; Graph's ImageNotFound otherwise. */
-  function parseSize(photo: MailPhoto, size: string): number {
+  function parseSize(photo: GraphPhoto, size: string): number {
     const match = /^(\d{1,4})x(\d{1,4})$/i.exec(size);
     const side = match && match[1] === match[2] ? Number(match[1]) : NaN;
     const sides = availableSides(photo);
@@ -48,7 +100,7 @@ export function graphHandlers(services: Services) {
     return side;
   }
 
-  async function sendPhoto(request: FastifyRequest, reply: FastifyReply, photo: MailPhoto, side: number) {
+  async function sendPhoto(request: FastifyRequest, reply: FastifyReply, photo: GraphPhoto, side: number) {
     const representation = {
       tag: sizeEtag(photo, side),
       cacheControl: CACHE_CONTROL.revalidate,
@@ -56,35 +108,83 @@ export function graphHandlers(services: Services) {
     };
     if (clientHasCurrent(request, reply, representation)) return reply.status(304).send();
     // The default photo is the stored master, whatever its side; the listed sizes are Graph's.
-    const bytes = await services.mailSizes.read(photo, side);
+    const bytes = await photo.read(side);
     if (!bytes) throw graphErrors.imageNotFound();
     return reply.type('image/jpeg').send(bytes);
   }
 
   return {
-    /** GET /me, /users/{id}: the user resource. */
+    /** GET /me, /users/{id}: the user resource ($select honoured). */
     async user(request: FastifyRequest, id: string | undefined) {
       const user = await graphSubject(services, principalOf(request), id, 'profile');
-      return {
-        '@odata.context': context('users/$entity'),
-        id: user.id,
-        displayName: user.displayName,
-        userPrincipalName: user.upn,
-        mail: user.hasMailbox ? user.upn : null,
+      const select = (request.query as { $select?: string } | undefined)?.$select;
+      return { '@odata.context': context('users/$entity'), ...userResource(user, select) };
+    },
+
+    /** GET /users: a page of users, with $select, $filter, $top and @odata.nextLink. */
+    async users(request: FastifyRequest) {
+      const principal = principalOf(request);
+      if (!READ_ANYONE_SCOPES.some((scope) => principal.scopes.has(scope))) throw graphErrors.profileDenied();
+      const query = request.query as Record<string, string | undefined>;
+      for (const key of Object.keys(query)) {
+        if (key.startsWith('$') && !LIST_OPTIONS.includes(key.toLowerCase())) {
+          throw invalidInput(
+            `photosync does not support ${key} on /users; use $select, $filter and $top.`,
+            'invalid_request',
+          );
+        }
+      }
+      const option = (name: string) => Object.entries(query).find(([k]) => k.toLowerCase() === name)?.[1];
+      const top = option('$top') === undefined ? DEFAULT_PAGE : Number(option('$top'));
+      if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE) {
+        throw invalidInput(
+          `Invalid page size specified: '${option('$top')}'. Must be between 1 and ${MAX_PAGE} inclusive.`,
+          'invalid_request',
+        );
+      }
+      const select = option('$select');
+      const filterText = option('$filter');
+      const filter = filterText === undefined ? undefined : parseFilter(filterText);
+      parseSelect(select);
+      const skipToken = option('$skiptoken');
+      let afterUpn: string | undefined;
+      if (skipToken !== undefined) {
+        afterUpn = Buffer.from(skipToken, 'base64url').toString('utf8');
+        if (!normalizeUpn(afterUpn))
+          throw invalidInput('The $skiptoken is not one this server gave.', 'invalid_request');
+      }
+      const rows = await listUsers(db, {
+        ...(afterUpn !== undefined ? { afterUpn } : {}),
+        limit: top + 1,
+        ...(filter ? { where: (q) => q.where(filter) } : {}),
+      });
+      const page = rows.slice(0, top);
+      const body: Record<string, unknown> = {
+        '@odata.context': context(select ? `users(${parseSelect(select).join(',')})` : 'users'),
+        value: page.map((user) => userResource(user, select)),
       };
+      if (rows.length > top) {
+        const next = new URLSearchParams();
+        if (select !== undefined) next.set('$select', select);
+        if (filterText !== undefined) next.set('$filter', filterText);
+        if (option('$top') !== undefined) next.set('$top', String(top));
+        next.set('$skiptoken', Buffer.from(page[page.length - 1]!.upn).toString('base64url'));
+        body['@odata.nextLink'] = `${services.config.publicUrl}/v1.0/users?${next.toString().replace(/\+/g, '%20')}`;
+      }
+      return body;
     },
 
     /** GET …/photo: the largest size's metadata. */
     async photo(request: FastifyRequest, id: string | undefined) {
       const user = await graphSubject(services, principalOf(request), id, 'read');
-      const photo = await mailPhotoOf(user);
+      const photo = await existingPhotoOf(user);
       return { '@odata.context': context(`users('${user.id}')/photo/$entity`), ...metadata(photo, photo.side) };
     },
 
     /** GET …/photo/$value: the master's bytes. */
     async photoValue(request: FastifyRequest, reply: FastifyReply, id: string | undefined) {
       const user = await graphSubject(services, principalOf(request), id, 'read');
-      const photo = await mailPhotoOf(user);
+      const photo = await existingPhotoOf(user);
       return sendPhoto(request, reply, photo, photo.side);
     },
 
@@ -111,23 +211,24 @@ export function graphHandlers(services: Services) {
       if (!Buffer.isBuffer(body) || body.length === 0) {
         throw new AppError('image_empty', 'The request has no photo in its body.');
       }
-      // A user without a mailbox is refused by the mail store (Graph's MailboxNotEnabledForRESTAPI).
-      await setMailPhoto(mailDeps, user, body);
+      // A user without a mailbox has the directory (Entra) photo, which Graph writes for them.
+      if (user.hasMailbox) await setMailPhoto(mailDeps, user, body);
+      else await setDirectoryPhoto(db, user.id, body, MAIL_PHOTO_MAX_BYTES);
       return reply.status(200).send(undefined as never);
     },
 
     /** DELETE …/photo. */
     async removePhoto(request: FastifyRequest, reply: FastifyReply, id: string | undefined) {
       const user = await graphSubject(services, principalOf(request), id, 'write');
-      if (!(await removeMailPhoto(mailDeps, user))) throw graphErrors.imageNotFound();
+      const removed = user.hasMailbox ? await removeMailPhoto(mailDeps, user) : await removeDirectoryPhoto(db, user.id);
+      if (!removed) throw graphErrors.imageNotFound();
       return reply.status(204).send(null);
     },
 
     /** GET …/photos: every available size's metadata. */
     async photos(request: FastifyRequest, id: string | undefined) {
       const user = await graphSubject(services, principalOf(request), id, 'read');
-      if (!user.hasMailbox) throw graphErrors.noMailbox();
-      const photo = picturesShown(user) ? await getMailPhoto(db, user.id) : undefined;
+      const photo = await photoOf(user);
       return {
         '@odata.context': context(`users('${user.id}')/photos`),
         value: photo ? availableSides(photo).map((side) => metadata(photo, side)) : [],
@@ -137,7 +238,7 @@ export function graphHandlers(services: Services) {
     /** GET …/photos/{size}: one size's metadata. */
     async photoSize(request: FastifyRequest, id: string | undefined, size: string) {
       const user = await graphSubject(services, principalOf(request), id, 'read');
-      const photo = await mailPhotoOf(user);
+      const photo = await existingPhotoOf(user);
       return {
         '@odata.context': context(`users('${user.id}')/photos/$entity`),
         ...metadata(photo, parseSize(photo, size)),
@@ -147,7 +248,7 @@ export function graphHandlers(services: Services) {
     /** GET …/photos/{size}/$value: one size's bytes. */
     async photoSizeValue(request: FastifyRequest, reply: FastifyReply, id: string | undefined, size: string) {
       const user = await graphSubject(services, principalOf(request), id, 'read');
-      const photo = await mailPhotoOf(user);
+      const photo = await existingPhotoOf(user);
       return sendPhoto(request, reply, photo, parseSize(photo, size));
     },
   };

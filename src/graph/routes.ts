@@ -3,7 +3,20 @@ import { MAIL_PHOTO_MAX_BYTES } from '../mail/photo-store.js';
 import type { Services } from '../services.js';
 import { requestIdOf } from './errors.js';
 import { graphHandlers } from './handlers.js';
-import { SizeParams, UserParams, UserSizeParams, graphSchemas } from './schemas.js';
+import {
+  BATCH_MAX_BYTES,
+  SizeParams,
+  UserParams,
+  UserSizeParams,
+  batchSchema,
+  graphSchemas,
+  usersList,
+} from './schemas.js';
+import { parseBatch, runBatch } from './batch.js';
+
+/** The headers browser code may read from Graph's answers, as Graph exposes them. */
+const CORS_EXPOSED_HEADERS =
+  'ETag, Location, Preference-Applied, Content-Range, request-id, client-request-id, ReadWriteConsistencyToken, SdkVersion, WWW-Authenticate, Retry-After';
 
 // Microsoft Graph v1.0: the user resource and the mail photo (profilePhoto), for /me and
 // /users/{id | userPrincipalName}, with Graph's paths, status codes, headers and JSON shapes.
@@ -17,6 +30,38 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
   app.addHook('onRequest', async (request, reply) => {
     requestIdOf(request, reply);
   });
+  // CORS as Graph does it: bearer tokens only (never cookies), so any origin may call, and
+  // browser code may read the headers Graph exposes. Errors (a 401 too) carry them as well.
+  app.addHook('onSend', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (origin === undefined) return;
+    void reply.header('access-control-allow-origin', '*');
+    void reply.header('access-control-expose-headers', CORS_EXPOSED_HEADERS);
+  });
+  app.options(
+    '/*',
+    {
+      config: { auth: false },
+      schema: {
+        summary: 'CORS preflight: any origin, the methods and headers Graph takes',
+        tags: ['graph'],
+        response: { 204: { description: 'Allowed', type: 'null' } },
+      },
+    },
+    async (request, reply) => {
+      const asked = request.headers['access-control-request-headers'];
+      return reply
+        .status(204)
+        .header('access-control-allow-origin', '*')
+        .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS')
+        .header(
+          'access-control-allow-headers',
+          typeof asked === 'string' && asked !== '' ? asked : 'Authorization, Content-Type, client-request-id',
+        )
+        .header('access-control-max-age', '3600')
+        .send(null);
+    },
+  );
   // Photo uploads are raw image bytes whatever the declared type; JSON has no place in this API.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -24,6 +69,11 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
   const graph = graphHandlers(services);
   const me = graphSchemas('the signed-in user');
   const users = graphSchemas('a user (by id or userPrincipalName)');
+
+  app.get('/users', { schema: usersList }, (request) => graph.users(request));
+  app.post('/$batch', { bodyLimit: BATCH_MAX_BYTES, schema: batchSchema }, async (request) => ({
+    responses: await runBatch(app, request, parseBatch(request.body)),
+  }));
 
   app.get('/me', { schema: me.user }, (request) => graph.user(request, ME));
   app.get('/users/:id', { schema: { ...users.user, params: UserParams } }, (request) =>
@@ -39,6 +89,17 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
   app.get('/users/:id/photo/$value', { schema: { ...users.photoValue, params: UserParams } }, (request, reply) =>
     graph.photoValue(request, reply, request.params.id),
   );
+
+  // Graph's docs also write a size under /photo: /me/photo/48x48/$value.
+  app.get('/me/photo/:size/$value', { schema: { ...me.photoSizeValue, params: SizeParams } }, (request, reply) =>
+    graph.photoSizeValue(request, reply, ME, request.params.size),
+  );
+  app.get(
+    '/users/:id/photo/:size/$value',
+    { schema: { ...users.photoSizeValue, params: UserSizeParams } },
+    (request, reply) => graph.photoSizeValue(request, reply, request.params.id, request.params.size),
+  );
+
 
   // Whose photo, whether the caller may change it and the declared type are all settled before
   // the body is read (preParsing): a refused upload is answered without receiving it.

@@ -26,13 +26,75 @@ const PhotoSizes = Type.Object({
   '@odata.context': Type.String(),
   value: Type.Array(Type.Omit(PhotoMetadata, ['@odata.context'])),
 });
-const GraphUser = Type.Object({
-  '@odata.context': Type.String(),
-  id: Type.String(),
-  displayName: Type.String(),
-  userPrincipalName: Type.String(),
-  mail: Type.Union([Type.String(), Type.Null()]),
-});
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+/** The user resource: the default properties, or those $select names. */
+const UserProperties = {
+  businessPhones: Type.Optional(Type.Array(Type.String())),
+  displayName: Type.Optional(Type.String()),
+  givenName: Type.Optional(NullableString),
+  jobTitle: Type.Optional(NullableString),
+  mail: Type.Optional(NullableString),
+  mobilePhone: Type.Optional(NullableString),
+  officeLocation: Type.Optional(NullableString),
+  preferredLanguage: Type.Optional(NullableString),
+  surname: Type.Optional(NullableString),
+  userPrincipalName: Type.Optional(Type.String()),
+  id: Type.Optional(Type.String()),
+  accountEnabled: Type.Optional(Type.Boolean()),
+};
+const GraphUser = Type.Object({ '@odata.context': Type.String(), ...UserProperties });
+const UserQuery = Type.Object({ $select: Type.Optional(Type.String({ maxLength: 1000 })) });
+
+/** A batch may carry 20 photos' worth of base64. */
+export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
+
+export const usersList = {
+  tags: ['graph'],
+  summary: 'List users: $select, $filter (eq, startswith), $top (1–999, default 100), @odata.nextLink',
+  description:
+    "$filter: userPrincipalName, mail, displayName, givenName or surname, with eq 'value' or startswith(property,'value'), " +
+    'joined by and or by or. Needs User.ReadBasic.All, User.Read.All, ProfilePhoto.Read.All or ProfilePhoto.ReadWrite.All.',
+  querystring: Type.Object(
+    {
+      $select: Type.Optional(Type.String({ maxLength: 1000 })),
+      $filter: Type.Optional(Type.String({ maxLength: 1000 })),
+      $top: Type.Optional(Type.String({ maxLength: 10 })),
+      $skiptoken: Type.Optional(Type.String({ maxLength: 400 })),
+    },
+    { additionalProperties: true },
+  ),
+  response: {
+    200: Type.Object({
+      '@odata.context': Type.String(),
+      '@odata.nextLink': Type.Optional(Type.String()),
+      value: Type.Array(Type.Object(UserProperties)),
+    }),
+    ...graphErrorResponses,
+  },
+};
+
+export const batchSchema = {
+  tags: ['graph'],
+  summary: 'JSON batching: up to 20 requests, dependsOn, binary bodies as base64',
+  description:
+    'Body: {"requests":[{"id":"1","method":"GET","url":"/me"},…]}. Each request runs with the batch’s Authorization; ' +
+    'answers come in request order as {"responses":[{id,status,headers,body}]}, a body that is not JSON as base64.',
+  body: { description: 'JSON: {"requests": [...]}' },
+  response: {
+    200: Type.Object({
+      responses: Type.Array(
+        Type.Object({
+          id: Type.String(),
+          status: Type.Integer(),
+          headers: Type.Record(Type.String(), Type.String()),
+          body: Type.Optional(Type.Unknown()),
+        }),
+      ),
+    }),
+    ...graphErrorResponses,
+    413: Type.Ref(GraphErrorBody),
+  },
+};
 
 const imageResponse = {
   200: { description: 'The JPEG photo', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
@@ -40,8 +102,9 @@ const imageResponse = {
 };
 
 const SCOPES_TEXT =
-  'Delegated: User.Read (own photo, read and write), ProfilePhoto.Read.All (read anyone). ' +
-  'Apps: ProfilePhoto.Read.All or ProfilePhoto.ReadWrite.All.';
+  'Delegated: User.Read (own, read), User.ReadWrite (own, read and write), User.ReadBasic.All, User.Read.All or ' +
+  'ProfilePhoto.Read.All (read anyone). Apps: those read scopes, or ProfilePhoto.ReadWrite.All. ' +
+  'A user without a mailbox has the directory (Entra) photo here, as in Graph.';
 
 const tags = ['graph'];
 
@@ -51,7 +114,8 @@ export function graphSchemas(who: string) {
     user: {
       tags,
       summary: `The user resource of ${who}`,
-      description: SCOPES_TEXT,
+      description: `The default properties, or those $select names (null where unknown). ${SCOPES_TEXT}`,
+      querystring: UserQuery,
       response: { 200: GraphUser, ...graphErrorResponses },
     },
     photo: {
@@ -73,7 +137,8 @@ export function graphSchemas(who: string) {
         `The body is the image: JPEG, PNG, GIF or WebP, at most ${MAIL_PHOTO_MAX_BYTES / 1024 / 1024} MB (413 above). ` +
         'Not an image, corrupt, too many pixels, a side over 16,384 px, sides more than 8:1 or too slow to decode: 400. ' +
         'Too many images waiting already: 503 with Retry-After. ' +
-        "Own photo with User.Read; anyone's with ProfilePhoto.ReadWrite.All (app, or an administrator's token).",
+        "Own photo with User.ReadWrite; anyone's with ProfilePhoto.ReadWrite.All (app, or an administrator's token). " +
+        'A user without a mailbox: the directory (Entra) photo, shrunk to 96 px as the directory keeps it.',
       consumes: ['image/jpeg', 'image/png', 'image/gif', 'image/webp'],
       // The bytes are checked by the image pipeline; a schema with no type accepts the raw buffer.
       body: { description: 'The image bytes: JPEG, PNG, GIF or WebP, at most 4 MB' },

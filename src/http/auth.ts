@@ -3,7 +3,7 @@ import type { AppRegistration } from '../directory/apps.js';
 import type { Surface } from '../directory/resources.js';
 import { verifyAccessToken } from '../directory/tokens.js';
 import { grantForToken, userForSession } from '../directory/credentials.js';
-import { DEFAULT_DELEGATED_SCOPES, type GraphScope } from '../directory/scopes.js';
+import { DEFAULT_DELEGATED_SCOPES, READ_ANYONE_SCOPES, type GraphScope } from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { forbidden, unauthorized, type CredentialProblem } from '../errors.js';
 import type { Db } from '../storage/database.js';
@@ -227,14 +227,16 @@ export type PhotoAccess = 'read' | 'write';
 
 /**
  * Whether the principal may read or change `subject`'s photo, by Graph's scope rules:
- * User.Read covers your own photo (read and write); ProfilePhoto.Read.All reads anyone's;
- * ProfilePhoto.ReadWrite.All changes anyone's (a user's own token also needs the admin role).
+ * User.Read reads your own photo, User.ReadWrite also changes it; User.ReadBasic.All,
+ * User.Read.All and ProfilePhoto.Read.All read anyone's; ProfilePhoto.ReadWrite.All changes
+ * anyone's (a user's own token also needs the admin role).
  */
 export function mayAccessPhoto(principal: Principal, subject: { id: string }, access: PhotoAccess): boolean {
   const has = (scope: GraphScope) => principal.scopes.has(scope);
   if (principal.kind === 'user' && principal.user.id === subject.id) {
-    return has('User.Read') || has('ProfilePhoto.ReadWrite.All') || (access === 'read' && has('ProfilePhoto.Read.All'));
+    if (has('User.ReadWrite') || has('ProfilePhoto.ReadWrite.All')) return true;
+    return access === 'read' && (has('User.Read') || READ_ANYONE_SCOPES.some(has));
   }
-  if (access === 'read') return has('ProfilePhoto.Read.All') || has('ProfilePhoto.ReadWrite.All');
+  if (access === 'read') return READ_ANYONE_SCOPES.some(has);
   return has('ProfilePhoto.ReadWrite.All') && (principal.kind === 'app' || principal.user.isAdmin);
 }

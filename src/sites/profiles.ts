@@ -261,3 +261,8 @@ export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: 
   });
   await deps.blobs.delete(oldKeys);
 }
+
+/** SPS-PictureExchangeSyncState as an administrator sets it (SetSingleValueProfileProperty). */
+export async function setExchangeSyncState(db: Kysely<Database>, user: DirectoryUser, state: 0 | 1): Promise<void> {
+  await upsertProfile(db, user, { exchange_sync_state: state });
+}

@@ -7,10 +7,11 @@ import { forbidden } from '../errors.js';
 import type { App } from '../http/types.js';
 import { SESSION_COOKIE, mayAccessPhoto, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
-import { pictureProperties } from './library.js';
-import { fileStemOf, getSiteProfile } from './profiles.js';
+import { LIBRARY_PATH, pictureProperties } from './library.js';
+import { fileStemOf, getSiteProfile, setExchangeSyncState, showPlaceholder } from './profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
-import { argumentValue, parseCall } from './rest-call.js';
+import { argumentValue, bindArguments, parseCall } from './rest-call.js';
+import { jsonBody, sharePointWebRoutes } from './rest-web.js';
 import { sharePointErrors } from './rest-errors.js';
 import { formatOData, odataFormatOf, type ODataFormat } from './rest-odata.js';
 
@@ -81,7 +82,10 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   async function accountUser(principal: Principal, args: Map<string, string>, query: Record<string, unknown>) {
     const raw = args.get('accountname');
     if (raw === undefined) throw sharePointErrors.badQuery('The parameter accountName is missing.');
-    const account = argumentValue(raw, query);
+    return accountUserNamed(principal, argumentValue(raw, query));
+  }
+
+  async function accountUserNamed(principal: Principal, account: string) {
     const upn = upnFromAccountName(account);
     if (!upn)
       throw sharePointErrors.badQuery(`"${account}" is not an account name (like i:0#.f|membership|jane@contoso.com).`);
@@ -107,7 +111,11 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         );
       }
     }
-    if (!mayAccessPhoto(principal, principal.user, 'write')) throw forbidden('This token may not change your picture.');
+    // The sites let every user change their own picture; Graph's narrower rule (User.ReadWrite)
+    // is Graph's. A token that acts as the user with any user scope will do.
+    const actsAsUser = ['User.Read', 'User.ReadWrite', 'ProfilePhoto.ReadWrite.All'] as const;
+    if (!actsAsUser.some((scope) => principal.scopes.has(scope)))
+      throw forbidden('This token may not change your picture.');
     return principal.user;
   }
 
@@ -136,10 +144,12 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const { name, args } = parseCall(request.params.call);
+      const call = parseCall(request.params.call);
+      const { name } = call;
       const query = request.query as Record<string, unknown>;
       switch (name.toLowerCase()) {
         case 'getmyproperties': {
+          bindArguments(call, []);
           if (principal.kind !== 'user')
             throw forbidden('GetMyProperties needs a user; an app token has no profile of its own.');
           return send(
@@ -151,7 +161,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           );
         }
         case 'getpropertiesfor': {
-          const user = await accountUser(principal, args, query);
+          const user = await accountUser(principal, bindArguments(call, ['accountname']), query);
           return send(
             request,
             reply,
@@ -161,6 +171,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           );
         }
         case 'getuserprofilepropertyfor': {
+          const args = bindArguments(call, ['accountname', 'propertyname']);
           const user = await accountUser(principal, args, query);
           const rawName = args.get('propertyname');
           if (rawName === undefined) throw sharePointErrors.badQuery('The parameter propertyName is missing.');
@@ -209,6 +220,73 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   );
 
   app.post(
+    `${PEOPLE_MANAGER}/SetSingleValueProfileProperty`,
+    {
+      schema: {
+        summary:
+          "Set a picture property of someone's profile (administrators and apps with ProfilePhoto.ReadWrite.All)",
+        description:
+          'Body: {"accountName":"i:0#.f|membership|jane@contoso.com","propertyName":"…","propertyValue":"…"}. ' +
+          'photosync keeps the picture properties only: PictureURL ("" or SPS-PicturePlaceholderState "1" shows the placeholder; ' +
+          "the user's own file in User Photos keeps the picture) and SPS-PictureExchangeSyncState (0 or 1).",
+        tags: ['sharepoint'],
+        body: { description: 'JSON: accountName, propertyName, propertyValue' },
+        response: json,
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (!mayAccessPhoto(principal, { id: '' }, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
+        throw forbidden("Only administrators and apps with ProfilePhoto.ReadWrite.All may change others' profiles.");
+      const body = jsonBody(request.body);
+      const field = (name: string) => {
+        const value = Object.entries(body).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+        if (typeof value !== 'string') throw sharePointErrors.badQuery(`The parameter ${name} is missing.`);
+        return value;
+      };
+      const user = await accountUserNamed(principal, field('accountName'));
+      const propertyName = field('propertyName');
+      const value = field('propertyValue').trim();
+      const deps = { db, blobs: services.blobs };
+      switch (propertyName.toLowerCase()) {
+        case 'pictureurl':
+        case 'sps-pictureplaceholderstate': {
+          const placeholder = propertyName.toLowerCase() === 'pictureurl' ? value === '' : value === '1';
+          if (placeholder) {
+            await services.lock.run(user.id, () => showPlaceholder(deps, user, Date.now()));
+            break;
+          }
+          const properties = (await personProperties(user)).UserProfileProperties;
+          const current = (key: string) => properties.find((p) => p.Key === key)?.Value ?? '';
+          const keeps =
+            propertyName.toLowerCase() === 'pictureurl'
+              ? current('PictureURL') !== '' &&
+                value.split('?')[0]!.toLowerCase() === current('PictureURL').split('?')[0]!.toLowerCase()
+              : value === '0' && current('SPS-PicturePlaceholderState') === '0';
+          if (!keeps) {
+            throw sharePointErrors.badQuery(
+              `photosync shows only the user's own files in ${LIBRARY_PATH}: upload the picture there ` +
+                '(Files/add) rather than pointing the profile elsewhere.',
+            );
+          }
+          break;
+        }
+        case 'sps-pictureexchangesyncstate':
+          if (value !== '0' && value !== '1')
+            throw sharePointErrors.badQuery('SPS-PictureExchangeSyncState is 0 or 1.');
+          await setExchangeSyncState(db, user, value === '1' ? 1 : 0);
+          break;
+        default:
+          throw sharePointErrors.badQuery(
+            `photosync keeps only the picture properties of a profile (PictureURL, SPS-PicturePlaceholderState, ` +
+              `SPS-PictureExchangeSyncState); ${propertyName} cannot be set here.`,
+          );
+      }
+      return send(request, reply, 'SetSingleValueProfileProperty', null, 'Edm.Null');
+    },
+  );
+
+  app.post(
     '/contextinfo',
     {
       schema: {
@@ -241,6 +319,8 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       );
     },
   );
+
+  await sharePointWebRoutes(app, services);
 }
 
 export type { ODataFormat };

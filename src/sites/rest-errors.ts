@@ -19,6 +19,7 @@ const SHAREPOINT_CODES: Partial<Record<ErrorId, { code: string; status?: number 
   // SharePoint answers an address it does not have with 400.
   not_found: { code: INVALID_QUERY, status: 400 },
   user_not_found: { code: '-2146232832, Microsoft.SharePoint.SPException' },
+  file_not_found: { code: '-2147024894, System.IO.FileNotFoundException' },
   too_large: { code: '-2130575275, Microsoft.SharePoint.SPException' },
   unsupported_type: { code: '-1, unsupported_type', status: 400 },
   internal_error: { code: '-1, System.Exception' },
@@ -30,6 +31,7 @@ const ACCESS_DENIED = 'Access denied. You do not have permission to perform this
 export const sharePointErrors = {
   badQuery: (message: string) => invalidInput(message, 'invalid_request'),
   userNotFound: (account: string) => notFound(`User not found: ${account}.`, 'user_not_found'),
+  fileNotFound: (path: string) => notFound(`File Not Found: ${path}`, 'file_not_found'),
 };
 
 function sharePointMessage(request: FastifyRequest, error: AppError): string {

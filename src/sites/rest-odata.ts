@@ -70,3 +70,27 @@ function verbose(object: Record<string, unknown>): Record<string, unknown> {
   }
   return out;
 }
+
+export interface ODataCollection {
+  publicUrl: string;
+  /** The items' type, e.g. SP.User */
+  type: string;
+  values: unknown[];
+}
+
+/** A collection: verbose {"d":{"results":[…]}}, minimalmetadata and nometadata {"value":[…]}. */
+export function formatODataCollection(
+  format: ODataFormat,
+  { publicUrl, type, values }: ODataCollection,
+): Record<string, unknown> {
+  if (format === 'verbose') {
+    return {
+      d: {
+        results: values.map((value) => ({ __metadata: { type }, ...verbose(value as Record<string, unknown>) })),
+      },
+    };
+  }
+  return format === 'minimalmetadata'
+    ? { 'odata.metadata': `${publicUrl}/_api/$metadata#${type}s`, value: values }
+    : { value: values };
+}

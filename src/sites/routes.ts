@@ -111,6 +111,12 @@ export function siteRoutes(app: App, services: Services): void {
     '/_layouts/15/userphoto.aspx',
     {
       config: { picture: true, auth: PICTURE_VIEWERS },
+      // SharePoint reads AccountName=, Size= and the rest without regard to case.
+      preValidation: async (request) => {
+        request.query = Object.fromEntries(
+          Object.entries(request.query as Record<string, unknown>).map(([key, value]) => [key.toLowerCase(), value]),
+        ) as PhotoQuery;
+      },
       schema: {
         summary: "A user's site picture (S, M or L), or the placeholder",
         description:

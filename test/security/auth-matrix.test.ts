@@ -75,6 +75,19 @@ const graphUser = (ok: number, access: 'read' | 'write') =>
   });
 const SP_USERS = { user: 200, userToken: 200, otherUser: 200, otherUserReadToken: 200, admin: 200, adminToken: 200 };
 
+/** Changing someone's profile in the sites: administrators' and apps' tokens with ProfilePhoto.ReadWrite.All. */
+const SP_WRITERS = {
+  user: 403,
+  userToken: 403,
+  otherUser: 403,
+  otherUserReadToken: 403,
+  admin: 403,
+  adminToken: 200,
+  appRead: 403,
+  appReadWrite: 200,
+  appNoScope: 403,
+};
+
 const OWNER_IDENTITIES: readonly Identity[] = ['user', 'userToken'];
 
 /** Only the owner asking for their own L picture is a user action; anyone else only looks. */
@@ -254,6 +267,49 @@ export const ROUTES: RouteCase[] = [
     expect: statuses(401, { ...SP_USERS, user: 403, otherUser: 403, admin: 403, ...APPS(403) }),
   },
 
+  {
+    route: 'POST /_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty',
+    url: () => '/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty',
+    body: (cast) => ({
+      type: 'application/json',
+      data: JSON.stringify({
+        accountName: `i:0#.f|membership|${cast.owner.upn}`,
+        propertyName: 'SPS-PictureExchangeSyncState',
+        propertyValue: '1',
+      }),
+    }),
+    expect: statuses(401, { ...SP_WRITERS }),
+  },
+  {
+    route: 'GET /_api/web/currentuser',
+    url: () => '/_api/web/currentuser',
+    expect: statuses(401, { ...SP_USERS, ...APPS(403) }),
+  },
+  {
+    route: 'GET /_api/web/siteusers',
+    url: () => '/_api/web/siteusers',
+    expect: statuses(401, { ...SP_USERS, ...APPS(200), appNoScope: 403 }),
+  },
+  {
+    route: 'POST /_api/web/ensureuser',
+    url: () => '/_api/web/ensureuser',
+    body: (cast) => ({ type: 'application/json', data: JSON.stringify({ logonName: cast.owner.upn }) }),
+    expect: statuses(401, { ...SP_USERS, ...APPS(200), appNoScope: 403 }),
+  },
+  {
+    route: 'GET /_api/web/{*}',
+    url: (cast) =>
+      `/_api/web/GetFileByServerRelativeUrl('${encodeURIComponent(`/User Photos/Profile Pictures/${cast.owner.upn.replace(/[@.]/g, '_')}_LThumb.jpg`)}')/$value`,
+    expect: statuses(401, { ...SP_USERS, ...APPS(200), appNoScope: 403 }),
+  },
+  {
+    route: 'POST /_api/web/{*}',
+    url: (cast) =>
+      `/_api/web/GetFolderByServerRelativeUrl('${encodeURIComponent('/User Photos/Profile Pictures')}')/Files/add(url='${cast.owner.upn.replace(/[@.]/g, '_')}_LThumb.jpg',overwrite=true)`,
+    body: () => ({ type: 'image/jpeg', data: picture }),
+    expect: statuses(401, { ...SP_WRITERS }),
+  },
+
   // The admin console's pages and JSON API: administrators only.
   { route: 'GET /admin/assets/admin.css', url: () => '/admin/assets/admin.css', expect: everyone(200) },
   { route: 'GET /admin', url: () => '/admin', expect: statuses(303, ADMIN_PAGES) },
@@ -334,8 +390,9 @@ function graphRows(): RouteCase[] {
     const me = base === '/v1.0/me';
     // Only the owner has a photo: the other callers' own /me photo is not there (404).
     const read = me ? graphMe(200, 404) : graphUser(200, 'read');
-    const write = me ? graphMe(200, 200) : graphUser(200, 'write');
-    const remove = me ? graphMe(204, 204) : graphUser(204, 'write');
+    // A User.Read token reads its own photo; writing it needs User.ReadWrite (as in Graph).
+    const write = me ? { ...graphMe(200, 200), otherUserReadToken: 403 } : graphUser(200, 'write');
+    const remove = me ? { ...graphMe(204, 204), otherUserReadToken: 403 } : graphUser(204, 'write');
     rows.push(
       { route: `GET ${base}`, url, expect: me ? graphMe(200, 200) : graphUser(200, 'read') },
       { route: `GET ${base}/photo`, url: (cast) => `${url(cast)}/photo`, expect: read },
@@ -364,8 +421,43 @@ function graphRows(): RouteCase[] {
         expect: write,
       },
       { route: `DELETE ${base}/photo`, url: (cast) => `${url(cast)}/photo`, expect: remove },
+      {
+        route: `GET ${base}/photo/{size}/$value`,
+        url: (cast) => `${url(cast)}/photo/48x48/$value`,
+        expect: read,
+      },
     );
   }
+  rows.push(
+    {
+      route: 'GET /v1.0/users',
+      url: () => '/v1.0/users?$top=1',
+      // Listing needs a scope that reads anyone; User.Read alone is refused.
+      expect: statuses(401, {
+        userToken: 200,
+        otherUserReadToken: 403,
+        adminToken: 200,
+        ...APPS(200),
+        appNoScope: 403,
+      }),
+    },
+    {
+      // The batch itself admits any valid token; each request inside is checked as if sent alone.
+      route: 'POST /v1.0/$batch',
+      url: () => '/v1.0/$batch',
+      body: () => ({
+        type: 'application/json',
+        data: JSON.stringify({ requests: [{ id: '1', method: 'GET', url: '/users?$top=1' }] }),
+      }),
+      expect: statuses(401, { userToken: 200, otherUserReadToken: 200, adminToken: 200, ...APPS(200) }),
+    },
+    {
+      // A CORS preflight carries no credentials, by the Fetch standard.
+      route: 'OPTIONS /v1.0/{*}',
+      url: () => '/v1.0/me/photo/$value',
+      expect: everyone(204),
+    },
+  );
   return rows;
 }
 

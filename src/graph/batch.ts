@@ -1,0 +1,152 @@
+import type { FastifyRequest } from 'fastify';
+import { invalidInput } from '../errors.js';
+import type { App } from '../http/types.js';
+
+// Graph's JSON batching (POST /v1.0/$batch): up to 20 requests in one, each answered in Graph's
+// shape as if sent alone with the batch's own Authorization. Requests run in the order given;
+// one with dependsOn waits for those it names and fails with 424 when any of them failed. Bodies
+// that are not JSON travel as base64 strings both ways, with their Content-Type header, as in
+// Graph (https://learn.microsoft.com/graph/json-batching).
+
+export const MAX_BATCH_REQUESTS = 20;
+
+interface BatchStep {
+  id: string;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+  dependsOn: string[];
+}
+
+interface BatchAnswer {
+  id: string;
+  status: number;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+const METHODS = ['GET', 'PUT', 'PATCH', 'POST', 'DELETE'];
+/** The headers of an answer that a batch passes on. */
+const PASSED_HEADERS = ['content-type', 'etag', 'location', 'retry-after', 'cache-control'];
+
+const bad = (message: string) => invalidInput(message, 'invalid_request');
+const isJsonType = (type: string | undefined) => /^application\/(?:[\w.+-]+\+)?json\b/i.test(type ?? '');
+
+/** Reads and checks the batch body: {"requests":[{id, method, url, headers?, body?, dependsOn?}]}. */
+export function parseBatch(body: unknown): BatchStep[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.isBuffer(body) ? body.toString('utf8') : '');
+  } catch {
+    throw bad('Invalid batch payload format: the body is not JSON.');
+  }
+  const requests = (value as { requests?: unknown } | null)?.requests;
+  if (!Array.isArray(requests) || requests.length === 0) {
+    throw bad('Invalid batch payload format: name the requests in a "requests" array.');
+  }
+  if (requests.length > MAX_BATCH_REQUESTS) {
+    throw bad(`The number of batch requests exceeds the maximum of ${MAX_BATCH_REQUESTS}.`);
+  }
+  const seen = new Set<string>();
+  return requests.map((raw: unknown, index) => {
+    const step = (raw ?? {}) as Record<string, unknown>;
+    const id = typeof step.id === 'number' ? String(step.id) : step.id;
+    if (typeof id !== 'string' || id === '') throw bad(`Request ${index + 1} of the batch has no id.`);
+    if (seen.has(id)) throw bad(`Request id ${id} is used more than once in the batch.`);
+    const method = typeof step.method === 'string' ? step.method.toUpperCase() : '';
+    if (!METHODS.includes(method)) throw bad(`Request ${id} has no valid method (GET, PUT, PATCH, POST or DELETE).`);
+    if (typeof step.url !== 'string' || step.url === '' || /^[a-z]+:/i.test(step.url)) {
+      throw bad(`Request ${id} needs a url relative to the version, like /me or users/jane@contoso.com.`);
+    }
+    const headers: Record<string, string> = {};
+    if (step.headers !== undefined) {
+      if (step.headers === null || typeof step.headers !== 'object')
+        throw bad(`The headers of request ${id} are not an object.`);
+      for (const [name, text] of Object.entries(step.headers)) {
+        if (typeof text !== 'string') throw bad(`Header ${name} of request ${id} is not a string.`);
+        headers[name.toLowerCase()] = text;
+      }
+    }
+    if (step.body !== undefined && headers['content-type'] === undefined) {
+      throw bad(`Request ${id} has a body but no Content-Type header.`);
+    }
+    const dependsOn = step.dependsOn === undefined ? [] : step.dependsOn;
+    if (!Array.isArray(dependsOn) || dependsOn.some((d) => typeof d !== 'string' || !seen.has(d))) {
+      throw bad(`Request ${id} depends on a request that is not earlier in the batch.`);
+    }
+    seen.add(id);
+    return { id, method, url: step.url, headers, body: step.body, dependsOn: dependsOn as string[] };
+  });
+}
+
+/** Runs the steps against the app, each as a request of its own with the batch's credentials. */
+export async function runBatch(app: App, request: FastifyRequest, steps: BatchStep[]): Promise<BatchAnswer[]> {
+  const statuses = new Map<string, number>();
+  const answers: BatchAnswer[] = [];
+  for (const step of steps) {
+    const failed = step.dependsOn.find((id) => (statuses.get(id) ?? 500) >= 400);
+    if (failed !== undefined) {
+      statuses.set(step.id, 424);
+      answers.push({
+        id: step.id,
+        status: 424,
+        headers: { 'content-type': 'application/json' },
+        body: { error: { code: 'BadRequest', message: `Failed dependency: request ${failed} failed.` } },
+      });
+      continue;
+    }
+    const answer = await runStep(app, request, step);
+    statuses.set(step.id, answer.status);
+    answers.push(answer);
+  }
+  return answers;
+}
+
+async function runStep(app: App, request: FastifyRequest, step: BatchStep): Promise<BatchAnswer> {
+  const path = step.url.startsWith('/') ? step.url : `/${step.url}`;
+  if (/^\/\$batch(?:[/?]|$)/i.test(path)) {
+    return {
+      id: step.id,
+      status: 400,
+      headers: { 'content-type': 'application/json' },
+      body: { error: { code: 'BadRequest', message: 'A batch cannot hold another batch.' } },
+    };
+  }
+  const type = step.headers['content-type'];
+  let payload: string | Buffer | undefined;
+  if (step.body !== undefined) {
+    if (isJsonType(type)) payload = JSON.stringify(step.body);
+    else if (typeof step.body === 'string') payload = Buffer.from(step.body, 'base64');
+    else {
+      return {
+        id: step.id,
+        status: 400,
+        headers: { 'content-type': 'application/json' },
+        body: { error: { code: 'BadRequest', message: 'A body that is not JSON must be a base64 string.' } },
+      };
+    }
+  }
+  const headers: Record<string, string> = { ...step.headers };
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined) headers.authorization = authorization;
+  const response = await app.inject({
+    method: step.method as 'GET',
+    url: `/v1.0${path}`,
+    headers,
+    ...(payload !== undefined ? { payload } : {}),
+  });
+  const answerHeaders: Record<string, string> = {};
+  for (const name of PASSED_HEADERS) {
+    const value = response.headers[name];
+    if (typeof value === 'string') answerHeaders[name === 'content-type' ? 'Content-Type' : name] = value;
+  }
+  const answerType = answerHeaders['Content-Type'];
+  const answer: BatchAnswer = { id: step.id, status: response.statusCode, headers: answerHeaders };
+  if (response.rawPayload.length > 0) {
+    answer.body = isJsonType(answerType)
+      ? (JSON.parse(response.body) as unknown)
+      : response.rawPayload.toString('base64');
+  }
+  return answer;
+}

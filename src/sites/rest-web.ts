@@ -1,0 +1,359 @@
+import { createHash } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { claimForUpn, libraryFileStem, upnFromAccountName } from '../directory/upn.js';
+import { findUserById, findUserByUpn, listUsers, type DirectoryUser } from '../directory/users.js';
+import { forbidden } from '../errors.js';
+import type { App } from '../http/types.js';
+import { mayAccessPhoto, principalOf, type Principal } from '../http/auth.js';
+import type { Services } from '../services.js';
+import { LIBRARY_PATH, parseRenditionFileName, renditionFileName, type RenditionSize } from './library.js';
+import { getRendition, userIdForFileStem } from './profiles.js';
+import { argumentValue, bindArguments, booleanArgument, parseCall, splitPath, type Call } from './rest-call.js';
+import { sharePointErrors } from './rest-errors.js';
+import { formatOData, formatODataCollection, odataFormatOf } from './rest-odata.js';
+import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
+
+// SharePoint's web under /_api/web: the site's users (currentuser, siteusers, ensureuser) and the
+// "User Photos/Profile Pictures" library of the My Site host, as files (GetFolderByServerRelativeUrl
+// …/Files, Files/add, GetFileByServerRelativeUrl…/$value). Addresses are matched without regard to
+// case; what the web does not have is SharePoint's error, in its envelope.
+
+/** SharePoint lists at most this many items in one answer without paging (its list view threshold). */
+const MAX_LISTED_FILES = 5000;
+const SITE_USERS_LIMIT = 5000;
+const AnyQuery = Type.Object({}, { additionalProperties: true });
+const json = {
+  200: {
+    description: 'The value, as JSON in the flavour the Accept header asks for',
+    type: 'object',
+    additionalProperties: true,
+  },
+};
+
+/**
+ * A site user's Id. SharePoint numbers users per site as they first appear; photosync derives a
+ * stable number from the directory id instead (the same on every call and server).
+ */
+export function siteUserId(userId: string): number {
+  return createHash('sha256').update(userId).digest().readUInt32BE(0) & 0x3fffffff;
+}
+
+export async function sharePointWebRoutes(app: App, services: Services): Promise<void> {
+  const { db } = services.database;
+  const { publicUrl } = services.config;
+  const libraryUrl = (name: string) => `${LIBRARY_PATH}/${name}`;
+
+  function siteUser(user: DirectoryUser) {
+    const claim = claimForUpn(user.upn);
+    return {
+      Id: siteUserId(user.id),
+      IsHiddenInUI: false,
+      LoginName: claim,
+      Title: user.displayName,
+      PrincipalType: 1,
+      Email: user.hasMailbox ? user.upn : '',
+      Expiration: '',
+      IsEmailAuthenticationGuestUser: false,
+      IsShareByEmailGuestUser: false,
+      IsSiteAdmin: user.isAdmin,
+      UserId: { NameId: user.id.replace(/-/g, '').slice(0, 16), NameIdIssuer: 'urn:federation:microsoftonline' },
+      UserPrincipalName: user.upn,
+    };
+  }
+
+  function send(request: FastifyRequest, reply: FastifyReply, path: string, type: string, value: unknown) {
+    const format = odataFormatOf(request.headers.accept);
+    return reply
+      .type(`application/json;odata=${format};charset=utf-8`)
+      .header('cache-control', 'private, max-age=0')
+      .send(formatOData(format, { publicUrl, method: path, type, value }));
+  }
+
+  function sendList(request: FastifyRequest, reply: FastifyReply, type: string, values: unknown[]) {
+    const format = odataFormatOf(request.headers.accept);
+    return reply
+      .type(`application/json;odata=${format};charset=utf-8`)
+      .header('cache-control', 'private, max-age=0')
+      .send(formatODataCollection(format, { publicUrl, type, values }));
+  }
+
+  /** Apps see the site's users with a read permission; users see them as members of the site. */
+  function mayListUsers(principal: Principal): boolean {
+    return principal.kind === 'user' || mayAccessPhoto(principal, { id: '' }, 'read');
+  }
+
+  app.get(
+    '/web/currentuser',
+    { schema: { summary: 'The signed-in user as a site user (SP.User)', tags: ['sharepoint'], response: json } },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (principal.kind !== 'user') throw forbidden('An app token has no current user; use /_api/web/siteusers.');
+      return send(request, reply, 'Web/CurrentUser', 'SP.User', siteUser(principal.user));
+    },
+  );
+
+  app.get(
+    '/web/siteusers',
+    {
+      schema: {
+        summary: "The site's users (SP.User), in userPrincipalName order, at most 5000",
+        tags: ['sharepoint'],
+        response: json,
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (!mayListUsers(principal)) throw forbidden('This token may not list the site’s users.');
+      const users = await listUsers(db, { limit: SITE_USERS_LIMIT });
+      return sendList(request, reply, 'SP.User', users.map(siteUser));
+    },
+  );
+
+  app.post(
+    '/web/ensureuser',
+    {
+      schema: {
+        summary: 'The site user for a login name: body {"logonName":"i:0#.f|membership|jane@contoso.com"}',
+        tags: ['sharepoint'],
+        body: { description: 'JSON: {"logonName": "…"}' },
+        response: json,
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (!mayListUsers(principal)) throw forbidden('This token may not add users to the site.');
+      const body = jsonBody(request.body);
+      const logonName = Object.entries(body).find(([k]) => k.toLowerCase() === 'logonname')?.[1];
+      if (typeof logonName !== 'string') throw sharePointErrors.badQuery('The parameter logonName is missing.');
+      const upn = upnFromAccountName(logonName);
+      const user = upn && (await findUserByUpn(db, upn));
+      if (!user) throw sharePointErrors.userNotFound(logonName);
+      return send(request, reply, 'Web/EnsureUser', 'SP.User', siteUser(user));
+    },
+  );
+
+  /** The library's files: name, size and time of each rendition, as SP.File. */
+  async function libraryFiles(): Promise<Array<Record<string, unknown>>> {
+    const rows = await db
+      .selectFrom('site_renditions as r')
+      .innerJoin('site_profiles as p', 'p.user_id', 'r.user_id')
+      .select(['p.file_stem', 'r.size', 'r.etag', 'r.byte_size', 'p.picture_timestamp'])
+      .orderBy('p.file_stem')
+      .orderBy('r.size')
+      .limit(MAX_LISTED_FILES)
+      .execute();
+    return rows.map((row) => spFile(renditionFileName(row.file_stem, row.size), row));
+  }
+
+  function spFile(name: string, row: { etag: string; byte_size: number; picture_timestamp: number | null }) {
+    const time = new Date(row.picture_timestamp ?? 0).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return {
+      CheckInComment: '',
+      CheckOutType: 2,
+      ETag: `"{${row.etag.slice(0, 8)}},1"`,
+      Exists: true,
+      Length: String(row.byte_size),
+      Level: 1,
+      Name: name,
+      ServerRelativeUrl: libraryUrl(name),
+      TimeCreated: time,
+      TimeLastModified: time,
+      Title: null,
+      UIVersion: 512,
+      UIVersionLabel: '1.0',
+    };
+  }
+
+  /** The user and size behind a library file name (case-insensitive), or undefined. */
+  async function fileOwner(name: string): Promise<{ user: DirectoryUser; size: RenditionSize } | undefined> {
+    const parsed = parseRenditionFileName(name);
+    if (!parsed) return undefined;
+    const userId = await userIdForFileStem(db, parsed.stem);
+    const user = userId ? await findUserById(db, userId) : await userWithoutProfile(parsed.stem);
+    return user ? { user, size: parsed.size } : undefined;
+  }
+
+  /**
+   * A user who has no profile in the sites yet, whose files would be named `stem`: the name is
+   * the UPN with `@`, `.` and the like as `_`, which LIKE's `_` (any one character) matches.
+   */
+  async function userWithoutProfile(stem: string): Promise<DirectoryUser | undefined> {
+    if (!/^[a-z0-9_-]+$/.test(stem)) return undefined;
+    const candidates = await listUsers(db, {
+      limit: 20,
+      where: (query) =>
+        query
+          .where('upn', 'like', stem)
+          .where((eb) =>
+            eb.not(
+              eb.exists(
+                eb.selectFrom('site_profiles').select('user_id').whereRef('user_id', '=', 'directory_users.id'),
+              ),
+            ),
+          ),
+    });
+    return candidates.find((user) => libraryFileStem(user.upn) === stem);
+  }
+
+  /** `/User Photos/Profile Pictures/x.jpg` (any case, with or without the leading slash) → `x.jpg`. */
+  function fileNameIn(path: string): string | undefined {
+    const normalized = `/${path.replace(/^\/+/, '')}`;
+    const prefix = `${LIBRARY_PATH}/`.toLowerCase();
+    if (!normalized.toLowerCase().startsWith(prefix)) return undefined;
+    const name = normalized.slice(prefix.length);
+    return name !== '' && !name.includes('/') ? name : undefined;
+  }
+
+  const isLibrary = (path: string) =>
+    `/${path.replace(/^\/+/, '').replace(/\/+$/, '')}`.toLowerCase() === LIBRARY_PATH.toLowerCase();
+
+  /** The single string argument of GetFolderByServerRelativeUrl('…') and the like. */
+  function pathArgument(call: Call, query: Record<string, unknown>, parameter: string): string {
+    const raw = bindArguments(call, [parameter]).get(parameter);
+    if (raw === undefined) throw sharePointErrors.badQuery(`The parameter ${parameter} is missing.`);
+    return argumentValue(raw, query);
+  }
+
+  const SEGMENTS = Type.Object({ '*': Type.String({ maxLength: 2000 }) });
+
+  app.get(
+    '/web/*',
+    {
+      schema: {
+        summary:
+          "GetFolderByServerRelativeUrl('/User Photos/Profile Pictures')/Files, GetFileByServerRelativeUrl('…') and …/$value",
+        description: 'Other addresses under /_api/web are answered with SharePoint’s error.',
+        tags: ['sharepoint'],
+        params: SEGMENTS,
+        querystring: AnyQuery,
+        response: { ...json, 200: { ...json[200], description: 'SP.File(s) as JSON, or the file’s bytes' } },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const query = request.query as Record<string, unknown>;
+      const [first, ...rest] = splitPath(request.params['*']).map(parseCall);
+      const tail = rest.map((c) => c.name.toLowerCase()).join('/');
+      switch (first?.name.toLowerCase() ?? '') {
+        case 'getfolderbyserverrelativeurl': {
+          const path = pathArgument(first!, query, 'serverrelativeurl');
+          if (!isLibrary(path)) throw sharePointErrors.fileNotFound(path);
+          if (tail === 'files') {
+            if (!mayListUsers(principal)) throw forbidden('This token may not read the library.');
+            return sendList(request, reply, 'SP.File', await libraryFiles());
+          }
+          break;
+        }
+        case 'getfilebyserverrelativeurl': {
+          const path = pathArgument(first!, query, 'serverrelativeurl');
+          const name = fileNameIn(path);
+          const owner = name && (await fileOwner(name));
+          // Refused alike whether or not the file exists: a token without the scope learns nothing.
+          if (principal.kind === 'app' && !mayAccessPhoto(principal, { id: '' }, 'read'))
+            throw forbidden('This token may not read the library.');
+          const rendition = owner && (await getRendition(db, owner.user.id, owner.size));
+          if (!name || !owner || !rendition) throw sharePointErrors.fileNotFound(path);
+          if (tail === '$value') {
+            const bytes = await services.blobs.get(rendition.blobKey);
+            if (!bytes) throw sharePointErrors.fileNotFound(path);
+            return reply.type('image/jpeg').header('cache-control', 'private, max-age=0').send(bytes);
+          }
+          if (tail === '') {
+            const file = spFile(renditionFileName(name.replace(/_[SML]Thumb\.jpg$/i, '').toLowerCase(), owner.size), {
+              etag: rendition.etag,
+              byte_size: rendition.byteSize,
+              picture_timestamp: rendition.pictureTimestamp,
+            });
+            return send(request, reply, 'Web/File', 'SP.File', { ...file, Name: name, ServerRelativeUrl: path });
+          }
+          break;
+        }
+        default:
+          break;
+      }
+      throw sharePointErrors.badQuery(`The expression "web/${request.params['*']}" is not valid.`);
+    },
+  );
+
+  app.post(
+    '/web/*',
+    {
+      bodyLimit: SITE_PICTURE_MAX_BYTES,
+      schema: {
+        summary:
+          "GetFolderByServerRelativeUrl('/User Photos/Profile Pictures')/Files/add(url='jane_contoso_com_LThumb.jpg',overwrite=true)",
+        description:
+          "Apps with ProfilePhoto.ReadWrite.All (and administrators' tokens with it): the body becomes that user's " +
+          'site picture, exactly as "Upload picture" makes it (all three sizes from these bytes).',
+        tags: ['sharepoint'],
+        params: SEGMENTS,
+        querystring: AnyQuery,
+        body: { description: 'The image bytes (JPEG, PNG, GIF or WebP)' },
+        response: json,
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const query = request.query as Record<string, unknown>;
+      const segments = splitPath(request.params['*']).map(parseCall);
+      const [folder, files, add] = segments;
+      if (
+        segments.length === 3 &&
+        folder!.name.toLowerCase() === 'getfolderbyserverrelativeurl' &&
+        files!.name.toLowerCase() === 'files' &&
+        add!.name.toLowerCase() === 'add'
+      ) {
+        const path = pathArgument(folder!, query, 'serverrelativeurl');
+        if (!isLibrary(path)) throw sharePointErrors.fileNotFound(path);
+        const args = bindArguments(add!, ['url', 'overwrite']);
+        const rawUrl = args.get('url');
+        if (rawUrl === undefined) throw sharePointErrors.badQuery('The parameter url is missing.');
+        const name = argumentValue(rawUrl, query);
+        const overwrite = booleanArgument(args.get('overwrite'), false);
+        // Only a writer learns whether the name belongs to someone.
+        if (!mayAccessPhoto(principal, { id: '' }, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
+          throw forbidden('This token may not write the library (it needs ProfilePhoto.ReadWrite.All).');
+        const owner = await fileOwner(name.split('/').pop() ?? name);
+        if (!owner) {
+          throw sharePointErrors.badQuery(
+            `"${name}" is not a picture file of a user (like jane_contoso_com_LThumb.jpg).`,
+          );
+        }
+        const existing = await getRendition(db, owner.user.id, owner.size);
+        if (existing && !overwrite) {
+          throw sharePointErrors.badQuery(`A file with the name ${libraryUrl(name)} already exists.`);
+        }
+        const body = request.body;
+        if (!Buffer.isBuffer(body) || body.length === 0)
+          throw sharePointErrors.badQuery('The request has no file in its body.');
+        await uploadSitePicture(
+          { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
+          owner.user,
+          body,
+        );
+        const rendition = await getRendition(db, owner.user.id, owner.size);
+        const file = spFile(name, {
+          etag: rendition?.etag ?? '',
+          byte_size: rendition?.byteSize ?? 0,
+          picture_timestamp: rendition?.pictureTimestamp ?? null,
+        });
+        return send(request, reply, 'Web/Folder/Files/Add', 'SP.File', file);
+      }
+      throw sharePointErrors.badQuery(`The expression "web/${request.params['*']}" is not valid.`);
+    },
+  );
+}
+
+/** A JSON request body (the /_api parser keeps bodies as bytes), as an object. */
+export function jsonBody(body: unknown): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.isBuffer(body) ? body.toString('utf8') : '');
+  } catch {
+    throw sharePointErrors.badQuery('The body is not valid JSON.');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw sharePointErrors.badQuery('The body must be a JSON object.');
+  return value as Record<string, unknown>;
+}

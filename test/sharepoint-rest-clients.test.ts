@@ -1,0 +1,231 @@
+import sharp from 'sharp';
+import { beforeAll, expect, it } from 'vitest';
+import type { DirectoryUser } from '../src/directory/users.js';
+import type { App } from '../src/app.js';
+import type { Services } from '../src/services.js';
+import { getSiteProfile } from '../src/sites/profiles.js';
+import { appToken, bearer, userToken } from './support/apps.js';
+import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
+import { describeEachDialect, useTestApp } from './support/services.js';
+
+// SharePoint REST as its clients call it: PnPjs's lower-case, positional forms, the web's users,
+// the "User Photos" library as files, SetSingleValueProfileProperty, and SharePoint's error
+// envelope for every address it does not have.
+
+const GREEN: [number, number, number] = [30, 160, 70];
+const BLUE: [number, number, number] = [40, 60, 200];
+const NOMETADATA = { accept: 'application/json;odata=nometadata' };
+const VERBOSE = { accept: 'application/json;odata=verbose' };
+const claim = (upn: string) => `i:0#.f|membership|${upn}`;
+const alias = (upn: string) => `@v=${encodeURIComponent(`'${claim(upn)}'`)}`;
+const quoted = (text: string) => `'${encodeURIComponent(text)}'`;
+const LIBRARY = '/User Photos/Profile Pictures';
+
+describeEachDialect('SharePoint REST as clients call it', (dialect) => {
+  const context = useTestApp(dialect);
+  let services: Services;
+  let app: App;
+  let jane: DirectoryUser;
+  let kalle: DirectoryUser;
+  let janeToken: string;
+  let writer: string;
+  let reader: string;
+  beforeAll(async () => {
+    ({ services, app } = context);
+    jane = await makeUser(services);
+    kalle = await makeUser(services, { hasMailbox: false });
+    janeToken = await userToken(services, jane);
+    writer = await appToken(services, ['ProfilePhoto.ReadWrite.All']);
+    reader = await appToken(services, ['ProfilePhoto.Read.All']);
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+    await services.sync.sync(jane, 'admin');
+  });
+
+  const get = (url: string, token: string | undefined, headers: Record<string, string> = NOMETADATA) =>
+    app.inject({ url, headers: { ...bearer(token), ...headers } });
+  const post = (url: string, token: string | undefined, body: Buffer | string, type = 'application/json') =>
+    app.inject({
+      method: 'POST',
+      url,
+      headers: { ...bearer(token), ...NOMETADATA, 'content-type': type },
+      payload: body,
+    });
+  const stem = (user: DirectoryUser) => user.upn.replace(/[@.]/g, '_');
+
+  it('matches paths, method names and argument names in any case; arguments by position or by name', async () => {
+    const forms = [
+      '/_api/sp.userprofiles.peoplemanager/getmyproperties',
+      '/_API/SP.USERPROFILES.PEOPLEMANAGER/GETMYPROPERTIES',
+      `/_api/sp.userprofiles.peoplemanager/getpropertiesfor(@v)?${alias(jane.upn)}`,
+      `/_api/SP.UserProfiles.PeopleManager/GetPropertiesFor(accountName=@v)?${alias(jane.upn)}`,
+      `/_api/SP.UserProfiles.PeopleManager/GetPropertiesFor(ACCOUNTNAME=@V)?${alias(jane.upn)}`,
+      `/_api/sp.userprofiles.peoplemanager/getpropertiesfor(${quoted(claim(jane.upn))})`,
+    ];
+    for (const url of forms) {
+      const response = await get(url, janeToken);
+      expect(response.statusCode, url).toBe(200);
+      expect(response.json().AccountName, url).toBe(claim(jane.upn));
+    }
+    // PnPjs's getUserProfilePropertyFor, and the same positionally.
+    for (const call of [
+      "getuserprofilepropertyfor(accountname=@v, propertyname='PictureURL')",
+      "getuserprofilepropertyfor(@v,'pictureurl')",
+    ]) {
+      const response = await get(`/_api/sp.userprofiles.peoplemanager/${call}?${alias(jane.upn)}`, janeToken);
+      expect(response.statusCode, call).toBe(200);
+      expect(response.json().value).toMatch(/_MThumb\.jpg\?t=\d+$/);
+    }
+    // Too many arguments, a name the method does not have, or both forms mixed: SharePoint's 400.
+    for (const call of [
+      "getpropertiesfor(@v,'x')",
+      'getpropertiesfor(login=@v)',
+      "getuserprofilepropertyfor(accountname=@v,'PictureURL')",
+    ]) {
+      const response = await get(`/_api/sp.userprofiles.peoplemanager/${call}?${alias(jane.upn)}`, janeToken);
+      expect(response.statusCode, call).toBe(400);
+      expect(response.json()['odata.error'].code).toBe('-1, Microsoft.SharePoint.Client.InvalidClientQueryException');
+    }
+  });
+
+  it('userphoto.aspx reads AccountName= and Size= in any case; the library path in any case', async () => {
+    const response = await get(
+      `/_layouts/15/userphoto.aspx?AccountName=${encodeURIComponent(jane.upn)}&Size=S`,
+      janeToken,
+      {},
+    );
+    expect(response.statusCode).toBe(200);
+    expect((await sharp(response.rawPayload).metadata()).width).toBe(48);
+    const file = await get(`/user%20photos/profile%20pictures/${stem(jane).toUpperCase()}_lthumb.JPG`, janeToken, {});
+    expect(file.statusCode).toBe(200);
+    expect(closeTo(await meanColour(file.rawPayload), GREEN)).toBe(true);
+  });
+
+  it('/_api/web/currentuser, siteusers and ensureuser as SP.User', async () => {
+    const me = await get('/_api/web/currentuser', janeToken);
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toMatchObject({
+      Id: expect.any(Number),
+      LoginName: claim(jane.upn),
+      Title: jane.displayName,
+      Email: jane.upn,
+      PrincipalType: 1,
+      IsSiteAdmin: false,
+      UserPrincipalName: jane.upn,
+    });
+    const verbose = await get('/_api/Web/CurrentUser', janeToken, VERBOSE);
+    expect(verbose.json().d).toMatchObject({ __metadata: { type: 'SP.User' }, LoginName: claim(jane.upn) });
+    // An app has no current user.
+    expect((await get('/_api/web/currentuser', reader)).statusCode).toBe(403);
+
+    const users = await get('/_api/web/siteusers', reader);
+    expect(users.statusCode).toBe(200);
+    const listed = users.json().value as Array<{ LoginName: string; Id: number }>;
+    expect(listed.map((u) => u.LoginName)).toEqual(expect.arrayContaining([claim(jane.upn), claim(kalle.upn)]));
+    expect(listed.find((u) => u.LoginName === claim(jane.upn))!.Id).toBe(me.json().Id);
+    const verboseList = await get('/_api/web/siteusers', janeToken, VERBOSE);
+    expect(verboseList.json().d.results[0].__metadata).toEqual({ type: 'SP.User' });
+    expect((await get('/_api/web/siteusers', await appToken(services, ['User.Read']))).statusCode).toBe(403);
+
+    const ensured = await post('/_api/web/ensureuser', janeToken, JSON.stringify({ logonName: claim(kalle.upn) }));
+    expect(ensured.statusCode).toBe(200);
+    expect(ensured.json()).toMatchObject({ LoginName: claim(kalle.upn), Email: '' });
+    const nobody = await post('/_api/web/ensureuser', janeToken, JSON.stringify({ logonName: 'nobody@contoso.com' }));
+    expect(nobody.statusCode).toBe(404);
+    expect(nobody.json()['odata.error'].message.value).toContain('nobody@contoso.com');
+    expect((await post('/_api/web/ensureuser', janeToken, 'not json')).statusCode).toBe(400);
+  });
+
+  it('the library as files: list, $value, and Files/add by an app with write permission makes the site picture', async () => {
+    const folder = `/_api/web/GetFolderByServerRelativeUrl(${quoted(LIBRARY)})`;
+    const files = await get(`${folder}/Files`, reader);
+    expect(files.statusCode).toBe(200);
+    const names = (files.json().value as Array<{ Name: string; ServerRelativeUrl: string }>).map((f) => f.Name);
+    expect(names).toEqual(expect.arrayContaining(['S', 'M', 'L'].map((size) => `${stem(jane)}_${size}Thumb.jpg`)));
+    // Lower case, and the library's path without the leading slash.
+    expect(
+      (await get(`/_api/web/getfolderbyserverrelativeurl(${quoted('user photos/profile pictures')})/files`, reader))
+        .statusCode,
+    ).toBe(200);
+    const elsewhere = await get(`/_api/web/GetFolderByServerRelativeUrl(${quoted('/Shared Documents')})/Files`, reader);
+    expect(elsewhere.statusCode).toBe(404);
+    expect(elsewhere.json()['odata.error'].code).toBe('-2147024894, System.IO.FileNotFoundException');
+
+    const fileUrl = (user: DirectoryUser, size: string) =>
+      `/_api/web/GetFileByServerRelativeUrl(${quoted(`${LIBRARY}/${stem(user)}_${size}Thumb.jpg`)})`;
+    const value = await get(`${fileUrl(jane, 'L')}/$value`, reader, {});
+    expect(value.statusCode).toBe(200);
+    expect(value.headers['content-type']).toBe('image/jpeg');
+    expect(closeTo(await meanColour(value.rawPayload), GREEN)).toBe(true);
+    const metadata = await get(fileUrl(jane, 'M'), reader);
+    expect(metadata.json()).toMatchObject({ Name: `${stem(jane)}_MThumb.jpg`, Exists: true });
+    expect((await get(`${fileUrl(kalle, 'L')}/$value`, reader)).statusCode).toBe(404);
+    expect((await get(`${fileUrl(jane, 'L')}/$value`, await appToken(services, ['User.Read']))).statusCode).toBe(403);
+
+    // Kalle has no mailbox: an app uploads his picture as "Upload picture" would.
+    const blue = await solidJpeg(BLUE, 500);
+    const add = `${folder}/Files/add(url=${quoted(`${stem(kalle)}_LThumb.jpg`)},overwrite=true)`;
+    expect((await post(add, reader, blue, 'image/jpeg')).statusCode).toBe(403);
+    expect((await post(add, janeToken, blue, 'image/jpeg')).statusCode).toBe(403);
+    const added = await post(add, writer, blue, 'image/jpeg');
+    expect(added.statusCode, added.body).toBe(200);
+    expect(added.json()).toMatchObject({ Name: `${stem(kalle)}_LThumb.jpg` });
+    const profile = (await getSiteProfile(services.database.db, kalle.id))!;
+    expect(profile).toMatchObject({ placeholderState: 0, pictureSource: 'upload' });
+    const small = await get(`${fileUrl(kalle, 'S')}/$value`, reader, {});
+    expect((await sharp(small.rawPayload).metadata()).width).toBe(48);
+    expect(closeTo(await meanColour(small.rawPayload), BLUE)).toBe(true);
+    // Without overwrite, an existing file stays; a name that is nobody's is refused.
+    const again = `${folder}/Files/add(url=${quoted(`${stem(kalle)}_LThumb.jpg`)},overwrite=false)`;
+    expect((await post(again, writer, blue, 'image/jpeg')).statusCode).toBe(400);
+    const stranger = `${folder}/Files/add(url='nobody_contoso_com_LThumb.jpg',overwrite=true)`;
+    expect((await post(stranger, writer, blue, 'image/jpeg')).statusCode).toBe(400);
+  });
+
+  it('SetSingleValueProfileProperty: administrators and apps with write permission, picture properties only', async () => {
+    const url = '/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty';
+    const body = (propertyName: string, propertyValue: string, user = jane) =>
+      JSON.stringify({ accountName: claim(user.upn), propertyName, propertyValue });
+    expect((await post(url, janeToken, body('SPS-PictureExchangeSyncState', '0'))).statusCode).toBe(403);
+    expect((await post(url, reader, body('SPS-PictureExchangeSyncState', '0'))).statusCode).toBe(403);
+    const admin = await makeUser(services, { isAdmin: true });
+    const adminToken = await userToken(services, admin, ['ProfilePhoto.ReadWrite.All']);
+    expect((await post(url, adminToken, body('SPS-PictureExchangeSyncState', '0'))).statusCode).toBe(200);
+    expect((await getSiteProfile(services.database.db, jane.id))!.exchangeSyncState).toBe(0);
+    expect((await post(url, writer, body('SPS-PictureExchangeSyncState', '1'))).statusCode).toBe(200);
+    expect((await getSiteProfile(services.database.db, jane.id))!.exchangeSyncState).toBe(1);
+    // Another property, or a picture elsewhere: refused, and nothing changes.
+    const about = await post(url, writer, body('AboutMe', 'hello'));
+    expect(about.statusCode).toBe(400);
+    expect(about.json()['odata.error'].message.value).toMatch(/picture properties/);
+    expect((await post(url, writer, body('PictureURL', 'https://elsewhere.example/x.jpg'))).statusCode).toBe(400);
+    expect((await getSiteProfile(services.database.db, jane.id))!.placeholderState).toBe(0);
+    // An empty PictureURL shows the placeholder.
+    expect((await post(url, writer, body('PictureURL', ''))).statusCode).toBe(200);
+    expect((await getSiteProfile(services.database.db, jane.id))!.placeholderState).toBe(1);
+  });
+
+  it('every address /_api does not have gets SharePoint’s error envelope, whatever the body’s size', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024, 1);
+    const cases: Array<[string, string, Buffer | undefined]> = [
+      ['GET', '/_api/web/lists', undefined],
+      ['GET', '/_api/nothing/here', undefined],
+      ['GET', '/_api/web/GetFolderByServerRelativeUrl', undefined],
+      ['POST', '/_api/web/lists', big],
+      ['POST', '/_api/nothing', big],
+      ['POST', '/_API/Nothing', Buffer.from('{}')],
+    ];
+    for (const [method, url, payload] of cases) {
+      const response = await app.inject({
+        method: method as 'GET' | 'POST',
+        url,
+        headers: { ...bearer(janeToken), ...NOMETADATA, 'content-type': 'application/octet-stream' },
+        ...(payload ? { payload } : {}),
+      });
+      expect(response.statusCode, `${method} ${url}`).toBe(400);
+      expect(response.json()['odata.error'], `${method} ${url}`).toMatchObject({
+        code: '-1, Microsoft.SharePoint.Client.InvalidClientQueryException',
+        message: { lang: 'en-US', value: expect.any(String) },
+      });
+    }
+  });
+});

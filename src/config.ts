@@ -24,6 +24,8 @@ export interface Config {
   recheckSeconds: number;
   /** Like SharePoint's UserPhotoErrorExpiration: how long a failed sync waits before retrying. */
   errorBackoffSeconds: number;
+  /** Sync attempts last checked longer ago than this are purged in the background; 0 = kept for ever. */
+  historyRetentionDays: number;
   seedDemo: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Test-only fault injection inside a sync; refused unless NODE_ENV=test or explicitly allowed. */
@@ -60,6 +62,7 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_RENDITION_SIZES',
   'PHOTOSYNC_RECHECK_SECONDS',
   'PHOTOSYNC_ERROR_BACKOFF_SECONDS',
+  'PHOTOSYNC_HISTORY_RETENTION_DAYS',
   'PHOTOSYNC_DEMO',
   'PHOTOSYNC_LOG_LEVEL',
   'PHOTOSYNC_FAULT_INJECTION',
@@ -162,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     renditionSizes,
     recheckSeconds: integer('PHOTOSYNC_RECHECK_SECONDS', 0, 0, 7 * 24 * 3600),
     errorBackoffSeconds: integer('PHOTOSYNC_ERROR_BACKOFF_SECONDS', 300, 0, 7 * 24 * 3600),
+    historyRetentionDays: integer('PHOTOSYNC_HISTORY_RETENTION_DAYS', 400, 0, 100 * 366),
     seedDemo: boolean('PHOTOSYNC_DEMO', true),
     logLevel,
     faultInjection,

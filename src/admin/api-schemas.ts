@@ -45,6 +45,10 @@ const Attempt = Type.Object({
   etagBefore: Nullable(Type.String()),
   etagAfter: Nullable(Type.String()),
   error: Nullable(Type.String()),
+  /** How many times this attempt was made: repeated checks that changed nothing share one entry. */
+  checks: Type.Integer({ minimum: 1 }),
+  /** When the last of them started. */
+  lastAt: Type.Number(),
 });
 
 const Detail = Type.Object({

@@ -126,7 +126,15 @@ export function userDetailPage(
               <tr>
                 <td>{formatTime(a.startedAt)}</td>
                 <td>{a.trigger}</td>
-                <td>{a.outcome}</td>
+                <td>
+                  {a.outcome}
+                  {a.checks > 1 && (
+                    <>
+                      <br />
+                      <small>{t('admin.detail.checks', { count: a.checks, last: formatTime(a.lastAt) })}</small>
+                    </>
+                  )}
+                </td>
                 <td>{`${a.durationMs.toFixed(1)} ms`}</td>
                 <td>
                   <code>

@@ -70,6 +70,7 @@ export const adminEn = {
   'admin.detail.outcome': 'Outcome',
   'admin.detail.duration': 'Duration',
   'admin.detail.error': 'Error',
+  'admin.detail.checks': 'checked {count} times, last at {last}',
   'admin.detail.noAttempts': 'No sync attempts yet.',
   'admin.detail.prompts': 'Prompts',
   'admin.detail.promptedBy': 'Asked by {upn}',

@@ -72,6 +72,7 @@ export const adminEt: AdminMessages = {
   'admin.detail.outcome': 'Tulemus',
   'admin.detail.duration': 'Kestus',
   'admin.detail.error': 'Viga',
+  'admin.detail.checks': 'kontrollitud {count} korda, viimati {last}',
   'admin.detail.noAttempts': 'Sünkroonimiskatseid pole veel olnud.',
   'admin.detail.prompts': 'Palved',
   'admin.detail.promptedBy': 'Palus {upn}',

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createMailer, type Mailer } from './admin/mailer.js';
+import { createPromptOutbox, type PromptOutbox } from './admin/outbox.js';
 import { createSettingsStore, type SettingsStore } from './admin/settings.js';
 import type { Config } from './config.js';
 import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
@@ -27,6 +28,8 @@ export interface Services {
   settings: SettingsStore;
   /** Sends prompt e-mails; undefined when SMTP_URL is not set. */
   mailer: Mailer | undefined;
+  /** The prompt e-mails' outbox (with a mailer); a serving app starts its loop. */
+  promptOutbox: PromptOutbox | undefined;
   /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
   faultPoint: ((name: string) => void) | undefined;
   close(): Promise<void>;
@@ -51,7 +54,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const blobs =
     database.dialect === 'postgres'
       ? createPostgresBlobStore(database.db, counter)
-      : createFileBlobStore(path.join(config.dataDir, 'photos'), counter);
+      : createFileBlobStore(photoDirectory(config), counter);
   const lock = createUserLock(database.db, database.dialect);
   const settings = await createSettingsStore(database.db, config).catch(async (error: unknown) => {
     await database.close();
@@ -68,6 +71,17 @@ export async function createServices(config: Config, options: ServiceOptions = {
     settings: syncSettings,
     ...(faultPoint ? { faultPoint } : {}),
   });
+  const promptOutbox =
+    mailer &&
+    createPromptOutbox({
+      db: database.db,
+      dialect: database.dialect,
+      mailer,
+      from: () => settings.current().mailFrom,
+      publicUrl: () => config.publicUrl,
+      log,
+      settings: { maxTries: config.mailMaxTries, retryMs: config.mailRetrySeconds * 1000 },
+    });
   const stopWatchingMedia = watchMedia((event) => recordMediaEvent(metrics, event));
   return {
     config,
@@ -81,14 +95,19 @@ export async function createServices(config: Config, options: ServiceOptions = {
     syncSettings,
     settings,
     mailer,
+    promptOutbox,
     faultPoint,
     close: async () => {
       stopWatchingMedia();
+      await promptOutbox?.stop();
       mailer?.close();
       await database.close();
     },
   };
 }
+
+/** Where the photo files are kept when the database is SQLite. */
+export const photoDirectory = (config: Config) => path.join(config.dataDir, 'photos');
 
 /** Kills the process outright at the named point, as a power cut or OOM kill would. */
 function crashAt(point: string): (name: string) => void {

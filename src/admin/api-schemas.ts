@@ -75,6 +75,15 @@ const Detail = Type.Object({
       emailedAt: Nullable(Type.Number()),
       emailError: Nullable(Type.String()),
       resolvedAt: Nullable(Type.Number()),
+      /** The e-mail in the outbox: sending, retrying (tries so far, last error, next try), sent, failed. */
+      mail: Nullable(
+        Type.Object({
+          status: literals(['sending', 'retrying', 'sent', 'failed'] as const),
+          tries: Type.Integer(),
+          lastError: Nullable(Type.String()),
+          nextTryAt: Nullable(Type.Number()),
+        }),
+      ),
     }),
   ),
 });

@@ -96,10 +96,14 @@ describeEachDialect('the blob sweeper', (dialect) => {
 
   it('names every column that holds a blob key in BLOB_REFERENCES', async () => {
     const tables = await services.database.db.introspection.getTables();
-    const blobColumns = tables
-      .filter((t) => t.name !== 'storage_blobs')
-      .flatMap((t) => t.columns.filter((c) => /blob/i.test(c.name)).map((c) => `${t.name}.${c.name}`))
-      .sort();
+    // PostgreSQL's introspection lists every schema's tables (other tests' too): each name once.
+    const blobColumns = [
+      ...new Set(
+        tables
+          .filter((t) => t.name !== 'storage_blobs')
+          .flatMap((t) => t.columns.filter((c) => /blob/i.test(c.name)).map((c) => `${t.name}.${c.name}`)),
+      ),
+    ].sort();
     expect(blobColumns).toEqual(BLOB_REFERENCES.map((r) => `${r.table}.${r.column}`).sort());
   });
 });

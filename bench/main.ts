@@ -19,6 +19,7 @@ const PARTS = {
   scale: { file: 'scale.ts', exportName: 'scaleBench', env: {} },
   instances: { file: 'instances.ts', exportName: 'instancesBench', env: {} },
   images: { file: 'images.ts', exportName: 'imagesBench', env: {} },
+  history: { file: 'history.ts', exportName: 'historyBench', env: {} },
 } as const;
 type PartName = keyof typeof PARTS;
 const isPart = (name: string): name is PartName => Object.hasOwn(PARTS, name);

@@ -219,6 +219,15 @@ export async function buildApp(services: Services): Promise<App> {
     authorizeRoutes(portal as App, services);
   });
   await app.register((admin) => adminRoutes(admin as App, services));
+  // A serving app sends the prompt e-mails' outbox, retries included, until it closes.
+  if (services.promptOutbox) {
+    const outbox = services.promptOutbox;
+    app.addHook('onReady', () => {
+      outbox.start();
+      return Promise.resolve();
+    });
+    app.addHook('onClose', () => outbox.stop());
+  }
   return app;
 }
 

@@ -24,6 +24,10 @@ export interface Config {
   recheckSeconds: number;
   /** Like SharePoint's UserPhotoErrorExpiration: how long a failed sync waits before retrying. */
   errorBackoffSeconds: number;
+  /** Sync attempts last checked longer ago than this are purged in the background; 0 = kept for ever. */
+  historyRetentionDays: number;
+  /** The sweeper removes unreferenced blobs only when written longer ago than this. */
+  blobSweepMinAgeMinutes: number;
   seedDemo: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Test-only fault injection inside a sync; refused unless NODE_ENV=test or explicitly allowed. */
@@ -32,6 +36,9 @@ export interface Config {
   smtpUrl: string | undefined;
   /** Default sender of prompt e-mails (an admin setting may override it). */
   mailFrom: string;
+  /** Tries of one prompt e-mail before it is failed, and the wait after the first failed try. */
+  mailMaxTries: number;
+  mailRetrySeconds: number;
   /** PEM certificate (chain) and key: `photosync serve` speaks https itself; unset = http. */
   tls: TlsFiles | undefined;
   /** The image queue: decodes at once, waiting line, memory of large decodes, deadline. */
@@ -69,10 +76,14 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_RENDITION_SIZES',
   'PHOTOSYNC_RECHECK_SECONDS',
   'PHOTOSYNC_ERROR_BACKOFF_SECONDS',
+  'PHOTOSYNC_HISTORY_RETENTION_DAYS',
+  'PHOTOSYNC_BLOB_SWEEP_MIN_AGE_MINUTES',
   'PHOTOSYNC_DEMO',
   'PHOTOSYNC_LOG_LEVEL',
   'PHOTOSYNC_FAULT_INJECTION',
   'PHOTOSYNC_MAIL_FROM',
+  'PHOTOSYNC_MAIL_MAX_TRIES',
+  'PHOTOSYNC_MAIL_RETRY_SECONDS',
   'PHOTOSYNC_TLS_CERT',
   'PHOTOSYNC_TLS_KEY',
   'PHOTOSYNC_IMAGE_CONCURRENCY',
@@ -182,11 +193,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     renditionSizes,
     recheckSeconds: integer('PHOTOSYNC_RECHECK_SECONDS', 0, 0, 7 * 24 * 3600),
     errorBackoffSeconds: integer('PHOTOSYNC_ERROR_BACKOFF_SECONDS', 300, 0, 7 * 24 * 3600),
+    historyRetentionDays: integer('PHOTOSYNC_HISTORY_RETENTION_DAYS', 400, 0, 100 * 366),
+    blobSweepMinAgeMinutes: integer('PHOTOSYNC_BLOB_SWEEP_MIN_AGE_MINUTES', 60, 0, 365 * 24 * 60),
     seedDemo: boolean('PHOTOSYNC_DEMO', true),
     logLevel,
     faultInjection,
     smtpUrl,
     mailFrom,
+    mailMaxTries: integer('PHOTOSYNC_MAIL_MAX_TRIES', 8, 1, 100),
+    mailRetrySeconds: integer('PHOTOSYNC_MAIL_RETRY_SECONDS', 30, 1, 24 * 3600),
     tls,
     imageQueue,
     m365,

@@ -1,5 +1,6 @@
 import type { Services } from './services.js';
 import { buildApp, type App } from './app.js';
+import { startBackgroundWork } from './background.js';
 import { createM365Connection } from './m365/connection.js';
 import { scanTenant } from './m365/scan.js';
 import { scheduleScans, type ScanSchedule } from './m365/schedule.js';
@@ -9,9 +10,11 @@ export async function startServer(services: Services): Promise<App> {
   const app = await buildApp(services);
   await app.listen({ host: services.config.host, port: services.config.port });
   const schedule = startScheduledScans(services);
+  const stopBackgroundWork = startBackgroundWork(services);
   const stop = async (signal: string) => {
     services.log.info({ signal }, 'shutting down');
     await schedule?.stop();
+    await stopBackgroundWork();
     await app.close();
     await services.close();
     process.exit(0);

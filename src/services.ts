@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createMailer, type Mailer } from './admin/mailer.js';
+import { createPromptOutbox, type PromptOutbox } from './admin/outbox.js';
 import { createSettingsStore, type SettingsStore } from './admin/settings.js';
 import { createSignInThrottle, type SignInThrottle } from './directory/sign-in-throttle.js';
 import type { Config } from './config.js';
@@ -38,6 +39,8 @@ export interface Services {
   signInThrottle: SignInThrottle;
   /** Sends prompt e-mails; undefined when SMTP_URL is not set. */
   mailer: Mailer | undefined;
+  /** The prompt e-mails' outbox (with a mailer); a serving app starts its loop. */
+  promptOutbox: PromptOutbox | undefined;
   /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
   faultPoint: ((name: string) => void) | undefined;
   close(): Promise<void>;
@@ -64,7 +67,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
   });
   const metrics = createMetrics();
   const counter = { inc: (bytes: number) => metrics.photoBytesRead.inc(bytes) };
-  const photosDir = path.join(config.dataDir, 'photos');
+  const photosDir = photoDirectory(config);
   const blobs =
     database.dialect === 'postgres'
       ? createPostgresBlobStore(database.db, counter)
@@ -91,6 +94,17 @@ export async function createServices(config: Config, options: ServiceOptions = {
     settings: syncSettings,
     ...(faultPoint ? { faultPoint } : {}),
   });
+  const promptOutbox =
+    mailer &&
+    createPromptOutbox({
+      db: database.db,
+      dialect: database.dialect,
+      mailer,
+      from: () => settings.current().mailFrom,
+      publicUrl: () => config.publicUrl,
+      log,
+      settings: { maxTries: config.mailMaxTries, retryMs: config.mailRetrySeconds * 1000 },
+    });
   const stopWatchingMedia = watchMedia((event) => recordMediaEvent(metrics, event));
   return {
     config,
@@ -105,14 +119,19 @@ export async function createServices(config: Config, options: ServiceOptions = {
     settings,
     signInThrottle: createSignInThrottle(database.db),
     mailer,
+    promptOutbox,
     faultPoint,
     close: async () => {
       stopWatchingMedia();
+      await promptOutbox?.stop();
       mailer?.close();
       await database.close();
     },
   };
 }
+
+/** Where the photo files are kept when the database is SQLite. */
+export const photoDirectory = (config: Config) => path.join(config.dataDir, 'photos');
 
 /**
  * Removes what failed writes left in the photo folder and tries a write, so a full or read-only disk

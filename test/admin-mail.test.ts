@@ -14,7 +14,10 @@ interface Received {
 }
 
 /** A real SMTP server on a real port, keeping what it receives. */
-async function startSmtp(): Promise<{
+async function startSmtp(
+  listenOn = 0,
+  options: { refuseRecipients?: boolean } = {},
+): Promise<{
   port: number;
   received: Received[];
   /** Resolves once `count` messages have arrived. */
@@ -27,6 +30,11 @@ async function startSmtp(): Promise<{
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(_address, _session, callback) {
+      if (!options.refuseRecipients) return callback();
+      const refusal = Object.assign(new Error('Mailbox unavailable'), { responseCode: 550 });
+      callback(refusal);
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -41,7 +49,7 @@ async function startSmtp(): Promise<{
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenOn, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
   return {
     port,
@@ -136,4 +144,105 @@ describeEachDialect('admin prompt e-mail', (dialect) => {
       )
       .toBe(2);
   });
+});
+
+describeEachDialect('prompt e-mail outbox', (dialect) => {
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await createTestStore(dialect);
+  });
+  afterAll(async () => {
+    await store?.drop();
+  });
+
+  /** An app on the store whose mail goes to `port`, retrying after 1 s, 2 s, … up to `tries` tries. */
+  async function appSendingTo(port: number, tries: number) {
+    const services = await openTestServices(store, {
+      SMTP_URL: `smtp://127.0.0.1:${port}`,
+      PHOTOSYNC_MAIL_RETRY_SECONDS: '1',
+      PHOTOSYNC_MAIL_MAX_TRIES: String(tries),
+    });
+    const app = await buildApp(services);
+    await app.ready();
+    return { services, app };
+  }
+
+  async function promptOne(services: Services, app: App) {
+    const admin = await makeUser(services, { isAdmin: true });
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg([10, 200, 10], 64));
+    const token = await tokenFor(services, admin);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/admin/api/prompts',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { upns: [user.upn] },
+    });
+    expect(response.json()).toMatchObject({ prompted: 1, email: 'sending' });
+    const mailOf = async () => {
+      const detail = await app.inject({
+        method: 'GET',
+        url: `/admin/api/users/${encodeURIComponent(user.upn)}`,
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return detail.json<{ prompts: Array<{ mail: { status: string; tries: number; lastError: string | null } }> }>()
+        .prompts[0]?.mail;
+    };
+    const page = async () =>
+      (
+        await app.inject({
+          method: 'GET',
+          url: `/admin/users/${encodeURIComponent(user.upn)}`,
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).body;
+    return { user, mailOf, page };
+  }
+
+  it('keeps a prompt e-mail while the SMTP server is down, retries it, and sends it once the server is up', async () => {
+    // A port with no server on it: every try is refused until the server starts there.
+    const probe = await startSmtp();
+    const port = probe.port;
+    await probe.close();
+    const { services, app } = await appSendingTo(port, 10);
+    try {
+      const { user, mailOf, page } = await promptOne(services, app);
+      await expect.poll(async () => (await mailOf())?.status, { timeout: 10_000 }).toBe('retrying');
+      expect((await mailOf())?.lastError).toMatch(/ECONNREFUSED|connect/i);
+      expect(await page()).toContain('e-mail not sent yet: retrying');
+
+      const smtp = await startSmtp(port);
+      try {
+        await smtp.arrived(1);
+        expect(smtp.received.map((m) => m.to)).toEqual([[user.upn]]);
+        await expect.poll(async () => (await mailOf())?.status, { timeout: 10_000 }).toBe('sent');
+        expect((await mailOf())?.tries).toBeGreaterThanOrEqual(2);
+        expect(await page()).toContain('e-mailed');
+        // Sent once: later rounds find nothing due.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        expect(smtp.received).toHaveLength(1);
+      } finally {
+        await smtp.close();
+      }
+    } finally {
+      await app.close();
+      await services.close();
+    }
+  }, 60_000);
+
+  it('gives up after the last try and shows the e-mail as failed', async () => {
+    const smtp = await startSmtp(0, { refuseRecipients: true });
+    const { services, app } = await appSendingTo(smtp.port, 3);
+    try {
+      const { mailOf, page } = await promptOne(services, app);
+      await expect.poll(async () => (await mailOf())?.status, { timeout: 30_000 }).toBe('failed');
+      expect(await mailOf()).toMatchObject({ tries: 3, lastError: expect.stringMatching(/550/) as unknown });
+      expect(await page()).toContain('e-mail failed after 3 tries');
+      expect(smtp.received).toHaveLength(0);
+    } finally {
+      await app.close();
+      await services.close();
+      await smtp.close();
+    }
+  }, 60_000);
 });

@@ -8,7 +8,6 @@ import { fileStemOf, getRendition, getSiteProfile } from '../sites/profiles.js';
 import { listAttempts, type HistoryEntry, type SyncOutcome } from '../sync/history.js';
 import type { SyncStateName } from '../sync/state.js';
 import { recordAudit } from './audit.js';
-import { sendPromptMails } from './mailer.js';
 import { listPrompts, promptUsers, type PromptRecord, type PromptTarget } from './prompts.js';
 
 // What the console's pages and API do, in one place: both call these.
@@ -74,23 +73,17 @@ export interface PromptResult {
   email: 'sending' | 'off';
 }
 
-/** Records the prompts, then sends their e-mails after the commit (never holding the request). */
+/**
+ * Records the prompts with their e-mails in the outbox, then asks the outbox to send them now
+ * (never holding the request); a try that fails is retried later by whichever instance is up.
+ */
 export async function askToSync(services: Services, actor: DirectoryUser, target: PromptTarget): Promise<PromptResult> {
-  const { promptIds, skipped } = await promptUsers(services.database.db, actor, target);
-  const mailer = services.mailer;
-  if (mailer && promptIds.length > 0) {
-    const deps = {
-      db: services.database.db,
-      mailer,
-      from: services.settings.current().mailFrom,
-      publicUrl: services.config.publicUrl,
-      log: services.log,
-    };
-    void sendPromptMails(deps, promptIds).catch((error: unknown) =>
-      services.log.error({ err: error }, 'prompt e-mails stopped'),
-    );
-  }
-  return { prompted: promptIds.length, skipped, email: mailer ? 'sending' : 'off' };
+  const outbox = services.promptOutbox;
+  const { promptIds, skipped } = await promptUsers(services.database.db, actor, target, {
+    email: outbox !== undefined,
+  });
+  if (outbox && promptIds.length > 0) outbox.nudge();
+  return { prompted: promptIds.length, skipped, email: outbox ? 'sending' : 'off' };
 }
 
 export interface OperatorSyncResult {

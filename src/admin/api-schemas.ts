@@ -45,6 +45,10 @@ const Attempt = Type.Object({
   etagBefore: Nullable(Type.String()),
   etagAfter: Nullable(Type.String()),
   error: Nullable(Type.String()),
+  /** How many times this attempt was made: repeated checks that changed nothing share one entry. */
+  checks: Type.Integer({ minimum: 1 }),
+  /** When the last of them started. */
+  lastAt: Type.Number(),
 });
 
 const Detail = Type.Object({
@@ -71,6 +75,15 @@ const Detail = Type.Object({
       emailedAt: Nullable(Type.Number()),
       emailError: Nullable(Type.String()),
       resolvedAt: Nullable(Type.Number()),
+      /** The e-mail in the outbox: sending, retrying (tries so far, last error, next try), sent, failed. */
+      mail: Nullable(
+        Type.Object({
+          status: literals(['sending', 'retrying', 'sent', 'failed'] as const),
+          tries: Type.Integer(),
+          lastError: Nullable(Type.String()),
+          nextTryAt: Nullable(Type.Number()),
+        }),
+      ),
     }),
   ),
 });

@@ -1,11 +1,8 @@
 import nodemailer from 'nodemailer';
-import type { Logger } from 'pino';
 import { translator, type Locale } from '../web/i18n.js';
-import type { Db } from '../storage/database.js';
-import { markEmailed, promptsToEmail } from './prompts.js';
 
 // Prompt e-mails: in the user's language, with the article's steps and the link to the portal.
-// Sent after the prompts are committed, a batch at a time; each prompt records its outcome.
+// Sent from the outbox (outbox.ts), retried with back-off; each prompt records its outcome.
 
 export interface PromptMail {
   to: string;
@@ -54,25 +51,4 @@ export function promptMail(user: { upn: string; displayName: string }, locale: L
     .map((step) => `<li>${escape(step)}</li>`)
     .join('')}</ol><p><a href="${escape(portal)}">${escape(t('prompt.mailLink'))}</a></p></body></html>`;
   return { to: user.upn, subject: t('prompt.mailSubject'), text, html };
-}
-
-/** Sends the e-mails of the prompts given by id, recording each one's outcome. */
-export async function sendPromptMails(
-  deps: { db: Db; mailer: Mailer; from: string; publicUrl: string; log: Logger },
-  promptIds: number[],
-): Promise<void> {
-  for (let i = 0; i < promptIds.length; i += 100) {
-    const batch = await promptsToEmail(deps.db, promptIds.slice(i, i + 100));
-    for (const prompt of batch) {
-      const mail = promptMail(prompt, prompt.locale, deps.publicUrl);
-      let error: string | null = null;
-      try {
-        await deps.mailer.send({ ...mail, from: deps.from });
-      } catch (cause) {
-        error = cause instanceof Error ? cause.message : String(cause);
-        deps.log.warn({ err: cause, to: prompt.upn }, 'prompt e-mail failed');
-      }
-      await markEmailed(deps.db, prompt.id, error);
-    }
-  }
 }

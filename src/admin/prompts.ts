@@ -6,6 +6,7 @@ import { LOCALES, type Locale } from '../web/i18n.js';
 import type { Database, Db } from '../storage/database.js';
 import { isOutOfStep, OUT_OF_STEP_STATES, type SyncStateName } from '../sync/state.js';
 import { recordAudit } from './audit.js';
+import { enqueuePromptMails, promptMailState, type PromptMailState } from './outbox.js';
 
 // Asking users to sync: the article's remedy. A prompt shows the user a banner at their next
 // portal visit (and an e-mail, when SMTP is configured) until their pictures are in step.
@@ -21,13 +22,15 @@ export interface PromptOutcome {
 }
 
 /**
- * Records a prompt for each target user who is out of step, with the audit entry, in one
- * transaction. An unknown UPN refuses the whole request and records nothing.
+ * Records a prompt for each target user who is out of step, with the audit entry and (when
+ * e-mail is on) each prompt's e-mail in the outbox, in one transaction. An unknown UPN refuses the
+ * whole request and records nothing.
  */
 export async function promptUsers(
   db: Kysely<Database>,
   actor: DirectoryUser,
   target: PromptTarget,
+  options: { email: boolean } = { email: false },
 ): Promise<PromptOutcome> {
   const at = Date.now();
   if ('upns' in target) {
@@ -67,6 +70,7 @@ export async function promptUsers(
           .executeTakeFirstOrThrow();
         promptIds.push(Number(row.id));
       }
+      if (options.email) await enqueuePromptMails(trx, promptIds, at);
       await recordAudit(
         trx,
         actor,
@@ -98,6 +102,13 @@ export async function promptUsers(
       .where('created_at', '=', at)
       .where('prompted_by', '=', actor.upn)
       .execute();
+    if (options.email) {
+      await enqueuePromptMails(
+        trx,
+        rows.map((r) => Number(r.id)),
+        at,
+      );
+    }
     await recordAudit(trx, actor, 'prompt', { allOutOfStep: true, users: rows.length }, at);
     return { promptIds: rows.map((r) => Number(r.id)), skipped: [] };
   });
@@ -183,6 +194,8 @@ export async function markEmailed(db: Db, promptId: number, error: string | null
 }
 
 export interface PromptRecord {
+  /** The e-mail's progress in the outbox; null when none was to be sent (no SMTP_URL). */
+  mail: PromptMailState | null;
   promptedAt: number;
   promptedBy: string;
   emailedAt: number | null;
@@ -193,12 +206,27 @@ export interface PromptRecord {
 export async function listPrompts(db: Db, userId: string): Promise<PromptRecord[]> {
   const rows = await db
     .selectFrom('admin_prompts')
-    .select(['created_at', 'prompted_by', 'emailed_at', 'email_error', 'resolved_at'])
+    .leftJoin('admin_prompt_mails as mail', 'mail.prompt_id', 'admin_prompts.id')
+    .select([
+      'created_at',
+      'prompted_by',
+      'emailed_at',
+      'email_error',
+      'resolved_at',
+      'mail.status',
+      'mail.tries',
+      'mail.last_error',
+      'mail.next_try_at',
+    ])
     .where('user_id', '=', userId)
     .orderBy('created_at', 'desc')
     .limit(50)
     .execute();
   return rows.map((r) => ({
+    mail:
+      r.status === null || r.tries === null || r.next_try_at === null
+        ? null
+        : promptMailState({ status: r.status, tries: r.tries, last_error: r.last_error, next_try_at: r.next_try_at }),
     promptedAt: r.created_at,
     promptedBy: r.prompted_by,
     emailedAt: r.emailed_at,

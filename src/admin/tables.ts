@@ -29,6 +29,17 @@ export interface AdminPromptsTable {
   resolved_at: number | null;
 }
 
+/** The outbox of prompt e-mails (see the 2026-12-02-02 migration). */
+export interface AdminPromptMailsTable {
+  prompt_id: number;
+  status: string;
+  tries: Generated<number>;
+  next_try_at: number;
+  lease_until: number | null;
+  last_error: string | null;
+  sent_at: number | null;
+}
+
 export interface AdminAuditTable {
   id: Generated<number>;
   at: number;
@@ -48,6 +59,7 @@ export interface AdminTables {
   admin_settings: AdminSettingsTable;
   admin_user_status: AdminUserStatusTable;
   admin_prompts: AdminPromptsTable;
+  admin_prompt_mails: AdminPromptMailsTable;
   admin_audit: AdminAuditTable;
   user_locales: UserLocalesTable;
 }

@@ -106,6 +106,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./commands/status.js')).status,
   },
   {
+    name: 'maintenance sweep',
+    synopsis: '[--apply]',
+    summary:
+      'photo blobs no table names, written over PHOTOSYNC_BLOB_SWEEP_MIN_AGE_MINUTES ago\n(left by a crash before a commit): lists them; --apply removes them',
+    args: 0,
+    options: { apply: { type: 'boolean', default: false } },
+    load: async () => (await import('./commands/maintenance.js')).maintenanceSweep,
+  },
+  {
     name: 'token create',
     synopsis: '<upn> [--scopes <scopes>] [--expires <30d|12h>]',
     summary:

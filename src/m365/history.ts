@@ -97,5 +97,7 @@ export async function listPushAttempts(db: Db, userId: string, limit = 100): Pro
     etagBefore: r.etag_before,
     etagAfter: r.etag_after,
     error: r.error,
+    checks: 1,
+    lastAt: r.started_at,
   }));
 }

@@ -24,7 +24,20 @@ export interface BlobStore {
    * files, they may only go once it has committed, which the returned function does.
    */
   retire(trx: Transaction<Database>, keys: readonly string[]): Promise<() => Promise<void>>;
+  /**
+   * The blobs written before `writtenBefore`, a batch at a time, for the sweeper. Files also list
+   * what failed writes left aside (`*.tmp`), which nothing ever names.
+   */
+  listWrittenBefore(writtenBefore: number): AsyncIterable<StoredBlob[]>;
 }
+
+export interface StoredBlob {
+  key: string;
+  byteSize: number;
+  writtenAt: number;
+}
+
+export const LIST_BATCH = 500;
 
 const NOTHING_LEFT = () => Promise.resolve();
 
@@ -108,6 +121,28 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter, fil
     retire(_trx, keys) {
       return Promise.resolve(() => deleteFiles(keys));
     },
+    async *listWrittenBefore(writtenBefore) {
+      let names: string[];
+      try {
+        names = await fs.readdir(root, { recursive: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
+      let batch: StoredBlob[] = [];
+      for (const name of names) {
+        const key = name.split(path.sep).join('/');
+        if (!KEY_PATTERN.test(key) || key.includes('..')) continue;
+        const stat = await fs.stat(path.join(root, name)).catch(() => undefined);
+        if (!stat?.isFile() || stat.mtimeMs >= writtenBefore) continue;
+        batch.push({ key, byteSize: stat.size, writtenAt: stat.mtimeMs });
+        if (batch.length === LIST_BATCH) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    },
   };
 }
 
@@ -165,7 +200,10 @@ export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobRead
       await db
         .insertInto('storage_blobs')
         .values({ key, bytes, created_at: Date.now() })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ bytes }))
+        // Written again: young again, so the sweeper's safety window covers the commit that follows.
+        .onConflict((oc) =>
+          oc.column('key').doUpdateSet((eb) => ({ bytes, created_at: eb.ref('excluded.created_at') })),
+        )
         .execute();
     },
     async putAll(blobs, afterEach) {
@@ -175,7 +213,11 @@ export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobRead
       await db
         .insertInto('storage_blobs')
         .values(blobs.map(({ key, bytes }) => ({ key, bytes, created_at: createdAt })))
-        .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ bytes: eb.ref('excluded.bytes') })))
+        .onConflict((oc) =>
+          oc
+            .column('key')
+            .doUpdateSet((eb) => ({ bytes: eb.ref('excluded.bytes'), created_at: eb.ref('excluded.created_at') })),
+        )
         .execute();
       for (const { key } of blobs) afterEach?.(key);
     },
@@ -199,6 +241,22 @@ export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobRead
           .execute();
       }
       return NOTHING_LEFT;
+    },
+    async *listWrittenBefore(writtenBefore) {
+      let after = '';
+      for (;;) {
+        const rows = await db
+          .selectFrom('storage_blobs')
+          .select(['key', 'created_at', (eb) => eb.fn<number>('octet_length', ['bytes']).as('size')])
+          .where('created_at', '<', writtenBefore)
+          .where('key', '>', after)
+          .orderBy('key')
+          .limit(LIST_BATCH)
+          .execute();
+        if (rows.length === 0) return;
+        yield rows.map((r) => ({ key: r.key, byteSize: Number(r.size), writtenAt: Number(r.created_at) }));
+        after = rows[rows.length - 1]!.key;
+      }
     },
   };
 }

@@ -30,6 +30,8 @@ import * as admin from './migrations/2026-11-26-02-admin.js';
 import * as inStepBeforeFailing from './migrations/2026-11-30-01-in-step-before-failing.js';
 import * as m365 from './migrations/2026-11-30-02-m365.js';
 import * as entra from './migrations/2026-12-01-01-entra.js';
+import * as historyChecks from './migrations/2026-12-02-01-history-checks.js';
+import * as promptOutbox from './migrations/2026-12-02-02-prompt-outbox.js';
 import * as signInFailures from './migrations/2026-12-03-01-sign-in-failures.js';
 import * as revocation from './migrations/2026-12-03-02-revocation.js';
 import { describeStorageFault, storageFaultOf } from './faults.js';
@@ -78,6 +80,8 @@ const migrations: Record<string, Migration> = {
   '2026-11-30-01-in-step-before-failing': inStepBeforeFailing,
   '2026-11-30-02-m365': m365,
   '2026-12-01-01-entra': entra,
+  '2026-12-02-01-history-checks': historyChecks,
+  '2026-12-02-02-prompt-outbox': promptOutbox,
   '2026-12-03-01-sign-in-failures': signInFailures,
   '2026-12-03-02-revocation': revocation,
 };

@@ -59,10 +59,46 @@ export interface CheckedMark {
 }
 
 /**
- * Appends the attempt, moves the user's sync state and, for an in-step check, the profile's
- * "checked" time, all in one commit. A failure starts (or continues) the back-off for the mail
- * photo that failed; a skip (recently checked, backing off, busy) leaves the failure as it was;
- * any other outcome ends it. The state moves without being read first.
+ * Outcomes that changed something or went wrong: each keeps a row of its own. Any other outcome
+ * changed nothing, and when it repeats an attempt made since the last of these (same trigger,
+ * outcome and ETags) it is counted on that attempt's row instead (`checks`, `last_at`), so a
+ * photo viewed a million times in step is one row, not a million.
+ */
+export const KEPT_OUTCOMES = ['synced', 'removed', 'failed', 'busy'] as const satisfies readonly SyncOutcome[];
+
+const isKept = (outcome: SyncOutcome) => (KEPT_OUTCOMES as readonly SyncOutcome[]).includes(outcome);
+
+/**
+ * The row a repeated check is counted on: the newest of the user's attempts with the same trigger,
+ * outcome and ETags made after the last one that changed something or failed. The user's rows
+ * since that one are few (one per kind of check), read newest first through (user_id, id).
+ */
+function repeatedRow(q: QueryCreator<Database>, attempt: SyncAttempt) {
+  return q
+    .selectFrom('sync_attempts')
+    .select('id')
+    .where('user_id', '=', attempt.userId)
+    .where('trigger', '=', attempt.trigger)
+    .where('outcome', '=', attempt.outcome)
+    .where('etag_before', 'is not distinct from', attempt.etagBefore)
+    .where('etag_after', 'is not distinct from', attempt.etagAfter)
+    .where('id', '>', (eb) =>
+      eb
+        .selectFrom('sync_attempts as kept')
+        .select((k) => k.fn.coalesce(k.fn.max('kept.id'), sql<number>`0`).as('id'))
+        .where('kept.user_id', '=', attempt.userId)
+        .where('kept.outcome', 'in', KEPT_OUTCOMES),
+    )
+    .orderBy('id', 'desc')
+    .limit(1);
+}
+
+/**
+ * Records the attempt (a row of its own, or one more check on the row it repeats), moves the
+ * user's sync state and, for an in-step check, the profile's "checked" time, all in one commit. A
+ * failure starts (or continues) the back-off for the mail photo that failed; a skip (recently
+ * checked, backing off, busy) leaves the failure as it was; any other outcome ends it. The state
+ * moves without being read first.
  *
  * The record is history, not the picture: it is committed without waiting for a WAL flush. The
  * commit stays atomic; a power cut can lose the last fraction of a second of records, never a
@@ -79,6 +115,7 @@ export async function recordAttempt(
 ): Promise<number> {
   const skipped = ['recently_checked', 'backing_off', 'busy'].includes(attempt.outcome);
   const failed = attempt.outcome === 'failed';
+  const foldable = !isKept(attempt.outcome);
   const latest = { last_attempt_at: attempt.startedAt, last_outcome: attempt.outcome };
   const failure = failed
     ? {
@@ -88,19 +125,28 @@ export async function recordAttempt(
         last_error: attempt.error,
       }
     : { failing_since: null, failed_etag: null, retry_after: null, last_error: null };
-  const insertAttempt = (q: QueryCreator<Database>) =>
+  const row = {
+    user_id: attempt.userId,
+    trigger: attempt.trigger,
+    outcome: attempt.outcome,
+    started_at: attempt.startedAt,
+    last_at: attempt.startedAt,
+    duration_ms: attempt.durationMs,
+    etag_before: attempt.etagBefore,
+    etag_after: attempt.etagAfter,
+    error: attempt.error,
+  };
+  // One more check on the row it repeats; the duration shown is the latest one's.
+  const countRepeat = (q: QueryCreator<Database>) =>
     q
-      .insertInto('sync_attempts')
-      .values({
-        user_id: attempt.userId,
-        trigger: attempt.trigger,
-        outcome: attempt.outcome,
-        started_at: attempt.startedAt,
+      .updateTable('sync_attempts')
+      .set((eb) => ({
+        checks: eb('checks', '+', 1),
+        // Attempts may finish out of order: the row keeps the latest start.
+        last_at: sql<number>`case when ${eb.ref('last_at')} > ${attempt.startedAt} then ${eb.ref('last_at')} else ${attempt.startedAt} end`,
         duration_ms: attempt.durationMs,
-        etag_before: attempt.etagBefore,
-        etag_after: attempt.etagAfter,
-        error: attempt.error,
-      })
+      }))
+      .where('id', '=', (eb) => repeatedRow(eb as unknown as QueryCreator<Database>, attempt))
       .returning('id');
   const moveState = (q: QueryCreator<Database>) =>
     q
@@ -129,31 +175,75 @@ export async function recordAttempt(
   if (db.getExecutor().adapter instanceof PostgresAdapter) {
     // set_config(..., true) is SET LOCAL: it holds until this statement's own commit.
     // Each part is written against the plain schema; the names the statement's earlier parts add
-    // are not used by the later ones.
+    // are not used by the later ones. A repeat is counted when its row is found, otherwise the
+    // attempt is inserted (INSERT … SELECT … WHERE NOT EXISTS, its values cast as SELECT needs).
     const plain = (q: unknown) => q as QueryCreator<Database>;
+    const insertAttempt = (q: QueryCreator<Database>, unlessCounted: boolean) => {
+      const values = q.selectNoFrom([
+        sql<string>`${row.user_id}::text`.as('user_id'),
+        sql<string>`${row.trigger}::text`.as('trigger'),
+        sql<string>`${row.outcome}::text`.as('outcome'),
+        sql<number>`${row.started_at}::bigint`.as('started_at'),
+        sql<number>`${row.last_at}::bigint`.as('last_at'),
+        sql<number>`${row.duration_ms}::real`.as('duration_ms'),
+        sql<string | null>`${row.etag_before}::text`.as('etag_before'),
+        sql<string | null>`${row.etag_after}::text`.as('etag_after'),
+        sql<string | null>`${row.error}::text`.as('error'),
+      ]);
+      return q
+        .insertInto('sync_attempts')
+        .columns([
+          'user_id',
+          'trigger',
+          'outcome',
+          'started_at',
+          'last_at',
+          'duration_ms',
+          'etag_before',
+          'etag_after',
+          'error',
+        ])
+        .expression(unlessCounted ? values.where(sql<boolean>`not exists (select 1 from counted)`) : values)
+        .returning('id');
+    };
+    const attemptIds = foldable
+      ? sql<{ id: number }>`(select id from counted union all select id from inserted)`
+      : sql<{ id: number }>`(select id from inserted)`;
     const writes = db
       .with('relaxed', (q) => q.selectNoFrom(sql<string>`set_config('synchronous_commit', 'off', true)`.as('value')))
-      .with('attempt', (q) => insertAttempt(plain(q)))
+      .with('counted', (q) =>
+        foldable
+          ? countRepeat(plain(q))
+          : plain(q)
+              .selectNoFrom(sql<number>`0`.as('id'))
+              .where(sql<boolean>`false`),
+      )
+      .with('inserted', (q) => insertAttempt(plain(q), foldable))
       .with('state', (q) => moveState(plain(q)));
-    const row = checked
-      ? await writes
-          .with('checked', (q) => markChecked(plain(q)))
-          .selectFrom(['attempt', 'relaxed'])
-          .select('attempt.id')
-          .executeTakeFirstOrThrow()
-      : await writes.selectFrom(['attempt', 'relaxed']).select('attempt.id').executeTakeFirstOrThrow();
-    return Number(row.id);
+    // Without an in-step mark the profile is left alone (the update matches no row).
+    const written = await writes
+      .with('checked', (q) => (checked ? markChecked(plain(q)) : markChecked(plain(q)).where(sql<boolean>`false`)))
+      .selectFrom([attemptIds.as('attempt'), 'relaxed'])
+      .select('attempt.id')
+      .executeTakeFirstOrThrow();
+    return Number(written.id);
   }
   return db.transaction().execute(async (trx) => {
     if (checked) await markChecked(trx).execute();
-    const inserted = await insertAttempt(trx).executeTakeFirstOrThrow();
+    const counted = foldable ? await countRepeat(trx).executeTakeFirst() : undefined;
+    const id =
+      counted?.id ?? (await trx.insertInto('sync_attempts').values(row).returning('id').executeTakeFirstOrThrow()).id;
     await moveState(trx).execute();
-    return Number(inserted.id);
+    return Number(id);
   });
 }
 
 export interface HistoryEntry extends SyncAttempt {
   id: number;
+  /** How many times this attempt was made (repeated checks that changed nothing share a row). */
+  checks: number;
+  /** When the last of them started. */
+  lastAt: number;
 }
 
 export async function listAttempts(db: Db, userId: string, limit = 100): Promise<HistoryEntry[]> {
@@ -175,5 +265,10 @@ export async function listAttempts(db: Db, userId: string, limit = 100): Promise
     etagBefore: r.etag_before,
     etagAfter: r.etag_after,
     error: r.error,
+    checks: r.checks,
+    lastAt: Number(r.last_at),
   }));
 }
+
+/** How many attempts a user's history holds, counting each repeated check. */
+export const attemptCount = (history: readonly HistoryEntry[]) => history.reduce((n, a) => n + a.checks, 0);

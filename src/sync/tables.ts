@@ -10,6 +10,10 @@ export interface SyncAttemptsTable {
   etag_before: string | null;
   etag_after: string | null;
   error: string | null;
+  /** How many times this attempt was made: repeated checks that changed nothing share one row. */
+  checks: Generated<number>;
+  /** When the last of them started (the retention purge reads it). */
+  last_at: number;
 }
 
 export interface SyncStateTable {

@@ -1,3 +1,5 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import sharp from 'sharp';
 import { createToken } from '../../src/directory/credentials.js';
 import { createUser, type DirectoryUser, type NewUser } from '../../src/directory/users.js';
@@ -52,4 +54,14 @@ export async function tokenFor(services: Services, user: DirectoryUser): Promise
 export async function counterValue(counter: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> {
   const { values } = await counter.get();
   return values.reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Overwrites a stored photo's bytes with something that is not an image (either blob store). */
+export async function corruptBlob(services: Services, key: string): Promise<void> {
+  const garbage = Buffer.from('this is not a JPEG any more');
+  if (services.blobs.kind === 'files') {
+    await fs.writeFile(path.join(services.config.dataDir, 'photos', key), garbage);
+  } else {
+    await services.database.db.updateTable('storage_blobs').set({ bytes: garbage }).where('key', '=', key).execute();
+  }
 }

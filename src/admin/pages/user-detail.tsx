@@ -99,8 +99,19 @@ export function userDetailPage(
           {detail.prompts.map((p) => (
             <li>
               {formatTime(p.promptedAt)} · {t('admin.detail.promptedBy', { upn: p.promptedBy })}
-              {p.emailedAt !== null && ` · ${t('admin.detail.emailed')} ${formatTime(p.emailedAt)}`}
-              {p.emailError && ` · ${p.emailError}`}
+              {p.mail && (
+                <span class={`mail ${p.mail.status}`}>
+                  {' · '}
+                  {t(`admin.detail.mail.${p.mail.status}`, {
+                    tries: p.mail.tries,
+                    next: p.mail.nextTryAt === null ? '' : formatTime(p.mail.nextTryAt),
+                    at: p.emailedAt === null ? '' : formatTime(p.emailedAt),
+                  })}
+                  {p.mail.status !== 'sent' && p.mail.lastError && ` (${p.mail.lastError})`}
+                </span>
+              )}
+              {!p.mail && p.emailedAt !== null && ` · ${t('admin.detail.emailed')} ${formatTime(p.emailedAt)}`}
+              {!p.mail && p.emailError && ` · ${p.emailError}`}
               {p.resolvedAt !== null && ` · ${t('admin.detail.resolved')} ${formatTime(p.resolvedAt)}`}
             </li>
           ))}
@@ -126,7 +137,15 @@ export function userDetailPage(
               <tr>
                 <td>{formatTime(a.startedAt)}</td>
                 <td>{a.trigger}</td>
-                <td>{a.outcome}</td>
+                <td>
+                  {a.outcome}
+                  {a.checks > 1 && (
+                    <>
+                      <br />
+                      <small>{t('admin.detail.checks', { count: a.checks, last: formatTime(a.lastAt) })}</small>
+                    </>
+                  )}
+                </td>
                 <td>{`${a.durationMs.toFixed(1)} ms`}</td>
                 <td>
                   <code>

@@ -1,0 +1,210 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database, Db, Dialect } from '../storage/database.js';
+import { promptMail, type Mailer } from './mailer.js';
+import { markEmailed, promptsToEmail } from './prompts.js';
+
+// The prompt e-mails' outbox. A prompt's row here is written in the prompt's transaction; any
+// instance sends it: it claims due rows with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so two
+// instances never claim the same row; SQLite has one writer at a time), sends, and records the
+// outcome. A failed try waits twice as long as the one before; after the last it is failed.
+
+export type PromptMailStatus = 'sending' | 'retrying' | 'sent' | 'failed';
+
+export interface OutboxSettings {
+  /** Tries in all before a mail is given up as failed. */
+  maxTries: number;
+  /** The wait after the first failed try; each later one waits twice as long (at most an hour). */
+  retryMs: number;
+}
+
+const LEASE_MS = 60_000;
+const CLAIM_BATCH = 20;
+const MAX_WAIT_MS = 3600_000;
+
+/** Puts the prompts' e-mails in the outbox, due now; call inside the prompts' transaction. */
+export async function enqueuePromptMails(trx: Db, promptIds: readonly number[], now = Date.now()): Promise<void> {
+  if (promptIds.length === 0) return;
+  await trx
+    .insertInto('admin_prompt_mails')
+    .values(promptIds.map((id) => ({ prompt_id: id, status: 'pending', next_try_at: now })))
+    .execute();
+}
+
+/** Claims due mails for `LEASE_MS`; another instance skips them meanwhile. */
+async function claimDue(db: Kysely<Database>, dialect: Dialect, now: number): Promise<number[]> {
+  const rows = await db
+    .updateTable('admin_prompt_mails')
+    .set({ lease_until: now + LEASE_MS })
+    .where('prompt_id', 'in', (eb) => {
+      const due = eb
+        .selectFrom('admin_prompt_mails')
+        .select('prompt_id')
+        .where('status', '=', 'pending')
+        .where('next_try_at', '<=', now)
+        .where((w) => w.or([w('lease_until', 'is', null), w('lease_until', '<', now)]))
+        .orderBy('next_try_at')
+        .limit(CLAIM_BATCH);
+      return dialect === 'postgres' ? due.forUpdate().skipLocked() : due;
+    })
+    .returning('prompt_id')
+    .execute();
+  return rows.map((r) => Number(r.prompt_id));
+}
+
+export function retryDelayMs(settings: OutboxSettings, tries: number): number {
+  return Math.min(MAX_WAIT_MS, settings.retryMs * 2 ** Math.max(0, tries - 1));
+}
+
+export interface OutboxDeps {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  mailer: Mailer;
+  from: () => string;
+  publicUrl: () => string;
+  log: Logger;
+  settings: OutboxSettings;
+}
+
+/** Sends what is due now; returns how many were tried. */
+export async function sendDuePromptMails(deps: OutboxDeps, now = Date.now()): Promise<number> {
+  const ids = await claimDue(deps.db, deps.dialect, now);
+  if (ids.length === 0) return 0;
+  const prompts = await promptsToEmail(deps.db, ids);
+  const known = new Set(prompts.map((p) => p.id));
+  for (const prompt of prompts) {
+    const mail = promptMail(prompt, prompt.locale, deps.publicUrl());
+    let error: string | null = null;
+    try {
+      await deps.mailer.send({ ...mail, from: deps.from() });
+    } catch (cause) {
+      error = cause instanceof Error ? cause.message : String(cause);
+    }
+    await recordTry(deps, prompt.id, error);
+  }
+  // A prompt that was e-mailed already (or whose user is gone) has nothing left to send.
+  const stale = ids.filter((id) => !known.has(id));
+  if (stale.length > 0) {
+    await deps.db
+      .updateTable('admin_prompt_mails')
+      .set({ status: 'sent', lease_until: null })
+      .where('prompt_id', 'in', stale)
+      .execute();
+  }
+  return ids.length;
+}
+
+async function recordTry(deps: OutboxDeps, promptId: number, error: string | null): Promise<void> {
+  const at = Date.now();
+  const row = await deps.db
+    .selectFrom('admin_prompt_mails')
+    .select('tries')
+    .where('prompt_id', '=', promptId)
+    .executeTakeFirst();
+  const tries = (row?.tries ?? 0) + 1;
+  if (error === null) {
+    await deps.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('admin_prompt_mails')
+        .set({ status: 'sent', tries, sent_at: at, lease_until: null, last_error: null })
+        .where('prompt_id', '=', promptId)
+        .execute();
+      await markEmailed(trx, promptId, null);
+    });
+    return;
+  }
+  const givingUp = tries >= deps.settings.maxTries;
+  deps.log.warn({ promptId, tries, givingUp, error }, 'prompt e-mail failed');
+  await deps.db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('admin_prompt_mails')
+      .set({
+        status: givingUp ? 'failed' : 'pending',
+        tries,
+        last_error: error,
+        lease_until: null,
+        next_try_at: at + retryDelayMs(deps.settings, tries),
+      })
+      .where('prompt_id', '=', promptId)
+      .execute();
+    if (givingUp) await markEmailed(trx, promptId, error);
+  });
+}
+
+export interface PromptOutbox {
+  /** Sends what is due now (after a prompt was committed). */
+  nudge(): void;
+  /** Also every `intervalMs` from now on: retries come due while the server runs. */
+  start(intervalMs?: number): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Every serving instance runs one; the claims keep two of them from sending a mail twice. One round
+ * at a time per instance: a nudge during a round runs another after it.
+ */
+export function createPromptOutbox(deps: OutboxDeps): PromptOutbox {
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const round = (): void => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = (async () => {
+      try {
+        // A full batch may have more behind it.
+        while (!stopped && (await sendDuePromptMails(deps)) > 0);
+      } catch (error) {
+        deps.log.warn({ err: error }, 'sending prompt e-mails failed; trying again shortly');
+      }
+    })().finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        round();
+      }
+    });
+  };
+  return {
+    nudge: round,
+    start(intervalMs = 1000) {
+      if (timer || stopped) return;
+      timer = setInterval(round, intervalMs);
+      timer.unref();
+      round();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+export interface PromptMailState {
+  status: PromptMailStatus;
+  tries: number;
+  lastError: string | null;
+  nextTryAt: number | null;
+}
+
+/** What the console shows per prompt: sending, retrying (with the last error), sent or failed. */
+export function promptMailState(row: {
+  status: string;
+  tries: number;
+  last_error: string | null;
+  next_try_at: number;
+}): PromptMailState {
+  const waiting: PromptMailStatus = row.tries > 0 ? 'retrying' : 'sending';
+  const status = row.status === 'sent' || row.status === 'failed' ? row.status : waiting;
+  return {
+    status,
+    tries: row.tries,
+    lastError: row.last_error,
+    nextTryAt: status === 'retrying' ? Number(row.next_try_at) : null,
+  };
+}

@@ -1,0 +1,29 @@
+import { photoDirectory } from '../../services.js';
+import { sweepOrphanedBlobs } from '../../storage/blob-sweeper.js';
+import type { CommandHandler } from '../command.js';
+
+/**
+ * Lists (or with --apply removes) photo blobs that no table names and that were written longer
+ * ago than PHOTOSYNC_BLOB_SWEEP_MIN_AGE_MINUTES: what a crash between a write and its commit left.
+ */
+export const maintenanceSweep: CommandHandler = async ({ services: open, config, flag, print }) => {
+  const services = await open();
+  const apply = flag('apply');
+  const report = await sweepOrphanedBlobs(
+    { db: services.database.db, blobs: services.blobs, photosDir: photoDirectory(config) },
+    { minAgeMs: config.blobSweepMinAgeMinutes * 60_000, apply },
+  );
+  const bytes = report.orphans.reduce((n, o) => n + o.byteSize, 0);
+  const lines = report.orphans.map((o) => `  ${o.key} (${o.byteSize} bytes)`);
+  const window = `written more than ${config.blobSweepMinAgeMinutes} min ago`;
+  if (apply) {
+    lines.push(
+      `Removed ${report.removed} of ${report.orphans.length} unreferenced blobs (${report.removedBytes} bytes); examined ${report.examined} ${window}.`,
+    );
+  } else {
+    lines.push(
+      `${report.orphans.length} unreferenced blobs (${bytes} bytes) of ${report.examined} ${window}. Nothing was removed: run with --apply to remove them.`,
+    );
+  }
+  print(lines.join('\n'));
+};

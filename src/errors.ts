@@ -58,8 +58,10 @@ export const ERRORS = {
   photo_not_found: { status: 404, log: 'debug' },
   mailbox_not_found: { status: 404, log: 'debug' },
   app_not_found: { status: 404, log: 'debug' },
+  /** The address has routes, for other methods (the Allow header lists them). */
+  method_not_allowed: { status: 405, log: 'debug' },
 
-  // 409, 413, 415, 429.
+  // 405, 409, 413, 415, 429.
   conflict: { status: 409, log: 'debug' },
   user_exists: { status: 409, log: 'debug' },
   /** Another process is scanning the Microsoft 365 tenant already. */

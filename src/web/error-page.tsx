@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppError, ErrorId } from '../errors.js';
-import { userOf } from '../http/auth.js';
+import { userForSession } from '../directory/credentials.js';
+import type { DirectoryUser } from '../directory/users.js';
+import { SESSION_COOKIE, userOf } from '../http/auth.js';
 import type { Db } from '../storage/database.js';
 import type { PageContext } from './layout.js';
 import { messagePage } from './message-page.js';
@@ -44,16 +46,26 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   forbidden: 'admin.forbidden.body',
   form_expired: 'form.expired',
   operator_sync_off: 'admin.error.operatorSyncOff',
-  not_found: 'error.badAddress',
+  not_found: 'error.notFound',
+  method_not_allowed: 'error.methodNotAllowed',
   user_not_found: 'admin.error.unknownUser',
-  too_large: 'photo.error.too_large',
+  too_large: 'error.tooLarge',
   unsupported_type: 'photo.error.unsupported_type',
   rate_limited: 'error.rateLimited',
   internal_error: 'error.body',
+  unavailable: 'error.unavailable',
 };
 
 /** Headings other than "Something went wrong". */
-const PAGE_TITLES: Partial<Record<ErrorId, MessageKey>> = { forbidden: 'admin.forbidden.title' };
+const PAGE_TITLES: Partial<Record<ErrorId, MessageKey>> = {
+  forbidden: 'admin.forbidden.title',
+  not_found: 'error.notFound.title',
+  method_not_allowed: 'error.methodNotAllowed.title',
+  too_large: 'error.tooLarge.title',
+  rate_limited: 'error.rateLimited.title',
+  unavailable: 'error.unavailable.title',
+  image_queue_full: 'error.unavailable.title',
+};
 
 /** A request the address cannot mean (GET) or a form that was not filled in as offered (POST). */
 function invalidRequestKey(method: string): MessageKey {
@@ -67,11 +79,21 @@ function messageKey(request: FastifyRequest, error: AppError): MessageKey {
   return PAGE_MESSAGES[error.id] ?? (error.status >= 500 ? 'error.body' : 'admin.error.invalid');
 }
 
+/**
+ * Who is signed in, for the suite bar: the route's principal, or for an address no route has
+ * (which reads no credentials) the session cookie's user.
+ */
+async function suiteBarUser(db: Db, request: FastifyRequest): Promise<DirectoryUser | undefined> {
+  if (request.routeOptions.config.auth !== undefined) return userOf(request);
+  const session = request.cookies[SESSION_COOKIE];
+  return session ? userForSession(db, session, request.reads) : undefined;
+}
+
 export function createPageErrorRenderer(db: Db) {
   return async function renderPageError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
     if (error.id === 'unauthorized') return reply.redirect('/signin', 303);
     // A broken database must not break the error page: after a failure on our side, no suite bar user.
-    const user = error.status >= 500 ? undefined : userOf(request);
+    const user = error.status >= 500 ? undefined : await suiteBarUser(db, request);
     const page = await pageContext(db, request, reply, user);
     const message = page.t(messageKey(request, error), { upn: user?.upn ?? '' });
     const form = request.routeOptions.config.formPage;

@@ -41,7 +41,8 @@ export async function pageContext(
   return {
     locale,
     t: translator(locale),
-    csrfToken: reply.generateCsrf(),
+    // Plugins without form protection (none serve pages today) get no token, and so no forms.
+    csrfToken: typeof reply.generateCsrf === 'function' ? reply.generateCsrf() : '',
     user: user && (await suiteUser(db, user)),
     isAdmin: user?.isAdmin ?? false,
     path: request.url.split('?')[0] ?? '/',

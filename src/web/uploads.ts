@@ -15,7 +15,10 @@ export const UploadBody = Type.Object({
 });
 
 /** The upload form's own words: a form that is not a valid upload had no picture in it. */
-export const UPLOAD_MESSAGES: Partial<Record<ErrorId, MessageKey>> = { invalid_request: 'photo.error.empty' };
+export const UPLOAD_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
+  invalid_request: 'photo.error.empty',
+  too_large: 'photo.error.too_large',
+};
 
 export function uploadedBytes(body: { photo: unknown }): Buffer {
   return Buffer.isBuffer(body.photo) ? body.photo : Buffer.alloc(0);

@@ -132,6 +132,16 @@ export const en = {
   'error.body': 'Something went wrong on our side. Please try again.',
   'error.badAddress': 'This address is not valid. Go back and follow a link instead.',
   'error.rateLimited': 'Too many requests from here. Wait a minute and try again.',
+  'error.rateLimited.title': 'Too many requests',
+  'error.notFound.title': 'Page not found',
+  'error.notFound': 'There is no page at this address. The link may be old or mistyped.',
+  'error.methodNotAllowed.title': 'This page cannot be opened this way',
+  'error.methodNotAllowed':
+    'This address is for a button on a page, not for opening directly. Go back to the portal and use the button there.',
+  'error.tooLarge.title': 'Too much at once',
+  'error.tooLarge': 'What you sent is larger than this page accepts.',
+  'error.unavailable.title': 'Busy right now',
+  'error.unavailable': 'photosync is busy right now. Try again in a few seconds.',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -135,4 +135,14 @@ export const et: Messages = {
   'error.body': 'Meie poolel läks midagi valesti. Palun proovi uuesti.',
   'error.badAddress': 'See aadress ei kehti. Mine tagasi ja kasuta selle asemel linki.',
   'error.rateLimited': 'Siit on tulnud liiga palju päringuid. Oota minut ja proovi uuesti.',
+  'error.rateLimited.title': 'Liiga palju päringuid',
+  'error.notFound.title': 'Lehte ei leitud',
+  'error.notFound': 'Sellel aadressil lehte pole. Link võib olla vananenud või valesti sisestatud.',
+  'error.methodNotAllowed.title': 'Seda lehte ei saa nii avada',
+  'error.methodNotAllowed':
+    'See aadress on mõeldud lehel oleva nupu jaoks, mitte otse avamiseks. Mine tagasi portaali ja kasuta seal olevat nuppu.',
+  'error.tooLarge.title': 'Liiga palju korraga',
+  'error.tooLarge': 'Saadetu on suurem, kui see leht vastu võtab.',
+  'error.unavailable.title': 'Praegu on kiire',
+  'error.unavailable': 'photosync on praegu hõivatud. Proovi mõne sekundi pärast uuesti.',
 };

@@ -16,6 +16,7 @@ import { tokenRoutes } from './directory/token-routes.js';
 import { GraphErrorBody, renderGraphError } from './graph/errors.js';
 import { graphRoutes } from './graph/routes.js';
 import { portalRoutes } from './portal/routes.js';
+import { sitesLagOf } from './portal/sites-lag.js';
 import type { Services } from './services.js';
 import { sitePageRoutes } from './sites/page-routes.js';
 import { sharePointRestRoutes } from './sites/rest-api.js';
@@ -195,7 +196,7 @@ export async function buildApp(services: Services): Promise<App> {
     // The admin console's prompt banner on the portal's home page.
     const homeBanner = (user: DirectoryUser, page: PageContext) => promptBannerFor(services.database.db, user, page);
     await portalRoutes(portal as App, services, { homeBanner });
-    await sitePageRoutes(portal as App, services);
+    await sitePageRoutes(portal as App, services, { sitesLag: sitesLagOf(services) });
     // Unknown addresses are answered here, where a page has the portal's form token.
     installNotFoundHandler(portal as App, errors);
     // Entra's sign-in page for apps is the portal's own, with its form protection.

@@ -12,6 +12,7 @@ import type { Services } from '../services.js';
 import type { SyncNoticeName } from '../sites/pages.js';
 import type { SyncTrigger } from '../sync/history.js';
 import { LANGUAGE_COOKIE, SIGNED_IN, formatDate, localPath, pageContext, sendPage } from '../web/page-context.js';
+import { sitesLagOf } from './sites-lag.js';
 import { helpPage, outlookPage, profilePhotoPage, type PhotoForm } from './pages.js';
 import type { FormPage } from '../web/error-page.js';
 import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
@@ -49,6 +50,7 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
   const { db } = services.database;
   const mail: MailStoreDeps = { db, dialect: services.database.dialect, blobs: services.blobs };
   const secure = services.config.publicUrl.startsWith('https:');
+  const lagOf = sitesLagOf(services);
 
   async function photoForm(user: DirectoryUser, locale: 'en' | 'et'): Promise<Omit<PhotoForm, 'error' | 'done'>> {
     const photo = await getMailPhoto(db, user.id);
@@ -67,7 +69,8 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
   ) {
     const context = await pageContext(db, request, reply, user);
     const form = await photoForm(user, context.locale);
-    const page = profilePhotoPage({ ...context, user: context.user! }, { ...form, ...extra });
+    const sitesLag = await lagOf(user);
+    const page = profilePhotoPage({ ...context, user: context.user! }, { ...form, ...extra, sitesLag });
     return sendPage(reply, page, status);
   }
 

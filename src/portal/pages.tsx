@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import type { PageContext, SuiteUser } from '../web/layout.js';
 import { Avatar, Notice, renderPage } from '../web/layout.js';
+import { SitesLagNotice, type SitesLag } from '../web/sites-lag.js';
 import { UploadForm } from '../web/upload-form.js';
 
 export interface SignInForm {
@@ -51,6 +52,8 @@ export interface HomePageProps {
   /** The admin console's prompt banner ("Your profile picture changed. Sync it now"); empty by default. */
   banner?: ComponentChildren;
   hasMailbox?: boolean;
+  /** The sites wait for the user's action: they show an older picture, or none. */
+  sitesLag?: SitesLag | undefined;
 }
 
 /** A tile of the app launcher: OneDrive and SharePoint are forms, since opening them runs a sync. */
@@ -109,7 +112,13 @@ export function homePage(context: PageContext & { user: SuiteUser }, props: Home
             class="large"
           />
           <div>
-            <p>{!hasMailbox ? t('home.noMailbox') : user.photoUrl ? t('home.photoSource') : t('home.photoMissing')}</p>
+            {props.sitesLag ? (
+              <SitesLagNotice context={context} lag={props.sitesLag} />
+            ) : (
+              <p>
+                {!hasMailbox ? t('home.noMailbox') : user.photoUrl ? t('home.photoSource') : t('home.photoMissing')}
+              </p>
+            )}
             <p class="muted">{t('home.signedInAs', { upn: user.upn })}</p>
             <p class="links">
               {hasMailbox ? (
@@ -136,6 +145,7 @@ export interface PhotoForm {
   changedAt: string | undefined;
   error?: string | undefined;
   done?: 'saved' | 'removed' | undefined;
+  sitesLag?: SitesLag | undefined;
 }
 
 export function profilePhotoPage(context: PageContext & { user: SuiteUser }, form: PhotoForm): string {
@@ -147,8 +157,20 @@ export function profilePhotoPage(context: PageContext & { user: SuiteUser }, for
       <h1 id="photo-title">{t('photo.title')}</h1>
       <p>{t('photo.intro')}</p>
       {form.error && <Notice kind="error">{form.error}</Notice>}
-      {form.done === 'saved' && <Notice kind="ok">{t('photo.saved')}</Notice>}
-      {form.done === 'removed' && <Notice kind="ok">{t('photo.removed')}</Notice>}
+      {form.done && form.sitesLag ? (
+        // The saved notice offers the update at once.
+        <SitesLagNotice
+          context={context}
+          lag={form.sitesLag}
+          lead={t(form.done === 'saved' ? 'photo.savedShort' : 'photo.removedShort')}
+        />
+      ) : (
+        <>
+          {form.done === 'saved' && <Notice kind="ok">{t('photo.saved')}</Notice>}
+          {form.done === 'removed' && <Notice kind="ok">{t('photo.removed')}</Notice>}
+          <SitesLagNotice context={context} lag={form.sitesLag} />
+        </>
+      )}
       <div class="photo-editor">
         <figure class="current">
           {form.currentUrl ? (

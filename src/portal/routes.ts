@@ -13,6 +13,7 @@ import type { Services } from '../services.js';
 import { createSignInThrottle } from '../directory/sign-in-throttle.js';
 import { SIGNED_IN, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
+import { sitesLagOf } from './sites-lag.js';
 import type { FormPage } from '../web/error-page.js';
 import { homePage, signInPage } from './pages.js';
 
@@ -52,6 +53,7 @@ export async function portalRoutes(app: App, services: Services, options: Portal
   });
 
   const context = (request: FastifyRequest, reply: FastifyReply) => pageContext(db, request, reply);
+  const lagOf = sitesLagOf(services);
 
   /** A refused sign-in (a stale form, missing fields) is answered by the sign-in page again. */
   const signInForm: FormPage = {
@@ -67,7 +69,11 @@ export async function portalRoutes(app: App, services: Services, options: Portal
       const user = signedInUser(request);
       const page = await pageContext(db, request, reply, user);
       const banner = (await options.homeBanner?.(user, page)) ?? undefined;
-      return sendPage(reply, homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox, banner }));
+      const sitesLag = await lagOf(user);
+      return sendPage(
+        reply,
+        homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox, banner, sitesLag }),
+      );
     },
   );
 

@@ -1,10 +1,14 @@
 import type { PageContext, SuiteUser } from '../web/layout.js';
 import { Notice, renderPage } from '../web/layout.js';
 import type { MessageKey } from '../web/messages/en.js';
+import { SitesLagNotice, type SitesLag } from '../web/sites-lag.js';
 import { UploadForm } from '../web/upload-form.js';
 
 // The sites' pages (SharePoint and OneDrive): the site home with its People section, a person's
 // profile, the OneDrive landing page and "Upload picture" for people without a mailbox.
+
+/** A page for the signed-in user, and whether their own pictures here lag their mail photo. */
+export type OwnPageContext = PageContext & { user: SuiteUser; lag?: SitesLag | undefined };
 
 export interface Person {
   displayName: string;
@@ -54,13 +58,14 @@ function SyncMessage(props: { context: PageContext; notice: SyncNotice }) {
   );
 }
 
-export function siteHomePage(context: PageContext & { user: SuiteUser }, people: Person[], notice: SyncNotice): string {
+export function siteHomePage(context: OwnPageContext, people: Person[], notice: SyncNotice): string {
   const { t } = context;
   return renderPage(
     context,
     t('sites.title'),
     <>
       <SyncMessage context={context} notice={notice} />
+      <SitesLagNotice context={context} lag={context.lag} />
       <header class="site-head sharepoint">
         <span class="site-logo" aria-hidden="true" />
         <div>
@@ -105,7 +110,7 @@ export interface ProfileView {
   pictureDate: string | undefined;
 }
 
-export function personPage(context: PageContext & { user: SuiteUser }, view: ProfileView): string {
+export function personPage(context: OwnPageContext, view: ProfileView): string {
   const { t } = context;
   const { person } = view;
   const title = view.own ? t('sites.yourProfile') : t('sites.profileTitle', { name: person.displayName });
@@ -113,6 +118,7 @@ export function personPage(context: PageContext & { user: SuiteUser }, view: Pro
     context,
     title,
     <section class="card" aria-labelledby="person-title">
+      <SitesLagNotice context={context} lag={context.lag} />
       <p class="app-label">SharePoint</p>
       <div class="profile">
         <img
@@ -149,13 +155,14 @@ export function personPage(context: PageContext & { user: SuiteUser }, view: Pro
   );
 }
 
-export function oneDrivePage(context: PageContext & { user: SuiteUser }, photoUrl: string, notice: SyncNotice): string {
+export function oneDrivePage(context: OwnPageContext, photoUrl: string, notice: SyncNotice): string {
   const { t, user } = context;
   return renderPage(
     context,
     t('onedrive.title'),
     <>
       <SyncMessage context={context} notice={notice} />
+      <SitesLagNotice context={context} lag={context.lag} />
       <header class="site-head onedrive">
         <img
           class="avatar large"

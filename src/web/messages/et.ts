@@ -64,6 +64,8 @@ export const et: Messages = {
   'photo.remove': 'Eemalda foto',
   'photo.saved': 'Sinu foto on salvestatud. Ava portaalist SharePoint või OneDrive, et seda seal kohe näidata.',
   'photo.removed': 'Sinu foto on eemaldatud. Ava portaalist SharePoint või OneDrive, et neid kohe uuendada.',
+  'photo.savedShort': 'Sinu foto on salvestatud.',
+  'photo.removedShort': 'Sinu foto on eemaldatud.',
   'photo.updatedAt': 'Muudetud {date}',
   'photo.error.too_large': 'See fail on suurem kui 4 MB. Vali väiksem pilt.',
   'photo.error.unsupported_type': 'See fail pole pilt, mida saame kasutada. Vali JPEG-, PNG-, GIF- või WebP-pilt.',
@@ -130,6 +132,9 @@ export const et: Messages = {
   'help.noMailbox.body':
     'Laadi oma pilt üles oma SharePointi profiilil. See jääb selliseks, nagu sa selle üles laadisid.',
   'help.change': 'Muuda oma profiilifotot',
+  'lag.previous': 'SharePoint ja OneDrive näitavad veel sinu eelmist pilti.',
+  'lag.missing': 'SharePoint ja OneDrive ei näita veel sinu pilti.',
+  'lag.update': 'Uuenda kohe',
   'error.back': 'Tagasi portaali',
   'error.title': 'Midagi läks valesti',
   'error.body': 'Meie poolel läks midagi valesti. Palun proovi uuesti.',

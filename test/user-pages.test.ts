@@ -63,4 +63,97 @@ describeEachDialect('the user pages', (dialect) => {
     }
     expect(en['lag.update']).toBe('Update now');
   });
+
+  it('sends an ended session to sign in, saying so, and back to where the person was', async () => {
+    const { user, client } = await signedIn({ isAdmin: true }, 'et');
+    const token = await client.csrfToken('/');
+    // The session runs out (here: it is ended elsewhere) while the page is open.
+    await context.services.database.db.deleteFrom('directory_sessions').where('user_id', '=', user.id).execute();
+    const tile = await context.app.inject({
+      method: 'POST',
+      url: '/launch/sharepoint',
+      headers: {
+        cookie: client.cookieHeader,
+        referer: 'http://localhost:80/_layouts/15/person.aspx?accountname=lee%40contoso.com',
+        host: 'localhost:80',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      payload: `_csrf=${encodeURIComponent(token)}`,
+    });
+    expect(tile.statusCode).toBe(303);
+    const back = '/_layouts/15/person.aspx?accountname=lee%40contoso.com';
+    expect(tile.headers.location).toBe(`/signin?next=${encodeURIComponent(back)}&ended=1`);
+    client.cookies.delete('photosync_session');
+    const signInPage = await client.request('GET', tile.headers.location as string);
+    expect(signInPage.body).toContain(et['signin.ended']);
+    expect(signInPage.body).toContain(`name="next" value="${back.replace('&', '&amp;')}"`);
+    const signedInAgain = await client.request('POST', '/signin', {
+      upn: user.upn,
+      password: PASSWORD,
+      next: back,
+      _csrf: await client.csrfToken(tile.headers.location as string),
+    });
+    expect(signedInAgain.headers.location).toBe(back);
+  });
+
+  it('keeps deep links through sign-in, and only same-site ones', async () => {
+    const user = await makeUser(context.services, { isAdmin: true });
+    for (const link of ['/admin/users?state=failing', '/profile-photo']) {
+      const client = new FormClient(context.app);
+      const refused = await client.request('GET', link);
+      expect(refused.headers.location).toBe(`/signin?next=${encodeURIComponent(link)}`);
+      const page = await client.request('GET', refused.headers.location as string);
+      expect(page.body).not.toContain(en['signin.ended']);
+      const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+      const done = await client.request('POST', '/signin', {
+        upn: user.upn,
+        password: PASSWORD,
+        next: link,
+        _csrf: token,
+      });
+      expect(done.headers.location).toBe(link);
+    }
+    for (const evil of [
+      '//evil.example/x',
+      'https://evil.example/',
+      '/\\evil.example',
+      '/\\/evil.example',
+      'javascript:alert(1)',
+    ]) {
+      const client = new FormClient(context.app);
+      const page = await client.request('GET', `/signin?next=${encodeURIComponent(evil)}`);
+      expect(page.body).not.toContain('name="next"');
+      const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+      const done = await client.request('POST', '/signin', {
+        upn: user.upn,
+        password: PASSWORD,
+        next: evil,
+        _csrf: token,
+      });
+      expect(done.headers.location, evil).toBe('/');
+      // Signed in already: the same address still goes home.
+      expect((await client.request('GET', `/signin?next=${encodeURIComponent(evil)}`)).headers.location).toBe('/');
+    }
+  });
+
+  it('switches the language and comes back to the same address, query included', async () => {
+    const { client } = await signedIn({}, 'en');
+    const view = '/_layouts/15/person.aspx?accountname=someone%40contoso.com';
+    const page = await client.request('GET', view);
+    expect(page.body).toContain(`name="back" value="${view}"`);
+    const switched = await client.request('POST', '/language', {
+      lang: 'et',
+      back: view,
+      _csrf: /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '',
+    });
+    expect(switched.headers.location).toBe(view);
+    for (const evil of ['//evil.example', 'https://evil.example', '/\\evil.example']) {
+      const refused = await client.request('POST', '/language', {
+        lang: 'en',
+        back: evil,
+        _csrf: await client.csrfToken('/'),
+      });
+      expect(refused.headers.location).toBe('/');
+    }
+  });
 });

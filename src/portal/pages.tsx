@@ -11,6 +11,8 @@ export interface SignInForm {
   next?: string | undefined;
   /** The app the user is signing in to, when one sent them. */
   app?: string | undefined;
+  /** Why the person is asked to sign in again ("Your session has ended"). */
+  notice?: string | undefined;
 }
 
 export function signInPage(context: PageContext, form: SignInForm): string {
@@ -21,6 +23,7 @@ export function signInPage(context: PageContext, form: SignInForm): string {
     <section class="card narrow" aria-labelledby="signin-title">
       <h1 id="signin-title">{t('signin.title')}</h1>
       <p class="muted">{form.app ? t('signin.forApp', { app: form.app }) : t('signin.intro')}</p>
+      {form.notice && <Notice kind="info">{form.notice}</Notice>}
       {form.error && <Notice kind="error">{form.error}</Notice>}
       <form method="post" action="/signin">
         <input type="hidden" name="_csrf" value={context.csrfToken} />
@@ -146,15 +149,18 @@ export interface PhotoForm {
   error?: string | undefined;
   done?: 'saved' | 'removed' | undefined;
   sitesLag?: SitesLag | undefined;
+  /** The person asked to remove their photo: ask them to confirm. */
+  confirmRemove?: boolean;
 }
 
 export function profilePhotoPage(context: PageContext & { user: SuiteUser }, form: PhotoForm): string {
   const { t, user } = context;
+  const title = form.currentUrl ? t('photo.titleChange') : t('photo.title');
   return renderPage(
     context,
-    t('photo.title'),
+    title,
     <section class="card" aria-labelledby="photo-title">
-      <h1 id="photo-title">{t('photo.title')}</h1>
+      <h1 id="photo-title">{title}</h1>
       <p>{t('photo.intro')}</p>
       {form.error && <Notice kind="error">{form.error}</Notice>}
       {form.done && form.sitesLag ? (
@@ -185,14 +191,25 @@ export function profilePhotoPage(context: PageContext & { user: SuiteUser }, for
         </figure>
         <div class="grow">
           <UploadForm context={context} action="/profile-photo" submit={t('photo.save')} />
-          {form.currentUrl && (
-            <form method="post" action="/profile-photo/remove" class="remove">
-              <input type="hidden" name="_csrf" value={context.csrfToken} />
-              <button type="submit" class="secondary danger">
-                {t('photo.remove')}
-              </button>
-            </form>
-          )}
+          {form.currentUrl &&
+            (form.confirmRemove ? (
+              <div class="notice notice-error remove-confirm" role="alert">
+                <p>{t('photo.removeConfirm')}</p>
+                <form method="post" action="/profile-photo/remove" class="remove links">
+                  <input type="hidden" name="_csrf" value={context.csrfToken} />
+                  <button type="submit" class="danger">
+                    {t('photo.removeYes')}
+                  </button>
+                  <a href="/profile-photo">{t('photo.removeNo')}</a>
+                </form>
+              </div>
+            ) : (
+              <p class="remove">
+                <a class="button secondary danger" href="/profile-photo?remove=confirm" data-remove="">
+                  {t('photo.remove')}
+                </a>
+              </p>
+            ))}
         </div>
       </div>
       <p>

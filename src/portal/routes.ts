@@ -30,6 +30,10 @@ const SignInBody = Type.Object({
   next: Type.Optional(Type.String({ maxLength: 4000, description: 'A same-site address to continue to' })),
 });
 const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
+const SignInQuery = Type.Object({
+  next: Type.Optional(Type.String({ maxLength: 4000, description: 'A same-site address to continue to' })),
+  ended: Type.Optional(Type.Literal('1', { description: 'The session ran out: say so' })),
+});
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 
 export interface PortalOptions {
@@ -79,10 +83,14 @@ export async function portalRoutes(app: App, services: Services, options: Portal
 
   app.get(
     '/signin',
-    { schema: { summary: 'Sign-in page', tags: ['portal'], response: html } },
+    { schema: { summary: 'Sign-in page', tags: ['portal'], querystring: SignInQuery, response: html } },
     async (request, reply) => {
-      if (userOf(request)) return reply.redirect('/', 303);
-      return sendPage(reply, signInPage(await context(request, reply), {}));
+      // Only a same-site address to continue to, never another site (`//evil`, `/\\evil`).
+      const next = localPath(request.query.next);
+      if (userOf(request)) return reply.redirect(next, 303);
+      const page = await context(request, reply);
+      const notice = request.query.ended === '1' ? page.t('signin.ended') : undefined;
+      return sendPage(reply, signInPage(page, { next: next === '/' ? undefined : next, notice }));
     },
   );
 

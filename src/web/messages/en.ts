@@ -15,6 +15,7 @@ export const en = {
   'signin.failed': 'That account and password do not match. Check both and try again.',
   'signin.incomplete': 'Enter your work account and your password.',
   'signin.rateLimited': 'Too many failed sign-in attempts. Wait {minutes} minutes and try again.',
+  'signin.ended': 'Your session has ended. Sign in again to continue where you were.',
   'signin.forApp': 'Sign in to continue to {app}.',
   'form.expired': 'This form has expired. Please try again.',
   'authorize.title': 'Cannot sign you in to this app',
@@ -69,6 +70,13 @@ export const en = {
   'photo.error.too_large': 'That file is larger than 4 MB. Choose a smaller picture.',
   'photo.error.unsupported_type': 'That file is not a picture we can use. Choose a JPEG, PNG, GIF or WebP image.',
   'photo.error.corrupt': 'That picture is damaged and cannot be read. Try another file.',
+  'photo.error.notPicture': 'This file is not a picture.',
+  'photo.error.svg': 'SVG files can’t be used; choose a JPEG, PNG, GIF or WebP.',
+  'photo.titleChange': 'Change your profile photo',
+  'photo.removeConfirm':
+    'Remove your profile photo? It disappears from mail at once, and from SharePoint and OneDrive when you next open them.',
+  'photo.removeYes': 'Yes, remove it',
+  'photo.removeNo': 'Keep my photo',
   'photo.error.empty': 'Choose a picture first.',
   'photo.error.too_many_pixels': 'That picture has too many pixels. Choose a smaller picture.',
   'photo.error.not_portrait':

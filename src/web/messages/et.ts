@@ -15,6 +15,7 @@ export const et: Messages = {
   'signin.failed': 'See konto ja parool ei sobi kokku. Kontrolli mõlemat ja proovi uuesti.',
   'signin.incomplete': 'Sisesta oma töökonto ja parool.',
   'signin.rateLimited': 'Liiga palju ebaõnnestunud sisselogimiskatseid. Oota {minutes} minutit ja proovi uuesti.',
+  'signin.ended': 'Sinu seanss on lõppenud. Logi uuesti sisse, et jätkata sealt, kus pooleli jäid.',
   'signin.forApp': 'Logi sisse, et jätkata rakendusse {app}.',
   'authorize.title': 'Rakendusse ei saa sisse logida',
   'authorize.unknownTenant': 'See sisselogimisaadress nimetab organisatsiooni, mida photosync ei tunne ({code}).',
@@ -70,6 +71,13 @@ export const et: Messages = {
   'photo.error.too_large': 'See fail on suurem kui 4 MB. Vali väiksem pilt.',
   'photo.error.unsupported_type': 'See fail pole pilt, mida saame kasutada. Vali JPEG-, PNG-, GIF- või WebP-pilt.',
   'photo.error.corrupt': 'See pilt on vigane ja seda ei saa lugeda. Proovi mõnda teist faili.',
+  'photo.error.notPicture': 'See fail ei ole pilt.',
+  'photo.error.svg': 'SVG-faile ei saa kasutada. Vali JPEG-, PNG-, GIF- või WebP-fail.',
+  'photo.titleChange': 'Muuda oma profiilifotot',
+  'photo.removeConfirm':
+    'Kas eemaldada sinu profiilifoto? See kaob e-postist kohe ning SharePointist ja OneDrive’ist siis, kui need järgmisel korral avad.',
+  'photo.removeYes': 'Jah, eemalda',
+  'photo.removeNo': 'Jäta foto alles',
   'photo.error.empty': 'Vali kõigepealt pilt.',
   'photo.error.too_many_pixels': 'Sellel pildil on liiga palju piksleid. Vali väiksem pilt.',
   'photo.error.not_portrait':

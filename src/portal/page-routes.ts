@@ -44,7 +44,10 @@ const PhotoQuery = Type.Object({
   size: Type.Optional(Type.Integer({ minimum: 1, maximum: 648 })),
   v: Type.Optional(Type.String({ maxLength: 40 })),
 });
-const DoneQuery = Type.Object({ done: Type.Optional(Type.Union([Type.Literal('saved'), Type.Literal('removed')])) });
+const DoneQuery = Type.Object({
+  done: Type.Optional(Type.Union([Type.Literal('saved'), Type.Literal('removed')])),
+  remove: Type.Optional(Type.Literal('confirm', { description: 'Ask to confirm removing the photo' })),
+});
 
 export async function portalPageRoutes(app: App, services: Services): Promise<void> {
   const { db } = services.database;
@@ -64,7 +67,7 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     request: FastifyRequest,
     reply: FastifyReply,
     user: DirectoryUser,
-    extra: { error?: string; done?: 'saved' | 'removed' | undefined },
+    extra: { error?: string; done?: 'saved' | 'removed' | undefined; confirmRemove?: boolean },
     status = 200,
   ) {
     const context = await pageContext(db, request, reply, user);
@@ -191,7 +194,10 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     async (request, reply) => {
       const user = signedInUser(request);
       if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
-      return showPhotoPage(request, reply, user, { done: request.query.done });
+      return showPhotoPage(request, reply, user, {
+        done: request.query.done,
+        confirmRemove: request.query.remove === 'confirm',
+      });
     },
   );
 

@@ -57,6 +57,10 @@ export interface HomePageProps {
   hasMailbox?: boolean;
   /** The sites wait for the user's action: they show an older picture, or none. */
   sitesLag?: SitesLag | undefined;
+  /** The directory holds a photo, but there is no mail photo (the sites never take the directory's). */
+  directoryPhotoOnly?: boolean;
+  /** For someone without a mailbox: their picture in the sites (userphoto.aspx), shown instead of initials. */
+  sitesPictureUrl?: string | undefined;
 }
 
 /** A tile of the app launcher: OneDrive and SharePoint are forms, since opening them runs a sync. */
@@ -92,7 +96,7 @@ export function homePage(context: PageContext & { user: SuiteUser }, props: Home
             <a class="tile tile-outlook" href="/outlook">
               <span class="tile-icon" aria-hidden="true" />
               <span class="tile-name">Outlook</span>
-              <span class="tile-hint">{t('apps.outlook.hint')}</span>
+              <span class="tile-hint">{hasMailbox ? t('apps.outlook.hint') : t('apps.outlook.noMailbox')}</span>
             </a>
           </li>
           <LaunchTile app="onedrive" name="OneDrive" hint={t('apps.onedrive.hint')} csrfToken={context.csrfToken} />
@@ -109,7 +113,7 @@ export function homePage(context: PageContext & { user: SuiteUser }, props: Home
         <h2 id="photo-title">{t('home.photoTitle')}</h2>
         <div class="profile">
           <Avatar
-            user={{ ...user, photoUrl: user.photoUrl?.replace(/size=\d+/, 'size=240') }}
+            user={{ ...user, photoUrl: user.photoUrl?.replace(/size=\d+/, 'size=240') ?? props.sitesPictureUrl }}
             alt={t('home.photoAlt', { name: user.displayName })}
             size={120}
             class="large"
@@ -122,6 +126,7 @@ export function homePage(context: PageContext & { user: SuiteUser }, props: Home
                 {!hasMailbox ? t('home.noMailbox') : user.photoUrl ? t('home.photoSource') : t('home.photoMissing')}
               </p>
             )}
+            {props.directoryPhotoOnly && <p data-directory-only="">{t('home.directoryOnly')}</p>}
             <p class="muted">{t('home.signedInAs', { upn: user.upn })}</p>
             <p class="links">
               {hasMailbox ? (
@@ -232,7 +237,9 @@ export function helpPage(context: PageContext): string {
       <p>{t('help.when.body')}</p>
       <h2>{t('help.steps.title')}</h2>
       <ol class="steps">
-        <li>{t('help.steps.1')}</li>
+        <li>
+          {t('help.steps.1')} <span class="muted">{t('help.steps.why')}</span>
+        </li>
         <li>{t('help.steps.2')}</li>
         <li>{t('help.steps.3')}</li>
         <li>{t('help.steps.4')}</li>
@@ -243,7 +250,7 @@ export function helpPage(context: PageContext): string {
       {context.user && (
         <p>
           <a class="button" href="/profile-photo">
-            {t('help.change')}
+            {context.user.photoUrl ? t('help.change') : t('home.addPhoto')}
           </a>
         </p>
       )}

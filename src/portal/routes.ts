@@ -14,6 +14,9 @@ import { createSignInThrottle } from '../directory/sign-in-throttle.js';
 import { SIGNED_IN, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
 import { sitesLagOf } from './sites-lag.js';
+import { getDirectoryPhoto } from '../directory/photo.js';
+import { getSiteProfile } from '../sites/profiles.js';
+import { userPhotoUrl } from '../sites/library.js';
 import type { FormPage } from '../web/error-page.js';
 import { homePage, signInPage } from './pages.js';
 
@@ -74,10 +77,13 @@ export async function portalRoutes(app: App, services: Services, options: Portal
       const page = await pageContext(db, request, reply, user);
       const banner = (await options.homeBanner?.(user, page)) ?? undefined;
       const sitesLag = await lagOf(user);
-      return sendPage(
-        reply,
-        homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox, banner, sitesLag }),
-      );
+      const directoryPhotoOnly =
+        user.hasMailbox && !page.user?.photoUrl && (await getDirectoryPhoto(db, user.id)) !== undefined;
+      const profile = user.hasMailbox ? undefined : await getSiteProfile(db, user.id);
+      const sitesPictureUrl =
+        profile?.placeholderState === 0 ? userPhotoUrl(user.upn, 'L', profile.pictureTimestamp) : undefined;
+      const view = { hasMailbox: user.hasMailbox, banner, sitesLag, directoryPhotoOnly, sitesPictureUrl };
+      return sendPage(reply, homePage({ ...page, user: page.user! }, view));
     },
   );
 

@@ -17,11 +17,7 @@ export interface Person {
   photoUrl: string;
 }
 
-/** userphoto.aspx, versioned with `t=` so a new picture is a new URL and an old one never shows. */
-export function userPhotoUrl(upn: string, size: 'S' | 'M' | 'L', pictureTimestamp: number | null): string {
-  const version = pictureTimestamp === null ? '' : `&t=${pictureTimestamp}`;
-  return `/_layouts/15/userphoto.aspx?size=${size}&accountname=${encodeURIComponent(upn)}${version}`;
-}
+export { userPhotoUrl } from './library.js';
 
 /**
  * How the SharePoint and OneDrive pages show the outcome of the sync that brought the user there
@@ -136,7 +132,9 @@ export function personPage(context: OwnPageContext, view: ProfileView): string {
           </dl>
           <p class="muted">
             {view.source === 'mail'
-              ? t('sites.pictureFromMail', { name: person.displayName })
+              ? view.own
+                ? t('sites.pictureFromMailOwn')
+                : t('sites.pictureFromMail', { name: person.displayName })
               : view.source === 'upload'
                 ? t('sites.pictureUploaded')
                 : t('sites.placeholder')}
@@ -145,7 +143,11 @@ export function personPage(context: OwnPageContext, view: ProfileView): string {
           {view.own && (
             <p>
               <a class="button" href={person.hasMailbox ? '/profile-photo' : '/_layouts/15/editprofile.aspx'}>
-                {person.hasMailbox ? t('home.changePhoto') : t('sites.upload.title')}
+                {!person.hasMailbox
+                  ? t('sites.upload.title')
+                  : view.source === 'mail'
+                    ? t('home.changePhoto')
+                    : t('home.addPhoto')}
               </a>
             </p>
           )}

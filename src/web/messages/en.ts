@@ -40,6 +40,7 @@ export const en = {
   'suite.photoAlt': 'Your profile picture',
   'apps.title': 'Apps',
   'apps.outlook.hint': 'Mail and calendar',
+  'apps.outlook.noMailbox': 'You have no mailbox',
   'apps.onedrive.hint': 'Your files',
   'apps.sharepoint.hint': 'Sites and people',
   'apps.syncNote': 'Opening OneDrive or SharePoint brings your current profile picture across to them.',
@@ -47,6 +48,8 @@ export const en = {
   'home.photoMissing': 'You have not added a profile photo yet.',
   'home.photoSource': 'Your picture comes from your mailbox and is shown everywhere in the organisation.',
   'home.noMailbox': 'You have no mailbox, so your picture is managed in SharePoint.',
+  'home.directoryOnly':
+    'Your organisation’s directory has a photo of you, but mail, SharePoint and OneDrive never use it. Add your profile photo here to show it everywhere.',
   'home.changePhoto': 'Change your photo',
   'home.addPhoto': 'Add your profile photo',
   'home.uploadInSites': 'Upload a picture in SharePoint',
@@ -103,6 +106,8 @@ export const en = {
   'sites.yourProfile': 'Your profile',
   'sites.pictureFromMail':
     'This picture comes from the mailbox. It is updated when {name} opens SharePoint or OneDrive from the portal.',
+  'sites.pictureFromMailOwn':
+    'This picture comes from your mailbox. It is updated when you open SharePoint or OneDrive from the portal.',
   'sites.pictureUploaded': 'This picture was uploaded in SharePoint.',
   'sites.placeholder': 'No picture yet.',
   'sites.pictureTime': 'Picture from {date}',
@@ -119,16 +124,19 @@ export const en = {
   'outlook.title': 'Outlook',
   'outlook.inbox': 'Inbox',
   'outlook.empty': 'You have read everything. Nothing new here.',
-  'outlook.noMailbox': 'You have no mailbox.',
+  'outlook.noMailbox':
+    'You have no mailbox in this organisation, so there is no mail here. Your picture is kept in SharePoint.',
   'help.title': 'Profile picture synchronization',
   'help.where.title': 'Where your picture comes from',
   'help.where.body':
-    'Your profile picture is kept with your mailbox. SharePoint and OneDrive take their copy from there, never from anywhere else.',
+    'Your profile picture is kept with your mailbox. SharePoint and OneDrive take their copy from there and never from anywhere else, not even from the organisation’s directory when it holds a photo of you.',
   'help.when.title': 'When SharePoint and OneDrive update',
   'help.when.body':
     'They update only when you do something: when you open OneDrive or SharePoint from the portal, or open your own profile in SharePoint. Nothing updates on its own overnight.',
   'help.steps.title': 'Your new picture does not show yet? Do this',
   'help.steps.1': 'Open a private window in your browser.',
+  'help.steps.why':
+    'A private window starts without a saved sign-in or stored copies of pictures, so you really sign in again (which is what prompts the update) and see the new picture rather than one your browser kept.',
   'help.steps.2': 'Go to the portal.',
   'help.steps.3': 'Sign in with your work account.',
   'help.steps.4': 'Click the OneDrive or SharePoint tile.',

@@ -41,6 +41,7 @@ export const et: Messages = {
   'suite.photoAlt': 'Sinu profiilipilt',
   'apps.title': 'Rakendused',
   'apps.outlook.hint': 'E-post ja kalender',
+  'apps.outlook.noMailbox': 'Sul pole postkasti',
   'apps.onedrive.hint': 'Sinu failid',
   'apps.sharepoint.hint': 'Saidid ja inimesed',
   'apps.syncNote': 'OneDrive’i või SharePointi avamisel tuuakse sinu praegune profiilipilt sinna üle.',
@@ -48,6 +49,8 @@ export const et: Messages = {
   'home.photoMissing': 'Sa pole veel profiilifotot lisanud.',
   'home.photoSource': 'Sinu pilt tuleb sinu postkastist ja seda näidatakse kõikjal organisatsioonis.',
   'home.noMailbox': 'Sul pole postkasti, seega sinu pilti hallatakse SharePointis.',
+  'home.directoryOnly':
+    'Organisatsiooni kataloogis on sinust foto, kuid e-post, SharePoint ja OneDrive seda kunagi ei kasuta. Lisa oma profiilifoto siin, et seda kõikjal näidataks.',
   'home.changePhoto': 'Muuda oma fotot',
   'home.addPhoto': 'Lisa oma profiilifoto',
   'home.uploadInSites': 'Laadi pilt üles SharePointis',
@@ -105,6 +108,8 @@ export const et: Messages = {
   'sites.yourProfile': 'Sinu profiil',
   'sites.pictureFromMail':
     'See pilt tuleb postkastist. Seda uuendatakse, kui {name} avab portaalist SharePointi või OneDrive’i.',
+  'sites.pictureFromMailOwn':
+    'See pilt tuleb sinu postkastist. Seda uuendatakse, kui avad portaalist SharePointi või OneDrive’i.',
   'sites.pictureUploaded': 'See pilt laaditi üles SharePointis.',
   'sites.placeholder': 'Pilti veel pole.',
   'sites.pictureTime': 'Pilt seisuga {date}',
@@ -121,16 +126,19 @@ export const et: Messages = {
   'outlook.title': 'Outlook',
   'outlook.inbox': 'Sisendkaust',
   'outlook.empty': 'Oled kõik läbi lugenud. Uut pole midagi.',
-  'outlook.noMailbox': 'Sul pole postkasti.',
+  'outlook.noMailbox':
+    'Sul pole selles organisatsioonis postkasti, seega siin e-kirju ei ole. Sinu pilti hoitakse SharePointis.',
   'help.title': 'Profiilipildi sünkroonimine',
   'help.where.title': 'Kust sinu pilt tuleb',
   'help.where.body':
-    'Sinu profiilipilti hoitakse koos sinu postkastiga. SharePoint ja OneDrive võtavad oma koopia sealt ja mitte kusagilt mujalt.',
+    'Sinu profiilipilti hoitakse koos sinu postkastiga. SharePoint ja OneDrive võtavad oma koopia sealt ega kusagilt mujalt – isegi mitte organisatsiooni kataloogist, kui seal on sinust foto.',
   'help.when.title': 'Millal SharePoint ja OneDrive uuenevad',
   'help.when.body':
     'Need uuenevad ainult siis, kui sa ise midagi teed: kui avad portaalist OneDrive’i või SharePointi või avad SharePointis oma profiili. Iseenesest öö jooksul midagi ei uuene.',
   'help.steps.title': 'Sinu uut pilti pole veel näha? Tee nii',
   'help.steps.1': 'Ava brauseris privaatne aken.',
+  'help.steps.why':
+    'Privaatne aken ei kasuta salvestatud sisselogimist ega brauseri hoitud pilte. Nii logid päriselt uuesti sisse (just see käivitab uuendamise) ja näed uut pilti, mitte brauseri varem salvestatud koopiat.',
   'help.steps.2': 'Mine portaali.',
   'help.steps.3': 'Logi sisse oma töökontoga.',
   'help.steps.4': 'Klõpsa OneDrive’i või SharePointi paanil.',

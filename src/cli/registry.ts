@@ -127,6 +127,22 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./commands/sign-in.js')).signingKeyRotate,
   },
   {
+    name: 'backup',
+    synopsis: '<file>',
+    summary: 'database and photos in one archive, while the server runs\n(PostgreSQL: needs pg_dump on PATH)',
+    args: 1,
+    load: async () => (await import('./commands/backup.js')).backup,
+  },
+  {
+    name: 'restore',
+    synopsis: '<file> [--force]',
+    summary:
+      'put a backup into an empty data folder (or database);\n--force replaces what is there (stop the server first)',
+    args: 1,
+    options: { force: { type: 'boolean', default: false } },
+    load: async () => (await import('./commands/backup.js')).restore,
+  },
+  {
     name: 'dev-cert',
     synopsis: '[--out <dir>] [--host <name>]…',
     summary: 'a local CA and a localhost certificate for https (prints the settings)',

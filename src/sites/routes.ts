@@ -9,6 +9,7 @@ import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { createByteCache } from '../storage/byte-cache.js';
+import { storageFaultCode, storageFaultOf } from '../storage/faults.js';
 import { preparedQuery } from '../storage/prepared.js';
 import type { ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './library.js';
@@ -61,6 +62,20 @@ export function siteRoutes(app: App, services: Services): void {
   const { db } = services.database;
   const bytesCache = createByteCache(32 * 1024 * 1024);
 
+  /**
+   * The owner's view of their own L picture syncs first; while the disk is full or read-only the
+   * sync cannot even record itself, and the picture the sites have is served all the same.
+   */
+  async function syncOrKeepServing(subject: DirectoryUser, request: FastifyRequest) {
+    try {
+      return await services.sync.sync(subject, 'photo_request');
+    } catch (error) {
+      if (!storageFaultOf(error)) throw error;
+      request.log.error({ err: error, code: storageFaultCode(error) }, 'sync not recorded: the storage refuses writes');
+      return { outcome: 'failed' as const };
+    }
+  }
+
   async function sendPicture(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -112,7 +127,7 @@ export function siteRoutes(app: App, services: Services): void {
       // Refused alike whether or not the person exists: a token without the scope learns nothing.
       checkPictureAccess(viewer, subject ?? { id: '' });
       if (subject && subject.id === viewer.user.id && size === 'L') {
-        const result = await services.sync.sync(subject, 'photo_request');
+        const result = await syncOrKeepServing(subject, request);
         reply.header('x-photosync-sync', result.outcome);
         // Only a sync that switched the picture outdates the rendition read with the subject.
         const switched = result.outcome === 'synced' || result.outcome === 'removed';

@@ -54,6 +54,9 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   rate_limited: 'error.rateLimited',
   internal_error: 'error.body',
   unavailable: 'error.unavailable',
+  storage_full: 'error.storageFull',
+  storage_read_only: 'error.storageReadOnly',
+  storage_damaged: 'error.storageDamaged',
 };
 
 /** Headings other than "Something went wrong". */

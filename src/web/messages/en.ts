@@ -163,6 +163,11 @@ export const en = {
   'error.tooLarge': 'What you sent is larger than this page accepts.',
   'error.unavailable.title': 'Busy right now',
   'error.unavailable': 'photosync is busy right now. Try again in a few seconds.',
+  'error.storageFull':
+    'We cannot save changes right now because the server has run out of disk space. Pictures are still shown. Try again later.',
+  'error.storageReadOnly':
+    'We cannot save changes right now because the server’s storage is read-only. Pictures are still shown. Try again later.',
+  'error.storageDamaged': 'The server cannot read its data right now. Your administrator has to restore it.',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -166,4 +166,9 @@ export const et: Messages = {
   'error.tooLarge': 'Saadetu on suurem, kui see leht vastu võtab.',
   'error.unavailable.title': 'Praegu on kiire',
   'error.unavailable': 'photosync on praegu hõivatud. Proovi mõne sekundi pärast uuesti.',
+  'error.storageFull':
+    'Me ei saa praegu muudatusi salvestada, sest serveri kettal pole enam ruumi. Pilte näidatakse endiselt. Proovi hiljem uuesti.',
+  'error.storageReadOnly':
+    'Me ei saa praegu muudatusi salvestada, sest serveri andmeruum on kirjutuskaitstud. Pilte näidatakse endiselt. Proovi hiljem uuesti.',
+  'error.storageDamaged': 'Server ei saa praegu oma andmeid lugeda. Sinu administraator peab need taastama.',
 };

@@ -4,7 +4,7 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import helmet, { type HelmetOptions } from 'helmet';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
 import { promptBannerFor } from './admin/banner.js';
@@ -16,6 +16,7 @@ import { tokenRoutes } from './directory/token-routes.js';
 import { GraphErrorBody, renderGraphError } from './graph/errors.js';
 import { graphRoutes } from './graph/routes.js';
 import { portalRoutes } from './portal/routes.js';
+import { sitesLagOf } from './portal/sites-lag.js';
 import type { Services } from './services.js';
 import { sitePageRoutes } from './sites/page-routes.js';
 import { sharePointRestRoutes } from './sites/rest-api.js';
@@ -26,7 +27,14 @@ import { AppError } from './errors.js';
 import { requestAuthentication, type RouteAuth } from './http/auth.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { renderEntraError } from './directory/entra-error-renderer.js';
-import { errorResponder, installErrorHandler, renderJsonError, type ErrorHandling } from './http/errors.js';
+import {
+  errorResponder,
+  installErrorHandler,
+  installNotFoundHandler,
+  renderJsonError,
+  routeMethods,
+  type ErrorHandling,
+} from './http/errors.js';
 import { renderSharePointError } from './sites/rest-errors.js';
 import { createPageErrorRenderer } from './web/error-page.js';
 import { ANYONE } from './web/page-context.js';
@@ -47,7 +55,7 @@ export async function buildApp(services: Services): Promise<App> {
       entra: renderEntraError,
       json: renderJsonError,
     },
-    envelopeOfPath: (path) => API_MOUNTS.find((mount) => isUnder(path, mount.prefix))?.envelope ?? 'json',
+    envelopeOfAddress,
     logs: (level) => services.log.isLevelEnabled(level),
   };
   const respond = errorResponder(errors);
@@ -127,6 +135,7 @@ export async function buildApp(services: Services): Promise<App> {
   });
   app.addSchema(ErrorResponse);
   app.addSchema(GraphErrorBody);
+  errors.allowedMethods = routeMethods(app);
   installErrorHandler(app, errors);
 
   // Tier 2: operational endpoints.
@@ -214,7 +223,9 @@ export async function buildApp(services: Services): Promise<App> {
     // The admin console's prompt banner on the portal's home page.
     const homeBanner = (user: DirectoryUser, page: PageContext) => promptBannerFor(services.database.db, user, page);
     await portalRoutes(portal as App, services, { homeBanner });
-    await sitePageRoutes(portal as App, services);
+    await sitePageRoutes(portal as App, services, { sitesLag: sitesLagOf(services) });
+    // Unknown addresses are answered here, where a page has the portal's form token.
+    installNotFoundHandler(portal as App, errors);
     // Entra's sign-in page for apps is the portal's own, with its form protection.
     authorizeRoutes(portal as App, services);
   });
@@ -247,6 +258,19 @@ const API_MOUNTS: ReadonlyArray<{
     routes: sharePointRestRoutes,
   },
 ];
+
+/** APIs not mounted under one prefix: the console's JSON API and Entra's OAuth and OpenID endpoints. */
+const OTHER_APIS =
+  /^\/(?:admin\/api|oauth2|\.well-known|common\/discovery|[^/?]+\/(?:oauth2|v2\.0|\.well-known))(?=[/?]|$)/;
+
+/** Unknown addresses: an API's own envelope; a page for a browser asking for one anywhere else. */
+function envelopeOfAddress(request: FastifyRequest): Envelope {
+  const path = request.url;
+  const mount = API_MOUNTS.find((api) => isUnder(path, api.prefix));
+  if (mount) return mount.envelope;
+  const wantsPage = /\btext\/html\b/i.test(request.headers.accept ?? '');
+  return wantsPage && !OTHER_APIS.test(path) ? 'page' : 'json';
+}
 
 const isUnder = (path: string, prefix: string) =>
   path.length >= prefix.length &&

@@ -60,6 +60,8 @@ export const ERRORS = {
   app_not_found: { status: 404, log: 'debug' },
   /** A file or folder of the sites' "User Photos" library that is not there. */
   file_not_found: { status: 404, log: 'debug' },
+  /** The address has routes, for other methods (the Allow header lists them). */
+  method_not_allowed: { status: 405, log: 'debug' },
 
   // 408, 409, 413, 415, 429, 431.
   /** The request (headers, or the whole of it with its body) did not arrive within its deadline. */

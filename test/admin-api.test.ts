@@ -64,7 +64,7 @@ describeEachDialect('admin console', (dialect) => {
     expect((await api('GET', '/admin/api/audit', adminToken)).json().entries).toEqual([]);
 
     const browser = new FormClient(app, 'et');
-    expect((await browser.request('GET', '/admin')).headers.location).toBe('/signin');
+    expect((await browser.request('GET', '/admin')).headers.location).toBe('/signin?next=%2Fadmin');
     await browser.signIn(plain.upn, PASSWORD);
     const token = await browser.csrfToken('/');
     // Non-admins learn nothing from a malformed request either: 403 before the query is read.

@@ -62,7 +62,7 @@ describeEachDialect('SharePoint REST', (dialect) => {
     const userUrl = new URL(body.UserUrl as string);
     const profilePage = await app.inject({ url: userUrl.pathname + userUrl.search });
     expect(profilePage.statusCode).toBe(303);
-    expect(profilePage.headers.location).toBe('/signin');
+    expect(profilePage.headers.location).toBe(`/signin?next=${encodeURIComponent(userUrl.pathname + userUrl.search)}`);
     expect(property(body, 'SPS-PicturePlaceholderState')).toBe('0');
     expect(property(body, 'SPS-PictureExchangeSyncState')).toBe('1');
     expect(property(body, 'SPS-PictureTimestamp')).toBe(String(profile.pictureTimestamp));

@@ -4,7 +4,7 @@ import { renderEntraError } from '../directory/entra-error-renderer.js';
 import { AppError, notFound, unauthorized } from '../errors.js';
 import { renderGraphError } from '../graph/errors.js';
 import { renderSharePointError } from '../sites/rest-errors.js';
-import { installErrorHandler, renderJsonError, type ErrorHandling } from './errors.js';
+import { installErrorHandler, installNotFoundHandler, renderJsonError, type ErrorHandling } from './errors.js';
 import { routeDefaults, type App, type Envelope } from './types.js';
 
 // One handler, one renderer per envelope: the same thrown error in each envelope's shape, the
@@ -32,11 +32,12 @@ beforeAll(async () => {
         throw new Error('no pages here');
       },
     },
-    envelopeOfPath: (path) => (path.startsWith('/graph/') ? 'graph' : 'json'),
+    envelopeOfAddress: (request) => (request.url.startsWith('/graph/') ? 'graph' : 'json'),
     logs: () => false,
   };
   app = Fastify() as unknown as App;
   installErrorHandler(app, handling);
+  installNotFoundHandler(app, handling);
   for (const envelope of ENVELOPES) {
     await app.register(
       async (api) => {

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { AppError, ERRORS } from '../errors.js';
 import { classifyError, type Classified } from './classify.js';
 import { drainRequest } from './drain.js';
@@ -18,8 +19,13 @@ export type ErrorRenderer = (request: FastifyRequest, reply: FastifyReply, error
 export interface ErrorHandling {
   /** One renderer per envelope. */
   renderers: Record<Envelope, ErrorRenderer>;
-  /** The envelope of an address no route has (an API answers those in its own shape). */
-  envelopeOfPath(path: string): Envelope;
+  /**
+   * The envelope of an address no route has: an API answers those in its own shape, and a browser
+   * asking for a page elsewhere gets a page.
+   */
+  envelopeOfAddress(request: FastifyRequest): Envelope;
+  /** The methods that do have a route at this request's address (none: a 404, else a 405). */
+  allowedMethods?(request: FastifyRequest): string[];
   /** Whether a log line at this level would be written (so unwritten ones cost nothing). */
   logs(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
 }
@@ -46,7 +52,7 @@ export function errorResponder(handling: ErrorHandling) {
       reply.header('retry-after', String(error.detail.retryAfterSeconds));
     if (unreadBody === 'drain') await drainRequest(request.raw);
     // Routes declare their envelope; an address no route has gets the envelope of the API there.
-    const envelope = request.routeOptions.config?.envelope ?? handling.envelopeOfPath(request.url);
+    const envelope = request.routeOptions.config?.envelope ?? handling.envelopeOfAddress(request);
     return handling.renderers[envelope](request, reply, error);
   };
 }
@@ -64,7 +70,41 @@ export function installErrorHandler(app: App, handling: ErrorHandling): void {
   app.setErrorHandler((thrown: FastifyError, request, reply) =>
     respond(request, reply, classifyError(thrown, request.routeOptions.bodyLimit)),
   );
-  app.setNotFoundHandler((request, reply) =>
-    respond(request, reply, { error: new AppError('not_found', `There is nothing at ${request.url}.`) }),
-  );
+}
+
+/**
+ * Answers addresses no route has: 405 with Allow when the address takes other methods, else 404.
+ * Installed in the plugin whose reply decorators a page needs (the portal's form token).
+ */
+export function installNotFoundHandler(app: App, handling: ErrorHandling): void {
+  const respond = errorResponder(handling);
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = handling.allowedMethods?.(request) ?? [];
+    if (allowed.length === 0) {
+      return respond(request, reply, { error: new AppError('not_found', `There is nothing at ${request.url}.`) });
+    }
+    reply.header('allow', allowed.join(', '));
+    const sentence = `${request.method} is not taken at ${request.url.split('?')[0] ?? '/'}; it takes ${allowed.join(', ')}.`;
+    return respond(request, reply, { error: new AppError('method_not_allowed', sentence) });
+  });
+}
+
+/** The methods each address takes, gathered from the routes as they are added. */
+export function routeMethods(app: App): (request: FastifyRequest) => string[] {
+  const router = FindMyWay({ maxParamLength: 300 });
+  const seen = new Set<string>();
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      const key = `${method} ${route.url}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      router.on(method as HTTPMethod, route.url, () => undefined);
+    }
+  });
+  return (request) => {
+    const path = request.url.split('?')[0] ?? '/';
+    return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter(
+      (method) => method !== request.method && router.find(method as HTTPMethod, path) !== null,
+    );
+  };
 }

@@ -12,6 +12,7 @@ import type { Services } from '../services.js';
 import type { SyncNoticeName } from '../sites/pages.js';
 import type { SyncTrigger } from '../sync/history.js';
 import { LANGUAGE_COOKIE, SIGNED_IN, formatDate, localPath, pageContext, sendPage } from '../web/page-context.js';
+import { sitesLagOf } from './sites-lag.js';
 import { helpPage, outlookPage, profilePhotoPage, type PhotoForm } from './pages.js';
 import type { FormPage } from '../web/error-page.js';
 import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
@@ -43,12 +44,16 @@ const PhotoQuery = Type.Object({
   size: Type.Optional(Type.Integer({ minimum: 1, maximum: 648 })),
   v: Type.Optional(Type.String({ maxLength: 40 })),
 });
-const DoneQuery = Type.Object({ done: Type.Optional(Type.Union([Type.Literal('saved'), Type.Literal('removed')])) });
+const DoneQuery = Type.Object({
+  done: Type.Optional(Type.Union([Type.Literal('saved'), Type.Literal('removed')])),
+  remove: Type.Optional(Type.Literal('confirm', { description: 'Ask to confirm removing the photo' })),
+});
 
 export async function portalPageRoutes(app: App, services: Services): Promise<void> {
   const { db } = services.database;
   const mail: MailStoreDeps = { db, dialect: services.database.dialect, blobs: services.blobs };
   const secure = services.config.publicUrl.startsWith('https:');
+  const lagOf = sitesLagOf(services);
 
   async function photoForm(user: DirectoryUser, locale: 'en' | 'et'): Promise<Omit<PhotoForm, 'error' | 'done'>> {
     const photo = await getMailPhoto(db, user.id);
@@ -62,12 +67,13 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     request: FastifyRequest,
     reply: FastifyReply,
     user: DirectoryUser,
-    extra: { error?: string; done?: 'saved' | 'removed' | undefined },
+    extra: { error?: string; done?: 'saved' | 'removed' | undefined; confirmRemove?: boolean },
     status = 200,
   ) {
     const context = await pageContext(db, request, reply, user);
     const form = await photoForm(user, context.locale);
-    const page = profilePhotoPage({ ...context, user: context.user! }, { ...form, ...extra });
+    const sitesLag = await lagOf(user);
+    const page = profilePhotoPage({ ...context, user: context.user! }, { ...form, ...extra, sitesLag });
     return sendPage(reply, page, status);
   }
 
@@ -188,7 +194,10 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     async (request, reply) => {
       const user = signedInUser(request);
       if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
-      return showPhotoPage(request, reply, user, { done: request.query.done });
+      return showPhotoPage(request, reply, user, {
+        done: request.query.done,
+        confirmRemove: request.query.remove === 'confirm',
+      });
     },
   );
 

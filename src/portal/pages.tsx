@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import type { PageContext, SuiteUser } from '../web/layout.js';
 import { Avatar, Notice, renderPage } from '../web/layout.js';
+import { SitesLagNotice, type SitesLag } from '../web/sites-lag.js';
 import { UploadForm } from '../web/upload-form.js';
 
 export interface SignInForm {
@@ -10,6 +11,8 @@ export interface SignInForm {
   next?: string | undefined;
   /** The app the user is signing in to, when one sent them. */
   app?: string | undefined;
+  /** Why the person is asked to sign in again ("Your session has ended"). */
+  notice?: string | undefined;
 }
 
 export function signInPage(context: PageContext, form: SignInForm): string {
@@ -20,6 +23,7 @@ export function signInPage(context: PageContext, form: SignInForm): string {
     <section class="card narrow" aria-labelledby="signin-title">
       <h1 id="signin-title">{t('signin.title')}</h1>
       <p class="muted">{form.app ? t('signin.forApp', { app: form.app }) : t('signin.intro')}</p>
+      {form.notice && <Notice kind="info">{form.notice}</Notice>}
       {form.error && <Notice kind="error">{form.error}</Notice>}
       <form method="post" action="/signin">
         <input type="hidden" name="_csrf" value={context.csrfToken} />
@@ -51,6 +55,12 @@ export interface HomePageProps {
   /** The admin console's prompt banner ("Your profile picture changed. Sync it now"); empty by default. */
   banner?: ComponentChildren;
   hasMailbox?: boolean;
+  /** The sites wait for the user's action: they show an older picture, or none. */
+  sitesLag?: SitesLag | undefined;
+  /** The directory holds a photo, but there is no mail photo (the sites never take the directory's). */
+  directoryPhotoOnly?: boolean;
+  /** For someone without a mailbox: their picture in the sites (userphoto.aspx), shown instead of initials. */
+  sitesPictureUrl?: string | undefined;
 }
 
 /** A tile of the app launcher: OneDrive and SharePoint are forms, since opening them runs a sync. */
@@ -86,7 +96,7 @@ export function homePage(context: PageContext & { user: SuiteUser }, props: Home
             <a class="tile tile-outlook" href="/outlook">
               <span class="tile-icon" aria-hidden="true" />
               <span class="tile-name">Outlook</span>
-              <span class="tile-hint">{t('apps.outlook.hint')}</span>
+              <span class="tile-hint">{hasMailbox ? t('apps.outlook.hint') : t('apps.outlook.noMailbox')}</span>
             </a>
           </li>
           <LaunchTile app="onedrive" name="OneDrive" hint={t('apps.onedrive.hint')} csrfToken={context.csrfToken} />
@@ -103,13 +113,20 @@ export function homePage(context: PageContext & { user: SuiteUser }, props: Home
         <h2 id="photo-title">{t('home.photoTitle')}</h2>
         <div class="profile">
           <Avatar
-            user={{ ...user, photoUrl: user.photoUrl?.replace(/size=\d+/, 'size=240') }}
+            user={{ ...user, photoUrl: user.photoUrl?.replace(/size=\d+/, 'size=240') ?? props.sitesPictureUrl }}
             alt={t('home.photoAlt', { name: user.displayName })}
             size={120}
             class="large"
           />
           <div>
-            <p>{!hasMailbox ? t('home.noMailbox') : user.photoUrl ? t('home.photoSource') : t('home.photoMissing')}</p>
+            {props.sitesLag ? (
+              <SitesLagNotice context={context} lag={props.sitesLag} />
+            ) : (
+              <p>
+                {!hasMailbox ? t('home.noMailbox') : user.photoUrl ? t('home.photoSource') : t('home.photoMissing')}
+              </p>
+            )}
+            {props.directoryPhotoOnly && <p data-directory-only="">{t('home.directoryOnly')}</p>}
             <p class="muted">{t('home.signedInAs', { upn: user.upn })}</p>
             <p class="links">
               {hasMailbox ? (
@@ -136,19 +153,35 @@ export interface PhotoForm {
   changedAt: string | undefined;
   error?: string | undefined;
   done?: 'saved' | 'removed' | undefined;
+  sitesLag?: SitesLag | undefined;
+  /** The person asked to remove their photo: ask them to confirm. */
+  confirmRemove?: boolean;
 }
 
 export function profilePhotoPage(context: PageContext & { user: SuiteUser }, form: PhotoForm): string {
   const { t, user } = context;
+  const title = form.currentUrl ? t('photo.titleChange') : t('photo.title');
   return renderPage(
     context,
-    t('photo.title'),
+    title,
     <section class="card" aria-labelledby="photo-title">
-      <h1 id="photo-title">{t('photo.title')}</h1>
+      <h1 id="photo-title">{title}</h1>
       <p>{t('photo.intro')}</p>
       {form.error && <Notice kind="error">{form.error}</Notice>}
-      {form.done === 'saved' && <Notice kind="ok">{t('photo.saved')}</Notice>}
-      {form.done === 'removed' && <Notice kind="ok">{t('photo.removed')}</Notice>}
+      {form.done && form.sitesLag ? (
+        // The saved notice offers the update at once.
+        <SitesLagNotice
+          context={context}
+          lag={form.sitesLag}
+          lead={t(form.done === 'saved' ? 'photo.savedShort' : 'photo.removedShort')}
+        />
+      ) : (
+        <>
+          {form.done === 'saved' && <Notice kind="ok">{t('photo.saved')}</Notice>}
+          {form.done === 'removed' && <Notice kind="ok">{t('photo.removed')}</Notice>}
+          <SitesLagNotice context={context} lag={form.sitesLag} />
+        </>
+      )}
       <div class="photo-editor">
         <figure class="current">
           {form.currentUrl ? (
@@ -163,14 +196,25 @@ export function profilePhotoPage(context: PageContext & { user: SuiteUser }, for
         </figure>
         <div class="grow">
           <UploadForm context={context} action="/profile-photo" submit={t('photo.save')} />
-          {form.currentUrl && (
-            <form method="post" action="/profile-photo/remove" class="remove">
-              <input type="hidden" name="_csrf" value={context.csrfToken} />
-              <button type="submit" class="secondary danger">
-                {t('photo.remove')}
-              </button>
-            </form>
-          )}
+          {form.currentUrl &&
+            (form.confirmRemove ? (
+              <div class="notice notice-error remove-confirm" role="alert">
+                <p>{t('photo.removeConfirm')}</p>
+                <form method="post" action="/profile-photo/remove" class="remove links">
+                  <input type="hidden" name="_csrf" value={context.csrfToken} />
+                  <button type="submit" class="danger">
+                    {t('photo.removeYes')}
+                  </button>
+                  <a href="/profile-photo">{t('photo.removeNo')}</a>
+                </form>
+              </div>
+            ) : (
+              <p class="remove">
+                <a class="button secondary danger" href="/profile-photo?remove=confirm" data-remove="">
+                  {t('photo.remove')}
+                </a>
+              </p>
+            ))}
         </div>
       </div>
       <p>
@@ -193,7 +237,9 @@ export function helpPage(context: PageContext): string {
       <p>{t('help.when.body')}</p>
       <h2>{t('help.steps.title')}</h2>
       <ol class="steps">
-        <li>{t('help.steps.1')}</li>
+        <li>
+          {t('help.steps.1')} <span class="muted">{t('help.steps.why')}</span>
+        </li>
         <li>{t('help.steps.2')}</li>
         <li>{t('help.steps.3')}</li>
         <li>{t('help.steps.4')}</li>
@@ -204,7 +250,7 @@ export function helpPage(context: PageContext): string {
       {context.user && (
         <p>
           <a class="button" href="/profile-photo">
-            {t('help.change')}
+            {context.user.photoUrl ? t('help.change') : t('home.addPhoto')}
           </a>
         </p>
       )}

@@ -12,6 +12,10 @@ import { SESSION_COOKIE, signedInUser, userOf } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { SIGNED_IN, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
+import { sitesLagOf } from './sites-lag.js';
+import { getDirectoryPhoto } from '../directory/photo.js';
+import { getSiteProfile } from '../sites/profiles.js';
+import { userPhotoUrl } from '../sites/library.js';
 import type { FormPage } from '../web/error-page.js';
 import { homePage, signInPage } from './pages.js';
 
@@ -28,6 +32,10 @@ const SignInBody = Type.Object({
   next: Type.Optional(Type.String({ maxLength: 4000, description: 'A same-site address to continue to' })),
 });
 const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
+const SignInQuery = Type.Object({
+  next: Type.Optional(Type.String({ maxLength: 4000, description: 'A same-site address to continue to' })),
+  ended: Type.Optional(Type.Literal('1', { description: 'The session ran out: say so' })),
+});
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 
 export interface PortalOptions {
@@ -48,6 +56,7 @@ export async function portalRoutes(app: App, services: Services, options: Portal
   const throttle = services.signInThrottle;
 
   const context = (request: FastifyRequest, reply: FastifyReply) => pageContext(db, request, reply);
+  const lagOf = sitesLagOf(services);
 
   /** A refused sign-in (a stale form, missing fields) is answered by the sign-in page again. */
   const signInForm: FormPage = {
@@ -63,16 +72,27 @@ export async function portalRoutes(app: App, services: Services, options: Portal
       const user = signedInUser(request);
       const page = await pageContext(db, request, reply, user);
       const banner = (await options.homeBanner?.(user, page)) ?? undefined;
-      return sendPage(reply, homePage({ ...page, user: page.user! }, { hasMailbox: user.hasMailbox, banner }));
+      const sitesLag = await lagOf(user);
+      const directoryPhotoOnly =
+        user.hasMailbox && !page.user?.photoUrl && (await getDirectoryPhoto(db, user.id)) !== undefined;
+      const profile = user.hasMailbox ? undefined : await getSiteProfile(db, user.id);
+      const sitesPictureUrl =
+        profile?.placeholderState === 0 ? userPhotoUrl(user.upn, 'L', profile.pictureTimestamp) : undefined;
+      const view = { hasMailbox: user.hasMailbox, banner, sitesLag, directoryPhotoOnly, sitesPictureUrl };
+      return sendPage(reply, homePage({ ...page, user: page.user! }, view));
     },
   );
 
   app.get(
     '/signin',
-    { schema: { summary: 'Sign-in page', tags: ['portal'], response: html } },
+    { schema: { summary: 'Sign-in page', tags: ['portal'], querystring: SignInQuery, response: html } },
     async (request, reply) => {
-      if (userOf(request)) return reply.redirect('/', 303);
-      return sendPage(reply, signInPage(await context(request, reply), {}));
+      // Only a same-site address to continue to, never another site (`//evil`, `/\\evil`).
+      const next = localPath(request.query.next);
+      if (userOf(request)) return reply.redirect(next, 303);
+      const page = await context(request, reply);
+      const notice = request.query.ended === '1' ? page.t('signin.ended') : undefined;
+      return sendPage(reply, signInPage(page, { next: next === '/' ? undefined : next, notice }));
     },
   );
 

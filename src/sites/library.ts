@@ -52,3 +52,9 @@ export function pictureProperties(
     'SPS-PictureTimestamp': profile?.pictureTimestamp?.toString() ?? '',
   };
 }
+
+/** userphoto.aspx, versioned with `t=` so a new picture is a new URL and an old one never shows. */
+export function userPhotoUrl(upn: string, size: 'S' | 'M' | 'L', pictureTimestamp: number | null): string {
+  const version = pictureTimestamp === null ? '' : `&t=${pictureTimestamp}`;
+  return `/_layouts/15/userphoto.aspx?size=${size}&accountname=${encodeURIComponent(upn)}${version}`;
+}

@@ -10,6 +10,7 @@ import { messagePage } from '../web/message-page.js';
 import type { FormPage } from '../web/error-page.js';
 import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
 import type { Services } from '../services.js';
+import type { SitesLag } from '../web/sites-lag.js';
 import {
   SYNC_NOTICE_NAMES,
   oneDrivePage,
@@ -31,8 +32,20 @@ const SyncQuery = Type.Object({ sync: Type.Optional(Type.Union(SYNC_NOTICE_NAMES
 const PersonQuery = Type.Object({ accountname: Type.Optional(Type.String({ maxLength: 300 })) });
 const DoneQuery = Type.Object({ done: Type.Optional(Type.Literal('1')) });
 
-export async function sitePageRoutes(app: App, services: Services): Promise<void> {
+export interface SitePageOptions {
+  /** Whether the user's pictures here lag their mail photo (the sync's decision, passed in by the app). */
+  sitesLag?: (user: DirectoryUser) => Promise<SitesLag | undefined>;
+}
+
+export async function sitePageRoutes(app: App, services: Services, options: SitePageOptions = {}): Promise<void> {
   const { db } = services.database;
+  const lagOf = async (user: DirectoryUser) => options.sitesLag?.(user);
+  // Pages that show the user's own L picture sync as it loads (the photo request), so there the
+  // notice would be out of date at once, except while syncing fails (views do not retry then).
+  const lagShowingOwnPicture = async (user: DirectoryUser) => {
+    const lag = await lagOf(user);
+    return lag?.failing ? lag : undefined;
+  };
 
   const timestamp = async (user: DirectoryUser) => (await getSiteProfile(db, user.id))?.pictureTimestamp ?? null;
 
@@ -58,7 +71,8 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
       );
       const context = await pageContext(db, request, reply, user);
       const notice = syncNotice(request.query.sync, 'SharePoint');
-      return sendPage(reply, siteHomePage({ ...context, user: context.user! }, people, notice));
+      const lag = await lagOf(user);
+      return sendPage(reply, siteHomePage({ ...context, user: context.user!, lag }, people, notice));
     },
   );
 
@@ -73,7 +87,8 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
       const context = await pageContext(db, request, reply, user);
       const photo = userPhotoUrl(user.upn, 'L', await timestamp(user));
       const notice = syncNotice(request.query.sync, 'OneDrive');
-      return sendPage(reply, oneDrivePage({ ...context, user: context.user! }, photo, notice));
+      const lag = await lagShowingOwnPicture(user);
+      return sendPage(reply, oneDrivePage({ ...context, user: context.user!, lag }, photo, notice));
     },
   );
 
@@ -111,7 +126,8 @@ export async function sitePageRoutes(app: App, services: Services): Promise<void
         pictureDate:
           shown && profile.pictureTimestamp !== null ? formatDate(context.locale, profile.pictureTimestamp) : undefined,
       };
-      return sendPage(reply, personPage({ ...context, user: context.user! }, view));
+      const lag = view.own ? await lagShowingOwnPicture(person) : undefined;
+      return sendPage(reply, personPage({ ...context, user: context.user!, lag }, view));
     },
   );
 

@@ -1,10 +1,14 @@
 import type { PageContext, SuiteUser } from '../web/layout.js';
 import { Notice, renderPage } from '../web/layout.js';
 import type { MessageKey } from '../web/messages/en.js';
+import { SitesLagNotice, type SitesLag } from '../web/sites-lag.js';
 import { UploadForm } from '../web/upload-form.js';
 
 // The sites' pages (SharePoint and OneDrive): the site home with its People section, a person's
 // profile, the OneDrive landing page and "Upload picture" for people without a mailbox.
+
+/** A page for the signed-in user, and whether their own pictures here lag their mail photo. */
+export type OwnPageContext = PageContext & { user: SuiteUser; lag?: SitesLag | undefined };
 
 export interface Person {
   displayName: string;
@@ -13,11 +17,7 @@ export interface Person {
   photoUrl: string;
 }
 
-/** userphoto.aspx, versioned with `t=` so a new picture is a new URL and an old one never shows. */
-export function userPhotoUrl(upn: string, size: 'S' | 'M' | 'L', pictureTimestamp: number | null): string {
-  const version = pictureTimestamp === null ? '' : `&t=${pictureTimestamp}`;
-  return `/_layouts/15/userphoto.aspx?size=${size}&accountname=${encodeURIComponent(upn)}${version}`;
-}
+export { userPhotoUrl } from './library.js';
 
 /**
  * How the SharePoint and OneDrive pages show the outcome of the sync that brought the user there
@@ -54,13 +54,14 @@ function SyncMessage(props: { context: PageContext; notice: SyncNotice }) {
   );
 }
 
-export function siteHomePage(context: PageContext & { user: SuiteUser }, people: Person[], notice: SyncNotice): string {
+export function siteHomePage(context: OwnPageContext, people: Person[], notice: SyncNotice): string {
   const { t } = context;
   return renderPage(
     context,
     t('sites.title'),
     <>
       <SyncMessage context={context} notice={notice} />
+      <SitesLagNotice context={context} lag={context.lag} />
       <header class="site-head sharepoint">
         <span class="site-logo" aria-hidden="true" />
         <div>
@@ -105,7 +106,7 @@ export interface ProfileView {
   pictureDate: string | undefined;
 }
 
-export function personPage(context: PageContext & { user: SuiteUser }, view: ProfileView): string {
+export function personPage(context: OwnPageContext, view: ProfileView): string {
   const { t } = context;
   const { person } = view;
   const title = view.own ? t('sites.yourProfile') : t('sites.profileTitle', { name: person.displayName });
@@ -113,6 +114,7 @@ export function personPage(context: PageContext & { user: SuiteUser }, view: Pro
     context,
     title,
     <section class="card" aria-labelledby="person-title">
+      <SitesLagNotice context={context} lag={context.lag} />
       <p class="app-label">SharePoint</p>
       <div class="profile">
         <img
@@ -130,7 +132,9 @@ export function personPage(context: PageContext & { user: SuiteUser }, view: Pro
           </dl>
           <p class="muted">
             {view.source === 'mail'
-              ? t('sites.pictureFromMail', { name: person.displayName })
+              ? view.own
+                ? t('sites.pictureFromMailOwn')
+                : t('sites.pictureFromMail', { name: person.displayName })
               : view.source === 'upload'
                 ? t('sites.pictureUploaded')
                 : t('sites.placeholder')}
@@ -139,7 +143,11 @@ export function personPage(context: PageContext & { user: SuiteUser }, view: Pro
           {view.own && (
             <p>
               <a class="button" href={person.hasMailbox ? '/profile-photo' : '/_layouts/15/editprofile.aspx'}>
-                {person.hasMailbox ? t('home.changePhoto') : t('sites.upload.title')}
+                {!person.hasMailbox
+                  ? t('sites.upload.title')
+                  : view.source === 'mail'
+                    ? t('home.changePhoto')
+                    : t('home.addPhoto')}
               </a>
             </p>
           )}
@@ -149,13 +157,14 @@ export function personPage(context: PageContext & { user: SuiteUser }, view: Pro
   );
 }
 
-export function oneDrivePage(context: PageContext & { user: SuiteUser }, photoUrl: string, notice: SyncNotice): string {
+export function oneDrivePage(context: OwnPageContext, photoUrl: string, notice: SyncNotice): string {
   const { t, user } = context;
   return renderPage(
     context,
     t('onedrive.title'),
     <>
       <SyncMessage context={context} notice={notice} />
+      <SitesLagNotice context={context} lag={context.lag} />
       <header class="site-head onedrive">
         <img
           class="avatar large"

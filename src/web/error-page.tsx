@@ -1,11 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppError, ErrorId } from '../errors.js';
-import { userOf } from '../http/auth.js';
+import { userForSession } from '../directory/credentials.js';
+import type { DirectoryUser } from '../directory/users.js';
+import { SESSION_COOKIE, userOf } from '../http/auth.js';
 import type { Db } from '../storage/database.js';
 import type { PageContext } from './layout.js';
 import { messagePage } from './message-page.js';
 import type { MessageKey } from './messages/en.js';
-import { pageContext, sendPage } from './page-context.js';
+import { pageContext, returnPath, sendPage, signInAddress } from './page-context.js';
 
 // Errors of page routes, as pages in the user's language: the sign-in page for whoever is not
 // signed in, the route's own form again when it has one (with the message above it), otherwise a
@@ -44,20 +46,30 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   forbidden: 'admin.forbidden.body',
   form_expired: 'form.expired',
   operator_sync_off: 'admin.error.operatorSyncOff',
-  not_found: 'error.badAddress',
+  not_found: 'error.notFound',
+  method_not_allowed: 'error.methodNotAllowed',
   user_not_found: 'admin.error.unknownUser',
   // Any body over its route's limit; the upload forms say it about the picture (UPLOAD_MESSAGES).
   too_large: 'error.tooLarge',
   unsupported_type: 'photo.error.unsupported_type',
   rate_limited: 'error.rateLimited',
   internal_error: 'error.body',
+  unavailable: 'error.unavailable',
   storage_full: 'error.storageFull',
   storage_read_only: 'error.storageReadOnly',
   storage_damaged: 'error.storageDamaged',
 };
 
 /** Headings other than "Something went wrong". */
-const PAGE_TITLES: Partial<Record<ErrorId, MessageKey>> = { forbidden: 'admin.forbidden.title' };
+const PAGE_TITLES: Partial<Record<ErrorId, MessageKey>> = {
+  forbidden: 'admin.forbidden.title',
+  not_found: 'error.notFound.title',
+  method_not_allowed: 'error.methodNotAllowed.title',
+  too_large: 'error.tooLarge.title',
+  rate_limited: 'error.rateLimited.title',
+  unavailable: 'error.unavailable.title',
+  image_queue_full: 'error.unavailable.title',
+};
 
 /** A request the address cannot mean (GET) or a form that was not filled in as offered (POST). */
 function invalidRequestKey(method: string): MessageKey {
@@ -71,11 +83,33 @@ function messageKey(request: FastifyRequest, error: AppError): MessageKey {
   return PAGE_MESSAGES[error.id] ?? (error.status >= 500 ? 'error.body' : 'admin.error.invalid');
 }
 
+/**
+ * Who is signed in, for the suite bar: the route's principal, or for an address no route has
+ * (which reads no credentials) the session cookie's user.
+ */
+async function suiteBarUser(db: Db, request: FastifyRequest): Promise<DirectoryUser | undefined> {
+  if (request.routeOptions.config.auth !== undefined) return userOf(request);
+  const session = request.cookies[SESSION_COOKIE];
+  return session ? userForSession(db, session, request.reads) : undefined;
+}
+
+/**
+ * Nobody is signed in (or the session ran out, or a form came back after the browser lost its
+ * token along with the session): sign in, saying so when there was a session, then come back.
+ */
+function sendToSignIn(request: FastifyRequest, reply: FastifyReply) {
+  const ended = request.cookies[SESSION_COOKIE] !== undefined;
+  if (ended) reply.clearCookie(SESSION_COOKIE, { path: '/' });
+  return reply.redirect(signInAddress(returnPath(request), ended), 303);
+}
+
 export function createPageErrorRenderer(db: Db) {
   return async function renderPageError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
-    if (error.id === 'unauthorized') return reply.redirect('/signin', 303);
+    if (error.id === 'unauthorized') return sendToSignIn(request, reply);
     // A broken database must not break the error page: after a failure on our side, no suite bar user.
-    const user = error.status >= 500 ? undefined : userOf(request);
+    const user = error.status >= 500 ? undefined : await suiteBarUser(db, request);
+    const signingIn = request.routeOptions.url === '/signin';
+    if (error.id === 'form_expired' && !user && !signingIn) return sendToSignIn(request, reply);
     const page = await pageContext(db, request, reply, user);
     const message = page.t(messageKey(request, error), { upn: user?.upn ?? '' });
     const form = request.routeOptions.config.formPage;

@@ -47,10 +47,13 @@ export async function pageContext(
   return {
     locale,
     t: translator(locale),
-    csrfToken: reply.generateCsrf(),
+    // Plugins without form protection (none serve pages today) get no token, and so no forms.
+    csrfToken: typeof reply.generateCsrf === 'function' ? reply.generateCsrf() : '',
     user: user && (await suiteUser(db, user)),
     isAdmin: user?.isAdmin ?? false,
-    path: request.url.split('?')[0] ?? '/',
+    // The whole address, query included, so the language switch comes back to the same view; a
+    // refused form's address cannot be opened again, so that comes back home.
+    path: request.method === 'GET' ? localPath(request.url) : '/',
   };
 }
 
@@ -67,6 +70,33 @@ export function sendPage(reply: FastifyReply, page: string, status = 200) {
 export function localPath(text: string | undefined): string {
   // Printable ASCII only: a control or non-ASCII character cannot go into a Location header.
   return text && /^\/(?![/\\])[\x21-\x7e]*$/.test(text) ? text : '/';
+}
+
+/**
+ * Where a person was, to come back to after signing in: the address itself for a page, or for a
+ * form the same-site page it was sent from (Referer); home otherwise.
+ */
+export function returnPath(request: FastifyRequest): string {
+  if (request.method === 'GET') return localPath(request.url);
+  const referer = request.headers.referer;
+  if (!referer) return '/';
+  try {
+    const from = new URL(referer);
+    // Compared as URLs, so a default port written out (`:80`) is the same host.
+    const here = new URL(`${from.protocol}//${request.headers.host ?? ''}`);
+    return from.host === here.host ? localPath(from.pathname + from.search) : '/';
+  } catch {
+    return '/';
+  }
+}
+
+/** The sign-in page, continuing to `next`; `ended` says the session ran out. */
+export function signInAddress(next: string, ended: boolean): string {
+  const query = new URLSearchParams();
+  if (next !== '/') query.set('next', next);
+  if (ended) query.set('ended', '1');
+  const text = query.toString();
+  return text ? `/signin?${text}` : '/signin';
 }
 
 /** Dates in the page's language. */

@@ -28,7 +28,14 @@ export function UploadForm(props: { context: PageContext; action: string; submit
         <img alt={t('photo.previewAlt')} width={160} height={160} />
         <figcaption>{t('photo.previewTitle')}</figcaption>
       </figure>
-      <p class="notice notice-error" role="alert" hidden data-too-large={t('photo.error.too_large')} />
+      <p
+        class="notice notice-error"
+        role="alert"
+        hidden
+        data-too-large={t('photo.error.too_large')}
+        data-not-picture={t('photo.error.notPicture')}
+        data-svg={t('photo.error.svg')}
+      />
       <div class="actions">
         <button type="submit">{props.submit}</button>
       </div>

@@ -87,7 +87,15 @@ export async function pageStrings(page: Page): Promise<string[]> {
       if (text) found.push(text);
     }
     for (const element of Array.from(document.querySelectorAll('*'))) {
-      for (const name of ['alt', 'aria-label', 'placeholder', 'title', 'data-too-large']) {
+      for (const name of [
+        'alt',
+        'aria-label',
+        'placeholder',
+        'title',
+        'data-too-large',
+        'data-not-picture',
+        'data-svg',
+      ]) {
         const value = element.getAttribute(name)?.trim();
         if (value) found.push(value);
       }

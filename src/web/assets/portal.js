@@ -1,38 +1,69 @@
 /* global document, FileReader */
-// The upload form: a preview of the chosen picture cropped to a square (as it will be saved),
-// drag and drop onto the drop zone, and an early word when the file is over the size limit.
-// The server checks everything again; without this script the form still works.
+// The upload form: "Save" waits until a picture is chosen, a file that is not a picture (or is an
+// SVG) is named at once instead of a broken preview, the chosen picture is previewed cropped to a
+// square (as it will be saved), it can be dropped onto the drop zone, and a file over the size
+// limit is named before it is sent. The server checks everything again; without this script the
+// form still works.
 (function () {
   'use strict';
+  var USABLE = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
+
+  function isSvg(file) {
+    return file.type === 'image/svg+xml' || /\.svgz?$/i.test(file.name || '');
+  }
+
   function setUp(form) {
     var input = form.querySelector('input[type=file]');
     var zone = form.querySelector('[data-drop-zone]');
     var preview = form.querySelector('[data-preview]');
     var image = preview && preview.querySelector('img');
     var alert = form.querySelector('[data-too-large]');
+    var save = form.querySelector('button[type=submit]');
     var maxBytes = Number(form.getAttribute('data-max-bytes')) || Infinity;
-    if (!input || !zone || !preview || !image || !alert) return;
+    if (!input || !zone || !preview || !image || !alert || !save) return;
+
+    function refuse(message) {
+      alert.textContent = message;
+      alert.hidden = false;
+      preview.hidden = true;
+      save.disabled = true;
+    }
+
+    // Why the file cannot be used, or '' when it looks like a picture the server takes.
+    function problem(file) {
+      if (isSvg(file)) return alert.getAttribute('data-svg');
+      if (file.type !== '' && USABLE.indexOf(file.type) < 0) return alert.getAttribute('data-not-picture');
+      if (file.size > maxBytes) return alert.getAttribute('data-too-large');
+      return '';
+    }
 
     function show(file) {
       alert.hidden = true;
       if (!file) {
         preview.hidden = true;
+        save.disabled = true;
         return;
       }
-      if (file.size > maxBytes) {
-        alert.textContent = alert.getAttribute('data-too-large');
-        alert.hidden = false;
-        preview.hidden = true;
+      var refusal = problem(file);
+      if (refusal) {
+        refuse(refusal);
         return;
       }
       var reader = new FileReader();
       reader.onload = function () {
+        image.onerror = function () {
+          refuse(alert.getAttribute('data-not-picture'));
+        };
+        image.onload = function () {
+          preview.hidden = false;
+          save.disabled = false;
+        };
         image.src = String(reader.result);
-        preview.hidden = false;
       };
       reader.readAsDataURL(file);
     }
 
+    save.disabled = !(input.files && input.files[0]);
     input.addEventListener('change', function () {
       show(input.files && input.files[0]);
     });
@@ -56,9 +87,10 @@
     });
     form.addEventListener('submit', function (event) {
       var file = input.files && input.files[0];
-      if (file && file.size > maxBytes) {
+      var refusal = file ? problem(file) : '';
+      if (refusal) {
         event.preventDefault();
-        show(file);
+        refuse(refusal);
       }
     });
   }

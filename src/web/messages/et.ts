@@ -15,6 +15,7 @@ export const et: Messages = {
   'signin.failed': 'See konto ja parool ei sobi kokku. Kontrolli mõlemat ja proovi uuesti.',
   'signin.incomplete': 'Sisesta oma töökonto ja parool.',
   'signin.rateLimited': 'Liiga palju ebaõnnestunud sisselogimiskatseid. Oota {minutes} minutit ja proovi uuesti.',
+  'signin.ended': 'Sinu seanss on lõppenud. Logi uuesti sisse, et jätkata sealt, kus pooleli jäid.',
   'signin.forApp': 'Logi sisse, et jätkata rakendusse {app}.',
   'authorize.title': 'Rakendusse ei saa sisse logida',
   'authorize.unknownTenant': 'See sisselogimisaadress nimetab organisatsiooni, mida photosync ei tunne ({code}).',
@@ -40,6 +41,7 @@ export const et: Messages = {
   'suite.photoAlt': 'Sinu profiilipilt',
   'apps.title': 'Rakendused',
   'apps.outlook.hint': 'E-post ja kalender',
+  'apps.outlook.noMailbox': 'Sul pole postkasti',
   'apps.onedrive.hint': 'Sinu failid',
   'apps.sharepoint.hint': 'Saidid ja inimesed',
   'apps.syncNote': 'OneDrive’i või SharePointi avamisel tuuakse sinu praegune profiilipilt sinna üle.',
@@ -47,6 +49,8 @@ export const et: Messages = {
   'home.photoMissing': 'Sa pole veel profiilifotot lisanud.',
   'home.photoSource': 'Sinu pilt tuleb sinu postkastist ja seda näidatakse kõikjal organisatsioonis.',
   'home.noMailbox': 'Sul pole postkasti, seega sinu pilti hallatakse SharePointis.',
+  'home.directoryOnly':
+    'Organisatsiooni kataloogis on sinust foto, kuid e-post, SharePoint ja OneDrive seda kunagi ei kasuta. Lisa oma profiilifoto siin, et seda kõikjal näidataks.',
   'home.changePhoto': 'Muuda oma fotot',
   'home.addPhoto': 'Lisa oma profiilifoto',
   'home.uploadInSites': 'Laadi pilt üles SharePointis',
@@ -64,10 +68,19 @@ export const et: Messages = {
   'photo.remove': 'Eemalda foto',
   'photo.saved': 'Sinu foto on salvestatud. Ava portaalist SharePoint või OneDrive, et seda seal kohe näidata.',
   'photo.removed': 'Sinu foto on eemaldatud. Ava portaalist SharePoint või OneDrive, et neid kohe uuendada.',
+  'photo.savedShort': 'Sinu foto on salvestatud.',
+  'photo.removedShort': 'Sinu foto on eemaldatud.',
   'photo.updatedAt': 'Muudetud {date}',
   'photo.error.too_large': 'See fail on suurem kui 4 MB. Vali väiksem pilt.',
   'photo.error.unsupported_type': 'See fail pole pilt, mida saame kasutada. Vali JPEG-, PNG-, GIF- või WebP-pilt.',
   'photo.error.corrupt': 'See pilt on vigane ja seda ei saa lugeda. Proovi mõnda teist faili.',
+  'photo.error.notPicture': 'See fail ei ole pilt.',
+  'photo.error.svg': 'SVG-faile ei saa kasutada. Vali JPEG-, PNG-, GIF- või WebP-fail.',
+  'photo.titleChange': 'Muuda oma profiilifotot',
+  'photo.removeConfirm':
+    'Kas eemaldada sinu profiilifoto? See kaob e-postist kohe ning SharePointist ja OneDrive’ist siis, kui need järgmisel korral avad.',
+  'photo.removeYes': 'Jah, eemalda',
+  'photo.removeNo': 'Jäta foto alles',
   'photo.error.empty': 'Vali kõigepealt pilt.',
   'photo.error.too_many_pixels': 'Sellel pildil on liiga palju piksleid. Vali väiksem pilt.',
   'photo.error.not_portrait':
@@ -95,6 +108,8 @@ export const et: Messages = {
   'sites.yourProfile': 'Sinu profiil',
   'sites.pictureFromMail':
     'See pilt tuleb postkastist. Seda uuendatakse, kui {name} avab portaalist SharePointi või OneDrive’i.',
+  'sites.pictureFromMailOwn':
+    'See pilt tuleb sinu postkastist. Seda uuendatakse, kui avad portaalist SharePointi või OneDrive’i.',
   'sites.pictureUploaded': 'See pilt laaditi üles SharePointis.',
   'sites.placeholder': 'Pilti veel pole.',
   'sites.pictureTime': 'Pilt seisuga {date}',
@@ -111,16 +126,19 @@ export const et: Messages = {
   'outlook.title': 'Outlook',
   'outlook.inbox': 'Sisendkaust',
   'outlook.empty': 'Oled kõik läbi lugenud. Uut pole midagi.',
-  'outlook.noMailbox': 'Sul pole postkasti.',
+  'outlook.noMailbox':
+    'Sul pole selles organisatsioonis postkasti, seega siin e-kirju ei ole. Sinu pilti hoitakse SharePointis.',
   'help.title': 'Profiilipildi sünkroonimine',
   'help.where.title': 'Kust sinu pilt tuleb',
   'help.where.body':
-    'Sinu profiilipilti hoitakse koos sinu postkastiga. SharePoint ja OneDrive võtavad oma koopia sealt ja mitte kusagilt mujalt.',
+    'Sinu profiilipilti hoitakse koos sinu postkastiga. SharePoint ja OneDrive võtavad oma koopia sealt ega kusagilt mujalt – isegi mitte organisatsiooni kataloogist, kui seal on sinust foto.',
   'help.when.title': 'Millal SharePoint ja OneDrive uuenevad',
   'help.when.body':
     'Need uuenevad ainult siis, kui sa ise midagi teed: kui avad portaalist OneDrive’i või SharePointi või avad SharePointis oma profiili. Iseenesest öö jooksul midagi ei uuene.',
   'help.steps.title': 'Sinu uut pilti pole veel näha? Tee nii',
   'help.steps.1': 'Ava brauseris privaatne aken.',
+  'help.steps.why':
+    'Privaatne aken ei kasuta salvestatud sisselogimist ega brauseri hoitud pilte. Nii logid päriselt uuesti sisse (just see käivitab uuendamise) ja näed uut pilti, mitte brauseri varem salvestatud koopiat.',
   'help.steps.2': 'Mine portaali.',
   'help.steps.3': 'Logi sisse oma töökontoga.',
   'help.steps.4': 'Klõpsa OneDrive’i või SharePointi paanil.',
@@ -130,12 +148,24 @@ export const et: Messages = {
   'help.noMailbox.body':
     'Laadi oma pilt üles oma SharePointi profiilil. See jääb selliseks, nagu sa selle üles laadisid.',
   'help.change': 'Muuda oma profiilifotot',
+  'lag.previous': 'SharePoint ja OneDrive näitavad veel sinu eelmist pilti.',
+  'lag.missing': 'SharePoint ja OneDrive ei näita veel sinu pilti.',
+  'lag.update': 'Uuenda kohe',
   'error.back': 'Tagasi portaali',
   'error.title': 'Midagi läks valesti',
   'error.body': 'Meie poolel läks midagi valesti. Palun proovi uuesti.',
   'error.badAddress': 'See aadress ei kehti. Mine tagasi ja kasuta selle asemel linki.',
   'error.tooLarge': 'Saadetu on suurem, kui see leht vastu võtab.',
   'error.rateLimited': 'Siit on tulnud liiga palju päringuid. Oota minut ja proovi uuesti.',
+  'error.rateLimited.title': 'Liiga palju päringuid',
+  'error.notFound.title': 'Lehte ei leitud',
+  'error.notFound': 'Sellel aadressil lehte pole. Link võib olla vananenud või valesti sisestatud.',
+  'error.methodNotAllowed.title': 'Seda lehte ei saa nii avada',
+  'error.methodNotAllowed':
+    'See aadress on mõeldud lehel oleva nupu jaoks, mitte otse avamiseks. Mine tagasi portaali ja kasuta seal olevat nuppu.',
+  'error.tooLarge.title': 'Liiga palju korraga',
+  'error.unavailable.title': 'Praegu on kiire',
+  'error.unavailable': 'photosync on praegu hõivatud. Proovi mõne sekundi pärast uuesti.',
   'error.storageFull':
     'Me ei saa praegu muudatusi salvestada, sest serveri kettal pole enam ruumi. Pilte näidatakse endiselt. Proovi hiljem uuesti.',
   'error.storageReadOnly':

@@ -1,0 +1,132 @@
+import { sql } from 'kysely';
+import { expect, it } from 'vitest';
+import { AppError } from '../src/errors.js';
+import { en } from '../src/web/messages/en.js';
+import { et } from '../src/web/messages/et.js';
+import { makeUser } from './support/factories.js';
+import type { App } from '../src/app.js';
+import { describeEachDialect, useTestApp, type TestContext } from './support/services.js';
+
+// Addresses and refusals a browser meets outside any form: a page in the person's language with
+// the suite bar and the way back; the APIs keep their own envelopes at the same addresses.
+
+const PASSWORD = 'correct horse battery';
+const HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
+/** Headers of a browser signed in as a new user, asking for pages in `language`. */
+async function signedIn(context: TestContext & { app: App }, language: string) {
+  {
+    const user = await makeUser(context.services, { displayName: 'Pille Puu' });
+    const signin = await context.app.inject({ url: '/signin' });
+    const token = /name="_csrf" value="([^"]+)"/.exec(signin.body)?.[1] ?? '';
+    const csrf = signin.cookies.find((c) => c.name === '_csrf')?.value ?? '';
+    const response = await context.app.inject({
+      method: 'POST',
+      url: '/signin',
+      headers: { cookie: `_csrf=${csrf}`, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ _csrf: token, upn: user.upn, password: PASSWORD }).toString(),
+    });
+    const session = response.cookies.find((c) => c.name === 'photosync_session')?.value ?? '';
+    return { cookie: `photosync_session=${session}; _csrf=${csrf}`, 'accept-language': language, accept: HTML };
+  }
+}
+
+describeEachDialect('error pages for browsers', (dialect) => {
+  const context = useTestApp(dialect);
+  const signedInAs = (language: string) => signedIn(context, language);
+
+  it('answers an unknown address with a page in the reader’s language, with the suite bar and the way back', async () => {
+    for (const [language, t] of [
+      ['en-GB', en],
+      ['et-EE,et;q=0.9', et],
+    ] as const) {
+      const headers = await signedInAs(language);
+      for (const url of ['/nope', '/admin/nope', '/_layouts/15/nothing.aspx', '/nope?x=1']) {
+        const response = await context.app.inject({ url, headers });
+        expect(response.statusCode, url).toBe(404);
+        expect(response.headers['content-type']).toBe('text/html; charset=utf-8');
+        expect(response.body).toContain(`<html lang="${language.slice(0, 2)}"`);
+        expect(response.body).toContain(t['error.notFound']);
+        expect(response.body).toContain(`<a href="/">${t['error.back']}</a>`);
+        // The suite bar knows who is signed in, and the language switch works from here.
+        expect(response.body).toContain('Pille Puu');
+        expect(response.body).toMatch(/class="lang-switch"[\s\S]*name="_csrf" value="[^"]+"/);
+      }
+    }
+  });
+
+  it('says 405 with Allow for an address that takes other methods', async () => {
+    const headers = await signedInAs('et');
+    const response = await context.app.inject({ url: '/signout', headers });
+    expect(response.statusCode).toBe(405);
+    expect(response.headers.allow).toBe('POST');
+    expect(response.body).toContain(et['error.methodNotAllowed.title']);
+    const api = await context.app.inject({ url: '/signout' });
+    expect(api.statusCode).toBe(405);
+    expect(api.json().error.code).toBe('method_not_allowed');
+  });
+
+  it('keeps the APIs’ envelopes, even for a browser', async () => {
+    const graph = await context.app.inject({ url: '/v1.0/nope', headers: { accept: HTML } });
+    expect(graph.json().error.code).toBe('BadRequest');
+    const sharepoint = await context.app.inject({ url: '/_api/nope', headers: { accept: HTML } });
+    expect(sharepoint.headers['content-type']).toMatch(/^application\/json/);
+    for (const url of ['/common/oauth2/v2.0/nope', '/admin/api/nope', '/nope']) {
+      const accept = url === '/nope' ? 'application/json' : HTML;
+      const response = await context.app.inject({ url, headers: { accept } });
+      expect(response.statusCode, url).toBe(404);
+      expect(response.json().error.code, url).toBe('not_found');
+    }
+  });
+
+  it('answers a body too large for a form with a page in the reader’s language', async () => {
+    const headers = await signedInAs('et');
+    const big = await context.app.inject({
+      method: 'POST',
+      url: '/language',
+      headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `lang=et&back=${'x'.repeat(1024 * 1024 + 10)}`,
+    });
+    expect(big.statusCode).toBe(413);
+    expect(big.body).toContain(et['error.tooLarge']);
+    expect(big.body).toContain(et['error.back']);
+  });
+});
+
+describeEachDialect('error pages on the side of the server', (dialect) => {
+  const context = useTestApp(dialect);
+
+  it('answers 429, 503 and 500 with the shell’s page, and shows no internals', async () => {
+    const { app } = context;
+    const thrown: Record<string, () => Error> = {
+      '/test/limited': () => new AppError('rate_limited', 'Too many.'),
+      '/test/busy': () => new AppError('image_queue_full', 'Busy.', { retryAfterSeconds: 3 }),
+      '/test/bug': () => new Error('secret internals'),
+    };
+    for (const [url, error] of Object.entries(thrown)) {
+      app.get(url, { config: { envelope: 'page' } }, () => {
+        throw error();
+      });
+    }
+    const get = (url: string) => app.inject({ url, headers: { accept: HTML, 'accept-language': 'et' } });
+    const limited = await get('/test/limited');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.body).toContain(et['error.rateLimited.title']);
+    const busy = await get('/test/busy');
+    expect(busy.statusCode).toBe(503);
+    expect(busy.headers['retry-after']).toBe('3');
+    expect(busy.body).toContain(et['error.unavailable.title']);
+    const bug = await get('/test/bug');
+    expect(bug.statusCode).toBe(500);
+    expect(bug.body).toContain(et['error.body']);
+    expect(bug.body).toContain(et['error.back']);
+    expect(bug.body).not.toContain('secret internals');
+    // A broken database still gets its page, in the reader's language.
+    const headers = await signedIn(context, 'et');
+    await sql`drop table mail_photos`.execute(context.services.database.db);
+    const broken = await app.inject({ url: '/profile-photo', headers });
+    expect(broken.statusCode).toBe(500);
+    expect(broken.body).toContain(et['error.body']);
+    expect(broken.body).toContain('class="suite-bar"');
+  });
+});

@@ -1,0 +1,159 @@
+import { expect, it } from 'vitest';
+import { en } from '../src/web/messages/en.js';
+import { et } from '../src/web/messages/et.js';
+import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { FormClient } from './support/form-client.js';
+import { describeEachDialect, useTestApp } from './support/services.js';
+
+// What the portal's and the sites' pages tell a person about their own pictures, over HTTP on
+// both databases.
+
+const PASSWORD = 'correct horse battery';
+
+describeEachDialect('the user pages', (dialect) => {
+  const context = useTestApp(dialect);
+
+  async function signedIn(overrides: Parameters<typeof makeUser>[1] = {}, language = 'en') {
+    const user = await makeUser(context.services, overrides);
+    const client = new FormClient(context.app, language);
+    await client.signIn(user.upn, PASSWORD);
+    return { user, client };
+  }
+
+  it('says where the sites lag the mail photo, with the update as the user’s action', async () => {
+    const { services } = context;
+    const { user, client } = await signedIn({ displayName: 'Tiina Tamm' }, 'et');
+    // Never synced: the sites show no picture yet.
+    await giveMailPhoto(services, user, await solidJpeg([200, 30, 40]));
+    let home = await client.request('GET', '/');
+    expect(home.body).toContain(et['lag.missing']);
+    expect(home.body).not.toContain(et['home.photoSource']);
+    expect(home.body).toMatch(/<form method="post" action="\/launch\/sharepoint">[^]*?Uuenda kohe<\/button>/);
+
+    // The update is the tile's sync; then every page says it is in step.
+    const update = await client.request('POST', '/launch/sharepoint', { _csrf: await client.csrfToken('/') });
+    expect(update.statusCode).toBe(303);
+    home = await client.request('GET', '/');
+    expect(home.body).not.toContain('data-sites-lag');
+    expect(home.body).toContain(et['home.photoSource']);
+
+    // A new photo: Home, the photo page and SharePoint say the sites show the previous one.
+    await giveMailPhoto(services, user, await solidJpeg([30, 160, 70]));
+    for (const url of ['/', '/profile-photo', '/_layouts/15/sharepoint.aspx']) {
+      const page = await client.request('GET', url);
+      expect(page.body, url).toContain(et['lag.previous']);
+      expect(page.body, url).toContain('data-sites-lag="previous"');
+    }
+    // Pages showing the user's own large picture sync as it loads: no notice there while that works.
+    expect((await client.request('GET', '/_layouts/15/onedrive.aspx')).body).not.toContain('data-sites-lag');
+
+    // The saved notice offers the update at once.
+    const token = await client.csrfToken('/profile-photo');
+    const saved = await client.upload('/profile-photo', token, await solidJpeg([30, 80, 200]));
+    const after = await client.request('GET', saved.headers.location as string);
+    expect(after.body).toMatch(new RegExp(`${et['photo.savedShort']}\\s*${et['lag.previous']}`));
+  });
+
+  it('says nothing of lagging sites to people without a mailbox or without a photo', async () => {
+    for (const overrides of [{ hasMailbox: false }, {}]) {
+      const { client } = await signedIn(overrides);
+      for (const url of ['/', '/_layouts/15/sharepoint.aspx']) {
+        expect((await client.request('GET', url)).body).not.toContain('data-sites-lag');
+      }
+    }
+    expect(en['lag.update']).toBe('Update now');
+  });
+
+  it('sends an ended session to sign in, saying so, and back to where the person was', async () => {
+    const { user, client } = await signedIn({ isAdmin: true }, 'et');
+    const token = await client.csrfToken('/');
+    // The session runs out (here: it is ended elsewhere) while the page is open.
+    await context.services.database.db.deleteFrom('directory_sessions').where('user_id', '=', user.id).execute();
+    const tile = await context.app.inject({
+      method: 'POST',
+      url: '/launch/sharepoint',
+      headers: {
+        cookie: client.cookieHeader,
+        referer: 'http://localhost:80/_layouts/15/person.aspx?accountname=lee%40contoso.com',
+        host: 'localhost:80',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      payload: `_csrf=${encodeURIComponent(token)}`,
+    });
+    expect(tile.statusCode).toBe(303);
+    const back = '/_layouts/15/person.aspx?accountname=lee%40contoso.com';
+    expect(tile.headers.location).toBe(`/signin?next=${encodeURIComponent(back)}&ended=1`);
+    client.cookies.delete('photosync_session');
+    const signInPage = await client.request('GET', tile.headers.location as string);
+    expect(signInPage.body).toContain(et['signin.ended']);
+    expect(signInPage.body).toContain(`name="next" value="${back.replace('&', '&amp;')}"`);
+    const signedInAgain = await client.request('POST', '/signin', {
+      upn: user.upn,
+      password: PASSWORD,
+      next: back,
+      _csrf: await client.csrfToken(tile.headers.location as string),
+    });
+    expect(signedInAgain.headers.location).toBe(back);
+  });
+
+  it('keeps deep links through sign-in, and only same-site ones', async () => {
+    const user = await makeUser(context.services, { isAdmin: true });
+    for (const link of ['/admin/users?state=failing', '/profile-photo']) {
+      const client = new FormClient(context.app);
+      const refused = await client.request('GET', link);
+      expect(refused.headers.location).toBe(`/signin?next=${encodeURIComponent(link)}`);
+      const page = await client.request('GET', refused.headers.location as string);
+      expect(page.body).not.toContain(en['signin.ended']);
+      const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+      const done = await client.request('POST', '/signin', {
+        upn: user.upn,
+        password: PASSWORD,
+        next: link,
+        _csrf: token,
+      });
+      expect(done.headers.location).toBe(link);
+    }
+    for (const evil of [
+      '//evil.example/x',
+      'https://evil.example/',
+      '/\\evil.example',
+      '/\\/evil.example',
+      'javascript:alert(1)',
+    ]) {
+      const client = new FormClient(context.app);
+      const page = await client.request('GET', `/signin?next=${encodeURIComponent(evil)}`);
+      expect(page.body).not.toContain('name="next"');
+      const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+      const done = await client.request('POST', '/signin', {
+        upn: user.upn,
+        password: PASSWORD,
+        next: evil,
+        _csrf: token,
+      });
+      expect(done.headers.location, evil).toBe('/');
+      // Signed in already: the same address still goes home.
+      expect((await client.request('GET', `/signin?next=${encodeURIComponent(evil)}`)).headers.location).toBe('/');
+    }
+  });
+
+  it('switches the language and comes back to the same address, query included', async () => {
+    const { client } = await signedIn({}, 'en');
+    const view = '/_layouts/15/person.aspx?accountname=someone%40contoso.com';
+    const page = await client.request('GET', view);
+    expect(page.body).toContain(`name="back" value="${view}"`);
+    const switched = await client.request('POST', '/language', {
+      lang: 'et',
+      back: view,
+      _csrf: /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '',
+    });
+    expect(switched.headers.location).toBe(view);
+    for (const evil of ['//evil.example', 'https://evil.example', '/\\evil.example']) {
+      const refused = await client.request('POST', '/language', {
+        lang: 'en',
+        back: evil,
+        _csrf: await client.csrfToken('/'),
+      });
+      expect(refused.headers.location).toBe('/');
+    }
+  });
+});

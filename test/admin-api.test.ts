@@ -114,7 +114,15 @@ describeEachDialect('admin console', (dialect) => {
     expect((await api('GET', `/admin/api/users/${user.upn}`, adminToken)).json().prompts).toEqual([]);
 
     const prompted = await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn, plain.upn] });
-    expect(prompted.json()).toEqual({ prompted: 1, skipped: [{ upn: plain.upn, state: 'no_photo' }], email: 'off' });
+    expect(prompted.json()).toEqual({
+      prompted: 1,
+      skipped: [{ upn: plain.upn, state: 'no_photo' }],
+      askedAgain: [],
+      email: 'off',
+    });
+    // A second request while the first is open is made, and says so.
+    const again = await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn] });
+    expect(again.json()).toMatchObject({ prompted: 1, skipped: [], askedAgain: [user.upn] });
 
     const browser = new FormClient(app);
     await browser.signIn(user.upn, PASSWORD);

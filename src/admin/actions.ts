@@ -69,14 +69,17 @@ export async function userDetail(services: Services, upn: string): Promise<UserD
 
 export interface PromptResult {
   prompted: number;
-  skipped: Array<{ upn: string; state: SyncStateName }>;
+  skipped: Array<{ upn: string; name: string; state: SyncStateName }>;
+  /** Users asked again while an earlier request to them is still open. */
+  askedAgain: string[];
+  auditId: number;
   /** sending: e-mails go out in the background; off: no SMTP_URL. */
   email: 'sending' | 'off';
 }
 
 /** Records the prompts, then sends their e-mails after the commit (never holding the request). */
 export async function askToSync(services: Services, actor: DirectoryUser, target: PromptTarget): Promise<PromptResult> {
-  const { promptIds, skipped } = await promptUsers(services.database.db, actor, target);
+  const { promptIds, skipped, askedAgain, auditId } = await promptUsers(services.database.db, actor, target);
   const mailer = services.mailer;
   if (mailer && promptIds.length > 0) {
     const deps = {
@@ -90,7 +93,7 @@ export async function askToSync(services: Services, actor: DirectoryUser, target
       services.log.error({ err: error }, 'prompt e-mails stopped'),
     );
   }
-  return { prompted: promptIds.length, skipped, email: mailer ? 'sending' : 'off' };
+  return { prompted: promptIds.length, skipped, askedAgain, auditId, email: mailer ? 'sending' : 'off' };
 }
 
 export interface OperatorSyncResult {

@@ -17,6 +17,7 @@ export function formatTime(ms: number | null): string {
 export function waited(context: PageContext, since: number | null, now = Date.now()): string {
   if (since === null) return context.t('admin.overview.none');
   const minutes = Math.max(0, Math.floor((now - since) / 60_000));
+  if (minutes < 1) return context.t('admin.duration.underMinute');
   if (minutes < 120) return context.t('admin.duration.minutes', { n: minutes });
   const hours = Math.floor(minutes / 60);
   if (hours < 48) return context.t('admin.duration.hours', { n: hours });
@@ -54,19 +55,27 @@ export function adminPage(context: PageContext, section: Section, title: string,
 }
 
 export interface Notice {
-  kind: 'ok' | 'error';
+  kind: 'ok' | 'info' | 'error';
   text: string;
+  /** One sentence each, e.g. why each person was not asked. */
+  items?: string[] | undefined;
 }
 
 export function NoticeBox({ notice }: { notice: Notice | undefined }) {
   if (!notice) return null;
-  return notice.kind === 'ok' ? (
-    <p class="notice" role="status">
-      {notice.text}
-    </p>
-  ) : (
-    <p class="alert" role="alert">
-      {notice.text}
-    </p>
+  return (
+    <div
+      class={notice.kind === 'error' ? 'alert' : `notice notice-${notice.kind}`}
+      role={notice.kind === 'error' ? 'alert' : 'status'}
+    >
+      <p>{notice.text}</p>
+      {notice.items && notice.items.length > 0 && (
+        <ul>
+          {notice.items.map((item) => (
+            <li>{item}</li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }

@@ -1,3 +1,4 @@
+import { isOutOfStep } from '../../sync/state.js';
 import type { PageContext } from '../../web/layout.js';
 import { type StateCount } from '../users-query.js';
 import { adminPage, NoticeBox, stateKey, waited, type Notice } from './console.js';
@@ -32,11 +33,13 @@ export function overviewPage(context: PageContext, counts: StateCount[], notice?
           ))}
         </tbody>
       </table>
-      <form method="post" action="/admin/prompts" class="buttons">
-        <input type="hidden" name="_csrf" value={context.csrfToken} />
-        <input type="hidden" name="all" value="1" />
-        <button type="submit">{t('admin.overview.promptAll')}</button>
-      </form>
+      {counts.some((c) => isOutOfStep(c.state) && c.users > 0) && (
+        <form method="post" action="/admin/prompts" class="buttons">
+          <input type="hidden" name="_csrf" value={context.csrfToken} />
+          <input type="hidden" name="all" value="1" />
+          <button type="submit">{t('admin.overview.promptAll')}</button>
+        </form>
+      )}
     </>,
   );
 }

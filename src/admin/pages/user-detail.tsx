@@ -1,5 +1,7 @@
 import type { PageContext } from '../../web/layout.js';
+import { isOutOfStep } from '../../sync/state.js';
 import type { UserDetail } from '../actions.js';
+import { stateText } from './words.js';
 import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, stateKey, type Notice } from './console.js';
 
 export function userDetailPage(
@@ -80,17 +82,7 @@ export function userDetailPage(
           ))}
         </tbody>
       </table>
-      <form method="post" action="/admin/prompts" class="buttons">
-        <input type="hidden" name="_csrf" value={context.csrfToken} />
-        <input type="hidden" name="upn" value={detail.upn} />
-        <input type="hidden" name="back" value="detail" />
-        <button type="submit">{t('admin.detail.prompt')}</button>
-        {options.operatorSync && (
-          <button type="submit" formaction="/admin/sync">
-            {t('admin.detail.sync')}
-          </button>
-        )}
-      </form>
+      <DetailActions context={context} detail={detail} operatorSync={options.operatorSync} />
       <h2>{t('admin.detail.prompts')}</h2>
       {detail.prompts.length === 0 ? (
         <p>{t('admin.detail.none')}</p>
@@ -140,5 +132,48 @@ export function userDetailPage(
         </table>
       )}
     </>,
+  );
+}
+
+/** "Ask to sync" only where it can help, with a warning when a request is already open. */
+function DetailActions(props: { context: PageContext; detail: UserDetail; operatorSync: boolean }) {
+  const { context, detail } = props;
+  const { t } = context;
+  const canAsk = isOutOfStep(detail.state);
+  const open = detail.prompts.find((p) => p.resolvedAt === null);
+  if (!canAsk && !props.operatorSync) {
+    return (
+      <p class="hint" id="cannot-prompt">
+        {t('admin.detail.cannotPrompt', { reason: stateText(t, detail.state) })}
+      </p>
+    );
+  }
+  return (
+    <form method="post" action="/admin/prompts" class="buttons">
+      <input type="hidden" name="_csrf" value={context.csrfToken} />
+      <input type="hidden" name="upn" value={detail.upn} />
+      <input type="hidden" name="back" value="detail" />
+      {canAsk ? (
+        <>
+          {open && (
+            <p class="warning" id="asked-before">
+              {t('admin.detail.askedBefore', { date: formatTime(open.promptedAt), upn: open.promptedBy })}
+            </p>
+          )}
+          <button type="submit" aria-describedby={open ? 'asked-before' : undefined}>
+            {t('admin.detail.prompt')}
+          </button>
+        </>
+      ) : (
+        <p class="hint" id="cannot-prompt">
+          {t('admin.detail.cannotPrompt', { reason: stateText(t, detail.state) })}
+        </p>
+      )}
+      {props.operatorSync && (
+        <button type="submit" formaction="/admin/sync" class="secondary">
+          {t('admin.detail.sync')}
+        </button>
+      )}
+    </form>
   );
 }

@@ -128,7 +128,9 @@ export function usersPage(
           </table>
         )}
         <div class="buttons">
-          <button type="submit">{t('admin.users.promptSelected')}</button>
+          <button type="submit" id="prompt-selected">
+            {t('admin.users.promptSelected')}
+          </button>
           {options.operatorSync && (
             <button type="submit" formaction="/admin/sync">
               {t('admin.users.syncSelected')}

@@ -7,6 +7,7 @@ import type { Services } from '../src/services.js';
 import { getMailPhoto } from '../src/mail/photo-store.js';
 import { listSyncStatus } from '../src/sync/status.js';
 import { renditionSpec } from '../src/sites/library.js';
+import { isOutOfStep, SYNC_STATES, type SyncStateName } from '../src/sync/state.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import { describeEachDialect, useTestServices } from './support/services.js';
 
@@ -83,6 +84,47 @@ describeEachDialect('admin user status', (dialect) => {
     await services.sync.sync(user, 'sharepoint_tile');
   });
 
+  it('lists those a request to sync can help first, by the same rule as the sync state module', async () => {
+    const { db } = services.database;
+    const user = await makeUser(services);
+    // The generated column repeats isOutOfStep in SQL: each state, set in a transaction rolled back.
+    for (const state of SYNC_STATES) {
+      const rank = await db
+        .transaction()
+        .execute(async (trx) => {
+          await trx.updateTable('admin_user_status').set({ state }).where('user_id', '=', user.id).execute();
+          const row = await trx
+            .selectFrom('admin_user_status')
+            .select('action_rank')
+            .where('user_id', '=', user.id)
+            .executeTakeFirstOrThrow();
+          throw Object.assign(new Error('roll back'), { rank: row.action_rank });
+        })
+        .catch((error: { rank: number }) => error.rank);
+      expect([state, rank]).toEqual([state, isOutOfStep(state) ? 0 : 1]);
+    }
+
+    const changed = await makeUser(services);
+    await giveMailPhoto(services, changed, await solidJpeg([0, 90, 0], 64));
+    const all: Array<{ state: SyncStateName; since: number }> = [];
+    let after: string | undefined;
+    do {
+      const page = await listUsersPage(db, { after, limit: 7 });
+      all.push(...page.users);
+      after = page.next ?? undefined;
+    } while (after);
+    const firstOther = all.findIndex((u) => !isOutOfStep(u.state));
+    expect(firstOther).toBeGreaterThan(0);
+    expect(all.slice(firstOther).every((u) => !isOutOfStep(u.state))).toBe(true);
+    expect(all.length).toBe(
+      await db
+        .selectFrom('admin_user_status')
+        .select('user_id')
+        .execute()
+        .then((r) => r.length),
+    );
+  });
+
   it('pages through a few thousand users by index, each user once, in waiting order', async () => {
     const { db } = services.database;
     const now = Date.now();
@@ -143,11 +185,13 @@ describeEachDialect('admin user status', (dialect) => {
     expect(counts.find((c) => c.state === 'never_synced')?.users).toBeGreaterThanOrEqual(300);
 
     // The plans: every page form reads an index range of the status table, never the whole table.
-    const cursor = (await listUsersPage(db, { state: 'never_synced', limit: 10 })).next!;
+    const cursor = (await listUsersPage(db, { state: 'never_synced', sort: 'waiting', limit: 10 })).next!;
     const queries = [
       { state: 'never_synced' as const, sort: 'waiting' as const, after: cursor },
       { state: 'changed' as const, sort: 'name' as const },
       { sort: 'waiting' as const },
+      { sort: 'action' as const },
+      { sort: 'action' as const, after: (await listUsersPage(db, { limit: 10 })).next! },
       { search: 'bulk p', sort: 'name' as const },
     ];
     for (const query of queries) {

@@ -26,11 +26,12 @@ import { overviewPage } from './pages/overview.js';
 import { settingsPage } from './pages/settings.js';
 import { userDetailPage } from './pages/user-detail.js';
 import { usersPage } from './pages/users.js';
-import { countByState, listUsersPage, USER_SORTS } from './users-query.js';
+import { countByState, firstOutOfStep, listUsersPage, USER_SORTS } from './users-query.js';
 
 // The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.
 
 const STYLESHEET = readAsset(new URL('./assets/admin.css', import.meta.url), 'text/css; charset=utf-8');
+const SCRIPT = readAsset(new URL('./assets/admin.js', import.meta.url), 'text/javascript; charset=utf-8');
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const tags = ['admin'];
 const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -78,6 +79,11 @@ async function adminPages(app: App, services: Services): Promise<void> {
     { config: { auth: false }, schema: { summary: 'Admin stylesheet', tags } },
     (request, reply) => sendAsset(request, reply, STYLESHEET),
   );
+  app.get(
+    '/admin/assets/admin.js',
+    { config: { auth: false }, schema: { summary: 'Admin script (copy buttons, select all)', tags } },
+    (request, reply) => sendAsset(request, reply, SCRIPT),
+  );
 
   /** The mail photo (its bytes read only when sent) or the directory photo, with their ETags. */
   async function consolePhoto(userId: string, which: 'mail' | 'directory') {
@@ -110,7 +116,8 @@ async function adminPages(app: App, services: Services): Promise<void> {
     { schema: { summary: 'Admin overview', tags, querystring: Type.Object(NoticeQuery), response: html } },
     async (request, reply) => {
       const { page } = await admin(request, reply);
-      return sendPage(reply, overviewPage(page, await countByState(db), await notice(page, request.query)));
+      const [counts, first] = await Promise.all([countByState(db), firstOutOfStep(db)]);
+      return sendPage(reply, overviewPage(page, counts, first, await notice(page, request.query)));
     },
   );
 

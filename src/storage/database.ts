@@ -30,6 +30,7 @@ import * as admin from './migrations/2026-11-26-02-admin.js';
 import * as inStepBeforeFailing from './migrations/2026-11-30-01-in-step-before-failing.js';
 import * as m365 from './migrations/2026-11-30-02-m365.js';
 import * as entra from './migrations/2026-12-01-01-entra.js';
+import * as adminActionOrder from './migrations/2026-12-04-01-admin-action-order.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -62,6 +63,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-30-01-in-step-before-failing': inStepBeforeFailing,
   '2026-11-30-02-m365': m365,
   '2026-12-01-01-entra': entra,
+  '2026-12-04-01-admin-action-order': adminActionOrder,
 };
 
 export interface OpenDatabaseOptions {

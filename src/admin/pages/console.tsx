@@ -1,17 +1,29 @@
 import type { ComponentChildren } from 'preact';
 import type { MessageKey } from '../../web/messages/en.js';
 import { renderPage, type PageContext } from '../../web/layout.js';
-import type { SyncStateName } from '../../sync/state.js';
 
 // The admin console's frame (its navigation and notices) and what its pages share; each page is
 // a file of its own beside this one, rendered through the page shell's one layout.
 
 export type Section = 'overview' | 'users' | 'settings' | 'audit';
 
-export const stateKey = (state: SyncStateName) => `admin.state.${state}` as MessageKey;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-export function formatTime(ms: number | null): string {
-  return ms === null || ms === 0 ? '–' : `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+/** A moment in UTC as each language writes it: "30 Nov 2026, 05:43 UTC", "30.11.2026 kell 05.43 UTC". */
+export function formatTime(context: Pick<PageContext, 'locale'>, ms: number | null): string {
+  if (ms === null || ms === 0) return '–';
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const [day, month, year, hours, minutes] = [
+    d.getUTCDate(),
+    d.getUTCMonth(),
+    d.getUTCFullYear(),
+    two(d.getUTCHours()),
+    two(d.getUTCMinutes()),
+  ];
+  return context.locale === 'et'
+    ? `${day}.${two(month + 1)}.${year} kell ${hours}.${minutes} UTC`
+    : `${day} ${MONTHS[month]} ${year}, ${hours}:${minutes} UTC`;
 }
 
 export function waited(context: PageContext, since: number | null, now = Date.now()): string {
@@ -42,6 +54,7 @@ export function adminPage(context: PageContext, section: Section, title: string,
     `${title} – ${t('admin.title')}`,
     <section class="card admin">
       <link rel="stylesheet" href="/admin/assets/admin.css" />
+      <script src="/admin/assets/admin.js" defer />
       <nav aria-label={t('admin.title')}>
         {links.map(([name, href, key]) => (
           <a href={href} aria-current={name === section ? 'page' : undefined}>

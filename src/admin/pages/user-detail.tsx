@@ -1,8 +1,9 @@
 import type { PageContext } from '../../web/layout.js';
 import { isOutOfStep } from '../../sync/state.js';
 import type { UserDetail } from '../actions.js';
-import { stateText } from './words.js';
-import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, stateKey, type Notice } from './console.js';
+import { foldHistory } from './history.js';
+import { Etag, OutcomeBadge, StateBadge, stateText, SyncError, triggerText } from './words.js';
+import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, type Notice } from './console.js';
 
 export function userDetailPage(
   context: PageContext,
@@ -18,11 +19,10 @@ export function userDetailPage(
     <>
       <h1>{t('admin.detail.title', { name: detail.displayName })}</h1>
       <NoticeBox notice={options.notice} />
-      <p>
-        {detail.upn} ·{' '}
-        <span class="state">
-          {t('admin.detail.state', { state: t(stateKey(detail.state)), since: formatTime(detail.since) })}
-        </span>
+      <p>{detail.upn}</p>
+      <p class="state">
+        <StateBadge context={context} state={detail.state} /> {stateText(t, detail.state)}{' '}
+        <span class="muted">{t('admin.detail.state', { since: formatTime(context, detail.since) })}</span>
       </p>
       <div class="photos">
         <figure>
@@ -36,7 +36,8 @@ export function userDetailPage(
             {detail.mail && (
               <>
                 <br />
-                <code>{detail.mail.etag}</code> · {detail.mail.side}px · {formatTime(detail.mail.changedAt)}
+                <Etag context={context} value={detail.mail.etag} /> · {detail.mail.side}px ·{' '}
+                {formatTime(context, detail.mail.changedAt)}
               </>
             )}
           </figcaption>
@@ -63,7 +64,7 @@ export function userDetailPage(
             <figure>
               <img src={sitePhoto(detail.upn, r.size)} alt={r.size} width={r.side} height={r.side} />
               <figcaption>
-                {r.size} · {r.side}px · <code>{r.etag}</code>
+                {r.size} · {r.side}px · <Etag context={context} value={r.etag} />
               </figcaption>
             </figure>
           ))}
@@ -90,10 +91,10 @@ export function userDetailPage(
         <ul>
           {detail.prompts.map((p) => (
             <li>
-              {formatTime(p.promptedAt)} · {t('admin.detail.promptedBy', { upn: p.promptedBy })}
-              {p.emailedAt !== null && ` · ${t('admin.detail.emailed')} ${formatTime(p.emailedAt)}`}
+              {formatTime(context, p.promptedAt)} · {t('admin.detail.promptedBy', { upn: p.promptedBy })}
+              {p.emailedAt !== null && ` · ${t('admin.detail.emailed')} ${formatTime(context, p.emailedAt)}`}
               {p.emailError && ` · ${p.emailError}`}
-              {p.resolvedAt !== null && ` · ${t('admin.detail.resolved')} ${formatTime(p.resolvedAt)}`}
+              {p.resolvedAt !== null && ` · ${t('admin.detail.resolved')} ${formatTime(context, p.resolvedAt)}`}
             </li>
           ))}
         </ul>
@@ -110,22 +111,25 @@ export function userDetailPage(
               <th>{t('admin.detail.outcome')}</th>
               <th>{t('admin.detail.duration')}</th>
               <th>ETag</th>
-              <th>{t('admin.detail.error')}</th>
             </tr>
           </thead>
           <tbody>
-            {detail.attempts.map((a) => (
-              <tr>
-                <td>{formatTime(a.startedAt)}</td>
-                <td>{a.trigger}</td>
-                <td>{a.outcome}</td>
+            {foldHistory(detail.attempts).map(({ attempt: a, count, firstAt }) => (
+              <tr data-outcome={a.outcome} data-count={count}>
+                <td>
+                  {count > 1
+                    ? `${formatTime(context, firstAt)} – ${t('admin.history.repeated', { n: count, last: formatTime(context, a.startedAt) })}`
+                    : formatTime(context, a.startedAt)}
+                </td>
+                <td>{triggerText(t, a.trigger)}</td>
+                <td>
+                  <OutcomeBadge context={context} outcome={a.outcome} />
+                  {a.error && <SyncError context={context} text={a.error} />}
+                </td>
                 <td>{`${a.durationMs.toFixed(1)} ms`}</td>
                 <td>
-                  <code>
-                    {a.etagBefore ?? '–'} → {a.etagAfter ?? '–'}
-                  </code>
+                  <Etag context={context} value={a.etagBefore} /> → <Etag context={context} value={a.etagAfter} />
                 </td>
-                <td>{a.error ?? ''}</td>
               </tr>
             ))}
           </tbody>
@@ -157,7 +161,7 @@ function DetailActions(props: { context: PageContext; detail: UserDetail; operat
         <>
           {open && (
             <p class="warning" id="asked-before">
-              {t('admin.detail.askedBefore', { date: formatTime(open.promptedAt), upn: open.promptedBy })}
+              {t('admin.detail.askedBefore', { date: formatTime(context, open.promptedAt), upn: open.promptedBy })}
             </p>
           )}
           <button type="submit" aria-describedby={open ? 'asked-before' : undefined}>

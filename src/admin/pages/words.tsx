@@ -79,7 +79,7 @@ export function syncErrorKind(text: string): SyncErrorKind {
   if (/vips|jpe?g|png|webp|gif|heif|image|input buffer|unsupported|corrupt|premature end/i.test(text)) {
     return 'image';
   }
-  if (/time(d)? ?out|ETIMEDOUT|too long|kept changing/i.test(text)) return 'timeout';
+  if (/time(d)? ?out|ETIMEDOUT|too long/i.test(text)) return 'timeout';
   if (/ENOSPC|EACCES|EPERM|ENOENT|EROFS|disk|SQLITE|database|relation|connection/i.test(text)) return 'storage';
   return 'other';
 }

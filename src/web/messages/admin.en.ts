@@ -76,7 +76,7 @@ export const adminEn = {
   'admin.detail.resolved': 'in step since',
   'admin.detail.prompt': 'Ask to sync',
   'admin.detail.sync': 'Run the sync now',
-  'admin.detail.state': 'State: {state}, since {since}',
+  'admin.detail.state': 'In this state since {since}.',
   'admin.settings.title': 'Settings',
   'admin.settings.sizes': 'Rendition sizes in pixels (S, M, L)',
   'admin.settings.recheck': 'Re-check interval for photo views (seconds, 0 = always)',

@@ -78,7 +78,7 @@ export const adminEt: AdminMessages = {
   'admin.detail.resolved': 'ajakohane alates',
   'admin.detail.prompt': 'Palu sünkroonida',
   'admin.detail.sync': 'Sünkrooni kohe',
-  'admin.detail.state': 'Olek: {state}, alates {since}',
+  'admin.detail.state': 'Selles olekus alates {since}.',
   'admin.settings.title': 'Sätted',
   'admin.settings.sizes': 'Piltide suurused pikslites (S, M, L)',
   'admin.settings.recheck': 'Fotovaatamiste korduskontrolli intervall (sekundites, 0 = alati)',

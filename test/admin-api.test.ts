@@ -197,9 +197,11 @@ describeEachDialect('admin console', (dialect) => {
     expect(forged.statusCode).toBe(403);
     const none = await browser.request('POST', '/admin/prompts', { _csrf: token });
     expect(none.statusCode).toBe(400);
-    expect(none.body).toContain('Vali kõigepealt vähemalt üks kasutaja.');
+    // Nothing selected is answered on the users page itself, beside the table.
+    expect(none.body).toContain('<div class="alert" role="alert"><p>Vali kõigepealt vähemalt üks kasutaja.</p></div>');
+    expect(none.body).toContain('<title>Kasutajad – Haldus – photosync</title>');
     // An error page is titled as one, not "Haldus – Haldus".
-    expect(none.body).toContain('<title>Midagi läks valesti – Haldus – photosync</title>');
+    expect(forged.body).toContain('<title>Midagi läks valesti – Haldus – photosync</title>');
     expect(forged.body).toContain('<h1>Midagi läks valesti</h1>');
 
     const sent = await browser.request('POST', '/admin/prompts', { _csrf: token, upn: [user.upn] });

@@ -59,6 +59,7 @@ describe.skipIf(chromiumMissing())('admin console in both languages', { timeout:
       nestor = await makeUser(services, { displayName: `Nestor Nophoto ${locale}` });
       lee = await makeUser(services, { displayName: `Lee Nomailbox ${locale}`, hasMailbox: false });
       jane = await makeUser(services, { displayName: `Jane Changed ${locale}` });
+      await makeUser(services, { displayName: `Kalle Kask ${locale}`, upn: `kalle.${locale}@contoso.com` });
       await giveMailPhoto(services, jane, await solidJpeg([200, 30, 30], 96));
       await services.sync.sync(jane, 'sharepoint_tile');
       await giveMailPhoto(services, jane, await solidJpeg([30, 30, 200], 96));
@@ -97,6 +98,30 @@ describe.skipIf(chromiumMissing())('admin console in both languages', { timeout:
       expect(await page.locator('[role=status] li').allTextContents()).toEqual([
         t('admin.notice.askedAgain', { names: jane.upn }),
       ]);
+    });
+
+    it('finds a surname, selects all, and answers "nothing selected" beside the table', async () => {
+      const page = await adminIn(browserLocale);
+      await page.goto(`${base}/admin/users`);
+      await page.fill('#search', `kask ${locale}`);
+      await Promise.all([page.waitForURL(/search=/), page.click('.filters button')]);
+      expect(await page.locator('tbody tr').count()).toBe(1);
+      expect(await page.locator(`tr[data-upn="kalle.${locale}@contoso.com"]`).count()).toBe(1);
+
+      await page.goto(`${base}/admin/users?sort=name`);
+      await page.check('input[data-select-all]');
+      const boxes = page.locator('tbody input[type=checkbox][name=upn]');
+      expect(await boxes.count()).toBeGreaterThan(3);
+      expect(await boxes.evaluateAll((all) => all.every((b) => (b as HTMLInputElement).checked))).toBe(true);
+      await page.uncheck('input[data-select-all]');
+
+      await loadsNewPage(page, () => page.click('#prompt-selected'));
+      expect(await page.locator('[role=alert]').textContent()).toBe(t('admin.error.nothingSelected'));
+      expect(await page.locator('h1').textContent()).toBe(t('admin.users.title'));
+
+      await page.goto(`${base}/admin/users?search=nobody-matches-this`);
+      expect(await page.locator('#prompt-selected').count()).toBe(0);
+      expect(await page.textContent('main')).toContain(t('admin.users.empty'));
     });
   });
 });

@@ -125,6 +125,44 @@ describeEachDialect('admin user status', (dialect) => {
     );
   });
 
+  it('finds any part of a name or UPN, through an index', async () => {
+    const { db } = services.database;
+    const kalle = await makeUser(services, { displayName: 'Kalle Kask', upn: `kalle.k.${dialect}@tartu.example` });
+    await makeUser(services, { displayName: 'Mari Maasikas', upn: `mari.${dialect}@tartu.example` });
+    const names = async (search: string) =>
+      (await listUsersPage(db, { search, sort: 'name', limit: 50 })).users.map((u) => u.displayName);
+    expect(await names('Kask')).toEqual(['Kalle Kask']);
+    expect(await names('ALLE K')).toEqual(['Kalle Kask']);
+    expect(await names(`k.${dialect}@tartu`)).toEqual(['Kalle Kask']);
+    expect(await names('tartu.example')).toEqual(['Kalle Kask', 'Mari Maasikas']);
+    expect(await names('ka%k')).toEqual([]);
+    expect(await names('"kask')).toEqual([]);
+    // Under three characters: the start of a name or UPN.
+    expect(await names('ka')).toEqual(['Kalle Kask']);
+    // A renamed user is found by the new name only.
+    await db.updateTable('directory_users').set({ display_name: 'Kalle Kuusk' }).where('id', '=', kalle.id).execute();
+    expect(await names('Kask')).toEqual([]);
+    expect(await names('kuusk')).toEqual(['Kalle Kuusk']);
+
+    if (dialect === 'sqlite') {
+      expect(await planOf(services, { search: 'kask', sort: 'name', limit: 50 })).toMatch(
+        /admin_user_search VIRTUAL TABLE INDEX/,
+      );
+    } else {
+      // A table this small is cheaper to scan; the question is whether the index can serve the search.
+      const compiled = pageKeysQuery(db, { search: 'kask', sort: 'name', limit: 50 }).compile();
+      const plan = await db.transaction().execute(async (trx) => {
+        await sql`set local enable_seqscan = off`.execute(trx);
+        const result = await trx.executeQuery<Record<string, unknown>>(
+          CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]),
+        );
+        return result.rows.map((r) => String(r['QUERY PLAN'])).join('\n');
+      });
+      expect(plan).toMatch(/Bitmap Index Scan on admin_user_status_search_name_trgm/);
+      expect(plan).toMatch(/Bitmap Index Scan on admin_user_status_upn_trgm/);
+    }
+  });
+
   it('pages through a few thousand users by index, each user once, in waiting order', async () => {
     const { db } = services.database;
     const now = Date.now();

@@ -190,8 +190,15 @@ async function adminPages(app: App, services: Services): Promise<void> {
       preValidation: app.csrfProtection,
     },
     async (request, reply) => {
-      const { user } = await admin(request, reply);
+      const { user, page } = await admin(request, reply);
       const body = request.body;
+      if (body.all !== '1' && (body.upn ?? []).length === 0) {
+        // Answered on the users page itself, not on an error page.
+        const users = await listUsersPage(db, { limit: 50 });
+        const operatorSync = (await services.settings.refresh()).operatorSync;
+        const nothing = { kind: 'error' as const, text: page.t('admin.error.nothingSelected') };
+        return sendPage(reply, usersPage(page, {}, users, { operatorSync, notice: nothing }), 400);
+      }
       const result = await askToSync(
         services,
         user,

@@ -1,3 +1,4 @@
+import { PostgresAdapter, sql } from 'kysely';
 import { invalidInput } from '../errors.js';
 import type { Db } from '../storage/database.js';
 import { isOutOfStep, SYNC_STATES, type SyncStateName } from '../sync/state.js';
@@ -12,7 +13,7 @@ export const MAX_PAGE = 200;
 
 export interface UsersPageQuery {
   state?: SyncStateName | undefined;
-  /** Start of the display name or of the UPN, any case. */
+  /** Any part of the display name or of the UPN, any case (the start only, under 3 characters). */
   search?: string | undefined;
   /**
    * action (the default): those a request to sync can help first, each group longest waiting
@@ -57,6 +58,14 @@ const SORT_COLUMNS: Record<UserSort, SortColumn[]> = {
 const NUMERIC: ReadonlySet<SortColumn> = new Set(['action_rank', 'since']);
 type CursorValue = string | number;
 
+/** Searches this long or longer match anywhere in a name or UPN (trigram indexes); shorter, at the start. */
+export const MIN_SUBSTRING = 3;
+
+/** LIKE '%…%' with the pattern's own % and _ taken literally (PostgreSQL's default escape is \\). */
+const likeAnywhere = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+/** An FTS5 phrase: with the trigram tokenizer, the text anywhere in the indexed column. */
+const ftsPhrase = (text: string) => `"${text.replace(/"/g, '""')}"`;
+
 const pageLimit = (query: UsersPageQuery) => Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
 
 /** The one statement that reads the status table for a page (exported so its plan can be checked). */
@@ -72,12 +81,24 @@ export function pageKeysQuery(db: Db, query: UsersPageQuery) {
     .selectFrom('admin_user_status')
     .select(['user_id', 'state', 'since', 'upn', 'search_name', 'action_rank'])
     .$if(query.state !== undefined, (q) => q.where('state', '=', query.state!))
-    .$if(Boolean(search), (q) =>
+    .$if(Boolean(search) && search!.length < MIN_SUBSTRING, (q) =>
       q.where((eb) =>
         eb.or([
           eb.and([eb('search_name', '>=', search!), eb('search_name', '<', `${search!}\u{10FFFF}`)]),
           eb.and([eb('upn', '>=', search!), eb('upn', '<', `${search!}\u{10FFFF}`)]),
         ]),
+      ),
+    )
+    .$if(Boolean(search) && search!.length >= MIN_SUBSTRING, (q) =>
+      q.where((eb) =>
+        db.getExecutor().adapter instanceof PostgresAdapter
+          ? eb.or([eb('search_name', 'like', likeAnywhere(search!)), eb('upn', 'like', likeAnywhere(search!))])
+          : eb(
+              'user_id',
+              'in',
+              sql<string>`(SELECT user_id FROM admin_user_search_text WHERE id IN
+                (SELECT rowid FROM admin_user_search WHERE admin_user_search MATCH ${ftsPhrase(search!)}))`,
+            ),
       ),
     )
     .$if(after !== undefined, (q) =>

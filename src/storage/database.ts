@@ -31,6 +31,7 @@ import * as inStepBeforeFailing from './migrations/2026-11-30-01-in-step-before-
 import * as m365 from './migrations/2026-11-30-02-m365.js';
 import * as entra from './migrations/2026-12-01-01-entra.js';
 import * as adminActionOrder from './migrations/2026-12-04-01-admin-action-order.js';
+import * as adminSearch from './migrations/2026-12-04-02-admin-search.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -64,6 +65,7 @@ const migrations: Record<string, Migration> = {
   '2026-11-30-02-m365': m365,
   '2026-12-01-01-entra': entra,
   '2026-12-04-01-admin-action-order': adminActionOrder,
+  '2026-12-04-02-admin-search': adminSearch,
 };
 
 export interface OpenDatabaseOptions {

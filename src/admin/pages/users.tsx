@@ -31,7 +31,10 @@ export function usersPage(
       <form method="get" action="/admin/users" class="filters">
         <div>
           <label for="search">{t('admin.users.search')}</label>
-          <input id="search" name="search" type="text" value={query.search ?? ''} />
+          <input id="search" name="search" type="search" value={query.search ?? ''} aria-describedby="search-hint" />
+          <p class="hint" id="search-hint">
+            {t('admin.users.searchHint')}
+          </p>
         </div>
         <div>
           <label for="state">{t('admin.users.state')}</label>
@@ -64,7 +67,9 @@ export function usersPage(
           <table>
             <thead>
               <tr>
-                <th>{t('admin.users.select')}</th>
+                <th>
+                  <input type="checkbox" data-select-all="" aria-label={t('admin.users.selectAll')} />
+                </th>
                 <th>{t('admin.users.user')}</th>
                 <th>{t('admin.users.state')}</th>
                 <th>{t('admin.users.since')}</th>
@@ -126,16 +131,18 @@ export function usersPage(
             </tbody>
           </table>
         )}
-        <div class="buttons">
-          <button type="submit" id="prompt-selected">
-            {t('admin.users.promptSelected')}
-          </button>
-          {options.operatorSync && (
-            <button type="submit" formaction="/admin/sync">
-              {t('admin.users.syncSelected')}
+        {page.users.length > 0 && (
+          <div class="buttons">
+            <button type="submit" id="prompt-selected">
+              {t('admin.users.promptSelected')}
             </button>
-          )}
-        </div>
+            {options.operatorSync && (
+              <button type="submit" formaction="/admin/sync">
+                {t('admin.users.syncSelected')}
+              </button>
+            )}
+          </div>
+        )}
       </form>
       <p class="buttons">
         {query.after && <a href="/admin/users">{t('admin.users.first')}</a>}

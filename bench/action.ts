@@ -132,6 +132,9 @@ async function measure(dialect: 'sqlite' | 'postgres'): Promise<Figures> {
 }
 
 export async function actionBench(): Promise<Section> {
+  const CHANGED_P95_MS = 20;
+  // PostgreSQL's revalidation makes round trips SQLite does not (see the findings).
+  const UNCHANGED_P95_MS = { sqlite: 2, postgres: 3 } as const;
   const dialects: Array<'sqlite' | 'postgres'> = (await postgresAvailable()) ? ['sqlite', 'postgres'] : ['sqlite'];
   const figures: Figures[] = [];
   for (const dialect of dialects) figures.push(await measure(dialect));
@@ -144,18 +147,20 @@ export async function actionBench(): Promise<Section> {
       String(samples.length),
       target,
     ];
-    const within25 = (samples: number[]) => `≤ 25 ms p95: ${verdict(percentile(samples, 95) <= 25)}`;
-    const unchangedMet = percentile(f.unchanged, 95) <= 2 && f.bytesReadUnchanged === 0;
+    const within = (samples: number[]) =>
+      `≤ ${CHANGED_P95_MS} ms p95: ${verdict(percentile(samples, 95) <= CHANGED_P95_MS)}`;
+    const unchangedMs = f.dialect === 'postgres' ? UNCHANGED_P95_MS.postgres : UNCHANGED_P95_MS.sqlite;
+    const unchangedMet = percentile(f.unchanged, 95) <= unchangedMs && f.bytesReadUnchanged === 0;
     return [
-      row('changed: own L request (sync) → colleague gets new M', f.changed, within25(f.changed)),
+      row('changed: own L request (sync) → colleague gets new M', f.changed, within(f.changed)),
       row('… of which the own L request (sync + L served)', f.ownL),
-      row('changed: SharePoint tile click (sync) → colleague gets new M', f.tileChanged, within25(f.tileChanged)),
+      row('changed: SharePoint tile click (sync) → colleague gets new M', f.tileChanged, within(f.tileChanged)),
       row('… of which the click (sync + redirect into SharePoint)', f.tile),
       row('… of which the sync itself, either trigger (its recorded duration, server side)', f.syncedMs),
       row(
         `unchanged: own L revalidation (304), image bytes read: ${f.bytesReadUnchanged}`,
         f.unchanged,
-        `≤ 2 ms p95 and 0 bytes: ${verdict(unchangedMet)}`,
+        `≤ ${unchangedMs} ms p95 and 0 bytes: ${verdict(unchangedMet)}`,
       ),
       row('… of which the check itself (its recorded duration, server side)', f.unchangedSyncMs),
       row('for scale: one indexed one-row read through the same driver (bench process)', f.roundTripMs),

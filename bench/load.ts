@@ -11,6 +11,8 @@ export interface LoadResult {
   p99: number;
   /** Responses with another status than expected, plus socket errors and timeouts. */
   unexpected: number;
+  /** Requests answered in all. */
+  total: number;
 }
 
 export async function load(
@@ -41,6 +43,7 @@ export async function load(
     p50: result.latency.p50,
     p99: result.latency.p99,
     unexpected,
+    total: result.requests.total,
   };
 }
 

@@ -6,6 +6,8 @@ import { getRendition } from '../src/sites/profiles.js';
 import { benchUser, distinctUploads, giveMailPhoto, openBenchStore } from './fixtures.js';
 import { CONNECTIONS, freePort, load, type LoadResult } from './load.js';
 import {
+  childPids,
+  cpuMs,
   ensureDebianTool,
   median,
   REPO,
@@ -68,6 +70,7 @@ http {
   }
   return {
     url,
+    pids: () => [child.pid!, ...childPids(child.pid!)],
     version: (await run(nginx, ['-v'])).stderr.trim(),
     stop: async () => {
       child.kill('SIGQUIT');
@@ -97,6 +100,7 @@ async function startCeiling(jpeg: Buffer, etag: string) {
   });
   return {
     url,
+    pids: () => [child.pid!],
     stop: async () => {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -152,15 +156,29 @@ export async function serveBench(): Promise<Section> {
       Case,
       LoadResult[]
     >;
+    // Server CPU time per answer (µs): what each server spends, whatever the machine's load.
+    const serverPids = (name: Case) =>
+      name.startsWith('nginx') ? nginx!.pids() : name.startsWith('ceiling') ? ceiling!.pids() : [server.pid];
+    const cpuPerAnswer = Object.fromEntries(Object.keys(cases).map((k) => [k, [] as number[]])) as Record<
+      Case,
+      number[]
+    >;
     // Warm-up (JIT, connection pools, the byte cache), then interleaved rounds.
     await load(ours, { headers: auth, seconds: 1, expectStatus: 200 });
     await load(nginx.url, { seconds: 1, expectStatus: 200 });
     await load(ceiling.url, { seconds: 1, expectStatus: 200 });
     for (let round = 0; round < ROUNDS; round++) {
-      for (const name of Object.keys(cases) as Case[]) results[name].push(await cases[name]());
+      for (const name of Object.keys(cases) as Case[]) {
+        const before = cpuMs(serverPids(name));
+        const result = await cases[name]();
+        cpuPerAnswer[name].push(((cpuMs(serverPids(name)) - before) * 1000) / Math.max(1, result.total));
+        results[name].push(result);
+      }
     }
     const rps = (name: Case) => median(results[name].map((r) => r.requestsPerSecond));
     const p99 = (name: Case) => median(results[name].map((r) => r.p99));
+    const cpu = (name: Case) => median(cpuPerAnswer[name]);
+    const cpuCell = (a: Case, b: Case, c: Case) => [a, b, c].map((n) => cpu(n).toFixed(0)).join(' / ');
     const bad = (name: Case) => results[name].reduce((n, r) => n + r.unexpected, 0);
     // A run where either server answered anything else measured the wrong thing: say so, never a ratio.
     const valid = (Object.keys(cases) as Case[]).every((n) => bad(n) === 0);
@@ -177,7 +195,8 @@ export async function serveBench(): Promise<Section> {
         rps('ours200'),
         p99('ours200'),
         ratio200,
-        check(ratio200 >= 0.5, '≥ 0.5×'),
+        cpuCell('nginx200', 'ceiling200', 'ours200'),
+        check(ratio200 >= 0.6, '≥ 0.6×'),
       ],
       [
         '304 (If-None-Match)',
@@ -187,7 +206,8 @@ export async function serveBench(): Promise<Section> {
         rps('ours304'),
         p99('ours304'),
         ratio304,
-        check(ratio304 >= 0.7, '≥ 0.7×'),
+        cpuCell('nginx304', 'ceiling304', 'ours304'),
+        check(ratio304 >= 0.6, '≥ 0.6×'),
       ],
     ];
     const unexpected = (Object.keys(cases) as Case[]).map((n) => bad(n)).reduce((a, b) => a + b, 0);
@@ -201,6 +221,9 @@ export async function serveBench(): Promise<Section> {
         'For scale, "Fastify doing nothing" is the same stack (Node.js and Fastify, one process) answering the same',
         'bytes with the same validators and picture headers from a route that checks nothing (`bench/ceiling-server.ts`):',
         'the gap from nginx to it is the stack’s, the gap from it to photosync is photosync’s work.',
+        'Requests per second depend on the machine’s other load (the load generator shares its cores); the CPU',
+        'column is each server’s own CPU time (user + system, from /proc) divided by the answers it gave, which',
+        'waiting for a core does not inflate (nginx: master and worker).',
         `Unexpected statuses or errors over all runs: ${unexpected} (${(Object.keys(cases) as Case[]).map((n) => `${n} ${bad(n)}`).join(', ')}).`,
         '',
         table(
@@ -212,6 +235,7 @@ export async function serveBench(): Promise<Section> {
             'photosync req/s',
             'photosync p99 ms',
             'ratio',
+            'server CPU µs per answer (nginx / Fastify doing nothing / photosync)',
             'target',
           ],
           rows,

@@ -37,20 +37,29 @@ export async function timeOnce(task: () => Promise<unknown>): Promise<number> {
 
 /**
  * Runs every alternative in turn, round after round (interleaved, so a burst of load from
- * elsewhere hits them all alike), after `warmup` untimed runs each. Returns ms per run.
+ * elsewhere hits them all alike), after `warmup` untimed runs each. Returns ms per run. An
+ * alternative with a `setup` has it run, untimed, before each of its runs (warm-ups included).
  */
 export async function interleaved<K extends string>(
   alternatives: Record<K, () => Promise<unknown>>,
   rounds: Partial<Record<NoInfer<K>, number>> & { default: number },
   warmup = 2,
+  setup: Partial<Record<NoInfer<K>, () => Promise<unknown>>> = {},
 ): Promise<Record<K, number[]>> {
   const names = Object.keys(alternatives) as K[];
   const samples = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
-  for (const name of names) for (let i = 0; i < warmup; i++) await alternatives[name]();
+  for (const name of names) {
+    for (let i = 0; i < warmup; i++) {
+      await setup[name]?.();
+      await alternatives[name]();
+    }
+  }
   const most = Math.max(rounds.default, ...names.map((n) => rounds[n] ?? 0));
   for (let round = 0; round < most; round++) {
     for (const name of names) {
-      if (round < (rounds[name] ?? rounds.default)) samples[name].push(await timeOnce(alternatives[name]));
+      if (round >= (rounds[name] ?? rounds.default)) continue;
+      await setup[name]?.();
+      samples[name].push(await timeOnce(alternatives[name]));
     }
   }
   return samples;
@@ -171,6 +180,23 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
 }
 
 /** Resident memory of a process in MB (Linux). */
+/**
+ * CPU time (user + system, ms) used so far by these processes, from /proc. Unlike wall time it
+ * does not grow while a process waits for a core, so it compares servers on a shared machine.
+ */
+export function cpuMs(pids: readonly number[]): number {
+  const tick = 10; // USER_HZ is 100 on Linux
+  return pids.reduce((sum, pid) => {
+    const fields = (fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+    return sum + (Number(fields[11]) + Number(fields[12])) * tick;
+  }, 0);
+}
+
+/** The children of a process (nginx's workers), from /proc. */
+export function childPids(pid: number): number[] {
+  return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
 export function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);

@@ -31,6 +31,7 @@ import { createPageErrorRenderer } from './web/error-page.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
 import { ErrorResponse } from './http/schemas.js';
 import { routeDefaults, type App, type Envelope } from './http/types.js';
+import { createReadinessCheck } from './storage/readiness.js';
 
 export type { App };
 
@@ -142,6 +143,33 @@ export async function buildApp(services: Services): Promise<App> {
     async () => {
       await sql`select 1`.execute(services.database.db);
       return { status: 'ok' as const, database: services.database.dialect };
+    },
+  );
+  const readiness = createReadinessCheck({
+    database: services.database,
+    blobs: services.blobs,
+    onProblem: (part, error) => services.log.error({ err: error, part }, 'readiness check failed'),
+  });
+  const ReadinessBody = Type.Object({
+    status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+    database: Type.String({ description: "'ok', or what is wrong" }),
+    photos: Type.String({ description: "'ok', or what is wrong" }),
+  });
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Readiness: the database and the photo store really read',
+        description:
+          "Reads the first row of every table from what is stored now and a stored picture's bytes; 503 when either cannot be read.",
+        tags: ['operations'],
+        response: { 200: ReadinessBody, 503: ReadinessBody },
+      },
+    },
+    async (_request, reply) => {
+      const { ready, database, photos } = await readiness();
+      reply.header('cache-control', 'no-store');
+      return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', database, photos });
     },
   );
   app.get(

@@ -87,6 +87,12 @@ export const ERRORS = {
   unavailable: { status: 503, log: 'info' },
   /** Too many images are waiting to be decoded already. */
   image_queue_full: { status: 503, log: 'info' },
+  /** A write failed because the disk is full (SQLITE_FULL, ENOSPC, PostgreSQL's disk_full); reads go on. */
+  storage_full: { status: 503, log: 'error' },
+  /** A write failed because the storage is read-only (EROFS, SQLITE_READONLY); reads go on. */
+  storage_read_only: { status: 503, log: 'error' },
+  /** The database file is damaged (SQLITE_CORRUPT): the operator must restore it. */
+  storage_damaged: { status: 503, log: 'error' },
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorId = keyof typeof ERRORS;
@@ -101,6 +107,10 @@ export interface ErrorDetail {
   credentials?: CredentialProblem;
   /** For Entra's errors: the AADSTS number, when it is not the id's usual one. */
   aadsts?: number;
+  /** For Entra's errors: OAuth's `error` code, when it is not the id's usual one. */
+  oauthError?: string;
+  /** For Entra's errors: `bad_token` tells MSAL to drop its refresh token. */
+  suberror?: 'bad_token';
   /** For a 503: seconds after which trying again is likely to work (the Retry-After header). */
   retryAfterSeconds?: number;
 }
@@ -138,6 +148,15 @@ export const serviceUnavailable = (
   retryAfterSeconds: number,
   id: ErrorIdOfStatus<503> = 'unavailable',
 ) => new AppError(id, message, { retryAfterSeconds });
+
+/** What a person is told while the storage cannot keep writes (the log names the code). */
+export const STORAGE_FAULT_MESSAGES = {
+  storage_full:
+    'The server cannot save changes right now: its disk is full. Pictures are still shown; try again later.',
+  storage_read_only:
+    'The server cannot save changes right now: its storage is read-only. Pictures are still shown; try again later.',
+  storage_damaged: 'The server cannot read its database right now: the database file is damaged.',
+} as const satisfies Partial<Record<ErrorId, string>>;
 
 /** Turns the media module's refusal into the error a person sees. */
 export function imageRefused(refusal: ImageRefusal): AppError {

@@ -1,12 +1,17 @@
 import type { Services } from './services.js';
 import { buildApp, type App } from './app.js';
+import { createM365Connection } from './m365/connection.js';
+import { scanTenant } from './m365/scan.js';
+import { scheduleScans, type ScanSchedule } from './m365/schedule.js';
 
-/** Starts listening and stops cleanly on SIGINT/SIGTERM. */
+/** Starts listening (and connect mode's scheduled scans, when turned on); stops cleanly on SIGINT/SIGTERM. */
 export async function startServer(services: Services): Promise<App> {
   const app = await buildApp(services);
   await app.listen({ host: services.config.host, port: services.config.port });
+  const schedule = startScheduledScans(services);
   const stop = async (signal: string) => {
     services.log.info({ signal }, 'shutting down');
+    await schedule?.stop();
     await app.close();
     await services.close();
     process.exit(0);
@@ -14,4 +19,16 @@ export async function startServer(services: Services): Promise<App> {
   process.once('SIGINT', (signal) => void stop(signal));
   process.once('SIGTERM', (signal) => void stop(signal));
   return app;
+}
+
+function startScheduledScans(services: Services): ScanSchedule | undefined {
+  const settings = services.config.m365;
+  if (settings?.scanEveryMs === undefined) return undefined;
+  const connection = createM365Connection(settings, services.log);
+  services.log.info({ everyMinutes: settings.scanEveryMs / 60_000 }, 'scheduled tenant scans are on');
+  return scheduleScans({
+    everyMs: settings.scanEveryMs,
+    scan: () => scanTenant(connection, services.database.db),
+    log: services.log,
+  });
 }

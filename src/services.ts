@@ -2,11 +2,20 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createMailer, type Mailer } from './admin/mailer.js';
 import { createSettingsStore, type SettingsStore } from './admin/settings.js';
+import { createSignInThrottle, type SignInThrottle } from './directory/sign-in-throttle.js';
 import type { Config } from './config.js';
 import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
 import { configureMedia, watchMedia } from './media/media.js';
 import { createMetrics, recordMediaEvent, type Metrics } from './metrics.js';
-import { createFileBlobStore, createPostgresBlobStore, type BlobStore } from './storage/blob-store.js';
+import {
+  checkFileStoreWrites,
+  createFileBlobStore,
+  createPostgresBlobStore,
+  removeStaleTempFiles,
+  type BlobFileSystem,
+  type BlobStore,
+} from './storage/blob-store.js';
+import { describeStorageFault, storageFaultCode } from './storage/faults.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
 import { createUserLock, type UserLock } from './storage/user-lock.js';
 import { createSyncEngine, type SyncEngine, type SyncSettings } from './sync/engine.js';
@@ -25,6 +34,8 @@ export interface Services {
   syncSettings(): SyncSettings;
   /** Admin-editable settings: database values over the environment's defaults. */
   settings: SettingsStore;
+  /** Failed password sign-ins, counted in the database for every instance and every way in. */
+  signInThrottle: SignInThrottle;
   /** Sends prompt e-mails; undefined when SMTP_URL is not set. */
   mailer: Mailer | undefined;
   /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
@@ -36,7 +47,12 @@ export interface ServiceOptions {
   log?: Logger;
   /** PostgreSQL schema (tests isolate themselves in their own). */
   schema?: string;
+  /** The photo files' file operations (tests make them fail as a full or read-only disk would). */
+  blobFiles?: BlobFileSystem;
 }
+
+/** How old a photo store's temporary file of a writer on another machine must be before it is removed. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
   const log = options.log ?? pino({ level: config.logLevel });
@@ -48,10 +64,17 @@ export async function createServices(config: Config, options: ServiceOptions = {
   });
   const metrics = createMetrics();
   const counter = { inc: (bytes: number) => metrics.photoBytesRead.inc(bytes) };
+  const photosDir = path.join(config.dataDir, 'photos');
   const blobs =
     database.dialect === 'postgres'
       ? createPostgresBlobStore(database.db, counter)
-      : createFileBlobStore(path.join(config.dataDir, 'photos'), counter);
+      : createFileBlobStore(photosDir, counter, options.blobFiles);
+  if (blobs.kind === 'files') {
+    await checkPhotoFolder(photosDir, log, options.blobFiles).catch(async (error: unknown) => {
+      await database.close();
+      throw error;
+    });
+  }
   const lock = createUserLock(database.db, database.dialect);
   const settings = await createSettingsStore(database.db, config).catch(async (error: unknown) => {
     await database.close();
@@ -80,6 +103,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     log,
     syncSettings,
     settings,
+    signInThrottle: createSignInThrottle(database.db),
     mailer,
     faultPoint,
     close: async () => {
@@ -88,6 +112,27 @@ export async function createServices(config: Config, options: ServiceOptions = {
       await database.close();
     },
   };
+}
+
+/**
+ * Removes what failed writes left in the photo folder and tries a write, so a full or read-only disk
+ * is named at start-up. Neither stops it: the pictures already stored can still be served.
+ */
+async function checkPhotoFolder(root: string, log: Logger, files: BlobFileSystem | undefined): Promise<void> {
+  try {
+    const removed = await removeStaleTempFiles(root, STALE_TEMP_MS);
+    if (removed > 0)
+      log.info({ removed, folder: root }, 'removed the temporary files of photo writes that never finished');
+    await checkFileStoreWrites(root, files);
+  } catch (error) {
+    const fault = describeStorageFault(error);
+    if (!fault) throw error;
+    log.error(
+      { err: error, code: storageFaultCode(error), folder: root },
+      `photosync cannot save photos in ${root}: ${fault}. Pictures already stored are still served; ` +
+        'uploads and syncs are answered 503 until this is fixed.',
+    );
+  }
 }
 
 /** Kills the process outright at the named point, as a power cut or OOM kill would. */

@@ -11,10 +11,18 @@ export interface CliWriter {
   isTTY?: boolean | undefined;
 }
 
+/** Standard input: a terminal (a password is typed without echo) or a pipe. */
+export interface CliReader extends AsyncIterable<Buffer | string> {
+  isTTY?: boolean | undefined;
+  setRawMode?(mode: boolean): unknown;
+}
+
 /** Where a run of the command line reads its settings and writes its output. */
 export interface CliIo {
   stdout: CliWriter;
   stderr: CliWriter;
+  /** Where a password is read from (never the command line, which others may see). */
+  stdin?: CliReader | undefined;
   /** The environment the settings are read from. */
   env: NodeJS.ProcessEnv;
   /** The folder relative paths (PHOTOSYNC_DATA_DIR, files named on the line) start from. */

@@ -22,7 +22,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 
 /** The io of the running process. */
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
 }
 
 async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {

@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { createServices, type Services } from '../services.js';
+import { DatabaseFileError } from '../storage/database.js';
+import { describeStorageFault } from '../storage/faults.js';
 import { CliError } from './output.js';
 
 /** Opens the database and the photo store; a database that cannot be reached is the user's to fix. */
@@ -9,8 +11,13 @@ export async function openServices(config: Config, log?: Logger): Promise<Servic
   try {
     return await createServices(config, log ? { log } : {});
   } catch (error) {
+    // Its own sentence names the file and the cause already.
+    if (error instanceof DatabaseFileError) throw new CliError(error.message);
     const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error);
-    throw new CliError(`Cannot open the database at ${databaseLocation(config)}: ${cause.message}`);
+    const fault = describeStorageFault(error);
+    throw new CliError(
+      `Cannot open the database at ${databaseLocation(config)}: ${cause.message}${fault ? ` (${fault})` : ''}`,
+    );
   }
 }
 

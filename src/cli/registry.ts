@@ -28,6 +28,34 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./commands/users.js')).usersAdd,
   },
   {
+    name: 'users password',
+    synopsis: '<upn>',
+    summary: 'set a new password, typed at the prompt or piped on standard input;\nends their sessions and tokens',
+    args: 1,
+    load: async () => (await import('./commands/accounts.js')).usersPassword,
+  },
+  {
+    name: 'users disable',
+    synopsis: '<upn>',
+    summary: 'no sign-in, sessions and tokens ended, pictures hidden',
+    args: 1,
+    load: async () => (await import('./commands/accounts.js')).usersDisable,
+  },
+  {
+    name: 'users enable',
+    synopsis: '<upn>',
+    summary: 'undo users disable',
+    args: 1,
+    load: async () => (await import('./commands/accounts.js')).usersEnable,
+  },
+  {
+    name: 'users remove',
+    synopsis: '<upn>',
+    summary: 'remove the user, their photos, sessions and tokens',
+    args: 1,
+    load: async () => (await import('./commands/accounts.js')).usersRemove,
+  },
+  {
     name: 'users import',
     synopsis: '<file.csv>',
     summary: 'rows: upn,displayName,password,mailbox,admin',
@@ -79,11 +107,26 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'token create',
-    synopsis: '<upn> [--scopes <scopes>]',
-    summary: 'a bearer token for the user (last line of output);\ndefault scopes User.Read ProfilePhoto.Read.All',
+    synopsis: '<upn> [--scopes <scopes>] [--expires <30d|12h>]',
+    summary:
+      'a bearer token for the user (last line of output);\ndefault scopes User.Read ProfilePhoto.Read.All; expires in 90 days',
     args: 1,
-    options: scopes,
-    load: async () => (await import('./commands/apps.js')).tokenCreate,
+    options: { ...scopes, expires: { type: 'string' } },
+    load: async () => (await import('./commands/tokens.js')).tokenCreate,
+  },
+  {
+    name: 'token list',
+    synopsis: '[<upn>]',
+    summary: 'the bearer tokens (by id, never the token), of one user or all',
+    args: 1,
+    load: async () => (await import('./commands/tokens.js')).tokenList,
+  },
+  {
+    name: 'token revoke',
+    synopsis: '<id>',
+    summary: 'revoke a bearer token by the id token list shows',
+    args: 1,
+    load: async () => (await import('./commands/tokens.js')).tokenRevoke,
   },
   {
     name: 'apps add',
@@ -125,6 +168,22 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'a new key signs tokens; the old one stays published for a day',
     args: 0,
     load: async () => (await import('./commands/sign-in.js')).signingKeyRotate,
+  },
+  {
+    name: 'backup',
+    synopsis: '<file>',
+    summary: 'database and photos in one archive, while the server runs\n(PostgreSQL: needs pg_dump on PATH)',
+    args: 1,
+    load: async () => (await import('./commands/backup.js')).backup,
+  },
+  {
+    name: 'restore',
+    synopsis: '<file> [--force]',
+    summary:
+      'put a backup into an empty data folder (or database);\n--force replaces what is there (stop the server first)',
+    args: 1,
+    options: { force: { type: 'boolean', default: false } },
+    load: async () => (await import('./commands/backup.js')).restore,
   },
   {
     name: 'dev-cert',

@@ -27,11 +27,14 @@ const sessionUser = preparedQuery(1, (db, idHash: string) =>
     .where('s.id_hash', '=', idHash),
 );
 
+/** How long an opaque token lives unless told otherwise. */
+export const TOKEN_LIFETIME_MS = 90 * 24 * 60 * 60_000;
+
 export async function createToken(
   db: Db,
   userId: string,
   label: string,
-  lifetimeMs?: number,
+  lifetimeMs: number = TOKEN_LIFETIME_MS,
   scopes?: readonly GraphScope[],
 ): Promise<string> {
   const token = newSecret('pst_');
@@ -43,7 +46,7 @@ export async function createToken(
       user_id: userId,
       label,
       created_at: now,
-      expires_at: lifetimeMs === undefined ? null : now + lifetimeMs,
+      expires_at: now + lifetimeMs,
       scopes: scopes === undefined ? null : scopes.join(' '),
     })
     .execute();
@@ -116,4 +119,55 @@ export async function endSession(db: Db, sessionId: string): Promise<void> {
 export async function endUserSessions(db: Db, userId: string): Promise<number> {
   const result = await db.deleteFrom('directory_sessions').where('user_id', '=', userId).executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+/** An opaque token as `photosync token list` shows it: never the token, only its id. */
+export interface TokenListing {
+  /** The first characters of the token's digest: enough to name it, useless to sign in with. */
+  id: string;
+  upn: string;
+  label: string;
+  scopes: GraphScope[];
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+const TOKEN_ID_LENGTH = 12;
+
+/** The opaque tokens, of one user or everyone's, newest first; expired ones too (they are shown as such). */
+export async function listTokens(db: Db, userId?: string): Promise<TokenListing[]> {
+  let query = db
+    .selectFrom('directory_tokens as t')
+    .innerJoin('directory_users as u', 'u.id', 't.user_id')
+    .select(['t.token_hash', 'u.upn', 't.label', 't.scopes', 't.created_at', 't.expires_at'])
+    .orderBy('t.created_at', 'desc');
+  if (userId !== undefined) query = query.where('t.user_id', '=', userId);
+  const rows = await query.execute();
+  return rows.map((row) => ({
+    id: row.token_hash.slice(0, TOKEN_ID_LENGTH),
+    upn: row.upn,
+    label: row.label,
+    scopes: storedScopes(row.scopes, DEFAULT_DELEGATED_SCOPES),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  }));
+}
+
+/**
+ * Revokes the opaque token `token list` names by `id` (or the token itself); false when no token
+ * has it. An id that could name more than one token is refused.
+ */
+export async function revokeToken(db: Db, id: string): Promise<boolean> {
+  const hash = id.startsWith('pst_') ? digest(id) : id.toLowerCase();
+  if (!/^[0-9a-f]+$/.test(hash) || (hash.length < TOKEN_ID_LENGTH && !id.startsWith('pst_'))) return false;
+  const matches = await db
+    .selectFrom('directory_tokens')
+    .select('token_hash')
+    // Hex digits only (checked above), so the pattern has no other wildcard.
+    .where('token_hash', 'like', `${hash}%`)
+    .limit(2)
+    .execute();
+  if (matches.length !== 1 || !matches[0]) return false;
+  await db.deleteFrom('directory_tokens').where('token_hash', '=', matches[0].token_hash).execute();
+  return true;
 }

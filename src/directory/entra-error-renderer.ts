@@ -28,13 +28,27 @@ function entraStatus(status: number): EntraError['status'] {
   return 400;
 }
 
+/** The client-request-id MSAL sends, which Entra answers as correlation_id. */
+function clientRequestId(request: FastifyRequest): string | undefined {
+  const header = request.headers['client-request-id'];
+  const query = (request.query as Record<string, unknown> | undefined)?.['client-request-id'];
+  const body = (request.body as Record<string, unknown> | undefined)?.['client-request-id'];
+  const value = typeof header === 'string' ? header : typeof query === 'string' ? query : body;
+  return typeof value === 'string' ? value : undefined;
+}
+
 export function renderEntraError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
   const oauth = ENTRA_CODES[error.id] ?? (error.status >= 500 ? SERVER_ERROR : CLIENT_ERROR);
   const aadsts = error.detail.aadsts ?? oauth.aadsts;
-  const clientRequestId = request.headers['client-request-id'];
+  const code = error.detail.oauthError ?? oauth.error;
   const body = entraErrorBody(
-    entraError(entraStatus(error.status), oauth.error, aadsts, error.message),
-    typeof clientRequestId === 'string' ? clientRequestId : undefined,
+    entraError(entraStatus(error.status), code, aadsts, error.message, error.detail.suberror),
+    clientRequestId(request),
   );
-  return reply.status(error.status).header('cache-control', 'no-store').send(body);
+  // Entra's endpoints take no cookies, so single-page apps on any origin may read their errors too.
+  return reply
+    .status(error.status)
+    .header('cache-control', 'no-store')
+    .header('access-control-allow-origin', '*')
+    .send(body);
 }

@@ -1,19 +1,35 @@
 import { randomUUID } from 'node:crypto';
+import { AppError, type ErrorId } from '../errors.js';
 
 // Entra's OAuth error envelope, in one place: the token endpoint answers it as JSON, the authorize
 // endpoint puts `error` and `error_description` on the redirect. An error carries its OAuth code,
 // its AADSTS number and the sentence Entra would give.
 
-export class EntraError extends Error {
+/** The catalogue's id for each status Entra answers errors with (the OAuth code travels as detail). */
+const ID_OF_STATUS = {
+  400: 'invalid_request',
+  401: 'invalid_client',
+  403: 'forbidden',
+  429: 'rate_limited',
+  500: 'internal_error',
+} as const satisfies Record<number, ErrorId>;
+
+/**
+ * An error as Entra says it. It is an AppError of the catalogue, so the one error handler logs and
+ * answers it; Entra's renderer (`renderEntraError`) keeps its OAuth code, AADSTS number and suberror.
+ */
+export class EntraError extends AppError {
+  declare readonly status: 400 | 401 | 403 | 429 | 500;
+
   constructor(
-    readonly status: 400 | 401 | 403 | 429 | 500,
+    status: 400 | 401 | 403 | 429 | 500,
     readonly error: string,
     readonly aadsts: number,
     description: string,
     /** Entra's `suberror`: `bad_token` tells MSAL to drop its refresh token and ask the user to sign in. */
     readonly suberror?: 'bad_token',
   ) {
-    super(description);
+    super(ID_OF_STATUS[status], description, { aadsts, oauthError: error, ...(suberror ? { suberror } : {}) });
     this.name = 'EntraError';
   }
 }
@@ -25,6 +41,18 @@ export const entraError = (
   description: string,
   suberror?: 'bad_token',
 ) => new EntraError(status, error, aadsts, description, suberror);
+
+/**
+ * A tenant segment that names no tenant of this server, as Entra words it (AADSTS90002). Its
+ * metadata endpoints call it `invalid_tenant`; its token endpoint, `invalid_request`.
+ */
+export const tenantNotFound = (tenant: string, error: 'invalid_tenant' | 'invalid_request') =>
+  entraError(
+    400,
+    error,
+    90002,
+    `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+  );
 
 export interface EntraErrorBody {
   error: string;

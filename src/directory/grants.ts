@@ -70,7 +70,7 @@ export async function passwordGrant(context: GrantContext): Promise<TokenRespons
       "The request body must contain the following parameters: 'username' and 'password'.",
     );
   }
-  const wait = throttle.retryAfter(address, form.username);
+  const wait = await throttle.begin(address, form.username);
   if (wait > 0) {
     void context.reply.header('retry-after', Math.ceil(wait / 1000));
     throw entraError(
@@ -80,11 +80,10 @@ export async function passwordGrant(context: GrantContext): Promise<TokenRespons
       `Too many failed sign-ins for this account from this address; try again in ${Math.ceil(wait / 60_000)} minutes.`,
     );
   }
-  throttle.recordAttempt(address, form.username);
   const user = await authenticatePassword(deps.db, form.username, form.password);
   if (!user)
     throw entraError(400, 'invalid_grant', 50126, 'Error validating credentials due to invalid username or password.');
-  throttle.forgive(address, form.username);
+  await throttle.forgive(address, form.username);
   const refreshToken = request.oidc.has('offline_access')
     ? {
         token: await createRefreshToken(deps.db, {

@@ -1,13 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../http/types.js';
 import type { Services } from '../services.js';
-import { entraError } from './entra-errors.js';
+import { entraError, tenantNotFound } from './entra-errors.js';
 import { OIDC_SCOPES } from './scope-request.js';
 import { tenantId } from './settings.js';
 import { publishedKeys } from './signing-keys.js';
 import { MULTI_TENANT_SEGMENTS, tenantIsOurs } from './tenants.js';
 import { issuerFor } from './tokens.js';
-import { EntraErrorSchema, entraErrorHandler } from './token-routes.js';
+import { EntraErrorSchema } from './token-routes.js';
 
 // OpenID Connect discovery as Entra publishes it, so that MSAL needs only `authority` (and
 // `knownAuthorities`): the tenant's metadata at /{tenant}/v2.0/.well-known/openid-configuration
@@ -69,12 +69,7 @@ export function oidcRoutes(app: App, services: Services): void {
   /** The tenant as the URLs name it: a fixed tenant becomes its id; common and organizations stay. */
   async function resolvedTenant(tenant: string): Promise<{ segment: string; issuerTenant: string }> {
     if (!(await tenantIsOurs(db, dialect, tenant))) {
-      throw entraError(
-        400,
-        'invalid_tenant',
-        90002,
-        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
-      );
+      throw tenantNotFound(tenant, 'invalid_tenant');
     }
     const multi = (MULTI_TENANT_SEGMENTS as readonly string[]).includes(tenant.toLowerCase());
     const id = await tenantId(db);
@@ -89,7 +84,7 @@ export function oidcRoutes(app: App, services: Services): void {
       params: TenantParams,
       response: { 200: OpenIdConfiguration, 400: EntraErrorSchema },
     },
-    errorHandler: entraErrorHandler,
+    config: { envelope: 'entra' as const },
   });
   const configuration = async (
     request: { params: { tenant: string } },
@@ -153,7 +148,7 @@ export function oidcRoutes(app: App, services: Services): void {
       params: TenantParams,
       response: { 200: Jwks, 400: EntraErrorSchema },
     },
-    errorHandler: entraErrorHandler,
+    config: { envelope: 'entra' as const },
   });
   const keys = async (
     request: { params: { tenant: string } },
@@ -177,7 +172,7 @@ export function oidcRoutes(app: App, services: Services): void {
         querystring: InstanceQuery,
         response: { 200: InstanceDiscovery, 400: EntraErrorSchema },
       },
-      errorHandler: entraErrorHandler,
+      config: { envelope: 'entra' as const },
     },
     async (request, reply) => {
       let asked: URL | undefined;

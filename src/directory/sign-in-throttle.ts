@@ -1,8 +1,18 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db } from '../storage/database.js';
+
 /**
- * Counts failed sign-ins in a sliding window, per address and per address and account. An attempt
- * is counted when it starts (so parallel guesses cannot all slip through while passwords are being
- * checked) and forgiven when it succeeds. There is deliberately no limit per account from every
- * address: anyone could then lock anyone out. Memory only: each instance keeps its own counts.
+ * Counts failed sign-ins in a window, per address and per address and account, in the database
+ * (`directory_sign_in_failures`): every instance on one database, and every way of signing in
+ * with a password (the sign-in form, which the authorize page uses too, and the token endpoint's
+ * password grant), count into the same rows. An attempt is counted when it starts, by one atomic
+ * upsert that returns the new count, so parallel guesses cannot all slip through while passwords
+ * are being checked, even from several instances; it is forgiven when it succeeds. There is
+ * deliberately no limit per account from every address: anyone could then lock anyone out.
+ *
+ * A window begins with the first failure after the previous one ended and lasts `windowMs`; once
+ * a key has `limit` failures in it, attempts wait until it ends.
  */
 export interface ThrottleLimits {
   windowMs: number;
@@ -12,44 +22,91 @@ export interface ThrottleLimits {
   perAddress: number;
 }
 
-export function createSignInThrottle(limits: ThrottleLimits) {
-  const failures = new Map<string, number[]>();
-  let recorded = 0;
+/** The limits of every password sign-in. */
+export const SIGN_IN_LIMITS: ThrottleLimits = { windowMs: 15 * 60_000, perAccount: 5, perAddress: 100 };
 
-  const recent = (key: string, now: number): number[] => {
-    const times = (failures.get(key) ?? []).filter((t) => now - t < limits.windowMs);
-    if (times.length === 0) failures.delete(key);
-    else failures.set(key, times);
-    return times;
-  };
+export interface SignInThrottle {
+  /**
+   * Counts an attempt as failed until `forgive` says it succeeded, and returns 0; or, when the
+   * address or the account from it has had too many failures, counts nothing and returns the
+   * milliseconds until another attempt is allowed.
+   */
+  begin(address: string, upn: string, now?: number): Promise<number>;
+  forgive(address: string, upn: string): Promise<void>;
+}
+
+/** Rows whose window ended are removed now and then, so guesses at ever new accounts cannot grow the table without end. */
+const PURGE_EVERY = 500;
+
+const digest = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export function createSignInThrottle(db: Db, limits: ThrottleLimits = SIGN_IN_LIMITS): SignInThrottle {
+  let begun = 0;
   const keyed = (address: string, upn: string) => {
     const account = upn.trim().toLowerCase();
     return [
-      [`a:${address}`, limits.perAddress],
-      [`au:${address}:${account}`, limits.perAccount],
-    ] as const;
+      { hash: digest(`a:${address}`), limit: limits.perAddress },
+      { hash: digest(`au:${address}:${account}`), limit: limits.perAccount },
+    ];
   };
 
-  return {
-    /** Milliseconds until another attempt is allowed; 0 when it is allowed now. */
-    retryAfter(address: string, upn: string, now = Date.now()): number {
-      let wait = 0;
-      for (const [key, limit] of keyed(address, upn)) {
-        const times = recent(key, now);
-        const oldest = times[times.length - limit];
-        if (times.length >= limit && oldest !== undefined) wait = Math.max(wait, oldest + limits.windowMs - now);
-      }
-      return wait;
-    },
-    /** Counts an attempt as failed until `forgive` says it succeeded. */
-    recordAttempt(address: string, upn: string, now = Date.now()): void {
-      for (const [key] of keyed(address, upn)) failures.set(key, [...recent(key, now), now]);
-      // Keys are otherwise only cleaned when looked up again; sweep now and then so guesses at
-      // ever new accounts cannot grow the map without end.
-      if (++recorded % 1000 === 0) for (const key of [...failures.keys()]) recent(key, now);
-    },
-    forgive(address: string, upn: string, now = Date.now()): void {
-      for (const [key] of keyed(address, upn)) recent(key, now).pop();
-    },
-  };
+  async function begin(address: string, upn: string, now = Date.now()): Promise<number> {
+    const keys = keyed(address, upn);
+    const limitOf = new Map(keys.map((k) => [k.hash, k.limit]));
+    const over = (rows: ReadonlyArray<{ key_hash: string; window_start: number; failures: number }>, more: number) =>
+      Math.max(
+        0,
+        ...rows
+          .filter((r) => r.window_start > now - limits.windowMs && r.failures + more > (limitOf.get(r.key_hash) ?? 0))
+          .map((r) => Number(r.window_start) + limits.windowMs - now),
+      );
+    // A read first, so an address that is already refused writes nothing.
+    const current = await db
+      .selectFrom('directory_sign_in_failures')
+      .select(['key_hash', 'window_start', 'failures'])
+      .where(
+        'key_hash',
+        'in',
+        keys.map((k) => k.hash),
+      )
+      .execute();
+    const refused = over(current, 1);
+    if (refused > 0) return refused;
+    // One statement counts the attempt under both keys, starting a new window where the old one ended.
+    const expired = now - limits.windowMs;
+    const counted = await db
+      .insertInto('directory_sign_in_failures')
+      .values(keys.map((k) => ({ key_hash: k.hash, window_start: now, failures: 1 })))
+      .onConflict((oc) =>
+        oc.column('key_hash').doUpdateSet({
+          failures: sql<number>`case when directory_sign_in_failures.window_start <= ${expired} then 1 else directory_sign_in_failures.failures + 1 end`,
+          window_start: sql<number>`case when directory_sign_in_failures.window_start <= ${expired} then excluded.window_start else directory_sign_in_failures.window_start end`,
+        }),
+      )
+      .returning(['key_hash', 'window_start', 'failures'])
+      .execute();
+    if (++begun % PURGE_EVERY === 0) {
+      await db.deleteFrom('directory_sign_in_failures').where('window_start', '<=', expired).execute();
+    }
+    // Parallel attempts all passed the read; the counts they got back decide which may go on.
+    const late = over(counted, 0);
+    // A refused attempt counts nothing, as when the read refused it.
+    if (late > 0) await forgive(address, upn);
+    return late;
+  }
+
+  async function forgive(address: string, upn: string): Promise<void> {
+    await db
+      .updateTable('directory_sign_in_failures')
+      .set((eb) => ({ failures: eb('failures', '-', 1) }))
+      .where(
+        'key_hash',
+        'in',
+        keyed(address, upn).map((k) => k.hash),
+      )
+      .where('failures', '>', 0)
+      .execute();
+  }
+
+  return { begin, forgive };
 }

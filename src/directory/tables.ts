@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { Generated, Selectable } from 'kysely';
 
 export interface DirectoryUsersTable {
   id: string;
@@ -10,6 +10,8 @@ export interface DirectoryUsersTable {
   has_mailbox: number;
   password_hash: string | null;
   created_at: number;
+  /** Signed access tokens issued before this (epoch ms) are refused; 0 = none is. */
+  tokens_valid_from: Generated<number>;
 }
 
 export interface DirectoryTokensTable {
@@ -102,7 +104,15 @@ export interface DirectoryRefreshTokensTable {
   used_at: number | null;
 }
 
+/** Failed sign-ins per address, and per address and account, in a window (sign-in-throttle.ts). */
+export interface DirectorySignInFailuresTable {
+  key_hash: string;
+  window_start: number;
+  failures: number;
+}
+
 export interface DirectoryTables {
+  directory_sign_in_failures: DirectorySignInFailuresTable;
   directory_apps: DirectoryAppsTable;
   directory_signing_keys: DirectorySigningKeysTable;
   directory_app_redirect_uris: DirectoryAppRedirectUrisTable;

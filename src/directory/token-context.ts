@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { createSignInThrottle } from './sign-in-throttle.js';
+import type { SignInThrottle } from './sign-in-throttle.js';
 import type { Dialect } from '../storage/database.js';
 import type { AppRegistration } from './apps.js';
 import type { ClientCredentials } from './client-auth.js';
@@ -36,7 +36,7 @@ export interface GrantContext {
   tenantSegment: string;
   address: string;
   reply: FastifyReply;
-  throttle: ReturnType<typeof createSignInThrottle>;
+  throttle: SignInThrottle;
 }
 
 export interface TokenResponse {

@@ -1,10 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../http/types.js';
-import { createSignInThrottle } from './sign-in-throttle.js';
 import type { Services } from '../services.js';
 import { authorizationCodeGrant, refreshTokenGrant } from './code-grants.js';
-import { EntraError, entraError, entraErrorBody } from './entra-errors.js';
+import { entraError, tenantNotFound } from './entra-errors.js';
 import { clientCredentialsGrant, passwordGrant } from './grants.js';
 import { tenantIsOurs } from './tenants.js';
 import type { GrantContext, TokenForm, TokenResponse } from './token-context.js';
@@ -70,38 +68,6 @@ const GRANTS: Record<string, (context: GrantContext) => Promise<TokenResponse>> 
   refresh_token: refreshTokenGrant,
 };
 
-/** The client-request-id MSAL sends, which Entra answers as correlation_id. */
-function clientRequestId(request: FastifyRequest): string | undefined {
-  const header = request.headers['client-request-id'];
-  const query = (request.query as Record<string, unknown> | undefined)?.['client-request-id'];
-  const body = (request.body as Record<string, unknown> | undefined)?.['client-request-id'];
-  const value = typeof header === 'string' ? header : typeof query === 'string' ? query : body;
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** Sends an Entra error; shared by the token endpoint and the other Entra JSON endpoints. */
-export function sendEntraError(request: FastifyRequest, reply: FastifyReply, error: EntraError) {
-  return reply
-    .status(error.status)
-    .header('cache-control', 'no-store')
-    .header('access-control-allow-origin', '*')
-    .send(entraErrorBody(error, clientRequestId(request)));
-}
-
-/** Route-level error handler of Entra's JSON endpoints: their own errors, and a 400 for a malformed request. */
-export function entraErrorHandler(error: Error, request: FastifyRequest, reply: FastifyReply) {
-  if (error instanceof EntraError) return sendEntraError(request, reply, error);
-  const status = (error as { statusCode?: number }).statusCode;
-  if (status && status >= 400 && status < 500) {
-    return sendEntraError(
-      request,
-      reply,
-      entraError(400, 'invalid_request', 900144, `The request is not valid: ${error.message}.`),
-    );
-  }
-  throw error;
-}
-
 function basicCredentials(header: string | undefined): [string | undefined, string | undefined] {
   const match = header && /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
   if (!match?.[1]) return [undefined, undefined];
@@ -148,8 +114,8 @@ export function tokenRoutes(app: App, services: Services): void {
   );
 
   const { db, dialect, reads } = services.database;
-  // The password grant guesses passwords as well as the sign-in form does: the same limits apply.
-  const throttle = createSignInThrottle({ windowMs: 15 * 60_000, perAccount: 5, perAddress: 100 });
+  // The password grant guesses passwords as well as the sign-in form does: the same count applies.
+  const throttle = services.signInThrottle;
   app.post(
     '/:tenant/oauth2/v2.0/token',
     {
@@ -167,18 +133,13 @@ export function tokenRoutes(app: App, services: Services): void {
         body: TokenRequest,
         response: { 200: TokenAnswer, 400: EntraErrorSchema, 401: EntraErrorSchema },
       },
-      errorHandler: entraErrorHandler,
+      config: { envelope: 'entra' },
     },
     async (request, reply) => {
       const { tenant } = request.params;
       const form = request.body as TokenForm;
       if (!(await tenantIsOurs(db, dialect, tenant))) {
-        throw entraError(
-          400,
-          'invalid_request',
-          90002,
-          `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
-        );
+        throw tenantNotFound(tenant, 'invalid_request');
       }
       const grantType = form.grant_type;
       if (!grantType) {

@@ -8,6 +8,7 @@ import { storedScopes, type GraphScope } from './scopes.js';
 import { existingDirectorySetting, tenantId } from './settings.js';
 import { currentSigningKey, rs256Since, verificationKey } from './signing-keys.js';
 import { findUserById, type DirectoryUser } from './users.js';
+import { tokensValidFrom } from './revocation.js';
 
 // The tokens the directory signs, with Entra's v2.0 claim names: access tokens (for Graph, the
 // sites or this server), and ID tokens (for the app that signed the user in). RS256 with the
@@ -62,6 +63,7 @@ export async function issueAccessToken(
   options: IssueOptions = {},
 ): Promise<{ accessToken: string; expiresIn: number }> {
   const tenant = await tenantId(deps.db);
+  if (subject.kind === 'user' && options.now === undefined) await waitForValidFrom(deps.db, subject.user.id);
   const now = Math.floor((options.now ?? Date.now()) / 1000);
   const lifetime = options.lifetimeSeconds ?? ACCESS_TOKEN_LIFETIME_SECONDS;
   const clientId = subject.kind === 'app' ? subject.app.clientId : subject.clientId;
@@ -96,6 +98,15 @@ export async function issueAccessToken(
           scp: subject.scopes.join(' '),
         };
   return { accessToken: await sign(deps, claims, now, lifetime), expiresIn: lifetime };
+}
+
+/**
+ * Tokens issued in the second the user's tokens were ended would be refused with the ones before
+ * (`iat` is in whole seconds): a sign-in in that second waits for the next one.
+ */
+async function waitForValidFrom(db: Db, userId: string): Promise<void> {
+  const wait = (await tokensValidFrom(db, userId)) - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
 
 export interface IdTokenInput {
@@ -190,8 +201,11 @@ export async function verifyAccessToken(
   const app = await cachedApp(deps, String(payload.appid ?? payload.sub));
   if (!app) return { ok: false, reason: 'revoked' };
   if (payload.idtyp === 'app') return { ok: true, subject: { kind: 'app', app }, clientAuth };
-  const user = await cachedUser(deps, String(payload.oid ?? payload.sub));
+  const userId = String(payload.oid ?? payload.sub);
+  const user = await cachedUser(deps, userId);
   if (!user?.enabled) return { ok: false, reason: 'revoked' };
+  // A password change or a disabled account ends the tokens issued before it.
+  if ((payload.iat ?? 0) * 1000 < (await cachedValidFrom(deps, userId))) return { ok: false, reason: 'revoked' };
   const scopes = storedScopes(typeof payload.scp === 'string' ? payload.scp : '', []);
   return { ok: true, subject: { kind: 'user', user, scopes, clientId: app.clientId }, clientAuth };
 }
@@ -200,6 +214,10 @@ const cachedApp = (deps: TokenDeps, clientId: string) =>
   deps.reads ? deps.reads.read(`app ${clientId}`, () => findApp(deps.db, clientId)) : findApp(deps.db, clientId);
 const cachedUser = (deps: TokenDeps, id: string) =>
   deps.reads ? deps.reads.read(`user ${id}`, () => findUserById(deps.db, id)) : findUserById(deps.db, id);
+const cachedValidFrom = (deps: TokenDeps, id: string) =>
+  deps.reads
+    ? deps.reads.read(`tokens valid from ${id}`, () => tokensValidFrom(deps.db, id))
+    : tokensValidFrom(deps.db, id);
 
 /**
  * Before RS256, tokens were HS256 with a secret in `directory_settings`. Those still verify until

@@ -36,6 +36,14 @@ export function toUser(row: Pick<DirectoryUserRow, (typeof USER_COLUMNS)[number]
   };
 }
 
+/**
+ * Whether anyone is shown the user's pictures: a disabled account's are not (the placeholder, or
+ * Graph's ImageNotFound, as for a user without a photo), wherever pictures are served.
+ */
+export function picturesShown(user: DirectoryUser): boolean {
+  return user.enabled;
+}
+
 /** Checks a new user's fields and returns them cleaned, or throws a 400 that says what is wrong. */
 export function validateNewUser(input: NewUser): Required<Omit<NewUser, 'password'>> & { password?: string } {
   const upn = normalizeUpn(input.upn);

@@ -55,6 +55,9 @@ const GRAPH_CODES: Partial<Record<ErrorId, { code: string; status?: number }>> =
   // Graph's own answer when it is too busy (with Retry-After).
   unavailable: { code: 'serviceNotAvailable' },
   image_queue_full: { code: 'serviceNotAvailable' },
+  storage_full: { code: 'serviceNotAvailable' },
+  storage_read_only: { code: 'serviceNotAvailable' },
+  storage_damaged: { code: 'serviceNotAvailable' },
 };
 
 /** Graph's words for credentials that do not hold. */

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { DirectoryUser } from '../directory/users.js';
+import { picturesShown, type DirectoryUser } from '../directory/users.js';
 import { AppError, unsupportedMediaType } from '../errors.js';
 import { principalOf } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent, strongEtag } from '../http/conditional.js';
@@ -21,7 +21,7 @@ export function graphHandlers(services: Services) {
 
   async function mailPhotoOf(user: DirectoryUser): Promise<MailPhoto> {
     if (!user.hasMailbox) throw graphErrors.noMailbox();
-    const photo = await getMailPhoto(db, user.id);
+    const photo = picturesShown(user) ? await getMailPhoto(db, user.id) : undefined;
     if (!photo) throw graphErrors.imageNotFound();
     return photo;
   }
@@ -115,7 +115,7 @@ export function graphHandlers(services: Services) {
     async photos(request: FastifyRequest, id: string | undefined) {
       const user = await graphSubject(services, principalOf(request), id, 'read');
       if (!user.hasMailbox) throw graphErrors.noMailbox();
-      const photo = await getMailPhoto(db, user.id);
+      const photo = picturesShown(user) ? await getMailPhoto(db, user.id) : undefined;
       return {
         '@odata.context': context(`users('${user.id}')/photos`),
         value: photo ? availableSides(photo).map((side) => metadata(photo, side)) : [],

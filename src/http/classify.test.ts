@@ -37,6 +37,18 @@ describe('classifyError', () => {
     ['a bug', new TypeError('x is undefined'), 'internal_error', undefined],
     ['a 5xx from a plugin', Object.assign(new Error('gone'), { statusCode: 503 }), 'internal_error', undefined],
     ['something thrown that is not an Error', 'a string', 'internal_error', undefined],
+    ["SQLite's disk full", withCode('SQLITE_FULL', 'database or disk is full'), 'storage_full', undefined],
+    ['a full disk under a file write', withCode('ENOSPC', 'no space left on device'), 'storage_full', undefined],
+    ["PostgreSQL's disk_full", withCode('53100', 'could not extend file'), 'storage_full', undefined],
+    ['a read-only file system', withCode('EROFS', 'read-only file system'), 'storage_read_only', undefined],
+    ['a read-only SQLite file', withCode('SQLITE_READONLY_DBMOVED', 'readonly'), 'storage_read_only', undefined],
+    ['a damaged SQLite file', withCode('SQLITE_CORRUPT', 'malformed'), 'storage_damaged', undefined],
+    [
+      'a full disk under a migration',
+      new Error('Database migration failed', { cause: withCode('SQLITE_FULL', 'full') }),
+      'storage_full',
+      undefined,
+    ],
     ['nothing at all', undefined, 'internal_error', undefined],
   ];
 
@@ -49,10 +61,20 @@ describe('classifyError', () => {
   });
 
   it('keeps what it did not recognise for the log, and never puts its text in the message', () => {
-    const bug = new Error('SQLITE_CORRUPT: database disk image is malformed');
+    const bug = new Error('SQLITE_MISUSE: not an error');
     const classified = classifyError(bug);
     expect(classified.cause).toBe(bug);
     expect(classified.error.message).not.toContain('SQLITE');
+  });
+
+  it('answers a storage fault with 503 and Retry-After, keeping the cause for the log', () => {
+    const full = withCode('ENOSPC', 'ENOSPC: no space left on device, write');
+    const classified = classifyError(full);
+    expect(classified.error.status).toBe(503);
+    expect(classified.error.detail.retryAfterSeconds).toBeGreaterThan(0);
+    expect(classified.error.message).toContain('disk is full');
+    expect(classified.error.message).not.toContain('ENOSPC');
+    expect(classified.cause).toBe(full);
   });
 
   it("names the route's body limit in the sentence", () => {

@@ -1,4 +1,5 @@
-import { AppError, isAppError, type ErrorIdOfStatus } from '../errors.js';
+import { AppError, STORAGE_FAULT_MESSAGES, isAppError, type ErrorIdOfStatus } from '../errors.js';
+import { storageFaultOf, type StorageFault } from '../storage/faults.js';
 
 // The one classifier: whatever a route, a hook, a parser or a plugin threw becomes an AppError of
 // the catalogue (src/errors.ts). Anything it does not recognise is a bug and becomes
@@ -37,6 +38,12 @@ const BY_STATUS: Partial<Record<number, ErrorIdOfStatus<404 | 413 | 415 | 429>>>
   429: 'rate_limited',
 };
 
+const STORAGE_FAULT_IDS = {
+  full: 'storage_full',
+  read_only: 'storage_read_only',
+  damaged: 'storage_damaged',
+} as const satisfies Record<StorageFault, keyof typeof STORAGE_FAULT_MESSAGES>;
+
 export function classifyError(thrown: unknown, bodyLimit?: number): Classified {
   if (isAppError(thrown)) return { error: thrown };
   const { code, statusCode, validation, message } = (thrown ?? {}) as ThrownByFramework;
@@ -67,6 +74,12 @@ export function classifyError(thrown: unknown, bodyLimit?: number): Classified {
     const id = BY_STATUS[statusCode] ?? 'invalid_request';
     const sentence = text === '' ? 'The request is not valid.' : text;
     return { error: new AppError(id, id === 'invalid_request' ? `The request is not valid: ${sentence}` : sentence) };
+  }
+  const fault = storageFaultOf(thrown);
+  if (fault) {
+    // Not a bug: the disk or the database file. 503 with the cause in words; the log keeps the code.
+    const id = STORAGE_FAULT_IDS[fault];
+    return { error: new AppError(id, STORAGE_FAULT_MESSAGES[id], { retryAfterSeconds: 60 }), cause: thrown };
   }
   return {
     error: new AppError('internal_error', 'Something went wrong on our side. Please try again.'),

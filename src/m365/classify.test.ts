@@ -34,7 +34,12 @@ describe('decideTenantState', () => {
   it.each([
     ['no mailbox in the listing', { hasMailbox: false }, 'no_mailbox'],
     ['Graph says no mailbox', { photo: { kind: 'no_mailbox' } as ExchangePhoto }, 'no_mailbox'],
-    ['pushes failing', { failing: { since: 1, error: 'Access denied' } }, 'failing'],
+    [
+      'pushes failing while out of step',
+      { photo: NEW_PHOTO, failing: { since: 1, error: 'Access denied' } },
+      'failing',
+    ],
+    ['a failure does not count once in step', { failing: { since: 1, error: 'Access denied' } }, 'in_step'],
     ['photo unreadable', { photo: { kind: 'error', message: '500' } as ExchangePhoto }, 'unknown'],
     ['profile unreadable', { profile: { kind: 'error', message: '503' } as ProfilePicture }, 'unknown'],
     ['photo removed, picture still shown', { photo: { kind: 'none' } as ExchangePhoto }, 'changed'],

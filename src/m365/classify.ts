@@ -1,3 +1,4 @@
+import { classify, type SitePictureFacts } from '../sync/state.js';
 import {
   profileFingerprint,
   showsPicture,
@@ -8,13 +9,12 @@ import {
   type TenantState,
 } from './model.js';
 
-// Which state a tenant user is in, decided from plain data, and whether deciding needs the two
-// pictures compared. This is the drift decision: an Exchange ETag and a profile picture seen
-// together before give the same verdict again without reading a byte of either picture.
-//
-// WHEN src/sync/state.ts (the one `classify(inputs)` for every state) lands, the final mapping
-// below (`decided(...)` calls) moves there: this function keeps the tenant-only part (the
-// baseline and whether a comparison is needed) and asks `classify` for the state.
+// Which state a tenant user is in, and whether deciding needs the two pictures compared. The
+// state itself comes from the one `classify` in src/sync/state.ts, as for photosync's own users:
+// this function turns what the tenant told (an Exchange ETag, SharePoint's profile properties, the
+// baseline of an earlier push or comparison) into its facts. A baseline, an Exchange ETag and a
+// profile picture seen together before give the same verdict again without reading a byte of either
+// picture; only a pair never seen together needs the pictures compared.
 
 export interface TenantStateInputs {
   /** From the user listing; null = the tenant did not say. */
@@ -33,36 +33,83 @@ export type TenantDecision =
   /** Only comparing the pictures can tell; call again with `comparison`. */
   | { kind: 'compare'; reason: string };
 
-const decided = (state: TenantState, reason: string): TenantDecision => ({ kind: 'decided', state, reason });
+/** SharePoint Online makes its own renditions; their sizes are never out of step with a setting. */
+const TENANT_RENDITIONS = 'sharepoint';
+
+/** SharePoint's picture as the sync state's facts; `mailEtag` = the Exchange photo it shows, if it does. */
+function pictureFacts(
+  shows: 'placeholder' | 'mail' | 'other',
+  mailEtag: string | null,
+  everSet: boolean,
+): SitePictureFacts {
+  return {
+    placeholder: shows === 'placeholder',
+    source: shows === 'placeholder' ? null : shows === 'mail' ? 'mail' : 'upload',
+    syncedEtag: shows === 'mail' ? mailEtag : null,
+    renditionSpec: TENANT_RENDITIONS,
+    pictureTimestamp: everSet ? 1 : null,
+  };
+}
 
 export function decideTenantState(inputs: TenantStateInputs): TenantDecision {
   const { photo, profile, baseline } = inputs;
+  const judged = (mailEtag: string | null, site: SitePictureFacts | null, reason: string): TenantDecision => {
+    const state = classify({
+      hasMailbox: true,
+      mailEtag,
+      sitePicture: site,
+      renditionSpec: TENANT_RENDITIONS,
+      failing: inputs.failing !== undefined,
+    });
+    return { kind: 'decided', state, reason: state === 'failing' && inputs.failing ? inputs.failing.error : reason };
+  };
+
   if (inputs.hasMailbox === false || photo.kind === 'no_mailbox') {
-    return decided('no_mailbox', 'No Exchange Online mailbox: SharePoint never takes this user’s photo from Exchange.');
+    const state = classify({ hasMailbox: false, mailEtag: null, sitePicture: null, renditionSpec: '', failing: false });
+    return {
+      kind: 'decided',
+      state,
+      reason: 'No Exchange Online mailbox: SharePoint never takes this user’s photo from Exchange.',
+    };
   }
-  if (inputs.failing) return decided('failing', inputs.failing.error);
-  if (photo.kind === 'error') return decided('unknown', `Exchange photo could not be read: ${photo.message}`);
-  if (profile.kind === 'error') return decided('unknown', `SharePoint profile could not be read: ${profile.message}`);
+  // What the tenant could not tell: a state of connect mode alone.
+  if (photo.kind === 'error') return unknown(`Exchange photo could not be read: ${photo.message}`);
+  if (profile.kind === 'error') return unknown(`SharePoint profile could not be read: ${profile.message}`);
 
   if (photo.kind === 'none') {
     return showsPicture(profile)
-      ? decided('changed', 'The Exchange photo was removed; SharePoint still shows a picture.')
-      : decided('no_photo', 'No Exchange photo; SharePoint shows the placeholder.');
+      ? judged(
+          null,
+          pictureFacts('other', null, true),
+          'The Exchange photo was removed; SharePoint still shows a picture.',
+        )
+      : judged(null, pictureFacts('placeholder', null, false), 'No Exchange photo; SharePoint shows the placeholder.');
   }
-  if (profile.kind === 'none') return decided('never_synced', 'The user has no SharePoint profile yet.');
+  if (profile.kind === 'none') return judged(photo.etag, null, 'The user has no SharePoint profile yet.');
   if (!showsPicture(profile)) {
     return baseline
-      ? decided('changed', 'SharePoint shows the placeholder again although it had this user’s picture.')
-      : decided('never_synced', 'SharePoint shows the placeholder; the Exchange photo has never reached it.');
+      ? judged(
+          photo.etag,
+          pictureFacts('placeholder', null, true),
+          'SharePoint shows the placeholder again although it had this user’s picture.',
+        )
+      : judged(
+          photo.etag,
+          pictureFacts('placeholder', null, false),
+          'SharePoint shows the placeholder; the Exchange photo has never reached it.',
+        );
   }
 
-  const fingerprint = profileFingerprint(profile);
-  if (baseline && baseline.profile === fingerprint) {
-    if (baseline.etag !== photo.etag)
-      return decided('changed', 'The Exchange photo changed since SharePoint’s picture was set.');
-    return baseline.verdict === 'in_step'
-      ? decided('in_step', 'Same Exchange photo and same SharePoint picture as when they were last found in step.')
-      : decided('changed', 'SharePoint shows a different picture from the Exchange photo (compared before).');
+  if (baseline && baseline.profile === profileFingerprint(profile)) {
+    // The same SharePoint picture as when the baseline was taken: it shows the baseline's photo, or not.
+    const shown = pictureFacts(baseline.verdict === 'in_step' ? 'mail' : 'other', baseline.etag, true);
+    const reason =
+      baseline.etag !== photo.etag
+        ? 'The Exchange photo changed since SharePoint’s picture was set.'
+        : baseline.verdict === 'in_step'
+          ? 'Same Exchange photo and same SharePoint picture as when they were last found in step.'
+          : 'SharePoint shows a different picture from the Exchange photo (compared before).';
+    return judged(photo.etag, shown, reason);
   }
 
   // Nothing known about this pair: photosync never pushed it, or SharePoint's picture was replaced
@@ -74,13 +121,23 @@ export function decideTenantState(inputs: TenantStateInputs): TenantDecision {
         reason: baseline ? 'SharePoint’s picture was replaced since photosync last saw it.' : 'Never compared.',
       };
     case 'same':
-      return decided('in_step', 'SharePoint’s picture shows the Exchange photo (compared).');
+      return judged(
+        photo.etag,
+        pictureFacts('mail', photo.etag, true),
+        'SharePoint’s picture shows the Exchange photo (compared).',
+      );
     case 'differs':
-      return decided('changed', 'SharePoint shows a different picture from the Exchange photo (compared).');
+      return judged(
+        photo.etag,
+        pictureFacts('other', null, true),
+        'SharePoint shows a different picture from the Exchange photo (compared).',
+      );
     case 'unknown':
-      return decided('unknown', 'The pictures could not be compared.');
+      return unknown('The pictures could not be compared.');
   }
 }
+
+const unknown = (reason: string): TenantDecision => ({ kind: 'decided', state: 'unknown', reason });
 
 /** The baseline a comparison leaves behind, so the next scan needs no pictures for the same pair. */
 export function baselineFromComparison(

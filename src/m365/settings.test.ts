@@ -167,3 +167,24 @@ describe('readClientCertificate', () => {
     expect(result).toEqual({ problem: expect.stringMatching(/^holds a certificate that expired on \d{4}-/) });
   });
 });
+
+describe('PHOTOSYNC_M365_SCAN_EVERY', () => {
+  const scanEvery = (value: string | undefined) =>
+    loadConfig(connectEnv({ PHOTOSYNC_M365_SCAN_EVERY: value }), '/srv/app').m365?.scanEveryMs;
+
+  it('is off unless set, and takes minutes, hours or days of at least 15 minutes', () => {
+    expect(scanEvery(undefined)).toBeUndefined();
+    expect(scanEvery('off')).toBeUndefined();
+    expect(scanEvery('30m')).toBe(30 * 60_000);
+    expect(scanEvery('6h')).toBe(6 * 3_600_000);
+    expect(scanEvery('1d')).toBe(86_400_000);
+  });
+
+  it('refuses anything else, saying what it takes', () => {
+    for (const value of ['5m', 'hourly', '6', '-1h']) {
+      expect(problemsOf(connectEnv({ PHOTOSYNC_M365_SCAN_EVERY: value }))).toEqual([
+        `PHOTOSYNC_M365_SCAN_EVERY must be off or an interval of at least 15 minutes such as 30m, 6h or 1d, got "${value}".`,
+      ]);
+    }
+  });
+});

@@ -22,6 +22,8 @@ export interface M365Settings {
   authorityHost: string;
   /** https://graph.microsoft.com */
   graphUrl: string;
+  /** How often `photosync serve` scans the tenant by itself; undefined = never (the default). */
+  scanEveryMs: number | undefined;
 }
 
 export const M365_REQUIRED_SETTINGS = [
@@ -36,6 +38,7 @@ export const M365_OPTIONAL_SETTINGS = [
   'PHOTOSYNC_M365_ADMIN_URL',
   'PHOTOSYNC_M365_AUTHORITY_HOST',
   'PHOTOSYNC_M365_GRAPH_URL',
+  'PHOTOSYNC_M365_SCAN_EVERY',
 ] as const;
 
 export const M365_SETTING_NAMES: readonly string[] = [...M365_REQUIRED_SETTINGS, ...M365_OPTIONAL_SETTINGS];
@@ -98,8 +101,11 @@ export function readM365Settings(env: NodeJS.ProcessEnv, cwd: string, problems: 
   const authorityHost = url('PHOTOSYNC_M365_AUTHORITY_HOST', PUBLIC_CLOUD.authorityHost);
   const graphUrl = url('PHOTOSYNC_M365_GRAPH_URL', PUBLIC_CLOUD.graphUrl);
 
+  const scanEveryMs = scanInterval(value('PHOTOSYNC_M365_SCAN_EVERY'), problems);
+
   if (problems.length > before) return undefined;
   return {
+    scanEveryMs,
     tenant: tenant!,
     clientId: clientId!.toLowerCase(),
     certificate: certificate!,
@@ -109,6 +115,24 @@ export function readM365Settings(env: NodeJS.ProcessEnv, cwd: string, problems: 
     authorityHost: authorityHost!,
     graphUrl: graphUrl!,
   };
+}
+
+/** The shortest interval of scheduled scans: a scan of a large tenant takes minutes itself. */
+export const MIN_SCAN_EVERY_MS = 15 * 60_000;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `PHOTOSYNC_M365_SCAN_EVERY`: `off` (the default), or a number with m, h or d: `30m`, `6h`, `1d`. */
+function scanInterval(raw: string | undefined, problems: string[]): number | undefined {
+  if (raw === undefined || raw.toLowerCase() === 'off') return undefined;
+  const match = /^(\d{1,5})\s*([mhd])$/i.exec(raw);
+  const ms = match ? Number(match[1]) * UNIT_MS[match[2]!.toLowerCase() as keyof typeof UNIT_MS] : Number.NaN;
+  if (!(ms >= MIN_SCAN_EVERY_MS)) {
+    problems.push(
+      `PHOTOSYNC_M365_SCAN_EVERY must be off or an interval of at least 15 minutes such as 30m, 6h or 1d, got "${raw}".`,
+    );
+    return undefined;
+  }
+  return ms;
 }
 
 /**

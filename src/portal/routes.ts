@@ -10,7 +10,6 @@ import type { PageContext } from '../web/layout.js';
 import type { ComponentChildren } from 'preact';
 import { SESSION_COOKIE, signedInUser, userOf } from '../http/auth.js';
 import type { Services } from '../services.js';
-import { createSignInThrottle } from '../directory/sign-in-throttle.js';
 import { SIGNED_IN, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
 import type { FormPage } from '../web/error-page.js';
@@ -45,11 +44,8 @@ export async function portalRoutes(app: App, services: Services, options: Portal
     getToken: csrfFromBody,
   });
   await app.register(rateLimit, { global: false });
-  const throttle = createSignInThrottle({
-    windowMs: 15 * 60_000,
-    perAccount: 5,
-    perAddress: 100,
-  });
+  // Shared with the token endpoint's password grant, and with other instances on the database.
+  const throttle = services.signInThrottle;
 
   const context = (request: FastifyRequest, reply: FastifyReply) => pageContext(db, request, reply);
 
@@ -102,20 +98,19 @@ export async function portalRoutes(app: App, services: Services, options: Portal
         const page = await context(request, reply);
         return sendPage(reply, signInPage(page, { upn, next, error: page.t('signin.incomplete') }), 400);
       }
-      const wait = throttle.retryAfter(request.ip, upn);
+      const wait = await throttle.begin(request.ip, upn);
       if (wait > 0) {
         const page = await context(request, reply);
         const error = page.t('signin.rateLimited', { minutes: Math.ceil(wait / 60_000) });
         reply.header('retry-after', Math.ceil(wait / 1000));
         return sendPage(reply, signInPage(page, { upn, next, error }), 429);
       }
-      throttle.recordAttempt(request.ip, upn);
       const user = await authenticate(db, upn, password);
       if (!user) {
         const page = await context(request, reply);
         return sendPage(reply, signInPage(page, { upn, next, error: page.t('signin.failed') }), 401);
       }
-      throttle.forgive(request.ip, upn);
+      await throttle.forgive(request.ip, upn);
       // A new session id at every sign-in, so an id planted before sign-in is worthless after it.
       const previous = request.cookies[SESSION_COOKIE];
       if (previous) await endSession(db, previous);

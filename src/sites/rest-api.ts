@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { claimForUpn, upnFromAccountName } from '../directory/upn.js';
-import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
+import { findUserByUpn, picturesShown, type DirectoryUser } from '../directory/users.js';
 import { forbidden } from '../errors.js';
 import type { App } from '../http/types.js';
 import { SESSION_COOKIE, mayAccessPhoto, principalOf, type Principal } from '../http/auth.js';
@@ -45,7 +45,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   async function personProperties(user: DirectoryUser) {
     const profile = await getSiteProfile(db, user.id);
     const stem = await fileStemOf(db, user);
-    const picture = pictureProperties(publicUrl, stem, profile, user.hasMailbox);
+    const picture = pictureProperties(publicUrl, stem, picturesShown(user) ? profile : undefined, user.hasMailbox);
     const claim = claimForUpn(user.upn);
     const properties: Array<[string, string]> = [
       ['UserProfile_GUID', user.id],

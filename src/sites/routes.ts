@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../http/types.js';
-import { USER_COLUMNS, findUserById, toUser, type DirectoryUser } from '../directory/users.js';
+import { USER_COLUMNS, findUserById, picturesShown, toUser, type DirectoryUser } from '../directory/users.js';
 import { upnFromAccountName } from '../directory/upn.js';
 import { invalidInput, notFound } from '../errors.js';
 import { checkPictureAccess, userPrincipalOf, type RouteAuth } from '../http/auth.js';
@@ -9,6 +9,7 @@ import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { createByteCache } from '../storage/byte-cache.js';
+import { storageFaultCode, storageFaultOf } from '../storage/faults.js';
 import { preparedQuery } from '../storage/prepared.js';
 import type { ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './library.js';
@@ -61,6 +62,20 @@ export function siteRoutes(app: App, services: Services): void {
   const { db } = services.database;
   const bytesCache = createByteCache(32 * 1024 * 1024);
 
+  /**
+   * The owner's view of their own L picture syncs first; while the disk is full or read-only the
+   * sync cannot even record itself, and the picture the sites have is served all the same.
+   */
+  async function syncOrKeepServing(subject: DirectoryUser, request: FastifyRequest) {
+    try {
+      return await services.sync.sync(subject, 'photo_request');
+    } catch (error) {
+      if (!storageFaultOf(error)) throw error;
+      request.log.error({ err: error, code: storageFaultCode(error) }, 'sync not recorded: the storage refuses writes');
+      return { outcome: 'failed' as const };
+    }
+  }
+
   async function sendPicture(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -111,8 +126,9 @@ export function siteRoutes(app: App, services: Services): void {
       const { subject, rendition } = await resolveSubject(request.query, size, request.reads);
       // Refused alike whether or not the person exists: a token without the scope learns nothing.
       checkPictureAccess(viewer, subject ?? { id: '' });
+      if (subject && !picturesShown(subject)) return sendPicture(request, reply, undefined, size, request.query.t);
       if (subject && subject.id === viewer.user.id && size === 'L') {
-        const result = await services.sync.sync(subject, 'photo_request');
+        const result = await syncOrKeepServing(subject, request);
         reply.header('x-photosync-sync', result.outcome);
         // Only a sync that switched the picture outdates the rendition read with the subject.
         const switched = result.outcome === 'synced' || result.outcome === 'removed';
@@ -141,7 +157,8 @@ export function siteRoutes(app: App, services: Services): void {
       const user = userId ? await findUserById(db, userId) : undefined;
       checkPictureAccess(viewer, user ?? { id: '' });
       const rendition = parsed && user && (await getRendition(db, user.id, parsed.size));
-      if (!parsed || !user || !rendition) throw notFound(`There is no file ${request.params.file} in ${LIBRARY_PATH}.`);
+      if (!parsed || !user || !rendition || !picturesShown(user))
+        throw notFound(`There is no file ${request.params.file} in ${LIBRARY_PATH}.`);
       return sendPicture(request, reply, user, parsed.size, request.query.t);
     },
   );

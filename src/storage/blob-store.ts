@@ -38,42 +38,65 @@ function checkKey(key: string): void {
   if (!KEY_PATTERN.test(key) || key.includes('..')) throw new Error(`Invalid blob key: ${key}`);
 }
 
-export function createFileBlobStore(root: string, counter?: BlobReadCounter): BlobStore {
+/** The file operations the file store uses: node's own, or a test's that fails as a full disk would. */
+export interface BlobFileSystem {
+  open: typeof fs.open;
+  mkdir: typeof fs.mkdir;
+  rename: typeof fs.rename;
+  rm: typeof fs.rm;
+  readFile: typeof fs.readFile;
+}
+
+const TEMP_SUFFIX = '.tmp';
+
+export function createFileBlobStore(root: string, counter?: BlobReadCounter, files: BlobFileSystem = fs): BlobStore {
   const fileOf = (key: string) => {
     checkKey(key);
     return path.join(root, key);
   };
   async function put(key: string, bytes: Buffer): Promise<void> {
     const file = fileOf(key);
-    await fs.mkdir(path.dirname(file), { recursive: true });
+    await files.mkdir(path.dirname(file), { recursive: true });
     // Write aside, flush, then rename: a crash leaves either no file or the whole file.
-    const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    const handle = await fs.open(temp, 'w');
+    const temp = `${file}.${process.pid}.${Date.now()}${TEMP_SUFFIX}`;
     try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const handle = await files.open(temp, 'w');
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await files.rename(temp, file);
+    } catch (error) {
+      // A full or read-only disk must not leave half-written files behind to fill it further.
+      await files.rm(temp, { force: true }).catch(() => {});
+      throw error;
     }
-    await fs.rename(temp, file);
   }
   async function deleteFiles(keys: readonly string[]): Promise<void> {
-    await Promise.all(keys.map((key) => fs.rm(fileOf(key), { force: true })));
+    await Promise.all(keys.map((key) => files.rm(fileOf(key), { force: true })));
   }
   return {
     kind: 'files',
     put,
     async putAll(blobs, afterEach) {
-      await Promise.all(
+      const results = await Promise.allSettled(
         blobs.map(async ({ key, bytes }) => {
           await put(key, bytes);
           afterEach?.(key);
         }),
       );
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) {
+        // The set is written whole or not at all: the ones that made it belong to nobody.
+        await deleteFiles(blobs.map((b) => b.key)).catch(() => {});
+        throw failed.reason;
+      }
     },
     async get(key) {
       try {
-        const bytes = await fs.readFile(fileOf(key));
+        const bytes = await files.readFile(fileOf(key));
         counter?.inc(bytes.length);
         return bytes;
       } catch (error) {
@@ -86,6 +109,52 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter): Bl
       return Promise.resolve(() => deleteFiles(keys));
     },
   };
+}
+
+/**
+ * Writes and removes a small file where photos go, so a full or read-only disk is named at start-up
+ * rather than at the first upload. Throws what the file system said.
+ */
+export async function checkFileStoreWrites(root: string, files: BlobFileSystem = fs): Promise<void> {
+  await files.mkdir(root, { recursive: true });
+  const probe = path.join(root, `.write-check.${process.pid}.${Date.now()}${TEMP_SUFFIX}`);
+  try {
+    const handle = await files.open(probe, 'w');
+    try {
+      await handle.writeFile('photosync');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } finally {
+    await files.rm(probe, { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Removes the files a write left aside when it could not finish (a crash, a full disk): `*.tmp`
+ * under the photo store whose writer is no longer running on this machine, or older than
+ * `olderThanMs` (a writer on another machine sharing the folder), so a write still under way in
+ * another process is left alone. Returns how many went.
+ */
+export async function removeStaleTempFiles(root: string, olderThanMs: number, now = Date.now()): Promise<number> {
+  let removed = 0;
+  let entries;
+  try {
+    entries = await fs.readdir(root, { recursive: true, withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  for (const entry of entries) {
+    if (!entry.isFile() || !entry.name.endsWith(TEMP_SUFFIX)) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    const stat = await fs.stat(file).catch(() => undefined);
+    if (!stat || (now - stat.mtimeMs < olderThanMs && writerIsRunning(entry.name))) continue;
+    await fs.rm(file, { force: true });
+    removed++;
+  }
+  return removed;
 }
 
 export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobReadCounter): BlobStore {
@@ -132,4 +201,16 @@ export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobRead
       return NOTHING_LEFT;
     },
   };
+}
+
+/** Whether the process named in a temporary file's name (`<name>.<pid>.<time>.tmp`) still runs here. */
+function writerIsRunning(name: string): boolean {
+  const pid = Number(/\.(\d+)\.\d+\.tmp$/.exec(name)?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

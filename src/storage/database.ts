@@ -30,6 +30,9 @@ import * as admin from './migrations/2026-11-26-02-admin.js';
 import * as inStepBeforeFailing from './migrations/2026-11-30-01-in-step-before-failing.js';
 import * as m365 from './migrations/2026-11-30-02-m365.js';
 import * as entra from './migrations/2026-12-01-01-entra.js';
+import * as signInFailures from './migrations/2026-12-03-01-sign-in-failures.js';
+import * as revocation from './migrations/2026-12-03-02-revocation.js';
+import { describeStorageFault, storageFaultOf } from './faults.js';
 import * as adminActionOrder from './migrations/2026-12-04-01-admin-action-order.js';
 import * as adminSearch from './migrations/2026-12-04-02-admin-search.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
@@ -54,7 +57,20 @@ export interface DatabaseHandle {
   location: string;
   /** Per-request reads kept until the next commit (SQLite); reads through on PostgreSQL. */
   reads: ReadCache;
+  /**
+   * Reads the first row of every table from what is stored now (on SQLite through a connection of
+   * its own, past this one's page cache); throws what the storage says when it cannot.
+   */
+  probe(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The database cannot be used as it is: damaged, another application's, not a database at all. */
+export class DatabaseFileError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'DatabaseFileError';
+  }
 }
 
 const migrations: Record<string, Migration> = {
@@ -64,6 +80,8 @@ const migrations: Record<string, Migration> = {
   '2026-11-30-01-in-step-before-failing': inStepBeforeFailing,
   '2026-11-30-02-m365': m365,
   '2026-12-01-01-entra': entra,
+  '2026-12-03-01-sign-in-failures': signInFailures,
+  '2026-12-03-02-revocation': revocation,
   '2026-12-04-01-admin-action-order': adminActionOrder,
   '2026-12-04-02-admin-search': adminSearch,
 };
@@ -88,16 +106,26 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return handle;
 }
 
+/** The SQLite file of a data folder. */
+export const sqliteFileOf = (dataDir: string) => path.join(dataDir, 'photosync.sqlite');
+
 function openSqlite(dataDir: string): DatabaseHandle {
   fs.mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, 'photosync.sqlite');
-  const database = new SQLite(file);
-  // WAL lets readers in other processes (the CLI) work while the server writes; busy_timeout makes
-  // a second process wait for the write lock instead of failing at once.
-  database.pragma('journal_mode = WAL');
-  database.pragma('synchronous = NORMAL');
-  database.pragma('busy_timeout = 5000');
-  database.pragma('foreign_keys = ON');
+  const file = sqliteFileOf(dataDir);
+  let database: SQLite.Database | undefined;
+  try {
+    database = new SQLite(file);
+    // WAL lets readers in other processes (the CLI) work while the server writes; busy_timeout makes
+    // a second process wait for the write lock instead of failing at once.
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('busy_timeout = 5000');
+    database.pragma('foreign_keys = ON');
+    checkSqliteFile(database, file);
+  } catch (error) {
+    database?.close();
+    throw explainSqliteOpenError(error, file);
+  }
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
   // data_version moves when another connection (another process) commits, total_changes() when
   // this one changes a row: together they move on every commit to the file.
@@ -107,7 +135,75 @@ function openSqlite(dataDir: string): DatabaseHandle {
     local: () => totalChanges.get() as number,
     remote: () => dataVersion.get() as number,
   });
-  return { db, dialect: 'sqlite', location: file, reads, close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'sqlite',
+    location: file,
+    reads,
+    probe: () => Promise.resolve(probeSqliteFile(file)),
+    close: () => db.destroy(),
+  };
+}
+
+/** What a photosync database's tables start with; any of them (or the migrations' table) makes a file ours. */
+const OWN_TABLE = /^(photosync_|directory_|mail_|site_|sync_|admin_|m365_|storage_|user_locales$)/;
+
+/**
+ * Refuses a file SQLite finds damaged (quick_check reads every page and checks each b-tree, in
+ * about a second per few hundred MB) and a file of another application, which migrations would
+ * fill with photosync's tables.
+ */
+function checkSqliteFile(database: SQLite.Database, file: string): void {
+  const problems = (database.pragma('quick_check(5)') as Array<{ quick_check: string }>).map((r) => r.quick_check);
+  if (problems.length !== 1 || problems[0] !== 'ok')
+    throw damagedFile(file, `SQLite's quick_check: ${problems.join('; ')}`);
+  const tables = tableNames(database);
+  const foreign = tables.filter((name) => !OWN_TABLE.test(name));
+  if (foreign.length > 0 && foreign.length === tables.length) {
+    const listed = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? ', …' : '');
+    throw new DatabaseFileError(
+      `The database file ${file} holds another application's tables (${listed}) and none of photosync's; ` +
+        'photosync will not add its own to it. Set PHOTOSYNC_DATA_DIR to a folder of its own.',
+    );
+  }
+}
+
+function tableNames(database: SQLite.Database): string[] {
+  return database
+    .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name")
+    .pluck()
+    .all() as string[];
+}
+
+/** SQLite's refusals at opening, in words that name the file and the cause. */
+function explainSqliteOpenError(error: unknown, file: string): unknown {
+  if (error instanceof DatabaseFileError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'SQLITE_NOTADB') {
+    return new DatabaseFileError(`The file ${file} is not a SQLite database (SQLITE_NOTADB).`, { cause: error });
+  }
+  if (storageFaultOf(error) === 'damaged') return damagedFile(file, String(code), error);
+  const fault = describeStorageFault(error);
+  if (fault) return new DatabaseFileError(`Cannot open the database file ${file}: ${fault}.`, { cause: error });
+  return error;
+}
+
+function damagedFile(file: string, why: string, cause?: unknown): DatabaseFileError {
+  return new DatabaseFileError(
+    `The database file ${file} is damaged (${why}). ` +
+      'photosync will not start on it: restore it from a backup (photosync restore) or move it aside.',
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** Reads the first row of every table through a fresh read-only connection: what is on disk now. */
+function probeSqliteFile(file: string): void {
+  const probe = new SQLite(file, { readonly: true, fileMustExist: true });
+  try {
+    for (const name of tableNames(probe)) probe.prepare(`select * from "${name}" limit 1`).get();
+  } finally {
+    probe.close();
+  }
 }
 
 /**
@@ -151,6 +247,12 @@ function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle
     db,
     dialect: 'postgres',
     reads: createReadCache(undefined),
+    async probe() {
+      const tables = await sql<{ name: string }>`
+        select table_name as name from information_schema.tables
+        where table_schema = current_schema() and table_type = 'BASE TABLE'`.execute(db);
+      for (const { name } of tables.rows) await sql`select * from ${sql.table(name)} limit 1`.execute(db);
+    },
     location: `postgres://${where.host}${where.pathname}${options.schema ? ` (schema ${options.schema})` : ''}`,
     close: () => db.destroy(),
   };

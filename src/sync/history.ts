@@ -1,7 +1,6 @@
 import { PostgresAdapter, sql, type Kysely, type QueryCreator } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
 import type { SyncStateTable } from './tables.js';
-import { preparedQuery } from '../storage/prepared.js';
 
 // Every sync attempt, kept per user, and the running state the back-off reads.
 
@@ -42,18 +41,6 @@ export interface SyncState {
 }
 
 // Read by every sync, so compiled once (see preparedQuery).
-const syncStateRow = preparedQuery(1, (db, userId: string) =>
-  db
-    .selectFrom('sync_state')
-    .select(['last_attempt_at', 'last_outcome', 'failing_since', 'failed_etag', 'retry_after', 'last_error'])
-    .where('user_id', '=', userId),
-);
-
-export async function getSyncState(db: Db, userId: string): Promise<SyncState | undefined> {
-  const [row] = await syncStateRow(db, userId);
-  return row && toSyncState(row);
-}
-
 export function toSyncState(row: Omit<SyncStateTable, 'user_id'>): SyncState {
   return {
     lastAttemptAt: row.last_attempt_at,

@@ -50,6 +50,9 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   unsupported_type: 'photo.error.unsupported_type',
   rate_limited: 'error.rateLimited',
   internal_error: 'error.body',
+  storage_full: 'error.storageFull',
+  storage_read_only: 'error.storageReadOnly',
+  storage_damaged: 'error.storageDamaged',
 };
 
 /** Headings other than "Something went wrong". */

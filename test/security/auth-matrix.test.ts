@@ -88,6 +88,7 @@ async function expectSync({ response, cast, services, attemptsBefore }: CheckCon
 
 export const ROUTES: RouteCase[] = [
   { route: 'GET /healthz', url: () => '/healthz', expect: everyone(200) },
+  { route: 'GET /readyz', url: () => '/readyz', expect: everyone(200) },
   { route: 'GET /metrics', url: () => '/metrics', expect: everyone(200) },
   { route: 'GET /openapi.json', url: () => '/openapi.json', expect: everyone(200) },
   { route: 'GET /assets/portal.css', url: () => '/assets/portal.css', expect: everyone(200) },

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { buildApp, type App } from '../../src/app.js';
-import { createServices, type Services } from '../../src/services.js';
+import { createServices, type ServiceOptions, type Services } from '../../src/services.js';
 
 export type TestDialect = 'sqlite' | 'postgres';
 
@@ -69,11 +69,15 @@ async function adminQuery(url: string, text: string): Promise<void> {
 }
 
 /** Real services (real database, real photo store) on a test store; settings from env overrides. */
-export async function openTestServices(store: TestStore, env: Record<string, string> = {}): Promise<Services> {
+export async function openTestServices(
+  store: TestStore,
+  env: Record<string, string> = {},
+  options: Omit<ServiceOptions, 'schema'> = {},
+): Promise<Services> {
   const config = loadConfig({ PHOTOSYNC_DATA_DIR: store.dataDir, PHOTOSYNC_DEMO: 'false', NODE_ENV: 'test', ...env });
   return createServices(
     { ...config, databaseUrl: store.databaseUrl },
-    { log: pino({ level: 'silent' }), ...(store.schema ? { schema: store.schema } : {}) },
+    { log: pino({ level: 'silent' }), ...options, ...(store.schema ? { schema: store.schema } : {}) },
   );
 }
 

@@ -2,13 +2,11 @@ import fs from 'node:fs';
 import { appRedirectUris, createApp, listApps, removeApp } from '../../directory/apps.js';
 import { tenantId } from '../../directory/settings.js';
 import { issuerFor } from '../../directory/tokens.js';
-import { createToken } from '../../directory/credentials.js';
 import { parseScopes, GRAPH_SCOPES } from '../../directory/scopes.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { CommandHandler } from '../command.js';
 import { CliError, fileProblem, formatTime, table } from '../output.js';
-import { requireUser } from './users.js';
 
 function scopesFrom(text: string | undefined, usage: string) {
   if (text === undefined)
@@ -37,13 +35,6 @@ export const appsList: CommandHandler = async ({ services, print }) => {
 
 export const appsRemove: CommandHandler = async ({ args: [clientId], services, print }) => {
   print(await removeAppCommand(await services(), clientId));
-};
-
-export const tokenCreate: CommandHandler = async ({ args: [upn], services, option, print }) => {
-  // Create it first: an unknown user must not get a heading for a token that never existed.
-  const token = await createUserTokenCommand(await services(), upn, option('scopes'));
-  print(`Bearer token for ${upn ?? ''} (keep it secret; it is shown once):`);
-  print(token);
 };
 
 export interface AddAppOptions {
@@ -111,16 +102,4 @@ async function removeAppCommand(services: Services, clientId: string | undefined
   if (!clientId) throw new CliError('Usage: photosync apps remove <client id>', 2);
   await removeApp(services.database.db, clientId);
   return `Removed app ${clientId}; its tokens no longer work.`;
-}
-
-/** A user's bearer token; with --scopes it holds only those (default: User.Read ProfilePhoto.Read.All). */
-async function createUserTokenCommand(
-  services: Services,
-  upn: string | undefined,
-  scopes: string | undefined,
-): Promise<string> {
-  const user = await requireUser(services, upn);
-  const granted =
-    scopes === undefined ? undefined : scopesFrom(scopes, 'Usage: photosync token create <upn> [--scopes …]');
-  return createToken(services.database.db, user.id, 'cli', undefined, granted);
 }

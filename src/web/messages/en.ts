@@ -132,6 +132,11 @@ export const en = {
   'error.body': 'Something went wrong on our side. Please try again.',
   'error.badAddress': 'This address is not valid. Go back and follow a link instead.',
   'error.rateLimited': 'Too many requests from here. Wait a minute and try again.',
+  'error.storageFull':
+    'We cannot save changes right now because the server has run out of disk space. Pictures are still shown. Try again later.',
+  'error.storageReadOnly':
+    'We cannot save changes right now because the server’s storage is read-only. Pictures are still shown. Try again later.',
+  'error.storageDamaged': 'The server cannot read its data right now. Your administrator has to restore it.',
 } as const;
 
 export type MessageKey = keyof typeof en;

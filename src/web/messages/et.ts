@@ -135,4 +135,9 @@ export const et: Messages = {
   'error.body': 'Meie poolel läks midagi valesti. Palun proovi uuesti.',
   'error.badAddress': 'See aadress ei kehti. Mine tagasi ja kasuta selle asemel linki.',
   'error.rateLimited': 'Siit on tulnud liiga palju päringuid. Oota minut ja proovi uuesti.',
+  'error.storageFull':
+    'Me ei saa praegu muudatusi salvestada, sest serveri kettal pole enam ruumi. Pilte näidatakse endiselt. Proovi hiljem uuesti.',
+  'error.storageReadOnly':
+    'Me ei saa praegu muudatusi salvestada, sest serveri andmeruum on kirjutuskaitstud. Pilte näidatakse endiselt. Proovi hiljem uuesti.',
+  'error.storageDamaged': 'Server ei saa praegu oma andmeid lugeda. Sinu administraator peab need taastama.',
 };

@@ -1,0 +1,55 @@
+import { deleteUser, setUserEnabled, setUserPassword, type EndedCredentials } from '../../directory/revocation.js';
+import { isAppError } from '../../errors.js';
+import { removeMailPhoto } from '../../mail/photo-store.js';
+import { getSiteProfile, showPlaceholder } from '../../sites/profiles.js';
+import type { CommandHandler } from '../command.js';
+import { CliError } from '../output.js';
+import { readNewPassword } from '../password-input.js';
+import { requireUser } from './users.js';
+
+// An account's life after `users add`: disabled and enabled again, a new password, removed.
+// Disabling and a new password end everything the user held (revocation.ts).
+
+const ended = (what: EndedCredentials) =>
+  `Ended ${what.sessions} portal session(s), ${what.tokens} token(s) and ${what.refreshTokens} refresh token(s); ` +
+  'access tokens issued before now are refused.';
+
+export const usersDisable: CommandHandler = async ({ args: [upn], services, print }) => {
+  const all = await services();
+  const user = await requireUser(all, upn);
+  const result = await setUserEnabled(all.database.db, user, false);
+  print(
+    result
+      ? `Disabled ${user.upn}: they cannot sign in, and their pictures show the placeholder to others. ${ended(result)}`
+      : `${user.upn} was already disabled.`,
+  );
+};
+
+export const usersEnable: CommandHandler = async ({ args: [upn], services, print }) => {
+  const all = await services();
+  const user = await requireUser(all, upn);
+  const result = await setUserEnabled(all.database.db, user, true);
+  print(result ? `Enabled ${user.upn}; they can sign in again.` : `${user.upn} was already enabled.`);
+};
+
+export const usersPassword: CommandHandler = async ({ args: [upn], services, io, print }) => {
+  const all = await services();
+  const user = await requireUser(all, upn);
+  const password = await readNewPassword(io);
+  const result = await setUserPassword(all.database.db, user, password).catch((error: unknown) => {
+    if (isAppError(error)) throw new CliError(`${error.message} Nothing was changed.`, 2);
+    throw error;
+  });
+  print(`Set a new password for ${user.upn}. ${ended(result)}`);
+};
+
+/** Removes the user with their mail photo and site pictures (files too); their history goes with them. */
+export const usersRemove: CommandHandler = async ({ args: [upn], services, print }) => {
+  const all = await services();
+  const user = await requireUser(all, upn);
+  const { db, dialect } = all.database;
+  if (user.hasMailbox) await removeMailPhoto({ db, dialect, blobs: all.blobs }, user);
+  if (await getSiteProfile(db, user.id)) await showPlaceholder({ db, blobs: all.blobs }, user, Date.now());
+  await deleteUser(db, user);
+  print(`Removed ${user.upn}, their photos, sessions and tokens.`);
+};

@@ -1,0 +1,39 @@
+import path from 'node:path';
+import { BackupError } from '../../storage/backup-error.js';
+import { createBackup, restoreBackup } from '../../storage/backup.js';
+import type { CommandContext, CommandHandler } from '../command.js';
+import { CliError } from '../output.js';
+
+// Backups of a whole photosync (database and photo bytes, consistent with each other) while it runs,
+// and putting one back into an empty place. The work is the storage's (src/storage/backup.ts).
+
+export const backup: CommandHandler = async ({ args, config, io, print }) => {
+  const file = archivePath(args, io.cwd);
+  const { manifest, snapshots } = await explained(() => createBackup({ ...config, env: io.env }, file));
+  const photos = manifest.dialect === 'sqlite' ? `${manifest.photoFiles} photo files` : 'photos in the database';
+  print(`Backed up ${manifest.users} users and ${photos} (${manifest.dialect}) to ${file}.`);
+  if (snapshots > 1) print(`Photos changed during the backup; the archive holds snapshot ${snapshots}, whole.`);
+};
+
+export const restore: CommandHandler = async ({ args, config, io, print, flag }) => {
+  const file = archivePath(args, io.cwd);
+  const manifest = await explained(() => restoreBackup({ ...config, env: io.env }, file, { force: flag('force') }));
+  const where = config.databaseUrl ? 'the database of DATABASE_URL' : config.dataDir;
+  print(`Restored ${manifest.users} users from the backup of ${manifest.createdAt} into ${where}.`);
+  print('Start photosync on it with `photosync serve`.');
+};
+
+function archivePath(args: CommandContext['args'], cwd: string): string {
+  const [file] = args;
+  if (!file) throw new CliError('Name the backup file.', 2);
+  return path.resolve(cwd, file);
+}
+
+async function explained<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof BackupError) throw new CliError(error.message);
+    throw error;
+  }
+}

@@ -1,0 +1,92 @@
+import { invalidInput } from '../errors.js';
+import type { Db } from '../storage/database.js';
+import { MIN_PASSWORD_LENGTH, hashPassword } from './passwords.js';
+import type { DirectoryUser } from './users.js';
+
+// Ending what a user holds: when their password changes or their account is disabled, every
+// portal session, opaque token (`token create`), refresh token and authorization code goes, and
+// signed access tokens issued until now are refused (`tokens_valid_from`, checked by
+// verifyAccessToken). All in one transaction, so no instance sees half of it.
+
+export interface EndedCredentials {
+  sessions: number;
+  tokens: number;
+  refreshTokens: number;
+}
+
+/**
+ * Signed tokens carry whole seconds (`iat`), so the line is drawn at the next whole second: every
+ * token issued until now is refused, and tokens issued after it wait for that second (at most one).
+ */
+const nextWholeSecond = (now: number) => Math.floor(now / 1000) * 1000 + 1000;
+
+export async function endUserCredentials(db: Db, userId: string, now = Date.now()): Promise<EndedCredentials> {
+  const run = async (trx: Db) => {
+    const sessions = await trx.deleteFrom('directory_sessions').where('user_id', '=', userId).executeTakeFirst();
+    const tokens = await trx.deleteFrom('directory_tokens').where('user_id', '=', userId).executeTakeFirst();
+    const refresh = await trx
+      .deleteFrom('directory_refresh_tokens')
+      .where('user_id', '=', userId)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    await trx.deleteFrom('directory_refresh_tokens').where('user_id', '=', userId).execute();
+    await trx.deleteFrom('directory_authorization_codes').where('user_id', '=', userId).execute();
+    await trx
+      .updateTable('directory_users')
+      .set({ tokens_valid_from: nextWholeSecond(now) })
+      .where('id', '=', userId)
+      .execute();
+    return {
+      sessions: Number(sessions.numDeletedRows),
+      tokens: Number(tokens.numDeletedRows),
+      refreshTokens: Number(refresh.numDeletedRows),
+    };
+  };
+  return db.isTransaction ? run(db) : db.transaction().execute(run);
+}
+
+/** Since when the user's signed access tokens count (epoch ms; 0 = all of them). */
+export async function tokensValidFrom(db: Db, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('directory_users')
+    .select('tokens_valid_from')
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  return Number(row?.tokens_valid_from ?? 0);
+}
+
+/** Disables (ending everything the user holds) or enables an account; undefined when it already was. */
+export async function setUserEnabled(
+  db: Db,
+  user: DirectoryUser,
+  enabled: boolean,
+): Promise<EndedCredentials | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const changed = await trx
+      .updateTable('directory_users')
+      .set({ enabled: enabled ? 1 : 0 })
+      .where('id', '=', user.id)
+      .where('enabled', '=', enabled ? 0 : 1)
+      .executeTakeFirst();
+    if (changed.numUpdatedRows === 0n) return undefined;
+    return enabled ? { sessions: 0, tokens: 0, refreshTokens: 0 } : endUserCredentials(trx, user.id);
+  });
+}
+
+/** Sets a new password and ends everything the user held with the old one. */
+export async function setUserPassword(db: Db, user: DirectoryUser, password: string): Promise<EndedCredentials> {
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    throw invalidInput(`The password must be at least ${MIN_PASSWORD_LENGTH} characters.`);
+  }
+  const hash = await hashPassword(password);
+  return db.transaction().execute(async (trx) => {
+    await trx.updateTable('directory_users').set({ password_hash: hash }).where('id', '=', user.id).execute();
+    return endUserCredentials(trx, user.id);
+  });
+}
+
+/** Removes the user's row; everything that names them goes with it (foreign keys). */
+export async function deleteUser(db: Db, user: DirectoryUser): Promise<void> {
+  await db.deleteFrom('directory_users').where('id', '=', user.id).execute();
+}

@@ -1,0 +1,238 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import * as tar from 'tar';
+import { BackupError, type RestoreOptions } from './backup-error.js';
+import { sqliteFileOf } from './database.js';
+import { dumpPostgres, restorePostgres } from './pg-tools.js';
+
+// One archive holds a whole photosync: the database and the photo bytes, consistent with each
+// other while the server runs. SQLite: the online backup API copies a snapshot of the file (it
+// starts again if another process commits meanwhile), then the photo files that snapshot refers
+// to are copied. A file may be retired by a sync between the snapshot and its copy; blob keys are
+// never rewritten with other bytes, so a fresh snapshot is taken and only what it adds is copied,
+// until one snapshot's files are all there. PostgreSQL: pg_dump (the photo bytes are in a table).
+
+export interface BackupManifest {
+  format: 'photosync-backup';
+  version: 1;
+  dialect: 'sqlite' | 'postgres';
+  createdAt: string;
+  users: number;
+  /** Photo files in the archive (SQLite); PostgreSQL keeps them in the dump. */
+  photoFiles: number;
+}
+
+export interface BackupSummary {
+  manifest: BackupManifest;
+  /** Snapshots taken until one's photo files were all copied (1 unless photos changed meanwhile). */
+  snapshots: number;
+}
+
+export { BackupError };
+
+const MANIFEST = 'photosync-backup.json';
+const SQLITE_ENTRY = 'photosync.sqlite';
+const PHOTOS_ENTRY = 'photos';
+const PGDUMP_ENTRY = 'database.pgdump';
+const MAX_SNAPSHOTS = 10;
+
+export interface BackupTarget {
+  dataDir: string;
+  databaseUrl: string | undefined;
+  /** The environment PostgreSQL's programs run in (their PATH); the process's when not given. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Writes the archive `file` (gzip'd tar); refuses to overwrite one. */
+export async function createBackup(target: BackupTarget, file: string): Promise<BackupSummary> {
+  if (await exists(file)) throw new BackupError(`${file} already exists; name a new file for the backup.`);
+  const staging = await fs.mkdtemp(path.join(path.dirname(file), '.photosync-backup-'));
+  try {
+    const summary = target.databaseUrl
+      ? await stagePostgres(target.databaseUrl, staging, target.env)
+      : await stageSqlite(target.dataDir, staging);
+    await fs.writeFile(path.join(staging, MANIFEST), `${JSON.stringify(summary.manifest, null, 2)}\n`);
+    const partial = `${file}.${randomBytes(4).toString('hex')}.partial`;
+    const entries = [MANIFEST, ...(await fs.readdir(staging)).filter((name) => name !== MANIFEST)];
+    await tar.create({ gzip: true, file: partial, cwd: staging, portable: true }, entries);
+    await fs.rename(partial, file);
+    return summary;
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function stageSqlite(dataDir: string, staging: string): Promise<BackupSummary> {
+  const sourceFile = sqliteFileOf(dataDir);
+  if (!(await exists(sourceFile))) throw new BackupError(`There is no photosync database at ${sourceFile}.`);
+  const source = new SQLite(sourceFile, { readonly: true, fileMustExist: true });
+  const snapshotFile = path.join(staging, SQLITE_ENTRY);
+  const copied = new Set<string>();
+  try {
+    for (let snapshots = 1; snapshots <= MAX_SNAPSHOTS; snapshots++) {
+      await fs.rm(snapshotFile, { force: true });
+      await source.backup(snapshotFile);
+      const { keys, users } = readSnapshot(snapshotFile);
+      const missing: string[] = [];
+      for (const key of keys) {
+        if (copied.has(key)) continue;
+        if (await copyPhoto(path.join(dataDir, PHOTOS_ENTRY), path.join(staging, PHOTOS_ENTRY), key)) copied.add(key);
+        else missing.push(key);
+      }
+      if (missing.length === 0) {
+        // Files copied for an earlier snapshot that this one no longer refers to stay out of the archive.
+        const referenced = new Set(keys);
+        for (const key of copied) {
+          if (!referenced.has(key)) await fs.rm(path.join(staging, PHOTOS_ENTRY, key), { force: true });
+        }
+        const manifest = manifestOf('sqlite', users, keys.length);
+        return { manifest, snapshots };
+      }
+    }
+  } finally {
+    source.close();
+  }
+  throw new BackupError(
+    `The photos kept changing while they were copied (${MAX_SNAPSHOTS} snapshots); try again at a quieter time.`,
+  );
+}
+
+/** The blob keys a snapshot refers to and its number of users; refuses a damaged one. */
+function readSnapshot(file: string): { keys: string[]; users: number } {
+  const snapshot = new SQLite(file);
+  try {
+    const check = snapshot.pragma('quick_check(1)', { simple: true });
+    if (check !== 'ok') throw new BackupError(`The database is damaged (SQLite's quick_check: ${String(check)}).`);
+    const keys = snapshot
+      .prepare(
+        `select blob_key from mail_photos where blob_key is not null
+         union select blob_key from site_renditions`,
+      )
+      .pluck()
+      .all() as string[];
+    const users = snapshot.prepare('select count(*) from directory_users').pluck().get() as number;
+    // The copy is a file of its own: no write-ahead log beside it in the archive.
+    snapshot.pragma('journal_mode = DELETE');
+    return { keys, users };
+  } finally {
+    snapshot.close();
+  }
+}
+
+/** Copies one photo file; false when it is gone (retired since the snapshot). */
+async function copyPhoto(from: string, to: string, key: string): Promise<boolean> {
+  if (key.split('/').includes('..') || path.isAbsolute(key)) throw new BackupError(`Unexpected photo key ${key}.`);
+  await fs.mkdir(path.dirname(path.join(to, key)), { recursive: true });
+  try {
+    await fs.copyFile(path.join(from, key), path.join(to, key));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+async function stagePostgres(databaseUrl: string, staging: string, env?: NodeJS.ProcessEnv): Promise<BackupSummary> {
+  const { users } = await dumpPostgres(databaseUrl, path.join(staging, PGDUMP_ENTRY), env);
+  return { manifest: manifestOf('postgres', users, 0), snapshots: 1 };
+}
+
+function manifestOf(dialect: BackupManifest['dialect'], users: number, photoFiles: number): BackupManifest {
+  return { format: 'photosync-backup', version: 1, dialect, createdAt: new Date().toISOString(), users, photoFiles };
+}
+
+/** Restores the archive `file` into the configured place; refuses a place that holds data unless forced. */
+export async function restoreBackup(
+  target: BackupTarget,
+  file: string,
+  options: RestoreOptions,
+): Promise<BackupManifest> {
+  if (!(await exists(file))) throw new BackupError(`There is no file ${file}.`);
+  await fs.mkdir(target.dataDir, { recursive: true });
+  const held = (await fs.readdir(target.dataDir)).filter((name) => !name.startsWith('.photosync-restore-'));
+  if (!target.databaseUrl && held.length > 0 && !options.force) {
+    throw new BackupError(
+      `The data folder ${target.dataDir} is not empty (${held.slice(0, 3).join(', ')}${held.length > 3 ? ', …' : ''}). ` +
+        'Restore into an empty folder (PHOTOSYNC_DATA_DIR), or add --force to replace what is there (stop the server first).',
+    );
+  }
+  const staging = await fs.mkdtemp(path.join(target.dataDir, '.photosync-restore-'));
+  try {
+    const manifest = await unpack(file, staging);
+    const wanted = target.databaseUrl ? 'postgres' : 'sqlite';
+    if (manifest.dialect !== wanted) {
+      throw new BackupError(
+        manifest.dialect === 'postgres'
+          ? 'This backup is of a PostgreSQL database: set DATABASE_URL to the database to restore it into.'
+          : 'This backup is of a SQLite database: unset DATABASE_URL to restore it into PHOTOSYNC_DATA_DIR.',
+      );
+    }
+    if (target.databaseUrl) {
+      await restorePostgres(target.databaseUrl, path.join(staging, PGDUMP_ENTRY), options, target.env);
+    } else await placeSqlite(target.dataDir, staging);
+    return manifest;
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Unpacks into `staging` what a backup holds, and nothing else; reads its manifest. */
+async function unpack(file: string, staging: string): Promise<BackupManifest> {
+  const allowed = (entry: string) =>
+    [MANIFEST, SQLITE_ENTRY, PGDUMP_ENTRY].includes(entry) ||
+    entry === PHOTOS_ENTRY ||
+    entry.startsWith(`${PHOTOS_ENTRY}/`);
+  try {
+    await tar.extract({
+      file,
+      cwd: staging,
+      strict: true,
+      filter: (entry, stat) => {
+        const name = entry.replace(/\/$/, '');
+        const type = (stat as { type?: string }).type;
+        return allowed(name) && (type === undefined || type === 'File' || type === 'Directory');
+      },
+    });
+  } catch (error) {
+    throw new BackupError(`${file} is not a photosync backup: ${(error as Error).message}`, { cause: error });
+  }
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(await fs.readFile(path.join(staging, MANIFEST), 'utf8')) as BackupManifest;
+  } catch {
+    throw new BackupError(`${file} is not a photosync backup (it has no ${MANIFEST}).`);
+  }
+  if (manifest.format !== 'photosync-backup' || manifest.version !== 1) {
+    throw new BackupError(`${file} is not a photosync backup of a version this photosync reads.`);
+  }
+  return manifest;
+}
+
+/** Checks the unpacked database and its photos, then moves both into the data folder. */
+async function placeSqlite(dataDir: string, staging: string): Promise<void> {
+  const staged = path.join(staging, SQLITE_ENTRY);
+  if (!(await exists(staged))) throw new BackupError('The backup holds no database.');
+  const { keys } = readSnapshot(staged);
+  const photos = path.join(staging, PHOTOS_ENTRY);
+  const absent = [];
+  for (const key of keys) if (!(await exists(path.join(photos, key)))) absent.push(key);
+  if (absent.length > 0) {
+    throw new BackupError(`The backup is incomplete: ${absent.length} photo files are missing (${absent[0]}, …).`);
+  }
+  const database = sqliteFileOf(dataDir);
+  // --force: what was there goes first (its write-ahead log too, which would not belong to the new file).
+  for (const suffix of ['', '-wal', '-shm']) await fs.rm(`${database}${suffix}`, { force: true });
+  await fs.rm(path.join(dataDir, PHOTOS_ENTRY), { recursive: true, force: true });
+  await fs.mkdir(photos, { recursive: true });
+  await fs.rename(photos, path.join(dataDir, PHOTOS_ENTRY));
+  await fs.rename(staged, database);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}

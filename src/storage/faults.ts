@@ -1,0 +1,58 @@
+// What the storage below photosync says when it cannot keep what it is given: the disk is full,
+// the file system is read-only, or the database file is damaged. SQLite, the file system and
+// PostgreSQL each name these in their own codes; this is the one place that knows them, so the
+// error catalogue, the log and the start-up checks all say the real cause.
+
+export type StorageFault = 'full' | 'read_only' | 'damaged';
+
+/** The codes of each fault: SQLite's result codes, errno names, PostgreSQL's SQLSTATE. */
+const FAULT_OF_CODE: Record<string, StorageFault> = {
+  SQLITE_FULL: 'full',
+  ENOSPC: 'full',
+  EDQUOT: 'full',
+  '53100': 'full', // PostgreSQL disk_full
+  SQLITE_READONLY: 'read_only',
+  EROFS: 'read_only',
+  '25006': 'read_only', // PostgreSQL read_only_sql_transaction (a standby, or default_transaction_read_only)
+  SQLITE_CORRUPT: 'damaged',
+  SQLITE_NOTADB: 'damaged',
+  XX001: 'damaged', // PostgreSQL data_corrupted
+  XX002: 'damaged', // PostgreSQL index_corrupted
+};
+
+/** The code that names the cause (`SQLITE_FULL`, `ENOSPC`, `53100`), looking through `cause` chains. */
+export function storageFaultCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      // SQLite's extended codes (SQLITE_READONLY_DBMOVED, SQLITE_CORRUPT_INDEX) belong to their primary.
+      const primary = code.startsWith('SQLITE_') ? code.split('_').slice(0, 2).join('_') : code;
+      if (FAULT_OF_CODE[primary]) return code;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function storageFaultOf(error: unknown): StorageFault | undefined {
+  const code = storageFaultCode(error);
+  if (code === undefined) return undefined;
+  return FAULT_OF_CODE[code.startsWith('SQLITE_') ? code.split('_').slice(0, 2).join('_') : code];
+}
+
+/** What a person reads: the fault in words, with the code that names it (and the file, when `withPlace`). */
+export function describeStorageFault(error: unknown, withPlace = true): string | undefined {
+  const fault = storageFaultOf(error);
+  if (!fault) return undefined;
+  const code = storageFaultCode(error) ?? '';
+  const where = (error as { path?: unknown }).path;
+  const at = withPlace && typeof where === 'string' ? ` at ${where}` : '';
+  switch (fault) {
+    case 'full':
+      return `the disk is full (${code})${at}`;
+    case 'read_only':
+      return `the storage is read-only (${code})${at}`;
+    case 'damaged':
+      return `the database file is damaged (${code})${at}`;
+  }
+}

@@ -1,0 +1,122 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { BackupError, type RestoreOptions } from './backup-error.js';
+
+// PostgreSQL's own tools make its backups: pg_dump takes one consistent snapshot of photosync's
+// schema (tables and photo bytes alike) while the server runs; pg_restore puts it back. They are
+// PostgreSQL's client programs, found on PATH; photosync does not imitate them.
+
+const MISSING_TOOL = (tool: string) =>
+  `${tool} is not on PATH. Install PostgreSQL's client programs (the server's version or newer; ` +
+  'Debian/Ubuntu: postgresql-client), or back the database up with your own PostgreSQL tooling.';
+
+/** Dumps the schema DATABASE_URL works in to `file` (pg_dump's custom format). */
+export async function dumpPostgres(
+  databaseUrl: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ users: number }> {
+  const { schema, users } = await withClient(databaseUrl, async (client) => {
+    const found = await client.query<{ schema: string | null }>('select current_schema() as schema');
+    const name = found.rows[0]?.schema;
+    if (!name) throw new BackupError('DATABASE_URL names no schema that exists: there is nothing to back up.');
+    const counted = await client
+      .query<{ n: string }>('select count(*) as n from directory_users')
+      .catch((error: unknown) => {
+        throw new BackupError(`The database holds no photosync data: ${(error as Error).message}`);
+      });
+    return { schema: name, users: Number(counted.rows[0]?.n ?? 0) };
+  });
+  await runTool(
+    'pg_dump',
+    [
+      '--format=custom',
+      '--no-owner',
+      '--no-privileges',
+      `--schema=${schema}`,
+      `--file=${file}`,
+      ...connection(databaseUrl).args,
+    ],
+    { ...env, ...connection(databaseUrl).env },
+  );
+  return { users };
+}
+
+/** Restores a dump into DATABASE_URL's schema; refuses one that holds tables unless forced. */
+export async function restorePostgres(
+  databaseUrl: string,
+  file: string,
+  options: RestoreOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  const { schema, tables } = await withClient(databaseUrl, async (client) => {
+    const found = await client.query<{ schema: string | null }>('select current_schema() as schema');
+    const counted = await client.query<{ n: string }>(
+      "select count(*) as n from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'",
+    );
+    return { schema: found.rows[0]?.schema ?? null, tables: Number(counted.rows[0]?.n ?? 0) };
+  });
+  if (tables > 0 && !options.force) {
+    throw new BackupError(
+      `The database's schema ${schema ?? ''} already holds ${tables} tables. Restore into an empty database ` +
+        '(or schema), or add --force to replace what is there (stop the servers first).',
+    );
+  }
+  // The dump creates its schema; one that exists already (empty, or about to be cleaned) is kept.
+  const list = await runTool('pg_restore', ['--list', file], env);
+  const kept = schema ? list.split('\n').filter((line) => !new RegExp(` SCHEMA - ${schema} `).test(line)) : [list];
+  const listFile = path.join(path.dirname(file), 'restore.list');
+  await fs.writeFile(listFile, kept.join('\n'));
+  await runTool(
+    'pg_restore',
+    [
+      '--no-owner',
+      '--no-privileges',
+      '--exit-on-error',
+      '--single-transaction',
+      ...(options.force ? ['--clean', '--if-exists'] : []),
+      `--use-list=${listFile}`,
+      ...connection(databaseUrl).args,
+      file,
+    ],
+    { ...env, ...connection(databaseUrl).env },
+  );
+}
+
+async function withClient<T>(databaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new BackupError(`Cannot connect to the database: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The connection for a program: the URL without its password, which goes in PGPASSWORD (not visible in `ps`). */
+function connection(databaseUrl: string): { args: string[]; env: NodeJS.ProcessEnv } {
+  const url = new URL(databaseUrl);
+  const password = decodeURIComponent(url.password);
+  url.password = '';
+  // libpq reads a space in a parameter only as %20, never as the '+' of form encoding.
+  const query = [...url.searchParams].map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
+  url.search = query.length > 0 ? `?${query.join('&')}` : '';
+  return { args: [`--dbname=${url.toString()}`], env: password ? { PGPASSWORD: password } : {} };
+}
+
+/** Runs one of PostgreSQL's programs; its standard output, or what it said on failing. */
+function runTool(tool: 'pg_dump' | 'pg_restore', args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(tool, args, { maxBuffer: 64 * 1024 * 1024, env }, (error, stdout, stderr) => {
+      if (!error) return resolve(stdout);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return reject(new BackupError(MISSING_TOOL(tool)));
+      reject(new BackupError(`${tool} failed: ${stderr.trim() || error.message}`, { cause: error }));
+    });
+  });
+}

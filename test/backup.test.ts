@@ -1,0 +1,207 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { buildApp, type App } from '../src/app.js';
+import type { DirectoryUser } from '../src/directory/users.js';
+import type { Services } from '../src/services.js';
+import { bearer, userToken } from './support/apps.js';
+import { runCommand } from './support/cli.js';
+import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+
+// `photosync backup` of a running system (pictures changing while it copies), restored into an
+// empty place, started, and asked for the same pictures with the same credentials.
+
+async function withPicture(services: Services, rgb: [number, number, number]): Promise<DirectoryUser> {
+  const user = await makeUser(services);
+  await giveMailPhoto(services, user, await solidJpeg(rgb, 320));
+  expect((await services.sync.sync(user, 'admin')).outcome).toBe('synced');
+  return user;
+}
+
+const pictureUrl = (user: DirectoryUser, size: 'S' | 'M' | 'L') =>
+  `/_layouts/15/userphoto.aspx?size=${size}&accountname=${user.upn}`;
+
+/** Where a restore goes: an empty data folder and, on PostgreSQL, a new database with the same schema name. */
+async function emptyPlaceLike(store: TestStore): Promise<TestStore & { restoreEnv: Record<string, string> }> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-restore-'));
+  const restoreEnv: Record<string, string> = { PHOTOSYNC_DATA_DIR: dataDir, PHOTOSYNC_DEMO: 'false' };
+  if (store.dialect === 'sqlite' || !store.databaseUrl || !store.schema) {
+    return { ...store, dataDir, restoreEnv, drop: () => fs.rm(dataDir, { recursive: true, force: true }) };
+  }
+  const admin = store.databaseUrl;
+  const database = `restore_${randomBytes(5).toString('hex')}`;
+  await adminQuery(admin, `create database ${database}`);
+  const url = new URL(admin);
+  url.pathname = `/${database}`;
+  const withSchema = new URL(url);
+  withSchema.searchParams.set('options', `-c search_path=${store.schema}`);
+  restoreEnv.DATABASE_URL = withSchema.toString();
+  return {
+    ...store,
+    dataDir,
+    databaseUrl: url.toString(),
+    restoreEnv,
+    drop: async () => {
+      await adminQuery(admin, `drop database ${database} with (force)`);
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function adminQuery(url: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+describeEachDialect('photosync backup and restore', (dialect) => {
+  let store: TestStore;
+  let services: Services;
+  let app: App;
+  const work = path.join(os.tmpdir(), `photosync-backups-${randomBytes(4).toString('hex')}`);
+  beforeAll(async () => {
+    await fs.mkdir(work, { recursive: true });
+    store = await createTestStore(dialect);
+    services = await openTestServices(store);
+    app = await buildApp(services);
+  });
+  afterAll(async () => {
+    await app.close();
+    await services.close();
+    await store.drop();
+    await fs.rm(work, { recursive: true, force: true });
+  });
+
+  it.runIf(dialect === 'sqlite' || inject('postgresUrl'))(
+    'backs up a running system and restores it into an empty place that serves the same pictures',
+    async () => {
+      const jane = await withPicture(services, [30, 90, 200]);
+      const lee = await withPicture(services, [200, 60, 40]);
+      const busy = await withPicture(services, [20, 160, 60]);
+      const token = await userToken(services, jane);
+      const served = new Map<string, Buffer>();
+      for (const user of [jane, lee]) {
+        for (const size of ['S', 'M', 'L'] as const) {
+          const response = await app.inject({ url: pictureUrl(user, size), headers: bearer(token) });
+          expect(response.statusCode).toBe(200);
+          served.set(`${user.upn} ${size}`, response.rawPayload);
+        }
+      }
+
+      // One user's picture keeps changing while the backup copies: old files are retired as it runs.
+      let churning = true;
+      const churn = (async () => {
+        for (let i = 0; churning; i++) {
+          await giveMailPhoto(services, busy, await solidJpeg([i % 250, 160, 60], 320));
+          await services.sync.sync(busy, 'admin');
+        }
+      })();
+      const file = path.join(work, `${dialect}.tar.gz`);
+      const backedUp = await runCommand(['backup', file], store.env).finally(() => (churning = false));
+      await churn;
+      expect(backedUp.stderr).toBe('');
+      expect(backedUp.code).toBe(0);
+      expect(backedUp.stdout).toMatch(/^Backed up 3 users and /);
+
+      const again = await runCommand(['backup', file], store.env);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('already exists');
+
+      const target = await emptyPlaceLike(store);
+      try {
+        const restored = await runCommand(['restore', file], target.restoreEnv);
+        expect(restored.stderr).toBe('');
+        expect(restored.code).toBe(0);
+        expect(restored.stdout).toContain('Restored 3 users');
+
+        const second = await openTestServices(target);
+        const secondApp = await buildApp(second);
+        try {
+          expect((await secondApp.inject('/readyz')).json()).toEqual({ status: 'ready', database: 'ok', photos: 'ok' });
+          // The same credential (its row came along) sees the same bytes.
+          for (const user of [jane, lee]) {
+            for (const size of ['S', 'M', 'L'] as const) {
+              const response = await secondApp.inject({ url: pictureUrl(user, size), headers: bearer(token) });
+              expect(response.statusCode).toBe(200);
+              expect(response.rawPayload.equals(served.get(`${user.upn} ${size}`) ?? Buffer.alloc(0))).toBe(true);
+            }
+          }
+          // The user whose picture changed during the backup has one whole picture: every file there.
+          const rows = await second.database.db
+            .selectFrom('site_renditions')
+            .select('blob_key')
+            .where('user_id', '=', busy.id)
+            .execute();
+          expect(rows).toHaveLength(3);
+          for (const { blob_key } of rows) expect(await second.blobs.get(blob_key)).toBeDefined();
+          const busyPicture = await secondApp.inject({ url: pictureUrl(busy, 'L'), headers: bearer(token) });
+          expect(busyPicture.statusCode).toBe(200);
+          expect(busyPicture.headers['content-type']).toBe('image/jpeg');
+        } finally {
+          await secondApp.close();
+          await second.close();
+        }
+
+        // A place that holds data is refused, and left as it was; --force replaces it.
+        const refused = await runCommand(['restore', file], target.restoreEnv);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain('add --force to replace what is there');
+        const forced = await runCommand(['restore', file, '--force'], target.restoreEnv);
+        expect(forced.stderr).toBe('');
+        expect(forced.code).toBe(0);
+      } finally {
+        await target.drop();
+      }
+    },
+  );
+
+  it('refuses a file that is not a backup, and a backup of the other database', async () => {
+    const notes = path.join(work, `notes-${dialect}.txt`);
+    await fs.writeFile(notes, 'not an archive');
+    const place = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-restore-'));
+    try {
+      const env = { PHOTOSYNC_DATA_DIR: place, PHOTOSYNC_DEMO: 'false' };
+      const refused = await runCommand(['restore', notes], env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('is not a photosync backup');
+      const missing = await runCommand(['restore', path.join(work, 'nothing.tar.gz')], env);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('There is no file');
+      if (dialect === 'postgres') {
+        const file = path.join(work, 'pg-only.tar.gz');
+        expect((await runCommand(['backup', file], store.env)).code).toBe(0);
+        const wrong = await runCommand(['restore', file], env);
+        expect(wrong.code).toBe(1);
+        expect(wrong.stderr).toContain('set DATABASE_URL to the database to restore it into');
+      }
+      expect(await fs.readdir(place)).toEqual([]);
+    } finally {
+      await fs.rm(place, { recursive: true, force: true });
+    }
+  });
+});
+
+it('without pg_dump on PATH, a PostgreSQL backup says what to install', async () => {
+  const url = inject('postgresUrl');
+  if (!url) return;
+  const store = await createTestStore('postgres');
+  try {
+    const services = await openTestServices(store);
+    await services.close();
+    const file = path.join(os.tmpdir(), `photosync-nopg-${randomBytes(4).toString('hex')}.tar.gz`);
+    const result = await runCommand(['backup', file], { ...store.env, PATH: '/nonexistent' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('pg_dump is not on PATH');
+    await expect(fs.access(file)).rejects.toThrow();
+  } finally {
+    await store.drop();
+  }
+});

@@ -1,0 +1,331 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type App } from '../src/app.js';
+import type { DirectoryUser } from '../src/directory/users.js';
+import type { Services } from '../src/services.js';
+import type { BlobFileSystem } from '../src/storage/blob-store.js';
+import { sqliteFileOf } from '../src/storage/database.js';
+import { bearer, userToken } from './support/apps.js';
+import { runCommand } from './support/cli.js';
+import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+
+// What the storage under photosync does to it: a damaged or foreign database file, a full or
+// read-only disk. The faults are real where they can be (a page of the file overwritten on disk, a
+// file of another application); a full disk is injected as the errno the file system would give.
+
+/** A user with a mail photo whose renditions are published: something to serve. */
+async function userWithPicture(services: Services): Promise<DirectoryUser> {
+  const user = await makeUser(services);
+  await giveMailPhoto(services, user, await solidJpeg([40, 120, 200], 400));
+  const result = await services.sync.sync(user, 'admin');
+  expect(result.outcome).toBe('synced');
+  return user;
+}
+
+/** Overwrites the first page of `table`'s b-tree in the file itself, as a failing disk would. */
+async function damageTable(file: string, table: string): Promise<void> {
+  const database = new SQLite(file, { readonly: true });
+  const pageSize = database.pragma('page_size', { simple: true }) as number;
+  const root = database.prepare('select rootpage from sqlite_master where name = ?').pluck().get(table) as number;
+  database.close();
+  const handle = await fs.open(file, 'r+');
+  try {
+    await handle.write(Buffer.alloc(pageSize, 0xff), 0, pageSize, (root - 1) * pageSize);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function tempFilesUnder(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { recursive: true }).catch(() => [] as string[]);
+  return entries.filter((name) => name.endsWith('.tmp'));
+}
+
+function logLines(): { lines: string[]; log: pino.Logger } {
+  const lines: string[] = [];
+  return { lines, log: pino({ level: 'info' }, { write: (line: string) => lines.push(line) }) };
+}
+
+describe('a damaged SQLite file', () => {
+  let store: TestStore;
+  afterEach(async () => {
+    await store.drop();
+  });
+
+  it('is refused at start-up, with a message naming the file, by the server and the command line', async () => {
+    store = await createTestStore('sqlite');
+    const services = await openTestServices(store);
+    await userWithPicture(services);
+    await services.close();
+    const file = sqliteFileOf(store.dataDir);
+    await damageTable(file, 'site_renditions');
+
+    await expect(openTestServices(store)).rejects.toThrow(`The database file ${file} is damaged`);
+    const cli = await runCommand(['status'], store.env);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/is damaged \((SQLITE_CORRUPT|SQLite's quick_check: .+)\)\./);
+    expect(cli.stderr).toContain('restore it from a backup');
+  });
+
+  it('makes /readyz answer 503 while the server runs on it, where /healthz still says ok', async () => {
+    store = await createTestStore('sqlite');
+    const services = await openTestServices(store);
+    const app = await buildApp(services);
+    try {
+      await userWithPicture(services);
+      expect((await app.inject('/readyz')).json()).toEqual({ status: 'ready', database: 'ok', photos: 'ok' });
+      // Everything into the file itself, then a page of it broken under the running server.
+      await sql`pragma wal_checkpoint(truncate)`.execute(services.database.db);
+      await damageTable(sqliteFileOf(store.dataDir), 'site_renditions');
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // past the probe's shared answer
+
+      const ready = await app.inject('/readyz');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toEqual({
+        status: 'not_ready',
+        database: 'the database file is damaged (SQLITE_CORRUPT)',
+        photos: 'not checked',
+      });
+      expect(ready.headers['cache-control']).toBe('no-store');
+      expect((await app.inject('/healthz')).statusCode).toBe(200);
+    } finally {
+      await app.close();
+      await services.close();
+    }
+  });
+
+  it('is a file that is not a database at all: refused, and left as it was', async () => {
+    store = await createTestStore('sqlite');
+    const file = sqliteFileOf(store.dataDir);
+    await fs.writeFile(file, 'these are my notes, not a database\n'.repeat(200));
+    await expect(openTestServices(store)).rejects.toThrow(`The file ${file} is not a SQLite database (SQLITE_NOTADB)`);
+    expect(await fs.readFile(file, 'utf8')).toMatch(/^these are my notes/);
+  });
+});
+
+describe("another application's SQLite file", () => {
+  let store: TestStore;
+  afterEach(async () => {
+    await store.drop();
+  });
+
+  it('is not migrated: photosync refuses it and adds no table', async () => {
+    store = await createTestStore('sqlite');
+    const file = sqliteFileOf(store.dataDir);
+    const other = new SQLite(file);
+    other.exec('create table invoices (id integer primary key, total real); insert into invoices values (1, 9.5)');
+    other.exec('create table customers (id integer primary key, name text)');
+    other.close();
+
+    await expect(openTestServices(store)).rejects.toThrow(
+      `The database file ${file} holds another application's tables (customers, invoices) and none of photosync's`,
+    );
+    const cli = await runCommand(['status'], store.env);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toContain('PHOTOSYNC_DATA_DIR to a folder of its own');
+
+    const after = new SQLite(file, { readonly: true });
+    const tables = after.prepare("select name from sqlite_master where type = 'table' order by name").pluck().all();
+    after.close();
+    expect(tables).toEqual(['customers', 'invoices']);
+  });
+
+  it('an empty file, or one of photosync, still opens', async () => {
+    store = await createTestStore('sqlite');
+    await fs.writeFile(sqliteFileOf(store.dataDir), '');
+    const first = await openTestServices(store);
+    await makeUser(first);
+    await first.close();
+    const again = await openTestServices(store);
+    await again.close();
+  });
+});
+
+describeEachDialect('/readyz', (dialect) => {
+  let store: TestStore;
+  let services: Services;
+  let app: App;
+  beforeAll(async () => {
+    store = await createTestStore(dialect);
+    services = await openTestServices(store);
+    app = await buildApp(services);
+  });
+  afterAll(async () => {
+    await app.close();
+    await services.close();
+    await store.drop();
+  });
+
+  it('reads the database and a stored picture: ready', async () => {
+    await userWithPicture(services);
+    const ready = await app.inject('/readyz');
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ready', database: 'ok', photos: 'ok' });
+  });
+
+  it.runIf(dialect === 'sqlite')('is not ready when the photo files are gone (a folder not mounted)', async () => {
+    await fs.rm(path.join(store.dataDir, 'photos'), { recursive: true, force: true });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const ready = await app.inject('/readyz');
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toEqual({ status: 'not_ready', database: 'ok', photos: 'a stored picture is missing' });
+  });
+});
+
+/** Node's file operations, except that writing fails with `code` while `failing` is set. */
+function faultyFiles(): BlobFileSystem & { failWith: string | undefined } {
+  const files = {
+    failWith: undefined as string | undefined,
+    mkdir: fs.mkdir,
+    rename: fs.rename,
+    rm: fs.rm,
+    readFile: fs.readFile,
+    open: (async (file: string, flags: string) => {
+      const handle = await fs.open(file, flags);
+      const code = files.failWith;
+      if (code === undefined) return handle;
+      // The file exists (as after a write that got part of the way), and the write fails.
+      return Object.assign(Object.create(handle) as fs.FileHandle, {
+        writeFile: () =>
+          Promise.reject(Object.assign(new Error(`${code}: write failed, write '${file}'`), { code, path: file })),
+        close: () => handle.close(),
+      });
+    }) as BlobFileSystem['open'],
+  };
+  return files;
+}
+
+describe.each([
+  ['full', 'ENOSPC', 'storage_full', 'the disk is full (ENOSPC)', 'its disk is full'],
+  ['read-only', 'EROFS', 'storage_read_only', 'the storage is read-only (EROFS)', 'its storage is read-only'],
+])('a %s disk under the photo store', (_what, code, id, words, told) => {
+  let store: TestStore;
+  let services: Services;
+  let app: App;
+  const files = faultyFiles();
+  const { lines, log } = logLines();
+  let owner: DirectoryUser;
+  let ownerToken: string;
+  let colleagueToken: string;
+  let before: Buffer;
+
+  beforeAll(async () => {
+    store = await createTestStore('sqlite');
+    services = await openTestServices(store, {}, { blobFiles: files, log });
+    app = await buildApp(services);
+    owner = await userWithPicture(services);
+    ownerToken = await userToken(services, owner, ['ProfilePhoto.ReadWrite.All']);
+    colleagueToken = await userToken(services, await makeUser(services));
+    const current = await app.inject({ url: '/v1.0/me/photo/$value', headers: bearer(ownerToken) });
+    expect(current.statusCode).toBe(200);
+    before = current.rawPayload;
+    files.failWith = code;
+  });
+  afterAll(async () => {
+    await app.close();
+    await services.close();
+    await store.drop();
+  });
+
+  it('answers an upload 503 with the cause in words, changes nothing, and leaves no temporary file', async () => {
+    const put = await app.inject({
+      method: 'PUT',
+      url: '/v1.0/me/photo/$value',
+      headers: { ...bearer(ownerToken), 'content-type': 'image/jpeg' },
+      payload: await solidJpeg([200, 30, 30], 300),
+    });
+    expect(put.statusCode).toBe(503);
+    expect(put.headers['retry-after']).toBeDefined();
+    expect(put.json().error.code).toBe('serviceNotAvailable');
+    expect(put.json().error.message).toContain(told);
+    expect(await tempFilesUnder(path.join(store.dataDir, 'photos'))).toEqual([]);
+    // The log names the real cause.
+    const logged = lines.map((line) => JSON.parse(line) as { id?: string; err?: { code?: string } });
+    expect(logged.some((entry) => entry.id === id && entry.err?.code === code)).toBe(true);
+
+    const after = await app.inject({ url: '/v1.0/me/photo/$value', headers: bearer(ownerToken) });
+    expect(after.statusCode).toBe(200);
+    expect(after.rawPayload.equals(before)).toBe(true);
+  });
+
+  it('keeps serving the current pictures, to colleagues and to the owner', async () => {
+    const url = `/_layouts/15/userphoto.aspx?size=L&accountname=${owner.upn}`;
+    const seen = await app.inject({ url, headers: bearer(colleagueToken) });
+    expect(seen.statusCode).toBe(200);
+    expect(seen.headers['content-type']).toBe('image/jpeg');
+    const own = await app.inject({ url, headers: bearer(ownerToken) });
+    expect(own.statusCode).toBe(200);
+    expect(own.rawPayload.equals(seen.rawPayload)).toBe(true);
+  });
+
+  it('is named at start-up, which still opens so the stored pictures are served', async () => {
+    const startup = logLines();
+    const again = await openTestServices(store, {}, { blobFiles: files, log: startup.log });
+    await again.close();
+    const named = startup.lines.map((line) => JSON.parse(line) as { msg: string; code?: string });
+    expect(named.some((entry) => entry.code === code && entry.msg.includes(words))).toBe(true);
+    expect(await tempFilesUnder(path.join(store.dataDir, 'photos'))).toEqual([]);
+  });
+});
+
+describe('temporary files of writes that never finished', () => {
+  it('are removed at start-up; one of a writer still running is left alone', async () => {
+    const store = await createTestStore('sqlite');
+    try {
+      const folder = path.join(store.dataDir, 'photos', 'mail', 'someone');
+      await fs.mkdir(folder, { recursive: true });
+      // A pid above Linux's pid_max: a writer that cannot be running.
+      const orphan = path.join(folder, `a.jpg.4194305.${Date.now()}.tmp`);
+      const live = path.join(folder, `b.jpg.${process.pid}.${Date.now()}.tmp`);
+      await fs.writeFile(orphan, 'half a picture');
+      await fs.writeFile(live, 'a picture being written');
+      const services = await openTestServices(store);
+      await services.close();
+      await expect(fs.access(orphan)).rejects.toThrow();
+      await expect(fs.access(live)).resolves.toBeUndefined();
+    } finally {
+      await store.drop();
+    }
+  });
+});
+
+describe('a SQLite database that cannot grow (SQLITE_FULL)', () => {
+  it("still serves the owner's own L picture when the sync cannot record itself, and names the cause", async () => {
+    const store = await createTestStore('sqlite');
+    const { lines, log } = logLines();
+    const services = await openTestServices(store, { PHOTOSYNC_RECHECK_SECONDS: '0' }, { log });
+    const app = await buildApp(services);
+    try {
+      const owner = await userWithPicture(services);
+      const token = await userToken(services, owner);
+      const url = `/_layouts/15/userphoto.aspx?size=L&accountname=${owner.upn}`;
+      const before = (await app.inject({ url, headers: bearer(token) })).rawPayload;
+      // SQLite's own limit: the file may not grow by one page more, as on a full disk.
+      const pages = (await sql<{ page_count: number }>`pragma page_count`.execute(services.database.db)).rows[0];
+      await sql.raw(`pragma max_page_count = ${pages?.page_count ?? 1}`).execute(services.database.db);
+
+      // Every view of one's own L picture records an attempt, until the file's pages are full.
+      let unrecorded = 0;
+      for (let i = 0; i < 400 && unrecorded === 0; i++) {
+        const response = await app.inject({ url, headers: bearer(token) });
+        expect(response.statusCode).toBe(200);
+        expect(response.rawPayload.equals(before)).toBe(true);
+        if (response.headers['x-photosync-sync'] === 'failed') unrecorded++;
+      }
+      expect(unrecorded).toBe(1);
+      const logged = lines.map((line) => JSON.parse(line) as { msg: string; code?: string });
+      expect(logged.some((entry) => entry.code === 'SQLITE_FULL' && entry.msg.includes('sync not recorded'))).toBe(
+        true,
+      );
+    } finally {
+      await app.close();
+      await services.close();
+      await store.drop();
+    }
+  });
+});

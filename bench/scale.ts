@@ -51,7 +51,10 @@ const statusReportPage: PageQuery = async (store) => {
 const ADMIN_PAGES: Array<{ label: string; query: UsersPageQuery }> = [
   { label: '"out of step" (state changed, longest waiting first)', query: { state: 'changed', sort: 'waiting' } },
   { label: 'all users, first page by name', query: { sort: 'name' } },
-  { label: 'search "user 0012" (prefix of display name or UPN)', query: { search: 'user 0012', sort: 'name' } },
+  { label: 'search "user 0012" (start of display name or UPN)', query: { search: 'user 0012', sort: 'name' } },
+  { label: 'search "r 001234" (any part: trigram index, 1 match)', query: { search: 'r 001234', sort: 'name' } },
+  { label: 'search "er 0012" (any part: trigram index, 100 matches)', query: { search: 'er 0012', sort: 'name' } },
+  { label: 'search "user" (any part: every user matches)', query: { search: 'user', sort: 'name' } },
 ];
 
 const adminPage = (store: BenchStore, query: UsersPageQuery) =>

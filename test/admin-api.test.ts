@@ -114,7 +114,15 @@ describeEachDialect('admin console', (dialect) => {
     expect((await api('GET', `/admin/api/users/${user.upn}`, adminToken)).json().prompts).toEqual([]);
 
     const prompted = await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn, plain.upn] });
-    expect(prompted.json()).toEqual({ prompted: 1, skipped: [{ upn: plain.upn, state: 'no_photo' }], email: 'off' });
+    expect(prompted.json()).toEqual({
+      prompted: 1,
+      skipped: [{ upn: plain.upn, state: 'no_photo' }],
+      askedAgain: [],
+      email: 'off',
+    });
+    // A second request while the first is open is made, and says so.
+    const again = await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn] });
+    expect(again.json()).toMatchObject({ prompted: 1, skipped: [], askedAgain: [user.upn] });
 
     const browser = new FormClient(app);
     await browser.signIn(user.upn, PASSWORD);
@@ -189,9 +197,11 @@ describeEachDialect('admin console', (dialect) => {
     expect(forged.statusCode).toBe(403);
     const none = await browser.request('POST', '/admin/prompts', { _csrf: token });
     expect(none.statusCode).toBe(400);
-    expect(none.body).toContain('Vali kõigepealt vähemalt üks kasutaja.');
+    // Nothing selected is answered on the users page itself, beside the table.
+    expect(none.body).toContain('<div class="alert" role="alert"><p>Vali kõigepealt vähemalt üks kasutaja.</p></div>');
+    expect(none.body).toContain('<title>Kasutajad – Haldus – photosync</title>');
     // An error page is titled as one, not "Haldus – Haldus".
-    expect(none.body).toContain('<title>Midagi läks valesti – Haldus – photosync</title>');
+    expect(forged.body).toContain('<title>Midagi läks valesti – Haldus – photosync</title>');
     expect(forged.body).toContain('<h1>Midagi läks valesti</h1>');
 
     const sent = await browser.request('POST', '/admin/prompts', { _csrf: token, upn: [user.upn] });
@@ -201,7 +211,10 @@ describeEachDialect('admin console', (dialect) => {
 
     const detail = await browser.request('GET', `/admin/users/${user.upn}`);
     expect(detail.body).toContain('Saidid seda ei kasuta');
-    expect(detail.body).toContain('sharepoint_tile');
+    // Triggers and outcomes in words, not codes.
+    expect(detail.body).toContain('<td>SharePoint avati portaalist</td>');
+    expect(detail.body).toContain('Sünkroonitud</span>');
+    expect(detail.body).not.toMatch(/>\s*(sharepoint_tile|synced)\s*</);
 
     const sync = await browser.request('POST', '/admin/sync', { _csrf: token, upn: user.upn });
     expect(sync.statusCode).toBe(403);

@@ -59,7 +59,8 @@ describe.skipIf(chromiumMissing())('admin console in a browser', { timeout: 120_
     await adminPage.selectOption('#state', 'changed');
     await Promise.all([adminPage.waitForURL(/state=changed/), adminPage.click('.filters button')]);
     const row = adminPage.locator(`tr[data-upn="${jane.upn}"]`);
-    expect(await row.locator('.state').textContent()).toBe('Changed since last sync');
+    // A badge: an icon (hidden from screen readers) and the words.
+    expect(await row.locator('.state .badge').textContent()).toBe('↻Changed since last sync');
     await row.locator('input[type=checkbox]').check();
     await Promise.all([adminPage.waitForURL(/notice=prompted/), adminPage.click('text=Ask selected users to sync')]);
     expect(await adminPage.locator('.notice').textContent()).toBe('Users asked to sync: 1.');

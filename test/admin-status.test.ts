@@ -7,6 +7,7 @@ import type { Services } from '../src/services.js';
 import { getMailPhoto } from '../src/mail/photo-store.js';
 import { listSyncStatus } from '../src/sync/status.js';
 import { renditionSpec } from '../src/sites/library.js';
+import { isOutOfStep, SYNC_STATES, type SyncStateName } from '../src/sync/state.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import { describeEachDialect, useTestServices } from './support/services.js';
 
@@ -83,6 +84,85 @@ describeEachDialect('admin user status', (dialect) => {
     await services.sync.sync(user, 'sharepoint_tile');
   });
 
+  it('lists those a request to sync can help first, by the same rule as the sync state module', async () => {
+    const { db } = services.database;
+    const user = await makeUser(services);
+    // The generated column repeats isOutOfStep in SQL: each state, set in a transaction rolled back.
+    for (const state of SYNC_STATES) {
+      const rank = await db
+        .transaction()
+        .execute(async (trx) => {
+          await trx.updateTable('admin_user_status').set({ state }).where('user_id', '=', user.id).execute();
+          const row = await trx
+            .selectFrom('admin_user_status')
+            .select('action_rank')
+            .where('user_id', '=', user.id)
+            .executeTakeFirstOrThrow();
+          throw Object.assign(new Error('roll back'), { rank: row.action_rank });
+        })
+        .catch((error: { rank: number }) => error.rank);
+      expect([state, rank]).toEqual([state, isOutOfStep(state) ? 0 : 1]);
+    }
+
+    const changed = await makeUser(services);
+    await giveMailPhoto(services, changed, await solidJpeg([0, 90, 0], 64));
+    const all: Array<{ state: SyncStateName; since: number }> = [];
+    let after: string | undefined;
+    do {
+      const page = await listUsersPage(db, { after, limit: 7 });
+      all.push(...page.users);
+      after = page.next ?? undefined;
+    } while (after);
+    const firstOther = all.findIndex((u) => !isOutOfStep(u.state));
+    expect(firstOther).toBeGreaterThan(0);
+    expect(all.slice(firstOther).every((u) => !isOutOfStep(u.state))).toBe(true);
+    expect(all.length).toBe(
+      await db
+        .selectFrom('admin_user_status')
+        .select('user_id')
+        .execute()
+        .then((r) => r.length),
+    );
+  });
+
+  it('finds any part of a name or UPN, through an index', async () => {
+    const { db } = services.database;
+    const kalle = await makeUser(services, { displayName: 'Kalle Kask', upn: `kalle.k.${dialect}@tartu.example` });
+    await makeUser(services, { displayName: 'Mari Maasikas', upn: `mari.${dialect}@tartu.example` });
+    const names = async (search: string) =>
+      (await listUsersPage(db, { search, sort: 'name', limit: 50 })).users.map((u) => u.displayName);
+    expect(await names('Kask')).toEqual(['Kalle Kask']);
+    expect(await names('ALLE K')).toEqual(['Kalle Kask']);
+    expect(await names(`k.${dialect}@tartu`)).toEqual(['Kalle Kask']);
+    expect(await names('tartu.example')).toEqual(['Kalle Kask', 'Mari Maasikas']);
+    expect(await names('ka%k')).toEqual([]);
+    expect(await names('"kask')).toEqual([]);
+    // Under three characters: the start of a name or UPN.
+    expect(await names('ka')).toEqual(['Kalle Kask']);
+    // A renamed user is found by the new name only.
+    await db.updateTable('directory_users').set({ display_name: 'Kalle Kuusk' }).where('id', '=', kalle.id).execute();
+    expect(await names('Kask')).toEqual([]);
+    expect(await names('kuusk')).toEqual(['Kalle Kuusk']);
+
+    if (dialect === 'sqlite') {
+      expect(await planOf(services, { search: 'kask', sort: 'name', limit: 50 })).toMatch(
+        /admin_user_search VIRTUAL TABLE INDEX/,
+      );
+    } else {
+      // A table this small is cheaper to scan; the question is whether the index can serve the search.
+      const compiled = pageKeysQuery(db, { search: 'kask', sort: 'name', limit: 50 }).compile();
+      const plan = await db.transaction().execute(async (trx) => {
+        await sql`set local enable_seqscan = off`.execute(trx);
+        const result = await trx.executeQuery<Record<string, unknown>>(
+          CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]),
+        );
+        return result.rows.map((r) => String(r['QUERY PLAN'])).join('\n');
+      });
+      expect(plan).toMatch(/Bitmap Index Scan on admin_user_status_search_name_trgm/);
+      expect(plan).toMatch(/Bitmap Index Scan on admin_user_status_upn_trgm/);
+    }
+  });
+
   it('pages through a few thousand users by index, each user once, in waiting order', async () => {
     const { db } = services.database;
     const now = Date.now();
@@ -143,11 +223,13 @@ describeEachDialect('admin user status', (dialect) => {
     expect(counts.find((c) => c.state === 'never_synced')?.users).toBeGreaterThanOrEqual(300);
 
     // The plans: every page form reads an index range of the status table, never the whole table.
-    const cursor = (await listUsersPage(db, { state: 'never_synced', limit: 10 })).next!;
+    const cursor = (await listUsersPage(db, { state: 'never_synced', sort: 'waiting', limit: 10 })).next!;
     const queries = [
       { state: 'never_synced' as const, sort: 'waiting' as const, after: cursor },
       { state: 'changed' as const, sort: 'name' as const },
       { sort: 'waiting' as const },
+      { sort: 'action' as const },
+      { sort: 'action' as const, after: (await listUsersPage(db, { limit: 10 })).next! },
       { search: 'bulk p', sort: 'name' as const },
     ];
     for (const query of queries) {

@@ -68,7 +68,10 @@ export async function userDetail(services: Services, upn: string): Promise<UserD
 
 export interface PromptResult {
   prompted: number;
-  skipped: Array<{ upn: string; state: SyncStateName }>;
+  skipped: Array<{ upn: string; name: string; state: SyncStateName }>;
+  /** Users asked again while an earlier request to them is still open. */
+  askedAgain: string[];
+  auditId: number;
   /** sending: e-mails go out in the background; off: no SMTP_URL. */
   email: 'sending' | 'off';
 }
@@ -79,11 +82,11 @@ export interface PromptResult {
  */
 export async function askToSync(services: Services, actor: DirectoryUser, target: PromptTarget): Promise<PromptResult> {
   const outbox = services.promptOutbox;
-  const { promptIds, skipped } = await promptUsers(services.database.db, actor, target, {
+  const { promptIds, skipped, askedAgain, auditId } = await promptUsers(services.database.db, actor, target, {
     email: outbox !== undefined,
   });
   if (outbox && promptIds.length > 0) outbox.nudge();
-  return { prompted: promptIds.length, skipped, email: outbox ? 'sending' : 'off' };
+  return { prompted: promptIds.length, skipped, askedAgain, auditId, email: outbox ? 'sending' : 'off' };
 }
 
 export interface OperatorSyncResult {

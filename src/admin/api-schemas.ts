@@ -137,6 +137,8 @@ export const API_SCHEMAS = {
       200: Type.Object({
         prompted: Type.Integer(),
         skipped: Type.Array(Type.Object({ upn: Type.String(), state: State })),
+        /** Users asked again while an earlier request to them was still open. */
+        askedAgain: Type.Array(Type.String()),
         email: literals(['sending', 'off'] as const),
       }),
       ...errorResponses,

@@ -20,11 +20,32 @@ export async function recordAudit(
   action: AuditAction,
   detail: Record<string, unknown>,
   at = Date.now(),
-): Promise<void> {
-  await db
+): Promise<number> {
+  const row = await db
     .insertInto('admin_audit')
     .values({ at, actor_id: actor.id, actor_upn: actor.upn, action, detail: JSON.stringify(detail) })
-    .execute();
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return Number(row.id);
+}
+
+export async function getAuditEntry(db: Db, id: number): Promise<AuditEntry | undefined> {
+  const r = await db
+    .selectFrom('admin_audit')
+    .select(['id', 'at', 'actor_upn', 'action', 'detail'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return r && toEntry(r);
+}
+
+function toEntry(r: { id: number; at: number; actor_upn: string; action: string; detail: string }): AuditEntry {
+  return {
+    id: Number(r.id),
+    at: r.at,
+    actorUpn: r.actor_upn,
+    action: r.action as AuditAction,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+  };
 }
 
 /** Newest first; `before` is the id of the last entry of the previous page. */
@@ -40,12 +61,6 @@ export async function listAudit(
     .orderBy('id', 'desc')
     .limit(limit + 1)
     .execute();
-  const entries = rows.slice(0, limit).map((r) => ({
-    id: Number(r.id),
-    at: r.at,
-    actorUpn: r.actor_upn,
-    action: r.action as AuditAction,
-    detail: JSON.parse(r.detail) as Record<string, unknown>,
-  }));
+  const entries = rows.slice(0, limit).map(toEntry);
   return { entries, next: rows.length > limit ? (entries.at(-1)?.id ?? null) : null };
 }

@@ -17,8 +17,12 @@ export type PromptTarget = { upns: string[] } | { allOutOfStep: true };
 
 export interface PromptOutcome {
   promptIds: number[];
-  /** Users not prompted because they are not out of step, with their state. */
-  skipped: Array<{ upn: string; state: SyncStateName }>;
+  /** Users not prompted because they are not out of step, with their state (the reason). */
+  skipped: Array<{ upn: string; name: string; state: SyncStateName }>;
+  /** Users asked although an earlier request to them is still open (they get a second e-mail). */
+  askedAgain: string[];
+  /** The audit entry that records this request. */
+  auditId: number;
 }
 
 /**
@@ -57,10 +61,15 @@ export async function promptUsers(
       const stateOf = new Map(states.map((s) => [s.user_id, s.state as SyncStateName]));
       const skipped: PromptOutcome['skipped'] = [];
       const promptIds: number[] = [];
+      const open = await openPromptUsers(
+        trx,
+        users.map((u) => u.id),
+      );
+      const askedAgain = users.filter((u) => open.has(u.id) && isOutOfStep(stateOf.get(u.id) ?? 'no_photo'));
       for (const user of users) {
         const state = stateOf.get(user.id) ?? 'no_photo';
         if (!isOutOfStep(state)) {
-          skipped.push({ upn: user.upn, state });
+          skipped.push({ upn: user.upn, name: user.displayName, state });
           continue;
         }
         const row = await trx
@@ -71,20 +80,35 @@ export async function promptUsers(
         promptIds.push(Number(row.id));
       }
       if (options.email) await enqueuePromptMails(trx, promptIds, at);
-      await recordAudit(
+      const auditId = await recordAudit(
         trx,
         actor,
         'prompt',
         {
           users: users.filter((u) => !skipped.some((s) => s.upn === u.upn)).map((u) => u.upn),
           skipped,
+          askedAgain: askedAgain.map((u) => u.upn),
         },
         at,
       );
-      return { promptIds, skipped };
+      return { promptIds, skipped, askedAgain: askedAgain.map((u) => u.upn), auditId };
     });
   }
   return db.transaction().execute(async (trx) => {
+    const again = await trx
+      .selectFrom('admin_user_status as st')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('st.state', 'in', [...OUT_OF_STEP_STATES])
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('admin_prompts as pr')
+            .select('pr.id')
+            .whereRef('pr.user_id', '=', 'st.user_id')
+            .where('pr.resolved_at', 'is', null),
+        ),
+      )
+      .executeTakeFirst();
     await trx
       .insertInto('admin_prompts')
       .columns(['user_id', 'prompted_by', 'created_at', 'mail_etag'])
@@ -109,9 +133,28 @@ export async function promptUsers(
         at,
       );
     }
-    await recordAudit(trx, actor, 'prompt', { allOutOfStep: true, users: rows.length }, at);
-    return { promptIds: rows.map((r) => Number(r.id)), skipped: [] };
+    const askedAgain = Number(again?.n ?? 0);
+    const auditId = await recordAudit(trx, actor, 'prompt', { allOutOfStep: true, users: rows.length, askedAgain }, at);
+    return { promptIds: rows.map((r) => Number(r.id)), skipped: [], askedAgain: [], auditId };
   });
+}
+
+/** Of these users, those with a request to sync that is still open (not yet in step since). */
+async function openPromptUsers(db: Db, userIds: string[]): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('admin_prompts')
+    .select('user_id')
+    .distinct()
+    .where('user_id', 'in', userIds)
+    .where('resolved_at', 'is', null)
+    .execute();
+  return new Set(rows.map((r) => r.user_id));
+}
+
+/** The open request to sync for this user, if any: the console warns before asking again. */
+export async function openPrompt(db: Db, userId: string): Promise<PromptRecord | undefined> {
+  return (await listPrompts(db, userId)).find((p) => p.resolvedAt === null);
 }
 
 async function mailEtag(db: Db, userId: string): Promise<string | null> {

@@ -17,7 +17,8 @@ import { SYNC_STATES } from '../sync/state.js';
 import { ADMIN_PAGES } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { adminApiRoutes } from './api.js';
-import { listAudit } from './audit.js';
+import { getAuditEntry, listAudit } from './audit.js';
+import { promptNotice } from './pages/notices.js';
 import { auditPage } from './pages/audit.js';
 import type { Notice } from './pages/console.js';
 import { consoleErrorPage } from './pages/error.js';
@@ -25,11 +26,12 @@ import { overviewPage } from './pages/overview.js';
 import { settingsPage } from './pages/settings.js';
 import { userDetailPage } from './pages/user-detail.js';
 import { usersPage } from './pages/users.js';
-import { countByState, listUsersPage, USER_SORTS } from './users-query.js';
+import { countByState, firstOutOfStep, listUsersPage, USER_SORTS } from './users-query.js';
 
 // The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.
 
 const STYLESHEET = readAsset(new URL('./assets/admin.css', import.meta.url), 'text/css; charset=utf-8');
+const SCRIPT = readAsset(new URL('./assets/admin.js', import.meta.url), 'text/javascript; charset=utf-8');
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const tags = ['admin'];
 const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -37,7 +39,8 @@ const literals = <T extends readonly string[]>(values: T) => Type.Union(values.m
 const NoticeQuery = {
   notice: Type.Optional(literals(['prompted', 'synced', 'saved'] as const)),
   n: Type.Optional(Type.Integer({ minimum: 0 })),
-  skipped: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** The audit entry of the request to sync, which the notice reads back. */
+  audit: Type.Optional(Type.Integer({ minimum: 1 })),
 };
 const UpnList = Type.Optional(Type.Array(Type.String({ maxLength: 300 }), { maxItems: 500 }));
 
@@ -76,6 +79,11 @@ async function adminPages(app: App, services: Services): Promise<void> {
     { config: { auth: false }, schema: { summary: 'Admin stylesheet', tags } },
     (request, reply) => sendAsset(request, reply, STYLESHEET),
   );
+  app.get(
+    '/admin/assets/admin.js',
+    { config: { auth: false }, schema: { summary: 'Admin script (copy buttons, select all)', tags } },
+    (request, reply) => sendAsset(request, reply, SCRIPT),
+  );
 
   /** The mail photo (its bytes read only when sent) or the directory photo, with their ETags. */
   async function consolePhoto(userId: string, which: 'mail' | 'directory') {
@@ -87,10 +95,17 @@ async function adminPages(app: App, services: Services): Promise<void> {
     return jpeg && { tag: contentTag(jpeg), bytes: () => Promise.resolve(jpeg) };
   }
 
-  const notice = (page: PageContext, query: { notice?: string; n?: number; skipped?: number }): Notice | undefined => {
+  const notice = async (
+    page: PageContext,
+    query: { notice?: string; n?: number; audit?: number },
+  ): Promise<Notice | undefined> => {
     const n = query.n ?? 0;
-    const skipped = query.skipped ? ` ${page.t('admin.notice.skipped', { n: query.skipped })}` : '';
-    if (query.notice === 'prompted') return { kind: 'ok', text: page.t('admin.notice.prompted', { n }) + skipped };
+    if (query.notice === 'prompted' && query.audit !== undefined) {
+      const entry = await getAuditEntry(db, query.audit);
+      // Only the admin who asked is told about it (the number in the address is not a secret).
+      if (entry?.action !== 'prompt' || entry.actorUpn !== page.user?.upn) return undefined;
+      return promptNotice(page, entry);
+    }
     if (query.notice === 'synced') return { kind: 'ok', text: page.t('admin.notice.synced', { n }) };
     if (query.notice === 'saved') return { kind: 'ok', text: page.t('admin.notice.saved') };
     return undefined;
@@ -101,7 +116,8 @@ async function adminPages(app: App, services: Services): Promise<void> {
     { schema: { summary: 'Admin overview', tags, querystring: Type.Object(NoticeQuery), response: html } },
     async (request, reply) => {
       const { page } = await admin(request, reply);
-      return sendPage(reply, overviewPage(page, await countByState(db), notice(page, request.query)));
+      const [counts, first] = await Promise.all([countByState(db), firstOutOfStep(db)]);
+      return sendPage(reply, overviewPage(page, counts, first, await notice(page, request.query)));
     },
   );
 
@@ -132,7 +148,10 @@ async function adminPages(app: App, services: Services): Promise<void> {
       };
       const users = await listUsersPage(db, { ...query, limit: 50 });
       const operatorSync = (await services.settings.refresh()).operatorSync;
-      return sendPage(reply, usersPage(page, query, users, { operatorSync, notice: notice(page, request.query) }));
+      return sendPage(
+        reply,
+        usersPage(page, query, users, { operatorSync, notice: await notice(page, request.query) }),
+      );
     },
   );
 
@@ -151,7 +170,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
       const { page } = await admin(request, reply);
       const detail = await userDetail(services, request.params.upn);
       const operatorSync = (await services.settings.refresh()).operatorSync;
-      return sendPage(reply, userDetailPage(page, detail, { operatorSync, notice: notice(page, request.query) }));
+      return sendPage(reply, userDetailPage(page, detail, { operatorSync, notice: await notice(page, request.query) }));
     },
   );
 
@@ -171,15 +190,22 @@ async function adminPages(app: App, services: Services): Promise<void> {
       preValidation: app.csrfProtection,
     },
     async (request, reply) => {
-      const { user } = await admin(request, reply);
+      const { user, page } = await admin(request, reply);
       const body = request.body;
+      if (body.all !== '1' && (body.upn ?? []).length === 0) {
+        // Answered on the users page itself, not on an error page.
+        const users = await listUsersPage(db, { limit: 50 });
+        const operatorSync = (await services.settings.refresh()).operatorSync;
+        const nothing = { kind: 'error' as const, text: page.t('admin.error.nothingSelected') };
+        return sendPage(reply, usersPage(page, {}, users, { operatorSync, notice: nothing }), 400);
+      }
       const result = await askToSync(
         services,
         user,
         body.all === '1' ? { allOutOfStep: true } : { upns: body.upn ?? [] },
       );
       const where = body.all === '1' ? '/admin' : backTo(body);
-      return reply.redirect(`${where}?notice=prompted&n=${result.prompted}&skipped=${result.skipped.length}`, 303);
+      return reply.redirect(`${where}?notice=prompted&audit=${result.auditId}`, 303);
     },
   );
 
@@ -204,7 +230,10 @@ async function adminPages(app: App, services: Services): Promise<void> {
       const settings = await services.settings.refresh();
       return sendPage(
         reply,
-        settingsPage(page, settings, { emailOn: services.mailer !== undefined, notice: notice(page, request.query) }),
+        settingsPage(page, settings, {
+          emailOn: services.mailer !== undefined,
+          notice: await notice(page, request.query),
+        }),
       );
     },
   );

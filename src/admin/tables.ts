@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /** Overrides of the environment's sync settings, and the rendition spec the status triggers compare with. */
 export interface AdminSettingsTable {
@@ -16,6 +16,8 @@ export interface AdminUserStatusTable {
   upn: string;
   search_name: string;
   rendition_spec: string | null;
+  /** Computed by the database: 0 while a request to sync can help (out of step), 1 otherwise. */
+  action_rank: ColumnType<number, never, never>;
 }
 
 export interface AdminPromptsTable {

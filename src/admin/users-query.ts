@@ -1,20 +1,24 @@
+import { PostgresAdapter, sql } from 'kysely';
 import { invalidInput } from '../errors.js';
 import type { Db } from '../storage/database.js';
-import { SYNC_STATES, type SyncStateName } from '../sync/state.js';
+import { isOutOfStep, SYNC_STATES, type SyncStateName } from '../sync/state.js';
 import { usersWithSyncTables } from '../sync/status.js';
 
 // The admin console's users table: one indexed read of `admin_user_status` per page (keyset
 // pagination, so page 2,000 costs what page 1 costs), then the page's few rows joined by key.
 
-export const USER_SORTS = ['waiting', 'name', 'upn'] as const;
+export const USER_SORTS = ['action', 'waiting', 'name', 'upn'] as const;
 export type UserSort = (typeof USER_SORTS)[number];
 export const MAX_PAGE = 200;
 
 export interface UsersPageQuery {
   state?: SyncStateName | undefined;
-  /** Start of the display name or of the UPN, any case. */
+  /** Any part of the display name or of the UPN, any case (the start only, under 3 characters). */
   search?: string | undefined;
-  /** waiting: longest in its state first; name, upn: alphabetical. */
+  /**
+   * action (the default): those a request to sync can help first, each group longest waiting
+   * first; waiting: longest in its state first; name, upn: alphabetical.
+   */
   sort?: UserSort | undefined;
   /** The `next` cursor of the previous page. */
   after?: string | undefined;
@@ -44,14 +48,30 @@ export interface UsersPage {
   next: string | null;
 }
 
-const SORT_COLUMN = { waiting: 'since', name: 'search_name', upn: 'upn' } as const;
+type SortColumn = 'action_rank' | 'since' | 'search_name' | 'upn';
+const SORT_COLUMNS: Record<UserSort, SortColumn[]> = {
+  action: ['action_rank', 'since'],
+  waiting: ['since'],
+  name: ['search_name'],
+  upn: ['upn'],
+};
+const NUMERIC: ReadonlySet<SortColumn> = new Set(['action_rank', 'since']);
+type CursorValue = string | number;
+
+/** Searches this long or longer match anywhere in a name or UPN (trigram indexes); shorter, at the start. */
+export const MIN_SUBSTRING = 3;
+
+/** LIKE '%…%' with the pattern's own % and _ taken literally (PostgreSQL's default escape is \\). */
+const likeAnywhere = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+/** An FTS5 phrase: with the trigram tokenizer, the text anywhere in the indexed column. */
+const ftsPhrase = (text: string) => `"${text.replace(/"/g, '""')}"`;
 
 const pageLimit = (query: UsersPageQuery) => Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
 
 /** The one statement that reads the status table for a page (exported so its plan can be checked). */
 export function pageKeysQuery(db: Db, query: UsersPageQuery) {
-  const sort = query.sort ?? 'waiting';
-  const column = SORT_COLUMN[sort];
+  const sort = query.sort ?? 'action';
+  const columns = SORT_COLUMNS[sort];
   const after = query.after ? decodeCursor(query.after, sort) : undefined;
   const search = query.search?.trim().toLowerCase();
   if (query.state !== undefined && !SYNC_STATES.includes(query.state)) {
@@ -59,9 +79,9 @@ export function pageKeysQuery(db: Db, query: UsersPageQuery) {
   }
   return db
     .selectFrom('admin_user_status')
-    .select(['user_id', 'state', 'since', 'upn', 'search_name'])
+    .select(['user_id', 'state', 'since', 'upn', 'search_name', 'action_rank'])
     .$if(query.state !== undefined, (q) => q.where('state', '=', query.state!))
-    .$if(Boolean(search), (q) =>
+    .$if(Boolean(search) && search!.length < MIN_SUBSTRING, (q) =>
       q.where((eb) =>
         eb.or([
           eb.and([eb('search_name', '>=', search!), eb('search_name', '<', `${search!}\u{10FFFF}`)]),
@@ -69,17 +89,34 @@ export function pageKeysQuery(db: Db, query: UsersPageQuery) {
         ]),
       ),
     )
-    .$if(after !== undefined, (q) =>
-      q.where((eb) => eb(eb.refTuple(column, 'user_id'), '>', eb.tuple(after![0] as never, after![1]))),
+    .$if(Boolean(search) && search!.length >= MIN_SUBSTRING, (q) =>
+      q.where((eb) =>
+        db.getExecutor().adapter instanceof PostgresAdapter
+          ? eb.or([eb('search_name', 'like', likeAnywhere(search!)), eb('upn', 'like', likeAnywhere(search!))])
+          : eb(
+              'user_id',
+              'in',
+              sql<string>`(SELECT user_id FROM admin_user_search_text WHERE id IN
+                (SELECT rowid FROM admin_user_search WHERE admin_user_search MATCH ${ftsPhrase(search!)}))`,
+            ),
+      ),
     )
-    .orderBy(column)
+    .$if(after !== undefined, (q) =>
+      q.where((eb) => {
+        const [a, b, c] = after! as never[];
+        return columns.length === 2
+          ? eb(eb.refTuple(columns[0]!, columns[1]!, 'user_id'), '>', eb.tuple(a!, b!, c!))
+          : eb(eb.refTuple(columns[0]!, 'user_id'), '>', eb.tuple(a!, b!));
+      }),
+    )
+    .$call((q) => columns.reduce((ordered, column) => ordered.orderBy(column), q))
     .orderBy('user_id')
     .limit(pageLimit(query) + 1);
 }
 
 /** A page of users, filtered, searched and sorted; every form of it reads through an index. */
 export async function listUsersPage(db: Db, query: UsersPageQuery): Promise<UsersPage> {
-  const sort = query.sort ?? 'waiting';
+  const sort = query.sort ?? 'action';
   const limit = pageLimit(query);
   const keys = await pageKeysQuery(db, query).execute();
   const page = keys.slice(0, limit);
@@ -122,29 +159,27 @@ export async function listUsersPage(db: Db, query: UsersPageQuery): Promise<User
   const last = page.at(-1);
   const next =
     keys.length > limit && last
-      ? encodeCursor([sortValue(last, sort), last.user_id] as [string | number, string])
+      ? encodeCursor([...SORT_COLUMNS[sort].map((c) => (NUMERIC.has(c) ? Number(last[c]) : last[c])), last.user_id])
       : null;
   return { users, next };
 }
 
-function sortValue(row: { since: number; upn: string; search_name: string }, sort: UserSort): string | number {
-  return sort === 'waiting' ? row.since : sort === 'name' ? row.search_name : row.upn;
-}
-
-function encodeCursor(value: [string | number, string]): string {
+function encodeCursor(value: CursorValue[]): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-function decodeCursor(cursor: string, sort: UserSort): [string | number, string] {
+/** The sort columns' values of the previous page's last row, then its user id. */
+function decodeCursor(cursor: string, sort: UserSort): CursorValue[] {
+  const columns = SORT_COLUMNS[sort];
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown;
     if (
       Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[1] === 'string' &&
-      (sort === 'waiting' ? Number.isInteger(value[0]) : typeof value[0] === 'string')
+      value.length === columns.length + 1 &&
+      typeof value[columns.length] === 'string' &&
+      columns.every((c, i) => (NUMERIC.has(c) ? Number.isInteger(value[i]) : typeof value[i] === 'string'))
     ) {
-      return value as [string | number, string];
+      return value as CursorValue[];
     }
   } catch {
     // fall through to the error below
@@ -171,4 +206,10 @@ export async function countByState(db: Db): Promise<StateCount[]> {
     const row = byState.get(state);
     return { state, users: Number(row?.users ?? 0), oldestSince: row ? Number(row.oldest) : null };
   });
+}
+
+/** The first people out of step, longest waiting first (the head of the default sort). */
+export async function firstOutOfStep(db: Db, limit = 10): Promise<UserRow[]> {
+  const page = await listUsersPage(db, { sort: 'action', limit });
+  return page.users.filter((u) => isOutOfStep(u.state));
 }

@@ -35,6 +35,8 @@ import * as promptOutbox from './migrations/2026-12-02-02-prompt-outbox.js';
 import * as signInFailures from './migrations/2026-12-03-01-sign-in-failures.js';
 import * as revocation from './migrations/2026-12-03-02-revocation.js';
 import { describeStorageFault, storageFaultOf } from './faults.js';
+import * as adminActionOrder from './migrations/2026-12-04-01-admin-action-order.js';
+import * as adminSearch from './migrations/2026-12-04-02-admin-search.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -84,6 +86,8 @@ const migrations: Record<string, Migration> = {
   '2026-12-02-02-prompt-outbox': promptOutbox,
   '2026-12-03-01-sign-in-failures': signInFailures,
   '2026-12-03-02-revocation': revocation,
+  '2026-12-04-01-admin-action-order': adminActionOrder,
+  '2026-12-04-02-admin-search': adminSearch,
 };
 
 export interface OpenDatabaseOptions {

@@ -1,5 +1,6 @@
 import type { PageContext } from '../../web/layout.js';
 import type { AuditEntry } from '../audit.js';
+import { auditSentences } from './audit-words.js';
 import { adminPage, formatTime } from './console.js';
 
 export function auditPage(context: PageContext, entries: AuditEntry[], next: number | null): string {
@@ -24,10 +25,12 @@ export function auditPage(context: PageContext, entries: AuditEntry[], next: num
           <tbody>
             {entries.map((e) => (
               <tr data-action={e.action}>
-                <td>{formatTime(e.at)}</td>
+                <td>{formatTime(context, e.at)}</td>
                 <td>{e.actorUpn}</td>
                 <td>
-                  <strong>{e.action}</strong> <code>{JSON.stringify(e.detail)}</code>
+                  {auditSentences(context, e).map((sentence) => (
+                    <p>{sentence}</p>
+                  ))}
                 </td>
               </tr>
             ))}

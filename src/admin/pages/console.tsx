@@ -1,22 +1,35 @@
 import type { ComponentChildren } from 'preact';
 import type { MessageKey } from '../../web/messages/en.js';
 import { renderPage, type PageContext } from '../../web/layout.js';
-import type { SyncStateName } from '../../sync/state.js';
 
 // The admin console's frame (its navigation and notices) and what its pages share; each page is
 // a file of its own beside this one, rendered through the page shell's one layout.
 
 export type Section = 'overview' | 'users' | 'settings' | 'audit';
 
-export const stateKey = (state: SyncStateName) => `admin.state.${state}` as MessageKey;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-export function formatTime(ms: number | null): string {
-  return ms === null || ms === 0 ? '–' : `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+/** A moment in UTC as each language writes it: "30 Nov 2026, 05:43 UTC", "30.11.2026 kell 05.43 UTC". */
+export function formatTime(context: Pick<PageContext, 'locale'>, ms: number | null): string {
+  if (ms === null || ms === 0) return '–';
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const [day, month, year, hours, minutes] = [
+    d.getUTCDate(),
+    d.getUTCMonth(),
+    d.getUTCFullYear(),
+    two(d.getUTCHours()),
+    two(d.getUTCMinutes()),
+  ];
+  return context.locale === 'et'
+    ? `${day}.${two(month + 1)}.${year} kell ${hours}.${minutes} UTC`
+    : `${day} ${MONTHS[month]} ${year}, ${hours}:${minutes} UTC`;
 }
 
 export function waited(context: PageContext, since: number | null, now = Date.now()): string {
   if (since === null) return context.t('admin.overview.none');
   const minutes = Math.max(0, Math.floor((now - since) / 60_000));
+  if (minutes < 1) return context.t('admin.duration.underMinute');
   if (minutes < 120) return context.t('admin.duration.minutes', { n: minutes });
   const hours = Math.floor(minutes / 60);
   if (hours < 48) return context.t('admin.duration.hours', { n: hours });
@@ -41,6 +54,7 @@ export function adminPage(context: PageContext, section: Section, title: string,
     `${title} – ${t('admin.title')}`,
     <section class="card admin">
       <link rel="stylesheet" href="/admin/assets/admin.css" />
+      <script src="/admin/assets/admin.js" defer />
       <nav aria-label={t('admin.title')}>
         {links.map(([name, href, key]) => (
           <a href={href} aria-current={name === section ? 'page' : undefined}>
@@ -54,19 +68,27 @@ export function adminPage(context: PageContext, section: Section, title: string,
 }
 
 export interface Notice {
-  kind: 'ok' | 'error';
+  kind: 'ok' | 'info' | 'error';
   text: string;
+  /** One sentence each, e.g. why each person was not asked. */
+  items?: string[] | undefined;
 }
 
 export function NoticeBox({ notice }: { notice: Notice | undefined }) {
   if (!notice) return null;
-  return notice.kind === 'ok' ? (
-    <p class="notice" role="status">
-      {notice.text}
-    </p>
-  ) : (
-    <p class="alert" role="alert">
-      {notice.text}
-    </p>
+  return (
+    <div
+      class={notice.kind === 'error' ? 'alert' : `notice notice-${notice.kind}`}
+      role={notice.kind === 'error' ? 'alert' : 'status'}
+    >
+      <p>{notice.text}</p>
+      {notice.items && notice.items.length > 0 && (
+        <ul>
+          {notice.items.map((item) => (
+            <li>{item}</li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }

@@ -1,6 +1,9 @@
 import type { PageContext } from '../../web/layout.js';
+import { isOutOfStep } from '../../sync/state.js';
 import type { UserDetail } from '../actions.js';
-import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, stateKey, type Notice } from './console.js';
+import { foldHistory } from './history.js';
+import { Etag, OutcomeBadge, StateBadge, stateText, SyncError, triggerText } from './words.js';
+import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, type Notice } from './console.js';
 
 export function userDetailPage(
   context: PageContext,
@@ -16,11 +19,10 @@ export function userDetailPage(
     <>
       <h1>{t('admin.detail.title', { name: detail.displayName })}</h1>
       <NoticeBox notice={options.notice} />
-      <p>
-        {detail.upn} ·{' '}
-        <span class="state">
-          {t('admin.detail.state', { state: t(stateKey(detail.state)), since: formatTime(detail.since) })}
-        </span>
+      <p>{detail.upn}</p>
+      <p class="state">
+        <StateBadge context={context} state={detail.state} /> {stateText(t, detail.state)}{' '}
+        <span class="muted">{t('admin.detail.state', { since: formatTime(context, detail.since) })}</span>
       </p>
       <div class="photos">
         <figure>
@@ -34,7 +36,8 @@ export function userDetailPage(
             {detail.mail && (
               <>
                 <br />
-                <code>{detail.mail.etag}</code> · {detail.mail.side}px · {formatTime(detail.mail.changedAt)}
+                <Etag context={context} value={detail.mail.etag} /> · {detail.mail.side}px ·{' '}
+                {formatTime(context, detail.mail.changedAt)}
               </>
             )}
           </figcaption>
@@ -61,7 +64,7 @@ export function userDetailPage(
             <figure>
               <img src={sitePhoto(detail.upn, r.size)} alt={r.size} width={r.side} height={r.side} />
               <figcaption>
-                {r.size} · {r.side}px · <code>{r.etag}</code>
+                {r.size} · {r.side}px · <Etag context={context} value={r.etag} />
               </figcaption>
             </figure>
           ))}
@@ -80,17 +83,7 @@ export function userDetailPage(
           ))}
         </tbody>
       </table>
-      <form method="post" action="/admin/prompts" class="buttons">
-        <input type="hidden" name="_csrf" value={context.csrfToken} />
-        <input type="hidden" name="upn" value={detail.upn} />
-        <input type="hidden" name="back" value="detail" />
-        <button type="submit">{t('admin.detail.prompt')}</button>
-        {options.operatorSync && (
-          <button type="submit" formaction="/admin/sync">
-            {t('admin.detail.sync')}
-          </button>
-        )}
-      </form>
+      <DetailActions context={context} detail={detail} operatorSync={options.operatorSync} />
       <h2>{t('admin.detail.prompts')}</h2>
       {detail.prompts.length === 0 ? (
         <p>{t('admin.detail.none')}</p>
@@ -98,21 +91,21 @@ export function userDetailPage(
         <ul>
           {detail.prompts.map((p) => (
             <li>
-              {formatTime(p.promptedAt)} · {t('admin.detail.promptedBy', { upn: p.promptedBy })}
+              {formatTime(context, p.promptedAt)} · {t('admin.detail.promptedBy', { upn: p.promptedBy })}
               {p.mail && (
                 <span class={`mail ${p.mail.status}`}>
                   {' · '}
                   {t(`admin.detail.mail.${p.mail.status}`, {
                     tries: p.mail.tries,
-                    next: p.mail.nextTryAt === null ? '' : formatTime(p.mail.nextTryAt),
-                    at: p.emailedAt === null ? '' : formatTime(p.emailedAt),
+                    next: p.mail.nextTryAt === null ? '' : formatTime(context, p.mail.nextTryAt),
+                    at: p.emailedAt === null ? '' : formatTime(context, p.emailedAt),
                   })}
                   {p.mail.status !== 'sent' && p.mail.lastError && ` (${p.mail.lastError})`}
                 </span>
               )}
-              {!p.mail && p.emailedAt !== null && ` · ${t('admin.detail.emailed')} ${formatTime(p.emailedAt)}`}
+              {!p.mail && p.emailedAt !== null && ` · ${t('admin.detail.emailed')} ${formatTime(context, p.emailedAt)}`}
               {!p.mail && p.emailError && ` · ${p.emailError}`}
-              {p.resolvedAt !== null && ` · ${t('admin.detail.resolved')} ${formatTime(p.resolvedAt)}`}
+              {p.resolvedAt !== null && ` · ${t('admin.detail.resolved')} ${formatTime(context, p.resolvedAt)}`}
             </li>
           ))}
         </ul>
@@ -129,35 +122,81 @@ export function userDetailPage(
               <th>{t('admin.detail.outcome')}</th>
               <th>{t('admin.detail.duration')}</th>
               <th>ETag</th>
-              <th>{t('admin.detail.error')}</th>
             </tr>
           </thead>
           <tbody>
-            {detail.attempts.map((a) => (
-              <tr>
-                <td>{formatTime(a.startedAt)}</td>
-                <td>{a.trigger}</td>
+            {foldHistory(detail.attempts).map(({ attempt: a, count, firstAt }) => (
+              <tr data-outcome={a.outcome} data-count={count}>
                 <td>
-                  {a.outcome}
+                  {count > 1
+                    ? `${formatTime(context, firstAt)} – ${t('admin.history.repeated', { n: count, last: formatTime(context, a.startedAt) })}`
+                    : formatTime(context, a.startedAt)}
+                </td>
+                <td>{triggerText(t, a.trigger)}</td>
+                <td>
+                  <OutcomeBadge context={context} outcome={a.outcome} />
                   {a.checks > 1 && (
                     <>
                       <br />
-                      <small>{t('admin.detail.checks', { count: a.checks, last: formatTime(a.lastAt) })}</small>
+                      <small>
+                        {t('admin.detail.checks', { count: a.checks, last: formatTime(context, a.lastAt) })}
+                      </small>
                     </>
                   )}
+                  {a.error && <SyncError context={context} text={a.error} />}
                 </td>
                 <td>{`${a.durationMs.toFixed(1)} ms`}</td>
                 <td>
-                  <code>
-                    {a.etagBefore ?? '–'} → {a.etagAfter ?? '–'}
-                  </code>
+                  <Etag context={context} value={a.etagBefore} /> → <Etag context={context} value={a.etagAfter} />
                 </td>
-                <td>{a.error ?? ''}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
     </>,
+  );
+}
+
+/** "Ask to sync" only where it can help, with a warning when a request is already open. */
+function DetailActions(props: { context: PageContext; detail: UserDetail; operatorSync: boolean }) {
+  const { context, detail } = props;
+  const { t } = context;
+  const canAsk = isOutOfStep(detail.state);
+  const open = detail.prompts.find((p) => p.resolvedAt === null);
+  if (!canAsk && !props.operatorSync) {
+    return (
+      <p class="hint" id="cannot-prompt">
+        {t('admin.detail.cannotPrompt', { reason: stateText(t, detail.state) })}
+      </p>
+    );
+  }
+  return (
+    <form method="post" action="/admin/prompts" class="buttons">
+      <input type="hidden" name="_csrf" value={context.csrfToken} />
+      <input type="hidden" name="upn" value={detail.upn} />
+      <input type="hidden" name="back" value="detail" />
+      {canAsk ? (
+        <>
+          {open && (
+            <p class="warning" id="asked-before">
+              {t('admin.detail.askedBefore', { date: formatTime(context, open.promptedAt), upn: open.promptedBy })}
+            </p>
+          )}
+          <button type="submit" aria-describedby={open ? 'asked-before' : undefined}>
+            {t('admin.detail.prompt')}
+          </button>
+        </>
+      ) : (
+        <p class="hint" id="cannot-prompt">
+          {t('admin.detail.cannotPrompt', { reason: stateText(t, detail.state) })}
+        </p>
+      )}
+      {props.operatorSync && (
+        <button type="submit" formaction="/admin/sync" class="secondary">
+          {t('admin.detail.sync')}
+        </button>
+      )}
+    </form>
   );
 }

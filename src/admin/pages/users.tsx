@@ -1,18 +1,10 @@
+import type { SyncOutcome } from '../../sync/history.js';
 import { SYNC_STATES } from '../../sync/state.js';
 import type { PageContext } from '../../web/layout.js';
 import type { MessageKey } from '../../web/messages/en.js';
 import { USER_SORTS, type UsersPage, type UsersPageQuery } from '../users-query.js';
-import {
-  adminPage,
-  formatTime,
-  mailPhoto,
-  NoticeBox,
-  sitePhoto,
-  stateKey,
-  userLink,
-  waited,
-  type Notice,
-} from './console.js';
+import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, userLink, waited, type Notice } from './console.js';
+import { Etag, OutcomeBadge, StateBadge, stateLabel, SyncError } from './words.js';
 
 export function usersPage(
   context: PageContext,
@@ -25,7 +17,7 @@ export function usersPage(
     ? `/admin/users?${new URLSearchParams({
         ...(query.state ? { state: query.state } : {}),
         ...(query.search ? { search: query.search } : {}),
-        sort: query.sort ?? 'waiting',
+        sort: query.sort ?? 'action',
         after: page.next,
       }).toString()}`
     : undefined;
@@ -39,7 +31,10 @@ export function usersPage(
       <form method="get" action="/admin/users" class="filters">
         <div>
           <label for="search">{t('admin.users.search')}</label>
-          <input id="search" name="search" type="text" value={query.search ?? ''} />
+          <input id="search" name="search" type="search" value={query.search ?? ''} aria-describedby="search-hint" />
+          <p class="hint" id="search-hint">
+            {t('admin.users.searchHint')}
+          </p>
         </div>
         <div>
           <label for="state">{t('admin.users.state')}</label>
@@ -47,7 +42,7 @@ export function usersPage(
             <option value="">{t('admin.users.anyState')}</option>
             {SYNC_STATES.map((s) => (
               <option value={s} selected={query.state === s}>
-                {t(stateKey(s))}
+                {stateLabel(t, s)}
               </option>
             ))}
           </select>
@@ -56,7 +51,7 @@ export function usersPage(
           <label for="sort">{t('admin.users.sort')}</label>
           <select id="sort" name="sort">
             {USER_SORTS.map((s) => (
-              <option value={s} selected={(query.sort ?? 'waiting') === s}>
+              <option value={s} selected={(query.sort ?? 'action') === s}>
                 {t(`admin.users.sort.${s}` as MessageKey)}
               </option>
             ))}
@@ -72,7 +67,9 @@ export function usersPage(
           <table>
             <thead>
               <tr>
-                <th>{t('admin.users.select')}</th>
+                <th>
+                  <input type="checkbox" data-select-all="" aria-label={t('admin.users.selectAll')} />
+                </th>
                 <th>{t('admin.users.user')}</th>
                 <th>{t('admin.users.state')}</th>
                 <th>{t('admin.users.since')}</th>
@@ -93,8 +90,10 @@ export function usersPage(
                     <br />
                     <span class="muted">{u.upn}</span>
                   </td>
-                  <td class="state">{t(stateKey(u.state))}</td>
-                  <td title={formatTime(u.since)}>{waited(context, u.since)}</td>
+                  <td class="state">
+                    <StateBadge context={context} state={u.state} />
+                  </td>
+                  <td title={formatTime(context, u.since)}>{waited(context, u.since)}</td>
                   <td>
                     {u.mailEtag && (
                       <img
@@ -114,27 +113,36 @@ export function usersPage(
                     />
                   </td>
                   <td>
-                    <code>{u.mailEtag ?? '–'}</code> / <code>{u.syncedEtag ?? '–'}</code>
+                    <Etag context={context} value={u.mailEtag} /> / <Etag context={context} value={u.syncedEtag} />
                   </td>
                   <td>
-                    {u.lastAttemptAt === null
-                      ? t('admin.users.never')
-                      : `${formatTime(u.lastAttemptAt)} · ${u.lastOutcome ?? ''}`}
-                    {u.lastError && <div class="muted">{u.lastError}</div>}
+                    {u.lastAttemptAt === null ? (
+                      t('admin.users.never')
+                    ) : (
+                      <>
+                        {u.lastOutcome && <OutcomeBadge context={context} outcome={u.lastOutcome as SyncOutcome} />}{' '}
+                        <span class="muted">{formatTime(context, u.lastAttemptAt)}</span>
+                      </>
+                    )}
+                    {u.lastError && <SyncError context={context} text={u.lastError} />}
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
-        <div class="buttons">
-          <button type="submit">{t('admin.users.promptSelected')}</button>
-          {options.operatorSync && (
-            <button type="submit" formaction="/admin/sync">
-              {t('admin.users.syncSelected')}
+        {page.users.length > 0 && (
+          <div class="buttons">
+            <button type="submit" id="prompt-selected">
+              {t('admin.users.promptSelected')}
             </button>
-          )}
-        </div>
+            {options.operatorSync && (
+              <button type="submit" formaction="/admin/sync">
+                {t('admin.users.syncSelected')}
+              </button>
+            )}
+          </div>
+        )}
       </form>
       <p class="buttons">
         {query.after && <a href="/admin/users">{t('admin.users.first')}</a>}

@@ -1,0 +1,70 @@
+import type { PageContext } from '../../web/layout.js';
+import type { MessageKey } from '../../web/messages/en.js';
+import type { AuditEntry } from '../audit.js';
+import { outcomeLabel } from './words.js';
+import type { SyncOutcome } from '../../sync/history.js';
+
+// An audit entry as a sentence: what the admin did, to whom, from what to what.
+
+const NAMES_SHOWN = 20;
+
+const list = (context: PageContext, names: string[]) =>
+  names.length === 0
+    ? context.t('admin.audit.nobody')
+    : names.length > NAMES_SHOWN
+      ? `${names.slice(0, NAMES_SHOWN).join(', ')} … (+${names.length - NAMES_SHOWN})`
+      : names.join(', ');
+
+function settingValue(context: PageContext, value: unknown): string {
+  if (typeof value === 'boolean') return context.t(value ? 'admin.audit.on' : 'admin.audit.off');
+  if (value && typeof value === 'object') return Object.values(value as Record<string, unknown>).join('/');
+  return String(value);
+}
+
+export function auditSentences(context: PageContext, entry: AuditEntry): string[] {
+  const { t } = context;
+  const d = entry.detail;
+  switch (entry.action) {
+    case 'prompt': {
+      if (d.allOutOfStep) return [t('admin.audit.promptAll', { n: Number(d.users ?? 0) })];
+      const users = Array.isArray(d.users) ? (d.users as string[]) : [];
+      const skipped = Array.isArray(d.skipped) ? (d.skipped as Array<{ upn: string; state: string }>) : [];
+      const again = Array.isArray(d.askedAgain) ? (d.askedAgain as string[]) : [];
+      return [
+        t('admin.audit.prompt', { n: users.length, names: list(context, users) }),
+        ...(skipped.length > 0
+          ? [
+              t('admin.audit.promptSkipped', {
+                names: list(
+                  context,
+                  skipped.map((s) => `${s.upn} (${t(`admin.state.${s.state}` as MessageKey)})`),
+                ),
+              }),
+            ]
+          : []),
+        ...(again.length > 0 ? [t('admin.audit.promptAgain', { names: list(context, again) })] : []),
+      ];
+    }
+    case 'operator_sync': {
+      const results = Array.isArray(d.results) ? (d.results as Array<{ upn: string; outcome: SyncOutcome }>) : [];
+      return [
+        t('admin.audit.operatorSync', {
+          n: results.length,
+          results: list(
+            context,
+            results.map((r) => `${r.upn} (${outcomeLabel(t, r.outcome)})`),
+          ),
+        }),
+      ];
+    }
+    case 'settings': {
+      const changes = Object.entries(d as Record<string, { from: unknown; to: unknown }>).map(([name, change]) =>
+        t(`admin.audit.setting.${name}` as MessageKey, {
+          from: settingValue(context, change.from),
+          to: settingValue(context, change.to),
+        }),
+      );
+      return [t('admin.audit.settings', { changes: changes.join('; ') })];
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import type { PageContext } from '../../web/layout.js';
+import type { MessageKey } from '../../web/messages/en.js';
+import type { AuditEntry } from '../audit.js';
+import type { Notice } from './console.js';
+
+// What the console says after a request to sync: how many were asked, and for each person who was
+// not, why (read back from the request's audit entry, so the page says what was really done).
+
+const LISTED = 10;
+
+interface PromptDetail {
+  allOutOfStep?: boolean;
+  users?: string[] | number;
+  skipped?: Array<{ upn: string; name?: string; state: string }>;
+  askedAgain?: string[] | number;
+}
+
+export function promptNotice(context: PageContext, entry: AuditEntry): Notice {
+  const { t } = context;
+  const detail = entry.detail as PromptDetail;
+  const asked = Array.isArray(detail.users) ? detail.users.length : Number(detail.users ?? 0);
+  const skipped = detail.skipped ?? [];
+  const items = skipped
+    .slice(0, LISTED)
+    .map((s) => t(`admin.skip.${s.state}` as MessageKey, { name: s.name ?? s.upn }));
+  if (skipped.length > LISTED) items.push(t('admin.skip.more', { n: skipped.length - LISTED }));
+  const again = detail.askedAgain;
+  if (Array.isArray(again) && again.length > 0) items.push(t('admin.notice.askedAgain', { names: again.join(', ') }));
+  if (typeof again === 'number' && again > 0) items.push(t('admin.notice.askedAgainCount', { n: again }));
+  const text = asked === 0 ? t('admin.notice.nothingToAsk') : t('admin.notice.prompted', { n: asked });
+  return { kind: asked === 0 ? 'info' : 'ok', text, items };
+}

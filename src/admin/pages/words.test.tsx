@@ -1,0 +1,80 @@
+import { render } from 'preact-render-to-string';
+import { describe, expect, it } from 'vitest';
+import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../../sync/history.js';
+import { SYNC_STATES } from '../../sync/state.js';
+import { LOCALES, translator } from '../../web/i18n.js';
+import type { PageContext } from '../../web/layout.js';
+import { auditSentences } from './audit-words.js';
+import { formatTime, waited } from './console.js';
+import { Etag, OutcomeBadge, StateBadge, syncErrorKind, triggerText } from './words.js';
+
+const contextIn = (locale: (typeof LOCALES)[number]): PageContext => ({
+  locale,
+  t: translator(locale),
+  csrfToken: 'x',
+});
+
+describe.each(LOCALES)('the console in words [%s]', (locale) => {
+  const context = contextIn(locale);
+  const codes = [...SYNC_STATES, ...SYNC_OUTCOMES, ...SYNC_TRIGGERS];
+
+  it('gives every state and outcome a badge with an icon and a word, never a code', () => {
+    for (const state of SYNC_STATES) {
+      const html = render(<StateBadge context={context} state={state} />);
+      expect(html).toMatch(/class="badge badge-\w+"/);
+      expect(html).toMatch(/<span class="badge-icon" aria-hidden="true">[^<]+<\/span>/);
+      const text = html.replace(/<[^>]+>/g, '').replace(/^[^\p{L}]+/u, '');
+      expect(codes).not.toContain(text);
+    }
+    for (const outcome of SYNC_OUTCOMES) {
+      const html = render(<OutcomeBadge context={context} outcome={outcome} />);
+      expect(html).toMatch(/badge-icon/);
+      expect(html).not.toContain(`>${outcome}<`);
+    }
+    for (const trigger of SYNC_TRIGGERS) expect(codes).not.toContain(triggerText(context.t, trigger));
+  });
+
+  it('shortens an ETag and keeps the full value on hover and for the copy button', () => {
+    const html = render(<Etag context={context} value="0123456789abcdef0123" />);
+    expect(html).toContain('>01234567…</code>');
+    expect(html).toContain('title="0123456789abcdef0123"');
+    expect(html).toContain('data-copy="0123456789abcdef0123"');
+  });
+
+  it('says "under a minute" rather than 0 min', () => {
+    expect(waited(context, Date.now() - 5_000)).toBe(context.t('admin.duration.underMinute'));
+    expect(waited(context, Date.now() - 5 * 60_000)).toBe(context.t('admin.duration.minutes', { n: 5 }));
+  });
+
+  it('writes audit entries as sentences', () => {
+    const sentences = auditSentences(context, {
+      id: 1,
+      at: 0,
+      actorUpn: 'ada@contoso.com',
+      action: 'settings',
+      detail: {
+        operatorSync: { from: false, to: true },
+        renditionSizes: { from: { S: 48, M: 72, L: 300 }, to: { S: 64, M: 96, L: 300 } },
+      },
+    });
+    expect(sentences).toHaveLength(1);
+    expect(sentences[0]).toContain('48/72/300');
+    expect(sentences[0]).not.toMatch(/[{}"]/);
+  });
+});
+
+describe('times and errors', () => {
+  it('writes times as each language does', () => {
+    const at = Date.UTC(2026, 10, 30, 5, 43);
+    expect(formatTime(contextIn('et'), at)).toBe('30.11.2026 kell 05.43 UTC');
+    expect(formatTime(contextIn('en'), at)).toBe('30 Nov 2026, 05:43 UTC');
+  });
+
+  it("tells libvips' raw text from other trouble", () => {
+    expect(syncErrorKind('VipsJpeg: Premature end of JPEG file')).toBe('image');
+    expect(syncErrorKind('Input buffer contains unsupported image format')).toBe('image');
+    expect(syncErrorKind('ENOSPC: no space left on device, write')).toBe('storage');
+    expect(syncErrorKind('Timed out waiting for the lock')).toBe('timeout');
+    expect(syncErrorKind('something else')).toBe('other');
+  });
+});

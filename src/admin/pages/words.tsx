@@ -1,0 +1,120 @@
+import type { SyncOutcome, SyncTrigger } from '../../sync/history.js';
+import type { SyncStateName } from '../../sync/state.js';
+import type { PageContext } from '../../web/layout.js';
+import type { MessageKey } from '../../web/messages/en.js';
+
+// What the console says instead of machine codes: a sentence for every state, outcome, trigger
+// and sync error, and badges that carry an icon and a word as well as a colour.
+
+type Tone = 'ok' | 'warn' | 'bad' | 'neutral';
+
+const STATE_LOOK: Record<SyncStateName, { tone: Tone; icon: string }> = {
+  in_step: { tone: 'ok', icon: '✓' },
+  changed: { tone: 'warn', icon: '↻' },
+  never_synced: { tone: 'warn', icon: '○' },
+  no_photo: { tone: 'neutral', icon: '–' },
+  no_mailbox: { tone: 'neutral', icon: '∅' },
+  failing: { tone: 'bad', icon: '✕' },
+};
+
+const OUTCOME_LOOK: Record<SyncOutcome, { tone: Tone; icon: string }> = {
+  synced: { tone: 'ok', icon: '✓' },
+  removed: { tone: 'ok', icon: '✓' },
+  unchanged: { tone: 'neutral', icon: '=' },
+  no_photo: { tone: 'neutral', icon: '–' },
+  no_mailbox: { tone: 'neutral', icon: '∅' },
+  recently_checked: { tone: 'neutral', icon: '⏱' },
+  backing_off: { tone: 'warn', icon: '⏸' },
+  busy: { tone: 'warn', icon: '⏳' },
+  failed: { tone: 'bad', icon: '✕' },
+};
+
+export const stateLabel = (t: PageContext['t'], state: SyncStateName) => t(`admin.state.${state}` as MessageKey);
+export const stateText = (t: PageContext['t'], state: SyncStateName) => t(`admin.stateText.${state}` as MessageKey);
+export const outcomeLabel = (t: PageContext['t'], outcome: SyncOutcome) => t(`admin.outcome.${outcome}` as MessageKey);
+export const outcomeText = (t: PageContext['t'], outcome: SyncOutcome) =>
+  t(`admin.outcomeText.${outcome}` as MessageKey);
+export const triggerText = (t: PageContext['t'], trigger: SyncTrigger) => t(`admin.trigger.${trigger}` as MessageKey);
+
+function Badge(props: { tone: Tone; icon: string; label: string; title: string; data: Record<string, string> }) {
+  return (
+    <span class={`badge badge-${props.tone}`} title={props.title} {...props.data}>
+      <span class="badge-icon" aria-hidden="true">
+        {props.icon}
+      </span>
+      {props.label}
+    </span>
+  );
+}
+
+/** The state as a badge (icon, word, colour) with its sentence on hover. */
+export function StateBadge({ context, state }: { context: PageContext; state: SyncStateName }) {
+  const { t } = context;
+  return (
+    <Badge
+      {...STATE_LOOK[state]}
+      label={stateLabel(t, state)}
+      title={stateText(t, state)}
+      data={{ 'data-state': state }}
+    />
+  );
+}
+
+export function OutcomeBadge({ context, outcome }: { context: PageContext; outcome: SyncOutcome }) {
+  const { t } = context;
+  return (
+    <Badge
+      {...OUTCOME_LOOK[outcome]}
+      label={outcomeLabel(t, outcome)}
+      title={outcomeText(t, outcome)}
+      data={{ 'data-outcome': outcome }}
+    />
+  );
+}
+
+export type SyncErrorKind = 'image' | 'timeout' | 'storage' | 'other';
+
+/** Which kind of trouble a sync's error text describes (libvips', the file system's, the database's). */
+export function syncErrorKind(text: string): SyncErrorKind {
+  if (/vips|jpe?g|png|webp|gif|heif|image|input buffer|unsupported|corrupt|premature end/i.test(text)) {
+    return 'image';
+  }
+  if (/time(d)? ?out|ETIMEDOUT|too long/i.test(text)) return 'timeout';
+  if (/ENOSPC|EACCES|EPERM|ENOENT|EROFS|disk|SQLITE|database|relation|connection/i.test(text)) return 'storage';
+  return 'other';
+}
+
+/** A sync error in words; the raw text stays one click away for whoever reads the server's log. */
+export function SyncError({ context, text }: { context: PageContext; text: string }) {
+  const { t } = context;
+  return (
+    <div class="sync-error">
+      <p>{t(`admin.syncError.${syncErrorKind(text)}` as MessageKey)}</p>
+      <details>
+        <summary>{t('admin.syncError.details')}</summary>
+        <code>{text}</code>
+      </details>
+    </div>
+  );
+}
+
+/** An ETag shortened to its first characters; the full value on hover and behind a copy button. */
+export function Etag({ context, value }: { context: PageContext; value: string | null }) {
+  if (value === null) return <span>–</span>;
+  const short = value.length > 10 ? `${value.slice(0, 8)}…` : value;
+  return (
+    <span class="etag">
+      <code title={value}>{short}</code>
+      <button
+        type="button"
+        class="copy"
+        data-copy={value}
+        data-copied={context.t('admin.etag.copied')}
+        aria-label={`${context.t('admin.etag.copy')} ${value}`}
+        title={context.t('admin.etag.copy')}
+      >
+        <span aria-hidden="true">⧉</span>
+      </button>
+    </span>
+  );
+}

@@ -100,7 +100,6 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
     (request, reply) => graph.photoSizeValue(request, reply, request.params.id, request.params.size),
   );
 
-
   // Whose photo, whether the caller may change it and the declared type are all settled before
   // the body is read (preParsing): a refused upload is answered without receiving it.
   for (const method of ['PUT', 'PATCH'] as const) {

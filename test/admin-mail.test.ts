@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
+import { createSession } from '../src/directory/credentials.js';
+import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { FormClient } from './support/form-client.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from './support/factories.js';
@@ -188,12 +190,14 @@ describeEachDialect('prompt e-mail outbox', (dialect) => {
       return detail.json<{ prompts: Array<{ mail: { status: string; tries: number; lastError: string | null } }> }>()
         .prompts[0]?.mail;
     };
+    // The console's pages take an administrator's session, not a token.
+    const session = await createSession(services.database.db, admin.id, 60_000);
     const page = async () =>
       (
         await app.inject({
           method: 'GET',
           url: `/admin/users/${encodeURIComponent(user.upn)}`,
-          headers: { authorization: `Bearer ${token}` },
+          headers: { cookie: `${SESSION_COOKIE}=${session}` },
         })
       ).body;
     return { user, mailOf, page };

@@ -1,5 +1,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import { createSession } from '../src/directory/credentials.js';
+import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { attemptCount, listAttempts } from '../src/sync/history.js';
 import { purgeHistory } from '../src/sync/retention.js';
@@ -48,10 +50,12 @@ describeEachDialect('sync history', (dialect) => {
     expect(Number(rows.n)).toBe(2);
 
     const admin = await makeUser(services, { isAdmin: true });
+    // The console's pages take an administrator's session, not a token.
+    const session = await createSession(services.database.db, admin.id, 60_000);
     const page = await app.inject({
       method: 'GET',
       url: `/admin/users/${encodeURIComponent(user.upn)}`,
-      headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
+      headers: { cookie: `${SESSION_COOKIE}=${session}` },
     });
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('checked 40 times, last at');

@@ -64,6 +64,8 @@ export async function restorePostgres(
         '(or schema), or add --force to replace what is there (stop the servers first).',
     );
   }
+  // The search indexes use pg_trgm, an extension of the whole database that a schema's dump leaves out.
+  await withClient(databaseUrl, (client) => client.query('create extension if not exists pg_trgm with schema public'));
   // The dump creates its schema; one that exists already (empty, or about to be cleaned) is kept.
   const list = await runTool('pg_restore', ['--list', file], env);
   const kept = schema ? list.split('\n').filter((line) => !new RegExp(` SCHEMA - ${schema} `).test(line)) : [list];

@@ -11,7 +11,9 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   if (db.getExecutor().adapter instanceof PostgresAdapter) {
-    await sql`CREATE EXTENSION IF NOT EXISTS pg_trgm`.execute(db);
+    // In public, not in the schema photosync's tables live in: one extension serves the database,
+    // and dropping a schema must not take it from the others.
+    await sql`CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public`.execute(db);
     const found = await sql<{ schema: string }>`SELECT extnamespace::regnamespace::text AS schema
       FROM pg_extension WHERE extname = 'pg_trgm'`.execute(db);
     const ops = `${found.rows[0]!.schema}.gin_trgm_ops`;

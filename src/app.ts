@@ -81,7 +81,9 @@ export async function buildApp(services: Services): Promise<App> {
     }),
     // The request-bound logger is made when the request logs something, not for every request.
     childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options),
-    trustProxy: false,
+    // Behind a reverse proxy (PHOTOSYNC_TRUST_PROXY) the client's address is the one the proxy
+    // saw, so per-address limits count clients, not the proxy; from anyone else the header is ignored.
+    trustProxy: services.config.trustProxy ?? false,
     bodyLimit: 1024 * 1024,
     // SharePoint and Graph match paths without regard to case (parameters keep theirs).
     routerOptions: { maxParamLength: 300, caseSensitive: false },

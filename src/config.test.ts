@@ -134,3 +134,28 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('PHOTOSYNC_TRUST_PROXY', () => {
+  const problemsOf = (value: string) => {
+    try {
+      loadConfig({ PHOTOSYNC_TRUST_PROXY: value }, '/srv/app');
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems;
+    }
+  };
+
+  it('is off unless set, and takes addresses, CIDRs and named ranges', () => {
+    expect(loadConfig({}, '/srv/app').trustProxy).toBeUndefined();
+    expect(
+      loadConfig({ PHOTOSYNC_TRUST_PROXY: ' 127.0.0.1, 10.0.0.0/8 ,::1,fd00::/8,uniquelocal' }, '/srv/app').trustProxy,
+    ).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'uniquelocal']);
+  });
+
+  it('refuses what is not a proxy address, naming it', () => {
+    expect(problemsOf('true')).toEqual([
+      'PHOTOSYNC_TRUST_PROXY must list the proxies\' addresses or CIDRs (e.g. 127.0.0.1,10.0.0.0/8) or loopback, linklocal, uniquelocal; "true" is not one.',
+    ]);
+    expect(problemsOf('10.0.0.0/33, nginx')[0]).toContain('"10.0.0.0/33", "nginx" are not one.');
+  });
+});

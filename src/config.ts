@@ -1,5 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { DEFAULT_QUEUE_LIMITS, type ImageQueueLimits } from './media/image-queue.js';
 import { M365_SETTING_NAMES, readM365Settings, type M365Settings } from './m365/settings.js';
@@ -47,6 +48,11 @@ export interface Config {
   m365: M365Settings | undefined;
   /** How long a client may take to send a request: its headers, and the whole request with its body. */
   deadlines: RequestDeadlines;
+  /**
+   * The reverse proxies whose X-Forwarded-For is believed (addresses, CIDRs, or `loopback`,
+   * `linklocal`, `uniquelocal`); undefined = none, the peer's address is the client's.
+   */
+  trustProxy: string[] | undefined;
 }
 
 export interface RequestDeadlines {
@@ -72,6 +78,7 @@ export class ConfigError extends Error {
 
 const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_DATA_DIR',
+  'PHOTOSYNC_TRUST_PROXY',
   'PHOTOSYNC_PUBLIC_URL',
   'PHOTOSYNC_RENDITION_SIZES',
   'PHOTOSYNC_RECHECK_SECONDS',
@@ -183,8 +190,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     );
   }
   const m365 = readM365Settings(env, cwd, problems);
+  const trustProxy = parseTrustProxy(env.PHOTOSYNC_TRUST_PROXY, problems);
 
   const config: Config = {
+    trustProxy,
     dataDir: path.resolve(cwd, env.PHOTOSYNC_DATA_DIR?.trim() || 'data'),
     databaseUrl,
     host,
@@ -210,6 +219,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** The names proxy-addr knows for whole ranges. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `PHOTOSYNC_TRUST_PROXY`: a comma list of the proxies in front of photosync. Only a request that
+ * arrives from one of them has its X-Forwarded-For believed; anyone else could write that header.
+ */
+function parseTrustProxy(raw: string | undefined, problems: string[]): string[] | undefined {
+  const entries = (raw ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.length === 0) return undefined;
+  const wrong = entries.filter((entry) => {
+    if (PROXY_RANGES.includes(entry)) return false;
+    const [address = '', bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return true;
+    if (bits === undefined) return false;
+    const max = family === 4 ? 32 : 128;
+    return !/^\d{1,3}$/.test(bits) || Number(bits) > max;
+  });
+  if (wrong.length > 0) {
+    problems.push(
+      `PHOTOSYNC_TRUST_PROXY must list the proxies' addresses or CIDRs (e.g. 127.0.0.1,10.0.0.0/8) or loopback, ` +
+        `linklocal, uniquelocal; ${wrong.map((w) => `"${w}"`).join(', ')} ${wrong.length === 1 ? 'is' : 'are'} not one.`,
+    );
+    return undefined;
+  }
+  return entries;
 }
 
 /**

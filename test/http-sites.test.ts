@@ -204,6 +204,17 @@ describeEachDialect('sites over HTTP', (dialect) => {
     expect((await sharp(own.rawPayload).metadata()).width).toBe(300);
   });
 
+  it("serves the placeholder at SharePoint's own address too, as a 96 px PNG that names nobody", async () => {
+    const url = '/_layouts/15/images/PersonPlaceholder.96x96x32.png';
+    const first = await app.inject({ url });
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['content-type']).toBe('image/png');
+    const meta = await sharp(first.rawPayload).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 96, 96]);
+    const again = await app.inject({ url, headers: { 'if-none-match': String(first.headers.etag) } });
+    expect(again.statusCode).toBe(304);
+  });
+
   it('serves the new picture when a sync replaces the one it had started to send', async () => {
     const { jane, janeToken, viewerToken } = await twoColleagues();
     await giveMailPhoto(services, jane, await solidJpeg(GREEN));

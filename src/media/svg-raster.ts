@@ -4,11 +4,11 @@ import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
 import { imageQueue } from './media-config.js';
 
 /**
- * Renders one of OUR OWN SVGs (placeholder, generated demo faces) to a square JPEG. Never call
+ * Renders one of OUR OWN SVGs (placeholder, generated demo faces) to a square JPEG (or PNG). Never call
  * this with user input: librsvg parses far more than an upload path should expose, which is why
  * makeMasterPhoto refuses SVG before it reaches sharp.
  */
-export async function rasterizeSvg(svg: string, side: number): Promise<Buffer> {
+export async function rasterizeSvg(svg: string, side: number, format: 'jpeg' | 'png' = 'jpeg'): Promise<Buffer> {
   if (!Number.isSafeInteger(side) || side <= 0) {
     throw new RangeError(`side must be a positive integer, got ${side}`);
   }
@@ -17,7 +17,8 @@ export async function rasterizeSvg(svg: string, side: number): Promise<Buffer> {
   const pipeline = sharp(Buffer.from(svg, 'utf8'))
     .resize(side, side, { fit: 'cover', position: 'centre' })
     .flatten({ background: WHITE })
-    .toColourspace('srgb')
-    .jpeg(JPEG_OUTPUT);
+    .toColourspace('srgb');
+  if (format === 'png') pipeline.png();
+  else pipeline.jpeg(JPEG_OUTPUT);
   return imageQueue().run(SMALL_WORK, () => pipeline.toBuffer());
 }

@@ -24,3 +24,14 @@ export function placeholderJpeg(side: number): Promise<Placeholder> {
   }
   return entry;
 }
+
+/** SharePoint's own address of the placeholder, which pages and clients link to directly. */
+export const PLACEHOLDER_PATH = '/_layouts/15/images/PersonPlaceholder.96x96x32.png';
+
+let png: Promise<{ png: Buffer; etag: string }> | undefined;
+
+/** The same silhouette as SharePoint publishes it: a 96 px PNG. */
+export function placeholderPng(): Promise<{ png: Buffer; etag: string }> {
+  png ??= rasterizeSvg(SILHOUETTE, 96, 'png').then((bytes) => ({ png: bytes, etag: contentTag(bytes) }));
+  return png;
+}

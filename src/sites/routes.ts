@@ -13,7 +13,7 @@ import { storageFaultCode, storageFaultOf } from '../storage/faults.js';
 import { preparedQuery } from '../storage/prepared.js';
 import type { ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './library.js';
-import { placeholderJpeg } from './placeholder.js';
+import { PLACEHOLDER_PATH, placeholderJpeg, placeholderPng } from './placeholder.js';
 import { getRendition, userIdForFileStem, type Rendition } from './profiles.js';
 
 const PhotoQuery = Type.Object({
@@ -106,6 +106,19 @@ export function siteRoutes(app: App, services: Services): void {
     if (clientHasCurrent(request, reply, representation)) return reply.status(304).send();
     return reply.type('image/jpeg').send(placeholder.jpeg);
   }
+
+  // Anyone may have it, as SharePoint's own: a silhouette names nobody.
+  app.get(
+    PLACEHOLDER_PATH,
+    { schema: { summary: 'The placeholder picture at SharePoint’s own address (96 px PNG)', tags: ['sites'] } },
+    async (request, reply) => {
+      const { png, etag } = await placeholderPng();
+      if (clientHasCurrent(request, reply, { tag: etag, cacheControl: CACHE_CONTROL.shared })) {
+        return reply.status(304).send();
+      }
+      return reply.type('image/png').send(png);
+    },
+  );
 
   app.get(
     '/_layouts/15/userphoto.aspx',

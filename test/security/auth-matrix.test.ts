@@ -138,6 +138,11 @@ export const ROUTES: RouteCase[] = [
     expect: signedIn(403, 303),
   },
   { route: 'GET /assets/portal.js', url: () => '/assets/portal.js', expect: everyone(200) },
+  {
+    route: 'GET /_layouts/15/images/PersonPlaceholder.96x96x32.png',
+    url: () => '/_layouts/15/images/PersonPlaceholder.96x96x32.png',
+    expect: everyone(200),
+  },
   { route: 'GET /help/profile-picture-sync', url: () => '/help/profile-picture-sync', expect: everyone(200) },
   { route: 'GET /outlook', url: () => '/outlook', expect: signedIn(200, 303) },
   { route: 'GET /profile-photo', url: () => '/profile-photo', expect: signedIn(200, 303) },

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
-import type { HistoryEntry, SyncAttempt } from '../sync/history.js';
+import { historyEntryOf, type HistoryEntry, type SyncAttempt } from '../sync/history.js';
 import type { Baseline, TenantState } from './model.js';
 
 // The history of pushes into the tenant's SharePoint, one row per attempt, in the same shape and
@@ -87,17 +87,5 @@ export async function listPushAttempts(db: Db, userId: string, limit = 100): Pro
     .orderBy('id', 'desc')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({
-    id: Number(r.id),
-    userId: r.user_id,
-    trigger: r.trigger as HistoryEntry['trigger'],
-    outcome: r.outcome as HistoryEntry['outcome'],
-    startedAt: r.started_at,
-    durationMs: r.duration_ms,
-    etagBefore: r.etag_before,
-    etagAfter: r.etag_after,
-    error: r.error,
-    checks: 1,
-    lastAt: r.started_at,
-  }));
+  return rows.map((r) => historyEntryOf(r));
 }

@@ -1,3 +1,4 @@
+import type { SyncAttemptsTable } from '../sync/tables.js';
 import type { Generated } from 'kysely';
 
 export interface M365UsersTable {
@@ -43,17 +44,8 @@ export interface M365ScansTable {
   lease_until: number | null;
 }
 
-export interface M365PushAttemptsTable {
-  id: Generated<number>;
-  user_id: string;
-  trigger: string;
-  outcome: string;
-  started_at: number;
-  duration_ms: number;
-  etag_before: string | null;
-  etag_after: string | null;
-  error: string | null;
-}
+/** Connect mode's pushes, in the shape of photosync's own sync history (without its counts). */
+export type M365PushAttemptsTable = Omit<SyncAttemptsTable, 'checks' | 'last_at'>;
 
 export interface M365Tables {
   m365_users: M365UsersTable;

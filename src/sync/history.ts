@@ -255,7 +255,25 @@ export async function listAttempts(db: Db, userId: string, limit = 100): Promise
     .orderBy('id', 'desc')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({
+  return rows.map((r) => historyEntryOf(r, { checks: r.checks, lastAt: Number(r.last_at) }));
+}
+
+/** The columns every history of attempts has (photosync's own, and connect mode's pushes). */
+export interface AttemptRow {
+  id: number | string;
+  user_id: string;
+  trigger: string;
+  outcome: string;
+  started_at: number;
+  duration_ms: number;
+  etag_before: string | null;
+  etag_after: string | null;
+  error: string | null;
+}
+
+/** One row of a history as an entry; a history without counts has one attempt per row. */
+export function historyEntryOf(r: AttemptRow, counted?: { checks: number; lastAt: number }): HistoryEntry {
+  return {
     id: Number(r.id),
     userId: r.user_id,
     trigger: r.trigger as SyncTrigger,
@@ -265,9 +283,9 @@ export async function listAttempts(db: Db, userId: string, limit = 100): Promise
     etagBefore: r.etag_before,
     etagAfter: r.etag_after,
     error: r.error,
-    checks: r.checks,
-    lastAt: Number(r.last_at),
-  }));
+    checks: counted?.checks ?? 1,
+    lastAt: counted?.lastAt ?? r.started_at,
+  };
 }
 
 /** How many attempts a user's history holds, counting each repeated check. */

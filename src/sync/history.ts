@@ -1,6 +1,6 @@
-import { PostgresAdapter, sql, type Kysely, type QueryCreator } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type QueryCreator, type Selectable } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
-import type { SyncStateTable } from './tables.js';
+import type { SyncAttemptsTable, SyncStateTable } from './tables.js';
 
 // Every sync attempt, kept per user, and the running state the back-off reads.
 
@@ -259,17 +259,7 @@ export async function listAttempts(db: Db, userId: string, limit = 100): Promise
 }
 
 /** The columns every history of attempts has (photosync's own, and connect mode's pushes). */
-export interface AttemptRow {
-  id: number | string;
-  user_id: string;
-  trigger: string;
-  outcome: string;
-  started_at: number;
-  duration_ms: number;
-  etag_before: string | null;
-  etag_after: string | null;
-  error: string | null;
-}
+export type AttemptRow = Omit<Selectable<SyncAttemptsTable>, 'checks' | 'last_at'>;
 
 /** One row of a history as an entry; a history without counts has one attempt per row. */
 export function historyEntryOf(r: AttemptRow, counted?: { checks: number; lastAt: number }): HistoryEntry {

@@ -46,9 +46,9 @@ export function renderEntraError(request: FastifyRequest, reply: FastifyReply, e
     clientRequestId(request),
   );
   // Entra's endpoints take no cookies, so single-page apps on any origin may read their errors too.
-  // Entra answers a client's mistakes with 400, 401, 403 or 429 (a body too large is a 400 there).
+  // A body too large for the token endpoint is one more bad request to Entra.
   return reply
-    .status(error.status >= 500 ? error.status : entraStatus(error.status))
+    .status(error.status === 413 ? 400 : error.status)
     .header('cache-control', 'no-store')
     .header('access-control-allow-origin', '*')
     .send(body);

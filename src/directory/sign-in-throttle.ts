@@ -44,10 +44,12 @@ export function createSignInThrottle(db: Db, limits: ThrottleLimits = SIGN_IN_LI
   let begun = 0;
   const keyed = (address: string, upn: string) => {
     const account = upn.trim().toLowerCase();
+    // In the order of their hashes, which is the order PostgreSQL's index walks them in an update:
+    // the upsert and the forgiving update lock the two rows in the same order and never deadlock.
     return [
       { hash: digest(`a:${address}`), limit: limits.perAddress },
       { hash: digest(`au:${address}:${account}`), limit: limits.perAccount },
-    ];
+    ].sort((a, b) => (a.hash < b.hash ? -1 : 1));
   };
 
   async function begin(address: string, upn: string, now = Date.now()): Promise<number> {

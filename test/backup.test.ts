@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
 import type { DirectoryUser } from '../src/directory/users.js';
@@ -10,7 +9,13 @@ import type { Services } from '../src/services.js';
 import { bearer, userToken } from './support/apps.js';
 import { runCommand } from './support/cli.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
-import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+import {
+  adminQuery,
+  createTestStore,
+  describeEachDialect,
+  openTestServices,
+  type TestStore,
+} from './support/services.js';
 
 // `photosync backup` of a running system (pictures changing while it copies), restored into an
 // empty place, started, and asked for the same pictures with the same credentials.
@@ -50,16 +55,6 @@ async function emptyPlaceLike(store: TestStore): Promise<TestStore & { restoreEn
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-async function adminQuery(url: string, text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
 }
 
 describeEachDialect('photosync backup and restore', (dialect) => {

@@ -58,7 +58,8 @@ export async function createTestStore(dialect: TestDialect): Promise<TestStore> 
   };
 }
 
-async function adminQuery(url: string, text: string): Promise<void> {
+/** One statement on its own connection, e.g. creating or dropping a schema or a database. */
+export async function adminQuery(url: string, text: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

@@ -1,7 +1,7 @@
 import type { Services } from './services.js';
 import { buildApp, type App } from './app.js';
 import { startBackgroundWork } from './background.js';
-import { createM365Connection } from './m365/connection.js';
+import { latestScan } from './m365/scans.js';
 import { scanTenant } from './m365/scan.js';
 import { scheduleScans, type ScanSchedule } from './m365/schedule.js';
 
@@ -25,12 +25,20 @@ export async function startServer(services: Services): Promise<App> {
 }
 
 function startScheduledScans(services: Services): ScanSchedule | undefined {
-  const settings = services.config.m365;
-  if (settings?.scanEveryMs === undefined) return undefined;
-  const connection = createM365Connection(settings, services.log);
-  services.log.info({ everyMinutes: settings.scanEveryMs / 60_000 }, 'scheduled tenant scans are on');
+  const connection = services.tenant;
+  if (!connection) return undefined;
+  // The console's setting decides, read at each look (PHOTOSYNC_M365_SCAN_EVERY is its starting value).
+  const everyMs = () => {
+    const settings = services.settings.current();
+    return settings.tenantScan ? settings.tenantScanMinutes * 60_000 : undefined;
+  };
+  services.log.info({ everyMinutes: (everyMs() ?? 0) / 60_000 }, 'scheduled tenant scans: 0 = off until turned on');
   return scheduleScans({
-    everyMs: settings.scanEveryMs,
+    everyMs,
+    lastScanEnded: async () => {
+      const last = await latestScan(services.database.db);
+      return last?.status === 'running' ? undefined : (last?.finishedAt ?? undefined);
+    },
     scan: () => scanTenant(connection, services.database.db),
     log: services.log,
   });

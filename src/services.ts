@@ -20,6 +20,7 @@ import { describeStorageFault, storageFaultCode } from './storage/faults.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
 import { createUserLock, type UserLock } from './storage/user-lock.js';
 import { createSyncEngine, type SyncEngine, type SyncSettings } from './sync/engine.js';
+import { createM365Connection, type M365Connection } from './m365/connection.js';
 
 /** Everything the roles need, built once and passed in: the server and the CLI share it. */
 export interface Services {
@@ -41,6 +42,8 @@ export interface Services {
   mailer: Mailer | undefined;
   /** The prompt e-mails' outbox (with a mailer); a serving app starts its loop. */
   promptOutbox: PromptOutbox | undefined;
+  /** Connect mode's connection to the Microsoft 365 tenant; undefined when photosync is its own organisation. */
+  tenant: M365Connection | undefined;
   /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
   faultPoint: ((name: string) => void) | undefined;
   close(): Promise<void>;
@@ -120,6 +123,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     signInThrottle: createSignInThrottle(database.db),
     mailer,
     promptOutbox,
+    tenant: config.m365 && createM365Connection(config.m365, log),
     faultPoint,
     close: async () => {
       stopWatchingMedia();

@@ -26,6 +26,8 @@ import { overviewPage } from './pages/overview.js';
 import { settingsPage } from './pages/settings.js';
 import { userDetailPage } from './pages/user-detail.js';
 import { usersPage } from './pages/users.js';
+import { tenantSyncNotice } from './pages/tenant-sync.js';
+import { tenantPages } from './tenant-routes.js';
 import { countByState, firstOutOfStep, listUsersPage, USER_SORTS } from './users-query.js';
 
 // The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.
@@ -37,7 +39,7 @@ const tags = ['admin'];
 const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
 
 const NoticeQuery = {
-  notice: Type.Optional(literals(['prompted', 'synced', 'saved'] as const)),
+  notice: Type.Optional(literals(['prompted', 'synced', 'saved', 'tenantSynced'] as const)),
   n: Type.Optional(Type.Integer({ minimum: 0 })),
   /** The audit entry of the request to sync, which the notice reads back. */
   audit: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -65,9 +67,10 @@ async function adminPages(app: App, services: Services): Promise<void> {
 
   const context = (request: FastifyRequest, reply: FastifyReply, user?: DirectoryUser) =>
     pageContext(db, request, reply, user);
+  const connectMode = services.tenant !== undefined;
   const admin = async (request: FastifyRequest, reply: FastifyReply) => {
     const user = signedInUser(request);
-    return { user, page: await context(request, reply, user) };
+    return { user, page: { ...(await context(request, reply, user)), connectMode } };
   };
 
   // Errors are pages in the admin's language: sign-in for nobody, a 403 for non-admins, the reason otherwise.
@@ -105,6 +108,11 @@ async function adminPages(app: App, services: Services): Promise<void> {
       // Only the admin who asked is told about it (the number in the address is not a secret).
       if (entry?.action !== 'prompt' || entry.actorUpn !== page.user?.upn) return undefined;
       return promptNotice(page, entry);
+    }
+    if (query.notice === 'tenantSynced' && query.audit !== undefined) {
+      const entry = await getAuditEntry(db, query.audit);
+      if (entry?.action !== 'operator_sync' || entry.actorUpn !== page.user?.upn) return undefined;
+      return tenantSyncNotice(page, entry);
     }
     if (query.notice === 'synced') return { kind: 'ok', text: page.t('admin.notice.synced', { n }) };
     if (query.notice === 'saved') return { kind: 'ok', text: page.t('admin.notice.saved') };
@@ -232,6 +240,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
         reply,
         settingsPage(page, settings, {
           emailOn: services.mailer !== undefined,
+          connectMode,
           notice: await notice(page, request.query),
         }),
       );
@@ -254,6 +263,9 @@ async function adminPages(app: App, services: Services): Promise<void> {
           errorBackoffSeconds: number,
           operatorSync: Type.Optional(Type.Literal('on')),
           mailFrom: Type.String({ maxLength: 300 }),
+          // Connect mode only: scheduled scans of the tenant.
+          tenantScan: Type.Optional(Type.Literal('on')),
+          tenantScanMinutes: Type.Optional(number),
         }),
       },
       preValidation: app.csrfProtection,
@@ -268,12 +280,20 @@ async function adminPages(app: App, services: Services): Promise<void> {
           errorBackoffSeconds: Number(b.errorBackoffSeconds),
           operatorSync: b.operatorSync === 'on',
           mailFrom: b.mailFrom,
+          ...(connectMode
+            ? {
+                tenantScan: b.tenantScan === 'on',
+                ...(b.tenantScanMinutes === undefined ? {} : { tenantScanMinutes: Number(b.tenantScanMinutes) }),
+              }
+            : {}),
         },
         user,
       );
       return reply.redirect('/admin/settings?notice=saved', 303);
     },
   );
+
+  await tenantPages(app, services, admin, notice);
 
   app.get(
     '/admin/audit',

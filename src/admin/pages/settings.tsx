@@ -1,11 +1,11 @@
 import type { PageContext } from '../../web/layout.js';
-import type { AdminSettings } from '../settings.js';
+import { TENANT_SCAN_MINUTES, type AdminSettings } from '../settings.js';
 import { adminPage, NoticeBox, type Notice } from './console.js';
 
 export function settingsPage(
   context: PageContext,
   settings: AdminSettings,
-  options: { emailOn: boolean; notice?: Notice | undefined },
+  options: { emailOn: boolean; connectMode?: boolean; notice?: Notice | undefined },
 ): string {
   const { t } = context;
   const { S, M, L } = settings.renditionSizes;
@@ -42,6 +42,35 @@ export function settingsPage(
         <label for="mailFrom">{t('admin.settings.mailFrom')}</label>
         <input id="mailFrom" name="mailFrom" type="text" value={settings.mailFrom} />
         {!options.emailOn && <p class="hint">{t('admin.settings.mailOff')}</p>}
+        {options.connectMode && (
+          <fieldset>
+            <legend>{t('admin.nav.tenant')}</legend>
+            <label>
+              <input
+                type="checkbox"
+                name="tenantScan"
+                value="on"
+                checked={settings.tenantScan}
+                aria-describedby="tenant-scan-hint"
+              />{' '}
+              {t('admin.settings.tenantScan')}
+            </label>
+            <label for="tenantScanMinutes">{t('admin.settings.tenantScanMinutes')}</label>
+            <input
+              id="tenantScanMinutes"
+              name="tenantScanMinutes"
+              type="number"
+              min={TENANT_SCAN_MINUTES.min}
+              max={TENANT_SCAN_MINUTES.max}
+              value={settings.tenantScanMinutes}
+              aria-describedby="tenant-scan-hint"
+              required
+            />
+            <p class="hint" id="tenant-scan-hint">
+              {t('admin.settings.tenantScanHint')}
+            </p>
+          </fieldset>
+        )}
         <div class="actions">
           <button type="submit">{t('admin.settings.save')}</button>
         </div>

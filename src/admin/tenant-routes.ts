@@ -16,7 +16,10 @@ import { connectedTenant, MAX_TENANT_SYNC, tenantDryRun, tenantSync } from './te
 // POST does it and comes back to the tenant view, which says what was done).
 
 type Admin = (request: FastifyRequest, reply: FastifyReply) => Promise<{ user: DirectoryUser; page: ConsoleContext }>;
-type NoticeOf = (page: ConsoleContext, query: { notice?: string; n?: number; audit?: number }) => Promise<Notice | undefined>;
+type NoticeOf = (
+  page: ConsoleContext,
+  query: { notice?: string; n?: number; audit?: number },
+) => Promise<Notice | undefined>;
 
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const tags = ['admin'];

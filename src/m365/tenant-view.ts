@@ -48,7 +48,9 @@ export async function listTenantUsersPage(db: Db, query: TenantUsersQuery): Prom
     .selectFrom('m365_users')
     .select(['id', 'upn'])
     .where('gone_at', 'is', null)
-    .$if(query.state === 'unknown', (q) => q.where((eb) => eb.or([eb('state', 'is', null), eb('state', '=', 'unknown')])))
+    .$if(query.state === 'unknown', (q) =>
+      q.where((eb) => eb.or([eb('state', 'is', null), eb('state', '=', 'unknown')])),
+    )
     .$if(query.state !== undefined && query.state !== 'unknown', (q) => q.where('state', '=', query.state!))
     .$if(Boolean(search), (q) =>
       q.where(
@@ -79,7 +81,10 @@ export async function usersInStates(
   states: readonly TenantState[],
   limit: number,
 ): Promise<{ users: TenantUserRecord[]; total: number }> {
-  const inStates = db.selectFrom('m365_users').where('gone_at', 'is', null).where('state', 'in', [...states]);
+  const inStates = db
+    .selectFrom('m365_users')
+    .where('gone_at', 'is', null)
+    .where('state', 'in', [...states]);
   const [rows, count] = await Promise.all([
     inStates.select('id').orderBy('upn').limit(limit).execute(),
     inStates.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),

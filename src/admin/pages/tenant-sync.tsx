@@ -17,7 +17,11 @@ export function pushSentence(
   return context.t(`admin.tenant.push.${outcome}` as MessageKey, { name, error: error ?? '' });
 }
 
-export function tenantConfirmPage(context: ConsoleContext, target: { upn: string } | { all: true }, run: DryRun): string {
+export function tenantConfirmPage(
+  context: ConsoleContext,
+  target: { upn: string } | { all: true },
+  run: DryRun,
+): string {
   const { t } = context;
   const name = (report: PushReport) => run.names[report.upn] ?? report.upn;
   const changing = run.reports.filter((r) => CHANGING.includes(r.outcome));

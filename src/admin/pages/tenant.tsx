@@ -31,7 +31,15 @@ export const tenantLink = (query: TenantUsersQuery) => {
 
 export const tenantSyncLink = (upn: string) => `/admin/tenant/sync?upn=${encodeURIComponent(upn)}`;
 
-function ScanStatus({ context, scan, scheduleMinutes }: { context: ConsoleContext; scan: Scan | undefined; scheduleMinutes: number | undefined }) {
+function ScanStatus({
+  context,
+  scan,
+  scheduleMinutes,
+}: {
+  context: ConsoleContext;
+  scan: Scan | undefined;
+  scheduleMinutes: number | undefined;
+}) {
   const { t } = context;
   const schedule =
     scheduleMinutes === undefined
@@ -57,7 +65,11 @@ function ScanStatus({ context, scan, scheduleMinutes }: { context: ConsoleContex
               total,
             })}
           </p>
-          <progress max={Math.max(total, 1)} value={Math.min(scan.usersDone, total)} aria-label={t('admin.tenant.scan.progress')}>
+          <progress
+            max={Math.max(total, 1)}
+            value={Math.min(scan.usersDone, total)}
+            aria-label={t('admin.tenant.scan.progress')}
+          >
             {scan.usersDone} / {total}
           </progress>
           <p class="hint">{t('admin.tenant.scan.runningResume')}</p>

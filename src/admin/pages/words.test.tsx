@@ -19,7 +19,7 @@ describe.each(LOCALES)('the console in words [%s]', (locale) => {
   const context = contextIn(locale);
   const codes = [...SYNC_STATES, 'unknown', ...SYNC_OUTCOMES, ...SYNC_TRIGGERS];
 
-  it('gives every state (a tenant\'s unknown too) and outcome a badge with an icon and a word, never a code', () => {
+  it("gives every state (a tenant's unknown too) and outcome a badge with an icon and a word, never a code", () => {
     for (const state of TENANT_STATES) {
       const html = render(<StateBadge context={context} state={state} />);
       expect(html).toMatch(/class="badge badge-\w+"/);

@@ -220,7 +220,8 @@ export const adminEn = {
   'admin.tenant.confirm.titleAll': 'Sync everyone out of step?',
   'admin.tenant.confirm.intro':
     'photosync has just read each user’s Exchange photo and SharePoint profile. This is what it would do; nothing has been written yet.',
-  'admin.tenant.confirm.more': 'Only the first {max} of {n} users out of step are shown here; run it again for the rest.',
+  'admin.tenant.confirm.more':
+    'Only the first {max} of {n} users out of step are shown here; run it again for the rest.',
   'admin.tenant.confirm.go': 'Yes, sync {n} users',
   'admin.tenant.confirm.nothing': 'Nothing to do: no picture in SharePoint would change.',
   'admin.tenant.confirm.back': 'Back to the tenant',
@@ -231,12 +232,14 @@ export const adminEn = {
   'admin.tenant.push.removed': '{name}: SharePoint was set back to the placeholder.',
   'admin.tenant.push.unchanged': '{name}: already in step; nothing was read or written.',
   'admin.tenant.push.no_photo': '{name}: no Exchange photo, and SharePoint shows the placeholder; nothing to do.',
-  'admin.tenant.push.no_mailbox': '{name}: no Exchange mailbox, so SharePoint never takes this user’s photo from Exchange.',
+  'admin.tenant.push.no_mailbox':
+    '{name}: no Exchange mailbox, so SharePoint never takes this user’s photo from Exchange.',
   'admin.tenant.push.failed': '{name}: could not be synced. {error}',
   'admin.tenant.push.recently_checked': '{name}: checked a moment ago; nothing to do.',
   'admin.tenant.push.backing_off': '{name}: waiting after a failure; try again later.',
   'admin.tenant.push.busy': '{name}: another sync of this user was running; try again.',
-  'admin.tenant.notice.synced': 'Synced from the console: {synced} pushed, {failed} failed, {other} with nothing to do.',
+  'admin.tenant.notice.synced':
+    'Synced from the console: {synced} pushed, {failed} failed, {other} with nothing to do.',
   'admin.tenant.notOn': 'Connect mode is not set up: photosync is its own organisation here.',
   'admin.settings.tenantScan': 'Scan the Microsoft 365 tenant on a schedule',
   'admin.settings.tenantScanMinutes': 'Minutes between scheduled scans (15 to 43200)',

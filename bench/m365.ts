@@ -189,7 +189,9 @@ async function measure(caDir: string): Promise<Section> {
         trigger: 'sharepoint_tile',
         sizes: services.syncSettings().renditionSizes,
       });
-      const response = await fetch(
+      // As a browser of the tenant asks for it (here with the app's My Site token).
+      const response = await connection.http.request(
+        'mysite',
         `${tenant.url}/_layouts/15/userphoto.aspx?size=M&accountname=${encodeURIComponent(user.upn)}`,
       );
       await response.arrayBuffer();

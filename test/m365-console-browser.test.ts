@@ -108,7 +108,7 @@ describe.skipIf(chromiumMissing())('the connect-mode console in a browser', { ti
 
     await page.goto(`${base}/admin/tenant`);
     expect(await page.locator('text=A scan runs by itself 30 minutes after the last one ended.').count()).toBe(1);
-    await Promise.all([page.waitForURL(/\/admin\/tenant\/sync\?upn=/), page.click('[aria-label="Sync Jane Doe now"]')]);
+    await Promise.all([page.waitForURL(/\/admin\/tenant\/sync\?upn=/), page.click('[aria-label="Sync now: Jane Doe"]')]);
     expect(await page.locator('h1').textContent()).toBe('Sync Jane Doe now?');
     expect(await page.locator('li[data-upn="jane@contoso.com"]').textContent()).toBe(
       'Jane Doe: would push the Exchange photo into SharePoint.',

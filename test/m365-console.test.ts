@@ -21,11 +21,13 @@ const PASSWORD = 'correct horse battery';
 const STATE_OF = (html: string, upn: string) =>
   new RegExp(`<tr data-upn="${upn.replace(/[.@]/g, '\\$&')}">[\\s\\S]*?data-state="(\\w+)"`).exec(html)?.[1];
 
-/** What the tenant's userphoto.aspx serves for a user now. */
-const tenantPicture = async (tenant: M365Tenant, upn: string) => {
-  const response = await fetch(
+/** What the tenant's userphoto.aspx serves for a user now (asked with the app's My Site token). */
+const tenantPicture = async (services: Services, tenant: M365Tenant, upn: string) => {
+  const response = await services.tenant!.http.request(
+    'mysite',
     `${tenant.url}/_layouts/15/userphoto.aspx?size=M&accountname=${encodeURIComponent(upn)}`,
   );
+  expect(response.status).toBe(200);
   return Buffer.from(await response.arrayBuffer()).toString('base64');
 };
 

@@ -212,7 +212,7 @@ export const adminEn = {
   'admin.tenant.lastPush': 'Last push',
   'admin.tenant.action': 'Action',
   'admin.tenant.syncNow': 'Sync now',
-  'admin.tenant.syncNowFor': 'Sync {name} now',
+  'admin.tenant.syncNowFor': 'Sync now: {name}',
   'admin.tenant.syncAll': 'Sync all out of step ({n})',
   'admin.tenant.syncOff':
     'Syncing from the console is off: users sync by opening SharePoint or OneDrive. An administrator can allow it in the settings.',

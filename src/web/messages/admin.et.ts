@@ -216,7 +216,7 @@ export const adminEt: AdminMessages = {
   'admin.tenant.lastPush': 'Viimane ülekanne',
   'admin.tenant.action': 'Tegevus',
   'admin.tenant.syncNow': 'Sünkrooni kohe',
-  'admin.tenant.syncNowFor': 'Sünkrooni kasutaja {name} kohe',
+  'admin.tenant.syncNowFor': 'Sünkrooni kohe: {name}',
   'admin.tenant.syncAll': 'Sünkrooni kõik mitteajakohased ({n})',
   'admin.tenant.syncOff':
     'Konsoolist sünkroonimine on väljas: kasutajad sünkroonivad SharePointi või OneDrive’i avades. Haldur saab selle sätetes lubada.',

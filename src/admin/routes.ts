@@ -9,6 +9,7 @@ import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
 import { routeDefaults, type App } from '../http/types.js';
 import { getMailPhoto, readMailMaster } from '../mail/photo-store.js';
 import { readAsset, sendAsset } from '../web/asset-routes.js';
+import { setFlash } from '../web/flash.js';
 import { pageContext, sendPage } from '../web/page-context.js';
 import type { PageContext } from '../web/layout.js';
 import type { Services } from '../services.js';
@@ -36,12 +37,6 @@ const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const tags = ['admin'];
 const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
 
-const NoticeQuery = {
-  notice: Type.Optional(literals(['prompted', 'synced', 'saved'] as const)),
-  n: Type.Optional(Type.Integer({ minimum: 0 })),
-  /** The audit entry of the request to sync, which the notice reads back. */
-  audit: Type.Optional(Type.Integer({ minimum: 1 })),
-};
 const UpnList = Type.Optional(Type.Array(Type.String({ maxLength: 300 }), { maxItems: 500 }));
 
 export async function adminRoutes(app: App, services: Services): Promise<void> {
@@ -95,29 +90,33 @@ async function adminPages(app: App, services: Services): Promise<void> {
     return jpeg && { tag: contentTag(jpeg), bytes: () => Promise.resolve(jpeg) };
   }
 
-  const notice = async (
-    page: PageContext,
-    query: { notice?: string; n?: number; audit?: number },
-  ): Promise<Notice | undefined> => {
-    const n = query.n ?? 0;
-    if (query.notice === 'prompted' && query.audit !== undefined) {
-      const entry = await getAuditEntry(db, query.audit);
-      // Only the admin who asked is told about it (the number in the address is not a secret).
-      if (entry?.action !== 'prompt' || entry.actorUpn !== page.user?.upn) return undefined;
-      return promptNotice(page, entry);
+  /** What the form that redirected here says, once (a flash message, never the address). */
+  const notice = async (page: PageContext): Promise<Notice | undefined> => {
+    const flash = page.flash;
+    const n = flash?.n ?? 0;
+    switch (flash?.name) {
+      case 'prompted': {
+        const entry = await getAuditEntry(db, n);
+        // Read back from the request's audit entry, and only for the admin who asked.
+        if (entry?.action !== 'prompt' || entry.actorUpn !== page.user?.upn) return undefined;
+        return promptNotice(page, entry);
+      }
+      case 'synced':
+        return { kind: 'ok', text: page.t('admin.notice.synced', { n }) };
+      case 'saved':
+        return { kind: 'ok', text: page.t('admin.notice.saved') };
+      default:
+        return undefined;
     }
-    if (query.notice === 'synced') return { kind: 'ok', text: page.t('admin.notice.synced', { n }) };
-    if (query.notice === 'saved') return { kind: 'ok', text: page.t('admin.notice.saved') };
-    return undefined;
   };
 
   app.get(
     '/admin',
-    { schema: { summary: 'Admin overview', tags, querystring: Type.Object(NoticeQuery), response: html } },
+    { schema: { summary: 'Admin overview', tags, response: html } },
     async (request, reply) => {
       const { page } = await admin(request, reply);
       const [counts, first] = await Promise.all([countByState(db), firstOutOfStep(db)]);
-      return sendPage(reply, overviewPage(page, counts, first, await notice(page, request.query)));
+      return sendPage(reply, overviewPage(page, counts, first, await notice(page)));
     },
   );
 
@@ -132,7 +131,6 @@ async function adminPages(app: App, services: Services): Promise<void> {
           search: Type.Optional(Type.String({ maxLength: 200 })),
           sort: Type.Optional(literals(USER_SORTS)),
           after: Type.Optional(Type.String({ maxLength: 600 })),
-          ...NoticeQuery,
         }),
         response: html,
       },
@@ -150,7 +148,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
       const operatorSync = (await services.settings.refresh()).operatorSync;
       return sendPage(
         reply,
-        usersPage(page, query, users, { operatorSync, notice: await notice(page, request.query) }),
+        usersPage(page, query, users, { operatorSync, notice: await notice(page) }),
       );
     },
   );
@@ -162,7 +160,6 @@ async function adminPages(app: App, services: Services): Promise<void> {
         summary: 'Admin user detail',
         tags,
         params: Type.Object({ upn: Type.String({ maxLength: 300 }) }),
-        querystring: Type.Object(NoticeQuery),
         response: html,
       },
     },
@@ -170,7 +167,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
       const { page } = await admin(request, reply);
       const detail = await userDetail(services, request.params.upn);
       const operatorSync = (await services.settings.refresh()).operatorSync;
-      return sendPage(reply, userDetailPage(page, detail, { operatorSync, notice: await notice(page, request.query) }));
+      return sendPage(reply, userDetailPage(page, detail, { operatorSync, notice: await notice(page) }));
     },
   );
 
@@ -205,7 +202,8 @@ async function adminPages(app: App, services: Services): Promise<void> {
         body.all === '1' ? { allOutOfStep: true } : { upns: body.upn ?? [] },
       );
       const where = body.all === '1' ? '/admin' : backTo(body);
-      return reply.redirect(`${where}?notice=prompted&audit=${result.auditId}`, 303);
+      await setFlash(db, request, reply, where, { name: 'prompted', n: result.auditId });
+      return reply.redirect(where, 303);
     },
   );
 
@@ -218,13 +216,15 @@ async function adminPages(app: App, services: Services): Promise<void> {
     async (request, reply) => {
       const { user } = await admin(request, reply);
       const results = await operatorSync(services, user, request.body.upn ?? []);
-      return reply.redirect(`${backTo(request.body)}?notice=synced&n=${results.length}`, 303);
+      const where = backTo(request.body);
+      await setFlash(db, request, reply, where, { name: 'synced', n: results.length });
+      return reply.redirect(where, 303);
     },
   );
 
   app.get(
     '/admin/settings',
-    { schema: { summary: 'Admin settings', tags, querystring: Type.Object(NoticeQuery), response: html } },
+    { schema: { summary: 'Admin settings', tags, response: html } },
     async (request, reply) => {
       const { page } = await admin(request, reply);
       const settings = await services.settings.refresh();
@@ -232,7 +232,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
         reply,
         settingsPage(page, settings, {
           emailOn: services.mailer !== undefined,
-          notice: await notice(page, request.query),
+          notice: await notice(page),
         }),
       );
     },
@@ -271,7 +271,8 @@ async function adminPages(app: App, services: Services): Promise<void> {
         },
         user,
       );
-      return reply.redirect('/admin/settings?notice=saved', 303);
+      await setFlash(db, request, reply, '/admin/settings', { name: 'saved' });
+      return reply.redirect('/admin/settings', 303);
     },
   );
 

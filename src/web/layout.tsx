@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { render } from 'preact-render-to-string';
+import type { Flash } from './flash.js';
 import { LOCALES, translator, type Locale, type Translate } from './i18n.js';
 
 /** The signed-in user as the suite bar shows them. */
@@ -19,6 +20,8 @@ export interface PageContext {
   isAdmin?: boolean;
   /** The path of this page, where the language switcher comes back to. */
   path?: string;
+  /** What the form that sent the person here says, once (see flash.ts). */
+  flash?: Flash | undefined;
 }
 
 /** "Mari Maasikas" → "MM": what the suite bar shows for someone without a photo. */

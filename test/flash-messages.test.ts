@@ -140,9 +140,7 @@ describeEachDialect('one-time messages after a form', (dialect) => {
     const lee = await signedIn({ hasMailbox: false });
     const leeToken = await lee.client.csrfToken('/_layouts/15/editprofile.aspx');
     await lee.client.upload('/_layouts/15/editprofile.aspx', leeToken, await solidJpeg([30, 80, 200], 120));
-    expect((await lee.client.request('GET', '/_layouts/15/editprofile.aspx')).body).toContain(
-      en['sites.upload.done'],
-    );
+    expect((await lee.client.request('GET', '/_layouts/15/editprofile.aspx')).body).toContain(en['sites.upload.done']);
     expect((await lee.client.request('GET', '/_layouts/15/editprofile.aspx?done=1')).body).not.toContain(
       en['sites.upload.done'],
     );

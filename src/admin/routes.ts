@@ -24,7 +24,8 @@ import { auditPage } from './pages/audit.js';
 import type { Notice } from './pages/console.js';
 import { consoleErrorPage } from './pages/error.js';
 import { overviewPage } from './pages/overview.js';
-import { settingsPage } from './pages/settings.js';
+import { settingsForm, settingsPage, wholeNumber } from './pages/settings.js';
+import { invalidSettings } from './settings.js';
 import { userDetailPage } from './pages/user-detail.js';
 import { usersPage } from './pages/users.js';
 import { countByState, firstOutOfStep, listUsersPage, USER_SORTS } from './users-query.js';
@@ -110,15 +111,11 @@ async function adminPages(app: App, services: Services): Promise<void> {
     }
   };
 
-  app.get(
-    '/admin',
-    { schema: { summary: 'Admin overview', tags, response: html } },
-    async (request, reply) => {
-      const { page } = await admin(request, reply);
-      const [counts, first] = await Promise.all([countByState(db), firstOutOfStep(db)]);
-      return sendPage(reply, overviewPage(page, counts, first, await notice(page)));
-    },
-  );
+  app.get('/admin', { schema: { summary: 'Admin overview', tags, response: html } }, async (request, reply) => {
+    const { page } = await admin(request, reply);
+    const [counts, first] = await Promise.all([countByState(db), firstOutOfStep(db)]);
+    return sendPage(reply, overviewPage(page, counts, first, await notice(page)));
+  });
 
   app.get(
     '/admin/users',
@@ -146,10 +143,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
       };
       const users = await listUsersPage(db, { ...query, limit: 50 });
       const operatorSync = (await services.settings.refresh()).operatorSync;
-      return sendPage(
-        reply,
-        usersPage(page, query, users, { operatorSync, notice: await notice(page) }),
-      );
+      return sendPage(reply, usersPage(page, query, users, { operatorSync, notice: await notice(page) }));
     },
   );
 
@@ -228,17 +222,13 @@ async function adminPages(app: App, services: Services): Promise<void> {
     async (request, reply) => {
       const { page } = await admin(request, reply);
       const settings = await services.settings.refresh();
-      return sendPage(
-        reply,
-        settingsPage(page, settings, {
-          emailOn: services.mailer !== undefined,
-          notice: await notice(page),
-        }),
-      );
+      const emailOn = services.mailer !== undefined;
+      return sendPage(reply, settingsPage(page, settingsForm(settings), { emailOn, notice: await notice(page) }));
     },
   );
 
-  const number = Type.String({ maxLength: 10, pattern: '^\\s*\\d+\\s*$' });
+  // Any text is taken, so that what was typed comes back beside its error rather than on an error page.
+  const typed = Type.String({ maxLength: 100 });
   app.post(
     '/admin/settings',
     {
@@ -247,11 +237,11 @@ async function adminPages(app: App, services: Services): Promise<void> {
         tags,
         body: Type.Object({
           _csrf: Type.String({ maxLength: 200 }),
-          sizeS: number,
-          sizeM: number,
-          sizeL: number,
-          recheckSeconds: number,
-          errorBackoffSeconds: number,
+          sizeS: typed,
+          sizeM: typed,
+          sizeL: typed,
+          recheckSeconds: typed,
+          errorBackoffSeconds: typed,
           operatorSync: Type.Optional(Type.Literal('on')),
           mailFrom: Type.String({ maxLength: 300 }),
         }),
@@ -259,18 +249,23 @@ async function adminPages(app: App, services: Services): Promise<void> {
       preValidation: app.csrfProtection,
     },
     async (request, reply) => {
-      const { user } = await admin(request, reply);
+      const { user, page } = await admin(request, reply);
       const b = request.body;
-      await services.settings.update(
-        {
-          renditionSizes: { S: Number(b.sizeS), M: Number(b.sizeM), L: Number(b.sizeL) },
-          recheckSeconds: Number(b.recheckSeconds),
-          errorBackoffSeconds: Number(b.errorBackoffSeconds),
-          operatorSync: b.operatorSync === 'on',
-          mailFrom: b.mailFrom,
-        },
-        user,
-      );
+      const change = {
+        renditionSizes: { S: wholeNumber(b.sizeS), M: wholeNumber(b.sizeM), L: wholeNumber(b.sizeL) },
+        recheckSeconds: wholeNumber(b.recheckSeconds),
+        errorBackoffSeconds: wholeNumber(b.errorBackoffSeconds),
+        operatorSync: b.operatorSync === 'on',
+        mailFrom: b.mailFrom,
+      };
+      const invalid = invalidSettings(change);
+      if (invalid.length > 0) {
+        // Nothing is saved; the form comes back as typed, each wrong field marked with why.
+        const form = { ...b, operatorSync: change.operatorSync };
+        const emailOn = services.mailer !== undefined;
+        return sendPage(reply, settingsPage(page, form, { emailOn, invalid }), 400);
+      }
+      await services.settings.update(change, user);
       await setFlash(db, request, reply, '/admin/settings', { name: 'saved' });
       return reply.redirect('/admin/settings', 303);
     },

@@ -12,14 +12,7 @@ import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web
 import type { Services } from '../services.js';
 import type { SitesLag } from '../web/sites-lag.js';
 import { setFlash } from '../web/flash.js';
-import {
-  oneDrivePage,
-  personPage,
-  siteHomePage,
-  syncNotice,
-  uploadPicturePage,
-  userPhotoUrl,
-} from './pages.js';
+import { oneDrivePage, personPage, siteHomePage, syncNotice, uploadPicturePage, userPhotoUrl } from './pages.js';
 import { getSiteProfile } from './profiles.js';
 import { uploadSitePicture } from './upload.js';
 

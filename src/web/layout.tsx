@@ -55,6 +55,7 @@ export function renderPage(context: PageContext, title: string, body: ComponentC
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} – ${t('app.name')}`}</title>
         <link rel="stylesheet" href="/assets/portal.css" />
+        <link rel="stylesheet" href="/assets/forms.css" />
         <script src="/assets/portal.js" defer />
       </head>
       <body>

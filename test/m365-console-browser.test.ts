@@ -5,6 +5,7 @@ import type { App } from '../src/app.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import { scanTenant } from '../src/m365/scan.js';
 import type { Services } from '../src/services.js';
+import { loadsNewPage } from './browser/helpers.js';
 import { chromiumMissing, launchChromium, listen } from './support/browser.js';
 import { makeUser } from './support/factories.js';
 import { startM365Tenant, type M365Tenant } from './support/m365-tenant.js';
@@ -100,21 +101,21 @@ describe.skipIf(chromiumMissing())('the connect-mode console in a browser', { ti
     await page.check('input[name="tenantScan"]');
     await page.fill('#tenantScanMinutes', '30');
     found.push(...(await violations(page)));
-    await Promise.all([
-      page.waitForURL(/notice=saved/),
-      page.click('form[action="/admin/settings"] button[type=submit]'),
-    ]);
+    await loadsNewPage(page, () => page.click('form[action="/admin/settings"] button[type=submit]'));
     expect((await services.settings.refresh()).tenantScan).toBe(true);
 
     await page.goto(`${base}/admin/tenant`);
     expect(await page.locator('text=A scan runs by itself 30 minutes after the last one ended.').count()).toBe(1);
-    await Promise.all([page.waitForURL(/\/admin\/tenant\/sync\?upn=/), page.click('[aria-label="Sync now: Jane Doe"]')]);
+    await Promise.all([
+      page.waitForURL(/\/admin\/tenant\/sync\?upn=/),
+      page.click('[aria-label="Sync now: Jane Doe"]'),
+    ]);
     expect(await page.locator('h1').textContent()).toBe('Sync Jane Doe now?');
     expect(await page.locator('li[data-upn="jane@contoso.com"]').textContent()).toBe(
       'Jane Doe: would push the Exchange photo into SharePoint.',
     );
     found.push(...(await violations(page)));
-    await Promise.all([page.waitForURL(/notice=tenantSynced/), page.click('#confirm-sync')]);
+    await Promise.all([page.waitForURL(`${base}/admin/tenant`), page.click('#confirm-sync')]);
     expect(await page.locator('.notice').textContent()).toContain('Synced from the console: 1 pushed, 0 failed');
     expect(await stateOf(page, 'jane@contoso.com')).toBe('in_step');
     found.push(...(await violations(page)));
@@ -123,7 +124,7 @@ describe.skipIf(chromiumMissing())('the connect-mode console in a browser', { ti
     expect(await page.locator('h1').textContent()).toBe('Sync everyone out of step?');
     const changing = await page.locator('li[data-outcome^="would_"]').count();
     expect(await page.locator('li[data-upn="kalle@contoso.com"]').getAttribute('data-outcome')).toBe('would_push');
-    await Promise.all([page.waitForURL(/notice=tenantSynced/), page.click('#confirm-sync')]);
+    await Promise.all([page.waitForURL(`${base}/admin/tenant`), page.click('#confirm-sync')]);
     expect(await page.locator('.notice').textContent()).toContain(`${changing} pushed, 0 failed`);
     expect(await page.locator('#sync-all').count()).toBe(0);
 

@@ -6,6 +6,7 @@ import { TENANT_STATES } from '../m365/model.js';
 import { latestScan } from '../m365/scans.js';
 import { countTenantStates, listTenantUsersPage } from '../m365/tenant-view.js';
 import type { Services } from '../services.js';
+import { setFlash } from '../web/flash.js';
 import { sendPage } from '../web/page-context.js';
 import type { ConsoleContext, Notice } from './pages/console.js';
 import { tenantPage } from './pages/tenant.js';
@@ -16,10 +17,7 @@ import { connectedTenant, MAX_TENANT_SYNC, tenantDryRun, tenantSync } from './te
 // POST does it and comes back to the tenant view, which says what was done).
 
 type Admin = (request: FastifyRequest, reply: FastifyReply) => Promise<{ user: DirectoryUser; page: ConsoleContext }>;
-type NoticeOf = (
-  page: ConsoleContext,
-  query: { notice?: string; n?: number; audit?: number },
-) => Promise<Notice | undefined>;
+type NoticeOf = (page: ConsoleContext) => Promise<Notice | undefined>;
 
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const tags = ['admin'];
@@ -38,8 +36,6 @@ export function tenantPages(app: App, services: Services, admin: Admin, notice: 
           state: Type.Optional(Type.Union([literals(TENANT_STATES), Type.Literal('')])),
           search: Type.Optional(Type.String({ maxLength: 200 })),
           after: Type.Optional(Type.String({ maxLength: 300 })),
-          notice: Type.Optional(Type.Literal('tenantSynced')),
-          audit: Type.Optional(Type.Integer({ minimum: 1 })),
         }),
         response: html,
       },
@@ -62,7 +58,7 @@ export function tenantPages(app: App, services: Services, admin: Admin, notice: 
         operatorSync: settings.operatorSync,
         scheduleMinutes: settings.tenantScan ? settings.tenantScanMinutes : undefined,
       };
-      return sendPage(reply, tenantPage(page, query, view, await notice(page, request.query)));
+      return sendPage(reply, tenantPage(page, query, view, await notice(page)));
     },
   );
 
@@ -106,7 +102,9 @@ export function tenantPages(app: App, services: Services, admin: Admin, notice: 
       connectedTenant(services);
       const { user } = await admin(request, reply);
       const result = await tenantSync(services, user, request.body.upn);
-      return reply.redirect(`/admin/tenant?notice=tenantSynced&audit=${result.auditId}`, 303);
+      // The tenant page says what was done, read back from the audit entry (a flash message).
+      await setFlash(db, request, reply, '/admin/tenant', { name: 'tenantSynced', n: result.auditId });
+      return reply.redirect('/admin/tenant', 303);
     },
   );
   return Promise.resolve();

@@ -19,6 +19,8 @@ export interface PageContext {
   isAdmin?: boolean;
   /** The path of this page, where the language switcher comes back to. */
   path?: string;
+  /** A Microsoft 365 tenant's user (connect mode): no photosync photo page to link to. */
+  tenantUser?: boolean;
 }
 
 /** "Mari Maasikas" → "MM": what the suite bar shows for someone without a photo. */
@@ -66,7 +68,7 @@ export function renderPage(context: PageContext, title: string, body: ComponentC
           {user && (
             <nav aria-label={t('nav.label')} class="suite-nav">
               <a href="/">{t('nav.home')}</a>
-              <a href="/profile-photo">{t('nav.profilePhoto')}</a>
+              {!context.tenantUser && <a href="/profile-photo">{t('nav.profilePhoto')}</a>}
               <a href="/help/profile-picture-sync">{t('nav.help')}</a>
               {context.isAdmin && <a href="/admin">{t('nav.admin')}</a>}
             </nav>

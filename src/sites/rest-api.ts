@@ -5,7 +5,7 @@ import { claimForUpn, upnFromAccountName } from '../directory/upn.js';
 import { findUserByUpn, picturesShown, type DirectoryUser } from '../directory/users.js';
 import { forbidden } from '../errors.js';
 import type { App } from '../http/types.js';
-import { SESSION_COOKIE, mayAccessPhoto, principalOf, type Principal } from '../http/auth.js';
+import { SESSION_COOKIE, mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, pictureProperties } from './library.js';
 import { fileStemOf, getSiteProfile, setExchangeSyncState, showPlaceholder } from './profiles.js';
@@ -90,8 +90,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     if (!upn)
       throw sharePointErrors.badQuery(`"${account}" is not an account name (like i:0#.f|membership|jane@contoso.com).`);
     const self = principal.kind === 'user' && principal.user.upn === upn;
-    if (!self && !mayAccessPhoto(principal, { id: '' }, 'read'))
-      throw forbidden("This token may not read other people's profiles.");
+    if (!self && !mayUseSites(principal, 'read')) throw forbidden("This token may not read other people's profiles.");
     const user = await findUserByUpn(db, upn);
     if (!user) throw sharePointErrors.userNotFound(account);
     return user;
@@ -236,7 +235,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      if (!mayAccessPhoto(principal, { id: '' }, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
+      if (!mayUseSites(principal, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
         throw forbidden("Only administrators and apps with ProfilePhoto.ReadWrite.All may change others' profiles.");
       const body = jsonBody(request.body);
       const field = (name: string) => {

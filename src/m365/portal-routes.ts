@@ -176,9 +176,7 @@ export function createConnectPortal(
             begun = await signIn.begin(next);
           } catch (error) {
             const problem: SignInProblem =
-              isTenantError(error) && (error.problem === 'unreachable' || error.problem === 'throttled')
-                ? 'tenant_down'
-                : 'setup';
+              isTenantError(error) && PUSH_PROBLEMS[error.problem] === 'tenant_down' ? 'tenant_down' : 'setup';
             log.warn({ err: error, problem }, 'a Microsoft 365 sign-in could not begin');
             return showSignInProblem(request, reply, problem, next);
           }
@@ -270,6 +268,8 @@ export function createConnectPortal(
 const PUSH_PROBLEMS: Partial<Record<TenantProblem, PushProblem>> = {
   unreachable: 'tenant_down',
   throttled: 'tenant_down',
+  // MSAL cannot tell a host that is down from a wrong one: either way the tenant did not answer.
+  wrong_url: 'tenant_down',
   consent: 'consent',
   permission: 'consent',
 };

@@ -227,7 +227,8 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         description:
           'Body: {"accountName":"i:0#.f|membership|jane@contoso.com","propertyName":"…","propertyValue":"…"}. ' +
           'photosync keeps the picture properties only: PictureURL ("" or SPS-PicturePlaceholderState "1" shows the placeholder; ' +
-          "the user's own file in User Photos keeps the picture) and SPS-PictureExchangeSyncState (0 or 1).",
+          "the user's own file in User Photos keeps the picture), SPS-PictureExchangeSyncState (0 or 1) and " +
+          'SPS-PictureTimestamp (accepted; the time of the last upload is kept).',
         tags: ['sharepoint'],
         body: { description: 'JSON: accountName, propertyName, propertyValue' },
         response: json,
@@ -270,6 +271,12 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           }
           break;
         }
+        case 'sps-picturetimestamp':
+          // Scripts (and connect mode's push) write it after uploading the files; photosync's
+          // sites keep the time of that upload as the picture's timestamp (the `?t=` of its
+          // renditions), so a well-formed value is accepted and the upload's time stays.
+          if (!/^\d{1,20}$/.test(value)) throw sharePointErrors.badQuery('SPS-PictureTimestamp is a number.');
+          break;
         case 'sps-pictureexchangesyncstate':
           if (value !== '0' && value !== '1')
             throw sharePointErrors.badQuery('SPS-PictureExchangeSyncState is 0 or 1.');
@@ -278,7 +285,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         default:
           throw sharePointErrors.badQuery(
             `photosync keeps only the picture properties of a profile (PictureURL, SPS-PicturePlaceholderState, ` +
-              `SPS-PictureExchangeSyncState); ${propertyName} cannot be set here.`,
+              `SPS-PictureExchangeSyncState, SPS-PictureTimestamp); ${propertyName} cannot be set here.`,
           );
       }
       return send(request, reply, 'SetSingleValueProfileProperty', null, 'Edm.Null');

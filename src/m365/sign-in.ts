@@ -216,7 +216,7 @@ function problemOf(problem: TenantProblem): SignInProblem {
   }
 }
 
-type IdTokenCheck =
+export type IdTokenCheck =
   { ok: true; user: SignedInTenantUser } | { ok: false; problem: 'invalid' | 'tenant_down'; detail: string };
 
 /**
@@ -250,29 +250,45 @@ function idTokenVerifier(settings: M365Settings, log: Logger) {
       log.warn({ err: describeError(error) }, 'the tenant’s OpenID metadata could not be read');
       return { ok: false, problem: 'tenant_down', detail: describeError(error) };
     }
-    try {
-      const { payload } = await jwtVerify(idToken, metadata.keys, {
-        issuer: metadata.issuer,
-        audience: settings.clientId,
-        algorithms: ['RS256'],
-        requiredClaims: ['oid', 'nonce', 'exp', 'iat'],
-        clockTolerance: 300,
-      });
-      if (payload.nonce !== nonce)
-        return { ok: false, problem: 'invalid', detail: 'The ID token’s nonce is not this sign-in’s.' };
-      const id = typeof payload.oid === 'string' ? payload.oid.toLowerCase() : '';
-      const upn = typeof payload.preferred_username === 'string' ? payload.preferred_username.toLowerCase() : '';
-      if (!id || !upn)
-        return { ok: false, problem: 'invalid', detail: 'The ID token names no user (oid, preferred_username).' };
-      const displayName = typeof payload.name === 'string' && payload.name.trim() !== '' ? payload.name : upn;
-      return { ok: true, user: { id, upn, displayName } };
-    } catch (error) {
-      if (error instanceof joseErrors.JWKSTimeout) return { ok: false, problem: 'tenant_down', detail: error.message };
-      const detail =
-        error instanceof joseErrors.JWTClaimValidationFailed
-          ? `The ID token's ${error.claim} does not hold: ${error.reason}.`
-          : `The ID token does not verify: ${describeError(error)}`;
-      return { ok: false, problem: 'invalid', detail };
-    }
+    return checkIdToken(idToken, { issuer: metadata.issuer, keys: metadata.keys, clientId: settings.clientId, nonce });
   };
+}
+
+export interface IdTokenExpectations {
+  /** The tenant's issuer, from its OpenID metadata. */
+  issuer: string;
+  /** The tenant's signing keys (jwks_uri). */
+  keys: JWTVerifyGetKey;
+  /** The app's client id: the token's audience. */
+  clientId: string;
+  /** The nonce this sign-in sent. */
+  nonce: string;
+}
+
+/** Signature, issuer, audience, lifetime and nonce of an ID token; the user it names. */
+export async function checkIdToken(idToken: string, expected: IdTokenExpectations): Promise<IdTokenCheck> {
+  try {
+    const { payload } = await jwtVerify(idToken, expected.keys, {
+      issuer: expected.issuer,
+      audience: expected.clientId,
+      algorithms: ['RS256'],
+      requiredClaims: ['oid', 'nonce', 'exp', 'iat'],
+      clockTolerance: 300,
+    });
+    if (payload.nonce !== expected.nonce)
+      return { ok: false, problem: 'invalid', detail: 'The ID token’s nonce is not this sign-in’s.' };
+    const id = typeof payload.oid === 'string' ? payload.oid.toLowerCase() : '';
+    const upn = typeof payload.preferred_username === 'string' ? payload.preferred_username.toLowerCase() : '';
+    if (!id || !upn)
+      return { ok: false, problem: 'invalid', detail: 'The ID token names no user (oid, preferred_username).' };
+    const displayName = typeof payload.name === 'string' && payload.name.trim() !== '' ? payload.name : upn;
+    return { ok: true, user: { id, upn, displayName } };
+  } catch (error) {
+    if (error instanceof joseErrors.JWKSTimeout) return { ok: false, problem: 'tenant_down', detail: error.message };
+    const detail =
+      error instanceof joseErrors.JWTClaimValidationFailed
+        ? `The ID token's ${error.claim} does not hold: ${error.reason}.`
+        : `The ID token does not verify: ${describeError(error)}`;
+    return { ok: false, problem: 'invalid', detail };
+  }
 }

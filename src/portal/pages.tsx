@@ -20,6 +20,13 @@ export interface SignInForm {
   microsoftUrl?: string | undefined;
 }
 
+/** The line above the form: for administrators in connect mode, for the app that sent the person, or plain. */
+function signInIntro({ t }: PageContext, form: SignInForm): string {
+  if (form.microsoftUrl) return t('signin.adminIntro');
+  if (form.app) return t('signin.forApp', { app: form.app });
+  return t('signin.intro');
+}
+
 export function signInPage(context: PageContext, form: SignInForm): string {
   const { t } = context;
   return renderPage(
@@ -39,13 +46,7 @@ export function signInPage(context: PageContext, form: SignInForm): string {
           <h2>{t('signin.adminTitle')}</h2>
         </>
       )}
-      <p class="muted">
-        {form.microsoftUrl
-          ? t('signin.adminIntro')
-          : form.app
-            ? t('signin.forApp', { app: form.app })
-            : t('signin.intro')}
-      </p>
+      <p class="muted">{signInIntro(context, form)}</p>
       {!form.microsoftUrl && form.notice && <Notice kind="info">{form.notice}</Notice>}
       {form.error && <Notice kind="error">{form.error}</Notice>}
       <form method="post" action="/signin">

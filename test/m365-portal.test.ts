@@ -234,6 +234,33 @@ describe('connect mode: signing in with Microsoft 365 and the tiles', { timeout:
     expect(latest).toEqual({ trigger: 'onedrive_tile', outcome: 'unchanged' });
   });
 
+  it('shows the prompt banner while the user is out of step; its button pushes with trigger prompt', async () => {
+    const { portal } = await signIn('admin@contoso.com');
+    const db = services.database.db;
+    // What a scan found: Alex Admin's Exchange photo changed since SharePoint last took it.
+    await db.updateTable('m365_users').set({ state: 'changed' }).where('upn', '=', 'admin@contoso.com').execute();
+    const home = await portal.request('GET', '/');
+    expect(home.body).toContain('id="prompt-banner"');
+    expect(home.body).toContain('data-tenant-state="changed"');
+    const banner = /<div class="prompt-banner"[\s\S]*?<\/div>/.exec(home.body)![0];
+    expect(banner).toContain('action="/m365/launch/sharepoint"');
+    expect(banner).toContain('name="from" value="prompt"');
+    const token = /name="_csrf" value="([^"]+)"/.exec(banner)![1]!;
+    const launched = await portal.request('POST', '/m365/launch/sharepoint', { _csrf: token, from: 'prompt' });
+    expect(location(launched)).toBe(`${tenant.url}/_layouts/15/sharepoint.aspx`);
+    const latest = await db
+      .selectFrom('m365_push_attempts')
+      .innerJoin('m365_users', 'm365_users.id', 'm365_push_attempts.user_id')
+      .select(['trigger', 'outcome'])
+      .where('m365_users.upn', '=', 'admin@contoso.com')
+      .execute();
+    expect(latest).toEqual([{ trigger: 'prompt', outcome: 'synced' }]);
+    // In step now: no banner.
+    const after = await portal.request('GET', '/');
+    expect(after.body).not.toContain('id="prompt-banner"');
+    expect(after.body).toContain('data-tenant-state="in_step"');
+  });
+
   it('a tile without a tenant session goes to sign in; a form without its token changes nothing', async () => {
     const stranger = new FormClient(app);
     const token = await stranger.csrfToken('/signin');

@@ -125,7 +125,9 @@ describe('connect mode against photosync playing the tenant', () => {
       expect(property('SPS-PictureExchangeSyncState')).toBe('1');
       expect(property('SPS-PictureTimestamp')).toMatch(/^\d+$/);
 
-      const served = await fetch(`${tenant.url}/_layouts/15/userphoto.aspx?size=L&accountname=jane@contoso.com`);
+      const served = await fetch(`${tenant.url}/_layouts/15/userphoto.aspx?size=L&accountname=jane@contoso.com`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(served.status).toBe(200);
       const exchange = await fetch(`${tenant.url}/v1.0/users/jane@contoso.com/photo/$value`, {
         headers: { authorization: `Bearer ${token}` },

@@ -161,7 +161,7 @@ async function measure(caDir: string): Promise<Section> {
       PHOTOSYNC_M365_ADMIN_URL: tenant.url,
     });
     services = await createServices(config, { log: pino({ level: 'warn' }) });
-    const connection = services.tenant!;
+    const connection = services.m365!;
     const db = services.database.db;
     let lastLogged = 0;
     const onProgress = ({ done, total }: { done: number; total: number | null }) => {

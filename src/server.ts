@@ -25,7 +25,7 @@ export async function startServer(services: Services): Promise<App> {
 }
 
 function startScheduledScans(services: Services): ScanSchedule | undefined {
-  const connection = services.tenant;
+  const connection = services.m365;
   if (!connection) return undefined;
   // The console's setting decides, read at each look (PHOTOSYNC_M365_SCAN_EVERY is its starting value).
   const everyMs = () => {

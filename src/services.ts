@@ -7,6 +7,7 @@ import { createSignInThrottle, type SignInThrottle } from './directory/sign-in-t
 import type { Config } from './config.js';
 import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
 import { configureMedia, watchMedia } from './media/media.js';
+import { createM365Connection, type M365Connection } from './m365/connection.js';
 import { createMetrics, recordMediaEvent, type Metrics } from './metrics.js';
 import {
   checkFileStoreWrites,
@@ -20,7 +21,6 @@ import { describeStorageFault, storageFaultCode } from './storage/faults.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
 import { createUserLock, type UserLock } from './storage/user-lock.js';
 import { createSyncEngine, type SyncEngine, type SyncSettings } from './sync/engine.js';
-import { createM365Connection, type M365Connection } from './m365/connection.js';
 
 /** Everything the roles need, built once and passed in: the server and the CLI share it. */
 export interface Services {
@@ -43,7 +43,7 @@ export interface Services {
   /** The prompt e-mails' outbox (with a mailer); a serving app starts its loop. */
   promptOutbox: PromptOutbox | undefined;
   /** Connect mode's connection to the Microsoft 365 tenant; undefined when photosync is its own organisation. */
-  tenant: M365Connection | undefined;
+  m365: M365Connection | undefined;
   /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
   faultPoint: ((name: string) => void) | undefined;
   close(): Promise<void>;
@@ -123,7 +123,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     signInThrottle: createSignInThrottle(database.db),
     mailer,
     promptOutbox,
-    tenant: config.m365 && createM365Connection(config.m365, log),
+    m365: config.m365 && createM365Connection(config.m365, log),
     faultPoint,
     close: async () => {
       stopWatchingMedia();

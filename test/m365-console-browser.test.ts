@@ -80,7 +80,7 @@ describe.skipIf(chromiumMissing())('the connect-mode console in a browser', { ti
     expect(await page.locator('[data-scan="none"]').textContent()).toContain('has not been scanned yet');
     found.push(...(await violations(page)));
 
-    await scanTenant(services.tenant!, services.database.db);
+    await scanTenant(services.m365!, services.database.db);
     await page.reload();
     expect(await page.locator('[data-scan="done"]').textContent()).toMatch(
       /^Finished .*: 6 users read with \d+ Graph requests\.$/,

@@ -23,7 +23,7 @@ const STATE_OF = (html: string, upn: string) =>
 
 /** What the tenant's userphoto.aspx serves for a user now (asked with the app's My Site token). */
 const tenantPicture = async (services: Services, tenant: M365Tenant, upn: string) => {
-  const response = await services.tenant!.http.request(
+  const response = await services.m365!.http.request(
     'mysite',
     `${tenant.url}/_layouts/15/userphoto.aspx?size=M&accountname=${encodeURIComponent(upn)}`,
   );
@@ -83,7 +83,7 @@ for (const dialect of testDialects()) {
       expect(before).toContain('The tenant has not been scanned yet.');
       expect(before).toContain('Scheduled scans are off');
 
-      const report = await scanTenant(services.tenant!, services.database.db);
+      const report = await scanTenant(services.m365!, services.database.db);
       expect(report.scan.status).toBe('done');
       const html = await page('/admin/tenant');
       expect(html).toContain(`${report.scan.usersDone} users read with ${report.scan.graphRequests} Graph requests`);

@@ -63,7 +63,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
 
   const context = (request: FastifyRequest, reply: FastifyReply, user?: DirectoryUser) =>
     pageContext(db, request, reply, user);
-  const connectMode = services.tenant !== undefined;
+  const connectMode = services.m365 !== undefined;
   const admin = async (request: FastifyRequest, reply: FastifyReply) => {
     const user = signedInUser(request);
     return { user, page: { ...(await context(request, reply, user)), connectMode } };

@@ -30,10 +30,10 @@ export interface DryRun {
 export const CHANGING: readonly PushOutcome[] = ['would_push', 'would_remove'];
 
 export function connectedTenant(services: Services): M365Connection {
-  if (!services.tenant) {
+  if (!services.m365) {
     throw notFound('Connect mode is not set up: photosync is its own organisation here.', 'connect_mode_off');
   }
-  return services.tenant;
+  return services.m365;
 }
 
 async function operatorSyncAllowed(services: Services): Promise<void> {

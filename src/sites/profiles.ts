@@ -263,6 +263,14 @@ export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: 
 }
 
 /** SPS-PictureExchangeSyncState as an administrator sets it (SetSingleValueProfileProperty). */
+/**
+ * SPS-PictureTimestamp as a script sets it after uploading the files: the picture's time, which
+ * also versions its URL (`?t=`), so a new time is a new address.
+ */
+export async function setPictureTimestamp(db: Kysely<Database>, user: DirectoryUser, at: number): Promise<void> {
+  await upsertProfile(db, user, { picture_timestamp: at });
+}
+
 export async function setExchangeSyncState(db: Kysely<Database>, user: DirectoryUser, state: 0 | 1): Promise<void> {
   await upsertProfile(db, user, { exchange_sync_state: state });
 }

@@ -22,6 +22,8 @@ export interface PageContext {
   path?: string;
   /** What the form that sent the person here says, once (see flash.ts). */
   flash?: Flash | undefined;
+  /** A Microsoft 365 tenant's user (connect mode): no photosync photo page to link to. */
+  tenantUser?: boolean;
 }
 
 /** "Mari Maasikas" → "MM": what the suite bar shows for someone without a photo. */
@@ -70,7 +72,7 @@ export function renderPage(context: PageContext, title: string, body: ComponentC
           {user && (
             <nav aria-label={t('nav.label')} class="suite-nav">
               <a href="/">{t('nav.home')}</a>
-              <a href="/profile-photo">{t('nav.profilePhoto')}</a>
+              {!context.tenantUser && <a href="/profile-photo">{t('nav.profilePhoto')}</a>}
               <a href="/help/profile-picture-sync">{t('nav.help')}</a>
               {context.isAdmin && <a href="/admin">{t('nav.admin')}</a>}
             </nav>

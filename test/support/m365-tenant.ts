@@ -69,7 +69,12 @@ export interface M365Tenant {
   store: TestStore;
   /** Any photosync command on the tenant's own store (apps add, users …, photos …). */
   cli(args: string[]): Promise<CommandResult>;
-  registerApp(options?: { permissions?: readonly string[]; name?: string }): Promise<RegisteredApp>;
+  /** `redirectUris`: where the tenant may send a sign-in back (connect mode's portal). */
+  registerApp(options?: {
+    permissions?: readonly string[];
+    name?: string;
+    redirectUris?: readonly string[];
+  }): Promise<RegisteredApp>;
   /** Connect mode for `app`; `overrides` replace PHOTOSYNC_M365_* values (a wrong URL, say). */
   connect(app: RegisteredApp, overrides?: Record<string, string>): ConnectMode;
   /** The sum of one of the tenant's /metrics samples. */
@@ -92,11 +97,20 @@ export async function startM365Tenant(options: { env?: Record<string, string> } 
     server,
     store,
     cli,
-    async registerApp({ permissions = CONNECT_PERMISSIONS, name = `connect ${++apps}` } = {}) {
+    async registerApp({ permissions = CONNECT_PERMISSIONS, name = `connect ${++apps}`, redirectUris = [] } = {}) {
       const pem = makeTestCertificate();
       const certFile = path.join(store.dataDir, `app-${apps}-${Date.now()}.crt`);
       fs.writeFileSync(certFile, pem.certificate);
-      const result = await cli(['apps', 'add', name, '--scopes', permissions.join(','), '--certificate', certFile]);
+      const result = await cli([
+        'apps',
+        'add',
+        name,
+        '--scopes',
+        permissions.join(','),
+        '--certificate',
+        certFile,
+        ...redirectUris.flatMap((uri) => ['--redirect-uri', uri]),
+      ]);
       const clientId = /client id:\s+(\S+)/.exec(result.stdout)?.[1];
       const thumbprint = /x5t#S256 (\S+)/.exec(result.stdout)?.[1];
       tenant.tenantId = /tenant id:\s+(\S+)/.exec(result.stdout)?.[1] ?? tenant.tenantId;

@@ -13,7 +13,7 @@ import type { TestStore } from './services.js';
 // trusts through NODE_EXTRA_CA_CERTS, so clients verify it like any certificate.
 
 export const BIN = fileURLToPath(new URL('../../bin/photosync.js', import.meta.url));
-// Generous: a loaded machine may take most of a minute to start a server with its demo organisation.
+/** Generous: a loaded machine takes a while to start a server (migrations, the demo organisation). */
 const START_TIMEOUT_MS = 90_000;
 
 export interface TlsServer {

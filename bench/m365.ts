@@ -5,7 +5,9 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { createDevCertificates } from '../src/cli/commands/dev-cert.js';
 import { loadConfig } from '../src/config.js';
-import { buildLargeOrganisation } from '../src/demo/large-organisation.js';
+import { buildLargeOrganisation, largeOrgUpn } from '../src/demo/large-organisation.js';
+import { createToken } from '../src/directory/credentials.js';
+import { findUserByUpn } from '../src/directory/users.js';
 import { createApp } from '../src/directory/apps.js';
 import type { GraphScope } from '../src/directory/scopes.js';
 import { tenantId } from '../src/directory/settings.js';
@@ -66,7 +68,9 @@ interface Tenant {
 }
 
 /** The tenant: a large organisation in a store of its own, served over TLS by `photosync serve`. */
-async function startTenant(caDir: string): Promise<Tenant & { clientId: string; pem: string; tenant: string }> {
+async function startTenant(
+  caDir: string,
+): Promise<Tenant & { clientId: string; pem: string; tenant: string; viewerToken: string }> {
   const store = await openBenchStore('sqlite', 'm365-tenant');
   const started = performance.now();
   await buildLargeOrganisation(store.services, { users: USERS, masterSide: 240, progress: log });
@@ -76,6 +80,9 @@ async function startTenant(caDir: string): Promise<Tenant & { clientId: string; 
     certificates: [pem.certificate],
   });
   const tenant = await tenantId(store.services.database.db);
+  // userphoto.aspx answers signed-in people of the tenant: one of them reads the pictures.
+  const reader = await findUserByUpn(store.services.database.db, largeOrgUpn(0));
+  const viewerToken = await createToken(store.services.database.db, reader!.id, 'bench');
   await store.services.close();
 
   const { cert, key } = createDevCertificates(caDir);
@@ -111,6 +118,7 @@ async function startTenant(caDir: string): Promise<Tenant & { clientId: string; 
     clientId: app.clientId,
     pem: pem.combined,
     tenant,
+    viewerToken,
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -190,10 +198,10 @@ async function measure(caDir: string): Promise<Section> {
         trigger: 'sharepoint_tile',
         sizes: services.syncSettings().renditionSizes,
       });
-      // As a browser of the tenant asks for it (here with the app's My Site token).
-      const response = await connection.http.request(
-        'mysite',
+      // As a signed-in person of the tenant asks for it.
+      const response = await fetch(
         `${tenant.url}/_layouts/15/userphoto.aspx?size=M&accountname=${encodeURIComponent(user.upn)}`,
+        { headers: { authorization: `Bearer ${tenant.viewerToken}` } },
       );
       await response.arrayBuffer();
       // Only a push that put the picture in place has a latency to speak of.

@@ -101,7 +101,8 @@ export async function pushTenantUser(
       error: step.error ?? null,
       problem: step.problem,
     };
-    if (step.outcome !== 'would_push' && step.outcome !== 'would_remove') {
+    // A dry run writes nothing, whatever it found (also "already in step" or "no photo").
+    if (!options.dryRun && step.outcome !== 'would_push' && step.outcome !== 'would_remove') {
       await recordPushAttempt(
         deps.db,
         {

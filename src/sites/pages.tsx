@@ -1,3 +1,4 @@
+import { AppIcon } from '../web/app-icons.js';
 import type { PageContext, SuiteUser } from '../web/layout.js';
 import { Notice, renderPage } from '../web/layout.js';
 import type { MessageKey } from '../web/messages/en.js';
@@ -63,7 +64,9 @@ export function siteHomePage(context: OwnPageContext, people: Person[], notice: 
       <SyncMessage context={context} notice={notice} />
       <SitesLagNotice context={context} lag={context.lag} />
       <header class="site-head sharepoint">
-        <span class="site-logo" aria-hidden="true" />
+        <span class="site-logo">
+          <AppIcon app="sharepoint" />
+        </span>
         <div>
           <p class="app-label">SharePoint</p>
           <h1>{t('sites.siteName')}</h1>

@@ -34,7 +34,12 @@ export async function mailPhotoUrl(db: Db, user: DirectoryUser, side = 96): Prom
 }
 
 export async function suiteUser(db: Db, user: DirectoryUser): Promise<SuiteUser> {
-  return { displayName: user.displayName, upn: user.upn, photoUrl: await mailPhotoUrl(db, user) };
+  return {
+    displayName: user.displayName,
+    upn: user.upn,
+    photoUrl: await mailPhotoUrl(db, user),
+    hasMailbox: user.hasMailbox,
+  };
 }
 
 export async function pageContext(

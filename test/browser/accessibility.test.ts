@@ -65,4 +65,37 @@ describe.skipIf(chromiumMissing())('accessibility of the user pages', { timeout:
     }
     expect(found).toEqual([]);
   });
+
+  it('has no axe violations in the admin console and the open menus, in both languages and widths', async () => {
+    const admin = await makeUser(services, { displayName: 'Ada Admin', isAdmin: true });
+    await giveMailPhoto(services, admin, await solidJpeg([30, 160, 70]));
+    const nobody = await makeUser(services, { displayName: 'Nestor Nophoto' });
+    const found: string[] = [];
+    for (const locale of ['en-GB', 'et-EE']) {
+      for (const width of [1366, 360]) {
+        const window = await chromium.browser.newContext({ locale, viewport: { width, height: 800 }, bypassCSP: true });
+        const page = await window.newPage();
+        await signIn(page, server.baseUrl, admin.upn);
+        const where = `${locale} ${width}px`;
+        for (const menu of ['.launcher', '.account']) {
+          await page.goto(`${server.baseUrl}/`);
+          await page.click(`.suite-bar ${menu} > button`);
+          found.push(...(await violations(page)).map((v) => `${where} ${menu} open ${v}`));
+        }
+        for (const path of [
+          '/admin',
+          '/admin/users',
+          `/admin/users/${encodeURIComponent(admin.upn)}`,
+          `/admin/users/${encodeURIComponent(nobody.upn)}`,
+          '/admin/settings',
+          '/admin/audit',
+        ]) {
+          await page.goto(`${server.baseUrl}${path}`);
+          found.push(...(await violations(page)).map((v) => `${where} ${v}`));
+        }
+        await window.close();
+      }
+    }
+    expect(found).toEqual([]);
+  });
 });

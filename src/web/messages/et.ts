@@ -39,6 +39,8 @@ export const et: Messages = {
   'lang.switchLabel': 'Keel',
   'suite.me': 'Sinu konto: {name}',
   'suite.photoAlt': 'Sinu profiilipilt',
+  'suite.launcher': 'Rakenduste käiviti',
+  'suite.portalHome': 'Portaali avaleht',
   'apps.title': 'Rakendused',
   'apps.outlook.hint': 'E-post ja kalender',
   'apps.outlook.noMailbox': 'Sul pole postkasti',

@@ -7,7 +7,8 @@ import helmet, { type HelmetOptions } from 'helmet';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'kysely';
-import { promptBannerFor } from './admin/banner.js';
+import { promptBannerFor, tenantPromptBanner } from './admin/banner.js';
+import { createConnectPortal } from './m365/portal-routes.js';
 import { adminRoutes } from './admin/routes.js';
 import type { DirectoryUser } from './directory/users.js';
 import { authorizeRoutes } from './directory/authorize-routes.js';
@@ -224,7 +225,9 @@ export async function buildApp(services: Services): Promise<App> {
     });
     // The admin console's prompt banner on the portal's home page.
     const homeBanner = (user: DirectoryUser, page: PageContext) => promptBannerFor(services.database.db, user, page);
-    await portalRoutes(portal as App, services, { homeBanner });
+    // Connect mode: the tenant's people sign in with Microsoft 365 and their tiles push into SharePoint.
+    const connect = services.m365 && createConnectPortal(services, services.m365, { banner: tenantPromptBanner });
+    await portalRoutes(portal as App, services, { homeBanner, connect });
     await sitePageRoutes(portal as App, services, { sitesLag: sitesLagOf(services) });
     // Unknown addresses are answered here, where a page has the portal's form token.
     installNotFoundHandler(portal as App, errors);

@@ -1,7 +1,6 @@
 import type { Services } from './services.js';
 import { buildApp, type App } from './app.js';
 import { startBackgroundWork } from './background.js';
-import { createM365Connection } from './m365/connection.js';
 import { scanTenant } from './m365/scan.js';
 import { scheduleScans, type ScanSchedule } from './m365/schedule.js';
 
@@ -25,9 +24,9 @@ export async function startServer(services: Services): Promise<App> {
 }
 
 function startScheduledScans(services: Services): ScanSchedule | undefined {
-  const settings = services.config.m365;
-  if (settings?.scanEveryMs === undefined) return undefined;
-  const connection = createM365Connection(settings, services.log);
+  const connection = services.m365;
+  const settings = connection?.settings;
+  if (!connection || settings?.scanEveryMs === undefined) return undefined;
   services.log.info({ everyMinutes: settings.scanEveryMs / 60_000 }, 'scheduled tenant scans are on');
   return scheduleScans({
     everyMs: settings.scanEveryMs,

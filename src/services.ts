@@ -7,6 +7,7 @@ import { createSignInThrottle, type SignInThrottle } from './directory/sign-in-t
 import type { Config } from './config.js';
 import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
 import { configureMedia, watchMedia } from './media/media.js';
+import { createM365Connection, type M365Connection } from './m365/connection.js';
 import { createMetrics, recordMediaEvent, type Metrics } from './metrics.js';
 import {
   checkFileStoreWrites,
@@ -41,6 +42,8 @@ export interface Services {
   mailer: Mailer | undefined;
   /** The prompt e-mails' outbox (with a mailer); a serving app starts its loop. */
   promptOutbox: PromptOutbox | undefined;
+  /** Connect mode's connection to the Microsoft 365 tenant; undefined when photosync is its own organisation. */
+  m365: M365Connection | undefined;
   /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION); undefined in production. */
   faultPoint: ((name: string) => void) | undefined;
   close(): Promise<void>;
@@ -120,6 +123,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     signInThrottle: createSignInThrottle(database.db),
     mailer,
     promptOutbox,
+    m365: config.m365 && createM365Connection(config.m365, log),
     faultPoint,
     close: async () => {
       stopWatchingMedia();

@@ -8,6 +8,9 @@ import { invalidInput } from '../errors.js';
 //  - ProfilePhoto.Read.All: anyone's photo and basic user resource, read only.
 //  - ProfilePhoto.ReadWrite.All: anyone's photo, read and write (for a user's own token, only
 //    when the user is an administrator, like Graph's admin roles).
+// And SharePoint's application permission, registered the same way but honoured only by the sites:
+//  - Sites.FullControl.All: an app reads and writes every site, profiles and "User Photos"
+//    included (what connect mode asks for); Graph gives it nothing.
 
 export const GRAPH_SCOPES = [
   'User.Read',
@@ -16,6 +19,7 @@ export const GRAPH_SCOPES = [
   'User.Read.All',
   'ProfilePhoto.Read.All',
   'ProfilePhoto.ReadWrite.All',
+  'Sites.FullControl.All',
 ] as const;
 export type GraphScope = (typeof GRAPH_SCOPES)[number];
 

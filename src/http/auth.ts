@@ -226,6 +226,15 @@ export function checkPictureAccess(viewer: UserPrincipal, subject: { id: string 
 export type PhotoAccess = 'read' | 'write';
 
 /**
+ * Whether the principal may read or write the sites for anyone (profiles, "User Photos", site
+ * users): an app with SharePoint's Sites.FullControl.All, or whoever Graph's photo scopes allow.
+ */
+export function mayUseSites(principal: Principal, access: PhotoAccess): boolean {
+  if (principal.kind === 'app' && principal.scopes.has('Sites.FullControl.All')) return true;
+  return mayAccessPhoto(principal, { id: '' }, access);
+}
+
+/**
  * Whether the principal may read or change `subject`'s photo, by Graph's scope rules:
  * User.Read reads your own photo, User.ReadWrite also changes it; User.ReadBasic.All,
  * User.Read.All and ProfilePhoto.Read.All read anyone's; ProfilePhoto.ReadWrite.All changes

@@ -6,7 +6,7 @@ import type { Database } from '../storage/database.js';
 import type { UserLock } from '../storage/user-lock.js';
 import type { SyncOutcome, SyncTrigger } from '../sync/history.js';
 import type { M365Connection } from './connection.js';
-import { describeError } from './errors.js';
+import { describeError, isTenantError, type TenantProblem } from './errors.js';
 import { downloadPhoto, MAX_PHOTO_BYTES, readPhotoMetadata } from './graph.js';
 import { recordPushAttempt, type PushResult } from './history.js';
 import {
@@ -55,6 +55,8 @@ export interface PushReport {
   durationMs: number;
   imageBytes: number;
   error: string | null;
+  /** For a push that failed on the tenant's side: what kind of failure (unreachable, consent …). */
+  problem?: TenantProblem | undefined;
 }
 
 /** Outcome, what it leaves, and what it cost; `result` only when the user's state moved. */
@@ -65,6 +67,7 @@ interface Step {
   imageBytes: number;
   error?: string;
   failedEtag?: string | null;
+  problem?: TenantProblem;
 }
 
 export async function pushTenantUser(
@@ -80,7 +83,13 @@ export async function pushTenantUser(
     try {
       step = await push(connection, user, options);
     } catch (error) {
-      step = { outcome: 'failed', etagAfter: null, imageBytes: 0, error: describeError(error) };
+      step = {
+        outcome: 'failed',
+        etagAfter: null,
+        imageBytes: 0,
+        error: describeError(error),
+        ...(isTenantError(error) ? { problem: error.problem } : {}),
+      };
     }
     const report: PushReport = {
       upn: user.upn,
@@ -90,6 +99,7 @@ export async function pushTenantUser(
       durationMs: performance.now() - started,
       imageBytes: step.imageBytes,
       error: step.error ?? null,
+      problem: step.problem,
     };
     if (step.outcome !== 'would_push' && step.outcome !== 'would_remove') {
       await recordPushAttempt(

@@ -47,8 +47,17 @@ export interface M365ScansTable {
 /** Connect mode's pushes, in the shape of photosync's own sync history (without its counts). */
 export type M365PushAttemptsTable = Omit<SyncAttemptsTable, 'checks' | 'last_at'>;
 
+/** Portal sessions of tenant users signed in with their Microsoft 365 account. */
+export interface M365SessionsTable {
+  id_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface M365Tables {
   m365_users: M365UsersTable;
   m365_scans: M365ScansTable;
   m365_push_attempts: M365PushAttemptsTable;
+  m365_sessions: M365SessionsTable;
 }

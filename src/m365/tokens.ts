@@ -24,9 +24,13 @@ export function resourceScope(settings: M365Settings, resource: TenantResource):
   return `${origin}/.default`;
 }
 
-export function createTokenSource(settings: M365Settings, log: Logger): TokenSource {
+/**
+ * The app as MSAL knows it: a confidential client proving itself with the certificate, trusting
+ * exactly the configured sign-in host. App-only tokens and the portal's sign-in both use it.
+ */
+export function createTenantClient(settings: M365Settings, log: Logger): ConfidentialClientApplication {
   const authorityHost = new URL(settings.authorityHost);
-  const app = new ConfidentialClientApplication({
+  return new ConfidentialClientApplication({
     auth: {
       clientId: settings.clientId,
       authority: `${authorityHost.origin}/${settings.tenant}`,
@@ -47,6 +51,10 @@ export function createTokenSource(settings: M365Settings, log: Logger): TokenSou
       },
     },
   });
+}
+
+export function createTokenSource(settings: M365Settings, log: Logger): TokenSource {
+  const app = createTenantClient(settings, log);
   // Concurrent first requests for one resource share one token request.
   const inFlight = new Map<TenantResource, Promise<string>>();
   return {

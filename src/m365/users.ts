@@ -208,3 +208,22 @@ export async function ensureTenantUser(db: Db, user: TenantUser): Promise<void> 
     .onConflict((oc) => oc.column('id').doUpdateSet(identity))
     .execute();
 }
+
+/**
+ * A user who just signed in with their Microsoft 365 account: made known if no scan has seen them
+ * yet (their mailbox unknown until a scan or a push reads it), named as the ID token names them,
+ * and no longer gone, since the tenant just vouched for them.
+ */
+export async function rememberSignedInUser(
+  db: Db,
+  user: { id: string; upn: string; displayName: string },
+): Promise<TenantUserRecord> {
+  const identity = { upn: user.upn, display_name: user.displayName, gone_at: null, account_enabled: 1 };
+  await db
+    .insertInto('m365_users')
+    .values({ id: user.id, ...identity, has_mailbox: null })
+    .onConflict((oc) => oc.column('id').doUpdateSet(identity))
+    .execute();
+  const row = await usersQuery(db).where('id', '=', user.id).executeTakeFirstOrThrow();
+  return toRecord(row);
+}

@@ -14,6 +14,18 @@ export interface SignInForm {
   app?: string | undefined;
   /** Why the person is asked to sign in again ("Your session has ended"). */
   notice?: string | undefined;
+  /**
+   * Connect mode: where signing in with a Microsoft 365 account starts. The form below it stays,
+   * for photosync's own accounts (its administrators).
+   */
+  microsoftUrl?: string | undefined;
+}
+
+/** The line above the form: for administrators in connect mode, for the app that sent the person, or plain. */
+function signInIntro({ t }: PageContext, form: SignInForm): string {
+  if (form.microsoftUrl) return t('signin.adminIntro');
+  if (form.app) return t('signin.forApp', { app: form.app });
+  return t('signin.intro');
 }
 
 export function signInPage(context: PageContext, form: SignInForm): string {
@@ -23,8 +35,20 @@ export function signInPage(context: PageContext, form: SignInForm): string {
     t('signin.title'),
     <section class="card narrow" aria-labelledby="signin-title">
       <h1 id="signin-title">{t('signin.title')}</h1>
-      <p class="muted">{form.app ? t('signin.forApp', { app: form.app }) : t('signin.intro')}</p>
-      {form.notice && <Notice kind="info">{form.notice}</Notice>}
+      {form.microsoftUrl && (
+        <>
+          <p class="muted">{t('signin.microsoftIntro')}</p>
+          {form.notice && <Notice kind="info">{form.notice}</Notice>}
+          <p class="actions">
+            <a class="button" href={form.microsoftUrl} data-microsoft-sign-in="">
+              {t('signin.microsoft')}
+            </a>
+          </p>
+          <h2>{t('signin.adminTitle')}</h2>
+        </>
+      )}
+      <p class="muted">{signInIntro(context, form)}</p>
+      {!form.microsoftUrl && form.notice && <Notice kind="info">{form.notice}</Notice>}
       {form.error && <Notice kind="error">{form.error}</Notice>}
       <form method="post" action="/signin">
         <input type="hidden" name="_csrf" value={context.csrfToken} />

@@ -8,7 +8,7 @@ import type { App } from '../http/types.js';
 import type { DirectoryUser } from '../directory/users.js';
 import type { PageContext } from '../web/layout.js';
 import type { ComponentChildren } from 'preact';
-import { SESSION_COOKIE, signedInUser, userOf } from '../http/auth.js';
+import { SESSION_COOKIE, userOf } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { SIGNED_IN, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { portalPageRoutes } from './page-routes.js';
@@ -18,6 +18,9 @@ import { getSiteProfile } from '../sites/profiles.js';
 import { userPhotoUrl } from '../sites/library.js';
 import type { FormPage } from '../web/error-page.js';
 import { homePage, signInPage } from './pages.js';
+import type { ConnectPortal } from '../m365/portal-routes.js';
+import { unauthorized } from '../errors.js';
+import { ANYONE } from '../web/page-context.js';
 
 // The portal (Office.com's role): sign-in, sign-out and the signed-in home page.
 
@@ -34,13 +37,17 @@ const SignInBody = Type.Object({
 const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
 const SignInQuery = Type.Object({
   next: Type.Optional(Type.String({ maxLength: 4000, description: 'A same-site address to continue to' })),
-  ended: Type.Optional(Type.Literal('1', { description: 'The session ran out: say so' })),
 });
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 
 export interface PortalOptions {
   /** Something to show at the top of the home page for this user (the admin console's prompt banner). */
   homeBanner?: (user: DirectoryUser, page: PageContext) => Promise<ComponentChildren | null>;
+  /**
+   * Connect mode: the tenant's people sign in with their Microsoft 365 account and get their own
+   * home page; photosync's own accounts (its administrators) keep the form.
+   */
+  connect?: ConnectPortal | undefined;
 }
 
 export async function portalRoutes(app: App, services: Services, options: PortalOptions = {}): Promise<void> {
@@ -57,19 +64,30 @@ export async function portalRoutes(app: App, services: Services, options: Portal
 
   const context = (request: FastifyRequest, reply: FastifyReply) => pageContext(db, request, reply);
   const lagOf = sitesLagOf(services);
+  const { connect } = options;
+  /** In connect mode the sign-in page leads with Microsoft 365, continuing to the same place. */
+  const microsoft = (next: string | undefined) => ({ microsoftUrl: connect?.signInUrl(localPath(next)) });
 
   /** A refused sign-in (a stale form, missing fields) is answered by the sign-in page again. */
   const signInForm: FormPage = {
     messages: { invalid_request: 'signin.incomplete' },
     show: async (request, reply, message, status) =>
-      sendPage(reply, signInPage(await context(request, reply), { error: message }), status),
+      sendPage(reply, signInPage(await context(request, reply), { error: message, ...microsoft('/') }), status),
   };
 
   app.get(
     '/',
-    { config: { auth: SIGNED_IN }, schema: { summary: 'Portal home', tags: ['portal'], response: html } },
+    {
+      // In connect mode a tenant user's session is not a directory session: the handler decides.
+      config: { auth: connect ? ANYONE : SIGNED_IN },
+      schema: { summary: 'Portal home', tags: ['portal'], response: html },
+    },
     async (request, reply) => {
-      const user = signedInUser(request);
+      const user = userOf(request);
+      if (!user) {
+        if (connect && (await connect.home(request, reply))) return reply;
+        throw unauthorized();
+      }
       const page = await pageContext(db, request, reply, user);
       const banner = (await options.homeBanner?.(user, page)) ?? undefined;
       const sitesLag = await lagOf(user);
@@ -89,10 +107,11 @@ export async function portalRoutes(app: App, services: Services, options: Portal
     async (request, reply) => {
       // Only a same-site address to continue to, never another site (`//evil`, `/\\evil`).
       const next = localPath(request.query.next);
-      if (userOf(request)) return reply.redirect(next, 303);
+      if (userOf(request) || (await connect?.userOf(request))) return reply.redirect(next, 303);
       const page = await context(request, reply);
-      const notice = request.query.ended === '1' ? page.t('signin.ended') : undefined;
-      return sendPage(reply, signInPage(page, { next: next === '/' ? undefined : next, notice }));
+      // The session ran out: said once, by the page that sent the person here.
+      const notice = page.flash?.name === 'ended' ? page.t('signin.ended') : undefined;
+      return sendPage(reply, signInPage(page, { next: next === '/' ? undefined : next, notice, ...microsoft(next) }));
     },
   );
 
@@ -116,19 +135,27 @@ export async function portalRoutes(app: App, services: Services, options: Portal
         request.body.next !== undefined && localPath(request.body.next) !== '/' ? request.body.next : undefined;
       if (upn.trim() === '' || password === '') {
         const page = await context(request, reply);
-        return sendPage(reply, signInPage(page, { upn, next, error: page.t('signin.incomplete') }), 400);
+        return sendPage(
+          reply,
+          signInPage(page, { upn, next, error: page.t('signin.incomplete'), ...microsoft(next) }),
+          400,
+        );
       }
       const wait = await throttle.begin(request.ip, upn);
       if (wait > 0) {
         const page = await context(request, reply);
         const error = page.t('signin.rateLimited', { minutes: Math.ceil(wait / 60_000) });
         reply.header('retry-after', Math.ceil(wait / 1000));
-        return sendPage(reply, signInPage(page, { upn, next, error }), 429);
+        return sendPage(reply, signInPage(page, { upn, next, error, ...microsoft(next) }), 429);
       }
       const user = await authenticate(db, upn, password);
       if (!user) {
         const page = await context(request, reply);
-        return sendPage(reply, signInPage(page, { upn, next, error: page.t('signin.failed') }), 401);
+        return sendPage(
+          reply,
+          signInPage(page, { upn, next, error: page.t('signin.failed'), ...microsoft(next) }),
+          401,
+        );
       }
       await throttle.forgive(request.ip, upn);
       // A new session id at every sign-in, so an id planted before sign-in is worthless after it.
@@ -153,11 +180,13 @@ export async function portalRoutes(app: App, services: Services, options: Portal
       const session = request.cookies[SESSION_COOKIE];
       if (session) await endSession(db, session);
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      await connect?.signOut(request, reply);
       return reply.redirect('/signin', 303);
     },
   );
 
   await portalPageRoutes(app, services);
+  connect?.routes(app);
 }
 
 function csrfFromBody(request: FastifyRequest): string | undefined {

@@ -5,7 +5,7 @@ import { claimForUpn, upnFromAccountName } from '../directory/upn.js';
 import { findUserByUpn, picturesShown, type DirectoryUser } from '../directory/users.js';
 import { forbidden } from '../errors.js';
 import type { App } from '../http/types.js';
-import { SESSION_COOKIE, mayAccessPhoto, principalOf, type Principal } from '../http/auth.js';
+import { SESSION_COOKIE, mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, pictureProperties } from './library.js';
 import { fileStemOf, getSiteProfile, setExchangeSyncState, showPlaceholder } from './profiles.js';
@@ -90,8 +90,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     if (!upn)
       throw sharePointErrors.badQuery(`"${account}" is not an account name (like i:0#.f|membership|jane@contoso.com).`);
     const self = principal.kind === 'user' && principal.user.upn === upn;
-    if (!self && !mayAccessPhoto(principal, { id: '' }, 'read'))
-      throw forbidden("This token may not read other people's profiles.");
+    if (!self && !mayUseSites(principal, 'read')) throw forbidden("This token may not read other people's profiles.");
     const user = await findUserByUpn(db, upn);
     if (!user) throw sharePointErrors.userNotFound(account);
     return user;
@@ -228,7 +227,8 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         description:
           'Body: {"accountName":"i:0#.f|membership|jane@contoso.com","propertyName":"…","propertyValue":"…"}. ' +
           'photosync keeps the picture properties only: PictureURL ("" or SPS-PicturePlaceholderState "1" shows the placeholder; ' +
-          "the user's own file in User Photos keeps the picture) and SPS-PictureExchangeSyncState (0 or 1).",
+          "the user's own file in User Photos keeps the picture), SPS-PictureExchangeSyncState (0 or 1) and " +
+          'SPS-PictureTimestamp (accepted; the time of the last upload is kept).',
         tags: ['sharepoint'],
         body: { description: 'JSON: accountName, propertyName, propertyValue' },
         response: json,
@@ -236,7 +236,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      if (!mayAccessPhoto(principal, { id: '' }, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
+      if (!mayUseSites(principal, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
         throw forbidden("Only administrators and apps with ProfilePhoto.ReadWrite.All may change others' profiles.");
       const body = jsonBody(request.body);
       const field = (name: string) => {
@@ -271,6 +271,12 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           }
           break;
         }
+        case 'sps-picturetimestamp':
+          // Scripts (and connect mode's push) write it after uploading the files; photosync's
+          // sites keep the time of that upload as the picture's timestamp (the `?t=` of its
+          // renditions), so a well-formed value is accepted and the upload's time stays.
+          if (!/^\d{1,20}$/.test(value)) throw sharePointErrors.badQuery('SPS-PictureTimestamp is a number.');
+          break;
         case 'sps-pictureexchangesyncstate':
           if (value !== '0' && value !== '1')
             throw sharePointErrors.badQuery('SPS-PictureExchangeSyncState is 0 or 1.');
@@ -279,7 +285,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         default:
           throw sharePointErrors.badQuery(
             `photosync keeps only the picture properties of a profile (PictureURL, SPS-PicturePlaceholderState, ` +
-              `SPS-PictureExchangeSyncState); ${propertyName} cannot be set here.`,
+              `SPS-PictureExchangeSyncState, SPS-PictureTimestamp); ${propertyName} cannot be set here.`,
           );
       }
       return send(request, reply, 'SetSingleValueProfileProperty', null, 'Edm.Null');

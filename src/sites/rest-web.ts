@@ -5,7 +5,7 @@ import { claimForUpn, libraryFileStem, upnFromAccountName } from '../directory/u
 import { findUserById, findUserByUpn, listUsers, type DirectoryUser } from '../directory/users.js';
 import { forbidden } from '../errors.js';
 import type { App } from '../http/types.js';
-import { mayAccessPhoto, principalOf, type Principal } from '../http/auth.js';
+import { mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, parseRenditionFileName, renditionFileName, type RenditionSize } from './library.js';
 import { getRendition, userIdForFileStem } from './profiles.js';
@@ -80,7 +80,7 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
 
   /** Apps see the site's users with a read permission; users see them as members of the site. */
   function mayListUsers(principal: Principal): boolean {
-    return principal.kind === 'user' || mayAccessPhoto(principal, { id: '' }, 'read');
+    return principal.kind === 'user' || mayUseSites(principal, 'read');
   }
 
   app.get(
@@ -250,7 +250,7 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
           const name = fileNameIn(path);
           const owner = name && (await fileOwner(name));
           // Refused alike whether or not the file exists: a token without the scope learns nothing.
-          if (principal.kind === 'app' && !mayAccessPhoto(principal, { id: '' }, 'read'))
+          if (principal.kind === 'app' && !mayUseSites(principal, 'read'))
             throw forbidden('This token may not read the library.');
           const rendition = owner && (await getRendition(db, owner.user.id, owner.size));
           if (!name || !owner || !rendition) throw sharePointErrors.fileNotFound(path);
@@ -312,7 +312,7 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
         const name = argumentValue(rawUrl, query);
         const overwrite = booleanArgument(args.get('overwrite'), false);
         // Only a writer learns whether the name belongs to someone.
-        if (!mayAccessPhoto(principal, { id: '' }, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
+        if (!mayUseSites(principal, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
           throw forbidden('This token may not write the library (it needs ProfilePhoto.ReadWrite.All).');
         const owner = await fileOwner(name.split('/').pop() ?? name);
         if (!owner) {

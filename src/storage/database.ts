@@ -37,6 +37,7 @@ import * as revocation from './migrations/2026-12-03-02-revocation.js';
 import { describeStorageFault, storageFaultOf } from './faults.js';
 import * as adminActionOrder from './migrations/2026-12-04-01-admin-action-order.js';
 import * as adminSearch from './migrations/2026-12-04-02-admin-search.js';
+import * as m365Sessions from './migrations/2026-12-09-01-m365-sessions.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -88,6 +89,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-03-02-revocation': revocation,
   '2026-12-04-01-admin-action-order': adminActionOrder,
   '2026-12-04-02-admin-search': adminSearch,
+  '2026-12-09-01-m365-sessions': m365Sessions,
 };
 
 export interface OpenDatabaseOptions {

@@ -1,7 +1,8 @@
 import type { ComponentChildren } from 'preact';
 import { render } from 'preact-render-to-string';
-import type { Locale, Translate } from './i18n.js';
 import type { SuiteUser } from './avatar.js';
+import type { Flash } from './flash.js';
+import type { Locale, Translate } from './i18n.js';
 import { AccountMenu, AppLauncher, LanguageSwitch } from './suite-menus.js';
 
 export { Avatar, initials, type SuiteUser } from './avatar.js';
@@ -15,6 +16,10 @@ export interface PageContext {
   isAdmin?: boolean;
   /** The path of this page, where the language switcher comes back to. */
   path?: string;
+  /** What the form that sent the person here says, once (see flash.ts). */
+  flash?: Flash | undefined;
+  /** A Microsoft 365 tenant's user (connect mode): no photosync photo page to link to. */
+  tenantUser?: boolean;
 }
 
 /** The one layout every page renders through; preact escapes every value it is given. */
@@ -27,6 +32,7 @@ export function renderPage(context: PageContext, title: string, body: ComponentC
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} – ${t('app.name')}`}</title>
         <link rel="stylesheet" href="/assets/portal.css" />
+        <link rel="stylesheet" href="/assets/forms.css" />
         <script src="/assets/portal.js" defer />
       </head>
       <body>
@@ -41,7 +47,7 @@ export function renderPage(context: PageContext, title: string, body: ComponentC
           {user && (
             <nav aria-label={t('nav.label')} class="suite-nav">
               <a href="/">{t('nav.home')}</a>
-              <a href="/profile-photo">{t('nav.profilePhoto')}</a>
+              {!context.tenantUser && <a href="/profile-photo">{t('nav.profilePhoto')}</a>}
               <a href="/help/profile-picture-sync">{t('nav.help')}</a>
               {context.isAdmin && <a href="/admin">{t('nav.admin')}</a>}
             </nav>

@@ -79,8 +79,10 @@ export function AppLauncher(props: { context: PageContext }) {
 }
 
 /** Where the person changes their picture: the mail photo, or the sites' upload without a mailbox. */
-function changePhotoLink(context: PageContext, user: SuiteUser): { href: string; text: string } {
+function changePhotoLink(context: PageContext, user: SuiteUser): { href: string; text: string } | undefined {
   const { t } = context;
+  // A Microsoft 365 tenant's user changes the photo in Microsoft 365, not here.
+  if (context.tenantUser) return undefined;
   if (user.hasMailbox === false) return { href: '/_layouts/15/editprofile.aspx', text: t('home.uploadInSites') };
   return { href: '/profile-photo', text: user.photoUrl ? t('home.changePhoto') : t('home.addPhoto') };
 }
@@ -101,9 +103,11 @@ export function AccountMenu(props: { context: PageContext; user: SuiteUser }) {
           <div>
             <p class="account-name">{user.displayName}</p>
             <p class="account-upn">{user.upn}</p>
-            <a href={change.href} class="account-change">
-              {change.text}
-            </a>
+            {change && (
+              <a href={change.href} class="account-change">
+                {change.text}
+              </a>
+            )}
           </div>
         </div>
         <div class="account-row">

@@ -170,6 +170,45 @@ export const en = {
   'error.storageReadOnly':
     'We cannot save changes right now because the server’s storage is read-only. Pictures are still shown. Try again later.',
   'error.storageDamaged': 'The server cannot read its data right now. Your administrator has to restore it.',
+  // Connect mode: people of a Microsoft 365 tenant, signed in with their work account.
+  'signin.microsoft': 'Sign in with Microsoft 365',
+  'signin.microsoftIntro': 'Sign in with your Microsoft 365 work account.',
+  'signin.adminTitle': 'Administrators',
+  'signin.adminIntro': 'photosync administrators sign in with their photosync account.',
+  'm365.home.intro':
+    'Open SharePoint or OneDrive from here and photosync first brings your current Outlook photo across to them, so they show it at once instead of in a day or more.',
+  'm365.home.state.in_step': 'SharePoint and OneDrive show your current photo.',
+  'm365.home.state.changed':
+    'Your photo has changed since SharePoint and OneDrive last took it. Open one of them to bring it across.',
+  'm365.home.state.never_synced':
+    'SharePoint and OneDrive do not show your photo yet. Open one of them to bring it across.',
+  'm365.home.state.no_photo': 'You have no photo in Outlook, so SharePoint and OneDrive show your initials.',
+  'm365.home.state.no_mailbox':
+    'You have no Exchange Online mailbox, so SharePoint does not take a photo from Outlook for you. Upload a picture in your SharePoint profile instead.',
+  'm365.home.state.failing':
+    'The last attempt to bring your photo across failed. Open SharePoint or OneDrive to try again.',
+  'm365.home.state.unknown':
+    'photosync has not yet checked whether SharePoint and OneDrive show your current photo. Opening either of them brings it across anyway.',
+  'm365.problem.title': 'Your photo could not be brought across',
+  'm365.problem.tenant_down':
+    'Microsoft 365 did not answer photosync just now, so your photo was not brought across. Try again in a few minutes.',
+  'm365.problem.consent':
+    'Your organisation has not yet allowed photosync to do this: an administrator has to grant consent to its app in Microsoft Entra ID. Tell your IT administrator.',
+  'm365.problem.push_failed': 'photosync could not bring your photo across to SharePoint: {reason}',
+  'm365.problem.continue': 'Open {app} anyway',
+  'm365.problem.continueHint': '{app} shows your previous picture until this works.',
+  'm365.problem.retry': 'Try again',
+  'm365.signin.title': 'You could not be signed in',
+  'm365.signin.declined':
+    'Microsoft 365 did not sign you in (the sign-in was cancelled or refused). You can try again.',
+  'm365.signin.consent':
+    'Your organisation has not yet allowed photosync to sign you in: an administrator has to grant consent to its app (the permissions openid, profile and User.Read) in Microsoft Entra ID. Tell your IT administrator.',
+  'm365.signin.tenant_down': 'Microsoft 365 did not answer. Try again in a few minutes.',
+  'm365.signin.setup':
+    'photosync’s connection to Microsoft 365 is not set up correctly, so it cannot sign you in. Tell your IT administrator; the details are in photosync’s log.',
+  'm365.signin.invalid':
+    'The sign-in could not be completed (it took too long, or it was started in another window). Please sign in again.',
+  'm365.signin.again': 'Sign in again',
 } as const;
 
 export type MessageKey = keyof typeof en;

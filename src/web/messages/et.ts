@@ -173,4 +173,42 @@ export const et: Messages = {
   'error.storageReadOnly':
     'Me ei saa praegu muudatusi salvestada, sest serveri andmeruum on kirjutuskaitstud. Pilte näidatakse endiselt. Proovi hiljem uuesti.',
   'error.storageDamaged': 'Server ei saa praegu oma andmeid lugeda. Sinu administraator peab need taastama.',
+  // Ühendusrežiim: Microsoft 365 rentniku inimesed, sisse logitud oma töökontoga.
+  'signin.microsoft': 'Logi sisse Microsoft 365-ga',
+  'signin.microsoftIntro': 'Logi sisse oma Microsoft 365 töökontoga.',
+  'signin.adminTitle': 'Administraatorid',
+  'signin.adminIntro': 'photosynci administraatorid logivad sisse oma photosynci kontoga.',
+  'm365.home.intro':
+    'Ava SharePoint või OneDrive siit: photosync toob enne sinu praeguse Outlooki foto sinna üle, nii et need näitavad seda kohe, mitte alles päeva või paari pärast.',
+  'm365.home.state.in_step': 'SharePoint ja OneDrive näitavad sinu praegust fotot.',
+  'm365.home.state.changed':
+    'Sinu foto on muutunud pärast seda, kui SharePoint ja OneDrive selle viimati võtsid. Ava üks neist, et foto üle tuua.',
+  'm365.home.state.never_synced': 'SharePoint ja OneDrive ei näita veel sinu fotot. Ava üks neist, et foto üle tuua.',
+  'm365.home.state.no_photo': 'Sul pole Outlookis fotot, seepärast näitavad SharePoint ja OneDrive sinu initsiaale.',
+  'm365.home.state.no_mailbox':
+    'Sul pole Exchange Online’i postkasti, seega SharePoint ei võta sinu fotot Outlookist. Laadi pilt selle asemel üles oma SharePointi profiilis.',
+  'm365.home.state.failing':
+    'Viimane katse sinu fotot üle tuua ebaõnnestus. Ava SharePoint või OneDrive, et uuesti proovida.',
+  'm365.home.state.unknown':
+    'photosync pole veel kontrollinud, kas SharePoint ja OneDrive näitavad sinu praegust fotot. Kumma tahes avamine toob selle igal juhul üle.',
+  'm365.problem.title': 'Sinu fotot ei õnnestunud üle tuua',
+  'm365.problem.tenant_down':
+    'Microsoft 365 ei vastanud praegu photosyncile, seega sinu fotot üle ei toodud. Proovi mõne minuti pärast uuesti.',
+  'm365.problem.consent':
+    'Sinu organisatsioon pole photosyncil seda veel lubanud: administraator peab Microsoft Entra ID-s selle rakendusele nõusoleku andma. Anna sellest teada oma IT-administraatorile.',
+  'm365.problem.push_failed': 'photosync ei saanud sinu fotot SharePointi üle tuua: {reason}',
+  'm365.problem.continue': 'Ava siiski {app}',
+  'm365.problem.continueHint': '{app} näitab sinu eelmist pilti, kuni see õnnestub.',
+  'm365.problem.retry': 'Proovi uuesti',
+  'm365.signin.title': 'Sisselogimine ei õnnestunud',
+  'm365.signin.declined':
+    'Microsoft 365 ei loginud sind sisse (sisselogimine katkestati või keelati). Võid uuesti proovida.',
+  'm365.signin.consent':
+    'Sinu organisatsioon pole veel lubanud photosyncil sind sisse logida: administraator peab Microsoft Entra ID-s selle rakendusele nõusoleku andma (õigused openid, profile ja User.Read). Anna sellest teada oma IT-administraatorile.',
+  'm365.signin.tenant_down': 'Microsoft 365 ei vastanud. Proovi mõne minuti pärast uuesti.',
+  'm365.signin.setup':
+    'photosynci ühendus Microsoft 365-ga pole õigesti seadistatud, seega ei saa see sind sisse logida. Anna sellest teada oma IT-administraatorile; üksikasjad on photosynci logis.',
+  'm365.signin.invalid':
+    'Sisselogimist ei saanud lõpule viia (see võttis liiga kaua aega või alustati seda teises aknas). Logi palun uuesti sisse.',
+  'm365.signin.again': 'Logi uuesti sisse',
 };

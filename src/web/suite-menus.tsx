@@ -8,11 +8,11 @@ import type { PageContext } from './layout.js';
 // into a button with aria-expanded that Escape, a click outside and leaving it by Tab all close.
 
 /** The language switch: a form, so it works without script; it comes back to the same address. */
-export function LanguageSwitch(props: { context: PageContext; class?: string }) {
+export function LanguageSwitch(props: { context: PageContext }) {
   const { context } = props;
   const { t, locale } = context;
   return (
-    <form method="post" action="/language" class={`lang-switch ${props.class ?? ''}`.trim()}>
+    <form method="post" action="/language" class="lang-switch">
       <input type="hidden" name="_csrf" value={context.csrfToken} />
       <input type="hidden" name="back" value={context.path ?? '/'} />
       {LOCALES.filter((l) => l !== locale).map((other) => (
@@ -112,7 +112,7 @@ export function AccountMenu(props: { context: PageContext; user: SuiteUser }) {
         </div>
         <div class="account-row">
           <span class="account-label">{t('lang.switchLabel')}</span>
-          <LanguageSwitch context={context} class="in-menu" />
+          <LanguageSwitch context={context} />
         </div>
         <form method="post" action="/signout" class="account-signout">
           <input type="hidden" name="_csrf" value={context.csrfToken} />

@@ -187,7 +187,7 @@ export async function actionBench(): Promise<Section> {
       '(the trigger; its response says `x-photosync-sync: synced`) and a colleague then getting the new M picture',
       '(its ETag checked to be new); then the same with the SharePoint tile, a signed-in browser’s',
       '`POST /launch/sharepoint` (session cookie and form token) answered with the redirect into SharePoint',
-      'once the sync is done (it says `sync=synced`). The unchanged case is the browser revalidating the own L picture',
+      'once the sync is done (it says `x-photosync-sync: synced`). The unchanged case is the browser revalidating the own L picture',
       '(If-None-Match → 304, `unchanged`); image bytes read come from `photosync_photo_bytes_read_total` on /metrics.',
       'The "of which" rows split the time: what the server recorded for the sync in its attempt history, and',
       'one small read through the same database driver, the unit every step on the path is made of.',

@@ -29,6 +29,6 @@ export async function sharePointTile(store: BenchStore, server: ServerProcess, u
       redirect: 'manual',
     });
     await response.arrayBuffer();
-    return /[?&]sync=([a-z_]+)/.exec(response.headers.get('location') ?? '')?.[1] ?? `status ${response.status}`;
+    return response.headers.get('x-photosync-sync') ?? `status ${response.status}`;
   };
 }

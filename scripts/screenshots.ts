@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     await admin.goto(`${base}/admin/users?state=changed`);
     await admin.check('tr[data-upn="kalle@contoso.com"] input[type=checkbox]');
     await shot(admin, 'admin-users-changed');
-    await Promise.all([admin.waitForURL(/notice=prompted/), admin.click('text=Ask selected users to sync')]);
+    await Promise.all([admin.waitForURL(`${base}/admin/users`), admin.click('text=Ask selected users to sync')]);
     await admin.goto(`${base}/admin/users/kalle@contoso.com`);
     await shot(admin, 'admin-user-detail');
     await kalle.goto(`${base}/`);

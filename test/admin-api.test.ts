@@ -229,8 +229,10 @@ describeEachDialect('admin console', (dialect) => {
       errorBackoffSeconds: '300',
       mailFrom: 'photosync@contoso.com',
     });
+    // Answered beside the field, as typed (test/admin-settings-form.test.ts has the details).
     expect(badSettings.statusCode).toBe(400);
-    expect(badSettings.body).toContain('Suurused peavad olema täisarvud');
+    expect(badSettings.body).toContain('<p class="field-error" id="sizes-error">');
+    expect(badSettings.body).toMatch(/<input id="sizeL"[^>]*value="9000"[^>]*aria-invalid="true"/);
 
     const mailPhoto = await browser.request('GET', `/admin/photos/${user.upn}/mail`);
     expect(mailPhoto.headers['content-type']).toBe('image/jpeg');

@@ -62,7 +62,7 @@ describe.skipIf(chromiumMissing())('admin console in a browser', { timeout: 120_
     // A badge: an icon (hidden from screen readers) and the words.
     expect(await row.locator('.state .badge').textContent()).toBe('↻Changed since last sync');
     await row.locator('input[type=checkbox]').check();
-    await Promise.all([adminPage.waitForURL(/notice=prompted/), adminPage.click('text=Ask selected users to sync')]);
+    await loadsNewPage(adminPage, () => adminPage.click('text=Ask selected users to sync'));
     expect(await adminPage.locator('.notice').textContent()).toBe('Users asked to sync: 1.');
 
     const janePage = await signIn(jane);

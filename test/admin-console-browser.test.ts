@@ -70,7 +70,7 @@ describe.skipIf(chromiumMissing())('admin console in both languages', { timeout:
       await page.goto(`${base}/admin/users?sort=name`);
       await page.locator(`tr[data-upn="${nestor.upn}"] input[type=checkbox]`).check();
       await page.locator(`tr[data-upn="${lee.upn}"] input[type=checkbox]`).check();
-      await Promise.all([page.waitForURL(/notice=prompted/), page.click('#prompt-selected')]);
+      await loadsNewPage(page, () => page.click('#prompt-selected'));
       const notice = page.locator('[role=status]');
       expect(await notice.locator('p').first().textContent()).toBe(t('admin.notice.nothingToAsk'));
       // In the table's order (by name): Lee, then Nestor.
@@ -90,7 +90,7 @@ describe.skipIf(chromiumMissing())('admin console in both languages', { timeout:
 
       await page.goto(`${base}/admin/users/${encodeURIComponent(jane.upn)}`);
       expect(await page.locator('#asked-before').count()).toBe(0);
-      await Promise.all([page.waitForURL(/notice=prompted/), page.click('form[action="/admin/prompts"] button')]);
+      await loadsNewPage(page, () => page.click('form[action="/admin/prompts"] button'));
       expect(await page.locator('[role=status] p').first().textContent()).toBe(t('admin.notice.prompted', { n: 1 }));
       expect(await page.locator('#asked-before').textContent()).toContain(admin.upn);
 

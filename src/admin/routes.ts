@@ -9,6 +9,7 @@ import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
 import { routeDefaults, type App } from '../http/types.js';
 import { getMailPhoto, readMailMaster } from '../mail/photo-store.js';
 import { readAsset, sendAsset } from '../web/asset-routes.js';
+import { setFlash } from '../web/flash.js';
 import { pageContext, sendPage } from '../web/page-context.js';
 import type { PageContext } from '../web/layout.js';
 import type { Services } from '../services.js';
@@ -23,7 +24,8 @@ import { auditPage } from './pages/audit.js';
 import type { Notice } from './pages/console.js';
 import { consoleErrorPage } from './pages/error.js';
 import { overviewPage } from './pages/overview.js';
-import { settingsPage } from './pages/settings.js';
+import { settingsForm, settingsPage, wholeNumber } from './pages/settings.js';
+import { invalidSettings } from './settings.js';
 import { userDetailPage } from './pages/user-detail.js';
 import { usersPage } from './pages/users.js';
 import { countByState, firstOutOfStep, listUsersPage, USER_SORTS } from './users-query.js';
@@ -36,12 +38,6 @@ const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const tags = ['admin'];
 const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
 
-const NoticeQuery = {
-  notice: Type.Optional(literals(['prompted', 'synced', 'saved'] as const)),
-  n: Type.Optional(Type.Integer({ minimum: 0 })),
-  /** The audit entry of the request to sync, which the notice reads back. */
-  audit: Type.Optional(Type.Integer({ minimum: 1 })),
-};
 const UpnList = Type.Optional(Type.Array(Type.String({ maxLength: 300 }), { maxItems: 500 }));
 
 export async function adminRoutes(app: App, services: Services): Promise<void> {
@@ -95,31 +91,31 @@ async function adminPages(app: App, services: Services): Promise<void> {
     return jpeg && { tag: contentTag(jpeg), bytes: () => Promise.resolve(jpeg) };
   }
 
-  const notice = async (
-    page: PageContext,
-    query: { notice?: string; n?: number; audit?: number },
-  ): Promise<Notice | undefined> => {
-    const n = query.n ?? 0;
-    if (query.notice === 'prompted' && query.audit !== undefined) {
-      const entry = await getAuditEntry(db, query.audit);
-      // Only the admin who asked is told about it (the number in the address is not a secret).
-      if (entry?.action !== 'prompt' || entry.actorUpn !== page.user?.upn) return undefined;
-      return promptNotice(page, entry);
+  /** What the form that redirected here says, once (a flash message, never the address). */
+  const notice = async (page: PageContext): Promise<Notice | undefined> => {
+    const flash = page.flash;
+    const n = flash?.n ?? 0;
+    switch (flash?.name) {
+      case 'prompted': {
+        const entry = await getAuditEntry(db, n);
+        // Read back from the request's audit entry, and only for the admin who asked.
+        if (entry?.action !== 'prompt' || entry.actorUpn !== page.user?.upn) return undefined;
+        return promptNotice(page, entry);
+      }
+      case 'synced':
+        return { kind: 'ok', text: page.t('admin.notice.synced', { n }) };
+      case 'saved':
+        return { kind: 'ok', text: page.t('admin.notice.saved') };
+      default:
+        return undefined;
     }
-    if (query.notice === 'synced') return { kind: 'ok', text: page.t('admin.notice.synced', { n }) };
-    if (query.notice === 'saved') return { kind: 'ok', text: page.t('admin.notice.saved') };
-    return undefined;
   };
 
-  app.get(
-    '/admin',
-    { schema: { summary: 'Admin overview', tags, querystring: Type.Object(NoticeQuery), response: html } },
-    async (request, reply) => {
-      const { page } = await admin(request, reply);
-      const [counts, first] = await Promise.all([countByState(db), firstOutOfStep(db)]);
-      return sendPage(reply, overviewPage(page, counts, first, await notice(page, request.query)));
-    },
-  );
+  app.get('/admin', { schema: { summary: 'Admin overview', tags, response: html } }, async (request, reply) => {
+    const { page } = await admin(request, reply);
+    const [counts, first] = await Promise.all([countByState(db), firstOutOfStep(db)]);
+    return sendPage(reply, overviewPage(page, counts, first, await notice(page)));
+  });
 
   app.get(
     '/admin/users',
@@ -132,7 +128,6 @@ async function adminPages(app: App, services: Services): Promise<void> {
           search: Type.Optional(Type.String({ maxLength: 200 })),
           sort: Type.Optional(literals(USER_SORTS)),
           after: Type.Optional(Type.String({ maxLength: 600 })),
-          ...NoticeQuery,
         }),
         response: html,
       },
@@ -148,10 +143,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
       };
       const users = await listUsersPage(db, { ...query, limit: 50 });
       const operatorSync = (await services.settings.refresh()).operatorSync;
-      return sendPage(
-        reply,
-        usersPage(page, query, users, { operatorSync, notice: await notice(page, request.query) }),
-      );
+      return sendPage(reply, usersPage(page, query, users, { operatorSync, notice: await notice(page) }));
     },
   );
 
@@ -162,7 +154,6 @@ async function adminPages(app: App, services: Services): Promise<void> {
         summary: 'Admin user detail',
         tags,
         params: Type.Object({ upn: Type.String({ maxLength: 300 }) }),
-        querystring: Type.Object(NoticeQuery),
         response: html,
       },
     },
@@ -170,7 +161,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
       const { page } = await admin(request, reply);
       const detail = await userDetail(services, request.params.upn);
       const operatorSync = (await services.settings.refresh()).operatorSync;
-      return sendPage(reply, userDetailPage(page, detail, { operatorSync, notice: await notice(page, request.query) }));
+      return sendPage(reply, userDetailPage(page, detail, { operatorSync, notice: await notice(page) }));
     },
   );
 
@@ -205,7 +196,8 @@ async function adminPages(app: App, services: Services): Promise<void> {
         body.all === '1' ? { allOutOfStep: true } : { upns: body.upn ?? [] },
       );
       const where = body.all === '1' ? '/admin' : backTo(body);
-      return reply.redirect(`${where}?notice=prompted&audit=${result.auditId}`, 303);
+      await setFlash(db, request, reply, where, { name: 'prompted', n: result.auditId });
+      return reply.redirect(where, 303);
     },
   );
 
@@ -218,27 +210,25 @@ async function adminPages(app: App, services: Services): Promise<void> {
     async (request, reply) => {
       const { user } = await admin(request, reply);
       const results = await operatorSync(services, user, request.body.upn ?? []);
-      return reply.redirect(`${backTo(request.body)}?notice=synced&n=${results.length}`, 303);
+      const where = backTo(request.body);
+      await setFlash(db, request, reply, where, { name: 'synced', n: results.length });
+      return reply.redirect(where, 303);
     },
   );
 
   app.get(
     '/admin/settings',
-    { schema: { summary: 'Admin settings', tags, querystring: Type.Object(NoticeQuery), response: html } },
+    { schema: { summary: 'Admin settings', tags, response: html } },
     async (request, reply) => {
       const { page } = await admin(request, reply);
       const settings = await services.settings.refresh();
-      return sendPage(
-        reply,
-        settingsPage(page, settings, {
-          emailOn: services.mailer !== undefined,
-          notice: await notice(page, request.query),
-        }),
-      );
+      const emailOn = services.mailer !== undefined;
+      return sendPage(reply, settingsPage(page, settingsForm(settings), { emailOn, notice: await notice(page) }));
     },
   );
 
-  const number = Type.String({ maxLength: 10, pattern: '^\\s*\\d+\\s*$' });
+  // Any text is taken, so that what was typed comes back beside its error rather than on an error page.
+  const typed = Type.String({ maxLength: 100 });
   app.post(
     '/admin/settings',
     {
@@ -247,11 +237,11 @@ async function adminPages(app: App, services: Services): Promise<void> {
         tags,
         body: Type.Object({
           _csrf: Type.String({ maxLength: 200 }),
-          sizeS: number,
-          sizeM: number,
-          sizeL: number,
-          recheckSeconds: number,
-          errorBackoffSeconds: number,
+          sizeS: typed,
+          sizeM: typed,
+          sizeL: typed,
+          recheckSeconds: typed,
+          errorBackoffSeconds: typed,
           operatorSync: Type.Optional(Type.Literal('on')),
           mailFrom: Type.String({ maxLength: 300 }),
         }),
@@ -259,19 +249,25 @@ async function adminPages(app: App, services: Services): Promise<void> {
       preValidation: app.csrfProtection,
     },
     async (request, reply) => {
-      const { user } = await admin(request, reply);
+      const { user, page } = await admin(request, reply);
       const b = request.body;
-      await services.settings.update(
-        {
-          renditionSizes: { S: Number(b.sizeS), M: Number(b.sizeM), L: Number(b.sizeL) },
-          recheckSeconds: Number(b.recheckSeconds),
-          errorBackoffSeconds: Number(b.errorBackoffSeconds),
-          operatorSync: b.operatorSync === 'on',
-          mailFrom: b.mailFrom,
-        },
-        user,
-      );
-      return reply.redirect('/admin/settings?notice=saved', 303);
+      const change = {
+        renditionSizes: { S: wholeNumber(b.sizeS), M: wholeNumber(b.sizeM), L: wholeNumber(b.sizeL) },
+        recheckSeconds: wholeNumber(b.recheckSeconds),
+        errorBackoffSeconds: wholeNumber(b.errorBackoffSeconds),
+        operatorSync: b.operatorSync === 'on',
+        mailFrom: b.mailFrom,
+      };
+      const invalid = invalidSettings(change);
+      if (invalid.length > 0) {
+        // Nothing is saved; the form comes back as typed, each wrong field marked with why.
+        const form = { ...b, operatorSync: change.operatorSync };
+        const emailOn = services.mailer !== undefined;
+        return sendPage(reply, settingsPage(page, form, { emailOn, invalid }), 400);
+      }
+      await services.settings.update(change, user);
+      await setFlash(db, request, reply, '/admin/settings', { name: 'saved' });
+      return reply.redirect('/admin/settings', 303);
     },
   );
 

@@ -23,8 +23,14 @@ export type SettingsChange = Partial<AdminSettings>;
 
 const REFRESH_MS = 2_000;
 const NAMES = ['renditionSizes', 'recheckSeconds', 'errorBackoffSeconds', 'operatorSync', 'mailFrom'] as const;
-type SettingName = (typeof NAMES)[number];
-const MAX_SECONDS = 7 * 24 * 3600;
+export type SettingName = (typeof NAMES)[number];
+export const MAX_SECONDS = 7 * 24 * 3600;
+/** The sides a rendition may have, in pixels. */
+export const RENDITION_SIDE = { min: 16, max: 648 } as const;
+
+/** Whether one rendition side is allowed on its own (the three must also grow S < M < L). */
+export const validSide = (n: unknown): n is number =>
+  Number.isInteger(n) && (n as number) >= RENDITION_SIDE.min && (n as number) <= RENDITION_SIDE.max;
 
 export interface SettingsStore {
   /** The settings as last read; reading starts a refresh in the background once they are stale. */
@@ -146,6 +152,19 @@ async function publishRenditionSpec(db: Db, spec: string): Promise<void> {
   );
 }
 
+/** The settings in a change that are not allowed, each checked on its own: a form marks each one. */
+export function invalidSettings(change: Record<string, unknown>): SettingName[] {
+  return NAMES.filter((name) => {
+    if (change[name] === undefined) return false;
+    try {
+      validateChange({ [name]: change[name] });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
 /** Checks each given value; throws a 400 that names the first problem. */
 export function validateChange(change: Record<string, unknown>): SettingsChange {
   const valid: SettingsChange = {};
@@ -182,11 +201,7 @@ export function validateChange(change: Record<string, unknown>): SettingsChange 
 function validSizes(value: unknown): RenditionSizes {
   const sizes = value as Partial<RenditionSizes> | null;
   const { S, M, L } = sizes ?? {};
-  const ok =
-    typeof sizes === 'object' &&
-    [S, M, L].every((n) => Number.isInteger(n) && (n as number) >= 16 && (n as number) <= 648) &&
-    S! < M! &&
-    M! < L!;
+  const ok = typeof sizes === 'object' && [S, M, L].every(validSide) && S! < M! && M! < L!;
   if (!ok) {
     throw invalidInput(
       'renditionSizes must be three increasing sides in pixels from 16 to 648, S < M < L (e.g. 48, 72, 300).',

@@ -11,6 +11,7 @@ import { availableSides, sizeEtag } from '../mail/photo-sizes.js';
 import type { Services } from '../services.js';
 import type { SyncNoticeName } from '../sites/pages.js';
 import type { SyncTrigger } from '../sync/history.js';
+import { setFlash } from '../web/flash.js';
 import { LANGUAGE_COOKIE, SIGNED_IN, formatDate, localPath, pageContext, sendPage } from '../web/page-context.js';
 import { sitesLagOf } from './sites-lag.js';
 import { helpPage, outlookPage, profilePhotoPage, type PhotoForm } from './pages.js';
@@ -20,6 +21,8 @@ import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web
 // The portal's pages beyond sign-in: the app tiles that run a sync, the profile photo page, help,
 // the language switcher and the little script the upload form uses.
 
+/** What the profile photo page says once after its forms: the photo was saved, or removed. */
+const PHOTO_DONE = ['saved', 'removed'] as const;
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const YEAR_SECONDS = 365 * 24 * 60 * 60;
 
@@ -44,8 +47,7 @@ const PhotoQuery = Type.Object({
   size: Type.Optional(Type.Integer({ minimum: 1, maximum: 648 })),
   v: Type.Optional(Type.String({ maxLength: 40 })),
 });
-const DoneQuery = Type.Object({
-  done: Type.Optional(Type.Union([Type.Literal('saved'), Type.Literal('removed')])),
+const PhotoPageQuery = Type.Object({
   remove: Type.Optional(Type.Literal('confirm', { description: 'Ask to confirm removing the photo' })),
 });
 
@@ -67,13 +69,14 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     request: FastifyRequest,
     reply: FastifyReply,
     user: DirectoryUser,
-    extra: { error?: string; done?: 'saved' | 'removed' | undefined; confirmRemove?: boolean },
+    extra: { error?: string; confirmRemove?: boolean },
     status = 200,
   ) {
     const context = await pageContext(db, request, reply, user);
     const form = await photoForm(user, context.locale);
     const sitesLag = await lagOf(user);
-    const page = profilePhotoPage({ ...context, user: context.user! }, { ...form, ...extra, sitesLag });
+    const done = PHOTO_DONE.find((name) => name === context.flash?.name);
+    const page = profilePhotoPage({ ...context, user: context.user! }, { ...form, ...extra, done, sitesLag });
     return sendPage(reply, page, status);
   }
 
@@ -159,7 +162,9 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
       const result = await services.sync.sync(user, trigger);
       // Every outcome of a sync has a notice on the page it lands on.
       const notice: SyncNoticeName = result.outcome;
-      return reply.redirect(`${target.path}?sync=${notice}`, 303);
+      await setFlash(db, request, reply, target.path, { name: notice });
+      // Scripts read the outcome here, as on userphoto.aspx; people read it on the app's page.
+      return reply.header('x-photosync-sync', notice).redirect(target.path, 303);
     },
   );
 
@@ -189,15 +194,12 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     '/profile-photo',
     {
       config: { auth: SIGNED_IN },
-      schema: { summary: 'Add your profile photo', tags: ['portal'], querystring: DoneQuery, response: html },
+      schema: { summary: 'Add your profile photo', tags: ['portal'], querystring: PhotoPageQuery, response: html },
     },
     async (request, reply) => {
       const user = signedInUser(request);
       if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
-      return showPhotoPage(request, reply, user, {
-        done: request.query.done,
-        confirmRemove: request.query.remove === 'confirm',
-      });
+      return showPhotoPage(request, reply, user, { confirmRemove: request.query.remove === 'confirm' });
     },
   );
 
@@ -211,7 +213,8 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
       const user = signedInUser(request);
       if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
       await removeMailPhoto(mail, user);
-      return reply.redirect('/profile-photo?done=removed', 303);
+      await setFlash(db, request, reply, '/profile-photo', { name: 'removed' });
+      return reply.redirect('/profile-photo', 303);
     },
   );
 
@@ -232,7 +235,8 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
         const user = signedInUser(request);
         if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
         await setMailPhoto(mail, user, uploadedBytes(request.body));
-        return reply.redirect('/profile-photo?done=saved', 303);
+        await setFlash(db, request, reply, '/profile-photo', { name: 'saved' });
+        return reply.redirect('/profile-photo', 303);
       },
     );
   });

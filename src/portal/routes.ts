@@ -34,7 +34,6 @@ const SignInBody = Type.Object({
 const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
 const SignInQuery = Type.Object({
   next: Type.Optional(Type.String({ maxLength: 4000, description: 'A same-site address to continue to' })),
-  ended: Type.Optional(Type.Literal('1', { description: 'The session ran out: say so' })),
 });
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 
@@ -91,7 +90,8 @@ export async function portalRoutes(app: App, services: Services, options: Portal
       const next = localPath(request.query.next);
       if (userOf(request)) return reply.redirect(next, 303);
       const page = await context(request, reply);
-      const notice = request.query.ended === '1' ? page.t('signin.ended') : undefined;
+      // The session ran out: said once, by the page that sent the person here.
+      const notice = page.flash?.name === 'ended' ? page.t('signin.ended') : undefined;
       return sendPage(reply, signInPage(page, { next: next === '/' ? undefined : next, notice }));
     },
   );

@@ -11,26 +11,17 @@ import type { FormPage } from '../web/error-page.js';
 import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web/uploads.js';
 import type { Services } from '../services.js';
 import type { SitesLag } from '../web/sites-lag.js';
-import {
-  SYNC_NOTICE_NAMES,
-  oneDrivePage,
-  personPage,
-  siteHomePage,
-  syncNotice,
-  uploadPicturePage,
-  userPhotoUrl,
-} from './pages.js';
+import { setFlash } from '../web/flash.js';
+import { oneDrivePage, personPage, siteHomePage, syncNotice, uploadPicturePage, userPhotoUrl } from './pages.js';
 import { getSiteProfile } from './profiles.js';
 import { uploadSitePicture } from './upload.js';
 
 // The sites' pages. The portal's tiles land on the SharePoint and OneDrive pages with the outcome
-// of the sync they ran in `?sync=`, shown once at the top.
+// of the sync they ran, left for them as a flash message and shown once at the top.
 
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const PEOPLE_SHOWN = 48;
-const SyncQuery = Type.Object({ sync: Type.Optional(Type.Union(SYNC_NOTICE_NAMES.map((name) => Type.Literal(name)))) });
 const PersonQuery = Type.Object({ accountname: Type.Optional(Type.String({ maxLength: 300 })) });
-const DoneQuery = Type.Object({ done: Type.Optional(Type.Literal('1')) });
 
 export interface SitePageOptions {
   /** Whether the user's pictures here lag their mail photo (the sync's decision, passed in by the app). */
@@ -56,7 +47,6 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
       schema: {
         summary: 'SharePoint: the site home and its People',
         tags: ['sites'],
-        querystring: SyncQuery,
         response: html,
       },
     },
@@ -70,7 +60,7 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
         })),
       );
       const context = await pageContext(db, request, reply, user);
-      const notice = syncNotice(request.query.sync, 'SharePoint');
+      const notice = syncNotice(context.flash, 'SharePoint');
       const lag = await lagOf(user);
       return sendPage(reply, siteHomePage({ ...context, user: context.user!, lag }, people, notice));
     },
@@ -80,13 +70,13 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
     '/_layouts/15/onedrive.aspx',
     {
       config: { auth: SIGNED_IN },
-      schema: { summary: 'OneDrive: your landing page', tags: ['sites'], querystring: SyncQuery, response: html },
+      schema: { summary: 'OneDrive: your landing page', tags: ['sites'], response: html },
     },
     async (request, reply) => {
       const user = signedInUser(request);
       const context = await pageContext(db, request, reply, user);
       const photo = userPhotoUrl(user.upn, 'L', await timestamp(user));
-      const notice = syncNotice(request.query.sync, 'OneDrive');
+      const notice = syncNotice(context.flash, 'OneDrive');
       const lag = await lagShowingOwnPicture(user);
       return sendPage(reply, oneDrivePage({ ...context, user: context.user!, lag }, photo, notice));
     },
@@ -135,7 +125,7 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
     request: FastifyRequest,
     reply: FastifyReply,
     user: DirectoryUser,
-    extra: { error?: string; done?: boolean },
+    extra: { error?: string },
     status = 200,
   ) {
     const context = await pageContext(db, request, reply, user);
@@ -143,7 +133,7 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
       photoUrl: userPhotoUrl(user.upn, 'L', await timestamp(user)),
       hasMailbox: user.hasMailbox,
       error: extra.error,
-      done: extra.done ?? false,
+      done: context.flash?.name === 'uploaded',
     };
     return sendPage(reply, uploadPicturePage({ ...context, user: context.user! }, view), status);
   }
@@ -165,13 +155,12 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
       schema: {
         summary: 'Upload picture (people without a mailbox)',
         tags: ['sites'],
-        querystring: DoneQuery,
         response: html,
       },
     },
     async (request, reply) => {
       const user = signedInUser(request);
-      return showUploadPage(request, reply, user, { done: request.query.done === '1' });
+      return showUploadPage(request, reply, user, {});
     },
   );
 
@@ -197,7 +186,8 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
           user,
           uploadedBytes(request.body),
         );
-        return reply.redirect('/_layouts/15/editprofile.aspx?done=1', 303);
+        await setFlash(db, request, reply, '/_layouts/15/editprofile.aspx', { name: 'uploaded' });
+        return reply.redirect('/_layouts/15/editprofile.aspx', 303);
       },
     );
   });

@@ -1,3 +1,4 @@
+import type { Flash } from '../web/flash.js';
 import type { PageContext, SuiteUser } from '../web/layout.js';
 import { Notice, renderPage } from '../web/layout.js';
 import type { MessageKey } from '../web/messages/en.js';
@@ -21,7 +22,7 @@ export { userPhotoUrl } from './library.js';
 
 /**
  * How the SharePoint and OneDrive pages show the outcome of the sync that brought the user there
- * (`?sync=`, from the portal's tiles). The portal checks that every sync outcome has a row here.
+ * (a flash message from the portal's tiles). The portal checks that every sync outcome has a row here.
  */
 export const SYNC_NOTICE_KINDS = {
   synced: 'ok',
@@ -39,7 +40,9 @@ export const SYNC_NOTICE_NAMES = Object.keys(SYNC_NOTICE_KINDS) as SyncNoticeNam
 
 export type SyncNotice = { key: MessageKey; kind: 'ok' | 'info' | 'error'; app: string } | undefined;
 
-export function syncNotice(name: SyncNoticeName | undefined, app: string): SyncNotice {
+/** The notice for a flash message naming a sync outcome; nothing for anything else. */
+export function syncNotice(flash: Flash | undefined, app: string): SyncNotice {
+  const name = SYNC_NOTICE_NAMES.find((known) => known === flash?.name);
   if (name === undefined) return undefined;
   const key: MessageKey = `sync.${name}`;
   return { key, kind: SYNC_NOTICE_KINDS[name], app };

@@ -25,12 +25,18 @@ export function sendAsset(request: FastifyRequest, reply: FastifyReply, { bytes,
   return reply.type(type).send(bytes);
 }
 
-/** The stylesheet and the one script every page links. */
+/** The stylesheets and the one script every page links. */
 export function webAssetRoutes(app: App): void {
   const stylesheet = readAsset(new URL('./assets/portal.css', import.meta.url), 'text/css; charset=utf-8');
+  const forms = readAsset(new URL('./assets/forms.css', import.meta.url), 'text/css; charset=utf-8');
   const script = readAsset(new URL('./assets/portal.js', import.meta.url), 'text/javascript; charset=utf-8');
   app.get('/assets/portal.css', { schema: { summary: 'Portal stylesheet', tags: ['portal'] } }, (request, reply) =>
     sendAsset(request, reply, stylesheet),
+  );
+  app.get(
+    '/assets/forms.css',
+    { schema: { summary: 'Form controls stylesheet', tags: ['portal'] } },
+    (request, reply) => sendAsset(request, reply, forms),
   );
   app.get('/assets/portal.js', { schema: { summary: 'Portal script', tags: ['portal'] } }, (request, reply) =>
     sendAsset(request, reply, script),

@@ -7,6 +7,7 @@ import type { Db } from '../storage/database.js';
 import type { PageContext } from './layout.js';
 import { messagePage } from './message-page.js';
 import type { MessageKey } from './messages/en.js';
+import { setFlash } from './flash.js';
 import { pageContext, returnPath, sendPage, signInAddress } from './page-context.js';
 
 // Errors of page routes, as pages in the user's language: the sign-in page for whoever is not
@@ -97,19 +98,21 @@ async function suiteBarUser(db: Db, request: FastifyRequest): Promise<DirectoryU
  * Nobody is signed in (or the session ran out, or a form came back after the browser lost its
  * token along with the session): sign in, saying so when there was a session, then come back.
  */
-function sendToSignIn(request: FastifyRequest, reply: FastifyReply) {
-  const ended = request.cookies[SESSION_COOKIE] !== undefined;
-  if (ended) reply.clearCookie(SESSION_COOKIE, { path: '/' });
-  return reply.redirect(signInAddress(returnPath(request), ended), 303);
+async function sendToSignIn(db: Db, request: FastifyRequest, reply: FastifyReply) {
+  if (request.cookies[SESSION_COOKIE] !== undefined) {
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    await setFlash(db, request, reply, '/signin', { name: 'ended' });
+  }
+  return reply.redirect(signInAddress(returnPath(request)), 303);
 }
 
 export function createPageErrorRenderer(db: Db) {
   return async function renderPageError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
-    if (error.id === 'unauthorized') return sendToSignIn(request, reply);
+    if (error.id === 'unauthorized') return sendToSignIn(db, request, reply);
     // A broken database must not break the error page: after a failure on our side, no suite bar user.
     const user = error.status >= 500 ? undefined : await suiteBarUser(db, request);
     const signingIn = request.routeOptions.url === '/signin';
-    if (error.id === 'form_expired' && !user && !signingIn) return sendToSignIn(request, reply);
+    if (error.id === 'form_expired' && !user && !signingIn) return sendToSignIn(db, request, reply);
     const page = await pageContext(db, request, reply, user);
     const message = page.t(messageKey(request, error), { upn: user?.upn ?? '' });
     const form = request.routeOptions.config.formPage;

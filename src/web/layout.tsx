@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { render } from 'preact-render-to-string';
+import type { Flash } from './flash.js';
 import { LOCALES, translator, type Locale, type Translate } from './i18n.js';
 
 /** The signed-in user as the suite bar shows them. */
@@ -19,6 +20,8 @@ export interface PageContext {
   isAdmin?: boolean;
   /** The path of this page, where the language switcher comes back to. */
   path?: string;
+  /** What the form that sent the person here says, once (see flash.ts). */
+  flash?: Flash | undefined;
 }
 
 /** "Mari Maasikas" → "MM": what the suite bar shows for someone without a photo. */
@@ -52,6 +55,7 @@ export function renderPage(context: PageContext, title: string, body: ComponentC
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} – ${t('app.name')}`}</title>
         <link rel="stylesheet" href="/assets/portal.css" />
+        <link rel="stylesheet" href="/assets/forms.css" />
         <script src="/assets/portal.js" defer />
       </head>
       <body>

@@ -3,6 +3,7 @@ import type { DirectoryUser } from '../directory/users.js';
 import type { RouteAuth } from '../http/auth.js';
 import { getMailPhoto } from '../mail/photo-store.js';
 import type { Db } from '../storage/database.js';
+import { takeFlash } from './flash.js';
 import { LOCALES, localeFromHeader, translator, type Locale } from './i18n.js';
 import type { PageContext, SuiteUser } from './layout.js';
 
@@ -54,6 +55,7 @@ export async function pageContext(
     // The whole address, query included, so the language switch comes back to the same view; a
     // refused form's address cannot be opened again, so that comes back home.
     path: request.method === 'GET' ? localPath(request.url) : '/',
+    flash: await takeFlash(db, request, reply),
   };
 }
 
@@ -90,13 +92,9 @@ export function returnPath(request: FastifyRequest): string {
   }
 }
 
-/** The sign-in page, continuing to `next`; `ended` says the session ran out. */
-export function signInAddress(next: string, ended: boolean): string {
-  const query = new URLSearchParams();
-  if (next !== '/') query.set('next', next);
-  if (ended) query.set('ended', '1');
-  const text = query.toString();
-  return text ? `/signin?${text}` : '/signin';
+/** The sign-in page, continuing to `next`. */
+export function signInAddress(next: string): string {
+  return next === '/' ? '/signin' : `/signin?${new URLSearchParams({ next }).toString()}`;
 }
 
 /** Dates in the page's language. */

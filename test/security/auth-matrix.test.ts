@@ -113,6 +113,7 @@ export const ROUTES: RouteCase[] = [
   { route: 'GET /metrics', url: () => '/metrics', expect: everyone(200) },
   { route: 'GET /openapi.json', url: () => '/openapi.json', expect: everyone(200) },
   { route: 'GET /assets/portal.css', url: () => '/assets/portal.css', expect: everyone(200) },
+  { route: 'GET /assets/forms.css', url: () => '/assets/forms.css', expect: everyone(200) },
   {
     route: 'GET /',
     url: () => '/',

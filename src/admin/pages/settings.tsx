@@ -1,47 +1,154 @@
 import type { PageContext } from '../../web/layout.js';
-import type { AdminSettings } from '../settings.js';
+import type { MessageKey } from '../../web/messages/en.js';
+import { MAX_SECONDS, RENDITION_SIDE, validSide, type AdminSettings, type SettingName } from '../settings.js';
 import { adminPage, NoticeBox, type Notice } from './console.js';
+
+/** The settings form's fields as typed (a refused form shows them again as they were). */
+export interface SettingsForm {
+  sizeS: string;
+  sizeM: string;
+  sizeL: string;
+  recheckSeconds: string;
+  errorBackoffSeconds: string;
+  operatorSync: boolean;
+  mailFrom: string;
+}
+
+export function settingsForm(settings: AdminSettings): SettingsForm {
+  const { S, M, L } = settings.renditionSizes;
+  return {
+    sizeS: String(S),
+    sizeM: String(M),
+    sizeL: String(L),
+    recheckSeconds: String(settings.recheckSeconds),
+    errorBackoffSeconds: String(settings.errorBackoffSeconds),
+    operatorSync: settings.operatorSync,
+    mailFrom: settings.mailFrom,
+  };
+}
+
+/** A whole number as typed in a field, or NaN for anything else (an empty field is not 0). */
+export const wholeNumber = (text: string): number => (/^\s*\d{1,12}\s*$/.test(text) ? Number(text) : NaN);
+
+const SIZES = [
+  ['sizeS', 'admin.settings.sizeS'],
+  ['sizeM', 'admin.settings.sizeM'],
+  ['sizeL', 'admin.settings.sizeL'],
+] as const;
+
+/** Attributes that tie a field to the error beside it, when it has one. */
+const marked = (invalid: boolean, errorId: string, hintId?: string) =>
+  invalid
+    ? { 'aria-invalid': 'true' as const, 'aria-describedby': hintId ? `${errorId} ${hintId}` : errorId }
+    : { 'aria-describedby': hintId };
+
+function FieldError(props: { id: string; text: string | undefined }) {
+  return props.text ? (
+    <p class="field-error" id={props.id}>
+      {props.text}
+    </p>
+  ) : null;
+}
 
 export function settingsPage(
   context: PageContext,
-  settings: AdminSettings,
-  options: { emailOn: boolean; notice?: Notice | undefined },
+  form: SettingsForm,
+  options: { emailOn: boolean; notice?: Notice | undefined; invalid?: readonly SettingName[] },
 ): string {
   const { t } = context;
-  const { S, M, L } = settings.renditionSizes;
+  const invalid = new Set(options.invalid ?? []);
+  const error = (name: SettingName, key: MessageKey) => (invalid.has(name) ? t(key) : undefined);
+  // Which of S, M and L to mark: each one not allowed on its own, or all three when only their order is wrong.
+  const badSides = SIZES.filter(([name]) => !validSide(wholeNumber(form[name]))).map(([name]) => name);
+  const sideMarked = (name: (typeof SIZES)[number][0]) =>
+    invalid.has('renditionSizes') && (badSides.length === 0 || badSides.includes(name));
+  const notice: Notice | undefined =
+    invalid.size > 0 ? { kind: 'error', text: t('admin.settings.notSaved') } : options.notice;
   return adminPage(
     context,
     'settings',
     t('admin.settings.title'),
     <>
       <h1>{t('admin.settings.title')}</h1>
-      <NoticeBox notice={options.notice} />
-      <form method="post" action="/admin/settings">
+      <NoticeBox notice={notice} />
+      {/* The server checks every field and says what is wrong beside it, in the page's language. */}
+      <form method="post" action="/admin/settings" novalidate>
         <input type="hidden" name="_csrf" value={context.csrfToken} />
-        <fieldset>
+        <fieldset class="field">
           <legend>{t('admin.settings.sizes')}</legend>
-          <input name="sizeS" type="number" min={16} max={648} value={S} aria-label="S" required />
-          <input name="sizeM" type="number" min={16} max={648} value={M} aria-label="M" required />
-          <input name="sizeL" type="number" min={16} max={648} value={L} aria-label="L" required />
+          <div class="field-row">
+            {SIZES.map(([name, label]) => (
+              <div class="field">
+                <label for={name}>{t(label)}</label>
+                <input
+                  id={name}
+                  name={name}
+                  type="number"
+                  inputmode="numeric"
+                  min={RENDITION_SIDE.min}
+                  max={RENDITION_SIDE.max}
+                  value={form[name]}
+                  required
+                  {...marked(sideMarked(name), 'sizes-error')}
+                />
+              </div>
+            ))}
+          </div>
+          <FieldError id="sizes-error" text={error('renditionSizes', 'admin.settings.error.sizes')} />
         </fieldset>
-        <label for="recheckSeconds">{t('admin.settings.recheck')}</label>
-        <input id="recheckSeconds" name="recheckSeconds" type="number" min={0} value={settings.recheckSeconds} />
-        <label for="errorBackoffSeconds">{t('admin.settings.backoff')}</label>
-        <input
-          id="errorBackoffSeconds"
-          name="errorBackoffSeconds"
-          type="number"
-          min={0}
-          value={settings.errorBackoffSeconds}
-        />
-        <label>
-          <input type="checkbox" name="operatorSync" value="on" checked={settings.operatorSync} />{' '}
-          {t('admin.settings.operatorSync')}
-        </label>
-        <p class="hint">{t('admin.settings.operatorSyncHint')}</p>
-        <label for="mailFrom">{t('admin.settings.mailFrom')}</label>
-        <input id="mailFrom" name="mailFrom" type="text" value={settings.mailFrom} />
-        {!options.emailOn && <p class="hint">{t('admin.settings.mailOff')}</p>}
+        {(['recheckSeconds', 'errorBackoffSeconds'] as const).map((name) => (
+          <div class="field">
+            <label for={name}>
+              {t(name === 'recheckSeconds' ? 'admin.settings.recheck' : 'admin.settings.backoff')}
+            </label>
+            <input
+              id={name}
+              name={name}
+              type="number"
+              inputmode="numeric"
+              min={0}
+              max={MAX_SECONDS}
+              value={form[name]}
+              required
+              {...marked(invalid.has(name), `${name}-error`)}
+            />
+            <FieldError id={`${name}-error`} text={error(name, 'admin.settings.error.seconds')} />
+          </div>
+        ))}
+        <div class="field">
+          <label class="check">
+            <input
+              type="checkbox"
+              name="operatorSync"
+              value="on"
+              checked={form.operatorSync}
+              aria-describedby="operatorSync-hint"
+            />
+            <span>{t('admin.settings.operatorSync')}</span>
+          </label>
+          <p class="hint" id="operatorSync-hint">
+            {t('admin.settings.operatorSyncHint')}
+          </p>
+        </div>
+        <div class="field">
+          <label for="mailFrom">{t('admin.settings.mailFrom')}</label>
+          <input
+            id="mailFrom"
+            name="mailFrom"
+            type="email"
+            autocomplete="off"
+            maxlength={254}
+            value={form.mailFrom}
+            required
+            {...marked(invalid.has('mailFrom'), 'mailFrom-error', options.emailOn ? undefined : 'mailFrom-hint')}
+          />
+          <FieldError id="mailFrom-error" text={error('mailFrom', 'admin.settings.error.mailFrom')} />
+          {!options.emailOn && (
+            <p class="hint" id="mailFrom-hint">
+              {t('admin.settings.mailOff')}
+            </p>
+          )}
+        </div>
         <div class="actions">
           <button type="submit">{t('admin.settings.save')}</button>
         </div>

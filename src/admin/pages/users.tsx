@@ -29,7 +29,7 @@ export function usersPage(
       <h1>{t('admin.users.title')}</h1>
       <NoticeBox notice={options.notice} />
       <form method="get" action="/admin/users" class="filters">
-        <div>
+        <div class="grow">
           <label for="search">{t('admin.users.search')}</label>
           <input id="search" name="search" type="search" value={query.search ?? ''} aria-describedby="search-hint" />
           <p class="hint" id="search-hint">
@@ -68,7 +68,9 @@ export function usersPage(
             <thead>
               <tr>
                 <th>
-                  <input type="checkbox" data-select-all="" aria-label={t('admin.users.selectAll')} />
+                  <label class="check">
+                    <input type="checkbox" data-select-all="" aria-label={t('admin.users.selectAll')} />
+                  </label>
                 </th>
                 <th>{t('admin.users.user')}</th>
                 <th>{t('admin.users.state')}</th>
@@ -83,7 +85,9 @@ export function usersPage(
               {page.users.map((u) => (
                 <tr data-upn={u.upn}>
                   <td>
-                    <input type="checkbox" name="upn" value={u.upn} aria-label={u.displayName} />
+                    <label class="check">
+                      <input type="checkbox" name="upn" value={u.upn} aria-label={u.displayName} />
+                    </label>
                   </td>
                   <td>
                     <a href={userLink(u.upn)}>{u.displayName}</a>

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +111,22 @@ async function usersIn(store: TestStore): Promise<number> {
   }
 }
 
+/** A command run as an operator would on the same data folder, with no PORT or public URL set. */
+function command(args: string[], dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...cleanEnv(), PHOTOSYNC_DATA_DIR: dataDir, PHOTOSYNC_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 const url = (server: Server, path: string) => `http://127.0.0.1:${server.port}${path}`;
 
 describe('photosync serve [sqlite]', () => {
@@ -162,7 +180,16 @@ describe('photosync serve [sqlite]', () => {
     const anonymous = await fetch(url(server, '/_layouts/15/userphoto.aspx?size=S&accountname=admin@contoso.com'));
     expect(anonymous.status).toBe(401);
 
+    // A command run beside it without PORT names this server's port in its URLs, not 8080.
+    const beside = await command(['status', '--json'], store.dataDir);
+    expect(beside.code).toBe(0);
+    expect(beside.stdout).toContain(`http://localhost:${server.port}/`);
+    expect(beside.stdout).not.toContain('localhost:8080');
+
     expect(await stop(server)).toEqual({ code: 0, signal: null });
+    expect(fs.existsSync(path.join(store.dataDir, 'serving.json'))).toBe(false);
+    // With the server stopped, the default applies again.
+    expect((await command(['status', '--json'], store.dataDir)).stdout).toContain('http://localhost:8080/');
 
     expect(await usersIn(store)).toBe(DEMO_PEOPLE.length);
   });

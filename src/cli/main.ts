@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
+import { servingAddress } from './serving-address.js';
 import type { Services } from '../services.js';
 import type { CliIo, CommandContext } from './command.js';
 import { CliError, explain } from './output.js';
@@ -54,6 +55,10 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   if (extra.length > 0) throw new CliError(`"${spec.name}" does not take "${extra.join(' ')}".\n\n${USAGE}`, 2);
 
   const config = loadConfig(io.env, io.cwd);
+  // Without PORT or PHOTOSYNC_PUBLIC_URL, URLs name the server running on this data folder.
+  if (spec.name !== 'serve' && !io.env.PHOTOSYNC_PUBLIC_URL?.trim() && !io.env.PORT?.trim()) {
+    config.publicUrl = servingAddress(config.dataDir) ?? config.publicUrl;
+  }
   const handler = await spec.load();
   let services: Promise<Services> | undefined;
   const context: CommandContext = {

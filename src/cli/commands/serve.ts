@@ -6,6 +6,7 @@ import type { Services } from '../../services.js';
 import { SYNC_STATE_LABELS } from '../../sync/state.js';
 import type { CommandHandler } from '../command.js';
 import { openServices } from '../open-services.js';
+import { recordServingAddress } from '../serving-address.js';
 import { CliError } from '../output.js';
 
 /**
@@ -34,6 +35,7 @@ export const serve: CommandHandler = async ({ config, io }) => {
   }
   // PORT=0 asked the system for a free port; absolute URLs must name the one it gave.
   if (config.port === 0) config.publicUrl = publicUrlOf(io.env, { tls: config.tls !== undefined, port: address.port });
+  recordServingAddress(config.dataDir, config.publicUrl);
   const lines = [
     '',
     `photosync is running at ${config.publicUrl}`,

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { DEFAULT_QUEUE_LIMITS, type ImageQueueLimits } from './media/image-queue.js';
+import { parseGraphAppLimit, type GraphAppLimit } from './graph/throttle.js';
 import { M365_SETTING_NAMES, readM365Settings, type M365Settings } from './m365/settings.js';
 
 /** Site rendition sides in pixels. SharePoint 2013+ uses 48/72/300; older tools used 200 for L. */
@@ -46,6 +47,8 @@ export interface Config {
   imageQueue: ImageQueueLimits;
   /** Connect mode: the Microsoft 365 tenant photosync reads and writes; undefined = none. */
   m365: M365Settings | undefined;
+  /** Graph's throttling of each app (PHOTOSYNC_GRAPH_APP_LIMIT); undefined = none. */
+  graphAppLimit: GraphAppLimit | undefined;
   /** How long a client may take to send a request: its headers, and the whole request with its body. */
   deadlines: RequestDeadlines;
   /**
@@ -102,6 +105,7 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_TEST_DATABASE_URL',
   'PHOTOSYNC_REQUIRE_POSTGRES',
   'PHOTOSYNC_REQUIRE_CHROMIUM',
+  'PHOTOSYNC_GRAPH_APP_LIMIT',
   ...M365_SETTING_NAMES,
 ]);
 
@@ -214,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     tls,
     imageQueue,
     m365,
+    graphAppLimit: parseGraphAppLimit(env.PHOTOSYNC_GRAPH_APP_LIMIT, problems),
     deadlines,
   };
 

@@ -12,6 +12,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Photo bytes read from the photo store (masters and renditions).',
       registers: [registry],
     }),
+    graphThrottled: new Counter({
+      name: 'photosync_graph_throttled_total',
+      help: 'Graph requests answered 429 because their app was over PHOTOSYNC_GRAPH_APP_LIMIT.',
+      registers: [registry],
+    }),
     renders: new Counter({
       name: 'photosync_renditions_rendered_total',
       help: 'Sets of S/M/L site renditions rendered.',

@@ -107,6 +107,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
         return { kind: 'ok', text: page.t('admin.notice.synced', { n }) };
       case 'saved':
         return { kind: 'ok', text: page.t('admin.notice.saved') };
+      case undefined:
       default:
         return undefined;
     }

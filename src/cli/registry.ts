@@ -165,6 +165,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./commands/apps.js')).appsRemove,
   },
   {
+    name: 'apps remove-certificate',
+    synopsis: '<client id> <x5t#S256>',
+    summary: 'revoke one of an app’s certificates (new tokens need another)',
+    args: 2,
+    load: async () => (await import('./commands/apps.js')).appsRemoveCertificate,
+  },
+  {
     name: 'users revoke-sessions',
     synopsis: '<upn>',
     summary: "end the user's sign-ins: refresh tokens and portal sessions",

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getDirectoryPhoto, removeDirectoryPhoto, setDirectoryPhoto } from '../directory/photo.js';
 import { READ_ANYONE_SCOPES } from '../directory/scopes.js';
 import { normalizeUpn } from '../directory/upn.js';
-import { listUsers, picturesShown, type DirectoryUser } from '../directory/users.js';
+import { countUsers, listUsers, picturesShown, type DirectoryUser } from '../directory/users.js';
 import { AppError, invalidInput, unsupportedMediaType } from '../errors.js';
 import { principalOf } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent, strongEtag } from '../http/conditional.js';
@@ -119,6 +119,19 @@ export function graphHandlers(services: Services) {
       const user = await graphSubject(services, principalOf(request), id, 'profile');
       const select = (request.query as { $select?: string } | undefined)?.$select;
       return { '@odata.context': context('users/$entity'), ...userResource(user, select) };
+    },
+
+    /** GET /users/$count: how many users, as text; Graph asks for ConsistencyLevel: eventual (an advanced query). */
+    async usersCount(request: FastifyRequest, reply: FastifyReply) {
+      const principal = principalOf(request);
+      if (!READ_ANYONE_SCOPES.some((scope) => principal.scopes.has(scope))) throw graphErrors.profileDenied();
+      if (String(request.headers.consistencylevel ?? '').toLowerCase() !== 'eventual') {
+        throw invalidInput(
+          'Count is not currently supported without the ConsistencyLevel: eventual header (an advanced query).',
+          'invalid_request',
+        );
+      }
+      return reply.type('text/plain').send(String(await countUsers(services.database.db)));
     },
 
     /** GET /users: a page of users, with $select, $filter, $top and @odata.nextLink. */

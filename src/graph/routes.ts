@@ -13,6 +13,7 @@ import {
   usersList,
 } from './schemas.js';
 import { parseBatch, runBatch } from './batch.js';
+import { createGraphThrottle } from './throttle.js';
 
 /** The headers browser code may read from Graph's answers, as Graph exposes them. */
 const CORS_EXPOSED_HEADERS =
@@ -30,6 +31,15 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
   app.addHook('onRequest', async (request, reply) => {
     requestIdOf(request, reply);
   });
+  const limit = services.config.graphAppLimit;
+  if (limit) {
+    const throttle = createGraphThrottle(limit, () => services.metrics.graphThrottled.inc());
+    // After authentication; a batch's requests are counted one by one, the batch itself not.
+    app.addHook('preHandler', async (request) => {
+      const principal = request.principal;
+      if (principal?.kind === 'app' && !/\/\$batch(?:\?|$)/.test(request.url)) throttle.admit(principal.app.clientId);
+    });
+  }
   // CORS as Graph does it: bearer tokens only (never cookies), so any origin may call, and
   // browser code may read the headers Graph exposes. Errors (a 401 too) carry them as well.
   app.addHook('onSend', async (request, reply) => {
@@ -71,6 +81,17 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
   const users = graphSchemas('a user (by id or userPrincipalName)');
 
   app.get('/users', { schema: usersList }, (request) => graph.users(request));
+  app.get(
+    '/users/$count',
+    {
+      schema: {
+        summary: 'How many users the directory has, as text (send ConsistencyLevel: eventual)',
+        tags: ['graph'],
+        response: { 200: { description: 'The number, as text/plain', type: 'string' } },
+      },
+    },
+    (request, reply) => graph.usersCount(request, reply),
+  );
   app.post('/$batch', { bodyLimit: BATCH_MAX_BYTES, schema: batchSchema }, async (request) => ({
     responses: await runBatch(app, request, parseBatch(request.body)),
   }));

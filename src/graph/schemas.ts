@@ -41,6 +41,11 @@ const UserProperties = {
   userPrincipalName: Type.Optional(Type.String()),
   id: Type.Optional(Type.String()),
   accountEnabled: Type.Optional(Type.Boolean()),
+  provisionedPlans: Type.Optional(
+    Type.Array(
+      Type.Object({ capabilityStatus: Type.String(), provisioningStatus: Type.String(), service: Type.String() }),
+    ),
+  ),
 };
 const GraphUser = Type.Object({ '@odata.context': Type.String(), ...UserProperties });
 const UserQuery = Type.Object({ $select: Type.Optional(Type.String({ maxLength: 1000 })) });

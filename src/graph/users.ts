@@ -24,7 +24,13 @@ export const DEFAULT_PROPERTIES = [
 ] as const;
 
 /** Properties only $select returns. */
-const SELECT_ONLY = ['accountEnabled'] as const;
+const SELECT_ONLY = ['accountEnabled', 'provisionedPlans'] as const;
+
+/**
+ * Graph's provisionedPlans: an Exchange Online plan for a user with a mailbox, none otherwise
+ * (https://learn.microsoft.com/graph/api/resources/provisionedplan).
+ */
+const EXCHANGE_PLAN = { capabilityStatus: 'Enabled', provisioningStatus: 'Success', service: 'exchange' } as const;
 type Property = (typeof DEFAULT_PROPERTIES)[number] | (typeof SELECT_ONLY)[number];
 const PROPERTIES: readonly Property[] = [...DEFAULT_PROPERTIES, ...SELECT_ONLY];
 
@@ -42,6 +48,8 @@ function propertyValue(user: DirectoryUser, property: Property): unknown {
       return user.id;
     case 'accountEnabled':
       return user.enabled;
+    case 'provisionedPlans':
+      return user.hasMailbox ? [EXCHANGE_PLAN] : [];
     case 'givenName':
     case 'jobTitle':
     case 'mobilePhone':

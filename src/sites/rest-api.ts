@@ -8,7 +8,7 @@ import type { App } from '../http/types.js';
 import { SESSION_COOKIE, mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, pictureProperties } from './library.js';
-import { fileStemOf, getSiteProfile, setExchangeSyncState, showPlaceholder } from './profiles.js';
+import { fileStemOf, getSiteProfile, setExchangeSyncState, setPictureTimestamp, showPlaceholder } from './profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
 import { argumentValue, bindArguments, parseCall } from './rest-call.js';
 import { jsonBody, sharePointWebRoutes } from './rest-web.js';
@@ -271,12 +271,16 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           }
           break;
         }
-        case 'sps-picturetimestamp':
-          // Scripts (and connect mode's push) write it after uploading the files; photosync's
-          // sites keep the time of that upload as the picture's timestamp (the `?t=` of its
-          // renditions), so a well-formed value is accepted and the upload's time stays.
-          if (!/^\d{1,20}$/.test(value)) throw sharePointErrors.badQuery('SPS-PictureTimestamp is a number.');
+        case 'sps-picturetimestamp': {
+          const at = pictureTimeFrom(value);
+          if (at === undefined) {
+            throw sharePointErrors.badQuery(
+              'SPS-PictureTimestamp is a time in whole seconds since 0001-01-01 (like 63783110969), as SharePoint writes it.',
+            );
+          }
+          await services.lock.run(user.id, () => setPictureTimestamp(db, user, at));
           break;
+        }
         case 'sps-pictureexchangesyncstate':
           if (value !== '0' && value !== '1')
             throw sharePointErrors.badQuery('SPS-PictureExchangeSyncState is 0 or 1.');
@@ -284,8 +288,8 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           break;
         default:
           throw sharePointErrors.badQuery(
-            `photosync keeps only the picture properties of a profile (PictureURL, SPS-PicturePlaceholderState, ` +
-              `SPS-PictureExchangeSyncState, SPS-PictureTimestamp); ${propertyName} cannot be set here.`,
+            `photosync keeps only the picture properties of a profile (PictureURL, SPS-PicturePlaceholderState, SPS-PictureTimestamp, ` +
+              `SPS-PictureExchangeSyncState); ${propertyName} cannot be set here.`,
           );
       }
       return send(request, reply, 'SetSingleValueProfileProperty', null, 'Edm.Null');
@@ -327,6 +331,20 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   );
 
   await sharePointWebRoutes(app, services);
+}
+
+/** Seconds between 0001-01-01 and 1970-01-01: SharePoint counts SPS-PictureTimestamp from the former. */
+const SECONDS_BEFORE_1970 = 62_135_596_800;
+
+/**
+ * SPS-PictureTimestamp as written by SharePoint's sync and PnP scripts (seconds since 0001-01-01),
+ * or as photosync publishes it (epoch milliseconds), to epoch milliseconds; undefined otherwise.
+ */
+export function pictureTimeFrom(value: string): number | undefined {
+  if (!/^\d{11,14}$/.test(value)) return undefined;
+  const number = Number(value);
+  const ms = number < 1e12 ? (number - SECONDS_BEFORE_1970) * 1000 : number;
+  return ms > 0 && ms < Date.now() + 24 * 3600_000 ? ms : undefined;
 }
 
 export type { ODataFormat };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { claimForUpn, libraryFileStem, upnFromAccountName } from '../directory/upn.js';
@@ -9,6 +9,7 @@ import { mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, parseRenditionFileName, renditionFileName, type RenditionSize } from './library.js';
 import { getRendition, userIdForFileStem } from './profiles.js';
+import { addLibraryFile, findLibraryFile, recycleLibraryFile } from './library-files.js';
 import { argumentValue, bindArguments, booleanArgument, parseCall, splitPath, type Call } from './rest-call.js';
 import { sharePointErrors } from './rest-errors.js';
 import { formatOData, formatODataCollection, odataFormatOf } from './rest-odata.js';
@@ -252,6 +253,21 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
           // Refused alike whether or not the file exists: a token without the scope learns nothing.
           if (principal.kind === 'app' && !mayUseSites(principal, 'read'))
             throw forbidden('This token may not read the library.');
+          const other = name && !parseRenditionFileName(name) ? await findLibraryFile(db, name) : undefined;
+          if (other && tail === '$value') {
+            return reply
+              .type('application/octet-stream')
+              .header('cache-control', 'private, max-age=0')
+              .send(other.bytes);
+          }
+          if (other && tail === '') {
+            const file = spFile(other.name, {
+              etag: other.etag,
+              byte_size: other.bytes.length,
+              picture_timestamp: other.modifiedAt,
+            });
+            return send(request, reply, 'Web/File', 'SP.File', { ...file, ServerRelativeUrl: path });
+          }
           const rendition = owner && (await getRendition(db, owner.user.id, owner.size));
           if (!name || !owner || !rendition) throw sharePointErrors.fileNotFound(path);
           if (tail === '$value') {
@@ -299,6 +315,24 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
       const segments = splitPath(request.params['*']).map(parseCall);
       const [folder, files, add] = segments;
       if (
+        segments.length === 2 &&
+        folder!.name.toLowerCase() === 'getfilebyserverrelativeurl' &&
+        files!.name.toLowerCase() === 'recycle'
+      ) {
+        const path = pathArgument(folder!, query, 'serverrelativeurl');
+        if (!mayUseSites(principal, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
+          throw forbidden('This token may not write the library (it needs Sites.FullControl.All).');
+        const name = fileNameIn(path);
+        if (name && parseRenditionFileName(name) && (await fileOwner(name))) {
+          throw sharePointErrors.badQuery(
+            `${path} is a user's picture: set their profile's placeholder (SPS-PicturePlaceholderState 1) instead.`,
+          );
+        }
+        if (!name || !(await recycleLibraryFile(db, name))) throw sharePointErrors.fileNotFound(path);
+        // SharePoint answers with the recycle bin item's id.
+        return send(request, reply, 'Web/File/Recycle', 'Edm.Guid', randomUUID());
+      }
+      if (
         segments.length === 3 &&
         folder!.name.toLowerCase() === 'getfolderbyserverrelativeurl' &&
         files!.name.toLowerCase() === 'files' &&
@@ -313,7 +347,17 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
         const overwrite = booleanArgument(args.get('overwrite'), false);
         // Only a writer learns whether the name belongs to someone.
         if (!mayUseSites(principal, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
-          throw forbidden('This token may not write the library (it needs ProfilePhoto.ReadWrite.All).');
+          throw forbidden('This token may not write the library (it needs Sites.FullControl.All).');
+        const body = request.body;
+        if (!Buffer.isBuffer(body) || body.length === 0)
+          throw sharePointErrors.badQuery('The request has no file in its body.');
+        if (!parseRenditionFileName(name) && /^[^/\\:*?"<>|#%\p{Cc}]{1,128}$/u.test(name)) {
+          // Any other file, as a library takes any: nobody's picture.
+          const added = await addLibraryFile(db, name, body, overwrite);
+          if (!added) throw sharePointErrors.badQuery(`A file with the name ${libraryUrl(name)} already exists.`);
+          const file = spFile(name, { etag: added.etag, byte_size: body.length, picture_timestamp: added.modifiedAt });
+          return send(request, reply, 'Web/Folder/Files/Add', 'SP.File', file);
+        }
         const owner = await fileOwner(name.split('/').pop() ?? name);
         if (!owner) {
           throw sharePointErrors.badQuery(
@@ -324,9 +368,6 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
         if (existing && !overwrite) {
           throw sharePointErrors.badQuery(`A file with the name ${libraryUrl(name)} already exists.`);
         }
-        const body = request.body;
-        if (!Buffer.isBuffer(body) || body.length === 0)
-          throw sharePointErrors.badQuery('The request has no file in its body.');
         await uploadSitePicture(
           { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
           owner.user,

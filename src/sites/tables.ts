@@ -25,7 +25,17 @@ export interface SiteRenditionsTable {
   byte_size: number;
 }
 
+/** A file in "User Photos/Profile Pictures" that is nobody's picture (library-files.ts). */
+export interface SiteLibraryFilesTable {
+  key: string;
+  name: string;
+  bytes: Buffer;
+  etag: string;
+  modified_at: number;
+}
+
 export interface SiteTables {
   site_profiles: SiteProfilesTable;
   site_renditions: SiteRenditionsTable;
+  site_library_files: SiteLibraryFilesTable;
 }

@@ -102,10 +102,5 @@ export function signInAddress(next: string): string {
   return next === '/' ? '/signin' : `/signin?${new URLSearchParams({ next }).toString()}`;
 }
 
-/** Dates in the page's language. */
-export function formatDate(locale: Locale, epochMs: number): string {
-  return new Intl.DateTimeFormat(locale === 'et' ? 'et-EE' : 'en-GB', {
-    dateStyle: 'long',
-    timeStyle: 'short',
-  }).format(new Date(epochMs));
-}
+/** Dates in the page's language; how each language writes them is decided in dates.ts. */
+export { formatDate } from './dates.js';

@@ -13,7 +13,8 @@ import type { TestStore } from './services.js';
 // trusts through NODE_EXTRA_CA_CERTS, so clients verify it like any certificate.
 
 export const BIN = fileURLToPath(new URL('../../bin/photosync.js', import.meta.url));
-const START_TIMEOUT_MS = 30_000;
+/** Generous: a loaded machine takes a while to start a server (migrations, the demo organisation). */
+const START_TIMEOUT_MS = 60_000;
 
 export interface TlsServer {
   /** https://localhost:<port>, also the server's PHOTOSYNC_PUBLIC_URL. */

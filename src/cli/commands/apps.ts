@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { appRedirectUris, createApp, listApps, removeApp } from '../../directory/apps.js';
+import { appRedirectUris, createApp, listApps, removeApp, removeAppCertificate } from '../../directory/apps.js';
 import { tenantId } from '../../directory/settings.js';
 import { issuerFor } from '../../directory/tokens.js';
 import { parseScopes, GRAPH_SCOPES } from '../../directory/scopes.js';
@@ -35,6 +35,19 @@ export const appsList: CommandHandler = async ({ services, print }) => {
 
 export const appsRemove: CommandHandler = async ({ args: [clientId], services, print }) => {
   print(await removeAppCommand(await services(), clientId));
+};
+
+export const appsRemoveCertificate: CommandHandler = async ({ args: [clientId, thumbprint], services, print }) => {
+  if (!clientId || !thumbprint)
+    throw new CliError('Usage: photosync apps remove-certificate <client id> <x5t#S256>', 2);
+  const s = await services();
+  await removeAppCertificate(s.database.db, clientId, thumbprint).catch((error: unknown) => {
+    if (isAppError(error)) throw new CliError(error.message);
+    throw error;
+  });
+  print(
+    `Removed certificate ${thumbprint} from app ${clientId}: it can no longer get tokens with it (tokens it holds last until they expire).`,
+  );
 };
 
 export interface AddAppOptions {

@@ -107,7 +107,11 @@ function withSectionsReplaced(report: string, sections: Array<Section & { second
       ` on ${new Date().toISOString()}, load average ${load} when it ended)_`;
     const block = `## ${section.title}\n\n${section.body}\n\n${note}\n\n`;
     const lines = text.split('\n');
-    const start = lines.findIndex((line) => line === `## ${section.title}`);
+    // A numbered section is found by its number: its title may carry figures that change.
+    const number = /^\d+\./.exec(section.title)?.[0];
+    const start = lines.findIndex((line) =>
+      number === undefined ? line === `## ${section.title}` : line.startsWith(`## ${number} `),
+    );
     if (start >= 0) {
       const next = lines.findIndex((line, i) => i > start && line.startsWith('## '));
       const end = next < 0 ? lines.length : next;

@@ -105,6 +105,24 @@ async function main(): Promise<void> {
     await jane.goto(`${base}/`);
     await Promise.all([jane.waitForURL(/onedrive/), jane.click('form[action="/launch/onedrive"] button')]);
     await shot(jane, 'onedrive');
+    // A new photo after the sync: the saved notice says the sites still show the previous picture
+    // and offers the update at once; Home says so too until she acts.
+    await jane.goto(`${base}/profile-photo`);
+    await jane.setInputFiles('#photo', { name: 'holiday.jpg', mimeType: 'image/jpeg', buffer: await landscape() });
+    await jane.waitForSelector('[data-preview]:not([hidden])');
+    await jane.click('form.upload button[type=submit]');
+    await jane.waitForSelector('[data-sites-lag]');
+    await shot(jane, 'profile-photo-saved');
+    await jane.goto(`${base}/`);
+    await shot(jane, 'home-stale');
+    // The suite bar's menus: the waffle's app launcher and the avatar's account menu.
+    await jane.click('.suite-bar .launcher > button');
+    await shot(jane, 'launcher');
+    await jane.click('.suite-bar .account > button');
+    await shot(jane, 'account-menu');
+    // An address that does not exist: a page in the person's language, with the way back.
+    await jane.goto(`${base}/_layouts/15/nothing.aspx`);
+    await shot(jane, 'not-found');
 
     const kalle = await window('et-EE');
     await signIn(kalle, 'kalle@contoso.com');
@@ -128,9 +146,12 @@ async function main(): Promise<void> {
     await admin.goto(`${base}/admin/users?state=changed`);
     await admin.check('tr[data-upn="kalle@contoso.com"] input[type=checkbox]');
     await shot(admin, 'admin-users-changed');
-    await Promise.all([admin.waitForURL(`${base}/admin/users`), admin.click('text=Ask selected users to sync')]);
+    await Promise.all([admin.waitForURL(`${base}/admin/users`), admin.click('#prompt-selected')]);
     await admin.goto(`${base}/admin/users/kalle@contoso.com`);
     await shot(admin, 'admin-user-detail');
+    // Someone with no photo anywhere: the placeholder picture stands in for each.
+    await admin.goto(`${base}/admin/users/nestor@contoso.com`);
+    await shot(admin, 'admin-user-no-photo');
     await kalle.goto(`${base}/`);
     await shot(kalle, 'home-banner-et');
 
@@ -139,6 +160,9 @@ async function main(): Promise<void> {
     await shot(phone, 'home-phone-et');
     await phone.goto(`${base}/profile-photo`);
     await shot(phone, 'profile-photo-phone-et');
+    await phone.goto(`${base}/`);
+    await phone.click('.suite-bar .launcher > button');
+    await shot(phone, 'launcher-phone-et');
   } finally {
     await browser?.close();
     await app.close();

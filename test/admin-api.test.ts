@@ -207,7 +207,7 @@ describeEachDialect('admin console', (dialect) => {
     const sent = await browser.request('POST', '/admin/prompts', { _csrf: token, upn: [user.upn] });
     expect(sent.statusCode).toBe(303);
     const after = await browser.request('GET', sent.headers.location as string);
-    expect(after.body).toContain('Sünkroonima palutud kasutajaid: 1.');
+    expect(after.body).toContain('Meeldetuletus saadeti 1 kasutajale.');
 
     const detail = await browser.request('GET', `/admin/users/${user.upn}`);
     expect(detail.body).toContain('Saidid seda ei kasuta');
@@ -218,7 +218,7 @@ describeEachDialect('admin console', (dialect) => {
 
     const sync = await browser.request('POST', '/admin/sync', { _csrf: token, upn: user.upn });
     expect(sync.statusCode).toBe(403);
-    expect(sync.body).toContain('Halduri sünkroonimine on sätetes välja lülitatud');
+    expect(sync.body).toContain('Haldurid ei saa sünkroonimist käivitada, sest see on sätetes välja lülitatud.');
 
     const badSettings = await browser.request('POST', '/admin/settings', {
       _csrf: token,

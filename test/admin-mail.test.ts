@@ -119,9 +119,9 @@ describeEachDialect('admin prompt e-mail', (dialect) => {
     const toJane = byRecipient.get(jane.upn)!;
     expect(toMari.from).toBe('photos@contoso.com');
     const estonian = decode(toMari.raw);
-    expect(estonian).toContain('Subject: Sinu profiilipilt muutus: sünkrooni see saitidele');
+    expect(estonian).toContain('Subject: Sinu profiilipilt on muutunud – uuenda see SharePointis ja OneDrive’is');
     expect(estonian).toContain('Tere, Mari Maasikas!');
-    expect(estonian).toContain('1. Ava brauser privaatses aknas.');
+    expect(estonian).toContain('1. Ava brauseris privaatne aken.');
     expect(estonian).toContain('2. Mine portaali: https://photos.contoso.com/');
     const english = decode(toJane.raw);
     expect(english).toContain('Subject: Your profile picture changed: sync it to the sites');

@@ -115,7 +115,7 @@ describeEachDialect('portal pages', (dialect) => {
     await browser.signIn(user);
     const forged = await browser.post('/launch/sharepoint', { _csrf: 'forged' });
     expect(forged.statusCode).toBe(403);
-    expect(forged.body).toContain('See vorm on aegunud');
+    expect(forged.body).toContain('Vorm on aegunud');
     const anonymous = client(app);
     const token = await anonymous.token();
     const signedOut = await anonymous.post('/launch/onedrive', { _csrf: token });
@@ -140,10 +140,10 @@ describeEachDialect('portal pages', (dialect) => {
 
     const refused = await browser.upload('/profile-photo', token, Buffer.from('GIF89a but not really'), 'image/gif');
     expect(refused.statusCode).toBe(400);
-    expect(refused.body).toContain('See pilt on vigane ja seda ei saa lugeda.');
+    expect(refused.body).toContain('Pilt on vigane ja seda ei saa lugeda.');
     const text = await browser.upload('/profile-photo', token, Buffer.from('hello'), 'text/plain');
     expect(text.statusCode).toBe(415);
-    expect(text.body).toContain('See fail pole pilt, mida saame kasutada.');
+    expect(text.body).toContain('Seda faili ei saa pildina kasutada.');
     const forged = await browser.upload('/profile-photo', 'forged', await solidJpeg([1, 2, 3], 100));
     expect(forged.statusCode).toBe(403);
     expect(await getMailPhoto(services.database.db, user.id)).toEqual(photo);

@@ -59,7 +59,7 @@ describeEachDialect('portal sign-in', (dialect) => {
     const response = await browser.signIn(user.upn, 'wrong password');
     expect(response.statusCode).toBe(401);
     expect(response.body).toContain('<html lang="et">');
-    expect(response.body).toContain('See konto ja parool ei sobi kokku');
+    expect(response.body).toContain('Konto ja parool ei sobi kokku');
     expect(response.body).toContain(`value="${user.upn}"`);
     expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
   });

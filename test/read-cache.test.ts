@@ -9,11 +9,10 @@ import { buildApp, type App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { uploadSitePicture } from '../src/sites/upload.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
-import { makeUser, solidJpeg } from './support/factories.js';
-import { createTestStore, openTestServices, type TestStore } from './support/services.js';
+import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { createTestStore, openTestServices, testDialects, type TestStore } from './support/services.js';
 
-// The serving path keeps token, session and picture rows in memory between commits (SQLite only;
-// PostgreSQL reads through). These tests change what it keeps from this process, from another
+// The serving path keeps token, session and picture rows in memory between commits. These tests change what it keeps from this process, from another
 // connection and from another process, and expect the very next request to see the change.
 
 const BIN = fileURLToPath(new URL('../bin/photosync.js', import.meta.url));
@@ -126,3 +125,106 @@ describe('serving from the read cache [sqlite]', () => {
     }
   });
 });
+
+// PostgreSQL keeps the serving path's rows in memory too, emptied by the notices the tables send
+// at commit (LISTEN/NOTIFY). This process's own changes are seen by its very next request;
+// another instance's once its notice has arrived. Round trips are counted by the pool's clients.
+
+const SITES = testDialects().includes('postgres') ? ['postgres' as const] : [];
+
+for (const dialect of SITES) {
+  describe(`serving from the read cache [${dialect}]`, () => {
+    let store: TestStore;
+    let services: Services;
+    /** A second instance on the same schema. */
+    let other: Services;
+    let app: App;
+    let subject: DirectoryUser;
+    let viewer: DirectoryUser;
+    let token: string;
+
+    beforeAll(async () => {
+      store = await createTestStore(dialect);
+      services = await openTestServices(store);
+      other = await openTestServices(store);
+      app = await buildApp(services);
+      subject = await makeUser(services, { hasMailbox: false });
+      viewer = await makeUser(services);
+      token = await createToken(services.database.db, viewer.id, 'test');
+    });
+    afterAll(async () => {
+      await app?.close();
+      await services?.close();
+      await other?.close();
+      await store?.drop();
+    });
+
+    const sites = (s: Services) => ({
+      db: s.database.db,
+      blobs: s.blobs,
+      dialect: s.database.dialect,
+      lock: s.lock,
+      sizes: s.syncSettings().renditionSizes,
+    });
+
+    async function picture(headers: Record<string, string> = { authorization: `Bearer ${token}` }, upn = subject.upn) {
+      const before = services.database.roundTrips();
+      const response = await app.inject({
+        url: `/_layouts/15/userphoto.aspx?size=M&accountname=${encodeURIComponent(upn)}`,
+        headers,
+      });
+      return { response, roundTrips: services.database.roundTrips() - before };
+    }
+
+    /** Until the notice of another instance's commit has arrived. */
+    const eventually = (check: () => Promise<unknown>) => expect.poll(check, { timeout: 5000, interval: 20 });
+
+    it('answers a repeated request without a round trip, and sees its own change at once', async () => {
+      await uploadSitePicture(sites(services), subject, await solidJpeg([200, 30, 30], 200));
+      const first = await picture();
+      const second = await picture();
+      expect(second.response.headers.etag).toBe(first.response.headers.etag);
+      // The token and the picture's row from memory; the M picture's bytes from the byte cache.
+      expect(second.roundTrips).toBe(0);
+      await uploadSitePicture(sites(services), subject, await solidJpeg([30, 200, 30], 200));
+      const after = await picture();
+      expect(after.response.headers.etag).not.toBe(second.response.headers.etag);
+    });
+
+    it('sees another instance’s new picture once its notice arrives', async () => {
+      await picture();
+      const before = (await picture()).response.headers.etag;
+      await uploadSitePicture(sites(other), subject, await solidJpeg([30, 30, 200], 200));
+      await eventually(async () => (await picture()).response.headers.etag).not.toBe(before);
+    });
+
+    it('refuses a token once another instance disables its user and the notice arrives', async () => {
+      const user = await makeUser(services);
+      const headers = { authorization: `Bearer ${await createToken(services.database.db, user.id, 'test')}` };
+      expect((await picture(headers)).response.statusCode).toBe(200);
+      expect((await picture(headers)).roundTrips).toBe(0);
+      await other.database.db.updateTable('directory_users').set({ enabled: 0 }).where('id', '=', user.id).execute();
+      await eventually(async () => (await picture(headers)).response.statusCode).toBe(401);
+    });
+
+    it('keeps its rows while the owner views their own picture in step (the check writes nothing kept)', async () => {
+      const owner = await makeUser(services);
+      const ownToken = await createToken(services.database.db, owner.id, 'test');
+      await giveMailPhoto(services, owner, await solidJpeg([100, 100, 30], 200));
+      const own = () =>
+        app.inject({
+          url: `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`,
+          headers: { authorization: `Bearer ${ownToken}` },
+        });
+      expect((await own()).headers['x-photosync-sync']).toBe('synced');
+      expect((await own()).headers['x-photosync-sync']).toBe('unchanged');
+      // Another instance's in-step check of the same owner sends no notice either.
+      expect((await other.sync.sync(owner, 'photo_request')).outcome).toBe('unchanged');
+      const before = services.database.roundTrips();
+      const unchanged = await own();
+      expect(unchanged.headers['x-photosync-sync']).toBe('unchanged');
+      // The sync's inputs and its record; the token and the picture came from memory.
+      expect(services.database.roundTrips() - before).toBe(2);
+    });
+  });
+}

@@ -97,8 +97,9 @@ async function adminPages(app: App, services: Services): Promise<void> {
   /** What the form that redirected here says, once (a flash message, never the address). */
   const notice = async (page: PageContext): Promise<Notice | undefined> => {
     const flash = page.flash;
-    const n = flash?.n ?? 0;
-    switch (flash?.name ?? '') {
+    if (!flash) return undefined;
+    const n = flash.n ?? 0;
+    switch (flash.name) {
       case 'prompted': {
         const entry = await getAuditEntry(db, n);
         // Read back from the request's audit entry, and only for the admin who asked.
@@ -114,6 +115,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
         if (entry?.action !== 'operator_sync' || entry.actorUpn !== page.user?.upn) return undefined;
         return tenantSyncNotice(page, entry);
       }
+      case undefined:
       default:
         return undefined;
     }

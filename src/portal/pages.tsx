@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import type { PageContext, SuiteUser } from '../web/layout.js';
+import { AppIcon } from '../web/app-icons.js';
 import { Avatar, Notice, renderPage } from '../web/layout.js';
 import { SitesLagNotice, type SitesLag } from '../web/sites-lag.js';
 import { UploadForm } from '../web/upload-form.js';
@@ -94,7 +95,9 @@ function LaunchTile(props: { app: 'onedrive' | 'sharepoint'; name: string; hint:
       <form method="post" action={`/launch/${props.app}`}>
         <input type="hidden" name="_csrf" value={props.csrfToken} />
         <button type="submit" class={`tile tile-${props.app}`}>
-          <span class="tile-icon" aria-hidden="true" />
+          <span class="tile-icon">
+            <AppIcon app={props.app} />
+          </span>
           <span class="tile-name">{props.name}</span>
           <span class="tile-hint">{props.hint}</span>
         </button>
@@ -118,7 +121,9 @@ export function homePage(context: PageContext & { user: SuiteUser }, props: Home
         <ul class="tiles">
           <li>
             <a class="tile tile-outlook" href="/outlook">
-              <span class="tile-icon" aria-hidden="true" />
+              <span class="tile-icon">
+                <AppIcon app="outlook" />
+              </span>
               <span class="tile-name">Outlook</span>
               <span class="tile-hint">{hasMailbox ? t('apps.outlook.hint') : t('apps.outlook.noMailbox')}</span>
             </a>

@@ -1,3 +1,4 @@
+import { AppIcon } from '../web/app-icons.js';
 import type { Flash } from '../web/flash.js';
 import type { PageContext, SuiteUser } from '../web/layout.js';
 import { Notice, renderPage } from '../web/layout.js';
@@ -66,7 +67,9 @@ export function siteHomePage(context: OwnPageContext, people: Person[], notice: 
       <SyncMessage context={context} notice={notice} />
       <SitesLagNotice context={context} lag={context.lag} />
       <header class="site-head sharepoint">
-        <span class="site-logo" aria-hidden="true" />
+        <span class="site-logo">
+          <AppIcon app="sharepoint" />
+        </span>
         <div>
           <p class="app-label">SharePoint</p>
           <h1>{t('sites.siteName')}</h1>

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type QueryCreator } from 'kysely';
 import type { DirectoryUser } from '../directory/users.js';
 import { libraryFileStem } from '../directory/upn.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -188,6 +188,8 @@ export async function publishRenditions(
     syncedEtag: string | null;
     renditionSpec: string;
     at: number;
+    /** The caller read the profile under the user's lock: it exists, nothing to make first. */
+    hasProfile?: boolean;
   },
 ): Promise<void> {
   const generation = `${picture.at.toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -195,12 +197,30 @@ export async function publishRenditions(
     const { jpeg, side } = picture.jpegs[size];
     return { size, jpeg, side, blobKey: `sites/${user.id}/${generation}-${size}.jpg`, etag: contentTag(jpeg) };
   });
+  const change: ProfileChange = {
+    placeholder_state: 0,
+    exchange_sync_state: picture.source === 'mail' ? 1 : user.hasMailbox ? 1 : 0,
+    picture_timestamp: picture.at,
+    picture_source: picture.source,
+    synced_etag: picture.syncedEtag,
+    rendition_spec: picture.renditionSpec,
+    last_checked_at: picture.at,
+  };
+  if (!picture.hasProfile) await ensureProfile(deps.db, user);
+  if (deps.blobs.kind === 'postgres') {
+    // Bytes and rows in one database: the new blobs, the switch and the old blobs' removal are one
+    // statement, so one commit and one round trip. The crash points all come before it.
+    for (const row of rows) deps.faultPoint?.(`after-put-${row.size}`);
+    deps.faultPoint?.('before-commit');
+    await switchInOneStatement(deps.db, user, rows, change);
+    deps.faultPoint?.('after-commit');
+    return;
+  }
   const sizeOf = new Map(rows.map((row) => [row.blobKey, row.size]));
   await deps.blobs.putAll(
     rows.map((row) => ({ key: row.blobKey, bytes: row.jpeg })),
     (key) => deps.faultPoint?.(`after-put-${sizeOf.get(key) ?? ''}`),
   );
-  await ensureProfile(deps.db, user);
   const switchToNew = deps.db.transaction().execute(async (trx) => {
     const old = await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).returning('blob_key').execute();
     await trx
@@ -217,15 +237,7 @@ export async function publishRenditions(
       )
       .execute();
     deps.faultPoint?.('before-commit');
-    await updateProfile(trx, user, {
-      placeholder_state: 0,
-      exchange_sync_state: picture.source === 'mail' ? 1 : user.hasMailbox ? 1 : 0,
-      picture_timestamp: picture.at,
-      picture_source: picture.source,
-      synced_etag: picture.syncedEtag,
-      rendition_spec: picture.renditionSpec,
-      last_checked_at: picture.at,
-    });
+    await updateProfile(trx, user, change);
     return deps.blobs.retire(
       trx,
       old.map((o) => o.blob_key),
@@ -241,6 +253,67 @@ export async function publishRenditions(
   }
   deps.faultPoint?.('after-commit');
   await deleteOld();
+}
+
+/**
+ * PostgreSQL, where the photo bytes are rows too: writes the new blobs, points the renditions and
+ * the profile at them and deletes the old blobs, in one statement. Its parts all read the table
+ * as it was before it (the old keys come from that), and none sees another's writes.
+ */
+async function switchInOneStatement(
+  db: Kysely<Database>,
+  user: DirectoryUser,
+  rows: ReadonlyArray<{ size: RenditionSize; jpeg: Buffer; side: number; blobKey: string; etag: string }>,
+  change: ProfileChange,
+): Promise<void> {
+  const createdAt = Date.now();
+  const plain = (q: unknown) => q as QueryCreator<Database>;
+  const result = await db
+    .with('old', (q) => q.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id))
+    .with('blobs', (q) =>
+      plain(q)
+        .insertInto('storage_blobs')
+        .values(rows.map((r) => ({ key: r.blobKey, bytes: r.jpeg, created_at: createdAt })))
+        .onConflict((oc) =>
+          oc
+            .column('key')
+            .doUpdateSet((eb) => ({ bytes: eb.ref('excluded.bytes'), created_at: eb.ref('excluded.created_at') })),
+        ),
+    )
+    .with('renditions', (q) =>
+      plain(q)
+        .insertInto('site_renditions')
+        .values(
+          rows.map((r) => ({
+            user_id: user.id,
+            size: r.size,
+            blob_key: r.blobKey,
+            etag: r.etag,
+            side: r.side,
+            byte_size: r.jpeg.length,
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(['user_id', 'size']).doUpdateSet((eb) => ({
+            blob_key: eb.ref('excluded.blob_key'),
+            etag: eb.ref('excluded.etag'),
+            side: eb.ref('excluded.side'),
+            byte_size: eb.ref('excluded.byte_size'),
+          })),
+        ),
+    )
+    .with('profile', (q) =>
+      plain(q).updateTable('site_profiles').set(change).where('user_id', '=', user.id).returning('user_id'),
+    )
+    .with('retired', (q) =>
+      q.deleteFrom('storage_blobs').where('key', 'in', (eb) => eb.selectFrom('old').select('old.blob_key')),
+    )
+    .selectFrom('profile' as never)
+    .select(sql<number>`count(*)`.as('profiles'))
+    .executeTakeFirstOrThrow();
+  if (Number((result as { profiles: number }).profiles) !== 1) {
+    throw new Error(`The site profile of ${user.upn} went away while its pictures were switched.`);
+  }
 }
 
 /** Shows the placeholder (SPS-PicturePlaceholderState = 1) and drops the renditions. */

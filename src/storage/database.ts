@@ -37,6 +37,9 @@ import * as revocation from './migrations/2026-12-03-02-revocation.js';
 import { describeStorageFault, storageFaultOf } from './faults.js';
 import * as adminActionOrder from './migrations/2026-12-04-01-admin-action-order.js';
 import * as adminSearch from './migrations/2026-12-04-02-admin-search.js';
+import * as lockedRead from './migrations/2026-12-07-01-locked-read.js';
+import * as changeNotices from './migrations/2026-12-07-02-change-notices.js';
+import { listenForChanges } from './change-notices.js';
 import * as libraryFiles from './migrations/2026-12-08-01-library-files.js';
 import * as m365Sessions from './migrations/2026-12-09-01-m365-sessions.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
@@ -59,8 +62,13 @@ export interface DatabaseHandle {
   dialect: Dialect;
   /** Human-readable location, for start-up messages. */
   location: string;
-  /** Per-request reads kept until the next commit (SQLite); reads through on PostgreSQL. */
+  /** Per-request reads kept until the next commit that changes them (see ReadCache). */
   reads: ReadCache;
+  /**
+   * Statements sent to PostgreSQL so far by this handle's pool, each one round trip (BEGIN and
+   * COMMIT count); always 0 on SQLite, whose statements are function calls.
+   */
+  roundTrips(): number;
   /**
    * Reads the first row of every table from what is stored now (on SQLite through a connection of
    * its own, past this one's page cache); throws what the storage says when it cannot.
@@ -90,6 +98,8 @@ const migrations: Record<string, Migration> = {
   '2026-12-03-02-revocation': revocation,
   '2026-12-04-01-admin-action-order': adminActionOrder,
   '2026-12-04-02-admin-search': adminSearch,
+  '2026-12-07-01-locked-read': lockedRead,
+  '2026-12-07-02-change-notices': changeNotices,
   '2026-12-08-01-library-files': libraryFiles,
   '2026-12-09-01-m365-sessions': m365Sessions,
 };
@@ -148,6 +158,7 @@ function openSqlite(dataDir: string): DatabaseHandle {
     dialect: 'sqlite',
     location: file,
     reads,
+    roundTrips: () => 0,
     probe: () => Promise.resolve(probeSqliteFile(file)),
     close: () => db.destroy(),
   };
@@ -242,19 +253,57 @@ const pgTypes = {
   },
 };
 
+/**
+ * pg's client, counting the statements it sends (each is one round trip to the server) and
+ * telling `done` each one's text once it has finished, whether it succeeded or not.
+ */
+function countingClient(counter: { sent: number }, done: (sql: string) => void): typeof pg.Client {
+  const send = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  class CountingClient extends pg.Client {}
+  (CountingClient.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
+    counter.sent++;
+    const result = send.apply(this, args);
+    const [first] = args;
+    const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
+    if (result instanceof Promise) {
+      const finished = () => done(text);
+      result.then(finished, finished);
+    }
+    return result;
+  };
+  return CountingClient;
+}
+
 function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle {
-  const pool = new pg.Pool({
+  const counter = { sent: 0 };
+  const connection = {
     connectionString: url,
-    max: options.poolSize ?? 10,
     types: pgTypes as pg.CustomTypesConfig,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  };
+  const ownServerPids = new Set<number>();
+  const notices = listenForChanges({ clientConfig: connection, isOwnConnection: (pid) => ownServerPids.has(pid) });
+  const pool = new pg.Pool({
+    ...connection,
+    Client: countingClient(counter, (text) => notices.statementDone(text)),
+    max: options.poolSize ?? 10,
+  });
+  const serverPid = (client: pg.PoolClient) => (client as unknown as { processID: number | null }).processID;
+  pool.on('connect', (client) => {
+    const pid = serverPid(client);
+    if (pid) ownServerPids.add(pid);
+  });
+  pool.on('remove', (client) => {
+    const pid = serverPid(client);
+    if (pid) ownServerPids.delete(pid);
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const where = new URL(url);
   return {
     db,
     dialect: 'postgres',
-    reads: createReadCache(undefined),
+    reads: createReadCache(notices),
+    roundTrips: () => counter.sent,
     async probe() {
       const tables = await sql<{ name: string }>`
         select table_name as name from information_schema.tables
@@ -262,7 +311,10 @@ function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle
       for (const { name } of tables.rows) await sql`select * from ${sql.table(name)} limit 1`.execute(db);
     },
     location: `postgres://${where.host}${where.pathname}${options.schema ? ` (schema ${options.schema})` : ''}`,
-    close: () => db.destroy(),
+    close: async () => {
+      await notices.close();
+      await db.destroy();
+    },
   };
 }
 

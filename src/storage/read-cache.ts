@@ -1,14 +1,14 @@
 /**
  * Rows read on every request (whose token or session this is, whose picture an account name
- * means), kept in memory while the database has not changed. Before each use it asks the database
- * whether anything was committed since the rows were read, by this process or any other; if so,
- * every entry goes. A cached answer is therefore never older than the database was when the
- * request arrived, so a new picture or a removed token counts from its commit on, as without
- * the cache.
+ * means), kept in memory while the database has not changed. Before each use it asks whether
+ * anything was committed since the rows were read, by this process or any other; if so, every
+ * entry goes.
  *
- * Only SQLite can answer "changed since?" in microseconds (`data_version` for other connections,
- * `total_changes()` for our own). On PostgreSQL the question would cost a round trip, as much as
- * the reads it saves, so there the cache reads through.
+ * SQLite answers "changed since?" in microseconds (`data_version` for other connections,
+ * `total_changes()` for our own), so there a cached answer is never older than the database was
+ * when the request arrived. PostgreSQL would need a round trip to ask, as much as the reads it
+ * saves; instead the tables notify at commit and each instance listens (./change-notices.ts): this
+ * process's own commits count at once, another instance's once its notice has arrived.
  */
 export interface ReadCache {
   /** `load()`'s result for `key`, from memory when the database has not changed since it was read. */

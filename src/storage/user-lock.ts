@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Database, Dialect } from './database.js';
 
 /**
@@ -11,6 +11,21 @@ import type { Database, Dialect } from './database.js';
  */
 export interface UserLock {
   run<T>(userId: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * `run`, with `read`'s rows as they are once the lock is held (every commit made before it was
+   * taken is seen). On PostgreSQL the lock and the read are one round trip when nobody else holds
+   * the lock; there the rows pass through JSON, so a bytea column arrives as `\x…` hex text
+   * (see `bytesOf`). `read` takes one parameter, a string.
+   */
+  runReading<Row, T>(userId: string, read: CompiledQuery<Row>, fn: (rows: Row[]) => Promise<T>): Promise<T>;
+}
+
+/** A bytea column of a row read by `runReading`: bytes, or the hex text JSON made of them. */
+export function bytesOf(value: Buffer | string | null | undefined): Buffer | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== 'string') return value;
+  if (!value.startsWith('\\x')) throw new Error('A bytea value read through JSON is not hex text.');
+  return Buffer.from(value.slice(2), 'hex');
 }
 
 export class LockTimeoutError extends Error {
@@ -36,11 +51,43 @@ export function createUserLock(db: Kysely<Database>, dialect: Dialect, options: 
     dialect === 'postgres'
       ? advisoryLock(db, options.maxHeld ?? 4, options.waitMs ?? 30_000, options.onWait)
       : leaseLock(db, options.leaseMs ?? 30_000, options.waitMs ?? 30_000, options.onWait);
-  return { run: (userId, fn) => local.run(userId, () => shared.run(userId, fn)) };
+  return {
+    run: (userId, fn) => answerBeforeRelease((inner) => local.run(userId, () => shared.run(userId, inner)), fn),
+    runReading: (userId, read, fn) =>
+      answerBeforeRelease((inner) => local.run(userId, () => shared.runReading(userId, read, inner)), fn),
+  };
+}
+
+/**
+ * `fn`'s result as soon as `fn` has finished, while the lock is still being released: the caller
+ * goes on (records the attempt, answers) during the release's round trip. What `fn` committed
+ * is committed before the release starts, so whoever takes the lock next sees it. This process's
+ * next caller for the same user waits for the release itself (the local queue is held until then).
+ */
+function answerBeforeRelease<T, Args extends unknown[]>(
+  hold: (inner: (...args: Args) => Promise<void>) => Promise<void>,
+  fn: (...args: Args) => Promise<T>,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    hold(async (...args) => {
+      try {
+        resolve(await fn(...args));
+      } catch (error) {
+        reject(error);
+      } finally {
+        settled = true;
+      }
+    }).catch((error: unknown) => {
+      // Taking the lock failed (or timed out) before `fn` ran; a failed release after it is the
+      // database's to clean up when the connection ends, and changes nothing `fn` did.
+      if (!settled) reject(error);
+    });
+  });
 }
 
 /** In-process queue per key: callers in this process never race each other for the shared lock. */
-export function createLocalLock(): UserLock {
+export function createLocalLock(): Pick<UserLock, 'run'> {
   const tails = new Map<string, Promise<void>>();
   return {
     async run(key, fn) {
@@ -101,39 +148,67 @@ function advisoryLock(
   onWait: UserLockOptions['onWait'],
 ): UserLock {
   const slots = createSemaphore(maxHeld);
-  return {
-    async run(userId, fn) {
-      const key = `photosync:user:${userId}`;
-      const deadline = Date.now() + waitMs;
-      if (!(await slots.acquire(waitMs))) throw new LockTimeoutError(userId);
-      try {
-        return await db.connection().execute(async (connection) => {
-          // Uncontended (the common case) in one round trip; otherwise wait, bounded by lock_timeout.
-          const { rows } = await sql<{
-            locked: boolean;
-          }>`select pg_try_advisory_lock(hashtextextended(${key}, 0)) as locked`.execute(connection);
-          if (!rows[0]?.locked) {
-            onWait?.(userId);
-            try {
-              const remaining = Math.max(1, deadline - Date.now());
-              await sql`select set_config('lock_timeout', ${String(remaining)}, false)`.execute(connection);
-              await sql`select pg_advisory_lock(hashtextextended(${key}, 0))`.execute(connection);
-            } catch (error) {
-              if ((error as { code?: string }).code === '55P03') throw new LockTimeoutError(userId);
-              throw error;
-            } finally {
-              await sql`select set_config('lock_timeout', '0', false)`.execute(connection);
-            }
-          }
+  /** Holds the lock around `fn`; `first` takes it (true) or finds it held by someone else (false). */
+  async function holding<T>(
+    userId: string,
+    first: (connection: Kysely<Database>, key: string) => Promise<boolean>,
+    fn: (connection: Kysely<Database>, waited: boolean) => Promise<T>,
+  ): Promise<T> {
+    const key = `photosync:user:${userId}`;
+    const deadline = Date.now() + waitMs;
+    if (!(await slots.acquire(waitMs))) throw new LockTimeoutError(userId);
+    try {
+      return await db.connection().execute(async (connection) => {
+        const locked = await first(connection, key);
+        if (!locked) {
+          onWait?.(userId);
           try {
-            return await fn();
+            const remaining = Math.max(1, deadline - Date.now());
+            await sql`select set_config('lock_timeout', ${String(remaining)}, false)`.execute(connection);
+            await sql`select pg_advisory_lock(hashtextextended(${key}, 0))`.execute(connection);
+          } catch (error) {
+            if ((error as { code?: string }).code === '55P03') throw new LockTimeoutError(userId);
+            throw error;
           } finally {
-            await sql`select pg_advisory_unlock(hashtextextended(${key}, 0))`.execute(connection);
+            await sql`select set_config('lock_timeout', '0', false)`.execute(connection);
           }
-        });
-      } finally {
-        slots.release();
+        }
+        try {
+          return await fn(connection, !locked);
+        } finally {
+          await sql`select pg_advisory_unlock(hashtextextended(${key}, 0))`.execute(connection);
+        }
+      });
+    } finally {
+      slots.release();
+    }
+  }
+  // Uncontended (the common case) in one round trip; otherwise wait, bounded by lock_timeout.
+  const tryLock = async (connection: Kysely<Database>, key: string) => {
+    const { rows } = await sql<{
+      locked: boolean;
+    }>`select pg_try_advisory_lock(hashtextextended(${key}, 0)) as locked`.execute(connection);
+    return rows[0]?.locked === true;
+  };
+  return {
+    run: (userId, fn) => holding(userId, tryLock, () => fn()),
+    runReading<Row, T>(userId: string, read: CompiledQuery<Row>, fn: (rows: Row[]) => Promise<T>) {
+      if (read.parameters.length !== 1 || typeof read.parameters[0] !== 'string') {
+        throw new Error('A read under the lock takes one parameter, a string.');
       }
+      let rows: Row[] | undefined;
+      // photosync_locked_read (migration 2026-12-07-01): the lock, then the read in a snapshot of its own.
+      const lockAndRead = async (connection: Kysely<Database>, key: string) => {
+        const result = await sql<{
+          rows: Row[] | null;
+        }>`select photosync_locked_read(${key}, ${read.sql}, ${read.parameters[0]}) as rows`.execute(connection);
+        rows = result.rows[0]?.rows ?? undefined;
+        return rows !== undefined;
+      };
+      return holding(userId, lockAndRead, async (connection, waited) => {
+        if (waited) rows = (await connection.executeQuery(read)).rows;
+        return fn(rows ?? []);
+      });
     },
   };
 }
@@ -163,7 +238,7 @@ function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number, onWait
     }
     return false;
   };
-  return {
+  const lease: Pick<UserLock, 'run'> = {
     async run(userId, fn) {
       const deadline = Date.now() + waitMs;
       let pause = 5;
@@ -179,6 +254,11 @@ function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number, onWait
         await db.deleteFrom('sync_leases').where('user_id', '=', userId).where('holder', '=', holder).execute();
       }
     },
+  };
+  return {
+    run: lease.run,
+    // SQLite's statements cost no round trips: the read simply follows the lock.
+    runReading: (userId, read, fn) => lease.run(userId, async () => fn((await db.executeQuery(read)).rows)),
   };
 }
 

@@ -9,9 +9,9 @@ import { renditionSpec } from '../sites/library.js';
 import { getSiteProfile, markProfileChecked, publishRenditions, showPlaceholder } from '../sites/profiles.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Database } from '../storage/database.js';
-import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
+import { bytesOf, LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import { recordAttempt, type SyncOutcome, type SyncTrigger } from './history.js';
-import { getSyncInputs, syncStateInputs, type SyncInputs } from './inputs.js';
+import { getSyncInputs, inputsOf, syncInputsQuery, syncStateInputs, type SyncInputs } from './inputs.js';
 import { classify, isOutOfStep } from './state.js';
 
 // The pull from the mail service into the sites, run only when a user acts. It decides "changed?"
@@ -57,8 +57,8 @@ type Decision = {
 /** What the sites need: nothing more (a decision), the placeholder, or new renditions. */
 type Assessment =
   | { decided: Decision }
-  | { work: 'placeholder'; etagBefore: string | null; hadPicture: boolean }
-  | { work: 'render'; etagBefore: string | null; mail: MailPhoto };
+  | { work: 'placeholder'; etagBefore: string | null; hadPicture: boolean; hasProfile: boolean }
+  | { work: 'render'; etagBefore: string | null; mail: MailPhoto; hasProfile: boolean };
 
 /** The mail photo an attempt is working on, so a failure is charged to the photo that failed. */
 interface Attempt {
@@ -107,9 +107,14 @@ export function planSync(inputs: SyncInputs, context: SyncPlanContext): SyncPlan
 }
 
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
-  /** Reads three small rows and decides; writes nothing but the "checked" time. */
-  async function assess(user: DirectoryUser, trigger: SyncTrigger, now: number, attempt: Attempt): Promise<Assessment> {
-    const inputs = await getSyncInputs(deps.db, user.id);
+  /** Decides from the inputs (three small rows); writes nothing but the "checked" time. */
+  async function assess(
+    user: DirectoryUser,
+    trigger: SyncTrigger,
+    now: number,
+    attempt: Attempt,
+    inputs: SyncInputs,
+  ): Promise<Assessment> {
     const { profile, mail } = inputs;
     const etagBefore = profile?.syncedEtag ?? null;
     const mailEtag = user.hasMailbox ? (mail?.etag ?? null) : null;
@@ -117,8 +122,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const plan = planSync(inputs, { hasMailbox: user.hasMailbox, trigger, now, settings: deps.settings() });
     if ('work' in plan) {
       return plan.work === 'render' && mail
-        ? { work: 'render', etagBefore, mail }
-        : { work: 'placeholder', etagBefore, hadPicture: profile?.placeholderState === 0 };
+        ? { work: 'render', etagBefore, mail, hasProfile: !!profile }
+        : { work: 'placeholder', etagBefore, hadPicture: profile?.placeholderState === 0, hasProfile: !!profile };
     }
     const decided: Decision = { outcome: plan.skip, etagBefore, etagAfter: etagBefore, mailEtag };
     // Without a profile there is nothing to mark: make one, so the sites' properties are the user's own.
@@ -129,11 +134,15 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     return { decided: plan.inStep ? { ...decided, checkedAt: now } : decided };
   }
 
-  /** Does the work; 'reassess' when the mail photo was replaced under it (its old bytes are gone). */
+  /**
+   * Does the work; 'reassess' when the mail photo was replaced under it (its old bytes are gone).
+   * `masterBytes`: the mail photo's bytes when they were read with the inputs.
+   */
   async function apply(
     user: DirectoryUser,
     needed: Exclude<Assessment, { decided: Decision }>,
     now: number,
+    masterBytes: Buffer | undefined,
   ): Promise<Decision | 'reassess'> {
     if (needed.work === 'placeholder') {
       await showPlaceholder(deps, user, now);
@@ -141,7 +150,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       return { outcome, etagBefore: needed.etagBefore, etagAfter: null, mailEtag: null } satisfies Decision;
     }
     const { mail } = needed;
-    const master = await deps.blobs.get(mail.blobKey);
+    if (masterBytes) deps.metrics.photoBytesRead.inc(masterBytes.length);
+    const master = masterBytes ?? (await deps.blobs.get(mail.blobKey));
     if (!master) {
       if ((await getMailPhoto(deps.db, user.id))?.etag !== mail.etag) return 'reassess';
       throw new Error(`The mail photo file ${mail.blobKey} is missing from the photo store.`);
@@ -158,6 +168,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       syncedEtag: mail.etag,
       renditionSpec: renditionSpec(sizes),
       at: now,
+      hasProfile: needed.hasProfile,
     });
     return {
       outcome: 'synced',
@@ -169,19 +180,26 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 
   /**
    * The common case (in step) is decided without the lock. Work is done under the user's lock,
-   * after assessing again: a sync that ran while this one waited leaves nothing to do.
+   * after assessing again from inputs read once it is held: a sync that ran while this one waited
+   * leaves nothing to do. On PostgreSQL the lock, that read and the mail photo's bytes are one
+   * round trip.
    */
   async function decide(user: DirectoryUser, trigger: SyncTrigger, attempt: Attempt): Promise<Decision> {
-    const first = await assess(user, trigger, Date.now(), attempt);
+    const first = await assess(user, trigger, Date.now(), attempt, await getSyncInputs(deps.db, user.id));
     if ('decided' in first) return first.decided;
-    return deps.lock.run(user.id, async () => {
+    const underLock = syncInputsQuery(deps.db, user.id, deps.blobs.kind === 'postgres');
+    return deps.lock.runReading(user.id, underLock, async ([row]) => {
+      let inputs = inputsOf(row);
+      let master = bytesOf(row?.master);
       for (let round = 0; ; round++) {
         const now = Date.now();
-        const current = await assess(user, trigger, now, attempt);
+        const current = await assess(user, trigger, now, attempt, inputs);
         if ('decided' in current) return current.decided;
-        const done = await apply(user, current, now);
+        const done = await apply(user, current, now, current.work === 'render' ? master : undefined);
         if (done !== 'reassess') return done;
         if (round === 3) throw new Error('The mail photo kept changing while it was being synced.');
+        inputs = await getSyncInputs(deps.db, user.id);
+        master = undefined;
       }
     });
   }

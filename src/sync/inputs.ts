@@ -1,6 +1,7 @@
+import type { CompiledQuery, Kysely } from 'kysely';
 import { toMailPhoto, type MailPhoto } from '../mail/photo-store.js';
 import { SITE_PROFILE_COLUMNS, toSiteProfile, type SiteProfile } from '../sites/profiles.js';
-import type { Db } from '../storage/database.js';
+import type { Database, Db } from '../storage/database.js';
 import { preparedQuery } from '../storage/prepared.js';
 import { toSyncState, type SyncState } from './history.js';
 import type { SyncStateInputs } from './state.js';
@@ -15,7 +16,7 @@ export interface SyncInputs {
 
 // One query instead of three: an in-step check is a few small reads and one commit, so on
 // PostgreSQL each round trip saved is a visible part of it.
-const inputsRow = preparedQuery(1, (db, userId: string) =>
+const inputsQuery = (db: Db, userId: string) =>
   usersWithSyncTables(db)
     .select([
       'p.user_id as profile_user',
@@ -34,11 +35,38 @@ const inputsRow = preparedQuery(1, (db, userId: string) =>
       's.retry_after',
       's.last_error',
     ])
-    .where('u.id', '=', userId),
-);
+    .where('u.id', '=', userId);
+
+const inputsRow = preparedQuery(1, inputsQuery);
+
+type InputsRow = Awaited<ReturnType<typeof inputsRow>>[number];
+
+/** The row of `inputsOf`, with the mail photo's bytes when they are kept in the database. */
+export type InputsWithMasterRow = InputsRow & { master?: Buffer | string | null };
+
+/**
+ * The inputs as one query of the user id alone, for reading under the user's lock; with
+ * `withMaster`, also the mail photo's bytes (PostgreSQL's `storage_blobs`), which a sync that
+ * renders reads next anyway.
+ */
+export function syncInputsQuery(
+  db: Kysely<Database>,
+  userId: string,
+  withMaster: boolean,
+): CompiledQuery<InputsWithMasterRow> {
+  const query = inputsQuery(db, userId);
+  return withMaster
+    ? query.leftJoin('storage_blobs as b', 'b.key', 'm.blob_key').select('b.bytes as master').compile()
+    : query.compile();
+}
 
 export async function getSyncInputs(db: Db, userId: string): Promise<SyncInputs> {
   const [row] = await inputsRow(db, userId);
+  return inputsOf(row);
+}
+
+/** The inputs a row of the inputs query holds (none without a row: no such user). */
+export function inputsOf(row: InputsRow | undefined): SyncInputs {
   if (!row) return { profile: undefined, mail: undefined, state: undefined };
   return {
     profile:

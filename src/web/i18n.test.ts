@@ -29,6 +29,44 @@ describe('portal languages', () => {
     expect(same).toEqual([]);
   });
 
+  it('says in Estonian what the glossary (docs/ESTONIAN.md) says', () => {
+    expect(et['admin.settings.mailOff']).toMatch(/^E-posti saatmine on välja lülitatud\. /);
+    expect(et['admin.detail.prompts']).toBe('Saadetud meeldetuletused');
+    expect(et['admin.detail.trigger']).toBe('Käivitaja');
+    expect(et['admin.users.mailPhoto']).toBe('Postkasti foto');
+    expect(et['admin.detail.directoryPhoto']).toBe('Kataloogifoto');
+    expect(et['nav.skip']).toBe('Liigu põhisisu juurde');
+    expect(translator('et')('home.signedInAs', { upn: 'mari@contoso.com' })).toBe(
+      'Sisse logitud kasutajana mari@contoso.com',
+    );
+    expect(et['photo.rules']).toContain('Pilt kärbitakse ruudukujuliseks.');
+    // The user's own action is "uuenda", in the banner, the e-mail and the lagging-sites notice alike.
+    expect(et['prompt.bannerButton']).toBe('Uuenda kohe');
+    expect(et['lag.update']).toBe('Uuenda kohe');
+    expect(et['prompt.mailStep4']).toContain('„Uuenda kohe”');
+    expect(translator('et')('sync.synced', { app: 'SharePoint' })).toBe(
+      'SharePoint näitab nüüd sinu praegust profiilipilti.',
+    );
+  });
+
+  it('keeps translation habits out of the Estonian catalog', () => {
+    const found: string[] = [];
+    for (const [key, text] of Object.entries(et)) {
+      const wrong = (why: string) => found.push(`${key}: ${why}: ${text}`);
+      if (/\bmeil/i.test(text.replace(/\S+@\S+/g, ''))) wrong('"meil" for e-mail or the mailbox');
+      if (/päästik|palved|kohatäit|kataloogi foto/i.test(text)) wrong('a word the glossary replaced');
+      if (/rakendus\w* (SharePoint|OneDrive)/.test(text)) wrong('"rakenduses SharePoint" instead of inflecting it');
+      if (/logitud kui/.test(text)) wrong('"sisse logitud kui"');
+      if (/lõigat|lõika|ruuduks/.test(text)) wrong('"lõikama" for cropping');
+      // Sync is the administrators' word; people update their picture.
+      if (!key.startsWith('admin.') && /sünkroon/i.test(text)) wrong('"sünkroonima" said to a user');
+      // A colon only before a list or a value, never between two statements.
+      if (/:(?! \{\w+\}| \d|$)/.test(text)) wrong('a colon between two statements');
+      if (/"/.test(text)) wrong('English quotation marks');
+    }
+    expect(found).toEqual([]);
+  });
+
   it('fills in parameters', () => {
     expect(translator('et')('home.greeting', { name: 'Mari' })).toBe('Tere, Mari');
   });

@@ -1,15 +1,11 @@
 import type { ComponentChildren } from 'preact';
 import { render } from 'preact-render-to-string';
+import type { SuiteUser } from './avatar.js';
 import type { Flash } from './flash.js';
-import { LOCALES, translator, type Locale, type Translate } from './i18n.js';
+import type { Locale, Translate } from './i18n.js';
+import { AccountMenu, AppLauncher, LanguageSwitch } from './suite-menus.js';
 
-/** The signed-in user as the suite bar shows them. */
-export interface SuiteUser {
-  displayName: string;
-  upn: string;
-  /** Versioned URL of the user's mail photo; initials are shown when there is none. */
-  photoUrl?: string | undefined;
-}
+export { Avatar, initials, type SuiteUser } from './avatar.js';
 
 export interface PageContext {
   locale: Locale;
@@ -26,30 +22,9 @@ export interface PageContext {
   tenantUser?: boolean;
 }
 
-/** "Mari Maasikas" → "MM": what the suite bar shows for someone without a photo. */
-export function initials(displayName: string): string {
-  const words = displayName.split(/\s+/).filter((w) => /\p{L}/u.test(w));
-  const first = words[0]?.match(/\p{L}/u)?.[0] ?? '';
-  const last = words.length > 1 ? (words[words.length - 1]?.match(/\p{L}/u)?.[0] ?? '') : '';
-  return (first + last).toUpperCase() || '?';
-}
-
-export function Avatar(props: { user: SuiteUser; alt: string; size: number; class?: string }) {
-  const { user, alt, size } = props;
-  const cls = `avatar ${props.class ?? ''}`.trim();
-  return user.photoUrl ? (
-    <img class={cls} src={user.photoUrl} alt={alt} width={size} height={size} />
-  ) : (
-    <span class={`${cls} initials`} role="img" aria-label={alt} data-initials="">
-      {initials(user.displayName)}
-    </span>
-  );
-}
-
 /** The one layout every page renders through; preact escapes every value it is given. */
 export function renderPage(context: PageContext, title: string, body: ComponentChildren): string {
-  const { t, user, csrfToken, locale } = context;
-  const others = LOCALES.filter((l) => l !== locale);
+  const { t, user, locale } = context;
   return `<!doctype html>${render(
     <html lang={locale}>
       <head>
@@ -65,8 +40,8 @@ export function renderPage(context: PageContext, title: string, body: ComponentC
           {t('nav.skip')}
         </a>
         <header class="suite-bar">
+          {user && <AppLauncher context={context} />}
           <a class="product" href="/">
-            <span class="waffle" aria-hidden="true" />
             {t('app.name')}
           </a>
           {user && (
@@ -78,35 +53,7 @@ export function renderPage(context: PageContext, title: string, body: ComponentC
             </nav>
           )}
           <div class="suite-end">
-            <form method="post" action="/language" class="lang-switch">
-              <input type="hidden" name="_csrf" value={csrfToken} />
-              <input type="hidden" name="back" value={context.path ?? '/'} />
-              {others.map((other) => (
-                <button
-                  type="submit"
-                  name="lang"
-                  value={other}
-                  lang={other}
-                  class="link-button"
-                  aria-label={`${t('lang.switchLabel')}: ${translator(other)('lang.name')}`}
-                >
-                  {translator(other)('lang.name')}
-                </button>
-              ))}
-            </form>
-            {user && (
-              <>
-                <span class="me" title={user.upn}>
-                  <Avatar user={user} alt={t('suite.me', { name: user.displayName })} size={32} />
-                </span>
-                <form method="post" action="/signout">
-                  <input type="hidden" name="_csrf" value={csrfToken} />
-                  <button type="submit" class="link-button">
-                    {t('signout.submit')}
-                  </button>
-                </form>
-              </>
-            )}
+            {user ? <AccountMenu context={context} user={user} /> : <LanguageSwitch context={context} />}
           </div>
         </header>
         <main id="main">{body}</main>

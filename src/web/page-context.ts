@@ -35,7 +35,12 @@ export async function mailPhotoUrl(db: Db, user: DirectoryUser, side = 96): Prom
 }
 
 export async function suiteUser(db: Db, user: DirectoryUser): Promise<SuiteUser> {
-  return { displayName: user.displayName, upn: user.upn, photoUrl: await mailPhotoUrl(db, user) };
+  return {
+    displayName: user.displayName,
+    upn: user.upn,
+    photoUrl: await mailPhotoUrl(db, user),
+    hasMailbox: user.hasMailbox,
+  };
 }
 
 export async function pageContext(
@@ -97,10 +102,5 @@ export function signInAddress(next: string): string {
   return next === '/' ? '/signin' : `/signin?${new URLSearchParams({ next }).toString()}`;
 }
 
-/** Dates in the page's language. */
-export function formatDate(locale: Locale, epochMs: number): string {
-  return new Intl.DateTimeFormat(locale === 'et' ? 'et-EE' : 'en-GB', {
-    dateStyle: 'long',
-    timeStyle: 'short',
-  }).format(new Date(epochMs));
-}
+/** Dates in the page's language; how each language writes them is decided in dates.ts. */
+export { formatDate } from './dates.js';

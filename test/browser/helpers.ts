@@ -38,6 +38,13 @@ export async function loadsNewPage(page: Page, action: () => Promise<unknown>): 
   );
 }
 
+/** The language switch: in the account menu for someone signed in, in the suite bar otherwise. */
+export async function switchLanguage(page: Page): Promise<void> {
+  const accountMenu = page.locator('.suite-bar .account > button');
+  if ((await accountMenu.count()) > 0) await accountMenu.click();
+  await loadsNewPage(page, () => page.click('.suite-bar .lang-switch button'));
+}
+
 export async function uploadPhoto(page: Page, file: { name: string; mimeType: string; buffer: Buffer }) {
   await page.setInputFiles('#photo', file);
   await loadsNewPage(page, () => page.click('form.upload button[type=submit]'));

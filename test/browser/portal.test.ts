@@ -84,7 +84,7 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', { tim
     expect(await saved.locator('p').textContent()).toBe(`${t['photo.savedShort']} ${t['lag.previous']}`);
     expect(await saved.locator('button').textContent()).toBe(t['lag.update']);
     expect(closeTo(await shownColour(own.locator('.current img')), GREEN, 12)).toBe(true);
-    expect(closeTo(await shownColour(own.locator('.suite-bar .avatar')), GREEN, 12)).toBe(true);
+    expect(closeTo(await shownColour(own.locator('.suite-bar .me .avatar')), GREEN, 12)).toBe(true);
     await check(own);
 
     // A colleague still sees the old photo in the People section: nothing synced on its own.
@@ -196,7 +196,7 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', { tim
     const page = await (await openWindow('en-GB', { width: 360, height: 740 })).newPage();
     const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
     await signIn(page, server.baseUrl, user.upn);
-    expect(await page.locator('.suite-bar [data-initials]').textContent()).toBe('NO');
+    expect(await page.locator('.suite-bar .me [data-initials]').textContent()).toBe('NO');
     expect(await fits()).toBe(true);
 
     await page.click('nav a[href="/profile-photo"]');
@@ -205,7 +205,7 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', { tim
     expect(await page.locator('.notice-ok').textContent()).toBe(en['sites.upload.done']);
     expect(await fits()).toBe(true);
     expect(closeTo(await shownColour(page.locator('.current img')), BLUE, 12)).toBe(true);
-    expect(await page.locator('.suite-bar [data-initials]').textContent()).toBe('NO');
+    expect(await page.locator('.suite-bar .me [data-initials]').textContent()).toBe('NO');
 
     await page.goto(`${server.baseUrl}/`);
     await loadsNewPage(page, () => page.click('form[action="/launch/sharepoint"] button'));

@@ -9,7 +9,7 @@ import { et } from '../../src/web/messages/et.js';
 import { chromiumMissing, useBrowser, useServer } from '../support/browser.js';
 import { closeTo, giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
 import { useTestServices } from '../support/services.js';
-import { englishOn, loadsNewPage, privateWindow, shownColour, signIn, PASSWORD } from './helpers.js';
+import { englishOn, loadsNewPage, privateWindow, shownColour, signIn, switchLanguage, PASSWORD } from './helpers.js';
 
 // What a person meets around the main story, in Chromium, in English and Estonian: an unknown
 // address, sites that lag the mail photo, an ended session and deep links, the language switch,
@@ -99,7 +99,7 @@ describe.skipIf(chromiumMissing())('the user pages in Chromium', { timeout: 120_
       const other = await makeUser(services, { displayName: 'Lii Lepp' });
       const view = `/_layouts/15/person.aspx?accountname=${encodeURIComponent(other.upn)}`;
       await page.goto(`${server.baseUrl}${view}`);
-      await loadsNewPage(page, () => page.click('.lang-switch button'));
+      await switchLanguage(page);
       expect(page.url()).toBe(`${server.baseUrl}${view}`);
       expect(await page.locator('h1').textContent()).toBe('Lii Lepp');
       expect(await page.getAttribute('html', 'lang')).toBe(lang === 'en' ? 'et' : 'en');

@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import type { MessageKey } from '../../web/messages/en.js';
+import { estonianDateTime } from '../../web/dates.js';
 import { renderPage, type PageContext } from '../../web/layout.js';
 
 // The admin console's frame (its navigation and notices) and what its pages share; each page is
@@ -15,6 +16,7 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 /** A moment in UTC as each language writes it: "30 Nov 2026, 05:43 UTC", "30.11.2026 kell 05.43 UTC". */
 export function formatTime(context: Pick<PageContext, 'locale'>, ms: number | null): string {
   if (ms === null || ms === 0) return '–';
+  if (context.locale === 'et') return `${estonianDateTime(ms, 'UTC')} UTC`;
   const d = new Date(ms);
   const two = (n: number) => String(n).padStart(2, '0');
   const [day, month, year, hours, minutes] = [
@@ -24,9 +26,7 @@ export function formatTime(context: Pick<PageContext, 'locale'>, ms: number | nu
     two(d.getUTCHours()),
     two(d.getUTCMinutes()),
   ];
-  return context.locale === 'et'
-    ? `${day}.${two(month + 1)}.${year} kell ${hours}.${minutes} UTC`
-    : `${day} ${MONTHS[month]} ${year}, ${hours}:${minutes} UTC`;
+  return `${day} ${MONTHS[month]} ${year}, ${hours}:${minutes} UTC`;
 }
 
 export function waited(context: PageContext, since: number | null, now = Date.now()): string {

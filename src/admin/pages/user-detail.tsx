@@ -1,3 +1,4 @@
+import { PLACEHOLDER_PATH } from '../../sites/placeholder.js';
 import type { PageContext } from '../../web/layout.js';
 import { isOutOfStep } from '../../sync/state.js';
 import type { UserDetail } from '../actions.js';
@@ -29,7 +30,7 @@ export function userDetailPage(
           {detail.mail ? (
             <img class="large" src={mailPhoto(detail.upn)} alt={t('admin.detail.mailMaster')} />
           ) : (
-            <p>{t('admin.detail.none')}</p>
+            <Placeholder alt={t('admin.detail.noMailPhoto')} />
           )}
           <figcaption>
             {t('admin.detail.mailMaster')}
@@ -46,7 +47,7 @@ export function userDetailPage(
           {detail.directoryPhoto ? (
             <img class="large" src={`/admin/photos/${upn}/directory`} alt={t('admin.detail.directoryPhoto')} />
           ) : (
-            <p>{t('admin.detail.none')}</p>
+            <Placeholder alt={t('admin.detail.noDirectoryPhoto')} />
           )}
           <figcaption>
             {t('admin.detail.directoryPhoto')}
@@ -57,7 +58,10 @@ export function userDetailPage(
       </div>
       <h2>{t('admin.detail.renditions')}</h2>
       {detail.renditions.length === 0 ? (
-        <p>{t('admin.detail.none')}</p>
+        <figure class="no-renditions">
+          <Placeholder alt="" side={72} />
+          <figcaption>{t('admin.detail.noRenditions')}</figcaption>
+        </figure>
       ) : (
         <div class="photos">
           {detail.renditions.map((r) => (
@@ -86,7 +90,7 @@ export function userDetailPage(
       <DetailActions context={context} detail={detail} operatorSync={options.operatorSync} />
       <h2>{t('admin.detail.prompts')}</h2>
       {detail.prompts.length === 0 ? (
-        <p>{t('admin.detail.none')}</p>
+        <p>{t('admin.detail.noPrompts')}</p>
       ) : (
         <ul>
           {detail.prompts.map((p) => (
@@ -155,6 +159,14 @@ export function userDetailPage(
         </table>
       )}
     </>,
+  );
+}
+
+/** The sites' person placeholder, where a photo is missing. */
+function Placeholder(props: { alt: string; side?: number }) {
+  const side = props.side ?? 150;
+  return (
+    <img class="placeholder" src={PLACEHOLDER_PATH} alt={props.alt} width={side} height={side} data-placeholder="" />
   );
 }
 

@@ -1,4 +1,5 @@
 import type { SyncOutcome } from '../../sync/history.js';
+import { PLACEHOLDER_PATH } from '../../sites/placeholder.js';
 import { SYNC_STATES } from '../../sync/state.js';
 import type { PageContext } from '../../web/layout.js';
 import type { MessageKey } from '../../web/messages/en.js';
@@ -99,12 +100,19 @@ export function usersPage(
                   </td>
                   <td title={formatTime(context, u.since)}>{waited(context, u.since)}</td>
                   <td>
-                    {u.mailEtag && (
+                    {u.mailEtag ? (
                       <img
                         class="thumb"
                         src={mailPhoto(u.upn)}
                         alt={t('admin.users.mailAlt', { name: u.displayName })}
                         loading="lazy"
+                      />
+                    ) : (
+                      <img
+                        class="thumb"
+                        src={PLACEHOLDER_PATH}
+                        alt={t('admin.users.noMailAlt', { name: u.displayName })}
+                        data-placeholder=""
                       />
                     )}
                   </td>

@@ -96,3 +96,70 @@
   }
   document.querySelectorAll('form.upload').forEach(setUp);
 })();
+
+// The suite bar's menus (the app launcher, the account menu). Without this script each is a
+// <details> that opens and closes by itself; with it, each becomes a button with aria-expanded
+// whose panel opens below it with focus on its first item, and Escape, a click elsewhere or
+// leaving it by Tab closes it (Escape returns focus to the button). One menu is open at a time.
+(function () {
+  'use strict';
+  var menus = [];
+
+  function setOpen(menu, open, focus) {
+    menu.button.setAttribute('aria-expanded', open ? 'true' : 'false');
+    menu.panel.hidden = !open;
+    if (open && focus) {
+      var first = menu.panel.querySelector('a[href], button:not([disabled])');
+      if (first) first.focus();
+    }
+  }
+
+  function enhance(details) {
+    var summary = details.querySelector('summary');
+    var panel = details.querySelector('[data-menu-panel]');
+    if (!summary || !panel || !panel.id) return;
+    var root = document.createElement('div');
+    root.className = details.className;
+    var button = document.createElement('button');
+    button.type = 'button';
+    button.className = summary.className;
+    ['aria-label', 'title'].forEach(function (name) {
+      if (summary.hasAttribute(name)) button.setAttribute(name, summary.getAttribute(name));
+    });
+    while (summary.firstChild) button.appendChild(summary.firstChild);
+    button.setAttribute('aria-controls', panel.id);
+    root.appendChild(button);
+    root.appendChild(panel);
+    details.parentNode.replaceChild(root, details);
+    var menu = { root: root, button: button, panel: panel };
+    setOpen(menu, false);
+    menus.push(menu);
+
+    button.addEventListener('click', function () {
+      var open = button.getAttribute('aria-expanded') === 'true';
+      menus.forEach(function (other) {
+        setOpen(other, false);
+      });
+      setOpen(menu, !open, true);
+    });
+    root.addEventListener('focusout', function (event) {
+      if (event.relatedTarget && !root.contains(event.relatedTarget)) setOpen(menu, false);
+    });
+  }
+
+  document.querySelectorAll('details[data-menu]').forEach(enhance);
+
+  document.addEventListener('keydown', function (event) {
+    if (event.key !== 'Escape') return;
+    menus.forEach(function (menu) {
+      if (menu.button.getAttribute('aria-expanded') !== 'true') return;
+      setOpen(menu, false);
+      menu.button.focus();
+    });
+  });
+  document.addEventListener('click', function (event) {
+    menus.forEach(function (menu) {
+      if (!menu.root.contains(event.target)) setOpen(menu, false);
+    });
+  });
+})();

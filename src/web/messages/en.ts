@@ -38,6 +38,8 @@ export const en = {
   'lang.switchLabel': 'Language',
   'suite.me': 'Your account: {name}',
   'suite.photoAlt': 'Your profile picture',
+  'suite.launcher': 'App launcher',
+  'suite.portalHome': 'Portal home',
   'apps.title': 'Apps',
   'apps.outlook.hint': 'Mail and calendar',
   'apps.outlook.noMailbox': 'You have no mailbox',

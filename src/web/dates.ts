@@ -1,0 +1,30 @@
+import type { Locale } from './i18n.js';
+
+// How each language writes a moment. Estonian writes the date with full stops and the time with
+// "kell" and a full stop between hours and minutes ("30.11.2026 kell 05.43"), never the English
+// "30 November 2026 at 05:43" or a colon; the numeric date reads right in any sentence, whatever
+// case the words around it need ("Muudetud …", "Pilt on lisatud …").
+
+const ESTONIAN_PARTS = {
+  day: 'numeric',
+  month: '2-digit',
+  year: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+} as const;
+
+/** "30.11.2026 kell 05.43" in `timeZone` (the server's own when not given). */
+export function estonianDateTime(epochMs: number, timeZone?: string): string {
+  const parts = new Intl.DateTimeFormat('et-EE', { ...ESTONIAN_PARTS, timeZone }).formatToParts(new Date(epochMs));
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${part('day')}.${part('month')}.${part('year')} kell ${part('hour')}.${part('minute')}`;
+}
+
+/** A date and time for people, in the page's language and the server's time zone. */
+export function formatDate(locale: Locale, epochMs: number, timeZone?: string): string {
+  if (locale === 'et') return estonianDateTime(epochMs, timeZone);
+  return new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone }).format(
+    new Date(epochMs),
+  );
+}

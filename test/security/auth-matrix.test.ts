@@ -329,6 +329,19 @@ export const ROUTES: RouteCase[] = [
   },
   { route: 'GET /admin/settings', url: () => '/admin/settings', expect: statuses(303, ADMIN_PAGES) },
   { route: 'GET /admin/audit', url: () => '/admin/audit', expect: statuses(303, ADMIN_PAGES) },
+  // Connect mode's pages (here without a tenant: an admin is told connect mode is off).
+  { route: 'GET /admin/tenant', url: () => '/admin/tenant', expect: statuses(303, { ...ADMIN_PAGES, admin: 404 }) },
+  {
+    route: 'GET /admin/tenant/sync',
+    url: () => '/admin/tenant/sync?all=1',
+    expect: statuses(303, { ...ADMIN_PAGES, admin: 404 }),
+  },
+  {
+    route: 'POST /admin/tenant/sync',
+    url: () => '/admin/tenant/sync',
+    payload: { all: '1' },
+    expect: ADMIN_FORM_WITHOUT_TOKEN,
+  },
   {
     route: 'GET /admin/photos/{upn}/{which}',
     url: (cast) => `/admin/photos/${cast.owner.upn}/mail`,
@@ -446,6 +459,18 @@ function graphRows(): RouteCase[] {
         otherUserReadToken: 403,
         adminToken: 200,
         ...APPS(200),
+        appNoScope: 403,
+      }),
+    },
+    {
+      // Readers who may list users get Graph's 400 for the missing ConsistencyLevel: eventual.
+      route: 'GET /v1.0/users/$count',
+      url: () => '/v1.0/users/$count',
+      expect: statuses(401, {
+        userToken: 400,
+        otherUserReadToken: 403,
+        adminToken: 400,
+        ...APPS(400),
         appNoScope: 403,
       }),
     },

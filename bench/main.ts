@@ -20,6 +20,7 @@ const PARTS = {
   instances: { file: 'instances.ts', exportName: 'instancesBench', env: {} },
   images: { file: 'images.ts', exportName: 'imagesBench', env: {} },
   history: { file: 'history.ts', exportName: 'historyBench', env: {} },
+  m365: { file: 'm365.ts', exportName: 'm365Bench', env: {} },
 } as const;
 type PartName = keyof typeof PARTS;
 const isPart = (name: string): name is PartName => Object.hasOwn(PARTS, name);

@@ -23,6 +23,7 @@ export const ERRORS = {
   invalid_input: { status: 400, log: 'debug' },
   invalid_scope: { status: 400, log: 'debug' },
   invalid_setting: { status: 400, log: 'debug' },
+  invalid_scan_interval: { status: 400, log: 'debug' },
   invalid_cursor: { status: 400, log: 'debug' },
   nothing_selected: { status: 400, log: 'debug' },
   image_empty: { status: 400, log: 'debug' },
@@ -55,6 +56,8 @@ export const ERRORS = {
   /** No route has this address. */
   not_found: { status: 404, log: 'debug' },
   user_not_found: { status: 404, log: 'debug' },
+  /** A connect-mode page on a photosync that is its own organisation. */
+  connect_mode_off: { status: 404, log: 'debug' },
   photo_not_found: { status: 404, log: 'debug' },
   mailbox_not_found: { status: 404, log: 'debug' },
   app_not_found: { status: 404, log: 'debug' },

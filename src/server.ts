@@ -1,6 +1,7 @@
 import type { Services } from './services.js';
 import { buildApp, type App } from './app.js';
 import { startBackgroundWork } from './background.js';
+import { latestScan } from './m365/scans.js';
 import { scanTenant } from './m365/scan.js';
 import { scheduleScans, type ScanSchedule } from './m365/schedule.js';
 
@@ -25,11 +26,19 @@ export async function startServer(services: Services): Promise<App> {
 
 function startScheduledScans(services: Services): ScanSchedule | undefined {
   const connection = services.m365;
-  const settings = connection?.settings;
-  if (!connection || settings?.scanEveryMs === undefined) return undefined;
-  services.log.info({ everyMinutes: settings.scanEveryMs / 60_000 }, 'scheduled tenant scans are on');
+  if (!connection) return undefined;
+  // The console's setting decides, read at each look (PHOTOSYNC_M365_SCAN_EVERY is its starting value).
+  const everyMs = () => {
+    const settings = services.settings.current();
+    return settings.tenantScan ? settings.tenantScanMinutes * 60_000 : undefined;
+  };
+  services.log.info({ everyMinutes: (everyMs() ?? 0) / 60_000 }, 'scheduled tenant scans: 0 = off until turned on');
   return scheduleScans({
-    everyMs: settings.scanEveryMs,
+    everyMs,
+    lastScanEnded: async () => {
+      const last = await latestScan(services.database.db);
+      return last?.status === 'running' ? undefined : (last?.finishedAt ?? undefined);
+    },
     scan: () => scanTenant(connection, services.database.db),
     log: services.log,
   });

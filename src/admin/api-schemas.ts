@@ -20,6 +20,10 @@ const Settings = Type.Object({
   errorBackoffSeconds: Type.Integer(),
   operatorSync: Type.Boolean(),
   mailFrom: Type.String(),
+  /** Connect mode: scheduled scans of the tenant (off by default). */
+  tenantScan: Type.Boolean(),
+  /** Connect mode: minutes from the end of one scheduled scan to the next (15 to 43200). */
+  tenantScanMinutes: Type.Integer(),
 });
 const SettingsPatch = Type.Partial(Settings, { additionalProperties: false });
 

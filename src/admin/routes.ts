@@ -28,6 +28,8 @@ import { settingsForm, settingsPage, wholeNumber } from './pages/settings.js';
 import { invalidSettings } from './settings.js';
 import { userDetailPage } from './pages/user-detail.js';
 import { usersPage } from './pages/users.js';
+import { tenantSyncNotice } from './pages/tenant-sync.js';
+import { tenantPages } from './tenant-routes.js';
 import { countByState, firstOutOfStep, listUsersPage, USER_SORTS } from './users-query.js';
 
 // The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.
@@ -61,9 +63,10 @@ async function adminPages(app: App, services: Services): Promise<void> {
 
   const context = (request: FastifyRequest, reply: FastifyReply, user?: DirectoryUser) =>
     pageContext(db, request, reply, user);
+  const connectMode = services.m365 !== undefined;
   const admin = async (request: FastifyRequest, reply: FastifyReply) => {
     const user = signedInUser(request);
-    return { user, page: await context(request, reply, user) };
+    return { user, page: { ...(await context(request, reply, user)), connectMode } };
   };
 
   // Errors are pages in the admin's language: sign-in for nobody, a 403 for non-admins, the reason otherwise.
@@ -107,6 +110,11 @@ async function adminPages(app: App, services: Services): Promise<void> {
         return { kind: 'ok', text: page.t('admin.notice.synced', { n }) };
       case 'saved':
         return { kind: 'ok', text: page.t('admin.notice.saved') };
+      case 'tenantSynced': {
+        const entry = await getAuditEntry(db, n);
+        if (entry?.action !== 'operator_sync' || entry.actorUpn !== page.user?.upn) return undefined;
+        return tenantSyncNotice(page, entry);
+      }
       case undefined:
       default:
         return undefined;
@@ -225,7 +233,10 @@ async function adminPages(app: App, services: Services): Promise<void> {
       const { page } = await admin(request, reply);
       const settings = await services.settings.refresh();
       const emailOn = services.mailer !== undefined;
-      return sendPage(reply, settingsPage(page, settingsForm(settings), { emailOn, notice: await notice(page) }));
+      return sendPage(
+        reply,
+        settingsPage(page, settingsForm(settings), { emailOn, connectMode, notice: await notice(page) }),
+      );
     },
   );
 
@@ -246,6 +257,9 @@ async function adminPages(app: App, services: Services): Promise<void> {
           errorBackoffSeconds: typed,
           operatorSync: Type.Optional(Type.Literal('on')),
           mailFrom: Type.String({ maxLength: 300 }),
+          // Connect mode only: scheduled scans of the tenant.
+          tenantScan: Type.Optional(Type.Literal('on')),
+          tenantScanMinutes: Type.Optional(typed),
         }),
       },
       preValidation: app.csrfProtection,
@@ -259,19 +273,29 @@ async function adminPages(app: App, services: Services): Promise<void> {
         errorBackoffSeconds: wholeNumber(b.errorBackoffSeconds),
         operatorSync: b.operatorSync === 'on',
         mailFrom: b.mailFrom,
+        ...(connectMode
+          ? { tenantScan: b.tenantScan === 'on', tenantScanMinutes: wholeNumber(b.tenantScanMinutes ?? '') }
+          : {}),
       };
       const invalid = invalidSettings(change);
       if (invalid.length > 0) {
         // Nothing is saved; the form comes back as typed, each wrong field marked with why.
-        const form = { ...b, operatorSync: change.operatorSync };
+        const form = {
+          ...b,
+          operatorSync: change.operatorSync,
+          tenantScan: b.tenantScan === 'on',
+          tenantScanMinutes: b.tenantScanMinutes ?? '',
+        };
         const emailOn = services.mailer !== undefined;
-        return sendPage(reply, settingsPage(page, form, { emailOn, invalid }), 400);
+        return sendPage(reply, settingsPage(page, form, { emailOn, connectMode, invalid }), 400);
       }
       await services.settings.update(change, user);
       await setFlash(db, request, reply, '/admin/settings', { name: 'saved' });
       return reply.redirect('/admin/settings', 303);
     },
   );
+
+  await tenantPages(app, services, admin, notice);
 
   app.get(
     '/admin/audit',

@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../storage/database.js';
 import type { SyncSettings } from '../sync/engine.js';
 import { SIZE_DEPENDENT_STATES } from '../sync/state.js';
+import { MIN_SCAN_EVERY_MS } from '../m365/settings.js';
 
 // Sync settings an admin may change. A value saved in the database overrides the environment's
 // default; every process reads them back within REFRESH_MS, so several instances agree.
@@ -17,14 +18,30 @@ export interface AdminSettings extends SyncSettings {
   operatorSync: boolean;
   /** The sender of prompt e-mails. */
   mailFrom: string;
+  /** Connect mode: whether `photosync serve` scans the tenant by itself (off by default). */
+  tenantScan: boolean;
+  /** Connect mode: minutes from the end of one scheduled scan to the start of the next. */
+  tenantScanMinutes: number;
 }
 
 export type SettingsChange = Partial<AdminSettings>;
 
 const REFRESH_MS = 2_000;
-const NAMES = ['renditionSizes', 'recheckSeconds', 'errorBackoffSeconds', 'operatorSync', 'mailFrom'] as const;
+const NAMES = [
+  'renditionSizes',
+  'recheckSeconds',
+  'errorBackoffSeconds',
+  'operatorSync',
+  'mailFrom',
+  'tenantScan',
+  'tenantScanMinutes',
+] as const;
 export type SettingName = (typeof NAMES)[number];
 export const MAX_SECONDS = 7 * 24 * 3600;
+/** Scheduled tenant scans: at least 15 minutes apart (a large tenant's scan takes minutes), at most 30 days. */
+export const TENANT_SCAN_MINUTES = { min: MIN_SCAN_EVERY_MS / 60_000, max: 30 * 24 * 60 } as const;
+/** The interval offered when PHOTOSYNC_M365_SCAN_EVERY names none. */
+const DEFAULT_SCAN_MINUTES = 6 * 60;
 /** The sides a rendition may have, in pixels. */
 export const RENDITION_SIDE = { min: 16, max: 648 } as const;
 
@@ -50,6 +67,13 @@ export function defaultSettings(config: Config): AdminSettings {
     errorBackoffSeconds: config.errorBackoffSeconds,
     operatorSync: false,
     mailFrom: config.mailFrom,
+    // PHOTOSYNC_M365_SCAN_EVERY is the starting value; once an admin saves these in the console,
+    // the saved values win (like every setting here).
+    tenantScan: config.m365?.scanEveryMs !== undefined,
+    tenantScanMinutes:
+      config.m365?.scanEveryMs !== undefined
+        ? Math.min(TENANT_SCAN_MINUTES.max, Math.round(config.m365.scanEveryMs / 60_000))
+        : DEFAULT_SCAN_MINUTES,
   };
 }
 
@@ -184,6 +208,23 @@ export function validateChange(change: Record<string, unknown>): SettingsChange 
       case 'operatorSync':
         if (typeof value !== 'boolean') throw invalidInput('operatorSync must be true or false.', 'invalid_setting');
         valid.operatorSync = value;
+        break;
+      case 'tenantScan':
+        if (typeof value !== 'boolean') throw invalidInput('tenantScan must be true or false.', 'invalid_setting');
+        valid.tenantScan = value;
+        break;
+      case 'tenantScanMinutes':
+        if (
+          !Number.isInteger(value) ||
+          (value as number) < TENANT_SCAN_MINUTES.min ||
+          (value as number) > TENANT_SCAN_MINUTES.max
+        ) {
+          throw invalidInput(
+            `tenantScanMinutes must be a whole number of minutes from ${TENANT_SCAN_MINUTES.min} to ${TENANT_SCAN_MINUTES.max}.`,
+            'invalid_scan_interval',
+          );
+        }
+        valid.tenantScanMinutes = value as number;
         break;
       case 'mailFrom':
         if (typeof value !== 'string' || !/^[^\s@<>"]+@[^\s@<>"]+$/.test(value.trim()) || value.length > 254) {

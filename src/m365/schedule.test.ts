@@ -4,7 +4,7 @@ import { conflict } from '../errors.js';
 import type { ScanReport } from './scan.js';
 import { scheduleScans } from './schedule.js';
 
-// The schedule's timers are handed in, so each test decides when time passes.
+// The schedule's timers and clock are handed in, so each test decides when time passes.
 function manualTimers() {
   const waiting: { run: () => void; ms: number; unref: () => void }[] = [];
   return {
@@ -30,30 +30,51 @@ function manualTimers() {
 const report = { scan: { id: 1 }, summary: {}, graphRequests: 0 } as unknown as ScanReport;
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 const log = pino({ level: 'silent' });
+const HOUR = 3_600_000;
 
 describe('scheduleScans', () => {
-  it('scans once per interval, timing the next from the end of the last', async () => {
+  it('scans when the setting is on and the last scan ended an interval ago, never while it is off', async () => {
     const timers = manualTimers();
-    let finish: (() => void) | undefined;
+    let now = 10 * HOUR;
+    let every: number | undefined;
+    let ended: number | undefined = 9 * HOUR;
     let scans = 0;
     const schedule = scheduleScans({
-      everyMs: 6 * 3_600_000,
+      everyMs: () => every,
+      lastScanEnded: () => Promise.resolve(ended),
       scan: () => {
         scans += 1;
-        return new Promise<ScanReport>((resolve) => (finish = () => resolve(report)));
+        ended = now;
+        return Promise.resolve(report);
       },
+      now: () => now,
+      pollMs: 60_000,
       log,
       ...timers,
     });
-    expect(scans).toBe(0);
-    expect(timers.waiting.map((t) => t.ms)).toEqual([6 * 3_600_000]);
-    timers.fire();
+    const look = async () => {
+      timers.fire();
+      await settle();
+    };
+    expect(timers.waiting.map((t) => t.ms)).toEqual([60_000]);
+    await look();
+    expect(scans).toBe(0); // off (the default)
+    every = 6 * HOUR;
+    await look();
+    expect(scans).toBe(0); // the last scan ended one hour ago
+    now = 15 * HOUR;
+    await look();
     expect(scans).toBe(1);
-    // While the scan runs, nothing else is planned: a slow scan never piles up behind itself.
-    expect(timers.waiting).toHaveLength(0);
-    finish!();
-    await settle();
-    expect(timers.waiting.map((t) => t.ms)).toEqual([6 * 3_600_000]);
+    await look();
+    expect(scans).toBe(1); // timed from the end of that scan
+    every = HOUR; // the admin shortens the interval: it counts at the next look
+    now = 16 * HOUR;
+    await look();
+    expect(scans).toBe(2);
+    every = undefined;
+    now = 30 * HOUR;
+    await look();
+    expect(scans).toBe(2);
     await schedule.stop();
     expect(timers.waiting).toHaveLength(0);
   });
@@ -66,7 +87,13 @@ describe('scheduleScans', () => {
       () => Promise.resolve(report),
     ];
     let scans = 0;
-    const schedule = scheduleScans({ everyMs: 900_000, scan: () => outcomes[scans++]!(), log, ...timers });
+    const schedule = scheduleScans({
+      everyMs: () => 900_000,
+      lastScanEnded: () => Promise.resolve(undefined),
+      scan: () => outcomes[scans++]!(),
+      log,
+      ...timers,
+    });
     for (let i = 0; i < 3; i += 1) {
       timers.fire();
       await settle();
@@ -76,16 +103,21 @@ describe('scheduleScans', () => {
     await schedule.stop();
   });
 
-  it('waits for a running scan when stopped, and plans no other', async () => {
+  it('plans nothing while a scan runs, waits for it when stopped, and plans no other', async () => {
     const timers = manualTimers();
     let finish: (() => void) | undefined;
     const schedule = scheduleScans({
-      everyMs: 900_000,
+      everyMs: () => 900_000,
+      lastScanEnded: () => Promise.resolve(undefined),
       scan: () => new Promise<ScanReport>((resolve) => (finish = () => resolve(report))),
       log,
       ...timers,
     });
     timers.fire();
+    await settle();
+    expect(finish).toBeDefined();
+    // A slow scan never piles up behind itself.
+    expect(timers.waiting).toHaveLength(0);
     let stopped = false;
     const stopping = schedule.stop().then(() => (stopped = true));
     await settle();

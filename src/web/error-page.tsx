@@ -36,6 +36,7 @@ declare module 'fastify' {
 const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   invalid_input: 'admin.error.invalid',
   invalid_setting: 'admin.settings.invalid',
+  invalid_scan_interval: 'admin.settings.error.scanInterval',
   nothing_selected: 'admin.error.nothingSelected',
   image_empty: 'photo.error.empty',
   image_corrupt: 'photo.error.corrupt',
@@ -50,6 +51,7 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   not_found: 'error.notFound',
   method_not_allowed: 'error.methodNotAllowed',
   user_not_found: 'admin.error.unknownUser',
+  connect_mode_off: 'admin.tenant.notOn',
   // Any body over its route's limit; the upload forms say it about the picture (UPLOAD_MESSAGES).
   too_large: 'error.tooLarge',
   unsupported_type: 'photo.error.unsupported_type',

@@ -14,7 +14,7 @@ import type { TestStore } from './services.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/photosync.js', import.meta.url));
 /** Generous: a loaded machine takes a while to start a server (migrations, the demo organisation). */
-const START_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 90_000;
 
 export interface TlsServer {
   /** https://localhost:<port>, also the server's PHOTOSYNC_PUBLIC_URL. */

@@ -6,7 +6,10 @@ import { renderPage, type PageContext } from '../../web/layout.js';
 // The admin console's frame (its navigation and notices) and what its pages share; each page is
 // a file of its own beside this one, rendered through the page shell's one layout.
 
-export type Section = 'overview' | 'users' | 'settings' | 'audit';
+export type Section = 'overview' | 'users' | 'tenant' | 'settings' | 'audit';
+
+/** The console's pages know whether photosync is connected to a Microsoft 365 tenant. */
+export type ConsoleContext = PageContext & { connectMode?: boolean };
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -41,11 +44,12 @@ export const sitePhoto = (upn: string, size: 'S' | 'M' | 'L') =>
   `/_layouts/15/userphoto.aspx?size=${size}&accountname=${encodeURIComponent(upn)}`;
 export const mailPhoto = (upn: string) => `/admin/photos/${encodeURIComponent(upn)}/mail`;
 
-export function adminPage(context: PageContext, section: Section, title: string, body: ComponentChildren): string {
+export function adminPage(context: ConsoleContext, section: Section, title: string, body: ComponentChildren): string {
   const { t } = context;
   const links: Array<[Section, string, MessageKey]> = [
     ['overview', '/admin', 'admin.nav.overview'],
     ['users', '/admin/users', 'admin.nav.users'],
+    ...(context.connectMode ? [['tenant', '/admin/tenant', 'admin.nav.tenant'] as [Section, string, MessageKey]] : []),
     ['settings', '/admin/settings', 'admin.nav.settings'],
     ['audit', '/admin/audit', 'admin.nav.audit'],
   ];

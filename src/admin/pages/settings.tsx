@@ -1,6 +1,13 @@
 import type { PageContext } from '../../web/layout.js';
 import type { MessageKey } from '../../web/messages/en.js';
-import { MAX_SECONDS, RENDITION_SIDE, validSide, type AdminSettings, type SettingName } from '../settings.js';
+import {
+  MAX_SECONDS,
+  RENDITION_SIDE,
+  TENANT_SCAN_MINUTES,
+  validSide,
+  type AdminSettings,
+  type SettingName,
+} from '../settings.js';
 import { adminPage, NoticeBox, type Notice } from './console.js';
 
 /** The settings form's fields as typed (a refused form shows them again as they were). */
@@ -12,6 +19,9 @@ export interface SettingsForm {
   errorBackoffSeconds: string;
   operatorSync: boolean;
   mailFrom: string;
+  /** Connect mode: scheduled scans of the tenant, and the minutes between them. */
+  tenantScan: boolean;
+  tenantScanMinutes: string;
 }
 
 export function settingsForm(settings: AdminSettings): SettingsForm {
@@ -24,6 +34,8 @@ export function settingsForm(settings: AdminSettings): SettingsForm {
     errorBackoffSeconds: String(settings.errorBackoffSeconds),
     operatorSync: settings.operatorSync,
     mailFrom: settings.mailFrom,
+    tenantScan: settings.tenantScan,
+    tenantScanMinutes: String(settings.tenantScanMinutes),
   };
 }
 
@@ -53,7 +65,12 @@ function FieldError(props: { id: string; text: string | undefined }) {
 export function settingsPage(
   context: PageContext,
   form: SettingsForm,
-  options: { emailOn: boolean; notice?: Notice | undefined; invalid?: readonly SettingName[] },
+  options: {
+    emailOn: boolean;
+    connectMode?: boolean;
+    notice?: Notice | undefined;
+    invalid?: readonly SettingName[];
+  },
 ): string {
   const { t } = context;
   const invalid = new Set(options.invalid ?? []);
@@ -149,6 +166,40 @@ export function settingsPage(
             </p>
           )}
         </div>
+        {options.connectMode && (
+          <fieldset class="field">
+            <legend>{t('admin.nav.tenant')}</legend>
+            <label class="check">
+              <input
+                type="checkbox"
+                name="tenantScan"
+                value="on"
+                checked={form.tenantScan}
+                aria-describedby="tenant-scan-hint"
+              />
+              <span>{t('admin.settings.tenantScan')}</span>
+            </label>
+            <label for="tenantScanMinutes">{t('admin.settings.tenantScanMinutes')}</label>
+            <input
+              id="tenantScanMinutes"
+              name="tenantScanMinutes"
+              type="number"
+              inputmode="numeric"
+              min={TENANT_SCAN_MINUTES.min}
+              max={TENANT_SCAN_MINUTES.max}
+              value={form.tenantScanMinutes}
+              required
+              {...marked(invalid.has('tenantScanMinutes'), 'tenantScanMinutes-error', 'tenant-scan-hint')}
+            />
+            <FieldError
+              id="tenantScanMinutes-error"
+              text={error('tenantScanMinutes', 'admin.settings.error.scanInterval')}
+            />
+            <p class="hint" id="tenant-scan-hint">
+              {t('admin.settings.tenantScanHint')}
+            </p>
+          </fieldset>
+        )}
         <div class="actions">
           <button type="submit">{t('admin.settings.save')}</button>
         </div>

@@ -1,6 +1,7 @@
 import { render } from 'preact-render-to-string';
 import { describe, expect, it } from 'vitest';
 import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../../sync/history.js';
+import { TENANT_STATES } from '../../m365/model.js';
 import { SYNC_STATES } from '../../sync/state.js';
 import { LOCALES, translator } from '../../web/i18n.js';
 import type { PageContext } from '../../web/layout.js';
@@ -16,10 +17,10 @@ const contextIn = (locale: (typeof LOCALES)[number]): PageContext => ({
 
 describe.each(LOCALES)('the console in words [%s]', (locale) => {
   const context = contextIn(locale);
-  const codes = [...SYNC_STATES, ...SYNC_OUTCOMES, ...SYNC_TRIGGERS];
+  const codes = [...SYNC_STATES, 'unknown', ...SYNC_OUTCOMES, ...SYNC_TRIGGERS];
 
-  it('gives every state and outcome a badge with an icon and a word, never a code', () => {
-    for (const state of SYNC_STATES) {
+  it("gives every state (a tenant's unknown too) and outcome a badge with an icon and a word, never a code", () => {
+    for (const state of TENANT_STATES) {
       const html = render(<StateBadge context={context} state={state} />);
       expect(html).toMatch(/class="badge badge-\w+"/);
       expect(html).toMatch(/<span class="badge-icon" aria-hidden="true">[^<]+<\/span>/);

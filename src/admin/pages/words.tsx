@@ -8,13 +8,17 @@ import type { MessageKey } from '../../web/messages/en.js';
 
 type Tone = 'ok' | 'warn' | 'bad' | 'neutral';
 
-const STATE_LOOK: Record<SyncStateName, { tone: Tone; icon: string }> = {
+/** photosync's own states, and connect mode's `unknown` (a tenant user nothing can judge yet). */
+export type ShownState = SyncStateName | 'unknown';
+
+const STATE_LOOK: Record<ShownState, { tone: Tone; icon: string }> = {
   in_step: { tone: 'ok', icon: '✓' },
   changed: { tone: 'warn', icon: '↻' },
   never_synced: { tone: 'warn', icon: '○' },
   no_photo: { tone: 'neutral', icon: '–' },
   no_mailbox: { tone: 'neutral', icon: '∅' },
   failing: { tone: 'bad', icon: '✕' },
+  unknown: { tone: 'neutral', icon: '?' },
 };
 
 const OUTCOME_LOOK: Record<SyncOutcome, { tone: Tone; icon: string }> = {
@@ -29,8 +33,8 @@ const OUTCOME_LOOK: Record<SyncOutcome, { tone: Tone; icon: string }> = {
   failed: { tone: 'bad', icon: '✕' },
 };
 
-export const stateLabel = (t: PageContext['t'], state: SyncStateName) => t(`admin.state.${state}` as MessageKey);
-export const stateText = (t: PageContext['t'], state: SyncStateName) => t(`admin.stateText.${state}` as MessageKey);
+export const stateLabel = (t: PageContext['t'], state: ShownState) => t(`admin.state.${state}` as MessageKey);
+export const stateText = (t: PageContext['t'], state: ShownState) => t(`admin.stateText.${state}` as MessageKey);
 export const outcomeLabel = (t: PageContext['t'], outcome: SyncOutcome) => t(`admin.outcome.${outcome}` as MessageKey);
 export const outcomeText = (t: PageContext['t'], outcome: SyncOutcome) =>
   t(`admin.outcomeText.${outcome}` as MessageKey);
@@ -48,7 +52,7 @@ function Badge(props: { tone: Tone; icon: string; label: string; title: string; 
 }
 
 /** The state as a badge (icon, word, colour) with its sentence on hover. */
-export function StateBadge({ context, state }: { context: PageContext; state: SyncStateName }) {
+export function StateBadge({ context, state }: { context: PageContext; state: ShownState }) {
   const { t } = context;
   return (
     <Badge

@@ -193,6 +193,66 @@ export const adminEn = {
     'Enter three whole numbers from 16 to 648, each larger than the one before (S < M < L).',
   'admin.settings.error.seconds': 'Enter a whole number of seconds from 0 to 604800.',
   'admin.settings.error.mailFrom': 'Enter an e-mail address, for example photosync@contoso.com.',
+  'admin.nav.tenant': 'Microsoft 365',
+  'admin.state.unknown': 'Unknown',
+  'admin.stateText.unknown': 'Nothing can tell yet whether SharePoint shows the Exchange photo.',
+  'admin.tenant.title': 'Microsoft 365 tenant',
+  'admin.tenant.intro':
+    'Every user of the tenant as the last scan found them: whether SharePoint shows their Exchange photo, and why not.',
+  'admin.tenant.scan.title': 'Last scan',
+  'admin.tenant.scan.none':
+    'The tenant has not been scanned yet. Run photosync m365 scan, or turn scheduled scans on in the settings.',
+  'admin.tenant.scan.running': 'Scan started {started}: {done} of {total} users read so far.',
+  'admin.tenant.scan.runningResume':
+    'If this scan was interrupted, the next scan (by hand or on the schedule) continues where it stopped.',
+  'admin.tenant.scan.done': 'Finished {finished}: {users} users read with {graph} Graph requests.',
+  'admin.tenant.scan.failed': 'The scan started {started} failed: {error}',
+  'admin.tenant.scan.progress': 'Scan progress',
+  'admin.tenant.scan.scheduleOff': 'Scheduled scans are off; an administrator can turn them on in the settings.',
+  'admin.tenant.scan.scheduleOn': 'A scan runs by itself {minutes} minutes after the last one ended.',
+  'admin.tenant.summary': 'Users by state',
+  'admin.tenant.why': 'Why',
+  'admin.tenant.exchangeEtag': 'Exchange ETag',
+  'admin.tenant.lastPush': 'Last push',
+  'admin.tenant.action': 'Action',
+  'admin.tenant.syncNow': 'Sync now',
+  'admin.tenant.syncNowFor': 'Sync now: {name}',
+  'admin.tenant.syncAll': 'Sync all out of step ({n})',
+  'admin.tenant.syncOff':
+    'Syncing from the console is off: users sync by opening SharePoint or OneDrive. An administrator can allow it in the settings.',
+  'admin.tenant.confirm.titleOne': 'Sync {name} now?',
+  'admin.tenant.confirm.titleAll': 'Sync everyone out of step?',
+  'admin.tenant.confirm.intro':
+    'photosync has just read each user’s Exchange photo and SharePoint profile. This is what it would do; nothing has been written yet.',
+  'admin.tenant.confirm.more':
+    'Only the first {max} of {n} users out of step are shown here; run it again for the rest.',
+  'admin.tenant.confirm.go': 'Yes, sync {n} users',
+  'admin.tenant.confirm.nothing': 'Nothing to do: no picture in SharePoint would change.',
+  'admin.tenant.confirm.back': 'Back to the tenant',
+  'admin.tenant.push.would_push': '{name}: would push the Exchange photo into SharePoint.',
+  'admin.tenant.push.would_remove':
+    '{name}: would set SharePoint back to the placeholder, because the Exchange photo was removed.',
+  'admin.tenant.push.synced': '{name}: the Exchange photo was pushed into SharePoint.',
+  'admin.tenant.push.removed': '{name}: SharePoint was set back to the placeholder.',
+  'admin.tenant.push.unchanged': '{name}: already in step; nothing was read or written.',
+  'admin.tenant.push.no_photo': '{name}: no Exchange photo, and SharePoint shows the placeholder; nothing to do.',
+  'admin.tenant.push.no_mailbox':
+    '{name}: no Exchange mailbox, so SharePoint never takes this user’s photo from Exchange.',
+  'admin.tenant.push.failed': '{name}: could not be synced. {error}',
+  'admin.tenant.push.recently_checked': '{name}: checked a moment ago; nothing to do.',
+  'admin.tenant.push.backing_off': '{name}: waiting after a failure; try again later.',
+  'admin.tenant.push.busy': '{name}: another sync of this user was running; try again.',
+  'admin.tenant.notice.synced':
+    'Synced from the console: {synced} pushed, {failed} failed, {other} with nothing to do.',
+  'admin.tenant.notOn': 'Connect mode is not set up: photosync is its own organisation here.',
+  'admin.settings.tenantScan': 'Scan the Microsoft 365 tenant on a schedule',
+  'admin.settings.tenantScanMinutes': 'Minutes between scheduled scans (15 to 43200)',
+  'admin.settings.tenantScanHint':
+    'Off by default, since a scan reads every user of the tenant. The next scan starts this long after the last one ended. PHOTOSYNC_M365_SCAN_EVERY only sets the starting value: what is saved here wins.',
+  'admin.settings.error.scanInterval':
+    'Enter the minutes between scheduled scans as a whole number from 15 to 43200 (30 days).',
+  'admin.audit.setting.tenantScan': 'scheduled tenant scans from {from} to {to}',
+  'admin.audit.setting.tenantScanMinutes': 'minutes between tenant scans from {from} to {to}',
   'prompt.mailLink': 'Open the portal',
 } as const;
 

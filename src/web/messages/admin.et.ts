@@ -200,5 +200,65 @@ export const adminEt: AdminMessages = {
   'admin.settings.error.sizes': 'Sisesta kolm täisarvu vahemikus 16–648, iga järgmine eelmisest suurem (S < M < L).',
   'admin.settings.error.seconds': 'Sisesta sekundid täisarvuna vahemikus 0–604 800.',
   'admin.settings.error.mailFrom': 'Sisesta e-posti aadress, näiteks photosync@contoso.com.',
+  'admin.nav.tenant': 'Microsoft 365',
+  'admin.state.unknown': 'Teadmata',
+  'admin.stateText.unknown': 'Veel ei saa öelda, kas SharePoint näitab Exchange’i fotot.',
+  'admin.tenant.title': 'Microsoft 365 rentnik',
+  'admin.tenant.intro':
+    'Kõik rentniku kasutajad nii, nagu viimane läbivaatus nad leidis: kas SharePoint näitab nende Exchange’i fotot, ja kui ei, siis miks.',
+  'admin.tenant.scan.title': 'Viimane läbivaatus',
+  'admin.tenant.scan.none':
+    'Rentnikku pole veel läbi vaadatud. Käivita photosync m365 scan või lülita sätetes sisse ajastatud läbivaatused.',
+  'admin.tenant.scan.running': 'Läbivaatus algas {started}: seni on loetud {done} kasutajat {total}-st.',
+  'admin.tenant.scan.runningResume':
+    'Kui see läbivaatus katkes, jätkab järgmine (käsitsi või ajakava järgi) sealt, kus see pooleli jäi.',
+  'admin.tenant.scan.done': 'Lõppes {finished}: loeti {users} kasutajat, Graphi päringuid {graph}.',
+  'admin.tenant.scan.failed': '{started} alanud läbivaatus ebaõnnestus: {error}',
+  'admin.tenant.scan.progress': 'Läbivaatuse edenemine',
+  'admin.tenant.scan.scheduleOff': 'Ajastatud läbivaatused on väljas; haldur saab need sätetes sisse lülitada.',
+  'admin.tenant.scan.scheduleOn': 'Läbivaatus käivitub ise {minutes} minutit pärast eelmise lõppu.',
+  'admin.tenant.summary': 'Kasutajad oleku järgi',
+  'admin.tenant.why': 'Põhjus',
+  'admin.tenant.exchangeEtag': 'Exchange’i ETag',
+  'admin.tenant.lastPush': 'Viimane ülekanne',
+  'admin.tenant.action': 'Tegevus',
+  'admin.tenant.syncNow': 'Sünkrooni kohe',
+  'admin.tenant.syncNowFor': 'Sünkrooni kohe: {name}',
+  'admin.tenant.syncAll': 'Sünkrooni kõik mitteajakohased ({n})',
+  'admin.tenant.syncOff':
+    'Konsoolist sünkroonimine on väljas: kasutajad sünkroonivad SharePointi või OneDrive’i avades. Haldur saab selle sätetes lubada.',
+  'admin.tenant.confirm.titleOne': 'Kas sünkroonida kasutaja {name} kohe?',
+  'admin.tenant.confirm.titleAll': 'Kas sünkroonida kõik, kelle pilt pole ajakohane?',
+  'admin.tenant.confirm.intro':
+    'photosync luges äsja iga kasutaja Exchange’i foto ja SharePointi profiili. Nii see toimiks; midagi pole veel kirjutatud.',
+  'admin.tenant.confirm.more':
+    'Siin on näha ainult esimesed {max} kasutajat {n}-st, kelle pilt pole ajakohane; ülejäänute jaoks käivita see uuesti.',
+  'admin.tenant.confirm.go': 'Jah, sünkrooni {n} kasutajat',
+  'admin.tenant.confirm.nothing': 'Pole midagi teha: ükski pilt SharePointis ei muutuks.',
+  'admin.tenant.confirm.back': 'Tagasi rentniku juurde',
+  'admin.tenant.push.would_push': '{name}: Exchange’i foto kantaks SharePointi.',
+  'admin.tenant.push.would_remove':
+    '{name}: SharePointis pandaks tagasi kohatäitepilt, sest Exchange’i foto on eemaldatud.',
+  'admin.tenant.push.synced': '{name}: Exchange’i foto kanti SharePointi.',
+  'admin.tenant.push.removed': '{name}: SharePointis pandi tagasi kohatäitepilt.',
+  'admin.tenant.push.unchanged': '{name}: juba ajakohane; midagi ei loetud ega kirjutatud.',
+  'admin.tenant.push.no_photo': '{name}: Exchange’is pole fotot ja SharePoint näitab kohatäitepilti; pole midagi teha.',
+  'admin.tenant.push.no_mailbox':
+    '{name}: Exchange’i postkasti pole, seega ei võta SharePoint selle kasutaja fotot kunagi Exchange’ist.',
+  'admin.tenant.push.failed': '{name}: sünkroonimine ebaõnnestus. {error}',
+  'admin.tenant.push.recently_checked': '{name}: äsja kontrollitud; pole midagi teha.',
+  'admin.tenant.push.backing_off': '{name}: ootab pärast nurjumist; proovi hiljem uuesti.',
+  'admin.tenant.push.busy': '{name}: selle kasutaja teine sünkroonimine oli pooleli; proovi uuesti.',
+  'admin.tenant.notice.synced':
+    'Konsoolist sünkroonitud: {synced} kanti üle, {failed} ebaõnnestus, {other} puhul polnud midagi teha.',
+  'admin.tenant.notOn': 'Ühendusrežiim pole seadistatud: siin on photosync ise organisatsioon.',
+  'admin.settings.tenantScan': 'Vaata Microsoft 365 rentnik ajakava järgi läbi',
+  'admin.settings.tenantScanMinutes': 'Minuteid ajastatud läbivaatuste vahel (15 kuni 43200)',
+  'admin.settings.tenantScanHint':
+    'Vaikimisi väljas, sest läbivaatus loeb rentniku kõik kasutajad. Järgmine läbivaatus algab nii kaua pärast eelmise lõppu. PHOTOSYNC_M365_SCAN_EVERY annab ainult algväärtuse: siin salvestatu on ülimuslik.',
+  'admin.settings.error.scanInterval':
+    'Sisesta ajastatud läbivaatuste vahe minutites täisarvuna vahemikus 15–43 200 (30 päeva).',
+  'admin.audit.setting.tenantScan': 'ajastatud rentniku läbivaatused {from} → {to}',
+  'admin.audit.setting.tenantScanMinutes': 'minuteid rentniku läbivaatuste vahel {from} → {to}',
   'prompt.mailLink': 'Ava portaal',
 };

@@ -1,0 +1,234 @@
+import type { TenantState } from '../../m365/model.js';
+import { TENANT_STATES } from '../../m365/model.js';
+import type { Scan } from '../../m365/scans.js';
+import type { TenantUsersPage, TenantUsersQuery } from '../../m365/tenant-view.js';
+import type { SyncOutcome } from '../../sync/history.js';
+import { OUT_OF_STEP_STATES } from '../../sync/state.js';
+import { adminPage, formatTime, NoticeBox, waited, type ConsoleContext, type Notice } from './console.js';
+import { Etag, OutcomeBadge, StateBadge, stateLabel, SyncError } from './words.js';
+
+// Connect mode's view of the Microsoft 365 tenant: the last scan (its progress and what it cost),
+// the users per state, and every user with their state, filtered and searched like the users page,
+// each with "Sync now"; the actions go to a confirmation page that shows the dry run first.
+
+export interface TenantView {
+  scan: Scan | undefined;
+  counts: Record<TenantState, number>;
+  page: TenantUsersPage;
+  operatorSync: boolean;
+  /** Minutes between scheduled scans; undefined = off. */
+  scheduleMinutes: number | undefined;
+}
+
+export const tenantLink = (query: TenantUsersQuery) => {
+  const params = new URLSearchParams({
+    ...(query.state ? { state: query.state } : {}),
+    ...(query.search ? { search: query.search } : {}),
+    ...(query.after ? { after: query.after } : {}),
+  }).toString();
+  return params ? `/admin/tenant?${params}` : '/admin/tenant';
+};
+
+export const tenantSyncLink = (upn: string) => `/admin/tenant/sync?upn=${encodeURIComponent(upn)}`;
+
+function ScanStatus({
+  context,
+  scan,
+  scheduleMinutes,
+}: {
+  context: ConsoleContext;
+  scan: Scan | undefined;
+  scheduleMinutes: number | undefined;
+}) {
+  const { t } = context;
+  const schedule =
+    scheduleMinutes === undefined
+      ? t('admin.tenant.scan.scheduleOff')
+      : t('admin.tenant.scan.scheduleOn', { minutes: scheduleMinutes });
+  if (!scan) {
+    return (
+      <>
+        <p data-scan="none">{t('admin.tenant.scan.none')}</p>
+        <p class="hint">{schedule}</p>
+      </>
+    );
+  }
+  const total = scan.usersTotal ?? scan.usersDone;
+  return (
+    <>
+      {scan.status === 'running' && (
+        <>
+          <p data-scan="running">
+            {t('admin.tenant.scan.running', {
+              started: formatTime(context, scan.startedAt),
+              done: scan.usersDone,
+              total,
+            })}
+          </p>
+          <progress
+            max={Math.max(total, 1)}
+            value={Math.min(scan.usersDone, total)}
+            aria-label={t('admin.tenant.scan.progress')}
+          >
+            {scan.usersDone} / {total}
+          </progress>
+          <p class="hint">{t('admin.tenant.scan.runningResume')}</p>
+        </>
+      )}
+      {scan.status === 'done' && (
+        <p data-scan="done">
+          {t('admin.tenant.scan.done', {
+            finished: formatTime(context, scan.finishedAt),
+            users: scan.usersDone,
+            graph: scan.graphRequests,
+          })}
+        </p>
+      )}
+      {scan.status === 'failed' && (
+        <p class="alert" role="alert" data-scan="failed">
+          {t('admin.tenant.scan.failed', { started: formatTime(context, scan.startedAt), error: scan.error ?? '' })}
+        </p>
+      )}
+      <p class="hint">{schedule}</p>
+    </>
+  );
+}
+
+export function tenantPage(
+  context: ConsoleContext,
+  query: TenantUsersQuery,
+  view: TenantView,
+  notice?: Notice | undefined,
+): string {
+  const { t } = context;
+  const outOfStep = OUT_OF_STEP_STATES.reduce((n, s) => n + view.counts[s], 0);
+  const nextHref = view.page.next ? tenantLink({ ...query, after: view.page.next }) : undefined;
+  return adminPage(
+    context,
+    'tenant',
+    t('admin.tenant.title'),
+    <>
+      <h1>{t('admin.tenant.title')}</h1>
+      <p>{t('admin.tenant.intro')}</p>
+      <NoticeBox notice={notice} />
+      <h2>{t('admin.tenant.scan.title')}</h2>
+      <ScanStatus context={context} scan={view.scan} scheduleMinutes={view.scheduleMinutes} />
+      <h2>{t('admin.tenant.summary')}</h2>
+      <table class="summary">
+        <thead>
+          <tr>
+            <th>{t('admin.overview.state')}</th>
+            <th>{t('admin.overview.users')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {TENANT_STATES.map((state) => (
+            <tr data-count={state}>
+              <td>
+                <a href={tenantLink({ state })}>
+                  <StateBadge context={context} state={state} />
+                </a>
+              </td>
+              <td>{view.counts[state]}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {view.operatorSync ? (
+        outOfStep > 0 && (
+          <p class="buttons">
+            <a class="button" href="/admin/tenant/sync?all=1" id="sync-all">
+              {t('admin.tenant.syncAll', { n: outOfStep })}
+            </a>
+          </p>
+        )
+      ) : (
+        <p class="hint">{t('admin.tenant.syncOff')}</p>
+      )}
+      <h2>{t('admin.users.title')}</h2>
+      <form method="get" action="/admin/tenant" class="filters">
+        <div>
+          <label for="search">{t('admin.users.search')}</label>
+          <input id="search" name="search" type="search" value={query.search ?? ''} aria-describedby="search-hint" />
+          <p class="hint" id="search-hint">
+            {t('admin.users.searchHint')}
+          </p>
+        </div>
+        <div>
+          <label for="state">{t('admin.users.state')}</label>
+          <select id="state" name="state">
+            <option value="">{t('admin.users.anyState')}</option>
+            {TENANT_STATES.map((s) => (
+              <option value={s} selected={query.state === s}>
+                {stateLabel(t, s)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="submit">{t('admin.users.filter')}</button>
+      </form>
+      {view.page.users.length === 0 ? (
+        <p>{t('admin.users.empty')}</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th>{t('admin.users.user')}</th>
+              <th>{t('admin.users.state')}</th>
+              <th>{t('admin.users.since')}</th>
+              <th>{t('admin.tenant.why')}</th>
+              <th>{t('admin.tenant.exchangeEtag')}</th>
+              <th>{t('admin.tenant.lastPush')}</th>
+              {view.operatorSync && <th>{t('admin.tenant.action')}</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {view.page.users.map((u) => (
+              <tr data-upn={u.upn}>
+                <td>
+                  {u.displayName}
+                  <br />
+                  <span class="muted">{u.upn}</span>
+                </td>
+                <td class="state">
+                  <StateBadge context={context} state={u.state ?? 'unknown'} />
+                </td>
+                <td title={formatTime(context, u.stateSince)}>{waited(context, u.stateSince)}</td>
+                <td class="muted">{u.stateReason ?? ''}</td>
+                <td>
+                  <Etag context={context} value={u.exchangeEtag || null} />
+                </td>
+                <td>
+                  {u.lastAttemptAt === null ? (
+                    t('admin.users.never')
+                  ) : (
+                    <>
+                      {u.lastOutcome && <OutcomeBadge context={context} outcome={u.lastOutcome as SyncOutcome} />}{' '}
+                      <span class="muted">{formatTime(context, u.lastAttemptAt)}</span>
+                    </>
+                  )}
+                  {u.lastError && <SyncError context={context} text={u.lastError} />}
+                </td>
+                {view.operatorSync && (
+                  <td>
+                    <a href={tenantSyncLink(u.upn)} aria-label={t('admin.tenant.syncNowFor', { name: u.displayName })}>
+                      {t('admin.tenant.syncNow')}
+                    </a>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <p class="buttons">
+        {query.after && <a href={tenantLink({ ...query, after: undefined })}>{t('admin.users.first')}</a>}
+        {nextHref && (
+          <a href={nextHref} rel="next">
+            {t('admin.users.next')}
+          </a>
+        )}
+      </p>
+    </>,
+  );
+}

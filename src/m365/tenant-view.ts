@@ -1,0 +1,99 @@
+import { sql } from 'kysely';
+import type { Db } from '../storage/database.js';
+import { TENANT_STATES, type TenantState } from './model.js';
+import { getTenantUsers, type TenantUserRecord } from './users.js';
+
+// The tenant's users as the admin console lists them: counted by state, and a page at a time,
+// filtered by state and by any part of a name or UPN, in UPN order.
+
+export interface TenantUsersQuery {
+  state?: TenantState | undefined;
+  search?: string | undefined;
+  /** The UPN of the last user of the previous page. */
+  after?: string | undefined;
+  limit?: number | undefined;
+}
+
+export interface TenantUsersPage {
+  users: TenantUserRecord[];
+  /** The `after` of the next page; null on the last one. */
+  next: string | null;
+}
+
+const MAX_PAGE = 200;
+
+/** LIKE '%…%' with the text's own %, _ and \ taken literally (ESCAPE '\' below, on both databases). */
+const likeAnywhere = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** Users still in the tenant per state; a user not decided yet counts as unknown. */
+export async function countTenantStates(db: Db): Promise<Record<TenantState, number>> {
+  const rows = await db
+    .selectFrom('m365_users')
+    .select(['state', (eb) => eb.fn.countAll<number>().as('count')])
+    .where('gone_at', 'is', null)
+    .groupBy('state')
+    .execute();
+  const counts = Object.fromEntries(TENANT_STATES.map((s) => [s, 0])) as Record<TenantState, number>;
+  for (const row of rows) {
+    const state = TENANT_STATES.includes(row.state as TenantState) ? (row.state as TenantState) : 'unknown';
+    counts[state] += Number(row.count);
+  }
+  return counts;
+}
+
+export async function listTenantUsersPage(db: Db, query: TenantUsersQuery): Promise<TenantUsersPage> {
+  const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
+  const search = query.search?.trim().toLowerCase();
+  const ids = await db
+    .selectFrom('m365_users')
+    .select(['id', 'upn'])
+    .where('gone_at', 'is', null)
+    .$if(query.state === 'unknown', (q) =>
+      q.where((eb) => eb.or([eb('state', 'is', null), eb('state', '=', 'unknown')])),
+    )
+    .$if(query.state !== undefined && query.state !== 'unknown', (q) => q.where('state', '=', query.state!))
+    .$if(Boolean(search), (q) =>
+      q.where(
+        (eb) =>
+          sql<boolean>`(lower(${eb.ref('upn')}) LIKE ${likeAnywhere(search!)} ESCAPE '\\' OR lower(${eb.ref('display_name')}) LIKE ${likeAnywhere(search!)} ESCAPE '\\')`,
+      ),
+    )
+    .$if(query.after !== undefined, (q) => q.where('upn', '>', query.after!))
+    .orderBy('upn')
+    .limit(limit + 1)
+    .execute();
+  const shown = ids.slice(0, limit);
+  const users = await listTenantUsersById(
+    db,
+    shown.map((r) => r.id),
+  );
+  return { users, next: ids.length > limit ? (shown.at(-1)?.upn ?? null) : null };
+}
+
+async function listTenantUsersById(db: Db, ids: string[]): Promise<TenantUserRecord[]> {
+  const found = await getTenantUsers(db, ids);
+  return ids.flatMap((id) => found.get(id) ?? []);
+}
+
+/** The users in these states (those a push can fix), the first `limit` by UPN, and how many there are. */
+export async function usersInStates(
+  db: Db,
+  states: readonly TenantState[],
+  limit: number,
+): Promise<{ users: TenantUserRecord[]; total: number }> {
+  const inStates = db
+    .selectFrom('m365_users')
+    .where('gone_at', 'is', null)
+    .where('state', 'in', [...states]);
+  const [rows, count] = await Promise.all([
+    inStates.select('id').orderBy('upn').limit(limit).execute(),
+    inStates.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return {
+    users: await listTenantUsersById(
+      db,
+      rows.map((r) => r.id),
+    ),
+    total: Number(count.n),
+  };
+}

@@ -60,13 +60,20 @@ describeEachDialect('the blob sweeper', (dialect) => {
 
     const named = await namedKeys();
     const orphans = (await allKeys()).filter((k) => !named.includes(k));
-    // Three renditions from the first crash, at least one from the second.
-    expect(orphans.length).toBeGreaterThanOrEqual(4);
     if (services.blobs.kind === 'files') {
+      // Three renditions from the first crash, at least one from the second.
+      expect(orphans.length).toBeGreaterThanOrEqual(4);
       // A write that failed before its rename leaves its bytes aside.
       const stray = path.join(context.store.dataDir, 'photos', 'sites', 'stray.jpg.1.2.tmp');
       await fs.writeFile(stray, 'half a picture');
       orphans.push('sites/stray.jpg.1.2.tmp');
+    } else {
+      // In PostgreSQL the new blobs and the rows naming them are one statement: the crashes left
+      // nothing behind. A blob nobody names (a write by hand, a restore) is still the sweeper's.
+      expect(orphans).toEqual([]);
+      const stray = `sites/${user.id}/stray-L.jpg`;
+      await services.blobs.put(stray, Buffer.from('half a picture'));
+      orphans.push(stray);
     }
 
     const env = { ...context.store.env, PHOTOSYNC_BLOB_SWEEP_MIN_AGE_MINUTES: '0' };

@@ -24,6 +24,7 @@ describe('portal languages', () => {
           'admin.overview.none',
           'admin.duration.minutes',
           'admin.detail.title',
+          'admin.nav.tenant',
         ].includes(key) && en[key as keyof typeof en] === et[key as keyof typeof en],
     );
     expect(same).toEqual([]);

@@ -205,14 +205,14 @@ export const adminEt: AdminMessages = {
   'admin.stateText.unknown': 'Veel ei saa öelda, kas SharePoint näitab Exchange’i fotot.',
   'admin.tenant.title': 'Microsoft 365 rentnik',
   'admin.tenant.intro':
-    'Kõik rentniku kasutajad nii, nagu viimane läbivaatus nad leidis: kas SharePoint näitab nende Exchange’i fotot, ja kui ei, siis miks.',
+    'Kõik rentniku kasutajad nii, nagu viimane läbivaatus nad leidis. Iga kasutaja juures on näha, kas SharePoint näitab tema Exchange’i fotot, ja kui ei, siis miks.',
   'admin.tenant.scan.title': 'Viimane läbivaatus',
   'admin.tenant.scan.none':
     'Rentnikku pole veel läbi vaadatud. Käivita photosync m365 scan või lülita sätetes sisse ajastatud läbivaatused.',
-  'admin.tenant.scan.running': 'Läbivaatus algas {started}: seni on loetud {done} kasutajat {total}-st.',
+  'admin.tenant.scan.running': 'Läbivaatus algas {started}. Seni on loetud {done} kasutajat {total}-st.',
   'admin.tenant.scan.runningResume':
     'Kui see läbivaatus katkes, jätkab järgmine (käsitsi või ajakava järgi) sealt, kus see pooleli jäi.',
-  'admin.tenant.scan.done': 'Lõppes {finished}: loeti {users} kasutajat, Graphi päringuid {graph}.',
+  'admin.tenant.scan.done': 'Lõppes {finished}. Loeti {users} kasutajat, Graphi päringuid oli {graph}.',
   'admin.tenant.scan.failed': '{started} alanud läbivaatus ebaõnnestus: {error}',
   'admin.tenant.scan.progress': 'Läbivaatuse edenemine',
   'admin.tenant.scan.scheduleOff': 'Ajastatud läbivaatused on väljas; haldur saab need sätetes sisse lülitada.',
@@ -226,7 +226,7 @@ export const adminEt: AdminMessages = {
   'admin.tenant.syncNowFor': 'Sünkrooni kohe: {name}',
   'admin.tenant.syncAll': 'Sünkrooni kõik mitteajakohased ({n})',
   'admin.tenant.syncOff':
-    'Konsoolist sünkroonimine on väljas: kasutajad sünkroonivad SharePointi või OneDrive’i avades. Haldur saab selle sätetes lubada.',
+    'Konsoolist sünkroonimine on väljas. Kasutajad sünkroonivad SharePointi või OneDrive’i avades. Haldur saab selle sätetes lubada.',
   'admin.tenant.confirm.titleOne': 'Kas sünkroonida kasutaja {name} kohe?',
   'admin.tenant.confirm.titleAll': 'Kas sünkroonida kõik, kelle pilt pole ajakohane?',
   'admin.tenant.confirm.intro':
@@ -234,28 +234,28 @@ export const adminEt: AdminMessages = {
   'admin.tenant.confirm.more':
     'Siin on näha ainult esimesed {max} kasutajat {n}-st, kelle pilt pole ajakohane; ülejäänute jaoks käivita see uuesti.',
   'admin.tenant.confirm.go': 'Jah, sünkrooni {n} kasutajat',
-  'admin.tenant.confirm.nothing': 'Pole midagi teha: ükski pilt SharePointis ei muutuks.',
+  'admin.tenant.confirm.nothing': 'Pole midagi teha, sest ükski pilt SharePointis ei muutuks.',
   'admin.tenant.confirm.back': 'Tagasi rentniku juurde',
-  'admin.tenant.push.would_push': '{name}: Exchange’i foto kantaks SharePointi.',
+  'admin.tenant.push.would_push': '{name} – Exchange’i foto kantaks SharePointi.',
   'admin.tenant.push.would_remove':
-    '{name}: SharePointis pandaks tagasi kohatäitepilt, sest Exchange’i foto on eemaldatud.',
-  'admin.tenant.push.synced': '{name}: Exchange’i foto kanti SharePointi.',
-  'admin.tenant.push.removed': '{name}: SharePointis pandi tagasi kohatäitepilt.',
-  'admin.tenant.push.unchanged': '{name}: juba ajakohane; midagi ei loetud ega kirjutatud.',
-  'admin.tenant.push.no_photo': '{name}: Exchange’is pole fotot ja SharePoint näitab kohatäitepilti; pole midagi teha.',
+    '{name} – SharePointis pandaks tagasi asenduspilt, sest Exchange’i foto on eemaldatud.',
+  'admin.tenant.push.synced': '{name} – Exchange’i foto kanti SharePointi.',
+  'admin.tenant.push.removed': '{name} – SharePointis pandi tagasi asenduspilt.',
+  'admin.tenant.push.unchanged': '{name} – juba ajakohane; midagi ei loetud ega kirjutatud.',
+  'admin.tenant.push.no_photo': '{name} – Exchange’is pole fotot ja SharePoint näitab asenduspilti; pole midagi teha.',
   'admin.tenant.push.no_mailbox':
-    '{name}: Exchange’i postkasti pole, seega ei võta SharePoint selle kasutaja fotot kunagi Exchange’ist.',
-  'admin.tenant.push.failed': '{name}: sünkroonimine ebaõnnestus. {error}',
-  'admin.tenant.push.recently_checked': '{name}: äsja kontrollitud; pole midagi teha.',
-  'admin.tenant.push.backing_off': '{name}: ootab pärast nurjumist; proovi hiljem uuesti.',
-  'admin.tenant.push.busy': '{name}: selle kasutaja teine sünkroonimine oli pooleli; proovi uuesti.',
+    '{name} – Exchange’i postkasti pole, seega ei võta SharePoint selle kasutaja fotot kunagi Exchange’ist.',
+  'admin.tenant.push.failed': '{name} – sünkroonimine ebaõnnestus. {error}',
+  'admin.tenant.push.recently_checked': '{name} – äsja kontrollitud; pole midagi teha.',
+  'admin.tenant.push.backing_off': '{name} – ootab pärast nurjumist; proovi hiljem uuesti.',
+  'admin.tenant.push.busy': '{name} – selle kasutaja teine sünkroonimine oli pooleli; proovi uuesti.',
   'admin.tenant.notice.synced':
     'Konsoolist sünkroonitud: {synced} kanti üle, {failed} ebaõnnestus, {other} puhul polnud midagi teha.',
-  'admin.tenant.notOn': 'Ühendusrežiim pole seadistatud: siin on photosync ise organisatsioon.',
+  'admin.tenant.notOn': 'Ühendusrežiim pole seadistatud, siin on photosync ise organisatsioon.',
   'admin.settings.tenantScan': 'Vaata Microsoft 365 rentnik ajakava järgi läbi',
   'admin.settings.tenantScanMinutes': 'Minuteid ajastatud läbivaatuste vahel (15 kuni 43200)',
   'admin.settings.tenantScanHint':
-    'Vaikimisi väljas, sest läbivaatus loeb rentniku kõik kasutajad. Järgmine läbivaatus algab nii kaua pärast eelmise lõppu. PHOTOSYNC_M365_SCAN_EVERY annab ainult algväärtuse: siin salvestatu on ülimuslik.',
+    'Vaikimisi väljas, sest läbivaatus loeb rentniku kõik kasutajad. Järgmine läbivaatus algab nii kaua pärast eelmise lõppu. PHOTOSYNC_M365_SCAN_EVERY annab ainult algväärtuse, siin salvestatu on ülimuslik.',
   'admin.settings.error.scanInterval':
     'Sisesta ajastatud läbivaatuste vahe minutites täisarvuna vahemikus 15–43 200 (30 päeva).',
   'admin.audit.setting.tenantScan': 'ajastatud rentniku läbivaatused {from} → {to}',

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../storage/database.js';
-import type { ReadCache } from '../storage/read-cache.js';
+import { NOT_CACHED, type ReadCache } from '../storage/read-cache.js';
 import { preparedQuery } from '../storage/prepared.js';
 import { DEFAULT_DELEGATED_SCOPES, storedScopes, type GraphScope } from './scopes.js';
 import { USER_COLUMNS, toUser, type DirectoryUser } from './users.js';
@@ -83,7 +83,21 @@ async function loadGrant(db: Db, token: string): Promise<StoredGrant | undefined
 /** The token's grant; undefined when unknown, expired or its user disabled. */
 export async function grantForToken(db: Db, token: string, reads?: ReadCache): Promise<TokenGrant | undefined> {
   // Keyed by the token itself, so a cached use skips the hash. Expiry is judged on every use.
-  const stored = await (reads ? reads.read(`token ${token}`, () => loadGrant(db, token)) : loadGrant(db, token));
+  return usableGrant(await (reads ? reads.read(tokenKey(token), () => loadGrant(db, token)) : loadGrant(db, token)));
+}
+
+/**
+ * grantForToken's answer when the read cache has the token's row (no promise, no query), judged
+ * the same way; NOT_CACHED when the row has to be read.
+ */
+export function cachedGrantForToken(token: string, reads: ReadCache): TokenGrant | undefined | typeof NOT_CACHED {
+  const stored = reads.cached<StoredGrant | undefined>(tokenKey(token));
+  return stored === NOT_CACHED ? NOT_CACHED : usableGrant(stored);
+}
+
+const tokenKey = (token: string) => `token ${token}`;
+
+function usableGrant(stored: StoredGrant | undefined): TokenGrant | undefined {
   if (!stored || !stored.enabled || (stored.expiresAt !== null && stored.expiresAt <= Date.now())) return undefined;
   return stored;
 }
@@ -104,9 +118,25 @@ async function loadSession(db: Db, sessionId: string) {
 }
 
 export async function userForSession(db: Db, sessionId: string, reads?: ReadCache): Promise<DirectoryUser | undefined> {
-  const stored = await (reads
-    ? reads.read(`session ${sessionId}`, () => loadSession(db, sessionId))
-    : loadSession(db, sessionId));
+  return sessionUserOf(
+    await (reads ? reads.read(sessionKey(sessionId), () => loadSession(db, sessionId)) : loadSession(db, sessionId)),
+  );
+}
+
+/** userForSession's answer from the read cache, judged the same way; NOT_CACHED when the row has to be read. */
+export function cachedUserForSession(
+  sessionId: string,
+  reads: ReadCache,
+): DirectoryUser | undefined | typeof NOT_CACHED {
+  const stored = reads.cached<StoredSession | undefined>(sessionKey(sessionId));
+  return stored === NOT_CACHED ? NOT_CACHED : sessionUserOf(stored);
+}
+
+const sessionKey = (sessionId: string) => `session ${sessionId}`;
+
+type StoredSession = Awaited<ReturnType<typeof loadSession>>;
+
+function sessionUserOf(stored: StoredSession | undefined): DirectoryUser | undefined {
   if (!stored || !stored.enabled || stored.expiresAt <= Date.now()) return undefined;
   return stored.user;
 }

@@ -2,12 +2,18 @@ import type { FastifyRequest } from 'fastify';
 import type { AppRegistration } from '../directory/apps.js';
 import type { Surface } from '../directory/resources.js';
 import { verifyAccessToken } from '../directory/tokens.js';
-import { grantForToken, userForSession } from '../directory/credentials.js';
+import {
+  cachedGrantForToken,
+  cachedUserForSession,
+  grantForToken,
+  userForSession,
+  type TokenGrant,
+} from '../directory/credentials.js';
 import { DEFAULT_DELEGATED_SCOPES, READ_ANYONE_SCOPES, type GraphScope } from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { forbidden, unauthorized, type CredentialProblem } from '../errors.js';
 import type { Db } from '../storage/database.js';
-import type { ReadCache } from '../storage/read-cache.js';
+import { NOT_CACHED, type ReadCache } from '../storage/read-cache.js';
 import type { App } from './types.js';
 
 // Who is asking, worked out once per request by one hook, before the body is read, and only for
@@ -90,15 +96,9 @@ export async function identify(
 ): Promise<Authentication> {
   const header = credentials === 'session' ? undefined : request.headers.authorization;
   if (header !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const token = match?.[1];
+    const token = BEARER.exec(header)?.[1];
     if (!token) return { ok: false, problem: 'malformed' };
-    if (token.startsWith('pst_')) {
-      const grant = await grantForToken(deps.db, token, request.reads);
-      return grant
-        ? { ok: true, principal: { kind: 'user', user: grant.user, scopes: grant.scopes, via: 'token' } }
-        : { ok: false, problem: 'invalid' };
-    }
+    if (token.startsWith('pst_')) return tokenAuthentication(await grantForToken(deps.db, token, request.reads));
     // Signed tokens are for Graph and SharePoint only.
     if ((credentials !== 'token' && credentials !== 'token-or-session') || token.split('.').length !== 3) {
       return { ok: false, problem: 'invalid' };
@@ -120,10 +120,37 @@ export async function identify(
   }
   const session = credentials === 'token' ? undefined : request.cookies[SESSION_COOKIE];
   if (!session) return { ok: false, problem: 'missing' };
-  const user = await userForSession(deps.db, session, request.reads);
-  return user
+  return sessionAuthentication(await userForSession(deps.db, session, request.reads));
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+const tokenAuthentication = (grant: TokenGrant | undefined): Authentication =>
+  grant
+    ? { ok: true, principal: { kind: 'user', user: grant.user, scopes: grant.scopes, via: 'token' } }
+    : { ok: false, problem: 'invalid' };
+
+const sessionAuthentication = (user: DirectoryUser | undefined): Authentication =>
+  user
     ? { ok: true, principal: { kind: 'user', user, scopes: SESSION_SCOPES, via: 'session' } }
     : { ok: false, problem: 'invalid' };
+
+/**
+ * identify's answer when it needs no waiting: an opaque token or a session whose row the read
+ * cache holds (the same judgement, from the same rows). Undefined when identify has to run.
+ */
+function identifyFromCache(request: FastifyRequest, credentials: Credentials): Authentication | undefined {
+  const header = credentials === 'session' ? undefined : request.headers.authorization;
+  if (header !== undefined) {
+    const token = BEARER.exec(header)?.[1];
+    if (!token?.startsWith('pst_')) return undefined;
+    const grant = cachedGrantForToken(token, request.reads);
+    return grant === NOT_CACHED ? undefined : tokenAuthentication(grant);
+  }
+  const session = credentials === 'token' ? undefined : request.cookies[SESSION_COOKIE];
+  if (!session) return undefined;
+  const user = cachedUserForSession(session, request.reads);
+  return user === NOT_CACHED ? undefined : sessionAuthentication(user);
 }
 
 /** Lets in whom `allow` admits, or throws: unauthorized for nobody (with why), forbidden for non-admins. */
@@ -157,31 +184,35 @@ export type Authenticate = (request: FastifyRequest, auth: RouteAuth, done: (err
  * Other routes (health, metrics, assets) skip it and do no database work for it.
  */
 export function requestAuthentication(app: App, deps: AuthDeps): Authenticate {
-  const perRequest = new WeakMap<FastifyRequest, ReadCache>();
+  // The request's view of the read cache lives in a slot of the request itself, made at first use.
+  app.decorateRequest(READS_SLOT, null);
   app.decorateRequest('principal', undefined);
   app.decorateRequest('reads', {
     getter(this: FastifyRequest) {
-      let reads = perRequest.get(this);
-      if (!reads) {
-        reads = deps.reads.forRequest();
-        perRequest.set(this, reads);
-      }
-      return reads;
+      const slot = this as unknown as { [READS_SLOT]: ReadCache | null };
+      return (slot[READS_SLOT] ??= deps.reads.forRequest());
     },
   });
+  const decide = (request: FastifyRequest, allow: Admission, result: Authentication, done: (error?: Error) => void) => {
+    request.principal = result.ok ? result.principal : undefined;
+    let refusal: Error | undefined;
+    try {
+      admit(allow, result);
+    } catch (error) {
+      refusal = error as Error;
+    }
+    done(refusal);
+  };
   return (request, auth, done) => {
-    identify(request, deps, auth.credentials).then((result) => {
-      request.principal = result.ok ? result.principal : undefined;
-      let refusal: Error | undefined;
-      try {
-        admit(auth.allow, result);
-      } catch (error) {
-        refusal = error as Error;
-      }
-      done(refusal);
-    }, done);
+    // A credential whose row is in the read cache is decided at once (most requests of a client
+    // that keeps asking); otherwise its rows are read first.
+    const known = identifyFromCache(request, auth.credentials);
+    if (known) return decide(request, auth.allow, known, done);
+    identify(request, deps, auth.credentials).then((result) => decide(request, auth.allow, result, done), done);
   };
 }
+
+const READS_SLOT = Symbol('photosync request reads');
 
 /** Adds the auth step as an onRequest hook of its own (for an app that sets no other headers first). */
 export function authenticateRequests(app: App, deps: AuthDeps): void {

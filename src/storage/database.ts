@@ -44,6 +44,7 @@ import * as libraryFiles from './migrations/2026-12-08-01-library-files.js';
 import * as m365Sessions from './migrations/2026-12-09-01-m365-sessions.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
+import { walIndexChanges } from './wal-index.js';
 
 export interface StorageTables {
   storage_blobs: { key: string; bytes: Buffer; created_at: number };
@@ -145,13 +146,16 @@ function openSqlite(dataDir: string): DatabaseHandle {
     throw explainSqliteOpenError(error, file);
   }
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
-  // data_version moves when another connection (another process) commits, total_changes() when
-  // this one changes a row: together they move on every commit to the file.
+  // The WAL index header moves when any connection (another process) commits, total_changes()
+  // when this one changes a row: together they move on every commit to the file. The header is
+  // read from the -shm file (./wal-index.ts), cheaper than `PRAGMA data_version`, which answers
+  // the same where the header cannot be read.
   const dataVersion = database.prepare('PRAGMA data_version').pluck();
   const totalChanges = database.prepare('SELECT total_changes()').pluck();
+  const walIndex = walIndexChanges(file);
   const reads = createReadCache({
     local: () => totalChanges.get() as number,
-    remote: () => dataVersion.get() as number,
+    remote: walIndex ? walIndex.counter : () => dataVersion.get() as number,
   });
   return {
     db,
@@ -160,7 +164,10 @@ function openSqlite(dataDir: string): DatabaseHandle {
     reads,
     roundTrips: () => 0,
     probe: () => Promise.resolve(probeSqliteFile(file)),
-    close: () => db.destroy(),
+    close: async () => {
+      walIndex?.close();
+      await db.destroy();
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createReadCache, type ChangeCounters } from './read-cache.js';
+import { NOT_CACHED, createReadCache, type ChangeCounters } from './read-cache.js';
 
 function fakeCounters() {
   const state = { local: 0, remote: 0, remoteReads: 0 };
@@ -71,6 +71,25 @@ describe('createReadCache', () => {
     // Another process's commit is seen by the next request.
     state.remote++;
     expect(await cache.forRequest().read('b', b.load)).toBe('b2');
+  });
+
+  it('says without waiting what read would answer from memory, after the same change check', async () => {
+    const { state, counters } = fakeCounters();
+    const cache = createReadCache(counters);
+    const row = loader(['v1', 'v2']);
+    expect(cache.forRequest().cached('k')).toBe(NOT_CACHED);
+    await cache.read('k', row.load);
+    const missing = loader([undefined as unknown as string]);
+    await cache.read('gone', missing.load);
+    const request = cache.forRequest();
+    expect(request.cached('k')).toBe('v1');
+    // A row that does not exist is remembered as such.
+    expect(request.cached('gone')).toBeUndefined();
+    state.remote++;
+    expect(cache.forRequest().cached('k')).toBe(NOT_CACHED);
+    expect(await cache.read('k', row.load)).toBe('v2');
+    state.local++;
+    expect(cache.cached('k')).toBe(NOT_CACHED);
   });
 
   it('stays bounded', async () => {

@@ -4,15 +4,20 @@
  * anything was committed since the rows were read, by this process or any other; if so, every
  * entry goes.
  *
- * SQLite answers "changed since?" in microseconds (`data_version` for other connections,
- * `total_changes()` for our own), so there a cached answer is never older than the database was
- * when the request arrived. PostgreSQL would need a round trip to ask, as much as the reads it
+ * SQLite answers "changed since?" in microseconds (the WAL index header, ./wal-index.ts, for
+ * other connections, `total_changes()` for our own), so there a cached answer is never older than
+ * the database was when the request arrived. PostgreSQL would need a round trip to ask, as much as the reads it
  * saves; instead the tables notify at commit and each instance listens (./change-notices.ts): this
  * process's own commits count at once, another instance's once its notice has arrived.
  */
 export interface ReadCache {
   /** `load()`'s result for `key`, from memory when the database has not changed since it was read. */
   read<T>(key: string, load: () => Promise<T>): Promise<T>;
+  /**
+   * What `read(key, …)` would answer from memory, without waiting: NOT_CACHED when it would have
+   * to load. The same check of the change counters comes first, so a hit is as current as read's.
+   */
+  cached<T>(key: string): T | typeof NOT_CACHED;
   /**
    * The same cache for the reads of one request: other processes' commits are looked for once,
    * at its first read (which is after it arrived), and this process's own before every read.
@@ -27,8 +32,12 @@ export interface ChangeCounters {
   remote(): number;
 }
 
+/** `cached()`'s answer when the value is not in memory (or the database changed since it was read). */
+export const NOT_CACHED: unique symbol = Symbol('not cached');
+
 const READ_THROUGH: ReadCache = {
   read: (_key, load) => load(),
+  cached: () => NOT_CACHED,
   forRequest: () => READ_THROUGH,
 };
 
@@ -39,13 +48,25 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
   let validLocal = -1;
   let validRemote = -1;
 
-  async function read<T>(key: string, load: () => Promise<T>, remoteNow: number): Promise<T> {
+  /** Empties the cache when either counter moved since its entries were read; returns the local one. */
+  function current(remoteNow: number): number {
     const local = localNow();
     if (local !== validLocal || remoteNow !== validRemote) {
       entries.clear();
       validLocal = local;
       validRemote = remoteNow;
     }
+    return local;
+  }
+
+  function cached<T>(key: string, remoteNow: number): T | typeof NOT_CACHED {
+    current(remoteNow);
+    const value = entries.get(key);
+    return value === undefined && !entries.has(key) ? NOT_CACHED : (value as T);
+  }
+
+  async function read<T>(key: string, load: () => Promise<T>, remoteNow: number): Promise<T> {
+    const local = current(remoteNow);
     if (entries.has(key)) return entries.get(key) as T;
     const value = await load();
     // Kept only when nothing was committed while it was read: then it is what the database held
@@ -67,6 +88,11 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
       return read(key, load, this.remote);
     }
 
+    cached<T>(key: string): T | typeof NOT_CACHED {
+      this.remote ??= remoteCounter();
+      return cached<T>(key, this.remote);
+    }
+
     forRequest(): ReadCache {
       return this;
     }
@@ -74,6 +100,7 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
 
   return {
     read: (key, load) => read(key, load, remoteCounter()),
+    cached: <T>(key: string) => cached<T>(key, remoteCounter()),
     forRequest: () => new RequestReads(),
   };
 }

@@ -67,6 +67,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
       registers: [registry],
     }),
+    imageDecodes: new Counter({
+      name: 'photosync_image_decodes_total',
+      help: 'Compressed images decoded: uploads and downloaded photos (upload), or pictures from our own store (stored).',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
     imageRefusals: new Counter({
       name: 'photosync_image_refusals_total',
       help: 'Uploads refused by the image pipeline, by reason (busy = the waiting line was full; too_slow = past the deadline).',
@@ -84,6 +90,9 @@ export function recordMediaEvent(metrics: Metrics, event: MediaEvent): void {
       return;
     case 'finished':
       metrics.imageWorkSeconds.observe({ weight: event.light ? 'light' : 'heavy' }, event.seconds);
+      return;
+    case 'decoded':
+      metrics.imageDecodes.inc({ source: event.source });
       return;
     case 'refused':
       metrics.imageRefusals.inc({ reason: event.reason });

@@ -4,7 +4,7 @@ import { buildApp, type App } from '../src/app.js';
 import { readProfilePicture } from '../src/m365/sharepoint.js';
 import { createTenantSession } from '../src/m365/sessions.js';
 import { rememberSignedInUser } from '../src/m365/users.js';
-import { comparePictures, pictureFingerprint } from '../src/media/media.js';
+import { comparePictures, pictureFingerprint, watchMedia } from '../src/media/media.js';
 import type { Services } from '../src/services.js';
 import { FormClient } from './support/form-client.js';
 import { CONNECT_PERMISSIONS, startM365Tenant, type M365Tenant, type RegisteredApp } from './support/m365-tenant.js';
@@ -191,9 +191,16 @@ describe('connect mode: signing in with Microsoft 365 and the tiles', { timeout:
 
     const home = await portal.request('GET', '/');
     const token = /name="_csrf" value="([^"]+)"/.exec(home.body)![1]!;
+    const decodes: string[] = [];
+    const stopCounting = watchMedia((event) => {
+      if (event.type === 'decoded') decodes.push(event.source);
+    });
     const launched = await portal.request('POST', '/m365/launch/sharepoint', { _csrf: token });
+    stopCounting();
     expect(launched.statusCode, launched.body).toBe(303);
     expect(location(launched)).toBe(`${tenant.url}/_layouts/15/sharepoint.aspx`);
+    // The downloaded Exchange photo was decoded once for all three sizes (no master made first).
+    expect(decodes).toEqual(['upload']);
 
     const after = await readProfilePicture(connection.http, connection.settings, 'kalle@contoso.com');
     expect(after).toMatchObject({ kind: 'profile', placeholderState: 0, exchangeSyncState: 1 });

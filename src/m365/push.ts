@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { RenditionSizes } from '../config.js';
-import { makeMasterPhoto, renderSquareJpegs } from '../media/media.js';
+import { squareJpegsFromUpload } from '../media/media.js';
 import { RENDITION_SIZES } from '../sites/library.js';
 import type { Database } from '../storage/database.js';
 import type { UserLock } from '../storage/user-lock.js';
@@ -27,8 +27,8 @@ import type { TenantUserRecord } from './users.js';
 
 // A push does for one user what SharePoint's own sync does, and leaves the profile exactly as
 // that sync leaves it: the Exchange photo is downloaded once, S/M/L are rendered by the media
-// module and uploaded to "User Photos/Profile Pictures" on the My Site host, then PictureURL (the
-// M file), SPS-PicturePlaceholderState = 0, SPS-PictureExchangeSyncState = 1 and
+// module from one decode and uploaded to "User Photos/Profile Pictures" on the My Site host, then
+// PictureURL (the M file), SPS-PicturePlaceholderState = 0, SPS-PictureExchangeSyncState = 1 and
 // SPS-PictureTimestamp are set on the admin site. A removed Exchange photo sets the placeholder
 // state back to 1. Every push that is not a dry run is recorded in the history.
 
@@ -193,14 +193,14 @@ async function push(connection: M365Connection, user: TenantUserRecord, options:
   const download = await downloadPhoto(http, settings.graphUrl, user.id);
   if (download.kind === 'none')
     return failed('The Exchange photo was removed while photosync was reading it; try again.', photo.etag);
-  // Graph's bytes are another service's: they go through the same checks as an upload first.
-  const master = await makeMasterPhoto(download.bytes, { maxSide: 648, maxBytes: MAX_PHOTO_BYTES });
-  if (!master.ok)
-    return failed(`The Exchange photo cannot be used: ${master.message}`, photo.etag, download.bytes.length);
+  // Graph's bytes are another service's: they go through the same checks as an upload, and are
+  // decoded once for all three sizes (no master is kept here, so none is made).
   const sides = RENDITION_SIZES.map((size) => options.sizes[size]);
-  const rendered = await renderSquareJpegs(master.jpeg, sides);
+  const rendered = await squareJpegsFromUpload(download.bytes, { sides, maxBytes: MAX_PHOTO_BYTES });
+  if (!rendered.ok)
+    return failed(`The Exchange photo cannot be used: ${rendered.message}`, photo.etag, download.bytes.length);
   for (const [i, size] of RENDITION_SIZES.entries()) {
-    await uploadRendition(http, settings, user.upn, size, rendered[i]!.jpeg);
+    await uploadRendition(http, settings, user.upn, size, rendered.renditions[i]!.jpeg);
   }
   const timestamp = pictureTimestamp(connection.clock.now());
   const properties: [string, string][] = [

@@ -1,7 +1,14 @@
 // makeMasterPhoto on inputs generated here with sharp, so every case states what it feeds in.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { makeMasterPhoto, type ImageRefusalReason, type MasterPhoto } from './media.js';
+import {
+  makeMasterPhoto,
+  renderSquareJpegs,
+  squareJpegsFromUpload,
+  watchMedia,
+  type ImageRefusalReason,
+  type MasterPhoto,
+} from './media.js';
 import { pixelAt, pngWithClaimedSize } from './test-helpers.js';
 
 const LIMITS = { maxSide: 648, maxBytes: 4 * 1024 * 1024 };
@@ -197,5 +204,59 @@ describe('makeMasterPhoto: normalisation', () => {
 describe('makeMasterPhoto: programming errors still throw', () => {
   it.each([0, -1, 1.5, Number.NaN])('rejects maxSide %s', async (maxSide) => {
     await expect(makeMasterPhoto(Buffer.from('x'), { maxSide, maxBytes: 10 })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('squareJpegsFromUpload', () => {
+  /** The decodes the media module reports while `work` runs. */
+  async function decodesDuring(work: () => Promise<unknown>): Promise<string[]> {
+    const seen: string[] = [];
+    const stop = watchMedia((event) => {
+      if (event.type === 'decoded') seen.push(event.source);
+    });
+    try {
+      await work();
+    } finally {
+      stop();
+    }
+    return seen;
+  }
+
+  it('decodes the picture once for every size, where a master and its renditions take two decodes', async () => {
+    const photo = await solid(1200, 900, '#3a7').jpeg().toBuffer();
+    let made: Awaited<ReturnType<typeof squareJpegsFromUpload>> | undefined;
+    expect(
+      await decodesDuring(async () => {
+        made = await squareJpegsFromUpload(photo, { sides: [48, 72, 300], maxBytes: LIMITS.maxBytes });
+      }),
+    ).toEqual(['upload']);
+    if (!made?.ok) throw new Error('refused');
+    expect(made.renditions.map(({ requested, side }) => [requested, side])).toEqual([
+      [48, 48],
+      [72, 72],
+      [300, 300],
+    ]);
+    for (const { jpeg, side } of made.renditions) {
+      const meta = await sharp(jpeg).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', side, side]);
+    }
+    expect(
+      await decodesDuring(async () => {
+        const master = await makeMasterPhoto(photo, LIMITS);
+        if (!master.ok) throw new Error(master.message);
+        await renderSquareJpegs(master.jpeg, [48, 72, 300]);
+      }),
+    ).toEqual(['upload', 'stored']);
+  });
+
+  it('never upscales, and refuses what makeMasterPhoto refuses', async () => {
+    const small = await squareJpegsFromUpload(await solid(60, 80, '#a33').png().toBuffer(), {
+      sides: [48, 72, 300],
+      maxBytes: LIMITS.maxBytes,
+    });
+    if (!small.ok) throw new Error(small.message);
+    expect(small.renditions.map(({ side }) => side)).toEqual([48, 60, 60]);
+    const refused = await squareJpegsFromUpload(Buffer.from('not a picture'), { sides: [48], maxBytes: 1000 });
+    expect(refused).toMatchObject({ ok: false, reason: 'unsupported_type' });
   });
 });

@@ -4,6 +4,7 @@ import { sniffImageType } from './image-type.js';
 import { ImageDeadlineError, ImageQueueFullError } from './image-queue.js';
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
 import { currentMaxInputPixels, imageQueue, reportMediaEvent } from './media-config.js';
+import { encodeSquares, type SquareJpeg } from './square-jpegs.js';
 import { busy, checkDimensions, refuse, tooLarge, tooManyPixels, tooSlow, type ImageRefusal } from './refusals.js';
 
 export type { ImageRefusal, ImageRefusalReason } from './refusals.js';
@@ -17,6 +18,12 @@ export interface MasterPhoto {
 export interface MasterPhotoOptions {
   maxSide: number;
   maxBytes: number;
+}
+
+export interface SquareJpegsFromUpload {
+  ok: true;
+  /** In the order the sides were asked for. */
+  renditions: SquareJpeg[];
 }
 
 const NOT_AN_ACCEPTED_IMAGE = 'The file is not a JPEG, PNG, GIF or WebP image.';
@@ -49,7 +56,8 @@ async function readHeader(input: Buffer): Promise<Metadata | ImageRefusal> {
   }
 }
 
-function masterPipeline(input: Buffer, header: Metadata, side: number, pixelLimit: number, seconds: number): Sharp {
+/** The upright, flattened sRGB square of `side`, cropped where the picture's interest is. */
+function squarePipeline(input: Buffer, header: Metadata, side: number, pixelLimit: number, seconds: number): Sharp {
   let pipeline = sharp(input, { ...UNTRUSTED_DECODE, limitInputPixels: pixelLimit }).autoOrient();
   if (header.space === 'rgb16' && header.hasProfile) {
     // sharp converts 16-bit RGB with an embedded profile into Display P3 (not sRGB) and later
@@ -64,23 +72,37 @@ function masterPipeline(input: Buffer, header: Metadata, side: number, pixelLimi
       .flatten({ background: WHITE })
       .resize(side, side, { fit: 'cover', position: sharp.strategy.attention })
       .toColourspace('srgb')
-      .jpeg(JPEG_OUTPUT)
       // libvips stops at its next progress check past this; the queue answers the caller on time
       // even when that check comes late (one huge output tile).
       .timeout({ seconds })
   );
 }
 
-/** The decode itself, through the image queue; its failures become refusals. */
-async function decode(input: Buffer, header: Metadata, side: number): Promise<MasterPhoto | ImageRefusal> {
+/** What is made of the decoded square: the master JPEG, or JPEGs of several sides. */
+type Product<T> = (square: Sharp, side: number) => Promise<T>;
+
+const masterJpeg: Product<MasterPhoto> = async (square) => {
+  const { data, info } = await square.jpeg(JPEG_OUTPUT).toBuffer({ resolveWithObject: true });
+  return { ok: true, jpeg: data, side: info.width };
+};
+
+function squareJpegs(sides: readonly number[]): Product<SquareJpegsFromUpload> {
+  return async (square, side) => {
+    const { data, info } = await square.raw().toBuffer({ resolveWithObject: true });
+    return { ok: true, renditions: await encodeSquares({ pixels: data, side, channels: info.channels }, sides) };
+  };
+}
+
+/** The decode itself and what is made of it, one job of the image queue; its failures become refusals. */
+async function decode<T>(input: Buffer, header: Metadata, side: number, make: Product<T>): Promise<T | ImageRefusal> {
   const pixelLimit = currentMaxInputPixels();
   const queue = imageQueue();
   const seconds = queue.limits().deadlineSeconds;
   try {
-    const { data, info } = await queue.run(uploadJob(header), () =>
-      masterPipeline(input, header, side, pixelLimit, seconds).toBuffer({ resolveWithObject: true }),
-    );
-    return { ok: true, jpeg: data, side: info.width };
+    return await queue.run(uploadJob(header), () => {
+      reportMediaEvent({ type: 'decoded', source: 'upload' });
+      return make(squarePipeline(input, header, side, pixelLimit, seconds), side);
+    });
   } catch (error) {
     if (error instanceof ImageQueueFullError) return busy(error.retryAfterSeconds);
     const detail = errorText(error);
@@ -93,7 +115,11 @@ async function decode(input: Buffer, header: Metadata, side: number): Promise<Ma
   }
 }
 
-async function checkAndDecode(input: Buffer, options: MasterPhotoOptions): Promise<MasterPhoto | ImageRefusal> {
+async function checkAndDecode<T>(
+  input: Buffer,
+  options: MasterPhotoOptions,
+  make: Product<T>,
+): Promise<T | ImageRefusal> {
   // Cheap checks first: nothing below this point may run on oversized or unrecognised input.
   if (input.length === 0) return refuse('empty', 'The file is empty.');
   if (input.length > options.maxBytes) return tooLarge(input.length, options.maxBytes);
@@ -113,7 +139,7 @@ async function checkAndDecode(input: Buffer, options: MasterPhotoOptions): Promi
   if (refusal) return refusal;
 
   const upright = header.autoOrient;
-  return decode(input, header, Math.min(options.maxSide, upright.width, upright.height));
+  return decode(input, header, Math.min(options.maxSide, upright.width, upright.height), make);
 }
 
 /**
@@ -123,7 +149,31 @@ async function checkAndDecode(input: Buffer, options: MasterPhotoOptions): Promi
 export async function makeMasterPhoto(input: Buffer, options: MasterPhotoOptions): Promise<MasterPhoto | ImageRefusal> {
   requirePositiveInteger('maxSide', options.maxSide);
   requirePositiveInteger('maxBytes', options.maxBytes);
-  const result = await checkAndDecode(input, options);
+  const result = await checkAndDecode(input, options, masterJpeg);
+  if (!result.ok) reportMediaEvent({ type: 'refused', reason: result.reason });
+  return result;
+}
+
+/**
+ * Square JPEGs of an untrusted picture (another service's photo), with the checks and refusals of
+ * makeMasterPhoto, from one decode: the picture is decoded straight to the largest side asked
+ * for (or its own short side, never upscaled) and every side is encoded from those pixels, as
+ * renderSquareJpegs does with a master. For when no master is kept: making one first would decode
+ * twice and encode once more for nothing.
+ */
+export async function squareJpegsFromUpload(
+  input: Buffer,
+  options: { sides: readonly number[]; maxBytes: number },
+): Promise<SquareJpegsFromUpload | ImageRefusal> {
+  for (const side of options.sides) requirePositiveInteger('side', side);
+  requirePositiveInteger('maxBytes', options.maxBytes);
+  const largest = Math.max(...options.sides);
+  if (!Number.isFinite(largest)) throw new RangeError('at least one side must be asked for');
+  const result = await checkAndDecode(
+    input,
+    { maxSide: largest, maxBytes: options.maxBytes },
+    squareJpegs(options.sides),
+  );
   if (!result.ok) reportMediaEvent({ type: 'refused', reason: result.reason });
   return result;
 }

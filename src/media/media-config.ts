@@ -28,9 +28,13 @@ export function currentMaxInputPixels(): number {
   return maxInputPixels;
 }
 
-/** What the media module reports for metrics: image work starting and ending, and every refused upload. */
+/**
+ * What the media module reports for metrics: image work starting and ending, every decode of a
+ * compressed image (an untrusted upload, or a picture from our own store), every refused upload.
+ */
 export type MediaEvent =
   | { type: 'started'; light: boolean; waitedSeconds: number }
+  | { type: 'decoded'; source: 'upload' | 'stored' }
   | { type: 'finished'; light: boolean; seconds: number }
   | { type: 'refused'; reason: string };
 

@@ -5,6 +5,8 @@
 // makeMasterPhoto: untrusted upload -> upright, metadata-free, sRGB, flattened square JPEG of at
 //   most maxSide (never upscaled), or a refusal the user can read. Expected failures are returned.
 // renderSquareJpegs: trusted master -> one JPEG per requested side, from a single decode.
+// squareJpegsFromUpload: untrusted picture -> the same, with makeMasterPhoto's checks, when no
+//   master is kept (connect mode's push of an Exchange photo).
 // rasterizeSvg: our own SVG (placeholder, demo faces) -> square JPEG.
 // isJpeg: cheap magic-number check, e.g. before trusting bytes read back from storage.
 // Every decode and encode runs through one queue per process (image-queue.ts): a few at once, so
@@ -20,7 +22,13 @@ export {
 } from './media-config.js';
 export { DEFAULT_QUEUE_LIMITS, type ImageQueueLimits, type ImageQueueLoad } from './image-queue.js';
 export { isJpeg } from './image-type.js';
-export { makeMasterPhoto, type MasterPhoto, type MasterPhotoOptions } from './master-photo.js';
+export {
+  makeMasterPhoto,
+  squareJpegsFromUpload,
+  type MasterPhoto,
+  type MasterPhotoOptions,
+  type SquareJpegsFromUpload,
+} from './master-photo.js';
 export { MAX_ASPECT_RATIO, MAX_SIDE_PX, type ImageRefusal, type ImageRefusalReason } from './refusals.js';
 export { renderSquareJpegs, type SquareJpeg } from './square-jpegs.js';
 export { rasterizeSvg } from './svg-raster.js';

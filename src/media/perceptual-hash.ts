@@ -2,7 +2,7 @@ import sharp, { type SharpOptions } from 'sharp';
 import { SMALL_WORK } from './decode-cost.js';
 import { sniffImageType } from './image-type.js';
 import { WHITE } from './jpeg-output.js';
-import { imageQueue } from './media-config.js';
+import { imageQueue, reportMediaEvent } from './media-config.js';
 
 // Whether two small pictures show the same photo, without trusting either: a 64-bit difference
 // hash (dHash) of the brightness gradients, which survives re-encoding and resizing (48 px
@@ -38,6 +38,7 @@ export async function pictureFingerprint(image: Buffer): Promise<FingerprintResu
     const seconds = queue.limits().deadlineSeconds;
     // One job of the image queue: one decode into a small sRGB square, both signatures from it.
     const { grey, colour } = await queue.run(SMALL_WORK, async () => {
+      reportMediaEvent({ type: 'decoded', source: 'upload' });
       const { data, info } = await sharp(image, DECODE)
         .autoOrient()
         .flatten({ background: WHITE })

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { SMALL_WORK } from './decode-cost.js';
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
-import { imageQueue } from './media-config.js';
+import { imageQueue, reportMediaEvent } from './media-config.js';
 
 export interface SquareJpeg {
   /** The side the caller asked for. */
@@ -11,7 +11,8 @@ export interface SquareJpeg {
   jpeg: Buffer;
 }
 
-interface DecodedSquare {
+/** Square pixels, as a decode to the largest side needed leaves them. */
+export interface DecodedSquare {
   pixels: Buffer;
   side: number;
   channels: 1 | 2 | 3 | 4;
@@ -64,28 +65,31 @@ function fromRaw(decoded: DecodedSquare) {
 /**
  * Square JPEG renditions of a trusted source (normally a master from our own store), in the
  * order requested, from a single decode. Requests larger than the source are not upscaled.
- * Each smaller side is resized from the next larger one's pixels (L → M → S), so no resize reads
- * more pixels than it must. The whole render is one job of the image queue (a light one, ahead of
- * large uploads), and its steps run one after another, so it holds one thread at a time.
+ * The whole render is one job of the image queue (a light one, ahead of large uploads), and its
+ * steps run one after another, so it holds one thread at a time.
  */
 export async function renderSquareJpegs(source: Buffer, sides: readonly number[]): Promise<SquareJpeg[]> {
   requirePositiveIntegers(sides);
   if (sides.length === 0) return [];
   const queue = imageQueue();
-  return queue.run(SMALL_WORK, () => renderInOrder(source, sides, queue.limits().deadlineSeconds));
+  return queue.run(SMALL_WORK, async () => {
+    const largest = Math.max(...sides);
+    reportMediaEvent({ type: 'decoded', source: 'stored' });
+    return encodeSquares(await decodeLargestSquare(source, largest, queue.limits().deadlineSeconds), sides);
+  });
 }
 
-async function renderInOrder(source: Buffer, sides: readonly number[], seconds: number): Promise<SquareJpeg[]> {
-  const descending = [...new Set(sides)].sort((a, b) => b - a);
-  let current = await decodeLargestSquare(source, descending[0]!, seconds);
+/**
+ * One JPEG per requested side from the decoded pixels of the largest: the largest side is encoded
+ * as it is, each smaller one resized from those pixels in the same pipeline as its encode. So a
+ * render is one decode and one pipeline per side, the least there is (each pipeline has a fixed
+ * cost, about that of a 48 px encode); resizing 300 px pixels is a small part of it.
+ */
+export async function encodeSquares(decoded: DecodedSquare, sides: readonly number[]): Promise<SquareJpeg[]> {
   const rendered = new Map<number, { side: number; jpeg: Buffer }>();
-  for (const [i, requested] of descending.entries()) {
-    const side = Math.min(requested, current.side);
-    if (side !== current.side && descending.slice(i + 1).some((next) => next < side)) {
-      // A link in the chain: these pixels are the source of the next smaller side.
-      current = { ...current, pixels: await fromRaw(current).resize(side, side).raw().toBuffer(), side };
-    }
-    const pipeline = side === current.side ? fromRaw(current) : fromRaw(current).resize(side, side);
+  for (const requested of [...new Set(sides)].sort((a, b) => b - a)) {
+    const side = Math.min(requested, decoded.side);
+    const pipeline = side === decoded.side ? fromRaw(decoded) : fromRaw(decoded).resize(side, side);
     rendered.set(requested, { side, jpeg: await pipeline.jpeg(JPEG_OUTPUT).toBuffer() });
   }
   return sides.map((requested) => ({ requested, ...rendered.get(requested)! }));

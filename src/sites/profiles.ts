@@ -174,6 +174,18 @@ export async function markProfileChecked(db: Kysely<Database>, user: DirectoryUs
   await upsertProfile(db, user, { last_checked_at: at, exchange_sync_state: user.hasMailbox ? 1 : 0 });
 }
 
+/** A switch of pictures that has committed; the old files may still be on their way out. */
+export interface PublishedRenditions {
+  /**
+   * Settles when the files of the pictures replaced are gone; never rejects (a file that would not
+   * go is named by no row, an orphan for the sweeper). Awaited by whoever must see them gone,
+   * alongside other work: nothing reads them once the switch has committed.
+   */
+  oldFilesRemoved: Promise<void>;
+}
+
+const NOTHING_TO_REMOVE: PublishedRenditions = { oldFilesRemoved: Promise.resolve() };
+
 /**
  * Makes `jpegs` the user's S/M/L pictures. New files are written under new keys first; the profile
  * and rendition rows switch in one transaction; the old files go only after the commit. A crash at
@@ -191,7 +203,7 @@ export async function publishRenditions(
     /** The caller read the profile under the user's lock: it exists, nothing to make first. */
     hasProfile?: boolean;
   },
-): Promise<void> {
+): Promise<PublishedRenditions> {
   const generation = `${picture.at.toString(36)}-${randomBytes(4).toString('hex')}`;
   const rows = RENDITION_SIZES.map((size) => {
     const { jpeg, side } = picture.jpegs[size];
@@ -214,7 +226,7 @@ export async function publishRenditions(
     deps.faultPoint?.('before-commit');
     await switchInOneStatement(deps.db, user, rows, change);
     deps.faultPoint?.('after-commit');
-    return;
+    return NOTHING_TO_REMOVE;
   }
   const sizeOf = new Map(rows.map((row) => [row.blobKey, row.size]));
   await deps.blobs.putAll(
@@ -252,7 +264,7 @@ export async function publishRenditions(
     throw error;
   }
   deps.faultPoint?.('after-commit');
-  await deleteOld();
+  return { oldFilesRemoved: deleteOld().catch(() => {}) };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { imageRefused } from '../errors.js';
-import { makeMasterPhoto, renderSquareJpegs } from '../media/media.js';
+import { squareJpegsFromUpload } from '../media/media.js';
 import type { UserLock } from '../storage/user-lock.js';
 import { renditionSpec } from './library.js';
 import { publishRenditions, type SitesDeps } from './profiles.js';
@@ -18,11 +18,13 @@ export async function uploadSitePicture(
   user: DirectoryUser,
   upload: Buffer,
 ): Promise<void> {
-  const master = await makeMasterPhoto(upload, { maxSide: deps.sizes.L, maxBytes: SITE_PICTURE_MAX_BYTES });
-  if (!master.ok) throw imageRefused(master);
-  const [S, M, L] = await renderSquareJpegs(master.jpeg, [deps.sizes.S, deps.sizes.M, deps.sizes.L]);
+  // One decode for the three sizes: no master is kept for an upload to the sites.
+  const sides = [deps.sizes.S, deps.sizes.M, deps.sizes.L];
+  const rendered = await squareJpegsFromUpload(upload, { sides, maxBytes: SITE_PICTURE_MAX_BYTES });
+  if (!rendered.ok) throw imageRefused(rendered);
+  const [S, M, L] = rendered.renditions;
   if (!S || !M || !L) throw new Error('The renderer returned fewer renditions than asked for.');
-  await deps.lock.run(user.id, () =>
+  const published = await deps.lock.run(user.id, () =>
     publishRenditions(deps, user, {
       jpegs: { S, M, L },
       source: 'upload',
@@ -31,4 +33,5 @@ export async function uploadSitePicture(
       at: Date.now(),
     }),
   );
+  await published.oldFilesRemoved;
 }

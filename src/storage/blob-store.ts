@@ -14,7 +14,8 @@ export interface BlobStore {
   /**
    * Several blobs that belong together (a picture's S, M and L), written at once: files in
    * parallel, PostgreSQL rows in one insert, so one flush instead of one per blob. `afterEach`
-   * runs as each one is stored.
+   * runs as each one is stored. Meant for new keys: a file is written straight under its name
+   * (a key already there is replaced whole, as by `put`).
    */
   putAll(blobs: ReadonlyArray<{ key: string; bytes: Buffer }>, afterEach?: (key: string) => void): Promise<void>;
   get(key: string): Promise<Buffer | undefined>;
@@ -87,6 +88,31 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter, fil
       throw error;
     }
   }
+  /**
+   * A blob under a key nobody names yet: created straight under its name and flushed
+   * (`fdatasync`: its bytes and its size), with no file aside and no rename. Until a row names
+   * the key nothing reads it, so a crash part-way leaves an orphan for the sweeper, never a
+   * half-written picture anyone is shown. The folder is made only when the file cannot be.
+   */
+  async function putNew(key: string, bytes: Buffer): Promise<void> {
+    const file = fileOf(key);
+    let handle: fs.FileHandle;
+    try {
+      handle = await files.open(file, 'wx');
+    } catch (error) {
+      const { code } = error as NodeJS.ErrnoException;
+      if (code === 'EEXIST') return put(key, bytes);
+      if (code !== 'ENOENT') throw error;
+      await files.mkdir(path.dirname(file), { recursive: true });
+      handle = await files.open(file, 'wx');
+    }
+    try {
+      await handle.writeFile(bytes);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
   async function deleteFiles(keys: readonly string[]): Promise<void> {
     await Promise.all(keys.map((key) => files.rm(fileOf(key), { force: true })));
   }
@@ -96,13 +122,14 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter, fil
     async putAll(blobs, afterEach) {
       const results = await Promise.allSettled(
         blobs.map(async ({ key, bytes }) => {
-          await put(key, bytes);
+          await putNew(key, bytes);
           afterEach?.(key);
         }),
       );
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) {
-        // The set is written whole or not at all: the ones that made it belong to nobody.
+        // The set is written whole or not at all: the ones that made it (or got part of the way)
+        // belong to nobody.
         await deleteFiles(blobs.map((b) => b.key)).catch(() => {});
         throw failed.reason;
       }

@@ -52,6 +52,8 @@ type Decision = {
   mailEtag: string | null;
   /** When the sites were found in step: the "checked" time, written with the attempt in one commit. */
   checkedAt?: number;
+  /** After a switch of pictures: the old files' removal, which goes on while the attempt is recorded. */
+  oldFilesRemoved?: Promise<void>;
 };
 
 /** What the sites need: nothing more (a decision), the placeholder, or new renditions. */
@@ -162,7 +164,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     if (!small || !medium || !large) throw new Error('The renderer returned fewer renditions than asked for.');
     deps.metrics.renders.inc({ source: 'mail' });
     deps.faultPoint?.('after-render');
-    await publishRenditions(deps, user, {
+    const published = await publishRenditions(deps, user, {
       jpegs: { S: small, M: medium, L: large },
       source: 'mail',
       syncedEtag: mail.etag,
@@ -175,6 +177,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       etagBefore: needed.etagBefore,
       etagAfter: mail.etag,
       mailEtag: mail.etag,
+      oldFilesRemoved: published.oldFilesRemoved,
     } satisfies Decision;
   }
 
@@ -223,7 +226,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       }
       const durationMs = performance.now() - started;
       const { checkedAt } = decision;
-      const attemptId = await recordAttempt(
+      const recorded = recordAttempt(
         deps.db,
         {
           userId: user.id,
@@ -239,6 +242,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         deps.settings().errorBackoffSeconds * 1000,
         checkedAt === undefined ? undefined : { at: checkedAt, exchangeSyncState: user.hasMailbox ? 1 : 0 },
       );
+      const [attemptId] = await Promise.all([recorded, decision.oldFilesRemoved]);
       deps.metrics.syncs.inc({ trigger, outcome: decision.outcome });
       deps.metrics.syncSeconds.observe({ outcome: decision.outcome }, durationMs / 1000);
       return {

@@ -1,7 +1,9 @@
 import type { TenantState } from '../../m365/model.js';
-import { TENANT_STATES } from '../../m365/model.js';
+import { DETAILED_REASONS, TENANT_STATES } from '../../m365/model.js';
 import type { Scan } from '../../m365/scans.js';
 import type { TenantUsersPage, TenantUsersQuery } from '../../m365/tenant-view.js';
+import type { TenantUserRecord } from '../../m365/users.js';
+import type { MessageKey } from '../../web/messages/en.js';
 import type { SyncOutcome } from '../../sync/history.js';
 import { OUT_OF_STEP_STATES } from '../../sync/state.js';
 import { adminPage, formatTime, NoticeBox, waited, type ConsoleContext, type Notice } from './console.js';
@@ -91,6 +93,27 @@ function ScanStatus({
       )}
       <p class="hint">{schedule}</p>
     </>
+  );
+}
+
+/**
+ * Why the user is in their state, in the reader's language; where the reason has a technical
+ * detail (an error, what could not be read), the stored sentence is one click away.
+ */
+function Reason({ context, user }: { context: ConsoleContext; user: TenantUserRecord }) {
+  const { t } = context;
+  const code = user.stateReasonCode;
+  if (code === null) return <span class="muted">{user.stateReason ?? ''}</span>;
+  return (
+    <div class="reason" data-reason={code}>
+      <span class="muted">{t(`admin.tenant.reason.${code}` as MessageKey)}</span>
+      {DETAILED_REASONS.has(code) && user.stateReason && (
+        <details>
+          <summary>{t('admin.syncError.details')}</summary>
+          <code>{user.stateReason}</code>
+        </details>
+      )}
+    </div>
   );
 }
 
@@ -194,7 +217,9 @@ export function tenantPage(
                   <StateBadge context={context} state={u.state ?? 'unknown'} />
                 </td>
                 <td title={formatTime(context, u.stateSince)}>{waited(context, u.stateSince)}</td>
-                <td class="muted">{u.stateReason ?? ''}</td>
+                <td>
+                  <Reason context={context} user={u} />
+                </td>
                 <td>
                   <Etag context={context} value={u.exchangeEtag || null} />
                 </td>

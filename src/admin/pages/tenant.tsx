@@ -7,7 +7,8 @@ import type { MessageKey } from '../../web/messages/en.js';
 import type { SyncOutcome } from '../../sync/history.js';
 import { OUT_OF_STEP_STATES } from '../../sync/state.js';
 import { adminPage, formatTime, NoticeBox, waited, type ConsoleContext, type Notice } from './console.js';
-import { Etag, OutcomeBadge, StateBadge, stateLabel, SyncError } from './words.js';
+import { FilterForm } from './filters.js';
+import { Etag, OutcomeBadge, StateBadge, SyncError } from './words.js';
 
 // Connect mode's view of the Microsoft 365 tenant: the last scan (its progress and what it cost),
 // the users per state, and every user with their state, filtered and searched like the users page,
@@ -169,27 +170,13 @@ export function tenantPage(
         <p class="hint">{t('admin.tenant.syncOff')}</p>
       )}
       <h2>{t('admin.users.title')}</h2>
-      <form method="get" action="/admin/tenant" class="filters">
-        <div>
-          <label for="search">{t('admin.users.search')}</label>
-          <input id="search" name="search" type="search" value={query.search ?? ''} aria-describedby="search-hint" />
-          <p class="hint" id="search-hint">
-            {t('admin.users.searchHint')}
-          </p>
-        </div>
-        <div>
-          <label for="state">{t('admin.users.state')}</label>
-          <select id="state" name="state">
-            <option value="">{t('admin.users.anyState')}</option>
-            {TENANT_STATES.map((s) => (
-              <option value={s} selected={query.state === s}>
-                {stateLabel(t, s)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <button type="submit">{t('admin.users.filter')}</button>
-      </form>
+      <FilterForm
+        context={context}
+        action="/admin/tenant"
+        states={TENANT_STATES}
+        search={query.search}
+        state={query.state}
+      />
       {view.page.users.length === 0 ? (
         <p>{t('admin.users.empty')}</p>
       ) : (

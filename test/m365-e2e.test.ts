@@ -83,7 +83,7 @@ describe('connect mode against photosync playing the tenant', () => {
         const url = await tenant.connect(app, { [setting]: wrong }).m365(['check']);
         expect(url.code, url.stdout + url.stderr).toBe(1);
         const lines = checkLines(url.stdout);
-        expect(lines[check], url.stdout).toMatch(new RegExp(`^✗ .*(Check|Set) ${setting}\\b`));
+        expect(lines[check], url.stdout).toMatch(new RegExp(`^✗ .*(check|set) ${setting}\\b`, 'i'));
         const failed = Object.entries(lines).filter(([, line]) => line.startsWith('✗'));
         expect(
           failed.map(([name]) => name),

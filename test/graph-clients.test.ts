@@ -115,6 +115,52 @@ describeEachDialect('Graph as clients call it', (dialect) => {
     expect(ownOnly.json().error.code).toBe('Authorization_RequestDenied');
   });
 
+  it('/users with $count=true: @odata.count on every page as an advanced query, in a batch too', async () => {
+    const query = `$top=2&$select=id&$count=true&$filter=${encodeURIComponent("startswith(userPrincipalName,'page')")}`;
+    // Without ConsistencyLevel: eventual, $count is refused as Graph refuses it.
+    const plain = await get(`/v1.0/users?${query}`, reader);
+    expect(plain.statusCode).toBe(400);
+    expect(plain.json().error.code).toBe('BadRequest');
+    const eventual = { consistencylevel: 'eventual' };
+    const first = await get(`/v1.0/users?${query}`, reader, eventual);
+    expect(first.statusCode).toBe(200);
+    const body = first.json() as { '@odata.count': number; '@odata.nextLink': string; value: unknown[] };
+    expect(body['@odata.count']).toBe(5);
+    expect(body.value).toHaveLength(2);
+    // The next link keeps the count: it is an advanced query as well, answered only with the header.
+    const next = new URL(body['@odata.nextLink']);
+    expect(next.searchParams.get('$count')).toBe('true');
+    expect((await get(next.pathname + next.search, reader)).statusCode).toBe(400);
+    const second = await get(next.pathname + next.search, reader, eventual);
+    expect(second.json()['@odata.count']).toBe(5);
+    for (const value of ['yes', '1']) {
+      expect((await get(`/v1.0/users?$count=${value}`, reader, eventual)).statusCode, value).toBe(400);
+    }
+    expect((await get('/v1.0/users?$count=false', reader)).json()).not.toHaveProperty('@odata.count');
+
+    // Inside a batch, with its headers, as Microsoft's own batching example lists users.
+    const batch = await app.inject({
+      method: 'POST',
+      url: '/v1.0/$batch',
+      headers: { ...bearer(reader), 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        requests: [
+          { id: 'page', method: 'GET', url: next.pathname.replace(/^\/v1\.0/, '') + next.search, headers: eventual },
+          { id: 'plain', method: 'GET', url: `/users?${query}` },
+        ],
+      }),
+    });
+    expect(batch.statusCode).toBe(200);
+    const [page, refused] = batch.json().responses as Array<{
+      id: string;
+      status: number;
+      body: { value?: unknown[] };
+    }>;
+    expect(page).toMatchObject({ id: 'page', status: 200, body: { '@odata.count': 5 } });
+    expect(page!.body.value).toHaveLength(2);
+    expect(refused).toMatchObject({ id: 'plain', status: 400 });
+  });
+
   it('$batch: up to 20 requests, dependsOn, binary bodies as base64 both ways', async () => {
     const batch = (token: string, requests: unknown[]) =>
       app.inject({

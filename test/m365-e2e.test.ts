@@ -227,3 +227,60 @@ describe('connect mode against a tenant that throttles', () => {
     expect(await tenant.metric('photosync_graph_throttled_total')).toBeGreaterThan(0);
   });
 });
+
+describe('connect mode against a tenant of more than one listing page', () => {
+  let tenant: M365Tenant;
+  let connect: ConnectMode;
+  // The demo organisation's 6 users (lee without a mailbox) and 1,193 more with one: the listing
+  // (999 users a page, by UPN) is the 6 and 993 of them, then the last 200.
+  const extra = 1193;
+  beforeAll(async () => {
+    tenant = await startM365Tenant();
+    const csv = path.join(tenant.store.dataDir, 'people.csv');
+    fs.writeFileSync(
+      csv,
+      Array.from(
+        { length: extra },
+        (_, i) => `person${String(i).padStart(4, '0')}@contoso.com,Person ${i},,true,false`,
+      ).join('\n'),
+    );
+    expect((await tenant.cli(['users', 'import', csv])).code).toBe(0);
+    connect = tenant.connect(await tenant.registerApp());
+  }, 120_000);
+  afterAll(async () => {
+    await tenant?.stop();
+  });
+
+  it(
+    'counts the Graph requests of an unchanged rescan: the first page alone, everything else in batches of 20',
+    {
+      timeout: 240_000,
+    },
+    async () => {
+      const first = await connect.m365(['scan', '--json']);
+      expect(first.code, first.stderr).toBe(0);
+      expect(Object.keys(statesOf(first.stdout))).toHaveLength(6 + extra);
+
+      const again = await connect.m365(['scan', '--json']);
+      expect(again.code, again.stderr).toBe(0);
+      const body = JSON.parse(again.stdout) as {
+        resumed: boolean;
+        scan: { graphRequests: number; usersTotal: number };
+      };
+      expect(body.resumed).toBe(false);
+      // The total for the progress bar came with the first page (@odata.count), not from /users/$count.
+      expect(body.scan.usersTotal).toBe(6 + extra);
+      expect(statesOf(again.stdout)).toMatchObject({
+        'jane@contoso.com': 'never_synced',
+        'lee@contoso.com': 'no_mailbox',
+      });
+      // Page 1 on its own (1); its 998 users with a mailbox and page 2 in ceil(999 / 20) = 50 batches;
+      // page 2's 200 users in 10 more: 61 requests for 1,199 users. /users/$count and a request of
+      // its own for page 2 would make 63.
+      const page1Mailboxes = 5 + 993;
+      const page2Mailboxes = extra - 993;
+      expect(body.scan.graphRequests).toBe(1 + Math.ceil((page1Mailboxes + 1) / 20) + Math.ceil(page2Mailboxes / 20));
+      expect(body.scan.graphRequests).toBe(61);
+    },
+  );
+});

@@ -52,7 +52,7 @@ describeEachDialect('several processes on one database', (dialect) => {
         expect(await services.blobs.get(rendition!.blobKey)).toBeDefined();
       }
     }
-  });
+  }, 180_000); // three processes, each starting tsx and rendering 36 pictures
 });
 
 describeEachDialect('serving while other processes sync', (dialect) => {
@@ -85,5 +85,5 @@ describeEachDialect('serving while other processes sync', (dialect) => {
     await Promise.all([changing, ...looking]);
     expect([...statuses.keys()]).toEqual([200]);
     expect(statuses.get(200)).toBeGreaterThan(30);
-  });
+  }, 180_000); // two processes, each starting tsx and rendering 36 pictures
 });

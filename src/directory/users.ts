@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SelectQueryBuilder } from 'kysely';
+import type { Expression, ExpressionBuilder, SelectQueryBuilder, SqlBool } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
 import { conflict, invalidInput } from '../errors.js';
 import { MIN_PASSWORD_LENGTH, hashPassword, passwordMatches } from './passwords.js';
@@ -112,11 +112,14 @@ export async function findUserById(db: Db, id: string): Promise<DirectoryUser | 
   return row && toUser(row);
 }
 
-export async function countUsers(db: Db): Promise<number> {
-  const row = await db
-    .selectFrom('directory_users')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
+/** How many users the directory has (those matching `where`, when given). */
+export async function countUsers(
+  db: Db,
+  where?: (eb: ExpressionBuilder<Database, 'directory_users'>) => Expression<SqlBool>,
+): Promise<number> {
+  let query = db.selectFrom('directory_users');
+  if (where) query = query.where(where);
+  const row = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
 }
 

@@ -19,7 +19,7 @@ import { parseFilter, parseSelect, userResource } from './users.js';
 /** Graph's default and largest page of /users. */
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 999;
-const LIST_OPTIONS = ['$select', '$filter', '$top', '$skiptoken'];
+const LIST_OPTIONS = ['$select', '$filter', '$top', '$skiptoken', '$count'];
 
 // What Graph's routes do, one named handler per route. `id` is the user the path names
 // (/users/{id | userPrincipalName}), or undefined for /me: the caller. A user's photo is the
@@ -38,6 +38,16 @@ const availableSides = (photo: GraphPhoto): number[] => GRAPH_PHOTO_SIDES.filter
 const sizeEtag = (photo: GraphPhoto, side: number) => (side === photo.side ? photo.etag : `${photo.etag}-${side}`);
 
 const UPLOAD_TYPES = ['image/jpeg', 'image/jpg', 'image/png', 'image/gif', 'image/webp', 'application/octet-stream'];
+
+/** Graph's advanced queries ($count among them) need ConsistencyLevel: eventual. */
+function requireEventualConsistency(request: FastifyRequest): void {
+  if (String(request.headers.consistencylevel ?? '').toLowerCase() !== 'eventual') {
+    throw invalidInput(
+      'Count is not currently supported without the ConsistencyLevel: eventual header (an advanced query).',
+      'invalid_request',
+    );
+  }
+}
 
 export function graphHandlers(services: Services) {
   /** The user each upload is for, settled before its body was read. */
@@ -125,16 +135,15 @@ export function graphHandlers(services: Services) {
     async usersCount(request: FastifyRequest, reply: FastifyReply) {
       const principal = principalOf(request);
       if (!READ_ANYONE_SCOPES.some((scope) => principal.scopes.has(scope))) throw graphErrors.profileDenied();
-      if (String(request.headers.consistencylevel ?? '').toLowerCase() !== 'eventual') {
-        throw invalidInput(
-          'Count is not currently supported without the ConsistencyLevel: eventual header (an advanced query).',
-          'invalid_request',
-        );
-      }
+      requireEventualConsistency(request);
       return reply.type('text/plain').send(String(await countUsers(services.database.db)));
     },
 
-    /** GET /users: a page of users, with $select, $filter, $top and @odata.nextLink. */
+    /**
+     * GET /users: a page of users, with $select, $filter, $top and @odata.nextLink; with $count=true
+     * (an advanced query, ConsistencyLevel: eventual) also @odata.count, the number of users the
+     * filter matches on every page, as Graph's advanced queries answer.
+     */
     async users(request: FastifyRequest) {
       const principal = principalOf(request);
       if (!READ_ANYONE_SCOPES.some((scope) => principal.scopes.has(scope))) throw graphErrors.profileDenied();
@@ -155,6 +164,12 @@ export function graphHandlers(services: Services) {
           'invalid_request',
         );
       }
+      const countText = option('$count');
+      if (countText !== undefined && !/^(?:true|false)$/i.test(countText)) {
+        throw invalidInput(`Invalid $count value '${countText}': use true or false.`, 'invalid_request');
+      }
+      const withCount = countText?.toLowerCase() === 'true';
+      if (withCount) requireEventualConsistency(request);
       const select = option('$select');
       const filterText = option('$filter');
       const filter = filterText === undefined ? undefined : parseFilter(filterText);
@@ -174,6 +189,7 @@ export function graphHandlers(services: Services) {
       const page = rows.slice(0, top);
       const body: Record<string, unknown> = {
         '@odata.context': context(select ? `users(${parseSelect(select).join(',')})` : 'users'),
+        ...(withCount ? { '@odata.count': await countUsers(db, filter) } : {}),
         value: page.map((user) => userResource(user, select)),
       };
       if (rows.length > top) {
@@ -181,6 +197,7 @@ export function graphHandlers(services: Services) {
         if (select !== undefined) next.set('$select', select);
         if (filterText !== undefined) next.set('$filter', filterText);
         if (option('$top') !== undefined) next.set('$top', String(top));
+        if (withCount) next.set('$count', 'true');
         next.set('$skiptoken', Buffer.from(page[page.length - 1]!.upn).toString('base64url'));
         body['@odata.nextLink'] = `${services.config.publicUrl}/v1.0/users?${next.toString().replace(/\+/g, '%20')}`;
       }

@@ -55,7 +55,8 @@ export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 
 export const usersList = {
   tags: ['graph'],
-  summary: 'List users: $select, $filter (eq, startswith), $top (1–999, default 100), @odata.nextLink',
+  summary:
+    'List users: $select, $filter (eq, startswith), $top (1–999, default 100), $count (with ConsistencyLevel: eventual), @odata.nextLink',
   description:
     "$filter: userPrincipalName, mail, displayName, givenName or surname, with eq 'value' or startswith(property,'value'), " +
     'joined by and or by or. Needs User.ReadBasic.All, User.Read.All, ProfilePhoto.Read.All or ProfilePhoto.ReadWrite.All.',
@@ -65,6 +66,7 @@ export const usersList = {
       $filter: Type.Optional(Type.String({ maxLength: 1000 })),
       $top: Type.Optional(Type.String({ maxLength: 10 })),
       $skiptoken: Type.Optional(Type.String({ maxLength: 400 })),
+      $count: Type.Optional(Type.String({ maxLength: 10 })),
     },
     { additionalProperties: true },
   ),
@@ -72,6 +74,7 @@ export const usersList = {
     200: Type.Object({
       '@odata.context': Type.String(),
       '@odata.nextLink': Type.Optional(Type.String()),
+      '@odata.count': Type.Optional(Type.Integer()),
       value: Type.Array(Type.Object(UserProperties)),
     }),
     ...graphErrorResponses,

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { exchangePhotoFromResponse, firstUsersPage, graphError, hasExchangeMailbox } from './graph.js';
+import {
+  exchangePhotoFromResponse,
+  firstUsersPage,
+  graphError,
+  hasExchangeMailbox,
+  USERS_PAGE_REQUEST_ID,
+  usersPageFrom,
+  usersPageRequest,
+} from './graph.js';
 
 // Shapes as Microsoft documents them:
 // https://learn.microsoft.com/graph/api/profilephoto-get (metadata, the 1×1 answer, 404 when there is no photo)
@@ -81,10 +89,49 @@ describe('hasExchangeMailbox', () => {
 });
 
 describe('graph requests', () => {
-  it('lists users with only the properties connect mode needs, in Graph’s largest pages', () => {
+  it('lists users with only the properties connect mode needs, in Graph’s largest pages, counted', () => {
     expect(firstUsersPage('https://graph.microsoft.com')).toBe(
-      'https://graph.microsoft.com/v1.0/users?$select=id,userPrincipalName,displayName,accountEnabled,provisionedPlans&$top=999',
+      'https://graph.microsoft.com/v1.0/users?$select=id,userPrincipalName,displayName,accountEnabled,provisionedPlans&$top=999&$count=true',
     );
+    expect(firstUsersPage('https://graph.microsoft.com', false)).not.toMatch(/\$count/);
+  });
+
+  it('sends a next page inside a batch, relative to the version root, still as an advanced query', () => {
+    const link =
+      'https://graph.microsoft.com/v1.0/users?%24select=id%2CuserPrincipalName&%24top=999&%24count=true&%24skiptoken=X1';
+    expect(usersPageRequest('https://graph.microsoft.com', link)).toEqual({
+      id: USERS_PAGE_REQUEST_ID,
+      method: 'GET',
+      url: '/users?%24select=id%2CuserPrincipalName&%24top=999&%24count=true&%24skiptoken=X1',
+      headers: { ConsistencyLevel: 'eventual' },
+    });
+    expect(
+      usersPageRequest('https://graph.microsoft.com', 'https://graph.microsoft.com/v1.0/users?$skiptoken=X1'),
+    ).toEqual({
+      id: USERS_PAGE_REQUEST_ID,
+      method: 'GET',
+      url: '/users?$skiptoken=X1',
+    });
+    // A link on another host or version is asked for on its own, never through this Graph's batch.
+    expect(usersPageRequest('https://graph.microsoft.com', 'https://graph.microsoft.us/v1.0/users?$skiptoken=X1')).toBe(
+      undefined,
+    );
+    expect(usersPageRequest('https://graph.microsoft.com', 'https://graph.microsoft.com/beta/users')).toBe(undefined);
+  });
+
+  it('reads a page of the listing with its count, from a response or a batch answer', () => {
+    const page = usersPageFrom(200, {
+      '@odata.count': 1200,
+      '@odata.nextLink': 'https://graph.microsoft.com/v1.0/users?$skiptoken=X1',
+      value: [{ id: 'ABC', userPrincipalName: 'Jane@Contoso.com', displayName: 'Jane', accountEnabled: true }],
+    });
+    expect(page).toEqual({
+      users: [{ id: 'abc', upn: 'jane@contoso.com', displayName: 'Jane', accountEnabled: true, hasMailbox: null }],
+      nextLink: 'https://graph.microsoft.com/v1.0/users?$skiptoken=X1',
+      count: 1200,
+    });
+    expect(usersPageFrom(200, { value: [] })).toEqual({ users: [], nextLink: null, count: null });
+    expect(() => usersPageFrom(400, { error: { code: 'Request_BadRequest', message: 'no' } })).toThrow(/400/);
   });
 
   it('reads Graph’s error envelope and drops credentials from its text', () => {

@@ -66,22 +66,79 @@ export interface UsersPage {
   users: TenantUser[];
   /** The next page's URL, or null after the last page. */
   nextLink: string | null;
+  /** `@odata.count`: the tenant's number of users, when the listing asked for it and Graph said. */
+  count: number | null;
 }
 
-/** The first page's URL; later pages come from `@odata.nextLink`. */
-export function firstUsersPage(graphUrl: string): string {
-  return `${graphUrl}/v1.0/users?$select=${USER_FIELDS}&$top=${USERS_PAGE_SIZE}`;
+/**
+ * The first page's URL; later pages come from `@odata.nextLink`. With `count`, the page also
+ * carries the number of users (`$count=true`, an advanced query: it needs `ConsistencyLevel:
+ * eventual`, https://learn.microsoft.com/graph/aad-advanced-queries), so no `/users/$count` of its own.
+ */
+export function firstUsersPage(graphUrl: string, count = true): string {
+  return `${graphUrl}/v1.0/users?$select=${USER_FIELDS}&$top=${USERS_PAGE_SIZE}${count ? '&$count=true' : ''}`;
+}
+
+/**
+ * A listing URL that asks for `$count` (its next links too, which keep the query) is an advanced
+ * query and is sent with `ConsistencyLevel: eventual`.
+ */
+function listingHeaders(url: string): Record<string, string> {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    return {};
+  }
+  const counted = [...params].some(([key, value]) => key.toLowerCase() === '$count' && value.toLowerCase() === 'true');
+  return counted ? { ConsistencyLevel: 'eventual' } : {};
 }
 
 export async function listUsersPage(http: TenantHttp, url: string): Promise<UsersPage> {
-  const response = await http.request('graph', url);
-  const body = await readJson(response);
-  if (!response.ok) throw graphFailure('Listing users failed', graphError(response.status, body));
-  const page = body as { value?: unknown; '@odata.nextLink'?: unknown };
-  if (!Array.isArray(page.value))
+  const response = await http.request('graph', url, { headers: listingHeaders(url) });
+  return usersPageFrom(response.status, await readJson(response));
+}
+
+/** A listing answer (a response of its own or a batch sub-response) as a page; throws Graph's error. */
+export function usersPageFrom(status: number, body: unknown): UsersPage {
+  if (status < 200 || status >= 300) throw graphFailure('Listing users failed', graphError(status, body));
+  const page = body as { value?: unknown; '@odata.nextLink'?: unknown; '@odata.count'?: unknown } | null;
+  if (!Array.isArray(page?.value))
     throw tenantError('unexpected', 'Graph answered the user listing without a "value" list.');
   const nextLink = typeof page['@odata.nextLink'] === 'string' ? page['@odata.nextLink'] : null;
-  return { users: page.value.flatMap(toTenantUser), nextLink };
+  const count = page['@odata.count'];
+  return {
+    users: page.value.flatMap(toTenantUser),
+    nextLink,
+    count: typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : null,
+  };
+}
+
+/** The id of the listing's next page when it travels in a batch (user ids are GUIDs, never this). */
+export const USERS_PAGE_REQUEST_ID = 'users-next-page';
+
+/**
+ * A page of the listing as a batch sub-request: its URL relative to the version root, as every
+ * request in a batch is (https://learn.microsoft.com/graph/json-batching). Undefined when the link
+ * is not on this Graph's v1.0 root, which a batch sent there could not reach.
+ */
+export function usersPageRequest(graphUrl: string, link: string): BatchRequest | undefined {
+  let url: URL;
+  let root: URL;
+  try {
+    url = new URL(link);
+    root = new URL(graphUrl);
+  } catch {
+    return undefined;
+  }
+  if (url.origin !== root.origin || !url.pathname.startsWith('/v1.0/')) return undefined;
+  const headers = listingHeaders(link);
+  return {
+    id: USERS_PAGE_REQUEST_ID,
+    method: 'GET',
+    url: `${url.pathname.slice('/v1.0'.length)}${url.search}`,
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+  };
 }
 
 function toTenantUser(raw: unknown): TenantUser[] {
@@ -119,19 +176,6 @@ export function hasExchangeMailbox(plans: unknown): boolean | null {
       plan.capabilityStatus.toLowerCase() === 'enabled'
     );
   });
-}
-
-/** The tenant's number of users for a progress bar (needs `ConsistencyLevel: eventual`); null when Graph will not say. */
-export async function countUsers(http: TenantHttp, graphUrl: string): Promise<number | null> {
-  try {
-    const response = await http.request('graph', `${graphUrl}/v1.0/users/$count`, {
-      headers: { ConsistencyLevel: 'eventual', accept: 'text/plain' },
-    });
-    const text = (await response.text()).trim();
-    return response.ok && /^\d+$/.test(text) ? Number(text) : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The batch sub-request for a user's photo metadata. */

@@ -10,12 +10,15 @@ import { mapLimit } from './concurrency.js';
 import type { M365Connection } from './connection.js';
 import { describeError, isTenantError } from './errors.js';
 import {
-  countUsers,
   exchangePhotoFrom,
   firstUsersPage,
   graphBatchSender,
   listUsersPage,
   photoMetadataRequest,
+  USERS_PAGE_REQUEST_ID,
+  usersPageFrom,
+  usersPageRequest,
+  type UsersPage,
 } from './graph.js';
 import type { ExchangePhoto, ProfilePicture, TenantState, TenantUser } from './model.js';
 import {
@@ -23,6 +26,7 @@ import {
   finishPage,
   finishScan,
   getScan,
+  recordUsersTotal,
   releaseScan,
   saveScanChunk,
   scanSummary,
@@ -33,10 +37,12 @@ import { readProfilePicture } from './sharepoint.js';
 import { getTenantUsers, usersDoneInScan, type ScannedUser, type TenantUserRecord } from './users.js';
 
 // A scan reads every user of the tenant and decides their state, page by page of the Graph user
-// listing (999 users), in slices of 100: the slice's photo metadata in JSON batches of 20, its
-// profiles from SharePoint, a picture comparison only where nothing is known, then one commit of
-// the slice with the scan's counters. Interrupted anywhere, it continues at its page, skipping the
-// users already written.
+// listing (999 users), in slices of 100: the page's photo metadata in JSON batches of 20, each
+// slice's profiles from SharePoint, a picture comparison only where nothing is known, then one
+// commit of the slice with the scan's counters. The listing's next page travels in the same
+// batches as the photo metadata (a batch holds any 20 requests), and the first page carries the
+// number of users (`@odata.count`): besides the batches, a scan makes one Graph request of its own.
+// Interrupted anywhere, it continues at its page, skipping the users already written.
 
 export interface ScanProgress {
   done: number;
@@ -81,7 +87,8 @@ export async function scanTenant(
   const before = { graph: requests.graph, sharePoint: requests.mysite + requests.admin };
   let imageBytes = 0;
 
-  const claim = await claimScan(db, lease(), () => countUsers(http, settings.graphUrl));
+  // The total comes with the listing's first page.
+  const claim = await claimScan(db, lease(), async () => null);
   if (claim.kind === 'busy') {
     throw conflict(
       `Another process is scanning the tenant (scan ${claim.scan.id}, started ${new Date(claim.scan.startedAt).toISOString()}, ` +
@@ -91,8 +98,8 @@ export async function scanTenant(
   }
   const scan = claim.scan;
   let done = scan.usersDone;
-  const progress = () =>
-    options.onProgress?.({ done, total: scan.usersTotal, throttledMs: connection.throttled.totalMs });
+  let total = scan.usersTotal;
+  const progress = () => options.onProgress?.({ done, total, throttledMs: connection.throttled.totalMs });
   progress();
 
   // Graph requests (the count above included) go into the scan at each commit, as made since the last.
@@ -107,22 +114,42 @@ export async function scanTenant(
   try {
     let link = scan.pageLink ?? firstUsersPage(settings.graphUrl);
     let resumedLink = scan.pageLink !== null;
+    /** The page at `link` when it came in the previous page's batches. */
+    let prefetched: UsersPage | undefined;
     for (;;) {
-      let page;
-      try {
-        page = await listUsersPage(http, link);
-      } catch (error) {
-        // A page link kept from an earlier run may have expired; the users already written are
-        // skipped anyway, so starting the listing again loses nothing.
-        if (!resumedLink || !isTenantError(error) || error.problem !== 'unexpected') throw error;
-        connection.log.warn(
-          `The saved page of the user listing is no longer valid (${describeError(error)}); listing from the start.`,
-        );
-        link = firstUsersPage(settings.graphUrl);
-        resumedLink = false;
-        continue;
+      let page = prefetched;
+      prefetched = undefined;
+      if (!page) {
+        try {
+          page = await listUsersPage(http, link);
+        } catch (error) {
+          if (!isTenantError(error) || error.problem !== 'unexpected') throw error;
+          if (resumedLink) {
+            // A page link kept from an earlier run may have expired; the users already written are
+            // skipped anyway, so starting the listing again loses nothing.
+            connection.log.warn(
+              `The saved page of the user listing is no longer valid (${describeError(error)}); listing from the start.`,
+            );
+            link = firstUsersPage(settings.graphUrl);
+            resumedLink = false;
+            continue;
+          }
+          if (link === firstUsersPage(settings.graphUrl)) {
+            // A tenant that refuses the count (an advanced query; Azure AD B2C has none) is listed
+            // without it: only the progress bar's total is lost.
+            connection.log.warn(`Graph refused the user count (${describeError(error)}); listing without it.`);
+            link = firstUsersPage(settings.graphUrl, false);
+            continue;
+          }
+          throw error;
+        }
       }
       resumedLink = false;
+      if (page.count !== null && page.count !== total) {
+        total = page.count;
+        await recordUsersTotal(db, scan.id, lease(), total);
+        progress();
+      }
       const written = await usersDoneInScan(
         db,
         scan.id,
@@ -130,11 +157,13 @@ export async function scanTenant(
       );
       const todo = page.users.filter((u) => !written.has(u.id));
       // The page's photo metadata first, in full batches of 20 across the whole page (per slice,
-      // each slice's last batch would go out part-empty: 5 % more Graph requests).
-      const photos = await readExchangePhotos(connection, todo, options);
+      // each slice's last batch would go out part-empty: 5 % more Graph requests), with the next
+      // page of the listing in one of them.
+      const read = await readExchangePhotos(connection, todo, page.nextLink, options);
+      prefetched = read.nextPage;
       for (let i = 0; i < todo.length; i += sliceSize) {
         const slice = todo.slice(i, i + sliceSize);
-        const result = await scanSlice(connection, db, slice, photos, options);
+        const result = await scanSlice(connection, db, slice, read.photos, options);
         imageBytes += result.imageBytes;
         await saveScanChunk(db, scan.id, lease(), result.users, {
           graphRequests: graphSinceLastCommit(),
@@ -167,18 +196,24 @@ interface SliceResult {
   imageBytes: number;
 }
 
-/** Each user's Exchange photo metadata, in JSON batches of 20. */
+/**
+ * Each user's Exchange photo metadata, in JSON batches of 20, and the listing's page at `nextLink`
+ * as one more request in them. `nextPage` is undefined when that page could not come this way (a
+ * link on another host, or no usable answer after the retries): the scan then asks for it alone.
+ */
 async function readExchangePhotos(
   connection: M365Connection,
   users: readonly TenantUser[],
+  nextLink: string | null,
   options: ScanOptions,
-): Promise<Map<string, ExchangePhoto>> {
+): Promise<{ photos: Map<string, ExchangePhoto>; nextPage: UsersPage | undefined }> {
   const { clock, http, settings } = connection;
   // Users the listing says have no Exchange mailbox are never asked for a photo: Graph would
   // answer with their Entra ID photo, which the sites must never take.
   const asked = users.filter((u) => u.hasMailbox !== false);
+  const pageRequest = nextLink === null ? undefined : usersPageRequest(settings.graphUrl, nextLink);
   const batch = await runBatched(
-    asked.map((u) => photoMetadataRequest(u.id)),
+    [...(pageRequest ? [pageRequest] : []), ...asked.map((u) => photoMetadataRequest(u.id))],
     graphBatchSender(http, settings.graphUrl, clock.now),
     {
       clock,
@@ -190,12 +225,22 @@ async function readExchangePhotos(
       },
     },
   );
-  return new Map<string, ExchangePhoto>(
+  let nextPage: UsersPage | undefined;
+  const listed = batch.results.get(USERS_PAGE_REQUEST_ID);
+  if (listed?.kind === 'answered') {
+    try {
+      nextPage = usersPageFrom(listed.response.status, listed.response.body);
+    } catch (error) {
+      connection.log.warn(`The next page of the user listing came back unusable in a batch (${describeError(error)}).`);
+    }
+  }
+  const photos = new Map<string, ExchangePhoto>(
     users.map((u) => [
       u.id,
       u.hasMailbox === false ? { kind: 'no_mailbox' } : exchangePhotoFrom(batch.results.get(u.id)),
     ]),
   );
+  return { photos, nextPage };
 }
 
 /** Reads the profiles of one slice of users and decides their states; nothing is written here. */

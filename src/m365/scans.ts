@@ -183,6 +183,19 @@ export async function saveScanChunk(
   });
 }
 
+/** The tenant's number of users, as the listing said it, for the progress bar. */
+export async function recordUsersTotal(
+  db: Kysely<Database>,
+  scanId: string,
+  lease: Lease,
+  usersTotal: number,
+): Promise<void> {
+  const set = await heldScan(db, scanId, lease.holder)
+    .set({ users_total: usersTotal, lease_until: lease.now + lease.leaseMs })
+    .executeTakeFirst();
+  if (Number(set.numUpdatedRows) !== 1) throw new LeaseLostError();
+}
+
 /** Moves the scan's cursor past a finished page (null = that was the last page). */
 export async function finishPage(
   db: Kysely<Database>,

@@ -69,6 +69,8 @@ async function scan(
   let bar: ReturnType<typeof createProgress> | undefined;
   const report = await scanTenant(connection, services.database.db, {
     onProgress: ({ done, total }) => {
+      // The total comes with the listing's first page: no bar before it (nor without it, a bar of 0).
+      if (total === null && done === 0) return;
       bar ??= createProgress(total ?? 0, 'Scanning the tenant', progress);
       bar.update(total === null ? done : Math.min(done, total));
     },

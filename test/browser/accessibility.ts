@@ -277,72 +277,81 @@ async function serve(services: Services): Promise<{ app: App; base: string }> {
   return { app, base: `http://127.0.0.1:${address.port}` };
 }
 
-const SCREENS = [
-  { locale: 'en-GB', lang: 'en', width: 1366 },
-  { locale: 'en-GB', lang: 'en', width: 360 },
-  { locale: 'et-EE', lang: 'et', width: 1366 },
-  { locale: 'et-EE', lang: 'et', width: 360 },
-];
+export interface Screen {
+  locale: string;
+  lang: 'en' | 'et';
+  width: number;
+}
 
-// A shared machine can be slow: generous limits, not timing assertions.
-describe.skipIf(chromiumMissing())('accessibility of every page', { timeout: 300_000 }, () => {
-  // E-mail on, to a port where nothing listens: the prompts' e-mail shows as being retried.
-  const context = useTestServices('sqlite', { SMTP_URL: 'smtp://127.0.0.1:9' });
-  const chromium = useBrowser();
-  let services: Services;
-  let server: { app: App; base: string };
+/**
+ * Every page of PAGES on each of the screens, in one test file. Each language is a file of its
+ * own (accessibility-en.test.ts, accessibility-et.test.ts), so the two run side by side.
+ */
+export function describeAccessibility(screens: Screen[]): void {
+  // A shared machine can be slow: generous limits, not timing assertions.
+  describe.skipIf(chromiumMissing())('accessibility of every page', { timeout: 300_000 }, () => {
+    // E-mail on, to a port where nothing listens: the prompts' e-mail shows as being retried.
+    const context = useTestServices('sqlite', { SMTP_URL: 'smtp://127.0.0.1:9' });
+    const chromium = useBrowser();
+    let services: Services;
+    let server: { app: App; base: string };
 
-  beforeAll(async () => {
-    ({ services } = context);
-    server = await serve(services);
-    const admin = await makeUser(services, { displayName: 'Ada Admin', isAdmin: true });
-    const jane = await makeUser(services, { displayName: 'Jane Doe' });
-    const lee = await makeUser(services, { displayName: 'Lee Nomailbox', hasMailbox: false });
-    const nestor = await makeUser(services, { displayName: 'Nestor Nophoto' });
-    const nora = await makeUser(services, { displayName: 'Nora Failing' });
-    await services.settings.update({ mailFrom: 'photos@contoso.com' }, admin);
-    await giveMailPhoto(services, jane, await solidJpeg([200, 30, 40]));
-    await services.sync.sync(jane, 'sharepoint_tile');
-    await services.sync.sync(jane, 'photo_request');
-    // A newer photo, so the pages show the lagging-sites notice, and a reminder with its e-mail.
-    await giveMailPhoto(services, jane, await solidJpeg([30, 160, 70]));
-    await askToSync(services, admin, { upns: [jane.upn] });
-    // Nora's mail photo lost its file: her sync fails, with the error to explain.
-    await giveMailPhoto(services, nora, await solidJpeg([90, 90, 0], 64));
-    const lost = await getMailPhoto(services.database.db, nora.id);
-    await services.blobs.delete([lost!.blobKey]);
-    await services.sync.sync(nora, 'onedrive_tile');
-    Object.assign(people, { admin, jane, lee, nestor, nora });
-  }, 300_000);
-  afterAll(async () => {
-    await server?.app.close();
-  });
-
-  describe.each(SCREENS)('in $locale at $width px', ({ locale, lang, width }) => {
-    const windows = new Map<Who, BrowserContext>();
     beforeAll(async () => {
-      for (const who of ['nobody', 'jane', 'lee', 'admin'] as const) {
-        // The pages' CSP allows no inline script; the test's injected axe is let through, nothing else changes.
-        const window = await chromium.browser.newContext({ locale, viewport: { width, height: 800 }, bypassCSP: true });
-        windows.set(who, window);
-        if (who !== 'nobody') await signIn(await window.newPage(), server.base, people[who].upn);
-      }
+      ({ services } = context);
+      server = await serve(services);
+      const admin = await makeUser(services, { displayName: 'Ada Admin', isAdmin: true });
+      const jane = await makeUser(services, { displayName: 'Jane Doe' });
+      const lee = await makeUser(services, { displayName: 'Lee Nomailbox', hasMailbox: false });
+      const nestor = await makeUser(services, { displayName: 'Nestor Nophoto' });
+      const nora = await makeUser(services, { displayName: 'Nora Failing' });
+      await services.settings.update({ mailFrom: 'photos@contoso.com' }, admin);
+      await giveMailPhoto(services, jane, await solidJpeg([200, 30, 40]));
+      await services.sync.sync(jane, 'sharepoint_tile');
+      await services.sync.sync(jane, 'photo_request');
+      // A newer photo, so the pages show the lagging-sites notice, and a reminder with its e-mail.
+      await giveMailPhoto(services, jane, await solidJpeg([30, 160, 70]));
+      await askToSync(services, admin, { upns: [jane.upn] });
+      // Nora's mail photo lost its file: her sync fails, with the error to explain.
+      await giveMailPhoto(services, nora, await solidJpeg([90, 90, 0], 64));
+      const lost = await getMailPhoto(services.database.db, nora.id);
+      await services.blobs.delete([lost!.blobKey]);
+      await services.sync.sync(nora, 'onedrive_tile');
+      Object.assign(people, { admin, jane, lee, nestor, nora });
     }, 300_000);
     afterAll(async () => {
-      for (const window of windows.values()) await window.close();
+      await server?.app.close();
     });
 
-    it.each(PAGES)('$name ($who) has no axe violations', async ({ who, open }) => {
-      const page = await windows.get(who)!.newPage();
-      page.setDefaultTimeout(120_000);
-      try {
-        if (typeof open === 'string') await page.goto(`${server.base}${open}`);
-        else await open(page, server.base);
-        expect(await page.evaluate(() => document.documentElement.lang)).toBe(lang);
-        expect(await violations(page)).toEqual([]);
-      } finally {
-        await page.close();
-      }
+    describe.each(screens)('in $locale at $width px', ({ locale, lang, width }) => {
+      const windows = new Map<Who, BrowserContext>();
+      beforeAll(async () => {
+        for (const who of ['nobody', 'jane', 'lee', 'admin'] as const) {
+          // The pages' CSP allows no inline script; the test's injected axe is let through, nothing else changes.
+          const window = await chromium.browser.newContext({
+            locale,
+            viewport: { width, height: 800 },
+            bypassCSP: true,
+          });
+          windows.set(who, window);
+          if (who !== 'nobody') await signIn(await window.newPage(), server.base, people[who].upn);
+        }
+      }, 300_000);
+      afterAll(async () => {
+        for (const window of windows.values()) await window.close();
+      });
+
+      it.each(PAGES)('$name ($who) has no axe violations', async ({ who, open }) => {
+        const page = await windows.get(who)!.newPage();
+        page.setDefaultTimeout(120_000);
+        try {
+          if (typeof open === 'string') await page.goto(`${server.base}${open}`);
+          else await open(page, server.base);
+          expect(await page.evaluate(() => document.documentElement.lang)).toBe(lang);
+          expect(await violations(page)).toEqual([]);
+        } finally {
+          await page.close();
+        }
+      });
     });
   });
-});
+}

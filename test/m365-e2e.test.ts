@@ -47,7 +47,8 @@ describe('connect mode against photosync playing the tenant', () => {
 
   it('checks every part ✓ with the three permissions', { timeout: 60_000 }, async () => {
     const result = await connect.m365(['check']);
-    expect(result.stdout.trim().split('\n')).toHaveLength(8);
+    expect(result.stdout.trim().split('\n')).toHaveLength(9);
+    expect(checkLines(result.stdout)['SharePoint answers']).toMatch(/^✓ .*the root site https:\/\/localhost:/);
     expect(result.stdout).not.toMatch(/^[✗–]/m);
     expect(result.code).toBe(0);
   });
@@ -70,11 +71,25 @@ describe('connect mode against photosync playing the tenant', () => {
       expect(graph['can list users']).toMatch(/^✗ .*403.*(User\.Read\.All|permission)/);
 
       const app = await tenant.registerApp();
-      // A SharePoint address the tenant does not have (the tenant's own host under another name).
-      const wrongUrl = tenant.connect(app, { PHOTOSYNC_M365_MYSITE_URL: tenant.url.replace('localhost', '127.0.0.1') });
-      const url = await wrongUrl.m365(['check']);
-      expect(url.code, url.stdout + url.stderr).toBe(1);
-      expect(url.stdout, url.stdout).toMatch(/^✗ .*PHOTOSYNC_M365_MYSITE_URL/m);
+      // Each address the tenant does not have (its own host under another name): the check that
+      // uses it says ✗ and names that one setting; the others stay ✓.
+      const wrong = tenant.url.replace('localhost', '127.0.0.1');
+      for (const [setting, check] of [
+        ['PHOTOSYNC_M365_MYSITE_URL', 'token for SharePoint'],
+        ['PHOTOSYNC_M365_ADMIN_URL', 'token for the SharePoint admin site'],
+        ['PHOTOSYNC_M365_GRAPH_URL', 'token for Microsoft Graph'],
+        ['PHOTOSYNC_M365_SHAREPOINT_URL', 'SharePoint answers'],
+      ] as const) {
+        const url = await tenant.connect(app, { [setting]: wrong }).m365(['check']);
+        expect(url.code, url.stdout + url.stderr).toBe(1);
+        const lines = checkLines(url.stdout);
+        expect(lines[check], url.stdout).toMatch(new RegExp(`^✗ .*(check|set) ${setting}\\b`, 'i'));
+        const failed = Object.entries(lines).filter(([, line]) => line.startsWith('✗'));
+        expect(
+          failed.map(([name]) => name),
+          url.stdout,
+        ).toEqual([check]);
+      }
 
       // Named in hex, as Entra's portal shows it.
       const hex = Buffer.from(app.thumbprint, 'base64url').toString('hex');
@@ -123,7 +138,8 @@ describe('connect mode against photosync playing the tenant', () => {
       expect(property('PictureURL')).toMatch(/\/User%20Photos\/Profile%20Pictures\/jane_contoso_com_MThumb\.jpg/);
       expect(property('SPS-PicturePlaceholderState')).toBe('0');
       expect(property('SPS-PictureExchangeSyncState')).toBe('1');
-      expect(property('SPS-PictureTimestamp')).toMatch(/^\d+$/);
+      // Whole seconds since 0001-01-01, as SharePoint Online keeps it (63… until the year 2033).
+      expect(property('SPS-PictureTimestamp')).toMatch(/^63\d{9}$/);
 
       const served = await fetch(`${tenant.url}/_layouts/15/userphoto.aspx?size=L&accountname=jane@contoso.com`, {
         headers: { authorization: `Bearer ${token}` },

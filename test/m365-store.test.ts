@@ -1,3 +1,4 @@
+import { CompiledQuery, sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { listPushAttempts, recordPushAttempt } from '../src/m365/history.js';
 import type { ExchangePhoto, ProfilePicture, TenantState, TenantUser } from '../src/m365/model.js';
@@ -19,6 +20,7 @@ import {
   usersDoneInScan,
   type ScannedUser,
 } from '../src/m365/users.js';
+import { listTenantUsersPage, tenantPageKeysQuery } from '../src/m365/tenant-view.js';
 import { describeEachDialect, useTestServices } from './support/services.js';
 
 const LEASE_MS = 60_000;
@@ -50,6 +52,7 @@ function scanned(user: TenantUser, state: TenantState = 'in_step', photo?: Excha
     photo: photo ?? { kind: 'photo', etag: `"${user.id}"`, side: 648 },
     profile: PICTURE,
     state,
+    code: 'same_as_before',
     reason: `decided ${state}`,
   };
 }
@@ -183,6 +186,61 @@ describeEachDialect('connect-mode storage', (dialect) => {
     expect((await listTenantUsers(db())).some((u) => u.id === leaves.id)).toBe(false);
   });
 
+  it('searches any part of a name or UPN through an index', async () => {
+    await noScanRunning();
+    run += 1;
+    const person = (upn: string, displayName: string): TenantUser => ({
+      id: `${upn}-id`,
+      upn,
+      displayName,
+      accountEnabled: true,
+      hasMailbox: true,
+    });
+    const kalle = person(`kalle.k.run${run}@tartu.example`, 'Kalle Kask');
+    const mari = person(`mari.run${run}@tartu.example`, 'Mari Maasikas');
+    const now = Date.now();
+    const claim = await claimScan(db(), lease('a', now), async () => null);
+    await saveScanChunk(db(), claim.scan.id, lease('a', now), [scanned(kalle), scanned(mari)], NO_COSTS);
+    await finishScan(db(), claim.scan.id, lease('a', now), { status: 'done' });
+
+    const names = async (search: string) =>
+      (await listTenantUsersPage(db(), { search, limit: 50 })).users.map((u) => u.displayName);
+    expect(await names('Kask')).toEqual(['Kalle Kask']);
+    expect(await names('ALLE K')).toEqual(['Kalle Kask']);
+    expect(await names(`k.run${run}@tartu`)).toEqual(['Kalle Kask']);
+    expect(await names(`run${run}@tartu.example`)).toEqual(['Kalle Kask', 'Mari Maasikas']);
+    expect(await names('ka%k')).toEqual([]);
+    expect(await names('"kask')).toEqual([]);
+    // Under three characters: the start of a name or UPN.
+    expect(await names('ka')).toEqual(['Kalle Kask']);
+    expect(await names('as')).toEqual([]);
+    // A renamed user is found by the new name only.
+    await db().updateTable('m365_users').set({ display_name: 'Kalle Kuusk' }).where('id', '=', kalle.id).execute();
+    expect(await names('Kask')).toEqual([]);
+    expect(await names('kuusk')).toEqual(['Kalle Kuusk']);
+
+    const compiled = tenantPageKeysQuery(db(), { search: 'kask', limit: 50 }).compile();
+    if (dialect === 'sqlite') {
+      const plan = await db().executeQuery<{ detail: string }>(
+        CompiledQuery.raw(`explain query plan ${compiled.sql}`, [...compiled.parameters]),
+      );
+      expect(plan.rows.map((r) => r.detail).join('\n')).toMatch(/m365_user_search VIRTUAL TABLE INDEX/);
+    } else {
+      // A table this small is cheaper to scan; the question is whether the index can serve the search.
+      const plan = await db()
+        .transaction()
+        .execute(async (trx) => {
+          await sql`set local enable_seqscan = off`.execute(trx);
+          const result = await trx.executeQuery<Record<string, unknown>>(
+            CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]),
+          );
+          return result.rows.map((r) => String(r['QUERY PLAN'])).join('\n');
+        });
+      expect(plan).toMatch(/Bitmap Index Scan on m365_users_display_name_trgm/);
+      expect(plan).toMatch(/Bitmap Index Scan on m365_users_upn_trgm/);
+    }
+  });
+
   it('keeps when a state began while it lasts, and what was read before a read error', async () => {
     await noScanRunning();
     const [user] = tenantUsers(1) as [TenantUser];
@@ -245,7 +303,12 @@ describeEachDialect('connect-mode storage', (dialect) => {
       verdict: 'in_step' as const,
       source: 'push' as const,
     };
-    await recordPushAttempt(db(), attempt(now + 3, 'synced'), null, { state: 'in_step', reason: 'pushed', baseline });
+    await recordPushAttempt(db(), attempt(now + 3, 'synced'), null, {
+      state: 'in_step',
+      code: 'pushed',
+      reason: 'pushed',
+      baseline,
+    });
     record = (await findTenantUser(db(), user.id))!;
     expect(record).toMatchObject({
       failingSince: null,

@@ -5,6 +5,7 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
+import { pictureTimestampValue } from '../src/sites/library.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
 import { parseCall } from '../src/sites/rest-call.js';
 import { appToken, bearer, userToken } from './support/apps.js';
@@ -65,7 +66,9 @@ describeEachDialect('SharePoint REST', (dialect) => {
     expect(profilePage.headers.location).toBe(`/signin?next=${encodeURIComponent(userUrl.pathname + userUrl.search)}`);
     expect(property(body, 'SPS-PicturePlaceholderState')).toBe('0');
     expect(property(body, 'SPS-PictureExchangeSyncState')).toBe('1');
-    expect(property(body, 'SPS-PictureTimestamp')).toBe(String(profile.pictureTimestamp));
+    // Whole seconds since 0001-01-01, as SharePoint Online keeps it.
+    expect(property(body, 'SPS-PictureTimestamp')).toBe(pictureTimestampValue(profile.pictureTimestamp!));
+    expect(property(body, 'SPS-PictureTimestamp')).toMatch(/^63\d{9}$/);
     expect(body.UserProfileProperties[0]).toEqual({ Key: 'UserProfile_GUID', Value: jane.id, ValueType: 'Edm.String' });
 
     // The picture it names is served from the library.

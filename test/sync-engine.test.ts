@@ -3,7 +3,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { setDirectoryPhoto } from '../src/directory/photo.js';
 import { removeMailPhoto } from '../src/mail/photo-store.js';
 import type { Services } from '../src/services.js';
-import { renditionSpec } from '../src/sites/library.js';
+import { pictureTimestampValue, renditionSpec } from '../src/sites/library.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import { uploadSitePicture } from '../src/sites/upload.js';
 import { attemptCount, listAttempts } from '../src/sync/history.js';
@@ -80,7 +80,7 @@ describeEachDialect('sync engine', (dialect) => {
       PictureURL: `https://my.contoso.com/User%20Photos/Profile%20Pictures/${stem}_MThumb.jpg?t=${profile?.pictureTimestamp}`,
       'SPS-PicturePlaceholderState': '0',
       'SPS-PictureExchangeSyncState': '1',
-      'SPS-PictureTimestamp': String(profile?.pictureTimestamp),
+      'SPS-PictureTimestamp': pictureTimestampValue(profile!.pictureTimestamp!),
     });
   });
 

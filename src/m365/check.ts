@@ -50,6 +50,11 @@ export async function runChecks(connection: M365Connection): Promise<CheckResult
   const graph = await tokenFor('graph', `Microsoft Graph (${settings.graphUrl})`);
   const mySite = await tokenFor('mysite', `SharePoint (${settings.mySiteUrl})`);
   await tokenFor('admin', `the SharePoint admin site (${settings.adminUrl})`);
+  if (mySite) {
+    await attempt(`SharePoint answers (${settings.sharePointUrl})`, () => sharePointHome(connection));
+  } else {
+    record(`SharePoint answers (${settings.sharePointUrl})`, 'skipped', 'needs a SharePoint token');
+  }
 
   let sample: TenantUser | undefined;
   if (graph) {
@@ -163,6 +168,53 @@ async function clockSkew(connection: M365Connection): Promise<string> {
     );
   }
   return `within ${Math.max(1, Math.round(Math.abs(skew) / 1000))} s`;
+}
+
+/**
+ * The SharePoint URL the portal's SharePoint tile sends people to: asked for its context
+ * (POST /_api/contextinfo, with the SharePoint token, whose audience is every SharePoint host of
+ * the tenant), it must answer as itself. Another tenant's host refuses the token; a host of this
+ * tenant under another name answers with its own address.
+ */
+async function sharePointHome(connection: M365Connection): Promise<string> {
+  const { settings, tokens } = connection;
+  const setting = 'PHOTOSYNC_M365_SHAREPOINT_URL';
+  const home = settings.sharePointUrl;
+  let response: Response;
+  try {
+    response = await fetch(`${home}/_api/contextinfo`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await tokens.token('mysite')}`, accept: 'application/json;odata=nometadata' },
+    });
+  } catch (error) {
+    const network = networkProblem(error);
+    throw tenantError(
+      network?.problem ?? 'unreachable',
+      `${home} cannot be reached: ${network?.what ?? describeError(error)}.`,
+      network?.problem === 'unreachable' && /certificate/.test(network.what)
+        ? `Check ${setting}; if it is right, ${network.fix(home, setting).replace(/^T/, 't')}`
+        : `Check ${setting} (${home}): it is the tenant's SharePoint root site, like https://contoso.sharepoint.com.`,
+    );
+  }
+  const body = (await response.json().catch(() => null)) as { WebFullUrl?: unknown } | null;
+  if (!response.ok) {
+    throw tenantError(
+      response.status === 401 || response.status === 403 ? 'wrong_url' : 'unexpected',
+      `${home} answered ${response.status}${response.status === 401 || response.status === 403 ? ' to this tenant’s SharePoint token' : ''}.`,
+      `Check ${setting} (${home}): it is this tenant's SharePoint root site, like https://contoso.sharepoint.com.`,
+    );
+  }
+  const answered = typeof body?.WebFullUrl === 'string' ? body.WebFullUrl : '';
+  const origin = URL.canParse(answered) ? new URL(answered).origin : undefined;
+  if (!origin) throw tenantError('unexpected', `${home}/_api/contextinfo answered without the site's address.`);
+  if (origin.toLowerCase() !== new URL(home).origin.toLowerCase()) {
+    throw tenantError(
+      'wrong_url',
+      `${home} answers as ${origin}.`,
+      `Set ${setting} to ${origin}: the SharePoint tile sends people there.`,
+    );
+  }
+  return `the root site ${origin}`;
 }
 
 /** Writes a 1×1 JPEG into "User Photos/Profile Pictures" and moves it to the recycle bin again. */

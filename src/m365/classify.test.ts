@@ -72,6 +72,7 @@ describe('decideTenantState', () => {
     expect(decision).toEqual({
       kind: 'decided',
       state: 'changed',
+      code: 'exchange_changed',
       reason: 'The Exchange photo changed since SharePoint’s picture was set.',
     });
   });

@@ -6,6 +6,7 @@ import {
   type ExchangePhoto,
   type PictureComparison,
   type ProfilePicture,
+  type TenantReason,
   type TenantState,
 } from './model.js';
 
@@ -29,7 +30,7 @@ export interface TenantStateInputs {
 }
 
 export type TenantDecision =
-  | { kind: 'decided'; state: TenantState; reason: string }
+  | { kind: 'decided'; state: TenantState; code: TenantReason; reason: string }
   /** Only comparing the pictures can tell; call again with `comparison`. */
   | { kind: 'compare'; reason: string };
 
@@ -53,7 +54,12 @@ function pictureFacts(
 
 export function decideTenantState(inputs: TenantStateInputs): TenantDecision {
   const { photo, profile, baseline } = inputs;
-  const judged = (mailEtag: string | null, site: SitePictureFacts | null, reason: string): TenantDecision => {
+  const judged = (
+    mailEtag: string | null,
+    site: SitePictureFacts | null,
+    code: TenantReason,
+    reason: string,
+  ): TenantDecision => {
     const state = classify({
       hasMailbox: true,
       mailEtag,
@@ -61,7 +67,9 @@ export function decideTenantState(inputs: TenantStateInputs): TenantDecision {
       renditionSpec: TENANT_RENDITIONS,
       failing: inputs.failing !== undefined,
     });
-    return { kind: 'decided', state, reason: state === 'failing' && inputs.failing ? inputs.failing.error : reason };
+    return state === 'failing' && inputs.failing
+      ? { kind: 'decided', state, code: 'push_failed', reason: inputs.failing.error }
+      : { kind: 'decided', state, code, reason };
   };
 
   if (inputs.hasMailbox === false || photo.kind === 'no_mailbox') {
@@ -69,33 +77,44 @@ export function decideTenantState(inputs: TenantStateInputs): TenantDecision {
     return {
       kind: 'decided',
       state,
+      code: 'no_mailbox',
       reason: 'No Exchange Online mailbox: SharePoint never takes this user’s photo from Exchange.',
     };
   }
   // What the tenant could not tell: a state of connect mode alone.
-  if (photo.kind === 'error') return unknown(`Exchange photo could not be read: ${photo.message}`);
-  if (profile.kind === 'error') return unknown(`SharePoint profile could not be read: ${profile.message}`);
+  if (photo.kind === 'error')
+    return unknown('exchange_unreadable', `Exchange photo could not be read: ${photo.message}`);
+  if (profile.kind === 'error')
+    return unknown('profile_unreadable', `SharePoint profile could not be read: ${profile.message}`);
 
   if (photo.kind === 'none') {
     return showsPicture(profile)
       ? judged(
           null,
           pictureFacts('other', null, true),
+          'removed_still_shown',
           'The Exchange photo was removed; SharePoint still shows a picture.',
         )
-      : judged(null, pictureFacts('placeholder', null, false), 'No Exchange photo; SharePoint shows the placeholder.');
+      : judged(
+          null,
+          pictureFacts('placeholder', null, false),
+          'no_photo',
+          'No Exchange photo; SharePoint shows the placeholder.',
+        );
   }
-  if (profile.kind === 'none') return judged(photo.etag, null, 'The user has no SharePoint profile yet.');
+  if (profile.kind === 'none') return judged(photo.etag, null, 'no_profile', 'The user has no SharePoint profile yet.');
   if (!showsPicture(profile)) {
     return baseline
       ? judged(
           photo.etag,
           pictureFacts('placeholder', null, true),
+          'placeholder_again',
           'SharePoint shows the placeholder again although it had this user’s picture.',
         )
       : judged(
           photo.etag,
           pictureFacts('placeholder', null, false),
+          'placeholder_never',
           'SharePoint shows the placeholder; the Exchange photo has never reached it.',
         );
   }
@@ -103,13 +122,26 @@ export function decideTenantState(inputs: TenantStateInputs): TenantDecision {
   if (baseline && baseline.profile === profileFingerprint(profile)) {
     // The same SharePoint picture as when the baseline was taken: it shows the baseline's photo, or not.
     const shown = pictureFacts(baseline.verdict === 'in_step' ? 'mail' : 'other', baseline.etag, true);
-    const reason =
-      baseline.etag !== photo.etag
-        ? 'The Exchange photo changed since SharePoint’s picture was set.'
-        : baseline.verdict === 'in_step'
-          ? 'Same Exchange photo and same SharePoint picture as when they were last found in step.'
-          : 'SharePoint shows a different picture from the Exchange photo (compared before).';
-    return judged(photo.etag, shown, reason);
+    if (baseline.etag !== photo.etag)
+      return judged(
+        photo.etag,
+        shown,
+        'exchange_changed',
+        'The Exchange photo changed since SharePoint’s picture was set.',
+      );
+    return baseline.verdict === 'in_step'
+      ? judged(
+          photo.etag,
+          shown,
+          'same_as_before',
+          'Same Exchange photo and same SharePoint picture as when they were last found in step.',
+        )
+      : judged(
+          photo.etag,
+          shown,
+          'differs_before',
+          'SharePoint shows a different picture from the Exchange photo (compared before).',
+        );
   }
 
   // Nothing known about this pair: photosync never pushed it, or SharePoint's picture was replaced
@@ -124,20 +156,27 @@ export function decideTenantState(inputs: TenantStateInputs): TenantDecision {
       return judged(
         photo.etag,
         pictureFacts('mail', photo.etag, true),
+        'compared_same',
         'SharePoint’s picture shows the Exchange photo (compared).',
       );
     case 'differs':
       return judged(
         photo.etag,
         pictureFacts('other', null, true),
+        'compared_differs',
         'SharePoint shows a different picture from the Exchange photo (compared).',
       );
     case 'unknown':
-      return unknown('The pictures could not be compared.');
+      return unknown('not_comparable', 'The pictures could not be compared.');
   }
 }
 
-const unknown = (reason: string): TenantDecision => ({ kind: 'decided', state: 'unknown', reason });
+const unknown = (code: TenantReason, reason: string): TenantDecision => ({
+  kind: 'decided',
+  state: 'unknown',
+  code,
+  reason,
+});
 
 /** The baseline a comparison leaves behind, so the next scan needs no pictures for the same pair. */
 export function baselineFromComparison(

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
 import { historyEntryOf, type HistoryEntry, type SyncAttempt } from '../sync/history.js';
-import type { Baseline, TenantState } from './model.js';
+import type { Baseline, TenantReason, TenantState } from './model.js';
 
 // The history of pushes into the tenant's SharePoint, one row per attempt, in the same shape and
 // with the same triggers and outcomes as photosync's own sync history (src/sync/history.ts):
@@ -14,6 +14,7 @@ export type PushAttempt = SyncAttempt;
 /** Where a push that succeeded left the user. */
 export interface PushResult {
   state: TenantState;
+  code: TenantReason;
   reason: string;
   /** The Exchange ETag pushed with the profile picture it became; absent for a removal. */
   baseline?: Baseline;
@@ -58,10 +59,18 @@ export async function recordPushAttempt(
               last_error: attempt.error,
               state: 'failing',
               state_reason: attempt.error,
+              state_reason_code: 'push_failed',
               state_at: eb.fn.coalesce('failing_since', eb.val(attempt.startedAt)),
             }
           : { failing_since: null, failed_etag: null, last_error: null }),
-        ...(result ? { state: result.state, state_reason: result.reason, state_at: attempt.startedAt } : {}),
+        ...(result
+          ? {
+              state: result.state,
+              state_reason: result.reason,
+              state_reason_code: result.code,
+              state_at: attempt.startedAt,
+            }
+          : {}),
         ...(baseline
           ? {
               baseline_etag: baseline.etag,

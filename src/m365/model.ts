@@ -9,6 +9,40 @@ export type TenantState = (typeof TENANT_STATES)[number];
 
 export const TENANT_STATE_LABELS: Record<TenantState, string> = { ...SYNC_STATE_LABELS, unknown: 'unknown' };
 
+/**
+ * Why a user is in their state, as a code the console puts in words in the reader's language
+ * (admin.tenant.reason.<code>); the stored English sentence (with any technical detail) stays
+ * for the command line and the log.
+ */
+export const TENANT_REASONS = [
+  'no_mailbox',
+  'exchange_unreadable',
+  'profile_unreadable',
+  'removed_still_shown',
+  'no_photo',
+  'no_profile',
+  'placeholder_again',
+  'placeholder_never',
+  'exchange_changed',
+  'same_as_before',
+  'differs_before',
+  'compared_same',
+  'compared_differs',
+  'not_comparable',
+  'push_failed',
+  'pushed',
+  'pushed_removal',
+] as const;
+export type TenantReason = (typeof TENANT_REASONS)[number];
+
+/** The reasons whose stored sentence carries a detail worth showing (an error, what could not be read). */
+export const DETAILED_REASONS: ReadonlySet<TenantReason> = new Set([
+  'exchange_unreadable',
+  'profile_unreadable',
+  'not_comparable',
+  'push_failed',
+]);
+
 /** A user as Graph lists them (`/users?$select=…`). */
 export interface TenantUser {
   id: string;

@@ -14,6 +14,7 @@ import {
   showsPicture,
   type ExchangePhoto,
   type ProfilePicture,
+  type TenantReason,
   type TenantState,
 } from './model.js';
 import {
@@ -123,7 +124,7 @@ export async function pushTenantUser(
   });
 }
 
-const settled = (state: TenantState, reason: string): PushResult => ({ state, reason });
+const settled = (state: TenantState, code: TenantReason, reason: string): PushResult => ({ state, code, reason });
 
 async function push(connection: M365Connection, user: TenantUserRecord, options: PushOptions): Promise<Step> {
   const { http, settings } = connection;
@@ -136,6 +137,7 @@ async function push(connection: M365Connection, user: TenantUserRecord, options:
       etagAfter: null,
       imageBytes: 0,
       result: settled(
+        'no_mailbox',
         'no_mailbox',
         'No Exchange Online mailbox: SharePoint never takes this user’s photo from Exchange.',
       ),
@@ -157,7 +159,7 @@ async function push(connection: M365Connection, user: TenantUserRecord, options:
         outcome: 'no_photo',
         etagAfter: null,
         imageBytes: 0,
-        result: settled('no_photo', 'No Exchange photo; SharePoint shows the placeholder.'),
+        result: settled('no_photo', 'no_photo', 'No Exchange photo; SharePoint shows the placeholder.'),
       };
     }
     if (options.dryRun) return { outcome: 'would_remove', etagAfter: null, imageBytes: 0 };
@@ -168,7 +170,11 @@ async function push(connection: M365Connection, user: TenantUserRecord, options:
       outcome: 'removed',
       etagAfter: null,
       imageBytes: 0,
-      result: settled('no_photo', 'The Exchange photo was removed; photosync set SharePoint back to the placeholder.'),
+      result: settled(
+        'no_photo',
+        'pushed_removal',
+        'The Exchange photo was removed; photosync set SharePoint back to the placeholder.',
+      ),
     };
   }
 
@@ -183,7 +189,11 @@ async function push(connection: M365Connection, user: TenantUserRecord, options:
       etagAfter: photo.etag,
       imageBytes: 0,
       result: {
-        ...settled('in_step', 'Same Exchange photo and same SharePoint picture as when they were last found in step.'),
+        ...settled(
+          'in_step',
+          'same_as_before',
+          'Same Exchange photo and same SharePoint picture as when they were last found in step.',
+        ),
         baseline,
       },
     };
@@ -223,7 +233,7 @@ async function push(connection: M365Connection, user: TenantUserRecord, options:
     etagAfter: photo.etag,
     imageBytes: download.bytes.length,
     result: {
-      ...settled('in_step', 'photosync pushed the Exchange photo into SharePoint.'),
+      ...settled('in_step', 'pushed', 'photosync pushed the Exchange photo into SharePoint.'),
       baseline: { etag: photo.etag, profile: profileFingerprint(written), verdict: 'in_step', source: 'push' },
     },
   };

@@ -285,14 +285,16 @@ async function scanSlice(
         failing: failingOf(record),
       };
       let decision: TenantDecision = decideTenantState(inputs);
-      if (decision.kind === 'decided') return { user, photo, profile, state: decision.state, reason: decision.reason };
+      if (decision.kind === 'decided')
+        return { user, photo, profile, state: decision.state, code: decision.code, reason: decision.reason };
       const outcome = await compareWithSharePoint(connection, user, profile);
       imageBytes += outcome.imageBytes;
       decision = decideTenantState({ ...inputs, comparison: outcome.comparison });
       const state = decision.kind === 'decided' ? decision.state : 'unknown';
+      const code = decision.kind === 'decided' ? decision.code : 'not_comparable';
       const reason = `${decision.reason}${outcome.detail ? ` (${outcome.detail})` : ''}`;
       const baseline = baselineFromComparison(photo, profile, outcome.comparison);
-      return { user, photo, profile, state, reason, ...(baseline ? { baseline } : {}) };
+      return { user, photo, profile, state, code, reason, ...(baseline ? { baseline } : {}) };
     },
   );
   return { users: scanned, imageBytes };

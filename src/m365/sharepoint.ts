@@ -1,5 +1,5 @@
 import { claimForUpn, libraryFileStem } from '../directory/upn.js';
-import { LIBRARY_PATH, renditionFileName, type RenditionSize } from '../sites/library.js';
+import { LIBRARY_PATH, pictureTimestampValue, renditionFileName, type RenditionSize } from '../sites/library.js';
 import { scrub, tenantError } from './errors.js';
 import type { ProfilePicture } from './model.js';
 import { readBody, type TenantHttp } from './tenant-http.js';
@@ -217,10 +217,5 @@ export async function setProfileProperty(
   await response.body?.cancel();
 }
 
-// .NET's DateTime ticks start at 0001-01-01; SharePoint's profile timestamps count seconds from there.
-const SECONDS_FROM_YEAR_1_TO_1970 = 62_135_596_800;
-
 /** SPS-PictureTimestamp as SharePoint writes it: seconds since 0001-01-01 UTC, e.g. "63783110969". */
-export function pictureTimestamp(epochMs: number): string {
-  return String(Math.floor(epochMs / 1000) + SECONDS_FROM_YEAR_1_TO_1970);
-}
+export const pictureTimestamp = pictureTimestampValue;

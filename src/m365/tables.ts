@@ -11,6 +11,7 @@ export interface M365UsersTable {
   gone_at: number | null;
   state: string | null;
   state_reason: string | null;
+  state_reason_code: string | null;
   state_at: number | null;
   exchange_etag: string | null;
   profile_fingerprint: string | null;

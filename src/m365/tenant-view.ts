@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { PostgresAdapter, sql } from 'kysely';
 import type { Db } from '../storage/database.js';
 import { TENANT_STATES, type TenantState } from './model.js';
 import { getTenantUsers, type TenantUserRecord } from './users.js';
@@ -22,8 +22,13 @@ export interface TenantUsersPage {
 
 const MAX_PAGE = 200;
 
-/** LIKE '%…%' with the text's own %, _ and \ taken literally (ESCAPE '\' below, on both databases). */
+/** Searches this long or longer match anywhere in a name or UPN (trigram indexes); shorter, at the start. */
+export const MIN_SUBSTRING = 3;
+
+/** LIKE '%…%' with the text's own %, _ and \ taken literally (PostgreSQL's default escape is \). */
 const likeAnywhere = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+/** An FTS5 phrase: with the trigram tokenizer, the text anywhere in the indexed column. */
+const ftsPhrase = (text: string) => `"${text.replace(/"/g, '""')}"`;
 
 /** Users still in the tenant per state; a user not decided yet counts as unknown. */
 export async function countTenantStates(db: Db): Promise<Record<TenantState, number>> {
@@ -41,10 +46,12 @@ export async function countTenantStates(db: Db): Promise<Record<TenantState, num
   return counts;
 }
 
-export async function listTenantUsersPage(db: Db, query: TenantUsersQuery): Promise<TenantUsersPage> {
+/** The one statement that reads a page's keys (exported so its plan can be checked). */
+export function tenantPageKeysQuery(db: Db, query: TenantUsersQuery) {
   const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
   const search = query.search?.trim().toLowerCase();
-  const ids = await db
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  return db
     .selectFrom('m365_users')
     .select(['id', 'upn'])
     .where('gone_at', 'is', null)
@@ -52,16 +59,39 @@ export async function listTenantUsersPage(db: Db, query: TenantUsersQuery): Prom
       q.where((eb) => eb.or([eb('state', 'is', null), eb('state', '=', 'unknown')])),
     )
     .$if(query.state !== undefined && query.state !== 'unknown', (q) => q.where('state', '=', query.state!))
-    .$if(Boolean(search), (q) =>
-      q.where(
-        (eb) =>
-          sql<boolean>`(lower(${eb.ref('upn')}) LIKE ${likeAnywhere(search!)} ESCAPE '\\' OR lower(${eb.ref('display_name')}) LIKE ${likeAnywhere(search!)} ESCAPE '\\')`,
+    .$if(Boolean(search) && search!.length < MIN_SUBSTRING, (q) =>
+      // The start of a name or UPN, on the indexes of lower(display_name) and lower(upn).
+      q.where((eb) =>
+        eb.or(
+          (['display_name', 'upn'] as const).map((column) =>
+            eb.and([
+              eb(eb.fn('lower', [column]), '>=', search!),
+              eb(eb.fn('lower', [column]), '<', `${search!}\u{10FFFF}`),
+            ]),
+          ),
+        ),
+      ),
+    )
+    .$if(Boolean(search) && search!.length >= MIN_SUBSTRING, (q) =>
+      q.where((eb) =>
+        postgres
+          ? sql<boolean>`(lower(${eb.ref('display_name')}) LIKE ${likeAnywhere(search!)} OR lower(${eb.ref('upn')}) LIKE ${likeAnywhere(search!)})`
+          : eb(
+              'id',
+              'in',
+              sql<string>`(SELECT user_id FROM m365_user_search_text WHERE id IN
+                (SELECT rowid FROM m365_user_search WHERE m365_user_search MATCH ${ftsPhrase(search!)}))`,
+            ),
       ),
     )
     .$if(query.after !== undefined, (q) => q.where('upn', '>', query.after!))
     .orderBy('upn')
-    .limit(limit + 1)
-    .execute();
+    .limit(limit + 1);
+}
+
+export async function listTenantUsersPage(db: Db, query: TenantUsersQuery): Promise<TenantUsersPage> {
+  const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
+  const ids = await tenantPageKeysQuery(db, query).execute();
   const shown = ids.slice(0, limit);
   const users = await listTenantUsersById(
     db,

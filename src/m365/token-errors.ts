@@ -7,7 +7,20 @@ import type { M365Settings } from './settings.js';
 
 interface Explanation {
   problem: TenantError['problem'];
-  fix: (settings: M365Settings) => string;
+  /** `scope`: the resource asked for (`https://contoso-admin.sharepoint.com/.default`). */
+  fix: (settings: M365Settings, scope: string) => string;
+}
+
+/** The setting a resource scope was made from, so a fix names the one URL to check. */
+export function settingOfScope(settings: M365Settings, scope: string): { name: string; url: string } | undefined {
+  const origin = scope.replace(/\/\.default$/, '');
+  const candidates: Array<[string, string]> = [
+    ['PHOTOSYNC_M365_GRAPH_URL', settings.graphUrl],
+    ['PHOTOSYNC_M365_MYSITE_URL', settings.mySiteUrl],
+    ['PHOTOSYNC_M365_ADMIN_URL', settings.adminUrl],
+  ];
+  const found = candidates.find(([, url]) => url === origin);
+  return found && { name: found[0], url: found[1] };
 }
 
 const CERTIFICATE: Explanation = {
@@ -37,8 +50,12 @@ const CONSENT: Explanation = {
 };
 const RESOURCE: Explanation = {
   problem: 'wrong_url',
-  fix: () =>
-    'Entra ID does not know this resource in the tenant: check PHOTOSYNC_M365_GRAPH_URL, PHOTOSYNC_M365_SHAREPOINT_URL, PHOTOSYNC_M365_MYSITE_URL and PHOTOSYNC_M365_ADMIN_URL.',
+  fix: (s, scope) => {
+    const setting = settingOfScope(s, scope);
+    return setting
+      ? `Entra ID knows no resource ${setting.url} in the tenant: check ${setting.name}.`
+      : 'Entra ID does not know this resource in the tenant: check PHOTOSYNC_M365_GRAPH_URL, PHOTOSYNC_M365_SHAREPOINT_URL, PHOTOSYNC_M365_MYSITE_URL and PHOTOSYNC_M365_ADMIN_URL.';
+  },
 };
 const POLICY: Explanation = {
   problem: 'permission',
@@ -74,7 +91,7 @@ export function explainTokenError(error: unknown, settings: M365Settings, resour
   const code = /AADSTS(\d+)/.exec(text)?.[1];
   const known = code === undefined ? undefined : BY_CODE[code];
   const what = `No token for ${resource}${code ? ` (AADSTS${code})` : ''}.`;
-  if (known) return tenantError(known.problem, what, known.fix(settings));
+  if (known) return tenantError(known.problem, what, known.fix(settings, resource));
   const network = networkProblem(error);
   if (network) {
     return tenantError(

@@ -1,6 +1,6 @@
 import type { Db } from '../storage/database.js';
-import type { Baseline, ExchangePhoto, ProfilePicture, TenantState, TenantUser } from './model.js';
-import { profileFingerprint } from './model.js';
+import type { Baseline, ExchangePhoto, ProfilePicture, TenantReason, TenantState, TenantUser } from './model.js';
+import { profileFingerprint, TENANT_REASONS } from './model.js';
 
 // The tenant's users as photosync last saw them (m365_users): what a scan read and decided, and
 // the baseline that lets the next scan decide without pictures.
@@ -10,6 +10,7 @@ export interface ScannedUser {
   photo: ExchangePhoto;
   profile: ProfilePicture;
   state: TenantState;
+  code: TenantReason;
   reason: string;
   /** A verdict found by comparing the pictures in this scan. */
   baseline?: Baseline;
@@ -17,7 +18,10 @@ export interface ScannedUser {
 
 export interface TenantUserRecord extends TenantUser {
   state: TenantState | null;
+  /** The English sentence, with any technical detail. */
   stateReason: string | null;
+  /** The same reason as a code the console words in the reader's language; null for rows older than codes. */
+  stateReasonCode: TenantReason | null;
   stateSince: number | null;
   exchangeEtag: string | null;
   pictureUrl: string | null;
@@ -44,6 +48,7 @@ function scannedValues(scanId: string, scanned: ScannedUser, now: number) {
     gone_at: null,
     state: scanned.state,
     state_reason: scanned.reason,
+    state_reason_code: scanned.code,
     state_at: now,
     // Read errors keep what an earlier scan read (NULL here, coalesced below).
     exchange_etag: photo.kind === 'photo' ? photo.etag : photo.kind === 'error' ? null : '',
@@ -118,6 +123,7 @@ const USER_COLUMNS = [
   'account_enabled',
   'state',
   'state_reason',
+  'state_reason_code',
   'state_at',
   'exchange_etag',
   'picture_url',
@@ -155,6 +161,9 @@ function toRecord(row: UserRow): TenantUserRecord {
     hasMailbox: row.has_mailbox === null ? null : row.has_mailbox === 1,
     state: row.state as TenantState | null,
     stateReason: row.state_reason,
+    stateReasonCode: TENANT_REASONS.includes(row.state_reason_code as TenantReason)
+      ? (row.state_reason_code as TenantReason)
+      : null,
     stateSince: row.state_at,
     exchangeEtag: row.exchange_etag,
     pictureUrl: row.picture_url,

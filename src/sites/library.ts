@@ -30,6 +30,28 @@ export function renditionSpec(sizes: RenditionSizes): string {
   return `${sizes.S},${sizes.M},${sizes.L}`;
 }
 
+/**
+ * Seconds between 0001-01-01 and 1970-01-01 UTC. SharePoint Online keeps SPS-PictureTimestamp as
+ * whole seconds since 0001-01-01 (.NET's DateTime ticks / 10^7), e.g. "63783110969" for
+ * 2022-03-17 10:49:29 UTC; docs/M365.md gives the sources.
+ */
+const SECONDS_FROM_YEAR_1_TO_1970 = 62_135_596_800;
+
+/** SPS-PictureTimestamp as SharePoint writes it, for a time in epoch milliseconds. */
+export function pictureTimestampValue(epochMs: number): string {
+  return String(Math.floor(epochMs / 1000) + SECONDS_FROM_YEAR_1_TO_1970);
+}
+
+/**
+ * SPS-PictureTimestamp as SharePoint, its sync and PnP scripts write it (whole seconds since
+ * 0001-01-01) to epoch milliseconds; undefined for anything else, or a time more than a day ahead.
+ */
+export function pictureTimeFrom(value: string, now = Date.now()): number | undefined {
+  if (!/^\d{11}$/.test(value.trim())) return undefined;
+  const ms = (Number(value.trim()) - SECONDS_FROM_YEAR_1_TO_1970) * 1000;
+  return ms > 0 && ms < now + 24 * 3600_000 ? ms : undefined;
+}
+
 export interface PictureProperties {
   PictureURL: string;
   'SPS-PicturePlaceholderState': '0' | '1';
@@ -49,7 +71,10 @@ export function pictureProperties(
     PictureURL: showsPicture ? pictureUrl(publicUrl, stem, profile.pictureTimestamp!) : '',
     'SPS-PicturePlaceholderState': showsPicture ? '0' : '1',
     'SPS-PictureExchangeSyncState': (profile?.exchangeSyncState ?? (hasMailbox ? 1 : 0)) === 1 ? '1' : '0',
-    'SPS-PictureTimestamp': profile?.pictureTimestamp?.toString() ?? '',
+    'SPS-PictureTimestamp':
+      profile?.pictureTimestamp === null || profile?.pictureTimestamp === undefined
+        ? ''
+        : pictureTimestampValue(profile.pictureTimestamp),
   };
 }
 

@@ -7,7 +7,7 @@ import { forbidden } from '../errors.js';
 import type { App } from '../http/types.js';
 import { SESSION_COOKIE, mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
-import { LIBRARY_PATH, pictureProperties } from './library.js';
+import { LIBRARY_PATH, pictureProperties, pictureTimeFrom } from './library.js';
 import { fileStemOf, getSiteProfile, setExchangeSyncState, setPictureTimestamp, showPlaceholder } from './profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
 import { argumentValue, bindArguments, parseCall } from './rest-call.js';
@@ -331,20 +331,6 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   );
 
   await sharePointWebRoutes(app, services);
-}
-
-/** Seconds between 0001-01-01 and 1970-01-01: SharePoint counts SPS-PictureTimestamp from the former. */
-const SECONDS_BEFORE_1970 = 62_135_596_800;
-
-/**
- * SPS-PictureTimestamp as written by SharePoint's sync and PnP scripts (seconds since 0001-01-01),
- * or as photosync publishes it (epoch milliseconds), to epoch milliseconds; undefined otherwise.
- */
-export function pictureTimeFrom(value: string): number | undefined {
-  if (!/^\d{11,14}$/.test(value)) return undefined;
-  const number = Number(value);
-  const ms = number < 1e12 ? (number - SECONDS_BEFORE_1970) * 1000 : number;
-  return ms > 0 && ms < Date.now() + 24 * 3600_000 ? ms : undefined;
 }
 
 export type { ODataFormat };

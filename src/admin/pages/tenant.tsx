@@ -1,11 +1,14 @@
 import type { TenantState } from '../../m365/model.js';
-import { TENANT_STATES } from '../../m365/model.js';
+import { DETAILED_REASONS, TENANT_STATES } from '../../m365/model.js';
 import type { Scan } from '../../m365/scans.js';
 import type { TenantUsersPage, TenantUsersQuery } from '../../m365/tenant-view.js';
+import type { TenantUserRecord } from '../../m365/users.js';
+import type { MessageKey } from '../../web/messages/en.js';
 import type { SyncOutcome } from '../../sync/history.js';
 import { OUT_OF_STEP_STATES } from '../../sync/state.js';
 import { adminPage, formatTime, NoticeBox, waited, type ConsoleContext, type Notice } from './console.js';
-import { Etag, OutcomeBadge, StateBadge, stateLabel, SyncError } from './words.js';
+import { FilterForm } from './filters.js';
+import { Etag, OutcomeBadge, StateBadge, SyncError } from './words.js';
 
 // Connect mode's view of the Microsoft 365 tenant: the last scan (its progress and what it cost),
 // the users per state, and every user with their state, filtered and searched like the users page,
@@ -94,6 +97,27 @@ function ScanStatus({
   );
 }
 
+/**
+ * Why the user is in their state, in the reader's language; where the reason has a technical
+ * detail (an error, what could not be read), the stored sentence is one click away.
+ */
+function Reason({ context, user }: { context: ConsoleContext; user: TenantUserRecord }) {
+  const { t } = context;
+  const code = user.stateReasonCode;
+  if (code === null) return <span class="muted">{user.stateReason ?? ''}</span>;
+  return (
+    <div class="reason" data-reason={code}>
+      <span class="muted">{t(`admin.tenant.reason.${code}` as MessageKey)}</span>
+      {DETAILED_REASONS.has(code) && user.stateReason && (
+        <details>
+          <summary>{t('admin.syncError.details')}</summary>
+          <code>{user.stateReason}</code>
+        </details>
+      )}
+    </div>
+  );
+}
+
 export function tenantPage(
   context: ConsoleContext,
   query: TenantUsersQuery,
@@ -146,27 +170,13 @@ export function tenantPage(
         <p class="hint">{t('admin.tenant.syncOff')}</p>
       )}
       <h2>{t('admin.users.title')}</h2>
-      <form method="get" action="/admin/tenant" class="filters">
-        <div>
-          <label for="search">{t('admin.users.search')}</label>
-          <input id="search" name="search" type="search" value={query.search ?? ''} aria-describedby="search-hint" />
-          <p class="hint" id="search-hint">
-            {t('admin.users.searchHint')}
-          </p>
-        </div>
-        <div>
-          <label for="state">{t('admin.users.state')}</label>
-          <select id="state" name="state">
-            <option value="">{t('admin.users.anyState')}</option>
-            {TENANT_STATES.map((s) => (
-              <option value={s} selected={query.state === s}>
-                {stateLabel(t, s)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <button type="submit">{t('admin.users.filter')}</button>
-      </form>
+      <FilterForm
+        context={context}
+        action="/admin/tenant"
+        states={TENANT_STATES}
+        search={query.search}
+        state={query.state}
+      />
       {view.page.users.length === 0 ? (
         <p>{t('admin.users.empty')}</p>
       ) : (
@@ -194,7 +204,9 @@ export function tenantPage(
                   <StateBadge context={context} state={u.state ?? 'unknown'} />
                 </td>
                 <td title={formatTime(context, u.stateSince)}>{waited(context, u.stateSince)}</td>
-                <td class="muted">{u.stateReason ?? ''}</td>
+                <td>
+                  <Reason context={context} user={u} />
+                </td>
                 <td>
                   <Etag context={context} value={u.exchangeEtag || null} />
                 </td>

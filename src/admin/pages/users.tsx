@@ -5,7 +5,8 @@ import type { PageContext } from '../../web/layout.js';
 import type { MessageKey } from '../../web/messages/en.js';
 import { USER_SORTS, type UsersPage, type UsersPageQuery } from '../users-query.js';
 import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, userLink, waited, type Notice } from './console.js';
-import { Etag, OutcomeBadge, StateBadge, stateLabel, SyncError } from './words.js';
+import { FilterForm } from './filters.js';
+import { Etag, OutcomeBadge, StateBadge, SyncError } from './words.js';
 
 export function usersPage(
   context: PageContext,
@@ -29,37 +30,18 @@ export function usersPage(
     <>
       <h1>{t('admin.users.title')}</h1>
       <NoticeBox notice={options.notice} />
-      <form method="get" action="/admin/users" class="filters">
-        <div class="grow">
-          <label for="search">{t('admin.users.search')}</label>
-          <input id="search" name="search" type="search" value={query.search ?? ''} aria-describedby="search-hint" />
-          <p class="hint" id="search-hint">
-            {t('admin.users.searchHint')}
-          </p>
-        </div>
-        <div>
-          <label for="state">{t('admin.users.state')}</label>
-          <select id="state" name="state">
-            <option value="">{t('admin.users.anyState')}</option>
-            {SYNC_STATES.map((s) => (
-              <option value={s} selected={query.state === s}>
-                {stateLabel(t, s)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label for="sort">{t('admin.users.sort')}</label>
-          <select id="sort" name="sort">
-            {USER_SORTS.map((s) => (
-              <option value={s} selected={(query.sort ?? 'action') === s}>
-                {t(`admin.users.sort.${s}` as MessageKey)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <button type="submit">{t('admin.users.filter')}</button>
-      </form>
+      <FilterForm
+        context={context}
+        action="/admin/users"
+        states={SYNC_STATES}
+        search={query.search}
+        state={query.state}
+        growSearch
+        sort={{
+          options: USER_SORTS.map((s) => ({ value: s, label: t(`admin.users.sort.${s}` as MessageKey) })),
+          selected: query.sort ?? 'action',
+        }}
+      />
       <form method="post" action="/admin/prompts">
         <input type="hidden" name="_csrf" value={context.csrfToken} />
         {page.users.length === 0 ? (

@@ -212,6 +212,32 @@ export const adminEn = {
   'admin.tenant.scan.scheduleOn': 'A scan runs by itself {minutes} minutes after the last one ended.',
   'admin.tenant.summary': 'Users by state',
   'admin.tenant.why': 'Why',
+  'admin.tenant.reason.no_mailbox':
+    'No Exchange Online mailbox, so SharePoint never takes this user’s photo from Exchange.',
+  'admin.tenant.reason.exchange_unreadable':
+    'The Exchange photo could not be read, even after several tries; the next scan reads it again.',
+  'admin.tenant.reason.profile_unreadable':
+    'The SharePoint profile could not be read, even after several tries; the next scan reads it again.',
+  'admin.tenant.reason.removed_still_shown': 'The Exchange photo was removed, but SharePoint still shows a picture.',
+  'admin.tenant.reason.no_photo': 'No Exchange photo, and SharePoint shows the placeholder.',
+  'admin.tenant.reason.no_profile': 'The user has no SharePoint profile yet.',
+  'admin.tenant.reason.placeholder_again':
+    'SharePoint shows the placeholder again although it had this user’s picture.',
+  'admin.tenant.reason.placeholder_never': 'SharePoint shows the placeholder; the Exchange photo has never reached it.',
+  'admin.tenant.reason.exchange_changed': 'The Exchange photo changed after SharePoint’s picture was set.',
+  'admin.tenant.reason.same_as_before':
+    'Same Exchange photo and same SharePoint picture as when they were last found in step.',
+  'admin.tenant.reason.differs_before':
+    'SharePoint shows a different picture from the Exchange photo (compared before).',
+  'admin.tenant.reason.compared_same': 'SharePoint’s picture is the Exchange photo (the two were compared).',
+  'admin.tenant.reason.compared_differs':
+    'SharePoint shows a different picture from the Exchange photo (the two were compared).',
+  'admin.tenant.reason.not_comparable':
+    'SharePoint shows a picture, but it could not be compared with the Exchange photo, so nothing can tell yet whether it is current.',
+  'admin.tenant.reason.push_failed': 'The last push into SharePoint failed; the user stays here until a push succeeds.',
+  'admin.tenant.reason.pushed': 'photosync pushed the Exchange photo into SharePoint.',
+  'admin.tenant.reason.pushed_removal':
+    'The Exchange photo was removed; photosync set SharePoint back to the placeholder.',
   'admin.tenant.exchangeEtag': 'Exchange ETag',
   'admin.tenant.lastPush': 'Last push',
   'admin.tenant.action': 'Action',

@@ -219,6 +219,30 @@ export const adminEt: AdminMessages = {
   'admin.tenant.scan.scheduleOn': 'Läbivaatus käivitub ise {minutes} minutit pärast eelmise lõppu.',
   'admin.tenant.summary': 'Kasutajad oleku järgi',
   'admin.tenant.why': 'Põhjus',
+  'admin.tenant.reason.no_mailbox':
+    'Exchange Online’i postkasti pole, seega ei võta SharePoint selle kasutaja fotot kunagi Exchange’ist.',
+  'admin.tenant.reason.exchange_unreadable':
+    'Exchange’i fotot ei õnnestunud lugeda ka mitme katse järel. Järgmine läbivaatus loeb selle uuesti.',
+  'admin.tenant.reason.profile_unreadable':
+    'SharePointi profiili ei õnnestunud lugeda ka mitme katse järel. Järgmine läbivaatus loeb selle uuesti.',
+  'admin.tenant.reason.removed_still_shown': 'Exchange’i foto on eemaldatud, kuid SharePoint näitab endiselt pilti.',
+  'admin.tenant.reason.no_photo': 'Exchange’is pole fotot ja SharePoint näitab asenduspilti.',
+  'admin.tenant.reason.no_profile': 'Kasutajal pole veel SharePointi profiili.',
+  'admin.tenant.reason.placeholder_again': 'SharePoint näitab jälle asenduspilti, kuigi tal oli selle kasutaja pilt.',
+  'admin.tenant.reason.placeholder_never': 'SharePoint näitab asenduspilti. Exchange’i foto pole sinna kunagi jõudnud.',
+  'admin.tenant.reason.exchange_changed': 'Exchange’i foto on muutunud pärast seda, kui SharePointi pilt määrati.',
+  'admin.tenant.reason.same_as_before':
+    'Sama Exchange’i foto ja sama SharePointi pilt nagu siis, kui need viimati ajakohased olid.',
+  'admin.tenant.reason.differs_before': 'SharePoint näitab Exchange’i fotost erinevat pilti (varem võrreldud).',
+  'admin.tenant.reason.compared_same': 'SharePointi pilt on sama mis Exchange’i foto (pildid võrreldi).',
+  'admin.tenant.reason.compared_differs': 'SharePoint näitab Exchange’i fotost erinevat pilti (pildid võrreldi).',
+  'admin.tenant.reason.not_comparable':
+    'SharePoint näitab pilti, kuid seda ei õnnestunud Exchange’i fotoga võrrelda. Seega ei saa veel öelda, kas see on ajakohane.',
+  'admin.tenant.reason.push_failed':
+    'Viimane ülekanne SharePointi ebaõnnestus. Kasutaja jääb siia, kuni mõni ülekanne õnnestub.',
+  'admin.tenant.reason.pushed': 'photosync kandis Exchange’i foto SharePointi.',
+  'admin.tenant.reason.pushed_removal':
+    'Exchange’i foto on eemaldatud. photosync pani SharePointis tagasi asenduspildi.',
   'admin.tenant.exchangeEtag': 'Exchange’i ETag',
   'admin.tenant.lastPush': 'Viimane ülekanne',
   'admin.tenant.action': 'Tegevus',

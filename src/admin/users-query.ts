@@ -68,8 +68,28 @@ const ftsPhrase = (text: string) => `"${text.replace(/"/g, '""')}"`;
 
 const pageLimit = (query: UsersPageQuery) => Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
 
-/** The one statement that reads the status table for a page (exported so its plan can be checked). */
-export function pageKeysQuery(db: Db, query: UsersPageQuery) {
+/**
+ * SQLite's trigram index hands back every match, which are then sorted for the page: cheap for a
+ * few thousand, slow when the search matches most of the organisation ("user" in 100,000 users).
+ * Past this many matches a page is read in its own order instead, each row tested, which stops as
+ * soon as the page is full (one row in a hundred or more matches, so about 100 rows a result).
+ */
+export const DENSE_MATCHES = 1000;
+
+/** Whether the trigram index holds at least DENSE_MATCHES matches for `search` (SQLite; reads that many at most). */
+async function matchesDensely(db: Db, search: string): Promise<boolean> {
+  const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM
+    (SELECT rowid FROM admin_user_search WHERE admin_user_search MATCH ${ftsPhrase(search)} LIMIT ${DENSE_MATCHES})`.execute(
+    db,
+  );
+  return Number(rows[0]?.n ?? 0) >= DENSE_MATCHES;
+}
+
+/**
+ * The one statement that reads the status table for a page (exported so its plan can be checked).
+ * `dense`: on SQLite, test each row in page order instead of asking the trigram index (see DENSE_MATCHES).
+ */
+export function pageKeysQuery(db: Db, query: UsersPageQuery, { dense = false }: { dense?: boolean } = {}) {
   const sort = query.sort ?? 'action';
   const columns = SORT_COLUMNS[sort];
   const after = query.after ? decodeCursor(query.after, sort) : undefined;
@@ -93,12 +113,14 @@ export function pageKeysQuery(db: Db, query: UsersPageQuery) {
       q.where((eb) =>
         db.getExecutor().adapter instanceof PostgresAdapter
           ? eb.or([eb('search_name', 'like', likeAnywhere(search!)), eb('upn', 'like', likeAnywhere(search!))])
-          : eb(
-              'user_id',
-              'in',
-              sql<string>`(SELECT user_id FROM admin_user_search_text WHERE id IN
+          : dense
+            ? sql<boolean>`(search_name LIKE ${likeAnywhere(search!)} ESCAPE '\\' OR upn LIKE ${likeAnywhere(search!)} ESCAPE '\\')`
+            : eb(
+                'user_id',
+                'in',
+                sql<string>`(SELECT user_id FROM admin_user_search_text WHERE id IN
                 (SELECT rowid FROM admin_user_search WHERE admin_user_search MATCH ${ftsPhrase(search!)}))`,
-            ),
+              ),
       ),
     )
     .$if(after !== undefined, (q) =>
@@ -118,7 +140,14 @@ export function pageKeysQuery(db: Db, query: UsersPageQuery) {
 export async function listUsersPage(db: Db, query: UsersPageQuery): Promise<UsersPage> {
   const sort = query.sort ?? 'action';
   const limit = pageLimit(query);
-  const keys = await pageKeysQuery(db, query).execute();
+  const search = query.search?.trim().toLowerCase() ?? '';
+  const dense =
+    search.length >= MIN_SUBSTRING &&
+    !(db.getExecutor().adapter instanceof PostgresAdapter) &&
+    // SQLite's LIKE folds the case of ASCII letters only, where the trigram index folds all.
+    /^[\x20-\x7e]+$/.test(search) &&
+    (await matchesDensely(db, search));
+  const keys = await pageKeysQuery(db, query, { dense }).execute();
   const page = keys.slice(0, limit);
   const ids = page.map((k) => k.user_id);
   const details =

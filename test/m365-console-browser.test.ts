@@ -135,6 +135,17 @@ describe.skipIf(chromiumMissing())('the connect-mode console in a browser', { ti
       found.push(...(await violations(et)).map((v) => `et ${v}`));
     }
     expect(await et.locator('h1').first().textContent()).toBe('Sätted');
+    // And both languages on a phone.
+    for (const [lang, window] of [
+      ['en', page],
+      ['et', et],
+    ] as const) {
+      await window.setViewportSize({ width: 360, height: 800 });
+      for (const path of ['/admin/tenant', '/admin/tenant/sync?upn=kalle%40contoso.com', '/admin/settings']) {
+        await window.goto(`${base}${path}`);
+        found.push(...(await violations(window)).map((v) => `${lang} 360 px ${v}`));
+      }
+    }
     expect(found).toEqual([]);
   });
 });

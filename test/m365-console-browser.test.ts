@@ -1,11 +1,10 @@
-import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import { scanTenant } from '../src/m365/scan.js';
 import type { Services } from '../src/services.js';
-import { loadsNewPage } from './browser/helpers.js';
+import { axeViolations as violations, loadsNewPage } from './browser/helpers.js';
 import { chromiumMissing, launchChromium, listen } from './support/browser.js';
 import { makeUser } from './support/factories.js';
 import { startM365Tenant, type M365Tenant } from './support/m365-tenant.js';
@@ -16,20 +15,7 @@ import { createTestStore, openTestServices, type TestStore } from './support/ser
 // syncs one user and then everyone out of step, each through its dry run. axe finds nothing on
 // these pages in English or Estonian.
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const PASSWORD = 'correct horse battery';
-
-interface AxeResult {
-  violations: Array<{ id: string; nodes: Array<{ target: unknown }> }>;
-}
-
-async function violations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(
-    () => (window as unknown as { axe: { run(): Promise<AxeResult> } }).axe.run() as Promise<AxeResult>,
-  );
-  return result.violations.map((v) => `${page.url()}: ${v.id} ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-}
 
 describe.skipIf(chromiumMissing())('the connect-mode console in a browser', { timeout: 240_000 }, () => {
   let tenant: M365Tenant;

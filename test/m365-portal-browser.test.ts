@@ -4,6 +4,7 @@ import { buildApp, type App } from '../src/app.js';
 import { readProfilePicture } from '../src/m365/sharepoint.js';
 import { comparePictures, pictureFingerprint } from '../src/media/media.js';
 import type { Services } from '../src/services.js';
+import { axeViolations } from './browser/helpers.js';
 import { chromiumMissing, launchChromium } from './support/chromium.js';
 import { CONNECT_PERMISSIONS, startM365Tenant, type M365Tenant } from './support/m365-tenant.js';
 import { createTestStore, openTestServices, type TestStore } from './support/services.js';
@@ -72,9 +73,11 @@ describe.skipIf(chromiumMissing())('connect mode in Chromium: sign in with Micro
         return comparePictures(a.fingerprint, b.fingerprint);
       };
 
-      const context = await browser.newContext({ locale: 'en-GB' });
+      // bypassCSP lets the injected axe run; nothing else changes.
+      const context = await browser.newContext({ locale: 'en-GB', bypassCSP: true });
       const page = await context.newPage();
       await page.goto(`${portalUrl}/signin`);
+      const found = await axeViolations(page);
       await page.click('[data-microsoft-sign-in]');
       // The tenant's own sign-in page, reached through its authorize endpoint.
       await page.waitForURL((url) => url.origin === tenant.url);
@@ -83,6 +86,22 @@ describe.skipIf(chromiumMissing())('connect mode in Chromium: sign in with Micro
       await page.fill('#password', DEMO_PASSWORD);
       await Promise.all([page.waitForURL(`${portalUrl}/`), page.click('form[action="/signin"] button[type=submit]')]);
       expect(await page.textContent('h1')).toBe('Hello, Jane Doe');
+      found.push(...(await axeViolations(page)));
+      // The same two pages in Estonian on a phone, with the same session.
+      const phone = await browser.newContext({
+        locale: 'et-EE',
+        viewport: { width: 360, height: 800 },
+        bypassCSP: true,
+        storageState: await context.storageState(),
+      });
+      const etPage = await phone.newPage();
+      for (const path of ['/', '/signin']) {
+        await etPage.goto(`${portalUrl}${path}`);
+        expect(await etPage.evaluate(() => document.documentElement.lang)).toBe('et');
+        found.push(...(await axeViolations(etPage)));
+      }
+      await phone.close();
+      expect(found).toEqual([]);
 
       // Before: the tenant's SharePoint shows Jane's placeholder, not her Exchange photo.
       const userphoto = `${tenant.url}/_layouts/15/userphoto.aspx?size=M&accountname=jane@contoso.com`;

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { askToSync } from '../../src/admin/actions.js';
@@ -11,13 +10,11 @@ import type { Services } from '../../src/services.js';
 import { chromiumMissing, useBrowser } from '../support/browser.js';
 import { giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
 import { useTestServices } from '../support/services.js';
-import { loadsNewPage, signIn } from './helpers.js';
+import { axeViolations as violations, loadsNewPage, signIn } from './helpers.js';
 
 // axe-core over every page a person can meet, signed out, as a user, as a user without a mailbox
 // and as an administrator, in both languages, on a laptop (1366 px) and a phone (360 px): no
 // violations anywhere. A new page is one more row of PAGES.
-
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 /** Who looks at the page: nobody signed in, Jane (a user whose sites lag her new photo), Lee (no mailbox), the admin. */
 type Who = 'nobody' | 'jane' | 'lee' | 'admin';
@@ -240,23 +237,6 @@ const PAGES: AxePage[] = [
   { name: 'admin audit log', who: 'admin', open: '/admin/audit' },
   { name: 'admin, not found', who: 'admin', open: '/admin/nope' },
 ];
-
-interface AxeResult {
-  violations: Array<{ id: string; nodes: Array<{ target: unknown }> }>;
-}
-
-async function violations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(
-    // Violations only: axe skips collecting the passes and incomplete results nobody reads here.
-    () =>
-      (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResult> } }).axe.run(
-        document,
-        { resultTypes: ['violations'] },
-      ),
-  );
-  return result.violations.map((v) => `${v.id} ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-}
 
 /** The real app on a real port, with three routes that fail as the server side can (429, 503, 500). */
 async function serve(services: Services): Promise<{ app: App; base: string }> {

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { en } from '../../src/web/messages/en.js';
@@ -130,4 +131,27 @@ export async function dropPhoto(page: Page, file: { name: string; mimeType: stri
     },
     { name: file.name, mimeType: file.mimeType, bytes: [...file.buffer] },
   );
+}
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+interface AxeResult {
+  violations: Array<{ id: string; nodes: Array<{ target: unknown }> }>;
+}
+
+/**
+ * axe-core's violations on the page as it stands, one line each (rule and elements). The page's
+ * context needs `bypassCSP: true`: the pages allow no inline script, the injected axe is let through.
+ */
+export async function axeViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(
+    // Violations only: axe skips collecting the passes and incomplete results nobody reads here.
+    () =>
+      (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResult> } }).axe.run(
+        document,
+        { resultTypes: ['violations'] },
+      ),
+  );
+  return result.violations.map((v) => `${page.url()}: ${v.id} ${JSON.stringify(v.nodes.map((n) => n.target))}`);
 }

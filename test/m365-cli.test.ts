@@ -112,6 +112,7 @@ describe('photosync m365', () => {
         `✗ token for Microsoft Graph (https`,
         `✗ token for SharePoint (https`,
         `✗ token for the SharePoint admin site (https`,
+        '– SharePoint answers (https',
         '– can list users',
         '– can read a photo',
         '– can read a profile',

@@ -4,11 +4,10 @@ import type { Scan } from '../../m365/scans.js';
 import type { TenantUsersPage, TenantUsersQuery } from '../../m365/tenant-view.js';
 import type { TenantUserRecord } from '../../m365/users.js';
 import type { MessageKey } from '../../web/messages/en.js';
-import type { SyncOutcome } from '../../sync/history.js';
 import { OUT_OF_STEP_STATES } from '../../sync/state.js';
 import { adminPage, formatTime, NoticeBox, waited, type ConsoleContext, type Notice } from './console.js';
 import { FilterForm } from './filters.js';
-import { Etag, OutcomeBadge, StateBadge, SyncError } from './words.js';
+import { Etag, LastAttempt, StateBadge } from './words.js';
 
 // Connect mode's view of the Microsoft 365 tenant: the last scan (its progress and what it cost),
 // the users per state, and every user with their state, filtered and searched like the users page,
@@ -211,15 +210,7 @@ export function tenantPage(
                   <Etag context={context} value={u.exchangeEtag || null} />
                 </td>
                 <td>
-                  {u.lastAttemptAt === null ? (
-                    t('admin.users.never')
-                  ) : (
-                    <>
-                      {u.lastOutcome && <OutcomeBadge context={context} outcome={u.lastOutcome as SyncOutcome} />}{' '}
-                      <span class="muted">{formatTime(context, u.lastAttemptAt)}</span>
-                    </>
-                  )}
-                  {u.lastError && <SyncError context={context} text={u.lastError} />}
+                  <LastAttempt context={context} at={u.lastAttemptAt} outcome={u.lastOutcome} error={u.lastError} />
                 </td>
                 {view.operatorSync && (
                   <td>

@@ -1,4 +1,3 @@
-import type { SyncOutcome } from '../../sync/history.js';
 import { PLACEHOLDER_PATH } from '../../sites/placeholder.js';
 import { SYNC_STATES } from '../../sync/state.js';
 import type { PageContext } from '../../web/layout.js';
@@ -6,7 +5,7 @@ import type { MessageKey } from '../../web/messages/en.js';
 import { USER_SORTS, type UsersPage, type UsersPageQuery } from '../users-query.js';
 import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, userLink, waited, type Notice } from './console.js';
 import { FilterForm } from './filters.js';
-import { Etag, OutcomeBadge, StateBadge, SyncError } from './words.js';
+import { Etag, LastAttempt, StateBadge } from './words.js';
 
 export function usersPage(
   context: PageContext,
@@ -110,15 +109,7 @@ export function usersPage(
                     <Etag context={context} value={u.mailEtag} /> / <Etag context={context} value={u.syncedEtag} />
                   </td>
                   <td>
-                    {u.lastAttemptAt === null ? (
-                      t('admin.users.never')
-                    ) : (
-                      <>
-                        {u.lastOutcome && <OutcomeBadge context={context} outcome={u.lastOutcome as SyncOutcome} />}{' '}
-                        <span class="muted">{formatTime(context, u.lastAttemptAt)}</span>
-                      </>
-                    )}
-                    {u.lastError && <SyncError context={context} text={u.lastError} />}
+                    <LastAttempt context={context} at={u.lastAttemptAt} outcome={u.lastOutcome} error={u.lastError} />
                   </td>
                 </tr>
               ))}

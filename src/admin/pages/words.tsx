@@ -1,6 +1,7 @@
 import type { SyncOutcome, SyncTrigger } from '../../sync/history.js';
 import type { SyncStateName } from '../../sync/state.js';
 import type { PageContext } from '../../web/layout.js';
+import { formatTime } from './console.js';
 import type { MessageKey } from '../../web/messages/en.js';
 
 // What the console says instead of machine codes: a sentence for every state, outcome, trigger
@@ -120,5 +121,32 @@ export function Etag({ context, value }: { context: PageContext; value: string |
         <span aria-hidden="true">⧉</span>
       </button>
     </span>
+  );
+}
+
+/** A table cell's content: the last sync attempt's outcome and time ("never" without one), and its error. */
+export function LastAttempt({
+  context,
+  at,
+  outcome,
+  error,
+}: {
+  context: PageContext;
+  at: number | null;
+  outcome: string | null;
+  error: string | null;
+}) {
+  return (
+    <>
+      {at === null ? (
+        context.t('admin.users.never')
+      ) : (
+        <>
+          {outcome && <OutcomeBadge context={context} outcome={outcome as SyncOutcome} />}{' '}
+          <span class="muted">{formatTime(context, at)}</span>
+        </>
+      )}
+      {error && <SyncError context={context} text={error} />}
+    </>
   );
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -6,10 +7,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    // Two test files at once even on two cores: most tests wait on other processes (the servers and
-    // command-line runs they start, Chromium, PostgreSQL), so a second file fills that time. Every
-    // file has its own database, data folder and ports.
-    maxWorkers: 2,
+    // At least two test files at once, even on two cores (Vitest's default there is one): most tests
+    // wait on other processes (the servers and command-line runs they start, Chromium, PostgreSQL),
+    // so a second file fills that time. Every file has its own database, data folder and ports.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -235,19 +235,7 @@ export async function publishRenditions(
   );
   const switchToNew = deps.db.transaction().execute(async (trx) => {
     const old = await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).returning('blob_key').execute();
-    await trx
-      .insertInto('site_renditions')
-      .values(
-        rows.map((r) => ({
-          user_id: user.id,
-          size: r.size,
-          blob_key: r.blobKey,
-          etag: r.etag,
-          side: r.side,
-          byte_size: r.jpeg.length,
-        })),
-      )
-      .execute();
+    await trx.insertInto('site_renditions').values(renditionRows(user.id, rows)).execute();
     deps.faultPoint?.('before-commit');
     await updateProfile(trx, user, change);
     return deps.blobs.retire(
@@ -295,16 +283,7 @@ async function switchInOneStatement(
     .with('renditions', (q) =>
       plain(q)
         .insertInto('site_renditions')
-        .values(
-          rows.map((r) => ({
-            user_id: user.id,
-            size: r.size,
-            blob_key: r.blobKey,
-            etag: r.etag,
-            side: r.side,
-            byte_size: r.jpeg.length,
-          })),
-        )
+        .values(renditionRows(user.id, rows))
         .onConflict((oc) =>
           oc.columns(['user_id', 'size']).doUpdateSet((eb) => ({
             blob_key: eb.ref('excluded.blob_key'),
@@ -358,4 +337,19 @@ export async function setPictureTimestamp(db: Kysely<Database>, user: DirectoryU
 
 export async function setExchangeSyncState(db: Kysely<Database>, user: DirectoryUser, state: 0 | 1): Promise<void> {
   await upsertProfile(db, user, { exchange_sync_state: state });
+}
+
+/** The site_renditions rows naming a picture's new renditions. */
+function renditionRows(
+  userId: string,
+  rows: ReadonlyArray<{ size: RenditionSize; blobKey: string; etag: string; side: number; jpeg: Buffer }>,
+) {
+  return rows.map((r) => ({
+    user_id: userId,
+    size: r.size,
+    blob_key: r.blobKey,
+    etag: r.etag,
+    side: r.side,
+    byte_size: r.jpeg.length,
+  }));
 }

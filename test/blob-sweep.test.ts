@@ -104,7 +104,7 @@ describeEachDialect('the blob sweeper', (dialect) => {
 
   it('names every column that holds a blob key in BLOB_REFERENCES', async () => {
     const tables = await services.database.db.introspection.getTables();
-    // PostgreSQL's introspection lists every schema's tables (other tests' too): each name once.
+    // Each table and column once (the PostgreSQL introspector reads photosync's own schema only).
     const blobColumns = [
       ...new Set(
         tables

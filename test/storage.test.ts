@@ -1,7 +1,7 @@
-import { expect, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { countUsers } from '../src/directory/users.js';
 import { makeUser } from './support/factories.js';
-import { createTestStore, describeEachDialect, openTestServices } from './support/services.js';
+import { adminQuery, createTestStore, describeEachDialect, openTestServices } from './support/services.js';
 
 describeEachDialect('database migrations', (dialect) => {
   it('migrates a fresh store, and opening it again keeps the data', async () => {
@@ -34,4 +34,41 @@ describeEachDialect('database migrations', (dialect) => {
       await b.drop();
     }
   });
+
+  it.runIf(dialect === 'postgres')(
+    'migrates while other schemas of the database are created and dropped, and sees only its own tables',
+    async () => {
+      // Other photosync instances (or test files) come and go in the same database meanwhile.
+      const url = inject('postgresUrl')!;
+      let churning = true;
+      const churn = (async () => {
+        for (let i = 0; churning; i++) {
+          const other = `churn_${process.pid}_${i}`;
+          await adminQuery(
+            url,
+            `create schema ${other}; create table ${other}.t (id serial primary key, a int, b int)`,
+          );
+          await adminQuery(url, `drop schema ${other} cascade`);
+        }
+      })();
+      try {
+        for (let round = 0; round < 8; round++) {
+          const store = await createTestStore(dialect);
+          try {
+            const services = await openTestServices(store);
+            const tables = await services.database.db.introspection.getTables();
+            expect(new Set(tables.map((t) => t.schema))).toEqual(new Set([store.schema]));
+            expect(tables.map((t) => t.name)).toContain('directory_users');
+            await services.close();
+          } finally {
+            await store.drop();
+          }
+        }
+      } finally {
+        churning = false;
+        await churn;
+      }
+    },
+    120_000,
+  );
 });

@@ -12,9 +12,13 @@ import {
   SqliteDialect,
   sql,
   type DatabaseConnection,
+  type DatabaseIntrospector,
+  type DatabaseMetadata,
   type DialectAdapter,
   type Driver,
   type Migration,
+  type SchemaMetadata,
+  type TableMetadata,
   type Transaction,
 } from 'kysely';
 import pg from 'pg';
@@ -308,7 +312,7 @@ function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle
     const pid = serverPid(client);
     if (pid) ownServerPids.delete(pid);
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
   const where = new URL(url);
   return {
     db,
@@ -327,6 +331,67 @@ function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle
       await db.destroy();
     },
   };
+}
+
+/**
+ * Kysely's PostgreSQL introspector reads every column of every schema in the database and asks
+ * `pg_get_serial_sequence` about each, which fails ("schema … does not exist") when another schema
+ * is dropped while it runs; the migrator asks it at every start. photosync only ever needs its own
+ * schema's tables, so this dialect's introspector reads the current schema alone.
+ */
+class OwnSchemaPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new OwnSchemaIntrospector(db);
+  }
+}
+
+class OwnSchemaIntrospector implements DatabaseIntrospector {
+  constructor(private readonly db: Kysely<any>) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<{ name: string }>`select current_schema() as name`.execute(this.db);
+    return rows;
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const { rows } = await sql<{
+      schema: string;
+      table: string;
+      type: string;
+      column: string;
+      data_type: string;
+      nullable: string;
+      default_value: string | null;
+      identity: string;
+    }>`
+      select t.table_schema as schema, t.table_name as table, t.table_type as type,
+             c.column_name as column, c.udt_name as data_type, c.is_nullable as nullable,
+             c.column_default as default_value, c.is_identity as identity
+      from information_schema.tables t
+      join information_schema.columns c on c.table_schema = t.table_schema and c.table_name = t.table_name
+      where t.table_schema = current_schema()
+      order by t.table_name, c.ordinal_position`.execute(this.db);
+    const tables = new Map<string, TableMetadata & { columns: TableMetadata['columns'][number][] }>();
+    for (const row of rows) {
+      let table = tables.get(row.table);
+      if (!table) {
+        table = { name: row.table, schema: row.schema, isView: row.type === 'VIEW', columns: [] };
+        tables.set(row.table, table);
+      }
+      table.columns.push({
+        name: row.column,
+        dataType: row.data_type,
+        isNullable: row.nullable === 'YES',
+        hasDefaultValue: row.default_value !== null,
+        isAutoIncrementing: row.identity === 'YES' || (row.default_value ?? '').startsWith('nextval('),
+      });
+    }
+    return [...tables.values()];
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
 }
 
 class TransactionalDdlSqliteAdapter extends SqliteAdapter {

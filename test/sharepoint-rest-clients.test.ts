@@ -174,11 +174,42 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     const small = await get(`${fileUrl(kalle, 'S')}/$value`, reader, {});
     expect((await sharp(small.rawPayload).metadata()).width).toBe(48);
     expect(closeTo(await meanColour(small.rawPayload), BLUE)).toBe(true);
-    // Without overwrite, an existing file stays; a name that is nobody's is refused.
+    // Without overwrite, an existing file stays.
     const again = `${folder}/Files/add(url=${quoted(`${stem(kalle)}_LThumb.jpg`)},overwrite=false)`;
     expect((await post(again, writer, blue, 'image/jpeg')).statusCode).toBe(400);
-    const stranger = `${folder}/Files/add(url='nobody_contoso_com_LThumb.jpg',overwrite=true)`;
-    expect((await post(stranger, writer, blue, 'image/jpeg')).statusCode).toBe(400);
+
+    // A name like a picture's that is nobody's is a file like any other, as SharePoint keeps it:
+    // nobody's picture changes, until a profile's PictureURL is pointed at it.
+    const green = await solidJpeg(GREEN, 500);
+    for (const size of ['L', 'M']) {
+      const named = `${folder}/Files/add(url='kalle_contoso_com_1a2b3c4d_${size}Thumb.jpg',overwrite=true)`;
+      expect((await post(named, writer, green, 'image/jpeg')).statusCode).toBe(200);
+    }
+    const stored = await get(
+      `/_api/web/GetFileByServerRelativeUrl(${quoted(`${LIBRARY}/kalle_contoso_com_1a2b3c4d_LThumb.jpg`)})/$value`,
+      reader,
+      {},
+    );
+    expect(stored.statusCode).toBe(200);
+    expect(stored.rawPayload.equals(green)).toBe(true);
+    expect(closeTo(await meanColour((await get(`${fileUrl(kalle, 'S')}/$value`, reader, {})).rawPayload), BLUE)).toBe(
+      true,
+    );
+    const setPictureUrl = await post(
+      '/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty',
+      writer,
+      JSON.stringify({
+        accountName: claim(kalle.upn),
+        propertyName: 'PictureURL',
+        propertyValue: `${services.config.publicUrl}/User%20Photos/Profile%20Pictures/kalle_contoso_com_1a2b3c4d_MThumb.jpg`,
+      }),
+    );
+    expect(setPictureUrl.statusCode, setPictureUrl.body).toBe(200);
+    const pointed = await get(`${fileUrl(kalle, 'S')}/$value`, reader, {});
+    expect(closeTo(await meanColour(pointed.rawPayload), GREEN)).toBe(true);
+    // A name with characters no file may have is refused.
+    const bad = `${folder}/Files/add(url=${quoted('a:b_LThumb.jpg')},overwrite=true)`;
+    expect((await post(bad, writer, blue, 'image/jpeg')).statusCode).toBe(400);
   });
 
   it('SetSingleValueProfileProperty: administrators and apps with write permission, picture properties only', async () => {

@@ -1,5 +1,6 @@
 import { expect, inject, it } from 'vitest';
 import { countUsers } from '../src/directory/users.js';
+import * as fileStems from '../src/storage/migrations/2026-12-15-01-m365-file-stems.js';
 import { makeUser } from './support/factories.js';
 import { adminQuery, createTestStore, describeEachDialect, openTestServices } from './support/services.js';
 
@@ -71,4 +72,37 @@ describeEachDialect('database migrations', (dialect) => {
     },
     120_000,
   );
+
+  it('names the picture files of the tenant users already known when connect mode learns of shared names', async () => {
+    const store = await createTestStore(dialect);
+    const services = await openTestServices(store);
+    try {
+      const { db } = services.database;
+      // As before the migration: users without the columns it adds.
+      await fileStems.down(db);
+      await db
+        .insertInto('m365_users')
+        .values([
+          {
+            id: 'one',
+            upn: 'A.B@contoso.com',
+            display_name: 'Anna Berg',
+            has_mailbox: 1,
+            picture_url:
+              'https://contoso-my.sharepoint.com:443/User%20Photos/Profile%20Pictures/A_B_contoso_com_MThumb.jpg?t=63783110969',
+          },
+          { id: 'two', upn: 'a_b@contoso.com', display_name: 'Arvo Bergmann', has_mailbox: 1, picture_url: '' },
+        ] as never)
+        .execute();
+      await fileStems.up(db);
+      const rows = await db.selectFrom('m365_users').select(['id', 'upn_stem', 'picture_stem']).orderBy('id').execute();
+      expect(rows).toEqual([
+        { id: 'one', upn_stem: 'a_b_contoso_com', picture_stem: 'a_b_contoso_com' },
+        { id: 'two', upn_stem: 'a_b_contoso_com', picture_stem: null },
+      ]);
+    } finally {
+      await services.close();
+      await store.drop();
+    }
+  });
 });

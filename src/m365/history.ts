@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
 import { historyEntryOf, type HistoryEntry, type SyncAttempt } from '../sync/history.js';
 import type { Baseline, TenantReason, TenantState } from './model.js';
+import { pictureFileStem } from './sharepoint.js';
 
 // The history of pushes into the tenant's SharePoint, one row per attempt, in the same shape and
 // with the same triggers and outcomes as photosync's own sync history (src/sync/history.ts):
@@ -18,6 +19,8 @@ export interface PushResult {
   reason: string;
   /** The Exchange ETag pushed with the profile picture it became; absent for a removal. */
   baseline?: Baseline;
+  /** The PictureURL the push left (with the name of the files it wrote). */
+  pictureUrl?: string;
 }
 
 /**
@@ -79,6 +82,9 @@ export async function recordPushAttempt(
               baseline_source: baseline.source,
               baseline_at: attempt.startedAt,
             }
+          : {}),
+        ...(result?.pictureUrl !== undefined
+          ? { picture_url: result.pictureUrl, picture_stem: pictureFileStem(result.pictureUrl) }
           : {}),
       }))
       .where('id', '=', attempt.userId)

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { RenditionSizes } from '../config.js';
 import { squareJpegsFromUpload } from '../media/media.js';
@@ -18,13 +19,16 @@ import {
   type TenantState,
 } from './model.js';
 import {
+  accountFileStem,
   pictureTimestamp,
   readProfilePicture,
   renditionUrl,
   setProfileProperty,
+  shownFileStem,
   uploadRendition,
 } from './sharepoint.js';
-import type { TenantUserRecord } from './users.js';
+import type { M365Settings } from './settings.js';
+import { fileStemInUse, type TenantUserRecord } from './users.js';
 
 // A push does for one user what SharePoint's own sync does, and leaves the profile exactly as
 // that sync leaves it: the Exchange photo is downloaded once, S/M/L are rendered by the media
@@ -82,7 +86,7 @@ export async function pushTenantUser(
     const started = performance.now();
     let step: Step;
     try {
-      step = await push(connection, user, options);
+      step = await push(connection, deps.db, user, options);
     } catch (error) {
       step = {
         outcome: 'failed',
@@ -126,7 +130,12 @@ export async function pushTenantUser(
 
 const settled = (state: TenantState, code: TenantReason, reason: string): PushResult => ({ state, code, reason });
 
-async function push(connection: M365Connection, user: TenantUserRecord, options: PushOptions): Promise<Step> {
+async function push(
+  connection: M365Connection,
+  db: Kysely<Database>,
+  user: TenantUserRecord,
+  options: PushOptions,
+): Promise<Step> {
   const { http, settings } = connection;
   // Fresh readings: a scan's may be hours old.
   const photo: ExchangePhoto =
@@ -209,12 +218,13 @@ async function push(connection: M365Connection, user: TenantUserRecord, options:
   const rendered = await squareJpegsFromUpload(download.bytes, { sides, maxBytes: MAX_PHOTO_BYTES });
   if (!rendered.ok)
     return failed(`The Exchange photo cannot be used: ${rendered.message}`, photo.etag, download.bytes.length);
+  const stem = await fileStemFor(db, settings, user, profile.pictureUrl);
   for (const [i, size] of RENDITION_SIZES.entries()) {
-    await uploadRendition(http, settings, user.upn, size, rendered.renditions[i]!.jpeg);
+    await uploadRendition(http, settings, stem, size, rendered.renditions[i]!.jpeg);
   }
   const timestamp = pictureTimestamp(connection.clock.now());
   const properties: [string, string][] = [
-    ['PictureURL', renditionUrl(settings, user.upn, 'M')],
+    ['PictureURL', renditionUrl(settings, stem, 'M')],
     ['SPS-PicturePlaceholderState', '0'],
     ['SPS-PictureExchangeSyncState', '1'],
     ['SPS-PictureTimestamp', timestamp],
@@ -235,8 +245,30 @@ async function push(connection: M365Connection, user: TenantUserRecord, options:
     result: {
       ...settled('in_step', 'pushed', 'photosync pushed the Exchange photo into SharePoint.'),
       baseline: { etag: photo.etag, profile: profileFingerprint(written), verdict: 'in_step', source: 'push' },
+      pictureUrl: written.pictureUrl,
     },
   };
+}
+
+/**
+ * The name the pushed files get in "User Photos/Profile Pictures". SharePoint names them after
+ * the UPN with every other character made "_", so a.b@contoso.com and a_b@contoso.com share
+ * a_b_contoso_com and a push for one would overwrite the other's face. The user keeps the file
+ * their profile already shows when no one else's profile shows it; otherwise gets the UPN's name
+ * when no other user of the tenant has it (by UPN or by picture); otherwise that name with a short
+ * hash of their UPN, which is theirs alone.
+ */
+async function fileStemFor(
+  db: Kysely<Database>,
+  settings: M365Settings,
+  user: TenantUserRecord,
+  pictureUrl: string,
+): Promise<string> {
+  const shown = shownFileStem(settings, pictureUrl);
+  if (shown && !(await fileStemInUse(db, user.id, shown, false))) return shown;
+  const named = accountFileStem(user.upn);
+  if (!(await fileStemInUse(db, user.id, named, true))) return named;
+  return `${named}_${createHash('sha256').update(user.upn.toLowerCase()).digest('hex').slice(0, 8)}`;
 }
 
 function photoEtag(photo: ExchangePhoto): string | null {

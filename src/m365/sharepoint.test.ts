@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { M365Settings } from './settings.js';
-import { odataString, pictureTimestamp, profilePictureFrom, renditionUrl, smallThumbnailPath } from './sharepoint.js';
+import {
+  accountFileStem,
+  odataString,
+  pictureFileStem,
+  pictureTimestamp,
+  profilePictureFrom,
+  renditionUrl,
+  smallThumbnailPath,
+} from './sharepoint.js';
 
 const settings = { mySiteUrl: 'https://contoso-my.sharepoint.com' } as M365Settings;
 
@@ -52,9 +60,26 @@ describe('profilePictureFrom', () => {
 
 describe('picture files', () => {
   it('names the files after the UPN with @ and . made _, on the My Site host', () => {
-    expect(renditionUrl(settings, 'Jane.Doe@Contoso.com', 'M')).toBe(
+    expect(renditionUrl(settings, accountFileStem('Jane.Doe@Contoso.com'), 'M')).toBe(
       'https://contoso-my.sharepoint.com/User%20Photos/Profile%20Pictures/jane_doe_contoso_com_MThumb.jpg',
     );
+  });
+
+  it('reads the name of the file a PictureURL shows, only in the picture library', () => {
+    expect(
+      pictureFileStem(
+        'https://contoso-my.sharepoint.com:443/User%20Photos/Profile%20Pictures/A_B_contoso_com_MThumb.jpg?t=63783110969',
+      ),
+    ).toBe('a_b_contoso_com');
+    for (const other of [
+      'https://contoso-my.sharepoint.com/Documents/a_b_contoso_com_MThumb.jpg',
+      'https://contoso-my.sharepoint.com/User%20Photos/Profile%20Pictures/a_b_contoso_com_LThumb.jpg',
+      'not a url',
+      '',
+      null,
+    ]) {
+      expect(pictureFileStem(other)).toBeNull();
+    }
   });
 
   it('compares with the S file beside the profile’s PictureURL, and never follows a PictureURL elsewhere', () => {

@@ -131,14 +131,35 @@ export function accountFileStem(upn: string): string {
   return libraryFileStem(upn.toLowerCase());
 }
 
-/** Server-relative path of a user's rendition, `/User Photos/Profile Pictures/jane_contoso_com_MThumb.jpg`. */
-export function renditionPath(upn: string, size: RenditionSize): string {
-  return `${LIBRARY_PATH}/${renditionFileName(accountFileStem(upn), size)}`;
+/** Server-relative path of a rendition, `/User Photos/Profile Pictures/jane_contoso_com_MThumb.jpg`. */
+export function renditionPath(stem: string, size: RenditionSize): string {
+  return `${LIBRARY_PATH}/${renditionFileName(stem, size)}`;
 }
 
 /** The absolute URL PictureURL is set to: the M file on the My Site host. */
-export function renditionUrl(settings: M365Settings, upn: string, size: RenditionSize): string {
-  return `${settings.mySiteUrl}${encodeURI(renditionPath(upn, size))}`;
+export function renditionUrl(settings: M365Settings, stem: string, size: RenditionSize): string {
+  return `${settings.mySiteUrl}${encodeURI(renditionPath(stem, size))}`;
+}
+
+/** `jane_contoso_com` when a PictureURL names an M file of "User Photos/Profile Pictures" (on any host); null otherwise. */
+export function pictureFileStem(pictureUrl: string | null | undefined): string | null {
+  if (!pictureUrl) return null;
+  try {
+    const path = decodeURIComponent(new URL(pictureUrl).pathname);
+    const match = /^(.*)\/([^/]+)_MThumb\.jpg$/i.exec(path);
+    return match && match[1]!.toLowerCase() === LIBRARY_PATH.toLowerCase() ? match[2]!.toLowerCase() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The stem of the file a profile shows when that file is in the tenant's own library (the My Site host). */
+export function shownFileStem(settings: M365Settings, pictureUrl: string): string | null {
+  try {
+    return new URL(pictureUrl).origin === settings.mySiteUrl ? pictureFileStem(pictureUrl) : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -146,15 +167,7 @@ export function renditionUrl(settings: M365Settings, upn: string, size: Renditio
  * PictureURL is a file on the My Site host; otherwise the file named after the UPN.
  */
 export function smallThumbnailPath(settings: M365Settings, upn: string, pictureUrl: string): string {
-  try {
-    const url = new URL(pictureUrl);
-    const path = decodeURIComponent(url.pathname);
-    if (url.origin === settings.mySiteUrl && /_MThumb\.jpg$/i.test(path))
-      return path.replace(/_MThumb\.jpg$/i, '_SThumb.jpg');
-  } catch {
-    // Not a URL: fall back to the name SharePoint's own sync uses.
-  }
-  return renditionPath(upn, 'S');
+  return renditionPath(shownFileStem(settings, pictureUrl) ?? accountFileStem(upn), 'S');
 }
 
 /** A library file's bytes (GetFileByServerRelativeUrl…/$value); `none` when there is no such file. */
@@ -179,11 +192,11 @@ export async function readLibraryFile(
 export async function uploadRendition(
   http: TenantHttp,
   settings: M365Settings,
-  upn: string,
+  stem: string,
   size: RenditionSize,
   jpeg: Buffer,
 ): Promise<void> {
-  const name = renditionFileName(accountFileStem(upn), size);
+  const name = renditionFileName(stem, size);
   const url =
     `${settings.mySiteUrl}/_api/web/GetFolderByServerRelativeUrl(${odataString(LIBRARY_PATH)})` +
     `/Files/add(url=${odataString(name)},overwrite=true)`;

@@ -17,6 +17,9 @@ export interface M365UsersTable {
   profile_fingerprint: string | null;
   picture_timestamp: string | null;
   picture_url: string | null;
+  /** The name of the user's picture files by their UPN (jane_contoso_com), and by the file PictureURL shows. */
+  upn_stem: string | null;
+  picture_stem: string | null;
   baseline_etag: string | null;
   baseline_profile: string | null;
   baseline_verdict: string | null;

@@ -1,6 +1,7 @@
 import type { Db } from '../storage/database.js';
 import type { Baseline, ExchangePhoto, ProfilePicture, TenantReason, TenantState, TenantUser } from './model.js';
 import { profileFingerprint, TENANT_REASONS } from './model.js';
+import { accountFileStem, pictureFileStem } from './sharepoint.js';
 
 // The tenant's users as photosync last saw them (m365_users): what a scan read and decided, and
 // the baseline that lets the next scan decide without pictures.
@@ -41,6 +42,7 @@ function scannedValues(scanId: string, scanned: ScannedUser, now: number) {
   return {
     id: user.id,
     upn: user.upn,
+    upn_stem: accountFileStem(user.upn),
     display_name: user.displayName,
     has_mailbox: user.hasMailbox === null ? null : user.hasMailbox ? 1 : 0,
     account_enabled: user.accountEnabled ? 1 : 0,
@@ -55,6 +57,7 @@ function scannedValues(scanId: string, scanned: ScannedUser, now: number) {
     profile_fingerprint: profile.kind === 'error' ? null : profileFingerprint(profile),
     picture_timestamp: profile.kind === 'profile' ? profile.timestamp : null,
     picture_url: profile.kind === 'profile' ? profile.pictureUrl : null,
+    picture_stem: profile.kind === 'profile' ? pictureFileStem(profile.pictureUrl) : null,
     ...(scanned.baseline
       ? {
           baseline_etag: scanned.baseline.etag,
@@ -87,6 +90,12 @@ export async function saveScannedUser(db: Db, scanId: string, scanned: ScannedUs
         profile_fingerprint: eb.fn.coalesce('excluded.profile_fingerprint', 'm365_users.profile_fingerprint'),
         picture_timestamp: eb.fn.coalesce('excluded.picture_timestamp', 'm365_users.picture_timestamp'),
         picture_url: eb.fn.coalesce('excluded.picture_url', 'm365_users.picture_url'),
+        picture_stem: eb
+          .case()
+          .when('excluded.picture_url', 'is', null)
+          .then(eb.ref('m365_users.picture_stem'))
+          .else(eb.ref('excluded.picture_stem'))
+          .end(),
       })),
     )
     .execute();
@@ -207,6 +216,7 @@ export async function listTenantUsers(db: Db, states?: readonly TenantState[]): 
 export async function ensureTenantUser(db: Db, user: TenantUser): Promise<void> {
   const identity = {
     upn: user.upn,
+    upn_stem: accountFileStem(user.upn),
     display_name: user.displayName,
     has_mailbox: user.hasMailbox === null ? null : user.hasMailbox ? 1 : 0,
     account_enabled: user.accountEnabled ? 1 : 0,
@@ -227,7 +237,13 @@ export async function rememberSignedInUser(
   db: Db,
   user: { id: string; upn: string; displayName: string },
 ): Promise<TenantUserRecord> {
-  const identity = { upn: user.upn, display_name: user.displayName, gone_at: null, account_enabled: 1 };
+  const identity = {
+    upn: user.upn,
+    upn_stem: accountFileStem(user.upn),
+    display_name: user.displayName,
+    gone_at: null,
+    account_enabled: 1,
+  };
   await db
     .insertInto('m365_users')
     .values({ id: user.id, ...identity, has_mailbox: null })
@@ -235,4 +251,21 @@ export async function rememberSignedInUser(
     .execute();
   const row = await usersQuery(db).where('id', '=', user.id).executeTakeFirstOrThrow();
   return toRecord(row);
+}
+
+/**
+ * Whether a user other than `userId` has picture files by this name (jane_contoso_com): the file
+ * their profile last showed, or with `byUpn` also the name their UPN gives.
+ */
+export async function fileStemInUse(db: Db, userId: string, stem: string, byUpn: boolean): Promise<boolean> {
+  const row = await db
+    .selectFrom('m365_users')
+    .select('id')
+    .where('id', '!=', userId)
+    .where((eb) =>
+      byUpn ? eb.or([eb('picture_stem', '=', stem), eb('upn_stem', '=', stem)]) : eb('picture_stem', '=', stem),
+    )
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }

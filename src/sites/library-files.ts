@@ -3,7 +3,9 @@ import type { Db } from '../storage/database.js';
 
 // Files in the "User Photos/Profile Pictures" library that are not a user's S/M/L picture, kept
 // as SharePoint keeps any file a library is given: added (or overwritten), read, recycled. The
-// pictures themselves are the profiles' renditions (profiles.ts); these never become one.
+// pictures themselves are the profiles' renditions (profiles.ts); one of these becomes a user's
+// picture only when their profile's PictureURL is pointed at it (rendered from it, then the
+// profile's own files, as every picture here is).
 
 export interface LibraryFile {
   name: string;

@@ -8,6 +8,7 @@ import type { App } from '../http/types.js';
 import { SESSION_COOKIE, mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, pictureProperties, pictureTimeFrom } from './library.js';
+import { findLibraryFile } from './library-files.js';
 import { fileStemOf, getSiteProfile, setExchangeSyncState, setPictureTimestamp, showPlaceholder } from './profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
 import { argumentValue, bindArguments, parseCall } from './rest-call.js';
@@ -42,6 +43,26 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   // SetMyProfilePicture takes the raw bytes, whatever Content-Type the client declares.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  /**
+   * The bytes behind a PictureURL that names an M file of the library which is nobody's picture
+   * (as a push names one when two UPNs give the same file name): its L file when there is one.
+   */
+  async function libraryPicture(pictureUrl: string): Promise<Buffer | undefined> {
+    let path: string;
+    try {
+      const url = new URL(pictureUrl);
+      if (url.origin !== new URL(publicUrl).origin) return undefined;
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      return undefined;
+    }
+    const match = /^(.*)\/([^/]+)_MThumb\.jpg$/i.exec(path);
+    if (!match || match[1]!.toLowerCase() !== LIBRARY_PATH.toLowerCase()) return undefined;
+    const file =
+      (await findLibraryFile(db, `${match[2]}_LThumb.jpg`)) ?? (await findLibraryFile(db, `${match[2]}_MThumb.jpg`));
+    return file?.bytes;
+  }
 
   async function personProperties(user: DirectoryUser) {
     const profile = await getSiteProfile(db, user.id);
@@ -263,9 +284,18 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
               ? current('PictureURL') !== '' &&
                 value.split('?')[0]!.toLowerCase() === current('PictureURL').split('?')[0]!.toLowerCase()
               : value === '0' && current('SPS-PicturePlaceholderState') === '0';
+          const pointedAt = !keeps && propertyName.toLowerCase() === 'pictureurl' && (await libraryPicture(value));
+          if (pointedAt) {
+            await uploadSitePicture(
+              { ...deps, lock: services.lock, sizes: services.syncSettings().renditionSizes },
+              user,
+              pointedAt,
+            );
+            break;
+          }
           if (!keeps) {
             throw sharePointErrors.badQuery(
-              `photosync shows only the user's own files in ${LIBRARY_PATH}: upload the picture there ` +
+              `photosync shows only files of ${LIBRARY_PATH} as pictures: upload the picture there ` +
                 '(Files/add) rather than pointing the profile elsewhere.',
             );
           }

@@ -253,7 +253,8 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
           // Refused alike whether or not the file exists: a token without the scope learns nothing.
           if (principal.kind === 'app' && !mayUseSites(principal, 'read'))
             throw forbidden('This token may not read the library.');
-          const other = name && !parseRenditionFileName(name) ? await findLibraryFile(db, name) : undefined;
+          // A file named like a picture that is nobody's (jane_contoso_com_1a2b3c4d_LThumb.jpg) is any other file.
+          const other = name && !owner ? await findLibraryFile(db, name) : undefined;
           if (other && tail === '$value') {
             return reply
               .type('application/octet-stream')
@@ -351,17 +352,19 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
         const body = request.body;
         if (!Buffer.isBuffer(body) || body.length === 0)
           throw sharePointErrors.badQuery('The request has no file in its body.');
-        if (!parseRenditionFileName(name) && /^[^/\\:*?"<>|#%\p{Cc}]{1,128}$/u.test(name)) {
-          // Any other file, as a library takes any: nobody's picture.
+        const last = name.split('/').pop() ?? name;
+        const owner = parseRenditionFileName(last) ? await fileOwner(last) : undefined;
+        if (!owner && /^[^/\\:*?"<>|#%\p{Cc}]{1,128}$/u.test(name)) {
+          // Any other file, as a library takes any, also one named like a picture that is nobody's:
+          // it is nobody's picture until a profile's PictureURL points at it.
           const added = await addLibraryFile(db, name, body, overwrite);
           if (!added) throw sharePointErrors.badQuery(`A file with the name ${libraryUrl(name)} already exists.`);
           const file = spFile(name, { etag: added.etag, byte_size: body.length, picture_timestamp: added.modifiedAt });
           return send(request, reply, 'Web/Folder/Files/Add', 'SP.File', file);
         }
-        const owner = await fileOwner(name.split('/').pop() ?? name);
         if (!owner) {
           throw sharePointErrors.badQuery(
-            `"${name}" is not a picture file of a user (like jane_contoso_com_LThumb.jpg).`,
+            `"${name}" cannot be a file name: at most 128 characters, none of / \\ : * ? " < > | # %.`,
           );
         }
         const existing = await getRendition(db, owner.user.id, owner.size);

@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeTo, meanColour } from './support/factories.js';
+import { startM365Tenant, type ConnectMode, type M365Tenant } from './support/m365-tenant.js';
+
+// SharePoint names a user's picture files after the UPN with every character but a–z, 0–9, "_"
+// and "-" made "_", so a.b@contoso.com and a_b@contoso.com both give a_b_contoso_com. A push for
+// one must never overwrite the other's face: the tenant here has both, each with their own
+// Exchange photo, and SharePoint's own sync has already shown a.b's.
+
+const RED: [number, number, number] = [200, 40, 40];
+const BLUE: [number, number, number] = [40, 60, 200];
+const GREEN: [number, number, number] = [30, 160, 70];
+
+describe('connect mode with two UPNs that give the same file name', { timeout: 240_000 }, () => {
+  let tenant: M365Tenant;
+  let connect: ConnectMode;
+  let token: string;
+
+  const photo = async (upn: string, rgb: [number, number, number]) => {
+    const file = path.join(tenant.store.dataDir, `${upn}-${rgb.join('-')}.jpg`);
+    const [r, g, b] = rgb;
+    fs.writeFileSync(
+      file,
+      await sharp({ create: { width: 300, height: 300, channels: 3, background: { r, g, b } } })
+        .jpeg()
+        .toBuffer(),
+    );
+    const set = await tenant.cli(['photo', 'set', upn, file]);
+    expect(set.code, set.stdout + set.stderr).toBe(0);
+  };
+  /** The colour of the picture SharePoint shows for the user, as anyone in the tenant sees it. */
+  const shown = async (upn: string) => {
+    const response = await fetch(`${tenant.url}/_layouts/15/userphoto.aspx?size=L&accountname=${upn}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(200);
+    return meanColour(Buffer.from(await response.arrayBuffer()));
+  };
+
+  beforeAll(async () => {
+    tenant = await startM365Tenant();
+    const csv = path.join(tenant.store.dataDir, 'twins.csv');
+    fs.writeFileSync(csv, 'a.b@contoso.com,Anna Berg,,true,false\na_b@contoso.com,Arvo Bergmann,,true,false\n');
+    expect((await tenant.cli(['users', 'import', csv])).code).toBe(0);
+    await photo('a.b@contoso.com', RED);
+    await photo('a_b@contoso.com', BLUE);
+    // SharePoint's own sync already shows a.b's photo, in files named a_b_contoso_com.
+    expect((await tenant.cli(['sync', 'a.b@contoso.com'])).code).toBe(0);
+    token = (await tenant.cli(['token', 'create', 'admin@contoso.com'])).stdout.trim().split('\n').pop()!;
+    connect = tenant.connect(await tenant.registerApp());
+  }, 180_000);
+  afterAll(async () => {
+    await tenant?.stop();
+  });
+
+  it('pushes each of them into files of their own', async () => {
+    const scan = await connect.m365(['scan', '--json']);
+    expect(scan.code, scan.stderr).toBe(0);
+    expect(closeTo(await shown('a.b@contoso.com'), RED)).toBe(true);
+
+    const first = await connect.m365(['sync', 'a_b@contoso.com']);
+    expect(first.stdout, first.stderr).toMatch(/^a_b@contoso\.com: pushed /m);
+    expect(closeTo(await shown('a_b@contoso.com'), BLUE)).toBe(true);
+    expect(closeTo(await shown('a.b@contoso.com'), RED)).toBe(true);
+
+    await photo('a.b@contoso.com', GREEN);
+    const second = await connect.m365(['sync', 'a.b@contoso.com']);
+    expect(second.stdout, second.stderr).toMatch(/^a\.b@contoso\.com: pushed /m);
+    expect(closeTo(await shown('a.b@contoso.com'), GREEN)).toBe(true);
+    expect(closeTo(await shown('a_b@contoso.com'), BLUE)).toBe(true);
+
+    // Both in step, each with their own picture, without reading a picture again.
+    const again = await connect.m365(['scan', '--json']);
+    const states = Object.fromEntries(
+      (JSON.parse(again.stdout) as { users: { upn: string; state: string }[] }).users.map((u) => [u.upn, u.state]),
+    );
+    expect(states).toMatchObject({ 'a.b@contoso.com': 'in_step', 'a_b@contoso.com': 'in_step' });
+  });
+});

@@ -80,6 +80,25 @@ describeEachDialect('the sign-in throttle, counted in the database', (dialect) =
     expect(await a.begin(ip(), 'jane@contoso.com', 65_001)).toBe(0);
   });
 
+  it('never deadlocks: attempts and successes of one account in parallel, from two instances', async () => {
+    const { ip } = throttle();
+    const roomy = { windowMs: 60_000, perAccount: 1_000_000, perAddress: 1_000_000 };
+    const instances = [
+      createSignInThrottle(services.database.db, roomy),
+      createSignInThrottle(secondServices.database.db, roomy),
+    ];
+    // Successes forgive through one path, refusals (past the limit) through another.
+    for (let round = 0; round < 30; round++) {
+      await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const t = instances[i % 2]!;
+          if ((await t.begin(ip(), `user${round}@contoso.com`, 1000)) === 0 && i % 3 === 0)
+            await t.forgive(ip(), `user${round}@contoso.com`);
+        }),
+      );
+    }
+  });
+
   it('one count per account for the sign-in form and the password grant, across two instances', async () => {
     const user = await makeUser(services, { password: PASSWORD });
     const registered = await createApp(services.database.db, 'Guessing script', ['User.Read']);

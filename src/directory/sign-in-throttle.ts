@@ -44,8 +44,8 @@ export function createSignInThrottle(db: Db, limits: ThrottleLimits = SIGN_IN_LI
   let begun = 0;
   const keyed = (address: string, upn: string) => {
     const account = upn.trim().toLowerCase();
-    // In the order of their hashes, which is the order PostgreSQL's index walks them in an update:
-    // the upsert and the forgiving update lock the two rows in the same order and never deadlock.
+    // In the order of their hashes: the upsert locks the two rows in this order (VALUES order),
+    // and every upsert does, so two of them never wait for each other in a cycle.
     return [
       { hash: digest(`a:${address}`), limit: limits.perAddress },
       { hash: digest(`au:${address}:${account}`), limit: limits.perAccount },
@@ -98,16 +98,18 @@ export function createSignInThrottle(db: Db, limits: ThrottleLimits = SIGN_IN_LI
   }
 
   async function forgive(address: string, upn: string): Promise<void> {
-    await db
-      .updateTable('directory_sign_in_failures')
-      .set((eb) => ({ failures: eb('failures', '-', 1) }))
-      .where(
-        'key_hash',
-        'in',
-        keyed(address, upn).map((k) => k.hash),
-      )
-      .where('failures', '>', 0)
-      .execute();
+    // One row per statement, in the keys' order: a statement of its own holds one row's lock and
+    // waits for none, so it cannot close a cycle with a parallel attempt's upsert. (One UPDATE of
+    // both rows locks them in the order of its scan, which PostgreSQL does not promise to be the
+    // index's: two instances deadlocked that way.)
+    for (const key of keyed(address, upn)) {
+      await db
+        .updateTable('directory_sign_in_failures')
+        .set((eb) => ({ failures: eb('failures', '-', 1) }))
+        .where('key_hash', '=', key.hash)
+        .where('failures', '>', 0)
+        .execute();
+    }
   }
 
   return { begin, forgive };

@@ -125,12 +125,13 @@ export async function createServices(config: Config, options: ServiceOptions = {
     promptOutbox,
     m365: config.m365 && createM365Connection(config.m365, log),
     faultPoint,
-    close: async () => {
+    // Closing twice (a test's or a command's cleanup after an earlier close) closes once.
+    close: once(async () => {
       stopWatchingMedia();
       await promptOutbox?.stop();
       mailer?.close();
       await database.close();
-    },
+    }),
   };
 }
 
@@ -163,4 +164,9 @@ function crashAt(point: string): (name: string) => void {
   return (name) => {
     if (name === point) process.kill(process.pid, 'SIGKILL');
   };
+}
+
+function once(task: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= task());
 }

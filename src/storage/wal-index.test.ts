@@ -63,4 +63,24 @@ describe('walIndexChanges', () => {
     database.exec('create table t (n integer)');
     expect(walIndexChanges(rollback)).toBeUndefined();
   });
+
+  it('closes once: a second close leaves alone a file opened since under the same number', async () => {
+    const handle = await openDatabase({ dataDir: dir });
+    const changes = walIndexChanges(sqliteFileOf(dir))!;
+    changes.close();
+    const other = path.join(dir, 'other.txt');
+    fs.writeFileSync(other, 'still open');
+    const fd = fs.openSync(other, 'r');
+    try {
+      changes.close();
+      // The database handle closes twice too (a cleanup after an earlier close).
+      await handle.close();
+      await handle.close();
+      const read = Buffer.alloc(10);
+      expect(fs.readSync(fd, read, 0, 10, 0)).toBe(10);
+      expect(read.toString()).toBe('still open');
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 });

@@ -47,6 +47,7 @@ export function walIndexChanges(file: string): WalIndexChanges | undefined {
     return undefined;
   }
   both.copy(last, 0, 0, HEADER_BYTES);
+  let closed = false;
   return {
     counter() {
       // A header being written (or unreadable) counts as a change: nothing read now is kept.
@@ -57,7 +58,12 @@ export function walIndexChanges(file: string): WalIndexChanges | undefined {
       }
       return counter;
     },
-    close: () => fs.closeSync(fd),
+    close() {
+      // Once only: a second close could close whatever file has since been given the same number.
+      if (closed) return;
+      closed = true;
+      fs.closeSync(fd);
+    },
   };
 }
 

@@ -43,12 +43,17 @@ describe('connect mode with two UPNs that give the same file name', { timeout: 2
   beforeAll(async () => {
     tenant = await startM365Tenant();
     const csv = path.join(tenant.store.dataDir, 'twins.csv');
-    fs.writeFileSync(csv, 'a.b@contoso.com,Anna Berg,,true,false\na_b@contoso.com,Arvo Bergmann,,true,false\n');
+    fs.writeFileSync(
+      csv,
+      'a.b@contoso.com,Anna Berg,,true,false\na_b@contoso.com,Arvo Bergmann,,true,false\ncarl@contoso.com,Carl Kask,,true,false\n',
+    );
     expect((await tenant.cli(['users', 'import', csv])).code).toBe(0);
     await photo('a.b@contoso.com', RED);
     await photo('a_b@contoso.com', BLUE);
-    // SharePoint's own sync already shows a.b's photo, in files named a_b_contoso_com.
+    await photo('carl@contoso.com', GREEN);
+    // SharePoint's own sync already shows a.b's photo, in files named a_b_contoso_com, and carl's.
     expect((await tenant.cli(['sync', 'a.b@contoso.com'])).code).toBe(0);
+    expect((await tenant.cli(['sync', 'carl@contoso.com'])).code).toBe(0);
     token = (await tenant.cli(['token', 'create', 'admin@contoso.com'])).stdout.trim().split('\n').pop()!;
     connect = tenant.connect(await tenant.registerApp());
   }, 180_000);
@@ -59,6 +64,16 @@ describe('connect mode with two UPNs that give the same file name', { timeout: 2
   it('pushes each of them into files of their own', async () => {
     const scan = await connect.m365(['scan', '--json']);
     expect(scan.code, scan.stderr).toBe(0);
+    // The first scan compares the two pictures SharePoint shows with the Exchange photos at 64 px:
+    // the listing's one page, one batch of photo metadata and one batch of the two small photos.
+    const firstScan = JSON.parse(scan.stdout) as {
+      scan: { graphRequests: number };
+      users: { upn: string; state: string }[];
+    };
+    expect(firstScan.users.filter((u) => u.state === 'in_step').map((u) => u.upn)).toEqual(
+      expect.arrayContaining(['a.b@contoso.com', 'carl@contoso.com']),
+    );
+    expect(firstScan.scan.graphRequests).toBe(3);
     expect(closeTo(await shown('a.b@contoso.com'), RED)).toBe(true);
 
     const first = await connect.m365(['sync', 'a_b@contoso.com']);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  smallPhotoFrom,
+  smallPhotoRequest,
   exchangePhotoFromResponse,
   firstUsersPage,
   graphError,
@@ -144,5 +146,45 @@ describe('graph requests', () => {
       code: 'InvalidAuthenticationToken',
       message: 'Bad token [removed]',
     });
+  });
+});
+
+describe('small photos inside a batch', () => {
+  const answered = (status: number, body: unknown) =>
+    ({ kind: 'answered', response: { id: 'u1', status, headers: {}, body } }) as const;
+
+  it('asks for one size by the user id, relative to the version root', () => {
+    expect(smallPhotoRequest('a b', '64x64')).toEqual({
+      id: 'a b',
+      method: 'GET',
+      url: '/users/a%20b/photos/64x64/$value',
+    });
+  });
+
+  it('reads the bytes Graph sends as base64, and says none, or why not, otherwise', () => {
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+    expect(smallPhotoFrom(answered(200, jpeg.toString('base64')))).toEqual({ kind: 'photo', bytes: jpeg });
+    expect(
+      smallPhotoFrom(answered(404, { error: { code: 'ImageNotFound', message: 'The photo wasn’t found.' } })),
+    ).toEqual({
+      kind: 'none',
+    });
+    expect(
+      smallPhotoFrom(answered(403, { error: { code: 'ErrorAccessDenied', message: 'Access is denied.' } })),
+    ).toMatchObject({
+      kind: 'error',
+      message: expect.stringMatching(/403.*ErrorAccessDenied/),
+    });
+    expect(smallPhotoFrom(answered(200, { id: '64X64' }))).toMatchObject({ kind: 'error', message: /base64/ });
+    expect(smallPhotoFrom(answered(200, ''))).toMatchObject({ kind: 'error' });
+    expect(smallPhotoFrom(answered(200, Buffer.alloc(300 * 1024).toString('base64')))).toMatchObject({
+      kind: 'error',
+      message: /larger than/,
+    });
+    expect(smallPhotoFrom({ kind: 'failed', message: 'throttled 8 times' })).toEqual({
+      kind: 'error',
+      message: 'throttled 8 times',
+    });
+    expect(smallPhotoFrom(undefined)).toMatchObject({ kind: 'error' });
   });
 });

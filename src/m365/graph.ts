@@ -218,6 +218,40 @@ export function exchangePhotoFromResponse(response: Pick<BatchResponse, 'status'
   };
 }
 
+/** One size of a user's Exchange photo (`/photos/64x64/$value`), as a request inside a batch. */
+export function smallPhotoRequest(userId: string, size: string): BatchRequest {
+  return { id: userId, method: 'GET', url: `/users/${encodeURIComponent(userId)}/photos/${size}/$value` };
+}
+
+/** One size of an Exchange photo as a batch answered it: its bytes, none of that size, or why not. */
+export type SmallPhoto = { kind: 'photo'; bytes: Buffer } | { kind: 'none' } | { kind: 'error'; message: string };
+
+/** The largest small photo taken from a batch (Graph's 64 px JPEG is a few kilobytes). */
+const MAX_SMALL_PHOTO_BYTES = 256 * 1024;
+
+/**
+ * A batched photo answer. Inside a batch Graph sends a body that is not JSON (the photo's bytes)
+ * as a base64 string (<https://learn.microsoft.com/graph/json-batching>).
+ */
+export function smallPhotoFrom(result: BatchResult | undefined): SmallPhoto {
+  if (!result) return { kind: 'error', message: 'no answer' };
+  if (result.kind === 'failed') return { kind: 'error', message: result.message };
+  const { status, body } = result.response;
+  if (status === 404) return { kind: 'none' };
+  if (status !== 200)
+    return {
+      kind: 'error',
+      message: graphFailure('Reading the Exchange photo failed', graphError(status, body)).message,
+    };
+  if (typeof body !== 'string')
+    return { kind: 'error', message: 'Graph answered the photo without its bytes (base64).' };
+  const bytes = Buffer.from(body, 'base64');
+  if (bytes.length === 0) return { kind: 'error', message: 'Graph answered the photo with no bytes.' };
+  if (bytes.length > MAX_SMALL_PHOTO_BYTES)
+    return { kind: 'error', message: `Graph answered a small photo larger than ${MAX_SMALL_PHOTO_BYTES} bytes.` };
+  return { kind: 'photo', bytes };
+}
+
 /** POST /v1.0/$batch, read as the batch scheduler needs it. */
 export function graphBatchSender(http: TenantHttp, graphUrl: string, now: () => number): SendBatch {
   return async (requests): Promise<BatchEnvelope> => {

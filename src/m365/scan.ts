@@ -5,7 +5,7 @@ import { conflict } from '../errors.js';
 import type { Database } from '../storage/database.js';
 import { runBatched } from './batch.js';
 import { baselineFromComparison, decideTenantState, type TenantDecision } from './classify.js';
-import { compareWithSharePoint } from './compare.js';
+import { compareWithSharePoint, readSmallPhotos } from './compare.js';
 import { mapLimit } from './concurrency.js';
 import type { M365Connection } from './connection.js';
 import { describeError, isTenantError } from './errors.js';
@@ -38,7 +38,8 @@ import { getTenantUsers, usersDoneInScan, type ScannedUser, type TenantUserRecor
 
 // A scan reads every user of the tenant and decides their state, page by page of the Graph user
 // listing (999 users), in slices of 100: the page's photo metadata in JSON batches of 20, each
-// slice's profiles from SharePoint, a picture comparison only where nothing is known, then one
+// slice's profiles from SharePoint, a picture comparison only where nothing is known (the small
+// Exchange photos it needs in batches of 20 too), then one
 // commit of the slice with the scan's counters. The listing's next page travels in the same
 // batches as the photo metadata (a batch holds any 20 requests), and the first page carries the
 // number of users (`@odata.count`): besides the batches, a scan makes one Graph request of its own.
@@ -268,28 +269,39 @@ async function scanSlice(
     }
   });
 
+  // Decided from what was read where possible; the rest need the pictures compared, and their
+  // small Exchange photos are read together, in batches.
+  const decisions = users.map((user, index) => {
+    const record = stored.get(user.id);
+    const inputs = {
+      hasMailbox: user.hasMailbox,
+      photo: photos.get(user.id)!,
+      profile: profiles[index]!,
+      baseline: record?.baseline,
+      failing: failingOf(record),
+    };
+    return { inputs, decision: decideTenantState(inputs) };
+  });
+  const undecided = users.filter((_, index) => decisions[index]!.decision.kind !== 'decided');
+  const small = await readSmallPhotos(
+    connection,
+    undecided.map((u) => u.id),
+    options.batchConcurrency ?? 4,
+  );
+
   let imageBytes = 0;
   const scanned = await mapLimit(
     [...users.keys()],
     options.compareConcurrency ?? 4,
     async (index): Promise<ScannedUser> => {
       const user = users[index]!;
-      const photo = photos.get(user.id)!;
-      const profile = profiles[index]!;
-      const record = stored.get(user.id);
-      const inputs = {
-        hasMailbox: user.hasMailbox,
-        photo,
-        profile,
-        baseline: record?.baseline,
-        failing: failingOf(record),
-      };
-      let decision: TenantDecision = decideTenantState(inputs);
-      if (decision.kind === 'decided')
-        return { user, photo, profile, state: decision.state, code: decision.code, reason: decision.reason };
-      const outcome = await compareWithSharePoint(connection, user, profile);
+      const { inputs, decision: first } = decisions[index]!;
+      const { photo, profile } = inputs;
+      if (first.kind === 'decided')
+        return { user, photo, profile, state: first.state, code: first.code, reason: first.reason };
+      const outcome = await compareWithSharePoint(connection, user, profile, small.get(user.id));
       imageBytes += outcome.imageBytes;
-      decision = decideTenantState({ ...inputs, comparison: outcome.comparison });
+      const decision: TenantDecision = decideTenantState({ ...inputs, comparison: outcome.comparison });
       const state = decision.kind === 'decided' ? decision.state : 'unknown';
       const code = decision.kind === 'decided' ? decision.code : 'not_comparable';
       const reason = `${decision.reason}${outcome.detail ? ` (${outcome.detail})` : ''}`;

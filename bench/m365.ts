@@ -293,8 +293,9 @@ function report(
       'what tells a changed photo without reading the picture.',
     '- The unchanged rescan reads no image bytes (the same ETag and the same profile decide "in step"); it still reads ' +
       'every SharePoint profile (one request per user with a mailbox), which is most of its wall time.',
-    '- The first scan compares pictures for every user photosync never pushed (two tiny images each), so it reads ' +
-      'image bytes and takes longer.',
+    '- The first scan compares pictures for every user photosync never pushed (two tiny images each: the Exchange ' +
+      'photo at 64 px, 20 to a `$batch` request, and the S thumbnail from SharePoint), so it reads image bytes and ' +
+      'takes longer.',
     '',
     table(
       ['push (sync → picture served by userphoto.aspx)', 'value'],

@@ -45,14 +45,25 @@ describe('connect mode with two UPNs that give the same file name', { timeout: 2
     const csv = path.join(tenant.store.dataDir, 'twins.csv');
     fs.writeFileSync(
       csv,
-      'a.b@contoso.com,Anna Berg,,true,false\na_b@contoso.com,Arvo Bergmann,,true,false\ncarl@contoso.com,Carl Kask,,true,false\n',
+      [
+        'a.b@contoso.com,Anna Berg,,true,false',
+        'a_b@contoso.com,Arvo Bergmann,,true,false',
+        'carl@contoso.com,Carl Kask,,true,false',
+        'd.e@contoso.com,Dora Eller,,true,false',
+        'd_e@contoso.com,Dan Ek,,true,false',
+        '',
+      ].join('\n'),
     );
     expect((await tenant.cli(['users', 'import', csv])).code).toBe(0);
     await photo('a.b@contoso.com', RED);
     await photo('a_b@contoso.com', BLUE);
     await photo('carl@contoso.com', GREEN);
-    // SharePoint's own sync already shows a.b's photo, in files named a_b_contoso_com, and carl's.
+    await photo('d.e@contoso.com', RED);
+    await photo('d_e@contoso.com', BLUE);
+    // SharePoint's own sync already shows a.b's and d.e's photos, in files named a_b_contoso_com
+    // and d_e_contoso_com, and carl's.
     expect((await tenant.cli(['sync', 'a.b@contoso.com'])).code).toBe(0);
+    expect((await tenant.cli(['sync', 'd.e@contoso.com'])).code).toBe(0);
     expect((await tenant.cli(['sync', 'carl@contoso.com'])).code).toBe(0);
     token = (await tenant.cli(['token', 'create', 'admin@contoso.com'])).stdout.trim().split('\n').pop()!;
     connect = tenant.connect(await tenant.registerApp());
@@ -93,5 +104,22 @@ describe('connect mode with two UPNs that give the same file name', { timeout: 2
       (JSON.parse(again.stdout) as { users: { upn: string; state: string }[] }).users.map((u) => [u.upn, u.state]),
     );
     expect(states).toMatchObject({ 'a.b@contoso.com': 'in_step', 'a_b@contoso.com': 'in_step' });
+  });
+
+  it("leaves the other person's files alone when a push comes before any scan", async () => {
+    // A photosync connected just now knows nobody: the file named after d_e's UPN is in the
+    // library already, and d_e's profile does not show it, so it may be a twin's.
+    const fresh = tenant.connect(await tenant.registerApp());
+    const push = await fresh.m365(['sync', 'd_e@contoso.com']);
+    expect(push.stdout, push.stderr).toMatch(/^d_e@contoso\.com: pushed /m);
+    expect(closeTo(await shown('d_e@contoso.com'), BLUE)).toBe(true);
+    expect(closeTo(await shown('d.e@contoso.com'), RED)).toBe(true);
+
+    // d.e, pushed next, keeps the file their profile shows; d_e keeps theirs.
+    await photo('d.e@contoso.com', GREEN);
+    const next = await fresh.m365(['sync', 'd.e@contoso.com']);
+    expect(next.stdout, next.stderr).toMatch(/^d\.e@contoso\.com: pushed /m);
+    expect(closeTo(await shown('d.e@contoso.com'), GREEN)).toBe(true);
+    expect(closeTo(await shown('d_e@contoso.com'), BLUE)).toBe(true);
   });
 });

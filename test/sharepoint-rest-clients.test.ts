@@ -3,7 +3,7 @@ import { beforeAll, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
-import { getSiteProfile } from '../src/sites/profiles.js';
+import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import { appToken, bearer, userToken } from './support/apps.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
 import { describeEachDialect, useTestApp } from './support/services.js';
@@ -228,10 +228,29 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     const about = await post(url, writer, body('AboutMe', 'hello'));
     expect(about.statusCode).toBe(400);
     expect(about.json()['odata.error'].message.value).toMatch(/picture properties/);
-    expect((await post(url, writer, body('PictureURL', 'https://elsewhere.example/x.jpg'))).statusCode).toBe(400);
-    expect((await getSiteProfile(services.database.db, jane.id))!.placeholderState).toBe(0);
-    // An empty PictureURL shows the placeholder.
+    // Each refusal says why: a picture elsewhere, no such file, another person's file.
+    const refused = async (propertyName: string, propertyValue: string) => {
+      const response = await post(url, writer, body(propertyName, propertyValue));
+      expect(response.statusCode, response.body).toBe(400);
+      return response.json()['odata.error'].message.value as string;
+    };
+    const library = `${services.config.publicUrl}/User%20Photos/Profile%20Pictures`;
+    expect(await refused('PictureURL', 'https://elsewhere.example/x.jpg')).toMatch(/only files of .* as pictures/);
+    expect(await refused('PictureURL', `${library}/nobody_contoso_com_MThumb.jpg`)).toBe(
+      'There is no file nobody_contoso_com_MThumb.jpg in /User Photos/Profile Pictures: upload the picture there (Files/add) first.',
+    );
+    expect(await refused('PictureURL', `${library}/${stem(kalle)}_MThumb.jpg`)).toMatch(
+      new RegExp(`^${stem(kalle)}_MThumb\\.jpg in /User Photos/Profile Pictures is another person's picture`),
+    );
+    const janeBefore = (await getSiteProfile(services.database.db, jane.id))!;
+    expect(janeBefore.placeholderState).toBe(0);
+    expect(await getRendition(services.database.db, jane.id, 'L')).toBeDefined();
+    // An empty PictureURL shows the placeholder; a placeholder state of 0 then has nothing to show.
     expect((await post(url, writer, body('PictureURL', ''))).statusCode).toBe(200);
+    expect((await getSiteProfile(services.database.db, jane.id))!.placeholderState).toBe(1);
+    expect(await refused('SPS-PicturePlaceholderState', '0')).toBe(
+      `${jane.upn} has no picture to show: upload one (Files/add or SetMyProfilePicture) before setting SPS-PicturePlaceholderState to 0.`,
+    );
     expect((await getSiteProfile(services.database.db, jane.id))!.placeholderState).toBe(1);
   });
 

@@ -21,13 +21,16 @@ import {
 import {
   accountFileStem,
   pictureTimestamp,
+  readLibraryFile,
   readProfilePicture,
+  renditionPath,
   renditionUrl,
   setProfileProperty,
   shownFileStem,
   uploadRendition,
 } from './sharepoint.js';
 import type { M365Settings } from './settings.js';
+import type { TenantHttp } from './tenant-http.js';
 import { fileStemInUse, type TenantUserRecord } from './users.js';
 
 // A push does for one user what SharePoint's own sync does, and leaves the profile exactly as
@@ -218,7 +221,7 @@ async function push(
   const rendered = await squareJpegsFromUpload(download.bytes, { sides, maxBytes: MAX_PHOTO_BYTES });
   if (!rendered.ok)
     return failed(`The Exchange photo cannot be used: ${rendered.message}`, photo.etag, download.bytes.length);
-  const stem = await fileStemFor(db, settings, user, profile.pictureUrl);
+  const stem = await fileStemFor(db, http, settings, user, profile.pictureUrl);
   for (const [i, size] of RENDITION_SIZES.entries()) {
     await uploadRendition(http, settings, stem, size, rendered.renditions[i]!.jpeg);
   }
@@ -254,12 +257,15 @@ async function push(
  * The name the pushed files get in "User Photos/Profile Pictures". SharePoint names them after
  * the UPN with every other character made "_", so a.b@contoso.com and a_b@contoso.com share
  * a_b_contoso_com and a push for one would overwrite the other's face. The user keeps the file
- * their profile already shows when no one else's profile shows it; otherwise gets the UPN's name
- * when no other user of the tenant has it (by UPN or by picture); otherwise that name with a short
- * hash of their UPN, which is theirs alone.
+ * their profile already shows when no one else's profile shows it. Otherwise they get the UPN's
+ * name when it is theirs: no other user photosync knows of has it (by UPN or by picture), and
+ * either photosync last saw their own profile show it or the library has no file by that name
+ * (a file there that their profile does not show may be a twin's, seen by no scan yet). Otherwise
+ * that name with a short hash of their UPN, which is theirs alone.
  */
 async function fileStemFor(
   db: Kysely<Database>,
+  http: TenantHttp,
   settings: M365Settings,
   user: TenantUserRecord,
   pictureUrl: string,
@@ -267,8 +273,11 @@ async function fileStemFor(
   const shown = shownFileStem(settings, pictureUrl);
   if (shown && !(await fileStemInUse(db, user.id, shown, false))) return shown;
   const named = accountFileStem(user.upn);
-  if (!(await fileStemInUse(db, user.id, named, true))) return named;
-  return `${named}_${createHash('sha256').update(user.upn.toLowerCase()).digest('hex').slice(0, 8)}`;
+  const hashed = `${named}_${createHash('sha256').update(user.upn.toLowerCase()).digest('hex').slice(0, 8)}`;
+  if (named === shown || (await fileStemInUse(db, user.id, named, true))) return hashed;
+  if (user.pictureUrl !== null && shownFileStem(settings, user.pictureUrl) === named) return named;
+  const existing = await readLibraryFile(http, settings, renditionPath(named, 'S'));
+  return existing.kind === 'none' ? named : hashed;
 }
 
 function photoEtag(photo: ExchangePhoto): string | null {

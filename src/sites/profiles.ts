@@ -326,7 +326,6 @@ export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: 
   await deps.blobs.delete(oldKeys);
 }
 
-/** SPS-PictureExchangeSyncState as an administrator sets it (SetSingleValueProfileProperty). */
 /**
  * SPS-PictureTimestamp as a script sets it after uploading the files: the picture's time, which
  * also versions its URL (`?t=`), so a new time is a new address.
@@ -335,6 +334,7 @@ export async function setPictureTimestamp(db: Kysely<Database>, user: DirectoryU
   await upsertProfile(db, user, { picture_timestamp: at });
 }
 
+/** SPS-PictureExchangeSyncState as an administrator sets it (SetSingleValueProfileProperty). */
 export async function setExchangeSyncState(db: Kysely<Database>, user: DirectoryUser, state: 0 | 1): Promise<void> {
   await upsertProfile(db, user, { exchange_sync_state: state });
 }

@@ -9,7 +9,14 @@ import { SESSION_COOKIE, mayUseSites, principalOf, type Principal } from '../htt
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, pictureProperties, pictureTimeFrom } from './library.js';
 import { findLibraryFile } from './library-files.js';
-import { fileStemOf, getSiteProfile, setExchangeSyncState, setPictureTimestamp, showPlaceholder } from './profiles.js';
+import {
+  fileStemOf,
+  getSiteProfile,
+  setExchangeSyncState,
+  setPictureTimestamp,
+  showPlaceholder,
+  userIdForFileStem,
+} from './profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
 import { argumentValue, bindArguments, parseCall } from './rest-call.js';
 import { jsonBody, sharePointWebRoutes } from './rest-web.js';
@@ -45,23 +52,30 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   /**
-   * The bytes behind a PictureURL that names an M file of the library which is nobody's picture
-   * (as a push names one when two UPNs give the same file name): its L file when there is one.
+   * What a PictureURL names, for a user whose profile is pointed at it: the bytes of an M file of
+   * the library which is nobody's picture (as a push names one when two UPNs give the same file
+   * name), its L file when there is one; or why it cannot be shown.
    */
-  async function libraryPicture(pictureUrl: string): Promise<Buffer | undefined> {
+  async function libraryPicture(
+    user: DirectoryUser,
+    pictureUrl: string,
+  ): Promise<{ kind: 'file'; bytes: Buffer } | { kind: 'elsewhere' | 'missing' | 'someone_else'; name: string }> {
     let path: string;
     try {
       const url = new URL(pictureUrl);
-      if (url.origin !== new URL(publicUrl).origin) return undefined;
+      if (url.origin !== new URL(publicUrl).origin) return { kind: 'elsewhere', name: pictureUrl };
       path = decodeURIComponent(url.pathname);
     } catch {
-      return undefined;
+      return { kind: 'elsewhere', name: pictureUrl };
     }
     const match = /^(.*)\/([^/]+)_MThumb\.jpg$/i.exec(path);
-    if (!match || match[1]!.toLowerCase() !== LIBRARY_PATH.toLowerCase()) return undefined;
-    const file =
-      (await findLibraryFile(db, `${match[2]}_LThumb.jpg`)) ?? (await findLibraryFile(db, `${match[2]}_MThumb.jpg`));
-    return file?.bytes;
+    if (!match || match[1]!.toLowerCase() !== LIBRARY_PATH.toLowerCase())
+      return { kind: 'elsewhere', name: pictureUrl };
+    const name = `${match[2]}_MThumb.jpg`;
+    const owner = await userIdForFileStem(db, match[2]!.toLowerCase());
+    if (owner !== undefined && owner !== user.id) return { kind: 'someone_else', name };
+    const file = (await findLibraryFile(db, `${match[2]}_LThumb.jpg`)) ?? (await findLibraryFile(db, name));
+    return file ? { kind: 'file', bytes: file.bytes } : { kind: 'missing', name };
   }
 
   async function personProperties(user: DirectoryUser) {
@@ -284,22 +298,31 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
               ? current('PictureURL') !== '' &&
                 value.split('?')[0]!.toLowerCase() === current('PictureURL').split('?')[0]!.toLowerCase()
               : value === '0' && current('SPS-PicturePlaceholderState') === '0';
-          const pointedAt = !keeps && propertyName.toLowerCase() === 'pictureurl' && (await libraryPicture(value));
-          if (pointedAt) {
+          if (keeps) break;
+          const pointedAt =
+            propertyName.toLowerCase() === 'pictureurl'
+              ? await libraryPicture(user, value)
+              : ({ kind: 'no_picture', name: '' } as const);
+          if (pointedAt.kind === 'file') {
             await uploadSitePicture(
               { ...deps, lock: services.lock, sizes: services.syncSettings().renditionSizes },
               user,
-              pointedAt,
+              pointedAt.bytes,
             );
             break;
           }
-          if (!keeps) {
-            throw sharePointErrors.badQuery(
-              `photosync shows only files of ${LIBRARY_PATH} as pictures: upload the picture there ` +
-                '(Files/add) rather than pointing the profile elsewhere.',
-            );
-          }
-          break;
+          throw sharePointErrors.badQuery(
+            pointedAt.kind === 'no_picture'
+              ? `${user.upn} has no picture to show: upload one (Files/add or SetMyProfilePicture) before ` +
+                  'setting SPS-PicturePlaceholderState to 0.'
+              : pointedAt.kind === 'missing'
+                ? `There is no file ${pointedAt.name} in ${LIBRARY_PATH}: upload the picture there (Files/add) first.`
+                : pointedAt.kind === 'someone_else'
+                  ? `${pointedAt.name} in ${LIBRARY_PATH} is another person's picture: upload this person's ` +
+                    'picture under a name of its own (Files/add) and point the profile at that.'
+                  : `photosync shows only files of ${LIBRARY_PATH} as pictures: upload the picture there ` +
+                    '(Files/add) rather than pointing the profile elsewhere.',
+          );
         }
         case 'sps-picturetimestamp': {
           const at = pictureTimeFrom(value);

@@ -92,14 +92,30 @@ describeEachDialect('database migrations', (dialect) => {
               'https://contoso-my.sharepoint.com:443/User%20Photos/Profile%20Pictures/A_B_contoso_com_MThumb.jpg?t=63783110969',
           },
           { id: 'two', upn: 'a_b@contoso.com', display_name: 'Arvo Bergmann', has_mailbox: 1, picture_url: '' },
+          // Enough users for more than one statement.
+          ...Array.from({ length: 700 }, (_, i) => ({
+            id: `u${String(i).padStart(3, '0')}`,
+            upn: `Person.${i}@Contoso.com`,
+            display_name: `Person ${i}`,
+            has_mailbox: 1,
+            picture_url:
+              i % 2 ? null : `https://contoso-my.sharepoint.com/User%20Photos/Profile%20Pictures/x${i}_MThumb.jpg`,
+          })),
         ] as never)
         .execute();
       await fileStems.up(db);
       const rows = await db.selectFrom('m365_users').select(['id', 'upn_stem', 'picture_stem']).orderBy('id').execute();
-      expect(rows).toEqual([
+      expect(rows.slice(0, 2)).toEqual([
         { id: 'one', upn_stem: 'a_b_contoso_com', picture_stem: 'a_b_contoso_com' },
         { id: 'two', upn_stem: 'a_b_contoso_com', picture_stem: null },
       ]);
+      expect(rows.slice(2)).toEqual(
+        Array.from({ length: 700 }, (_, i) => ({
+          id: `u${String(i).padStart(3, '0')}`,
+          upn_stem: `person_${i}_contoso_com`,
+          picture_stem: i % 2 ? null : `x${i}`,
+        })).sort((a, b) => a.id.localeCompare(b.id)),
+      );
     } finally {
       await services.close();
       await store.drop();

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 // Frozen in time: this migration never imports application types.
 //
@@ -6,7 +6,10 @@ import type { Kysely } from 'kysely';
 // and "-" made "_" (jane_contoso_com_MThumb.jpg), so a.b@contoso.com and a_b@contoso.com share a
 // name. Before a push writes files, connect mode looks for another tenant user with the same
 // name, by their UPN (`upn_stem`) or by the file their profile already shows (`picture_stem`,
-// from PictureURL); both indexed, and filled here for the users already known.
+// from PictureURL); both indexed, and filled here for the users already known, a few hundred
+// rows per statement (one statement per row took 13 s for 50,000 users on PostgreSQL).
+
+const ROWS_PER_STATEMENT = 300;
 
 const upnStem = (upn: string) => upn.toLowerCase().replace(/[^a-z0-9_-]/g, '_');
 
@@ -24,13 +27,20 @@ function pictureStem(pictureUrl: string | null): string | null {
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('m365_users').addColumn('upn_stem', 'text').execute();
   await db.schema.alterTable('m365_users').addColumn('picture_stem', 'text').execute();
-  const rows = await db.selectFrom('m365_users').select(['id', 'upn', 'picture_url']).execute();
-  for (const row of rows as { id: string; upn: string; picture_url: string | null }[]) {
-    await db
-      .updateTable('m365_users')
-      .set({ upn_stem: upnStem(row.upn), picture_stem: pictureStem(row.picture_url) })
-      .where('id', '=', row.id)
-      .execute();
+  const rows = (await db.selectFrom('m365_users').select(['id', 'upn', 'picture_url']).execute()) as {
+    id: string;
+    upn: string;
+    picture_url: string | null;
+  }[];
+  for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
+    const values = rows
+      .slice(start, start + ROWS_PER_STATEMENT)
+      .map((row) => sql`(${row.id}, ${upnStem(row.upn)}, ${pictureStem(row.picture_url)})`);
+    await sql`
+      with stems (id, upn_stem, picture_stem) as (values ${sql.join(values)})
+      update m365_users set upn_stem = stems.upn_stem, picture_stem = stems.picture_stem
+      from stems where m365_users.id = stems.id
+    `.execute(db);
   }
   await db.schema.createIndex('m365_users_upn_stem').on('m365_users').column('upn_stem').execute();
   await db.schema.createIndex('m365_users_picture_stem').on('m365_users').column('picture_stem').execute();

@@ -83,4 +83,23 @@ describe('walIndexChanges', () => {
       fs.closeSync(fd);
     }
   });
+
+  it('after its close reads nothing, even a file given its number since that looks like a header', async () => {
+    const handle = await openDatabase({ dataDir: dir });
+    open.push(handle);
+    const file = sqliteFileOf(dir);
+    const changes = walIndexChanges(file)!;
+    const before = changes.counter();
+    changes.close();
+    const copy = path.join(dir, 'header-copy');
+    fs.writeFileSync(copy, fs.readFileSync(`${file}-shm`).subarray(0, 96));
+    const fd = fs.openSync(copy, 'r');
+    try {
+      // The same header each time: reading it would say "unchanged"; after close every answer is "changed".
+      expect(changes.counter()).toBe(before + 1);
+      expect(changes.counter()).toBe(before + 2);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 });

@@ -50,6 +50,8 @@ export function walIndexChanges(file: string): WalIndexChanges | undefined {
   let closed = false;
   return {
     counter() {
+      // Once closed, the number may be another file's by now: every answer is "changed".
+      if (closed) return ++counter;
       // A header being written (or unreadable) counts as a change: nothing read now is kept.
       if (!wholeHeader()) return ++counter;
       if (both.compare(last, 0, HEADER_BYTES, 0, HEADER_BYTES) !== 0) {

@@ -120,7 +120,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     log,
     syncSettings,
     settings,
-    signInThrottle: createSignInThrottle(database.db),
+    signInThrottle: createSignInThrottle(database),
     mailer,
     promptOutbox,
     m365: config.m365 && createM365Connection(config.m365, log),

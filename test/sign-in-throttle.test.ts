@@ -37,7 +37,7 @@ describeEachDialect('the sign-in throttle, counted in the database', (dialect) =
   /** A throttle on the test database with small limits, and addresses of its own. */
   const throttle = () => {
     run++;
-    return { t: createSignInThrottle(services.database.db, limits), ip: (n = 1) => `10.${run}.0.${n}` };
+    return { t: createSignInThrottle(services.database, limits), ip: (n = 1) => `10.${run}.0.${n}` };
   };
 
   it('refuses an account after too many failures from one address, until the window ends', async () => {
@@ -69,8 +69,8 @@ describeEachDialect('the sign-in throttle, counted in the database', (dialect) =
 
   it('lets exactly the limit through when attempts arrive in parallel, from two instances', async () => {
     const { ip } = throttle();
-    const a = createSignInThrottle(services.database.db, limits);
-    const b = createSignInThrottle(secondServices.database.db, limits);
+    const a = createSignInThrottle(services.database, limits);
+    const b = createSignInThrottle(secondServices.database, limits);
     const waits = await Promise.all(
       Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).begin(ip(), 'jane@contoso.com', 5000)),
     );
@@ -84,8 +84,8 @@ describeEachDialect('the sign-in throttle, counted in the database', (dialect) =
     const { ip } = throttle();
     const roomy = { windowMs: 60_000, perAccount: 1_000_000, perAddress: 1_000_000 };
     const instances = [
-      createSignInThrottle(services.database.db, roomy),
-      createSignInThrottle(secondServices.database.db, roomy),
+      createSignInThrottle(services.database, roomy),
+      createSignInThrottle(secondServices.database, roomy),
     ];
     // Successes forgive through one path, refusals (past the limit) through another.
     for (let round = 0; round < 30; round++) {
@@ -95,6 +95,24 @@ describeEachDialect('the sign-in throttle, counted in the database', (dialect) =
           if ((await t.begin(ip(), `user${round}@contoso.com`, 1000)) === 0 && i % 3 === 0)
             await t.forgive(ip(), `user${round}@contoso.com`);
         }),
+      );
+    }
+  });
+
+  it('never deadlocks while rows whose window ended are purged, from two instances', async () => {
+    const { ip } = throttle();
+    const roomy = { windowMs: 60_000, perAccount: 1_000_000, perAddress: 1_000_000 };
+    const options = { purgeEvery: 1 };
+    const instances = [
+      createSignInThrottle(services.database, roomy, options),
+      createSignInThrottle(secondServices.database, roomy, options),
+    ];
+    // Every round's attempts find the last round's rows expired: each upsert starts their window
+    // again while each attempt's purge deletes expired rows, all of them on the same few rows.
+    for (let round = 0; round < 60; round++) {
+      const now = 1000 + round * 60_001;
+      await Promise.all(
+        Array.from({ length: 80 }, (_, i) => instances[i % 2]!.begin(ip(i % 7), `user${i % 31}@contoso.com`, now)),
       );
     }
   });

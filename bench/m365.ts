@@ -310,7 +310,8 @@ function report(
     '',
     'A push reads the Exchange photo metadata and the profile, downloads the photo once, renders S/M/L from one ' +
       'decode, uploads three files, sets four profile properties and reads the profile back: 11 requests to the ' +
-      'tenant. The portal sign-in and the tile are not part of this figure (the tile starts exactly this push). ' +
+      'tenant (12 when the profile shows no file of the user’s yet: one more asks whether a file by the UPN’s name ' +
+      'is in the library already, perhaps another person’s). The portal sign-in and the tile are not part of this figure (the tile starts exactly this push). ' +
       'Microsoft 365 itself takes 24–72 hours.',
   ].join('\n');
   return { title: TITLE, body };

@@ -239,6 +239,9 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     expect(await refused('PictureURL', `${library}/nobody_contoso_com_MThumb.jpg`)).toBe(
       'There is no file nobody_contoso_com_MThumb.jpg in /User Photos/Profile Pictures: upload the picture there (Files/add) first.',
     );
+    expect(await refused('PictureURL', `${library}/${stem(kalle)}_LThumb.jpg`)).toBe(
+      `PictureURL names the M file of a picture (…_MThumb.jpg), not ${stem(kalle)}_LThumb.jpg.`,
+    );
     expect(await refused('PictureURL', `${library}/${stem(kalle)}_MThumb.jpg`)).toMatch(
       new RegExp(`^${stem(kalle)}_MThumb\\.jpg in /User Photos/Profile Pictures is another person's picture`),
     );

@@ -21,7 +21,7 @@ import {
 import {
   accountFileStem,
   pictureTimestamp,
-  readLibraryFile,
+  libraryFileExists,
   readProfilePicture,
   renditionPath,
   renditionUrl,
@@ -31,6 +31,7 @@ import {
 } from './sharepoint.js';
 import type { M365Settings } from './settings.js';
 import type { TenantHttp } from './tenant-http.js';
+import { tenantListed } from './scans.js';
 import { fileStemInUse, type TenantUserRecord } from './users.js';
 
 // A push does for one user what SharePoint's own sync does, and leaves the profile exactly as
@@ -256,12 +257,14 @@ async function push(
 /**
  * The name the pushed files get in "User Photos/Profile Pictures". SharePoint names them after
  * the UPN with every other character made "_", so a.b@contoso.com and a_b@contoso.com share
- * a_b_contoso_com and a push for one would overwrite the other's face. The user keeps the file
- * their profile already shows when no one else's profile shows it. Otherwise they get the UPN's
- * name when it is theirs: no other user photosync knows of has it (by UPN or by picture), and
- * either photosync last saw their own profile show it or the library has no file by that name
- * (a file there that their profile does not show may be a twin's, seen by no scan yet). Otherwise
- * that name with a short hash of their UPN, which is theirs alone.
+ * a_b_contoso_com and a push for one would overwrite the other's face. A name made from a UPN is
+ * used only while photosync knows every user who could share it, that is after a scan listed the
+ * whole tenant; before that every push writes a name with a short hash of the UPN, which is the
+ * user's alone (and stays theirs). After it: the user keeps the file their profile shows when no
+ * one else's profile showed it; otherwise gets the UPN's name when no other user has it (by UPN or
+ * by picture; users who left count, their files stay) and either photosync last saw their own
+ * profile show it or the library has no M file by that name (one that their profile does not show
+ * may be the files of a twin created since the scan); otherwise the hashed name.
  */
 async function fileStemFor(
   db: Kysely<Database>,
@@ -271,13 +274,13 @@ async function fileStemFor(
   pictureUrl: string,
 ): Promise<string> {
   const shown = shownFileStem(settings, pictureUrl);
-  if (shown && !(await fileStemInUse(db, user.id, shown, false))) return shown;
   const named = accountFileStem(user.upn);
   const hashed = `${named}_${createHash('sha256').update(user.upn.toLowerCase()).digest('hex').slice(0, 8)}`;
+  if (shown === hashed || !(await tenantListed(db))) return hashed;
+  if (shown && !(await fileStemInUse(db, user.id, shown, false))) return shown;
   if (named === shown || (await fileStemInUse(db, user.id, named, true))) return hashed;
   if (user.pictureUrl !== null && shownFileStem(settings, user.pictureUrl) === named) return named;
-  const existing = await readLibraryFile(http, settings, renditionPath(named, 'S'));
-  return existing.kind === 'none' ? named : hashed;
+  return (await libraryFileExists(http, settings, renditionPath(named, 'M'))) ? hashed : named;
 }
 
 function photoEtag(photo: ExchangePhoto): string | null {

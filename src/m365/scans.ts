@@ -70,6 +70,12 @@ export async function latestScan(db: Db): Promise<Scan | undefined> {
   return row && toScan(row);
 }
 
+/** Whether a scan has ever listed the whole tenant (one finished): until then photosync knows only some of its users. */
+export async function tenantListed(db: Db): Promise<boolean> {
+  const row = await db.selectFrom('m365_scans').select('id').where('status', '=', 'done').limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 export interface Lease {
   holder: string;
   now: number;

@@ -188,6 +188,20 @@ export async function readLibraryFile(
   return { kind: 'file', bytes };
 }
 
+/** Whether the library has this file (GetFileByServerRelativeUrl, its properties only: no bytes are read). */
+export async function libraryFileExists(
+  http: TenantHttp,
+  settings: M365Settings,
+  serverRelativePath: string,
+): Promise<boolean> {
+  const url = `${settings.mySiteUrl}/_api/web/GetFileByServerRelativeUrl(${odataString(serverRelativePath)})`;
+  const response = await http.request('mysite', url, { headers: { accept: NOMETADATA } });
+  if (response.status !== 404 && !response.ok)
+    throw await sharePointFailure(`Looking for ${serverRelativePath} failed`, response);
+  await response.body?.cancel();
+  return response.ok;
+}
+
 /** Files/add(url='…',overwrite=true) into "User Photos/Profile Pictures" on the My Site host. */
 export async function uploadRendition(
   http: TenantHttp,

@@ -59,7 +59,9 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
   async function libraryPicture(
     user: DirectoryUser,
     pictureUrl: string,
-  ): Promise<{ kind: 'file'; bytes: Buffer } | { kind: 'elsewhere' | 'missing' | 'someone_else'; name: string }> {
+  ): Promise<
+    { kind: 'file'; bytes: Buffer } | { kind: 'elsewhere' | 'not_m' | 'missing' | 'someone_else'; name: string }
+  > {
     let path: string;
     try {
       const url = new URL(pictureUrl);
@@ -69,8 +71,12 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       return { kind: 'elsewhere', name: pictureUrl };
     }
     const match = /^(.*)\/([^/]+)_MThumb\.jpg$/i.exec(path);
-    if (!match || match[1]!.toLowerCase() !== LIBRARY_PATH.toLowerCase())
-      return { kind: 'elsewhere', name: pictureUrl };
+    if (!match || match[1]!.toLowerCase() !== LIBRARY_PATH.toLowerCase()) {
+      const inLibrary = path.toLowerCase().startsWith(`${LIBRARY_PATH.toLowerCase()}/`);
+      return inLibrary
+        ? { kind: 'not_m', name: path.slice(LIBRARY_PATH.length + 1) }
+        : { kind: 'elsewhere', name: pictureUrl };
+    }
     const name = `${match[2]}_MThumb.jpg`;
     const owner = await userIdForFileStem(db, match[2]!.toLowerCase());
     if (owner !== undefined && owner !== user.id) return { kind: 'someone_else', name };
@@ -315,13 +321,15 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
             pointedAt.kind === 'no_picture'
               ? `${user.upn} has no picture to show: upload one (Files/add or SetMyProfilePicture) before ` +
                   'setting SPS-PicturePlaceholderState to 0.'
-              : pointedAt.kind === 'missing'
-                ? `There is no file ${pointedAt.name} in ${LIBRARY_PATH}: upload the picture there (Files/add) first.`
-                : pointedAt.kind === 'someone_else'
-                  ? `${pointedAt.name} in ${LIBRARY_PATH} is another person's picture: upload this person's ` +
-                    'picture under a name of its own (Files/add) and point the profile at that.'
-                  : `photosync shows only files of ${LIBRARY_PATH} as pictures: upload the picture there ` +
-                    '(Files/add) rather than pointing the profile elsewhere.',
+              : pointedAt.kind === 'not_m'
+                ? `PictureURL names the M file of a picture (…_MThumb.jpg), not ${pointedAt.name}.`
+                : pointedAt.kind === 'missing'
+                  ? `There is no file ${pointedAt.name} in ${LIBRARY_PATH}: upload the picture there (Files/add) first.`
+                  : pointedAt.kind === 'someone_else'
+                    ? `${pointedAt.name} in ${LIBRARY_PATH} is another person's picture: upload this person's ` +
+                      'picture under a name of its own (Files/add) and point the profile at that.'
+                    : `photosync shows only files of ${LIBRARY_PATH} as pictures: upload the picture there ` +
+                      '(Files/add) rather than pointing the profile elsewhere.',
           );
         }
         case 'sps-picturetimestamp': {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { M365Connection } from '../src/m365/connection.js';
 import { pushTenantUser } from '../src/m365/push.js';
 import type { M365Settings } from '../src/m365/settings.js';
@@ -109,12 +109,14 @@ describe('the names of the files a push writes', () => {
         .execute();
     };
 
-    it('keeps the UPN’s name for a user whose profile shows it and nobody else’s', async () => {
-      const { db } = context.services.database;
-      await db
+    beforeAll(async () => {
+      await context.services.database.db
         .insertInto('m365_scans')
         .values({ id: 'listed', started_at: 1, finished_at: 2, status: 'done', page_link: null } as never)
         .execute();
+    });
+
+    it('keeps the UPN’s name for a user whose profile shows it and nobody else’s', async () => {
       const own = fileUrl('jane_contoso_com_MThumb.jpg');
       await scanned('jane@contoso.com', own);
       const library = twinFiles('jane_contoso_com');
@@ -150,6 +152,26 @@ describe('the names of the files a push writes', () => {
       const pictureUrl = await push('g.h@contoso.com', new Map([['g.h@contoso.com', shared]]), library);
       expect(pictureUrl).toMatch(/\/g_h_contoso_com_[0-9a-f]{8}_MThumb\.jpg$/);
       expect(library.get('g_h_contoso_com_mthumb.jpg')).toBe(TWIN);
+    });
+
+    it('moves a user off the file their profile shows when a twin known at the scan has that name', async () => {
+      // At the scan i.j@ had no picture; SharePoint's own sync may since have shown them the same file.
+      await scanned('i.j@contoso.com', null);
+      const shared = fileUrl('i_j_contoso_com_MThumb.jpg');
+      await scanned('i_j@contoso.com', shared);
+      const library = twinFiles('i_j_contoso_com');
+      const pictureUrl = await push('i_j@contoso.com', new Map([['i_j@contoso.com', shared]]), library);
+      expect(pictureUrl).toMatch(/\/i_j_contoso_com_[0-9a-f]{8}_MThumb\.jpg$/);
+      expect(library.get('i_j_contoso_com_mthumb.jpg')).toBe(TWIN);
+    });
+
+    it('asks the library even where the scan saw the user’s own profile show the UPN’s name', async () => {
+      // Since the scan k.l@'s profile was emptied, and k_l@ joined with files by that name.
+      await scanned('k.l@contoso.com', fileUrl('k_l_contoso_com_MThumb.jpg'));
+      const library = twinFiles('k_l_contoso_com');
+      const pictureUrl = await push('k.l@contoso.com', new Map(), library);
+      expect(pictureUrl).toMatch(/\/k_l_contoso_com_[0-9a-f]{8}_MThumb\.jpg$/);
+      expect(library.get('k_l_contoso_com_mthumb.jpg')).toBe(TWIN);
     });
   });
 });

@@ -242,6 +242,9 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     expect(await refused('PictureURL', `${library}/${stem(kalle)}_LThumb.jpg`)).toBe(
       `PictureURL names the M file of a picture (…_MThumb.jpg), not ${stem(kalle)}_LThumb.jpg.`,
     );
+    expect(await refused('PictureURL', `${library}/sub/${stem(kalle)}_MThumb.jpg`)).toMatch(
+      /only files of .* as pictures/,
+    );
     expect(await refused('PictureURL', `${library}/${stem(kalle)}_MThumb.jpg`)).toMatch(
       new RegExp(`^${stem(kalle)}_MThumb\\.jpg in /User Photos/Profile Pictures is another person's picture`),
     );

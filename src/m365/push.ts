@@ -261,10 +261,10 @@ async function push(
  * used only while photosync knows every user who could share it, that is after a scan listed the
  * whole tenant; before that every push writes a name with a short hash of the UPN, which is the
  * user's alone (and stays theirs). After it: the user keeps the file their profile shows when no
- * one else's profile showed it; otherwise gets the UPN's name when no other user has it (by UPN or
- * by picture; users who left count, their files stay) and either photosync last saw their own
- * profile show it or the library has no M file by that name (one that their profile does not show
- * may be the files of a twin created since the scan); otherwise the hashed name.
+ * other user has that name (by UPN, or by the picture their profile showed at the scan; users who
+ * left count, their files stay); otherwise gets the UPN's name when no other user has it and the
+ * library has no M file by it (one there that the profile does not show may be a twin's who
+ * joined since the scan, or the user's own left behind); otherwise the hashed name.
  */
 async function fileStemFor(
   db: Kysely<Database>,
@@ -277,9 +277,8 @@ async function fileStemFor(
   const named = accountFileStem(user.upn);
   const hashed = `${named}_${createHash('sha256').update(user.upn.toLowerCase()).digest('hex').slice(0, 8)}`;
   if (shown === hashed || !(await tenantListed(db))) return hashed;
-  if (shown && !(await fileStemInUse(db, user.id, shown, false))) return shown;
+  if (shown && !(await fileStemInUse(db, user.id, shown, true))) return shown;
   if (named === shown || (await fileStemInUse(db, user.id, named, true))) return hashed;
-  if (user.pictureUrl !== null && shownFileStem(settings, user.pictureUrl) === named) return named;
   return (await libraryFileExists(http, settings, renditionPath(named, 'M'))) ? hashed : named;
 }
 

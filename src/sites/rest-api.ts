@@ -72,10 +72,9 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     }
     const match = /^(.*)\/([^/]+)_MThumb\.jpg$/i.exec(path);
     if (!match || match[1]!.toLowerCase() !== LIBRARY_PATH.toLowerCase()) {
-      const inLibrary = path.toLowerCase().startsWith(`${LIBRARY_PATH.toLowerCase()}/`);
-      return inLibrary
-        ? { kind: 'not_m', name: path.slice(LIBRARY_PATH.length + 1) }
-        : { kind: 'elsewhere', name: pictureUrl };
+      const name = path.slice(LIBRARY_PATH.length + 1);
+      const inLibrary = path.toLowerCase().startsWith(`${LIBRARY_PATH.toLowerCase()}/`) && !name.includes('/');
+      return inLibrary ? { kind: 'not_m', name } : { kind: 'elsewhere', name: pictureUrl };
     }
     const name = `${match[2]}_MThumb.jpg`;
     const owner = await userIdForFileStem(db, match[2]!.toLowerCase());

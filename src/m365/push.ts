@@ -277,8 +277,8 @@ async function fileStemFor(
   const named = accountFileStem(user.upn);
   const hashed = `${named}_${createHash('sha256').update(user.upn.toLowerCase()).digest('hex').slice(0, 8)}`;
   if (shown === hashed || !(await tenantListed(db))) return hashed;
-  if (shown && !(await fileStemInUse(db, user.id, shown, true))) return shown;
-  if (named === shown || (await fileStemInUse(db, user.id, named, true))) return hashed;
+  if (shown && !(await fileStemInUse(db, user.id, shown))) return shown;
+  if (named === shown || (await fileStemInUse(db, user.id, named))) return hashed;
   return (await libraryFileExists(http, settings, renditionPath(named, 'M'))) ? hashed : named;
 }
 

@@ -254,17 +254,15 @@ export async function rememberSignedInUser(
 }
 
 /**
- * Whether a user other than `userId` has picture files by this name (jane_contoso_com): the file
- * their profile last showed, or with `byUpn` also the name their UPN gives.
+ * Whether a user other than `userId` has picture files by this name (jane_contoso_com): the name
+ * their UPN gives, or the file their profile showed when photosync last read it.
  */
-export async function fileStemInUse(db: Db, userId: string, stem: string, byUpn: boolean): Promise<boolean> {
+export async function fileStemInUse(db: Db, userId: string, stem: string): Promise<boolean> {
   const row = await db
     .selectFrom('m365_users')
     .select('id')
     .where('id', '!=', userId)
-    .where((eb) =>
-      byUpn ? eb.or([eb('picture_stem', '=', stem), eb('upn_stem', '=', stem)]) : eb('picture_stem', '=', stem),
-    )
+    .where((eb) => eb.or([eb('picture_stem', '=', stem), eb('upn_stem', '=', stem)]))
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;

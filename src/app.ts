@@ -5,7 +5,8 @@ import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import helmet, { type HelmetOptions } from 'helmet';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import { sql } from 'kysely';
 import { promptBannerFor, tenantPromptBanner } from './admin/banner.js';
 import { createConnectPortal } from './m365/portal-routes.js';
@@ -21,6 +22,7 @@ import { sitesLagOf } from './portal/sites-lag.js';
 import type { Services } from './services.js';
 import { sitePageRoutes } from './sites/page-routes.js';
 import { sharePointRestRoutes } from './sites/rest-api.js';
+import { createPictureAnswers } from './sites/picture-answers.js';
 import { siteRoutes } from './sites/routes.js';
 import { webAssetRoutes } from './web/asset-routes.js';
 import type { PageContext } from './web/layout.js';
@@ -69,9 +71,25 @@ export async function buildApp(services: Services): Promise<App> {
     requestTimeout: deadlines.requestSeconds * 1000,
     connectionsCheckingInterval: 1000,
   };
+  // Pictures asked for again get their kept answers before the framework sees the request.
+  const answers = createPictureAnswers(services.database.reads, services.metrics.picturesFromMemory);
   const app = Fastify({
     // With a certificate the server speaks https itself (photosync dev-cert makes one for localhost).
-    ...(tls ? { https: { cert: tls.cert, key: tls.key, ...timeouts } } : { http: timeouts }),
+    // The server is made here so that each request goes to the kept answers first; the rest is
+    // what Fastify does with the servers it makes.
+    serverFactory: (handler, options) => {
+      const listener = (req: IncomingMessage, res: ServerResponse) => {
+        if (!answers.answer(req, res)) handler(req, res);
+      };
+      const server = tls
+        ? https.createServer({ cert: tls.cert, key: tls.key, ...timeouts }, listener)
+        : http.createServer(timeouts, listener);
+      const set = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
+      server.keepAliveTimeout = set.keepAliveTimeout;
+      server.requestTimeout = set.requestTimeout;
+      server.setTimeout(set.connectionTimeout);
+      return server as http.Server;
+    },
     requestTimeout: timeouts.requestTimeout,
     // Bytes that are not HTTP and deadlines missed get the one JSON shape and the security headers.
     clientErrorHandler: clientErrorHandler({ deadlines, securityHeaders, log: services.log as FastifyBaseLogger }),
@@ -206,7 +224,12 @@ export async function buildApp(services: Services): Promise<App> {
 
   // Tier 3: the roles' routes.
   webAssetRoutes(app);
-  siteRoutes(app, services);
+  siteRoutes(app, services, answers);
+  // Closing: requests take the whole path, which answers 503 to new ones.
+  app.addHook('preClose', (done) => {
+    answers.stop();
+    done();
+  });
   tokenRoutes(app, services);
   oidcRoutes(app, services);
   for (const mount of API_MOUNTS) {

@@ -12,6 +12,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Photo bytes read from the photo store (masters and renditions).',
       registers: [registry],
     }),
+    picturesFromMemory: new Counter({
+      name: 'photosync_picture_answers_from_memory_total',
+      help: 'Picture requests given a kept answer before routing (the same credential, address and If-None-Match as an earlier request, nothing committed since).',
+      registers: [registry],
+    }),
     graphThrottled: new Counter({
       name: 'photosync_graph_throttled_total',
       help: 'Graph requests answered 429 because their app was over PHOTOSYNC_GRAPH_APP_LIMIT.',

@@ -5,15 +5,29 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSession, createToken, endSession } from '../src/directory/credentials.js';
 import type { DirectoryUser } from '../src/directory/users.js';
-import { buildApp, type App } from '../src/app.js';
+import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { uploadSitePicture } from '../src/sites/upload.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
-import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { listen } from './support/browser.js';
+import { counterValue, giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import { createTestStore, openTestServices, testDialects, type TestStore } from './support/services.js';
 
-// The serving path keeps token, session and picture rows in memory between commits. These tests change what it keeps from this process, from another
-// connection and from another process, and expect the very next request to see the change.
+// The serving path keeps token, session and picture rows in memory between commits, and the
+// answers to repeated picture requests (src/sites/picture-answers.ts), which only a listening
+// server gives, so these tests ask over real HTTP. They change what it keeps from this process,
+// from another connection and from another process, and expect the very next request to see the change.
+
+/** A GET over HTTP, answered as app.inject answers, and whether the answer was a kept one. */
+async function get(services: Services, baseUrl: string, url: string, headers: Record<string, string>) {
+  const kept = await counterValue(services.metrics.picturesFromMemory);
+  const response = await fetch(`${baseUrl}${url}`, { headers });
+  const body = Buffer.from(await response.arrayBuffer());
+  const fromMemory = (await counterValue(services.metrics.picturesFromMemory)) > kept;
+  const answered: Record<string, string> = {};
+  response.headers.forEach((value, name) => (answered[name] = value));
+  return { statusCode: response.status, headers: answered, body, fromMemory };
+}
 
 const BIN = fileURLToPath(new URL('../bin/photosync.js', import.meta.url));
 
@@ -23,6 +37,7 @@ describe('serving from the read cache [sqlite]', () => {
   /** A second connection to the same file, as a second server instance has. */
   let other: Services;
   let app: App;
+  let baseUrl: string;
   let subject: DirectoryUser;
   let viewer: DirectoryUser;
   let token: string;
@@ -31,7 +46,7 @@ describe('serving from the read cache [sqlite]', () => {
     store = await createTestStore('sqlite');
     services = await openTestServices(store);
     other = await openTestServices(store);
-    app = await buildApp(services);
+    ({ app, baseUrl } = await listen(services));
     subject = await makeUser(services, { hasMailbox: false });
     viewer = await makeUser(services);
     token = await createToken(services.database.db, viewer.id, 'test');
@@ -52,10 +67,12 @@ describe('serving from the read cache [sqlite]', () => {
   });
 
   async function picture(headers: Record<string, string> = { authorization: `Bearer ${token}` }) {
-    return app.inject({
-      url: `/_layouts/15/userphoto.aspx?size=M&accountname=${encodeURIComponent(subject.upn)}`,
+    return get(
+      services,
+      baseUrl,
+      `/_layouts/15/userphoto.aspx?size=M&accountname=${encodeURIComponent(subject.upn)}`,
       headers,
-    });
+    );
   }
 
   async function settledEtag() {
@@ -63,6 +80,7 @@ describe('serving from the read cache [sqlite]', () => {
     const first = await picture();
     const second = await picture();
     expect(second.headers.etag).toBe(first.headers.etag);
+    expect(second.fromMemory).toBe(true);
     return second.headers.etag;
   }
 
@@ -97,7 +115,7 @@ describe('serving from the read cache [sqlite]', () => {
     const own = await createToken(services.database.db, user.id, 'test');
     const headers = { authorization: `Bearer ${own}` };
     expect((await picture(headers)).statusCode).toBe(200);
-    expect((await picture(headers)).statusCode).toBe(200);
+    expect(await picture(headers)).toMatchObject({ statusCode: 200, fromMemory: true });
     await other.database.db.updateTable('directory_users').set({ enabled: 0 }).where('id', '=', user.id).execute();
     expect((await picture(headers)).statusCode).toBe(401);
   });
@@ -106,7 +124,7 @@ describe('serving from the read cache [sqlite]', () => {
     const session = await createSession(services.database.db, viewer.id, 60_000);
     const headers = { cookie: `${SESSION_COOKIE}=${session}` };
     expect((await picture(headers)).statusCode).toBe(200);
-    expect((await picture(headers)).statusCode).toBe(200);
+    expect(await picture(headers)).toMatchObject({ statusCode: 200, fromMemory: true });
     await endSession(services.database.db, session);
     expect((await picture(headers)).statusCode).toBe(401);
   });
@@ -115,7 +133,7 @@ describe('serving from the read cache [sqlite]', () => {
     const shortLived = await createToken(services.database.db, viewer.id, 'test', 60_000);
     const headers = { authorization: `Bearer ${shortLived}` };
     expect((await picture(headers)).statusCode).toBe(200);
-    expect((await picture(headers)).statusCode).toBe(200);
+    expect(await picture(headers)).toMatchObject({ statusCode: 200, fromMemory: true });
     // The clock moves past the expiry; nothing is committed, so the cached row would still answer.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60_001 });
     try {
@@ -139,6 +157,7 @@ for (const dialect of SITES) {
     /** A second instance on the same schema. */
     let other: Services;
     let app: App;
+    let baseUrl: string;
     let subject: DirectoryUser;
     let viewer: DirectoryUser;
     let token: string;
@@ -147,7 +166,7 @@ for (const dialect of SITES) {
       store = await createTestStore(dialect);
       services = await openTestServices(store);
       other = await openTestServices(store);
-      app = await buildApp(services);
+      ({ app, baseUrl } = await listen(services));
       subject = await makeUser(services, { hasMailbox: false });
       viewer = await makeUser(services);
       token = await createToken(services.database.db, viewer.id, 'test');
@@ -169,10 +188,12 @@ for (const dialect of SITES) {
 
     async function picture(headers: Record<string, string> = { authorization: `Bearer ${token}` }, upn = subject.upn) {
       const before = services.database.roundTrips();
-      const response = await app.inject({
-        url: `/_layouts/15/userphoto.aspx?size=M&accountname=${encodeURIComponent(upn)}`,
+      const response = await get(
+        services,
+        baseUrl,
+        `/_layouts/15/userphoto.aspx?size=M&accountname=${encodeURIComponent(upn)}`,
         headers,
-      });
+      );
       return { response, roundTrips: services.database.roundTrips() - before };
     }
 
@@ -184,8 +205,9 @@ for (const dialect of SITES) {
       const first = await picture();
       const second = await picture();
       expect(second.response.headers.etag).toBe(first.response.headers.etag);
-      // The token and the picture's row from memory; the M picture's bytes from the byte cache.
+      // The answer from memory: no round trip.
       expect(second.roundTrips).toBe(0);
+      expect(second.response.fromMemory).toBe(true);
       await uploadSitePicture(sites(services), subject, await solidJpeg([30, 200, 30], 200));
       const after = await picture();
       expect(after.response.headers.etag).not.toBe(second.response.headers.etag);
@@ -202,7 +224,7 @@ for (const dialect of SITES) {
       const user = await makeUser(services);
       const headers = { authorization: `Bearer ${await createToken(services.database.db, user.id, 'test')}` };
       expect((await picture(headers)).response.statusCode).toBe(200);
-      expect((await picture(headers)).roundTrips).toBe(0);
+      expect(await picture(headers)).toMatchObject({ roundTrips: 0, response: { fromMemory: true } });
       await other.database.db.updateTable('directory_users').set({ enabled: 0 }).where('id', '=', user.id).execute();
       await eventually(async () => (await picture(headers)).response.statusCode).toBe(401);
     });
@@ -212,9 +234,8 @@ for (const dialect of SITES) {
       const ownToken = await createToken(services.database.db, owner.id, 'test');
       await giveMailPhoto(services, owner, await solidJpeg([100, 100, 30], 200));
       const own = () =>
-        app.inject({
-          url: `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`,
-          headers: { authorization: `Bearer ${ownToken}` },
+        get(services, baseUrl, `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`, {
+          authorization: `Bearer ${ownToken}`,
         });
       expect((await own()).headers['x-photosync-sync']).toBe('synced');
       expect((await own()).headers['x-photosync-sync']).toBe('unchanged');

@@ -63,8 +63,12 @@ export interface TokenGrant {
   scopes: ReadonlySet<GraphScope>;
 }
 
-interface StoredGrant extends TokenGrant {
-  expiresAt: number | null;
+/** Until when a credential holds (its expiry; Infinity for a token that never expires), if nothing changes. */
+export interface Until {
+  until: number;
+}
+
+interface StoredGrant extends TokenGrant, Until {
   enabled: boolean;
 }
 
@@ -74,14 +78,18 @@ async function loadGrant(db: Db, token: string): Promise<StoredGrant | undefined
     row && {
       user: toUser(row),
       scopes: new Set(storedScopes(row.scopes, DEFAULT_DELEGATED_SCOPES)),
-      expiresAt: row.expires_at,
+      until: row.expires_at ?? Infinity,
       enabled: row.enabled === 1,
     }
   );
 }
 
 /** The token's grant; undefined when unknown, expired or its user disabled. */
-export async function grantForToken(db: Db, token: string, reads?: ReadCache): Promise<TokenGrant | undefined> {
+export async function grantForToken(
+  db: Db,
+  token: string,
+  reads?: ReadCache,
+): Promise<(TokenGrant & Until) | undefined> {
   // Keyed by the token itself, so a cached use skips the hash. Expiry is judged on every use.
   return usableGrant(await (reads ? reads.read(tokenKey(token), () => loadGrant(db, token)) : loadGrant(db, token)));
 }
@@ -90,15 +98,18 @@ export async function grantForToken(db: Db, token: string, reads?: ReadCache): P
  * grantForToken's answer when the read cache has the token's row (no promise, no query), judged
  * the same way; NOT_CACHED when the row has to be read.
  */
-export function cachedGrantForToken(token: string, reads: ReadCache): TokenGrant | undefined | typeof NOT_CACHED {
+export function cachedGrantForToken(
+  token: string,
+  reads: ReadCache,
+): (TokenGrant & Until) | undefined | typeof NOT_CACHED {
   const stored = reads.cached<StoredGrant | undefined>(tokenKey(token));
   return stored === NOT_CACHED ? NOT_CACHED : usableGrant(stored);
 }
 
 const tokenKey = (token: string) => `token ${token}`;
 
-function usableGrant(stored: StoredGrant | undefined): TokenGrant | undefined {
-  if (!stored || !stored.enabled || (stored.expiresAt !== null && stored.expiresAt <= Date.now())) return undefined;
+function usableGrant(stored: StoredGrant | undefined): (TokenGrant & Until) | undefined {
+  if (!stored || !stored.enabled || stored.until <= Date.now()) return undefined;
   return stored;
 }
 
@@ -118,27 +129,36 @@ async function loadSession(db: Db, sessionId: string) {
 }
 
 export async function userForSession(db: Db, sessionId: string, reads?: ReadCache): Promise<DirectoryUser | undefined> {
-  return sessionUserOf(
+  return (await sessionById(db, sessionId, reads))?.user;
+}
+
+/** The session's user and until when the session holds; undefined when unknown, ended or the user disabled. */
+export async function sessionById(
+  db: Db,
+  sessionId: string,
+  reads?: ReadCache,
+): Promise<({ user: DirectoryUser } & Until) | undefined> {
+  return usableSession(
     await (reads ? reads.read(sessionKey(sessionId), () => loadSession(db, sessionId)) : loadSession(db, sessionId)),
   );
 }
 
-/** userForSession's answer from the read cache, judged the same way; NOT_CACHED when the row has to be read. */
-export function cachedUserForSession(
+/** sessionById's answer from the read cache, judged the same way; NOT_CACHED when the row has to be read. */
+export function cachedSession(
   sessionId: string,
   reads: ReadCache,
-): DirectoryUser | undefined | typeof NOT_CACHED {
+): ({ user: DirectoryUser } & Until) | undefined | typeof NOT_CACHED {
   const stored = reads.cached<StoredSession | undefined>(sessionKey(sessionId));
-  return stored === NOT_CACHED ? NOT_CACHED : sessionUserOf(stored);
+  return stored === NOT_CACHED ? NOT_CACHED : usableSession(stored);
 }
 
 const sessionKey = (sessionId: string) => `session ${sessionId}`;
 
 type StoredSession = Awaited<ReturnType<typeof loadSession>>;
 
-function sessionUserOf(stored: StoredSession | undefined): DirectoryUser | undefined {
+function usableSession(stored: StoredSession | undefined): ({ user: DirectoryUser } & Until) | undefined {
   if (!stored || !stored.enabled || stored.expiresAt <= Date.now()) return undefined;
-  return stored.user;
+  return { user: stored.user, until: stored.expiresAt };
 }
 
 export async function endSession(db: Db, sessionId: string): Promise<void> {

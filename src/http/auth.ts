@@ -4,10 +4,11 @@ import type { Surface } from '../directory/resources.js';
 import { verifyAccessToken } from '../directory/tokens.js';
 import {
   cachedGrantForToken,
-  cachedUserForSession,
+  cachedSession,
   grantForToken,
-  userForSession,
+  sessionById,
   type TokenGrant,
+  type Until,
 } from '../directory/credentials.js';
 import { DEFAULT_DELEGATED_SCOPES, READ_ANYONE_SCOPES, type GraphScope } from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
@@ -28,7 +29,14 @@ const SESSION_SCOPES: ReadonlySet<GraphScope> = new Set(DEFAULT_DELEGATED_SCOPES
 
 /** Who is asking: a user (their own token, a signed token or a session) or an app (its own token). */
 export type Principal =
-  | { kind: 'user'; user: DirectoryUser; scopes: ReadonlySet<GraphScope>; via: 'session' | 'token' }
+  | {
+      kind: 'user';
+      user: DirectoryUser;
+      scopes: ReadonlySet<GraphScope>;
+      via: 'session' | 'token';
+      /** Until when the credential holds, for opaque tokens and sessions (their rows say); not known for signed tokens. */
+      until?: number;
+    }
   | { kind: 'app'; app: AppRegistration; scopes: ReadonlySet<GraphScope> };
 
 export type UserPrincipal = Extract<Principal, { kind: 'user' }>;
@@ -120,19 +128,25 @@ export async function identify(
   }
   const session = credentials === 'token' ? undefined : request.cookies[SESSION_COOKIE];
   if (!session) return { ok: false, problem: 'missing' };
-  return sessionAuthentication(await userForSession(deps.db, session, request.reads));
+  return sessionAuthentication(await sessionById(deps.db, session, request.reads));
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-const tokenAuthentication = (grant: TokenGrant | undefined): Authentication =>
+const tokenAuthentication = (grant: (TokenGrant & Until) | undefined): Authentication =>
   grant
-    ? { ok: true, principal: { kind: 'user', user: grant.user, scopes: grant.scopes, via: 'token' } }
+    ? {
+        ok: true,
+        principal: { kind: 'user', user: grant.user, scopes: grant.scopes, via: 'token', until: grant.until },
+      }
     : { ok: false, problem: 'invalid' };
 
-const sessionAuthentication = (user: DirectoryUser | undefined): Authentication =>
-  user
-    ? { ok: true, principal: { kind: 'user', user, scopes: SESSION_SCOPES, via: 'session' } }
+const sessionAuthentication = (session: ({ user: DirectoryUser } & Until) | undefined): Authentication =>
+  session
+    ? {
+        ok: true,
+        principal: { kind: 'user', user: session.user, scopes: SESSION_SCOPES, via: 'session', until: session.until },
+      }
     : { ok: false, problem: 'invalid' };
 
 /**
@@ -149,8 +163,8 @@ function identifyFromCache(request: FastifyRequest, credentials: Credentials): A
   }
   const session = credentials === 'token' ? undefined : request.cookies[SESSION_COOKIE];
   if (!session) return undefined;
-  const user = cachedUserForSession(session, request.reads);
-  return user === NOT_CACHED ? undefined : sessionAuthentication(user);
+  const found = cachedSession(session, request.reads);
+  return found === NOT_CACHED ? undefined : sessionAuthentication(found);
 }
 
 /** Lets in whom `allow` admits, or throws: unauthorized for nobody (with why), forbidden for non-admins. */

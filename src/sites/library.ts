@@ -6,7 +6,7 @@ export type RenditionSize = keyof RenditionSizes;
 export const RENDITION_SIZES: readonly RenditionSize[] = ['S', 'M', 'L'];
 
 export const LIBRARY_PATH = '/User Photos/Profile Pictures';
-const LIBRARY_URL_PATH = '/User%20Photos/Profile%20Pictures';
+export const LIBRARY_URL_PATH = '/User%20Photos/Profile%20Pictures';
 
 /** `jane_contoso_com` (the user's file stem), `M` → `jane_contoso_com_MThumb.jpg` */
 export function renditionFileName(stem: string, size: RenditionSize): string {

@@ -8,11 +8,11 @@ import { checkPictureAccess, userPrincipalOf, type RouteAuth } from '../http/aut
 import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
-import { createByteCache } from '../storage/byte-cache.js';
 import { storageFaultCode, storageFaultOf } from '../storage/faults.js';
 import { preparedQuery } from '../storage/prepared.js';
 import type { ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './library.js';
+import type { PictureAnswers } from './picture-answers.js';
 import { PLACEHOLDER_PATH, placeholderJpeg, placeholderPng } from './placeholder.js';
 import { getRendition, userIdForFileStem, type Rendition } from './profiles.js';
 
@@ -58,9 +58,9 @@ const PICTURE_VIEWERS: RouteAuth = { credentials: 'token-or-session', allow: 'us
 /** A picture's answer depends on who asks: their credential decides what they may see. */
 const VARY = 'Authorization, Cookie';
 
-export function siteRoutes(app: App, services: Services): void {
+export function siteRoutes(app: App, services: Services, answers: PictureAnswers): void {
   const { db } = services.database;
-  const bytesCache = createByteCache(32 * 1024 * 1024);
+  const bytesCache = answers.bytes;
 
   /**
    * The owner's view of their own L picture syncs first; while the disk is full or read-only the
@@ -82,7 +82,9 @@ export function siteRoutes(app: App, services: Services): void {
     user: DirectoryUser | undefined,
     size: RenditionSize,
     versioned: string | undefined,
-    known?: Rendition,
+    known: Rendition | undefined,
+    /** Whether the answer may be given again from memory (not the owner's own L picture, which syncs first). */
+    keepable: boolean,
   ) {
     // A sync may replace the rendition between reading its row and reading its file (the old file
     // goes right after the switch); then the row is read again and points at the new file.
@@ -94,17 +96,25 @@ export function siteRoutes(app: App, services: Services): void {
       const current = versioned !== undefined && String(rendition.pictureTimestamp) === versioned;
       const cacheControl = current ? CACHE_CONTROL.immutable : CACHE_CONTROL.revalidate;
       if (clientHasCurrent(request, reply, { tag: rendition.etag, cacheControl, vary: VARY })) {
+        if (keepable) answers.keep(request, reply, 304, undefined);
         return reply.status(304).send();
       }
       const bytes = bytesCache.get(rendition.blobKey) ?? (await services.blobs.get(rendition.blobKey));
       if (!bytes) continue;
       bytesCache.set(rendition.blobKey, bytes);
-      return reply.type('image/jpeg').send(bytes);
+      reply.type('image/jpeg');
+      if (keepable) answers.keep(request, reply, 200, { blobKey: rendition.blobKey });
+      return reply.send(bytes);
     }
     const placeholder = await placeholderJpeg(services.syncSettings().renditionSizes[size]);
     const representation = { tag: placeholder.etag, cacheControl: CACHE_CONTROL.revalidate, vary: VARY };
-    if (clientHasCurrent(request, reply, representation)) return reply.status(304).send();
-    return reply.type('image/jpeg').send(placeholder.jpeg);
+    if (clientHasCurrent(request, reply, representation)) {
+      if (keepable) answers.keep(request, reply, 304, undefined);
+      return reply.status(304).send();
+    }
+    reply.type('image/jpeg');
+    if (keepable) answers.keep(request, reply, 200, { body: placeholder.jpeg });
+    return reply.send(placeholder.jpeg);
   }
 
   // Anyone may have it, as SharePoint's own: a silhouette names nobody.
@@ -153,15 +163,17 @@ export function siteRoutes(app: App, services: Services): void {
       const { subject, rendition } = await resolveSubject(request.query, size, request.reads);
       // Refused alike whether or not the person exists: a token without the scope learns nothing.
       checkPictureAccess(viewer, subject ?? { id: '' });
-      if (subject && !picturesShown(subject)) return sendPicture(request, reply, undefined, size, request.query.t);
+      if (subject && !picturesShown(subject)) {
+        return sendPicture(request, reply, undefined, size, request.query.t, undefined, true);
+      }
       if (subject && subject.id === viewer.user.id && size === 'L') {
         const result = await syncOrKeepServing(subject, request);
         reply.header('x-photosync-sync', result.outcome);
         // Only a sync that switched the picture outdates the rendition read with the subject.
         const switched = result.outcome === 'synced' || result.outcome === 'removed';
-        return sendPicture(request, reply, subject, size, request.query.t, switched ? undefined : rendition);
+        return sendPicture(request, reply, subject, size, request.query.t, switched ? undefined : rendition, false);
       }
-      return sendPicture(request, reply, subject, size, request.query.t, rendition);
+      return sendPicture(request, reply, subject, size, request.query.t, rendition, true);
     },
   );
 
@@ -186,7 +198,7 @@ export function siteRoutes(app: App, services: Services): void {
       const rendition = parsed && user && (await getRendition(db, user.id, parsed.size));
       if (!parsed || !user || !rendition || !picturesShown(user))
         throw notFound(`There is no file ${request.params.file} in ${LIBRARY_PATH}.`);
-      return sendPicture(request, reply, user, parsed.size, request.query.t);
+      return sendPicture(request, reply, user, parsed.size, request.query.t, undefined, true);
     },
   );
 

@@ -109,4 +109,31 @@ describe('createReadCache', () => {
     expect(await cache.read('k', row.load)).toBe('v1');
     expect(await cache.forRequest().read('k', row.load)).toBe('v2');
   });
+
+  it('keeps what a request worked out only when nothing was committed since its first read', async () => {
+    const { state, counters } = fakeCounters();
+    const cache = createReadCache(counters);
+    const row = loader(['v1']);
+
+    const quiet = cache.forRequest();
+    await quiet.read('row', row.load);
+    expect(quiet.keep('answer', 'a1')).toBe(true);
+    expect(cache.cached('answer')).toBe('a1');
+
+    const raced = cache.forRequest();
+    await raced.read('row', row.load);
+    state.local++; // this process commits while the request works
+    expect(raced.keep('answer', 'a2')).toBe(false);
+    expect(cache.cached('answer')).toBe(NOT_CACHED);
+
+    const elsewhere = cache.forRequest();
+    await elsewhere.read('row', row.load);
+    state.remote++; // another process commits
+    expect(elsewhere.keep('answer', 'a3')).toBe(false);
+    expect(cache.cached('answer')).toBe(NOT_CACHED);
+
+    // A request that read nothing has no state to keep anything as of.
+    expect(cache.forRequest().keep('answer', 'a4')).toBe(false);
+    expect(cache.keep('answer', 'a5')).toBe(false);
+  });
 });

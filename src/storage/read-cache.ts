@@ -23,6 +23,13 @@ export interface ReadCache {
    * at its first read (which is after it arrived), and this process's own before every read.
    */
   forRequest(): ReadCache;
+  /**
+   * Keeps `value` under `key`, as of what this request has read: only when nothing was committed,
+   * here or elsewhere, since its first read, so the value was worked out from one state of the
+   * database and stays right until either counter moves. False when it was not kept (always, for
+   * a view that is not one request's).
+   */
+  keep(key: string, value: unknown): boolean;
 }
 
 export interface ChangeCounters {
@@ -39,6 +46,7 @@ const READ_THROUGH: ReadCache = {
   read: (_key, load) => load(),
   cached: () => NOT_CACHED,
   forRequest: () => READ_THROUGH,
+  keep: () => false,
 };
 
 export function createReadCache(counters: ChangeCounters | undefined, maxEntries = 10_000): ReadCache {
@@ -82,19 +90,36 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
   /** One request's view: other processes' commits looked for at its first read only. */
   class RequestReads implements ReadCache {
     private remote: number | undefined;
+    /** This process's counter at the first read, for keep(). */
+    private local: number | undefined;
 
     read<T>(key: string, load: () => Promise<T>): Promise<T> {
-      this.remote ??= remoteCounter();
-      return read(key, load, this.remote);
+      this.first();
+      return read(key, load, this.remote!);
     }
 
     cached<T>(key: string): T | typeof NOT_CACHED {
-      this.remote ??= remoteCounter();
-      return cached<T>(key, this.remote);
+      this.first();
+      return cached<T>(key, this.remote!);
     }
 
     forRequest(): ReadCache {
       return this;
+    }
+
+    keep(key: string, value: unknown): boolean {
+      if (this.remote === undefined || this.local === undefined) return false;
+      if (localNow() !== this.local || remoteCounter() !== this.remote) return false;
+      current(this.remote);
+      if (entries.size >= maxEntries) entries.clear();
+      entries.set(key, value);
+      return true;
+    }
+
+    private first(): void {
+      if (this.remote !== undefined) return;
+      this.local = localNow();
+      this.remote = remoteCounter();
     }
   }
 
@@ -102,5 +127,6 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
     read: (key, load) => read(key, load, remoteCounter()),
     cached: <T>(key: string) => cached<T>(key, remoteCounter()),
     forRequest: () => new RequestReads(),
+    keep: () => false,
   };
 }

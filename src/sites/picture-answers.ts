@@ -1,0 +1,119 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createByteCache } from '../storage/byte-cache.js';
+import { NOT_CACHED, type ReadCache } from '../storage/read-cache.js';
+import { LIBRARY_URL_PATH } from './library.js';
+
+// A picture asked for again by the same credential, with the same address and the same
+// If-None-Match, gets the same answer as long as nothing in the database changed and the
+// credential still holds. Such answers are kept in the read cache (so any commit, here or in
+// another process, drops them all) and given before the request reaches the framework: no
+// routing, no hooks, no query parsing, no credential or row lookups, one check of the change
+// counters. Everything else (a first request, another credential, the owner's own L picture,
+// which syncs first, refusals, HEAD) takes the whole path, which is where answers are made.
+
+/** The addresses answered from memory, as clients send them: userphoto.aspx and the "User Photos" library's files. */
+const PICTURE_ADDRESSES = ['/_layouts/15/userphoto.aspx?', `${LIBRARY_URL_PATH}/`];
+
+export const isPictureAddress = (url: string): boolean =>
+  url.startsWith(PICTURE_ADDRESSES[0]!) || url.startsWith(PICTURE_ADDRESSES[1]!);
+
+/** A kept answer: status and headers as the whole path sent them, and its bytes (by blob key, or the placeholder's). */
+interface Answer {
+  status: 200 | 304;
+  headers: Record<string, string | number | string[] | undefined>;
+  blobKey: string | undefined;
+  body: Buffer | undefined;
+  /** When the credential stops holding: after it the whole path answers (and refuses). */
+  until: number;
+}
+
+export interface PictureAnswers {
+  /** The pictures' bytes by blob key (immutable), shared by the whole path and the kept answers. */
+  readonly bytes: ReturnType<typeof createByteCache>;
+  /** Answers a request from memory; false when the app has to (the caller then hands it on). */
+  answer(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Keeps the answer the whole path is about to send, when it may be given again without it: a
+   * GET of a picture address by a credential whose expiry is known, and nothing committed since
+   * the request's first read. Call right before `reply.send`, with the headers all set.
+   */
+  keep(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: 200 | 304,
+    bytes: { blobKey: string } | { body: Buffer } | undefined,
+  ): void;
+  /** From now on every request takes the whole path (the app is closing and answers 503). */
+  stop(): void;
+}
+
+export function createPictureAnswers(
+  reads: ReadCache,
+  /** Counts the answers given from memory. */
+  answered: { inc(): void },
+  maxBytes = 32 * 1024 * 1024,
+): PictureAnswers {
+  const bytes = createByteCache(maxBytes);
+  let stopped = false;
+  return {
+    bytes,
+    answer(req, res) {
+      const url = req.url;
+      if (stopped || req.method !== 'GET' || url === undefined || !isPictureAddress(url)) return false;
+      const headers = req.headers;
+      // A request with a body is left to the framework, which knows what to do with one.
+      if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
+      const found = reads.cached<Answer | undefined>(
+        answerKey(url, headers.authorization, headers.cookie, headers['if-none-match']),
+      );
+      if (found === NOT_CACHED || found === undefined || found.until <= Date.now()) return false;
+      const body = found.blobKey === undefined ? found.body : bytes.get(found.blobKey);
+      if (found.status === 200 && body === undefined) return false;
+      res.writeHead(found.status, found.headers);
+      res.end(found.status === 200 ? body : undefined);
+      answered.inc();
+      return true;
+    },
+    keep(request, reply, status, source) {
+      const principal = request.principal;
+      const url = request.originalUrl;
+      if (stopped || request.method !== 'GET' || !isPictureAddress(url)) return;
+      if (principal?.kind !== 'user' || principal.until === undefined) return;
+      if (status === 200 && source === undefined) return;
+      const headers = { ...reply.getHeaders() };
+      const body = source && 'body' in source ? source.body : undefined;
+      if (status === 200) {
+        const length = body?.length ?? (source && 'blobKey' in source ? bytes.get(source.blobKey)?.length : undefined);
+        if (length === undefined) return;
+        headers['content-length'] = String(length);
+      }
+      const answer: Answer = {
+        status,
+        headers,
+        blobKey: source && 'blobKey' in source ? source.blobKey : undefined,
+        body,
+        until: principal.until,
+      };
+      const { raw } = request;
+      request.reads.keep(
+        answerKey(url, raw.headers.authorization, raw.headers.cookie, raw.headers['if-none-match']),
+        answer,
+      );
+    },
+    stop() {
+      stopped = true;
+    },
+  };
+}
+
+/** Everything of a request a picture's answer depends on: the address, the credentials, what the client has. */
+const answerKey = (
+  url: string,
+  authorization: string | undefined,
+  cookie: string | undefined,
+  ifNoneMatch: string | undefined,
+) => `answer\n${url}\n${present(authorization)}\n${present(cookie)}\n${present(ifNoneMatch)}`;
+
+/** A header's value, told apart from no header at all. */
+const present = (value: string | undefined) => (value === undefined ? '-' : `=${value}`);

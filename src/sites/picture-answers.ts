@@ -42,7 +42,7 @@ export interface PictureAnswers {
     request: FastifyRequest,
     reply: FastifyReply,
     status: 200 | 304,
-    bytes: { blobKey: string } | { body: Buffer } | undefined,
+    bytes: { blobKey: string; length: number } | { body: Buffer } | undefined,
   ): void;
   /** From now on every request takes the whole path (the app is closing and answers 503). */
   stop(): void;
@@ -81,13 +81,10 @@ export function createPictureAnswers(
       if (stopped || request.method !== 'GET' || !isPictureAddress(url)) return;
       if (principal?.kind !== 'user' || principal.until === undefined) return;
       if (status === 200 && source === undefined) return;
-      const headers = { ...reply.getHeaders() };
+      // A copy (Fastify's getHeaders makes one), with the length Fastify adds after this.
+      const headers = reply.getHeaders();
       const body = source && 'body' in source ? source.body : undefined;
-      if (status === 200) {
-        const length = body?.length ?? (source && 'blobKey' in source ? bytes.get(source.blobKey)?.length : undefined);
-        if (length === undefined) return;
-        headers['content-length'] = String(length);
-      }
+      if (source) headers['content-length'] = String('body' in source ? source.body.length : source.length);
       const answer: Answer = {
         status,
         headers,

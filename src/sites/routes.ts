@@ -103,7 +103,7 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
       if (!bytes) continue;
       bytesCache.set(rendition.blobKey, bytes);
       reply.type('image/jpeg');
-      if (keepable) answers.keep(request, reply, 200, { blobKey: rendition.blobKey });
+      if (keepable) answers.keep(request, reply, 200, { blobKey: rendition.blobKey, length: bytes.length });
       return reply.send(bytes);
     }
     const placeholder = await placeholderJpeg(services.syncSettings().renditionSizes[size]);

@@ -123,13 +123,21 @@ describe('createReadCache', () => {
     const raced = cache.forRequest();
     await raced.read('row', row.load);
     state.local++; // this process commits while the request works
-    expect(raced.keep('answer', 'a2')).toBe(false);
+    raced.keep('answer', 'a2');
     expect(cache.cached('answer')).toBe(NOT_CACHED);
 
     const elsewhere = cache.forRequest();
     await elsewhere.read('row', row.load);
     state.remote++; // another process commits
-    expect(elsewhere.keep('answer', 'a3')).toBe(false);
+    elsewhere.keep('answer', 'a3');
+    expect(cache.cached('answer')).toBe(NOT_CACHED);
+
+    // Nor when another request has seen a commit since this one first read.
+    const late = cache.forRequest();
+    await late.read('row', row.load);
+    state.local++;
+    await cache.forRequest().read('row', row.load);
+    expect(late.keep('answer', 'a6')).toBe(false);
     expect(cache.cached('answer')).toBe(NOT_CACHED);
 
     // A request that read nothing has no state to keep anything as of.

@@ -24,10 +24,9 @@ export interface ReadCache {
    */
   forRequest(): ReadCache;
   /**
-   * Keeps `value` under `key`, as of what this request has read: only when nothing was committed,
-   * here or elsewhere, since its first read, so the value was worked out from one state of the
-   * database and stays right until either counter moves. False when it was not kept (always, for
-   * a view that is not one request's).
+   * Keeps `value`, worked out from what this request read, under `key` as of the request's first
+   * read: it is answered only while nothing has been committed, here or elsewhere, since then.
+   * False when it was not kept (always, for a view that is not one request's).
    */
   keep(key: string, value: unknown): boolean;
 }
@@ -108,9 +107,9 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
     }
 
     keep(key: string, value: unknown): boolean {
-      if (this.remote === undefined || this.local === undefined) return false;
-      if (localNow() !== this.local || remoteCounter() !== this.remote) return false;
-      current(this.remote);
+      // Stamped with the counters of the request's first read: a commit since then has moved one
+      // of them, and the next look at the cache empties it, this entry with the rest.
+      if (this.remote === undefined || this.local !== validLocal || this.remote !== validRemote) return false;
       if (entries.size >= maxEntries) entries.clear();
       entries.set(key, value);
       return true;

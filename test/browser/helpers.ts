@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
@@ -140,11 +143,31 @@ interface AxeResult {
 }
 
 /**
+ * axe-core served over HTTP with a long cache lifetime, for tests that run it on many pages: a page
+ * that keeps its renderer loads it from the browser's cache, compiled once (about 0.05 s a page
+ * instead of 0.7 s for the same 650 KB injected inline).
+ */
+export async function serveAxe(): Promise<{ url: string; close(): Promise<void> }> {
+  const script = fs.readFileSync(AXE);
+  const server = http.createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'public, max-age=3600' });
+    response.end(script);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/axe.min.js`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
  * axe-core's violations on the page as it stands, one line each (rule and elements). The page's
  * context needs `bypassCSP: true`: the pages allow no inline script, the injected axe is let through.
+ * `axeUrl` (serveAxe's) loads axe from there instead of injecting its text.
  */
-export async function axeViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
+export async function axeViolations(page: Page, axeUrl?: string): Promise<string[]> {
+  await page.addScriptTag(axeUrl ? { url: axeUrl } : { path: AXE });
   const result = await page.evaluate(
     // Violations only: axe skips collecting the passes and incomplete results nobody reads here.
     () =>

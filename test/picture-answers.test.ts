@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { App } from '../src/app.js';
+import { createApp } from '../src/directory/apps.js';
 import { createSession, createToken } from '../src/directory/credentials.js';
+import { issueAccessToken } from '../src/directory/tokens.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
@@ -91,6 +93,25 @@ describeEachDialect('picture answers kept in memory', (dialect) => {
     const cookie = { cookie: `${SESSION_COOKIE}=${session}` };
     expect((await askTwice(photo(subject.upn), cookie)).headers.etag).toBe(etag);
     expect((await askTwice(photo(subject.upn), { ...cookie, 'if-none-match': etag })).status).toBe(304);
+  });
+
+  it('keeps the answers to a signed token until it expires', async () => {
+    const app = await createApp(services.database.db, 'a SharePoint client', ['User.Read']);
+    const lifetimeSeconds = 3600;
+    const { accessToken } = await issueAccessToken(
+      { db: services.database.db, publicUrl: services.config.publicUrl },
+      { kind: 'user', user: viewer, scopes: ['User.Read', 'ProfilePhoto.Read.All'], clientId: app.clientId },
+      { lifetimeSeconds },
+    );
+    const headers = { authorization: `Bearer ${accessToken}` };
+    expect((await askTwice(photo(subject.upn), headers)).status).toBe(200);
+    // Past its expiry the kept answer is not given; the whole path refuses the token.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + lifetimeSeconds * 1000 + 1000 });
+    try {
+      expect(await ask(photo(subject.upn), headers)).toMatchObject({ status: 401, fromMemory: false });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('keeps the placeholder and the library’s files alike', async () => {

@@ -148,7 +148,13 @@ export function clientInfo(userId: string, tenant: string): string {
 }
 
 export type TokenCheck =
-  | { ok: true; subject: TokenSubject; clientAuth: ClientAuthMethod }
+  | {
+      ok: true;
+      subject: TokenSubject;
+      clientAuth: ClientAuthMethod;
+      /** When the token expires (its `exp`, in ms): until then it holds while nothing in the database changes. */
+      until: number;
+    }
   | { ok: false; reason: 'expired' | 'invalid' | 'audience' | 'revoked' };
 
 /**
@@ -200,14 +206,15 @@ export async function verifyAccessToken(
   }
   const app = await cachedApp(deps, String(payload.appid ?? payload.sub));
   if (!app) return { ok: false, reason: 'revoked' };
-  if (payload.idtyp === 'app') return { ok: true, subject: { kind: 'app', app }, clientAuth };
+  const until = (payload.exp ?? 0) * 1000;
+  if (payload.idtyp === 'app') return { ok: true, subject: { kind: 'app', app }, clientAuth, until };
   const userId = String(payload.oid ?? payload.sub);
   const user = await cachedUser(deps, userId);
   if (!user?.enabled) return { ok: false, reason: 'revoked' };
   // A password change or a disabled account ends the tokens issued before it.
   if ((payload.iat ?? 0) * 1000 < (await cachedValidFrom(deps, userId))) return { ok: false, reason: 'revoked' };
   const scopes = storedScopes(typeof payload.scp === 'string' ? payload.scp : '', []);
-  return { ok: true, subject: { kind: 'user', user, scopes, clientId: app.clientId }, clientAuth };
+  return { ok: true, subject: { kind: 'user', user, scopes, clientId: app.clientId }, clientAuth, until };
 }
 
 const cachedApp = (deps: TokenDeps, clientId: string) =>

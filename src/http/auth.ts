@@ -34,7 +34,7 @@ export type Principal =
       user: DirectoryUser;
       scopes: ReadonlySet<GraphScope>;
       via: 'session' | 'token';
-      /** Until when the credential holds, for opaque tokens and sessions (their rows say); not known for signed tokens. */
+      /** Until when the credential holds if nothing in the database changes (its expiry). */
       until?: number;
     }
   | { kind: 'app'; app: AppRegistration; scopes: ReadonlySet<GraphScope> };
@@ -123,7 +123,7 @@ export async function identify(
       principal:
         subject.kind === 'app'
           ? { kind: 'app', app: subject.app, scopes: new Set(subject.app.scopes) }
-          : { kind: 'user', user: subject.user, scopes: new Set(subject.scopes), via: 'token' },
+          : { kind: 'user', user: subject.user, scopes: new Set(subject.scopes), via: 'token', until: check.until },
     };
   }
   const session = credentials === 'token' ? undefined : request.cookies[SESSION_COOKIE];

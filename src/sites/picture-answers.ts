@@ -6,8 +6,8 @@ import { LIBRARY_URL_PATH } from './library.js';
 
 // A picture asked for again by the same credential, with the same address and the same
 // If-None-Match, gets the same answer as long as nothing in the database changed and the
-// credential still holds. Such answers are kept in the read cache (so any commit, here or in
-// another process, drops them all) and given before the request reaches the framework: no
+// credential still holds. Such answers are kept in the read cache (so a commit, here or in
+// another process, drops them all, as it drops the rows) and given before the request reaches the framework: no
 // routing, no hooks, no query parsing, no credential or row lookups, one check of the change
 // counters. Everything else (a first request, another credential, the owner's own L picture,
 // which syncs first, refusals, HEAD) takes the whole path, which is where answers are made.
@@ -35,7 +35,7 @@ export interface PictureAnswers {
   answer(req: IncomingMessage, res: ServerResponse): boolean;
   /**
    * Keeps the answer the whole path is about to send, when it may be given again without it: a
-   * GET of a picture address by a credential whose expiry is known, and nothing committed since
+   * GET of a picture address by a user's credential (its expiry known), and nothing committed since
    * the request's first read. Call right before `reply.send`, with the headers all set.
    */
   keep(

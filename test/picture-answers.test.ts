@@ -10,7 +10,7 @@ import { getSiteProfile } from '../src/sites/profiles.js';
 import { uploadSitePicture } from '../src/sites/upload.js';
 import { listen } from './support/browser.js';
 import { counterValue, giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
-import { describeEachDialect, useTestServices } from './support/services.js';
+import { describeEachDialect, openTestServices, useTestServices } from './support/services.js';
 
 // A picture asked for again with the same credential, address and If-None-Match is answered from
 // memory before routing (src/sites/picture-answers.ts). Such an answer must be the very answer the
@@ -52,6 +52,8 @@ describeEachDialect('picture answers kept in memory', (dialect) => {
   afterAll(async () => {
     await app?.close();
   });
+
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   async function ask(url: string, headers: Record<string, string>, method = 'GET'): Promise<Answer> {
     const before = await counterValue(services.metrics.picturesFromMemory);
@@ -164,5 +166,37 @@ describeEachDialect('picture answers kept in memory', (dialect) => {
     expect(outcomes).toEqual(['synced', 'unchanged', 'unchanged']);
     // Their M picture, which no sync is asked for, is kept.
     await askTwice(photo(owner.upn, 'M'), ownToken);
+  });
+
+  it('gives no kept placeholder once this process has read new rendition sizes another instance saved', async () => {
+    // Each process re-reads the settings on its own, at most 2 s after its last read; that commits nothing.
+    const other = await openTestServices(ctx.store);
+    try {
+      const admin = await makeUser(services, { isAdmin: true });
+      const nobody = await makeUser(services, { hasMailbox: false });
+      const bearer = { authorization: `Bearer ${token}` };
+      const url = photo(nobody.upn);
+      const before = await askTwice(url, bearer);
+      await pause(2100);
+      const sizes = other.syncSettings().renditionSizes;
+      await other.settings.update({ renditionSizes: { ...sizes, M: sizes.M + 24 } }, admin);
+      // The first request after the commit still has the old sizes, and its answer is kept.
+      expect((await ask(url, bearer)).headers.etag).toBe(before.headers.etag);
+      await pause(2100);
+      await ask(`${url}&after=1`, bearer); // this process reads the settings again
+      await pause(300);
+      const now = await ask(url, bearer);
+      expect(now).toMatchObject({ status: 200, fromMemory: false });
+      expect(now.headers.etag).not.toBe(before.headers.etag);
+    } finally {
+      await other.close();
+    }
+  }, 20_000);
+
+  it('answers a request padded with parameters the route ignores, but does not keep it', async () => {
+    const bearer = { authorization: `Bearer ${token}` };
+    const padded = `${photo(subject.upn)}&pad=${'x'.repeat(3000)}`;
+    expect(await ask(padded, bearer)).toMatchObject({ status: 200, fromMemory: false });
+    expect(await ask(padded, bearer)).toMatchObject({ status: 200, fromMemory: false });
   });
 });

@@ -26,7 +26,18 @@ interface Answer {
   body: Buffer | undefined;
   /** When the credential stops holding: after it the whole path answers (and refuses). */
   until: number;
+  /**
+   * What else the answer was made from that no commit announces, asked at each use: the settings
+   * each process re-reads on its own (the placeholder's size).
+   */
+  stillCurrent: (() => boolean) | undefined;
 }
+
+/**
+ * The longest key kept: a picture's address, a credential, a session cookie and an entity tag fit
+ * in far less; a request padded with parameters the route ignores is answered, not kept.
+ */
+const MAX_KEY_LENGTH = 2048;
 
 export interface PictureAnswers {
   /** The pictures' bytes by blob key (immutable), shared by the whole path and the kept answers. */
@@ -43,6 +54,7 @@ export interface PictureAnswers {
     reply: FastifyReply,
     status: 200 | 304,
     bytes: { blobKey: string; length: number } | { body: Buffer } | undefined,
+    stillCurrent?: () => boolean,
   ): void;
   /** From now on every request takes the whole path (the app is closing and answers 503). */
   stop(): void;
@@ -60,7 +72,8 @@ export function createPictureAnswers(
     bytes,
     answer(req, res) {
       const url = req.url;
-      if (stopped || req.method !== 'GET' || url === undefined || !isPictureAddress(url)) return false;
+      if (stopped || req.method !== 'GET' || url === undefined || url.length > MAX_KEY_LENGTH) return false;
+      if (!isPictureAddress(url)) return false;
       const headers = req.headers;
       // A request with a body is left to the framework, which knows what to do with one.
       if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
@@ -68,6 +81,7 @@ export function createPictureAnswers(
         answerKey(url, headers.authorization, headers.cookie, headers['if-none-match']),
       );
       if (found === NOT_CACHED || found === undefined || found.until <= Date.now()) return false;
+      if (found.stillCurrent && !found.stillCurrent()) return false;
       const body = found.blobKey === undefined ? found.body : bytes.get(found.blobKey);
       if (found.status === 200 && body === undefined) return false;
       res.writeHead(found.status, found.headers);
@@ -75,7 +89,7 @@ export function createPictureAnswers(
       answered.inc();
       return true;
     },
-    keep(request, reply, status, source) {
+    keep(request, reply, status, source, stillCurrent) {
       const principal = request.principal;
       const url = request.originalUrl;
       if (stopped || request.method !== 'GET' || !isPictureAddress(url)) return;
@@ -91,12 +105,11 @@ export function createPictureAnswers(
         blobKey: source && 'blobKey' in source ? source.blobKey : undefined,
         body,
         until: principal.until,
+        stillCurrent,
       };
       const { raw } = request;
-      request.reads.keep(
-        answerKey(url, raw.headers.authorization, raw.headers.cookie, raw.headers['if-none-match']),
-        answer,
-      );
+      const key = answerKey(url, raw.headers.authorization, raw.headers.cookie, raw.headers['if-none-match']);
+      if (key.length <= MAX_KEY_LENGTH) request.reads.keep(key, answer);
     },
     stop() {
       stopped = true;

@@ -106,14 +106,17 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
       if (keepable) answers.keep(request, reply, 200, { blobKey: rendition.blobKey, length: bytes.length });
       return reply.send(bytes);
     }
-    const placeholder = await placeholderJpeg(services.syncSettings().renditionSizes[size]);
+    const side = services.syncSettings().renditionSizes[size];
+    const placeholder = await placeholderJpeg(side);
+    // The placeholder's size is a setting, which each process re-reads without a commit of its own.
+    const sameSide = () => services.syncSettings().renditionSizes[size] === side;
     const representation = { tag: placeholder.etag, cacheControl: CACHE_CONTROL.revalidate, vary: VARY };
     if (clientHasCurrent(request, reply, representation)) {
-      if (keepable) answers.keep(request, reply, 304, undefined);
+      if (keepable) answers.keep(request, reply, 304, undefined, sameSide);
       return reply.status(304).send();
     }
     reply.type('image/jpeg');
-    if (keepable) answers.keep(request, reply, 200, { body: placeholder.jpeg });
+    if (keepable) answers.keep(request, reply, 200, { body: placeholder.jpeg }, sameSide);
     return reply.send(placeholder.jpeg);
   }
 

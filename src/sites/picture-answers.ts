@@ -7,8 +7,8 @@ import { LIBRARY_URL_PATH } from './library.js';
 // A picture asked for again by the same credential, with the same address and the same
 // If-None-Match, gets the same answer as long as nothing in the database changed and the
 // credential still holds. Such answers are kept in the read cache (so a commit, here or in
-// another process, drops them all, as it drops the rows) and given before the request reaches the framework: no
-// routing, no hooks, no query parsing, no credential or row lookups, one check of the change
+// another process, drops them with the rows) and given before the request reaches the framework:
+// no routing, no hooks, no query parsing, no credential or row lookups, one check of the change
 // counters. Everything else (a first request, another credential, the owner's own L picture,
 // which syncs first, refusals, HEAD) takes the whole path, which is where answers are made.
 

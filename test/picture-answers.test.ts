@@ -7,9 +7,8 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
-import { uploadSitePicture } from '../src/sites/upload.js';
 import { listen } from './support/browser.js';
-import { counterValue, giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { counterValue, giveMailPhoto, giveSitePicture, makeUser, solidJpeg } from './support/factories.js';
 import { describeEachDialect, openTestServices, useTestServices } from './support/services.js';
 
 // A picture asked for again with the same credential, address and If-None-Match is answered from
@@ -38,16 +37,7 @@ describeEachDialect('picture answers kept in memory', (dialect) => {
     subject = await makeUser(services, { hasMailbox: false });
     viewer = await makeUser(services);
     token = await createToken(services.database.db, viewer.id, 'test');
-    await uploadSitePicture(
-      {
-        db: services.database.db,
-        blobs: services.blobs,
-        lock: services.lock,
-        sizes: services.syncSettings().renditionSizes,
-      },
-      subject,
-      await solidJpeg([200, 60, 30], 200),
-    );
+    await giveSitePicture(services, subject, await solidJpeg([200, 60, 30], 200));
   });
   afterAll(async () => {
     await app?.close();

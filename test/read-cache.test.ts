@@ -7,10 +7,9 @@ import { createSession, createToken, endSession } from '../src/directory/credent
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
-import { uploadSitePicture } from '../src/sites/upload.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import { listen } from './support/browser.js';
-import { counterValue, giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { counterValue, giveMailPhoto, giveSitePicture, makeUser, solidJpeg } from './support/factories.js';
 import { createTestStore, openTestServices, testDialects, type TestStore } from './support/services.js';
 
 // The serving path keeps token, session and picture rows in memory between commits, and the
@@ -58,14 +57,6 @@ describe('serving from the read cache [sqlite]', () => {
     await store?.drop();
   });
 
-  const sites = (s: Services) => ({
-    db: s.database.db,
-    blobs: s.blobs,
-    dialect: s.database.dialect,
-    lock: s.lock,
-    sizes: s.syncSettings().renditionSizes,
-  });
-
   async function picture(headers: Record<string, string> = { authorization: `Bearer ${token}` }) {
     return get(
       services,
@@ -85,9 +76,9 @@ describe('serving from the read cache [sqlite]', () => {
   }
 
   it('serves a picture changed through another connection on the next request', async () => {
-    await uploadSitePicture(sites(services), subject, await solidJpeg([200, 30, 30], 200));
+    await giveSitePicture(services, subject, await solidJpeg([200, 30, 30], 200));
     const before = await settledEtag();
-    await uploadSitePicture(sites(other), subject, await solidJpeg([30, 200, 30], 200));
+    await giveSitePicture(other, subject, await solidJpeg([30, 200, 30], 200));
     const after = await picture();
     expect(after.statusCode).toBe(200);
     expect(after.headers.etag).not.toBe(before);
@@ -178,14 +169,6 @@ for (const dialect of SITES) {
       await store?.drop();
     });
 
-    const sites = (s: Services) => ({
-      db: s.database.db,
-      blobs: s.blobs,
-      dialect: s.database.dialect,
-      lock: s.lock,
-      sizes: s.syncSettings().renditionSizes,
-    });
-
     async function picture(headers: Record<string, string> = { authorization: `Bearer ${token}` }, upn = subject.upn) {
       const before = services.database.roundTrips();
       const response = await get(
@@ -201,14 +184,14 @@ for (const dialect of SITES) {
     const eventually = (check: () => Promise<unknown>) => expect.poll(check, { timeout: 5000, interval: 20 });
 
     it('answers a repeated request without a round trip, and sees its own change at once', async () => {
-      await uploadSitePicture(sites(services), subject, await solidJpeg([200, 30, 30], 200));
+      await giveSitePicture(services, subject, await solidJpeg([200, 30, 30], 200));
       const first = await picture();
       const second = await picture();
       expect(second.response.headers.etag).toBe(first.response.headers.etag);
       // The answer from memory: no round trip.
       expect(second.roundTrips).toBe(0);
       expect(second.response.fromMemory).toBe(true);
-      await uploadSitePicture(sites(services), subject, await solidJpeg([30, 200, 30], 200));
+      await giveSitePicture(services, subject, await solidJpeg([30, 200, 30], 200));
       const after = await picture();
       expect(after.response.headers.etag).not.toBe(second.response.headers.etag);
     });
@@ -216,7 +199,7 @@ for (const dialect of SITES) {
     it('sees another instance’s new picture once its notice arrives', async () => {
       await picture();
       const before = (await picture()).response.headers.etag;
-      await uploadSitePicture(sites(other), subject, await solidJpeg([30, 30, 200], 200));
+      await giveSitePicture(other, subject, await solidJpeg([30, 30, 200], 200));
       await eventually(async () => (await picture()).response.headers.etag).not.toBe(before);
     });
 

@@ -3,11 +3,10 @@ import type { BrowserContext } from 'playwright-core';
 import { setDirectoryPhoto } from '../../src/directory/photo.js';
 import { getMailPhoto } from '../../src/mail/photo-store.js';
 import type { Services } from '../../src/services.js';
-import { uploadSitePicture } from '../../src/sites/upload.js';
 import { en } from '../../src/web/messages/en.js';
 import { et } from '../../src/web/messages/et.js';
 import { chromiumMissing, useBrowser, useServer } from '../support/browser.js';
-import { closeTo, giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
+import { closeTo, giveMailPhoto, giveSitePicture, makeUser, solidJpeg } from '../support/factories.js';
 import { useTestServices } from '../support/services.js';
 import { englishOn, loadsNewPage, privateWindow, shownColour, signIn, switchLanguage, PASSWORD } from './helpers.js';
 
@@ -117,16 +116,7 @@ describe.skipIf(chromiumMissing())('the user pages in Chromium', { timeout: 120_
       if (lang === 'et') expect(await englishOn(page)).toEqual([]);
 
       const lee = await makeUser(services, { displayName: 'Lee Gu', hasMailbox: false });
-      await uploadSitePicture(
-        {
-          db: services.database.db,
-          blobs: services.blobs,
-          lock: services.lock,
-          sizes: services.syncSettings().renditionSizes,
-        },
-        lee,
-        await solidJpeg(GREEN),
-      );
+      await giveSitePicture(services, lee, await solidJpeg(GREEN));
       const leePage = await newPage(locale);
       await signIn(leePage, server.baseUrl, lee.upn);
       // His SharePoint picture on Home, not initials; Outlook's tile says there is no mailbox.

@@ -5,6 +5,7 @@ import { createToken } from '../../src/directory/credentials.js';
 import { createUser, type DirectoryUser, type NewUser } from '../../src/directory/users.js';
 import { setMailPhoto } from '../../src/mail/photo-store.js';
 import type { Services } from '../../src/services.js';
+import { uploadSitePicture } from '../../src/sites/upload.js';
 
 let counter = 0;
 
@@ -64,4 +65,15 @@ export async function corruptBlob(services: Services, key: string): Promise<void
   } else {
     await services.database.db.updateTable('storage_blobs').set({ bytes: garbage }).where('key', '=', key).execute();
   }
+}
+
+/** A picture uploaded straight into the sites for `user` (as `photosync site-photo set` does), through `services`. */
+export function giveSitePicture(services: Services, user: DirectoryUser, jpeg: Buffer) {
+  const deps = {
+    db: services.database.db,
+    blobs: services.blobs,
+    lock: services.lock,
+    sizes: services.syncSettings().renditionSizes,
+  };
+  return uploadSitePicture(deps, user, jpeg);
 }

@@ -1,8 +1,9 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { translator, type Locale } from '../web/i18n.js';
 
 // Prompt e-mails: in the user's language, with the article's steps and the link to the portal.
 // Sent from the outbox (outbox.ts), retried with back-off; each prompt records its outcome.
+// nodemailer is loaded with the first e-mail, so a start without SMTP does not load it at all.
 
 export interface PromptMail {
   to: string;
@@ -18,12 +19,16 @@ export interface Mailer {
 
 export function createMailer(smtpUrl: string | undefined): Mailer | undefined {
   if (!smtpUrl) return undefined;
-  const transport = nodemailer.createTransport(smtpUrl);
+  let transport: Transporter | undefined;
+  let made: Promise<Transporter> | undefined;
   return {
     async send(mail) {
-      await transport.sendMail(mail);
+      made ??= import('nodemailer').then(
+        ({ default: nodemailer }) => (transport = nodemailer.createTransport(smtpUrl)),
+      );
+      await (await made).sendMail(mail);
     },
-    close: () => transport.close(),
+    close: () => transport?.close(),
   };
 }
 

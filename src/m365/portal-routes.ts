@@ -104,7 +104,7 @@ export function createConnectPortal(
   const targets = tileTargets(settings);
   const signIn = createTenantSignIn({
     settings,
-    client: createTenantClient(settings, log),
+    client: () => createTenantClient(settings, log),
     publicUrl: services.config.publicUrl,
     clock: connection.clock,
     log,

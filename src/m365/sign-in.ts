@@ -1,11 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { CryptoProvider, type ConfidentialClientApplication } from '@azure/msal-node';
+import type { ConfidentialClientApplication, CryptoProvider } from '@azure/msal-node';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import { describeError, type TenantProblem } from './errors.js';
 import type { M365Settings } from './settings.js';
 import { explainTokenError } from './token-errors.js';
+import { loadMsal } from './tokens.js';
 
 // Signing a tenant's people in at photosync's portal with their Microsoft 365 account: OpenID
 // Connect, authorization code with PKCE (S256), through MSAL Node as the confidential client with
@@ -75,7 +76,8 @@ interface Pending {
 
 export interface SignInDeps {
   settings: M365Settings;
-  client: ConfidentialClientApplication;
+  /** Made on first use (MSAL is loaded then): see m365/tokens.ts. */
+  client: () => Promise<ConfidentialClientApplication>;
   /** photosync's own address (PHOTOSYNC_PUBLIC_URL). */
   publicUrl: string;
   clock: Clock;
@@ -83,9 +85,19 @@ export interface SignInDeps {
 }
 
 export function createTenantSignIn(deps: SignInDeps): TenantSignIn {
-  const { settings, client, clock } = deps;
+  const { settings, clock } = deps;
+  let tools: Promise<{ client: ConfidentialClientApplication; crypto: CryptoProvider }> | undefined;
+  const msal = () =>
+    (tools ??= Promise.all([deps.client(), loadMsal()])
+      .then(([client, { CryptoProvider }]) => ({
+        client,
+        crypto: new CryptoProvider(),
+      }))
+      .catch((error: unknown) => {
+        tools = undefined;
+        throw error;
+      }));
   const redirectUri = `${deps.publicUrl.replace(/\/$/, '')}${SIGN_IN_CALLBACK_PATH}`;
-  const crypto = new CryptoProvider();
   const stateKey = createHmac('sha256', settings.certificate.privateKeyPem())
     .update('photosync connect-mode sign-in state')
     .digest();
@@ -110,6 +122,9 @@ export function createTenantSignIn(deps: SignInDeps): TenantSignIn {
   return {
     redirectUri,
     async begin(next) {
+      const { client, crypto } = await msal().catch((error: unknown) => {
+        throw explainTokenError(error, settings, 'the sign-in');
+      });
       const pkce = await crypto.generatePkceCodes();
       const pending: Pending = {
         state: crypto.createNewGuid(),
@@ -148,6 +163,7 @@ export function createTenantSignIn(deps: SignInDeps): TenantSignIn {
       }
       let idToken: string;
       try {
+        const { client } = await msal();
         const result = await client.acquireTokenByCode(
           {
             code: query.code,

@@ -1,4 +1,5 @@
-import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
+import type * as Msal from '@azure/msal-node';
+import type { ConfidentialClientApplication } from '@azure/msal-node';
 import type { Logger } from 'pino';
 import { scrub } from './errors.js';
 import type { M365Settings } from './settings.js';
@@ -9,6 +10,13 @@ import { explainTokenError } from './token-errors.js';
 // it expires, then asks Entra for a new one. `knownAuthorities` names the configured sign-in host,
 // so MSAL reads its OpenID metadata straight from it (a sovereign cloud, or photosync playing the
 // tenant in tests) instead of asking Microsoft's instance discovery first.
+//
+// MSAL is loaded when connect mode first needs it, not when the program starts: every server and
+// command starts about a tenth of a second sooner without it, and most never connect to a tenant.
+
+/** MSAL Node, loaded once, on first use. */
+let msal: Promise<typeof Msal> | undefined;
+export const loadMsal = () => (msal ??= import('@azure/msal-node'));
 
 /** The three audiences connect mode calls: Graph, the My Site host (files, profiles) and the admin site. */
 export type TenantResource = 'graph' | 'mysite' | 'admin';
@@ -28,7 +36,8 @@ export function resourceScope(settings: M365Settings, resource: TenantResource):
  * The app as MSAL knows it: a confidential client proving itself with the certificate, trusting
  * exactly the configured sign-in host. App-only tokens and the portal's sign-in both use it.
  */
-export function createTenantClient(settings: M365Settings, log: Logger): ConfidentialClientApplication {
+export async function createTenantClient(settings: M365Settings, log: Logger): Promise<ConfidentialClientApplication> {
+  const { ConfidentialClientApplication, LogLevel } = await loadMsal();
   const authorityHost = new URL(settings.authorityHost);
   return new ConfidentialClientApplication({
     auth: {
@@ -54,7 +63,7 @@ export function createTenantClient(settings: M365Settings, log: Logger): Confide
 }
 
 export function createTokenSource(settings: M365Settings, log: Logger): TokenSource {
-  const app = createTenantClient(settings, log);
+  let app: Promise<ConfidentialClientApplication> | undefined;
   // Concurrent first requests for one resource share one token request.
   const inFlight = new Map<TenantResource, Promise<string>>();
   return {
@@ -62,8 +71,12 @@ export function createTokenSource(settings: M365Settings, log: Logger): TokenSou
       const pending = inFlight.get(resource);
       if (pending) return pending;
       const scope = resourceScope(settings, resource);
+      app ??= createTenantClient(settings, log).catch((error: unknown) => {
+        app = undefined;
+        throw error;
+      });
       const request = app
-        .acquireTokenByClientCredential({ scopes: [scope] })
+        .then((client) => client.acquireTokenByClientCredential({ scopes: [scope] }))
         .then(
           (result) => {
             if (!result?.accessToken)

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { ChangeCounters } from './read-cache.js';
 
 // PostgreSQL's answer to "changed since?" for the read cache, without a round trip per request:
@@ -49,7 +49,8 @@ export function changesCachedRows(sql: string): boolean {
   return COMMIT.test(sql) || (!READS_ONLY.test(sql) && WATCHED.test(sql));
 }
 
-export function listenForChanges(options: ChangeNoticeOptions): ChangeNotices {
+/** `pg`: the driver, loaded by the caller (only PostgreSQL's start loads it). */
+export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOptions): ChangeNotices {
   let local = 0;
   let remote = 0;
   let listening = false;
@@ -61,7 +62,7 @@ export function listenForChanges(options: ChangeNoticeOptions): ChangeNotices {
   let schema: string | undefined;
 
   async function connect(): Promise<void> {
-    const next = new pg.Client(options.clientConfig);
+    const next = new Client(options.clientConfig);
     next.on('notification', (notice) => {
       if (notice.channel !== CHANGES_CHANNEL || notice.payload !== schema) return;
       if (!options.isOwnConnection(notice.processId)) remote++;

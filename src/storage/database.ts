@@ -21,7 +21,7 @@ import {
   type TableMetadata,
   type Transaction,
 } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { AdminTables } from '../admin/tables.js';
 import type { DirectoryTables } from '../directory/tables.js';
 import type { M365Tables } from '../m365/tables.js';
@@ -125,7 +125,7 @@ export interface OpenDatabaseOptions {
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
-  const handle = options.databaseUrl ? openPostgres(options.databaseUrl, options) : openSqlite(options.dataDir);
+  const handle = options.databaseUrl ? await openPostgres(options.databaseUrl, options) : openSqlite(options.dataDir);
   try {
     await migrateToLatest(handle.db);
   } catch (error) {
@@ -263,20 +263,24 @@ class ImmediateSqliteDialect extends SqliteDialect {
 }
 
 // int8 (bigint) columns hold epoch milliseconds, well inside Number's exact range.
-const pgTypes = {
+const pgTypes = (types: typeof pg.types) => ({
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === 20) return (value: string) => Number(value);
-    return pg.types.getTypeParser(oid, format as 'text');
+    return types.getTypeParser(oid, format as 'text');
   },
-};
+});
 
 /**
  * pg's client, counting the statements it sends (each is one round trip to the server) and
  * telling `done` each one's text once it has finished, whether it succeeded or not.
  */
-function countingClient(counter: { sent: number }, done: (sql: string) => void): typeof pg.Client {
-  const send = pg.Client.prototype.query as (...args: unknown[]) => unknown;
-  class CountingClient extends pg.Client {}
+function countingClient(
+  { Client }: typeof pg,
+  counter: { sent: number },
+  done: (sql: string) => void,
+): typeof pg.Client {
+  const send = Client.prototype.query as (...args: unknown[]) => unknown;
+  class CountingClient extends Client {}
   (CountingClient.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
     counter.sent++;
     const result = send.apply(this, args);
@@ -291,18 +295,20 @@ function countingClient(counter: { sent: number }, done: (sql: string) => void):
   return CountingClient;
 }
 
-function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle {
+/** pg is loaded only for PostgreSQL: a start on the SQLite default is spared loading it. */
+async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  const { default: pg } = await import('pg');
   const counter = { sent: 0 };
   const connection = {
     connectionString: url,
-    types: pgTypes as pg.CustomTypesConfig,
+    types: pgTypes(pg.types) as pg.CustomTypesConfig,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   };
   const ownServerPids = new Set<number>();
-  const notices = listenForChanges({ clientConfig: connection, isOwnConnection: (pid) => ownServerPids.has(pid) });
+  const notices = listenForChanges(pg, { clientConfig: connection, isOwnConnection: (pid) => ownServerPids.has(pid) });
   const pool = new pg.Pool({
     ...connection,
-    Client: countingClient(counter, (text) => notices.statementDone(text)),
+    Client: countingClient(pg, counter, (text) => notices.statementDone(text)),
     max: options.poolSize ?? 10,
   });
   const serverPid = (client: pg.PoolClient) => (client as unknown as { processID: number | null }).processID;

@@ -1,4 +1,5 @@
 import type { Transporter } from 'nodemailer';
+import { lazy } from '../lazy.js';
 import { translator, type Locale } from '../web/i18n.js';
 
 // Prompt e-mails: in the user's language, with the article's steps and the link to the portal.
@@ -20,13 +21,13 @@ export interface Mailer {
 export function createMailer(smtpUrl: string | undefined): Mailer | undefined {
   if (!smtpUrl) return undefined;
   let transport: Transporter | undefined;
-  let made: Promise<Transporter> | undefined;
+  const made = lazy(async () => {
+    const { default: nodemailer } = await import('nodemailer');
+    return (transport = nodemailer.createTransport(smtpUrl));
+  });
   return {
     async send(mail) {
-      made ??= import('nodemailer').then(
-        ({ default: nodemailer }) => (transport = nodemailer.createTransport(smtpUrl)),
-      );
-      await (await made).sendMail(mail);
+      await (await made()).sendMail(mail);
     },
     close: () => transport?.close(),
   };

@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { ConfidentialClientApplication, CryptoProvider } from '@azure/msal-node';
+import type { ConfidentialClientApplication } from '@azure/msal-node';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
+import { lazy } from '../lazy.js';
 import type { Clock } from './clock.js';
 import { describeError, type TenantProblem } from './errors.js';
 import type { M365Settings } from './settings.js';
@@ -86,17 +87,10 @@ export interface SignInDeps {
 
 export function createTenantSignIn(deps: SignInDeps): TenantSignIn {
   const { settings, clock } = deps;
-  let tools: Promise<{ client: ConfidentialClientApplication; crypto: CryptoProvider }> | undefined;
-  const msal = () =>
-    (tools ??= Promise.all([deps.client(), loadMsal()])
-      .then(([client, { CryptoProvider }]) => ({
-        client,
-        crypto: new CryptoProvider(),
-      }))
-      .catch((error: unknown) => {
-        tools = undefined;
-        throw error;
-      }));
+  const msal = lazy(async () => {
+    const [client, { CryptoProvider }] = await Promise.all([deps.client(), loadMsal()]);
+    return { client, crypto: new CryptoProvider() };
+  });
   const redirectUri = `${deps.publicUrl.replace(/\/$/, '')}${SIGN_IN_CALLBACK_PATH}`;
   const stateKey = createHmac('sha256', settings.certificate.privateKeyPem())
     .update('photosync connect-mode sign-in state')
@@ -242,21 +236,16 @@ export type IdTokenCheck =
  */
 function idTokenVerifier(settings: M365Settings, log: Logger) {
   const metadataUrl = `${settings.authorityHost}/${settings.tenant}/v2.0/.well-known/openid-configuration`;
-  let discovered: Promise<{ issuer: string; keys: JWTVerifyGetKey }> | undefined;
-  const discover = () => {
-    discovered ??= (async () => {
-      const response = await fetch(metadataUrl, { signal: AbortSignal.timeout(15_000) });
-      if (!response.ok) throw new Error(`${metadataUrl} answered ${response.status}`);
-      const body = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
-      if (typeof body.issuer !== 'string' || typeof body.jwks_uri !== 'string') {
-        throw new Error(`${metadataUrl} names no issuer or jwks_uri`);
-      }
-      return { issuer: body.issuer, keys: createRemoteJWKSet(new URL(body.jwks_uri)) };
-    })();
-    // A failed read is tried again at the next sign-in.
-    discovered.catch(() => (discovered = undefined));
-    return discovered;
-  };
+  // A failed read is tried again at the next sign-in.
+  const discover = lazy(async () => {
+    const response = await fetch(metadataUrl, { signal: AbortSignal.timeout(15_000) });
+    if (!response.ok) throw new Error(`${metadataUrl} answered ${response.status}`);
+    const body = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+    if (typeof body.issuer !== 'string' || typeof body.jwks_uri !== 'string') {
+      throw new Error(`${metadataUrl} names no issuer or jwks_uri`);
+    }
+    return { issuer: body.issuer, keys: createRemoteJWKSet(new URL(body.jwks_uri)) };
+  });
 
   return async (idToken: string, nonce: string): Promise<IdTokenCheck> => {
     let metadata: { issuer: string; keys: JWTVerifyGetKey };

@@ -1,6 +1,6 @@
-import type * as Msal from '@azure/msal-node';
 import type { ConfidentialClientApplication } from '@azure/msal-node';
 import type { Logger } from 'pino';
+import { lazy } from '../lazy.js';
 import { scrub } from './errors.js';
 import type { M365Settings } from './settings.js';
 import { explainTokenError } from './token-errors.js';
@@ -15,8 +15,7 @@ import { explainTokenError } from './token-errors.js';
 // command starts about a tenth of a second sooner without it, and most never connect to a tenant.
 
 /** MSAL Node, loaded once, on first use. */
-let msal: Promise<typeof Msal> | undefined;
-export const loadMsal = () => (msal ??= import('@azure/msal-node'));
+export const loadMsal = lazy(() => import('@azure/msal-node'));
 
 /** The three audiences connect mode calls: Graph, the My Site host (files, profiles) and the admin site. */
 export type TenantResource = 'graph' | 'mysite' | 'admin';
@@ -63,7 +62,7 @@ export async function createTenantClient(settings: M365Settings, log: Logger): P
 }
 
 export function createTokenSource(settings: M365Settings, log: Logger): TokenSource {
-  let app: Promise<ConfidentialClientApplication> | undefined;
+  const app = lazy(() => createTenantClient(settings, log));
   // Concurrent first requests for one resource share one token request.
   const inFlight = new Map<TenantResource, Promise<string>>();
   return {
@@ -71,11 +70,7 @@ export function createTokenSource(settings: M365Settings, log: Logger): TokenSou
       const pending = inFlight.get(resource);
       if (pending) return pending;
       const scope = resourceScope(settings, resource);
-      app ??= createTenantClient(settings, log).catch((error: unknown) => {
-        app = undefined;
-        throw error;
-      });
-      const request = app
+      const request = app()
         .then((client) => client.acquireTokenByClientCredential({ scopes: [scope] }))
         .then(
           (result) => {

@@ -231,11 +231,24 @@ describeEachDialect('Graph as clients call it', (dialect) => {
       ],
       [{ id: '1', method: 'PUT', url: '/me/photo/$value', body: 'AAAA' }],
       [{ id: '1', method: 'TRACE', url: '/me' }],
+      // Only Graph: not the sign-in pages or the token endpoint beside it.
+      [{ id: '1', method: 'GET', url: '/../signin' }],
     ];
     for (const requests of refusals) {
       const refused = await batch(janeToken, requests);
       expect(refused.statusCode).toBe(400);
       expect(refused.json().error.code).toBe('BadRequest');
+    }
+    // A batch in a batch, however its name is spelled, is refused on its own.
+    for (const url of ['/$batch', '/%24batch', '/me/../$batch']) {
+      const nested = await batch(janeToken, [
+        { id: '1', method: 'POST', url, body: { requests: [] }, headers: { 'content-type': 'application/json' } },
+      ]);
+      expect(nested.statusCode).toBe(200);
+      expect(nested.json().responses[0], url).toMatchObject({
+        status: 400,
+        body: { error: { message: 'A batch cannot hold another batch.' } },
+      });
     }
     expect((await batch('pst_wrong', [{ id: '1', method: 'GET', url: '/me' }])).statusCode).toBe(401);
   });

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { createApp } from '../src/directory/apps.js';
 import { tenantId } from '../src/directory/settings.js';
-import { makeUser } from './support/factories.js';
+import { makeUser, tokenFor } from './support/factories.js';
 import { useTestApp, type TestContext } from './support/services.js';
 
 // PHOTOSYNC_TRUST_PROXY: per-address limits count the client a trusted proxy names in
@@ -59,6 +59,62 @@ describe('behind a trusted proxy (PHOTOSYNC_TRUST_PROXY=127.0.0.1)', () => {
     // claims another address, but the proxy saw one.
     for (let i = 0; i < 5; i++) expect(await grant(other, `guess ${i}`, `10.9.9.${i}, 203.0.113.6`)).toBe(50126);
     expect(await grant(other, PASSWORD, '10.9.9.99, 203.0.113.6')).toBe(50053);
+  });
+
+  it('lets no request of a Graph $batch leave Graph: the token endpoint is not one more way to guess', async () => {
+    const { services, app } = context;
+    const victim = (await makeUser(services, { password: PASSWORD })).upn;
+    const attacker = await tokenFor(services, await makeUser(services));
+    const tenant = await tenantId(services.database.db);
+    const clientId = (await createApp(services.database.db, 'Batch test', ['User.Read'])).clientId;
+    const form = (password: string) =>
+      Buffer.from(
+        new URLSearchParams({ grant_type: 'password', client_id: clientId, username: victim, password }).toString(),
+      ).toString('base64');
+    // Each spelling of "up from /v1.0" a URL parser resolves; every request claims an address of its own.
+    const ways = [
+      `/../${tenant}/oauth2/v2.0/token`,
+      `../${tenant}/oauth2/v2.0/token`,
+      `/%2e%2e/${tenant}/oauth2/v2.0/token`,
+      `/me/..%2F..%2F${tenant}/oauth2/v2.0/token`,
+      `\\..\\${tenant}/oauth2/v2.0/token`,
+      `/./../../${tenant}/oauth2/v2.0/token`,
+    ];
+    for (const [i, url] of ways.entries()) {
+      const batch = await app.inject({
+        method: 'POST',
+        url: '/v1.0/$batch',
+        headers: { authorization: `Bearer ${attacker}`, 'content-type': 'application/json' },
+        payload: JSON.stringify({
+          requests: Array.from({ length: 20 }, (_, step) => ({
+            id: String(step + 1),
+            method: 'POST',
+            url,
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              'x-forwarded-for': `198.51.100.${i * 20 + step}`,
+            },
+            body: form(`guess ${step}`),
+          })),
+        }),
+      });
+      // Refused whole, or each request answered by Graph as an address it does not have (one that
+      // stays under /v1.0 once resolved): never by the token endpoint.
+      if (batch.statusCode === 200) {
+        for (const answer of batch.json().responses as Array<{
+          status: number;
+          body: { error?: { message: string } };
+        }>) {
+          expect(answer.status, url).toBe(400);
+          expect(answer.body.error?.message, url).toMatch(/^Resource not found for the segment in \/v1\.0\//);
+        }
+      } else {
+        expect(batch.statusCode, url).toBe(400);
+        expect(batch.json().error.message, url).toMatch(/^Request 1 needs a url relative to the version/);
+      }
+    }
+    // Not one guess was counted: five more from one address still get as far as the password.
+    for (let i = 0; i < 5; i++) expect(await grant(victim, `guess ${i}`, '203.0.113.9')).toBe(50126);
   });
 });
 

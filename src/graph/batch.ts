@@ -27,6 +27,27 @@ interface BatchAnswer {
 }
 
 const METHODS = ['GET', 'PUT', 'PATCH', 'POST', 'DELETE'];
+/**
+ * Headers a request in a batch cannot set, as they are the batch's own: who asks (its
+ * Authorization), from where (the proxy headers a trusted proxy adds) and how it travels.
+ */
+const BATCH_HEADERS = new Set([
+  'authorization',
+  'cookie',
+  'host',
+  'forwarded',
+  'x-real-ip',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+]);
+const isBatchHeader = (name: string) =>
+  BATCH_HEADERS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('proxy-');
 /** The headers of an answer that a batch passes on. */
 const PASSED_HEADERS = ['content-type', 'etag', 'location', 'retry-after', 'cache-control'];
 
@@ -56,7 +77,8 @@ export function parseBatch(body: unknown): BatchStep[] {
     if (seen.has(id)) throw bad(`Request id ${id} is used more than once in the batch.`);
     const method = typeof step.method === 'string' ? step.method.toUpperCase() : '';
     if (!METHODS.includes(method)) throw bad(`Request ${id} has no valid method (GET, PUT, PATCH, POST or DELETE).`);
-    if (typeof step.url !== 'string' || step.url === '' || /^[a-z]+:/i.test(step.url)) {
+    const url = typeof step.url === 'string' && !/^[a-z]+:/i.test(step.url) ? underVersion(step.url) : undefined;
+    if (url === undefined) {
       throw bad(`Request ${id} needs a url relative to the version, like /me or users/jane@contoso.com.`);
     }
     const headers: Record<string, string> = {};
@@ -65,7 +87,7 @@ export function parseBatch(body: unknown): BatchStep[] {
         throw bad(`The headers of request ${id} are not an object.`);
       for (const [name, text] of Object.entries(step.headers)) {
         if (typeof text !== 'string') throw bad(`Header ${name} of request ${id} is not a string.`);
-        headers[name.toLowerCase()] = text;
+        if (!isBatchHeader(name.toLowerCase())) headers[name.toLowerCase()] = text;
       }
     }
     if (step.body !== undefined && headers['content-type'] === undefined) {
@@ -76,8 +98,18 @@ export function parseBatch(body: unknown): BatchStep[] {
       throw bad(`Request ${id} depends on a request that is not earlier in the batch.`);
     }
     seen.add(id);
-    return { id, method, url: step.url, headers, body: step.body, dependsOn: dependsOn as string[] };
+    return { id, method, url, headers, body: step.body, dependsOn: dependsOn as string[] };
   });
+}
+
+/**
+ * A request's url as the address it names under /v1.0 (dot segments resolved, in any spelling),
+ * or undefined when it names none there: a batch reaches Graph and nothing else of the server.
+ */
+function underVersion(url: string): string | undefined {
+  if (url === '') return undefined;
+  const target = new URL(`/v1.0${url.startsWith('/') ? '' : '/'}${url}`, 'https://graph.invalid');
+  return target.pathname.startsWith('/v1.0/') ? `${target.pathname}${target.search}` : undefined;
 }
 
 /** Runs the steps against the app, each as a request of its own with the batch's credentials. */
@@ -104,8 +136,7 @@ export async function runBatch(app: App, request: FastifyRequest, steps: BatchSt
 }
 
 async function runStep(app: App, request: FastifyRequest, step: BatchStep): Promise<BatchAnswer> {
-  const path = step.url.startsWith('/') ? step.url : `/${step.url}`;
-  if (/^\/\$batch(?:[/?]|$)/i.test(path)) {
+  if (/^\/v1\.0\/(?:\$|%24)batch(?:[/?]|$)/i.test(step.url)) {
     return {
       id: step.id,
       status: 400,
@@ -132,8 +163,10 @@ async function runStep(app: App, request: FastifyRequest, step: BatchStep): Prom
   if (authorization !== undefined) headers.authorization = authorization;
   const response = await app.inject({
     method: step.method as 'GET',
-    url: `/v1.0${path}`,
+    url: step.url,
     headers,
+    // The batch's client, so each request counts against its own address's limits.
+    remoteAddress: request.ip,
     ...(payload !== undefined ? { payload } : {}),
   });
   const answerHeaders: Record<string, string> = {};

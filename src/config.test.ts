@@ -76,6 +76,29 @@ describe('loadConfig', () => {
     }
   });
 
+  it('stops on an SMTP_URL nodemailer could not read, without showing its password', () => {
+    for (const [url, shown] of [
+      ['smtp://mailer:p#ss@mail.contoso.com:587', 'smtp://mailer:…@mail.contoso.com:587'],
+      ['smtp://mailer:p?ss@mail.contoso.com:587', 'smtp://mailer:…@mail.contoso.com:587'],
+      ['smtp://mail.contoso.com:abc', 'smtp://mail.contoso.com:abc'],
+      ['smtp://mail.contoso.com:99999', 'smtp://mail.contoso.com:99999'],
+      ['smtp://mailer@:25', 'smtp://mailer@:25'],
+    ]) {
+      let problems: string[] = [];
+      try {
+        loadConfig({ SMTP_URL: url });
+      } catch (error) {
+        ({ problems } = error as ConfigError);
+      }
+      expect(problems, url).toHaveLength(1);
+      expect(problems[0]!.startsWith('SMTP_URL must look like smtp://host:port'), problems[0]).toBe(true);
+      expect(problems[0]!.endsWith(`got "${shown}".`), problems[0]).toBe(true);
+    }
+    expect(loadConfig({ SMTP_URL: 'smtp://mailer:p%23ss@mail.contoso.com:587' }).smtpUrl).toBe(
+      'smtp://mailer:p%23ss@mail.contoso.com:587',
+    );
+  });
+
   it('keeps image work below the thread pool, with laptop defaults', () => {
     expect(loadConfig({}).imageQueue).toEqual({
       concurrency: 2,

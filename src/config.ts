@@ -174,8 +174,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
 
   const smtpUrl = env.SMTP_URL?.trim() || undefined;
-  if (smtpUrl !== undefined && !/^smtps?:\/\/[^/\s]+/.test(smtpUrl)) {
-    problems.push(`SMTP_URL must look like smtp://host:port or smtps://user:password@host:port, got "${smtpUrl}".`);
+  if (smtpUrl !== undefined) {
+    const problem = smtpUrlProblem(smtpUrl);
+    if (problem) problems.push(`SMTP_URL ${problem}, got "${withoutPassword(smtpUrl)}".`);
   }
   const mailFrom = env.PHOTOSYNC_MAIL_FROM?.trim() || 'photosync@localhost';
   if (!/^[^\s@<>"]+@[^\s@<>"]+$/.test(mailFrom)) {
@@ -233,6 +234,26 @@ const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
  * `PHOTOSYNC_TRUST_PROXY`: a comma list of the proxies in front of photosync. Only a request that
  * arrives from one of them has its X-Forwarded-For believed; anyone else could write that header.
  */
+/**
+ * What is wrong with SMTP_URL, or undefined. nodemailer reads it as a URL when the first e-mail
+ * goes out, so one it cannot read must stop the start instead of failing every e-mail later.
+ */
+function smtpUrlProblem(raw: string): string | undefined {
+  const shape = 'must look like smtp://host:port or smtps://user:password@host:port';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return `${shape}, with # ? / @ and % in the user name or password written as %23 %3F %2F %40 %25`;
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return shape;
+  if (url.hostname === '') return `${shape}: it names no host`;
+  return undefined;
+}
+
+/** A URL as it may be shown: its password, if it has one, left out. */
+const withoutPassword = (raw: string) => raw.replace(/^([a-z]+:\/\/[^:/@]*:).*@/i, '$1…@');
+
 function parseTrustProxy(raw: string | undefined, problems: string[]): string[] | undefined {
   const entries = (raw ?? '')
     .split(',')

@@ -17,6 +17,7 @@ import {
   type BlobFileSystem,
   type BlobStore,
 } from './storage/blob-store.js';
+import { crashAt } from './fault-point.js';
 import { describeStorageFault, storageFaultCode } from './storage/faults.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
 import { createUserLock, type UserLock } from './storage/user-lock.js';
@@ -157,13 +158,6 @@ async function checkPhotoFolder(root: string, log: Logger, files: BlobFileSystem
         'uploads and syncs are answered 503 until this is fixed.',
     );
   }
-}
-
-/** Kills the process outright at the named point, as a power cut or OOM kill would. */
-function crashAt(point: string): (name: string) => void {
-  return (name) => {
-    if (name === point) process.kill(process.pid, 'SIGKILL');
-  };
 }
 
 function once(task: () => Promise<void>): () => Promise<void> {

@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
@@ -16,6 +17,8 @@ import {
   openTestServices,
   type TestStore,
 } from './support/services.js';
+
+const BIN = path.resolve('bin/photosync.js');
 
 // `photosync backup` of a running system (pictures changing while it copies), restored into an
 // empty place, started, and asked for the same pictures with the same credentials.
@@ -199,4 +202,80 @@ it('without pg_dump on PATH, a PostgreSQL backup says what to install', async ()
   } finally {
     await store.drop();
   }
+});
+
+describe('a restore --force killed part-way [sqlite]', () => {
+  /** The users' names and, for each, that all three of their site files are there and are pictures. */
+  async function wholeState(store: TestStore): Promise<string[]> {
+    const services = await openTestServices(store);
+    try {
+      const names = [];
+      for (const user of await services.database.db.selectFrom('directory_users').select(['id', 'upn']).execute()) {
+        const rows = await services.database.db
+          .selectFrom('site_renditions')
+          .select('blob_key')
+          .where('user_id', '=', user.id)
+          .execute();
+        expect(rows, user.upn).toHaveLength(3);
+        for (const { blob_key } of rows) expect(await services.blobs.get(blob_key), blob_key).toBeDefined();
+        names.push(user.upn);
+      }
+      return names.sort();
+    } finally {
+      await services.close();
+    }
+  }
+
+  it('leaves the old whole photosync or the restored one, and the next restore completes', async () => {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-restore-crash-'));
+    const backedUp = await createTestStore('sqlite');
+    const place = await createTestStore('sqlite');
+    try {
+      const source = await openTestServices(backedUp);
+      await withPicture(source, [30, 90, 200]);
+      await withPicture(source, [200, 60, 40]);
+      await source.close();
+      const file = path.join(work, 'backup.tar.gz');
+      expect((await runCommand(['backup', file], backedUp.env)).code).toBe(0);
+      const restored = await wholeState(backedUp);
+
+      const current = await openTestServices(place);
+      await withPicture(current, [20, 160, 60]);
+      await current.close();
+      const old = await wholeState(place);
+
+      const env = { ...place.env, NODE_ENV: 'test' };
+      for (const [point, expected] of [
+        ['restore-after-photos', old],
+        ['restore-before-switch', old],
+        ['restore-after-switch', restored],
+      ] as const) {
+        const killed = await new Promise<NodeJS.Signals | number | null>((resolve, reject) => {
+          const child = spawn(process.execPath, [BIN, 'restore', file, '--force'], {
+            env: { PATH: process.env.PATH, ...env, PHOTOSYNC_FAULT_INJECTION: point },
+            stdio: 'ignore',
+          });
+          child.on('error', reject);
+          child.on('exit', (code, signal) => resolve(signal ?? code));
+        });
+        expect(killed, point).toBe('SIGKILL');
+        expect(await wholeState(place), point).toEqual(expected);
+      }
+      const done = await runCommand(['restore', file, '--force'], place.env);
+      expect(done.stderr).toBe('');
+      expect(await wholeState(place)).toEqual(restored);
+      // Nothing of the old photosync or of the interrupted restores is left behind.
+      const files = async (dir: string) =>
+        (await fs.readdir(path.join(dir, 'photos'), { recursive: true, withFileTypes: true }))
+          .filter((entry) => entry.isFile())
+          .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+          .sort();
+      expect(await files(place.dataDir)).toEqual(await files(backedUp.dataDir));
+      expect((await fs.readdir(place.dataDir)).filter((name) => name.startsWith('.photosync-restore-'))).toEqual([]);
+    } finally {
+      await backedUp.drop();
+      await place.drop();
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  });
 });

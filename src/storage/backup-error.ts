@@ -9,4 +9,6 @@ export class BackupError extends Error {
 export interface RestoreOptions {
   /** Replace what the data folder (or the PostgreSQL schema) holds. */
   force: boolean;
+  /** Test-only crash points (PHOTOSYNC_FAULT_INJECTION), as the sync engine has. */
+  faultPoint?: (name: string) => void;
 }

@@ -121,9 +121,14 @@ function readSnapshot(file: string): { keys: string[]; users: number } {
   }
 }
 
+/** A photo key names a file under the photos folder, and nothing outside it. */
+function checkPhotoKey(key: string): void {
+  if (key.split('/').includes('..') || path.isAbsolute(key)) throw new BackupError(`Unexpected photo key ${key}.`);
+}
+
 /** Copies one photo file; false when it is gone (retired since the snapshot). */
 async function copyPhoto(from: string, to: string, key: string): Promise<boolean> {
-  if (key.split('/').includes('..') || path.isAbsolute(key)) throw new BackupError(`Unexpected photo key ${key}.`);
+  checkPhotoKey(key);
   await fs.mkdir(path.dirname(path.join(to, key)), { recursive: true });
   try {
     await fs.copyFile(path.join(from, key), path.join(to, key));
@@ -158,6 +163,10 @@ export async function restoreBackup(
         'Restore into an empty folder (PHOTOSYNC_DATA_DIR), or add --force to replace what is there (stop the server first).',
     );
   }
+  // What an interrupted restore left behind: its unpacked archive, never read again.
+  for (const name of await fs.readdir(target.dataDir)) {
+    if (name.startsWith('.photosync-restore-')) await fs.rm(path.join(target.dataDir, name), { recursive: true });
+  }
   const staging = await fs.mkdtemp(path.join(target.dataDir, '.photosync-restore-'));
   try {
     const manifest = await unpack(file, staging);
@@ -171,7 +180,7 @@ export async function restoreBackup(
     }
     if (target.databaseUrl) {
       await restorePostgres(target.databaseUrl, path.join(staging, PGDUMP_ENTRY), options, target.env);
-    } else await placeSqlite(target.dataDir, staging);
+    } else await placeSqlite(target.dataDir, staging, options.faultPoint);
     return manifest;
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
@@ -210,11 +219,18 @@ async function unpack(file: string, staging: string): Promise<BackupManifest> {
   return manifest;
 }
 
-/** Checks the unpacked database and its photos, then moves both into the data folder. */
-async function placeSqlite(dataDir: string, staging: string): Promise<void> {
+/**
+ * Checks the unpacked database and its photos, then puts them in place so that a crash at any
+ * point leaves a whole photosync in the data folder, the old one or the restored one. The photo
+ * files go in beside those there (a key never names other bytes, so a file already there is the
+ * same file); the old database's write-ahead log is folded into its file; the restored file then
+ * replaces it in one rename. Only after that go the files only the old database named.
+ */
+async function placeSqlite(dataDir: string, staging: string, faultPoint?: (name: string) => void): Promise<void> {
   const staged = path.join(staging, SQLITE_ENTRY);
   if (!(await exists(staged))) throw new BackupError('The backup holds no database.');
   const { keys } = readSnapshot(staged);
+  keys.forEach(checkPhotoKey);
   const photos = path.join(staging, PHOTOS_ENTRY);
   const absent = [];
   for (const key of keys) if (!(await exists(path.join(photos, key)))) absent.push(key);
@@ -222,12 +238,69 @@ async function placeSqlite(dataDir: string, staging: string): Promise<void> {
     throw new BackupError(`The backup is incomplete: ${absent.length} photo files are missing (${absent[0]}, …).`);
   }
   const database = sqliteFileOf(dataDir);
-  // --force: what was there goes first (its write-ahead log too, which would not belong to the new file).
-  for (const suffix of ['', '-wal', '-shm']) await fs.rm(`${database}${suffix}`, { force: true });
-  await fs.rm(path.join(dataDir, PHOTOS_ENTRY), { recursive: true, force: true });
-  await fs.mkdir(photos, { recursive: true });
-  await fs.rename(photos, path.join(dataDir, PHOTOS_ENTRY));
+  const photosDir = path.join(dataDir, PHOTOS_ENTRY);
+  for (const key of keys) {
+    const to = path.join(photosDir, key);
+    if (await exists(to)) continue;
+    await fs.mkdir(path.dirname(to), { recursive: true });
+    await fs.rename(path.join(photos, key), to);
+  }
+  faultPoint?.('restore-after-photos');
+  foldWriteAheadLog(database);
+  // Empty now, and it would not belong to the new file.
+  for (const suffix of ['-wal', '-shm']) await fs.rm(`${database}${suffix}`, { force: true });
+  faultPoint?.('restore-before-switch');
+  await flush(staged);
   await fs.rename(staged, database);
+  await flush(dataDir);
+  faultPoint?.('restore-after-switch');
+  await removeUnnamed(photosDir, new Set(keys));
+}
+
+/**
+ * Moves what the database's write-ahead log holds into the database file, so the file alone is
+ * whole. A database that is no database (or damaged, often why it is being replaced) has nothing
+ * worth keeping; one in use by a server is not replaced under it.
+ */
+function foldWriteAheadLog(file: string): void {
+  let database: SQLite.Database;
+  try {
+    database = new SQLite(file, { fileMustExist: true });
+  } catch {
+    return;
+  }
+  try {
+    const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    if (result?.busy) {
+      throw new BackupError(`The database ${file} is in use: stop photosync serve, then restore.`);
+    }
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (error instanceof BackupError || !/^SQLITE_(NOTADB|CORRUPT)/.test(code)) throw error;
+  } finally {
+    database.close();
+  }
+}
+
+/** Writes a file's (or a folder's entries') data through to the disk. */
+async function flush(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes the files under `photosDir` whose key is not in `keys`. */
+async function removeUnnamed(photosDir: string, keys: ReadonlySet<string>): Promise<void> {
+  const entries = await fs.readdir(photosDir, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    const key = path.relative(photosDir, file).split(path.sep).join('/');
+    if (!keys.has(key)) await fs.rm(file, { force: true });
+  }
 }
 
 async function exists(file: string): Promise<boolean> {

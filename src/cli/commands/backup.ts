@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { BackupError } from '../../storage/backup-error.js';
+import { crashAt } from '../../fault-point.js';
 import { createBackup, restoreBackup } from '../../storage/backup.js';
 import type { CommandContext, CommandHandler } from '../command.js';
 import { CliError } from '../output.js';
@@ -17,7 +18,10 @@ export const backup: CommandHandler = async ({ args, config, io, print }) => {
 
 export const restore: CommandHandler = async ({ args, config, io, print, flag }) => {
   const file = archivePath(args, io.cwd);
-  const manifest = await explained(() => restoreBackup({ ...config, env: io.env }, file, { force: flag('force') }));
+  const faultPoint = config.faultInjection ? crashAt(config.faultInjection) : undefined;
+  const manifest = await explained(() =>
+    restoreBackup({ ...config, env: io.env }, file, { force: flag('force'), ...(faultPoint ? { faultPoint } : {}) }),
+  );
   const where = config.databaseUrl ? 'the database of DATABASE_URL' : config.dataDir;
   print(`Restored ${manifest.users} users from the backup of ${manifest.createdAt} into ${where}.`);
   print('Start photosync on it with `photosync serve`.');

@@ -113,8 +113,15 @@ export async function buildApp(services: Services): Promise<App> {
     // and the security headers, which the first hook would otherwise have set.
     frameworkErrors: (error, request, reply) => {
       reply.headers(securityHeaders);
+      // No hook has run: the cookies a page reads (the session for the suite bar, the language) are read here.
+      (request as { cookies?: FastifyRequest['cookies'] }).cookies ??= request.server.parseCookie(
+        request.headers.cookie ?? '',
+      );
       const message = error.code === 'FST_ERR_BAD_URL' ? 'The address is not a valid URL.' : error.message;
-      void respond(request, reply, { error: new AppError('invalid_request', message) });
+      respond(request, reply, { error: new AppError('invalid_request', message) }).catch((cause: unknown) => {
+        request.log.error({ err: cause, url: request.url }, 'the answer to a malformed request failed');
+        if (!reply.sent) reply.raw.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(message);
+      });
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -55,6 +55,23 @@ describeEachDialect('error pages for browsers', (dialect) => {
     }
   });
 
+  it('answers an address that is no valid URL with a page in the reader’s language, signed in or not', async () => {
+    const urls = ['/%', '/admin/%zz', '/User%20Photos/Profile%20Pictures/%zz', `/admin/users/${'a'.repeat(400)}`];
+    for (const [headers, t] of [
+      [{ accept: HTML, 'accept-language': 'et' }, et],
+      [await signedInAs('en-GB'), en],
+      [{ accept: HTML, cookie: 'photosync_session=%zz; photosync_lang=et' }, et],
+    ] as const) {
+      for (const url of urls) {
+        const response = await context.app.inject({ url, headers });
+        expect(response.statusCode, url).toBe(400);
+        expect(response.headers['content-type'], url).toBe('text/html; charset=utf-8');
+        expect(response.body, url).toContain(t['error.badAddress']);
+      }
+    }
+    expect((await context.app.inject('/healthz')).statusCode).toBe(200);
+  });
+
   it('says 405 with Allow for an address that takes other methods', async () => {
     const headers = await signedInAs('et');
     const response = await context.app.inject({ url: '/signout', headers });

@@ -84,6 +84,44 @@ describeEachDialect('sites over HTTP', (dialect) => {
     ]);
   });
 
+  it('gives every one of many simultaneous own-L requests after a change the new picture', async () => {
+    const { jane, janeToken } = await twoColleagues();
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+    expect((await photo(`size=L&accountname=${jane.upn}`, janeToken)).headers['x-photosync-sync']).toBe('synced');
+    await giveMailPhoto(services, jane, await solidJpeg(ORANGE));
+
+    // One syncs; the others wait for the user's lock and find the sites in step when they get it.
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => photo(`size=L&accountname=${jane.upn}`, janeToken)),
+    );
+    const outcomes = answers.map((a) => a.headers['x-photosync-sync']);
+    expect(outcomes.filter((o) => o === 'synced')).toHaveLength(1);
+    const newEtag = answers[outcomes.indexOf('synced')]!.headers.etag;
+    for (const [i, answer] of answers.entries()) {
+      expect(answer.headers.etag, `${i}: ${String(outcomes[i])}`).toBe(newEtag);
+      expect(closeTo(await meanColour(answer.rawPayload), ORANGE), `${i}: ${String(outcomes[i])}`).toBe(true);
+    }
+  });
+
+  it('never lets a browser keep the owner’s own L picture without asking, even at its versioned URL', async () => {
+    const { jane, janeToken, viewerToken } = await twoColleagues();
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+    expect((await photo(`size=L&accountname=${jane.upn}`, janeToken)).headers['x-photosync-sync']).toBe('synced');
+    // The URL a page shows the picture at: versioned with its timestamp.
+    const t = (await getSiteProfile(services.database.db, jane.id))!.pictureTimestamp;
+    const versioned = `size=L&accountname=${jane.upn}&t=${t}`;
+    expect((await photo(versioned, viewerToken)).headers['cache-control']).toBe('private, max-age=31536000, immutable');
+    const own = await photo(versioned, janeToken);
+    expect(own.headers['cache-control']).toBe('private, no-cache');
+
+    // A new mail photo, and the profile page still built with the old URL: asked again, it syncs.
+    await giveMailPhoto(services, jane, await solidJpeg(ORANGE));
+    const again = await photo(versioned, janeToken, { 'if-none-match': own.headers.etag as string });
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['x-photosync-sync']).toBe('synced');
+    expect(closeTo(await meanColour(again.rawPayload), ORANGE)).toBe(true);
+  });
+
   it('only the L size of your own photo counts as the action', async () => {
     const { jane, janeToken } = await twoColleagues();
     await giveMailPhoto(services, jane, await solidJpeg(GREEN));

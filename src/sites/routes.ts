@@ -48,9 +48,18 @@ const userAndRendition = preparedQuery(2, (db, upn: string, size: RenditionSize)
       'r.side',
       'r.byte_size',
       'p.picture_timestamp',
+      'p.synced_etag',
     ])
     .where('u.upn', '=', upn),
 );
+
+/** Whose picture is asked for; with an account name, their rendition and the mail photo it is synced to, read with them. */
+interface Subject {
+  subject: DirectoryUser | undefined;
+  rendition?: Rendition;
+  /** The profile's synced mail photo ETag when the rendition was read (undefined: not read with it). */
+  syncedEtag?: string | null;
+}
 
 /** Pictures are for signed-in users (a session or a bearer token); apps have no one to show them to. */
 const PICTURE_VIEWERS: RouteAuth = { credentials: 'token-or-session', allow: 'user' };
@@ -163,7 +172,7 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
     async (request, reply) => {
       const viewer = userPrincipalOf(request);
       const size = (request.query.size?.toUpperCase() ?? 'M') as RenditionSize;
-      const { subject, rendition } = await resolveSubject(request.query, size, request.reads);
+      const { subject, rendition, syncedEtag } = await resolveSubject(request.query, size, request.reads);
       // Refused alike whether or not the person exists: a token without the scope learns nothing.
       checkPictureAccess(viewer, subject ?? { id: '' });
       if (subject && !picturesShown(subject)) {
@@ -172,9 +181,12 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
       if (subject && subject.id === viewer.user.id && size === 'L') {
         const result = await syncOrKeepServing(subject, request);
         reply.header('x-photosync-sync', result.outcome);
-        // Only a sync that switched the picture outdates the rendition read with the subject.
-        const switched = result.outcome === 'synced' || result.outcome === 'removed';
-        return sendPicture(request, reply, subject, size, request.query.t, switched ? undefined : rendition, false);
+        // The rendition read with the subject is still the sites' picture when no sync has switched
+        // it since: neither this one nor another that ran while this one waited for the user's lock.
+        const unswitched = 'etagAfter' in result && syncedEtag !== undefined && result.etagAfter === syncedEtag;
+        // Never immutable, even under its versioned URL: a browser must ask again at every view,
+        // as each is the owner's action (a page built before the sync names the old version).
+        return sendPicture(request, reply, subject, size, undefined, unswitched ? rendition : undefined, false);
       }
       return sendPicture(request, reply, subject, size, request.query.t, rendition, true);
     },
@@ -205,14 +217,14 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
     },
   );
 
-  async function subjectAndRendition(
-    upn: string,
-    size: RenditionSize,
-  ): Promise<{ subject: DirectoryUser | undefined; rendition?: Rendition }> {
+  async function subjectAndRendition(upn: string, size: RenditionSize): Promise<Subject> {
     const [row] = await userAndRendition(db, upn, size);
     if (!row) return { subject: undefined };
     const subject = toUser(row);
-    if (row.etag === null || row.blob_key === null || row.side === null || row.byte_size === null) return { subject };
+    const syncedEtag = row.synced_etag ?? null;
+    if (row.etag === null || row.blob_key === null || row.side === null || row.byte_size === null) {
+      return { subject, syncedEtag };
+    }
     const rendition: Rendition = {
       etag: row.etag,
       pictureTimestamp: row.picture_timestamp,
@@ -220,15 +232,11 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
       side: row.side,
       byteSize: row.byte_size,
     };
-    return { subject, rendition };
+    return { subject, rendition, syncedEtag };
   }
 
   /** The user asked about and, when it came with the same query, their rendition of `size`. */
-  async function resolveSubject(
-    query: PhotoQuery,
-    size: RenditionSize,
-    requestReads: ReadCache,
-  ): Promise<{ subject: DirectoryUser | undefined; rendition?: Rendition }> {
+  async function resolveSubject(query: PhotoQuery, size: RenditionSize, requestReads: ReadCache): Promise<Subject> {
     const account = query.accountname ?? query.username;
     if (account !== undefined) {
       const upn = upnFromAccountName(account);

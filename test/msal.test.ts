@@ -171,6 +171,10 @@ for (const dialect of testDialects()) {
       expect((await graphGet(`/users/${jane.upn}/photo`, sites!.accessToken)).status).toBe(401);
       const bySecret = await withSecret.acquireTokenByClientCredential({ scopes: sharePointScopes });
       expect((await properties(bySecret!.accessToken)).status).toBe(401);
+      // Nor under this server's own URL, the audience good on both halves: Graph takes it, the sites do not.
+      const ownUrl = await withSecret.acquireTokenByClientCredential({ scopes: [`${server.baseUrl}/.default`] });
+      expect((await graphGet(`/users/${jane.upn}/photo`, ownUrl!.accessToken)).status).toBe(200);
+      expect((await properties(ownUrl!.accessToken)).status).toBe(401);
     });
 
     it('a removed app’s token is refused', async () => {

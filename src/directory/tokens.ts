@@ -3,7 +3,7 @@ import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify, type J
 import type { Db } from '../storage/database.js';
 import type { ReadCache } from '../storage/read-cache.js';
 import { findApp, type AppRegistration } from './apps.js';
-import { SHAREPOINT_AUDIENCE, acceptedAudiences, type Surface } from './resources.js';
+import { acceptedAudiences, type Surface } from './resources.js';
 import { storedScopes, type GraphScope } from './scopes.js';
 import { existingDirectorySetting, tenantId } from './settings.js';
 import { currentSigningKey, rs256Since, verificationKey } from './signing-keys.js';
@@ -195,13 +195,9 @@ export async function verifyAccessToken(
     return { ok: false, reason: 'invalid' };
   }
   const clientAuth = (Object.keys(AZPACR) as ClientAuthMethod[]).find((m) => AZPACR[m] === payload.azpacr) ?? 'secret';
-  // SharePoint Online takes app-only tokens only from apps that proved themselves with a certificate.
-  if (
-    surface === 'sharepoint' &&
-    payload.aud === SHAREPOINT_AUDIENCE &&
-    payload.idtyp === 'app' &&
-    clientAuth !== 'certificate'
-  ) {
+  // SharePoint Online takes app-only tokens only from apps that proved themselves with a
+  // certificate, whichever audience the sites accept the token under (theirs or this server's URL).
+  if (surface === 'sharepoint' && payload.idtyp === 'app' && clientAuth !== 'certificate') {
     return { ok: false, reason: 'invalid' };
   }
   const app = await cachedApp(deps, String(payload.appid ?? payload.sub));

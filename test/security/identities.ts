@@ -55,7 +55,8 @@ async function appJwt(
     app.scopes = [];
   }
   const deps = { db, publicUrl: services.config.publicUrl };
-  return (await issueAccessToken(deps, { kind: 'app', app }, options)).accessToken;
+  // Proved with a certificate, as SharePoint requires of apps (a secret's token is refused there).
+  return (await issueAccessToken(deps, { kind: 'app', app }, { ...options, clientAuth: 'certificate' })).accessToken;
 }
 
 /** The same token with its payload rewritten (more rights, another subject) but the old signature. */

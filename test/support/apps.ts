@@ -5,13 +5,16 @@ import type { GraphScope } from '../../src/directory/scopes.js';
 import type { DirectoryUser } from '../../src/directory/users.js';
 import type { Services } from '../../src/services.js';
 
-/** A registered app and an access token signed for it, as the token endpoint would give. */
+/**
+ * A registered app and an access token signed for it, as the token endpoint would give one proved
+ * with a certificate (unless `options` says otherwise): the sites take no other from an app.
+ */
 export async function appToken(services: Services, scopes: GraphScope[], options: IssueOptions = {}): Promise<string> {
   const app = await createApp(services.database.db, `test app ${scopes.join(' ')}`, scopes);
   const { accessToken } = await issueAccessToken(
     { db: services.database.db, publicUrl: services.config.publicUrl },
     { kind: 'app', app },
-    options,
+    { clientAuth: 'certificate', ...options },
   );
   return accessToken;
 }

@@ -143,6 +143,13 @@ describeEachDialect('admin user status', (dialect) => {
     expect(await names('tartu.example')).toEqual(['Kalle Kask', 'Mari Maasikas']);
     expect(await names('ka%k')).toEqual([]);
     expect(await names('"kask')).toEqual([]);
+    // A control character is no part of any name, and a NUL no index can take: refused in words.
+    for (const search of ['ka\u0000sk', 'kask\tkalle', 'ka\u0007']) {
+      await expect(names(search), JSON.stringify(search)).rejects.toMatchObject({
+        status: 400,
+        message: 'A search cannot hold control characters such as tabs or line breaks.',
+      });
+    }
     // Under three characters: the start of a name or UPN.
     expect(await names('ka')).toEqual(['Kalle Kask']);
     // A renamed user is found by the new name only.

@@ -113,6 +113,7 @@ for (const dialect of testDialects()) {
       expect(await page('/admin/tenant?search=100%25')).toContain('No users match.');
       expect(await page('/admin/tenant?state=unknown')).toContain('No users match.');
       await page('/admin/tenant?state=bogus', 400);
+      expect(await page('/admin/tenant?search=ka%00sk', 400)).toContain('That request is not valid.');
       // Estonian too.
       const et = new FormClient(app, 'et');
       await et.signIn(admin.upn, PASSWORD);

@@ -1,6 +1,7 @@
 import { PostgresAdapter, sql } from 'kysely';
 import { invalidInput } from '../errors.js';
 import type { Db } from '../storage/database.js';
+import { ftsPhrase, likeAnywhere, MIN_SUBSTRING, searchText } from '../storage/search-text.js';
 import { isOutOfStep, SYNC_STATES, type SyncStateName } from '../sync/state.js';
 import { usersWithSyncTables } from '../sync/status.js';
 
@@ -58,14 +59,6 @@ const SORT_COLUMNS: Record<UserSort, SortColumn[]> = {
 const NUMERIC: ReadonlySet<SortColumn> = new Set(['action_rank', 'since']);
 type CursorValue = string | number;
 
-/** Searches this long or longer match anywhere in a name or UPN (trigram indexes); shorter, at the start. */
-export const MIN_SUBSTRING = 3;
-
-/** LIKE '%…%' with the pattern's own % and _ taken literally (PostgreSQL's default escape is \\). */
-const likeAnywhere = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-/** An FTS5 phrase: with the trigram tokenizer, the text anywhere in the indexed column. */
-const ftsPhrase = (text: string) => `"${text.replace(/"/g, '""')}"`;
-
 const pageLimit = (query: UsersPageQuery) => Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
 
 /**
@@ -93,7 +86,7 @@ export function pageKeysQuery(db: Db, query: UsersPageQuery, { dense = false }: 
   const sort = query.sort ?? 'action';
   const columns = SORT_COLUMNS[sort];
   const after = query.after ? decodeCursor(query.after, sort) : undefined;
-  const search = query.search?.trim().toLowerCase();
+  const search = searchText(query.search);
   if (query.state !== undefined && !SYNC_STATES.includes(query.state)) {
     throw invalidInput(`"${String(query.state)}" is not a state; use one of ${SYNC_STATES.join(', ')}.`);
   }
@@ -140,7 +133,7 @@ export function pageKeysQuery(db: Db, query: UsersPageQuery, { dense = false }: 
 export async function listUsersPage(db: Db, query: UsersPageQuery): Promise<UsersPage> {
   const sort = query.sort ?? 'action';
   const limit = pageLimit(query);
-  const search = query.search?.trim().toLowerCase() ?? '';
+  const search = searchText(query.search);
   const dense =
     search.length >= MIN_SUBSTRING &&
     !(db.getExecutor().adapter instanceof PostgresAdapter) &&

@@ -1,5 +1,6 @@
 import { PostgresAdapter, sql } from 'kysely';
 import type { Db } from '../storage/database.js';
+import { ftsPhrase, likeAnywhere, MIN_SUBSTRING, searchText } from '../storage/search-text.js';
 import { TENANT_STATES, type TenantState } from './model.js';
 import { getTenantUsers, type TenantUserRecord } from './users.js';
 
@@ -22,14 +23,6 @@ export interface TenantUsersPage {
 
 const MAX_PAGE = 200;
 
-/** Searches this long or longer match anywhere in a name or UPN (trigram indexes); shorter, at the start. */
-export const MIN_SUBSTRING = 3;
-
-/** LIKE '%…%' with the text's own %, _ and \ taken literally (PostgreSQL's default escape is \). */
-const likeAnywhere = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-/** An FTS5 phrase: with the trigram tokenizer, the text anywhere in the indexed column. */
-const ftsPhrase = (text: string) => `"${text.replace(/"/g, '""')}"`;
-
 /** Users still in the tenant per state; a user not decided yet counts as unknown. */
 export async function countTenantStates(db: Db): Promise<Record<TenantState, number>> {
   const rows = await db
@@ -49,7 +42,7 @@ export async function countTenantStates(db: Db): Promise<Record<TenantState, num
 /** The one statement that reads a page's keys (exported so its plan can be checked). */
 export function tenantPageKeysQuery(db: Db, query: TenantUsersQuery) {
   const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
-  const search = query.search?.trim().toLowerCase();
+  const search = searchText(query.search);
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
   return db
     .selectFrom('m365_users')

@@ -1,3 +1,4 @@
+import { DEFAULT_DELEGATED_SCOPES, GRAPH_SCOPES } from '../directory/scopes.js';
 import type { CommandOptions, CommandSpec } from './command.js';
 
 // Every command of `photosync`, in the order the usage lists them. A command's module is imported
@@ -117,8 +118,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'token create',
     synopsis: '<upn> [--scopes <scopes>] [--expires <30d|12h>]',
-    summary:
-      'a bearer token for the user (last line of output);\ndefault scopes User.Read ProfilePhoto.Read.All; expires in 90 days',
+    summary: `a bearer token for the user (last line of output);\ndefault scopes ${DEFAULT_DELEGATED_SCOPES.join(' ')}; expires in 90 days`,
     args: 1,
     options: { ...scopes, expires: { type: 'string' } },
     load: async () => (await import('./commands/tokens.js')).tokenCreate,
@@ -259,5 +259,5 @@ export const USAGE = `photosync — profile pictures: one mail photo, site rendi
 
 Usage:
 ${COMMANDS.map(commandUsage).join('\n')}
-Scopes: User.Read, ProfilePhoto.Read.All, ProfilePhoto.ReadWrite.All (space- or comma-separated).
+Scopes: ${GRAPH_SCOPES.join(', ')} (space- or comma-separated).
 `;

@@ -142,6 +142,14 @@ describe.skipIf(chromiumMissing())('the user pages in Chromium', { timeout: 120_
       await page.setInputFiles('#photo', { name: 'me.svg', mimeType: 'image/svg+xml', buffer: svg });
       expect(await alert.textContent()).toBe(t['photo.error.svg']);
       expect(await save.isDisabled()).toBe(true);
+      // A phone's picture of a kind the server does not take: a picture, but not one it can use.
+      await page.setInputFiles('#photo', {
+        name: 'IMG_0001.HEIC',
+        mimeType: 'image/heic',
+        buffer: Buffer.from('ftyp'),
+      });
+      expect(await alert.textContent()).toBe(t['photo.error.unsupported_type']);
+      expect(await save.isDisabled()).toBe(true);
       // A file named like a picture that is not one: no broken preview.
       await page.setInputFiles('#photo', { name: 'fake.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('nope') });
       await page.waitForSelector('form.upload [role=alert]:not([hidden])');

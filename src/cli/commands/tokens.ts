@@ -1,5 +1,5 @@
 import { createToken, listTokens, revokeToken, TOKEN_LIFETIME_MS } from '../../directory/credentials.js';
-import { parseScopes, GRAPH_SCOPES } from '../../directory/scopes.js';
+import { parseScopes } from '../../directory/scopes.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { CommandHandler } from '../command.js';
@@ -28,7 +28,8 @@ function scopesFrom(text: string | undefined) {
   try {
     return parseScopes(text);
   } catch (error) {
-    if (isAppError(error)) throw new CliError(`${error.message} (from ${GRAPH_SCOPES.join(', ')})`, 2);
+    // Its message names the scopes there are.
+    if (isAppError(error)) throw new CliError(error.message, 2);
     throw error;
   }
 }

@@ -31,7 +31,7 @@ export const usersAdd: CommandHandler = async ({ args: [upn], services, option, 
 export const usersImport: CommandHandler = async ({ args: [file], services, io, print }) => {
   const report = await importUsers(await services(), file, io.stderr);
   for (const { line, reason } of report.skipped) io.stderr.write(`line ${line}: ${reason}\n`);
-  print(`Imported ${report.imported} users; skipped ${report.skipped.length}.`);
+  print(`Imported ${report.imported} ${report.imported === 1 ? 'user' : 'users'}; skipped ${report.skipped.length}.`);
   return report.skipped.length > 0 ? 1 : 0;
 };
 

@@ -32,7 +32,10 @@
     // Why the file cannot be used, or '' when it looks like a picture the server takes.
     function problem(file) {
       if (isSvg(file)) return alert.getAttribute('data-svg');
-      if (file.type !== '' && USABLE.indexOf(file.type) < 0) return alert.getAttribute('data-not-picture');
+      if (file.type !== '' && USABLE.indexOf(file.type) < 0) {
+        // A picture of a kind the server does not take (an iPhone's HEIC, AVIF, TIFF) is still a picture.
+        return alert.getAttribute(file.type.indexOf('image/') === 0 ? 'data-unusable' : 'data-not-picture');
+      }
       if (file.size > maxBytes) return alert.getAttribute('data-too-large');
       return '';
     }

@@ -192,7 +192,7 @@ export const adminEt: AdminMessages = {
   'admin.audit.setting.mailFrom': 'e-kirjade saatja {from} → {to}',
   'admin.audit.on': 'sees',
   'admin.audit.off': 'väljas',
-  'admin.audit.nobody': 'määramata',
+  'admin.audit.nobody': 'mitte kellelegi',
   'admin.settings.sizeS': 'Väike (S)',
   'admin.settings.sizeM': 'Keskmine (M)',
   'admin.settings.sizeL': 'Suur (L)',

@@ -157,6 +157,13 @@ describeEachDialect('portal pages', (dialect) => {
     expect(removed.headers.location).toBe('/profile-photo');
     expect(await getMailPhoto(services.database.db, user.id)).toBeUndefined();
     expect((await browser.get('/portal/photo?size=48')).statusCode).toBe(404);
+    // Opened as an address in the browser, the refusal is a page, never raw JSON.
+    const opened = await app.inject({ url: '/portal/photo', headers: { accept: 'text/html' } });
+    expect(opened.statusCode).toBe(404);
+    expect(opened.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(
+      (await app.inject({ url: '/portal/photo?size=999', headers: { accept: 'text/html' } })).headers['content-type'],
+    ).toBe('text/html; charset=utf-8');
   });
 
   it('sends people without a mailbox to "Upload picture" in the sites, which sets their site picture', async () => {

@@ -93,7 +93,7 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
   app.get(
     '/portal/photo',
     {
-      config: { envelope: 'json' },
+      // No envelope of its own: a refusal is a page for a browser that opens the address, JSON for an <img>.
       schema: {
         summary: "The signed-in user's mail photo, as the suite bar shows it",
         tags: ['portal'],

@@ -13,7 +13,7 @@ import { bearer } from './support/apps.js';
 import { runCommand } from './support/cli.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
 import { FormClient } from './support/form-client.js';
-import { describeEachDialect, useTestApp } from './support/services.js';
+import { createTestStore, describeEachDialect, openTestServices, useTestApp } from './support/services.js';
 
 // Revocation from the command line: opaque tokens expire and can be listed and revoked; a new
 // password or a disabled account ends every session and token the user held; a disabled user
@@ -207,6 +207,37 @@ describeEachDialect('revocation', (dialect) => {
     });
     expect(closeTo(await meanColour(aspx.rawPayload), GREEN)).toBe(false);
     expect((await runCommand(['users', 'remove', jane.upn], env)).code).toBe(1);
+  });
+
+  it('users disable and users remove keep someone who can sign in to the admin console', async () => {
+    const store = await createTestStore(dialect);
+    try {
+      const own = await openTestServices(store);
+      const only = await makeUser(own, { isAdmin: true });
+      const user = await makeUser(own);
+      await own.close();
+      for (const verb of ['disable', 'remove']) {
+        const refused = await runCommand(['users', verb, only.upn], store.env);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain(`${only.upn} is the only administrator`);
+        expect(refused.stderr).toContain(`(photosync users add <upn> --admin), then ${verb} this one.`);
+      }
+      expect((await runCommand(['users', 'remove', user.upn], store.env)).code).toBe(0);
+      const added = await runCommand(
+        ['users', 'add', 'second.admin@contoso.com', '--name', 'Second Admin', '--admin'],
+        store.env,
+        undefined,
+        `${PASSWORD}\n${PASSWORD}\n`,
+      );
+      expect(added.code, added.stderr).toBe(0);
+      expect((await runCommand(['users', 'disable', only.upn], store.env)).code).toBe(0);
+      // A disabled administrator signs nobody in: the one left is the only one.
+      const last = await runCommand(['users', 'remove', 'second.admin@contoso.com'], store.env);
+      expect(last.stderr).toContain('second.admin@contoso.com is the only administrator');
+      expect((await runCommand(['users', 'remove', only.upn], store.env)).code).toBe(0);
+    } finally {
+      await store.drop();
+    }
   });
 
   it('the password grant gives only the scopes the app was registered with', async () => {

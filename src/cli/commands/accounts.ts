@@ -1,7 +1,9 @@
 import { deleteUser, setUserEnabled, setUserPassword, type EndedCredentials } from '../../directory/revocation.js';
+import type { DirectoryUser } from '../../directory/users.js';
 import { isAppError } from '../../errors.js';
 import { removeMailPhoto } from '../../mail/photo-store.js';
 import { getSiteProfile, showPlaceholder } from '../../sites/profiles.js';
+import type { Db } from '../../storage/database.js';
 import type { CommandHandler } from '../command.js';
 import { CliError } from '../output.js';
 import { readNewPassword } from '../password-input.js';
@@ -14,9 +16,29 @@ const ended = (what: EndedCredentials) =>
   `Ended ${what.sessions} portal session(s), ${what.tokens} token(s) and ${what.refreshTokens} refresh token(s); ` +
   'access tokens issued before now are refused.';
 
+/** Refuses to leave the console with nobody to sign in to it. */
+async function keepAnAdministrator(db: Db, user: DirectoryUser, verb: 'disable' | 'remove'): Promise<void> {
+  if (!user.isAdmin || !user.enabled) return;
+  const others = await db
+    .selectFrom('directory_users')
+    .select('id')
+    .where('is_admin', '=', 1)
+    .where('enabled', '=', 1)
+    .where('id', '!=', user.id)
+    .limit(1)
+    .execute();
+  if (others.length === 0) {
+    throw new CliError(
+      `${user.upn} is the only administrator: without them nobody could sign in to the admin console. ` +
+        `Add another first (photosync users add <upn> --admin), then ${verb} this one.`,
+    );
+  }
+}
+
 export const usersDisable: CommandHandler = async ({ args: [upn], services, print }) => {
   const all = await services();
   const user = await requireUser(all, upn);
+  await keepAnAdministrator(all.database.db, user, 'disable');
   const result = await setUserEnabled(all.database.db, user, false);
   print(
     result
@@ -48,6 +70,7 @@ export const usersRemove: CommandHandler = async ({ args: [upn], services, print
   const all = await services();
   const user = await requireUser(all, upn);
   const { db, dialect } = all.database;
+  await keepAnAdministrator(db, user, 'remove');
   if (user.hasMailbox) await removeMailPhoto({ db, dialect, blobs: all.blobs }, user);
   if (await getSiteProfile(db, user.id)) await showPlaceholder({ db, blobs: all.blobs }, user, Date.now());
   await deleteUser(db, user);

@@ -1,6 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createMailer } from '../src/admin/mailer.js';
+import { LEASE_MS, sendDuePromptMails } from '../src/admin/outbox.js';
+import { listPrompts, promptUsers } from '../src/admin/prompts.js';
 import { buildApp, type App } from '../src/app.js';
 import { createSession } from '../src/directory/credentials.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
@@ -18,7 +22,7 @@ interface Received {
 /** A real SMTP server on a real port, keeping what it receives. */
 async function startSmtp(
   listenOn = 0,
-  options: { refuseRecipients?: boolean } = {},
+  options: { refuseRecipients?: boolean; beforeAccepting?: () => Promise<void> } = {},
 ): Promise<{
   port: number;
   received: Received[];
@@ -40,7 +44,8 @@ async function startSmtp(
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
+      stream.on('end', async () => {
+        await options.beforeAccepting?.();
         received.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
@@ -249,4 +254,64 @@ describeEachDialect('prompt e-mail outbox', (dialect) => {
       await smtp.close();
     }
   }, 60_000);
+
+  it('sends each mail once when another instance takes over mails whose lease ran out mid-batch', async () => {
+    // The first mail is held at the SMTP server until released; meanwhile the claim's lease on the
+    // batch runs out (as minutes of a slow server would) and another instance claims what it can.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    const slow = await startSmtp(0, {
+      beforeAccepting: async () => {
+        if (!first) return;
+        first = false;
+        await held;
+      },
+    });
+    const mailer = createMailer(`smtp://127.0.0.1:${slow.port}`)!;
+    // A store of its own, opened without SMTP_URL: the two outboxes here are the only ones sending.
+    const own = await createTestStore(dialect);
+    const services = await openTestServices(own);
+    const { db } = services.database;
+    const deps = {
+      db,
+      dialect,
+      mailer,
+      from: () => 'photos@contoso.com',
+      publicUrl: () => 'https://photos.contoso.com',
+      log: pino({ level: 'silent' }),
+      settings: { maxTries: 3, retryMs: 1000 },
+    };
+    try {
+      const admin = await makeUser(services, { isAdmin: true });
+      const users = [];
+      for (let i = 0; i < 3; i++) {
+        const user = await makeUser(services);
+        await giveMailPhoto(services, user, await solidJpeg([20 * i, 90, 160], 64));
+        users.push(user);
+      }
+      await promptUsers(db, admin, { upns: users.map((u) => u.upn) }, { email: true });
+
+      const now = Date.now();
+      const one = sendDuePromptMails(deps, now);
+      await expect.poll(() => slow.received.length + (first ? 0 : 1), { timeout: 10_000 }).toBe(1);
+      // The mail on its way had its lease renewed when its send began: the other instance takes
+      // the two after it, and the first instance, its lease on them gone, does not send them again.
+      expect(await sendDuePromptMails(deps, now + LEASE_MS + 1)).toBe(2);
+      release();
+      await one;
+      const to = slow.received.map((m) => m.to[0]);
+      expect(users.map((u) => to.filter((upn) => upn === u.upn).length)).toEqual([1, 1, 1]);
+      for (const user of users) {
+        const [prompt] = await listPrompts(db, user.id);
+        expect(prompt?.emailedAt, user.upn).toBeDefined();
+      }
+    } finally {
+      release();
+      mailer.close();
+      await slow.close();
+      await services.close();
+      await own.drop();
+    }
+  });
 });

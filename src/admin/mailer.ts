@@ -23,7 +23,13 @@ export function createMailer(smtpUrl: string | undefined): Mailer | undefined {
   let transport: Transporter | undefined;
   const made = lazy(async () => {
     const { default: nodemailer } = await import('nodemailer');
-    return (transport = nodemailer.createTransport(smtpUrl));
+    // Deadlines that keep one send well inside the outbox's lease on the mail (outbox.ts, LEASE_MS).
+    return (transport = nodemailer.createTransport({
+      url: smtpUrl,
+      connectionTimeout: 15_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 20_000,
+    }));
   });
   return {
     async send(mail) {

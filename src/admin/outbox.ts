@@ -6,8 +6,11 @@ import { markEmailed, promptsToEmail } from './prompts.js';
 
 // The prompt e-mails' outbox. A prompt's row here is written in the prompt's transaction; any
 // instance sends it: it claims due rows with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so two
-// instances never claim the same row; SQLite has one writer at a time), sends, and records the
-// outcome. A failed try waits twice as long as the one before; after the last it is failed.
+// instances never claim the same row; SQLite has one writer at a time), renews the lease of each
+// mail right before sending it (the mailer's deadlines keep one send well inside a lease), and
+// records the outcome only while the lease is still its own: a mail whose lease ran out while the
+// ones before it were sent is another instance's to send. A failed try waits twice as long as the
+// one before; after the last it is failed.
 
 export type PromptMailStatus = 'sending' | 'retrying' | 'sent' | 'failed';
 
@@ -18,7 +21,8 @@ export interface OutboxSettings {
   retryMs: number;
 }
 
-const LEASE_MS = 60_000;
+/** How long a claim holds a mail: longer than the mailer's deadlines for one send (mailer.ts). */
+export const LEASE_MS = 60_000;
 const CLAIM_BATCH = 20;
 const MAX_WAIT_MS = 3600_000;
 
@@ -32,10 +36,15 @@ export async function enqueuePromptMails(trx: Db, promptIds: readonly number[], 
 }
 
 /** Claims due mails for `LEASE_MS`; another instance skips them meanwhile. */
-async function claimDue(db: Kysely<Database>, dialect: Dialect, now: number): Promise<number[]> {
+async function claimDue(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  now: number,
+): Promise<{ ids: number[]; lease: number }> {
+  const lease = now + LEASE_MS;
   const rows = await db
     .updateTable('admin_prompt_mails')
-    .set({ lease_until: now + LEASE_MS })
+    .set({ lease_until: lease })
     .where('prompt_id', 'in', (eb) => {
       const due = eb
         .selectFrom('admin_prompt_mails')
@@ -49,7 +58,20 @@ async function claimDue(db: Kysely<Database>, dialect: Dialect, now: number): Pr
     })
     .returning('prompt_id')
     .execute();
-  return rows.map((r) => Number(r.prompt_id));
+  return { ids: rows.map((r) => Number(r.prompt_id)), lease };
+}
+
+/** A new lease on a mail still held under `held`; undefined when another instance has it now. */
+async function renewLease(db: Kysely<Database>, promptId: number, held: number): Promise<number | undefined> {
+  const lease = Math.max(Date.now() + LEASE_MS, held + 1);
+  const renewed = await db
+    .updateTable('admin_prompt_mails')
+    .set({ lease_until: lease })
+    .where('prompt_id', '=', promptId)
+    .where('status', '=', 'pending')
+    .where('lease_until', '=', held)
+    .executeTakeFirst();
+  return Number(renewed.numUpdatedRows) === 1 ? lease : undefined;
 }
 
 export function retryDelayMs(settings: OutboxSettings, tries: number): number {
@@ -68,11 +90,13 @@ export interface OutboxDeps {
 
 /** Sends what is due now; returns how many were tried. */
 export async function sendDuePromptMails(deps: OutboxDeps, now = Date.now()): Promise<number> {
-  const ids = await claimDue(deps.db, deps.dialect, now);
+  const { ids, lease } = await claimDue(deps.db, deps.dialect, now);
   if (ids.length === 0) return 0;
   const prompts = await promptsToEmail(deps.db, ids);
   const known = new Set(prompts.map((p) => p.id));
   for (const prompt of prompts) {
+    const held = await renewLease(deps.db, prompt.id, lease);
+    if (held === undefined) continue;
     const mail = promptMail(prompt, prompt.locale, deps.publicUrl());
     let error: string | null = null;
     try {
@@ -80,7 +104,7 @@ export async function sendDuePromptMails(deps: OutboxDeps, now = Date.now()): Pr
     } catch (cause) {
       error = cause instanceof Error ? cause.message : String(cause);
     }
-    await recordTry(deps, prompt.id, error);
+    await recordTry(deps, prompt.id, held, error);
   }
   // A prompt that was e-mailed already (or whose user is gone) has nothing left to send.
   const stale = ids.filter((id) => !known.has(id));
@@ -89,12 +113,14 @@ export async function sendDuePromptMails(deps: OutboxDeps, now = Date.now()): Pr
       .updateTable('admin_prompt_mails')
       .set({ status: 'sent', lease_until: null })
       .where('prompt_id', 'in', stale)
+      .where('lease_until', '=', lease)
       .execute();
   }
   return ids.length;
 }
 
-async function recordTry(deps: OutboxDeps, promptId: number, error: string | null): Promise<void> {
+/** Records a try of a mail held under `lease`; nothing when the lease is no longer this instance's. */
+async function recordTry(deps: OutboxDeps, promptId: number, lease: number, error: string | null): Promise<void> {
   const at = Date.now();
   const row = await deps.db
     .selectFrom('admin_prompt_mails')
@@ -104,19 +130,20 @@ async function recordTry(deps: OutboxDeps, promptId: number, error: string | nul
   const tries = (row?.tries ?? 0) + 1;
   if (error === null) {
     await deps.db.transaction().execute(async (trx) => {
-      await trx
+      const sent = await trx
         .updateTable('admin_prompt_mails')
         .set({ status: 'sent', tries, sent_at: at, lease_until: null, last_error: null })
         .where('prompt_id', '=', promptId)
-        .execute();
-      await markEmailed(trx, promptId, null);
+        .where('lease_until', '=', lease)
+        .executeTakeFirst();
+      if (Number(sent.numUpdatedRows) === 1) await markEmailed(trx, promptId, null);
     });
     return;
   }
   const givingUp = tries >= deps.settings.maxTries;
   deps.log.warn({ promptId, tries, givingUp, error }, 'prompt e-mail failed');
   await deps.db.transaction().execute(async (trx) => {
-    await trx
+    const recorded = await trx
       .updateTable('admin_prompt_mails')
       .set({
         status: givingUp ? 'failed' : 'pending',
@@ -126,8 +153,9 @@ async function recordTry(deps: OutboxDeps, promptId: number, error: string | nul
         next_try_at: at + retryDelayMs(deps.settings, tries),
       })
       .where('prompt_id', '=', promptId)
-      .execute();
-    if (givingUp) await markEmailed(trx, promptId, error);
+      .where('lease_until', '=', lease)
+      .executeTakeFirst();
+    if (givingUp && Number(recorded.numUpdatedRows) === 1) await markEmailed(trx, promptId, error);
   });
 }
 

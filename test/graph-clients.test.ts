@@ -240,7 +240,7 @@ describeEachDialect('Graph as clients call it', (dialect) => {
       expect(refused.json().error.code).toBe('BadRequest');
     }
     // A batch in a batch, however its name is spelled, is refused on its own.
-    for (const url of ['/$batch', '/%24batch', '/me/../$batch']) {
+    for (const url of ['/$batch', '/%24batch', '/me/../$batch', '/$%62atch', '/%24B%61TCH', '/$batch/']) {
       const nested = await batch(janeToken, [
         { id: '1', method: 'POST', url, body: { requests: [] }, headers: { 'content-type': 'application/json' } },
       ]);

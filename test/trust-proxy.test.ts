@@ -113,6 +113,30 @@ describe('behind a trusted proxy (PHOTOSYNC_TRUST_PROXY=127.0.0.1)', () => {
         expect(batch.json().error.message, url).toMatch(/^Request 1 needs a url relative to the version/);
       }
     }
+    // Nor by the tenant routes under /v1.0 itself: Graph's version is no tenant, even when a user's
+    // UPN ends in it.
+    await makeUser(services, { upn: 'eve@v1.0' });
+    const underVersion = await app.inject({
+      method: 'POST',
+      url: '/v1.0/$batch',
+      headers: { authorization: `Bearer ${attacker}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        requests: [
+          { id: '1', method: 'GET', url: '/.well-known/openid-configuration' },
+          {
+            id: '2',
+            method: 'POST',
+            url: '/oauth2/v2.0/token',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: form(PASSWORD),
+          },
+        ],
+      }),
+    });
+    for (const answer of underVersion.json().responses as Array<{ status: number; body: unknown }>) {
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+      expect(JSON.stringify(answer.body)).not.toContain('access_token');
+    }
     // Not one guess was counted: five more from one address still get as far as the password.
     for (let i = 0; i < 5; i++) expect(await grant(victim, `guess ${i}`, '203.0.113.9')).toBe(50126);
   });

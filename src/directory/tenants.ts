@@ -7,7 +7,12 @@ import { tenantId } from './settings.js';
 // UPN's domain part (migration 2026-12-01-01-entra), so an unknown tenant costs one index probe,
 // never a scan of the users.
 
-const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+/**
+ * A domain name: dot-separated labels, the last of them not all digits (no top-level domain is),
+ * so neither an IP address nor Graph's version segment (`/v1.0/…`) is ever taken for a tenant.
+ */
+const DOMAIN =
+  /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.(?![0-9]+$)[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 /** The tenant words every Entra tenant answers to. */
 export const MULTI_TENANT_SEGMENTS = ['common', 'organizations'] as const;
 

@@ -112,6 +112,18 @@ function underVersion(url: string): string | undefined {
   return target.pathname.startsWith('/v1.0/') ? `${target.pathname}${target.search}` : undefined;
 }
 
+/** Whether a request's address names the batch itself, however its letters are escaped (the router decodes them). */
+function isBatchAddress(url: string): boolean {
+  const path = url.split('?')[0]!;
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // Not decodable: the router answers it as an address it does not have.
+  }
+  return /^\/v1\.0\/\$batch\/?$/i.test(decoded);
+}
+
 /** Runs the steps against the app, each as a request of its own with the batch's credentials. */
 export async function runBatch(app: App, request: FastifyRequest, steps: BatchStep[]): Promise<BatchAnswer[]> {
   const statuses = new Map<string, number>();
@@ -136,7 +148,7 @@ export async function runBatch(app: App, request: FastifyRequest, steps: BatchSt
 }
 
 async function runStep(app: App, request: FastifyRequest, step: BatchStep): Promise<BatchAnswer> {
-  if (/^\/v1\.0\/(?:\$|%24)batch(?:[/?]|$)/i.test(step.url)) {
+  if (isBatchAddress(step.url)) {
     return {
       id: step.id,
       status: 400,

@@ -239,10 +239,12 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(first.code, first.stderr).toBe(0);
       expect(first.stdout).toMatch(/^jane@contoso\.com: synced in [\d.]+ ms/m);
       expect(first.stdout).toContain(`none -> ${etag}`);
+      expect(first.stdout).toContain('The sites took the current mail photo.');
 
       const second = await cli('sync', 'jane@contoso.com');
       expect(second.code, second.stderr).toBe(0);
       expect(second.stdout).toMatch(/^jane@contoso\.com: unchanged in [\d.]+ ms/m);
+      expect(second.stdout).toContain('The sites already showed the mail photo; nothing was written.');
     });
 
     it('refuses a damaged image, a file over 4 MB and a missing file, with a message and no change', async () => {

@@ -216,11 +216,17 @@ describeEachDialect('revocation', (dialect) => {
       const only = await makeUser(own, { isAdmin: true });
       const user = await makeUser(own);
       await own.close();
-      for (const verb of ['disable', 'remove']) {
+      for (const [verb, then] of [
+        ['disable', 'disable this one'],
+        ['remove', 'remove this one'],
+        ['revoke-admin', 'revoke this one'],
+      ] as const) {
         const refused = await runCommand(['users', verb, only.upn], store.env);
         expect(refused.code).toBe(1);
         expect(refused.stderr).toContain(`${only.upn} is the only administrator`);
-        expect(refused.stderr).toContain(`(photosync users add <upn> --admin), then ${verb} this one.`);
+        expect(refused.stderr).toContain(
+          `(photosync users grant-admin <upn>, or users add <upn> --admin), then ${then}.`,
+        );
       }
       expect((await runCommand(['users', 'remove', user.upn], store.env)).code).toBe(0);
       const added = await runCommand(
@@ -238,6 +244,33 @@ describeEachDialect('revocation', (dialect) => {
     } finally {
       await store.drop();
     }
+  });
+
+  it('users grant-admin and users revoke-admin open and close the admin console for an existing user', async () => {
+    await makeUser(services, { isAdmin: true }); // another administrator, so this one's can be taken away
+    const user = await makeUser(services, { password: PASSWORD });
+    const browser = new FormClient(app);
+    expect((await browser.signIn(user.upn, PASSWORD)).statusCode).toBe(303);
+    expect((await browser.request('GET', '/admin')).statusCode).toBe(403);
+
+    const granted = await runCommand(['users', 'grant-admin', user.upn], env);
+    expect(granted.code, granted.stderr).toBe(0);
+    expect(granted.stdout).toContain(`${user.upn} is now an administrator`);
+    // The session the user already held opens the console at once.
+    expect((await browser.request('GET', '/admin')).statusCode).toBe(200);
+    expect((await runCommand(['users', 'grant-admin', user.upn], env)).stdout).toContain(
+      'was already an administrator',
+    );
+
+    const revoked = await runCommand(['users', 'revoke-admin', user.upn], env);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toContain(`${user.upn} is no longer an administrator`);
+    expect((await browser.request('GET', '/admin')).statusCode).toBe(403);
+    expect((await runCommand(['users', 'revoke-admin', user.upn], env)).stdout).toContain('was not an administrator');
+
+    const nobody = await runCommand(['users', 'grant-admin', 'nobody@contoso.com'], env);
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toContain('There is no user nobody@contoso.com.');
   });
 
   it('the password grant gives only the scopes the app was registered with', async () => {

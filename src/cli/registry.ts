@@ -50,6 +50,20 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./commands/accounts.js')).usersEnable,
   },
   {
+    name: 'users grant-admin',
+    synopsis: '<upn>',
+    summary: 'let an existing user into the admin console',
+    args: 1,
+    load: async () => (await import('./commands/accounts.js')).usersGrantAdmin,
+  },
+  {
+    name: 'users revoke-admin',
+    synopsis: '<upn>',
+    summary: 'take the admin console away (never from the last administrator)',
+    args: 1,
+    load: async () => (await import('./commands/accounts.js')).usersRevokeAdmin,
+  },
+  {
     name: 'users remove',
     synopsis: '<upn>',
     summary: 'remove the user, their photos, sessions and tokens',

@@ -94,6 +94,17 @@ export async function createUser(db: Db, input: NewUser): Promise<DirectoryUser>
   return toUser(row);
 }
 
+/** Makes the user an administrator of the console or takes that away; false when it already was so. */
+export async function setUserAdmin(db: Db, user: DirectoryUser, isAdmin: boolean): Promise<boolean> {
+  const changed = await db
+    .updateTable('directory_users')
+    .set({ is_admin: isAdmin ? 1 : 0 })
+    .where('id', '=', user.id)
+    .where('is_admin', '=', isAdmin ? 0 : 1)
+    .executeTakeFirst();
+  return changed.numUpdatedRows > 0n;
+}
+
 export async function findUserByUpn(db: Db, upn: string): Promise<DirectoryUser | undefined> {
   const normalized = normalizeUpn(upn);
   if (!normalized) return undefined;

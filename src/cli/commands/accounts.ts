@@ -1,5 +1,5 @@
 import { deleteUser, setUserEnabled, setUserPassword, type EndedCredentials } from '../../directory/revocation.js';
-import type { DirectoryUser } from '../../directory/users.js';
+import { setUserAdmin, type DirectoryUser } from '../../directory/users.js';
 import { isAppError } from '../../errors.js';
 import { removeMailPhoto } from '../../mail/photo-store.js';
 import { getSiteProfile, showPlaceholder } from '../../sites/profiles.js';
@@ -17,7 +17,11 @@ const ended = (what: EndedCredentials) =>
   'access tokens issued before now are refused.';
 
 /** Refuses to leave the console with nobody to sign in to it. */
-async function keepAnAdministrator(db: Db, user: DirectoryUser, verb: 'disable' | 'remove'): Promise<void> {
+async function keepAnAdministrator(
+  db: Db,
+  user: DirectoryUser,
+  verb: 'disable' | 'remove' | 'revoke-admin',
+): Promise<void> {
   if (!user.isAdmin || !user.enabled) return;
   const others = await db
     .selectFrom('directory_users')
@@ -30,7 +34,8 @@ async function keepAnAdministrator(db: Db, user: DirectoryUser, verb: 'disable' 
   if (others.length === 0) {
     throw new CliError(
       `${user.upn} is the only administrator: without them nobody could sign in to the admin console. ` +
-        `Add another first (photosync users add <upn> --admin), then ${verb} this one.`,
+        'Make another user one first (photosync users grant-admin <upn>, or users add <upn> --admin), ' +
+        `then ${verb === 'revoke-admin' ? 'revoke this one' : `${verb} this one`}.`,
     );
   }
 }
@@ -75,4 +80,30 @@ export const usersRemove: CommandHandler = async ({ args: [upn], services, print
   if (await getSiteProfile(db, user.id)) await showPlaceholder({ db, blobs: all.blobs }, user, Date.now());
   await deleteUser(db, user);
   print(`Removed ${user.upn}, their photos, sessions and tokens.`);
+};
+
+export const usersGrantAdmin: CommandHandler = async ({ args: [upn], services, print }) => {
+  const all = await services();
+  const user = await requireUser(all, upn);
+  const changed = await setUserAdmin(all.database.db, user, true);
+  const disabled = user.enabled
+    ? ''
+    : ` They are disabled: enable them (photosync users enable ${user.upn}) to let them sign in.`;
+  print(
+    (changed
+      ? `${user.upn} is now an administrator: the admin console is theirs at their next request.`
+      : `${user.upn} was already an administrator.`) + disabled,
+  );
+};
+
+export const usersRevokeAdmin: CommandHandler = async ({ args: [upn], services, print }) => {
+  const all = await services();
+  const user = await requireUser(all, upn);
+  await keepAnAdministrator(all.database.db, user, 'revoke-admin');
+  const changed = await setUserAdmin(all.database.db, user, false);
+  print(
+    changed
+      ? `${user.upn} is no longer an administrator: the admin console refuses them from their next request on.`
+      : `${user.upn} was not an administrator.`,
+  );
 };

@@ -1,6 +1,9 @@
+import { translator } from '../../web/i18n.js';
 import type { CommandHandler } from '../command.js';
 import { CliError } from '../output.js';
 import { requireUser } from './users.js';
+
+const t = translator('en');
 
 /** The operator's sync of one user, recorded with trigger "admin". */
 export const sync: CommandHandler = async ({ args: [upn], services, print }) => {
@@ -13,5 +16,7 @@ export const sync: CommandHandler = async ({ args: [upn], services, print }) => 
         ? ` (${result.etagBefore ?? 'none'} -> ${result.etagAfter ?? 'none'})`
         : ''),
   );
+  // The words the admin console shows for the outcome; the code above is for scripts.
+  if (result.outcome !== 'failed') print(t(`admin.outcomeText.${result.outcome}`));
   if (result.outcome === 'failed') throw new CliError(`The sync failed: ${result.error ?? 'unknown error'}`);
 };

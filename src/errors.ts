@@ -74,6 +74,8 @@ export const ERRORS = {
   /** Another process is scanning the Microsoft 365 tenant already. */
   m365_scan_busy: { status: 409, log: 'info' },
   too_large: { status: 413, log: 'debug' },
+  /** An upload form with more files or fields than it has (only a crafted request sends them). */
+  upload_too_many_parts: { status: 413, log: 'debug' },
   unsupported_type: { status: 415, log: 'debug' },
   rate_limited: { status: 429, log: 'info' },
   headers_too_large: { status: 431, log: 'debug' },

@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { en } from '../src/web/messages/en.js';
 import { et } from '../src/web/messages/et.js';
+import { getMailPhoto } from '../src/mail/photo-store.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import { FormClient } from './support/form-client.js';
 import { describeEachDialect, useTestApp } from './support/services.js';
@@ -52,6 +53,47 @@ describeEachDialect('the user pages', (dialect) => {
     const saved = await client.upload('/profile-photo', token, await solidJpeg([30, 80, 200]));
     const after = await client.request('GET', saved.headers.location as string);
     expect(after.body).toMatch(new RegExp(`${et['photo.savedShort']}\\s*${et['lag.previous']}`));
+  });
+
+  it('refuses two pictures in one upload in the person’s language, and keeps the photo they had', async () => {
+    for (const [language, words] of [
+      ['en', en],
+      ['et', et],
+    ] as const) {
+      const { user, client } = await signedIn({}, language);
+      await giveMailPhoto(context.services, user, await solidJpeg([200, 30, 40]));
+      const before = await getMailPhoto(context.services.database.db, user.id);
+      const token = await client.csrfToken('/profile-photo');
+      const boundary = '----two';
+      const file = (name: string, jpeg: Buffer) =>
+        Buffer.concat([
+          Buffer.from(
+            `--${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="${name}"\r\nContent-Type: image/jpeg\r\n\r\n`,
+          ),
+          jpeg,
+          Buffer.from('\r\n'),
+        ]);
+      // Only a crafted request sends this: the page's form has one file input.
+      const refused = await context.app.inject({
+        method: 'POST',
+        url: '/profile-photo',
+        headers: {
+          cookie: client.cookieHeader,
+          'accept-language': language,
+          accept: 'text/html',
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+        },
+        payload: Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${token}\r\n`),
+          file('one.jpg', await solidJpeg([30, 160, 70], 64)),
+          file('two.jpg', await solidJpeg([30, 80, 200], 64)),
+          Buffer.from(`--${boundary}--\r\n`),
+        ]),
+      });
+      expect(refused.statusCode).toBe(413);
+      expect(refused.body).toContain(`role="alert">${words['photo.error.one_file']}</p>`);
+      expect(await getMailPhoto(context.services.database.db, user.id)).toEqual(before);
+    }
   });
 
   it('says nothing of lagging sites to people without a mailbox or without a photo', async () => {

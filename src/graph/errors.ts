@@ -51,6 +51,7 @@ const GRAPH_CODES: Partial<Record<ErrorId, { code: string; status?: number }>> =
   photo_not_found: { code: 'ImageNotFound' },
   mailbox_not_found: { code: 'MailboxNotEnabledForRESTAPI' },
   too_large: { code: 'RequestEntityTooLarge' },
+  upload_too_many_parts: { code: 'RequestEntityTooLarge' },
   rate_limited: { code: 'TooManyRequests' },
   internal_error: { code: 'generalException' },
   // Graph's own answer when it is too busy (with Retry-After).

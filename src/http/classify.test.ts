@@ -10,7 +10,8 @@ describe('classifyError', () => {
     ['an error of the catalogue, as thrown', notFound('No such thing.', 'user_not_found'), 'user_not_found', undefined],
     ['a body over the route limit', withCode('FST_ERR_CTP_BODY_TOO_LARGE', 'too big', 413), 'too_large', 'drain'],
     ['a multipart file over its limit', withCode('FST_REQ_FILE_TOO_LARGE', 'big', 413), 'too_large', 'close'],
-    ['too many multipart parts', withCode('FST_PARTS_LIMIT', 'parts', 413), 'too_large', 'close'],
+    ['too many multipart parts', withCode('FST_PARTS_LIMIT', 'parts', 413), 'upload_too_many_parts', 'close'],
+    ['a second multipart file', withCode('FST_FILES_LIMIT', 'files', 413), 'upload_too_many_parts', 'close'],
     ['a missing form token', withCode('FST_CSRF_MISSING_SECRET', 'csrf', 403), 'form_expired', undefined],
     ['an invalid form token', withCode('FST_CSRF_INVALID_TOKEN', 'csrf', 403), 'form_expired', undefined],
     [

@@ -24,7 +24,8 @@ interface ThrownByFramework {
   message?: unknown;
 }
 
-const MULTIPART_LIMITS = new Set(['FST_REQ_FILE_TOO_LARGE', 'FST_PARTS_LIMIT', 'FST_FILES_LIMIT', 'FST_FIELDS_LIMIT']);
+/** More files, fields or parts than an upload form has: not a picture too large, a form not as offered. */
+const MULTIPART_COUNTS = new Set(['FST_PARTS_LIMIT', 'FST_FILES_LIMIT', 'FST_FIELDS_LIMIT']);
 
 /** busboy's errors for a body that is not valid multipart carry no code, only these texts. */
 const BROKEN_MULTIPART =
@@ -55,8 +56,14 @@ export function classifyError(thrown: unknown, bodyLimit?: number): Classified {
       unreadBody: 'drain',
     };
   }
-  if (typeof code === 'string' && MULTIPART_LIMITS.has(code)) {
+  if (code === 'FST_REQ_FILE_TOO_LARGE') {
     return { error: new AppError('too_large', 'The upload is larger than this form takes.'), unreadBody: 'close' };
+  }
+  if (typeof code === 'string' && MULTIPART_COUNTS.has(code)) {
+    return {
+      error: new AppError('upload_too_many_parts', 'The upload holds more files or fields than this form takes.'),
+      unreadBody: 'close',
+    };
   }
   if (typeof code === 'string' && code.startsWith('FST_CSRF')) {
     return { error: new AppError('form_expired', 'This form has expired. Load the page again and send it again.') };

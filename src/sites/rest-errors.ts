@@ -21,6 +21,7 @@ const SHAREPOINT_CODES: Partial<Record<ErrorId, { code: string; status?: number 
   user_not_found: { code: '-2146232832, Microsoft.SharePoint.SPException' },
   file_not_found: { code: '-2147024894, System.IO.FileNotFoundException' },
   too_large: { code: '-2130575275, Microsoft.SharePoint.SPException' },
+  upload_too_many_parts: { code: '-2130575275, Microsoft.SharePoint.SPException' },
   unsupported_type: { code: '-1, unsupported_type', status: 400 },
   internal_error: { code: '-1, System.Exception' },
 };

@@ -54,6 +54,7 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   connect_mode_off: 'admin.tenant.notOn',
   // Any body over its route's limit; the upload forms say it about the picture (UPLOAD_MESSAGES).
   too_large: 'error.tooLarge',
+  upload_too_many_parts: 'photo.error.one_file',
   unsupported_type: 'photo.error.unsupported_type',
   rate_limited: 'error.rateLimited',
   internal_error: 'error.body',
@@ -69,6 +70,7 @@ const PAGE_TITLES: Partial<Record<ErrorId, MessageKey>> = {
   not_found: 'error.notFound.title',
   method_not_allowed: 'error.methodNotAllowed.title',
   too_large: 'error.tooLarge.title',
+  upload_too_many_parts: 'error.tooLarge.title',
   rate_limited: 'error.rateLimited.title',
   unavailable: 'error.unavailable.title',
   image_queue_full: 'error.unavailable.title',

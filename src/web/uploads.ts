@@ -18,6 +18,7 @@ export const UploadBody = Type.Object({
 export const UPLOAD_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   invalid_request: 'photo.error.empty',
   too_large: 'photo.error.too_large',
+  upload_too_many_parts: 'photo.error.one_file',
 };
 
 export function uploadedBytes(body: { photo: unknown }): Buffer {

@@ -73,6 +73,7 @@ export const en = {
   'photo.removedShort': 'Your photo is removed.',
   'photo.updatedAt': 'Changed {date}',
   'photo.error.too_large': 'That file is larger than 4 MB. Choose a smaller picture.',
+  'photo.error.one_file': 'The form takes one picture at a time. Choose a single file and send it again.',
   'photo.error.unsupported_type': 'That file is not a picture we can use. Choose a JPEG, PNG, GIF or WebP image.',
   'photo.error.corrupt': 'That picture is damaged and cannot be read. Try another file.',
   'photo.error.notPicture': 'This file is not a picture.',

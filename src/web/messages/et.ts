@@ -75,6 +75,7 @@ export const et: Messages = {
   'photo.removedShort': 'Foto on eemaldatud.',
   'photo.updatedAt': 'Muudetud {date}',
   'photo.error.too_large': 'See fail on suurem kui 4 MB. Vali väiksem pilt.',
+  'photo.error.one_file': 'Vorm võtab vastu ühe pildi korraga. Vali üks fail ja saada see uuesti.',
   'photo.error.unsupported_type': 'Seda faili ei saa pildina kasutada. Vali JPEG-, PNG-, GIF- või WebP-pilt.',
   'photo.error.corrupt': 'Pilt on vigane ja seda ei saa lugeda. Proovi mõnda teist faili.',
   'photo.error.notPicture': 'See fail ei ole pilt.',

@@ -7,7 +7,7 @@ import { notFound } from '../errors.js';
 import { signedInUser } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
 import { routeDefaults, type App } from '../http/types.js';
-import { getMailPhoto, readMailMaster } from '../mail/photo-store.js';
+import { getMailPhoto, readMailMaster, readingCurrentMailPhoto } from '../mail/photo-store.js';
 import { readAsset, sendAsset } from '../web/asset-routes.js';
 import { setFlash } from '../web/flash.js';
 import { pageContext, sendPage } from '../web/page-context.js';
@@ -326,11 +326,17 @@ async function adminPages(app: App, services: Services): Promise<void> {
     async (request, reply) => {
       const user = await findUserByUpn(db, request.params.upn);
       if (!user) throw notFound(`There is no user ${request.params.upn}.`, 'user_not_found');
-      const photo = await consolePhoto(user.id, request.params.which);
-      if (!photo) throw notFound('This user has no such photo.', 'photo_not_found');
-      const representation = { tag: photo.tag, cacheControl: CACHE_CONTROL.revalidate, vary: 'Authorization, Cookie' };
-      if (clientHasCurrent(request, reply, representation)) return reply.status(304).send();
-      return reply.type('image/jpeg').send(await photo.bytes());
+      return readingCurrentMailPhoto(async () => {
+        const photo = await consolePhoto(user.id, request.params.which);
+        if (!photo) throw notFound('This user has no such photo.', 'photo_not_found');
+        const representation = {
+          tag: photo.tag,
+          cacheControl: CACHE_CONTROL.revalidate,
+          vary: 'Authorization, Cookie',
+        };
+        if (clientHasCurrent(request, reply, representation)) return reply.status(304).send();
+        return reply.type('image/jpeg').send(await photo.bytes());
+      });
     },
   );
 }

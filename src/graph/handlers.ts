@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getDirectoryPhoto, removeDirectoryPhoto, setDirectoryPhoto } from '../directory/photo.js';
 import { READ_ANYONE_SCOPES } from '../directory/scopes.js';
@@ -7,9 +6,15 @@ import { countUsers, listUsers, picturesShown, type DirectoryUser } from '../dir
 import { AppError, invalidInput, unsupportedMediaType } from '../errors.js';
 import { principalOf } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent, strongEtag } from '../http/conditional.js';
-import { renderSquareJpegs } from '../media/media.js';
+import { renderSquareJpegs, squareSide } from '../media/media.js';
 import { GRAPH_PHOTO_SIDES } from '../mail/photo-sizes.js';
-import { MAIL_PHOTO_MAX_BYTES, getMailPhoto, removeMailPhoto, setMailPhoto } from '../mail/photo-store.js';
+import {
+  MAIL_PHOTO_MAX_BYTES,
+  getMailPhoto,
+  readingCurrentMailPhoto,
+  removeMailPhoto,
+  setMailPhoto,
+} from '../mail/photo-store.js';
 import type { Services } from '../services.js';
 import { contentTag } from '../storage/hash.js';
 import { graphSubject } from './access.js';
@@ -72,7 +77,7 @@ export function graphHandlers(services: Services) {
     }
     const jpeg = await getDirectoryPhoto(db, user.id);
     if (!jpeg) return undefined;
-    const side = Math.min((await sharp(jpeg).metadata()).width ?? 0, (await sharp(jpeg).metadata()).height ?? 0);
+    const side = await squareSide(jpeg);
     return {
       side,
       etag: contentTag(jpeg),
@@ -214,8 +219,10 @@ export function graphHandlers(services: Services) {
     /** GET …/photo/$value: the master's bytes. */
     async photoValue(request: FastifyRequest, reply: FastifyReply, id: string | undefined) {
       const user = await graphSubject(services, principalOf(request), id, 'read');
-      const photo = await existingPhotoOf(user);
-      return sendPhoto(request, reply, photo, photo.side);
+      return readingCurrentMailPhoto(async () => {
+        const photo = await existingPhotoOf(user);
+        return sendPhoto(request, reply, photo, photo.side);
+      });
     },
 
     /**
@@ -278,8 +285,10 @@ export function graphHandlers(services: Services) {
     /** GET …/photos/{size}/$value: one size's bytes. */
     async photoSizeValue(request: FastifyRequest, reply: FastifyReply, id: string | undefined, size: string) {
       const user = await graphSubject(services, principalOf(request), id, 'read');
-      const photo = await existingPhotoOf(user);
-      return sendPhoto(request, reply, photo, parseSize(photo, size));
+      return readingCurrentMailPhoto(async () => {
+        const photo = await existingPhotoOf(user);
+        return sendPhoto(request, reply, photo, parseSize(photo, size));
+      });
     },
   };
 }

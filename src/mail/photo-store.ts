@@ -66,10 +66,35 @@ export function toMailPhoto(row: {
   };
 }
 
+/** The photo's file was not there: most often because the photo was replaced or removed since its row was read. */
+export class MailPhotoFileGone extends Error {
+  constructor(readonly blobKey: string) {
+    super(`The mail photo file ${blobKey} is missing from the photo store.`);
+  }
+}
+
 export async function readMailMaster(blobs: BlobStore, photo: MailPhoto): Promise<Buffer> {
   const bytes = await blobs.get(photo.blobKey);
-  if (!bytes) throw new Error(`The mail photo file ${photo.blobKey} is missing from the photo store.`);
+  if (!bytes) throw new MailPhotoFileGone(photo.blobKey);
   return bytes;
+}
+
+/**
+ * Runs `read` (which reads the mail photo's row, then its file) again when the file it named was
+ * gone. A new photo's commit deletes the file it replaced at once, so a reader between the two
+ * steps finds no file: read again, it answers with the photo as it is now (or none). The same file
+ * missing twice is lost, not replaced, and stays an error.
+ */
+export async function readingCurrentMailPhoto<T>(read: () => Promise<T>): Promise<T> {
+  let gone: string | undefined;
+  for (let round = 0; ; round++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof MailPhotoFileGone) || error.blobKey === gone || round === 4) throw error;
+      gone = error.blobKey;
+    }
+  }
 }
 
 /**

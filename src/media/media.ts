@@ -9,6 +9,7 @@
 //   master is kept (connect mode's push of an Exchange photo).
 // rasterizeSvg: our own SVG (placeholder, demo faces) -> square JPEG.
 // isJpeg: cheap magic-number check, e.g. before trusting bytes read back from storage.
+// squareSide: the side of a square JPEG photosync made, from its header.
 // Every decode and encode runs through one queue per process (image-queue.ts): a few at once, so
 // libuv's thread pool always has threads for sign-in and file reads, each with a deadline.
 // pictureFingerprint / comparePictures: whether two small untrusted pictures show the same photo.
@@ -31,6 +32,7 @@ export {
 } from './master-photo.js';
 export { MAX_ASPECT_RATIO, MAX_SIDE_PX, type ImageRefusal, type ImageRefusalReason } from './refusals.js';
 export { renderSquareJpegs, type SquareJpeg } from './square-jpegs.js';
+export { squareSide } from './square-side.js';
 export { rasterizeSvg } from './svg-raster.js';
 export {
   comparePictures,

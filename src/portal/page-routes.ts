@@ -6,7 +6,13 @@ import type { App } from '../http/types.js';
 import { errorResponses } from '../http/schemas.js';
 import { signedInUser, userOf } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
-import { getMailPhoto, removeMailPhoto, setMailPhoto, type MailStoreDeps } from '../mail/photo-store.js';
+import {
+  getMailPhoto,
+  readingCurrentMailPhoto,
+  removeMailPhoto,
+  setMailPhoto,
+  type MailStoreDeps,
+} from '../mail/photo-store.js';
 import { availableSides, sizeEtag } from '../mail/photo-sizes.js';
 import type { Services } from '../services.js';
 import type { SyncNoticeName } from '../sites/pages.js';
@@ -108,22 +114,23 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
         },
       },
     },
-    async (request, reply) => {
-      const user = userOf(request);
-      const photo = user?.hasMailbox ? await getMailPhoto(db, user.id) : undefined;
-      if (!photo) throw notFound('There is no mail photo for you to see here.');
-      const sides = availableSides(photo);
-      const wanted = request.query.size ?? 96;
-      const side = sides.find((s) => s >= wanted) ?? sides[sides.length - 1] ?? photo.side;
-      // The suite bar's URL carries the photo's ETag (`?v=`): that URL never shows another photo.
-      const current = request.query.v === photo.etag;
-      const cacheControl = current ? CACHE_CONTROL.immutable : CACHE_CONTROL.revalidate;
-      const representation = { tag: sizeEtag(photo, side), cacheControl, vary: 'Authorization, Cookie' };
-      if (clientHasCurrent(request, reply, representation)) return reply.status(304).send(null);
-      const bytes = await services.mailSizes.read(photo, side);
-      if (!bytes) throw notFound('There is no mail photo for you to see here.');
-      return reply.type('image/jpeg').send(bytes);
-    },
+    (request, reply) =>
+      readingCurrentMailPhoto(async () => {
+        const user = userOf(request);
+        const photo = user?.hasMailbox ? await getMailPhoto(db, user.id) : undefined;
+        if (!photo) throw notFound('There is no mail photo for you to see here.');
+        const sides = availableSides(photo);
+        const wanted = request.query.size ?? 96;
+        const side = sides.find((s) => s >= wanted) ?? sides[sides.length - 1] ?? photo.side;
+        // The suite bar's URL carries the photo's ETag (`?v=`): that URL never shows another photo.
+        const current = request.query.v === photo.etag;
+        const cacheControl = current ? CACHE_CONTROL.immutable : CACHE_CONTROL.revalidate;
+        const representation = { tag: sizeEtag(photo, side), cacheControl, vary: 'Authorization, Cookie' };
+        if (clientHasCurrent(request, reply, representation)) return reply.status(304).send(null);
+        const bytes = await services.mailSizes.read(photo, side);
+        if (!bytes) throw notFound('There is no mail photo for you to see here.');
+        return reply.type('image/jpeg').send(bytes);
+      }),
   );
 
   app.post(

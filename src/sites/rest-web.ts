@@ -272,9 +272,15 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
           const rendition = owner && (await getRendition(db, owner.user.id, owner.size));
           if (!name || !owner || !rendition) throw sharePointErrors.fileNotFound(path);
           if (tail === '$value') {
-            const bytes = await services.blobs.get(rendition.blobKey);
-            if (!bytes) throw sharePointErrors.fileNotFound(path);
-            return reply.type('image/jpeg').header('cache-control', 'private, max-age=0').send(bytes);
+            // A sync may replace the picture between the row and its file (the old file goes right
+            // after the switch): then the row is read again and names the new file.
+            let current: typeof rendition | undefined = rendition;
+            for (let attempt = 0; current && attempt < 3; attempt++) {
+              const bytes = await services.blobs.get(current.blobKey);
+              if (bytes) return reply.type('image/jpeg').header('cache-control', 'private, max-age=0').send(bytes);
+              current = await getRendition(db, owner.user.id, owner.size);
+            }
+            throw sharePointErrors.fileNotFound(path);
           }
           if (tail === '') {
             const file = spFile(renditionFileName(name.replace(/_[SML]Thumb\.jpg$/i, '').toLowerCase(), owner.size), {

@@ -1,4 +1,6 @@
-import { expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CompiledQuery } from 'kysely';
+import { describe, expect, inject, it } from 'vitest';
 import { createUserLock, LockTimeoutError } from '../src/storage/user-lock.js';
 import { makeUser } from './support/factories.js';
 import { describeEachDialect, openTestServices, useTestServices } from './support/services.js';
@@ -48,6 +50,60 @@ describeEachDialect('the per-user lock across instances', (dialect) => {
       const someoneElse = await makeUser(services);
       await second.run(someoneElse.id, async () => order.push('other user'));
       expect(order.at(-1)).toBe('other user');
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe.runIf(inject('postgresUrl'))('the per-user lock on PostgreSQL', () => {
+  const context = useTestServices('postgres');
+
+  it('frees the lock when the read taken with it fails, so the pooled connection does not keep it', async () => {
+    const { services, store } = context;
+    const other = await openTestServices(store);
+    try {
+      const user = await makeUser(services);
+      const lock = createUserLock(services.database.db, 'postgres');
+      // A read that fails after photosync_locked_read has taken the lock.
+      const failing = CompiledQuery.raw(`select 1 / (length($1) - length($1)) as x`, [user.id]);
+      await expect(lock.runReading(user.id, failing, async () => 'ran')).rejects.toThrow(/division by zero/);
+      // Another instance gets the lock at once; before, a pooled connection of the first held it.
+      const elsewhere = createUserLock(other.database.db, 'postgres', { waitMs: 500 });
+      await expect(elsewhere.run(user.id, async () => 'in')).resolves.toBe('in');
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('the per-user lock on SQLite', () => {
+  const context = useTestServices('sqlite');
+
+  it('renews its lease while the holder works, so work longer than a lease is never shared', async () => {
+    const { services, store } = context;
+    const other = await openTestServices(store);
+    try {
+      const user = await makeUser(services);
+      // 200 ms stands for the 30 s lease; the work for a push that waits on Microsoft 365 past it.
+      const first = createUserLock(services.database.db, 'sqlite', { leaseMs: 200 });
+      const second = createUserLock(other.database.db, 'sqlite', { leaseMs: 200, waitMs: 5_000 });
+      let inside = 0;
+      let most = 0;
+      const work = async () => {
+        inside++;
+        most = Math.max(most, inside);
+        await sleep(700);
+        inside--;
+      };
+      const firstIn = signal();
+      const a = first.run(user.id, async () => {
+        firstIn.fire();
+        await work();
+      });
+      await firstIn.fired;
+      await Promise.all([a, second.run(user.id, work)]);
+      expect(most, 'two holders of one user’s lock at once').toBe(1);
     } finally {
       await other.close();
     }

@@ -38,7 +38,7 @@ export class LockTimeoutError extends Error {
 export interface UserLockOptions {
   /** PostgreSQL: advisory locks held at once; keep it below the pool size, since each holds a connection. */
   maxHeld?: number;
-  /** SQLite: how long a lease lives if its process dies holding it. */
+  /** SQLite: how long a lease lives if its process dies or stops holding it (renewed while held). */
   leaseMs?: number;
   waitMs?: number;
   /** Called when a caller finds the user's lock held by another process and starts waiting. */
@@ -159,7 +159,16 @@ function advisoryLock(
     if (!(await slots.acquire(waitMs))) throw new LockTimeoutError(userId);
     try {
       return await db.connection().execute(async (connection) => {
-        const locked = await first(connection, key);
+        let locked: boolean;
+        try {
+          locked = await first(connection, key);
+        } catch (error) {
+          // The read after the lock failed (a timeout, a cancel, a table locked by a restore). A
+          // session's advisory lock outlives the failed statement: free it before the connection
+          // goes back to the pool, or this user's syncs would wait on a connection nobody uses.
+          await sql`select pg_advisory_unlock_all()`.execute(connection).catch(() => {});
+          throw error;
+        }
         if (!locked) {
           onWait?.(userId);
           try {
@@ -248,9 +257,24 @@ function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number, onWait
         await sleep(pause);
         pause = Math.min(pause * 2, 100);
       }
+      // Renewed while `fn` runs (a connect-mode push may wait on Microsoft 365 for longer than a
+      // lease), so it expires only when its holder is gone or stuck.
+      const renewal = setInterval(
+        () => {
+          db.updateTable('sync_leases')
+            .set({ expires_at: Date.now() + leaseMs })
+            .where('user_id', '=', userId)
+            .where('holder', '=', holder)
+            .execute()
+            .catch(() => {});
+        },
+        Math.max(10, Math.floor(leaseMs / 3)),
+      );
+      renewal.unref();
       try {
         return await fn();
       } finally {
+        clearInterval(renewal);
         await db.deleteFrom('sync_leases').where('user_id', '=', userId).where('holder', '=', holder).execute();
       }
     },

@@ -20,7 +20,7 @@ import {
 import { crashAt } from './fault-point.js';
 import { describeStorageFault, storageFaultCode } from './storage/faults.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
-import { createUserLock, type UserLock } from './storage/user-lock.js';
+import { createLeaseLock, createUserLock, type UserLock } from './storage/user-lock.js';
 import { createSyncEngine, type SyncEngine, type SyncSettings } from './sync/engine.js';
 
 /** Everything the roles need, built once and passed in: the server and the CLI share it. */
@@ -31,6 +31,8 @@ export interface Services {
   /** Graph-sized versions of mail photos, derived on demand and cached by ETag. */
   mailSizes: MailPhotoSizes;
   lock: UserLock;
+  /** Connect mode's pushes, one per tenant user at a time across instances, holding no connection. */
+  tenantLock: Pick<UserLock, 'run'>;
   metrics: Metrics;
   sync: SyncEngine;
   log: Logger;
@@ -116,6 +118,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     blobs,
     mailSizes: createMailPhotoSizes(blobs),
     lock,
+    tenantLock: createLeaseLock(database.db),
     metrics,
     sync,
     log,

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CompiledQuery } from 'kysely';
 import { describe, expect, inject, it } from 'vitest';
 import { createUserLock, LockTimeoutError } from '../src/storage/user-lock.js';
-import { makeUser } from './support/factories.js';
+import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import { describeEachDialect, openTestServices, useTestServices } from './support/services.js';
 
 /** A promise and the function that resolves it: an explicit signal between two tasks. */
@@ -73,6 +73,23 @@ describe.runIf(inject('postgresUrl'))('the per-user lock on PostgreSQL', () => {
       await expect(elsewhere.run(user.id, async () => 'in')).resolves.toBe('in');
     } finally {
       await other.close();
+    }
+  });
+
+  it('lets connect mode’s pushes, however many wait on Microsoft 365, take none of the sync engine’s slots', async () => {
+    const { services } = context;
+    const jane = await makeUser(services);
+    await giveMailPhoto(services, jane, await solidJpeg([10, 120, 200], 200));
+    // More pushes of tenant users than the lock has slots, each waiting (as on a Retry-After).
+    const done = signal();
+    const pushes = [1, 2, 3, 4, 5, 6].map((i) => services.tenantLock.run(`m365:tenant-user-${i}`, () => done.fired));
+    try {
+      // Before, the pushes held every slot: the tile waited out the lock's 30 s and was "busy".
+      const result = await services.sync.sync(jane, 'sharepoint_tile');
+      expect(result.outcome, result.error ?? '').toBe('synced');
+    } finally {
+      done.fire();
+      await Promise.all(pushes);
     }
   });
 });

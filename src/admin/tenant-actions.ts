@@ -51,7 +51,7 @@ async function tenantUser(services: Services, upn: string): Promise<TenantUserRe
   return user;
 }
 
-const pushDeps = (services: Services) => ({ db: services.database.db, lock: services.lock });
+const pushDeps = (services: Services) => ({ db: services.database.db, lock: services.tenantLock });
 
 /** What syncing one user, or everyone out of step, would do; nothing is written. */
 export async function tenantDryRun(services: Services, target: { upn: string } | { all: true }): Promise<DryRun> {

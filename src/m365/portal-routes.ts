@@ -241,7 +241,7 @@ export function createConnectPortal(
           if (!user) throw unauthorized();
           const tile = request.params.app;
           const trigger: SyncTrigger = request.body.from === 'prompt' ? 'prompt' : TILE_TRIGGERS[tile];
-          const report = await pushTenantUser(connection, { db, lock: services.lock }, user, {
+          const report = await pushTenantUser(connection, { db, lock: services.tenantLock }, user, {
             trigger,
             sizes: services.syncSettings().renditionSizes,
           });

@@ -50,7 +50,8 @@ export interface PushOptions {
 
 export interface PushDeps {
   db: Kysely<Database>;
-  lock: UserLock;
+  /** Connect mode's own lock (createLeaseLock): a push waits on the network, holding no connection. */
+  lock: Pick<UserLock, 'run'>;
 }
 
 export type PushOutcome = SyncOutcome | 'would_push' | 'would_remove';

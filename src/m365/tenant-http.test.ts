@@ -1,5 +1,8 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.js';
+import { systemClock } from './clock.js';
 import { describeError, scrub, TenantError } from './errors.js';
 import type { M365Settings } from './settings.js';
 import { createTenantHttp } from './tenant-http.js';
@@ -136,5 +139,35 @@ describe('createTenantHttp', () => {
       await expect(http.request(resource, url)).rejects.toThrow(/Refused to send/);
     }
     expect(sent).toBe(0);
+  });
+});
+
+describe('a tenant that never answers', () => {
+  it('is given up on after each request’s deadline, tried again, and named as not answering', async () => {
+    const server = http.createServer(() => {
+      // Takes the request and says nothing.
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    let sent = 0;
+    // The real clock: the deadline is real time (the one back-off between the two tries is 1 s).
+    const clock = systemClock;
+    const silent = createTenantHttp({
+      settings: { ...settings, graphUrl: `http://127.0.0.1:${port}` },
+      tokens,
+      clock,
+      maxAttempts: 2,
+      requestTimeoutMs: 200,
+      onRequest: () => sent++,
+    });
+    try {
+      const error = await silent.request('graph', `http://127.0.0.1:${port}/v1.0/users`).catch((e: unknown) => e);
+      expect(sent).toBe(2);
+      expect(error).toMatchObject({ problem: 'unreachable' });
+      expect((error as Error).message).toContain('nothing answers');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

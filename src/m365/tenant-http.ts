@@ -30,7 +30,12 @@ export interface TenantHttpDeps {
   /** Called for every request sent (retries included), e.g. to count Graph requests. */
   onRequest?: (resource: TenantResource) => void;
   onThrottled?: (waitMs: number) => void;
+  /** How long one request may take, its body included (default REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
 }
+
+/** A tenant that accepts a connection and never answers must not hold a push (and its user) forever. */
+export const REQUEST_TIMEOUT_MS = 60_000;
 
 const SETTING_OF: Record<TenantResource, string> = {
   graph: 'PHOTOSYNC_M365_GRAPH_URL',
@@ -45,6 +50,7 @@ export function originOf(settings: M365Settings, resource: TenantResource): stri
 export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
   const send = deps.fetch ?? fetch;
   const maxAttempts = deps.maxAttempts ?? 6;
+  const timeoutMs = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   return {
     async request(resource, url, init = {}) {
       const origin = originOf(deps.settings, resource);
@@ -63,6 +69,7 @@ export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
             method: init.method ?? 'GET',
             headers: { ...init.headers, authorization: `Bearer ${token}` },
             ...(init.body === undefined ? {} : { body: init.body }),
+            signal: AbortSignal.timeout(timeoutMs),
           });
         } catch (error) {
           if (attempt < maxAttempts && !isPermanentNetworkError(error)) {

@@ -123,6 +123,8 @@ export function networkProblem(error: unknown): NetworkProblem | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') codes.push(code);
+    // fetch's own deadline (AbortSignal.timeout) ran out: the host took the connection and said nothing.
+    if ((e as { name?: unknown }).name === 'TimeoutError') codes.push('ETIMEDOUT');
     const message = (e as { message?: unknown }).message;
     if (typeof message === 'string')
       codes.push(...(message.match(/\bE[A-Z_]{4,}\b|[A-Z_]{6,}_CERT[A-Z_]*|CERT_[A-Z_]+/g) ?? []));

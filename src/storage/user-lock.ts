@@ -28,9 +28,14 @@ export function bytesOf(value: Buffer | string | null | undefined): Buffer | und
   return Buffer.from(value.slice(2), 'hex');
 }
 
+/** The wait for the lock ran out: another sync of the user held it, or this process had too many waiting. */
 export class LockTimeoutError extends Error {
-  constructor(userId: string) {
-    super(`Another sync of user ${userId} is still running; try again in a moment.`);
+  constructor(readonly reason: 'held' | 'slots' = 'held') {
+    super(
+      reason === 'held'
+        ? 'Another sync of this user was still running; try again in a moment.'
+        : 'This server had too many syncs running at once; try again in a moment.',
+    );
     this.name = 'LockTimeoutError';
   }
 }
@@ -56,6 +61,17 @@ export function createUserLock(db: Kysely<Database>, dialect: Dialect, options: 
     runReading: (userId, read, fn) =>
       answerBeforeRelease((inner) => local.run(userId, () => shared.runReading(userId, read, inner)), fn),
   };
+}
+
+/**
+ * The same mutual exclusion from a lease row on either database, holding no connection while it is
+ * held: for work that waits on the network (connect mode's pushes to Microsoft 365, which may sleep
+ * on a Retry-After), so it never takes the connections and slots the sync engine's lock needs.
+ */
+export function createLeaseLock(db: Kysely<Database>, options: UserLockOptions = {}): Pick<UserLock, 'run'> {
+  const local = createLocalLock();
+  const shared = leaseLock(db, options.leaseMs ?? 30_000, options.waitMs ?? 30_000, options.onWait);
+  return { run: (key, fn) => local.run(key, () => shared.run(key, fn)) };
 }
 
 /**
@@ -156,7 +172,7 @@ function advisoryLock(
   ): Promise<T> {
     const key = `photosync:user:${userId}`;
     const deadline = Date.now() + waitMs;
-    if (!(await slots.acquire(waitMs))) throw new LockTimeoutError(userId);
+    if (!(await slots.acquire(waitMs))) throw new LockTimeoutError('slots');
     try {
       return await db.connection().execute(async (connection) => {
         let locked: boolean;
@@ -176,7 +192,7 @@ function advisoryLock(
             await sql`select set_config('lock_timeout', ${String(remaining)}, false)`.execute(connection);
             await sql`select pg_advisory_lock(hashtextextended(${key}, 0))`.execute(connection);
           } catch (error) {
-            if ((error as { code?: string }).code === '55P03') throw new LockTimeoutError(userId);
+            if ((error as { code?: string }).code === '55P03') throw new LockTimeoutError();
             throw error;
           } finally {
             await sql`select set_config('lock_timeout', '0', false)`.execute(connection);
@@ -223,7 +239,8 @@ function advisoryLock(
 }
 
 /**
- * SQLite processes share only the file: a lease row that expires if its holder dies. A holder on
+ * SQLite processes share only the file: a lease row that expires if its holder dies (PostgreSQL has
+ * the same table, for createLeaseLock). A holder on
  * this machine whose process is gone is known dead at once, so a crash costs no waiting here.
  */
 function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number, onWait: UserLockOptions['onWait']): UserLock {
@@ -253,7 +270,7 @@ function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number, onWait
       let pause = 5;
       for (let attempt = 0; !(await tryAcquire(userId)); attempt++) {
         if (attempt === 0) onWait?.(userId);
-        if (Date.now() > deadline) throw new LockTimeoutError(userId);
+        if (Date.now() > deadline) throw new LockTimeoutError();
         await sleep(pause);
         pause = Math.min(pause * 2, 100);
       }

@@ -117,7 +117,7 @@ async function sync(
   }
   const db = services.database.db;
   const options = { trigger: 'admin' as const, sizes: services.syncSettings().renditionSizes, dryRun: flags.dryRun };
-  const deps = { db, lock: services.lock };
+  const deps = { db, lock: services.tenantLock };
   let users;
   if (upn !== undefined) {
     let user = await findTenantUser(db, upn);

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { AppError, ERRORS } from '../errors.js';
 import { classifyError, type Classified } from './classify.js';
-import { drainRequest } from './drain.js';
+import { DRAIN_MAX_BYTES, drainRequest } from './drain.js';
 import type { App, Envelope } from './types.js';
 
 // The one error handler. Every error, whatever threw it, goes through the classifier to an id of
@@ -50,7 +50,12 @@ export function errorResponder(handling: ErrorHandling) {
     // A 503 says when to try again, in every envelope.
     if (error.detail.retryAfterSeconds !== undefined)
       reply.header('retry-after', String(error.detail.retryAfterSeconds));
-    if (unreadBody === 'drain') await drainRequest(request.raw);
+    if (unreadBody === 'drain') {
+      // A body announced larger than a drain reads is not waited for at all (Content-Length: 5 GB).
+      const declared = Number(request.raw.headers['content-length']);
+      const drained = declared > DRAIN_MAX_BYTES ? false : await drainRequest(request.raw);
+      if (!drained) reply.header('connection', 'close');
+    }
     // Routes declare their envelope; an address no route has gets the envelope of the API there.
     const envelope = request.routeOptions.config?.envelope ?? handling.envelopeOfAddress(request);
     return handling.renderers[envelope](request, reply, error);

@@ -32,11 +32,12 @@ function partialUpload(
   method: string,
   path: string,
   headers: Record<string, string>,
+  declared = DECLARED,
 ): Promise<RawAnswer> {
   const head = [
     `${method} ${path} HTTP/1.1`,
     'Host: localhost',
-    `Content-Length: ${DECLARED}`,
+    `Content-Length: ${declared}`,
     ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
     '',
     '',
@@ -237,6 +238,44 @@ describe('upload routes refuse before reading the body', () => {
       expect(await getMailPhoto(context.services.database.db, ownerId)).toBeUndefined();
     });
   }
+});
+
+describe('an upload announced larger than its route takes', () => {
+  // Deadlines far beyond the test's own timeout: only the refusal can end these connections.
+  const context = useTestApp('sqlite', {
+    PHOTOSYNC_HEADERS_TIMEOUT_SECONDS: '600',
+    PHOTOSYNC_REQUEST_TIMEOUT_SECONDS: '600',
+  }) as TestContext & { app: App };
+  let port: number;
+  let auth: Record<string, string>;
+  let ownerId: string;
+
+  beforeAll(async () => {
+    port = await listen(context.app);
+    const owner = await makeUser(context.services);
+    ownerId = owner.id;
+    auth = { authorization: `Bearer ${await createToken(context.services.database.db, owner.id, 'announced')}` };
+  });
+
+  for (const [method, path, type] of [
+    ['PUT', '/v1.0/me/photo/$value', 'image/jpeg'],
+    ['POST', '/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture', 'application/octet-stream'],
+  ] as const) {
+    it(`${method} ${path} announced at 5 GB: 413 from the header, the body never waited for`, async () => {
+      const answer = await partialUpload(port, method, path, { 'Content-Type': type, ...auth }, 5_000_000_000);
+      expect(answer.status, answer.body).toBe(413);
+      expect(answer.headers.connection).toBe('close');
+      expect(await getMailPhoto(context.services.database.db, ownerId)).toBeUndefined();
+    });
+  }
+
+  it('announced at 5 MB and then stalled: 413 once the short wait for the rest gives up', async () => {
+    // Within what is read of a refused body (so a client still sending gets the answer), but the
+    // client sends no more: the wait is bounded, not the request's deadline.
+    const answer = await partialUpload(port, 'PUT', '/v1.0/me/photo/$value', { 'Content-Type': 'image/jpeg', ...auth });
+    expect(answer.status, answer.body).toBe(413);
+    expect(answer.headers.connection).toBe('close');
+  });
 });
 
 describe('a body that arrives too slowly', () => {

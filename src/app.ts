@@ -28,6 +28,7 @@ import { webAssetRoutes } from './web/asset-routes.js';
 import type { PageContext } from './web/layout.js';
 import { AppError } from './errors.js';
 import { requestAuthentication, type RouteAuth } from './http/auth.js';
+import { createBodyBudget, type BodyBudgetLimits } from './http/body-budget.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { renderEntraError } from './directory/entra-error-renderer.js';
 import {
@@ -49,7 +50,12 @@ import { createReadinessCheck } from './storage/readiness.js';
 export type { App };
 
 /** Builds the whole HTTP app without listening, so tests can use app.inject() or a real port. */
-export async function buildApp(services: Services): Promise<App> {
+export interface AppOptions {
+  /** Room in memory for request bodies arriving at once (DEFAULT_BODY_BUDGET). */
+  bodyBudget?: BodyBudgetLimits;
+}
+
+export async function buildApp(services: Services, options: AppOptions = {}): Promise<App> {
   const errors: ErrorHandling = {
     renderers: {
       page: createPageErrorRenderer(services.database.db),
@@ -139,6 +145,13 @@ export async function buildApp(services: Services): Promise<App> {
     reply.headers(config.picture ? pictureHeaders : securityHeaders);
     if (config.auth) authenticate(request, config.auth, done);
     else done();
+  });
+  // Then, before a byte of a body is read: room for it in memory (src/http/body-budget.ts).
+  const bodies = createBodyBudget(options.bodyBudget);
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    const refused = bodies.admit(request, reply);
+    if (refused) done(refused);
+    else done(null, payload);
   });
   await app.register(swagger, {
     openapi: {

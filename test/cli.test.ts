@@ -408,6 +408,35 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(help.stdout).toContain('Usage:');
       expect(help.stdout).toContain('photosync users import <file.csv>');
 
+      const topics = ['users', 'photo', 'maintenance', 'm365', 'token', 'apps'];
+      for (const topic of topics) {
+        // A topic alone needs one of its subcommands: those, and nothing else, are listed.
+        const alone = await cli(topic);
+        expect(alone.code, topic).toBe(2);
+        expect(alone.stdout).toBe('');
+        expect(alone.stderr).toContain(`photosync: "${topic}" needs a subcommand.`);
+        expect(alone.stderr).not.toContain('Unknown command');
+        const listed = [...alone.stderr.matchAll(/^ {2}photosync (\S+) (\S+)/gm)].map((m) => m[1]);
+        expect(listed.length, alone.stderr).toBeGreaterThan(0);
+        expect(new Set(listed), alone.stderr).toEqual(new Set([topic]));
+        // Its --help is the same list on standard output.
+        const help = await cli(topic, '--help');
+        expect(help).toMatchObject({ code: 0, stderr: '' });
+        expect(help.stdout).toContain(alone.stderr.slice(alone.stderr.indexOf('Usage:')));
+        expect(help.stdout).not.toContain('photosync serve');
+      }
+      const users = await cli('users');
+      expect(users.stderr).toContain('photosync users add <upn> --name <display name> [--password <password>]');
+      expect(users.stderr).toMatch(/^ {2}photosync users disable <upn> +no sign-in/m);
+      expect(users.stderr).toContain('photosync users revoke-sessions <upn>');
+      expect(users.stderr).not.toContain('photosync photo set');
+      expect((await cli('help', 'm365')).stdout).toBe((await cli('m365', '--help')).stdout);
+      const wrongSub = await cli('users', 'frobnicate', 'jane@contoso.com');
+      expect(wrongSub.code).toBe(2);
+      expect(wrongSub.stderr).toContain('photosync: "users" has no subcommand "frobnicate".');
+      expect(wrongSub.stderr).toContain('photosync users remove <upn>');
+      expect(wrongSub.stderr).not.toContain('photosync apps list');
+
       const extra = await cli('status', 'now');
       expect(extra.code).toBe(2);
       expect(extra.stderr).toContain('"status" does not take "now"');

@@ -4,7 +4,7 @@ import { servingAddress } from './serving-address.js';
 import type { Services } from '../services.js';
 import type { CliIo, CommandContext } from './command.js';
 import { CliError, explain } from './output.js';
-import { commandUsage, findCommand, USAGE } from './registry.js';
+import { commandUsage, findCommand, isTopic, topicUsage, USAGE } from './registry.js';
 
 // The command line: finds the command, checks its words and options, reads the settings, then
 // imports and runs the command's module. bin/photosync.js calls `run` with the process's streams;
@@ -28,8 +28,21 @@ export function processIo(): CliIo {
 
 async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   const words = argv.slice(0, firstOption(argv));
+  // `photosync help users add` is `photosync users add --help`.
+  if (words[0] === 'help' && words.length > 1) return dispatch([...words.slice(1), '--help'], io);
   const spec = findCommand(words);
   const help = argv.includes('--help') || argv.includes('-h');
+  const [topic, subcommand] = words;
+  // A topic ("users") without one of its subcommands: its subcommands, not every command.
+  if (!spec && topic !== undefined && isTopic(topic)) {
+    if (help) {
+      io.stdout.write(`Usage:\n${topicUsage(topic)}\n`);
+      return 0;
+    }
+    const what =
+      subcommand === undefined ? `"${topic}" needs a subcommand.` : `"${topic}" has no subcommand "${subcommand}".`;
+    throw new CliError(`${what}\n\nUsage:\n${topicUsage(topic)}`, 2);
+  }
   if (argv.length === 0 || words[0] === 'help' || (help && !spec)) {
     io.stdout.write(USAGE);
     return 0;

@@ -18,7 +18,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'users add',
     synopsis: '<upn> --name <display name> [--password <password>] [--no-mailbox] [--admin]',
-    summary: '',
+    summary: 'add a user (without a password they cannot sign in until users password)',
     args: 1,
     options: {
       name: { type: 'string' },
@@ -255,6 +255,18 @@ export function findCommand(words: readonly string[]): CommandSpec | undefined {
     COMMANDS.find((c) => second !== undefined && c.name === `${first} ${second}`) ??
     COMMANDS.find((c) => c.name === first)
   );
+}
+
+/** Whether a word names a topic: the first word of commands like "users add". */
+export function isTopic(word: string | undefined): boolean {
+  return word !== undefined && COMMANDS.some((c) => c.name.startsWith(`${word} `));
+}
+
+/** The usage lines of a topic's subcommands ("users" → users add, users password, …), in registry order. */
+export function topicUsage(topic: string): string {
+  return COMMANDS.filter((c) => c.name.startsWith(`${topic} `))
+    .map(commandUsage)
+    .join('\n');
 }
 
 const SUMMARY_COLUMN = 52;

@@ -437,9 +437,21 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(wrongSub.stderr).toContain('photosync users remove <upn>');
       expect(wrongSub.stderr).not.toContain('photosync apps list');
 
+      // An unexpected word: which one, and the command's own usage (not every command's).
       const extra = await cli('status', 'now');
-      expect(extra.code).toBe(2);
-      expect(extra.stderr).toContain('"status" does not take "now"');
+      expect(extra).toMatchObject({ code: 2, stdout: '' });
+      expect(extra.stderr).toContain('photosync status takes no arguments; "now" was not expected.');
+      expect(extra.stderr).toContain('\n\nUsage:\n  photosync status [--json]');
+      expect(extra.stderr).not.toContain('photosync users add');
+      const third = await cli('photo', 'set', 'jane@contoso.com', file('red.jpg'), 'now');
+      expect(third.code).toBe(2);
+      expect(third.stderr).toContain('photosync photo set takes two arguments, <upn> <image>; "now" was not expected.');
+      expect(third.stderr).toContain('Usage:\n  photosync photo set <upn> <image>');
+      expect(third.stderr).not.toContain('photosync status');
+      const two = await cli('users', 'remove', 'a@contoso.com', 'b@contoso.com', 'c@contoso.com');
+      expect(two.stderr).toContain(
+        'photosync users remove takes one argument, <upn>; "b@contoso.com" and "c@contoso.com" were not expected.',
+      );
       const option = await cli('status', '--colour');
       expect(option.code).toBe(2);
       expect(option.stderr).toContain("Unknown option '--colour'");

@@ -4,7 +4,7 @@ import { servingAddress } from './serving-address.js';
 import type { Services } from '../services.js';
 import type { CliIo, CommandContext } from './command.js';
 import { CliError, explain } from './output.js';
-import { commandUsage, findCommand, isTopic, topicUsage, USAGE } from './registry.js';
+import { commandUsage, findCommand, isTopic, topicUsage, unexpectedArguments, USAGE, withUsage } from './registry.js';
 
 // The command line: finds the command, checks its words and options, reads the settings, then
 // imports and runs the command's module. bin/photosync.js calls `run` with the process's streams;
@@ -65,7 +65,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const { values, positionals } = parsed;
   const extra = positionals.slice(spec.args);
-  if (extra.length > 0) throw new CliError(`"${spec.name}" does not take "${extra.join(' ')}".\n\n${USAGE}`, 2);
+  if (extra.length > 0) throw new CliError(withUsage(spec, unexpectedArguments(spec, extra)), 2);
 
   const config = loadConfig(io.env, io.cwd);
   // Without PORT or PHOTOSYNC_PUBLIC_URL, URLs name the server running on this data folder.

@@ -269,6 +269,32 @@ export function topicUsage(topic: string): string {
     .join('\n');
 }
 
+/** The words a synopsis names before its options: "<upn> <image>" → ["<upn>", "<image>"]; "[<upn>]" is optional. */
+export function positionalNames(spec: CommandSpec): string[] {
+  const names: string[] = [];
+  const word = /\s*(\[<[^>]+>\]|<[^>]+>)/y;
+  for (let match = word.exec(spec.synopsis); match; match = word.exec(spec.synopsis)) names.push(match[1] ?? '');
+  return names;
+}
+
+const COUNTS = ['no arguments', 'one argument', 'two arguments', 'three arguments'];
+
+/** "photosync status takes no arguments; "now" was not expected." */
+export function unexpectedArguments(spec: CommandSpec, extra: readonly string[]): string {
+  const names = positionalNames(spec);
+  const count = COUNTS[names.length] ?? `${names.length} arguments`;
+  const optional = names.some((name) => name.startsWith('[')) ? 'at most ' : '';
+  const takes = `photosync ${spec.name} takes ${names.length > 0 ? `${optional}${count}, ${names.join(' ')}` : count}`;
+  const quoted = extra.map((word) => `"${word}"`);
+  const list = quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)}` : (quoted[0] ?? '');
+  return `${takes}; ${list} ${quoted.length > 1 ? 'were' : 'was'} not expected.`;
+}
+
+/** A usage mistake about one command: the sentence, then that command's usage. */
+export function withUsage(spec: CommandSpec, sentence: string): string {
+  return `${sentence}\n\nUsage:\n${commandUsage(spec)}`;
+}
+
 const SUMMARY_COLUMN = 52;
 
 /** The usage lines of one command: synopsis, then its summary in a column (or below, when long). */

@@ -452,10 +452,33 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(two.stderr).toContain(
         'photosync users remove takes one argument, <upn>; "b@contoso.com" and "c@contoso.com" were not expected.',
       );
+      // Options: plain sentences, never the argument parser's own words.
       const option = await cli('status', '--colour');
-      expect(option.code).toBe(2);
-      expect(option.stderr).toContain("Unknown option '--colour'");
+      expect(option).toMatchObject({ code: 2, stdout: '' });
+      expect(option.stderr).toContain('photosync: photosync status has no option --colour.\n\nUsage:\n');
       expect(option.stderr).toContain('photosync status [--json]');
+      const bogus = await cli('users', 'add', 'carl@contoso.com', '--name', 'Carl', '--bogus');
+      expect(bogus.code).toBe(2);
+      expect(bogus.stderr).toContain(
+        'photosync users add has no option --bogus.\n\nUsage:\n  photosync users add <upn>',
+      );
+      const short = await cli('status', '-x');
+      expect(short.stderr).toContain('photosync status has no option -x.');
+      const noValue = await cli('users', 'add', 'carl@contoso.com', '--name');
+      expect(noValue.code).toBe(2);
+      expect(noValue.stderr).toContain('photosync: --name needs a value, e.g. --name "Jane Doe".\n\nUsage:\n');
+      const dashValue = await cli('users', 'add', 'carl@contoso.com', '--name', '--admin');
+      expect(dashValue.code).toBe(2);
+      expect(dashValue.stderr).toContain('--name needs a value, e.g. --name "Jane Doe".');
+      const lastHost = await cli('dev-cert', '--host', 'a.test', '--host');
+      expect(lastHost.stderr).toContain('--host needs a value, e.g. --host photos.contoso.com.');
+      const flagValue = await cli('status', '--json=yes');
+      expect(flagValue.code).toBe(2);
+      expect(flagValue.stderr).toContain('photosync: --json takes no value: write just --json.');
+      for (const refused of [option, bogus, short, noValue, dashValue, lastHost, flagValue]) {
+        expect(refused.stderr).not.toMatch(/Unknown option|argument missing|ambiguous|positional argument|'--/);
+      }
+      expect(await findUserByUpn(services.database.db, 'carl@contoso.com')).toBeUndefined();
     });
   });
 });

@@ -2,9 +2,18 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { servingAddress } from './serving-address.js';
 import type { Services } from '../services.js';
-import type { CliIo, CommandContext } from './command.js';
+import type { CliIo, CommandContext, CommandSpec } from './command.js';
 import { CliError, explain } from './output.js';
-import { commandUsage, findCommand, isTopic, topicUsage, unexpectedArguments, USAGE, withUsage } from './registry.js';
+import {
+  commandUsage,
+  findCommand,
+  isTopic,
+  OPTION_EXAMPLES,
+  topicUsage,
+  unexpectedArguments,
+  USAGE,
+  withUsage,
+} from './registry.js';
 
 // The command line: finds the command, checks its words and options, reads the settings, then
 // imports and runs the command's module. bin/photosync.js calls `run` with the process's streams;
@@ -57,13 +66,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     return 0;
   }
   const rest = argv.slice(spec.name.split(' ').length);
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...rest], options: spec.options ?? {}, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\nUsage:\n${commandUsage(spec)}`, 2);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOptions(spec, rest);
   const extra = positionals.slice(spec.args);
   if (extra.length > 0) throw new CliError(withUsage(spec, unexpectedArguments(spec, extra)), 2);
 
@@ -89,6 +92,35 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   } finally {
     if (services) await (await services.catch(() => undefined))?.close();
   }
+}
+
+/**
+ * The command's options and words. parseArgs's strict mode would refuse the same mistakes, but in
+ * its own words (`Option '--name <value>' argument missing`); each is told here in a sentence,
+ * followed by the command's usage.
+ */
+function parseOptions(spec: CommandSpec, args: readonly string[]) {
+  const options = spec.options ?? {};
+  const parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: false, tokens: true });
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue;
+    const option = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
+    let problem: string | undefined;
+    if (!option) {
+      problem = `photosync ${spec.name} has no option ${token.rawName}.`;
+    } else if (
+      option.type === 'string' &&
+      (token.value === undefined || (!token.inlineValue && token.value.startsWith('-')))
+    ) {
+      // `--name --admin` would take "--admin" as the name: a value starting with "-" goes as --name=-x.
+      const example = OPTION_EXAMPLES[token.name] ?? `<${token.name}>`;
+      problem = `${token.rawName} needs a value, e.g. ${token.rawName} ${example}.`;
+    } else if (option.type === 'boolean' && token.value !== undefined) {
+      problem = `${token.rawName} takes no value: write just ${token.rawName}.`;
+    }
+    if (problem) throw new CliError(withUsage(spec, problem), 2);
+  }
+  return parsed;
 }
 
 /** Index of the first option: the command's name is the words before it. */

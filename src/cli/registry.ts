@@ -248,6 +248,18 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
 ];
 
+/** A value for each option that takes one, shown when it is missing: `--name needs a value, e.g. --name "Jane Doe".` */
+export const OPTION_EXAMPLES: Readonly<Record<string, string>> = {
+  name: '"Jane Doe"',
+  password: '"correct horse battery staple"',
+  scopes: 'ProfilePhoto.Read.All',
+  expires: '30d',
+  certificate: 'cert.pem',
+  'redirect-uri': 'https://localhost:3000/callback',
+  out: 'data/tls',
+  host: 'photos.contoso.com',
+};
+
 /** The command named by the first words of the line: two words ("users add") before one ("sync"). */
 export function findCommand(words: readonly string[]): CommandSpec | undefined {
   const [first, second] = words;

@@ -11,6 +11,7 @@ import { buildApp } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import type { UserSyncStatus } from '../src/sync/status.js';
+import { commandUsage, findCommand } from '../src/cli/registry.js';
 import { runCommand, type CliResult } from './support/cli.js';
 import { closeTo, meanColour, solidJpeg } from './support/factories.js';
 import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
@@ -140,8 +141,11 @@ describeEachDialect('photosync CLI', (dialect) => {
       const noName = await cli('users', 'add', 'carl@contoso.com', '--password', 'correct horse battery');
       expect(noName.code).toBe(2);
       expect(noName.stdout).toBe('');
-      expect(noName.stderr).toContain('--name');
-      expect(noName.stderr).toContain('Usage: photosync users add <upn>');
+      expect(noName.stderr).toContain('Give the display name with --name "Jane Doe".');
+      // The usage is the help's: --password is optional.
+      expect(noName.stderr).toContain(`\n\nUsage:\n${commandUsage(findCommand(['users', 'add'])!)}\n`);
+      expect(noName.stderr).toContain('[--password <password>]');
+      expect(noName.stderr).not.toMatch(/[^[]--password <password>/);
 
       // Only the two good commands changed the directory; the duplicate left Jane as she was.
       const { db } = services.database;
@@ -452,6 +456,36 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(two.stderr).toContain(
         'photosync users remove takes one argument, <upn>; "b@contoso.com" and "c@contoso.com" were not expected.',
       );
+      // A missing argument is told with the command's usage, the same lines as its --help.
+      const missing = [
+        ['users', 'add'],
+        ['users', 'import'],
+        ['users', 'disable'],
+        ['photo', 'set', 'jane@contoso.com'],
+        ['sync'],
+        ['token', 'revoke'],
+        ['apps', 'add'],
+        ['apps', 'add', 'My app'],
+        ['apps', 'remove'],
+        ['apps', 'remove-certificate', 'some-client-id'],
+        ['backup'],
+      ];
+      for (const line of missing) {
+        const result = await cli(...line);
+        const spec = findCommand(line)!;
+        expect(result, line.join(' ')).toMatchObject({ code: 2, stdout: '' });
+        expect(result.stderr, line.join(' ')).toMatch(/^photosync: \S.*\.\n\nUsage:\n/);
+        expect(result.stderr, line.join(' ')).toContain(`\n\nUsage:\n${commandUsage(spec)}\n`);
+        expect((await cli(...line.slice(0, spec.name.split(' ').length), '--help')).stdout).toBe(
+          `Usage:\n${commandUsage(spec)}\n`,
+        );
+      }
+      const appWithoutScopes = await cli('apps', 'add', 'My app');
+      expect(appWithoutScopes.stderr).toContain('Give the scopes with --scopes');
+      expect(appWithoutScopes.stderr).toContain(
+        'photosync apps add <name> --scopes <scopes> [--certificate <cert.pem>]… [--redirect-uri <uri>]…',
+      );
+
       // Options: plain sentences, never the argument parser's own words.
       const option = await cli('status', '--colour');
       expect(option).toMatchObject({ code: 2, stdout: '' });

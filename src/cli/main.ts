@@ -3,7 +3,7 @@ import { loadConfig } from '../config.js';
 import { servingAddress } from './serving-address.js';
 import type { Services } from '../services.js';
 import type { CliIo, CommandContext, CommandSpec } from './command.js';
-import { CliError, explain } from './output.js';
+import { CliError, explain, UsageError } from './output.js';
 import {
   commandUsage,
   findCommand,
@@ -89,6 +89,9 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   };
   try {
     return (await handler(context)) ?? 0;
+  } catch (error) {
+    if (error instanceof UsageError) throw new CliError(withUsage(spec, error.message), 2);
+    throw error;
   } finally {
     if (services) await (await services.catch(() => undefined))?.close();
   }

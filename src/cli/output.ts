@@ -12,6 +12,17 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * A usage mistake in a command's words (exit 2): the dispatcher adds the command's usage from the
+ * registry, so a command never writes its own (which could disagree with --help).
+ */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, 2);
+    this.name = 'UsageError';
+  }
+}
+
 export function explain(error: unknown): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (error instanceof ConfigError) return { message: error.message, exitCode: 1 };

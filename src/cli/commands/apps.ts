@@ -6,11 +6,10 @@ import { parseScopes, GRAPH_SCOPES } from '../../directory/scopes.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { CommandHandler } from '../command.js';
-import { CliError, fileProblem, formatTime, table } from '../output.js';
+import { CliError, fileProblem, formatTime, table, UsageError } from '../output.js';
 
-function scopesFrom(text: string | undefined, usage: string) {
-  if (text === undefined)
-    throw new CliError(`Give the scopes with --scopes, from ${GRAPH_SCOPES.join(', ')}.\n${usage}`, 2);
+function scopesFrom(text: string | undefined) {
+  if (text === undefined) throw new UsageError(`Give the scopes with --scopes, from ${GRAPH_SCOPES.join(', ')}.`);
   try {
     return parseScopes(text);
   } catch (error) {
@@ -38,8 +37,8 @@ export const appsRemove: CommandHandler = async ({ args: [clientId], services, p
 };
 
 export const appsRemoveCertificate: CommandHandler = async ({ args: [clientId, thumbprint], services, print }) => {
-  if (!clientId || !thumbprint)
-    throw new CliError('Usage: photosync apps remove-certificate <client id> <x5t#S256>', 2);
+  if (!clientId) throw new UsageError('Name the app by its client id, as photosync apps list shows it.');
+  if (!thumbprint) throw new UsageError('Name the certificate by its x5t#S256 thumbprint.');
   const s = await services();
   await removeAppCertificate(s.database.db, clientId, thumbprint).catch((error: unknown) => {
     if (isAppError(error)) throw new CliError(error.message);
@@ -68,10 +67,8 @@ function readCertificate(file: string): string {
 
 /** Registers an app and prints what a client needs: client id, secret (once), tenant, authority and endpoints. */
 async function addAppCommand(services: Services, name: string | undefined, options: AddAppOptions) {
-  const usage =
-    'Usage: photosync apps add <name> --scopes ProfilePhoto.ReadWrite.All [--certificate cert.pem] [--redirect-uri https://…]';
-  if (!name) throw new CliError(`Name the app.\n${usage}`, 2);
-  const app = await createApp(services.database.db, name, scopesFrom(options.scopes, usage), {
+  if (!name) throw new UsageError('Name the app, e.g. "My daemon".');
+  const app = await createApp(services.database.db, name, scopesFrom(options.scopes), {
     certificates: (options.certificate ?? []).map(readCertificate),
     redirectUris: options['redirect-uri'] ?? [],
   }).catch((error: unknown) => {
@@ -112,7 +109,7 @@ async function listAppsCommand(services: Services): Promise<string> {
 }
 
 async function removeAppCommand(services: Services, clientId: string | undefined): Promise<string> {
-  if (!clientId) throw new CliError('Usage: photosync apps remove <client id>', 2);
+  if (!clientId) throw new UsageError('Name the app by its client id, as photosync apps list shows it.');
   await removeApp(services.database.db, clientId);
   return `Removed app ${clientId}; its tokens no longer work.`;
 }

@@ -3,7 +3,7 @@ import { BackupError } from '../../storage/backup-error.js';
 import { crashAt } from '../../fault-point.js';
 import { createBackup, restoreBackup } from '../../storage/backup.js';
 import type { CommandContext, CommandHandler } from '../command.js';
-import { CliError } from '../output.js';
+import { CliError, UsageError } from '../output.js';
 
 // Backups of a whole photosync (database and photo bytes, consistent with each other) while it runs,
 // and putting one back into an empty place. The work is the storage's (src/storage/backup.ts).
@@ -29,7 +29,7 @@ export const restore: CommandHandler = async ({ args, config, io, print, flag })
 
 function archivePath(args: CommandContext['args'], cwd: string): string {
   const [file] = args;
-  if (!file) throw new CliError('Name the backup file.', 2);
+  if (!file) throw new UsageError('Name the backup file, e.g. photosync-backup.tar.gz.');
   return path.resolve(cwd, file);
 }
 

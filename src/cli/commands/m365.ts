@@ -9,7 +9,7 @@ import { ensureTenantUser, findTenantUser, listTenantUsers } from '../../m365/us
 import type { Services } from '../../services.js';
 import { OUT_OF_STEP_STATES } from '../../sync/state.js';
 import type { CliWriter, CommandHandler } from '../command.js';
-import { CliError, formatTime, table } from '../output.js';
+import { CliError, formatTime, table, UsageError } from '../output.js';
 import { createProgress } from '../progress.js';
 
 // photosync m365 check | scan [--json] | sync <upn> | sync --all-out-of-step [--dry-run]
@@ -113,7 +113,7 @@ async function sync(
   progress: CliWriter,
 ): Promise<number> {
   if ((upn === undefined) === !flags.allOutOfStep) {
-    throw new CliError('Name one user (photosync m365 sync <upn>) or use --all-out-of-step, not both.', 2);
+    throw new UsageError('Name one user (photosync m365 sync <upn>) or use --all-out-of-step, not both.');
   }
   const db = services.database.db;
   const options = { trigger: 'admin' as const, sizes: services.syncSettings().renditionSizes, dryRun: flags.dryRun };

@@ -5,11 +5,11 @@ import { removeMailPhoto, setMailPhoto, MAIL_PHOTO_MAX_BYTES } from '../../mail/
 import type { Services } from '../../services.js';
 import { uploadSitePicture, SITE_PICTURE_MAX_BYTES } from '../../sites/upload.js';
 import type { CommandHandler } from '../command.js';
-import { CliError, fileProblem } from '../output.js';
+import { CliError, fileProblem, UsageError } from '../output.js';
 import { requireUser } from './users.js';
 
 async function readImage(file: string | undefined, limit: number): Promise<Buffer> {
-  if (!file) throw new CliError('Name the image file, e.g. photo.jpg.', 2);
+  if (!file) throw new UsageError('Name the image file, e.g. photo.jpg.');
   try {
     const stat = await fs.stat(file);
     if (!stat.isFile()) throw new CliError(`${file} is not a file.`);

@@ -3,7 +3,7 @@ import { parseScopes } from '../../directory/scopes.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { CommandHandler } from '../command.js';
-import { CliError, formatTime, table } from '../output.js';
+import { CliError, formatTime, table, UsageError } from '../output.js';
 import { requireUser } from './users.js';
 
 // Opaque bearer tokens (`pst_…`) for scripts acting as a user: made with a lifetime (90 days
@@ -73,7 +73,7 @@ export const tokenList: CommandHandler = async ({ args: [upn], services, print }
 };
 
 export const tokenRevoke: CommandHandler = async ({ args: [id], services, print }) => {
-  if (!id) throw new CliError('Name the token by the id `photosync token list` shows.', 2);
+  if (!id) throw new UsageError('Name the token by the id `photosync token list` shows.');
   if (!(await revokeToken((await services()).database.db, id))) {
     throw new CliError(`No token has the id ${id}; see photosync token list.`);
   }

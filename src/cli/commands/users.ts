@@ -5,11 +5,11 @@ import { normalizeUpn } from '../../directory/upn.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { CliWriter, CommandHandler } from '../command.js';
-import { CliError, fileProblem } from '../output.js';
+import { CliError, fileProblem, UsageError } from '../output.js';
 import { createProgress } from '../progress.js';
 
 export async function requireUser(services: Services, upn: string | undefined): Promise<DirectoryUser> {
-  if (!upn) throw new CliError('Name the user by their UPN, e.g. jane@contoso.com.', 2);
+  if (!upn) throw new UsageError('Name the user by their UPN, e.g. jane@contoso.com.');
   if (!normalizeUpn(upn)) throw new CliError(`"${upn}" is not a valid user principal name (like jane@contoso.com).`, 2);
   const user = await findUserByUpn(services.database.db, upn);
   if (!user) throw new CliError(`There is no user ${upn}.`);
@@ -40,10 +40,9 @@ async function addUser(
   upn: string | undefined,
   options: { name?: string; password?: string; mailbox: boolean; admin: boolean },
 ): Promise<string> {
-  const usage = 'Usage: photosync users add <upn> --name <display name> --password <password> [--no-mailbox] [--admin]';
-  if (!upn) throw new CliError(`Name the new user by their UPN, e.g. jane@contoso.com.\n${usage}`, 2);
+  if (!upn) throw new UsageError('Name the new user by their UPN, e.g. jane@contoso.com.');
   if (!normalizeUpn(upn)) throw new CliError(`"${upn}" is not a valid user principal name (like jane@contoso.com).`, 2);
-  if (!options.name) throw new CliError(`Give the display name with --name "Jane Doe".\n${usage}`, 2);
+  if (!options.name) throw new UsageError('Give the display name with --name "Jane Doe".');
   const user = await createUser(services.database.db, {
     upn,
     displayName: options.name,
@@ -71,7 +70,7 @@ interface ImportReport {
 
 /** Imports upn,displayName,password,mailbox,admin rows; a bad row is reported and skipped. */
 async function importUsers(services: Services, file: string | undefined, progressTo: CliWriter): Promise<ImportReport> {
-  if (!file) throw new CliError('Usage: photosync users import <file.csv>', 2);
+  if (!file) throw new UsageError('Name the CSV file to import, e.g. users.csv.');
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(file);

@@ -126,6 +126,11 @@ describeEachDialect('photosync CLI', (dialect) => {
       const bob = await cli('users', 'add', 'Bob@Contoso.com', '--name', 'Bob Builder', '--no-mailbox', '--admin');
       expect(bob).toMatchObject({ code: 0, stderr: '' });
       expect(bob.stdout).toContain('Added bob@contoso.com (Bob Builder), without a mailbox, administrator.');
+      // Without a password: what to do next, with the UPN as stored (lower case).
+      expect(bob.stdout).toContain(
+        'No password was given, so this user cannot sign in. Give them one with photosync users password bob@contoso.com.',
+      );
+      expect(jane.stdout).not.toContain('cannot sign in');
 
       const again = await cli('users', 'add', 'JANE@contoso.com', '--name', 'Someone Else', '--no-mailbox', '--admin');
       expect(again.code).toBe(1);

@@ -51,7 +51,10 @@ async function addUser(
     isAdmin: options.admin,
   });
   const notes = [user.hasMailbox ? '' : ', without a mailbox', user.isAdmin ? ', administrator' : ''].join('');
-  const noPassword = options.password === undefined ? ' No password was given, so this user cannot sign in.' : '';
+  const noPassword =
+    options.password === undefined
+      ? ` No password was given, so this user cannot sign in. Give them one with photosync users password ${user.upn}.`
+      : '';
   return `Added ${user.upn} (${user.displayName})${notes}.${noPassword}`;
 }
 

@@ -199,7 +199,9 @@ describeEachDialect('photosync CLI', (dialect) => {
       const skipped = skippedLines(withHeader.stderr);
       expect([...skipped.keys()]).toEqual([3, 4, 5, 6, 7]);
       expect(skipped.get(3)).toContain('"not a upn" is not a valid user principal name');
-      expect(skipped.get(4)).toContain('mailbox must be true or false, got "maybe"');
+      expect(skipped.get(4)).toContain(
+        'mailbox must be yes/no, y/n, true/false or 1/0 (empty means yes); got "maybe".',
+      );
       expect(skipped.get(5)).toContain('anna@import.test already appears on line 2');
       expect(skipped.get(6)).toContain('has 6 columns');
       expect(skipped.get(7)).toContain('A user existing@import.test already exists.');
@@ -225,6 +227,27 @@ describeEachDialect('photosync CLI', (dialect) => {
       ]);
       expect(await findUserByUpn(db, 'erik@import.test')).toMatchObject({ isAdmin: true, hasMailbox: false });
       expect(await findUserByUpn(db, 'existing@import.test')).toMatchObject({ isAdmin: false, hasMailbox: true });
+    });
+
+    it('counts its progress in exact percentages and says which mailbox and admin values it accepts', async () => {
+      await fs.writeFile(
+        file('four.csv'),
+        [
+          'x1@progress.test,Xena One,,maybe,',
+          'x2@progress.test,Xena Two,,,sometimes',
+          'not a upn,Xena Three,,,',
+          'x4@progress.test,Xena Four,,yes,no,extra',
+        ].join('\n'),
+      );
+      const result = await cli('users', 'import', file('four.csv'));
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('Imported 0 users; skipped 4.');
+      const progress = [...result.stderr.matchAll(/^Importing users (.*)$/gm)].map((m) => m[1]);
+      expect(progress).toEqual(['25% (1/4)', '50% (2/4)', '75% (3/4)', '100% (4/4)']);
+      const skipped = skippedLines(result.stderr);
+      expect(skipped.get(1)).toBe('mailbox must be yes/no, y/n, true/false or 1/0 (empty means yes); got "maybe".');
+      expect(skipped.get(2)).toBe('admin must be yes/no, y/n, true/false or 1/0 (empty means no); got "sometimes".');
+      expect(await findUserByUpn(services.database.db, 'x1@progress.test')).toBeUndefined();
     });
   });
 

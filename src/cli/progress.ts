@@ -1,6 +1,16 @@
 import type { CliWriter } from './command.js';
 
-/** A one-line progress bar on a terminal; on a pipe or file, a line every tenth of the way. */
+/**
+ * The share done, rounded to the nearest per cent (1 of 4 is 25%, 2 of 3 is 67%), but never 0%
+ * once something is done nor 100% before everything is.
+ */
+export function percent(done: number, total: number): number {
+  if (total === 0 || done >= total) return 100;
+  if (done <= 0) return 0;
+  return Math.min(99, Math.max(1, Math.round((done / total) * 100)));
+}
+
+/** A one-line progress bar on a terminal; on a pipe or file, a line each time a tenth of the way is passed. */
 export function createProgress(total: number, label: string, stream: CliWriter) {
   const width = 30;
   let lastTenth = -1;
@@ -14,13 +24,13 @@ export function createProgress(total: number, label: string, stream: CliWriter) 
         lastDraw = now;
         const filled = Math.round(ratio * width);
         stream.write(
-          `\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.round(ratio * 100)}% ${done}/${total}`,
+          `\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${percent(done, total)}% ${done}/${total}`,
         );
       } else {
         const tenth = Math.floor(ratio * 10);
         if (tenth > lastTenth) {
           lastTenth = tenth;
-          stream.write(`${label} ${tenth * 10}% (${done}/${total})\n`);
+          stream.write(`${label} ${percent(done, total)}% (${done}/${total})\n`);
         }
       }
     },

@@ -58,12 +58,23 @@ async function addUser(
   return `Added ${user.upn} (${user.displayName})${notes}.${noPassword}`;
 }
 
+/** The words a yes/no column takes (any case), in pairs: yes/no, y/n, true/false, 1/0. */
+const YES = ['yes', 'y', 'true', '1'];
+const NO = ['no', 'n', 'false', '0'];
+
 function parseFlag(value: string | undefined, fallback: boolean): boolean | undefined {
   const text = (value ?? '').trim().toLowerCase();
   if (text === '') return fallback;
-  if (['1', 'true', 'yes', 'y'].includes(text)) return true;
-  if (['0', 'false', 'no', 'n'].includes(text)) return false;
+  if (YES.includes(text)) return true;
+  if (NO.includes(text)) return false;
   return undefined;
+}
+
+/** "mailbox must be yes/no, y/n, true/false or 1/0 (empty means yes); got "maybe"." */
+function flagProblem(column: string, value: string | undefined, fallback: boolean): string {
+  const pairs = YES.map((yes, i) => `${yes}/${NO[i] ?? ''}`);
+  const accepted = `${pairs.slice(0, -1).join(', ')} or ${pairs.at(-1) ?? ''}`;
+  return `${column} must be ${accepted} (empty means ${fallback ? 'yes' : 'no'}); got "${value ?? ''}".`;
 }
 
 interface ImportReport {
@@ -113,8 +124,8 @@ async function importUsers(services: Services, file: string | undefined, progres
       return skip(`has ${record.length} columns; expected upn,displayName,password,mailbox,admin.`);
     const hasMailbox = parseFlag(mailbox, true);
     const isAdmin = parseFlag(admin, false);
-    if (hasMailbox === undefined) return skip(`mailbox must be true or false, got "${mailbox}".`);
-    if (isAdmin === undefined) return skip(`admin must be true or false, got "${admin}".`);
+    if (hasMailbox === undefined) return skip(flagProblem('mailbox', mailbox, true));
+    if (isAdmin === undefined) return skip(flagProblem('admin', admin, false));
     const key = normalizeUpn(upn);
     const firstLine = key && seen.get(key);
     if (firstLine) return skip(`${key} already appears on line ${firstLine}.`);

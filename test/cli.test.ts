@@ -605,6 +605,15 @@ describe('the photosync command as a process [sqlite]', () => {
     expect(help.stdout).toContain('photosync users import <file.csv>');
     const usage = await spawnCli(['users', 'add', 'not-a-upn', '--colour'], env, work, refusing);
     expect(usage.code).toBe(2);
+    // A missing name or option is told before the database is opened.
+    for (const line of [
+      ['users', 'add', 'carl@contoso.com'],
+      ['apps', 'add', 'My app'],
+    ]) {
+      const missing = await spawnCli(line, env, work, refusing);
+      expect(missing.code, missing.stderr).toBe(2);
+      expect(missing.stderr).toContain('Usage:');
+    }
     // The same refusal stops a command that needs them, so the check above could have failed.
     const status = await spawnCli(['status'], env, work, refusing);
     expect(status.code).not.toBe(0);

@@ -18,7 +18,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'users add',
     synopsis: '<upn> --name <display name> [--password <password>] [--no-mailbox] [--admin]',
-    summary: 'add a user (without a password they cannot sign in until users password)',
+    summary: 'add a user; without a password they cannot sign in (see users password)',
     args: 1,
     options: {
       name: { type: 'string' },

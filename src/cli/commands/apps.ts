@@ -20,7 +20,7 @@ function scopesFrom(text: string | undefined) {
 
 export const appsAdd: CommandHandler = async ({ args: [name], services, option, options, print }) => {
   print(
-    await addAppCommand(await services(), name, {
+    await addAppCommand(services, name, {
       scopes: option('scopes'),
       certificate: options('certificate'),
       'redirect-uri': options('redirect-uri'),
@@ -66,10 +66,14 @@ function readCertificate(file: string): string {
 }
 
 /** Registers an app and prints what a client needs: client id, secret (once), tenant, authority and endpoints. */
-async function addAppCommand(services: Services, name: string | undefined, options: AddAppOptions) {
+async function addAppCommand(open: () => Promise<Services>, name: string | undefined, options: AddAppOptions) {
+  // The words first: a usage mistake needs no database.
   if (!name) throw new UsageError('Name the app, e.g. "My daemon".');
-  const app = await createApp(services.database.db, name, scopesFrom(options.scopes), {
-    certificates: (options.certificate ?? []).map(readCertificate),
+  const scopes = scopesFrom(options.scopes);
+  const certificates = (options.certificate ?? []).map(readCertificate);
+  const services = await open();
+  const app = await createApp(services.database.db, name, scopes, {
+    certificates,
     redirectUris: options['redirect-uri'] ?? [],
   }).catch((error: unknown) => {
     if (isAppError(error)) throw new CliError(error.message, 2);

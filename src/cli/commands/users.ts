@@ -18,7 +18,7 @@ export async function requireUser(services: Services, upn: string | undefined): 
 
 export const usersAdd: CommandHandler = async ({ args: [upn], services, option, flag, print }) => {
   print(
-    await addUser(await services(), upn, {
+    await addUser(services, upn, {
       name: option('name'),
       password: option('password'),
       mailbox: !flag('no-mailbox'),
@@ -35,15 +35,16 @@ export const usersImport: CommandHandler = async ({ args: [file], services, io, 
   return report.skipped.length > 0 ? 1 : 0;
 };
 
+/** Checks the words before it opens the database: a usage mistake needs none. */
 async function addUser(
-  services: Services,
+  open: () => Promise<Services>,
   upn: string | undefined,
   options: { name?: string; password?: string; mailbox: boolean; admin: boolean },
 ): Promise<string> {
   if (!upn) throw new UsageError('Name the new user by their UPN, e.g. jane@contoso.com.');
   if (!normalizeUpn(upn)) throw new CliError(`"${upn}" is not a valid user principal name (like jane@contoso.com).`, 2);
   if (!options.name) throw new UsageError('Give the display name with --name "Jane Doe".');
-  const user = await createUser(services.database.db, {
+  const user = await createUser((await open()).database.db, {
     upn,
     displayName: options.name,
     password: options.password,

@@ -4,7 +4,7 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import helmet, { type HelmetOptions } from 'helmet';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { sql } from 'kysely';
@@ -32,6 +32,7 @@ import { createBodyBudget, type BodyBudgetLimits } from './http/body-budget.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { renderEntraError } from './directory/entra-error-renderer.js';
 import {
+  bodyStillArriving,
   errorResponder,
   installErrorHandler,
   installNotFoundHandler,
@@ -41,7 +42,9 @@ import {
 } from './http/errors.js';
 import { renderSharePointError } from './sites/rest-errors.js';
 import { createPageErrorRenderer } from './web/error-page.js';
-import { ANYONE } from './web/page-context.js';
+import type { Locale } from './web/i18n.js';
+import { requestTimeoutPage } from './web/message-page.js';
+import { ANYONE, requestLocale } from './web/page-context.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
 import { ErrorResponse } from './http/schemas.js';
 import { routeDefaults, type App, type Envelope } from './http/types.js';
@@ -50,6 +53,15 @@ import { createReadinessCheck } from './storage/readiness.js';
 export type { App };
 
 /** Builds the whole HTTP app without listening, so tests can use app.inject() or a real port. */
+/** The connections whose request is a page's form still arriving, with the page's language. */
+const formsArriving = new WeakMap<object, Locale>();
+
+function rememberForm(request: FastifyRequest, reply: FastifyReply): void {
+  const socket = request.raw.socket;
+  formsArriving.set(socket, requestLocale(request));
+  reply.raw.once('close', () => formsArriving.delete(socket));
+}
+
 export interface AppOptions {
   /** Room in memory for request bodies arriving at once (DEFAULT_BODY_BUDGET). */
   bodyBudget?: BodyBudgetLimits;
@@ -98,7 +110,18 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     },
     requestTimeout: timeouts.requestTimeout,
     // Bytes that are not HTTP and deadlines missed get the one JSON shape and the security headers.
-    clientErrorHandler: clientErrorHandler({ deadlines, securityHeaders, log: services.log as FastifyBaseLogger }),
+    clientErrorHandler: clientErrorHandler({
+      deadlines,
+      securityHeaders,
+      log: services.log as FastifyBaseLogger,
+      // A page's form whose body was still arriving at its deadline: a page in the person's language.
+      page: (socket, refusal) => {
+        const locale = formsArriving.get(socket);
+        return locale && refusal.id === 'request_timeout'
+          ? requestTimeoutPage(locale, deadlines.requestSeconds)
+          : undefined;
+      },
+    }),
     loggerInstance: services.log as FastifyBaseLogger,
     // Request lines only when debugging: at serving rates they would dominate the log.
     logController: new LogController({
@@ -143,6 +166,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.addHook('onRequest', (request, reply, done) => {
     const config = request.routeOptions.config;
     reply.headers(config.picture ? pictureHeaders : securityHeaders);
+    if (config.envelope === 'page' && bodyStillArriving(request)) rememberForm(request, reply);
     if (config.auth) authenticate(request, config.auth, done);
     else done();
   });

@@ -203,7 +203,7 @@ describe('connect mode against a tenant that throttles', () => {
     const scan = connect.spawnM365(['scan']);
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
-        if (/Scanning the tenant [4-9]0%/.test(scan.output())) {
+        if (/Scanning the tenant [4-9]\d%/.test(scan.output())) {
           clearInterval(timer);
           scan.child.kill('SIGKILL');
           resolve();

@@ -8,13 +8,17 @@ import type { ErrorBody } from './errors.js';
 // What Node's HTTP server cannot hand to a route: bytes that are not HTTP, headers too large, and a
 // request that did not arrive in time (`headersTimeout`, `requestTimeout`, which also end a body
 // that trickles in). Node answers those on the socket itself; this answer is photosync's JSON with
-// the same security headers as every other answer, and the connection is closed.
+// the same security headers as every other answer, and the connection is closed. A form posted
+// from a page whose body did not arrive in time (a photo over a slow connection) gets a page in
+// the person's language instead.
 
 export interface ClientErrorOptions {
   deadlines: RequestDeadlines;
   /** The headers every answer carries (the pages' set). */
   securityHeaders: Record<string, string>;
   log: FastifyBaseLogger;
+  /** The page to answer with when the socket's request came from a page's form; undefined otherwise. */
+  page?: (socket: Duplex, refusal: AppError) => string | undefined;
 }
 
 const seconds = (n: number) => `${n} second${n === 1 ? '' : 's'}`;
@@ -41,10 +45,12 @@ export function clientErrorHandler(options: ClientErrorOptions) {
     const level = ERRORS[refusal.id].log;
     options.log[level]({ code: error.code, id: refusal.id }, 'client error');
     if (socket.writable) {
-      const body = JSON.stringify({ error: { code: refusal.id, message: refusal.message } } satisfies ErrorBody);
+      const page = options.page?.(socket, refusal);
+      const body =
+        page ?? JSON.stringify({ error: { code: refusal.id, message: refusal.message } } satisfies ErrorBody);
       const headers = {
         ...options.securityHeaders,
-        'content-type': 'application/json; charset=utf-8',
+        'content-type': page === undefined ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
         'content-length': String(Buffer.byteLength(body)),
         connection: 'close',
       };

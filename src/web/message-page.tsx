@@ -1,3 +1,4 @@
+import { translator, type Locale } from './i18n.js';
 import { Notice, renderPage, type PageContext } from './layout.js';
 
 /** A plain page with one message and the way back, for forms that cannot be shown again. */
@@ -12,5 +13,18 @@ export function messagePage(context: PageContext, title: string, message: string
         <a href="/">{context.t('error.back')}</a>
       </p>
     </section>,
+  );
+}
+
+/**
+ * The page for a form whose request did not arrive within its deadline. Node answers it on the
+ * connection itself, outside any route: no session is read, so the page shows no one signed in.
+ */
+export function requestTimeoutPage(locale: Locale, seconds: number): string {
+  const t = translator(locale);
+  return messagePage(
+    { locale, t, csrfToken: '' },
+    t('error.requestTimeout.title'),
+    t('error.requestTimeout', { seconds }),
   );
 }

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createSession, createToken } from '../../src/directory/credentials.js';
 import { SESSION_COOKIE } from '../../src/http/auth.js';
 import { getMailPhoto } from '../../src/mail/photo-store.js';
+import { et } from '../../src/web/messages/et.js';
 import { makeUser } from '../support/factories.js';
 import { useTestApp, type TestContext } from '../support/services.js';
 import type { App } from '../../src/app.js';
@@ -305,6 +306,23 @@ describe('a body that arrives too slowly', () => {
     expect(answer.body).toMatch(/did not arrive within 1 second/);
     expect(await getMailPhoto(context.services.database.db, ownerId)).toBeUndefined();
   });
+
+  for (const path of ['/profile-photo', '/_layouts/15/editprofile.aspx']) {
+    it(`is answered on ${path} with a page in the person's language, not JSON`, async () => {
+      const session = await createSession(context.services.database.db, ownerId, 3_600_000);
+      const answer = await partialUpload(port, 'POST', path, {
+        'Content-Type': 'multipart/form-data; boundary=x',
+        Accept: 'text/html,application/xhtml+xml',
+        Cookie: `${SESSION_COOKIE}=${session}; photosync_lang=et`,
+      });
+      expect(answer.status).toBe(408);
+      expect(answer.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(answer.headers.connection).toBe('close');
+      const page = Buffer.from(answer.body, 'latin1').toString('utf8');
+      expect(page).toContain('<html lang="et">');
+      expect(page).toContain(et['error.requestTimeout'].replace('{seconds}', '1'));
+    });
+  }
 
   it('is cut on the sign-in form as well, which anyone may post', async () => {
     const answer = await partialUpload(port, 'POST', '/signin', {

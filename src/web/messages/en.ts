@@ -164,6 +164,9 @@ export const en = {
   'error.methodNotAllowed':
     'This address is for a button on a page, not for opening directly. Go back to the portal and use the button there.',
   'error.tooLarge.title': 'Too much at once',
+  'error.requestTimeout.title': 'That took too long',
+  'error.requestTimeout':
+    'What you sent did not arrive within {seconds} seconds, so nothing was saved. Try again; a smaller picture arrives sooner.',
   'error.unavailable.title': 'Busy right now',
   'error.unavailable': 'photosync is busy right now. Try again in a few seconds.',
   'error.storageFull':

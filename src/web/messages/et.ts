@@ -168,6 +168,9 @@ export const et: Messages = {
   'error.methodNotAllowed':
     'See aadress on mõeldud lehel oleva nupu jaoks, mitte otse avamiseks. Mine tagasi portaali ja kasuta seal olevat nuppu.',
   'error.tooLarge.title': 'Liiga palju korraga',
+  'error.requestTimeout.title': 'See võttis liiga kaua aega',
+  'error.requestTimeout':
+    'Saadetu ei jõudnud kohale {seconds} sekundi jooksul, seega midagi ei salvestatud. Proovi uuesti; väiksem pilt jõuab kiiremini kohale.',
   'error.unavailable.title': 'Server on hõivatud',
   'error.unavailable': 'photosync on praegu hõivatud. Proovi mõne sekundi pärast uuesti.',
   'error.storageFull':

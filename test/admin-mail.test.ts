@@ -124,12 +124,12 @@ describeEachDialect('admin prompt e-mail', (dialect) => {
     const toJane = byRecipient.get(jane.upn)!;
     expect(toMari.from).toBe('photos@contoso.com');
     const estonian = decode(toMari.raw);
-    expect(estonian).toContain('Subject: Sinu profiilipilt on muutunud – uuenda see SharePointis ja OneDrive’is');
+    expect(estonian).toContain('Subject: Uuenda oma profiilipilt SharePointis ja OneDrive’is');
     expect(estonian).toContain('Tere, Mari Maasikas!');
     expect(estonian).toContain('1. Ava brauseris privaatne aken.');
     expect(estonian).toContain('2. Mine portaali: https://photos.contoso.com/');
     const english = decode(toJane.raw);
-    expect(english).toContain('Subject: Your profile picture changed: sync it to the sites');
+    expect(english).toContain('Subject: Sync your profile picture to SharePoint and OneDrive');
     expect(english).toContain('Hello Jane Doe,');
     expect(english).toContain('1. Open a browser in a private window.');
     expect(english).toContain('href="https://photos.contoso.com/"');

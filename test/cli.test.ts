@@ -404,11 +404,11 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(header).toMatch(/^USER\s+STATE\s+MAIL ETAG/);
       expect(rule).toMatch(/^-+ +-+/);
       expect(rows.find((l) => l.startsWith('bob@contoso.com'))).toMatch(/\bno mailbox\b/);
-      expect(rows.find((l) => l.startsWith('jane@contoso.com'))).toMatch(/\bno photo\b/);
+      expect(rows.find((l) => l.startsWith('jane@contoso.com'))).toMatch(/\bno mail photo\b/);
       // bob, dora, jane and the five imported users.
       const summary = rows.find((l) => /^\d+ users:/.test(l));
       expect(summary).toMatch(/^8 users: .*\.$/);
-      expect(summary).toContain('5 no photo');
+      expect(summary).toContain('5 no mail photo');
       expect(summary).toContain('3 no mailbox');
 
       const statuses = await statusJson();

@@ -36,7 +36,7 @@ const PEOPLE: DemoPerson[] = [
     upn: 'jane@contoso.com',
     name: 'Jane Doe',
     mailPhoto: { background: '#fde7c8', skin: '#f1c7a5', hair: '#8b4a1c', shirt: '#c239b3', hairStyle: 1 },
-    note: 'mail photo, never synced: open your own L photo or the sync command to sync',
+    note: 'mail photo, never synced: her next visit to SharePoint or OneDrive (or photosync sync) syncs it',
   },
   {
     upn: 'kalle@contoso.com',

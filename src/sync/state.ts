@@ -17,7 +17,7 @@ export const SYNC_STATE_LABELS: Record<SyncStateName, string> = {
   in_step: 'in step',
   changed: 'changed since last sync',
   never_synced: 'never synced',
-  no_photo: 'no photo',
+  no_photo: 'no mail photo',
   no_mailbox: 'no mailbox',
   failing: 'failing',
 };

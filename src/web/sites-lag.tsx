@@ -9,7 +9,13 @@ export interface SitesLag {
   failing: boolean;
 }
 
-export function SitesLagNotice(props: { context: PageContext; lag: SitesLag | undefined; lead?: string | undefined }) {
+export function SitesLagNotice(props: {
+  context: PageContext;
+  lag: SitesLag | undefined;
+  lead?: string | undefined;
+  /** False where another button on the page does the same (the admin's prompt banner on Home). */
+  button?: boolean;
+}) {
   const { t, csrfToken } = props.context;
   if (!props.lag) return null;
   return (
@@ -18,10 +24,12 @@ export function SitesLagNotice(props: { context: PageContext; lag: SitesLag | un
         {props.lead && <>{props.lead} </>}
         {t(props.lag.shows === 'previous' ? 'lag.previous' : 'lag.missing')}
       </p>
-      <form method="post" action="/launch/sharepoint">
-        <input type="hidden" name="_csrf" value={csrfToken} />
-        <button type="submit">{t('lag.update')}</button>
-      </form>
+      {props.button !== false && (
+        <form method="post" action="/launch/sharepoint">
+          <input type="hidden" name="_csrf" value={csrfToken} />
+          <button type="submit">{t('lag.update')}</button>
+        </form>
+      )}
     </div>
   );
 }

@@ -104,9 +104,9 @@ export const adminEn = {
   'admin.audit.what': 'What',
   'admin.audit.empty': 'No admin actions yet.',
   'admin.audit.older': 'Older entries',
-  'prompt.banner': 'Your profile picture changed. Sync it now so the sites show your new picture.',
+  'prompt.banner': 'SharePoint and OneDrive do not show your current profile picture yet. Sync it now so they do.',
   'prompt.bannerButton': 'Sync it now',
-  'prompt.mailSubject': 'Your profile picture changed: sync it to the sites',
+  'prompt.mailSubject': 'Sync your profile picture to SharePoint and OneDrive',
   'prompt.mailGreeting': 'Hello {name},',
   'prompt.mailIntro':
     'Your profile picture in the mail service is not yet the one the sites show. The sites take it only when you act. To bring it across:',

@@ -108,9 +108,9 @@ export const adminEt: AdminMessages = {
   'admin.audit.what': 'Mida tegi',
   'admin.audit.empty': 'Halduritoiminguid pole veel olnud.',
   'admin.audit.older': 'Vanemad kirjed',
-  'prompt.banner': 'Sinu profiilipilt on muutunud. Uuenda seda, et ka SharePoint ja OneDrive näitaksid uut pilti.',
+  'prompt.banner': 'SharePoint ja OneDrive ei näita veel sinu praegust profiilipilti. Uuenda seda, et nad seda näitaksid.',
   'prompt.bannerButton': 'Uuenda kohe',
-  'prompt.mailSubject': 'Sinu profiilipilt on muutunud – uuenda see SharePointis ja OneDrive’is',
+  'prompt.mailSubject': 'Uuenda oma profiilipilt SharePointis ja OneDrive’is',
   'prompt.mailGreeting': 'Tere, {name}!',
   'prompt.mailIntro':
     'Sinu profiilipilt postkastis ei ole veel see, mida näitavad SharePoint ja OneDrive. Need võtavad uue pildi üle alles siis, kui sa ise midagi teed. Pildi uuendamiseks tee nii:',

@@ -173,9 +173,9 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   // Then, before a byte of a body is read: room for it in memory (src/http/body-budget.ts).
   const bodies = createBodyBudget(options.bodyBudget);
   app.addHook('preParsing', (request, reply, payload, done) => {
-    const refused = bodies.admit(request, reply);
-    if (refused) done(refused);
-    else done(null, payload);
+    const admitted = bodies.admit(request, reply, payload);
+    if ('refused' in admitted) done(admitted.refused);
+    else done(null, admitted.payload);
   });
   await app.register(swagger, {
     openapi: {

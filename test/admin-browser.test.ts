@@ -66,7 +66,9 @@ describe.skipIf(chromiumMissing())('admin console in a browser', { timeout: 120_
     expect(await adminPage.locator('.notice').textContent()).toBe('Users asked to sync: 1.');
 
     const janePage = await signIn(jane);
-    expect(await janePage.locator('#prompt-banner p').textContent()).toContain('do not show your current profile picture yet');
+    expect(await janePage.locator('#prompt-banner p').textContent()).toContain(
+      'do not show your current profile picture yet',
+    );
   });
 
   it('the banner button syncs the user and the banner goes', async () => {

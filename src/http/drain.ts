@@ -32,6 +32,8 @@ export function drainRequest(raw: IncomingMessage, maxBytes = DRAIN_MAX_BYTES, m
       if (seen > maxBytes) finish(false);
     };
     const timer = setTimeout(gaveUp, maxMs);
+    // Whatever was reading the body (the body budget's counter) reads no more: the rest is discarded.
+    raw.unpipe();
     raw.on('data', onData);
     raw.once('end', onEnd);
     raw.once('error', gaveUp);

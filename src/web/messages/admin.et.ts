@@ -108,7 +108,8 @@ export const adminEt: AdminMessages = {
   'admin.audit.what': 'Mida tegi',
   'admin.audit.empty': 'Halduritoiminguid pole veel olnud.',
   'admin.audit.older': 'Vanemad kirjed',
-  'prompt.banner': 'SharePoint ja OneDrive ei näita veel sinu praegust profiilipilti. Uuenda seda, et nad seda näitaksid.',
+  'prompt.banner':
+    'SharePoint ja OneDrive ei näita veel sinu praegust profiilipilti. Uuenda seda, et nad seda näitaksid.',
   'prompt.bannerButton': 'Uuenda kohe',
   'prompt.mailSubject': 'Uuenda oma profiilipilt SharePointis ja OneDrive’is',
   'prompt.mailGreeting': 'Tere, {name}!',

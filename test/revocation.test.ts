@@ -5,7 +5,13 @@ import type { App } from '../src/app.js';
 import { createToken } from '../src/directory/credentials.js';
 import { createApp } from '../src/directory/apps.js';
 import { tenantId } from '../src/directory/settings.js';
-import type { DirectoryUser } from '../src/directory/users.js';
+import {
+  keepingAnAdministrator,
+  LastAdministratorError,
+  setUserAdmin,
+  type DirectoryUser,
+} from '../src/directory/users.js';
+import { setUserEnabled } from '../src/directory/revocation.js';
 import type { Services } from '../src/services.js';
 import { LIBRARY_PATH, renditionFileName } from '../src/sites/library.js';
 import { fileStemOf, getRendition } from '../src/sites/profiles.js';
@@ -245,6 +251,45 @@ describeEachDialect('revocation', (dialect) => {
       await store.drop();
     }
   });
+
+  // Two instances in one process: on SQLite the second's BEGIN IMMEDIATE would wait for the first
+  // synchronously, holding the event loop the first needs (two processes wait in turn).
+  it.runIf(dialect === 'postgres')(
+    'two instances taking away the last two administrators at once leave one of them',
+    async () => {
+      const store = await createTestStore(dialect);
+      const one = await openTestServices(store);
+      const two = await openTestServices(store);
+      try {
+        for (let round = 0; round < 5; round++) {
+          const [a, b] = [await makeUser(one, { isAdmin: true }), await makeUser(one, { isAdmin: true })];
+          // Round by round: both demoted, both disabled, or one of each.
+          const take = (services: Services, user: DirectoryUser, how: number) =>
+            keepingAnAdministrator(services.database.db, user, async (trx) => {
+              if (how === 0) await setUserAdmin(trx, user, false);
+              else await setUserEnabled(trx, user, false);
+            });
+          const outcomes = await Promise.allSettled([take(one, a, round % 2), take(two, b, round % 3 === 0 ? 1 : 0)]);
+          expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+          const refused = outcomes.find((o) => o.status === 'rejected');
+          expect((refused as PromiseRejectedResult).reason).toBeInstanceOf(LastAdministratorError);
+          const admins = await one.database.db
+            .selectFrom('directory_users')
+            .select('id')
+            .where('is_admin', '=', 1)
+            .where('enabled', '=', 1)
+            .execute();
+          expect(admins).toHaveLength(1);
+          // The one left is demoted by hand for the next round: no administrator between rounds.
+          await one.database.db.updateTable('directory_users').set({ is_admin: 0 }).execute();
+        }
+      } finally {
+        await one.close();
+        await two.close();
+        await store.drop();
+      }
+    },
+  );
 
   it('users grant-admin and users revoke-admin open and close the admin console for an existing user', async () => {
     await makeUser(services, { isAdmin: true }); // another administrator, so this one's can be taken away

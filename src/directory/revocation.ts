@@ -62,7 +62,7 @@ export async function setUserEnabled(
   user: DirectoryUser,
   enabled: boolean,
 ): Promise<EndedCredentials | undefined> {
-  return db.transaction().execute(async (trx) => {
+  const run = async (trx: Db) => {
     const changed = await trx
       .updateTable('directory_users')
       .set({ enabled: enabled ? 1 : 0 })
@@ -71,7 +71,8 @@ export async function setUserEnabled(
       .executeTakeFirst();
     if (changed.numUpdatedRows === 0n) return undefined;
     return enabled ? { sessions: 0, tokens: 0, refreshTokens: 0 } : endUserCredentials(trx, user.id);
-  });
+  };
+  return db.isTransaction ? run(db) : db.transaction().execute(run);
 }
 
 /** Sets a new password and ends everything the user held with the old one. */

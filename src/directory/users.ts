@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Expression, ExpressionBuilder, SelectQueryBuilder, SqlBool } from 'kysely';
+import {
+  PostgresAdapter,
+  sql,
+  type Expression,
+  type ExpressionBuilder,
+  type SelectQueryBuilder,
+  type SqlBool,
+} from 'kysely';
 import type { Database, Db } from '../storage/database.js';
 import { conflict, invalidInput } from '../errors.js';
 import { MIN_PASSWORD_LENGTH, hashPassword, passwordMatches } from './passwords.js';
@@ -92,6 +99,48 @@ export async function createUser(db: Db, input: NewUser): Promise<DirectoryUser>
     throw error;
   }
   return toUser(row);
+}
+
+/** `user` is the only enabled administrator: without them nobody could sign in to the admin console. */
+export class LastAdministratorError extends Error {
+  constructor(readonly user: DirectoryUser) {
+    super(`${user.upn} is the only administrator.`);
+    this.name = 'LastAdministratorError';
+  }
+}
+
+/**
+ * Runs `change` (which disables, demotes or removes `user`) in a transaction, unless `user` is the
+ * only enabled administrator then. The check and the change hold the write lock between them: on
+ * PostgreSQL every enabled administrator's row is locked first, and SQLite's transactions hold the
+ * write lock from their start, so two such changes at once (the last two administrators taken away
+ * from two shells) see each other's outcome, and one of them is refused.
+ */
+export async function keepingAnAdministrator<T>(
+  db: Db,
+  user: DirectoryUser,
+  change: (trx: Db) => Promise<T>,
+): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    // SQLite's transactions take the write lock at BEGIN (database.ts); PostgreSQL locks the rows.
+    if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+      await trx
+        .selectFrom('directory_users')
+        .select('id')
+        .where('is_admin', '=', 1)
+        .where('enabled', '=', 1)
+        .forUpdate()
+        .execute();
+    }
+    const admins = await trx
+      .selectFrom('directory_users')
+      .select('id')
+      .where('is_admin', '=', 1)
+      .where('enabled', '=', 1)
+      .execute();
+    if (admins.length === 1 && admins[0]?.id === user.id) throw new LastAdministratorError(user);
+    return change(trx);
+  });
 }
 
 /** Makes the user an administrator of the console or takes that away; false when it already was so. */

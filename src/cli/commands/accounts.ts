@@ -1,5 +1,10 @@
 import { deleteUser, setUserEnabled, setUserPassword, type EndedCredentials } from '../../directory/revocation.js';
-import { setUserAdmin, type DirectoryUser } from '../../directory/users.js';
+import {
+  keepingAnAdministrator,
+  LastAdministratorError,
+  setUserAdmin,
+  type DirectoryUser,
+} from '../../directory/users.js';
 import { isAppError } from '../../errors.js';
 import { removeMailPhoto } from '../../mail/photo-store.js';
 import { getSiteProfile, showPlaceholder } from '../../sites/profiles.js';
@@ -16,22 +21,20 @@ const ended = (what: EndedCredentials) =>
   `Ended ${what.sessions} portal session(s), ${what.tokens} token(s) and ${what.refreshTokens} refresh token(s); ` +
   'access tokens issued before now are refused.';
 
-/** Refuses to leave the console with nobody to sign in to it. */
-async function keepAnAdministrator(
+/**
+ * `change` (disable, revoke-admin, remove) unless `user` is the only enabled administrator, checked
+ * and done under one lock (keepingAnAdministrator), so two at once cannot leave nobody.
+ */
+async function keepAnAdministrator<T>(
   db: Db,
   user: DirectoryUser,
   verb: 'disable' | 'remove' | 'revoke-admin',
-): Promise<void> {
-  if (!user.isAdmin || !user.enabled) return;
-  const others = await db
-    .selectFrom('directory_users')
-    .select('id')
-    .where('is_admin', '=', 1)
-    .where('enabled', '=', 1)
-    .where('id', '!=', user.id)
-    .limit(1)
-    .execute();
-  if (others.length === 0) {
+  change: (trx: Db) => Promise<T>,
+): Promise<T> {
+  try {
+    return await keepingAnAdministrator(db, user, change);
+  } catch (error) {
+    if (!(error instanceof LastAdministratorError)) throw error;
     throw new CliError(
       `${user.upn} is the only administrator: without them nobody could sign in to the admin console. ` +
         'Make another user one first (photosync users grant-admin <upn>, or users add <upn> --admin), ' +
@@ -43,8 +46,7 @@ async function keepAnAdministrator(
 export const usersDisable: CommandHandler = async ({ args: [upn], services, print }) => {
   const all = await services();
   const user = await requireUser(all, upn);
-  await keepAnAdministrator(all.database.db, user, 'disable');
-  const result = await setUserEnabled(all.database.db, user, false);
+  const result = await keepAnAdministrator(all.database.db, user, 'disable', (trx) => setUserEnabled(trx, user, false));
   print(
     result
       ? `Disabled ${user.upn}: they cannot sign in, and their pictures show the placeholder to others. ${ended(result)}`
@@ -75,10 +77,11 @@ export const usersRemove: CommandHandler = async ({ args: [upn], services, print
   const all = await services();
   const user = await requireUser(all, upn);
   const { db, dialect } = all.database;
-  await keepAnAdministrator(db, user, 'remove');
+  // Asked first, so the last administrator keeps their photos; asked again with the removal itself.
+  await keepAnAdministrator(db, user, 'remove', async () => undefined);
   if (user.hasMailbox) await removeMailPhoto({ db, dialect, blobs: all.blobs }, user);
   if (await getSiteProfile(db, user.id)) await showPlaceholder({ db, blobs: all.blobs }, user, Date.now());
-  await deleteUser(db, user);
+  await keepAnAdministrator(db, user, 'remove', (trx) => deleteUser(trx, user));
   print(`Removed ${user.upn}, their photos, sessions and tokens.`);
 };
 
@@ -99,8 +102,9 @@ export const usersGrantAdmin: CommandHandler = async ({ args: [upn], services, p
 export const usersRevokeAdmin: CommandHandler = async ({ args: [upn], services, print }) => {
   const all = await services();
   const user = await requireUser(all, upn);
-  await keepAnAdministrator(all.database.db, user, 'revoke-admin');
-  const changed = await setUserAdmin(all.database.db, user, false);
+  const changed = await keepAnAdministrator(all.database.db, user, 'revoke-admin', (trx) =>
+    setUserAdmin(trx, user, false),
+  );
   print(
     changed
       ? `${user.upn} is no longer an administrator: the admin console refuses them from their next request on.`

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   PostgresAdapter,
-  sql,
   type Expression,
   type ExpressionBuilder,
   type SelectQueryBuilder,

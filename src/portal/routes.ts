@@ -125,6 +125,8 @@ export async function portalRoutes(app: App, services: Services, options: Portal
         rateLimit: {
           max: SIGN_IN_REQUESTS_PER_MINUTE,
           timeWindow: 60_000,
+          // A client that left before its form was read has no address any more (nothing to count).
+          keyGenerator: (request) => request.ip ?? 'gone',
         },
       },
     },

@@ -265,7 +265,7 @@ describeEachDialect('revocation', (dialect) => {
           const [a, b] = [await makeUser(one, { isAdmin: true }), await makeUser(one, { isAdmin: true })];
           // Round by round: both demoted, both disabled, or one of each.
           const take = (services: Services, user: DirectoryUser, how: number) =>
-            keepingAnAdministrator(services.database.db, user, async (trx) => {
+            keepingAnAdministrator(services.database.db, services.database.dialect, user, async (trx) => {
               if (how === 0) await setUserAdmin(trx, user, false);
               else await setUserEnabled(trx, user, false);
             });

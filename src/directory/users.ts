@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  PostgresAdapter,
-  type Expression,
-  type ExpressionBuilder,
-  type SelectQueryBuilder,
-  type SqlBool,
-} from 'kysely';
-import type { Database, Db } from '../storage/database.js';
+import type { Expression, ExpressionBuilder, SelectQueryBuilder, SqlBool } from 'kysely';
+import type { Database, Db, Dialect } from '../storage/database.js';
 import { conflict, invalidInput } from '../errors.js';
 import { MIN_PASSWORD_LENGTH, hashPassword, passwordMatches } from './passwords.js';
 import type { DirectoryUserRow } from './tables.js';
@@ -117,12 +111,13 @@ export class LastAdministratorError extends Error {
  */
 export async function keepingAnAdministrator<T>(
   db: Db,
+  dialect: Dialect,
   user: DirectoryUser,
   change: (trx: Db) => Promise<T>,
 ): Promise<T> {
   return db.transaction().execute(async (trx) => {
     // SQLite's transactions take the write lock at BEGIN (database.ts); PostgreSQL locks the rows.
-    if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+    if (dialect === 'postgres') {
       await trx
         .selectFrom('directory_users')
         .select('id')

@@ -8,7 +8,7 @@ import {
 import { isAppError } from '../../errors.js';
 import { removeMailPhoto } from '../../mail/photo-store.js';
 import { getSiteProfile, showPlaceholder } from '../../sites/profiles.js';
-import type { Db } from '../../storage/database.js';
+import type { DatabaseHandle, Db } from '../../storage/database.js';
 import type { CommandHandler } from '../command.js';
 import { CliError } from '../output.js';
 import { readNewPassword } from '../password-input.js';
@@ -26,13 +26,13 @@ const ended = (what: EndedCredentials) =>
  * and done under one lock (keepingAnAdministrator), so two at once cannot leave nobody.
  */
 async function keepAnAdministrator<T>(
-  db: Db,
+  { db, dialect }: DatabaseHandle,
   user: DirectoryUser,
   verb: 'disable' | 'remove' | 'revoke-admin',
   change: (trx: Db) => Promise<T>,
 ): Promise<T> {
   try {
-    return await keepingAnAdministrator(db, user, change);
+    return await keepingAnAdministrator(db, dialect, user, change);
   } catch (error) {
     if (!(error instanceof LastAdministratorError)) throw error;
     throw new CliError(
@@ -46,7 +46,7 @@ async function keepAnAdministrator<T>(
 export const usersDisable: CommandHandler = async ({ args: [upn], services, print }) => {
   const all = await services();
   const user = await requireUser(all, upn);
-  const result = await keepAnAdministrator(all.database.db, user, 'disable', (trx) => setUserEnabled(trx, user, false));
+  const result = await keepAnAdministrator(all.database, user, 'disable', (trx) => setUserEnabled(trx, user, false));
   print(
     result
       ? `Disabled ${user.upn}: they cannot sign in, and their pictures show the placeholder to others. ${ended(result)}`
@@ -78,10 +78,10 @@ export const usersRemove: CommandHandler = async ({ args: [upn], services, print
   const user = await requireUser(all, upn);
   const { db, dialect } = all.database;
   // Asked first, so the last administrator keeps their photos; asked again with the removal itself.
-  await keepAnAdministrator(db, user, 'remove', async () => undefined);
+  await keepAnAdministrator(all.database, user, 'remove', async () => undefined);
   if (user.hasMailbox) await removeMailPhoto({ db, dialect, blobs: all.blobs }, user);
   if (await getSiteProfile(db, user.id)) await showPlaceholder({ db, blobs: all.blobs }, user, Date.now());
-  await keepAnAdministrator(db, user, 'remove', (trx) => deleteUser(trx, user));
+  await keepAnAdministrator(all.database, user, 'remove', (trx) => deleteUser(trx, user));
   print(`Removed ${user.upn}, their photos, sessions and tokens.`);
 };
 
@@ -102,7 +102,7 @@ export const usersGrantAdmin: CommandHandler = async ({ args: [upn], services, p
 export const usersRevokeAdmin: CommandHandler = async ({ args: [upn], services, print }) => {
   const all = await services();
   const user = await requireUser(all, upn);
-  const changed = await keepAnAdministrator(all.database.db, user, 'revoke-admin', (trx) =>
+  const changed = await keepAnAdministrator(all.database, user, 'revoke-admin', (trx) =>
     setUserAdmin(trx, user, false),
   );
   print(

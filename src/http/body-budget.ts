@@ -98,7 +98,10 @@ export function createBodyBudget(limits: BodyBudgetLimits = DEFAULT_BODY_BUDGET)
           next(null, chunk);
         },
       });
-      // What the parsers read from: the body, counted.
+      // What the parsers read from: the body, counted. A request that fails (the client went, its
+      // deadline passed) fails its reader too, if one is reading; after the body was read or
+      // refused, nobody is, and the error has nowhere to go: it must not end the process.
+      counter.on('error', () => {});
       payload.on('error', (error) => counter.destroy(error));
       return { payload: payload.pipe(counter) };
     },

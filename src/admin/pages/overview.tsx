@@ -51,7 +51,7 @@ export function overviewPage(context: PageContext, counts: StateCount[], first: 
                 <div class="muted">{stateText(t, c.state)}</div>
               </td>
               <td class="count">{c.users}</td>
-              <td>{c.state === 'in_step' ? '' : waited(context, c.oldestSince)}</td>
+              <td>{isOutOfStep(c.state) ? waited(context, c.oldestSince) : ''}</td>
             </tr>
           ))}
         </tbody>

@@ -1,4 +1,5 @@
 import { PLACEHOLDER_PATH } from '../../sites/placeholder.js';
+import { pictureTimeFrom } from '../../sites/library.js';
 import type { PageContext } from '../../web/layout.js';
 import { isOutOfStep } from '../../sync/state.js';
 import type { UserDetail } from '../actions.js';
@@ -82,6 +83,9 @@ export function userDetailPage(
               <th>{name}</th>
               <td>
                 <code>{value}</code>
+                {name === 'SPS-PictureTimestamp' && value !== '' && (
+                  <span class="muted"> · {formatTime(context, pictureTimeFrom(value, Infinity) ?? null)}</span>
+                )}
               </td>
             </tr>
           ))}

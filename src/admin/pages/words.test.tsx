@@ -2,11 +2,15 @@ import { render } from 'preact-render-to-string';
 import { describe, expect, it } from 'vitest';
 import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../../sync/history.js';
 import { TENANT_STATES } from '../../m365/model.js';
-import { SYNC_STATES } from '../../sync/state.js';
+import { isOutOfStep, SYNC_STATES } from '../../sync/state.js';
 import { LOCALES, translator } from '../../web/i18n.js';
 import type { PageContext } from '../../web/layout.js';
 import { auditSentences } from './audit-words.js';
 import { formatTime, waited } from './console.js';
+import { overviewPage } from './overview.js';
+import { userDetailPage } from './user-detail.js';
+import type { UserDetail } from '../actions.js';
+import { pictureProperties, pictureTimestampValue } from '../../sites/library.js';
 import { Etag, OutcomeBadge, StateBadge, syncErrorKind, triggerText } from './words.js';
 
 const contextIn = (locale: (typeof LOCALES)[number]): PageContext => ({
@@ -77,5 +81,52 @@ describe('times and errors', () => {
     expect(syncErrorKind('ENOSPC: no space left on device, write')).toBe('storage');
     expect(syncErrorKind('Timed out waiting for the lock')).toBe('timeout');
     expect(syncErrorKind('something else')).toBe('other');
+  });
+});
+
+describe('the overview and the detail page', () => {
+  const context = contextIn('en');
+  const hourAgo = Date.now() - 3 * 3600_000;
+
+  it('gives a longest wait only to the states that wait for the user, not to no mail photo or no mailbox', () => {
+    const counts = SYNC_STATES.map((state) => ({ state, users: 1, oldestSince: hourAgo }));
+    const html = overviewPage(context, counts, []);
+    for (const state of SYNC_STATES) {
+      const row = new RegExp(`<tr data-state="${state}">.*?</tr>`, 's').exec(html)![0];
+      const wait = /<td>([^<]*)<\/td><\/tr>$/.exec(row)![1];
+      expect(wait, state).toBe(isOutOfStep(state) ? '3 h' : '');
+    }
+  });
+
+  it('writes SPS-PictureTimestamp as a date beside its raw value', () => {
+    const at = Date.UTC(2026, 10, 30, 5, 43);
+    const detail: UserDetail = {
+      upn: 'ada@contoso.com',
+      displayName: 'Ada',
+      hasMailbox: true,
+      isAdmin: false,
+      state: 'in_step',
+      since: at,
+      mail: null,
+      directoryPhoto: null,
+      renditions: [],
+      properties: pictureProperties(
+        'https://photos.contoso.com',
+        'ada_contoso_com',
+        {
+          placeholderState: 0,
+          exchangeSyncState: 1,
+          pictureTimestamp: at,
+        },
+        true,
+      ),
+      syncedEtag: null,
+      attempts: [],
+      prompts: [],
+    };
+    const html = userDetailPage(context, detail, { operatorSync: false });
+    expect(html).toContain(
+      `<code>${pictureTimestampValue(at)}</code><span class="muted"> · 30 Nov 2026, 05:43 UTC</span>`,
+    );
   });
 });

@@ -432,8 +432,14 @@ describeEachDialect('photosync CLI', (dialect) => {
       const unknown = await cli('frobnicate', 'now');
       expect(unknown.code).toBe(2);
       expect(unknown.stdout).toBe('');
-      expect(unknown.stderr).toContain('Unknown command "frobnicate now"');
-      expect(unknown.stderr).toContain('Usage:');
+      expect(unknown.stderr).toContain('Unknown command "frobnicate now".\nThe commands are: serve, users, photo,');
+      expect(unknown.stderr).toContain('Run "photosync --help" to see what each does.');
+      // Not every command's usage: a mistyped word is told in three lines.
+      expect(unknown.stderr).not.toContain('Usage:');
+      const typo = await cli('stauts');
+      expect(typo.code).toBe(2);
+      expect(typo.stderr).toContain('photosync: Unknown command "stauts". Did you mean "status"?');
+      expect((await cli('usres', 'add')).stderr).toContain('Did you mean "users"?');
 
       const help = await cli('--help');
       expect(help).toMatchObject({ code: 0, stderr: '' });

@@ -11,6 +11,7 @@ import {
   OPTION_EXAMPLES,
   topicUsage,
   unexpectedArguments,
+  unknownCommand,
   USAGE,
   withUsage,
 } from './registry.js';
@@ -58,8 +59,8 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   }
   // A mistyped command is told as such, before the settings or the database can get in the way.
   if (!spec) {
-    const what = words.length > 0 ? `Unknown command "${words.join(' ')}".` : 'Name the command first.';
-    throw new CliError(`${what}\n\n${USAGE}`, 2);
+    if (words.length > 0) throw new CliError(unknownCommand(words), 2);
+    throw new CliError(`Name the command first.\n\n${USAGE}`, 2);
   }
   if (help) {
     io.stdout.write(`Usage:\n${commandUsage(spec)}\n`);

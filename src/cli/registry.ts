@@ -274,6 +274,44 @@ export function isTopic(word: string | undefined): boolean {
   return word !== undefined && COMMANDS.some((c) => c.name.startsWith(`${word} `));
 }
 
+/**
+ * A mistyped first word, told in a sentence with the nearest command ("stauts" → status) and the
+ * first words there are, instead of every command's usage.
+ */
+export function unknownCommand(words: readonly string[]): string {
+  const firsts = [...new Set(COMMANDS.map((c) => c.name.split(' ')[0] ?? c.name))];
+  const typed = words[0] ?? '';
+  const nearest = firsts
+    .map((word) => ({ word, distance: editDistance(typed.toLowerCase(), word) }))
+    .sort((a, b) => a.distance - b.distance)[0];
+  const guess =
+    nearest && nearest.distance <= Math.max(1, Math.floor(typed.length / 3)) ? ` Did you mean "${nearest.word}"?` : '';
+  return (
+    `Unknown command "${words.join(' ')}".${guess}
+` +
+    `The commands are: ${firsts.join(', ')}.
+` +
+    'Run "photosync --help" to see what each does.'
+  );
+}
+
+/** Edits between two words (a swap of neighbours is one), for "did you mean". */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => i + j * (i === 0 ? 1 : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!;
+      const above = d[i - 1]!;
+      row[j] = Math.min(above[j]! + 1, row[j - 1]! + 1, above[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
 /** The usage lines of a topic's subcommands ("users" → users add, users password, …), in registry order. */
 export function topicUsage(topic: string): string {
   return COMMANDS.filter((c) => c.name.startsWith(`${topic} `))

@@ -8,6 +8,7 @@ import type { Services } from '../src/services.js';
 import { pictureTimestampValue } from '../src/sites/library.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
 import { parseCall } from '../src/sites/rest-call.js';
+import { formDigestFor } from '../src/sites/rest-api.js';
 import { appToken, bearer, userToken } from './support/apps.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
 import { describeEachDialect, useTestApp } from './support/services.js';
@@ -212,6 +213,19 @@ describeEachDialect('SharePoint REST', (dialect) => {
       FormDigestTimeoutSeconds: 1800,
       WebFullUrl: 'http://localhost:8080',
     });
+    expect(digest).toMatch(/^0x[0-9A-F]{64},\d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d -0000$/);
+    // Tied to the session: another session's digest is refused.
+    const other = await createSession(services.database.db, lee.id, 60_000);
+    expect((await upload({ 'x-requestdigest': formDigestFor(other) })).statusCode).toBe(403);
+    // Tied to its time: the time rewritten does not match the hash, and one older than
+    // FormDigestTimeoutSeconds has timed out, as SharePoint says it.
+    const [hash] = digest.split(',');
+    expect((await upload({ 'x-requestdigest': `${hash},01 Dec 2099 00:00:00 -0000` })).statusCode).toBe(403);
+    const old = await upload({ 'x-requestdigest': formDigestFor(session, new Date(Date.now() - 1801_000)) });
+    expect(old.statusCode).toBe(403);
+    expect(old.json().error.message.value).toContain('has timed out');
+    const fresh = await upload({ 'x-requestdigest': formDigestFor(session, new Date(Date.now() - 1700_000)) });
+    expect(fresh.statusCode).toBe(200);
     expect((await upload({ 'x-requestdigest': digest })).statusCode).toBe(200);
     expect((await get('GetMyProperties', undefined, { cookie, ...NOMETADATA })).json().PictureUrl).toContain(
       '_MThumb.jpg',

@@ -39,9 +39,34 @@ const json = {
   },
 };
 
-/** X-RequestDigest for browser sessions, as /_api/contextinfo gives it: tied to the session, so another site cannot make one. */
-const formDigestFor = (session: string) =>
-  `0x${createHash('sha256').update(`form-digest:${session}`).digest('hex').toUpperCase()}`;
+/** How long a form digest is good for, as SharePoint's contextinfo says (FormDigestTimeoutSeconds). */
+const FORM_DIGEST_SECONDS = 1800;
+
+/**
+ * X-RequestDigest for browser sessions, as /_api/contextinfo gives it ("0x…,01 Dec 2026 18:00:00 -0000"):
+ * a hash tied to the session and to the time it was given, so another site cannot make one and
+ * one that leaked stops working after FORM_DIGEST_SECONDS, as in SharePoint.
+ */
+export function formDigestFor(session: string, at = new Date()): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  const month = at.toUTCString().slice(8, 11);
+  const time = `${two(at.getUTCDate())} ${month} ${at.getUTCFullYear()} ${two(at.getUTCHours())}:${two(at.getUTCMinutes())}:${two(at.getUTCSeconds())} -0000`;
+  return `${digestHash(session, time)},${time}`;
+}
+
+const digestHash = (session: string, time: string) =>
+  `0x${createHash('sha256').update(`form-digest:${session}:${time}`).digest('hex').toUpperCase()}`;
+
+/** Whether a form digest is this session's and still current; 'expired' for one that was, too long ago. */
+export function checkFormDigest(session: string, digest: string, now = Date.now()): 'ok' | 'invalid' | 'expired' {
+  const comma = digest.indexOf(',');
+  if (comma < 0) return 'invalid';
+  const time = digest.slice(comma + 1).trim();
+  if (digest.slice(0, comma) !== digestHash(session, time)) return 'invalid';
+  const given = Date.parse(time);
+  if (Number.isNaN(given) || given > now + 60_000) return 'invalid';
+  return now - given > FORM_DIGEST_SECONDS * 1000 ? 'expired' : 'ok';
+}
 
 export async function sharePointRestRoutes(app: App, services: Services): Promise<void> {
   const { db } = services.database;
@@ -144,7 +169,13 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     if (principal.via === 'session') {
       const session = request.cookies[SESSION_COOKIE] ?? '';
       const digest = request.headers['x-requestdigest'];
-      if (typeof digest !== 'string' || digest.split(',')[0] !== formDigestFor(session)) {
+      const check = typeof digest === 'string' ? checkFormDigest(session, digest) : 'invalid';
+      if (check === 'expired') {
+        throw forbidden(
+          'The security validation for this page has timed out. Get a new X-RequestDigest from POST /_api/contextinfo.',
+        );
+      }
+      if (check !== 'ok') {
         throw forbidden(
           'The security validation for this page is invalid. Send X-RequestDigest from POST /_api/contextinfo.',
         );
@@ -370,8 +401,8 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       const session =
         principal.kind === 'user' && principal.via === 'session' ? (request.cookies[SESSION_COOKIE] ?? '') : '';
       const value = {
-        FormDigestTimeoutSeconds: 1800,
-        FormDigestValue: `${formDigestFor(session)},${new Date().toUTCString()}`,
+        FormDigestTimeoutSeconds: FORM_DIGEST_SECONDS,
+        FormDigestValue: formDigestFor(session),
         LibraryVersion: '16.0.0.0',
         SiteFullUrl: publicUrl,
         SupportedSchemaVersions: ['14.0.0.0', '15.0.0.0'],

@@ -7,6 +7,17 @@ import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, userLink, waite
 import { FilterForm } from './filters.js';
 import { Etag, LastAttempt, StateBadge } from './words.js';
 
+/** The users page with the same filter, search and sort: from its start, or after a given row. */
+function usersLink(query: UsersPageQuery, after?: string): string {
+  const params = new URLSearchParams({
+    ...(query.state ? { state: query.state } : {}),
+    ...(query.search ? { search: query.search } : {}),
+    sort: query.sort ?? 'action',
+    ...(after ? { after } : {}),
+  });
+  return `/admin/users?${params.toString()}`;
+}
+
 export function usersPage(
   context: PageContext,
   query: UsersPageQuery,
@@ -14,14 +25,7 @@ export function usersPage(
   options: { operatorSync: boolean; notice?: Notice | undefined },
 ): string {
   const { t } = context;
-  const nextHref = page.next
-    ? `/admin/users?${new URLSearchParams({
-        ...(query.state ? { state: query.state } : {}),
-        ...(query.search ? { search: query.search } : {}),
-        sort: query.sort ?? 'action',
-        after: page.next,
-      }).toString()}`
-    : undefined;
+  const nextHref = page.next ? usersLink(query, page.next) : undefined;
   return adminPage(
     context,
     'users',
@@ -130,7 +134,7 @@ export function usersPage(
         )}
       </form>
       <p class="buttons">
-        {query.after && <a href="/admin/users">{t('admin.users.first')}</a>}
+        {query.after && <a href={usersLink(query)}>{t('admin.users.first')}</a>}
         {nextHref && (
           <a href={nextHref} rel="next">
             {t('admin.users.next')}

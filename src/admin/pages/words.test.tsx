@@ -9,6 +9,7 @@ import { auditSentences } from './audit-words.js';
 import { formatTime, waited } from './console.js';
 import { overviewPage } from './overview.js';
 import { userDetailPage } from './user-detail.js';
+import { usersPage } from './users.js';
 import type { UserDetail } from '../actions.js';
 import { pictureProperties, pictureTimestampValue } from '../../sites/library.js';
 import { Etag, OutcomeBadge, StateBadge, syncErrorKind, triggerText } from './words.js';
@@ -128,5 +129,16 @@ describe('the overview and the detail page', () => {
     expect(html).toContain(
       `<code>${pictureTimestampValue(at)}</code><span class="muted"> · 30 Nov 2026, 05:43 UTC</span>`,
     );
+  });
+
+  it("keeps the users page's filter, search and sort in its links to the next and the first page", () => {
+    const query = { state: 'changed' as const, search: 'Ann Lee', sort: 'name' as const, after: 'c1' };
+    const html = usersPage(context, query, { users: [], next: 'c2' }, { operatorSync: false });
+    const hrefs = [...html.matchAll(/<a href="(\/admin\/users\?[^"]*)"( rel="next")?>/g)].map((m) => [
+      m[1]!.replaceAll('&amp;', '&'),
+      m[2] !== undefined,
+    ]);
+    expect(hrefs).toContainEqual(['/admin/users?state=changed&search=Ann+Lee&sort=name', false]);
+    expect(hrefs).toContainEqual(['/admin/users?state=changed&search=Ann+Lee&sort=name&after=c2', true]);
   });
 });

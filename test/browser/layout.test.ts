@@ -297,4 +297,38 @@ describe.skipIf(chromiumMissing())('the page frame in Chromium', { timeout: 240_
       expect(await nestorPage.locator('main').innerText()).not.toMatch(new RegExp(`\\b${none}\\b`));
     });
   }
+
+  it("lists the console's first people out of step one to a row, each name a link (the sites' People grid is not theirs)", async () => {
+    for (const name of ['Wanda Waitinglongername', 'Wim Waiting']) {
+      await giveMailPhoto(
+        services,
+        await makeUser(services, { displayName: name }),
+        await solidJpeg([200, 90, 40], 120),
+      );
+    }
+    const page = await newPage('en', 1366);
+    await signIn(page, server.baseUrl, admin.upn);
+    await page.goto(`${server.baseUrl}/admin`);
+    const list = page.locator('#first-out-of-step');
+    const width = await list.evaluate((ul) => ul.getBoundingClientRect().width);
+    const rows = await list.locator('li').evaluateAll((items) =>
+      items.map((li) => {
+        const box = li.getBoundingClientRect();
+        return {
+          top: box.top,
+          bottom: box.bottom,
+          width: box.width,
+          links: li.querySelectorAll('a[href^="/admin/users/"]').length,
+        };
+      }),
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    for (const [i, row] of rows.entries()) {
+      expect(row.width).toBeCloseTo(width, 0);
+      expect(row.links).toBe(1);
+      if (i > 0) expect(row.top).toBeGreaterThanOrEqual(rows[i - 1]!.bottom - 1);
+    }
+    const link = list.locator('a').first();
+    expect(await link.evaluate((a) => getComputedStyle(a).textDecorationLine)).toBe('underline');
+  });
 });

@@ -20,7 +20,7 @@ export function overviewPage(context: PageContext, counts: StateCount[], first: 
         <p>{t('admin.overview.firstEmpty')}</p>
       ) : (
         <>
-          <ul class="people" id="first-out-of-step">
+          <ul class="waiting" id="first-out-of-step">
             {first.map((u) => (
               <li data-upn={u.upn}>
                 <a href={userLink(u.upn)}>{u.displayName}</a> <StateBadge context={context} state={u.state} />{' '}

@@ -103,6 +103,24 @@ export function SyncError({ context, text }: { context: PageContext; text: strin
   );
 }
 
+/** Two overlapping squares, drawn (a symbol such as ⧉ is missing from many fonts). */
+function CopyIcon() {
+  return (
+    <svg
+      aria-hidden="true"
+      width="16"
+      height="16"
+      viewBox="0 0 16 16"
+      fill="none"
+      stroke="currentColor"
+      stroke-width="1.5"
+    >
+      <rect x="5.5" y="5.5" width="9" height="9" rx="1.5" />
+      <path d="M10.5 3V2.5a1 1 0 0 0-1-1h-7a1 1 0 0 0-1 1v7a1 1 0 0 0 1 1H3" />
+    </svg>
+  );
+}
+
 /** An ETag shortened to its first characters; the full value on hover and behind a copy button. */
 export function Etag({ context, value }: { context: PageContext; value: string | null }) {
   if (value === null) return <span>–</span>;
@@ -118,7 +136,7 @@ export function Etag({ context, value }: { context: PageContext; value: string |
         aria-label={`${context.t('admin.etag.copy')} ${value}`}
         title={context.t('admin.etag.copy')}
       >
-        <span aria-hidden="true">⧉</span>
+        <CopyIcon />
       </button>
     </span>
   );

@@ -202,6 +202,18 @@ describeEachDialect('admin user status', (dialect) => {
       });
       expect(plan).toMatch(/Bitmap Index Scan on admin_user_status_search_name_trgm/);
       expect(plan).toMatch(/Bitmap Index Scan on admin_user_status_upn_trgm/);
+      // Every search reads the GIN pending list whole: the trigram indexes keep it at 64 kB, not 4 MB.
+      const { rows } = await sql<{ name: string; options: string[] | null }>`
+        SELECT c.relname AS name, c.reloptions AS options FROM pg_class c
+        WHERE c.relname IN ('admin_user_status_search_name_trgm', 'admin_user_status_upn_trgm',
+          'm365_users_display_name_trgm', 'm365_users_upn_trgm')
+          AND c.relnamespace = to_regnamespace(current_schema())::oid`.execute(db);
+      expect(rows.map((r) => [r.name, r.options]).sort()).toEqual([
+        ['admin_user_status_search_name_trgm', ['gin_pending_list_limit=64']],
+        ['admin_user_status_upn_trgm', ['gin_pending_list_limit=64']],
+        ['m365_users_display_name_trgm', ['gin_pending_list_limit=64']],
+        ['m365_users_upn_trgm', ['gin_pending_list_limit=64']],
+      ]);
     }
   });
 

@@ -49,6 +49,7 @@ import * as m365Sessions from './migrations/2026-12-09-01-m365-sessions.js';
 import * as m365ReasonCode from './migrations/2026-12-12-01-m365-reason-code.js';
 import * as m365Search from './migrations/2026-12-12-02-m365-search.js';
 import * as m365FileStems from './migrations/2026-12-15-01-m365-file-stems.js';
+import * as searchPendingList from './migrations/2026-12-16-01-search-pending-list.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 import { walIndexChanges } from './wal-index.js';
@@ -113,6 +114,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-12-01-m365-reason-code': m365ReasonCode,
   '2026-12-12-02-m365-search': m365Search,
   '2026-12-15-01-m365-file-stems': m365FileStems,
+  '2026-12-16-01-search-pending-list': searchPendingList,
 };
 
 export interface OpenDatabaseOptions {

@@ -10,7 +10,15 @@ import { renditionSpec } from '../src/sites/library.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
 import { listAttempts } from '../src/sync/history.js';
 import { listSyncStatus } from '../src/sync/status.js';
-import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg, tokenFor } from './support/factories.js';
+import {
+  closeTo,
+  giveMailPhoto,
+  giveSitePicture,
+  makeUser,
+  meanColour,
+  solidJpeg,
+  tokenFor,
+} from './support/factories.js';
 import { describeEachDialect, useTestApp } from './support/services.js';
 
 const GREEN: [number, number, number] = [20, 170, 60];
@@ -277,6 +285,48 @@ describeEachDialect('sites over HTTP', (dialect) => {
       expect(closeTo(await meanColour(response.rawPayload), ORANGE)).toBe(true);
     } finally {
       services.blobs.get = realGet;
+    }
+  });
+
+  it('gives the owner the placeholder, not the picture their own L request just removed', async () => {
+    // A picture uploaded in the sites by a user with a mailbox but no mail photo: their own L
+    // request syncs, which removes it (the mail service has nothing). The answer must be what the
+    // sites now show, whether the browser names the old picture's ETag or a colleague's view has
+    // put its bytes in memory.
+    for (const viaCache of [false, true]) {
+      const { jane, janeToken, viewerToken } = await twoColleagues();
+      await giveSitePicture(services, jane, await solidJpeg(ORANGE));
+      const uploaded = await photo(`size=L&accountname=${jane.upn}`, viewerToken);
+      expect(closeTo(await meanColour(uploaded.rawPayload), ORANGE)).toBe(true);
+
+      const headers: Record<string, string> = viaCache ? {} : { 'if-none-match': String(uploaded.headers.etag) };
+      const own = await photo(`size=L&accountname=${jane.upn}`, janeToken, headers);
+      expect(own.headers['x-photosync-sync'], `viaCache ${viaCache}`).toBe('removed');
+      expect(own.statusCode, `viaCache ${viaCache}`).toBe(200);
+      expect(own.headers.etag, `viaCache ${viaCache}`).not.toBe(uploaded.headers.etag);
+      expect(closeTo(await meanColour(own.rawPayload), ORANGE, 40), `viaCache ${viaCache}`).toBe(false);
+    }
+  });
+
+  it('gives the owner their L picture at the new size when their own request re-rendered it', async () => {
+    // New rendition sizes: the same mail photo is synced again, so the ETag synced is the one read
+    // with the subject; the picture the browser has is the old size all the same.
+    const { jane, janeToken } = await twoColleagues();
+    await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+    const first = await photo(`size=L&accountname=${jane.upn}`, janeToken);
+    expect((await sharp(first.rawPayload).metadata()).width).toBe(300);
+    const admin = await makeUser(services, { isAdmin: true });
+    const sizes = services.syncSettings().renditionSizes;
+    await services.settings.update({ renditionSizes: { ...sizes, L: 200 } }, admin);
+    try {
+      const own = await photo(`size=L&accountname=${jane.upn}`, janeToken, {
+        'if-none-match': String(first.headers.etag),
+      });
+      expect(own.headers['x-photosync-sync']).toBe('synced');
+      expect(own.statusCode).toBe(200);
+      expect((await sharp(own.rawPayload).metadata()).width).toBe(200);
+    } finally {
+      await services.settings.update({ renditionSizes: sizes }, admin);
     }
   });
 

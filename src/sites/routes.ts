@@ -182,8 +182,16 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
         const result = await syncOrKeepServing(subject, request);
         reply.header('x-photosync-sync', result.outcome);
         // The rendition read with the subject is still the sites' picture when no sync has switched
-        // it since: neither this one nor another that ran while this one waited for the user's lock.
-        const unswitched = 'etagAfter' in result && syncedEtag !== undefined && result.etagAfter === syncedEtag;
+        // it since: neither this one (it synced or removed nothing) nor another that ran while this
+        // one waited for the user's lock (the same mail photo is synced). A null ETag names no
+        // picture (an upload and the placeholder both have none), so it proves nothing.
+        const unswitched =
+          'etagAfter' in result &&
+          result.outcome !== 'synced' &&
+          result.outcome !== 'removed' &&
+          result.etagAfter !== null &&
+          syncedEtag !== undefined &&
+          result.etagAfter === syncedEtag;
         // Never immutable, even under its versioned URL: a browser must ask again at every view,
         // as each is the owner's action (a page built before the sync names the old version).
         return sendPicture(request, reply, subject, size, undefined, unswitched ? rendition : undefined, false);

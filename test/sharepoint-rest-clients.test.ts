@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { beforeAll, expect, it } from 'vitest';
+import { setUserEnabled } from '../src/directory/revocation.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
@@ -210,6 +211,29 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     // A name with characters no file may have is refused.
     const bad = `${folder}/Files/add(url=${quoted('a:b_LThumb.jpg')},overwrite=true)`;
     expect((await post(bad, writer, blue, 'image/jpeg')).statusCode).toBe(400);
+  });
+
+  it('a user’s file through GetFileByServerRelativeUrl is shown to whom the library address shows it', async () => {
+    // The same picture at the library's own address and through the REST API: a token that may
+    // see only its own user's picture, and anyone looking at a disabled account, get nothing here either.
+    const lee = await makeUser(services);
+    await giveMailPhoto(services, lee, await solidJpeg(BLUE));
+    await services.sync.sync(lee, 'admin');
+    const ownOnly = await userToken(services, jane, ['User.Read']);
+    const file = `${LIBRARY}/${stem(lee)}_MThumb.jpg`;
+    const rest = (tail: string) => `/_api/web/GetFileByServerRelativeUrl(${quoted(file)})${tail}`;
+    const direct = `${encodeURI(file)}`;
+
+    expect((await get(direct, ownOnly, {})).statusCode).toBe(403);
+    for (const tail of ['/$value', '']) expect((await get(rest(tail), ownOnly)).statusCode, tail).toBe(403);
+
+    await setUserEnabled(services.database.db, lee, false);
+    expect((await get(direct, janeToken, {})).statusCode).toBe(404);
+    for (const tail of ['/$value', '']) {
+      const response = await get(rest(tail), reader, tail === '' ? NOMETADATA : {});
+      expect(response.statusCode, tail).toBe(404);
+      expect(closeTo(await meanColour(response.rawPayload).catch(() => [0, 0, 0]), BLUE), tail).toBe(false);
+    }
   });
 
   it('SetSingleValueProfileProperty: administrators and apps with write permission, picture properties only', async () => {

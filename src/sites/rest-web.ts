@@ -2,10 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { claimForUpn, libraryFileStem, upnFromAccountName } from '../directory/upn.js';
-import { findUserById, findUserByUpn, listUsers, type DirectoryUser } from '../directory/users.js';
+import { findUserById, findUserByUpn, listUsers, picturesShown, type DirectoryUser } from '../directory/users.js';
 import { forbidden } from '../errors.js';
 import type { App } from '../http/types.js';
-import { mayUseSites, principalOf, type Principal } from '../http/auth.js';
+import { checkPictureAccess, mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, parseRenditionFileName, renditionFileName, type RenditionSize } from './library.js';
 import { getRendition, userIdForFileStem } from './profiles.js';
@@ -269,7 +269,10 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
             });
             return send(request, reply, 'Web/File', 'SP.File', { ...file, ServerRelativeUrl: path });
           }
-          const rendition = owner && (await getRendition(db, owner.user.id, owner.size));
+          // A user's picture is shown here to whom its library address shows it: a user's token
+          // that may see only its own picture sees no one else's, and a disabled account's none.
+          if (owner && principal.kind === 'user') checkPictureAccess(principal, owner.user);
+          const rendition = owner && picturesShown(owner.user) && (await getRendition(db, owner.user.id, owner.size));
           if (!name || !owner || !rendition) throw sharePointErrors.fileNotFound(path);
           if (tail === '$value') {
             // A sync may replace the picture between the row and its file (the old file goes right

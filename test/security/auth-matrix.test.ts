@@ -307,7 +307,8 @@ export const ROUTES: RouteCase[] = [
     route: 'GET /_api/web/{*}',
     url: (cast) =>
       `/_api/web/GetFileByServerRelativeUrl('${encodeURIComponent(`/User Photos/Profile Pictures/${cast.owner.upn.replace(/[@.]/g, '_')}_LThumb.jpg`)}')/$value`,
-    expect: statuses(401, { ...SP_USERS, ...APPS(200), appNoScope: 403 }),
+    // The owner's picture file, as at its library address: a User.Read token sees its own user's only.
+    expect: statuses(401, { ...SP_USERS, otherUserReadToken: 403, ...APPS(200), appNoScope: 403 }),
   },
   {
     route: 'POST /_api/web/{*}',

@@ -160,13 +160,6 @@ async function push(
   if (photo.kind === 'error') return failed(`The Exchange photo could not be read: ${photo.message}`, null);
   const profile = await readProfilePicture(http, settings, user.upn);
   if (profile.kind === 'error') return failed(profile.message, photoEtag(photo));
-  if (profile.kind === 'none') {
-    return failed(
-      `${user.upn} has no SharePoint user profile yet (SharePoint makes one when the user is licensed and synced from Entra ID); try again later.`,
-      photoEtag(photo),
-    );
-  }
-
   if (photo.kind === 'none') {
     if (!showsPicture(profile)) {
       return {
@@ -190,6 +183,14 @@ async function push(
         'The Exchange photo was removed; photosync set SharePoint back to the placeholder.',
       ),
     };
+  }
+
+  // Only a photo to push needs the profile: no photo and no profile is "no photo", as classify says.
+  if (profile.kind === 'none') {
+    return failed(
+      `${user.upn} has no SharePoint user profile yet (SharePoint makes one when the user is licensed and synced from Entra ID); try again later.`,
+      photoEtag(photo),
+    );
   }
 
   const baseline = user.baseline;

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import type { M365Connection } from '../src/m365/connection.js';
+import { decideTenantState } from '../src/m365/classify.js';
+import { pushTenantUser } from '../src/m365/push.js';
+import type { M365Settings } from '../src/m365/settings.js';
+import type { TenantHttp } from '../src/m365/tenant-http.js';
+import { ensureTenantUser, findTenantUser } from '../src/m365/users.js';
+import { useTestServices } from './support/services.js';
+
+// A push decides what to do from the same facts a scan classifies: where the scan finds nothing
+// out of step, a push finds nothing to do, and never leaves the user in a state the scan would not.
+
+const settings = {
+  mySiteUrl: 'https://contoso-my.sharepoint.com',
+  adminUrl: 'https://contoso-admin.sharepoint.com',
+  graphUrl: 'https://graph.microsoft.com',
+} as M365Settings;
+
+/** A tenant where the user has no Exchange photo and SharePoint has made no profile for them yet. */
+const noPhotoNoProfile: TenantHttp = {
+  async request(_resource, url) {
+    const json = (body: unknown, status = 200) =>
+      new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+    if (url.endsWith('/photo')) return json({ error: { code: 'ImageNotFound', message: 'No photo.' } }, 404);
+    // GetPropertiesFor of someone without a profile: an answer without UserProfileProperties.
+    if (url.includes('GetPropertiesFor')) return json({});
+    return json({ 'odata.error': { message: { value: `not here: ${url}` } } }, 400);
+  },
+};
+
+describe('a push and a scan agree', () => {
+  const context = useTestServices('sqlite');
+
+  it('no Exchange photo and no SharePoint profile: nothing to push (no photo), not a failure', async () => {
+    const scanned = decideTenantState({
+      hasMailbox: true,
+      photo: { kind: 'none' },
+      profile: { kind: 'none' },
+      baseline: undefined,
+      failing: undefined,
+    });
+    expect(scanned).toMatchObject({ kind: 'decided', state: 'no_photo' });
+
+    const { db } = context.services.database;
+    const upn = 'nestor@contoso.com';
+    await ensureTenantUser(db, { id: upn, upn, displayName: upn, accountEnabled: true, hasMailbox: true });
+    const connection = {
+      settings,
+      http: noPhotoNoProfile,
+      clock: { now: () => Date.now(), sleep: async () => {} },
+    } as unknown as M365Connection;
+    const report = await pushTenantUser(
+      connection,
+      { db, lock: context.services.lock },
+      (await findTenantUser(db, upn))!,
+      {
+        trigger: 'admin',
+        sizes: context.services.syncSettings().renditionSizes,
+      },
+    );
+    expect(report.outcome, report.error ?? '').toBe('no_photo');
+    expect((await findTenantUser(db, upn))?.state).toBe('no_photo');
+  });
+});

@@ -5,6 +5,7 @@ import { pushTenantUser } from '../src/m365/push.js';
 import type { M365Settings } from '../src/m365/settings.js';
 import type { TenantHttp } from '../src/m365/tenant-http.js';
 import { ensureTenantUser, findTenantUser } from '../src/m365/users.js';
+import { createLeaseLock } from '../src/storage/user-lock.js';
 import { useTestServices } from './support/services.js';
 
 // A push decides what to do from the same facts a scan classifies: where the scan finds nothing
@@ -60,5 +61,41 @@ describe('a push and a scan agree', () => {
     );
     expect(report.outcome, report.error ?? '').toBe('no_photo');
     expect((await findTenantUser(db, upn))?.state).toBe('no_photo');
+  });
+
+  it('a push that cannot have the user’s lock in time answers busy, and the others in the run go on', async () => {
+    // Another process pushes the same user (waiting on a Retry-After, say): this one gives up
+    // waiting. The console and `m365 sync --all-out-of-step` push many users with mapLimit, so a
+    // push that throws would end the whole run unreported (and the console's audit entry unwritten).
+    const { db } = context.services.database;
+    const upn = 'busy@contoso.com';
+    await ensureTenantUser(db, { id: upn, upn, displayName: upn, accountEnabled: true, hasMailbox: true });
+    const connection = {
+      settings,
+      http: noPhotoNoProfile,
+      clock: { now: () => Date.now(), sleep: async () => {} },
+    } as unknown as M365Connection;
+    const elsewhere = createLeaseLock(db);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = () => {};
+    const taken = new Promise<void>((resolve) => (holding = resolve));
+    const other = elsewhere.run(`m365:${upn}`, async () => {
+      holding();
+      await held;
+    });
+    await taken;
+    try {
+      const report = await pushTenantUser(
+        connection,
+        { db, lock: createLeaseLock(db, { waitMs: 100 }) },
+        (await findTenantUser(db, upn))!,
+        { trigger: 'admin', sizes: context.services.syncSettings().renditionSizes },
+      );
+      expect(report).toMatchObject({ upn, outcome: 'busy', error: expect.stringMatching(/still running/) });
+    } finally {
+      release();
+      await other;
+    }
   });
 });

@@ -4,7 +4,7 @@ import type { RenditionSizes } from '../config.js';
 import { squareJpegsFromUpload } from '../media/media.js';
 import { RENDITION_SIZES } from '../sites/library.js';
 import type { Database } from '../storage/database.js';
-import type { UserLock } from '../storage/user-lock.js';
+import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import type { SyncOutcome, SyncTrigger } from '../sync/history.js';
 import type { M365Connection } from './connection.js';
 import { describeError, isTenantError, type TenantProblem } from './errors.js';
@@ -81,6 +81,31 @@ interface Step {
 }
 
 export async function pushTenantUser(
+  connection: M365Connection,
+  deps: PushDeps,
+  user: TenantUserRecord,
+  options: PushOptions,
+): Promise<PushReport> {
+  const waitStarted = performance.now();
+  try {
+    return await pushUnderLock(connection, deps, user, options);
+  } catch (error) {
+    if (!(error instanceof LockTimeoutError)) throw error;
+    // Another push of this user (another process) held it too long: this one is "busy", as a sync
+    // is, and the caller's other pushes go on. Not recorded: the push that holds it records its own.
+    return {
+      upn: user.upn,
+      outcome: 'busy',
+      etagBefore: user.baseline?.source === 'push' ? user.baseline.etag : null,
+      etagAfter: null,
+      durationMs: performance.now() - waitStarted,
+      imageBytes: 0,
+      error: error.message,
+    };
+  }
+}
+
+function pushUnderLock(
   connection: M365Connection,
   deps: PushDeps,
   user: TenantUserRecord,

@@ -4,7 +4,7 @@ import { decideTenantState } from '../src/m365/classify.js';
 import { pushTenantUser } from '../src/m365/push.js';
 import type { M365Settings } from '../src/m365/settings.js';
 import type { TenantHttp } from '../src/m365/tenant-http.js';
-import { ensureTenantUser, findTenantUser } from '../src/m365/users.js';
+import { ensureTenantUser, findTenantUser, rememberSignedInUser } from '../src/m365/users.js';
 import { createLeaseLock } from '../src/storage/user-lock.js';
 import { useTestServices } from './support/services.js';
 
@@ -97,5 +97,66 @@ describe('a push and a scan agree', () => {
       release();
       await other;
     }
+  });
+
+  describe('a user known only from their sign-in (no scan has said whether they have a mailbox)', () => {
+    /** A tenant whose Graph answers the user's photo with their Entra ID photo, as it does without a mailbox. */
+    const tenant = (user: Record<string, unknown>) => {
+      const asked: string[] = [];
+      const http: TenantHttp = {
+        async request(_resource, url, init) {
+          asked.push(`${init?.method ?? 'GET'} ${url}`);
+          const json = (body: unknown, status = 200) =>
+            new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+          if (/\/v1\.0\/users\/[^/]+\?\$select=/.test(url)) return json(user);
+          if (url.endsWith('/photo')) return json({ '@odata.mediaEtag': '"ENTRA"', width: 96, height: 96 });
+          return json({ 'odata.error': { message: { value: `not expected: ${url}` } } }, 400);
+        },
+      };
+      return { asked, http };
+    };
+    const pushOf = async (upn: string, http: TenantHttp) => {
+      const { db } = context.services.database;
+      const connection = {
+        settings,
+        http,
+        clock: { now: () => Date.now(), sleep: async () => {} },
+      } as unknown as M365Connection;
+      const user = await rememberSignedInUser(db, { id: `id-${upn}`, upn, displayName: upn });
+      expect(user.hasMailbox).toBeNull();
+      return pushTenantUser(connection, { db, lock: context.services.lock }, user, {
+        trigger: 'sharepoint_tile',
+        sizes: context.services.syncSettings().renditionSizes,
+      });
+    };
+
+    it('asks Graph for their plans first, and without an Exchange plan pushes nothing (the photo would be the Entra ID one)', async () => {
+      const upn = 'entra-only@contoso.com';
+      const { asked, http } = tenant({
+        id: `id-${upn}`,
+        userPrincipalName: upn,
+        displayName: 'Entra Only',
+        accountEnabled: true,
+        provisionedPlans: [{ service: 'SharePoint', capabilityStatus: 'Enabled' }],
+      });
+      const report = await pushOf(upn, http);
+      expect(report.outcome, report.error ?? '').toBe('no_mailbox');
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toMatch(/\/users\/[^/]+\?\$select=.*provisionedPlans/);
+    });
+
+    it('where Graph does not say, reads no photo and says why', async () => {
+      const upn = 'unsaid@contoso.com';
+      const { asked, http } = tenant({
+        id: `id-${upn}`,
+        userPrincipalName: upn,
+        displayName: 'Unsaid',
+        accountEnabled: true,
+      });
+      const report = await pushOf(upn, http);
+      expect(report.outcome).toBe('failed');
+      expect(report.error).toMatch(/did not say whether this user has an Exchange Online mailbox/);
+      expect(asked.filter((request) => request.endsWith('/photo'))).toEqual([]);
+    });
   });
 });

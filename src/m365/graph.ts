@@ -178,6 +178,19 @@ export function hasExchangeMailbox(plans: unknown): boolean | null {
   });
 }
 
+/** A user for whom Graph did not say whether they have a mailbox (no `provisionedPlans` in its answer). */
+export const MAILBOX_NOT_SAID = 'not said';
+
+/**
+ * Such a user's photo is not asked for: for a user without a mailbox Graph answers with the Entra
+ * ID photo, which the sites must never take. They stay unknown until Graph says.
+ */
+export const mailboxNotSaid: ExchangePhoto = {
+  kind: 'error',
+  message:
+    'Graph did not say whether this user has an Exchange Online mailbox (no provisionedPlans in its answer), so their photo was not read: for a user without one it would be the Entra ID photo.',
+};
+
 /** The batch sub-request for a user's photo metadata. */
 export function photoMetadataRequest(userId: string): BatchRequest {
   return { id: userId, method: 'GET', url: `/users/${encodeURIComponent(userId)}/photo` };

@@ -8,7 +8,14 @@ import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import type { SyncOutcome, SyncTrigger } from '../sync/history.js';
 import type { M365Connection } from './connection.js';
 import { describeError, isTenantError, type TenantProblem } from './errors.js';
-import { downloadPhoto, MAX_PHOTO_BYTES, readPhotoMetadata } from './graph.js';
+import {
+  downloadPhoto,
+  lookupUser,
+  MAILBOX_NOT_SAID,
+  mailboxNotSaid,
+  MAX_PHOTO_BYTES,
+  readPhotoMetadata,
+} from './graph.js';
 import { recordPushAttempt, type PushResult } from './history.js';
 import {
   profileFingerprint,
@@ -168,8 +175,16 @@ async function push(
 ): Promise<Step> {
   const { http, settings } = connection;
   // Fresh readings: a scan's may be hours old.
+  // A user known from their sign-in alone has no mailbox fact yet: ask Graph first, since for a
+  // user without one its photo answer is the Entra ID photo, which the sites must never take.
+  const hasMailbox =
+    user.hasMailbox ?? (await lookupUser(http, settings.graphUrl, user.id))?.hasMailbox ?? MAILBOX_NOT_SAID;
   const photo: ExchangePhoto =
-    user.hasMailbox === false ? { kind: 'no_mailbox' } : await readPhotoMetadata(http, settings.graphUrl, user.id);
+    hasMailbox === false
+      ? { kind: 'no_mailbox' }
+      : hasMailbox === MAILBOX_NOT_SAID
+        ? mailboxNotSaid
+        : await readPhotoMetadata(http, settings.graphUrl, user.id);
   if (photo.kind === 'no_mailbox') {
     return {
       outcome: 'no_mailbox',

@@ -14,6 +14,7 @@ import {
   firstUsersPage,
   graphBatchSender,
   listUsersPage,
+  mailboxNotSaid,
   photoMetadataRequest,
   USERS_PAGE_REQUEST_ID,
   usersPageFrom,
@@ -211,7 +212,8 @@ async function readExchangePhotos(
   const { clock, http, settings } = connection;
   // Users the listing says have no Exchange mailbox are never asked for a photo: Graph would
   // answer with their Entra ID photo, which the sites must never take.
-  const asked = users.filter((u) => u.hasMailbox !== false);
+  // Nor are those it did not say about (mailboxNotSaid).
+  const asked = users.filter((u) => u.hasMailbox === true);
   const pageRequest = nextLink === null ? undefined : usersPageRequest(settings.graphUrl, nextLink);
   const batch = await runBatched(
     [...(pageRequest ? [pageRequest] : []), ...asked.map((u) => photoMetadataRequest(u.id))],
@@ -238,7 +240,11 @@ async function readExchangePhotos(
   const photos = new Map<string, ExchangePhoto>(
     users.map((u) => [
       u.id,
-      u.hasMailbox === false ? { kind: 'no_mailbox' } : exchangePhotoFrom(batch.results.get(u.id)),
+      u.hasMailbox === false
+        ? { kind: 'no_mailbox' }
+        : u.hasMailbox === null
+          ? mailboxNotSaid
+          : exchangePhotoFrom(batch.results.get(u.id)),
     ]),
   );
   return { photos, nextPage };

@@ -175,7 +175,7 @@ export const API_SCHEMAS = {
     summary: 'Admin actions, newest first',
     tags,
     querystring: Type.Object({
-      before: Type.Optional(Type.Integer({ minimum: 1 })),
+      before: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
     }),
     response: {

@@ -303,7 +303,9 @@ async function adminPages(app: App, services: Services): Promise<void> {
       schema: {
         summary: 'Admin audit log',
         tags,
-        querystring: Type.Object({ before: Type.Optional(Type.Integer({ minimum: 1 })) }),
+        querystring: Type.Object({
+          before: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+        }),
         response: html,
       },
     },

@@ -198,8 +198,13 @@ function decodeCursor(cursor: string, sort: UserSort): CursorValue[] {
     if (
       Array.isArray(value) &&
       value.length === columns.length + 1 &&
-      typeof value[columns.length] === 'string' &&
-      columns.every((c, i) => (NUMERIC.has(c) ? Number.isInteger(value[i]) : typeof value[i] === 'string'))
+      // Only values a page could have ended on: integers both databases hold exactly, text without
+      // control characters (PostgreSQL refuses a NUL in text; no name or UPN holds one).
+      // The last value is the user id, text as well.
+      value.every((v, i) => {
+        const column = columns[i];
+        return column && NUMERIC.has(column) ? Number.isSafeInteger(v) : typeof v === 'string' && !/\p{Cc}/u.test(v);
+      })
     ) {
       return value as CursorValue[];
     }

@@ -143,6 +143,8 @@ function parseClause(clause: string): Where {
   }
   const name = match[1]!;
   const value = match[2]!.replace(/''/g, "'").toLowerCase();
+  // No name or UPN holds a control character, and PostgreSQL refuses a NUL in text.
+  if (/\p{Cc}/u.test(value)) throw unsupported(`The $filter value of ${name} cannot hold control characters.`);
   if (!(name.toLowerCase() in FILTERABLE)) {
     throw unsupported(
       `Unsupported filter property '${name}'. Filter by userPrincipalName, mail, displayName, givenName or surname.`,

@@ -15,7 +15,8 @@ export function renditionFileName(stem: string, size: RenditionSize): string {
 
 /** Splits `jane_contoso_com_MThumb.jpg` into its stem and size; undefined when it is no such name. */
 export function parseRenditionFileName(name: string): { stem: string; size: RenditionSize } | undefined {
-  const match = /^(.+)_([SML])Thumb\.jpg$/i.exec(name);
+  // A stem is never made with a control character (and PostgreSQL refuses a NUL in text).
+  const match = /^([^\p{Cc}]+)_([SML])Thumb\.jpg$/iu.exec(name);
   if (!match?.[1] || !match[2]) return undefined;
   return { stem: match[1].toLowerCase(), size: match[2].toUpperCase() as RenditionSize };
 }

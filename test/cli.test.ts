@@ -229,6 +229,30 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(await findUserByUpn(db, 'existing@import.test')).toMatchObject({ isAdmin: false, hasMailbox: true });
     });
 
+    it('names the line a row starts on, in a file with Windows line breaks and a quoted line break', async () => {
+      await fs.writeFile(
+        file('windows.csv'),
+        [
+          'upn,displayName,password,mailbox,admin', // 1
+          'hanna@lines.test,"Hanna\r\nHansson",,,', // 2-3: a line break in a quoted name
+          'ivo@lines.test,Ivo I,,maybe,', // 4
+          '', // 5
+          'juta@lines.test,Juta J,,,sometimes', // 6
+          'kai at lines.test,Kai K,,,', // 7
+          '',
+        ].join('\r\n'),
+      );
+      const result = await cli('users', 'import', file('windows.csv'));
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('Imported 0 users; skipped 4.');
+      const skipped = skippedLines(result.stderr);
+      expect([...skipped.keys()]).toEqual([2, 4, 6, 7]);
+      expect(skipped.get(2)).toContain('The display name cannot contain line breaks');
+      expect(skipped.get(4)).toContain('got "maybe"');
+      expect(skipped.get(6)).toContain('got "sometimes"');
+      expect(skipped.get(7)).toContain('"kai at lines.test" is not a valid user principal name');
+    });
+
     it('counts its progress in exact percentages and says which mailbox and admin values it accepts', async () => {
       await fs.writeFile(
         file('four.csv'),

@@ -98,10 +98,13 @@ async function importUsers(services: Services, file: string | undefined, progres
   } catch {
     throw new CliError(`${file} is not UTF-8 text. Save it as "CSV UTF-8" and import it again; nothing was imported.`);
   }
-  let records: Array<{ record: string[]; info: { lines: number } }>;
+  let records: Array<{ record: string[]; info: { lines: number }; raw: string }>;
   try {
-    records = parse(text, {
+    // One kind of line break, so lines are counted alike in a file saved on Windows (csv-parse
+    // counts a CRLF inside a quoted field as two lines).
+    records = parse(text.replace(/\r\n?/g, '\n'), {
       info: true,
+      raw: true,
       skip_empty_lines: true,
       trim: true,
       relax_column_count: true,
@@ -117,8 +120,10 @@ async function importUsers(services: Services, file: string | undefined, progres
   const progress = createProgress(records.length, 'Importing users', progressTo);
   let done = 0;
   let next = 0;
-  const importOne = async ({ record, info }: (typeof records)[number]) => {
-    const line = info.lines;
+  const importOne = async ({ record, info, raw }: (typeof records)[number]) => {
+    // The line the row starts on: csv-parse counts up to its end, which a quoted line break moves.
+    const content = raw.replace(/^\s*\n/, '').replace(/\n$/, '');
+    const line = info.lines - (content.match(/\n/g)?.length ?? 0);
     const [upn = '', displayName = '', password = '', mailbox, admin] = record;
     const skip = (reason: string) => report.skipped.push({ line, reason });
     if (record.length > 5)

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
+import { withUnicodeLower } from './sqlite-functions.js';
 import * as tar from 'tar';
 import { BackupError, type RestoreOptions } from './backup-error.js';
 import { sqliteFileOf } from './database.js';
@@ -67,7 +68,7 @@ export async function createBackup(target: BackupTarget, file: string): Promise<
 async function stageSqlite(dataDir: string, staging: string): Promise<BackupSummary> {
   const sourceFile = sqliteFileOf(dataDir);
   if (!(await exists(sourceFile))) throw new BackupError(`There is no photosync database at ${sourceFile}.`);
-  const source = new SQLite(sourceFile, { readonly: true, fileMustExist: true });
+  const source = withUnicodeLower(new SQLite(sourceFile, { readonly: true, fileMustExist: true }));
   const snapshotFile = path.join(staging, SQLITE_ENTRY);
   const copied = new Set<string>();
   try {
@@ -101,7 +102,7 @@ async function stageSqlite(dataDir: string, staging: string): Promise<BackupSumm
 
 /** The blob keys a snapshot refers to and its number of users; refuses a damaged one. */
 function readSnapshot(file: string): { keys: string[]; users: number } {
-  const snapshot = new SQLite(file);
+  const snapshot = withUnicodeLower(new SQLite(file));
   try {
     const check = snapshot.pragma('quick_check(1)', { simple: true });
     if (check !== 'ok') throw new BackupError(`The database is damaged (SQLite's quick_check: ${String(check)}).`);
@@ -265,7 +266,7 @@ async function placeSqlite(dataDir: string, staging: string, faultPoint?: (name:
 function foldWriteAheadLog(file: string): void {
   let database: SQLite.Database;
   try {
-    database = new SQLite(file, { fileMustExist: true });
+    database = withUnicodeLower(new SQLite(file, { fileMustExist: true }));
   } catch {
     return;
   }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
+import { withUnicodeLower } from './sqlite-functions.js';
 import type { SqliteDriver } from 'kysely';
 import {
   Kysely,
@@ -50,6 +51,7 @@ import * as m365ReasonCode from './migrations/2026-12-12-01-m365-reason-code.js'
 import * as m365Search from './migrations/2026-12-12-02-m365-search.js';
 import * as m365FileStems from './migrations/2026-12-15-01-m365-file-stems.js';
 import * as searchPendingList from './migrations/2026-12-16-01-search-pending-list.js';
+import * as unicodeLower from './migrations/2026-12-16-02-unicode-lower.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 import { walIndexChanges } from './wal-index.js';
@@ -115,6 +117,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-12-02-m365-search': m365Search,
   '2026-12-15-01-m365-file-stems': m365FileStems,
   '2026-12-16-01-search-pending-list': searchPendingList,
+  '2026-12-16-02-unicode-lower': unicodeLower,
 };
 
 export interface OpenDatabaseOptions {
@@ -145,7 +148,7 @@ function openSqlite(dataDir: string): DatabaseHandle {
   const file = sqliteFileOf(dataDir);
   let database: SQLite.Database | undefined;
   try {
-    database = new SQLite(file);
+    database = withUnicodeLower(new SQLite(file));
     // WAL lets readers in other processes (the CLI) work while the server writes; busy_timeout makes
     // a second process wait for the write lock instead of failing at once.
     database.pragma('journal_mode = WAL');
@@ -236,7 +239,7 @@ function damagedFile(file: string, why: string, cause?: unknown): DatabaseFileEr
 
 /** Reads the first row of every table through a fresh read-only connection: what is on disk now. */
 function probeSqliteFile(file: string): void {
-  const probe = new SQLite(file, { readonly: true, fileMustExist: true });
+  const probe = withUnicodeLower(new SQLite(file, { readonly: true, fileMustExist: true }));
   try {
     for (const name of tableNames(probe)) probe.prepare(`select * from "${name}" limit 1`).get();
   } finally {

@@ -126,8 +126,27 @@ async function ensureProfile(db: Kysely<Database>, user: DirectoryUser): Promise
 }
 
 async function updateProfile(db: Db, user: DirectoryUser, change: ProfileChange): Promise<boolean> {
-  const updated = await db.updateTable('site_profiles').set(change).where('user_id', '=', user.id).executeTakeFirst();
+  const updated = await db
+    .updateTable('site_profiles')
+    .set(versioned(change))
+    .where('user_id', '=', user.id)
+    .executeTakeFirst();
   return updated.numUpdatedRows > 0n;
+}
+
+/**
+ * A new picture (or the placeholder) gets a version (`picture_timestamp`, the `?t=` of its URL,
+ * under which it is served as immutable) later than every earlier one: its time, or one
+ * millisecond past the version before when that is as late (a clock set back, a time a script
+ * wrote ahead). So one URL never stands for two pictures.
+ */
+function versioned(change: ProfileChange) {
+  const at = change.picture_timestamp;
+  if (at === undefined || at === null) return change;
+  return {
+    ...change,
+    picture_timestamp: sql<number>`CASE WHEN picture_timestamp >= ${at} THEN picture_timestamp + 1 ELSE ${at} END`,
+  };
 }
 
 /**
@@ -294,7 +313,7 @@ async function switchInOneStatement(
         ),
     )
     .with('profile', (q) =>
-      plain(q).updateTable('site_profiles').set(change).where('user_id', '=', user.id).returning('user_id'),
+      plain(q).updateTable('site_profiles').set(versioned(change)).where('user_id', '=', user.id).returning('user_id'),
     )
     .with('retired', (q) =>
       q.deleteFrom('storage_blobs').where('key', 'in', (eb) => eb.selectFrom('old').select('old.blob_key')),
@@ -328,10 +347,18 @@ export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: 
 
 /**
  * SPS-PictureTimestamp as a script sets it after uploading the files: the picture's time, which
- * also versions its URL (`?t=`), so a new time is a new address.
+ * also versions its URL (`?t=`), so a new time is a new address. A time no later than the
+ * picture's own is not taken: the same value written after every upload, or one copied from an
+ * older profile, would give a new picture the address of an old one, which browsers keep as
+ * immutable. The picture keeps its later time.
  */
 export async function setPictureTimestamp(db: Kysely<Database>, user: DirectoryUser, at: number): Promise<void> {
-  await upsertProfile(db, user, { picture_timestamp: at });
+  await ensureProfile(db, user);
+  await db
+    .updateTable('site_profiles')
+    .set({ picture_timestamp: sql<number>`CASE WHEN picture_timestamp >= ${at} THEN picture_timestamp ELSE ${at} END` })
+    .where('user_id', '=', user.id)
+    .execute();
 }
 
 /** SPS-PictureExchangeSyncState as an administrator sets it (SetSingleValueProfileProperty). */

@@ -299,7 +299,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           'Body: {"accountName":"i:0#.f|membership|jane@contoso.com","propertyName":"…","propertyValue":"…"}. ' +
           'photosync keeps the picture properties only: PictureURL ("" or SPS-PicturePlaceholderState "1" shows the placeholder; ' +
           "the user's own file in User Photos keeps the picture), SPS-PictureExchangeSyncState (0 or 1) and " +
-          'SPS-PictureTimestamp (accepted; the time of the last upload is kept).',
+          "SPS-PictureTimestamp (taken when later than the picture's own time, which also versions PictureURL; an earlier or equal one is accepted and the later time kept).",
         tags: ['sharepoint'],
         body: { description: 'JSON: accountName, propertyName, propertyValue' },
         response: json,

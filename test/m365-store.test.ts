@@ -210,6 +210,11 @@ describeEachDialect('connect-mode storage', (dialect) => {
     expect(await names(`k.run${run}@tartu`)).toEqual(['Kalle Kask']);
     expect(await names(`run${run}@tartu.example`)).toEqual(['Kalle Kask', 'Mari Maasikas']);
     expect(await names('ka%k')).toEqual([]);
+    // A cursor holding a control character names no UPN: refused, not sent to the database.
+    await expect(listTenantUsersPage(db(), { after: 'a\u0000b', limit: 50 })).rejects.toMatchObject({
+      status: 400,
+      id: 'invalid_cursor',
+    });
     expect(await names('"kask')).toEqual([]);
     // Under three characters: the start of a name or UPN.
     expect(await names('ka')).toEqual(['Kalle Kask']);

@@ -1,4 +1,5 @@
 import { PostgresAdapter, sql } from 'kysely';
+import { invalidInput } from '../errors.js';
 import type { Db } from '../storage/database.js';
 import { ftsPhrase, likeAnywhere, MIN_SUBSTRING, searchText } from '../storage/search-text.js';
 import { TENANT_STATES, type TenantState } from './model.js';
@@ -44,6 +45,11 @@ export function tenantPageKeysQuery(db: Db, query: TenantUsersQuery) {
   const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
   const search = searchText(query.search);
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  // The cursor is the last UPN of the page before: no UPN holds a control character, and
+  // PostgreSQL refuses a NUL in text.
+  if (query.after !== undefined && /\p{Cc}/u.test(query.after)) {
+    throw invalidInput('The page cursor is not valid; start again from the first page.', 'invalid_cursor');
+  }
   return db
     .selectFrom('m365_users')
     .select(['id', 'upn'])

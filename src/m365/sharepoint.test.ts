@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { M365Settings } from './settings.js';
+import type { TenantHttp } from './tenant-http.js';
 import {
   accountFileStem,
   odataString,
   pictureFileStem,
   pictureTimestamp,
   profilePictureFrom,
+  readProfilePicture,
   renditionUrl,
   smallThumbnailPath,
 } from './sharepoint.js';
@@ -55,6 +57,20 @@ describe('profilePictureFrom', () => {
     expect(profilePictureFrom({ AccountName: null, UserProfileProperties: [] })).toEqual({ kind: 'none' });
     expect(profilePictureFrom({})).toEqual({ kind: 'none' });
     expect(profilePictureFrom(null)).toEqual({ kind: 'none' });
+  });
+
+  it('takes a 200 that is no JSON object (a proxy’s page) as an unreadable profile, not as none', async () => {
+    const answering = (body: string, type: string): TenantHttp => ({
+      request: async () => new Response(body, { status: 200, headers: { 'content-type': type } }),
+    });
+    const page = await readProfilePicture(answering('<html>Sign in</html>', 'text/html'), settings, 'jane@contoso.com');
+    expect(page).toMatchObject({ kind: 'error', message: expect.stringContaining('text/html') });
+    expect(await readProfilePicture(answering('[]', 'application/json'), settings, 'jane@contoso.com')).toMatchObject({
+      kind: 'error',
+    });
+    expect(await readProfilePicture(answering('{}', 'application/json'), settings, 'jane@contoso.com')).toEqual({
+      kind: 'none',
+    });
   });
 });
 

@@ -94,7 +94,17 @@ export async function readProfilePicture(
     const failure = await sharePointFailure(`Reading the profile of ${upn} failed`, response);
     return { kind: 'error', message: failure.message };
   }
-  return profilePictureFrom(await response.json().catch(() => null));
+  const body: unknown = await response.json().catch(() => undefined);
+  // No profile is a JSON object without the properties; anything else (a proxy's or a sign-in
+  // page in the way) says nothing about the profile.
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    const type = response.headers.get('content-type') ?? 'no content type';
+    return {
+      kind: 'error',
+      message: `Reading the profile of ${upn} failed: SharePoint answered 200 with something other than a JSON object (${type}); is a proxy or a sign-in page in the way?`,
+    };
+  }
+  return profilePictureFrom(body);
 }
 
 /**

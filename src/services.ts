@@ -19,6 +19,7 @@ import {
 } from './storage/blob-store.js';
 import { crashAt } from './fault-point.js';
 import { describeStorageFault, storageFaultCode } from './storage/faults.js';
+import { caseFoldingProblem } from './storage/case-folding.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
 import { createLeaseLock, createUserLock, type UserLock } from './storage/user-lock.js';
 import { createSyncEngine, type SyncEngine, type SyncSettings } from './sync/engine.js';
@@ -71,6 +72,10 @@ export async function createServices(config: Config, options: ServiceOptions = {
     dataDir: config.dataDir,
     ...(options.schema ? { schema: options.schema } : {}),
   });
+  if (database.dialect === 'postgres') {
+    const problem = await caseFoldingProblem(database.db).catch(() => undefined);
+    if (problem) log.warn(problem);
+  }
   const metrics = createMetrics();
   const counter = { inc: (bytes: number) => metrics.photoBytesRead.inc(bytes) };
   const photosDir = photoDirectory(config);

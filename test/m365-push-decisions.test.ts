@@ -145,6 +145,24 @@ describe('a push and a scan agree', () => {
       expect(asked[0]).toMatch(/\/users\/[^/]+\?\$select=.*provisionedPlans/);
     });
 
+    it('one Graph no longer has is said to be gone from the tenant', async () => {
+      const upn = 'gone@contoso.com';
+      const asked: string[] = [];
+      const http: TenantHttp = {
+        async request(_resource, url) {
+          asked.push(url);
+          return new Response(JSON.stringify({ error: { code: 'Request_ResourceNotFound', message: 'Not found.' } }), {
+            status: 404,
+            headers: { 'content-type': 'application/json' },
+          });
+        },
+      };
+      const report = await pushOf(upn, http);
+      expect(report.outcome).toBe('failed');
+      expect(report.error).toContain(`Microsoft Graph has no user ${upn}`);
+      expect(asked).toHaveLength(1);
+    });
+
     it('where Graph does not say, reads no photo and says why', async () => {
       const upn = 'unsaid@contoso.com';
       const { asked, http } = tenant({

@@ -177,8 +177,12 @@ async function push(
   // Fresh readings: a scan's may be hours old.
   // A user known from their sign-in alone has no mailbox fact yet: ask Graph first, since for a
   // user without one its photo answer is the Entra ID photo, which the sites must never take.
-  const hasMailbox =
-    user.hasMailbox ?? (await lookupUser(http, settings.graphUrl, user.id))?.hasMailbox ?? MAILBOX_NOT_SAID;
+  let hasMailbox: boolean | null | typeof MAILBOX_NOT_SAID = user.hasMailbox;
+  if (hasMailbox === null) {
+    const listed = await lookupUser(http, settings.graphUrl, user.id);
+    if (!listed) return failed(`Microsoft Graph has no user ${user.upn} (removed from the tenant?).`, null);
+    hasMailbox = listed.hasMailbox ?? MAILBOX_NOT_SAID;
+  }
   const photo: ExchangePhoto =
     hasMailbox === false
       ? { kind: 'no_mailbox' }

@@ -59,15 +59,14 @@ export function tenantPageKeysQuery(db: Db, query: TenantUsersQuery) {
     )
     .$if(query.state !== undefined && query.state !== 'unknown', (q) => q.where('state', '=', query.state!))
     .$if(Boolean(search) && search!.length < MIN_SUBSTRING, (q) =>
-      // The start of a name or UPN, on the indexes of lower(display_name) and lower(upn).
+      // The start of a name or UPN, on the indexes of lower(display_name) and lower(upn)
+      // (on SQLite, of the columns that hold them: see the 2026-12-16-02 migration).
       q.where((eb) =>
         eb.or(
-          (['display_name', 'upn'] as const).map((column) =>
-            eb.and([
-              eb(eb.fn('lower', [column]), '>=', search!),
-              eb(eb.fn('lower', [column]), '<', `${search!}\u{10FFFF}`),
-            ]),
-          ),
+          (['display_name', 'upn'] as const).map((column) => {
+            const lowered = postgres ? eb.fn<string>('lower', [column]) : sql.ref<string>(`${column}_lower`);
+            return eb.and([eb(lowered, '>=', search!), eb(lowered, '<', `${search!}\u{10FFFF}`)]);
+          }),
         ),
       ),
     )

@@ -5,8 +5,14 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
 // SQLite only (PostgreSQL's lower() and its indexes already fold every letter):
 // 1. From now on every SQLite connection photosync opens answers lower() with JavaScript's
 //    toLowerCase (src/storage/sqlite-functions.ts) instead of SQLite's, which folds A–Z only. What
-//    the old one stored or indexed is made again here: the users' lower-case names (their search
-//    text follows by trigger) and the indexes on lower(display_name) and lower(upn).
+//    the old one stored is made again here: the users' lower-case names (their search text follows
+//    by trigger). No index may be built on lower() itself, since another program's connection (the
+//    sqlite3 shell) has SQLite's own: its integrity_check would call a sound index damaged, and its
+//    writes would file rows where photosync never looks. So the tenant users' indexes on
+//    lower(display_name) and lower(upn) become plain indexes on columns that hold those values,
+//    kept by triggers calling photosync_lower(), the same function under photosync's own name: a
+//    program without it is refused such a write ("no such function") instead of filing the row
+//    under SQLite's ASCII-only folding.
 // 2. The search texts (name and UPN, one text for the trigram index) were joined with a space, so a
 //    search could match across the two ("doe jane" in "jane doe jane@…"). They are joined with a
 //    line break now, which a search cannot hold (src/storage/search-text.ts refuses it).
@@ -43,8 +49,19 @@ export async function up(db: Kysely<any>): Promise<void> {
     `UPDATE m365_user_search_text SET text = (
       SELECT m.display_name || ${SEPARATOR} || m.upn FROM m365_users m WHERE m.id = m365_user_search_text.user_id)
       WHERE user_id IN (SELECT id FROM m365_users)`,
-    `REINDEX m365_users_lower_display_name`,
-    `REINDEX m365_users_lower_upn`,
+    `DROP INDEX IF EXISTS m365_users_lower_display_name`,
+    `DROP INDEX IF EXISTS m365_users_lower_upn`,
+    `ALTER TABLE m365_users ADD COLUMN display_name_lower TEXT`,
+    `ALTER TABLE m365_users ADD COLUMN upn_lower TEXT`,
+    `UPDATE m365_users SET display_name_lower = photosync_lower(display_name), upn_lower = photosync_lower(upn)`,
+    `CREATE TRIGGER m365_users_lower_ai AFTER INSERT ON m365_users BEGIN
+      UPDATE m365_users SET display_name_lower = photosync_lower(new.display_name), upn_lower = photosync_lower(new.upn) WHERE id = new.id;
+    END`,
+    `CREATE TRIGGER m365_users_lower_au AFTER UPDATE OF display_name, upn ON m365_users BEGIN
+      UPDATE m365_users SET display_name_lower = photosync_lower(new.display_name), upn_lower = photosync_lower(new.upn) WHERE id = new.id;
+    END`,
+    `CREATE INDEX m365_users_display_name_lower ON m365_users (display_name_lower)`,
+    `CREATE INDEX m365_users_upn_lower ON m365_users (upn_lower)`,
   ];
   for (const statement of statements) await sql.raw(statement).execute(db);
 }

@@ -68,9 +68,16 @@ export interface AppOptions {
 }
 
 export async function buildApp(services: Services, options: AppOptions = {}): Promise<App> {
+  const securityHeaders = documentSecurityHeaders(services.config.publicUrl.startsWith('https:'));
+  const renderPageError = createPageErrorRenderer(services.database.db);
   const errors: ErrorHandling = {
     renderers: {
-      page: createPageErrorRenderer(services.database.db),
+      // A page answered at a picture's address (a bad size, an unknown file) is a document: it
+      // takes the pages' headers, or the picture's policy would block its stylesheets and script.
+      page: (request, reply, error) => {
+        if (request.routeOptions.config.picture) reply.headers(securityHeaders);
+        return renderPageError(request, reply, error);
+      },
       graph: renderGraphError,
       sharepoint: renderSharePointError,
       entra: renderEntraError,
@@ -81,7 +88,6 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   };
   const respond = errorResponder(errors);
   const { tls, deadlines } = services.config;
-  const securityHeaders = documentSecurityHeaders(services.config.publicUrl.startsWith('https:'));
   // A client gets this long for the request line and headers, and for the whole request with its
   // body; Node checks every second (its default, 30 s, would let a deadline run that much over).
   const timeouts = {

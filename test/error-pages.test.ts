@@ -72,6 +72,32 @@ describeEachDialect('error pages for browsers', (dialect) => {
     expect((await context.app.inject('/healthz')).statusCode).toBe(200);
   });
 
+  it('lets a page answered at a picture’s address load its stylesheets, script and suite-bar photo', async () => {
+    // A picture's own answer forbids everything (default-src 'none', sandbox); a page in its place
+    // kept that policy, so a browser showed it unstyled, with the menus dead and no avatar.
+    const headers = await signedInAs('et');
+    for (const url of [
+      '/_layouts/15/userphoto.aspx?size=Q&accountname=jane@contoso.com',
+      '/_layouts/15/userphoto.aspx?size=L',
+      '/User%20Photos/Profile%20Pictures/nobody_contoso_com_MThumb.jpg',
+    ]) {
+      const response = await context.app.inject({ url, headers });
+      expect(response.headers['content-type'], url).toBe('text/html; charset=utf-8');
+      expect(response.body, url).toContain('href="/assets/portal.css"');
+      const policy = String(response.headers['content-security-policy']);
+      expect(policy, url).not.toMatch(/\bsandbox\b/);
+      expect(policy, url).toMatch(/style-src 'self'/);
+      expect(policy, url).toMatch(/script-src 'self'/);
+    }
+    // The pictures themselves keep the strict policy.
+    const picture = await context.app.inject({
+      url: '/_layouts/15/userphoto.aspx?size=M&accountname=nobody@contoso.com',
+      headers,
+    });
+    expect(picture.headers['content-type']).toMatch(/^image\//);
+    expect(picture.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'; sandbox");
+  });
+
   it('says 405 with Allow for an address that takes other methods', async () => {
     const headers = await signedInAs('et');
     const response = await context.app.inject({ url: '/signout', headers });

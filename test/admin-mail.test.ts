@@ -11,7 +11,15 @@ import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { FormClient } from './support/form-client.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from './support/factories.js';
-import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+import { en } from '../src/web/messages/en.js';
+import { et } from '../src/web/messages/et.js';
+import {
+  createTestStore,
+  describeEachDialect,
+  openTestServices,
+  useTestApp,
+  type TestStore,
+} from './support/services.js';
 
 interface Received {
   from: string;
@@ -150,6 +158,38 @@ describeEachDialect('admin prompt e-mail', (dialect) => {
         { timeout: 10_000 },
       )
       .toBe(2);
+  });
+});
+
+describeEachDialect('admin prompts without a mail server', (dialect) => {
+  const context = useTestApp(dialect);
+
+  it('warns before asking again without promising an e-mail that is never sent', async () => {
+    // SMTP_URL is unset: a prompt is the portal's banner only, and the settings page says so.
+    expect(context.services.mailer).toBeUndefined();
+    const admin = await makeUser(context.services, { isAdmin: true });
+    for (const [language, t] of [
+      ['en', en],
+      ['et', et],
+    ] as const) {
+      const jane = await makeUser(context.services, { displayName: `Jane Doe ${language}` });
+      await giveMailPhoto(context.services, jane, await solidJpeg([200, 30, 30], 64));
+      const browser = new FormClient(context.app, language);
+      await browser.signIn(admin.upn, 'correct horse battery');
+      const detail = `/admin/users/${encodeURIComponent(jane.upn)}`;
+      const asked = await browser.request('POST', '/admin/prompts', {
+        _csrf: await browser.csrfToken(detail),
+        upn: jane.upn,
+        back: 'detail',
+      });
+      expect(asked.statusCode).toBe(303);
+      const page = await browser.request('GET', detail);
+      const warning = /<p class="warning" id="asked-before">([^<]*)<\/p>/.exec(page.body)?.[1] ?? '';
+      expect(warning, language).toContain(admin.upn);
+      // "Asking again sends another e-mail." / "… saadab veel ühe e-kirja.": no e-mail is ever sent.
+      expect(warning, language).not.toMatch(/another e-mail|veel ühe e-kirja/);
+      expect(page.body, language).toContain(t['admin.detail.prompt']);
+    }
   });
 });
 

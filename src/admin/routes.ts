@@ -171,7 +171,14 @@ async function adminPages(app: App, services: Services): Promise<void> {
       const { page } = await admin(request, reply);
       const detail = await userDetail(services, request.params.upn);
       const operatorSync = (await services.settings.refresh()).operatorSync;
-      return sendPage(reply, userDetailPage(page, detail, { operatorSync, notice: await notice(page) }));
+      return sendPage(
+        reply,
+        userDetailPage(page, detail, {
+          operatorSync,
+          emailOn: services.mailer !== undefined,
+          notice: await notice(page),
+        }),
+      );
     },
   );
 

@@ -10,7 +10,7 @@ import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, type Notice } f
 export function userDetailPage(
   context: PageContext,
   detail: UserDetail,
-  options: { operatorSync: boolean; notice?: Notice | undefined },
+  options: { operatorSync: boolean; emailOn?: boolean; notice?: Notice | undefined },
 ): string {
   const { t } = context;
   const upn = encodeURIComponent(detail.upn);
@@ -91,7 +91,12 @@ export function userDetailPage(
           ))}
         </tbody>
       </table>
-      <DetailActions context={context} detail={detail} operatorSync={options.operatorSync} />
+      <DetailActions
+        context={context}
+        detail={detail}
+        operatorSync={options.operatorSync}
+        emailOn={options.emailOn ?? false}
+      />
       <h2>{t('admin.detail.prompts')}</h2>
       {detail.prompts.length === 0 ? (
         <p>{t('admin.detail.noPrompts')}</p>
@@ -175,7 +180,7 @@ function Placeholder(props: { alt: string; side?: number }) {
 }
 
 /** "Ask to sync" only where it can help, with a warning when a request is already open. */
-function DetailActions(props: { context: PageContext; detail: UserDetail; operatorSync: boolean }) {
+function DetailActions(props: { context: PageContext; detail: UserDetail; operatorSync: boolean; emailOn: boolean }) {
   const { context, detail } = props;
   const { t } = context;
   const canAsk = isOutOfStep(detail.state);
@@ -196,7 +201,10 @@ function DetailActions(props: { context: PageContext; detail: UserDetail; operat
         <>
           {open && (
             <p class="warning" id="asked-before">
-              {t('admin.detail.askedBefore', { date: formatTime(context, open.promptedAt), upn: open.promptedBy })}
+              {t(props.emailOn ? 'admin.detail.askedBefore' : 'admin.detail.askedBeforeNoMail', {
+                date: formatTime(context, open.promptedAt),
+                upn: open.promptedBy,
+              })}
             </p>
           )}
           <button type="submit" aria-describedby={open ? 'asked-before' : undefined}>

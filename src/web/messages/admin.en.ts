@@ -131,6 +131,8 @@ export const adminEn = {
   'admin.notice.nothingToAsk': 'Nobody was asked to sync.',
   'admin.detail.cannotPrompt': 'Asking to sync would not help: {reason}',
   'admin.detail.askedBefore': 'Already asked on {date} by {upn}. Asking again sends another e-mail.',
+  'admin.detail.askedBeforeNoMail':
+    'Already asked on {date} by {upn}. They see the request in the portal until they sync; e-mail is off.',
   'admin.outcome.synced': 'Synced',
   'admin.outcome.removed': 'Picture removed',
   'admin.outcome.unchanged': 'Already up to date',

@@ -139,6 +139,8 @@ export const adminEt: AdminMessages = {
   'admin.detail.cannotPrompt': 'Meeldetuletusest poleks kasu. {reason}',
   'admin.detail.askedBefore':
     'Meeldetuletus on juba saadetud {date} (saatis {upn}). Uus meeldetuletus saadab veel ühe e-kirja.',
+  'admin.detail.askedBeforeNoMail':
+    'Meeldetuletus on juba saadetud {date} (saatis {upn}). Kasutaja näeb seda portaalis, kuni pilt on uuendatud. E-posti saatmine on välja lülitatud.',
   'admin.outcome.synced': 'Sünkroonitud',
   'admin.outcome.removed': 'Pilt eemaldatud',
   'admin.outcome.unchanged': 'Juba ajakohane',

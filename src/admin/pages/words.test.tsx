@@ -11,6 +11,7 @@ import { overviewPage } from './overview.js';
 import { userDetailPage } from './user-detail.js';
 import { usersPage } from './users.js';
 import type { UserDetail } from '../actions.js';
+import type { AuditEntry } from '../audit.js';
 import { pictureProperties, pictureTimestampValue } from '../../sites/library.js';
 import { Etag, OutcomeBadge, StateBadge, syncErrorKind, triggerText } from './words.js';
 
@@ -66,6 +67,22 @@ describe.each(LOCALES)('the console in words [%s]', (locale) => {
     expect(sentences).toHaveLength(1);
     expect(sentences[0]).toContain('48/72/300');
     expect(sentences[0]).not.toMatch(/[{}"]/);
+  });
+});
+
+describe('audit entries in English', () => {
+  const context = contextIn('en');
+  const entry = (action: AuditEntry['action'], detail: Record<string, unknown>) =>
+    auditSentences(context, { id: 1, at: 0, actorUpn: 'ada@contoso.com', action, detail }).join(' ');
+
+  it('never says "1 users" or "0 users to sync: nobody" for the usual request about one person', () => {
+    const one = entry('prompt', { users: ['jane@contoso.com'] });
+    const none = entry('prompt', { users: [], skipped: [{ upn: 'megan@contoso.com', state: 'no_photo' }] });
+    const all = entry('prompt', { allOutOfStep: true, users: 1 });
+    const synced = entry('operator_sync', { results: [{ upn: 'jane@contoso.com', outcome: 'synced' }] });
+    for (const sentence of [one, none, all, synced]) expect(sentence).not.toMatch(/\b[01] users\b/);
+    expect(one).toContain('jane@contoso.com');
+    expect(none).toContain('megan@contoso.com');
   });
 });
 

@@ -156,6 +156,30 @@ describeEachDialect('admin console', (dialect) => {
     expect(both.statusCode).toBe(400);
   });
 
+  it('closes a request to sync once the user syncs, even when they do not come back to the portal’s home', async () => {
+    const user = await changedUser();
+    await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn] });
+    const browser = new FormClient(app);
+    await browser.signIn(user.upn, PASSWORD);
+    // The banner's own button: the sync runs and the browser lands in SharePoint, not on the home.
+    const token = await browser.csrfToken('/');
+    const launched = await browser.request('POST', '/launch/sharepoint', { _csrf: token, from: 'prompt' });
+    expect(launched.statusCode).toBe(303);
+    expect(launched.headers.location).toBe('/_layouts/15/sharepoint.aspx');
+    const detail = (await api('GET', `/admin/api/users/${user.upn}`, adminToken)).json();
+    expect(detail.state).toBe('in_step');
+    expect(detail.attempts[0]).toMatchObject({ trigger: 'prompt', outcome: 'synced' });
+    // The request was answered: the console must not show it as still open.
+    expect(detail.prompts[0]).toMatchObject({ resolvedAt: expect.any(Number) });
+
+    // A week later the user changes their photo: the admin's old request is not brought back as
+    // the banner, and asking now is a new request, not "asked again".
+    await giveMailPhoto(services, user, await solidJpeg([20, 200, 20], 64));
+    expect((await browser.request('GET', '/')).body).not.toContain('name="from" value="prompt"');
+    const asked = await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn] });
+    expect(asked.json()).toMatchObject({ prompted: 1, askedAgain: [] });
+  });
+
   it('runs an operator sync only when the setting allows it, as trigger "admin"', async () => {
     const user = await changedUser();
     const off = await api('POST', '/admin/api/sync', adminToken, { upns: [user.upn] });

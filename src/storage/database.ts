@@ -52,6 +52,7 @@ import * as m365Search from './migrations/2026-12-12-02-m365-search.js';
 import * as m365FileStems from './migrations/2026-12-15-01-m365-file-stems.js';
 import * as searchPendingList from './migrations/2026-12-16-01-search-pending-list.js';
 import * as unicodeLower from './migrations/2026-12-16-02-unicode-lower.js';
+import * as promptsAnswered from './migrations/2026-12-16-03-prompts-answered.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 import { walIndexChanges } from './wal-index.js';
@@ -118,6 +119,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-15-01-m365-file-stems': m365FileStems,
   '2026-12-16-01-search-pending-list': searchPendingList,
   '2026-12-16-02-unicode-lower': unicodeLower,
+  '2026-12-16-03-prompts-answered': promptsAnswered,
 };
 
 export interface OpenDatabaseOptions {

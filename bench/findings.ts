@@ -100,6 +100,16 @@ const FINDINGS: Finding[] = [
       'pending since the 2026-12-16-01 migration; a miss after that has no profile yet.',
     ],
   },
+  {
+    section: '4.',
+    missed: /server RSS[^\n]*\*\*missed\*\*/,
+    text: [
+      '**Server memory under load (≤ 300 MB).** No profile was taken for this miss. What the server keeps is',
+      'bounded: the read cache holds at most 10,000 entries (a kept picture answer with its headers, a token’s',
+      'or a picture’s row) and the byte cache 32 MB of pictures. What the rest of the peak is was not measured;',
+      'the row gives the request rate it was reached at.',
+    ],
+  },
 ];
 
 /** The findings for the misses in `sections`, and one for the run time when it went over ten minutes. */

@@ -136,7 +136,8 @@ export function homePage(context: PageContext & { user: SuiteUser }, props: Home
             csrfToken={context.csrfToken}
           />
         </ul>
-        <p class="hint">{t('apps.syncNote')}</p>
+        {/* Without a mailbox there is no mail photo for the sites to take: the picture is uploaded there. */}
+        {hasMailbox && <p class="hint">{t('apps.syncNote')}</p>}
       </section>
       <section class="card" aria-labelledby="photo-title">
         <h2 id="photo-title">{t('home.photoTitle')}</h2>

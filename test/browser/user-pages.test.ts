@@ -122,6 +122,8 @@ describe.skipIf(chromiumMissing())('the user pages in Chromium', { timeout: 120_
       // His SharePoint picture on Home, not initials; Outlook's tile says there is no mailbox.
       expect(closeTo(await shownColour(leePage.locator('.profile img.avatar')), GREEN, 12)).toBe(true);
       expect(await leePage.locator('.tile-outlook .tile-hint').textContent()).toBe(t['apps.outlook.noMailbox']);
+      // No mail photo for the sites to take: the tiles do not promise to bring one across.
+      expect(await leePage.locator('main').textContent()).not.toContain(t['apps.syncNote']);
       if (lang === 'et') expect(await englishOn(leePage)).toEqual([]);
     });
 

@@ -116,7 +116,7 @@ export const adminEn = {
   'prompt.mailStep4': 'Click “Sync it now” in the banner, or open the OneDrive or SharePoint tile.',
   'admin.stateText.in_step': 'The sites show the current mail photo.',
   'admin.stateText.changed':
-    'The mail photo changed after the last sync; the sites show the previous picture until the user acts.',
+    'The mail photo (or the rendition sizes in the settings) changed after the last sync; the sites show the previous picture until the user acts.',
   'admin.stateText.never_synced': 'There is a mail photo, but the sites have never taken it.',
   'admin.stateText.no_photo': 'There is no mail photo, so the sites have nothing to take.',
   'admin.stateText.no_mailbox': 'There is no mailbox; the picture is the one uploaded in SharePoint.',

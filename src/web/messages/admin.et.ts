@@ -121,7 +121,7 @@ export const adminEt: AdminMessages = {
   'prompt.mailStep4': 'Klõpsa teateribal nuppu „Uuenda kohe” või ava OneDrive’i või SharePointi paan.',
   'admin.stateText.in_step': 'Saitidel on praegune postkasti foto.',
   'admin.stateText.changed':
-    'Postkasti foto on pärast viimast sünkroonimist muutunud. Saitidel on eelmine pilt, kuni kasutaja ise midagi teeb.',
+    'Postkasti foto (või sätetes saitide piltide suurused) on pärast viimast sünkroonimist muutunud. Saitidel on eelmine pilt, kuni kasutaja ise midagi teeb.',
   'admin.stateText.never_synced': 'Postkasti foto on olemas, kuid saidid pole seda kunagi üle võtnud.',
   'admin.stateText.no_photo': 'Postkastis pole fotot, nii et saitidel pole midagi üle võtta.',
   'admin.stateText.no_mailbox': 'Postkasti pole. Pilt on see, mis on SharePointi üles laaditud.',

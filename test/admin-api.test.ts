@@ -235,6 +235,10 @@ describeEachDialect('admin console', (dialect) => {
     const after = await browser.request('GET', sent.headers.location as string);
     expect(after.body).toContain('Meeldetuletus saadeti 1 kasutajale.');
 
+    const nobody = await browser.request('GET', '/admin/users/nobody%40contoso.com');
+    expect(nobody.statusCode).toBe(404);
+    expect(nobody.body).toContain('<h1>Kasutajat ei leitud</h1>');
+    expect(nobody.body).toContain('Sellist kasutajat pole.');
     const detail = await browser.request('GET', `/admin/users/${user.upn}`);
     expect(detail.body).toContain('Saidid seda ei kasuta');
     // Triggers and outcomes in words, not codes.

@@ -197,6 +197,7 @@ for (const dialect of testDialects()) {
       const unknown = await browser.request('POST', '/admin/tenant/sync', { _csrf: token, upn: 'nobody@contoso.com' });
       expect(unknown.statusCode).toBe(404);
       expect(unknown.body).toContain('There is no such user.');
+      expect(unknown.body).toContain('<h1>User not found</h1>');
       const noToken = await browser.request('POST', '/admin/tenant/sync', { upn: 'nestor@contoso.com' });
       expect(noToken.statusCode).toBe(403);
       await page('/admin/tenant/sync', 400);

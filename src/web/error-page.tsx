@@ -68,6 +68,7 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
 const PAGE_TITLES: Partial<Record<ErrorId, MessageKey>> = {
   forbidden: 'admin.forbidden.title',
   not_found: 'error.notFound.title',
+  user_not_found: 'admin.error.unknownUser.title',
   method_not_allowed: 'error.methodNotAllowed.title',
   too_large: 'error.tooLarge.title',
   upload_too_many_parts: 'error.tooLarge.title',

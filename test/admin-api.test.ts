@@ -230,6 +230,19 @@ describeEachDialect('admin console', (dialect) => {
     expect(forged.body).toContain('<title>Midagi läks valesti – Haldus – photosync</title>');
     expect(forged.body).toContain('<h1>Midagi läks valesti</h1>');
 
+    // The answer keeps the view the form was sent from: its filter, search and sort.
+    const view = { state: 'changed', search: user.displayName, sort: 'name' };
+    const noneInView = await browser.request('POST', '/admin/prompts', { _csrf: token, ...view });
+    expect(noneInView.statusCode).toBe(400);
+    expect(noneInView.body).toMatch(/<option value="changed" selected/);
+    expect(noneInView.body).toContain(`value="${user.displayName}"`);
+    expect(noneInView.body).toContain(`data-upn="${user.upn}"`);
+    const sentInView = await browser.request('POST', '/admin/prompts', { _csrf: token, upn: [user.upn], ...view });
+    expect(sentInView.statusCode).toBe(303);
+    expect(sentInView.headers.location).toBe(
+      `/admin/users?${new URLSearchParams({ state: 'changed', search: user.displayName, sort: 'name' }).toString()}`,
+    );
+
     const sent = await browser.request('POST', '/admin/prompts', { _csrf: token, upn: [user.upn] });
     expect(sent.statusCode).toBe(303);
     const after = await browser.request('GET', sent.headers.location as string);

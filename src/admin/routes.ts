@@ -1,5 +1,5 @@
 import csrf from '@fastify/csrf-protection';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getDirectoryPhoto } from '../directory/photo.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
@@ -27,10 +27,10 @@ import { overviewPage } from './pages/overview.js';
 import { settingsForm, settingsPage, wholeNumber } from './pages/settings.js';
 import { invalidSettings } from './settings.js';
 import { userDetailPage } from './pages/user-detail.js';
-import { usersPage } from './pages/users.js';
+import { usersLink, usersPage } from './pages/users.js';
 import { tenantSyncNotice } from './pages/tenant-sync.js';
 import { tenantPages } from './tenant-routes.js';
-import { countByState, firstOutOfStep, listUsersPage, USER_SORTS } from './users-query.js';
+import { countByState, firstOutOfStep, listUsersPage, USER_SORTS, type UsersPageQuery } from './users-query.js';
 
 // The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.
 
@@ -41,6 +41,13 @@ const tags = ['admin'];
 const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
 
 const UpnList = Type.Optional(Type.Array(Type.String({ maxLength: 300 }), { maxItems: 500 }));
+/** The users page's view: its filter, search, sort and where the page starts. */
+const UsersView = Type.Object({
+  state: Type.Optional(Type.Union([literals(SYNC_STATES), Type.Literal('')])),
+  search: Type.Optional(Type.String({ maxLength: 200 })),
+  sort: Type.Optional(literals(USER_SORTS)),
+  after: Type.Optional(Type.String({ maxLength: 600 })),
+});
 
 export async function adminRoutes(app: App, services: Services): Promise<void> {
   await app.register((api) => {
@@ -133,24 +140,13 @@ async function adminPages(app: App, services: Services): Promise<void> {
       schema: {
         summary: 'Admin users table',
         tags,
-        querystring: Type.Object({
-          state: Type.Optional(Type.Union([literals(SYNC_STATES), Type.Literal('')])),
-          search: Type.Optional(Type.String({ maxLength: 200 })),
-          sort: Type.Optional(literals(USER_SORTS)),
-          after: Type.Optional(Type.String({ maxLength: 600 })),
-        }),
+        querystring: UsersView,
         response: html,
       },
     },
     async (request, reply) => {
       const { page } = await admin(request, reply);
-      const { state, search, sort, after } = request.query;
-      const query = {
-        state: state === '' ? undefined : state,
-        search: search?.trim() || undefined,
-        sort,
-        after,
-      };
+      const query = viewOf(request.query);
       const users = await listUsersPage(db, { ...query, limit: 50 });
       const operatorSync = (await services.settings.refresh()).operatorSync;
       return sendPage(reply, usersPage(page, query, users, { operatorSync, notice: await notice(page) }));
@@ -187,9 +183,22 @@ async function adminPages(app: App, services: Services): Promise<void> {
     upn: UpnList,
     all: Type.Optional(Type.Literal('1')),
     back: Type.Optional(Type.Literal('detail')),
+    // The users page's view the form was sent from.
+    ...UsersView.properties,
   });
-  const backTo = (body: { back?: string; upn?: string[] }) =>
-    body.back === 'detail' && body.upn?.[0] ? `/admin/users/${encodeURIComponent(body.upn[0])}` : '/admin/users';
+  // The schema has let through only a state and a sort there are.
+  const viewOf = (body: Static<typeof UsersView>): UsersPageQuery => ({
+    state: body.state === '' ? undefined : (body.state as UsersPageQuery['state']),
+    search: body.search?.trim() || undefined,
+    sort: body.sort as UsersPageQuery['sort'],
+    after: body.after,
+  });
+  const backTo = (body: Static<typeof SelectionBody>) =>
+    body.back === 'detail' && body.upn?.[0]
+      ? `/admin/users/${encodeURIComponent(body.upn[0])}`
+      : body.state || body.search || body.sort || body.after
+        ? usersLink(viewOf(body), body.after)
+        : '/admin/users';
 
   app.post(
     '/admin/prompts',
@@ -202,10 +211,11 @@ async function adminPages(app: App, services: Services): Promise<void> {
       const body = request.body;
       if (body.all !== '1' && (body.upn ?? []).length === 0) {
         // Answered on the users page itself, not on an error page.
-        const users = await listUsersPage(db, { limit: 50 });
+        const view = viewOf(body);
+        const users = await listUsersPage(db, { ...view, limit: 50 });
         const operatorSync = (await services.settings.refresh()).operatorSync;
         const nothing = { kind: 'error' as const, text: page.t('admin.error.nothingSelected') };
-        return sendPage(reply, usersPage(page, {}, users, { operatorSync, notice: nothing }), 400);
+        return sendPage(reply, usersPage(page, view, users, { operatorSync, notice: nothing }), 400);
       }
       const result = await askToSync(
         services,

@@ -8,7 +8,7 @@ import { FilterForm } from './filters.js';
 import { Etag, LastAttempt, StateBadge } from './words.js';
 
 /** The users page with the same filter, search and sort: from its start, or after a given row. */
-function usersLink(query: UsersPageQuery, after?: string): string {
+export function usersLink(query: UsersPageQuery, after?: string): string {
   const params = new URLSearchParams({
     ...(query.state ? { state: query.state } : {}),
     ...(query.search ? { search: query.search } : {}),
@@ -47,6 +47,11 @@ export function usersPage(
       />
       <form method="post" action="/admin/prompts">
         <input type="hidden" name="_csrf" value={context.csrfToken} />
+        {/* The view the form was sent from, which its answer comes back to. */}
+        {query.state && <input type="hidden" name="state" value={query.state} />}
+        {query.search && <input type="hidden" name="search" value={query.search} />}
+        {query.sort && <input type="hidden" name="sort" value={query.sort} />}
+        {query.after && <input type="hidden" name="after" value={query.after} />}
         {page.users.length === 0 ? (
           <p>{t('admin.users.empty')}</p>
         ) : (

@@ -279,6 +279,30 @@ describeEachDialect('prompt e-mail outbox', (dialect) => {
     }
   }, 60_000);
 
+  it('does not send a prompt e-mail still waiting when the user has synced meanwhile', async () => {
+    const probe = await startSmtp();
+    const port = probe.port;
+    await probe.close();
+    const { services, app } = await appSendingTo(port, 10);
+    try {
+      const { user, mailOf, page } = await promptOne(services, app);
+      await expect.poll(async () => (await mailOf())?.status, { timeout: 10_000 }).toBe('retrying');
+      // The user opens SharePoint from the portal before the mail server is back.
+      expect((await services.sync.sync(user, 'sharepoint_tile')).outcome).toBe('synced');
+      const smtp = await startSmtp(port);
+      try {
+        await expect.poll(async () => (await mailOf())?.status, { timeout: 10_000 }).toBe('not_needed');
+        expect(smtp.received).toHaveLength(0);
+        expect(await page()).toContain('e-mail not sent: the picture was updated first');
+      } finally {
+        await smtp.close();
+      }
+    } finally {
+      await app.close();
+      await services.close();
+    }
+  }, 60_000);
+
   it('gives up after the last try and shows the e-mail as failed', async () => {
     const smtp = await startSmtp(0, { refuseRecipients: true });
     const { services, app } = await appSendingTo(smtp.port, 3);

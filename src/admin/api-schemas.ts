@@ -82,7 +82,7 @@ const Detail = Type.Object({
       /** The e-mail in the outbox: sending, retrying (tries so far, last error, next try), sent, failed. */
       mail: Nullable(
         Type.Object({
-          status: literals(['sending', 'retrying', 'sent', 'failed'] as const),
+          status: literals(['sending', 'retrying', 'sent', 'failed', 'not_needed'] as const),
           tries: Type.Integer(),
           lastError: Nullable(Type.String()),
           nextTryAt: Nullable(Type.Number()),

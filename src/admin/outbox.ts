@@ -12,7 +12,8 @@ import { markEmailed, promptsToEmail } from './prompts.js';
 // ones before it were sent is another instance's to send. A failed try waits twice as long as the
 // one before; after the last it is failed.
 
-export type PromptMailStatus = 'sending' | 'retrying' | 'sent' | 'failed';
+/** not_needed: the user was in step before the mail went (their sync answered the request). */
+export type PromptMailStatus = 'sending' | 'retrying' | 'sent' | 'failed' | 'not_needed';
 
 export interface OutboxSettings {
   /** Tries in all before a mail is given up as failed. */
@@ -97,6 +98,16 @@ export async function sendDuePromptMails(deps: OutboxDeps, now = Date.now()): Pr
   for (const prompt of prompts) {
     const held = await renewLease(deps.db, prompt.id, lease);
     if (held === undefined) continue;
+    if (prompt.answered) {
+      // The user synced before the mail went (a try failed, or it waited its turn): nothing to ask.
+      await deps.db
+        .updateTable('admin_prompt_mails')
+        .set({ status: 'not_needed', lease_until: null })
+        .where('prompt_id', '=', prompt.id)
+        .where('lease_until', '=', held)
+        .execute();
+      continue;
+    }
     const mail = promptMail(prompt, prompt.locale, deps.publicUrl());
     let error: string | null = null;
     try {
@@ -228,7 +239,7 @@ export function promptMailState(row: {
   next_try_at: number;
 }): PromptMailState {
   const waiting: PromptMailStatus = row.tries > 0 ? 'retrying' : 'sending';
-  const status = row.status === 'sent' || row.status === 'failed' ? row.status : waiting;
+  const status = row.status === 'sent' || row.status === 'failed' || row.status === 'not_needed' ? row.status : waiting;
   return {
     status,
     tries: row.tries,

@@ -207,6 +207,8 @@ export interface PromptToEmail {
   upn: string;
   displayName: string;
   locale: Locale;
+  /** The request was answered (the user is in step) before its mail went. */
+  answered: boolean;
 }
 
 export async function promptsToEmail(db: Db, ids: number[]): Promise<PromptToEmail[]> {
@@ -215,7 +217,7 @@ export async function promptsToEmail(db: Db, ids: number[]): Promise<PromptToEma
     .selectFrom('admin_prompts as pr')
     .innerJoin('directory_users as u', 'u.id', 'pr.user_id')
     .leftJoin('user_locales as l', 'l.user_id', 'pr.user_id')
-    .select(['pr.id', 'u.upn', 'u.display_name', 'l.locale'])
+    .select(['pr.id', 'u.upn', 'u.display_name', 'l.locale', 'pr.resolved_at'])
     .where('pr.id', 'in', ids)
     .where('pr.emailed_at', 'is', null)
     .orderBy('pr.id')
@@ -225,6 +227,7 @@ export async function promptsToEmail(db: Db, ids: number[]): Promise<PromptToEma
     upn: r.upn,
     displayName: r.display_name,
     locale: (LOCALES as readonly string[]).includes(r.locale ?? '') ? (r.locale as Locale) : 'en',
+    answered: r.resolved_at !== null,
   }));
 }
 

@@ -82,7 +82,7 @@ export const adminEt: AdminMessages = {
   'admin.detail.mail.retrying': 'e-kiri pole veel välja läinud, proovitakse uuesti ({tries} katset, järgmine {next})',
   'admin.detail.mail.sent': 'e-kiri saadetud {at}',
   'admin.detail.mail.failed': 'e-kirja saatmine ebaõnnestus pärast {tries} katset',
-  'admin.detail.mail.not_needed': 'e-kirja ei saadetud: pilt uuendati enne',
+  'admin.detail.mail.not_needed': 'e-kirja ei saadetud, sest pilt oli juba uuendatud',
   'admin.detail.noAttempts': 'Sünkroonimiskatseid pole veel olnud.',
   'admin.detail.prompts': 'Saadetud meeldetuletused',
   'admin.detail.promptedBy': 'Saatis {upn}',

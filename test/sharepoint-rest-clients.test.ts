@@ -236,6 +236,38 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     }
   });
 
+  it('the folder’s Files list what GetFileByServerRelativeUrl serves: files added under any name, no hidden picture', async () => {
+    // A client that lists the library and then reads each file (or looks for a name before adding
+    // it) must see the same library through both addresses.
+    const folder = `/_api/web/GetFolderByServerRelativeUrl(${quoted(LIBRARY)})`;
+    const listed = async () =>
+      ((await get(`${folder}/Files`, reader)).json().value as Array<{ Name: string }>).map((f) => f.Name);
+    const fileUrl = (name: string) => `/_api/web/GetFileByServerRelativeUrl(${quoted(`${LIBRARY}/${name}`)})`;
+
+    const added = await post(
+      `${folder}/Files/add(url='listed-notes.txt',overwrite=true)`,
+      writer,
+      'hello',
+      'text/plain',
+    );
+    expect(added.statusCode, added.body).toBe(200);
+    expect((await get(fileUrl('listed-notes.txt'), reader)).statusCode).toBe(200);
+    expect(await listed()).toContain('listed-notes.txt');
+    const recycled = await post(`${fileUrl('listed-notes.txt')}/recycle()`, writer, '');
+    expect(recycled.statusCode, recycled.body).toBe(200);
+    expect(await listed()).not.toContain('listed-notes.txt');
+
+    // A disabled account's pictures are not served at their addresses, so they are not listed either.
+    const hidden = await makeUser(services);
+    await giveMailPhoto(services, hidden, await solidJpeg(BLUE));
+    await services.sync.sync(hidden, 'admin');
+    const hiddenFile = `${stem(hidden)}_MThumb.jpg`;
+    expect(await listed()).toContain(hiddenFile);
+    await setUserEnabled(services.database.db, hidden, false);
+    expect((await get(fileUrl(hiddenFile), reader)).statusCode).toBe(404);
+    expect(await listed()).not.toContain(hiddenFile);
+  });
+
   it('SetSingleValueProfileProperty: administrators and apps with write permission, picture properties only', async () => {
     const url = '/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty';
     const body = (propertyName: string, propertyValue: string, user = jane) =>

@@ -26,6 +26,25 @@ export async function findLibraryFile(db: Db, name: string): Promise<LibraryFile
   return row && { name: row.name, bytes: row.bytes, etag: row.etag, modifiedAt: Number(row.modified_at) };
 }
 
+/** The files by name (without their bytes), at most `limit`. */
+export async function listLibraryFiles(
+  db: Db,
+  limit: number,
+): Promise<Array<Omit<LibraryFile, 'bytes'> & { byteSize: number }>> {
+  const rows = await db
+    .selectFrom('site_library_files')
+    .select(['name', 'etag', 'modified_at', (eb) => eb.fn<number>('length', ['bytes']).as('byte_size')])
+    .orderBy('key')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({
+    name: row.name,
+    etag: row.etag,
+    modifiedAt: Number(row.modified_at),
+    byteSize: Number(row.byte_size),
+  }));
+}
+
 /** Adds the file; with `overwrite` false an existing one is kept and `undefined` returned. */
 export async function addLibraryFile(
   db: Db,

@@ -9,7 +9,7 @@ import { checkPictureAccess, mayUseSites, principalOf, type Principal } from '..
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, parseRenditionFileName, renditionFileName, type RenditionSize } from './library.js';
 import { getRendition, userIdForFileStem } from './profiles.js';
-import { addLibraryFile, findLibraryFile, recycleLibraryFile } from './library-files.js';
+import { addLibraryFile, findLibraryFile, listLibraryFiles, recycleLibraryFile } from './library-files.js';
 import { argumentValue, bindArguments, booleanArgument, parseCall, splitPath, type Call } from './rest-call.js';
 import { sharePointErrors } from './rest-errors.js';
 import { formatOData, formatODataCollection, odataFormatOf } from './rest-odata.js';
@@ -134,17 +134,31 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     },
   );
 
-  /** The library's files: name, size and time of each rendition, as SP.File. */
+  /**
+   * The library's files as SP.File, as GetFileByServerRelativeUrl serves them: each shown user's
+   * renditions (a disabled account's are not served, so not listed) and every other file added
+   * to it, by name.
+   */
   async function libraryFiles(): Promise<Array<Record<string, unknown>>> {
     const rows = await db
       .selectFrom('site_renditions as r')
       .innerJoin('site_profiles as p', 'p.user_id', 'r.user_id')
+      .innerJoin('directory_users as u', 'u.id', 'r.user_id')
+      .where('u.enabled', '=', 1)
       .select(['p.file_stem', 'r.size', 'r.etag', 'r.byte_size', 'p.picture_timestamp'])
       .orderBy('p.file_stem')
       .orderBy('r.size')
       .limit(MAX_LISTED_FILES)
       .execute();
-    return rows.map((row) => spFile(renditionFileName(row.file_stem, row.size), row));
+    const others = await listLibraryFiles(db, MAX_LISTED_FILES);
+    const files = [
+      ...rows.map((row) => spFile(renditionFileName(row.file_stem, row.size), row)),
+      ...others.map((file) =>
+        spFile(file.name, { etag: file.etag, byte_size: file.byteSize, picture_timestamp: file.modifiedAt }),
+      ),
+    ];
+    const key = (file: Record<string, unknown>) => String(file.Name).toLowerCase();
+    return files.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)).slice(0, MAX_LISTED_FILES);
   }
 
   function spFile(name: string, row: { etag: string; byte_size: number; picture_timestamp: number | null }) {

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
 import { getSiteProfile } from '../src/sites/profiles.js';
+import { createApp } from '../src/directory/apps.js';
+import { issueAccessToken } from '../src/directory/tokens.js';
 import { userToken } from './support/apps.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import { createTestStore, openTestServices, testDialects, type TestStore } from './support/services.js';
@@ -54,6 +56,39 @@ for (const dialect of testDialects()) {
         /New picture: https:\/\/localhost:\d+\/User%20Photos\/Profile%20Pictures\/\S+_MThumb\.jpg\?t=\d+/,
       );
       expect(await getSiteProfile(services.database.db, lee.id)).toMatchObject({
+        placeholderState: 0,
+        pictureSource: 'upload',
+      });
+    }, 60_000);
+
+    it('example: @pnp/sp library files by path (addUsingPath, getFileByServerRelativePath) and profile properties', async () => {
+      const picture = path.join(store.dataDir, 'kai.jpg');
+      fs.writeFileSync(picture, await solidJpeg([40, 90, 200], 400));
+      const kai = await makeUser(services, { hasMailbox: false, displayName: "Kai O'Neil" });
+      const result = await run([path.join(EXAMPLES, 'pnp-sp-library/index.mjs')], {
+        ...server.env,
+        SHAREPOINT_URL: server.baseUrl,
+        // An app's token as the server's own token endpoint makes it: issued by its address.
+        ACCESS_TOKEN: (
+          await issueAccessToken(
+            { db: services.database.db, publicUrl: server.baseUrl },
+            {
+              kind: 'app',
+              app: await createApp(services.database.db, 'library script', ['ProfilePhoto.ReadWrite.All']),
+            },
+            { clientAuth: 'certificate' },
+          )
+        ).accessToken,
+        UPN: kai.upn,
+        PICTURE: picture,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/Added \/User Photos\/Profile Pictures\/\S+_LThumb\.jpg \(\d+ bytes\)/);
+      expect(result.stdout).toMatch(/_MThumb\.jpg: \d+ bytes/);
+      expect(result.stdout).toMatch(
+        /PictureURL: https:\/\/localhost:\d+\/User%20Photos\/Profile%20Pictures\/\S+_MThumb\.jpg/,
+      );
+      expect(await getSiteProfile(services.database.db, kai.id)).toMatchObject({
         placeholderState: 0,
         pictureSource: 'upload',
       });

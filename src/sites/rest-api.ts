@@ -68,6 +68,23 @@ export function checkFormDigest(session: string, digest: string, now = Date.now(
   return now - given > FORM_DIGEST_SECONDS * 1000 ? 'expired' : 'ok';
 }
 
+/**
+ * Whether two picture addresses name the same file, however each is written: with or without
+ * `?t=`, in any case, and with its spaces as %20 or as spaces (Microsoft's upload sample writes
+ * PictureURL unencoded: ".../User Photos/Profile Pictures/jane_contoso_com_MThumb.jpg").
+ */
+function sameAddress(a: string, b: string): boolean {
+  const file = (address: string) => {
+    try {
+      const url = new URL(address.trim());
+      return `${url.origin}${decodeURIComponent(url.pathname)}`.toLowerCase();
+    } catch {
+      return address.split('?')[0]!.toLowerCase();
+    }
+  };
+  return file(a) === file(b);
+}
+
 export async function sharePointRestRoutes(app: App, services: Services): Promise<void> {
   const { db } = services.database;
   const { publicUrl } = services.config;
@@ -331,8 +348,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           const current = (key: string) => properties.find((p) => p.Key === key)?.Value ?? '';
           const keeps =
             propertyName.toLowerCase() === 'pictureurl'
-              ? current('PictureURL') !== '' &&
-                value.split('?')[0]!.toLowerCase() === current('PictureURL').split('?')[0]!.toLowerCase()
+              ? current('PictureURL') !== '' && sameAddress(value, current('PictureURL'))
               : value === '0' && current('SPS-PicturePlaceholderState') === '0';
           if (keeps) break;
           const pointedAt =

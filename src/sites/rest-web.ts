@@ -220,8 +220,34 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     return name !== '' && !name.includes('/') ? name : undefined;
   }
 
+  const PATH_METHODS: Readonly<Record<string, { name: string; url: string }>> = {
+    getfolderbyserverrelativepath: { name: 'GetFolderByServerRelativeUrl', url: 'serverrelativeurl' },
+    getfilebyserverrelativepath: { name: 'GetFileByServerRelativeUrl', url: 'serverrelativeurl' },
+    addusingpath: { name: 'add', url: 'url' },
+  };
+
   const isLibrary = (path: string) =>
     `/${path.replace(/^\/+/, '').replace(/\/+$/, '')}`.toLowerCase() === LIBRARY_PATH.toLowerCase();
+
+  /**
+   * The path-based methods as their URL-based twins, which take the same values: PnPjs v4 sends
+   * only getFolderByServerRelativePath(decodedUrl='…'), getFileByServerRelativePath(…) and
+   * Files/AddUsingPath(decodedurl='…',Overwrite=true). A name with % or # (what the path methods
+   * add) is refused later like any other such name.
+   */
+  function byUrl(call: Call): Call {
+    const renamed = PATH_METHODS[call.name.toLowerCase()];
+    if (!renamed) return call;
+    const args = new Map<string, string>();
+    for (const [name, value] of call.args) {
+      if (name === 'decodedurl') args.set(renamed.url, value);
+      else if (name === 'overwrite' && renamed.name === 'add') args.set(name, value);
+      else if (name === 'ensureuniquefilename' && /^'?false'?$/i.test(value)) continue;
+      else if (name === 'autocheckoutoninvaliddata') continue;
+      else throw sharePointErrors.badQuery(`The parameter ${name} of ${call.name} is not supported here.`);
+    }
+    return { name: renamed.name, args, positional: call.positional };
+  }
 
   /** The single string argument of GetFolderByServerRelativeUrl('…') and the like. */
   function pathArgument(call: Call, query: Record<string, unknown>, parameter: string): string {
@@ -248,7 +274,7 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     async (request, reply) => {
       const principal = principalOf(request);
       const query = request.query as Record<string, unknown>;
-      const [first, ...rest] = splitPath(request.params['*']).map(parseCall);
+      const [first, ...rest] = splitPath(request.params['*']).map(parseCall).map(byUrl);
       const tail = rest.map((c) => c.name.toLowerCase()).join('/');
       switch (first?.name.toLowerCase() ?? '') {
         case 'getfolderbyserverrelativeurl': {
@@ -336,7 +362,7 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     async (request, reply) => {
       const principal = principalOf(request);
       const query = request.query as Record<string, unknown>;
-      const segments = splitPath(request.params['*']).map(parseCall);
+      const segments = splitPath(request.params['*']).map(parseCall).map(byUrl);
       const [folder, files, add] = segments;
       if (
         segments.length === 2 &&

@@ -1,5 +1,5 @@
 import { comparePictures, pictureFingerprint } from '../media/media.js';
-import type { M365Connection } from './connection.js';
+import { noteThrottle, type M365Connection } from './connection.js';
 import { describeError } from './errors.js';
 import { runBatched } from './batch.js';
 import { graphBatchSender, smallPhotoFrom, smallPhotoRequest, type SmallPhoto } from './graph.js';
@@ -42,10 +42,7 @@ export async function readSmallPhotos(
         clock,
         concurrency,
         maxAttempts: 8,
-        onThrottled: (ms) => {
-          connection.throttled.count += 1;
-          connection.throttled.totalMs += ms;
-        },
+        onThrottled: (ms) => noteThrottle(connection.throttled, ms, clock.now()),
       },
     );
     const smaller: string[] = [];

@@ -16,7 +16,29 @@ export interface M365Connection {
   /** Requests sent so far, per audience (retries included). */
   requests: Record<TenantResource, number>;
   /** Throttling waits so far, and their total. */
-  throttled: { count: number; totalMs: number };
+  throttled: Throttled;
+}
+
+/**
+ * The tenant's throttling as photosync met it: how many waits, and how long photosync was kept
+ * waiting (`totalMs`). Waits asked of requests running at once overlap: 7 of 20 s each over the
+ * same minute are a minute, not 140 s, so only the time no wait had covered yet is added.
+ */
+export interface Throttled {
+  count: number;
+  totalMs: number;
+  /** When the last wait so far ends. */
+  until: number;
+}
+
+/** Notes a wait of `ms` starting now (see Throttled). */
+export function noteThrottle(throttled: Throttled, ms: number, now: number): void {
+  throttled.count += 1;
+  const end = now + ms;
+  if (end > throttled.until) {
+    throttled.totalMs += end - Math.max(now, throttled.until);
+    throttled.until = end;
+  }
 }
 
 export interface ConnectionOptions {
@@ -33,17 +55,14 @@ export function createM365Connection(
   const clock = options.clock ?? systemClock;
   const tokens = options.tokens ?? createTokenSource(settings, log);
   const requests: Record<TenantResource, number> = { graph: 0, mysite: 0, admin: 0 };
-  const throttled = { count: 0, totalMs: 0 };
+  const throttled: Throttled = { count: 0, totalMs: 0, until: 0 };
   const http = createTenantHttp({
     settings,
     tokens,
     clock,
     ...(options.fetch ? { fetch: options.fetch } : {}),
     onRequest: (resource) => (requests[resource] += 1),
-    onThrottled: (ms) => {
-      throttled.count += 1;
-      throttled.totalMs += ms;
-    },
+    onThrottled: (ms) => noteThrottle(throttled, ms, clock.now()),
   });
   return { settings, tokens, http, clock, log, requests, throttled };
 }

@@ -7,7 +7,7 @@ import { runBatched } from './batch.js';
 import { baselineFromComparison, decideTenantState, type TenantDecision } from './classify.js';
 import { compareWithSharePoint, readSmallPhotos } from './compare.js';
 import { mapLimit } from './concurrency.js';
-import type { M365Connection } from './connection.js';
+import { noteThrottle, type M365Connection } from './connection.js';
 import { describeError, isTenantError } from './errors.js';
 import {
   exchangePhotoFrom,
@@ -222,10 +222,7 @@ async function readExchangePhotos(
       clock,
       concurrency: options.batchConcurrency ?? 4,
       maxAttempts: 8,
-      onThrottled: (ms) => {
-        connection.throttled.count += 1;
-        connection.throttled.totalMs += ms;
-      },
+      onThrottled: (ms) => noteThrottle(connection.throttled, ms, clock.now()),
     },
   );
   let nextPage: UsersPage | undefined;

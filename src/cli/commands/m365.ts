@@ -98,7 +98,7 @@ async function scan(
     `${report.resumed ? 'Resumed an interrupted scan. ' : ''}This run: ${report.graphRequests} Graph requests, ` +
       `${report.sharePointRequests} SharePoint requests, ${report.imageBytes} bytes of pictures read` +
       (connection.throttled.count > 0
-        ? `, throttled ${connection.throttled.count} times (${Math.round(connection.throttled.totalMs / 1000)} s).`
+        ? `, throttled ${connection.throttled.count} times (kept waiting ${Math.round(connection.throttled.totalMs / 1000)} s).`
         : '.'),
   );
   return 0;

@@ -51,7 +51,7 @@ export const adminEt: AdminMessages = {
   'admin.users.siteAlt': 'Kasutaja {name} pilt saitidel',
   'admin.users.noMailAlt': 'Kasutajal {name} pole postkasti fotot',
   'admin.notice.prompted': 'Meeldetuletus saadeti {n} kasutajale.',
-  'admin.notice.synced': 'Sünkrooniti {n} kasutajat.',
+  'admin.notice.synced': 'Sünkroonitud kasutajaid: {n}.',
   'admin.notice.saved': 'Sätted on salvestatud.',
   'admin.error.nothingSelected': 'Vali kõigepealt vähemalt üks kasutaja.',
   'admin.error.operatorSyncOff':
@@ -79,7 +79,8 @@ export const adminEt: AdminMessages = {
   'admin.detail.error': 'Viga',
   'admin.detail.checks': 'kontrollitud {count} korda, viimati {last}',
   'admin.detail.mail.sending': 'e-kirja saadetakse',
-  'admin.detail.mail.retrying': 'e-kiri pole veel välja läinud, proovitakse uuesti ({tries} katset, järgmine {next})',
+  'admin.detail.mail.retrying':
+    'e-kiri pole veel välja läinud, proovitakse uuesti (katseid seni: {tries}, järgmine {next})',
   'admin.detail.mail.sent': 'e-kiri saadetud {at}',
   'admin.detail.mail.failed': 'e-kirja saatmine ebaõnnestus pärast {tries} katset',
   'admin.detail.mail.not_needed': 'e-kirja ei saadetud, sest pilt oli juba uuendatud',
@@ -111,7 +112,7 @@ export const adminEt: AdminMessages = {
   'admin.audit.empty': 'Halduritoiminguid pole veel olnud.',
   'admin.audit.older': 'Vanemad kirjed',
   'prompt.banner':
-    'SharePoint ja OneDrive ei näita veel sinu praegust profiilipilti. Uuenda seda, et nad seda näitaksid.',
+    'SharePoint ja OneDrive ei näita veel sinu praegust profiilipilti. Uuenda pilti kohe, et see oleks ka seal näha.',
   'prompt.bannerButton': 'Uuenda kohe',
   'prompt.mailSubject': 'Uuenda oma profiilipilt SharePointis ja OneDrive’is',
   'prompt.mailGreeting': 'Tere, {name}!',
@@ -181,14 +182,14 @@ export const adminEt: AdminMessages = {
   'admin.overview.allOfThem': 'Kõik kasutajad, kelle pilt pole ajakohane',
   'admin.users.sort.action': 'Esmalt need, kes saavad pildi uuendada',
   'admin.users.selectAll': 'Vali kõik sellel lehel',
-  'admin.users.cannotAct': 'Meeldetuletust pole vaja',
+  'admin.users.cannotAct': 'Meeldetuletusest pole kasu',
   'admin.users.searchHint': 'Nime või konto mis tahes osa, näiteks „Kask”.',
   'admin.history.repeated': '{n} korda, viimati {last}',
-  'admin.audit.prompt': 'Saatis meeldetuletuse {n} kasutajale: {names}.',
-  'admin.audit.promptAll': 'Saatis meeldetuletuse kõigile, kelle pilt polnud ajakohane ({n} kasutajat).',
+  'admin.audit.prompt': 'Saatis meeldetuletuse: {names}.',
+  'admin.audit.promptAll': 'Saatis meeldetuletuse kõigile, kelle pilt polnud ajakohane (saajaid: {n}).',
   'admin.audit.promptSkipped': 'Meeldetuletuseta jäid: {names}.',
   'admin.audit.promptAgain': 'Uuesti said meeldetuletuse: {names}.',
-  'admin.audit.operatorSync': 'Käivitas sünkroonimise {n} kasutajale: {results}.',
+  'admin.audit.operatorSync': 'Käivitas sünkroonimise: {results}.',
   'admin.audit.settings': 'Muutis sätteid: {changes}.',
   'admin.audit.setting.renditionSizes': 'saitide piltide suurused {from} → {to}',
   'admin.audit.setting.recheckSeconds': 'korduskontrolli vahe {from} → {to} sekundit',
@@ -214,10 +215,10 @@ export const adminEt: AdminMessages = {
   'admin.tenant.scan.title': 'Viimane läbivaatus',
   'admin.tenant.scan.none':
     'Rentnikku pole veel läbi vaadatud. Käivita photosync m365 scan või lülita sätetes sisse ajastatud läbivaatused.',
-  'admin.tenant.scan.running': 'Läbivaatus algas {started}. Seni on loetud {done} kasutajat {total}-st.',
+  'admin.tenant.scan.running': 'Läbivaatus algas {started}. Seni loetud kasutajaid: {done} / {total}.',
   'admin.tenant.scan.runningResume':
     'Kui see läbivaatus katkes, jätkab järgmine (käsitsi või ajakava järgi) sealt, kus see pooleli jäi.',
-  'admin.tenant.scan.done': 'Lõppes {finished}. Loeti {users} kasutajat, Graphi päringuid oli {graph}.',
+  'admin.tenant.scan.done': 'Lõppes {finished}. Loetud kasutajaid: {users}, Graphi päringuid: {graph}.',
   'admin.tenant.scan.failed': '{started} alanud läbivaatus ebaõnnestus: {error}',
   'admin.tenant.scan.progress': 'Läbivaatuse edenemine',
   'admin.tenant.scan.scheduleOff': 'Ajastatud läbivaatused on väljas; haldur saab need sätetes sisse lülitada.',
@@ -239,8 +240,8 @@ export const adminEt: AdminMessages = {
   'admin.tenant.reason.same_as_before':
     'Sama Exchange’i foto ja sama SharePointi pilt nagu siis, kui need viimati ajakohased olid.',
   'admin.tenant.reason.differs_before': 'SharePoint näitab Exchange’i fotost erinevat pilti (varem võrreldud).',
-  'admin.tenant.reason.compared_same': 'SharePointi pilt on sama mis Exchange’i foto (pildid võrreldi).',
-  'admin.tenant.reason.compared_differs': 'SharePoint näitab Exchange’i fotost erinevat pilti (pildid võrreldi).',
+  'admin.tenant.reason.compared_same': 'SharePointi pilt on sama mis Exchange’i foto (pilte võrreldi).',
+  'admin.tenant.reason.compared_differs': 'SharePoint näitab Exchange’i fotost erinevat pilti (pilte võrreldi).',
   'admin.tenant.reason.not_comparable':
     'SharePoint näitab pilti, kuid seda ei õnnestunud Exchange’i fotoga võrrelda. Seega ei saa veel öelda, kas see on ajakohane.',
   'admin.tenant.reason.push_failed':
@@ -253,16 +254,16 @@ export const adminEt: AdminMessages = {
   'admin.tenant.action': 'Tegevus',
   'admin.tenant.syncNow': 'Sünkrooni kohe',
   'admin.tenant.syncNowFor': 'Sünkrooni kohe: {name}',
-  'admin.tenant.syncAll': 'Sünkrooni kõik mitteajakohased ({n})',
+  'admin.tenant.syncAll': 'Sünkrooni kõik, kelle pilt pole ajakohane ({n})',
   'admin.tenant.syncOff':
     'Konsoolist sünkroonimine on väljas. Kasutajad sünkroonivad SharePointi või OneDrive’i avades. Haldur saab selle sätetes lubada.',
   'admin.tenant.confirm.titleOne': 'Kas sünkroonida kasutaja {name} kohe?',
   'admin.tenant.confirm.titleAll': 'Kas sünkroonida kõik, kelle pilt pole ajakohane?',
   'admin.tenant.confirm.intro':
-    'photosync luges äsja iga kasutaja Exchange’i foto ja SharePointi profiili. Nii see toimiks; midagi pole veel kirjutatud.',
+    'photosync luges äsja iga kasutaja Exchange’i foto ja SharePointi profiili. Allpool on näha, mida see teeks; veel pole midagi muudetud.',
   'admin.tenant.confirm.more':
     'Siin on näha ainult esimesed {max} kasutajat {n}-st, kelle pilt pole ajakohane; ülejäänute jaoks käivita see uuesti.',
-  'admin.tenant.confirm.go': 'Jah, sünkrooni {n} kasutajat',
+  'admin.tenant.confirm.go': 'Jah, sünkrooni kohe ({n})',
   'admin.tenant.confirm.nothing': 'Pole midagi teha, sest ükski pilt SharePointis ei muutuks.',
   'admin.tenant.confirm.back': 'Tagasi rentniku juurde',
   'admin.tenant.push.would_push': '{name} – Exchange’i foto kantaks SharePointi.',
@@ -276,18 +277,18 @@ export const adminEt: AdminMessages = {
     '{name} – Exchange’i postkasti pole, seega ei võta SharePoint selle kasutaja fotot kunagi Exchange’ist.',
   'admin.tenant.push.failed': '{name} – sünkroonimine ebaõnnestus. {error}',
   'admin.tenant.push.recently_checked': '{name} – äsja kontrollitud; pole midagi teha.',
-  'admin.tenant.push.backing_off': '{name} – ootab pärast nurjumist; proovi hiljem uuesti.',
+  'admin.tenant.push.backing_off': '{name} – ootel pärast tõrget; proovi hiljem uuesti.',
   'admin.tenant.push.busy': '{name} – selle kasutaja teine sünkroonimine oli pooleli; proovi uuesti.',
   'admin.tenant.notice.synced':
     'Konsoolist sünkroonitud: {synced} kanti üle, {failed} ebaõnnestus, {other} puhul polnud midagi teha.',
-  'admin.tenant.notOn': 'Ühendusrežiim pole seadistatud, siin on photosync ise organisatsioon.',
+  'admin.tenant.notOn': 'Ühendusrežiim pole seadistatud. photosync töötab siin omaette organisatsioonina.',
   'admin.settings.tenantScan': 'Vaata Microsoft 365 rentnik ajakava järgi läbi',
-  'admin.settings.tenantScanMinutes': 'Minuteid ajastatud läbivaatuste vahel (15 kuni 43200)',
+  'admin.settings.tenantScanMinutes': 'Ajastatud läbivaatuste vahe minutites (15–43 200)',
   'admin.settings.tenantScanHint':
     'Vaikimisi väljas, sest läbivaatus loeb rentniku kõik kasutajad. Järgmine läbivaatus algab nii kaua pärast eelmise lõppu. PHOTOSYNC_M365_SCAN_EVERY annab ainult algväärtuse, siin salvestatu on ülimuslik.',
   'admin.settings.error.scanInterval':
     'Sisesta ajastatud läbivaatuste vahe minutites täisarvuna vahemikus 15–43 200 (30 päeva).',
   'admin.audit.setting.tenantScan': 'ajastatud rentniku läbivaatused {from} → {to}',
-  'admin.audit.setting.tenantScanMinutes': 'minuteid rentniku läbivaatuste vahel {from} → {to}',
+  'admin.audit.setting.tenantScanMinutes': 'rentniku läbivaatuste vahe minutites {from} → {to}',
   'prompt.mailLink': 'Ava portaal',
 };

@@ -15,11 +15,11 @@ export const et: Messages = {
   'signin.submit': 'Logi sisse',
   'signin.failed': 'Konto ja parool ei sobi kokku. Kontrolli mõlemat ja proovi uuesti.',
   'signin.incomplete': 'Sisesta oma töökonto ja parool.',
-  'signin.rateLimited': 'Liiga palju nurjunud sisselogimiskatseid. Oota {minutes} minutit ja proovi siis uuesti.',
+  'signin.rateLimited': 'Liiga palju nurjunud sisselogimiskatseid. Proovi uuesti {minutes} minuti pärast.',
   'signin.ended': 'Seanss on lõppenud. Logi uuesti sisse ja jätka sealt, kus pooleli jäid.',
   'signin.forApp': 'Logi sisse, et pääseda rakendusse {app}.',
   'authorize.title': 'Sellesse rakendusse ei saa sisse logida',
-  'authorize.unknownTenant': 'Sisselogimisaadressis on organisatsioon, mida photosync ei tunne ({code}).',
+  'authorize.unknownTenant': 'Sisselogimisaadress viitab organisatsioonile, mida photosync ei tunne ({code}).',
   'authorize.unknownApp':
     'Rakendus, mis sind siia suunas, pole photosyncis registreeritud ({code}). Anna sellest teada rakenduse omanikule.',
   'authorize.badRedirect':
@@ -181,13 +181,13 @@ export const et: Messages = {
   // Ühendusrežiim: Microsoft 365 rentniku inimesed, sisse logitud oma töökontoga.
   'signin.microsoft': 'Logi sisse Microsoft 365-ga',
   'signin.microsoftIntro': 'Logi sisse oma Microsoft 365 töökontoga.',
-  'signin.adminTitle': 'Administraatorid',
-  'signin.adminIntro': 'photosynci administraatorid logivad sisse oma photosynci kontoga.',
+  'signin.adminTitle': 'Haldurid',
+  'signin.adminIntro': 'photosynci haldurid logivad sisse oma photosynci kontoga.',
   'm365.home.intro':
-    'Ava SharePoint või OneDrive siit. photosync toob enne sinu praeguse Outlooki foto sinna üle, nii et need näitavad seda kohe, mitte alles päeva või paari pärast.',
+    'Kui avad SharePointi või OneDrive’i siit, toob photosync kõigepealt sinu praeguse Outlooki foto sinna üle, nii et need näitavad seda kohe, mitte alles ühe või mitme päeva pärast.',
   'm365.home.state.in_step': 'SharePoint ja OneDrive näitavad sinu praegust fotot.',
   'm365.home.state.changed':
-    'Sinu foto on muutunud pärast seda, kui SharePoint ja OneDrive selle viimati võtsid. Ava üks neist, et foto üle tuua.',
+    'Sinu foto on muutunud pärast seda, kui SharePoint ja OneDrive selle viimati üle võtsid. Ava üks neist, et foto üle tuua.',
   'm365.home.state.never_synced': 'SharePoint ja OneDrive ei näita veel sinu fotot. Ava üks neist, et foto üle tuua.',
   'm365.home.state.no_photo': 'Sul pole Outlookis fotot, seepärast näitavad SharePoint ja OneDrive sinu initsiaale.',
   'm365.home.state.no_mailbox':
@@ -200,19 +200,19 @@ export const et: Messages = {
   'm365.problem.tenant_down':
     'Microsoft 365 ei vastanud praegu photosyncile, seega sinu fotot üle ei toodud. Proovi mõne minuti pärast uuesti.',
   'm365.problem.consent':
-    'Sinu organisatsioon pole photosyncil seda veel lubanud. Administraator peab Microsoft Entra ID-s sellele rakendusele nõusoleku andma. Anna sellest teada oma IT-administraatorile.',
+    'Sinu organisatsioon pole photosyncil seda veel lubanud. Haldur peab Microsoft Entra ID-s sellele rakendusele nõusoleku andma. Anna sellest teada oma IT-haldurile.',
   'm365.problem.push_failed': 'photosync ei saanud sinu fotot SharePointi üle tuua: {reason}',
   'm365.problem.continue': 'Ava siiski {app}',
-  'm365.problem.continueHint': '{app} näitab sinu eelmist pilti, kuni see õnnestub.',
+  'm365.problem.continueHint': '{app} näitab sinu eelmist pilti, kuni foto ületoomine õnnestub.',
   'm365.problem.retry': 'Proovi uuesti',
   'm365.signin.title': 'Sisselogimine ei õnnestunud',
   'm365.signin.declined':
     'Microsoft 365 ei loginud sind sisse (sisselogimine katkestati või keelati). Võid uuesti proovida.',
   'm365.signin.consent':
-    'Sinu organisatsioon pole veel lubanud photosyncil sind sisse logida. Administraator peab Microsoft Entra ID-s sellele rakendusele nõusoleku andma (õigused openid, profile ja User.Read). Anna sellest teada oma IT-administraatorile.',
+    'Sinu organisatsioon pole veel lubanud photosyncil sind sisse logida. Haldur peab Microsoft Entra ID-s sellele rakendusele nõusoleku andma (õigused openid, profile ja User.Read). Anna sellest teada oma IT-haldurile.',
   'm365.signin.tenant_down': 'Microsoft 365 ei vastanud. Proovi mõne minuti pärast uuesti.',
   'm365.signin.setup':
-    'photosynci ühendus Microsoft 365-ga pole õigesti seadistatud, seega ei saa see sind sisse logida. Anna sellest teada oma IT-administraatorile; üksikasjad on photosynci logis.',
+    'photosynci ühendus Microsoft 365-ga pole õigesti seadistatud, seega ei saa photosync sind sisse logida. Anna sellest teada oma IT-haldurile; üksikasjad on photosynci logis.',
   'm365.signin.invalid':
     'Sisselogimist ei saanud lõpule viia (see võttis liiga kaua aega või alustati seda teises aknas). Logi palun uuesti sisse.',
   'm365.signin.again': 'Logi uuesti sisse',

@@ -158,7 +158,7 @@ describe('connect mode: signing in with Microsoft 365 and the tiles', { timeout:
     // Estonian too, and signing out ends the tenant session.
     const estonian = new FormClient(app, 'et');
     estonian.cookies = new Map(portal.cookies);
-    expect((await estonian.request('GET', '/')).body).toContain('Ava SharePoint või OneDrive siit');
+    expect((await estonian.request('GET', '/')).body).toContain('Kui avad SharePointi või OneDrive’i siit');
     const token = /name="_csrf" value="([^"]+)"/.exec(home.body)![1]!;
     await portal.request('POST', '/signout', { _csrf: token });
     expect((await portal.request('GET', '/')).statusCode).toBe(303);

@@ -180,7 +180,7 @@ for (const dialect of testDialects()) {
       const changing = [...confirm.matchAll(/<li data-upn="([^"]+)" data-outcome="would_(push|remove)"/g)].map(
         (m) => m[1]!,
       );
-      expect(confirm).toContain(`Yes, sync ${changing.length} users`);
+      expect(confirm).toContain(`Yes, sync now (${changing.length})`);
       const token = /name="_csrf" value="([^"]+)"/.exec(confirm)![1]!;
       const done = await browser.request('POST', '/admin/tenant/sync', { _csrf: token, upn: changing });
       const after = await page(done.headers.location as string);

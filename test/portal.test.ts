@@ -127,7 +127,7 @@ describeEachDialect('portal sign-in', (dialect) => {
       _csrf: token,
     });
     expect(blocked.statusCode).toBe(429);
-    expect(blocked.body).toMatch(/Wait 15 minutes and try again/);
+    expect(blocked.body).toMatch(/Try again in 15 min\./);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(800);
     expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
 

@@ -76,7 +76,7 @@ export const adminEn = {
   'admin.detail.error': 'Error',
   'admin.detail.checks': 'checked {count} times, last at {last}',
   'admin.detail.mail.sending': 'e-mail being sent',
-  'admin.detail.mail.retrying': 'e-mail not sent yet: retrying ({tries} tries so far, next at {next})',
+  'admin.detail.mail.retrying': 'e-mail not sent yet: retrying (tries so far: {tries}; next at {next})',
   'admin.detail.mail.sent': 'e-mailed {at}',
   'admin.detail.mail.failed': 'e-mail failed after {tries} tries',
   'admin.detail.mail.not_needed': 'e-mail not sent: the picture was updated first',
@@ -256,7 +256,7 @@ export const adminEn = {
     'photosync has just read each user’s Exchange photo and SharePoint profile. This is what it would do; nothing has been written yet.',
   'admin.tenant.confirm.more':
     'Only the first {max} of {n} users out of step are shown here; run it again for the rest.',
-  'admin.tenant.confirm.go': 'Yes, sync {n} users',
+  'admin.tenant.confirm.go': 'Yes, sync now ({n})',
   'admin.tenant.confirm.nothing': 'Nothing to do: no picture in SharePoint would change.',
   'admin.tenant.confirm.back': 'Back to the tenant',
   'admin.tenant.push.would_push': '{name}: would push the Exchange photo into SharePoint.',

@@ -14,7 +14,7 @@ export const en = {
   'signin.submit': 'Sign in',
   'signin.failed': 'That account and password do not match. Check both and try again.',
   'signin.incomplete': 'Enter your work account and your password.',
-  'signin.rateLimited': 'Too many failed sign-in attempts. Wait {minutes} minutes and try again.',
+  'signin.rateLimited': 'Too many failed sign-in attempts. Try again in {minutes} min.',
   'signin.ended': 'Your session has ended. Sign in again to continue where you were.',
   'signin.forApp': 'Sign in to continue to {app}.',
   'form.expired': 'This form has expired. Please try again.',

@@ -14,4 +14,14 @@ describe('noteThrottle', () => {
     noteThrottle(throttled, 5_000, 60_000);
     expect(throttled).toMatchObject({ count: 9, totalMs: 29_000, until: 65_000 });
   });
+
+  it('tells of a wait that keeps photosync waiting 5 s or more longer, once per such wait', () => {
+    const told: number[] = [];
+    const throttled: Throttled = { count: 0, totalMs: 0, until: 0, onLongWait: (ms) => told.push(ms) };
+    noteThrottle(throttled, 20_000, 0);
+    noteThrottle(throttled, 20_000, 10); // overlaps: 10 ms longer
+    noteThrottle(throttled, 2_000, 30_000); // short
+    noteThrottle(throttled, 60_000, 40_000);
+    expect(told).toEqual([20_000, 60_000]);
+  });
 });

@@ -29,6 +29,8 @@ export interface Throttled {
   totalMs: number;
   /** When the last wait so far ends. */
   until: number;
+  /** Told of a wait that keeps photosync waiting 5 s or more longer (a command says so). */
+  onLongWait?: ((ms: number) => void) | undefined;
 }
 
 /** Notes a wait of `ms` starting now (see Throttled). */
@@ -36,8 +38,10 @@ export function noteThrottle(throttled: Throttled, ms: number, now: number): voi
   throttled.count += 1;
   const end = now + ms;
   if (end > throttled.until) {
-    throttled.totalMs += end - Math.max(now, throttled.until);
+    const longer = end - Math.max(now, throttled.until);
+    throttled.totalMs += longer;
     throttled.until = end;
+    if (longer >= 5_000) throttled.onLongWait?.(ms);
   }
 }
 

@@ -23,23 +23,23 @@ interface M365Flags {
 /** States a push can fix: known to be out of step, or pushes failing. */
 const OUT_OF_STEP: readonly TenantState[] = OUT_OF_STEP_STATES;
 
-export const m365Check: CommandHandler = async ({ services, print }) => {
+export const m365Check: CommandHandler = async ({ services, print, io }) => {
   const s = await services();
-  return check(connect(s), print);
+  return check(connect(s, io.stderr), print);
 };
 
 export const m365Scan: CommandHandler = async ({ services, flag, print, io }) => {
   const s = await services();
-  return scan(s, connect(s), flag('json'), print, io.stderr);
+  return scan(s, connect(s, io.stderr), flag('json'), print, io.stderr);
 };
 
 export const m365Sync: CommandHandler = async ({ args: [upn], services, flag, print, io }) => {
   const s = await services();
   const flags = { json: false, allOutOfStep: flag('all-out-of-step'), dryRun: flag('dry-run') };
-  return sync(s, connect(s), upn, flags, print, io.stderr);
+  return sync(s, connect(s, io.stderr), upn, flags, print, io.stderr);
 };
 
-function connect(services: Services): M365Connection {
+function connect(services: Services, stderr: CliWriter): M365Connection {
   const settings = services.config.m365;
   if (!settings) {
     throw new CliError(
@@ -47,7 +47,11 @@ function connect(services: Services): M365Connection {
         'PHOTOSYNC_M365_SHAREPOINT_URL (docs/M365.md explains each).',
     );
   }
-  return createM365Connection(settings, services.log);
+  const connection = createM365Connection(settings, services.log);
+  // A throttled tenant can keep a command waiting for minutes: it says so rather than sit silent.
+  connection.throttled.onLongWait = (ms) =>
+    stderr.write(`photosync: Microsoft 365 is throttling requests; waiting ${Math.ceil(ms / 1000)} s as it asked.\n`);
+  return connection;
 }
 
 async function check(connection: M365Connection, print: (text: string) => void): Promise<number> {

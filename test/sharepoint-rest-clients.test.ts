@@ -268,6 +268,27 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     expect(await listed()).not.toContain(hiddenFile);
   });
 
+  it('a segment with arguments the route does not read is refused, not answered as the bare segment', async () => {
+    // PnPjs v4's folder.files.getByUrl(name) asks for Files('name'): answering the whole folder
+    // (or the file itself for $value('…')) gives the client a collection where it expects one file.
+    const pnp = (value: string) => encodeURIComponent(value.replace(/'/g, "''"));
+    const folder = `/_api/web/getFolderByServerRelativePath(decodedUrl='${pnp(LIBRARY)}')`;
+    expect((await get(`${folder}/files`, reader)).statusCode).toBe(200);
+    const one = await get(`${folder}/files('${pnp(`${stem(jane)}_MThumb.jpg`)}')`, reader);
+    expect(one.statusCode, one.body.slice(0, 200)).toBe(400);
+    expect(one.json()['odata.error'].code).toBe('-1, Microsoft.SharePoint.Client.InvalidClientQueryException');
+    const file = `/_api/web/getFileByServerRelativePath(decodedUrl='${pnp(`${LIBRARY}/${stem(jane)}_MThumb.jpg`)}')`;
+    expect((await get(`${file}/$value`, reader, {})).statusCode).toBe(200);
+    expect((await get(`${file}/$value('x')`, reader, {})).statusCode).toBe(400);
+    const added = await post(
+      `${folder}/files('other.txt')/AddUsingPath(decodedurl='${pnp('args.txt')}',Overwrite=true)`,
+      writer,
+      'hello',
+      'text/plain',
+    );
+    expect(added.statusCode, added.body).toBe(400);
+  });
+
   it('SetSingleValueProfileProperty: administrators and apps with write permission, picture properties only', async () => {
     const url = '/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty';
     const body = (propertyName: string, propertyValue: string, user = jane) =>

@@ -249,6 +249,9 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     return { name: renamed.name, args, positional: call.positional };
   }
 
+  /** A segment without arguments: `Files`, `Files()`, `$value`. */
+  const bare = (call: Call) => call.args.size === 0 && call.positional.length === 0;
+
   /** The single string argument of GetFolderByServerRelativeUrl('…') and the like. */
   function pathArgument(call: Call, query: Record<string, unknown>, parameter: string): string {
     const raw = bindArguments(call, [parameter]).get(parameter);
@@ -275,7 +278,8 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
       const principal = principalOf(request);
       const query = request.query as Record<string, unknown>;
       const [first, ...rest] = splitPath(request.params['*']).map(parseCall).map(byUrl);
-      const tail = rest.map((c) => c.name.toLowerCase()).join('/');
+      // A segment given arguments (Files('x.jpg'), PnPjs's files.getByUrl) is not the bare one.
+      const tail = rest.map((c) => (bare(c) ? c.name.toLowerCase() : `${c.name}(…)`)).join('/');
       switch (first?.name.toLowerCase() ?? '') {
         case 'getfolderbyserverrelativeurl': {
           const path = pathArgument(first!, query, 'serverrelativeurl');
@@ -367,7 +371,8 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
       if (
         segments.length === 2 &&
         folder!.name.toLowerCase() === 'getfilebyserverrelativeurl' &&
-        files!.name.toLowerCase() === 'recycle'
+        files!.name.toLowerCase() === 'recycle' &&
+        bare(files!)
       ) {
         const path = pathArgument(folder!, query, 'serverrelativeurl');
         if (!mayUseSites(principal, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
@@ -386,6 +391,7 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
         segments.length === 3 &&
         folder!.name.toLowerCase() === 'getfolderbyserverrelativeurl' &&
         files!.name.toLowerCase() === 'files' &&
+        bare(files!) &&
         add!.name.toLowerCase() === 'add'
       ) {
         const path = pathArgument(folder!, query, 'serverrelativeurl');

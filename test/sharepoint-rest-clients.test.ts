@@ -268,6 +268,34 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     expect(await listed()).not.toContain(hiddenFile);
   });
 
+  it('a file added under a picture’s name before its user existed is listed only while it is served', async () => {
+    const folder = `/_api/web/GetFolderByServerRelativeUrl(${quoted(LIBRARY)})`;
+    const listed = async () =>
+      ((await get(`${folder}/Files`, reader)).json().value as Array<{ Name: string }>).map((f) => f.Name);
+    const upn = `newhire${process.pid}.${dialect}@contoso.com`;
+    const name = `${upn.replace(/[@.]/g, '_')}_MThumb.jpg`;
+    const fileUrl = `/_api/web/GetFileByServerRelativeUrl(${quoted(`${LIBRARY}/${name}`)})`;
+    // Nobody's yet: kept as any other file, served and listed.
+    const added = await post(
+      `${folder}/Files/add(url=${quoted(name)},overwrite=true)`,
+      writer,
+      await solidJpeg(GREEN),
+      'image/jpeg',
+    );
+    expect(added.statusCode, added.body).toBe(200);
+    expect((await get(fileUrl, reader)).statusCode).toBe(200);
+    expect(await listed()).toContain(name);
+    // The account is made: the name is now its picture's, which it does not have yet.
+    const newHire = await makeUser(services, { upn });
+    expect((await get(fileUrl, reader)).statusCode).toBe(404);
+    expect(await listed()).not.toContain(name);
+    // Once synced, the name is listed once, as the picture served there.
+    await giveMailPhoto(services, newHire, await solidJpeg(BLUE));
+    await services.sync.sync(newHire, 'admin');
+    expect((await get(fileUrl, reader)).statusCode).toBe(200);
+    expect((await listed()).filter((n) => n.toLowerCase() === name.toLowerCase())).toHaveLength(1);
+  });
+
   it('a segment with arguments the route does not read is refused, not answered as the bare segment', async () => {
     // PnPjs v4's folder.files.getByUrl(name) asks for Files('name'): answering the whole folder
     // (or the file itself for $value('…')) gives the client a collection where it expects one file.

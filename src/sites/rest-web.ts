@@ -150,7 +150,12 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
       .orderBy('r.size')
       .limit(MAX_LISTED_FILES)
       .execute();
-    const others = await listLibraryFiles(db, MAX_LISTED_FILES);
+    // A file named like a picture is served only while that name is nobody's (the GET below):
+    // one added before its user's account was made is the user's picture's name now.
+    const others = [];
+    for (const file of await listLibraryFiles(db, MAX_LISTED_FILES)) {
+      if (!parseRenditionFileName(file.name) || !(await fileOwner(file.name))) others.push(file);
+    }
     const files = [
       ...rows.map((row) => spFile(renditionFileName(row.file_stem, row.size), row)),
       ...others.map((file) =>

@@ -180,6 +180,20 @@ describeEachDialect('admin console', (dialect) => {
     expect(asked.json()).toMatchObject({ prompted: 1, askedAgain: [] });
   });
 
+  it('a request answered by the photo changing back is closed then, not before it was made', async () => {
+    const user = await changedUser();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn] });
+    // The user puts back the photo the sites already show: in step again, since that picture's time.
+    await giveMailPhoto(services, user, await solidJpeg([200, 20, 20], 64));
+    const detail = (await api('GET', `/admin/api/users/${user.upn}`, adminToken)).json();
+    expect(detail.state).toBe('in_step');
+    const [prompt] = detail.prompts;
+    expect(prompt.resolvedAt).toEqual(expect.any(Number));
+    // The console would say "resolved" at a time before "asked".
+    expect(prompt.resolvedAt).toBeGreaterThanOrEqual(prompt.promptedAt);
+  });
+
   it('runs an operator sync only when the setting allows it, as trigger "admin"', async () => {
     const user = await changedUser();
     const off = await api('POST', '/admin/api/sync', adminToken, { upns: [user.upn] });

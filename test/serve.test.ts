@@ -4,7 +4,8 @@ import path from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { countUsers } from '../src/directory/users.js';
+import { setUserPassword } from '../src/directory/revocation.js';
+import { countUsers, findUserByUpn } from '../src/directory/users.js';
 import { DEMO_ADMIN, DEMO_PASSWORD, DEMO_PEOPLE } from '../src/demo/seed.js';
 import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
 
@@ -173,6 +174,9 @@ describe('photosync serve [sqlite]', () => {
     const out = server.stdout();
     expect(out).toContain(`photosync is running at http://localhost:${server.port}`);
     expect(out).not.toContain('Created the demo organisation');
+    // Still the people and the sign-in: a first start that could not listen has made them already.
+    expect(out).toContain('The demo organisation:');
+    for (const person of DEMO_PEOPLE) expect(out).toContain(person.upn);
     expect(out).toContain(`Demo sign-in: ${DEMO_ADMIN} / ${DEMO_PASSWORD}`);
 
     const health = await fetch(url(server, '/healthz'));
@@ -192,6 +196,30 @@ describe('photosync serve [sqlite]', () => {
     expect((await command(['status', '--json'], store.dataDir)).stdout).toContain('http://localhost:8080/');
 
     expect(await usersIn(store)).toBe(DEMO_PEOPLE.length);
+  });
+
+  it('no longer names the demo sign-in once its password was changed; an empty directory says how to begin', async () => {
+    const services = await openTestServices(store);
+    try {
+      const admin = (await findUserByUpn(services.database.db, DEMO_ADMIN))!;
+      await setUserPassword(services.database.db, admin, 'a password of our own');
+    } finally {
+      await services.close();
+    }
+    const changed = await startServer(store.dataDir);
+    expect(changed.stdout()).not.toContain('Demo sign-in');
+    expect(changed.stdout()).not.toContain('demo organisation');
+    expect(await stop(changed)).toEqual({ code: 0, signal: null });
+
+    const empty = await createTestStore('sqlite');
+    try {
+      const server = await startServer(empty.dataDir, { PHOTOSYNC_DEMO: 'false' });
+      expect(server.stdout()).toContain('No users yet. Add an administrator');
+      expect(server.stdout()).toContain('photosync users add you@example.com --name "Your Name" --admin');
+      expect(await stop(server)).toEqual({ code: 0, signal: null });
+    } finally {
+      await empty.drop();
+    }
   });
 
   it('refuses a port that is already taken, with a message instead of a stack trace', async () => {

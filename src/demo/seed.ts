@@ -1,5 +1,5 @@
 import { setDirectoryPhoto } from '../directory/photo.js';
-import { countUsers, createUser, findUserByUpn, type DirectoryUser } from '../directory/users.js';
+import { authenticate, countUsers, createUser, type DirectoryUser } from '../directory/users.js';
 import { isAppError } from '../errors.js';
 import { setMailPhoto } from '../mail/photo-store.js';
 import { rasterizeSvg } from '../media/media.js';
@@ -107,8 +107,14 @@ export async function seedDemoOrganisation(services: Services): Promise<boolean>
   return true;
 }
 
-export async function demoIsPresent(services: Services): Promise<boolean> {
-  return (await findUserByUpn(services.database.db, DEMO_ADMIN)) !== undefined;
+/** Whether the demo's administrator is there and still signs in with the demo password. */
+export async function demoSignInWorks(services: Services): Promise<boolean> {
+  return (await authenticate(services.database.db, DEMO_ADMIN, DEMO_PASSWORD)) !== undefined;
+}
+
+/** Whether the directory has anyone at all. */
+export async function anyUser(services: Services): Promise<boolean> {
+  return (await countUsers(services.database.db)) > 0;
 }
 
 export const DEMO_PEOPLE = PEOPLE.map(({ upn, name, note }) => ({ upn, name, note }));

@@ -1,5 +1,12 @@
 import type { AddressInfo } from 'node:net';
-import { DEMO_ADMIN, DEMO_PASSWORD, DEMO_PEOPLE, demoIsPresent, seedDemoOrganisation } from '../../demo/seed.js';
+import {
+  anyUser,
+  DEMO_ADMIN,
+  DEMO_PASSWORD,
+  DEMO_PEOPLE,
+  demoSignInWorks,
+  seedDemoOrganisation,
+} from '../../demo/seed.js';
 import { publicUrlOf } from '../../config.js';
 import { startServer } from '../../server.js';
 import type { Services } from '../../services.js';
@@ -42,11 +49,20 @@ export const serve: CommandHandler = async ({ config, io }) => {
     `  database: ${services.database.location}`,
     `  photos:   ${services.blobs.kind === 'files' ? `${config.dataDir}/photos` : 'in the database'}`,
   ];
-  if (seeded) {
-    lines.push('', 'Created the demo organisation:', ...DEMO_PEOPLE.map((p) => `  ${p.upn.padEnd(22)} ${p.note}`));
-  }
-  if (seeded || (await demoIsPresent(services))) {
+  // The demo's people and sign-in while its sign-in works (a first start that could not listen
+  // has made them already); not once its password was changed. An empty directory says how to begin.
+  const demo = seeded || (await demoSignInWorks(services));
+  if (demo) {
+    const heading = seeded ? 'Created the demo organisation:' : 'The demo organisation:';
+    lines.push('', heading, ...DEMO_PEOPLE.map((p) => `  ${p.upn.padEnd(22)} ${p.note}`));
     lines.push('', `Demo sign-in: ${DEMO_ADMIN} / ${DEMO_PASSWORD} (every demo user has this password)`);
+  } else if (!(await anyUser(services))) {
+    lines.push(
+      '',
+      'No users yet. Add an administrator, then sign in at the address above:',
+      '  photosync users add you@example.com --name "Your Name" --admin',
+      '  photosync users password you@example.com',
+    );
   }
   lines.push(`States: ${Object.values(SYNC_STATE_LABELS).join(', ')} — see \`photosync status\`.`, '');
   io.stdout.write(`${lines.join('\n')}\n`);

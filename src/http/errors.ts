@@ -40,7 +40,12 @@ export function errorResponder(handling: ErrorHandling) {
     const { error, unreadBody, cause } = classified;
     const level = ERRORS[error.id].log;
     if (handling.logs(level)) {
-      request.log[level]({ err: cause ?? error, id: error.id, url: request.url }, 'request failed');
+      // A refusal (4xx) is the request's doing: its reason, not a stack trace of photosync's code.
+      const detail =
+        error.status >= 500
+          ? { err: cause ?? error }
+          : { reason: error.message, ...(cause ? { cause: String(cause) } : {}) };
+      request.log[level]({ ...detail, id: error.id, url: request.url }, 'request failed');
     }
     // Refused before its body arrived (who is asking, or what they may do, was the answer): close
     // the connection after answering, so the rest of the body is never waited for or read.

@@ -146,7 +146,10 @@ async function main(): Promise<void> {
     await admin.goto(`${base}/admin/users?state=changed`);
     await admin.check('tr[data-upn="kalle@contoso.com"] input[type=checkbox]');
     await shot(admin, 'admin-users-changed');
-    await Promise.all([admin.waitForURL(`${base}/admin/users`), admin.click('#prompt-selected')]);
+    await Promise.all([
+      admin.waitForURL(`${base}/admin/users?state=changed&sort=action`),
+      admin.click('#prompt-selected'),
+    ]);
     await admin.goto(`${base}/admin/users/kalle@contoso.com`);
     await shot(admin, 'admin-user-detail');
     // Someone with no photo anywhere: the placeholder picture stands in for each.

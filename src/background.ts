@@ -13,19 +13,27 @@ export function startBackgroundWork(services: Services): () => Promise<void> {
       log: services.log,
     }),
   ];
-  const sweep = sweepAtStartUp(services);
+  const stopSweep = new AbortController();
+  const sweep = sweepAtStartUp(services, stopSweep.signal);
   return async () => {
+    stopSweep.abort();
     await Promise.all([...stops.map((stop) => stop()), sweep]);
   };
 }
 
 /** Blobs left by writes whose commit never came (a crash), once per start. */
-async function sweepAtStartUp(services: Services): Promise<void> {
+async function sweepAtStartUp(services: Services, signal: AbortSignal): Promise<void> {
   try {
     const report = await sweepOrphanedBlobs(
       { db: services.database.db, blobs: services.blobs, photosDir: photoDirectory(services.config) },
-      { minAgeMs: services.config.blobSweepMinAgeMinutes * 60_000, apply: true },
+      { minAgeMs: services.config.blobSweepMinAgeMinutes * 60_000, apply: true, signal },
     );
+    if (report.tempFilesRemoved > 0) {
+      services.log.info(
+        { removed: report.tempFilesRemoved },
+        'removed the temporary files of photo writes that never finished',
+      );
+    }
     if (report.removed > 0) {
       services.log.info({ removed: report.removed, bytes: report.removedBytes }, 'removed unreferenced photo blobs');
     }

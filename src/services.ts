@@ -13,7 +13,6 @@ import {
   checkFileStoreWrites,
   createFileBlobStore,
   createPostgresBlobStore,
-  removeStaleTempFiles,
   type BlobFileSystem,
   type BlobStore,
 } from './storage/blob-store.js';
@@ -60,9 +59,6 @@ export interface ServiceOptions {
   /** The photo files' file operations (tests make them fail as a full or read-only disk would). */
   blobFiles?: BlobFileSystem;
 }
-
-/** How old a photo store's temporary file of a writer on another machine must be before it is removed. */
-const STALE_TEMP_MS = 60 * 60 * 1000;
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
   const log = options.log ?? pino({ level: config.logLevel });
@@ -148,14 +144,13 @@ export async function createServices(config: Config, options: ServiceOptions = {
 export const photoDirectory = (config: Config) => path.join(config.dataDir, 'photos');
 
 /**
- * Removes what failed writes left in the photo folder and tries a write, so a full or read-only disk
- * is named at start-up. Neither stops it: the pictures already stored can still be served.
+ * Tries a write in the photo folder, so a full or read-only disk is named at start-up. It does not
+ * stop it: the pictures already stored can still be served. (What failed writes left there is
+ * removed by the server's sweep once it listens, or by `photosync maintenance sweep --apply`: a
+ * store of many users has hundreds of thousands of files, too many to walk before each command.)
  */
 async function checkPhotoFolder(root: string, log: Logger, files: BlobFileSystem | undefined): Promise<void> {
   try {
-    const removed = await removeStaleTempFiles(root, STALE_TEMP_MS);
-    if (removed > 0)
-      log.info({ removed, folder: root }, 'removed the temporary files of photo writes that never finished');
     await checkFileStoreWrites(root, files);
   } catch (error) {
     const fault = describeStorageFault(error);

@@ -34,8 +34,7 @@ describeEachDialect('the blob sweeper', (dialect) => {
 
   async function allKeys(): Promise<string[]> {
     const keys: string[] = [];
-    for await (const batch of services.blobs.listWrittenBefore(Date.now() + 60_000))
-      keys.push(...batch.map((b) => b.key));
+    for await (const batch of services.blobs.listKeys()) keys.push(...batch);
     return keys.sort();
   }
 
@@ -101,6 +100,37 @@ describeEachDialect('the blob sweeper', (dialect) => {
     );
     expect(again.orphans).toEqual([]);
   }, 120_000); // two command-line processes killed one after another
+
+  it('asks the age of unnamed blobs only, and stops when told to', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg([30, 200, 30], 96));
+    await services.sync.sync(user, 'admin');
+    const stray = `sites/${user.id}/stray-M.jpg`;
+    await services.blobs.put(stray, Buffer.from('half a picture'));
+    const asked: string[] = [];
+    const counting = {
+      ...services.blobs,
+      writtenBefore(keys: readonly string[], before: number) {
+        asked.push(...keys);
+        return services.blobs.writtenBefore(keys, before);
+      },
+    };
+    const deps = { db: services.database.db, blobs: counting, photosDir: path.join(context.store.dataDir, 'photos') };
+    const report = await sweepOrphanedBlobs(deps, { minAgeMs: 0, apply: false, now: Date.now() + 1000 });
+    const named = await namedKeys();
+    expect(report.examined).toBe((await allKeys()).length);
+    expect(asked).toContain(stray);
+    for (const key of named) expect(asked).not.toContain(key);
+    expect(report.orphans.map((o) => o.key)).toContain(stray);
+
+    // A server shutting down stops its sweep: nothing more is looked at or removed.
+    const stopped = new AbortController();
+    stopped.abort();
+    const none = await sweepOrphanedBlobs(deps, { minAgeMs: 0, apply: true, signal: stopped.signal });
+    expect(none).toMatchObject({ examined: 0, removed: 0, tempFilesRemoved: 0 });
+    expect(await services.blobs.get(stray)).toBeDefined();
+    await services.blobs.delete([stray]);
+  });
 
   it('names every column that holds a blob key in BLOB_REFERENCES', async () => {
     const tables = await services.database.db.introspection.getTables();

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import type { Dir } from 'node:fs';
 import path from 'node:path';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './database.js';
@@ -26,10 +27,15 @@ export interface BlobStore {
    */
   retire(trx: Transaction<Database>, keys: readonly string[]): Promise<() => Promise<void>>;
   /**
-   * The blobs written before `writtenBefore`, a batch at a time, for the sweeper. Files also list
-   * what failed writes left aside (`*.tmp`), which nothing ever names.
+   * Every blob's key, a batch at a time, for the sweeper. Files also list what failed writes left
+   * aside (`*.tmp`), which nothing ever names.
    */
-  listWrittenBefore(writtenBefore: number): AsyncIterable<StoredBlob[]>;
+  listKeys(): AsyncIterable<string[]>;
+  /**
+   * Of `keys`, the blobs still stored and written before `writtenBefore`, with their size. The
+   * sweeper asks only for keys no table names, so a store of many photos is not read for each.
+   */
+  writtenBefore(keys: readonly string[], writtenBefore: number): Promise<StoredBlob[]>;
 }
 
 export interface StoredBlob {
@@ -148,21 +154,11 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter, fil
     retire(_trx, keys) {
       return Promise.resolve(() => deleteFiles(keys));
     },
-    async *listWrittenBefore(writtenBefore) {
-      let names: string[];
-      try {
-        names = await fs.readdir(root, { recursive: true });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-        throw error;
-      }
-      let batch: StoredBlob[] = [];
-      for (const name of names) {
-        const key = name.split(path.sep).join('/');
+    async *listKeys() {
+      let batch: string[] = [];
+      for await (const key of filesUnder(root, '')) {
         if (!KEY_PATTERN.test(key) || key.includes('..')) continue;
-        const stat = await fs.stat(path.join(root, name)).catch(() => undefined);
-        if (!stat?.isFile() || stat.mtimeMs >= writtenBefore) continue;
-        batch.push({ key, byteSize: stat.size, writtenAt: stat.mtimeMs });
+        batch.push(key);
         if (batch.length === LIST_BATCH) {
           yield batch;
           batch = [];
@@ -170,7 +166,38 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter, fil
       }
       if (batch.length > 0) yield batch;
     },
+    async writtenBefore(keys, writtenBefore) {
+      const found: StoredBlob[] = [];
+      for (const key of keys) {
+        const stat = await fs.stat(fileOf(key)).catch(() => undefined);
+        if (!stat?.isFile() || stat.mtimeMs >= writtenBefore) continue;
+        found.push({ key, byteSize: stat.size, writtenAt: stat.mtimeMs });
+      }
+      return found;
+    },
   };
+}
+
+/**
+ * The files under `dir` as keys (`mail/<user>/<name>`), read a directory at a time: a store of
+ * 100,000 users has as many directories and three times as many files, whose names read at once
+ * (`readdir` with `recursive`) held tens of megabytes for as long as the sweep took.
+ */
+async function* filesUnder(dir: string, prefix: string): AsyncGenerator<string> {
+  let entries: Dir;
+  try {
+    entries = await fs.opendir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // The root missing is an empty store; a directory gone meanwhile (its user removed) is empty.
+    if (code === 'ENOENT' || (code === 'ENOTDIR' && prefix !== '')) return;
+    throw error;
+  }
+  for await (const entry of entries) {
+    const key = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) yield* filesUnder(path.join(dir, entry.name), key);
+    else if (entry.isFile()) yield key;
+  }
 }
 
 /**
@@ -199,20 +226,19 @@ export async function checkFileStoreWrites(root: string, files: BlobFileSystem =
  * `olderThanMs` (a writer on another machine sharing the folder), so a write still under way in
  * another process is left alone. Returns how many went.
  */
-export async function removeStaleTempFiles(root: string, olderThanMs: number, now = Date.now()): Promise<number> {
+export async function removeStaleTempFiles(
+  root: string,
+  olderThanMs: number,
+  now = Date.now(),
+  signal?: AbortSignal,
+): Promise<number> {
   let removed = 0;
-  let entries;
-  try {
-    entries = await fs.readdir(root, { recursive: true, withFileTypes: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
-  for (const entry of entries) {
-    if (!entry.isFile() || !entry.name.endsWith(TEMP_SUFFIX)) continue;
-    const file = path.join(entry.parentPath, entry.name);
+  for await (const name of filesUnder(root, '')) {
+    if (signal?.aborted) break;
+    if (!name.endsWith(TEMP_SUFFIX)) continue;
+    const file = path.join(root, name);
     const stat = await fs.stat(file).catch(() => undefined);
-    if (!stat || (now - stat.mtimeMs < olderThanMs && writerIsRunning(entry.name))) continue;
+    if (!stat || (now - stat.mtimeMs < olderThanMs && writerIsRunning(path.basename(file)))) continue;
     await fs.rm(file, { force: true });
     removed++;
   }
@@ -269,21 +295,31 @@ export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobRead
       }
       return NOTHING_LEFT;
     },
-    async *listWrittenBefore(writtenBefore) {
+    async *listKeys() {
       let after = '';
       for (;;) {
         const rows = await db
           .selectFrom('storage_blobs')
-          .select(['key', 'created_at', (eb) => eb.fn<number>('octet_length', ['bytes']).as('size')])
-          .where('created_at', '<', writtenBefore)
+          .select('key')
           .where('key', '>', after)
           .orderBy('key')
           .limit(LIST_BATCH)
           .execute();
         if (rows.length === 0) return;
-        yield rows.map((r) => ({ key: r.key, byteSize: Number(r.size), writtenAt: Number(r.created_at) }));
+        yield rows.map((r) => r.key);
         after = rows[rows.length - 1]!.key;
       }
+    },
+    async writtenBefore(keys, writtenBefore) {
+      if (keys.length === 0) return [];
+      const rows = await db
+        .selectFrom('storage_blobs')
+        .select(['key', 'created_at', (eb) => eb.fn<number>('octet_length', ['bytes']).as('size')])
+        .where('key', 'in', [...keys])
+        .where('created_at', '<', writtenBefore)
+        .orderBy('key')
+        .execute();
+      return rows.map((r) => ({ key: r.key, byteSize: Number(r.size), writtenAt: Number(r.created_at) }));
     },
   };
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import { sql, type Kysely } from 'kysely';
-import type { BlobStore, StoredBlob } from './blob-store.js';
+import { removeStaleTempFiles, type BlobStore, type StoredBlob } from './blob-store.js';
 import { BLOB_REFERENCES } from './blob-references.js';
 import type { Database } from './database.js';
 
@@ -14,16 +14,23 @@ export interface SweepOptions {
   /** false: only report what would go. */
   apply: boolean;
   now?: number;
+  /** Stops the sweep after the batch under way (a server shutting down does not wait for it). */
+  signal?: AbortSignal;
 }
 
 export interface SweepReport {
-  /** Blobs old enough to be considered. */
+  /** Blobs looked at: every one stored, unless the sweep was stopped. */
   examined: number;
   orphans: StoredBlob[];
   /** Removed (0 in a dry run). */
   removed: number;
   removedBytes: number;
+  /** Temporary files of photo writes that never finished (files only, with `apply`). */
+  tempFilesRemoved: number;
 }
+
+/** How old a temporary file of a writer on another machine must be before it is removed. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /** Of `keys`, those some table still names. */
 async function referencedKeys(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
@@ -71,14 +78,24 @@ export async function sweepOrphanedBlobs(
   options: SweepOptions,
 ): Promise<SweepReport> {
   const writtenBefore = (options.now ?? Date.now()) - options.minAgeMs;
-  const report: SweepReport = { examined: 0, orphans: [], removed: 0, removedBytes: 0 };
-  for await (const batch of deps.blobs.listWrittenBefore(writtenBefore)) {
-    report.examined += batch.length;
-    const named = await referencedKeys(
-      deps.db,
-      batch.map((b) => b.key),
+  const report: SweepReport = { examined: 0, orphans: [], removed: 0, removedBytes: 0, tempFilesRemoved: 0 };
+  if (options.apply && deps.blobs.kind === 'files') {
+    report.tempFilesRemoved = await removeStaleTempFiles(
+      deps.photosDir,
+      STALE_TEMP_MS,
+      options.now ?? Date.now(),
+      options.signal,
     );
-    const orphans = batch.filter((b) => !named.has(b.key));
+  }
+  // Only the keys no table names are then asked for their age: a store of 100,000 users has
+  // 300,000 files, and each stat is a system call.
+  for await (const keys of deps.blobs.listKeys()) {
+    if (options.signal?.aborted) break;
+    report.examined += keys.length;
+    const named = await referencedKeys(deps.db, keys);
+    const unnamed = keys.filter((key) => !named.has(key));
+    if (unnamed.length === 0) continue;
+    const orphans = await deps.blobs.writtenBefore(unnamed, writtenBefore);
     report.orphans.push(...orphans);
     if (!options.apply || orphans.length === 0) continue;
     const gone = new Set(

@@ -17,12 +17,15 @@ export const maintenanceSweep: CommandHandler = async ({ services: open, config,
   const lines = report.orphans.map((o) => `  ${o.key} (${o.byteSize} bytes)`);
   const window = `written more than ${config.blobSweepMinAgeMinutes} min ago`;
   if (apply) {
+    if (report.tempFilesRemoved > 0) {
+      lines.push(`Temporary files of photo writes that never finished, removed: ${report.tempFilesRemoved}.`);
+    }
     lines.push(
-      `Removed ${report.removed} of ${report.orphans.length} unreferenced blobs (${report.removedBytes} bytes); examined ${report.examined} ${window}.`,
+      `Removed ${report.removed} of ${report.orphans.length} unreferenced blobs ${window} (${report.removedBytes} bytes); ${report.examined} blobs examined.`,
     );
   } else {
     lines.push(
-      `${report.orphans.length} unreferenced blobs (${bytes} bytes) of ${report.examined} ${window}. Nothing was removed: run with --apply to remove them.`,
+      `${report.orphans.length} unreferenced blobs ${window} (${bytes} bytes); ${report.examined} blobs examined. Nothing was removed: run with --apply to remove them.`,
     );
   }
   print(lines.join('\n'));

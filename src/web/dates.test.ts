@@ -6,7 +6,8 @@ describe('dates and times in each language', () => {
 
   it('writes Estonian times with "kell" and a full stop, and the date with full stops', () => {
     expect(estonianDateTime(at, 'UTC')).toBe('30.11.2026 kell 05.43');
-    expect(formatDate('et', at, 'UTC')).toBe('30.11.2026 kell 05.43');
+    expect(formatDate('et', at, 'UTC')).toBe('30.11.2026 kell 05.43 UTC');
+    expect(formatDate('et', at, 'Europe/Tallinn')).toBe('30.11.2026 kell 07.43 EET');
     // No leading zero on the day, two digits for the month, the hour in 24-hour form.
     expect(estonianDateTime(Date.UTC(2026, 0, 3, 17, 5), 'UTC')).toBe('3.01.2026 kell 17.05');
     expect(estonianDateTime(Date.UTC(2026, 0, 3, 0, 0), 'UTC')).toBe('3.01.2026 kell 00.00');
@@ -19,6 +20,7 @@ describe('dates and times in each language', () => {
   });
 
   it('keeps English as English writes it', () => {
-    expect(formatDate('en', at, 'UTC')).toBe('30 November 2026 at 05:43');
+    expect(formatDate('en', at, 'UTC')).toBe('30 November 2026 at 05:43 UTC');
+    expect(formatDate('en', at, 'America/New_York')).toBe('30 November 2026 at 00:43 GMT-5');
   });
 });

@@ -21,10 +21,21 @@ export function estonianDateTime(epochMs: number, timeZone?: string): string {
   return `${part('day')}.${part('month')}.${part('year')} kell ${part('hour')}.${part('minute')}`;
 }
 
-/** A date and time for people, in the page's language and the server's time zone. */
+/** The zone's short name as pages write it after a time: "UTC", "EET", "GMT-5". */
+export function zoneName(epochMs: number, timeZone?: string): string {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, timeZoneName: 'short' }).formatToParts(new Date(epochMs));
+  return parts.find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
+}
+
+/**
+ * A date and time for people, in the page's language and the server's time zone, which it names
+ * ("30 November 2026 at 05:43 UTC"): a reader elsewhere would otherwise take it for their own.
+ */
 export function formatDate(locale: Locale, epochMs: number, timeZone?: string): string {
-  if (locale === 'et') return estonianDateTime(epochMs, timeZone);
-  return new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone }).format(
+  const zone = zoneName(epochMs, timeZone);
+  if (locale === 'et') return `${estonianDateTime(epochMs, timeZone)} ${zone}`;
+  const local = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone }).format(
     new Date(epochMs),
   );
+  return `${local} ${zone}`;
 }

@@ -55,6 +55,27 @@ describeEachDialect('the user pages', (dialect) => {
     expect(after.body).toMatch(new RegExp(`${et['photo.savedShort']}\\s*${et['lag.previous']}`));
   });
 
+  it('says the sites show the current picture when only the rendition sizes changed', async () => {
+    const { services } = context;
+    const { user, client } = await signedIn({ displayName: 'Mari Maasikas' });
+    await giveMailPhoto(services, user, await solidJpeg([120, 30, 140]));
+    await client.request('POST', '/launch/sharepoint', { _csrf: await client.csrfToken('/') });
+    const admin = await makeUser(services, { isAdmin: true });
+    const sizes = services.syncSettings().renditionSizes;
+    await services.settings.update({ renditionSizes: { ...sizes, L: sizes.L + 20 } }, admin);
+    try {
+      const home = await client.request('GET', '/');
+      expect(home.body).toContain('data-sites-lag="resized"');
+      expect(home.body).toContain(en['lag.resized']);
+      expect(home.body).not.toContain(en['lag.previous']);
+      // A new photo on top of that: the sites show the previous picture.
+      await giveMailPhoto(services, user, await solidJpeg([30, 140, 120]));
+      expect((await client.request('GET', '/')).body).toContain('data-sites-lag="previous"');
+    } finally {
+      await services.settings.update({ renditionSizes: sizes }, admin);
+    }
+  });
+
   it('refuses two pictures in one upload in the person’s language, and keeps the photo they had', async () => {
     for (const [language, words] of [
       ['en', en],

@@ -14,6 +14,10 @@ export function sitesLagOf(services: Services): SitesLagOf {
     const spec = renditionSpec(services.syncSettings().renditionSizes);
     const state = classify(syncStateInputs(user.hasMailbox, inputs, spec));
     if (!isOutOfStep(state)) return undefined;
-    return { shows: inputs.profile?.placeholderState === 0 ? 'previous' : 'missing', failing: state === 'failing' };
+    const { profile, mail } = inputs;
+    if (profile?.placeholderState !== 0) return { shows: 'missing', failing: state === 'failing' };
+    // The same mail photo at sizes the settings no longer give: the face is the current one.
+    const resized = profile.pictureSource === 'mail' && mail !== undefined && profile.syncedEtag === mail.etag;
+    return { shows: resized ? 'resized' : 'previous', failing: state === 'failing' };
   };
 }

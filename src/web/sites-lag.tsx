@@ -3,9 +3,12 @@ import type { PageContext } from './layout.js';
 // The notice on the user's own pages while SharePoint and OneDrive wait for their action (the
 // sync state's out-of-step states), with that action as a button: the SharePoint tile's sync.
 
-/** What the sites show while they lag (an older picture, or none yet), and whether syncing failed. */
+/**
+ * What the sites show while they lag (an older picture, none yet, or the current one at sizes the
+ * settings have since changed), and whether syncing failed.
+ */
 export interface SitesLag {
-  shows: 'previous' | 'missing';
+  shows: 'previous' | 'missing' | 'resized';
   failing: boolean;
 }
 
@@ -22,7 +25,7 @@ export function SitesLagNotice(props: {
     <div class="notice notice-info sites-lag" role="status" data-sites-lag={props.lag.shows}>
       <p>
         {props.lead && <>{props.lead} </>}
-        {t(props.lag.shows === 'previous' ? 'lag.previous' : 'lag.missing')}
+        {t(`lag.${props.lag.shows}`)}
       </p>
       {props.button !== false && (
         <form method="post" action="/launch/sharepoint">

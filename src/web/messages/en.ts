@@ -150,6 +150,7 @@ export const en = {
   'help.change': 'Change your profile photo',
   'lag.previous': 'SharePoint and OneDrive still show your previous picture.',
   'lag.missing': 'SharePoint and OneDrive do not show your picture yet.',
+  'lag.resized': 'SharePoint and OneDrive show your current picture, at sizes your organisation has since changed.',
   'lag.update': 'Update now',
   'error.back': 'Back to the portal',
   'error.title': 'Something went wrong',

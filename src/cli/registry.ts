@@ -241,7 +241,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'm365 sync',
     synopsis: '<upn> | --all-out-of-step [--dry-run]',
-    summary: "push Exchange photos into the tenant's SharePoint",
+    summary:
+      "push Exchange photos into the tenant's SharePoint; exits 1 if a push failed,\n" +
+      '75 if none failed but a user was busy (another push of them was running: run it again)',
     args: 1,
     options: { 'all-out-of-step': { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false } },
     load: async () => (await import('./commands/m365.js')).m365Sync,

@@ -150,9 +150,23 @@ async function sync(
   bar?.finish();
   for (const report of reports) print(describePush(report));
   const failed = reports.filter((r) => r.outcome === 'failed').length;
-  if (reports.length > 1) print(`${reports.length} users, ${failed} failed.`);
-  return failed > 0 ? 1 : 0;
+  // Not pushed and not recorded: another push of the same user held it (from another process).
+  const busy = reports.filter((r) => r.outcome === 'busy').map((r) => r.upn);
+  if (reports.length > 1) {
+    print(`${reports.length} users, ${failed} failed${busy.length > 0 ? `, ${busy.length} busy` : ''}.`);
+  }
+  if (busy.length > 0) {
+    const again = upn ?? `--all-out-of-step${flags.dryRun ? ' --dry-run' : ''}`;
+    print(
+      `Busy, nothing done for them (another push of the same user was still running): ${busy.join(', ')}. ` +
+        `Run photosync m365 sync ${again} again.`,
+    );
+  }
+  return failed > 0 ? 1 : busy.length > 0 ? EXIT_BUSY : 0;
 }
+
+/** `m365 sync`'s exit code when nothing failed but some users were busy: sysexits' EX_TEMPFAIL, try again. */
+export const EXIT_BUSY = 75;
 
 function describePush(report: PushReport): string {
   const what: Record<PushReport['outcome'], string> = {

@@ -9,6 +9,7 @@ import { isAppError } from '../../errors.js';
 import { removeMailPhoto } from '../../mail/photo-store.js';
 import { getSiteProfile, showPlaceholder } from '../../sites/profiles.js';
 import type { DatabaseHandle, Db } from '../../storage/database.js';
+import { LockTimeoutError } from '../../storage/user-lock.js';
 import type { CommandHandler } from '../command.js';
 import { CliError } from '../output.js';
 import { readNewPassword } from '../password-input.js';
@@ -79,9 +80,18 @@ export const usersRemove: CommandHandler = async ({ args: [upn], services, print
   const { db, dialect } = all.database;
   // Asked first, so the last administrator keeps their photos; asked again with the removal itself.
   await keepAnAdministrator(all.database, user, 'remove', async () => undefined);
-  if (user.hasMailbox) await removeMailPhoto({ db, dialect, blobs: all.blobs }, user);
-  if (await getSiteProfile(db, user.id)) await showPlaceholder({ db, blobs: all.blobs }, user, Date.now());
-  await keepAnAdministrator(all.database, user, 'remove', (trx) => deleteUser(trx, user));
+  // Under the user's lock, the one a sync writes their pictures under: a sync running now finishes
+  // first (its files are then removed here), and one that starts now waits until the user is gone.
+  await all.lock
+    .run(user.id, async () => {
+      if (user.hasMailbox) await removeMailPhoto({ db, dialect, blobs: all.blobs }, user);
+      if (await getSiteProfile(db, user.id)) await showPlaceholder({ db, blobs: all.blobs }, user, Date.now());
+      await keepAnAdministrator(all.database, user, 'remove', (trx) => deleteUser(trx, user));
+    })
+    .catch((error: unknown) => {
+      if (!(error instanceof LockTimeoutError)) throw error;
+      throw new CliError(`A sync of ${user.upn} is still running, so nothing was removed; try again in a moment.`);
+    });
   print(`Removed ${user.upn}, their photos, sessions and tokens.`);
 };
 

@@ -53,6 +53,7 @@ import * as m365FileStems from './migrations/2026-12-15-01-m365-file-stems.js';
 import * as searchPendingList from './migrations/2026-12-16-01-search-pending-list.js';
 import * as unicodeLower from './migrations/2026-12-16-02-unicode-lower.js';
 import * as promptsAnswered from './migrations/2026-12-16-03-prompts-answered.js';
+import * as syncStateOrder from './migrations/2026-12-17-01-sync-state-order.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 import { walIndexChanges } from './wal-index.js';
@@ -120,6 +121,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-16-01-search-pending-list': searchPendingList,
   '2026-12-16-02-unicode-lower': unicodeLower,
   '2026-12-16-03-prompts-answered': promptsAnswered,
+  '2026-12-17-01-sync-state-order': syncStateOrder,
 };
 
 export interface OpenDatabaseOptions {

@@ -41,7 +41,7 @@ export interface SyncState {
 }
 
 // Read by every sync, so compiled once (see preparedQuery).
-export function toSyncState(row: Omit<SyncStateTable, 'user_id'>): SyncState {
+export function toSyncState(row: Omit<SyncStateTable, 'user_id' | 'settled_at'>): SyncState {
   return {
     lastAttemptAt: row.last_attempt_at,
     lastOutcome: row.last_outcome as SyncOutcome,
@@ -98,7 +98,8 @@ function repeatedRow(q: QueryCreator<Database>, attempt: SyncAttempt) {
  * user's sync state and, for an in-step check, the profile's "checked" time, all in one commit. A
  * failure starts (or continues) the back-off for the mail photo that failed; a skip (recently
  * checked, backing off, busy) leaves the failure as it was; any other outcome ends it. The state
- * moves without being read first.
+ * moves without being read first, and in the order the attempts started, not the order they are
+ * recorded in (`settled_at`): an attempt that started before the one shown leaves it shown.
  *
  * The record is history, not the picture: it is committed without waiting for a WAL flush. The
  * commit stays atomic; a power cut can lose the last fraction of a second of records, never a
@@ -148,22 +149,42 @@ export async function recordAttempt(
       }))
       .where('id', '=', (eb) => repeatedRow(eb as unknown as QueryCreator<Database>, attempt))
       .returning('id');
+  // Attempts are recorded after the lock is let go, so in any order: the latest attempt to start
+  // is the one shown, and the running failure is decided by the latest to start of those that
+  // decide it (every outcome but a skip), whatever order they are recorded in. Both comparisons
+  // are made against the row as it is when this statement writes it.
   const moveState = (q: QueryCreator<Database>) =>
     q
       .insertInto('sync_state')
-      .values({ user_id: attempt.userId, ...latest, ...failure })
+      .values({ user_id: attempt.userId, ...latest, ...failure, settled_at: skipped ? null : attempt.startedAt })
       .onConflict((oc) =>
-        oc.column('user_id').doUpdateSet((eb) =>
-          skipped
-            ? latest
-            : failed
-              ? {
-                  ...latest,
-                  ...failure,
-                  failing_since: eb.fn.coalesce(eb.ref('sync_state.failing_since'), eb.ref('excluded.failing_since')),
-                }
-              : { ...latest, ...failure },
-        ),
+        oc.column('user_id').doUpdateSet((eb) => {
+          const isLatest = sql<boolean>`${eb.ref('excluded.last_attempt_at')} >= ${eb.ref('sync_state.last_attempt_at')}`;
+          const latestOnly = {
+            last_attempt_at: sql<number>`case when ${isLatest} then ${eb.ref('excluded.last_attempt_at')} else ${eb.ref('sync_state.last_attempt_at')} end`,
+            last_outcome: sql<string>`case when ${isLatest} then ${eb.ref('excluded.last_outcome')} else ${eb.ref('sync_state.last_outcome')} end`,
+          };
+          if (skipped) return latestOnly;
+          const settles = sql<boolean>`(${eb.ref('sync_state.settled_at')} is null or ${eb.ref('excluded.settled_at')} >= ${eb.ref('sync_state.settled_at')})`;
+          const settled = <C extends 'failing_since' | 'failed_etag' | 'retry_after' | 'last_error' | 'settled_at'>(
+            column: C,
+            value: unknown,
+          ) => sql<SyncStateTable[C]>`case when ${settles} then ${value} else ${eb.ref(`sync_state.${column}`)} end`;
+          return {
+            ...latestOnly,
+            // A failure continues the running one (its start is kept); any other outcome ends it.
+            failing_since: settled(
+              'failing_since',
+              failed
+                ? eb.fn.coalesce(eb.ref('sync_state.failing_since'), eb.ref('excluded.failing_since'))
+                : eb.ref('excluded.failing_since'),
+            ),
+            failed_etag: settled('failed_etag', eb.ref('excluded.failed_etag')),
+            retry_after: settled('retry_after', eb.ref('excluded.retry_after')),
+            last_error: settled('last_error', eb.ref('excluded.last_error')),
+            settled_at: settled('settled_at', eb.ref('excluded.settled_at')),
+          };
+        }),
       );
   // An in-step profile exists (it was read), so marking it is an update.
   const markChecked = (q: QueryCreator<Database>) =>

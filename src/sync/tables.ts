@@ -24,6 +24,11 @@ export interface SyncStateTable {
   failed_etag: string | null;
   retry_after: number | null;
   last_error: string | null;
+  /**
+   * When the attempt that last decided the running failure (any outcome but a skip) started: an
+   * attempt recorded late that started before it leaves the failure as it is.
+   */
+  settled_at: number | null;
 }
 
 export interface SyncLeasesTable {

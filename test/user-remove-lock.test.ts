@@ -65,4 +65,53 @@ describeEachDialect('users remove while a sync of the user runs', (dialect) => {
     }
     expect(left).toEqual([]);
   });
+
+  it(
+    'a sync that takes the user after the removal says the user is gone, and writes nothing',
+    { timeout: 60_000 },
+    async () => {
+      const { services, store } = context;
+      const user = await makeUser(services);
+      await giveMailPhoto(services, user, await solidJpeg([40, 200, 40], 400));
+
+      // A sync that has decided to render and is about to take the user's lock when the removal
+      // takes it first.
+      const asking = signal();
+      const goOn = signal();
+      const lock: UserLock = {
+        run: (userId, fn) => services.lock.run(userId, fn),
+        runReading: async (userId, read, fn) => {
+          asking.fire();
+          await goOn.fired;
+          return services.lock.runReading(userId, read, fn);
+        },
+      };
+      const engine = createSyncEngine({
+        db: services.database.db,
+        blobs: services.blobs,
+        lock,
+        metrics: services.metrics,
+        settings: services.syncSettings,
+      });
+      const syncing = engine.sync(user, 'sharepoint_tile').then(
+        (result) => result,
+        (error: unknown) => error,
+      );
+      await asking.fired;
+      const removed = await runCommand(['users', 'remove', user.upn], store.env);
+      expect(removed.code, removed.stderr).toBe(0);
+      goOn.fire();
+
+      expect(await syncing).toMatchObject({ id: 'user_not_found', status: 404 });
+      const { db } = services.database;
+      expect(await db.selectFrom('site_profiles').select('user_id').where('user_id', '=', user.id).execute()).toEqual(
+        [],
+      );
+      const left: string[] = [];
+      for await (const batch of services.blobs.listWrittenBefore(Date.now() + 60_000)) {
+        left.push(...batch.map((blob) => blob.key).filter((key) => key.includes(user.id)));
+      }
+      expect(left).toEqual([]);
+    },
+  );
 });

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
 import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
+import { isAppError, notFound } from '../errors.js';
 import { getMailPhoto, type MailPhoto } from '../mail/photo-store.js';
 import { renderSquareJpegs } from '../media/media.js';
 import type { Metrics } from '../metrics.js';
@@ -117,6 +118,9 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     attempt: Attempt,
     inputs: SyncInputs,
   ): Promise<Assessment> {
+    // Removed while this sync waited (`users remove` holds the user's lock): nothing to sync, and
+    // no history to record it in.
+    if (inputs.gone) throw notFound(`There is no user ${user.upn}.`, 'user_not_found');
     const { profile, mail } = inputs;
     const etagBefore = profile?.syncedEtag ?? null;
     const mailEtag = user.hasMailbox ? (mail?.etag ?? null) : null;
@@ -217,6 +221,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       try {
         decision = await decide(user, trigger, attempt);
       } catch (cause) {
+        if (isAppError(cause) && cause.id === 'user_not_found') throw cause;
         error = cause instanceof Error ? cause.message : String(cause);
         const profile = await getSiteProfile(deps.db, user.id).catch(() => undefined);
         const etag = profile?.syncedEtag ?? null;

@@ -9,6 +9,8 @@ import { usersWithSyncTables } from './status.js';
 
 /** What a sync decides from: the sites' profile, the mail photo's metadata and the back-off state. */
 export interface SyncInputs {
+  /** The user is no longer in the directory (removed since they were read). */
+  gone?: true;
   profile: SiteProfile | undefined;
   mail: MailPhoto | undefined;
   state: SyncState | undefined;
@@ -67,7 +69,7 @@ export async function getSyncInputs(db: Db, userId: string): Promise<SyncInputs>
 
 /** The inputs a row of the inputs query holds (none without a row: no such user). */
 export function inputsOf(row: InputsRow | undefined): SyncInputs {
-  if (!row) return { profile: undefined, mail: undefined, state: undefined };
+  if (!row) return { gone: true, profile: undefined, mail: undefined, state: undefined };
   return {
     profile:
       row.profile_user === null

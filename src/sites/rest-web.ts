@@ -13,6 +13,7 @@ import { addLibraryFile, findLibraryFile, listLibraryFiles, recycleLibraryFile }
 import { argumentValue, bindArguments, booleanArgument, parseCall, splitPath, type Call } from './rest-call.js';
 import { sharePointErrors } from './rest-errors.js';
 import { formatOData, formatODataCollection, odataFormatOf } from './rest-odata.js';
+import { siteUserFilter } from './site-user-filter.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
 
 // SharePoint's web under /_api/web: the site's users (currentuser, siteusers, ensureuser) and the
@@ -79,6 +80,19 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
       .send(formatODataCollection(format, { publicUrl, type, values }));
   }
 
+  /** The site's users (SP.User) that pass `test`, in userPrincipalName order, at most `limit`. */
+  async function siteUsersWhere(test: (user: Record<string, unknown>) => boolean, limit: number) {
+    const found: Array<ReturnType<typeof siteUser>> = [];
+    let afterUpn: string | undefined;
+    while (found.length < limit) {
+      const page = await listUsers(db, { afterUpn, limit: 1000 });
+      for (const user of page.map(siteUser)) if (found.length < limit && test(user)) found.push(user);
+      if (page.length < 1000) break;
+      afterUpn = page[page.length - 1]!.upn;
+    }
+    return found;
+  }
+
   /** Apps see the site's users with a read permission; users see them as members of the site. */
   function mayListUsers(principal: Principal): boolean {
     return principal.kind === 'user' || mayUseSites(principal, 'read');
@@ -106,8 +120,17 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     async (request, reply) => {
       const principal = principalOf(request);
       if (!mayListUsers(principal)) throw forbidden('This token may not list the site’s users.');
-      const users = await listUsers(db, { limit: SITE_USERS_LIMIT });
-      return sendList(request, reply, 'SP.User', users.map(siteUser));
+      const query = request.query as Record<string, unknown>;
+      const filter = queryOption(query, '$filter');
+      const top = queryOption(query, '$top');
+      if (top !== undefined && !/^\d{1,4}$/.test(top.trim()))
+        throw sharePointErrors.badQuery(`The $top value '${top}' is not a number from 0 to ${SITE_USERS_LIMIT}.`);
+      const limit = Math.min(top === undefined ? SITE_USERS_LIMIT : Number(top), SITE_USERS_LIMIT);
+      const users =
+        filter !== undefined && filter.trim() !== ''
+          ? await siteUsersWhere(siteUserFilter(filter), limit)
+          : (await listUsers(db, { limit })).map(siteUser);
+      return sendList(request, reply, 'SP.User', users);
     },
   );
 
@@ -447,6 +470,14 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
       throw sharePointErrors.badQuery(`The expression "web/${request.params['*']}" is not valid.`);
     },
   );
+}
+
+/** A query option by its name in any case (`$filter`, `$Filter`), as SharePoint reads them. */
+function queryOption(query: Record<string, unknown>, name: string): string | undefined {
+  const key = Object.keys(query).find((k) => k.toLowerCase() === name);
+  const value = key === undefined ? undefined : query[key];
+  if (Array.isArray(value)) throw sharePointErrors.badQuery(`The query option ${name} is given more than once.`);
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** A JSON request body (the /_api parser keeps bodies as bytes), as an object. */

@@ -1,6 +1,6 @@
 import { InjectHeaders } from '@pnp/queryable';
 import { SPBrowser } from '@pnp/sp';
-import { SiteUsers } from '@pnp/sp/site-users/index.js';
+import { SiteUsers, type ISiteUser } from '@pnp/sp/site-users/index.js';
 import { Web } from '@pnp/sp/webs/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
@@ -42,6 +42,8 @@ for (const dialect of testDialects()) {
 
     const web = () => Web(server.baseUrl).using(SPBrowser(), InjectHeaders({ Authorization: `Bearer ${token}` }));
     const siteUsers = () => SiteUsers(web());
+    /** web.getUserById, which @pnp/sp/site-users adds to the web. */
+    const getUserById = (id: number) => (web() as unknown as { getUserById(id: number): ISiteUser }).getUserById(id);
 
     it('@pnp/sp siteUsers.filter() answers only the users the filter names', async () => {
       const byEmail = await siteUsers().filter(`Email eq '${kalle.upn.toUpperCase()}'`)();
@@ -53,6 +55,28 @@ for (const dialect of testDialects()) {
       expect(await siteUsers().filter("Email eq 'nobody@contoso.com'")()).toEqual([]);
       expect((await siteUsers().top(1)()).length).toBe(1);
       await expect(siteUsers().filter("Department eq 'Sales'")()).rejects.toMatchObject({ status: 400 });
+    });
+
+    it('@pnp/sp finds one site user by e-mail, login name or Id (siteUsers.getByEmail, getByLoginName, getById, web.getUserById)', async () => {
+      const claim = `i:0#.f|membership|${kalle.upn}`;
+      expect(await siteUsers().getByEmail(kalle.upn.toUpperCase())()).toMatchObject({
+        LoginName: claim,
+        Title: 'Kalle Kask',
+      });
+      expect(await siteUsers().getByLoginName(claim)()).toMatchObject({ Email: kalle.upn });
+      const id = siteUserId(kalle.id);
+      expect(await siteUsers().getById(id)()).toMatchObject({ Id: id, LoginName: claim });
+      expect(await getUserById(id)()).toMatchObject({ Id: id, LoginName: claim });
+      const info = await siteUsers().getByEmail(jane.upn).select('Id', 'Title')();
+      expect(info).toMatchObject({ Id: siteUserId(jane.id), Title: 'Jane Doe' });
+      for (const missing of [
+        siteUsers().getByEmail('nobody@contoso.com')(),
+        siteUsers().getByLoginName('i:0#.f|membership|nobody@contoso.com')(),
+        siteUsers().getById(12345)(),
+        getUserById(12345)(),
+      ]) {
+        await expect(missing).rejects.toMatchObject({ status: 404 });
+      }
     });
   });
 }

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { claimForUpn, libraryFileStem, upnFromAccountName } from '../directory/upn.js';
 import { findUserById, findUserByUpn, listUsers, picturesShown, type DirectoryUser } from '../directory/users.js';
-import { forbidden } from '../errors.js';
+import { forbidden, notFound } from '../errors.js';
 import type { App } from '../http/types.js';
 import { checkPictureAccess, mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
@@ -91,6 +91,50 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
       afterUpn = page[page.length - 1]!.upn;
     }
     return found;
+  }
+
+  /**
+   * One site user as PnPjs's lookups address it: siteusers/getbyemail('…'), siteusers/getbyid(n),
+   * siteusers/getbyloginname(@v) or siteusers(@v) (the login name, a claim), getuserbyid(n).
+   * Null when nobody matches; undefined when the address is none of these.
+   */
+  async function siteUserLookup(
+    first: Call,
+    rest: Call[],
+    query: Record<string, unknown>,
+  ): Promise<ReturnType<typeof siteUser> | null | undefined> {
+    const byId = async (call: Call) => {
+      const raw = bindArguments(call, ['id']).get('id');
+      if (raw === undefined || !/^\d{1,10}$/.test(raw)) throw sharePointErrors.badQuery(`${call.name} takes a number.`);
+      const id = Number(raw);
+      return (await siteUsersWhere((user) => user.Id === id, 1))[0] ?? null;
+    };
+    const byLoginName = async (call: Call) => {
+      const raw = bindArguments(call, ['loginname']).get('loginname');
+      if (raw === undefined) throw sharePointErrors.badQuery(`The parameter loginName of ${call.name} is missing.`);
+      const upn = upnFromAccountName(argumentValue(raw, query));
+      const user = upn ? await findUserByUpn(db, upn) : undefined;
+      return user ? siteUser(user) : null;
+    };
+    if (first.name.toLowerCase() === 'getuserbyid') return rest.length === 0 ? byId(first) : undefined;
+    if (!bare(first)) return rest.length === 0 ? byLoginName(first) : undefined;
+    const [method, ...more] = rest;
+    if (!method || more.length > 0) return undefined;
+    switch (method.name.toLowerCase()) {
+      case 'getbyid':
+        return byId(method);
+      case 'getbyloginname':
+        return byLoginName(method);
+      case 'getbyemail': {
+        const raw = bindArguments(method, ['emailaddress']).get('emailaddress');
+        if (raw === undefined) throw sharePointErrors.badQuery('The parameter emailAddress is missing.');
+        // A site user's Email is the UPN of a user with a mailbox.
+        const user = await findUserByUpn(db, argumentValue(raw, query).toLowerCase());
+        return user?.hasMailbox ? siteUser(user) : null;
+      }
+      default:
+        return undefined;
+    }
   }
 
   /** Apps see the site's users with a read permission; users see them as members of the site. */
@@ -309,6 +353,14 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
       // A segment given arguments (Files('x.jpg'), PnPjs's files.getByUrl) is not the bare one.
       const tail = rest.map((c) => (bare(c) ? c.name.toLowerCase() : `${c.name}(…)`)).join('/');
       switch (first?.name.toLowerCase() ?? '') {
+        case 'siteusers':
+        case 'getuserbyid': {
+          const user = await siteUserLookup(first!, rest, query);
+          if (user === undefined) break;
+          if (!mayListUsers(principal)) throw forbidden('This token may not read the site’s users.');
+          if (!user) throw notFound('User cannot be found.', 'user_not_found');
+          return send(request, reply, 'Web/SiteUsers', 'SP.User', user);
+        }
         case 'getfolderbyserverrelativeurl': {
           const path = pathArgument(first!, query, 'serverrelativeurl');
           if (!isLibrary(path)) throw sharePointErrors.fileNotFound(path);

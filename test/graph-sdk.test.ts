@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createDevCertificates } from '../src/cli/commands/dev-cert.js';
 import { createApp } from '../src/directory/apps.js';
+import { setUserEnabled } from '../src/directory/revocation.js';
 import { tenantId } from '../src/directory/settings.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
@@ -163,5 +164,39 @@ describeEachDialect('Graph through @microsoft/microsoft-graph-client', (dialect)
     expect(closeTo(await meanColour(bytes), YELLOW)).toBe(true);
     const me = await failure(client.api('/me').get());
     expect([me.statusCode, me.code]).toEqual([400, 'BadRequest']);
+  });
+
+  it('lists users by the filters scripts use: accountEnabled, id, and in (…)', async () => {
+    const reader = await makeUser(services, { displayName: 'Filter Reader' });
+    const gone = await makeUser(services, { displayName: 'Filter Gone' });
+    await setUserEnabled(services.database.db, gone, false);
+    const client = graphClient(await userToken(services, reader, ['User.Read', 'User.ReadBasic.All']));
+    const list = async (filter: string) => {
+      const page = await client
+        .api('/users')
+        .select('id,userPrincipalName,accountEnabled')
+        .filter(filter)
+        .top(999)
+        .get();
+      return (page.value as Array<{ userPrincipalName: string; accountEnabled: boolean }>).map(
+        (u) => u.userPrincipalName,
+      );
+    };
+    const enabled = await list('accountEnabled eq true');
+    expect(enabled).toContain(reader.upn);
+    expect(enabled).not.toContain(gone.upn);
+    expect(await list('accountEnabled eq false')).toEqual([gone.upn]);
+    expect(await list(`id eq '${jane.id}'`)).toEqual([jane.upn]);
+    expect((await list(`userPrincipalName in ('${jane.upn.toUpperCase()}', '${gone.upn}')`)).sort()).toEqual(
+      [jane.upn, gone.upn].sort(),
+    );
+    expect(await list(`id in ('${reader.id}') and accountEnabled eq true`)).toEqual([reader.upn]);
+    const tooMany = await failure(
+      client
+        .api('/users')
+        .filter(`id in (${Array.from({ length: 16 }, () => `'${jane.id}'`).join(',')})`)
+        .get(),
+    );
+    expect([tooMany.statusCode, tooMany.code]).toEqual([400, 'BadRequest']);
   });
 });

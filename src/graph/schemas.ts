@@ -56,10 +56,10 @@ export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 export const usersList = {
   tags: ['graph'],
   summary:
-    'List users: $select, $filter (eq, startswith), $top (1–999, default 100), $count (with ConsistencyLevel: eventual), @odata.nextLink',
+    'List users: $select, $filter (eq, in, startswith), $top (1–999, default 100), $count (with ConsistencyLevel: eventual), @odata.nextLink',
   description:
-    "$filter: userPrincipalName, mail, displayName, givenName or surname, with eq 'value' or startswith(property,'value'), " +
-    'joined by and or by or. Needs User.ReadBasic.All, User.Read.All, ProfilePhoto.Read.All or ProfilePhoto.ReadWrite.All.',
+    "$filter: id, userPrincipalName, mail, displayName, givenName or surname, with eq 'value', in ('value', …) (at most 15) " +
+    "or startswith(property,'value'), and accountEnabled eq true or false, joined by and or by or. Needs User.ReadBasic.All, User.Read.All, ProfilePhoto.Read.All or ProfilePhoto.ReadWrite.All.",
   querystring: Type.Object(
     {
       $select: Type.Optional(Type.String({ maxLength: 1000 })),

@@ -4,7 +4,7 @@ import { invalidInput } from '../errors.js';
 import type { Database } from '../storage/database.js';
 
 // Graph's user resource and the query options of /users: the documented default properties
-// (null where the directory does not know them), $select, and $filter with eq and startswith on
+// (null where the directory does not know them), $select, and $filter with eq, in and startswith on
 // the properties Graph lets one filter by. photosync's directory keeps a user's id, UPN, display
 // name, whether they have a mailbox and whether they are enabled; the rest is null.
 
@@ -82,7 +82,8 @@ export function userResource(user: DirectoryUser, select: string | undefined): R
 }
 
 /** The properties $filter may name, and the column each is kept in (null: never known). */
-const FILTERABLE: Record<string, 'upn' | 'display_name' | 'mail' | null> = {
+const FILTERABLE: Record<string, 'id' | 'upn' | 'display_name' | 'mail' | null> = {
+  id: 'id',
   userprincipalname: 'upn',
   mail: 'mail',
   displayname: 'display_name',
@@ -94,9 +95,10 @@ type Where = (eb: ExpressionBuilder<Database, 'directory_users'>) => Expression<
 
 /**
  * `$filter=startswith(displayName,'Jan') and mail eq 'jane@contoso.com'` → a condition on the
- * directory's rows. Clauses are eq or startswith on userPrincipalName, mail, displayName,
- * givenName or surname, joined by `and` or by `or` (not both, no parentheses); string comparisons
- * ignore case, as Graph's do. Anything else is a 400 that says what is supported.
+ * directory's rows. Clauses are eq, in or startswith on id, userPrincipalName, mail, displayName,
+ * givenName or surname, or `accountEnabled eq true|false` (ne too), joined by `and` or by `or`
+ * (not both, no parentheses); string comparisons ignore case, as Graph's do. Anything else is a
+ * 400 that says what is supported.
  */
 export function parseFilter(filter: string): Where {
   const text = filter.trim();
@@ -130,32 +132,50 @@ function splitClauses(text: string, joiner: 'and' | 'or'): string[] {
 const STRING = String.raw`'((?:[^']|'')*)'`;
 const EQ = new RegExp(String.raw`^\s*([A-Za-z]+)\s+eq\s+${STRING}\s*$`, 'i');
 const STARTS_WITH = new RegExp(String.raw`^\s*startswith\(\s*([A-Za-z]+)\s*,\s*${STRING}\s*\)\s*$`, 'i');
+const QUOTED = String.raw`'(?:[^']|'')*'`;
+const IN = new RegExp(String.raw`^\s*([A-Za-z]+)\s+in\s+\(\s*(${QUOTED}(?:\s*,\s*${QUOTED})*)\s*\)\s*$`, 'i');
+const ENABLED = /^\s*accountEnabled\s+(eq|ne)\s+(true|false)\s*$/i;
+/** At most this many values in one `in (…)`, Graph's limit for directory objects. */
+const MAX_IN_VALUES = 15;
 
 function parseClause(clause: string): Where {
+  const enabled = ENABLED.exec(clause);
+  if (enabled) {
+    const wanted = (enabled[1]!.toLowerCase() === 'eq') === (enabled[2]!.toLowerCase() === 'true');
+    return (eb) => eb('enabled', '=', wanted ? 1 : 0);
+  }
   const eq = EQ.exec(clause);
   const startsWith = eq ? undefined : STARTS_WITH.exec(clause);
-  const match = eq ?? startsWith;
+  const inList = eq || startsWith ? undefined : IN.exec(clause);
+  const match = eq ?? startsWith ?? inList;
   if (!match) {
     throw unsupported(
-      `Unsupported or invalid query filter clause: ${clause.trim()}. photosync supports "property eq 'value'" and ` +
-        `"startswith(property,'value')" on userPrincipalName, mail, displayName, givenName and surname.`,
+      `Unsupported or invalid query filter clause: ${clause.trim()}. photosync supports "property eq 'value'", ` +
+        `"property in ('value', …)" and "startswith(property,'value')" on id, userPrincipalName, mail, displayName, ` +
+        `givenName and surname, and "accountEnabled eq true" (or false).`,
     );
   }
   const name = match[1]!;
-  const value = match[2]!.replace(/''/g, "'").toLowerCase();
+  const values = (inList ? [...match[2]!.matchAll(new RegExp(STRING, 'g'))].map((m) => m[1]!) : [match[2]!]).map(
+    (value) => value.replace(/''/g, "'").toLowerCase(),
+  );
+  if (values.length > MAX_IN_VALUES) throw unsupported(`Too many values in the in operator: at most ${MAX_IN_VALUES}.`);
   // No name or UPN holds a control character, and PostgreSQL refuses a NUL in text.
-  if (/\p{Cc}/u.test(value)) throw unsupported(`The $filter value of ${name} cannot hold control characters.`);
+  if (values.some((value) => /\p{Cc}/u.test(value)))
+    throw unsupported(`The $filter value of ${name} cannot hold control characters.`);
   if (!(name.toLowerCase() in FILTERABLE)) {
     throw unsupported(
-      `Unsupported filter property '${name}'. Filter by userPrincipalName, mail, displayName, givenName or surname.`,
+      `Unsupported filter property '${name}'. Filter by id, userPrincipalName, mail, displayName, givenName, surname or accountEnabled.`,
     );
   }
   const column = FILTERABLE[name.toLowerCase()] ?? null;
   return (eb) => {
     if (column === null) return sql<SqlBool>`1 = 0`;
     const target = column === 'mail' ? eb.ref('upn') : eb.fn<string>('lower', [eb.ref(column)]);
-    const pattern = `${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const condition = eq ? eb(target, '=', value) : sql<SqlBool>`${target} like ${pattern} escape '\\'`;
+    const pattern = `${values[0]!.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const condition = startsWith
+      ? sql<SqlBool>`${target} like ${pattern} escape '\\'`
+      : eb.or(values.map((value) => eb(target, '=', value)));
     return column === 'mail' ? eb.and([condition, eb('has_mailbox', '=', 1)]) : condition;
   };
 }

@@ -9,6 +9,7 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
 import { bearer, userToken } from './support/apps.js';
 import { runCommand } from './support/cli.js';
+import { startServe } from './support/serve-process.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import {
   adminQuery,
@@ -278,4 +279,39 @@ describe('a restore --force killed part-way [sqlite]', () => {
       await fs.rm(work, { recursive: true, force: true });
     }
   });
+});
+
+it('restore --force refuses a data folder a running server is using, and leaves it serving [sqlite]', async () => {
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-restore-live-'));
+  const backedUp = await createTestStore('sqlite');
+  const place = await createTestStore('sqlite');
+  try {
+    const source = await openTestServices(backedUp);
+    await withPicture(source, [30, 90, 200]);
+    await source.close();
+    const file = path.join(work, 'backup.tar.gz');
+    expect((await runCommand(['backup', file], backedUp.env)).code).toBe(0);
+
+    const current = await openTestServices(place);
+    const jane = await withPicture(current, [20, 160, 60]);
+    const token = await userToken(current, jane);
+    await current.close();
+    const server = await startServe(place.env);
+    try {
+      const picture = () =>
+        fetch(`${server.url}/v1.0/users/${jane.upn}/photo/$value`, { headers: bearer(token) }).then((r) => r.status);
+      expect(await picture()).toBe(200);
+      // The server is idle: nothing is being read or written while the restore runs.
+      const refused = await runCommand(['restore', file, '--force'], place.env);
+      expect(refused.stderr).toContain('is in use: stop photosync serve, then restore');
+      expect(refused.code).toBe(1);
+      expect(await picture()).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await backedUp.drop();
+    await place.drop();
+    await fs.rm(work, { recursive: true, force: true });
+  }
 });

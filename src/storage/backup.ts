@@ -270,11 +270,21 @@ function foldWriteAheadLog(file: string): void {
   } catch {
     return;
   }
+  const inUse = () => new BackupError(`The database ${file} is in use: stop photosync serve, then restore.`);
   try {
-    const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
-    if (result?.busy) {
-      throw new BackupError(`The database ${file} is in use: stop photosync serve, then restore.`);
+    // Every connection to a WAL database holds a shared lock on its file while it is open, even
+    // idle, so only an exclusive lock says no server has it (a checkpoint succeeds under one).
+    database.pragma('busy_timeout = 1000');
+    database.pragma('locking_mode = EXCLUSIVE');
+    try {
+      database.exec('BEGIN EXCLUSIVE');
+      database.exec('COMMIT');
+    } catch (error) {
+      if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY')) throw inUse();
+      throw error;
     }
+    const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    if (result?.busy) throw inUse();
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     if (error instanceof BackupError || !/^SQLITE_(NOTADB|CORRUPT)/.test(code)) throw error;

@@ -315,3 +315,37 @@ it('restore --force refuses a data folder a running server is using, and leaves 
     await fs.rm(work, { recursive: true, force: true });
   }
 });
+
+it('a backup killed part-way leaves nothing behind once the next backup runs beside it [sqlite]', async () => {
+  const store = await createTestStore('sqlite');
+  const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-backup-killed-'));
+  try {
+    const services = await openTestServices(store);
+    await withPicture(services, [30, 90, 200]);
+    await services.close();
+    const killed = await new Promise<NodeJS.Signals | number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'backup', path.join(folder, 'monday.tar.gz')], {
+        env: {
+          PATH: process.env.PATH,
+          ...store.env,
+          NODE_ENV: 'test',
+          PHOTOSYNC_FAULT_INJECTION: 'backup-before-archive',
+        },
+        stdio: 'ignore',
+      });
+      child.on('error', reject);
+      child.on('exit', (code, signal) => resolve(signal ?? code));
+    });
+    expect(killed).toBe('SIGKILL');
+    // What it staged (a copy of the database and the photos) is still there...
+    expect(await fs.readdir(folder)).toHaveLength(1);
+    const next = await runCommand(['backup', path.join(folder, 'tuesday.tar.gz')], store.env);
+    expect(next.stderr).toBe('');
+    expect(next.code).toBe(0);
+    // ...until the next backup into the same folder, which removes it.
+    expect(await fs.readdir(folder)).toEqual(['tuesday.tar.gz']);
+  } finally {
+    await store.drop();
+    await fs.rm(folder, { recursive: true, force: true });
+  }
+});

@@ -46,22 +46,55 @@ export interface BackupTarget {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The folder a backup is staged in beside its archive, named after the process writing it. */
+const STAGING_PREFIX = '.photosync-backup-';
+const STAGING_NAME = /^\.photosync-backup-(\d+)-/;
+
 /** Writes the archive `file` (gzip'd tar); refuses to overwrite one. */
-export async function createBackup(target: BackupTarget, file: string): Promise<BackupSummary> {
+export async function createBackup(
+  target: BackupTarget,
+  file: string,
+  options: { faultPoint?: (name: string) => void } = {},
+): Promise<BackupSummary> {
   if (await exists(file)) throw new BackupError(`${file} already exists; name a new file for the backup.`);
-  const staging = await fs.mkdtemp(path.join(path.dirname(file), '.photosync-backup-'));
+  await removeAbandonedStaging(path.dirname(file));
+  const staging = await fs.mkdtemp(path.join(path.dirname(file), `${STAGING_PREFIX}${process.pid}-`));
   try {
     const summary = target.databaseUrl
       ? await stagePostgres(target.databaseUrl, staging, target.env)
       : await stageSqlite(target.dataDir, staging);
     await fs.writeFile(path.join(staging, MANIFEST), `${JSON.stringify(summary.manifest, null, 2)}\n`);
-    const partial = `${file}.${randomBytes(4).toString('hex')}.partial`;
     const entries = [MANIFEST, ...(await fs.readdir(staging)).filter((name) => name !== MANIFEST)];
+    // Inside the staging folder, so a backup killed while it writes the archive leaves it there too.
+    const partial = path.join(staging, `${randomBytes(4).toString('hex')}.partial`);
+    options.faultPoint?.('backup-before-archive');
     await tar.create({ gzip: true, file: partial, cwd: staging, portable: true }, entries);
     await fs.rename(partial, file);
     return summary;
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes what backups killed part-way left beside their archives (a copy of the database and the
+ * photos), once the process that wrote it is gone; a backup still running keeps its folder.
+ */
+async function removeAbandonedStaging(folder: string): Promise<void> {
+  for (const name of await fs.readdir(folder).catch(() => [])) {
+    const pid = Number(STAGING_NAME.exec(name)?.[1]);
+    if (!pid || processAlive(pid)) continue;
+    await fs.rm(path.join(folder, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

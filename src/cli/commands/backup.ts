@@ -10,7 +10,10 @@ import { CliError, UsageError } from '../output.js';
 
 export const backup: CommandHandler = async ({ args, config, io, print }) => {
   const file = archivePath(args, io.cwd);
-  const { manifest, snapshots } = await explained(() => createBackup({ ...config, env: io.env }, file));
+  const faultPoint = config.faultInjection ? crashAt(config.faultInjection) : undefined;
+  const { manifest, snapshots } = await explained(() =>
+    createBackup({ ...config, env: io.env }, file, faultPoint ? { faultPoint } : {}),
+  );
   const photos = manifest.dialect === 'sqlite' ? `${manifest.photoFiles} photo files` : 'photos in the database';
   print(`Backed up ${manifest.users} users and ${photos} (${manifest.dialect}) to ${file}.`);
   if (snapshots > 1) print(`Photos changed during the backup; the archive holds snapshot ${snapshots}, whole.`);

@@ -68,6 +68,25 @@ describeEachDialect('sync history', (dialect) => {
     expect(detail.attempts[0]).toMatchObject({ outcome: 'unchanged', checks: 40, lastAt: unchanged!.lastAt });
   });
 
+  it("the console in Estonian writes an attempt's duration with a decimal comma", async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg([90, 40, 160], 64));
+    expect((await services.sync.sync(user, 'sharepoint_tile')).outcome).toBe('synced');
+    const admin = await makeUser(services, { isAdmin: true });
+    const session = await createSession(services.database.db, admin.id, 60_000);
+    const page = (language: string) =>
+      app.inject({
+        method: 'GET',
+        url: `/admin/users/${encodeURIComponent(user.upn)}`,
+        headers: { cookie: `${SESSION_COOKIE}=${session}`, 'accept-language': language },
+      });
+    const durations = (body: string) => [...body.matchAll(/<td>([^<]*) ms<\/td>/g)].map((m) => m[1]);
+    const [et] = durations((await page('et')).body);
+    expect(et).toMatch(/^\d[\d\u00a0]*,\d$/);
+    const [en] = durations((await page('en')).body);
+    expect(en).toMatch(/^\d[\d,]*\.\d$/);
+  });
+
   it('keeps every change and every failure as a row; a check after one starts a new count', async () => {
     const user = await makeUser(services);
     await giveMailPhoto(services, user, await solidJpeg([40, 200, 40], 64));

@@ -14,6 +14,8 @@ export function userDetailPage(
 ): string {
   const { t } = context;
   const upn = encodeURIComponent(detail.upn);
+  // "3.2 ms" in English, "3,2 ms" in Estonian.
+  const duration = new Intl.NumberFormat(context.locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   return adminPage(
     context,
     'users',
@@ -158,7 +160,7 @@ export function userDetailPage(
                   )}
                   {a.error && <SyncError context={context} text={a.error} />}
                 </td>
-                <td>{`${a.durationMs.toFixed(1)} ms`}</td>
+                <td>{`${duration.format(a.durationMs)} ms`}</td>
                 <td>
                   <Etag context={context} value={a.etagBefore} /> → <Etag context={context} value={a.etagAfter} />
                 </td>

@@ -2,6 +2,7 @@ import { beforeAll, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
+import { setUserEnabled } from '../src/directory/revocation.js';
 import { listAttempts } from '../src/sync/history.js';
 import { isOutOfStep, type SyncStateName } from '../src/sync/state.js';
 import { FormClient } from './support/form-client.js';
@@ -154,6 +155,34 @@ describeEachDialect('admin console', (dialect) => {
     expect(everyone.json()).toMatchObject({ prompted: outOfStep, skipped: [] });
     const both = await api('POST', '/admin/api/prompts', adminToken, { allOutOfStep: true, upns: [user.upn] });
     expect(both.statusCode).toBe(400);
+  });
+
+  it('does not ask a disabled user to sync: they cannot sign in to do it', async () => {
+    const user = await changedUser();
+    await setUserEnabled(services.database.db, user, false);
+    const asked = await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn] });
+    expect(asked.json()).toEqual({
+      prompted: 0,
+      skipped: [{ upn: user.upn, state: 'disabled' }],
+      askedAgain: [],
+      email: 'off',
+    });
+    await api('POST', '/admin/api/prompts', adminToken, { allOutOfStep: true });
+    expect((await api('GET', `/admin/api/users/${user.upn}`, adminToken)).json().prompts).toEqual([]);
+
+    // The console's form says why, in the visitor's language.
+    const browser = new FormClient(app);
+    await browser.signIn(admin.upn, PASSWORD);
+    for (const [language, words] of [
+      ['en', 'the account is disabled'],
+      ['et', 'konto on keelatud'],
+    ] as const) {
+      browser.language = language;
+      const _csrf = await browser.csrfToken(`/admin/users/${encodeURIComponent(user.upn)}`);
+      const sent = await browser.request('POST', '/admin/prompts', { _csrf, upn: user.upn, back: 'detail' });
+      expect(sent.statusCode).toBe(303);
+      expect((await browser.request('GET', sent.headers.location as string)).body).toContain(words);
+    }
   });
 
   it('closes a request to sync once the user syncs, even when they do not come back to the portal’s home', async () => {

@@ -8,7 +8,7 @@ import { fileStemOf, getRendition, getSiteProfile } from '../sites/profiles.js';
 import { listAttempts, type HistoryEntry, type SyncOutcome } from '../sync/history.js';
 import type { SyncStateName } from '../sync/state.js';
 import { recordAudit } from './audit.js';
-import { listPrompts, promptUsers, type PromptRecord, type PromptTarget } from './prompts.js';
+import { listPrompts, promptUsers, type PromptOutcome, type PromptRecord, type PromptTarget } from './prompts.js';
 
 // What the console's pages and API do, in one place: both call these.
 
@@ -68,7 +68,7 @@ export async function userDetail(services: Services, upn: string): Promise<UserD
 
 export interface PromptResult {
   prompted: number;
-  skipped: Array<{ upn: string; name: string; state: SyncStateName }>;
+  skipped: PromptOutcome['skipped'];
   /** Users asked again while an earlier request to them is still open. */
   askedAgain: string[];
   auditId: number;

@@ -140,7 +140,10 @@ export const API_SCHEMAS = {
     response: {
       200: Type.Object({
         prompted: Type.Integer(),
-        skipped: Type.Array(Type.Object({ upn: Type.String(), state: State })),
+        /** Why each was not asked: their state, or `disabled` (they cannot sign in to act on it). */
+        skipped: Type.Array(
+          Type.Object({ upn: Type.String(), state: literals([...SYNC_STATES, 'disabled'] as const) }),
+        ),
         /** Users asked again while an earlier request to them was still open. */
         askedAgain: Type.Array(Type.String()),
         email: literals(['sending', 'off'] as const),

@@ -17,8 +17,11 @@ export type PromptTarget = { upns: string[] } | { allOutOfStep: true };
 
 export interface PromptOutcome {
   promptIds: number[];
-  /** Users not prompted because they are not out of step, with their state (the reason). */
-  skipped: Array<{ upn: string; name: string; state: SyncStateName }>;
+  /**
+   * Users not prompted, with the reason: their state when they are not out of step, or `disabled`
+   * (they cannot sign in to act on it).
+   */
+  skipped: Array<{ upn: string; name: string; state: SyncStateName | 'disabled' }>;
   /** Users asked although an earlier request to them is still open (they get a second e-mail). */
   askedAgain: string[];
   /** The audit entry that records this request. */
@@ -65,9 +68,15 @@ export async function promptUsers(
         trx,
         users.map((u) => u.id),
       );
-      const askedAgain = users.filter((u) => open.has(u.id) && isOutOfStep(stateOf.get(u.id) ?? 'no_photo'));
+      const askedAgain = users.filter(
+        (u) => u.enabled && open.has(u.id) && isOutOfStep(stateOf.get(u.id) ?? 'no_photo'),
+      );
       for (const user of users) {
         const state = stateOf.get(user.id) ?? 'no_photo';
+        if (!user.enabled) {
+          skipped.push({ upn: user.upn, name: user.displayName, state: 'disabled' });
+          continue;
+        }
         if (!isOutOfStep(state)) {
           skipped.push({ upn: user.upn, name: user.displayName, state });
           continue;
@@ -97,8 +106,10 @@ export async function promptUsers(
   return db.transaction().execute(async (trx) => {
     const again = await trx
       .selectFrom('admin_user_status as st')
+      .innerJoin('directory_users as u', 'u.id', 'st.user_id')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('st.state', 'in', [...OUT_OF_STEP_STATES])
+      .where('u.enabled', '=', 1)
       .where((eb) =>
         eb.exists(
           eb
@@ -115,9 +126,12 @@ export async function promptUsers(
       .expression((eb) =>
         eb
           .selectFrom('admin_user_status as st')
+          .innerJoin('directory_users as u', 'u.id', 'st.user_id')
           .leftJoin('mail_photos as m', 'm.user_id', 'st.user_id')
           .select((e) => ['st.user_id', e.val(actor.upn).as('prompted_by'), e.val(at).as('created_at'), 'm.etag'])
-          .where('st.state', 'in', [...OUT_OF_STEP_STATES]),
+          .where('st.state', 'in', [...OUT_OF_STEP_STATES])
+          // Nobody who cannot sign in to act on it.
+          .where('u.enabled', '=', 1),
       )
       .execute();
     const rows = await trx

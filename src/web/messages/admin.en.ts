@@ -127,6 +127,7 @@ export const adminEn = {
   'admin.skip.no_photo': '{name} was not asked: there is no mail photo to sync. Ask them to add a photo first.',
   'admin.skip.no_mailbox':
     '{name} was not asked: without a mailbox there is nothing to sync; the picture is the one uploaded in SharePoint.',
+  'admin.skip.disabled': '{name} was not asked: the account is disabled, so they cannot sign in to sync.',
   'admin.skip.more': 'And {n} more who were not asked for these reasons.',
   'admin.notice.askedAgain': 'Asked again, although an earlier request is still open: {names}.',
   'admin.notice.askedAgainCount': 'Of these, {n} had already been asked and were asked again.',
@@ -198,6 +199,7 @@ export const adminEn = {
   'admin.settings.error.seconds': 'Enter a whole number of seconds from 0 to 604800.',
   'admin.settings.error.mailFrom': 'Enter an e-mail address, for example photosync@contoso.com.',
   'admin.nav.tenant': 'Microsoft 365',
+  'admin.state.disabled': 'Account disabled',
   'admin.state.unknown': 'Unknown',
   'admin.stateText.unknown': 'Nothing can tell yet whether SharePoint shows the Exchange photo.',
   'admin.tenant.title': 'Microsoft 365 tenant',

@@ -135,6 +135,7 @@ export const adminEt: AdminMessages = {
     '{name} ei saanud meeldetuletust, sest postkastis pole fotot, mida sünkroonida. Palu tal kõigepealt foto lisada.',
   'admin.skip.no_mailbox':
     '{name} ei saanud meeldetuletust, sest postkastita pole midagi sünkroonida. Pilt on see, mis on SharePointi üles laaditud.',
+  'admin.skip.disabled': '{name} ei saanud meeldetuletust, sest tema konto on keelatud ja ta ei saa sisse logida.',
   'admin.skip.more': 'Samadel põhjustel jäi meeldetuletus saatmata veel {n} kasutajale.',
   'admin.notice.askedAgain': 'Meeldetuletus saadeti uuesti, kuigi eelmine on veel avatud: {names}.',
   'admin.notice.askedAgainCount': 'Neist {n} kasutajale oli meeldetuletus juba varem saadetud ja see saadeti uuesti.',
@@ -207,6 +208,7 @@ export const adminEt: AdminMessages = {
   'admin.settings.error.seconds': 'Sisesta sekundid täisarvuna vahemikus 0–604 800.',
   'admin.settings.error.mailFrom': 'Sisesta e-posti aadress, näiteks photosync@contoso.com.',
   'admin.nav.tenant': 'Microsoft 365',
+  'admin.state.disabled': 'Konto on keelatud',
   'admin.state.unknown': 'Teadmata',
   'admin.stateText.unknown': 'Veel ei saa öelda, kas SharePoint näitab Exchange’i fotot.',
   'admin.tenant.title': 'Microsoft 365 rentnik',

@@ -575,6 +575,29 @@ describeEachDialect('photosync CLI', (dialect) => {
   });
 });
 
+it('a command that reads photosync refuses a data folder with no database, and leaves nothing there [sqlite]', async () => {
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-cli-'));
+  try {
+    // A mistyped PHOTOSYNC_DATA_DIR, or the default ./data of another folder.
+    const env = { PHOTOSYNC_DATA_DIR: path.join(work, 'dta'), PHOTOSYNC_DEMO: 'false' };
+    for (const args of [['status'], ['token', 'list'], ['apps', 'list'], ['sync', 'jane@contoso.com']]) {
+      const result = await runCommand(args, env, work);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr).toContain(
+        `There is no photosync database at ${path.join(work, 'dta', 'photosync.sqlite')}`,
+      );
+      expect(result.stdout).toBe('');
+    }
+    expect(await fs.readdir(work)).toEqual([]);
+    // Adding the first user makes the database, as serve does.
+    const added = await runCommand(['users', 'add', 'jane@contoso.com', '--name', 'Jane Doe'], env, work);
+    expect(added.code, added.stderr).toBe(0);
+    expect((await runCommand(['status'], env, work)).stdout).toContain('jane@contoso.com');
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+});
+
 describe('the photosync command as a process [sqlite]', () => {
   let store: TestStore;
   let services: Services;

@@ -61,6 +61,12 @@ export interface CommandSpec {
   /** How many words it takes after its name. */
   args: number;
   options?: CommandOptions;
+  /**
+   * Whether it may make a new database where there is none (serve, adding users or apps, connect
+   * mode). The others refuse a data folder without one: a mistyped PHOTOSYNC_DATA_DIR would
+   * otherwise get an empty photosync made there, and "0 users".
+   */
+  createsStore?: boolean;
   /** Imports the command's module only when it runs. */
   load(): Promise<CommandHandler>;
 }

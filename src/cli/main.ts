@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { servingAddress } from './serving-address.js';
@@ -86,7 +87,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     option: (name) => stringValue(values[name]),
     options: (name) => (Array.isArray(values[name]) ? values[name].filter((v) => typeof v === 'string') : []),
     flag: (name) => values[name] === true,
-    services: () => (services ??= openForCommand(context)),
+    services: () => (services ??= openForCommand(context, spec)),
   };
   try {
     return (await handler(context)) ?? 0;
@@ -138,8 +139,18 @@ function stringValue(value: unknown): string | undefined {
 }
 
 /** Commands other than serve log only warnings, to standard error, so their output stays readable. */
-async function openForCommand(context: CommandContext): Promise<Services> {
-  const [{ pino }, { openServices }] = await Promise.all([import('pino'), import('./open-services.js')]);
+async function openForCommand(context: CommandContext, spec: CommandSpec): Promise<Services> {
+  const [{ pino }, { openServices }, { sqliteFileOf }] = await Promise.all([
+    import('pino'),
+    import('./open-services.js'),
+    import('../storage/database.js'),
+  ]);
+  const file = sqliteFileOf(context.config.dataDir);
+  if (!spec.createsStore && !context.config.databaseUrl && !existsSync(file)) {
+    throw new CliError(
+      `There is no photosync database at ${file}. Set PHOTOSYNC_DATA_DIR to the data folder photosync serve uses.`,
+    );
+  }
   const log = pino({ level: 'warn' }, { write: (line: string) => context.io.stderr.write(line) });
   return openServices({ ...context.config, logLevel: 'warn' }, log);
 }

@@ -10,6 +10,7 @@ const scopes: CommandOptions = { scopes: { type: 'string' } };
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'serve',
+    createsStore: true,
     synopsis: '',
     summary: 'start the server (see README for settings)',
     args: 0,
@@ -17,6 +18,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'users add',
+    createsStore: true,
     synopsis: '<upn> --name <display name> [--password <password>] [--no-mailbox] [--admin]',
     summary: 'add a user; without a password they cannot sign in (see users password)',
     args: 1,
@@ -72,6 +74,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'users import',
+    createsStore: true,
     synopsis: '<file.csv>',
     summary: 'rows: upn,displayName,password,mailbox,admin',
     args: 1,
@@ -153,6 +156,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'apps add',
+    createsStore: true,
     synopsis: '<name> --scopes <scopes> [--certificate <cert.pem>]… [--redirect-uri <uri>]…',
     summary:
       'register an app (client id + secret; certificates for client assertions;\nredirect URIs for sign-in with the authorization code)',
@@ -194,6 +198,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'signing-key rotate',
+    createsStore: true,
     synopsis: '',
     summary: 'a new key signs tokens; the old one stays published for a day',
     args: 0,
@@ -225,6 +230,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'm365 check',
+    createsStore: true,
     synopsis: '',
     summary: 'connect mode: what works against the tenant, and the fix',
     args: 0,
@@ -232,6 +238,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'm365 scan',
+    createsStore: true,
     synopsis: '[--json]',
     summary: "every tenant user's state (resumes an interrupted scan)",
     args: 0,
@@ -240,6 +247,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'm365 sync',
+    createsStore: true,
     synopsis: '<upn> | --all-out-of-step [--dry-run]',
     summary:
       "push Exchange photos into the tenant's SharePoint; exits 1 if a push failed,\n" +

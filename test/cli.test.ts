@@ -253,6 +253,25 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(skipped.get(7)).toContain('"kai at lines.test" is not a valid user principal name');
     });
 
+    it('reads a file that separates its columns with semicolons, as Excel saves CSV in Estonian and other locales', async () => {
+      await fs.writeFile(
+        file('semicolons.csv'),
+        '\ufeffupn;displayName;password;mailbox;admin\r\nmari@semicolon.test;"Maasikas, Mari";;jah;\r\nmart@semicolon.test;Mart M;;no;yes\r\n',
+      );
+      const result = await cli('users', 'import', file('semicolons.csv'));
+      expect(skippedLines(result.stderr).get(2)).toBe(
+        'mailbox must be yes/no, y/n, true/false or 1/0 (empty means yes); got "jah".',
+      );
+      expect(result.stdout).toContain('Imported 1 user; skipped 1.');
+      expect(await findUserByUpn(services.database.db, 'mart@semicolon.test')).toMatchObject({
+        displayName: 'Mart M',
+        hasMailbox: false,
+        isAdmin: true,
+      });
+      // The status summary below counts the users of the other imports only.
+      expect((await cli('users', 'remove', 'mart@semicolon.test')).code).toBe(0);
+    });
+
     it('counts its progress in exact percentages and says which mailbox and admin values it accepts', async () => {
       await fs.writeFile(
         file('four.csv'),

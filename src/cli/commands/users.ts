@@ -83,6 +83,15 @@ interface ImportReport {
   skipped: Array<{ line: number; reason: string }>;
 }
 
+/**
+ * The column separator: a comma, or a semicolon when the first line has semicolons and no comma
+ * outside quotes (Excel's "CSV" where the decimal mark is a comma, as in Estonian).
+ */
+function delimiterOf(text: string): ',' | ';' {
+  const first = (text.replace(/^\ufeff/, '').match(/^[^\n]*\S[^\n]*/m)?.[0] ?? '').replace(/"(?:[^"]|"")*"/g, '');
+  return first.includes(';') && !first.includes(',') ? ';' : ',';
+}
+
 /** Imports upn,displayName,password,mailbox,admin rows; a bad row is reported and skipped. */
 async function importUsers(services: Services, file: string | undefined, progressTo: CliWriter): Promise<ImportReport> {
   if (!file) throw new UsageError('Name the CSV file to import, e.g. users.csv.');
@@ -102,7 +111,9 @@ async function importUsers(services: Services, file: string | undefined, progres
   try {
     // One kind of line break, so lines are counted alike in a file saved on Windows (csv-parse
     // counts a CRLF inside a quoted field as two lines).
-    records = parse(text.replace(/\r\n?/g, '\n'), {
+    const lines = text.replace(/\r\n?/g, '\n');
+    records = parse(lines, {
+      delimiter: delimiterOf(lines),
       info: true,
       raw: true,
       skip_empty_lines: true,

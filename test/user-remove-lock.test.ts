@@ -60,8 +60,8 @@ describeEachDialect('users remove while a sync of the user runs', (dialect) => {
     expect(removed.stdout).toContain(`Removed ${user.upn}`);
     expect(await findUserByUpn(services.database.db, user.upn)).toBeUndefined();
     const left: string[] = [];
-    for await (const batch of services.blobs.listWrittenBefore(Date.now() + 60_000)) {
-      left.push(...batch.map((blob) => blob.key).filter((key) => key.includes(user.id)));
+    for await (const batch of services.blobs.listKeys()) {
+      left.push(...batch.filter((key) => key.includes(user.id)));
     }
     expect(left).toEqual([]);
   });
@@ -108,8 +108,8 @@ describeEachDialect('users remove while a sync of the user runs', (dialect) => {
         [],
       );
       const left: string[] = [];
-      for await (const batch of services.blobs.listWrittenBefore(Date.now() + 60_000)) {
-        left.push(...batch.map((blob) => blob.key).filter((key) => key.includes(user.id)));
+      for await (const batch of services.blobs.listKeys()) {
+        left.push(...batch.filter((key) => key.includes(user.id)));
       }
       expect(left).toEqual([]);
     },

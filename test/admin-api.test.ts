@@ -237,6 +237,22 @@ describeEachDialect('admin console', (dialect) => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('invalid_setting');
     expect((await api('GET', '/admin/api/settings', adminToken)).json().operatorSync).toBe(false);
+    // A JSON value of another type is refused, not taken as the nearest value of the right one
+    // (null as 0 would mean "check every time", "true" as true).
+    const before = (await api('GET', '/admin/api/settings', adminToken)).json();
+    for (const [body, problem] of [
+      [{ recheckSeconds: null }, 'body/recheckSeconds must be integer'],
+      [{ errorBackoffSeconds: '60' }, 'body/errorBackoffSeconds must be integer'],
+      [{ operatorSync: 'true' }, 'body/operatorSync must be boolean'],
+      [{ renditionSizes: { S: 48, M: '72', L: 300 } }, 'body/renditionSizes/M must be integer'],
+    ] as const) {
+      const refused = await api('PATCH', '/admin/api/settings', adminToken, body);
+      expect(refused.statusCode, JSON.stringify(body)).toBe(400);
+      expect(refused.json().error.message).toBe(problem);
+    }
+    const typed = await api('POST', '/admin/api/prompts', adminToken, { allOutOfStep: 'true' });
+    expect(typed.statusCode).toBe(400);
+    expect((await api('GET', '/admin/api/settings', adminToken)).json()).toEqual(before);
 
     const on = await api('PATCH', '/admin/api/settings', adminToken, { operatorSync: true });
     expect(on.json()).toMatchObject({ changed: ['operatorSync'], settings: { operatorSync: true } });

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { forbidden, invalidInput } from '../errors.js';
 import { signedInUser } from '../http/auth.js';
+import { jsonTypeProblem } from '../http/json-types.js';
 import { routeDefaults, type App } from '../http/types.js';
 import type { Services } from '../services.js';
 import { ADMINS } from './access.js';
@@ -19,6 +20,12 @@ export function adminApiRoutes(app: App, services: Services): void {
     if (!request.headers.authorization && !request.headers['content-type']?.startsWith('application/json')) {
       throw forbidden('Send the request body as JSON (Content-Type: application/json).');
     }
+  };
+  /** Before the schema (which coerces): a JSON body's values must be of their own types. */
+  const jsonTypesAsSent = (schema: object) => async (request: FastifyRequest) => {
+    if (!request.headers['content-type']?.startsWith('application/json')) return;
+    const problem = jsonTypeProblem(schema, request.body);
+    if (problem) throw invalidInput(problem);
   };
 
   app.get(
@@ -53,6 +60,7 @@ export function adminApiRoutes(app: App, services: Services): void {
     '/admin/api/prompts',
     {
       schema: API_SCHEMAS.prompt,
+      preValidation: jsonTypesAsSent(API_SCHEMAS.prompt.body),
     },
     async (request) => {
       const actor = signedInUser(request);
@@ -69,6 +77,7 @@ export function adminApiRoutes(app: App, services: Services): void {
     '/admin/api/sync',
     {
       schema: API_SCHEMAS.sync,
+      preValidation: jsonTypesAsSent(API_SCHEMAS.sync.body),
     },
     async (request) => {
       const actor = signedInUser(request);
@@ -83,6 +92,7 @@ export function adminApiRoutes(app: App, services: Services): void {
     '/admin/api/settings',
     {
       schema: API_SCHEMAS.changeSettings,
+      preValidation: jsonTypesAsSent(API_SCHEMAS.changeSettings.body),
     },
     async (request) => {
       const actor = signedInUser(request);

@@ -2,6 +2,9 @@ import { isAppError } from '../errors.js';
 import { ConfigError } from '../config.js';
 
 /** A mistake the user can fix: printed as one line, exit code 1 (2 for usage). */
+/** The exit code of a sync that found the user busy (another sync of them running): sysexits' EX_TEMPFAIL, try again. */
+export const EXIT_BUSY = 75;
+
 export class CliError extends Error {
   constructor(
     message: string,

@@ -111,7 +111,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'sync',
     synopsis: '<upn>',
-    summary: 'run the sync for one user (trigger: admin)',
+    summary: 'run the sync for one user (trigger: admin); exits 1 if it failed, 75 if another sync of them was running',
     args: 1,
     load: async () => (await import('./commands/sync.js')).sync,
   },

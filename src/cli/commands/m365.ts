@@ -9,7 +9,7 @@ import { ensureTenantUser, findTenantUser, listTenantUsers } from '../../m365/us
 import type { Services } from '../../services.js';
 import { OUT_OF_STEP_STATES } from '../../sync/state.js';
 import type { CliWriter, CommandHandler } from '../command.js';
-import { CliError, formatTime, table, UsageError } from '../output.js';
+import { CliError, EXIT_BUSY, formatTime, table, UsageError } from '../output.js';
 import { createProgress } from '../progress.js';
 
 // photosync m365 check | scan [--json] | sync <upn> | sync --all-out-of-step [--dry-run]
@@ -165,8 +165,6 @@ async function sync(
   return failed > 0 ? 1 : busy.length > 0 ? EXIT_BUSY : 0;
 }
 
-/** `m365 sync`'s exit code when nothing failed but some users were busy: sysexits' EX_TEMPFAIL, try again. */
-export const EXIT_BUSY = 75;
 
 function describePush(report: PushReport): string {
   const what: Record<PushReport['outcome'], string> = {

@@ -1,6 +1,6 @@
 import { translator } from '../../web/i18n.js';
 import type { CommandHandler } from '../command.js';
-import { CliError } from '../output.js';
+import { CliError, EXIT_BUSY } from '../output.js';
 import { requireUser } from './users.js';
 
 const t = translator('en');
@@ -19,4 +19,6 @@ export const sync: CommandHandler = async ({ args: [upn], services, print }) => 
   // The words the admin console shows for the outcome; the code above is for scripts.
   if (result.outcome !== 'failed') print(t(`admin.outcomeText.${result.outcome}`));
   if (result.outcome === 'failed') throw new CliError(`The sync failed: ${result.error ?? 'unknown error'}`);
+  // Nothing was done for the user: a script must be able to tell, and try again.
+  if (result.outcome === 'busy') throw new CliError(`Run photosync sync ${user.upn} again.`, EXIT_BUSY);
 };

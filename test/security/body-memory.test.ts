@@ -62,8 +62,9 @@ function almostWholeBody(
         const piece = chunk.subarray(0, Math.min(chunk.length, declared - 1 - sent));
         sent += piece.length;
         if (sent === declared - 1) {
-          // Quiet once it is all written: an answer comes only if the server refused the body.
-          socket.write(piece, () => setTimeout(() => resolve(undefined), 1_000));
+          // Quiet once it is all written: an answer comes only if the server refused the body. (5 s:
+          // on a loaded machine a refusal took longer than 1 s to arrive and was counted as held.)
+          socket.write(piece, () => setTimeout(() => resolve(undefined), 5_000));
           return;
         }
         if (!socket.write(piece)) {

@@ -349,3 +349,17 @@ it('a backup killed part-way leaves nothing behind once the next backup runs bes
     await fs.rm(folder, { recursive: true, force: true });
   }
 });
+
+it('a backup into a folder that does not exist says so, and is no bug [sqlite]', async () => {
+  const store = await createTestStore('sqlite');
+  try {
+    await (await openTestServices(store)).close();
+    const missing = path.join(store.dataDir, 'no-such-folder');
+    const result = await runCommand(['backup', path.join(missing, 'nightly.tar.gz')], store.env);
+    expect(result.stderr).not.toContain('Unexpected error');
+    expect(result.stderr).toContain(`There is no folder ${missing}`);
+    expect(result.code).toBe(1);
+  } finally {
+    await store.drop();
+  }
+});

@@ -57,8 +57,20 @@ export async function createBackup(
   options: { faultPoint?: (name: string) => void } = {},
 ): Promise<BackupSummary> {
   if (await exists(file)) throw new BackupError(`${file} already exists; name a new file for the backup.`);
-  await removeAbandonedStaging(path.dirname(file));
-  const staging = await fs.mkdtemp(path.join(path.dirname(file), `${STAGING_PREFIX}${process.pid}-`));
+  const folder = path.dirname(file);
+  await removeAbandonedStaging(folder);
+  const staging = await fs.mkdtemp(path.join(folder, `${STAGING_PREFIX}${process.pid}-`)).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new BackupError(`There is no folder ${folder} for the backup; make it first, or name another.`);
+    }
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new BackupError(
+        `Cannot write the backup in ${folder}: ${code === 'EROFS' ? 'read-only' : 'permission denied'}.`,
+      );
+    }
+    throw error;
+  });
   try {
     const summary = target.databaseUrl
       ? await stagePostgres(target.databaseUrl, staging, target.env)

@@ -363,3 +363,27 @@ it('a backup into a folder that does not exist says so, and is no bug [sqlite]',
     await store.drop();
   }
 });
+
+it('refuses a backup archive cut short (a copy that did not finish), saying so, and leaves the place empty [sqlite]', async () => {
+  const store = await createTestStore('sqlite');
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-restore-cut-'));
+  try {
+    const services = await openTestServices(store);
+    await withPicture(services, [30, 90, 200]);
+    await services.close();
+    const file = path.join(work, 'backup.tar.gz');
+    expect((await runCommand(['backup', file], store.env)).code).toBe(0);
+    const whole = await fs.readFile(file);
+    const cut = path.join(work, 'cut.tar.gz');
+    await fs.writeFile(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const place = path.join(work, 'place');
+    const result = await runCommand(['restore', cut], { PHOTOSYNC_DATA_DIR: place, PHOTOSYNC_DEMO: 'false' });
+    expect(result.stderr).not.toContain('Unexpected error');
+    expect(result.stderr).toContain(`${cut} is not a photosync backup`);
+    expect(result.code).toBe(1);
+    expect(await fs.readdir(place)).toEqual([]);
+  } finally {
+    await store.drop();
+    await fs.rm(work, { recursive: true, force: true });
+  }
+});

@@ -240,6 +240,9 @@ async function unpack(file: string, staging: string): Promise<BackupManifest> {
     entry === PHOTOS_ENTRY ||
     entry.startsWith(`${PHOTOS_ENTRY}/`);
   try {
+    // Read through once first: an archive cut short fails here, before any file is written (the
+    // extraction's writes would still be under way when it failed, and race the clean-up).
+    await tar.list({ file, strict: true });
     await tar.extract({
       file,
       cwd: staging,

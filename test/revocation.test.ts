@@ -121,6 +121,17 @@ describeEachDialect('revocation', (dialect) => {
     expect((await runCommand(['token', 'revoke', 'abc'], env)).code).toBe(1);
   });
 
+  it('token create refuses a disabled user, whose token every request would refuse', async () => {
+    const user = await makeUser(services);
+    await setUserEnabled(services.database.db, user, false);
+    const refused = await runCommand(['token', 'create', user.upn], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain(`${user.upn} is disabled`);
+    expect(refused.stderr).toContain(`photosync users enable ${user.upn}`);
+    expect((await runCommand(['token', 'list', user.upn], env)).stdout).toContain('No tokens');
+  });
+
   it('users password (from standard input) ends every session and token; only the new password signs in', async () => {
     const user = await makeUser(services, { password: PASSWORD });
     const { check } = await holdings(user);

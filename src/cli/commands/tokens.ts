@@ -40,6 +40,12 @@ export const tokenCreate: CommandHandler = async ({ args: [upn], services, optio
   const scopes = scopesFrom(option('scopes'));
   const all: Services = await services();
   const user = await requireUser(all, upn);
+  if (!user.enabled) {
+    throw new CliError(
+      `${user.upn} is disabled, so every request with a token of theirs is refused. ` +
+        `Enable them first (photosync users enable ${user.upn}); no token was made.`,
+    );
+  }
   // Create it first: an unknown user must not get a heading for a token that never existed.
   const token = await createToken(all.database.db, user.id, 'cli', lifetimeMs, scopes);
   print(

@@ -29,3 +29,13 @@ it('prints the two settings and the NODE_EXTRA_CA_CERTS line; serve refuses a ke
   expect(refused.stderr).toContain('is not the key of the certificate in PHOTOSYNC_TLS_CERT');
   expect(refused.stdout).not.toContain('photosync is running');
 });
+
+it('--out naming a file, not a folder, is told as such, and is no bug', async () => {
+  const file = path.join(dir, 'notes.txt');
+  fs.writeFileSync(file, 'not a folder');
+  const refused = await run([BIN, 'dev-cert', '--out', file], { ...cleanEnv(), PHOTOSYNC_DATA_DIR: dir });
+  expect(refused.stderr).not.toContain('Unexpected error');
+  expect(refused.stderr).toContain(`${file} is a file, not a folder`);
+  expect(refused.code).toBe(1);
+  expect(fs.readFileSync(file, 'utf8')).toBe('not a folder');
+});

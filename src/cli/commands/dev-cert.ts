@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import forge from 'node-forge';
 import type { CommandHandler } from '../command.js';
+import { CliError } from '../output.js';
 
 // `photosync dev-cert`: a local certificate authority and a certificate for this machine, so that
 // photosync serves https (PHOTOSYNC_TLS_CERT/KEY) and Node.js clients trust it through
@@ -161,5 +162,18 @@ export function devCertCommand(dir: string, extraNames: readonly string[]): stri
 }
 
 export const devCert: CommandHandler = async ({ config, io, option, options, print }) => {
-  print(devCertCommand(path.resolve(io.cwd, option('out') ?? path.join(config.dataDir, 'tls')), options('host')));
+  const out = path.resolve(io.cwd, option('out') ?? path.join(config.dataDir, 'tls'));
+  try {
+    print(devCertCommand(out, options('host')));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST' || code === 'ENOTDIR')
+      throw new CliError(`${out} is a file, not a folder; name a folder with --out.`);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new CliError(
+        `Cannot write the certificates in ${out}: ${code === 'EROFS' ? 'read-only' : 'permission denied'}.`,
+      );
+    }
+    throw error;
+  }
 };

@@ -4,7 +4,13 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, GraphError, ResponseType } from '@microsoft/microsoft-graph-client';
+import {
+  BatchRequestContent,
+  BatchResponseContent,
+  Client,
+  GraphError,
+  ResponseType,
+} from '@microsoft/microsoft-graph-client';
 import sharp from 'sharp';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createDevCertificates } from '../src/cli/commands/dev-cert.js';
@@ -198,5 +204,31 @@ describeEachDialect('Graph through @microsoft/microsoft-graph-client', (dialect)
         .get(),
     );
     expect([tooMany.statusCode, tooMany.code]).toEqual([400, 'BadRequest']);
+  });
+
+  it('$batch through BatchRequestContent, one after another: photo bytes, a missing photo, then a request whose dependency failed', async () => {
+    const client = graphClient(await userToken(services, jane, ['User.Read', 'User.ReadBasic.All']));
+    const nobody = await makeUser(services);
+    const step = (id: string, path: string, dependsOn?: string[]) => ({
+      id,
+      request: new Request(`${baseUrl}${path.slice(1)}`, { method: 'GET' }),
+      ...(dependsOn ? { dependsOn } : {}),
+    });
+    const batch = new BatchRequestContent([
+      step('1', `/users/${jane.upn}/photo/$value`),
+      step('2', `/users/${nobody.upn}/photo/$value`, ['1']),
+      step('3', `/users/${nobody.upn}`, ['2']),
+    ]);
+    const answers = new BatchResponseContent(await client.api('/$batch').post(await batch.getContent()));
+    const photo = answers.getResponseById('1');
+    expect([photo.status, photo.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+    const bytes = Buffer.from(await photo.text(), 'base64');
+    expect(closeTo(await meanColour(bytes), PURPLE)).toBe(true);
+    const missing = answers.getResponseById('2');
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error).toMatchObject({ code: 'ImageNotFound' });
+    const skipped = answers.getResponseById('3');
+    expect(skipped.status).toBe(424);
+    expect((await skipped.json()).error.message).toMatch(/2/);
   });
 });

@@ -50,6 +50,12 @@ const isBatchHeader = (name: string) =>
   BATCH_HEADERS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('proxy-');
 /** The headers of an answer that a batch passes on. */
 const PASSED_HEADERS = ['content-type', 'etag', 'location', 'retry-after', 'cache-control'];
+/**
+ * The headers of an answer the batch makes itself (a failed dependency, a refused step). Named
+ * `Content-Type` as in every other answer: the Graph SDK's BatchResponseContent reads a body as
+ * JSON only under that exact name.
+ */
+const JSON_ANSWER = { 'Content-Type': 'application/json' } as const;
 
 const bad = (message: string) => invalidInput(message, 'invalid_request');
 const isJsonType = (type: string | undefined) => /^application\/(?:[\w.+-]+\+)?json\b/i.test(type ?? '');
@@ -135,7 +141,7 @@ export async function runBatch(app: App, request: FastifyRequest, steps: BatchSt
       answers.push({
         id: step.id,
         status: 424,
-        headers: { 'content-type': 'application/json' },
+        headers: { ...JSON_ANSWER },
         body: { error: { code: 'BadRequest', message: `Failed dependency: request ${failed} failed.` } },
       });
       continue;
@@ -152,7 +158,7 @@ async function runStep(app: App, request: FastifyRequest, step: BatchStep): Prom
     return {
       id: step.id,
       status: 400,
-      headers: { 'content-type': 'application/json' },
+      headers: { ...JSON_ANSWER },
       body: { error: { code: 'BadRequest', message: 'A batch cannot hold another batch.' } },
     };
   }
@@ -165,7 +171,7 @@ async function runStep(app: App, request: FastifyRequest, step: BatchStep): Prom
       return {
         id: step.id,
         status: 400,
-        headers: { 'content-type': 'application/json' },
+        headers: { ...JSON_ANSWER },
         body: { error: { code: 'BadRequest', message: 'A body that is not JSON must be a base64 string.' } },
       };
     }

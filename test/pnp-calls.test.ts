@@ -78,5 +78,13 @@ for (const dialect of testDialects()) {
         await expect(missing).rejects.toMatchObject({ status: 404 });
       }
     });
+
+    it('@pnp/sp web() and web.select(…)(), the getting-started call, answer the site as SP.Web', async () => {
+      const site = await web()();
+      expect(site).toMatchObject({ Url: server.baseUrl, ServerRelativeUrl: '/' });
+      expect(site.Id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(typeof site.Title).toBe('string');
+      expect(await web().select('Title', 'Url')()).toMatchObject({ Title: site.Title, Url: server.baseUrl });
+    });
   });
 }

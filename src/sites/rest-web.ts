@@ -41,6 +41,12 @@ export function siteUserId(userId: string): number {
   return createHash('sha256').update(userId).digest().readUInt32BE(0) & 0x3fffffff;
 }
 
+/** The site's Id: a GUID derived from its address, the same on every call and server. */
+export function webId(publicUrl: string): string {
+  const hex = createHash('sha256').update(`web:${publicUrl}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
 export async function sharePointWebRoutes(app: App, services: Services): Promise<void> {
   const { db } = services.database;
   const { publicUrl } = services.config;
@@ -141,6 +147,30 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
   function mayListUsers(principal: Principal): boolean {
     return principal.kind === 'user' || mayUseSites(principal, 'read');
   }
+
+  app.get(
+    '/web',
+    {
+      schema: {
+        summary: 'The site (SP.Web): the My Site host that holds "User Photos", at this server’s address',
+        tags: ['sharepoint'],
+        response: json,
+      },
+    },
+    async (request, reply) => {
+      if (!mayListUsers(principalOf(request))) throw forbidden('This token may not read the site.');
+      return send(request, reply, 'Web', 'SP.Web', {
+        Id: webId(publicUrl),
+        Title: 'photosync',
+        Description: '',
+        Language: 1033,
+        ServerRelativeUrl: '/',
+        Url: publicUrl,
+        WebTemplate: 'SPSMSITEHOST',
+        Configuration: 0,
+      });
+    },
+  );
 
   app.get(
     '/web/currentuser',

@@ -288,6 +288,11 @@ export const ROUTES: RouteCase[] = [
     expect: statuses(401, { ...SP_WRITERS }),
   },
   {
+    route: 'GET /_api/web',
+    url: () => '/_api/web',
+    expect: statuses(401, { ...SP_USERS, ...APPS(200), appNoScope: 403 }),
+  },
+  {
     route: 'GET /_api/web/currentuser',
     url: () => '/_api/web/currentuser',
     expect: statuses(401, { ...SP_USERS, ...APPS(403) }),

@@ -165,7 +165,6 @@ async function sync(
   return failed > 0 ? 1 : busy.length > 0 ? EXIT_BUSY : 0;
 }
 
-
 function describePush(report: PushReport): string {
   const what: Record<PushReport['outcome'], string> = {
     synced: `pushed ${report.etagAfter ?? ''} into SharePoint`,

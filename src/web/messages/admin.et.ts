@@ -135,7 +135,8 @@ export const adminEt: AdminMessages = {
     '{name} ei saanud meeldetuletust, sest postkastis pole fotot, mida sünkroonida. Palu tal kõigepealt foto lisada.',
   'admin.skip.no_mailbox':
     '{name} ei saanud meeldetuletust, sest postkastita pole midagi sünkroonida. Pilt on see, mis on SharePointi üles laaditud.',
-  'admin.skip.disabled': '{name} ei saanud meeldetuletust, sest tema konto on keelatud ja ta ei saa sisse logida.',
+  'admin.skip.disabled':
+    '{name} ei saanud meeldetuletust, sest konto on keelatud ja ta ei saa sünkroonimiseks sisse logida.',
   'admin.skip.more': 'Samadel põhjustel jäi meeldetuletus saatmata veel {n} kasutajale.',
   'admin.notice.askedAgain': 'Meeldetuletus saadeti uuesti, kuigi eelmine on veel avatud: {names}.',
   'admin.notice.askedAgainCount': 'Neist {n} kasutajale oli meeldetuletus juba varem saadetud ja see saadeti uuesti.',

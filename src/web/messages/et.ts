@@ -155,7 +155,7 @@ export const et: Messages = {
   'lag.previous': 'SharePoint ja OneDrive näitavad veel sinu eelmist pilti.',
   'lag.missing': 'SharePoint ja OneDrive ei näita veel sinu pilti.',
   'lag.resized':
-    'SharePoint ja OneDrive näitavad sinu praegust pilti suurustes, mida sinu organisatsioon on vahepeal muutnud.',
+    'SharePoint ja OneDrive näitavad sinu praegust pilti, kuid suurustes, mida organisatsioon on vahepeal muutnud.',
   'lag.update': 'Uuenda kohe',
   'error.back': 'Tagasi portaali',
   'error.title': 'Midagi läks valesti',

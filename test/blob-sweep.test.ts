@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { beforeAll, expect, it } from 'vitest';
 import type { Services } from '../src/services.js';
 import { getRendition } from '../src/sites/profiles.js';
@@ -130,6 +131,29 @@ describeEachDialect('the blob sweeper', (dialect) => {
     expect(none).toMatchObject({ examined: 0, removed: 0, tempFilesRemoved: 0 });
     expect(await services.blobs.get(stray)).toBeDefined();
     await services.blobs.delete([stray]);
+  });
+
+  it('finds the rows naming a key by an index, not by reading the tables whole', async () => {
+    // A start-up sweep of 100,000 users asks 600 times; without the indexes it took 40 s.
+    const { db } = services.database;
+    for (const { table, column } of BLOB_REFERENCES) {
+      if (dialect === 'sqlite') {
+        const plan = await sql<{
+          detail: string;
+        }>`explain query plan select ${sql.ref(column)} from ${sql.table(table)} where ${sql.ref(column)} in ('a', 'b')`.execute(
+          db,
+        );
+        expect(plan.rows.map((r) => r.detail).join('; '), table).toMatch(/USING (COVERING )?INDEX/);
+      } else {
+        const indexes = await sql<{
+          indexdef: string;
+        }>`select indexdef from pg_indexes where schemaname = current_schema() and tablename = ${table}`.execute(db);
+        expect(
+          indexes.rows.some((r) => r.indexdef.endsWith(`(${column})`)),
+          table,
+        ).toBe(true);
+      }
+    }
   });
 
   it('names every column that holds a blob key in BLOB_REFERENCES', async () => {

@@ -54,6 +54,7 @@ import * as searchPendingList from './migrations/2026-12-16-01-search-pending-li
 import * as unicodeLower from './migrations/2026-12-16-02-unicode-lower.js';
 import * as promptsAnswered from './migrations/2026-12-16-03-prompts-answered.js';
 import * as syncStateOrder from './migrations/2026-12-17-01-sync-state-order.js';
+import * as blobKeyIndexes from './migrations/2026-12-17-02-blob-key-indexes.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 import { walIndexChanges } from './wal-index.js';
@@ -122,6 +123,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-16-02-unicode-lower': unicodeLower,
   '2026-12-16-03-prompts-answered': promptsAnswered,
   '2026-12-17-01-sync-state-order': syncStateOrder,
+  '2026-12-17-02-blob-key-indexes': blobKeyIndexes,
 };
 
 export interface OpenDatabaseOptions {

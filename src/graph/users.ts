@@ -2,6 +2,7 @@ import { sql, type ExpressionBuilder, type Expression, type SqlBool } from 'kyse
 import type { DirectoryUser } from '../directory/users.js';
 import { invalidInput } from '../errors.js';
 import type { Database } from '../storage/database.js';
+import { splitClauses } from '../http/odata-filter.js';
 
 // Graph's user resource and the query options of /users: the documented default properties
 // (null where the directory does not know them), $select, and $filter with eq, in and startswith on
@@ -107,26 +108,6 @@ export function parseFilter(filter: string): Where {
   if (hasAnd && hasOr) throw unsupported('Combine $filter clauses with either and or or, without parentheses.');
   const clauses = splitClauses(text, hasOr ? 'or' : 'and').map(parseClause);
   return (eb) => (hasOr ? eb.or(clauses.map((c) => c(eb))) : eb.and(clauses.map((c) => c(eb))));
-}
-
-/** Splits at ` and `/` or ` outside quoted strings. */
-function splitClauses(text: string, joiner: 'and' | 'or'): string[] {
-  const parts: string[] = [];
-  let quoted = false;
-  let start = 0;
-  const separator = new RegExp(`^\\s+${joiner}\\s+`, 'i');
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === "'") quoted = !quoted;
-    if (quoted) continue;
-    const rest = separator.exec(text.slice(i));
-    if (rest) {
-      parts.push(text.slice(start, i));
-      start = i + rest[0].length;
-      i = start - 1;
-    }
-  }
-  parts.push(text.slice(start));
-  return parts;
 }
 
 const STRING = String.raw`'((?:[^']|'')*)'`;

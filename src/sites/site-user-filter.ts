@@ -1,4 +1,5 @@
 import { sharePointErrors } from './rest-errors.js';
+import { splitClauses } from '../http/odata-filter.js';
 
 // The $filter of /_api/web/siteusers, as scripts write it to find one person (PnPjs's
 // siteUsers.filter("Email eq 'jane@contoso.com'")): OData's eq on SP.User's fields, startswith and
@@ -73,32 +74,12 @@ function parseClause(clause: string): Test {
   );
 }
 
-/** Splits at ` and `/` or ` outside quoted strings. */
-function split(filter: string, joiner: 'and' | 'or'): string[] {
-  const parts: string[] = [];
-  const separator = new RegExp(`^\\s+${joiner}\\s+`, 'i');
-  let quoted = false;
-  let start = 0;
-  for (let i = 0; i < filter.length; i++) {
-    if (filter[i] === "'") quoted = !quoted;
-    if (quoted) continue;
-    const found = separator.exec(filter.slice(i));
-    if (found) {
-      parts.push(filter.slice(start, i));
-      start = i + found[0].length;
-      i = start - 1;
-    }
-  }
-  parts.push(filter.slice(start));
-  return parts;
-}
-
 /** `$filter` of the site's users → a test on SP.User values. */
 export function siteUserFilter(filter: string): Test {
   const outside = filter.replace(/'(?:[^']|'')*'/g, "''");
   const hasAnd = /\s+and\s+/i.test(outside);
   const hasOr = /\s+or\s+/i.test(outside);
   if (hasAnd && hasOr) throw badFilter('Combine $filter clauses with either and or or, not both.');
-  const tests = split(filter.trim(), hasOr ? 'or' : 'and').map(parseClause);
+  const tests = splitClauses(filter.trim(), hasOr ? 'or' : 'and').map(parseClause);
   return hasOr ? (user) => tests.some((t) => t(user)) : (user) => tests.every((t) => t(user));
 }

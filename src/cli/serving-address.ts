@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { processIsRunning } from '../storage/running-process.js';
 
 // A running server writes the address it serves at into its data folder, so a command run
 // beside it without PORT or PHOTOSYNC_PUBLIC_URL prints that server's URLs, not port 8080's.
@@ -27,7 +28,7 @@ export function recordServingAddress(dataDir: string, url: string): void {
 /** The URL of the server running on this data folder, if one is (its process still alive). */
 export function servingAddress(dataDir: string): string | undefined {
   const record = readRecord(path.join(dataDir, FILE));
-  if (record === undefined || !alive(record.pid)) return undefined;
+  if (record === undefined || !processIsRunning(record.pid)) return undefined;
   return record.url;
 }
 
@@ -39,15 +40,5 @@ function readRecord(file: string): Record | undefined {
     return { url: parsed.url, pid: parsed.pid };
   } catch {
     return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

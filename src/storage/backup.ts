@@ -7,6 +7,7 @@ import * as tar from 'tar';
 import { BackupError, type RestoreOptions } from './backup-error.js';
 import { sqliteFileOf } from './database.js';
 import { dumpPostgres, restorePostgres } from './pg-tools.js';
+import { processIsRunning } from './running-process.js';
 
 // One archive holds a whole photosync: the database and the photo bytes, consistent with each
 // other while the server runs. SQLite: the online backup API copies a snapshot of the file (it
@@ -95,18 +96,8 @@ export async function createBackup(
 async function removeAbandonedStaging(folder: string): Promise<void> {
   for (const name of await fs.readdir(folder).catch(() => [])) {
     const pid = Number(STAGING_NAME.exec(name)?.[1]);
-    if (!pid || processAlive(pid)) continue;
+    if (!pid || processIsRunning(pid)) continue;
     await fs.rm(path.join(folder, name), { recursive: true, force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

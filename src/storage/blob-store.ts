@@ -3,6 +3,7 @@ import type { Dir } from 'node:fs';
 import path from 'node:path';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './database.js';
+import { processIsRunning } from './running-process.js';
 
 /**
  * Photo bytes, addressed by keys the roles make themselves (`mail/<user>/<etag>.jpg`). A key is
@@ -327,11 +328,5 @@ export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobRead
 /** Whether the process named in a temporary file's name (`<name>.<pid>.<time>.tmp`) still runs here. */
 function writerIsRunning(name: string): boolean {
   const pid = Number(/\.(\d+)\.\d+\.tmp$/.exec(name)?.[1]);
-  if (!Number.isInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return !Number.isInteger(pid) || pid <= 0 || processIsRunning(pid);
 }

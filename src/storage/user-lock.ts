@@ -3,6 +3,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Database, Dialect } from './database.js';
+import { processIsRunning } from './running-process.js';
 
 /**
  * Mutual exclusion per user, within this process and across every process on the same database:
@@ -307,10 +308,5 @@ function leaseLock(db: Kysely<Database>, leaseMs: number, waitMs: number, onWait
 export function holderIsGone(holder: string): boolean {
   const [host, pid] = holder.split(':');
   if (host !== os.hostname() || !pid) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return !processIsRunning(Number(pid));
 }

@@ -10,6 +10,7 @@ import { routeDefaults, type App } from '../http/types.js';
 import { getMailPhoto, readMailMaster, readingCurrentMailPhoto } from '../mail/photo-store.js';
 import { readAsset, sendAsset } from '../web/asset-routes.js';
 import { setFlash } from '../web/flash.js';
+import { formProtection } from '../web/form-protection.js';
 import { pageContext, sendPage } from '../web/page-context.js';
 import type { PageContext } from '../web/layout.js';
 import type { Services } from '../services.js';
@@ -60,13 +61,16 @@ export async function adminRoutes(app: App, services: Services): Promise<void> {
 async function adminPages(app: App, services: Services): Promise<void> {
   const { db } = services.database;
   const secure = services.config.publicUrl.startsWith('https:');
-  await app.register(csrf, {
-    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure },
-    getToken: (request) => {
-      const body = request.body as { _csrf?: unknown } | undefined;
-      return typeof body?._csrf === 'string' ? body._csrf : undefined;
-    },
-  });
+  await app.register(
+    csrf,
+    await formProtection(db, {
+      secure,
+      getToken: (request) => {
+        const body = request.body as { _csrf?: unknown } | undefined;
+        return typeof body?._csrf === 'string' ? body._csrf : undefined;
+      },
+    }),
+  );
 
   const context = (request: FastifyRequest, reply: FastifyReply, user?: DirectoryUser) =>
     pageContext(db, request, reply, user);

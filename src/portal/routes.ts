@@ -6,6 +6,7 @@ import { createSession, endSession } from '../directory/credentials.js';
 import { authenticate } from '../directory/users.js';
 import type { App } from '../http/types.js';
 import type { DirectoryUser } from '../directory/users.js';
+import { formProtection } from '../web/form-protection.js';
 import type { PageContext } from '../web/layout.js';
 import type { ComponentChildren } from 'preact';
 import { SESSION_COOKIE, userOf } from '../http/auth.js';
@@ -54,10 +55,7 @@ export async function portalRoutes(app: App, services: Services, options: Portal
   const { db } = services.database;
   const secure = services.config.publicUrl.startsWith('https:');
 
-  await app.register(csrf, {
-    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure },
-    getToken: csrfFromBody,
-  });
+  await app.register(csrf, await formProtection(db, { secure, getToken: csrfFromBody }));
   await app.register(rateLimit, { global: false });
   // Shared with the token endpoint's password grant, and with other instances on the database.
   const throttle = services.signInThrottle;

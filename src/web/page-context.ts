@@ -4,6 +4,7 @@ import type { RouteAuth } from '../http/auth.js';
 import { getMailPhoto } from '../mail/photo-store.js';
 import type { Db } from '../storage/database.js';
 import { takeFlash } from './flash.js';
+import { formToken } from './form-protection.js';
 import { LOCALES, localeFromHeader, translator, type Locale } from './i18n.js';
 import type { PageContext, SuiteUser } from './layout.js';
 
@@ -54,7 +55,7 @@ export async function pageContext(
     locale,
     t: translator(locale),
     // Plugins without form protection (none serve pages today) get no token, and so no forms.
-    csrfToken: typeof reply.generateCsrf === 'function' ? reply.generateCsrf() : '',
+    csrfToken: typeof reply.generateCsrf === 'function' ? formToken(request, reply) : '',
     user: user && (await suiteUser(db, user)),
     isAdmin: user?.isAdmin ?? false,
     // The whole address, query included, so the language switch comes back to the same view; a

@@ -316,6 +316,42 @@ it('restore --force refuses a data folder a running server is using, and leaves 
   }
 });
 
+it.runIf(inject('postgresUrl'))(
+  'restore --force refuses a PostgreSQL schema a running server is using, and leaves it serving [postgres]',
+  async () => {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-restore-live-'));
+    const place = await createTestStore('postgres');
+    try {
+      const current = await openTestServices(place);
+      const jane = await withPicture(current, [20, 160, 60]);
+      const token = await userToken(current, jane);
+      await current.close();
+      const file = path.join(work, 'backup.tar.gz');
+      expect((await runCommand(['backup', file], place.env)).code).toBe(0);
+      const server = await startServe(place.env);
+      try {
+        const picture = () =>
+          fetch(`${server.url}/v1.0/users/${jane.upn}/photo/$value`, { headers: bearer(token) }).then((r) => r.status);
+        expect(await picture()).toBe(200);
+        const refused = await runCommand(['restore', file, '--force'], place.env);
+        expect(refused.stderr).toContain('is in use by photosync');
+        expect(refused.stderr).toContain('stop photosync serve');
+        expect(refused.code).toBe(1);
+        expect(await picture()).toBe(200);
+      } finally {
+        await server.stop();
+      }
+      // Stopped, the same restore goes through.
+      const forced = await runCommand(['restore', file, '--force'], place.env);
+      expect(forced.stderr).toBe('');
+      expect(forced.code).toBe(0);
+    } finally {
+      await place.drop();
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  },
+);
+
 it('a backup killed part-way leaves nothing behind once the next backup runs beside it [sqlite]', async () => {
   const store = await createTestStore('sqlite');
   const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-backup-killed-'));

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { withUnicodeLower } from './sqlite-functions.js';
+import { photosyncApplicationName } from './pg-application-name.js';
 import type { SqliteDriver } from 'kysely';
 import {
   Kysely,
@@ -313,6 +314,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const connection = {
     connectionString: url,
     types: pgTypes(pg.types) as pg.CustomTypesConfig,
+    application_name: photosyncApplicationName(url, options.schema),
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   };
   const ownServerPids = new Set<number>();

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { BackupError, type RestoreOptions } from './backup-error.js';
+import { photosyncApplicationName } from './pg-application-name.js';
 
 // PostgreSQL's own tools make its backups: pg_dump takes one consistent snapshot of photosync's
 // schema (tables and photo bytes alike) while the server runs; pg_restore puts it back. They are
@@ -58,6 +59,19 @@ export async function restorePostgres(
     );
     return { schema: found.rows[0]?.schema ?? null, tables: Number(counted.rows[0]?.n ?? 0) };
   });
+  const others = await withClient(databaseUrl, async (client) => {
+    const found = await client.query<{ n: string }>(
+      'select count(*) as n from pg_stat_activity where datname = current_database() and application_name = $1 and pid <> pg_backend_pid()',
+      [photosyncApplicationName(databaseUrl)],
+    );
+    return Number(found.rows[0]?.n ?? 0);
+  });
+  if (others > 0) {
+    throw new BackupError(
+      `The database's schema ${schema ?? ''} is in use by photosync (${others} connection${others === 1 ? '' : 's'}): ` +
+        'stop photosync serve and any other photosync command using it, then restore.',
+    );
+  }
   if (tables > 0 && !options.force) {
     throw new BackupError(
       `The database's schema ${schema ?? ''} already holds ${tables} tables. Restore into an empty database ` +

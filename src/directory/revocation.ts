@@ -87,7 +87,19 @@ export async function setUserPassword(db: Db, user: DirectoryUser, password: str
   });
 }
 
-/** Removes the user's row; everything that names them goes with it (foreign keys). */
-export async function deleteUser(db: Db, user: DirectoryUser): Promise<void> {
+/**
+ * Removes the user's row; everything that names them goes with it (foreign keys), their mail photo
+ * and site pictures included. Returns the photo store's keys those rows named, for the caller to
+ * remove once this has committed (a crash before that leaves files no row names, which the sweep
+ * removes).
+ */
+export async function deleteUser(db: Db, user: DirectoryUser): Promise<string[]> {
+  const named = await db
+    .selectFrom('mail_photos')
+    .select('blob_key')
+    .where('user_id', '=', user.id)
+    .unionAll(db.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id))
+    .execute();
   await db.deleteFrom('directory_users').where('id', '=', user.id).execute();
+  return named.flatMap((row) => (row.blob_key ? [row.blob_key] : []));
 }

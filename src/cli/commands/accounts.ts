@@ -6,8 +6,6 @@ import {
   type DirectoryUser,
 } from '../../directory/users.js';
 import { isAppError } from '../../errors.js';
-import { removeMailPhoto } from '../../mail/photo-store.js';
-import { getSiteProfile, showPlaceholder } from '../../sites/profiles.js';
 import type { DatabaseHandle, Db } from '../../storage/database.js';
 import { LockTimeoutError } from '../../storage/user-lock.js';
 import type { CommandHandler } from '../command.js';
@@ -77,16 +75,14 @@ export const usersPassword: CommandHandler = async ({ args: [upn], services, io,
 export const usersRemove: CommandHandler = async ({ args: [upn], services, print }) => {
   const all = await services();
   const user = await requireUser(all, upn);
-  const { db, dialect } = all.database;
-  // Asked first, so the last administrator keeps their photos; asked again with the removal itself.
-  await keepAnAdministrator(all.database, user, 'remove', async () => undefined);
   // Under the user's lock, the one a sync writes their pictures under: a sync running now finishes
   // first (its files are then removed here), and one that starts now waits until the user is gone.
+  // The user and every row of theirs go in one commit; their files after it.
   await all.lock
     .run(user.id, async () => {
-      if (user.hasMailbox) await removeMailPhoto({ db, dialect, blobs: all.blobs }, user);
-      if (await getSiteProfile(db, user.id)) await showPlaceholder({ db, blobs: all.blobs }, user, Date.now());
-      await keepAnAdministrator(all.database, user, 'remove', (trx) => deleteUser(trx, user));
+      const keys = await keepAnAdministrator(all.database, user, 'remove', (trx) => deleteUser(trx, user));
+      all.faultPoint?.('remove-after-commit');
+      await all.blobs.delete(keys);
     })
     .catch((error: unknown) => {
       if (!(error instanceof LockTimeoutError)) throw error;

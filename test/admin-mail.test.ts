@@ -7,6 +7,7 @@ import { LEASE_MS, sendDuePromptMails } from '../src/admin/outbox.js';
 import { listPrompts, promptUsers } from '../src/admin/prompts.js';
 import { buildApp, type App } from '../src/app.js';
 import { createSession } from '../src/directory/credentials.js';
+import { setUserEnabled } from '../src/directory/revocation.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
 import { FormClient } from './support/form-client.js';
@@ -294,6 +295,32 @@ describeEachDialect('prompt e-mail outbox', (dialect) => {
         await expect.poll(async () => (await mailOf())?.status, { timeout: 10_000 }).toBe('not_needed');
         expect(smtp.received).toHaveLength(0);
         expect(await page()).toContain('e-mail not sent: the picture was updated first');
+      } finally {
+        await smtp.close();
+      }
+    } finally {
+      await app.close();
+      await services.close();
+    }
+  }, 60_000);
+
+  it('does not e-mail a prompt still waiting when the account has been disabled meanwhile', async () => {
+    const probe = await startSmtp();
+    const port = probe.port;
+    await probe.close();
+    const { services, app } = await appSendingTo(port, 10);
+    try {
+      const { user, mailOf, page } = await promptOne(services, app);
+      await expect.poll(async () => (await mailOf())?.status, { timeout: 10_000 }).toBe('retrying');
+      // The account is disabled before the mail server is back: they cannot sign in to act on it.
+      expect(await setUserEnabled(services.database.db, user, false)).toBeDefined();
+      const smtp = await startSmtp(port);
+      try {
+        await expect.poll(async () => (await mailOf())?.status, { timeout: 10_000 }).toBe('account_disabled');
+        // Later rounds find nothing due either.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        expect(smtp.received).toHaveLength(0);
+        expect(await page()).toContain('e-mail not sent: the account was disabled');
       } finally {
         await smtp.close();
       }

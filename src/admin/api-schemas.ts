@@ -79,10 +79,13 @@ const Detail = Type.Object({
       emailedAt: Nullable(Type.Number()),
       emailError: Nullable(Type.String()),
       resolvedAt: Nullable(Type.Number()),
-      /** The e-mail in the outbox: sending, retrying (tries so far, last error, next try), sent, failed. */
+      /**
+       * The e-mail in the outbox: sending, retrying (tries so far, last error, next try), sent, failed;
+       * not sent because the user synced first (not_needed) or the account was disabled first.
+       */
       mail: Nullable(
         Type.Object({
-          status: literals(['sending', 'retrying', 'sent', 'failed', 'not_needed'] as const),
+          status: literals(['sending', 'retrying', 'sent', 'failed', 'not_needed', 'account_disabled'] as const),
           tries: Type.Integer(),
           lastError: Nullable(Type.String()),
           nextTryAt: Nullable(Type.Number()),

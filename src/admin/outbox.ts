@@ -12,8 +12,11 @@ import { markEmailed, promptsToEmail } from './prompts.js';
 // ones before it were sent is another instance's to send. A failed try waits twice as long as the
 // one before; after the last it is failed.
 
-/** not_needed: the user was in step before the mail went (their sync answered the request). */
-export type PromptMailStatus = 'sending' | 'retrying' | 'sent' | 'failed' | 'not_needed';
+/**
+ * not_needed: the user was in step before the mail went (their sync answered the request).
+ * account_disabled: the account was disabled before the mail went (they cannot sign in to act on it).
+ */
+export type PromptMailStatus = 'sending' | 'retrying' | 'sent' | 'failed' | 'not_needed' | 'account_disabled';
 
 export interface OutboxSettings {
   /** Tries in all before a mail is given up as failed. */
@@ -98,11 +101,13 @@ export async function sendDuePromptMails(deps: OutboxDeps, now = Date.now()): Pr
   for (const prompt of prompts) {
     const held = await renewLease(deps.db, prompt.id, lease);
     if (held === undefined) continue;
-    if (prompt.answered) {
-      // The user synced before the mail went (a try failed, or it waited its turn): nothing to ask.
+    // The user synced before the mail went (a try failed, or it waited its turn): nothing to ask.
+    // Or their account was disabled meanwhile: a disabled user is not e-mailed.
+    const notSent = !prompt.enabled ? 'account_disabled' : prompt.answered ? 'not_needed' : undefined;
+    if (notSent) {
       await deps.db
         .updateTable('admin_prompt_mails')
-        .set({ status: 'not_needed', lease_until: null })
+        .set({ status: notSent, lease_until: null })
         .where('prompt_id', '=', prompt.id)
         .where('lease_until', '=', held)
         .execute();
@@ -231,6 +236,8 @@ export interface PromptMailState {
   nextTryAt: number | null;
 }
 
+const FINAL_STATUSES = ['sent', 'failed', 'not_needed', 'account_disabled'] as const satisfies PromptMailStatus[];
+
 /** What the console shows per prompt: sending, retrying (with the last error), sent or failed. */
 export function promptMailState(row: {
   status: string;
@@ -239,7 +246,7 @@ export function promptMailState(row: {
   next_try_at: number;
 }): PromptMailState {
   const waiting: PromptMailStatus = row.tries > 0 ? 'retrying' : 'sending';
-  const status = row.status === 'sent' || row.status === 'failed' || row.status === 'not_needed' ? row.status : waiting;
+  const status = FINAL_STATUSES.find((s) => s === row.status) ?? waiting;
   return {
     status,
     tries: row.tries,

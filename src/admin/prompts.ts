@@ -223,6 +223,8 @@ export interface PromptToEmail {
   locale: Locale;
   /** The request was answered (the user is in step) before its mail went. */
   answered: boolean;
+  /** False when the account was disabled after the request: the mail is not sent. */
+  enabled: boolean;
 }
 
 export async function promptsToEmail(db: Db, ids: number[]): Promise<PromptToEmail[]> {
@@ -231,7 +233,7 @@ export async function promptsToEmail(db: Db, ids: number[]): Promise<PromptToEma
     .selectFrom('admin_prompts as pr')
     .innerJoin('directory_users as u', 'u.id', 'pr.user_id')
     .leftJoin('user_locales as l', 'l.user_id', 'pr.user_id')
-    .select(['pr.id', 'u.upn', 'u.display_name', 'l.locale', 'pr.resolved_at'])
+    .select(['pr.id', 'u.upn', 'u.display_name', 'u.enabled', 'l.locale', 'pr.resolved_at'])
     .where('pr.id', 'in', ids)
     .where('pr.emailed_at', 'is', null)
     .orderBy('pr.id')
@@ -242,6 +244,7 @@ export async function promptsToEmail(db: Db, ids: number[]): Promise<PromptToEma
     displayName: r.display_name,
     locale: (LOCALES as readonly string[]).includes(r.locale ?? '') ? (r.locale as Locale) : 'en',
     answered: r.resolved_at !== null,
+    enabled: r.enabled === 1,
   }));
 }
 

@@ -80,6 +80,7 @@ export const adminEn = {
   'admin.detail.mail.sent': 'e-mailed {at}',
   'admin.detail.mail.failed': 'e-mail failed after {tries} tries',
   'admin.detail.mail.not_needed': 'e-mail not sent: the picture was updated first',
+  'admin.detail.mail.account_disabled': 'e-mail not sent: the account was disabled',
   'admin.detail.noAttempts': 'No sync attempts yet.',
   'admin.detail.prompts': 'Prompts',
   'admin.detail.promptedBy': 'Asked by {upn}',

@@ -84,6 +84,7 @@ export const adminEt: AdminMessages = {
   'admin.detail.mail.sent': 'e-kiri saadetud {at}',
   'admin.detail.mail.failed': 'e-kirja saatmine ebaõnnestus pärast {tries} katset',
   'admin.detail.mail.not_needed': 'e-kirja ei saadetud, sest pilt oli juba uuendatud',
+  'admin.detail.mail.account_disabled': 'e-kirja ei saadetud, sest konto keelati',
   'admin.detail.noAttempts': 'Sünkroonimiskatseid pole veel olnud.',
   'admin.detail.prompts': 'Saadetud meeldetuletused',
   'admin.detail.promptedBy': 'Saatis {upn}',

@@ -185,6 +185,39 @@ describeEachDialect('admin console', (dialect) => {
     }
   });
 
+  it('shows that an account is disabled, on the users table, the user page and in the API', async () => {
+    const user = await changedUser();
+    const enabledUser = await changedUser();
+    await setUserEnabled(services.database.db, user, false);
+    const row = (upn: string, body: string) => new RegExp(`<tr data-upn="${upn}">.*?</tr>`, 's').exec(body)?.[0] ?? '';
+    const browser = new FormClient(app);
+    await browser.signIn(admin.upn, PASSWORD);
+    for (const [language, badge, sentence] of [
+      ['en', 'Account disabled', 'This account is disabled: the user cannot sign in'],
+      ['et', 'Konto on keelatud', 'See konto on keelatud, nii et kasutaja ei saa sünkroonimiseks sisse logida'],
+    ] as const) {
+      browser.language = language;
+      const list = await browser.request('GET', `/admin/users?state=changed&sort=name`);
+      expect(row(user.upn, list.body), language).toContain(badge);
+      expect(row(user.upn, list.body), language).toContain('data-account="disabled"');
+      expect(row(enabledUser.upn, list.body), language).not.toContain(badge);
+      const detail = await browser.request('GET', `/admin/users/${encodeURIComponent(user.upn)}`);
+      expect(detail.body, language).toContain(sentence);
+      expect(detail.body, language).toContain(`photosync users enable ${user.upn}`);
+      const other = await browser.request('GET', `/admin/users/${encodeURIComponent(enabledUser.upn)}`);
+      expect(other.body, language).not.toContain(sentence);
+    }
+    const one = await api('GET', `/admin/api/users/${user.upn}`, adminToken);
+    expect(one.json()).toMatchObject({ upn: user.upn, enabled: false });
+    expect((await api('GET', `/admin/api/users/${enabledUser.upn}`, adminToken)).json()).toMatchObject({
+      enabled: true,
+    });
+    const listed = await api('GET', `/admin/api/users?state=changed&sort=name&limit=200`, adminToken);
+    const users = listed.json<{ users: Array<{ upn: string; enabled: boolean }> }>().users;
+    expect(users.find((u) => u.upn === user.upn)).toMatchObject({ enabled: false });
+    expect(users.find((u) => u.upn === enabledUser.upn)).toMatchObject({ enabled: true });
+  });
+
   it('closes a request to sync once the user syncs, even when they do not come back to the portal’s home', async () => {
     const user = await changedUser();
     await api('POST', '/admin/api/prompts', adminToken, { upns: [user.upn] });

@@ -17,6 +17,8 @@ export const MAX_OPERATOR_SYNC = 50;
 export interface UserDetail {
   upn: string;
   displayName: string;
+  /** False for a disabled account: they cannot sign in, and others see the placeholder. */
+  enabled: boolean;
   hasMailbox: boolean;
   isAdmin: boolean;
   state: SyncStateName;
@@ -52,6 +54,7 @@ export async function userDetail(services: Services, upn: string): Promise<UserD
   return {
     upn: user.upn,
     displayName: user.displayName,
+    enabled: user.enabled,
     hasMailbox: user.hasMailbox,
     isAdmin: user.isAdmin,
     state: (status?.state ?? 'no_photo') as SyncStateName,

@@ -30,6 +30,8 @@ const SettingsPatch = Type.Partial(Settings, { additionalProperties: false });
 const UserRow = Type.Object({
   upn: Type.String(),
   displayName: Type.String(),
+  /** False for a disabled account (cannot sign in; others see the placeholder). */
+  enabled: Type.Boolean(),
   state: State,
   since: Type.Number(),
   mailEtag: Nullable(Type.String()),
@@ -58,6 +60,8 @@ const Attempt = Type.Object({
 const Detail = Type.Object({
   upn: Type.String(),
   displayName: Type.String(),
+  /** False for a disabled account (cannot sign in; others see the placeholder). */
+  enabled: Type.Boolean(),
   hasMailbox: Type.Boolean(),
   isAdmin: Type.Boolean(),
   state: State,

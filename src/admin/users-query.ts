@@ -30,6 +30,8 @@ export interface UserRow {
   id: string;
   upn: string;
   displayName: string;
+  /** False for a disabled account: they cannot sign in, and others see the placeholder. */
+  enabled: boolean;
   state: SyncStateName;
   /** Since when the user has been in this state (epoch ms). */
   since: number;
@@ -150,6 +152,7 @@ export async function listUsersPage(db: Db, query: UsersPageQuery): Promise<User
           .select([
             'u.id',
             'u.display_name',
+            'u.enabled',
             'm.etag as mail_etag',
             'p.synced_etag',
             'p.placeholder_state',
@@ -167,6 +170,7 @@ export async function listUsersPage(db: Db, query: UsersPageQuery): Promise<User
       id: key.user_id,
       upn: key.upn,
       displayName: d?.display_name ?? key.upn,
+      enabled: d ? d.enabled === 1 : true,
       state: key.state as SyncStateName,
       since: key.since,
       mailEtag: d?.mail_etag ?? null,

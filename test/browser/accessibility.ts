@@ -3,6 +3,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { askToSync } from '../../src/admin/actions.js';
 import type { App } from '../../src/app.js';
 import { buildApp } from '../../src/app.js';
+import { setUserEnabled } from '../../src/directory/revocation.js';
 import type { DirectoryUser } from '../../src/directory/users.js';
 import { AppError } from '../../src/errors.js';
 import { getMailPhoto } from '../../src/mail/photo-store.js';
@@ -24,6 +25,7 @@ interface People {
   lee: DirectoryUser;
   nestor: DirectoryUser;
   nora: DirectoryUser;
+  dora: DirectoryUser;
   admin: DirectoryUser;
 }
 
@@ -214,6 +216,11 @@ const PAGES: AxePage[] = [
     who: 'admin',
     open: (page, base) => page.goto(`${base}/admin/users/${at(p.lee.upn)}`),
   },
+  {
+    name: 'admin user whose account is disabled',
+    who: 'admin',
+    open: (page, base) => page.goto(`${base}/admin/users/${at(p.dora.upn)}`),
+  },
   { name: 'admin user nobody has', who: 'admin', open: '/admin/users/nobody%40contoso.com' },
   { name: 'admin settings', who: 'admin', open: '/admin/settings' },
   {
@@ -284,6 +291,10 @@ export function describeAccessibility(screens: Screen[]): void {
       const lee = await makeUser(services, { displayName: 'Lee Nomailbox', hasMailbox: false });
       const nestor = await makeUser(services, { displayName: 'Nestor Nophoto' });
       const nora = await makeUser(services, { displayName: 'Nora Failing' });
+      // Dora's account is disabled: the users table and her page say so beside her state.
+      const dora = await makeUser(services, { displayName: 'Dora Disabled' });
+      await giveMailPhoto(services, dora, await solidJpeg([60, 60, 200], 64));
+      await setUserEnabled(services.database.db, dora, false);
       await services.settings.update({ mailFrom: 'photos@contoso.com' }, admin);
       await giveMailPhoto(services, jane, await solidJpeg([200, 30, 40]));
       await services.sync.sync(jane, 'sharepoint_tile');
@@ -296,7 +307,7 @@ export function describeAccessibility(screens: Screen[]): void {
       const lost = await getMailPhoto(services.database.db, nora.id);
       await services.blobs.delete([lost!.blobKey]);
       await services.sync.sync(nora, 'onedrive_tile');
-      Object.assign(people, { admin, jane, lee, nestor, nora });
+      Object.assign(people, { admin, jane, lee, nestor, nora, dora });
     }, 300_000);
     afterAll(async () => {
       await server?.app.close();

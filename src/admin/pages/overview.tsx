@@ -2,7 +2,7 @@ import { isOutOfStep } from '../../sync/state.js';
 import type { PageContext } from '../../web/layout.js';
 import type { StateCount, UserRow } from '../users-query.js';
 import { adminPage, NoticeBox, userLink, waited, type Notice } from './console.js';
-import { StateBadge, stateText } from './words.js';
+import { DisabledBadge, StateBadge, stateText } from './words.js';
 
 export function overviewPage(context: PageContext, counts: StateCount[], first: UserRow[], notice?: Notice): string {
   const { t } = context;
@@ -24,6 +24,11 @@ export function overviewPage(context: PageContext, counts: StateCount[], first: 
             {first.map((u) => (
               <li data-upn={u.upn}>
                 <a href={userLink(u.upn)}>{u.displayName}</a> <StateBadge context={context} state={u.state} />{' '}
+                {!u.enabled && (
+                  <>
+                    <DisabledBadge context={context} />{' '}
+                  </>
+                )}
                 <span class="muted">{waited(context, u.since)}</span>
               </li>
             ))}

@@ -4,7 +4,7 @@ import type { PageContext } from '../../web/layout.js';
 import { isOutOfStep } from '../../sync/state.js';
 import type { UserDetail } from '../actions.js';
 import { foldHistory } from './history.js';
-import { Etag, OutcomeBadge, StateBadge, stateText, SyncError, triggerText } from './words.js';
+import { DisabledBadge, Etag, OutcomeBadge, StateBadge, stateText, SyncError, triggerText } from './words.js';
 import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, type Notice } from './console.js';
 
 export function userDetailPage(
@@ -24,6 +24,12 @@ export function userDetailPage(
       <h1>{t('admin.detail.title', { name: detail.displayName })}</h1>
       <NoticeBox notice={options.notice} />
       <p>{detail.upn}</p>
+      {!detail.enabled && (
+        <p class="warning" id="account-disabled">
+          <DisabledBadge context={context} />{' '}
+          {t('admin.detail.disabled', { command: `photosync users enable ${detail.upn}` })}
+        </p>
+      )}
       <p class="state">
         <StateBadge context={context} state={detail.state} /> {stateText(t, detail.state)}{' '}
         <span class="muted">{t('admin.detail.state', { since: formatTime(context, detail.since) })}</span>

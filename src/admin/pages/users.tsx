@@ -5,7 +5,7 @@ import type { MessageKey } from '../../web/messages/en.js';
 import { USER_SORTS, type UsersPage, type UsersPageQuery } from '../users-query.js';
 import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, userLink, waited, type Notice } from './console.js';
 import { FilterForm } from './filters.js';
-import { Etag, LastAttempt, StateBadge } from './words.js';
+import { DisabledBadge, Etag, LastAttempt, StateBadge } from './words.js';
 
 /** The users page with the same filter, search and sort: from its start, or after a given row. */
 export function usersLink(query: UsersPageQuery, after?: string): string {
@@ -87,6 +87,12 @@ export function usersPage(
                   </td>
                   <td class="state">
                     <StateBadge context={context} state={u.state} />
+                    {!u.enabled && (
+                      <>
+                        {' '}
+                        <DisabledBadge context={context} />
+                      </>
+                    )}
                   </td>
                   <td title={formatTime(context, u.since)}>{waited(context, u.since)}</td>
                   <td>

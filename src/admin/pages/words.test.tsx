@@ -121,6 +121,7 @@ describe('the overview and the detail page', () => {
     const detail: UserDetail = {
       upn: 'ada@contoso.com',
       displayName: 'Ada',
+      enabled: true,
       hasMailbox: true,
       isAdmin: false,
       state: 'in_step',

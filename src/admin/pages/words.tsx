@@ -65,6 +65,20 @@ export function StateBadge({ context, state }: { context: PageContext; state: Sh
   );
 }
 
+/** Beside the state, for a disabled account: whatever its state, the user cannot act on it. */
+export function DisabledBadge({ context }: { context: PageContext }) {
+  const { t } = context;
+  return (
+    <Badge
+      tone="bad"
+      icon="⊘"
+      label={t('admin.state.disabled')}
+      title={t('admin.stateText.disabled')}
+      data={{ 'data-account': 'disabled' }}
+    />
+  );
+}
+
 export function OutcomeBadge({ context, outcome }: { context: PageContext; outcome: SyncOutcome }) {
   const { t } = context;
   return (

@@ -201,6 +201,10 @@ export const adminEn = {
   'admin.settings.error.mailFrom': 'Enter an e-mail address, for example photosync@contoso.com.',
   'admin.nav.tenant': 'Microsoft 365',
   'admin.state.disabled': 'Account disabled',
+  'admin.stateText.disabled':
+    'The account is disabled: the user cannot sign in to sync, and others see the placeholder instead of their picture.',
+  'admin.detail.disabled':
+    'This account is disabled: the user cannot sign in to sync, and others see the placeholder instead of their picture. To enable it, run on the server: {command}',
   'admin.state.unknown': 'Unknown',
   'admin.stateText.unknown': 'Nothing can tell yet whether SharePoint shows the Exchange photo.',
   'admin.tenant.title': 'Microsoft 365 tenant',

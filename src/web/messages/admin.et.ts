@@ -211,6 +211,10 @@ export const adminEt: AdminMessages = {
   'admin.settings.error.mailFrom': 'Sisesta e-posti aadress, näiteks photosync@contoso.com.',
   'admin.nav.tenant': 'Microsoft 365',
   'admin.state.disabled': 'Konto on keelatud',
+  'admin.stateText.disabled':
+    'Konto on keelatud, nii et kasutaja ei saa sünkroonimiseks sisse logida ja teised näevad tema pildi asemel asenduspilti.',
+  'admin.detail.disabled':
+    'See konto on keelatud, nii et kasutaja ei saa sünkroonimiseks sisse logida ja teised näevad tema pildi asemel asenduspilti. Konto lubamiseks käivita serveris: {command}',
   'admin.state.unknown': 'Teadmata',
   'admin.stateText.unknown': 'Veel ei saa öelda, kas SharePoint näitab Exchange’i fotot.',
   'admin.tenant.title': 'Microsoft 365 rentnik',

@@ -299,6 +299,26 @@ describeEachDialect('admin console', (dialect) => {
     await api('PATCH', '/admin/api/settings', adminToken, { operatorSync: false });
   });
 
+  it('refuses the tenant scan settings outside connect mode, changing nothing', async () => {
+    expect(services.m365).toBeUndefined();
+    const before = (await api('GET', '/admin/api/settings', adminToken)).json();
+    const auditBefore = (await api('GET', '/admin/api/audit?limit=200', adminToken)).json().entries.length;
+    for (const [body, field] of [
+      [{ tenantScan: true }, 'tenantScan'],
+      [{ tenantScan: false, operatorSync: true }, 'tenantScan'],
+      [{ tenantScanMinutes: 60 }, 'tenantScanMinutes'],
+    ] as const) {
+      const refused = await api('PATCH', '/admin/api/settings', adminToken, body);
+      expect(refused.statusCode, JSON.stringify(body)).toBe(400);
+      expect(refused.json().error.code).toBe('invalid_setting');
+      expect(refused.json().error.message).toMatch(
+        new RegExp(`^${field} applies only in connect mode.*nothing was changed`),
+      );
+    }
+    expect((await api('GET', '/admin/api/settings', adminToken)).json()).toEqual(before);
+    expect((await api('GET', '/admin/api/audit?limit=200', adminToken)).json().entries).toHaveLength(auditBefore);
+  });
+
   it('works through the pages with CSRF-protected forms, in the visitor language', async () => {
     const user = await changedUser();
     const browser = new FormClient(app, 'et');

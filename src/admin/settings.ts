@@ -105,6 +105,7 @@ export async function createSettingsStore(db: Kysely<Database>, config: Config):
     refresh,
     async update(change, actor) {
       const valid = validateChange(change);
+      if (!config.m365) refuseConnectModeSettings(valid);
       const before = await readSettings(db, defaults);
       const changed: Partial<Record<SettingName, { from: unknown; to: unknown }>> = {};
       for (const name of NAMES) {
@@ -173,6 +174,20 @@ async function publishRenditionSpec(db: Db, spec: string): Promise<void> {
       .selectFrom('admin_user_status')
       .select('user_id')
       .where('state', 'in', [...SIZE_DEPENDENT_STATES]),
+  );
+}
+
+/** The settings that mean something only in connect mode (they drive the scans of the tenant). */
+const CONNECT_MODE_SETTINGS = ['tenantScan', 'tenantScanMinutes'] as const satisfies SettingName[];
+
+/** Outside connect mode, a change that names a connect-mode setting is refused whole. */
+function refuseConnectModeSettings(change: SettingsChange): void {
+  const named = CONNECT_MODE_SETTINGS.find((name) => change[name] !== undefined);
+  if (named === undefined) return;
+  throw invalidInput(
+    `${named} applies only in connect mode (a Microsoft 365 tenant, set with PHOTOSYNC_M365_*), and this server ` +
+      'is not in connect mode; nothing was changed.',
+    'invalid_setting',
   );
 }
 

@@ -6,6 +6,7 @@ import { createToken } from '../src/directory/credentials.js';
 import { createApp } from '../src/directory/apps.js';
 import { tenantId } from '../src/directory/settings.js';
 import {
+  findUserByUpn,
   keepingAnAdministrator,
   LastAdministratorError,
   setUserAdmin,
@@ -242,15 +243,13 @@ describeEachDialect('revocation', (dialect) => {
         expect(refused.code).toBe(1);
         expect(refused.stderr).toContain(`${only.upn} is the only administrator`);
         expect(refused.stderr).toContain(
-          `(photosync users grant-admin <upn>, or users add <upn> --admin), then ${then}.`,
+          `(photosync users grant-admin <upn>, or users add <upn> --admin with a password), then ${then}.`,
         );
       }
       expect((await runCommand(['users', 'remove', user.upn], store.env)).code).toBe(0);
       const added = await runCommand(
-        ['users', 'add', 'second.admin@contoso.com', '--name', 'Second Admin', '--admin'],
+        ['users', 'add', 'second.admin@contoso.com', '--name', 'Second Admin', '--admin', '--password', PASSWORD],
         store.env,
-        undefined,
-        `${PASSWORD}\n${PASSWORD}\n`,
       );
       expect(added.code, added.stderr).toBe(0);
       expect((await runCommand(['users', 'disable', only.upn], store.env)).code).toBe(0);
@@ -258,6 +257,41 @@ describeEachDialect('revocation', (dialect) => {
       const last = await runCommand(['users', 'remove', 'second.admin@contoso.com'], store.env);
       expect(last.stderr).toContain('second.admin@contoso.com is the only administrator');
       expect((await runCommand(['users', 'remove', only.upn], store.env)).code).toBe(0);
+    } finally {
+      await store.drop();
+    }
+  });
+
+  it('an administrator without a password does not count as one who can sign in', async () => {
+    const store = await createTestStore(dialect);
+    try {
+      const own = await openTestServices(store);
+      const only = await makeUser(own, { isAdmin: true });
+      await own.close();
+      // Added with --admin but no password: they cannot sign in to the admin console.
+      const added = await runCommand(
+        ['users', 'add', 'no.password@contoso.com', '--name', 'No Password', '--admin'],
+        store.env,
+      );
+      expect(added.stdout).toContain('cannot sign in');
+      for (const verb of ['disable', 'remove', 'revoke-admin'] as const) {
+        const refused = await runCommand(['users', verb, only.upn], store.env);
+        expect(refused.code, verb).toBe(1);
+        expect(refused.stderr, verb).toContain(`${only.upn} is the only administrator who can sign in`);
+        expect(refused.stderr, verb).toContain(
+          'no.password@contoso.com has no password (photosync users password no.password@contoso.com)',
+        );
+      }
+      const after = await openTestServices(store);
+      try {
+        expect(await findUserByUpn(after.database.db, only.upn)).toMatchObject({ enabled: true, isAdmin: true });
+      } finally {
+        await after.close();
+      }
+      // The one without a password may go: the one who can sign in stays.
+      expect((await runCommand(['users', 'revoke-admin', 'no.password@contoso.com'], store.env)).code).toBe(0);
+      expect((await runCommand(['users', 'grant-admin', 'no.password@contoso.com'], store.env)).code).toBe(0);
+      expect((await runCommand(['users', 'remove', 'no.password@contoso.com'], store.env)).code).toBe(0);
     } finally {
       await store.drop();
     }

@@ -94,20 +94,27 @@ export async function createUser(db: Db, input: NewUser): Promise<DirectoryUser>
   return toUser(row);
 }
 
-/** `user` is the only enabled administrator: without them nobody could sign in to the admin console. */
+/**
+ * `user` is the only enabled administrator with a password: without them nobody could sign in to
+ * the admin console. `withoutPassword`: the other enabled administrators, who have none.
+ */
 export class LastAdministratorError extends Error {
-  constructor(readonly user: DirectoryUser) {
-    super(`${user.upn} is the only administrator.`);
+  constructor(
+    readonly user: DirectoryUser,
+    readonly withoutPassword: string[] = [],
+  ) {
+    super(`${user.upn} is the only administrator who can sign in.`);
     this.name = 'LastAdministratorError';
   }
 }
 
 /**
  * Runs `change` (which disables, demotes or removes `user`) in a transaction, unless `user` is the
- * only enabled administrator then. The check and the change hold the write lock between them: on
- * PostgreSQL every enabled administrator's row is locked first, and SQLite's transactions hold the
- * write lock from their start, so two such changes at once (the last two administrators taken away
- * from two shells) see each other's outcome, and one of them is refused.
+ * only enabled administrator with a password then (one without a password cannot sign in, so does
+ * not count). The check and the change hold the write lock between them: on PostgreSQL every
+ * enabled administrator's row is locked first, and SQLite's transactions hold the write lock from
+ * their start, so two such changes at once (the last two administrators taken away from two
+ * shells) see each other's outcome, and one of them is refused.
  */
 export async function keepingAnAdministrator<T>(
   db: Db,
@@ -128,11 +135,19 @@ export async function keepingAnAdministrator<T>(
     }
     const admins = await trx
       .selectFrom('directory_users')
-      .select('id')
+      .select((eb) => ['id', 'upn', eb('password_hash', 'is not', null).as('has_password')])
       .where('is_admin', '=', 1)
       .where('enabled', '=', 1)
+      .orderBy('upn')
       .execute();
-    if (admins.length === 1 && admins[0]?.id === user.id) throw new LastAdministratorError(user);
+    // SQLite answers 1 or 0, PostgreSQL true or false.
+    const canSignIn = admins.filter((a) => Boolean(a.has_password));
+    if (canSignIn.length === 1 && canSignIn[0]?.id === user.id) {
+      throw new LastAdministratorError(
+        user,
+        admins.filter((a) => !a.has_password).map((a) => a.upn),
+      );
+    }
     return change(trx);
   });
 }

@@ -21,8 +21,9 @@ const ended = (what: EndedCredentials) =>
   'access tokens issued before now are refused.';
 
 /**
- * `change` (disable, revoke-admin, remove) unless `user` is the only enabled administrator, checked
- * and done under one lock (keepingAnAdministrator), so two at once cannot leave nobody.
+ * `change` (disable, revoke-admin, remove) unless `user` is the only enabled administrator with a
+ * password (the only one who can sign in), checked and done under one lock (keepingAnAdministrator),
+ * so two at once cannot leave nobody.
  */
 async function keepAnAdministrator<T>(
   { db, dialect }: DatabaseHandle,
@@ -34,10 +35,18 @@ async function keepAnAdministrator<T>(
     return await keepingAnAdministrator(db, dialect, user, change);
   } catch (error) {
     if (!(error instanceof LastAdministratorError)) throw error;
+    const others = error.withoutPassword;
+    const [one] = others;
+    const noPassword =
+      others.length === 0
+        ? ''
+        : others.length === 1 && one !== undefined
+          ? ` ${one} has no password (photosync users password ${one}).`
+          : ` ${others.join(', ')} have no password (photosync users password <upn>).`;
     throw new CliError(
-      `${user.upn} is the only administrator: without them nobody could sign in to the admin console. ` +
-        'Make another user one first (photosync users grant-admin <upn>, or users add <upn> --admin), ' +
-        `then ${verb === 'revoke-admin' ? 'revoke this one' : `${verb} this one`}.`,
+      `${user.upn} is the only administrator who can sign in: without them nobody could sign in to the admin console.` +
+        `${noPassword} Make another user one first (photosync users grant-admin <upn>, or users add <upn> --admin ` +
+        `with a password), then ${verb === 'revoke-admin' ? 'revoke this one' : `${verb} this one`}.`,
     );
   }
 }

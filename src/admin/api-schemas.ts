@@ -194,7 +194,9 @@ export const API_SCHEMAS = {
           Type.Object({
             id: Type.Integer(),
             at: Type.Number(),
+            /** The administrator's UPN; "command line" for a command run on the server. */
             actorUpn: Type.String(),
+            byCommandLine: Type.Boolean(),
             action: Type.String(),
             detail: Type.Record(Type.String(), Type.Unknown()),
           }),

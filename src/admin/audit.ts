@@ -1,22 +1,43 @@
 import type { DirectoryUser } from '../directory/users.js';
 import type { Db } from '../storage/database.js';
 
-// Every admin action: who, when, what. Written in the same transaction as the action itself.
+// Every admin action: who, when, what. Written in the same transaction as the action itself where
+// it can be. The console's actions name the administrator; the commands run on the server
+// (photosync users disable, apps add, restore, …) name the command line.
 
-export const AUDIT_ACTIONS = ['prompt', 'operator_sync', 'settings'] as const;
+export const AUDIT_ACTIONS = [
+  'prompt',
+  'operator_sync',
+  'settings',
+  'app_added',
+  'admin_granted',
+  'admin_revoked',
+  'user_disabled',
+  'user_enabled',
+  'user_removed',
+  'users_imported',
+  'restored',
+] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export type AuditActor = Pick<DirectoryUser, 'id' | 'upn'>;
+
+/** Whoever ran a command on the server: no user of photosync's, so an id no user has (theirs are UUIDs). */
+export const COMMAND_LINE: AuditActor = { id: 'command-line', upn: 'command line' };
 
 export interface AuditEntry {
   id: number;
   at: number;
   actorUpn: string;
+  /** The action was a command run on the server, not an administrator's in the console. */
+  byCommandLine: boolean;
   action: AuditAction;
   detail: Record<string, unknown>;
 }
 
 export async function recordAudit(
   db: Db,
-  actor: DirectoryUser,
+  actor: AuditActor,
   action: AuditAction,
   detail: Record<string, unknown>,
   at = Date.now(),
@@ -32,17 +53,25 @@ export async function recordAudit(
 export async function getAuditEntry(db: Db, id: number): Promise<AuditEntry | undefined> {
   const r = await db
     .selectFrom('admin_audit')
-    .select(['id', 'at', 'actor_upn', 'action', 'detail'])
+    .select(['id', 'at', 'actor_id', 'actor_upn', 'action', 'detail'])
     .where('id', '=', id)
     .executeTakeFirst();
   return r && toEntry(r);
 }
 
-function toEntry(r: { id: number; at: number; actor_upn: string; action: string; detail: string }): AuditEntry {
+function toEntry(r: {
+  id: number;
+  at: number;
+  actor_id: string;
+  actor_upn: string;
+  action: string;
+  detail: string;
+}): AuditEntry {
   return {
     id: Number(r.id),
     at: r.at,
     actorUpn: r.actor_upn,
+    byCommandLine: r.actor_id === COMMAND_LINE.id,
     action: r.action as AuditAction,
     detail: JSON.parse(r.detail) as Record<string, unknown>,
   };
@@ -56,7 +85,7 @@ export async function listAudit(
   const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
   const rows = await db
     .selectFrom('admin_audit')
-    .select(['id', 'at', 'actor_upn', 'action', 'detail'])
+    .select(['id', 'at', 'actor_id', 'actor_upn', 'action', 'detail'])
     .$if(options.before !== undefined, (q) => q.where('id', '<', options.before!))
     .orderBy('id', 'desc')
     .limit(limit + 1)

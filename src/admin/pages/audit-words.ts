@@ -4,7 +4,7 @@ import type { AuditEntry } from '../audit.js';
 import { outcomeLabel } from './words.js';
 import type { SyncOutcome } from '../../sync/history.js';
 
-// An audit entry as a sentence: what the admin did, to whom, from what to what.
+// An audit entry as a sentence: what the admin (or a command on the server) did, to whom, from what to what.
 
 const NAMES_SHOWN = 20;
 
@@ -57,6 +57,43 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
         }),
       ];
     }
+    case 'app_added':
+      return [
+        t('admin.audit.appAdded', {
+          name: String(d.name ?? ''),
+          clientId: String(d.clientId ?? ''),
+          scopes: Array.isArray(d.scopes) ? d.scopes.join(', ') : '',
+        }),
+      ];
+    case 'admin_granted':
+      return [t('admin.audit.adminGranted', { upn: String(d.upn ?? '') })];
+    case 'admin_revoked':
+      return [t('admin.audit.adminRevoked', { upn: String(d.upn ?? '') })];
+    case 'user_disabled':
+      return [t('admin.audit.userDisabled', { upn: String(d.upn ?? '') })];
+    case 'user_enabled':
+      return [t('admin.audit.userEnabled', { upn: String(d.upn ?? '') })];
+    case 'user_removed':
+      return [t('admin.audit.userRemoved', { upn: String(d.upn ?? '') })];
+    case 'users_imported': {
+      const admins = Array.isArray(d.admins) ? (d.admins as string[]) : [];
+      return [
+        t('admin.audit.usersImported', {
+          file: String(d.file ?? ''),
+          n: Number(d.imported ?? 0),
+          skipped: Number(d.skipped ?? 0),
+        }),
+        ...(admins.length > 0 ? [t('admin.audit.usersImportedAdmins', { names: list(context, admins) })] : []),
+      ];
+    }
+    case 'restored':
+      return [
+        t('admin.audit.restored', {
+          file: String(d.file ?? ''),
+          n: Number(d.users ?? 0),
+          createdAt: String(d.backupCreatedAt ?? ''),
+        }),
+      ];
     case 'settings': {
       const changes = Object.entries(d as Record<string, { from: unknown; to: unknown }>).map(([name, change]) =>
         t(`admin.audit.setting.${name}` as MessageKey, {

@@ -26,7 +26,7 @@ export function auditPage(context: PageContext, entries: AuditEntry[], next: num
             {entries.map((e) => (
               <tr data-action={e.action}>
                 <td>{formatTime(context, e.at)}</td>
-                <td>{e.actorUpn}</td>
+                <td>{e.byCommandLine ? t('admin.audit.commandLine') : e.actorUpn}</td>
                 <td>
                   {auditSentences(context, e).map((sentence) => (
                     <p>{sentence}</p>

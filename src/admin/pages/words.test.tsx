@@ -58,6 +58,7 @@ describe.each(LOCALES)('the console in words [%s]', (locale) => {
       id: 1,
       at: 0,
       actorUpn: 'ada@contoso.com',
+      byCommandLine: false,
       action: 'settings',
       detail: {
         operatorSync: { from: false, to: true },
@@ -73,7 +74,9 @@ describe.each(LOCALES)('the console in words [%s]', (locale) => {
 describe('audit entries in English', () => {
   const context = contextIn('en');
   const entry = (action: AuditEntry['action'], detail: Record<string, unknown>) =>
-    auditSentences(context, { id: 1, at: 0, actorUpn: 'ada@contoso.com', action, detail }).join(' ');
+    auditSentences(context, { id: 1, at: 0, actorUpn: 'ada@contoso.com', byCommandLine: false, action, detail }).join(
+      ' ',
+    );
 
   it('never says "1 users" or "0 users to sync: nobody" for the usual request about one person', () => {
     const one = entry('prompt', { users: ['jane@contoso.com'] });

@@ -1,3 +1,4 @@
+import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
 import { deleteUser, setUserEnabled, setUserPassword, type EndedCredentials } from '../../directory/revocation.js';
 import {
   keepingAnAdministrator,
@@ -14,7 +15,8 @@ import { readNewPassword } from '../password-input.js';
 import { requireUser } from './users.js';
 
 // An account's life after `users add`: disabled and enabled again, a new password, removed.
-// Disabling and a new password end everything the user held (revocation.ts).
+// Disabling and a new password end everything the user held (revocation.ts). What changes who may
+// sign in or administer is in the console's audit log, by the command line, with the change itself.
 
 const ended = (what: EndedCredentials) =>
   `Ended ${what.sessions} portal session(s), ${what.tokens} token(s) and ${what.refreshTokens} refresh token(s); ` +
@@ -54,7 +56,11 @@ async function keepAnAdministrator<T>(
 export const usersDisable: CommandHandler = async ({ args: [upn], services, print }) => {
   const all = await services();
   const user = await requireUser(all, upn);
-  const result = await keepAnAdministrator(all.database, user, 'disable', (trx) => setUserEnabled(trx, user, false));
+  const result = await keepAnAdministrator(all.database, user, 'disable', async (trx) => {
+    const ended = await setUserEnabled(trx, user, false);
+    if (ended) await recordAudit(trx, COMMAND_LINE, 'user_disabled', { upn: user.upn, ended });
+    return ended;
+  });
   print(
     result
       ? `Disabled ${user.upn}: they cannot sign in, and their pictures show the placeholder to others. ${ended(result)}`
@@ -65,7 +71,11 @@ export const usersDisable: CommandHandler = async ({ args: [upn], services, prin
 export const usersEnable: CommandHandler = async ({ args: [upn], services, print }) => {
   const all = await services();
   const user = await requireUser(all, upn);
-  const result = await setUserEnabled(all.database.db, user, true);
+  const result = await all.database.db.transaction().execute(async (trx) => {
+    const enabled = await setUserEnabled(trx, user, true);
+    if (enabled) await recordAudit(trx, COMMAND_LINE, 'user_enabled', { upn: user.upn });
+    return enabled;
+  });
   print(result ? `Enabled ${user.upn}; they can sign in again.` : `${user.upn} was already enabled.`);
 };
 
@@ -89,7 +99,11 @@ export const usersRemove: CommandHandler = async ({ args: [upn], services, print
   // The user and every row of theirs go in one commit; their files after it.
   await all.lock
     .run(user.id, async () => {
-      const keys = await keepAnAdministrator(all.database, user, 'remove', (trx) => deleteUser(trx, user));
+      const keys = await keepAnAdministrator(all.database, user, 'remove', async (trx) => {
+        const named = await deleteUser(trx, user);
+        await recordAudit(trx, COMMAND_LINE, 'user_removed', { upn: user.upn, displayName: user.displayName });
+        return named;
+      });
       all.faultPoint?.('remove-after-commit');
       await all.blobs.delete(keys);
     })
@@ -103,7 +117,11 @@ export const usersRemove: CommandHandler = async ({ args: [upn], services, print
 export const usersGrantAdmin: CommandHandler = async ({ args: [upn], services, print }) => {
   const all = await services();
   const user = await requireUser(all, upn);
-  const changed = await setUserAdmin(all.database.db, user, true);
+  const changed = await all.database.db.transaction().execute(async (trx) => {
+    const granted = await setUserAdmin(trx, user, true);
+    if (granted) await recordAudit(trx, COMMAND_LINE, 'admin_granted', { upn: user.upn });
+    return granted;
+  });
   const disabled = user.enabled
     ? ''
     : ` They are disabled: enable them (photosync users enable ${user.upn}) to let them sign in.`;
@@ -117,9 +135,11 @@ export const usersGrantAdmin: CommandHandler = async ({ args: [upn], services, p
 export const usersRevokeAdmin: CommandHandler = async ({ args: [upn], services, print }) => {
   const all = await services();
   const user = await requireUser(all, upn);
-  const changed = await keepAnAdministrator(all.database, user, 'revoke-admin', (trx) =>
-    setUserAdmin(trx, user, false),
-  );
+  const changed = await keepAnAdministrator(all.database, user, 'revoke-admin', async (trx) => {
+    const revoked = await setUserAdmin(trx, user, false);
+    if (revoked) await recordAudit(trx, COMMAND_LINE, 'admin_revoked', { upn: user.upn });
+    return revoked;
+  });
   print(
     changed
       ? `${user.upn} is no longer an administrator: the admin console refuses them from their next request on.`

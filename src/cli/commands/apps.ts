@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
 import { appRedirectUris, createApp, listApps, removeApp, removeAppCertificate } from '../../directory/apps.js';
 import { tenantId } from '../../directory/settings.js';
 import { issuerFor } from '../../directory/tokens.js';
@@ -78,6 +79,13 @@ async function addAppCommand(open: () => Promise<Services>, name: string | undef
   }).catch((error: unknown) => {
     if (isAppError(error)) throw new CliError(error.message, 2);
     throw error;
+  });
+  await recordAudit(services.database.db, COMMAND_LINE, 'app_added', {
+    name: app.name,
+    clientId: app.clientId,
+    scopes: app.scopes,
+    certificates: app.certificates.map((c) => c.thumbprintSha256),
+    redirectUris: app.redirectUris,
   });
   const tenant = await tenantId(services.database.db);
   const { publicUrl } = services.config;

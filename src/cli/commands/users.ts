@@ -1,5 +1,7 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
 import { createUser, findUserByUpn, type DirectoryUser } from '../../directory/users.js';
 import { normalizeUpn } from '../../directory/upn.js';
 import { isAppError } from '../../errors.js';
@@ -29,7 +31,16 @@ export const usersAdd: CommandHandler = async ({ args: [upn], services, option, 
 
 /** Imports the good rows, reports each bad one on standard error, and exits 1 if it skipped any. */
 export const usersImport: CommandHandler = async ({ args: [file], services, io, print }) => {
-  const report = await importUsers(await services(), file, io.stderr);
+  const all = await services();
+  const report = await importUsers(all, file, io.stderr);
+  if (report.imported > 0) {
+    await recordAudit(all.database.db, COMMAND_LINE, 'users_imported', {
+      file: path.basename(file ?? ''),
+      imported: report.imported,
+      skipped: report.skipped.length,
+      admins: report.admins.sort(),
+    });
+  }
   for (const { line, reason } of report.skipped) io.stderr.write(`line ${line}: ${reason}\n`);
   print(`Imported ${report.imported} ${report.imported === 1 ? 'user' : 'users'}; skipped ${report.skipped.length}.`);
   return report.skipped.length > 0 ? 1 : 0;
@@ -80,6 +91,8 @@ function flagProblem(column: string, value: string | undefined, fallback: boolea
 
 interface ImportReport {
   imported: number;
+  /** The administrators among the users imported. */
+  admins: string[];
   skipped: Array<{ line: number; reason: string }>;
 }
 
@@ -126,7 +139,7 @@ async function importUsers(services: Services, file: string | undefined, progres
   }
   if (records[0]?.record[0]?.toLowerCase() === 'upn') records.shift();
 
-  const report: ImportReport = { imported: 0, skipped: [] };
+  const report: ImportReport = { imported: 0, admins: [], skipped: [] };
   const seen = new Map<string, number>();
   const progress = createProgress(records.length, 'Importing users', progressTo);
   let done = 0;
@@ -148,7 +161,7 @@ async function importUsers(services: Services, file: string | undefined, progres
     if (firstLine) return skip(`${key} already appears on line ${firstLine}.`);
     if (key) seen.set(key, line);
     try {
-      await createUser(services.database.db, {
+      const user = await createUser(services.database.db, {
         upn,
         displayName,
         password: password === '' ? undefined : password,
@@ -156,6 +169,7 @@ async function importUsers(services: Services, file: string | undefined, progres
         isAdmin,
       });
       report.imported++;
+      if (user.isAdmin) report.admins.push(user.upn);
     } catch (error) {
       if (!isAppError(error)) throw error;
       skip(error.message);

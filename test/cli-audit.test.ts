@@ -1,0 +1,116 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildApp, type App } from '../src/app.js';
+import type { AuditEntry } from '../src/admin/audit.js';
+import type { Services } from '../src/services.js';
+import { runCommand } from './support/cli.js';
+import { makeUser, tokenFor } from './support/factories.js';
+import { FormClient } from './support/form-client.js';
+import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+
+// Commands run on the server change what the console's actions change: they are in the same audit
+// log, by the command line rather than an administrator.
+
+describeEachDialect('the audit log of commands run on the server', (dialect) => {
+  let store: TestStore;
+  let work: string;
+  beforeAll(async () => {
+    store = await createTestStore(dialect);
+    work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-cli-audit-'));
+  });
+  afterAll(async () => {
+    await store?.drop();
+    await fs.rm(work, { recursive: true, force: true });
+  });
+  const cli = async (...args: string[]) => {
+    const result = await runCommand(args, store.env, work);
+    expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+    return result;
+  };
+
+  it('records users disable, enable, grant-admin, revoke-admin, remove, import and apps add by the command line', async () => {
+    let services: Services = await openTestServices(store);
+    const admin = await makeUser(services, { isAdmin: true, displayName: 'Ada Admin' });
+    const jane = await makeUser(services, { displayName: 'Jane Doe' });
+    await services.close();
+
+    await cli('users', 'disable', jane.upn);
+    await cli('users', 'enable', jane.upn);
+    await cli('users', 'grant-admin', jane.upn);
+    await cli('users', 'revoke-admin', jane.upn);
+    // Already enabled: nothing changed, nothing recorded.
+    await cli('users', 'enable', jane.upn);
+    await fs.writeFile(
+      path.join(work, 'people.csv'),
+      'upn,displayName,password,mailbox,admin\nmari@contoso.com,Mari Maasikas,,yes,yes\nbad,Nobody,,,\n',
+    );
+    expect((await runCommand(['users', 'import', path.join(work, 'people.csv')], store.env, work)).code).toBe(1);
+    const app = await cli('apps', 'add', 'HR sync', '--scopes', 'ProfilePhoto.Read.All');
+    const clientId = /client id: +(\S+)/.exec(app.stdout)![1]!;
+    await cli('users', 'remove', jane.upn);
+
+    services = await openTestServices(store);
+    let server: App | undefined;
+    try {
+      server = await buildApp(services);
+      const listed = await server.inject({
+        url: '/admin/api/audit?limit=20',
+        headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
+      });
+      expect(listed.statusCode).toBe(200);
+      const entries = listed.json<{ entries: AuditEntry[] }>().entries.reverse();
+      expect(entries.map((e) => e.action)).toEqual([
+        'user_disabled',
+        'user_enabled',
+        'admin_granted',
+        'admin_revoked',
+        'users_imported',
+        'app_added',
+        'user_removed',
+      ]);
+      for (const entry of entries) {
+        expect(entry).toMatchObject({ byCommandLine: true, actorUpn: 'command line' });
+      }
+      expect(entries[0]?.detail).toMatchObject({ upn: jane.upn });
+      expect(entries[4]?.detail).toEqual({ file: 'people.csv', imported: 1, skipped: 1, admins: ['mari@contoso.com'] });
+      expect(entries[5]?.detail).toMatchObject({ name: 'HR sync', clientId, scopes: ['ProfilePhoto.Read.All'] });
+      expect(entries[6]?.detail).toMatchObject({ upn: jane.upn });
+
+      // The console's audit page says who in words, in the visitor's language.
+      const browser = new FormClient(server);
+      await browser.signIn(admin.upn, 'correct horse battery');
+      for (const [language, who, sentences] of [
+        [
+          'en',
+          'Command line on the server',
+          [
+            `Disabled ${jane.upn}, ending their sessions and tokens.`,
+            `Made ${jane.upn} an administrator.`,
+            'Imported users from people.csv (users added: 1; rows skipped: 1).',
+            'Administrators among them: mari@contoso.com.',
+            `Registered the app HR sync (client id ${clientId}) with ProfilePhoto.Read.All.`,
+            `Removed ${jane.upn} with their photos, sessions and tokens.`,
+          ],
+        ],
+        [
+          'et',
+          'Serveri käsurida',
+          [`${jane.upn} konto keelati`, `${jane.upn} tehti halduriks.`, 'Kasutajad imporditi failist people.csv.'],
+        ],
+      ] as const) {
+        browser.language = language;
+        const page = await browser.request('GET', '/admin/audit');
+        expect(page.statusCode).toBe(200);
+        const rows = [...page.body.matchAll(/<tr data-action="(\w+)">(.*?)<\/tr>/gs)];
+        expect(rows.map((r) => r[1]).slice(0, 7), language).toEqual(entries.map((e) => e.action).reverse());
+        for (const row of rows.slice(0, 7)) expect(row[2], language).toContain(`<td>${who}</td>`);
+        for (const sentence of sentences) expect(page.body, language).toContain(sentence);
+      }
+    } finally {
+      await server?.close();
+      await services.close();
+    }
+  });
+});

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { listAudit } from '../src/admin/audit.js';
 import { buildApp, type App } from '../src/app.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
@@ -125,6 +126,13 @@ describeEachDialect('photosync backup and restore', (dialect) => {
         const secondApp = await buildApp(second);
         try {
           expect((await secondApp.inject('/readyz')).json()).toEqual({ status: 'ready', database: 'ok', photos: 'ok' });
+          // The restore is the restored database's newest audit entry, by the command line.
+          const [last] = (await listAudit(second.database.db, { limit: 1 })).entries;
+          expect(last).toMatchObject({
+            action: 'restored',
+            byCommandLine: true,
+            detail: { file: `${dialect}.tar.gz`, users: 3 },
+          });
           // The same credential (its row came along) sees the same bytes.
           for (const user of [jane, lee]) {
             for (const size of ['S', 'M', 'L'] as const) {

@@ -11,7 +11,7 @@ import { overviewPage } from './overview.js';
 import { userDetailPage } from './user-detail.js';
 import { usersPage } from './users.js';
 import type { UserDetail } from '../actions.js';
-import type { AuditEntry } from '../audit.js';
+import { AUDIT_ACTIONS, type AuditEntry } from '../audit.js';
 import { pictureProperties, pictureTimestampValue } from '../../sites/library.js';
 import { Etag, OutcomeBadge, StateBadge, syncErrorKind, triggerText } from './words.js';
 
@@ -68,6 +68,36 @@ describe.each(LOCALES)('the console in words [%s]', (locale) => {
     expect(sentences).toHaveLength(1);
     expect(sentences[0]).toContain('48/72/300');
     expect(sentences[0]).not.toMatch(/[{}"]/);
+  });
+});
+
+describe.each(LOCALES)('audit entries of every action [%s]', (locale) => {
+  it('says each action in words, with its details filled in', () => {
+    const context = contextIn(locale);
+    const detail = {
+      upn: 'jane@contoso.com',
+      name: 'HR sync',
+      clientId: 'c1',
+      scopes: ['ProfilePhoto.Read.All'],
+      file: 'people.csv',
+      imported: 2,
+      skipped: 1,
+      admins: ['mari@contoso.com'],
+      users: 3,
+      backupCreatedAt: '2026-12-01T10:00:00.000Z',
+    };
+    for (const action of AUDIT_ACTIONS.filter((a) => !['prompt', 'operator_sync', 'settings'].includes(a))) {
+      const sentences = auditSentences(context, {
+        id: 1,
+        at: 0,
+        actorUpn: 'command line',
+        byCommandLine: true,
+        action,
+        detail,
+      });
+      expect(sentences.length, action).toBeGreaterThan(0);
+      for (const sentence of sentences) expect(sentence, action).not.toMatch(/[{}]|undefined|admin\.audit/);
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
 import { BackupError } from '../../storage/backup-error.js';
 import { crashAt } from '../../fault-point.js';
 import { createBackup, restoreBackup } from '../../storage/backup.js';
@@ -19,12 +20,18 @@ export const backup: CommandHandler = async ({ args, config, io, print }) => {
   if (snapshots > 1) print(`Photos changed during the backup; the archive holds snapshot ${snapshots}, whole.`);
 };
 
-export const restore: CommandHandler = async ({ args, config, io, print, flag }) => {
+export const restore: CommandHandler = async ({ args, config, io, print, flag, services }) => {
   const file = archivePath(args, io.cwd);
   const faultPoint = config.faultInjection ? crashAt(config.faultInjection) : undefined;
   const manifest = await explained(() =>
     restoreBackup({ ...config, env: io.env }, file, { force: flag('force'), ...(faultPoint ? { faultPoint } : {}) }),
   );
+  // In the restored database's own audit log: what the console shows from now on.
+  await recordAudit((await services()).database.db, COMMAND_LINE, 'restored', {
+    file: path.basename(file),
+    users: manifest.users,
+    backupCreatedAt: manifest.createdAt,
+  });
   const where = config.databaseUrl ? 'the database of DATABASE_URL' : config.dataDir;
   print(`Restored ${manifest.users} users from the backup of ${manifest.createdAt} into ${where}.`);
   print('Start photosync on it with `photosync serve`.');

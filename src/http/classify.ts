@@ -1,4 +1,5 @@
 import { AppError, STORAGE_FAULT_MESSAGES, isAppError, type ErrorIdOfStatus } from '../errors.js';
+import { describeValidation, type SchemaError } from './validation-message.js';
 import { storageFaultOf, type StorageFault } from '../storage/faults.js';
 
 // The one classifier: whatever a route, a hook, a parser or a plugin threw becomes an AppError of
@@ -21,6 +22,7 @@ interface ThrownByFramework {
   code?: unknown;
   statusCode?: unknown;
   validation?: unknown;
+  validationContext?: unknown;
   message?: unknown;
 }
 
@@ -47,7 +49,7 @@ const STORAGE_FAULT_IDS = {
 
 export function classifyError(thrown: unknown, bodyLimit?: number): Classified {
   if (isAppError(thrown)) return { error: thrown };
-  const { code, statusCode, validation, message } = (thrown ?? {}) as ThrownByFramework;
+  const { code, statusCode, validation, validationContext, message } = (thrown ?? {}) as ThrownByFramework;
   const text = typeof message === 'string' ? message : '';
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     const limit = bodyLimit === undefined ? 'the limit' : `${bodyLimit.toLocaleString('en-US')} bytes`;
@@ -69,7 +71,9 @@ export function classifyError(thrown: unknown, bodyLimit?: number): Classified {
     return { error: new AppError('form_expired', 'This form has expired. Load the page again and send it again.') };
   }
   if (validation !== undefined) {
-    return { error: new AppError('invalid_request', `The request is not valid: ${text}.`) };
+    const context = typeof validationContext === 'string' ? validationContext : '';
+    const described = Array.isArray(validation) ? describeValidation(validation as SchemaError[], context) : undefined;
+    return { error: new AppError('invalid_request', `The request is not valid: ${described ?? text}.`) };
   }
   if (
     code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' ||

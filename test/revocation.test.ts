@@ -187,8 +187,9 @@ describeEachDialect('revocation', (dialect) => {
     const disabled = await runCommand(['users', 'disable', jane.upn], env);
     expect(disabled.code, disabled.stderr).toBe(0);
     expect(await check()).toEqual({ session: 303, opaque: 401, access: 401, refresh: 400 });
-    expect((await new FormClient(app).signIn(jane.upn, PASSWORD)).statusCode).toBe(401);
-    expect((await passwordGrant(jane, PASSWORD)).json().error_codes).toEqual([50126]);
+    // The right password is told the account is disabled (a page, and Entra's AADSTS50057).
+    expect((await new FormClient(app).signIn(jane.upn, PASSWORD)).statusCode).toBe(403);
+    expect((await passwordGrant(jane, PASSWORD)).json().error_codes).toEqual([50057]);
     const graphImageNotFound = await app.inject({
       url: `/v1.0/users/${jane.upn}/photo`,
       headers: bearer(viewerToken),

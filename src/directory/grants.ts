@@ -4,7 +4,7 @@ import { entraError } from './entra-errors.js';
 import { grantDelegatedScopes, grantedScopeText, parseScopeRequest } from './scope-request.js';
 import { createRefreshToken, newFamilyId, REFRESH_TOKEN_LIFETIME_MS } from './sign-in-grants.js';
 import { issueAccessToken } from './tokens.js';
-import { authenticate as authenticatePassword } from './users.js';
+import { checkPassword } from './users.js';
 import { userTokenResponse, type GrantContext, type TokenResponse } from './token-context.js';
 
 // The token endpoint's grants for daemons and scripts: client credentials (an app acting as
@@ -80,7 +80,11 @@ export async function passwordGrant(context: GrantContext): Promise<TokenRespons
       `Too many failed sign-ins for this account from this address; try again in ${Math.ceil(wait / 60_000)} minutes.`,
     );
   }
-  const user = await authenticatePassword(deps.db, form.username, form.password);
+  const { user, disabled } = await checkPassword(deps.db, form.username, form.password);
+  if (disabled) {
+    await throttle.forgive(address, form.username);
+    throw entraError(400, 'invalid_grant', 50057, 'The user account is disabled.');
+  }
   if (!user)
     throw entraError(400, 'invalid_grant', 50126, 'Error validating credentials due to invalid username or password.');
   await throttle.forgive(address, form.username);

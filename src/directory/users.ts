@@ -207,8 +207,15 @@ export async function touchUsers(db: Db, ids: SelectQueryBuilder<Database, any, 
 // A hash of a password nobody has, so an unknown user costs as much time as a wrong password.
 let decoyHash: Promise<string> | undefined;
 
-/** The enabled user with this UPN and password, or undefined; never says which part was wrong. */
-export async function authenticate(db: Db, upn: string, password: string): Promise<DirectoryUser | undefined> {
+/**
+ * The result of checking a UPN and password: the enabled user, or a refusal that never says
+ * which part was wrong. `disabled` is said only when the password was right for a disabled
+ * account (as Entra's AADSTS50057): the person knows the password and learns only that an
+ * administrator turned the account off, instead of trying the password again and again.
+ */
+export type PasswordCheck = { user: DirectoryUser; disabled?: undefined } | { user?: undefined; disabled: boolean };
+
+export async function checkPassword(db: Db, upn: string, password: string): Promise<PasswordCheck> {
   const normalized = normalizeUpn(upn);
   const row = normalized
     ? await db
@@ -219,8 +226,14 @@ export async function authenticate(db: Db, upn: string, password: string): Promi
     : undefined;
   decoyHash ??= hashPassword('decoy-password-that-nobody-has');
   const matches = await passwordMatches(row?.password_hash ?? (await decoyHash), password);
-  if (!row || !matches || row.enabled !== 1) return undefined;
-  return toUser(row);
+  if (!row || !matches) return { disabled: false };
+  if (row.enabled !== 1) return { disabled: true };
+  return { user: toUser(row) };
+}
+
+/** The enabled user with this UPN and password, or undefined; never says which part was wrong. */
+export async function authenticate(db: Db, upn: string, password: string): Promise<DirectoryUser | undefined> {
+  return (await checkPassword(db, upn, password)).user;
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createSession, endSession } from '../directory/credentials.js';
-import { authenticate } from '../directory/users.js';
+import { checkPassword } from '../directory/users.js';
 import type { App } from '../http/types.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { formProtection } from '../web/form-protection.js';
@@ -148,7 +148,17 @@ export async function portalRoutes(app: App, services: Services, options: Portal
         reply.header('retry-after', Math.ceil(wait / 1000));
         return sendPage(reply, signInPage(page, { upn, next, error, ...microsoft(next) }), 429);
       }
-      const user = await authenticate(db, upn, password);
+      const { user, disabled } = await checkPassword(db, upn, password);
+      if (disabled) {
+        // The right password: not a guess to count, but the account cannot be used.
+        await throttle.forgive(request.ip, upn);
+        const page = await context(request, reply);
+        return sendPage(
+          reply,
+          signInPage(page, { upn, next, error: page.t('signin.disabled'), ...microsoft(next) }),
+          403,
+        );
+      }
       if (!user) {
         const page = await context(request, reply);
         return sendPage(

@@ -13,6 +13,7 @@ export const en = {
   'signin.password': 'Password',
   'signin.submit': 'Sign in',
   'signin.failed': 'That account and password do not match. Check both and try again.',
+  'signin.disabled': 'This account is disabled, so it cannot sign in. Ask your administrator to enable it.',
   'signin.incomplete': 'Enter your work account and your password.',
   'signin.rateLimited': 'Too many failed sign-in attempts. Try again in {minutes} min.',
   'signin.ended': 'Your session has ended. Sign in again to continue where you were.',

@@ -14,6 +14,7 @@ export const et: Messages = {
   'signin.password': 'Parool',
   'signin.submit': 'Logi sisse',
   'signin.failed': 'Konto ja parool ei sobi kokku. Kontrolli mõlemat ja proovi uuesti.',
+  'signin.disabled': 'See konto on keelatud, nii et sellega sisse logida ei saa. Palu halduril konto uuesti lubada.',
   'signin.incomplete': 'Sisesta oma töökonto ja parool.',
   'signin.rateLimited': 'Liiga palju nurjunud sisselogimiskatseid. Proovi uuesti {minutes} minuti pärast.',
   'signin.ended': 'Seanss on lõppenud. Logi uuesti sisse ja jätka sealt, kus pooleli jäid.',

@@ -10,6 +10,8 @@ import { classify, type SyncStateName } from './state.js';
 export interface UserSyncStatus {
   upn: string;
   displayName: string;
+  /** false: an administrator disabled the account; others see the placeholder whatever the state. */
+  enabled: boolean;
   state: SyncStateName;
   mailEtag: string | null;
   mailChangedAt: number | null;
@@ -39,6 +41,7 @@ export async function listSyncStatus(db: Db, publicUrl: string, renditionSpec: s
     .select([
       'u.upn',
       'u.display_name',
+      'u.enabled',
       'u.has_mailbox',
       'm.etag as mail_etag',
       'm.changed_at as mail_changed_at',
@@ -59,6 +62,7 @@ export async function listSyncStatus(db: Db, publicUrl: string, renditionSpec: s
   return rows.map((row) => ({
     upn: row.upn,
     displayName: row.display_name,
+    enabled: row.enabled === 1,
     state: classify({
       hasMailbox: row.has_mailbox === 1,
       mailEtag: row.mail_etag,

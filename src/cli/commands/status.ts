@@ -19,9 +19,10 @@ async function statusReport(services: Services, json: boolean): Promise<string> 
   if (json) return JSON.stringify(statuses, null, 2);
   const counts = new Map<string, number>();
   for (const s of statuses) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
+  // A disabled user's pictures show the placeholder to everyone else, whatever the state says.
   const rows = statuses.map((s) => [
     s.upn,
-    SYNC_STATE_LABELS[s.state],
+    s.enabled ? SYNC_STATE_LABELS[s.state] : `${SYNC_STATE_LABELS[s.state]}, account disabled`,
     s.mailEtag ?? '-',
     s.syncedEtag ?? '-',
     formatTime(s.mailChangedAt),
@@ -29,5 +30,10 @@ async function statusReport(services: Services, json: boolean): Promise<string> 
     s.lastError ?? '',
   ]);
   const summary = [...counts].map(([state, n]) => `${n} ${SYNC_STATE_LABELS[state as keyof typeof SYNC_STATE_LABELS]}`);
-  return `${table(['USER', 'STATE', 'MAIL ETAG', 'SYNCED ETAG', 'MAIL CHANGED', 'LAST ATTEMPT', 'ERROR'], rows)}\n\n${statuses.length} users: ${summary.join(', ') || 'none'}.`;
+  const disabled = statuses.filter((s) => !s.enabled).length;
+  const disabledNote =
+    disabled === 0
+      ? ''
+      : `; ${disabled} ${disabled === 1 ? 'account' : 'accounts'} disabled (no sign-in; others see the placeholder)`;
+  return `${table(['USER', 'STATE', 'MAIL ETAG', 'SYNCED ETAG', 'MAIL CHANGED', 'LAST ATTEMPT', 'ERROR'], rows)}\n\n${statuses.length} users: ${summary.join(', ') || 'none'}${disabledNote}.`;
 }

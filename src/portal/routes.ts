@@ -29,9 +29,13 @@ const SESSION_LIFETIME_MS = 8 * 60 * 60 * 1000;
 /** Plain flood control on the sign-in form; guessing is slowed by the failed-attempt throttle. */
 const SIGN_IN_REQUESTS_PER_MINUTE = 120;
 
+/** Longer than any account name or password can be: refused as not matching, never hashed. */
+const UPN_MAX = 300;
+const PASSWORD_MAX = 1000;
 const SignInBody = Type.Object({
-  upn: Type.Optional(Type.String({ maxLength: 300 })),
-  password: Type.Optional(Type.String({ maxLength: 1000 })),
+  // Up to the body limit: a longer paste is a sign-in that does not match, said on the form (not a schema refusal).
+  upn: Type.Optional(Type.String()),
+  password: Type.Optional(Type.String()),
   _csrf: Type.Optional(Type.String({ maxLength: 200 })),
   next: Type.Optional(Type.String({ maxLength: 4000, description: 'A same-site address to continue to' })),
 });
@@ -148,7 +152,8 @@ export async function portalRoutes(app: App, services: Services, options: Portal
         reply.header('retry-after', Math.ceil(wait / 1000));
         return sendPage(reply, signInPage(page, { upn, next, error, ...microsoft(next) }), 429);
       }
-      const { user, disabled } = await checkPassword(db, upn, password);
+      const tooLong = upn.length > UPN_MAX || password.length > PASSWORD_MAX;
+      const { user, disabled } = tooLong ? { disabled: false } : await checkPassword(db, upn, password);
       if (disabled) {
         // The right password: not a guess to count, but the account cannot be used.
         await throttle.forgive(request.ip, upn);
@@ -163,7 +168,7 @@ export async function portalRoutes(app: App, services: Services, options: Portal
         const page = await context(request, reply);
         return sendPage(
           reply,
-          signInPage(page, { upn, next, error: page.t('signin.failed'), ...microsoft(next) }),
+          signInPage(page, { upn: upn.slice(0, UPN_MAX), next, error: page.t('signin.failed'), ...microsoft(next) }),
           401,
         );
       }

@@ -50,4 +50,13 @@ describeEachDialect('refused request messages', (dialect) => {
     const body = (await response.json()) as { error: { message: string } };
     expect(body.error.message).toContain('"bogus"');
   });
+
+  it('says the folder address of the picture library names no file, instead of "There is no file  in"', async () => {
+    for (const path of ['/User%20Photos/Profile%20Pictures/', '/User%20Photos/Profile%20Pictures/%20']) {
+      const { status, body } = await get(path);
+      expect(status, path).toBe(404);
+      expect(body.error.message, path).not.toContain('file  in');
+      expect(body.error.message, path).toContain('Name a file of /User Photos/Profile Pictures');
+    }
+  });
 });

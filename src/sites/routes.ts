@@ -214,6 +214,10 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
     },
     async (request, reply) => {
       const viewer = userPrincipalOf(request);
+      // The folder's own address (a trailing slash) names no file.
+      if (request.params.file.trim() === '') {
+        throw notFound(`Name a file of ${LIBRARY_PATH}, e.g. jane_contoso_com_MThumb.jpg.`);
+      }
       const parsed = parseRenditionFileName(request.params.file);
       const userId = parsed && (await userIdForFileStem(db, parsed.stem));
       const user = userId ? await findUserById(db, userId) : undefined;

@@ -1,7 +1,9 @@
 import { beforeAll, expect, it } from 'vitest';
 import { SYNC_STATES } from '../src/sync/state.js';
 import { makeUser, tokenFor } from './support/factories.js';
+import { translator } from '../src/web/i18n.js';
 import { useServer } from './support/browser.js';
+import { HttpClient, pageMessage } from './support/http-client.js';
 import { describeEachDialect, useTestServices } from './support/services.js';
 
 // A request the route's schema refuses is answered with a sentence a person can act on: the
@@ -58,5 +60,14 @@ describeEachDialect('refused request messages', (dialect) => {
       expect(body.error.message, path).not.toContain('file  in');
       expect(body.error.message, path).toContain('Name a file of /User Photos/Profile Pictures');
     }
+  });
+
+  it('says on a page opened by its address that the address is not right, not to check a form', async () => {
+    const admin = await makeUser(context.services, { isAdmin: true });
+    const client = new HttpClient(server.baseUrl, 'et');
+    await client.signIn(admin.upn, 'correct horse battery');
+    const page = await client.request('GET', '/admin/users?after=zzz');
+    expect(page.status).toBe(400);
+    expect(pageMessage(page.body)).toBe(translator('et')('error.badAddress'));
   });
 });

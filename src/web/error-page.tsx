@@ -38,6 +38,8 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   invalid_setting: 'admin.settings.invalid',
   invalid_scan_interval: 'admin.settings.error.scanInterval',
   nothing_selected: 'admin.error.nothingSelected',
+  // A page's "next" link carries the cursor: one that is not right is an address, not a form.
+  invalid_cursor: 'error.badAddress',
   image_empty: 'photo.error.empty',
   image_corrupt: 'photo.error.corrupt',
   image_too_many_pixels: 'photo.error.too_many_pixels',

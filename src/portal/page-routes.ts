@@ -241,7 +241,7 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
       async (request, reply) => {
         const user = signedInUser(request);
         if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
-        await setMailPhoto(mail, user, uploadedBytes(request.body));
+        await setMailPhoto(mail, user, uploadedBytes(request));
         await setFlash(db, request, reply, '/profile-photo', { name: 'saved' });
         return reply.redirect('/profile-photo', 303);
       },

@@ -184,7 +184,7 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
         await uploadSitePicture(
           { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
           user,
-          uploadedBytes(request.body),
+          uploadedBytes(request),
         );
         await setFlash(db, request, reply, '/_layouts/15/editprofile.aspx', { name: 'uploaded' });
         return reply.redirect('/_layouts/15/editprofile.aspx', 303);

@@ -40,7 +40,8 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   nothing_selected: 'admin.error.nothingSelected',
   // A page's "next" link carries the cursor: one that is not right is an address, not a form.
   invalid_cursor: 'error.badAddress',
-  image_empty: 'photo.error.empty',
+  // A chosen file of zero bytes; a form with no file chosen is invalid_request (UPLOAD_MESSAGES).
+  image_empty: 'photo.error.emptyFile',
   image_corrupt: 'photo.error.corrupt',
   image_too_many_pixels: 'photo.error.too_many_pixels',
   image_side_too_long: 'photo.error.not_portrait',

@@ -1,6 +1,7 @@
-import multipart from '@fastify/multipart';
+import multipart, { type MultipartFile } from '@fastify/multipart';
+import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { ErrorId } from '../errors.js';
+import { AppError, type ErrorId } from '../errors.js';
 import type { App } from '../http/types.js';
 import { MAIL_PHOTO_MAX_BYTES } from '../mail/photo-store.js';
 import type { MessageKey } from './messages/en.js';
@@ -21,8 +22,21 @@ export const UPLOAD_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   upload_too_many_parts: 'photo.error.one_file',
 };
 
-export function uploadedBytes(body: { photo: unknown }): Buffer {
-  return Buffer.isBuffer(body.photo) ? body.photo : Buffer.alloc(0);
+/** The name each upload's file part came with ('' when the browser sent the form with no file chosen). */
+const fileNames = new WeakMap<FastifyRequest, string>();
+
+/**
+ * The chosen file's bytes (empty when the chosen file is: the image checks then say so). A form
+ * with no file chosen, which a browser sends as an unnamed empty part, is refused as
+ * invalid_request: "Choose a picture first".
+ */
+export function uploadedBytes(request: FastifyRequest & { body: { photo: unknown } }): Buffer {
+  const { photo } = request.body;
+  const named = (fileNames.get(request) ?? '') !== '';
+  if (!Buffer.isBuffer(photo) || (photo.length === 0 && !named)) {
+    throw new AppError('invalid_request', 'The form has no file in it; choose a picture first.');
+  }
+  return photo;
 }
 
 /** Registers upload routes in their own context with multipart parsing. */
@@ -30,6 +44,11 @@ export async function uploadRoutes(app: App, routes: (uploads: App) => void): Pr
   await app.register(async (child) => {
     await child.register(multipart, {
       attachFieldsToBody: 'keyValues',
+      // Read whole as without onFile, keeping the file's name to tell "no file chosen" from an empty file.
+      async onFile(this: FastifyRequest, part: MultipartFile) {
+        await part.toBuffer();
+        fileNames.set(this, part.filename);
+      },
       limits: { fileSize: MAIL_PHOTO_MAX_BYTES, files: 1, fields: 4, parts: 6 },
     });
     routes(child as unknown as App);

@@ -85,6 +85,7 @@ export const en = {
   'photo.removeYes': 'Yes, remove it',
   'photo.removeNo': 'Keep my photo',
   'photo.error.empty': 'Choose a picture first.',
+  'photo.error.emptyFile': 'That file is empty (0 bytes). Choose another picture.',
   'photo.error.too_many_pixels': 'That picture has too many pixels. Choose a smaller picture.',
   'photo.error.not_portrait':
     'That picture is too long and thin for a profile photo (at most 16,384 pixels on a side, and no side more than 8 times the other). Crop it and try again.',

@@ -87,6 +87,7 @@ export const et: Messages = {
   'photo.removeYes': 'Jah, eemalda',
   'photo.removeNo': 'Jäta foto alles',
   'photo.error.empty': 'Vali kõigepealt pilt.',
+  'photo.error.emptyFile': 'See fail on tühi (0 baiti). Vali mõni teine pilt.',
   'photo.error.too_many_pixels': 'Sellel pildil on liiga palju piksleid. Vali väiksem pilt.',
   'photo.error.not_portrait':
     'See pilt on profiilipildiks liiga pikk ja kitsas (kummaski suunas kuni 16 384 pikslit ja üks külg teisest kuni 8 korda pikem). Kärbi pilti ja proovi uuesti.',

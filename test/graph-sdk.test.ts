@@ -23,6 +23,7 @@ import type { Services } from '../src/services.js';
 import { userToken } from './support/apps.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
 import { describeEachDialect, useTestApp } from './support/services.js';
+import { freePort } from './support/tls-server.js';
 
 // Microsoft's own Graph client, unchanged, pointed at photosync by its base URL. The client only
 // sends the token to https hosts it knows (graph.microsoft.com or `customHosts`), so the server is
@@ -44,7 +45,7 @@ describeEachDialect('Graph through @microsoft/microsoft-graph-client', (dialect)
 
   beforeAll(async () => {
     ({ services, app } = context);
-    await app.listen({ host: '127.0.0.1', port: 0 });
+    await app.listen({ host: '127.0.0.1', port: await freePort() });
     const { port } = app.server.address() as AddressInfo;
     certDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-tls-'));
     for (const file of ['ca.pem', 'ca-key.pem'])
@@ -61,7 +62,8 @@ describeEachDialect('Graph through @microsoft/microsoft-graph-client', (dialect)
       upstream.on('error', () => response.destroy());
       request.pipe(upstream);
     });
-    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const frontPort = await freePort();
+    await new Promise<void>((resolve) => front.listen(frontPort, '127.0.0.1', resolve));
     baseUrl = `https://localhost:${(front.address() as AddressInfo).port}/`;
     jane = await makeUser(services);
     await giveMailPhoto(services, jane, await solidJpeg(PURPLE, 648));

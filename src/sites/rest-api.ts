@@ -18,6 +18,7 @@ import {
   userIdForFileStem,
 } from './profiles.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
+import { BATCH_MAX_BYTES, MAX_BATCH_PARTS, parseSharePointBatch, runSharePointBatch } from './rest-batch.js';
 import { argumentValue, bindArguments, parseCall } from './rest-call.js';
 import { jsonBody, sharePointWebRoutes } from './rest-web.js';
 import { sharePointErrors } from './rest-errors.js';
@@ -36,6 +37,14 @@ const json = {
       'SP.UserProfiles.PersonProperties (or the value asked for), as JSON in the flavour the Accept header asks for',
     type: 'object',
     additionalProperties: true,
+  },
+};
+
+/** The batch's answer: its parts are HTTP answers, written out as text (bodies as they are). */
+const batchResponse = {
+  200: {
+    description: 'multipart/mixed; boundary=batchresponse_…: one HTTP answer per request, in order',
+    content: { 'multipart/mixed': { schema: { type: 'string', format: 'binary' } } },
   },
 };
 
@@ -434,6 +443,35 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           verboseName: 'GetContextWebInformation',
         }),
       );
+    },
+  );
+
+  app.post(
+    '/$batch',
+    {
+      bodyLimit: BATCH_MAX_BYTES,
+      schema: {
+        summary: `OData batch: up to ${MAX_BATCH_PARTS} GET and POST requests to /_api/ in one multipart/mixed body`,
+        description:
+          'Content-Type: multipart/mixed; boundary=batch_…, each part an application/http request (POSTs may be grouped ' +
+          'in changesets), as PnPjs’s batched() sends them. Each request runs as if sent alone with the batch’s ' +
+          'Authorization (or session and X-RequestDigest); a changeset is not a transaction. The answer is ' +
+          'multipart/mixed, one application/http part per request in order. A batch that is not well formed, holds ' +
+          'more than the limit, or names an address outside /_api/ is refused whole with 400, running nothing.',
+        tags: ['sharepoint'],
+        body: { description: `multipart/mixed, at most ${BATCH_MAX_BYTES} bytes` },
+        response: batchResponse,
+      },
+    },
+    async (request, reply) => {
+      const own = `${request.protocol}://${request.headers.host ?? ''}`.toLowerCase();
+      const origins = [new URL(publicUrl).origin.toLowerCase(), own];
+      const parts = parseSharePointBatch(request.body, request.headers['content-type'], origins);
+      const { boundary, body } = await runSharePointBatch(app, request, parts);
+      return reply
+        .type(`multipart/mixed; boundary=${boundary}`)
+        .header('cache-control', 'private, max-age=0')
+        .send(body);
     },
   );
 

@@ -323,6 +323,21 @@ export const ROUTES: RouteCase[] = [
     expect: statuses(401, { ...SP_WRITERS }),
   },
 
+  {
+    // The batch itself admits anyone signed in; each request inside is checked as if sent alone.
+    route: 'POST /_api/$batch',
+    url: () => '/_api/$batch',
+    body: () => ({
+      type: 'multipart/mixed; boundary=batch_1',
+      data: '--batch_1\r\nContent-Type: application/http\r\n\r\nGET /_api/web/siteusers HTTP/1.1\r\n\r\n--batch_1--\r\n',
+    }),
+    expect: statuses(401, { ...SP_USERS, ...APPS(200) }),
+    check: ({ identity, response }) => {
+      if (response.statusCode !== 200) return;
+      expect(response.body).toContain(identity === 'appNoScope' ? 'HTTP/1.1 403 ' : 'HTTP/1.1 200 ');
+    },
+  },
+
   // The admin console's pages and JSON API: administrators only.
   { route: 'GET /admin/assets/admin.css', url: () => '/admin/assets/admin.css', expect: everyone(200) },
   { route: 'GET /admin/assets/admin.js', url: () => '/admin/assets/admin.js', expect: everyone(200) },

@@ -31,14 +31,29 @@ export interface TlsServer {
   stop(): Promise<void>;
 }
 
-/** A port nobody listens on right now: the OS picks one, then it is released. */
-export function freePort(): Promise<number> {
+/**
+ * A port nobody listens on right now, then released: the OS picks one, or, with
+ * PHOTOSYNC_TEST_PORTS=43000-43999, one of that range (a machine that shares its ports).
+ */
+export async function freePort(): Promise<number> {
+  const range = /^(\d+)-(\d+)$/.exec(process.env.PHOTOSYNC_TEST_PORTS ?? '');
+  if (!range) return probePort(0);
+  const [low, high] = [Number(range[1]), Number(range[2])];
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    const free = await probePort(port).catch(() => undefined);
+    if (free !== undefined) return free;
+  }
+  throw new Error(`No free port in PHOTOSYNC_TEST_PORTS=${process.env.PHOTOSYNC_TEST_PORTS}`);
+}
+
+function probePort(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
+    probe.listen(port, '127.0.0.1', () => {
+      const { port: bound } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(bound));
     });
   });
 }

@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyRequest } from 'fastify';
+import type { App } from '../http/types.js';
+import { sharePointErrors } from './rest-errors.js';
+
+// SharePoint's OData batch (POST /_api/$batch): a multipart/mixed body whose parts are HTTP
+// requests (Content-Type: application/http), GETs on their own and writes grouped in changesets
+// (nested multipart/mixed parts), as PnPjs's batched() writes them. Each request runs through the
+// same routes as if sent alone, with the batch's own credentials; as in SharePoint, a changeset
+// is not a transaction: its requests run one after another and each answers for itself. The
+// answer is multipart/mixed with one application/http part per request, changesets flattened
+// (PnPjs's parser reads no nested parts, and SharePoint sends none).
+
+/** The most requests one batch may hold (PnPjs sends 20 at a time). */
+export const MAX_BATCH_PARTS = 100;
+/** The most bytes of one batch body: PnPjs sends text bodies only (JSON), so this is generous. */
+export const BATCH_MAX_BYTES = 2 * 1024 * 1024;
+
+interface BatchPart {
+  method: 'GET' | 'POST';
+  /** Path and query under /_api/. */
+  url: string;
+  headers: Record<string, string>;
+  body: Buffer | undefined;
+}
+
+const bad = (message: string) => sharePointErrors.badQuery(`Invalid batch request: ${message}`);
+
+/**
+ * Headers a request in a batch cannot set, as they are the batch's own: who asks, from where and
+ * how it travels. The batch's Authorization, Cookie and X-RequestDigest go with every request.
+ */
+const BATCH_HEADERS = new Set([
+  'authorization',
+  'cookie',
+  'x-requestdigest',
+  'host',
+  'forwarded',
+  'x-real-ip',
+  'content-length',
+  'transfer-encoding',
+  'content-transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'x-http-method',
+]);
+const isBatchHeader = (name: string) =>
+  BATCH_HEADERS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('proxy-');
+/** The batch's credentials, passed to each of its requests. */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'x-requestdigest'] as const;
+/** The headers of an answer that a batch passes on. */
+const PASSED_HEADERS = ['content-type', 'etag', 'location', 'retry-after', 'cache-control'];
+
+/** The boundary a multipart/mixed Content-Type names. */
+function boundaryOf(type: string | undefined, what: string): string {
+  if (!/^\s*multipart\/mixed\s*(?:;|$)/i.test(type ?? '')) {
+    throw bad(`${what} must be multipart/mixed with a boundary, not ${type ?? 'without a Content-Type'}.`);
+  }
+  const match = /;\s*boundary\s*=\s*(?:"([^"]{1,70})"|([^\s;"]{1,70}))/i.exec(type ?? '');
+  const boundary = match?.[1] ?? match?.[2];
+  if (!boundary) throw bad(`${what} names no boundary in its Content-Type.`);
+  return boundary;
+}
+
+/** The parts between `--boundary` lines, up to `--boundary--` (text in latin1, one character per byte). */
+function splitParts(text: string, boundary: string, what: string): string[] {
+  const escaped = boundary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const delimiter = new RegExp(`(?:^|\\r?\\n)--${escaped}(--)?[ \\t]*(?:\\r?\\n|$)`, 'g');
+  const parts: string[] = [];
+  let start: number | undefined;
+  for (let match = delimiter.exec(text); match; match = delimiter.exec(text)) {
+    if (start !== undefined) parts.push(text.slice(start, match.index));
+    if (match[1] !== undefined) return parts;
+    start = match.index + match[0].length;
+    if (parts.length > MAX_BATCH_PARTS) break;
+  }
+  if (parts.length > MAX_BATCH_PARTS) throw tooMany();
+  throw bad(`${what} does not end with --${boundary}--.`);
+}
+
+const tooMany = () => bad(`a batch holds at most ${MAX_BATCH_PARTS} requests.`);
+
+/** Headers (names in lower case) and body of a MIME part or an HTTP message. */
+function headersAndBody(text: string): { headerLines: string[]; body: string } {
+  const end = /\r?\n\r?\n/.exec(text);
+  const head = end ? text.slice(0, end.index) : text;
+  const body = end ? text.slice(end.index + end[0].length) : '';
+  return { headerLines: head === '' ? [] : head.split(/\r?\n/), body };
+}
+
+function parseHeaders(lines: string[], what: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw bad(`${what} has a header line that is not "Name: value": ${line.slice(0, 80)}`);
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/** Reads the batch body into its requests, refusing the whole batch when any of them is not one it can run. */
+export function parseSharePointBatch(body: unknown, type: string | undefined, origins: string[]): BatchPart[] {
+  const boundary = boundaryOf(type, 'The batch');
+  const text = Buffer.isBuffer(body) ? body.toString('latin1') : '';
+  const requests: BatchPart[] = [];
+  for (const part of splitParts(text, boundary, 'The batch')) {
+    const { headerLines, body: content } = headersAndBody(part);
+    const partType = parseHeaders(headerLines, 'A batch part')['content-type'];
+    if (/^\s*multipart\/mixed/i.test(partType ?? '')) {
+      const changeset = boundaryOf(partType, 'A changeset');
+      for (const inner of splitParts(content, changeset, 'A changeset')) {
+        const { headerLines: innerHeaders, body: request } = headersAndBody(inner);
+        const innerType = parseHeaders(innerHeaders, 'A changeset part')['content-type'];
+        if (/^\s*multipart\//i.test(innerType ?? '')) throw bad('a changeset cannot hold another changeset.');
+        requests.push(parseRequest(request, origins));
+        if (requests.length > MAX_BATCH_PARTS) throw tooMany();
+      }
+    } else {
+      requests.push(parseRequest(content, origins));
+    }
+    if (requests.length > MAX_BATCH_PARTS) throw tooMany();
+  }
+  if (requests.length === 0) throw bad('the batch holds no requests.');
+  return requests;
+}
+
+/** One `METHOD url HTTP/1.1` request with its headers and body. */
+function parseRequest(text: string, origins: string[]): BatchPart {
+  const newline = /\r?\n/.exec(text);
+  const line = newline ? text.slice(0, newline.index) : text;
+  const rest = newline ? text.slice(newline.index + newline[0].length) : '';
+  const match = /^([A-Za-z]+) +(\S+) +HTTP\/1\.[01] *$/.exec(line);
+  if (!match) throw bad(`a part has no request line like "GET /_api/web HTTP/1.1": ${line.slice(0, 80)}`);
+  // No headers: the request line is followed directly by the blank line.
+  const { headerLines, body } = /^\r?\n/.test(rest)
+    ? { headerLines: [], body: rest.replace(/^\r?\n/, '') }
+    : headersAndBody(rest);
+  const headers = parseHeaders(headerLines, 'A batched request');
+  const method = (headers['x-http-method'] ?? match[1]!).toUpperCase();
+  if (method !== 'GET' && method !== 'POST') {
+    throw bad(`${method} ${match[2]}: photosync's SharePoint API takes GET and POST requests only.`);
+  }
+  const passed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (!isBatchHeader(name)) passed[name] = value;
+  const payload = body.replace(/(?:\r?\n)+$/, '');
+  return {
+    method,
+    url: underApi(match[2]!, origins),
+    headers: passed,
+    body: payload === '' ? undefined : Buffer.from(payload, 'latin1'),
+  };
+}
+
+/**
+ * A request's address as its path and query under /_api/ (dot segments resolved): absolute on
+ * this server, absolute from the root, or relative to /_api/. A batch reaches SharePoint's REST
+ * API and nothing else of the server, and never another batch.
+ */
+function underApi(address: string, origins: string[]): string {
+  let url: URL;
+  try {
+    url = new URL(address, 'https://batch.invalid/_api/');
+  } catch {
+    throw bad(`${address} is not an address.`);
+  }
+  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(address);
+  if (absolute && !origins.includes(url.origin.toLowerCase())) {
+    throw bad(`${address} is not on this site: a batch holds requests to this site's /_api/ only.`);
+  }
+  const path = url.pathname;
+  if (!/^\/_api\//i.test(path)) throw bad(`${address} is not under /_api/: a batch holds requests to /_api/ only.`);
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // Not decodable: the router answers it as an address it does not have.
+  }
+  if (/^\/_api\/\$batch\/?$/i.test(decoded)) throw bad('a batch cannot hold another batch.');
+  return `${path}${url.search}`;
+}
+
+/** Runs the requests one after another, each with the batch's credentials, and writes SharePoint's answer. */
+export async function runSharePointBatch(
+  app: App,
+  request: FastifyRequest,
+  parts: BatchPart[],
+): Promise<{ boundary: string; body: Buffer }> {
+  const boundary = `batchresponse_${randomUUID()}`;
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    const headers: Record<string, string> = { ...part.headers };
+    for (const name of CREDENTIAL_HEADERS) {
+      const value = request.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    if (request.headers.host !== undefined) headers.host = request.headers.host;
+    const response = await app.inject({
+      method: part.method,
+      url: part.url,
+      headers,
+      // The batch's client, so each request counts against its own address's limits.
+      remoteAddress: request.ip,
+      ...(part.body !== undefined ? { payload: part.body } : {}),
+    });
+    const head = [
+      `--${boundary}`,
+      'Content-Type: application/http',
+      'Content-Transfer-Encoding: binary',
+      '',
+      `HTTP/1.1 ${response.statusCode} ${STATUS_CODES[response.statusCode] ?? 'Unknown'}`,
+    ];
+    for (const name of PASSED_HEADERS) {
+      const value = response.headers[name];
+      if (typeof value === 'string') head.push(`${name.toUpperCase()}: ${value}`);
+    }
+    chunks.push(Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), response.rawPayload, Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { boundary, body: Buffer.concat(chunks) };
+}

@@ -1,0 +1,156 @@
+import { body, InjectHeaders } from '@pnp/queryable';
+import { SPBrowser, SPQueryable, spPost } from '@pnp/sp';
+import { createBatch } from '@pnp/sp/batching.js';
+import { SiteUser, SiteUsers } from '@pnp/sp/site-users/index.js';
+import { Web, type IWeb } from '@pnp/sp/webs/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/directory/apps.js';
+import { issueAccessToken } from '../src/directory/tokens.js';
+import type { DirectoryUser } from '../src/directory/users.js';
+import type { Services } from '../src/services.js';
+import { getSiteProfile } from '../src/sites/profiles.js';
+import { siteUserId } from '../src/sites/rest-web.js';
+import { userToken } from './support/apps.js';
+import { makeUser } from './support/factories.js';
+import { createTestStore, openTestServices, testDialects, type TestStore } from './support/services.js';
+import { startTlsServer, type TlsServer } from './support/tls-server.js';
+
+// PnPjs's batching (`web.batched()`), unchanged, against a real `photosync serve` over TLS: PnPjs
+// writes the multipart/mixed body (GETs alone, POSTs in changesets) and reads the answer itself.
+
+for (const dialect of testDialects()) {
+  describe(`PnPjs batched() over TLS [${dialect}]`, () => {
+    let store: TestStore;
+    let services: Services;
+    let server: TlsServer;
+    let jane: DirectoryUser;
+    let kalle: DirectoryUser;
+    let token: string;
+
+    beforeAll(async () => {
+      store = await createTestStore(dialect);
+      services = await openTestServices(store);
+      server = await startTlsServer(store);
+      jane = await makeUser(services, { displayName: 'Jane Doe' });
+      kalle = await makeUser(services, { displayName: 'Kalle Kask' });
+      token = await userToken(services, jane, ['User.Read', 'User.ReadBasic.All', 'ProfilePhoto.Read.All']);
+    }, 60_000);
+    afterAll(async () => {
+      await server?.stop();
+      await services?.close();
+      await store?.drop();
+    });
+
+    const web = (bearer = token) =>
+      Web(server.baseUrl).using(SPBrowser(), InjectHeaders({ Authorization: `Bearer ${bearer}` }));
+    /** What `web.batched()` does (the method is added by module augmentation, which NodeNext does not apply). */
+    function batched(base: IWeb): [IWeb, () => Promise<void>] {
+      const copy = Web(base);
+      const [register, execute] = createBatch(copy);
+      copy.using(register);
+      return [copy, execute];
+    }
+    const batchUrl = () => `${server.baseUrl}/_api/$batch`;
+
+    it('answers GETs and changeset POSTs in one request, each as it would be answered alone', async () => {
+      const [batch, execute] = batched(web());
+      const site = batch.select('Title', 'Url')();
+      const me = SiteUser(batch, 'currentuser')();
+      const byEmail = SiteUsers(batch).getByEmail(kalle.upn)();
+      const missing = SiteUsers(batch).getByEmail('nobody@contoso.com')();
+      const ensured = spPost(Web(batch, 'ensureuser'), body({ logonName: `i:0#.f|membership|${kalle.upn}` }));
+      // A user's token may not change someone else's profile: refused inside the batch as alone.
+      const refused = spPost(
+        SPQueryable([batch, `${server.baseUrl}/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty`]),
+        body({ accountName: `i:0#.f|membership|${kalle.upn}`, propertyName: 'PictureURL', propertyValue: '' }),
+      );
+      const settled = Promise.allSettled([site, me, byEmail, missing, ensured, refused]);
+      await execute();
+      const [siteA, meA, byEmailA, missingA, ensuredA, refusedA] = await settled;
+      expect(siteA).toMatchObject({ status: 'fulfilled', value: { Url: server.baseUrl } });
+      expect(meA).toMatchObject({ status: 'fulfilled', value: { Id: siteUserId(jane.id), Email: jane.upn } });
+      expect(byEmailA).toMatchObject({ status: 'fulfilled', value: { Title: 'Kalle Kask' } });
+      expect(missingA).toMatchObject({ status: 'rejected', reason: { status: 404 } });
+      expect(ensuredA).toMatchObject({ status: 'fulfilled', value: { Id: siteUserId(kalle.id) } });
+      expect(refusedA).toMatchObject({ status: 'rejected', reason: { status: 403 } });
+      expect(await getSiteProfile(services.database.db, kalle.id)).toBeUndefined();
+    });
+
+    it('refuses a batch without credentials, as each of its requests would be', async () => {
+      const response = await fetch(batchUrl(), {
+        method: 'POST',
+        headers: { 'Content-Type': 'multipart/mixed; boundary=batch_1', Accept: 'application/json' },
+        body: `--batch_1\nContent-Type: application/http\n\nGET ${server.baseUrl}/_api/web HTTP/1.1\n\n--batch_1--\n`,
+      });
+      expect(response.status).toBe(401);
+    });
+
+    /** A raw batch with the given parts: `METHOD url`, or a whole request (several lines) as it is. */
+    const rawBatch = (parts: string[], type = 'multipart/mixed; boundary=batch_x', bearer = token) =>
+      fetch(batchUrl(), {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': type, Accept: 'application/json;odata=verbose' },
+        body:
+          parts
+            .map(
+              (part) =>
+                `--batch_x\r\nContent-Type: application/http\r\n\r\n${part.includes('\r\n') ? part : `${part} HTTP/1.1\r\nAccept: application/json\r\n`}\r\n`,
+            )
+            .join('') + '--batch_x--\r\n',
+      });
+
+    it('refuses malformed and oversized batches whole, in SharePoint’s error shape, running none of their parts', async () => {
+      // Signed for this server's address, as its token endpoint would sign it.
+      const app = await createApp(services.database.db, 'profile writer', ['ProfilePhoto.ReadWrite.All']);
+      const { db } = services.database;
+      const writer = (
+        await issueAccessToken({ db, publicUrl: server.baseUrl }, { kind: 'app', app }, { clientAuth: 'certificate' })
+      ).accessToken;
+      const setProperty = JSON.stringify({
+        accountName: `i:0#.f|membership|${kalle.upn}`,
+        propertyName: 'SPS-PictureExchangeSyncState',
+        propertyValue: '1',
+      });
+      const cases: Array<[Promise<Response>, RegExp]> = [
+        [rawBatch([`GET ${server.baseUrl}/_api/web`], 'application/json'), /multipart\/mixed/],
+        [rawBatch([`GET ${server.baseUrl}/_api/web`], 'multipart/mixed'), /boundary/],
+        [rawBatch([]), /no requests/],
+        [rawBatch(Array.from({ length: 101 }, () => `GET ${server.baseUrl}/_api/web`)), /100/],
+        [rawBatch([`GET ${server.baseUrl}/_api/web`, `GET ${server.baseUrl}/_layouts/15/userphoto.aspx`]), /_api/],
+        [rawBatch([`GET ${server.baseUrl}/_api/$batch`]), /batch/],
+        [rawBatch([`DELETE ${server.baseUrl}/_api/web`]), /GET and POST/],
+        [rawBatch(['GET']), /request line/],
+        // A write the token may make, then a part that cannot run: the write is not made either.
+        [
+          rawBatch(
+            [
+              `POST ${server.baseUrl}/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty HTTP/1.1\r\nContent-Type: application/json\r\n\r\n${setProperty}\r\n--batch_x\r\nContent-Type: application/http\r\n\r\nGET https://elsewhere.example/_api/web HTTP/1.1\r\n`,
+            ],
+            undefined,
+            writer,
+          ),
+          /not on this site/,
+        ],
+      ];
+      for (const [answer, message] of cases) {
+        const response = await answer;
+        expect(response.status, String(message)).toBe(400);
+        const error = ((await response.json()) as { error: { code: string; message: { value: string } } }).error;
+        expect(error.code).toBe('-1, Microsoft.SharePoint.Client.InvalidClientQueryException');
+        expect(error.message.value).toMatch(message);
+      }
+      expect(await getSiteProfile(services.database.db, kalle.id)).toBeUndefined();
+      // The same write in a batch that can run is made.
+      const alone = await rawBatch(
+        [
+          `POST ${server.baseUrl}/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty HTTP/1.1\r\nContent-Type: application/json\r\n\r\n${setProperty}`,
+        ],
+        undefined,
+        writer,
+      );
+      expect(alone.status).toBe(200);
+      expect(await alone.text()).toContain('HTTP/1.1 200 OK');
+      expect(await getSiteProfile(services.database.db, kalle.id)).toMatchObject({ exchangeSyncState: 1 });
+    });
+  });
+}

@@ -6,7 +6,7 @@ import { countUsers, listUsers, picturesShown, type DirectoryUser } from '../dir
 import { AppError, invalidInput, unsupportedMediaType } from '../errors.js';
 import { principalOf } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent, strongEtag } from '../http/conditional.js';
-import { renderSquareJpegs, squareSide } from '../media/media.js';
+import { renderSquareJpegs, sniffImageType, squareSide } from '../media/media.js';
 import { GRAPH_PHOTO_SIDES } from '../mail/photo-sizes.js';
 import {
   MAIL_PHOTO_MAX_BYTES,
@@ -43,6 +43,12 @@ const availableSides = (photo: GraphPhoto): number[] => GRAPH_PHOTO_SIDES.filter
 const sizeEtag = (photo: GraphPhoto, side: number) => (side === photo.side ? photo.etag : `${photo.etag}-${side}`);
 
 const UPLOAD_TYPES = ['image/jpeg', 'image/jpg', 'image/png', 'image/gif', 'image/webp', 'application/octet-stream'];
+/**
+ * PnPjs's @pnp/graph sends every request, photo.setContent's image bytes too, with its default
+ * Content-Type: application/json, and Graph takes the photo: a JSON-declared body is taken when
+ * its bytes are an image's, and refused as any other non-image otherwise.
+ */
+const SNIFFED_TYPES = ['application/json'];
 
 /** Graph's advanced queries ($count among them) need ConsistencyLevel: eventual. */
 function requireEventualConsistency(request: FastifyRequest): void {
@@ -57,6 +63,8 @@ function requireEventualConsistency(request: FastifyRequest): void {
 export function graphHandlers(services: Services) {
   /** The user each upload is for, settled before its body was read. */
   const uploadSubjects = new WeakMap<FastifyRequest, DirectoryUser>();
+  /** Uploads whose declared type says nothing of an image: their bytes must be one. */
+  const sniffedUploads = new WeakSet<FastifyRequest>();
   const { db } = services.database;
   const mailDeps = { db, dialect: services.database.dialect, blobs: services.blobs };
   const context = (path: string) => `${services.config.publicUrl}/v1.0/$metadata#${path}`;
@@ -232,7 +240,8 @@ export function graphHandlers(services: Services) {
     async beforeSetPhoto(request: FastifyRequest, id: string | undefined): Promise<void> {
       const user = await graphSubject(services, principalOf(request), id, 'write');
       const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-      if (!UPLOAD_TYPES.includes(type)) {
+      if (SNIFFED_TYPES.includes(type)) sniffedUploads.add(request);
+      else if (!UPLOAD_TYPES.includes(type)) {
         throw unsupportedMediaType(
           `Send the photo with Content-Type image/jpeg, image/png, image/gif or image/webp (got "${type || 'none'}").`,
         );
@@ -247,6 +256,12 @@ export function graphHandlers(services: Services) {
       const body = request.body;
       if (!Buffer.isBuffer(body) || body.length === 0) {
         throw new AppError('image_empty', 'The request has no photo in its body.');
+      }
+      if (sniffedUploads.has(request) && sniffImageType(body) === null) {
+        throw unsupportedMediaType(
+          `The body is declared ${String(request.headers['content-type'])} and is not a JPEG, PNG, GIF or WebP image: ` +
+            'send the photo’s bytes, with Content-Type image/jpeg, image/png, image/gif or image/webp.',
+        );
       }
       // A user without a mailbox has the directory (Entra) photo, which Graph writes for them.
       if (user.hasMailbox) await setMailPhoto(mailDeps, user, body);

@@ -22,7 +22,7 @@ export {
   type MediaOptions,
 } from './media-config.js';
 export { DEFAULT_QUEUE_LIMITS, type ImageQueueLimits, type ImageQueueLoad } from './image-queue.js';
-export { isJpeg } from './image-type.js';
+export { isJpeg, sniffImageType } from './image-type.js';
 export {
   makeMasterPhoto,
   squareJpegsFromUpload,

@@ -93,7 +93,8 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     };
     const cases: Array<[Record<string, string>, string | undefined, number, string, number]> = [
       [{ ...good, client_secret: 'wrong' }, undefined, 401, 'invalid_client', 7000215],
-      [{ ...good, client_id: '00000000-0000-0000-0000-000000000000' }, undefined, 401, 'invalid_client', 7000215],
+      // Entra names an unknown client id before it looks at the secret.
+      [{ ...good, client_id: '00000000-0000-0000-0000-000000000000' }, undefined, 400, 'unauthorized_client', 700016],
       [{ ...good, client_secret: '' }, undefined, 401, 'invalid_client', 7000216],
       [
         { ...good, grant_type: 'urn:ietf:params:oauth:grant-type:device_code' },
@@ -234,15 +235,14 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     const removed = await runCommand(['apps', 'remove', clientId!], env);
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.stdout).toContain(`Removed app ${clientId}`);
-    expect(
-      (
-        await token({
-          grant_type: 'client_credentials',
-          client_id: clientId!,
-          client_secret: secret!,
-          scope: 'https://graph.microsoft.com/.default',
-        })
-      ).statusCode,
-    ).toBe(401);
+    // A removed app is no longer in the directory: its secret is not even looked at.
+    const afterRemoval = await token({
+      grant_type: 'client_credentials',
+      client_id: clientId!,
+      client_secret: secret!,
+      scope: 'https://graph.microsoft.com/.default',
+    });
+    expect(afterRemoval.statusCode).toBe(400);
+    expect(afterRemoval.json()).toMatchObject({ error: 'unauthorized_client', error_codes: [700016] });
   });
 });

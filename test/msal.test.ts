@@ -145,6 +145,29 @@ for (const dialect of testDialects()) {
       );
     });
 
+    it('a secret for a client id nobody registered is AADSTS700016 (not found in the directory), a wrong secret AADSTS7000215', async () => {
+      const acquire = (clientId: string, clientSecret: string) =>
+        msalApp(clientId, { clientSecret })
+          .acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] })
+          .then(
+            () => undefined,
+            (e: unknown) => e as ServerError,
+          );
+      const unknownId = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+      const unknown = await acquire(unknownId, 'psc~not-a-secret-of-anyone');
+      expect(unknown).toBeInstanceOf(ServerError);
+      expect(unknown?.errorCode).toBe('unauthorized_client');
+      expect(Number(unknown?.errorNo)).toBe(700016);
+      expect(unknown?.errorMessage).toMatch(
+        new RegExp(`AADSTS700016: Application with identifier '${unknownId}' was not found in the directory`),
+      );
+      const registered = await createApp(services.database.db, 'Secret daemon', ['ProfilePhoto.Read.All']);
+      const wrong = await acquire(registered.clientId, `${registered.secret}x`);
+      expect(wrong).toBeInstanceOf(ServerError);
+      expect(wrong?.errorCode).toBe('invalid_client');
+      expect(Number(wrong?.errorNo)).toBe(7000215);
+    });
+
     it('an app with a certificate gets Graph and SharePoint tokens by their Microsoft 365 scopes; SharePoint refuses a secret’s', async () => {
       const daemon = selfSignedCertificate('connect daemon');
       const registered = await createApp(services.database.db, 'Connect daemon', ['ProfilePhoto.ReadWrite.All'], {

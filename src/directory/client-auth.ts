@@ -65,11 +65,14 @@ export async function authenticateClient(
   if (clientSecret !== undefined && clientSecret !== '') {
     const app = await appForCredentials(deps.db, credentials.clientId, clientSecret);
     if (!app) {
+      // Entra names a client id it has no app for before it looks at the secret.
+      await registeredApp(deps, credentials.clientId);
       throw entraError(
         401,
         'invalid_client',
         7000215,
-        'Invalid client secret provided, or no application with this client id. Ensure the secret being sent in the request is the client secret value.',
+        'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app ' +
+          `'${credentials.clientId}'.`,
       );
     }
     return { app, method: 'secret' };

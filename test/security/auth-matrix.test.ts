@@ -208,7 +208,8 @@ export const ROUTES: RouteCase[] = [
       client_secret: 'guessed',
       scope: 'https://graph.microsoft.com/.default',
     },
-    expect: everyone(401),
+    // No app has this client id: Entra's 400 unauthorized_client (AADSTS700016), the secret unread.
+    expect: everyone(400),
     check: ({ response }) => expect(response.body).not.toContain('access_token'),
   },
 

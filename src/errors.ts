@@ -21,6 +21,8 @@ export const ERRORS = {
   /** The request does not fit its route: schema, unreadable body, an argument that cannot be parsed. */
   invalid_request: { status: 400, log: 'debug' },
   invalid_input: { status: 400, log: 'debug' },
+  /** A query option (Graph's $orderby and the like) the API does not take in this combination. */
+  unsupported_query: { status: 400, log: 'debug' },
   invalid_scope: { status: 400, log: 'debug' },
   invalid_setting: { status: 400, log: 'debug' },
   invalid_scan_interval: { status: 400, log: 'debug' },

@@ -72,5 +72,50 @@ for (const dialect of testDialects()) {
       }
       expect((await getMailPhoto(services.database.db, jane.id))?.etag).toBe(before);
     });
+
+    it('users.orderBy(displayName or userPrincipalName), paged by @odata.nextLink ($skiptoken)', async () => {
+      const anna = await makeUser(services, { displayName: 'Anna Zed', upn: 'zed.anna@contoso.com' });
+      const bert = await makeUser(services, { displayName: 'Bert Young', upn: 'bert.young@contoso.com' });
+      const token = await userToken(services, jane, ['User.ReadBasic.All']);
+      const pages = async (users: IUsers) => {
+        const seen: string[] = [];
+        for await (const page of users)
+          seen.push(...(page as Array<{ displayName: string }>).map((u) => u.displayName));
+        return seen;
+      };
+      const names = [anna, bert, jane].map((u) => u.displayName);
+      expect(await pages(graph(token).users.orderBy('displayName').top(2))).toEqual(names);
+      expect(await pages(graph(token).users.orderBy('displayName', false).top(2))).toEqual([...names].reverse());
+      const byUpn = [anna, bert, jane].sort((a, b) => (a.upn < b.upn ? -1 : 1)).map((u) => u.displayName);
+      expect(await pages(graph(token).users.orderBy('userPrincipalName', false).top(1))).toEqual(byUpn.reverse());
+    });
+
+    it('$orderby: Graph’s own refusals, and $filter with $orderby as an advanced query only', async () => {
+      const token = await userToken(services, jane, ['User.ReadBasic.All']);
+      const get = (query: string, headers: Record<string, string> = {}) =>
+        fetch(`${server.baseUrl}/v1.0/users?${query}`, { headers: { Authorization: `Bearer ${token}`, ...headers } });
+      for (const [query, message] of [
+        ['$orderby=mail', /orderby/i],
+        ['$orderby=displayName sideways', /orderby/i],
+        ['$orderby=displayName,userPrincipalName', /orderby/i],
+        ["$filter=startswith(displayName,'B')&$orderby=displayName", /Sorting not supported for current query/],
+      ] as const) {
+        const response = await get(query);
+        expect(response.status, query).toBe(400);
+        const body = (await response.json()) as { error: { code: string; message: string } };
+        expect(body.error.code, query).toBe('Request_UnsupportedQuery');
+        expect(body.error.message, query).toMatch(message);
+      }
+      const advanced = await get(
+        "$filter=startswith(displayName,'B') or startswith(displayName,'A')&$orderby=displayName desc&$count=true",
+        {
+          ConsistencyLevel: 'eventual',
+        },
+      );
+      expect(advanced.status).toBe(200);
+      const body = (await advanced.json()) as { '@odata.count': number; value: Array<{ displayName: string }> };
+      expect(body['@odata.count']).toBe(2);
+      expect(body.value.map((u) => u.displayName)).toEqual(['Bert Young', 'Anna Zed']);
+    });
   });
 }

@@ -248,11 +248,35 @@ export async function listUsers(
     afterUpn?: string;
     limit: number;
     where?: (query: SelectQueryBuilder<Database, 'directory_users', object>) => typeof query;
+    /** By UPN ascending unless told; by display name, users of one name follow in UPN order. */
+    order?: UserOrder;
+    /** With an order by display name: the last user of the page before (its name and UPN). */
+    afterName?: { displayName: string; upn: string };
   },
 ): Promise<DirectoryUser[]> {
+  const order = page.order ?? { by: 'upn', descending: false };
+  const direction = order.descending ? 'desc' : 'asc';
+  const beyond = order.descending ? '<' : '>';
   let query = db.selectFrom('directory_users');
-  if (page.afterUpn !== undefined) query = query.where('upn', '>', page.afterUpn);
+  if (page.afterUpn !== undefined) query = query.where('upn', beyond, page.afterUpn);
+  const after = page.afterName;
+  if (after !== undefined) {
+    query = query.where((eb) =>
+      eb.or([
+        eb('display_name', beyond, after.displayName),
+        eb.and([eb('display_name', '=', after.displayName), eb('upn', beyond, after.upn)]),
+      ]),
+    );
+  }
   if (page.where) query = page.where(query);
-  const rows = await query.select(USER_COLUMNS).orderBy('upn').limit(page.limit).execute();
+  let ordered = query.select(USER_COLUMNS);
+  if (order.by === 'display_name') ordered = ordered.orderBy('display_name', direction);
+  const rows = await ordered.orderBy('upn', direction).limit(page.limit).execute();
   return rows.map(toUser);
+}
+
+/** The orders the directory lists its users in. */
+export interface UserOrder {
+  by: 'upn' | 'display_name';
+  descending: boolean;
 }

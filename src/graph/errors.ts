@@ -35,6 +35,7 @@ const INVALID_IMAGE = { code: 'ErrorInvalidImage' };
 /** Graph's codes for the catalogue's ids: 400 BadRequest, 5xx generalException for the others. */
 const GRAPH_CODES: Partial<Record<ErrorId, { code: string; status?: number }>> = {
   invalid_request: { code: 'BadRequest' },
+  unsupported_query: { code: 'Request_UnsupportedQuery' },
   image_empty: INVALID_IMAGE,
   image_corrupt: INVALID_IMAGE,
   image_too_many_pixels: INVALID_IMAGE,

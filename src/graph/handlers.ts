@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getDirectoryPhoto, removeDirectoryPhoto, setDirectoryPhoto } from '../directory/photo.js';
 import { READ_ANYONE_SCOPES } from '../directory/scopes.js';
 import { normalizeUpn } from '../directory/upn.js';
-import { countUsers, listUsers, picturesShown, type DirectoryUser } from '../directory/users.js';
+import { countUsers, listUsers, picturesShown, type DirectoryUser, type UserOrder } from '../directory/users.js';
 import { AppError, invalidInput, unsupportedMediaType } from '../errors.js';
 import { principalOf } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent, strongEtag } from '../http/conditional.js';
@@ -24,7 +24,7 @@ import { parseFilter, parseSelect, userResource } from './users.js';
 /** Graph's default and largest page of /users. */
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 999;
-const LIST_OPTIONS = ['$select', '$filter', '$top', '$skiptoken', '$count'];
+const LIST_OPTIONS = ['$select', '$filter', '$top', '$skiptoken', '$count', '$orderby'];
 
 // What Graph's routes do, one named handler per route. `id` is the user the path names
 // (/users/{id | userPrincipalName}), or undefined for /me: the caller. A user's photo is the
@@ -50,9 +50,61 @@ const UPLOAD_TYPES = ['image/jpeg', 'image/jpg', 'image/png', 'image/gif', 'imag
  */
 const SNIFFED_TYPES = ['application/json'];
 
+/**
+ * `$orderby=displayName desc` → the order to list users in. Graph sorts users by displayName and
+ * userPrincipalName by default (other properties only as advanced queries, which photosync does
+ * not index), one property at a time.
+ */
+function parseOrderBy(text: string): UserOrder {
+  const match = /^\s*(\w+)(?:\s+(asc|desc))?\s*$/i.exec(text);
+  const property = match?.[1]?.toLowerCase();
+  if (!match || (property !== 'displayname' && property !== 'userprincipalname')) {
+    throw new AppError(
+      'unsupported_query',
+      `Unsupported $orderby '${text}': order users by displayName or userPrincipalName, with asc or desc.`,
+    );
+  }
+  return {
+    by: property === 'displayname' ? 'display_name' : 'upn',
+    descending: match[2]?.toLowerCase() === 'desc',
+  };
+}
+
+/** The page's last user, as the $skiptoken of the next page: the UPN, with the name when sorted by it. */
+function skipTokenAfter(user: DirectoryUser, order: UserOrder | undefined): string {
+  const key = order?.by === 'display_name' ? JSON.stringify([user.displayName, user.upn]) : user.upn;
+  return Buffer.from(key).toString('base64url');
+}
+
+function parseSkipToken(
+  token: string | undefined,
+  order: UserOrder | undefined,
+): { afterUpn?: string; afterName?: { displayName: string; upn: string } } {
+  if (token === undefined) return {};
+  const text = Buffer.from(token, 'base64url').toString('utf8');
+  const refused = () => invalidInput('The $skiptoken is not one this server gave.', 'invalid_request');
+  if (order?.by !== 'display_name') {
+    if (!normalizeUpn(text)) throw refused();
+    return { afterUpn: text };
+  }
+  let key: unknown;
+  try {
+    key = JSON.parse(text);
+  } catch {
+    throw refused();
+  }
+  if (!Array.isArray(key) || key.length !== 2 || typeof key[0] !== 'string' || typeof key[1] !== 'string')
+    throw refused();
+  if (!normalizeUpn(key[1])) throw refused();
+  return { afterName: { displayName: key[0], upn: key[1] } };
+}
+
+const eventuallyConsistent = (request: FastifyRequest) =>
+  String(request.headers.consistencylevel ?? '').toLowerCase() === 'eventual';
+
 /** Graph's advanced queries ($count among them) need ConsistencyLevel: eventual. */
 function requireEventualConsistency(request: FastifyRequest): void {
-  if (String(request.headers.consistencylevel ?? '').toLowerCase() !== 'eventual') {
+  if (!eventuallyConsistent(request)) {
     throw invalidInput(
       'Count is not currently supported without the ConsistencyLevel: eventual header (an advanced query).',
       'invalid_request',
@@ -164,7 +216,7 @@ export function graphHandlers(services: Services) {
       for (const key of Object.keys(query)) {
         if (key.startsWith('$') && !LIST_OPTIONS.includes(key.toLowerCase())) {
           throw invalidInput(
-            `photosync does not support ${key} on /users; use $select, $filter and $top.`,
+            `photosync does not support ${key} on /users; use $select, $filter, $orderby, $top and $count.`,
             'invalid_request',
           );
         }
@@ -187,16 +239,20 @@ export function graphHandlers(services: Services) {
       const filterText = option('$filter');
       const filter = filterText === undefined ? undefined : parseFilter(filterText);
       parseSelect(select);
-      const skipToken = option('$skiptoken');
-      let afterUpn: string | undefined;
-      if (skipToken !== undefined) {
-        afterUpn = Buffer.from(skipToken, 'base64url').toString('utf8');
-        if (!normalizeUpn(afterUpn))
-          throw invalidInput('The $skiptoken is not one this server gave.', 'invalid_request');
+      const orderText = option('$orderby');
+      const order = orderText === undefined ? undefined : parseOrderBy(orderText);
+      // Graph sorts a filtered list only as an advanced query.
+      if (order && filter && !(withCount && eventuallyConsistent(request))) {
+        throw new AppError(
+          'unsupported_query',
+          'Sorting not supported for current query. With $filter, $orderby needs $count=true and the header ConsistencyLevel: eventual.',
+        );
       }
+      const after = parseSkipToken(option('$skiptoken'), order);
       const rows = await listUsers(db, {
-        ...(afterUpn !== undefined ? { afterUpn } : {}),
+        ...after,
         limit: top + 1,
+        ...(order ? { order } : {}),
         ...(filter ? { where: (q) => q.where(filter) } : {}),
       });
       const page = rows.slice(0, top);
@@ -211,7 +267,8 @@ export function graphHandlers(services: Services) {
         if (filterText !== undefined) next.set('$filter', filterText);
         if (option('$top') !== undefined) next.set('$top', String(top));
         if (withCount) next.set('$count', 'true');
-        next.set('$skiptoken', Buffer.from(page[page.length - 1]!.upn).toString('base64url'));
+        if (orderText !== undefined) next.set('$orderby', orderText);
+        next.set('$skiptoken', skipTokenAfter(page[page.length - 1]!, order));
         body['@odata.nextLink'] = `${services.config.publicUrl}/v1.0/users?${next.toString().replace(/\+/g, '%20')}`;
       }
       return body;

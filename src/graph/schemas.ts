@@ -56,10 +56,12 @@ export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 export const usersList = {
   tags: ['graph'],
   summary:
-    'List users: $select, $filter (eq, in, startswith), $top (1–999, default 100), $count (with ConsistencyLevel: eventual), @odata.nextLink',
+    'List users: $select, $filter (eq, in, startswith), $orderby (displayName or userPrincipalName), $top (1–999, default 100), $count (with ConsistencyLevel: eventual), @odata.nextLink',
   description:
     "$filter: id, userPrincipalName, mail, displayName, givenName or surname, with eq 'value', in ('value', …) (at most 15) " +
-    "or startswith(property,'value'), and accountEnabled eq true or false, joined by and or by or. Needs User.ReadBasic.All, User.Read.All, ProfilePhoto.Read.All or ProfilePhoto.ReadWrite.All.",
+    "or startswith(property,'value'), and accountEnabled eq true or false, joined by and or by or. " +
+    '$orderby: displayName or userPrincipalName, asc or desc; with $filter only as an advanced query ($count=true and ' +
+    'ConsistencyLevel: eventual), as in Graph; anything else is 400 Request_UnsupportedQuery. Needs User.ReadBasic.All, User.Read.All, ProfilePhoto.Read.All or ProfilePhoto.ReadWrite.All.',
   querystring: Type.Object(
     {
       $select: Type.Optional(Type.String({ maxLength: 1000 })),
@@ -67,6 +69,7 @@ export const usersList = {
       $top: Type.Optional(Type.String({ maxLength: 10 })),
       $skiptoken: Type.Optional(Type.String({ maxLength: 400 })),
       $count: Type.Optional(Type.String({ maxLength: 10 })),
+      $orderby: Type.Optional(Type.String({ maxLength: 100 })),
     },
     { additionalProperties: true },
   ),

@@ -1,6 +1,7 @@
 import { InjectHeaders } from '@pnp/queryable';
 import { SPBrowser } from '@pnp/sp';
-import { SiteUsers, type ISiteUser } from '@pnp/sp/site-users/index.js';
+import { Profiles } from '@pnp/sp/profiles/index.js';
+import { SiteUser, SiteUsers, type ISiteUser } from '@pnp/sp/site-users/index.js';
 import { Web } from '@pnp/sp/webs/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
@@ -85,6 +86,30 @@ for (const dialect of testDialects()) {
       expect(site.Id).toMatch(/^[0-9a-f-]{36}$/);
       expect(typeof site.Title).toBe('string');
       expect(await web().select('Title', 'Url')()).toMatchObject({ Title: site.Title, Url: server.baseUrl });
+    });
+
+    /** The properties of an answer, without the OData annotations PnPjs leaves on it. */
+    const properties = (value: object) => Object.keys(value).filter((key) => !/^(?:odata\.|__metadata$)/.test(key));
+
+    it('@pnp/sp .select(…) answers only the properties selected: web, currentUser, siteUsers, myProperties', async () => {
+      expect(properties(await web().select('Title', 'Url')())).toEqual(['Title', 'Url']);
+      const me = await SiteUser(web(), 'currentuser').select('Title', 'Email')();
+      expect(me).toMatchObject({ Title: 'Jane Doe', Email: jane.upn });
+      expect(properties(me)).toEqual(['Title', 'Email']);
+      const users = await siteUsers().select('Title').filter(`Email eq '${kalle.upn}'`)();
+      expect(users.map(properties)).toEqual([['Title']]);
+      expect(users[0]).toMatchObject({ Title: 'Kalle Kask' });
+      const mine = await Profiles([web(), server.baseUrl]).myProperties.select('DisplayName', 'PictureUrl')();
+      expect(properties(mine)).toEqual(['DisplayName', 'PictureUrl']);
+      expect(mine).toMatchObject({ DisplayName: 'Jane Doe' });
+      // A property the type does not have is SharePoint's 400, as a misspelt $select is there.
+      await expect(SiteUser(web(), 'currentuser').select('Titel')()).rejects.toMatchObject({ status: 400 });
+      // In verbose, the __metadata PnPjs reads stays with the selected properties.
+      const verbose = await fetch(`${server.baseUrl}/_api/web/currentuser?$select=Id`, {
+        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json;odata=verbose' },
+      });
+      const body = (await verbose.json()) as { d: Record<string, unknown> };
+      expect(Object.keys(body.d).sort()).toEqual(['Id', '__metadata']);
     });
   });
 }

@@ -20,6 +20,7 @@ import {
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
 import { BATCH_MAX_BYTES, MAX_BATCH_PARTS, parseSharePointBatch, runSharePointBatch } from './rest-batch.js';
 import { argumentValue, bindArguments, parseCall } from './rest-call.js';
+import { selectedProperties } from './rest-select.js';
 import { jsonBody, sharePointWebRoutes } from './rest-web.js';
 import { sharePointErrors } from './rest-errors.js';
 import { formatOData, odataFormatOf, type ODataFormat } from './rest-odata.js';
@@ -220,7 +221,14 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     return reply
       .type(`application/json;odata=${format};charset=utf-8`)
       .header('cache-control', 'private, max-age=0')
-      .send(formatOData(format, { publicUrl, method: `${PEOPLE_MANAGER.slice(1)}/${method}`, type, value }));
+      .send(
+        formatOData(format, {
+          publicUrl,
+          method: `${PEOPLE_MANAGER.slice(1)}/${method}`,
+          type,
+          value: selectedProperties(request, value, type),
+        }),
+      );
   }
 
   app.get(

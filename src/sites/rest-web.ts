@@ -13,6 +13,7 @@ import { addLibraryFile, findLibraryFile, listLibraryFiles, recycleLibraryFile }
 import { argumentValue, bindArguments, booleanArgument, parseCall, splitPath, type Call } from './rest-call.js';
 import { sharePointErrors } from './rest-errors.js';
 import { formatOData, formatODataCollection, odataFormatOf } from './rest-odata.js';
+import { selectedProperties } from './rest-select.js';
 import { siteUserFilter } from './site-user-filter.js';
 import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
 
@@ -75,7 +76,7 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     return reply
       .type(`application/json;odata=${format};charset=utf-8`)
       .header('cache-control', 'private, max-age=0')
-      .send(formatOData(format, { publicUrl, method: path, type, value }));
+      .send(formatOData(format, { publicUrl, method: path, type, value: selectedProperties(request, value, type) }));
   }
 
   function sendList(request: FastifyRequest, reply: FastifyReply, type: string, values: unknown[]) {
@@ -83,7 +84,13 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     return reply
       .type(`application/json;odata=${format};charset=utf-8`)
       .header('cache-control', 'private, max-age=0')
-      .send(formatODataCollection(format, { publicUrl, type, values }));
+      .send(
+        formatODataCollection(format, {
+          publicUrl,
+          type,
+          values: values.map((value) => selectedProperties(request, value, type)),
+        }),
+      );
   }
 
   /** The site's users (SP.User) that pass `test`, in userPrincipalName order, at most `limit`. */

@@ -97,7 +97,14 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
         [
           'et',
           'Serveri käsurida',
-          [`${jane.upn} konto keelati`, `${jane.upn} tehti halduriks.`, 'Kasutajad imporditi failist people.csv.'],
+          [
+            `Keelas kasutaja ${jane.upn} konto, lõpetas tema seansid ja tühistas tema juurdepääsuload.`,
+            `Tegi kasutaja ${jane.upn} halduriks.`,
+            'Importis kasutajad failist people.csv (lisatud kasutajaid: 1; vahele jäetud ridu: 1).',
+            'Haldurid nende seas: mari@contoso.com.',
+            `Registreeris rakenduse HR sync (kliendi ID ${clientId}) õigustega ProfilePhoto.Read.All.`,
+            `Eemaldas kasutaja ${jane.upn} koos tema fotode, seansside ja juurdepääsulubadega.`,
+          ],
         ],
       ] as const) {
         browser.language = language;

@@ -1,6 +1,7 @@
 import type { PageContext } from '../../web/layout.js';
 import type { MessageKey } from '../../web/messages/en.js';
 import type { AuditEntry } from '../audit.js';
+import { formatTime } from './console.js';
 import { outcomeLabel } from './words.js';
 import type { SyncOutcome } from '../../sync/history.js';
 
@@ -19,6 +20,12 @@ function settingValue(context: PageContext, value: unknown): string {
   if (typeof value === 'boolean') return context.t(value ? 'admin.audit.on' : 'admin.audit.off');
   if (value && typeof value === 'object') return Object.values(value as Record<string, unknown>).join('/');
   return String(value);
+}
+
+/** The backup's time as the page writes times; a value that is no time, as it was recorded. */
+function backupTime(context: PageContext, value: unknown): string {
+  const at = typeof value === 'string' ? Date.parse(value) : NaN;
+  return Number.isFinite(at) ? formatTime(context, at) : String(value ?? '');
 }
 
 export function auditSentences(context: PageContext, entry: AuditEntry): string[] {
@@ -57,14 +64,15 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
         }),
       ];
     }
-    case 'app_added':
+    case 'app_added': {
+      const scopes = Array.isArray(d.scopes) ? (d.scopes as string[]) : [];
+      const app = { name: String(d.name ?? ''), clientId: String(d.clientId ?? '') };
       return [
-        t('admin.audit.appAdded', {
-          name: String(d.name ?? ''),
-          clientId: String(d.clientId ?? ''),
-          scopes: Array.isArray(d.scopes) ? d.scopes.join(', ') : '',
-        }),
+        scopes.length > 0
+          ? t('admin.audit.appAdded', { ...app, scopes: scopes.join(', ') })
+          : t('admin.audit.appAddedNoScopes', app),
       ];
+    }
     case 'admin_granted':
       return [t('admin.audit.adminGranted', { upn: String(d.upn ?? '') })];
     case 'admin_revoked':
@@ -91,7 +99,7 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
         t('admin.audit.restored', {
           file: String(d.file ?? ''),
           n: Number(d.users ?? 0),
-          createdAt: String(d.backupCreatedAt ?? ''),
+          createdAt: backupTime(context, d.backupCreatedAt),
         }),
       ];
     case 'settings': {

@@ -101,6 +101,28 @@ describe.each(LOCALES)('audit entries of every action [%s]', (locale) => {
   });
 });
 
+describe.each(LOCALES)('audit entries with details left out [%s]', (locale) => {
+  it('writes the backup time as the page writes times, and an app without permissions as such', () => {
+    const context = contextIn(locale);
+    const at = Date.UTC(2026, 11, 1, 10, 0);
+    const base = { id: 1, at: 0, actorUpn: 'command line', byCommandLine: true } as const;
+    const [restored] = auditSentences(context, {
+      ...base,
+      action: 'restored',
+      detail: { file: 'b.tar.gz', users: 3, backupCreatedAt: new Date(at).toISOString() },
+    });
+    expect(restored).toContain(formatTime(context, at));
+    expect(restored).not.toContain('T10:00');
+    const [app] = auditSentences(context, {
+      ...base,
+      action: 'app_added',
+      detail: { name: 'HR sync', clientId: 'c1', scopes: [] },
+    });
+    expect(app).not.toMatch(/with \.|õigustega \./);
+    expect(app).toContain(locale === 'et' ? 'ilma õigusteta' : 'with no permissions');
+  });
+});
+
 describe('audit entries in English', () => {
   const context = contextIn('en');
   const entry = (action: AuditEntry['action'], detail: Record<string, unknown>) =>

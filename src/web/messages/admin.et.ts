@@ -203,6 +203,7 @@ export const adminEt: AdminMessages = {
   'admin.audit.off': 'väljas',
   'admin.audit.commandLine': 'Serveri käsurida',
   'admin.audit.appAdded': 'Registreeris rakenduse {name} (kliendi ID {clientId}) õigustega {scopes}.',
+  'admin.audit.appAddedNoScopes': 'Registreeris rakenduse {name} (kliendi ID {clientId}) ilma õigusteta.',
   'admin.audit.adminGranted': 'Tegi kasutaja {upn} halduriks.',
   'admin.audit.adminRevoked': 'Võttis kasutajalt {upn} halduriõigused ära.',
   'admin.audit.userDisabled': 'Keelas kasutaja {upn} konto, lõpetas tema seansid ja tühistas tema juurdepääsuload.',

@@ -173,6 +173,19 @@ describeEachDialect('photosync CLI', (dialect) => {
   });
 
   describe('users import', () => {
+    it('says a file with no rows holds nobody to import, and exits 1', async () => {
+      for (const [name, text] of [
+        ['empty.csv', ''],
+        ['header-only.csv', 'upn,displayName,password,mailbox,admin\n'],
+      ]) {
+        await fs.writeFile(file(name!), text!);
+        const result = await cli('users', 'import', file(name!));
+        expect(result.code, name).toBe(1);
+        expect(result.stderr).toContain('holds no users to import: it is empty, or has only a header line');
+        expect(result.stdout).toBe('');
+      }
+    });
+
     it('imports the good rows, reports each bad row by line and exits 1; a file without a header works too', async () => {
       const { db } = services.database;
       await createUser(db, { upn: 'existing@import.test', displayName: 'Existing One' });

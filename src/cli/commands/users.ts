@@ -33,6 +33,11 @@ export const usersAdd: CommandHandler = async ({ args: [upn], services, option, 
 export const usersImport: CommandHandler = async ({ args: [file], services, io, print }) => {
   const all = await services();
   const report = await importUsers(all, file, io.stderr);
+  if (report.imported === 0 && report.skipped.length === 0) {
+    throw new CliError(
+      `${file ?? 'The file'} holds no users to import: it is empty, or has only a header line. Nothing was changed.`,
+    );
+  }
   if (report.imported > 0) {
     await recordAudit(all.database.db, COMMAND_LINE, 'users_imported', {
       file: path.basename(file ?? ''),

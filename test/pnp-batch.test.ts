@@ -152,5 +152,23 @@ for (const dialect of testDialects()) {
       expect(await alone.text()).toContain('HTTP/1.1 200 OK');
       expect(await getSiteProfile(services.database.db, kalle.id)).toMatchObject({ exchangeSyncState: 1 });
     });
+
+    it('refuses whole a request to another host written without a scheme (//host/_api/…)', async () => {
+      for (const address of [
+        '//elsewhere.example/_api/web',
+        '\\\\elsewhere.example/_api/web',
+        '/\\elsewhere.example/_api/web',
+      ]) {
+        const response = await rawBatch([`GET ${server.baseUrl}/_api/web`, `GET ${address}`]);
+        expect(response.status, address).toBe(400);
+        const error = ((await response.json()) as { error: { code: string; message: { value: string } } }).error;
+        expect(error.code).toBe('-1, Microsoft.SharePoint.Client.InvalidClientQueryException');
+        expect(error.message.value).toMatch(/not on this site/);
+      }
+      // This server's own host without a scheme is this server, as a browser would read it.
+      const own = await rawBatch([`GET //${new URL(server.baseUrl).host}/_api/web`]);
+      expect(own.status).toBe(200);
+      expect(await own.text()).toContain('HTTP/1.1 200 OK');
+    });
   });
 }

@@ -472,9 +472,11 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       },
     },
     async (request, reply) => {
-      const own = `${request.protocol}://${request.headers.host ?? ''}`.toLowerCase();
-      const origins = [new URL(publicUrl).origin.toLowerCase(), own];
-      const parts = parseSharePointBatch(request.body, request.headers['content-type'], origins);
+      const site = new URL(publicUrl).origin.toLowerCase();
+      // The address the batch came to (requests without a scheme or host resolve against it).
+      const own = request.headers.host ? `${request.protocol}://${request.headers.host}`.toLowerCase() : site;
+      const origins = [site, own];
+      const parts = parseSharePointBatch(request.body, request.headers['content-type'], origins, own);
       const { boundary, body } = await runSharePointBatch(app, request, parts);
       return reply
         .type(`multipart/mixed; boundary=${boundary}`)

@@ -105,7 +105,12 @@ function parseHeaders(lines: string[], what: string): Record<string, string> {
 }
 
 /** Reads the batch body into its requests, refusing the whole batch when any of them is not one it can run. */
-export function parseSharePointBatch(body: unknown, type: string | undefined, origins: string[]): BatchPart[] {
+export function parseSharePointBatch(
+  body: unknown,
+  type: string | undefined,
+  origins: string[],
+  own: string,
+): BatchPart[] {
   const boundary = boundaryOf(type, 'The batch');
   const text = Buffer.isBuffer(body) ? body.toString('latin1') : '';
   const requests: BatchPart[] = [];
@@ -118,11 +123,11 @@ export function parseSharePointBatch(body: unknown, type: string | undefined, or
         const { headerLines: innerHeaders, body: request } = headersAndBody(inner);
         const innerType = parseHeaders(innerHeaders, 'A changeset part')['content-type'];
         if (/^\s*multipart\//i.test(innerType ?? '')) throw bad('a changeset cannot hold another changeset.');
-        requests.push(parseRequest(request, origins));
+        requests.push(parseRequest(request, origins, own));
         if (requests.length > MAX_BATCH_PARTS) throw tooMany();
       }
     } else {
-      requests.push(parseRequest(content, origins));
+      requests.push(parseRequest(content, origins, own));
     }
     if (requests.length > MAX_BATCH_PARTS) throw tooMany();
   }
@@ -131,7 +136,7 @@ export function parseSharePointBatch(body: unknown, type: string | undefined, or
 }
 
 /** One `METHOD url HTTP/1.1` request with its headers and body. */
-function parseRequest(text: string, origins: string[]): BatchPart {
+function parseRequest(text: string, origins: string[], own: string): BatchPart {
   const newline = /\r?\n/.exec(text);
   const line = newline ? text.slice(0, newline.index) : text;
   const rest = newline ? text.slice(newline.index + newline[0].length) : '';
@@ -151,7 +156,7 @@ function parseRequest(text: string, origins: string[]): BatchPart {
   const payload = body.replace(/(?:\r?\n)+$/, '');
   return {
     method,
-    url: underApi(match[2]!, origins),
+    url: underApi(match[2]!, origins, own),
     headers: passed,
     body: payload === '' ? undefined : Buffer.from(payload, 'latin1'),
   };
@@ -159,18 +164,18 @@ function parseRequest(text: string, origins: string[]): BatchPart {
 
 /**
  * A request's address as its path and query under /_api/ (dot segments resolved): absolute on
- * this server, absolute from the root, or relative to /_api/. A batch reaches SharePoint's REST
+ * this server (with or without its scheme), absolute from the root, or relative to /_api/. A batch reaches SharePoint's REST
  * API and nothing else of the server, and never another batch.
  */
-function underApi(address: string, origins: string[]): string {
+function underApi(address: string, origins: string[], own: string): string {
   let url: URL;
   try {
-    url = new URL(address, 'https://batch.invalid/_api/');
+    // Resolved against the batch's own address, so `//host/…` (or `\\host\…`) names that host.
+    url = new URL(address, `${own}/_api/`);
   } catch {
     throw bad(`${address} is not an address.`);
   }
-  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(address);
-  if (absolute && !origins.includes(url.origin.toLowerCase())) {
+  if (!origins.includes(url.origin.toLowerCase())) {
     throw bad(`${address} is not on this site: a batch holds requests to this site's /_api/ only.`);
   }
   const path = url.pathname;

@@ -474,7 +474,13 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     async (request, reply) => {
       const site = new URL(publicUrl).origin.toLowerCase();
       // The address the batch came to (requests without a scheme or host resolve against it).
-      const own = request.headers.host ? `${request.protocol}://${request.headers.host}`.toLowerCase() : site;
+      let own = site;
+      try {
+        // As URL writes an origin (no default port), so that addresses on it compare equal.
+        if (request.headers.host) own = new URL(`${request.protocol}://${request.headers.host}`).origin.toLowerCase();
+      } catch {
+        // A Host header that is no host: relative addresses resolve against the site's own.
+      }
       const origins = [site, own];
       const parts = parseSharePointBatch(request.body, request.headers['content-type'], origins, own);
       const { boundary, body } = await runSharePointBatch(app, request, parts);

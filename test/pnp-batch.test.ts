@@ -153,6 +153,25 @@ for (const dialect of testDialects()) {
       expect(await getSiteProfile(services.database.db, kalle.id)).toMatchObject({ exchangeSyncState: 1 });
     });
 
+    it('refuses whole a changeset holding a GET, as OData allows only writes in a changeset', async () => {
+      const response = await fetch(batchUrl(), {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'multipart/mixed; boundary=batch_g',
+          Accept: 'application/json;odata=verbose',
+        },
+        body:
+          '--batch_g\r\nContent-Type: multipart/mixed; boundary=changeset_g\r\n\r\n' +
+          `--changeset_g\r\nContent-Type: application/http\r\n\r\nGET ${server.baseUrl}/_api/web HTTP/1.1\r\n\r\n` +
+          '--changeset_g--\r\n--batch_g--\r\n',
+      });
+      expect(response.status).toBe(400);
+      const error = ((await response.json()) as { error: { code: string; message: { value: string } } }).error;
+      expect(error.code).toBe('-1, Microsoft.SharePoint.Client.InvalidClientQueryException');
+      expect(error.message.value).toMatch(/changeset/);
+    });
+
     it('refuses whole a request to another host written without a scheme (//host/_api/…)', async () => {
       for (const address of [
         '//elsewhere.example/_api/web',

@@ -123,7 +123,13 @@ export function parseSharePointBatch(
         const { headerLines: innerHeaders, body: request } = headersAndBody(inner);
         const innerType = parseHeaders(innerHeaders, 'A changeset part')['content-type'];
         if (/^\s*multipart\//i.test(innerType ?? '')) throw bad('a changeset cannot hold another changeset.');
-        requests.push(parseRequest(request, origins, own));
+        const write = parseRequest(request, origins, own);
+        if (write.method === 'GET') {
+          throw bad(
+            `GET ${write.url} is in a changeset: a changeset holds writes (POST) only; send GETs on their own.`,
+          );
+        }
+        requests.push(write);
         if (requests.length > MAX_BATCH_PARTS) throw tooMany();
       }
     } else {

@@ -153,6 +153,33 @@ for (const dialect of testDialects()) {
       expect(await getSiteProfile(services.database.db, kalle.id)).toMatchObject({ exchangeSyncState: 1 });
     });
 
+    it('streams its answer, so a batch of large files is not held in memory whole', async () => {
+      const app = await createApp(services.database.db, 'file writer', ['ProfilePhoto.ReadWrite.All']);
+      const writer = (
+        await issueAccessToken(
+          { db: services.database.db, publicUrl: server.baseUrl },
+          { kind: 'app', app },
+          { clientAuth: 'certificate' },
+        )
+      ).accessToken;
+      const folder = `${server.baseUrl}/_api/web/GetFolderByServerRelativeUrl('/User Photos/Profile Pictures')`;
+      const bytes = Buffer.alloc(4_000_000, 7);
+      const added = await fetch(`${folder}/Files/add(url='large.bin',overwrite=true)`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${writer}`, 'Content-Type': 'application/octet-stream' },
+        body: bytes,
+      });
+      expect(added.status, await added.clone().text()).toBe(200);
+      const file = `/_api/web/GetFileByServerRelativeUrl('/User%20Photos/Profile%20Pictures/large.bin')/$value`;
+      const response = await rawBatch(Array.from({ length: 20 }, () => `GET ${file}`));
+      expect(response.status).toBe(200);
+      // Written as the requests run (chunked), not gathered first and sent with a length.
+      expect(response.headers.get('content-length')).toBeNull();
+      const answer = Buffer.from(await response.arrayBuffer());
+      expect(answer.toString('latin1').match(/HTTP\/1\.1 200 OK/g)).toHaveLength(20);
+      expect(answer.length).toBeGreaterThan(20 * bytes.length);
+    });
+
     it('refuses whole a changeset holding a GET, as OData allows only writes in a changeset', async () => {
       const response = await fetch(batchUrl(), {
         method: 'POST',

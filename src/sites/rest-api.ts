@@ -483,7 +483,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       }
       const origins = [site, own];
       const parts = parseSharePointBatch(request.body, request.headers['content-type'], origins, own);
-      const { boundary, body } = await runSharePointBatch(app, request, parts);
+      const { boundary, body } = runSharePointBatch(app, request, parts);
       return reply
         .type(`multipart/mixed; boundary=${boundary}`)
         .header('cache-control', 'private, max-age=0')

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../http/types.js';
 import { sharePointErrors } from './rest-errors.js';
@@ -196,42 +197,49 @@ function underApi(address: string, origins: string[], own: string): string {
   return `${path}${url.search}`;
 }
 
-/** Runs the requests one after another, each with the batch's credentials, and writes SharePoint's answer. */
-export async function runSharePointBatch(
+/**
+ * Runs the requests one after another, each with the batch's credentials, and writes SharePoint's
+ * answer as a stream: a request runs only when the answer so far has been taken by the client, so
+ * a batch of large answers (pictures, files) holds about one of them in memory, not all.
+ */
+export function runSharePointBatch(
   app: App,
   request: FastifyRequest,
   parts: BatchPart[],
-): Promise<{ boundary: string; body: Buffer }> {
+): { boundary: string; body: Readable } {
   const boundary = `batchresponse_${randomUUID()}`;
-  const chunks: Buffer[] = [];
-  for (const part of parts) {
-    const headers: Record<string, string> = { ...part.headers };
-    for (const name of CREDENTIAL_HEADERS) {
-      const value = request.headers[name];
-      if (typeof value === 'string') headers[name] = value;
+  async function* answers(): AsyncGenerator<Buffer> {
+    for (const part of parts) {
+      const headers: Record<string, string> = { ...part.headers };
+      for (const name of CREDENTIAL_HEADERS) {
+        const value = request.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      if (request.headers.host !== undefined) headers.host = request.headers.host;
+      const response = await app.inject({
+        method: part.method,
+        url: part.url,
+        headers,
+        // The batch's client, so each request counts against its own address's limits.
+        remoteAddress: request.ip,
+        ...(part.body !== undefined ? { payload: part.body } : {}),
+      });
+      const head = [
+        `--${boundary}`,
+        'Content-Type: application/http',
+        'Content-Transfer-Encoding: binary',
+        '',
+        `HTTP/1.1 ${response.statusCode} ${STATUS_CODES[response.statusCode] ?? 'Unknown'}`,
+      ];
+      for (const name of PASSED_HEADERS) {
+        const value = response.headers[name];
+        if (typeof value === 'string') head.push(`${name.toUpperCase()}: ${value}`);
+      }
+      yield Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1');
+      yield response.rawPayload;
+      yield Buffer.from('\r\n');
     }
-    if (request.headers.host !== undefined) headers.host = request.headers.host;
-    const response = await app.inject({
-      method: part.method,
-      url: part.url,
-      headers,
-      // The batch's client, so each request counts against its own address's limits.
-      remoteAddress: request.ip,
-      ...(part.body !== undefined ? { payload: part.body } : {}),
-    });
-    const head = [
-      `--${boundary}`,
-      'Content-Type: application/http',
-      'Content-Transfer-Encoding: binary',
-      '',
-      `HTTP/1.1 ${response.statusCode} ${STATUS_CODES[response.statusCode] ?? 'Unknown'}`,
-    ];
-    for (const name of PASSED_HEADERS) {
-      const value = response.headers[name];
-      if (typeof value === 'string') head.push(`${name.toUpperCase()}: ${value}`);
-    }
-    chunks.push(Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), response.rawPayload, Buffer.from('\r\n'));
+    yield Buffer.from(`--${boundary}--\r\n`);
   }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { boundary, body: Buffer.concat(chunks) };
+  return { boundary, body: Readable.from(answers(), { objectMode: false, highWaterMark: 64 * 1024 }) };
 }

@@ -170,6 +170,8 @@ for (const dialect of SITES) {
     });
 
     async function picture(headers: Record<string, string> = { authorization: `Bearer ${token}` }, upn = subject.upn) {
+      // The settings are read again every two seconds, in the background of whoever asks for them.
+      await services.settings.refresh();
       const before = services.database.roundTrips();
       const response = await get(
         services,
@@ -224,6 +226,7 @@ for (const dialect of SITES) {
       expect((await own()).headers['x-photosync-sync']).toBe('unchanged');
       // Another instance's in-step check of the same owner sends no notice either.
       expect((await other.sync.sync(owner, 'photo_request')).outcome).toBe('unchanged');
+      await services.settings.refresh();
       const before = services.database.roundTrips();
       const unchanged = await own();
       expect(unchanged.headers['x-photosync-sync']).toBe('unchanged');

@@ -5,6 +5,9 @@ import { SiteUser, SiteUsers } from '@pnp/sp/site-users/index.js';
 import { Web, type IWeb } from '@pnp/sp/webs/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/directory/apps.js';
+import { parseBatch } from '../src/graph/batch.js';
+import { isBatchOwnHeader } from '../src/http/batch-headers.js';
+import { parseSharePointBatch } from '../src/sites/rest-batch.js';
 import { issueAccessToken } from '../src/directory/tokens.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
@@ -17,6 +20,49 @@ import { startTlsServer, type TlsServer } from './support/tls-server.js';
 
 // PnPjs's batching (`web.batched()`), unchanged, against a real `photosync serve` over TLS: PnPjs
 // writes the multipart/mixed body (GETs alone, POSTs in changesets) and reads the answer itself.
+
+describe('the headers a batched request keeps', () => {
+  it('are the same in SharePoint’s $batch and Graph’s JSON batching: the batch’s own are dropped in both', () => {
+    const sent: Record<string, string> = {
+      Accept: 'application/json',
+      'Content-Type': 'application/json',
+      'If-Match': '*',
+      Prefer: 'return=minimal',
+      Authorization: 'Bearer other',
+      Cookie: 'session=other',
+      'X-RequestDigest': '0x1,01 Jan 2026 00:00:00 -0000',
+      Host: 'elsewhere.example',
+      Forwarded: 'for=192.0.2.1',
+      'X-Forwarded-For': '192.0.2.1',
+      'X-Real-IP': '192.0.2.1',
+      'Proxy-Authorization': 'Basic eDp5',
+      'Content-Transfer-Encoding': 'binary',
+      'Transfer-Encoding': 'chunked',
+      Connection: 'close',
+      Expect: '100-continue',
+      'X-HTTP-Method': 'POST',
+    };
+    const kept = ['accept', 'content-type', 'if-match', 'prefer'];
+    const [graph] = parseBatch(
+      Buffer.from(JSON.stringify({ requests: [{ id: '1', method: 'POST', url: '/me', headers: sent, body: {} }] })),
+    );
+    expect(Object.keys(graph!.headers).sort()).toEqual(kept);
+    const lines = Object.entries(sent).map(([name, value]) => `${name}: ${value}`);
+    const [sharepoint] = parseSharePointBatch(
+      Buffer.from(
+        `--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n` +
+          `POST /_api/web/ensureuser HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n{}\r\n--b--\r\n`,
+        'latin1',
+      ),
+      'multipart/mixed; boundary=b',
+      ['https://photos.example'],
+      'https://photos.example',
+    );
+    expect(Object.keys(sharepoint!.headers).sort()).toEqual(kept);
+    for (const name of Object.keys(sent))
+      expect(isBatchOwnHeader(name.toLowerCase())).toBe(!kept.includes(name.toLowerCase()));
+  });
+});
 
 for (const dialect of testDialects()) {
   describe(`PnPjs batched() over TLS [${dialect}]`, () => {

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { invalidInput } from '../errors.js';
+import { BATCH_ANSWER_HEADERS, isBatchOwnHeader } from '../http/batch-headers.js';
 import type { App } from '../http/types.js';
 
 // Graph's JSON batching (POST /v1.0/$batch): up to 20 requests in one, each answered in Graph's
@@ -27,29 +28,6 @@ interface BatchAnswer {
 }
 
 const METHODS = ['GET', 'PUT', 'PATCH', 'POST', 'DELETE'];
-/**
- * Headers a request in a batch cannot set, as they are the batch's own: who asks (its
- * Authorization), from where (the proxy headers a trusted proxy adds) and how it travels.
- */
-const BATCH_HEADERS = new Set([
-  'authorization',
-  'cookie',
-  'host',
-  'forwarded',
-  'x-real-ip',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-]);
-const isBatchHeader = (name: string) =>
-  BATCH_HEADERS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('proxy-');
-/** The headers of an answer that a batch passes on. */
-const PASSED_HEADERS = ['content-type', 'etag', 'location', 'retry-after', 'cache-control'];
 /**
  * The headers of an answer the batch makes itself (a failed dependency, a refused step). Named
  * `Content-Type` as in every other answer: the Graph SDK's BatchResponseContent reads a body as
@@ -93,7 +71,7 @@ export function parseBatch(body: unknown): BatchStep[] {
         throw bad(`The headers of request ${id} are not an object.`);
       for (const [name, text] of Object.entries(step.headers)) {
         if (typeof text !== 'string') throw bad(`Header ${name} of request ${id} is not a string.`);
-        if (!isBatchHeader(name.toLowerCase())) headers[name.toLowerCase()] = text;
+        if (!isBatchOwnHeader(name.toLowerCase())) headers[name.toLowerCase()] = text;
       }
     }
     if (step.body !== undefined && headers['content-type'] === undefined) {
@@ -188,7 +166,7 @@ async function runStep(app: App, request: FastifyRequest, step: BatchStep): Prom
     ...(payload !== undefined ? { payload } : {}),
   });
   const answerHeaders: Record<string, string> = {};
-  for (const name of PASSED_HEADERS) {
+  for (const name of BATCH_ANSWER_HEADERS) {
     const value = response.headers[name];
     if (typeof value === 'string') answerHeaders[name === 'content-type' ? 'Content-Type' : name] = value;
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
+import { BATCH_ANSWER_HEADERS, isBatchOwnHeader } from '../http/batch-headers.js';
 import type { App } from '../http/types.js';
 import { sharePointErrors } from './rest-errors.js';
 
@@ -28,34 +29,8 @@ interface BatchPart {
 
 const bad = (message: string) => sharePointErrors.badQuery(`Invalid batch request: ${message}`);
 
-/**
- * Headers a request in a batch cannot set, as they are the batch's own: who asks, from where and
- * how it travels. The batch's Authorization, Cookie and X-RequestDigest go with every request.
- */
-const BATCH_HEADERS = new Set([
-  'authorization',
-  'cookie',
-  'x-requestdigest',
-  'host',
-  'forwarded',
-  'x-real-ip',
-  'content-length',
-  'transfer-encoding',
-  'content-transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-  'x-http-method',
-]);
-const isBatchHeader = (name: string) =>
-  BATCH_HEADERS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('proxy-');
 /** The batch's credentials, passed to each of its requests. */
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'x-requestdigest'] as const;
-/** The headers of an answer that a batch passes on. */
-const PASSED_HEADERS = ['content-type', 'etag', 'location', 'retry-after', 'cache-control'];
 
 /** The boundary a multipart/mixed Content-Type names. */
 function boundaryOf(type: string | undefined, what: string): string {
@@ -159,7 +134,7 @@ function parseRequest(text: string, origins: string[], own: string): BatchPart {
     throw bad(`${method} ${match[2]}: photosync's SharePoint API takes GET and POST requests only.`);
   }
   const passed: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (!isBatchHeader(name)) passed[name] = value;
+  for (const [name, value] of Object.entries(headers)) if (!isBatchOwnHeader(name)) passed[name] = value;
   const payload = body.replace(/(?:\r?\n)+$/, '');
   return {
     method,
@@ -231,7 +206,7 @@ export function runSharePointBatch(
         '',
         `HTTP/1.1 ${response.statusCode} ${STATUS_CODES[response.statusCode] ?? 'Unknown'}`,
       ];
-      for (const name of PASSED_HEADERS) {
+      for (const name of BATCH_ANSWER_HEADERS) {
         const value = response.headers[name];
         if (typeof value === 'string') head.push(`${name.toUpperCase()}: ${value}`);
       }

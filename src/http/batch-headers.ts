@@ -1,0 +1,42 @@
+// The headers of the requests inside a batch (SharePoint's OData $batch and Graph's JSON
+// batching) that belong to the batch itself, and the headers of each answer that the batch
+// passes on. Both batches run each request as if sent alone, so what they drop and keep is one list.
+
+/**
+ * Headers a request in a batch cannot set, as they are the batch's own: who asks (Authorization,
+ * Cookie, SharePoint's X-RequestDigest: the batch's credentials, passed on where the batch passes
+ * them), from where (Host and the headers a trusted proxy adds), how it travels (length, framing,
+ * hop-by-hop headers, the MIME part's Content-Transfer-Encoding) and its method (X-HTTP-Method,
+ * which SharePoint's batch reads as the request's method before dropping it).
+ */
+const BATCH_OWN_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'cookie',
+  'x-requestdigest',
+  'host',
+  'forwarded',
+  'x-real-ip',
+  'content-length',
+  'transfer-encoding',
+  'content-transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'x-http-method',
+]);
+
+/** Whether a request in a batch may not set this header (name in lower case): the batch's own. */
+export const isBatchOwnHeader = (name: string): boolean =>
+  BATCH_OWN_HEADERS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('proxy-');
+
+/** The headers of an answer inside a batch that the batch passes on (names in lower case). */
+export const BATCH_ANSWER_HEADERS: readonly string[] = [
+  'content-type',
+  'etag',
+  'location',
+  'retry-after',
+  'cache-control',
+];

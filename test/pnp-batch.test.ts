@@ -226,6 +226,56 @@ for (const dialect of testDialects()) {
       expect(answer.length).toBeGreaterThan(20 * bytes.length);
     });
 
+    it('keeps the line breaks a request body ends with: only the one before the boundary is the boundary’s', async () => {
+      const app = await createApp(services.database.db, 'newline writer', ['ProfilePhoto.ReadWrite.All']);
+      const writer = (
+        await issueAccessToken(
+          { db: services.database.db, publicUrl: server.baseUrl },
+          { kind: 'app', app },
+          { clientAuth: 'certificate' },
+        )
+      ).accessToken;
+      const folder = `${server.baseUrl}/_api/web/GetFolderByServerRelativeUrl('/User%20Photos/Profile%20Pictures')`;
+      // Binary bytes ending in CR LF, twice, with one more line break (LF alone) before them.
+      const bytes = Buffer.from([0x00, 0xff, 0x41, 0x0a, 0x0d, 0x0a, 0x0d, 0x0a]);
+      const part = (name: string, newline: string) =>
+        Buffer.concat([
+          Buffer.from(
+            `--changeset_n${newline}Content-Type: application/http${newline}Content-Transfer-Encoding: binary${newline}${newline}` +
+              `POST ${folder}/Files/add(url='${name}',overwrite=true) HTTP/1.1${newline}` +
+              `Content-Type: application/octet-stream${newline}${newline}`,
+            'latin1',
+          ),
+          bytes,
+          Buffer.from(newline, 'latin1'),
+        ]);
+      const response = await fetch(batchUrl(), {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${writer}`,
+          'Content-Type': 'multipart/mixed; boundary=batch_n',
+          Accept: 'application/json;odata=verbose',
+        },
+        body: Buffer.concat([
+          Buffer.from('--batch_n\r\nContent-Type: multipart/mixed; boundary=changeset_n\r\n\r\n'),
+          part('crlf.bin', '\r\n'),
+          // As PnPjs writes its batches: LF alone.
+          part('lf.bin', '\n'),
+          Buffer.from('--changeset_n--\r\n--batch_n--\r\n'),
+        ]),
+      });
+      expect(response.status).toBe(200);
+      expect((await response.text()).match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
+      for (const name of ['crlf.bin', 'lf.bin']) {
+        const file = await fetch(
+          `${server.baseUrl}/_api/web/GetFileByServerRelativeUrl('/User%20Photos/Profile%20Pictures/${name}')/$value`,
+          { headers: { Authorization: `Bearer ${writer}` } },
+        );
+        expect(file.status, name).toBe(200);
+        expect(Buffer.from(await file.arrayBuffer()), name).toEqual(bytes);
+      }
+    });
+
     it('refuses whole a changeset holding a GET, as OData allows only writes in a changeset', async () => {
       const response = await fetch(batchUrl(), {
         method: 'POST',

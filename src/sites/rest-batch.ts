@@ -135,12 +135,13 @@ function parseRequest(text: string, origins: string[], own: string): BatchPart {
   }
   const passed: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) if (!isBatchOwnHeader(name)) passed[name] = value;
-  const payload = body.replace(/(?:\r?\n)+$/, '');
+  // The body as it is, line breaks it ends with included: the one line break before the next
+  // boundary belongs to that boundary (RFC 2046), and splitParts has already taken it.
   return {
     method,
     url: underApi(match[2]!, origins, own),
     headers: passed,
-    body: payload === '' ? undefined : Buffer.from(payload, 'latin1'),
+    body: body === '' ? undefined : Buffer.from(body, 'latin1'),
   };
 }
 

@@ -166,6 +166,35 @@ for (const dialect of testDialects()) {
         [rawBatch([`GET ${server.baseUrl}/_api/$batch`]), /batch/],
         [rawBatch([`DELETE ${server.baseUrl}/_api/web`]), /GET and POST/],
         [rawBatch(['GET']), /request line/],
+        // Header lines that are not "Name: value", in the request or in the part's own headers.
+        ...(
+          [
+            ['Accept application/json', /header line without a colon.*"Accept application\/json"/],
+            [': application/json', /no name before its colon/],
+            ['   : application/json', /no name before its colon/],
+            ['Bad Name: x', /header name with a space.*"Bad Name"/],
+            ['Accept : application/json', /header name with a space.*"Accept "/],
+            [' folded: x', /header name with a space/],
+            ['X-Ctl\x01: x', /header name with a space, control.*"X-Ctl\\u0001"/],
+            ['Accept: application/json\x00', /control character in the value of its Accept header/],
+            ['Accept: a\rb', /control character in the value of its Accept header/],
+          ] as const
+        ).map(([line, message]): [Promise<Response>, RegExp] => [
+          rawBatch([`GET ${server.baseUrl}/_api/web HTTP/1.1\r\n${line}\r\n`]),
+          message,
+        ]),
+        [
+          fetch(batchUrl(), {
+            method: 'POST',
+            headers: {
+              Authorization: `Bearer ${token}`,
+              'Content-Type': 'multipart/mixed; boundary=batch_h',
+              Accept: 'application/json;odata=verbose',
+            },
+            body: `--batch_h\r\nContent-Type: application/http\r\nBad Part Header: x\r\n\r\nGET ${server.baseUrl}/_api/web HTTP/1.1\r\n\r\n--batch_h--\r\n`,
+          }),
+          /A batch part has a header name with a space.*"Bad Part Header"/,
+        ],
         // A write the token may make, then a part that cannot run: the write is not made either.
         [
           rawBatch(

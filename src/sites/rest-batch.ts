@@ -69,13 +69,34 @@ function headersAndBody(text: string): { headerLines: string[]; body: string } {
   return { headerLines: head === '' ? [] : head.split(/\r?\n/), body };
 }
 
+/** A header name: an HTTP token (RFC 9110), letters, digits and !#$%&'*+-.^_`|~ only. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Whether a header value holds a character it cannot: a control other than the tab (RFC 9110). */
+const hasControl = (value: string) =>
+  [...value].some((c) => c !== '\t' && (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f));
+
+/** A header line as a person can read it in an error message: controls shown escaped, cut at 80 characters. */
+const shown = (line: string) => JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
+
 function parseHeaders(lines: string[], what: string): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const line of lines) {
     if (line.trim() === '') continue;
     const colon = line.indexOf(':');
-    if (colon <= 0) throw bad(`${what} has a header line that is not "Name: value": ${line.slice(0, 80)}`);
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    if (colon < 0) throw bad(`${what} has a header line without a colon (not "Name: value"): ${shown(line)}.`);
+    const name = line.slice(0, colon);
+    if (name.trim() === '') throw bad(`${what} has a header line with no name before its colon: ${shown(line)}.`);
+    if (!HEADER_NAME.test(name)) {
+      throw bad(
+        `${what} has a header name with a space, control or other character a header name cannot hold: ` +
+          `${shown(name)} (a name is letters, digits and !#$%&'*+-.^_\`|~, directly followed by the colon).`,
+      );
+    }
+    const value = line.slice(colon + 1);
+    if (hasControl(value)) {
+      throw bad(`${what} has a control character in the value of its ${name} header: ${shown(line)}.`);
+    }
+    headers[name.toLowerCase()] = value.trim();
   }
   return headers;
 }

@@ -145,6 +145,28 @@ for (const dialect of testDialects()) {
             .join('') + '--batch_x--\r\n',
       });
 
+    /** A batch with the body as given, its boundary batch_h. */
+    const partsBatch = (body: string) =>
+      fetch(batchUrl(), {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'multipart/mixed; boundary=batch_h',
+          Accept: 'application/json;odata=verbose',
+        },
+        body,
+      });
+    const getWeb = `GET /_api/web HTTP/1.1\r\nAccept: application/json\r\n`;
+
+    it('takes parts of type application/http with parameters, with or without Content-Transfer-Encoding binary', async () => {
+      const response = await partsBatch(
+        `--batch_h\r\nContent-Type: application/http; msgtype=request\r\nContent-Transfer-Encoding: BINARY\r\n\r\n${getWeb}\r\n` +
+          `--batch_h\r\ncontent-type: Application/HTTP\r\n\r\n${getWeb}\r\n--batch_h--\r\n`,
+      );
+      expect(response.status).toBe(200);
+      expect((await response.text()).match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
+    });
+
     it('refuses malformed and oversized batches whole, in SharePoint’s error shape, running none of their parts', async () => {
       // Signed for this server's address, as its token endpoint would sign it.
       const app = await createApp(services.database.db, 'profile writer', ['ProfilePhoto.ReadWrite.All']);
@@ -184,16 +206,34 @@ for (const dialect of testDialects()) {
           message,
         ]),
         [
-          fetch(batchUrl(), {
-            method: 'POST',
-            headers: {
-              Authorization: `Bearer ${token}`,
-              'Content-Type': 'multipart/mixed; boundary=batch_h',
-              Accept: 'application/json;odata=verbose',
-            },
-            body: `--batch_h\r\nContent-Type: application/http\r\nBad Part Header: x\r\n\r\nGET ${server.baseUrl}/_api/web HTTP/1.1\r\n\r\n--batch_h--\r\n`,
-          }),
+          partsBatch(
+            `--batch_h\r\nContent-Type: application/http\r\nBad Part Header: x\r\n\r\n${getWeb}\r\n--batch_h--\r\n`,
+          ),
           /A batch part has a header name with a space.*"Bad Part Header"/,
+        ],
+        // A part is an HTTP request (application/http, sent as binary) or a changeset, nothing else.
+        [
+          partsBatch(`--batch_h\r\nContent-Type: text/plain\r\n\r\n${getWeb}\r\n--batch_h--\r\n`),
+          /A batch part must have Content-Type application\/http or a changeset \(multipart\/mixed\), not "text\/plain"/,
+        ],
+        [
+          partsBatch(`--batch_h\r\nContent-Transfer-Encoding: binary\r\n\r\n${getWeb}\r\n--batch_h--\r\n`),
+          /A batch part must have Content-Type application\/http.*not none/,
+        ],
+        [
+          partsBatch(
+            `--batch_h\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: base64\r\n\r\n` +
+              `${Buffer.from(getWeb).toString('base64')}\r\n--batch_h--\r\n`,
+          ),
+          /Content-Transfer-Encoding binary, not "base64"/,
+        ],
+        [
+          partsBatch(
+            '--batch_h\r\nContent-Type: multipart/mixed; boundary=changeset_h\r\n\r\n' +
+              `--changeset_h\r\nContent-Type: application/json\r\n\r\nPOST ${server.baseUrl}/_api/web/ensureuser HTTP/1.1\r\n\r\n` +
+              '--changeset_h--\r\n--batch_h--\r\n',
+          ),
+          /A changeset part must have Content-Type application\/http, not "application\/json"/,
         ],
         // A write the token may make, then a part that cannot run: the write is not made either.
         [

@@ -101,6 +101,24 @@ function parseHeaders(lines: string[], what: string): Record<string, string> {
   return headers;
 }
 
+/**
+ * Refuses a part that is not one HTTP request as OData writes it: Content-Type application/http
+ * (parameters such as msgtype=request allowed) and Content-Transfer-Encoding binary when named
+ * (a part without one is read as binary too; no other encoding is decoded).
+ */
+function checkHttpPart(headers: Record<string, string>, what: string, orElse = ''): void {
+  const type = headers['content-type'];
+  if (!/^\s*application\/http\s*(?:;|$)/i.test(type ?? '')) {
+    throw bad(
+      `${what} must have Content-Type application/http${orElse}, not ${type === undefined ? 'none' : JSON.stringify(type)}.`,
+    );
+  }
+  const encoding = headers['content-transfer-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'binary') {
+    throw bad(`${what} must have Content-Transfer-Encoding binary, not ${JSON.stringify(encoding)}.`);
+  }
+}
+
 /** Reads the batch body into its requests, refusing the whole batch when any of them is not one it can run. */
 export function parseSharePointBatch(
   body: unknown,
@@ -113,13 +131,17 @@ export function parseSharePointBatch(
   const requests: BatchPart[] = [];
   for (const part of splitParts(text, boundary, 'The batch')) {
     const { headerLines, body: content } = headersAndBody(part);
-    const partType = parseHeaders(headerLines, 'A batch part')['content-type'];
-    if (/^\s*multipart\/mixed/i.test(partType ?? '')) {
+    const partHeaders = parseHeaders(headerLines, 'A batch part');
+    const partType = partHeaders['content-type'];
+    if (/^\s*multipart\/mixed\s*(?:;|$)/i.test(partType ?? '')) {
       const changeset = boundaryOf(partType, 'A changeset');
       for (const inner of splitParts(content, changeset, 'A changeset')) {
         const { headerLines: innerHeaders, body: request } = headersAndBody(inner);
-        const innerType = parseHeaders(innerHeaders, 'A changeset part')['content-type'];
-        if (/^\s*multipart\//i.test(innerType ?? '')) throw bad('a changeset cannot hold another changeset.');
+        const innerPart = parseHeaders(innerHeaders, 'A changeset part');
+        if (/^\s*multipart\//i.test(innerPart['content-type'] ?? '')) {
+          throw bad('a changeset cannot hold another changeset.');
+        }
+        checkHttpPart(innerPart, 'A changeset part');
         const write = parseRequest(request, origins, own);
         if (write.method === 'GET') {
           throw bad(
@@ -130,6 +152,7 @@ export function parseSharePointBatch(
         if (requests.length > MAX_BATCH_PARTS) throw tooMany();
       }
     } else {
+      checkHttpPart(partHeaders, 'A batch part', ' or a changeset (multipart/mixed)');
       requests.push(parseRequest(content, origins, own));
     }
     if (requests.length > MAX_BATCH_PARTS) throw tooMany();

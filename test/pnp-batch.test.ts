@@ -3,11 +3,13 @@ import { SPBrowser, SPQueryable, spPost } from '@pnp/sp';
 import { createBatch } from '@pnp/sp/batching.js';
 import { SiteUser, SiteUsers } from '@pnp/sp/site-users/index.js';
 import { Web, type IWeb } from '@pnp/sp/webs/index.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { FastifyRequest } from 'fastify';
+import type { App } from '../src/app.js';
 import { createApp } from '../src/directory/apps.js';
 import { parseBatch } from '../src/graph/batch.js';
 import { isBatchOwnHeader } from '../src/http/batch-headers.js';
-import { parseSharePointBatch } from '../src/sites/rest-batch.js';
+import { parseSharePointBatch, runSharePointBatch } from '../src/sites/rest-batch.js';
 import { issueAccessToken } from '../src/directory/tokens.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
@@ -61,6 +63,59 @@ describe('the headers a batched request keeps', () => {
     expect(Object.keys(sharepoint!.headers).sort()).toEqual(kept);
     for (const name of Object.keys(sent))
       expect(isBatchOwnHeader(name.toLowerCase())).toBe(!kept.includes(name.toLowerCase()));
+  });
+});
+
+describe('a request of a SharePoint batch that fails unexpectedly', () => {
+  it('is answered 500 in SharePoint’s error shape, and the rest of the batch runs and its answer ends whole', async () => {
+    const own = 'https://photos.example';
+    const parts = parseSharePointBatch(
+      Buffer.from(
+        ['first', 'fails', 'third']
+          .map((name) => `--b\r\nContent-Type: application/http\r\n\r\nGET /_api/${name} HTTP/1.1\r\n`)
+          .join('') + '--b--\r\n',
+      ),
+      'multipart/mixed; boundary=b',
+      [own],
+      own,
+    );
+    // The router throwing instead of answering, for one request only.
+    const inject = vi.fn(async ({ url }: { url: string }) => {
+      if (url.includes('fails')) throw new Error('the router failed');
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        rawPayload: Buffer.from(`{"url":"${url}"}`),
+      };
+    });
+    const log = { error: vi.fn() };
+    const batchRequest = {
+      headers: { accept: 'application/json;odata=verbose', authorization: 'Bearer x', host: 'photos.example' },
+      ip: '192.0.2.1',
+      log,
+    };
+    const { boundary, body } = runSharePointBatch(
+      { inject } as unknown as App,
+      batchRequest as unknown as FastifyRequest,
+      parts,
+    );
+    const answer = Buffer.concat((await body.toArray()) as Buffer[]).toString('latin1');
+    expect(inject).toHaveBeenCalledTimes(3);
+    expect(answer.match(/^HTTP\/1\.1 [^\r\n]*/gm)).toEqual([
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 500 Internal Server Error',
+      'HTTP/1.1 200 OK',
+    ]);
+    const failed = answer.split(`--${boundary}`)[2]!;
+    expect(failed).toContain('CONTENT-TYPE: application/json;odata=verbose;charset=utf-8\r\n\r\n');
+    const error = JSON.parse(failed.slice(failed.indexOf('\r\n\r\n{') + 4)) as {
+      error: { code: string; message: { value: string } };
+    };
+    expect(error.error.code).toBe('-1, System.Exception');
+    expect(error.error.message.value).toMatch(/GET \/_api\/fails failed/);
+    expect(answer).toContain('{"url":"/_api/third"}\r\n');
+    expect(answer.endsWith(`\r\n--${boundary}--\r\n`)).toBe(true);
+    expect(log.error).toHaveBeenCalledTimes(1);
   });
 });
 

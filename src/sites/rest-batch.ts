@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { BATCH_ANSWER_HEADERS, isBatchOwnHeader } from '../http/batch-headers.js';
 import type { App } from '../http/types.js';
 import { sharePointErrors } from './rest-errors.js';
+import { odataFormatOf } from './rest-odata.js';
 
 // SharePoint's OData batch (POST /_api/$batch): a multipart/mixed body whose parts are HTTP
 // requests (Content-Type: application/http), GETs on their own and writes grouped in changesets
@@ -230,36 +231,70 @@ export function runSharePointBatch(
   const boundary = `batchresponse_${randomUUID()}`;
   async function* answers(): AsyncGenerator<Buffer> {
     for (const part of parts) {
-      const headers: Record<string, string> = { ...part.headers };
-      for (const name of CREDENTIAL_HEADERS) {
-        const value = request.headers[name];
-        if (typeof value === 'string') headers[name] = value;
-      }
-      if (request.headers.host !== undefined) headers.host = request.headers.host;
-      const response = await app.inject({
-        method: part.method,
-        url: part.url,
-        headers,
-        // The batch's client, so each request counts against its own address's limits.
-        remoteAddress: request.ip,
-        ...(part.body !== undefined ? { payload: part.body } : {}),
-      });
+      const { status, headers, body } = await runPart(app, request, part);
       const head = [
         `--${boundary}`,
         'Content-Type: application/http',
         'Content-Transfer-Encoding: binary',
         '',
-        `HTTP/1.1 ${response.statusCode} ${STATUS_CODES[response.statusCode] ?? 'Unknown'}`,
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`,
+        ...headers,
       ];
-      for (const name of BATCH_ANSWER_HEADERS) {
-        const value = response.headers[name];
-        if (typeof value === 'string') head.push(`${name.toUpperCase()}: ${value}`);
-      }
       yield Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1');
-      yield response.rawPayload;
+      yield body;
       yield Buffer.from('\r\n');
     }
     yield Buffer.from(`--${boundary}--\r\n`);
   }
   return { boundary, body: Readable.from(answers(), { objectMode: false, highWaterMark: 64 * 1024 }) };
+}
+
+/**
+ * Runs one request of a batch with the batch's credentials: its status, the header lines passed
+ * on and its body. A request that fails unexpectedly (the router throws rather than answers) is
+ * answered 500 in SharePoint's error shape, as it would be alone, so the rest of the batch runs and
+ * its answer, already being sent, ends as a whole multipart body.
+ */
+async function runPart(
+  app: App,
+  request: FastifyRequest,
+  part: BatchPart,
+): Promise<{ status: number; headers: string[]; body: Buffer }> {
+  const headers: Record<string, string> = { ...part.headers };
+  for (const name of CREDENTIAL_HEADERS) {
+    const value = request.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  if (request.headers.host !== undefined) headers.host = request.headers.host;
+  try {
+    const response = await app.inject({
+      method: part.method,
+      url: part.url,
+      headers,
+      // The batch's client, so each request counts against its own address's limits.
+      remoteAddress: request.ip,
+      ...(part.body !== undefined ? { payload: part.body } : {}),
+    });
+    const lines: string[] = [];
+    for (const name of BATCH_ANSWER_HEADERS) {
+      const value = response.headers[name];
+      if (typeof value === 'string') lines.push(`${name.toUpperCase()}: ${value}`);
+    }
+    return { status: response.statusCode, headers: lines, body: response.rawPayload };
+  } catch (error) {
+    request.log.error({ err: error, method: part.method, url: part.url }, 'A request in a $batch failed');
+    const format = odataFormatOf(part.headers.accept ?? request.headers.accept);
+    const error500 = {
+      code: '-1, System.Exception',
+      message: {
+        lang: 'en-US',
+        value: `${part.method} ${part.url} failed unexpectedly; the batch's other requests ran.`,
+      },
+    };
+    return {
+      status: 500,
+      headers: [`CONTENT-TYPE: application/json;odata=${format};charset=utf-8`],
+      body: Buffer.from(JSON.stringify(format === 'verbose' ? { error: error500 } : { 'odata.error': error500 })),
+    };
+  }
 }

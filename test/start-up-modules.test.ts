@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { createTestStore, describeEachDialect } from './support/services.js';
+import { cleanEnv } from './support/tls-server.js';
 
 // What `photosync serve` loads before it listens, on the embedded defaults (SQLite, no SMTP, no
 // tenant): the PostgreSQL driver, MSAL and nodemailer are left for the set-ups that use them, so
@@ -47,7 +48,8 @@ async function packagesLoadedByServe(env: Record<string, string>): Promise<strin
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', SERVE_THEN_EXIT], {
       cwd: dir,
       env: {
-        ...process.env,
+        // Not this test run's own photosync settings (PHOTOSYNC_TEST_PORTS is no server setting).
+        ...cleanEnv(),
         HOOK_FILE: hookFile,
         MAIN_FILE: path.join(ROOT, 'dist/cli/main.js'),
         PORT: '0',

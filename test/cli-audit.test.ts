@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
 import type { AuditEntry } from '../src/admin/audit.js';
@@ -113,6 +114,105 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
         const rows = [...page.body.matchAll(/<tr data-action="(\w+)">(.*?)<\/tr>/gs)];
         expect(rows.map((r) => r[1]).slice(0, 7), language).toEqual(entries.map((e) => e.action).reverse());
         for (const row of rows.slice(0, 7)) expect(row[2], language).toContain(`<td>${who}</td>`);
+        for (const sentence of sentences) expect(page.body, language).toContain(sentence);
+      }
+    } finally {
+      await server?.close();
+      await services.close();
+    }
+  });
+
+  it('records users add, users password, apps remove, photo set and remove and sync by the command line, with no password', async () => {
+    let services: Services = await openTestServices(store);
+    const admin = await makeUser(services, { isAdmin: true, displayName: 'Ada Admin' });
+    await services.close();
+    const secret = 'a secret password 123';
+    const photo = path.join(work, 'face.jpg');
+    await fs.writeFile(
+      photo,
+      await sharp({ create: { width: 120, height: 120, channels: 3, background: '#336699' } })
+        .jpeg()
+        .toBuffer(),
+    );
+
+    await cli('users', 'add', 'kati@contoso.com', '--name', 'Kati Karu', '--password', secret);
+    await cli('users', 'add', 'boss@contoso.com', '--name', 'Big Boss', '--admin');
+    expect((await runCommand(['users', 'password', 'kati@contoso.com'], store.env, work, `${secret}!\n`)).code).toBe(0);
+    const app = await cli('apps', 'add', 'Old app', '--scopes', 'ProfilePhoto.Read.All');
+    const clientId = /client id: +(\S+)/.exec(app.stdout)![1]!;
+    await cli('apps', 'remove', clientId);
+    await cli('photo', 'set', 'kati@contoso.com', photo);
+    await cli('photo', 'remove', 'kati@contoso.com');
+    // No photo left: nothing changed, nothing recorded.
+    await cli('photo', 'remove', 'kati@contoso.com');
+    await cli('sync', 'kati@contoso.com');
+
+    services = await openTestServices(store);
+    let server: App | undefined;
+    try {
+      server = await buildApp(services);
+      const listed = await server.inject({
+        url: '/admin/api/audit?limit=8',
+        headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
+      });
+      expect(listed.statusCode).toBe(200);
+      expect(listed.body).not.toContain(secret);
+      const entries = listed.json<{ entries: AuditEntry[] }>().entries.reverse();
+      expect(entries.map((e) => e.action)).toEqual([
+        'user_added',
+        'user_added',
+        'password_set',
+        'app_added',
+        'app_removed',
+        'photo_set',
+        'photo_removed',
+        'operator_sync',
+      ]);
+      for (const entry of entries) {
+        expect(entry).toMatchObject({ byCommandLine: true, actorUpn: 'command line' });
+      }
+      expect(entries[0]?.detail).toMatchObject({ upn: 'kati@contoso.com', displayName: 'Kati Karu', admin: false });
+      expect(entries[1]?.detail).toMatchObject({ upn: 'boss@contoso.com', admin: true });
+      expect(entries[2]?.detail).toMatchObject({ upn: 'kati@contoso.com' });
+      expect(entries[4]?.detail).toMatchObject({ name: 'Old app', clientId });
+      expect(entries[5]?.detail).toMatchObject({ upn: 'kati@contoso.com' });
+      expect(entries[6]?.detail).toMatchObject({ upn: 'kati@contoso.com' });
+      expect(entries[7]?.detail).toMatchObject({ results: [{ upn: 'kati@contoso.com' }] });
+
+      const browser = new FormClient(server);
+      await browser.signIn(admin.upn, 'correct horse battery');
+      for (const [language, sentences] of [
+        [
+          'en',
+          [
+            'Added the user kati@contoso.com (Kati Karu).',
+            'Added the user boss@contoso.com (Big Boss) as an administrator.',
+            'Set a new password for kati@contoso.com, ending their sessions and tokens.',
+            `Removed the app Old app (client id ${clientId}), ending its tokens.`,
+            'Set the mail photo of kati@contoso.com.',
+            'Removed the mail photo of kati@contoso.com.',
+            'Ran the sync for: kati@contoso.com',
+          ],
+        ],
+        [
+          'et',
+          [
+            'Lisas kasutaja kati@contoso.com (Kati Karu).',
+            'Lisas kasutaja boss@contoso.com (Big Boss) ja tegi ta halduriks.',
+            'Määras kasutajale kati@contoso.com uue parooli, lõpetas tema seansid ja tühistas tema juurdepääsuload.',
+            `Eemaldas rakenduse Old app (kliendi ID ${clientId}) ja tühistas selle juurdepääsuload.`,
+            'Määras kasutajale kati@contoso.com postkasti foto.',
+            'Eemaldas kasutaja kati@contoso.com postkasti foto.',
+            'Käivitas sünkroonimise: kati@contoso.com',
+          ],
+        ],
+      ] as const) {
+        browser.language = language;
+        const page = await browser.request('GET', '/admin/audit');
+        expect(page.statusCode).toBe(200);
+        expect(page.body).not.toContain(secret);
+        const rows = [...page.body.matchAll(/<tr data-action="(\w+)">(.*?)<\/tr>/gs)];
+        expect(rows.map((r) => r[1]).slice(0, 8), language).toEqual(entries.map((e) => e.action).reverse());
         for (const sentence of sentences) expect(page.body, language).toContain(sentence);
       }
     } finally {

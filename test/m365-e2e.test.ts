@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAudit } from '../src/admin/audit.js';
 import { startM365Tenant, type ConnectMode, type M365Tenant } from './support/m365-tenant.js';
+import { openTestServices } from './support/services.js';
 
 // Connect mode end to end: `photosync serve` over TLS with its demo organisation plays the tenant
 // (Entra ID, Graph, SharePoint); a second photosync, spawned as an administrator runs it, reads and
@@ -125,6 +127,26 @@ describe('connect mode against photosync playing the tenant', () => {
       const push = await connect.m365(['sync', 'jane@contoso.com']);
       expect(push.stdout).toMatch(/^jane@contoso\.com: pushed /);
       expect(push.code).toBe(0);
+      // In the connect-mode server's audit log, by the command line, as the console's tenant sync is.
+      const own = await openTestServices({
+        dialect: 'sqlite',
+        dataDir: connect.dataDir,
+        databaseUrl: undefined,
+        schema: undefined,
+        env: {},
+        drop: async () => {},
+      });
+      try {
+        const { entries } = await listAudit(own.database.db);
+        expect(entries).toHaveLength(1);
+        expect(entries[0]).toMatchObject({
+          byCommandLine: true,
+          action: 'operator_sync',
+          detail: { tenant: true, results: [{ upn: 'jane@contoso.com', outcome: 'synced' }] },
+        });
+      } finally {
+        await own.close();
+      }
 
       // The tenant's profile, read as anyone reads it there, and its userphoto.aspx.
       const token = (await tenant.cli(['token', 'create', 'admin@contoso.com'])).stdout.trim().split('\n').pop()!;

@@ -73,6 +73,18 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
           : t('admin.audit.appAddedNoScopes', app),
       ];
     }
+    case 'app_removed':
+      return [t('admin.audit.appRemoved', { name: String(d.name ?? ''), clientId: String(d.clientId ?? '') })];
+    case 'user_added': {
+      const user = { upn: String(d.upn ?? ''), name: String(d.displayName ?? '') };
+      return [d.admin === true ? t('admin.audit.userAddedAdmin', user) : t('admin.audit.userAdded', user)];
+    }
+    case 'password_set':
+      return [t('admin.audit.passwordSet', { upn: String(d.upn ?? '') })];
+    case 'photo_set':
+      return [t('admin.audit.photoSet', { upn: String(d.upn ?? '') })];
+    case 'photo_removed':
+      return [t('admin.audit.photoRemoved', { upn: String(d.upn ?? '') })];
     case 'admin_granted':
       return [t('admin.audit.adminGranted', { upn: String(d.upn ?? '') })];
     case 'admin_revoked':

@@ -87,6 +87,8 @@ export const usersPassword: CommandHandler = async ({ args: [upn], services, io,
     if (isAppError(error)) throw new CliError(`${error.message} Nothing was changed.`, 2);
     throw error;
   });
+  // That it was set, never the password.
+  await recordAudit(all.database.db, COMMAND_LINE, 'password_set', { upn: user.upn, ended: result });
   print(`Set a new password for ${user.upn}. ${ended(result)}`);
 };
 

@@ -1,6 +1,13 @@
 import fs from 'node:fs';
 import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
-import { appRedirectUris, createApp, listApps, removeApp, removeAppCertificate } from '../../directory/apps.js';
+import {
+  appRedirectUris,
+  createApp,
+  findApp,
+  listApps,
+  removeApp,
+  removeAppCertificate,
+} from '../../directory/apps.js';
 import { tenantId } from '../../directory/settings.js';
 import { issuerFor } from '../../directory/tokens.js';
 import { parseScopes, GRAPH_SCOPES } from '../../directory/scopes.js';
@@ -122,6 +129,8 @@ async function listAppsCommand(services: Services): Promise<string> {
 
 async function removeAppCommand(services: Services, clientId: string | undefined): Promise<string> {
   if (!clientId) throw new UsageError('Name the app by its client id, as photosync apps list shows it.');
+  const app = await findApp(services.database.db, clientId);
   await removeApp(services.database.db, clientId);
+  await recordAudit(services.database.db, COMMAND_LINE, 'app_removed', { clientId, name: app?.name ?? '' });
   return `Removed app ${clientId}; its tokens no longer work.`;
 }

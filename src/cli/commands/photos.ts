@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
+import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
 import { DIRECTORY_PHOTO_MAX_BYTES, setDirectoryPhoto } from '../../directory/photo.js';
 import { isAppError } from '../../errors.js';
-import { removeMailPhoto, setMailPhoto, MAIL_PHOTO_MAX_BYTES } from '../../mail/photo-store.js';
+import { getMailPhoto, removeMailPhoto, setMailPhoto, MAIL_PHOTO_MAX_BYTES } from '../../mail/photo-store.js';
 import type { Services } from '../../services.js';
 import { uploadSitePicture, SITE_PICTURE_MAX_BYTES } from '../../sites/upload.js';
 import type { CommandHandler } from '../command.js';
@@ -54,9 +55,14 @@ export const sitePhotoSet: CommandHandler = async ({ args: [upn, file], services
 async function setMailPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
   const user = await requireUser(services, upn);
   const bytes = await readImage(file, MAIL_PHOTO_MAX_BYTES);
+  const before = await getMailPhoto(services.database.db, user.id);
   const photo = await withFile(file, () =>
     setMailPhoto({ db: services.database.db, dialect: services.database.dialect, blobs: services.blobs }, user, bytes),
   );
+  // The same picture again changes nothing (unless its file was lost): recorded when it changed.
+  if (before?.etag !== photo.etag || before.changedAt !== photo.changedAt) {
+    await recordAudit(services.database.db, COMMAND_LINE, 'photo_set', { upn: user.upn, etag: photo.etag });
+  }
   return `Mail photo of ${user.upn} is now ${photo.side}x${photo.side}, ETag "${photo.etag}". The sites take it at the user's next sync action.`;
 }
 
@@ -66,6 +72,7 @@ async function removeMailPhotoCommand(services: Services, upn?: string): Promise
     { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
     user,
   );
+  if (removed) await recordAudit(services.database.db, COMMAND_LINE, 'photo_removed', { upn: user.upn });
   return removed
     ? `Removed the mail photo of ${user.upn}. The sites show the placeholder after the user's next sync action.`
     : `${user.upn} had no mail photo; nothing changed.`;

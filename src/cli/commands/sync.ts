@@ -1,3 +1,4 @@
+import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
 import { translator } from '../../web/i18n.js';
 import type { CommandHandler } from '../command.js';
 import { CliError, EXIT_BUSY } from '../output.js';
@@ -10,6 +11,10 @@ export const sync: CommandHandler = async ({ args: [upn], services, print }) => 
   const opened = await services();
   const user = await requireUser(opened, upn);
   const result = await opened.sync.sync(user, 'admin');
+  // As the console's operator sync records it.
+  await recordAudit(opened.database.db, COMMAND_LINE, 'operator_sync', {
+    results: [{ upn: user.upn, outcome: result.outcome, error: result.error }],
+  });
   print(
     `${user.upn}: ${result.outcome} in ${result.durationMs.toFixed(1)} ms` +
       (result.etagAfter !== result.etagBefore

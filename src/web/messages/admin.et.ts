@@ -204,6 +204,13 @@ export const adminEt: AdminMessages = {
   'admin.audit.commandLine': 'Serveri käsurida',
   'admin.audit.appAdded': 'Registreeris rakenduse {name} (kliendi ID {clientId}) õigustega {scopes}.',
   'admin.audit.appAddedNoScopes': 'Registreeris rakenduse {name} (kliendi ID {clientId}) ilma õigusteta.',
+  'admin.audit.appRemoved': 'Eemaldas rakenduse {name} (kliendi ID {clientId}) ja tühistas selle juurdepääsuload.',
+  'admin.audit.userAdded': 'Lisas kasutaja {upn} ({name}).',
+  'admin.audit.userAddedAdmin': 'Lisas kasutaja {upn} ({name}) ja tegi ta halduriks.',
+  'admin.audit.passwordSet':
+    'Määras kasutajale {upn} uue parooli, lõpetas tema seansid ja tühistas tema juurdepääsuload.',
+  'admin.audit.photoSet': 'Määras kasutajale {upn} postkasti foto.',
+  'admin.audit.photoRemoved': 'Eemaldas kasutaja {upn} postkasti foto.',
   'admin.audit.adminGranted': 'Tegi kasutaja {upn} halduriks.',
   'admin.audit.adminRevoked': 'Võttis kasutajalt {upn} halduriõigused ära.',
   'admin.audit.userDisabled': 'Keelas kasutaja {upn} konto, lõpetas tema seansid ja tühistas tema juurdepääsuload.',

@@ -157,6 +157,14 @@ describeEachDialect('portal pages', (dialect) => {
     expect(removed.headers.location).toBe('/profile-photo');
     expect(await getMailPhoto(services.database.db, user.id)).toBeUndefined();
     expect((await browser.get('/portal/photo?size=48')).statusCode).toBe(404);
+    expect((await browser.get('/profile-photo')).body).toContain(et['photo.removedShort']);
+    // Removed already (in another tab, say): the page says there was nothing to remove, not "removed".
+    const again = await browser.post('/profile-photo/remove', { _csrf: token });
+    expect(again.headers.location).toBe('/profile-photo');
+    const nothing = await browser.get('/profile-photo');
+    expect(nothing.body).toContain(et['photo.nothingToRemove']);
+    expect(nothing.body).not.toContain(et['photo.removedShort']);
+    expect(await getMailPhoto(services.database.db, user.id)).toBeUndefined();
     // Opened as an address in the browser, the refusal is a page, never raw JSON.
     const opened = await app.inject({ url: '/portal/photo', headers: { accept: 'text/html' } });
     expect(opened.statusCode).toBe(404);

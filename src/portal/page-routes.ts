@@ -27,8 +27,8 @@ import { UPLOAD_MESSAGES, UploadBody, uploadRoutes, uploadedBytes } from '../web
 // The portal's pages beyond sign-in: the app tiles that run a sync, the profile photo page, help,
 // the language switcher and the little script the upload form uses.
 
-/** What the profile photo page says once after its forms: the photo was saved, or removed. */
-const PHOTO_DONE = ['saved', 'removed'] as const;
+/** What the profile photo page says once after its forms: the photo was saved, removed, or there was none to remove. */
+const PHOTO_DONE = ['saved', 'removed', 'nothing_removed'] as const;
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 const YEAR_SECONDS = 365 * 24 * 60 * 60;
 
@@ -219,8 +219,9 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     async (request, reply) => {
       const user = signedInUser(request);
       if (!user.hasMailbox) return reply.redirect('/_layouts/15/editprofile.aspx', 303);
-      await removeMailPhoto(mail, user);
-      await setFlash(db, request, reply, '/profile-photo', { name: 'removed' });
+      // Removed already (in another tab, say): nothing changed, and the page says so.
+      const removed = await removeMailPhoto(mail, user);
+      await setFlash(db, request, reply, '/profile-photo', { name: removed ? 'removed' : 'nothing_removed' });
       return reply.redirect('/profile-photo', 303);
     },
   );

@@ -183,7 +183,7 @@ export interface PhotoForm {
   currentUrl: string | undefined;
   changedAt: string | undefined;
   error?: string | undefined;
-  done?: 'saved' | 'removed' | undefined;
+  done?: 'saved' | 'removed' | 'nothing_removed' | undefined;
   sitesLag?: SitesLag | undefined;
   /** The person asked to remove their photo: ask them to confirm. */
   confirmRemove?: boolean;
@@ -199,7 +199,12 @@ export function profilePhotoPage(context: PageContext & { user: SuiteUser }, for
       <h1 id="photo-title">{title}</h1>
       <p>{t('photo.intro')}</p>
       {form.error && <Notice kind="error">{form.error}</Notice>}
-      {form.done && form.sitesLag ? (
+      {form.done === 'nothing_removed' ? (
+        <>
+          <Notice kind="info">{t('photo.nothingToRemove')}</Notice>
+          <SitesLagNotice context={context} lag={form.sitesLag} />
+        </>
+      ) : form.done && form.sitesLag ? (
         // The saved notice offers the update at once.
         <SitesLagNotice
           context={context}

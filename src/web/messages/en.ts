@@ -72,6 +72,7 @@ export const en = {
   'photo.removed': 'Your photo is removed. Open SharePoint or OneDrive from the portal to update them now.',
   'photo.savedShort': 'Your photo is saved.',
   'photo.removedShort': 'Your photo is removed.',
+  'photo.nothingToRemove': 'You have no photo, so there was nothing to remove.',
   'photo.updatedAt': 'Changed {date}',
   'photo.error.too_large': 'That file is larger than 4 MB. Choose a smaller picture.',
   'photo.error.one_file': 'The form takes one picture at a time. Choose a single file and send it again.',

@@ -74,6 +74,7 @@ export const et: Messages = {
   'photo.removed': 'Foto on eemaldatud. Et muudatus jõuaks kohe ka SharePointi ja OneDrive’i, ava need portaalist.',
   'photo.savedShort': 'Foto on salvestatud.',
   'photo.removedShort': 'Foto on eemaldatud.',
+  'photo.nothingToRemove': 'Sul pole fotot, nii et eemaldada polnud midagi.',
   'photo.updatedAt': 'Muudetud {date}',
   'photo.error.too_large': 'See fail on suurem kui 4 MB. Vali väiksem pilt.',
   'photo.error.one_file': 'Vorm võtab vastu ühe pildi korraga. Vali üks fail ja saada see uuesti.',

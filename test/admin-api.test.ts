@@ -302,6 +302,15 @@ describeEachDialect('admin console', (dialect) => {
   it('refuses the tenant scan settings outside connect mode, changing nothing', async () => {
     expect(services.m365).toBeUndefined();
     const before = (await api('GET', '/admin/api/settings', adminToken)).json();
+    // Settings that cannot be set here are not in the answer either.
+    expect(before).not.toHaveProperty('tenantScan');
+    expect(before).not.toHaveProperty('tenantScanMinutes');
+    expect(before).toHaveProperty('operatorSync');
+    const changed = (
+      await api('PATCH', '/admin/api/settings', adminToken, { operatorSync: before.operatorSync })
+    ).json();
+    expect(changed.settings).not.toHaveProperty('tenantScan');
+    expect(changed.settings).not.toHaveProperty('tenantScanMinutes');
     const auditBefore = (await api('GET', '/admin/api/audit?limit=200', adminToken)).json().entries.length;
     for (const [body, field] of [
       [{ tenantScan: true }, 'tenantScan'],

@@ -254,6 +254,10 @@ for (const dialect of testDialects()) {
       expect(saved.statusCode).toBe(303);
       const now = await services.settings.refresh();
       expect([now.tenantScan, now.tenantScanMinutes]).toEqual([true, 30]);
+      // In connect mode the console's JSON API answers them with the rest.
+      const answered = await browser.request('GET', '/admin/api/settings');
+      expect(answered.statusCode).toBe(200);
+      expect(JSON.parse(answered.body)).toMatchObject({ tenantScan: true, tenantScanMinutes: 30, operatorSync: true });
       expect(await page('/admin/tenant')).toContain('A scan runs by itself 30 minutes after the last one ended.');
       expect(await page('/admin/audit')).toContain(
         'scheduled tenant scans from off to on; minutes between tenant scans from 360 to 30',

@@ -20,10 +20,19 @@ const Settings = Type.Object({
   errorBackoffSeconds: Type.Integer(),
   operatorSync: Type.Boolean(),
   mailFrom: Type.String(),
-  /** Connect mode: scheduled scans of the tenant (off by default). */
-  tenantScan: Type.Boolean(),
-  /** Connect mode: minutes from the end of one scheduled scan to the next (15 to 43200). */
-  tenantScanMinutes: Type.Integer(),
+  /** Connect mode only (left out of the answer otherwise): scheduled scans of the tenant (off by default). */
+  tenantScan: Type.Optional(
+    Type.Boolean({
+      description: 'Connect mode only: scheduled scans of the tenant. Not answered outside connect mode.',
+    }),
+  ),
+  /** Connect mode only (left out of the answer otherwise): minutes from the end of one scheduled scan to the next. */
+  tenantScanMinutes: Type.Optional(
+    Type.Integer({
+      description:
+        'Connect mode only: minutes from the end of one scheduled scan to the next (15 to 43200). Not answered outside connect mode.',
+    }),
+  ),
 });
 const SettingsPatch = Type.Partial(Settings, { additionalProperties: false });
 

@@ -8,6 +8,7 @@ import { ADMINS } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { API_SCHEMAS } from './api-schemas.js';
 import { listAudit } from './audit.js';
+import { answeredSettings } from './settings.js';
 import { countByState, listUsersPage } from './users-query.js';
 
 // The console's JSON API for scripts: a bearer token or a session of an admin.
@@ -86,7 +87,9 @@ export function adminApiRoutes(app: App, services: Services): void {
     },
   );
 
-  app.get('/admin/api/settings', { schema: API_SCHEMAS.settings }, () => services.settings.refresh());
+  app.get('/admin/api/settings', { schema: API_SCHEMAS.settings }, async () =>
+    answeredSettings(services.config, await services.settings.refresh()),
+  );
 
   app.patch(
     '/admin/api/settings',
@@ -98,7 +101,7 @@ export function adminApiRoutes(app: App, services: Services): void {
       const actor = signedInUser(request);
       requireJson(request);
       const changed = Object.keys(await services.settings.update(request.body, actor));
-      return { settings: services.settings.current(), changed };
+      return { settings: answeredSettings(services.config, services.settings.current()), changed };
     },
   );
 

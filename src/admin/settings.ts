@@ -179,6 +179,20 @@ async function publishRenditionSpec(db: Db, spec: string): Promise<void> {
 
 /** The settings that mean something only in connect mode (they drive the scans of the tenant). */
 const CONNECT_MODE_SETTINGS = ['tenantScan', 'tenantScanMinutes'] as const satisfies SettingName[];
+type ConnectModeSetting = (typeof CONNECT_MODE_SETTINGS)[number];
+
+/**
+ * The settings as the console's API answers them: outside connect mode without the connect-mode
+ * ones, which cannot be set there.
+ */
+export function answeredSettings(
+  config: Pick<Config, 'm365'>,
+  settings: AdminSettings,
+): Omit<AdminSettings, ConnectModeSetting> & Partial<Pick<AdminSettings, ConnectModeSetting>> {
+  if (config.m365) return settings;
+  const { tenantScan: _scan, tenantScanMinutes: _minutes, ...answered } = settings;
+  return answered;
+}
 
 /** Outside connect mode, a change that names a connect-mode setting is refused whole. */
 function refuseConnectModeSettings(change: SettingsChange): void {

@@ -109,6 +109,21 @@ describeEachDialect('error pages for browsers', (dialect) => {
     expect(api.json().error.code).toBe('method_not_allowed');
   });
 
+  it('names HEAD in Allow wherever GET is taken, as HEAD is answered there', async () => {
+    const signIn = await context.app.inject({ method: 'DELETE', url: '/signin' });
+    expect(signIn.statusCode).toBe(405);
+    expect(signIn.headers.allow).toBe('GET, HEAD, POST');
+    expect((await context.app.inject({ method: 'HEAD', url: '/signin' })).statusCode).toBe(200);
+    const help = await context.app.inject({ method: 'PUT', url: '/help/profile-picture-sync' });
+    expect(help.statusCode).toBe(405);
+    expect(help.headers.allow).toBe('GET, HEAD');
+    expect(help.json().error.message).toContain('it takes GET, HEAD.');
+    // HEAD itself where only POST is taken: refused, and HEAD is not offered.
+    const signOut = await context.app.inject({ method: 'HEAD', url: '/signout' });
+    expect(signOut.statusCode).toBe(405);
+    expect(signOut.headers.allow).toBe('POST');
+  });
+
   it('keeps the APIs’ envelopes, even for a browser', async () => {
     const graph = await context.app.inject({ url: '/v1.0/nope', headers: { accept: HTML } });
     expect(graph.json().error.code).toBe('BadRequest');

@@ -113,8 +113,12 @@ export function routeMethods(app: App): (request: FastifyRequest) => string[] {
   });
   return (request) => {
     const path = request.url.split('?')[0] ?? '/';
-    return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter(
-      (method) => method !== request.method && router.find(method as HTTPMethod, path) !== null,
+    const found = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter(
+      (method) => router.find(method as HTTPMethod, path) !== null,
     );
+    // Fastify answers HEAD wherever GET is taken (exposeHeadRoutes).
+    return found
+      .flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method]))
+      .filter((method) => method !== request.method);
   };
 }

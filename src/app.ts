@@ -206,7 +206,9 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   });
   app.addSchema(ErrorResponse);
   app.addSchema(GraphErrorBody);
-  errors.allowedMethods = routeMethods(app);
+  const routes = routeMethods(app);
+  errors.allowedMethods = routes.allowed;
+  errors.canonicalPage = (request) => canonicalPage(request, routes.takes);
   installErrorHandler(app, errors);
 
   // Tier 2: operational endpoints.
@@ -348,6 +350,24 @@ function envelopeOfAddress(request: FastifyRequest): Envelope {
   if (mount) return mount.envelope;
   const wantsPage = /\btext\/html\b/i.test(request.headers.accept ?? '');
   return wantsPage && !OTHER_APIS.test(path) ? 'page' : 'json';
+}
+
+/**
+ * A page's address written with a trailing slash (/signin/): the page's own address, query kept,
+ * for GET and HEAD only (a form sent elsewhere is not sent on). The APIs' addresses are left as
+ * they are: they answer in their own envelopes, as the services they stand in for do.
+ */
+function canonicalPage(request: FastifyRequest, takes: (method: 'GET', path: string) => boolean): string | undefined {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
+  const at = request.url.indexOf('?');
+  const path = at === -1 ? request.url : request.url.slice(0, at);
+  if (!path.endsWith('/')) return undefined;
+  const page = path.replace(/\/+$/, '');
+  // One leading slash only: "//host" would send the browser to another site.
+  if (!/^\/[^/\\]/.test(page)) return undefined;
+  if (API_MOUNTS.some((api) => isUnder(page, api.prefix)) || OTHER_APIS.test(page)) return undefined;
+  if (!takes('GET', page)) return undefined;
+  return at === -1 ? page : page + request.url.slice(at);
 }
 
 const isUnder = (path: string, prefix: string) =>

@@ -109,6 +109,35 @@ describeEachDialect('error pages for browsers', (dialect) => {
     expect(api.json().error.code).toBe('method_not_allowed');
   });
 
+  it('sends a page address with a trailing slash to the page (GET and HEAD only); the APIs keep theirs', async () => {
+    for (const [method, url, location] of [
+      ['GET', '/signin/', '/signin'],
+      ['HEAD', '/signin/', '/signin'],
+      ['GET', '/signin//?lang=et', '/signin?lang=et'],
+      ['GET', '/help/profile-picture-sync/', '/help/profile-picture-sync'],
+      ['GET', '/profile-photo/', '/profile-photo'],
+    ] as const) {
+      const response = await context.app.inject({ method, url, headers: { accept: HTML } });
+      expect(response.statusCode, `${method} ${url}`).toBe(301);
+      expect(response.headers.location, `${method} ${url}`).toBe(location);
+    }
+    // A form is not sent on with another method, nor an address no page has.
+    expect((await context.app.inject({ method: 'POST', url: '/signin/', payload: {} })).statusCode).toBe(404);
+    expect((await context.app.inject({ url: '/nothing-here/', headers: { accept: HTML } })).statusCode).toBe(404);
+    expect((await context.app.inject({ url: '//evil.example/', headers: { accept: HTML } })).headers.location).toBe(
+      undefined,
+    );
+    // The Microsoft-shaped APIs and the console's API answer as before, in their own envelopes.
+    const graph = await context.app.inject({ url: '/v1.0/me/photo/' });
+    expect(graph.statusCode).not.toBe(301);
+    expect(graph.headers.location).toBeUndefined();
+    const sharepoint = await context.app.inject({ url: '/_api/web/' });
+    expect(sharepoint.statusCode).not.toBe(301);
+    const admin = await context.app.inject({ url: '/admin/api/settings/' });
+    expect(admin.statusCode).toBe(404);
+    expect(admin.headers.location).toBeUndefined();
+  });
+
   it('names HEAD in Allow wherever GET is taken, as HEAD is answered there', async () => {
     const signIn = await context.app.inject({ method: 'DELETE', url: '/signin' });
     expect(signIn.statusCode).toBe(405);

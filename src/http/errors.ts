@@ -26,6 +26,8 @@ export interface ErrorHandling {
   envelopeOfAddress(request: FastifyRequest): Envelope;
   /** The methods that do have a route at this request's address (none: a 404, else a 405). */
   allowedMethods?(request: FastifyRequest): string[];
+  /** A page's own address for this one with a trailing slash (GET and HEAD only), to send the browser on to. */
+  canonicalPage?(request: FastifyRequest): string | undefined;
   /** Whether a log line at this level would be written (so unwritten ones cost nothing). */
   logs(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
 }
@@ -89,6 +91,8 @@ export function installErrorHandler(app: App, handling: ErrorHandling): void {
 export function installNotFoundHandler(app: App, handling: ErrorHandling): void {
   const respond = errorResponder(handling);
   app.setNotFoundHandler((request, reply) => {
+    const canonical = handling.canonicalPage?.(request);
+    if (canonical !== undefined) return reply.redirect(canonical, 301);
     const allowed = handling.allowedMethods?.(request) ?? [];
     if (allowed.length === 0) {
       return respond(request, reply, { error: new AppError('not_found', `There is nothing at ${request.url}.`) });
@@ -100,7 +104,12 @@ export function installNotFoundHandler(app: App, handling: ErrorHandling): void 
 }
 
 /** The methods each address takes, gathered from the routes as they are added. */
-export function routeMethods(app: App): (request: FastifyRequest) => string[] {
+export function routeMethods(app: App): {
+  /** The methods other than the request's own that its address takes. */
+  allowed(request: FastifyRequest): string[];
+  /** Whether a route takes `method` at `path`. */
+  takes(method: HTTPMethod, path: string): boolean;
+} {
   const router = FindMyWay({ maxParamLength: 300 });
   const seen = new Set<string>();
   app.addHook('onRoute', (route) => {
@@ -111,14 +120,16 @@ export function routeMethods(app: App): (request: FastifyRequest) => string[] {
       router.on(method as HTTPMethod, route.url, () => undefined);
     }
   });
-  return (request) => {
-    const path = request.url.split('?')[0] ?? '/';
-    const found = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter(
-      (method) => router.find(method as HTTPMethod, path) !== null,
-    );
-    // Fastify answers HEAD wherever GET is taken (exposeHeadRoutes).
-    return found
-      .flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method]))
-      .filter((method) => method !== request.method);
+  const takes = (method: HTTPMethod, path: string) => router.find(method, path) !== null;
+  return {
+    allowed(request) {
+      const path = request.url.split('?')[0] ?? '/';
+      const found = (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const).filter((method) => takes(method, path));
+      // Fastify answers HEAD wherever GET is taken (exposeHeadRoutes).
+      return found
+        .flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method]))
+        .filter((method) => method !== request.method);
+    },
+    takes,
   };
 }

@@ -220,4 +220,75 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
       await services.close();
     }
   });
+
+  it('records directory-photo set when the directory photo changed and site-photo set, by the command line', async () => {
+    let services: Services = await openTestServices(store);
+    const admin = await makeUser(services, { isAdmin: true, displayName: 'Ada Admin' });
+    const mari = await makeUser(services, { displayName: 'Mari Maasikas' });
+    await services.close();
+    const picture = async (name: string, background: string) => {
+      const file = path.join(work, name);
+      await fs.writeFile(
+        file,
+        await sharp({ create: { width: 120, height: 120, channels: 3, background } })
+          .jpeg()
+          .toBuffer(),
+      );
+      return file;
+    };
+    const blue = await picture('blue.jpg', '#336699');
+    const red = await picture('red.jpg', '#993333');
+
+    await cli('directory-photo', 'set', mari.upn, blue);
+    // The same picture again: the directory photo is as it was, nothing recorded.
+    await cli('directory-photo', 'set', mari.upn, blue);
+    await cli('directory-photo', 'set', mari.upn, red);
+    await cli('site-photo', 'set', mari.upn, blue);
+    // Refused: nothing changed, nothing recorded.
+    await fs.writeFile(path.join(work, 'broken.jpg'), 'not a picture');
+    expect(
+      (await runCommand(['site-photo', 'set', mari.upn, path.join(work, 'broken.jpg')], store.env, work)).code,
+    ).not.toBe(0);
+
+    services = await openTestServices(store);
+    let server: App | undefined;
+    try {
+      server = await buildApp(services);
+      const listed = await server.inject({
+        url: '/admin/api/audit?limit=20',
+        headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
+      });
+      expect(listed.statusCode).toBe(200);
+      // Hers only: the entries of the tests before are in the same log.
+      const entries = listed
+        .json<{ entries: AuditEntry[] }>()
+        .entries.filter((e) => e.detail.upn === mari.upn)
+        .reverse();
+      expect(entries.map((e) => e.action)).toEqual(['directory_photo_set', 'directory_photo_set', 'site_photo_set']);
+      for (const entry of entries) {
+        expect(entry).toMatchObject({ byCommandLine: true, actorUpn: 'command line', detail: { upn: mari.upn } });
+      }
+
+      const browser = new FormClient(server);
+      await browser.signIn(admin.upn, 'correct horse battery');
+      for (const [language, sentences] of [
+        ['en', [`Set the directory photo of ${mari.upn}.`, `Uploaded a picture of ${mari.upn} in the sites.`]],
+        ['et', [`Määras kasutajale ${mari.upn} kataloogifoto.`, `Laadis kasutaja ${mari.upn} pildi saitidele üles.`]],
+      ] as const) {
+        browser.language = language;
+        const page = await browser.request('GET', '/admin/audit');
+        expect(page.statusCode).toBe(200);
+        const rows = [...page.body.matchAll(/<tr data-action="(\w+)">(.*?)<\/tr>/gs)];
+        expect(rows.map((r) => r[1]).slice(0, 3), language).toEqual([
+          'site_photo_set',
+          'directory_photo_set',
+          'directory_photo_set',
+        ]);
+        for (const sentence of sentences) expect(page.body, language).toContain(sentence);
+      }
+    } finally {
+      await server?.close();
+      await services.close();
+    }
+  });
 });

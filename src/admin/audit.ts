@@ -20,6 +20,8 @@ export const AUDIT_ACTIONS = [
   'user_removed',
   'photo_set',
   'photo_removed',
+  'directory_photo_set',
+  'site_photo_set',
   'users_imported',
   'restored',
 ] as const;

@@ -85,6 +85,10 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
       return [t('admin.audit.photoSet', { upn: String(d.upn ?? '') })];
     case 'photo_removed':
       return [t('admin.audit.photoRemoved', { upn: String(d.upn ?? '') })];
+    case 'directory_photo_set':
+      return [t('admin.audit.directoryPhotoSet', { upn: String(d.upn ?? '') })];
+    case 'site_photo_set':
+      return [t('admin.audit.sitePhotoSet', { upn: String(d.upn ?? '') })];
     case 'admin_granted':
       return [t('admin.audit.adminGranted', { upn: String(d.upn ?? '') })];
     case 'admin_revoked':

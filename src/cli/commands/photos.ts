@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
-import { DIRECTORY_PHOTO_MAX_BYTES, setDirectoryPhoto } from '../../directory/photo.js';
+import { DIRECTORY_PHOTO_MAX_BYTES, getDirectoryPhoto, setDirectoryPhoto } from '../../directory/photo.js';
 import { isAppError } from '../../errors.js';
 import { getMailPhoto, removeMailPhoto, setMailPhoto, MAIL_PHOTO_MAX_BYTES } from '../../mail/photo-store.js';
 import type { Services } from '../../services.js';
@@ -81,7 +81,13 @@ async function removeMailPhotoCommand(services: Services, upn?: string): Promise
 async function setDirectoryPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
   const user = await requireUser(services, upn);
   const bytes = await readImage(file, DIRECTORY_PHOTO_MAX_BYTES);
+  const before = await getDirectoryPhoto(services.database.db, user.id);
   await withFile(file, () => setDirectoryPhoto(services.database.db, user.id, bytes));
+  // The same picture again stores the same JPEG: recorded when it changed.
+  const after = await getDirectoryPhoto(services.database.db, user.id);
+  if (!before || !after?.equals(before)) {
+    await recordAudit(services.database.db, COMMAND_LINE, 'directory_photo_set', { upn: user.upn });
+  }
   return `Directory photo (thumbnailPhoto) of ${user.upn} set. The sites never use it; they take photos from the mail service only.`;
 }
 
@@ -100,6 +106,8 @@ async function setSitePhotoCommand(services: Services, upn?: string, file?: stri
       bytes,
     ),
   );
+  // Every upload publishes new renditions, so it always changes the sites' picture.
+  await recordAudit(services.database.db, COMMAND_LINE, 'site_photo_set', { upn: user.upn });
   return user.hasMailbox
     ? `Site picture of ${user.upn} set. ${user.upn} has a mailbox, so the next sync replaces it with the mail photo.`
     : `Site picture of ${user.upn} set.`;

@@ -200,6 +200,8 @@ export const adminEn = {
   'admin.audit.passwordSet': 'Set a new password for {upn}, ending their sessions and tokens.',
   'admin.audit.photoSet': 'Set the mail photo of {upn}.',
   'admin.audit.photoRemoved': 'Removed the mail photo of {upn}.',
+  'admin.audit.directoryPhotoSet': 'Set the directory photo of {upn}.',
+  'admin.audit.sitePhotoSet': 'Uploaded a picture of {upn} in the sites.',
   'admin.audit.adminGranted': 'Made {upn} an administrator.',
   'admin.audit.adminRevoked': 'Removed the administrator rights of {upn}.',
   'admin.audit.userDisabled': 'Disabled {upn}, ending their sessions and tokens.',

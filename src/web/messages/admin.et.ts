@@ -211,6 +211,8 @@ export const adminEt: AdminMessages = {
     'Määras kasutajale {upn} uue parooli, lõpetas tema seansid ja tühistas tema juurdepääsuload.',
   'admin.audit.photoSet': 'Määras kasutajale {upn} postkasti foto.',
   'admin.audit.photoRemoved': 'Eemaldas kasutaja {upn} postkasti foto.',
+  'admin.audit.directoryPhotoSet': 'Määras kasutajale {upn} kataloogifoto.',
+  'admin.audit.sitePhotoSet': 'Laadis kasutaja {upn} pildi saitidele üles.',
   'admin.audit.adminGranted': 'Tegi kasutaja {upn} halduriks.',
   'admin.audit.adminRevoked': 'Võttis kasutajalt {upn} halduriõigused ära.',
   'admin.audit.userDisabled': 'Keelas kasutaja {upn} konto, lõpetas tema seansid ja tühistas tema juurdepääsuload.',

@@ -5,7 +5,8 @@ import type { App } from '../http/types.js';
 
 // Graph's JSON batching (POST /v1.0/$batch): up to 20 requests in one, each answered in Graph's
 // shape as if sent alone with the batch's own Authorization. Requests run in the order given;
-// one with dependsOn waits for those it names and fails with 424 when any of them failed. Bodies
+// one with dependsOn waits for those it names and fails with 424 when any of them failed. One that
+// fails unexpectedly is answered 500 (generalException) and logged; the others still run. Bodies
 // that are not JSON travel as base64 strings both ways, with their Content-Type header, as in
 // Graph (https://learn.microsoft.com/graph/json-batching).
 
@@ -124,7 +125,28 @@ export async function runBatch(app: App, request: FastifyRequest, steps: BatchSt
       });
       continue;
     }
-    const answer = await runStep(app, request, step);
+    let answer: BatchAnswer;
+    try {
+      answer = await runStep(app, request, step);
+    } catch (error) {
+      // The step failed in a way no route answers (the router threw, or an answer said it was JSON
+      // and was not): that step is answered 500 as Graph does, and the rest of the batch still runs.
+      request.log.error(
+        { err: error, id: step.id, method: step.method, url: step.url },
+        'A request in a $batch failed',
+      );
+      answer = {
+        id: step.id,
+        status: 500,
+        headers: { ...JSON_ANSWER },
+        body: {
+          error: {
+            code: 'generalException',
+            message: `${step.method} ${step.url} failed unexpectedly; the batch's other requests ran.`,
+          },
+        },
+      };
+    }
     statuses.set(step.id, answer.status);
     answers.push(answer);
   }

@@ -461,11 +461,19 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       schema: {
         summary: `OData batch: up to ${MAX_BATCH_PARTS} GET and POST requests to /_api/ in one multipart/mixed body`,
         description:
-          'Content-Type: multipart/mixed; boundary=batch_…, each part an application/http request (POSTs may be grouped ' +
-          'in changesets), as PnPjs’s batched() sends them. Each request runs as if sent alone with the batch’s ' +
-          'Authorization (or session and X-RequestDigest); a changeset is not a transaction. The answer is ' +
-          'multipart/mixed, one application/http part per request in order. A batch that is not well formed, holds ' +
-          'more than the limit, or names an address outside /_api/ is refused whole with 400, running nothing.',
+          'Content-Type: multipart/mixed; boundary=batch_…, as PnPjs’s batched() sends it. Each top-level part is ' +
+          'either one request (Content-Type application/http, Content-Transfer-Encoding binary when given) or a ' +
+          'changeset (Content-Type multipart/mixed with its own boundary) whose parts are requests; a changeset holds ' +
+          'no changeset and no GET (send GETs on their own). Every header line, of a part or of a request, is ' +
+          '`Name: value`: a token name directly followed by its colon, no control characters in the value. Each request ' +
+          'is a GET or POST (X-HTTP-Method counts as its method) to this site’s /_api/: an address on another host, ' +
+          `outside /_api/ or naming $batch is refused. At most ${MAX_BATCH_PARTS} requests and ${BATCH_MAX_BYTES} bytes ` +
+          `(${BATCH_MAX_BYTES / 1024 / 1024} MiB): a larger body is refused with 413, a batch breaking any other rule whole with 400 ` +
+          '(-1, Microsoft.SharePoint.Client.InvalidClientQueryException), running nothing. Each request runs as if sent ' +
+          'alone with the batch’s Authorization (or session and X-RequestDigest); a changeset is not a transaction. The ' +
+          'answer is multipart/mixed, one application/http part per request in order, changesets flattened. A request ' +
+          'that fails unexpectedly is answered 500 with SharePoint’s error body (-1, System.Exception) and logged; ' +
+          'the batch’s other requests still run.',
         tags: ['sharepoint'],
         body: { description: `multipart/mixed, at most ${BATCH_MAX_BYTES} bytes` },
         response: batchResponse,

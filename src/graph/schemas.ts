@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { MAIL_PHOTO_MAX_BYTES } from '../mail/photo-store.js';
 import { GRAPH_PHOTO_SIDES } from '../mail/photo-sizes.js';
+import { MAX_BATCH_REQUESTS } from './batch.js';
 import { GraphErrorBody, graphErrorResponses } from './errors.js';
 
 // The schemas of Graph's routes: path parameters, Graph's JSON shapes, and each route's OpenAPI
@@ -86,10 +87,17 @@ export const usersList = {
 
 export const batchSchema = {
   tags: ['graph'],
-  summary: 'JSON batching: up to 20 requests, dependsOn, binary bodies as base64',
+  summary: `JSON batching: up to ${MAX_BATCH_REQUESTS} requests, dependsOn, binary bodies as base64`,
   description:
-    'Body: {"requests":[{"id":"1","method":"GET","url":"/me"},…]}. Each request runs with the batch’s Authorization; ' +
-    'answers come in request order as {"responses":[{id,status,headers,body}]}, a body that is not JSON as base64.',
+    'Body: {"requests":[{"id":"1","method":"GET","url":"/me"},…]}. Each request has an id of its own, a method ' +
+    '(GET, PUT, PATCH, POST or DELETE) and a url relative to /v1.0 that stays under it; a request with a body names ' +
+    `its Content-Type, and dependsOn names earlier requests only. At most ${MAX_BATCH_REQUESTS} requests and ` +
+    `${BATCH_MAX_BYTES / 1024 / 1024} MiB (413 above); a batch breaking any other rule is refused whole with 400, ` +
+    'running nothing. Requests run one after another in the order given, each with the batch’s Authorization; answers ' +
+    'come in request order as {"responses":[{id,status,headers,body}]}, a body that is not JSON as base64. A request ' +
+    'whose dependsOn names one that failed (400 or above) is answered 424 without running; a request naming $batch ' +
+    'is answered 400; a request that fails unexpectedly is answered 500 (generalException) and logged, and the ' +
+    'others still run.',
   body: { description: 'JSON: {"requests": [...]}' },
   response: {
     200: Type.Object({

@@ -6,7 +6,7 @@ import { adminQuery, createTestStore, describeEachDialect, openTestServices } fr
 
 describeEachDialect('database migrations', (dialect) => {
   it('migrates a fresh store, and opening it again keeps the data', async () => {
-    const store = await createTestStore(dialect);
+    const store = await createTestStore(dialect, { empty: true });
     try {
       const first = await openTestServices(store);
       await makeUser(first);
@@ -21,7 +21,7 @@ describeEachDialect('database migrations', (dialect) => {
 
   it('migrates a new schema while another schema of the same database already has photosync tables', async () => {
     const a = await createTestStore(dialect);
-    const b = await createTestStore(dialect);
+    const b = await createTestStore(dialect, { empty: true });
     try {
       const first = await openTestServices(a);
       const second = await openTestServices(b);
@@ -54,7 +54,7 @@ describeEachDialect('database migrations', (dialect) => {
       })();
       try {
         for (let round = 0; round < 8; round++) {
-          const store = await createTestStore(dialect);
+          const store = await createTestStore(dialect, { empty: true });
           try {
             const services = await openTestServices(store);
             const tables = await services.database.db.introspection.getTables();

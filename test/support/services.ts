@@ -32,12 +32,21 @@ export interface TestStore {
   drop(): Promise<void>;
 }
 
-export async function createTestStore(dialect: TestDialect): Promise<TestStore> {
+/**
+ * A fresh store: a temporary folder and, for PostgreSQL, a schema of its own, already migrated
+ * (`empty`: without photosync's tables, for the tests of the migrations themselves).
+ */
+export async function createTestStore(dialect: TestDialect, options: { empty?: boolean } = {}): Promise<TestStore> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-test-'));
   const url = dialect === 'postgres' ? inject('postgresUrl') : null;
   if (dialect === 'postgres' && !url) throw new Error('PostgreSQL is not available to this test run.');
   const schema = url ? `t_${randomBytes(6).toString('hex')}` : undefined;
-  if (url && schema) await adminQuery(url, `create schema ${schema}`);
+  if (url && schema) {
+    // A copy of the run's migrated template (test/global-setup.ts), or an empty schema that
+    // photosync migrates when it opens it.
+    const template = options.empty ? null : inject('postgresTemplate');
+    await adminQuery(url, template ? template.sql.replaceAll(template.schema, schema) : `create schema ${schema}`);
+  }
   const env: Record<string, string> = { PHOTOSYNC_DATA_DIR: dataDir, PHOTOSYNC_DEMO: 'false' };
   if (url && schema) {
     // libpq's `options` puts every connection of a child process into the schema as well.

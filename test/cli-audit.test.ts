@@ -2,6 +2,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { createSession } from '../src/directory/credentials.js';
+import { currentSigningKey } from '../src/directory/signing-keys.js';
+import { makeTestCertificate } from '../src/m365/test-certificate.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
 import type { AuditEntry } from '../src/admin/audit.js';
@@ -285,6 +288,140 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
           'directory_photo_set',
         ]);
         for (const sentence of sentences) expect(page.body, language).toContain(sentence);
+      }
+    } finally {
+      await server?.close();
+      await services.close();
+    }
+  });
+
+  it('records token create and revoke, apps remove-certificate, users revoke-sessions and signing-key rotate, with no secret', async () => {
+    let services: Services = await openTestServices(store);
+    const admin = await makeUser(services, { isAdmin: true, displayName: 'Ada Admin' });
+    const mari = await makeUser(services, { displayName: 'Mari Maasikas' });
+    const sessionIds = [
+      await createSession(services.database.db, mari.id, 3600_000),
+      await createSession(services.database.db, mari.id, 3600_000),
+    ];
+    const oldKid = (await currentSigningKey(services.database.db)).kid;
+    await services.close();
+    const certificateFile = path.join(work, 'badge.crt');
+    await fs.writeFile(certificateFile, makeTestCertificate().certificate);
+    const app = await cli(
+      'apps',
+      'add',
+      'Badge printer',
+      '--scopes',
+      'ProfilePhoto.Read.All',
+      '--certificate',
+      certificateFile,
+    );
+    const clientId = /client id: +(\S+)/.exec(app.stdout)![1]!;
+    const appSecret = /client secret: +(\S+)/.exec(app.stdout)?.[1];
+    const thumbprint = /x5t#S256 (\S+)/.exec(app.stdout)![1]!;
+
+    const made = await cli(
+      'token',
+      'create',
+      mari.upn,
+      '--scopes',
+      'User.Read ProfilePhoto.Read.All',
+      '--expires',
+      '30d',
+    );
+    const token = made.stdout.trim().split('\n').at(-1)!;
+    expect(token).toMatch(/^pst_/);
+    const listed = await cli('token', 'list', mari.upn);
+    const tokenId = /^([0-9a-f]{12}) /m.exec(listed.stdout)![1]!;
+    // Revoked by the token itself: the entry names its id all the same.
+    await cli('token', 'revoke', token);
+    // No such token: nothing changed, nothing recorded.
+    expect((await runCommand(['token', 'revoke', tokenId], store.env, work)).code).not.toBe(0);
+    // Named by its hex digest; the entry has it as apps add printed it.
+    await cli('apps', 'remove-certificate', clientId, Buffer.from(thumbprint, 'base64url').toString('hex'));
+    await cli('users', 'revoke-sessions', mari.upn);
+    // Nothing left to end: nothing recorded.
+    await cli('users', 'revoke-sessions', mari.upn);
+    const rotated = await cli('signing-key', 'rotate');
+    const newKid = /signed with key (\S+);/.exec(rotated.stdout)![1]!;
+    expect(newKid).not.toBe(oldKid);
+
+    services = await openTestServices(store);
+    let server: App | undefined;
+    try {
+      const privateKeys = (
+        await services.database.db.selectFrom('directory_signing_keys').select('private_key').execute()
+      ).map((r) => r.private_key);
+      const secrets = [token, ...sessionIds, ...privateKeys, ...(appSecret ? [appSecret] : []), 'PRIVATE KEY'];
+      server = await buildApp(services);
+      const response = await server.inject({
+        url: '/admin/api/audit?limit=5',
+        headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
+      });
+      expect(response.statusCode).toBe(200);
+      for (const secret of secrets) expect(response.body).not.toContain(secret);
+      const entries = response.json<{ entries: AuditEntry[] }>().entries.reverse();
+      expect(entries.map((e) => e.action)).toEqual([
+        'token_created',
+        'token_revoked',
+        'app_certificate_removed',
+        'sessions_revoked',
+        'signing_key_rotated',
+      ]);
+      for (const entry of entries) {
+        expect(entry).toMatchObject({ byCommandLine: true, actorUpn: 'command line' });
+      }
+      const expiresAt = entries[0]?.detail.expiresAt as number;
+      expect(entries[0]?.detail).toEqual({
+        id: tokenId,
+        upn: mari.upn,
+        scopes: ['User.Read', 'ProfilePhoto.Read.All'],
+        expiresAt,
+      });
+      expect(Math.abs(expiresAt - (Date.now() + 30 * 24 * 3600_000))).toBeLessThan(5 * 60_000);
+      expect(entries[1]?.detail).toEqual({ id: tokenId, upn: mari.upn });
+      expect(entries[2]?.detail).toEqual({ name: 'Badge printer', clientId, thumbprint });
+      expect(entries[3]?.detail).toEqual({ upn: mari.upn, refreshTokens: 0, sessions: 2 });
+      expect(entries[4]?.detail).toEqual({ kid: newKid, retired: [oldKid] });
+
+      const browser = new FormClient(server);
+      await browser.signIn(admin.upn, 'correct horse battery');
+      for (const [language, sentences] of [
+        [
+          'en',
+          [
+            new RegExp(
+              `Created a bearer token \\(id ${tokenId}\\) for ${mari.upn} with User\\.Read, ProfilePhoto\\.Read\\.All, valid until \\d{1,2} \\w{3} \\d{4}, \\d\\d:\\d\\d UTC\\.`,
+            ),
+            `Revoked the bearer token ${tokenId} of ${mari.upn}.`,
+            `Removed the certificate with thumbprint ${thumbprint} from the app Badge printer (client id ${clientId}).`,
+            `Ended the sign-ins of ${mari.upn} (refresh tokens: 0; portal sessions: 2).`,
+            `Rotated the token signing key to ${newKid}; the old key ${oldKid} stayed published for a day.`,
+          ],
+        ],
+        [
+          'et',
+          [
+            new RegExp(
+              `Lõi kasutajale ${mari.upn} kuni \\d{1,2}\\.\\d\\d\\.\\d{4} kell \\d\\d\\.\\d\\d UTC kehtiva juurdepääsuloa \\(ID ${tokenId}\\) õigustega User\\.Read, ProfilePhoto\\.Read\\.All\\.`,
+            ),
+            `Tühistas kasutaja ${mari.upn} juurdepääsuloa ${tokenId}.`,
+            `Eemaldas rakenduse Badge printer (kliendi ID ${clientId}) sertifikaadi sõrmejäljega ${thumbprint}.`,
+            `Lõpetas kasutaja ${mari.upn} sisselogimised (tühistatud värskenduslube: 0; lõpetatud portaaliseansse: 2).`,
+            `Vahetas juurdepääsulubade allkirjastamisvõtme, uus võti on ${newKid}. Vana võti ${oldKid} jäi veel päevaks avaldatuks.`,
+          ],
+        ],
+      ] as const) {
+        browser.language = language;
+        const page = await browser.request('GET', '/admin/audit');
+        expect(page.statusCode).toBe(200);
+        for (const secret of secrets) expect(page.body).not.toContain(secret);
+        const rows = [...page.body.matchAll(/<tr data-action="(\w+)">(.*?)<\/tr>/gs)];
+        expect(rows.map((r) => r[1]).slice(0, 5), language).toEqual(entries.map((e) => e.action).reverse());
+        for (const sentence of sentences) {
+          if (typeof sentence === 'string') expect(page.body, language).toContain(sentence);
+          else expect(page.body, language).toMatch(sentence);
+        }
       }
     } finally {
       await server?.close();

@@ -22,6 +22,11 @@ export const AUDIT_ACTIONS = [
   'photo_removed',
   'directory_photo_set',
   'site_photo_set',
+  'token_created',
+  'token_revoked',
+  'app_certificate_removed',
+  'sessions_revoked',
+  'signing_key_rotated',
   'users_imported',
   'restored',
 ] as const;

@@ -117,18 +117,20 @@ export async function removeApp(db: Db, clientId: string): Promise<void> {
 /**
  * Revokes one certificate of an app, named by its x5t#S256 thumbprint (base64url, as `apps add`
  * prints it, or hex, as Entra's portal shows it): client assertions signed with it are refused
- * from now on, as when a certificate is deleted from an app registration in Entra.
+ * from now on, as when a certificate is deleted from an app registration in Entra. Returns the
+ * thumbprint as `apps add` prints it.
  */
-export async function removeAppCertificate(db: Db, clientId: string, thumbprint: string): Promise<void> {
-  const hex = /^[0-9a-f]{64}$/i.test(thumbprint) ? Buffer.from(thumbprint, 'hex').toString('base64url') : thumbprint;
+export async function removeAppCertificate(db: Db, clientId: string, thumbprint: string): Promise<string> {
+  const stored = /^[0-9a-f]{64}$/i.test(thumbprint) ? Buffer.from(thumbprint, 'hex').toString('base64url') : thumbprint;
   const result = await db
     .deleteFrom('directory_app_certificates')
     .where('client_id', '=', clientId)
-    .where('thumbprint_sha256', '=', hex)
+    .where('thumbprint_sha256', '=', stored)
     .executeTakeFirst();
   if (result.numDeletedRows === 0n) {
     throw notFound(`App ${clientId} has no certificate with the thumbprint ${thumbprint}.`, 'app_not_found');
   }
+  return stored;
 }
 
 export async function findApp(db: Db, clientId: string): Promise<AppRegistration | undefined> {

@@ -184,6 +184,9 @@ export interface TokenListing {
 
 const TOKEN_ID_LENGTH = 12;
 
+/** The id `token list` names an opaque token by: never the token. */
+export const tokenId = (token: string): string => digest(token).slice(0, TOKEN_ID_LENGTH);
+
 /** The opaque tokens, of one user or everyone's, newest first; expired ones too (they are shown as such). */
 export async function listTokens(db: Db, userId?: string): Promise<TokenListing[]> {
   let query = db
@@ -204,20 +207,25 @@ export async function listTokens(db: Db, userId?: string): Promise<TokenListing[
 }
 
 /**
- * Revokes the opaque token `token list` names by `id` (or the token itself); false when no token
- * has it. An id that could name more than one token is refused.
+ * Revokes the opaque token `token list` names by `id` (or the token itself): its id, as `token
+ * list` shows it, and its user's UPN; undefined when no token has it. An id that could name more
+ * than one token is refused.
  */
-export async function revokeToken(db: Db, id: string): Promise<boolean> {
+export async function revokeToken(db: Db, id: string): Promise<{ id: string; upn: string } | undefined> {
   const hash = id.startsWith('pst_') ? digest(id) : id.toLowerCase();
-  if (!/^[0-9a-f]+$/.test(hash) || (hash.length < TOKEN_ID_LENGTH && !id.startsWith('pst_'))) return false;
+  if (!/^[0-9a-f]+$/.test(hash) || (hash.length < TOKEN_ID_LENGTH && !id.startsWith('pst_'))) return undefined;
   const matches = await db
-    .selectFrom('directory_tokens')
-    .select('token_hash')
+    .selectFrom('directory_tokens as t')
+    .innerJoin('directory_users as u', 'u.id', 't.user_id')
+    .select(['t.token_hash', 'u.upn'])
     // Hex digits only (checked above), so the pattern has no other wildcard.
-    .where('token_hash', 'like', `${hash}%`)
+    .where('t.token_hash', 'like', `${hash}%`)
     .limit(2)
     .execute();
-  if (matches.length !== 1 || !matches[0]) return false;
-  await db.deleteFrom('directory_tokens').where('token_hash', '=', matches[0].token_hash).execute();
-  return true;
+  const [match] = matches;
+  if (matches.length !== 1 || !match) return undefined;
+  const deleted = await db.deleteFrom('directory_tokens').where('token_hash', '=', match.token_hash).executeTakeFirst();
+  // Revoked meanwhile by another: this call ended nothing.
+  if (deleted.numDeletedRows === 0n) return undefined;
+  return { id: match.token_hash.slice(0, TOKEN_ID_LENGTH), upn: match.upn };
 }

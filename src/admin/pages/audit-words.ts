@@ -22,6 +22,11 @@ function settingValue(context: PageContext, value: unknown): string {
   return String(value);
 }
 
+/** A time the entry recorded (ms), as the page writes times; nothing when it recorded none. */
+function recordedTime(context: PageContext, value: unknown): string {
+  return typeof value === 'number' && Number.isFinite(value) ? formatTime(context, value) : '';
+}
+
 /** The backup's time as the page writes times; a value that is no time, as it was recorded. */
 function backupTime(context: PageContext, value: unknown): string {
   const at = typeof value === 'string' ? Date.parse(value) : NaN;
@@ -89,6 +94,44 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
       return [t('admin.audit.directoryPhotoSet', { upn: String(d.upn ?? '') })];
     case 'site_photo_set':
       return [t('admin.audit.sitePhotoSet', { upn: String(d.upn ?? '') })];
+    case 'token_created': {
+      const scopes = Array.isArray(d.scopes) ? (d.scopes as string[]) : [];
+      return [
+        t('admin.audit.tokenCreated', {
+          id: String(d.id ?? ''),
+          upn: String(d.upn ?? ''),
+          scopes: scopes.join(', '),
+          expires: recordedTime(context, d.expiresAt),
+        }),
+      ];
+    }
+    case 'token_revoked':
+      return [t('admin.audit.tokenRevoked', { id: String(d.id ?? ''), upn: String(d.upn ?? '') })];
+    case 'app_certificate_removed':
+      return [
+        t('admin.audit.appCertificateRemoved', {
+          name: String(d.name ?? ''),
+          clientId: String(d.clientId ?? ''),
+          thumbprint: String(d.thumbprint ?? ''),
+        }),
+      ];
+    case 'sessions_revoked':
+      return [
+        t('admin.audit.sessionsRevoked', {
+          upn: String(d.upn ?? ''),
+          tokens: Number(d.refreshTokens ?? 0),
+          sessions: Number(d.sessions ?? 0),
+        }),
+      ];
+    case 'signing_key_rotated': {
+      const retired = Array.isArray(d.retired) ? (d.retired as string[]) : [];
+      const kid = String(d.kid ?? '');
+      return [
+        retired.length > 0
+          ? t('admin.audit.signingKeyRotated', { kid, retired: list(context, retired) })
+          : t('admin.audit.signingKeyFirst', { kid }),
+      ];
+    }
     case 'admin_granted':
       return [t('admin.audit.adminGranted', { upn: String(d.upn ?? '') })];
     case 'admin_revoked':

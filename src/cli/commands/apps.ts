@@ -47,10 +47,16 @@ export const appsRemove: CommandHandler = async ({ args: [clientId], services, p
 export const appsRemoveCertificate: CommandHandler = async ({ args: [clientId, thumbprint], services, print }) => {
   if (!clientId) throw new UsageError('Name the app by its client id, as photosync apps list shows it.');
   if (!thumbprint) throw new UsageError('Name the certificate by its x5t#S256 thumbprint.');
-  const s = await services();
-  await removeAppCertificate(s.database.db, clientId, thumbprint).catch((error: unknown) => {
+  const { db } = (await services()).database;
+  const app = await findApp(db, clientId);
+  const removed = await removeAppCertificate(db, clientId, thumbprint).catch((error: unknown) => {
     if (isAppError(error)) throw new CliError(error.message);
     throw error;
+  });
+  await recordAudit(db, COMMAND_LINE, 'app_certificate_removed', {
+    name: app?.name ?? '',
+    clientId,
+    thumbprint: removed,
   });
   print(
     `Removed certificate ${thumbprint} from app ${clientId}: it can no longer get tokens with it (tokens it holds last until they expire).`,

@@ -1,5 +1,6 @@
-import { createToken, listTokens, revokeToken, TOKEN_LIFETIME_MS } from '../../directory/credentials.js';
-import { parseScopes } from '../../directory/scopes.js';
+import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
+import { createToken, listTokens, revokeToken, tokenId, TOKEN_LIFETIME_MS } from '../../directory/credentials.js';
+import { DEFAULT_DELEGATED_SCOPES, parseScopes } from '../../directory/scopes.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { CommandHandler } from '../command.js';
@@ -48,9 +49,15 @@ export const tokenCreate: CommandHandler = async ({ args: [upn], services, optio
   }
   // Create it first: an unknown user must not get a heading for a token that never existed.
   const token = await createToken(all.database.db, user.id, 'cli', lifetimeMs, scopes);
-  print(
-    `Bearer token for ${user.upn}, valid until ${formatTime(Date.now() + lifetimeMs)} (keep it secret; it is shown once):`,
-  );
+  const expiresAt = Date.now() + lifetimeMs;
+  // Named by its id, as token list shows it: the token itself is shown once, here, and kept nowhere.
+  await recordAudit(all.database.db, COMMAND_LINE, 'token_created', {
+    id: tokenId(token),
+    upn: user.upn,
+    scopes: [...(scopes ?? DEFAULT_DELEGATED_SCOPES)],
+    expiresAt,
+  });
+  print(`Bearer token for ${user.upn}, valid until ${formatTime(expiresAt)} (keep it secret; it is shown once):`);
   print(token);
 };
 
@@ -80,8 +87,10 @@ export const tokenList: CommandHandler = async ({ args: [upn], services, print }
 
 export const tokenRevoke: CommandHandler = async ({ args: [id], services, print }) => {
   if (!id) throw new UsageError('Name the token by the id `photosync token list` shows.');
-  if (!(await revokeToken((await services()).database.db, id))) {
-    throw new CliError(`No token has the id ${id}; see photosync token list.`);
-  }
-  print(`Revoked token ${id}; it no longer works.`);
+  const { db } = (await services()).database;
+  const revoked = await revokeToken(db, id);
+  if (!revoked) throw new CliError(`No token has the id ${id}; see photosync token list.`);
+  // Its id, never what was typed: that may be the token itself.
+  await recordAudit(db, COMMAND_LINE, 'token_revoked', { id: revoked.id, upn: revoked.upn });
+  print(`Revoked token ${revoked.id} of ${revoked.upn}; it no longer works.`);
 };

@@ -202,6 +202,14 @@ export const adminEn = {
   'admin.audit.photoRemoved': 'Removed the mail photo of {upn}.',
   'admin.audit.directoryPhotoSet': 'Set the directory photo of {upn}.',
   'admin.audit.sitePhotoSet': 'Uploaded a picture of {upn} in the sites.',
+  'admin.audit.tokenCreated': 'Created a bearer token (id {id}) for {upn} with {scopes}, valid until {expires}.',
+  'admin.audit.tokenRevoked': 'Revoked the bearer token {id} of {upn}.',
+  'admin.audit.appCertificateRemoved':
+    'Removed the certificate with thumbprint {thumbprint} from the app {name} (client id {clientId}).',
+  'admin.audit.sessionsRevoked': 'Ended the sign-ins of {upn} (refresh tokens: {tokens}; portal sessions: {sessions}).',
+  'admin.audit.signingKeyRotated':
+    'Rotated the token signing key to {kid}; the old key {retired} stayed published for a day.',
+  'admin.audit.signingKeyFirst': 'Made the first token signing key, {kid}.',
   'admin.audit.adminGranted': 'Made {upn} an administrator.',
   'admin.audit.adminRevoked': 'Removed the administrator rights of {upn}.',
   'admin.audit.userDisabled': 'Disabled {upn}, ending their sessions and tokens.',

@@ -213,6 +213,16 @@ export const adminEt: AdminMessages = {
   'admin.audit.photoRemoved': 'Eemaldas kasutaja {upn} postkasti foto.',
   'admin.audit.directoryPhotoSet': 'Määras kasutajale {upn} kataloogifoto.',
   'admin.audit.sitePhotoSet': 'Laadis kasutaja {upn} pildi saitidele üles.',
+  'admin.audit.tokenCreated':
+    'Lõi kasutajale {upn} kuni {expires} kehtiva juurdepääsuloa (ID {id}) õigustega {scopes}.',
+  'admin.audit.tokenRevoked': 'Tühistas kasutaja {upn} juurdepääsuloa {id}.',
+  'admin.audit.appCertificateRemoved':
+    'Eemaldas rakenduse {name} (kliendi ID {clientId}) sertifikaadi sõrmejäljega {thumbprint}.',
+  'admin.audit.sessionsRevoked':
+    'Lõpetas kasutaja {upn} sisselogimised (tühistatud värskenduslube: {tokens}; lõpetatud portaaliseansse: {sessions}).',
+  'admin.audit.signingKeyRotated':
+    'Vahetas juurdepääsulubade allkirjastamisvõtme, uus võti on {kid}. Vana võti {retired} jäi veel päevaks avaldatuks.',
+  'admin.audit.signingKeyFirst': 'Lõi esimese juurdepääsulubade allkirjastamisvõtme {kid}.',
   'admin.audit.adminGranted': 'Tegi kasutaja {upn} halduriks.',
   'admin.audit.adminRevoked': 'Võttis kasutajalt {upn} halduriõigused ära.',
   'admin.audit.userDisabled': 'Keelas kasutaja {upn} konto, lõpetas tema seansid ja tühistas tema juurdepääsuload.',

@@ -405,10 +405,10 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
             new RegExp(
               `Lõi kasutajale ${mari.upn} kuni \\d{1,2}\\.\\d\\d\\.\\d{4} kell \\d\\d\\.\\d\\d UTC kehtiva juurdepääsuloa \\(ID ${tokenId}\\) õigustega User\\.Read, ProfilePhoto\\.Read\\.All\\.`,
             ),
-            `Tühistas kasutaja ${mari.upn} juurdepääsuloa ${tokenId}.`,
-            `Eemaldas rakenduse Badge printer (kliendi ID ${clientId}) sertifikaadi sõrmejäljega ${thumbprint}.`,
-            `Lõpetas kasutaja ${mari.upn} sisselogimised (tühistatud värskenduslube: 0; lõpetatud portaaliseansse: 2).`,
-            `Vahetas juurdepääsulubade allkirjastamisvõtme, uus võti on ${newKid}. Vana võti ${oldKid} jäi veel päevaks avaldatuks.`,
+            `Tühistas kasutaja ${mari.upn} juurdepääsuloa (ID ${tokenId}).`,
+            `Eemaldas sertifikaadi sõrmejäljega ${thumbprint} rakenduselt Badge printer (kliendi ID ${clientId}).`,
+            `Logis kasutaja ${mari.upn} välja (tühistatud värskenduslube: 0; lõpetatud portaaliseansse: 2).`,
+            `Vahetas lubade allkirjastamisvõtme uue vastu (${newKid}). Vana võti ${oldKid} jäi veel päevaks avaldatuks.`,
           ],
         ],
       ] as const) {

@@ -215,14 +215,14 @@ export const adminEt: AdminMessages = {
   'admin.audit.sitePhotoSet': 'Laadis kasutaja {upn} pildi saitidele üles.',
   'admin.audit.tokenCreated':
     'Lõi kasutajale {upn} kuni {expires} kehtiva juurdepääsuloa (ID {id}) õigustega {scopes}.',
-  'admin.audit.tokenRevoked': 'Tühistas kasutaja {upn} juurdepääsuloa {id}.',
+  'admin.audit.tokenRevoked': 'Tühistas kasutaja {upn} juurdepääsuloa (ID {id}).',
   'admin.audit.appCertificateRemoved':
-    'Eemaldas rakenduse {name} (kliendi ID {clientId}) sertifikaadi sõrmejäljega {thumbprint}.',
+    'Eemaldas sertifikaadi sõrmejäljega {thumbprint} rakenduselt {name} (kliendi ID {clientId}).',
   'admin.audit.sessionsRevoked':
-    'Lõpetas kasutaja {upn} sisselogimised (tühistatud värskenduslube: {tokens}; lõpetatud portaaliseansse: {sessions}).',
+    'Logis kasutaja {upn} välja (tühistatud värskenduslube: {tokens}; lõpetatud portaaliseansse: {sessions}).',
   'admin.audit.signingKeyRotated':
-    'Vahetas juurdepääsulubade allkirjastamisvõtme, uus võti on {kid}. Vana võti {retired} jäi veel päevaks avaldatuks.',
-  'admin.audit.signingKeyFirst': 'Lõi esimese juurdepääsulubade allkirjastamisvõtme {kid}.',
+    'Vahetas lubade allkirjastamisvõtme uue vastu ({kid}). Vana võti {retired} jäi veel päevaks avaldatuks.',
+  'admin.audit.signingKeyFirst': 'Lõi esimese lubade allkirjastamisvõtme {kid}.',
   'admin.audit.adminGranted': 'Tegi kasutaja {upn} halduriks.',
   'admin.audit.adminRevoked': 'Võttis kasutajalt {upn} halduriõigused ära.',
   'admin.audit.userDisabled': 'Keelas kasutaja {upn} konto, lõpetas tema seansid ja tühistas tema juurdepääsuload.',

@@ -253,6 +253,20 @@ describeEachDialect('Graph as clients call it', (dialect) => {
     expect((await batch('pst_wrong', [{ id: '1', method: 'GET', url: '/me' }])).statusCode).toBe(401);
   });
 
+  it('$batch: a request answered 405 keeps its Allow header, as it would alone', async () => {
+    const reader = await userToken(services, jane, ['User.Read']);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1.0/$batch',
+      headers: { ...bearer(reader), 'content-type': 'application/json' },
+      payload: JSON.stringify({ requests: [{ id: '1', method: 'DELETE', url: '/me' }] }),
+    });
+    expect(response.statusCode).toBe(200);
+    const [answer] = response.json().responses as Array<{ status: number; headers: Record<string, string> }>;
+    expect(answer!.status).toBe(405);
+    expect(answer!.headers.allow).toBe('GET, HEAD');
+  });
+
   it('CORS as Graph does it: any origin, preflight answered, headers exposed, also on errors', async () => {
     const preflight = await app.inject({
       method: 'OPTIONS',

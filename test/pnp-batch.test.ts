@@ -119,6 +119,28 @@ describe('a request of a SharePoint batch that fails unexpectedly', () => {
   });
 });
 
+describe('a request of a SharePoint batch answered 405', () => {
+  it('keeps its Allow header in the batch’s answer, as it would alone', async () => {
+    const own = 'https://photos.example';
+    const parts = parseSharePointBatch(
+      Buffer.from('--b\r\nContent-Type: application/http\r\n\r\nPOST /_api/web HTTP/1.1\r\n\r\n--b--\r\n'),
+      'multipart/mixed; boundary=b',
+      [own],
+      own,
+    );
+    const inject = vi.fn(async () => ({
+      statusCode: 405,
+      headers: { 'content-type': 'application/json', allow: 'GET, HEAD' },
+      rawPayload: Buffer.from('{}'),
+    }));
+    const batchRequest = { headers: { host: 'photos.example' }, ip: '192.0.2.1', log: { error: vi.fn() } };
+    const { body } = runSharePointBatch({ inject } as unknown as App, batchRequest as unknown as FastifyRequest, parts);
+    const answer = Buffer.concat((await body.toArray()) as Buffer[]).toString('latin1');
+    expect(answer).toContain('HTTP/1.1 405 Method Not Allowed\r\n');
+    expect(answer).toContain('\r\nALLOW: GET, HEAD\r\n');
+  });
+});
+
 for (const dialect of testDialects()) {
   describe(`PnPjs batched() over TLS [${dialect}]`, () => {
     let store: TestStore;

@@ -32,11 +32,15 @@ const BATCH_OWN_HEADERS: ReadonlySet<string> = new Set([
 export const isBatchOwnHeader = (name: string): boolean =>
   BATCH_OWN_HEADERS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('proxy-');
 
-/** The headers of an answer inside a batch that the batch passes on (names in lower case). */
+/**
+ * The headers of an answer inside a batch that the batch passes on (names in lower case); Allow
+ * among them, as a 405 names the methods its address takes (RFC 9110).
+ */
 export const BATCH_ANSWER_HEADERS: readonly string[] = [
   'content-type',
   'etag',
   'location',
   'retry-after',
   'cache-control',
+  'allow',
 ];

@@ -119,6 +119,30 @@ describe('a request of a SharePoint batch that fails unexpectedly', () => {
   });
 });
 
+describe('the boundary a SharePoint batch names', () => {
+  const own = 'https://photos.example';
+  const batchWith = (boundary: string) =>
+    Buffer.from(
+      `--${boundary}\r\nContent-Type: application/http\r\n\r\nGET /_api/web HTTP/1.1\r\n\r\n--${boundary}--\r\n`,
+    );
+  it('is taken up to 70 characters, quoted or not', () => {
+    const boundary = 'b'.repeat(70);
+    for (const type of [`multipart/mixed; boundary=${boundary}`, `multipart/mixed; boundary="${boundary}"`]) {
+      expect(parseSharePointBatch(batchWith(boundary), type, [own], own), type).toHaveLength(1);
+    }
+  });
+  it('is refused, saying so, when longer than 70 characters (RFC 2046), not cut to its first 70', () => {
+    // Cut to 70, "--" + 70 b's + "--" would read as the closing line: the batch would be read wrong.
+    for (const boundary of ['b'.repeat(71), `${'b'.repeat(70)}--`]) {
+      for (const type of [`multipart/mixed; boundary=${boundary}`, `multipart/mixed; boundary="${boundary}"`]) {
+        expect(() => parseSharePointBatch(batchWith(boundary), type, [own], own), type).toThrow(
+          /boundary of at most 70 characters/,
+        );
+      }
+    }
+  });
+});
+
 describe('a request of a SharePoint batch answered 405', () => {
   it('keeps its Allow header in the batch’s answer, as it would alone', async () => {
     const own = 'https://photos.example';

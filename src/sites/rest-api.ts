@@ -461,7 +461,8 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       schema: {
         summary: `OData batch: up to ${MAX_BATCH_PARTS} GET and POST requests to /_api/ in one multipart/mixed body`,
         description:
-          'Content-Type: multipart/mixed; boundary=batch_…, as PnPjs’s batched() sends it. Each top-level part is ' +
+          'Content-Type: multipart/mixed; boundary=batch_…, as PnPjs’s batched() sends it; a boundary (of the batch or a ' +
+          'changeset) has at most 70 characters (RFC 2046). Each top-level part is ' +
           'either one request (Content-Type application/http, Content-Transfer-Encoding binary when given) or a ' +
           'changeset (Content-Type multipart/mixed with its own boundary) whose parts are requests; a changeset holds ' +
           'no changeset and no GET (send GETs on their own). Every header line, of a part or of a request, is ' +

@@ -38,9 +38,15 @@ function boundaryOf(type: string | undefined, what: string): string {
   if (!/^\s*multipart\/mixed\s*(?:;|$)/i.test(type ?? '')) {
     throw bad(`${what} must be multipart/mixed with a boundary, not ${type ?? 'without a Content-Type'}.`);
   }
-  const match = /;\s*boundary\s*=\s*(?:"([^"]{1,70})"|([^\s;"]{1,70}))/i.exec(type ?? '');
+  const match = /;\s*boundary\s*=\s*(?:"([^"]*)"|([^\s;"]*))/i.exec(type ?? '');
   const boundary = match?.[1] ?? match?.[2];
   if (!boundary) throw bad(`${what} names no boundary in its Content-Type.`);
+  // Whole or not at all: cut to its first 70 characters, it could match lines it does not (RFC 2046).
+  if (boundary.length > 70) {
+    throw bad(
+      `${what} names a boundary of ${boundary.length} characters; it takes a boundary of at most 70 characters.`,
+    );
+  }
   return boundary;
 }
 

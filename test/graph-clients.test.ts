@@ -267,6 +267,27 @@ describeEachDialect('Graph as clients call it', (dialect) => {
     expect(answer!.headers.allow).toBe('GET, HEAD');
   });
 
+  it('$batch: a header no HTTP request could carry (bad name, control or non-Latin-1 character) refuses the batch with 400', async () => {
+    const reader = await userToken(services, jane, ['User.Read']);
+    for (const headers of [
+      { 'client-request-id': 'a\r\nSet-Cookie: x=1' },
+      { 'client-request-id': 'a\u0000b' },
+      { 'client-request-id': '\u20ac' },
+      { 'X Name': 'a' },
+      { '': 'a' },
+    ]) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1.0/$batch',
+        headers: { ...bearer(reader), 'content-type': 'application/json' },
+        payload: JSON.stringify({ requests: [{ id: '1', method: 'GET', url: '/me', headers }] }),
+      });
+      expect(response.statusCode, JSON.stringify(headers)).toBe(400);
+      expect(response.json().error.code).toBe('BadRequest');
+      expect(response.json().error.message).toMatch(/request 1/);
+    }
+  });
+
   it('CORS as Graph does it: any origin, preflight answered, headers exposed, also on errors', async () => {
     const preflight = await app.inject({
       method: 'OPTIONS',

@@ -37,6 +37,10 @@ const METHODS = ['GET', 'PUT', 'PATCH', 'POST', 'DELETE'];
 const JSON_ANSWER = { 'Content-Type': 'application/json' } as const;
 
 const bad = (message: string) => invalidInput(message, 'invalid_request');
+/** A header name: an HTTP token (RFC 9110). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value an HTTP request can carry: tabs, visible characters and Latin-1, no other control (RFC 9110). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const isJsonType = (type: string | undefined) => /^application\/(?:[\w.+-]+\+)?json\b/i.test(type ?? '');
 
 /** Reads and checks the batch body: {"requests":[{id, method, url, headers?, body?, dependsOn?}]}. */
@@ -72,6 +76,14 @@ export function parseBatch(body: unknown): BatchStep[] {
         throw bad(`The headers of request ${id} are not an object.`);
       for (const [name, text] of Object.entries(step.headers)) {
         if (typeof text !== 'string') throw bad(`Header ${name} of request ${id} is not a string.`);
+        if (!HEADER_NAME.test(name)) {
+          throw bad(`Header name ${JSON.stringify(name)} of request ${id} is not one an HTTP request can carry.`);
+        }
+        if (!HEADER_VALUE.test(text)) {
+          throw bad(
+            `Header ${name} of request ${id} holds a control or non-Latin-1 character, which no HTTP request can carry.`,
+          );
+        }
         if (!isBatchOwnHeader(name.toLowerCase())) headers[name.toLowerCase()] = text;
       }
     }

@@ -143,6 +143,17 @@ describe('the boundary a SharePoint batch names', () => {
   });
 });
 
+describe('a SharePoint batch with an empty part', () => {
+  it('is refused for the part it holds, not as a batch without its closing line', () => {
+    const own = 'https://photos.example';
+    for (const body of ['--b\r\n--b--\r\n', '--b\n--b--\n']) {
+      expect(() => parseSharePointBatch(Buffer.from(body), 'multipart/mixed; boundary=b', [own], own), body).toThrow(
+        /must have Content-Type application\/http/,
+      );
+    }
+  });
+});
+
 describe('a request of a SharePoint batch answered 405', () => {
   it('keeps its Allow header in the batch’s answer, as it would alone', async () => {
     const own = 'https://photos.example';

@@ -53,13 +53,16 @@ function boundaryOf(type: string | undefined, what: string): string {
 /** The parts between `--boundary` lines, up to `--boundary--` (text in latin1, one character per byte). */
 function splitParts(text: string, boundary: string, what: string): string[] {
   const escaped = boundary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const delimiter = new RegExp(`(?:^|\\r?\\n)--${escaped}(--)?[ \\t]*(?:\\r?\\n|$)`, 'g');
+  // The line break ending a boundary line is looked at, not taken: it may also be the one the next
+  // boundary line starts with (an empty part), which is then found rather than read as content.
+  const delimiter = new RegExp(`(?:^|\\r?\\n)--${escaped}(--)?[ \\t]*(?=\\r?\\n|$)`, 'g');
   const parts: string[] = [];
   let start: number | undefined;
   for (let match = delimiter.exec(text); match; match = delimiter.exec(text)) {
-    if (start !== undefined) parts.push(text.slice(start, match.index));
+    if (start !== undefined) parts.push(text.slice(start, Math.max(start, match.index)));
     if (match[1] !== undefined) return parts;
-    start = match.index + match[0].length;
+    const end = match.index + match[0].length;
+    start = end + (/^\r?\n/.exec(text.slice(end, end + 2))?.[0].length ?? 0);
     if (parts.length > MAX_BATCH_PARTS) break;
   }
   if (parts.length > MAX_BATCH_PARTS) throw tooMany();

@@ -168,6 +168,9 @@ describeEachDialect('photosync backup and restore', (dialect) => {
         await target.drop();
       }
     },
+    // Five command runs (two backups, three restores) and a sync loop: on a loaded machine each
+    // run of the command takes seconds to start.
+    90_000,
   );
 
   it('refuses a file that is not a backup, and a backup of the other database', async () => {

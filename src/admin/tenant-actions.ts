@@ -90,7 +90,13 @@ export async function tenantSync(
   const reports = await mapLimit(users, AT_ONCE, (user) =>
     pushTenantUser(connection, pushDeps(services), user, options),
   );
-  const auditId = await recordAudit(services.database.db, actor, 'operator_sync', {
+  const auditId = await recordAudit(services.database.db, actor, 'operator_sync', tenantSyncAudit(users, reports));
+  return { auditId, reports };
+}
+
+/** The audit entry's detail of a push to the tenant, from the console or the command line: `reports[i]` is `users[i]`'s. */
+export function tenantSyncAudit(users: readonly { displayName: string }[], reports: readonly PushReport[]) {
+  return {
     tenant: true,
     results: reports.map((r, i) => ({
       upn: r.upn,
@@ -98,6 +104,5 @@ export async function tenantSync(
       outcome: r.outcome,
       ...(r.error ? { error: r.error } : {}),
     })),
-  });
-  return { auditId, reports };
+  };
 }

@@ -1,4 +1,5 @@
 import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
+import { tenantSyncAudit } from '../../admin/tenant-actions.js';
 import { allPassed, runChecks } from '../../m365/check.js';
 import { mapLimit } from '../../m365/concurrency.js';
 import { createM365Connection, type M365Connection } from '../../m365/connection.js';
@@ -151,15 +152,7 @@ async function sync(
   bar?.finish();
   // What was pushed, as the console's tenant sync records it; a dry run changed nothing.
   if (!flags.dryRun) {
-    await recordAudit(db, COMMAND_LINE, 'operator_sync', {
-      tenant: true,
-      results: reports.map((r, i) => ({
-        upn: r.upn,
-        name: users[i]!.displayName,
-        outcome: r.outcome,
-        ...(r.error ? { error: r.error } : {}),
-      })),
-    });
+    await recordAudit(db, COMMAND_LINE, 'operator_sync', tenantSyncAudit(users, reports));
   }
   for (const report of reports) print(describePush(report));
   const failed = reports.filter((r) => r.outcome === 'failed').length;

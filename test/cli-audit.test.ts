@@ -8,6 +8,7 @@ import { makeTestCertificate } from '../src/m365/test-certificate.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
 import type { AuditEntry } from '../src/admin/audit.js';
+import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
 import { runCommand } from './support/cli.js';
 import { makeUser, tokenFor } from './support/factories.js';
@@ -16,6 +17,16 @@ import { createTestStore, describeEachDialect, openTestServices, type TestStore 
 
 // Commands run on the server change what the console's actions change: they are in the same audit
 // log, by the command line rather than an administrator.
+
+/** The newest `limit` entries of the console's audit log, oldest first, and the answer's text. */
+async function auditLog(server: App, services: Services, admin: DirectoryUser, limit: number) {
+  const response = await server.inject({
+    url: `/admin/api/audit?limit=${limit}`,
+    headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
+  });
+  expect(response.statusCode).toBe(200);
+  return { body: response.body, entries: response.json<{ entries: AuditEntry[] }>().entries.reverse() };
+}
 
 describeEachDialect('the audit log of commands run on the server', (dialect) => {
   let store: TestStore;
@@ -59,12 +70,7 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
     let server: App | undefined;
     try {
       server = await buildApp(services);
-      const listed = await server.inject({
-        url: '/admin/api/audit?limit=20',
-        headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
-      });
-      expect(listed.statusCode).toBe(200);
-      const entries = listed.json<{ entries: AuditEntry[] }>().entries.reverse();
+      const { entries } = await auditLog(server, services, admin, 20);
       expect(entries.map((e) => e.action)).toEqual([
         'user_disabled',
         'user_enabled',
@@ -154,13 +160,8 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
     let server: App | undefined;
     try {
       server = await buildApp(services);
-      const listed = await server.inject({
-        url: '/admin/api/audit?limit=8',
-        headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
-      });
-      expect(listed.statusCode).toBe(200);
-      expect(listed.body).not.toContain(secret);
-      const entries = listed.json<{ entries: AuditEntry[] }>().entries.reverse();
+      const { body, entries } = await auditLog(server, services, admin, 8);
+      expect(body).not.toContain(secret);
       expect(entries.map((e) => e.action)).toEqual([
         'user_added',
         'user_added',
@@ -257,16 +258,8 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
     let server: App | undefined;
     try {
       server = await buildApp(services);
-      const listed = await server.inject({
-        url: '/admin/api/audit?limit=20',
-        headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
-      });
-      expect(listed.statusCode).toBe(200);
       // Hers only: the entries of the tests before are in the same log.
-      const entries = listed
-        .json<{ entries: AuditEntry[] }>()
-        .entries.filter((e) => e.detail.upn === mari.upn)
-        .reverse();
+      const entries = (await auditLog(server, services, admin, 20)).entries.filter((e) => e.detail.upn === mari.upn);
       expect(entries.map((e) => e.action)).toEqual(['directory_photo_set', 'directory_photo_set', 'site_photo_set']);
       for (const entry of entries) {
         expect(entry).toMatchObject({ byCommandLine: true, actorUpn: 'command line', detail: { upn: mari.upn } });
@@ -354,13 +347,8 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
       ).map((r) => r.private_key);
       const secrets = [token, ...sessionIds, ...privateKeys, ...(appSecret ? [appSecret] : []), 'PRIVATE KEY'];
       server = await buildApp(services);
-      const response = await server.inject({
-        url: '/admin/api/audit?limit=5',
-        headers: { authorization: `Bearer ${await tokenFor(services, admin)}` },
-      });
-      expect(response.statusCode).toBe(200);
-      for (const secret of secrets) expect(response.body).not.toContain(secret);
-      const entries = response.json<{ entries: AuditEntry[] }>().entries.reverse();
+      const { body, entries } = await auditLog(server, services, admin, 5);
+      for (const secret of secrets) expect(body).not.toContain(secret);
       expect(entries.map((e) => e.action)).toEqual([
         'token_created',
         'token_revoked',

@@ -199,6 +199,16 @@ for (const dialect of testDialects()) {
       await store?.drop();
     });
 
+    /** A new app's token with ProfilePhoto.ReadWrite.All, signed for this server's address as its token endpoint signs them. */
+    const writerToken = async (name: string) => {
+      const app = await createApp(services.database.db, name, ['ProfilePhoto.ReadWrite.All']);
+      const issued = await issueAccessToken(
+        { db: services.database.db, publicUrl: server.baseUrl },
+        { kind: 'app', app },
+        { clientAuth: 'certificate' },
+      );
+      return issued.accessToken;
+    };
     const web = (bearer = token) =>
       Web(server.baseUrl).using(SPBrowser(), InjectHeaders({ Authorization: `Bearer ${bearer}` }));
     /** What `web.batched()` does (the method is added by module augmentation, which NodeNext does not apply). */
@@ -280,12 +290,7 @@ for (const dialect of testDialects()) {
     });
 
     it('refuses malformed and oversized batches whole, in SharePoint’s error shape, running none of their parts', async () => {
-      // Signed for this server's address, as its token endpoint would sign it.
-      const app = await createApp(services.database.db, 'profile writer', ['ProfilePhoto.ReadWrite.All']);
-      const { db } = services.database;
-      const writer = (
-        await issueAccessToken({ db, publicUrl: server.baseUrl }, { kind: 'app', app }, { clientAuth: 'certificate' })
-      ).accessToken;
+      const writer = await writerToken('profile writer');
       const setProperty = JSON.stringify({
         accountName: `i:0#.f|membership|${kalle.upn}`,
         propertyName: 'SPS-PictureExchangeSyncState',
@@ -381,14 +386,7 @@ for (const dialect of testDialects()) {
     });
 
     it('streams its answer, so a batch of large files is not held in memory whole', async () => {
-      const app = await createApp(services.database.db, 'file writer', ['ProfilePhoto.ReadWrite.All']);
-      const writer = (
-        await issueAccessToken(
-          { db: services.database.db, publicUrl: server.baseUrl },
-          { kind: 'app', app },
-          { clientAuth: 'certificate' },
-        )
-      ).accessToken;
+      const writer = await writerToken('file writer');
       const folder = `${server.baseUrl}/_api/web/GetFolderByServerRelativeUrl('/User Photos/Profile Pictures')`;
       const bytes = Buffer.alloc(4_000_000, 7);
       const added = await fetch(`${folder}/Files/add(url='large.bin',overwrite=true)`, {
@@ -408,14 +406,7 @@ for (const dialect of testDialects()) {
     });
 
     it('keeps the line breaks a request body ends with: only the one before the boundary is the boundary’s', async () => {
-      const app = await createApp(services.database.db, 'newline writer', ['ProfilePhoto.ReadWrite.All']);
-      const writer = (
-        await issueAccessToken(
-          { db: services.database.db, publicUrl: server.baseUrl },
-          { kind: 'app', app },
-          { clientAuth: 'certificate' },
-        )
-      ).accessToken;
+      const writer = await writerToken('newline writer');
       const folder = `${server.baseUrl}/_api/web/GetFolderByServerRelativeUrl('/User%20Photos/Profile%20Pictures')`;
       // Binary bytes ending in CR LF, twice, with one more line break (LF alone) before them.
       const bytes = Buffer.from([0x00, 0xff, 0x41, 0x0a, 0x0d, 0x0a, 0x0d, 0x0a]);

@@ -15,8 +15,8 @@ export interface ImageQueueLimits {
   deadlineSeconds: number;
 }
 
-// Below libuv's default of 4 threads, leaving two for argon2, file reads and the rest; a laptop's
-// memory; a deadline far above the ~3 s the slowest accepted image takes on one core (BENCHMARKS.md).
+// Below libuv's default of 4 threads, leaving two for argon2, file reads and the rest (a job's
+// encodes may take a second thread for a millisecond or two: see encodeSquares); a laptop's memory; a deadline far above the ~3 s the slowest accepted image takes on one core (BENCHMARKS.md).
 export const DEFAULT_QUEUE_LIMITS: ImageQueueLimits = {
   concurrency: 2,
   maxWaiting: 32,

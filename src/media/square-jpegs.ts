@@ -65,8 +65,8 @@ function fromRaw(decoded: DecodedSquare) {
 /**
  * Square JPEG renditions of a trusted source (normally a master from our own store), in the
  * order requested, from a single decode. Requests larger than the source are not upscaled.
- * The whole render is one job of the image queue (a light one, ahead of large uploads), and its
- * steps run one after another, so it holds one thread at a time.
+ * The whole render is one job of the image queue (a light one, ahead of large uploads): the
+ * decode holds one thread, the encodes after it two (see `encodeSquares`).
  */
 export async function renderSquareJpegs(source: Buffer, sides: readonly number[]): Promise<SquareJpeg[]> {
   requirePositiveIntegers(sides);
@@ -84,13 +84,29 @@ export async function renderSquareJpegs(source: Buffer, sides: readonly number[]
  * as it is, each smaller one resized from those pixels in the same pipeline as its encode. So a
  * render is one decode and one pipeline per side, the least there is (each pipeline has a fixed
  * cost, about that of a 48 px encode); resizing 300 px pixels is a small part of it.
+ *
+ * The largest encode runs beside the smaller ones, which run one after another: for S/M/L the two
+ * lines are about equal work (L alone against M then S), so a render waits for about half of its
+ * encodes, and holds at most two of libuv's threads while it encodes.
  */
 export async function encodeSquares(decoded: DecodedSquare, sides: readonly number[]): Promise<SquareJpeg[]> {
-  const rendered = new Map<number, { side: number; jpeg: Buffer }>();
-  for (const requested of [...new Set(sides)].sort((a, b) => b - a)) {
+  const [largest, ...smaller] = [...new Set(sides)].sort((a, b) => b - a);
+  if (largest === undefined) return [];
+  const encode = async (requested: number) => {
     const side = Math.min(requested, decoded.side);
     const pipeline = side === decoded.side ? fromRaw(decoded) : fromRaw(decoded).resize(side, side);
-    rendered.set(requested, { side, jpeg: await pipeline.jpeg(JPEG_OUTPUT).toBuffer() });
-  }
+    return [requested, { side, jpeg: await pipeline.jpeg(JPEG_OUTPUT).toBuffer() }] as const;
+  };
+  const inTurn = async () => {
+    const done = [];
+    for (const requested of smaller) done.push(await encode(requested));
+    return done;
+  };
+  // Both lines end before the render does, even when one fails: the image queue counts a job's
+  // threads as free once it returns.
+  const [first, rest] = await Promise.allSettled([encode(largest), inTurn()]);
+  if (first.status === 'rejected') throw first.reason;
+  if (rest.status === 'rejected') throw rest.reason;
+  const rendered = new Map([first.value, ...rest.value]);
   return sides.map((requested) => ({ requested, ...rendered.get(requested)! }));
 }

@@ -10,7 +10,7 @@ import { renditionSpec } from '../sites/library.js';
 import { getSiteProfile, markProfileChecked, publishRenditions, showPlaceholder } from '../sites/profiles.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Database } from '../storage/database.js';
-import { bytesOf, LockTimeoutError, type UserLock } from '../storage/user-lock.js';
+import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import { recordAttempt, type SyncOutcome, type SyncTrigger } from './history.js';
 import { getSyncInputs, inputsOf, syncInputsQuery, syncStateInputs, type SyncInputs } from './inputs.js';
 import { classify, isOutOfStep } from './state.js';
@@ -142,7 +142,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 
   /**
    * Does the work; 'reassess' when the mail photo was replaced under it (its old bytes are gone).
-   * `masterBytes`: the mail photo's bytes when they were read with the inputs.
+   * `masterBytes`: the mail photo's bytes when they were read already.
    */
   async function apply(
     user: DirectoryUser,
@@ -156,7 +156,6 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       return { outcome, etagBefore: needed.etagBefore, etagAfter: null, mailEtag: null } satisfies Decision;
     }
     const { mail } = needed;
-    if (masterBytes) deps.metrics.photoBytesRead.inc(masterBytes.length);
     const master = masterBytes ?? (await deps.blobs.get(mail.blobKey));
     if (!master) {
       if ((await getMailPhoto(deps.db, user.id))?.etag !== mail.etag) return 'reassess';
@@ -188,25 +187,29 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   /**
    * The common case (in step) is decided without the lock. Work is done under the user's lock,
    * after assessing again from inputs read once it is held: a sync that ran while this one waited
-   * leaves nothing to do. On PostgreSQL the lock, that read and the mail photo's bytes are one
-   * round trip.
+   * leaves nothing to do. On PostgreSQL the lock and that read are one round trip. The mail
+   * photo's bytes are read while the lock is taken: a key never names two different writes, so
+   * they are the ones to render whenever the inputs read under the lock name the same key.
    */
   async function decide(user: DirectoryUser, trigger: SyncTrigger, attempt: Attempt): Promise<Decision> {
     const first = await assess(user, trigger, Date.now(), attempt, await getSyncInputs(deps.db, user.id));
     if ('decided' in first) return first.decided;
-    const underLock = syncInputsQuery(deps.db, user.id, deps.blobs.kind === 'postgres');
-    return deps.lock.runReading(user.id, underLock, async ([row]) => {
+    const early =
+      first.work === 'render'
+        ? { key: first.mail.blobKey, bytes: deps.blobs.get(first.mail.blobKey).catch(() => undefined) }
+        : undefined;
+    return deps.lock.runReading(user.id, syncInputsQuery(deps.db, user.id), async ([row]) => {
       let inputs = inputsOf(row);
-      let master = bytesOf(row?.master);
       for (let round = 0; ; round++) {
         const now = Date.now();
         const current = await assess(user, trigger, now, attempt, inputs);
         if ('decided' in current) return current.decided;
-        const done = await apply(user, current, now, current.work === 'render' ? master : undefined);
+        // A failed early read is read again by `apply`, which then says why.
+        const master = current.work === 'render' && round === 0 && current.mail.blobKey === early?.key;
+        const done = await apply(user, current, now, master ? await early.bytes : undefined);
         if (done !== 'reassess') return done;
         if (round === 3) throw new Error('The mail photo kept changing while it was being synced.');
         inputs = await getSyncInputs(deps.db, user.id);
-        master = undefined;
       }
     });
   }

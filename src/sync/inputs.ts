@@ -43,23 +43,9 @@ const inputsRow = preparedQuery(1, inputsQuery);
 
 type InputsRow = Awaited<ReturnType<typeof inputsRow>>[number];
 
-/** The row of `inputsOf`, with the mail photo's bytes when they are kept in the database. */
-export type InputsWithMasterRow = InputsRow & { master?: Buffer | string | null };
-
-/**
- * The inputs as one query of the user id alone, for reading under the user's lock; with
- * `withMaster`, also the mail photo's bytes (PostgreSQL's `storage_blobs`), which a sync that
- * renders reads next anyway.
- */
-export function syncInputsQuery(
-  db: Kysely<Database>,
-  userId: string,
-  withMaster: boolean,
-): CompiledQuery<InputsWithMasterRow> {
-  const query = inputsQuery(db, userId);
-  return withMaster
-    ? query.leftJoin('storage_blobs as b', 'b.key', 'm.blob_key').select('b.bytes as master').compile()
-    : query.compile();
+/** The inputs as one query of the user id alone, for reading under the user's lock. */
+export function syncInputsQuery(db: Kysely<Database>, userId: string): CompiledQuery<InputsRow> {
+  return inputsQuery(db, userId).compile();
 }
 
 export async function getSyncInputs(db: Db, userId: string): Promise<SyncInputs> {

@@ -535,7 +535,7 @@ describeEachDialect('photosync CLI', (dialect) => {
       const extra = await cli('status', 'now');
       expect(extra).toMatchObject({ code: 2, stdout: '' });
       expect(extra.stderr).toContain('photosync status takes no arguments; "now" was not expected.');
-      expect(extra.stderr).toContain('\n\nUsage:\n  photosync status [--json]');
+      expect(extra.stderr).toContain('\n\nUsage:\n  photosync status [--out-of-step] [--state <state>]… [--user <upn>] [--json]');
       expect(extra.stderr).not.toContain('photosync users add');
       const third = await cli('photo', 'set', 'jane@contoso.com', file('red.jpg'), 'now');
       expect(third.code).toBe(2);
@@ -580,7 +580,7 @@ describeEachDialect('photosync CLI', (dialect) => {
       const option = await cli('status', '--colour');
       expect(option).toMatchObject({ code: 2, stdout: '' });
       expect(option.stderr).toContain('photosync: photosync status has no option --colour.\n\nUsage:\n');
-      expect(option.stderr).toContain('photosync status [--json]');
+      expect(option.stderr).toContain('photosync status [--out-of-step] [--state <state>]… [--user <upn>] [--json]');
       const bogus = await cli('users', 'add', 'carl@contoso.com', '--name', 'Carl', '--bogus');
       expect(bogus.code).toBe(2);
       expect(bogus.stderr).toContain(

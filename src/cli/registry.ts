@@ -1,4 +1,5 @@
 import { DEFAULT_DELEGATED_SCOPES, GRAPH_SCOPES } from '../directory/scopes.js';
+import { SYNC_STATES } from '../sync/state.js';
 import type { CommandOptions, CommandSpec } from './command.js';
 
 // Every command of `photosync`, in the order the usage lists them. A command's module is imported
@@ -117,10 +118,16 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'status',
-    synopsis: '[--json]',
-    summary: 'who is in step, and why not',
+    synopsis: '[--out-of-step] [--state <state>]… [--user <upn>] [--json]',
+    summary: `who is in step, and why not; --out-of-step, --state and --user narrow the rows
+(states: ${SYNC_STATES.join(', ')})`,
     args: 0,
-    options: { json: { type: 'boolean', default: false } },
+    options: {
+      json: { type: 'boolean', default: false },
+      'out-of-step': { type: 'boolean', default: false },
+      state: { type: 'string', multiple: true },
+      user: { type: 'string' },
+    },
     load: async () => (await import('./commands/status.js')).status,
   },
   {
@@ -268,6 +275,8 @@ export const OPTION_EXAMPLES: Readonly<Record<string, string>> = {
   'redirect-uri': 'https://localhost:3000/callback',
   out: 'data/tls',
   host: 'photos.contoso.com',
+  state: 'changed',
+  user: 'jane@contoso.com',
 };
 
 /** The command named by the first words of the line: two words ("users add") before one ("sync"). */

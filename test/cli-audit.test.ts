@@ -2,7 +2,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { createApp } from '../src/directory/apps.js';
 import { createSession } from '../src/directory/credentials.js';
+import { createAuthorizationCode } from '../src/directory/sign-in-grants.js';
 import { currentSigningKey } from '../src/directory/signing-keys.js';
 import { makeTestCertificate } from '../src/m365/test-certificate.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -369,7 +371,7 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
       expect(Math.abs(expiresAt - (Date.now() + 30 * 24 * 3600_000))).toBeLessThan(5 * 60_000);
       expect(entries[1]?.detail).toEqual({ id: tokenId, upn: mari.upn });
       expect(entries[2]?.detail).toEqual({ name: 'Badge printer', clientId, thumbprint });
-      expect(entries[3]?.detail).toEqual({ upn: mari.upn, refreshTokens: 0, sessions: 2 });
+      expect(entries[3]?.detail).toEqual({ upn: mari.upn, refreshTokens: 0, codes: 0, sessions: 2 });
       expect(entries[4]?.detail).toEqual({ kid: newKid, retired: [oldKid] });
 
       const browser = new FormClient(server);
@@ -383,7 +385,7 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
             ),
             `Revoked the bearer token ${tokenId} of ${mari.upn}.`,
             `Removed the certificate with thumbprint ${thumbprint} from the app Badge printer (client id ${clientId}).`,
-            `Ended the sign-ins of ${mari.upn} (refresh tokens: 0; portal sessions: 2).`,
+            `Ended the sign-ins of ${mari.upn} (refresh tokens: 0; unused sign-in codes: 0; portal sessions: 2).`,
             `Rotated the token signing key to ${newKid}; the old key ${oldKid} stayed published for a day.`,
           ],
         ],
@@ -395,7 +397,7 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
             ),
             `Tühistas kasutaja ${mari.upn} juurdepääsuloa (ID ${tokenId}).`,
             `Eemaldas sertifikaadi sõrmejäljega ${thumbprint} rakenduselt Badge printer (kliendi ID ${clientId}).`,
-            `Logis kasutaja ${mari.upn} välja (tühistatud värskenduslube: 0; lõpetatud portaaliseansse: 2).`,
+            `Logis kasutaja ${mari.upn} välja (tühistatud värskenduslube: 0; kasutamata sisselogimiskoode: 0; lõpetatud portaaliseansse: 2).`,
             `Vahetas lubade allkirjastamisvõtme uue vastu (${newKid}). Vana võti ${oldKid} jäi veel päevaks avaldatuks.`,
           ],
         ],
@@ -413,6 +415,48 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
       }
     } finally {
       await server?.close();
+      await services.close();
+    }
+  });
+
+  it('users revoke-sessions ends an unused sign-in code too, says so and records it, in one commit with the rest', async () => {
+    let services: Services = await openTestServices(store);
+    const kalle = await makeUser(services, { displayName: 'Kalle Kask' });
+    const app = await createApp(services.database.db, 'Kiosk', ['User.Read'], {
+      redirectUris: ['https://kiosk.contoso.com/callback'],
+    });
+    await createAuthorizationCode(services.database.db, {
+      clientId: app.clientId,
+      userId: kalle.id,
+      redirectUri: 'https://kiosk.contoso.com/callback',
+      scope: 'openid User.Read',
+      codeChallenge: null,
+      nonce: null,
+    });
+    await services.close();
+
+    const revoked = await cli('users', 'revoke-sessions', kalle.upn);
+    expect(revoked.stdout).toContain(
+      `Ended 0 refresh token(s), 1 unused sign-in code(s) and 0 portal session(s) of ${kalle.upn}.`,
+    );
+    services = await openTestServices(store);
+    try {
+      const codes = await services.database.db
+        .selectFrom('directory_authorization_codes')
+        .select('code_hash')
+        .where('user_id', '=', kalle.id)
+        .execute();
+      expect(codes).toEqual([]);
+      const entries = await services.database.db
+        .selectFrom('admin_audit')
+        .select(['action', 'detail'])
+        .where('action', '=', 'sessions_revoked')
+        .execute();
+      const details = entries.map((e) => JSON.parse(e.detail) as Record<string, unknown>);
+      expect(details.filter((d) => d.upn === kalle.upn)).toEqual([
+        { upn: kalle.upn, refreshTokens: 0, codes: 1, sessions: 0 },
+      ]);
+    } finally {
       await services.close();
     }
   });

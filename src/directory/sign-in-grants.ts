@@ -179,16 +179,27 @@ async function revokeFamily(db: Db, familyId: string): Promise<void> {
   await db.deleteFrom('directory_refresh_tokens').where('family_id', '=', familyId).execute();
 }
 
-/** Ends every refresh token of a user (Entra's "revoke sessions"); returns how many were live. */
-export async function revokeUserRefreshTokens(db: Db, userId: string): Promise<number> {
+/** Ends every refresh token and sign-in code of a user (Entra's "revoke sessions"); how many were live or unused. */
+export async function revokeUserRefreshTokens(
+  db: Db,
+  userId: string,
+): Promise<{ refreshTokens: number; codes: number }> {
+  const now = Date.now();
   const live = await db
     .selectFrom('directory_refresh_tokens')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('user_id', '=', userId)
     .where('used_at', 'is', null)
-    .where('expires_at', '>', Date.now())
+    .where('expires_at', '>', now)
+    .executeTakeFirstOrThrow();
+  const unused = await db
+    .selectFrom('directory_authorization_codes')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_id', '=', userId)
+    .where('redeemed_at', 'is', null)
+    .where('expires_at', '>', now)
     .executeTakeFirstOrThrow();
   await db.deleteFrom('directory_refresh_tokens').where('user_id', '=', userId).execute();
   await db.deleteFrom('directory_authorization_codes').where('user_id', '=', userId).execute();
-  return Number(live.n);
+  return { refreshTokens: Number(live.n), codes: Number(unused.n) };
 }

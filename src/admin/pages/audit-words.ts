@@ -120,6 +120,7 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
         t('admin.audit.sessionsRevoked', {
           upn: String(d.upn ?? ''),
           tokens: Number(d.refreshTokens ?? 0),
+          codes: Number(d.codes ?? 0),
           sessions: Number(d.sessions ?? 0),
         }),
       ];

@@ -9,15 +9,18 @@ import { requireUser } from './users.js';
 /** Ends a user's sign-ins, as Entra's "revoke sessions": refresh tokens, unused codes and portal sessions. */
 export async function revokeSessionsCommand(services: Services, upn: string | undefined): Promise<string> {
   const user = await requireUser(services, upn);
-  const { db } = services.database;
-  const refreshTokens = await revokeUserRefreshTokens(db, user.id);
-  const sessions = await endUserSessions(db, user.id);
-  // Recorded when it ended something: run again, it ends nothing.
-  if (refreshTokens > 0 || sessions > 0) {
-    await recordAudit(db, COMMAND_LINE, 'sessions_revoked', { upn: user.upn, refreshTokens, sessions });
-  }
+  // One commit: a crash ends all of them, recorded, or none.
+  const { refreshTokens, codes, sessions } = await services.database.db.transaction().execute(async (trx) => {
+    const grants = await revokeUserRefreshTokens(trx, user.id);
+    const ended = { ...grants, sessions: await endUserSessions(trx, user.id) };
+    // Recorded when it ended something: run again, it ends nothing.
+    if (ended.refreshTokens > 0 || ended.codes > 0 || ended.sessions > 0) {
+      await recordAudit(trx, COMMAND_LINE, 'sessions_revoked', { upn: user.upn, ...ended });
+    }
+    return ended;
+  });
   return (
-    `Ended ${refreshTokens} refresh token(s) and ${sessions} portal session(s) of ${user.upn}. ` +
+    `Ended ${refreshTokens} refresh token(s), ${codes} unused sign-in code(s) and ${sessions} portal session(s) of ${user.upn}. ` +
     'Access tokens already issued live out their hour.'
   );
 }

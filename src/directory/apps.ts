@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { invalidInput, notFound } from '../errors.js';
 import type { Db } from '../storage/database.js';
+import { inTransaction } from '../storage/in-transaction.js';
 import { parseCertificate, type AppCertificate } from './app-certificates.js';
 import { storedScopes, type GraphScope } from './scopes.js';
 
@@ -65,7 +66,7 @@ export async function createApp(
   // Entra's secrets are 40 URL-safe characters; these are 256 random bits.
   const secret = `psc~${randomBytes(32).toString('base64url')}`;
   const app = { clientId: randomUUID(), name: cleanName, scopes: [...scopes], createdAt: Date.now() };
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx
       .insertInto('directory_apps')
       .values({

@@ -1,5 +1,6 @@
 import { invalidInput } from '../errors.js';
 import type { Db } from '../storage/database.js';
+import { inTransaction } from '../storage/in-transaction.js';
 import { MIN_PASSWORD_LENGTH, hashPassword } from './passwords.js';
 import type { DirectoryUser } from './users.js';
 
@@ -43,7 +44,7 @@ export async function endUserCredentials(db: Db, userId: string, now = Date.now(
       refreshTokens: Number(refresh.numDeletedRows),
     };
   };
-  return db.isTransaction ? run(db) : db.transaction().execute(run);
+  return inTransaction(db, run);
 }
 
 /** Since when the user's signed access tokens count (epoch ms; 0 = all of them). */
@@ -72,18 +73,29 @@ export async function setUserEnabled(
     if (changed.numUpdatedRows === 0n) return undefined;
     return enabled ? { sessions: 0, tokens: 0, refreshTokens: 0 } : endUserCredentials(trx, user.id);
   };
-  return db.isTransaction ? run(db) : db.transaction().execute(run);
+  return inTransaction(db, run);
 }
 
-/** Sets a new password and ends everything the user held with the old one. */
-export async function setUserPassword(db: Db, user: DirectoryUser, password: string): Promise<EndedCredentials> {
+/**
+ * Sets a new password and ends everything the user held with the old one. `record` (an audit
+ * entry) is written in the same commit; the password is hashed before it begins, so the write
+ * lock is not held while argon2 works.
+ */
+export async function setUserPassword(
+  db: Db,
+  user: DirectoryUser,
+  password: string,
+  record?: (trx: Db, ended: EndedCredentials) => Promise<unknown>,
+): Promise<EndedCredentials> {
   if (password.length < MIN_PASSWORD_LENGTH) {
     throw invalidInput(`The password must be at least ${MIN_PASSWORD_LENGTH} characters.`);
   }
   const hash = await hashPassword(password);
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await trx.updateTable('directory_users').set({ password_hash: hash }).where('id', '=', user.id).execute();
-    return endUserCredentials(trx, user.id);
+    const ended = await endUserCredentials(trx, user.id);
+    await record?.(trx, ended);
+    return ended;
   });
 }
 

@@ -10,7 +10,7 @@ import { uploadSitePicture } from '../../src/sites/upload.js';
 
 let counter = 0;
 
-const PASSWORD = 'correct horse battery';
+export const PASSWORD = 'correct horse battery';
 /**
  * One argon2id hash of the tests' password per test process, given to every user made with it: a
  * real hash that each sign-in verifies, without hashing again (tens of milliseconds) for every user.

@@ -83,12 +83,13 @@ export const usersPassword: CommandHandler = async ({ args: [upn], services, io,
   const all = await services();
   const user = await requireUser(all, upn);
   const password = await readNewPassword(io);
-  const result = await setUserPassword(all.database.db, user, password).catch((error: unknown) => {
+  const result = await setUserPassword(all.database.db, user, password, (trx, ended) =>
+    // That it was set, never the password.
+    recordAudit(trx, COMMAND_LINE, 'password_set', { upn: user.upn, ended }),
+  ).catch((error: unknown) => {
     if (isAppError(error)) throw new CliError(`${error.message} Nothing was changed.`, 2);
     throw error;
   });
-  // That it was set, never the password.
-  await recordAudit(all.database.db, COMMAND_LINE, 'password_set', { upn: user.upn, ended: result });
   print(`Set a new password for ${user.upn}. ${ended(result)}`);
 };
 

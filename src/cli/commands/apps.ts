@@ -49,15 +49,20 @@ export const appsRemoveCertificate: CommandHandler = async ({ args: [clientId, t
   if (!thumbprint) throw new UsageError('Name the certificate by its x5t#S256 thumbprint.');
   const { db } = (await services()).database;
   const app = await findApp(db, clientId);
-  const removed = await removeAppCertificate(db, clientId, thumbprint).catch((error: unknown) => {
-    if (isAppError(error)) throw new CliError(error.message);
-    throw error;
-  });
-  await recordAudit(db, COMMAND_LINE, 'app_certificate_removed', {
-    name: app?.name ?? '',
-    clientId,
-    thumbprint: removed,
-  });
+  await db
+    .transaction()
+    .execute(async (trx) => {
+      const removed = await removeAppCertificate(trx, clientId, thumbprint);
+      await recordAudit(trx, COMMAND_LINE, 'app_certificate_removed', {
+        name: app?.name ?? '',
+        clientId,
+        thumbprint: removed,
+      });
+    })
+    .catch((error: unknown) => {
+      if (isAppError(error)) throw new CliError(error.message);
+      throw error;
+    });
   print(
     `Removed certificate ${thumbprint} from app ${clientId}: it can no longer get tokens with it (tokens it holds last until they expire).`,
   );
@@ -86,20 +91,26 @@ async function addAppCommand(open: () => Promise<Services>, name: string | undef
   const scopes = scopesFrom(options.scopes);
   const certificates = (options.certificate ?? []).map(readCertificate);
   const services = await open();
-  const app = await createApp(services.database.db, name, scopes, {
-    certificates,
-    redirectUris: options['redirect-uri'] ?? [],
-  }).catch((error: unknown) => {
-    if (isAppError(error)) throw new CliError(error.message, 2);
-    throw error;
-  });
-  await recordAudit(services.database.db, COMMAND_LINE, 'app_added', {
-    name: app.name,
-    clientId: app.clientId,
-    scopes: app.scopes,
-    certificates: app.certificates.map((c) => c.thumbprintSha256),
-    redirectUris: app.redirectUris,
-  });
+  const app = await services.database.db
+    .transaction()
+    .execute(async (trx) => {
+      const added = await createApp(trx, name, scopes, {
+        certificates,
+        redirectUris: options['redirect-uri'] ?? [],
+      });
+      await recordAudit(trx, COMMAND_LINE, 'app_added', {
+        name: added.name,
+        clientId: added.clientId,
+        scopes: added.scopes,
+        certificates: added.certificates.map((c) => c.thumbprintSha256),
+        redirectUris: added.redirectUris,
+      });
+      return added;
+    })
+    .catch((error: unknown) => {
+      if (isAppError(error)) throw new CliError(error.message, 2);
+      throw error;
+    });
   const tenant = await tenantId(services.database.db);
   const { publicUrl } = services.config;
   return [
@@ -136,7 +147,9 @@ async function listAppsCommand(services: Services): Promise<string> {
 async function removeAppCommand(services: Services, clientId: string | undefined): Promise<string> {
   if (!clientId) throw new UsageError('Name the app by its client id, as photosync apps list shows it.');
   const app = await findApp(services.database.db, clientId);
-  await removeApp(services.database.db, clientId);
-  await recordAudit(services.database.db, COMMAND_LINE, 'app_removed', { clientId, name: app?.name ?? '' });
+  await services.database.db.transaction().execute(async (trx) => {
+    await removeApp(trx, clientId);
+    await recordAudit(trx, COMMAND_LINE, 'app_removed', { clientId, name: app?.name ?? '' });
+  });
   return `Removed app ${clientId}; its tokens no longer work.`;
 }

@@ -48,14 +48,17 @@ export const tokenCreate: CommandHandler = async ({ args: [upn], services, optio
     );
   }
   // Create it first: an unknown user must not get a heading for a token that never existed.
-  const token = await createToken(all.database.db, user.id, 'cli', lifetimeMs, scopes);
   const expiresAt = Date.now() + lifetimeMs;
-  // Named by its id, as token list shows it: the token itself is shown once, here, and kept nowhere.
-  await recordAudit(all.database.db, COMMAND_LINE, 'token_created', {
-    id: tokenId(token),
-    upn: user.upn,
-    scopes: [...(scopes ?? DEFAULT_DELEGATED_SCOPES)],
-    expiresAt,
+  const token = await all.database.db.transaction().execute(async (trx) => {
+    const made = await createToken(trx, user.id, 'cli', lifetimeMs, scopes);
+    // Named by its id, as token list shows it: the token itself is shown once, here, and kept nowhere.
+    await recordAudit(trx, COMMAND_LINE, 'token_created', {
+      id: tokenId(made),
+      upn: user.upn,
+      scopes: [...(scopes ?? DEFAULT_DELEGATED_SCOPES)],
+      expiresAt,
+    });
+    return made;
   });
   print(`Bearer token for ${user.upn}, valid until ${formatTime(expiresAt)} (keep it secret; it is shown once):`);
   print(token);
@@ -88,9 +91,12 @@ export const tokenList: CommandHandler = async ({ args: [upn], services, print }
 export const tokenRevoke: CommandHandler = async ({ args: [id], services, print }) => {
   if (!id) throw new UsageError('Name the token by the id `photosync token list` shows.');
   const { db } = (await services()).database;
-  const revoked = await revokeToken(db, id);
+  const revoked = await db.transaction().execute(async (trx) => {
+    const ended = await revokeToken(trx, id);
+    // Its id, never what was typed: that may be the token itself.
+    if (ended) await recordAudit(trx, COMMAND_LINE, 'token_revoked', { id: ended.id, upn: ended.upn });
+    return ended;
+  });
   if (!revoked) throw new CliError(`No token has the id ${id}; see photosync token list.`);
-  // Its id, never what was typed: that may be the token itself.
-  await recordAudit(db, COMMAND_LINE, 'token_revoked', { id: revoked.id, upn: revoked.upn });
   print(`Revoked token ${revoked.id} of ${revoked.upn}; it no longer works.`);
 };

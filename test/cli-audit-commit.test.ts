@@ -1,0 +1,84 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createApp } from '../src/directory/apps.js';
+import { createSession, listTokens } from '../src/directory/credentials.js';
+import { checkPassword } from '../src/directory/users.js';
+import type { Services } from '../src/services.js';
+import { runCommand } from './support/cli.js';
+import { makeUser, PASSWORD, tokenFor } from './support/factories.js';
+import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+
+// A change made on the command line and its entry in the audit log are one commit: when the entry
+// cannot be written, the change is not made either (and the command says it failed). The database
+// is made to refuse every new audit entry, as a full disk or a crash between two commits would
+// leave a change nobody recorded.
+
+describeEachDialect('command-line changes commit with their audit entry', (dialect) => {
+  let store: TestStore;
+  let work: string;
+  beforeAll(async () => {
+    store = await createTestStore(dialect);
+    work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-cli-audit-commit-'));
+  });
+  afterAll(async () => {
+    await store?.drop();
+    await fs.rm(work, { recursive: true, force: true });
+  });
+
+  async function refuseAuditEntries(services: Services) {
+    const { db } = services.database;
+    if (dialect === 'sqlite') {
+      await sql`CREATE TRIGGER refuse_audit BEFORE INSERT ON admin_audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END`.execute(
+        db,
+      );
+    } else {
+      await sql`CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$`.execute(
+        db,
+      );
+      await sql`CREATE TRIGGER refuse_audit BEFORE INSERT ON admin_audit FOR EACH ROW EXECUTE FUNCTION refuse_audit()`.execute(
+        db,
+      );
+    }
+  }
+
+  it('token create and revoke, apps add and remove, users password and revoke-sessions change nothing', async () => {
+    const services = await openTestServices(store);
+    try {
+      const user = await makeUser(services);
+      await tokenFor(services, user);
+      const [tokenId] = (await listTokens(services.database.db, user.id)).map((t) => t.id);
+      await createSession(services.database.db, user.id, 3600_000);
+      const app = await createApp(services.database.db, 'Kiosk', ['User.Read']);
+      await refuseAuditEntries(services);
+      const appsBefore = await services.database.db.selectFrom('directory_apps').select('client_id').execute();
+
+      const fails = async (args: string[], stdin?: string) => {
+        const result = await runCommand(args, store.env, work, stdin);
+        expect(result.code, `${args.join(' ')}: ${result.stdout}`).not.toBe(0);
+        expect(result.stderr, args.join(' ')).toContain('audit refused');
+      };
+      await fails(['token', 'create', user.upn]);
+      await fails(['token', 'revoke', tokenId!]);
+      await fails(['apps', 'add', 'Badge printer', '--scopes', 'User.Read']);
+      await fails(['apps', 'remove', app.clientId]);
+      await fails(['users', 'password', user.upn], 'a brand new password 123\n');
+      await fails(['users', 'revoke-sessions', user.upn]);
+
+      expect((await listTokens(services.database.db, user.id)).map((t) => t.id)).toEqual([tokenId]);
+      const appsAfter = await services.database.db.selectFrom('directory_apps').select('client_id').execute();
+      expect(appsAfter).toEqual(appsBefore);
+      expect((await checkPassword(services.database.db, user.upn, PASSWORD)).user?.upn).toBe(user.upn);
+      const sessions = await services.database.db
+        .selectFrom('directory_sessions')
+        .select('user_id')
+        .where('user_id', '=', user.id)
+        .execute();
+      expect(sessions).toHaveLength(1);
+    } finally {
+      await services.close();
+    }
+  });
+});

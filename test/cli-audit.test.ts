@@ -397,7 +397,7 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
             ),
             `Tühistas kasutaja ${mari.upn} juurdepääsuloa (ID ${tokenId}).`,
             `Eemaldas sertifikaadi sõrmejäljega ${thumbprint} rakenduselt Badge printer (kliendi ID ${clientId}).`,
-            `Logis kasutaja ${mari.upn} välja (tühistatud värskenduslube: 0; kasutamata sisselogimiskoode: 0; lõpetatud portaaliseansse: 2).`,
+            `Logis kasutaja ${mari.upn} välja (tühistatud värskenduslube: 0; tühistatud kasutamata sisselogimiskoode: 0; lõpetatud portaaliseansse: 2).`,
             `Vahetas lubade allkirjastamisvõtme uue vastu (${newKid}). Vana võti ${oldKid} jäi veel päevaks avaldatuks.`,
           ],
         ],

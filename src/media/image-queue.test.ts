@@ -130,6 +130,33 @@ describe('the image queue', () => {
     expect(q.started).toHaveLength(5);
   });
 
+  it('lends a free slot to a running job, never past `concurrency` nor ahead of a job waiting', async () => {
+    const q = harness();
+    void q.submit('render', RENDER);
+    await q.settle();
+    const second = q.queue.borrow();
+    expect(second).toBeDefined();
+    expect(q.queue.load()).toMatchObject({ running: 2, waiting: 0 });
+    // The slot is taken: the next job waits, and no further slot is lent while it does.
+    void q.submit('upload', LIGHT);
+    await q.settle();
+    expect(q.started).toEqual(['render']);
+    expect(q.queue.borrow()).toBeUndefined();
+    // Given back (once, however often it is called), the slot goes to the job waiting.
+    second!();
+    second!();
+    await q.settle();
+    expect(q.started).toEqual(['render', 'upload']);
+    expect(q.queue.load()).toMatchObject({ running: 2, waiting: 0 });
+    expect(q.queue.borrow()).toBeUndefined();
+    await q.finish('render');
+    await q.finish('upload');
+    expect(q.queue.load()).toEqual({ running: 0, waiting: 0, heavyBytes: 0 });
+    // With concurrency 0 (no queue) every job may take a second thread.
+    const free = harness({ concurrency: 0 });
+    expect(free.queue.borrow()).toBeDefined();
+  });
+
   it('applies new limits to the jobs waiting', async () => {
     const q = harness({ concurrency: 1 });
     for (const name of ['a', 'b', 'c']) void q.submit(name, LIGHT);

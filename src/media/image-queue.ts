@@ -15,8 +15,8 @@ export interface ImageQueueLimits {
   deadlineSeconds: number;
 }
 
-// Below libuv's default of 4 threads, leaving two for argon2, file reads and the rest (a job's
-// encodes may take a second thread for a millisecond or two: see encodeSquares); a laptop's memory; a deadline far above the ~3 s the slowest accepted image takes on one core (BENCHMARKS.md).
+// Below libuv's default of 4 threads, leaving two for argon2, file reads and the rest (a job whose
+// encodes could run two at once borrows a free slot for that, never a thread beyond these); a laptop's memory; a deadline far above the ~3 s the slowest accepted image takes on one core (BENCHMARKS.md).
 export const DEFAULT_QUEUE_LIMITS: ImageQueueLimits = {
   concurrency: 2,
   maxWaiting: 32,
@@ -65,6 +65,13 @@ interface Waiter {
 export interface ImageQueue {
   /** Runs `work` when its turn comes; rejects with ImageQueueFullError or ImageDeadlineError. */
   run<T>(job: ImageJob, work: () => Promise<T>): Promise<T>;
+  /**
+   * A second thread for work a running job can do beside its own (a render's encodes): taken when a
+   * slot is free and no job waits for one, and counted as a running job until its release is
+   * called, so the queue never has more than `concurrency` threads. Undefined when there is none:
+   * the job goes on in turn.
+   */
+  borrow(): (() => void) | undefined;
   setLimits(limits: ImageQueueLimits): void;
   limits(): ImageQueueLimits;
   load(): ImageQueueLoad;
@@ -163,6 +170,18 @@ export function createImageQueue(
       const release = () => end(job, (performance.now() - started) / 1000);
       task.then(release, release);
       return withDeadline(task, limits.deadlineSeconds);
+    },
+    borrow() {
+      if (limits.concurrency === 0) return () => {};
+      if (running >= limits.concurrency || lightLine.length + heavyLine.length > 0) return undefined;
+      running += 1;
+      let returned = false;
+      return () => {
+        if (returned) return;
+        returned = true;
+        running -= 1;
+        startWaiting();
+      };
     },
     setLimits(next) {
       limits = checkLimits(next);

@@ -66,7 +66,7 @@ function fromRaw(decoded: DecodedSquare) {
  * Square JPEG renditions of a trusted source (normally a master from our own store), in the
  * order requested, from a single decode. Requests larger than the source are not upscaled.
  * The whole render is one job of the image queue (a light one, ahead of large uploads): the
- * decode holds one thread, the encodes after it two (see `encodeSquares`).
+ * decode holds one thread, the encodes after it two when the queue has a slot free (see `encodeSquares`).
  */
 export async function renderSquareJpegs(source: Buffer, sides: readonly number[]): Promise<SquareJpeg[]> {
   requirePositiveIntegers(sides);
@@ -85,9 +85,9 @@ export async function renderSquareJpegs(source: Buffer, sides: readonly number[]
  * render is one decode and one pipeline per side, the least there is (each pipeline has a fixed
  * cost, about that of a 48 px encode); resizing 300 px pixels is a small part of it.
  *
- * The largest encode runs beside the smaller ones, which run one after another: for S/M/L the two
- * lines are about equal work (L alone against M then S), so a render waits for about half of its
- * encodes, and holds at most two of libuv's threads while it encodes.
+ * The largest encode runs beside the smaller ones, which run one after another, when the image
+ * queue has a slot free for it: for S/M/L the two lines are about equal work (L alone against M
+ * then S), so a render waits for about half of its encodes. Otherwise they all run in turn.
  */
 export async function encodeSquares(decoded: DecodedSquare, sides: readonly number[]): Promise<SquareJpeg[]> {
   const [largest, ...smaller] = [...new Set(sides)].sort((a, b) => b - a);
@@ -97,16 +97,21 @@ export async function encodeSquares(decoded: DecodedSquare, sides: readonly numb
     const pipeline = side === decoded.side ? fromRaw(decoded) : fromRaw(decoded).resize(side, side);
     return [requested, { side, jpeg: await pipeline.jpeg(JPEG_OUTPUT).toBuffer() }] as const;
   };
-  const inTurn = async () => {
+  const inTurn = async (all: readonly number[]) => {
     const done = [];
-    for (const requested of smaller) done.push(await encode(requested));
+    for (const requested of all) done.push(await encode(requested));
     return done;
   };
-  // Both lines end before the render does, even when one fails: the image queue counts a job's
-  // threads as free once it returns.
-  const [first, rest] = await Promise.allSettled([encode(largest), inTurn()]);
-  if (first.status === 'rejected') throw first.reason;
-  if (rest.status === 'rejected') throw rest.reason;
-  const rendered = new Map([first.value, ...rest.value]);
+  const second = smaller.length > 0 ? imageQueue().borrow() : undefined;
+  let rendered: Map<number, { side: number; jpeg: Buffer }>;
+  if (!second) {
+    rendered = new Map(await inTurn([largest, ...smaller]));
+  } else {
+    // Both lines end before the slot goes back, even when one fails: the queue counts it as free then.
+    const [first, rest] = await Promise.allSettled([encode(largest), inTurn(smaller)]).finally(second);
+    if (first.status === 'rejected') throw first.reason;
+    if (rest.status === 'rejected') throw rest.reason;
+    rendered = new Map([first.value, ...rest.value]);
+  }
   return sides.map((requested) => ({ requested, ...rendered.get(requested)! }));
 }

@@ -188,14 +188,39 @@ describeEachDialect('sync engine', (dialect) => {
     const user = await makeUser(services);
     const photo = await giveMailPhoto(services, user, await solidJpeg(RED));
     const before = await counterValue(services.metrics.renders);
+    const bytesBefore = await counterValue(services.metrics.photoBytesRead);
 
     const results = await Promise.all(Array.from({ length: 30 }, () => services.sync.sync(user, 'sharepoint_tile')));
 
     expect(await counterValue(services.metrics.renders)).toBe(before + 1);
+    // The mail photo is read once for the syncs running at once (each read its own before: 30 reads);
+    // the ones that waited for the lock found nothing to do. A sync whose first read of the inputs
+    // was answered only after all the others had ended would read it again.
+    const bytesRead = (await counterValue(services.metrics.photoBytesRead)) - bytesBefore;
+    expect([photo.byteSize, 2 * photo.byteSize]).toContain(bytesRead);
     expect(results.filter((r) => r.outcome === 'synced')).toHaveLength(1);
     expect(results.filter((r) => r.outcome === 'unchanged')).toHaveLength(29);
     expect(attemptCount(await listAttempts(services.database.db, user.id))).toBe(30);
     expect((await getSiteProfile(services.database.db, user.id))?.syncedEtag).toBe(photo.etag);
+  });
+
+  it('renders the photo the inputs name once the lock is held, when it was replaced while the sync waited', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    const bytesBefore = await counterValue(services.metrics.photoBytesRead);
+    let sync: ReturnType<typeof services.sync.sync> | undefined;
+    let replaced: Awaited<ReturnType<typeof giveMailPhoto>> | undefined;
+    await services.lock.run(user.id, async () => {
+      // The sync reads its inputs and the red photo's bytes, then waits for the lock held here.
+      sync = services.sync.sync(user, 'sharepoint_tile');
+      await expect
+        .poll(() => counterValue(services.metrics.photoBytesRead), { timeout: 10_000 })
+        .toBeGreaterThan(bytesBefore);
+      replaced = await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    });
+    expect(await sync).toMatchObject({ outcome: 'synced', etagAfter: replaced!.etag });
+    expect((await getSiteProfile(services.database.db, user.id))?.syncedEtag).toBe(replaced!.etag);
+    expect(closeTo(await meanColour((await renditionBytes(user.id, 'M'))!), BLUE)).toBe(true);
   });
 
   it('gives users whose UPNs map to one file name their own names, even when synced at once', async () => {

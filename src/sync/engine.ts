@@ -110,6 +110,30 @@ export function planSync(inputs: SyncInputs, context: SyncPlanContext): SyncPlan
 }
 
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
+  /**
+   * Mail photos read by the syncs running, by key: syncs of one user at once share one read and one
+   * copy, kept while any of them runs.
+   */
+  const masters = new Map<string, { bytes: Promise<Buffer | undefined>; users: number }>();
+  /** A mail photo's bytes (undefined when they could not be read: `apply` reads again and says why). */
+  function shareMaster(key: string): { key: string; bytes: Promise<Buffer | undefined>; done: () => void } {
+    let entry = masters.get(key);
+    if (!entry) {
+      entry = { bytes: deps.blobs.get(key).catch(() => undefined), users: 0 };
+      masters.set(key, entry);
+    }
+    entry.users += 1;
+    const shared = entry;
+    return {
+      key,
+      bytes: shared.bytes,
+      done: () => {
+        shared.users -= 1;
+        if (shared.users === 0 && masters.get(key) === shared) masters.delete(key);
+      },
+    };
+  }
+
   /** Decides from the inputs (three small rows); writes nothing but the "checked" time. */
   async function assess(
     user: DirectoryUser,
@@ -194,17 +218,26 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   async function decide(user: DirectoryUser, trigger: SyncTrigger, attempt: Attempt): Promise<Decision> {
     const first = await assess(user, trigger, Date.now(), attempt, await getSyncInputs(deps.db, user.id));
     if ('decided' in first) return first.decided;
-    const early =
-      first.work === 'render'
-        ? { key: first.mail.blobKey, bytes: deps.blobs.get(first.mail.blobKey).catch(() => undefined) }
-        : undefined;
+    const early = first.work === 'render' ? shareMaster(first.mail.blobKey) : undefined;
+    try {
+      return await decideUnderLock(user, trigger, attempt, early);
+    } finally {
+      early?.done();
+    }
+  }
+
+  async function decideUnderLock(
+    user: DirectoryUser,
+    trigger: SyncTrigger,
+    attempt: Attempt,
+    early: { key: string; bytes: Promise<Buffer | undefined> } | undefined,
+  ): Promise<Decision> {
     return deps.lock.runReading(user.id, syncInputsQuery(deps.db, user.id), async ([row]) => {
       let inputs = inputsOf(row);
       for (let round = 0; ; round++) {
         const now = Date.now();
         const current = await assess(user, trigger, now, attempt, inputs);
         if ('decided' in current) return current.decided;
-        // A failed early read is read again by `apply`, which then says why.
         const master = current.work === 'render' && round === 0 && current.mail.blobKey === early?.key;
         const done = await apply(user, current, now, master ? await early.bytes : undefined);
         if (done !== 'reassess') return done;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp } from '../src/directory/apps.js';
 import { createSession, listTokens } from '../src/directory/credentials.js';
 import { checkPassword } from '../src/directory/users.js';
+import { makeTestCertificate } from '../src/m365/test-certificate.js';
 import type { Services } from '../src/services.js';
 import { runCommand } from './support/cli.js';
 import { makeUser, PASSWORD, tokenFor } from './support/factories.js';
@@ -44,14 +45,17 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
     }
   }
 
-  it('token create and revoke, apps add and remove, users password and revoke-sessions change nothing', async () => {
+  it('token create and revoke, apps add, remove-certificate and remove, users password and revoke-sessions change nothing', async () => {
     const services = await openTestServices(store);
     try {
       const user = await makeUser(services);
       await tokenFor(services, user);
       const [tokenId] = (await listTokens(services.database.db, user.id)).map((t) => t.id);
       await createSession(services.database.db, user.id, 3600_000);
-      const app = await createApp(services.database.db, 'Kiosk', ['User.Read']);
+      const app = await createApp(services.database.db, 'Kiosk', ['User.Read'], {
+        certificates: [makeTestCertificate().certificate],
+      });
+      const [certificate] = app.certificates;
       await refuseAuditEntries(services);
       const appsBefore = await services.database.db.selectFrom('directory_apps').select('client_id').execute();
 
@@ -63,6 +67,7 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
       await fails(['token', 'create', user.upn]);
       await fails(['token', 'revoke', tokenId!]);
       await fails(['apps', 'add', 'Badge printer', '--scopes', 'User.Read']);
+      await fails(['apps', 'remove-certificate', app.clientId, certificate!.thumbprintSha256]);
       await fails(['apps', 'remove', app.clientId]);
       await fails(['users', 'password', user.upn], 'a brand new password 123\n');
       await fails(['users', 'revoke-sessions', user.upn]);
@@ -70,6 +75,12 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
       expect((await listTokens(services.database.db, user.id)).map((t) => t.id)).toEqual([tokenId]);
       const appsAfter = await services.database.db.selectFrom('directory_apps').select('client_id').execute();
       expect(appsAfter).toEqual(appsBefore);
+      const certificates = await services.database.db
+        .selectFrom('directory_app_certificates')
+        .select('thumbprint_sha256')
+        .where('client_id', '=', app.clientId)
+        .execute();
+      expect(certificates).toEqual([{ thumbprint_sha256: certificate!.thumbprintSha256 }]);
       expect((await checkPassword(services.database.db, user.upn, PASSWORD)).user?.upn).toBe(user.upn);
       const sessions = await services.database.db
         .selectFrom('directory_sessions')

@@ -146,7 +146,9 @@ describeEachDialect('revocation', (dialect) => {
 
     const changed = await runCommand(['users', 'password', user.upn], env, undefined, `${NEW_PASSWORD}\n`);
     expect(changed.code, changed.stderr).toBe(0);
-    expect(changed.stdout).toMatch(/Ended 1 portal session\(s\), 1 token\(s\) and \d refresh token\(s\)/);
+    expect(changed.stdout).toMatch(
+      /Ended 1 portal session\(s\), 1 token\(s\), \d refresh token\(s\) and \d unused sign-in code\(s\)/,
+    );
     expect(await check()).toEqual({ session: 303, opaque: 401, access: 401, refresh: 400 });
 
     expect((await new FormClient(app).signIn(user.upn, PASSWORD)).statusCode).toBe(401);

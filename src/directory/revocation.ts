@@ -2,6 +2,7 @@ import { invalidInput } from '../errors.js';
 import type { Db } from '../storage/database.js';
 import { inTransaction } from '../storage/in-transaction.js';
 import { MIN_PASSWORD_LENGTH, hashPassword } from './passwords.js';
+import { revokeUserRefreshTokens } from './sign-in-grants.js';
 import type { DirectoryUser } from './users.js';
 
 // Ending what a user holds: when their password changes or their account is disabled, every
@@ -13,6 +14,8 @@ export interface EndedCredentials {
   sessions: number;
   tokens: number;
   refreshTokens: number;
+  /** Sign-in codes issued and not yet redeemed. */
+  codes: number;
 }
 
 /**
@@ -25,24 +28,13 @@ export async function endUserCredentials(db: Db, userId: string, now = Date.now(
   const run = async (trx: Db) => {
     const sessions = await trx.deleteFrom('directory_sessions').where('user_id', '=', userId).executeTakeFirst();
     const tokens = await trx.deleteFrom('directory_tokens').where('user_id', '=', userId).executeTakeFirst();
-    const refresh = await trx
-      .deleteFrom('directory_refresh_tokens')
-      .where('user_id', '=', userId)
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    await trx.deleteFrom('directory_refresh_tokens').where('user_id', '=', userId).execute();
-    await trx.deleteFrom('directory_authorization_codes').where('user_id', '=', userId).execute();
+    const grants = await revokeUserRefreshTokens(trx, userId, now);
     await trx
       .updateTable('directory_users')
       .set({ tokens_valid_from: nextWholeSecond(now) })
       .where('id', '=', userId)
       .execute();
-    return {
-      sessions: Number(sessions.numDeletedRows),
-      tokens: Number(tokens.numDeletedRows),
-      refreshTokens: Number(refresh.numDeletedRows),
-    };
+    return { sessions: Number(sessions.numDeletedRows), tokens: Number(tokens.numDeletedRows), ...grants };
   };
   return inTransaction(db, run);
 }
@@ -71,15 +63,15 @@ export async function setUserEnabled(
       .where('enabled', '=', enabled ? 0 : 1)
       .executeTakeFirst();
     if (changed.numUpdatedRows === 0n) return undefined;
-    return enabled ? { sessions: 0, tokens: 0, refreshTokens: 0 } : endUserCredentials(trx, user.id);
+    return enabled ? { sessions: 0, tokens: 0, refreshTokens: 0, codes: 0 } : endUserCredentials(trx, user.id);
   };
   return inTransaction(db, run);
 }
 
 /**
  * Sets a new password and ends everything the user held with the old one. `record` (an audit
- * entry) is written in the same commit; the password is hashed before it begins, so the write
- * lock is not held while argon2 works.
+ * entry) is written in the same commit. Given the database (not a transaction), the password is
+ * hashed before that commit's transaction begins, so the write lock is not held while argon2 works.
  */
 export async function setUserPassword(
   db: Db,

@@ -115,15 +115,19 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
           thumbprint: String(d.thumbprint ?? ''),
         }),
       ];
-    case 'sessions_revoked':
+    case 'sessions_revoked': {
+      const ended = {
+        upn: String(d.upn ?? ''),
+        tokens: Number(d.refreshTokens ?? 0),
+        sessions: Number(d.sessions ?? 0),
+      };
+      // Entries from before the unused sign-in codes were counted say nothing of them.
       return [
-        t('admin.audit.sessionsRevoked', {
-          upn: String(d.upn ?? ''),
-          tokens: Number(d.refreshTokens ?? 0),
-          codes: Number(d.codes ?? 0),
-          sessions: Number(d.sessions ?? 0),
-        }),
+        d.codes === undefined
+          ? t('admin.audit.sessionsRevoked', ended)
+          : t('admin.audit.sessionsRevokedWithCodes', { ...ended, codes: Number(d.codes) }),
       ];
+    }
     case 'signing_key_rotated': {
       const retired = Array.isArray(d.retired) ? (d.retired as string[]) : [];
       const kid = String(d.kid ?? '');

@@ -69,6 +69,23 @@ describe.each(LOCALES)('the console in words [%s]', (locale) => {
     expect(sentences[0]).toContain('48/72/300');
     expect(sentences[0]).not.toMatch(/[{}"]/);
   });
+
+  it('names the unused sign-in codes a revoke-sessions ended, and says nothing of them in entries from before they were counted', () => {
+    const entry = (detail: Record<string, unknown>): AuditEntry => ({
+      id: 1,
+      at: 0,
+      actorUpn: 'command line',
+      byCommandLine: true,
+      action: 'sessions_revoked',
+      detail,
+    });
+    const codeWords = locale === 'et' ? 'kasutamata sisselogimiskoode: 3' : 'unused sign-in codes: 3';
+    const [now] = auditSentences(context, entry({ upn: 'mari@contoso.com', refreshTokens: 1, codes: 3, sessions: 2 }));
+    expect(now).toContain(codeWords);
+    const [before] = auditSentences(context, entry({ upn: 'mari@contoso.com', refreshTokens: 1, sessions: 2 }));
+    expect(before).toContain('mari@contoso.com');
+    expect(before).not.toMatch(locale === 'et' ? /sisselogimiskood/ : /sign-in codes/);
+  });
 });
 
 describe.each(LOCALES)('audit entries of every action [%s]', (locale) => {

@@ -19,7 +19,8 @@ import { requireUser } from './users.js';
 // sign in or administer is in the console's audit log, by the command line, with the change itself.
 
 const ended = (what: EndedCredentials) =>
-  `Ended ${what.sessions} portal session(s), ${what.tokens} token(s) and ${what.refreshTokens} refresh token(s); ` +
+  `Ended ${what.sessions} portal session(s), ${what.tokens} token(s), ${what.refreshTokens} refresh token(s) ` +
+  `and ${what.codes} unused sign-in code(s); ` +
   'access tokens issued before now are refused.';
 
 /**

@@ -206,7 +206,9 @@ export const adminEn = {
   'admin.audit.tokenRevoked': 'Revoked the bearer token {id} of {upn}.',
   'admin.audit.appCertificateRemoved':
     'Removed the certificate with thumbprint {thumbprint} from the app {name} (client id {clientId}).',
-  'admin.audit.sessionsRevoked': 'Ended the sign-ins of {upn} (refresh tokens: {tokens}; unused sign-in codes: {codes}; portal sessions: {sessions}).',
+  'admin.audit.sessionsRevoked': 'Ended the sign-ins of {upn} (refresh tokens: {tokens}; portal sessions: {sessions}).',
+  'admin.audit.sessionsRevokedWithCodes':
+    'Ended the sign-ins of {upn} (refresh tokens: {tokens}; unused sign-in codes: {codes}; portal sessions: {sessions}).',
   'admin.audit.signingKeyRotated':
     'Rotated the token signing key to {kid}; the old key {retired} stayed published for a day.',
   'admin.audit.signingKeyFirst': 'Made the first token signing key, {kid}.',

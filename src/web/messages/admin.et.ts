@@ -219,6 +219,8 @@ export const adminEt: AdminMessages = {
   'admin.audit.appCertificateRemoved':
     'Eemaldas sertifikaadi sõrmejäljega {thumbprint} rakenduselt {name} (kliendi ID {clientId}).',
   'admin.audit.sessionsRevoked':
+    'Logis kasutaja {upn} välja (tühistatud värskenduslube: {tokens}; lõpetatud portaaliseansse: {sessions}).',
+  'admin.audit.sessionsRevokedWithCodes':
     'Logis kasutaja {upn} välja (tühistatud värskenduslube: {tokens}; tühistatud kasutamata sisselogimiskoode: {codes}; lõpetatud portaaliseansse: {sessions}).',
   'admin.audit.signingKeyRotated':
     'Vahetas lubade allkirjastamisvõtme uue vastu ({kid}). Vana võti {retired} jäi veel päevaks avaldatuks.',

@@ -322,6 +322,19 @@ for (const dialect of testDialects()) {
           rawBatch([`GET ${server.baseUrl}/_api/web HTTP/1.1\r\n${line}\r\n`]),
           message,
         ]),
+        // More header lines than a request sent alone may have (16 KB), in a request or a part.
+        [
+          rawBatch([
+            `GET ${server.baseUrl}/_api/web HTTP/1.1\r\n${Array.from({ length: 2000 }, (_, i) => `X-Filler-${i}: x`).join('\r\n')}\r\n`,
+          ]),
+          /A batched request has [\d,]+ bytes of header lines; at most 16 KB/,
+        ],
+        [
+          partsBatch(
+            `--batch_h\r\nContent-Type: application/http\r\n${'X-Filler: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n'.repeat(500)}\r\n${getWeb}\r\n--batch_h--\r\n`,
+          ),
+          /A batch part has [\d,]+ bytes of header lines; at most 16 KB/,
+        ],
         [
           partsBatch(
             `--batch_h\r\nContent-Type: application/http\r\nBad Part Header: x\r\n\r\n${getWeb}\r\n--batch_h--\r\n`,

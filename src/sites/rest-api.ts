@@ -466,7 +466,8 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           'either one request (Content-Type application/http, Content-Transfer-Encoding binary when given) or a ' +
           'changeset (Content-Type multipart/mixed with its own boundary) whose parts are requests; a changeset holds ' +
           'no changeset and no GET (send GETs on their own). Every header line, of a part or of a request, is ' +
-          '`Name: value`: a token name directly followed by its colon, no control characters in the value. Each request ' +
+          '`Name: value`: a token name directly followed by its colon, no control characters in the value; the ' +
+          'header lines of a part or a request take at most 16 KB, as those of a request sent alone. Each request ' +
           'is a GET or POST (X-HTTP-Method counts as its method) to this site’s /_api/: an address on another host, ' +
           `outside /_api/ or naming $batch is refused. At most ${MAX_BATCH_PARTS} requests and ${BATCH_MAX_BYTES} bytes ` +
           `(${BATCH_MAX_BYTES / 1024 / 1024} MiB): a larger body is refused with 413, a batch breaking any other rule whole with 400 ` +

@@ -88,7 +88,17 @@ const hasControl = (value: string) =>
 /** A header line as a person can read it in an error message: controls shown escaped, cut at 80 characters. */
 const shown = (line: string) => JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
 
+/** What Node.js takes in the headers of a request sent alone (its maxHeaderSize); more is 431 there. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
 function parseHeaders(lines: string[], what: string): Record<string, string> {
+  const size = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 2, 0);
+  if (size > MAX_HEADER_BYTES) {
+    throw bad(
+      `${what} has ${size.toLocaleString('en')} bytes of header lines; at most 16 KB (16,384 bytes) are taken, ` +
+        'as for a request sent alone.',
+    );
+  }
   const headers: Record<string, string> = {};
   for (const line of lines) {
     if (line.trim() === '') continue;

@@ -1,6 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { invalidInput } from '../errors.js';
-import { BATCH_ANSWER_HEADERS, isBatchOwnHeader } from '../http/batch-headers.js';
+import {
+  BATCH_ANSWER_HEADERS,
+  headerLineBytes,
+  isBatchOwnHeader,
+  MAX_BATCHED_HEADER_BYTES,
+} from '../http/batch-headers.js';
 import type { App } from '../http/types.js';
 
 // Graph's JSON batching (POST /v1.0/$batch): up to 20 requests in one, each answered in Graph's
@@ -74,6 +79,15 @@ export function parseBatch(body: unknown): BatchStep[] {
     if (step.headers !== undefined) {
       if (step.headers === null || typeof step.headers !== 'object')
         throw bad(`The headers of request ${id} are not an object.`);
+      const size = headerLineBytes(
+        Object.entries(step.headers).map(([name, text]) => [name, typeof text === 'string' ? text : ''] as const),
+      );
+      if (size > MAX_BATCHED_HEADER_BYTES) {
+        throw bad(
+          `The headers of request ${id} take ${size.toLocaleString('en')} bytes; at most 16 KB (16,384 bytes), ` +
+            'as for a request sent alone.',
+        );
+      }
       for (const [name, text] of Object.entries(step.headers)) {
         if (typeof text !== 'string') throw bad(`Header ${name} of request ${id} is not a string.`);
         if (!HEADER_NAME.test(name)) {

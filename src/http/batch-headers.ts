@@ -44,3 +44,16 @@ export const BATCH_ANSWER_HEADERS: readonly string[] = [
   'cache-control',
   'allow',
 ];
+
+/**
+ * The bytes of header lines a request inside a batch may have: what Node.js takes in the headers of
+ * a request sent alone (its maxHeaderSize, 16 KB), which answers more with 431.
+ */
+export const MAX_BATCHED_HEADER_BYTES = 16 * 1024;
+
+/** The bytes of `Name: value` header lines, each with its line break. */
+export function headerLineBytes(lines: Iterable<readonly [string, string]>): number {
+  let bytes = 0;
+  for (const [name, value] of lines) bytes += Buffer.byteLength(name) + 2 + Buffer.byteLength(value) + 2;
+  return bytes;
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
-import { BATCH_ANSWER_HEADERS, isBatchOwnHeader } from '../http/batch-headers.js';
+import { BATCH_ANSWER_HEADERS, isBatchOwnHeader, MAX_BATCHED_HEADER_BYTES } from '../http/batch-headers.js';
 import type { App } from '../http/types.js';
 import { sharePointErrors } from './rest-errors.js';
 import { odataFormatOf } from './rest-odata.js';
@@ -88,12 +88,9 @@ const hasControl = (value: string) =>
 /** A header line as a person can read it in an error message: controls shown escaped, cut at 80 characters. */
 const shown = (line: string) => JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
 
-/** What Node.js takes in the headers of a request sent alone (its maxHeaderSize); more is 431 there. */
-const MAX_HEADER_BYTES = 16 * 1024;
-
 function parseHeaders(lines: string[], what: string): Record<string, string> {
   const size = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 2, 0);
-  if (size > MAX_HEADER_BYTES) {
+  if (size > MAX_BATCHED_HEADER_BYTES) {
     throw bad(
       `${what} has ${size.toLocaleString('en')} bytes of header lines; at most 16 KB (16,384 bytes) are taken, ` +
         'as for a request sent alone.',

@@ -92,7 +92,7 @@ export const batchSchema = {
     'Body: {"requests":[{"id":"1","method":"GET","url":"/me"},…]}. Each request has an id of its own, a method ' +
     '(GET, PUT, PATCH, POST or DELETE) and a url relative to /v1.0 that stays under it; a request with a body names ' +
     'its Content-Type, its headers are ones an HTTP request can carry (token names; no control or non-Latin-1 ' +
-    `character in a value), and dependsOn names earlier requests only. At most ${MAX_BATCH_REQUESTS} requests and ` +
+    `character in a value; at most 16 KB of them), and dependsOn names earlier requests only. At most ${MAX_BATCH_REQUESTS} requests and ` +
     `${BATCH_MAX_BYTES / 1024 / 1024} MiB (413 above); a batch breaking any other rule is refused whole with 400, ` +
     'running nothing. Requests run one after another in the order given, each with the batch’s Authorization; answers ' +
     'come in request order as {"responses":[{id,status,headers,body}]}, a body that is not JSON as base64. A request ' +

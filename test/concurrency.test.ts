@@ -13,7 +13,7 @@ import { describeEachDialect, testDialects, useTestServices } from './support/se
 // Many triggers at once, in one process and in three: one render per changed photo, every
 // attempt in the history, and the sites end with the last mail photo.
 
-const WORKER = path.resolve('test/support/trigger-worker.ts');
+const WORKER = path.resolve('test/support/trigger-worker.js');
 
 /** The outcomes of a user's recorded attempts, counted. */
 async function history(services: Services, user: DirectoryUser) {
@@ -95,7 +95,7 @@ interface WorkerReport {
 /** Starts the workers, waits until each has its services open, then lets them all go at once. */
 async function runWorkers(env: Record<string, string>, counts: number[], upns: string[]) {
   const workers = counts.map((count) =>
-    spawn(process.execPath, ['--import', 'tsx', WORKER, String(count), ...upns], {
+    spawn(process.execPath, [WORKER, String(count), ...upns], {
       env: { PATH: process.env.PATH, ...env },
       stdio: ['pipe', 'pipe', 'inherit'],
     }),

@@ -9,7 +9,7 @@ import { makeUser, tokenFor } from './support/factories.js';
 import { describeEachDialect, useTestApp, useTestServices } from './support/services.js';
 
 const run = promisify(execFile);
-const WORKER = path.resolve('test/support/contention-worker.ts');
+const WORKER = path.resolve('test/support/contention-worker.js');
 
 describeEachDialect('several processes on one database', (dialect) => {
   const context = useTestServices(dialect);
@@ -19,9 +19,7 @@ describeEachDialect('several processes on one database', (dialect) => {
   const workers = (rounds: number, upns: string[], count: number) => {
     const env = { PATH: process.env.PATH, ...context.store.env };
     return Promise.all(
-      Array.from({ length: count }, () =>
-        run(process.execPath, ['--import', 'tsx', WORKER, String(rounds), ...upns], { env }),
-      ),
+      Array.from({ length: count }, () => run(process.execPath, [WORKER, String(rounds), ...upns], { env })),
     );
   };
 
@@ -52,7 +50,7 @@ describeEachDialect('several processes on one database', (dialect) => {
         expect(await services.blobs.get(rendition!.blobKey)).toBeDefined();
       }
     }
-  }, 180_000); // three processes, each starting tsx and rendering 36 pictures
+  }, 180_000); // three processes, each rendering 36 pictures
 });
 
 describeEachDialect('serving while other processes sync', (dialect) => {
@@ -64,9 +62,9 @@ describeEachDialect('serving while other processes sync', (dialect) => {
     const token = await tokenFor(services, await makeUser(services));
     const env = { PATH: process.env.PATH, ...context.store.env };
     let busy = true;
-    const changing = Promise.all(
-      [0, 1].map(() => run(process.execPath, ['--import', 'tsx', WORKER, '12', jane.upn], { env })),
-    ).finally(() => (busy = false));
+    const changing = Promise.all([0, 1].map(() => run(process.execPath, [WORKER, '12', jane.upn], { env }))).finally(
+      () => (busy = false),
+    );
     const statuses = new Map<number, number>();
     const looking = Array.from({ length: 3 }, async () => {
       while (busy) {
@@ -85,5 +83,5 @@ describeEachDialect('serving while other processes sync', (dialect) => {
     await Promise.all([changing, ...looking]);
     expect([...statuses.keys()]).toEqual([200]);
     expect(statuses.get(200)).toBeGreaterThan(30);
-  }, 180_000); // two processes, each starting tsx and rendering 36 pictures
+  }, 180_000); // two processes, each rendering 36 pictures
 });

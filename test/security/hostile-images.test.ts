@@ -194,7 +194,7 @@ describeEachDialect('hostile and odd images', (dialect) => {
 
 // ---- The command line and a real server process --------------------------------------------
 
-const UPLOAD_SERVER = path.resolve('test/support/upload-server.ts');
+const UPLOAD_SERVER = path.resolve('test/support/upload-server.js');
 
 function cleanEnv(store: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
@@ -267,7 +267,7 @@ describe('a server process taking decompression bombs', () => {
     ];
     for (const [name, bytes] of files) await fs.writeFile(path.join(store.dataDir, name), bytes);
 
-    server = spawn(process.execPath, ['--import', 'tsx', UPLOAD_SERVER], {
+    server = spawn(process.execPath, [UPLOAD_SERVER], {
       env: { ...cleanEnv(store.env), PHOTOSYNC_LOG_LEVEL: 'silent' },
     });
     lines = readline.createInterface({ input: server.stdout })[Symbol.asyncIterator]();

@@ -2,15 +2,17 @@
 // environment and, for each line `<upn> <file>` on standard input, sets that file as the user's
 // mail photo in the same process (the upload path the Graph API and the portal build on),
 // answering with one JSON line. Its peak memory is then read from /proc by the test.
+// Plain JavaScript over the compiled dist/ (test/global-setup.ts builds it when src/ changed), so
+// the process starts as photosync does, without compiling the sources first.
 import fs from 'node:fs/promises';
 import readline from 'node:readline';
 import { pino } from 'pino';
-import { loadConfig } from '../../src/config.js';
-import { findUserByUpn } from '../../src/directory/users.js';
-import { isAppError } from '../../src/errors.js';
-import { buildApp } from '../../src/app.js';
-import { setMailPhoto } from '../../src/mail/photo-store.js';
-import { createServices } from '../../src/services.js';
+import { loadConfig } from '../../dist/config.js';
+import { findUserByUpn } from '../../dist/directory/users.js';
+import { isAppError } from '../../dist/errors.js';
+import { buildApp } from '../../dist/app.js';
+import { setMailPhoto } from '../../dist/mail/photo-store.js';
+import { createServices } from '../../dist/services.js';
 
 const services = await createServices(loadConfig(), { log: pino({ level: 'silent' }) });
 const app = await buildApp(services);
@@ -28,7 +30,9 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
     process.stdout.write(`${JSON.stringify({ ok: true, side: photo.side })}\n`);
   } catch (error) {
     const status = isAppError(error) ? error.status : 500;
-    process.stdout.write(`${JSON.stringify({ ok: false, status, message: (error as Error).message })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ok: false, status, message: error instanceof Error ? error.message : String(error) })}\n`,
+    );
   }
 }
 await app.close();

@@ -1,16 +1,20 @@
 // A second process for the multi-process tests: on the store named by the environment, it
 // alternately sets a new mail photo and syncs, for each user given, and prints what happened.
+// Plain JavaScript over the compiled dist/ (test/global-setup.ts builds it when src/ changed), so
+// each process starts as photosync does, without compiling the sources first.
 import { pino } from 'pino';
 import sharp from 'sharp';
-import { loadConfig } from '../../src/config.js';
-import { findUserByUpn } from '../../src/directory/users.js';
-import { setMailPhoto } from '../../src/mail/photo-store.js';
-import { createServices } from '../../src/services.js';
+import { loadConfig } from '../../dist/config.js';
+import { findUserByUpn } from '../../dist/directory/users.js';
+import { setMailPhoto } from '../../dist/mail/photo-store.js';
+import { createServices } from '../../dist/services.js';
 
 const [rounds = '5', ...upns] = process.argv.slice(2);
 const services = await createServices(loadConfig(), { log: pino({ level: 'silent' }) });
-const outcomes: Record<string, number> = {};
-const errors: string[] = [];
+/** @type {Record<string, number>} */
+const outcomes = {};
+/** @type {string[]} */
+const errors = [];
 const deps = { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs };
 
 await Promise.all(
@@ -27,7 +31,7 @@ await Promise.all(
       try {
         await setMailPhoto(deps, user, photo);
       } catch (error) {
-        errors.push(`set: ${(error as Error).message}`);
+        errors.push(`set: ${error instanceof Error ? error.message : String(error)}`);
       }
       const result = await services.sync.sync(user, 'sharepoint_tile');
       outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -12,5 +13,7 @@ export default defineConfig({
     // so a second file fills that time. Every file has its own database, data folder and ports.
     maxWorkers: Math.max(2, availableParallelism() - 1),
     globalSetup: ['test/global-setup.ts'],
+    // Longest files first (test/sequencer.ts), also on a fresh clone without Vitest's cache.
+    sequence: { sequencer: LongestFirst },
   },
 });

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { buildApp, type App } from '../../src/app.js';
+import type { App } from '../../src/app.js';
 import { createServices, type ServiceOptions, type Services } from '../../src/services.js';
 
 export type TestDialect = 'sqlite' | 'postgres';
@@ -117,6 +117,9 @@ export function useTestServices(dialect: TestDialect, env: Record<string, string
 export function useTestApp(dialect: TestDialect, env: Record<string, string> = {}): TestContext & { app: App } {
   const context = useTestServices(dialect, env) as TestContext & { app: App };
   beforeAll(async () => {
+    // Loaded here, not at the top: files that use only the services (a third of them) skip
+    // importing the whole HTTP app, about a second of each file's start.
+    const { buildApp } = await import('../../src/app.js');
     context.app = await buildApp(context.services);
   });
   afterAll(async () => {

@@ -27,6 +27,34 @@ declare module 'vitest' {
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
+interface Provided {
+  postgresUrl: string | null;
+  postgresTemplate: { schema: string; sql: string } | null;
+  testCaDir: string;
+}
+
+/**
+ * The run's one setup, shared by the projects of vitest.config.ts (Vitest calls a global setup
+ * once per project): one build check, one CA, one template schema, removed after the last project.
+ */
+const SHARED = Symbol.for('photosync.test.global-setup');
+type Shared = { projects: number; ready: Promise<{ provided: Provided; teardown: () => void }> };
+
+export default async function setup(project: TestProject): Promise<() => void> {
+  const registry = globalThis as unknown as Record<symbol, Shared | undefined>;
+  const shared = (registry[SHARED] ??= { projects: 0, ready: prepare() });
+  shared.projects++;
+  const { provided, teardown } = await shared.ready;
+  project.provide('postgresUrl', provided.postgresUrl);
+  project.provide('postgresTemplate', provided.postgresTemplate);
+  project.provide('testCaDir', provided.testCaDir);
+  return () => {
+    if (--shared.projects > 0) return;
+    registry[SHARED] = undefined;
+    teardown();
+  };
+}
+
 /**
  * Builds dist/ when src/ changed since the last build: the tests that spawn `photosync` (the
  * command, the server, the crash points) run the compiled code, as people do, and must run the
@@ -34,9 +62,9 @@ const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
  * Then finds PostgreSQL once for the whole run. With PHOTOSYNC_REQUIRE_POSTGRES=1 (CI) an unreachable
  * database fails the run; otherwise the PostgreSQL half of the tests is skipped with a reason.
  */
-export default async function setup(project: TestProject): Promise<() => void> {
+async function prepare(): Promise<{ provided: Provided; teardown: () => void }> {
   ensureFreshBuild({ log: (message) => console.log(message) });
-  const teardown = trustTestCa(project);
+  const { dir: testCaDir, teardown } = trustTestCa();
   const url = process.env.PHOTOSYNC_TEST_DATABASE_URL || DEFAULT_URL;
   const required = process.env.PHOTOSYNC_REQUIRE_POSTGRES === '1';
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
@@ -44,18 +72,16 @@ export default async function setup(project: TestProject): Promise<() => void> {
   try {
     await client.connect();
     await client.query('select 1');
-    project.provide('postgresUrl', url);
     reachable = true;
   } catch (error) {
     const reason = `PostgreSQL at ${url} is not reachable (${(error as Error).message})`;
     if (required) throw new Error(`${reason}; PHOTOSYNC_REQUIRE_POSTGRES=1 requires it.`, { cause: error });
     console.warn(`\n${reason}: skipping the PostgreSQL tests. Set PHOTOSYNC_TEST_DATABASE_URL to run them.\n`);
-    project.provide('postgresUrl', null);
   } finally {
     await client.end().catch(() => {});
   }
-  project.provide('postgresTemplate', reachable ? await migratedTemplate(url) : null);
-  return teardown;
+  const postgresTemplate = reachable ? await migratedTemplate(url) : null;
+  return { provided: { postgresUrl: reachable ? url : null, postgresTemplate, testCaDir }, teardown };
 }
 
 /**
@@ -96,7 +122,7 @@ async function migratedTemplate(url: string): Promise<{ schema: string; sql: str
  * Tests that serve https get their certificates from it, so MSAL, the Graph SDK and fetch verify
  * them like any other certificate; nothing turns verification off.
  */
-function trustTestCa(project: TestProject): () => void {
+function trustTestCa(): { dir: string; teardown: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'photosync-test-ca-'));
   const { caCert } = createDevCertificates(dir);
   const bundle = path.join(dir, 'trusted.pem');
@@ -106,6 +132,5 @@ function trustTestCa(project: TestProject): () => void {
     (existing && fs.existsSync(existing) ? fs.readFileSync(existing, 'utf8') : '') + fs.readFileSync(caCert, 'utf8'),
   );
   process.env.NODE_EXTRA_CA_CERTS = bundle;
-  project.provide('testCaDir', dir);
-  return () => fs.rmSync(dir, { recursive: true, force: true });
+  return { dir, teardown: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

@@ -535,7 +535,9 @@ describeEachDialect('photosync CLI', (dialect) => {
       const extra = await cli('status', 'now');
       expect(extra).toMatchObject({ code: 2, stdout: '' });
       expect(extra.stderr).toContain('photosync status takes no arguments; "now" was not expected.');
-      expect(extra.stderr).toContain('\n\nUsage:\n  photosync status [--out-of-step] [--state <state>]… [--user <upn>] [--json]');
+      expect(extra.stderr).toContain(
+        '\n\nUsage:\n  photosync status [--out-of-step] [--state <state>]… [--user <upn>] [--json]',
+      );
       expect(extra.stderr).not.toContain('photosync users add');
       const third = await cli('photo', 'set', 'jane@contoso.com', file('red.jpg'), 'now');
       expect(third.code).toBe(2);

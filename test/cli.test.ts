@@ -590,6 +590,19 @@ describeEachDialect('photosync CLI', (dialect) => {
       );
       const short = await cli('status', '-x');
       expect(short.stderr).toContain('photosync status has no option -x.');
+      // photosync has no one-letter options but -h: a longer word that starts with one "-" is a value,
+      // as an x5t#S256 thumbprint (base64url) may begin; "--" ends the options too.
+      const dashThumbprint = '-8mQUzWyuGid1xB_CSlLgOOy2en-XLd9gHIL8gWDZEY';
+      for (const line of [
+        ['apps', 'remove-certificate', 'no-such-app', dashThumbprint],
+        ['apps', 'remove-certificate', '--', 'no-such-app', dashThumbprint],
+      ]) {
+        const thumbprintWord = await cli(...line);
+        expect(thumbprintWord, line.join(' ')).toMatchObject({
+          code: 1,
+          stderr: `photosync: App no-such-app has no certificate with the thumbprint ${dashThumbprint}.\n`,
+        });
+      }
       const noValue = await cli('users', 'add', 'carl@contoso.com', '--name');
       expect(noValue.code).toBe(2);
       expect(noValue.stderr).toContain('photosync: --name needs a value, e.g. --name "Jane Doe".\n\nUsage:\n');

@@ -106,7 +106,18 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
  */
 function parseOptions(spec: CommandSpec, args: readonly string[]) {
   const options = spec.options ?? {};
-  const parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: false, tokens: true });
+  // photosync has no one-letter options (but -h, answered before): a longer word starting with one
+  // "-" is a value, as an x5t#S256 thumbprint (base64url) may begin. parseArgs would split it into
+  // one-letter options, so it goes to parseArgs as a stand-in and comes back as it was.
+  const values = new Map<string, string>();
+  const standIns = args.map((arg) => {
+    if (!isDashValue(arg)) return arg;
+    const standIn = `\u0000${values.size}`;
+    values.set(standIn, arg);
+    return standIn;
+  });
+  const restore = (value: string) => values.get(value) ?? value;
+  const parsed = parseArgs({ args: standIns, options, allowPositionals: true, strict: false, tokens: true });
   for (const token of parsed.tokens) {
     if (token.kind !== 'option') continue;
     const option = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
@@ -125,12 +136,22 @@ function parseOptions(spec: CommandSpec, args: readonly string[]) {
     }
     if (problem) throw new CliError(withUsage(spec, problem), 2);
   }
-  return parsed;
+  const restoreAll = (value: string | boolean) => (typeof value === 'string' ? restore(value) : value);
+  const restored: Record<string, string | boolean | (string | boolean)[] | undefined> = {};
+  for (const [name, value] of Object.entries(parsed.values)) {
+    restored[name] = Array.isArray(value) ? value.map(restoreAll) : value === undefined ? value : restoreAll(value);
+  }
+  return { values: restored, positionals: parsed.positionals.map(restore) };
+}
+
+/** A word that starts with one "-" and is longer than a one-letter option: a value, never an option. */
+function isDashValue(arg: string): boolean {
+  return arg.length > 2 && arg.startsWith('-') && !arg.startsWith('--');
 }
 
 /** Index of the first option: the command's name is the words before it. */
 function firstOption(argv: readonly string[]): number {
-  const index = argv.findIndex((arg) => arg.startsWith('-'));
+  const index = argv.findIndex((arg) => arg.startsWith('-') && !isDashValue(arg));
   return index === -1 ? argv.length : index;
 }
 

@@ -17,6 +17,7 @@ const SHARED_PROCESS = [
   'test/app-removal.test.ts',
   'test/apps.test.ts',
   'test/auth-hook.test.ts',
+  'test/check-recorded-later.test.ts',
   'test/cli-audit.test.ts',
   'test/cli-registry.test.ts',
   'test/directory-and-mail.test.ts',

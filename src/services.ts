@@ -133,6 +133,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     // Closing twice (a test's or a command's cleanup after an earlier close) closes once.
     close: once(async () => {
       stopWatchingMedia();
+      await sync.settle();
       await promptOutbox?.stop();
       mailer?.close();
       await database.close();

@@ -73,14 +73,23 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
 
   /**
    * The owner's view of their own L picture syncs first; while the disk is full or read-only the
-   * sync cannot even record itself, and the picture the sites have is served all the same.
+   * sync cannot even record itself, and the picture the sites have is served all the same. A check
+   * that finds the sites in step is answered before its record is written (the record is history,
+   * not the picture): one round trip less on the path every view of one's own picture takes.
    */
   async function syncOrKeepServing(subject: DirectoryUser, request: FastifyRequest) {
+    const notRecorded = (error: unknown) =>
+      request.log.error({ err: error, code: storageFaultCode(error) }, 'sync not recorded: the storage refuses writes');
     try {
-      return await services.sync.sync(subject, 'photo_request');
+      const result = await services.sync.sync(subject, 'photo_request', { answerBeforeRecord: true });
+      result.recorded.catch((error: unknown) => {
+        if (storageFaultOf(error)) notRecorded(error);
+        else request.log.error({ err: error }, 'check not recorded');
+      });
+      return result;
     } catch (error) {
       if (!storageFaultOf(error)) throw error;
-      request.log.error({ err: error, code: storageFaultCode(error) }, 'sync not recorded: the storage refuses writes');
+      notRecorded(error);
       return { outcome: 'failed' as const };
     }
   }

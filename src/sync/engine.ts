@@ -34,17 +34,33 @@ export interface SyncEngineDeps {
 }
 
 export interface SyncResult {
-  attemptId: number;
   outcome: SyncOutcome;
   etagBefore: string | null;
   etagAfter: string | null;
   durationMs: number;
   error: string | null;
+  /** Settles once the attempt is recorded: at once, unless `answerBeforeRecord` let it be written later. */
+  recorded: Promise<void>;
+}
+
+export interface SyncOptions {
+  /**
+   * A check that changed nothing (`unchanged`, `recently_checked`) is answered before its record
+   * is written; `recorded` settles once it is. The record is history and the "checked" time, not
+   * the picture: lost in a crash, it leaves the state as it was before the check. Other outcomes
+   * are recorded before the answer, as without this.
+   */
+  answerBeforeRecord?: boolean;
 }
 
 export interface SyncEngine {
-  sync(user: DirectoryUser, trigger: SyncTrigger): Promise<SyncResult>;
+  sync(user: DirectoryUser, trigger: SyncTrigger, options?: SyncOptions): Promise<SyncResult>;
+  /** Waits for the records still being written (before the database is closed). */
+  settle(): Promise<void>;
 }
+
+/** Outcomes that change nothing the sites show, whose record may follow the answer. */
+const RECORDED_LATER: ReadonlySet<SyncOutcome> = new Set(['unchanged', 'recently_checked']);
 
 type Decision = {
   outcome: SyncOutcome;
@@ -247,8 +263,14 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     });
   }
 
+  /** Records written after their answer, until they settle. */
+  const writing = new Set<Promise<unknown>>();
+
   return {
-    async sync(user, trigger) {
+    async settle() {
+      while (writing.size > 0) await Promise.allSettled([...writing]);
+    },
+    async sync(user, trigger, options = {}) {
       const startedAt = Date.now();
       const started = performance.now();
       let decision: Decision;
@@ -283,16 +305,24 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         deps.settings().errorBackoffSeconds * 1000,
         checkedAt === undefined ? undefined : { at: checkedAt, exchangeSyncState: user.hasMailbox ? 1 : 0 },
       );
-      const [attemptId] = await Promise.all([recorded, decision.oldFilesRemoved]);
+      let done: Promise<void>;
+      if (options.answerBeforeRecord && RECORDED_LATER.has(decision.outcome)) {
+        done = recorded.then(() => {});
+        writing.add(done);
+        void done.catch(() => {}).finally(() => writing.delete(done));
+      } else {
+        await Promise.all([recorded, decision.oldFilesRemoved]);
+        done = Promise.resolve();
+      }
       deps.metrics.syncs.inc({ trigger, outcome: decision.outcome });
       deps.metrics.syncSeconds.observe({ outcome: decision.outcome }, durationMs / 1000);
       return {
-        attemptId,
         outcome: decision.outcome,
         etagBefore: decision.etagBefore,
         etagAfter: decision.etagAfter,
         durationMs,
         error,
+        recorded: done,
       };
     },
   };

@@ -9,7 +9,10 @@ import { checkPassword } from '../src/directory/users.js';
 import { makeTestCertificate } from '../src/m365/test-certificate.js';
 import type { Services } from '../src/services.js';
 import { runCommand } from './support/cli.js';
-import { makeUser, PASSWORD, tokenFor } from './support/factories.js';
+import { getDirectoryPhoto } from '../src/directory/photo.js';
+import { findUserByUpn } from '../src/directory/users.js';
+import { getMailPhoto } from '../src/mail/photo-store.js';
+import { giveMailPhoto, makeUser, PASSWORD, solidJpeg, tokenFor } from './support/factories.js';
 import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
 
 // A change made on the command line and its entry in the audit log are one commit: when the entry
@@ -42,6 +45,16 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
       await sql`CREATE TRIGGER refuse_audit BEFORE INSERT ON admin_audit FOR EACH ROW EXECUTE FUNCTION refuse_audit()`.execute(
         db,
       );
+    }
+  }
+
+  async function allowAuditEntries(services: Services) {
+    const { db } = services.database;
+    if (dialect === 'sqlite') {
+      await sql`DROP TRIGGER IF EXISTS refuse_audit`.execute(db);
+    } else {
+      await sql`DROP TRIGGER IF EXISTS refuse_audit ON admin_audit`.execute(db);
+      await sql`DROP FUNCTION IF EXISTS refuse_audit()`.execute(db);
     }
   }
 
@@ -89,6 +102,46 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
         .execute();
       expect(sessions).toHaveLength(1);
     } finally {
+      await allowAuditEntries(services);
+      await services.close();
+    }
+  });
+
+  it('users add, photo set and remove, directory-photo set and signing-key rotate change nothing', async () => {
+    const services = await openTestServices(store);
+    try {
+      const { db } = services.database;
+      const user = await makeUser(services);
+      const photo = await giveMailPhoto(services, user, await solidJpeg([20, 120, 220], 200));
+      const other = await makeUser(services);
+      const image = path.join(work, 'new.jpg');
+      await fs.writeFile(image, await solidJpeg([220, 60, 20], 200));
+      const keysBefore = await db.selectFrom('directory_signing_keys').select(['kid', 'retired_at']).execute();
+      await refuseAuditEntries(services);
+
+      const fails = async (...args: string[]) => {
+        const result = await runCommand(args, store.env, work);
+        expect(result.code, `${args.join(' ')}: ${result.stdout}`).not.toBe(0);
+        expect(result.stderr, args.join(' ')).toContain('audit refused');
+      };
+      await fails('users', 'add', 'newcomer@contoso.com', '--name', 'New Comer');
+      await fails('photo', 'set', user.upn, image);
+      await fails('photo', 'remove', user.upn);
+      await fails('directory-photo', 'set', other.upn, image);
+      await fails('signing-key', 'rotate');
+
+      expect(await findUserByUpn(db, 'newcomer@contoso.com')).toBeUndefined();
+      const mail = await getMailPhoto(db, user.id);
+      expect(mail?.etag).toBe(photo.etag);
+      expect(await services.blobs.get(mail!.blobKey)).toBeDefined();
+      expect(await getDirectoryPhoto(db, other.id)).toBeUndefined();
+      expect(await db.selectFrom('directory_signing_keys').select(['kid', 'retired_at']).execute()).toEqual(keysBefore);
+      // Only the photo that stayed is left in the store: the refused upload's file went with it.
+      const keys: string[] = [];
+      for await (const batch of services.blobs.listKeys()) keys.push(...batch.filter((k) => k.includes(user.id)));
+      expect(keys).toEqual([mail!.blobKey]);
+    } finally {
+      await allowAuditEntries(services);
       await services.close();
     }
   });

@@ -1,4 +1,5 @@
 import type { Db } from '../storage/database.js';
+import { inTransaction } from '../storage/in-transaction.js';
 import { imageRefused, payloadTooLarge } from '../errors.js';
 import { makeMasterPhoto } from '../media/media.js';
 
@@ -10,14 +11,17 @@ const DIRECTORY_PHOTO_SIDE = 96;
 
 /**
  * Stores the directory photo, made from `upload` (at most `maxUploadBytes`: 100 KB as the
- * directory takes it, more where Graph takes a photo and shrinks it for the directory).
+ * directory takes it, more where Graph takes a photo and shrinks it for the directory). Returns
+ * whether it changed: the same picture again stores the same JPEG. `record` (an audit entry) is
+ * written in the same commit, when it changed.
  */
 export async function setDirectoryPhoto(
   db: Db,
   userId: string,
   upload: Buffer,
   maxUploadBytes = DIRECTORY_PHOTO_MAX_BYTES,
-): Promise<void> {
+  record?: (trx: Db) => Promise<unknown>,
+): Promise<boolean> {
   if (upload.length > maxUploadBytes) {
     throw payloadTooLarge(
       maxUploadBytes === DIRECTORY_PHOTO_MAX_BYTES
@@ -28,11 +32,17 @@ export async function setDirectoryPhoto(
   const photo = await makeMasterPhoto(upload, { maxSide: DIRECTORY_PHOTO_SIDE, maxBytes: maxUploadBytes });
   if (!photo.ok) throw imageRefused(photo);
   const values = { jpeg: photo.jpeg, updated_at: Date.now() };
-  await db
-    .insertInto('directory_photos')
-    .values({ user_id: userId, ...values })
-    .onConflict((oc) => oc.column('user_id').doUpdateSet(values))
-    .execute();
+  return inTransaction(db, async (trx) => {
+    const before = await getDirectoryPhoto(trx, userId);
+    if (before?.equals(photo.jpeg)) return false;
+    await trx
+      .insertInto('directory_photos')
+      .values({ user_id: userId, ...values })
+      .onConflict((oc) => oc.column('user_id').doUpdateSet(values))
+      .execute();
+    await record?.(trx);
+    return true;
+  });
 }
 
 export async function getDirectoryPhoto(db: Db, userId: string): Promise<Buffer | undefined> {

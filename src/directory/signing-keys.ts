@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { inTransaction } from '../storage/in-transaction.js';
 import type { Db } from '../storage/database.js';
 import { directorySetting, existingDirectorySetting } from './settings.js';
 
@@ -126,11 +127,17 @@ export async function rs256Since(db: Db): Promise<number | undefined> {
   return value === undefined ? undefined : Number(value);
 }
 
-/** Makes a new signing key; the old one stops signing and stays published for a day. */
-export async function rotateSigningKey(db: Db): Promise<{ kid: string; retired: string[] }> {
+/**
+ * Makes a new signing key; the old one stops signing and stays published for a day. `record` (an
+ * audit entry) is written in the same commit.
+ */
+export async function rotateSigningKey(
+  db: Db,
+  record?: (trx: Db, rotated: { kid: string; retired: string[] }) => Promise<unknown>,
+): Promise<{ kid: string; retired: string[] }> {
   const now = Date.now();
   const row = newKeyRow(now);
-  const retired = await db.transaction().execute(async (trx) => {
+  const retired = await inTransaction(db, async (trx) => {
     const old = await trx.selectFrom('directory_signing_keys').select('kid').where('retired_at', 'is', null).execute();
     await trx.updateTable('directory_signing_keys').set({ retired_at: now }).where('retired_at', 'is', null).execute();
     await trx.insertInto('directory_signing_keys').values(row).execute();
@@ -139,7 +146,9 @@ export async function rotateSigningKey(db: Db): Promise<{ kid: string; retired: 
       .deleteFrom('directory_signing_keys')
       .where('retired_at', '<', now - RETIRED_KEY_PUBLISHED_MS)
       .execute();
-    return old.map((r) => r.kid);
+    const kids = old.map((r) => r.kid);
+    await record?.(trx, { kid: row.kid, retired: kids });
+    return kids;
   });
   await load(db, Date.now());
   return { kid: row.kid, retired };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Expression, ExpressionBuilder, SelectQueryBuilder, SqlBool } from 'kysely';
 import type { Database, Db, Dialect } from '../storage/database.js';
+import { inTransaction } from '../storage/in-transaction.js';
 import { conflict, invalidInput } from '../errors.js';
 import { MIN_PASSWORD_LENGTH, hashPassword, passwordMatches } from './passwords.js';
 import type { DirectoryUserRow } from './tables.js';
@@ -71,7 +72,15 @@ export function validateNewUser(input: NewUser): Required<Omit<NewUser, 'passwor
   };
 }
 
-export async function createUser(db: Db, input: NewUser): Promise<DirectoryUser> {
+/**
+ * Adds the user. `record` (an audit entry) is written in the same commit as the new row; the
+ * password is hashed before that commit begins.
+ */
+export async function createUser(
+  db: Db,
+  input: NewUser,
+  record?: (trx: Db, user: DirectoryUser) => Promise<unknown>,
+): Promise<DirectoryUser> {
   const user = validateNewUser(input);
   if (await findUserByUpn(db, user.upn)) throw conflict(`A user ${user.upn} already exists.`, 'user_exists');
   const row = {
@@ -84,14 +93,22 @@ export async function createUser(db: Db, input: NewUser): Promise<DirectoryUser>
     password_hash: user.password === undefined ? null : await hashPassword(user.password),
     created_at: Date.now(),
   };
+  const added = toUser(row);
   try {
-    await db.insertInto('directory_users').values(row).execute();
+    if (record) {
+      await inTransaction(db, async (trx) => {
+        await trx.insertInto('directory_users').values(row).execute();
+        await record(trx, added);
+      });
+    } else {
+      await db.insertInto('directory_users').values(row).execute();
+    }
   } catch (error) {
     // Another writer may have added the same UPN since the check above.
     if (isUniqueViolation(error)) throw conflict(`A user ${user.upn} already exists.`, 'user_exists');
     throw error;
   }
-  return toUser(row);
+  return added;
 }
 
 /**

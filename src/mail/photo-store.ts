@@ -101,7 +101,16 @@ export async function readingCurrentMailPhoto<T>(read: () => Promise<T>): Promis
  * Normalises an upload into the master and makes it the mailbox's photo. Refused input throws an
  * AppError and changes nothing. Setting the same picture again keeps the ETag and the change time.
  */
-export async function setMailPhoto(deps: MailStoreDeps, user: DirectoryUser, upload: Buffer): Promise<MailPhoto> {
+/**
+ * Stores `upload` as the user's mail photo (the same picture again changes nothing). `record` (an
+ * audit entry) is written in the commit that switches the photo, when it switches.
+ */
+export async function setMailPhoto(
+  deps: MailStoreDeps,
+  user: DirectoryUser,
+  upload: Buffer,
+  record?: (trx: Db, photo: MailPhoto) => Promise<unknown>,
+): Promise<MailPhoto> {
   if (!user.hasMailbox) throw noMailbox(user);
   const master = await makeMasterPhoto(upload, { maxSide: MAIL_MASTER_MAX_SIDE, maxBytes: MAIL_PHOTO_MAX_BYTES });
   if (!master.ok) throw imageRefused(master);
@@ -122,7 +131,7 @@ export async function setMailPhoto(deps: MailStoreDeps, user: DirectoryUser, upl
   await deps.blobs.put(photo.blobKey, master.jpeg);
   let replaced: string | undefined;
   try {
-    replaced = await replaceRow(deps, user.id, photo);
+    replaced = await replaceRow(deps, user.id, photo, record && ((trx) => record(trx, photo)));
   } catch (error) {
     await deps.blobs.delete([photo.blobKey]).catch(() => {});
     throw error;
@@ -131,19 +140,27 @@ export async function setMailPhoto(deps: MailStoreDeps, user: DirectoryUser, upl
   return photo;
 }
 
-/** Removes the photo; returns false when there was none. The sites learn of it at the next sync. */
-export async function removeMailPhoto(deps: MailStoreDeps, user: DirectoryUser): Promise<boolean> {
+/**
+ * Removes the photo; returns false when there was none. The sites learn of it at the next sync.
+ * `record` (an audit entry) is written in the commit that removes it.
+ */
+export async function removeMailPhoto(
+  deps: MailStoreDeps,
+  user: DirectoryUser,
+  record?: (trx: Db) => Promise<unknown>,
+): Promise<boolean> {
   if (!user.hasMailbox) throw noMailbox(user);
-  const replaced = await replaceRow(deps, user.id, undefined);
+  const replaced = await replaceRow(deps, user.id, undefined, record);
   if (replaced) await deps.blobs.delete([replaced]);
   return replaced !== undefined;
 }
 
-/** Writes the row in one transaction and returns the blob key it replaced. */
+/** Writes the row (and `record`, when it changes) in one transaction and returns the blob key it replaced. */
 async function replaceRow(
   deps: MailStoreDeps,
   userId: string,
   photo: MailPhoto | undefined,
+  record: ((trx: Db) => Promise<unknown>) | undefined,
 ): Promise<string | undefined> {
   return deps.db.transaction().execute(async (trx) => {
     const previous = await trx
@@ -165,6 +182,7 @@ async function replaceRow(
       .values({ user_id: userId, ...values })
       .onConflict((oc) => oc.column('user_id').doUpdateSet(values))
       .execute();
+    await record?.(trx);
     return previous?.blob_key ?? undefined;
   });
 }

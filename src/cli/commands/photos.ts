@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
-import { DIRECTORY_PHOTO_MAX_BYTES, getDirectoryPhoto, setDirectoryPhoto } from '../../directory/photo.js';
+import { DIRECTORY_PHOTO_MAX_BYTES, setDirectoryPhoto } from '../../directory/photo.js';
 import { isAppError } from '../../errors.js';
-import { getMailPhoto, removeMailPhoto, setMailPhoto, MAIL_PHOTO_MAX_BYTES } from '../../mail/photo-store.js';
+import { removeMailPhoto, setMailPhoto, MAIL_PHOTO_MAX_BYTES } from '../../mail/photo-store.js';
 import type { Services } from '../../services.js';
 import { uploadSitePicture, SITE_PICTURE_MAX_BYTES } from '../../sites/upload.js';
 import type { CommandHandler } from '../command.js';
@@ -55,14 +55,16 @@ export const sitePhotoSet: CommandHandler = async ({ args: [upn, file], services
 async function setMailPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
   const user = await requireUser(services, upn);
   const bytes = await readImage(file, MAIL_PHOTO_MAX_BYTES);
-  const before = await getMailPhoto(services.database.db, user.id);
+  // The same picture again changes nothing (unless its file was lost): recorded when it changed,
+  // in the commit that changes it.
   const photo = await withFile(file, () =>
-    setMailPhoto({ db: services.database.db, dialect: services.database.dialect, blobs: services.blobs }, user, bytes),
+    setMailPhoto(
+      { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
+      user,
+      bytes,
+      (trx, stored) => recordAudit(trx, COMMAND_LINE, 'photo_set', { upn: user.upn, etag: stored.etag }),
+    ),
   );
-  // The same picture again changes nothing (unless its file was lost): recorded when it changed.
-  if (before?.etag !== photo.etag || before.changedAt !== photo.changedAt) {
-    await recordAudit(services.database.db, COMMAND_LINE, 'photo_set', { upn: user.upn, etag: photo.etag });
-  }
   return `Mail photo of ${user.upn} is now ${photo.side}x${photo.side}, ETag "${photo.etag}". The sites take it at the user's next sync action.`;
 }
 
@@ -71,8 +73,8 @@ async function removeMailPhotoCommand(services: Services, upn?: string): Promise
   const removed = await removeMailPhoto(
     { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
     user,
+    (trx) => recordAudit(trx, COMMAND_LINE, 'photo_removed', { upn: user.upn }),
   );
-  if (removed) await recordAudit(services.database.db, COMMAND_LINE, 'photo_removed', { upn: user.upn });
   return removed
     ? `Removed the mail photo of ${user.upn}. The sites show the placeholder after the user's next sync action.`
     : `${user.upn} had no mail photo; nothing changed.`;
@@ -81,13 +83,12 @@ async function removeMailPhotoCommand(services: Services, upn?: string): Promise
 async function setDirectoryPhotoCommand(services: Services, upn?: string, file?: string): Promise<string> {
   const user = await requireUser(services, upn);
   const bytes = await readImage(file, DIRECTORY_PHOTO_MAX_BYTES);
-  const before = await getDirectoryPhoto(services.database.db, user.id);
-  await withFile(file, () => setDirectoryPhoto(services.database.db, user.id, bytes));
-  // The same picture again stores the same JPEG: recorded when it changed.
-  const after = await getDirectoryPhoto(services.database.db, user.id);
-  if (!before || !after?.equals(before)) {
-    await recordAudit(services.database.db, COMMAND_LINE, 'directory_photo_set', { upn: user.upn });
-  }
+  // The same picture again stores the same JPEG: recorded when it changed, in the same commit.
+  await withFile(file, () =>
+    setDirectoryPhoto(services.database.db, user.id, bytes, DIRECTORY_PHOTO_MAX_BYTES, (trx) =>
+      recordAudit(trx, COMMAND_LINE, 'directory_photo_set', { upn: user.upn }),
+    ),
+  );
   return `Directory photo (thumbnailPhoto) of ${user.upn} set. The sites never use it; they take photos from the mail service only.`;
 }
 

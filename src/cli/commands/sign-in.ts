@@ -26,9 +26,10 @@ export async function revokeSessionsCommand(services: Services, upn: string | un
 }
 
 export async function rotateSigningKeyCommand(services: Services): Promise<string> {
-  const { kid, retired } = await rotateSigningKey(services.database.db);
-  // Key ids only: the keys themselves stay in their table.
-  await recordAudit(services.database.db, COMMAND_LINE, 'signing_key_rotated', { kid, retired });
+  // Key ids only, in the commit that rotates: the keys themselves stay in their table.
+  const { kid, retired } = await rotateSigningKey(services.database.db, (trx, rotated) =>
+    recordAudit(trx, COMMAND_LINE, 'signing_key_rotated', rotated),
+  );
   return `Tokens are now signed with key ${kid}; ${retired.length === 0 ? 'no key was' : `${retired.join(', ')} stays`} published for verification for a day.`;
 }
 

@@ -61,21 +61,25 @@ async function addUser(
   if (!normalizeUpn(upn)) throw new CliError(`"${upn}" is not a valid user principal name (like jane@contoso.com).`, 2);
   if (!options.name) throw new UsageError('Give the display name with --name "Jane Doe".');
   const services = await open();
-  const user = await createUser(services.database.db, {
-    upn,
-    displayName: options.name,
-    password: options.password,
-    hasMailbox: options.mailbox,
-    isAdmin: options.admin,
-  });
-  // Whether they got a password, never the password.
-  await recordAudit(services.database.db, COMMAND_LINE, 'user_added', {
-    upn: user.upn,
-    displayName: user.displayName,
-    admin: user.isAdmin,
-    mailbox: user.hasMailbox,
-    password: options.password !== undefined,
-  });
+  const user = await createUser(
+    services.database.db,
+    {
+      upn,
+      displayName: options.name,
+      password: options.password,
+      hasMailbox: options.mailbox,
+      isAdmin: options.admin,
+    },
+    // In the commit that adds them: whether they got a password, never the password.
+    (trx, added) =>
+      recordAudit(trx, COMMAND_LINE, 'user_added', {
+        upn: added.upn,
+        displayName: added.displayName,
+        admin: added.isAdmin,
+        mailbox: added.hasMailbox,
+        password: options.password !== undefined,
+      }),
+  );
   const notes = [user.hasMailbox ? '' : ', without a mailbox', user.isAdmin ? ', administrator' : ''].join('');
   const noPassword =
     options.password === undefined

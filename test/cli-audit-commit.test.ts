@@ -12,6 +12,7 @@ import { runCommand } from './support/cli.js';
 import { getDirectoryPhoto } from '../src/directory/photo.js';
 import { findUserByUpn } from '../src/directory/users.js';
 import { getMailPhoto } from '../src/mail/photo-store.js';
+import { getRendition } from '../src/sites/profiles.js';
 import { giveMailPhoto, makeUser, PASSWORD, solidJpeg, tokenFor } from './support/factories.js';
 import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
 
@@ -107,7 +108,7 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
     }
   });
 
-  it('users add, photo set and remove, directory-photo set and signing-key rotate change nothing', async () => {
+  it('users add, photo set and remove, directory-photo set, site-photo set and signing-key rotate change nothing', async () => {
     const services = await openTestServices(store);
     try {
       const { db } = services.database;
@@ -129,6 +130,7 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
       await fails('photo', 'remove', user.upn);
       await fails('directory-photo', 'set', other.upn, image);
       await fails('signing-key', 'rotate');
+      await fails('site-photo', 'set', other.upn, image);
 
       expect(await findUserByUpn(db, 'newcomer@contoso.com')).toBeUndefined();
       const mail = await getMailPhoto(db, user.id);
@@ -138,8 +140,11 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
       expect(await db.selectFrom('directory_signing_keys').select(['kid', 'retired_at']).execute()).toEqual(keysBefore);
       // Only the photo that stayed is left in the store: the refused upload's file went with it.
       const keys: string[] = [];
-      for await (const batch of services.blobs.listKeys()) keys.push(...batch.filter((k) => k.includes(user.id)));
+      for await (const batch of services.blobs.listKeys()) {
+        keys.push(...batch.filter((k) => k.includes(user.id) || k.includes(other.id)));
+      }
       expect(keys).toEqual([mail!.blobKey]);
+      expect(await getRendition(db, other.id, 'M')).toBeUndefined();
     } finally {
       await allowAuditEntries(services);
       await services.close();

@@ -222,6 +222,8 @@ export async function publishRenditions(
     /** The caller read the profile under the user's lock: it exists, nothing to make first. */
     hasProfile?: boolean;
   },
+  /** Written in the commit that switches the renditions (an audit entry). */
+  record?: (trx: Db) => Promise<unknown>,
 ): Promise<PublishedRenditions> {
   const generation = `${picture.at.toString(36)}-${randomBytes(4).toString('hex')}`;
   const rows = RENDITION_SIZES.map((size) => {
@@ -243,7 +245,14 @@ export async function publishRenditions(
     // statement, so one commit and one round trip. The crash points all come before it.
     for (const row of rows) deps.faultPoint?.(`after-put-${row.size}`);
     deps.faultPoint?.('before-commit');
-    await switchInOneStatement(deps.db, user, rows, change);
+    if (record) {
+      await deps.db.transaction().execute(async (trx) => {
+        await switchInOneStatement(trx, user, rows, change);
+        await record(trx);
+      });
+    } else {
+      await switchInOneStatement(deps.db, user, rows, change);
+    }
     deps.faultPoint?.('after-commit');
     return NOTHING_TO_REMOVE;
   }
@@ -257,6 +266,7 @@ export async function publishRenditions(
     await trx.insertInto('site_renditions').values(renditionRows(user.id, rows)).execute();
     deps.faultPoint?.('before-commit');
     await updateProfile(trx, user, change);
+    await record?.(trx);
     return deps.blobs.retire(
       trx,
       old.map((o) => o.blob_key),
@@ -280,7 +290,7 @@ export async function publishRenditions(
  * as it was before it (the old keys come from that), and none sees another's writes.
  */
 async function switchInOneStatement(
-  db: Kysely<Database>,
+  db: Db,
   user: DirectoryUser,
   rows: ReadonlyArray<{ size: RenditionSize; jpeg: Buffer; side: number; blobKey: string; etag: string }>,
   change: ProfileChange,

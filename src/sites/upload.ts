@@ -2,6 +2,7 @@ import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { imageRefused } from '../errors.js';
 import { squareJpegsFromUpload } from '../media/media.js';
+import type { Db } from '../storage/database.js';
 import type { UserLock } from '../storage/user-lock.js';
 import { renditionSpec } from './library.js';
 import { publishRenditions, type SitesDeps } from './profiles.js';
@@ -17,6 +18,8 @@ export async function uploadSitePicture(
   deps: SitesDeps & { lock: UserLock; sizes: RenditionSizes },
   user: DirectoryUser,
   upload: Buffer,
+  /** Written in the commit that switches the renditions (an audit entry). */
+  record?: (trx: Db) => Promise<unknown>,
 ): Promise<void> {
   // One decode for the three sizes: no master is kept for an upload to the sites.
   const sides = [deps.sizes.S, deps.sizes.M, deps.sizes.L];
@@ -25,13 +28,18 @@ export async function uploadSitePicture(
   const [S, M, L] = rendered.renditions;
   if (!S || !M || !L) throw new Error('The renderer returned fewer renditions than asked for.');
   const published = await deps.lock.run(user.id, () =>
-    publishRenditions(deps, user, {
-      jpegs: { S, M, L },
-      source: 'upload',
-      syncedEtag: null,
-      renditionSpec: renditionSpec(deps.sizes),
-      at: Date.now(),
-    }),
+    publishRenditions(
+      deps,
+      user,
+      {
+        jpegs: { S, M, L },
+        source: 'upload',
+        syncedEtag: null,
+        renditionSpec: renditionSpec(deps.sizes),
+        at: Date.now(),
+      },
+      record,
+    ),
   );
   await published.oldFilesRemoved;
 }

@@ -105,10 +105,10 @@ async function setSitePhotoCommand(services: Services, upn?: string, file?: stri
       },
       user,
       bytes,
+      // Every upload publishes new renditions, so it always changes the sites' picture.
+      (trx) => recordAudit(trx, COMMAND_LINE, 'site_photo_set', { upn: user.upn }),
     ),
   );
-  // Every upload publishes new renditions, so it always changes the sites' picture.
-  await recordAudit(services.database.db, COMMAND_LINE, 'site_photo_set', { upn: user.upn });
   return user.hasMailbox
     ? `Site picture of ${user.upn} set. ${user.upn} has a mailbox, so the next sync replaces it with the mail photo.`
     : `Site picture of ${user.upn} set.`;

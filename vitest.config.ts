@@ -28,6 +28,7 @@ const SHARED_PROCESS = [
   'test/flash-messages.test.ts',
   'test/form-token-binding.test.ts',
   'test/graph-authz.test.ts',
+  'test/headers-too-large-page.test.ts',
   'test/graph-clients.test.ts',
   'test/graph-sdk.test.ts',
   'test/graph.test.ts',

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import cookie from '@fastify/cookie';
+import cookie, { fastifyCookie } from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
@@ -43,8 +43,8 @@ import {
 import { renderSharePointError } from './sites/rest-errors.js';
 import { createPageErrorRenderer } from './web/error-page.js';
 import type { Locale } from './web/i18n.js';
-import { requestTimeoutPage } from './web/message-page.js';
-import { ANYONE, requestLocale } from './web/page-context.js';
+import { headersTooLargePage, requestTimeoutPage } from './web/message-page.js';
+import { ANYONE, LANGUAGE_COOKIE, readerLocale, requestLocale } from './web/page-context.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
 import { ErrorResponse } from './http/schemas.js';
 import { routeDefaults, type App, type Envelope } from './http/types.js';
@@ -83,7 +83,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       entra: renderEntraError,
       json: renderJsonError,
     },
-    envelopeOfAddress,
+    envelopeOfAddress: (request) => envelopeOfAddress(request.url, request.headers.accept),
     logs: (level) => services.log.isLevelEnabled(level),
   };
   const respond = errorResponder(errors);
@@ -121,11 +121,14 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       securityHeaders,
       log: services.log as FastifyBaseLogger,
       // A page's form whose body was still arriving at its deadline: a page in the person's language.
-      page: (socket, refusal) => {
+      // An address or cookies too long, from a browser asking for a page: a page in its language.
+      page: (socket, refusal, head) => {
         const locale = formsArriving.get(socket);
-        return locale && refusal.id === 'request_timeout'
-          ? requestTimeoutPage(locale, deadlines.requestSeconds)
-          : undefined;
+        if (locale && refusal.id === 'request_timeout') return requestTimeoutPage(locale, deadlines.requestSeconds);
+        if (refusal.id !== 'headers_too_large' || !head) return undefined;
+        if (envelopeOfAddress(head.path, head.header('accept')) !== 'page') return undefined;
+        const chosen = fastifyCookie.parse(head.header('cookie') ?? '')[LANGUAGE_COOKIE];
+        return headersTooLargePage(readerLocale(chosen, head.header('accept-language')));
       },
     }),
     loggerInstance: services.log as FastifyBaseLogger,
@@ -344,11 +347,10 @@ const OTHER_APIS =
   /^\/(?:admin\/api|oauth2|\.well-known|common\/discovery|[^/?]+\/(?:oauth2|v2\.0|\.well-known))(?=[/?]|$)/;
 
 /** Unknown addresses: an API's own envelope; a page for a browser asking for one anywhere else. */
-function envelopeOfAddress(request: FastifyRequest): Envelope {
-  const path = request.url;
+function envelopeOfAddress(path: string, accept: string | undefined): Envelope {
   const mount = API_MOUNTS.find((api) => isUnder(path, api.prefix));
   if (mount) return mount.envelope;
-  const wantsPage = /\btext\/html\b/i.test(request.headers.accept ?? '');
+  const wantsPage = /\btext\/html\b/i.test(accept ?? '');
   return wantsPage && !OTHER_APIS.test(path) ? 'page' : 'json';
 }
 

@@ -23,9 +23,13 @@ export const SIGNED_IN: RouteAuth = { credentials: 'session', allow: 'user' };
 export const ANYONE: RouteAuth = { credentials: 'session', allow: 'anyone' };
 
 export function requestLocale(request: FastifyRequest): Locale {
-  const chosen = request.cookies[LANGUAGE_COOKIE];
+  return readerLocale(request.cookies[LANGUAGE_COOKIE], request.headers['accept-language']);
+}
+
+/** The reader's language: the one they chose (the language cookie's value), else their browser's. */
+export function readerLocale(chosen: string | undefined, acceptLanguage: string | undefined): Locale {
   if (chosen && (LOCALES as readonly string[]).includes(chosen)) return chosen as Locale;
-  return localeFromHeader(request.headers['accept-language']);
+  return localeFromHeader(acceptLanguage);
 }
 
 /** The mail photo's URL, versioned by its ETag so a new photo is a new URL. */

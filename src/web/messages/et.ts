@@ -178,7 +178,7 @@ export const et: Messages = {
     'Saadetu ei jõudnud kohale {seconds} sekundi jooksul, seega midagi ei salvestatud. Proovi uuesti; väiksem pilt jõuab kiiremini kohale.',
   'error.headersTooLarge.title': 'Aadress on liiga pikk',
   'error.headersTooLarge':
-    'Avatud link või küpsised, mida sinu brauser selle saidi jaoks hoiab, on pikemad, kui photosync vastu võtab (16 kB), seega midagi ei tehtud. Mine tagasi ja kasuta lühemat linki; kui see kordub, kustuta brauseris selle saidi küpsised.',
+    'Link, mille avasid, või küpsised, mida brauser selle portaali jaoks hoiab, on pikemad, kui photosync vastu võtab (16 kB), seega midagi ei tehtud. Mine tagasi ja kasuta lühemat linki; kui see kordub, kustuta brauseris selle portaali küpsised.',
   'error.unavailable.title': 'Server on hõivatud',
   'error.unavailable': 'photosync on praegu hõivatud. Proovi mõne sekundi pärast uuesti.',
   'error.storageFull':

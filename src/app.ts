@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import cookie, { fastifyCookie } from '@fastify/cookie';
+import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
@@ -30,6 +30,7 @@ import { AppError } from './errors.js';
 import { requestAuthentication, type RouteAuth } from './http/auth.js';
 import { createBodyBudget, type BodyBudgetLimits } from './http/body-budget.js';
 import { clientErrorHandler } from './http/client-errors.js';
+import { headTooLarge, READ_REQUEST_HEAD_BYTES } from './http/request-head.js';
 import { renderEntraError } from './directory/entra-error-renderer.js';
 import {
   bodyStillArriving,
@@ -43,8 +44,8 @@ import {
 import { renderSharePointError } from './sites/rest-errors.js';
 import { createPageErrorRenderer } from './web/error-page.js';
 import type { Locale } from './web/i18n.js';
-import { headersTooLargePage, requestTimeoutPage } from './web/message-page.js';
-import { ANYONE, LANGUAGE_COOKIE, readerLocale, requestLocale } from './web/page-context.js';
+import { requestTimeoutPage } from './web/message-page.js';
+import { ANYONE, requestLocale } from './web/page-context.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
 import { ErrorResponse } from './http/schemas.js';
 import { routeDefaults, type App, type Envelope } from './http/types.js';
@@ -105,9 +106,12 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       const listener = (req: IncomingMessage, res: ServerResponse) => {
         if (!answers.answer(req, res)) handler(req, res);
       };
+      // Node reads heads larger than photosync takes, so that the first hook refuses them with the
+      // request parsed (src/http/request-head.ts).
+      const reading = { ...timeouts, maxHeaderSize: READ_REQUEST_HEAD_BYTES };
       const server = tls
-        ? https.createServer({ cert: tls.cert, key: tls.key, ...timeouts }, listener)
-        : http.createServer(timeouts, listener);
+        ? https.createServer({ cert: tls.cert, key: tls.key, ...reading }, listener)
+        : http.createServer(reading, listener);
       const set = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
       server.keepAliveTimeout = set.keepAliveTimeout;
       server.requestTimeout = set.requestTimeout;
@@ -121,14 +125,11 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       securityHeaders,
       log: services.log as FastifyBaseLogger,
       // A page's form whose body was still arriving at its deadline: a page in the person's language.
-      // An address or cookies too long, from a browser asking for a page: a page in its language.
-      page: (socket, refusal, head) => {
+      page: (socket, refusal) => {
         const locale = formsArriving.get(socket);
-        if (locale && refusal.id === 'request_timeout') return requestTimeoutPage(locale, deadlines.requestSeconds);
-        if (refusal.id !== 'headers_too_large' || !head) return undefined;
-        if (envelopeOfAddress(head.path, head.header('accept')) !== 'page') return undefined;
-        const chosen = fastifyCookie.parse(head.header('cookie') ?? '')[LANGUAGE_COOKIE];
-        return headersTooLargePage(readerLocale(chosen, head.header('accept-language')));
+        return locale && refusal.id === 'request_timeout'
+          ? requestTimeoutPage(locale, deadlines.requestSeconds)
+          : undefined;
       },
     }),
     loggerInstance: services.log as FastifyBaseLogger,
@@ -171,10 +172,15 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   const { db, reads } = services.database;
   const authenticate = requestAuthentication(app, { db, publicUrl: services.config.publicUrl, reads });
   // Every request's first step: the security headers (the same on every answer, so worked out
-  // once), then, for routes that declare `config.auth`, who is asking (a refusal carries the headers).
+  // once), a head larger than photosync takes refused (in the address's envelope: a page for a
+  // browser), then, for routes that declare `config.auth`, who is asking (a refusal carries the headers).
   app.addHook('onRequest', (request, reply, done) => {
     const config = request.routeOptions.config;
     reply.headers(config.picture ? pictureHeaders : securityHeaders);
+    if (headTooLarge(request.raw)) {
+      done(new AppError('headers_too_large', 'The request headers are too large.'));
+      return;
+    }
     if (config.envelope === 'page' && bodyStillArriving(request)) rememberForm(request, reply);
     if (config.auth) authenticate(request, config.auth, done);
     else done();

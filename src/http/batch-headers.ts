@@ -1,3 +1,5 @@
+import { MAX_REQUEST_HEAD_BYTES } from './request-head.js';
+
 // The headers of the requests inside a batch (SharePoint's OData $batch and Graph's JSON
 // batching) that belong to the batch itself, and the headers of each answer that the batch
 // passes on. Both batches run each request as if sent alone, so what they drop and keep is one list.
@@ -46,10 +48,10 @@ export const BATCH_ANSWER_HEADERS: readonly string[] = [
 ];
 
 /**
- * The bytes of header lines a request inside a batch may have: what Node.js takes in the headers of
- * a request sent alone (its maxHeaderSize, 16 KB), which answers more with 431.
+ * The bytes of header lines a request inside a batch may have: what photosync takes in the head of
+ * a request sent alone (16 KB), which it answers with 431.
  */
-export const MAX_BATCHED_HEADER_BYTES = 16 * 1024;
+export const MAX_BATCHED_HEADER_BYTES = MAX_REQUEST_HEAD_BYTES;
 
 /** The bytes of `Name: value` header lines, each with its line break. */
 export function headerLineBytes(lines: Iterable<readonly [string, string]>): number {

@@ -17,42 +17,8 @@ export interface ClientErrorOptions {
   /** The headers every answer carries (the pages' set). */
   securityHeaders: Record<string, string>;
   log: FastifyBaseLogger;
-  /**
-   * The page to answer with when the request came from a browser asking for a page (a form whose
-   * body did not arrive in time, an address too long); undefined otherwise. `head`: what Node had
-   * read of the request when it refused it.
-   */
-  page?: (socket: Duplex, refusal: AppError, head: RequestHead | undefined) => string | undefined;
-}
-
-/** The request line and header lines Node had read when it refused a request. */
-export interface RequestHead {
-  path: string;
-  /** A header's value (the first, by its lower-case name), or undefined. */
-  header(name: string): string | undefined;
-}
-
-/**
- * The head of the request in `raw` (what Node had read when it refused it: its `rawPacket`), or
- * undefined when it does not start with a request line. Header lines cut off at its end count as
- * missing.
- */
-export function requestHeadOf(raw: Buffer | undefined): RequestHead | undefined {
-  if (!raw) return undefined;
-  const text = raw.toString('latin1');
-  const end = text.indexOf('\r\n\r\n');
-  const lines = (end === -1 ? text : text.slice(0, end)).split('\r\n');
-  if (end === -1) lines.pop();
-  const request = /^[A-Z]+ (\S+) HTTP\/1\.[01]$/.exec(lines[0] ?? '');
-  if (!request?.[1]) return undefined;
-  const headers = new Map<string, string>();
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim());
-  }
-  return { path: request[1], header: (name) => headers.get(name) };
+  /** The page to answer with when the socket's request came from a page's form; undefined otherwise. */
+  page?: (socket: Duplex, refusal: AppError) => string | undefined;
 }
 
 const seconds = (n: number) => `${n} second${n === 1 ? '' : 's'}`;
@@ -79,7 +45,7 @@ export function clientErrorHandler(options: ClientErrorOptions) {
     const level = ERRORS[refusal.id].log;
     options.log[level]({ code: error.code, id: refusal.id }, 'client error');
     if (socket.writable) {
-      const page = options.page?.(socket, refusal, requestHeadOf((error as { rawPacket?: Buffer }).rawPacket));
+      const page = options.page?.(socket, refusal);
       const body =
         page ?? JSON.stringify({ error: { code: refusal.id, message: refusal.message } } satisfies ErrorBody);
       const headers = {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { headTooLarge } from '../http/request-head.js';
 import { createByteCache } from '../storage/byte-cache.js';
 import { NOT_CACHED, type ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_URL_PATH } from './library.js';
@@ -74,6 +75,8 @@ export function createPictureAnswers(
       const url = req.url;
       if (stopped || req.method !== 'GET' || url === undefined || url.length > MAX_KEY_LENGTH) return false;
       if (!isPictureAddress(url)) return false;
+      // A head larger than photosync takes is refused by the framework's first hook.
+      if (headTooLarge(req)) return false;
       const headers = req.headers;
       // A request with a body is left to the framework, which knows what to do with one.
       if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;

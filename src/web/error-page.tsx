@@ -57,6 +57,7 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   connect_mode_off: 'admin.tenant.notOn',
   // Any body over its route's limit; the upload forms say it about the picture (UPLOAD_MESSAGES).
   too_large: 'error.tooLarge',
+  headers_too_large: 'error.headersTooLarge',
   upload_too_many_parts: 'photo.error.one_file',
   unsupported_type: 'photo.error.unsupported_type',
   rate_limited: 'error.rateLimited',
@@ -75,6 +76,7 @@ const PAGE_TITLES: Partial<Record<ErrorId, MessageKey>> = {
   method_not_allowed: 'error.methodNotAllowed.title',
   too_large: 'error.tooLarge.title',
   upload_too_many_parts: 'error.tooLarge.title',
+  headers_too_large: 'error.headersTooLarge.title',
   rate_limited: 'error.rateLimited.title',
   unavailable: 'error.unavailable.title',
   image_queue_full: 'error.unavailable.title',

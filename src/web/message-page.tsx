@@ -28,12 +28,3 @@ export function requestTimeoutPage(locale: Locale, seconds: number): string {
     t('error.requestTimeout', { seconds }),
   );
 }
-
-/**
- * The page for a browser whose address or cookies are over the server's 16 KB of request headers.
- * Node refuses the request before any route runs: no session is read, so no one is signed in.
- */
-export function headersTooLargePage(locale: Locale): string {
-  const t = translator(locale);
-  return messagePage({ locale, t, csrfToken: '' }, t('error.headersTooLarge.title'), t('error.headersTooLarge'));
-}

@@ -23,13 +23,9 @@ export const SIGNED_IN: RouteAuth = { credentials: 'session', allow: 'user' };
 export const ANYONE: RouteAuth = { credentials: 'session', allow: 'anyone' };
 
 export function requestLocale(request: FastifyRequest): Locale {
-  return readerLocale(request.cookies[LANGUAGE_COOKIE], request.headers['accept-language']);
-}
-
-/** The reader's language: the one they chose (the language cookie's value), else their browser's. */
-export function readerLocale(chosen: string | undefined, acceptLanguage: string | undefined): Locale {
+  const chosen = request.cookies[LANGUAGE_COOKIE];
   if (chosen && (LOCALES as readonly string[]).includes(chosen)) return chosen as Locale;
-  return localeFromHeader(acceptLanguage);
+  return localeFromHeader(request.headers['accept-language']);
 }
 
 /** The mail photo's URL, versioned by its ETag so a new photo is a new URL. */

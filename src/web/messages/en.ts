@@ -171,7 +171,7 @@ export const en = {
   'error.requestTimeout.title': 'That took too long',
   'error.requestTimeout':
     'What you sent did not arrive within {seconds} seconds, so nothing was saved. Try again; a smaller picture arrives sooner.',
-  'error.headersTooLarge.title': 'The address is too long',
+  'error.headersTooLarge.title': 'This page could not be opened',
   'error.headersTooLarge':
     'The link you opened, or the cookies your browser keeps for this site, are longer than photosync takes (16 KB), so nothing was done. Go back and use a shorter link; if this keeps happening, clear this site’s cookies in your browser.',
   'error.unavailable.title': 'Busy right now',

@@ -176,7 +176,7 @@ export const et: Messages = {
   'error.requestTimeout.title': 'See võttis liiga kaua aega',
   'error.requestTimeout':
     'Saadetu ei jõudnud kohale {seconds} sekundi jooksul, seega midagi ei salvestatud. Proovi uuesti; väiksem pilt jõuab kiiremini kohale.',
-  'error.headersTooLarge.title': 'Aadress on liiga pikk',
+  'error.headersTooLarge.title': 'Seda lehte ei saanud avada',
   'error.headersTooLarge':
     'Link, mille avasid, või küpsised, mida brauser selle portaali jaoks hoiab, on pikemad, kui photosync vastu võtab (16 kB), seega midagi ei tehtud. Mine tagasi ja kasuta lühemat linki; kui see kordub, kustuta brauseris selle portaali küpsised.',
   'error.unavailable.title': 'Server on hõivatud',

@@ -586,8 +586,21 @@ describeEachDialect('photosync CLI', (dialect) => {
       const bogus = await cli('users', 'add', 'carl@contoso.com', '--name', 'Carl', '--bogus');
       expect(bogus.code).toBe(2);
       expect(bogus.stderr).toContain(
-        'photosync users add has no option --bogus.\n\nUsage:\n  photosync users add <upn>',
+        'photosync users add has no option --bogus. A value that begins with "-" goes after "--".\n\nUsage:\n  photosync users add <upn>',
       );
+      // An option or help written with one dash is told so, never taken as a value.
+      for (const [line, told] of [
+        [['backup', '-help'], 'photosync backup has no option -help: write --help.'],
+        [['status', '-json'], 'photosync status has no option -json: write --json.'],
+        [
+          ['users', 'add', 'carl@contoso.com', '-name', 'Carl'],
+          'photosync users add has no option -name: write --name.',
+        ],
+      ] as const) {
+        const oneDash = await cli(...line);
+        expect(oneDash, line.join(' ')).toMatchObject({ code: 2, stdout: '' });
+        expect(oneDash.stderr, line.join(' ')).toContain(`photosync: ${told}\n\nUsage:\n`);
+      }
       const short = await cli('status', '-x');
       expect(short.stderr).toContain('photosync status has no option -x.');
       // photosync has no one-letter options but -h: a longer word that starts with one "-" is a value,

@@ -110,8 +110,14 @@ function parseOptions(spec: CommandSpec, args: readonly string[]) {
   // "-" is a value, as an x5t#S256 thumbprint (base64url) may begin. parseArgs would split it into
   // one-letter options, so it goes to parseArgs as a stand-in and comes back as it was.
   const values = new Map<string, string>();
-  const standIns = args.map((arg) => {
+  const terminator = args.indexOf('--');
+  const standIns = args.map((arg, index) => {
     if (!isDashValue(arg)) return arg;
+    // An option or help written with one dash is told so, not taken as a value (before a "--").
+    const name = arg.slice(1);
+    if ((terminator === -1 || index < terminator) && (name === 'help' || Object.hasOwn(options, name))) {
+      throw new CliError(withUsage(spec, `photosync ${spec.name} has no option ${arg}: write --${name}.`), 2);
+    }
     const standIn = `\u0000${values.size}`;
     values.set(standIn, arg);
     return standIn;
@@ -123,12 +129,14 @@ function parseOptions(spec: CommandSpec, args: readonly string[]) {
     const option = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
     let problem: string | undefined;
     if (!option) {
-      problem = `photosync ${spec.name} has no option ${token.rawName}.`;
+      // A value may begin with "--" too (a thumbprint, 1 in 4,096): it goes after a "--".
+      const valueHint = spec.args > 0 ? ' A value that begins with "-" goes after "--".' : '';
+      problem = `photosync ${spec.name} has no option ${token.rawName}.${valueHint}`;
     } else if (
       option.type === 'string' &&
       (token.value === undefined || (!token.inlineValue && token.value.startsWith('-')))
     ) {
-      // `--name --admin` would take "--admin" as the name: a value starting with "-" goes as --name=-x.
+      // `--name --admin` would take "--admin" as the name: a value starting with "--" goes as --name=--x.
       const example = OPTION_EXAMPLES[token.name] ?? `<${token.name}>`;
       problem = `${token.rawName} needs a value, e.g. ${token.rawName} ${example}.`;
     } else if (option.type === 'boolean' && token.value !== undefined) {

@@ -11,9 +11,9 @@ const DIRECTORY_PHOTO_SIDE = 96;
 
 /**
  * Stores the directory photo, made from `upload` (at most `maxUploadBytes`: 100 KB as the
- * directory takes it, more where Graph takes a photo and shrinks it for the directory). Returns
- * whether it changed: the same picture again stores the same JPEG. `record` (an audit entry) is
- * written in the same commit, when it changed.
+ * directory takes it, more where Graph takes a photo and shrinks it for the directory), in one
+ * statement. The same picture again stores the same JPEG and writes nothing; `record` (an audit
+ * entry) is written in the same commit, when the photo changed.
  */
 export async function setDirectoryPhoto(
   db: Db,
@@ -21,7 +21,7 @@ export async function setDirectoryPhoto(
   upload: Buffer,
   maxUploadBytes = DIRECTORY_PHOTO_MAX_BYTES,
   record?: (trx: Db) => Promise<unknown>,
-): Promise<boolean> {
+): Promise<void> {
   if (upload.length > maxUploadBytes) {
     throw payloadTooLarge(
       maxUploadBytes === DIRECTORY_PHOTO_MAX_BYTES
@@ -32,16 +32,24 @@ export async function setDirectoryPhoto(
   const photo = await makeMasterPhoto(upload, { maxSide: DIRECTORY_PHOTO_SIDE, maxBytes: maxUploadBytes });
   if (!photo.ok) throw imageRefused(photo);
   const values = { jpeg: photo.jpeg, updated_at: Date.now() };
-  return inTransaction(db, async (trx) => {
-    const before = await getDirectoryPhoto(trx, userId);
-    if (before?.equals(photo.jpeg)) return false;
-    await trx
+  const store = (q: Db) =>
+    q
       .insertInto('directory_photos')
       .values({ user_id: userId, ...values })
-      .onConflict((oc) => oc.column('user_id').doUpdateSet(values))
+      .onConflict((oc) =>
+        oc
+          .column('user_id')
+          .doUpdateSet(values)
+          .where('directory_photos.jpeg', 'is distinct from', (eb) => eb.ref('excluded.jpeg')),
+      )
+      .returning('user_id')
       .execute();
-    await record?.(trx);
-    return true;
+  if (!record) {
+    await store(db);
+    return;
+  }
+  await inTransaction(db, async (trx) => {
+    if ((await store(trx)).length > 0) await record(trx);
   });
 }
 

@@ -1,5 +1,4 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { inTransaction } from '../storage/in-transaction.js';
 import type { Db } from '../storage/database.js';
 import { directorySetting, existingDirectorySetting } from './settings.js';
 
@@ -137,7 +136,8 @@ export async function rotateSigningKey(
 ): Promise<{ kid: string; retired: string[] }> {
   const now = Date.now();
   const row = newKeyRow(now);
-  const retired = await inTransaction(db, async (trx) => {
+  // A transaction of its own: the keys are loaded into this process once it has committed.
+  const retired = await db.transaction().execute(async (trx) => {
     const old = await trx.selectFrom('directory_signing_keys').select('kid').where('retired_at', 'is', null).execute();
     await trx.updateTable('directory_signing_keys').set({ retired_at: now }).where('retired_at', 'is', null).execute();
     await trx.insertInto('directory_signing_keys').values(row).execute();

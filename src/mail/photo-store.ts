@@ -100,10 +100,7 @@ export async function readingCurrentMailPhoto<T>(read: () => Promise<T>): Promis
 /**
  * Normalises an upload into the master and makes it the mailbox's photo. Refused input throws an
  * AppError and changes nothing. Setting the same picture again keeps the ETag and the change time.
- */
-/**
- * Stores `upload` as the user's mail photo (the same picture again changes nothing). `record` (an
- * audit entry) is written in the commit that switches the photo, when it switches.
+ * `record` (an audit entry) is written in the commit that switches the photo, when it switches.
  */
 export async function setMailPhoto(
   deps: MailStoreDeps,

@@ -59,30 +59,39 @@ describe('connect mode against photosync playing the tenant', () => {
     'says ✗ with the fix for a missing permission, a wrong URL and a revoked certificate',
     { timeout: 120_000 },
     async () => {
-      const noSites = tenant.connect(
-        await tenant.registerApp({ permissions: ['User.Read.All', 'ProfilePhoto.Read.All'] }),
-      );
-      const sites = checkLines((await noSites.m365(['check'])).stdout);
+      // The three apps, and then the six checks that use them, each independent of the others:
+      // side by side, as separate administrators' machines would run them.
+      const [withoutSites, withoutGraph, app] = await Promise.all([
+        tenant.registerApp({ permissions: ['User.Read.All', 'ProfilePhoto.Read.All'] }),
+        tenant.registerApp({ permissions: ['Sites.FullControl.All'] }),
+        tenant.registerApp(),
+      ]);
+      // Each address the tenant does not have (its own host under another name): the check that
+      // uses it says ✗ and names that one setting; the others stay ✓.
+      const wrong = tenant.url.replace('localhost', '127.0.0.1');
+      const wrongUrls = [
+        ['PHOTOSYNC_M365_MYSITE_URL', 'token for SharePoint'],
+        ['PHOTOSYNC_M365_ADMIN_URL', 'token for the SharePoint admin site'],
+        ['PHOTOSYNC_M365_GRAPH_URL', 'token for Microsoft Graph'],
+        ['PHOTOSYNC_M365_SHAREPOINT_URL', 'SharePoint answers'],
+      ] as const;
+      const [noSites, noGraph, ...urls] = await Promise.all([
+        tenant.connect(withoutSites).m365(['check']),
+        tenant.connect(withoutGraph).m365(['check']),
+        ...wrongUrls.map(([setting]) => tenant.connect(app, { [setting]: wrong }).m365(['check'])),
+      ]);
+
+      const sites = checkLines(noSites!.stdout);
       expect(sites['can write to User Photos']).toMatch(
         /^✗ .*403.*Grant the app the SharePoint application permission Sites\.FullControl\.All/,
       );
       expect(sites['can list users']).toMatch(/^✓/);
 
-      const noGraph = tenant.connect(await tenant.registerApp({ permissions: ['Sites.FullControl.All'] }));
-      const graph = checkLines((await noGraph.m365(['check'])).stdout);
+      const graph = checkLines(noGraph!.stdout);
       expect(graph['can list users']).toMatch(/^✗ .*403.*(User\.Read\.All|permission)/);
 
-      const app = await tenant.registerApp();
-      // Each address the tenant does not have (its own host under another name): the check that
-      // uses it says ✗ and names that one setting; the others stay ✓.
-      const wrong = tenant.url.replace('localhost', '127.0.0.1');
-      for (const [setting, check] of [
-        ['PHOTOSYNC_M365_MYSITE_URL', 'token for SharePoint'],
-        ['PHOTOSYNC_M365_ADMIN_URL', 'token for the SharePoint admin site'],
-        ['PHOTOSYNC_M365_GRAPH_URL', 'token for Microsoft Graph'],
-        ['PHOTOSYNC_M365_SHAREPOINT_URL', 'SharePoint answers'],
-      ] as const) {
-        const url = await tenant.connect(app, { [setting]: wrong }).m365(['check']);
+      for (const [i, [setting, check]] of wrongUrls.entries()) {
+        const url = urls[i]!;
         expect(url.code, url.stdout + url.stderr).toBe(1);
         const lines = checkLines(url.stdout);
         expect(lines[check], url.stdout).toMatch(new RegExp(`^✗ .*(check|set) ${setting}\\b`, 'i'));

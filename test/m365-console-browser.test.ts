@@ -4,7 +4,7 @@ import type { App } from '../src/app.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import { scanTenant } from '../src/m365/scan.js';
 import type { Services } from '../src/services.js';
-import { axeViolations as violations, loadsNewPage } from './browser/helpers.js';
+import { axeViolations, loadsNewPage, serveAxe } from './browser/helpers.js';
 import { chromiumMissing, launchChromium, listen } from './support/browser.js';
 import { makeUser } from './support/factories.js';
 import { startM365Tenant, type M365Tenant } from './support/m365-tenant.js';
@@ -25,8 +25,12 @@ describe.skipIf(chromiumMissing())('the connect-mode console in a browser', { ti
   let base: string;
   let browser: Browser;
   let admin: DirectoryUser;
+  /** axe-core over HTTP, so each tab compiles it once (serveAxe), not on every page it checks. */
+  let axe: Awaited<ReturnType<typeof serveAxe>>;
+  const violations = (page: Page) => axeViolations(page, axe.url);
 
   beforeAll(async () => {
+    axe = await serveAxe();
     tenant = await startM365Tenant();
     const env = tenant.connect(await tenant.registerApp()).env;
     store = await createTestStore('sqlite');
@@ -39,6 +43,7 @@ describe.skipIf(chromiumMissing())('the connect-mode console in a browser', { ti
     admin = await makeUser(services, { isAdmin: true, displayName: 'Ada Admin' });
   }, 180_000);
   afterAll(async () => {
+    await axe?.close();
     await browser?.close();
     await app?.close();
     await services?.close();

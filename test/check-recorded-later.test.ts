@@ -21,7 +21,7 @@ import {
 // record follows, and the services wait for it before they close. Every other outcome is
 // recorded before the answer, as before.
 
-function useOwner(dialect: 'sqlite' | 'postgres') {
+function useOwner(dialect: 'sqlite' | 'postgres', env: Record<string, string> = {}) {
   const context = {} as {
     store: TestStore;
     services: Services;
@@ -34,8 +34,8 @@ function useOwner(dialect: 'sqlite' | 'postgres') {
   };
   beforeAll(async () => {
     context.store = await createTestStore(dialect);
-    context.services = await openTestServices(context.store);
-    context.other = await openTestServices(context.store);
+    context.services = await openTestServices(context.store, env);
+    context.other = await openTestServices(context.store, env);
     ({ app: context.app, baseUrl: context.baseUrl } = await listen(context.services));
     context.owner = await makeUser(context.services);
     context.token = await createToken(context.services.database.db, context.owner.id, 'test');
@@ -72,6 +72,90 @@ describeEachDialect('an in-step check of one’s own picture', (dialect) => {
     expect(attemptCount(history)).toBe(4);
     const profile = await getSiteProfile(c.services.database.db, c.owner.id);
     expect(profile?.lastCheckedAt).toBeGreaterThanOrEqual(history[0]!.lastAt);
+  });
+});
+
+/** Counts the updates of sync_attempts rows (a test's trigger on its own store); `read` says how many so far. */
+async function countAttemptUpdates(services: Services, dialect: 'sqlite' | 'postgres') {
+  const { db } = services.database;
+  await sql`create table attempt_updates (n integer)`.execute(db);
+  if (dialect === 'sqlite') {
+    await sql`create trigger count_attempt_updates after update on sync_attempts
+      begin insert into attempt_updates values (1); end`.execute(db);
+  } else {
+    await sql`create function count_attempt_updates() returns trigger language plpgsql as $$
+      begin insert into attempt_updates values (1); return null; end $$`.execute(db);
+    await sql`create trigger count_attempt_updates after update on sync_attempts
+      for each row execute function count_attempt_updates()`.execute(db);
+  }
+  return async () => {
+    const { rows } = await sql<{ n: number | string }>`select count(*) as n from attempt_updates`.execute(db);
+    return Number(rows[0]!.n);
+  };
+}
+
+describeEachDialect('in-step checks of one’s own picture in a burst', (dialect) => {
+  const c = useOwner(dialect);
+
+  it('are recorded as one write that counts them all', async () => {
+    await giveMailPhoto(c.services, c.owner, await solidJpeg([90, 200, 40], 200));
+    expect((await c.own()).headers.get('x-photosync-sync')).toBe('synced');
+    expect((await c.own()).headers.get('x-photosync-sync')).toBe('unchanged');
+    await c.services.sync.settle();
+    const updates = await countAttemptUpdates(c.services, dialect);
+    // Ten views at once, as a page showing one's picture in several places asks for it.
+    const views = await Promise.all(Array.from({ length: 10 }, () => c.own()));
+    expect(views.map((v) => v.headers.get('x-photosync-sync'))).toEqual(Array(10).fill('unchanged'));
+    await c.services.sync.settle();
+    // One write gathers them (two if the machine took longer than the gathering to answer them).
+    expect(await updates()).toBeLessThanOrEqual(2);
+    const history = await listAttempts(c.services.database.db, c.owner.id);
+    expect(history.map((a) => [a.outcome, a.checks])).toEqual([
+      ['unchanged', 11],
+      ['synced', 1],
+    ]);
+  });
+
+  it('are written before the user’s next attempt is recorded, so the history keeps its order', async () => {
+    for (let i = 0; i < 3; i++) expect((await c.own()).headers.get('x-photosync-sync')).toBe('unchanged');
+    expect((await c.services.sync.sync(c.owner, 'sharepoint_tile')).outcome).toBe('unchanged');
+    const history = await listAttempts(c.services.database.db, c.owner.id);
+    expect(history.map((a) => [a.trigger, a.outcome, a.checks])).toEqual([
+      ['sharepoint_tile', 'unchanged', 1],
+      ['photo_request', 'unchanged', 14],
+      ['photo_request', 'synced', 1],
+    ]);
+  });
+
+  it('are shown in the console as soon as it is asked', async () => {
+    const admin = await makeUser(c.services, { isAdmin: true });
+    const adminToken = await createToken(c.services.database.db, admin.id, 'test');
+    for (let i = 0; i < 2; i++) expect((await c.own()).headers.get('x-photosync-sync')).toBe('unchanged');
+    const response = await fetch(`${c.baseUrl}/admin/api/users/${encodeURIComponent(c.owner.upn)}`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(response.status).toBe(200);
+    const body = JSON.stringify(await response.json());
+    expect(body).toContain('"checks":16');
+  });
+});
+
+describeEachDialect('in-step checks with a re-check interval', (dialect) => {
+  const c = useOwner(dialect, { PHOTOSYNC_RECHECK_SECONDS: '60' });
+
+  it('count a check not written yet as the time last checked', async () => {
+    await giveMailPhoto(c.services, c.owner, await solidJpeg([40, 40, 220], 200));
+    expect((await c.own()).headers.get('x-photosync-sync')).toBe('synced');
+    // The sync marked the picture checked; a tile click checks again, whatever the interval.
+    expect((await c.services.sync.sync(c.owner, 'sharepoint_tile')).outcome).toBe('unchanged');
+    await c.services.database.db
+      .updateTable('site_profiles')
+      .set({ last_checked_at: 1 })
+      .where('user_id', '=', c.owner.id)
+      .execute();
+    const answers: string[] = [];
+    for (let i = 0; i < 3; i++) answers.push((await c.own()).headers.get('x-photosync-sync') ?? '');
+    expect(answers).toEqual(['unchanged', 'recently_checked', 'recently_checked']);
   });
 });
 

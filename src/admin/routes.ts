@@ -51,6 +51,10 @@ const UsersView = Type.Object({
 });
 
 export async function adminRoutes(app: App, services: Services): Promise<void> {
+  // The console shows what is recorded: checks of this server still gathered are written first.
+  app.addHook('onRequest', async () => {
+    await services.sync.settle();
+  });
   await app.register((api) => {
     adminApiRoutes(api as App, services);
     return Promise.resolve();

@@ -11,7 +11,14 @@ import { getSiteProfile, markProfileChecked, publishRenditions, showPlaceholder 
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Database } from '../storage/database.js';
 import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
-import { recordAttempt, type SyncOutcome, type SyncTrigger } from './history.js';
+import {
+  recordAttempt,
+  type CheckedMark,
+  type RepeatedChecks,
+  type SyncAttempt,
+  type SyncOutcome,
+  type SyncTrigger,
+} from './history.js';
 import { getSyncInputs, inputsOf, syncInputsQuery, syncStateInputs, type SyncInputs } from './inputs.js';
 import { classify, isOutOfStep } from './state.js';
 
@@ -46,21 +53,45 @@ export interface SyncResult {
 export interface SyncOptions {
   /**
    * A check that changed nothing (`unchanged`, `recently_checked`) is answered before its record
-   * is written; `recorded` settles once it is. The record is history and the "checked" time, not
-   * the picture: lost in a crash, it leaves the state as it was before the check. Other outcomes
-   * are recorded before the answer, as without this.
+   * is written; `recorded` settles once it is. Such checks of one user are gathered for
+   * `GATHER_MS` and written as one record that counts them all. The record is history and the
+   * "checked" time, not the picture: lost in a crash, it leaves the state as it was before the
+   * checks. Other outcomes are recorded before the answer, as without this.
    */
   answerBeforeRecord?: boolean;
 }
 
 export interface SyncEngine {
   sync(user: DirectoryUser, trigger: SyncTrigger, options?: SyncOptions): Promise<SyncResult>;
-  /** Waits for the records still being written (before the database is closed). */
+  /** Writes the checks gathered and waits for the records still being written (before the database is closed). */
   settle(): Promise<void>;
 }
 
 /** Outcomes that change nothing the sites show, whose record may follow the answer. */
 const RECORDED_LATER: ReadonlySet<SyncOutcome> = new Set(['unchanged', 'recently_checked']);
+
+/** How long in-step checks answered first are gathered before their one record is written. */
+const GATHER_MS = 200;
+
+/** Checks of one user with the same trigger, outcome and ETags, waiting to be recorded as one. */
+interface GatheredCheck {
+  /** The latest of them. */
+  attempt: SyncAttempt;
+  failedEtag: string | null;
+  checked: CheckedMark | undefined;
+  repeats: RepeatedChecks;
+  written: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void };
+}
+
+function settlement(): GatheredCheck['written'] {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
 
 type Decision = {
   outcome: SyncOutcome;
@@ -165,7 +196,13 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const etagBefore = profile?.syncedEtag ?? null;
     const mailEtag = user.hasMailbox ? (mail?.etag ?? null) : null;
     attempt.mailEtag = mailEtag;
-    const plan = planSync(inputs, { hasMailbox: user.hasMailbox, trigger, now, settings: deps.settings() });
+    // A check gathered but not written yet counts as the "checked" time it will write.
+    const gatheredAt = profile ? gatheredCheckedAt(user.id) : undefined;
+    const seen =
+      profile && gatheredAt !== undefined && gatheredAt > (profile.lastCheckedAt ?? 0)
+        ? { ...inputs, profile: { ...profile, lastCheckedAt: gatheredAt } }
+        : inputs;
+    const plan = planSync(seen, { hasMailbox: user.hasMailbox, trigger, now, settings: deps.settings() });
     if ('work' in plan) {
       return plan.work === 'render' && mail
         ? { work: 'render', etagBefore, mail, hasProfile: !!profile }
@@ -265,9 +302,100 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 
   /** Records written after their answer, until they settle. */
   const writing = new Set<Promise<unknown>>();
+  const track = (record: Promise<unknown>) => {
+    writing.add(record);
+    void record.catch(() => {}).finally(() => writing.delete(record));
+  };
+
+  /**
+   * In-step checks answered before their record, gathered for a moment: a page that shows one's
+   * own picture in several places, or a burst of views, writes one record that counts them all
+   * (the same row a repeated check is counted on) instead of one per view. A user's gathered
+   * checks are written before any other attempt of theirs is recorded, so the history keeps its
+   * order; `settle()` writes them at once.
+   */
+  const gathered = new Map<string, GatheredCheck[]>();
+  let gatherTimer: NodeJS.Timeout | undefined;
+
+  function gather(attempt: SyncAttempt, failedEtag: string | null, checked: CheckedMark | undefined): Promise<void> {
+    const checks = gathered.get(attempt.userId) ?? [];
+    const same = checks.find(
+      (g) =>
+        g.attempt.trigger === attempt.trigger &&
+        g.attempt.outcome === attempt.outcome &&
+        g.attempt.etagBefore === attempt.etagBefore &&
+        g.attempt.etagAfter === attempt.etagAfter,
+    );
+    if (same) {
+      same.repeats.checks++;
+      if (attempt.startedAt >= same.attempt.startedAt) same.attempt = attempt;
+      if (checked && (!same.checked || checked.at >= same.checked.at)) same.checked = checked;
+      // One write, one failure: it is the first check's to report.
+      return same.written.promise.catch(() => {});
+    }
+    const check: GatheredCheck = {
+      attempt,
+      failedEtag,
+      checked,
+      repeats: { checks: 1, firstStartedAt: attempt.startedAt },
+      written: settlement(),
+    };
+    checks.push(check);
+    gathered.set(attempt.userId, checks);
+    gatherTimer ??= setTimeout(() => void writeGathered(), GATHER_MS).unref();
+    return check.written.promise;
+  }
+
+  /** Writes the gathered checks of one user, or of everyone. */
+  function writeGathered(userId?: string): Promise<void> {
+    if (userId !== undefined) return writeGatheredOf(userId);
+    clearTimeout(gatherTimer);
+    gatherTimer = undefined;
+    return Promise.all([...gathered.keys()].map(writeGatheredOf)).then(() => {});
+  }
+
+  /** A user's gathered checks being written: the next are written after them, in order. */
+  const userWrites = new Map<string, Promise<void>>();
+
+  function writeGatheredOf(userId: string): Promise<void> {
+    const checks = gathered.get(userId);
+    const before = userWrites.get(userId);
+    if (!checks) return before ?? Promise.resolve();
+    gathered.delete(userId);
+    const write = (async () => {
+      await before;
+      for (const check of checks) {
+        const record = recordAttempt(
+          deps.db,
+          check.attempt,
+          check.failedEtag,
+          deps.settings().errorBackoffSeconds * 1000,
+          check.checked,
+          check.repeats,
+        ).then(() => {});
+        track(record);
+        await record.then(check.written.resolve, check.written.reject);
+      }
+    })();
+    userWrites.set(userId, write);
+    void write.finally(() => {
+      if (userWrites.get(userId) === write) userWrites.delete(userId);
+    });
+    return write;
+  }
+
+  /** The latest "checked" time among a user's gathered checks, which the database does not have yet. */
+  function gatheredCheckedAt(userId: string): number | undefined {
+    let latest: number | undefined;
+    for (const check of gathered.get(userId) ?? []) {
+      if (check.checked && (latest === undefined || check.checked.at > latest)) latest = check.checked.at;
+    }
+    return latest;
+  }
 
   return {
     async settle() {
+      await writeGathered();
       while (writing.size > 0) await Promise.allSettled([...writing]);
     },
     async sync(user, trigger, options = {}) {
@@ -289,28 +417,30 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       }
       const durationMs = performance.now() - started;
       const { checkedAt } = decision;
-      const recorded = recordAttempt(
-        deps.db,
-        {
-          userId: user.id,
-          trigger,
-          outcome: decision.outcome,
-          startedAt,
-          durationMs,
-          etagBefore: decision.etagBefore,
-          etagAfter: decision.etagAfter,
-          error,
-        },
-        decision.mailEtag,
-        deps.settings().errorBackoffSeconds * 1000,
-        checkedAt === undefined ? undefined : { at: checkedAt, exchangeSyncState: user.hasMailbox ? 1 : 0 },
-      );
+      const record: SyncAttempt = {
+        userId: user.id,
+        trigger,
+        outcome: decision.outcome,
+        startedAt,
+        durationMs,
+        etagBefore: decision.etagBefore,
+        etagAfter: decision.etagAfter,
+        error,
+      };
+      const checked: CheckedMark | undefined =
+        checkedAt === undefined ? undefined : { at: checkedAt, exchangeSyncState: user.hasMailbox ? 1 : 0 };
       let done: Promise<void>;
       if (options.answerBeforeRecord && RECORDED_LATER.has(decision.outcome)) {
-        done = recorded.then(() => {});
-        writing.add(done);
-        void done.catch(() => {}).finally(() => writing.delete(done));
+        done = gather(record, decision.mailEtag, checked);
       } else {
+        await writeGathered(user.id);
+        const recorded = recordAttempt(
+          deps.db,
+          record,
+          decision.mailEtag,
+          deps.settings().errorBackoffSeconds * 1000,
+          checked,
+        );
         await Promise.all([recorded, decision.oldFilesRemoved]);
         done = Promise.resolve();
       }

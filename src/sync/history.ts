@@ -52,6 +52,15 @@ export function toSyncState(row: Omit<SyncStateTable, 'user_id' | 'settled_at'>)
   };
 }
 
+/**
+ * Checks that changed nothing, gathered into one record: how many, and when the first started
+ * (`startedAt` of the attempt recorded is the last's).
+ */
+export interface RepeatedChecks {
+  checks: number;
+  firstStartedAt: number;
+}
+
 /** The "checked" time of a sync that found the sites in step, committed with its attempt. */
 export interface CheckedMark {
   at: number;
@@ -100,6 +109,7 @@ function repeatedRow(q: QueryCreator<Database>, attempt: SyncAttempt) {
  * checked, backing off, busy) leaves the failure as it was; any other outcome ends it. The state
  * moves without being read first, and in the order the attempts started, not the order they are
  * recorded in (`settled_at`): an attempt that started before the one shown leaves it shown.
+ * `repeats`: the record stands for that many checks alike, gathered (the first started then).
  *
  * The record is history, not the picture: it is committed without waiting for a WAL flush. The
  * commit stays atomic; a power cut can lose the last fraction of a second of records, never a
@@ -113,7 +123,9 @@ export async function recordAttempt(
   failedEtag: string | null,
   backoffMs: number,
   checked?: CheckedMark,
+  repeats?: RepeatedChecks,
 ): Promise<number> {
+  const checks = repeats?.checks ?? 1;
   const skipped = ['recently_checked', 'backing_off', 'busy'].includes(attempt.outcome);
   const failed = attempt.outcome === 'failed';
   const foldable = !isKept(attempt.outcome);
@@ -130,7 +142,7 @@ export async function recordAttempt(
     user_id: attempt.userId,
     trigger: attempt.trigger,
     outcome: attempt.outcome,
-    started_at: attempt.startedAt,
+    started_at: repeats?.firstStartedAt ?? attempt.startedAt,
     last_at: attempt.startedAt,
     duration_ms: attempt.durationMs,
     etag_before: attempt.etagBefore,
@@ -142,7 +154,7 @@ export async function recordAttempt(
     q
       .updateTable('sync_attempts')
       .set((eb) => ({
-        checks: eb('checks', '+', 1),
+        checks: eb('checks', '+', checks),
         // Attempts may finish out of order: the row keeps the latest start.
         last_at: sql<number>`case when ${eb.ref('last_at')} > ${attempt.startedAt} then ${eb.ref('last_at')} else ${attempt.startedAt} end`,
         duration_ms: attempt.durationMs,
@@ -210,6 +222,7 @@ export async function recordAttempt(
         sql<string | null>`${row.etag_before}::text`.as('etag_before'),
         sql<string | null>`${row.etag_after}::text`.as('etag_after'),
         sql<string | null>`${row.error}::text`.as('error'),
+        sql<number>`${checks}::integer`.as('checks'),
       ]);
       return q
         .insertInto('sync_attempts')
@@ -223,6 +236,7 @@ export async function recordAttempt(
           'etag_before',
           'etag_after',
           'error',
+          'checks',
         ])
         .expression(unlessCounted ? values.where(sql<boolean>`not exists (select 1 from counted)`) : values)
         .returning('id');
@@ -253,7 +267,7 @@ export async function recordAttempt(
     if (checked) await markChecked(trx).execute();
     const counted = foldable ? await countRepeat(trx).executeTakeFirst() : undefined;
     const id =
-      counted?.id ?? (await trx.insertInto('sync_attempts').values(row).returning('id').executeTakeFirstOrThrow()).id;
+      counted?.id ?? (await trx.insertInto('sync_attempts').values({ ...row, checks }).returning('id').executeTakeFirstOrThrow()).id;
     await moveState(trx).execute();
     return Number(id);
   });

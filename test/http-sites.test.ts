@@ -277,6 +277,8 @@ describeEachDialect('sites over HTTP', (dialect) => {
         armed = false;
         await giveMailPhoto(services, jane, await solidJpeg(ORANGE));
         expect((await services.sync.sync(jane, 'admin')).outcome).toBe('synced');
+        // The old files go after the sync has answered.
+        await services.sync.settle();
       }
       return realGet(key);
     };

@@ -100,7 +100,7 @@ type Decision = {
   mailEtag: string | null;
   /** When the sites were found in step: the "checked" time, written with the attempt in one commit. */
   checkedAt?: number;
-  /** After a switch of pictures: the old files' removal, which goes on while the attempt is recorded. */
+  /** After a switch of pictures: the old files' removal, which goes on while the attempt is recorded and after the answer. */
   oldFilesRemoved?: Promise<void>;
 };
 
@@ -434,14 +434,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         done = gather(record, decision.mailEtag, checked);
       } else {
         await writeGathered(user.id);
-        const recorded = recordAttempt(
-          deps.db,
-          record,
-          decision.mailEtag,
-          deps.settings().errorBackoffSeconds * 1000,
-          checked,
-        );
-        await Promise.all([recorded, decision.oldFilesRemoved]);
+        await recordAttempt(deps.db, record, decision.mailEtag, deps.settings().errorBackoffSeconds * 1000, checked);
+        // The files a switch replaced are named by no row: they go after the answer (`settle()`
+        // waits for them; a crash first leaves orphans for the sweeper).
+        if (decision.oldFilesRemoved) track(decision.oldFilesRemoved);
         done = Promise.resolve();
       }
       deps.metrics.syncs.inc({ trigger, outcome: decision.outcome });

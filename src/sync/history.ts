@@ -267,7 +267,14 @@ export async function recordAttempt(
     if (checked) await markChecked(trx).execute();
     const counted = foldable ? await countRepeat(trx).executeTakeFirst() : undefined;
     const id =
-      counted?.id ?? (await trx.insertInto('sync_attempts').values({ ...row, checks }).returning('id').executeTakeFirstOrThrow()).id;
+      counted?.id ??
+      (
+        await trx
+          .insertInto('sync_attempts')
+          .values({ ...row, checks })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id;
     await moveState(trx).execute();
     return Number(id);
   });

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../src/directory/credentials.js';
+import { deleteUser } from '../src/directory/revocation.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
@@ -140,6 +141,21 @@ describeEachDialect('in-step checks of one’s own picture in a burst', (dialect
   });
 });
 
+describeEachDialect('in-step checks of a user removed before they are written', (dialect) => {
+  const c = useOwner(dialect);
+
+  it('are dropped without an error: there is no history left to count them in', async () => {
+    const user = await makeUser(c.services);
+    await giveMailPhoto(c.services, user, await solidJpeg([120, 20, 120], 200));
+    expect((await c.services.sync.sync(user, 'admin')).outcome).toBe('synced');
+    const check = await c.services.sync.sync(user, 'photo_request', { answerBeforeRecord: true });
+    expect(check.outcome).toBe('unchanged');
+    await deleteUser(c.services.database.db, user);
+    await c.services.sync.settle();
+    await expect(check.recorded).resolves.toBeUndefined();
+  });
+});
+
 describeEachDialect('in-step checks with a re-check interval', (dialect) => {
   const c = useOwner(dialect, { PHOTOSYNC_RECHECK_SECONDS: '60' });
 
@@ -203,6 +219,43 @@ for (const dialect of testDialects().filter((d) => d === 'postgres')) {
         release();
         await holding;
       }
+      expect(attemptCount(await listAttempts(c.services.database.db, c.owner.id))).toBe(before + 2);
+    });
+
+    it('are all written before settle() ends, those queued behind a write that waits too', async () => {
+      const before = attemptCount(await listAttempts(c.services.database.db, c.owner.id));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holding = c.other.database.db.transaction().execute(async (trx) => {
+        await sql`select 1 from sync_state where user_id = ${c.owner.id} for update`.execute(trx);
+        locked();
+        await released;
+      });
+      await isLocked;
+      let settled = false;
+      try {
+        // The first view's record starts after the gathering and waits for the row; the second
+        // view's is queued behind it.
+        expect((await c.own()).headers.get('x-photosync-sync')).toBe('unchanged');
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        expect((await c.own()).headers.get('x-photosync-sync')).toBe('unchanged');
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        // The stylesheet anyone may load never waits for records.
+        const stylesheet = await fetch(`${c.baseUrl}/admin/assets/admin.css`);
+        expect(stylesheet.status).toBe(200);
+        const settling = c.services.sync.settle().then(() => (settled = true));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(settled).toBe(false);
+        release();
+        await holding;
+        await settling;
+      } finally {
+        release();
+        await holding;
+      }
+      expect(settled).toBe(true);
       expect(attemptCount(await listAttempts(c.services.database.db, c.owner.id))).toBe(before + 2);
     });
   });

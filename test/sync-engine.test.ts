@@ -112,6 +112,8 @@ describeEachDialect('sync engine', (dialect) => {
     expect(result.outcome).toBe('synced');
     expect(result.etagAfter).toBe(newPhoto.etag);
     expect(closeTo(await meanColour((await renditionBytes(user.id, 'L'))!), BLUE)).toBe(true);
+    // The replaced files go after the sync has answered.
+    await services.sync.settle();
     expect(await services.blobs.get(oldKey)).toBeUndefined();
   });
 

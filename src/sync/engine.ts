@@ -63,8 +63,10 @@ export interface SyncOptions {
 
 export interface SyncEngine {
   sync(user: DirectoryUser, trigger: SyncTrigger, options?: SyncOptions): Promise<SyncResult>;
-  /** Writes the checks gathered and waits for the records still being written (before the database is closed). */
+  /** Writes the checks gathered and waits for the records and removals still going on (before the database is closed). */
   settle(): Promise<void>;
+  /** Writes the checks gathered so far and waits for them (and for those being written), nothing else. */
+  writeChecks(): Promise<void>;
 }
 
 /** Outcomes that change nothing the sites show, whose record may follow the answer. */
@@ -372,16 +374,28 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
           deps.settings().errorBackoffSeconds * 1000,
           check.checked,
           check.repeats,
-        ).then(() => {});
-        track(record);
+        ).then(
+          () => {},
+          async (error: unknown) => {
+            // A user removed meanwhile has no history to record the checks in.
+            if (!(await userExists(userId))) return;
+            throw error;
+          },
+        );
         await record.then(check.written.resolve, check.written.reject);
       }
     })();
+    track(write);
     userWrites.set(userId, write);
     void write.finally(() => {
       if (userWrites.get(userId) === write) userWrites.delete(userId);
     });
     return write;
+  }
+
+  async function userExists(userId: string): Promise<boolean> {
+    const row = await deps.db.selectFrom('directory_users').select('id').where('id', '=', userId).executeTakeFirst();
+    return row !== undefined;
   }
 
   /** The latest "checked" time among a user's gathered checks, which the database does not have yet. */
@@ -397,6 +411,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     async settle() {
       await writeGathered();
       while (writing.size > 0) await Promise.allSettled([...writing]);
+    },
+    async writeChecks() {
+      await writeGathered();
+      await Promise.allSettled([...userWrites.values()]);
     },
     async sync(user, trigger, options = {}) {
       const startedAt = Date.now();

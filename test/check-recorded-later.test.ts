@@ -141,6 +141,30 @@ describeEachDialect('in-step checks of one’s own picture in a burst', (dialect
   });
 });
 
+describeEachDialect('an in-step check written after a later sync of the same user', (dialect) => {
+  const c = useOwner(dialect);
+
+  it('leaves the profile’s checked time at the sync’s, not its own earlier one', async () => {
+    await giveMailPhoto(c.services, c.owner, await solidJpeg([40, 90, 200], 200));
+    expect((await c.own()).headers.get('x-photosync-sync')).toBe('synced');
+    await c.services.sync.settle();
+    // A view that changes nothing is gathered; a new photo and a tile click follow within the gathering.
+    expect((await c.own()).headers.get('x-photosync-sync')).toBe('unchanged');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await giveMailPhoto(c.services, c.owner, await solidJpeg([200, 40, 40], 200));
+    expect((await c.services.sync.sync(c.owner, 'sharepoint_tile')).outcome).toBe('synced');
+    await c.services.sync.settle();
+    const history = await listAttempts(c.services.database.db, c.owner.id);
+    expect(history.map((a) => [a.trigger, a.outcome])).toEqual([
+      ['sharepoint_tile', 'synced'],
+      ['photo_request', 'unchanged'],
+      ['photo_request', 'synced'],
+    ]);
+    const profile = await getSiteProfile(c.services.database.db, c.owner.id);
+    expect(profile!.lastCheckedAt).toBeGreaterThanOrEqual(history[0]!.startedAt);
+  });
+});
+
 describeEachDialect('in-step checks of a user removed before they are written', (dialect) => {
   const c = useOwner(dialect);
 

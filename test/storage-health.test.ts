@@ -11,6 +11,7 @@ import { getRendition } from '../src/sites/profiles.js';
 import type { BlobFileSystem } from '../src/storage/blob-store.js';
 import { sweepOrphanedBlobs } from '../src/storage/blob-sweeper.js';
 import { sqliteFileOf } from '../src/storage/database.js';
+import { storageFaultOf } from '../src/storage/faults.js';
 import { bearer, userToken } from './support/apps.js';
 import { runCommand } from './support/cli.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
@@ -313,6 +314,31 @@ describe('temporary files of writes that never finished', () => {
 });
 
 describe('a SQLite database that cannot grow (SQLITE_FULL)', () => {
+  it('names the full database when SQLite has rolled the transaction back itself', async () => {
+    const store = await createTestStore('sqlite');
+    const services = await openTestServices(store);
+    try {
+      const { db } = services.database;
+      await sql`create table filler (bytes blob)`.execute(db);
+      const pages = (await sql<{ page_count: number }>`pragma page_count`.execute(db)).rows[0];
+      await sql.raw(`pragma max_page_count = ${pages?.page_count ?? 1}`).execute(db);
+      // Many pages at once: SQLite gives up the whole transaction, not only the statement.
+      const writing = db.transaction().execute(async (trx) => {
+        await sql`insert into filler values (zeroblob(400000))`.execute(trx);
+      });
+      await expect(writing).rejects.toMatchObject({ code: 'SQLITE_FULL' });
+      expect(storageFaultOf(await writing.catch((error: unknown) => error))).toBe('full');
+      // The database goes on working once it may grow again.
+      await sql.raw('pragma max_page_count = 1073741823').execute(db);
+      await db.transaction().execute(async (trx) => {
+        await sql`insert into filler values (zeroblob(10))`.execute(trx);
+      });
+    } finally {
+      await services.close();
+      await store.drop();
+    }
+  });
+
   it("still serves the owner's own L picture when the sync cannot record itself, and names the cause", async () => {
     const store = await createTestStore('sqlite');
     const { lines, log } = logLines();

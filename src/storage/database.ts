@@ -19,6 +19,7 @@ import {
   type DialectAdapter,
   type Driver,
   type Migration,
+  type SqliteDialectConfig,
   type SchemaMetadata,
   type TableMetadata,
   type Transaction,
@@ -167,7 +168,9 @@ function openSqlite(dataDir: string): DatabaseHandle {
     database?.close();
     throw explainSqliteOpenError(error, file);
   }
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
+  const db = new Kysely<Database>({
+    dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }, database),
+  });
   // The WAL index header moves when any connection (another process) commits, total_changes()
   // when this one changes a row: together they move on every commit to the file. The header is
   // read from the -shm file (./wal-index.ts), cheaper than `PRAGMA data_version`, which answers
@@ -261,6 +264,13 @@ function probeSqliteFile(file: string): void {
  * (SQLite's DDL is transactional), so two processes starting on a new file migrate it once.
  */
 class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly file: SQLite.Database,
+  ) {
+    super(config);
+  }
+
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
   }
@@ -269,6 +279,13 @@ class ImmediateSqliteDialect extends SqliteDialect {
     const driver = super.createDriver() as SqliteDriver;
     driver.beginTransaction = async (connection: DatabaseConnection) => {
       await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    const rollback = driver.rollbackTransaction.bind(driver);
+    // SQLite rolls a transaction back itself after some errors (a full disk, an I/O error); a
+    // second rollback would fail with "cannot rollback - no transaction is active", and that error
+    // would take the place of the one that says what happened.
+    driver.rollbackTransaction = async (connection: DatabaseConnection) => {
+      if (this.file.inTransaction) await rollback(connection);
     };
     return driver;
   }

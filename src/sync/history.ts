@@ -198,11 +198,16 @@ export async function recordAttempt(
           };
         }),
       );
-  // An in-step profile exists (it was read), so marking it is an update.
+  // An in-step profile exists (it was read), so marking it is an update. The "checked" time only
+  // moves forward: checks written late (gathered) never undo a later sync's or check's time.
+  const checkedAt = checked?.at ?? null;
   const markChecked = (q: QueryCreator<Database>) =>
     q
       .updateTable('site_profiles')
-      .set({ last_checked_at: checked?.at ?? null, exchange_sync_state: checked?.exchangeSyncState ?? 0 })
+      .set((eb) => ({
+        last_checked_at: sql<number>`case when ${eb.ref('last_checked_at')} > ${checkedAt} then ${eb.ref('last_checked_at')} else ${checkedAt} end`,
+        exchange_sync_state: checked?.exchangeSyncState ?? 0,
+      }))
       .where('user_id', '=', attempt.userId);
 
   if (db.getExecutor().adapter instanceof PostgresAdapter) {

@@ -451,11 +451,11 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       if (options.answerBeforeRecord && RECORDED_LATER.has(decision.outcome)) {
         done = gather(record, decision.mailEtag, checked);
       } else {
+        // The files a switch replaced are named by no row: they go while the attempt is recorded
+        // and after the answer (`settle()` waits for them; a crash first leaves orphans for the sweeper).
+        if (decision.oldFilesRemoved) track(decision.oldFilesRemoved);
         await writeGathered(user.id);
         await recordAttempt(deps.db, record, decision.mailEtag, deps.settings().errorBackoffSeconds * 1000, checked);
-        // The files a switch replaced are named by no row: they go after the answer (`settle()`
-        // waits for them; a crash first leaves orphans for the sweeper).
-        if (decision.oldFilesRemoved) track(decision.oldFilesRemoved);
         done = Promise.resolve();
       }
       deps.metrics.syncs.inc({ trigger, outcome: decision.outcome });

@@ -201,6 +201,22 @@ describeEachDialect('in-step checks with a re-check interval', (dialect) => {
 
 // PostgreSQL only: another connection holds the user's sync state row, so a record waits for it
 // (SQLite's writers wait in the same thread, so nothing can answer meanwhile there).
+
+/** Holds `user`'s sync_state row locked from `services`' connection until `release()`; `holding` ends after it. */
+async function holdStateRow(services: Services, user: DirectoryUser) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const holding = services.database.db.transaction().execute(async (trx) => {
+    await sql`select 1 from sync_state where user_id = ${user.id} for update`.execute(trx);
+    locked();
+    await released;
+  });
+  await isLocked;
+  return { release, holding };
+}
+
 for (const dialect of testDialects().filter((d) => d === 'postgres')) {
   describe(`an in-step check whose record has to wait [${dialect}]`, () => {
     const c = useOwner(dialect);
@@ -210,16 +226,7 @@ for (const dialect of testDialects().filter((d) => d === 'postgres')) {
       expect((await c.own()).headers.get('x-photosync-sync')).toBe('synced');
       const before = attemptCount(await listAttempts(c.services.database.db, c.owner.id));
 
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => (locked = resolve));
-      const holding = c.other.database.db.transaction().execute(async (trx) => {
-        await sql`select 1 from sync_state where user_id = ${c.owner.id} for update`.execute(trx);
-        locked();
-        await released;
-      });
-      await isLocked;
+      const { release, holding } = await holdStateRow(c.other, c.owner);
       try {
         const view = await c.own();
         expect(view.status).toBe(200);
@@ -248,16 +255,7 @@ for (const dialect of testDialects().filter((d) => d === 'postgres')) {
 
     it('are all written before settle() ends, those queued behind a write that waits too', async () => {
       const before = attemptCount(await listAttempts(c.services.database.db, c.owner.id));
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => (locked = resolve));
-      const holding = c.other.database.db.transaction().execute(async (trx) => {
-        await sql`select 1 from sync_state where user_id = ${c.owner.id} for update`.execute(trx);
-        locked();
-        await released;
-      });
-      await isLocked;
+      const { release, holding } = await holdStateRow(c.other, c.owner);
       let settled = false;
       try {
         // The first view's record starts after the gathering and waits for the row; the second

@@ -1,10 +1,10 @@
 import net from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { MAX_REQUEST_HEAD_BYTES, READ_REQUEST_HEAD_BYTES } from '../src/http/request-head.js';
 import { en } from '../src/web/messages/en.js';
 import { et } from '../src/web/messages/et.js';
 import { giveSitePicture, makeUser, solidJpeg, tokenFor } from './support/factories.js';
-import { describeEachDialect, useTestApp } from './support/services.js';
+import { describeEachDialect, useListeningTestApp } from './support/services.js';
 
 // A request whose head (address, cookies, other headers) is over the 16 KB photosync takes is
 // refused with 431 before anything else is done, in its address's envelope: a browser asking for a
@@ -21,15 +21,7 @@ interface Answer {
 }
 
 describeEachDialect('request heads too large', (dialect) => {
-  const context = useTestApp(dialect);
-  let port = 0;
-  beforeAll(async () => {
-    await context.app.listen({ port: 0, host: '127.0.0.1' });
-    port = (context.app.server.address() as net.AddressInfo).port;
-  });
-  afterAll(async () => {
-    await context.app.close();
-  });
+  const context = useListeningTestApp(dialect);
 
   /** Sends a GET with these header lines, in pieces of `piece` bytes 30 ms apart; the answer. */
   const send = (path: string, lines: string[], piece = Infinity) =>
@@ -37,7 +29,7 @@ describeEachDialect('request heads too large', (dialect) => {
       const head = [`GET ${path} HTTP/1.1`, 'Host: photos.contoso.com', 'Connection: close', ...lines, '', ''].join(
         '\r\n',
       );
-      const socket = net.connect(port, '127.0.0.1', async () => {
+      const socket = net.connect(context.port, '127.0.0.1', async () => {
         for (let at = 0; at < head.length; at += piece) {
           if (socket.destroyed) return;
           socket.write(head.slice(at, at + piece));

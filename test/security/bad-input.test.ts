@@ -1,9 +1,9 @@
 import net from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Services } from '../../src/services.js';
 import { giveMailPhoto, solidJpeg } from '../support/factories.js';
-import { describeEachDialect, useTestApp } from '../support/services.js';
+import { describeEachDialect, useListeningTestApp, useTestApp } from '../support/services.js';
 import { STACK_FRAME, createCast, type Cast, type Identity } from './identities.js';
 
 // Walks /openapi.json and sends every documented route malformed parameters, bodies and headers.
@@ -259,20 +259,12 @@ describeEachDialect('bad input everywhere', (dialect) => {
 });
 
 describeEachDialect('bad requests on the wire', (dialect) => {
-  const context = useTestApp(dialect);
-  let port = 0;
-  beforeAll(async () => {
-    await context.app.listen({ port: 0, host: '127.0.0.1' });
-    port = (context.app.server.address() as net.AddressInfo).port;
-  });
-  afterAll(async () => {
-    await context.app.close();
-  });
+  const context = useListeningTestApp(dialect);
 
   /** Sends raw bytes and returns the status line of the answer (or '' when the server hung up). */
   const raw = (request: string) =>
     new Promise<string>((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1', () => socket.end(request));
+      const socket = net.connect(context.port, '127.0.0.1', () => socket.end(request));
       let answer = '';
       socket.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
       socket.on('error', reject);
@@ -298,7 +290,7 @@ describeEachDialect('bad requests on the wire', (dialect) => {
       expect(answer, JSON.stringify(request.slice(0, 60))).toMatch(expected);
       expect(answer).not.toMatch(STACK_FRAME);
     }
-    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const health = await fetch(`http://127.0.0.1:${context.port}/healthz`);
     expect(health.status).toBe(200);
   });
 });

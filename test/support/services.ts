@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -124,6 +125,19 @@ export function useTestApp(dialect: TestDialect, env: Record<string, string> = {
   });
   afterAll(async () => {
     await context.app?.close();
+  });
+  return context;
+}
+
+/** `useTestApp`, listening on a free port of 127.0.0.1 (raw sockets, fetch); `port` is set once it listens. */
+export function useListeningTestApp(
+  dialect: TestDialect,
+  env: Record<string, string> = {},
+): TestContext & { app: App; port: number } {
+  const context = useTestApp(dialect, env) as TestContext & { app: App; port: number };
+  beforeAll(async () => {
+    await context.app.listen({ port: 0, host: '127.0.0.1' });
+    context.port = (context.app.server.address() as AddressInfo).port;
   });
   return context;
 }

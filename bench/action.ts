@@ -16,7 +16,7 @@ import {
 // Part 2: from the user's action (asking for their own L picture) to a colleague being served the
 // new M rendition, over real HTTP against `photosync serve` in its own process.
 
-const CHANGED_RUNS = 40;
+const CHANGED_RUNS = 100;
 const UNCHANGED_RUNS = 1000;
 /** Untimed revalidations first: a server in service has run this path many times. */
 const UNCHANGED_WARMUP = 200;

@@ -97,7 +97,11 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     connectionsCheckingInterval: 1000,
   };
   // Pictures asked for again get their kept answers before the framework sees the request.
-  const answers = createPictureAnswers(services.database.reads, services.metrics.picturesFromMemory);
+  const answers = createPictureAnswers(
+    services.database.reads,
+    services.metrics.picturesFromMemory,
+    services.pictureBytes,
+  );
   const app = Fastify({
     // With a certificate the server speaks https itself (photosync dev-cert makes one for localhost).
     // The server is made here so that each request goes to the kept answers first; the rest is

@@ -17,6 +17,7 @@ import {
   type BlobStore,
 } from './storage/blob-store.js';
 import { crashAt } from './fault-point.js';
+import { createByteCache, type ByteCache } from './storage/byte-cache.js';
 import { describeStorageFault, storageFaultCode } from './storage/faults.js';
 import { caseFoldingProblem } from './storage/case-folding.js';
 import { openDatabase, type DatabaseHandle } from './storage/database.js';
@@ -28,6 +29,11 @@ export interface Services {
   config: Config;
   database: DatabaseHandle;
   blobs: BlobStore;
+  /**
+   * The sites' pictures' bytes by blob key, for serving (keys are never rewritten, so an entry is
+   * never stale): filled by each publish with the renditions it switched to, and by each read.
+   */
+  pictureBytes: ByteCache;
   /** Graph-sized versions of mail photos, derived on demand and cached by ETag. */
   mailSizes: MailPhotoSizes;
   lock: UserLock;
@@ -86,6 +92,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     });
   }
   const lock = createUserLock(database.db, database.dialect);
+  const pictureBytes = createByteCache(PICTURE_BYTES_KEPT);
   const settings = await createSettingsStore(database.db, config).catch(async (error: unknown) => {
     await database.close();
     throw error;
@@ -96,6 +103,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const sync = createSyncEngine({
     db: database.db,
     blobs,
+    pictureBytes,
     lock,
     metrics,
     settings: syncSettings,
@@ -117,6 +125,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     config,
     database,
     blobs,
+    pictureBytes,
     mailSizes: createMailPhotoSizes(blobs),
     lock,
     tenantLock: createLeaseLock(database.db),
@@ -140,6 +149,9 @@ export async function createServices(config: Config, options: ServiceOptions = {
     }),
   };
 }
+
+/** Memory for pictures' bytes: a rendition is a few KB, so this keeps those of thousands of users. */
+const PICTURE_BYTES_KEPT = 32 * 1024 * 1024;
 
 /** Where the photo files are kept when the database is SQLite. */
 export const photoDirectory = (config: Config) => path.join(config.dataDir, 'photos');

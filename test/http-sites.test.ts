@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it, vi } from 'vitest';
 import { createSession } from '../src/directory/credentials.js';
 import { setDirectoryPhoto } from '../src/directory/photo.js';
 import type { DirectoryUser } from '../src/directory/users.js';
@@ -19,7 +19,7 @@ import {
   solidJpeg,
   tokenFor,
 } from './support/factories.js';
-import { describeEachDialect, useTestApp } from './support/services.js';
+import { describeEachDialect, openTestServices, useTestApp } from './support/services.js';
 
 const GREEN: [number, number, number] = [20, 170, 60];
 const ORANGE: [number, number, number] = [240, 140, 20];
@@ -267,31 +267,55 @@ describeEachDialect('sites over HTTP', (dialect) => {
   });
 
   it('serves the new picture when a sync replaces the one it had started to send', async () => {
+    const { jane, viewerToken } = await twoColleagues();
+    // The syncs run in another instance on the same store, so this one has neither picture's
+    // bytes in memory (a publish keeps its own) and reads the file its row names.
+    const other = await openTestServices(context.store);
+    try {
+      await giveMailPhoto(services, jane, await solidJpeg(GREEN));
+      expect((await other.sync.sync(jane, 'admin')).outcome).toBe('synced');
+
+      // Between reading the rendition's row and its file, let a whole sync run: the file the row
+      // named is deleted by the time it is read.
+      const realGet = services.blobs.get;
+      let armed = true;
+      services.blobs.get = async (key) => {
+        if (armed && key.startsWith('sites/')) {
+          armed = false;
+          await giveMailPhoto(services, jane, await solidJpeg(ORANGE));
+          expect((await other.sync.sync(jane, 'admin')).outcome).toBe('synced');
+          // The old files go after the sync has answered.
+          await other.sync.settle();
+        }
+        return realGet(key);
+      };
+      try {
+        const response = await photo(`size=M&accountname=${jane.upn}`, viewerToken);
+        expect(armed).toBe(false);
+        expect(response.statusCode).toBe(200);
+        expect(closeTo(await meanColour(response.rawPayload), ORANGE)).toBe(true);
+      } finally {
+        services.blobs.get = realGet;
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('serves a new picture from the memory of the instance that published it, reading no file', async () => {
     const { jane, janeToken, viewerToken } = await twoColleagues();
     await giveMailPhoto(services, jane, await solidJpeg(GREEN));
-    await photo(`size=L&accountname=${jane.upn}`, janeToken);
-
-    // Between reading the rendition's row and its file, let a whole sync run: the file the row
-    // named is deleted by the time it is read.
-    const realGet = services.blobs.get;
-    let armed = true;
-    services.blobs.get = async (key) => {
-      if (armed && key.startsWith('sites/')) {
-        armed = false;
-        await giveMailPhoto(services, jane, await solidJpeg(ORANGE));
-        expect((await services.sync.sync(jane, 'admin')).outcome).toBe('synced');
-        // The old files go after the sync has answered.
-        await services.sync.settle();
-      }
-      return realGet(key);
-    };
+    const read = vi.spyOn(services.blobs, 'get');
     try {
-      const response = await photo(`size=M&accountname=${jane.upn}`, viewerToken);
-      expect(armed).toBe(false);
-      expect(response.statusCode).toBe(200);
-      expect(closeTo(await meanColour(response.rawPayload), ORANGE)).toBe(true);
+      const own = await photo(`size=L&accountname=${jane.upn}`, janeToken);
+      expect(own.headers['x-photosync-sync']).toBe('synced');
+      const seen = await photo(`size=M&accountname=${jane.upn}`, viewerToken);
+      expect([own.statusCode, seen.statusCode]).toEqual([200, 200]);
+      expect(closeTo(await meanColour(seen.rawPayload), GREEN)).toBe(true);
+      // The mail photo is read for the render; no rendition is read back.
+      expect(read.mock.calls.map(([key]) => key).filter((key) => key.startsWith('sites/'))).toEqual([]);
     } finally {
-      services.blobs.get = realGet;
+      read.mockRestore();
     }
   });
 

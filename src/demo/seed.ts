@@ -4,7 +4,7 @@ import { isAppError } from '../errors.js';
 import { setMailPhoto } from '../mail/photo-store.js';
 import { rasterizeSvg } from '../media/media.js';
 import type { Services } from '../services.js';
-import { uploadSitePicture } from '../sites/upload.js';
+import { sitePictureDeps, uploadSitePicture } from '../sites/upload.js';
 import { faceSvg, type FaceStyle } from './faces.js';
 
 // The demo organisation created on the first start of an empty database, so a newcomer can sign
@@ -97,11 +97,7 @@ export async function seedDemoOrganisation(services: Services): Promise<boolean>
       await setDirectoryPhoto(db, user.id, await rasterizeSvg(faceSvg(person.directoryPhoto), 96));
     }
     if (person.sitePhoto) {
-      await uploadSitePicture(
-        { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
-        user,
-        await photo(person.sitePhoto),
-      );
+      await uploadSitePicture(sitePictureDeps(services), user, await photo(person.sitePhoto));
     }
   }
   return true;

@@ -14,7 +14,7 @@ import type { SitesLag } from '../web/sites-lag.js';
 import { setFlash } from '../web/flash.js';
 import { oneDrivePage, personPage, siteHomePage, syncNotice, uploadPicturePage, userPhotoUrl } from './pages.js';
 import { getSiteProfile } from './profiles.js';
-import { uploadSitePicture } from './upload.js';
+import { sitePictureDeps, uploadSitePicture } from './upload.js';
 
 // The sites' pages. The portal's tiles land on the SharePoint and OneDrive pages with the outcome
 // of the sync they ran, left for them as a flash message and shown once at the top.
@@ -181,11 +181,7 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
         const user = signedInUser(request);
         // People with a mailbox change their photo in the portal; the sites take it from mail.
         if (user.hasMailbox) return reply.redirect('/profile-photo', 303);
-        await uploadSitePicture(
-          { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
-          user,
-          uploadedBytes(request),
-        );
+        await uploadSitePicture(sitePictureDeps(services), user, uploadedBytes(request));
         await setFlash(db, request, reply, '/_layouts/15/editprofile.aspx', { name: 'uploaded' });
         return reply.redirect('/_layouts/15/editprofile.aspx', 303);
       },

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { headTooLarge } from '../http/request-head.js';
-import { createByteCache } from '../storage/byte-cache.js';
+import type { ByteCache } from '../storage/byte-cache.js';
 import { NOT_CACHED, type ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_URL_PATH } from './library.js';
 
@@ -42,7 +42,7 @@ const MAX_KEY_LENGTH = 2048;
 
 export interface PictureAnswers {
   /** The pictures' bytes by blob key (immutable), shared by the whole path and the kept answers. */
-  readonly bytes: ReturnType<typeof createByteCache>;
+  readonly bytes: ByteCache;
   /** Answers a request from memory; false when the app has to (the caller then hands it on). */
   answer(req: IncomingMessage, res: ServerResponse): boolean;
   /**
@@ -65,9 +65,9 @@ export function createPictureAnswers(
   reads: ReadCache,
   /** Counts the answers given from memory. */
   answered: { inc(): void },
-  maxBytes = 32 * 1024 * 1024,
+  /** The pictures' bytes by blob key, which a publish fills with the renditions it switched to. */
+  bytes: ByteCache,
 ): PictureAnswers {
-  const bytes = createByteCache(maxBytes);
   let stopped = false;
   return {
     bytes,

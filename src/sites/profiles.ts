@@ -3,6 +3,7 @@ import { sql, type Kysely, type QueryCreator } from 'kysely';
 import type { DirectoryUser } from '../directory/users.js';
 import { libraryFileStem } from '../directory/upn.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { ByteCache } from '../storage/byte-cache.js';
 import type { Database, Db } from '../storage/database.js';
 import { contentTag } from '../storage/hash.js';
 import { preparedQuery } from '../storage/prepared.js';
@@ -36,6 +37,11 @@ export type RenditionJpegs = Record<RenditionSize, { jpeg: Buffer; side: number 
 export interface SitesDeps {
   db: Kysely<Database>;
   blobs: BlobStore;
+  /**
+   * The serving layer's cache of pictures' bytes: a publish puts the renditions it switched to
+   * there once committed, so the first views of a new picture read nothing.
+   */
+  pictureBytes?: ByteCache;
   /** Test-only crash points; a no-op in production. */
   faultPoint?: (name: string) => void;
 }
@@ -254,6 +260,7 @@ export async function publishRenditions(
       await switchInOneStatement(deps.db, user, rows, change);
     }
     deps.faultPoint?.('after-commit');
+    keepBytes(deps, rows);
     return NOTHING_TO_REMOVE;
   }
   const sizeOf = new Map(rows.map((row) => [row.blobKey, row.size]));
@@ -281,7 +288,12 @@ export async function publishRenditions(
     throw error;
   }
   deps.faultPoint?.('after-commit');
+  keepBytes(deps, rows);
   return { oldFilesRemoved: deleteOld().catch(() => {}) };
+}
+
+function keepBytes(deps: SitesDeps, rows: ReadonlyArray<{ blobKey: string; jpeg: Buffer }>): void {
+  for (const row of rows) deps.pictureBytes?.set(row.blobKey, row.jpeg);
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   showPlaceholder,
   userIdForFileStem,
 } from './profiles.js';
-import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
+import { SITE_PICTURE_MAX_BYTES, sitePictureDeps, uploadSitePicture } from './upload.js';
 import { BATCH_MAX_BYTES, MAX_BATCH_PARTS, parseSharePointBatch, runSharePointBatch } from './rest-batch.js';
 import { argumentValue, bindArguments, parseCall } from './rest-call.js';
 import { selectedProperties } from './rest-select.js';
@@ -314,11 +314,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       const body = request.body;
       if (!Buffer.isBuffer(body) || body.length === 0)
         throw sharePointErrors.badQuery('The request has no picture in its body.');
-      await uploadSitePicture(
-        { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
-        user,
-        body,
-      );
+      await uploadSitePicture(sitePictureDeps(services), user, body);
       return send(request, reply, 'SetMyProfilePicture', null, 'Edm.Null');
     },
   );
@@ -373,11 +369,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
               ? await libraryPicture(user, value)
               : ({ kind: 'no_picture', name: '' } as const);
           if (pointedAt.kind === 'file') {
-            await uploadSitePicture(
-              { ...deps, lock: services.lock, sizes: services.syncSettings().renditionSizes },
-              user,
-              pointedAt.bytes,
-            );
+            await uploadSitePicture(sitePictureDeps(services), user, pointedAt.bytes);
             break;
           }
           throw sharePointErrors.badQuery(

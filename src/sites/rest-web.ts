@@ -15,7 +15,7 @@ import { sharePointErrors } from './rest-errors.js';
 import { formatOData, formatODataCollection, odataFormatOf } from './rest-odata.js';
 import { selectedProperties } from './rest-select.js';
 import { siteUserFilter } from './site-user-filter.js';
-import { SITE_PICTURE_MAX_BYTES, uploadSitePicture } from './upload.js';
+import { SITE_PICTURE_MAX_BYTES, sitePictureDeps, uploadSitePicture } from './upload.js';
 
 // SharePoint's web under /_api/web: the site's users (currentuser, siteusers, ensureuser) and the
 // "User Photos/Profile Pictures" library of the My Site host, as files (GetFolderByServerRelativeUrl
@@ -543,11 +543,7 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
         if (existing && !overwrite) {
           throw sharePointErrors.badQuery(`A file with the name ${libraryUrl(name)} already exists.`);
         }
-        await uploadSitePicture(
-          { db, blobs: services.blobs, lock: services.lock, sizes: services.syncSettings().renditionSizes },
-          owner.user,
-          body,
-        );
+        await uploadSitePicture(sitePictureDeps(services), owner.user, body);
         const rendition = await getRendition(db, owner.user.id, owner.size);
         const file = spFile(name, {
           etag: rendition?.etag ?? '',

@@ -2,6 +2,8 @@
  * A small LRU of immutable bytes by key. Photo blob keys are never rewritten with other bytes, so
  * a cached entry can never be stale; the cache only saves reads.
  */
+export type ByteCache = ReturnType<typeof createByteCache>;
+
 export function createByteCache(maxBytes: number) {
   const entries = new Map<string, Buffer>();
   let total = 0;

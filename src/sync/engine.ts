@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.js';
 import { renditionSpec } from '../sites/library.js';
 import { getSiteProfile, markProfileChecked, publishRenditions, showPlaceholder } from '../sites/profiles.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { ByteCache } from '../storage/byte-cache.js';
 import type { Database } from '../storage/database.js';
 import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import {
@@ -34,6 +35,8 @@ export interface SyncSettings {
 export interface SyncEngineDeps {
   db: Kysely<Database>;
   blobs: BlobStore;
+  /** Where a sync puts the renditions it switched to, for their first views (see SitesDeps). */
+  pictureBytes?: ByteCache;
   lock: UserLock;
   metrics: Metrics;
   settings: () => SyncSettings;

@@ -4,7 +4,7 @@ import { DIRECTORY_PHOTO_MAX_BYTES, setDirectoryPhoto } from '../../directory/ph
 import { isAppError } from '../../errors.js';
 import { removeMailPhoto, setMailPhoto, MAIL_PHOTO_MAX_BYTES } from '../../mail/photo-store.js';
 import type { Services } from '../../services.js';
-import { uploadSitePicture, SITE_PICTURE_MAX_BYTES } from '../../sites/upload.js';
+import { sitePictureDeps, uploadSitePicture, SITE_PICTURE_MAX_BYTES } from '../../sites/upload.js';
 import type { CommandHandler } from '../command.js';
 import { CliError, fileProblem, UsageError } from '../output.js';
 import { requireUser } from './users.js';
@@ -97,12 +97,7 @@ async function setSitePhotoCommand(services: Services, upn?: string, file?: stri
   const bytes = await readImage(file, SITE_PICTURE_MAX_BYTES);
   await withFile(file, () =>
     uploadSitePicture(
-      {
-        db: services.database.db,
-        blobs: services.blobs,
-        lock: services.lock,
-        sizes: services.syncSettings().renditionSizes,
-      },
+      sitePictureDeps(services),
       user,
       bytes,
       // Every upload publishes new renditions, so it always changes the sites' picture.

@@ -1,5 +1,6 @@
+import { sql } from 'kysely';
 import { expect, it } from 'vitest';
-import { preparedQuery } from '../src/storage/prepared.js';
+import { preparedQuery, statementName } from '../src/storage/prepared.js';
 import { makeUser } from './support/factories.js';
 import { describeEachDialect, useTestServices } from './support/services.js';
 
@@ -27,6 +28,22 @@ describeEachDialect('prepared queries', (dialect) => {
     const inTransaction = await db.transaction().execute((trx) => byUpnOrName(trx, b.upn, 'Prepared A'));
     expect(inTransaction.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
   });
+
+  it.runIf(dialect === 'postgres')(
+    'is parsed once per PostgreSQL connection, as a named statement, and run by name after that',
+    async () => {
+      const a = await makeUser(context.services, { displayName: 'Prepared Named' });
+      await context.services.database.db.connection().execute(async (connection) => {
+        for (let i = 0; i < 3; i++) expect(await byUpnOrName(connection, a.upn, 'nobody')).toHaveLength(1);
+        const { rows } = await sql<{ name: string; statement: string }>`
+          select name, statement from pg_prepared_statements where name like 'photosync_%'`.execute(connection);
+        const compiled = rows.filter((row) => statementName(row.statement) === row.name);
+        expect(compiled.map((row) => row.statement)).toContainEqual(expect.stringContaining('"display_name" = $2'));
+        // Other statements are not kept: only the prepared queries' texts have names.
+        expect(rows).toEqual(compiled);
+      });
+    },
+  );
 
   it('refuses a query that does not bind every parameter', async () => {
     const unbound = preparedQuery(1, (db, _upn: string) => db.selectFrom('directory_users').select('id'));

@@ -57,6 +57,7 @@ import * as unicodeLower from './migrations/2026-12-16-02-unicode-lower.js';
 import * as promptsAnswered from './migrations/2026-12-16-03-prompts-answered.js';
 import * as syncStateOrder from './migrations/2026-12-17-01-sync-state-order.js';
 import * as blobKeyIndexes from './migrations/2026-12-17-02-blob-key-indexes.js';
+import { statementName } from './prepared.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 import { walIndexChanges } from './wal-index.js';
@@ -301,7 +302,8 @@ const pgTypes = (types: typeof pg.types) => ({
 
 /**
  * pg's client, counting the statements it sends (each is one round trip to the server) and
- * telling `done` each one's text once it has finished, whether it succeeded or not.
+ * telling `done` each one's text once it has finished, whether it succeeded or not. The prepared
+ * queries (./prepared.ts) go as named statements, parsed once per connection.
  */
 function countingClient(
   { Client }: typeof pg,
@@ -312,8 +314,9 @@ function countingClient(
   class CountingClient extends Client {}
   (CountingClient.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
     counter.sent++;
-    const result = send.apply(this, args);
-    const [first] = args;
+    const [first, values] = args;
+    const name = typeof first === 'string' && Array.isArray(values) ? statementName(first) : undefined;
+    const result = name ? send.call(this, { name, text: first, values }) : send.apply(this, args);
     const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
     if (result instanceof Promise) {
       const finished = () => done(text);

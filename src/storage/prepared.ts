@@ -1,10 +1,22 @@
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import type { Database, Db } from './database.js';
 
+/** The texts of the prepared queries, each with the name PostgreSQL keeps its parsed statement under. */
+const statementNames = new Map<string, string>();
+
+/**
+ * The name a prepared query's text is parsed once under on each PostgreSQL connection (a named
+ * statement, which saves PostgreSQL parsing and planning it at every run); undefined for any other text.
+ */
+export function statementName(text: string): string | undefined {
+  return statementNames.get(text);
+}
+
 /**
  * A query built with Kysely's builder once per database dialect and then run with new parameter
  * values. Building and compiling a query cost more than running it on SQLite, so the queries run
- * on every request (authentication, the picture lookup) are compiled once. `build` receives
+ * on every request (authentication, the picture lookup, a sync's inputs) are compiled once, and on
+ * PostgreSQL each connection parses them once (see `statementName`). `build` receives
  * stand-ins for the parameters and must use each of them only as a bound value (`where(col, '=',
  * param)`), never as an identifier or inside raw SQL text.
  */
@@ -28,6 +40,7 @@ export function preparedQuery<Params extends unknown[], Row>(
       if (used.size !== arity) throw new Error(`A prepared query must bind each of its ${arity} parameters.`);
       entry = { compiled, slots };
       compiledByAdapter.set(adapter, entry);
+      if (!statementNames.has(compiled.sql)) statementNames.set(compiled.sql, `photosync_${statementNames.size + 1}`);
     }
     const { compiled, slots } = entry;
     const parameters = compiled.parameters.map((value, i) => {

@@ -46,6 +46,28 @@ describeEachDialect('sync engine', (dialect) => {
     expect(await statusOf(user.upn)).toBe('never_synced');
   });
 
+  it('answers a sync with the renditions it switched to, as they were committed, version included', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    await services.sync.sync(user, 'admin');
+    // A version ahead of the clock (set back since): the next picture's is one past it, not its time.
+    const ahead = Date.now() + 60_000;
+    await services.database.db
+      .updateTable('site_profiles')
+      .set({ picture_timestamp: ahead })
+      .where('user_id', '=', user.id)
+      .execute();
+    await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    const result = await services.sync.sync(user, 'photo_request');
+    expect(result.outcome).toBe('synced');
+    for (const size of ['S', 'M', 'L'] as const) {
+      expect(result.renditions?.[size]).toEqual(await getRendition(services.database.db, user.id, size));
+    }
+    expect(result.renditions?.L.pictureTimestamp).toBe(ahead + 1);
+    // A sync that switched nothing names no renditions.
+    expect((await services.sync.sync(user, 'photo_request')).renditions).toBeUndefined();
+  });
+
   it('renders S, M and L from the mail photo and sets the profile properties', async () => {
     const user = await makeUser(services);
     const photo = await giveMailPhoto(services, user, await solidJpeg(RED));

@@ -131,6 +131,21 @@ async function ensureProfile(db: Kysely<Database>, user: DirectoryUser): Promise
   if (!row) await createProfile(db, user);
 }
 
+/** A new picture's profile change, in the switch's transaction: the picture's version as written. */
+async function switchProfile(db: Db, user: DirectoryUser, change: ProfileChange): Promise<number> {
+  const row = await db
+    .updateTable('site_profiles')
+    .set(versioned(change))
+    .where('user_id', '=', user.id)
+    .returning('picture_timestamp')
+    .executeTakeFirst();
+  if (row?.picture_timestamp == null) throw profileGone(user);
+  return row.picture_timestamp;
+}
+
+const profileGone = (user: DirectoryUser) =>
+  new Error(`The site profile of ${user.upn} went away while its pictures were switched.`);
+
 async function updateProfile(db: Db, user: DirectoryUser, change: ProfileChange): Promise<boolean> {
   const updated = await db
     .updateTable('site_profiles')
@@ -207,9 +222,9 @@ export interface PublishedRenditions {
    * alongside other work: nothing reads them once the switch has committed.
    */
   oldFilesRemoved: Promise<void>;
+  /** The renditions switched to, as `getRendition` reads them once committed. */
+  renditions: Record<RenditionSize, Rendition>;
 }
-
-const NOTHING_TO_REMOVE: PublishedRenditions = { oldFilesRemoved: Promise.resolve() };
 
 /**
  * Makes `jpegs` the user's S/M/L pictures. New files are written under new keys first; the profile
@@ -251,17 +266,15 @@ export async function publishRenditions(
     // statement, so one commit and one round trip. The crash points all come before it.
     for (const row of rows) deps.faultPoint?.(`after-put-${row.size}`);
     deps.faultPoint?.('before-commit');
-    if (record) {
-      await deps.db.transaction().execute(async (trx) => {
-        await switchInOneStatement(trx, user, rows, change);
-        await record(trx);
-      });
-    } else {
-      await switchInOneStatement(deps.db, user, rows, change);
-    }
+    const pictureTimestamp = record
+      ? await deps.db.transaction().execute(async (trx) => {
+          const version = await switchInOneStatement(trx, user, rows, change);
+          await record(trx);
+          return version;
+        })
+      : await switchInOneStatement(deps.db, user, rows, change);
     deps.faultPoint?.('after-commit');
-    keepBytes(deps, rows);
-    return NOTHING_TO_REMOVE;
+    return published(deps, rows, pictureTimestamp, Promise.resolve());
   }
   const sizeOf = new Map(rows.map((row) => [row.blobKey, row.size]));
   await deps.blobs.putAll(
@@ -272,28 +285,51 @@ export async function publishRenditions(
     const old = await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).returning('blob_key').execute();
     await trx.insertInto('site_renditions').values(renditionRows(user.id, rows)).execute();
     deps.faultPoint?.('before-commit');
-    await updateProfile(trx, user, change);
+    const version = await switchProfile(trx, user, change);
     await record?.(trx);
-    return deps.blobs.retire(
+    const retired = await deps.blobs.retire(
       trx,
       old.map((o) => o.blob_key),
     );
+    return { version, retired };
   });
   let deleteOld: () => Promise<void>;
+  let pictureTimestamp: number;
   try {
-    deleteOld = await switchToNew;
+    ({ version: pictureTimestamp, retired: deleteOld } = await switchToNew);
   } catch (error) {
     // The switch did not happen: the new files belong to nobody.
     await deps.blobs.delete(rows.map((r) => r.blobKey)).catch(() => {});
     throw error;
   }
   deps.faultPoint?.('after-commit');
-  keepBytes(deps, rows);
-  return { oldFilesRemoved: deleteOld().catch(() => {}) };
+  return published(
+    deps,
+    rows,
+    pictureTimestamp,
+    deleteOld().catch(() => {}),
+  );
 }
 
-function keepBytes(deps: SitesDeps, rows: ReadonlyArray<{ blobKey: string; jpeg: Buffer }>): void {
-  for (const row of rows) deps.pictureBytes?.set(row.blobKey, row.jpeg);
+/** A committed switch: its renditions' bytes kept for their first views, and their rows. */
+function published(
+  deps: SitesDeps,
+  rows: ReadonlyArray<{ size: RenditionSize; blobKey: string; etag: string; side: number; jpeg: Buffer }>,
+  pictureTimestamp: number,
+  oldFilesRemoved: Promise<void>,
+): PublishedRenditions {
+  const renditions = {} as Record<RenditionSize, Rendition>;
+  for (const row of rows) {
+    deps.pictureBytes?.set(row.blobKey, row.jpeg);
+    renditions[row.size] = {
+      etag: row.etag,
+      pictureTimestamp,
+      blobKey: row.blobKey,
+      side: row.side,
+      byteSize: row.jpeg.length,
+    };
+  }
+  return { oldFilesRemoved, renditions };
 }
 
 /**
@@ -306,7 +342,7 @@ async function switchInOneStatement(
   user: DirectoryUser,
   rows: ReadonlyArray<{ size: RenditionSize; jpeg: Buffer; side: number; blobKey: string; etag: string }>,
   change: ProfileChange,
-): Promise<void> {
+): Promise<number> {
   const createdAt = Date.now();
   const plain = (q: unknown) => q as QueryCreator<Database>;
   const result = await db
@@ -335,17 +371,21 @@ async function switchInOneStatement(
         ),
     )
     .with('profile', (q) =>
-      plain(q).updateTable('site_profiles').set(versioned(change)).where('user_id', '=', user.id).returning('user_id'),
+      plain(q)
+        .updateTable('site_profiles')
+        .set(versioned(change))
+        .where('user_id', '=', user.id)
+        .returning(['user_id', 'picture_timestamp']),
     )
     .with('retired', (q) =>
       q.deleteFrom('storage_blobs').where('key', 'in', (eb) => eb.selectFrom('old').select('old.blob_key')),
     )
     .selectFrom('profile' as never)
-    .select(sql<number>`count(*)`.as('profiles'))
+    .select([sql<number>`count(*)`.as('profiles'), sql<number | null>`max(picture_timestamp)`.as('version')])
     .executeTakeFirstOrThrow();
-  if (Number((result as { profiles: number }).profiles) !== 1) {
-    throw new Error(`The site profile of ${user.upn} went away while its pictures were switched.`);
-  }
+  const { profiles, version } = result as { profiles: number; version: number | null };
+  if (Number(profiles) !== 1 || version === null) throw profileGone(user);
+  return version;
 }
 
 /** Shows the placeholder (SPS-PicturePlaceholderState = 1) and drops the renditions. */

@@ -201,9 +201,11 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
           result.etagAfter !== null &&
           syncedEtag !== undefined &&
           result.etagAfter === syncedEtag;
+        // After a sync, the picture it switched to (its bytes kept in memory by the publish).
+        const known = unswitched ? rendition : 'renditions' in result ? result.renditions?.L : undefined;
         // Never immutable, even under its versioned URL: a browser must ask again at every view,
         // as each is the owner's action (a page built before the sync names the old version).
-        return sendPicture(request, reply, subject, size, undefined, unswitched ? rendition : undefined, false);
+        return sendPicture(request, reply, subject, size, undefined, known, false);
       }
       return sendPicture(request, reply, subject, size, request.query.t, rendition, true);
     },

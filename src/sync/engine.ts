@@ -7,7 +7,14 @@ import { getMailPhoto, type MailPhoto } from '../mail/photo-store.js';
 import { renderSquareJpegs } from '../media/media.js';
 import type { Metrics } from '../metrics.js';
 import { renditionSpec } from '../sites/library.js';
-import { getSiteProfile, markProfileChecked, publishRenditions, showPlaceholder } from '../sites/profiles.js';
+import type { RenditionSize } from '../sites/library.js';
+import {
+  getSiteProfile,
+  markProfileChecked,
+  publishRenditions,
+  showPlaceholder,
+  type Rendition,
+} from '../sites/profiles.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ByteCache } from '../storage/byte-cache.js';
 import type { Database } from '../storage/database.js';
@@ -49,6 +56,8 @@ export interface SyncResult {
   etagAfter: string | null;
   durationMs: number;
   error: string | null;
+  /** After `synced`: the renditions this sync switched to, as they were committed. */
+  renditions?: Record<RenditionSize, Rendition>;
   /** Settles once the attempt is recorded: at once, unless `answerBeforeRecord` let it be written later. */
   recorded: Promise<void>;
 }
@@ -107,6 +116,8 @@ type Decision = {
   checkedAt?: number;
   /** After a switch of pictures: the old files' removal, which goes on while the attempt is recorded and after the answer. */
   oldFilesRemoved?: Promise<void>;
+  /** After a switch of pictures: the renditions switched to. */
+  renditions?: Record<RenditionSize, Rendition>;
 };
 
 /** What the sites need: nothing more (a decision), the placeholder, or new renditions. */
@@ -263,6 +274,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       etagAfter: mail.etag,
       mailEtag: mail.etag,
       oldFilesRemoved: published.oldFilesRemoved,
+      renditions: published.renditions,
     } satisfies Decision;
   }
 
@@ -469,6 +481,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         etagAfter: decision.etagAfter,
         durationMs,
         error,
+        ...(decision.renditions ? { renditions: decision.renditions } : {}),
         recorded: done,
       };
     },

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { expect, it } from 'vitest';
 import { preparedQuery, statementName } from '../src/storage/prepared.js';
 import { makeUser } from './support/factories.js';
@@ -34,13 +34,58 @@ describeEachDialect('prepared queries', (dialect) => {
     async () => {
       const a = await makeUser(context.services, { displayName: 'Prepared Named' });
       await context.services.database.db.connection().execute(async (connection) => {
+        const prepared = async () =>
+          (
+            await sql<{ name: string; statement: string; runs: number }>`
+              select name, statement, generic_plans + custom_plans as runs from pg_prepared_statements`.execute(
+              connection,
+            )
+          ).rows;
+        const runsOf = (rows: Awaited<ReturnType<typeof prepared>>) =>
+          rows.filter((row) => row.statement.includes('"display_name" = $2')).map((row) => row.runs);
+        const before = runsOf(await prepared())[0] ?? 0;
         for (let i = 0; i < 3; i++) expect(await byUpnOrName(connection, a.upn, 'nobody')).toHaveLength(1);
-        const { rows } = await sql<{ name: string; statement: string }>`
-          select name, statement from pg_prepared_statements where name like 'photosync_%'`.execute(connection);
-        const compiled = rows.filter((row) => statementName(row.statement) === row.name);
-        expect(compiled.map((row) => row.statement)).toContainEqual(expect.stringContaining('"display_name" = $2'));
-        // Other statements are not kept: only the prepared queries' texts have names.
-        expect(rows).toEqual(compiled);
+        // A query with a value that was not built with preparedQuery goes unnamed.
+        expect((await sql<{ one: number }>`select ${1}::int as one`.execute(connection)).rows).toEqual([{ one: 1 }]);
+        const after = await prepared();
+        // One statement, run three more times by name.
+        expect(runsOf(after)).toEqual([before + 3]);
+        // Only the prepared queries' texts have names.
+        for (const row of after) expect(statementName(row.statement)).toBe(row.name);
+      });
+    },
+  );
+
+  it.runIf(dialect === 'postgres')(
+    'runs unnamed on a connection where a migration elsewhere changed what its statement returns',
+    async () => {
+      const { db } = context.services.database;
+      type Probe = Kysely<{ prepared_probe: { id: string; n: number } }>;
+      await sql`create table prepared_probe (id text primary key, n int not null)`.execute(db);
+      await sql`insert into prepared_probe values ('a', 7)`.execute(db);
+      const probe = preparedQuery(1, (kysely, id: string) =>
+        (kysely as unknown as Probe).selectFrom('prepared_probe').select('n').where('id', '=', id),
+      );
+      await db.connection().execute(async (connection) => {
+        expect(await probe(connection, 'a')).toEqual([{ n: 7 }]);
+        // Another instance's migration, on another connection.
+        await sql`alter table prepared_probe alter column n type bigint`.execute(db);
+        // PostgreSQL refuses the statement prepared before ("cached plan must not change result
+        // type"); the connection runs it unnamed instead, now and from then on.
+        expect(await probe(connection, 'a')).toEqual([{ n: 7 }]);
+        expect(await probe(connection, 'a')).toEqual([{ n: 7 }]);
+      });
+      // Inside a transaction the refusal fails the transaction, as any error would; the next run works.
+      const probeInTransaction = preparedQuery(1, (kysely, id: string) =>
+        (kysely as unknown as Probe).selectFrom('prepared_probe').select(['n', 'id']).where('id', '=', id),
+      );
+      await db.connection().execute(async (connection) => {
+        expect(await probeInTransaction(connection, 'a')).toEqual([{ n: 7, id: 'a' }]);
+        await sql`alter table prepared_probe alter column n type int`.execute(db);
+        await expect(connection.transaction().execute((trx) => probeInTransaction(trx, 'a'))).rejects.toMatchObject({
+          code: '0A000',
+        });
+        expect(await probeInTransaction(connection, 'a')).toEqual([{ n: 7, id: 'a' }]);
       });
     },
   );

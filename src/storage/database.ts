@@ -301,9 +301,17 @@ const pgTypes = (types: typeof pg.types) => ({
 });
 
 /**
+ * A named statement PostgreSQL will not run again: prepared before another process's migration
+ * changed what it returns ("cached plan must not change result type"), or gone from the server.
+ */
+const STALE_STATEMENT = new Set(['0A000', '26000']);
+
+/**
  * pg's client, counting the statements it sends (each is one round trip to the server) and
  * telling `done` each one's text once it has finished, whether it succeeded or not. The prepared
- * queries (./prepared.ts) go as named statements, parsed once per connection.
+ * queries (./prepared.ts) go as named statements, parsed once per connection; one that goes
+ * stale on a connection runs there unnamed from then on (at once, unless a transaction was
+ * under way, which fails as it would have without names).
  */
 function countingClient(
   { Client }: typeof pg,
@@ -311,12 +319,30 @@ function countingClient(
   done: (sql: string) => void,
 ): typeof pg.Client {
   const send = Client.prototype.query as (...args: unknown[]) => unknown;
-  class CountingClient extends Client {}
-  (CountingClient.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
+  class CountingClient extends Client {
+    /** Names whose statements this connection runs unnamed (see STALE_STATEMENT). */
+    readonly staleNames = new Set<string>();
+  }
+  async function sendNamed(client: CountingClient, name: string, text: string, values: unknown[]) {
+    try {
+      return await (send.call(client, { name, text, values }) as Promise<unknown>);
+    } catch (error) {
+      if (!STALE_STATEMENT.has((error as { code?: string }).code ?? '')) throw error;
+      client.staleNames.add(name);
+      if (client.getTransactionStatus() !== 'I') throw error;
+      counter.sent++;
+      return send.call(client, text, values);
+    }
+  }
+  (CountingClient.prototype as { query: unknown }).query = function (this: CountingClient, ...args: unknown[]) {
     counter.sent++;
     const [first, values] = args;
-    const name = typeof first === 'string' && Array.isArray(values) ? statementName(first) : undefined;
-    const result = name ? send.call(this, { name, text: first, values }) : send.apply(this, args);
+    const name =
+      typeof first === 'string' && Array.isArray(values) && args.length === 2 ? statementName(first) : undefined;
+    const result =
+      name && !this.staleNames.has(name)
+        ? sendNamed(this, name, first as string, values as unknown[])
+        : send.apply(this, args);
     const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
     if (result instanceof Promise) {
       const finished = () => done(text);

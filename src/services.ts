@@ -72,6 +72,11 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
+    onIdleConnectionLost: (error) =>
+      log.warn(
+        { err: error, code: (error as { code?: string }).code },
+        'PostgreSQL closed an idle connection; the next query opens a new one',
+      ),
     ...(options.schema ? { schema: options.schema } : {}),
   });
   if (database.dialect === 'postgres') {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
@@ -15,7 +15,13 @@ import { storageFaultOf } from '../src/storage/faults.js';
 import { bearer, userToken } from './support/apps.js';
 import { runCommand } from './support/cli.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
-import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
+import {
+  adminQuery,
+  createTestStore,
+  describeEachDialect,
+  openTestServices,
+  type TestStore,
+} from './support/services.js';
 
 // What the storage under photosync does to it: a damaged or foreign database file, a full or
 // read-only disk. The faults are real where they can be (a page of the file overwritten on disk, a
@@ -375,6 +381,30 @@ describe('a SQLite database that cannot grow (SQLITE_FULL)', () => {
       );
     } finally {
       await app.close();
+      await services.close();
+      await store.drop();
+    }
+  });
+});
+
+describe.runIf(inject('postgresUrl'))('PostgreSQL closing an idle connection (a restart, a failover, a reaper)', () => {
+  it('is named in the log, and the server goes on with a new connection', async () => {
+    const store = await createTestStore('postgres');
+    const { lines, log } = logLines();
+    const services = await openTestServices(store, {}, { log });
+    try {
+      const { db } = services.database;
+      const user = await userWithPicture(services);
+      // The connection that answers goes back to the pool, idle; the server then ends it.
+      const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db);
+      await adminQuery(inject('postgresUrl')!, `select pg_terminate_backend(${Number(rows[0]?.pid)})`);
+      await vi.waitFor(() => expect(lines.join('')).toContain('PostgreSQL closed an idle connection'));
+      expect(JSON.parse(lines.find((line) => line.includes('idle connection'))!)).toMatchObject({
+        level: 40,
+        code: '57P01',
+      });
+      expect((await getRendition(db, user.id, 'L'))?.side).toBe(300);
+    } finally {
       await services.close();
       await store.drop();
     }

@@ -136,6 +136,11 @@ export interface OpenDatabaseOptions {
   /** PostgreSQL schema to use (tests isolate themselves in their own schema). */
   schema?: string;
   poolSize?: number;
+  /**
+   * PostgreSQL: told when an idle pooled connection is closed by the server (a restart, a
+   * failover, an administrator, an idle reaper). The pool drops it and opens another when needed.
+   */
+  onIdleConnectionLost?: (error: Error) => void;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
@@ -370,6 +375,8 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     Client: countingClient(pg, counter, (text) => notices.statementDone(text)),
     max: options.poolSize ?? 10,
   });
+  // Without a listener an idle connection's error would end the process (an unhandled 'error' event).
+  pool.on('error', (error) => options.onIdleConnectionLost?.(error));
   const serverPid = (client: pg.PoolClient) => (client as unknown as { processID: number | null }).processID;
   pool.on('connect', (client) => {
     const pid = serverPid(client);

@@ -63,9 +63,9 @@ const FINDINGS: Finding[] = [
       'renditions’ bytes in the server’s memory and the sync answers with their rows, so the L sent back and the',
       'colleague’s new M read no file (SQLite) and no row of bytes (PostgreSQL); two servers side by side (the',
       'code before and after these and the named statements below, changed runs alternated, 100 and 150 each):',
-      'own L answered p50 17.9 → 17.6 and',
-      '17.9 → 16.5 ms on SQLite, 26.5 → 25.3 and 22.2 → 21.0 ms on PostgreSQL; the colleague’s new M seen',
-      'p50 20.3 → 20.2 and 19.8 → 18.6 ms, 30.5 → 28.7 and 25.6 → 23.8 ms. The render is most of what is left.',
+      'own L answered p50 17.9 → 17.6 and 17.9 → 16.5 ms on SQLite, 26.5 → 25.3 and 22.2 → 21.0 ms on',
+      'PostgreSQL; the colleague’s new M seen p50 20.3 → 20.2 and 19.8 → 18.6 ms, 30.5 → 28.7 and 25.6 → 23.8 ms.',
+      'The render is most of what is left.',
     ],
   },
   {

@@ -133,6 +133,42 @@ describe('connect-mode settings', () => {
     expect(problems[0]).not.toMatch(/-----|MII/);
   });
 
+  it('take the PEM in base64, as secret stores often hold it, with or without line breaks', () => {
+    for (const encoded of [
+      Buffer.from(pem.combined).toString('base64'),
+      Buffer.from(pem.combined)
+        .toString('base64')
+        .replace(/.{76}/g, (line) => `${line}\n`),
+    ]) {
+      const config = loadConfig(connectEnv({ PHOTOSYNC_M365_CERTIFICATE: encoded }), '/srv/app');
+      expect(config.m365!.certificate.privateKeyPem()).toBe(
+        loadConfig(connectEnv(), '/srv/app').m365!.certificate.privateKeyPem(),
+      );
+    }
+  });
+
+  it.each([
+    [
+      'base64 of a key without its certificate',
+      () => Buffer.from(pem.privateKey).toString('base64'),
+      /no "BEGIN CERTIFICATE"/,
+    ],
+    ['base64 of the key in DER', () => pem.privateKey.split('\n').slice(1, -2).join(''), /neither PEM text/],
+    [
+      'a long value that is no path',
+      () => `${pem.privateKey.replace(/\n/g, ' ')}`.replace(/-----[A-Z ]+-----/g, '!'),
+      /neither PEM text/,
+    ],
+  ])('refuse %s without repeating the value', (_name, value, reason) => {
+    const raw = value();
+    const problems = problemsOf(connectEnv({ PHOTOSYNC_M365_CERTIFICATE: raw }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^PHOTOSYNC_M365_CERTIFICATE/);
+    expect(problems[0]).toMatch(reason);
+    expect(problems[0]).not.toMatch(/-----|MII/);
+    expect(problems[0]!.length).toBeLessThan(300);
+  });
+
   it('never show the private key in JSON or inspected output', () => {
     const config = loadConfig(connectEnv(), '/srv/app');
     const keyBody = pem.privateKey.split('\n')[1]!;

@@ -174,7 +174,14 @@ function httpsUrl(name: string, raw: string | undefined, problems: string[]): st
   return url.origin;
 }
 
-/** The setting holds the PEM itself or the path of a PEM file. */
+/** The longest value taken for a file's path: anything longer is never repeated in a message. */
+const LONGEST_PATH = 1024;
+
+/**
+ * The setting holds the PEM itself, the PEM encoded in base64 (as secret stores often keep it), or
+ * the path of a PEM file. A value that is none of these is never repeated in the message: it may
+ * be a key in some other encoding.
+ */
 function readCertificateSetting(
   raw: string | undefined,
   cwd: string,
@@ -183,7 +190,17 @@ function readCertificateSetting(
   if (raw === undefined) return undefined;
   let pem = raw;
   let where = 'PHOTOSYNC_M365_CERTIFICATE';
-  if (!raw.includes('-----BEGIN')) {
+  const decoded = raw.includes('-----BEGIN') ? undefined : pemInBase64(raw);
+  if (decoded !== undefined) {
+    pem = decoded;
+    where = 'PHOTOSYNC_M365_CERTIFICATE (base64)';
+  } else if (!raw.includes('-----BEGIN')) {
+    if (raw.length > LONGEST_PATH || /[\r\n]/.test(raw) || looksLikeBase64(raw)) {
+      problems.push(
+        `PHOTOSYNC_M365_CERTIFICATE holds ${raw.length} characters that are neither PEM text, nor PEM text in base64, nor the path of a file; set it to the PEM file with the certificate and its private key, or to the PEM text itself.`,
+      );
+      return undefined;
+    }
     const file = path.resolve(cwd, raw);
     where = `PHOTOSYNC_M365_CERTIFICATE (${file})`;
     try {
@@ -204,4 +221,17 @@ function readCertificateSetting(
     return undefined;
   }
   return certificate;
+}
+
+/** Whether `raw` is base64 (whitespace allowed) long enough to hold a key, rather than a path. */
+function looksLikeBase64(raw: string): boolean {
+  const compact = raw.replace(/\s+/g, '');
+  return compact.length >= 64 && /^[A-Za-z0-9+/]+={0,2}$/.test(compact);
+}
+
+/** PEM text from its base64 encoding, or undefined when `raw` is not that. */
+function pemInBase64(raw: string): string | undefined {
+  if (!looksLikeBase64(raw)) return undefined;
+  const text = Buffer.from(raw.replace(/\s+/g, ''), 'base64').toString('utf8');
+  return text.includes('-----BEGIN') ? text : undefined;
 }

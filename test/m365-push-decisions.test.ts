@@ -178,3 +178,57 @@ describe('a push and a scan agree', () => {
     });
   });
 });
+
+describe('a push when Graph answers 404 for a reason other than "no photo"', () => {
+  const context = useTestServices('sqlite');
+
+  /** A tenant whose SharePoint shows the user's picture, and whose Graph answers the photo with `code`. */
+  function tenant(status: number, code: string, writes: string[]): TenantHttp {
+    return {
+      async request(_resource, url, init) {
+        const json = (body: unknown, answer = 200) =>
+          new Response(JSON.stringify(body), { status: answer, headers: { 'content-type': 'application/json' } });
+        if (init?.method === 'POST') {
+          writes.push(url);
+          return json({});
+        }
+        if (url.includes('/photo')) return json({ error: { code, message: 'Not here.' } }, status);
+        if (url.includes('GetPropertiesFor')) {
+          return json({
+            UserProfileProperties: [
+              { Key: 'PictureURL', Value: 'https://contoso-my.sharepoint.com/User Photos/x_MThumb.jpg' },
+              { Key: 'SPS-PicturePlaceholderState', Value: '0' },
+              { Key: 'SPS-PictureTimestamp', Value: '63890000000' },
+            ],
+          });
+        }
+        return json({ 'odata.error': { message: { value: `not here: ${url}` } } }, 400);
+      },
+    };
+  }
+
+  it.each([
+    [404, 'ErrorNonExistentMailbox', 'no_mailbox'],
+    [404, 'MailboxNotHostedInExchangeOnline', 'no_mailbox'],
+    [404, 'ResourceNotFound', 'failed'],
+    [404, 'Request_ResourceNotFound', 'failed'],
+  ])('%i %s: %s, and the SharePoint picture is left shown', async (status, code, outcome) => {
+    const { db } = context.services.database;
+    const upn = `${code.toLowerCase()}@contoso.com`;
+    await ensureTenantUser(db, { id: upn, upn, displayName: upn, accountEnabled: true, hasMailbox: true });
+    const writes: string[] = [];
+    const connection = {
+      settings,
+      http: tenant(status, code, writes),
+      clock: { now: () => Date.now(), sleep: async () => {} },
+    } as unknown as M365Connection;
+    const report = await pushTenantUser(
+      connection,
+      { db, lock: context.services.lock },
+      (await findTenantUser(db, upn))!,
+      { trigger: 'admin', sizes: context.services.syncSettings().renditionSizes },
+    );
+    expect(report.outcome, report.error ?? '').toBe(outcome);
+    expect(writes).toEqual([]);
+  });
+});

@@ -54,6 +54,26 @@ describe('exchangePhotoFromResponse', () => {
     expect(exchangePhotoFromResponse({ status: 404, body })).toEqual({ kind: 'no_mailbox' });
   });
 
+  it.each([
+    ['ErrorNonExistentMailbox', 404],
+    ['MailboxNotHostedInExchangeOnline', 404],
+    ['MailboxNotHostedInExchangeOnline', 400],
+  ])('takes %s (%i) as no mailbox: a hybrid user’s or a user without one', (code, status) => {
+    const body = { error: { code, message: 'Mailbox is hosted by an on-premise or non-Exchange server.' } };
+    expect(exchangePhotoFromResponse({ status, body })).toEqual({ kind: 'no_mailbox' });
+  });
+
+  it.each(['Request_ResourceNotFound', 'ResourceNotFound', 'ErrorInvalidUser', 'UnknownError'])(
+    'takes a 404 %s as an error, never as no photo (a push would hide the SharePoint picture)',
+    (code) => {
+      const body = { error: { code, message: 'Not found.' } };
+      expect(exchangePhotoFromResponse({ status: 404, body })).toMatchObject({ kind: 'error' });
+      expect(
+        smallPhotoFrom({ kind: 'answered', response: { id: 'u1', status: 404, headers: {}, body } }),
+      ).toMatchObject({ kind: 'error' });
+    },
+  );
+
   it('reports other answers as errors, with Graph’s code', () => {
     expect(
       exchangePhotoFromResponse({

@@ -196,14 +196,32 @@ export function photoMetadataRequest(userId: string): BatchRequest {
   return { id: userId, method: 'GET', url: `/users/${encodeURIComponent(userId)}/photo` };
 }
 
-/** Codes Graph uses for "this user has no mailbox Graph can read" (REST not enabled or no mailbox). */
+/**
+ * Codes Graph uses for "this user has no mailbox Graph can read": REST not enabled, no mailbox at
+ * all, or a mailbox hosted on premises (hybrid), which SharePoint Online does not take photos from.
+ */
 const NO_MAILBOX_CODES = new Set([
   'MailboxNotEnabledForRESTAPI',
   'MailboxNotSupportedForRESTAPI',
   'ErrorMailboxNotEnabledForRESTAPI',
+  'ErrorNonExistentMailbox',
+  'MailboxNotHostedInExchangeOnline',
 ]);
-/** Graph's code for "no such user" (deleted since it was listed), unlike a 404 for "no photo". */
-const NO_USER_CODE = 'Request_ResourceNotFound';
+const NO_MAILBOX_MESSAGE = /MailboxNotEnabledForRESTAPI|ErrorNonExistentMailbox|MailboxNotHostedInExchangeOnline/i;
+/**
+ * The codes of Graph's 404 for "this user has no photo" ("If no photo exists, the operation returns
+ * 404 Not Found": ImageNotFound, ErrorItemNotFound from older Exchange, or no code at all). Any other
+ * 404 (no such user, a mailbox still being provisioned, a path Graph does not know) says nothing
+ * about the photo: taken as "no photo", it would have a push hide the user's SharePoint picture.
+ */
+const NO_PHOTO_CODES = new Set(['ImageNotFound', 'ErrorItemNotFound', '']);
+
+/** What an answer other than 200 says of the photo: none, no mailbox, or nothing (an error). */
+function photoAbsence(error: GraphError): 'none' | 'no_mailbox' | undefined {
+  if (NO_MAILBOX_CODES.has(error.code) || NO_MAILBOX_MESSAGE.test(error.message)) return 'no_mailbox';
+  if (error.status === 404 && NO_PHOTO_CODES.has(error.code)) return 'none';
+  return undefined;
+}
 
 /** A photo-metadata answer as what it says about the Exchange photo. */
 export function exchangePhotoFrom(result: BatchResult | undefined): ExchangePhoto {
@@ -221,10 +239,8 @@ export function exchangePhotoFromResponse(response: Pick<BatchResponse, 'status'
     return { kind: 'photo', etag, side: typeof body?.width === 'number' ? body.width : 0 };
   }
   const error = graphError(response.status, response.body);
-  if (NO_MAILBOX_CODES.has(error.code) || /MailboxNotEnabledForRESTAPI/i.test(error.message))
-    return { kind: 'no_mailbox' };
-  // "If no photo exists, the operation returns 404 Not Found" (code ImageNotFound, or none at all).
-  if (response.status === 404 && error.code !== NO_USER_CODE) return { kind: 'none' };
+  const absence = photoAbsence(error);
+  if (absence) return { kind: absence };
   return {
     kind: 'error',
     message: `Graph answered ${error.status}${error.code ? ` ${error.code}` : ''}${error.message ? `: ${error.message}` : ''}`,
@@ -250,12 +266,11 @@ export function smallPhotoFrom(result: BatchResult | undefined): SmallPhoto {
   if (!result) return { kind: 'error', message: 'no answer' };
   if (result.kind === 'failed') return { kind: 'error', message: result.message };
   const { status, body } = result.response;
-  if (status === 404) return { kind: 'none' };
-  if (status !== 200)
-    return {
-      kind: 'error',
-      message: graphFailure('Reading the Exchange photo failed', graphError(status, body)).message,
-    };
+  if (status !== 200) {
+    const error = graphError(status, body);
+    if (photoAbsence(error) === 'none') return { kind: 'none' };
+    return { kind: 'error', message: graphFailure('Reading the Exchange photo failed', error).message };
+  }
   if (typeof body !== 'string')
     return { kind: 'error', message: 'Graph answered the photo without its bytes (base64).' };
   const bytes = Buffer.from(body, 'base64');
@@ -315,12 +330,11 @@ export async function downloadPhoto(
   const id = encodeURIComponent(userId);
   const url = size ? `${graphUrl}/v1.0/users/${id}/photos/${size}/$value` : `${graphUrl}/v1.0/users/${id}/photo/$value`;
   const response = await http.request('graph', url, { headers: { accept: 'image/*' } });
-  if (response.status === 404) {
-    await response.body?.cancel();
-    return { kind: 'none' };
+  if (!response.ok) {
+    const error = graphError(response.status, await readJson(response));
+    if (photoAbsence(error) === 'none') return { kind: 'none' };
+    throw graphFailure('Reading the Exchange photo failed', error);
   }
-  if (!response.ok)
-    throw graphFailure('Reading the Exchange photo failed', graphError(response.status, await readJson(response)));
   const bytes = await readBody(response, MAX_PHOTO_BYTES);
   if (!bytes) throw tenantError('unexpected', `Graph answered a photo larger than ${MAX_PHOTO_BYTES} bytes.`);
   return { kind: 'photo', bytes };

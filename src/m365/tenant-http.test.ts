@@ -99,6 +99,45 @@ describe('credentials never reach a message', () => {
   });
 });
 
+describe('a DNS server that does not answer for now (EAI_AGAIN)', () => {
+  it('is tried again, and told as a network problem, not as a wrong address', async () => {
+    const clock = createVirtualClock();
+    let tries = 0;
+    const flaky = createTenantHttp({
+      settings,
+      tokens,
+      clock,
+      fetch: async () => {
+        tries += 1;
+        if (tries < 3) {
+          throw Object.assign(new TypeError('fetch failed'), {
+            cause: Object.assign(new Error('getaddrinfo EAI_AGAIN graph.microsoft.com'), { code: 'EAI_AGAIN' }),
+          });
+        }
+        return new Response('{}', { status: 200 });
+      },
+    });
+    const response = await clock.run(() => flaky.request('graph', 'https://graph.microsoft.com/v1.0/users'));
+    expect([response.status, tries]).toEqual([200, 3]);
+
+    const down = createTenantHttp({
+      settings,
+      tokens,
+      clock,
+      fetch: async () => {
+        throw Object.assign(new TypeError('fetch failed'), {
+          cause: Object.assign(new Error('getaddrinfo EAI_AGAIN graph.microsoft.com'), { code: 'EAI_AGAIN' }),
+        });
+      },
+    });
+    const error = await clock.run(() =>
+      down.request('graph', 'https://graph.microsoft.com/v1.0/users').catch((e: unknown) => e),
+    );
+    expect(error).toMatchObject({ problem: 'unreachable' });
+    expect((error as Error).message).toMatch(/DNS/);
+  });
+});
+
 describe('createTenantHttp', () => {
   it('waits Retry-After after a 429 and sends the same request again', async () => {
     const clock = createVirtualClock();

@@ -129,7 +129,16 @@ export function networkProblem(error: unknown): NetworkProblem | undefined {
     if (typeof message === 'string')
       codes.push(...(message.match(/\bE[A-Z_]{4,}\b|[A-Z_]{6,}_CERT[A-Z_]*|CERT_[A-Z_]+/g) ?? []));
   }
-  if (codes.some((c) => c === 'ENOTFOUND' || c === 'EAI_AGAIN')) {
+  // EAI_AGAIN is the resolver failing for now (no answer from the DNS server), not a name that
+  // does not exist: it is tried again, and told as a network problem, not as a wrong address.
+  if (codes.includes('EAI_AGAIN') && !codes.includes('ENOTFOUND')) {
+    return {
+      problem: 'unreachable',
+      what: 'the host name could not be looked up just now (EAI_AGAIN: the DNS server did not answer)',
+      fix: (url, setting) => `Check this machine's DNS server, then ${setting} (${url}).`,
+    };
+  }
+  if (codes.includes('ENOTFOUND')) {
     return {
       problem: 'wrong_url',
       what: 'the host name does not resolve',

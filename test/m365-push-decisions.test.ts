@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import type { M365Connection } from '../src/m365/connection.js';
 import { decideTenantState } from '../src/m365/classify.js';
 import { pushTenantUser } from '../src/m365/push.js';
@@ -230,5 +231,43 @@ describe('a push when Graph answers 404 for a reason other than "no photo"', () 
     );
     expect(report.outcome, report.error ?? '').toBe(outcome);
     expect(writes).toEqual([]);
+  });
+});
+
+describe('a push whose database fails around it', () => {
+  const context = useTestServices('sqlite');
+  const connection = {
+    settings,
+    http: noPhotoNoProfile,
+    clock: { now: () => Date.now(), sleep: async () => {} },
+  } as unknown as M365Connection;
+
+  it('reports failed when the lock cannot be taken for a reason other than waiting, instead of ending the run', async () => {
+    const { db } = context.services.database;
+    const upn = 'lockless@contoso.com';
+    await ensureTenantUser(db, { id: upn, upn, displayName: upn, accountEnabled: true, hasMailbox: true });
+    const broken = { run: () => Promise.reject(new Error('SQLITE_FULL: database or disk is full')) };
+    const report = await pushTenantUser(connection, { db, lock: broken }, (await findTenantUser(db, upn))!, {
+      trigger: 'admin',
+      sizes: context.services.syncSettings().renditionSizes,
+    });
+    expect(report).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/could not start.*SQLITE_FULL/) });
+  });
+
+  it('reports what it did in SharePoint, and that it is not recorded, when its record cannot be written', async () => {
+    const { db } = context.services.database;
+    const upn = 'unrecorded@contoso.com';
+    await ensureTenantUser(db, { id: upn, upn, displayName: upn, accountEnabled: true, hasMailbox: true });
+    const user = (await findTenantUser(db, upn))!;
+    await sql`alter table m365_push_attempts rename to m365_push_attempts_away`.execute(db);
+    try {
+      const report = await pushTenantUser(connection, { db, lock: context.services.lock }, user, {
+        trigger: 'admin',
+        sizes: context.services.syncSettings().renditionSizes,
+      });
+      expect(report).toMatchObject({ outcome: 'no_photo', error: expect.stringMatching(/could not record it/) });
+    } finally {
+      await sql`alter table m365_push_attempts_away rename to m365_push_attempts`.execute(db);
+    }
   });
 });

@@ -97,7 +97,19 @@ export async function pushTenantUser(
   try {
     return await pushUnderLock(connection, deps, user, options);
   } catch (error) {
-    if (!(error instanceof LockTimeoutError)) throw error;
+    if (!(error instanceof LockTimeoutError)) {
+      // The lock's own store failed (the database, not the tenant): this user's push did not run.
+      // Reported like any failure, so a run of many pushes goes on and its audit entry is written.
+      return {
+        upn: user.upn,
+        outcome: 'failed',
+        etagBefore: user.baseline?.source === 'push' ? user.baseline.etag : null,
+        etagAfter: null,
+        durationMs: performance.now() - waitStarted,
+        imageBytes: 0,
+        error: `The push could not start: ${describeError(error)}`,
+      };
+    }
     // Another push of this user (another process) held it too long: this one is "busy", as a sync
     // is, and the caller's other pushes go on. Not recorded: the push that holds it records its own.
     return {
@@ -144,26 +156,45 @@ function pushUnderLock(
       problem: step.problem,
     };
     // A dry run writes nothing, whatever it found (also "already in step" or "no photo").
-    if (!options.dryRun && step.outcome !== 'would_push' && step.outcome !== 'would_remove') {
-      await recordPushAttempt(
-        deps.db,
-        {
-          userId: user.id,
-          trigger: options.trigger,
-          outcome: step.outcome,
-          startedAt,
-          durationMs: report.durationMs,
-          etagBefore: report.etagBefore,
-          etagAfter: report.etagAfter,
-          error: report.error,
-        },
-        step.failedEtag ?? null,
-        step.result,
+    const { outcome } = step;
+    if (!options.dryRun && outcome !== 'would_push' && outcome !== 'would_remove') {
+      await recordReport(report, () =>
+        recordPushAttempt(
+          deps.db,
+          {
+            userId: user.id,
+            trigger: options.trigger,
+            outcome,
+            startedAt,
+            durationMs: report.durationMs,
+            etagBefore: report.etagBefore,
+            etagAfter: report.etagAfter,
+            error: report.error,
+          },
+          step.failedEtag ?? null,
+          step.result,
+        ),
       );
     }
     return report;
   });
 }
+
+/**
+ * Writes a push's record. What the push did in SharePoint stands whether or not it is recorded:
+ * a record that fails (a full disk, a lost database connection) is said in the report's error,
+ * and the caller's other pushes go on; the next scan finds the user's state again.
+ */
+async function recordReport(report: PushReport, write: () => Promise<unknown>): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    const said = `photosync could not record it: ${describeError(error)}`;
+    report.error = report.error ? `${report.error} (${said})` : `${capitalised(said)}.`;
+  }
+}
+
+const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 const settled = (state: TenantState, code: TenantReason, reason: string): PushResult => ({ state, code, reason });
 

@@ -14,6 +14,7 @@ import {
   type Lease,
 } from '../src/m365/scans.js';
 import {
+  ensureTenantUser,
   findTenantUser,
   getTenantUsers,
   listTenantUsers,
@@ -270,6 +271,62 @@ describeEachDialect('connect-mode storage', (dialect) => {
     await save(t0 + 20, scanned(user, 'in_step'));
     record = (await getTenantUsers(db(), [user.id])).get(user.id)!;
     expect(record).toMatchObject({ state: 'in_step', stateSince: t0 + 20 });
+  });
+
+  it('leaves a push that started after the scan read the user as the push recorded it', async () => {
+    await noScanRunning();
+    const [user] = tenantUsers(1) as [TenantUser];
+    const t0 = Date.now();
+    // The scan reads the user at t0 (out of step); their push starts at t0 + 5 and records in step;
+    // the scan's slice is written at t0 + 10, with what it read before the push.
+    const claim = await claimScan(db(), lease('a', t0), async () => null);
+    const baseline = { etag: '"E2"', profile: 'pushed profile', verdict: 'in_step' as const, source: 'push' as const };
+    await ensureTenantUser(db(), user);
+    await recordPushAttempt(
+      db(),
+      {
+        userId: user.id,
+        trigger: 'sharepoint_tile',
+        outcome: 'synced',
+        startedAt: t0 + 5,
+        durationMs: 900,
+        etagBefore: null,
+        etagAfter: '"E2"',
+        error: null,
+      },
+      null,
+      { state: 'in_step', code: 'pushed', reason: 'pushed', baseline, pictureUrl: 'https://my/pushed_MThumb.jpg' },
+    );
+    await saveScanChunk(
+      db(),
+      claim.scan.id,
+      lease('a', t0 + 10),
+      [{ ...scanned(user, 'changed'), readAt: t0 }],
+      NO_COSTS,
+    );
+    let record = (await findTenantUser(db(), user.id))!;
+    expect(record).toMatchObject({
+      state: 'in_step',
+      stateSince: t0 + 5,
+      baseline,
+      pictureUrl: 'https://my/pushed_MThumb.jpg',
+    });
+    expect(record.displayName).toBe(user.displayName);
+    expect(await usersDoneInScan(db(), claim.scan.id, [user.id])).toEqual(new Set([user.id]));
+    await finishScan(db(), claim.scan.id, lease('a', t0 + 10), { status: 'done' });
+
+    // The next scan reads them after the push: its reading is written.
+    const next = await claimScan(db(), lease('a', t0 + 20), async () => null);
+    await saveScanChunk(
+      db(),
+      next.scan.id,
+      lease('a', t0 + 30),
+      [{ ...scanned(user, 'changed'), readAt: t0 + 20 }],
+      NO_COSTS,
+    );
+    record = (await findTenantUser(db(), user.id))!;
+    expect(record).toMatchObject({ state: 'changed', stateSince: t0 + 30 });
+    await finishScan(db(), next.scan.id, lease('a', t0 + 30), { status: 'done' });
   });
 
   it('keeps a history of pushes with the running failure and the baseline a push leaves', async () => {

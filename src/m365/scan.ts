@@ -161,11 +161,13 @@ export async function scanTenant(
       // The page's photo metadata first, in full batches of 20 across the whole page (per slice,
       // each slice's last batch would go out part-empty: 5 % more Graph requests), with the next
       // page of the listing in one of them.
+      // A push of one of these users that starts from now on reads the tenant after this scan does.
+      const readAt = clock.now();
       const read = await readExchangePhotos(connection, todo, page.nextLink, options);
       prefetched = read.nextPage;
       for (let i = 0; i < todo.length; i += sliceSize) {
         const slice = todo.slice(i, i + sliceSize);
-        const result = await scanSlice(connection, db, slice, read.photos, options);
+        const result = await scanSlice(connection, db, slice, read.photos, readAt, options);
         imageBytes += result.imageBytes;
         await saveScanChunk(db, scan.id, lease(), result.users, {
           graphRequests: graphSinceLastCommit(),
@@ -253,6 +255,7 @@ async function scanSlice(
   db: Kysely<Database>,
   users: readonly TenantUser[],
   photos: ReadonlyMap<string, ExchangePhoto>,
+  readAt: number,
   options: ScanOptions,
 ): Promise<SliceResult> {
   const { http, settings } = connection;
@@ -301,7 +304,7 @@ async function scanSlice(
       const { inputs, decision: first } = decisions[index]!;
       const { photo, profile } = inputs;
       if (first.kind === 'decided')
-        return { user, photo, profile, state: first.state, code: first.code, reason: first.reason };
+        return { user, photo, profile, state: first.state, code: first.code, reason: first.reason, readAt };
       const outcome = await compareWithSharePoint(connection, user, profile, small.get(user.id));
       imageBytes += outcome.imageBytes;
       const decision: TenantDecision = decideTenantState({ ...inputs, comparison: outcome.comparison });
@@ -309,7 +312,7 @@ async function scanSlice(
       const code = decision.kind === 'decided' ? decision.code : 'not_comparable';
       const reason = `${decision.reason}${outcome.detail ? ` (${outcome.detail})` : ''}`;
       const baseline = baselineFromComparison(photo, profile, outcome.comparison);
-      return { user, photo, profile, state, code, reason, ...(baseline ? { baseline } : {}) };
+      return { user, photo, profile, state, code, reason, readAt, ...(baseline ? { baseline } : {}) };
     },
   );
   return { users: scanned, imageBytes };

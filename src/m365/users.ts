@@ -1,3 +1,4 @@
+import { isExpression } from 'kysely';
 import type { Db } from '../storage/database.js';
 import type { Baseline, ExchangePhoto, ProfilePicture, TenantReason, TenantState, TenantUser } from './model.js';
 import { profileFingerprint, TENANT_REASONS } from './model.js';
@@ -15,6 +16,11 @@ export interface ScannedUser {
   reason: string;
   /** A verdict found by comparing the pictures in this scan. */
   baseline?: Baseline;
+  /**
+   * When the scan began reading this user from the tenant. A push recorded since (it started
+   * later) saw the tenant after the scan did: its state, baseline and picture are kept.
+   */
+  readAt?: number;
 }
 
 export interface TenantUserRecord extends TenantUser {
@@ -70,33 +76,75 @@ function scannedValues(scanId: string, scanned: ScannedUser, now: number) {
   };
 }
 
-/** Writes one scanned user; `state_at` keeps its time while the state stays the same. */
+/** The columns a push records too: a scan's reading older than the push's leaves them as the push wrote them. */
+const PUSHED_COLUMNS = [
+  'state',
+  'state_reason',
+  'state_reason_code',
+  'state_at',
+  'exchange_etag',
+  'profile_fingerprint',
+  'picture_timestamp',
+  'picture_url',
+  'picture_stem',
+  'baseline_etag',
+  'baseline_profile',
+  'baseline_verdict',
+  'baseline_source',
+  'baseline_at',
+] as const;
+
+/**
+ * Writes one scanned user; `state_at` keeps its time while the state stays the same. A push of the
+ * user that started after the scan read them (`readAt`) is newer than the scan's reading: its
+ * state, baseline and picture stay, and the scan writes only who the user is and that it saw them.
+ */
 export async function saveScannedUser(db: Db, scanId: string, scanned: ScannedUser, now: number): Promise<void> {
   const values = scannedValues(scanId, scanned, now);
   const { id: _id, ...changes } = values;
+  const { readAt } = scanned;
   await db
     .insertInto('m365_users')
     .values(values)
     .onConflict((oc) =>
-      oc.column('id').doUpdateSet((eb) => ({
-        ...changes,
-        state_at: eb
-          .case()
-          .when('m365_users.state', '=', eb.ref('excluded.state'))
-          .then(eb.ref('m365_users.state_at'))
-          .else(eb.ref('excluded.state_at'))
-          .end(),
-        exchange_etag: eb.fn.coalesce('excluded.exchange_etag', 'm365_users.exchange_etag'),
-        profile_fingerprint: eb.fn.coalesce('excluded.profile_fingerprint', 'm365_users.profile_fingerprint'),
-        picture_timestamp: eb.fn.coalesce('excluded.picture_timestamp', 'm365_users.picture_timestamp'),
-        picture_url: eb.fn.coalesce('excluded.picture_url', 'm365_users.picture_url'),
-        picture_stem: eb
-          .case()
-          .when('excluded.picture_url', 'is', null)
-          .then(eb.ref('m365_users.picture_stem'))
-          .else(eb.ref('excluded.picture_stem'))
-          .end(),
-      })),
+      oc.column('id').doUpdateSet((eb) => {
+        const scannedSet = {
+          ...changes,
+          state_at: eb
+            .case()
+            .when('m365_users.state', '=', eb.ref('excluded.state'))
+            .then(eb.ref('m365_users.state_at'))
+            .else(eb.ref('excluded.state_at'))
+            .end(),
+          exchange_etag: eb.fn.coalesce('excluded.exchange_etag', 'm365_users.exchange_etag'),
+          profile_fingerprint: eb.fn.coalesce('excluded.profile_fingerprint', 'm365_users.profile_fingerprint'),
+          picture_timestamp: eb.fn.coalesce('excluded.picture_timestamp', 'm365_users.picture_timestamp'),
+          picture_url: eb.fn.coalesce('excluded.picture_url', 'm365_users.picture_url'),
+          picture_stem: eb
+            .case()
+            .when('excluded.picture_url', 'is', null)
+            .then(eb.ref('m365_users.picture_stem'))
+            .else(eb.ref('excluded.picture_stem'))
+            .end(),
+        };
+        if (readAt === undefined) return scannedSet;
+        const pushedSince = eb.and([
+          eb('m365_users.last_attempt_at', 'is not', null),
+          eb('m365_users.last_attempt_at', '>=', readAt),
+        ]);
+        const set: Record<string, unknown> = { ...scannedSet };
+        for (const column of PUSHED_COLUMNS) {
+          if (!(column in scannedSet)) continue;
+          const scannedValue = scannedSet[column as keyof typeof scannedSet];
+          set[column] = eb
+            .case()
+            .when(pushedSince)
+            .then(eb.ref(`m365_users.${column}`))
+            .else(isExpression(scannedValue) ? scannedValue : eb.val(scannedValue))
+            .end();
+        }
+        return set as typeof scannedSet;
+      }),
     )
     .execute();
 }

@@ -146,6 +146,47 @@ describe('a push and a scan agree', () => {
       expect(asked[0]).toMatch(/\/users\/[^/]+\?\$select=.*provisionedPlans/);
     });
 
+    it('takes their UPN from Graph, where the ID token’s preferred_username named them otherwise, and keeps it at the next sign-in', async () => {
+      const { db } = context.services.database;
+      const id = 'id-jane-alias';
+      const asked: string[] = [];
+      const http: TenantHttp = {
+        async request(_resource, url) {
+          asked.push(decodeURIComponent(url));
+          const json = (body: unknown, status = 200) =>
+            new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+          if (/\/v1\.0\/users\/[^/]+\?\$select=/.test(url)) {
+            return json({
+              id,
+              userPrincipalName: 'jdoe@contoso.com',
+              displayName: 'Jane Doe',
+              accountEnabled: true,
+              provisionedPlans: [{ service: 'exchange', capabilityStatus: 'Enabled' }],
+            });
+          }
+          if (url.endsWith('/photo')) return json({ error: { code: 'ImageNotFound', message: 'No photo.' } }, 404);
+          if (url.includes('GetPropertiesFor')) return json({});
+          return json({ 'odata.error': { message: { value: `not expected: ${url}` } } }, 400);
+        },
+      };
+      const connection = {
+        settings,
+        http,
+        clock: { now: () => Date.now(), sleep: async () => {} },
+      } as unknown as M365Connection;
+      const signedIn = await rememberSignedInUser(db, { id, upn: 'jane.doe@contoso.com', displayName: 'Jane' });
+      const report = await pushTenantUser(connection, { db, lock: context.services.lock }, signedIn, {
+        trigger: 'sharepoint_tile',
+        sizes: context.services.syncSettings().renditionSizes,
+      });
+      expect(report.outcome, report.error ?? '').toBe('no_photo');
+      expect(asked.find((url) => url.includes('GetPropertiesFor'))).toContain('i:0#.f|membership|jdoe@contoso.com');
+      expect(await findTenantUser(db, id)).toMatchObject({ upn: 'jdoe@contoso.com', displayName: 'Jane Doe' });
+
+      await rememberSignedInUser(db, { id, upn: 'jane.doe@contoso.com', displayName: 'Jane' });
+      expect(await findTenantUser(db, id)).toMatchObject({ upn: 'jdoe@contoso.com', displayName: 'Jane Doe' });
+    });
+
     it('one Graph no longer has is said to be gone from the tenant', async () => {
       const upn = 'gone@contoso.com';
       const asked: string[] = [];

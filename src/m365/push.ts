@@ -39,7 +39,7 @@ import {
 import type { M365Settings } from './settings.js';
 import type { TenantHttp } from './tenant-http.js';
 import { tenantListed } from './scans.js';
-import { fileStemInUse, type TenantUserRecord } from './users.js';
+import { ensureTenantUser, fileStemInUse, type TenantUserRecord } from './users.js';
 
 // A push does for one user what SharePoint's own sync does, and leaves the profile exactly as
 // that sync leaves it: the Exchange photo is downloaded once, S/M/L are rendered by the media
@@ -201,18 +201,25 @@ const settled = (state: TenantState, code: TenantReason, reason: string): PushRe
 async function push(
   connection: M365Connection,
   db: Kysely<Database>,
-  user: TenantUserRecord,
+  known: TenantUserRecord,
   options: PushOptions,
 ): Promise<Step> {
   const { http, settings } = connection;
+  let user = known;
   // Fresh readings: a scan's may be hours old.
   // A user known from their sign-in alone has no mailbox fact yet: ask Graph first, since for a
   // user without one its photo answer is the Entra ID photo, which the sites must never take.
+  // Their UPN is then Graph's too: the ID token's preferred_username, which named them until now,
+  // need not be it, and SharePoint knows them (account name, file names) by their UPN.
   let hasMailbox: boolean | null | typeof MAILBOX_NOT_SAID = user.hasMailbox;
   if (hasMailbox === null) {
     const listed = await lookupUser(http, settings.graphUrl, user.id);
     if (!listed) return failed(`Microsoft Graph has no user ${user.upn} (removed from the tenant?).`, null);
     hasMailbox = listed.hasMailbox ?? MAILBOX_NOT_SAID;
+    if (listed.upn !== user.upn || listed.displayName !== user.displayName) {
+      await ensureTenantUser(db, { ...listed, hasMailbox: listed.hasMailbox });
+      user = { ...user, upn: listed.upn, displayName: listed.displayName };
+    }
   }
   const photo: ExchangePhoto =
     hasMailbox === false

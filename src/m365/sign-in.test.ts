@@ -42,6 +42,11 @@ describe('checkIdToken', () => {
     });
   });
 
+  it('names the user by the optional upn claim when the token has it (preferred_username may be an e-mail address)', async () => {
+    const result = await checkIdToken(await sign({ upn: 'JDoe@contoso.com' }), expected);
+    expect(result).toMatchObject({ ok: true, user: { upn: 'jdoe@contoso.com' } });
+  });
+
   it.each([
     ['another tenant', { iss: 'https://login.microsoftonline.com/another/v2.0' }, /iss/],
     ['another app', { aud: '00000000-0000-0000-0000-000000000000' }, /aud/],

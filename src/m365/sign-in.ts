@@ -283,7 +283,10 @@ export async function checkIdToken(idToken: string, expected: IdTokenExpectation
     if (payload.nonce !== expected.nonce)
       return { ok: false, problem: 'invalid', detail: 'The ID token’s nonce is not this sign-in’s.' };
     const id = typeof payload.oid === 'string' ? payload.oid.toLowerCase() : '';
-    const upn = typeof payload.preferred_username === 'string' ? payload.preferred_username.toLowerCase() : '';
+    // The optional `upn` claim when the app registration asks for it; otherwise preferred_username,
+    // which is usually the UPN but may not be (a push asks Graph before it relies on it).
+    const named = typeof payload.upn === 'string' && payload.upn !== '' ? payload.upn : payload.preferred_username;
+    const upn = typeof named === 'string' ? named.toLowerCase() : '';
     if (!id || !upn)
       return { ok: false, problem: 'invalid', detail: 'The ID token names no user (oid, preferred_username).' };
     const displayName = typeof payload.name === 'string' && payload.name.trim() !== '' ? payload.name : upn;

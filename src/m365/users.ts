@@ -278,24 +278,28 @@ export async function ensureTenantUser(db: Db, user: TenantUser): Promise<void> 
 
 /**
  * A user who just signed in with their Microsoft 365 account: made known if no scan has seen them
- * yet (their mailbox unknown until a scan or a push reads it), named as the ID token names them,
- * and no longer gone, since the tenant just vouched for them.
+ * yet (their mailbox unknown until a scan or a push reads it, named as the ID token names them
+ * until then), and no longer gone, since the tenant just vouched for them.
  */
 export async function rememberSignedInUser(
   db: Db,
   user: { id: string; upn: string; displayName: string },
 ): Promise<TenantUserRecord> {
-  const identity = {
-    upn: user.upn,
-    upn_stem: accountFileStem(user.upn),
-    display_name: user.displayName,
-    gone_at: null,
-    account_enabled: 1,
-  };
+  // A user photosync knows already keeps the UPN and name Graph gave (by a scan or a push's
+  // lookup): the ID token's preferred_username may be an e-mail address or a phone number instead.
+  // Someone new is named by the token until a push or a scan asks Graph.
+  const vouched = { gone_at: null, account_enabled: 1 };
   await db
     .insertInto('m365_users')
-    .values({ id: user.id, ...identity, has_mailbox: null })
-    .onConflict((oc) => oc.column('id').doUpdateSet(identity))
+    .values({
+      id: user.id,
+      upn: user.upn,
+      upn_stem: accountFileStem(user.upn),
+      display_name: user.displayName,
+      ...vouched,
+      has_mailbox: null,
+    })
+    .onConflict((oc) => oc.column('id').doUpdateSet(vouched))
     .execute();
   const row = await usersQuery(db).where('id', '=', user.id).executeTakeFirstOrThrow();
   return toRecord(row);

@@ -289,6 +289,8 @@ export function graphBatchSender(http: TenantHttp, graphUrl: string, now: () => 
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify({ requests }),
+        // Sent once: runBatched retries a throttled batch, pausing every batch, not this one alone.
+        attempts: 1,
       });
     } catch (error) {
       return { kind: 'retry', status: 0, message: describeError(error) };

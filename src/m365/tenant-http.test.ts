@@ -5,6 +5,8 @@ import { loadConfig } from '../config.js';
 import { systemClock } from './clock.js';
 import { describeError, scrub, TenantError } from './errors.js';
 import type { M365Settings } from './settings.js';
+import { runBatched } from './batch.js';
+import { graphBatchSender } from './graph.js';
 import { createTenantHttp } from './tenant-http.js';
 import { makeTestCertificate } from './test-certificate.js';
 import { createVirtualClock } from './test-clock.js';
@@ -208,5 +210,55 @@ describe('a tenant that never answers', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('a $batch Graph throttles as a whole', () => {
+  it('is sent once per try, and the batch scheduler’s one pause holds back every batch', async () => {
+    const clock = createVirtualClock();
+    const posts: number[] = [];
+    const http = createTenantHttp({
+      settings,
+      tokens,
+      clock,
+      fetch: async (_url, init) => {
+        posts.push(clock.now());
+        const { requests } = JSON.parse(String(init?.body)) as { requests: { id: string }[] };
+        if (posts.length <= 2) {
+          return new Response(JSON.stringify({ error: { code: 'TooManyRequests', message: 'Slow down.' } }), {
+            status: 429,
+            headers: { 'Retry-After': '30', 'content-type': 'application/json' },
+          });
+        }
+        const responses = requests.map((r) => ({
+          id: r.id,
+          status: 200,
+          headers: {},
+          body: { '@odata.mediaEtag': '"E"' },
+        }));
+        return new Response(JSON.stringify({ responses }), {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+        });
+      },
+    });
+    const pauses: number[] = [];
+    const requests = Array.from({ length: 20 }, (_, i) => ({
+      id: String(i),
+      method: 'GET' as const,
+      url: `/users/u${i}/photo`,
+    }));
+    const run = await clock.run(() =>
+      runBatched(requests, graphBatchSender(http, settings.graphUrl, clock.now), {
+        clock,
+        concurrency: 1,
+        maxAttempts: 8,
+        onThrottled: (ms) => pauses.push(ms),
+      }),
+    );
+    expect([...run.results.values()].every((r) => r.kind === 'answered')).toBe(true);
+    expect(posts).toHaveLength(3);
+    expect(pauses).toEqual([30_000, 30_000]);
+    expect(run.batchesSent).toBe(3);
   });
 });

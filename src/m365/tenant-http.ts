@@ -18,6 +18,11 @@ export interface TenantRequestInit {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string | Uint8Array<ArrayBuffer>;
+  /**
+   * Tries for this request, when its caller retries by itself: a `$batch` is retried by the batch
+   * scheduler, whose one pause holds back every batch while Graph throttles.
+   */
+  attempts?: number;
 }
 
 export interface TenantHttpDeps {
@@ -60,6 +65,7 @@ export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
           `Refused to send a ${resource} token to ${new URL(url).origin}, which is not ${origin}.`,
         );
       }
+      const tries = init.attempts ?? maxAttempts;
       for (let attempt = 1; ; attempt += 1) {
         const token = await deps.tokens.token(resource);
         deps.onRequest?.(resource);
@@ -72,7 +78,7 @@ export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
             signal: AbortSignal.timeout(timeoutMs),
           });
         } catch (error) {
-          if (attempt < maxAttempts && !isPermanentNetworkError(error)) {
+          if (attempt < tries && !isPermanentNetworkError(error)) {
             await deps.clock.sleep(backoffMs(attempt));
             continue;
           }
@@ -85,7 +91,7 @@ export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
               )
             : tenantError('unreachable', `${origin} cannot be reached: ${describeError(error)}.`);
         }
-        if (attempt < maxAttempts && (RETRY_LATER.has(response.status) || TRANSIENT.has(response.status))) {
+        if (attempt < tries && (RETRY_LATER.has(response.status) || TRANSIENT.has(response.status))) {
           const named = retryAfterMs(response.headers.get('retry-after'), deps.clock.now());
           const wait = named ?? backoffMs(attempt);
           if (RETRY_LATER.has(response.status)) deps.onThrottled?.(wait);

@@ -356,13 +356,46 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     const janeBefore = (await getSiteProfile(services.database.db, jane.id))!;
     expect(janeBefore.placeholderState).toBe(0);
     expect(await getRendition(services.database.db, jane.id, 'L')).toBeDefined();
-    // An empty PictureURL shows the placeholder; a placeholder state of 0 then has nothing to show.
+    // An empty PictureURL (or a placeholder state of 1) shows the placeholder; the picture's files
+    // stay in the library, as in SharePoint, and a placeholder state of 0 (or PictureURL naming
+    // the M file) shows them again, under a new version.
+    // Seen by a colleague (Jane's own L would be her action, and sync).
+    const colleague = await userToken(services, kalle);
+    const photo = `/_layouts/15/userphoto.aspx?size=M&accountname=${jane.upn}`;
+    const file = `/User%20Photos/Profile%20Pictures/${stem(jane)}_MThumb.jpg`;
+    const pictureM = await get(photo, colleague, {});
+    expect(pictureM.statusCode).toBe(200);
+    const placeholderOf = async () => {
+      const placeholder = await get(photo, colleague, {});
+      expect(placeholder.statusCode).toBe(200);
+      expect(placeholder.headers.etag).not.toBe(pictureM.headers.etag);
+      expect((await get(file, colleague, {})).headers.etag).toBe(pictureM.headers.etag);
+      expect((await getSiteProfile(services.database.db, jane.id))!.placeholderState).toBe(1);
+    };
+    const shownAgain = async (since: number | null) => {
+      const profile = (await getSiteProfile(services.database.db, jane.id))!;
+      expect(profile.placeholderState).toBe(0);
+      expect(profile.pictureTimestamp).toBeGreaterThan(since ?? 0);
+      const again = await get(photo, colleague, {});
+      expect([again.statusCode, again.headers.etag]).toEqual([200, pictureM.headers.etag]);
+      return profile.pictureTimestamp;
+    };
+    let version = janeBefore.pictureTimestamp;
     expect((await post(url, writer, body('PictureURL', ''))).statusCode).toBe(200);
-    expect((await getSiteProfile(services.database.db, jane.id))!.placeholderState).toBe(1);
-    expect(await refused('SPS-PicturePlaceholderState', '0')).toBe(
-      `${jane.upn} has no picture to show: upload one (Files/add or SetMyProfilePicture) before setting SPS-PicturePlaceholderState to 0.`,
+    await placeholderOf();
+    expect((await post(url, writer, body('SPS-PicturePlaceholderState', '0'))).statusCode).toBe(200);
+    version = await shownAgain(version);
+    expect((await post(url, writer, body('SPS-PicturePlaceholderState', '1'))).statusCode).toBe(200);
+    await placeholderOf();
+    expect((await post(url, writer, body('PictureURL', `${library}/${stem(jane)}_MThumb.jpg`))).statusCode).toBe(200);
+    await shownAgain(version);
+    // Someone with no picture files has nothing to show.
+    const bare = await makeUser(services);
+    const none = await post(url, writer, body('SPS-PicturePlaceholderState', '0', bare));
+    expect(none.statusCode, none.body).toBe(400);
+    expect(none.json()['odata.error'].message.value).toBe(
+      `${bare.upn} has no picture to show: upload one (Files/add or SetMyProfilePicture) before setting SPS-PicturePlaceholderState to 0.`,
     );
-    expect((await getSiteProfile(services.database.db, jane.id))!.placeholderState).toBe(1);
   });
 
   it('every address /_api does not have gets SharePoint’s error envelope, whatever the body’s size', async () => {

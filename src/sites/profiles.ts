@@ -87,8 +87,31 @@ const renditionRow = preparedQuery(2, (db, userId: string, size: RenditionSize) 
     .where('r.size', '=', size),
 );
 
+/** The rendition a profile shows: none while SPS-PicturePlaceholderState is 1 (its files stay in the library). */
+const shownRenditionRow = preparedQuery(2, (db, userId: string, size: RenditionSize) =>
+  db
+    .selectFrom('site_renditions as r')
+    .innerJoin('site_profiles as p', 'p.user_id', 'r.user_id')
+    .select(['r.etag', 'r.blob_key', 'r.side', 'r.byte_size', 'p.picture_timestamp'])
+    .where('r.user_id', '=', userId)
+    .where('r.size', '=', size)
+    .where('p.placeholder_state', '=', 0),
+);
+
+/** The user's picture file of `size` in the library, shown or hidden behind the placeholder. */
 export async function getRendition(db: Db, userId: string, size: RenditionSize): Promise<Rendition | undefined> {
-  const [row] = await renditionRow(db, userId, size);
+  return renditionOf((await renditionRow(db, userId, size))[0]);
+}
+
+/** The rendition the profile shows (userphoto.aspx): undefined while it shows the placeholder. */
+export async function getShownRendition(db: Db, userId: string, size: RenditionSize): Promise<Rendition | undefined> {
+  return renditionOf((await shownRenditionRow(db, userId, size))[0]);
+}
+
+function renditionOf(
+  row:
+    { etag: string; blob_key: string; side: number; byte_size: number; picture_timestamp: number | null } | undefined,
+): Rendition | undefined {
   return (
     row && {
       etag: row.etag,
@@ -406,6 +429,44 @@ export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: 
   });
   await deps.blobs.delete(oldKeys);
 }
+
+/**
+ * SPS-PicturePlaceholderState = 1 (or PictureURL = "") as an administrator's script sets it: the
+ * profile shows the placeholder, and the picture's files stay in the library, as in SharePoint,
+ * to be shown again. The picture's time moves, so no address cached as immutable keeps showing
+ * it; a picture from the mail service is no longer the one synced, so the next sync brings it back.
+ */
+export async function hidePicture(db: Kysely<Database>, user: DirectoryUser, at: number): Promise<void> {
+  await ensureProfile(db, user);
+  await db
+    .updateTable('site_profiles')
+    .set({ placeholder_state: 1, synced_etag: null, picture_timestamp: laterThanPicture(at) })
+    .where('user_id', '=', user.id)
+    .execute();
+}
+
+/**
+ * SPS-PicturePlaceholderState = 0 for a picture hidden behind the placeholder: shown again, under a
+ * new time. False when the user has no picture files to show (nothing changed).
+ */
+export async function showPictureAgain(db: Kysely<Database>, user: DirectoryUser, at: number): Promise<boolean> {
+  const result = await db
+    .updateTable('site_profiles')
+    .set({ placeholder_state: 0, picture_timestamp: laterThanPicture(at) })
+    .where('user_id', '=', user.id)
+    .where('placeholder_state', '=', 1)
+    .where((eb) =>
+      eb.exists(
+        eb.selectFrom('site_renditions as r').select('r.user_id').whereRef('r.user_id', '=', 'site_profiles.user_id'),
+      ),
+    )
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** `at`, or one past the picture's own time when that is not earlier (a clock behind). */
+const laterThanPicture = (at: number) =>
+  sql<number>`CASE WHEN picture_timestamp IS NOT NULL AND picture_timestamp >= ${at} THEN picture_timestamp + 1 ELSE ${at} END`;
 
 /**
  * SPS-PictureTimestamp as a script sets it after uploading the files: the picture's time, which

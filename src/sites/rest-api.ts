@@ -14,7 +14,8 @@ import {
   getSiteProfile,
   setExchangeSyncState,
   setPictureTimestamp,
-  showPlaceholder,
+  hidePicture,
+  showPictureAgain,
   userIdForFileStem,
 } from './profiles.js';
 import { SITE_PICTURE_MAX_BYTES, sitePictureDeps, uploadSitePicture } from './upload.js';
@@ -133,6 +134,21 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     if (owner !== undefined && owner !== user.id) return { kind: 'someone_else', name };
     const file = (await findLibraryFile(db, `${match[2]}_LThumb.jpg`)) ?? (await findLibraryFile(db, name));
     return file ? { kind: 'file', bytes: file.bytes } : { kind: 'missing', name };
+  }
+
+  /** Whether a PictureURL names the M file of this user's own picture (by its file name). */
+  async function namesOwnPicture(user: DirectoryUser, pictureUrl: string): Promise<boolean> {
+    let path: string;
+    try {
+      const url = new URL(pictureUrl);
+      if (url.origin !== new URL(publicUrl).origin) return false;
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      return false;
+    }
+    const match = /^(.*)\/([^/]+)_MThumb\.jpg$/i.exec(path);
+    if (!match || match[1]!.toLowerCase() !== LIBRARY_PATH.toLowerCase()) return false;
+    return (await userIdForFileStem(db, match[2]!.toLowerCase())) === user.id;
   }
 
   async function personProperties(user: DirectoryUser) {
@@ -328,7 +344,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         description:
           'Body: {"accountName":"i:0#.f|membership|jane@contoso.com","propertyName":"…","propertyValue":"…"}. ' +
           'photosync keeps the picture properties only: PictureURL ("" or SPS-PicturePlaceholderState "1" shows the placeholder; ' +
-          "the user's own file in User Photos keeps the picture), SPS-PictureExchangeSyncState (0 or 1) and " +
+          'the user\'s own files stay in User Photos, and SPS-PicturePlaceholderState "0" or PictureURL naming their M file shows them again), SPS-PictureExchangeSyncState (0 or 1) and ' +
           "SPS-PictureTimestamp (taken when later than the picture's own time, which also versions PictureURL; an earlier or equal one is accepted and the later time kept).",
         tags: ['sharepoint'],
         body: { description: 'JSON: accountName, propertyName, propertyValue' },
@@ -348,13 +364,12 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       const user = await accountUserNamed(principal, field('accountName'));
       const propertyName = field('propertyName');
       const value = field('propertyValue').trim();
-      const deps = { db, blobs: services.blobs };
       switch (propertyName.toLowerCase()) {
         case 'pictureurl':
         case 'sps-pictureplaceholderstate': {
           const placeholder = propertyName.toLowerCase() === 'pictureurl' ? value === '' : value === '1';
           if (placeholder) {
-            await services.lock.run(user.id, () => showPlaceholder(deps, user, Date.now()));
+            await services.lock.run(user.id, () => hidePicture(db, user, Date.now()));
             break;
           }
           const properties = (await personProperties(user)).UserProfileProperties;
@@ -364,6 +379,10 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
               ? current('PictureURL') !== '' && sameAddress(value, current('PictureURL'))
               : value === '0' && current('SPS-PicturePlaceholderState') === '0';
           if (keeps) break;
+          // A picture hidden behind the placeholder is shown again: its files stayed in the library.
+          const showsOwn =
+            propertyName.toLowerCase() === 'pictureurl' ? await namesOwnPicture(user, value) : value === '0';
+          if (showsOwn && (await services.lock.run(user.id, () => showPictureAgain(db, user, Date.now())))) break;
           const pointedAt =
             propertyName.toLowerCase() === 'pictureurl'
               ? await libraryPicture(user, value)

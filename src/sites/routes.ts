@@ -14,7 +14,7 @@ import type { ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './library.js';
 import type { PictureAnswers } from './picture-answers.js';
 import { PLACEHOLDER_PATH, placeholderJpeg, placeholderPng } from './placeholder.js';
-import { getRendition, userIdForFileStem, type Rendition } from './profiles.js';
+import { getRendition, getShownRendition, userIdForFileStem, type Rendition } from './profiles.js';
 
 const PhotoQuery = Type.Object({
   size: Type.Optional(Type.String({ pattern: '^[SMLsml]$', description: 'S (48 px), M (72 px) or L (300 px)' })),
@@ -49,6 +49,7 @@ const userAndRendition = preparedQuery(2, (db, upn: string, size: RenditionSize)
       'r.byte_size',
       'p.picture_timestamp',
       'p.synced_etag',
+      'p.placeholder_state',
     ])
     .where('u.upn', '=', upn),
 );
@@ -103,11 +104,17 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
     known: Rendition | undefined,
     /** Whether the answer may be given again from memory (not the owner's own L picture, which syncs first). */
     keepable: boolean,
+    /**
+     * The profile's picture (userphoto.aspx: the placeholder while it is hidden), or the library's
+     * file by its name, which stays there while hidden, as in SharePoint.
+     */
+    serving: 'profile' | 'file' = 'profile',
   ) {
+    const lookup = serving === 'file' ? getRendition : getShownRendition;
     // A sync may replace the rendition between reading its row and reading its file (the old file
     // goes right after the switch); then the row is read again and points at the new file.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const rendition = attempt === 0 && known ? known : user && (await getRendition(db, user.id, size));
+      const rendition = attempt === 0 && known ? known : user && (await lookup(db, user.id, size));
       if (!rendition) break;
       // Row and timestamp come from one query, so an old picture is never served as immutable
       // under the URL of a new one.
@@ -236,7 +243,7 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
       const rendition = parsed && user && (await getRendition(db, user.id, parsed.size));
       if (!parsed || !user || !rendition || !picturesShown(user))
         throw notFound(`There is no file ${request.params.file} in ${LIBRARY_PATH}.`);
-      return sendPicture(request, reply, user, parsed.size, request.query.t, undefined, true);
+      return sendPicture(request, reply, user, parsed.size, request.query.t, undefined, true, 'file');
     },
   );
 
@@ -245,7 +252,14 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
     if (!row) return { subject: undefined };
     const subject = toUser(row);
     const syncedEtag = row.synced_etag ?? null;
-    if (row.etag === null || row.blob_key === null || row.side === null || row.byte_size === null) {
+    // A picture hidden behind the placeholder (SPS-PicturePlaceholderState 1) is not shown.
+    if (
+      row.etag === null ||
+      row.blob_key === null ||
+      row.side === null ||
+      row.byte_size === null ||
+      row.placeholder_state !== 0
+    ) {
       return { subject, syncedEtag };
     }
     const rendition: Rendition = {

@@ -124,7 +124,7 @@ export interface ErrorDetail {
   /** For Entra's errors: OAuth's `error` code, when it is not the id's usual one. */
   oauthError?: string;
   /** For Entra's errors: `bad_token` tells MSAL to drop its refresh token. */
-  suberror?: 'bad_token';
+  suberror?: 'bad_token' | 'consent_required';
   /** For a 503: seconds after which trying again is likely to work (the Retry-After header). */
   retryAfterSeconds?: number;
 }

@@ -310,6 +310,8 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
       'invalid_grant',
       [65001],
     ]);
+    // As Entra sends it: MSAL turns suberror consent_required into InteractionRequiredAuthError.
+    expect(refused.json().suberror).toBe('consent_required');
     expect(refused.body).not.toContain('access_token');
     // .default is what the app was registered with, no more.
     const byDefault = await password('https://graph.microsoft.com/.default offline_access');
@@ -321,6 +323,7 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
       scope: 'ProfilePhoto.Read.All',
     });
     expect(widened.json().error_codes).toEqual([65001]);
+    expect(widened.json().suberror).toBe('consent_required');
   });
 
   it('ends the tokens of an app when it is removed: access tokens, refresh tokens and codes', async () => {

@@ -387,6 +387,38 @@ for (const dialect of testDialects()) {
         expect(error).toBeInstanceOf(InteractionRequiredAuthError);
         expect((error as InteractionRequiredAuthError).errorCode).toBe('invalid_grant');
       }, 60_000);
+
+      it('a scope the app was not consented to is InteractionRequiredAuthError (AADSTS65001, consent_required)', async () => {
+        const redirectUri = 'http://localhost:1/msal-consent';
+        const ana = await makeUser(services);
+        const registered = await createApp(services.database.db, 'Narrow app', ['User.Read'], {
+          redirectUris: [redirectUri],
+        });
+        const msal = msalApp(registered.clientId, { clientSecret: registered.secret });
+        const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
+        const url = await msal.getAuthCodeUrl({
+          scopes: ['User.Read'],
+          redirectUri,
+          codeChallenge: challenge,
+          codeChallengeMethod: 'S256',
+        });
+        const back = await signIn(url, redirectUri, ana.upn);
+        const result = await msal.acquireTokenByCode({
+          code: back.searchParams.get('code')!,
+          scopes: ['User.Read'],
+          redirectUri,
+          codeVerifier: verifier,
+        });
+        const error = await msal
+          .acquireTokenSilent({ account: result.account!, scopes: ['ProfilePhoto.Read.All'] })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(error).toBeInstanceOf(InteractionRequiredAuthError);
+        expect((error as InteractionRequiredAuthError).subError).toBe('consent_required');
+        expect((error as InteractionRequiredAuthError).errorMessage).toMatch(/AADSTS65001/);
+      }, 60_000);
     });
   });
 }

@@ -18,6 +18,8 @@ const ID_OF_STATUS = {
  * An error as Entra says it. It is an AppError of the catalogue, so the one error handler logs and
  * answers it; Entra's renderer (`renderEntraError`) keeps its OAuth code, AADSTS number and suberror.
  */
+export type EntraSuberror = 'bad_token' | 'consent_required';
+
 export class EntraError extends AppError {
   declare readonly status: 400 | 401 | 403 | 429 | 500;
 
@@ -26,8 +28,11 @@ export class EntraError extends AppError {
     readonly error: string,
     readonly aadsts: number,
     description: string,
-    /** Entra's `suberror`: `bad_token` tells MSAL to drop its refresh token and ask the user to sign in. */
-    readonly suberror?: 'bad_token',
+    /**
+     * Entra's `suberror`: `bad_token` tells MSAL to drop its refresh token and ask the user to sign
+     * in; `consent_required` makes MSAL throw InteractionRequiredAuthError, so an app asks the user.
+     */
+    readonly suberror?: EntraSuberror,
   ) {
     super(ID_OF_STATUS[status], description, { aadsts, oauthError: error, ...(suberror ? { suberror } : {}) });
     this.name = 'EntraError';
@@ -39,7 +44,7 @@ export const entraError = (
   error: string,
   aadsts: number,
   description: string,
-  suberror?: 'bad_token',
+  suberror?: EntraSuberror,
 ) => new EntraError(status, error, aadsts, description, suberror);
 
 /**

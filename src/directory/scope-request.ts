@@ -82,6 +82,7 @@ export function grantDelegatedScopes(request: ScopeRequest, app: AppRegistration
         'invalid_grant',
         65001,
         `The user or administrator has not consented to use the application with ID '${app.clientId}' named '${app.name}'. Send an interactive authorization request for this user and resource. (photosync: the app is not registered with ${known}; photosync apps add … --scopes)`,
+        'consent_required',
       );
     }
     granted.add(known);

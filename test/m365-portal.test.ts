@@ -145,6 +145,18 @@ describe('connect mode: signing in with Microsoft 365 and the tiles', { timeout:
     expect(home.body).toContain('action="/m365/launch/sharepoint"');
     expect(home.body).toContain('action="/m365/launch/onedrive"');
     expect(home.body).not.toContain('href="/profile-photo"');
+    // The waffle's apps are connect mode's tiles too; Outlook is Microsoft's, not this portal's.
+    expect(home.body).toContain('formaction="/m365/launch/sharepoint"');
+    expect(home.body).toContain('formaction="/m365/launch/onedrive"');
+    expect(home.body).not.toContain('formaction="/launch/');
+    expect(home.body).not.toContain('href="/outlook"');
+    // A page for this directory's own people sends them to sign in, which sends them home: no loop.
+    for (const page of ['/outlook', '/profile-photo', '/_layouts/15/sharepoint.aspx']) {
+      const sent = await portal.request('GET', page);
+      expect(sent.statusCode, page).toBe(303);
+      const signin = await portal.request('GET', location(sent));
+      expect([signin.statusCode, location(signin)], page).toEqual([303, '/']);
+    }
     // The tiles' forms end at the tenant's sites: the page lets them go there.
     expect(String(home.headers['content-security-policy'])).toContain(`form-action 'self' ${tenant.url}`);
 

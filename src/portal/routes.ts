@@ -109,7 +109,11 @@ export async function portalRoutes(app: App, services: Services, options: Portal
     async (request, reply) => {
       // Only a same-site address to continue to, never another site (`//evil`, `/\\evil`).
       const next = localPath(request.query.next);
-      if (userOf(request) || (await connect?.userOf(request))) return reply.redirect(next, 303);
+      if (userOf(request)) return reply.redirect(next, 303);
+      // A Microsoft 365 tenant's user (connect mode) is signed in, but not to the pages of this
+      // directory's people, which sent them here: home, or connect mode's own page they came from
+      // (going back to a page that sends them here again would go round for ever).
+      if (await connect?.userOf(request)) return reply.redirect(next.startsWith('/m365/') ? next : '/', 303);
       const page = await context(request, reply);
       // The session ran out: said once, by the page that sent the person here.
       const notice = page.flash?.name === 'ended' ? page.t('signin.ended') : undefined;

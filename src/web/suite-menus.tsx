@@ -36,7 +36,10 @@ export function LanguageSwitch(props: { context: PageContext }) {
  * user's sync (the same POST as the home page's tiles); Outlook and the portal home are links.
  */
 export function AppLauncher(props: { context: PageContext }) {
-  const { t, csrfToken } = props.context;
+  const { t, csrfToken, tenantUser } = props.context;
+  // A Microsoft 365 tenant's user (connect mode) opens the real sites through connect mode's
+  // tiles, which push their Exchange photo first; their mail is Microsoft's Outlook, not this one.
+  const launch = tenantUser ? '/m365/launch' : '/launch';
   return (
     <details class="menu launcher" data-menu="">
       <summary class="menu-button waffle-button" aria-label={t('suite.launcher')} title={t('suite.launcher')}>
@@ -47,20 +50,22 @@ export function AppLauncher(props: { context: PageContext }) {
         <form method="post" class="launcher-form">
           <input type="hidden" name="_csrf" value={csrfToken} />
           <ul class="launcher-apps">
+            {!tenantUser && (
+              <li>
+                <a class="launcher-app app-outlook" href="/outlook">
+                  <AppIcon app="outlook" />
+                  <span>Outlook</span>
+                </a>
+              </li>
+            )}
             <li>
-              <a class="launcher-app app-outlook" href="/outlook">
-                <AppIcon app="outlook" />
-                <span>Outlook</span>
-              </a>
-            </li>
-            <li>
-              <button type="submit" formaction="/launch/onedrive" class="launcher-app app-onedrive">
+              <button type="submit" formaction={`${launch}/onedrive`} class="launcher-app app-onedrive">
                 <AppIcon app="onedrive" />
                 <span>OneDrive</span>
               </button>
             </li>
             <li>
-              <button type="submit" formaction="/launch/sharepoint" class="launcher-app app-sharepoint">
+              <button type="submit" formaction={`${launch}/sharepoint`} class="launcher-app app-sharepoint">
                 <AppIcon app="sharepoint" />
                 <span>SharePoint</span>
               </button>

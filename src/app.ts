@@ -15,6 +15,7 @@ import type { DirectoryUser } from './directory/users.js';
 import { authorizeRoutes } from './directory/authorize-routes.js';
 import { oidcRoutes } from './directory/oidc-routes.js';
 import { tokenRoutes } from './directory/token-routes.js';
+import { tenantId } from './directory/settings.js';
 import { GraphErrorBody, renderGraphError } from './graph/errors.js';
 import { graphRoutes } from './graph/routes.js';
 import { portalRoutes } from './portal/routes.js';
@@ -41,7 +42,7 @@ import {
   routeMethods,
   type ErrorHandling,
 } from './http/errors.js';
-import { renderSharePointError } from './sites/rest-errors.js';
+import { createSharePointErrorRenderer } from './sites/rest-errors.js';
 import { createPageErrorRenderer } from './web/error-page.js';
 import type { Locale } from './web/i18n.js';
 import { requestTimeoutPage } from './web/message-page.js';
@@ -71,6 +72,15 @@ export interface AppOptions {
 export async function buildApp(services: Services, options: AppOptions = {}): Promise<App> {
   const securityHeaders = documentSecurityHeaders(services.config.publicUrl.startsWith('https:'));
   const renderPageError = createPageErrorRenderer(services.database.db);
+  // The tenant id never changes once made: read at the first SharePoint 401, then kept.
+  let tenant: Promise<string> | undefined;
+  const tenantOnce = () => {
+    tenant ??= tenantId(services.database.db).catch((error: unknown) => {
+      tenant = undefined;
+      throw error;
+    });
+    return tenant;
+  };
   const errors: ErrorHandling = {
     renderers: {
       // A page answered at a picture's address (a bad size, an unknown file) is a document: it
@@ -80,7 +90,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
         return renderPageError(request, reply, error);
       },
       graph: renderGraphError,
-      sharepoint: renderSharePointError,
+      sharepoint: createSharePointErrorRenderer(
+        () => tenantOnce(),
+        (tenant) => `${services.config.publicUrl}/${tenant}/oauth2/v2.0/authorize`,
+      ),
       entra: renderEntraError,
       json: renderJsonError,
     },

@@ -52,6 +52,8 @@ export const ERRORS = {
   profile_forbidden: { status: 403, log: 'info' },
   /** A form without its CSRF token, or with another browser's. */
   form_expired: { status: 403, log: 'debug' },
+  /** SharePoint's form digest (X-RequestDigest) of a browser session: missing, another's, or too old. */
+  digest_invalid: { status: 403, log: 'debug' },
   operator_sync_off: { status: 403, log: 'debug' },
 
   // 404: nothing there.

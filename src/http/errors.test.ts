@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderEntraError } from '../directory/entra-error-renderer.js';
 import { AppError, notFound, unauthorized } from '../errors.js';
 import { renderGraphError } from '../graph/errors.js';
-import { renderSharePointError } from '../sites/rest-errors.js';
+import { createSharePointErrorRenderer } from '../sites/rest-errors.js';
 import { installErrorHandler, installNotFoundHandler, renderJsonError, type ErrorHandling } from './errors.js';
 import { routeDefaults, type App, type Envelope } from './types.js';
 
@@ -11,12 +11,14 @@ import { routeDefaults, type App, type Envelope } from './types.js';
 // envelope chosen by what the route (or the API mounted at an address) declares.
 
 const ENVELOPES = ['graph', 'sharepoint', 'entra', 'json'] as const;
+const TENANT = '5f1d2c3b-0000-4000-8000-00000000abcd';
 const THROWN: Record<string, () => unknown> = {
   unauthenticated: () => unauthorized(undefined, 'expired'),
   userNotFound: () => notFound('There is no user x.', 'user_not_found'),
   invalidImage: () => new AppError('image_corrupt', 'The picture is damaged.'),
   tokenGrant: () => new AppError('invalid_grant', 'Error validating credentials.', { aadsts: 50053 }),
   bug: () => new Error('secret internals'),
+  forbiddenDigest: () => new AppError('digest_invalid', 'The security validation for this page is invalid.'),
 };
 
 let app: App;
@@ -25,7 +27,10 @@ beforeAll(async () => {
   const handling: ErrorHandling = {
     renderers: {
       graph: renderGraphError,
-      sharepoint: renderSharePointError,
+      sharepoint: createSharePointErrorRenderer(
+        async () => TENANT,
+        (tenant) => `https://photosync.example/${tenant}/oauth2/v2.0/authorize`,
+      ),
       entra: renderEntraError,
       json: renderJsonError,
       page: () => {
@@ -69,6 +74,7 @@ describe('the one error handler', () => {
       invalidImage: { graph: 400, sharepoint: 400, entra: 400, json: 400 },
       tokenGrant: { graph: 400, sharepoint: 400, entra: 400, json: 400 },
       bug: { graph: 500, sharepoint: 500, entra: 500, json: 500 },
+      forbiddenDigest: { graph: 403, sharepoint: 403, entra: 403, json: 403 },
     };
     for (const [name, statuses] of Object.entries(expected)) {
       for (const envelope of ENVELOPES) {
@@ -100,6 +106,14 @@ describe('the one error handler', () => {
   it('SharePoint: odata.error, or error in odata=verbose, with "HRESULT, exception" codes', async () => {
     const verbose = await get('sharepoint', 'unauthenticated', 'application/json;odata=verbose');
     expect(verbose.headers['content-type']).toBe('application/json;odata=verbose;charset=utf-8');
+    // As SharePoint Online's 401: the realm (the tenant id) and SharePoint's own client id.
+    expect(verbose.headers['www-authenticate']).toBe(
+      `Bearer realm="${TENANT}",client_id="00000003-0000-0ff1-ce00-000000000000",` +
+        `authorization_uri="https://photosync.example/${TENANT}/oauth2/v2.0/authorize",error="invalid_token"`,
+    );
+    expect((await get('sharepoint', 'forbiddenDigest', 'application/json;odata=verbose')).json().error.code).toBe(
+      '-2130575251, Microsoft.SharePoint.SPException',
+    );
     expect(verbose.json()).toEqual({
       error: {
         code: '-2147024891, System.UnauthorizedAccessException',

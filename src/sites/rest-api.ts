@@ -216,11 +216,13 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       if (check === 'expired') {
         throw forbidden(
           'The security validation for this page has timed out. Get a new X-RequestDigest from POST /_api/contextinfo.',
+          'digest_invalid',
         );
       }
       if (check !== 'ok') {
         throw forbidden(
           'The security validation for this page is invalid. Send X-RequestDigest from POST /_api/contextinfo.',
+          'digest_invalid',
         );
       }
     }

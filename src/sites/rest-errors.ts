@@ -16,6 +16,9 @@ const SHAREPOINT_CODES: Partial<Record<ErrorId, { code: string; status?: number 
   unauthorized: { code: UNAUTHORIZED_ACCESS },
   forbidden: { code: UNAUTHORIZED_ACCESS },
   profile_forbidden: { code: UNAUTHORIZED_ACCESS },
+  // What SharePoint answers a missing, foreign or timed-out form digest with, which clients that
+  // get a new digest and try again look for.
+  digest_invalid: { code: '-2130575251, Microsoft.SharePoint.SPException' },
   // SharePoint answers an address it does not have with 400.
   not_found: { code: INVALID_QUERY, status: 400 },
   user_not_found: { code: '-2146232832, Microsoft.SharePoint.SPException' },
@@ -43,7 +46,31 @@ function sharePointMessage(request: FastifyRequest, error: AppError): string {
   return error.message;
 }
 
-export function renderSharePointError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
+/** SharePoint Online's own client id, which its 401s name with the tenant as the token's realm. */
+const SHAREPOINT_APP_ID = '00000003-0000-0ff1-ce00-000000000000';
+
+/**
+ * SharePoint's errors, in its envelope. A 401 says, as SharePoint Online's does (and RFC 6750
+ * asks), that a bearer token is wanted and for which realm: the tenant id, which tools such as
+ * PnP's TokenHelper.GetRealmFromTargetUrl read from it.
+ */
+export function createSharePointErrorRenderer(realm: () => Promise<string>, authorizeUrl: (tenant: string) => string) {
+  return async function renderSharePointError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
+    if (error.status === 401) {
+      // The tenant id is a setting read once; a database that cannot say leaves the realm empty.
+      const tenant = await realm().catch(() => '');
+      const invalid = error.detail.credentials !== undefined && error.detail.credentials !== 'missing';
+      void reply.header(
+        'www-authenticate',
+        `Bearer realm="${tenant}",client_id="${SHAREPOINT_APP_ID}",authorization_uri="${authorizeUrl(tenant)}"` +
+          (invalid ? ',error="invalid_token"' : ''),
+      );
+    }
+    return sendSharePointError(request, reply, error);
+  };
+}
+
+function sendSharePointError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
   const sharepoint = SHAREPOINT_CODES[error.id];
   const format = odataFormatOf(request.headers.accept);
   const body = {

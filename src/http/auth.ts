@@ -178,7 +178,14 @@ function admit(allow: Admission, result: Authentication): void {
     case 'user':
     case 'admin': {
       if (!result.ok) throw unauthorized(undefined, result.problem);
-      if (result.principal.kind !== 'user') throw unauthorized();
+      // Who is asking is known, and may not: 403 with why, not a 401 that sends a client for
+      // another token of the same kind (the only such addresses are the pictures and the console).
+      if (result.principal.kind !== 'user') {
+        throw forbidden(
+          "An app's token cannot be used here: this address answers people (a user's token or a signed-in session). " +
+            'An app reads pictures through /_api (GetFileByServerRelativeUrl(…)/$value) or Graph (/users/{id}/photo/$value).',
+        );
+      }
       const { user } = result.principal;
       if (allow === 'admin' && !(user.isAdmin && user.enabled)) {
         throw forbidden('Only administrators can use the admin console.');

@@ -188,13 +188,14 @@ export const ROUTES: RouteCase[] = [
     route: 'GET /_layouts/15/userphoto.aspx',
     url: (cast) => `/_layouts/15/userphoto.aspx?size=L&accountname=${cast.owner.upn}`,
     // A token limited to User.Read sees its own user's picture only (like GetPropertiesFor).
-    expect: { ...anyUser(200, 401), otherUserReadToken: 403 },
+    // An app is known and may not (a 401 would send it for another token of the same kind).
+    expect: { ...anyUser(200, 401), otherUserReadToken: 403, ...APPS(403) },
     check: onlyTheOwnerSyncs,
   },
   {
     route: 'GET /User Photos/Profile Pictures/{file}',
     url: (cast) => `/User%20Photos/Profile%20Pictures/${ownerStem(cast)}_LThumb.jpg`,
-    expect: { ...anyUser(200, 401), otherUserReadToken: 403 },
+    expect: { ...anyUser(200, 401), otherUserReadToken: 403, ...APPS(403) },
     check: nobodySyncs,
   },
 

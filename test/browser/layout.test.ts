@@ -257,6 +257,29 @@ describe.skipIf(chromiumMissing())('the page frame in Chromium', { timeout: 240_
       });
     }
 
+    it(`keeps the console's state table and a name of 256 letters within a phone's width (${lang})`, async () => {
+      const page = await newPage(locale, 360);
+      await signIn(page, server.baseUrl, admin.upn);
+      // Every state's badge is in the overview's table (Estonian's are the longest words).
+      await page.goto(`${server.baseUrl}/admin`);
+      const table = await page
+        .locator('.admin table')
+        .first()
+        .evaluate((t) => ({
+          right: t.getBoundingClientRect().right,
+          room: t.parentElement!.getBoundingClientRect().right,
+        }));
+      expect(table.right).toBeLessThanOrEqual(table.room + 0.5);
+      const long = await makeUser(services, { displayName: `Väga${'pikk'.repeat(60)} Nimi`.slice(0, 256) });
+      for (const path of ['/', `/_layouts/15/person.aspx?accountname=${encodeURIComponent(long.upn)}`]) {
+        await page.goto(`${server.baseUrl}${path}`);
+        expect(await overflows(page), path).toBe(false);
+      }
+      const own = await newPage(locale, 360);
+      await signIn(own, server.baseUrl, long.upn);
+      expect(await overflows(own)).toBe(false);
+    });
+
     it(`shows the placeholder picture where a photo is missing, never "None" (${lang})`, async () => {
       const page = await newPage(locale, 1366);
       await signIn(page, server.baseUrl, admin.upn);

@@ -24,6 +24,16 @@ export interface ClientCertificate {
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const KEY_BLOCK = /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END \1?PRIVATE KEY-----/;
 
+/** Key types as a sentence names them, with their article. */
+const KEY_KINDS: Record<string, string> = {
+  ec: 'an EC',
+  ed25519: 'an Ed25519',
+  ed448: 'an Ed448',
+  dsa: 'a DSA',
+  dh: 'a DH',
+  'rsa-pss': 'an RSA-PSS',
+};
+
 /** Reads the PEM; a problem is returned as a sentence that names what is wrong, never key material. */
 export function readClientCertificate(pem: string, now = new Date()): ClientCertificate | { problem: string } {
   const certificates = pem.match(CERTIFICATE_BLOCK) ?? [];
@@ -50,7 +60,7 @@ export function readClientCertificate(pem: string, now = new Date()): ClientCert
   }
   if (key.asymmetricKeyType !== 'rsa') {
     return {
-      problem: `holds a ${key.asymmetricKeyType ?? 'non-RSA'} key; Entra ID needs an RSA certificate for app sign-in`,
+      problem: `holds ${KEY_KINDS[key.asymmetricKeyType ?? ''] ?? 'a non-RSA'} key; Entra ID needs an RSA certificate for app sign-in`,
     };
   }
   if (!leaf.checkPrivateKey(key)) return { problem: 'holds a private key that does not belong to its certificate' };

@@ -118,7 +118,10 @@ async function sync(
   print: (text: string) => void,
   progress: CliWriter,
 ): Promise<number> {
-  if ((upn === undefined) === !flags.allOutOfStep) {
+  if (upn === undefined && !flags.allOutOfStep) {
+    throw new UsageError('Name one user (photosync m365 sync <upn>) or use --all-out-of-step.');
+  }
+  if (upn !== undefined && flags.allOutOfStep) {
     throw new UsageError('Name one user (photosync m365 sync <upn>) or use --all-out-of-step, not both.');
   }
   const db = services.database.db;

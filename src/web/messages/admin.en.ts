@@ -131,7 +131,7 @@ export const adminEn = {
   'admin.skip.disabled': '{name} was not asked: the account is disabled, so they cannot sign in to sync.',
   'admin.skip.more': 'And {n} more who were not asked for these reasons.',
   'admin.notice.askedAgain': 'Asked again, although an earlier request is still open: {names}.',
-  'admin.notice.askedAgainCount': 'Of these, {n} had already been asked and were asked again.',
+  'admin.notice.askedAgainCount': 'Of these, asked again although asked before: {n}.',
   'admin.notice.nothingToAsk': 'Nobody was asked to sync.',
   'admin.detail.cannotPrompt': 'Asking to sync would not help: {reason}',
   'admin.detail.askedBefore': 'Already asked on {date} by {upn}. Asking again sends another e-mail.',

@@ -129,6 +129,8 @@ export interface ErrorDetail {
   suberror?: 'bad_token' | 'consent_required';
   /** For a 503: seconds after which trying again is likely to work (the Retry-After header). */
   retryAfterSeconds?: number;
+  /** For user_not_found: the account name asked for, which a page repeats to the person. */
+  subject?: string;
 }
 
 export class AppError extends Error {
@@ -156,6 +158,9 @@ export const unauthorized = (
 ) => new AppError('unauthorized', message, { credentials });
 export const forbidden = (message: string, id: ErrorIdOfStatus<403> = 'forbidden') => new AppError(id, message);
 export const notFound = (message: string, id: ErrorIdOfStatus<404> = 'not_found') => new AppError(id, message);
+/** An account name that names nobody (a typo, or someone removed since a page listed them). */
+export const userNotFound = (upn: string) =>
+  new AppError('user_not_found', `There is no user ${upn}.`, { subject: upn });
 export const conflict = (message: string, id: ErrorIdOfStatus<409> = 'conflict') => new AppError(id, message);
 export const payloadTooLarge = (message: string) => new AppError('too_large', message);
 export const unsupportedMediaType = (message: string) => new AppError('unsupported_type', message);

@@ -4,6 +4,7 @@ import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { setUserEnabled } from '../src/directory/revocation.js';
 import { listAttempts } from '../src/sync/history.js';
+import { listPrompts } from '../src/admin/prompts.js';
 import { isOutOfStep, type SyncStateName } from '../src/sync/state.js';
 import { FormClient } from './support/form-client.js';
 import { giveMailPhoto, makeUser, solidJpeg, tokenFor } from './support/factories.js';
@@ -363,6 +364,13 @@ describeEachDialect('admin console', (dialect) => {
     expect(sentInView.headers.location).toBe(
       `/admin/users?${new URLSearchParams({ state: 'changed', search: user.displayName, sort: 'name' }).toString()}`,
     );
+
+    // One chosen user removed meanwhile: the answer names them, and nobody is asked.
+    const promptsBefore = (await listPrompts(services.database.db, user.id)).length;
+    const gone = await browser.request('POST', '/admin/prompts', { _csrf: token, upn: [user.upn, 'gone@contoso.com'] });
+    expect(gone.statusCode).toBe(404);
+    expect(gone.body).toContain('Kasutajat gone@contoso.com pole – kas ta eemaldati pärast lehe avamist?');
+    expect(await listPrompts(services.database.db, user.id)).toHaveLength(promptsBefore);
 
     const sent = await browser.request('POST', '/admin/prompts', { _csrf: token, upn: [user.upn] });
     expect(sent.statusCode).toBe(303);

@@ -1,6 +1,6 @@
 import { getDirectoryPhoto } from '../directory/photo.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { forbidden, invalidInput, notFound } from '../errors.js';
+import { forbidden, invalidInput, userNotFound } from '../errors.js';
 import { getMailPhoto } from '../mail/photo-store.js';
 import type { Services } from '../services.js';
 import { pictureProperties, type PictureProperties } from '../sites/library.js';
@@ -36,7 +36,7 @@ export interface UserDetail {
 export async function userDetail(services: Services, upn: string): Promise<UserDetail> {
   const { db } = services.database;
   const user = await findUserByUpn(db, upn);
-  if (!user) throw notFound(`There is no user ${upn}.`, 'user_not_found');
+  if (!user) throw userNotFound(upn);
   const [status, mail, directoryPhoto, profile, stem, attempts, prompts] = await Promise.all([
     db.selectFrom('admin_user_status').select(['state', 'since']).where('user_id', '=', user.id).executeTakeFirst(),
     getMailPhoto(db, user.id),
@@ -115,7 +115,7 @@ export async function operatorSync(
   const users: DirectoryUser[] = [];
   for (const upn of new Set(upns)) {
     const user = await findUserByUpn(services.database.db, upn);
-    if (!user) throw notFound(`There is no user ${upn}.`, 'user_not_found');
+    if (!user) throw userNotFound(upn);
     users.push(user);
   }
   const results: OperatorSyncResult[] = [];

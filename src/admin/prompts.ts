@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { invalidInput, notFound } from '../errors.js';
+import { invalidInput, userNotFound } from '../errors.js';
 import { getMailPhoto } from '../mail/photo-store.js';
 import { LOCALES, type Locale } from '../web/i18n.js';
 import type { Database, Db } from '../storage/database.js';
@@ -48,7 +48,7 @@ export async function promptUsers(
     const users: DirectoryUser[] = [];
     for (const upn of new Set(target.upns)) {
       const user = await findUserByUpn(db, upn);
-      if (!user) throw notFound(`There is no user ${upn}.`, 'user_not_found');
+      if (!user) throw userNotFound(upn);
       users.push(user);
     }
     return db.transaction().execute(async (trx) => {

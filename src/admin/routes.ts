@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getDirectoryPhoto } from '../directory/photo.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { notFound } from '../errors.js';
+import { notFound, userNotFound } from '../errors.js';
 import { signedInUser } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
 import { routeDefaults, type App } from '../http/types.js';
@@ -354,7 +354,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
     },
     async (request, reply) => {
       const user = await findUserByUpn(db, request.params.upn);
-      if (!user) throw notFound(`There is no user ${request.params.upn}.`, 'user_not_found');
+      if (!user) throw userNotFound(request.params.upn);
       return readingCurrentMailPhoto(async () => {
         const photo = await consolePhoto(user.id, request.params.which);
         if (!photo) throw notFound('This user has no such photo.', 'photo_not_found');

@@ -124,7 +124,12 @@ export function createPageErrorRenderer(db: Db) {
     const signingIn = request.routeOptions.url === '/signin';
     if (error.id === 'form_expired' && !user && !signingIn) return sendToSignIn(db, request, reply);
     const page = await pageContext(db, request, reply, user);
-    const message = page.t(messageKey(request, error), { upn: user?.upn ?? '' });
+    // A form's account name that names nobody is repeated (shortened), so a list of many says which.
+    const subject = error.id === 'user_not_found' && request.method === 'POST' ? error.detail.subject : undefined;
+    const message =
+      subject !== undefined
+        ? page.t('admin.error.unknownUserNamed', { upn: subject.length > 120 ? `${subject.slice(0, 120)}…` : subject })
+        : page.t(messageKey(request, error), { upn: user?.upn ?? '' });
     const form = request.routeOptions.config.formPage;
     if (form) return form.show(request, reply, message, error.status);
     const title = page.t(PAGE_TITLES[error.id] ?? 'error.title');

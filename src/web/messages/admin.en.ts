@@ -55,6 +55,8 @@ export const adminEn = {
     'Operator sync is turned off in the settings: the sites sync on the user’s own action. Ask the user to sync instead.',
   'admin.error.invalid': 'That request is not valid. Check the form and try again.',
   'admin.error.unknownUser': 'There is no such user.',
+  'admin.error.unknownUserNamed':
+    'There is no user {upn}: removed since the page was loaded? Nothing was done. Load the page again and choose again.',
   'admin.error.unknownUser.title': 'User not found',
   'admin.forbidden.title': 'Administrators only',
   'admin.forbidden.body': 'Only administrators can use the admin console. You are signed in as {upn}.',

@@ -58,6 +58,8 @@ export const adminEt: AdminMessages = {
     'Haldurid ei saa sünkroonimist käivitada, sest see on sätetes välja lülitatud. Saidid uuenevad kasutaja enda toimingu peale. Saada kasutajale hoopis meeldetuletus.',
   'admin.error.invalid': 'Päring on vigane. Kontrolli vormi ja proovi uuesti.',
   'admin.error.unknownUser': 'Sellist kasutajat pole.',
+  'admin.error.unknownUserNamed':
+    'Kasutajat {upn} pole – kas ta eemaldati pärast lehe avamist? Midagi ei muudetud. Laadi leht uuesti ja vali uuesti.',
   'admin.error.unknownUser.title': 'Kasutajat ei leitud',
   'admin.forbidden.title': 'Ainult halduritele',
   'admin.forbidden.body': 'Halduskonsooli saavad kasutada ainult haldurid. Oled sisse logitud kasutajana {upn}.',

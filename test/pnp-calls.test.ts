@@ -1,5 +1,6 @@
 import { InjectHeaders } from '@pnp/queryable';
 import { SPBrowser } from '@pnp/sp';
+import { Files } from '@pnp/sp/files/index.js';
 import { Profiles } from '@pnp/sp/profiles/index.js';
 import { SiteUser, SiteUsers, type ISiteUser } from '@pnp/sp/site-users/index.js';
 import { Web } from '@pnp/sp/webs/index.js';
@@ -8,7 +9,7 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
 import { siteUserId } from '../src/sites/rest-web.js';
 import { userToken } from './support/apps.js';
-import { makeUser } from './support/factories.js';
+import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import { createTestStore, openTestServices, testDialects, type TestStore } from './support/services.js';
 import { startTlsServer, type TlsServer } from './support/tls-server.js';
 
@@ -56,6 +57,35 @@ for (const dialect of testDialects()) {
       expect(await siteUsers().filter("Email eq 'nobody@contoso.com'")()).toEqual([]);
       expect((await siteUsers().top(1)()).length).toBe(1);
       await expect(siteUsers().filter("Department eq 'Sales'")()).rejects.toMatchObject({ status: 400 });
+    });
+
+    it('@pnp/sp orders, skips and pages the site users and the library files, and filters the files', async () => {
+      const titles = async (query: ReturnType<typeof siteUsers>) => (await query()).map((u) => u.Title);
+      expect(await titles(siteUsers().orderBy('Title', false).top(1))).toEqual(['Kalle Kask']);
+      expect(await titles(siteUsers().orderBy('Title').skip(1).top(1))).toEqual(['Kalle Kask']);
+      await expect(siteUsers().orderBy('Department')()).rejects.toMatchObject({ status: 400 });
+
+      for (const user of [jane, kalle]) {
+        await giveMailPhoto(services, user, await solidJpeg([40, 90, 160]));
+        await services.sync.sync(user, 'admin');
+      }
+      const files = () =>
+        Files([web(), `${server.baseUrl}/_api/web/getFolderByServerRelativeUrl('/User Photos/Profile Pictures')`]);
+      const stem = (user: DirectoryUser) => user.upn.replace(/[@.]/g, '_');
+      const names = async (query: ReturnType<typeof files>) => (await query()).map((f) => f.Name);
+      expect(await names(files().filter(`Name eq '${stem(kalle)}_MThumb.jpg'`))).toEqual([`${stem(kalle)}_MThumb.jpg`]);
+      expect(await names(files().filter("Name eq 'ghost_contoso_com_MThumb.jpg'"))).toEqual([]);
+      expect(
+        await names(
+          files()
+            .filter(`startswith(Name,'${stem(jane)}')`)
+            .orderBy('Name', false),
+        ),
+      ).toEqual([`${stem(jane)}_SThumb.jpg`, `${stem(jane)}_MThumb.jpg`, `${stem(jane)}_LThumb.jpg`]);
+      expect(await names(files().top(2))).toHaveLength(2);
+      expect(await names(files().skip(5))).toHaveLength(1);
+      await expect(files().filter("Length gt '5'")()).rejects.toMatchObject({ status: 400 });
+      await expect(files().top(-1)()).rejects.toMatchObject({ status: 400 });
     });
 
     it('@pnp/sp finds one site user by e-mail, login name or Id (siteUsers.getByEmail, getByLoginName, getById, web.getUserById)', async () => {

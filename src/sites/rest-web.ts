@@ -14,7 +14,7 @@ import { argumentValue, bindArguments, booleanArgument, parseCall, splitPath, ty
 import { sharePointErrors } from './rest-errors.js';
 import { formatOData, formatODataCollection, odataFormatOf } from './rest-odata.js';
 import { selectedProperties } from './rest-select.js';
-import { siteUserFilter } from './site-user-filter.js';
+import { applyListQuery, FILE_FIELDS, listCount, SITE_USER_FIELDS, siteUserFilter } from './list-query.js';
 import { SITE_PICTURE_MAX_BYTES, sitePictureDeps, uploadSitePicture } from './upload.js';
 
 // SharePoint's web under /_api/web: the site's users (currentuser, siteusers, ensureuser) and the
@@ -201,14 +201,22 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     async (request, reply) => {
       const principal = principalOf(request);
       if (!mayListUsers(principal)) throw forbidden('This token may not list the site’s users.');
-      const query = request.query as Record<string, unknown>;
-      const filter = queryOption(query, '$filter');
-      const top = queryOption(query, '$top');
-      if (top !== undefined && !/^\d{1,4}$/.test(top.trim()))
-        throw sharePointErrors.badQuery(`The $top value '${top}' is not a number from 0 to ${SITE_USERS_LIMIT}.`);
-      const limit = Math.min(top === undefined ? SITE_USERS_LIMIT : Number(top), SITE_USERS_LIMIT);
+      const options = listOptions(request.query as Record<string, unknown>);
+      const filter = options.filter !== undefined && options.filter.trim() !== '' ? options.filter : undefined;
+      if (options.orderby !== undefined || options.skip !== undefined) {
+        // Sorted or skipped: every match first (at most the list's limit), then the query.
+        const test = filter === undefined ? () => true : siteUserFilter(filter);
+        const all = await siteUsersWhere(test, SITE_USERS_LIMIT);
+        return sendList(
+          request,
+          reply,
+          'SP.User',
+          applyListQuery({ ...options, filter: undefined }, all, SITE_USER_FIELDS, SITE_USERS_LIMIT),
+        );
+      }
+      const limit = options.top === undefined ? SITE_USERS_LIMIT : listCount('$top', options.top, SITE_USERS_LIMIT);
       const users =
-        filter !== undefined && filter.trim() !== ''
+        filter !== undefined
           ? await siteUsersWhere(siteUserFilter(filter), limit)
           : (await listUsers(db, { limit })).map(siteUser);
       return sendList(request, reply, 'SP.User', users);
@@ -403,7 +411,9 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
           if (!isLibrary(path)) throw sharePointErrors.fileNotFound(path);
           if (tail === 'files') {
             if (!mayListUsers(principal)) throw forbidden('This token may not read the library.');
-            return sendList(request, reply, 'SP.File', await libraryFiles());
+            const options = listOptions(request.query as Record<string, unknown>);
+            const files = applyListQuery(options, await libraryFiles(), FILE_FIELDS, MAX_LISTED_FILES);
+            return sendList(request, reply, 'SP.File', files);
           }
           break;
         }
@@ -558,6 +568,16 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
 }
 
 /** A query option by its name in any case (`$filter`, `$Filter`), as SharePoint reads them. */
+/** A list's query options: $filter, $orderby, $skip and $top. */
+function listOptions(query: Record<string, unknown>) {
+  return {
+    filter: queryOption(query, '$filter'),
+    orderby: queryOption(query, '$orderby'),
+    skip: queryOption(query, '$skip'),
+    top: queryOption(query, '$top'),
+  };
+}
+
 function queryOption(query: Record<string, unknown>, name: string): string | undefined {
   const key = Object.keys(query).find((k) => k.toLowerCase() === name);
   const value = key === undefined ? undefined : query[key];

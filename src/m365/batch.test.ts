@@ -121,6 +121,22 @@ describe('runBatched', () => {
       }),
     );
     expect(down.results.get('1')).toEqual({ kind: 'failed', message: 'getaddrinfo ENOTFOUND graph' });
+
+    // A Graph that cannot be reached is given up after three tries (3 s of waiting), however many
+    // a batch Graph answers may have: a person clicking a tile is not kept for minutes.
+    let tries = 0;
+    const refused = await clock.run(() =>
+      runBatched(
+        requestsFor(1),
+        async () => {
+          tries += 1;
+          return { kind: 'retry', status: 0, message: 'connect ECONNREFUSED' };
+        },
+        { ...options(clock), maxAttempts: 8 },
+      ),
+    );
+    expect(tries).toBe(3);
+    expect(refused.results.get('1')).toEqual({ kind: 'failed', message: 'connect ECONNREFUSED' });
   });
 
   it('fails every request of a refused batch at once', async () => {

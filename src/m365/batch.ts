@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { backoffMs, headerValue, RETRY_LATER, retryAfterMs, TRANSIENT } from './retry.js';
+import { backoffMs, headerValue, NETWORK_ATTEMPTS, RETRY_LATER, retryAfterMs, TRANSIENT } from './retry.js';
 
 // Microsoft Graph JSON batching, scheduled: up to 20 requests per POST /$batch, a few batches in
 // flight at once, and every sub-response handled on its own. Graph evaluates each request in a
@@ -72,8 +72,8 @@ export async function runBatched(
   let pauseUntil = 0;
   let batchesSent = 0;
 
-  const again = (item: Pending, at: number, finalResult: BatchResult) => {
-    if (item.attempts >= options.maxAttempts) results.set(item.request.id, finalResult);
+  const again = (item: Pending, at: number, finalResult: BatchResult, maxAttempts = options.maxAttempts) => {
+    if (item.attempts >= maxAttempts) results.set(item.request.id, finalResult);
     else pending.push({ ...item, notBefore: at });
   };
 
@@ -106,7 +106,10 @@ export async function runBatched(
             pauseUntil = Math.max(pauseUntil, after + wait);
             options.onThrottled?.(wait);
           }
-          for (const item of ready) again(item, after + wait, { kind: 'failed', message: envelope.message });
+          // Graph not reached at all (refused, reset, timed out): a host that is down stays down for
+          // longer than a person waits at a tile, so such a batch is tried NETWORK_ATTEMPTS times.
+          const tries = envelope.status === 0 ? Math.min(NETWORK_ATTEMPTS, options.maxAttempts) : options.maxAttempts;
+          for (const item of ready) again(item, after + wait, { kind: 'failed', message: envelope.message }, tries);
           break;
         }
         case 'answered': {

@@ -25,6 +25,12 @@ export function retryAfterMs(value: string | null | undefined, now: number): num
 }
 
 /** Exponential back-off for the nth retry (1-based) when the server named no time: 1 s, 2 s, 4 s… 60 s. */
+/**
+ * Tries of a request that did not reach the tenant at all (refused, reset, timed out), 1 s and 2 s
+ * apart: a host that is down stays down longer than a person waits at a tile or a console page.
+ */
+export const NETWORK_ATTEMPTS = 3;
+
 export function backoffMs(retry: number): number {
   return Math.min(1000 * 2 ** Math.max(0, retry - 1), 60_000);
 }

@@ -123,7 +123,11 @@ describe('connect-mode settings', () => {
     ['a certificate without its key', () => pem.certificate, /no private key/],
     ['a key without its certificate', () => pem.privateKey, /no "BEGIN CERTIFICATE"/],
     ['a key of another certificate', () => `${pem.certificate}${makeTestCertificate().privateKey}`, /does not belong/],
-    ['an EC certificate', () => makeTestCertificate({ keyType: 'ec' }).combined, /holds an EC key; Entra ID needs an RSA/],
+    [
+      'an EC certificate',
+      () => makeTestCertificate({ keyType: 'ec' }).combined,
+      /holds an EC key; Entra ID needs an RSA/,
+    ],
     ['a missing file', () => '/nonexistent/app.pem', /names no file/],
   ])('refuse %s, saying why without showing the key', (_name, value, reason) => {
     const problems = problemsOf(connectEnv({ PHOTOSYNC_M365_CERTIFICATE: value() }));

@@ -122,11 +122,13 @@ describe('a DNS server that does not answer for now (EAI_AGAIN)', () => {
     const response = await clock.run(() => flaky.request('graph', 'https://graph.microsoft.com/v1.0/users'));
     expect([response.status, tries]).toEqual([200, 3]);
 
+    let downTries = 0;
     const down = createTenantHttp({
       settings,
       tokens,
       clock,
       fetch: async () => {
+        downTries += 1;
         throw Object.assign(new TypeError('fetch failed'), {
           cause: Object.assign(new Error('getaddrinfo EAI_AGAIN graph.microsoft.com'), { code: 'EAI_AGAIN' }),
         });
@@ -137,6 +139,8 @@ describe('a DNS server that does not answer for now (EAI_AGAIN)', () => {
     );
     expect(error).toMatchObject({ problem: 'unreachable' });
     expect((error as Error).message).toMatch(/DNS/);
+    // A host not reached is tried three times, 1 s and 2 s apart: told in seconds at a tile.
+    expect(downTries).toBe(3);
   });
 });
 

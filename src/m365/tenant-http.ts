@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import { describeError, tenantError } from './errors.js';
-import { backoffMs, RETRY_LATER, retryAfterMs, TRANSIENT } from './retry.js';
+import { backoffMs, NETWORK_ATTEMPTS, RETRY_LATER, retryAfterMs, TRANSIENT } from './retry.js';
 import type { M365Settings } from './settings.js';
 import { networkProblem } from './token-errors.js';
 import type { TenantResource, TokenSource } from './tokens.js';
@@ -78,7 +78,9 @@ export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
             signal: AbortSignal.timeout(timeoutMs),
           });
         } catch (error) {
-          if (attempt < tries && !isPermanentNetworkError(error)) {
+          // A host that cannot be reached is tried NETWORK_ATTEMPTS times (1 s and 2 s apart): a
+          // person at a tile or a console page is told in seconds, not after half a minute.
+          if (attempt < Math.min(tries, NETWORK_ATTEMPTS) && !isPermanentNetworkError(error)) {
             await deps.clock.sleep(backoffMs(attempt));
             continue;
           }

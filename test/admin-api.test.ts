@@ -158,6 +158,36 @@ describeEachDialect('admin console', (dialect) => {
     expect(both.statusCode).toBe(400);
   });
 
+  it('shows the latest 1,000 attempts of a long history and says how many there are in all', async () => {
+    const user = await makeUser(services);
+    const started = Date.now() - 2_000_000;
+    const rows = Array.from({ length: 1005 }, (_, i) => ({
+      user_id: user.id,
+      trigger: 'photo_request',
+      outcome: 'unchanged',
+      started_at: started + i * 1000,
+      duration_ms: 1,
+      etag_before: null,
+      etag_after: null,
+      error: null,
+      last_at: started + i * 1000,
+    }));
+    for (let i = 0; i < rows.length; i += 200) {
+      await services.database.db
+        .insertInto('sync_attempts')
+        .values(rows.slice(i, i + 200))
+        .execute();
+    }
+    const detail = (await api('GET', `/admin/api/users/${user.upn}`, adminToken)).json();
+    expect([detail.attempts.length, detail.attemptsTotal]).toEqual([1000, 1005]);
+    const browser = new FormClient(app, 'et');
+    await browser.signIn(admin.upn, PASSWORD);
+    const page = await browser.request('GET', `/admin/users/${encodeURIComponent(user.upn)}`);
+    expect(page.body).toContain('Siin on 1005 katsest viimased 1000.');
+    const few = (await api('GET', `/admin/api/users/${admin.upn}`, adminToken)).json();
+    expect(few.attemptsTotal).toBe(few.attempts.length);
+  });
+
   it('does not ask a disabled user to sync: they cannot sign in to do it', async () => {
     const user = await changedUser();
     await setUserEnabled(services.database.db, user, false);

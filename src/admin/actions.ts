@@ -5,10 +5,13 @@ import { getMailPhoto } from '../mail/photo-store.js';
 import type { Services } from '../services.js';
 import { pictureProperties, type PictureProperties } from '../sites/library.js';
 import { fileStemOf, getRendition, getSiteProfile } from '../sites/profiles.js';
-import { listAttempts, type HistoryEntry, type SyncOutcome } from '../sync/history.js';
+import { countAttempts, listAttempts, type HistoryEntry, type SyncOutcome } from '../sync/history.js';
 import type { SyncStateName } from '../sync/state.js';
 import { recordAudit } from './audit.js';
 import { listPrompts, promptUsers, type PromptOutcome, type PromptRecord, type PromptTarget } from './prompts.js';
+
+/** The attempts a user's page and the API show: the latest, and how many there are in all. */
+export const LATEST_ATTEMPTS = 1000;
 
 // What the console's pages and API do, in one place: both call these.
 
@@ -29,7 +32,10 @@ export interface UserDetail {
   renditions: Array<{ size: 'S' | 'M' | 'L'; etag: string; side: number; byteSize: number }>;
   properties: PictureProperties;
   syncedEtag: string | null;
+  /** The latest attempts, at most LATEST_ATTEMPTS. */
   attempts: HistoryEntry[];
+  /** How many attempts the history keeps in all (more than shown when the list was cut). */
+  attemptsTotal: number;
   prompts: PromptRecord[];
 }
 
@@ -43,7 +49,7 @@ export async function userDetail(services: Services, upn: string): Promise<UserD
     getDirectoryPhoto(db, user.id),
     getSiteProfile(db, user.id),
     fileStemOf(db, user),
-    listAttempts(db, user.id, 1000),
+    listAttempts(db, user.id, LATEST_ATTEMPTS),
     listPrompts(db, user.id),
   ]);
   const renditions: UserDetail['renditions'] = [];
@@ -65,6 +71,7 @@ export async function userDetail(services: Services, upn: string): Promise<UserD
     properties: pictureProperties(services.config.publicUrl, stem, profile, user.hasMailbox),
     syncedEtag: profile?.syncedEtag ?? null,
     attempts,
+    attemptsTotal: attempts.length < LATEST_ATTEMPTS ? attempts.length : await countAttempts(db, user.id),
     prompts,
   };
 }

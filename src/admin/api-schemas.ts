@@ -84,7 +84,8 @@ const Detail = Type.Object({
   ),
   properties: Type.Record(Type.String(), Type.String()),
   syncedEtag: Nullable(Type.String()),
-  attempts: Type.Array(Attempt),
+  attempts: Type.Array(Attempt, { description: 'The latest attempts, at most 1000.' }),
+  attemptsTotal: Type.Integer({ description: 'How many attempts the history keeps in all.' }),
   prompts: Type.Array(
     Type.Object({
       promptedAt: Type.Number(),

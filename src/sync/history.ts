@@ -305,6 +305,16 @@ export async function listAttempts(db: Db, userId: string, limit = 100): Promise
   return rows.map((r) => historyEntryOf(r, { checks: r.checks, lastAt: Number(r.last_at) }));
 }
 
+/** How many attempts of a user's are kept (the history's retention decides how long). */
+export async function countAttempts(db: Db, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('sync_attempts')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
 /** The columns every history of attempts has (photosync's own, and connect mode's pushes). */
 export type AttemptRow = Omit<Selectable<SyncAttemptsTable>, 'checks' | 'last_at'>;
 

@@ -132,6 +132,9 @@ export function userDetailPage(
         </ul>
       )}
       <h2>{t('admin.detail.history')}</h2>
+      {detail.attemptsTotal > detail.attempts.length && (
+        <p>{t('admin.detail.latestAttempts', { shown: detail.attempts.length, total: detail.attemptsTotal })}</p>
+      )}
       {detail.attempts.length === 0 ? (
         <p>{t('admin.detail.noAttempts')}</p>
       ) : (

@@ -213,6 +213,7 @@ describe('the overview and the detail page', () => {
       ),
       syncedEtag: null,
       attempts: [],
+      attemptsTotal: 0,
       prompts: [],
     };
     const html = userDetailPage(context, detail, { operatorSync: false });

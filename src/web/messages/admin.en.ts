@@ -71,6 +71,8 @@ export const adminEn = {
   'admin.detail.noPrompts': 'Nobody has asked this person to sync yet.',
   'admin.detail.properties': 'Profile properties',
   'admin.detail.history': 'Sync attempts',
+  'admin.detail.latestAttempts':
+    'The latest {shown} of {total} attempts; the older ones are kept as long as the history is.',
   'admin.detail.when': 'When',
   'admin.detail.trigger': 'Trigger',
   'admin.detail.outcome': 'Outcome',

@@ -74,6 +74,8 @@ export const adminEt: AdminMessages = {
   'admin.detail.noPrompts': 'Talle pole veel meeldetuletust saadetud.',
   'admin.detail.properties': 'Profiili omadused',
   'admin.detail.history': 'Sünkroonimiskatsed',
+  'admin.detail.latestAttempts':
+    'Siin on {total} katsest viimased {shown}. Vanemad katsed hoitakse alles nii kaua kui ülejäänud ajalugu.',
   'admin.detail.when': 'Aeg',
   'admin.detail.trigger': 'Käivitaja',
   'admin.detail.outcome': 'Tulemus',

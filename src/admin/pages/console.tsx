@@ -71,11 +71,33 @@ export function adminPage(context: ConsoleContext, section: Section, title: stri
   );
 }
 
+/** A sentence in the reader's language, and the technical text behind it (in English, folded away). */
+export interface NoticeItem {
+  text: string;
+  detail?: { label: string; text: string } | undefined;
+}
+
 export interface Notice {
   kind: 'ok' | 'info' | 'error';
   text: string;
   /** One sentence each, e.g. why each person was not asked. */
-  items?: string[] | undefined;
+  items?: Array<string | NoticeItem> | undefined;
+}
+
+/** A sentence, with its technical text one click away when it has one. */
+export function NoticeItemText({ item }: { item: string | NoticeItem }) {
+  if (typeof item === 'string') return <>{item}</>;
+  return (
+    <>
+      {item.text}
+      {item.detail && (
+        <details>
+          <summary>{item.detail.label}</summary>
+          <code>{item.detail.text}</code>
+        </details>
+      )}
+    </>
+  );
 }
 
 export function NoticeBox({ notice }: { notice: Notice | undefined }) {
@@ -89,7 +111,9 @@ export function NoticeBox({ notice }: { notice: Notice | undefined }) {
       {notice.items && notice.items.length > 0 && (
         <ul>
           {notice.items.map((item) => (
-            <li>{item}</li>
+            <li>
+              <NoticeItemText item={item} />
+            </li>
           ))}
         </ul>
       )}

@@ -1,20 +1,29 @@
 import type { PushOutcome, PushReport } from '../../m365/push.js';
 import type { MessageKey } from '../../web/messages/en.js';
 import type { AuditEntry } from '../audit.js';
+import { pushFailureKind } from './words.js';
 import { CHANGING, MAX_TENANT_SYNC, type DryRun } from '../tenant-actions.js';
-import { adminPage, type ConsoleContext, type Notice } from './console.js';
+import { adminPage, NoticeItemText, type ConsoleContext, type Notice, type NoticeItem } from './console.js';
 
 // "Sync now" and "Sync all out of step" in two steps: this page shows the dry run (what a push
 // would do to each user, read from the tenant just now) and asks to go on; after the pushes the
 // tenant page says what was done, read back from the audit entry.
 
-export function pushSentence(
+/** What a push did (or would do) to one user, in a sentence; a failure's own text folded away. */
+export function pushItem(
   context: ConsoleContext,
   name: string,
   outcome: PushOutcome,
   error?: string | null,
-): string {
-  return context.t(`admin.tenant.push.${outcome}` as MessageKey, { name, error: error ?? '' });
+): NoticeItem {
+  if (outcome === 'failed') {
+    const why = context.t(`admin.tenant.pushFailure.${pushFailureKind(error ?? '')}` as MessageKey);
+    return {
+      text: context.t('admin.tenant.push.failed', { name, error: why }),
+      ...(error ? { detail: { label: context.t('admin.syncError.details'), text: error } } : {}),
+    };
+  }
+  return { text: context.t(`admin.tenant.push.${outcome}` as MessageKey, { name, error: '' }) };
 }
 
 export function tenantConfirmPage(
@@ -42,7 +51,7 @@ export function tenantConfirmPage(
       <ul class="dry-run">
         {run.reports.map((report) => (
           <li data-upn={report.upn} data-outcome={report.outcome}>
-            {pushSentence(context, name(report), report.outcome, report.error)}
+            <NoticeItemText item={pushItem(context, name(report), report.outcome, report.error)} />
           </li>
         ))}
       </ul>
@@ -62,7 +71,9 @@ export function tenantConfirmPage(
       ) : (
         <>
           <p class="notice notice-info" role="status">
-            {t('admin.tenant.confirm.nothing')}
+            {run.reports.some((r) => r.outcome === 'failed')
+              ? t('admin.tenant.confirm.nothingReadable')
+              : t('admin.tenant.confirm.nothing')}
           </p>
           <p>
             <a href="/admin/tenant">{t('admin.tenant.confirm.back')}</a>
@@ -88,6 +99,6 @@ export function tenantSyncNotice(context: ConsoleContext, entry: AuditEntry): No
   return {
     kind: failed > 0 ? 'error' : 'ok',
     text: context.t('admin.tenant.notice.synced', { synced, failed, other: results.length - synced - failed }),
-    items: results.map((r) => pushSentence(context, r.name ?? r.upn, r.outcome, r.error)),
+    items: results.map((r) => pushItem(context, r.name ?? r.upn, r.outcome, r.error)),
   };
 }

@@ -210,7 +210,13 @@ export function tenantPage(
                   <Etag context={context} value={u.exchangeEtag || null} />
                 </td>
                 <td>
-                  <LastAttempt context={context} at={u.lastAttemptAt} outcome={u.lastOutcome} error={u.lastError} />
+                  <LastAttempt
+                    context={context}
+                    at={u.lastAttemptAt}
+                    outcome={u.lastOutcome}
+                    error={u.lastError}
+                    tenant
+                  />
                 </td>
                 {view.operatorSync && (
                   <td>

@@ -6,14 +6,15 @@ import { isOutOfStep, SYNC_STATES } from '../../sync/state.js';
 import { LOCALES, translator } from '../../web/i18n.js';
 import type { PageContext } from '../../web/layout.js';
 import { auditSentences } from './audit-words.js';
-import { formatTime, waited } from './console.js';
+import { formatTime, waited, type ConsoleContext } from './console.js';
 import { overviewPage } from './overview.js';
 import { userDetailPage } from './user-detail.js';
 import { usersPage } from './users.js';
 import type { UserDetail } from '../actions.js';
 import { AUDIT_ACTIONS, type AuditEntry } from '../audit.js';
 import { pictureProperties, pictureTimestampValue } from '../../sites/library.js';
-import { Etag, OutcomeBadge, StateBadge, syncErrorKind, triggerText } from './words.js';
+import { Etag, LastAttempt, OutcomeBadge, pushFailureKind, StateBadge, syncErrorKind, triggerText } from './words.js';
+import { pushItem } from './tenant-sync.js';
 
 const contextIn = (locale: (typeof LOCALES)[number]): PageContext => ({
   locale,
@@ -171,6 +172,22 @@ describe('times and errors', () => {
     expect(syncErrorKind('ENOSPC: no space left on device, write')).toBe('storage');
     expect(syncErrorKind('Timed out waiting for the lock')).toBe('timeout');
     expect(syncErrorKind('something else')).toBe('other');
+  });
+
+  it('tells a tenant that did not answer, refused, or throttled, in the reader’s language, the raw text folded away', () => {
+    const down = 'https://contoso.sharepoint.com cannot be reached: nothing answers. Check PHOTOSYNC_M365_GRAPH_URL.';
+    expect(pushFailureKind(down)).toBe('unreachable');
+    expect(pushFailureKind('Graph answered 401 InvalidAuthenticationToken: Access token validation failure.')).toBe(
+      'refused',
+    );
+    expect(pushFailureKind('Graph answered 429 TooManyRequests')).toBe('throttled');
+    expect(pushFailureKind('Graph answered 500 generalException')).toBe('other');
+    const item = pushItem(contextIn('et') as ConsoleContext, 'Kalle Kask', 'failed', down);
+    expect(item.text).toBe('Kalle Kask – sünkroonimine ebaõnnestus. Microsoft 365 ei vastanud.');
+    expect(item.detail).toEqual({ label: 'Tehnilised üksikasjad', text: down });
+    const html = render(<LastAttempt context={contextIn('et')} at={0} outcome="failed" error={down} tenant />);
+    expect(html).toContain('<p>Microsoft 365 ei vastanud.</p>');
+    expect(html).not.toContain('ootamatu');
   });
 });
 

@@ -103,12 +103,32 @@ export function syncErrorKind(text: string): SyncErrorKind {
   return 'other';
 }
 
-/** A sync error in words; the raw text stays one click away for whoever reads the server's log. */
-export function SyncError({ context, text }: { context: PageContext; text: string }) {
+/** Why a push to a Microsoft 365 tenant failed, as the reader is told it. */
+export type PushFailureKind = 'unreachable' | 'refused' | 'throttled' | 'other';
+
+export function pushFailureKind(error: string): PushFailureKind {
+  if (
+    /cannot be reached|did not answer|nothing answers|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND/i.test(
+      error,
+    )
+  )
+    return 'unreachable';
+  if (/\b(401|403)\b|InvalidAuthenticationToken|Authorization_RequestDenied|AccessDenied|AADSTS|consent/i.test(error))
+    return 'refused';
+  if (/\b429\b|TooManyRequests|throttl/i.test(error)) return 'throttled';
+  return 'other';
+}
+
+/**
+ * A sync error in words; the raw text stays one click away for whoever reads the server's log.
+ * `tenant`: a push to Microsoft 365 (connect mode), whose troubles are the tenant's answers.
+ */
+export function SyncError({ context, text, tenant }: { context: PageContext; text: string; tenant?: boolean }) {
   const { t } = context;
+  const key = tenant ? `admin.tenant.pushFailure.${pushFailureKind(text)}` : `admin.syncError.${syncErrorKind(text)}`;
   return (
     <div class="sync-error">
-      <p>{t(`admin.syncError.${syncErrorKind(text)}` as MessageKey)}</p>
+      <p>{t(key as MessageKey)}</p>
       <details>
         <summary>{t('admin.syncError.details')}</summary>
         <code>{text}</code>
@@ -162,11 +182,14 @@ export function LastAttempt({
   at,
   outcome,
   error,
+  tenant,
 }: {
   context: PageContext;
   at: number | null;
   outcome: string | null;
   error: string | null;
+  /** A push to Microsoft 365 (connect mode). */
+  tenant?: boolean;
 }) {
   return (
     <>
@@ -178,7 +201,7 @@ export function LastAttempt({
           <span class="muted">{formatTime(context, at)}</span>
         </>
       )}
-      {error && <SyncError context={context} text={error} />}
+      {error && <SyncError context={context} text={error} tenant={tenant} />}
     </>
   );
 }

@@ -297,6 +297,8 @@ export const adminEn = {
   'admin.tenant.confirm.more':
     'Only the first {max} of {n} users out of step are shown here; run it again for the rest.',
   'admin.tenant.confirm.go': 'Yes, sync now ({n})',
+  'admin.tenant.confirm.nothingReadable':
+    'Nothing can be pushed now: what SharePoint shows could not be read for the users above. Try again later.',
   'admin.tenant.confirm.nothing': 'Nothing to do: no picture in SharePoint would change.',
   'admin.tenant.confirm.back': 'Back to the tenant',
   'admin.tenant.push.would_push': '{name}: would push the Exchange photo into SharePoint.',
@@ -308,6 +310,11 @@ export const adminEn = {
   'admin.tenant.push.no_photo': '{name}: no Exchange photo, and SharePoint shows the placeholder; nothing to do.',
   'admin.tenant.push.no_mailbox':
     '{name}: no Exchange mailbox, so SharePoint never takes this user’s photo from Exchange.',
+  'admin.tenant.pushFailure.unreachable': 'Microsoft 365 did not answer.',
+  'admin.tenant.pushFailure.refused':
+    'Microsoft 365 refused photosync’s app (its permissions, consent or certificate).',
+  'admin.tenant.pushFailure.throttled': 'Microsoft 365 asked photosync to slow down.',
+  'admin.tenant.pushFailure.other': 'Microsoft 365 answered in a way photosync did not expect.',
   'admin.tenant.push.failed': '{name}: could not be synced. {error}',
   'admin.tenant.push.recently_checked': '{name}: checked a moment ago; nothing to do.',
   'admin.tenant.push.backing_off': '{name}: waiting after a failure; try again later.',

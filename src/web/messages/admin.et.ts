@@ -309,6 +309,8 @@ export const adminEt: AdminMessages = {
   'admin.tenant.confirm.more':
     'Siin on näha ainult esimesed {max} kasutajat {n}-st, kelle pilt pole ajakohane; ülejäänute jaoks käivita see uuesti.',
   'admin.tenant.confirm.go': 'Jah, sünkrooni kohe ({n})',
+  'admin.tenant.confirm.nothingReadable':
+    'Praegu pole midagi üle kanda: ülalnimetatud kasutajate kohta ei õnnestunud lugeda, mida SharePoint näitab. Proovi hiljem uuesti.',
   'admin.tenant.confirm.nothing': 'Pole midagi teha, sest ükski pilt SharePointis ei muutuks.',
   'admin.tenant.confirm.back': 'Tagasi rentniku juurde',
   'admin.tenant.push.would_push': '{name} – Exchange’i foto kantaks SharePointi.',
@@ -320,6 +322,11 @@ export const adminEt: AdminMessages = {
   'admin.tenant.push.no_photo': '{name} – Exchange’is pole fotot ja SharePoint näitab asenduspilti; pole midagi teha.',
   'admin.tenant.push.no_mailbox':
     '{name} – Exchange’i postkasti pole, seega ei võta SharePoint selle kasutaja fotot kunagi Exchange’ist.',
+  'admin.tenant.pushFailure.unreachable': 'Microsoft 365 ei vastanud.',
+  'admin.tenant.pushFailure.refused':
+    'Microsoft 365 keeldus photosynci rakendusest (selle õigused, nõusolek või sertifikaat).',
+  'admin.tenant.pushFailure.throttled': 'Microsoft 365 palus photosyncil aeglasemalt päringuid teha.',
+  'admin.tenant.pushFailure.other': 'Microsoft 365 vastas ootamatult.',
   'admin.tenant.push.failed': '{name} – sünkroonimine ebaõnnestus. {error}',
   'admin.tenant.push.recently_checked': '{name} – äsja kontrollitud; pole midagi teha.',
   'admin.tenant.push.backing_off': '{name} – ootel pärast tõrget; proovi hiljem uuesti.',

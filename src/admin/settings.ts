@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../storage/database.js';
 import type { SyncSettings } from '../sync/engine.js';
 import { SIZE_DEPENDENT_STATES } from '../sync/state.js';
-import { MIN_SCAN_EVERY_MS } from '../m365/settings.js';
+import { MAX_SCAN_EVERY_MS, MIN_SCAN_EVERY_MS } from '../m365/settings.js';
 
 // Sync settings an admin may change. A value saved in the database overrides the environment's
 // default; every process reads them back within REFRESH_MS, so several instances agree.
@@ -39,7 +39,7 @@ const NAMES = [
 export type SettingName = (typeof NAMES)[number];
 export const MAX_SECONDS = 7 * 24 * 3600;
 /** Scheduled tenant scans: at least 15 minutes apart (a large tenant's scan takes minutes), at most 30 days. */
-export const TENANT_SCAN_MINUTES = { min: MIN_SCAN_EVERY_MS / 60_000, max: 30 * 24 * 60 } as const;
+export const TENANT_SCAN_MINUTES = { min: MIN_SCAN_EVERY_MS / 60_000, max: MAX_SCAN_EVERY_MS / 60_000 } as const;
 /** The interval offered when PHOTOSYNC_M365_SCAN_EVERY names none. */
 const DEFAULT_SCAN_MINUTES = 6 * 60;
 /** The sides a rendition may have, in pixels. */

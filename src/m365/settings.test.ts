@@ -218,12 +218,14 @@ describe('PHOTOSYNC_M365_SCAN_EVERY', () => {
     expect(scanEvery('30m')).toBe(30 * 60_000);
     expect(scanEvery('6h')).toBe(6 * 3_600_000);
     expect(scanEvery('1d')).toBe(86_400_000);
+    expect(scanEvery('30d')).toBe(30 * 86_400_000);
   });
 
   it('refuses anything else, saying what it takes', () => {
-    for (const value of ['5m', 'hourly', '6', '-1h']) {
+    // Longer than the console's longest (30 days) is refused too, not quietly shortened to it.
+    for (const value of ['5m', 'hourly', '6', '-1h', '31d', '745h']) {
       expect(problemsOf(connectEnv({ PHOTOSYNC_M365_SCAN_EVERY: value }))).toEqual([
-        `PHOTOSYNC_M365_SCAN_EVERY must be off or an interval of at least 15 minutes such as 30m, 6h or 1d, got "${value}".`,
+        `PHOTOSYNC_M365_SCAN_EVERY must be off or an interval from 15 minutes to 30 days such as 30m, 6h or 1d, got "${value}".`,
       ]);
     }
   });

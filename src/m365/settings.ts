@@ -119,6 +119,8 @@ export function readM365Settings(env: NodeJS.ProcessEnv, cwd: string, problems: 
 
 /** The shortest interval of scheduled scans: a scan of a large tenant takes minutes itself. */
 export const MIN_SCAN_EVERY_MS = 15 * 60_000;
+/** The longest: a picture out of step for longer than a month is out of step for good. */
+export const MAX_SCAN_EVERY_MS = 30 * 86_400_000;
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** `PHOTOSYNC_M365_SCAN_EVERY`: `off` (the default), or a number with m, h or d: `30m`, `6h`, `1d`. */
@@ -126,9 +128,9 @@ function scanInterval(raw: string | undefined, problems: string[]): number | und
   if (raw === undefined || raw.toLowerCase() === 'off') return undefined;
   const match = /^(\d{1,5})\s*([mhd])$/i.exec(raw);
   const ms = match ? Number(match[1]) * UNIT_MS[match[2]!.toLowerCase() as keyof typeof UNIT_MS] : Number.NaN;
-  if (!(ms >= MIN_SCAN_EVERY_MS)) {
+  if (!(ms >= MIN_SCAN_EVERY_MS && ms <= MAX_SCAN_EVERY_MS)) {
     problems.push(
-      `PHOTOSYNC_M365_SCAN_EVERY must be off or an interval of at least 15 minutes such as 30m, 6h or 1d, got "${raw}".`,
+      `PHOTOSYNC_M365_SCAN_EVERY must be off or an interval from 15 minutes to 30 days such as 30m, 6h or 1d, got "${raw}".`,
     );
     return undefined;
   }

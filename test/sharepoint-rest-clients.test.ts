@@ -256,6 +256,23 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     const recycled = await post(`${fileUrl('listed-notes.txt')}/recycle()`, writer, '');
     expect(recycled.statusCode, recycled.body).toBe(200);
     expect(await listed()).not.toContain('listed-notes.txt');
+    // PnPjs's file.delete(): a POST to the file with X-HTTP-Method DELETE, answered 200 without a body.
+    expect(
+      (await post(`${folder}/Files/add(url='deleted-notes.txt',overwrite=true)`, writer, 'x', 'text/plain')).statusCode,
+    ).toBe(200);
+    const deleted = await app.inject({
+      method: 'POST',
+      url: fileUrl('deleted-notes.txt'),
+      headers: { ...bearer(writer), 'x-http-method': 'DELETE', 'if-match': '*' },
+    });
+    expect([deleted.statusCode, deleted.body]).toEqual([200, '']);
+    expect(await listed()).not.toContain('deleted-notes.txt');
+    const again = await app.inject({
+      method: 'POST',
+      url: fileUrl('deleted-notes.txt'),
+      headers: { ...bearer(writer), 'x-http-method': 'DELETE' },
+    });
+    expect(again.statusCode).toBe(404);
 
     // A disabled account's pictures are not served at their addresses, so they are not listed either.
     const hidden = await makeUser(services);

@@ -495,12 +495,8 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
       const query = request.query as Record<string, unknown>;
       const segments = splitPath(request.params['*']).map(parseCall).map(byUrl);
       const [folder, files, add] = segments;
-      if (
-        segments.length === 2 &&
-        folder!.name.toLowerCase() === 'getfilebyserverrelativeurl' &&
-        files!.name.toLowerCase() === 'recycle' &&
-        bare(files!)
-      ) {
+      /** A file added to the library goes (recycle(), or PnPjs's delete(): X-HTTP-Method DELETE); a user's picture stays. */
+      const removeFile = async () => {
         const path = pathArgument(folder!, query, 'serverrelativeurl');
         if (!mayUseSites(principal, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
           throw forbidden('This token may not write the library (it needs Sites.FullControl.All).');
@@ -511,8 +507,18 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
           );
         }
         if (!name || !(await recycleLibraryFile(db, name))) throw sharePointErrors.fileNotFound(path);
+      };
+      const isFile = folder?.name.toLowerCase() === 'getfilebyserverrelativeurl';
+      if (segments.length === 2 && isFile && files!.name.toLowerCase() === 'recycle' && bare(files!)) {
+        await removeFile();
         // SharePoint answers with the recycle bin item's id.
         return send(request, reply, 'Web/File/Recycle', 'Edm.Guid', randomUUID());
+      }
+      const method = request.headers['x-http-method'];
+      if (segments.length === 1 && isFile && typeof method === 'string' && method.toUpperCase() === 'DELETE') {
+        await removeFile();
+        // SharePoint answers a delete with 200 and no body.
+        return reply.status(200).header('cache-control', 'private, max-age=0').send('');
       }
       if (
         segments.length === 3 &&

@@ -266,3 +266,43 @@ describe('a $batch Graph throttles as a whole', () => {
     expect(run.batchesSent).toBe(3);
   });
 });
+
+describe('a token the tenant refuses (401)', () => {
+  it('is not used again: one more try with a fresh token, then the answer as it is', async () => {
+    const clock = createVirtualClock();
+    const asked: boolean[] = [];
+    const sent: string[] = [];
+    const fresh = {
+      token: async (_resource: string, again?: boolean) => {
+        asked.push(again === true);
+        return again ? 'fresh-token' : 'kept-token';
+      },
+    };
+    const http = createTenantHttp({
+      settings,
+      tokens: fresh,
+      clock,
+      fetch: async (_url, init) => {
+        sent.push(new Headers(init?.headers).get('authorization') ?? '');
+        return sent.length === 1 ? new Response('{}', { status: 401 }) : new Response('{}', { status: 200 });
+      },
+    });
+    const ok = await clock.run(() => http.request('graph', 'https://graph.microsoft.com/v1.0/users'));
+    expect(ok.status).toBe(200);
+    expect(sent).toEqual(['Bearer kept-token', 'Bearer fresh-token']);
+    expect(asked).toEqual([false, true]);
+
+    let tries = 0;
+    const revoked = createTenantHttp({
+      settings,
+      tokens: fresh,
+      clock,
+      fetch: async () => {
+        tries += 1;
+        return new Response('{}', { status: 401 });
+      },
+    });
+    const refused = await clock.run(() => revoked.request('graph', 'https://graph.microsoft.com/v1.0/users'));
+    expect([refused.status, tries]).toEqual([401, 2]);
+  });
+});

@@ -66,8 +66,9 @@ export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
         );
       }
       const tries = init.attempts ?? maxAttempts;
+      let refused = false;
       for (let attempt = 1; ; attempt += 1) {
-        const token = await deps.tokens.token(resource);
+        const token = await deps.tokens.token(resource, refused);
         deps.onRequest?.(resource);
         let response: Response;
         try {
@@ -92,6 +93,13 @@ export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
                 network.fix(origin, SETTING_OF[resource]),
               )
             : tenantError('unreachable', `${origin} cannot be reached: ${describeError(error)}.`);
+        }
+        // A token the tenant refuses (its app removed, its certificate revoked, its keys rolled) is
+        // not kept: one more try with a new one, which fails with Entra's reason if that is why.
+        if (response.status === 401 && !refused && attempt < tries) {
+          refused = true;
+          await response.body?.cancel();
+          continue;
         }
         if (attempt < tries && (RETRY_LATER.has(response.status) || TRANSIENT.has(response.status))) {
           const named = retryAfterMs(response.headers.get('retry-after'), deps.clock.now());

@@ -21,8 +21,11 @@ export const loadMsal = lazy(() => import('@azure/msal-node'));
 export type TenantResource = 'graph' | 'mysite' | 'admin';
 
 export interface TokenSource {
-  /** A bearer token for the resource; a TenantError naming the fix when there is none. */
-  token(resource: TenantResource): Promise<string>;
+  /**
+   * A bearer token for the resource; a TenantError naming the fix when there is none. `fresh`:
+   * not the one kept, which the tenant just refused (an app removed, a certificate revoked).
+   */
+  token(resource: TenantResource, fresh?: boolean): Promise<string>;
 }
 
 /** The resource form of the scope: `https://graph.microsoft.com/.default`, `https://contoso-my.sharepoint.com/.default`. */
@@ -66,12 +69,12 @@ export function createTokenSource(settings: M365Settings, log: Logger): TokenSou
   // Concurrent first requests for one resource share one token request.
   const inFlight = new Map<TenantResource, Promise<string>>();
   return {
-    token(resource) {
+    token(resource, fresh = false) {
       const pending = inFlight.get(resource);
-      if (pending) return pending;
+      if (pending && !fresh) return pending;
       const scope = resourceScope(settings, resource);
       const request = app()
-        .then((client) => client.acquireTokenByClientCredential({ scopes: [scope] }))
+        .then((client) => client.acquireTokenByClientCredential({ scopes: [scope], skipCache: fresh }))
         .then(
           (result) => {
             if (!result?.accessToken)

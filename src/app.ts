@@ -70,7 +70,10 @@ export interface AppOptions {
 }
 
 export async function buildApp(services: Services, options: AppOptions = {}): Promise<App> {
-  const securityHeaders = documentSecurityHeaders(services.config.publicUrl.startsWith('https:'));
+  const securityHeaders = documentSecurityHeaders(
+    services.config.publicUrl.startsWith('https:'),
+    isLoopbackHost(new URL(services.config.publicUrl).hostname),
+  );
   const renderPageError = createPageErrorRenderer(services.database.db);
   // The tenant id never changes once made: read at the first SharePoint 401, then kept.
   let tenant: Promise<string> | undefined;
@@ -400,11 +403,18 @@ const isUnder = (path: string, prefix: string) =>
   path.slice(0, prefix.length).toLowerCase() === prefix &&
   (path.length === prefix.length || /^[/?]/.test(path.slice(prefix.length)));
 
-/** The pages' security headers (every answer but a picture's). */
-function documentSecurityHeaders(https: boolean): Record<string, string> {
+/** localhost and the loopback addresses: every program on this machine shares them. */
+const isLoopbackHost = (host: string) => /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i.test(host);
+
+/**
+ * The pages' security headers (every answer but a picture's). `loopback`: served at localhost (a
+ * development certificate), where HSTS would hold for every port of localhost, other programs'
+ * plain-http ones included, for a year: not sent there.
+ */
+function documentSecurityHeaders(https: boolean, loopback: boolean): Record<string, string> {
   return helmetHeaders({
     // HSTS and upgrade-insecure-requests only make sense when the site is served over https.
-    strictTransportSecurity: https,
+    strictTransportSecurity: https && !loopback,
     contentSecurityPolicy: {
       directives: {
         upgradeInsecureRequests: https ? [] : null,

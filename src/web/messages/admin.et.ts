@@ -310,7 +310,7 @@ export const adminEt: AdminMessages = {
     'Siin on näha ainult esimesed {max} kasutajat {n}-st, kelle pilt pole ajakohane; ülejäänute jaoks käivita see uuesti.',
   'admin.tenant.confirm.go': 'Jah, sünkrooni kohe ({n})',
   'admin.tenant.confirm.nothingReadable':
-    'Praegu pole midagi üle kanda: ülalnimetatud kasutajate kohta ei õnnestunud lugeda, mida SharePoint näitab. Proovi hiljem uuesti.',
+    'Praegu pole midagi üle kanda. Ülalnimetatud kasutajate kohta ei õnnestunud lugeda, mida SharePoint näitab. Proovi hiljem uuesti.',
   'admin.tenant.confirm.nothing': 'Pole midagi teha, sest ükski pilt SharePointis ei muutuks.',
   'admin.tenant.confirm.back': 'Tagasi rentniku juurde',
   'admin.tenant.push.would_push': '{name} – Exchange’i foto kantaks SharePointi.',

@@ -7,8 +7,10 @@ import { inspect } from 'node:util';
 // they were obtained with a certificate, so a client secret is not offered at all.
 
 export interface ClientCertificate {
-  /** Upper-case hex SHA-256 of the certificate's DER bytes, as the Entra portal shows it. */
+  /** Upper-case hex SHA-256 of the certificate's DER bytes: what MSAL names it by (`x5t#S256`). */
   thumbprintSha256: string;
+  /** Upper-case hex SHA-1 of the same bytes: the Thumbprint the Entra admin center lists. */
+  thumbprintSha1: string;
   /** The certificate and any chain after it, PEM, for MSAL's `x5c`. */
   certificatePem: string;
   subject: string;
@@ -72,6 +74,7 @@ export function readClientCertificate(pem: string, now = new Date()): ClientCert
   const privateKey = key.export({ type: 'pkcs8', format: 'pem' }).toString();
   const certificate: ClientCertificate = {
     thumbprintSha256: leaf.fingerprint256.replace(/:/g, '').toUpperCase(),
+    thumbprintSha1: leaf.fingerprint.replace(/:/g, '').toUpperCase(),
     certificatePem: certificates.join('\n'),
     subject: leaf.subject.replace(/\n/g, ', '),
     notBefore,

@@ -45,7 +45,8 @@ export async function runChecks(connection: M365Connection): Promise<CheckResult
   const tokenFor = (resource: TenantResource, label: string) =>
     attempt(`token for ${label}`, async () => {
       await tokens.token(resource);
-      return `app ${settings.clientId}, certificate ${settings.certificate.thumbprintSha256.slice(0, 16)}…`;
+      // The admin center lists a certificate by its SHA-1 thumbprint: the one to compare there.
+      return `app ${settings.clientId}, certificate with thumbprint ${settings.certificate.thumbprintSha1}`;
     });
   const graph = await tokenFor('graph', `Microsoft Graph (${settings.graphUrl})`);
   const mySite = await tokenFor('mysite', `SharePoint (${settings.mySiteUrl})`);

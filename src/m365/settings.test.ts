@@ -56,6 +56,8 @@ describe('connect-mode settings', () => {
     });
     const der = new X509Certificate(pem.certificate).raw;
     expect(m365.certificate.thumbprintSha256).toBe(createHash('sha256').update(der).digest('hex').toUpperCase());
+    // The Entra admin center lists certificates by their SHA-1 thumbprint.
+    expect(m365.certificate.thumbprintSha1).toBe(createHash('sha1').update(der).digest('hex').toUpperCase());
     expect(m365.certificate.privateKeyPem()).toContain('BEGIN PRIVATE KEY');
   });
 

@@ -26,7 +26,7 @@ export function settingOfScope(settings: M365Settings, scope: string): { name: s
 const CERTIFICATE: Explanation = {
   problem: 'certificate',
   fix: (s) =>
-    `Entra ID does not accept the certificate: upload its public part to the app (App registrations → Certificates & secrets → Certificates); its SHA-256 thumbprint is ${s.certificate.thumbprintSha256}.`,
+    `Entra ID does not accept the certificate: upload its public part to the app (App registrations → Certificates & secrets → Certificates); its thumbprint, as the admin center lists it, is ${s.certificate.thumbprintSha1} (SHA-256: ${s.certificate.thumbprintSha256}).`,
 };
 const CLOCK: Explanation = {
   problem: 'clock',

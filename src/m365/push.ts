@@ -97,29 +97,19 @@ export async function pushTenantUser(
   try {
     return await pushUnderLock(connection, deps, user, options);
   } catch (error) {
-    if (!(error instanceof LockTimeoutError)) {
-      // The lock's own store failed (the database, not the tenant): this user's push did not run.
-      // Reported like any failure, so a run of many pushes goes on and its audit entry is written.
-      return {
-        upn: user.upn,
-        outcome: 'failed',
-        etagBefore: user.baseline?.source === 'push' ? user.baseline.etag : null,
-        etagAfter: null,
-        durationMs: performance.now() - waitStarted,
-        imageBytes: 0,
-        error: `The push could not start: ${describeError(error)}`,
-      };
-    }
-    // Another push of this user (another process) held it too long: this one is "busy", as a sync
-    // is, and the caller's other pushes go on. Not recorded: the push that holds it records its own.
+    // Another push of this user (another process) held the lock too long: "busy", as a sync is;
+    // not recorded, the push that holds it records its own. Otherwise the lock's own store failed
+    // (the database, not the tenant): the push did not run. Either way the caller's other pushes
+    // go on, and a run's audit entry is written.
+    const busy = error instanceof LockTimeoutError;
     return {
       upn: user.upn,
-      outcome: 'busy',
+      outcome: busy ? 'busy' : 'failed',
       etagBefore: user.baseline?.source === 'push' ? user.baseline.etag : null,
       etagAfter: null,
       durationMs: performance.now() - waitStarted,
       imageBytes: 0,
-      error: error.message,
+      error: busy ? error.message : `The push could not start: ${describeError(error)}`,
     };
   }
 }

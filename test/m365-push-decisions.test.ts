@@ -18,6 +18,10 @@ const settings = {
   graphUrl: 'https://graph.microsoft.com',
 } as M365Settings;
 
+/** A connection to a tenant whose HTTP is `http`, with a clock that never waits. */
+const connectionOver = (http: TenantHttp) =>
+  ({ settings, http, clock: { now: () => Date.now(), sleep: async () => {} } }) as unknown as M365Connection;
+
 /** A tenant where the user has no Exchange photo and SharePoint has made no profile for them yet. */
 const noPhotoNoProfile: TenantHttp = {
   async request(_resource, url) {
@@ -46,11 +50,7 @@ describe('a push and a scan agree', () => {
     const { db } = context.services.database;
     const upn = 'nestor@contoso.com';
     await ensureTenantUser(db, { id: upn, upn, displayName: upn, accountEnabled: true, hasMailbox: true });
-    const connection = {
-      settings,
-      http: noPhotoNoProfile,
-      clock: { now: () => Date.now(), sleep: async () => {} },
-    } as unknown as M365Connection;
+    const connection = connectionOver(noPhotoNoProfile);
     const report = await pushTenantUser(
       connection,
       { db, lock: context.services.lock },
@@ -71,11 +71,7 @@ describe('a push and a scan agree', () => {
     const { db } = context.services.database;
     const upn = 'busy@contoso.com';
     await ensureTenantUser(db, { id: upn, upn, displayName: upn, accountEnabled: true, hasMailbox: true });
-    const connection = {
-      settings,
-      http: noPhotoNoProfile,
-      clock: { now: () => Date.now(), sleep: async () => {} },
-    } as unknown as M365Connection;
+    const connection = connectionOver(noPhotoNoProfile);
     const elsewhere = createLeaseLock(db);
     let release = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -118,11 +114,7 @@ describe('a push and a scan agree', () => {
     };
     const pushOf = async (upn: string, http: TenantHttp) => {
       const { db } = context.services.database;
-      const connection = {
-        settings,
-        http,
-        clock: { now: () => Date.now(), sleep: async () => {} },
-      } as unknown as M365Connection;
+      const connection = connectionOver(http);
       const user = await rememberSignedInUser(db, { id: `id-${upn}`, upn, displayName: upn });
       expect(user.hasMailbox).toBeNull();
       return pushTenantUser(connection, { db, lock: context.services.lock }, user, {
@@ -169,11 +161,7 @@ describe('a push and a scan agree', () => {
           return json({ 'odata.error': { message: { value: `not expected: ${url}` } } }, 400);
         },
       };
-      const connection = {
-        settings,
-        http,
-        clock: { now: () => Date.now(), sleep: async () => {} },
-      } as unknown as M365Connection;
+      const connection = connectionOver(http);
       const signedIn = await rememberSignedInUser(db, { id, upn: 'jane.doe@contoso.com', displayName: 'Jane' });
       const report = await pushTenantUser(connection, { db, lock: context.services.lock }, signedIn, {
         trigger: 'sharepoint_tile',
@@ -259,11 +247,7 @@ describe('a push when Graph answers 404 for a reason other than "no photo"', () 
     const upn = `${code.toLowerCase()}@contoso.com`;
     await ensureTenantUser(db, { id: upn, upn, displayName: upn, accountEnabled: true, hasMailbox: true });
     const writes: string[] = [];
-    const connection = {
-      settings,
-      http: tenant(status, code, writes),
-      clock: { now: () => Date.now(), sleep: async () => {} },
-    } as unknown as M365Connection;
+    const connection = connectionOver(tenant(status, code, writes));
     const report = await pushTenantUser(
       connection,
       { db, lock: context.services.lock },
@@ -277,11 +261,7 @@ describe('a push when Graph answers 404 for a reason other than "no photo"', () 
 
 describe('a push whose database fails around it', () => {
   const context = useTestServices('sqlite');
-  const connection = {
-    settings,
-    http: noPhotoNoProfile,
-    clock: { now: () => Date.now(), sleep: async () => {} },
-  } as unknown as M365Connection;
+  const connection = connectionOver(noPhotoNoProfile);
 
   it('reports failed when the lock cannot be taken for a reason other than waiting, instead of ending the run', async () => {
     const { db } = context.services.database;

@@ -78,24 +78,20 @@ export function toSiteProfile(row: Pick<SiteProfilesTable, (typeof SITE_PROFILE_
   };
 }
 
-const renditionRow = preparedQuery(2, (db, userId: string, size: RenditionSize) =>
+/** A user's rendition of one size, with its picture's time. */
+const renditionQuery = (db: Db, userId: string, size: RenditionSize) =>
   db
     .selectFrom('site_renditions as r')
     .innerJoin('site_profiles as p', 'p.user_id', 'r.user_id')
     .select(['r.etag', 'r.blob_key', 'r.side', 'r.byte_size', 'p.picture_timestamp'])
     .where('r.user_id', '=', userId)
-    .where('r.size', '=', size),
-);
+    .where('r.size', '=', size);
+
+const renditionRow = preparedQuery(2, renditionQuery);
 
 /** The rendition a profile shows: none while SPS-PicturePlaceholderState is 1 (its files stay in the library). */
 const shownRenditionRow = preparedQuery(2, (db, userId: string, size: RenditionSize) =>
-  db
-    .selectFrom('site_renditions as r')
-    .innerJoin('site_profiles as p', 'p.user_id', 'r.user_id')
-    .select(['r.etag', 'r.blob_key', 'r.side', 'r.byte_size', 'p.picture_timestamp'])
-    .where('r.user_id', '=', userId)
-    .where('r.size', '=', size)
-    .where('p.placeholder_state', '=', 0),
+  renditionQuery(db, userId, size).where('p.placeholder_state', '=', 0),
 );
 
 /** The user's picture file of `size` in the library, shown or hidden behind the placeholder. */

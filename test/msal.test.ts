@@ -355,10 +355,10 @@ for (const dialect of testDialects()) {
         }
       }, 60_000);
 
-      it('photosync users revoke-sessions ends the refresh token MSAL holds', async () => {
-        const redirectUri = 'http://localhost:1/msal-revoked';
-        const kalle = await makeUser(services);
-        const registered = await createApp(services.database.db, 'Revoked app', ['User.Read'], {
+      /** A new user signed in through an app registered with User.Read only: MSAL and its result. */
+      const signedInWithUserRead = async (appName: string, redirectUri: string) => {
+        const user = await makeUser(services);
+        const registered = await createApp(services.database.db, appName, ['User.Read'], {
           redirectUris: [redirectUri],
         });
         const msal = msalApp(registered.clientId, { clientSecret: registered.secret });
@@ -370,13 +370,23 @@ for (const dialect of testDialects()) {
           codeChallenge: challenge,
           codeChallengeMethod: 'S256',
         });
-        const back = await signIn(url, redirectUri, kalle.upn);
+        const back = await signIn(url, redirectUri, user.upn);
         const result = await msal.acquireTokenByCode({
           code: back.searchParams.get('code')!,
           scopes,
           redirectUri,
           codeVerifier: verifier,
         });
+        return { user, msal, result, scopes };
+      };
+
+      it('photosync users revoke-sessions ends the refresh token MSAL holds', async () => {
+        const {
+          user: kalle,
+          msal,
+          result,
+          scopes,
+        } = await signedInWithUserRead('Revoked app', 'http://localhost:1/msal-revoked');
         const revoked = await run([BIN, 'users', 'revoke-sessions', kalle.upn], server.env);
         expect(revoked.code, revoked.stderr).toBe(0);
         expect(revoked.stdout).toMatch(/^Ended 1 refresh token/);
@@ -389,26 +399,7 @@ for (const dialect of testDialects()) {
       }, 60_000);
 
       it('a scope the app was not consented to is InteractionRequiredAuthError (AADSTS65001, consent_required)', async () => {
-        const redirectUri = 'http://localhost:1/msal-consent';
-        const ana = await makeUser(services);
-        const registered = await createApp(services.database.db, 'Narrow app', ['User.Read'], {
-          redirectUris: [redirectUri],
-        });
-        const msal = msalApp(registered.clientId, { clientSecret: registered.secret });
-        const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
-        const url = await msal.getAuthCodeUrl({
-          scopes: ['User.Read'],
-          redirectUri,
-          codeChallenge: challenge,
-          codeChallengeMethod: 'S256',
-        });
-        const back = await signIn(url, redirectUri, ana.upn);
-        const result = await msal.acquireTokenByCode({
-          code: back.searchParams.get('code')!,
-          scopes: ['User.Read'],
-          redirectUri,
-          codeVerifier: verifier,
-        });
+        const { msal, result } = await signedInWithUserRead('Narrow app', 'http://localhost:1/msal-consent');
         const error = await msal
           .acquireTokenSilent({ account: result.account!, scopes: ['ProfilePhoto.Read.All'] })
           .then(

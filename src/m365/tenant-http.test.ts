@@ -101,6 +101,12 @@ describe('credentials never reach a message', () => {
   });
 });
 
+/** What fetch throws when the DNS server does not answer for now. */
+const dnsNotAnswering = () =>
+  Object.assign(new TypeError('fetch failed'), {
+    cause: Object.assign(new Error('getaddrinfo EAI_AGAIN graph.microsoft.com'), { code: 'EAI_AGAIN' }),
+  });
+
 describe('a DNS server that does not answer for now (EAI_AGAIN)', () => {
   it('is tried again, and told as a network problem, not as a wrong address', async () => {
     const clock = createVirtualClock();
@@ -112,9 +118,7 @@ describe('a DNS server that does not answer for now (EAI_AGAIN)', () => {
       fetch: async () => {
         tries += 1;
         if (tries < 3) {
-          throw Object.assign(new TypeError('fetch failed'), {
-            cause: Object.assign(new Error('getaddrinfo EAI_AGAIN graph.microsoft.com'), { code: 'EAI_AGAIN' }),
-          });
+          throw dnsNotAnswering();
         }
         return new Response('{}', { status: 200 });
       },
@@ -129,9 +133,7 @@ describe('a DNS server that does not answer for now (EAI_AGAIN)', () => {
       clock,
       fetch: async () => {
         downTries += 1;
-        throw Object.assign(new TypeError('fetch failed'), {
-          cause: Object.assign(new Error('getaddrinfo EAI_AGAIN graph.microsoft.com'), { code: 'EAI_AGAIN' }),
-        });
+        throw dnsNotAnswering();
       },
     });
     const error = await clock.run(() =>

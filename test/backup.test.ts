@@ -434,3 +434,48 @@ it('refuses a backup archive cut short (a copy that did not finish), saying so, 
     await fs.rm(work, { recursive: true, force: true });
   }
 });
+
+it('a damaged database is named as damaged, in a backup of the folder and in an archive to restore [sqlite]', async () => {
+  const store = await createTestStore('sqlite');
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-damaged-'));
+  const place = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-restore-'));
+  const tar = (args: string[]) =>
+    new Promise<void>((resolve, reject) =>
+      spawn('tar', args, { stdio: 'ignore' }).on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`tar ${code}`)),
+      ),
+    );
+  try {
+    const services = await openTestServices(store);
+    await withPicture(services, [200, 40, 40]);
+    await services.close();
+    const good = path.join(work, 'good.tar.gz');
+    expect((await runCommand(['backup', good], store.env)).code).toBe(0);
+
+    // The archive's database overwritten with bytes that are no database.
+    const unpacked = path.join(work, 'unpacked');
+    await fs.mkdir(unpacked);
+    await tar(['xzf', good, '-C', unpacked]);
+    await fs.writeFile(path.join(unpacked, 'photosync.sqlite'), 'garbage');
+    const bad = path.join(work, 'bad.tar.gz');
+    await tar(['czf', bad, '-C', unpacked, ...(await fs.readdir(unpacked))]);
+    const restored = await runCommand(['restore', bad], { PHOTOSYNC_DATA_DIR: place, PHOTOSYNC_DEMO: 'false' });
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toContain('The database in the backup is damaged (SQLite: file is not a database)');
+    expect(restored.stderr).not.toContain('a bug in photosync');
+    expect(await fs.readdir(place)).toEqual([]);
+
+    // The folder's own database damaged: the backup says so and leaves no archive.
+    await fs.writeFile(path.join(store.dataDir, 'photosync.sqlite'), 'garbage');
+    const again = path.join(work, 'again.tar.gz');
+    const backedUp = await runCommand(['backup', again], store.env);
+    expect(backedUp.code).toBe(1);
+    expect(backedUp.stderr).toContain('is damaged (SQLite: file is not a database)');
+    expect(backedUp.stderr).not.toContain('a bug in photosync');
+    await expect(fs.access(again)).rejects.toThrow();
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+    await fs.rm(place, { recursive: true, force: true });
+    await store.drop();
+  }
+});

@@ -106,30 +106,37 @@ async function stageSqlite(dataDir: string, staging: string): Promise<BackupSumm
   if (!(await exists(sourceFile))) throw new BackupError(`There is no photosync database at ${sourceFile}.`);
   const source = withUnicodeLower(new SQLite(sourceFile, { readonly: true, fileMustExist: true }));
   const snapshotFile = path.join(staging, SQLITE_ENTRY);
-  const copied = new Set<string>();
   try {
-    for (let snapshots = 1; snapshots <= MAX_SNAPSHOTS; snapshots++) {
-      await fs.rm(snapshotFile, { force: true });
-      await source.backup(snapshotFile);
-      const { keys, users } = readSnapshot(snapshotFile);
-      const missing: string[] = [];
-      for (const key of keys) {
-        if (copied.has(key)) continue;
-        if (await copyPhoto(path.join(dataDir, PHOTOS_ENTRY), path.join(staging, PHOTOS_ENTRY), key)) copied.add(key);
-        else missing.push(key);
-      }
-      if (missing.length === 0) {
-        // Files copied for an earlier snapshot that this one no longer refers to stay out of the archive.
-        const referenced = new Set(keys);
-        for (const key of copied) {
-          if (!referenced.has(key)) await fs.rm(path.join(staging, PHOTOS_ENTRY, key), { force: true });
-        }
-        const manifest = manifestOf('sqlite', users, keys.length);
-        return { manifest, snapshots };
-      }
-    }
+    return await stageFrom(source, snapshotFile, dataDir);
+  } catch (error) {
+    throw damagedAsBackupError(error, `The database ${sourceFile}`);
   } finally {
     source.close();
+  }
+}
+
+async function stageFrom(source: SQLite.Database, snapshotFile: string, dataDir: string): Promise<BackupSummary> {
+  const staging = path.dirname(snapshotFile);
+  const copied = new Set<string>();
+  for (let snapshots = 1; snapshots <= MAX_SNAPSHOTS; snapshots++) {
+    await fs.rm(snapshotFile, { force: true });
+    await source.backup(snapshotFile);
+    const { keys, users } = readSnapshot(snapshotFile, 'The database being backed up');
+    const missing: string[] = [];
+    for (const key of keys) {
+      if (copied.has(key)) continue;
+      if (await copyPhoto(path.join(dataDir, PHOTOS_ENTRY), path.join(staging, PHOTOS_ENTRY), key)) copied.add(key);
+      else missing.push(key);
+    }
+    if (missing.length === 0) {
+      // Files copied for an earlier snapshot that this one no longer refers to stay out of the archive.
+      const referenced = new Set(keys);
+      for (const key of copied) {
+        if (!referenced.has(key)) await fs.rm(path.join(staging, PHOTOS_ENTRY, key), { force: true });
+      }
+      const manifest = manifestOf('sqlite', users, keys.length);
+      return { manifest, snapshots };
+    }
   }
   throw new BackupError(
     `The photos kept changing while they were copied (${MAX_SNAPSHOTS} snapshots); try again at a quieter time.`,
@@ -137,11 +144,29 @@ async function stageSqlite(dataDir: string, staging: string): Promise<BackupSumm
 }
 
 /** The blob keys a snapshot refers to and its number of users; refuses a damaged one. */
-function readSnapshot(file: string): { keys: string[]; users: number } {
+function readSnapshot(file: string, what: string): { keys: string[]; users: number } {
+  try {
+    return readCheckedSnapshot(file, what);
+  } catch (error) {
+    throw damagedAsBackupError(error, what);
+  }
+}
+
+/**
+ * SQLite's own words for a file that is no database or a damaged one, as a BackupError (said
+ * plainly, exit 1), and any other error as it was.
+ */
+function damagedAsBackupError(error: unknown, what: string): unknown {
+  const code = (error as { code?: string }).code ?? '';
+  if (!/^SQLITE_(NOTADB|CORRUPT)/.test(code)) return error;
+  return new BackupError(`${what} is damaged (SQLite: ${(error as Error).message}).`);
+}
+
+function readCheckedSnapshot(file: string, what: string): { keys: string[]; users: number } {
   const snapshot = withUnicodeLower(new SQLite(file));
   try {
     const check = snapshot.pragma('quick_check(1)', { simple: true });
-    if (check !== 'ok') throw new BackupError(`The database is damaged (SQLite's quick_check: ${String(check)}).`);
+    if (check !== 'ok') throw new BackupError(`${what} is damaged (SQLite's quick_check: ${String(check)}).`);
     const keys = snapshot
       .prepare(
         `select blob_key from mail_photos where blob_key is not null
@@ -269,7 +294,7 @@ async function unpack(file: string, staging: string): Promise<BackupManifest> {
 async function placeSqlite(dataDir: string, staging: string, faultPoint?: (name: string) => void): Promise<void> {
   const staged = path.join(staging, SQLITE_ENTRY);
   if (!(await exists(staged))) throw new BackupError('The backup holds no database.');
-  const { keys } = readSnapshot(staged);
+  const { keys } = readSnapshot(staged, 'The database in the backup');
   keys.forEach(checkPhotoKey);
   const photos = path.join(staging, PHOTOS_ENTRY);
   const absent = [];

@@ -60,6 +60,5 @@ export async function distinctUploads(count: number): Promise<Buffer[]> {
 }
 
 export function giveMailPhoto(store: BenchStore, user: DirectoryUser, upload: Buffer) {
-  const { db, dialect } = store.services.database;
-  return setMailPhoto({ db, dialect, blobs: store.services.blobs }, user, upload);
+  return setMailPhoto(store.services.mailStore, user, upload);
 }

@@ -123,11 +123,7 @@ async function corpusFiles(corpusDir: string): Promise<Array<{ name: string; byt
 async function judge(services: Services, user: DirectoryUser, input: Buffer): Promise<[string | undefined, number]> {
   const before = await getMailPhoto(services.database.db, user.id);
   try {
-    await setMailPhoto(
-      { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
-      user,
-      input,
-    );
+    await setMailPhoto(services.mailStore, user, input);
   } catch (error) {
     if (!isAppError(error)) return [`threw ${(error as Error)?.stack ?? String(error)}`, 500];
     if (error.status < 400 || error.status >= 500) return [`answered ${error.status}: ${error.message}`, error.status];

@@ -138,7 +138,7 @@ async function main(): Promise<void> {
     // The admin console: Kalle's mail photo changes after his last sync; the admin sees who is out
     // of step, asks Kalle to sync, and Kalle's next portal visit shows the banner.
     const kalleUser = await findUserByUpn(services.database.db, 'kalle@contoso.com');
-    if (kalleUser) await setMailPhoto({ ...services.database, blobs: services.blobs }, kalleUser, await landscape());
+    if (kalleUser) await setMailPhoto(services.mailStore, kalleUser, await landscape());
     const admin = await window('en-GB');
     await signIn(admin, 'admin@contoso.com');
     await admin.goto(`${base}/admin`);

@@ -24,8 +24,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     renders: new Counter({
       name: 'photosync_renditions_rendered_total',
-      help: 'Sets of S/M/L site renditions rendered.',
-      labelNames: ['source'] as const,
+      help:
+        'Sets of S/M/L site renditions a sync switched to, by when they were rendered: when the mail photo was set ' +
+        '(when_set) or at the sync (at_sync: a photo set at other sizes, or by a path that keeps none).',
+      labelNames: ['source', 'made'] as const,
       registers: [registry],
     }),
     syncs: new Counter({

@@ -6,6 +6,7 @@ import { createSettingsStore, type SettingsStore } from './admin/settings.js';
 import { createSignInThrottle, type SignInThrottle } from './directory/sign-in-throttle.js';
 import type { Config } from './config.js';
 import { createMailPhotoSizes, type MailPhotoSizes } from './mail/photo-sizes.js';
+import type { MailStoreDeps } from './mail/photo-store.js';
 import { configureMedia, watchMedia } from './media/media.js';
 import { createM365Connection, type M365Connection } from './m365/connection.js';
 import { createMetrics, recordMediaEvent, type Metrics } from './metrics.js';
@@ -36,6 +37,8 @@ export interface Services {
   pictureBytes: ByteCache;
   /** Graph-sized versions of mail photos, derived on demand and cached by ETag. */
   mailSizes: MailPhotoSizes;
+  /** What setting or removing a mail photo needs, the sites' sizes included (see MailStoreDeps). */
+  mailStore: MailStoreDeps;
   lock: UserLock;
   /** Connect mode's pushes, one per tenant user at a time across instances, holding no connection. */
   tenantLock: Pick<UserLock, 'run'>;
@@ -132,6 +135,12 @@ export async function createServices(config: Config, options: ServiceOptions = {
     blobs,
     pictureBytes,
     mailSizes: createMailPhotoSizes(blobs),
+    mailStore: {
+      db: database.db,
+      dialect: database.dialect,
+      blobs,
+      sitesSizes: () => syncSettings().renditionSizes,
+    },
     lock,
     tenantLock: createLeaseLock(database.db),
     metrics,

@@ -1,7 +1,9 @@
 import sharp from 'sharp';
 import { beforeAll, expect, it } from 'vitest';
 import { setDirectoryPhoto } from '../src/directory/photo.js';
+import { deleteUser } from '../src/directory/revocation.js';
 import { removeMailPhoto } from '../src/mail/photo-store.js';
+import { renderSquareJpegs } from '../src/media/media.js';
 import type { Services } from '../src/services.js';
 import { pictureTimestampValue, renditionSpec } from '../src/sites/library.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
@@ -13,6 +15,7 @@ import {
   corruptBlob,
   counterValue,
   giveMailPhoto,
+  giveMailPhotoAlone,
   makeUser,
   meanColour,
   solidJpeg,
@@ -104,6 +107,52 @@ describeEachDialect('sync engine', (dialect) => {
       'SPS-PictureExchangeSyncState': '1',
       'SPS-PictureTimestamp': pictureTimestampValue(profile!.pictureTimestamp!),
     });
+  });
+
+  it('takes the renditions made when the mail photo was set: nothing is decoded at the action, and they are what a render then gives', async () => {
+    const user = await makeUser(services);
+    const photo = await giveMailPhoto(services, user, await solidJpeg(RED));
+    const made = async (when: 'when_set' | 'at_sync') =>
+      (await services.metrics.renders.get()).values.find((v) => v.labels.made === when)?.value ?? 0;
+    const [whenSet, atSync, bytesRead] = [
+      await made('when_set'),
+      await made('at_sync'),
+      await counterValue(services.metrics.photoBytesRead),
+    ];
+
+    expect((await services.sync.sync(user, 'photo_request')).outcome).toBe('synced');
+    expect([await made('when_set'), await made('at_sync')]).toEqual([whenSet + 1, atSync]);
+    const read = (await counterValue(services.metrics.photoBytesRead)) - bytesRead;
+    const sizes = services.syncSettings().renditionSizes;
+    const rendered = await renderSquareJpegs((await services.blobs.get(photo.blobKey))!, [sizes.S, sizes.M, sizes.L]);
+    // What the sync read: the three renditions, not the master.
+    expect(read).toBe(rendered.reduce((sum, r) => sum + r.jpeg.length, 0));
+    for (const [index, size] of (['S', 'M', 'L'] as const).entries()) {
+      expect((await renditionBytes(user.id, size))?.equals(rendered[index]!.jpeg), size).toBe(true);
+    }
+  });
+
+  it("keeps the sites' renditions of the current mail photo only: replaced, removed or its user removed, they go", async () => {
+    const user = await makeUser(services);
+    const kept = () =>
+      services.database.db
+        .selectFrom('mail_photo_renditions')
+        .select(['size', 'mail_etag', 'rendition_spec', 'side'])
+        .where('user_id', '=', user.id)
+        .orderBy('side')
+        .execute();
+    const red = await giveMailPhoto(services, user, await solidJpeg(RED));
+    const sizes = services.syncSettings().renditionSizes;
+    const rows = (etag: string) =>
+      (['S', 'M', 'L'] as const).map((size) => ({ size, mail_etag: etag, rendition_spec: spec(), side: sizes[size] }));
+    expect(await kept()).toEqual(rows(red.etag));
+    const blue = await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    expect(await kept()).toEqual(rows(blue.etag));
+    expect(await removeMailPhoto(services.mailStore, user)).toBe(true);
+    expect(await kept()).toEqual([]);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    await deleteUser(services.database.db, user);
+    expect(await kept()).toEqual([]);
   });
 
   it('decides "unchanged" from the ETags alone, without reading or rendering any image', async () => {
@@ -210,7 +259,8 @@ describeEachDialect('sync engine', (dialect) => {
 
   it('renders once for many simultaneous triggers, and records every one of them', async () => {
     const user = await makeUser(services);
-    const photo = await giveMailPhoto(services, user, await solidJpeg(RED));
+    // Kept without the sites' renditions, so the master is read and rendered.
+    const photo = await giveMailPhotoAlone(services, user, await solidJpeg(RED));
     const before = await counterValue(services.metrics.renders);
     const bytesBefore = await counterValue(services.metrics.photoBytesRead);
 
@@ -230,7 +280,7 @@ describeEachDialect('sync engine', (dialect) => {
 
   it('renders the photo the inputs name once the lock is held, when it was replaced while the sync waited', async () => {
     const user = await makeUser(services);
-    await giveMailPhoto(services, user, await solidJpeg(RED));
+    await giveMailPhotoAlone(services, user, await solidJpeg(RED));
     const bytesBefore = await counterValue(services.metrics.photoBytesRead);
     let sync: ReturnType<typeof services.sync.sync> | undefined;
     let replaced: Awaited<ReturnType<typeof giveMailPhoto>> | undefined;
@@ -286,7 +336,8 @@ describeEachDialect('sync engine', (dialect) => {
 
   it('records failures, spares photo views for the back-off, and retries at once on a new photo or a click', async () => {
     const user = await makeUser(services);
-    const photo = await giveMailPhoto(services, user, await solidJpeg(RED));
+    // Without the sites' renditions made when it was set, the sync decodes the (damaged) master.
+    const photo = await giveMailPhotoAlone(services, user, await solidJpeg(RED));
     await corruptBlob(services, photo.blobKey);
 
     const failed = await services.sync.sync(user, 'photo_request');
@@ -353,6 +404,7 @@ describeEachDialect('sync engine', (dialect) => {
       expect(status.find((s) => s.upn === user.upn)?.state).toBe('changed');
       expect((await resized.sync.sync(user, 'photo_request')).outcome).toBe('synced');
       const large = await getRendition(resized.database.db, user.id, 'L');
+      // Made at the sync: the renditions kept with the photo are at the sizes of when it was set.
       expect(large?.side).toBe(200);
       expect((await resized.sync.sync(user, 'photo_request')).outcome).toBe('unchanged');
     } finally {

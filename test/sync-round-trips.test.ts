@@ -3,14 +3,15 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import type { SyncTrigger } from '../src/sync/history.js';
-import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
+import { closeTo, giveMailPhoto, giveMailPhotoAlone, makeUser, meanColour, solidJpeg } from './support/factories.js';
 import { describeEachDialect, useTestServices } from './support/services.js';
 
 // What a sync costs in round trips to PostgreSQL, counted by the pool's own clients (every
 // statement sent is one): an unchanged check reads its inputs and records itself; a changed photo
-// adds the lock with a fresh read of the inputs, the mail photo's bytes (read at the same time, on
-// another connection, so five follow one another), the switch of pictures in one statement, and
-// the lock's release.
+// adds the lock with a fresh read of the inputs, the sites' renditions made when the photo was set
+// (read at the same time, on another connection, so five follow one another), the switch of
+// pictures in one statement, and the lock's release. A photo kept without those renditions costs
+// one more: its bytes, read once none are found.
 
 const RED: [number, number, number] = [220, 30, 30];
 const BLUE: [number, number, number] = [30, 60, 220];
@@ -61,5 +62,20 @@ describeEachDialect('round trips of a sync', (dialect) => {
     // The profile is made outside the switch (a file name taken meanwhile is retried): one read, one insert.
     const first = dialect === 'postgres' ? expected.changed + 2 : 0;
     expect(await counted(user, 'sharepoint_tile')).toEqual({ outcome: 'synced', roundTrips: first });
+  });
+
+  it("a photo kept without the sites' renditions is rendered at the sync, its bytes read once none are found", async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    expect((await counted(user, 'admin')).outcome).toBe('synced');
+    const renders = () => services.metrics.renders.get();
+    const atSync = async () => (await renders()).values.find((v) => v.labels.made === 'at_sync')?.value ?? 0;
+    const before = await atSync();
+    await giveMailPhotoAlone(services, user, await solidJpeg(BLUE));
+    const more = dialect === 'postgres' ? 1 : 0;
+    expect(await counted(user, 'photo_request')).toEqual({ outcome: 'synced', roundTrips: expected.changed + more });
+    expect(await atSync()).toBe(before + 1);
+    const rendition = await getRendition(services.database.db, user.id, 'L');
+    expect(closeTo(await meanColour((await services.blobs.get(rendition!.blobKey))!), BLUE)).toBe(true);
   });
 });

@@ -65,7 +65,7 @@ const PEOPLE: DemoPerson[] = [
  * created in one transaction, so two instances starting together on one database seed it once.
  */
 export async function seedDemoOrganisation(services: Services): Promise<boolean> {
-  const { db, dialect } = services.database;
+  const { db } = services.database;
   if ((await countUsers(db)) > 0) return false;
   let users: DirectoryUser[];
   try {
@@ -91,8 +91,7 @@ export async function seedDemoOrganisation(services: Services): Promise<boolean>
   const photo = (style: FaceStyle) => rasterizeSvg(faceSvg(style), 720);
   for (const [index, person] of PEOPLE.entries()) {
     const user = users[index]!;
-    if (person.mailPhoto)
-      await setMailPhoto({ db, dialect, blobs: services.blobs }, user, await photo(person.mailPhoto));
+    if (person.mailPhoto) await setMailPhoto(services.mailStore, user, await photo(person.mailPhoto));
     if (person.directoryPhoto) {
       await setDirectoryPhoto(db, user.id, await rasterizeSvg(faceSvg(person.directoryPhoto), 96));
     }

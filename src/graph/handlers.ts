@@ -118,7 +118,7 @@ export function graphHandlers(services: Services) {
   /** Uploads whose declared type says nothing of an image: their bytes must be one. */
   const sniffedUploads = new WeakSet<FastifyRequest>();
   const { db } = services.database;
-  const mailDeps = { db, dialect: services.database.dialect, blobs: services.blobs };
+  const mailDeps = services.mailStore;
   const context = (path: string) => `${services.config.publicUrl}/v1.0/$metadata#${path}`;
 
   /** The user's photo: the mail photo, or the directory photo for a user without a mailbox. */

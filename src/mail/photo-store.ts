@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { imageRefused, notFound } from '../errors.js';
-import { makeMasterPhoto } from '../media/media.js';
+import { makeMasterPhoto, renderSquareJpegs } from '../media/media.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Kysely } from 'kysely';
 import type { Database, Db, Dialect } from '../storage/database.js';
@@ -27,7 +28,19 @@ export interface MailStoreDeps {
   db: Kysely<Database>;
   dialect: Dialect;
   blobs: BlobStore;
+  /**
+   * The sites' rendition sizes now. A photo set is also rendered at them and the renditions kept
+   * beside it, so the sync at the user's action has nothing to decode (`getSitesRenditions`).
+   * Without it nothing is prepared and that sync renders the master itself.
+   */
+  sitesSizes?: () => RenditionSizes;
 }
+
+/** The sites' S/M/L renditions of one mail photo: JPEG bytes and the side each was made at. */
+export type SitesRenditions = Record<'S' | 'M' | 'L', { jpeg: Buffer; side: number }>;
+
+/** Sizes as the sites name them in `rendition_spec`: "48,72,300". */
+const specOf = (sizes: RenditionSizes) => `${sizes.S},${sizes.M},${sizes.L}`;
 
 export const noMailbox = (user: DirectoryUser) =>
   notFound(
@@ -117,6 +130,8 @@ export async function setMailPhoto(
   // The same picture again changes nothing, unless its stored file was lost: then it is a repair.
   if (current?.etag === etag && (await deps.blobs.get(current.blobKey))) return current;
 
+  const sizes = deps.sitesSizes?.();
+  const forSites = sizes && (await renderForSites(master.jpeg, sizes));
   const photo: MailPhoto = {
     etag,
     side: master.side,
@@ -128,7 +143,7 @@ export async function setMailPhoto(
   await deps.blobs.put(photo.blobKey, master.jpeg);
   let replaced: string | undefined;
   try {
-    replaced = await replaceRow(deps, user.id, photo, record && ((trx) => record(trx, photo)));
+    replaced = await replaceRow(deps, user.id, photo, record && ((trx) => record(trx, photo)), forSites);
   } catch (error) {
     await deps.blobs.delete([photo.blobKey]).catch(() => {});
     throw error;
@@ -152,12 +167,58 @@ export async function removeMailPhoto(
   return replaced !== undefined;
 }
 
-/** Writes the row (and `record`, when it changes) in one transaction and returns the blob key it replaced. */
+/**
+ * The sites' renditions of a new master, made exactly as the sync would make them (the same
+ * render of the same bytes gives the same bytes). `renderSquareJpegs` keeps a smaller master at
+ * its own side.
+ */
+async function renderForSites(
+  master: Buffer,
+  sizes: RenditionSizes,
+): Promise<{ spec: string; renditions: SitesRenditions }> {
+  const [S, M, L] = await renderSquareJpegs(master, [sizes.S, sizes.M, sizes.L]);
+  if (!S || !M || !L) throw new Error('The renderer returned fewer renditions than asked for.');
+  return { spec: specOf(sizes), renditions: { S, M, L } };
+}
+
+// Read by every sync that has work to do, so compiled once (see preparedQuery).
+const sitesRenditionRows = preparedQuery(3, (db, userId: string, mailEtag: string, spec: string) =>
+  db
+    .selectFrom('mail_photo_renditions')
+    .select(['size', 'side', 'jpeg'])
+    .where('user_id', '=', userId)
+    .where('mail_etag', '=', mailEtag)
+    .where('rendition_spec', '=', spec),
+);
+
+/**
+ * The sites' renditions made when this mail photo was set, when they were made at these sizes;
+ * undefined otherwise (a photo set before they were kept, by a path that keeps none, or at other
+ * sizes): the sync then renders the master.
+ */
+export async function getSitesRenditions(
+  db: Db,
+  userId: string,
+  mailEtag: string,
+  sizes: RenditionSizes,
+): Promise<SitesRenditions | undefined> {
+  const rows = await sitesRenditionRows(db, userId, mailEtag, specOf(sizes));
+  const found: Partial<SitesRenditions> = {};
+  for (const row of rows) found[row.size] = { jpeg: row.jpeg, side: row.side };
+  return found.S && found.M && found.L ? (found as SitesRenditions) : undefined;
+}
+
+/**
+ * Writes the row (and `record`, when it changes) in one transaction and returns the blob key it
+ * replaced. The sites' renditions kept for the previous photo go in the same commit; those of the
+ * new one, when made, come in it.
+ */
 async function replaceRow(
   deps: MailStoreDeps,
   userId: string,
   photo: MailPhoto | undefined,
   record: ((trx: Db) => Promise<unknown>) | undefined,
+  forSites?: { spec: string; renditions: SitesRenditions },
 ): Promise<string | undefined> {
   return deps.db.transaction().execute(async (trx) => {
     const previous = await trx
@@ -179,6 +240,23 @@ async function replaceRow(
       .values({ user_id: userId, ...values })
       .onConflict((oc) => oc.column('user_id').doUpdateSet(values))
       .execute();
+    await trx.deleteFrom('mail_photo_renditions').where('user_id', '=', userId).execute();
+    if (photo && forSites) {
+      const { spec, renditions } = forSites;
+      await trx
+        .insertInto('mail_photo_renditions')
+        .values(
+          (['S', 'M', 'L'] as const).map((size) => ({
+            user_id: userId,
+            size,
+            mail_etag: photo.etag,
+            rendition_spec: spec,
+            side: renditions[size].side,
+            jpeg: renditions[size].jpeg,
+          })),
+        )
+        .execute();
+    }
     await record?.(trx);
     return previous?.blob_key ?? undefined;
   });

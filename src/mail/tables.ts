@@ -8,6 +8,22 @@ export interface MailPhotosTable {
   changed_at: number;
 }
 
+/**
+ * The sites' S/M/L renditions of the current mail photo, made when it was set (at the sizes the
+ * sites used then): what a user's action switches the sites to without decoding the master.
+ */
+export interface MailPhotoRenditionsTable {
+  user_id: string;
+  size: 'S' | 'M' | 'L';
+  /** The mail photo's ETag they were made from. */
+  mail_etag: string;
+  /** The S,M,L sides they were made at, e.g. "48,72,300". */
+  rendition_spec: string;
+  side: number;
+  jpeg: Buffer;
+}
+
 export interface MailTables {
   mail_photos: MailPhotosTable;
+  mail_photo_renditions: MailPhotoRenditionsTable;
 }

@@ -6,13 +6,7 @@ import type { App } from '../http/types.js';
 import { errorResponses } from '../http/schemas.js';
 import { signedInUser, userOf } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
-import {
-  getMailPhoto,
-  readingCurrentMailPhoto,
-  removeMailPhoto,
-  setMailPhoto,
-  type MailStoreDeps,
-} from '../mail/photo-store.js';
+import { getMailPhoto, readingCurrentMailPhoto, removeMailPhoto, setMailPhoto } from '../mail/photo-store.js';
 import { availableSides, sizeEtag } from '../mail/photo-sizes.js';
 import type { Services } from '../services.js';
 import type { SyncNoticeName } from '../sites/pages.js';
@@ -59,7 +53,7 @@ const PhotoPageQuery = Type.Object({
 
 export async function portalPageRoutes(app: App, services: Services): Promise<void> {
   const { db } = services.database;
-  const mail: MailStoreDeps = { db, dialect: services.database.dialect, blobs: services.blobs };
+  const mail = services.mailStore;
   const secure = services.config.publicUrl.startsWith('https:');
   const lagOf = sitesLagOf(services);
 

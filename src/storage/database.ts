@@ -57,6 +57,7 @@ import * as unicodeLower from './migrations/2026-12-16-02-unicode-lower.js';
 import * as promptsAnswered from './migrations/2026-12-16-03-prompts-answered.js';
 import * as syncStateOrder from './migrations/2026-12-17-01-sync-state-order.js';
 import * as blobKeyIndexes from './migrations/2026-12-17-02-blob-key-indexes.js';
+import * as mailPhotoRenditions from './migrations/2026-12-18-01-mail-photo-renditions.js';
 import { statementName } from './prepared.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
@@ -127,6 +128,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-16-03-prompts-answered': promptsAnswered,
   '2026-12-17-01-sync-state-order': syncStateOrder,
   '2026-12-17-02-blob-key-indexes': blobKeyIndexes,
+  '2026-12-18-01-mail-photo-renditions': mailPhotoRenditions,
 };
 
 export interface OpenDatabaseOptions {

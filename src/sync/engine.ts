@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { isAppError, notFound } from '../errors.js';
-import { getMailPhoto, type MailPhoto } from '../mail/photo-store.js';
+import { getMailPhoto, getSitesRenditions, type MailPhoto, type SitesRenditions } from '../mail/photo-store.js';
 import { renderSquareJpegs } from '../media/media.js';
 import type { Metrics } from '../metrics.js';
 import { renditionSpec } from '../sites/library.js';
@@ -126,6 +126,15 @@ type Assessment =
   | { work: 'placeholder'; etagBefore: string | null; hadPicture: boolean; hasProfile: boolean }
   | { work: 'render'; etagBefore: string | null; mail: MailPhoto; hasProfile: boolean };
 
+/**
+ * What a sync makes the sites' renditions from: those made when the mail photo was set, at the
+ * sizes now, or else the mail photo's bytes (undefined when they could not be read).
+ */
+interface SyncSource {
+  renditions?: SitesRenditions;
+  master?: Buffer | undefined;
+}
+
 /** The mail photo an attempt is working on, so a failure is charged to the photo that failed. */
 interface Attempt {
   mailEtag: string | null;
@@ -174,27 +183,44 @@ export function planSync(inputs: SyncInputs, context: SyncPlanContext): SyncPlan
 
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   /**
-   * Mail photos read by the syncs running, by key: syncs of one user at once share one read and one
-   * copy, kept while any of them runs.
+   * What the syncs running render from, by the mail photo's key and the sizes: the sites'
+   * renditions made when the photo was set, or else its bytes. Syncs of one user at once share one
+   * read and one copy, kept while any of them runs.
    */
-  const masters = new Map<string, { bytes: Promise<Buffer | undefined>; users: number }>();
-  /** A mail photo's bytes (undefined when they could not be read: `apply` reads again and says why). */
-  function shareMaster(key: string): { key: string; bytes: Promise<Buffer | undefined>; done: () => void } {
-    let entry = masters.get(key);
+  const sources = new Map<string, { made: Promise<SyncSource>; users: number }>();
+  function shareSource(
+    userId: string,
+    mail: MailPhoto,
+  ): { key: string; spec: string; made: Promise<SyncSource>; done: () => void } {
+    const sizes = deps.settings().renditionSizes;
+    const spec = renditionSpec(sizes);
+    const key = `${mail.blobKey} ${spec}`;
+    let entry = sources.get(key);
     if (!entry) {
-      entry = { bytes: deps.blobs.get(key).catch(() => undefined), users: 0 };
-      masters.set(key, entry);
+      entry = { made: readSource(userId, mail, sizes), users: 0 };
+      sources.set(key, entry);
     }
     entry.users += 1;
     const shared = entry;
     return {
-      key,
-      bytes: shared.bytes,
+      key: mail.blobKey,
+      spec,
+      made: shared.made,
       done: () => {
         shared.users -= 1;
-        if (shared.users === 0 && masters.get(key) === shared) masters.delete(key);
+        if (shared.users === 0 && sources.get(key) === shared) sources.delete(key);
       },
     };
+  }
+
+  /** Never rejects: a master that could not be read is `{}`, and `apply` reads again and says why. */
+  async function readSource(userId: string, mail: MailPhoto, sizes: RenditionSizes): Promise<SyncSource> {
+    const renditions = await getSitesRenditions(deps.db, userId, mail.etag, sizes).catch(() => undefined);
+    if (renditions) {
+      deps.metrics.photoBytesRead.inc(renditions.S.jpeg.length + renditions.M.jpeg.length + renditions.L.jpeg.length);
+      return { renditions };
+    }
+    return { master: await deps.blobs.get(mail.blobKey).catch(() => undefined) };
   }
 
   /** Decides from the inputs (three small rows); writes nothing but the "checked" time. */
@@ -235,13 +261,13 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 
   /**
    * Does the work; 'reassess' when the mail photo was replaced under it (its old bytes are gone).
-   * `masterBytes`: the mail photo's bytes when they were read already.
+   * `source`: what was read already for this photo at the sizes now.
    */
   async function apply(
     user: DirectoryUser,
     needed: Exclude<Assessment, { decided: Decision }>,
     now: number,
-    masterBytes: Buffer | undefined,
+    source: SyncSource | undefined,
   ): Promise<Decision | 'reassess'> {
     if (needed.work === 'placeholder') {
       await showPlaceholder(deps, user, now);
@@ -249,19 +275,23 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       return { outcome, etagBefore: needed.etagBefore, etagAfter: null, mailEtag: null } satisfies Decision;
     }
     const { mail } = needed;
-    const master = masterBytes ?? (await deps.blobs.get(mail.blobKey));
-    if (!master) {
-      if ((await getMailPhoto(deps.db, user.id))?.etag !== mail.etag) return 'reassess';
-      throw new Error(`The mail photo file ${mail.blobKey} is missing from the photo store.`);
-    }
     const sizes = deps.settings().renditionSizes;
-    const { S, M, L } = sizes;
-    const [small, medium, large] = await renderSquareJpegs(master, [S, M, L]);
-    if (!small || !medium || !large) throw new Error('The renderer returned fewer renditions than asked for.');
-    deps.metrics.renders.inc({ source: 'mail' });
+    const made = source ?? (await readSource(user.id, mail, sizes));
+    let jpegs = made.renditions;
+    if (!jpegs) {
+      const master = made.master ?? (await deps.blobs.get(mail.blobKey));
+      if (!master) {
+        if ((await getMailPhoto(deps.db, user.id))?.etag !== mail.etag) return 'reassess';
+        throw new Error(`The mail photo file ${mail.blobKey} is missing from the photo store.`);
+      }
+      const [S, M, L] = await renderSquareJpegs(master, [sizes.S, sizes.M, sizes.L]);
+      if (!S || !M || !L) throw new Error('The renderer returned fewer renditions than asked for.');
+      jpegs = { S, M, L };
+    }
+    deps.metrics.renders.inc({ source: 'mail', made: made.renditions ? 'when_set' : 'at_sync' });
     deps.faultPoint?.('after-render');
     const published = await publishRenditions(deps, user, {
-      jpegs: { S: small, M: medium, L: large },
+      jpegs,
       source: 'mail',
       syncedEtag: mail.etag,
       renditionSpec: renditionSpec(sizes),
@@ -288,7 +318,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   async function decide(user: DirectoryUser, trigger: SyncTrigger, attempt: Attempt): Promise<Decision> {
     const first = await assess(user, trigger, Date.now(), attempt, await getSyncInputs(deps.db, user.id));
     if ('decided' in first) return first.decided;
-    const early = first.work === 'render' ? shareMaster(first.mail.blobKey) : undefined;
+    const early = first.work === 'render' ? shareSource(user.id, first.mail) : undefined;
     try {
       return await decideUnderLock(user, trigger, attempt, early);
     } finally {
@@ -300,7 +330,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     user: DirectoryUser,
     trigger: SyncTrigger,
     attempt: Attempt,
-    early: { key: string; bytes: Promise<Buffer | undefined> } | undefined,
+    early: { key: string; spec: string; made: Promise<SyncSource> } | undefined,
   ): Promise<Decision> {
     return deps.lock.runReading(user.id, syncInputsQuery(deps.db, user.id), async ([row]) => {
       let inputs = inputsOf(row);
@@ -308,8 +338,12 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         const now = Date.now();
         const current = await assess(user, trigger, now, attempt, inputs);
         if ('decided' in current) return current.decided;
-        const master = current.work === 'render' && round === 0 && current.mail.blobKey === early?.key;
-        const done = await apply(user, current, now, master ? await early.bytes : undefined);
+        const same =
+          current.work === 'render' &&
+          round === 0 &&
+          current.mail.blobKey === early?.key &&
+          early.spec === renditionSpec(deps.settings().renditionSizes);
+        const done = await apply(user, current, now, same ? await early.made : undefined);
         if (done !== 'reassess') return done;
         if (round === 3) throw new Error('The mail photo kept changing while it was being synced.');
         inputs = await getSyncInputs(deps.db, user.id);

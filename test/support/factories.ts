@@ -57,7 +57,16 @@ export function closeTo(actual: readonly number[], expected: readonly number[], 
   return actual.every((value, i) => Math.abs(value - (expected[i] ?? 0)) <= tolerance);
 }
 
+/** Sets the mail photo as every route does: the sites' renditions are made with it. */
 export async function giveMailPhoto(services: Services, user: DirectoryUser, jpeg: Buffer) {
+  return setMailPhoto(services.mailStore, user, jpeg);
+}
+
+/**
+ * Sets the mail photo without the sites' renditions, as one set before they were kept (or at
+ * sizes no longer used): the sync renders the master itself.
+ */
+export async function giveMailPhotoAlone(services: Services, user: DirectoryUser, jpeg: Buffer) {
   return setMailPhoto(
     { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
     user,

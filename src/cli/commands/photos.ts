@@ -58,11 +58,8 @@ async function setMailPhotoCommand(services: Services, upn?: string, file?: stri
   // The same picture again changes nothing (unless its file was lost): recorded when it changed,
   // in the commit that changes it.
   const photo = await withFile(file, () =>
-    setMailPhoto(
-      { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
-      user,
-      bytes,
-      (trx, stored) => recordAudit(trx, COMMAND_LINE, 'photo_set', { upn: user.upn, etag: stored.etag }),
+    setMailPhoto(services.mailStore, user, bytes, (trx, stored) =>
+      recordAudit(trx, COMMAND_LINE, 'photo_set', { upn: user.upn, etag: stored.etag }),
     ),
   );
   return `Mail photo of ${user.upn} is now ${photo.side}x${photo.side}, ETag "${photo.etag}". The sites take it at the user's next sync action.`;
@@ -70,10 +67,8 @@ async function setMailPhotoCommand(services: Services, upn?: string, file?: stri
 
 async function removeMailPhotoCommand(services: Services, upn?: string): Promise<string> {
   const user = await requireUser(services, upn);
-  const removed = await removeMailPhoto(
-    { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
-    user,
-    (trx) => recordAudit(trx, COMMAND_LINE, 'photo_removed', { upn: user.upn }),
+  const removed = await removeMailPhoto(services.mailStore, user, (trx) =>
+    recordAudit(trx, COMMAND_LINE, 'photo_removed', { upn: user.upn }),
   );
   return removed
     ? `Removed the mail photo of ${user.upn}. The sites show the placeholder after the user's next sync action.`

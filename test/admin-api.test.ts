@@ -330,6 +330,35 @@ describeEachDialect('admin console', (dialect) => {
     await api('PATCH', '/admin/api/settings', adminToken, { operatorSync: false });
   });
 
+  it('the operator sync form: nothing ticked is answered on the users page; the notice tells each outcome', async () => {
+    const user = await changedUser();
+    const noMailbox = await makeUser(services, { hasMailbox: false });
+    await api('PATCH', '/admin/api/settings', adminToken, { operatorSync: true });
+    try {
+      const browser = new FormClient(app, 'et');
+      await browser.signIn(admin.upn, PASSWORD);
+      const list = await browser.request('GET', '/admin/users?state=changed');
+      const token = /name="_csrf" value="([^"]+)"/.exec(list.body)![1]!;
+
+      const none = await browser.request('POST', '/admin/sync', { _csrf: token, state: 'changed' });
+      expect(none.statusCode).toBe(400);
+      expect(none.body).toContain(
+        '<div class="alert" role="alert"><p>Vali kõigepealt vähemalt üks kasutaja.</p></div>',
+      );
+      expect(none.body).toContain('<title>Kasutajad – Haldus – photosync</title>');
+      expect(none.body).toMatch(/<option value="changed" selected/);
+
+      const sent = await browser.request('POST', '/admin/sync', { _csrf: token, upn: [user.upn, noMailbox.upn] });
+      expect(sent.statusCode).toBe(303);
+      const after = await browser.request('GET', sent.headers.location as string);
+      expect(after.body).toContain('Operaatori sünkroonimine: 1 uuendati, 0 ebaõnnestus, 1 puhul polnud midagi teha.');
+      expect(after.body).toContain(`${user.upn} – Sünkroonitud`);
+      expect(after.body).toContain(`${noMailbox.upn} – Postkast puudub`);
+    } finally {
+      await api('PATCH', '/admin/api/settings', adminToken, { operatorSync: false });
+    }
+  });
+
   it('refuses the tenant scan settings outside connect mode, changing nothing', async () => {
     expect(services.m365).toBeUndefined();
     const before = (await api('GET', '/admin/api/settings', adminToken)).json();

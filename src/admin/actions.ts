@@ -110,7 +110,7 @@ export async function operatorSync(
   services: Services,
   actor: DirectoryUser,
   upns: string[],
-): Promise<OperatorSyncResult[]> {
+): Promise<{ results: OperatorSyncResult[]; auditId: number }> {
   if (!(await services.settings.refresh()).operatorSync) {
     throw forbidden(
       "Operator sync is turned off in the settings: the sites sync on the user's own action. Ask the user to sync instead.",
@@ -130,6 +130,6 @@ export async function operatorSync(
     const result = await services.sync.sync(user, 'admin');
     results.push({ upn: user.upn, outcome: result.outcome, error: result.error });
   }
-  await recordAudit(services.database.db, actor, 'operator_sync', { results });
-  return results;
+  const auditId = await recordAudit(services.database.db, actor, 'operator_sync', { results });
+  return { results, auditId };
 }

@@ -83,7 +83,7 @@ export function adminApiRoutes(app: App, services: Services): void {
     async (request) => {
       const actor = signedInUser(request);
       requireJson(request);
-      return { results: await operatorSync(services, actor, request.body.upns) };
+      return { results: (await operatorSync(services, actor, request.body.upns)).results };
     },
   );
 

@@ -20,7 +20,7 @@ import { ADMIN_PAGES } from './access.js';
 import { askToSync, operatorSync, userDetail } from './actions.js';
 import { adminApiRoutes } from './api.js';
 import { getAuditEntry, listAudit } from './audit.js';
-import { promptNotice } from './pages/notices.js';
+import { operatorSyncNotice, promptNotice } from './pages/notices.js';
 import { auditPage } from './pages/audit.js';
 import type { Notice } from './pages/console.js';
 import { consoleErrorPage } from './pages/error.js';
@@ -123,8 +123,11 @@ async function adminPages(app: App, services: Services): Promise<void> {
         if (entry?.action !== 'prompt' || entry.actorUpn !== page.user?.upn) return undefined;
         return promptNotice(page, entry);
       }
-      case 'synced':
-        return { kind: 'ok', text: page.t('admin.notice.synced', { n }) };
+      case 'synced': {
+        const entry = await getAuditEntry(db, n);
+        if (entry?.action !== 'operator_sync' || entry.actorUpn !== page.user?.upn) return undefined;
+        return operatorSyncNotice(page, entry);
+      }
       case 'saved':
         return { kind: 'ok', text: page.t('admin.notice.saved') };
       case 'tenantSynced': {
@@ -210,6 +213,15 @@ async function adminPages(app: App, services: Services): Promise<void> {
         ? usersLink(viewOf(body), body.after)
         : '/admin/users';
 
+  /** A form that acts on the users ticked, sent with none: answered on the users page itself, not on an error page. */
+  const nothingSelected = async (page: PageContext, body: Static<typeof SelectionBody>, reply: FastifyReply) => {
+    const view = viewOf(body);
+    const users = await listUsersPage(db, { ...view, limit: 50 });
+    const operatorSync = (await services.settings.refresh()).operatorSync;
+    const nothing = { kind: 'error' as const, text: page.t('admin.error.nothingSelected') };
+    return sendPage(reply, usersPage(page, view, users, { operatorSync, notice: nothing }), 400);
+  };
+
   app.post(
     '/admin/prompts',
     {
@@ -219,14 +231,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
     async (request, reply) => {
       const { user, page } = await admin(request, reply);
       const body = request.body;
-      if (body.all !== '1' && (body.upn ?? []).length === 0) {
-        // Answered on the users page itself, not on an error page.
-        const view = viewOf(body);
-        const users = await listUsersPage(db, { ...view, limit: 50 });
-        const operatorSync = (await services.settings.refresh()).operatorSync;
-        const nothing = { kind: 'error' as const, text: page.t('admin.error.nothingSelected') };
-        return sendPage(reply, usersPage(page, view, users, { operatorSync, notice: nothing }), 400);
-      }
+      if (body.all !== '1' && (body.upn ?? []).length === 0) return nothingSelected(page, body, reply);
       const result = await askToSync(
         services,
         user,
@@ -245,10 +250,14 @@ async function adminPages(app: App, services: Services): Promise<void> {
       preValidation: app.csrfProtection,
     },
     async (request, reply) => {
-      const { user } = await admin(request, reply);
-      const results = await operatorSync(services, user, request.body.upn ?? []);
+      const { user, page } = await admin(request, reply);
+      const upns = request.body.upn ?? [];
+      if (upns.length === 0 && (await services.settings.refresh()).operatorSync) {
+        return nothingSelected(page, request.body, reply);
+      }
+      const { auditId } = await operatorSync(services, user, upns);
       const where = backTo(request.body);
-      await setFlash(db, request, reply, where, { name: 'synced', n: results.length });
+      await setFlash(db, request, reply, where, { name: 'synced', n: auditId });
       return reply.redirect(where, 303);
     },
   );

@@ -1,4 +1,5 @@
 import type { PageContext } from '../../web/layout.js';
+import type { SyncOutcome } from '../../sync/history.js';
 import type { MessageKey } from '../../web/messages/en.js';
 import type { AuditEntry } from '../audit.js';
 import type { Notice } from './console.js';
@@ -29,4 +30,26 @@ export function promptNotice(context: PageContext, entry: AuditEntry): Notice {
   if (typeof again === 'number' && again > 0) items.push(t('admin.notice.askedAgainCount', { n: again }));
   const text = asked === 0 ? t('admin.notice.nothingToAsk') : t('admin.notice.prompted', { n: asked });
   return { kind: asked === 0 ? 'info' : 'ok', text, items };
+}
+
+interface OperatorSyncDetail {
+  results?: Array<{ upn: string; outcome: SyncOutcome }>;
+}
+
+/** What the operator's sync did: how many were updated, failed or had nothing to do, and each person's outcome. */
+export function operatorSyncNotice(context: PageContext, entry: AuditEntry): Notice | undefined {
+  const { t } = context;
+  const results = (entry.detail as OperatorSyncDetail).results;
+  if (!Array.isArray(results)) return undefined;
+  const synced = results.filter((r) => r.outcome === 'synced' || r.outcome === 'removed').length;
+  const failed = results.filter((r) => r.outcome === 'failed').length;
+  const items = results
+    .slice(0, LISTED)
+    .map((r) => t('admin.notice.syncedItem', { name: r.upn, outcome: t(`admin.outcome.${r.outcome}`) }));
+  if (results.length > LISTED) items.push(t('admin.notice.syncedMore', { n: results.length - LISTED }));
+  return {
+    kind: failed > 0 ? 'error' : 'ok',
+    text: t('admin.notice.synced', { synced, failed, other: results.length - synced - failed }),
+    items,
+  };
 }

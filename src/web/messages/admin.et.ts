@@ -51,7 +51,10 @@ export const adminEt: AdminMessages = {
   'admin.users.siteAlt': 'Kasutaja {name} pilt saitidel',
   'admin.users.noMailAlt': 'Kasutajal {name} pole postkasti fotot',
   'admin.notice.prompted': 'Meeldetuletus saadeti {n} kasutajale.',
-  'admin.notice.synced': 'Sünkroonitud kasutajaid: {n}.',
+  'admin.notice.synced':
+    'Operaatori sünkroonimine: {synced} uuendati, {failed} ebaõnnestus, {other} puhul polnud midagi teha.',
+  'admin.notice.syncedItem': '{name} – {outcome}',
+  'admin.notice.syncedMore': 'Ja veel {n}, nende tulemused on auditilogis.',
   'admin.notice.saved': 'Sätted on salvestatud.',
   'admin.error.nothingSelected': 'Vali kõigepealt vähemalt üks kasutaja.',
   'admin.error.operatorSyncOff':

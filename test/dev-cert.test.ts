@@ -39,3 +39,38 @@ it('--out naming a file, not a folder, is told as such, and is no bug', async ()
   expect(refused.code).toBe(1);
   expect(fs.readFileSync(file, 'utf8')).toBe('not a folder');
 });
+
+it('--host takes host names and IP addresses only: anything else is a usage error, and nothing is made', async () => {
+  const out = path.join(dir, 'hosts');
+  for (const host of ['bad host!', '*.*', 'a..b', '-lead.example', '*.com']) {
+    const refused = await run([BIN, 'dev-cert', '--out', out, '--host', host], {
+      ...cleanEnv(),
+      PHOTOSYNC_DATA_DIR: dir,
+    });
+    expect(refused.code, host).toBe(2);
+    expect(refused.stderr).toContain(`--host ${JSON.stringify(host)} is neither a host name nor an IP address`);
+  }
+  expect(fs.existsSync(out)).toBe(false);
+  const made = await run(
+    [
+      BIN,
+      'dev-cert',
+      '--out',
+      out,
+      '--host',
+      'photos.contoso.test',
+      '--host',
+      '*.contoso.test',
+      '--host',
+      '192.168.1.10',
+      '--host',
+      'fe80::1',
+    ],
+    {
+      ...cleanEnv(),
+      PHOTOSYNC_DATA_DIR: dir,
+    },
+  );
+  expect(made.code, made.stderr).toBe(0);
+  expect(made.stdout).toContain('photos.contoso.test, *.contoso.test, 192.168.1.10, fe80::1');
+});

@@ -1,9 +1,10 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import forge from 'node-forge';
 import type { CommandHandler } from '../command.js';
-import { CliError } from '../output.js';
+import { CliError, UsageError } from '../output.js';
 
 // `photosync dev-cert`: a local certificate authority and a certificate for this machine, so that
 // photosync serves https (PHOTOSYNC_TLS_CERT/KEY) and Node.js clients trust it through
@@ -161,10 +162,31 @@ export function devCertCommand(dir: string, extraNames: readonly string[]): stri
   ].join('\n');
 }
 
+/**
+ * A name a certificate can be for: an IP address, or a DNS name of letters, digits and hyphens
+ * (labels of 1 to 63, not starting or ending with a hyphen), its first label `*` at most.
+ */
+export function isCertificateName(name: string): boolean {
+  if (isIP(name) !== 0) return true;
+  if (name.length > 253) return false;
+  const labels = name.split('.');
+  return labels.every(
+    (label, index) =>
+      (index === 0 && label === '*' && labels.length > 2) || /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label),
+  );
+}
+
 export const devCert: CommandHandler = async ({ config, io, option, options, print }) => {
   const out = path.resolve(io.cwd, option('out') ?? path.join(config.dataDir, 'tls'));
+  const hosts = options('host');
+  const wrong = hosts.find((host) => !isCertificateName(host));
+  if (wrong !== undefined) {
+    throw new UsageError(
+      `--host ${JSON.stringify(wrong)} is neither a host name nor an IP address (e.g. photosync.test, 192.168.1.10).`,
+    );
+  }
   try {
-    print(devCertCommand(out, options('host')));
+    print(devCertCommand(out, hosts));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     if (code === 'EEXIST' || code === 'ENOTDIR')

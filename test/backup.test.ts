@@ -450,7 +450,9 @@ it('a damaged database is named as damaged, in a backup of the folder and in an 
     await withPicture(services, [200, 40, 40]);
     await services.close();
     const good = path.join(work, 'good.tar.gz');
-    expect((await runCommand(['backup', good], store.env)).code).toBe(0);
+    const backup = await runCommand(['backup', good], store.env);
+    expect(backup.code).toBe(0);
+    expect(backup.stdout).toMatch(/^Backed up 1 user and \d+ photo files \(sqlite\) to /);
 
     // The archive's database overwritten with bytes that are no database.
     const unpacked = path.join(work, 'unpacked');

@@ -215,7 +215,10 @@ describe('photosync serve [sqlite]', () => {
     try {
       const server = await startServer(empty.dataDir, { PHOTOSYNC_DEMO: 'false' });
       expect(server.stdout()).toContain('No users yet. Add an administrator');
-      expect(server.stdout()).toContain('photosync users add you@example.com --name "Your Name" --admin');
+      // Runnable as printed from another shell in this folder: on this server's data folder.
+      expect(server.stdout()).toContain(
+        `  PHOTOSYNC_DATA_DIR=${empty.dataDir} npx photosync users add you@example.com --name "Your Name" --admin`,
+      );
       expect(await stop(server)).toEqual({ code: 0, signal: null });
     } finally {
       await empty.drop();

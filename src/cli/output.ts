@@ -26,6 +26,11 @@ export class UsageError extends CliError {
   }
 }
 
+/** "1 user", "2 users": a count with its noun, in the one or the many. */
+export function counted(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function explain(error: unknown): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (error instanceof ConfigError) return { message: error.message, exitCode: 1 };

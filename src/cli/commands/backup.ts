@@ -4,7 +4,7 @@ import { BackupError } from '../../storage/backup-error.js';
 import { crashAt } from '../../fault-point.js';
 import { createBackup, restoreBackup } from '../../storage/backup.js';
 import type { CommandContext, CommandHandler } from '../command.js';
-import { CliError, UsageError } from '../output.js';
+import { CliError, counted, UsageError } from '../output.js';
 
 // Backups of a whole photosync (database and photo bytes, consistent with each other) while it runs,
 // and putting one back into an empty place. The work is the storage's (src/storage/backup.ts).
@@ -15,8 +15,8 @@ export const backup: CommandHandler = async ({ args, config, io, print }) => {
   const { manifest, snapshots } = await explained(() =>
     createBackup({ ...config, env: io.env }, file, faultPoint ? { faultPoint } : {}),
   );
-  const photos = manifest.dialect === 'sqlite' ? `${manifest.photoFiles} photo files` : 'photos in the database';
-  print(`Backed up ${manifest.users} users and ${photos} (${manifest.dialect}) to ${file}.`);
+  const photos = manifest.dialect === 'sqlite' ? counted(manifest.photoFiles, 'photo file') : 'photos in the database';
+  print(`Backed up ${counted(manifest.users, 'user')} and ${photos} (${manifest.dialect}) to ${file}.`);
   if (snapshots > 1) print(`Photos changed during the backup; the archive holds snapshot ${snapshots}, whole.`);
 };
 
@@ -33,7 +33,7 @@ export const restore: CommandHandler = async ({ args, config, io, print, flag, s
     backupCreatedAt: manifest.createdAt,
   });
   const where = config.databaseUrl ? 'the database of DATABASE_URL' : config.dataDir;
-  print(`Restored ${manifest.users} users from the backup of ${manifest.createdAt} into ${where}.`);
+  print(`Restored ${counted(manifest.users, 'user')} from the backup of ${manifest.createdAt} into ${where}.`);
   print('Start photosync on it with `photosync serve`.');
 };
 

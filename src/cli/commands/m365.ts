@@ -11,7 +11,7 @@ import { ensureTenantUser, findTenantUser, listTenantUsers } from '../../m365/us
 import type { Services } from '../../services.js';
 import { OUT_OF_STEP_STATES } from '../../sync/state.js';
 import type { CliWriter, CommandHandler } from '../command.js';
-import { CliError, EXIT_BUSY, formatTime, table, UsageError } from '../output.js';
+import { CliError, counted, EXIT_BUSY, formatTime, table, UsageError } from '../output.js';
 import { createProgress } from '../progress.js';
 
 // photosync m365 check | scan [--json] | sync <upn> | sync --all-out-of-step [--dry-run]
@@ -99,7 +99,7 @@ async function scan(
     .join(', ');
   print(table(['USER', 'STATE', 'EXCHANGE ETAG', 'SINCE', 'WHY'], rows));
   print('');
-  print(`${users.length} users: ${summary || 'none'}.`);
+  print(`${counted(users.length, 'user')}: ${summary || 'none'}.`);
   print(
     `${report.resumed ? 'Resumed an interrupted scan. ' : ''}This run: ${report.graphRequests} Graph requests, ` +
       `${report.sharePointRequests} SharePoint requests, ${report.imageBytes} bytes of pictures read` +
@@ -162,7 +162,7 @@ async function sync(
   // Not pushed and not recorded: another push of the same user held it (from another process).
   const busy = reports.filter((r) => r.outcome === 'busy').map((r) => r.upn);
   if (reports.length > 1) {
-    print(`${reports.length} users, ${failed} failed${busy.length > 0 ? `, ${busy.length} busy` : ''}.`);
+    print(`${counted(reports.length, 'user')}, ${failed} failed${busy.length > 0 ? `, ${busy.length} busy` : ''}.`);
   }
   if (busy.length > 0) {
     const again = upn ?? `--all-out-of-step${flags.dryRun ? ' --dry-run' : ''}`;

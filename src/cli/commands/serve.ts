@@ -57,14 +57,30 @@ export const serve: CommandHandler = async ({ config, io }) => {
     lines.push('', heading, ...DEMO_PEOPLE.map((p) => `  ${p.upn.padEnd(22)} ${p.note}`));
     lines.push('', `Demo sign-in: ${DEMO_ADMIN} / ${DEMO_PASSWORD} (every demo user has this password)`);
   } else if (!(await anyUser(services))) {
+    // Commands another shell can run as printed: in this folder (npx finds the command), on this
+    // server's data. A DATABASE_URL may hold a password, so it is named, never printed.
+    const sameData =
+      services.database.dialect === 'postgres'
+        ? ''
+        : io.env.PHOTOSYNC_DATA_DIR
+          ? `PHOTOSYNC_DATA_DIR=${shellWord(config.dataDir)} `
+          : '';
     lines.push(
       '',
       'No users yet. Add an administrator, then sign in at the address above:',
-      '  photosync users add you@example.com --name "Your Name" --admin',
-      '  photosync users password you@example.com',
+      `  ${sameData}npx photosync users add you@example.com --name "Your Name" --admin`,
+      `  ${sameData}npx photosync users password you@example.com`,
+      ...(services.database.dialect === 'postgres'
+        ? ['  (in this folder, with DATABASE_URL set as for this server)']
+        : []),
     );
   }
   lines.push(`States: ${Object.values(SYNC_STATE_LABELS).join(', ')} — see \`photosync status\`.`, '');
   io.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 };
+
+/** A value as one word for a POSIX shell: as it is when safe, else in single quotes. */
+function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}

@@ -4,7 +4,7 @@ import { renditionSpec } from '../../sites/library.js';
 import { isOutOfStep, SYNC_STATE_LABELS, SYNC_STATES, type SyncStateName } from '../../sync/state.js';
 import { listSyncStatus, type UserSyncStatus } from '../../sync/status.js';
 import type { CommandHandler } from '../command.js';
-import { CliError, formatTime, table, UsageError } from '../output.js';
+import { CliError, counted, formatTime, table, UsageError } from '../output.js';
 
 /** Which users to show: all, or those the options name. */
 interface Narrowing {
@@ -79,9 +79,9 @@ async function statusReport(services: Services, json: boolean, narrowing: Narrow
   const summary = [...counts].map(([state, n]) => `${n} ${SYNC_STATE_LABELS[state as keyof typeof SYNC_STATE_LABELS]}`);
   const disabled = statuses.filter((s) => !s.enabled).length;
   const disabledNote =
-    disabled === 0
-      ? ''
-      : `; ${disabled} ${disabled === 1 ? 'account' : 'accounts'} disabled (no sign-in; others see the placeholder)`;
-  const shownNote = narrowing ? `\nShown: ${shown.length} of ${statuses.length} users (${narrowing.label}).` : '';
-  return `${table(['USER', 'STATE', 'MAIL ETAG', 'SYNCED ETAG', 'MAIL CHANGED', 'LAST ATTEMPT', 'ERROR'], rows)}\n\n${statuses.length} users: ${summary.join(', ') || 'none'}${disabledNote}.${shownNote}`;
+    disabled === 0 ? '' : `; ${counted(disabled, 'account')} disabled (no sign-in; others see the placeholder)`;
+  const shownNote = narrowing
+    ? `\nShown: ${shown.length} of ${counted(statuses.length, 'user')} (${narrowing.label}).`
+    : '';
+  return `${table(['USER', 'STATE', 'MAIL ETAG', 'SYNCED ETAG', 'MAIL CHANGED', 'LAST ATTEMPT', 'ERROR'], rows)}\n\n${counted(statuses.length, 'user')}: ${summary.join(', ') || 'none'}${disabledNote}.${shownNote}`;
 }

@@ -7,7 +7,7 @@ import { normalizeUpn } from '../../directory/upn.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { CliWriter, CommandHandler } from '../command.js';
-import { CliError, fileProblem, UsageError } from '../output.js';
+import { CliError, counted, fileProblem, UsageError } from '../output.js';
 import { createProgress } from '../progress.js';
 
 export async function requireUser(services: Services, upn: string | undefined): Promise<DirectoryUser> {
@@ -47,7 +47,7 @@ export const usersImport: CommandHandler = async ({ args: [file], services, io, 
     });
   }
   for (const { line, reason } of report.skipped) io.stderr.write(`line ${line}: ${reason}\n`);
-  print(`Imported ${report.imported} ${report.imported === 1 ? 'user' : 'users'}; skipped ${report.skipped.length}.`);
+  print(`Imported ${counted(report.imported, 'user')}; skipped ${report.skipped.length}.`);
   return report.skipped.length > 0 ? 1 : 0;
 };
 

@@ -264,7 +264,8 @@ async function unpack(file: string, staging: string): Promise<BackupManifest> {
       cwd: staging,
       strict: true,
       filter: (entry, stat) => {
-        const name = entry.replace(/\/$/, '');
+        // Archives packed from inside the folder (`tar czf b.tar.gz .`) name their entries `./…`.
+        const name = entry.replace(/^(\.\/)+/, '').replace(/\/$/, '');
         const type = (stat as { type?: string }).type;
         return allowed(name) && (type === undefined || type === 'File' || type === 'Directory');
       },

@@ -52,12 +52,13 @@ export async function restorePostgres(
   options: RestoreOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
-  const { schema, tables } = await withClient(databaseUrl, async (client) => {
+  const { schema, tables, unused } = await withClient(databaseUrl, async (client) => {
     const found = await client.query<{ schema: string | null }>('select current_schema() as schema');
     const counted = await client.query<{ n: string }>(
       "select count(*) as n from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'",
     );
-    return { schema: found.rows[0]?.schema ?? null, tables: Number(counted.rows[0]?.n ?? 0) };
+    const tables = Number(counted.rows[0]?.n ?? 0);
+    return { schema: found.rows[0]?.schema ?? null, tables, unused: tables > 0 && (await holdsNobody(client)) };
   });
   const others = await withClient(databaseUrl, async (client) => {
     const found = await client.query<{ n: string }>(
@@ -72,7 +73,10 @@ export async function restorePostgres(
         'stop photosync serve and any other photosync command using it, then restore.',
     );
   }
-  if (tables > 0 && !options.force) {
+  // photosync's own tables without a single user (a command such as `status` made them on an empty
+  // schema) hold nothing to lose: replaced as with --force.
+  const clean = options.force || unused;
+  if (tables > 0 && !clean) {
     throw new BackupError(
       `The database's schema ${schema ?? ''} already holds ${tables} tables. Restore into an empty database ` +
         '(or schema), or add --force to replace what is there (stop the servers first).',
@@ -92,13 +96,19 @@ export async function restorePostgres(
       '--no-privileges',
       '--exit-on-error',
       '--single-transaction',
-      ...(options.force ? ['--clean', '--if-exists'] : []),
+      ...(clean ? ['--clean', '--if-exists'] : []),
       `--use-list=${listFile}`,
       ...connection(databaseUrl).args,
       file,
     ],
     { ...env, ...connection(databaseUrl).env },
   );
+}
+
+/** Whether the schema holds photosync's tables without a single user in them (made, never used). */
+async function holdsNobody(client: pg.Client): Promise<boolean> {
+  const users = await client.query<{ n: string }>('select count(*) as n from directory_users').catch(() => undefined);
+  return users !== undefined && Number(users.rows[0]?.n) === 0;
 }
 
 async function withClient<T>(databaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {

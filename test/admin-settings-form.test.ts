@@ -92,6 +92,21 @@ describeEachDialect('the settings form', (dialect) => {
     expect(inputTag(answer.body, 'sizeL')).toContain('value="48"');
   });
 
+  it('a number longer than any setting comes back beside its field too; the users search field stops at what the list takes', async () => {
+    const client = await adminClient();
+    const long = '1'.repeat(150);
+    const answer = await client.request('POST', '/admin/settings', {
+      _csrf: await client.csrfToken('/admin/settings'),
+      ...GOOD,
+      sizeS: long,
+    });
+    expect(answer.statusCode).toBe(400);
+    expect(inputTag(answer.body, 'sizeS')).toContain(`value="${long}"`);
+    expect(inputTag(answer.body, 'sizeS')).toContain('aria-invalid="true"');
+    const users = await client.request('GET', '/admin/users');
+    expect(inputTag(users.body, 'search')).toContain('maxlength="200"');
+  });
+
   it('saves good values as typed, spaces around numbers allowed', async () => {
     const client = await adminClient();
     const saved = await client.request('POST', '/admin/settings', {

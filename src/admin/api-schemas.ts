@@ -4,6 +4,7 @@ import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../sync/history.js';
 import { SYNC_STATES } from '../sync/state.js';
 import { MAX_PROMPT_UPNS } from './prompts.js';
 import { MAX_PAGE, USER_SORTS } from './users-query.js';
+import { SEARCH_MAX_LENGTH } from './pages/filters.js';
 
 // The schemas of the console's JSON API: what each route takes and answers (and /openapi.json shows).
 
@@ -134,7 +135,7 @@ export const API_SCHEMAS = {
     tags,
     querystring: Type.Object({
       state: Type.Optional(State),
-      search: Type.Optional(Type.String({ maxLength: 200 })),
+      search: Type.Optional(Type.String({ maxLength: SEARCH_MAX_LENGTH })),
       sort: Type.Optional(literals(USER_SORTS)),
       after: Type.Optional(Type.String({ maxLength: 600 })),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE })),

@@ -32,6 +32,7 @@ import { usersLink, usersPage } from './pages/users.js';
 import { tenantSyncNotice } from './pages/tenant-sync.js';
 import { tenantPages } from './tenant-routes.js';
 import { countByState, firstOutOfStep, listUsersPage, USER_SORTS, type UsersPageQuery } from './users-query.js';
+import { SEARCH_MAX_LENGTH } from './pages/filters.js';
 
 // The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.
 
@@ -45,7 +46,7 @@ const UpnList = Type.Optional(Type.Array(Type.String({ maxLength: 300 }), { maxI
 /** The users page's view: its filter, search, sort and where the page starts. */
 const UsersView = Type.Object({
   state: Type.Optional(Type.Union([literals(SYNC_STATES), Type.Literal('')])),
-  search: Type.Optional(Type.String({ maxLength: 200 })),
+  search: Type.Optional(Type.String({ maxLength: SEARCH_MAX_LENGTH })),
   sort: Type.Optional(literals(USER_SORTS)),
   after: Type.Optional(Type.String({ maxLength: 600 })),
 });
@@ -277,7 +278,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
   );
 
   // Any text is taken, so that what was typed comes back beside its error rather than on an error page.
-  const typed = Type.String({ maxLength: 100 });
+  const typed = Type.String({ maxLength: 1000 });
   app.post(
     '/admin/settings',
     {

@@ -12,6 +12,7 @@ import type { ConsoleContext, Notice } from './pages/console.js';
 import { tenantPage } from './pages/tenant.js';
 import { tenantConfirmPage } from './pages/tenant-sync.js';
 import { connectedTenant, MAX_TENANT_SYNC, tenantDryRun, tenantSync } from './tenant-actions.js';
+import { SEARCH_MAX_LENGTH } from './pages/filters.js';
 
 // Connect mode's console pages: the tenant view, and the two-step sync (GET shows the dry run,
 // POST does it and comes back to the tenant view, which says what was done).
@@ -34,7 +35,7 @@ export function tenantPages(app: App, services: Services, admin: Admin, notice: 
         tags,
         querystring: Type.Object({
           state: Type.Optional(Type.Union([literals(TENANT_STATES), Type.Literal('')])),
-          search: Type.Optional(Type.String({ maxLength: 200 })),
+          search: Type.Optional(Type.String({ maxLength: SEARCH_MAX_LENGTH })),
           after: Type.Optional(Type.String({ maxLength: 300 })),
         }),
         response: html,

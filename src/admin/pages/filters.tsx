@@ -5,6 +5,9 @@ import { stateLabel, type ShownState } from './words.js';
 // over any part of a name or account, a state, and where the list has one, a sort order. A GET
 // form, so a filtered list is a link like any other.
 
+/** The longest search the lists take; the field stops there, and the routes refuse more. */
+export const SEARCH_MAX_LENGTH = 200;
+
 export interface FilterFormProps {
   context: PageContext;
   /** Where the form goes (`/admin/users`, `/admin/tenant`). */
@@ -24,7 +27,14 @@ export function FilterForm(props: FilterFormProps) {
     <form method="get" action={props.action} class="filters">
       <div class={props.growSearch ? 'grow' : undefined}>
         <label for="search">{t('admin.users.search')}</label>
-        <input id="search" name="search" type="search" value={props.search ?? ''} aria-describedby="search-hint" />
+        <input
+          id="search"
+          name="search"
+          type="search"
+          maxLength={SEARCH_MAX_LENGTH}
+          value={props.search ?? ''}
+          aria-describedby="search-hint"
+        />
         <p class="hint" id="search-hint">
           {t('admin.users.searchHint')}
         </p>

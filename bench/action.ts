@@ -185,7 +185,8 @@ export async function actionBench(): Promise<Section> {
     title: '2. User action → new photo visible',
     body: [
       'Client: fetch() in the bench process; server: `photosync serve` in its own process, over loopback HTTP.',
-      'Each changed run sets a new mail photo (untimed), then times the subject asking for their own L picture',
+      'Each changed run sets a new mail photo (untimed; as every route sets one, with the sites’ renditions made',
+      'from it, so the sync decodes nothing), then times the subject asking for their own L picture',
       '(the trigger; its response says `x-photosync-sync: synced`) and a colleague then getting the new M picture',
       '(its ETag checked to be new); then the same with the SharePoint tile, a signed-in browser’s',
       '`POST /launch/sharepoint` (session cookie and form token) answered with the redirect into SharePoint',

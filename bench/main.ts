@@ -78,7 +78,8 @@ async function main(argv: string[]): Promise<void> {
     await writeBenchmarks(report);
     process.stderr.write(`bench: wrote BENCHMARKS.md (${total.toFixed(0)} s in all)\n`);
   } else if (update) {
-    await writeBenchmarks(withSectionsReplaced(fs.readFileSync(BENCHMARKS, 'utf8'), sections, named));
+    const replaced = withSectionsReplaced(fs.readFileSync(BENCHMARKS, 'utf8'), sections, named);
+    await writeBenchmarks(withFindingsRedone(replaced));
     process.stderr.write(`bench: updated ${chosen.join(', ')} in BENCHMARKS.md (${total.toFixed(0)} s)\n`);
   } else {
     process.stderr.write(`bench: ${total.toFixed(0)} s; BENCHMARKS.md is written by a full run or ${UPDATE_FLAG}\n`);
@@ -124,6 +125,28 @@ function withSectionsReplaced(report: string, sections: Array<Section & { second
     }
   }
   return text;
+}
+
+/**
+ * The report with its findings written again from the numbered sections it now holds, so a part
+ * run on its own neither keeps a finding for a miss it no longer shows nor leaves out a new one.
+ */
+function withFindingsRedone(report: string): string {
+  const lines = report.split('\n');
+  const heads = lines.flatMap((line, i) => (line.startsWith('## ') ? [i] : []));
+  const sections = heads.map((start, k) => ({
+    title: lines[start]!.slice(3),
+    body: lines.slice(start + 1, heads[k + 1] ?? lines.length).join('\n'),
+  }));
+  const findings = findingsFor(
+    sections.filter((section) => /^\d+\./.test(section.title)),
+    0,
+  );
+  const at = heads.find((i) => lines[i] === `## ${findings.title}`);
+  const block = [`## ${findings.title}`, '', findings.body, ''];
+  if (at === undefined) return [...lines, ...block].join('\n');
+  const next = heads.find((i) => i > at) ?? lines.length;
+  return [...lines.slice(0, at), ...block, ...lines.slice(next)].join('\n');
 }
 
 async function renderReport(sections: Array<Section & { seconds: number }>, chosen: string[], total: number) {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { deleteUser } from '../src/directory/revocation.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDirectoryPhoto } from '../src/directory/photo.js';
 import { countUsers, createUser, findUserByUpn } from '../src/directory/users.js';
@@ -240,6 +241,37 @@ describeEachDialect('photosync CLI', (dialect) => {
       ]);
       expect(await findUserByUpn(db, 'erik@import.test')).toMatchObject({ isAdmin: true, hasMailbox: false });
       expect(await findUserByUpn(db, 'existing@import.test')).toMatchObject({ isAdmin: false, hasMailbox: true });
+    });
+
+    it('reads the columns in the order a header gives them; a row without a display name says so', async () => {
+      await fs.writeFile(
+        file('reordered.csv'),
+        [
+          'displayName,admin,UPN', // 1
+          'Liis Lepp,no,liis@order.test', // 2
+          'Mart Mets,yes,mart@order.test,extra', // 3
+        ].join('\n'),
+      );
+      const reordered = await cli('users', 'import', file('reordered.csv'));
+      expect(reordered.stdout).toContain('Imported 1 user; skipped 1.');
+      expect(skippedLines(reordered.stderr).get(3)).toContain('has 4 columns; the header names 3.');
+      expect(await findUserByUpn(services.database.db, 'liis@order.test')).toMatchObject({
+        displayName: 'Liis Lepp',
+        isAdmin: false,
+        hasMailbox: true,
+      });
+
+      await fs.writeFile(file('unknown-column.csv'), 'upn,name\nnora@order.test,Nora N\n');
+      const unknown = await cli('users', 'import', file('unknown-column.csv'));
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('line 1: the header names a column "name"; the columns are upn, displayName');
+      expect(await findUserByUpn(services.database.db, 'nora@order.test')).toBeUndefined();
+
+      await fs.writeFile(file('upn-only.csv'), 'olev@order.test\n');
+      const upnOnly = await cli('users', 'import', file('upn-only.csv'));
+      expect(skippedLines(upnOnly.stderr).get(1)).toContain('has no display name (the second column');
+      // The other tests count the users here.
+      await deleteUser(services.database.db, (await findUserByUpn(services.database.db, 'liis@order.test'))!);
     });
 
     it('names the line a row starts on, in a file with Windows line breaks and a quoted line break', async () => {

@@ -123,6 +123,34 @@ function delimiterOf(text: string): ',' | ';' {
   return first.includes(';') && !first.includes(',') ? ';' : ',';
 }
 
+/** The columns of an import, in the order rows give them when the file has no header line. */
+const CSV_COLUMNS = ['upn', 'displayName', 'password', 'mailbox', 'admin'] as const;
+
+/**
+ * The file's columns when its first line is a header (it names upn), in the header's order: [] when
+ * that order is the usual one; undefined when the first line is a row. A header naming a column
+ * twice, one this import does not know, or no display name is refused with the columns it takes.
+ */
+function columnsOf(first: readonly string[]): Array<(typeof CSV_COLUMNS)[number]> | undefined {
+  const names = first.map((cell) => cell.trim().toLowerCase());
+  if (!names.includes('upn')) return undefined;
+  const known = new Map(CSV_COLUMNS.map((name) => [name.toLowerCase(), name]));
+  const order = names.map((name) => {
+    const column = known.get(name);
+    if (!column)
+      throw new CliError(
+        `line 1: the header names a column "${name}"; the columns are ${CSV_COLUMNS.join(', ')}. Nothing was imported.`,
+      );
+    return column;
+  });
+  const twice = order.find((name, i) => order.indexOf(name) !== i);
+  if (twice) throw new CliError(`line 1: the header names ${twice} twice. Nothing was imported.`);
+  if (!order.includes('displayName')) {
+    throw new CliError('line 1: the header has no displayName column; every user needs one. Nothing was imported.');
+  }
+  return order.every((name, i) => name === CSV_COLUMNS[i]) ? [] : order;
+}
+
 /** Imports upn,displayName,password,mailbox,admin rows; a bad row is reported and skipped. */
 async function importUsers(services: Services, file: string | undefined, progressTo: CliWriter): Promise<ImportReport> {
   if (!file) throw new UsageError('Name the CSV file to import, e.g. users.csv.');
@@ -155,21 +183,34 @@ async function importUsers(services: Services, file: string | undefined, progres
   } catch (error) {
     throw new CliError(`${file} is not valid CSV: ${(error as Error).message}`);
   }
-  if (records[0]?.record[0]?.toLowerCase() === 'upn') records.shift();
+  const order = columnsOf(records[0]?.record ?? []);
+  if (order) records.shift();
+  /** Rows with more cells than the header names (reordered rows would lose them), by their count. */
+  const tooWide = new Map<(typeof records)[number], number>();
+  if (order && order.length > 0) {
+    for (const entry of records) {
+      if (entry.record.length > order.length) tooWide.set(entry, entry.record.length);
+      entry.record = CSV_COLUMNS.map((name) => entry.record[order.indexOf(name)] ?? '');
+    }
+  }
 
   const report: ImportReport = { imported: 0, admins: [], skipped: [] };
   const seen = new Map<string, number>();
   const progress = createProgress(records.length, 'Importing users', progressTo);
   let done = 0;
   let next = 0;
-  const importOne = async ({ record, info, raw }: (typeof records)[number]) => {
+  const importOne = async (entry: (typeof records)[number]) => {
+    const { record, info, raw } = entry;
     // The line the row starts on: csv-parse counts up to its end, which a quoted line break moves.
     const content = raw.replace(/^\s*\n/, '').replace(/\n$/, '');
     const line = info.lines - (content.match(/\n/g)?.length ?? 0);
     const [upn = '', displayName = '', password = '', mailbox, admin] = record;
     const skip = (reason: string) => report.skipped.push({ line, reason });
+    const cells = tooWide.get(entry);
+    if (cells) return skip(`has ${cells} columns; the header names ${order?.length ?? 0}.`);
     if (record.length > 5)
       return skip(`has ${record.length} columns; expected upn,displayName,password,mailbox,admin.`);
+    if (record.length < 2) return skip('has no display name (the second column: upn,displayName,…).');
     const hasMailbox = parseFlag(mailbox, true);
     const isAdmin = parseFlag(admin, false);
     if (hasMailbox === undefined) return skip(flagProblem('mailbox', mailbox, true));

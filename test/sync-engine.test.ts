@@ -278,6 +278,50 @@ describeEachDialect('sync engine', (dialect) => {
     expect((await getSiteProfile(services.database.db, user.id))?.syncedEtag).toBe(photo.etag);
   });
 
+  it('renders at the sizes of the moment when they changed while the kept renditions were read', async () => {
+    const user = await makeUser(services);
+    const admin = await makeUser(services, { isAdmin: true });
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    const sizes = services.syncSettings().renditionSizes;
+    const bytesBefore = await counterValue(services.metrics.photoBytesRead);
+    let sync: ReturnType<typeof services.sync.sync> | undefined;
+    try {
+      await services.lock.run(user.id, async () => {
+        // The sync reads the renditions kept at 48,72,300, then waits for the lock held here.
+        sync = services.sync.sync(user, 'sharepoint_tile');
+        await expect
+          .poll(() => counterValue(services.metrics.photoBytesRead), { timeout: 10_000 })
+          .toBeGreaterThan(bytesBefore);
+        await services.settings.update({ renditionSizes: { S: 40, M: 64, L: 200 } }, admin);
+      });
+      expect((await sync)?.outcome).toBe('synced');
+      expect((await getRendition(services.database.db, user.id, 'L'))?.side).toBe(200);
+      expect((await getSiteProfile(services.database.db, user.id))?.renditionSpec).toBe('40,64,200');
+    } finally {
+      // Back to the sizes of the environment, which the other tests start from.
+      await services.settings.update({ renditionSizes: sizes }, admin);
+      await services.database.db.deleteFrom('admin_settings').where('name', '=', 'renditionSizes').execute();
+      await services.settings.refresh();
+    }
+  });
+
+  it('takes the renditions kept with the photo the inputs name once the lock is held, when it was replaced while the sync waited', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    const bytesBefore = await counterValue(services.metrics.photoBytesRead);
+    let sync: ReturnType<typeof services.sync.sync> | undefined;
+    let replaced: Awaited<ReturnType<typeof giveMailPhoto>> | undefined;
+    await services.lock.run(user.id, async () => {
+      sync = services.sync.sync(user, 'sharepoint_tile');
+      await expect
+        .poll(() => counterValue(services.metrics.photoBytesRead), { timeout: 10_000 })
+        .toBeGreaterThan(bytesBefore);
+      replaced = await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    });
+    expect(await sync).toMatchObject({ outcome: 'synced', etagAfter: replaced!.etag });
+    expect(closeTo(await meanColour((await renditionBytes(user.id, 'M'))!), BLUE)).toBe(true);
+  });
+
   it('renders the photo the inputs name once the lock is held, when it was replaced while the sync waited', async () => {
     const user = await makeUser(services);
     await giveMailPhotoAlone(services, user, await solidJpeg(RED));

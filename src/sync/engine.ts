@@ -132,6 +132,8 @@ type Assessment =
  */
 interface SyncSource {
   renditions?: SitesRenditions;
+  /** The sizes the renditions were read for ("48,72,300"). */
+  spec?: string;
   master?: Buffer | undefined;
 }
 
@@ -218,7 +220,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const renditions = await getSitesRenditions(deps.db, userId, mail.etag, sizes).catch(() => undefined);
     if (renditions) {
       deps.metrics.photoBytesRead.inc(renditions.S.jpeg.length + renditions.M.jpeg.length + renditions.L.jpeg.length);
-      return { renditions };
+      return { renditions, spec: renditionSpec(sizes) };
     }
     return { master: await deps.blobs.get(mail.blobKey).catch(() => undefined) };
   }
@@ -277,7 +279,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     const { mail } = needed;
     const sizes = deps.settings().renditionSizes;
     const made = source ?? (await readSource(user.id, mail, sizes));
-    let jpegs = made.renditions;
+    // Renditions read for other sizes (the setting changed while they were read) are not these.
+    let jpegs = made.spec === renditionSpec(sizes) ? made.renditions : undefined;
     if (!jpegs) {
       const master = made.master ?? (await deps.blobs.get(mail.blobKey));
       if (!master) {
@@ -288,7 +291,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       if (!S || !M || !L) throw new Error('The renderer returned fewer renditions than asked for.');
       jpegs = { S, M, L };
     }
-    deps.metrics.renders.inc({ source: 'mail', made: made.renditions ? 'when_set' : 'at_sync' });
+    deps.metrics.renders.inc({ source: 'mail', made: jpegs === made.renditions ? 'when_set' : 'at_sync' });
     deps.faultPoint?.('after-render');
     const published = await publishRenditions(deps, user, {
       jpegs,

@@ -131,7 +131,9 @@ export async function setMailPhoto(
   if (current?.etag === etag && (await deps.blobs.get(current.blobKey))) return current;
 
   const sizes = deps.sitesSizes?.();
-  const forSites = sizes && (await renderForSites(master.jpeg, sizes));
+  // Only a head start for the sync: a render that fails here (its deadline under load) leaves the
+  // photo without them, and the sync renders the master itself.
+  const forSites = sizes && (await renderForSites(master.jpeg, sizes).catch(() => undefined));
   const photo: MailPhoto = {
     etag,
     side: master.side,

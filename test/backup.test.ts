@@ -123,6 +123,11 @@ describeEachDialect('photosync backup and restore', (dialect) => {
           await adminQuery(target.databaseUrl!, `create schema ${store.schema!}`);
           const status = await runCommand(['status'], target.restoreEnv);
           expect(status.stdout).toContain('0 users');
+          // A newer photosync's table the backup does not name, hanging on one it does: still in the way of nothing.
+          await adminQuery(
+            target.restoreEnv.DATABASE_URL!,
+            'create table newer_kept (user_id text references directory_users(id) on delete cascade)',
+          );
         } else {
           expect((await runCommand(['status'], target.restoreEnv)).code).toBe(1);
         }

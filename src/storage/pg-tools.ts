@@ -82,6 +82,7 @@ export async function restorePostgres(
         '(or schema), or add --force to replace what is there (stop the servers first).',
     );
   }
+  if (unused && !options.force) await withClient(databaseUrl, dropTables);
   // The search indexes use pg_trgm, an extension of the whole database that a schema's dump leaves out.
   await withClient(databaseUrl, (client) => client.query('create extension if not exists pg_trgm with schema public'));
   // The dump creates its schema; one that exists already (empty, or about to be cleaned) is kept.
@@ -105,10 +106,35 @@ export async function restorePostgres(
   );
 }
 
-/** Whether the schema holds photosync's tables without a single user in them (made, never used). */
+/**
+ * Whether the schema holds photosync's tables and nothing anyone made in them (made by a command,
+ * never used): no user, no tenant user or scan, no audit entry, no setting saved.
+ */
 async function holdsNobody(client: pg.Client): Promise<boolean> {
-  const users = await client.query<{ n: string }>('select count(*) as n from directory_users').catch(() => undefined);
-  return users !== undefined && Number(users.rows[0]?.n) === 0;
+  const counts = [
+    'select count(*) from directory_users',
+    'select count(*) from m365_users',
+    'select count(*) from m365_scans',
+    'select count(*) from admin_audit',
+    // What every start writes (the sizes in effect) names no one; a setting saved by a person does.
+    'select count(*) from admin_settings where updated_by is not null',
+  ];
+  const rows = await client
+    .query<{ n: string }>(`select (${counts.map((c) => `(${c})`).join(' + ')}) as n`)
+    .catch(() => undefined);
+  return rows !== undefined && Number(rows.rows[0]?.n) === 0;
+}
+
+/**
+ * Empties such a schema of its tables (and what hangs on them) in one transaction, so a backup of
+ * an older photosync, whose dump names fewer tables, is restored into it whole.
+ */
+async function dropTables(client: pg.Client): Promise<void> {
+  const found = await client.query<{ name: string }>(
+    "select quote_ident(table_name) as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'",
+  );
+  if (found.rows.length === 0) return;
+  await client.query(`drop table ${found.rows.map((r) => r.name).join(', ')} cascade`);
 }
 
 async function withClient<T>(databaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -351,7 +351,7 @@ describeEachDialect('admin console', (dialect) => {
       const sent = await browser.request('POST', '/admin/sync', { _csrf: token, upn: [user.upn, noMailbox.upn] });
       expect(sent.statusCode).toBe(303);
       const after = await browser.request('GET', sent.headers.location as string);
-      expect(after.body).toContain('Operaatori sünkroonimine: 1 uuendati, 0 ebaõnnestus, 1 puhul polnud midagi teha.');
+      expect(after.body).toContain('Operaatori sünkroonimine: 1 uuendati, 0 ebaõnnestus, 1 jäi nagu oli.');
       expect(after.body).toContain(`${user.upn} – Sünkroonitud`);
       expect(after.body).toContain(`${noMailbox.upn} – Postkast puudub`);
     } finally {

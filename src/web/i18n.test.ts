@@ -25,6 +25,7 @@ describe('portal languages', () => {
           'admin.duration.minutes',
           'admin.detail.title',
           'admin.nav.tenant',
+          'admin.notice.syncedItem',
         ].includes(key) && en[key as keyof typeof en] === et[key as keyof typeof en],
     );
     expect(same).toEqual([]);

@@ -127,8 +127,8 @@ function delimiterOf(text: string): ',' | ';' {
 const CSV_COLUMNS = ['upn', 'displayName', 'password', 'mailbox', 'admin'] as const;
 
 /**
- * The file's columns when its first line is a header (it names upn), in the header's order: [] when
- * that order is the usual one; undefined when the first line is a row. A header naming a column
+ * The file's columns when its first line is a header (it names upn), in the header's order;
+ * undefined when the first line is a row. A header naming a column
  * twice, one this import does not know, or no display name is refused with the columns it takes.
  */
 function columnsOf(first: readonly string[]): Array<(typeof CSV_COLUMNS)[number]> | undefined {
@@ -148,7 +148,7 @@ function columnsOf(first: readonly string[]): Array<(typeof CSV_COLUMNS)[number]
   if (!order.includes('displayName')) {
     throw new CliError('line 1: the header has no displayName column; every user needs one. Nothing was imported.');
   }
-  return order.every((name, i) => name === CSV_COLUMNS[i]) ? [] : order;
+  return order;
 }
 
 /** Imports upn,displayName,password,mailbox,admin rows; a bad row is reported and skipped. */
@@ -187,7 +187,7 @@ async function importUsers(services: Services, file: string | undefined, progres
   if (order) records.shift();
   /** Rows with more cells than the header names (reordered rows would lose them), by their count. */
   const tooWide = new Map<(typeof records)[number], number>();
-  if (order && order.length > 0) {
+  if (order) {
     for (const entry of records) {
       if (entry.record.length > order.length) tooWide.set(entry, entry.record.length);
       entry.record = CSV_COLUMNS.map((name) => entry.record[order.indexOf(name)] ?? '');

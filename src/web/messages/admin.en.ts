@@ -48,7 +48,7 @@ export const adminEn = {
   'admin.users.siteAlt': 'Picture of {name} in the sites',
   'admin.users.noMailAlt': '{name} has no mail photo',
   'admin.notice.prompted': 'Users asked to sync: {n}.',
-  'admin.notice.synced': 'Synced by the operator: {synced} updated, {failed} failed, {other} with nothing to do.',
+  'admin.notice.synced': 'Synced by the operator: {synced} updated, {failed} failed, {other} left as they were.',
   'admin.notice.syncedItem': '{name} – {outcome}',
   'admin.notice.syncedMore': 'And {n} more: their outcomes are in the audit log.',
   'admin.notice.saved': 'Settings saved.',

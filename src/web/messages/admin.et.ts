@@ -51,8 +51,7 @@ export const adminEt: AdminMessages = {
   'admin.users.siteAlt': 'Kasutaja {name} pilt saitidel',
   'admin.users.noMailAlt': 'Kasutajal {name} pole postkasti fotot',
   'admin.notice.prompted': 'Meeldetuletus saadeti {n} kasutajale.',
-  'admin.notice.synced':
-    'Operaatori sünkroonimine: {synced} uuendati, {failed} ebaõnnestus, {other} puhul polnud midagi teha.',
+  'admin.notice.synced': 'Operaatori sünkroonimine: {synced} uuendati, {failed} ebaõnnestus, {other} jäi nagu oli.',
   'admin.notice.syncedItem': '{name} – {outcome}',
   'admin.notice.syncedMore': 'Ja veel {n}, nende tulemused on auditilogis.',
   'admin.notice.saved': 'Sätted on salvestatud.',

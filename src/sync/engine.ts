@@ -408,16 +408,34 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     return Promise.all([...gathered.keys()].map(writeGatheredOf)).then(() => {});
   }
 
-  /** A user's gathered checks being written: the next are written after them, in order. */
+  /**
+   * A user's records being written, one after another: the next starts when the last has settled.
+   * Checks of one user that finish together are then counted on one row (each sees the row the
+   * one before wrote) instead of racing to insert a row each; on PostgreSQL those races were as
+   * wide as the connection pool. Other instances may still race: a second row at most, never one
+   * per view.
+   */
   const userWrites = new Map<string, Promise<void>>();
+
+  function inTurn<T>(userId: string, work: () => Promise<T>): Promise<T> {
+    const before = userWrites.get(userId);
+    const turn = before ? before.then(work) : work();
+    const settled = turn.then(
+      () => {},
+      () => {},
+    );
+    userWrites.set(userId, settled);
+    void settled.then(() => {
+      if (userWrites.get(userId) === settled) userWrites.delete(userId);
+    });
+    return turn;
+  }
 
   function writeGatheredOf(userId: string): Promise<void> {
     const checks = gathered.get(userId);
-    const before = userWrites.get(userId);
-    if (!checks) return before ?? Promise.resolve();
+    if (!checks) return userWrites.get(userId) ?? Promise.resolve();
     gathered.delete(userId);
-    const write = (async () => {
-      await before;
+    const write = inTurn(userId, async () => {
       for (const check of checks) {
         const record = recordAttempt(
           deps.db,
@@ -436,12 +454,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         );
         await record.then(check.written.resolve, check.written.reject);
       }
-    })();
-    track(write);
-    userWrites.set(userId, write);
-    void write.finally(() => {
-      if (userWrites.get(userId) === write) userWrites.delete(userId);
     });
+    track(write);
     return write;
   }
 
@@ -507,7 +521,9 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         // and after the answer (`settle()` waits for them; a crash first leaves orphans for the sweeper).
         if (decision.oldFilesRemoved) track(decision.oldFilesRemoved);
         await writeGathered(user.id);
-        await recordAttempt(deps.db, record, decision.mailEtag, deps.settings().errorBackoffSeconds * 1000, checked);
+        await inTurn(user.id, () =>
+          recordAttempt(deps.db, record, decision.mailEtag, deps.settings().errorBackoffSeconds * 1000, checked),
+        );
         done = Promise.resolve();
       }
       deps.metrics.syncs.inc({ trigger, outcome: decision.outcome });

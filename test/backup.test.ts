@@ -12,6 +12,8 @@ import { bearer, userToken } from './support/apps.js';
 import { runCommand } from './support/cli.js';
 import { startServe } from './support/serve-process.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { sql } from 'kysely';
+import { BLOB_REFERENCES } from '../src/storage/blob-references.js';
 import {
   adminQuery,
   createTestStore,
@@ -163,6 +165,13 @@ describeEachDialect('photosync backup and restore', (dialect) => {
             .execute();
           expect(rows).toHaveLength(3);
           for (const { blob_key } of rows) expect(await second.blobs.get(blob_key)).toBeDefined();
+          // Every file a row names came along: the masters, their kept renditions, the pictures.
+          for (const { table, column } of BLOB_REFERENCES) {
+            const named = await sql<{ key: string }>`select ${sql.ref(column)} as key from ${sql.table(table)}
+              where ${sql.ref(column)} is not null`.execute(second.database.db);
+            expect(named.rows.length, table).toBeGreaterThan(0);
+            for (const { key } of named.rows) expect(await second.blobs.get(key), key).toBeDefined();
+          }
           const busyPicture = await secondApp.inject({ url: pictureUrl(busy, 'L'), headers: bearer(token) });
           expect(busyPicture.statusCode).toBe(200);
           expect(busyPicture.headers['content-type']).toBe('image/jpeg');

@@ -39,10 +39,19 @@ describeEachDialect('the blob sweeper', (dialect) => {
     return keys.sort();
   }
 
+  /** Every key a row names: the masters, the kept renditions and the sites' pictures. */
   async function namedKeys(): Promise<string[]> {
-    const mail = await services.database.db.selectFrom('mail_photos').select('blob_key').execute();
-    const sites = await services.database.db.selectFrom('site_renditions').select('blob_key').execute();
-    return [...mail.map((r) => r.blob_key), ...sites.map((r) => r.blob_key)].filter((k): k is string => !!k).sort();
+    const db = services.database.db;
+    const keys = await Promise.all([
+      db.selectFrom('mail_photos').select('blob_key').execute(),
+      db.selectFrom('mail_photo_renditions').select('blob_key').execute(),
+      db.selectFrom('site_renditions').select('blob_key').execute(),
+    ]);
+    return keys
+      .flat()
+      .map((r) => r.blob_key)
+      .filter((k): k is string => !!k)
+      .sort();
   }
 
   it('removes what a crash before the commit left, only past the safety window, and only with --apply', async () => {

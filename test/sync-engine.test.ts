@@ -37,6 +37,9 @@ describeEachDialect('sync engine', (dialect) => {
     return rendition && services.blobs.get(rendition.blobKey);
   };
   const spec = () => renditionSpec(services.syncSettings().renditionSizes);
+  /** Renders of the sites' renditions so far, made when a photo was set or at a sync. */
+  const made = async (when: 'when_set' | 'at_sync') =>
+    (await services.metrics.renders.get()).values.find((v) => v.labels.made === when)?.value ?? 0;
   const statusOf = async (upn: string) =>
     (await listSyncStatus(services.database.db, services.config.publicUrl, spec())).find((s) => s.upn === upn)?.state;
 
@@ -112,8 +115,6 @@ describeEachDialect('sync engine', (dialect) => {
   it('takes the renditions made when the mail photo was set: nothing is decoded at the action, and they are what a render then gives', async () => {
     const user = await makeUser(services);
     const photo = await giveMailPhoto(services, user, await solidJpeg(RED));
-    const made = async (when: 'when_set' | 'at_sync') =>
-      (await services.metrics.renders.get()).values.find((v) => v.labels.made === when)?.value ?? 0;
     const [whenSet, atSync, bytesRead] = [
       await made('when_set'),
       await made('at_sync'),
@@ -141,18 +142,53 @@ describeEachDialect('sync engine', (dialect) => {
         .where('user_id', '=', user.id)
         .orderBy('side')
         .execute();
+    const keptFiles = async () =>
+      (
+        await services.database.db
+          .selectFrom('mail_photo_renditions')
+          .select('blob_key')
+          .where('user_id', '=', user.id)
+          .execute()
+      ).map((row) => row.blob_key);
+    const stored = async (keys: string[]) =>
+      Promise.all(keys.map(async (key) => (await services.blobs.get(key)) !== undefined));
     const red = await giveMailPhoto(services, user, await solidJpeg(RED));
     const sizes = services.syncSettings().renditionSizes;
     const rows = (etag: string) =>
       (['S', 'M', 'L'] as const).map((size) => ({ size, mail_etag: etag, rendition_spec: spec(), side: sizes[size] }));
     expect(await kept()).toEqual(rows(red.etag));
+    // Their bytes are files of the photo store, beside the master's.
+    const redFiles = await keptFiles();
+    expect(await stored(redFiles)).toEqual([true, true, true]);
     const blue = await giveMailPhoto(services, user, await solidJpeg(BLUE));
     expect(await kept()).toEqual(rows(blue.etag));
+    expect(await stored(redFiles)).toEqual([false, false, false]);
+    const blueFiles = await keptFiles();
     expect(await removeMailPhoto(services.mailStore, user)).toBe(true);
     expect(await kept()).toEqual([]);
+    expect(await stored(blueFiles)).toEqual([false, false, false]);
     await giveMailPhoto(services, user, await solidJpeg(RED));
-    await deleteUser(services.database.db, user);
+    const lastFiles = await keptFiles();
+    await services.blobs.delete(await deleteUser(services.database.db, user));
     expect(await kept()).toEqual([]);
+    expect(await stored(lastFiles)).toEqual([false, false, false]);
+  });
+
+  it("renders the master when a kept rendition's file is gone", async () => {
+    const user = await makeUser(services);
+    const photo = await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    const [file] = await services.database.db
+      .selectFrom('mail_photo_renditions')
+      .select('blob_key')
+      .where('user_id', '=', user.id)
+      .where('size', '=', 'M')
+      .execute();
+    await services.blobs.delete([file!.blob_key]);
+    const atSync = await made('at_sync');
+    expect((await services.sync.sync(user, 'photo_request')).outcome).toBe('synced');
+    expect(await made('at_sync')).toBe(atSync + 1);
+    expect(closeTo(await meanColour((await renditionBytes(user.id, 'M'))!), BLUE)).toBe(true);
+    expect((await getSiteProfile(services.database.db, user.id))?.syncedEtag).toBe(photo.etag);
   });
 
   it('decides "unchanged" from the ETags alone, without reading or rendering any image', async () => {

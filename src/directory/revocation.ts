@@ -103,6 +103,7 @@ export async function deleteUser(db: Db, user: DirectoryUser): Promise<string[]>
     .select('blob_key')
     .where('user_id', '=', user.id)
     .unionAll(db.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id))
+    .unionAll(db.selectFrom('mail_photo_renditions').select('blob_key').where('user_id', '=', user.id))
     .execute();
   await db.deleteFrom('directory_users').where('id', '=', user.id).execute();
   return named.flatMap((row) => (row.blob_key ? [row.blob_key] : []));

@@ -6,6 +6,7 @@ import { makeMasterPhoto, renderSquareJpegs } from '../media/media.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Kysely } from 'kysely';
 import type { Database, Db, Dialect } from '../storage/database.js';
+import { renditionSpec } from '../sites/library.js';
 import { contentTag } from '../storage/hash.js';
 import { preparedQuery } from '../storage/prepared.js';
 
@@ -38,9 +39,6 @@ export interface MailStoreDeps {
 
 /** The sites' S/M/L renditions of one mail photo: JPEG bytes and the side each was made at. */
 export type SitesRenditions = Record<'S' | 'M' | 'L', { jpeg: Buffer; side: number }>;
-
-/** Sizes as the sites name them in `rendition_spec`: "48,72,300". */
-const specOf = (sizes: RenditionSizes) => `${sizes.S},${sizes.M},${sizes.L}`;
 
 export const noMailbox = (user: DirectoryUser) =>
   notFound(
@@ -142,17 +140,37 @@ export async function setMailPhoto(
     // A fresh key per upload: a key never names two different writes, even of the same picture.
     blobKey: `mail/${user.id}/${etag}-${randomBytes(4).toString('hex')}.jpg`,
   };
-  await deps.blobs.put(photo.blobKey, master.jpeg);
-  let replaced: string | undefined;
+  const kept = forSites && keptFor(photo, forSites);
+  const written = [{ key: photo.blobKey, bytes: master.jpeg }, ...(kept?.files ?? [])];
+  await deps.blobs.putAll(written);
+  let replaced: string[];
   try {
-    replaced = await replaceRow(deps, user.id, photo, record && ((trx) => record(trx, photo)), forSites);
+    replaced = await replaceRow(deps, user.id, photo, record && ((trx) => record(trx, photo)), kept?.rows);
   } catch (error) {
-    await deps.blobs.delete([photo.blobKey]).catch(() => {});
+    await deps.blobs.delete(written.map((w) => w.key)).catch(() => {});
     throw error;
   }
-  if (replaced) await deps.blobs.delete([replaced]);
+  if (replaced.length > 0) await deps.blobs.delete(replaced);
   return photo;
 }
+
+/** The kept renditions' files (named after the master's key) and the rows that name them. */
+function keptFor(photo: MailPhoto, { spec, renditions }: { spec: string; renditions: SitesRenditions }) {
+  const sizes = ['S', 'M', 'L'] as const;
+  const keyOf = (size: 'S' | 'M' | 'L') => photo.blobKey.replace(/\.jpg$/, `-${size}.jpg`);
+  return {
+    files: sizes.map((size) => ({ key: keyOf(size), bytes: renditions[size].jpeg })),
+    rows: sizes.map((size) => ({
+      size,
+      mail_etag: photo.etag,
+      rendition_spec: spec,
+      side: renditions[size].side,
+      blob_key: keyOf(size),
+    })),
+  };
+}
+
+type KeptRow = ReturnType<typeof keptFor>['rows'][number];
 
 /**
  * Removes the photo; returns false when there was none. The sites learn of it at the next sync.
@@ -165,8 +183,8 @@ export async function removeMailPhoto(
 ): Promise<boolean> {
   if (!user.hasMailbox) throw noMailbox(user);
   const replaced = await replaceRow(deps, user.id, undefined, record);
-  if (replaced) await deps.blobs.delete([replaced]);
-  return replaced !== undefined;
+  if (replaced.length > 0) await deps.blobs.delete(replaced);
+  return replaced.length > 0;
 }
 
 /**
@@ -180,14 +198,14 @@ async function renderForSites(
 ): Promise<{ spec: string; renditions: SitesRenditions }> {
   const [S, M, L] = await renderSquareJpegs(master, [sizes.S, sizes.M, sizes.L]);
   if (!S || !M || !L) throw new Error('The renderer returned fewer renditions than asked for.');
-  return { spec: specOf(sizes), renditions: { S, M, L } };
+  return { spec: renditionSpec(sizes), renditions: { S, M, L } };
 }
 
 // Read by every sync that has work to do, so compiled once (see preparedQuery).
 const sitesRenditionRows = preparedQuery(3, (db, userId: string, mailEtag: string, spec: string) =>
   db
     .selectFrom('mail_photo_renditions')
-    .select(['size', 'side', 'jpeg'])
+    .select(['size', 'side', 'blob_key'])
     .where('user_id', '=', userId)
     .where('mail_etag', '=', mailEtag)
     .where('rendition_spec', '=', spec),
@@ -195,33 +213,40 @@ const sitesRenditionRows = preparedQuery(3, (db, userId: string, mailEtag: strin
 
 /**
  * The sites' renditions made when this mail photo was set, when they were made at these sizes;
- * undefined otherwise (a photo set before they were kept, by a path that keeps none, or at other
- * sizes): the sync then renders the master.
+ * undefined otherwise (a photo set before they were kept, by a path that keeps none, at other
+ * sizes, or replaced since and its files gone): the sync then renders the master.
  */
 export async function getSitesRenditions(
-  db: Db,
+  deps: { db: Db; blobs: BlobStore },
   userId: string,
   mailEtag: string,
   sizes: RenditionSizes,
 ): Promise<SitesRenditions | undefined> {
-  const rows = await sitesRenditionRows(db, userId, mailEtag, specOf(sizes));
+  const rows = await sitesRenditionRows(deps.db, userId, mailEtag, renditionSpec(sizes));
+  if (rows.length !== 3) return undefined;
   const found: Partial<SitesRenditions> = {};
-  for (const row of rows) found[row.size] = { jpeg: row.jpeg, side: row.side };
+  const read = await deps.blobs.getAll(rows.map((row) => row.blob_key));
+  for (const [index, row] of rows.entries()) {
+    const jpeg = read[index];
+    if (!jpeg) return undefined;
+    found[row.size] = { jpeg, side: row.side };
+  }
   return found.S && found.M && found.L ? (found as SitesRenditions) : undefined;
 }
 
 /**
- * Writes the row (and `record`, when it changes) in one transaction and returns the blob key it
- * replaced. The sites' renditions kept for the previous photo go in the same commit; those of the
- * new one, when made, come in it.
+ * Writes the row (and `record`, when it changes) in one transaction and returns the photo store's
+ * keys it stopped naming: the previous master and its kept renditions, for the caller to delete
+ * once this has committed (a crash before that leaves files no row names, which the sweep
+ * removes). The rows of the new photo's kept renditions, when made, come in the same commit.
  */
 async function replaceRow(
   deps: MailStoreDeps,
   userId: string,
   photo: MailPhoto | undefined,
   record: ((trx: Db) => Promise<unknown>) | undefined,
-  forSites?: { spec: string; renditions: SitesRenditions },
-): Promise<string | undefined> {
+  keptRows?: KeptRow[],
+): Promise<string[]> {
   return deps.db.transaction().execute(async (trx) => {
     const previous = await trx
       .selectFrom('mail_photos')
@@ -229,7 +254,7 @@ async function replaceRow(
       .where('user_id', '=', userId)
       .$if(deps.dialect === 'postgres', (q) => q.forUpdate())
       .executeTakeFirst();
-    if (!photo && !previous?.blob_key) return undefined;
+    if (!photo && !previous?.blob_key) return [];
     const values = {
       etag: photo?.etag ?? null,
       blob_key: photo?.blobKey ?? null,
@@ -242,24 +267,18 @@ async function replaceRow(
       .values({ user_id: userId, ...values })
       .onConflict((oc) => oc.column('user_id').doUpdateSet(values))
       .execute();
-    await trx.deleteFrom('mail_photo_renditions').where('user_id', '=', userId).execute();
-    if (photo && forSites) {
-      const { spec, renditions } = forSites;
+    const unkept = await trx
+      .deleteFrom('mail_photo_renditions')
+      .where('user_id', '=', userId)
+      .returning('blob_key')
+      .execute();
+    if (photo && keptRows) {
       await trx
         .insertInto('mail_photo_renditions')
-        .values(
-          (['S', 'M', 'L'] as const).map((size) => ({
-            user_id: userId,
-            size,
-            mail_etag: photo.etag,
-            rendition_spec: spec,
-            side: renditions[size].side,
-            jpeg: renditions[size].jpeg,
-          })),
-        )
+        .values(keptRows.map((row) => ({ user_id: userId, ...row })))
         .execute();
     }
     await record?.(trx);
-    return previous?.blob_key ?? undefined;
+    return [...(previous?.blob_key ? [previous.blob_key] : []), ...unkept.map((row) => row.blob_key)];
   });
 }

@@ -20,7 +20,8 @@ export interface MailPhotoRenditionsTable {
   /** The S,M,L sides they were made at, e.g. "48,72,300". */
   rendition_spec: string;
   side: number;
-  jpeg: Buffer;
+  /** Their JPEG in the photo store. */
+  blob_key: string;
 }
 
 export interface MailTables {

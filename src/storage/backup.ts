@@ -5,6 +5,7 @@ import SQLite from 'better-sqlite3';
 import { withUnicodeLower } from './sqlite-functions.js';
 import * as tar from 'tar';
 import { BackupError, type RestoreOptions } from './backup-error.js';
+import { BLOB_REFERENCES } from './blob-references.js';
 import { sqliteFileOf } from './database.js';
 import { dumpPostgres, restorePostgres } from './pg-tools.js';
 import { processIsRunning } from './running-process.js';
@@ -167,13 +168,13 @@ function readCheckedSnapshot(file: string, what: string): { keys: string[]; user
   try {
     const check = snapshot.pragma('quick_check(1)', { simple: true });
     if (check !== 'ok') throw new BackupError(`${what} is damaged (SQLite's quick_check: ${String(check)}).`);
-    const keys = snapshot
-      .prepare(
-        `select blob_key from mail_photos where blob_key is not null
-         union select blob_key from site_renditions`,
-      )
-      .pluck()
-      .all() as string[];
+    // Every column that names a photo, of the tables this database has (a backup of an older
+    // photosync may lack the newer ones).
+    const tables = new Set(snapshot.prepare(`select name from sqlite_master where type = 'table'`).pluck().all());
+    const named = BLOB_REFERENCES.filter(({ table }) => tables.has(table)).map(
+      ({ table, column }) => `select "${column}" from "${table}" where "${column}" is not null`,
+    );
+    const keys = snapshot.prepare(named.join(' union ')).pluck().all() as string[];
     const users = snapshot.prepare('select count(*) from directory_users').pluck().get() as number;
     // The copy is a file of its own: no write-ahead log beside it in the archive.
     snapshot.pragma('journal_mode = DELETE');

@@ -10,4 +10,5 @@ export interface BlobReference {
 export const BLOB_REFERENCES = [
   { table: 'mail_photos', column: 'blob_key' },
   { table: 'site_renditions', column: 'blob_key' },
+  { table: 'mail_photo_renditions', column: 'blob_key' },
 ] as const satisfies readonly BlobReference[];

@@ -21,6 +21,8 @@ export interface BlobStore {
    */
   putAll(blobs: ReadonlyArray<{ key: string; bytes: Buffer }>, afterEach?: (key: string) => void): Promise<void>;
   get(key: string): Promise<Buffer | undefined>;
+  /** Several blobs read at once (PostgreSQL: one query), in the order of `keys`; undefined where one is not stored. */
+  getAll(keys: readonly string[]): Promise<Array<Buffer | undefined>>;
   delete(keys: readonly string[]): Promise<void>;
   /**
    * Blobs that `trx` stops pointing at. Kept in the database, they go in the same commit; kept as
@@ -120,6 +122,17 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter, fil
       await handle.close();
     }
   }
+  async function read(key: string): Promise<Buffer | undefined> {
+    try {
+      const bytes = await files.readFile(fileOf(key));
+      counter?.inc(bytes.length);
+      return bytes;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
   async function deleteFiles(keys: readonly string[]): Promise<void> {
     await Promise.all(keys.map((key) => files.rm(fileOf(key), { force: true })));
   }
@@ -141,15 +154,9 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter, fil
         throw failed.reason;
       }
     },
-    async get(key) {
-      try {
-        const bytes = await files.readFile(fileOf(key));
-        counter?.inc(bytes.length);
-        return bytes;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
+    get: read,
+    getAll(keys) {
+      return Promise.all(keys.map(read));
     },
     delete: deleteFiles,
     retire(_trx, keys) {
@@ -279,6 +286,17 @@ export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobRead
       const row = await db.selectFrom('storage_blobs').select('bytes').where('key', '=', key).executeTakeFirst();
       if (row) counter?.inc(row.bytes.length);
       return row?.bytes;
+    },
+    async getAll(keys) {
+      if (keys.length === 0) return [];
+      const rows = await db
+        .selectFrom('storage_blobs')
+        .select(['key', 'bytes'])
+        .where('key', 'in', [...keys])
+        .execute();
+      const found = new Map(rows.map((row) => [row.key, row.bytes]));
+      for (const bytes of found.values()) counter?.inc(bytes.length);
+      return keys.map((key) => found.get(key));
     },
     async delete(keys) {
       if (keys.length === 0) return;

@@ -217,11 +217,9 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 
   /** Never rejects: a master that could not be read is `{}`, and `apply` reads again and says why. */
   async function readSource(userId: string, mail: MailPhoto, sizes: RenditionSizes): Promise<SyncSource> {
-    const renditions = await getSitesRenditions(deps.db, userId, mail.etag, sizes).catch(() => undefined);
-    if (renditions) {
-      deps.metrics.photoBytesRead.inc(renditions.S.jpeg.length + renditions.M.jpeg.length + renditions.L.jpeg.length);
-      return { renditions, spec: renditionSpec(sizes) };
-    }
+    const renditions = await getSitesRenditions(deps, userId, mail.etag, sizes).catch(() => undefined);
+    // Read from the photo store, which counts the bytes read.
+    if (renditions) return { renditions, spec: renditionSpec(sizes) };
     return { master: await deps.blobs.get(mail.blobKey).catch(() => undefined) };
   }
 

@@ -214,6 +214,17 @@ describeEachDialect('admin console', (dialect) => {
       expect(sent.statusCode).toBe(303);
       expect((await browser.request('GET', sent.headers.location as string)).body).toContain(words);
     }
+    // Asking everyone out of step counts those not asked for this reason.
+    for (const [language, words] of [
+      ['en', /Not asked: \d+ out of step whose accounts are disabled/],
+      ['et', /Meeldetuletust ei saanud \d+ kasutajat, kelle pilt pole ajakohane, sest nende konto on keelatud/],
+    ] as const) {
+      browser.language = language;
+      const _csrf = await browser.csrfToken('/admin');
+      const sent = await browser.request('POST', '/admin/prompts', { _csrf, all: '1' });
+      expect(sent.statusCode).toBe(303);
+      expect((await browser.request('GET', sent.headers.location as string)).body).toMatch(words);
+    }
   });
 
   it('shows that an account is disabled, on the users table, the user page and in the API', async () => {

@@ -148,7 +148,21 @@ export async function promptUsers(
       );
     }
     const askedAgain = Number(again?.n ?? 0);
-    const auditId = await recordAudit(trx, actor, 'prompt', { allOutOfStep: true, users: rows.length, askedAgain }, at);
+    // Out of step but not asked: they cannot sign in to act on it. The notice says how many.
+    const disabled = await trx
+      .selectFrom('admin_user_status as st')
+      .innerJoin('directory_users as u', 'u.id', 'st.user_id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('st.state', 'in', [...OUT_OF_STEP_STATES])
+      .where('u.enabled', '=', 0)
+      .executeTakeFirst();
+    const auditId = await recordAudit(
+      trx,
+      actor,
+      'prompt',
+      { allOutOfStep: true, users: rows.length, askedAgain, disabled: Number(disabled?.n ?? 0) },
+      at,
+    );
     return { promptIds: rows.map((r) => Number(r.id)), skipped: [], askedAgain: [], auditId };
   });
 }

@@ -14,6 +14,8 @@ interface PromptDetail {
   users?: string[] | number;
   skipped?: Array<{ upn: string; name?: string; state: string }>;
   askedAgain?: string[] | number;
+  /** Asking everyone: how many out of step were not asked, their accounts disabled. */
+  disabled?: number;
 }
 
 export function promptNotice(context: PageContext, entry: AuditEntry): Notice {
@@ -28,7 +30,11 @@ export function promptNotice(context: PageContext, entry: AuditEntry): Notice {
   const again = detail.askedAgain;
   if (Array.isArray(again) && again.length > 0) items.push(t('admin.notice.askedAgain', { names: again.join(', ') }));
   if (typeof again === 'number' && again > 0) items.push(t('admin.notice.askedAgainCount', { n: again }));
-  const text = asked === 0 ? t('admin.notice.nothingToAsk') : t('admin.notice.prompted', { n: asked });
+  const disabled = Number(detail.disabled ?? 0);
+  if (disabled > 0) items.push(t('admin.notice.disabledNotAsked', { n: disabled }));
+  // Asking everyone when nobody is out of step: say why nobody was asked.
+  const nobody = detail.allOutOfStep && disabled === 0 ? 'admin.notice.nobodyOutOfStep' : 'admin.notice.nothingToAsk';
+  const text = asked === 0 ? t(nobody) : t('admin.notice.prompted', { n: asked });
   return { kind: asked === 0 ? 'info' : 'ok', text, items };
 }
 

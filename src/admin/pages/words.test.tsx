@@ -1,3 +1,4 @@
+import { promptNotice } from './notices.js';
 import { render } from 'preact-render-to-string';
 import { describe, expect, it } from 'vitest';
 import { SYNC_OUTCOMES, SYNC_TRIGGERS } from '../../sync/history.js';
@@ -156,6 +157,34 @@ describe('audit entries in English', () => {
     for (const sentence of [one, none, all, synced]) expect(sentence).not.toMatch(/\b[01] users\b/);
     expect(one).toContain('jane@contoso.com');
     expect(none).toContain('megan@contoso.com');
+  });
+});
+
+describe('the notice after asking everyone out of step', () => {
+  const notice = (locale: 'en' | 'et', detail: Record<string, unknown>) =>
+    promptNotice(contextIn(locale), {
+      id: 1,
+      at: 0,
+      actorUpn: 'ada@contoso.com',
+      byCommandLine: false,
+      action: 'prompt',
+      detail: { allOutOfStep: true, ...detail },
+    });
+
+  it('says why nobody was asked: nobody out of step, or only people whose accounts are disabled', () => {
+    expect(notice('en', { users: 0, askedAgain: 0, disabled: 0 })).toEqual({
+      kind: 'info',
+      text: 'Nobody was asked to sync: nobody’s picture is out of step.',
+      items: [],
+    });
+    expect(notice('en', { users: 0, askedAgain: 0, disabled: 2 })).toEqual({
+      kind: 'info',
+      text: 'Nobody was asked to sync.',
+      items: ['Not asked: 2 out of step whose accounts are disabled, so they cannot sign in to sync.'],
+    });
+    expect(notice('et', { users: 3, askedAgain: 0, disabled: 1 }).items).toEqual([
+      'Meeldetuletust ei saanud 1 kasutajat, kelle pilt pole ajakohane, sest nende konto on keelatud ja nad ei saa sünkroonimiseks sisse logida.',
+    ]);
   });
 });
 

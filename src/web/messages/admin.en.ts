@@ -139,6 +139,9 @@ export const adminEn = {
   'admin.notice.askedAgain': 'Asked again, although an earlier request is still open: {names}.',
   'admin.notice.askedAgainCount': 'Of these, asked again although asked before: {n}.',
   'admin.notice.nothingToAsk': 'Nobody was asked to sync.',
+  'admin.notice.disabledNotAsked':
+    'Not asked: {n} out of step whose accounts are disabled, so they cannot sign in to sync.',
+  'admin.notice.nobodyOutOfStep': 'Nobody was asked to sync: nobody’s picture is out of step.',
   'admin.detail.cannotPrompt': 'Asking to sync would not help: {reason}',
   'admin.detail.askedBefore': 'Already asked on {date} by {upn}. Asking again sends another e-mail.',
   'admin.detail.askedBeforeNoMail':

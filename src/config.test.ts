@@ -118,6 +118,8 @@ describe('loadConfig', () => {
       memoryBytes: 256 * 1024 * 1024,
       deadlineSeconds: 5,
     });
+    // A deadline may have a fraction of a second.
+    expect(loadConfig({ PHOTOSYNC_IMAGE_DEADLINE_SECONDS: '0.5' }).imageQueue.deadlineSeconds).toBe(0.5);
     // 0 turns the queue off; a bigger pool allows more at once.
     expect(loadConfig({ PHOTOSYNC_IMAGE_CONCURRENCY: '0' }).imageQueue.concurrency).toBe(0);
     expect(loadConfig({ PHOTOSYNC_IMAGE_CONCURRENCY: '6', UV_THREADPOOL_SIZE: '8' }).imageQueue.concurrency).toBe(6);
@@ -125,6 +127,8 @@ describe('loadConfig', () => {
       { PHOTOSYNC_IMAGE_CONCURRENCY: '4' },
       { PHOTOSYNC_IMAGE_CONCURRENCY: '2', UV_THREADPOOL_SIZE: '2' },
       { PHOTOSYNC_IMAGE_DEADLINE_SECONDS: '0' },
+      { PHOTOSYNC_IMAGE_DEADLINE_SECONDS: '0.05' },
+      { PHOTOSYNC_IMAGE_DEADLINE_SECONDS: '1e3' },
       { PHOTOSYNC_IMAGE_MEMORY_MB: '10' },
     ]) {
       expect(() => loadConfig(env), JSON.stringify(env)).toThrow(Object.keys(env)[0]!);

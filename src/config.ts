@@ -132,6 +132,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     return value;
   };
 
+  /** Seconds, whole or with a fraction (0.5). */
+  const seconds = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    const value = Number(raw);
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || value < min || value > max) {
+      problems.push(`${name} must be a number of seconds from ${min} to ${max}, got "${raw}".`);
+      return fallback;
+    }
+    return value;
+  };
+
   const boolean = (name: string, fallback: boolean): boolean => {
     const raw = env[name]?.trim().toLowerCase();
     if (raw === undefined || raw === '') return fallback;
@@ -183,7 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push(`PHOTOSYNC_MAIL_FROM must be an e-mail address, got "${mailFrom}".`);
   }
 
-  const imageQueue = parseImageQueue(env, integer, problems);
+  const imageQueue = parseImageQueue(env, integer, seconds, problems);
   const deadlines: RequestDeadlines = {
     headersSeconds: integer('PHOTOSYNC_HEADERS_TIMEOUT_SECONDS', 10, 1, 3600),
     requestSeconds: integer('PHOTOSYNC_REQUEST_TIMEOUT_SECONDS', 60, 1, 3600),
@@ -369,6 +381,7 @@ function readTls(env: NodeJS.ProcessEnv, cwd: string, problems: string[]): TlsFi
 function parseImageQueue(
   env: NodeJS.ProcessEnv,
   integer: (name: string, fallback: number, min: number, max: number) => number,
+  seconds: (name: string, fallback: number, min: number, max: number) => number,
   problems: string[],
 ): ImageQueueLimits {
   const defaults = DEFAULT_QUEUE_LIMITS;
@@ -384,6 +397,6 @@ function parseImageQueue(
     concurrency,
     maxWaiting: integer('PHOTOSYNC_IMAGE_QUEUE', defaults.maxWaiting, 0, 100_000),
     memoryBytes: integer('PHOTOSYNC_IMAGE_MEMORY_MB', defaults.memoryBytes / 2 ** 20, 64, 1_048_576) * 2 ** 20,
-    deadlineSeconds: integer('PHOTOSYNC_IMAGE_DEADLINE_SECONDS', defaults.deadlineSeconds, 1, 3600),
+    deadlineSeconds: seconds('PHOTOSYNC_IMAGE_DEADLINE_SECONDS', defaults.deadlineSeconds, 0.1, 3600),
   };
 }

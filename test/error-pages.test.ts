@@ -72,6 +72,22 @@ describeEachDialect('error pages for browsers', (dialect) => {
     expect((await context.app.inject('/healthz')).statusCode).toBe(200);
   });
 
+  it('answers a picture’s address that does not say whose picture as a wrong address, not a form to check', async () => {
+    for (const [language, t] of [
+      ['en-GB', en],
+      ['et', et],
+    ] as const) {
+      const headers = await signedInAs(language);
+      for (const url of ['/_layouts/15/userphoto.aspx', '/_layouts/15/userphoto.aspx?size=M&accountname=nobody']) {
+        const response = await context.app.inject({ url, headers });
+        expect(response.statusCode, url).toBe(400);
+        expect(response.headers['content-type'], url).toBe('text/html; charset=utf-8');
+        expect(response.body, url).toContain(t['error.badAddress']);
+        expect(response.body, url).not.toContain(t['admin.error.invalid']);
+      }
+    }
+  });
+
   it('lets a page answered at a picture’s address load its stylesheets, script and suite-bar photo', async () => {
     // A picture's own answer forbids everything (default-src 'none', sandbox); a page in its place
     // kept that policy, so a browser showed it unstyled, with the menus dead and no avatar.

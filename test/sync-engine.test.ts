@@ -189,6 +189,22 @@ describeEachDialect('sync engine', (dialect) => {
     expect(await made('at_sync')).toBe(atSync + 1);
     expect(closeTo(await meanColour((await renditionBytes(user.id, 'M'))!), BLUE)).toBe(true);
     expect((await getSiteProfile(services.database.db, user.id))?.syncedEtag).toBe(photo.etag);
+    // The rows that named a lost file are gone (a backup would look for it); the others stay.
+    const kept = () =>
+      services.database.db
+        .selectFrom('mail_photo_renditions')
+        .select(['size', 'blob_key'])
+        .where('user_id', '=', user.id)
+        .orderBy('size')
+        .execute();
+    expect((await kept()).map((row) => row.size)).toEqual(['L', 'S']);
+    // The same picture uploaded again repairs them, under the same ETag and change time.
+    const again = await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    expect([again.etag, again.changedAt]).toEqual([photo.etag, photo.changedAt]);
+    const repaired = await kept();
+    expect(repaired.map((row) => row.size)).toEqual(['L', 'M', 'S']);
+    for (const row of repaired) expect(await services.blobs.get(row.blob_key), row.size).toBeDefined();
+    expect(await services.blobs.get(photo.blobKey)).toBeUndefined();
   });
 
   it('decides "unchanged" from the ETags alone, without reading or rendering any image', async () => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { createSession } from '../src/directory/credentials.js';
@@ -135,6 +136,36 @@ describeEachDialect('sync history', (dialect) => {
       ['synced', 1],
     ]);
   });
+
+  it.skipIf(dialect === 'sqlite')(
+    "a record held up by a lock holds up only its own user: the console's wait for gathered checks and others' syncs go on",
+    async () => {
+      const held = await makeUser(services);
+      const other = await makeUser(services);
+      await giveMailPhoto(services, held, await solidJpeg([200, 120, 40], 64));
+      await services.sync.sync(held, 'admin');
+      // Another connection holds the user's sync state row, so the next record of theirs waits.
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holder = services.database.db.transaction().execute(async (trx) => {
+        await trx.selectFrom('sync_state').select('user_id').where('user_id', '=', held.id).forUpdate().execute();
+        locked();
+        await released;
+      });
+      await isLocked;
+      const stuck = services.sync.sync(held, 'admin');
+      await sleep(200);
+      const within = (work: Promise<unknown>, ms: number) =>
+        Promise.race([work.then(() => true), sleep(ms).then(() => false)]);
+      expect(await within(services.sync.writeChecks(), 1000)).toBe(true);
+      expect((await services.sync.sync(other, 'admin')).outcome).toBe('no_photo');
+      release();
+      await holder;
+      expect((await stuck).outcome).toBe('unchanged');
+    },
+  );
 
   it('purges attempts last made before the retention period, in bounded batches, and nothing newer', async () => {
     const user = await makeUser(services);

@@ -1,3 +1,4 @@
+import { PostgresAdapter } from 'kysely';
 import { invalidInput } from '../errors.js';
 import type { Db } from '../storage/database.js';
 import { inTransaction } from '../storage/in-transaction.js';
@@ -98,6 +99,21 @@ export async function setUserPassword(
  * removes).
  */
 export async function deleteUser(db: Db, user: DirectoryUser): Promise<string[]> {
+  return inTransaction(db, async (trx) => {
+    // On PostgreSQL a mail photo being stored for this user commits first and its keys are read
+    // below (a new row holds a key-share lock on the user's, a replaced one its own row lock); one
+    // that starts now waits, then finds nobody. Without these, a photo committed between the read
+    // and the delete left its files named by no row. (The sites' pictures are written under the
+    // user's lock, which the caller holds; SQLite's transactions take the write lock at their start.)
+    if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+      await trx.selectFrom('directory_users').select('id').where('id', '=', user.id).forUpdate().execute();
+      await trx.selectFrom('mail_photos').select('user_id').where('user_id', '=', user.id).forUpdate().execute();
+    }
+    return removeUserRows(trx, user);
+  });
+}
+
+async function removeUserRows(db: Db, user: DirectoryUser): Promise<string[]> {
   const named = await db
     .selectFrom('mail_photos')
     .select('blob_key')

@@ -125,10 +125,12 @@ export async function setMailPhoto(
 
   const etag = contentTag(master.jpeg);
   const current = await getMailPhoto(deps.db, user.id);
-  // The same picture again changes nothing, unless its stored file was lost: then it is a repair.
-  if (current?.etag === etag && (await deps.blobs.get(current.blobKey))) return current;
-
   const sizes = deps.sitesSizes?.();
+  // The same picture again changes nothing, unless a file of it was lost (the master, or one of
+  // the sites' renditions kept with it): then it is a repair, under the same ETag and change time.
+  const same = current?.etag === etag ? current : undefined;
+  if (same && (await intact(deps, user.id, same, sizes))) return same;
+
   // Only a head start for the sync: a render that fails here (its deadline under load) leaves the
   // photo without them, and the sync renders the master itself.
   const forSites = sizes && (await renderForSites(master.jpeg, sizes).catch(() => undefined));
@@ -136,7 +138,7 @@ export async function setMailPhoto(
     etag,
     side: master.side,
     byteSize: master.jpeg.length,
-    changedAt: Date.now(),
+    changedAt: same?.changedAt ?? Date.now(),
     // A fresh key per upload: a key never names two different writes, even of the same picture.
     blobKey: `mail/${user.id}/${etag}-${randomBytes(4).toString('hex')}.jpg`,
   };
@@ -152,6 +154,12 @@ export async function setMailPhoto(
   }
   if (replaced.length > 0) await deps.blobs.delete(replaced);
   return photo;
+}
+
+/** The photo's master is stored, and so are the sites' renditions kept with it at these sizes (when asked). */
+async function intact(deps: MailStoreDeps, userId: string, photo: MailPhoto, sizes: RenditionSizes | undefined) {
+  if (!(await deps.blobs.get(photo.blobKey))) return false;
+  return !sizes || (await getSitesRenditions(deps, userId, photo.etag, sizes)) !== undefined;
 }
 
 /** The kept renditions' files (named after the master's key) and the rows that name them. */
@@ -224,13 +232,20 @@ export async function getSitesRenditions(
 ): Promise<SitesRenditions | undefined> {
   const rows = await sitesRenditionRows(deps.db, userId, mailEtag, renditionSpec(sizes));
   if (rows.length !== 3) return undefined;
-  const found: Partial<SitesRenditions> = {};
   const read = await deps.blobs.getAll(rows.map((row) => row.blob_key));
-  for (const [index, row] of rows.entries()) {
-    const jpeg = read[index];
-    if (!jpeg) return undefined;
-    found[row.size] = { jpeg, side: row.side };
+  const lost = rows.filter((_, index) => !read[index]).map((row) => row.blob_key);
+  if (lost.length > 0) {
+    // Rows naming files that are gone are of no use, and a backup would look for the files: they
+    // go (when the photo was replaced meanwhile, its commit removed them already).
+    await deps.db
+      .deleteFrom('mail_photo_renditions')
+      .where('user_id', '=', userId)
+      .where('blob_key', 'in', lost)
+      .execute();
+    return undefined;
   }
+  const found: Partial<SitesRenditions> = {};
+  for (const [index, row] of rows.entries()) found[row.size] = { jpeg: read[index]!, side: row.side };
   return found.S && found.M && found.L ? (found as SitesRenditions) : undefined;
 }
 

@@ -36,6 +36,13 @@ export interface ImageJob {
   refusable: boolean;
 }
 
+/**
+ * libvips' own deadline for work under a queue deadline of `seconds`: sharp takes whole seconds
+ * only, so a fraction is rounded up (the caller is answered at the queue's deadline all the same;
+ * the work stops by this one).
+ */
+export const libvipsTimeout = (seconds: number) => ({ seconds: Math.max(1, Math.ceil(seconds)) });
+
 export class ImageQueueFullError extends Error {
   constructor(readonly retryAfterSeconds: number) {
     super('Too many images are waiting to be processed.');
@@ -213,13 +220,16 @@ function checkLimits(limits: ImageQueueLimits): ImageQueueLimits {
     ['concurrency', 0],
     ['maxWaiting', 0],
     ['memoryBytes', 1],
-    ['deadlineSeconds', 1],
   ];
   for (const [name, min] of rules) {
     const value = limits[name];
     if (!Number.isSafeInteger(value) || value < min) {
       throw new RangeError(`${name} must be an integer of at least ${min}, got ${value}`);
     }
+  }
+  // Seconds may have a fraction; a tenth of a second is the least.
+  if (!Number.isFinite(limits.deadlineSeconds) || limits.deadlineSeconds < 0.1) {
+    throw new RangeError(`deadlineSeconds must be a number of at least 0.1, got ${limits.deadlineSeconds}`);
   }
   return { ...limits };
 }

@@ -74,12 +74,13 @@ describe('makeMasterPhoto: side and aspect, from the header', () => {
 
 describe('makeMasterPhoto: the image queue', () => {
   it('answers too_slow when a decode runs past its deadline', async () => {
-    useQueue({ deadlineSeconds: 1 });
+    // A fifth of a second: the slowest image accepted takes over a second to decode.
+    useQueue({ deadlineSeconds: 0.2 });
     const result = await makeMasterPhoto(slowestAccepted(), LIMITS);
     expect(result).toMatchObject({
       ok: false,
       reason: 'too_slow',
-      message: 'The image took longer than 1 seconds to process; save it as a smaller JPEG or PNG and try again.',
+      message: 'The image took longer than 0.2 seconds to process; save it as a smaller JPEG or PNG and try again.',
     });
   });
 

@@ -1,7 +1,7 @@
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { uploadJob } from './decode-cost.js';
 import { sniffImageType } from './image-type.js';
-import { ImageDeadlineError, ImageQueueFullError } from './image-queue.js';
+import { ImageDeadlineError, ImageQueueFullError, libvipsTimeout } from './image-queue.js';
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
 import { currentMaxInputPixels, imageQueue, reportMediaEvent } from './media-config.js';
 import { encodeSquares, type SquareJpeg } from './square-jpegs.js';
@@ -74,7 +74,7 @@ function squarePipeline(input: Buffer, header: Metadata, side: number, pixelLimi
       .toColourspace('srgb')
       // libvips stops at its next progress check past this; the queue answers the caller on time
       // even when that check comes late (one huge output tile).
-      .timeout({ seconds })
+      .timeout(libvipsTimeout(seconds))
   );
 }
 

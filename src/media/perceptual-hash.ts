@@ -1,5 +1,6 @@
 import sharp, { type SharpOptions } from 'sharp';
 import { SMALL_WORK } from './decode-cost.js';
+import { libvipsTimeout } from './image-queue.js';
 import { sniffImageType } from './image-type.js';
 import { WHITE } from './jpeg-output.js';
 import { imageQueue, reportMediaEvent } from './media-config.js';
@@ -46,7 +47,7 @@ export async function pictureFingerprint(image: Buffer): Promise<FingerprintResu
         .toColourspace('srgb')
         .removeAlpha()
         .raw()
-        .timeout({ seconds })
+        .timeout(libvipsTimeout(seconds))
         .toBuffer({ resolveWithObject: true });
       const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
       return {

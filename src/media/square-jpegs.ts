@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { SMALL_WORK } from './decode-cost.js';
+import { libvipsTimeout } from './image-queue.js';
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
 import { imageQueue, reportMediaEvent } from './media-config.js';
 
@@ -41,7 +42,7 @@ async function decodeLargestSquare(source: Buffer, largestRequested: number, sec
     .resize(largestRequested, largestRequested, { fit: 'cover', position: 'centre', withoutEnlargement: true })
     .toColourspace('srgb')
     .raw()
-    .timeout({ seconds })
+    .timeout(libvipsTimeout(seconds))
     .toBuffer({ resolveWithObject: true });
   const channels = info.channels;
   if (info.width === info.height) return { pixels: data, side: info.width, channels };

@@ -87,8 +87,8 @@ export async function sweepOrphanedBlobs(
       options.signal,
     );
   }
-  // Only the keys no table names are then asked for their age: a store of 100,000 users has
-  // 300,000 files, and each stat is a system call.
+  // Only the keys no table names are then asked for their age: a store of 100,000 users has up
+  // to 700,000 files, and each stat is a system call.
   for await (const keys of deps.blobs.listKeys()) {
     if (options.signal?.aborted) break;
     report.examined += keys.length;

@@ -20,6 +20,7 @@ import type { ByteCache } from '../storage/byte-cache.js';
 import type { Database } from '../storage/database.js';
 import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import {
+  isKept,
   recordAttempt,
   type CheckedMark,
   type RepeatedChecks,
@@ -407,13 +408,17 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   }
 
   /**
-   * A user's records being written, one after another: the next starts when the last has settled.
+   * A user's records that may be counted on a row another wrote (checks that changed nothing, and
+   * the gathered ones), written one after another: the next starts when the last has settled.
    * Checks of one user that finish together are then counted on one row (each sees the row the
    * one before wrote) instead of racing to insert a row each; on PostgreSQL those races were as
    * wide as the connection pool. Other instances may still race: a second row at most, never one
-   * per view.
+   * per view. (One statement cannot serialise this itself: under READ COMMITTED its snapshot is
+   * taken before any lock it would take.)
    */
   const userWrites = new Map<string, Promise<void>>();
+  /** A user's gathered checks being written (the last write started): what `writeChecks()` waits for. */
+  const gatheredWrites = new Map<string, Promise<void>>();
 
   function inTurn<T>(userId: string, work: () => Promise<T>): Promise<T> {
     const before = userWrites.get(userId);
@@ -431,7 +436,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 
   function writeGatheredOf(userId: string): Promise<void> {
     const checks = gathered.get(userId);
-    if (!checks) return userWrites.get(userId) ?? Promise.resolve();
+    if (!checks) return gatheredWrites.get(userId) ?? Promise.resolve();
     gathered.delete(userId);
     const write = inTurn(userId, async () => {
       for (const check of checks) {
@@ -454,6 +459,12 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       }
     });
     track(write);
+    gatheredWrites.set(userId, write);
+    void write
+      .catch(() => {})
+      .finally(() => {
+        if (gatheredWrites.get(userId) === write) gatheredWrites.delete(userId);
+      });
     return write;
   }
 
@@ -478,7 +489,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     },
     async writeChecks() {
       await writeGathered();
-      await Promise.allSettled([...userWrites.values()]);
+      await Promise.allSettled([...gatheredWrites.values()]);
     },
     async sync(user, trigger, options = {}) {
       const startedAt = Date.now();
@@ -519,9 +530,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         // and after the answer (`settle()` waits for them; a crash first leaves orphans for the sweeper).
         if (decision.oldFilesRemoved) track(decision.oldFilesRemoved);
         await writeGathered(user.id);
-        await inTurn(user.id, () =>
-          recordAttempt(deps.db, record, decision.mailEtag, deps.settings().errorBackoffSeconds * 1000, checked),
-        );
+        const write = () =>
+          recordAttempt(deps.db, record, decision.mailEtag, deps.settings().errorBackoffSeconds * 1000, checked);
+        // Only a record that may be counted on another's row waits its turn; the rest have rows of their own.
+        await (isKept(decision.outcome) ? write() : inTurn(user.id, write));
         done = Promise.resolve();
       }
       deps.metrics.syncs.inc({ trigger, outcome: decision.outcome });

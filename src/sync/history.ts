@@ -75,7 +75,7 @@ export interface CheckedMark {
  */
 export const KEPT_OUTCOMES = ['synced', 'removed', 'failed', 'busy'] as const satisfies readonly SyncOutcome[];
 
-const isKept = (outcome: SyncOutcome) => (KEPT_OUTCOMES as readonly SyncOutcome[]).includes(outcome);
+export const isKept = (outcome: SyncOutcome) => (KEPT_OUTCOMES as readonly SyncOutcome[]).includes(outcome);
 
 /**
  * The row a repeated check is counted on: the newest of the user's attempts with the same trigger,

@@ -533,6 +533,13 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(help).toMatchObject({ code: 0, stderr: '' });
       expect(help.stdout).toContain('Usage:');
       expect(help.stdout).toContain('photosync users import <file.csv>');
+      expect(help.stdout).toContain('photosync --version prints the version.');
+      const { version } = JSON.parse(await fs.readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+        version: string;
+      };
+      for (const flag of ['--version', '-V']) {
+        expect(await cli(flag)).toEqual({ code: 0, stdout: `photosync ${version}\n`, stderr: '' });
+      }
 
       const topics = ['users', 'photo', 'maintenance', 'm365', 'token', 'apps'];
       for (const topic of topics) {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { servingAddress } from './serving-address.js';
@@ -32,6 +32,14 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
 }
 
+/** The version in package.json (two folders up from this file, in src/ and in dist/ alike). */
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return manifest.version ?? 'unknown';
+}
+
 /** The io of the running process. */
 export function processIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
@@ -53,6 +61,10 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     const what =
       subcommand === undefined ? `"${topic}" needs a subcommand.` : `"${topic}" has no subcommand "${subcommand}".`;
     throw new CliError(`${what}\n\nUsage:\n${topicUsage(topic)}`, 2);
+  }
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.stdout.write(`photosync ${version()}\n`);
+    return 0;
   }
   if (argv.length === 0 || words[0] === 'help' || (help && !spec)) {
     io.stdout.write(USAGE);

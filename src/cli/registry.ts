@@ -381,4 +381,5 @@ export const USAGE = `photosync — profile pictures: one mail photo, site rendi
 Usage:
 ${COMMANDS.map(commandUsage).join('\n')}
 Scopes: ${GRAPH_SCOPES.join(', ')} (space- or comma-separated).
+photosync --version prints the version.
 `;

@@ -1,4 +1,3 @@
-import { PostgresAdapter } from 'kysely';
 import { invalidInput } from '../errors.js';
 import type { Db } from '../storage/database.js';
 import { inTransaction } from '../storage/in-transaction.js';
@@ -105,6 +104,9 @@ export async function deleteUser(db: Db, user: DirectoryUser): Promise<string[]>
     // that starts now waits, then finds nobody. Without these, a photo committed between the read
     // and the delete left its files named by no row. (The sites' pictures are written under the
     // user's lock, which the caller holds; SQLite's transactions take the write lock at their start.)
+    // (kysely is imported here, not at the top: the command line loads this module to check its
+    // arguments before it opens any database.)
+    const { PostgresAdapter } = await import('kysely');
     if (trx.getExecutor().adapter instanceof PostgresAdapter) {
       await trx.selectFrom('directory_users').select('id').where('id', '=', user.id).forUpdate().execute();
       await trx.selectFrom('mail_photos').select('user_id').where('user_id', '=', user.id).forUpdate().execute();

@@ -138,12 +138,19 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
       expect(await services.blobs.get(mail!.blobKey)).toBeDefined();
       expect(await getDirectoryPhoto(db, other.id)).toBeUndefined();
       expect(await db.selectFrom('directory_signing_keys').select(['kid', 'retired_at']).execute()).toEqual(keysBefore);
-      // Only the photo that stayed is left in the store: the refused upload's file went with it.
+      // Only the photo that stayed is left in the store, with the sites' renditions kept with it:
+      // the refused upload's files went with it.
       const keys: string[] = [];
       for await (const batch of services.blobs.listKeys()) {
         keys.push(...batch.filter((k) => k.includes(user.id) || k.includes(other.id)));
       }
-      expect(keys).toEqual([mail!.blobKey]);
+      const kept = await db
+        .selectFrom('mail_photo_renditions')
+        .select('blob_key')
+        .where('user_id', '=', user.id)
+        .execute();
+      expect(kept).toHaveLength(3);
+      expect(keys.sort()).toEqual([mail!.blobKey, ...kept.map((row) => row.blob_key)].sort());
       expect(await getRendition(db, other.id, 'M')).toBeUndefined();
     } finally {
       await allowAuditEntries(services);

@@ -272,12 +272,16 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
     return { subject, rendition, syncedEtag };
   }
 
-  /** The user asked about and, when it came with the same query, their rendition of `size`. */
+  /**
+   * The user asked about and, when it came with the same query, their rendition of `size`. An
+   * address that does not say whose picture is refused as an address (`invalid_request`): a
+   * browser's page says the address is wrong, not that a form needs checking.
+   */
   async function resolveSubject(query: PhotoQuery, size: RenditionSize, requestReads: ReadCache): Promise<Subject> {
     const account = query.accountname ?? query.username;
     if (account !== undefined) {
       const upn = upnFromAccountName(account);
-      if (!upn) throw invalidInput(`"${account}" is not an account name (like jane@contoso.com).`);
+      if (!upn) throw invalidInput(`"${account}" is not an account name (like jane@contoso.com).`, 'invalid_request');
       return requestReads.read(`picture ${size} ${upn}`, () => subjectAndRendition(upn, size));
     }
     if (query.url !== undefined) {
@@ -286,7 +290,7 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
       const userId = parsed && (await userIdForFileStem(db, parsed.stem));
       return { subject: userId ? await findUserById(db, userId) : undefined };
     }
-    throw invalidInput('Say whose picture you want with accountname=, username= or url=.');
+    throw invalidInput('Say whose picture you want with accountname=, username= or url=.', 'invalid_request');
   }
 }
 
@@ -294,6 +298,6 @@ function safeDecode(text: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    throw invalidInput(`"${text}" is not a valid URL.`);
+    throw invalidInput(`"${text}" is not a valid URL.`, 'invalid_request');
   }
 }

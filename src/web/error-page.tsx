@@ -91,11 +91,6 @@ function messageKey(request: FastifyRequest, error: AppError): MessageKey {
   const own = request.routeOptions.config.formPage?.messages?.[error.id];
   if (own) return own;
   if (error.id === 'invalid_request') return invalidRequestKey(request.method);
-  // A GET outside any form whose query the route refuses (a picture's address without whose
-  // picture): the address is wrong, there is no form to check.
-  if (error.id === 'invalid_input' && request.method === 'GET' && !request.routeOptions.config.formPage) {
-    return 'error.badAddress';
-  }
   return PAGE_MESSAGES[error.id] ?? (error.status >= 500 ? 'error.body' : 'admin.error.invalid');
 }
 

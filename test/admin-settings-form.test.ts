@@ -79,6 +79,29 @@ describeEachDialect('the settings form', (dialect) => {
     expect((await listAudit(context.services.database.db, {})).entries.length).toBe(auditBefore);
   });
 
+  it('a form whose token ran out comes back as typed, saying so, with a token to send it again; nothing is saved', async () => {
+    const client = await adminClient();
+    const before = await context.services.settings.refresh();
+    const typed = { ...GOOD, sizeL: '320', recheckSeconds: '45', operatorSync: 'on' };
+    const answer = await client.request('POST', '/admin/settings', { _csrf: 'a token from yesterday', ...typed });
+    expect(answer.statusCode).toBe(403);
+    expect(answer.body).toContain(html(et['form.expired']));
+    expect(inputTag(answer.body, 'sizeL')).toContain('value="320"');
+    expect(inputTag(answer.body, 'recheckSeconds')).toContain('value="45"');
+    expect(/<input[^>]*name="operatorSync"[^>]*>/.exec(answer.body)?.[0]).toContain('checked');
+    expect(await context.services.settings.refresh()).toEqual(before);
+    // Sent again from that page, it is saved.
+    const token = /name="_csrf" value="([^"]+)"/.exec(answer.body)?.[1] ?? '';
+    const again = await client.request('POST', '/admin/settings', { _csrf: token, ...typed });
+    expect(again.statusCode).toBe(303);
+    expect((await context.services.settings.refresh()).renditionSizes.L).toBe(320);
+    await client.request('POST', '/admin/settings', {
+      _csrf: await client.csrfToken('/admin/settings'),
+      ...GOOD,
+      ...(before.operatorSync ? { operatorSync: 'on' } : {}),
+    });
+  });
+
   it('marks all three sizes when each is allowed but they do not grow S < M < L', async () => {
     const client = await adminClient();
     const answer = await client.request('POST', '/admin/settings', {

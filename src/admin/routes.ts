@@ -11,6 +11,7 @@ import { getMailPhoto, readMailMaster, readingCurrentMailPhoto } from '../mail/p
 import { readAsset, sendAsset } from '../web/asset-routes.js';
 import { setFlash } from '../web/flash.js';
 import { formProtection } from '../web/form-protection.js';
+import type { FormPage } from '../web/error-page.js';
 import { pageContext, sendPage } from '../web/page-context.js';
 import type { PageContext } from '../web/layout.js';
 import type { Services } from '../services.js';
@@ -25,7 +26,7 @@ import { auditPage } from './pages/audit.js';
 import type { Notice } from './pages/console.js';
 import { consoleErrorPage } from './pages/error.js';
 import { overviewPage } from './pages/overview.js';
-import { settingsForm, settingsPage, wholeNumber } from './pages/settings.js';
+import { asTyped, settingsForm, settingsPage, wholeNumber } from './pages/settings.js';
 import { invalidSettings } from './settings.js';
 import { userDetailPage } from './pages/user-detail.js';
 import { usersLink, usersPage } from './pages/users.js';
@@ -277,6 +278,20 @@ async function adminPages(app: App, services: Services): Promise<void> {
     },
   );
 
+  /**
+   * The settings form shown again when the request is refused before its handler (the form's token
+   * expired, say): with what was typed, the reason above it, and a new token to send it with.
+   */
+  const settingsFormPage: FormPage = {
+    show: async (request, reply, message, status) => {
+      const { page } = await admin(request, reply);
+      const form = asTyped(settingsForm(await services.settings.refresh()), request.body);
+      const emailOn = services.mailer !== undefined;
+      const notice: Notice = { kind: 'error', text: message };
+      return sendPage(reply, settingsPage(page, form, { emailOn, connectMode, notice }), status);
+    },
+  };
+
   // Any text is taken, so that what was typed comes back beside its error rather than on an error page.
   const typed = Type.String({ maxLength: 1000 });
   app.post(
@@ -300,6 +315,7 @@ async function adminPages(app: App, services: Services): Promise<void> {
         }),
       },
       preValidation: app.csrfProtection,
+      config: { formPage: settingsFormPage },
     },
     async (request, reply) => {
       const { user, page } = await admin(request, reply);

@@ -24,6 +24,30 @@ export interface SettingsForm {
   tenantScanMinutes: string;
 }
 
+/**
+ * The form as sent, over `saved` (the settings now): the texts typed (up to the 1,000 characters a
+ * field takes) and the boxes ticked. A body that is no form at all leaves `saved` as it is.
+ */
+export function asTyped(saved: SettingsForm, body: unknown): SettingsForm {
+  if (typeof body !== 'object' || body === null) return saved;
+  const sent = body as Record<string, unknown>;
+  const text = (name: keyof SettingsForm) => {
+    const value = sent[name];
+    return typeof value === 'string' && value.length <= 1000 ? value : saved[name];
+  };
+  return {
+    sizeS: String(text('sizeS')),
+    sizeM: String(text('sizeM')),
+    sizeL: String(text('sizeL')),
+    recheckSeconds: String(text('recheckSeconds')),
+    errorBackoffSeconds: String(text('errorBackoffSeconds')),
+    operatorSync: sent.operatorSync === 'on',
+    mailFrom: String(text('mailFrom')),
+    tenantScan: sent.tenantScan === 'on',
+    tenantScanMinutes: String(text('tenantScanMinutes')),
+  };
+}
+
 export function settingsForm(settings: AdminSettings): SettingsForm {
   const { S, M, L } = settings.renditionSizes;
   return {

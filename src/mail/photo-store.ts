@@ -263,6 +263,12 @@ async function replaceRow(
   keptRows?: KeptRow[],
 ): Promise<string[]> {
   return deps.db.transaction().execute(async (trx) => {
+    if (deps.dialect === 'postgres') {
+      // One photo change of a user at a time, their first included (no photo row to lock yet): a
+      // second waits here, then reads the first's row as `previous`, so neither leaves files no row
+      // names. A removal of the user (FOR UPDATE) waits for it, and it for a removal.
+      await trx.selectFrom('directory_users').select('id').where('id', '=', userId).forNoKeyUpdate().execute();
+    }
     const previous = await trx
       .selectFrom('mail_photos')
       .select('blob_key')

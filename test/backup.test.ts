@@ -8,6 +8,7 @@ import { listAudit } from '../src/admin/audit.js';
 import { buildApp, type App } from '../src/app.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
+import { getMailPhoto } from '../src/mail/photo-store.js';
 import { bearer, userToken } from './support/apps.js';
 import { runCommand } from './support/cli.js';
 import { startServe } from './support/serve-process.js';
@@ -513,6 +514,37 @@ it('a damaged database is named as damaged, in a backup of the folder and in an 
   } finally {
     await fs.rm(work, { recursive: true, force: true });
     await fs.rm(place, { recursive: true, force: true });
+    await store.drop();
+  }
+});
+
+it('a photo file the database names and the folder lacks is named, with whose it is, and no backup is made [sqlite]', async () => {
+  const store = await createTestStore('sqlite');
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-lost-'));
+  try {
+    const services = await openTestServices(store);
+    const user = await withPicture(services, [40, 160, 40]);
+    const master = (await getMailPhoto(services.database.db, user.id))!;
+    await services.close();
+    await fs.rm(path.join(store.dataDir, 'photos', master.blobKey));
+
+    const archive = path.join(work, 'b.tar.gz');
+    const backup = await runCommand(['backup', archive], store.env);
+    expect(backup.code).toBe(1);
+    expect(backup.stderr).toContain(
+      `1 photo file the database names is missing from the photos folder (${master.blobKey})`,
+    );
+    expect(backup.stderr).toContain(`of ${user.upn}`);
+    expect(backup.stderr).not.toContain('kept changing');
+    await expect(fs.access(archive)).rejects.toThrow();
+
+    // Set again, the photo is whole and the backup is made.
+    const again = await openTestServices(store);
+    await giveMailPhoto(again, user, await solidJpeg([40, 160, 40], 320));
+    await again.close();
+    expect((await runCommand(['backup', archive], store.env)).code).toBe(0);
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
     await store.drop();
   }
 });

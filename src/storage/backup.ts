@@ -119,6 +119,7 @@ async function stageSqlite(dataDir: string, staging: string): Promise<BackupSumm
 async function stageFrom(source: SQLite.Database, snapshotFile: string, dataDir: string): Promise<BackupSummary> {
   const staging = path.dirname(snapshotFile);
   const copied = new Set<string>();
+  let missingBefore = new Set<string>();
   for (let snapshots = 1; snapshots <= MAX_SNAPSHOTS; snapshots++) {
     await fs.rm(snapshotFile, { force: true });
     await source.backup(snapshotFile);
@@ -129,6 +130,11 @@ async function stageFrom(source: SQLite.Database, snapshotFile: string, dataDir:
       if (await copyPhoto(path.join(dataDir, PHOTOS_ENTRY), path.join(staging, PHOTOS_ENTRY), key)) copied.add(key);
       else missing.push(key);
     }
+    // A file retired by a commit is named by no later snapshot (the commit comes before the file
+    // goes). One still named by the next snapshot, and still not there, is lost.
+    const lost = missing.filter((key) => missingBefore.has(key));
+    if (lost.length > 0) throw lostPhotos(snapshotFile, lost);
+    missingBefore = new Set(missing);
     if (missing.length === 0) {
       // Files copied for an earlier snapshot that this one no longer refers to stay out of the archive.
       const referenced = new Set(keys);
@@ -142,6 +148,34 @@ async function stageFrom(source: SQLite.Database, snapshotFile: string, dataDir:
   throw new BackupError(
     `The photos kept changing while they were copied (${MAX_SNAPSHOTS} snapshots); try again at a quieter time.`,
   );
+}
+
+/** Photo files the database names that are not in the photos folder: said with whose they are. */
+function lostPhotos(snapshotFile: string, keys: string[]): BackupError {
+  const snapshot = new SQLite(snapshotFile, { readonly: true });
+  try {
+    const tables = new Set(snapshot.prepare(`select name from sqlite_master where type = 'table'`).pluck().all());
+    const owners = new Set<string>();
+    for (const key of keys) {
+      for (const { table, column } of BLOB_REFERENCES.filter((r) => tables.has(r.table))) {
+        const upn = snapshot
+          .prepare(
+            `select u.upn from "${table}" t join directory_users u on u.id = t.user_id where t."${column}" = ? limit 1`,
+          )
+          .pluck()
+          .get(key) as string | undefined;
+        if (upn) owners.add(upn);
+      }
+    }
+    const whose = [...owners].slice(0, 5).join(', ') + (owners.size > 5 ? ', …' : '');
+    return new BackupError(
+      `${keys.length} photo ${keys.length === 1 ? 'file' : 'files'} the database names ${keys.length === 1 ? 'is' : 'are'} missing from the photos folder ` +
+        `(${keys[0]}${keys.length > 1 ? ', …' : ''}), of ${whose || 'nobody known'}. A restore could not put ${keys.length === 1 ? 'it' : 'them'} back, ` +
+        'so no backup was made: set those photos again (or remove them), then back up.',
+    );
+  } finally {
+    snapshot.close();
+  }
 }
 
 /** The blob keys a snapshot refers to and its number of users; refuses a damaged one. */

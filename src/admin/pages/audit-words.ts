@@ -38,7 +38,13 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
   const d = entry.detail;
   switch (entry.action) {
     case 'prompt': {
-      if (d.allOutOfStep) return [t('admin.audit.promptAll', { n: Number(d.users ?? 0) })];
+      if (d.allOutOfStep) {
+        const disabled = Number(d.disabled ?? 0);
+        return [
+          t('admin.audit.promptAll', { n: Number(d.users ?? 0) }),
+          ...(disabled > 0 ? [t('admin.audit.promptAllDisabled', { n: disabled })] : []),
+        ];
+      }
       const users = Array.isArray(d.users) ? (d.users as string[]) : [];
       const skipped = Array.isArray(d.skipped) ? (d.skipped as Array<{ upn: string; state: string }>) : [];
       const again = Array.isArray(d.askedAgain) ? (d.askedAgain as string[]) : [];

@@ -157,6 +157,9 @@ describe('audit entries in English', () => {
     for (const sentence of [one, none, all, synced]) expect(sentence).not.toMatch(/\b[01] users\b/);
     expect(one).toContain('jane@contoso.com');
     expect(none).toContain('megan@contoso.com');
+    expect(entry('prompt', { allOutOfStep: true, users: 3, disabled: 2 })).toBe(
+      'Asked everyone out of step to sync (users asked: 3). Not asked, their accounts disabled: 2.',
+    );
   });
 });
 

@@ -188,6 +188,7 @@ export const adminEn = {
   'admin.history.repeated': '{n} times, the last at {last}',
   'admin.audit.prompt': 'Asked to sync: {names}.',
   'admin.audit.promptAll': 'Asked everyone out of step to sync (users asked: {n}).',
+  'admin.audit.promptAllDisabled': 'Not asked, their accounts disabled: {n}.',
   'admin.audit.promptSkipped': 'Not asked: {names}.',
   'admin.audit.promptAgain': 'Asked again: {names}.',
   'admin.audit.operatorSync': 'Ran the sync for: {results}.',

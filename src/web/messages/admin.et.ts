@@ -200,6 +200,7 @@ export const adminEt: AdminMessages = {
   'admin.history.repeated': '{n} korda, viimati {last}',
   'admin.audit.prompt': 'Saatis meeldetuletuse: {names}.',
   'admin.audit.promptAll': 'Saatis meeldetuletuse kõigile, kelle pilt polnud ajakohane (saajaid: {n}).',
+  'admin.audit.promptAllDisabled': 'Meeldetuletuseta jäi keelatud kontoga kasutajaid: {n}.',
   'admin.audit.promptSkipped': 'Meeldetuletuseta jäid: {names}.',
   'admin.audit.promptAgain': 'Uuesti said meeldetuletuse: {names}.',
   'admin.audit.operatorSync': 'Käivitas sünkroonimise: {results}.',

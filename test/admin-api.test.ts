@@ -217,7 +217,7 @@ describeEachDialect('admin console', (dialect) => {
     // Asking everyone out of step counts those not asked for this reason.
     for (const [language, words] of [
       ['en', /Not asked: \d+ out of step whose accounts are disabled/],
-      ['et', /Meeldetuletust ei saanud \d+ kasutajat, kelle pilt pole ajakohane, sest nende konto on keelatud/],
+      ['et', /Meeldetuletus jäi saatmata \d+ kasutajale, kelle pilt pole ajakohane, sest konto on keelatud/],
     ] as const) {
       browser.language = language;
       const _csrf = await browser.csrfToken('/admin');

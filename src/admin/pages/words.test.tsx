@@ -186,7 +186,7 @@ describe('the notice after asking everyone out of step', () => {
       items: ['Not asked: 2 out of step whose accounts are disabled, so they cannot sign in to sync.'],
     });
     expect(notice('et', { users: 3, askedAgain: 0, disabled: 1 }).items).toEqual([
-      'Meeldetuletust ei saanud 1 kasutajat, kelle pilt pole ajakohane, sest nende konto on keelatud ja nad ei saa sünkroonimiseks sisse logida.',
+      'Meeldetuletus jäi saatmata 1 kasutajale, kelle pilt pole ajakohane, sest konto on keelatud ja sünkroonimiseks ei saa sisse logida.',
     ]);
   });
 });

@@ -149,9 +149,8 @@ export const adminEt: AdminMessages = {
   'admin.notice.askedAgainCount': 'Neist {n} kasutajale oli meeldetuletus juba varem saadetud ja see saadeti uuesti.',
   'admin.notice.nothingToAsk': 'Kellelegi ei saadetud meeldetuletust.',
   'admin.notice.disabledNotAsked':
-    'Meeldetuletust ei saanud {n} kasutajat, kelle pilt pole ajakohane, sest nende konto on keelatud ja nad ei saa sünkroonimiseks sisse logida.',
-  'admin.notice.nobodyOutOfStep':
-    'Kellelegi ei saadetud meeldetuletust, sest pole kedagi, kelle pilt poleks ajakohane.',
+    'Meeldetuletus jäi saatmata {n} kasutajale, kelle pilt pole ajakohane, sest konto on keelatud ja sünkroonimiseks ei saa sisse logida.',
+  'admin.notice.nobodyOutOfStep': 'Kellelegi ei saadetud meeldetuletust, sest kõigi pildid on ajakohased.',
   'admin.detail.cannotPrompt': 'Meeldetuletusest poleks kasu. {reason}',
   'admin.detail.askedBefore':
     'Meeldetuletus on juba saadetud {date} (saatis {upn}). Uus meeldetuletus saadab veel ühe e-kirja.',

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, expect, it } from 'vitest';
+import { deleteUser } from '../src/directory/revocation.js';
 import { getMailPhoto, setMailPhoto } from '../src/mail/photo-store.js';
 import type { Services } from '../src/services.js';
 import { makeUser, solidJpeg } from './support/factories.js';
@@ -51,5 +52,15 @@ describeEachDialect('two mail photos of one user at once', (dialect) => {
     const { files, names } = await filesAndNames(user.id);
     expect(names).toHaveLength(4);
     expect(files).toEqual(names);
+  });
+
+  it('a photo for a user removed meanwhile is refused as for nobody, and leaves no file', async () => {
+    const user = await makeUser(services);
+    await deleteUser(services.database.db, user);
+    await expect(setMailPhoto(services.mailStore, user, await solidJpeg([40, 220, 40], 200))).rejects.toMatchObject({
+      id: 'user_not_found',
+      status: 404,
+    });
+    expect((await filesAndNames(user.id)).files).toEqual([]);
   });
 });

@@ -174,6 +174,29 @@ describeEachDialect('sync engine', (dialect) => {
     expect(await stored(lastFiles)).toEqual([false, false, false]);
   });
 
+  it("renders the master when a kept rendition's file is damaged, and drops that file", async () => {
+    const user = await makeUser(services);
+    const photo = await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    const keptOf = (size: 'S' | 'M' | 'L') =>
+      services.database.db
+        .selectFrom('mail_photo_renditions')
+        .select('blob_key')
+        .where('user_id', '=', user.id)
+        .where('size', '=', size)
+        .executeTakeFirst();
+    // The L file overwritten by other bytes (a disk fault, a hand edit): a red JPEG that decodes.
+    const large = (await keptOf('L'))!.blob_key;
+    await services.blobs.put(large, await solidJpeg(RED, 300));
+    expect((await services.sync.sync(user, 'photo_request')).outcome).toBe('synced');
+    expect(closeTo(await meanColour((await renditionBytes(user.id, 'L'))!), BLUE)).toBe(true);
+    expect(await keptOf('L')).toBeUndefined();
+    expect(await services.blobs.get(large)).toBeUndefined();
+    // The same picture again makes them anew.
+    await giveMailPhoto(services, user, await solidJpeg(BLUE));
+    expect(await keptOf('L')).toBeDefined();
+    expect((await getSiteProfile(services.database.db, user.id))?.syncedEtag).toBe(photo.etag);
+  });
+
   it("renders the master when a kept rendition's file is gone", async () => {
     const user = await makeUser(services);
     const photo = await giveMailPhoto(services, user, await solidJpeg(BLUE));

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
-import { imageRefused, notFound } from '../errors.js';
+import { imageRefused, notFound, userNotFound } from '../errors.js';
 import { makeMasterPhoto, renderSquareJpegs } from '../media/media.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Kysely } from 'kysely';
@@ -147,7 +147,7 @@ export async function setMailPhoto(
   await deps.blobs.putAll(written);
   let replaced: string[];
   try {
-    replaced = await replaceRow(deps, user.id, photo, record && ((trx) => record(trx, photo)), kept?.rows);
+    replaced = await replaceRow(deps, user, photo, record && ((trx) => record(trx, photo)), kept?.rows);
   } catch (error) {
     await deps.blobs.delete(written.map((w) => w.key)).catch(() => {});
     throw error;
@@ -174,6 +174,7 @@ function keptFor(photo: MailPhoto, { spec, renditions }: { spec: string; renditi
       rendition_spec: spec,
       side: renditions[size].side,
       blob_key: keyOf(size),
+      etag: contentTag(renditions[size].jpeg),
     })),
   };
 }
@@ -190,7 +191,7 @@ export async function removeMailPhoto(
   record?: (trx: Db) => Promise<unknown>,
 ): Promise<boolean> {
   if (!user.hasMailbox) throw noMailbox(user);
-  const replaced = await replaceRow(deps, user.id, undefined, record);
+  const replaced = await replaceRow(deps, user, undefined, record);
   if (replaced.length > 0) await deps.blobs.delete(replaced);
   return replaced.length > 0;
 }
@@ -213,7 +214,7 @@ async function renderForSites(
 const sitesRenditionRows = preparedQuery(3, (db, userId: string, mailEtag: string, spec: string) =>
   db
     .selectFrom('mail_photo_renditions')
-    .select(['size', 'side', 'blob_key'])
+    .select(['size', 'side', 'blob_key', 'etag'])
     .where('user_id', '=', userId)
     .where('mail_etag', '=', mailEtag)
     .where('rendition_spec', '=', spec),
@@ -233,15 +234,21 @@ export async function getSitesRenditions(
   const rows = await sitesRenditionRows(deps.db, userId, mailEtag, renditionSpec(sizes));
   if (rows.length !== 3) return undefined;
   const read = await deps.blobs.getAll(rows.map((row) => row.blob_key));
-  const lost = rows.filter((_, index) => !read[index]).map((row) => row.blob_key);
+  // A file gone, or not the bytes written (damaged on disk): never copied into the sites.
+  const lost = rows
+    .filter((row, index) => !read[index] || contentTag(read[index]) !== row.etag)
+    .map((row) => row.blob_key);
   if (lost.length > 0) {
-    // Rows naming files that are gone are of no use, and a backup would look for the files: they
-    // go (when the photo was replaced meanwhile, its commit removed them already).
+    // Rows naming such files are of no use, and a backup would look for a missing one: they go
+    // (when the photo was replaced meanwhile, its commit removed them already). The sync renders
+    // the master instead, and the same picture set again makes them anew.
     await deps.db
       .deleteFrom('mail_photo_renditions')
       .where('user_id', '=', userId)
       .where('blob_key', 'in', lost)
       .execute();
+    // A damaged file no row names now goes too (its key is never written again).
+    await deps.blobs.delete(lost).catch(() => {});
     return undefined;
   }
   const found: Partial<SitesRenditions> = {};
@@ -257,18 +264,25 @@ export async function getSitesRenditions(
  */
 async function replaceRow(
   deps: MailStoreDeps,
-  userId: string,
+  user: DirectoryUser,
   photo: MailPhoto | undefined,
   record: ((trx: Db) => Promise<unknown>) | undefined,
   keptRows?: KeptRow[],
 ): Promise<string[]> {
+  const userId = user.id;
   return deps.db.transaction().execute(async (trx) => {
-    if (deps.dialect === 'postgres') {
-      // One photo change of a user at a time, their first included (no photo row to lock yet): a
-      // second waits here, then reads the first's row as `previous`, so neither leaves files no row
-      // names. A removal of the user (FOR UPDATE) waits for it, and it for a removal.
-      await trx.selectFrom('directory_users').select('id').where('id', '=', userId).forNoKeyUpdate().execute();
-    }
+    // One photo change of a user at a time, their first included (no photo row to lock yet): on
+    // PostgreSQL a second waits here, then reads the first's row as `previous`, so neither leaves
+    // files no row names (SQLite's transactions take the write lock at their start). A removal of
+    // the user (FOR UPDATE) waits for it, or it for a removal, and then finds nobody: the user is
+    // not found, said as such (the photo's rows would fail their foreign key).
+    const here = await trx
+      .selectFrom('directory_users')
+      .select('id')
+      .where('id', '=', userId)
+      .$if(deps.dialect === 'postgres', (q) => q.forNoKeyUpdate())
+      .executeTakeFirst();
+    if (!here) throw userNotFound(user.upn);
     const previous = await trx
       .selectFrom('mail_photos')
       .select('blob_key')

@@ -22,6 +22,8 @@ export interface MailPhotoRenditionsTable {
   side: number;
   /** Their JPEG in the photo store. */
   blob_key: string;
+  /** The JPEG's content tag, checked when it is read. */
+  etag: string;
 }
 
 export interface MailTables {

@@ -20,6 +20,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('rendition_spec', 'text', (c) => c.notNull())
     .addColumn('side', 'integer', (c) => c.notNull())
     .addColumn('blob_key', 'text', (c) => c.notNull())
+    /** The file's content tag, checked when it is read: a damaged file is not copied into the sites. */
+    .addColumn('etag', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('mail_photo_renditions_pk', ['user_id', 'size'])
     .execute();
   // The blob sweeper asks which keys a row names (see 2026-12-17-02).

@@ -119,7 +119,9 @@ describe('loadConfig', () => {
       deadlineSeconds: 5,
     });
     // A deadline may have a fraction of a second.
-    expect(loadConfig({ PHOTOSYNC_IMAGE_DEADLINE_SECONDS: '0.5' }).imageQueue.deadlineSeconds).toBe(0.5);
+    for (const half of ['0.5', '.5', ' 0.50 ']) {
+      expect(loadConfig({ PHOTOSYNC_IMAGE_DEADLINE_SECONDS: half }).imageQueue.deadlineSeconds).toBe(0.5);
+    }
     // 0 turns the queue off; a bigger pool allows more at once.
     expect(loadConfig({ PHOTOSYNC_IMAGE_CONCURRENCY: '0' }).imageQueue.concurrency).toBe(0);
     expect(loadConfig({ PHOTOSYNC_IMAGE_CONCURRENCY: '6', UV_THREADPOOL_SIZE: '8' }).imageQueue.concurrency).toBe(6);

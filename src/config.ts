@@ -137,7 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') return fallback;
     const value = Number(raw);
-    if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || value < min || value > max) {
+    if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) || value < min || value > max) {
       problems.push(`${name} must be a number of seconds from ${min} to ${max}, got "${raw}".`);
       return fallback;
     }

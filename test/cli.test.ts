@@ -540,6 +540,10 @@ describeEachDialect('photosync CLI', (dialect) => {
       for (const flag of ['--version', '-V']) {
         expect(await cli(flag)).toEqual({ code: 0, stdout: `photosync ${version}\n`, stderr: '' });
       }
+      expect(await cli('--version', 'extra')).toMatchObject({
+        code: 2,
+        stderr: 'photosync: photosync --version takes nothing else; got extra.\n',
+      });
 
       const topics = ['users', 'photo', 'maintenance', 'm365', 'token', 'apps'];
       for (const topic of topics) {

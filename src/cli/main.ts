@@ -62,7 +62,9 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
       subcommand === undefined ? `"${topic}" needs a subcommand.` : `"${topic}" has no subcommand "${subcommand}".`;
     throw new CliError(`${what}\n\nUsage:\n${topicUsage(topic)}`, 2);
   }
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    if (argv.length > 1)
+      throw new CliError(`photosync ${argv[0]} takes nothing else; got ${argv.slice(1).join(' ')}.`, 2);
     io.stdout.write(`photosync ${version()}\n`);
     return 0;
   }

@@ -99,17 +99,16 @@ export async function setUserPassword(
  */
 export async function deleteUser(db: Db, user: DirectoryUser): Promise<string[]> {
   return inTransaction(db, async (trx) => {
-    // On PostgreSQL a mail photo being stored for this user commits first and its keys are read
-    // below (a new row holds a key-share lock on the user's, a replaced one its own row lock); one
-    // that starts now waits, then finds nobody. Without these, a photo committed between the read
-    // and the delete left its files named by no row. (The sites' pictures are written under the
-    // user's lock, which the caller holds; SQLite's transactions take the write lock at their start.)
+    // On PostgreSQL a mail photo being stored for this user (it holds the user's row FOR NO KEY
+    // UPDATE, see the mail store) commits first and its keys are read below; one that starts now
+    // waits, then finds nobody. Without it, a photo committed between the read and the delete left
+    // its files named by no row. (The sites' pictures are written under the user's lock, which the
+    // caller holds; SQLite's transactions take the write lock at their start.)
     // (kysely is imported here, not at the top: the command line loads this module to check its
     // arguments before it opens any database.)
     const { PostgresAdapter } = await import('kysely');
     if (trx.getExecutor().adapter instanceof PostgresAdapter) {
       await trx.selectFrom('directory_users').select('id').where('id', '=', user.id).forUpdate().execute();
-      await trx.selectFrom('mail_photos').select('user_id').where('user_id', '=', user.id).forUpdate().execute();
     }
     return removeUserRows(trx, user);
   });

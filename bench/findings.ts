@@ -17,7 +17,7 @@ const FINDINGS: Finding[] = [
     missed: /the whole sync[^\n]*\*\*missed\*\*/,
     text: [
       '**The whole sync of a changed photo (≤ 1.2× the one-decode floor).** Since 2026-12-02 the sync reads',
-      'the renditions made when the photo was set (three small rows) and decodes nothing: what is left is the',
+      'the renditions made when the photo was set (three small files, their content tags checked) and decodes nothing: what is left is the',
       'database work (the inputs read, the lock with the inputs read again under it, the switch, the attempt',
       'record) and the three new files, each created straight under its new name and flushed (`fdatasync`) before',
       'the switch commits; with this part’s one libuv thread the flushes run one after another (in one process on',

@@ -9,9 +9,9 @@ import { describeEachDialect, useTestServices } from './support/services.js';
 // What a sync costs in round trips to PostgreSQL, counted by the pool's own clients (every
 // statement sent is one): an unchanged check reads its inputs and records itself; a changed photo
 // adds the lock with a fresh read of the inputs, the sites' renditions made when the photo was set
-// (their rows, then their bytes from the photo store in one query: read at the same time, on
-// another connection), the switch of pictures in one statement, and the lock's release. A photo
-// kept without those renditions reads its master's bytes instead, once no rows are found.
+// (their rows with their bytes from the photo store, one query, read at the same time on another
+// connection), the switch of pictures in one statement, and the lock's release. A photo kept
+// without those renditions reads its master's bytes too, once no rows are found: one more.
 
 const RED: [number, number, number] = [220, 30, 30];
 const BLUE: [number, number, number] = [30, 60, 220];
@@ -36,7 +36,7 @@ describeEachDialect('round trips of a sync', (dialect) => {
     return { outcome: result.outcome, roundTrips: after - before };
   }
 
-  const expected = dialect === 'postgres' ? { changed: 7, unchanged: 2 } : { changed: 0, unchanged: 0 };
+  const expected = dialect === 'postgres' ? { changed: 6, unchanged: 2 } : { changed: 0, unchanged: 0 };
 
   it(`changed: ${expected.changed}, unchanged: ${expected.unchanged}, and the pictures are the new ones`, async () => {
     const user = await makeUser(services);
@@ -72,7 +72,8 @@ describeEachDialect('round trips of a sync', (dialect) => {
     const atSync = async () => (await renders()).values.find((v) => v.labels.made === 'at_sync')?.value ?? 0;
     const before = await atSync();
     await giveMailPhotoAlone(services, user, await solidJpeg(BLUE));
-    expect(await counted(user, 'photo_request')).toEqual({ outcome: 'synced', roundTrips: expected.changed });
+    const withMaster = dialect === 'postgres' ? expected.changed + 1 : 0;
+    expect(await counted(user, 'photo_request')).toEqual({ outcome: 'synced', roundTrips: withMaster });
     expect(await atSync()).toBe(before + 1);
     const rendition = await getRendition(services.database.db, user.id, 'L');
     expect(closeTo(await meanColour((await services.blobs.get(rendition!.blobKey))!), BLUE)).toBe(true);

@@ -24,6 +24,8 @@ export interface BlobStore {
   /** Several blobs read at once (PostgreSQL: one query), in the order of `keys`; undefined where one is not stored. */
   getAll(keys: readonly string[]): Promise<Array<Buffer | undefined>>;
   delete(keys: readonly string[]): Promise<void>;
+  /** Counts bytes of this store read by another module's query (on PostgreSQL, a join with `storage_blobs`). */
+  countRead(bytes: number): void;
   /**
    * Blobs that `trx` stops pointing at. Kept in the database, they go in the same commit; kept as
    * files, they may only go once it has committed, which the returned function does.
@@ -159,6 +161,7 @@ export function createFileBlobStore(root: string, counter?: BlobReadCounter, fil
       return Promise.all(keys.map(read));
     },
     delete: deleteFiles,
+    countRead: (bytes) => counter?.inc(bytes),
     retire(_trx, keys) {
       return Promise.resolve(() => deleteFiles(keys));
     },
@@ -305,6 +308,7 @@ export function createPostgresBlobStore(db: Kysely<Database>, counter?: BlobRead
         .where('key', 'in', [...keys])
         .execute();
     },
+    countRead: (bytes) => counter?.inc(bytes),
     async retire(trx, keys) {
       if (keys.length > 0) {
         await trx

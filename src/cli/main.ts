@@ -42,7 +42,24 @@ function version(): string {
 
 /** The io of the running process. */
 export function processIo(): CliIo {
+  endOnWriteFailure(process.stdout, 'standard output');
+  endOnWriteFailure(process.stderr, 'standard error');
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+}
+
+/**
+ * An output the command cannot write to ends it with a sentence instead of a stack trace: a full
+ * disk (`photosync status > /dev/full`) says so and exits 1. A pipe closed by its reader
+ * (`photosync status | head -1`) ends it quietly with 141, as a shell reports a tool that SIGPIPE ended.
+ */
+function endOnWriteFailure(stream: NodeJS.WriteStream, name: string): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(141);
+    if (stream !== process.stderr) {
+      process.stderr.write(`photosync: could not write to the ${name}: ${error.message}\n`);
+    }
+    process.exit(1);
+  });
 }
 
 async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {

@@ -248,10 +248,10 @@ export async function getSitesRenditions(
   if (deps.blobs.kind === 'postgres') {
     // The bytes are rows in the same database: read with theirs, one round trip instead of two.
     const joined = await sitesRenditionRowsWithBytes(deps.db, userId, mailEtag, spec);
+    for (const { bytes } of joined) if (bytes) deps.blobs.countRead(bytes.length);
     if (joined.length !== 3) return undefined;
     rows = joined;
     read = joined.map((row) => row.bytes ?? undefined);
-    for (const bytes of read) if (bytes) deps.blobs.countRead(bytes.length);
   } else {
     rows = await sitesRenditionRows(deps.db, userId, mailEtag, spec);
     if (rows.length !== 3) return undefined;

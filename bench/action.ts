@@ -49,7 +49,11 @@ async function get(url: string, token: string, etag?: string) {
 
 async function measure(dialect: 'sqlite' | 'postgres'): Promise<Figures> {
   const store = await openBenchStore(dialect, `action-${dialect}`);
-  const server = await startServerProcess(store.env);
+  // A server that fails to start still leaves the store closed (its schema dropped), so the part ends.
+  const server = await startServerProcess(store.env).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
   try {
     const subject = await benchUser(store);
     const colleague = await benchUser(store);

@@ -114,7 +114,11 @@ async function startCeiling(jpeg: Buffer, etag: string) {
 export async function serveBench(): Promise<Section> {
   const nginxBinary = await ensureDebianTool('nginx', 'nginx-light');
   const store = await openBenchStore('sqlite', 'serve');
-  const server = await startServerProcess(store.env);
+  // A server that fails to start still leaves the store closed, so the part ends.
+  const server = await startServerProcess(store.env).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
   const nginxEtag = { etag: '' };
   let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
   let ceiling: Awaited<ReturnType<typeof startCeiling>> | undefined;

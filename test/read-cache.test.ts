@@ -205,6 +205,45 @@ for (const dialect of SITES) {
       await eventually(async () => (await picture()).response.headers.etag).not.toBe(before);
     });
 
+    it('keeps the token through a new picture, here or from another instance: only the picture is read again', async () => {
+      const owner = await makeUser(services);
+      const ownToken = await createToken(services.database.db, owner.id, 'test');
+      const own = () =>
+        get(services, baseUrl, `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`, {
+          authorization: `Bearer ${ownToken}`,
+        });
+      await giveMailPhoto(services, owner, await solidJpeg([200, 200, 30], 200));
+      expect((await own()).headers['x-photosync-sync']).toBe('synced');
+      await picture(undefined, owner.upn);
+      expect((await picture(undefined, owner.upn)).roundTrips).toBe(0);
+      // The owner's new photo, synced on their request here.
+      await giveMailPhoto(services, owner, await solidJpeg([30, 200, 200], 200));
+      expect((await own()).headers['x-photosync-sync']).toBe('synced');
+      const here = await picture(undefined, owner.upn);
+      // The picture's row; the viewer's token, its user and app came from memory, and the new
+      // rendition's bytes were kept when the sync switched to it.
+      expect(here.roundTrips).toBe(1);
+      expect(await picture(undefined, owner.upn)).toMatchObject({ roundTrips: 0, response: { fromMemory: true } });
+      // Another instance's new picture: once its notice has arrived, the same.
+      await giveSitePicture(other, owner, await solidJpeg([30, 30, 200], 200));
+      await eventually(async () => (await picture(undefined, owner.upn)).response.headers.etag).not.toBe(
+        here.response.headers.etag,
+      );
+      expect(await picture(undefined, owner.upn)).toMatchObject({ roundTrips: 0, response: { fromMemory: true } });
+    });
+
+    it('does not keep a row read while another connection’s transaction that changes it is open', async () => {
+      const user = await makeUser(services);
+      const headers = { authorization: `Bearer ${await createToken(services.database.db, user.id, 'test')}` };
+      expect((await picture(headers)).response.statusCode).toBe(200);
+      await services.database.db.transaction().execute(async (trx) => {
+        await trx.updateTable('directory_users').set({ enabled: 0 }).where('id', '=', user.id).execute();
+        // Read (by the pool's other connections) before the commit: still enabled, and not kept.
+        expect((await picture(headers)).response.statusCode).toBe(200);
+      });
+      expect((await picture(headers)).response.statusCode).toBe(401);
+    });
+
     it('refuses a token once another instance disables its user and the notice arrives', async () => {
       const user = await makeUser(services);
       const headers = { authorization: `Bearer ${await createToken(services.database.db, user.id, 'test')}` };

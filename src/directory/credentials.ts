@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../storage/database.js';
-import { NOT_CACHED, type ReadCache } from '../storage/read-cache.js';
+import { FROM_DIRECTORY, NOT_CACHED, type ReadCache } from '../storage/read-cache.js';
 import { preparedQuery } from '../storage/prepared.js';
 import { DEFAULT_DELEGATED_SCOPES, storedScopes, type GraphScope } from './scopes.js';
 import { USER_COLUMNS, toUser, type DirectoryUser } from './users.js';
@@ -91,7 +91,9 @@ export async function grantForToken(
   reads?: ReadCache,
 ): Promise<(TokenGrant & Until) | undefined> {
   // Keyed by the token itself, so a cached use skips the hash. Expiry is judged on every use.
-  return usableGrant(await (reads ? reads.read(tokenKey(token), () => loadGrant(db, token)) : loadGrant(db, token)));
+  return usableGrant(
+    await (reads ? reads.read(tokenKey(token), () => loadGrant(db, token), FROM_DIRECTORY) : loadGrant(db, token)),
+  );
 }
 
 /**
@@ -139,7 +141,9 @@ export async function sessionById(
   reads?: ReadCache,
 ): Promise<({ user: DirectoryUser } & Until) | undefined> {
   return usableSession(
-    await (reads ? reads.read(sessionKey(sessionId), () => loadSession(db, sessionId)) : loadSession(db, sessionId)),
+    await (reads
+      ? reads.read(sessionKey(sessionId), () => loadSession(db, sessionId), FROM_DIRECTORY)
+      : loadSession(db, sessionId)),
   );
 }
 

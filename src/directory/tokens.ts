@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Db } from '../storage/database.js';
-import type { ReadCache } from '../storage/read-cache.js';
+import { FROM_DIRECTORY, type ReadCache } from '../storage/read-cache.js';
 import { findApp, type AppRegistration } from './apps.js';
 import { acceptedAudiences, type Surface } from './resources.js';
 import { storedScopes, type GraphScope } from './scopes.js';
@@ -214,12 +214,16 @@ export async function verifyAccessToken(
 }
 
 const cachedApp = (deps: TokenDeps, clientId: string) =>
-  deps.reads ? deps.reads.read(`app ${clientId}`, () => findApp(deps.db, clientId)) : findApp(deps.db, clientId);
+  deps.reads
+    ? deps.reads.read(`app ${clientId}`, () => findApp(deps.db, clientId), FROM_DIRECTORY)
+    : findApp(deps.db, clientId);
 const cachedUser = (deps: TokenDeps, id: string) =>
-  deps.reads ? deps.reads.read(`user ${id}`, () => findUserById(deps.db, id)) : findUserById(deps.db, id);
+  deps.reads
+    ? deps.reads.read(`user ${id}`, () => findUserById(deps.db, id), FROM_DIRECTORY)
+    : findUserById(deps.db, id);
 const cachedValidFrom = (deps: TokenDeps, id: string) =>
   deps.reads
-    ? deps.reads.read(`tokens valid from ${id}`, () => tokensValidFrom(deps.db, id))
+    ? deps.reads.read(`tokens valid from ${id}`, () => tokensValidFrom(deps.db, id), FROM_DIRECTORY)
     : tokensValidFrom(deps.db, id);
 
 /**

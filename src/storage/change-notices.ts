@@ -2,9 +2,11 @@ import type pg from 'pg';
 import type { ChangeCounters } from './read-cache.js';
 
 // PostgreSQL's answer to "changed since?" for the read cache, without a round trip per request:
-// the tables the serving path keeps in memory notify the channel `photosync_changes` at every
-// commit that changes them (migration 2026-12-07-02), and each instance listens on a connection
-// of its own. This process's own writes count at once, when their statement returns.
+// the tables the serving path keeps in memory notify at every commit that changes them, naming
+// the topic (the directory's rows or the pictures') and the schema, on the channel
+// `photosync_topic_changes` (migration 2026-12-19-01; the channel `photosync_changes`, which names
+// the schema only, is still sent for instances of earlier versions). Each instance listens on a
+// connection of its own. This process's own writes count at once, when their statement returns.
 //
 // What it promises: this process's own commits are seen by its very next read, as on SQLite.
 // Another instance's commit is seen once its notice has arrived: PostgreSQL sends it at the commit,
@@ -14,12 +16,24 @@ import type { ChangeCounters } from './read-cache.js';
 // While the listening connection is down every read goes to the database, and the cache empties
 // once it is back.
 
-export const CHANGES_CHANNEL = 'photosync_changes';
+export const CHANGES_CHANNEL = 'photosync_topic_changes';
+
+/** The topics as the notices name them, in the read cache's order (./read-cache.ts). */
+const TOPIC_NAMES = ['directory', 'pictures'] as const;
 
 export interface ChangeNotices extends ChangeCounters {
-  /** Called as each statement of this process finishes: a write among them moves `local()`. */
-  statementDone(sql: string): void;
+  /**
+   * Called as each statement of this process finishes, with the connection it ran on: a write
+   * among them moves `local()` of its topic, once when it returns and again when its transaction
+   * ends.
+   */
+  statementDone(sql: string, connection: TransactionState): void;
   close(): Promise<void>;
+}
+
+/** A connection's transaction status after its last statement (pg's getTransactionStatus). */
+export interface TransactionState {
+  getTransactionStatus(): string | null;
 }
 
 export interface ChangeNoticeOptions {
@@ -35,37 +49,44 @@ export interface ChangeNoticeOptions {
 }
 
 const READS_ONLY = /^\s*select\b/i;
-const COMMIT = /^\s*commit\b/i;
 /**
- * The statements of this process that change what the cache keeps: the same tables as the
- * triggers', and site_profiles where the picture's timestamp is written. A write in a transaction
- * counts again at its commit, so a read made between the two is not kept.
+ * The statements of this process that change what the cache keeps, by topic: the same tables as
+ * the triggers', and site_profiles where the picture's timestamp is written.
  */
-const WATCHED =
-  /\b(?:directory_users|directory_tokens|directory_sessions|directory_apps|site_renditions)\b|\bsite_profiles\b[\s\S]*\bpicture_timestamp\b|\bpicture_timestamp\b[\s\S]*\bsite_profiles\b/;
+const TOPIC_TABLES = [
+  /\bdirectory_(?:users|tokens|sessions|apps)\b/,
+  /\bsite_renditions\b|\bsite_profiles\b[\s\S]*\bpicture_timestamp\b|\bpicture_timestamp\b[\s\S]*\bsite_profiles\b/,
+] as const;
 
-/** Whether a statement of this process may have changed a row the read cache keeps. */
-export function changesCachedRows(sql: string): boolean {
-  return COMMIT.test(sql) || (!READS_ONLY.test(sql) && WATCHED.test(sql));
+/** The topics (a bit each: 1 the directory, 2 the pictures) whose rows a statement of this process may have changed. */
+export function topicsChangedBy(sql: string): number {
+  if (READS_ONLY.test(sql)) return 0;
+  return (TOPIC_TABLES[0].test(sql) ? 1 : 0) | (TOPIC_TABLES[1].test(sql) ? 2 : 0);
 }
 
 /** `pg`: the driver, loaded by the caller (only PostgreSQL's start loads it). */
 export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOptions): ChangeNotices {
-  let local = 0;
-  let remote = 0;
+  const local = [0, 0];
+  const remote = [0, 0];
+  /** The topics each connection's transaction under way has written, counted again when it ends. */
+  const written = new WeakMap<TransactionState, number>();
+  const count = (counters: number[], topics: number) => {
+    if (topics & 1) counters[0]!++;
+    if (topics & 2) counters[1]!++;
+  };
   let listening = false;
   let closed = false;
   let client: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
 
-  /** Only notices naming this connection's schema count; other schemas are others' business. */
-  let schema: string | undefined;
+  /** Only notices naming this connection's schema count (by topic); other schemas are others' business. */
+  let topicOf = new Map<string, number>();
 
   async function connect(): Promise<void> {
     const next = new Client(options.clientConfig);
     next.on('notification', (notice) => {
-      if (notice.channel !== CHANGES_CHANNEL || notice.payload !== schema) return;
-      if (!options.isOwnConnection(notice.processId)) remote++;
+      const topic = notice.channel === CHANGES_CHANNEL ? topicOf.get(notice.payload ?? '') : undefined;
+      if (topic !== undefined && !options.isOwnConnection(notice.processId)) remote[topic]!++;
     });
     const lost = (error?: Error) => {
       if (client !== next) return;
@@ -82,14 +103,15 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
     try {
       await next.connect();
       await next.query(`LISTEN ${CHANGES_CHANNEL}`);
-      schema = (await next.query<{ schema: string }>('select current_schema() as schema')).rows[0]?.schema;
+      const schema = (await next.query<{ schema: string }>('select current_schema() as schema')).rows[0]?.schema;
+      topicOf = new Map(TOPIC_NAMES.map((name, topic) => [`${name} ${schema}`, topic]));
     } catch (error) {
       lost(error as Error);
       return;
     }
     if (closed) return void next.end().catch(() => {});
     // Whatever was committed while nobody listened is unknown: start afresh.
-    remote++;
+    count(remote, 3);
     listening = true;
   }
 
@@ -105,12 +127,24 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
   const started = connect();
 
   return {
-    local: () => local,
+    byTopic: true,
+    local: (topic) => local[topic]!,
     // Without a listening connection nothing can vouch for a cached row: a new value every time,
     // so every read goes to the database and nothing is kept.
-    remote: () => (listening ? remote : ++remote),
-    statementDone(sql) {
-      if (changesCachedRows(sql)) local++;
+    remote: (topic) => (listening ? remote[topic]! : ++remote[topic]!),
+    statementDone(sql, connection) {
+      const topics = topicsChangedBy(sql);
+      count(local, topics);
+      // A write in a transaction counts again when it ends (commit or rollback), so a row read
+      // by another connection between the two, before the commit, is not kept.
+      const idle = connection.getTransactionStatus() === 'I';
+      const pending = (written.get(connection) ?? 0) | topics;
+      if (!idle) {
+        if (pending) written.set(connection, pending);
+      } else if (written.has(connection)) {
+        written.delete(connection);
+        count(local, pending);
+      }
     },
     async close() {
       closed = true;

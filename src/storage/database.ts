@@ -58,6 +58,7 @@ import * as promptsAnswered from './migrations/2026-12-16-03-prompts-answered.js
 import * as syncStateOrder from './migrations/2026-12-17-01-sync-state-order.js';
 import * as blobKeyIndexes from './migrations/2026-12-17-02-blob-key-indexes.js';
 import * as mailPhotoRenditions from './migrations/2026-12-18-01-mail-photo-renditions.js';
+import * as changeTopics from './migrations/2026-12-19-01-change-topics.js';
 import { statementName } from './prepared.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
@@ -129,6 +130,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-17-01-sync-state-order': syncStateOrder,
   '2026-12-17-02-blob-key-indexes': blobKeyIndexes,
   '2026-12-18-01-mail-photo-renditions': mailPhotoRenditions,
+  '2026-12-19-01-change-topics': changeTopics,
 };
 
 export interface OpenDatabaseOptions {
@@ -187,6 +189,8 @@ function openSqlite(dataDir: string): DatabaseHandle {
   const totalChanges = database.prepare('SELECT total_changes()').pluck();
   const walIndex = walIndexChanges(file);
   const reads = createReadCache({
+    // One counter for the whole file: the WAL index header moves with this process's commits too.
+    byTopic: false,
     local: () => totalChanges.get() as number,
     remote: walIndex ? walIndex.counter : () => dataVersion.get() as number,
   });
@@ -315,7 +319,7 @@ const STALE_STATEMENT = new Set(['0A000', '26000']);
 
 /**
  * pg's client, counting the statements it sends (each is one round trip to the server) and
- * telling `done` each one's text once it has finished, whether it succeeded or not. The prepared
+ * telling `done` each one's text and connection once it has finished, whether it succeeded or not. The prepared
  * queries (./prepared.ts) go as named statements, parsed once per connection; one that goes
  * stale on a connection runs there unnamed from then on (at once, unless a transaction was
  * under way, which fails as it would have without names).
@@ -323,7 +327,7 @@ const STALE_STATEMENT = new Set(['0A000', '26000']);
 function countingClient(
   { Client }: typeof pg,
   counter: { sent: number },
-  done: (sql: string) => void,
+  done: (sql: string, connection: pg.Client) => void,
 ): typeof pg.Client {
   const send = Client.prototype.query as (...args: unknown[]) => unknown;
   class CountingClient extends Client {
@@ -352,7 +356,7 @@ function countingClient(
         : send.apply(this, args);
     const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
     if (result instanceof Promise) {
-      const finished = () => done(text);
+      const finished = () => done(text, this);
       result.then(finished, finished);
     }
     return result;
@@ -374,7 +378,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const notices = listenForChanges(pg, { clientConfig: connection, isOwnConnection: (pid) => ownServerPids.has(pid) });
   const pool = new pg.Pool({
     ...connection,
-    Client: countingClient(pg, counter, (text) => notices.statementDone(text)),
+    Client: countingClient(pg, counter, (text, connection) => notices.statementDone(text, connection)),
     max: options.poolSize ?? 10,
   });
   // Without a listener an idle connection's error would end the process (an unhandled 'error' event).

@@ -1,14 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { NOT_CACHED, createReadCache, type ChangeCounters } from './read-cache.js';
+import {
+  FROM_DIRECTORY,
+  FROM_PICTURES,
+  NOT_CACHED,
+  createReadCache,
+  type ChangeCounters,
+  type Topic,
+} from './read-cache.js';
 
+/** One counter for everything, as SQLite's. */
 function fakeCounters() {
   const state = { local: 0, remote: 0, remoteReads: 0 };
   const counters: ChangeCounters = {
+    byTopic: false,
     local: () => state.local,
     remote: () => {
       state.remoteReads++;
       return state.remote;
     },
+  };
+  return { state, counters };
+}
+
+/** Counters by topic (0 the directory, 1 the pictures), as PostgreSQL's notices. */
+function topicCounters() {
+  const state = { local: [0, 0], remote: [0, 0] };
+  const counters: ChangeCounters = {
+    byTopic: true,
+    local: (topic: Topic) => state.local[topic]!,
+    remote: (topic: Topic) => state.remote[topic]!,
   };
   return { state, counters };
 }
@@ -143,5 +163,58 @@ describe('createReadCache', () => {
     // A request that read nothing has no state to keep anything as of.
     expect(cache.forRequest().keep('answer', 'a4')).toBe(false);
     expect(cache.keep('answer', 'a5')).toBe(false);
+  });
+
+  it('keeps what was read from the directory through a new picture, and drops what was read from both', async () => {
+    const { state, counters } = topicCounters();
+    const cache = createReadCache(counters);
+    const token = loader(['t1', 't2', 't3']);
+    const picture = loader(['p1', 'p2', 'p3']);
+    const rendition = loader(['r1', 'r2']);
+    const readAll = async () => {
+      const request = cache.forRequest();
+      return [
+        await request.read('token', token.load, FROM_DIRECTORY),
+        await request.read('picture', picture.load),
+        await request.read('rendition', rendition.load, FROM_PICTURES),
+      ];
+    };
+    expect(await readAll()).toEqual(['t1', 'p1', 'r1']);
+    // This process switches a picture: the token stays, the rest is read again.
+    state.local[1]!++;
+    expect(await readAll()).toEqual(['t1', 'p2', 'r2']);
+    // Another instance disables a user: what was read from the directory goes, the rendition stays.
+    state.remote[0]!++;
+    expect(await readAll()).toEqual(['t2', 'p3', 'r2']);
+    expect([token.calls(), picture.calls(), rendition.calls()]).toEqual([2, 3, 2]);
+  });
+
+  it('keeps an answer through a commit to rows it was not read from', async () => {
+    const { state, counters } = topicCounters();
+    const cache = createReadCache(counters);
+    const row = loader(['v1']);
+    const request = cache.forRequest();
+    await request.read('row', row.load, FROM_DIRECTORY);
+    state.local[1]!++;
+    expect(request.keep('session answer', 'a1', FROM_DIRECTORY)).toBe(true);
+    expect(request.keep('picture answer', 'a2')).toBe(false);
+    expect(cache.cached('session answer')).toBe('a1');
+    expect(cache.cached('picture answer')).toBe(NOT_CACHED);
+  });
+
+  it('leaves a row a later request kept to the requests after it, when an earlier one asks', async () => {
+    const { state, counters } = topicCounters();
+    const cache = createReadCache(counters);
+    const row = loader(['v1', 'v2', 'v3']);
+    const early = cache.forRequest();
+    await early.read('other', () => Promise.resolve('o'));
+    // Another instance commits; a request that arrives after it reads and keeps the row.
+    state.remote[0]!++;
+    expect(await cache.forRequest().read('row', row.load)).toBe('v1');
+    // The earlier request may not take it (its view is older) and reads for itself, keeping nothing...
+    expect(await early.read('row', row.load)).toBe('v2');
+    // ...and the row kept for the later requests is still there for them.
+    expect(await cache.forRequest().read('row', row.load)).toBe('v1');
+    expect(row.calls()).toBe(2);
   });
 });

@@ -1,18 +1,27 @@
 /**
  * Rows read on every request (whose token or session this is, whose picture an account name
  * means), kept in memory while the database has not changed. Before each use it asks whether
- * anything was committed since the rows were read, by this process or any other; if so, every
- * entry goes.
+ * anything was committed since the row was read, by this process or any other; if so, the row is
+ * read again.
+ *
+ * Where the database tells them apart, the rows are kept by what they were read from: the
+ * directory (users, apps, tokens, sessions) or the sites' pictures (renditions and their
+ * timestamps). A new picture then leaves the tokens and sessions in memory, and the next
+ * request of every user who was served before it is spared reading them again.
  *
  * SQLite answers "changed since?" in microseconds (the WAL index header, ./wal-index.ts, for
  * other connections, `total_changes()` for our own), so there a cached answer is never older than
- * the database was when the request arrived. PostgreSQL would need a round trip to ask, as much as the reads it
- * saves; instead the tables notify at commit and each instance listens (./change-notices.ts): this
- * process's own commits count at once, another instance's once its notice has arrived.
+ * the database was when the request arrived; it counts commits to the whole file. PostgreSQL
+ * would need a round trip to ask, as much as the reads it saves; instead the tables notify at
+ * commit, naming what changed, and each instance listens (./change-notices.ts): this process's own
+ * commits count at once, another instance's once its notice has arrived.
  */
 export interface ReadCache {
-  /** `load()`'s result for `key`, from memory when the database has not changed since it was read. */
-  read<T>(key: string, load: () => Promise<T>): Promise<T>;
+  /**
+   * `load()`'s result for `key`, from memory when nothing it was read `from` has changed since.
+   * A key is always read from the same rows.
+   */
+  read<T>(key: string, load: () => Promise<T>, from?: ReadFrom): Promise<T>;
   /**
    * What `read(key, …)` would answer from memory, without waiting: NOT_CACHED when it would have
    * to load. The same check of the change counters comes first, so a hit is as current as read's.
@@ -25,17 +34,33 @@ export interface ReadCache {
   forRequest(): ReadCache;
   /**
    * Keeps `value`, worked out from what this request read, under `key` as of the request's first
-   * read: it is answered only while nothing has been committed, here or elsewhere, since then.
-   * False when it was not kept (always, for a view that is not one request's).
+   * read: it is answered only while nothing it was read `from` has been committed, here or
+   * elsewhere, since then. False when it was not kept (always, for a view that is not one request's).
    */
-  keep(key: string, value: unknown): boolean;
+  keep(key: string, value: unknown, from?: ReadFrom): boolean;
 }
 
+/** Read from the directory's rows only: users, apps, tokens, sessions. */
+export const FROM_DIRECTORY = 1;
+/** Read from the sites' pictures only: renditions and their timestamps. */
+export const FROM_PICTURES = 2;
+/** Read from both (the default: a caller that does not say is never answered from stale rows). */
+export const FROM_BOTH = 3;
+export type ReadFrom = typeof FROM_DIRECTORY | typeof FROM_PICTURES | typeof FROM_BOTH;
+
+/** The topics the counters tell apart: 0 the directory's rows, 1 the pictures'. */
+export type Topic = 0 | 1;
+
 export interface ChangeCounters {
-  /** Moves when this process commits a change (cheap: no transaction). */
-  local(): number;
-  /** Moves when another connection commits (costs a read transaction). */
-  remote(): number;
+  /**
+   * Whether commits are counted by topic. When false, every commit moves the counters of both,
+   * and `topic` is not looked at (SQLite: one counter for the file).
+   */
+  readonly byTopic: boolean;
+  /** Moves when this process commits a change to the topic's rows (cheap: no transaction). */
+  local(topic: Topic): number;
+  /** Moves when another connection commits a change to them (may cost a read transaction). */
+  remote(topic: Topic): number;
 }
 
 /** `cached()`'s answer when the value is not in memory (or the database changed since it was read). */
@@ -48,83 +73,119 @@ const READ_THROUGH: ReadCache = {
   keep: () => false,
 };
 
+/**
+ * A kept value with the counters of what it was read from, as they stood before it was read: the
+ * sum of this process's, and the sum of the other processes' as last looked at. Every counter only
+ * moves up, and each sum is of counters read at one moment, so an equal sum means none moved.
+ */
+interface Entry {
+  value: unknown;
+  from: ReadFrom;
+  local: number;
+  remote: number;
+}
+
+/** Other processes' counters as looked at once: one request's view of them. */
+interface RemoteView {
+  directory: number;
+  pictures: number;
+}
+
 export function createReadCache(counters: ChangeCounters | undefined, maxEntries = 10_000): ReadCache {
   if (!counters) return READ_THROUGH;
-  const { local: localNow, remote: remoteCounter } = counters;
-  const entries = new Map<string, unknown>();
-  let validLocal = -1;
-  let validRemote = -1;
+  const { byTopic } = counters;
+  const entries = new Map<string, Entry>();
 
-  /** Empties the cache when either counter moved since its entries were read; returns the local one. */
-  function current(remoteNow: number): number {
-    const local = localNow();
-    if (local !== validLocal || remoteNow !== validRemote) {
-      entries.clear();
-      validLocal = local;
-      validRemote = remoteNow;
-    }
-    return local;
+  const localOf = (from: ReadFrom): number => {
+    if (!byTopic) return counters.local(0);
+    return (from & FROM_DIRECTORY ? counters.local(0) : 0) + (from & FROM_PICTURES ? counters.local(1) : 0);
+  };
+  const remoteNow = (): RemoteView =>
+    byTopic
+      ? { directory: counters.remote(0), pictures: counters.remote(1) }
+      : { directory: counters.remote(0), pictures: 0 };
+  const remoteOf = (view: RemoteView, from: ReadFrom): number =>
+    (from & FROM_DIRECTORY || !byTopic ? view.directory : 0) + (from & FROM_PICTURES ? view.pictures : 0);
+
+  /** The entry under `key` while none of its counters moved (it is dropped once one has). */
+  function current(key: string, view: RemoteView): Entry | undefined {
+    const entry = entries.get(key);
+    if (!entry) return undefined;
+    const local = localOf(entry.from);
+    const remote = remoteOf(view, entry.from);
+    if (entry.local === local && entry.remote === remote) return entry;
+    // Out of date for everyone, unless only this request looked at the other processes'
+    // counters before the one that kept it did: then it is left for the requests after.
+    if (entry.local !== local || entry.remote < remote) entries.delete(key);
+    return undefined;
   }
 
-  function cached<T>(key: string, remoteNow: number): T | typeof NOT_CACHED {
-    current(remoteNow);
-    const value = entries.get(key);
-    return value === undefined && !entries.has(key) ? NOT_CACHED : (value as T);
+  function store(key: string, entry: Entry): void {
+    if (entries.size >= maxEntries && !entries.has(key)) entries.clear();
+    entries.set(key, entry);
   }
 
-  async function read<T>(key: string, load: () => Promise<T>, remoteNow: number): Promise<T> {
-    const local = current(remoteNow);
-    if (entries.has(key)) return entries.get(key) as T;
+  function cached<T>(key: string, remote: RemoteView): T | typeof NOT_CACHED {
+    const entry = current(key, remote);
+    return entry ? (entry.value as T) : NOT_CACHED;
+  }
+
+  async function read<T>(key: string, load: () => Promise<T>, from: ReadFrom, remote: RemoteView): Promise<T> {
+    const found = current(key, remote);
+    if (found) return found.value as T;
+    const local = localOf(from);
+    const before = remoteOf(remote, from);
     const value = await load();
-    // Kept only when nothing was committed while it was read: then it is what the database held
-    // at (local, remoteNow), and stays right until either counter moves.
-    const unchanged = localNow() === local && remoteCounter() === remoteNow;
-    if (unchanged && validLocal === local && validRemote === remoteNow) {
-      if (entries.size >= maxEntries) entries.clear();
-      entries.set(key, value);
+    // Kept only when nothing it was read from was committed while it was read (nor since the
+    // request looked at the other processes' counters): then it is what the database held at
+    // those counters, and stays right until one of them moves.
+    if (localOf(from) === local && remoteOf(remoteNow(), from) === before) {
+      store(key, { value, from, local, remote: before });
     }
     return value;
   }
 
   /** One request's view: other processes' commits looked for at its first read only. */
   class RequestReads implements ReadCache {
-    private remote: number | undefined;
-    /** This process's counter at the first read, for keep(). */
-    private local: number | undefined;
+    private remote: RemoteView | undefined;
+    /** This process's counters at the first read, for keep(). */
+    private local: [number, number] = [0, 0];
 
-    read<T>(key: string, load: () => Promise<T>): Promise<T> {
-      this.first();
-      return read(key, load, this.remote!);
+    read<T>(key: string, load: () => Promise<T>, from: ReadFrom = FROM_BOTH): Promise<T> {
+      return read(key, load, from, this.first());
     }
 
     cached<T>(key: string): T | typeof NOT_CACHED {
-      this.first();
-      return cached<T>(key, this.remote!);
+      return cached<T>(key, this.first());
     }
 
     forRequest(): ReadCache {
       return this;
     }
 
-    keep(key: string, value: unknown): boolean {
-      // Stamped with the counters of the request's first read: a commit since then has moved one
-      // of them, and the next look at the cache empties it, this entry with the rest.
-      if (this.remote === undefined || this.local !== validLocal || this.remote !== validRemote) return false;
-      if (entries.size >= maxEntries) entries.clear();
-      entries.set(key, value);
+    keep(key: string, value: unknown, from: ReadFrom = FROM_BOTH): boolean {
+      const remote = this.remote;
+      if (remote === undefined) return false;
+      // As of the request's first read: a commit since then to what it was read from has moved
+      // one of the counters, and it is not kept.
+      const local =
+        (from & FROM_DIRECTORY || !byTopic ? this.local[0] : 0) + (from & FROM_PICTURES ? this.local[1] : 0);
+      const before = remoteOf(remote, from);
+      if (localOf(from) !== local || remoteOf(remoteNow(), from) !== before) return false;
+      store(key, { value, from, local, remote: before });
       return true;
     }
 
-    private first(): void {
-      if (this.remote !== undefined) return;
-      this.local = localNow();
-      this.remote = remoteCounter();
+    private first(): RemoteView {
+      if (this.remote !== undefined) return this.remote;
+      this.local = [counters!.local(0), byTopic ? counters!.local(1) : 0];
+      return (this.remote = remoteNow());
     }
   }
 
   return {
-    read: (key, load) => read(key, load, remoteCounter()),
-    cached: <T>(key: string) => cached<T>(key, remoteCounter()),
+    read: (key, load, from = FROM_BOTH) => read(key, load, from, remoteNow()),
+    cached: <T>(key: string) => cached<T>(key, remoteNow()),
     forRequest: () => new RequestReads(),
     keep: () => false,
   };

@@ -58,9 +58,13 @@ const TOPIC_TABLES = [
   /\bsite_renditions\b|\bsite_profiles\b[\s\S]*\bpicture_timestamp\b|\bpicture_timestamp\b[\s\S]*\bsite_profiles\b/,
 ] as const;
 
+/** A user's removal, which takes their profile and renditions with it (foreign keys, on delete cascade). */
+const USER_REMOVAL = /^\s*delete\s+from\s+"?directory_users\b/i;
+
 /** The topics (a bit each: 1 the directory, 2 the pictures) whose rows a statement of this process may have changed. */
 export function topicsChangedBy(sql: string): number {
   if (READS_ONLY.test(sql)) return 0;
+  if (USER_REMOVAL.test(sql)) return 3;
   return (TOPIC_TABLES[0].test(sql) ? 1 : 0) | (TOPIC_TABLES[1].test(sql) ? 2 : 0);
 }
 

@@ -104,11 +104,16 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
     byTopic
       ? { directory: counters.remote(0), pictures: counters.remote(1) }
       : { directory: counters.remote(0), pictures: 0 };
-  const remoteOf = (view: RemoteView, from: ReadFrom): number =>
-    (from & FROM_DIRECTORY || !byTopic ? view.directory : 0) + (from & FROM_PICTURES ? view.pictures : 0);
+  /** The other processes' counters of `from`, as a request saw them or (without a view) as they are now. */
+  const remoteOf = (view: RemoteView | undefined, from: ReadFrom): number => {
+    if (!byTopic) return view ? view.directory : counters.remote(0);
+    const directory = from & FROM_DIRECTORY ? (view ? view.directory : counters.remote(0)) : 0;
+    return directory + (from & FROM_PICTURES ? (view ? view.pictures : counters.remote(1)) : 0);
+  };
 
   /** The entry under `key` while none of its counters moved (it is dropped once one has). */
-  function current(key: string, view: RemoteView): Entry | undefined {
+  function current(key: string, view: RemoteView | undefined): Entry | undefined {
+    // A key not kept costs no look at the counters (most of an unknown address's price).
     const entry = entries.get(key);
     if (!entry) return undefined;
     const local = localOf(entry.from);
@@ -125,12 +130,17 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
     entries.set(key, entry);
   }
 
-  function cached<T>(key: string, remote: RemoteView): T | typeof NOT_CACHED {
+  function cached<T>(key: string, remote: RemoteView | undefined): T | typeof NOT_CACHED {
     const entry = current(key, remote);
     return entry ? (entry.value as T) : NOT_CACHED;
   }
 
-  async function read<T>(key: string, load: () => Promise<T>, from: ReadFrom, remote: RemoteView): Promise<T> {
+  async function read<T>(
+    key: string,
+    load: () => Promise<T>,
+    from: ReadFrom,
+    remote: RemoteView | undefined,
+  ): Promise<T> {
     const found = current(key, remote);
     if (found) return found.value as T;
     const local = localOf(from);
@@ -139,7 +149,7 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
     // Kept only when nothing it was read from was committed while it was read (nor since the
     // request looked at the other processes' counters): then it is what the database held at
     // those counters, and stays right until one of them moves.
-    if (localOf(from) === local && remoteOf(remoteNow(), from) === before) {
+    if (localOf(from) === local && remoteOf(undefined, from) === before) {
       store(key, { value, from, local, remote: before });
     }
     return value;
@@ -171,7 +181,7 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
       const local =
         (from & FROM_DIRECTORY || !byTopic ? this.local[0] : 0) + (from & FROM_PICTURES ? this.local[1] : 0);
       const before = remoteOf(remote, from);
-      if (localOf(from) !== local || remoteOf(remoteNow(), from) !== before) return false;
+      if (localOf(from) !== local || remoteOf(undefined, from) !== before) return false;
       store(key, { value, from, local, remote: before });
       return true;
     }
@@ -184,8 +194,8 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
   }
 
   return {
-    read: (key, load, from = FROM_BOTH) => read(key, load, from, remoteNow()),
-    cached: <T>(key: string) => cached<T>(key, remoteNow()),
+    read: (key, load, from = FROM_BOTH) => read(key, load, from, undefined),
+    cached: <T>(key: string) => cached<T>(key, undefined),
     forRequest: () => new RequestReads(),
     keep: () => false,
   };

@@ -238,6 +238,34 @@ for (const dialect of SITES) {
       expect(await picture(undefined, owner.upn)).toMatchObject({ roundTrips: 0, response: { fromMemory: true } });
     });
 
+    it('reads the sync’s inputs for the owner’s own L picture while it reads whose picture it is', async () => {
+      const owner = await makeUser(services);
+      const ownToken = await createToken(services.database.db, owner.id, 'test');
+      const own = () =>
+        get(services, baseUrl, `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`, {
+          authorization: `Bearer ${ownToken}`,
+        });
+      await giveMailPhoto(services, owner, await solidJpeg([120, 30, 200], 200));
+      expect((await own()).headers['x-photosync-sync']).toBe('synced');
+      await giveMailPhoto(services, owner, await solidJpeg([30, 120, 200], 200));
+      const { default: pg } = await import('pg');
+      const blocker = new pg.Client({ connectionString: store.databaseUrl });
+      await blocker.connect();
+      try {
+        // The renditions held by another transaction: the read of whose picture it is (and which
+        // rendition) waits, the inputs (the profile, the mail photo, the back-off) do not.
+        await blocker.query(`BEGIN; LOCK TABLE "${store.schema}".site_renditions IN ACCESS EXCLUSIVE MODE`);
+        await services.settings.refresh();
+        const before = services.database.roundTrips();
+        const answer = own();
+        await expect.poll(() => services.database.roundTrips() - before).toBe(2);
+        await blocker.query('COMMIT');
+        expect((await answer).headers['x-photosync-sync']).toBe('synced');
+      } finally {
+        await blocker.end();
+      }
+    });
+
     it('still notifies instances of earlier versions, which listen for the schema’s name only', async () => {
       const { default: pg } = await import('pg');
       const listener = new pg.Client({ connectionString: store.databaseUrl });

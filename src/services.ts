@@ -115,6 +115,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     lock,
     metrics,
     settings: syncSettings,
+    reads: database.reads,
     ...(faultPoint ? { faultPoint } : {}),
   });
   const promptOutbox =

@@ -266,6 +266,35 @@ for (const dialect of SITES) {
       }
     });
 
+    it('decides an in-step check of one’s own picture from inputs kept in memory, until a new mail photo', async () => {
+      const owner = await makeUser(services);
+      const ownToken = await createToken(services.database.db, owner.id, 'test');
+      const own = async () =>
+        (
+          await get(
+            services,
+            baseUrl,
+            `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`,
+            {
+              authorization: `Bearer ${ownToken}`,
+            },
+          )
+        ).headers['x-photosync-sync'];
+      await giveMailPhoto(services, owner, await solidJpeg([60, 160, 60], 200));
+      expect(await own()).toBe('synced');
+      await services.sync.settle();
+      await services.settings.refresh();
+      const before = services.database.roundTrips();
+      for (let i = 0; i < 5; i++) expect(await own()).toBe('unchanged');
+      await services.sync.settle();
+      // The picture's row (new since the sync) and the inputs read once, then kept; the five checks
+      // written as one record. Reading the inputs at every check made it seven.
+      expect(services.database.roundTrips() - before).toBe(3);
+      // Another instance's new mail photo: once its notice has arrived, the next view syncs it.
+      await giveMailPhoto(other, owner, await solidJpeg([160, 60, 60], 200));
+      await eventually(own).toBe('synced');
+    });
+
     it('still notifies instances of earlier versions, which listen for the schema’s name only', async () => {
       const { default: pg } = await import('pg');
       const listener = new pg.Client({ connectionString: store.databaseUrl });

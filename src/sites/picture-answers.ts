@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { headTooLarge } from '../http/request-head.js';
 import type { ByteCache } from '../storage/byte-cache.js';
-import { NOT_CACHED, type ReadCache } from '../storage/read-cache.js';
+import { FROM_DIRECTORY, FROM_PICTURES, NOT_CACHED, type ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_URL_PATH } from './library.js';
 
 // A picture asked for again by the same credential, with the same address and the same
@@ -112,7 +112,8 @@ export function createPictureAnswers(
       };
       const { raw } = request;
       const key = answerKey(url, raw.headers.authorization, raw.headers.cookie, raw.headers['if-none-match']);
-      if (key.length <= MAX_KEY_LENGTH) request.reads.keep(key, answer);
+      // Made from the credential's rows and the picture's: a sync's "checked" time leaves it kept.
+      if (key.length <= MAX_KEY_LENGTH) request.reads.keep(key, answer, FROM_DIRECTORY | FROM_PICTURES);
     },
     stop() {
       stopped = true;

@@ -10,12 +10,12 @@ import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
 import { storageFaultCode, storageFaultOf } from '../storage/faults.js';
 import { preparedQuery } from '../storage/prepared.js';
-import type { ReadCache } from '../storage/read-cache.js';
+import { FROM_DIRECTORY, FROM_PICTURES, type ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './library.js';
 import type { PictureAnswers } from './picture-answers.js';
 import { PLACEHOLDER_PATH, placeholderJpeg, placeholderPng } from './placeholder.js';
 import { getRendition, getShownRendition, userIdForFileStem, type Rendition } from './profiles.js';
-import { getSyncInputs, type SyncInputs } from '../sync/inputs.js';
+import type { SyncInputs } from '../sync/inputs.js';
 
 const PhotoQuery = Type.Object({
   size: Type.Optional(Type.String({ pattern: '^[SMLsml]$', description: 'S (48 px), M (72 px) or L (300 px)' })),
@@ -195,7 +195,7 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
       const size = (request.query.size?.toUpperCase() ?? 'M') as RenditionSize;
       // The owner's own L picture syncs first: the sync's inputs are read while the subject is.
       const ownInputs =
-        size === 'L' && namesViewer(request.query, viewer.user) ? getSyncInputs(db, viewer.user.id) : undefined;
+        size === 'L' && namesViewer(request.query, viewer.user) ? services.sync.readInputs(viewer.user.id) : undefined;
       // Not needed when the subject turns out not to be theirs to sync (read for nothing, then).
       ownInputs?.catch(() => {});
       const { subject, rendition, syncedEtag } = await resolveSubject(request.query, size, request.reads);
@@ -292,7 +292,11 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
     if (account !== undefined) {
       const upn = upnFromAccountName(account);
       if (!upn) throw invalidInput(`"${account}" is not an account name (like jane@contoso.com).`, 'invalid_request');
-      return requestReads.read(`picture ${size} ${upn}`, () => subjectAndRendition(upn, size));
+      return requestReads.read(
+        `picture ${size} ${upn}`,
+        () => subjectAndRendition(upn, size),
+        FROM_DIRECTORY | FROM_PICTURES,
+      );
     }
     if (query.url !== undefined) {
       const name = safeDecode(query.url.split('?')[0]?.split('/').pop() ?? '');

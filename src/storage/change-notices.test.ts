@@ -7,9 +7,12 @@ describe('topicsChangedBy', () => {
     expect(topicsChangedBy('update "directory_users" set "enabled" = $1 where "id" = $2')).toBe(1);
     expect(topicsChangedBy('delete from "directory_sessions" where "id_hash" = $1')).toBe(1);
     expect(topicsChangedBy('insert into "site_renditions" ("user_id") values ($1)')).toBe(2);
-    expect(topicsChangedBy('update "site_profiles" set "picture_timestamp" = $1')).toBe(2);
-    // The "checked" time an in-step view writes is kept nowhere.
-    expect(topicsChangedBy('update "site_profiles" set "last_checked_at" = $1')).toBe(0);
+    // A profile is one of the sync's inputs (4); its picture timestamp is the pictures' too (2).
+    expect(topicsChangedBy('update "site_profiles" set "picture_timestamp" = $1')).toBe(6);
+    expect(topicsChangedBy('update "site_profiles" set "last_checked_at" = $1')).toBe(4);
+    expect(topicsChangedBy('insert into "mail_photos" ("user_id") values ($1)')).toBe(4);
+    expect(topicsChangedBy('update "sync_state" set "retry_after" = $1')).toBe(4);
+    expect(topicsChangedBy('insert into "mail_photo_renditions" ("user_id") values ($1)')).toBe(0);
     expect(
       topicsChangedBy('with "old" as (select "blob_key" from "site_renditions") delete from "directory_tokens"'),
     ).toBe(3);
@@ -17,7 +20,7 @@ describe('topicsChangedBy', () => {
     expect(topicsChangedBy('update "directory_users_search" set "x" = 1')).toBe(0);
     expect(topicsChangedBy('commit')).toBe(0);
     // A user's removal takes their profile and renditions with it.
-    expect(topicsChangedBy('delete from "directory_users" where "id" = $1')).toBe(3);
+    expect(topicsChangedBy('delete from "directory_users" where "id" = $1')).toBe(7);
   });
 });
 
@@ -46,28 +49,28 @@ describe('listenForChanges: this process’s own writes', () => {
       return this.status;
     },
   });
-  const counts = (notices: ReturnType<typeof open>) => [notices.local(0), notices.local(1)];
+  const counts = (notices: ReturnType<typeof open>) => [notices.local(0), notices.local(1), notices.local(2)];
 
   it('counts a write by its topic when it returns, and again when its transaction ends', async () => {
     const notices = open();
     const single = connection();
     notices.statementDone('update "directory_users" set "enabled" = $1', single);
-    expect(counts(notices)).toEqual([1, 0]);
+    expect(counts(notices)).toEqual([1, 0, 0]);
 
     const tx = connection('T');
     notices.statementDone('begin', tx);
     notices.statementDone('insert into "site_renditions" ("user_id") values ($1)', tx);
     notices.statementDone('select "etag" from "site_renditions"', tx);
-    expect(counts(notices)).toEqual([1, 1]);
+    expect(counts(notices)).toEqual([1, 1, 0]);
     tx.status = 'I';
     notices.statementDone('commit', tx);
-    expect(counts(notices)).toEqual([1, 2]);
+    expect(counts(notices)).toEqual([1, 2, 0]);
     // The next transaction on the same connection starts with nothing written.
     tx.status = 'T';
     notices.statementDone('begin', tx);
     tx.status = 'I';
     notices.statementDone('commit', tx);
-    expect(counts(notices)).toEqual([1, 2]);
+    expect(counts(notices)).toEqual([1, 2, 0]);
 
     // A rollback, or a failed transaction, ends it too (counted: nothing proves it wrote nothing).
     const failed = connection('T');
@@ -76,11 +79,11 @@ describe('listenForChanges: this process’s own writes', () => {
     notices.statementDone('insert into "x" values (1)', failed);
     failed.status = 'I';
     notices.statementDone('rollback', failed);
-    expect(counts(notices)).toEqual([3, 2]);
+    expect(counts(notices)).toEqual([3, 2, 0]);
 
     // A user's removal takes their pictures with it.
     notices.statementDone('delete from "directory_users" where "id" = $1', single);
-    expect(counts(notices)).toEqual([4, 3]);
+    expect(counts(notices)).toEqual([4, 3, 1]);
     await notices.close();
   });
 
@@ -88,6 +91,7 @@ describe('listenForChanges: this process’s own writes', () => {
     const notices = open();
     expect(notices.remote(0)).not.toBe(notices.remote(0));
     expect(notices.remote(1)).not.toBe(notices.remote(1));
+    expect(notices.remote(2)).not.toBe(notices.remote(2));
     await notices.close();
   });
 });

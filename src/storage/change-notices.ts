@@ -3,7 +3,7 @@ import type { ChangeCounters } from './read-cache.js';
 
 // PostgreSQL's answer to "changed since?" for the read cache, without a round trip per request:
 // the tables the serving path keeps in memory notify at every commit that changes them, naming
-// the topic (the directory's rows or the pictures') and the schema, on the channel
+// the topic (the directory's rows, the pictures' or the sync's inputs) and the schema, on the channel
 // `photosync_topic_changes` (migration 2026-12-19-01; the channel `photosync_changes`, which names
 // the schema only, is still sent for instances of earlier versions). Each instance listens on a
 // connection of its own. This process's own writes count at once, when their statement returns.
@@ -19,7 +19,7 @@ import type { ChangeCounters } from './read-cache.js';
 export const CHANGES_CHANNEL = 'photosync_topic_changes';
 
 /** The topics as the notices name them, in the read cache's order (./read-cache.ts). */
-const TOPIC_NAMES = ['directory', 'pictures'] as const;
+const TOPIC_NAMES = ['directory', 'pictures', 'inputs'] as const;
 
 export interface ChangeNotices extends ChangeCounters {
   /**
@@ -51,32 +51,43 @@ export interface ChangeNoticeOptions {
 const READS_ONLY = /^\s*select\b/i;
 /**
  * The statements of this process that change what the cache keeps, by topic: the same tables as
- * the triggers', and site_profiles where the picture's timestamp is written.
+ * the triggers'. The pictures: renditions, and site_profiles where the picture's timestamp is
+ * written. The sync's inputs: mail photos, back-off states and any write to a profile.
  */
 const TOPIC_TABLES = [
   /\bdirectory_(?:users|tokens|sessions|apps)\b/,
   /\bsite_renditions\b|\bsite_profiles\b[\s\S]*\bpicture_timestamp\b|\bpicture_timestamp\b[\s\S]*\bsite_profiles\b/,
+  /\b(?:mail_photos|sync_state|site_profiles)\b/,
 ] as const;
 
-/** A user's removal, which takes their profile and renditions with it (foreign keys, on delete cascade). */
+/** Every topic's bit. */
+const ALL_TOPICS = 7;
+
+/** A user's removal, which takes their profile, photo and renditions with it (foreign keys, on delete cascade). */
 const USER_REMOVAL = /^\s*delete\s+from\s+"?directory_users\b/i;
 
-/** The topics (a bit each: 1 the directory, 2 the pictures) whose rows a statement of this process may have changed. */
+/**
+ * The topics (a bit each: 1 the directory, 2 the pictures, 4 the sync's inputs) whose rows a
+ * statement of this process may have changed.
+ */
 export function topicsChangedBy(sql: string): number {
   if (READS_ONLY.test(sql)) return 0;
-  if (USER_REMOVAL.test(sql)) return 3;
-  return (TOPIC_TABLES[0].test(sql) ? 1 : 0) | (TOPIC_TABLES[1].test(sql) ? 2 : 0);
+  if (USER_REMOVAL.test(sql)) return ALL_TOPICS;
+  let topics = 0;
+  TOPIC_TABLES.forEach((table, topic) => {
+    if (table.test(sql)) topics |= 1 << topic;
+  });
+  return topics;
 }
 
 /** `pg`: the driver, loaded by the caller (only PostgreSQL's start loads it). */
 export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOptions): ChangeNotices {
-  const local = [0, 0];
-  const remote = [0, 0];
+  const local = TOPIC_NAMES.map(() => 0);
+  const remote = TOPIC_NAMES.map(() => 0);
   /** The topics each connection's transaction under way has written, counted again when it ends. */
   const written = new WeakMap<TransactionState, number>();
   const count = (counters: number[], topics: number) => {
-    if (topics & 1) counters[0]!++;
-    if (topics & 2) counters[1]!++;
+    for (let topic = 0; topic < counters.length; topic++) if (topics & (1 << topic)) counters[topic]!++;
   };
   let listening = false;
   let closed = false;
@@ -115,7 +126,7 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
     }
     if (closed) return void next.end().catch(() => {});
     // Whatever was committed while nobody listened is unknown: start afresh.
-    count(remote, 3);
+    count(remote, ALL_TOPICS);
     listening = true;
   }
 

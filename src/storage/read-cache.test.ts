@@ -22,9 +22,9 @@ function fakeCounters() {
   return { state, counters };
 }
 
-/** Counters by topic (0 the directory, 1 the pictures), as PostgreSQL's notices. */
+/** Counters by topic (0 the directory, 1 the pictures, 2 the sync's inputs), as PostgreSQL's notices. */
 function topicCounters() {
-  const state = { local: [0, 0], remote: [0, 0] };
+  const state = { local: [0, 0, 0], remote: [0, 0, 0] };
   const counters: ChangeCounters = {
     byTopic: true,
     local: (topic: Topic) => state.local[topic]!,

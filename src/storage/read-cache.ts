@@ -5,9 +5,10 @@
  * read again.
  *
  * Where the database tells them apart, the rows are kept by what they were read from: the
- * directory (users, apps, tokens, sessions) or the sites' pictures (renditions and their
- * timestamps). A new picture then leaves the tokens and sessions in memory, and the next
- * request of every user who was served before it is spared reading them again.
+ * directory (users, apps, tokens, sessions), the sites' pictures (renditions and their
+ * timestamps) or what a sync decides from (mail photos, back-off states, profiles). A new picture
+ * then leaves the tokens and sessions in memory, and the next request of every user who was served
+ * before it is spared reading them again; a check's record leaves the pictures.
  *
  * SQLite answers "changed since?" in microseconds (the WAL index header, ./wal-index.ts, for
  * other connections, `total_changes()` for our own), so there a cached answer is never older than
@@ -40,20 +41,24 @@ export interface ReadCache {
   keep(key: string, value: unknown, from?: ReadFrom): boolean;
 }
 
-/** Read from the directory's rows only: users, apps, tokens, sessions. */
+/** Read from the directory's rows: users, apps, tokens, sessions. */
 export const FROM_DIRECTORY = 1;
-/** Read from the sites' pictures only: renditions and their timestamps. */
+/** Read from the sites' pictures: renditions and their timestamps. */
 export const FROM_PICTURES = 2;
-/** Read from both (the default: a caller that does not say is never answered from stale rows). */
-export const FROM_BOTH = 3;
-export type ReadFrom = typeof FROM_DIRECTORY | typeof FROM_PICTURES | typeof FROM_BOTH;
+/** Read from what a sync decides from: mail photos, back-off states, profiles (their "checked" time too). */
+export const FROM_SYNC_INPUTS = 4;
+/** Read from all of them (the default: a caller that does not say is never answered from stale rows). */
+export const FROM_ALL = 7;
+/** A set of topics: FROM_DIRECTORY | FROM_PICTURES, and so on. */
+export type ReadFrom = number;
 
-/** The topics the counters tell apart: 0 the directory's rows, 1 the pictures'. */
-export type Topic = 0 | 1;
+/** The topics the counters tell apart, in the order of the FROM_ bits: the directory, the pictures, the sync's inputs. */
+export type Topic = 0 | 1 | 2;
+const TOPICS = [0, 1, 2] as const;
 
 export interface ChangeCounters {
   /**
-   * Whether commits are counted by topic. When false, every commit moves the counters of both,
+   * Whether commits are counted by topic. When false, every commit moves the counters of all,
    * and `topic` is not looked at (SQLite: one counter for the file).
    */
   readonly byTopic: boolean;
@@ -85,34 +90,29 @@ interface Entry {
   remote: number;
 }
 
-/** Other processes' counters as looked at once: one request's view of them. */
-interface RemoteView {
-  directory: number;
-  pictures: number;
-}
+/** Counters of every topic as looked at once (one request's view of the other processes'). */
+type View = number[];
 
 export function createReadCache(counters: ChangeCounters | undefined, maxEntries = 10_000): ReadCache {
   if (!counters) return READ_THROUGH;
   const { byTopic } = counters;
   const entries = new Map<string, Entry>();
 
-  const localOf = (from: ReadFrom): number => {
-    if (!byTopic) return counters.local(0);
-    return (from & FROM_DIRECTORY ? counters.local(0) : 0) + (from & FROM_PICTURES ? counters.local(1) : 0);
+  /** The sum of `count`'s topics in `from` (the first alone, where one counter moves for all). */
+  const sumOf = (from: ReadFrom, count: (topic: Topic) => number): number => {
+    if (!byTopic) return count(0);
+    let sum = 0;
+    for (const topic of TOPICS) if (from & (1 << topic)) sum += count(topic);
+    return sum;
   };
-  const remoteNow = (): RemoteView =>
-    byTopic
-      ? { directory: counters.remote(0), pictures: counters.remote(1) }
-      : { directory: counters.remote(0), pictures: 0 };
+  const localOf = (from: ReadFrom): number => sumOf(from, counters.local);
+  const viewNow = (count: (topic: Topic) => number): View => (byTopic ? TOPICS.map(count) : [count(0)]);
   /** The other processes' counters of `from`, as a request saw them or (without a view) as they are now. */
-  const remoteOf = (view: RemoteView | undefined, from: ReadFrom): number => {
-    if (!byTopic) return view ? view.directory : counters.remote(0);
-    const directory = from & FROM_DIRECTORY ? (view ? view.directory : counters.remote(0)) : 0;
-    return directory + (from & FROM_PICTURES ? (view ? view.pictures : counters.remote(1)) : 0);
-  };
+  const remoteOf = (view: View | undefined, from: ReadFrom): number =>
+    sumOf(from, view ? (topic) => view[topic]! : counters.remote);
 
   /** The entry under `key` while none of its counters moved (it is dropped once one has). */
-  function current(key: string, view: RemoteView | undefined): Entry | undefined {
+  function current(key: string, view: View | undefined): Entry | undefined {
     // A key not kept costs no look at the counters (most of an unknown address's price).
     const entry = entries.get(key);
     if (!entry) return undefined;
@@ -130,17 +130,12 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
     entries.set(key, entry);
   }
 
-  function cached<T>(key: string, remote: RemoteView | undefined): T | typeof NOT_CACHED {
+  function cached<T>(key: string, remote: View | undefined): T | typeof NOT_CACHED {
     const entry = current(key, remote);
     return entry ? (entry.value as T) : NOT_CACHED;
   }
 
-  async function read<T>(
-    key: string,
-    load: () => Promise<T>,
-    from: ReadFrom,
-    remote: RemoteView | undefined,
-  ): Promise<T> {
+  async function read<T>(key: string, load: () => Promise<T>, from: ReadFrom, remote: View | undefined): Promise<T> {
     const found = current(key, remote);
     if (found) return found.value as T;
     const local = localOf(from);
@@ -157,11 +152,11 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
 
   /** One request's view: other processes' commits looked for at its first read only. */
   class RequestReads implements ReadCache {
-    private remote: RemoteView | undefined;
+    private remote: View | undefined;
     /** This process's counters at the first read, for keep(). */
-    private local: [number, number] = [0, 0];
+    private local: View = [];
 
-    read<T>(key: string, load: () => Promise<T>, from: ReadFrom = FROM_BOTH): Promise<T> {
+    read<T>(key: string, load: () => Promise<T>, from: ReadFrom = FROM_ALL): Promise<T> {
       return read(key, load, from, this.first());
     }
 
@@ -173,28 +168,27 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
       return this;
     }
 
-    keep(key: string, value: unknown, from: ReadFrom = FROM_BOTH): boolean {
+    keep(key: string, value: unknown, from: ReadFrom = FROM_ALL): boolean {
       const remote = this.remote;
       if (remote === undefined) return false;
       // As of the request's first read: a commit since then to what it was read from has moved
       // one of the counters, and it is not kept.
-      const local =
-        (from & FROM_DIRECTORY || !byTopic ? this.local[0] : 0) + (from & FROM_PICTURES ? this.local[1] : 0);
+      const local = sumOf(from, (topic) => this.local[topic]!);
       const before = remoteOf(remote, from);
       if (localOf(from) !== local || remoteOf(undefined, from) !== before) return false;
       store(key, { value, from, local, remote: before });
       return true;
     }
 
-    private first(): RemoteView {
+    private first(): View {
       if (this.remote !== undefined) return this.remote;
-      this.local = [counters!.local(0), byTopic ? counters!.local(1) : 0];
-      return (this.remote = remoteNow());
+      this.local = viewNow(counters!.local);
+      return (this.remote = viewNow(counters!.remote));
     }
   }
 
   return {
-    read: (key, load, from = FROM_BOTH) => read(key, load, from, undefined),
+    read: (key, load, from = FROM_ALL) => read(key, load, from, undefined),
     cached: <T>(key: string) => cached<T>(key, undefined),
     forRequest: () => new RequestReads(),
     keep: () => false,

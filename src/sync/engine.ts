@@ -28,6 +28,7 @@ import {
   type SyncOutcome,
   type SyncTrigger,
 } from './history.js';
+import { FROM_DIRECTORY, FROM_SYNC_INPUTS, type ReadCache } from '../storage/read-cache.js';
 import { getSyncInputs, inputsOf, syncInputsQuery, syncStateInputs, type SyncInputs } from './inputs.js';
 import { classify, isOutOfStep } from './state.js';
 
@@ -48,6 +49,12 @@ export interface SyncEngineDeps {
   lock: UserLock;
   metrics: Metrics;
   settings: () => SyncSettings;
+  /**
+   * Where the inputs of the first assessment (the one without the lock) are kept while nothing
+   * they were read from changes: an in-step check then costs no read. What is done under the lock
+   * is always decided from inputs read under it.
+   */
+  reads?: ReadCache;
   faultPoint?: (name: string) => void;
 }
 
@@ -73,15 +80,18 @@ export interface SyncOptions {
    */
   answerBeforeRecord?: boolean;
   /**
-   * The user's inputs, when the caller has started reading them, no earlier than the action that
-   * asks for this sync: the owner's own picture request reads them while it reads whose picture
-   * it names, one round trip less before the sync's work. The sync reads them itself otherwise.
+   * The user's inputs, when the caller has started reading them (`readInputs`), no earlier than
+   * the action that asks for this sync: the owner's own picture request reads them while it reads
+   * whose picture it names, one round trip less before the sync's work. The sync reads them
+   * itself otherwise.
    */
   inputs?: Promise<SyncInputs>;
 }
 
 export interface SyncEngine {
   sync(user: DirectoryUser, trigger: SyncTrigger, options?: SyncOptions): Promise<SyncResult>;
+  /** What a sync of the user decides from first, as `sync` reads it (from the read cache when it holds them). */
+  readInputs(userId: string): Promise<SyncInputs>;
   /** Writes the checks gathered and waits for the records and removals still going on (before the database is closed). */
   settle(): Promise<void>;
   /** Writes the checks gathered so far and waits for them (and for those being written), nothing else. */
@@ -323,13 +333,19 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
    * photo's bytes are read while the lock is taken: a key never names two different writes, so
    * they are the ones to render whenever the inputs read under the lock name the same key.
    */
+  /** The inputs as the first assessment reads them: from the read cache while nothing they hold has changed. */
+  function readInputs(userId: string): Promise<SyncInputs> {
+    const load = () => getSyncInputs(deps.db, userId);
+    return deps.reads ? deps.reads.read(`sync inputs ${userId}`, load, FROM_DIRECTORY | FROM_SYNC_INPUTS) : load();
+  }
+
   async function decide(
     user: DirectoryUser,
     trigger: SyncTrigger,
     attempt: Attempt,
     inputs: Promise<SyncInputs> | undefined,
   ): Promise<Decision> {
-    const first = await assess(user, trigger, Date.now(), attempt, await (inputs ?? getSyncInputs(deps.db, user.id)));
+    const first = await assess(user, trigger, Date.now(), attempt, await (inputs ?? readInputs(user.id)));
     if ('decided' in first) return first.decided;
     const early = first.work === 'render' ? shareSource(user.id, first.mail) : undefined;
     try {
@@ -494,6 +510,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   }
 
   return {
+    readInputs,
     async settle() {
       await writeGathered();
       while (writing.size > 0) await Promise.allSettled([...writing]);

@@ -59,6 +59,7 @@ import * as syncStateOrder from './migrations/2026-12-17-01-sync-state-order.js'
 import * as blobKeyIndexes from './migrations/2026-12-17-02-blob-key-indexes.js';
 import * as mailPhotoRenditions from './migrations/2026-12-18-01-mail-photo-renditions.js';
 import * as changeTopics from './migrations/2026-12-19-01-change-topics.js';
+import * as inputNotices from './migrations/2026-12-19-02-input-notices.js';
 import { statementName } from './prepared.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
@@ -131,6 +132,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-17-02-blob-key-indexes': blobKeyIndexes,
   '2026-12-18-01-mail-photo-renditions': mailPhotoRenditions,
   '2026-12-19-01-change-topics': changeTopics,
+  '2026-12-19-02-input-notices': inputNotices,
 };
 
 export interface OpenDatabaseOptions {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   FROM_DIRECTORY,
   FROM_PICTURES,
+  FROM_SYNC_INPUTS,
   NOT_CACHED,
   createReadCache,
   type ChangeCounters,
@@ -187,6 +188,27 @@ describe('createReadCache', () => {
     state.remote[0]!++;
     expect(await readAll()).toEqual(['t2', 'p3', 'r2']);
     expect([token.calls(), picture.calls(), rendition.calls()]).toEqual([2, 3, 2]);
+  });
+
+  it('keeps what was read from the directory and the pictures through a sync’s record, and its inputs not', async () => {
+    const { state, counters } = topicCounters();
+    const cache = createReadCache(counters);
+    const picture = loader(['p1', 'p2']);
+    const inputs = loader(['i1', 'i2']);
+    const readBoth = async () => [
+      await cache.read('picture', picture.load, FROM_DIRECTORY | FROM_PICTURES),
+      await cache.read('inputs', inputs.load, FROM_DIRECTORY | FROM_SYNC_INPUTS),
+    ];
+    expect(await readBoth()).toEqual(['p1', 'i1']);
+    state.local[2]!++;
+    expect(await readBoth()).toEqual(['p1', 'i2']);
+    state.remote[2]!++;
+    expect(await cache.read('picture', picture.load, FROM_DIRECTORY | FROM_PICTURES)).toBe('p1');
+    // What does not say what it was read from is read from everything.
+    const unsaid = loader(['u1', 'u2']);
+    expect(await cache.read('unsaid', unsaid.load)).toBe('u1');
+    state.remote[2]!++;
+    expect(await cache.read('unsaid', unsaid.load)).toBe('u2');
   });
 
   it('keeps an answer through a commit to rows it was not read from', async () => {

@@ -9,13 +9,7 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
 // `photosync_changes`, naming the schema only, is still sent, for instances of earlier versions
 // that run against this schema until they are replaced (a later migration may stop sending it).
 // The triggers stay as they are: the function they run is replaced. A table it does not know
-// names every topic, so a trigger added later without a topic of its own still drops everything.
-//
-// A third topic, "inputs", is what a sync decides from: the mail photo, the back-off state and the
-// profile, whose every change (the "checked" time an in-step check writes among them) notifies.
-// Instances of earlier versions do not keep these rows, so it goes on the new channel only.
-
-const INPUT_TABLES = ['mail_photos', 'sync_state', 'site_profiles'];
+// names both topics, so a trigger added later without a topic of its own still drops everything.
 
 export async function up(db: Kysely<any>): Promise<void> {
   if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
@@ -30,32 +24,14 @@ export async function up(db: Kysely<any>): Promise<void> {
       ELSE
         PERFORM pg_notify('photosync_topic_changes', 'directory ' || TG_TABLE_SCHEMA);
         PERFORM pg_notify('photosync_topic_changes', 'pictures ' || TG_TABLE_SCHEMA);
-        PERFORM pg_notify('photosync_topic_changes', 'inputs ' || TG_TABLE_SCHEMA);
       END IF;
       RETURN NULL;
     END
     $$`.execute(db);
-  await sql`
-    CREATE FUNCTION photosync_notify_inputs() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      PERFORM pg_notify('photosync_topic_changes', 'inputs ' || TG_TABLE_SCHEMA);
-      RETURN NULL;
-    END
-    $$`.execute(db);
-  for (const table of INPUT_TABLES) {
-    await sql
-      .raw(
-        `CREATE TRIGGER ${table}_inputs_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
-         FOR EACH STATEMENT EXECUTE FUNCTION photosync_notify_inputs()`,
-      )
-      .execute(db);
-  }
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
   if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
-  for (const table of INPUT_TABLES) await sql.raw(`DROP TRIGGER ${table}_inputs_notify ON ${table}`).execute(db);
-  await sql`DROP FUNCTION photosync_notify_inputs()`.execute(db);
   await sql`
     CREATE OR REPLACE FUNCTION photosync_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN

@@ -326,6 +326,12 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     } satisfies Decision;
   }
 
+  /** The inputs as the first assessment reads them: from the read cache while nothing they hold has changed. */
+  function readInputs(userId: string): Promise<SyncInputs> {
+    const load = () => getSyncInputs(deps.db, userId);
+    return deps.reads ? deps.reads.read(`sync inputs ${userId}`, load, FROM_DIRECTORY | FROM_SYNC_INPUTS) : load();
+  }
+
   /**
    * The common case (in step) is decided without the lock. Work is done under the user's lock,
    * after assessing again from inputs read once it is held: a sync that ran while this one waited
@@ -333,12 +339,6 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
    * photo's bytes are read while the lock is taken: a key never names two different writes, so
    * they are the ones to render whenever the inputs read under the lock name the same key.
    */
-  /** The inputs as the first assessment reads them: from the read cache while nothing they hold has changed. */
-  function readInputs(userId: string): Promise<SyncInputs> {
-    const load = () => getSyncInputs(deps.db, userId);
-    return deps.reads ? deps.reads.read(`sync inputs ${userId}`, load, FROM_DIRECTORY | FROM_SYNC_INPUTS) : load();
-  }
-
   async function decide(
     user: DirectoryUser,
     trigger: SyncTrigger,

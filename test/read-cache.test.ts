@@ -182,6 +182,17 @@ for (const dialect of SITES) {
       return { response, roundTrips: services.database.roundTrips() - before };
     }
 
+    /** A new user with a token of their own, and the request for their own L picture (which syncs first). */
+    async function ownerWithToken() {
+      const owner = await makeUser(services);
+      const token = await createToken(services.database.db, owner.id, 'test');
+      const own = () =>
+        get(services, baseUrl, `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`, {
+          authorization: `Bearer ${token}`,
+        });
+      return { owner, own };
+    }
+
     /** Until the notice of another instance's commit has arrived. */
     const eventually = (check: () => Promise<unknown>) => expect.poll(check, { timeout: 5000, interval: 20 });
 
@@ -206,12 +217,7 @@ for (const dialect of SITES) {
     });
 
     it('keeps the token through a new picture, here or from another instance: only the picture is read again', async () => {
-      const owner = await makeUser(services);
-      const ownToken = await createToken(services.database.db, owner.id, 'test');
-      const own = () =>
-        get(services, baseUrl, `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`, {
-          authorization: `Bearer ${ownToken}`,
-        });
+      const { owner, own } = await ownerWithToken();
       await giveMailPhoto(services, owner, await solidJpeg([200, 200, 30], 200));
       expect((await own()).headers['x-photosync-sync']).toBe('synced');
       await picture(undefined, owner.upn);
@@ -239,12 +245,7 @@ for (const dialect of SITES) {
     });
 
     it('reads the sync’s inputs for the owner’s own L picture while it reads whose picture it is', async () => {
-      const owner = await makeUser(services);
-      const ownToken = await createToken(services.database.db, owner.id, 'test');
-      const own = () =>
-        get(services, baseUrl, `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`, {
-          authorization: `Bearer ${ownToken}`,
-        });
+      const { owner, own } = await ownerWithToken();
       await giveMailPhoto(services, owner, await solidJpeg([120, 30, 200], 200));
       expect((await own()).headers['x-photosync-sync']).toBe('synced');
       await giveMailPhoto(services, owner, await solidJpeg([30, 120, 200], 200));
@@ -267,19 +268,8 @@ for (const dialect of SITES) {
     });
 
     it('decides an in-step check of one’s own picture from inputs kept in memory, until a new mail photo', async () => {
-      const owner = await makeUser(services);
-      const ownToken = await createToken(services.database.db, owner.id, 'test');
-      const own = async () =>
-        (
-          await get(
-            services,
-            baseUrl,
-            `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`,
-            {
-              authorization: `Bearer ${ownToken}`,
-            },
-          )
-        ).headers['x-photosync-sync'];
+      const { owner, own: ownPicture } = await ownerWithToken();
+      const own = async () => (await ownPicture()).headers['x-photosync-sync'];
       await giveMailPhoto(services, owner, await solidJpeg([60, 160, 60], 200));
       expect(await own()).toBe('synced');
       await services.sync.settle();
@@ -380,13 +370,8 @@ for (const dialect of SITES) {
     });
 
     it('keeps its rows while the owner views their own picture in step (the check writes nothing kept)', async () => {
-      const owner = await makeUser(services);
-      const ownToken = await createToken(services.database.db, owner.id, 'test');
+      const { owner, own } = await ownerWithToken();
       await giveMailPhoto(services, owner, await solidJpeg([100, 100, 30], 200));
-      const own = () =>
-        get(services, baseUrl, `/_layouts/15/userphoto.aspx?size=L&accountname=${encodeURIComponent(owner.upn)}`, {
-          authorization: `Bearer ${ownToken}`,
-        });
       expect((await own()).headers['x-photosync-sync']).toBe('synced');
       expect((await own()).headers['x-photosync-sync']).toBe('unchanged');
       // Another instance's in-step check of the same owner sends no notice either.

@@ -5,6 +5,7 @@ import { beforeAll, expect, it } from 'vitest';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
+import { listAttempts } from '../src/sync/history.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
 import { describeEachDialect, useTestServices, type TestStore } from './support/services.js';
 
@@ -52,14 +53,19 @@ describeEachDialect('a sync killed part-way', (dialect) => {
     await services.sync.sync(user, 'admin');
     const blue = await giveMailPhoto(services, user, await solidJpeg(BLUE));
 
+    // The history records a switch in the switch's own commit: with the new pictures, never without.
+    const switchesTo = async (etag: string) =>
+      (await listAttempts(services.database.db, user.id)).filter((a) => a.outcome === 'synced' && a.etagAfter === etag);
     for (const point of ['after-render', 'after-put-S', 'after-put-L', 'before-commit']) {
       expect(await syncKilledAt(context.store, user.upn, point), point).toBe('SIGKILL');
       const profile = await picturesAreOneGeneration(user, RED);
       expect(profile?.syncedEtag, point).toBe(red.etag);
+      expect(await switchesTo(blue.etag), point).toEqual([]);
     }
 
     expect(await syncKilledAt(context.store, user.upn, 'after-commit')).toBe('SIGKILL');
     expect((await picturesAreOneGeneration(user, BLUE))?.syncedEtag).toBe(blue.etag);
+    expect(await switchesTo(blue.etag)).toMatchObject([{ trigger: 'admin', etagBefore: red.etag, error: null }]);
 
     await giveMailPhoto(services, user, await solidJpeg(RED));
     expect(await syncKilledAt(context.store, user.upn, 'before-commit')).toBe('SIGKILL');

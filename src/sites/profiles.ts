@@ -246,6 +246,16 @@ export interface PublishedRenditions {
 }
 
 /**
+ * Writes beside a switch of the sites' pictures, in its commit: in its transaction (`write`), or,
+ * where the switch is one statement (PostgreSQL with the photo bytes in the database), as more
+ * parts of it (`parts`, WITH clauses), so it stays one round trip.
+ */
+export interface SwitchRecord {
+  write(trx: Db): Promise<unknown>;
+  parts?(): ReadonlyArray<{ name: string; query: (q: QueryCreator<Database>) => unknown }>;
+}
+
+/**
  * Makes `jpegs` the user's S/M/L pictures. New files are written under new keys first; the profile
  * and rendition rows switch in one transaction; the old files go only after the commit. A crash at
  * any point leaves the old complete set or the new one. The caller holds the user's lock.
@@ -262,8 +272,8 @@ export async function publishRenditions(
     /** The caller read the profile under the user's lock: it exists, nothing to make first. */
     hasProfile?: boolean;
   },
-  /** Written in the commit that switches the renditions (an audit entry). */
-  record?: (trx: Db) => Promise<unknown>,
+  /** Written in the commit that switches the renditions (an audit entry, the sync's attempt). */
+  record?: SwitchRecord,
 ): Promise<PublishedRenditions> {
   const generation = `${picture.at.toString(36)}-${randomBytes(4).toString('hex')}`;
   const rows = RENDITION_SIZES.map((size) => {
@@ -285,13 +295,14 @@ export async function publishRenditions(
     // statement, so one commit and one round trip. The crash points all come before it.
     for (const row of rows) deps.faultPoint?.(`after-put-${row.size}`);
     deps.faultPoint?.('before-commit');
-    const pictureTimestamp = record
-      ? await deps.db.transaction().execute(async (trx) => {
-          const version = await switchInOneStatement(trx, user, rows, change);
-          await record(trx);
-          return version;
-        })
-      : await switchInOneStatement(deps.db, user, rows, change);
+    const pictureTimestamp =
+      record && !record.parts
+        ? await deps.db.transaction().execute(async (trx) => {
+            const version = await switchInOneStatement(trx, user, rows, change);
+            await record.write(trx);
+            return version;
+          })
+        : await switchInOneStatement(deps.db, user, rows, change, record?.parts?.());
     deps.faultPoint?.('after-commit');
     return published(deps, rows, pictureTimestamp, Promise.resolve());
   }
@@ -305,7 +316,7 @@ export async function publishRenditions(
     await trx.insertInto('site_renditions').values(renditionRows(user.id, rows)).execute();
     deps.faultPoint?.('before-commit');
     const version = await switchProfile(trx, user, change);
-    await record?.(trx);
+    await record?.write(trx);
     const retired = await deps.blobs.retire(
       trx,
       old.map((o) => o.blob_key),
@@ -361,10 +372,12 @@ async function switchInOneStatement(
   user: DirectoryUser,
   rows: ReadonlyArray<{ size: RenditionSize; jpeg: Buffer; side: number; blobKey: string; etag: string }>,
   change: ProfileChange,
+  /** More parts of the statement, written in its commit (see SwitchRecord). */
+  more: ReturnType<NonNullable<SwitchRecord['parts']>> = [],
 ): Promise<number> {
   const createdAt = Date.now();
   const plain = (q: unknown) => q as QueryCreator<Database>;
-  const result = await db
+  const switched = db
     .with('old', (q) => q.selectFrom('site_renditions').select('blob_key').where('user_id', '=', user.id))
     .with('blobs', (q) =>
       plain(q)
@@ -398,7 +411,13 @@ async function switchInOneStatement(
     )
     .with('retired', (q) =>
       q.deleteFrom('storage_blobs').where('key', 'in', (eb) => eb.selectFrom('old').select('old.blob_key')),
-    )
+    );
+  type Chain = { with(name: string, query: (q: QueryCreator<Database>) => unknown): Chain };
+  const withMore = more.reduce<Chain>(
+    (chain, part) => chain.with(part.name, (q) => part.query(plain(q))),
+    switched as unknown as Chain,
+  ) as unknown as typeof switched;
+  const result = await withMore
     .selectFrom('profile' as never)
     .select([sql<number>`count(*)`.as('profiles'), sql<number | null>`max(picture_timestamp)`.as('version')])
     .executeTakeFirstOrThrow();

@@ -47,7 +47,7 @@ export async function uploadSitePicture(
         renditionSpec: renditionSpec(deps.sizes),
         at: Date.now(),
       },
-      record,
+      record && { write: record },
     ),
   );
   await published.oldFilesRemoved;

@@ -22,6 +22,7 @@ import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import {
   isKept,
   recordAttempt,
+  recordWithSwitch,
   type CheckedMark,
   type RepeatedChecks,
   type SyncAttempt,
@@ -135,6 +136,8 @@ type Decision = {
   oldFilesRemoved?: Promise<void>;
   /** After a switch of pictures: the renditions switched to. */
   renditions?: Record<RenditionSize, Rendition>;
+  /** The attempt was recorded in the switch's commit, with this duration (see `recordWithSwitch`). */
+  recordedMs?: number;
 };
 
 /** What the sites need: nothing more (a decision), the placeholder, or new renditions. */
@@ -154,8 +157,12 @@ interface SyncSource {
   master?: Buffer | undefined;
 }
 
-/** The mail photo an attempt is working on, so a failure is charged to the photo that failed. */
+/** An attempt under way: what starts its record, and the mail photo it is working on (a failure is charged to it). */
 interface Attempt {
+  trigger: SyncTrigger;
+  startedAt: number;
+  /** performance.now() at the start. */
+  started: number;
   mailEtag: string | null;
 }
 
@@ -282,6 +289,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
    */
   async function apply(
     user: DirectoryUser,
+    attempt: Attempt,
     needed: Exclude<Assessment, { decided: Decision }>,
     now: number,
     source: SyncSource | undefined,
@@ -308,21 +316,38 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     }
     deps.metrics.renders.inc({ source: 'mail', made: jpegs === made.renditions ? 'when_set' : 'at_sync' });
     deps.faultPoint?.('after-render');
-    const published = await publishRenditions(deps, user, {
-      jpegs,
-      source: 'mail',
-      syncedEtag: mail.etag,
-      renditionSpec: renditionSpec(sizes),
-      at: now,
-      hasProfile: needed.hasProfile,
-    });
-    return {
+    const decided = {
       outcome: 'synced',
       etagBefore: needed.etagBefore,
       etagAfter: mail.etag,
       mailEtag: mail.etag,
+    } satisfies Decision;
+    // The user's checks gathered before this sync are history before it: written first.
+    await writeGathered(user.id).catch(() => {});
+    const record = recordWithSwitch(
+      { userId: user.id, trigger: attempt.trigger, startedAt: attempt.startedAt, error: null, ...decided },
+      decided.mailEtag,
+      deps.settings().errorBackoffSeconds * 1000,
+      () => performance.now() - attempt.started,
+    );
+    const published = await publishRenditions(
+      deps,
+      user,
+      {
+        jpegs,
+        source: 'mail',
+        syncedEtag: mail.etag,
+        renditionSpec: renditionSpec(sizes),
+        at: now,
+        hasProfile: needed.hasProfile,
+      },
+      record,
+    );
+    return {
+      ...decided,
       oldFilesRemoved: published.oldFilesRemoved,
       renditions: published.renditions,
+      ...(record.durationMs === undefined ? {} : { recordedMs: record.durationMs }),
     } satisfies Decision;
   }
 
@@ -372,7 +397,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
           round === 0 &&
           current.mail.blobKey === early?.key &&
           early.spec === renditionSpec(deps.settings().renditionSizes);
-        const done = await apply(user, current, now, same ? await early.made : undefined);
+        const done = await apply(user, attempt, current, now, same ? await early.made : undefined);
         if (done !== 'reassess') return done;
         if (round === 3) throw new Error('The mail photo kept changing while it was being synced.');
         inputs = await getSyncInputs(deps.db, user.id);
@@ -524,7 +549,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       const started = performance.now();
       let decision: Decision;
       let error: string | null = null;
-      const attempt: Attempt = { mailEtag: null };
+      const attempt: Attempt = { trigger, startedAt, started, mailEtag: null };
       try {
         decision = await decide(user, trigger, attempt, options.inputs);
       } catch (cause) {
@@ -536,7 +561,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         const outcome = cause instanceof LockTimeoutError ? 'busy' : 'failed';
         decision = { outcome, etagBefore: etag, etagAfter: etag, mailEtag: attempt.mailEtag };
       }
-      const durationMs = performance.now() - started;
+      const durationMs = decision.recordedMs ?? performance.now() - started;
       const { checkedAt } = decision;
       const record: SyncAttempt = {
         userId: user.id,
@@ -550,19 +575,19 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       };
       const checked: CheckedMark | undefined =
         checkedAt === undefined ? undefined : { at: checkedAt, exchangeSyncState: user.hasMailbox ? 1 : 0 };
-      let done: Promise<void>;
+      // The files a switch replaced are named by no row: they go after the answer (`settle()` waits
+      // for them; a crash first leaves orphans for the sweeper).
+      if (decision.oldFilesRemoved) track(decision.oldFilesRemoved);
+      let done = Promise.resolve();
       if (options.answerBeforeRecord && RECORDED_LATER.has(decision.outcome)) {
         done = gather(record, decision.mailEtag, checked);
-      } else {
-        // The files a switch replaced are named by no row: they go while the attempt is recorded
-        // and after the answer (`settle()` waits for them; a crash first leaves orphans for the sweeper).
-        if (decision.oldFilesRemoved) track(decision.oldFilesRemoved);
+      } else if (decision.recordedMs === undefined) {
+        // (A switch of pictures was recorded in its commit.)
         await writeGathered(user.id);
         const write = () =>
           recordAttempt(deps.db, record, decision.mailEtag, deps.settings().errorBackoffSeconds * 1000, checked);
         // Only a record that may be counted on another's row waits its turn; the rest have rows of their own.
         await (isKept(decision.outcome) ? write() : inTurn(user.id, write));
-        done = Promise.resolve();
       }
       deps.metrics.syncs.inc({ trigger, outcome: decision.outcome });
       deps.metrics.syncSeconds.observe({ outcome: decision.outcome }, durationMs / 1000);

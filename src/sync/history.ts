@@ -1,4 +1,5 @@
 import { PostgresAdapter, sql, type Kysely, type QueryCreator, type Selectable } from 'kysely';
+import type { SwitchRecord } from '../sites/profiles.js';
 import type { Database, Db } from '../storage/database.js';
 import type { SyncAttemptsTable, SyncStateTable } from './tables.js';
 
@@ -102,6 +103,103 @@ function repeatedRow(q: QueryCreator<Database>, attempt: SyncAttempt) {
     .limit(1);
 }
 
+/** An attempt as its row in the history; `repeats`: the checks alike it stands for. */
+function attemptRow(attempt: SyncAttempt, repeats?: RepeatedChecks) {
+  return {
+    user_id: attempt.userId,
+    trigger: attempt.trigger,
+    outcome: attempt.outcome,
+    started_at: repeats?.firstStartedAt ?? attempt.startedAt,
+    last_at: attempt.startedAt,
+    duration_ms: attempt.durationMs,
+    etag_before: attempt.etagBefore,
+    etag_after: attempt.etagAfter,
+    error: attempt.error,
+  };
+}
+
+/**
+ * Moves the user's sync state for an attempt. Attempts are recorded after the lock is let go, so
+ * in any order: the latest attempt to start is the one shown, and the running failure is decided
+ * by the latest to start of those that decide it (every outcome but a skip), whatever order they
+ * are recorded in. Both comparisons are made against the row as it is when the statement writes it.
+ */
+function moveSyncState(q: QueryCreator<Database>, attempt: SyncAttempt, failedEtag: string | null, backoffMs: number) {
+  const skipped = ['recently_checked', 'backing_off', 'busy'].includes(attempt.outcome);
+  const failed = attempt.outcome === 'failed';
+  const latest = { last_attempt_at: attempt.startedAt, last_outcome: attempt.outcome };
+  const failure = failed
+    ? {
+        failing_since: attempt.startedAt,
+        failed_etag: failedEtag,
+        retry_after: attempt.startedAt + backoffMs,
+        last_error: attempt.error,
+      }
+    : { failing_since: null, failed_etag: null, retry_after: null, last_error: null };
+  return q
+    .insertInto('sync_state')
+    .values({ user_id: attempt.userId, ...latest, ...failure, settled_at: skipped ? null : attempt.startedAt })
+    .onConflict((oc) =>
+      oc.column('user_id').doUpdateSet((eb) => {
+        const isLatest = sql<boolean>`${eb.ref('excluded.last_attempt_at')} >= ${eb.ref('sync_state.last_attempt_at')}`;
+        const latestOnly = {
+          last_attempt_at: sql<number>`case when ${isLatest} then ${eb.ref('excluded.last_attempt_at')} else ${eb.ref('sync_state.last_attempt_at')} end`,
+          last_outcome: sql<string>`case when ${isLatest} then ${eb.ref('excluded.last_outcome')} else ${eb.ref('sync_state.last_outcome')} end`,
+        };
+        if (skipped) return latestOnly;
+        const settles = sql<boolean>`(${eb.ref('sync_state.settled_at')} is null or ${eb.ref('excluded.settled_at')} >= ${eb.ref('sync_state.settled_at')})`;
+        const settled = <C extends 'failing_since' | 'failed_etag' | 'retry_after' | 'last_error' | 'settled_at'>(
+          column: C,
+          value: unknown,
+        ) => sql<SyncStateTable[C]>`case when ${settles} then ${value} else ${eb.ref(`sync_state.${column}`)} end`;
+        return {
+          ...latestOnly,
+          // A failure continues the running one (its start is kept); any other outcome ends it.
+          failing_since: settled(
+            'failing_since',
+            failed
+              ? eb.fn.coalesce(eb.ref('sync_state.failing_since'), eb.ref('excluded.failing_since'))
+              : eb.ref('excluded.failing_since'),
+          ),
+          failed_etag: settled('failed_etag', eb.ref('excluded.failed_etag')),
+          retry_after: settled('retry_after', eb.ref('excluded.retry_after')),
+          last_error: settled('last_error', eb.ref('excluded.last_error')),
+          settled_at: settled('settled_at', eb.ref('excluded.settled_at')),
+        };
+      }),
+    );
+}
+
+/**
+ * The record of an attempt that switched the sites' pictures (`synced`), written in the switch's
+ * commit: the history never lacks a switch that was made, nor holds one that was not, and on
+ * PostgreSQL the record costs no round trip of its own. Its duration is read as it is written:
+ * the sync's work up to its commit, as every attempt's duration runs up to what it decided being
+ * written. `durationMs` reports the value written.
+ */
+export function recordWithSwitch(
+  attempt: Omit<SyncAttempt, 'durationMs'>,
+  failedEtag: string | null,
+  backoffMs: number,
+  durationMs: () => number,
+): SwitchRecord & { durationMs?: number } {
+  const record: SwitchRecord & { durationMs?: number } = {
+    async write(trx) {
+      const timed = { ...attempt, durationMs: (record.durationMs = durationMs()) };
+      await trx.insertInto('sync_attempts').values(attemptRow(timed)).execute();
+      await moveSyncState(trx, timed, failedEtag, backoffMs).execute();
+    },
+    parts() {
+      const timed = { ...attempt, durationMs: (record.durationMs = durationMs()) };
+      return [
+        { name: 'attempt', query: (q) => q.insertInto('sync_attempts').values(attemptRow(timed)) },
+        { name: 'attempt_state', query: (q) => moveSyncState(q, timed, failedEtag, backoffMs) },
+      ];
+    },
+  };
+  return record;
+}
+
 /**
  * Records the attempt (a row of its own, or one more check on the row it repeats), moves the
  * user's sync state and, for an in-step check, the profile's "checked" time, all in one commit. A
@@ -126,29 +224,8 @@ export async function recordAttempt(
   repeats?: RepeatedChecks,
 ): Promise<number> {
   const checks = repeats?.checks ?? 1;
-  const skipped = ['recently_checked', 'backing_off', 'busy'].includes(attempt.outcome);
-  const failed = attempt.outcome === 'failed';
   const foldable = !isKept(attempt.outcome);
-  const latest = { last_attempt_at: attempt.startedAt, last_outcome: attempt.outcome };
-  const failure = failed
-    ? {
-        failing_since: attempt.startedAt,
-        failed_etag: failedEtag,
-        retry_after: attempt.startedAt + backoffMs,
-        last_error: attempt.error,
-      }
-    : { failing_since: null, failed_etag: null, retry_after: null, last_error: null };
-  const row = {
-    user_id: attempt.userId,
-    trigger: attempt.trigger,
-    outcome: attempt.outcome,
-    started_at: repeats?.firstStartedAt ?? attempt.startedAt,
-    last_at: attempt.startedAt,
-    duration_ms: attempt.durationMs,
-    etag_before: attempt.etagBefore,
-    etag_after: attempt.etagAfter,
-    error: attempt.error,
-  };
+  const row = attemptRow(attempt, repeats);
   // One more check on the row it repeats; the duration shown is the latest one's.
   const countRepeat = (q: QueryCreator<Database>) =>
     q
@@ -161,43 +238,7 @@ export async function recordAttempt(
       }))
       .where('id', '=', (eb) => repeatedRow(eb as unknown as QueryCreator<Database>, attempt))
       .returning('id');
-  // Attempts are recorded after the lock is let go, so in any order: the latest attempt to start
-  // is the one shown, and the running failure is decided by the latest to start of those that
-  // decide it (every outcome but a skip), whatever order they are recorded in. Both comparisons
-  // are made against the row as it is when this statement writes it.
-  const moveState = (q: QueryCreator<Database>) =>
-    q
-      .insertInto('sync_state')
-      .values({ user_id: attempt.userId, ...latest, ...failure, settled_at: skipped ? null : attempt.startedAt })
-      .onConflict((oc) =>
-        oc.column('user_id').doUpdateSet((eb) => {
-          const isLatest = sql<boolean>`${eb.ref('excluded.last_attempt_at')} >= ${eb.ref('sync_state.last_attempt_at')}`;
-          const latestOnly = {
-            last_attempt_at: sql<number>`case when ${isLatest} then ${eb.ref('excluded.last_attempt_at')} else ${eb.ref('sync_state.last_attempt_at')} end`,
-            last_outcome: sql<string>`case when ${isLatest} then ${eb.ref('excluded.last_outcome')} else ${eb.ref('sync_state.last_outcome')} end`,
-          };
-          if (skipped) return latestOnly;
-          const settles = sql<boolean>`(${eb.ref('sync_state.settled_at')} is null or ${eb.ref('excluded.settled_at')} >= ${eb.ref('sync_state.settled_at')})`;
-          const settled = <C extends 'failing_since' | 'failed_etag' | 'retry_after' | 'last_error' | 'settled_at'>(
-            column: C,
-            value: unknown,
-          ) => sql<SyncStateTable[C]>`case when ${settles} then ${value} else ${eb.ref(`sync_state.${column}`)} end`;
-          return {
-            ...latestOnly,
-            // A failure continues the running one (its start is kept); any other outcome ends it.
-            failing_since: settled(
-              'failing_since',
-              failed
-                ? eb.fn.coalesce(eb.ref('sync_state.failing_since'), eb.ref('excluded.failing_since'))
-                : eb.ref('excluded.failing_since'),
-            ),
-            failed_etag: settled('failed_etag', eb.ref('excluded.failed_etag')),
-            retry_after: settled('retry_after', eb.ref('excluded.retry_after')),
-            last_error: settled('last_error', eb.ref('excluded.last_error')),
-            settled_at: settled('settled_at', eb.ref('excluded.settled_at')),
-          };
-        }),
-      );
+  const moveState = (q: QueryCreator<Database>) => moveSyncState(q, attempt, failedEtag, backoffMs);
   // An in-step profile exists (it was read), so marking it is an update. The "checked" time only
   // moves forward: checks written late (gathered) never undo a later sync's or check's time.
   const checkedAt = checked?.at ?? null;

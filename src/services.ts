@@ -67,6 +67,11 @@ export interface ServiceOptions {
   schema?: string;
   /** The photo files' file operations (tests make them fail as a full or read-only disk would). */
   blobFiles?: BlobFileSystem;
+  /**
+   * Whether PHOTOSYNC_RENDITION_SIZES become the sizes in use while no administrator has saved
+   * any (a server's start, and the default); false for the command line's other commands.
+   */
+  setsSizes?: boolean;
 }
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
@@ -79,6 +84,11 @@ export async function createServices(config: Config, options: ServiceOptions = {
       log.warn(
         { err: error, code: (error as { code?: string }).code },
         'PostgreSQL closed an idle connection; the next query opens a new one',
+      ),
+    onChangeNoticesLost: (error) =>
+      log.warn(
+        { err: error, code: (error as { code?: string }).code },
+        'The connection that listens for other instances’ changes was lost; every read goes to the database until it is back (tried again every second)',
       ),
     ...(options.schema ? { schema: options.schema } : {}),
   });
@@ -101,10 +111,19 @@ export async function createServices(config: Config, options: ServiceOptions = {
   }
   const lock = createUserLock(database.db, database.dialect);
   const pictureBytes = createByteCache(PICTURE_BYTES_KEPT);
-  const settings = await createSettingsStore(database.db, config).catch(async (error: unknown) => {
+  const settings = await createSettingsStore(database.db, config, {
+    setsSizes: options.setsSizes ?? true,
+    onSizesReplaced: (from, to) =>
+      log.info(
+        `The rendition sizes in use are now ${to} (this server's PHOTOSYNC_RENDITION_SIZES), not ${from}, for ` +
+          'every process on this database; sizes saved in the admin console would take their place',
+      ),
+  }).catch(async (error: unknown) => {
     await database.close();
     throw error;
   });
+  // Another instance's change of the settings counts from its notice, not from the next look.
+  database.onSettingsChanged?.(() => settings.changedElsewhere());
   const syncSettings = (): SyncSettings => settings.current();
   const mailer = createMailer(config.smtpUrl);
   const faultPoint = config.faultInjection ? crashAt(config.faultInjection) : undefined;
@@ -115,6 +134,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     lock,
     metrics,
     settings: syncSettings,
+    settingsCurrent: () => settings.whenCurrent(),
     reads: database.reads,
     ...(faultPoint ? { faultPoint } : {}),
   });

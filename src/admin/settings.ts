@@ -53,6 +53,18 @@ export interface SettingsStore {
   /** The settings as last read; reading starts a refresh in the background once they are stale. */
   current(): AdminSettings;
   refresh(): Promise<AdminSettings>;
+  /**
+   * Another instance changed the settings (its commit's notice arrived): they are read again now,
+   * and `whenCurrent()` hands out that read until it is done.
+   */
+  changedElsewhere(): void;
+  /**
+   * Undefined when the settings as last read are current: read less than two seconds ago, and
+   * no notice of a change since. Otherwise the read that makes them current. A sync waits for it
+   * before it decides, so it never works from sizes changed before it started (on an instance that
+   * was idle, or on SQLite, where nothing announces another process's change).
+   */
+  whenCurrent(): Promise<unknown> | undefined;
   /** Validates and saves the changed values; returns what changed (before → after). */
   update(
     change: Record<string, unknown>,
@@ -77,32 +89,72 @@ export function defaultSettings(config: Config): AdminSettings {
   };
 }
 
-export async function createSettingsStore(db: Kysely<Database>, config: Config): Promise<SettingsStore> {
+export interface SettingsStoreOptions {
+  /**
+   * Whether this process's PHOTOSYNC_RENDITION_SIZES become the sizes in use while no
+   * administrator has saved any: a server's start (the default). The command line's other
+   * commands use the sizes in use, whatever their own environment says, so a command run from a
+   * shell without the variable changes nobody's state.
+   */
+  setsSizes?: boolean;
+  /** Told when this start replaces sizes in use that another process set from its environment. */
+  onSizesReplaced?: (from: string, to: string) => void;
+}
+
+export async function createSettingsStore(
+  db: Kysely<Database>,
+  config: Config,
+  options: SettingsStoreOptions = {},
+): Promise<SettingsStore> {
   const defaults = defaultSettings(config);
+  // The first process on a database sets the sizes in use, whatever it is.
+  const setsSizes = options.setsSizes ?? true;
+  const saved = await readSettings(db, defaults, { sizesInUse: false });
+  const spec = renditionSpec(saved.renditionSizes);
+  const replaced = await publishRenditionSpec(db, spec, setsSizes);
+  if (replaced !== undefined) options.onSizesReplaced?.(replaced, spec);
   let cached = await readSettings(db, defaults);
   let readAt = Date.now();
-  let pending: Promise<AdminSettings> | undefined;
-  await publishRenditionSpec(db, renditionSpec(cached.renditionSizes));
-
-  const refresh = async () => {
-    pending ??= readSettings(db, defaults).finally(() => (pending = undefined));
-    const fresh = await pending;
-    cached = fresh;
-    readAt = Date.now();
-    return fresh;
+  /** Reads started and the latest whose values were taken: a read that ends after a later one's changes nothing. */
+  let started = 0;
+  let taken = 0;
+  const read = async (): Promise<AdminSettings> => {
+    const mine = ++started;
+    const fresh = await readSettings(db, defaults);
+    if (mine > taken) {
+      taken = mine;
+      cached = fresh;
+      readAt = Date.now();
+    }
+    return cached;
   };
+  let pending: Promise<AdminSettings> | undefined;
+  const refresh = () => (pending ??= read().finally(() => (pending = undefined)));
+  /** Keeps the last good values when a read fails; the next look, two seconds on, reads again. */
+  const lookAgainLater = () => {
+    readAt = Date.now();
+  };
+  let announced: Promise<unknown> | undefined;
 
   return {
     current() {
-      if (Date.now() - readAt > REFRESH_MS && !pending) {
-        refresh().catch(() => {
-          // Keep the last good values; the next read tries again.
-          readAt = Date.now();
-        });
-      }
+      if (Date.now() - readAt > REFRESH_MS && !pending) refresh().catch(lookAgainLater);
       return cached;
     },
     refresh,
+    changedElsewhere() {
+      // A read under way may have started before the change: this one starts after it.
+      const settled = read().catch(lookAgainLater);
+      announced = settled;
+      void settled.finally(() => {
+        if (announced === settled) announced = undefined;
+      });
+    },
+    whenCurrent() {
+      if (announced) return announced;
+      if (Date.now() - readAt <= REFRESH_MS) return undefined;
+      return refresh().catch(lookAgainLater);
+    },
     async update(change, actor) {
       const valid = validateChange(change);
       if (!config.m365) refuseConnectModeSettings(valid);
@@ -128,44 +180,74 @@ export async function createSettingsStore(db: Kysely<Database>, config: Config):
           await publishRenditionSpec(trx, renditionSpec(valid.renditionSizes));
         }
       });
-      await refresh();
+      // A fresh read: one under way may have started before this commit.
+      await read();
       return changed;
     },
   };
 }
 
-async function readSettings(db: Db, defaults: AdminSettings): Promise<AdminSettings> {
+/** The sizes every process uses while no administrator has saved any: the last server start's. */
+const SIZES_IN_USE = 'effective_rendition_spec';
+
+/**
+ * The saved settings over `defaults`. Sizes no administrator saved are the sizes in use (a
+ * server's environment set them at its start), unless `sizesInUse` is false.
+ */
+async function readSettings(
+  db: Db,
+  defaults: AdminSettings,
+  { sizesInUse = true }: { sizesInUse?: boolean } = {},
+): Promise<AdminSettings> {
   const rows = await db
     .selectFrom('admin_settings')
     .select(['name', 'value'])
-    .where('name', 'in', [...NAMES])
+    .where('name', 'in', [...NAMES, SIZES_IN_USE])
     .execute();
   const settings = { ...defaults };
+  let savedSizes = false;
   for (const row of rows) {
+    if (row.name === SIZES_IN_USE) continue;
     try {
       Object.assign(settings, validateChange({ [row.name]: JSON.parse(row.value) as unknown }));
+      if (row.name === 'renditionSizes') savedSizes = true;
     } catch {
       // A value this version cannot read keeps the default rather than stopping the service.
+    }
+  }
+  const inUse = rows
+    .find((row) => row.name === SIZES_IN_USE)
+    ?.value.split(',')
+    .map(Number);
+  if (sizesInUse && !savedSizes && inUse) {
+    const [S, M, L] = inUse;
+    const sizes = { S, M, L };
+    try {
+      Object.assign(settings, validateChange({ renditionSizes: sizes }));
+    } catch {
+      // Not sizes this version can use: this process's own.
     }
   }
   return settings;
 }
 
 /**
- * The status triggers compare each picture's sizes with this one. When it changes, pictures at
- * other sizes become "changed"; touching the users whose state depends on it re-runs the triggers.
+ * The sizes in use, which every process renders at and the status triggers compare each picture's
+ * sizes with. When they change, pictures at other sizes become "changed"; touching the users whose
+ * state depends on it re-runs the triggers. Returns the sizes replaced, if there were others.
+ * Without `replace`, sizes in use are left as they are (only a database without any gets these).
  */
-async function publishRenditionSpec(db: Db, spec: string): Promise<void> {
+async function publishRenditionSpec(db: Db, spec: string, replace = true): Promise<string | undefined> {
   const current = await db
     .selectFrom('admin_settings')
     .select('value')
-    .where('name', '=', 'effective_rendition_spec')
+    .where('name', '=', SIZES_IN_USE)
     .executeTakeFirst();
-  if (current?.value === spec) return;
+  if (current?.value === spec || (current && !replace)) return undefined;
   const at = Date.now();
   await db
     .insertInto('admin_settings')
-    .values({ name: 'effective_rendition_spec', value: spec, updated_at: at, updated_by: null })
+    .values({ name: SIZES_IN_USE, value: spec, updated_at: at, updated_by: null })
     .onConflict((oc) => oc.column('name').doUpdateSet({ value: spec, updated_at: at }))
     .execute();
   await touchUsers(
@@ -175,6 +257,7 @@ async function publishRenditionSpec(db: Db, spec: string): Promise<void> {
       .select('user_id')
       .where('state', 'in', [...SIZE_DEPENDENT_STATES]),
   );
+  return current?.value;
 }
 
 /** The settings that mean something only in connect mode (they drive the scans of the tenant). */

@@ -6,10 +6,14 @@ import { DatabaseFileError } from '../storage/database.js';
 import { describeStorageFault } from '../storage/faults.js';
 import { CliError } from './output.js';
 
-/** Opens the database and the photo store; a database that cannot be reached is the user's to fix. */
-export async function openServices(config: Config, log?: Logger): Promise<Services> {
+/**
+ * Opens the database and the photo store; a database that cannot be reached is the user's to fix.
+ * Only `serve` makes its PHOTOSYNC_RENDITION_SIZES the sizes in use (`setsSizes`); the other
+ * commands use those.
+ */
+export async function openServices(config: Config, log?: Logger, setsSizes = false): Promise<Services> {
   try {
-    return await createServices(config, log ? { log } : {});
+    return await createServices(config, { ...(log ? { log } : {}), setsSizes });
   } catch (error) {
     // Its own sentence names the file and the cause already.
     if (error instanceof DatabaseFileError) throw new CliError(error.message);

@@ -87,6 +87,19 @@ describe('listenForChanges: this process’s own writes', () => {
     await notices.close();
   });
 
+  it('tells of a lost connection once, not at every try while the server stays away', async () => {
+    const told: Error[] = [];
+    const notices = listenForChanges({ Client: Unreachable } as unknown as typeof pg, {
+      clientConfig: {},
+      isOwnConnection: () => false,
+      retryMs: 5,
+      onError: (error) => told.push(error),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(told.map((error) => error.message)).toEqual(['no server here']);
+    await notices.close();
+  });
+
   it('vouches for nothing kept while it does not listen', async () => {
     const notices = open();
     expect(notices.remote(0)).not.toBe(notices.remote(0));

@@ -23,6 +23,11 @@ const TOPIC_NAMES = ['directory', 'pictures', 'inputs'] as const;
 
 export interface ChangeNotices extends ChangeCounters {
   /**
+   * Calls `listener` when another process commits a change to the administrator's settings, and
+   * whenever listening (re)starts (what changed while nobody listened is unknown).
+   */
+  onSettingsChanged(listener: () => void): void;
+  /**
    * Called as each statement of this process finishes, with the connection it ran on: a write
    * among them moves `local()` of its topic, once when it returns and again when its transaction
    * ends.
@@ -90,24 +95,36 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
     for (let topic = 0; topic < counters.length; topic++) if (topics & (1 << topic)) counters[topic]!++;
   };
   let listening = false;
+  /** The loss of the listening connection was told (`onError`); told again only after it is back. */
+  let reported = false;
   let closed = false;
   let client: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
 
   /** Only notices naming this connection's schema count (by topic); other schemas are others' business. */
   let topicOf = new Map<string, number>();
+  /** The notice another process's change of the settings sends ("settings <schema>", migration 2026-12-20-01). */
+  let settingsNotice: string | undefined;
+  const settingsListeners: Array<() => void> = [];
+  const settingsChanged = () => {
+    for (const listener of settingsListeners) listener();
+  };
 
   async function connect(): Promise<void> {
     const next = new Client(options.clientConfig);
     next.on('notification', (notice) => {
-      const topic = notice.channel === CHANGES_CHANNEL ? topicOf.get(notice.payload ?? '') : undefined;
-      if (topic !== undefined && !options.isOwnConnection(notice.processId)) remote[topic]!++;
+      if (notice.channel !== CHANGES_CHANNEL || options.isOwnConnection(notice.processId)) return;
+      const topic = topicOf.get(notice.payload ?? '');
+      if (topic !== undefined) remote[topic]!++;
+      else if (notice.payload === settingsNotice) settingsChanged();
     });
     const lost = (error?: Error) => {
       if (client !== next) return;
       listening = false;
       client = undefined;
-      if (error) options.onError?.(error);
+      // Once per loss, not once per second while the database stays away.
+      if (!reported) options.onError?.(error ?? new Error('The database closed the connection.'));
+      reported = true;
       next.removeAllListeners('notification');
       void next.end().catch(() => {});
       scheduleRetry();
@@ -120,6 +137,7 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
       await next.query(`LISTEN ${CHANGES_CHANNEL}`);
       const schema = (await next.query<{ schema: string }>('select current_schema() as schema')).rows[0]?.schema;
       topicOf = new Map(TOPIC_NAMES.map((name, topic) => [`${name} ${schema}`, topic]));
+      settingsNotice = `settings ${schema}`;
     } catch (error) {
       lost(error as Error);
       return;
@@ -128,6 +146,8 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
     // Whatever was committed while nobody listened is unknown: start afresh.
     count(remote, ALL_TOPICS);
     listening = true;
+    reported = false;
+    settingsChanged();
   }
 
   function scheduleRetry() {
@@ -142,6 +162,7 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
   const started = connect();
 
   return {
+    onSettingsChanged: (listener) => void settingsListeners.push(listener),
     byTopic: true,
     local: (topic) => local[topic]!,
     // Without a listening connection nothing can vouch for a cached row: a new value every time,

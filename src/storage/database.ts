@@ -60,6 +60,7 @@ import * as blobKeyIndexes from './migrations/2026-12-17-02-blob-key-indexes.js'
 import * as mailPhotoRenditions from './migrations/2026-12-18-01-mail-photo-renditions.js';
 import * as changeTopics from './migrations/2026-12-19-01-change-topics.js';
 import * as inputNotices from './migrations/2026-12-19-02-input-notices.js';
+import * as settingsNotices from './migrations/2026-12-20-01-settings-notices.js';
 import { statementName } from './prepared.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
@@ -84,6 +85,12 @@ export interface DatabaseHandle {
   location: string;
   /** Per-request reads kept until the next commit that changes them (see ReadCache). */
   reads: ReadCache;
+  /**
+   * PostgreSQL: calls `listener` when another instance changes the administrator's settings (at
+   * its commit's notice), and when the listening connection (re)starts. SQLite has no other
+   * instances: its other processes are the command line's, which change no settings.
+   */
+  onSettingsChanged?(listener: () => void): void;
   /**
    * Statements sent to PostgreSQL so far by this handle's pool, each one round trip (BEGIN and
    * COMMIT count); always 0 on SQLite, whose statements are function calls.
@@ -133,6 +140,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-18-01-mail-photo-renditions': mailPhotoRenditions,
   '2026-12-19-01-change-topics': changeTopics,
   '2026-12-19-02-input-notices': inputNotices,
+  '2026-12-20-01-settings-notices': settingsNotices,
 };
 
 export interface OpenDatabaseOptions {
@@ -147,6 +155,11 @@ export interface OpenDatabaseOptions {
    * failover, an administrator, an idle reaper). The pool drops it and opens another when needed.
    */
   onIdleConnectionLost?: (error: Error) => void;
+  /**
+   * PostgreSQL: the connection that listens for other instances' changes failed or closed; until
+   * it is back (tried again every second) every read goes to the database.
+   */
+  onChangeNoticesLost?: (error: Error) => void;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
@@ -377,7 +390,11 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   };
   const ownServerPids = new Set<number>();
-  const notices = listenForChanges(pg, { clientConfig: connection, isOwnConnection: (pid) => ownServerPids.has(pid) });
+  const notices = listenForChanges(pg, {
+    clientConfig: connection,
+    isOwnConnection: (pid) => ownServerPids.has(pid),
+    ...(options.onChangeNoticesLost ? { onError: options.onChangeNoticesLost } : {}),
+  });
   const pool = new pg.Pool({
     ...connection,
     Client: countingClient(pg, counter, (text, connection) => notices.statementDone(text, connection)),
@@ -400,6 +417,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     db,
     dialect: 'postgres',
     reads: createReadCache(notices),
+    onSettingsChanged: notices.onSettingsChanged,
     roundTrips: () => counter.sent,
     async probe() {
       const tables = await sql<{ name: string }>`

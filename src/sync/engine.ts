@@ -51,6 +51,11 @@ export interface SyncEngineDeps {
   metrics: Metrics;
   settings: () => SyncSettings;
   /**
+   * Undefined when `settings()` is current, else the read that makes it so (another instance
+   * changed them, or they were read more than a moment ago): a sync waits for it before deciding.
+   */
+  settingsCurrent?: () => Promise<unknown> | undefined;
+  /**
    * Where the inputs of the first assessment (the one without the lock) are kept while nothing
    * they were read from changes: an in-step check then costs no read. What is done under the lock
    * is always decided from inputs read under it.
@@ -370,6 +375,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     attempt: Attempt,
     inputs: Promise<SyncInputs> | undefined,
   ): Promise<Decision> {
+    const settingsRead = deps.settingsCurrent?.();
+    if (settingsRead) await settingsRead;
     const first = await assess(user, trigger, Date.now(), attempt, await (inputs ?? readInputs(user.id)));
     if ('decided' in first) return first.decided;
     const early = first.work === 'render' ? shareSource(user.id, first.mail) : undefined;

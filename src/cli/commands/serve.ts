@@ -21,7 +21,7 @@ import { CliError } from '../output.js';
  * Logs at the configured level to standard output.
  */
 export const serve: CommandHandler = async ({ config, io }) => {
-  const services: Services = await openServices(config);
+  const services: Services = await openServices(config, undefined, true);
   let seeded: boolean;
   let address: AddressInfo;
   try {

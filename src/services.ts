@@ -113,6 +113,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
   const pictureBytes = createByteCache(PICTURE_BYTES_KEPT);
   const settings = await createSettingsStore(database.db, config, {
     setsSizes: options.setsSizes ?? true,
+    ...(database.settingsNotices ? { announced: database.settingsNotices.listening } : {}),
     onSizesReplaced: (from, to) =>
       log.info(
         `The rendition sizes in use are now ${to} (this server's PHOTOSYNC_RENDITION_SIZES), not ${from}, for ` +
@@ -123,7 +124,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     throw error;
   });
   // Another instance's change of the settings counts from its notice, not from the next look.
-  database.onSettingsChanged?.(() => settings.changedElsewhere());
+  database.settingsNotices?.onChange(() => settings.changedElsewhere());
   const syncSettings = (): SyncSettings => settings.current();
   const mailer = createMailer(config.smtpUrl);
   const faultPoint = config.faultInjection ? crashAt(config.faultInjection) : undefined;

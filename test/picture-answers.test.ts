@@ -174,6 +174,7 @@ describeEachDialect('picture answers kept in memory', (dialect) => {
       if (dialect === 'postgres') {
         const until = Date.now() + 1000;
         while (services.syncSettings().renditionSizes.M === sizes.M && Date.now() < until) await pause(5);
+        expect(services.syncSettings().renditionSizes.M).toBe(sizes.M + 24);
       } else {
         // The first request after the commit still has the old sizes, and its answer is kept.
         expect((await ask(url, bearer)).headers.etag).toBe(before.headers.etag);

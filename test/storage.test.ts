@@ -1,7 +1,10 @@
 import { expect, inject, it } from 'vitest';
 import { countUsers } from '../src/directory/users.js';
 import * as fileStems from '../src/storage/migrations/2026-12-15-01-m365-file-stems.js';
-import { makeUser } from './support/factories.js';
+import * as statusRefreshPlan from '../src/storage/migrations/2026-12-20-02-status-refresh-plan.js';
+import { sql } from 'kysely';
+import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+
 import { adminQuery, createTestStore, describeEachDialect, openTestServices } from './support/services.js';
 
 describeEachDialect('database migrations', (dialect) => {
@@ -71,6 +74,39 @@ describeEachDialect('database migrations', (dialect) => {
       }
     },
     120_000,
+  );
+
+  it.runIf(dialect === 'postgres')(
+    'refreshes a user’s state from a PL/pgSQL function (planned once per connection), and back',
+    async () => {
+      const store = await createTestStore(dialect);
+      const services = await openTestServices(store);
+      try {
+        const { db } = services.database;
+        const language = async () =>
+          (
+            await sql<{ lanname: string }>`select l.lanname from pg_proc p join pg_language l on l.oid = p.prolang
+              where p.proname = 'admin_refresh_status' and p.pronamespace = current_schema()::regnamespace`.execute(db)
+          ).rows[0]?.lanname;
+        const stateOf = async (id: string) =>
+          (await db.selectFrom('admin_user_status').select('state').where('user_id', '=', id).executeTakeFirst())
+            ?.state;
+        expect(await language()).toBe('plpgsql');
+        const before = await makeUser(services);
+        await giveMailPhoto(services, before, await solidJpeg([10, 200, 10], 64));
+        expect(await stateOf(before.id)).toBe('never_synced');
+        await statusRefreshPlan.down(db);
+        expect(await language()).toBe('sql');
+        const after = await makeUser(services);
+        await giveMailPhoto(services, after, await solidJpeg([10, 200, 10], 64));
+        expect(await stateOf(after.id)).toBe('never_synced');
+        await statusRefreshPlan.up(db);
+        expect(await language()).toBe('plpgsql');
+      } finally {
+        await services.close();
+        await store.drop();
+      }
+    },
   );
 
   it('names the picture files of the tenant users already known when connect mode learns of shared names', async () => {

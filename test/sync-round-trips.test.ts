@@ -57,6 +57,20 @@ describeEachDialect('round trips of a sync', (dialect) => {
     expect(await counted(user, 'sharepoint_tile')).toEqual({ outcome: 'unchanged', roundTrips: expected.unchanged });
   });
 
+  it('an in-step check after a quiet moment reads no settings: on PostgreSQL every change of them is announced', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    expect((await counted(user, 'admin')).outcome).toBe('synced');
+    // Longer than a copy of the settings counts as current where nothing announces their changes.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const before = services.database.roundTrips();
+    const result = await services.sync.sync(user, 'sharepoint_tile');
+    expect({ outcome: result.outcome, roundTrips: services.database.roundTrips() - before }).toEqual({
+      outcome: 'unchanged',
+      roundTrips: expected.unchanged,
+    });
+  });
+
   it('a changed photo of a user never synced makes the profile first, then switches in the same way', async () => {
     const user = await makeUser(services);
     await giveMailPhoto(services, user, await solidJpeg(RED));

@@ -50,7 +50,7 @@ export const validSide = (n: unknown): n is number =>
   Number.isInteger(n) && (n as number) >= RENDITION_SIDE.min && (n as number) <= RENDITION_SIDE.max;
 
 export interface SettingsStore {
-  /** The settings as last read; reading starts a refresh in the background once they are stale. */
+  /** The settings as last read; reading starts a refresh in the background once they may be old (see whenCurrent). */
   current(): AdminSettings;
   refresh(): Promise<AdminSettings>;
   /**
@@ -59,10 +59,11 @@ export interface SettingsStore {
    */
   changedElsewhere(): void;
   /**
-   * Undefined when the settings as last read are current: read less than two seconds ago, and
-   * no notice of a change since. Otherwise the read that makes them current. A sync waits for it
-   * before it decides, so it never works from sizes changed before it started (on an instance that
-   * was idle, or on SQLite, where nothing announces another process's change).
+   * Undefined when the settings as last read are current: no notice of a change since, and every
+   * change is announced or they were read less than two seconds ago. Otherwise the read that makes
+   * them current. A sync waits for it before it decides, so it does not work from settings changed
+   * before it started (beyond a notice's time, or two seconds while nothing announces changes: on
+   * SQLite, or while PostgreSQL's listening connection is down).
    */
   whenCurrent(): Promise<unknown> | undefined;
   /** Validates and saves the changed values; returns what changed (before → after). */
@@ -99,6 +100,11 @@ export interface SettingsStoreOptions {
   setsSizes?: boolean;
   /** Told when this start replaces sizes in use that another process set from its environment. */
   onSizesReplaced?: (from: string, to: string) => void;
+  /**
+   * Whether every change another process makes is announced now (`changedElsewhere`; PostgreSQL
+   * while its listening connection is up): the copy is then current without looking again.
+   */
+  announced?: () => boolean;
 }
 
 export async function createSettingsStore(
@@ -115,6 +121,8 @@ export async function createSettingsStore(
   if (replaced !== undefined) options.onSizesReplaced?.(replaced, spec);
   let cached = await readSettings(db, defaults);
   let readAt = Date.now();
+  /** A change is known of that no read has brought in yet (the read at its notice failed). */
+  let stale = false;
   /** Reads started and the latest whose values were taken: a read that ends after a later one's changes nothing. */
   let started = 0;
   let taken = 0;
@@ -125,6 +133,7 @@ export async function createSettingsStore(
       taken = mine;
       cached = fresh;
       readAt = Date.now();
+      stale = false;
     }
     return cached;
   };
@@ -134,25 +143,33 @@ export async function createSettingsStore(
   const lookAgainLater = () => {
     readAt = Date.now();
   };
+  /** A read of a change this process knows of (another's notice, its own save), while it is under way. */
   let announced: Promise<unknown> | undefined;
+  const announce = (reading: Promise<AdminSettings>): Promise<AdminSettings> => {
+    const settled = reading.catch(() => {
+      // Values known to be old: the next look reads again, whatever the notices say.
+      stale = true;
+    });
+    announced = settled;
+    void settled.finally(() => {
+      if (announced === settled) announced = undefined;
+    });
+    return reading;
+  };
+
+  /** Whether the copy needs no look: every change is announced (and none failed to be read), or it is recent. */
+  const isCurrent = () => !stale && (options.announced?.() === true || Date.now() - readAt <= REFRESH_MS);
 
   return {
     current() {
-      if (Date.now() - readAt > REFRESH_MS && !pending) refresh().catch(lookAgainLater);
+      if (!pending && !isCurrent()) refresh().catch(lookAgainLater);
       return cached;
     },
     refresh,
-    changedElsewhere() {
-      // A read under way may have started before the change: this one starts after it.
-      const settled = read().catch(lookAgainLater);
-      announced = settled;
-      void settled.finally(() => {
-        if (announced === settled) announced = undefined;
-      });
-    },
+    changedElsewhere: () => announce(read()),
     whenCurrent() {
       if (announced) return announced;
-      if (Date.now() - readAt <= REFRESH_MS) return undefined;
+      if (isCurrent()) return undefined;
       return refresh().catch(lookAgainLater);
     },
     async update(change, actor) {
@@ -180,8 +197,9 @@ export async function createSettingsStore(
           await publishRenditionSpec(trx, renditionSpec(valid.renditionSizes));
         }
       });
-      // A fresh read: one under way may have started before this commit.
-      await read();
+      // A fresh read (one under way may have started before this commit), which this process's
+      // syncs wait for as for another's notice.
+      await announce(read());
       return changed;
     },
   };

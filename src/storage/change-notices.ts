@@ -27,6 +27,8 @@ export interface ChangeNotices extends ChangeCounters {
    * whenever listening (re)starts (what changed while nobody listened is unknown).
    */
   onSettingsChanged(listener: () => void): void;
+  /** Whether the connection that listens is up: every commit of another process is then announced. */
+  listening(): boolean;
   /**
    * Called as each statement of this process finishes, with the connection it ran on: a write
    * among them moves `local()` of its topic, once when it returns and again when its transaction
@@ -163,6 +165,7 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
 
   return {
     onSettingsChanged: (listener) => void settingsListeners.push(listener),
+    listening: () => listening,
     byTopic: true,
     local: (topic) => local[topic]!,
     // Without a listening connection nothing can vouch for a cached row: a new value every time,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { withUnicodeLower } from './sqlite-functions.js';
-import { photosyncApplicationName } from './pg-application-name.js';
+import { photosyncApplicationName, schemaOf } from './pg-application-name.js';
 import type { SqliteDriver } from 'kysely';
 import {
   Kysely,
@@ -61,6 +61,7 @@ import * as mailPhotoRenditions from './migrations/2026-12-18-01-mail-photo-rend
 import * as changeTopics from './migrations/2026-12-19-01-change-topics.js';
 import * as inputNotices from './migrations/2026-12-19-02-input-notices.js';
 import * as settingsNotices from './migrations/2026-12-20-01-settings-notices.js';
+import * as statusRefreshPlan from './migrations/2026-12-20-02-status-refresh-plan.js';
 import { statementName } from './prepared.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
@@ -86,11 +87,16 @@ export interface DatabaseHandle {
   /** Per-request reads kept until the next commit that changes them (see ReadCache). */
   reads: ReadCache;
   /**
-   * PostgreSQL: calls `listener` when another instance changes the administrator's settings (at
-   * its commit's notice), and when the listening connection (re)starts. SQLite has no other
-   * instances: its other processes are the command line's, which change no settings.
+   * PostgreSQL: another instance's change of the administrator's settings, announced at its
+   * commit. SQLite has no notices (its other processes are the command line's, or another server
+   * on the same folder).
    */
-  onSettingsChanged?(listener: () => void): void;
+  settingsNotices?: {
+    /** Calls `listener` at each such notice, and when the listening connection (re)starts. */
+    onChange(listener: () => void): void;
+    /** Whether the listening connection is up, so every change is announced. */
+    listening(): boolean;
+  };
   /**
    * Statements sent to PostgreSQL so far by this handle's pool, each one round trip (BEGIN and
    * COMMIT count); always 0 on SQLite, whose statements are function calls.
@@ -141,6 +147,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-19-01-change-topics': changeTopics,
   '2026-12-19-02-input-notices': inputNotices,
   '2026-12-20-01-settings-notices': settingsNotices,
+  '2026-12-20-02-status-refresh-plan': statusRefreshPlan,
 };
 
 export interface OpenDatabaseOptions {
@@ -413,11 +420,13 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   });
   const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
   const where = new URL(url);
+  // As the URL's options name it (`-c search_path=…`), where no schema is given.
+  const schema = schemaOf(url, options.schema);
   return {
     db,
     dialect: 'postgres',
     reads: createReadCache(notices),
-    onSettingsChanged: notices.onSettingsChanged,
+    settingsNotices: { onChange: notices.onSettingsChanged, listening: notices.listening },
     roundTrips: () => counter.sent,
     async probe() {
       const tables = await sql<{ name: string }>`
@@ -425,7 +434,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
         where table_schema = current_schema() and table_type = 'BASE TABLE'`.execute(db);
       for (const { name } of tables.rows) await sql`select * from ${sql.table(name)} limit 1`.execute(db);
     },
-    location: `postgres://${where.host}${where.pathname}${options.schema ? ` (schema ${options.schema})` : ''}`,
+    location: `postgres://${where.host}${where.pathname}${schema ? ` (schema ${schema})` : ''}`,
     close: async () => {
       await notices.close();
       await db.destroy();

@@ -137,7 +137,7 @@ type Decision = {
   mailEtag: string | null;
   /** When the sites were found in step: the "checked" time, written with the attempt in one commit. */
   checkedAt?: number;
-  /** After a switch of pictures: the old files' removal, which goes on while the attempt is recorded and after the answer. */
+  /** After a switch of pictures: the old files' removal, which goes on after the answer. */
   oldFilesRemoved?: Promise<void>;
   /** After a switch of pictures: the renditions switched to. */
   renditions?: Record<RenditionSize, Rendition>;
@@ -375,9 +375,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     attempt: Attempt,
     inputs: Promise<SyncInputs> | undefined,
   ): Promise<Decision> {
+    const read = inputs ?? readInputs(user.id);
     const settingsRead = deps.settingsCurrent?.();
     if (settingsRead) await settingsRead;
-    const first = await assess(user, trigger, Date.now(), attempt, await (inputs ?? readInputs(user.id)));
+    const first = await assess(user, trigger, Date.now(), attempt, await read);
     if ('decided' in first) return first.decided;
     const early = first.work === 'render' ? shareSource(user.id, first.mail) : undefined;
     try {
@@ -568,7 +569,9 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         const outcome = cause instanceof LockTimeoutError ? 'busy' : 'failed';
         decision = { outcome, etagBefore: etag, etagAfter: etag, mailEtag: attempt.mailEtag };
       }
-      const durationMs = decision.recordedMs ?? performance.now() - started;
+      // The whole sync, as the caller and the metrics see it; a switch's record, written in its
+      // commit, has the time up to that commit.
+      const durationMs = performance.now() - started;
       const { checkedAt } = decision;
       const record: SyncAttempt = {
         userId: user.id,
@@ -589,7 +592,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       if (options.answerBeforeRecord && RECORDED_LATER.has(decision.outcome)) {
         done = gather(record, decision.mailEtag, checked);
       } else if (decision.recordedMs === undefined) {
-        // (A switch of pictures was recorded in its commit.)
+        // Not a switch of pictures, which was recorded in its commit.
         await writeGathered(user.id);
         const write = () =>
           recordAttempt(deps.db, record, decision.mailEtag, deps.settings().errorBackoffSeconds * 1000, checked);

@@ -37,7 +37,7 @@ function sinceExpression(now: string, greatest: string): string {
 }
 
 /** Recomputes the status rows of the users matching `where`; the since time survives an unchanged state. */
-function refreshStatement(where: string, postgres: boolean): string {
+export function refreshStatement(where: string, postgres: boolean): string {
   const now = postgres
     ? '(extract(epoch from clock_timestamp()) * 1000)::bigint'
     : "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)";

@@ -168,7 +168,7 @@ export async function actionBench(): Promise<Section> {
       row('… of which the own L request (sync + L served)', f.ownL),
       row('changed: SharePoint tile click (sync) → colleague gets new M', f.tileChanged, within(f.tileChanged)),
       row('… of which the click (sync + redirect into SharePoint)', f.tile),
-      row('… of which the sync itself, either trigger (its recorded duration, server side)', f.syncedMs),
+      row('… of which the sync up to its commit, either trigger (its recorded duration, server side)', f.syncedMs),
       row(
         `unchanged: own L revalidation (304), image bytes read: ${f.bytesReadUnchanged}`,
         f.unchanged,

@@ -6,6 +6,7 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import { listAttempts } from '../src/sync/history.js';
+import { removeMailPhoto } from '../src/mail/photo-store.js';
 import { closeTo, giveMailPhoto, makeUser, meanColour, solidJpeg } from './support/factories.js';
 import { describeEachDialect, useTestServices, type TestStore } from './support/services.js';
 
@@ -73,4 +74,15 @@ describeEachDialect('a sync killed part-way', (dialect) => {
     expect(result.outcome).toBe('synced');
     await picturesAreOneGeneration(user, RED);
   }, 120_000); // seven command-line processes start one after another
+
+  it('records a picture taken down in the commit that takes it down', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    await services.sync.sync(user, 'admin');
+    await removeMailPhoto(services.mailStore, user);
+    expect(await syncKilledAt(context.store, user.upn, 'after-placeholder-commit')).toBe('SIGKILL');
+    expect(await getSiteProfile(services.database.db, user.id)).toMatchObject({ placeholderState: 1 });
+    const history = await listAttempts(services.database.db, user.id);
+    expect(history.filter((a) => a.outcome === 'removed')).toMatchObject([{ trigger: 'admin', etagAfter: null }]);
+  }, 60_000);
 });

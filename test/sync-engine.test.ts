@@ -286,6 +286,9 @@ describeEachDialect('sync engine', (dialect) => {
       expect(await getRendition(services.database.db, user.id, size)).toBeUndefined();
     for (const key of keys) expect(await services.blobs.get(key)).toBeUndefined();
     expect(await statusOf(user.upn)).toBe('no_photo');
+    // Recorded once, in the commit that took the picture down.
+    const removals = (await listAttempts(services.database.db, user.id)).filter((a) => a.outcome === 'removed');
+    expect(removals).toMatchObject([{ trigger: 'onedrive_tile', etagAfter: null, error: null }]);
   });
 
   it('never takes the directory photo: a user with only a directory photo gets the placeholder', async () => {

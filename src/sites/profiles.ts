@@ -426,8 +426,16 @@ async function switchInOneStatement(
   return version;
 }
 
-/** Shows the placeholder (SPS-PicturePlaceholderState = 1) and drops the renditions. */
-export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: number): Promise<void> {
+/**
+ * Shows the placeholder (SPS-PicturePlaceholderState = 1) and drops the renditions; `record` is
+ * written in the same commit.
+ */
+export async function showPlaceholder(
+  deps: SitesDeps,
+  user: DirectoryUser,
+  at: number,
+  record?: SwitchRecord,
+): Promise<void> {
   await ensureProfile(deps.db, user);
   const oldKeys = await deps.db.transaction().execute(async (trx) => {
     const old = await trx.deleteFrom('site_renditions').where('user_id', '=', user.id).returning('blob_key').execute();
@@ -440,8 +448,10 @@ export async function showPlaceholder(deps: SitesDeps, user: DirectoryUser, at: 
       rendition_spec: null,
       last_checked_at: at,
     });
+    await record?.write(trx);
     return old.map((o) => o.blob_key);
   });
+  deps.faultPoint?.('after-placeholder-commit');
   await deps.blobs.delete(oldKeys);
 }
 

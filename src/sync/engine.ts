@@ -289,6 +289,21 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   }
 
   /**
+   * The record of an attempt that switches the sites' pictures, for the switch's commit. The
+   * user's checks gathered before it are history before it: written first (a failed write is
+   * reported to those checks' own callers).
+   */
+  async function switchRecord(user: DirectoryUser, attempt: Attempt, decided: Decision) {
+    await writeGathered(user.id).catch(() => {});
+    return recordWithSwitch(
+      { userId: user.id, trigger: attempt.trigger, startedAt: attempt.startedAt, error: null, ...decided },
+      decided.mailEtag,
+      deps.settings().errorBackoffSeconds * 1000,
+      () => performance.now() - attempt.started,
+    );
+  }
+
+  /**
    * Does the work; 'reassess' when the mail photo was replaced under it (its old bytes are gone).
    * `source`: what was read already for this photo at the sizes now.
    */
@@ -300,9 +315,13 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     source: SyncSource | undefined,
   ): Promise<Decision | 'reassess'> {
     if (needed.work === 'placeholder') {
-      await showPlaceholder(deps, user, now);
       const outcome = needed.hadPicture ? 'removed' : 'no_photo';
-      return { outcome, etagBefore: needed.etagBefore, etagAfter: null, mailEtag: null } satisfies Decision;
+      const decided = { outcome, etagBefore: needed.etagBefore, etagAfter: null, mailEtag: null } satisfies Decision;
+      // A picture taken down is a switch too; a placeholder that was shown already is a check,
+      // recorded as one (counted on the row it repeats).
+      const record = needed.hadPicture ? await switchRecord(user, attempt, decided) : undefined;
+      await showPlaceholder(deps, user, now, record);
+      return { ...decided, ...(record?.durationMs === undefined ? {} : { recordedMs: record.durationMs }) };
     }
     const { mail } = needed;
     const sizes = deps.settings().renditionSizes;
@@ -327,14 +346,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       etagAfter: mail.etag,
       mailEtag: mail.etag,
     } satisfies Decision;
-    // The user's checks gathered before this sync are history before it: written first.
-    await writeGathered(user.id).catch(() => {});
-    const record = recordWithSwitch(
-      { userId: user.id, trigger: attempt.trigger, startedAt: attempt.startedAt, error: null, ...decided },
-      decided.mailEtag,
-      deps.settings().errorBackoffSeconds * 1000,
-      () => performance.now() - attempt.started,
-    );
+    const record = await switchRecord(user, attempt, decided);
     const published = await publishRenditions(
       deps,
       user,

@@ -387,6 +387,70 @@ it.runIf(inject('postgresUrl'))(
   },
 );
 
+it.runIf(inject('postgresUrl'))(
+  'restore refuses a schema named otherwise than the backup’s, even with --force, and changes neither [postgres]',
+  async () => {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-restore-schema-'));
+    const source = await createTestStore('postgres');
+    const other = await createTestStore('postgres');
+    try {
+      const sourceServices = await openTestServices(source);
+      const jane = await withPicture(sourceServices, [20, 160, 60]);
+      await sourceServices.close();
+      const otherServices = await openTestServices(other);
+      const lee = await withPicture(otherServices, [200, 60, 40]);
+      await otherServices.close();
+      const file = path.join(work, 'backup.tar.gz');
+      expect((await runCommand(['backup', file], source.env)).code).toBe(0);
+
+      // pg_restore would put the dump back under its own schema's name: with --force it would have
+      // replaced the source's tables while saying it restored into the other schema.
+      for (const args of [
+        ['restore', file],
+        ['restore', file, '--force'],
+      ]) {
+        const refused = await runCommand(args, other.env);
+        expect(refused.stderr).toContain(`This backup holds the schema ${source.schema!}`);
+        expect(refused.stderr).toContain(`works in the schema ${other.schema!}`);
+        expect(refused.stderr).toContain(`search_path%3D${source.schema!}`);
+        expect(refused.stderr).toContain('Nothing was changed.');
+        expect(refused.code).toBe(1);
+      }
+      const users = async (store: TestStore) =>
+        await adminQuery(store.databaseUrl!, `select upn from ${store.schema!}.directory_users order by upn`);
+      expect(await users(source)).toEqual([{ upn: jane.upn }]);
+      expect(await users(other)).toEqual([{ upn: lee.upn }]);
+
+      // The same schema's name given without quotes in another letter case is the same schema.
+      const database = `restore_${randomBytes(5).toString('hex')}`;
+      await adminQuery(source.databaseUrl!, `create database ${database}`);
+      try {
+        const url = new URL(source.databaseUrl!);
+        url.pathname = `/${database}`;
+        url.searchParams.set('options', `-c search_path=${source.schema!.toUpperCase()}`);
+        const restored = await runCommand(['restore', file], {
+          ...other.env,
+          DATABASE_URL: url.toString(),
+          PHOTOSYNC_DATA_DIR: work,
+        });
+        expect(restored.stderr).toBe('');
+        expect(restored.code).toBe(0);
+        const copy = new URL(url);
+        copy.search = '';
+        expect(await adminQuery(copy.toString(), `select upn from ${source.schema!}.directory_users`)).toEqual([
+          { upn: jane.upn },
+        ]);
+      } finally {
+        await adminQuery(source.databaseUrl!, `drop database ${database} with (force)`);
+      }
+    } finally {
+      await source.drop();
+      await other.drop();
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  },
+);
+
 it('a backup killed part-way leaves nothing behind once the next backup runs beside it [sqlite]', async () => {
   const store = await createTestStore('sqlite');
   const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-backup-killed-'));

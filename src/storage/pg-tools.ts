@@ -52,8 +52,21 @@ export async function restorePostgres(
   options: RestoreOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
+  // pg_restore puts a schema back under the name it was dumped from: checked before anything changes.
+  const list = await runTool('pg_restore', ['--list', file], env);
+  const dumped = dumpedSchema(list);
   const { schema, tables, unused } = await withClient(databaseUrl, async (client) => {
     const found = await client.query<{ schema: string | null }>('select current_schema() as schema');
+    const searchPath = await client.query<{ path: string }>("select current_setting('search_path') as path");
+    const into = found.rows[0]?.schema ?? firstNamed(searchPath.rows[0]?.path ?? '');
+    if (dumped !== undefined && into !== dumped) {
+      throw new BackupError(
+        `This backup holds the schema ${dumped}, and DATABASE_URL works in ${into === undefined ? 'no schema' : `the schema ${into}`}. ` +
+          `A PostgreSQL backup is restored under its own schema's name: set search_path to ${dumped} in DATABASE_URL ` +
+          `(?options=-c%20search_path%3D${dumped}), in a database where no other photosync uses that schema, and restore again. ` +
+          'Nothing was changed.',
+      );
+    }
     const counted = await client.query<{ n: string }>(
       "select count(*) as n from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'",
     );
@@ -86,7 +99,6 @@ export async function restorePostgres(
   // The search indexes use pg_trgm, an extension of the whole database that a schema's dump leaves out.
   await withClient(databaseUrl, (client) => client.query('create extension if not exists pg_trgm with schema public'));
   // The dump creates its schema; one that exists already (empty, or about to be cleaned) is kept.
-  const list = await runTool('pg_restore', ['--list', file], env);
   const kept = schema ? list.split('\n').filter((line) => !new RegExp(` SCHEMA - ${schema} `).test(line)) : [list];
   const listFile = path.join(path.dirname(file), 'restore.list');
   await fs.writeFile(listFile, kept.join('\n'));
@@ -104,6 +116,27 @@ export async function restorePostgres(
     ],
     { ...env, ...connection(databaseUrl).env },
   );
+}
+
+/** The schema a dump was taken of, from pg_restore's list of its entries ("5; 2615 16385 SCHEMA - name owner"). */
+function dumpedSchema(list: string): string | undefined {
+  return /^\d+; \d+ \d+ SCHEMA - (\S+) /m.exec(list)?.[1];
+}
+
+/**
+ * The first schema a search_path names, as PostgreSQL reads it: names split at commas, double
+ * quotes around one taken off, a name without them in lower case ("$user", the role's own name,
+ * is passed over: photosync never works in it).
+ */
+function firstNamed(searchPath: string): string | undefined {
+  const names = searchPath
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '' && name !== '"$user"' && name !== '$user')
+    .map((name) =>
+      name.startsWith('"') && name.endsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase(),
+    );
+  return names[0];
 }
 
 /**

@@ -68,12 +68,12 @@ export async function createTestStore(dialect: TestDialect, options: { empty?: b
   };
 }
 
-/** One statement on its own connection, e.g. creating or dropping a schema or a database. */
-export async function adminQuery(url: string, text: string): Promise<void> {
+/** One statement on its own connection, e.g. creating or dropping a schema or a database; the rows it answers. */
+export async function adminQuery(url: string, text: string): Promise<Array<Record<string, unknown>>> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(text);
+    return (await client.query<Record<string, unknown>>(text)).rows;
   } finally {
     await client.end();
   }

@@ -1,10 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
 import { getRendition } from '../src/sites/profiles.js';
+import { bearer, userToken } from './support/apps.js';
 import { runCommand } from './support/cli.js';
-import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
+import { counterValue, giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import {
   createTestStore,
   describeEachDialect,
@@ -65,6 +68,40 @@ describeEachDialect('settings changed through another instance', (dialect) => {
     const result = await b.sync.sync(user, 'sharepoint_tile');
     expect(result.outcome).toBe('synced');
     expect(await sideOfL(b, user)).toBe(200);
+  });
+
+  it('a placeholder served by an instance idle since before the change has the new size, kept or not', async () => {
+    const { a, b, admin } = context;
+    const nobody = await makeUser(a);
+    const token = await userToken(b, admin);
+    const app = await buildApp(b);
+    try {
+      // Over real HTTP: a picture asked for again is answered from what was kept, before the framework.
+      const address = await app.listen({ port: 0, host: '127.0.0.1' });
+      const placeholderSide = async () => {
+        const response = await fetch(`${address}/_layouts/15/userphoto.aspx?size=L&accountname=${nobody.upn}`, {
+          headers: bearer(token),
+        });
+        expect(response.status).toBe(200);
+        return (await sharp(Buffer.from(await response.arrayBuffer())).metadata()).width;
+      };
+      const keptAnswers = () => counterValue(b.metrics.picturesFromMemory);
+      await b.settings.refresh();
+      const before = b.settings.current().renditionSizes.L;
+      expect(await placeholderSide()).toBe(before);
+      let kept = await keptAnswers();
+      expect(await placeholderSide()).toBe(before);
+      expect(await keptAnswers()).toBe(kept + 1);
+      await a.settings.update({ renditionSizes: { S: 48, M: 72, L: 220 } }, admin);
+      // Longer than an instance keeps its last read without looking again.
+      await sleep(2_100);
+      expect(await placeholderSide()).toBe(220);
+      kept = await keptAnswers();
+      expect(await placeholderSide()).toBe(220);
+      expect(await keptAnswers()).toBe(kept + 1);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -136,10 +136,14 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
       if (keepable) answers.keep(request, reply, 200, { blobKey: rendition.blobKey, length: bytes.length });
       return reply.send(bytes);
     }
+    // The placeholder's size is a setting: read as a sync reads it (another instance's change counts
+    // from its notice, or from a look when the copy is over two seconds old and nothing announces changes).
+    await services.settings.whenCurrent();
     const side = services.syncSettings().renditionSizes[size];
     const placeholder = await placeholderJpeg(side);
-    // The placeholder's size is a setting, which each process re-reads without a commit of its own.
-    const sameSide = () => services.syncSettings().renditionSizes[size] === side;
+    // A kept answer holds while the settings need no look and name the same size.
+    const sameSide = () =>
+      services.settings.whenCurrent() === undefined && services.syncSettings().renditionSizes[size] === side;
     const representation = { tag: placeholder.etag, cacheControl: CACHE_CONTROL.revalidate, vary: VARY };
     if (clientHasCurrent(request, reply, representation)) {
       if (keepable) answers.keep(request, reply, 304, undefined, sameSide);

@@ -412,7 +412,7 @@ it.runIf(inject('postgresUrl'))(
         const refused = await runCommand(args, other.env);
         expect(refused.stderr).toContain(`This backup holds the schema ${source.schema!}`);
         expect(refused.stderr).toContain(`works in the schema ${other.schema!}`);
-        expect(refused.stderr).toContain(`search_path%3D${source.schema!}`);
+        expect(refused.stderr).toContain(`options=-c%20search_path%3D${source.schema!}`);
         expect(refused.stderr).toContain('Nothing was changed.');
         expect(refused.code).toBe(1);
       }
@@ -421,13 +421,15 @@ it.runIf(inject('postgresUrl'))(
       expect(await users(source)).toEqual([{ upn: jane.upn }]);
       expect(await users(other)).toEqual([{ upn: lee.upn }]);
 
-      // The same schema's name given without quotes in another letter case is the same schema.
+      // In a new database, the backup's schema first in the search_path (not made yet; spelt
+      // without quotes in another letter case, which PostgreSQL reads as the same name) is where
+      // it is restored, beside the public schema that follows it.
       const database = `restore_${randomBytes(5).toString('hex')}`;
       await adminQuery(source.databaseUrl!, `create database ${database}`);
       try {
         const url = new URL(source.databaseUrl!);
         url.pathname = `/${database}`;
-        url.searchParams.set('options', `-c search_path=${source.schema!.toUpperCase()}`);
+        url.searchParams.set('options', `-c search_path=${source.schema!.toUpperCase()},public`);
         const restored = await runCommand(['restore', file], {
           ...other.env,
           DATABASE_URL: url.toString(),
@@ -446,6 +448,53 @@ it.runIf(inject('postgresUrl'))(
     } finally {
       await source.drop();
       await other.drop();
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  },
+);
+
+it.runIf(inject('postgresUrl'))(
+  'backs up and restores a schema whose name needs quotes (capitals and a space) [postgres]',
+  async () => {
+    const admin = inject('postgresUrl')!;
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-restore-quoted-'));
+    const schema = `Photos ${randomBytes(4).toString('hex')}`;
+    const databases = [`quoted_${randomBytes(5).toString('hex')}`, `quoted_${randomBytes(5).toString('hex')}`];
+    const urlOf = (database: string, searchPath: string) => {
+      const url = new URL(admin);
+      url.pathname = `/${database}`;
+      // libpq splits options at spaces: the one in the name is escaped.
+      url.searchParams.set('options', `-c search_path=${searchPath.replaceAll(' ', '\\ ')}`);
+      return url.toString();
+    };
+    const quoted = `"${schema}"`;
+    try {
+      for (const database of databases) await adminQuery(admin, `create database ${database}`);
+      await adminQuery(urlOf(databases[0]!, 'public'), `create schema ${quoted}`);
+      const source = { PHOTOSYNC_DATA_DIR: path.join(work, 'a'), DATABASE_URL: urlOf(databases[0]!, quoted) };
+      const added = await runCommand(['users', 'add', 'bo@example.com', '--name', 'Bo'], source);
+      expect(added.code, added.stderr).toBe(0);
+      const file = path.join(work, 'backup.tar.gz');
+      const backedUp = await runCommand(['backup', file], source);
+      expect(backedUp.stderr).toBe('');
+      expect(backedUp.code).toBe(0);
+
+      const target = { PHOTOSYNC_DATA_DIR: path.join(work, 'b'), DATABASE_URL: urlOf(databases[1]!, 'public') };
+      const refused = await runCommand(['restore', file], target);
+      expect(refused.stderr).toContain(
+        `This backup holds the schema ${schema}, and DATABASE_URL works in the schema public.`,
+      );
+      expect(refused.stderr).toContain(`make ${quoted} the first schema`);
+      expect(refused.stderr).toContain(encodeURIComponent(`-c search_path=${quoted.replaceAll(' ', '\\ ')}`));
+      expect(refused.code).toBe(1);
+      const restored = await runCommand(['restore', file], { ...target, DATABASE_URL: urlOf(databases[1]!, quoted) });
+      expect(restored.stderr).toBe('');
+      expect(restored.code).toBe(0);
+      expect(await adminQuery(urlOf(databases[1]!, 'public'), `select upn from ${quoted}.directory_users`)).toEqual([
+        { upn: 'bo@example.com' },
+      ]);
+    } finally {
+      for (const database of databases) await adminQuery(admin, `drop database if exists ${database} with (force)`);
       await fs.rm(work, { recursive: true, force: true });
     }
   },

@@ -25,6 +25,8 @@ export interface BackupManifest {
   users: number;
   /** Photo files in the archive (SQLite); PostgreSQL keeps them in the dump. */
   photoFiles: number;
+  /** PostgreSQL: the schema dumped, which a restore puts back under the same name (backups before 2026-12-03 do not say). */
+  schema?: string;
 }
 
 export interface BackupSummary {
@@ -237,8 +239,8 @@ async function copyPhoto(from: string, to: string, key: string): Promise<boolean
 }
 
 async function stagePostgres(databaseUrl: string, staging: string, env?: NodeJS.ProcessEnv): Promise<BackupSummary> {
-  const { users } = await dumpPostgres(databaseUrl, path.join(staging, PGDUMP_ENTRY), env);
-  return { manifest: manifestOf('postgres', users, 0), snapshots: 1 };
+  const { users, schema } = await dumpPostgres(databaseUrl, path.join(staging, PGDUMP_ENTRY), env);
+  return { manifest: { ...manifestOf('postgres', users, 0), schema }, snapshots: 1 };
 }
 
 function manifestOf(dialect: BackupManifest['dialect'], users: number, photoFiles: number): BackupManifest {
@@ -276,7 +278,13 @@ export async function restoreBackup(
       );
     }
     if (target.databaseUrl) {
-      await restorePostgres(target.databaseUrl, path.join(staging, PGDUMP_ENTRY), options, target.env);
+      await restorePostgres(
+        target.databaseUrl,
+        path.join(staging, PGDUMP_ENTRY),
+        options,
+        target.env,
+        typeof manifest.schema === 'string' ? manifest.schema : undefined,
+      );
     } else await placeSqlite(target.dataDir, staging, options.faultPoint);
     return manifest;
   } finally {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { BackupError, type RestoreOptions } from './backup-error.js';
 import { photosyncApplicationName } from './pg-application-name.js';
+import { asSearchPathName, searchPathNames } from './pg-search-path.js';
 
 // PostgreSQL's own tools make its backups: pg_dump takes one consistent snapshot of photosync's
 // schema (tables and photo bytes alike) while the server runs; pg_restore puts it back. They are
@@ -18,7 +19,7 @@ export async function dumpPostgres(
   databaseUrl: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ users: number }> {
+): Promise<{ users: number; schema: string }> {
   const { schema, users } = await withClient(databaseUrl, async (client) => {
     const found = await client.query<{ schema: string | null }>('select current_schema() as schema');
     const name = found.rows[0]?.schema;
@@ -36,13 +37,14 @@ export async function dumpPostgres(
       '--format=custom',
       '--no-owner',
       '--no-privileges',
-      `--schema=${schema}`,
+      // A pattern: in double quotes every character is itself (no folding to lower case, no wildcards).
+      `--schema="${schema.replaceAll('"', '""')}"`,
       `--file=${file}`,
       ...connection(databaseUrl).args,
     ],
     { ...env, ...connection(databaseUrl).env },
   );
-  return { users };
+  return { users, schema };
 }
 
 /** Restores a dump into DATABASE_URL's schema; refuses one that holds tables unless forced. */
@@ -51,27 +53,31 @@ export async function restorePostgres(
   file: string,
   options: RestoreOptions,
   env: NodeJS.ProcessEnv = process.env,
+  /** The schema the dump was taken of, as the backup's manifest names it (older backups do not). */
+  dumpedSchema?: string,
 ): Promise<void> {
   // pg_restore puts a schema back under the name it was dumped from: checked before anything changes.
   const list = await runTool('pg_restore', ['--list', file], env);
-  const dumped = dumpedSchema(list);
-  const { schema, tables, unused } = await withClient(databaseUrl, async (client) => {
-    const found = await client.query<{ schema: string | null }>('select current_schema() as schema');
-    const searchPath = await client.query<{ path: string }>("select current_setting('search_path') as path");
-    const into = found.rows[0]?.schema ?? firstNamed(searchPath.rows[0]?.path ?? '');
+  const dumped = dumpedSchema ?? dumpedSchemaOf(list);
+  const { schema, exists, tables, unused } = await withClient(databaseUrl, async (client) => {
+    const { into, exists } = await restoredInto(client, dumped);
     if (dumped !== undefined && into !== dumped) {
+      const named = asSearchPathName(dumped);
       throw new BackupError(
         `This backup holds the schema ${dumped}, and DATABASE_URL works in ${into === undefined ? 'no schema' : `the schema ${into}`}. ` +
-          `A PostgreSQL backup is restored under its own schema's name: set search_path to ${dumped} in DATABASE_URL ` +
-          `(?options=-c%20search_path%3D${dumped}), in a database where no other photosync uses that schema, and restore again. ` +
-          'Nothing was changed.',
+          `A PostgreSQL backup is restored under its own schema's name: make ${named} the first schema of DATABASE_URL's ` +
+          `search_path (the URL parameter options=${encodeURIComponent(`-c search_path=${named.replaceAll(' ', '\\ ')}`)}), in a database ` +
+          'where no other photosync uses that schema, and restore again. Nothing was changed.',
       );
     }
+    // A schema that exists is the first of the search_path that does: current_schema(), where
+    // photosync's tables are read and dropped below.
     const counted = await client.query<{ n: string }>(
-      "select count(*) as n from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'",
+      "select count(*) as n from information_schema.tables where table_schema = $1 and table_type = 'BASE TABLE'",
+      [into ?? null],
     );
     const tables = Number(counted.rows[0]?.n ?? 0);
-    return { schema: found.rows[0]?.schema ?? null, tables, unused: tables > 0 && (await holdsNobody(client)) };
+    return { schema: into ?? null, exists, tables, unused: tables > 0 && (await holdsNobody(client)) };
   });
   const others = await withClient(databaseUrl, async (client) => {
     const found = await client.query<{ n: string }>(
@@ -99,7 +105,7 @@ export async function restorePostgres(
   // The search indexes use pg_trgm, an extension of the whole database that a schema's dump leaves out.
   await withClient(databaseUrl, (client) => client.query('create extension if not exists pg_trgm with schema public'));
   // The dump creates its schema; one that exists already (empty, or about to be cleaned) is kept.
-  const kept = schema ? list.split('\n').filter((line) => !new RegExp(` SCHEMA - ${schema} `).test(line)) : [list];
+  const kept = schema && exists ? list.split('\n').filter((line) => !line.includes(` SCHEMA - ${schema} `)) : [list];
   const listFile = path.join(path.dirname(file), 'restore.list');
   await fs.writeFile(listFile, kept.join('\n'));
   await runTool(
@@ -118,25 +124,31 @@ export async function restorePostgres(
   );
 }
 
-/** The schema a dump was taken of, from pg_restore's list of its entries ("5; 2615 16385 SCHEMA - name owner"). */
-function dumpedSchema(list: string): string | undefined {
-  return /^\d+; \d+ \d+ SCHEMA - (\S+) /m.exec(list)?.[1];
+/**
+ * The schema a dump was taken of, from pg_restore's list of its entries ("5; 2615 16385 SCHEMA -
+ * name owner"), for a backup whose manifest does not say: a name with a space in it is read up to
+ * the owner's, the last word.
+ */
+function dumpedSchemaOf(list: string): string | undefined {
+  return /^\d+; \d+ \d+ SCHEMA - (.+) \S+$/m.exec(list)?.[1];
 }
 
 /**
- * The first schema a search_path names, as PostgreSQL reads it: names split at commas, double
- * quotes around one taken off, a name without them in lower case ("$user", the role's own name,
- * is passed over: photosync never works in it).
+ * The schema photosync will work in once the dump's schema is there: the first schema of the
+ * search_path that exists or is the dump's (`$user` being the role's name), as PostgreSQL picks
+ * `current_schema()` then.
  */
-function firstNamed(searchPath: string): string | undefined {
-  const names = searchPath
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '' && name !== '"$user"' && name !== '$user')
-    .map((name) =>
-      name.startsWith('"') && name.endsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase(),
-    );
-  return names[0];
+async function restoredInto(
+  client: pg.Client,
+  dumped: string | undefined,
+): Promise<{ into: string | undefined; exists: boolean }> {
+  const found = await client.query<{ path: string; role: string; existing: string[] }>(
+    "select current_setting('search_path') as path, current_user as role, array(select nspname::text from pg_namespace) as existing",
+  );
+  const { path: searchPath, role, existing } = found.rows[0]!;
+  const names = searchPathNames(searchPath).map((name) => (name === '$user' ? role : name));
+  const into = names.find((name) => name === dumped || existing.includes(name));
+  return { into, exists: into !== undefined && existing.includes(into) };
 }
 
 /**

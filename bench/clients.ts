@@ -37,9 +37,9 @@ export async function sharePointTile(store: BenchStore, server: ServerProcess, u
 const keptAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 /**
- * A GET as a browser sends a repeated one: over one connection kept open, written and read by
- * Node's own HTTP module, which costs the bench process less per request than fetch() (undici),
- * so that a sub-millisecond answer is timed more than the client is. Answers the status and the
+ * A GET as a browser sends a repeated one, over one connection kept open (fetch() keeps its own
+ * open too), written and read by Node's own HTTP module: it spends less of the bench process's CPU
+ * per request than fetch() (undici), so that a sub-millisecond answer is timed more than the client is. Answers the status and the
  * headers, with the body read to its end.
  */
 export function keptAliveGet(url: string, headers: Record<string, string>): Promise<http.IncomingMessage> {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -415,6 +415,25 @@ it.runIf(inject('postgresUrl'))(
         expect(refused.stderr).toContain(`options=-c%20search_path%3D${source.schema!}`);
         expect(refused.stderr).toContain('Nothing was changed.');
         expect(refused.code).toBe(1);
+      }
+      // An archive whose manifest names the other schema (changed by hand) is refused, not trusted.
+      const unpacked = path.join(work, 'unpacked');
+      await fs.mkdir(unpacked);
+      execFileSync('tar', ['-xzf', file, '-C', unpacked]);
+      const manifestFile = path.join(unpacked, 'photosync-backup.json');
+      const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8')) as Record<string, unknown>;
+      expect(manifest.schema).toBe(source.schema);
+      // An empty name counts as none: the dump's own schema is then checked, as for an older backup.
+      for (const [named, archive, said] of [
+        [other.schema!, 'other.tar.gz', 'is not a whole photosync backup'],
+        ['', 'empty.tar.gz', `This backup holds the schema ${source.schema!}`],
+      ] as const) {
+        await fs.writeFile(manifestFile, JSON.stringify({ ...manifest, schema: named }));
+        execFileSync('tar', ['-czf', path.join(work, archive), '-C', unpacked, '.']);
+        const tampered = await runCommand(['restore', path.join(work, archive), '--force'], other.env);
+        expect(tampered.stderr).toContain(said);
+        expect(tampered.stderr).toContain('Nothing was changed.');
+        expect(tampered.code).toBe(1);
       }
       const users = async (store: TestStore) =>
         await adminQuery(store.databaseUrl!, `select upn from ${store.schema!}.directory_users order by upn`);

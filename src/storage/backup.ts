@@ -283,7 +283,7 @@ export async function restoreBackup(
         path.join(staging, PGDUMP_ENTRY),
         options,
         target.env,
-        typeof manifest.schema === 'string' ? manifest.schema : undefined,
+        typeof manifest.schema === 'string' && manifest.schema !== '' ? manifest.schema : undefined,
       );
     } else await placeSqlite(target.dataDir, staging, options.faultPoint);
     return manifest;

@@ -58,7 +58,16 @@ export async function restorePostgres(
 ): Promise<void> {
   // pg_restore puts a schema back under the name it was dumped from: checked before anything changes.
   const list = await runTool('pg_restore', ['--list', file], env);
-  const dumped = dumpedSchema ?? dumpedSchemaOf(list);
+  const listed = dumpedSchemaOf(list);
+  // The manifest says the name where the list cannot (an owner's name with a space in it); they never disagree.
+  if (dumpedSchema !== undefined && listed !== undefined && dumpedSchema !== listed) {
+    throw new BackupError(
+      `This archive is not a whole photosync backup: its manifest names the schema "${dumpedSchema}", and its ` +
+        `database dump holds the schema ${listed}. Restore from an archive photosync backup wrote and nobody ` +
+        'changed. Nothing was changed.',
+    );
+  }
+  const dumped = listed ?? dumpedSchema;
   const { schema, exists, tables, unused } = await withClient(databaseUrl, async (client) => {
     const { into, exists } = await restoredInto(client, dumped);
     if (dumped !== undefined && into !== dumped) {

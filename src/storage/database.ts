@@ -386,15 +386,40 @@ function countingClient(
   return CountingClient;
 }
 
+/**
+ * `current_schema()` on a connection of its own: the first schema of the search_path that exists
+ * (with libpq's options from the URL or PGOPTIONS). Undefined when none does or the database
+ * cannot be reached: the first real query then says why.
+ */
+async function workingSchema(
+  pg: typeof import('pg').default,
+  config: import('pg').ClientConfig,
+): Promise<string | undefined> {
+  const client = new pg.Client(config);
+  try {
+    await client.connect();
+    const found = await client.query<{ schema: string | null }>('select current_schema() as schema');
+    return found.rows[0]?.schema ?? undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** pg is loaded only for PostgreSQL: a start on the SQLite default is spared loading it. */
 async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const { default: pg } = await import('pg');
   const counter = { sent: 0 };
+  const searchPath = options.schema ? { options: `-c search_path=${options.schema}` } : {};
+  // The schema this process works in, as PostgreSQL picks it, names its connections (for a
+  // restore's check that none uses the schema it replaces) and the start-up line.
+  const working = await workingSchema(pg, { connectionString: url, ...searchPath });
   const connection = {
     connectionString: url,
     types: pgTypes(pg.types) as pg.CustomTypesConfig,
-    application_name: photosyncApplicationName(url, options.schema),
-    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    application_name: working === undefined ? photosyncApplicationName(url, options.schema) : `photosync ${working}`,
+    ...searchPath,
   };
   const ownServerPids = new Set<number>();
   const notices = listenForChanges(pg, {
@@ -420,8 +445,8 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   });
   const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
   const where = new URL(url);
-  // As the URL's options name it (`-c search_path=…`), where no schema is given.
-  const schema = schemaOf(url, options.schema);
+  // As PostgreSQL picked it at start, or else as the URL's options name it (`-c search_path=…`).
+  const schema = working ?? schemaOf(url, options.schema);
   return {
     db,
     dialect: 'postgres',

@@ -89,9 +89,14 @@ export async function restorePostgres(
     return { schema: into ?? null, exists, tables, unused: tables > 0 && (await holdsNobody(client)) };
   });
   const others = await withClient(databaseUrl, async (client) => {
+    // Each photosync connection is named after the schema it works in, as PostgreSQL stores the name
+    // (cut to 63 bytes; characters beyond ASCII replaced): this connection takes the name to get that form.
+    const named = await client.query<{ name: string }>("select set_config('application_name', $1, false) as name", [
+      schema === null ? photosyncApplicationName(databaseUrl) : `photosync ${schema}`,
+    ]);
     const found = await client.query<{ n: string }>(
       'select count(*) as n from pg_stat_activity where datname = current_database() and application_name = $1 and pid <> pg_backend_pid()',
-      [photosyncApplicationName(databaseUrl)],
+      [named.rows[0]?.name ?? ''],
     );
     return Number(found.rows[0]?.n ?? 0);
   });

@@ -391,11 +391,8 @@ function countingClient(
  * (with libpq's options from the URL or PGOPTIONS). Undefined when none does or the database
  * cannot be reached: the first real query then says why.
  */
-async function workingSchema(
-  pg: typeof import('pg').default,
-  config: import('pg').ClientConfig,
-): Promise<string | undefined> {
-  const client = new pg.Client(config);
+async function workingSchema(pgModule: typeof pg, config: pg.ClientConfig): Promise<string | undefined> {
+  const client = new pgModule.Client(config);
   try {
     await client.connect();
     const found = await client.query<{ schema: string | null }>('select current_schema() as schema');

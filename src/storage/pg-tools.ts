@@ -140,8 +140,8 @@ export async function restorePostgres(
 
 /**
  * The schema a dump was taken of, from pg_restore's list of its entries ("5; 2615 16385 SCHEMA -
- * name owner"), for a backup whose manifest does not say: a name with a space in it is read up to
- * the owner's, the last word.
+ * name owner"; a name with a space in it is read up to the owner's, the last word). A dump of
+ * `public` has no such entry: the manifest names it (backups before 2026-12-03 do not).
  */
 function dumpedSchemaOf(list: string): string | undefined {
   return /^\d+; \d+ \d+ SCHEMA - (.+) \S+$/m.exec(list)?.[1];

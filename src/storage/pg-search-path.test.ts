@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { photosyncApplicationName, schemaOf } from './pg-application-name.js';
-import { asSearchPathName, searchPathNames } from './pg-search-path.js';
+import { asSearchPathName, optionsWithSearchPath, searchPathNames } from './pg-search-path.js';
 
 describe('searchPathNames', () => {
   it('reads names as PostgreSQL does', () => {
@@ -20,6 +20,33 @@ describe('searchPathNames', () => {
       expect(searchPathNames(asSearchPathName(name))).toEqual([name]);
     }
     expect(asSearchPathName('t_abc')).toBe('t_abc');
+  });
+});
+
+describe('optionsWithSearchPath', () => {
+  const url = (options: string) => `postgres://h/db?sslmode=require&options=${encodeURIComponent(options)}`;
+  it('replaces the search_path setting and keeps the others, in their order', () => {
+    expect(optionsWithSearchPath('postgres://h/db', 'photos')).toBe('-c search_path=photos');
+    expect(optionsWithSearchPath(url('-c search_path=old'), 'photos')).toBe('-c search_path=photos');
+    expect(optionsWithSearchPath(url('-c statement_timeout=5s -c search_path=old,public -c work_mem=64MB'), 'p')).toBe(
+      '-c statement_timeout=5s -c work_mem=64MB -c search_path=p',
+    );
+    for (const form of ['-csearch_path=old', '--search-path=old', '-c SEARCH_PATH=old', '--search_path="a\\ b"']) {
+      expect(optionsWithSearchPath(url(`-c lock_timeout=1s ${form}`), 'p')).toBe('-c lock_timeout=1s -c search_path=p');
+    }
+    // A setting whose value holds an escaped space stays one setting.
+    expect(optionsWithSearchPath(url('-c application_name=a\\ b'), 'p')).toBe(
+      '-c application_name=a\\ b -c search_path=p',
+    );
+  });
+
+  it('names the schema so PostgreSQL reads it back as that name', () => {
+    const options = optionsWithSearchPath('postgres://h/db', 'Ph Otos');
+    expect(options).toBe('-c search_path="Ph\\ Otos"');
+    expect(schemaOf(`postgres://h/db?options=${encodeURIComponent(options)}`)).toBe('Ph Otos');
+    expect(
+      schemaOf(`postgres://h/db?options=${encodeURIComponent(optionsWithSearchPath('postgres://h/db', 'a\\b'))}`),
+    ).toBe('a\\b');
   });
 });
 

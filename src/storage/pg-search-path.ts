@@ -53,3 +53,31 @@ function truncate(name: string): string {
   while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
   return bytes.subarray(0, end).toString();
 }
+
+/**
+ * What a URL's `options` parameter should be for its connections to work in the schema `name`
+ * first: its own options, in their order, with the search_path setting they had (`-c search_path=…`,
+ * `-csearch_path=…`, `--search-path=…`) replaced by one naming `name`. Other settings are kept.
+ */
+export function optionsWithSearchPath(url: string, name: string): string {
+  let options = '';
+  try {
+    options = new URL(url).searchParams.get('options') ?? '';
+  } catch {
+    // Not a URL: there are no options to keep.
+  }
+  // libpq splits options at whitespace not escaped with a backslash.
+  const words = options.match(/(?:\\.|[^\s\\])+/g) ?? [];
+  const kept: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === '-c' && setsSearchPath(words[i + 1])) i++;
+    else if (!(/^(-c|--)/.test(word) && setsSearchPath(word.replace(/^(-c|--)/, '')))) kept.push(word);
+  }
+  kept.push('-c', `search_path=${asSearchPathName(name).replace(/[\s\\]/g, '\\$&')}`);
+  return kept.join(' ');
+}
+
+/** Whether an option's `name=value` sets search_path (names are read without regard to case, `-` as `_`). */
+const setsSearchPath = (setting: string | undefined) =>
+  setting !== undefined && /^search[_-]path=/i.test(setting.replace(/\\(.)/g, '$1'));

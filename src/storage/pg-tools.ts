@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { BackupError, type RestoreOptions } from './backup-error.js';
 import { photosyncApplicationName } from './pg-application-name.js';
-import { asSearchPathName, searchPathNames } from './pg-search-path.js';
+import { asSearchPathName, optionsWithSearchPath, searchPathNames } from './pg-search-path.js';
 
 // PostgreSQL's own tools make its backups: pg_dump takes one consistent snapshot of photosync's
 // schema (tables and photo bytes alike) while the server runs; pg_restore puts it back. They are
@@ -75,7 +75,7 @@ export async function restorePostgres(
       throw new BackupError(
         `This backup holds the schema ${dumped}, and DATABASE_URL works in ${into === undefined ? 'no schema' : `the schema ${into}`}. ` +
           `A PostgreSQL backup is restored under its own schema's name: make ${named} the first schema of DATABASE_URL's ` +
-          `search_path (the URL parameter options=${encodeURIComponent(`-c search_path=${named.replaceAll(' ', '\\ ')}`)}), in a database ` +
+          `search_path (the URL parameter options=${encodeURIComponent(optionsWithSearchPath(databaseUrl, dumped))}), in a database ` +
           'where no other photosync uses that schema, and restore again. Nothing was changed.',
       );
     }

@@ -98,11 +98,20 @@ function parseClause(fields: ListFields, clause: string): Test {
   );
 }
 
+/** The longest `$filter` taken: dozens of clauses, far more than a script finding people or files writes. */
+export const MAX_FILTER_LENGTH = 2000;
+
 /** `$filter` of a list → a test on its values. */
 export function listFilter(filter: string, fields: ListFields): Test {
+  if (filter.length > MAX_FILTER_LENGTH) {
+    throw badQuery(
+      `The $filter is ${filter.length} characters long; at most ${MAX_FILTER_LENGTH} are taken. Ask for fewer values at a time.`,
+    );
+  }
   const outside = filter.replace(/'(?:[^']|'')*'/g, "''");
-  const hasAnd = /\s+and\s+/i.test(outside);
-  const hasOr = /\s+or\s+/i.test(outside);
+  // One whitespace character either side says as much as a run of them, and is found in one pass.
+  const hasAnd = /\sand\s/i.test(outside);
+  const hasOr = /\sor\s/i.test(outside);
   if (hasAnd && hasOr) throw badQuery('Combine $filter clauses with either and or or, not both.');
   const tests = splitClauses(filter.trim(), hasOr ? 'or' : 'and').map((clause) => parseClause(fields, clause));
   return hasOr ? (entry) => tests.some((t) => t(entry)) : (entry) => tests.every((t) => t(entry));

@@ -28,6 +28,12 @@ describe('classifyError', () => {
     ],
     ['broken multipart (busboy)', new Error('Unexpected end of form'), 'invalid_request', undefined],
     [
+      'a file part cut off (busboy)',
+      new Error('Part terminated early due to unexpected end of multipart data'),
+      'invalid_request',
+      undefined,
+    ],
+    [
       'an unsupported content type',
       withCode('FST_ERR_CTP_INVALID_MEDIA_TYPE', 'Unsupported', 415),
       'unsupported_type',

@@ -29,9 +29,12 @@ interface ThrownByFramework {
 /** More files, fields or parts than an upload form has: not a picture too large, a form not as offered. */
 const MULTIPART_COUNTS = new Set(['FST_PARTS_LIMIT', 'FST_FILES_LIMIT', 'FST_FIELDS_LIMIT']);
 
-/** busboy's errors for a body that is not valid multipart carry no code, only these texts. */
+/**
+ * busboy's errors for a body that is not valid multipart carry no code, only these texts (a file
+ * part cut off before its boundary: "Part terminated early due to unexpected end of multipart data").
+ */
 const BROKEN_MULTIPART =
-  /^(Unexpected end of (multipart data|form)|Multipart: Boundary not found|Malformed part header)/;
+  /^(Unexpected end of (multipart data|form)|Multipart: Boundary not found|Malformed part header|(Part|Preamble) terminated early due to unexpected end of multipart data)/;
 
 /** Status codes of the framework's own refusals, as the catalogue's ids. */
 const BY_STATUS: Partial<Record<number, ErrorIdOfStatus<404 | 413 | 415 | 429>>> = {

@@ -74,6 +74,11 @@ const HOSTILE_BODIES: Array<{ type: string; payload: string | Buffer }> = [
   { type: 'application/x-www-form-urlencoded', payload: 'upn=a&upn=b&_csrf=x&_csrf=y' },
   { type: 'application/x-www-form-urlencoded', payload: '_csrf[$ne]=1' },
   { type: 'multipart/form-data; boundary=x', payload: '--x\r\nbroken' },
+  // A file part cut off before its boundary.
+  {
+    type: 'multipart/form-data; boundary=x',
+    payload: '--x\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n\r\nabc',
+  },
   { type: 'text/plain', payload: 'hello' },
   {
     type: 'application/xml',

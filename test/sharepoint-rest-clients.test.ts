@@ -285,6 +285,34 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     expect(await listed()).not.toContain(hiddenFile);
   });
 
+  it('Files/add takes a file’s name or its address in this folder, never another path or a name of dots alone', async () => {
+    const folder = `/_api/web/GetFolderByServerRelativeUrl(${quoted(LIBRARY)})`;
+    const listed = async () =>
+      ((await get(`${folder}/Files`, reader)).json().value as Array<{ Name: string }>).map((f) => f.Name);
+    const owner = await makeUser(services);
+    await giveMailPhoto(services, owner, await solidJpeg(BLUE));
+    await services.sync.sync(owner, 'admin');
+    const before = await getRendition(services.database.db, owner.id, 'L');
+    const add = (url: string, body: Buffer | string = 'hello') =>
+      post(`${folder}/Files/add(url=${quoted(url)},overwrite=true)`, writer, body, 'text/plain');
+    // Read by its last part alone, this replaced the owner's picture.
+    const elsewhere = await add(`x/${stem(owner)}_LThumb.jpg`, await solidJpeg(GREEN));
+    expect(elsewhere.statusCode, elsewhere.body).toBe(400);
+    expect(elsewhere.json()['odata.error'].message.value).toContain(`is not a file of ${LIBRARY}`);
+    expect((await getRendition(services.database.db, owner.id, 'L'))?.etag).toBe(before?.etag);
+    for (const dots of ['.', '..', '...']) {
+      const refused = await add(dots);
+      expect(refused.statusCode, dots).toBe(400);
+      expect(refused.json()['odata.error'].message.value).toContain('not dots alone');
+    }
+    expect(await listed()).not.toContain('..');
+    // Its address in this folder is its name.
+    const byAddress = await add(`${LIBRARY}/addressed-notes.txt`);
+    expect(byAddress.statusCode, byAddress.body).toBe(200);
+    expect(byAddress.json().Name).toBe('addressed-notes.txt');
+    expect(await listed()).toContain('addressed-notes.txt');
+  });
+
   it('a file added under a picture’s name before its user existed is listed only while it is served', async () => {
     const folder = `/_api/web/GetFolderByServerRelativeUrl(${quoted(LIBRARY)})`;
     const listed = async () =>

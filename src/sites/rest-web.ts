@@ -540,28 +540,39 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
         const body = request.body;
         if (!Buffer.isBuffer(body) || body.length === 0)
           throw sharePointErrors.badQuery('The request has no file in its body.');
-        const last = name.split('/').pop() ?? name;
-        const owner = parseRenditionFileName(last) ? await fileOwner(last) : undefined;
-        if (!owner && /^[^/\\:*?"<>|#%\p{Cc}]{1,128}$/u.test(name)) {
+        // The new file's name, or its address in this library (as SharePoint also takes it); a path
+        // anywhere else would be read by its last part alone, the name of someone's picture perhaps.
+        const fileName = name.includes('/') ? fileNameIn(name) : name;
+        if (fileName === undefined) {
+          throw sharePointErrors.badQuery(
+            `"${name}" is not a file of ${LIBRARY_PATH}: give the new file's name, or its address in this folder.`,
+          );
+        }
+        const owner = parseRenditionFileName(fileName) ? await fileOwner(fileName) : undefined;
+        if (!owner && /^[^/\\:*?"<>|#%\p{Cc}]{1,128}$/u.test(fileName) && !/^\.+$/.test(fileName)) {
           // Any other file, as a library takes any, also one named like a picture that is nobody's:
           // it is nobody's picture until a profile's PictureURL points at it.
-          const added = await addLibraryFile(db, name, body, overwrite);
-          if (!added) throw sharePointErrors.badQuery(`A file with the name ${libraryUrl(name)} already exists.`);
-          const file = spFile(name, { etag: added.etag, byte_size: body.length, picture_timestamp: added.modifiedAt });
+          const added = await addLibraryFile(db, fileName, body, overwrite);
+          if (!added) throw sharePointErrors.badQuery(`A file with the name ${libraryUrl(fileName)} already exists.`);
+          const file = spFile(fileName, {
+            etag: added.etag,
+            byte_size: body.length,
+            picture_timestamp: added.modifiedAt,
+          });
           return send(request, reply, 'Web/Folder/Files/Add', 'SP.File', file);
         }
         if (!owner) {
           throw sharePointErrors.badQuery(
-            `"${name}" cannot be a file name: at most 128 characters, none of / \\ : * ? " < > | # %.`,
+            `"${fileName}" cannot be a file name: at most 128 characters, none of / \\ : * ? " < > | # %, and not dots alone.`,
           );
         }
         const existing = await getRendition(db, owner.user.id, owner.size);
         if (existing && !overwrite) {
-          throw sharePointErrors.badQuery(`A file with the name ${libraryUrl(name)} already exists.`);
+          throw sharePointErrors.badQuery(`A file with the name ${libraryUrl(fileName)} already exists.`);
         }
         await uploadSitePicture(sitePictureDeps(services), owner.user, body);
         const rendition = await getRendition(db, owner.user.id, owner.size);
-        const file = spFile(name, {
+        const file = spFile(fileName, {
           etag: rendition?.etag ?? '',
           byte_size: rendition?.byteSize ?? 0,
           picture_timestamp: rendition?.pictureTimestamp ?? null,

@@ -134,6 +134,20 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     expect(nobody.statusCode).toBe(404);
     expect(nobody.json()['odata.error'].message.value).toContain('nobody@contoso.com');
     expect((await post('/_api/web/ensureuser', janeToken, 'not json')).statusCode).toBe(400);
+
+    // A token that reads only its own user (User.Read) sees itself, not everyone's addresses.
+    const ownOnly = await userToken(services, jane, ['User.Read']);
+    const refused = await get('/_api/web/siteusers', ownOnly);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()['odata.error'].message.value).toContain('ProfilePhoto.Read.All');
+    expect((await get(`/_api/web/siteusers/getbyemail(${quoted(jane.upn)})`, ownOnly)).statusCode).toBe(200);
+    expect((await get(`/_api/web/siteusers/getbyemail(${quoted(kalle.upn)})`, ownOnly)).statusCode).toBe(403);
+    expect(
+      (await post('/_api/web/ensureuser', ownOnly, JSON.stringify({ logonName: claim(jane.upn) }))).statusCode,
+    ).toBe(200);
+    expect(
+      (await post('/_api/web/ensureuser', ownOnly, JSON.stringify({ logonName: claim(kalle.upn) }))).statusCode,
+    ).toBe(403);
   });
 
   it('the library as files: list, $value, and Files/add by an app with write permission makes the site picture', async () => {

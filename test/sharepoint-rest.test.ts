@@ -157,6 +157,11 @@ describeEachDialect('SharePoint REST', (dialect) => {
         headers: { ...bearer(token), 'content-type': 'application/json;odata=verbose', ...VERBOSE, ...headers },
         payload,
       });
+    // A token that only reads (User.Read) may not change it, as on Graph; nothing changes.
+    const readOnly = await upload(await userToken(services, lee, ['User.Read']), await solidJpeg(RED, 400));
+    expect(readOnly.statusCode).toBe(403);
+    expect(readOnly.json().error.message.value).toContain('User.ReadWrite');
+    expect((await getSiteProfile(services.database.db, lee.id))?.placeholderState ?? 1).toBe(1);
     const done = await upload(leeToken, await solidJpeg(RED, 400));
     expect(done.statusCode).toBe(200);
     expect(done.json()).toEqual({ d: { SetMyProfilePicture: null } });

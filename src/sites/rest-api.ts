@@ -5,7 +5,7 @@ import { claimForUpn, upnFromAccountName } from '../directory/upn.js';
 import { findUserByUpn, picturesShown, type DirectoryUser } from '../directory/users.js';
 import { forbidden } from '../errors.js';
 import type { App } from '../http/types.js';
-import { SESSION_COOKIE, mayUseSites, principalOf, type Principal } from '../http/auth.js';
+import { SESSION_COOKIE, mayAccessPhoto, mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, pictureProperties, pictureTimeFrom } from './library.js';
 import { findLibraryFile } from './library-files.js';
@@ -226,11 +226,10 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         );
       }
     }
-    // The sites let every user change their own picture; Graph's narrower rule (User.ReadWrite)
-    // is Graph's. A token that acts as the user with any user scope will do.
-    const actsAsUser = ['User.Read', 'User.ReadWrite', 'ProfilePhoto.ReadWrite.All'] as const;
-    if (!actsAsUser.some((scope) => principal.scopes.has(scope)))
-      throw forbidden('This token may not change your picture.');
+    // A token that writes one's own profile, as Graph's photo writes ask: User.Read is read only.
+    if (!mayAccessPhoto(principal, principal.user, 'write')) {
+      throw forbidden('This token may not change your picture: it needs User.ReadWrite (User.Read only reads it).');
+    }
     return principal.user;
   }
 

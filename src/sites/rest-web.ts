@@ -150,10 +150,23 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     }
   }
 
-  /** Apps see the site's users with a read permission; users see them as members of the site. */
+  /**
+   * Who may see the site's users and the library's file list (everyone's e-mail address and file
+   * names): apps with a read permission, and users whose token reads anyone's profile, as Graph's
+   * /users asks. A token for one's own profile alone (User.Read, User.ReadWrite) sees only oneself.
+   */
   function mayListUsers(principal: Principal): boolean {
+    return mayUseSites(principal, 'read');
+  }
+
+  /** The site itself (its title and address): any user of it, and apps with a read permission. */
+  function mayReadWeb(principal: Principal): boolean {
     return principal.kind === 'user' || mayUseSites(principal, 'read');
   }
+
+  /** Whether `user` (an SP.User) is the principal's own user, whom any user token may look up. */
+  const isSelf = (principal: Principal, user: { UserPrincipalName: string } | null) =>
+    principal.kind === 'user' && user !== null && user.UserPrincipalName.toLowerCase() === principal.user.upn;
 
   app.get(
     '/web',
@@ -165,7 +178,7 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
       },
     },
     async (request, reply) => {
-      if (!mayListUsers(principalOf(request))) throw forbidden('This token may not read the site.');
+      if (!mayReadWeb(principalOf(request))) throw forbidden('This token may not read the site.');
       return send(request, reply, 'Web', 'SP.Web', {
         Id: webId(publicUrl),
         Title: 'photosync',
@@ -200,7 +213,11 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      if (!mayListUsers(principal)) throw forbidden('This token may not list the site’s users.');
+      if (!mayListUsers(principal)) {
+        throw forbidden(
+          'This token may not list the site’s users: it needs ProfilePhoto.Read.All or User.ReadBasic.All (an app, Sites.FullControl.All).',
+        );
+      }
       const options = listOptions(request.query as Record<string, unknown>);
       const filter = options.filter !== undefined && options.filter.trim() !== '' ? options.filter : undefined;
       if (options.orderby !== undefined || options.skip !== undefined) {
@@ -235,11 +252,16 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      if (!mayListUsers(principal)) throw forbidden('This token may not add users to the site.');
+      if (!mayReadWeb(principal)) throw forbidden('This token may not add users to the site.');
       const body = jsonBody(request.body);
       const logonName = Object.entries(body).find(([k]) => k.toLowerCase() === 'logonname')?.[1];
       if (typeof logonName !== 'string') throw sharePointErrors.badQuery('The parameter logonName is missing.');
       const upn = upnFromAccountName(logonName);
+      const self = principal.kind === 'user' && upn === principal.user.upn;
+      if (!self && !mayListUsers(principal))
+        throw forbidden(
+          'This token may ensure only its own user; others need ProfilePhoto.Read.All or User.ReadBasic.All.',
+        );
       const user = upn && (await findUserByUpn(db, upn));
       if (!user) throw sharePointErrors.userNotFound(logonName);
       return send(request, reply, 'Web/EnsureUser', 'SP.User', siteUser(user));
@@ -402,7 +424,10 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
         case 'getuserbyid': {
           const user = await siteUserLookup(first!, rest, query);
           if (user === undefined) break;
-          if (!mayListUsers(principal)) throw forbidden('This token may not read the site’s users.');
+          if (!mayListUsers(principal) && !isSelf(principal, user))
+            throw forbidden(
+              'This token may read only its own user; reading others needs ProfilePhoto.Read.All or User.ReadBasic.All.',
+            );
           if (!user) throw notFound('User cannot be found.', 'user_not_found');
           return send(request, reply, 'Web/SiteUsers', 'SP.User', user);
         }
@@ -410,7 +435,11 @@ export async function sharePointWebRoutes(app: App, services: Services): Promise
           const path = pathArgument(first!, query, 'serverrelativeurl');
           if (!isLibrary(path)) throw sharePointErrors.fileNotFound(path);
           if (tail === 'files') {
-            if (!mayListUsers(principal)) throw forbidden('This token may not read the library.');
+            if (!mayListUsers(principal)) {
+              throw forbidden(
+                'This token may not list the library’s files: it needs ProfilePhoto.Read.All or User.ReadBasic.All (an app, Sites.FullControl.All).',
+              );
+            }
             const options = listOptions(request.query as Record<string, unknown>);
             const files = applyListQuery(options, await libraryFiles(), FILE_FIELDS, MAX_LISTED_FILES);
             return sendList(request, reply, 'SP.File', files);

@@ -273,7 +273,15 @@ export const ROUTES: RouteCase[] = [
     route: 'POST /_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture',
     url: () => '/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture',
     body: () => ({ type: 'application/octet-stream', data: picture }),
-    expect: statuses(401, { ...SP_USERS, user: 403, otherUser: 403, admin: 403, ...APPS(403) }),
+    // A User.Read token only reads: changing even one's own picture needs User.ReadWrite.
+    expect: statuses(401, {
+      ...SP_USERS,
+      user: 403,
+      otherUser: 403,
+      otherUserReadToken: 403,
+      admin: 403,
+      ...APPS(403),
+    }),
   },
 
   {
@@ -302,13 +310,14 @@ export const ROUTES: RouteCase[] = [
   {
     route: 'GET /_api/web/siteusers',
     url: () => '/_api/web/siteusers',
-    expect: statuses(401, { ...SP_USERS, ...APPS(200), appNoScope: 403 }),
+    // Everyone's e-mail address: a token that reads only its own user (User.Read) is refused.
+    expect: statuses(401, { ...SP_USERS, otherUserReadToken: 403, ...APPS(200), appNoScope: 403 }),
   },
   {
     route: 'POST /_api/web/ensureuser',
     url: () => '/_api/web/ensureuser',
     body: (cast) => ({ type: 'application/json', data: JSON.stringify({ logonName: cast.owner.upn }) }),
-    expect: statuses(401, { ...SP_USERS, ...APPS(200), appNoScope: 403 }),
+    expect: statuses(401, { ...SP_USERS, otherUserReadToken: 403, ...APPS(200), appNoScope: 403 }),
   },
   {
     route: 'GET /_api/web/{*}',
@@ -336,7 +345,9 @@ export const ROUTES: RouteCase[] = [
     expect: statuses(401, { ...SP_USERS, ...APPS(200) }),
     check: ({ identity, response }) => {
       if (response.statusCode !== 200) return;
-      expect(response.body).toContain(identity === 'appNoScope' ? 'HTTP/1.1 403 ' : 'HTTP/1.1 200 ');
+      expect(response.body).toContain(
+        identity === 'appNoScope' || identity === 'otherUserReadToken' ? 'HTTP/1.1 403 ' : 'HTTP/1.1 200 ',
+      );
     },
   },
 

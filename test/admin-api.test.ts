@@ -158,6 +158,30 @@ describeEachDialect('admin console', (dialect) => {
     expect(both.statusCode).toBe(400);
   });
 
+  it('an administrator’s own user page shows their state without changing it, pictures included', async () => {
+    // Its L picture came from userphoto.aspx, which syncs its owner: looking synced the administrator.
+    const self = await makeUser(services, { isAdmin: true });
+    await giveMailPhoto(services, self, await solidJpeg([200, 20, 20], 64));
+    await services.sync.sync(self, 'sharepoint_tile');
+    await giveMailPhoto(services, self, await solidJpeg([20, 20, 200], 64));
+    const attemptsBefore = (await listAttempts(services.database.db, self.id, 100)).length;
+    const browser = new FormClient(app);
+    await browser.signIn(self.upn, PASSWORD);
+    const page = await browser.request('GET', `/admin/users/${encodeURIComponent(self.upn)}`);
+    expect(page.statusCode).toBe(200);
+    const images = [...page.body.matchAll(/<img[^>]* src="([^"]+)"/g)].map((m) => m[1]!.replaceAll('&amp;', '&'));
+    expect(images).toEqual(
+      expect.arrayContaining(['S', 'M', 'L'].map((size) => `/admin/photos/${encodeURIComponent(self.upn)}/${size}`)),
+    );
+    for (const src of images) {
+      const image = await browser.request('GET', src);
+      expect(image.statusCode, src).toBe(200);
+    }
+    const detail = (await api('GET', `/admin/api/users/${self.upn}`, await tokenFor(services, self))).json();
+    expect(detail.state).toBe('changed');
+    expect((await listAttempts(services.database.db, self.id, 100)).length).toBe(attemptsBefore);
+  });
+
   it('shows the latest 1,000 attempts of a long history and says how many there are in all', async () => {
     const user = await makeUser(services);
     const started = Date.now() - 2_000_000;

@@ -34,6 +34,7 @@ import { tenantSyncNotice } from './pages/tenant-sync.js';
 import { tenantPages } from './tenant-routes.js';
 import { countByState, firstOutOfStep, listUsersPage, USER_SORTS, type UsersPageQuery } from './users-query.js';
 import { SEARCH_MAX_LENGTH } from './pages/filters.js';
+import { getRendition } from '../sites/profiles.js';
 
 // The admin console: pages under /admin (forms with CSRF tokens) and the JSON API under /admin/api.
 
@@ -104,10 +105,25 @@ async function adminPages(app: App, services: Services): Promise<void> {
   );
 
   /** The mail photo (its bytes read only when sent) or the directory photo, with their ETags. */
-  async function consolePhoto(userId: string, which: 'mail' | 'directory') {
+  async function consolePhoto(userId: string, which: 'mail' | 'directory' | 'S' | 'M' | 'L') {
     if (which === 'mail') {
       const photo = await getMailPhoto(db, userId);
       return photo && { tag: photo.etag, bytes: () => readMailMaster(services.blobs, photo) };
+    }
+    if (which !== 'directory') {
+      // The sites' rendition as they hold it: read here, never through userphoto.aspx, where an
+      // administrator's own L picture would sync them and change the state the page shows.
+      const rendition = await getRendition(db, userId, which);
+      return (
+        rendition && {
+          tag: rendition.etag,
+          bytes: async () => {
+            const bytes = await services.blobs.get(rendition.blobKey);
+            if (!bytes) throw notFound('This user has no such photo.', 'photo_not_found');
+            return bytes;
+          },
+        }
+      );
     }
     const jpeg = await getDirectoryPhoto(db, userId);
     return jpeg && { tag: contentTag(jpeg), bytes: () => Promise.resolve(jpeg) };
@@ -373,9 +389,12 @@ async function adminPages(app: App, services: Services): Promise<void> {
     '/admin/photos/:upn/:which',
     {
       schema: {
-        summary: "A user's mail photo (master) or directory photo, for the console",
+        summary: "A user's mail photo (master), directory photo or site rendition (S, M, L), for the console",
         tags,
-        params: Type.Object({ upn: Type.String({ maxLength: 300 }), which: literals(['mail', 'directory'] as const) }),
+        params: Type.Object({
+          upn: Type.String({ maxLength: 300 }),
+          which: literals(['mail', 'directory', 'S', 'M', 'L'] as const),
+        }),
       },
     },
     async (request, reply) => {

@@ -40,8 +40,14 @@ export function waited(context: PageContext, since: number | null, now = Date.no
 }
 
 export const userLink = (upn: string) => `/admin/users/${encodeURIComponent(upn)}`;
-export const sitePhoto = (upn: string, size: 'S' | 'M' | 'L') =>
+/** What the sites show for a user (their picture or the placeholder), at a size that never syncs anyone. */
+export const sitePhoto = (upn: string, size: 'S' | 'M') =>
   `/_layouts/15/userphoto.aspx?size=${size}&accountname=${encodeURIComponent(upn)}`;
+/**
+ * The sites' rendition as they hold it, through the console: at userphoto.aspx an administrator's
+ * own L picture would sync them, and change the state the page shows.
+ */
+export const siteRendition = (upn: string, size: 'S' | 'M' | 'L') => `/admin/photos/${encodeURIComponent(upn)}/${size}`;
 export const mailPhoto = (upn: string) => `/admin/photos/${encodeURIComponent(upn)}/mail`;
 
 export function adminPage(context: ConsoleContext, section: Section, title: string, body: ComponentChildren): string {

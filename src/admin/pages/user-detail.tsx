@@ -5,7 +5,7 @@ import { isOutOfStep } from '../../sync/state.js';
 import type { UserDetail } from '../actions.js';
 import { foldHistory } from './history.js';
 import { DisabledBadge, Etag, OutcomeBadge, StateBadge, stateText, SyncError, triggerText } from './words.js';
-import { adminPage, formatTime, mailPhoto, NoticeBox, sitePhoto, type Notice } from './console.js';
+import { adminPage, formatTime, mailPhoto, NoticeBox, siteRendition, type Notice } from './console.js';
 
 export function userDetailPage(
   context: PageContext,
@@ -75,7 +75,7 @@ export function userDetailPage(
         <div class="photos">
           {detail.renditions.map((r) => (
             <figure>
-              <img src={sitePhoto(detail.upn, r.size)} alt={r.size} width={r.side} height={r.side} />
+              <img src={siteRendition(detail.upn, r.size)} alt={r.size} width={r.side} height={r.side} />
               <figcaption>
                 {r.size} · {r.side}px · <Etag context={context} value={r.etag} />
               </figcaption>

@@ -104,6 +104,19 @@ describeEachDialect('portal pages', (dialect) => {
     const triggers = (await listAttempts(services.database.db, user.id)).map((a) => a.trigger);
     expect(triggers).toEqual(['prompt', 'onedrive_tile', 'sharepoint_tile']);
 
+    // One's own profile says what its picture shows: the page syncs first, as the picture would.
+    const newcomer = await makeUser(services);
+    await giveMailPhoto(services, newcomer, await solidJpeg([30, 160, 70]));
+    const own = client(app);
+    await own.signIn(newcomer);
+    const profile = await own.get('/_layouts/15/person.aspx');
+    expect(profile.statusCode).toBe(200);
+    expect(profile.body).not.toContain(en['sites.placeholder']);
+    expect(profile.body).toContain(en['sites.pictureFromMailOwn'].split('{')[0]!.trim());
+    expect((await listAttempts(services.database.db, newcomer.id)).map((a) => [a.trigger, a.outcome])).toEqual([
+      ['photo_request', 'synced'],
+    ]);
+
     const nobody = await browser.get('/_layouts/15/person.aspx?accountname=nobody@contoso.com');
     expect(nobody.statusCode).toBe(404);
     expect(nobody.body).toContain('There is nobody with that account here.');

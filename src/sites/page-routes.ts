@@ -102,6 +102,15 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
       if (!person || !person.enabled) {
         return sendPage(reply, messagePage(context, context.t('sites.title'), context.t('sites.notFound')), 404);
       }
+      const own = person.id === viewer.id;
+      // Your own profile shows your L picture, whose request syncs first: the page runs that sync
+      // before it says where the picture comes from, so the words agree with the picture. The
+      // picture's own request then finds the sites in step.
+      if (own) {
+        await services.sync.sync(person, 'photo_request', { answerBeforeRecord: true }).catch((error: unknown) => {
+          request.log.error({ err: error }, 'sync before the profile page failed');
+        });
+      }
       const profile = await getSiteProfile(db, person.id);
       const shown = profile?.placeholderState === 0;
       const view = {
@@ -111,7 +120,7 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
           hasMailbox: person.hasMailbox,
           photoUrl: userPhotoUrl(person.upn, 'L', profile?.pictureTimestamp ?? null),
         },
-        own: person.id === viewer.id,
+        own,
         source: shown ? (profile.pictureSource ?? null) : null,
         pictureDate:
           shown && profile.pictureTimestamp !== null ? formatDate(context.locale, profile.pictureTimestamp) : undefined,

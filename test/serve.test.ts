@@ -175,8 +175,12 @@ describe('photosync serve [sqlite]', () => {
     expect(out).toContain(`photosync is running at http://localhost:${server.port}`);
     expect(out).not.toContain('Created the demo organisation');
     // Still the people and the sign-in: a first start that could not listen has made them already.
-    expect(out).toContain('The demo organisation:');
-    for (const person of DEMO_PEOPLE) expect(out).toContain(person.upn);
+    expect(out).toContain('The demo organisation (how each stands now: npx photosync status):');
+    // Their names, not what they were made as: by now they may have synced, changed or failed.
+    for (const person of DEMO_PEOPLE) {
+      expect(out).toContain(`${person.upn.padEnd(22)} ${person.name}`);
+      expect(out).not.toContain(person.note);
+    }
     expect(out).toContain(`Demo sign-in: ${DEMO_ADMIN} / ${DEMO_PASSWORD}`);
 
     const health = await fetch(url(server, '/healthz'));

@@ -53,8 +53,12 @@ export const serve: CommandHandler = async ({ config, io }) => {
   // has made them already); not once its password was changed. An empty directory says how to begin.
   const demo = seeded || (await demoSignInWorks(services));
   if (demo) {
-    const heading = seeded ? 'Created the demo organisation:' : 'The demo organisation:';
-    lines.push('', heading, ...DEMO_PEOPLE.map((p) => `  ${p.upn.padEnd(22)} ${p.note}`));
+    // What each one was made as holds only on the start that made them; later, their names, and
+    // where to see how each stands now.
+    const heading = seeded
+      ? 'Created the demo organisation:'
+      : 'The demo organisation (how each stands now: npx photosync status):';
+    lines.push('', heading, ...DEMO_PEOPLE.map((p) => `  ${p.upn.padEnd(22)} ${seeded ? p.note : p.name}`));
     lines.push('', `Demo sign-in: ${DEMO_ADMIN} / ${DEMO_PASSWORD} (every demo user has this password)`);
   } else if (!(await anyUser(services))) {
     // Commands another shell can run as printed: in this folder (npx finds the command), on this

@@ -122,19 +122,25 @@ export async function englishOn(page: Page): Promise<string[]> {
   return strings.filter((s) => ENGLISH.some(({ pattern }) => pattern.test(s))).map((s) => `${page.url()}: ${s}`);
 }
 
-/** Drops a file on the upload form's drop zone, as dragging it from the desktop does. */
-export async function dropPhoto(page: Page, file: { name: string; mimeType: string; buffer: Buffer }) {
-  await page.evaluate(
-    ({ name, mimeType, bytes }) => {
-      const transfer = new DataTransfer();
+type DroppedFile = { name: string; mimeType: string; buffer: Buffer };
+
+/** Drops files on the upload form's drop zone, as dragging them from the desktop does. */
+export async function dropPhoto(page: Page, dropped: DroppedFile | DroppedFile[]) {
+  const files = (Array.isArray(dropped) ? dropped : [dropped]).map(({ name, mimeType, buffer }) => ({
+    name,
+    mimeType,
+    bytes: [...buffer],
+  }));
+  await page.evaluate((files) => {
+    const transfer = new DataTransfer();
+    for (const { name, mimeType, bytes } of files) {
       transfer.items.add(new File([new Uint8Array(bytes)], name, { type: mimeType }));
-      const zone = document.querySelector('[data-drop-zone]');
-      for (const type of ['dragenter', 'dragover', 'drop']) {
-        zone?.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
-      }
-    },
-    { name: file.name, mimeType: file.mimeType, bytes: [...file.buffer] },
-  );
+    }
+    const zone = document.querySelector('[data-drop-zone]');
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      zone?.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }
+  }, files);
 }
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');

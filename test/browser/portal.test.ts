@@ -70,8 +70,9 @@ describe.skipIf(chromiumMissing())('the portal and the sites in Chromium', { tim
     await check(own);
     const green = { name: 'me.jpg', mimeType: 'image/jpeg', buffer: await solidJpeg(GREEN, 400, 300) };
     if (locale === 'et') {
-      // Dragged onto the page: the square preview shows it before anything is sent.
-      await dropPhoto(own, green);
+      // Dragged onto the page with another file: the first is the one taken (the form sends one), and
+      // the square preview shows it before anything is sent.
+      await dropPhoto(own, [green, { name: 'other.jpg', mimeType: 'image/jpeg', buffer: await solidJpeg(RED, 200) }]);
       await own.waitForSelector('[data-preview]:not([hidden])');
       expect(closeTo(await shownColour(own.locator('[data-preview] img')), GREEN, 12)).toBe(true);
       await check(own);

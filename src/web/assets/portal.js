@@ -85,6 +85,12 @@
       event.preventDefault();
       var files = event.dataTransfer && event.dataTransfer.files;
       if (!files || files.length === 0) return;
+      // The form takes one picture: of several dropped, the first, which the preview shows.
+      if (files.length > 1 && typeof DataTransfer === 'function') {
+        var first = new DataTransfer();
+        first.items.add(files[0]);
+        files = first.files;
+      }
       input.files = files;
       show(files[0]);
     });

@@ -1,4 +1,4 @@
-/* global document, FileReader */
+/* global document, FileReader, DataTransfer */
 // The upload form: "Save" waits until a picture is chosen, a file that is not a picture (or is an
 // SVG) is named at once instead of a broken preview, the chosen picture is previewed cropped to a
 // square (as it will be saved), it can be dropped onto the drop zone, and a file over the size

@@ -142,7 +142,7 @@ export const en = {
   'help.steps.title': 'Your new picture does not show yet? Do this',
   'help.steps.1': 'Open a private window in your browser.',
   'help.steps.why':
-    'A private window starts without a saved sign-in or stored copies of pictures, so you really sign in again (which is what prompts the update) and see the new picture rather than one your browser kept.',
+    'A private window starts without a saved sign-in or stored copies of pictures, so you see the new picture rather than one your browser kept. Clicking the tile is what prompts the update, not signing in.',
   'help.steps.2': 'Go to the portal.',
   'help.steps.3': 'Sign in with your work account.',
   'help.steps.4': 'Click the OneDrive or SharePoint tile.',

@@ -145,7 +145,7 @@ export const et: Messages = {
   'help.steps.title': 'Kui uut pilti pole veel näha, tee nii',
   'help.steps.1': 'Ava brauseris privaatne aken.',
   'help.steps.why':
-    'Privaatses aknas pole salvestatud sisselogimist ega brauseri hoitud pilte. Nii logid päriselt uuesti sisse (just see käivitab uuendamise) ja näed uut pilti, mitte brauseri varem salvestatud koopiat.',
+    'Privaatses aknas pole salvestatud sisselogimist ega brauseri hoitud pilte, nii et näed uut pilti, mitte brauseri varem salvestatud koopiat. Uuendamise käivitab paanil klõpsamine, mitte sisselogimine.',
   'help.steps.2': 'Mine portaali.',
   'help.steps.3': 'Logi sisse oma töökontoga.',
   'help.steps.4': 'Klõpsa OneDrive’i või SharePointi paanil.',

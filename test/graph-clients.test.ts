@@ -337,6 +337,17 @@ describeEachDialect('Graph as clients call it', (dialect) => {
       expect((await sharp(response.rawPayload).metadata()).width).toBe(Number(/(\d+)x/.exec(url)![1]));
     }
     expect((await get('/v1.0/me/photo/49x49/$value', janeToken)).json().error.code).toBe('ImageNotFound');
+    // A photo smaller than Graph's smallest size is there at its own size only, and the answer says so.
+    const small = await makeUser(services);
+    await giveMailPhoto(services, small, await solidJpeg(TEAL, 32));
+    const smallToken = await userToken(services, small);
+    expect((await get('/v1.0/me/photos', smallToken)).json().value).toEqual([]);
+    const none = (await get('/v1.0/me/photos/48x48/$value', smallToken)).json().error;
+    expect(none.code).toBe('ImageNotFound');
+    expect(none.message).toBe(
+      'There is no 48x48 photo: this photo is 32x32, smaller than 48x48. Ask for /photo/$value.',
+    );
+    expect((await get('/v1.0/me/photo/$value', smallToken)).statusCode).toBe(200);
   });
 
   it('standard scope names; a photo write needs User.ReadWrite or ProfilePhoto.ReadWrite.All', async () => {

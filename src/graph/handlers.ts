@@ -170,7 +170,12 @@ export function graphHandlers(services: Services) {
     const sides = availableSides(photo);
     if (!sides.includes(side)) {
       const available = sides.map((s) => `${s}x${s}`).join(', ');
-      throw graphErrors.imageNotFound(`There is no ${size} photo. Available sizes: ${available}.`);
+      throw graphErrors.imageNotFound(
+        sides.length > 0
+          ? `There is no ${size} photo. Available sizes: ${available}.`
+          : // A photo smaller than the smallest of Graph's sizes is only at its own size.
+            `There is no ${size} photo: this photo is ${photo.side}x${photo.side}, smaller than 48x48. Ask for /photo/$value.`,
+      );
     }
     return side;
   }

@@ -107,7 +107,7 @@ export async function sitePageRoutes(app: App, services: Services, options: Site
       // before it says where the picture comes from, so the words agree with the picture. The
       // picture's own request then finds the sites in step.
       if (own) {
-        await services.sync.sync(person, 'photo_request', { answerBeforeRecord: true }).catch((error: unknown) => {
+        await services.sync.sync(person, 'photo_request').catch((error: unknown) => {
           request.log.error({ err: error }, 'sync before the profile page failed');
         });
       }

@@ -41,4 +41,11 @@ export function webAssetRoutes(app: App): void {
   app.get('/assets/portal.js', { schema: { summary: 'Portal script', tags: ['portal'] } }, (request, reply) =>
     sendAsset(request, reply, script),
   );
+  // The pages link it; browsers that ask for /favicon.ico on their own get the same picture.
+  const icon = readAsset(new URL('./assets/icon.svg', import.meta.url), 'image/svg+xml');
+  for (const path of ['/assets/icon.svg', '/favicon.ico']) {
+    app.get(path, { schema: { summary: 'The site’s icon (SVG)', tags: ['portal'] } }, (request, reply) =>
+      sendAsset(request, reply, icon),
+    );
+  }
 }

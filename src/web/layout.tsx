@@ -31,6 +31,7 @@ export function renderPage(context: PageContext, title: string, body: ComponentC
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} – ${t('app.name')}`}</title>
+        <link rel="icon" href="/assets/icon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/assets/portal.css" />
         <link rel="stylesheet" href="/assets/forms.css" />
         <script src="/assets/portal.js" defer />

@@ -28,6 +28,8 @@ export const ERRORS = {
   invalid_scan_interval: { status: 400, log: 'debug' },
   invalid_cursor: { status: 400, log: 'debug' },
   nothing_selected: { status: 400, log: 'debug' },
+  /** An upload that ended before its last part (a connection dropped while it was sent). */
+  upload_incomplete: { status: 400, log: 'debug' },
   image_empty: { status: 400, log: 'debug' },
   image_corrupt: { status: 400, log: 'debug' },
   image_too_many_pixels: { status: 400, log: 'debug' },

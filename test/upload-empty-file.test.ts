@@ -34,6 +34,34 @@ describeEachDialect('an empty file from the upload forms', (dialect) => {
     expect((await getMailPhoto(context.services.database.db, user.id))?.etag).toBe(before.etag);
   });
 
+  it('says a cut-off upload did not arrive whole (it was a 500), on both forms, and keeps the photo', async () => {
+    const user = await makeUser(context.services, { hasMailbox: true });
+    const before = await giveMailPhoto(context.services, user, await solidJpeg([20, 20, 200], 96));
+    const client = new HttpClient(server.baseUrl, 'et');
+    await client.signIn(user.upn, 'correct horse battery');
+    for (const path of ['/profile-photo', '/_layouts/15/editprofile.aspx']) {
+      const token = await client.csrfToken(path);
+      // The file part never gets its closing boundary, as when a connection drops while sending.
+      const body =
+        `--XYZ\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${token}\r\n` +
+        '--XYZ\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\nContent-Type: image/png\r\n\r\nabc';
+      const response = await fetch(`${server.baseUrl}${path}`, {
+        method: 'POST',
+        headers: {
+          cookie: client.cookieHeader,
+          'accept-language': 'et',
+          accept: 'text/html',
+          'content-type': 'multipart/form-data; boundary=XYZ',
+        },
+        body,
+        redirect: 'manual',
+      });
+      expect(response.status, path).toBe(400);
+      expect(pageMessage(await response.text()), path).toBe(translator('et')('photo.error.incomplete'));
+    }
+    expect((await getMailPhoto(context.services.database.db, user.id))?.etag).toBe(before.etag);
+  });
+
   it('says so on "Upload picture" in the sites as well', async () => {
     const user = await makeUser(context.services, { hasMailbox: false });
     const client = new HttpClient(server.baseUrl, 'en');

@@ -26,11 +26,12 @@ describe('classifyError', () => {
       'invalid_request',
       undefined,
     ],
-    ['broken multipart (busboy)', new Error('Unexpected end of form'), 'invalid_request', undefined],
+    ['broken multipart (busboy)', new Error('Malformed part header'), 'invalid_request', undefined],
+    ['multipart that ends too soon (busboy)', new Error('Unexpected end of form'), 'upload_incomplete', undefined],
     [
       'a file part cut off (busboy)',
       new Error('Part terminated early due to unexpected end of multipart data'),
-      'invalid_request',
+      'upload_incomplete',
       undefined,
     ],
     [

@@ -29,12 +29,11 @@ interface ThrownByFramework {
 /** More files, fields or parts than an upload form has: not a picture too large, a form not as offered. */
 const MULTIPART_COUNTS = new Set(['FST_PARTS_LIMIT', 'FST_FILES_LIMIT', 'FST_FIELDS_LIMIT']);
 
-/**
- * busboy's errors for a body that is not valid multipart carry no code, only these texts (a file
- * part cut off before its boundary: "Part terminated early due to unexpected end of multipart data").
- */
-const BROKEN_MULTIPART =
-  /^(Unexpected end of (multipart data|form)|Multipart: Boundary not found|Malformed part header|(Part|Preamble) terminated early due to unexpected end of multipart data)/;
+/** busboy's errors for a body that is not valid multipart carry no code, only these texts. */
+const BROKEN_MULTIPART = /^(Multipart: Boundary not found|Malformed part header)/;
+/** …and for one that ended before its last boundary (a file part cut off: "Part terminated early"). */
+const CUT_OFF_MULTIPART =
+  /^(Unexpected end of (multipart data|form)|(Part|Preamble) terminated early due to unexpected end of multipart data)/;
 
 /** Status codes of the framework's own refusals, as the catalogue's ids. */
 const BY_STATUS: Partial<Record<number, ErrorIdOfStatus<404 | 413 | 415 | 429>>> = {
@@ -77,6 +76,14 @@ export function classifyError(thrown: unknown, bodyLimit?: number): Classified {
     const context = typeof validationContext === 'string' ? validationContext : '';
     const described = Array.isArray(validation) ? describeValidation(validation as SchemaError[], context) : undefined;
     return { error: new AppError('invalid_request', `The request is not valid: ${described ?? text}.`) };
+  }
+  if (thrown instanceof Error && code === undefined && CUT_OFF_MULTIPART.test(text)) {
+    return {
+      error: new AppError(
+        'upload_incomplete',
+        'The upload did not arrive whole: it ended before its last part. Send it again.',
+      ),
+    };
   }
   if (
     code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' ||

@@ -59,6 +59,7 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   too_large: 'error.tooLarge',
   headers_too_large: 'error.headersTooLarge',
   upload_too_many_parts: 'photo.error.one_file',
+  upload_incomplete: 'photo.error.incomplete',
   unsupported_type: 'photo.error.unsupported_type',
   rate_limited: 'error.rateLimited',
   internal_error: 'error.body',

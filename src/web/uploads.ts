@@ -20,6 +20,7 @@ export const UPLOAD_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   invalid_request: 'photo.error.empty',
   too_large: 'photo.error.too_large',
   upload_too_many_parts: 'photo.error.one_file',
+  upload_incomplete: 'photo.error.incomplete',
 };
 
 /** The name each upload's file part came with ('' when the browser sent the form with no file chosen). */

@@ -86,6 +86,8 @@ export const en = {
   'photo.removeYes': 'Yes, remove it',
   'photo.removeNo': 'Keep my photo',
   'photo.error.empty': 'Choose a picture first.',
+  'photo.error.incomplete':
+    'The picture did not arrive whole: the connection ended while it was being sent. Send it again.',
   'photo.error.emptyFile': 'That file is empty (0 bytes). Choose another picture.',
   'photo.error.too_many_pixels': 'That picture has too many pixels. Choose a smaller picture.',
   'photo.error.not_portrait':

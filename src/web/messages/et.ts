@@ -88,6 +88,7 @@ export const et: Messages = {
   'photo.removeYes': 'Jah, eemalda',
   'photo.removeNo': 'Jäta foto alles',
   'photo.error.empty': 'Vali kõigepealt pilt.',
+  'photo.error.incomplete': 'Pilt ei jõudnud tervikuna kohale, sest ühendus katkes saatmise ajal. Saada see uuesti.',
   'photo.error.emptyFile': 'See fail on tühi (0 baiti). Vali mõni teine pilt.',
   'photo.error.too_many_pixels': 'Sellel pildil on liiga palju piksleid. Vali väiksem pilt.',
   'photo.error.not_portrait':

@@ -589,7 +589,8 @@ it('refuses a backup archive cut short (a copy that did not finish), saying so, 
     const place = path.join(work, 'place');
     const result = await runCommand(['restore', cut], { PHOTOSYNC_DATA_DIR: place, PHOTOSYNC_DEMO: 'false' });
     expect(result.stderr).not.toContain('Unexpected error');
-    expect(result.stderr).toContain(`${cut} is not a photosync backup`);
+    expect(result.stderr).toContain(`${cut} is a damaged backup: it ends too soon`);
+    expect(result.stderr).toContain('Nothing was changed.');
     expect(result.code).toBe(1);
     expect(await fs.readdir(place)).toEqual([]);
   } finally {

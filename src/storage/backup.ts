@@ -314,7 +314,15 @@ async function unpack(file: string, staging: string): Promise<BackupManifest> {
       },
     });
   } catch (error) {
-    throw new BackupError(`${file} is not a photosync backup: ${(error as Error).message}`, { cause: error });
+    // An archive that ends too soon (a copy cut short) is a damaged backup, not something else.
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (code === 'Z_BUF_ERROR' || /unexpected end of file|truncated/i.test(String(message))) {
+      throw new BackupError(
+        `${file} is a damaged backup: it ends too soon (${String(message)}). Copy it again from where backups are kept. Nothing was changed.`,
+        { cause: error },
+      );
+    }
+    throw new BackupError(`${file} is not a photosync backup: ${String(message)}`, { cause: error });
   }
   let manifest: BackupManifest;
   try {

@@ -497,6 +497,8 @@ describeEachDialect('admin console', (dialect) => {
     });
     // Answered beside the field, as typed (test/admin-settings-form.test.ts has the details).
     expect(badSettings.statusCode).toBe(400);
+    // One field marked (L): "the field".
+    expect(badSettings.body).toContain('Sätteid ei salvestatud. Paranda allpool märgitud väli.');
     expect(badSettings.body).toContain('<p class="field-error" id="sizes-error">');
     expect(badSettings.body).toMatch(/<input id="sizeL"[^>]*value="9000"[^>]*aria-invalid="true"/);
 

@@ -53,7 +53,8 @@ describeEachDialect('the settings form', (dialect) => {
     expect(answer.statusCode).toBe(400);
     expect(answer.headers['content-type']).toContain('text/html');
     const body = answer.body;
-    expect(body).toContain(et['admin.settings.notSaved']);
+    // Three fields are marked (sizeS, the back-off, the sender): "the fields".
+    expect(body).toContain(et['admin.settings.notSavedMany']);
 
     const s = inputTag(body, 'sizeS');
     expect(s).toContain('value="abc"');

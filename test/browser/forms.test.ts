@@ -167,7 +167,7 @@ describe.skipIf(chromiumMissing())('the forms in Chromium', { timeout: 240_000 }
       expect((await response).status()).toBe(400);
       expect(new URL(page.url()).pathname).toBe('/admin/settings');
 
-      expect(await page.locator('[role=alert]').textContent()).toBe(t['admin.settings.notSaved']);
+      expect(await page.locator('[role=alert]').textContent()).toBe(t['admin.settings.notSavedMany']);
       const described = async (id: string) => {
         const field = page.locator(`#${id}`);
         const ids = ((await field.getAttribute('aria-describedby')) ?? '').split(' ').filter(Boolean);

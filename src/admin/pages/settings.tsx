@@ -103,8 +103,14 @@ export function settingsPage(
   const badSides = SIZES.filter(([name]) => !validSide(wholeNumber(form[name]))).map(([name]) => name);
   const sideMarked = (name: (typeof SIZES)[number][0]) =>
     invalid.has('renditionSizes') && (badSides.length === 0 || badSides.includes(name));
+  // "the field" or "the fields", by the inputs marked (the sizes mark one to three).
+  const markedInputs =
+    [...invalid].filter((name) => name !== 'renditionSizes').length +
+    (invalid.has('renditionSizes') ? (badSides.length === 0 ? SIZES.length : badSides.length) : 0);
   const notice: Notice | undefined =
-    invalid.size > 0 ? { kind: 'error', text: t('admin.settings.notSaved') } : options.notice;
+    invalid.size > 0
+      ? { kind: 'error', text: t(markedInputs === 1 ? 'admin.settings.notSaved' : 'admin.settings.notSavedMany') }
+      : options.notice;
   return adminPage(
     context,
     'settings',

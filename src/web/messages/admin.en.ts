@@ -234,6 +234,7 @@ export const adminEn = {
   'admin.settings.sizeM': 'Medium (M)',
   'admin.settings.sizeL': 'Large (L)',
   'admin.settings.notSaved': 'The settings were not saved. Correct the field marked below.',
+  'admin.settings.notSavedMany': 'The settings were not saved. Correct the fields marked below.',
   'admin.settings.error.sizes':
     'Enter three whole numbers from 16 to 648, each larger than the one before (S < M < L).',
   'admin.settings.error.seconds': 'Enter a whole number of seconds from 0 to 604800.',

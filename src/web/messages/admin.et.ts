@@ -249,6 +249,7 @@ export const adminEt: AdminMessages = {
   'admin.settings.sizeM': 'Keskmine (M)',
   'admin.settings.sizeL': 'Suur (L)',
   'admin.settings.notSaved': 'Sätteid ei salvestatud. Paranda allpool märgitud väli.',
+  'admin.settings.notSavedMany': 'Sätteid ei salvestatud. Paranda allpool märgitud väljad.',
   'admin.settings.error.sizes': 'Sisesta kolm täisarvu vahemikus 16–648, iga järgmine eelmisest suurem (S < M < L).',
   'admin.settings.error.seconds': 'Sisesta sekundid täisarvuna vahemikus 0–604 800.',
   'admin.settings.error.mailFrom': 'Sisesta e-posti aadress, näiteks photosync@contoso.com.',

@@ -88,9 +88,12 @@ async function addUser(
   return `Added ${user.upn} (${user.displayName})${notes}.${noPassword}`;
 }
 
-/** The words a yes/no column takes (any case), in pairs: yes/no, y/n, true/false, 1/0. */
-const YES = ['yes', 'y', 'true', '1'];
-const NO = ['no', 'n', 'false', '0'];
+/**
+ * The words a yes/no column takes (any case), in pairs: yes/no, y/n, true/false, 1/0, and
+ * Estonian jah/ei, as a sheet kept in Estonian has them.
+ */
+const YES = ['yes', 'y', 'true', '1', 'jah'];
+const NO = ['no', 'n', 'false', '0', 'ei'];
 
 function parseFlag(value: string | undefined, fallback: boolean): boolean | undefined {
   const text = (value ?? '').trim().toLowerCase();
@@ -100,7 +103,7 @@ function parseFlag(value: string | undefined, fallback: boolean): boolean | unde
   return undefined;
 }
 
-/** "mailbox must be yes/no, y/n, true/false or 1/0 (empty means yes); got "maybe"." */
+/** "mailbox must be yes/no, y/n, true/false, 1/0 or jah/ei (empty means yes); got "maybe"." */
 function flagProblem(column: string, value: string | undefined, fallback: boolean): string {
   const pairs = YES.map((yes, i) => `${yes}/${NO[i] ?? ''}`);
   const accepted = `${pairs.slice(0, -1).join(', ')} or ${pairs.at(-1) ?? ''}`;

@@ -380,7 +380,10 @@ describeEachDialect('SharePoint REST as clients call it', (dialect) => {
     const url = '/_api/SP.UserProfiles.PeopleManager/SetSingleValueProfileProperty';
     const body = (propertyName: string, propertyValue: string, user = jane) =>
       JSON.stringify({ accountName: claim(user.upn), propertyName, propertyValue });
-    expect((await post(url, janeToken, body('SPS-PictureExchangeSyncState', '0'))).statusCode).toBe(403);
+    const own = await post(url, janeToken, body('SPS-PictureExchangeSyncState', '0'));
+    expect(own.statusCode).toBe(403);
+    // Her own profile too: the answer says what she may use instead, not "others' profiles".
+    expect(own.json()['odata.error'].message.value).toContain('to change your own picture, use SetMyProfilePicture');
     expect((await post(url, reader, body('SPS-PictureExchangeSyncState', '0'))).statusCode).toBe(403);
     const admin = await makeUser(services, { isAdmin: true });
     const adminToken = await userToken(services, admin, ['ProfilePhoto.ReadWrite.All']);

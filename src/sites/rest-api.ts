@@ -355,7 +355,10 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     async (request, reply) => {
       const principal = principalOf(request);
       if (!mayUseSites(principal, 'write') || (principal.kind === 'user' && principal.via !== 'token'))
-        throw forbidden("Only administrators and apps with ProfilePhoto.ReadWrite.All may change others' profiles.");
+        throw forbidden(
+          'Only apps and administrators’ tokens with ProfilePhoto.ReadWrite.All may set profile properties; ' +
+            'to change your own picture, use SetMyProfilePicture.',
+        );
       const body = jsonBody(request.body);
       const field = (name: string) => {
         const value = Object.entries(body).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];

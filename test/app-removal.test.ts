@@ -41,7 +41,7 @@ describeEachDialect('removing an app ends its tokens everywhere', (dialect) => {
     });
 
   it('a password-grant token through the app is refused by both instances after `photosync apps remove`', async () => {
-    const registered = await createApp(services.database.db, 'Sync script', ['User.Read']);
+    const registered = await createApp(services.database.db, 'Sync script', ['User.Read'], { publicClient: true });
     const user = await makeUser(services);
     const granted = await token(first, {
       grant_type: 'password',

@@ -119,7 +119,7 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
   });
 
   it('password grant: a delegated token with the scopes asked for, usable on Graph', async () => {
-    const registered = await createApp(services.database.db, 'Script', ['User.Read']);
+    const registered = await createApp(services.database.db, 'Script', ['User.Read'], { publicClient: true });
     const user = await makeUser(services);
     const form = {
       grant_type: 'password',
@@ -163,6 +163,69 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     const locked = await token(form);
     expect([locked.statusCode, locked.json().error_codes[0]]).toEqual([400, 50053]);
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('the password grant without the secret only for an app that allows public client flows, as in Entra', async () => {
+    const env = context.store.env;
+    const added = await runCommand(['apps', 'add', 'Payroll script', '--scopes', 'User.Read'], env);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain('public client:  no');
+    const clientId = /client id:\s+(\S+)/.exec(added.stdout)![1]!;
+    const secret = /client secret:\s+(\S+)/.exec(added.stdout)![1]!;
+    const user = await makeUser(services);
+    const form = {
+      grant_type: 'password',
+      client_id: clientId,
+      username: user.upn,
+      password: 'correct horse battery',
+      scope: 'https://graph.microsoft.com/User.Read',
+    };
+    // A client id is no secret: alone it does not stand in for the app.
+    const alone = await token(form);
+    expect([alone.statusCode, alone.json().error, alone.json().error_codes]).toEqual([
+      401,
+      'invalid_client',
+      [7000218],
+    ]);
+    expect(alone.json().error_description).toContain(`photosync apps public-client ${clientId} on`);
+    expect((await token({ ...form, client_secret: secret })).statusCode).toBe(200);
+    // The refusal is not a failed password: it counts no guess.
+    for (let i = 0; i < 6; i++) expect((await token(form)).statusCode).toBe(401);
+    expect((await token({ ...form, client_secret: secret })).statusCode).toBe(200);
+
+    const on = await runCommand(['apps', 'public-client', clientId, 'on'], env);
+    expect(on.code, on.stderr).toBe(0);
+    expect(on.stdout).toContain('now allows public client flows');
+    expect((await token(form)).statusCode).toBe(200);
+    expect((await runCommand(['apps', 'list'], env)).stdout).toMatch(new RegExp(`${clientId}.*Payroll script.*yes`));
+
+    const off = await runCommand(['apps', 'public-client', clientId, 'off'], env);
+    expect(off.code, off.stderr).toBe(0);
+    expect((await token(form)).statusCode).toBe(401);
+
+    const unknown = await runCommand(['apps', 'public-client', 'b0b0b0b0-0000-4000-8000-000000000000', 'on'], env);
+    expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringContaining('There is no app with client id')]);
+    const unclear = await runCommand(['apps', 'public-client', clientId, 'yes'], env);
+    expect([unclear.code, unclear.stderr]).toEqual([2, expect.stringContaining('Say on')]);
+
+    // Registered as a public client from the start, and written in the audit log both times.
+    const publicApp = await runCommand(['apps', 'add', 'Desktop app', '--scopes', 'User.Read', '--public-client'], env);
+    expect(publicApp.stdout).toContain('public client:  yes');
+    const publicId = /client id:\s+(\S+)/.exec(publicApp.stdout)![1]!;
+    expect((await token({ ...form, client_id: publicId })).statusCode).toBe(200);
+    const audit = await services.database.db
+      .selectFrom('admin_audit')
+      .select(['action', 'detail'])
+      .where('action', 'in', ['app_public_client_set', 'app_added'])
+      .orderBy('id')
+      .execute();
+    expect(audit.map((row) => [row.action, JSON.parse(row.detail)])).toEqual(
+      expect.arrayContaining([
+        ['app_public_client_set', { name: 'Payroll script', clientId, allowed: true }],
+        ['app_public_client_set', { name: 'Payroll script', clientId, allowed: false }],
+        ['app_added', expect.objectContaining({ name: 'Desktop app', publicClient: true })],
+      ]),
+    );
   });
 
   it('tokens survive a restart and work on a second instance; a removed app’s tokens stop working', async () => {

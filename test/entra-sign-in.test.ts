@@ -32,7 +32,7 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
   });
 
   const registerApp = (scopes: Parameters<typeof createApp>[2] = ['User.Read', 'ProfilePhoto.Read.All']) =>
-    createApp(services.database.db, 'Photo web app', scopes, { redirectUris: [REDIRECT] });
+    createApp(services.database.db, 'Photo web app', scopes, { redirectUris: [REDIRECT], publicClient: true });
   const authorizeUrl = (params: Record<string, string>) =>
     `/${tenant}/oauth2/v2.0/authorize?${new URLSearchParams({ response_type: 'code', redirect_uri: REDIRECT, ...params })}`;
   const token = (form: Record<string, string>) =>

@@ -43,7 +43,9 @@ describeEachDialect('revocation', (dialect) => {
     ({ services, app } = context);
     env = context.store.env;
     tenant = await tenantId(services.database.db);
-    registered = await createApp(services.database.db, 'Script', ['User.Read', 'ProfilePhoto.Read.All']);
+    registered = await createApp(services.database.db, 'Script', ['User.Read', 'ProfilePhoto.Read.All'], {
+      publicClient: true,
+    });
   });
 
   const me = (token: string) => app.inject({ url: '/v1.0/me', headers: bearer(token) });
@@ -368,7 +370,7 @@ describeEachDialect('revocation', (dialect) => {
 
   it('the password grant gives only the scopes the app was registered with', async () => {
     const user = await makeUser(services, { password: PASSWORD });
-    const narrow = await createApp(services.database.db, 'Narrow script', ['User.Read']);
+    const narrow = await createApp(services.database.db, 'Narrow script', ['User.Read'], { publicClient: true });
     const ask = (scope: string) =>
       grant({ client_id: narrow.clientId, grant_type: 'password', username: user.upn, password: PASSWORD, scope });
     const wider = await ask('ProfilePhoto.Read.All');

@@ -47,7 +47,7 @@ describeEachDialect('signing in to a disabled account', (dialect) => {
     const user = await makeUser(context.services);
     await setUserEnabled(context.services.database.db, user, false);
     const db = context.services.database.db;
-    const app = await createApp(db, 'Password grant', ['User.Read']);
+    const app = await createApp(db, 'Password grant', ['User.Read'], { publicClient: true });
     const response = await fetch(`${server.baseUrl}/${await tenantId(db)}/oauth2/v2.0/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -119,7 +119,7 @@ describeEachDialect('the sign-in throttle, counted in the database', (dialect) =
 
   it('one count per account for the sign-in form and the password grant, across two instances', async () => {
     const user = await makeUser(services, { password: PASSWORD });
-    const registered = await createApp(services.database.db, 'Guessing script', ['User.Read']);
+    const registered = await createApp(services.database.db, 'Guessing script', ['User.Read'], { publicClient: true });
     const grant = (instance: App, password: string) =>
       instance.inject({
         method: 'POST',

@@ -2,6 +2,8 @@ import { expect, inject, it } from 'vitest';
 import { countUsers } from '../src/directory/users.js';
 import * as fileStems from '../src/storage/migrations/2026-12-15-01-m365-file-stems.js';
 import * as statusRefreshPlan from '../src/storage/migrations/2026-12-20-02-status-refresh-plan.js';
+import * as publicClients from '../src/storage/migrations/2026-12-21-01-public-clients.js';
+import { createApp, findApp } from '../src/directory/apps.js';
 import { sql } from 'kysely';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 
@@ -108,6 +110,32 @@ describeEachDialect('database migrations', (dialect) => {
       }
     },
   );
+
+  it('apps registered before public client flows were a setting keep them; apps registered after do not', async () => {
+    const store = await createTestStore(dialect);
+    const services = await openTestServices(store);
+    try {
+      const { db } = services.database;
+      await publicClients.down(db);
+      await db
+        .insertInto('directory_apps')
+        .values({
+          client_id: 'older-script',
+          name: 'Older script',
+          secret_hash: 'x',
+          scopes: 'User.Read',
+          created_at: 1,
+        } as never)
+        .execute();
+      await publicClients.up(db);
+      expect((await findApp(db, 'older-script'))?.publicClient).toBe(true);
+      const added = await createApp(db, 'Newer script', ['User.Read']);
+      expect((await findApp(db, added.clientId))?.publicClient).toBe(false);
+    } finally {
+      await services.close();
+      await store.drop();
+    }
+  });
 
   it('names the picture files of the tenant users already known when connect mode learns of shared names', async () => {
     const store = await createTestStore(dialect);

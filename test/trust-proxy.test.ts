@@ -16,7 +16,8 @@ function guessing(context: TestContext & { app: App }) {
   const setUp = () =>
     (ready ??= (async () => ({
       tenant: await tenantId(context.services.database.db),
-      clientId: (await createApp(context.services.database.db, 'Proxy test', ['User.Read'])).clientId,
+      clientId: (await createApp(context.services.database.db, 'Proxy test', ['User.Read'], { publicClient: true }))
+        .clientId,
     }))());
   return async (upn: string, password: string, forwardedFor: string) => {
     const { tenant, clientId } = await setUp();
@@ -66,7 +67,8 @@ describe('behind a trusted proxy (PHOTOSYNC_TRUST_PROXY=127.0.0.1)', () => {
     const victim = (await makeUser(services, { password: PASSWORD })).upn;
     const attacker = await tokenFor(services, await makeUser(services));
     const tenant = await tenantId(services.database.db);
-    const clientId = (await createApp(services.database.db, 'Batch test', ['User.Read'])).clientId;
+    const clientId = (await createApp(services.database.db, 'Batch test', ['User.Read'], { publicClient: true }))
+      .clientId;
     const form = (password: string) =>
       Buffer.from(
         new URLSearchParams({ grant_type: 'password', client_id: clientId, username: victim, password }).toString(),

@@ -25,6 +25,7 @@ export const AUDIT_ACTIONS = [
   'token_created',
   'token_revoked',
   'app_certificate_removed',
+  'app_public_client_set',
   'sessions_revoked',
   'signing_key_rotated',
   'users_imported',

@@ -164,14 +164,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'apps add',
     createsStore: true,
-    synopsis: '<name> --scopes <scopes> [--certificate <cert.pem>]… [--redirect-uri <uri>]…',
+    synopsis: '<name> --scopes <scopes> [--certificate <cert.pem>]… [--redirect-uri <uri>]… [--public-client]',
     summary:
-      'register an app (client id + secret; certificates for client assertions;\nredirect URIs for sign-in with the authorization code)',
+      'register an app (client id + secret; certificates for client assertions;\nredirect URIs for sign-in with the authorization code; --public-client lets\nscripts use the password grant with the client id alone)',
     args: 1,
     options: {
       ...scopes,
       certificate: { type: 'string', multiple: true },
       'redirect-uri': { type: 'string', multiple: true },
+      'public-client': { type: 'boolean', default: false },
     },
     load: async () => (await import('./commands/apps.js')).appsAdd,
   },
@@ -181,6 +182,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'the registered apps',
     args: 0,
     load: async () => (await import('./commands/apps.js')).appsList,
+  },
+  {
+    name: 'apps public-client',
+    synopsis: '<client id> <on|off>',
+    summary: 'allow or refuse the password grant without the app’s secret (public client flows)',
+    args: 2,
+    load: async () => (await import('./commands/apps.js')).appsPublicClient,
   },
   {
     name: 'apps remove',

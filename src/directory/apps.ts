@@ -14,6 +14,8 @@ export interface AppRegistration {
   clientId: string;
   name: string;
   scopes: GraphScope[];
+  /** Entra's "Allow public client flows": the password grant without the app's secret. */
+  publicClient: boolean;
   createdAt: number;
 }
 
@@ -21,6 +23,8 @@ export interface NewAppOptions {
   redirectUris?: readonly string[];
   /** PEM text of certificates the app may sign client assertions with. */
   certificates?: readonly string[];
+  /** Whether scripts may use the password grant with the client id alone (off, as in Entra). */
+  publicClient?: boolean;
 }
 
 const digest = (secret: string) => createHash('sha256').update(secret).digest('hex');
@@ -65,7 +69,13 @@ export async function createApp(
   );
   // Entra's secrets are 40 URL-safe characters; these are 256 random bits.
   const secret = `psc~${randomBytes(32).toString('base64url')}`;
-  const app = { clientId: randomUUID(), name: cleanName, scopes: [...scopes], createdAt: Date.now() };
+  const app = {
+    clientId: randomUUID(),
+    name: cleanName,
+    scopes: [...scopes],
+    publicClient: options.publicClient ?? false,
+    createdAt: Date.now(),
+  };
   await inTransaction(db, async (trx) => {
     await trx
       .insertInto('directory_apps')
@@ -74,6 +84,7 @@ export async function createApp(
         name: app.name,
         secret_hash: digest(secret),
         scopes: app.scopes.join(' '),
+        public_client: app.publicClient ? 1 : 0,
         created_at: app.createdAt,
       })
       .execute();
@@ -103,7 +114,7 @@ export async function createApp(
 export async function listApps(db: Db): Promise<AppRegistration[]> {
   const rows = await db
     .selectFrom('directory_apps')
-    .select(['client_id', 'name', 'scopes', 'created_at'])
+    .select(['client_id', 'name', 'scopes', 'public_client', 'created_at'])
     .orderBy('created_at')
     .execute();
   return rows.map(toApp);
@@ -138,7 +149,7 @@ export async function findApp(db: Db, clientId: string): Promise<AppRegistration
   if (clientId.includes('\u0000')) return undefined;
   const row = await db
     .selectFrom('directory_apps')
-    .select(['client_id', 'name', 'scopes', 'created_at'])
+    .select(['client_id', 'name', 'scopes', 'public_client', 'created_at'])
     .where('client_id', '=', clientId)
     .executeTakeFirst();
   return row && toApp(row);
@@ -154,7 +165,7 @@ export async function appForCredentials(
     ? undefined
     : await db
         .selectFrom('directory_apps')
-        .select(['client_id', 'name', 'scopes', 'created_at', 'secret_hash'])
+        .select(['client_id', 'name', 'scopes', 'public_client', 'created_at', 'secret_hash'])
         .where('client_id', '=', clientId)
         .executeTakeFirst();
   const expected = Buffer.from(row?.secret_hash ?? digest('no such app'), 'hex');
@@ -184,6 +195,28 @@ export async function appRedirectUris(db: Db, clientId: string): Promise<string[
   return rows.map((r) => r.uri);
 }
 
-function toApp(row: { client_id: string; name: string; scopes: string; created_at: number }): AppRegistration {
-  return { clientId: row.client_id, name: row.name, scopes: storedScopes(row.scopes, []), createdAt: row.created_at };
+/** Allows or refuses an app's public client flows (the password grant without its secret). */
+export async function setAppPublicClient(db: Db, clientId: string, allowed: boolean): Promise<void> {
+  const result = await db
+    .updateTable('directory_apps')
+    .set({ public_client: allowed ? 1 : 0 })
+    .where('client_id', '=', clientId)
+    .executeTakeFirst();
+  if (result.numUpdatedRows === 0n) throw notFound(`There is no app with client id ${clientId}.`, 'app_not_found');
+}
+
+function toApp(row: {
+  client_id: string;
+  name: string;
+  scopes: string;
+  public_client: number;
+  created_at: number;
+}): AppRegistration {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    scopes: storedScopes(row.scopes, []),
+    publicClient: row.public_client === 1,
+    createdAt: row.created_at,
+  };
 }

@@ -54,12 +54,22 @@ export async function clientCredentialsGrant(context: GrantContext): Promise<Tok
 export async function passwordGrant(context: GrantContext): Promise<TokenResponse> {
   const { deps, form, throttle, address } = context;
   const request = parseScopeRequest(requireScope(form.scope), deps.publicUrl);
-  // A public client (no secret) must still be a registered app, as in Entra.
+  // A public client (no secret) must still be a registered app, as in Entra, and one that allows
+  // public client flows: otherwise a client id, which is no secret, would stand in for the app.
   const client = await authenticateClient(
     { db: deps.db, publicUrl: deps.publicUrl, tenantSegment: context.tenantSegment },
     context.credentials,
     undefined,
   );
+  if (client.method === 'none' && !client.app.publicClient) {
+    throw entraError(
+      401,
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. " +
+        `(App '${client.app.clientId}' does not allow public client flows; photosync apps public-client ${client.app.clientId} on allows the password grant without its secret.)`,
+    );
+  }
   // Only what the app was registered with: asked for more, the grant is refused before any password is checked.
   const granted = grantDelegatedScopes(request, client.app);
   if (!form.username || !form.password) {

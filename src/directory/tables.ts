@@ -44,6 +44,8 @@ export interface DirectoryAppsTable {
   name: string;
   secret_hash: string;
   scopes: string;
+  /** 1 when the app may use the password grant without its secret (Entra's "Allow public client flows"). */
+  public_client: Generated<number>;
   created_at: number;
 }
 

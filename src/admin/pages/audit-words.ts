@@ -82,6 +82,15 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
         scopes.length > 0
           ? t('admin.audit.appAdded', { ...app, scopes: scopes.join(', ') })
           : t('admin.audit.appAddedNoScopes', app),
+        ...(d.publicClient === true ? [t('admin.audit.appPublicClientAllowed', app)] : []),
+      ];
+    }
+    case 'app_public_client_set': {
+      const app = { name: String(d.name ?? ''), clientId: String(d.clientId ?? '') };
+      return [
+        d.allowed === true
+          ? t('admin.audit.appPublicClientAllowed', app)
+          : t('admin.audit.appPublicClientRefused', app),
       ];
     }
     case 'app_removed':

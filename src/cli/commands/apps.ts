@@ -7,6 +7,7 @@ import {
   listApps,
   removeApp,
   removeAppCertificate,
+  setAppPublicClient,
 } from '../../directory/apps.js';
 import { tenantId } from '../../directory/settings.js';
 import { issuerFor } from '../../directory/tokens.js';
@@ -26,13 +27,40 @@ function scopesFrom(text: string | undefined) {
   }
 }
 
-export const appsAdd: CommandHandler = async ({ args: [name], services, option, options, print }) => {
+export const appsAdd: CommandHandler = async ({ args: [name], services, option, options, flag, print }) => {
   print(
     await addAppCommand(services, name, {
       scopes: option('scopes'),
       certificate: options('certificate'),
       'redirect-uri': options('redirect-uri'),
+      'public-client': flag('public-client'),
     }),
+  );
+};
+
+export const appsPublicClient: CommandHandler = async ({ args: [clientId, setting], services, print }) => {
+  if (!clientId) throw new UsageError('Name the app by its client id, as photosync apps list shows it.');
+  if (setting !== 'on' && setting !== 'off') {
+    throw new UsageError('Say on (the password grant may come without the app’s secret) or off (it needs the secret).');
+  }
+  const allowed = setting === 'on';
+  const { db } = (await services()).database;
+  const app = await db
+    .transaction()
+    .execute(async (trx) => {
+      const found = await findApp(trx, clientId);
+      await setAppPublicClient(trx, clientId, allowed);
+      await recordAudit(trx, COMMAND_LINE, 'app_public_client_set', { name: found?.name ?? '', clientId, allowed });
+      return found;
+    })
+    .catch((error: unknown) => {
+      if (isAppError(error)) throw new CliError(error.message);
+      throw error;
+    });
+  print(
+    allowed
+      ? `App "${app?.name ?? clientId}" now allows public client flows: a script may get a user's token with the password grant and the client id alone.`
+      : `App "${app?.name ?? clientId}" no longer allows public client flows: the password grant needs its secret or certificate (tokens it holds last until they expire).`,
   );
 };
 
@@ -74,6 +102,8 @@ export interface AddAppOptions {
   certificate?: string[] | undefined;
   /** Where /authorize may send the user back with a code (exact match, as Entra compares them). */
   'redirect-uri'?: string[] | undefined;
+  /** Entra's "Allow public client flows": the password grant with the client id alone. */
+  'public-client'?: boolean | undefined;
 }
 
 function readCertificate(file: string): string {
@@ -97,6 +127,7 @@ async function addAppCommand(open: () => Promise<Services>, name: string | undef
       const added = await createApp(trx, name, scopes, {
         certificates,
         redirectUris: options['redirect-uri'] ?? [],
+        publicClient: options['public-client'] ?? false,
       });
       await recordAudit(trx, COMMAND_LINE, 'app_added', {
         name: added.name,
@@ -104,6 +135,7 @@ async function addAppCommand(open: () => Promise<Services>, name: string | undef
         scopes: added.scopes,
         certificates: added.certificates.map((c) => c.thumbprintSha256),
         redirectUris: added.redirectUris,
+        publicClient: added.publicClient,
       });
       return added;
     })
@@ -122,6 +154,9 @@ async function addAppCommand(open: () => Promise<Services>, name: string | undef
       (c) => `  certificate:    x5t#S256 ${c.thumbprintSha256} (until ${formatTime(c.notAfter)})`,
     ),
     ...app.redirectUris.map((uri) => `  redirect URI:   ${uri}`),
+    app.publicClient
+      ? '  public client:  yes   (the password grant may come with the client id alone)'
+      : '  public client:  no    (the password grant needs the secret; apps add --public-client, or apps public-client <client id> on)',
     `  authority:      ${publicUrl}/${tenant}   (MSAL: authority, and knownAuthorities: ["${new URL(publicUrl).host}"])`,
     `  token endpoint: ${publicUrl}/${tenant}/oauth2/v2.0/token`,
     `  scope:          https://graph.microsoft.com/.default (Graph), https://<tenant>-my.sharepoint.com/.default (SharePoint)`,
@@ -138,10 +173,11 @@ async function listAppsCommand(services: Services): Promise<string> {
       a.name,
       a.scopes.join(' '),
       (await appRedirectUris(services.database.db, a.clientId)).join(' '),
+      a.publicClient ? 'yes' : 'no',
       formatTime(a.createdAt),
     ]),
   );
-  return table(['client id', 'name', 'scopes', 'redirect URIs', 'created'], rows);
+  return table(['client id', 'name', 'scopes', 'redirect URIs', 'public client', 'created'], rows);
 }
 
 async function removeAppCommand(services: Services, clientId: string | undefined): Promise<string> {

@@ -205,6 +205,10 @@ export const adminEn = {
   'admin.audit.appAdded': 'Registered the app {name} (client id {clientId}) with {scopes}.',
   'admin.audit.appAddedNoScopes': 'Registered the app {name} (client id {clientId}) with no permissions.',
   'admin.audit.appRemoved': 'Removed the app {name} (client id {clientId}), ending its tokens.',
+  'admin.audit.appPublicClientAllowed':
+    "Let the app {name} (client id {clientId}) get tokens with a user's password without its secret (public client flows).",
+  'admin.audit.appPublicClientRefused':
+    "Stopped the app {name} (client id {clientId}) getting tokens with a user's password without its secret (public client flows).",
   'admin.audit.userAdded': 'Added the user {upn} ({name}).',
   'admin.audit.userAddedAdmin': 'Added the user {upn} ({name}) as an administrator.',
   'admin.audit.passwordSet': 'Set a new password for {upn}, ending their sessions and tokens.',

@@ -215,6 +215,10 @@ export const adminEt: AdminMessages = {
   'admin.audit.appAdded': 'Registreeris rakenduse {name} (kliendi ID {clientId}) õigustega {scopes}.',
   'admin.audit.appAddedNoScopes': 'Registreeris rakenduse {name} (kliendi ID {clientId}) ilma õigusteta.',
   'admin.audit.appRemoved': 'Eemaldas rakenduse {name} (kliendi ID {clientId}) ja tühistas selle juurdepääsuload.',
+  'admin.audit.appPublicClientAllowed':
+    'Lubas rakendusel {name} (kliendi ID {clientId}) saada kasutaja parooliga juurdepääsuloa ka ilma rakenduse saladuseta (avaliku kliendi vood).',
+  'admin.audit.appPublicClientRefused':
+    'Keelas rakendusel {name} (kliendi ID {clientId}) saada kasutaja parooliga juurdepääsuloa ilma rakenduse saladuseta (avaliku kliendi vood).',
   'admin.audit.userAdded': 'Lisas kasutaja {upn} ({name}).',
   'admin.audit.userAddedAdmin': 'Lisas kasutaja {upn} ({name}) ja tegi ta halduriks.',
   'admin.audit.passwordSet':

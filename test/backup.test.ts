@@ -15,6 +15,7 @@ import { startServe } from './support/serve-process.js';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 import { sql } from 'kysely';
 import { BLOB_REFERENCES } from '../src/storage/blob-references.js';
+import { LATEST_MIGRATION } from '../src/storage/database.js';
 import {
   adminQuery,
   createTestStore,
@@ -212,6 +213,8 @@ describeEachDialect('photosync backup and restore', (dialect) => {
       if (dialect === 'postgres') {
         const file = path.join(work, 'pg-only.tar.gz');
         expect((await runCommand(['backup', file], store.env)).code).toBe(0);
+        const listed = execFileSync('tar', ['xzf', file, '-O', 'photosync-backup.json'], { encoding: 'utf8' });
+        expect(JSON.parse(listed).migrations.at(-1)).toBe(LATEST_MIGRATION);
         const wrong = await runCommand(['restore', file], env);
         expect(wrong.code).toBe(1);
         expect(wrong.stderr).toContain('set DATABASE_URL to the database to restore it into');
@@ -596,6 +599,77 @@ it('refuses a backup archive cut short (a copy that did not finish), saying so, 
   } finally {
     await store.drop();
     await fs.rm(work, { recursive: true, force: true });
+  }
+});
+
+it('a backup or a database a newer photosync made is refused before anything changes, saying which version it needs [sqlite]', async () => {
+  const store = await createTestStore('sqlite');
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-newer-'));
+  const tar = (args: string[]) => execFileSync('tar', args, { stdio: 'ignore' });
+  const FUTURE = '2099-01-01-01-from-the-future';
+  try {
+    const services = await openTestServices(store);
+    const kept = await withPicture(services, [20, 160, 90]);
+    await services.close();
+    const good = path.join(work, 'good.tar.gz');
+    expect((await runCommand(['backup', good], store.env)).code).toBe(0);
+    const manifest = JSON.parse(
+      execFileSync('tar', ['xzf', good, '-O', 'photosync-backup.json'], { encoding: 'utf8' }),
+    );
+    expect(manifest.migrations.at(-1)).toBe(LATEST_MIGRATION);
+
+    const unpacked = path.join(work, 'unpacked');
+    await fs.mkdir(unpacked);
+    tar(['xzf', good, '-C', unpacked]);
+    // The database of a newer version (as a backup of a manifest that does not say, an older format).
+    const { default: SQLite } = await import('better-sqlite3');
+    const staged = new SQLite(path.join(unpacked, 'photosync.sqlite'));
+    staged
+      .prepare('insert into photosync_migrations (name, timestamp) values (?, ?)')
+      .run(FUTURE, new Date().toISOString());
+    staged.close();
+    const dbOnly = { ...manifest };
+    delete dbOnly.migrations;
+    await fs.writeFile(path.join(unpacked, 'photosync-backup.json'), JSON.stringify(dbOnly));
+    const newer = path.join(work, 'newer.tar.gz');
+    tar(['czf', newer, '-C', unpacked, ...(await fs.readdir(unpacked))]);
+    // Only the manifest says it: a PostgreSQL backup is checked by it before pg_restore.
+    const saysNewer = path.join(work, 'says-newer.tar.gz');
+    const other = path.join(work, 'other');
+    await fs.mkdir(other);
+    tar(['xzf', good, '-C', other]);
+    await fs.writeFile(
+      path.join(other, 'photosync-backup.json'),
+      JSON.stringify({ ...manifest, migrations: [...manifest.migrations, FUTURE] }),
+    );
+    tar(['czf', saysNewer, '-C', other, ...(await fs.readdir(other))]);
+
+    const before = await fs.readFile(path.join(store.dataDir, 'photosync.sqlite'));
+    for (const file of [newer, saysNewer]) {
+      const refused = await runCommand(['restore', file, '--force'], store.env);
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr).toContain('This backup was made by a newer version of photosync');
+      expect(refused.stderr).toContain(`(${FUTURE}; this version's newest is ${LATEST_MIGRATION})`);
+      expect(refused.stderr).toContain('Nothing was changed.');
+      expect(await fs.readFile(path.join(store.dataDir, 'photosync.sqlite'))).toEqual(before);
+    }
+    const status = await runCommand(['status'], store.env);
+    expect([status.code, status.stdout]).toEqual([0, expect.stringContaining(kept.upn)]);
+
+    // The folder's own database upgraded by a newer version: this one does not open it, and says why.
+    const live = new SQLite(path.join(store.dataDir, 'photosync.sqlite'));
+    live
+      .prepare('insert into photosync_migrations (name, timestamp) values (?, ?)')
+      .run(FUTURE, new Date().toISOString());
+    live.close();
+    const opened = await runCommand(['status'], store.env);
+    expect(opened.code).toBe(1);
+    expect(opened.stderr).toContain('This database was upgraded by a newer version of photosync');
+    expect(opened.stderr).toContain('Use that version of photosync or a newer one');
+    expect(opened.stderr).not.toContain('corrupted migrations');
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+    await store.drop();
   }
 });
 

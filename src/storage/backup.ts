@@ -6,7 +6,7 @@ import { withUnicodeLower } from './sqlite-functions.js';
 import * as tar from 'tar';
 import { BackupError, type RestoreOptions } from './backup-error.js';
 import { BLOB_REFERENCES } from './blob-references.js';
-import { sqliteFileOf } from './database.js';
+import { migrationsUnknownHere, newerVersionMessage, sqliteFileOf } from './database.js';
 import { dumpPostgres, restorePostgres } from './pg-tools.js';
 import { processIsRunning } from './running-process.js';
 
@@ -27,6 +27,8 @@ export interface BackupManifest {
   photoFiles: number;
   /** PostgreSQL: the schema dumped, which a restore puts back under the same name (backups before 2026-12-03 do not say). */
   schema?: string;
+  /** The migrations the database had applied: a restore by an older photosync refuses one it does not know (backups before 2026-12-03 do not say). */
+  migrations?: string[];
 }
 
 export interface BackupSummary {
@@ -125,7 +127,7 @@ async function stageFrom(source: SQLite.Database, snapshotFile: string, dataDir:
   for (let snapshots = 1; snapshots <= MAX_SNAPSHOTS; snapshots++) {
     await fs.rm(snapshotFile, { force: true });
     await source.backup(snapshotFile);
-    const { keys, users } = readSnapshot(snapshotFile, 'The database being backed up');
+    const { keys, users, migrations } = readSnapshot(snapshotFile, 'The database being backed up');
     const missing: string[] = [];
     for (const key of keys) {
       if (copied.has(key)) continue;
@@ -143,7 +145,7 @@ async function stageFrom(source: SQLite.Database, snapshotFile: string, dataDir:
       for (const key of copied) {
         if (!referenced.has(key)) await fs.rm(path.join(staging, PHOTOS_ENTRY, key), { force: true });
       }
-      const manifest = manifestOf('sqlite', users, keys.length);
+      const manifest = { ...manifestOf('sqlite', users, keys.length), migrations };
       return { manifest, snapshots };
     }
   }
@@ -181,7 +183,7 @@ function lostPhotos(snapshotFile: string, keys: string[]): BackupError {
 }
 
 /** The blob keys a snapshot refers to and its number of users; refuses a damaged one. */
-function readSnapshot(file: string, what: string): { keys: string[]; users: number } {
+function readSnapshot(file: string, what: string): { keys: string[]; users: number; migrations: string[] } {
   try {
     return readCheckedSnapshot(file, what);
   } catch (error) {
@@ -199,7 +201,7 @@ function damagedAsBackupError(error: unknown, what: string): unknown {
   return new BackupError(`${what} is damaged (SQLite: ${(error as Error).message}).`);
 }
 
-function readCheckedSnapshot(file: string, what: string): { keys: string[]; users: number } {
+function readCheckedSnapshot(file: string, what: string): { keys: string[]; users: number; migrations: string[] } {
   const snapshot = withUnicodeLower(new SQLite(file));
   try {
     const check = snapshot.pragma('quick_check(1)', { simple: true });
@@ -212,9 +214,12 @@ function readCheckedSnapshot(file: string, what: string): { keys: string[]; user
     );
     const keys = snapshot.prepare(named.join(' union ')).pluck().all() as string[];
     const users = snapshot.prepare('select count(*) from directory_users').pluck().get() as number;
+    const migrations = tables.has('photosync_migrations')
+      ? (snapshot.prepare('select name from photosync_migrations order by name').pluck().all() as string[])
+      : [];
     // The copy is a file of its own: no write-ahead log beside it in the archive.
     snapshot.pragma('journal_mode = DELETE');
-    return { keys, users };
+    return { keys, users, migrations };
   } finally {
     snapshot.close();
   }
@@ -239,8 +244,8 @@ async function copyPhoto(from: string, to: string, key: string): Promise<boolean
 }
 
 async function stagePostgres(databaseUrl: string, staging: string, env?: NodeJS.ProcessEnv): Promise<BackupSummary> {
-  const { users, schema } = await dumpPostgres(databaseUrl, path.join(staging, PGDUMP_ENTRY), env);
-  return { manifest: { ...manifestOf('postgres', users, 0), schema }, snapshots: 1 };
+  const { users, schema, migrations } = await dumpPostgres(databaseUrl, path.join(staging, PGDUMP_ENTRY), env);
+  return { manifest: { ...manifestOf('postgres', users, 0), schema, migrations }, snapshots: 1 };
 }
 
 function manifestOf(dialect: BackupManifest['dialect'], users: number, photoFiles: number): BackupManifest {
@@ -269,6 +274,7 @@ export async function restoreBackup(
   const staging = await fs.mkdtemp(path.join(target.dataDir, '.photosync-restore-'));
   try {
     const manifest = await unpack(file, staging);
+    refuseNewer(Array.isArray(manifest.migrations) ? manifest.migrations.map(String) : []);
     const wanted = target.databaseUrl ? 'postgres' : 'sqlite';
     if (manifest.dialect !== wanted) {
       throw new BackupError(
@@ -290,6 +296,13 @@ export async function restoreBackup(
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
   }
+}
+
+/** A backup a newer photosync made is restored by that version: this one would misread it. */
+function refuseNewer(migrations: readonly string[]): void {
+  const unknown = migrationsUnknownHere(migrations);
+  if (unknown.length > 0)
+    throw new BackupError(`${newerVersionMessage('This backup was made', unknown)} Nothing was changed.`);
 }
 
 /** Unpacks into `staging` what a backup holds, and nothing else; reads its manifest. */
@@ -346,7 +359,8 @@ async function unpack(file: string, staging: string): Promise<BackupManifest> {
 async function placeSqlite(dataDir: string, staging: string, faultPoint?: (name: string) => void): Promise<void> {
   const staged = path.join(staging, SQLITE_ENTRY);
   if (!(await exists(staged))) throw new BackupError('The backup holds no database.');
-  const { keys } = readSnapshot(staged, 'The database in the backup');
+  const { keys, migrations } = readSnapshot(staged, 'The database in the backup');
+  refuseNewer(migrations);
   keys.forEach(checkPhotoKey);
   const photos = path.join(staging, PHOTOS_ENTRY);
   const absent = [];

@@ -533,6 +533,27 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
+/** The newest change to the database this version of photosync makes. */
+export const LATEST_MIGRATION = Object.keys(migrations).sort().at(-1)!;
+
+/** Of the migrations a database had applied, those this version does not know: a newer photosync's. */
+export function migrationsUnknownHere(applied: readonly string[]): string[] {
+  return applied.filter((name) => !Object.hasOwn(migrations, name)).sort();
+}
+
+/** Says what the changes a newer photosync made are, in a sentence that ends with what to do. */
+export function newerVersionMessage(what: string, unknown: readonly string[]): string {
+  return (
+    `${what} by a newer version of photosync: it has ${unknown.length === 1 ? 'a change' : `${unknown.length} changes`} ` +
+    `this version does not know (${unknown.at(-1)}; this version's newest is ${LATEST_MIGRATION}). ` +
+    'Use that version of photosync or a newer one; this one would misread its data.'
+  );
+}
+
+export class NewerDatabaseError extends Error {
+  override name = 'NewerDatabaseError';
+}
+
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
   // Kysely looks for its bookkeeping tables in every schema unless told which one; with another
   // photosync schema in the same database it would find theirs and never create ours.
@@ -540,6 +561,16 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
     db.getExecutor().adapter instanceof PostgresAdapter
       ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
       : undefined;
+  // A database a newer photosync has changed is not this version's to open (Kysely would call it
+  // "corrupted migrations").
+  const present = schema
+    ? sql`select 1 as one from information_schema.tables where table_schema = ${schema} and table_name = 'photosync_migrations'`
+    : sql`select 1 as one from sqlite_master where type = 'table' and name = 'photosync_migrations'`;
+  if ((await present.execute(db)).rows.length > 0) {
+    const applied = await sql<{ name: string }>`select name from photosync_migrations`.execute(db);
+    const unknown = migrationsUnknownHere(applied.rows.map((row) => row.name));
+    if (unknown.length > 0) throw new NewerDatabaseError(newerVersionMessage('This database was upgraded', unknown));
+  }
   const migrator = new Migrator({
     db,
     provider: { getMigrations: () => Promise.resolve(migrations) },

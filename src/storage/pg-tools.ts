@@ -19,8 +19,8 @@ export async function dumpPostgres(
   databaseUrl: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ users: number; schema: string }> {
-  const { schema, users } = await withClient(databaseUrl, async (client) => {
+): Promise<{ users: number; schema: string; migrations: string[] }> {
+  const { schema, users, migrations } = await withClient(databaseUrl, async (client) => {
     const found = await client.query<{ schema: string | null }>('select current_schema() as schema');
     const name = found.rows[0]?.schema;
     if (!name) throw new BackupError('DATABASE_URL names no schema that exists: there is nothing to back up.');
@@ -29,7 +29,8 @@ export async function dumpPostgres(
       .catch((error: unknown) => {
         throw new BackupError(`The database holds no photosync data: ${(error as Error).message}`);
       });
-    return { schema: name, users: Number(counted.rows[0]?.n ?? 0) };
+    const applied = await client.query<{ name: string }>('select name from photosync_migrations order by name');
+    return { schema: name, users: Number(counted.rows[0]?.n ?? 0), migrations: applied.rows.map((row) => row.name) };
   });
   await runTool(
     'pg_dump',
@@ -44,7 +45,7 @@ export async function dumpPostgres(
     ],
     { ...env, ...connection(databaseUrl).env },
   );
-  return { users, schema };
+  return { users, schema, migrations };
 }
 
 /** Restores a dump into DATABASE_URL's schema; refuses one that holds tables unless forced. */

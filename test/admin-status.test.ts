@@ -16,6 +16,7 @@ import { renditionSpec } from '../src/sites/library.js';
 import { isOutOfStep, SYNC_STATES, type SyncStateName } from '../src/sync/state.js';
 import { giveMailPhoto, giveMailPhotoAlone, makeUser, solidJpeg } from './support/factories.js';
 import { describeEachDialect, useTestServices } from './support/services.js';
+import { runCommand } from './support/cli.js';
 
 describeEachDialect('admin user status', (dialect) => {
   const context = useTestServices(dialect);
@@ -84,7 +85,13 @@ describeEachDialect('admin user status', (dialect) => {
     const sizes = services.syncSettings().renditionSizes;
     await services.settings.update({ renditionSizes: { S: 40, M: 80, L: 200 } }, admin);
     await expectState(user.id, user.upn, 'changed');
+    // The command line's table shows the same ETag twice: it says why the state is "changed".
+    const status = await runCommand(['status', '--user', user.upn], context.store.env);
+    expect(status.stdout).toContain(
+      '"Changed since last sync" with the same ETags: the rendition sizes were changed since; the next sync makes the pictures at the new sizes.',
+    );
     await services.sync.sync(user, 'sharepoint_tile');
+    expect((await runCommand(['status', '--user', user.upn], context.store.env)).stdout).not.toContain('same ETags');
     await expectState(user.id, user.upn, 'in_step');
     await services.settings.update({ renditionSizes: sizes }, admin);
     await expectState(user.id, user.upn, 'changed');

@@ -206,7 +206,14 @@ describeEachDialect('photosync backup and restore', (dialect) => {
       const env = { PHOTOSYNC_DATA_DIR: place, PHOTOSYNC_DEMO: 'false' };
       const refused = await runCommand(['restore', notes], env);
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toContain('is not a photosync backup');
+      expect(refused.stderr).toContain(
+        `${notes} is not a photosync backup: it is not a .tar.gz archive (TAR_BAD_ARCHIVE). Give the file photosync backup wrote.`,
+      );
+      const folder = await runCommand(['restore', work], env);
+      expect([folder.code, folder.stderr]).toEqual([1, expect.stringContaining(`${work} is a folder, not a file`)]);
+      // Into a folder that does not exist yet: refused, it is not made.
+      const newPlace = path.join(place, 'new');
+      expect((await runCommand(['restore', notes], { ...env, PHOTOSYNC_DATA_DIR: newPlace })).code).toBe(1);
       const missing = await runCommand(['restore', path.join(work, 'nothing.tar.gz')], env);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toContain('There is no file');
@@ -595,7 +602,8 @@ it('refuses a backup archive cut short (a copy that did not finish), saying so, 
     expect(result.stderr).toContain(`${cut} is a damaged backup: it ends too soon`);
     expect(result.stderr).toContain('Nothing was changed.');
     expect(result.code).toBe(1);
-    expect(await fs.readdir(place)).toEqual([]);
+    // The folder the restore would have made is not left behind.
+    await expect(fs.access(place)).rejects.toThrow();
   } finally {
     await store.drop();
     await fs.rm(work, { recursive: true, force: true });

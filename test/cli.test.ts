@@ -705,6 +705,15 @@ it('a command that reads photosync refuses a data folder with no database, and l
     const added = await runCommand(['users', 'add', 'jane@contoso.com', '--name', 'Jane Doe'], env, work);
     expect(added.code, added.stderr).toBe(0);
     expect((await runCommand(['status'], env, work)).stdout).toContain('jane@contoso.com');
+
+    // A file where the folder should be: said as that, not as mkdir's EEXIST.
+    await fs.writeFile(path.join(work, 'users.csv'), 'upn,name\n');
+    const onFile = { ...env, PHOTOSYNC_DATA_DIR: path.join(work, 'users.csv') };
+    const refused = await runCommand(['users', 'add', 'kalle@contoso.com', '--name', 'Kalle'], onFile, work);
+    expect([refused.code, refused.stderr]).toEqual([
+      1,
+      `photosync: The data folder ${path.join(work, 'users.csv')} is a file, not a folder: set PHOTOSYNC_DATA_DIR to a folder (photosync makes one that does not exist).\n`,
+    ]);
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }

@@ -212,6 +212,8 @@ function faultyFiles(): BlobFileSystem & { failWith: string | undefined } {
 describe.each([
   ['full', 'ENOSPC', 'storage_full', 'the disk is full (ENOSPC)', 'its disk is full'],
   ['read-only', 'EROFS', 'storage_read_only', 'the storage is read-only (EROFS)', 'its storage is read-only'],
+  // A folder its user may not write (owner, mode): the same to photosync, said as what it is in the log.
+  ['not writable', 'EACCES', 'storage_read_only', 'may not write there (EACCES)', 'its storage is read-only'],
 ])('a %s disk under the photo store', (_what, code, id, words, told) => {
   let store: TestStore;
   let services: Services;

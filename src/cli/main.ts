@@ -198,7 +198,10 @@ function stringValue(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Commands other than serve log only warnings, to standard error, so their output stays readable. */
+/**
+ * Commands other than serve log only warnings, to standard error, as sentences ("photosync:
+ * warning: …"), so their output stays readable; serve's log is the server's, one JSON object a line.
+ */
 async function openForCommand(context: CommandContext, spec: CommandSpec): Promise<Services> {
   const [{ pino }, { openServices }, { sqliteFileOf }] = await Promise.all([
     import('pino'),
@@ -211,6 +214,17 @@ async function openForCommand(context: CommandContext, spec: CommandSpec): Promi
       `There is no photosync database at ${file}. Set PHOTOSYNC_DATA_DIR to the data folder photosync serve uses.`,
     );
   }
-  const log = pino({ level: 'warn' }, { write: (line: string) => context.io.stderr.write(line) });
+  const log = pino({ level: 'warn' }, { write: (line: string) => context.io.stderr.write(logSentence(line)) });
   return openServices({ ...context.config, logLevel: 'warn' }, log);
+}
+
+/** A log line of pino's as a command prints it: its message, with the code that names the cause. */
+export function logSentence(line: string): string {
+  try {
+    const entry = JSON.parse(line) as { level?: number; msg?: string; code?: unknown };
+    const code = typeof entry.code === 'string' && !entry.msg?.includes(entry.code) ? ` (${entry.code})` : '';
+    return `photosync: ${(entry.level ?? 50) >= 50 ? '' : 'warning: '}${entry.msg ?? ''}${code}\n`;
+  } catch {
+    return line;
+  }
 }

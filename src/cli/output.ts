@@ -1,5 +1,6 @@
 import { isAppError } from '../errors.js';
 import { ConfigError } from '../config.js';
+import { describeStorageFault, storageFaultAdvice } from '../storage/faults.js';
 
 /** A mistake the user can fix: printed as one line, exit code 1 (2 for usage). */
 /** The exit code of a sync that found the user busy (another sync of them running): sysexits' EX_TEMPFAIL, try again. */
@@ -35,6 +36,14 @@ export function explain(error: unknown): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (error instanceof ConfigError) return { message: error.message, exitCode: 1 };
   if (isAppError(error)) return { message: error.message, exitCode: 1 };
+  // The disk, not photosync: what happened and what to do, without a stack.
+  const fault = describeStorageFault(error);
+  if (fault) {
+    return {
+      message: `${fault[0]!.toUpperCase()}${fault.slice(1)}. ${storageFaultAdvice(error) ?? ''}`.trim(),
+      exitCode: 1,
+    };
+  }
   // Anything else is a bug in photosync: keep the stack, it is what a bug report needs.
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   return {

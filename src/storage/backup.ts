@@ -259,7 +259,20 @@ export async function restoreBackup(
   options: RestoreOptions,
 ): Promise<BackupManifest> {
   if (!(await exists(file))) throw new BackupError(`There is no file ${file}.`);
-  await fs.mkdir(target.dataDir, { recursive: true });
+  if ((await fs.stat(file)).isDirectory()) {
+    throw new BackupError(`${file} is a folder, not a file: give the backup archive (.tar.gz) photosync backup wrote.`);
+  }
+  // The first folder this made, if any: a restore that is refused takes it away again.
+  const made = await fs.mkdir(target.dataDir, { recursive: true });
+  try {
+    return await restoreInto(target, file, options);
+  } catch (error) {
+    if (made !== undefined) await fs.rm(made, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function restoreInto(target: BackupTarget, file: string, options: RestoreOptions): Promise<BackupManifest> {
   const held = (await fs.readdir(target.dataDir)).filter((name) => !name.startsWith('.photosync-restore-'));
   if (!target.databaseUrl && held.length > 0 && !options.force) {
     throw new BackupError(
@@ -335,6 +348,13 @@ async function unpack(file: string, staging: string): Promise<BackupManifest> {
         { cause: error },
       );
     }
+    // tar's codes (TAR_BAD_ARCHIVE, TAR_ENTRY_INVALID) say it is no archive of the kind backup writes.
+    if (typeof code === 'string' && code.startsWith('TAR_')) {
+      throw new BackupError(
+        `${file} is not a photosync backup: it is not a .tar.gz archive (${code}). Give the file photosync backup wrote. Nothing was changed.`,
+        { cause: error },
+      );
+    }
     throw new BackupError(`${file} is not a photosync backup: ${String(message)}`, { cause: error });
   }
   let manifest: BackupManifest;
@@ -366,7 +386,9 @@ async function placeSqlite(dataDir: string, staging: string, faultPoint?: (name:
   const absent = [];
   for (const key of keys) if (!(await exists(path.join(photos, key)))) absent.push(key);
   if (absent.length > 0) {
-    throw new BackupError(`The backup is incomplete: ${absent.length} photo files are missing (${absent[0]}, …).`);
+    throw new BackupError(
+      `The backup is incomplete: ${absent.length === 1 ? '1 photo file is' : `${absent.length} photo files are`} missing (${absent[0]}${absent.length > 1 ? ', …' : ''}).`,
+    );
   }
   const database = sqliteFileOf(dataDir);
   const photosDir = path.join(dataDir, PHOTOS_ENTRY);

@@ -100,6 +100,19 @@ describe('listenForChanges: this process’s own writes', () => {
     await notices.close();
   });
 
+  it('tells nothing of a first attempt that fails until the next fails too (a command ends before)', async () => {
+    const told: Error[] = [];
+    const notices = listenForChanges({ Client: Unreachable } as unknown as typeof pg, {
+      clientConfig: {},
+      isOwnConnection: () => false,
+      retryMs: 10_000,
+      onError: (error) => told.push(error),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(told).toEqual([]);
+    await notices.close();
+  });
+
   it('vouches for nothing kept while it does not listen', async () => {
     const notices = open();
     expect(notices.remote(0)).not.toBe(notices.remote(0));

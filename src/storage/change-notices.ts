@@ -99,6 +99,9 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
   let listening = false;
   /** The loss of the listening connection was told (`onError`); told again only after it is back. */
   let reported = false;
+  /** Attempts that failed since the connection last listened, or since the start. */
+  let failed = 0;
+  let listenedOnce = false;
   let closed = false;
   let client: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -124,9 +127,14 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
       if (client !== next) return;
       listening = false;
       client = undefined;
-      // Once per loss, not once per second while the database stays away.
-      if (!reported) options.onError?.(error ?? new Error('The database closed the connection.'));
-      reported = true;
+      failed++;
+      // Once per loss, not once per second while the database stays away; a first attempt that
+      // fails is told only if the next fails too (a command whose database cannot be reached
+      // says so itself and ends before).
+      if (!reported && (listenedOnce || failed > 1)) {
+        options.onError?.(error ?? new Error('The database closed the connection.'));
+        reported = true;
+      }
       next.removeAllListeners('notification');
       void next.end().catch(() => {});
       scheduleRetry();
@@ -149,6 +157,8 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
     count(remote, ALL_TOPICS);
     listening = true;
     reported = false;
+    failed = 0;
+    listenedOnce = true;
     settingsChanged();
   }
 

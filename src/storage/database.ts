@@ -41,7 +41,7 @@ import * as historyChecks from './migrations/2026-12-02-01-history-checks.js';
 import * as promptOutbox from './migrations/2026-12-02-02-prompt-outbox.js';
 import * as signInFailures from './migrations/2026-12-03-01-sign-in-failures.js';
 import * as revocation from './migrations/2026-12-03-02-revocation.js';
-import { describeStorageFault, storageFaultOf } from './faults.js';
+import { describeStorageFault, osUserName as userName, storageFaultOf } from './faults.js';
 import * as adminActionOrder from './migrations/2026-12-04-01-admin-action-order.js';
 import * as adminSearch from './migrations/2026-12-04-02-admin-search.js';
 import * as lockedRead from './migrations/2026-12-07-01-locked-read.js';
@@ -186,8 +186,19 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 export const sqliteFileOf = (dataDir: string) => path.join(dataDir, 'photosync.sqlite');
 
 function openSqlite(dataDir: string): DatabaseHandle {
-  fs.mkdirSync(dataDir, { recursive: true });
   const file = sqliteFileOf(dataDir);
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new DatabaseFileError(
+        `The data folder ${dataDir} is a file, not a folder: set PHOTOSYNC_DATA_DIR to a folder (photosync makes one that does not exist).`,
+        { cause: error },
+      );
+    }
+    throw explainSqliteOpenError(error, file);
+  }
   let database: SQLite.Database | undefined;
   try {
     database = withUnicodeLower(new SQLite(file));
@@ -270,6 +281,13 @@ function explainSqliteOpenError(error: unknown, file: string): unknown {
     return new DatabaseFileError(`The file ${file} is not a SQLite database (SQLITE_NOTADB).`, { cause: error });
   }
   if (storageFaultOf(error) === 'damaged') return damagedFile(file, String(code), error);
+  if (code === 'SQLITE_CANTOPEN') {
+    return new DatabaseFileError(
+      `Cannot open the database file ${file}: SQLite cannot open it (SQLITE_CANTOPEN). The user photosync runs as` +
+        `${userName()} must be able to read and write the folder ${path.dirname(file)} and the files in it.`,
+      { cause: error },
+    );
+  }
   const fault = describeStorageFault(error);
   if (fault) return new DatabaseFileError(`Cannot open the database file ${file}: ${fault}.`, { cause: error });
   return error;

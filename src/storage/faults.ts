@@ -1,7 +1,10 @@
+import os from 'node:os';
+
 // What the storage below photosync says when it cannot keep what it is given: the disk is full,
-// the file system is read-only, or the database file is damaged. SQLite, the file system and
-// PostgreSQL each name these in their own codes; this is the one place that knows them, so the
-// error catalogue, the log and the start-up checks all say the real cause.
+// the file system is read-only (or photosync's user may not write there), or the database file is
+// damaged. SQLite, the file system and PostgreSQL each name these in their own codes; this is the
+// one place that knows them, so the error catalogue, the log and the start-up checks all say the
+// real cause.
 
 export type StorageFault = 'full' | 'read_only' | 'damaged';
 
@@ -13,6 +16,9 @@ const FAULT_OF_CODE: Record<string, StorageFault> = {
   '53100': 'full', // PostgreSQL disk_full
   SQLITE_READONLY: 'read_only',
   EROFS: 'read_only',
+  // A folder or file photosync's user may not write (its owner or mode): to photosync the same as read-only.
+  EACCES: 'read_only',
+  EPERM: 'read_only',
   '25006': 'read_only', // PostgreSQL read_only_sql_transaction (a standby, or default_transaction_read_only)
   SQLITE_CORRUPT: 'damaged',
   SQLITE_NOTADB: 'damaged',
@@ -51,8 +57,37 @@ export function describeStorageFault(error: unknown, withPlace = true): string |
     case 'full':
       return `the disk is full (${code})${at}`;
     case 'read_only':
-      return `the storage is read-only (${code})${at}`;
+      return code === 'EACCES' || code === 'EPERM'
+        ? `the user photosync runs as${osUserName()} may not write there (${code})${at}`
+        : `the storage is read-only (${code})${at}`;
     case 'damaged':
       return `the database file is damaged (${code})${at}`;
+  }
+}
+
+/** " (name)": the operating system's user this process runs as, or nothing when it cannot be told. */
+export function osUserName(): string {
+  try {
+    return ` (${os.userInfo().username})`;
+  } catch {
+    return '';
+  }
+}
+
+/** What to do about a fault, for a person at the command line. */
+export function storageFaultAdvice(error: unknown): string | undefined {
+  const fault = storageFaultOf(error);
+  const code = storageFaultCode(error);
+  if (!fault) return undefined;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return 'Give that user write access to the data folder (its owner or permissions), or run photosync as the user that owns it, and run it again.';
+  }
+  switch (fault) {
+    case 'full':
+      return 'Free some space on that disk and run it again.';
+    case 'read_only':
+      return 'Make the storage writable again and run it again.';
+    case 'damaged':
+      return 'Restore the database from a backup (photosync restore).';
   }
 }

@@ -112,7 +112,7 @@ export async function restorePostgres(
   const clean = options.force || unused;
   if (tables > 0 && !clean) {
     throw new BackupError(
-      `The database's schema ${schema ?? ''} already holds ${tables} tables. Restore into an empty database ` +
+      `The database's schema ${schema ?? ''} already holds ${tables === 1 ? '1 table' : `${tables} tables`}. Restore into an empty database ` +
         '(or schema), or add --force to replace what is there (stop the servers first).',
     );
   }

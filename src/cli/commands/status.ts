@@ -83,5 +83,10 @@ async function statusReport(services: Services, json: boolean, narrowing: Narrow
   const shownNote = narrowing
     ? `\nShown: ${shown.length} of ${counted(statuses.length, 'user')} (${narrowing.label}).`
     : '';
-  return `${table(['USER', 'STATE', 'MAIL ETAG', 'SYNCED ETAG', 'MAIL CHANGED', 'LAST ATTEMPT', 'ERROR'], rows)}\n\n${counted(statuses.length, 'user')}: ${summary.join(', ') || 'none'}${disabledNote}.${shownNote}`;
+  // The same photo, kept at other sizes than the settings now ask for: what the ETags cannot show.
+  const resized = shown.some((s) => s.state === 'changed' && s.mailEtag !== null && s.mailEtag === s.syncedEtag);
+  const resizedNote = resized
+    ? '\n"Changed since last sync" with the same ETags: the rendition sizes were changed since; the next sync makes the pictures at the new sizes.'
+    : '';
+  return `${table(['USER', 'STATE', 'MAIL ETAG', 'SYNCED ETAG', 'MAIL CHANGED', 'LAST ATTEMPT', 'ERROR'], rows)}\n\n${counted(statuses.length, 'user')}: ${summary.join(', ') || 'none'}${disabledNote}.${shownNote}${resizedNote}`;
 }

@@ -137,6 +137,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     settings: syncSettings,
     settingsCurrent: () => settings.whenCurrent(),
     reads: database.reads,
+    log,
     ...(faultPoint ? { faultPoint } : {}),
   });
   const promptOutbox =

@@ -274,6 +274,21 @@ describe.each([
     expect(own.rawPayload.equals(seen.rawPayload)).toBe(true);
   });
 
+  it("names the cause in the log when the owner's own view cannot sync a new photo, and still serves the kept one", async () => {
+    const url = `/_layouts/15/userphoto.aspx?size=L&accountname=${owner.upn}`;
+    const kept = await app.inject({ url, headers: bearer(colleagueToken) });
+    files.failWith = undefined;
+    await giveMailPhoto(services, owner, await solidJpeg([30, 30, 200], 300));
+    files.failWith = code;
+    const own = await app.inject({ url, headers: bearer(ownerToken) });
+    expect([own.statusCode, own.headers['x-photosync-sync']]).toEqual([200, 'failed']);
+    expect(own.rawPayload.equals(kept.rawPayload)).toBe(true);
+    const logged = lines.map((line) => JSON.parse(line) as { msg: string; code?: string; user?: string });
+    const told = logged.find((entry) => entry.msg.startsWith('sync failed: '));
+    expect(told).toMatchObject({ code, user: owner.upn });
+    expect(told?.msg).toContain(words);
+  });
+
   it('is named at start-up, which still opens so the stored pictures are served', async () => {
     const startup = logLines();
     const again = await openTestServices(store, {}, { blobFiles: files, log: startup.log });

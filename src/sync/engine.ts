@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { isAppError, notFound } from '../errors.js';
@@ -17,6 +18,7 @@ import {
 } from '../sites/profiles.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ByteCache } from '../storage/byte-cache.js';
+import { describeStorageFault, storageFaultCode } from '../storage/faults.js';
 import type { Database } from '../storage/database.js';
 import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import {
@@ -62,6 +64,8 @@ export interface SyncEngineDeps {
    */
   reads?: ReadCache;
   faultPoint?: (name: string) => void;
+  /** Where a failed sync is told, with its cause (the attempt's record keeps only the message). */
+  log?: Pick<Logger, 'warn' | 'error'>;
 }
 
 export interface SyncResult {
@@ -580,6 +584,12 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         // Waiting too long for another sync of this user is no fault of the photo: no back-off.
         const outcome = cause instanceof LockTimeoutError ? 'busy' : 'failed';
         decision = { outcome, etagBefore: etag, etagAfter: etag, mailEtag: attempt.mailEtag };
+        if (outcome === 'failed') {
+          const fault = describeStorageFault(cause, false);
+          const told = { err: cause, code: storageFaultCode(cause), user: user.upn, trigger };
+          if (fault) deps.log?.error(told, `sync failed: ${fault}`);
+          else deps.log?.warn(told, `sync failed: ${error}`);
+        }
       }
       // The whole sync, as the caller and the metrics see it; a switch's record, written in its
       // commit, has the time up to that commit.

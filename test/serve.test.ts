@@ -233,9 +233,11 @@ describe('photosync serve [sqlite]', () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as net.AddressInfo;
+    // A first start: nothing is made (no database, no demo organisation) when it cannot listen.
+    const fresh = path.join(store.dataDir, 'fresh');
     try {
       const child = spawn(process.execPath, [BIN, 'serve'], {
-        env: { ...cleanEnv(), PHOTOSYNC_DATA_DIR: store.dataDir, PORT: String(port), PHOTOSYNC_LOG_LEVEL: 'warn' },
+        env: { ...cleanEnv(), PHOTOSYNC_DATA_DIR: fresh, PORT: String(port), PHOTOSYNC_LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       running.add(child);
@@ -246,6 +248,7 @@ describe('photosync serve [sqlite]', () => {
       expect(code).toBe(1);
       expect(stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
       expect(stderr).not.toContain('    at ');
+      expect(fs.existsSync(fresh)).toBe(false);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }

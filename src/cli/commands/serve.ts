@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import {
   anyUser,
   DEMO_ADMIN,
@@ -21,6 +21,9 @@ import { CliError } from '../output.js';
  * Logs at the configured level to standard output.
  */
 export const serve: CommandHandler = async ({ config, io }) => {
+  // A port that is taken is told before the database is made or opened (and the demo made in it).
+  if (config.port !== 0)
+    await probeListen(config.host, config.port).catch((error: unknown) => listenProblem(error, config));
   const services: Services = await openServices(config, undefined, true);
   let seeded: boolean;
   let address: AddressInfo;
@@ -29,16 +32,7 @@ export const serve: CommandHandler = async ({ config, io }) => {
     address = (await startServer(services)).server.address() as AddressInfo;
   } catch (error) {
     await services.close().catch(() => {});
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') {
-      throw new CliError(`Port ${config.port} on ${config.host} is already in use; set PORT to a free port.`);
-    }
-    if (['EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EINVAL'].includes(code ?? '')) {
-      throw new CliError(
-        `Cannot listen on ${config.host}:${config.port}: ${(error as Error).message}. Check HOST and PORT.`,
-      );
-    }
-    throw error;
+    listenProblem(error, config);
   }
   // PORT=0 asked the system for a free port; absolute URLs must name the one it gave.
   if (config.port === 0) config.publicUrl = publicUrlOf(io.env, { tls: config.tls !== undefined, port: address.port });
@@ -87,4 +81,27 @@ export const serve: CommandHandler = async ({ config, io }) => {
 /** A value as one word for a POSIX shell: as it is when safe, else in single quotes. */
 function shellWord(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Listens on the address and stops again: what listening would say, before anything is opened. */
+function probeListen(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/** Why the server could not listen, in words that say what to change; anything else as it was. */
+function listenProblem(error: unknown, config: { host: string; port: number }): never {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    throw new CliError(`Port ${config.port} on ${config.host} is already in use; set PORT to a free port.`);
+  }
+  if (['EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EINVAL'].includes(code ?? '')) {
+    throw new CliError(
+      `Cannot listen on ${config.host}:${config.port}: ${(error as Error).message}. Check HOST and PORT.`,
+    );
+  }
+  throw error;
 }

@@ -719,6 +719,24 @@ it('a command that reads photosync refuses a data folder with no database, and l
   }
 });
 
+it('warns when a command runs as another user than the one the database belongs to [sqlite]', async (test) => {
+  // Only root can give a file away; elsewhere there is nothing to see.
+  if (process.getuid?.() !== 0) return test.skip();
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-cli-'));
+  try {
+    const env = { PHOTOSYNC_DATA_DIR: work, PHOTOSYNC_DEMO: 'false' };
+    expect((await runCommand(['users', 'add', 'jane@contoso.com', '--name', 'Jane Doe'], env, work)).stderr).toBe('');
+    await fs.chown(path.join(work, 'photosync.sqlite'), 65534, 65534);
+    const status = await runCommand(['status'], env, work);
+    expect(status.code).toBe(0);
+    expect(status.stderr).toMatch(
+      /^photosync: warning: this command runs as root, and .*photosync\.sqlite belongs to (nobody|user id 65534): photos it writes may be ones the server cannot change later\. Run it as that user \(sudo -u (nobody|user id 65534) …\)\.\n$/,
+    );
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+});
+
 describe('the photosync command as a process [sqlite]', () => {
   let store: TestStore;
   let services: Services;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { servingAddress } from './serving-address.js';
@@ -215,7 +215,38 @@ async function openForCommand(context: CommandContext, spec: CommandSpec): Promi
     );
   }
   const log = pino({ level: 'warn' }, { write: (line: string) => context.io.stderr.write(logSentence(line)) });
+  if (!context.config.databaseUrl && existsSync(file)) {
+    const other = otherOwner(file);
+    if (other) {
+      context.io.stderr.write(
+        `photosync: warning: this command runs as ${other.me}, and ${file} belongs to ${other.owner}: ` +
+          `photos it writes may be ones the server cannot change later. Run it as that user (sudo -u ${other.owner} …).\n`,
+      );
+    }
+  }
   return openServices({ ...context.config, logLevel: 'warn' }, log);
+}
+
+/** When the database file belongs to another operating-system user than this process's: both names. */
+function otherOwner(file: string): { me: string; owner: string } | undefined {
+  const me = process.getuid?.();
+  if (me === undefined) return undefined;
+  const owner = statSync(file).uid;
+  if (owner === me) return undefined;
+  let names = new Map<number, string>();
+  try {
+    // /etc/passwd: name:password:uid:…
+    names = new Map(
+      readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .map((line) => line.split(':'))
+        .filter((fields) => fields.length > 2)
+        .map((fields) => [Number(fields[2]), fields[0]!]),
+    );
+  } catch {
+    // No such file: the ids alone.
+  }
+  return { me: names.get(me) ?? `user id ${me}`, owner: names.get(owner) ?? `user id ${owner}` };
 }
 
 /** A log line of pino's as a command prints it: its message, with the code that names the cause. */

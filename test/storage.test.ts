@@ -7,7 +7,21 @@ import { createApp, findApp } from '../src/directory/apps.js';
 import { sql } from 'kysely';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 
+import { runCommand } from './support/cli.js';
 import { adminQuery, createTestStore, describeEachDialect, openTestServices } from './support/services.js';
+
+it('a DATABASE_URL whose search_path names no schema that exists is told as that [postgres]', async () => {
+  const url = inject('postgresUrl');
+  if (!url) return;
+  const nowhere = new URL(url);
+  nowhere.searchParams.set('options', '-c search_path=photosync_no_such_schema');
+  const result = await runCommand(['status'], { DATABASE_URL: nowhere.toString(), PHOTOSYNC_DEMO: 'false' });
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(
+    "No schema of DATABASE_URL's search_path (photosync_no_such_schema) exists in this database. Create it",
+  );
+  expect(result.stderr).not.toContain('no schema has been selected');
+});
 
 describeEachDialect('database migrations', (dialect) => {
   it('migrates a fresh store, and opening it again keeps the data', async () => {

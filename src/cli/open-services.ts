@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { createServices, type Services } from '../services.js';
-import { DatabaseFileError, NewerDatabaseError } from '../storage/database.js';
+import { DatabaseFileError, NewerDatabaseError, NoSchemaError } from '../storage/database.js';
 import { describeStorageFault } from '../storage/faults.js';
 import { CliError } from './output.js';
 
@@ -17,7 +17,7 @@ export async function openServices(config: Config, log?: Logger, setsSizes = fal
   } catch (error) {
     // Its own sentence names the file and the cause already.
     if (error instanceof DatabaseFileError) throw new CliError(error.message);
-    if (error instanceof NewerDatabaseError) {
+    if (error instanceof NewerDatabaseError || error instanceof NoSchemaError) {
       throw new CliError(`Cannot open the database at ${databaseLocation(config)}. ${error.message}`);
     }
     const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error);

@@ -572,16 +572,30 @@ export class NewerDatabaseError extends Error {
   override name = 'NewerDatabaseError';
 }
 
+/** PostgreSQL: none of the search_path's schemas exists, so there is nowhere to create the tables. */
+export class NoSchemaError extends Error {
+  override name = 'NoSchemaError';
+}
+
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
   // Kysely looks for its bookkeeping tables in every schema unless told which one; with another
   // photosync schema in the same database it would find theirs and never create ours.
-  const schema =
-    db.getExecutor().adapter instanceof PostgresAdapter
-      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
-      : undefined;
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const schema = postgres
+    ? ((await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)).rows[0]?.schema ??
+      undefined)
+    : undefined;
+  if (postgres && schema === undefined) {
+    // PostgreSQL's own words would be "no schema has been selected to create in".
+    const path = (await sql<{ path: string }>`select current_setting('search_path') as path`.execute(db)).rows[0]?.path;
+    throw new NoSchemaError(
+      `No schema of DATABASE_URL's search_path (${path ?? ''}) exists in this database. Create it (create schema …) ` +
+        'or name one that exists in the URL (options=-c search_path=<schema>).',
+    );
+  }
   // A database a newer photosync has changed is not this version's to open (Kysely would call it
   // "corrupted migrations").
-  const present = schema
+  const present = postgres
     ? sql`select 1 as one from information_schema.tables where table_schema = ${schema} and table_name = 'photosync_migrations'`
     : sql`select 1 as one from sqlite_master where type = 'table' and name = 'photosync_migrations'`;
   if ((await present.execute(db)).rows.length > 0) {

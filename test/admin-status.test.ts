@@ -9,6 +9,7 @@ import {
   type UsersPageQuery,
 } from '../src/admin/users-query.js';
 import { removeMailPhoto } from '../src/mail/photo-store.js';
+import { recordAttempt } from '../src/sync/history.js';
 import type { Services } from '../src/services.js';
 import { getMailPhoto } from '../src/mail/photo-store.js';
 import { listSyncStatus } from '../src/sync/status.js';
@@ -74,6 +75,42 @@ describeEachDialect('admin user status', (dialect) => {
 
     const noMailbox = await makeUser(services, { hasMailbox: false });
     await expectState(noMailbox.id, noMailbox.upn, 'no_mailbox');
+  });
+
+  it('a failure counts for the photo it failed on: a new photo waits as changed until an attempt fails on it too', async () => {
+    const user = await makeUser(services);
+    const first = await giveMailPhoto(services, user, await solidJpeg([200, 0, 0], 64));
+    await services.sync.sync(user, 'sharepoint_tile');
+    const fail = (etag: string, startedAt: number) =>
+      recordAttempt(
+        services.database.db,
+        {
+          userId: user.id,
+          trigger: 'sharepoint_tile',
+          outcome: 'failed',
+          startedAt,
+          durationMs: 3,
+          etagBefore: first.etag,
+          etagAfter: first.etag,
+          error: 'The renderer gave up.',
+        },
+        etag,
+        60_000,
+      );
+    const second = await giveMailPhoto(services, user, await solidJpeg([0, 200, 0], 64));
+    await fail(second.etag, Date.now());
+    await expectState(user.id, user.upn, 'failing');
+    // The third photo is not the one that failed: it waits for the user's action, as any change.
+    const third = await giveMailPhoto(services, user, await solidJpeg([0, 0, 200], 64));
+    await expectState(user.id, user.upn, 'changed');
+    // A failure on it (the failure runs on: its start is kept, only the photo moves) is failing again.
+    await fail(third.etag, Date.now() + 1);
+    await expectState(user.id, user.upn, 'failing');
+    await removeMailPhoto(
+      { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
+      user,
+    );
+    await expectState(user.id, user.upn, 'changed');
   });
 
   it('counts pictures made at other sizes as changed when an admin changes the sizes', async () => {

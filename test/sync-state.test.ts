@@ -242,6 +242,20 @@ describeEachDialect('the sync state, decided once and kept by the triggers', (di
       expect(await stateOf({ ...inStep, failure: 'none' })).toBe('in_step');
     });
 
+    it('a failure on another photo than the mail photo now does not count: the new photo waits for the user', async () => {
+      expect(await stateOf({ ...inStep, synced: 'different', failure: 'backing off on an older photo' })).toBe(
+        'changed',
+      );
+      expect(
+        await stateOf({
+          ...inStep,
+          site: 'placeholder, never synced',
+          synced: 'none',
+          failure: 'backing off on an older photo',
+        }),
+      ).toBe('never_synced');
+    });
+
     it('a failure counts while the sites are out of step', async () => {
       expect(await stateOf({ ...inStep, synced: 'different', failure: 'backing off' })).toBe('failing');
       expect(await stateOf({ ...inStep, sizes: 'stale', failure: 'failed, back-off over' })).toBe('failing');

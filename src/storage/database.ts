@@ -63,6 +63,7 @@ import * as inputNotices from './migrations/2026-12-19-02-input-notices.js';
 import * as settingsNotices from './migrations/2026-12-20-01-settings-notices.js';
 import * as statusRefreshPlan from './migrations/2026-12-20-02-status-refresh-plan.js';
 import * as publicClients from './migrations/2026-12-21-01-public-clients.js';
+import * as failingPerPhoto from './migrations/2026-12-21-02-failing-per-photo.js';
 import { statementName } from './prepared.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
@@ -150,6 +151,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-20-01-settings-notices': settingsNotices,
   '2026-12-20-02-status-refresh-plan': statusRefreshPlan,
   '2026-12-21-01-public-clients': publicClients,
+  '2026-12-21-02-failing-per-photo': failingPerPhoto,
 };
 
 export interface OpenDatabaseOptions {

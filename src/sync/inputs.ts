@@ -4,7 +4,7 @@ import { SITE_PROFILE_COLUMNS, toSiteProfile, type SiteProfile } from '../sites/
 import type { Database, Db } from '../storage/database.js';
 import { preparedQuery } from '../storage/prepared.js';
 import { toSyncState, type SyncState } from './history.js';
-import type { SyncStateInputs } from './state.js';
+import { failsOnPhoto, type SyncStateInputs } from './state.js';
 import { usersWithSyncTables } from './status.js';
 
 /** What a sync decides from: the sites' profile, the mail photo's metadata and the back-off state. */
@@ -109,6 +109,6 @@ export function syncStateInputs(hasMailbox: boolean, inputs: SyncInputs, renditi
         }
       : null,
     renditionSpec,
-    failing: (state?.failingSince ?? null) !== null,
+    failing: failsOnPhoto(state?.failingSince ?? null, state?.failedEtag ?? null, mail?.etag ?? null),
   };
 }

@@ -2,7 +2,7 @@
 // that decision. The sync engine acts on it, the status report and the admin console show it, and
 // connect mode (a real tenant) judges its users with it too, so the inputs are plain facts, never
 // rows of our tables. The admin console's status triggers repeat it in SQL (the newest migration
-// that writes `admin_refresh_status`); test/sync-state.test.ts proves the two agree.
+// that writes `admin_refresh_status`, 2026-12-21-02); test/sync-state.test.ts proves the two agree.
 
 export const SYNC_STATES = ['in_step', 'changed', 'never_synced', 'no_photo', 'no_mailbox', 'failing'] as const;
 export type SyncStateName = (typeof SYNC_STATES)[number];
@@ -44,8 +44,17 @@ export interface SyncStateInputs {
   sitePicture: SitePictureFacts | null;
   /** The S,M,L sizes configured now: pictures made at other sizes are out of step. */
   renditionSpec: string;
-  /** The last sync attempt failed (until an attempt that does not fail). */
+  /** The last sync attempt failed on this mail photo (`failsOnPhoto`), until an attempt that does not fail. */
   failing: boolean;
+}
+
+/**
+ * Whether a running failure is one of this mail photo: a new photo (or its removal) waits for the
+ * user's action like any change, until an attempt fails on it too. A failure before the photo was
+ * read (`failedEtag` null) counts for whatever photo there is.
+ */
+export function failsOnPhoto(failingSince: number | null, failedEtag: string | null, mailEtag: string | null): boolean {
+  return failingSince !== null && (failedEtag === null || failedEtag === mailEtag);
 }
 
 /**

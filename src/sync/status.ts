@@ -1,7 +1,7 @@
 import { libraryFileStem } from '../directory/upn.js';
 import { pictureProperties, type PictureProperties } from '../sites/library.js';
 import type { Db } from '../storage/database.js';
-import { classify, type SyncStateName } from './state.js';
+import { classify, failsOnPhoto, type SyncStateName } from './state.js';
 
 // Each user's sync state with what it is made of, for the status report: one indexed join
 // across the roles' tables instead of four lookups per user. The state itself is decided in
@@ -56,6 +56,7 @@ export async function listSyncStatus(db: Db, publicUrl: string, renditionSpec: s
       's.last_outcome',
       's.last_error',
       's.failing_since',
+      's.failed_etag',
     ])
     .orderBy('u.upn')
     .execute();
@@ -77,7 +78,7 @@ export async function listSyncStatus(db: Db, publicUrl: string, renditionSpec: s
               pictureTimestamp: row.picture_timestamp,
             },
       renditionSpec,
-      failing: row.failing_since !== null,
+      failing: failsOnPhoto(row.failing_since, row.failed_etag, row.mail_etag),
     }),
     mailEtag: row.mail_etag,
     mailChangedAt: row.mail_changed_at,

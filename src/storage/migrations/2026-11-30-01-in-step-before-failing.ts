@@ -58,7 +58,7 @@ ON CONFLICT (user_id) DO UPDATE SET
 }
 
 /** The SQLite triggers of 2026-11-26-02-admin, each with the statement it runs (PostgreSQL's call one function). */
-const SQLITE_TRIGGERS = [
+export const SQLITE_TRIGGERS = [
   { name: 'admin_status_directory_users_insert', on: 'INSERT ON directory_users', key: 'NEW.id' },
   {
     name: 'admin_status_directory_users_update',

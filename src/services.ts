@@ -72,6 +72,8 @@ export interface ServiceOptions {
    * any (a server's start, and the default); false for the command line's other commands.
    */
   setsSizes?: boolean;
+  /** The process's own metrics on /metrics (CPU, memory, event-loop delay, open handles): the server's. */
+  processMetrics?: boolean;
 }
 
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<Services> {
@@ -96,7 +98,7 @@ export async function createServices(config: Config, options: ServiceOptions = {
     const problem = await caseFoldingProblem(database.db).catch(() => undefined);
     if (problem) log.warn(problem);
   }
-  const metrics = createMetrics();
+  const metrics = createMetrics({ defaultMetrics: options.processMetrics === true });
   const counter = { inc: (bytes: number) => metrics.photoBytesRead.inc(bytes) };
   const photosDir = photoDirectory(config);
   const blobs =

@@ -185,6 +185,15 @@ describe('photosync serve [sqlite]', () => {
 
     const health = await fetch(url(server, '/healthz'));
     expect(await health.json()).toMatchObject({ status: 'ok' });
+    // The server's metrics include its process: CPU, memory, event-loop delay.
+    const metrics = await (await fetch(url(server, '/metrics'))).text();
+    for (const name of [
+      'photosync_process_cpu_seconds_total',
+      'photosync_process_resident_memory_bytes',
+      'photosync_nodejs_eventloop_lag_p99_seconds',
+    ]) {
+      expect(metrics).toContain(`# TYPE ${name} `);
+    }
     const anonymous = await fetch(url(server, '/_layouts/15/userphoto.aspx?size=S&accountname=admin@contoso.com'));
     expect(anonymous.status).toBe(401);
 

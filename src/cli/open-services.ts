@@ -13,7 +13,8 @@ import { CliError } from './output.js';
  */
 export async function openServices(config: Config, log?: Logger, setsSizes = false): Promise<Services> {
   try {
-    return await createServices(config, { ...(log ? { log } : {}), setsSizes });
+    // The server (the one that sets the sizes) also reports on its process in /metrics.
+    return await createServices(config, { ...(log ? { log } : {}), setsSizes, processMetrics: setsSizes });
   } catch (error) {
     // Its own sentence names the file and the cause already.
     if (error instanceof DatabaseFileError) throw new CliError(error.message);

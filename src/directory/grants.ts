@@ -5,6 +5,7 @@ import { grantDelegatedScopes, grantedScopeText, parseScopeRequest } from './sco
 import { createRefreshToken, newFamilyId, REFRESH_TOKEN_LIFETIME_MS } from './sign-in-grants.js';
 import { issueAccessToken } from './tokens.js';
 import { checkPassword } from './users.js';
+import { logRefusedSignIn, type RefusedSignIn } from './sign-in-throttle.js';
 import { userTokenResponse, type GrantContext, type TokenResponse } from './token-context.js';
 
 // The token endpoint's grants for daemons and scripts: client credentials (an app acting as
@@ -81,7 +82,10 @@ export async function passwordGrant(context: GrantContext): Promise<TokenRespons
     );
   }
   const wait = await throttle.begin(address, form.username);
+  const refused = (reason: RefusedSignIn) =>
+    logRefusedSignIn(context.reply.log, { upn: form.username ?? '', address, way: 'password_grant', reason });
   if (wait > 0) {
+    refused('throttled');
     void context.reply.header('retry-after', Math.ceil(wait / 1000));
     throw entraError(
       400,
@@ -93,10 +97,13 @@ export async function passwordGrant(context: GrantContext): Promise<TokenRespons
   const { user, disabled } = await checkPassword(deps.db, form.username, form.password);
   if (disabled) {
     await throttle.forgive(address, form.username);
+    refused('disabled');
     throw entraError(400, 'invalid_grant', 50057, 'The user account is disabled.');
   }
-  if (!user)
+  if (!user) {
+    refused('wrong_password');
     throw entraError(400, 'invalid_grant', 50126, 'Error validating credentials due to invalid username or password.');
+  }
   await throttle.forgive(address, form.username);
   const refreshToken = request.oidc.has('offline_access')
     ? {

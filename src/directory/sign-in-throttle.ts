@@ -136,3 +136,21 @@ export function createSignInThrottle(
 
   return { begin, forgive };
 }
+
+/** Why a password sign-in was refused, as the log names it. */
+export type RefusedSignIn = 'wrong_password' | 'throttled' | 'disabled';
+
+/**
+ * One log line (info) per refused password sign-in, by the form or the password grant: who was
+ * tried, from where, and why; never the password. What a watcher of the log (fail2ban, alerts)
+ * counts.
+ */
+export function logRefusedSignIn(
+  log: { info(object: object, message: string): void },
+  refused: { upn: string; address: string | undefined; way: 'form' | 'password_grant'; reason: RefusedSignIn },
+): void {
+  log.info(
+    { signIn: { ...refused, upn: refused.upn.slice(0, 256) } },
+    `sign-in refused (${refused.reason.replace('_', ' ')}): ${refused.upn.slice(0, 256)} from ${refused.address ?? 'an unknown address'}`,
+  );
+}

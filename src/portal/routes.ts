@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createSession, endSession } from '../directory/credentials.js';
 import { checkPassword } from '../directory/users.js';
+import { logRefusedSignIn, type RefusedSignIn } from '../directory/sign-in-throttle.js';
 import type { App } from '../http/types.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { formProtection } from '../web/form-protection.js';
@@ -150,7 +151,10 @@ export async function portalRoutes(app: App, services: Services, options: Portal
         );
       }
       const wait = await throttle.begin(request.ip, upn);
+      const refused = (reason: RefusedSignIn) =>
+        logRefusedSignIn(request.log, { upn, address: request.ip, way: 'form', reason });
       if (wait > 0) {
+        refused('throttled');
         const page = await context(request, reply);
         const error = page.t('signin.rateLimited', { minutes: Math.ceil(wait / 60_000) });
         reply.header('retry-after', Math.ceil(wait / 1000));
@@ -161,6 +165,7 @@ export async function portalRoutes(app: App, services: Services, options: Portal
       if (disabled) {
         // The right password: not a guess to count, but the account cannot be used.
         await throttle.forgive(request.ip, upn);
+        refused('disabled');
         const page = await context(request, reply);
         return sendPage(
           reply,
@@ -169,6 +174,7 @@ export async function portalRoutes(app: App, services: Services, options: Portal
         );
       }
       if (!user) {
+        refused('wrong_password');
         const page = await context(request, reply);
         return sendPage(
           reply,

@@ -228,6 +228,15 @@ describeEachDialect('photosync CLI', (dialect) => {
       expect(noHeader.code, noHeader.stderr).toBe(0);
       expect(noHeader.stdout).toContain('Imported 2 users; skipped 0.');
       expect(skippedLines(noHeader.stderr).size).toBe(0);
+      // The same sheet again: with --skip-existing those there already are no mistake.
+      const again = await cli('users', 'import', file('no-header.csv'), '--skip-existing');
+      expect([again.code, again.stdout.trim(), skippedLines(again.stderr).size]).toEqual([
+        0,
+        'Imported 0 users; 2 already in the directory (left as they are); skipped 0.',
+        0,
+      ]);
+      const withoutFlag = await cli('users', 'import', file('no-header.csv'));
+      expect([withoutFlag.code, skippedLines(withoutFlag.stderr).size]).toEqual([1, 2]);
 
       // Exactly the four good rows were added; the user that was there is unchanged.
       expect(await countUsers(db)).toBe(before + 4);

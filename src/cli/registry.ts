@@ -76,9 +76,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'users import',
     createsStore: true,
-    synopsis: '<file.csv>',
-    summary: 'rows: upn,displayName,password,mailbox,admin',
+    synopsis: '<file.csv> [--skip-existing]',
+    summary:
+      'rows: upn,displayName,password,mailbox,admin; --skip-existing leaves\nusers already in the directory as they are (an import run again)',
     args: 1,
+    options: { 'skip-existing': { type: 'boolean', default: false } },
     load: async () => (await import('./commands/users.js')).usersImport,
   },
   {

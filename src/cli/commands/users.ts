@@ -30,10 +30,10 @@ export const usersAdd: CommandHandler = async ({ args: [upn], services, option, 
 };
 
 /** Imports the good rows, reports each bad one on standard error, and exits 1 if it skipped any. */
-export const usersImport: CommandHandler = async ({ args: [file], services, io, print }) => {
+export const usersImport: CommandHandler = async ({ args: [file], services, io, flag, print }) => {
   const all = await services();
-  const report = await importUsers(all, file, io.stderr);
-  if (report.imported === 0 && report.skipped.length === 0) {
+  const report = await importUsers(all, file, io.stderr, flag('skip-existing'));
+  if (report.imported === 0 && report.skipped.length === 0 && report.existing === 0) {
     throw new CliError(
       `${file ?? 'The file'} holds no users to import: it is empty, or has only a header line. Nothing was changed.`,
     );
@@ -47,7 +47,8 @@ export const usersImport: CommandHandler = async ({ args: [file], services, io, 
     });
   }
   for (const { line, reason } of report.skipped) io.stderr.write(`line ${line}: ${reason}\n`);
-  print(`Imported ${counted(report.imported, 'user')}; skipped ${report.skipped.length}.`);
+  const existing = report.existing > 0 ? ` ${report.existing} already in the directory (left as they are);` : '';
+  print(`Imported ${counted(report.imported, 'user')};${existing} skipped ${report.skipped.length}.`);
   return report.skipped.length > 0 ? 1 : 0;
 };
 
@@ -115,6 +116,8 @@ interface ImportReport {
   /** The administrators among the users imported. */
   admins: string[];
   skipped: Array<{ line: number; reason: string }>;
+  /** With --skip-existing: rows of users the directory has already, left as they are. */
+  existing: number;
 }
 
 /**
@@ -155,7 +158,12 @@ function columnsOf(first: readonly string[]): Array<(typeof CSV_COLUMNS)[number]
 }
 
 /** Imports upn,displayName,password,mailbox,admin rows; a bad row is reported and skipped. */
-async function importUsers(services: Services, file: string | undefined, progressTo: CliWriter): Promise<ImportReport> {
+async function importUsers(
+  services: Services,
+  file: string | undefined,
+  progressTo: CliWriter,
+  skipExisting: boolean,
+): Promise<ImportReport> {
   if (!file) throw new UsageError('Name the CSV file to import, e.g. users.csv.');
   let bytes: Buffer;
   try {
@@ -197,7 +205,7 @@ async function importUsers(services: Services, file: string | undefined, progres
     }
   }
 
-  const report: ImportReport = { imported: 0, admins: [], skipped: [] };
+  const report: ImportReport = { imported: 0, admins: [], skipped: [], existing: 0 };
   const seen = new Map<string, number>();
   const progress = createProgress(records.length, 'Importing users', progressTo);
   let done = 0;
@@ -234,7 +242,9 @@ async function importUsers(services: Services, file: string | undefined, progres
       if (user.isAdmin) report.admins.push(user.upn);
     } catch (error) {
       if (!isAppError(error)) throw error;
-      skip(error.message);
+      // The same sheet imported again (a periodic import): those already there are no mistake.
+      if (skipExisting && error.id === 'user_exists') report.existing++;
+      else skip(error.message);
     }
   };
   // Password hashing dominates; a few at a time keeps both cores busy.

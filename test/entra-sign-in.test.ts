@@ -248,6 +248,22 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     expect(posted.headers['content-security-policy']).toMatch(
       /script-src 'sha256-[^']+'; form-action https:\/\/app\.contoso\.example/,
     );
+    expect(posted.body).toContain('<html lang="en">');
+    expect(posted.body).toContain('Select Continue to go back to the app.');
+    // In the person's language, as every page.
+    const postedEt = await new FormClient(app, 'et').request(
+      'GET',
+      authorizeUrl({
+        client_id: registered.clientId,
+        scope: 'openid',
+        prompt: 'none',
+        response_mode: 'form_post',
+        state: 'p',
+      }),
+    );
+    expect(postedEt.body).toContain('<html lang="et">');
+    expect(postedEt.body).toContain('<title>Tagasi rakendusse…</title>');
+    expect(postedEt.body).toContain('<button type="submit">Jätka</button>');
 
     for (const [params, status, text] of [
       [

@@ -3,7 +3,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../http/types.js';
 import { SESSION_COOKIE } from '../http/auth.js';
-import { pageContext, sendPage } from '../web/page-context.js';
+import { pageContext, requestLocale, sendPage } from '../web/page-context.js';
+import { translator } from '../web/i18n.js';
 import { signInPage } from '../portal/pages.js';
 import { messagePage } from '../web/message-page.js';
 import type { MessageKey } from '../web/messages/en.js';
@@ -65,17 +66,26 @@ const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** The answer to the app in its response mode: its redirect URI with the parameters, or a self-posting form. */
-function answerApp(reply: FastifyReply, redirectUri: string, mode: ResponseMode, params: Record<string, string>) {
+function answerApp(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  redirectUri: string,
+  mode: ResponseMode,
+  params: Record<string, string>,
+) {
   if (mode === 'form_post') {
+    // In the person's language, as every page: seen only without script, or for a moment.
+    const locale = requestLocale(request);
+    const t = translator(locale);
     const script = 'document.forms[0].submit();';
     const hash = createHash('sha256').update(script).digest('base64');
     const inputs = Object.entries(params)
       .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
       .join('');
     const page =
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Working…</title></head><body>` +
+      `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><title>${escapeHtml(t('authorize.returning'))}</title></head><body>` +
       `<form method="post" action="${escapeHtml(redirectUri)}">${inputs}` +
-      `<noscript><p>Script is disabled. Select Continue to go back to the app.</p><button type="submit">Continue</button></noscript>` +
+      `<noscript><p>${escapeHtml(t('authorize.noScript'))}</p><button type="submit">${escapeHtml(t('authorize.continue'))}</button></noscript>` +
       `</form><script>${script}</script></body></html>`;
     return reply
       .status(200)
@@ -149,7 +159,7 @@ export function authorizeRoutes(app: App, services: Services): void {
         const body = entraErrorBody(
           error.aadsts === 65001 ? entraError(400, 'consent_required', 65001, error.message) : error,
         );
-        return answerApp(reply, redirectUri, mode, {
+        return answerApp(request, reply, redirectUri, mode, {
           error: body.error,
           error_description: body.error_description,
           ...(query.state !== undefined ? { state: query.state } : {}),
@@ -234,7 +244,7 @@ export function authorizeRoutes(app: App, services: Services): void {
           codeChallenge: query.code_challenge ?? null,
           nonce: query.nonce ?? null,
         });
-        return answerApp(reply, redirectUri, mode, {
+        return answerApp(request, reply, redirectUri, mode, {
           code,
           ...(query.client_info === '1' ? { client_info: clientInfo(user!.id, await tenantId(db)) } : {}),
           ...(query.state !== undefined ? { state: query.state } : {}),

@@ -25,6 +25,9 @@ export const en = {
   'authorize.badRedirect':
     'The app that sent you here asked to be answered at an address it has not registered ({code}). Tell the app’s owner.',
   'authorize.badRequest': 'The app that sent you here made a request photosync cannot read ({code}).',
+  'authorize.returning': 'Returning to the app…',
+  'authorize.noScript': 'Script is turned off in this browser. Select Continue to go back to the app.',
+  'authorize.continue': 'Continue',
   'home.title': 'Home',
   'home.greeting': 'Hello, {name}',
   'home.photoAlt': 'Profile picture of {name}',

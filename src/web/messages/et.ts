@@ -26,6 +26,9 @@ export const et: Messages = {
   'authorize.badRedirect':
     'Rakendus, mis sind siia suunas, soovis vastust aadressile, mida ta pole registreerinud ({code}). Anna sellest teada rakenduse omanikule.',
   'authorize.badRequest': 'Rakendus, mis sind siia suunas, saatis päringu, millest photosync aru ei saa ({code}).',
+  'authorize.returning': 'Tagasi rakendusse…',
+  'authorize.noScript': 'Selles brauseris on skriptid välja lülitatud. Rakendusse naasmiseks vali „Jätka“.',
+  'authorize.continue': 'Jätka',
   'form.expired': 'Vorm on aegunud. Proovi uuesti.',
   'home.title': 'Avaleht',
   'home.greeting': 'Tere, {name}',

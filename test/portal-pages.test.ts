@@ -179,12 +179,18 @@ describeEachDialect('portal pages', (dialect) => {
     expect(nothing.body).not.toContain(et['photo.removedShort']);
     expect(await getMailPhoto(services.database.db, user.id)).toBeUndefined();
     // Opened as an address in the browser, the refusal is a page, never raw JSON.
-    const opened = await app.inject({ url: '/portal/photo', headers: { accept: 'text/html' } });
+    const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const opened = await app.inject({ url: '/portal/photo', headers: { accept: 'text/html', cookie } });
     expect(opened.statusCode).toBe(404);
     expect(opened.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(
-      (await app.inject({ url: '/portal/photo?size=999', headers: { accept: 'text/html' } })).headers['content-type'],
+      (await app.inject({ url: '/portal/photo?size=999', headers: { accept: 'text/html', cookie } })).headers[
+        'content-type'
+      ],
     ).toBe('text/html; charset=utf-8');
+    // Signed out, the address leads to the sign-in page, not to "no photo".
+    const signedOut = await app.inject({ url: '/portal/photo', headers: { accept: 'text/html' } });
+    expect([signedOut.statusCode, signedOut.headers.location]).toEqual([303, '/signin?next=%2Fportal%2Fphoto']);
   });
 
   it('sends people without a mailbox to "Upload picture" in the sites, which sets their site picture', async () => {

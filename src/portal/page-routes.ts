@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DirectoryUser } from '../directory/users.js';
-import { notFound } from '../errors.js';
+import { notFound, unauthorized } from '../errors.js';
 import type { App } from '../http/types.js';
 import { errorResponses } from '../http/schemas.js';
 import { signedInUser, userOf } from '../http/auth.js';
@@ -111,7 +111,9 @@ export async function portalPageRoutes(app: App, services: Services): Promise<vo
     (request, reply) =>
       readingCurrentMailPhoto(async () => {
         const user = userOf(request);
-        const photo = user?.hasMailbox ? await getMailPhoto(db, user.id) : undefined;
+        // Signed out, it is nobody's photo: a sign-in is what is missing, not the photo.
+        if (!user) throw unauthorized('Sign in to see your photo.');
+        const photo = user.hasMailbox ? await getMailPhoto(db, user.id) : undefined;
         if (!photo) throw notFound('There is no mail photo for you to see here.');
         const sides = availableSides(photo);
         const wanted = request.query.size ?? 96;

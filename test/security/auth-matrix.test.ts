@@ -153,7 +153,8 @@ export const ROUTES: RouteCase[] = [
     // Your own mail photo only: nobody else's, whoever asks.
     route: 'GET /portal/photo',
     url: () => '/portal/photo?size=96',
-    expect: { ...everyone(404), user: 200 },
+    // Signed out (a token is no sign-in to the portal): to the sign-in page; signed in without a photo: 404.
+    expect: { ...signedIn(404, 303), user: 200 },
   },
   { route: 'GET /_layouts/15/sharepoint.aspx', url: () => '/_layouts/15/sharepoint.aspx', expect: signedIn(200, 303) },
   { route: 'GET /_layouts/15/onedrive.aspx', url: () => '/_layouts/15/onedrive.aspx', expect: signedIn(200, 303) },

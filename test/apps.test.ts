@@ -199,9 +199,24 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     expect((await token(form)).statusCode).toBe(200);
     expect((await runCommand(['apps', 'list'], env)).stdout).toMatch(new RegExp(`${clientId}.*Payroll script.*yes`));
 
-    const off = await runCommand(['apps', 'public-client', clientId, 'off'], env);
+    // A refresh token got without the secret while it was allowed...
+    const withRefresh = await token({ ...form, scope: `${form.scope} offline_access` });
+    const refresh = (refreshToken: string, extra: Record<string, string> = {}) =>
+      token({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken, ...extra });
+    const refreshed = await refresh(withRefresh.json().refresh_token);
+    expect(refreshed.statusCode).toBe(200);
+
+    const off = await runCommand(['apps', 'public-client', clientId, 'OFF'], env);
     expect(off.code, off.stderr).toBe(0);
+    expect(off.stdout).toContain('and so does refreshing the refresh tokens it gave without one');
     expect((await token(form)).statusCode).toBe(401);
+    // ...is refreshed without it no more, and with it still.
+    const stopped = await refresh(refreshed.json().refresh_token);
+    expect([stopped.statusCode, stopped.json().error_codes]).toEqual([401, [7000218]]);
+    expect(stopped.json().error_description).toContain('no longer allows public client flows');
+    expect((await refresh(refreshed.json().refresh_token, { client_secret: secret })).statusCode).toBe(200);
+    const again = await runCommand(['apps', 'public-client', clientId, 'off'], env);
+    expect(again.stdout).toContain('already does not allow public client flows; nothing changed.');
 
     const unknown = await runCommand(['apps', 'public-client', 'b0b0b0b0-0000-4000-8000-000000000000', 'on'], env);
     expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringContaining('There is no app with client id')]);

@@ -200,6 +200,16 @@ export async function refreshTokenGrant(context: GrantContext): Promise<TokenRes
     { ...context.credentials, clientId: grant.clientId },
     grant.publicClient ? undefined : needsCredentials,
   );
+  // Got by the password grant without a secret: refreshed so only while the app still allows it.
+  if (client.method === 'none' && grant.passwordGrant && !client.app.publicClient) {
+    throw entraError(
+      401,
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. " +
+        `(App '${client.app.clientId}' no longer allows public client flows: this refresh token, got by the password grant without a secret, is refreshed with the app's secret.)`,
+    );
+  }
   const request = parseScopeRequest(form.scope || grant.scope, deps.publicUrl);
   const granted = grantDelegatedScopes(request, client.app);
   const user = await enabledUser(grant.userId, context);

@@ -113,6 +113,7 @@ export async function passwordGrant(context: GrantContext): Promise<TokenRespons
           userId: user.id,
           scope: form.scope ?? '',
           publicClient: client.method === 'none',
+          passwordGrant: client.method === 'none',
         }),
         expiresIn: REFRESH_TOKEN_LIFETIME_MS / 1000,
       }

@@ -97,6 +97,11 @@ export interface RefreshGrant {
   userId: string;
   scope: string;
   publicClient: boolean;
+  /**
+   * Public by the password grant without a secret (stored as public_client = 2): refreshed without
+   * one only while the app allows public client flows. A code redeemed with PKCE is not.
+   */
+  passwordGrant?: boolean;
 }
 
 export const newFamilyId = () => randomUUID();
@@ -112,7 +117,7 @@ export async function createRefreshToken(db: Db, grant: RefreshGrant): Promise<s
       client_id: grant.clientId,
       user_id: grant.userId,
       scope: grant.scope,
-      public_client: grant.publicClient ? 1 : 0,
+      public_client: grant.publicClient ? (grant.passwordGrant ? 2 : 1) : 0,
       created_at: now,
       expires_at: now + REFRESH_TOKEN_LIFETIME_MS,
     })
@@ -151,7 +156,8 @@ export async function findRefreshToken(db: Db, token: string): Promise<RefreshLo
       clientId: row.client_id,
       userId: row.user_id,
       scope: row.scope,
-      publicClient: row.public_client === 1,
+      publicClient: row.public_client !== 0,
+      passwordGrant: row.public_client === 2,
     },
   };
 }

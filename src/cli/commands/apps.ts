@@ -40,27 +40,36 @@ export const appsAdd: CommandHandler = async ({ args: [name], services, option, 
 
 export const appsPublicClient: CommandHandler = async ({ args: [clientId, setting], services, print }) => {
   if (!clientId) throw new UsageError('Name the app by its client id, as photosync apps list shows it.');
-  if (setting !== 'on' && setting !== 'off') {
+  const word = setting?.toLowerCase();
+  if (word !== 'on' && word !== 'off') {
     throw new UsageError('Say on (the password grant may come without the app’s secret) or off (it needs the secret).');
   }
-  const allowed = setting === 'on';
+  const allowed = word === 'on';
   const { db } = (await services()).database;
   const app = await db
     .transaction()
     .execute(async (trx) => {
       const found = await findApp(trx, clientId);
+      // As it is already: nothing to change, nothing to record.
+      if (found?.publicClient === allowed) return { found, changed: false };
       await setAppPublicClient(trx, clientId, allowed);
       await recordAudit(trx, COMMAND_LINE, 'app_public_client_set', { name: found?.name ?? '', clientId, allowed });
-      return found;
+      return { found, changed: true };
     })
     .catch((error: unknown) => {
       if (isAppError(error)) throw new CliError(error.message);
       throw error;
     });
+  if (!app.changed) {
+    print(
+      `App "${app.found?.name ?? clientId}" ${allowed ? 'already allows' : 'already does not allow'} public client flows; nothing changed.`,
+    );
+    return;
+  }
   print(
     allowed
-      ? `App "${app?.name ?? clientId}" now allows public client flows: a script may get a user's token with the password grant and the client id alone.`
-      : `App "${app?.name ?? clientId}" no longer allows public client flows: the password grant needs its secret or certificate (tokens it holds last until they expire).`,
+      ? `App "${app.found?.name ?? clientId}" now allows public client flows: a script may get a user's token with the password grant and the client id alone.`
+      : `App "${app.found?.name ?? clientId}" no longer allows public client flows: the password grant needs its secret or certificate, and so does refreshing the refresh tokens it gave without one (access tokens already given last until they expire, at most an hour).`,
   );
 };
 

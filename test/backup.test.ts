@@ -681,6 +681,47 @@ it('a backup or a database a newer photosync made is refused before anything cha
   }
 });
 
+it('a PostgreSQL backup a newer photosync made is refused by its dump, whatever its manifest says [postgres]', async () => {
+  const url = inject('postgresUrl');
+  if (!url) return;
+  const store = await createTestStore('postgres');
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-newer-pg-'));
+  const FUTURE = '2099-01-01-01-from-the-future';
+  const query = (text: string) => adminQuery(store.env.DATABASE_URL!, text);
+  try {
+    const services = await openTestServices(store);
+    const kept = await makeUser(services);
+    await services.close();
+    await query(`insert into photosync_migrations (name, timestamp) values ('${FUTURE}', 'x')`);
+    const file = path.join(work, 'newer.tar.gz');
+    expect((await runCommand(['backup', file], store.env)).code).toBe(0);
+    await query(`delete from photosync_migrations where name = '${FUTURE}'`);
+    // A manifest without the list, as an older backup's (or one edited): the dump still tells.
+    const unpacked = path.join(work, 'unpacked');
+    await fs.mkdir(unpacked);
+    execFileSync('tar', ['xzf', file, '-C', unpacked]);
+    const manifest = JSON.parse(await fs.readFile(path.join(unpacked, 'photosync-backup.json'), 'utf8'));
+    delete manifest.migrations;
+    await fs.writeFile(path.join(unpacked, 'photosync-backup.json'), JSON.stringify(manifest));
+    const edited = path.join(work, 'edited.tar.gz');
+    execFileSync('tar', ['czf', edited, '-C', unpacked, ...(await fs.readdir(unpacked))]);
+    const later = await openTestServices(store);
+    const added = await makeUser(later);
+    await later.close();
+
+    const refused = await runCommand(['restore', edited, '--force'], store.env);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toContain('This backup was made by a newer version of photosync');
+    expect(refused.stderr).toContain('Nothing was changed.');
+    const upns = (await query('select upn from directory_users')).map((row) => row.upn);
+    expect(upns).toEqual(expect.arrayContaining([kept.upn, added.upn]));
+    expect((await runCommand(['status'], store.env)).code).toBe(0);
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+    await store.drop();
+  }
+});
+
 it('a damaged database is named as damaged, in a backup of the folder and in an archive to restore [sqlite]', async () => {
   const store = await createTestStore('sqlite');
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-damaged-'));

@@ -7,7 +7,7 @@ import * as tar from 'tar';
 import { BackupError, type RestoreOptions } from './backup-error.js';
 import { BLOB_REFERENCES } from './blob-references.js';
 import { migrationsUnknownHere, newerVersionMessage, sqliteFileOf } from './database.js';
-import { dumpPostgres, restorePostgres } from './pg-tools.js';
+import { dumpedMigrations, dumpPostgres, restorePostgres } from './pg-tools.js';
 import { processIsRunning } from './running-process.js';
 
 // One archive holds a whole photosync: the database and the photo bytes, consistent with each
@@ -297,6 +297,8 @@ async function restoreInto(target: BackupTarget, file: string, options: RestoreO
       );
     }
     if (target.databaseUrl) {
+      // The dump's own rows, whatever its manifest says (backups before 2026-12-03 say nothing).
+      refuseNewer(await dumpedMigrations(path.join(staging, PGDUMP_ENTRY), target.env));
       await restorePostgres(
         target.databaseUrl,
         path.join(staging, PGDUMP_ENTRY),

@@ -222,6 +222,23 @@ function connection(databaseUrl: string): { args: string[]; env: NodeJS.ProcessE
   return { args: [`--dbname=${url.toString()}`], env: password ? { PGPASSWORD: password } : {} };
 }
 
+/**
+ * The migrations the dumped database had applied, read from the dump itself (pg_restore writes the
+ * table's rows as SQL to its standard output; the database is not touched): a backup's manifest
+ * may not say, or may say otherwise.
+ */
+export async function dumpedMigrations(file: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const script = await runTool('pg_restore', ['--data-only', '--table=photosync_migrations', '--file=-', file], env);
+  const names: string[] = [];
+  let inCopy = false;
+  for (const line of script.split('\n')) {
+    if (inCopy && line === '\\.') inCopy = false;
+    else if (inCopy) names.push(line.split('\t')[0]!);
+    else if (/^COPY \S*photosync_migrations \(name,/.test(line)) inCopy = true;
+  }
+  return names;
+}
+
 /** Runs one of PostgreSQL's programs; its standard output, or what it said on failing. */
 function runTool(tool: 'pg_dump' | 'pg_restore', args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -103,9 +103,14 @@ describeEachDialect('admin user status', (dialect) => {
     // The third photo is not the one that failed: it waits for the user's action, as any change.
     const third = await giveMailPhoto(services, user, await solidJpeg([0, 0, 200], 64));
     await expectState(user.id, user.upn, 'changed');
-    // A failure on it (the failure runs on: its start is kept, only the photo moves) is failing again.
-    await fail(third.etag, Date.now() + 1);
+    // A failure on it is failing again, since that failure: the wait for this photo began there.
+    const failedAt = Date.now() + 1;
+    await fail(third.etag, failedAt);
     await expectState(user.id, user.upn, 'failing');
+    expect((await statusRow(user.id)).since).toBe(failedAt);
+    // Another failure of the same photo runs on from the first.
+    await fail(third.etag, failedAt + 5);
+    expect((await statusRow(user.id)).since).toBe(failedAt);
     await removeMailPhoto(
       { db: services.database.db, dialect: services.database.dialect, blobs: services.blobs },
       user,

@@ -65,7 +65,7 @@ export interface SyncEngineDeps {
   reads?: ReadCache;
   faultPoint?: (name: string) => void;
   /** Where a failed sync is told, with its cause (the attempt's record keeps only the message). */
-  log?: Pick<Logger, 'warn' | 'error'>;
+  log?: Pick<Logger, 'info' | 'error'>;
 }
 
 export interface SyncResult {
@@ -587,8 +587,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
         if (outcome === 'failed') {
           const fault = describeStorageFault(cause, false);
           const told = { err: cause, code: storageFaultCode(cause), user: user.upn, trigger };
+          // The disk is the operator's to fix (error); anything else is the photo's or the user's,
+          // told at info (the attempt's record keeps it too; a command says it itself).
           if (fault) deps.log?.error(told, `sync failed: ${fault}`);
-          else deps.log?.warn(told, `sync failed: ${error}`);
+          else deps.log?.info(told, `sync failed: ${error}`);
         }
       }
       // The whole sync, as the caller and the metrics see it; a switch's record, written in its

@@ -154,11 +154,15 @@ function moveSyncState(q: QueryCreator<Database>, attempt: SyncAttempt, failedEt
         ) => sql<SyncStateTable[C]>`case when ${settles} then ${value} else ${eb.ref(`sync_state.${column}`)} end`;
         return {
           ...latestOnly,
-          // A failure continues the running one (its start is kept); any other outcome ends it.
+          // A failure continues the running one of the same photo (its start is kept); a failure of
+          // another photo starts anew, as the state counts it for its photo; any other outcome ends it.
           failing_since: settled(
             'failing_since',
             failed
-              ? eb.fn.coalesce(eb.ref('sync_state.failing_since'), eb.ref('excluded.failing_since'))
+              ? sql`case when ${eb.ref('sync_state.failed_etag')} = ${eb.ref('excluded.failed_etag')}
+                  or (${eb.ref('sync_state.failed_etag')} is null and ${eb.ref('excluded.failed_etag')} is null)
+                  then ${eb.fn.coalesce(eb.ref('sync_state.failing_since'), eb.ref('excluded.failing_since'))}
+                  else ${eb.ref('excluded.failing_since')} end`
               : eb.ref('excluded.failing_since'),
           ),
           failed_etag: settled('failed_etag', eb.ref('excluded.failed_etag')),

@@ -209,8 +209,8 @@ async function checkPhotoFolder(root: string, log: Logger, files: BlobFileSystem
     if (!fault) throw error;
     log.error(
       { err: error, code: storageFaultCode(error), folder: root },
-      `photosync cannot save photos in ${root}: ${fault}. Pictures already stored are still served; ` +
-        'uploads and syncs are answered 503 until this is fixed.',
+      `Cannot save photos in ${root}: ${fault}. Pictures already stored can still be read; ` +
+        'saving photos (uploads, syncs) fails until this is fixed.',
     );
   }
 }

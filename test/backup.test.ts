@@ -692,14 +692,23 @@ it('a PostgreSQL backup a newer photosync made is refused by its dump, whatever 
     const services = await openTestServices(store);
     const kept = await makeUser(services);
     await services.close();
-    await query(`insert into photosync_migrations (name, timestamp) values ('${FUTURE}', 'x')`);
-    const file = path.join(work, 'newer.tar.gz');
+    const file = path.join(work, 'backup.tar.gz');
     expect((await runCommand(['backup', file], store.env)).code).toBe(0);
-    await query(`delete from photosync_migrations where name = '${FUTURE}'`);
-    // A manifest without the list, as an older backup's (or one edited): the dump still tells.
     const unpacked = path.join(work, 'unpacked');
     await fs.mkdir(unpacked);
     execFileSync('tar', ['xzf', file, '-C', unpacked]);
+    // The dump of a database a newer version upgraded (this version's backup refuses to make one)...
+    await query(`insert into photosync_migrations (name, timestamp) values ('${FUTURE}', 'x')`);
+    const newer = await runCommand(['backup', path.join(work, 'refused.tar.gz')], store.env);
+    expect([newer.code, newer.stderr]).toEqual([1, expect.stringContaining('Back it up with that version.')]);
+    execFileSync('pg_dump', [
+      '--format=custom',
+      `--schema=${store.schema!}`,
+      `--file=${path.join(unpacked, 'database.pgdump')}`,
+      `--dbname=${url}`,
+    ]);
+    await query(`delete from photosync_migrations where name = '${FUTURE}'`);
+    // ...with a manifest without the list, as an older backup's (or one edited): the dump still tells.
     const manifest = JSON.parse(await fs.readFile(path.join(unpacked, 'photosync-backup.json'), 'utf8'));
     delete manifest.migrations;
     await fs.writeFile(path.join(unpacked, 'photosync-backup.json'), JSON.stringify(manifest));

@@ -721,7 +721,7 @@ it('a command that reads photosync refuses a data folder with no database, and l
     const refused = await runCommand(['users', 'add', 'kalle@contoso.com', '--name', 'Kalle'], onFile, work);
     expect([refused.code, refused.stderr]).toEqual([
       1,
-      `photosync: The data folder ${path.join(work, 'users.csv')} is a file, not a folder: set PHOTOSYNC_DATA_DIR to a folder (photosync makes one that does not exist).\n`,
+      `photosync: The data folder ${path.join(work, 'users.csv')} is a file, or inside one, not a folder: set PHOTOSYNC_DATA_DIR to a folder (photosync makes one that does not exist).\n`,
     ]);
   } finally {
     await fs.rm(work, { recursive: true, force: true });

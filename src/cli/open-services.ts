@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { createServices, type Services } from '../services.js';
 import { DatabaseFileError, NewerDatabaseError, NoSchemaError } from '../storage/database.js';
-import { describeStorageFault } from '../storage/faults.js';
+import { describeStorageFault, storageFaultAdvice } from '../storage/faults.js';
 import { CliError } from './output.js';
 
 /**
@@ -23,9 +23,12 @@ export async function openServices(config: Config, log?: Logger, setsSizes = fal
     }
     const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error);
     const fault = describeStorageFault(error);
-    throw new CliError(
-      `Cannot open the database at ${databaseLocation(config)}: ${cause.message}${fault ? ` (${fault})` : ''}`,
-    );
+    if (fault) {
+      throw new CliError(
+        `Cannot open the database at ${databaseLocation(config)}: ${fault}. ${storageFaultAdvice(error) ?? ''}`.trim(),
+      );
+    }
+    throw new CliError(`Cannot open the database at ${databaseLocation(config)}: ${cause.message}`);
   }
 }
 

@@ -32,6 +32,17 @@ describe('what a command says when it fails', () => {
     }
   });
 
+  it("says SQLite's other refusals are the disk's, without a stack", () => {
+    const { message, exitCode } = explain(withCode('SQLITE_IOERR', 'disk I/O error'));
+    expect(message).toBe(
+      'The database refused: disk I/O error (SQLITE_IOERR). Check the disk that holds the data folder: free space, a read-only mount, and that the user photosync runs as may write there.',
+    );
+    expect(exitCode).toBe(1);
+    expect(explain(withCode('SQLITE_READONLY', 'attempt to write a readonly database')).message).toContain(
+      'its disk is read-only, or the user photosync runs as',
+    );
+  });
+
   it('keeps the stack of anything else, which is a bug', () => {
     const { message, exitCode } = explain(new TypeError('x is undefined'));
     expect(message).toMatch(/^Unexpected error \(a bug in photosync; please report it with this text\): TypeError/);
@@ -43,13 +54,11 @@ describe("a command's log lines", () => {
   it('are sentences with the code, not JSON with a stack', () => {
     const line = JSON.stringify({
       level: 50,
-      msg: 'photosync cannot save photos in /srv/photos: the disk is full (ENOSPC)',
+      msg: 'Cannot save photos in /srv/photos: the disk is full (ENOSPC)',
       code: 'ENOSPC',
       err: { stack: 'Error: ENOSPC\n    at x' },
     });
-    expect(logSentence(`${line}\n`)).toBe(
-      'photosync: photosync cannot save photos in /srv/photos: the disk is full (ENOSPC)\n',
-    );
+    expect(logSentence(`${line}\n`)).toBe('photosync: Cannot save photos in /srv/photos: the disk is full (ENOSPC)\n');
     expect(logSentence(JSON.stringify({ level: 40, msg: 'Slow', code: 'X1' }))).toBe('photosync: warning: Slow (X1)\n');
   });
 });

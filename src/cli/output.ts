@@ -44,6 +44,16 @@ export function explain(error: unknown): { message: string; exitCode: number } {
       exitCode: 1,
     };
   }
+  // SQLite's other refusals (a disk I/O error, a file it cannot open) are the disk's too.
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_') && error instanceof Error) {
+    return {
+      message:
+        `The database refused: ${error.message} (${code}). Check the disk that holds the data folder: ` +
+        'free space, a read-only mount, and that the user photosync runs as may write there.',
+      exitCode: 1,
+    };
+  }
   // Anything else is a bug in photosync: keep the stack, it is what a bug report needs.
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   return {

@@ -128,6 +128,13 @@ async function stageFrom(source: SQLite.Database, snapshotFile: string, dataDir:
     await fs.rm(snapshotFile, { force: true });
     await source.backup(snapshotFile);
     const { keys, users, migrations } = readSnapshot(snapshotFile, 'The database being backed up');
+    // Its photos are named where that version names them, which this one may not know.
+    const unknown = migrationsUnknownHere(migrations);
+    if (unknown.length > 0) {
+      throw new BackupError(
+        `${newerVersionMessage('This database was upgraded', unknown)} Back it up with that version.`,
+      );
+    }
     const missing: string[] = [];
     for (const key of keys) {
       if (copied.has(key)) continue;
@@ -245,6 +252,12 @@ async function copyPhoto(from: string, to: string, key: string): Promise<boolean
 
 async function stagePostgres(databaseUrl: string, staging: string, env?: NodeJS.ProcessEnv): Promise<BackupSummary> {
   const { users, schema, migrations } = await dumpPostgres(databaseUrl, path.join(staging, PGDUMP_ENTRY), env);
+  const unknown = migrationsUnknownHere(migrations);
+  if (unknown.length > 0) {
+    throw new BackupError(
+      `${newerVersionMessage('This database was upgraded', unknown)} Back it up with that version.`,
+    );
+  }
   return { manifest: { ...manifestOf('postgres', users, 0), schema, migrations }, snapshots: 1 };
 }
 
@@ -263,7 +276,15 @@ export async function restoreBackup(
     throw new BackupError(`${file} is a folder, not a file: give the backup archive (.tar.gz) photosync backup wrote.`);
   }
   // The first folder this made, if any: a restore that is refused takes it away again.
-  const made = await fs.mkdir(target.dataDir, { recursive: true });
+  const made = await fs.mkdir(target.dataDir, { recursive: true }).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new BackupError(
+        `The data folder ${target.dataDir} is a file, or inside one, not a folder: set PHOTOSYNC_DATA_DIR to a folder. Nothing was changed.`,
+      );
+    }
+    throw error;
+  });
   try {
     return await restoreInto(target, file, options);
   } catch (error) {
@@ -287,7 +308,13 @@ async function restoreInto(target: BackupTarget, file: string, options: RestoreO
   const staging = await fs.mkdtemp(path.join(target.dataDir, '.photosync-restore-'));
   try {
     const manifest = await unpack(file, staging);
-    refuseNewer(Array.isArray(manifest.migrations) ? manifest.migrations.map(String) : []);
+    const listed: unknown = manifest.migrations;
+    if (listed !== undefined && !(Array.isArray(listed) && listed.every((name) => typeof name === 'string'))) {
+      throw new BackupError(
+        `${file} is a damaged backup: its manifest's list of migrations is not a list of names. Nothing was changed.`,
+      );
+    }
+    refuseNewer(listed ?? []);
     const wanted = target.databaseUrl ? 'postgres' : 'sqlite';
     if (manifest.dialect !== wanted) {
       throw new BackupError(

@@ -195,7 +195,7 @@ function openSqlite(dataDir: string): DatabaseHandle {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') {
       throw new DatabaseFileError(
-        `The data folder ${dataDir} is a file, not a folder: set PHOTOSYNC_DATA_DIR to a folder (photosync makes one that does not exist).`,
+        `The data folder ${dataDir} is a file, or inside one, not a folder: set PHOTOSYNC_DATA_DIR to a folder (photosync makes one that does not exist).`,
         { cause: error },
       );
     }
@@ -285,8 +285,9 @@ function explainSqliteOpenError(error: unknown, file: string): unknown {
   if (storageFaultOf(error) === 'damaged') return damagedFile(file, String(code), error);
   if (code === 'SQLITE_CANTOPEN') {
     return new DatabaseFileError(
-      `Cannot open the database file ${file}: SQLite cannot open it (SQLITE_CANTOPEN). The user photosync runs as` +
-        `${userName()} must be able to read and write the folder ${path.dirname(file)} and the files in it.`,
+      `Cannot open the database file ${file}: SQLite cannot open it (SQLITE_CANTOPEN). The folder ${path.dirname(file)} ` +
+        `must be on a disk that is not full or mounted read-only, and the user photosync runs as${userName()} must be ` +
+        'able to read and write it and the files in it.',
       { cause: error },
     );
   }

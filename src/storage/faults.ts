@@ -57,9 +57,13 @@ export function describeStorageFault(error: unknown, withPlace = true): string |
     case 'full':
       return `the disk is full (${code})${at}`;
     case 'read_only':
-      return code === 'EACCES' || code === 'EPERM'
-        ? `the user photosync runs as${osUserName()} may not write there (${code})${at}`
-        : `the storage is read-only (${code})${at}`;
+      if (code === 'EACCES' || code === 'EPERM')
+        return `the user photosync runs as${osUserName()} may not write there (${code})${at}`;
+      // SQLite says the same of a read-only disk and of a file its user may not write.
+      if (code.startsWith('SQLITE_READONLY')) {
+        return `the database cannot be written (${code}): its disk is read-only, or the user photosync runs as${osUserName()} may not write the file${at}`;
+      }
+      return `the storage is read-only (${code})${at}`;
     case 'damaged':
       return `the database file is damaged (${code})${at}`;
   }
@@ -86,7 +90,9 @@ export function storageFaultAdvice(error: unknown): string | undefined {
     case 'full':
       return 'Free some space on that disk and run it again.';
     case 'read_only':
-      return 'Make the storage writable again and run it again.';
+      return code?.startsWith('SQLITE_READONLY')
+        ? 'Make the disk writable, or run photosync as the user that owns the data folder, and run it again.'
+        : 'Make the storage writable again and run it again.';
     case 'damaged':
       return 'Restore the database from a backup (photosync restore).';
   }

@@ -103,10 +103,14 @@ describeEachDialect('admin user status', (dialect) => {
     // The third photo is not the one that failed: it waits for the user's action, as any change.
     const third = await giveMailPhoto(services, user, await solidJpeg([0, 0, 200], 64));
     await expectState(user.id, user.upn, 'changed');
+    // The command line's table shows no error beside it: that one was of another photo.
+    const table = () => runCommand(['status', '--user', user.upn], context.store.env).then((r) => r.stdout);
+    expect(await table()).not.toContain('The renderer gave up.');
     // A failure on it is failing again, since that failure: the wait for this photo began there.
     const failedAt = Date.now() + 1;
     await fail(third.etag, failedAt);
     await expectState(user.id, user.upn, 'failing');
+    expect(await table()).toContain('The renderer gave up.');
     expect((await statusRow(user.id)).since).toBe(failedAt);
     // Another failure of the same photo runs on from the first.
     await fail(third.etag, failedAt + 5);

@@ -74,7 +74,8 @@ async function statusReport(services: Services, json: boolean, narrowing: Narrow
     s.syncedEtag ?? '-',
     formatTime(s.mailChangedAt),
     formatTime(s.lastAttemptAt),
-    s.lastError ?? '',
+    // The error of the failure that makes the state; one of an earlier photo would read as this one's (--json keeps it).
+    s.state === 'failing' ? (s.lastError ?? '') : '',
   ]);
   const summary = [...counts].map(([state, n]) => `${n} ${SYNC_STATE_LABELS[state as keyof typeof SYNC_STATE_LABELS]}`);
   const disabled = statuses.filter((s) => !s.enabled).length;

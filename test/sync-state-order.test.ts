@@ -77,15 +77,15 @@ describeEachDialect('the sync state with attempts recorded out of order', (diale
 
   it('a success recorded after a later failure leaves the failure running', async () => {
     const user = await makeUser(services);
-    await giveMailPhoto(services, user, await solidJpeg([40, 200, 40], 200));
+    const { etag } = await giveMailPhoto(services, user, await solidJpeg([40, 200, 40], 200));
     const t = Date.now();
-    await record(user, 'failed', t, '"NEW"');
+    await record(user, 'failed', t, etag);
     await record(user, 'unchanged', t - 50);
     expect(await stateOf(user)).toEqual({
       last_attempt_at: t,
       last_outcome: 'failed',
       failing_since: t,
-      failed_etag: '"NEW"',
+      failed_etag: etag,
       retry_after: t + BACKOFF_MS,
       last_error: `failure of ${t}`,
     });
@@ -94,28 +94,30 @@ describeEachDialect('the sync state with attempts recorded out of order', (diale
 
   it('a failure recorded after a later skip starts the failure, and the skip stays the last attempt', async () => {
     const user = await makeUser(services);
-    await giveMailPhoto(services, user, await solidJpeg([40, 200, 200], 200));
+    const { etag } = await giveMailPhoto(services, user, await solidJpeg([40, 200, 200], 200));
     const t = Date.now();
     await record(user, 'recently_checked', t);
-    await record(user, 'failed', t - 50, '"ETAG"');
+    await record(user, 'failed', t - 50, etag);
     expect(await stateOf(user)).toEqual({
       last_attempt_at: t,
       last_outcome: 'recently_checked',
       failing_since: t - 50,
-      failed_etag: '"ETAG"',
+      failed_etag: etag,
       retry_after: t - 50 + BACKOFF_MS,
       last_error: `failure of ${t - 50}`,
     });
     expect(await shown(user)).toEqual(['failing', 'failing']);
   });
 
-  it('in order, a failure continues the running one and a success ends it, as before', async () => {
+  it('in order, a failure of the same photo continues the running one, of another starts anew, and a success ends it', async () => {
     const user = await makeUser(services);
     await giveMailPhoto(services, user, await solidJpeg([200, 200, 40], 200));
     const t = Date.now();
     await record(user, 'failed', t, '"A"');
+    await record(user, 'failed', t + 5, '"A"');
+    expect(await stateOf(user)).toMatchObject({ failing_since: t, failed_etag: '"A"', last_attempt_at: t + 5 });
     await record(user, 'failed', t + 10, '"B"');
-    expect(await stateOf(user)).toMatchObject({ failing_since: t, failed_etag: '"B"', last_attempt_at: t + 10 });
+    expect(await stateOf(user)).toMatchObject({ failing_since: t + 10, failed_etag: '"B"', last_attempt_at: t + 10 });
     await record(user, 'synced', t + 20);
     expect(await stateOf(user)).toMatchObject({ failing_since: null, last_outcome: 'synced', last_attempt_at: t + 20 });
   });

@@ -128,13 +128,7 @@ async function stageFrom(source: SQLite.Database, snapshotFile: string, dataDir:
     await fs.rm(snapshotFile, { force: true });
     await source.backup(snapshotFile);
     const { keys, users, migrations } = readSnapshot(snapshotFile, 'The database being backed up');
-    // Its photos are named where that version names them, which this one may not know.
-    const unknown = migrationsUnknownHere(migrations);
-    if (unknown.length > 0) {
-      throw new BackupError(
-        `${newerVersionMessage('This database was upgraded', unknown)} Back it up with that version.`,
-      );
-    }
+    refuseNewerToBackUp(migrations);
     const missing: string[] = [];
     for (const key of keys) {
       if (copied.has(key)) continue;
@@ -252,12 +246,7 @@ async function copyPhoto(from: string, to: string, key: string): Promise<boolean
 
 async function stagePostgres(databaseUrl: string, staging: string, env?: NodeJS.ProcessEnv): Promise<BackupSummary> {
   const { users, schema, migrations } = await dumpPostgres(databaseUrl, path.join(staging, PGDUMP_ENTRY), env);
-  const unknown = migrationsUnknownHere(migrations);
-  if (unknown.length > 0) {
-    throw new BackupError(
-      `${newerVersionMessage('This database was upgraded', unknown)} Back it up with that version.`,
-    );
-  }
+  refuseNewerToBackUp(migrations);
   return { manifest: { ...manifestOf('postgres', users, 0), schema, migrations }, snapshots: 1 };
 }
 
@@ -337,6 +326,16 @@ async function restoreInto(target: BackupTarget, file: string, options: RestoreO
     return manifest;
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** A database a newer photosync upgraded is backed up by that version: its photos may be named where this one does not look. */
+function refuseNewerToBackUp(migrations: readonly string[]): void {
+  const unknown = migrationsUnknownHere(migrations);
+  if (unknown.length > 0) {
+    throw new BackupError(
+      `${newerVersionMessage('This database was upgraded', unknown)} Back it up with that version.`,
+    );
   }
 }
 

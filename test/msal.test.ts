@@ -339,17 +339,18 @@ for (const dialect of testDialects()) {
           const refreshTokenAfter = cachedRefreshToken(msal);
           expect(refreshTokenAfter).not.toBe(refreshTokenBefore);
 
-          // The spent refresh token, used again: a replay. Entra's invalid_grant, and the sign-in ends.
-          const replay = await msal.acquireTokenByRefreshToken({ refreshToken: refreshTokenBefore, scopes }).then(
-            () => undefined,
-            (e: unknown) => e,
-          );
-          expect(replay).toBeInstanceOf(InteractionRequiredAuthError);
-          expect((replay as InteractionRequiredAuthError).errorMessage).toMatch(/AADSTS50173/);
+          // The spent refresh token, used again hours later: a confidential client may, as Entra
+          // lets it (its secret is what counts), and the sign-in goes on.
+          const again = await msal.acquireTokenByRefreshToken({ refreshToken: refreshTokenBefore, scopes });
+          expect((await graphGet('/me/photo/$value', again!.accessToken)).status).toBe(200);
           vi.setSystemTime(Date.now() + 2 * HOUR);
-          await expect(msal.acquireTokenSilent({ account: account!, scopes })).rejects.toBeInstanceOf(
-            InteractionRequiredAuthError,
-          );
+          // Two tokens at once for two resources: MSAL sends the same refresh token twice, and both are answered.
+          const both = await Promise.all([
+            msal.acquireTokenSilent({ account: account!, scopes }),
+            msal.acquireTokenSilent({ account: account!, scopes: ['https://contoso-my.sharepoint.com/.default'] }),
+          ]);
+          expect(both.map((r) => r.fromCache)).toEqual([false, false]);
+          expect((await graphGet('/me/photo/$value', both[0].accessToken)).status).toBe(200);
         } finally {
           vi.useRealTimers();
         }

@@ -133,7 +133,23 @@ export async function createRefreshToken(db: Db, grant: RefreshGrant): Promise<s
 export type RefreshLookup =
   { ok: true; grant: RefreshGrant; hash: string } | { ok: false; reason: 'unknown' | 'expired' | 'replayed' };
 
-/** The refresh token's grant, before the client is checked; a token already exchanged ends its family. */
+/**
+ * How long after its first use a public client's refresh token is still taken: the requests an
+ * app sends at once (MSAL refreshes each scope's token on its own, and two app instances may share
+ * one cache) all carry the same token, and each gets its own next one. Used later, it is a replay.
+ */
+export const REFRESH_REUSE_GRACE_MS = 60_000;
+
+/**
+ * Whether a spent refresh token may be used again: a confidential client's always (the client
+ * authenticates, so the token alone is useless to a thief; Entra lets confidential clients reuse
+ * refresh tokens), a public client's only within the grace after its first use.
+ */
+function reuseAllowed(row: { public_client: number; used_at: number | null }, now: number): boolean {
+  return row.used_at === null || row.public_client === 0 || now - row.used_at < REFRESH_REUSE_GRACE_MS;
+}
+
+/** The refresh token's grant, before the client is checked; a public client's token replayed ends its family. */
 export async function findRefreshToken(db: Db, token: string): Promise<RefreshLookup> {
   if (token.includes('\u0000')) return { ok: false, reason: 'unknown' };
   const hash = digest(token);
@@ -143,11 +159,12 @@ export async function findRefreshToken(db: Db, token: string): Promise<RefreshLo
     .where('token_hash', '=', hash)
     .executeTakeFirst();
   if (!row) return { ok: false, reason: 'unknown' };
-  if (row.used_at !== null) {
+  const now = Date.now();
+  if (!reuseAllowed(row, now)) {
     await revokeFamily(db, row.family_id);
     return { ok: false, reason: 'replayed' };
   }
-  if (row.expires_at <= Date.now()) return { ok: false, reason: 'expired' };
+  if (row.expires_at <= now) return { ok: false, reason: 'expired' };
   return {
     ok: true,
     hash,
@@ -163,18 +180,28 @@ export async function findRefreshToken(db: Db, token: string): Promise<RefreshLo
 }
 
 /**
- * Retires the token and makes the next one of its family, in one transaction; undefined when the
- * token was exchanged meanwhile (then its family ends: whoever holds the newer one signs in again).
+ * Marks the token used (at its first use) and makes the next one of its family, in one
+ * transaction; undefined when the token may not be used again by now (a public client's, spent
+ * past the grace meanwhile, or its family ended): then its family ends, and whoever holds a newer
+ * one signs in again.
  */
 export async function rotateRefreshToken(db: Db, hash: string, grant: RefreshGrant): Promise<string | undefined> {
   const next = await db.transaction().execute(async (trx) => {
+    const now = Date.now();
     const used = await trx
       .updateTable('directory_refresh_tokens')
-      .set({ used_at: Date.now() })
+      .set({ used_at: now })
       .where('token_hash', '=', hash)
       .where('used_at', 'is', null)
       .executeTakeFirst();
-    if (used.numUpdatedRows === 0n) return undefined;
+    if (used.numUpdatedRows === 0n) {
+      const row = await trx
+        .selectFrom('directory_refresh_tokens')
+        .select(['public_client', 'used_at'])
+        .where('token_hash', '=', hash)
+        .executeTakeFirst();
+      if (!row || !reuseAllowed(row, now)) return undefined;
+    }
     return createRefreshToken(trx, grant);
   });
   if (next === undefined) await revokeFamily(db, grant.familyId);

@@ -210,6 +210,104 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     expect((await refresh(fresh.refresh_token)).json().error).toBe('invalid_grant');
   });
 
+  it('redeems a web app’s PKCE code without its secret only from a browser (a single-page app), or when the app allows public client flows', async () => {
+    const registered = await createApp(services.database.db, 'Web app', ['User.Read'], { redirectUris: [REDIRECT] });
+    const user = await makeUser(services);
+    const redeem = async (headers: Record<string, string>, withSecret = false) => {
+      const browser = new FormClient(app);
+      const { verifier, challenge } = pkce();
+      const params = { client_id: registered.clientId, scope: 'openid User.Read', code_challenge: challenge };
+      const code = (await signInForCode(browser, user.upn, { ...params, code_challenge_method: 'S256' })).searchParams;
+      return app.inject({
+        method: 'POST',
+        url: `/${tenant}/oauth2/v2.0/token`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        payload: new URLSearchParams({
+          grant_type: 'authorization_code',
+          client_id: registered.clientId,
+          code: code.get('code')!,
+          redirect_uri: REDIRECT,
+          code_verifier: verifier,
+          ...(withSecret ? { client_secret: registered.secret } : {}),
+        }).toString(),
+      });
+    };
+    // A server-side script holding a code and its verifier, but not the app's secret.
+    const alone = await redeem({});
+    expect([alone.statusCode, alone.json().error, alone.json().error_codes]).toEqual([
+      401,
+      'invalid_client',
+      [7000218],
+    ]);
+    expect(alone.json().error_description).toContain(`photosync apps public-client ${registered.clientId} on`);
+    expect((await redeem({}, true)).statusCode).toBe(200);
+    // MSAL Browser redeems from the page, a cross-origin request.
+    expect((await redeem({ origin: 'https://app.contoso.example' })).statusCode).toBe(200);
+    await services.database.db
+      .updateTable('directory_apps')
+      .set({ public_client: 1 })
+      .where('client_id', '=', registered.clientId)
+      .execute();
+    expect((await redeem({})).statusCode).toBe(200);
+  });
+
+  it('takes any port of a registered http loopback redirect URI, as Entra does for desktop apps (RFC 8252)', async () => {
+    // MSAL's acquireTokenInteractive listens on a free port of its own choosing.
+    const registered = await createApp(services.database.db, 'Desktop app', ['User.Read'], {
+      redirectUris: ['http://localhost'],
+      publicClient: true,
+    });
+    const user = await makeUser(services);
+    const { verifier, challenge } = pkce();
+    const params = {
+      client_id: registered.clientId,
+      scope: 'openid User.Read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      redirect_uri: 'http://localhost:53187',
+    };
+    const back = await signInForCode(new FormClient(app), user.upn, params);
+    expect(back.origin).toBe('http://localhost:53187');
+    const redeemed = await token({
+      grant_type: 'authorization_code',
+      client_id: registered.clientId,
+      code: back.searchParams.get('code')!,
+      redirect_uri: params.redirect_uri,
+      code_verifier: verifier,
+    });
+    expect(redeemed.statusCode).toBe(200);
+    // Only the port: another path, https or another host is not the address registered.
+    for (const other of ['http://localhost:53187/other', 'https://localhost:53187', 'http://127.0.0.1:53187']) {
+      const page = await new FormClient(app).request('GET', authorizeUrl({ ...params, redirect_uri: other }));
+      expect([other, page.statusCode]).toEqual([other, 400]);
+      expect(page.body).toContain('AADSTS50011');
+    }
+  });
+
+  it('never answers a login_hint naming someone else with the signed-in user: prompt=none is login_required, else the sign-in page', async () => {
+    const registered = await registerApp();
+    const kalle = await makeUser(services);
+    const jane = await makeUser(services);
+    const browser = new FormClient(app);
+    const params = { client_id: registered.clientId, scope: 'openid User.Read', state: 's' };
+    await signInForCode(browser, kalle.upn, params);
+    // MSAL Browser's ssoSilent({ loginHint }) for Jane, in Kalle's browser.
+    const silent = await browser.request('GET', authorizeUrl({ ...params, prompt: 'none', login_hint: jane.upn }));
+    const answer = new URL(String(silent.headers.location));
+    expect([answer.searchParams.get('error'), answer.searchParams.get('code')]).toEqual(['login_required', null]);
+    expect(answer.searchParams.get('error_description')).toMatch(/^AADSTS50058: .*not the one login_hint names/);
+    // Kalle's own hint, in any case, is answered silently.
+    const own = await browser.request(
+      'GET',
+      authorizeUrl({ ...params, prompt: 'none', login_hint: kalle.upn.toUpperCase() }),
+    );
+    expect(new URL(String(own.headers.location)).searchParams.get('code')).toBeTruthy();
+    // Without prompt=none: the sign-in page, filled in with the hinted account.
+    const page = await browser.request('GET', authorizeUrl({ ...params, login_hint: jane.upn }));
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain(`value="${jane.upn}"`);
+  });
+
   it('answers prompt=none without a session and other mistakes back to the app; app problems on its own page', async () => {
     const registered = await registerApp();
     const browser = new FormClient(app);

@@ -173,7 +173,12 @@ export async function appForCredentials(
   return row && matches ? toApp(row) : undefined;
 }
 
-/** Whether `uri` is one of the app's registered redirect URIs, compared exactly as Entra does. */
+/**
+ * Whether `uri` is one of the app's registered redirect URIs, compared exactly as Entra does, but
+ * for the port of an http loopback address (localhost, 127.0.0.1, [::1]), which Entra ignores
+ * (RFC 8252 §7.3): a desktop app or command-line tool listens on whatever port is free, so MSAL's
+ * `acquireTokenInteractive` asks for http://localhost:<random port> of a registered http://localhost.
+ */
 export async function redirectUriIsRegistered(db: Db, clientId: string, uri: string): Promise<boolean> {
   if (uri.includes('\u0000') || clientId.includes('\u0000')) return false;
   const row = await db
@@ -182,7 +187,23 @@ export async function redirectUriIsRegistered(db: Db, clientId: string, uri: str
     .where('client_id', '=', clientId)
     .where('uri', '=', uri)
     .executeTakeFirst();
-  return row !== undefined;
+  if (row !== undefined) return true;
+  const loopback = withoutLoopbackPort(uri);
+  if (loopback === undefined) return false;
+  return (await appRedirectUris(db, clientId)).some((registered) => withoutLoopbackPort(registered) === loopback);
+}
+
+/** An http loopback URL without its port (and as the URL parser writes it); undefined for any other. */
+function withoutLoopbackPort(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' || !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) return undefined;
+  url.port = '';
+  return url.href;
 }
 
 export async function appRedirectUris(db: Db, clientId: string): Promise<string[]> {

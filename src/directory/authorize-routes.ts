@@ -216,9 +216,20 @@ export function authorizeRoutes(app: App, services: Services): void {
 
         const sessionId = request.cookies[SESSION_COOKIE];
         const user = sessionId ? await userForSession(db, sessionId, reads.forRequest()) : undefined;
-        const mustSignIn = query.prompt === 'login' || query.prompt === 'select_account' || !user;
+        // A login_hint naming someone else than who is signed in asks for that person: never
+        // answered with the session's user (MSAL's ssoSilent and silent renewal send one).
+        const hint = query.login_hint?.trim().toLowerCase();
+        const otherThanHinted = user !== undefined && !!hint && user.upn.toLowerCase() !== hint;
+        const mustSignIn = query.prompt === 'login' || query.prompt === 'select_account' || !user || otherThanHinted;
         if (mustSignIn && query.prompt === 'none') {
-          throw entraError(400, 'login_required', 50058, 'A silent sign-in request was sent but no user is signed in.');
+          throw entraError(
+            400,
+            'login_required',
+            50058,
+            user
+              ? 'A silent sign-in request was sent but the signed-in user is not the one login_hint names.'
+              : 'A silent sign-in request was sent but no user is signed in.',
+          );
         }
         if (mustSignIn) {
           // The sign-in page comes back to this request, without the prompt (it is being answered now).

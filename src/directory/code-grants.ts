@@ -16,8 +16,8 @@ import { findUserById, type DirectoryUser } from './users.js';
 
 // The sign-in grants: an authorization code from /authorize (with PKCE), and a refresh token.
 // A client that proves itself (secret or certificate) is confidential; one that does not must
-// have used PKCE (S256), and its refresh tokens then need no credentials either, as for Entra's
-// single-page and desktop apps.
+// have used PKCE (S256) and be a single-page app (redeeming from the browser) or an app allowing
+// public client flows (desktop, mobile), and its refresh tokens then need no credentials either.
 
 const REFRESH_SECONDS = REFRESH_TOKEN_LIFETIME_MS / 1000;
 const needsCredentials = entraError(
@@ -87,6 +87,18 @@ export async function authorizationCodeGrant(context: GrantContext): Promise<Tok
     { ...context.credentials, clientId: grant.clientId },
     grant.codeChallenge === null ? needsCredentials : undefined,
   );
+  // As Entra's platforms: a web app's code comes back with its secret; a single-page app's from
+  // the browser (a cross-origin request), a desktop or mobile app's from an app allowing public flows.
+  if (client.method === 'none' && !client.app.publicClient && !context.fromBrowser) {
+    throw entraError(
+      401,
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. " +
+        `(App '${client.app.clientId}' does not allow public client flows: its codes are redeemed with its secret or certificate, ` +
+        `or from a browser by a single-page app; \`photosync apps public-client ${client.app.clientId} on\` lets a desktop or mobile app redeem them alone.)`,
+    );
+  }
   if (form.redirect_uri !== grant.redirectUri) {
     throw entraError(
       400,

@@ -35,6 +35,8 @@ export interface GrantContext {
   credentials: ClientCredentials;
   tenantSegment: string;
   address: string;
+  /** The request came from a web page of another origin (it has an Origin header): a single-page app's. */
+  fromBrowser: boolean;
   reply: FastifyReply;
   throttle: SignInThrottle;
 }

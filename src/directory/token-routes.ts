@@ -171,6 +171,7 @@ export function tokenRoutes(app: App, services: Services): void {
         },
         tenantSegment: tenant,
         address: request.ip,
+        fromBrowser: request.headers.origin !== undefined,
         reply,
         throttle,
       };

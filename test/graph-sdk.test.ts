@@ -143,6 +143,13 @@ describeEachDialect('Graph through @microsoft/microsoft-graph-client', (dialect)
 
     await client.api('/me/photo').delete();
     expect((await failure(client.api('/me/photo').get())).code).toBe('ImageNotFound');
+    // Graph's reference writes the removal at /photo/$value.
+    await client
+      .api('/me/photo/$value')
+      .header('Content-Type', 'image/jpeg')
+      .put(await solidJpeg(YELLOW));
+    await client.api('/me/photo/$value').delete();
+    expect((await failure(client.api('/me/photo/$value').get())).code).toBe('ImageNotFound');
   });
 
   it('a daemon gets a token from the token endpoint and sets anyone’s photo', async () => {

@@ -142,10 +142,16 @@ export async function graphRoutes(app: App, services: Services): Promise<void> {
     });
   }
 
-  app.delete('/me/photo', { schema: me.removePhoto }, (request, reply) => graph.removePhoto(request, reply, ME));
-  app.delete('/users/:id/photo', { schema: { ...users.removePhoto, params: UserParams } }, (request, reply) =>
-    graph.removePhoto(request, reply, request.params.id),
-  );
+  // Graph's reference writes the removal at /photo/$value (PowerShell's Remove-MgUserPhotoContent
+  // sends it there); /photo is taken too.
+  for (const value of ['', '/$value']) {
+    app.delete(`/me/photo${value}`, { schema: me.removePhoto }, (request, reply) =>
+      graph.removePhoto(request, reply, ME),
+    );
+    app.delete(`/users/:id/photo${value}`, { schema: { ...users.removePhoto, params: UserParams } }, (request, reply) =>
+      graph.removePhoto(request, reply, (request.params as { id: string }).id),
+    );
+  }
 
   app.get('/me/photos', { schema: me.photos }, (request) => graph.photos(request, ME));
   app.get('/users/:id/photos', { schema: { ...users.photos, params: UserParams } }, (request) =>

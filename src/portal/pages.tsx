@@ -77,7 +77,7 @@ export function signInPage(context: PageContext, form: SignInForm): string {
 }
 
 export interface HomePageProps {
-  /** The admin console's prompt banner ("…do not show your current profile picture yet. Sync it now"); empty by default. */
+  /** The admin console's prompt banner ("An administrator asks you to update…", "Update now"); empty by default. */
   banner?: ComponentChildren;
   hasMailbox?: boolean;
   /** The sites wait for the user's action: they show an older picture, or none. */
@@ -149,9 +149,9 @@ export function homePage(context: PageContext & { user: SuiteUser }, props: Home
             class="large"
           />
           <div>
-            {props.sitesLag ? (
-              // The prompt banner above has the same button.
-              <SitesLagNotice context={context} lag={props.sitesLag} button={props.banner === undefined} />
+            {props.sitesLag && props.banner === undefined ? (
+              // With the prompt banner above, which says the same with the same button, once is enough.
+              <SitesLagNotice context={context} lag={props.sitesLag} />
             ) : (
               <p>
                 {!hasMailbox ? t('home.noMailbox') : user.photoUrl ? t('home.photoSource') : t('home.photoMissing')}

@@ -12,13 +12,7 @@ export interface SitesLag {
   failing: boolean;
 }
 
-export function SitesLagNotice(props: {
-  context: PageContext;
-  lag: SitesLag | undefined;
-  lead?: string | undefined;
-  /** False where another button on the page does the same (the admin's prompt banner on Home). */
-  button?: boolean;
-}) {
+export function SitesLagNotice(props: { context: PageContext; lag: SitesLag | undefined; lead?: string | undefined }) {
   const { t, csrfToken } = props.context;
   if (!props.lag) return null;
   return (
@@ -27,12 +21,10 @@ export function SitesLagNotice(props: {
         {props.lead && <>{props.lead} </>}
         {t(`lag.${props.lag.shows}`)}
       </p>
-      {props.button !== false && (
-        <form method="post" action="/launch/sharepoint">
-          <input type="hidden" name="_csrf" value={csrfToken} />
-          <button type="submit">{t('lag.update')}</button>
-        </form>
-      )}
+      <form method="post" action="/launch/sharepoint">
+        <input type="hidden" name="_csrf" value={csrfToken} />
+        <button type="submit">{t('lag.update')}</button>
+      </form>
     </div>
   );
 }

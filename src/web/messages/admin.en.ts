@@ -48,13 +48,13 @@ export const adminEn = {
   'admin.users.siteAlt': 'Picture of {name} in the sites',
   'admin.users.noMailAlt': '{name} has no mail photo',
   'admin.notice.prompted': 'Users asked to sync: {n}.',
-  'admin.notice.synced': 'Synced by the operator: {synced} updated, {failed} failed, {other} left as they were.',
+  'admin.notice.synced': 'Synced by an administrator: {synced} updated, {failed} failed, {other} left as they were.',
   'admin.notice.syncedItem': '{name} – {outcome}',
   'admin.notice.syncedMore': 'And {n} more: their outcomes are in the audit log.',
   'admin.notice.saved': 'Settings saved.',
   'admin.error.nothingSelected': 'Choose at least one user first.',
   'admin.error.operatorSyncOff':
-    'Operator sync is turned off in the settings: the sites sync on the user’s own action. Ask the user to sync instead.',
+    'Syncing by administrators is turned off in the settings: the sites sync on the user’s own action. Send the user a reminder instead.',
   'admin.error.invalid': 'That request is not valid. Check the form and try again.',
   'admin.error.unknownUser': 'There is no such user.',
   'admin.error.unknownUserNamed':
@@ -113,8 +113,9 @@ export const adminEn = {
   'admin.audit.what': 'What',
   'admin.audit.empty': 'No admin actions yet.',
   'admin.audit.older': 'Older entries',
-  'prompt.banner': 'SharePoint and OneDrive do not show your current profile picture yet. Sync it now so they do.',
-  'prompt.bannerButton': 'Sync it now',
+  'prompt.banner':
+    'An administrator asks you to update your profile picture. SharePoint and OneDrive do not show your current one yet.',
+  'prompt.bannerButton': 'Update now',
   'prompt.mailSubject': 'Sync your profile picture to SharePoint and OneDrive',
   'prompt.mailGreeting': 'Hello {name},',
   'prompt.mailIntro':
@@ -122,7 +123,7 @@ export const adminEn = {
   'prompt.mailStep1': 'Open a browser in a private window.',
   'prompt.mailStep2': 'Go to the portal: {url}',
   'prompt.mailStep3': 'Sign in with your work account.',
-  'prompt.mailStep4': 'Click “Sync it now” in the banner, or open the OneDrive or SharePoint tile.',
+  'prompt.mailStep4': 'Click “Update now” in the banner, or open the OneDrive or SharePoint tile.',
   'admin.stateText.in_step': 'The sites show the current mail photo.',
   'admin.stateText.changed':
     'The mail photo (or the rendition sizes in the settings) changed after the last sync; the sites show the previous picture until the user acts.',
@@ -196,7 +197,7 @@ export const adminEn = {
   'admin.audit.setting.renditionSizes': 'rendition sizes from {from} to {to}',
   'admin.audit.setting.recheckSeconds': 're-check interval from {from} to {to} seconds',
   'admin.audit.setting.errorBackoffSeconds': 'back-off after a failure from {from} to {to} seconds',
-  'admin.audit.setting.operatorSync': 'operator sync from {from} to {to}',
+  'admin.audit.setting.operatorSync': 'sync by administrators from {from} to {to}',
   'admin.audit.setting.mailFrom': 'sender of e-mails from {from} to {to}',
   'admin.audit.on': 'on',
   'admin.audit.off': 'off',

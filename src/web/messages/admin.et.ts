@@ -51,7 +51,7 @@ export const adminEt: AdminMessages = {
   'admin.users.siteAlt': 'Kasutaja {name} pilt saitidel',
   'admin.users.noMailAlt': 'Kasutajal {name} pole postkasti fotot',
   'admin.notice.prompted': 'Meeldetuletus saadeti {n} kasutajale.',
-  'admin.notice.synced': 'Operaatori sünkroonimine: {synced} uuendati, {failed} ebaõnnestus, {other} jäi nagu oli.',
+  'admin.notice.synced': 'Halduri sünkroonimine. Uuendatud: {synced}, ebaõnnestus: {failed}, muutmata: {other}.',
   'admin.notice.syncedItem': '{name} – {outcome}',
   'admin.notice.syncedMore': 'Ja veel {n}, nende tulemused on auditilogis.',
   'admin.notice.saved': 'Sätted on salvestatud.',
@@ -118,8 +118,7 @@ export const adminEt: AdminMessages = {
   'admin.audit.what': 'Mida tegi',
   'admin.audit.empty': 'Halduritoiminguid pole veel olnud.',
   'admin.audit.older': 'Vanemad kirjed',
-  'prompt.banner':
-    'SharePoint ja OneDrive ei näita veel sinu praegust profiilipilti. Uuenda pilti kohe, et see oleks ka seal näha.',
+  'prompt.banner': 'Haldur palub sul profiilipilti uuendada. SharePoint ja OneDrive ei näita veel sinu praegust pilti.',
   'prompt.bannerButton': 'Uuenda kohe',
   'prompt.mailSubject': 'Uuenda oma profiilipilt SharePointis ja OneDrive’is',
   'prompt.mailGreeting': 'Tere, {name}!',

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import sharp from 'sharp';
 import { beforeAll, expect, it } from 'vitest';
 import { setDirectoryPhoto } from '../src/directory/photo.js';
@@ -32,6 +33,40 @@ describeEachDialect('sync engine', (dialect) => {
   beforeAll(() => ({ services, store } = context));
 
   const mailDeps = () => ({ db: services.database.db, dialect: services.database.dialect, blobs: services.blobs });
+
+  /**
+   * Resolves once a sync started while another instance holds the user's lock is waiting for it, having
+   * read what it reads before the lock: on SQLite the photo's bytes (kept renditions or master),
+   * read beside the lock; on PostgreSQL nothing (they come with the read under the lock), so the
+   * sign is its session waiting on the advisory lock.
+   */
+  /** `fn` run while another instance on the same database holds the user's lock. */
+  async function heldElsewhere(userId: string, fn: () => Promise<void>): Promise<void> {
+    const other = await openTestServices(store);
+    try {
+      await other.lock.run(userId, fn);
+    } finally {
+      await other.close();
+    }
+  }
+
+  async function waitingForTheLock(bytesBefore: number): Promise<void> {
+    if (dialect === 'postgres') {
+      const waiting = async () => {
+        const { rows } = await sql<{
+          n: number;
+        }>`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`.execute(
+          services.database.db,
+        );
+        return rows[0]!.n;
+      };
+      await expect.poll(waiting, { timeout: 10_000 }).toBeGreaterThan(0);
+      return;
+    }
+    await expect
+      .poll(() => counterValue(services.metrics.photoBytesRead), { timeout: 10_000 })
+      .toBeGreaterThan(bytesBefore);
+  }
   const renditionBytes = async (userId: string, size: 'S' | 'M' | 'L') => {
     const rendition = await getRendition(services.database.db, userId, size);
     return rendition && services.blobs.get(rendition.blobKey);
@@ -364,12 +399,10 @@ describeEachDialect('sync engine', (dialect) => {
     const bytesBefore = await counterValue(services.metrics.photoBytesRead);
     let sync: ReturnType<typeof services.sync.sync> | undefined;
     try {
-      await services.lock.run(user.id, async () => {
-        // The sync reads the renditions kept at 48,72,300, then waits for the lock held here.
+      await heldElsewhere(user.id, async () => {
+        // The sync reads the renditions kept at 48,72,300 (under the lock, on PostgreSQL), and waits for it.
         sync = services.sync.sync(user, 'sharepoint_tile');
-        await expect
-          .poll(() => counterValue(services.metrics.photoBytesRead), { timeout: 10_000 })
-          .toBeGreaterThan(bytesBefore);
+        await waitingForTheLock(bytesBefore);
         await services.settings.update({ renditionSizes: { S: 40, M: 64, L: 200 } }, admin);
       });
       expect((await sync)?.outcome).toBe('synced');
@@ -389,11 +422,9 @@ describeEachDialect('sync engine', (dialect) => {
     const bytesBefore = await counterValue(services.metrics.photoBytesRead);
     let sync: ReturnType<typeof services.sync.sync> | undefined;
     let replaced: Awaited<ReturnType<typeof giveMailPhoto>> | undefined;
-    await services.lock.run(user.id, async () => {
+    await heldElsewhere(user.id, async () => {
       sync = services.sync.sync(user, 'sharepoint_tile');
-      await expect
-        .poll(() => counterValue(services.metrics.photoBytesRead), { timeout: 10_000 })
-        .toBeGreaterThan(bytesBefore);
+      await waitingForTheLock(bytesBefore);
       replaced = await giveMailPhoto(services, user, await solidJpeg(BLUE));
     });
     expect(await sync).toMatchObject({ outcome: 'synced', etagAfter: replaced!.etag });
@@ -406,12 +437,10 @@ describeEachDialect('sync engine', (dialect) => {
     const bytesBefore = await counterValue(services.metrics.photoBytesRead);
     let sync: ReturnType<typeof services.sync.sync> | undefined;
     let replaced: Awaited<ReturnType<typeof giveMailPhoto>> | undefined;
-    await services.lock.run(user.id, async () => {
-      // The sync reads its inputs and the red photo's bytes, then waits for the lock held here.
+    await heldElsewhere(user.id, async () => {
+      // The sync reads its inputs (and on SQLite the red photo's bytes), then waits for the lock held here.
       sync = services.sync.sync(user, 'sharepoint_tile');
-      await expect
-        .poll(() => counterValue(services.metrics.photoBytesRead), { timeout: 10_000 })
-        .toBeGreaterThan(bytesBefore);
+      await waitingForTheLock(bytesBefore);
       replaced = await giveMailPhoto(services, user, await solidJpeg(BLUE));
     });
     expect(await sync).toMatchObject({ outcome: 'synced', etagAfter: replaced!.etag });

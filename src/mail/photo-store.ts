@@ -243,24 +243,50 @@ export async function getSitesRenditions(
   sizes: RenditionSizes,
 ): Promise<SitesRenditions | undefined> {
   const spec = renditionSpec(sizes);
-  let rows: Array<{ size: keyof SitesRenditions; side: number; blob_key: string; etag: string }>;
-  let read: Array<Buffer | undefined>;
   if (deps.blobs.kind === 'postgres') {
     // The bytes are rows in the same database: read with theirs, one round trip instead of two.
     const joined = await sitesRenditionRowsWithBytes(deps.db, userId, mailEtag, spec);
-    for (const { bytes } of joined) if (bytes) deps.blobs.countRead(bytes.length);
-    if (joined.length !== 3) return undefined;
-    rows = joined;
-    read = joined.map((row) => row.bytes ?? undefined);
-  } else {
-    rows = await sitesRenditionRows(deps.db, userId, mailEtag, spec);
-    if (rows.length !== 3) return undefined;
-    read = await deps.blobs.getAll(rows.map((row) => row.blob_key));
+    return keptRenditions(
+      deps,
+      userId,
+      joined.map((row) => ({ ...row, bytes: row.bytes ?? undefined })),
+    );
   }
+  const rows = await sitesRenditionRows(deps.db, userId, mailEtag, spec);
+  if (rows.length !== 3) return undefined;
+  const read = await deps.blobs.getAll(rows.map((row) => row.blob_key));
+  return keptRenditions(
+    deps,
+    userId,
+    rows.map((row, index) => ({ ...row, bytes: read[index] })),
+    false,
+  );
+}
+
+/** A row of the renditions kept with a mail photo, with its bytes as read (undefined: its file is gone). */
+export interface KeptRenditionRow {
+  size: keyof SitesRenditions;
+  side: number;
+  blob_key: string;
+  etag: string;
+  bytes: Buffer | undefined;
+}
+
+/**
+ * The renditions kept with a mail photo, from their rows and bytes as read (`counted`: the bytes
+ * were read from the database, past the photo store's count); undefined unless all three are
+ * there and are the bytes written.
+ */
+export async function keptRenditions(
+  deps: { db: Db; blobs: BlobStore },
+  userId: string,
+  rows: KeptRenditionRow[],
+  counted = true,
+): Promise<SitesRenditions | undefined> {
+  if (counted) for (const { bytes } of rows) if (bytes) deps.blobs.countRead(bytes.length);
+  if (rows.length !== 3) return undefined;
   // A file gone, or not the bytes written (damaged on disk): never copied into the sites.
-  const lost = rows
-    .filter((row, index) => !read[index] || contentTag(read[index]) !== row.etag)
-    .map((row) => row.blob_key);
+  const lost = rows.filter((row) => !row.bytes || contentTag(row.bytes) !== row.etag).map((row) => row.blob_key);
   if (lost.length > 0) {
     // Rows naming such files are of no use, and a backup would look for a missing one: they go
     // (when the photo was replaced meanwhile, its commit removed them already). The sync renders
@@ -275,7 +301,7 @@ export async function getSitesRenditions(
     return undefined;
   }
   const found: Partial<SitesRenditions> = {};
-  for (const [index, row] of rows.entries()) found[row.size] = { jpeg: read[index]!, side: row.side };
+  for (const row of rows) found[row.size] = { jpeg: row.bytes!, side: row.side };
   return found.S && found.M && found.L ? (found as SitesRenditions) : undefined;
 }
 

@@ -64,6 +64,7 @@ import * as settingsNotices from './migrations/2026-12-20-01-settings-notices.js
 import * as statusRefreshPlan from './migrations/2026-12-20-02-status-refresh-plan.js';
 import * as publicClients from './migrations/2026-12-21-01-public-clients.js';
 import * as failingPerPhoto from './migrations/2026-12-21-02-failing-per-photo.js';
+import * as syncRead from './migrations/2026-12-22-01-sync-read.js';
 import { statementName } from './prepared.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
@@ -152,6 +153,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-20-02-status-refresh-plan': statusRefreshPlan,
   '2026-12-21-01-public-clients': publicClients,
   '2026-12-21-02-failing-per-photo': failingPerPhoto,
+  '2026-12-22-01-sync-read': syncRead,
 };
 
 export interface OpenDatabaseOptions {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { Database, Dialect } from './database.js';
 import { processIsRunning } from './running-process.js';
 
@@ -19,6 +19,19 @@ export interface UserLock {
    * twice its size, so read bytes apart). `read` takes one parameter, a string.
    */
   runReading<Row, T>(userId: string, read: CompiledQuery<Row>, fn: (rows: Row[]) => Promise<T>): Promise<T>;
+  /**
+   * PostgreSQL only: `read`'s rows, and the lock only when they say the work will need it (the
+   * first row's `needs_lock`), in one round trip. Without it, `{ held: false, rows }` (nothing is
+   * held, `fn` does not run); with it, `fn` runs under the lock on rows read once it was held, as
+   * in `runReading`. `read` may name `$2`, a boolean: true when it runs under the lock. Absent
+   * where a round trip costs nothing (SQLite), and answered by `runReading`'s way when every
+   * slot is taken.
+   */
+  readOrLock?<Row, T>(
+    userId: string,
+    read: CompiledQuery<Row>,
+    fn: (rows: Row[]) => Promise<T>,
+  ): Promise<{ held: false; rows: Row[] } | { held: true; value: T }>;
 }
 
 /** The wait for the lock ran out: another sync of the user held it, or this process had too many waiting. */
@@ -49,11 +62,40 @@ export function createUserLock(db: Kysely<Database>, dialect: Dialect, options: 
     dialect === 'postgres'
       ? advisoryLock(db, options.maxHeld ?? 4, options.waitMs ?? 30_000, options.onWait)
       : leaseLock(db, options.leaseMs ?? 30_000, options.waitMs ?? 30_000, options.onWait);
-  return {
+  const lock: UserLock = {
     run: (userId, fn) => answerBeforeRelease((inner) => local.run(userId, () => shared.run(userId, inner)), fn),
     runReading: (userId, read, fn) =>
       answerBeforeRelease((inner) => local.run(userId, () => shared.runReading(userId, read, inner)), fn),
   };
+  const readOrLock = shared.readOrLock;
+  if (readOrLock) {
+    lock.readOrLock = <Row, T>(userId: string, read: CompiledQuery<Row>, fn: (rows: Row[]) => Promise<T>) =>
+      new Promise<{ held: false; rows: Row[] } | { held: true; value: T }>((resolve, reject) => {
+        // As `run`: `fn`'s result is answered before the lock's release; a read that took no lock, as it ends.
+        let settled = false;
+        local
+          .run(userId, () =>
+            readOrLock(userId, read, async (rows) => {
+              try {
+                resolve({ held: true, value: await fn(rows) });
+              } catch (error) {
+                reject(error);
+              } finally {
+                settled = true;
+              }
+            }),
+          )
+          .then(
+            (got) => {
+              if (!got.held) resolve(got);
+            },
+            (error: unknown) => {
+              if (!settled) reject(error);
+            },
+          );
+      });
+  }
+  return lock;
 }
 
 /**
@@ -138,6 +180,12 @@ function createSemaphore(size: number) {
         waiting.push(grant);
       });
     },
+    /** A slot now, or false at once. */
+    tryAcquire(): boolean {
+      if (free === 0) return false;
+      free--;
+      return true;
+    },
     release(): void {
       const next = waiting.shift();
       if (next) next();
@@ -155,22 +203,27 @@ function advisoryLock(
   maxHeld: number,
   waitMs: number,
   onWait: UserLockOptions['onWait'],
-): UserLock {
+): UserLock & Required<Pick<UserLock, 'readOrLock'>> {
   const slots = createSemaphore(maxHeld);
-  /** Holds the lock around `fn`; `first` takes it (true) or finds it held by someone else (false). */
+  /**
+   * Holds the lock around `fn`. `first` takes it ('locked'), finds it held by someone else
+   * ('held': then this waits for it), or finds it not wanted ('free': `fn` does not run, and
+   * undefined is returned).
+   */
   async function holding<T>(
     userId: string,
-    first: (connection: Kysely<Database>, key: string) => Promise<boolean>,
+    first: (connection: Kysely<Database>, key: string) => Promise<'locked' | 'held' | 'free'>,
     fn: (connection: Kysely<Database>, waited: boolean) => Promise<T>,
-  ): Promise<T> {
+    slot: 'wait' | 'taken' = 'wait',
+  ): Promise<{ value: T } | undefined> {
     const key = `photosync:user:${userId}`;
     const deadline = Date.now() + waitMs;
-    if (!(await slots.acquire(waitMs))) throw new LockTimeoutError('slots');
+    if (slot === 'wait' && !(await slots.acquire(waitMs))) throw new LockTimeoutError('slots');
     try {
       return await db.connection().execute(async (connection) => {
-        let locked: boolean;
+        let found: 'locked' | 'held' | 'free';
         try {
-          locked = await first(connection, key);
+          found = await first(connection, key);
         } catch (error) {
           // The read after the lock failed (a timeout, a cancel, a table locked by a restore). A
           // session's advisory lock outlives the failed statement: free it before the connection
@@ -178,7 +231,8 @@ function advisoryLock(
           await sql`select pg_advisory_unlock_all()`.execute(connection).catch(() => {});
           throw error;
         }
-        if (!locked) {
+        if (found === 'free') return undefined;
+        if (found === 'held') {
           onWait?.(userId);
           try {
             const remaining = Math.max(1, deadline - Date.now());
@@ -192,7 +246,7 @@ function advisoryLock(
           }
         }
         try {
-          return await fn(connection, !locked);
+          return { value: await fn(connection, found === 'held') };
         } finally {
           await sql`select pg_advisory_unlock(hashtextextended(${key}, 0))`.execute(connection);
         }
@@ -201,32 +255,69 @@ function advisoryLock(
       slots.release();
     }
   }
+  /** Who holds the lock after a call of photosync_sync_read (migration 2026-12-22-01), and the rows it read. */
+  const syncRead = async <Row>(
+    connection: Kysely<Database>,
+    key: string,
+    read: CompiledQuery<Row>,
+    lockFirst: boolean,
+  ): Promise<{ found: 'locked' | 'held' | 'free'; rows: Row[] }> => {
+    if (read.parameters.length !== 1 || typeof read.parameters[0] !== 'string') {
+      throw new Error('A read under the lock takes one parameter, a string.');
+    }
+    const { rows } = await sql<{
+      read: { locked: boolean | null; rows: Row[] };
+    }>`select photosync_sync_read(${key}, ${read.sql}, ${read.parameters[0]}, ${lockFirst}) as read`.execute(
+      connection,
+    );
+    const answer = rows[0]!.read;
+    return {
+      found: answer.locked === true ? 'locked' : answer.locked === false ? 'free' : 'held',
+      rows: answer.rows,
+    };
+  };
+  /** `read` run by itself, `$2` (when it names it) saying whether the lock is held. */
+  const readAlone = async <Row>(on: Kysely<Database>, read: CompiledQuery<Row>, locked: boolean): Promise<Row[]> => {
+    const query = /\$2\b/.test(read.sql) ? CompiledQuery.raw(read.sql, [...read.parameters, locked]) : read;
+    return (await on.executeQuery(query)).rows as Row[];
+  };
   // Uncontended (the common case) in one round trip; otherwise wait, bounded by lock_timeout.
   const tryLock = async (connection: Kysely<Database>, key: string) => {
     const { rows } = await sql<{
       locked: boolean;
     }>`select pg_try_advisory_lock(hashtextextended(${key}, 0)) as locked`.execute(connection);
-    return rows[0]?.locked === true;
+    return rows[0]?.locked === true ? 'locked' : 'held';
   };
   return {
-    run: (userId, fn) => holding(userId, tryLock, () => fn()),
-    runReading<Row, T>(userId: string, read: CompiledQuery<Row>, fn: (rows: Row[]) => Promise<T>) {
-      if (read.parameters.length !== 1 || typeof read.parameters[0] !== 'string') {
-        throw new Error('A read under the lock takes one parameter, a string.');
-      }
-      let rows: Row[] | undefined;
-      // photosync_locked_read (migration 2026-12-07-01): the lock, then the read in a snapshot of its own.
+    run: async (userId, fn) => (await holding(userId, tryLock, () => fn()))!.value,
+    async runReading<Row, T>(userId: string, read: CompiledQuery<Row>, fn: (rows: Row[]) => Promise<T>) {
+      let rows: Row[] = [];
       const lockAndRead = async (connection: Kysely<Database>, key: string) => {
-        const result = await sql<{
-          rows: Row[] | null;
-        }>`select photosync_locked_read(${key}, ${read.sql}, ${read.parameters[0]}) as rows`.execute(connection);
-        rows = result.rows[0]?.rows ?? undefined;
-        return rows !== undefined;
+        const got = await syncRead(connection, key, read, true);
+        rows = got.rows;
+        return got.found;
       };
-      return holding(userId, lockAndRead, async (connection, waited) => {
-        if (waited) rows = (await connection.executeQuery(read)).rows;
-        return fn(rows ?? []);
-      });
+      const held = await holding(userId, lockAndRead, async (connection, waited) =>
+        fn(waited ? await readAlone(connection, read, true) : rows),
+      );
+      return held!.value;
+    },
+    async readOrLock<Row, T>(userId: string, read: CompiledQuery<Row>, fn: (rows: Row[]) => Promise<T>) {
+      // Every slot taken: the read alone, and the lock (waiting for a slot) only once it is wanted.
+      if (!slots.tryAcquire()) return { held: false, rows: await readAlone(db, read, false) };
+      let rows: Row[] = [];
+      const readFirst = async (connection: Kysely<Database>, key: string) => {
+        const got = await syncRead(connection, key, read, false);
+        rows = got.rows;
+        return got.found;
+      };
+      const held = await holding(
+        userId,
+        readFirst,
+        async (connection, waited) => fn(waited ? await readAlone(connection, read, true) : rows),
+        'taken',
+      );
+      return held ? { held: true, value: held.value } : { held: false, rows };
     },
   };
 }

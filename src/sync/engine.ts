@@ -1,10 +1,16 @@
 import { performance } from 'node:perf_hooks';
-import type { Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { RenditionSizes } from '../config.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { isAppError, notFound } from '../errors.js';
-import { getMailPhoto, getSitesRenditions, type MailPhoto, type SitesRenditions } from '../mail/photo-store.js';
+import {
+  getMailPhoto,
+  getSitesRenditions,
+  keptRenditions,
+  type MailPhoto,
+  type SitesRenditions,
+} from '../mail/photo-store.js';
 import { renderSquareJpegs } from '../media/media.js';
 import type { Metrics } from '../metrics.js';
 import { renditionSpec } from '../sites/library.js';
@@ -31,8 +37,17 @@ import {
   type SyncOutcome,
   type SyncTrigger,
 } from './history.js';
-import { FROM_DIRECTORY, FROM_SYNC_INPUTS, type ReadCache } from '../storage/read-cache.js';
-import { getSyncInputs, inputsOf, syncInputsQuery, syncStateInputs, type SyncInputs } from './inputs.js';
+import { FROM_DIRECTORY, FROM_SYNC_INPUTS, NOT_CACHED, type ReadCache } from '../storage/read-cache.js';
+import {
+  getSyncInputs,
+  inputsOf,
+  syncInputsQuery,
+  syncReadQuery,
+  syncStateInputs,
+  type InputsRow,
+  type SyncInputs,
+  type SyncReadRow,
+} from './inputs.js';
 import { classify, isOutOfStep } from './state.js';
 
 // The pull from the mail service into the sites, run only when a user acts. It decides "changed?"
@@ -148,6 +163,9 @@ type Decision = {
   /** The attempt was recorded in the switch's commit, with this duration (see `recordWithSwitch`). */
   recordedMs?: number;
 };
+
+/** A row of the read under the lock: the inputs, and on PostgreSQL what the work needs (`syncReadQuery`). */
+type LockedRow = InputsRow & Partial<Pick<SyncReadRow, 'kept' | 'needs_lock'>>;
 
 /** What the sites need: nothing more (a decision), the placeholder, or new renditions. */
 type Assessment =
@@ -372,18 +390,61 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     } satisfies Decision;
   }
 
+  const inputsKey = (userId: string) => `sync inputs ${userId}`;
+
   /** The inputs as the first assessment reads them: from the read cache while nothing they hold has changed. */
   function readInputs(userId: string): Promise<SyncInputs> {
     const load = () => getSyncInputs(deps.db, userId);
-    return deps.reads ? deps.reads.read(`sync inputs ${userId}`, load, FROM_DIRECTORY | FROM_SYNC_INPUTS) : load();
+    return deps.reads ? deps.reads.read(inputsKey(userId), load, FROM_DIRECTORY | FROM_SYNC_INPUTS) : load();
+  }
+
+  /**
+   * On PostgreSQL with the photo store in the database, the read under the lock brings the
+   * renditions kept with the mail photo (`syncReadQuery`): no read of them beside it.
+   */
+  const readsKept = deps.blobs.kind === 'postgres';
+
+  /** The read under the user's lock, and the sizes it reads kept renditions at (none on SQLite). */
+  function lockedRead(userId: string): { query: CompiledQuery<LockedRow>; spec?: string } {
+    if (!readsKept) return { query: syncInputsQuery(deps.db, userId) };
+    const spec = renditionSpec(deps.settings().renditionSizes);
+    return { query: syncReadQuery(deps.db, userId, spec), spec };
+  }
+
+  /**
+   * An action that is no picture view (a tile, "Update now", an operator) whose inputs are not in
+   * memory, on PostgreSQL: the inputs, and the user's lock when the sites look out of step, in one
+   * round trip (`UserLock.readOrLock`); the work follows at once under it. Undefined where this is
+   * not done; `{ inputs }` when no lock was taken, for the assessment as usual.
+   */
+  function readWithLock(
+    user: DirectoryUser,
+    trigger: SyncTrigger,
+    attempt: Attempt,
+    settingsRead: Promise<unknown> | undefined,
+  ): Promise<{ decided: Decision } | { inputs: SyncInputs }> | undefined {
+    const readOrLock = deps.lock.readOrLock;
+    if (!readOrLock || !readsKept || trigger === 'photo_request') return undefined;
+    if (deps.reads && deps.reads.cached(inputsKey(user.id)) !== NOT_CACHED) return undefined;
+    const { query, spec } = lockedRead(user.id);
+    return (async () => {
+      const got = await readOrLock(user.id, query, async ([row]) => {
+        if (settingsRead) await settingsRead;
+        return workUnderLock(user, trigger, attempt, row, spec, undefined);
+      });
+      if (got.held) return { decided: got.value };
+      if (settingsRead) await settingsRead;
+      return { inputs: inputsOf(got.rows[0]) };
+    })();
   }
 
   /**
    * The common case (in step) is decided without the lock. Work is done under the user's lock,
    * after assessing again from inputs read once it is held: a sync that ran while this one waited
-   * leaves nothing to do. On PostgreSQL the lock and that read are one round trip. The mail
-   * photo's bytes are read while the lock is taken: a key never names two different writes, so
-   * they are the ones to render whenever the inputs read under the lock name the same key.
+   * leaves nothing to do. On PostgreSQL the lock and that read are one round trip (with the kept
+   * renditions, and for an action that is no picture view with the first read too). On SQLite the
+   * mail photo's bytes are read while the lock is taken: a key never names two different writes,
+   * so they are the ones to render whenever the inputs read under the lock name the same key.
    */
   async function decide(
     user: DirectoryUser,
@@ -391,42 +452,64 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     attempt: Attempt,
     inputs: Promise<SyncInputs> | undefined,
   ): Promise<Decision> {
-    const read = inputs ?? readInputs(user.id);
     const settingsRead = deps.settingsCurrent?.();
+    const oneTrip = inputs ? undefined : readWithLock(user, trigger, attempt, settingsRead);
+    let read = inputs;
+    if (oneTrip) {
+      const got = await oneTrip;
+      if ('decided' in got) return got.decided;
+      read = Promise.resolve(got.inputs);
+    }
+    read ??= readInputs(user.id);
     if (settingsRead) await settingsRead;
     const first = await assess(user, trigger, Date.now(), attempt, await read);
     if ('decided' in first) return first.decided;
-    const early = first.work === 'render' ? shareSource(user.id, first.mail) : undefined;
+    const early = first.work === 'render' && !readsKept ? shareSource(user.id, first.mail) : undefined;
     try {
-      return await decideUnderLock(user, trigger, attempt, early);
+      const { query, spec } = lockedRead(user.id);
+      return await deps.lock.runReading(user.id, query, ([row]) =>
+        workUnderLock(user, trigger, attempt, row, spec, early),
+      );
     } finally {
       early?.done();
     }
   }
 
-  async function decideUnderLock(
+  /**
+   * The work under the user's lock, decided again from `row` (read once the lock was held).
+   * `keptSpec`: the sizes `row.kept` was read at; `early`: what was read meanwhile (SQLite).
+   */
+  async function workUnderLock(
     user: DirectoryUser,
     trigger: SyncTrigger,
     attempt: Attempt,
+    row: LockedRow | undefined,
+    keptSpec: string | undefined,
     early: { key: string; spec: string; made: Promise<SyncSource> } | undefined,
   ): Promise<Decision> {
-    return deps.lock.runReading(user.id, syncInputsQuery(deps.db, user.id), async ([row]) => {
-      let inputs = inputsOf(row);
-      for (let round = 0; ; round++) {
-        const now = Date.now();
-        const current = await assess(user, trigger, now, attempt, inputs);
-        if ('decided' in current) return current.decided;
-        const same =
-          current.work === 'render' &&
-          round === 0 &&
-          current.mail.blobKey === early?.key &&
-          early.spec === renditionSpec(deps.settings().renditionSizes);
-        const done = await apply(user, attempt, current, now, same ? await early.made : undefined);
-        if (done !== 'reassess') return done;
-        if (round === 3) throw new Error('The mail photo kept changing while it was being synced.');
-        inputs = await getSyncInputs(deps.db, user.id);
+    let inputs = inputsOf(row);
+    for (let round = 0; ; round++) {
+      const now = Date.now();
+      const current = await assess(user, trigger, now, attempt, inputs);
+      if ('decided' in current) return current.decided;
+      let source: SyncSource | undefined;
+      if (round === 0 && current.work === 'render') {
+        const spec = renditionSpec(deps.settings().renditionSizes);
+        if (row?.kept && keptSpec === spec) source = await keptSource(user.id, row.kept, spec);
+        else if (current.mail.blobKey === early?.key && early.spec === spec) source = await early.made;
       }
-    });
+      const done = await apply(user, attempt, current, now, source);
+      if (done !== 'reassess') return done;
+      if (round === 3) throw new Error('The mail photo kept changing while it was being synced.');
+      inputs = await getSyncInputs(deps.db, user.id);
+    }
+  }
+
+  /** The kept renditions read under the lock, as a source; none kept (or damaged): the master, read by `apply`. */
+  async function keptSource(userId: string, kept: NonNullable<SyncReadRow['kept']>, spec: string): Promise<SyncSource> {
+    const rows = kept.map((r) => ({ ...r, bytes: r.bytes === null ? undefined : Buffer.from(r.bytes, 'base64') }));
+    const renditions = await keptRenditions(deps, userId, rows);
+    return renditions ? { renditions, spec } : {};
   }
 
   /** Records written after their answer, until they settle. */

@@ -1,5 +1,5 @@
-import type { CompiledQuery, Kysely } from 'kysely';
-import { toMailPhoto, type MailPhoto } from '../mail/photo-store.js';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import { toMailPhoto, type KeptRenditionRow, type MailPhoto } from '../mail/photo-store.js';
 import { SITE_PROFILE_COLUMNS, toSiteProfile, type SiteProfile } from '../sites/profiles.js';
 import type { Database, Db } from '../storage/database.js';
 import { preparedQuery } from '../storage/prepared.js';
@@ -41,11 +41,45 @@ const inputsQuery = (db: Db, userId: string) =>
 
 const inputsRow = preparedQuery(1, inputsQuery);
 
-type InputsRow = Awaited<ReturnType<typeof inputsRow>>[number];
+/** A row of the inputs query (`inputsOf` makes the inputs of it). */
+export type InputsRow = Awaited<ReturnType<typeof inputsRow>>[number];
 
 /** The inputs as one query of the user id alone, for reading under the user's lock. */
 export function syncInputsQuery(db: Kysely<Database>, userId: string): CompiledQuery<InputsRow> {
   return inputsQuery(db, userId).compile();
+}
+
+/** A row of `syncReadQuery`: the inputs, and what the work needs when it is done under the lock. */
+export type SyncReadRow = InputsRow & {
+  /** The sites look out of step: a hint to take the lock with the read (`classify` decides). */
+  needs_lock: boolean;
+  /** Read under the lock while the sites look out of step: the renditions kept with the mail photo, at `spec`. */
+  kept: Array<Omit<KeptRenditionRow, 'bytes'> & { bytes: string | null }> | null;
+};
+
+/**
+ * PostgreSQL with the photo store in the database: the inputs as one query of the user id ($1)
+ * for `UserLock.readOrLock` and `runReading`, with `needs_lock`, and with `$2` (true under the
+ * lock) the renditions made when the mail photo was set at the sizes `spec`, their bytes in
+ * base64 (JSON has no bytes; a `bytea` would come as hex, twice the size). A sync of a changed
+ * photo is then one round trip and the switch; an in-step one reads no bytes and takes no lock.
+ */
+export function syncReadQuery(db: Kysely<Database>, userId: string, spec: string): CompiledQuery<SyncReadRow> {
+  const looksOutOfStep = sql<boolean>`(
+      m.etag is not null and (p.user_id is null or p.picture_timestamp is null or p.picture_source is distinct from 'mail'
+        or p.synced_etag is distinct from m.etag or p.rendition_spec is distinct from ${sql.lit(spec)})
+    ) or (m.etag is null and p.placeholder_state = 0)`;
+  return inputsQuery(db, userId)
+    .select([
+      sql<boolean>`coalesce(u.has_mailbox = 1 and (${looksOutOfStep}), false)`.as('needs_lock'),
+      sql<SyncReadRow['kept']>`case when $2::boolean and u.has_mailbox = 1 and (${looksOutOfStep}) then (
+        select coalesce(jsonb_agg(jsonb_build_object('size', r.size, 'side', r.side, 'blob_key', r.blob_key,
+          'etag', r.etag, 'bytes', encode(b.bytes, 'base64'))), '[]'::jsonb)
+        from mail_photo_renditions r left join storage_blobs b on b.key = r.blob_key
+        where r.user_id = u.id and r.mail_etag = m.etag and r.rendition_spec = ${sql.lit(spec)}
+      ) end`.as('kept'),
+    ])
+    .compile();
 }
 
 export async function getSyncInputs(db: Db, userId: string): Promise<SyncInputs> {

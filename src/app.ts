@@ -372,10 +372,17 @@ const API_MOUNTS: ReadonlyArray<{
 const OTHER_APIS =
   /^\/(?:admin\/api|oauth2|\.well-known|common\/discovery|[^/?]+\/(?:oauth2|v2\.0|\.well-known))(?=[/?]|$)/;
 
+/** Entra's OAuth addresses of a tenant that photosync does not offer (device code, v1's /oauth2/token, …). */
+const ENTRA_ADDRESS = /^\/[^/?]+\/oauth2(?=[/?]|$)/;
+
 /** Unknown addresses: an API's own envelope; a page for a browser asking for one anywhere else. */
 function envelopeOfAddress(path: string, accept: string | undefined): Envelope {
   const mount = API_MOUNTS.find((api) => isUnder(path, api.prefix));
   if (mount) return mount.envelope;
+  // Graph's beta (Graph Explorer's addresses often say it) and Entra's other endpoints answer as
+  // those services do, so Microsoft's libraries show the message instead of failing to read it.
+  if (isUnder(path, '/beta')) return 'graph';
+  if (ENTRA_ADDRESS.test(path)) return 'entra';
   const wantsPage = /\btext\/html\b/i.test(accept ?? '');
   return wantsPage && !OTHER_APIS.test(path) ? 'page' : 'json';
 }

@@ -207,8 +207,12 @@ describeEachDialect('photosync backup and restore', (dialect) => {
       const refused = await runCommand(['restore', notes], env);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain(
-        `${notes} is not a photosync backup: it is not a .tar.gz archive (TAR_BAD_ARCHIVE). Give the file photosync backup wrote.`,
+        `${notes} is not a photosync backup: it is not a .tar.gz archive. Give the file photosync backup wrote.`,
       );
+      // Said before anything of a data folder that holds data: no --force is offered for it.
+      const busy = await runCommand(['restore', notes], { ...env, PHOTOSYNC_DATA_DIR: work });
+      expect([busy.code, busy.stderr]).toEqual([1, expect.stringContaining('is not a photosync backup')]);
+      expect(busy.stderr).not.toContain('--force');
       const folder = await runCommand(['restore', work], env);
       expect([folder.code, folder.stderr]).toEqual([1, expect.stringContaining(`${work} is a folder, not a file`)]);
       // Into a folder that does not exist yet: refused, it is not made.

@@ -88,7 +88,7 @@ describeEachDialect('the blob sweeper', (dialect) => {
     const env = { ...context.store.env, PHOTOSYNC_BLOB_SWEEP_MIN_AGE_MINUTES: '0' };
     const dry = await runCommand(['maintenance', 'sweep'], env);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain(`${orphans.length} unreferenced blobs`);
+    expect(dry.stdout).toContain(`${orphans.length} unreferenced blob${orphans.length === 1 ? '' : 's'} written`);
     expect(dry.stdout).toContain('Nothing was removed: run with --apply');
     for (const key of orphans) expect(dry.stdout).toContain(key);
     for (const key of named) expect(dry.stdout).not.toContain(key);
@@ -99,6 +99,10 @@ describeEachDialect('the blob sweeper', (dialect) => {
     expect(applied.stdout).toContain(`Removed ${orphans.length} of ${orphans.length} unreferenced blobs`);
     expect(await allKeys()).toEqual(named);
     for (const key of named) expect(await services.blobs.get(key)).toBeDefined();
+    const clean = await runCommand(['maintenance', 'sweep'], env);
+    expect(clean.stdout).toContain('No unreferenced blobs written more than 0 min ago');
+    expect(clean.stdout).toContain('Nothing to remove.');
+    expect(clean.stdout).not.toContain('--apply');
 
     // The pictures shown are untouched, and the next action completes the sync.
     expect((await services.sync.sync(user, 'sharepoint_tile')).outcome).toBe('synced');

@@ -308,6 +308,36 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     expect(page.body).toContain(`value="${jane.upn}"`);
   });
 
+  it('signs out at the end-session endpoint (MSAL’s logoutRedirect): back to a registered address, else a page', async () => {
+    const registered = await registerApp();
+    const user = await makeUser(services);
+    const discovery = (await app.inject(`/${tenant}/v2.0/.well-known/openid-configuration`)).json();
+    expect(discovery.end_session_endpoint).toMatch(new RegExp(`/${tenant}/oauth2/v2\\.0/logout$`));
+    const logoutPath = new URL(discovery.end_session_endpoint).pathname;
+    const params = { client_id: registered.clientId, scope: 'openid User.Read' };
+    const browser = new FormClient(app);
+    await signInForCode(browser, user.upn, params);
+    const out = await browser.request(
+      'GET',
+      `${logoutPath}?${new URLSearchParams({ post_logout_redirect_uri: REDIRECT, state: 'st' })}`,
+    );
+    expect([out.statusCode, out.headers.location]).toEqual([302, `${REDIRECT}?state=st`]);
+    // The session is over: a silent sign-in is login_required.
+    const silent = await browser.request('GET', authorizeUrl({ ...params, prompt: 'none' }));
+    expect(new URL(String(silent.headers.location)).searchParams.get('error')).toBe('login_required');
+    // An address no app registered: no redirect, a page that says so in the person's language.
+    const other = new FormClient(app, 'et');
+    await signInForCode(other, user.upn, params);
+    const page = await other.request(
+      'GET',
+      `${logoutPath}?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`,
+    );
+    expect([page.statusCode, page.headers.location]).toEqual([200, undefined]);
+    expect(page.body).toContain('Oled välja logitud');
+    const after = await other.request('GET', authorizeUrl({ ...params, prompt: 'none' }));
+    expect(new URL(String(after.headers.location)).searchParams.get('error')).toBe('login_required');
+  });
+
   it('answers prompt=none without a session and other mistakes back to the app; app problems on its own page', async () => {
     const registered = await registerApp();
     const browser = new FormClient(app);

@@ -14,9 +14,9 @@ const PASSWORD = 'correct horse battery';
 const HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
 /** Headers of a browser signed in as a new user, asking for pages in `language`. */
-async function signedIn(context: TestContext & { app: App }, language: string) {
+async function signedIn(context: TestContext & { app: App }, language: string, isAdmin = false) {
   {
-    const user = await makeUser(context.services, { displayName: 'Pille Puu' });
+    const user = await makeUser(context.services, { displayName: 'Pille Puu', isAdmin });
     const signin = await context.app.inject({ url: '/signin' });
     const token = /name="_csrf" value="([^"]+)"/.exec(signin.body)?.[1] ?? '';
     const csrf = signin.cookies.find((c) => c.name === '_csrf')?.value ?? '';
@@ -70,6 +70,22 @@ describeEachDialect('error pages for browsers', (dialect) => {
       }
     }
     expect((await context.app.inject('/healthz')).statusCode).toBe(200);
+  });
+
+  it('heads a wrong address and connect mode not set up as what they are, not "Something went wrong"', async () => {
+    for (const [language, t] of [
+      ['en-GB', en],
+      ['et', et],
+    ] as const) {
+      const headers = await signedIn(context, language, true);
+      const wrong = await context.app.inject({ url: '/admin/users?state=bogus', headers });
+      expect(wrong.statusCode).toBe(400);
+      expect(wrong.body).toMatch(new RegExp(`<h1[^>]*>${t['error.badAddress.title']}</h1>`));
+      const tenant = await context.app.inject({ url: '/admin/tenant', headers });
+      expect(tenant.statusCode).toBe(404);
+      expect(tenant.body).toMatch(new RegExp(`<h1[^>]*>${t['admin.tenant.notOn.title']}</h1>`));
+      for (const page of [wrong, tenant]) expect(page.body).not.toContain(t['error.title']);
+    }
   });
 
   it('answers a picture’s address that does not say whose picture as a wrong address, not a form to check', async () => {
@@ -174,11 +190,30 @@ describeEachDialect('error pages for browsers', (dialect) => {
     expect(graph.json().error.code).toBe('BadRequest');
     const sharepoint = await context.app.inject({ url: '/_api/nope', headers: { accept: HTML } });
     expect(sharepoint.headers['content-type']).toMatch(/^application\/json/);
-    for (const url of ['/common/oauth2/v2.0/nope', '/admin/api/nope', '/nope']) {
+    for (const url of ['/admin/api/nope', '/nope']) {
       const accept = url === '/nope' ? 'application/json' : HTML;
       const response = await context.app.inject({ url, headers: { accept } });
       expect(response.statusCode, url).toBe(404);
       expect(response.json().error.code, url).toBe('not_found');
+    }
+    // Graph's beta, as Graph answers (Graph Explorer's addresses often say it), pointing to v1.0.
+    const beta = await context.app.inject({ url: '/beta/me/photo', headers: { accept: HTML } });
+    expect(beta.statusCode).toBe(400);
+    expect(beta.headers['request-id']).toBeTruthy();
+    expect(beta.json().error).toMatchObject({
+      code: 'BadRequest',
+      message: 'photosync answers Microsoft Graph v1.0, not beta: use /v1.0/me/photo.',
+      innerError: { 'request-id': expect.any(String) },
+    });
+    // Entra's endpoints photosync does not offer (MSAL's device code, v1's token endpoint): Entra's body.
+    for (const url of ['/common/oauth2/v2.0/devicecode', '/contoso.com/oauth2/token', '/common/oauth2/v2.0/nope']) {
+      const response = await context.app.inject({ method: 'POST', url, headers: { accept: HTML } });
+      expect(response.statusCode, url).toBe(404);
+      expect(response.json(), url).toMatchObject({
+        error: 'invalid_request',
+        error_description: expect.stringMatching(/^AADSTS900144: There is nothing at /),
+        error_codes: [900144],
+      });
     }
   });
 

@@ -217,6 +217,6 @@ describeEachDialect('Graph contract', (dialect) => {
       expect(paths[path], path).toBeDefined();
       for (const operation of Object.values(paths[path]!)) expect(operation.summary, path).toBeTruthy();
     }
-    expect(Object.keys(paths['/v1.0/me/photo/$value']!).sort()).toEqual(['get', 'patch', 'put']);
+    expect(Object.keys(paths['/v1.0/me/photo/$value']!).sort()).toEqual(['delete', 'get', 'patch', 'put']);
   });
 });

@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { expect, it } from 'vitest';
 import { en } from '../src/web/messages/en.js';
 import { et } from '../src/web/messages/et.js';
@@ -114,6 +115,22 @@ describeEachDialect('the user pages', (dialect) => {
       expect(refused.statusCode).toBe(413);
       expect(refused.body).toContain(`role="alert">${words['photo.error.one_file']}</p>`);
       expect(await getMailPhoto(context.services.database.db, user.id)).toEqual(before);
+    }
+  });
+
+  it('names the pixel limit when a small file has too many pixels, in the person’s language', async () => {
+    // 9000 × 9000 of one colour: a small file, 81 megapixels.
+    const huge = await sharp({ create: { width: 9000, height: 9000, channels: 3, background: '#3366aa' } })
+      .png()
+      .toBuffer();
+    for (const [language, limit] of [
+      ['en', 'at most 50 megapixels are taken, whatever the file’s size'],
+      ['et', 'Lubatud on kuni 50 megapikslit, olenemata faili suurusest'],
+    ] as const) {
+      const { client } = await signedIn({}, language);
+      const refused = await client.upload('/profile-photo', await client.csrfToken('/profile-photo'), huge);
+      expect(refused.statusCode).toBe(400);
+      expect(refused.body).toContain(limit);
     }
   });
 

@@ -193,6 +193,21 @@ export async function redirectUriIsRegistered(db: Db, clientId: string, uri: str
   return (await appRedirectUris(db, clientId)).some((registered) => withoutLoopbackPort(registered) === loopback);
 }
 
+/**
+ * Whether an app may be sent back to `uri` after signing out: a redirect URI of the app named, or
+ * of any app when none is named (MSAL sends post_logout_redirect_uri without client_id).
+ */
+export async function postLogoutUriIsRegistered(db: Db, uri: string, clientId: string | undefined): Promise<boolean> {
+  if (clientId !== undefined) return redirectUriIsRegistered(db, clientId, uri);
+  if (uri.includes('\u0000')) return false;
+  const row = await db
+    .selectFrom('directory_app_redirect_uris')
+    .select('uri')
+    .where('uri', '=', uri)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** An http loopback URL without its port (and as the URL parser writes it); undefined for any other. */
 function withoutLoopbackPort(text: string): string | undefined {
   let url: URL;

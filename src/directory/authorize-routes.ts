@@ -9,8 +9,8 @@ import { signInPage } from '../portal/pages.js';
 import { messagePage } from '../web/message-page.js';
 import type { MessageKey } from '../web/messages/en.js';
 import type { Services } from '../services.js';
-import { findApp, redirectUriIsRegistered, type AppRegistration } from './apps.js';
-import { userForSession } from './credentials.js';
+import { findApp, postLogoutUriIsRegistered, redirectUriIsRegistered, type AppRegistration } from './apps.js';
+import { endSession, userForSession } from './credentials.js';
 import { EntraError, entraError, entraErrorBody } from './entra-errors.js';
 import { grantDelegatedScopes, parseScopeRequest } from './scope-request.js';
 import { tenantId } from './settings.js';
@@ -43,6 +43,15 @@ const AuthorizeQuery = Type.Object(
   { additionalProperties: true },
 );
 type AuthorizeQuery = Static<typeof AuthorizeQuery>;
+
+const LogoutQuery = Type.Object(
+  {
+    post_logout_redirect_uri: Type.Optional(Type.String({ maxLength: 2000 })),
+    state: Type.Optional(Type.String({ maxLength: 2000 })),
+    client_id: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: true },
+);
 
 const RESPONSE_MODES = ['query', 'fragment', 'form_post'] as const;
 type ResponseMode = (typeof RESPONSE_MODES)[number];
@@ -122,6 +131,50 @@ export function authorizeRoutes(app: App, services: Services): void {
     }
     return { client, redirectUri: query.redirect_uri };
   }
+
+  // Entra's end_session_endpoint (MSAL's logoutRedirect and logoutPopup): the portal session ends,
+  // and the browser goes back to the app when it names one of its registered redirect URIs;
+  // otherwise a page says it is signed out. Tokens already given stay good until they expire.
+  app.get(
+    '/:tenant/oauth2/v2.0/logout',
+    {
+      schema: {
+        summary: 'Sign out (Entra ID v2.0 end-session endpoint)',
+        description:
+          'Ends the photosync session of this browser, then redirects to post_logout_redirect_uri (with state) when it is ' +
+          'a redirect URI registered for client_id, or for any app when client_id is not sent; otherwise a page.',
+        tags: ['auth'],
+        params: Type.Object({ tenant: Type.String({ maxLength: 256 }) }),
+        querystring: LogoutQuery,
+        response: { 200: html[200], 302: { description: 'Back to the app', type: 'null' } },
+      },
+      errorHandler: async (error, request, reply) => {
+        if (error instanceof AuthorizePageError) return showProblem(request, reply, error);
+        if ((error as { validation?: unknown }).validation) {
+          return showProblem(request, reply, new AuthorizePageError('authorize.badRequest', 900144));
+        }
+        throw error;
+      },
+    },
+    async (request, reply) => {
+      const { query } = request;
+      if (!(await tenantIsOurs(db, dialect, request.params.tenant))) {
+        throw new AuthorizePageError('authorize.unknownTenant', 90002);
+      }
+      const session = request.cookies[SESSION_COOKIE];
+      if (session) await endSession(db, session);
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      const target = query.post_logout_redirect_uri;
+      if (target && (await postLogoutUriIsRegistered(db, target, query.client_id))) {
+        const url = new URL(target);
+        if (query.state !== undefined) url.searchParams.set('state', query.state);
+        return reply.header('cache-control', 'no-store').redirect(url.toString(), 302);
+      }
+      // The page is of nobody signed in: the session read from the request has just ended.
+      const page = { ...(await pageContext(db, request, reply)), user: undefined };
+      return sendPage(reply, messagePage(page, page.t('logout.title'), page.t('logout.body')), 200);
+    },
+  );
 
   app.get(
     '/:tenant/oauth2/v2.0/authorize',

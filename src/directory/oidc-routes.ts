@@ -20,6 +20,7 @@ const OpenIdConfiguration = Type.Object(
   {
     issuer: Type.String(),
     authorization_endpoint: Type.String(),
+    end_session_endpoint: Type.String(),
     token_endpoint: Type.String(),
     jwks_uri: Type.String(),
   },
@@ -107,6 +108,7 @@ export function oidcRoutes(app: App, services: Services): void {
       issuer: issuerFor(publicUrl, issuerTenant),
       request_uri_parameter_supported: false,
       authorization_endpoint: `${tenantBase}/oauth2/v2.0/authorize`,
+      end_session_endpoint: `${tenantBase}/oauth2/v2.0/logout`,
       code_challenge_methods_supported: ['S256'],
       grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', 'password'],
       claims_supported: [

@@ -109,7 +109,10 @@ export function requestIdOf(request: FastifyRequest, reply: FastifyReply): strin
 
 function graphMessage(request: FastifyRequest, error: AppError): string {
   if (error.id === 'unauthorized') return UNAUTHENTICATED[error.detail.credentials ?? 'missing'];
-  if (error.id === 'not_found') return `Resource not found for the segment in ${request.url.split('?')[0] ?? ''}.`;
+  const path = request.url.split('?')[0] ?? '';
+  // Graph's beta is not answered: its message points to v1.0 (see the not-found handler).
+  if (error.id === 'not_found' && !/^\/beta(?:\/|$)/.test(path))
+    return `Resource not found for the segment in ${path}.`;
   return error.message;
 }
 

@@ -95,7 +95,11 @@ export function installNotFoundHandler(app: App, handling: ErrorHandling): void 
     if (canonical !== undefined) return reply.redirect(canonical, 301);
     const allowed = handling.allowedMethods?.(request) ?? [];
     if (allowed.length === 0) {
-      return respond(request, reply, { error: new AppError('not_found', `There is nothing at ${request.url}.`) });
+      const path = request.url.split('?')[0] ?? '/';
+      const message = /^\/beta(?:\/|$)/.test(path)
+        ? `photosync answers Microsoft Graph v1.0, not beta: use ${path.replace(/^\/beta/, '/v1.0')}.`
+        : `There is nothing at ${request.url}.`;
+      return respond(request, reply, { error: new AppError('not_found', message) });
     }
     reply.header('allow', allowed.join(', '));
     const sentence = `${request.method} is not taken at ${request.url.split('?')[0] ?? '/'}; it takes ${allowed.join(', ')}.`;

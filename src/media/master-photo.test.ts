@@ -135,6 +135,27 @@ describe('makeMasterPhoto: normalisation', () => {
     expect(meta.isProgressive).toBe(false);
   });
 
+  it('keeps the middle square of a wide picture, the square the upload page previews', async () => {
+    // Grey with a busy, high-contrast strip at the left edge: a saliency crop would go there.
+    const strip = await sharp({ create: { width: 200, height: 600, channels: 3, background: '#000' } })
+      .composite([{ input: await solid(100, 600, '#fff').png().toBuffer(), left: 0, top: 0, blend: 'over' }])
+      .png()
+      .toBuffer();
+    const wide = await solid(1800, 600, '#808080')
+      .composite([
+        { input: strip, left: 0, top: 0 },
+        { input: await solid(600, 600, '#2a6').png().toBuffer(), left: 600, top: 0 },
+      ])
+      .png()
+      .toBuffer();
+    const master = await accepted(wide);
+    expect(master.side).toBe(600);
+    const [r, g, b] = await pixelAt(master.jpeg, 300, 300);
+    expect(Math.abs(r! - 0x22) + Math.abs(g! - 0xaa) + Math.abs(b! - 0x66)).toBeLessThan(30);
+    const [er, eg, eb] = await pixelAt(master.jpeg, 2, 300);
+    expect(Math.abs(er! - 0x22) + Math.abs(eg! - 0xaa) + Math.abs(eb! - 0x66)).toBeLessThan(30);
+  });
+
   it('never upscales: a 20x30 image gives a 20x20 master', async () => {
     const master = await accepted(await solid(20, 30, '#c60').png().toBuffer());
     expect(master.side).toBe(20);

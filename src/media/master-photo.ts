@@ -56,7 +56,10 @@ async function readHeader(input: Buffer): Promise<Metadata | ImageRefusal> {
   }
 }
 
-/** The upright, flattened sRGB square of `side`, cropped where the picture's interest is. */
+/**
+ * The upright, flattened sRGB square of `side`, cropped from the middle: the square the profile
+ * photo page previews before the upload (an object-fit: cover image), so what is kept is what was shown.
+ */
 function squarePipeline(input: Buffer, header: Metadata, side: number, pixelLimit: number, seconds: number): Sharp {
   let pipeline = sharp(input, { ...UNTRUSTED_DECODE, limitInputPixels: pixelLimit }).autoOrient();
   if (header.space === 'rgb16' && header.hasProfile) {
@@ -70,7 +73,7 @@ function squarePipeline(input: Buffer, header: Metadata, side: number, pixelLimi
   return (
     pipeline
       .flatten({ background: WHITE })
-      .resize(side, side, { fit: 'cover', position: sharp.strategy.attention })
+      .resize(side, side, { fit: 'cover', position: 'centre' })
       .toColourspace('srgb')
       // libvips stops at its next progress check past this; the queue answers the caller on time
       // even when that check comes late (one huge output tile).

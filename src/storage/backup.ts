@@ -264,6 +264,13 @@ export async function restoreBackup(
   if ((await fs.stat(file)).isDirectory()) {
     throw new BackupError(`${file} is a folder, not a file: give the backup archive (.tar.gz) photosync backup wrote.`);
   }
+  // A file that is no gzip at all is said before anything about the data folder, so nobody is
+  // asked to add --force for a file that would then be refused.
+  if (!(await startsWithGzip(file))) {
+    throw new BackupError(
+      `${file} is not a photosync backup: it is not a .tar.gz archive. Give the file photosync backup wrote. Nothing was changed.`,
+    );
+  }
   // The first folder this made, if any: a restore that is refused takes it away again.
   const made = await fs.mkdir(target.dataDir, { recursive: true }).catch((error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code;
@@ -279,6 +286,18 @@ export async function restoreBackup(
   } catch (error) {
     if (made !== undefined) await fs.rm(made, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/** Whether the file begins with gzip's two magic bytes (an empty file does not). */
+async function startsWithGzip(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    const { bytesRead } = await handle.read(head, 0, 2, 0);
+    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    await handle.close();
   }
 }
 

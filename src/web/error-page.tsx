@@ -3,6 +3,7 @@ import type { AppError, ErrorId } from '../errors.js';
 import { userForSession } from '../directory/credentials.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { SESSION_COOKIE, userOf } from '../http/auth.js';
+import { currentMaxInputPixels } from '../media/media-config.js';
 import type { Db } from '../storage/database.js';
 import type { PageContext } from './layout.js';
 import { messagePage } from './message-page.js';
@@ -81,7 +82,22 @@ const PAGE_TITLES: Partial<Record<ErrorId, MessageKey>> = {
   rate_limited: 'error.rateLimited.title',
   unavailable: 'error.unavailable.title',
   image_queue_full: 'error.unavailable.title',
+  connect_mode_off: 'admin.tenant.notOn.title',
+  invalid_cursor: 'error.badAddress.title',
 };
+
+/** The page's heading: an address no page can mean says so, like the page it would have been. */
+function titleKey(request: FastifyRequest, error: AppError): MessageKey {
+  if (error.id === 'invalid_request' && request.method === 'GET') return 'error.badAddress.title';
+  return PAGE_TITLES[error.id] ?? 'error.title';
+}
+
+/** The pixel limit of uploads, as the too-many-pixels message names it ("50", "12.5"; "12,5" in Estonian). */
+function megapixels(locale: string): string {
+  return (currentMaxInputPixels() / 1_000_000).toLocaleString(locale === 'et' ? 'et-EE' : 'en-GB', {
+    maximumFractionDigits: 1,
+  });
+}
 
 /** A request the address cannot mean (GET) or a form that was not filled in as offered (POST). */
 function invalidRequestKey(method: string): MessageKey {
@@ -130,10 +146,10 @@ export function createPageErrorRenderer(db: Db) {
     const message =
       subject !== undefined
         ? page.t('admin.error.unknownUserNamed', { upn: subject.length > 120 ? `${subject.slice(0, 120)}…` : subject })
-        : page.t(messageKey(request, error), { upn: user?.upn ?? '' });
+        : page.t(messageKey(request, error), { upn: user?.upn ?? '', megapixels: megapixels(page.locale) });
     const form = request.routeOptions.config.formPage;
     if (form) return form.show(request, reply, message, error.status);
-    const title = page.t(PAGE_TITLES[error.id] ?? 'error.title');
+    const title = page.t(titleKey(request, error));
     const errorPage = request.routeOptions.config.errorPage ?? messagePage;
     return sendPage(reply, errorPage(page, title, message, error), error.status);
   };

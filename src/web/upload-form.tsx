@@ -34,6 +34,7 @@ export function UploadForm(props: { context: PageContext; action: string; submit
         hidden
         data-too-large={t('photo.error.too_large')}
         data-not-picture={t('photo.error.notPicture')}
+        data-corrupt={t('photo.error.corrupt')}
         data-unusable={t('photo.error.unsupported_type')}
         data-svg={t('photo.error.svg')}
       />

@@ -105,6 +105,7 @@ export async function pageStrings(page: Page): Promise<string[]> {
         'title',
         'data-too-large',
         'data-not-picture',
+        'data-corrupt',
         'data-unusable',
         'data-svg',
       ]) {

@@ -304,6 +304,11 @@ describe.skipIf(chromiumMissing())('the page frame in Chromium', { timeout: 240_
       expect(
         await page.locator('main img[alt]').evaluateAll((images) => images.map((i) => i.getAttribute('alt'))),
       ).toEqual(expect.arrayContaining([t['admin.detail.noMailPhoto'], t['admin.detail.noDirectoryPhoto']]));
+      // The captions say so too, and never that the sites do not use a directory photo he does not have.
+      const captions = await page.locator('main .photos figcaption').allInnerTexts();
+      expect(captions.join('\n')).toContain(t['admin.detail.noMailPhoto']);
+      expect(captions.join('\n')).toContain(t['admin.detail.noDirectoryPhoto']);
+      expect(captions.join('\n')).not.toContain(t['admin.detail.directoryNotUsed']);
       expect(await page.locator('main').innerText()).not.toMatch(new RegExp(`\\b${none}\\b`));
       if (lang === 'et') expect(await englishOn(page)).toEqual([]);
 

@@ -152,10 +152,11 @@ describe.skipIf(chromiumMissing())('the user pages in Chromium', { timeout: 120_
       });
       expect(await alert.textContent()).toBe(t['photo.error.unsupported_type']);
       expect(await save.isDisabled()).toBe(true);
-      // A file named like a picture that is not one: no broken preview.
+      // A file named like a picture that cannot be read as one: said as the server would say it
+      // (damaged), with no broken preview.
       await page.setInputFiles('#photo', { name: 'fake.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('nope') });
       await page.waitForSelector('form.upload [role=alert]:not([hidden])');
-      expect(await alert.textContent()).toBe(t['photo.error.notPicture']);
+      expect(await alert.textContent()).toBe(t['photo.error.corrupt']);
       expect(await page.locator('[data-preview]').isHidden()).toBe(true);
       await page.setInputFiles('#photo', {
         name: 'me.jpg',

@@ -230,6 +230,19 @@ export const ROUTES: RouteCase[] = [
     },
   },
 
+  // Signing out for apps ends the browser's session whoever it is (as Entra's): here of an
+  // organisation that is not this one, which ends nothing (the sessions are the other rows').
+  {
+    route: 'GET /{tenant}/oauth2/v2.0/logout',
+    url: () =>
+      `/nosuch.example/oauth2/v2.0/logout?post_logout_redirect_uri=${encodeURIComponent('https://app.example/')}`,
+    expect: everyone(400),
+    check: ({ response }) => {
+      expect(response.headers.location).toBeUndefined();
+      expect(response.body).toContain('AADSTS90002');
+    },
+  },
+
   // OpenID Connect discovery: public, like Entra's; the tenant must be this one.
   {
     route: 'GET /{tenant}/v2.0/.well-known/openid-configuration',

@@ -43,12 +43,14 @@ export function userDetailPage(
           )}
           <figcaption>
             {t('admin.detail.mailMaster')}
-            {detail.mail && (
+            <br />
+            {detail.mail ? (
               <>
-                <br />
                 <Etag context={context} value={detail.mail.etag} /> · {detail.mail.side}px ·{' '}
                 {formatTime(context, detail.mail.changedAt)}
               </>
+            ) : (
+              <strong>{t('admin.detail.noMailPhoto')}</strong>
             )}
           </figcaption>
         </figure>
@@ -61,7 +63,10 @@ export function userDetailPage(
           <figcaption>
             {t('admin.detail.directoryPhoto')}
             <br />
-            <strong>{t('admin.detail.directoryNotUsed')}</strong>
+            {/* Said only of a photo there is: the placeholder's own caption is that there is none. */}
+            <strong>
+              {t(detail.directoryPhoto ? 'admin.detail.directoryNotUsed' : 'admin.detail.noDirectoryPhoto')}
+            </strong>
           </figcaption>
         </figure>
       </div>

@@ -1,6 +1,7 @@
 import { photoDirectory } from '../../services.js';
 import { sweepOrphanedBlobs } from '../../storage/blob-sweeper.js';
 import type { CommandHandler } from '../command.js';
+import { counted } from '../output.js';
 
 /**
  * Lists (or with --apply removes) photo blobs that no table names and that were written longer
@@ -23,9 +24,11 @@ export const maintenanceSweep: CommandHandler = async ({ services: open, config,
     lines.push(
       `Removed ${report.removed} of ${report.orphans.length} unreferenced blobs ${window} (${report.removedBytes} bytes); ${report.examined} blobs examined.`,
     );
+  } else if (report.orphans.length === 0) {
+    lines.push(`No unreferenced blobs ${window}; ${counted(report.examined, 'blob')} examined. Nothing to remove.`);
   } else {
     lines.push(
-      `${report.orphans.length} unreferenced blobs ${window} (${bytes} bytes); ${report.examined} blobs examined. Nothing was removed: run with --apply to remove them.`,
+      `${counted(report.orphans.length, 'unreferenced blob')} ${window} (${bytes} bytes); ${counted(report.examined, 'blob')} examined. Nothing was removed: run with --apply to remove them.`,
     );
   }
   print(lines.join('\n'));

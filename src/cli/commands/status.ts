@@ -77,7 +77,11 @@ async function statusReport(services: Services, json: boolean, narrowing: Narrow
     // The error of the failure that makes the state; one of an earlier photo would read as this one's (--json keeps it).
     s.state === 'failing' ? (s.lastError ?? '') : '',
   ]);
-  const summary = [...counts].map(([state, n]) => `${n} ${SYNC_STATE_LABELS[state as keyof typeof SYNC_STATE_LABELS]}`);
+  // Always in one order, those waiting for their action first, so runs compare at a glance.
+  const order: readonly SyncStateName[] = ['failing', 'changed', 'never_synced', 'in_step', 'no_photo', 'no_mailbox'];
+  const summary = order
+    .filter((state) => counts.has(state))
+    .map((state) => `${counts.get(state)} ${SYNC_STATE_LABELS[state]}`);
   const disabled = statuses.filter((s) => !s.enabled).length;
   const disabledNote =
     disabled === 0 ? '' : `; ${counted(disabled, 'account')} disabled (no sign-in; others see the placeholder)`;

@@ -55,7 +55,8 @@
       var reader = new FileReader();
       reader.onload = function () {
         image.onerror = function () {
-          refuse(alert.getAttribute('data-not-picture'));
+          // Said as the server would say it: a picture's file the browser cannot read is damaged.
+          refuse(alert.getAttribute(file.type.indexOf('image/') === 0 ? 'data-corrupt' : 'data-not-picture'));
         };
         image.onload = function () {
           preview.hidden = false;

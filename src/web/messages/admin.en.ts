@@ -333,6 +333,7 @@ export const adminEn = {
   'admin.tenant.push.busy': '{name}: another sync of this user was running; try again.',
   'admin.tenant.notice.synced':
     'Synced from the console: {synced} pushed, {failed} failed, {other} with nothing to do.',
+  'admin.tenant.notOn.title': 'Connect mode is not set up',
   'admin.tenant.notOn': 'Connect mode is not set up: photosync is its own organisation here.',
   'admin.settings.tenantScan': 'Scan the Microsoft 365 tenant on a schedule',
   'admin.settings.tenantScanMinutes': 'Minutes between scheduled scans (15 to 43200)',

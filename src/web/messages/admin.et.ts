@@ -343,6 +343,7 @@ export const adminEt: AdminMessages = {
   'admin.tenant.push.busy': '{name} – selle kasutaja teine sünkroonimine oli pooleli; proovi uuesti.',
   'admin.tenant.notice.synced':
     'Konsoolist sünkroonitud: {synced} kanti üle, {failed} ebaõnnestus, {other} puhul polnud midagi teha.',
+  'admin.tenant.notOn.title': 'Ühendusrežiim pole seadistatud',
   'admin.tenant.notOn': 'Ühendusrežiim pole seadistatud. photosync töötab siin omaette organisatsioonina.',
   'admin.settings.tenantScan': 'Vaata Microsoft 365 rentnik ajakava järgi läbi',
   'admin.settings.tenantScanMinutes': 'Ajastatud läbivaatuste vahe minutites (15–43 200)',

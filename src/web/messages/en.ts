@@ -28,6 +28,8 @@ export const en = {
   'authorize.returning': 'Returning to the app…',
   'authorize.noScript': 'Script is turned off in this browser. Select Continue to go back to the app.',
   'authorize.continue': 'Continue',
+  'logout.title': 'You are signed out',
+  'logout.body': 'You are signed out of photosync and the apps that use it to sign in. You can close this window.',
   'home.title': 'Home',
   'home.greeting': 'Hello, {name}',
   'home.photoAlt': 'Profile picture of {name}',
@@ -92,7 +94,8 @@ export const en = {
   'photo.error.incomplete':
     'The picture did not arrive whole: the connection ended while it was being sent. Send it again.',
   'photo.error.emptyFile': 'That file is empty (0 bytes). Choose another picture.',
-  'photo.error.too_many_pixels': 'That picture has too many pixels. Choose a smaller picture.',
+  'photo.error.too_many_pixels':
+    'That picture has too many pixels: at most {megapixels} megapixels are taken, whatever the file’s size. Save it at smaller dimensions and try again.',
   'photo.error.not_portrait':
     'That picture is too long and thin for a profile photo (at most 16,384 pixels on a side, and no side more than 8 times the other). Crop it and try again.',
   'photo.error.too_slow': 'That picture took too long to process. Save it as a smaller JPEG or PNG and try again.',
@@ -116,9 +119,9 @@ export const en = {
   'sites.profileTitle': 'Profile of {name}',
   'sites.yourProfile': 'Your profile',
   'sites.pictureFromMail':
-    'This picture comes from the mailbox. It is updated when {name} opens SharePoint or OneDrive from the portal.',
+    'This picture comes from the mailbox. It is updated when {name} opens SharePoint or OneDrive from the portal, or their own profile here.',
   'sites.pictureFromMailOwn':
-    'This picture comes from your mailbox. It is updated when you open SharePoint or OneDrive from the portal.',
+    'This picture comes from your mailbox. It is updated when you open SharePoint or OneDrive from the portal, or this page, your own profile.',
   'sites.pictureUploaded': 'This picture was uploaded in SharePoint.',
   'sites.placeholder': 'No picture yet.',
   'sites.pictureTime': 'Picture from {date}',
@@ -163,6 +166,7 @@ export const en = {
   'error.back': 'Back to the portal',
   'error.title': 'Something went wrong',
   'error.body': 'Something went wrong on our side. Please try again.',
+  'error.badAddress.title': 'This address is not valid',
   'error.badAddress': 'This address is not valid. Go back and follow a link instead.',
   'error.tooLarge': 'What you sent is larger than this page accepts.',
   'error.rateLimited': 'Too many requests from here. Wait a minute and try again.',

@@ -29,6 +29,9 @@ export const et: Messages = {
   'authorize.returning': 'Tagasi rakendusse…',
   'authorize.noScript': 'Selles brauseris on skriptid välja lülitatud. Rakendusse naasmiseks vali „Jätka“.',
   'authorize.continue': 'Jätka',
+  'logout.title': 'Oled välja logitud',
+  'logout.body':
+    'Oled photosyncist ja selle kaudu sisse logivatest rakendustest välja logitud. Võid selle akna sulgeda.',
   'form.expired': 'Vorm on aegunud. Proovi uuesti.',
   'home.title': 'Avaleht',
   'home.greeting': 'Tere, {name}',
@@ -93,7 +96,8 @@ export const et: Messages = {
   'photo.error.empty': 'Vali kõigepealt pilt.',
   'photo.error.incomplete': 'Pilt ei jõudnud tervikuna kohale, sest ühendus katkes saatmise ajal. Saada see uuesti.',
   'photo.error.emptyFile': 'See fail on tühi (0 baiti). Vali mõni teine pilt.',
-  'photo.error.too_many_pixels': 'Sellel pildil on liiga palju piksleid. Vali väiksem pilt.',
+  'photo.error.too_many_pixels':
+    'Sellel pildil on liiga palju piksleid. Lubatud on kuni {megapixels} megapikslit, olenemata faili suurusest. Salvesta pilt väiksemate mõõtmetega ja proovi uuesti.',
   'photo.error.not_portrait':
     'See pilt on profiilipildiks liiga pikk ja kitsas (kummaski suunas kuni 16 384 pikslit ja üks külg teisest kuni 8 korda pikem). Kärbi pilti ja proovi uuesti.',
   'photo.error.too_slow':
@@ -118,9 +122,9 @@ export const et: Messages = {
   'sites.profileTitle': 'Kasutaja {name} profiil',
   'sites.yourProfile': 'Sinu profiil',
   'sites.pictureFromMail':
-    'See pilt pärineb postkastist. See uueneb, kui {name} avab portaalist SharePointi või OneDrive’i.',
+    'See pilt pärineb postkastist. See uueneb, kui {name} avab portaalist SharePointi või OneDrive’i või siin oma profiili.',
   'sites.pictureFromMailOwn':
-    'See pilt pärineb sinu postkastist. See uueneb, kui avad portaalist SharePointi või OneDrive’i.',
+    'See pilt pärineb sinu postkastist. See uueneb, kui avad portaalist SharePointi või OneDrive’i või selle lehe, oma profiili.',
   'sites.pictureUploaded': 'See pilt on SharePointi üles laaditud.',
   'sites.placeholder': 'Pilti veel pole.',
   'sites.pictureTime': 'Pilt on lisatud {date}',
@@ -167,6 +171,7 @@ export const et: Messages = {
   'error.back': 'Tagasi portaali',
   'error.title': 'Midagi läks valesti',
   'error.body': 'Meie poolel läks midagi valesti. Proovi uuesti.',
+  'error.badAddress.title': 'Vigane aadress',
   'error.badAddress': 'See aadress pole õige. Mine tagasi ja kasuta lehel olevat linki.',
   'error.tooLarge': 'Saadetud andmeid on rohkem, kui see leht vastu võtab.',
   'error.rateLimited': 'Siit on tulnud liiga palju päringuid. Oota minut ja proovi uuesti.',

@@ -66,9 +66,12 @@ describe.skipIf(chromiumMissing())('admin console in a browser', { timeout: 120_
     expect(await adminPage.locator('.notice').textContent()).toBe('Users asked to sync: 1.');
 
     const janePage = await signIn(jane);
-    expect(await janePage.locator('#prompt-banner p').textContent()).toContain(
-      'do not show your current profile picture yet',
+    expect(await janePage.locator('#prompt-banner p').textContent()).toBe(
+      'An administrator asks you to update your profile picture. SharePoint and OneDrive do not show your current one yet.',
     );
+    expect(await janePage.locator('#prompt-banner button').textContent()).toBe('Update now');
+    // Said once: no second notice that the sites lag beside the photo.
+    expect(await janePage.locator('[data-sites-lag]').count()).toBe(0);
   });
 
   it('the banner button syncs the user and the banner goes', async () => {

@@ -209,6 +209,11 @@ describeEachDialect('photosync backup and restore', (dialect) => {
       expect(refused.stderr).toContain(
         `${notes} is not a photosync backup: it is not a .tar.gz archive. Give the file photosync backup wrote.`,
       );
+      // A pipe cannot be read twice (the archive's list, then its files): said, never waited on.
+      const fifo = path.join(work, `fifo-${dialect}`);
+      execFileSync('mkfifo', [fifo]);
+      const piped = await runCommand(['restore', fifo], env);
+      expect([piped.code, piped.stderr]).toEqual([1, expect.stringContaining(`${fifo} is not a regular file`)]);
       // Said before anything of a data folder that holds data: no --force is offered for it.
       const busy = await runCommand(['restore', notes], { ...env, PHOTOSYNC_DATA_DIR: work });
       expect([busy.code, busy.stderr]).toEqual([1, expect.stringContaining('is not a photosync backup')]);

@@ -210,10 +210,13 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     expect((await refresh(fresh.refresh_token)).json().error).toBe('invalid_grant');
   });
 
-  it('redeems a web app’s PKCE code without its secret only from a browser (a single-page app), or when the app allows public client flows', async () => {
-    const registered = await createApp(services.database.db, 'Web app', ['User.Read'], { redirectUris: [REDIRECT] });
+  it('redeems a PKCE code without the secret for a single-page app’s redirect URI (from the browser) or an app allowing public client flows, never a web app’s', async () => {
     const user = await makeUser(services);
-    const redeem = async (headers: Record<string, string>, withSecret = false) => {
+    const redeem = async (
+      registered: Awaited<ReturnType<typeof createApp>>,
+      headers: Record<string, string>,
+      withSecret = false,
+    ) => {
       const browser = new FormClient(app);
       const { verifier, challenge } = pkce();
       const params = { client_id: registered.clientId, scope: 'openid User.Read', code_challenge: challenge };
@@ -232,23 +235,33 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
         }).toString(),
       });
     };
-    // A server-side script holding a code and its verifier, but not the app's secret.
-    const alone = await redeem({});
-    expect([alone.statusCode, alone.json().error, alone.json().error_codes]).toEqual([
-      401,
-      'invalid_client',
-      [7000218],
-    ]);
-    expect(alone.json().error_description).toContain(`photosync apps public-client ${registered.clientId} on`);
-    expect((await redeem({}, true)).statusCode).toBe(200);
-    // MSAL Browser redeems from the page, a cross-origin request.
-    expect((await redeem({ origin: 'https://app.contoso.example' })).statusCode).toBe(200);
+    const web = await createApp(services.database.db, 'Web app', ['User.Read'], { redirectUris: [REDIRECT] });
+    // A script holding a web app's code and verifier, but not its secret: an Origin header changes nothing.
+    for (const headers of [{}, { origin: 'null' }, { origin: 'https://app.contoso.example' }] as Record<
+      string,
+      string
+    >[]) {
+      const alone = await redeem(web, headers);
+      expect([alone.statusCode, alone.json().error, alone.json().error_codes]).toEqual([
+        401,
+        'invalid_client',
+        [7000218],
+      ]);
+      expect(alone.json().error_description).toContain('--spa-redirect-uri');
+    }
+    expect((await redeem(web, {}, true)).statusCode).toBe(200);
+    // A single-page app's redirect URI: redeemed from the browser (cross-origin), as Entra's "spa" platform.
+    const spa = await createApp(services.database.db, 'SPA', ['User.Read'], { spaRedirectUris: [REDIRECT] });
+    expect((await redeem(spa, { origin: 'https://app.contoso.example' })).statusCode).toBe(200);
+    const fromServer = await redeem(spa, {});
+    expect([fromServer.statusCode, fromServer.json().error_codes]).toEqual([400, [9002327]]);
+    // An app allowing public client flows (desktop, mobile) redeems its codes alone.
     await services.database.db
       .updateTable('directory_apps')
       .set({ public_client: 1 })
-      .where('client_id', '=', registered.clientId)
+      .where('client_id', '=', web.clientId)
       .execute();
-    expect((await redeem({})).statusCode).toBe(200);
+    expect((await redeem(web, {})).statusCode).toBe(200);
   });
 
   it('takes any port of a registered http loopback redirect URI, as Entra does for desktop apps (RFC 8252)', async () => {
@@ -306,36 +319,88 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     const page = await browser.request('GET', authorizeUrl({ ...params, login_hint: jane.upn }));
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain(`value="${jane.upn}"`);
+    // The hint only fills in the form: whoever signs in there is answered (Kalle again, no loop).
+    const next = /name="next" value="([^"]+)"/.exec(page.body)![1]!.replaceAll('&amp;', '&');
+    expect(next).not.toContain('login_hint');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const signedIn = await browser.request('POST', '/signin', {
+      upn: kalle.upn,
+      password: PASSWORD,
+      _csrf: csrf,
+      next,
+    });
+    expect(signedIn.statusCode).toBe(303);
+    const answered = await browser.request('GET', next);
+    expect(new URL(String(answered.headers.location)).searchParams.get('code')).toBeTruthy();
   });
 
-  it('signs out at the end-session endpoint (MSAL’s logoutRedirect): back to a registered address, else a page', async () => {
+  it('signs out at the end-session endpoint (MSAL’s logoutRedirect): asked from an app, after the person confirms; back to a registered address, else a page', async () => {
     const registered = await registerApp();
     const user = await makeUser(services);
     const discovery = (await app.inject(`/${tenant}/v2.0/.well-known/openid-configuration`)).json();
     expect(discovery.end_session_endpoint).toMatch(new RegExp(`/${tenant}/oauth2/v2\\.0/logout$`));
     const logoutPath = new URL(discovery.end_session_endpoint).pathname;
     const params = { client_id: registered.clientId, scope: 'openid User.Read' };
+    const silentAnswer = async (browser: FormClient) => {
+      const silent = await browser.request('GET', authorizeUrl({ ...params, prompt: 'none' }));
+      return new URL(String(silent.headers.location)).searchParams.get('error');
+    };
+    /** What MSAL's logoutRedirect does: the app's page sends the browser here; the person confirms. */
+    const confirmed = async (browser: FormClient, url: string) => {
+      const asked = await browser.request('GET', url);
+      expect([asked.statusCode, asked.headers.location]).toEqual([200, undefined]);
+      expect(asked.body).toContain(`${user.upn}`);
+      expect(await silentAnswer(browser)).toBeNull(); // still signed in until the person confirms
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(asked.body)![1]!;
+      const action = /<form method="post" action="([^"]*\/logout[^"]*)"/.exec(asked.body)![1]!.replaceAll('&amp;', '&');
+      expect(action).toBe(url);
+      return browser.request('POST', action, { _csrf: csrf });
+    };
+
     const browser = new FormClient(app);
     await signInForCode(browser, user.upn, params);
-    const out = await browser.request(
-      'GET',
-      `${logoutPath}?${new URLSearchParams({ post_logout_redirect_uri: REDIRECT, state: 'st' })}`,
-    );
+    const query = new URLSearchParams({ post_logout_redirect_uri: REDIRECT, state: 'st' });
+    const out = await confirmed(browser, `${logoutPath}?${query}`);
     expect([out.statusCode, out.headers.location]).toEqual([302, `${REDIRECT}?state=st`]);
-    // The session is over: a silent sign-in is login_required.
-    const silent = await browser.request('GET', authorizeUrl({ ...params, prompt: 'none' }));
-    expect(new URL(String(silent.headers.location)).searchParams.get('error')).toBe('login_required');
-    // An address no app registered: no redirect, a page that says so in the person's language.
+    expect(await silentAnswer(browser)).toBe('login_required');
+
+    // Another site cannot sign anyone out unseen: without the form's token nothing ends.
+    const victim = new FormClient(app);
+    await signInForCode(victim, user.upn, params);
+    const forged = await victim.request('POST', `${logoutPath}?${query}`, {});
+    expect(forged.statusCode).toBe(403);
+    expect(await silentAnswer(victim)).toBeNull();
+
+    // An address no app registered: no redirect, a page in the person's language.
     const other = new FormClient(app, 'et');
     await signInForCode(other, user.upn, params);
-    const page = await other.request(
-      'GET',
+    const page = await confirmed(
+      other,
       `${logoutPath}?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`,
     );
     expect([page.statusCode, page.headers.location]).toEqual([200, undefined]);
     expect(page.body).toContain('Oled välja logitud');
-    const after = await other.request('GET', authorizeUrl({ ...params, prompt: 'none' }));
-    expect(new URL(String(after.headers.location)).searchParams.get('error')).toBe('login_required');
+    expect(await silentAnswer(other)).toBe('login_required');
+
+    // A desktop app's loopback address, whatever its port, though MSAL names no client_id.
+    await createApp(services.database.db, 'Desktop', ['User.Read'], { redirectUris: ['http://localhost/cb'] });
+    const desktop = new FormClient(app);
+    await signInForCode(desktop, user.upn, params);
+    const back = await confirmed(
+      desktop,
+      `${logoutPath}?post_logout_redirect_uri=${encodeURIComponent('http://localhost:9/cb')}`,
+    );
+    expect([back.statusCode, back.headers.location]).toEqual([302, 'http://localhost:9/cb']);
+
+    // From photosync's own pages (Sec-Fetch-Site: same-origin): nothing to ask.
+    const own = new FormClient(app);
+    await signInForCode(own, user.upn, params);
+    const direct = await app.inject({
+      method: 'GET',
+      url: `${logoutPath}?${query}`,
+      headers: { cookie: own.cookieHeader, 'sec-fetch-site': 'same-origin' },
+    });
+    expect([direct.statusCode, direct.headers.location]).toEqual([302, `${REDIRECT}?state=st`]);
   });
 
   it('answers prompt=none without a session and other mistakes back to the app; app problems on its own page', async () => {

@@ -127,7 +127,7 @@ for (const dialect of testDialects()) {
       expect(html).toContain('Syncing from the console is off');
       expect(html).not.toContain('/admin/tenant/sync');
       const refused = await page('/admin/tenant/sync?upn=jane%40contoso.com', 403);
-      expect(refused).toContain('Operator sync is turned off in the settings');
+      expect(refused).toContain('Syncing by administrators is turned off in the settings');
       expect(await pushes()).toBe(0);
     });
 

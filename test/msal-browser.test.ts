@@ -70,7 +70,7 @@ describe.skipIf(browserMissing)('MSAL Browser in Chromium against photosync serv
   it('loginRedirect, handleRedirectPromise and acquireTokenSilent work with only authority and knownAuthorities', async () => {
     const user = await makeUser(services);
     const registered = await createApp(services.database.db, 'Photo SPA', ['User.Read'], {
-      redirectUris: [`${spaOrigin}/`],
+      spaRedirectUris: [`${spaOrigin}/`],
     });
     const authority = `${server.baseUrl}/${await tenantId(services.database.db)}`;
     spaScript = `

@@ -3,7 +3,8 @@ import { countUsers } from '../src/directory/users.js';
 import * as fileStems from '../src/storage/migrations/2026-12-15-01-m365-file-stems.js';
 import * as statusRefreshPlan from '../src/storage/migrations/2026-12-20-02-status-refresh-plan.js';
 import * as publicClients from '../src/storage/migrations/2026-12-21-01-public-clients.js';
-import { createApp, findApp } from '../src/directory/apps.js';
+import * as spaRedirectUris from '../src/storage/migrations/2026-12-22-02-spa-redirect-uris.js';
+import { createApp, findApp, redirectUriIsSpa } from '../src/directory/apps.js';
 import { sql } from 'kysely';
 import { giveMailPhoto, makeUser, solidJpeg } from './support/factories.js';
 
@@ -145,6 +146,27 @@ describeEachDialect('database migrations', (dialect) => {
       expect((await findApp(db, 'older-script'))?.publicClient).toBe(true);
       const added = await createApp(db, 'Newer script', ['User.Read']);
       expect((await findApp(db, added.clientId))?.publicClient).toBe(false);
+    } finally {
+      await services.close();
+      await store.drop();
+    }
+  });
+
+  it('redirect URIs registered before the platforms keep redeeming from the browser; a web one registered after does not', async () => {
+    const store = await createTestStore(dialect);
+    const services = await openTestServices(store);
+    try {
+      const { db } = services.database;
+      const older = await createApp(db, 'Older SPA', ['User.Read']);
+      await spaRedirectUris.down(db);
+      await db
+        .insertInto('directory_app_redirect_uris')
+        .values({ client_id: older.clientId, uri: 'https://spa.example/' } as never)
+        .execute();
+      await spaRedirectUris.up(db);
+      expect(await redirectUriIsSpa(db, older.clientId, 'https://spa.example/')).toBe(true);
+      const newer = await createApp(db, 'Newer web app', ['User.Read'], { redirectUris: ['https://web.example/cb'] });
+      expect(await redirectUriIsSpa(db, newer.clientId, 'https://web.example/cb')).toBe(false);
     } finally {
       await services.close();
       await store.drop();

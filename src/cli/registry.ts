@@ -166,14 +166,16 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'apps add',
     createsStore: true,
-    synopsis: '<name> --scopes <scopes> [--certificate <cert.pem>]… [--redirect-uri <uri>]… [--public-client]',
+    synopsis:
+      '<name> --scopes <scopes> [--certificate <cert.pem>]… [--redirect-uri <uri>]… [--spa-redirect-uri <uri>]… [--public-client]',
     summary:
-      'register an app (client id + secret; certificates for client assertions;\nredirect URIs for sign-in with the authorization code; --public-client lets\nscripts use the password grant with the client id alone)',
+      "register an app (client id + secret; certificates for client assertions;\nredirect URIs for sign-in with the authorization code, a web app's (codes\nredeemed with the secret) or a single-page app's (from the browser);\n--public-client lets desktop apps and scripts sign in with the client id alone)",
     args: 1,
     options: {
       ...scopes,
       certificate: { type: 'string', multiple: true },
       'redirect-uri': { type: 'string', multiple: true },
+      'spa-redirect-uri': { type: 'string', multiple: true },
       'public-client': { type: 'boolean', default: false },
     },
     load: async () => (await import('./commands/apps.js')).appsAdd,
@@ -283,6 +285,7 @@ export const OPTION_EXAMPLES: Readonly<Record<string, string>> = {
   expires: '30d',
   certificate: 'cert.pem',
   'redirect-uri': 'https://localhost:3000/callback',
+  'spa-redirect-uri': 'https://app.contoso.com/',
   out: 'data/tls',
   host: 'photos.contoso.com',
   state: 'changed',

@@ -20,7 +20,10 @@ export interface AppRegistration {
 }
 
 export interface NewAppOptions {
+  /** A web app's: its codes are redeemed with the app's secret or certificate. */
   redirectUris?: readonly string[];
+  /** A single-page app's (Entra's "spa" platform): its codes are redeemed from the browser without one. */
+  spaRedirectUris?: readonly string[];
   /** PEM text of certificates the app may sign client assertions with. */
   certificates?: readonly string[];
   /** Whether scripts may use the password grant with the client id alone (off, as in Entra). */
@@ -56,13 +59,25 @@ export async function createApp(
   name: string,
   scopes: readonly GraphScope[],
   options: NewAppOptions = {},
-): Promise<AppRegistration & { secret: string; redirectUris: string[]; certificates: AppCertificate[] }> {
+): Promise<
+  AppRegistration & {
+    secret: string;
+    redirectUris: string[];
+    spaRedirectUris: string[];
+    certificates: AppCertificate[];
+  }
+> {
   const cleanName = name.trim();
   if (cleanName.length === 0 || cleanName.length > 120 || /\p{Cc}/u.test(cleanName)) {
     throw invalidInput('An app name is 1 to 120 characters without control characters.');
   }
   if (scopes.length === 0) throw invalidInput('Give the app at least one scope.', 'invalid_scope');
+  const spaRedirectUris = [...new Set((options.spaRedirectUris ?? []).map(validRedirectUri))];
   const redirectUris = [...new Set((options.redirectUris ?? []).map(validRedirectUri))];
+  const both = redirectUris.find((uri) => spaRedirectUris.includes(uri));
+  if (both !== undefined) {
+    throw invalidInput(`The redirect URI ${both} is either a web app's or a single-page app's, not both.`);
+  }
   const parsed = (options.certificates ?? []).map(parseCertificate);
   const certificates = parsed.filter(
     (c, i) => parsed.findIndex((d) => d.thumbprintSha256 === c.thumbprintSha256) === i,
@@ -88,10 +103,13 @@ export async function createApp(
         created_at: app.createdAt,
       })
       .execute();
-    if (redirectUris.length > 0) {
+    if (redirectUris.length + spaRedirectUris.length > 0) {
       await trx
         .insertInto('directory_app_redirect_uris')
-        .values(redirectUris.map((uri) => ({ client_id: app.clientId, uri })))
+        .values([
+          ...redirectUris.map((uri) => ({ client_id: app.clientId, uri, spa: 0 })),
+          ...spaRedirectUris.map((uri) => ({ client_id: app.clientId, uri, spa: 1 })),
+        ])
         .execute();
     }
     for (const certificate of certificates) {
@@ -108,7 +126,7 @@ export async function createApp(
         .execute();
     }
   });
-  return { ...app, secret, redirectUris, certificates };
+  return { ...app, secret, redirectUris, spaRedirectUris, certificates };
 }
 
 export async function listApps(db: Db): Promise<AppRegistration[]> {
@@ -193,6 +211,18 @@ export async function redirectUriIsRegistered(db: Db, clientId: string, uri: str
   return (await appRedirectUris(db, clientId)).some((registered) => withoutLoopbackPort(registered) === loopback);
 }
 
+/** Whether `uri` is registered for the app as a single-page app's (exactly: codes carry the URI asked for). */
+export async function redirectUriIsSpa(db: Db, clientId: string, uri: string): Promise<boolean> {
+  if (uri.includes('\u0000') || clientId.includes('\u0000')) return false;
+  const row = await db
+    .selectFrom('directory_app_redirect_uris')
+    .select('spa')
+    .where('client_id', '=', clientId)
+    .where('uri', '=', uri)
+    .executeTakeFirst();
+  return row?.spa === 1;
+}
+
 /**
  * Whether an app may be sent back to `uri` after signing out: a redirect URI of the app named, or
  * of any app when none is named (MSAL sends post_logout_redirect_uri without client_id).
@@ -205,7 +235,18 @@ export async function postLogoutUriIsRegistered(db: Db, uri: string, clientId: s
     .select('uri')
     .where('uri', '=', uri)
     .executeTakeFirst();
-  return row !== undefined;
+  if (row !== undefined) return true;
+  const loopback = withoutLoopbackPort(uri);
+  if (loopback === undefined) return false;
+  // Any app's loopback address, whatever its port (a few rows: loopback addresses are desktop apps').
+  const local = await db
+    .selectFrom('directory_app_redirect_uris')
+    .select('uri')
+    .where((eb) =>
+      eb.or(['http://localhost', 'http://127.0.0.1', 'http://[::1]'].map((o) => eb('uri', 'like', `${o}%`))),
+    )
+    .execute();
+  return local.some((registered) => withoutLoopbackPort(registered.uri) === loopback);
 }
 
 /** An http loopback URL without its port (and as the URL parser writes it); undefined for any other. */

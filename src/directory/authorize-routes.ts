@@ -7,6 +7,7 @@ import { pageContext, requestLocale, sendPage } from '../web/page-context.js';
 import { translator } from '../web/i18n.js';
 import { signInPage } from '../portal/pages.js';
 import { messagePage } from '../web/message-page.js';
+import { confirmSignOutPage, signedOutPage } from './logout-page.js';
 import type { MessageKey } from '../web/messages/en.js';
 import type { Services } from '../services.js';
 import { findApp, postLogoutUriIsRegistered, redirectUriIsRegistered, type AppRegistration } from './apps.js';
@@ -43,6 +44,8 @@ const AuthorizeQuery = Type.Object(
   { additionalProperties: true },
 );
 type AuthorizeQuery = Static<typeof AuthorizeQuery>;
+
+const LogoutBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
 
 const LogoutQuery = Type.Object(
   {
@@ -132,47 +135,83 @@ export function authorizeRoutes(app: App, services: Services): void {
     return { client, redirectUri: query.redirect_uri };
   }
 
-  // Entra's end_session_endpoint (MSAL's logoutRedirect and logoutPopup): the portal session ends,
-  // and the browser goes back to the app when it names one of its registered redirect URIs;
-  // otherwise a page says it is signed out. Tokens already given stay good until they expire.
+  // Entra's end_session_endpoint (MSAL's logoutRedirect and logoutPopup): the portal session
+  // ends, and the browser goes back to the app when it names one of its registered redirect URIs;
+  // otherwise a page says it is signed out. Asked from another site (an app's page), the person
+  // confirms first, with a form that carries its token, as Entra's account picker asks: another
+  // site cannot sign anyone out unseen. Tokens already given stay good until they expire.
+  const logoutSchema = {
+    tags: ['auth'],
+    params: Type.Object({ tenant: Type.String({ maxLength: 256 }) }),
+    querystring: LogoutQuery,
+    response: {
+      200: { type: 'string', description: 'The question (signed in), or that nobody is signed in now' },
+      302: { description: 'Back to the app', type: 'null' },
+    },
+  } as const;
+  const logoutErrors = async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof AuthorizePageError) return showProblem(request, reply, error);
+    if ((error as { validation?: unknown }).validation) {
+      return showProblem(request, reply, new AuthorizePageError('authorize.badRequest', 900144));
+    }
+    throw error;
+  };
+  /** Ends this browser's session, then back to the app or the signed-out page. */
+  async function signOut(request: FastifyRequest, reply: FastifyReply, query: Static<typeof LogoutQuery>) {
+    const session = request.cookies[SESSION_COOKIE];
+    if (session) await endSession(db, session);
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    const target = query.post_logout_redirect_uri;
+    if (target && (await postLogoutUriIsRegistered(db, target, query.client_id))) {
+      const url = new URL(target);
+      if (query.state !== undefined) url.searchParams.set('state', query.state);
+      return reply.header('cache-control', 'no-store').redirect(url.toString(), 302);
+    }
+    // The page is of nobody signed in: the session read from the request has just ended.
+    const page = { ...(await pageContext(db, request, reply)), user: undefined };
+    return sendPage(reply, signedOutPage(page), 200);
+  }
   app.get(
     '/:tenant/oauth2/v2.0/logout',
     {
       schema: {
+        ...logoutSchema,
         summary: 'Sign out (Entra ID v2.0 end-session endpoint)',
         description:
-          'Ends the photosync session of this browser, then redirects to post_logout_redirect_uri (with state) when it is ' +
-          'a redirect URI registered for client_id, or for any app when client_id is not sent; otherwise a page.',
-        tags: ['auth'],
-        params: Type.Object({ tenant: Type.String({ maxLength: 256 }) }),
-        querystring: LogoutQuery,
-        response: { 200: html[200], 302: { description: 'Back to the app', type: 'null' } },
+          'Ends the photosync session of this browser (asked from another site, after the person confirms), then ' +
+          'redirects to post_logout_redirect_uri (with state) when it is a redirect URI registered for client_id, or ' +
+          'for any app when client_id is not sent; otherwise a page.',
+        security: [{ session: [] }],
       },
-      errorHandler: async (error, request, reply) => {
-        if (error instanceof AuthorizePageError) return showProblem(request, reply, error);
-        if ((error as { validation?: unknown }).validation) {
-          return showProblem(request, reply, new AuthorizePageError('authorize.badRequest', 900144));
-        }
-        throw error;
-      },
+      errorHandler: logoutErrors,
     },
     async (request, reply) => {
-      const { query } = request;
       if (!(await tenantIsOurs(db, dialect, request.params.tenant))) {
         throw new AuthorizePageError('authorize.unknownTenant', 90002);
       }
       const session = request.cookies[SESSION_COOKIE];
-      if (session) await endSession(db, session);
-      reply.clearCookie(SESSION_COOKIE, { path: '/' });
-      const target = query.post_logout_redirect_uri;
-      if (target && (await postLogoutUriIsRegistered(db, target, query.client_id))) {
-        const url = new URL(target);
-        if (query.state !== undefined) url.searchParams.set('state', query.state);
-        return reply.header('cache-control', 'no-store').redirect(url.toString(), 302);
+      const user = session ? await userForSession(db, session, reads.forRequest()) : undefined;
+      // From photosync's own pages (or typed in): nothing to ask.
+      const site = request.headers['sec-fetch-site'];
+      if (user && site !== 'same-origin' && site !== 'none') {
+        const page = await pageContext(db, request, reply);
+        return sendPage(reply, confirmSignOutPage(page, request.url, user.upn), 200);
       }
-      // The page is of nobody signed in: the session read from the request has just ended.
-      const page = { ...(await pageContext(db, request, reply)), user: undefined };
-      return sendPage(reply, messagePage(page, page.t('logout.title'), page.t('logout.body')), 200);
+      return signOut(request, reply, request.query);
+    },
+  );
+  app.post(
+    '/:tenant/oauth2/v2.0/logout',
+    {
+      schema: { ...logoutSchema, summary: 'Sign out, confirmed (the form of the end-session page)', body: LogoutBody },
+      preValidation: app.csrfProtection,
+      errorHandler: logoutErrors,
+    },
+    async (request, reply) => {
+      if (!(await tenantIsOurs(db, dialect, request.params.tenant))) {
+        throw new AuthorizePageError('authorize.unknownTenant', 90002);
+      }
+      return signOut(request, reply, request.query);
     },
   );
 
@@ -285,9 +324,11 @@ export function authorizeRoutes(app: App, services: Services): void {
           );
         }
         if (mustSignIn) {
-          // The sign-in page comes back to this request, without the prompt (it is being answered now).
+          // The sign-in page comes back to this request, without the prompt (it is being answered
+          // now) and without the hint (the form is filled in with it): whoever signs in there is answered.
           const next = new URL(request.url, 'http://x');
           next.searchParams.delete('prompt');
+          next.searchParams.delete('login_hint');
           const back = `${next.pathname}${next.search}`;
           // The language switcher comes back to this request too.
           const page = { ...(await pageContext(db, request, reply)), path: back };

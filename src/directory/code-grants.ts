@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { redirectUriIsSpa } from './apps.js';
 import { authenticateClient } from './client-auth.js';
 import { entraError } from './entra-errors.js';
 import { grantDelegatedScopes, grantedScopeText, parseScopeRequest } from './scope-request.js';
@@ -16,8 +17,9 @@ import { findUserById, type DirectoryUser } from './users.js';
 
 // The sign-in grants: an authorization code from /authorize (with PKCE), and a refresh token.
 // A client that proves itself (secret or certificate) is confidential; one that does not must
-// have used PKCE (S256) and be a single-page app (redeeming from the browser) or an app allowing
-// public client flows (desktop, mobile), and its refresh tokens then need no credentials either.
+// have used PKCE (S256) and have been sent to a single-page app's redirect URI (redeeming from the
+// browser) or be an app allowing public client flows (desktop, mobile); its refresh tokens then
+// need no credentials either.
 
 const REFRESH_SECONDS = REFRESH_TOKEN_LIFETIME_MS / 1000;
 const needsCredentials = entraError(
@@ -87,17 +89,29 @@ export async function authorizationCodeGrant(context: GrantContext): Promise<Tok
     { ...context.credentials, clientId: grant.clientId },
     grant.codeChallenge === null ? needsCredentials : undefined,
   );
-  // As Entra's platforms: a web app's code comes back with its secret; a single-page app's from
-  // the browser (a cross-origin request), a desktop or mobile app's from an app allowing public flows.
-  if (client.method === 'none' && !client.app.publicClient && !context.fromBrowser) {
-    throw entraError(
-      401,
-      'invalid_client',
-      7000218,
-      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. " +
-        `(App '${client.app.clientId}' does not allow public client flows: its codes are redeemed with its secret or certificate, ` +
-        `or from a browser by a single-page app; \`photosync apps public-client ${client.app.clientId} on\` lets a desktop or mobile app redeem them alone.)`,
-    );
+  // As Entra's platforms: a code of a web app's redirect URI comes back with the app's secret or
+  // certificate; of a single-page app's, from the browser (a cross-origin request); an app that
+  // allows public client flows (desktop, mobile) redeems its codes alone.
+  if (client.method === 'none' && !client.app.publicClient) {
+    if (!(await redirectUriIsSpa(deps.db, client.app.clientId, grant.redirectUri))) {
+      throw entraError(
+        401,
+        'invalid_client',
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. " +
+          `(${grant.redirectUri} is a web app's redirect URI of app '${client.app.clientId}': its codes are redeemed with the app's secret or certificate. ` +
+          'A single-page app registers its address with apps add … --spa-redirect-uri; ' +
+          `\`photosync apps public-client ${client.app.clientId} on\` lets a desktop or mobile app redeem its codes alone.)`,
+      );
+    }
+    if (!context.fromBrowser) {
+      throw entraError(
+        400,
+        'invalid_request',
+        9002327,
+        "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
+      );
+    }
   }
   if (form.redirect_uri !== grant.redirectUri) {
     throw entraError(

@@ -68,6 +68,8 @@ export interface DirectorySigningKeysTable {
 export interface DirectoryAppRedirectUrisTable {
   client_id: string;
   uri: string;
+  /** 1: a single-page app's (its codes are redeemed from the browser without a secret); 0: a web app's. */
+  spa: Generated<number>;
 }
 
 /** A certificate an app proves itself with (client assertion), found by its thumbprints. */

@@ -261,8 +261,15 @@ export async function restoreBackup(
   options: RestoreOptions,
 ): Promise<BackupManifest> {
   if (!(await exists(file))) throw new BackupError(`There is no file ${file}.`);
-  if ((await fs.stat(file)).isDirectory()) {
+  const kind = await fs.stat(file);
+  if (kind.isDirectory()) {
     throw new BackupError(`${file} is a folder, not a file: give the backup archive (.tar.gz) photosync backup wrote.`);
+  }
+  if (!kind.isFile()) {
+    // A pipe or a device: the archive is read twice (its list, then its files), which those cannot give.
+    throw new BackupError(
+      `${file} is not a regular file: save the backup archive (.tar.gz) to a file first, then restore that file. Nothing was changed.`,
+    );
   }
   // A file that is no gzip at all is said before anything about the data folder, so nobody is
   // asked to add --force for a file that would then be refused.

@@ -243,6 +243,14 @@ export const ROUTES: RouteCase[] = [
     },
   },
 
+  {
+    route: 'POST /{tenant}/oauth2/v2.0/logout',
+    url: () => '/nosuch.example/oauth2/v2.0/logout',
+    // Without the confirmation form's token nothing ends, whoever sends it (as POST /signout).
+    payload: {},
+    expect: signedIn(403, 303),
+  },
+
   // OpenID Connect discovery: public, like Entra's; the tenant must be this one.
   {
     route: 'GET /{tenant}/v2.0/.well-known/openid-configuration',

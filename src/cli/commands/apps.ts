@@ -33,6 +33,7 @@ export const appsAdd: CommandHandler = async ({ args: [name], services, option, 
       scopes: option('scopes'),
       certificate: options('certificate'),
       'redirect-uri': options('redirect-uri'),
+      'spa-redirect-uri': options('spa-redirect-uri'),
       'public-client': flag('public-client'),
     }),
   );
@@ -111,6 +112,8 @@ export interface AddAppOptions {
   certificate?: string[] | undefined;
   /** Where /authorize may send the user back with a code (exact match, as Entra compares them). */
   'redirect-uri'?: string[] | undefined;
+  /** A single-page app's redirect URIs (Entra's "spa" platform): codes redeemed from the browser without the secret. */
+  'spa-redirect-uri'?: string[] | undefined;
   /** Entra's "Allow public client flows": the password grant with the client id alone. */
   'public-client'?: boolean | undefined;
 }
@@ -136,6 +139,7 @@ async function addAppCommand(open: () => Promise<Services>, name: string | undef
       const added = await createApp(trx, name, scopes, {
         certificates,
         redirectUris: options['redirect-uri'] ?? [],
+        spaRedirectUris: options['spa-redirect-uri'] ?? [],
         publicClient: options['public-client'] ?? false,
       });
       await recordAudit(trx, COMMAND_LINE, 'app_added', {
@@ -144,6 +148,7 @@ async function addAppCommand(open: () => Promise<Services>, name: string | undef
         scopes: added.scopes,
         certificates: added.certificates.map((c) => c.thumbprintSha256),
         redirectUris: added.redirectUris,
+        spaRedirectUris: added.spaRedirectUris,
         publicClient: added.publicClient,
       });
       return added;
@@ -162,7 +167,10 @@ async function addAppCommand(open: () => Promise<Services>, name: string | undef
     ...app.certificates.map(
       (c) => `  certificate:    x5t#S256 ${c.thumbprintSha256} (until ${formatTime(c.notAfter)})`,
     ),
-    ...app.redirectUris.map((uri) => `  redirect URI:   ${uri}`),
+    ...app.redirectUris.map((uri) => `  redirect URI:   ${uri}   (web: codes redeemed with the secret)`),
+    ...app.spaRedirectUris.map(
+      (uri) => `  redirect URI:   ${uri}   (single-page app: codes redeemed from the browser)`,
+    ),
     app.publicClient
       ? '  public client:  yes   (the password grant may come with the client id alone)'
       : '  public client:  no    (the password grant needs the secret; apps add --public-client, or apps public-client <client id> on)',

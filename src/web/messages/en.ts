@@ -30,6 +30,12 @@ export const en = {
   'authorize.continue': 'Continue',
   'logout.title': 'You are signed out',
   'logout.body': 'You are signed out of photosync and the apps that use it to sign in. You can close this window.',
+  'logout.signInAgain': 'Sign in again',
+  'logout.confirmTitle': 'Sign out?',
+  'logout.confirmBody':
+    'An app asks to sign you out of photosync ({upn}), and with it of the apps that use it to sign in.',
+  'logout.confirm': 'Sign out',
+  'logout.stay': 'Stay signed in',
   'home.title': 'Home',
   'home.greeting': 'Hello, {name}',
   'home.photoAlt': 'Profile picture of {name}',

@@ -32,6 +32,12 @@ export const et: Messages = {
   'logout.title': 'Oled välja logitud',
   'logout.body':
     'Oled photosyncist ja selle kaudu sisse logivatest rakendustest välja logitud. Võid selle akna sulgeda.',
+  'logout.signInAgain': 'Logi uuesti sisse',
+  'logout.confirmTitle': 'Kas logida välja?',
+  'logout.confirmBody':
+    'Üks rakendus palub sind photosyncist ({upn}) välja logida ja koos sellega ka rakendustest, mis selle kaudu sisse logivad.',
+  'logout.confirm': 'Logi välja',
+  'logout.stay': 'Jää sisse logituks',
   'form.expired': 'Vorm on aegunud. Proovi uuesti.',
   'home.title': 'Avaleht',
   'home.greeting': 'Tere, {name}',

@@ -1,6 +1,9 @@
 import sharp from 'sharp';
 import { beforeAll, expect, it } from 'vitest';
+import { createApp } from '../src/directory/apps.js';
 import { createSession } from '../src/directory/credentials.js';
+import type { GraphScope } from '../src/directory/scopes.js';
+import { tenantId } from '../src/directory/settings.js';
 import type { DirectoryUser } from '../src/directory/users.js';
 import type { App } from '../src/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
@@ -145,6 +148,64 @@ describeEachDialect('SharePoint REST', (dialect) => {
     expect(parseCall("GetUserProfilePropertyFor(accountName=@v,propertyName='It''s')").args.get('propertyname')).toBe(
       "'It''s'",
     );
+  });
+
+  it('SharePoint’s own delegated permissions: AllSites.Read shows colleagues in the sites, AllSites.Write also changes one’s own picture; Graph gives them nothing', async () => {
+    const tenant = await tenantId(services.database.db);
+    const lee = await makeUser(services, { hasMailbox: false });
+    /** The user's token through an app registered with User.Read and `scope` (as apps built with PnPjs ask). */
+    const tokenFor = async (scope: string, resource: string) => {
+      const registered = await createApp(services.database.db, `PnP app ${scope}`, ['User.Read', scope as GraphScope], {
+        publicClient: true,
+      });
+      const answer = await app.inject({
+        method: 'POST',
+        url: `/${tenant}/oauth2/v2.0/token`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({
+          grant_type: 'password',
+          client_id: registered.clientId,
+          username: lee.upn,
+          password: 'correct horse battery',
+          scope: `${resource}${scope}`,
+        }).toString(),
+      });
+      expect(answer.statusCode, answer.body).toBe(200);
+      return answer.json<{ access_token: string }>().access_token;
+    };
+    const sharePoint = 'https://contoso-my.sharepoint.com/';
+    const reader = await tokenFor('AllSites.Read', sharePoint);
+    const janes = await app.inject({
+      url: `/_layouts/15/userphoto.aspx?size=S&accountname=${jane.upn}`,
+      headers: bearer(reader),
+    });
+    expect(janes.statusCode).toBe(200);
+    expect((await get(`GetPropertiesFor(accountName=@v)?${alias(jane.upn)}`, reader, NOMETADATA)).statusCode).toBe(200);
+    const setMine = (token: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture',
+        headers: { ...bearer(token), ...VERBOSE },
+        payload: Buffer.alloc(0),
+      });
+    const refused = await setMine(reader);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.message.value).toContain('AllSites.Write');
+    const writer = await tokenFor('AllSites.Write', sharePoint);
+    const picture = await sharp({ create: { width: 96, height: 96, channels: 3, background: '#c83228' } })
+      .jpeg()
+      .toBuffer();
+    const set = await app.inject({
+      method: 'POST',
+      url: '/_api/SP.UserProfiles.PeopleManager/SetMyProfilePicture',
+      headers: { ...bearer(writer), ...VERBOSE },
+      payload: picture,
+    });
+    expect(set.statusCode, set.body).toBe(200);
+    // On Graph the same permission reads nobody else's photo.
+    const graphToken = await tokenFor('AllSites.Read', '');
+    const onGraph = await app.inject({ url: `/v1.0/users/${jane.upn}/photo/$value`, headers: bearer(graphToken) });
+    expect(onGraph.statusCode).toBe(403);
   });
 
   it('SetMyProfilePicture: the picture of a user without a mailbox; a mailbox user’s next sync replaces it', async () => {

@@ -8,9 +8,13 @@ import { invalidInput } from '../errors.js';
 //  - ProfilePhoto.Read.All: anyone's photo and basic user resource, read only.
 //  - ProfilePhoto.ReadWrite.All: anyone's photo, read and write (for a user's own token, only
 //    when the user is an administrator, like Graph's admin roles).
-// And SharePoint's application permission, registered the same way but honoured only by the sites:
-//  - Sites.FullControl.All: an app reads and writes every site, profiles and "User Photos"
-//    included (what connect mode asks for); Graph gives it nothing.
+// And SharePoint's permissions, registered the same way but honoured only by the sites (Graph
+// gives them nothing):
+//  - Sites.FullControl.All (application): an app reads and writes every site, profiles and
+//    "User Photos" included (what connect mode asks for).
+//  - AllSites.Read, AllSites.Write, AllSites.Manage, AllSites.FullControl (delegated, what apps
+//    built with PnPjs ask SharePoint for): the signed-in user sees the organisation's people in
+//    the sites, their pictures and profiles; Write and above also change their own picture there.
 
 export const GRAPH_SCOPES = [
   'User.Read',
@@ -20,6 +24,10 @@ export const GRAPH_SCOPES = [
   'ProfilePhoto.Read.All',
   'ProfilePhoto.ReadWrite.All',
   'Sites.FullControl.All',
+  'AllSites.Read',
+  'AllSites.Write',
+  'AllSites.Manage',
+  'AllSites.FullControl',
 ] as const;
 export type GraphScope = (typeof GRAPH_SCOPES)[number];
 
@@ -32,6 +40,21 @@ export const READ_ANYONE_SCOPES: readonly GraphScope[] = [
   'User.Read.All',
   'ProfilePhoto.Read.All',
   'ProfilePhoto.ReadWrite.All',
+];
+
+/** SharePoint's delegated permissions: any of them shows a user the organisation's people in the sites. */
+export const SITES_DELEGATED_SCOPES: readonly GraphScope[] = [
+  'AllSites.Read',
+  'AllSites.Write',
+  'AllSites.Manage',
+  'AllSites.FullControl',
+];
+
+/** Those of them that also change the user's own picture in the sites. */
+export const SITES_WRITE_OWN_SCOPES: readonly GraphScope[] = [
+  'AllSites.Write',
+  'AllSites.Manage',
+  'AllSites.FullControl',
 ];
 
 /** Parses "User.Read ProfilePhoto.Read.All" (spaces or commas, any case); throws a 400 naming an unknown one. */

@@ -10,7 +10,13 @@ import {
   type TokenGrant,
   type Until,
 } from '../directory/credentials.js';
-import { DEFAULT_DELEGATED_SCOPES, READ_ANYONE_SCOPES, type GraphScope } from '../directory/scopes.js';
+import {
+  DEFAULT_DELEGATED_SCOPES,
+  READ_ANYONE_SCOPES,
+  SITES_DELEGATED_SCOPES,
+  SITES_WRITE_OWN_SCOPES,
+  type GraphScope,
+} from '../directory/scopes.js';
 import type { DirectoryUser } from '../directory/users.js';
 import { forbidden, unauthorized, type CredentialProblem } from '../errors.js';
 import type { Db } from '../storage/database.js';
@@ -268,21 +274,41 @@ export function signedInUser(request: FastifyRequest): DirectoryUser {
   return userPrincipalOf(request).user;
 }
 
-/** Throws 403 unless the signed-in viewer's credential may see `subject`'s picture. */
+/** Throws 403 unless the signed-in viewer's credential may see `subject`'s picture in the sites. */
 export function checkPictureAccess(viewer: UserPrincipal, subject: { id: string }): void {
-  if (!mayAccessPhoto(viewer, subject, 'read')) {
-    throw forbidden("This token may only see its own user's picture (it lacks ProfilePhoto.Read.All).");
+  if (!mayAccessPhoto(viewer, subject, 'read') && !seesPeopleInSites(viewer)) {
+    throw forbidden(
+      "This token may only see its own user's picture (it lacks ProfilePhoto.Read.All, or SharePoint's AllSites.Read).",
+    );
   }
+}
+
+/** A user's credential with one of SharePoint's delegated permissions (AllSites.Read and up). */
+function seesPeopleInSites(principal: Principal): boolean {
+  return principal.kind === 'user' && SITES_DELEGATED_SCOPES.some((scope) => principal.scopes.has(scope));
+}
+
+/**
+ * Whether the user's credential may change their own picture in the sites: Graph's rule
+ * (User.ReadWrite, ProfilePhoto.ReadWrite.All), or SharePoint's AllSites.Write and up.
+ */
+export function mayChangeOwnPictureInSites(principal: UserPrincipal): boolean {
+  return (
+    mayAccessPhoto(principal, principal.user, 'write') ||
+    SITES_WRITE_OWN_SCOPES.some((scope) => principal.scopes.has(scope))
+  );
 }
 
 export type PhotoAccess = 'read' | 'write';
 
 /**
  * Whether the principal may read or write the sites for anyone (profiles, "User Photos", site
- * users): an app with SharePoint's Sites.FullControl.All, or whoever Graph's photo scopes allow.
+ * users): an app with SharePoint's Sites.FullControl.All, or whoever Graph's photo scopes allow;
+ * a user with SharePoint's AllSites.Read and up reads them (changing others' is an administrator's).
  */
 export function mayUseSites(principal: Principal, access: PhotoAccess): boolean {
   if (principal.kind === 'app' && principal.scopes.has('Sites.FullControl.All')) return true;
+  if (access === 'read' && seesPeopleInSites(principal)) return true;
   return mayAccessPhoto(principal, { id: '' }, access);
 }
 

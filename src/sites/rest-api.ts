@@ -5,7 +5,7 @@ import { claimForUpn, upnFromAccountName } from '../directory/upn.js';
 import { findUserByUpn, picturesShown, type DirectoryUser } from '../directory/users.js';
 import { forbidden } from '../errors.js';
 import type { App } from '../http/types.js';
-import { SESSION_COOKIE, mayAccessPhoto, mayUseSites, principalOf, type Principal } from '../http/auth.js';
+import { SESSION_COOKIE, mayChangeOwnPictureInSites, mayUseSites, principalOf, type Principal } from '../http/auth.js';
 import type { Services } from '../services.js';
 import { LIBRARY_PATH, pictureProperties, pictureTimeFrom } from './library.js';
 import { findLibraryFile } from './library-files.js';
@@ -226,9 +226,12 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
         );
       }
     }
-    // A token that writes one's own profile, as Graph's photo writes ask: User.Read is read only.
-    if (!mayAccessPhoto(principal, principal.user, 'write')) {
-      throw forbidden('This token may not change your picture: it needs User.ReadWrite (User.Read only reads it).');
+    // A token that writes one's own profile, as Graph's photo writes ask (User.Read is read only),
+    // or SharePoint's AllSites.Write and up.
+    if (!mayChangeOwnPictureInSites(principal)) {
+      throw forbidden(
+        'This token may not change your picture: it needs User.ReadWrite, or SharePoint’s AllSites.Write (User.Read and AllSites.Read only read it).',
+      );
     }
     return principal.user;
   }

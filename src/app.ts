@@ -185,6 +185,16 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // A JSON body that is empty is no body (PnPjs and SharePoint's own pages POST calls that take
+  // no arguments with Content-Type: application/json and nothing after it); any other is parsed as
+  // Fastify does, prototype poisoning refused.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    return json(request, String(body), done);
+  });
+
   // Tier 1: external plugins.
   await app.register(cookie);
   await app.register(formbody);

@@ -208,6 +208,26 @@ describeEachDialect('SharePoint REST', (dialect) => {
     expect(onGraph.statusCode).toBe(403);
   });
 
+  it('takes the PeopleManager’s calls by POST with an empty JSON body, as PnPjs sends some', async () => {
+    const post = (path: string) =>
+      app.inject({
+        method: 'POST',
+        url: `/_api/SP.UserProfiles.PeopleManager/${path}`,
+        headers: { ...bearer(janeToken), 'content-type': 'application/json;odata=verbose', ...NOMETADATA },
+      });
+    const mine = await post('GetMyProperties');
+    expect(mine.statusCode, mine.body).toBe(200);
+    expect(mine.json().AccountName).toBe(claim(jane.upn));
+    expect((await post(`GetPropertiesFor(accountName=@v)?${alias(jane.upn)}`)).statusCode).toBe(200);
+    // An address that does not exist: SharePoint's own 404, not a complaint about the empty body.
+    const nothing = await app.inject({
+      method: 'POST',
+      url: '/_api/sp.userprofiles.profileloader.getprofileloader/getuserprofile',
+      headers: { ...bearer(janeToken), 'content-type': 'application/json' },
+    });
+    expect(nothing.body).not.toContain('Body cannot be empty');
+  });
+
   it('SetMyProfilePicture: the picture of a user without a mailbox; a mailbox user’s next sync replaces it', async () => {
     const lee = await makeUser(services, { hasMailbox: false });
     const leeToken = await userToken(services, lee);

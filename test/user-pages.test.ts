@@ -125,7 +125,7 @@ describeEachDialect('the user pages', (dialect) => {
       .toBuffer();
     for (const [language, limit] of [
       ['en', 'at most 50 megapixels are taken, whatever the file’s size'],
-      ['et', 'Lubatud on kuni 50 megapikslit, olenemata faili suurusest'],
+      ['et', 'Suurim lubatud megapikslite arv on 50, olenemata faili suurusest'],
     ] as const) {
       const { client } = await signedIn({}, language);
       const refused = await client.upload('/profile-photo', await client.csrfToken('/profile-photo'), huge);

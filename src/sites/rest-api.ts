@@ -251,22 +251,22 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       );
   }
 
-  app.get(
-    `${PEOPLE_MANAGER}/:call`,
-    {
-      schema: {
-        summary:
-          'PeopleManager: GetMyProperties, GetPropertiesFor(accountName=@v), GetUserProfilePropertyFor(accountName=@v,propertyName=…)',
-        description:
-          "GetPropertiesFor(accountName=@v)?@v='i:0%23.f|membership|jane@contoso.com'. Accept: application/json;odata=verbose, " +
-          'odata=minimalmetadata or odata=nometadata.',
-        tags: ['sharepoint'],
-        params: CallParams,
-        querystring: AnyQuery,
-        response: json,
-      },
+  // SharePoint takes these calls by POST too (PnPjs sends some so, with no body).
+  app.route({
+    method: ['GET', 'POST'],
+    url: `${PEOPLE_MANAGER}/:call`,
+    schema: {
+      summary:
+        'PeopleManager: GetMyProperties, GetPropertiesFor(accountName=@v), GetUserProfilePropertyFor(accountName=@v,propertyName=…)',
+      description:
+        "GetPropertiesFor(accountName=@v)?@v='i:0%23.f|membership|jane@contoso.com'. Accept: application/json;odata=verbose, " +
+        'odata=minimalmetadata or odata=nometadata.',
+      tags: ['sharepoint'],
+      params: CallParams,
+      querystring: AnyQuery,
+      response: json,
     },
-    async (request, reply) => {
+    handler: async (request, reply) => {
       const principal = principalOf(request);
       const call = parseCall(request.params.call);
       const { name } = call;
@@ -309,7 +309,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
           throw sharePointErrors.badQuery(`The method ${name} does not exist on SP.UserProfiles.PeopleManager.`);
       }
     },
-  );
+  });
 
   app.post(
     `${PEOPLE_MANAGER}/SetMyProfilePicture`,

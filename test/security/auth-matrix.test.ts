@@ -287,6 +287,14 @@ export const ROUTES: RouteCase[] = [
     expect: statuses(401, { ...SP_USERS, otherUserReadToken: 403, ...APPS(200), appNoScope: 403 }),
   },
   {
+    // The same reads by POST (PnPjs sends some so, with an empty JSON body): a read changes nothing.
+    route: 'POST /_api/SP.UserProfiles.PeopleManager/{call}',
+    url: (cast) =>
+      `/_api/SP.UserProfiles.PeopleManager/GetPropertiesFor(accountName=@v)?@v='${encodeURIComponent(`i:0#.f|membership|${cast.owner.upn}`)}'`,
+    body: () => ({ type: 'application/json', data: '' }),
+    expect: statuses(401, { ...SP_USERS, otherUserReadToken: 403, ...APPS(200), appNoScope: 403 }),
+  },
+  {
     route: 'POST /_api/contextinfo',
     url: () => '/_api/contextinfo',
     body: () => ({ type: 'application/json', data: '' }),

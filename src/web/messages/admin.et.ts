@@ -51,9 +51,10 @@ export const adminEt: AdminMessages = {
   'admin.users.siteAlt': 'Kasutaja {name} pilt saitidel',
   'admin.users.noMailAlt': 'Kasutajal {name} pole postkasti fotot',
   'admin.notice.prompted': 'Meeldetuletus saadeti {n} kasutajale.',
-  'admin.notice.synced': 'Halduri sünkroonimine. Uuendatud: {synced}, ebaõnnestus: {failed}, muutmata: {other}.',
+  'admin.notice.synced':
+    'Halduri käivitatud sünkroonimine lõppes. Uuendatud: {synced}, ebaõnnestunud: {failed}, muutmata: {other}.',
   'admin.notice.syncedItem': '{name} – {outcome}',
-  'admin.notice.syncedMore': 'Ja veel {n}, nende tulemused on auditilogis.',
+  'admin.notice.syncedMore': 'Ülejäänud {n} kasutaja tulemused on auditilogis.',
   'admin.notice.saved': 'Sätted on salvestatud.',
   'admin.error.nothingSelected': 'Vali kõigepealt vähemalt üks kasutaja.',
   'admin.error.operatorSyncOff':
@@ -88,7 +89,7 @@ export const adminEt: AdminMessages = {
   'admin.detail.mail.retrying':
     'e-kiri pole veel välja läinud, proovitakse uuesti (katseid seni: {tries}, järgmine {next})',
   'admin.detail.mail.sent': 'e-kiri saadetud {at}',
-  'admin.detail.mail.failed': 'e-kirja saatmine ebaõnnestus pärast {tries} katset',
+  'admin.detail.mail.failed': 'e-kirja saatmine ebaõnnestus (katseid: {tries})',
   'admin.detail.mail.not_needed': 'e-kirja ei saadetud, sest pilt oli juba uuendatud',
   'admin.detail.mail.account_disabled': 'e-kirja ei saadetud, sest konto keelati',
   'admin.detail.noAttempts': 'Sünkroonimiskatseid pole veel olnud.',
@@ -111,7 +112,7 @@ export const adminEt: AdminMessages = {
     'E-posti saatmine on välja lülitatud. Et meeldetuletused läheksid ka e-kirjaga, määra SMTP_URL.',
   'admin.settings.save': 'Salvesta sätted',
   'admin.settings.invalid':
-    'Suurused peavad olema täisarvud 16–648, kus S < M < L; sekundid 0–604 800; saatja e-posti aadress.',
+    'Suurused peavad olema täisarvud 16–648, kus S < M < L; sekundid 0–604 800; saatja peab olema e-posti aadress.',
   'admin.audit.title': 'Auditilogi',
   'admin.audit.when': 'Aeg',
   'admin.audit.who': 'Kes',
@@ -171,7 +172,7 @@ export const adminEt: AdminMessages = {
   'admin.outcomeText.no_mailbox': 'Postkasti pole, üles laaditud pilt jäi alles.',
   'admin.outcomeText.recently_checked': 'Fotot oli hetk varem kontrollitud, nii et uuesti seda ei kontrollitud.',
   'admin.outcomeText.backing_off': 'Veidi varem oli sünkroonimine ebaõnnestunud, nii et kohe uuesti ei proovitud.',
-  'admin.outcomeText.busy': 'Selle kasutaja teine sünkroonimine oli pooleli, nii et see katse loobus.',
+  'admin.outcomeText.busy': 'Selle kasutaja teine sünkroonimine oli pooleli, nii et see katse jäeti vahele.',
   'admin.outcomeText.failed': 'Sünkroonimine jäi pooleli. Saitidel on endiselt eelmine pilt.',
   'admin.trigger.photo_request': 'Pilti vaadati',
   'admin.trigger.onedrive_tile': 'OneDrive avati portaalist',
@@ -204,8 +205,8 @@ export const adminEt: AdminMessages = {
   'admin.audit.operatorSync': 'Käivitas sünkroonimise: {results}.',
   'admin.audit.settings': 'Muutis sätteid: {changes}.',
   'admin.audit.setting.renditionSizes': 'saitide piltide suurused {from} → {to}',
-  'admin.audit.setting.recheckSeconds': 'korduskontrolli vahe {from} → {to} sekundit',
-  'admin.audit.setting.errorBackoffSeconds': 'ooteaeg pärast tõrget {from} → {to} sekundit',
+  'admin.audit.setting.recheckSeconds': 'korduskontrolli vahe sekundites {from} → {to}',
+  'admin.audit.setting.errorBackoffSeconds': 'ooteaeg pärast tõrget sekundites {from} → {to}',
   'admin.audit.setting.operatorSync': 'halduri sünkroonimine {from} → {to}',
   'admin.audit.setting.mailFrom': 'e-kirjade saatja {from} → {to}',
   'admin.audit.on': 'sees',
@@ -334,7 +335,7 @@ export const adminEt: AdminMessages = {
     '{name} – Exchange’i postkasti pole, seega ei võta SharePoint selle kasutaja fotot kunagi Exchange’ist.',
   'admin.tenant.pushFailure.unreachable': 'Microsoft 365 ei vastanud.',
   'admin.tenant.pushFailure.refused':
-    'Microsoft 365 keeldus photosynci rakendusest (selle õigused, nõusolek või sertifikaat).',
+    'Microsoft 365 lükkas photosynci rakenduse päringu tagasi (selle õigused, nõusolek või sertifikaat).',
   'admin.tenant.pushFailure.throttled': 'Microsoft 365 palus photosyncil aeglasemalt päringuid teha.',
   'admin.tenant.pushFailure.other': 'Microsoft 365 vastas ootamatult.',
   'admin.tenant.push.failed': '{name} – sünkroonimine ebaõnnestus. {error}',
@@ -342,7 +343,7 @@ export const adminEt: AdminMessages = {
   'admin.tenant.push.backing_off': '{name} – ootel pärast tõrget; proovi hiljem uuesti.',
   'admin.tenant.push.busy': '{name} – selle kasutaja teine sünkroonimine oli pooleli; proovi uuesti.',
   'admin.tenant.notice.synced':
-    'Konsoolist sünkroonitud: {synced} kanti üle, {failed} ebaõnnestus, {other} puhul polnud midagi teha.',
+    'Konsoolist käivitatud sünkroonimine lõppes. Üle kantud: {synced}, ebaõnnestunud: {failed}, polnud midagi teha: {other}.',
   'admin.tenant.notOn.title': 'Ühendusrežiim pole seadistatud',
   'admin.tenant.notOn': 'Ühendusrežiim pole seadistatud. photosync töötab siin omaette organisatsioonina.',
   'admin.settings.tenantScan': 'Vaata Microsoft 365 rentnik ajakava järgi läbi',

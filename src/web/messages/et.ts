@@ -27,7 +27,7 @@ export const et: Messages = {
     'Rakendus, mis sind siia suunas, soovis vastust aadressile, mida ta pole registreerinud ({code}). Anna sellest teada rakenduse omanikule.',
   'authorize.badRequest': 'Rakendus, mis sind siia suunas, saatis päringu, millest photosync aru ei saa ({code}).',
   'authorize.returning': 'Tagasi rakendusse…',
-  'authorize.noScript': 'Selles brauseris on skriptid välja lülitatud. Rakendusse naasmiseks vali „Jätka“.',
+  'authorize.noScript': 'Selles brauseris on skriptid välja lülitatud. Rakendusse naasmiseks vali „Jätka”.',
   'authorize.continue': 'Jätka',
   'logout.title': 'Oled välja logitud',
   'logout.body':
@@ -35,7 +35,7 @@ export const et: Messages = {
   'logout.signInAgain': 'Logi uuesti sisse',
   'logout.confirmTitle': 'Kas logida välja?',
   'logout.confirmBody':
-    'Üks rakendus palub sind photosyncist ({upn}) välja logida ja koos sellega ka rakendustest, mis selle kaudu sisse logivad.',
+    'Üks rakendus soovib sind ({upn}) photosyncist välja logida ja seega ka rakendustest, mis kasutavad sisselogimiseks photosynci.',
   'logout.confirm': 'Logi välja',
   'logout.stay': 'Jää sisse logituks',
   'form.expired': 'Vorm on aegunud. Proovi uuesti.',
@@ -103,7 +103,7 @@ export const et: Messages = {
   'photo.error.incomplete': 'Pilt ei jõudnud tervikuna kohale, sest ühendus katkes saatmise ajal. Saada see uuesti.',
   'photo.error.emptyFile': 'See fail on tühi (0 baiti). Vali mõni teine pilt.',
   'photo.error.too_many_pixels':
-    'Sellel pildil on liiga palju piksleid. Lubatud on kuni {megapixels} megapikslit, olenemata faili suurusest. Salvesta pilt väiksemate mõõtmetega ja proovi uuesti.',
+    'Sellel pildil on liiga palju piksleid. Suurim lubatud megapikslite arv on {megapixels}, olenemata faili suurusest. Salvesta pilt väiksemate mõõtmetega ja proovi uuesti.',
   'photo.error.not_portrait':
     'See pilt on profiilipildiks liiga pikk ja kitsas (kummaski suunas kuni 16 384 pikslit ja üks külg teisest kuni 8 korda pikem). Kärbi pilti ja proovi uuesti.',
   'photo.error.too_slow':
@@ -128,9 +128,9 @@ export const et: Messages = {
   'sites.profileTitle': 'Kasutaja {name} profiil',
   'sites.yourProfile': 'Sinu profiil',
   'sites.pictureFromMail':
-    'See pilt pärineb postkastist. See uueneb, kui {name} avab portaalist SharePointi või OneDrive’i või siin oma profiili.',
+    'See pilt pärineb postkastist. Pilt uueneb, kui {name} avab portaalist SharePointi või OneDrive’i või avab siin oma profiili.',
   'sites.pictureFromMailOwn':
-    'See pilt pärineb sinu postkastist. See uueneb, kui avad portaalist SharePointi või OneDrive’i või selle lehe, oma profiili.',
+    'See pilt pärineb sinu postkastist. Pilt uueneb, kui avad portaalist SharePointi või OneDrive’i või avad siin oma profiili, nagu praegu.',
   'sites.pictureUploaded': 'See pilt on SharePointi üles laaditud.',
   'sites.placeholder': 'Pilti veel pole.',
   'sites.pictureTime': 'Pilt on lisatud {date}',
@@ -167,7 +167,7 @@ export const et: Messages = {
     'Näed teadet, et sinu pilt on ajakohane. Kolleegid näevad uut pilti, kui nad lehe järgmine kord avavad.',
   'help.noMailbox.title': 'Kui sul pole postkasti',
   'help.noMailbox.body':
-    'Laadi pilt üles oma SharePointi profiilil. Seal jääb see selliseks, nagu sa selle üles laadisid.',
+    'Laadi pilt üles oma SharePointi profiilis. Seal jääb see selliseks, nagu sa selle üles laadisid.',
   'help.change': 'Muuda profiilifotot',
   'lag.previous': 'SharePoint ja OneDrive näitavad veel sinu eelmist pilti.',
   'lag.missing': 'SharePoint ja OneDrive ei näita veel sinu pilti.',

@@ -388,7 +388,9 @@ describeEachDialect('admin console', (dialect) => {
       const sent = await browser.request('POST', '/admin/sync', { _csrf: token, upn: [user.upn, noMailbox.upn] });
       expect(sent.statusCode).toBe(303);
       const after = await browser.request('GET', sent.headers.location as string);
-      expect(after.body).toContain('Halduri käivitatud sünkroonimine lõppes. Uuendatud: 1, ebaõnnestunud: 0, muutmata: 1.');
+      expect(after.body).toContain(
+        'Halduri käivitatud sünkroonimine lõppes. Uuendatud: 1, ebaõnnestunud: 0, muutmata: 1.',
+      );
       expect(after.body).toContain(`${user.upn} – Sünkroonitud`);
       expect(after.body).toContain(`${noMailbox.upn} – Postkast puudub`);
     } finally {

@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { beforeAll, expect, it } from 'vitest';
-import { createApp, removeApp } from '../src/directory/apps.js';
+import { createApp, redirectUriIsRegistered, redirectUriIsSpa, removeApp } from '../src/directory/apps.js';
 import { tenantId } from '../src/directory/settings.js';
 import { verifyAccessToken } from '../src/directory/tokens.js';
 import { findUserByUpn } from '../src/directory/users.js';
@@ -163,6 +163,49 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     const locked = await token(form);
     expect([locked.statusCode, locked.json().error_codes[0]]).toEqual([400, 50053]);
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('apps redirect-uri adds a web app’s or a single-page app’s redirect URI, changes its platform, removes it, and records each', async () => {
+    const env = context.store.env;
+    const added = await runCommand(['apps', 'add', 'Intranet', '--scopes', 'User.Read'], env);
+    const clientId = /client id:\s+(\S+)/.exec(added.stdout)![1]!;
+    const uri = 'https://intranet.contoso.com/auth';
+    const web = await runCommand(['apps', 'redirect-uri', clientId, 'add', uri], env);
+    expect([web.code, web.stdout]).toEqual([
+      0,
+      expect.stringContaining(`Added ${uri} to app "Intranet" as a web app's`),
+    ]);
+    const { db } = services.database;
+    expect(await redirectUriIsRegistered(db, clientId, uri)).toBe(true);
+    expect(await redirectUriIsSpa(db, clientId, uri)).toBe(false);
+    const spa = await runCommand(['apps', 'redirect-uri', clientId, 'add', uri, '--spa'], env);
+    expect(spa.stdout).toContain(`is now a single-page app's redirect URI`);
+    expect(await redirectUriIsSpa(db, clientId, uri)).toBe(true);
+    const same = await runCommand(['apps', 'redirect-uri', clientId, 'add', uri, '--spa'], env);
+    expect(same.stdout).toContain('nothing changed');
+    const removed = await runCommand(['apps', 'redirect-uri', clientId, 'remove', uri], env);
+    expect([removed.code, removed.stdout]).toEqual([0, expect.stringContaining(`Removed the redirect URI ${uri}`)]);
+    expect(await redirectUriIsRegistered(db, clientId, uri)).toBe(false);
+    // Mistakes say what to do, and change nothing.
+    const gone = await runCommand(['apps', 'redirect-uri', clientId, 'remove', uri], env);
+    expect([gone.code, gone.stderr]).toEqual([1, expect.stringContaining('has no redirect URI')]);
+    const insecure = await runCommand(['apps', 'redirect-uri', clientId, 'add', 'http://intranet.contoso.com/'], env);
+    expect([insecure.code, insecure.stderr]).toEqual([2, expect.stringContaining('must use https')]);
+    const unclear = await runCommand(['apps', 'redirect-uri', clientId, 'put', uri], env);
+    expect([unclear.code, unclear.stderr]).toEqual([2, expect.stringContaining('Say add or remove')]);
+    const nobody = await runCommand(['apps', 'redirect-uri', 'b0b0b0b0-0000-4000-8000-000000000000', 'add', uri], env);
+    expect([nobody.code, nobody.stderr]).toEqual([1, expect.stringContaining('There is no app with client id')]);
+    const audit = await db
+      .selectFrom('admin_audit')
+      .select('detail')
+      .where('action', '=', 'app_redirect_uri_set')
+      .orderBy('id')
+      .execute();
+    expect(audit.map((row) => JSON.parse(row.detail) as Record<string, unknown>)).toEqual([
+      { name: 'Intranet', clientId, uri, spa: false },
+      { name: 'Intranet', clientId, uri, spa: true },
+      { name: 'Intranet', clientId, uri, removed: true },
+    ]);
   });
 
   it('the password grant without the secret only for an app that allows public client flows, as in Entra', async () => {

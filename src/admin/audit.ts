@@ -26,6 +26,7 @@ export const AUDIT_ACTIONS = [
   'token_revoked',
   'app_certificate_removed',
   'app_public_client_set',
+  'app_redirect_uri_set',
   'sessions_revoked',
   'signing_key_rotated',
   'users_imported',

@@ -195,6 +195,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./commands/apps.js')).appsPublicClient,
   },
   {
+    name: 'apps redirect-uri',
+    synopsis: '<client id> <add|remove> <uri> [--spa]',
+    summary: 'add a redirect URI to an app (a web app’s; --spa a single-page app’s), or remove one',
+    args: 3,
+    options: { spa: { type: 'boolean', default: false } },
+    load: async () => (await import('./commands/apps.js')).appsRedirectUri,
+  },
+  {
     name: 'apps remove',
     synopsis: '<client id>',
     summary: 'remove an app; its tokens stop working',

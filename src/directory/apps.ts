@@ -272,6 +272,49 @@ export async function appRedirectUris(db: Db, clientId: string): Promise<string[
   return rows.map((r) => r.uri);
 }
 
+/**
+ * Registers `uri` for the app, a web app's or (`spa`) a single-page app's; one already there
+ * takes the platform given. Returns what it was before: undefined when it was not registered.
+ */
+export async function setAppRedirectUri(
+  db: Db,
+  clientId: string,
+  uri: string,
+  spa: boolean,
+): Promise<'web' | 'spa' | undefined> {
+  const valid = validRedirectUri(uri);
+  const before = await db
+    .selectFrom('directory_app_redirect_uris')
+    .select('spa')
+    .where('client_id', '=', clientId)
+    .where('uri', '=', valid)
+    .executeTakeFirst();
+  if (before === undefined) {
+    await db
+      .insertInto('directory_app_redirect_uris')
+      .values({ client_id: clientId, uri: valid, spa: spa ? 1 : 0 })
+      .execute();
+    return undefined;
+  }
+  await db
+    .updateTable('directory_app_redirect_uris')
+    .set({ spa: spa ? 1 : 0 })
+    .where('client_id', '=', clientId)
+    .where('uri', '=', valid)
+    .execute();
+  return before.spa === 1 ? 'spa' : 'web';
+}
+
+/** Removes a redirect URI from the app; false when it was not registered. */
+export async function removeAppRedirectUri(db: Db, clientId: string, uri: string): Promise<boolean> {
+  const result = await db
+    .deleteFrom('directory_app_redirect_uris')
+    .where('client_id', '=', clientId)
+    .where('uri', '=', uri)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
 /** Allows or refuses an app's public client flows (the password grant without its secret). */
 export async function setAppPublicClient(db: Db, clientId: string, allowed: boolean): Promise<void> {
   const result = await db

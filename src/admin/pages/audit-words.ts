@@ -85,6 +85,11 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
         ...(d.publicClient === true ? [t('admin.audit.appPublicClientAllowed', app)] : []),
       ];
     }
+    case 'app_redirect_uri_set': {
+      const app = { name: String(d.name ?? ''), clientId: String(d.clientId ?? ''), uri: String(d.uri ?? '') };
+      if (d.removed === true) return [t('admin.audit.appRedirectUriRemoved', app)];
+      return [t(d.spa === true ? 'admin.audit.appRedirectUriSpa' : 'admin.audit.appRedirectUriWeb', app)];
+    }
     case 'app_public_client_set': {
       const app = { name: String(d.name ?? ''), clientId: String(d.clientId ?? '') };
       return [

@@ -7,7 +7,9 @@ import {
   listApps,
   removeApp,
   removeAppCertificate,
+  removeAppRedirectUri,
   setAppPublicClient,
+  setAppRedirectUri,
 } from '../../directory/apps.js';
 import { tenantId } from '../../directory/settings.js';
 import { issuerFor } from '../../directory/tokens.js';
@@ -38,6 +40,49 @@ export const appsAdd: CommandHandler = async ({ args: [name], services, option, 
     }),
   );
 };
+
+/** Adds a redirect URI to an app (a web app's, or with --spa a single-page app's), or removes one. */
+export const appsRedirectUri: CommandHandler = async ({ args: [clientId, verb, uri], services, flag, print }) => {
+  if (!clientId) throw new UsageError('Name the app by its client id, as photosync apps list shows it.');
+  const action = verb?.toLowerCase();
+  if (action !== 'add' && action !== 'remove') {
+    throw new UsageError('Say add or remove, then the redirect URI.');
+  }
+  if (!uri) throw new UsageError('Give the redirect URI, e.g. https://app.contoso.com/auth.');
+  const spa = flag('spa');
+  const { db } = (await services()).database;
+  const done = await db
+    .transaction()
+    .execute(async (trx) => {
+      const found = await findApp(trx, clientId);
+      if (!found) throw new CliError(`There is no app with client id ${clientId}.`);
+      const app = { name: found.name, clientId };
+      if (action === 'remove') {
+        if (!(await removeAppRedirectUri(trx, clientId, uri))) {
+          throw new CliError(`App "${found.name}" has no redirect URI ${uri}; apps list shows its own.`);
+        }
+        await recordAudit(trx, COMMAND_LINE, 'app_redirect_uri_set', { ...app, uri, removed: true });
+        return `Removed the redirect URI ${uri} from app "${found.name}": sign-in no longer answers there.`;
+      }
+      const before = await setAppRedirectUri(trx, clientId, uri, spa);
+      const kind = spa ? 'spa' : 'web';
+      if (before === kind)
+        return `App "${found.name}" already has ${uri} as a ${words(kind)}'s redirect URI; nothing changed.`;
+      await recordAudit(trx, COMMAND_LINE, 'app_redirect_uri_set', { ...app, uri, spa });
+      return before === undefined
+        ? `Added ${uri} to app "${found.name}" as a ${words(kind)}'s redirect URI (${redeemedHow(kind)}).`
+        : `${uri} of app "${found.name}" is now a ${words(kind)}'s redirect URI (${redeemedHow(kind)}).`;
+    })
+    .catch((error: unknown) => {
+      if (isAppError(error)) throw new CliError(error.message, 2);
+      throw error;
+    });
+  print(done);
+};
+
+const words = (kind: 'web' | 'spa') => (kind === 'spa' ? 'single-page app' : 'web app');
+const redeemedHow = (kind: 'web' | 'spa') =>
+  kind === 'spa' ? 'its codes are redeemed from the browser' : 'its codes are redeemed with the app’s secret';
 
 export const appsPublicClient: CommandHandler = async ({ args: [clientId, setting], services, print }) => {
   if (!clientId) throw new UsageError('Name the app by its client id, as photosync apps list shows it.');

@@ -206,6 +206,11 @@ export const adminEn = {
   'admin.audit.appAdded': 'Registered the app {name} (client id {clientId}) with {scopes}.',
   'admin.audit.appAddedNoScopes': 'Registered the app {name} (client id {clientId}) with no permissions.',
   'admin.audit.appRemoved': 'Removed the app {name} (client id {clientId}), ending its tokens.',
+  'admin.audit.appRedirectUriWeb':
+    'Registered {uri} for the app {name} (client id {clientId}) as a web app’s redirect URI (codes redeemed with its secret).',
+  'admin.audit.appRedirectUriSpa':
+    'Registered {uri} for the app {name} (client id {clientId}) as a single-page app’s redirect URI (codes redeemed from the browser).',
+  'admin.audit.appRedirectUriRemoved': 'Removed the redirect URI {uri} from the app {name} (client id {clientId}).',
   'admin.audit.appPublicClientAllowed':
     "Let the app {name} (client id {clientId}) get tokens with a user's password without its secret (public client flows).",
   'admin.audit.appPublicClientRefused':

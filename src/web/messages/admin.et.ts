@@ -215,6 +215,12 @@ export const adminEt: AdminMessages = {
   'admin.audit.appAdded': 'Registreeris rakenduse {name} (kliendi ID {clientId}) õigustega {scopes}.',
   'admin.audit.appAddedNoScopes': 'Registreeris rakenduse {name} (kliendi ID {clientId}) ilma õigusteta.',
   'admin.audit.appRemoved': 'Eemaldas rakenduse {name} (kliendi ID {clientId}) ja tühistas selle juurdepääsuload.',
+  'admin.audit.appRedirectUriWeb':
+    'Registreeris rakendusele {name} (kliendi ID {clientId}) veebirakenduse tagasisuunamisaadressi {uri} (koodid lunastatakse rakenduse saladusega).',
+  'admin.audit.appRedirectUriSpa':
+    'Registreeris rakendusele {name} (kliendi ID {clientId}) üheleherakenduse tagasisuunamisaadressi {uri} (koodid lunastatakse brauseris).',
+  'admin.audit.appRedirectUriRemoved':
+    'Eemaldas rakenduselt {name} (kliendi ID {clientId}) tagasisuunamisaadressi {uri}.',
   'admin.audit.appPublicClientAllowed':
     'Lubas rakendusel {name} (kliendi ID {clientId}) saada kasutaja parooliga juurdepääsuloa ka ilma rakenduse saladuseta (avaliku kliendi vood).',
   'admin.audit.appPublicClientRefused':

@@ -191,6 +191,13 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     expect([gone.code, gone.stderr]).toEqual([1, expect.stringContaining('has no redirect URI')]);
     const insecure = await runCommand(['apps', 'redirect-uri', clientId, 'add', 'http://intranet.contoso.com/'], env);
     expect([insecure.code, insecure.stderr]).toEqual([2, expect.stringContaining('must use https')]);
+    const withPassword = await runCommand(
+      ['apps', 'redirect-uri', clientId, 'add', 'https://u:p@intranet.contoso.com/'],
+      env,
+    );
+    expect([withPassword.code, withPassword.stderr]).toEqual([2, expect.stringContaining('user name or password')]);
+    const removeSpa = await runCommand(['apps', 'redirect-uri', clientId, 'remove', uri, '--spa'], env);
+    expect([removeSpa.code, removeSpa.stderr]).toEqual([2, expect.stringContaining('--spa is for add')]);
     const unclear = await runCommand(['apps', 'redirect-uri', clientId, 'put', uri], env);
     expect([unclear.code, unclear.stderr]).toEqual([2, expect.stringContaining('Say add or remove')]);
     const nobody = await runCommand(['apps', 'redirect-uri', 'b0b0b0b0-0000-4000-8000-000000000000', 'add', uri], env);

@@ -247,7 +247,7 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
         'invalid_client',
         [7000218],
       ]);
-      expect(alone.json().error_description).toContain('--spa-redirect-uri');
+      expect(alone.json().error_description).toContain(`photosync apps redirect-uri ${web.clientId} add <uri> --spa`);
     }
     expect((await redeem(web, {}, true)).statusCode).toBe(200);
     // A single-page app's redirect URI: redeemed from the browser (cross-origin), as Entra's "spa" platform.

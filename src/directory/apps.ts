@@ -45,6 +45,12 @@ export function validRedirectUri(text: string): string {
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
     throw invalidInput(`The redirect URI ${text} must use https (http only for localhost).`);
   }
+  if (url.username !== '' || url.password !== '') {
+    throw invalidInput(`The redirect URI ${text} cannot carry a user name or password.`);
+  }
+  if (url.hostname.includes('*') || text.includes('*')) {
+    throw invalidInput(`The redirect URI ${text} cannot have a wildcard (*): register each address.`);
+  }
   if (url.hash !== '' || text.includes('#'))
     throw invalidInput(`The redirect URI ${text} cannot have a fragment (#…).`);
   if (text.length > MAX_REDIRECT_URI_LENGTH || /[\s\p{Cc}]/u.test(text)) {

@@ -100,7 +100,7 @@ export async function authorizationCodeGrant(context: GrantContext): Promise<Tok
         7000218,
         "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. " +
           `(${grant.redirectUri} is a web app's redirect URI of app '${client.app.clientId}': its codes are redeemed with the app's secret or certificate. ` +
-          'A single-page app registers its address with apps add … --spa-redirect-uri; ' +
+          `A single-page app's address is registered with \`photosync apps redirect-uri ${client.app.clientId} add <uri> --spa\`; ` +
           `\`photosync apps public-client ${client.app.clientId} on\` lets a desktop or mobile app redeem its codes alone.)`,
       );
     }

@@ -1,7 +1,7 @@
 import type { AppRegistration } from './apps.js';
 import { entraError } from './entra-errors.js';
 import { resourceFor, type Resource } from './resources.js';
-import { GRAPH_SCOPES, type GraphScope } from './scopes.js';
+import { GRAPH_SCOPES, SITES_DELEGATED_SCOPES, type GraphScope } from './scopes.js';
 
 // The `scope` parameter as Entra reads it: OpenID Connect words, then permissions of ONE resource,
 // either bare (Graph's, e.g. `User.Read`) or prefixed (`https://graph.microsoft.com/User.Read`,
@@ -76,6 +76,11 @@ export function grantDelegatedScopes(request: ScopeRequest, app: AppRegistration
   for (const name of request.names) {
     const known = GRAPH_SCOPES.find((s) => s.toLowerCase() === name.toLowerCase());
     if (!known) throw invalidScope(` The scope ${request.prefix ? `${request.prefix}/` : ''}${name} is not valid.`);
+    if (request.resource === 'graph' && sharePointOnly(known)) {
+      throw invalidScope(
+        ` The scope ${request.prefix ? `${request.prefix}/` : ''}${name} is not valid: ${known} is SharePoint's; ask for https://<tenant>-my.sharepoint.com/${known}.`,
+      );
+    }
     if (!app.scopes.includes(known)) {
       throw entraError(
         400,
@@ -87,10 +92,16 @@ export function grantDelegatedScopes(request: ScopeRequest, app: AppRegistration
     }
     granted.add(known);
   }
-  if (request.wantsDefault) app.scopes.forEach((s) => granted.add(s));
+  // Graph's .default leaves out SharePoint's own permissions, as Entra's does.
+  if (request.wantsDefault) {
+    app.scopes.filter((s) => request.resource !== 'graph' || !sharePointOnly(s)).forEach((s) => granted.add(s));
+  }
   if (request.names.length === 0 && !request.wantsDefault && app.scopes.includes('User.Read')) granted.add('User.Read');
   return GRAPH_SCOPES.filter((s) => granted.has(s));
 }
+
+/** SharePoint's delegated permissions, which a Graph token never carries. */
+const sharePointOnly = (scope: GraphScope) => SITES_DELEGATED_SCOPES.includes(scope);
 
 /** The `scope` of a token response: what was granted, in the client's own spelling. */
 export function grantedScopeText(request: ScopeRequest, granted: readonly GraphScope[]): string {

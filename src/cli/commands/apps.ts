@@ -50,6 +50,8 @@ export const appsRedirectUri: CommandHandler = async ({ args: [clientId, verb, u
   }
   if (!uri) throw new UsageError('Give the redirect URI, e.g. https://app.contoso.com/auth.');
   const spa = flag('spa');
+  if (spa && action === 'remove')
+    throw new UsageError('--spa is for add: remove takes the URI alone, whatever its kind.');
   const { db } = (await services()).database;
   const done = await db
     .transaction()
@@ -66,12 +68,13 @@ export const appsRedirectUri: CommandHandler = async ({ args: [clientId, verb, u
       }
       const before = await setAppRedirectUri(trx, clientId, uri, spa);
       const kind = spa ? 'spa' : 'web';
+      const how = redeemedHow(kind, found.publicClient);
       if (before === kind)
         return `App "${found.name}" already has ${uri} as a ${words(kind)}'s redirect URI; nothing changed.`;
       await recordAudit(trx, COMMAND_LINE, 'app_redirect_uri_set', { ...app, uri, spa });
       return before === undefined
-        ? `Added ${uri} to app "${found.name}" as a ${words(kind)}'s redirect URI (${redeemedHow(kind)}).`
-        : `${uri} of app "${found.name}" is now a ${words(kind)}'s redirect URI (${redeemedHow(kind)}).`;
+        ? `Added ${uri} to app "${found.name}" as a ${words(kind)}'s redirect URI (${how}).`
+        : `${uri} of app "${found.name}" is now a ${words(kind)}'s redirect URI (${how}).`;
     })
     .catch((error: unknown) => {
       if (isAppError(error)) throw new CliError(error.message, 2);
@@ -81,8 +84,12 @@ export const appsRedirectUri: CommandHandler = async ({ args: [clientId, verb, u
 };
 
 const words = (kind: 'web' | 'spa') => (kind === 'spa' ? 'single-page app' : 'web app');
-const redeemedHow = (kind: 'web' | 'spa') =>
-  kind === 'spa' ? 'its codes are redeemed from the browser' : 'its codes are redeemed with the app’s secret';
+const redeemedHow = (kind: 'web' | 'spa', publicClient: boolean) =>
+  kind === 'spa'
+    ? 'its codes are redeemed from the browser'
+    : publicClient
+      ? 'the app allows public client flows, so its codes are redeemed without the secret too'
+      : 'its codes are redeemed with the app’s secret';
 
 export const appsPublicClient: CommandHandler = async ({ args: [clientId, setting], services, print }) => {
   if (!clientId) throw new UsageError('Name the app by its client id, as photosync apps list shows it.');

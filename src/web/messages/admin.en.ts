@@ -207,7 +207,7 @@ export const adminEn = {
   'admin.audit.appAddedNoScopes': 'Registered the app {name} (client id {clientId}) with no permissions.',
   'admin.audit.appRemoved': 'Removed the app {name} (client id {clientId}), ending its tokens.',
   'admin.audit.appRedirectUriWeb':
-    'Registered {uri} for the app {name} (client id {clientId}) as a web app’s redirect URI (codes redeemed with its secret).',
+    'Registered {uri} for the app {name} (client id {clientId}) as a web app’s redirect URI.',
   'admin.audit.appRedirectUriSpa':
     'Registered {uri} for the app {name} (client id {clientId}) as a single-page app’s redirect URI (codes redeemed from the browser).',
   'admin.audit.appRedirectUriRemoved': 'Removed the redirect URI {uri} from the app {name} (client id {clientId}).',

@@ -216,7 +216,7 @@ export const adminEt: AdminMessages = {
   'admin.audit.appAddedNoScopes': 'Registreeris rakenduse {name} (kliendi ID {clientId}) ilma õigusteta.',
   'admin.audit.appRemoved': 'Eemaldas rakenduse {name} (kliendi ID {clientId}) ja tühistas selle juurdepääsuload.',
   'admin.audit.appRedirectUriWeb':
-    'Registreeris rakendusele {name} (kliendi ID {clientId}) veebirakenduse tagasisuunamisaadressi {uri} (koodid lunastatakse rakenduse saladusega).',
+    'Registreeris rakendusele {name} (kliendi ID {clientId}) veebirakenduse tagasisuunamisaadressi {uri}.',
   'admin.audit.appRedirectUriSpa':
     'Registreeris rakendusele {name} (kliendi ID {clientId}) üheleherakenduse tagasisuunamisaadressi {uri} (koodid lunastatakse brauseris).',
   'admin.audit.appRedirectUriRemoved':

@@ -153,23 +153,26 @@ describeEachDialect('SharePoint REST', (dialect) => {
   it('SharePoint’s own delegated permissions: AllSites.Read shows colleagues in the sites, AllSites.Write also changes one’s own picture; Graph gives them nothing', async () => {
     const tenant = await tenantId(services.database.db);
     const lee = await makeUser(services, { hasMailbox: false });
-    /** The user's token through an app registered with User.Read and `scope` (as apps built with PnPjs ask). */
-    const tokenFor = async (scope: string, resource: string) => {
-      const registered = await createApp(services.database.db, `PnP app ${scope}`, ['User.Read', scope as GraphScope], {
-        publicClient: true,
-      });
-      const answer = await app.inject({
+    /** Lee's token by the password grant through the app `clientId`, for `scope`. */
+    const passwordGrant = (clientId: string, scope: string) =>
+      app.inject({
         method: 'POST',
         url: `/${tenant}/oauth2/v2.0/token`,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         payload: new URLSearchParams({
           grant_type: 'password',
-          client_id: registered.clientId,
+          client_id: clientId,
           username: lee.upn,
           password: 'correct horse battery',
-          scope: `${resource}${scope}`,
+          scope,
         }).toString(),
       });
+    /** Lee's token through an app registered with User.Read and `scope` (as apps built with PnPjs ask). */
+    const tokenFor = async (scope: string, resource: string) => {
+      const registered = await createApp(services.database.db, `PnP app ${scope}`, ['User.Read', scope as GraphScope], {
+        publicClient: true,
+      });
+      const answer = await passwordGrant(registered.clientId, `${resource}${scope}`);
       expect(answer.statusCode, answer.body).toBe(200);
       return answer.json<{ access_token: string }>().access_token;
     };
@@ -206,19 +209,7 @@ describeEachDialect('SharePoint REST', (dialect) => {
     const registered = await createApp(services.database.db, 'PnP app both', ['User.Read', 'AllSites.Read'], {
       publicClient: true,
     });
-    const graphGrant = (scope: string) =>
-      app.inject({
-        method: 'POST',
-        url: `/${tenant}/oauth2/v2.0/token`,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({
-          grant_type: 'password',
-          client_id: registered.clientId,
-          username: lee.upn,
-          password: 'correct horse battery',
-          scope,
-        }).toString(),
-      });
+    const graphGrant = (scope: string) => passwordGrant(registered.clientId, scope);
     for (const scope of ['AllSites.Read', 'https://graph.microsoft.com/AllSites.Read']) {
       const refusedOnGraph = await graphGrant(scope);
       expect([scope, refusedOnGraph.json().error_codes]).toEqual([scope, [70011]]);

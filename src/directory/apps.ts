@@ -204,14 +204,7 @@ export async function appForCredentials(
  * `acquireTokenInteractive` asks for http://localhost:<random port> of a registered http://localhost.
  */
 export async function redirectUriIsRegistered(db: Db, clientId: string, uri: string): Promise<boolean> {
-  if (uri.includes('\u0000') || clientId.includes('\u0000')) return false;
-  const row = await db
-    .selectFrom('directory_app_redirect_uris')
-    .select('uri')
-    .where('client_id', '=', clientId)
-    .where('uri', '=', uri)
-    .executeTakeFirst();
-  if (row !== undefined) return true;
+  if ((await registeredRedirectUri(db, clientId, uri)) !== undefined) return true;
   const loopback = withoutLoopbackPort(uri);
   if (loopback === undefined) return false;
   return (await appRedirectUris(db, clientId)).some((registered) => withoutLoopbackPort(registered) === loopback);
@@ -219,14 +212,18 @@ export async function redirectUriIsRegistered(db: Db, clientId: string, uri: str
 
 /** Whether `uri` is registered for the app as a single-page app's (exactly: codes carry the URI asked for). */
 export async function redirectUriIsSpa(db: Db, clientId: string, uri: string): Promise<boolean> {
-  if (uri.includes('\u0000') || clientId.includes('\u0000')) return false;
-  const row = await db
+  return (await registeredRedirectUri(db, clientId, uri))?.spa === 1;
+}
+
+/** The app's row for `uri`, spelled exactly so. */
+async function registeredRedirectUri(db: Db, clientId: string, uri: string): Promise<{ spa: number } | undefined> {
+  if (uri.includes('\u0000') || clientId.includes('\u0000')) return undefined;
+  return db
     .selectFrom('directory_app_redirect_uris')
     .select('spa')
     .where('client_id', '=', clientId)
     .where('uri', '=', uri)
     .executeTakeFirst();
-  return row?.spa === 1;
 }
 
 /**
@@ -289,12 +286,7 @@ export async function setAppRedirectUri(
   spa: boolean,
 ): Promise<'web' | 'spa' | undefined> {
   const valid = validRedirectUri(uri);
-  const before = await db
-    .selectFrom('directory_app_redirect_uris')
-    .select('spa')
-    .where('client_id', '=', clientId)
-    .where('uri', '=', valid)
-    .executeTakeFirst();
+  const before = await registeredRedirectUri(db, clientId, valid);
   if (before === undefined) {
     await db
       .insertInto('directory_app_redirect_uris')

@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import helmet, { type HelmetOptions } from 'helmet';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { sql } from 'kysely';
@@ -292,10 +293,32 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', database, photos });
     },
   );
+  const metricsAccess = bearerCheck(services.config.metricsToken);
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', tags: ['operations'], response: { 200: Type.String() } } },
-    async (_request, reply) => {
+    {
+      schema: {
+        summary: 'Prometheus metrics',
+        description:
+          'Open to anyone who reaches the port, unless PHOTOSYNC_METRICS_TOKEN is set: then only with ' +
+          '`Authorization: Bearer <that token>` (401 without it).',
+        tags: ['operations'],
+        response: { 200: Type.String(), 401: Type.String() },
+      },
+    },
+    async (request, reply) => {
+      if (!metricsAccess(request.headers.authorization)) {
+        return reply
+          .status(401)
+          .header('www-authenticate', 'Bearer realm="photosync metrics"')
+          .header('cache-control', 'no-store')
+          .type('text/plain; charset=utf-8')
+          .send(
+            request.headers.authorization === undefined
+              ? 'The metrics need the bearer token set in PHOTOSYNC_METRICS_TOKEN: send Authorization: Bearer <token>.\n'
+              : 'That is not the token set in PHOTOSYNC_METRICS_TOKEN.\n',
+          );
+      }
       reply.type(services.metrics.registry.contentType);
       return services.metrics.registry.metrics();
     },
@@ -485,4 +508,17 @@ function helmetHeaders(options: HelmetOptions): Record<string, string> {
   // Helmet's middleware is synchronous; a version that is not would leave the headers unset.
   if (!ran) throw new Error('helmet did not finish synchronously');
   return headers;
+}
+
+/**
+ * Whether an Authorization header carries `token` as its bearer token (compared in constant time);
+ * without a token set, everyone passes.
+ */
+function bearerCheck(token: string | undefined): (authorization: string | undefined) => boolean {
+  if (token === undefined) return () => true;
+  const expected = createHash('sha256').update(token).digest();
+  return (authorization) => {
+    const given = /^bearer +(\S+) *$/i.exec(authorization ?? '')?.[1];
+    return given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), expected);
+  };
 }

@@ -76,6 +76,23 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes a metrics token long enough not to be guessed, and never shows a refused one', () => {
+    const token = 'c0ffee'.repeat(8);
+    expect(loadConfig({ PHOTOSYNC_METRICS_TOKEN: ` ${token} ` }).metricsToken).toBe(token);
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+    for (const bad of ['short-secret', 'has spaces in the middle of it', 'quote"d-token-of-some-length']) {
+      let problems: string[] = [];
+      try {
+        loadConfig({ PHOTOSYNC_METRICS_TOKEN: bad });
+      } catch (error) {
+        ({ problems } = error as ConfigError);
+      }
+      expect(problems, bad).toHaveLength(1);
+      expect(problems[0]).toMatch(/^PHOTOSYNC_METRICS_TOKEN must be at least 20 characters/);
+      expect(problems[0]).not.toContain(bad);
+    }
+  });
+
   it('stops on an SMTP_URL nodemailer could not read, without showing its password', () => {
     for (const [url, shown] of [
       ['smtp://mailer:p#ss@mail.contoso.com:587', 'smtp://mailer:…@mail.contoso.com:587'],

@@ -49,6 +49,8 @@ export interface Config {
   m365: M365Settings | undefined;
   /** Graph's throttling of each app (PHOTOSYNC_GRAPH_APP_LIMIT); undefined = none. */
   graphAppLimit: GraphAppLimit | undefined;
+  /** The bearer token `/metrics` asks for (PHOTOSYNC_METRICS_TOKEN); undefined = anyone who reaches the port. */
+  metricsToken: string | undefined;
   /** How long a client may take to send a request: its headers, and the whole request with its body. */
   deadlines: RequestDeadlines;
   /**
@@ -106,6 +108,7 @@ const KNOWN_PHOTOSYNC_VARS = new Set([
   'PHOTOSYNC_REQUIRE_POSTGRES',
   'PHOTOSYNC_REQUIRE_CHROMIUM',
   'PHOTOSYNC_GRAPH_APP_LIMIT',
+  'PHOTOSYNC_METRICS_TOKEN',
   ...M365_SETTING_NAMES,
 ]);
 
@@ -232,11 +235,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     imageQueue,
     m365,
     graphAppLimit: parseGraphAppLimit(env.PHOTOSYNC_GRAPH_APP_LIMIT, problems),
+    metricsToken: parseMetricsToken(env.PHOTOSYNC_METRICS_TOKEN, problems),
     deadlines,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * `PHOTOSYNC_METRICS_TOKEN`: what Prometheus sends as its bearer token (`authorization` in a scrape
+ * config). Long enough not to be guessed, and only characters a bearer token may hold (RFC 6750).
+ */
+function parseMetricsToken(raw: string | undefined, problems: string[]): string | undefined {
+  const token = raw?.trim();
+  if (!token) return undefined;
+  if (token.length < 20 || !/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
+    problems.push(
+      'PHOTOSYNC_METRICS_TOKEN must be at least 20 characters of letters, digits and - . _ ~ + / ' +
+        '(for example the output of `openssl rand -hex 24`).',
+    );
+    return undefined;
+  }
+  return token;
 }
 
 /** The names proxy-addr knows for whole ranges. */

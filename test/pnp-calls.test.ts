@@ -118,6 +118,29 @@ for (const dialect of testDialects()) {
       expect(await web().select('Title', 'Url')()).toMatchObject({ Title: site.Title, Url: server.baseUrl });
     });
 
+    it('@pnp/sp profiles.userProfile: the ProfileLoader says whether the sites take the picture from the mail service', async () => {
+      const profiles = (bearer: string) =>
+        Profiles([
+          Web(server.baseUrl).using(SPBrowser(), InjectHeaders({ Authorization: `Bearer ${bearer}` })),
+          server.baseUrl,
+        ]);
+      const mine = await profiles(token).userProfile;
+      expect(mine).toMatchObject({
+        AccountName: `i:0#.f|membership|${jane.upn}`,
+        DisplayName: 'Jane Doe',
+        IsSelf: true,
+        PictureImportEnabled: true,
+      });
+      expect(mine.PublicUrl).toContain('/_layouts/15/person.aspx?accountname=');
+      // Someone without a mailbox keeps the picture uploaded in the sites: nothing is imported.
+      const lee = await makeUser(services, { displayName: 'Lee Gu', hasMailbox: false });
+      const leeToken = await userToken(services, lee, ['User.Read']);
+      expect(await profiles(leeToken).userProfile).toMatchObject({
+        DisplayName: 'Lee Gu',
+        PictureImportEnabled: false,
+      });
+    });
+
     /** The properties of an answer, without the OData annotations PnPjs leaves on it. */
     const properties = (value: object) => Object.keys(value).filter((key) => !/^(?:odata\.|__metadata$)/.test(key));
 

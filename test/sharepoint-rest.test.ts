@@ -234,12 +234,24 @@ describeEachDialect('SharePoint REST', (dialect) => {
     expect(mine.statusCode, mine.body).toBe(200);
     expect(mine.json().AccountName).toBe(claim(jane.upn));
     expect((await post(`GetPropertiesFor(accountName=@v)?${alias(jane.upn)}`)).statusCode).toBe(200);
-    // An address that does not exist: SharePoint's own 404, not a complaint about the empty body.
+    // The ProfileLoader's call, as PnPjs's profiles.userProfile sends it: POST with an empty JSON body.
+    const loader = (token: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/_api/sp.userprofiles.profileloader.getprofileloader/getuserprofile',
+        headers: { ...bearer(token), 'content-type': 'application/json', ...NOMETADATA },
+      });
+    const profile = await loader(janeToken);
+    expect(profile.statusCode, profile.body).toBe(200);
+    expect(profile.json()).toMatchObject({ AccountName: claim(jane.upn), PictureImportEnabled: true });
+    // An address that does not exist: SharePoint's invalid expression, not a complaint about the empty body.
     const nothing = await app.inject({
       method: 'POST',
-      url: '/_api/sp.userprofiles.profileloader.getprofileloader/getuserprofile',
+      url: '/_api/sp.userprofiles.profileloader.getprofileloader/getnothing',
       headers: { ...bearer(janeToken), 'content-type': 'application/json' },
     });
+    expect(nothing.statusCode, nothing.body).toBe(400);
+    expect(nothing.body).toContain('is not valid');
     expect(nothing.body).not.toContain('Body cannot be empty');
   });
 

@@ -311,6 +311,78 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     },
   });
 
+  /**
+   * The signed-in user's SP.UserProfiles.UserProfile, as SharePoint's ProfileLoader gives it (PnPjs:
+   * `sp.profiles.userProfile`). `PictureImportEnabled` says whether the sites take the picture from
+   * the mail service: for everyone with a mailbox, on their action; never from the directory.
+   */
+  async function userProfile(user: DirectoryUser) {
+    const person = await personProperties(user);
+    return {
+      AccountName: person.AccountName,
+      DisplayName: user.displayName,
+      FollowPersonalSiteUrl: null,
+      IsPeopleListPublic: false,
+      IsPrivacySettingOn: false,
+      IsSelf: true,
+      JobTitle: null,
+      MySiteFirstRunExperience: 0,
+      MySiteHostUrl: person.PersonalSiteHostUrl,
+      O15FirstRunExperience: 0,
+      // No personal site is made here: OneDrive's tile is the action that syncs the picture.
+      PersonalSiteCapabilities: 0,
+      PersonalSiteFirstCreationError: null,
+      PersonalSiteFirstCreationTime: null,
+      PersonalSiteInstantiationState: 0,
+      PersonalSiteLastCreationTime: null,
+      PersonalSiteNumberOfRetries: 0,
+      PictureImportEnabled: user.hasMailbox,
+      PictureUrl: person.PictureUrl,
+      PublicUrl: person.UserUrl,
+      UrlToCreatePersonalSite: null,
+    };
+  }
+
+  // SP.UserProfiles.ProfileLoader: SharePoint takes its calls by POST only.
+  const PROFILE_LOADER = '/SP.UserProfiles.ProfileLoader.GetProfileLoader';
+  const profileOwner = (request: FastifyRequest, call: string): DirectoryUser => {
+    const principal = principalOf(request);
+    if (principal.kind !== 'user') throw forbidden(`${call} needs a user; an app token has no profile of its own.`);
+    return principal.user;
+  };
+  app.post(
+    `${PROFILE_LOADER}/GetUserProfile`,
+    {
+      schema: {
+        summary:
+          'ProfileLoader: the signed-in user’s SP.UserProfiles.UserProfile (PictureImportEnabled, PictureUrl, PublicUrl)',
+        description:
+          'POST, no body. PictureImportEnabled is true for a user with a mailbox: the sites take the picture from the mail service.',
+        tags: ['sharepoint'],
+        response: json,
+      },
+    },
+    async (request, reply) => {
+      const user = profileOwner(request, 'GetUserProfile');
+      // No body, or an empty object (clients send either); anything else is a call this is not.
+      const sent = request.body;
+      if (Buffer.isBuffer(sent) && sent.length > 0 && Object.keys(jsonBody(sent)).length > 0)
+        throw sharePointErrors.badQuery('GetUserProfile takes no parameters.');
+      const format = odataFormatOf(request.headers.accept);
+      return reply
+        .type(`application/json;odata=${format};charset=utf-8`)
+        .header('cache-control', 'private, max-age=0')
+        .send(
+          formatOData(format, {
+            publicUrl,
+            method: `${PROFILE_LOADER.slice(1)}/GetUserProfile`,
+            type: 'SP.UserProfiles.UserProfile',
+            value: selectedProperties(request, await userProfile(user), 'SP.UserProfiles.UserProfile'),
+          }),
+        );
+    },
+  );
+
   app.post(
     `${PEOPLE_MANAGER}/SetMyProfilePicture`,
     {

@@ -295,6 +295,13 @@ export const ROUTES: RouteCase[] = [
     expect: statuses(401, { ...SP_USERS, otherUserReadToken: 403, ...APPS(200), appNoScope: 403 }),
   },
   {
+    // The signed-in user's own profile: an app has none.
+    route: 'POST /_api/SP.UserProfiles.ProfileLoader.GetProfileLoader/GetUserProfile',
+    url: () => '/_api/SP.UserProfiles.ProfileLoader.GetProfileLoader/GetUserProfile',
+    body: () => ({ type: 'application/json', data: '' }),
+    expect: statuses(401, { ...SP_USERS, ...APPS(403) }),
+  },
+  {
     route: 'POST /_api/contextinfo',
     url: () => '/_api/contextinfo',
     body: () => ({ type: 'application/json', data: '' }),

@@ -244,7 +244,7 @@ for (const dialect of SITES) {
       expect(await picture(undefined, owner.upn)).toMatchObject({ roundTrips: 0, response: { fromMemory: true } });
     });
 
-    it('reads the sync’s inputs for the owner’s own L picture while it reads whose picture it is', async () => {
+    it('starts the sync of the owner’s own L picture while it reads whose picture it is', async () => {
       const { owner, own } = await ownerWithToken();
       await giveMailPhoto(services, owner, await solidJpeg([120, 30, 200], 200));
       expect((await own()).headers['x-photosync-sync']).toBe('synced');
@@ -254,12 +254,13 @@ for (const dialect of SITES) {
       await blocker.connect();
       try {
         // The renditions held by another transaction: the read of whose picture it is (and which
-        // rendition) waits, the inputs (the profile, the mail photo, the back-off) do not.
+        // rendition) waits; the sync does not: its inputs read with the user's lock, then its
+        // switch, which waits for the renditions too.
         await blocker.query(`BEGIN; LOCK TABLE "${store.schema}".site_renditions IN ACCESS EXCLUSIVE MODE`);
         await services.settings.refresh();
         const before = services.database.roundTrips();
         const answer = own();
-        await expect.poll(() => services.database.roundTrips() - before).toBe(2);
+        await expect.poll(() => services.database.roundTrips() - before).toBe(3);
         await blocker.query('COMMIT');
         expect((await answer).headers['x-photosync-sync']).toBe('synced');
       } finally {

@@ -15,7 +15,6 @@ import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './libr
 import type { PictureAnswers } from './picture-answers.js';
 import { PLACEHOLDER_PATH, placeholderJpeg, placeholderPng } from './placeholder.js';
 import { getRendition, getShownRendition, userIdForFileStem, type Rendition } from './profiles.js';
-import type { SyncInputs } from '../sync/inputs.js';
 
 const PhotoQuery = Type.Object({
   size: Type.Optional(Type.String({ pattern: '^[SMLsml]$', description: 'S (48 px), M (72 px) or L (300 px)' })),
@@ -79,15 +78,11 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
    * that finds the sites in step is answered before its record is written (the record is history,
    * not the picture): one round trip less on the path every view of one's own picture takes.
    */
-  async function syncOrKeepServing(
-    subject: DirectoryUser,
-    request: FastifyRequest,
-    inputs: Promise<SyncInputs> | undefined,
-  ) {
+  async function syncOrKeepServing(subject: DirectoryUser, request: FastifyRequest) {
     const notRecorded = (error: unknown) =>
       request.log.error({ err: error, code: storageFaultCode(error) }, 'sync not recorded: the storage refuses writes');
     try {
-      const result = await services.sync.sync(subject, 'photo_request', { answerBeforeRecord: true, inputs });
+      const result = await services.sync.sync(subject, 'photo_request', { answerBeforeRecord: true });
       result.recorded.catch((error: unknown) => {
         if (storageFaultOf(error)) notRecorded(error);
         else request.log.error({ err: error }, 'check not recorded');
@@ -197,11 +192,16 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
     async (request, reply) => {
       const viewer = userPrincipalOf(request);
       const size = (request.query.size?.toUpperCase() ?? 'M') as RenditionSize;
-      // The owner's own L picture syncs first: the sync's inputs are read while the subject is.
-      const ownInputs =
-        size === 'L' && namesViewer(request.query, viewer.user) ? services.sync.readInputs(viewer.user.id) : undefined;
-      // Not needed when the subject turns out not to be theirs to sync (read for nothing, then).
-      ownInputs?.catch(() => {});
+      // The owner's own L picture syncs first, and the sync starts while the subject is read: the
+      // subject is the viewer, whose credential was just checked. On PostgreSQL its first
+      // statement reads the inputs and takes the lock when the sites look out of step.
+      let ownSync: ReturnType<typeof syncOrKeepServing> | undefined;
+      if (size === 'L' && namesViewer(request.query, viewer.user) && picturesShown(viewer.user)) {
+        checkPictureAccess(viewer, viewer.user);
+        ownSync = syncOrKeepServing(viewer.user, request);
+        // Awaited below; a request that fails first leaves the owner's sync to finish on its own.
+        ownSync.catch(() => {});
+      }
       const { subject, rendition, syncedEtag } = await resolveSubject(request.query, size, request.reads);
       // Refused alike whether or not the person exists: a token without the scope learns nothing.
       checkPictureAccess(viewer, subject ?? { id: '' });
@@ -209,7 +209,7 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
         return sendPicture(request, reply, undefined, size, request.query.t, undefined, true);
       }
       if (subject && subject.id === viewer.user.id && size === 'L') {
-        const result = await syncOrKeepServing(subject, request, ownInputs);
+        const result = await (ownSync ?? syncOrKeepServing(subject, request));
         reply.header('x-photosync-sync', result.outcome);
         // The rendition read with the subject is still the sites' picture when no sync has switched
         // it since: neither this one (it synced or removed nothing) nor another that ran while this

@@ -104,13 +104,6 @@ export interface SyncOptions {
    * checks. Other outcomes are recorded before the answer, as without this.
    */
   answerBeforeRecord?: boolean;
-  /**
-   * The user's inputs, when the caller has started reading them (`readInputs`), no earlier than
-   * the action that asks for this sync: the owner's own picture request reads them while it reads
-   * whose picture it names, one round trip less before the sync's work. The sync reads them
-   * itself otherwise.
-   */
-  inputs?: Promise<SyncInputs>;
 }
 
 export interface SyncEngine {
@@ -412,10 +405,11 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   }
 
   /**
-   * An action that is no picture view (a tile, "Update now", an operator) whose inputs are not in
-   * memory, on PostgreSQL: the inputs, and the user's lock when the sites look out of step, in one
-   * round trip (`UserLock.readOrLock`); the work follows at once under it. Undefined where this is
-   * not done; `{ inputs }` when no lock was taken, for the assessment as usual.
+   * An action whose inputs are not in memory, on PostgreSQL: the inputs, and the user's lock when
+   * the sites look out of step, in one round trip (`UserLock.readOrLock`); the work follows at once
+   * under it. Undefined where this is not done; `{ inputs }` when no lock was taken, for the
+   * assessment as usual, and kept in the read cache as `readInputs` keeps them (an in-step check
+   * after it reads nothing, whatever the trigger).
    */
   function readWithLock(
     user: DirectoryUser,
@@ -424,17 +418,26 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     settingsRead: Promise<unknown> | undefined,
   ): Promise<{ decided: Decision } | { inputs: SyncInputs }> | undefined {
     const readOrLock = deps.lock.readOrLock;
-    if (!readOrLock || !readsKept || trigger === 'photo_request') return undefined;
-    if (deps.reads && deps.reads.cached(inputsKey(user.id)) !== NOT_CACHED) return undefined;
+    if (!readOrLock || !readsKept) return undefined;
+    const reads = deps.reads;
+    if (reads && reads.cached(inputsKey(user.id)) !== NOT_CACHED) return undefined;
     const { query, spec } = lockedRead(user.id);
-    return (async () => {
+    let decided: Decision | undefined;
+    // The inputs as read, under the lock or not: kept only when nothing was committed meanwhile
+    // (a switch made under the lock is a commit), as every read of the cache is.
+    const load = async (): Promise<SyncInputs> => {
       const got = await readOrLock(user.id, query, async ([row]) => {
         if (settingsRead) await settingsRead;
-        return workUnderLock(user, trigger, attempt, row, spec, undefined);
+        decided = await workUnderLock(user, trigger, attempt, row, spec, undefined);
+        return row;
       });
-      if (got.held) return { decided: got.value };
+      return inputsOf(got.held ? got.value : got.rows[0]);
+    };
+    return (async () => {
+      const inputs = await (reads ? reads.read(inputsKey(user.id), load, FROM_DIRECTORY | FROM_SYNC_INPUTS) : load());
+      if (decided) return { decided };
       if (settingsRead) await settingsRead;
-      return { inputs: inputsOf(got.rows[0]) };
+      return { inputs };
     })();
   }
 
@@ -446,21 +449,17 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
    * mail photo's bytes are read while the lock is taken: a key never names two different writes,
    * so they are the ones to render whenever the inputs read under the lock name the same key.
    */
-  async function decide(
-    user: DirectoryUser,
-    trigger: SyncTrigger,
-    attempt: Attempt,
-    inputs: Promise<SyncInputs> | undefined,
-  ): Promise<Decision> {
+  async function decide(user: DirectoryUser, trigger: SyncTrigger, attempt: Attempt): Promise<Decision> {
     const settingsRead = deps.settingsCurrent?.();
-    const oneTrip = inputs ? undefined : readWithLock(user, trigger, attempt, settingsRead);
-    let read = inputs;
+    const oneTrip = readWithLock(user, trigger, attempt, settingsRead);
+    let read: Promise<SyncInputs>;
     if (oneTrip) {
       const got = await oneTrip;
       if ('decided' in got) return got.decided;
       read = Promise.resolve(got.inputs);
+    } else {
+      read = readInputs(user.id);
     }
-    read ??= readInputs(user.id);
     if (settingsRead) await settingsRead;
     const first = await assess(user, trigger, Date.now(), attempt, await read);
     if ('decided' in first) return first.decided;
@@ -658,7 +657,7 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       let error: string | null = null;
       const attempt: Attempt = { trigger, startedAt, started, mailEtag: null };
       try {
-        decision = await decide(user, trigger, attempt, options.inputs);
+        decision = await decide(user, trigger, attempt);
       } catch (cause) {
         if (isAppError(cause) && cause.id === 'user_not_found') throw cause;
         error = cause instanceof Error ? cause.message : String(cause);

@@ -146,6 +146,56 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     expect(refresh.json().error_codes).toEqual([9002313]);
   });
 
+  it('a spent code sent again ends what it gave only from someone who could have redeemed it: its client, with the secret and the verifier', async () => {
+    const registered = await registerApp();
+    const user = await makeUser(services);
+    const { verifier, challenge } = pkce();
+    const code = (
+      await signInForCode(new FormClient(app), user.upn, {
+        client_id: registered.clientId,
+        scope: 'openid offline_access User.Read',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      })
+    ).searchParams.get('code')!;
+    const redeem = {
+      grant_type: 'authorization_code',
+      client_id: registered.clientId,
+      client_secret: registered.secret,
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+      scope: 'openid offline_access User.Read',
+    };
+    let refreshToken = (await token(redeem)).json().refresh_token as string;
+    const refreshWorks = async () => {
+      const refreshed = await token({
+        grant_type: 'refresh_token',
+        client_id: registered.clientId,
+        client_secret: registered.secret,
+        refresh_token: refreshToken,
+        scope: 'User.Read',
+      });
+      if (refreshed.statusCode !== 200) return refreshed.json().error_codes[0] as number;
+      refreshToken = refreshed.json().refresh_token;
+      return 'refreshed';
+    };
+    // Found somewhere (a log, a Referer): another client id, no secret, no verifier, any address.
+    for (const replay of [
+      { grant_type: 'authorization_code', client_id: '00000000-0000-0000-0000-000000000000', code, redirect_uri: 'x' },
+      { ...redeem, client_secret: 'not the secret' },
+      { ...redeem, code_verifier: pkce().verifier },
+      { grant_type: 'authorization_code', client_id: registered.clientId, code, redirect_uri: REDIRECT },
+    ]) {
+      expect((await token(replay)).json().error_codes).toEqual([54005]);
+      expect(await refreshWorks()).toBe('refreshed');
+    }
+    // The code's own client with its secret and verifier (as one who raced the app with a stolen
+    // code would be): its sign-in ends.
+    expect((await token(redeem)).json().error_codes).toEqual([54005]);
+    expect(await refreshWorks()).toBe(9002313);
+  });
+
   it('rotates refresh tokens; a public client’s spent one is taken again for a minute (requests at once), later it ends the whole sign-in; revocation ends it too', async () => {
     const registered = await registerApp();
     const user = await makeUser(services);

@@ -10,7 +10,9 @@ import {
   findRefreshToken,
   newFamilyId,
   redeemAuthorizationCode,
+  revokeCodeFamily,
   rotateRefreshToken,
+  type CodeLookup,
 } from './sign-in-grants.js';
 import { userTokenResponse, type GrantContext, type TokenResponse } from './token-context.js';
 import { findUserById, type DirectoryUser } from './users.js';
@@ -48,6 +50,33 @@ async function enabledUser(userId: string, context: GrantContext): Promise<Direc
   return user;
 }
 
+/**
+ * A code sent again: what its first redemption gave ends only when this request could have
+ * redeemed it itself: within the code's lifetime, by its own client, with the credentials and the
+ * PKCE verifier it needed. Someone who found a spent code (in a log, a Referer, the history) ends
+ * nobody's sign-in; someone who raced the app with a stolen code and its verifier does.
+ */
+async function revokeOnReplay(
+  context: GrantContext,
+  replay: Extract<CodeLookup, { reason: 'redeemed' }>,
+): Promise<void> {
+  const { grant, familyId } = replay;
+  if (!familyId || !replay.live) return;
+  if ((context.credentials.clientId ?? grant.clientId) !== grant.clientId) return;
+  const verifier = context.form.code_verifier;
+  if (grant.codeChallenge !== null && !(verifier && pkceHolds(verifier, grant.codeChallenge))) return;
+  try {
+    await authenticateClient(
+      clientDeps(context),
+      { ...context.credentials, clientId: grant.clientId },
+      grant.codeChallenge === null ? needsCredentials : undefined,
+    );
+  } catch {
+    return;
+  }
+  await revokeCodeFamily(context.deps.db, familyId);
+}
+
 export async function authorizationCodeGrant(context: GrantContext): Promise<TokenResponse> {
   const { deps, form } = context;
   if (!form.code) {
@@ -57,6 +86,7 @@ export async function authorizationCodeGrant(context: GrantContext): Promise<Tok
   if (!found.ok) {
     switch (found.reason) {
       case 'redeemed':
+        await revokeOnReplay(context, found);
         throw entraError(
           400,
           'invalid_grant',

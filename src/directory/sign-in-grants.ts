@@ -48,7 +48,10 @@ export async function createAuthorizationCode(db: Db, grant: CodeGrant): Promise
 }
 
 export type CodeLookup =
-  { ok: true; grant: CodeGrant; hash: string } | { ok: false; reason: 'unknown' | 'expired' | 'redeemed' };
+  | { ok: true; grant: CodeGrant; hash: string }
+  | { ok: false; reason: 'unknown' | 'expired' }
+  /** A code used before: what it gave, for `revokeCodeFamily` once the one replaying it proved it could have redeemed it. */
+  | { ok: false; reason: 'redeemed'; grant: CodeGrant; familyId: string | null; live: boolean };
 
 /** The code's grant, without redeeming it (the caller checks the client, redirect URI and PKCE first). */
 export async function findAuthorizationCode(db: Db, code: string): Promise<CodeLookup> {
@@ -60,24 +63,27 @@ export async function findAuthorizationCode(db: Db, code: string): Promise<CodeL
     .where('code_hash', '=', hash)
     .executeTakeFirst();
   if (!row) return { ok: false, reason: 'unknown' };
-  if (row.redeemed_at !== null) {
-    // A code used twice was seen by someone else: what it gave the first time ends as well.
-    if (row.family_id) await revokeFamily(db, row.family_id);
-    return { ok: false, reason: 'redeemed' };
-  }
-  if (row.expires_at <= Date.now()) return { ok: false, reason: 'expired' };
-  return {
-    ok: true,
-    hash,
-    grant: {
-      clientId: row.client_id,
-      userId: row.user_id,
-      redirectUri: row.redirect_uri,
-      scope: row.scope,
-      codeChallenge: row.code_challenge,
-      nonce: row.nonce,
-    },
+  const grant: CodeGrant = {
+    clientId: row.client_id,
+    userId: row.user_id,
+    redirectUri: row.redirect_uri,
+    scope: row.scope,
+    codeChallenge: row.code_challenge,
+    nonce: row.nonce,
   };
+  const live = row.expires_at > Date.now();
+  if (row.redeemed_at !== null) return { ok: false, reason: 'redeemed', grant, familyId: row.family_id, live };
+  if (!live) return { ok: false, reason: 'expired' };
+  return { ok: true, hash, grant };
+}
+
+/**
+ * Ends the refresh tokens a code gave when it comes back a second time (RFC 6749 §4.1.2): the
+ * caller first checks that whoever sends it again could have redeemed it (its client, with the
+ * credentials or PKCE verifier it needed), within the code's lifetime.
+ */
+export async function revokeCodeFamily(db: Db, familyId: string): Promise<void> {
+  await revokeFamily(db, familyId);
 }
 
 /** Marks the code used, naming the refresh-token family it starts; false when someone was first. */

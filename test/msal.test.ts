@@ -10,6 +10,7 @@ import {
   ServerError,
   type AuthenticationResult,
 } from '@azure/msal-node';
+import { decodeJwt } from 'jose';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { selfSignedCertificate } from '../src/cli/commands/dev-cert.js';
@@ -354,6 +355,44 @@ for (const dialect of testDialects()) {
         } finally {
           vi.useRealTimers();
         }
+      }, 60_000);
+
+      it('extraScopesToConsent: one sign-in asks for Graph and SharePoint, then each resource’s token comes silently', async () => {
+        const redirectUri = 'http://localhost:1/msal-two-resources';
+        const registered = await createApp(services.database.db, 'Two resources app', ['User.Read', 'AllSites.Read'], {
+          redirectUris: [redirectUri],
+        });
+        const msal = msalApp(registered.clientId, { clientSecret: registered.secret });
+        const sites = ['https://contoso-my.sharepoint.com/AllSites.Read'];
+        const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
+        const url = await msal.getAuthCodeUrl({
+          scopes: ['User.Read'],
+          extraScopesToConsent: sites,
+          redirectUri,
+          codeChallenge: challenge,
+          codeChallengeMethod: 'S256',
+        });
+        expect(new URL(url).searchParams.get('scope')).toContain('AllSites.Read');
+        const back = await signIn(url, redirectUri, jane.upn);
+        expect(back.searchParams.get('error')).toBeNull();
+        const result = await msal.acquireTokenByCode({
+          code: back.searchParams.get('code')!,
+          scopes: ['User.Read'],
+          redirectUri,
+          codeVerifier: verifier,
+        });
+        expect(decodeJwt(result.accessToken)).toMatchObject({ scp: 'User.Read' });
+        const sharePoint = await msal.acquireTokenSilent({ account: result.account!, scopes: sites });
+        expect(sharePoint.fromCache).toBe(false);
+        expect(decodeJwt(sharePoint.accessToken)).toMatchObject({ scp: 'AllSites.Read' });
+        // A scope the app was not registered with, beside one it was, is still refused at sign-in.
+        const wider = await msal.getAuthCodeUrl({
+          scopes: ['User.Read'],
+          extraScopesToConsent: ['https://contoso-my.sharepoint.com/AllSites.Write'],
+          redirectUri,
+        });
+        const refused = await fetch(wider, { redirect: 'manual' });
+        expect(`${refused.headers.get('location') ?? ''} ${await refused.text()}`).toMatch(/AADSTS65001/);
       }, 60_000);
 
       /** A new user signed in through an app registered with User.Read only: MSAL and its result. */

@@ -13,7 +13,7 @@ import type { Services } from '../services.js';
 import { findApp, postLogoutUriIsRegistered, redirectUriIsRegistered, type AppRegistration } from './apps.js';
 import { endSession, userForSession } from './credentials.js';
 import { EntraError, entraError, entraErrorBody } from './entra-errors.js';
-import { grantDelegatedScopes, parseScopeRequest } from './scope-request.js';
+import { grantDelegatedScopes, parseAuthorizeScopes } from './scope-request.js';
 import { tenantId } from './settings.js';
 import { createAuthorizationCode } from './sign-in-grants.js';
 import { tenantIsOurs } from './tenants.js';
@@ -304,7 +304,10 @@ export function authorizeRoutes(app: App, services: Services): void {
           );
         }
         // The scopes are checked now, so an app asking for more than it was registered with learns it here.
-        grantDelegatedScopes(parseScopeRequest(query.scope, services.config.publicUrl), client);
+        // Several resources may be asked for at once (consent up front); each is checked.
+        for (const asked of parseAuthorizeScopes(query.scope, services.config.publicUrl)) {
+          grantDelegatedScopes(asked, client);
+        }
 
         const sessionId = request.cookies[SESSION_COOKIE];
         const user = sessionId ? await userForSession(db, sessionId, reads.forRequest()) : undefined;

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { redirectUriIsSpa } from './apps.js';
 import { authenticateClient } from './client-auth.js';
 import { entraError } from './entra-errors.js';
-import { grantDelegatedScopes, grantedScopeText, parseScopeRequest } from './scope-request.js';
+import { grantDelegatedScopes, grantedScopeText, parseAuthorizeScopes, tokenScopeRequest } from './scope-request.js';
 import {
   REFRESH_TOKEN_LIFETIME_MS,
   createRefreshToken,
@@ -161,8 +161,8 @@ export async function authorizationCodeGrant(context: GrantContext): Promise<Tok
   }
   // The scope the code was issued for decides the OpenID side (nonce, refresh token); the
   // request's own scope (MSAL repeats it) decides the resource, within what the app may have.
-  const signIn = parseScopeRequest(grant.scope, deps.publicUrl);
-  const request = parseScopeRequest(form.scope || grant.scope, deps.publicUrl);
+  const signIn = parseAuthorizeScopes(grant.scope, deps.publicUrl)[0]!;
+  const request = tokenScopeRequest(form.scope, grant.scope, deps.publicUrl);
   const merged = { ...request, oidc: new Set([...signIn.oidc, ...request.oidc]) };
   const granted = grantDelegatedScopes(merged, client.app);
   const user = await enabledUser(grant.userId, context);
@@ -266,7 +266,7 @@ export async function refreshTokenGrant(context: GrantContext): Promise<TokenRes
         `(App '${client.app.clientId}' no longer allows public client flows: this refresh token, got by the password grant without a secret, is refreshed with the app's secret.)`,
     );
   }
-  const request = parseScopeRequest(form.scope || grant.scope, deps.publicUrl);
+  const request = tokenScopeRequest(form.scope, grant.scope, deps.publicUrl);
   const granted = grantDelegatedScopes(request, client.app);
   const user = await enabledUser(grant.userId, context);
   const next = await rotateRefreshToken(deps.db, found.hash, grant);

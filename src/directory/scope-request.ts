@@ -67,6 +67,32 @@ export function parseScopeRequest(scope: string, publicUrl: string): ScopeReques
 }
 
 /**
+ * The `scope` of an authorization request, as Entra's v2 /authorize reads it: permissions of
+ * several resources at once (MSAL's `extraScopesToConsent` asks for them up front, then gets each
+ * resource's token with the refresh token). Each resource's are read as a token request reads
+ * them, with the OpenID words; only a token request is limited to one resource. The first named
+ * is the one a code redeemed without a `scope` is for.
+ */
+export function parseAuthorizeScopes(scope: string, publicUrl: string): ScopeRequest[] {
+  const words = scope.split(/\s+/).filter((w) => w !== '');
+  const oidc = words.filter((w) => (OIDC_SCOPES as readonly string[]).includes(w.toLowerCase()));
+  const byResource = new Map<string, string[]>();
+  for (const word of words) {
+    if (oidc.includes(word)) continue;
+    const slash = word.lastIndexOf('/');
+    const key = slash >= 0 ? word.slice(0, slash).toLowerCase() : '';
+    byResource.set(key, [...(byResource.get(key) ?? []), word]);
+  }
+  if (byResource.size === 0) return [parseScopeRequest(scope, publicUrl)];
+  return [...byResource.values()].map((named) => parseScopeRequest([...named, ...oidc].join(' '), publicUrl));
+}
+
+/** A token request's resource: its own `scope`, or else the first resource of the grant it redeems. */
+export function tokenScopeRequest(requested: string | undefined, granted: string, publicUrl: string): ScopeRequest {
+  return requested ? parseScopeRequest(requested, publicUrl) : parseAuthorizeScopes(granted, publicUrl)[0]!;
+}
+
+/**
  * The delegated scopes a user's token gets through `app`: the names asked for, each of which the
  * app must be registered with; `.default` = everything it is registered with; OpenID words alone
  * = User.Read when registered (Entra gives a Graph token for sign-in only).

@@ -146,6 +146,22 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     expect(refresh.json().error_codes).toEqual([9002313]);
   });
 
+  it('a state as long as /authorize takes survives the sign-in page and comes back whole', async () => {
+    const registered = await registerApp();
+    const user = await makeUser(services);
+    // 1,990 characters that are three each once encoded, in a request near photosync's head limit.
+    const state = `${'|'.repeat(1990)}é`;
+    const back = await signInForCode(new FormClient(app), user.upn, {
+      client_id: registered.clientId,
+      scope: 'openid offline_access User.Read',
+      state,
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+    });
+    expect(back.searchParams.get('code')).toBeTruthy();
+    expect(back.searchParams.get('state')).toBe(state);
+  });
+
   it('a spent code sent again ends what it gave only from someone who could have redeemed it: its client, with the secret and the verifier', async () => {
     const registered = await registerApp();
     const user = await makeUser(services);

@@ -23,6 +23,7 @@ import { homePage, signInPage } from './pages.js';
 import type { ConnectPortal } from '../m365/portal-routes.js';
 import { unauthorized } from '../errors.js';
 import { ANYONE } from '../web/page-context.js';
+import { MAX_REQUEST_HEAD_BYTES } from '../http/request-head.js';
 
 // The portal (Office.com's role): sign-in, sign-out and the signed-in home page.
 
@@ -33,16 +34,21 @@ const SIGN_IN_REQUESTS_PER_MINUTE = 120;
 /** Longer than any account name or password can be: refused as not matching, never hashed. */
 const UPN_MAX = 300;
 const PASSWORD_MAX = 1000;
+/**
+ * The longest address to continue to: any request photosync takes, as an /authorize request with
+ * a long `state` is (the sign-in page comes back to it), fits.
+ */
+const NEXT_MAX = MAX_REQUEST_HEAD_BYTES;
 const SignInBody = Type.Object({
   // Up to the body limit: a longer paste is a sign-in that does not match, said on the form (not a schema refusal).
   upn: Type.Optional(Type.String()),
   password: Type.Optional(Type.String()),
   _csrf: Type.Optional(Type.String({ maxLength: 200 })),
-  next: Type.Optional(Type.String({ maxLength: 4000, description: 'A same-site address to continue to' })),
+  next: Type.Optional(Type.String({ maxLength: NEXT_MAX, description: 'A same-site address to continue to' })),
 });
 const CsrfBody = Type.Object({ _csrf: Type.String({ maxLength: 200 }) });
 const SignInQuery = Type.Object({
-  next: Type.Optional(Type.String({ maxLength: 4000, description: 'A same-site address to continue to' })),
+  next: Type.Optional(Type.String({ maxLength: NEXT_MAX, description: 'A same-site address to continue to' })),
 });
 const html = { 200: { type: 'string', description: 'An HTML page' } } as const;
 

@@ -43,7 +43,7 @@ import {
   routeMethods,
   type ErrorHandling,
 } from './http/errors.js';
-import { createSharePointErrorRenderer } from './sites/rest-errors.js';
+import { createSharePointErrorRenderer, sharePointChallenge } from './sites/rest-errors.js';
 import { createPageErrorRenderer } from './web/error-page.js';
 import type { Locale } from './web/i18n.js';
 import { requestTimeoutPage } from './web/message-page.js';
@@ -85,6 +85,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     });
     return tenant;
   };
+  const sitesChallenge = sharePointChallenge(
+    () => tenantOnce(),
+    (id) => `${services.config.publicUrl}/${id}/oauth2/v2.0/authorize`,
+  );
   const errors: ErrorHandling = {
     renderers: {
       // A page answered at a picture's address (a bad size, an unknown file) is a document: it
@@ -94,12 +98,13 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
         return renderPageError(request, reply, error);
       },
       graph: renderGraphError,
-      sharepoint: createSharePointErrorRenderer(
-        () => tenantOnce(),
-        (tenant) => `${services.config.publicUrl}/${tenant}/oauth2/v2.0/authorize`,
-      ),
+      sharepoint: createSharePointErrorRenderer(sitesChallenge),
       entra: renderEntraError,
-      json: renderJsonError,
+      json: async (request, reply, error) => {
+        // A picture's address is SharePoint's: its 401 names the realm, as the REST API's does.
+        if (request.routeOptions.config.picture) await sitesChallenge(reply, error);
+        return renderJsonError(request, reply, error);
+      },
     },
     envelopeOfAddress: (request) => envelopeOfAddress(request.url, request.headers.accept),
     logs: (level) => services.log.isLevelEnabled(level),

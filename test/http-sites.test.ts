@@ -3,6 +3,7 @@ import { beforeAll, expect, it, vi } from 'vitest';
 import { createSession } from '../src/directory/credentials.js';
 import { setDirectoryPhoto } from '../src/directory/photo.js';
 import type { DirectoryUser } from '../src/directory/users.js';
+import { tenantId } from '../src/directory/settings.js';
 import type { App } from '../src/app.js';
 import { SESSION_COOKIE } from '../src/http/auth.js';
 import type { Services } from '../src/services.js';
@@ -43,14 +44,27 @@ describeEachDialect('sites over HTTP', (dialect) => {
     return { jane, janeToken: await tokenFor(services, jane), viewerToken: await tokenFor(services, viewer) };
   }
 
-  it('refuses anonymous requests and bad tokens with 401 and a readable message', async () => {
+  it('refuses anonymous requests and bad tokens with 401, SharePoint’s challenge and a readable message', async () => {
     const { jane } = await twoColleagues();
-    for (const response of [
-      await photo(`size=M&accountname=${jane.upn}`),
-      await photo(`accountname=${jane.upn}`, 'pst_wrong'),
-    ]) {
+    const tenant = await tenantId(services.database.db);
+    const library = (token: string) =>
+      app.inject({
+        url: '/User%20Photos/Profile%20Pictures/x_MThumb.jpg',
+        headers: { authorization: `Bearer ${token}` },
+      });
+    for (const [response, invalid] of [
+      [await photo(`size=M&accountname=${jane.upn}`), false],
+      [await photo(`accountname=${jane.upn}`, 'pst_wrong'), true],
+      [await library('pst_wrong'), true],
+    ] as const) {
       expect(response.statusCode).toBe(401);
       expect(response.json()).toEqual({ error: { code: 'unauthorized', message: expect.stringMatching(/sign in/i) } });
+      // As the REST API's 401 (and SharePoint Online's on these addresses): the realm is the tenant.
+      expect(response.headers['www-authenticate']).toBe(
+        `Bearer realm="${tenant}",client_id="00000003-0000-0ff1-ce00-000000000000",` +
+          `authorization_uri="http://localhost:8080/${tenant}/oauth2/v2.0/authorize"` +
+          (invalid ? ',error="invalid_token"' : ''),
+      );
     }
   });
 

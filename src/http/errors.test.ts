@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderEntraError } from '../directory/entra-error-renderer.js';
 import { AppError, notFound, unauthorized } from '../errors.js';
 import { renderGraphError } from '../graph/errors.js';
-import { createSharePointErrorRenderer } from '../sites/rest-errors.js';
+import { createSharePointErrorRenderer, sharePointChallenge } from '../sites/rest-errors.js';
 import { installErrorHandler, installNotFoundHandler, renderJsonError, type ErrorHandling } from './errors.js';
 import { routeDefaults, type App, type Envelope } from './types.js';
 
@@ -28,8 +28,10 @@ beforeAll(async () => {
     renderers: {
       graph: renderGraphError,
       sharepoint: createSharePointErrorRenderer(
-        async () => TENANT,
-        (tenant) => `https://photosync.example/${tenant}/oauth2/v2.0/authorize`,
+        sharePointChallenge(
+          async () => TENANT,
+          (tenant) => `https://photosync.example/${tenant}/oauth2/v2.0/authorize`,
+        ),
       ),
       entra: renderEntraError,
       json: renderJsonError,

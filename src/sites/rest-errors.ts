@@ -50,22 +50,28 @@ function sharePointMessage(request: FastifyRequest, error: AppError): string {
 const SHAREPOINT_APP_ID = '00000003-0000-0ff1-ce00-000000000000';
 
 /**
- * SharePoint's errors, in its envelope. A 401 says, as SharePoint Online's does (and RFC 6750
- * asks), that a bearer token is wanted and for which realm: the tenant id, which tools such as
- * PnP's TokenHelper.GetRealmFromTargetUrl read from it.
+ * What SharePoint Online's 401s say (and RFC 6750 asks): that a bearer token is wanted and for
+ * which realm: the tenant id, which tools such as PnP's TokenHelper.GetRealmFromTargetUrl read
+ * from it. On the REST API's answers and the pictures' alike.
  */
-export function createSharePointErrorRenderer(realm: () => Promise<string>, authorizeUrl: (tenant: string) => string) {
+export function sharePointChallenge(realm: () => Promise<string>, authorizeUrl: (tenant: string) => string) {
+  return async function challenge(reply: FastifyReply, error: AppError): Promise<void> {
+    if (error.status !== 401) return;
+    // The tenant id is a setting read once; a database that cannot say leaves the realm empty.
+    const tenant = await realm().catch(() => '');
+    const invalid = error.detail.credentials !== undefined && error.detail.credentials !== 'missing';
+    void reply.header(
+      'www-authenticate',
+      `Bearer realm="${tenant}",client_id="${SHAREPOINT_APP_ID}",authorization_uri="${authorizeUrl(tenant)}"` +
+        (invalid ? ',error="invalid_token"' : ''),
+    );
+  };
+}
+
+/** SharePoint's errors, in its envelope, a 401 with its challenge. */
+export function createSharePointErrorRenderer(challenge: ReturnType<typeof sharePointChallenge>) {
   return async function renderSharePointError(request: FastifyRequest, reply: FastifyReply, error: AppError) {
-    if (error.status === 401) {
-      // The tenant id is a setting read once; a database that cannot say leaves the realm empty.
-      const tenant = await realm().catch(() => '');
-      const invalid = error.detail.credentials !== undefined && error.detail.credentials !== 'missing';
-      void reply.header(
-        'www-authenticate',
-        `Bearer realm="${tenant}",client_id="${SHAREPOINT_APP_ID}",authorization_uri="${authorizeUrl(tenant)}"` +
-          (invalid ? ',error="invalid_token"' : ''),
-      );
-    }
+    await challenge(reply, error);
     return sendSharePointError(request, reply, error);
   };
 }

@@ -116,6 +116,15 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
       expect(response.json()).toEqual(ENTRA_ERROR);
       expect([response.json().error, response.json().error_codes[0]]).toEqual([error, code]);
     }
+    // Entra reads a form only: the same fields as JSON are no parameters at all.
+    const asJson = await app.inject({
+      method: 'POST',
+      url: `/${tenant}/oauth2/v2.0/token`,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(good),
+    });
+    expect([asJson.statusCode, asJson.json().error_codes]).toEqual([400, [900144]]);
+    expect(asJson.json().error_description).toContain("'grant_type'");
   });
 
   it('password grant: a delegated token with the scopes asked for, usable on Graph', async () => {

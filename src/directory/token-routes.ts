@@ -137,7 +137,9 @@ export function tokenRoutes(app: App, services: Services): void {
     },
     async (request, reply) => {
       const { tenant } = request.params;
-      const form = request.body as TokenForm;
+      // Entra reads a form and nothing else: a JSON body's fields are not parameters.
+      const isForm = /^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '');
+      const form = (isForm ? request.body : {}) as TokenForm;
       if (!(await tenantIsOurs(db, dialect, tenant))) {
         throw tenantNotFound(tenant, 'invalid_request');
       }

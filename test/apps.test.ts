@@ -187,9 +187,13 @@ describeEachDialect('app registrations and the token endpoint', (dialect) => {
     const { db } = services.database;
     expect(await redirectUriIsRegistered(db, clientId, uri)).toBe(true);
     expect(await redirectUriIsSpa(db, clientId, uri)).toBe(false);
+    const listed = async () =>
+      (await runCommand(['apps', 'list'], env)).stdout.split('\n').find((l) => l.includes(clientId));
+    expect(await listed()).toContain(`${uri} (web)`);
     const spa = await runCommand(['apps', 'redirect-uri', clientId, 'add', uri, '--spa'], env);
     expect(spa.stdout).toContain(`is now a single-page app's redirect URI`);
     expect(await redirectUriIsSpa(db, clientId, uri)).toBe(true);
+    expect(await listed()).toContain(`${uri} (single-page app)`);
     const same = await runCommand(['apps', 'redirect-uri', clientId, 'add', uri, '--spa'], env);
     expect(same.stdout).toContain('nothing changed');
     const removed = await runCommand(['apps', 'redirect-uri', clientId, 'remove', uri], env);

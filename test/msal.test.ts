@@ -127,6 +127,14 @@ for (const dialect of testDialects()) {
       }
     }, 60_000);
 
+    it('a command beside the server at its PORT, without its TLS settings, prints the https authority it serves', async () => {
+      const { PHOTOSYNC_PUBLIC_URL: _url, PHOTOSYNC_TLS_CERT: _cert, PHOTOSYNC_TLS_KEY: _key, ...beside } = server.env;
+      const added = await run([BIN, 'apps', 'add', 'Beside app', '--scopes', 'User.Read'], beside);
+      expect(added.code, added.stderr).toBe(0);
+      expect(added.stdout).toContain(`${server.baseUrl}/${tenant}`);
+      expect(added.stdout).not.toContain('http://localhost');
+    });
+
     it('a certificate that is not registered is refused with Entra’s error, which MSAL reports', async () => {
       const registered = await createApp(services.database.db, 'Cert daemon', ['ProfilePhoto.Read.All'], {
         certificates: [selfSignedCertificate('registered').certificate],

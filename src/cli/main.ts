@@ -104,9 +104,12 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   if (extra.length > 0) throw new CliError(withUsage(spec, unexpectedArguments(spec, extra)), 2);
 
   const config = loadConfig(io.env, io.cwd);
-  // Without PORT or PHOTOSYNC_PUBLIC_URL, URLs name the server running on this data folder.
-  if (spec.name !== 'serve' && !io.env.PHOTOSYNC_PUBLIC_URL?.trim() && !io.env.PORT?.trim()) {
-    config.publicUrl = servingAddress(config.dataDir) ?? config.publicUrl;
+  // Without PHOTOSYNC_PUBLIC_URL, URLs name the server running on this data folder (at PORT, when
+  // that is set): it knows whether it speaks https, which a command without the TLS settings does not.
+  if (spec.name !== 'serve' && !io.env.PHOTOSYNC_PUBLIC_URL?.trim()) {
+    const serving = servingAddress(config.dataDir);
+    const port = io.env.PORT?.trim();
+    if (serving && (!port || servedPort(serving) === port)) config.publicUrl = serving;
   }
   const handler = await spec.load();
   let services: Promise<Services> | undefined;
@@ -258,4 +261,10 @@ export function logSentence(line: string): string {
   } catch {
     return line;
   }
+}
+
+/** The port an address is served at, its scheme's default when it names none. */
+function servedPort(url: string): string {
+  const parsed = new URL(url);
+  return parsed.port || (parsed.protocol === 'https:' ? '443' : '80');
 }

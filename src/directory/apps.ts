@@ -207,7 +207,7 @@ export async function redirectUriIsRegistered(db: Db, clientId: string, uri: str
   if ((await registeredRedirectUri(db, clientId, uri)) !== undefined) return true;
   const loopback = withoutLoopbackPort(uri);
   if (loopback === undefined) return false;
-  return (await appRedirectUris(db, clientId)).some((registered) => withoutLoopbackPort(registered) === loopback);
+  return (await appRedirectUris(db, clientId)).some((registered) => withoutLoopbackPort(registered.uri) === loopback);
 }
 
 /** Whether `uri` is registered for the app as a single-page app's (exactly: codes carry the URI asked for). */
@@ -265,14 +265,14 @@ function withoutLoopbackPort(text: string): string | undefined {
   return url.href;
 }
 
-export async function appRedirectUris(db: Db, clientId: string): Promise<string[]> {
+export async function appRedirectUris(db: Db, clientId: string): Promise<Array<{ uri: string; spa: boolean }>> {
   const rows = await db
     .selectFrom('directory_app_redirect_uris')
-    .select('uri')
+    .select(['uri', 'spa'])
     .where('client_id', '=', clientId)
     .orderBy('uri')
     .execute();
-  return rows.map((r) => r.uri);
+  return rows.map((r) => ({ uri: r.uri, spa: r.spa === 1 }));
 }
 
 /**

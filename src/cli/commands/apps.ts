@@ -241,7 +241,10 @@ async function listAppsCommand(services: Services): Promise<string> {
       a.clientId,
       a.name,
       a.scopes.join(' '),
-      (await appRedirectUris(services.database.db, a.clientId)).join(' '),
+      // Which kind each is decides how its codes are redeemed (the secret, or from the browser).
+      (await appRedirectUris(services.database.db, a.clientId))
+        .map((r) => (r.spa ? `${r.uri} (single-page app)` : `${r.uri} (web)`))
+        .join(' '),
       a.publicClient ? 'yes' : 'no',
       formatTime(a.createdAt),
     ]),

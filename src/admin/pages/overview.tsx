@@ -56,7 +56,7 @@ export function overviewPage(context: PageContext, counts: StateCount[], first: 
                 <div class="muted">{stateText(t, c.state)}</div>
               </td>
               <td class="count">{c.users}</td>
-              <td>{isOutOfStep(c.state) ? waited(context, c.oldestSince) : ''}</td>
+              <td>{isOutOfStep(c.state) ? waited(context, c.oldestSince) : t('admin.overview.none')}</td>
             </tr>
           ))}
         </tbody>

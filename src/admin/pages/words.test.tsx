@@ -233,7 +233,7 @@ describe('the overview and the detail page', () => {
     for (const state of SYNC_STATES) {
       const row = new RegExp(`<tr data-state="${state}">.*?</tr>`, 's').exec(html)![0];
       const wait = /<td>([^<]*)<\/td><\/tr>$/.exec(row)![1];
-      expect(wait, state).toBe(isOutOfStep(state) ? '3 h' : '');
+      expect(wait, state).toBe(isOutOfStep(state) ? '3 h' : '–');
     }
   });
 

@@ -472,6 +472,9 @@ function documentSecurityHeaders(https: boolean, loopback: boolean): Record<stri
       },
     },
     crossOriginResourcePolicy: { policy: 'same-origin' },
+    // The address of the page a form was sent from, to photosync only (never to another site): a
+    // form sent after the session ended signs in and comes back to that page.
+    referrerPolicy: { policy: 'same-origin' },
   });
 }
 

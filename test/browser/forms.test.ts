@@ -1,13 +1,14 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { DirectoryUser } from '../../src/directory/users.js';
+import { endUserSessions } from '../../src/directory/credentials.js';
 import type { Services } from '../../src/services.js';
 import { en } from '../../src/web/messages/en.js';
 import { et } from '../../src/web/messages/et.js';
 import { chromiumMissing, useBrowser, useServer } from '../support/browser.js';
 import { giveMailPhoto, makeUser, solidJpeg } from '../support/factories.js';
 import { useTestServices } from '../support/services.js';
-import { loadsNewPage, signIn } from './helpers.js';
+import { loadsNewPage, PASSWORD, signIn } from './helpers.js';
 
 // The forms as Chromium renders them, in English and Estonian, on a laptop and a phone: every
 // control a 44 px target with 16 px text and a visible label; a wrong setting marked beside its
@@ -85,6 +86,26 @@ describe.skipIf(chromiumMissing())('the forms in Chromium', { timeout: 240_000 }
   };
   afterEach(async () => {
     await Promise.all(open.splice(0).map((c) => c.close()));
+  });
+
+  it('a form sent after the session ended signs in again and comes back to the page it was sent from', async () => {
+    const user = await makeUser(services, { displayName: 'Megan Bowen' });
+    const page = await newPage('en-GB');
+    await signIn(page, server.baseUrl, user.upn);
+    await page.goto(`${server.baseUrl}/profile-photo`);
+    await page.setInputFiles('form[action="/profile-photo"] input[type=file]', {
+      name: 'me.jpg',
+      mimeType: 'image/jpeg',
+      buffer: await solidJpeg([40, 90, 160], 120),
+    });
+    await endUserSessions(services.database.db, user.id);
+    await loadsNewPage(page, () => page.click('form[action="/profile-photo"] button[type=submit]'));
+    expect(new URL(page.url()).pathname).toBe('/signin');
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/profile-photo');
+    await page.fill('#upn', user.upn);
+    await page.fill('#password', PASSWORD);
+    await loadsNewPage(page, () => page.click('form[action="/signin"] button[type=submit]'));
+    expect(page.url()).toBe(`${server.baseUrl}/profile-photo`);
   });
 
   it('renders every control on the main forms as a 44 px target with 16 px text, at 1366 and 360 px', async () => {

@@ -614,7 +614,7 @@ export function expectSecurityHeaders(response: LightMyRequestResponse): void {
   expect(csp).not.toContain('unsafe-eval');
   expect(response.headers['x-content-type-options']).toBe('nosniff');
   expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
-  expect(response.headers['referrer-policy']).toBe('no-referrer');
+  expect(response.headers['referrer-policy']).toBe('same-origin');
   expect(response.headers['x-powered-by']).toBeUndefined();
 }
 

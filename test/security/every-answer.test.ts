@@ -12,7 +12,7 @@ function expectSecurityHeaders(response: LightMyRequestResponse): void {
   expect(String(response.headers['content-security-policy'])).toContain("frame-ancestors 'none'");
   expect(response.headers['x-content-type-options']).toBe('nosniff');
   expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
-  expect(response.headers['referrer-policy']).toBe('no-referrer');
+  expect(response.headers['referrer-policy']).toBe('same-origin');
 }
 
 describeEachDialect('every answer', (dialect) => {

@@ -228,7 +228,7 @@ async function addAppCommand(open: () => Promise<Services>, name: string | undef
       : '  public client:  no    (the password grant needs the secret; apps add --public-client, or apps public-client <client id> on)',
     `  authority:      ${publicUrl}/${tenant}   (MSAL: authority, and knownAuthorities: ["${new URL(publicUrl).host}"])`,
     `  token endpoint: ${publicUrl}/${tenant}/oauth2/v2.0/token`,
-    `  scope:          https://graph.microsoft.com/.default (Graph), https://<tenant>-my.sharepoint.com/.default (SharePoint)`,
+    `  scope:          https://graph.microsoft.com/.default (Graph), https://contoso-my.sharepoint.com/.default (SharePoint: any https://<name>.sharepoint.com names photosync's sites, as in a script written for Microsoft 365)`,
     `  issuer:         ${issuerFor(publicUrl, tenant)}`,
   ].join('\n');
 }

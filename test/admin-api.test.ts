@@ -130,8 +130,9 @@ describeEachDialect('admin console', (dialect) => {
     await browser.signIn(user.upn, PASSWORD);
     const home = await browser.request('GET', '/');
     expect(home.body).toContain(
-      'asks you to update your profile picture. SharePoint and OneDrive do not show your current one yet.',
+      'asks you to update your profile picture in SharePoint and OneDrive.',
     );
+    expect(home.body).not.toContain('is shown everywhere in the organisation');
     expect(home.body).toMatch(/action="\/launch\/sharepoint"/);
     expect(home.body).toContain('name="from" value="prompt"');
     // The banner alone says it, with its button: no second notice that the sites lag.

@@ -67,11 +67,14 @@ describe.skipIf(chromiumMissing())('admin console in a browser', { timeout: 120_
 
     const janePage = await signIn(jane);
     expect(await janePage.locator('#prompt-banner p').textContent()).toBe(
-      'An administrator asks you to update your profile picture. SharePoint and OneDrive do not show your current one yet.',
+      'An administrator asks you to update your profile picture in SharePoint and OneDrive.',
     );
     expect(await janePage.locator('#prompt-banner button').textContent()).toBe('Update now');
-    // Said once: no second notice that the sites lag beside the photo.
+    // One button: beside the photo only what the sites show, never that they show it everywhere.
     expect(await janePage.locator('[data-sites-lag]').count()).toBe(0);
+    expect(await janePage.locator('[data-sites-lag-text]').textContent()).toBe(
+      'SharePoint and OneDrive still show your previous picture.',
+    );
   });
 
   it('the banner button syncs the user and the banner goes', async () => {

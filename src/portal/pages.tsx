@@ -150,8 +150,10 @@ export function homePage(context: PageContext & { user: SuiteUser }, props: Home
           />
           <div>
             {props.sitesLag && props.banner === undefined ? (
-              // With the prompt banner above, which says the same with the same button, once is enough.
               <SitesLagNotice context={context} lag={props.sitesLag} />
+            ) : props.sitesLag ? (
+              // The prompt banner above has the button: here only what the sites show.
+              <p data-sites-lag-text={props.sitesLag.shows}>{t(`lag.${props.sitesLag.shows}`)}</p>
             ) : (
               <p>
                 {!hasMailbox ? t('home.noMailbox') : user.photoUrl ? t('home.photoSource') : t('home.photoMissing')}

@@ -113,8 +113,7 @@ export const adminEn = {
   'admin.audit.what': 'What',
   'admin.audit.empty': 'No admin actions yet.',
   'admin.audit.older': 'Older entries',
-  'prompt.banner':
-    'An administrator asks you to update your profile picture. SharePoint and OneDrive do not show your current one yet.',
+  'prompt.banner': 'An administrator asks you to update your profile picture in SharePoint and OneDrive.',
   'prompt.bannerButton': 'Update now',
   'prompt.mailSubject': 'Sync your profile picture to SharePoint and OneDrive',
   'prompt.mailGreeting': 'Hello {name},',

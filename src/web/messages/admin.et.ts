@@ -119,7 +119,7 @@ export const adminEt: AdminMessages = {
   'admin.audit.what': 'Mida tegi',
   'admin.audit.empty': 'Halduritoiminguid pole veel olnud.',
   'admin.audit.older': 'Vanemad kirjed',
-  'prompt.banner': 'Haldur palub sul profiilipilti uuendada. SharePoint ja OneDrive ei näita veel sinu praegust pilti.',
+  'prompt.banner': 'Haldur palub sul uuendada oma profiilipilti SharePointis ja OneDrive’is.',
   'prompt.bannerButton': 'Uuenda kohe',
   'prompt.mailSubject': 'Uuenda oma profiilipilt SharePointis ja OneDrive’is',
   'prompt.mailGreeting': 'Tere, {name}!',

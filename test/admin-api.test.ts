@@ -129,9 +129,7 @@ describeEachDialect('admin console', (dialect) => {
     const browser = new FormClient(app);
     await browser.signIn(user.upn, PASSWORD);
     const home = await browser.request('GET', '/');
-    expect(home.body).toContain(
-      'asks you to update your profile picture in SharePoint and OneDrive.',
-    );
+    expect(home.body).toContain('asks you to update your profile picture in SharePoint and OneDrive.');
     expect(home.body).not.toContain('is shown everywhere in the organisation');
     expect(home.body).toMatch(/action="\/launch\/sharepoint"/);
     expect(home.body).toContain('name="from" value="prompt"');

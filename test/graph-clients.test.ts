@@ -345,7 +345,7 @@ describeEachDialect('Graph as clients call it', (dialect) => {
     const none = (await get('/v1.0/me/photos/48x48/$value', smallToken)).json().error;
     expect(none.code).toBe('ImageNotFound');
     expect(none.message).toBe(
-      'There is no 48x48 photo: this photo is 32x32, smaller than 48x48. Ask for /photo/$value.',
+      'There is no 48x48 photo: this photo is 32x32, smaller than the smallest size listed (48x48), so /photos lists none. Ask for /photo/$value.',
     );
     expect((await get('/v1.0/me/photo/$value', smallToken)).statusCode).toBe(200);
   });

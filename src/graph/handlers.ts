@@ -174,7 +174,7 @@ export function graphHandlers(services: Services) {
         sides.length > 0
           ? `There is no ${size} photo. Available sizes: ${available}.`
           : // A photo smaller than the smallest of Graph's sizes is only at its own size.
-            `There is no ${size} photo: this photo is ${photo.side}x${photo.side}, smaller than 48x48. Ask for /photo/$value.`,
+            `There is no ${size} photo: this photo is ${photo.side}x${photo.side}, smaller than the smallest size listed (48x48), so /photos lists none. Ask for /photo/$value.`,
       );
     }
     return side;

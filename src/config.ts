@@ -248,8 +248,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
  * config). Long enough not to be guessed, and only characters a bearer token may hold (RFC 6750).
  */
 function parseMetricsToken(raw: string | undefined, problems: string[]): string | undefined {
-  const token = raw?.trim();
-  if (!token) return undefined;
+  if (raw === undefined || raw === '') return undefined;
+  const token = raw.trim();
   if (token.length < 20 || !/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
     problems.push(
       'PHOTOSYNC_METRICS_TOKEN must be at least 20 characters of letters, digits and - . _ ~ + / ' +

@@ -163,7 +163,10 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
   });
 
   it('a spent code sent again ends what it gave only from someone who could have redeemed it: its client, with the secret and the verifier', async () => {
-    const registered = await registerApp();
+    // A web app (no public client flows): its codes are redeemed with the secret.
+    const registered = await createApp(services.database.db, 'Photo web app', ['User.Read'], {
+      redirectUris: [REDIRECT],
+    });
     const user = await makeUser(services);
     const { verifier, challenge } = pkce();
     const code = (
@@ -202,6 +205,10 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
       { ...redeem, client_secret: 'not the secret' },
       { ...redeem, code_verifier: pkce().verifier },
       { grant_type: 'authorization_code', client_id: registered.clientId, code, redirect_uri: REDIRECT },
+      // The verifier without the secret: a web app's code is never redeemed so.
+      Object.fromEntries(Object.entries(redeem).filter(([name]) => name !== 'client_secret')),
+      // Another redirect URI: no redemption either.
+      { ...redeem, redirect_uri: `${REDIRECT}/other` },
     ]) {
       expect((await token(replay)).json().error_codes).toEqual([54005]);
       expect(await refreshWorks()).toBe('refreshed');

@@ -12,6 +12,7 @@ import {
   redeemAuthorizationCode,
   revokeCodeFamily,
   rotateRefreshToken,
+  type CodeGrant,
   type CodeLookup,
 } from './sign-in-grants.js';
 import { userTokenResponse, type GrantContext, type TokenResponse } from './token-context.js';
@@ -51,65 +52,12 @@ async function enabledUser(userId: string, context: GrantContext): Promise<Direc
 }
 
 /**
- * A code sent again: what its first redemption gave ends only when this request could have
- * redeemed it itself: within the code's lifetime, by its own client, with the credentials and the
- * PKCE verifier it needed. Someone who found a spent code (in a log, a Referer, the history) ends
- * nobody's sign-in; someone who raced the app with a stolen code and its verifier does.
+ * Who may redeem a code, checked in Entra's order: its own client, authenticated as the code asks
+ * (credentials without PKCE; for a web app's redirect URI always; a single-page app's from the
+ * browser), at the same redirect URI, with the PKCE verifier. Throws Entra's error otherwise.
  */
-async function revokeOnReplay(
-  context: GrantContext,
-  replay: Extract<CodeLookup, { reason: 'redeemed' }>,
-): Promise<void> {
-  const { grant, familyId } = replay;
-  if (!familyId || !replay.live) return;
-  if ((context.credentials.clientId ?? grant.clientId) !== grant.clientId) return;
-  const verifier = context.form.code_verifier;
-  if (grant.codeChallenge !== null && !(verifier && pkceHolds(verifier, grant.codeChallenge))) return;
-  try {
-    await authenticateClient(
-      clientDeps(context),
-      { ...context.credentials, clientId: grant.clientId },
-      grant.codeChallenge === null ? needsCredentials : undefined,
-    );
-  } catch {
-    return;
-  }
-  await revokeCodeFamily(context.deps.db, familyId);
-}
-
-export async function authorizationCodeGrant(context: GrantContext): Promise<TokenResponse> {
+async function redeemerOf(context: GrantContext, grant: CodeGrant) {
   const { deps, form } = context;
-  if (!form.code) {
-    throw entraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'code'.");
-  }
-  const found = await findAuthorizationCode(deps.db, form.code);
-  if (!found.ok) {
-    switch (found.reason) {
-      case 'redeemed':
-        await revokeOnReplay(context, found);
-        throw entraError(
-          400,
-          'invalid_grant',
-          54005,
-          'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
-        );
-      case 'expired':
-        throw entraError(
-          400,
-          'invalid_grant',
-          70008,
-          'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
-        );
-      case 'unknown':
-        throw entraError(
-          400,
-          'invalid_grant',
-          9002313,
-          'Invalid request. Request is malformed or invalid. The code is not one this directory issued.',
-        );
-    }
-  }
-  const { grant } = found;
   if ((context.credentials.clientId ?? grant.clientId) !== grant.clientId) {
     throw entraError(400, 'invalid_grant', 70000, 'The provided authorization code was issued to a different client.');
   }
@@ -159,6 +107,63 @@ export async function authorizationCodeGrant(context: GrantContext): Promise<Tok
       'The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.',
     );
   }
+  return client;
+}
+
+/**
+ * A code sent again: what its first redemption gave ends only when this request could have
+ * redeemed it itself: within the code's lifetime, by its own client, with the credentials and the
+ * PKCE verifier it needed. Someone who found a spent code (in a log, a Referer, the history) ends
+ * nobody's sign-in; someone who raced the app with a stolen code and its verifier does.
+ */
+async function revokeOnReplay(
+  context: GrantContext,
+  replay: Extract<CodeLookup, { reason: 'redeemed' }>,
+): Promise<void> {
+  const { grant, familyId } = replay;
+  if (!familyId || !replay.live) return;
+  try {
+    await redeemerOf(context, grant);
+  } catch {
+    return;
+  }
+  await revokeCodeFamily(context.deps.db, familyId);
+}
+
+export async function authorizationCodeGrant(context: GrantContext): Promise<TokenResponse> {
+  const { deps, form } = context;
+  if (!form.code) {
+    throw entraError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'code'.");
+  }
+  const found = await findAuthorizationCode(deps.db, form.code);
+  if (!found.ok) {
+    switch (found.reason) {
+      case 'redeemed':
+        await revokeOnReplay(context, found);
+        throw entraError(
+          400,
+          'invalid_grant',
+          54005,
+          'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+        );
+      case 'expired':
+        throw entraError(
+          400,
+          'invalid_grant',
+          70008,
+          'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+        );
+      case 'unknown':
+        throw entraError(
+          400,
+          'invalid_grant',
+          9002313,
+          'Invalid request. Request is malformed or invalid. The code is not one this directory issued.',
+        );
+    }
+  }
+  const { grant } = found;
+  const client = await redeemerOf(context, grant);
   // The scope the code was issued for decides the OpenID side (nonce, refresh token); the
   // request's own scope (MSAL repeats it) decides the resource, within what the app may have.
   const signIn = parseAuthorizeScopes(grant.scope, deps.publicUrl)[0]!;

@@ -236,7 +236,15 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
     return principal.user;
   }
 
-  function send(request: FastifyRequest, reply: FastifyReply, method: string, value: unknown, type: string) {
+  /** A call's answer, `method` named under its resource (PeopleManager's unless told). */
+  function send(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    method: string,
+    value: unknown,
+    type: string,
+    resource = PEOPLE_MANAGER,
+  ) {
     const format = odataFormatOf(request.headers.accept);
     return reply
       .type(`application/json;odata=${format};charset=utf-8`)
@@ -244,7 +252,7 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       .send(
         formatOData(format, {
           publicUrl,
-          method: `${PEOPLE_MANAGER.slice(1)}/${method}`,
+          method: `${resource.slice(1)}/${method}`,
           type,
           value: selectedProperties(request, value, type),
         }),
@@ -368,18 +376,14 @@ export async function sharePointRestRoutes(app: App, services: Services): Promis
       const sent = request.body;
       if (Buffer.isBuffer(sent) && sent.length > 0 && Object.keys(jsonBody(sent)).length > 0)
         throw sharePointErrors.badQuery('GetUserProfile takes no parameters.');
-      const format = odataFormatOf(request.headers.accept);
-      return reply
-        .type(`application/json;odata=${format};charset=utf-8`)
-        .header('cache-control', 'private, max-age=0')
-        .send(
-          formatOData(format, {
-            publicUrl,
-            method: `${PROFILE_LOADER.slice(1)}/GetUserProfile`,
-            type: 'SP.UserProfiles.UserProfile',
-            value: selectedProperties(request, await userProfile(user), 'SP.UserProfiles.UserProfile'),
-          }),
-        );
+      return send(
+        request,
+        reply,
+        'GetUserProfile',
+        await userProfile(user),
+        'SP.UserProfiles.UserProfile',
+        PROFILE_LOADER,
+      );
     },
   );
 

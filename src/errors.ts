@@ -133,6 +133,8 @@ export interface ErrorDetail {
   retryAfterSeconds?: number;
   /** For user_not_found: the account name asked for, which a page repeats to the person. */
   subject?: string;
+  /** For unsupported_type: the file was an SVG drawing (a page says so in the person's language). */
+  svg?: true;
 }
 
 export class AppError extends Error {
@@ -187,7 +189,9 @@ export function imageRefused(refusal: ImageRefusal): AppError {
     case 'too_large':
       return payloadTooLarge(refusal.message);
     case 'unsupported_type':
-      return unsupportedMediaType(refusal.message);
+      return refusal.svg
+        ? new AppError('unsupported_type', refusal.message, { svg: true })
+        : unsupportedMediaType(refusal.message);
     case 'busy':
       return serviceUnavailable(refusal.message, refusal.retryAfterSeconds ?? 1, 'image_queue_full');
     case 'too_slow':

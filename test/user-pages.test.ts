@@ -134,6 +134,19 @@ describeEachDialect('the user pages', (dialect) => {
     }
   });
 
+  it('names an SVG drawing as such when it is sent without the page’s script, in the person’s language', async () => {
+    const drawing = Buffer.from(
+      '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>',
+    );
+    for (const language of ['en', 'et'] as const) {
+      const { client } = await signedIn({}, language);
+      const refused = await client.upload('/profile-photo', await client.csrfToken('/profile-photo'), drawing);
+      expect(refused.statusCode).toBe(415);
+      const words = language === 'en' ? en : et;
+      expect(refused.body).toContain(words['photo.error.svg']);
+    }
+  });
+
   it('says nothing of lagging sites to people without a mailbox or without a photo', async () => {
     for (const overrides of [{ hasMailbox: false }, {}]) {
       const { client } = await signedIn(overrides);

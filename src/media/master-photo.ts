@@ -27,6 +27,17 @@ export interface SquareJpegsFromUpload {
 }
 
 const NOT_AN_ACCEPTED_IMAGE = 'The file is not a JPEG, PNG, GIF or WebP image.';
+const AN_SVG = 'The file is an SVG drawing, which cannot be used; send a JPEG, PNG, GIF or WebP image.';
+
+/** Whether text starts as an SVG drawing does (an XML prolog, comments or a BOM may come first). */
+function looksLikeSvg(input: Buffer): boolean {
+  const start = input
+    .subarray(0, 1024)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trimStart();
+  return start.startsWith('<') && /<svg[\s>/]/i.test(start);
+}
 const CANNOT_READ = 'The image could not be read; the file may be damaged or incomplete.';
 
 // failOn 'warning' makes libvips refuse truncated or half-broken files instead of silently
@@ -127,7 +138,10 @@ async function checkAndDecode<T>(
   if (input.length === 0) return refuse('empty', 'The file is empty.');
   if (input.length > options.maxBytes) return tooLarge(input.length, options.maxBytes);
   const sniffedType = sniffImageType(input);
-  if (sniffedType === null) return refuse('unsupported_type', NOT_AN_ACCEPTED_IMAGE);
+  if (sniffedType === null) {
+    if (looksLikeSvg(input)) return { ok: false, reason: 'unsupported_type', message: AN_SVG, svg: true };
+    return refuse('unsupported_type', NOT_AN_ACCEPTED_IMAGE);
+  }
 
   const header = await readHeader(input);
   if ('ok' in header) return header;

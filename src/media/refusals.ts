@@ -22,6 +22,8 @@ export interface ImageRefusal {
   detail?: string;
   /** For 'busy': when trying again is likely to work. */
   retryAfterSeconds?: number;
+  /** For 'unsupported_type': the file is an SVG drawing, which a page names as such. */
+  svg?: true;
 }
 
 /** No profile photo is wider or taller than this; a longer side is a strip or a bomb, not a portrait. */

@@ -105,6 +105,8 @@ function invalidRequestKey(method: string): MessageKey {
 }
 
 function messageKey(request: FastifyRequest, error: AppError): MessageKey {
+  // An SVG drawing is named as such, as the page's script names it before sending.
+  if (error.detail.svg) return 'photo.error.svg';
   const own = request.routeOptions.config.formPage?.messages?.[error.id];
   if (own) return own;
   if (error.id === 'invalid_request') return invalidRequestKey(request.method);

@@ -215,7 +215,7 @@ describe('hostile images through the command line [sqlite]', () => {
     const bomb = path.join(store.dataDir, 'bomb.png');
     await fs.writeFile(bomb, greyPng(60_000, 60_000, 4));
     for (const [file, message] of [
-      [svg, /not a JPEG, PNG, GIF or WebP image/],
+      [svg, /an SVG drawing, which cannot be used/],
       [bomb, /60000 × 60000 pixels, but photos can have at most 50 megapixels/],
     ] as const) {
       const result = await runCommand(['photo', 'set', user.upn, file], store.env);

@@ -146,6 +146,18 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     expect(refresh.json().error_codes).toEqual([9002313]);
   });
 
+  it('/authorize takes two resources at once, but not one resource spelt two ways (the code could not be redeemed)', async () => {
+    const registered = await registerApp(['User.Read', 'ProfilePhoto.Read.All', 'AllSites.Read']);
+    const asked = async (scope: string) => {
+      const answer = await new FormClient(app).request('GET', authorizeUrl({ client_id: registered.clientId, scope }));
+      return answer.statusCode === 200
+        ? 'sign-in page'
+        : new URL(String(answer.headers.location)).searchParams.get('error_description');
+    };
+    expect(await asked('openid User.Read https://contoso-my.sharepoint.com/AllSites.Read')).toBe('sign-in page');
+    expect(await asked('openid User.Read https://graph.microsoft.com/ProfilePhoto.Read.All')).toMatch(/^AADSTS28000:/);
+  });
+
   it('a state as long as /authorize takes survives the sign-in page and comes back whole', async () => {
     const registered = await registerApp();
     const user = await makeUser(services);

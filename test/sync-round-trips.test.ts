@@ -3,7 +3,15 @@ import type { DirectoryUser } from '../src/directory/users.js';
 import type { Services } from '../src/services.js';
 import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
 import type { SyncTrigger } from '../src/sync/history.js';
-import { closeTo, giveMailPhoto, giveMailPhotoAlone, makeUser, meanColour, solidJpeg } from './support/factories.js';
+import {
+  closeTo,
+  corruptBlob,
+  giveMailPhoto,
+  giveMailPhotoAlone,
+  makeUser,
+  meanColour,
+  solidJpeg,
+} from './support/factories.js';
 import { describeEachDialect, useTestServices } from './support/services.js';
 
 // What a sync costs in round trips to PostgreSQL, counted by the pool's own clients (every
@@ -84,6 +92,24 @@ describeEachDialect('round trips of a sync', (dialect) => {
       outcome: 'unchanged',
       roundTrips: expected.unchanged,
     });
+  });
+
+  it('a view of a picture backing off takes no lock: it reads its inputs and is skipped', async () => {
+    const user = await makeUser(services);
+    await giveMailPhoto(services, user, await solidJpeg(RED));
+    expect((await counted(user, 'admin')).outcome).toBe('synced');
+    // Kept without the sites' renditions, so the sync decodes the damaged master and fails.
+    const broken = await giveMailPhotoAlone(services, user, await solidJpeg(BLUE));
+    await corruptBlob(services, broken.blobKey);
+    expect((await services.sync.sync(user, 'sharepoint_tile')).outcome).toBe('failed');
+    await services.sync.settle();
+    await services.settings.refresh();
+    // The inputs read (they changed with the failure's record) and the skip recorded: no lock
+    // taken or released (it was three, and waited for a lock another sync held).
+    const before = services.database.roundTrips();
+    const view = await services.sync.sync(user, 'photo_request');
+    expect(view.outcome).toBe('backing_off');
+    expect(services.database.roundTrips() - before).toBe(dialect === 'postgres' ? 2 : 0);
   });
 
   it('a changed photo of a user never synced makes the profile first, then switches in the same way', async () => {

@@ -79,8 +79,10 @@ export function parseAuthorizeScopes(scope: string, publicUrl: string): ScopeReq
   const byResource = new Map<string, string[]>();
   for (const word of words) {
     if (oidc.includes(word)) continue;
+    // By the resource named, however it is spelt: one resource spelt two ways is refused as before.
     const slash = word.lastIndexOf('/');
-    const key = slash >= 0 ? word.slice(0, slash).toLowerCase() : '';
+    const named = slash >= 0 ? word.slice(0, slash) : '';
+    const key = named === '' ? 'graph' : (resourceFor(named, publicUrl) ?? named.toLowerCase());
     byResource.set(key, [...(byResource.get(key) ?? []), word]);
   }
   if (byResource.size === 0) return [parseScopeRequest(scope, publicUrl)];

@@ -45,6 +45,7 @@ import {
   syncReadQuery,
   syncStateInputs,
   type InputsRow,
+  type PictureView,
   type SyncInputs,
   type SyncReadRow,
 } from './inputs.js';
@@ -398,10 +399,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   const readsKept = deps.blobs.kind === 'postgres';
 
   /** The read under the user's lock, and the sizes it reads kept renditions at (none on SQLite). */
-  function lockedRead(userId: string): { query: CompiledQuery<LockedRow>; spec?: string } {
+  function lockedRead(userId: string, view?: PictureView): { query: CompiledQuery<LockedRow>; spec?: string } {
     if (!readsKept) return { query: syncInputsQuery(deps.db, userId) };
     const spec = renditionSpec(deps.settings().renditionSizes);
-    return { query: syncReadQuery(deps.db, userId, spec), spec };
+    return { query: syncReadQuery(deps.db, userId, spec, view), spec };
   }
 
   /**
@@ -421,7 +422,10 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
     if (!readOrLock || !readsKept) return undefined;
     const reads = deps.reads;
     if (reads && reads.cached(inputsKey(user.id)) !== NOT_CACHED) return undefined;
-    const { query, spec } = lockedRead(user.id);
+    // A picture view the assessment would skip (backing off, checked a moment ago) takes no lock.
+    const view =
+      trigger === 'photo_request' ? { now: Date.now(), recheckMs: deps.settings().recheckSeconds * 1000 } : undefined;
+    const { query, spec } = lockedRead(user.id, view);
     let decided: Decision | undefined;
     // The inputs as read, under the lock or not: kept only when nothing was committed meanwhile
     // (a switch made under the lock is a commit), as every read of the cache is.

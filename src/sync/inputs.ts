@@ -49,6 +49,12 @@ export function syncInputsQuery(db: Kysely<Database>, userId: string): CompiledQ
   return inputsQuery(db, userId).compile();
 }
 
+/** A picture view's moment and recheck interval, for the lock hint of `syncReadQuery`. */
+export interface PictureView {
+  now: number;
+  recheckMs: number;
+}
+
 /** A row of `syncReadQuery`: the inputs, and what the work needs when it is done under the lock. */
 export type SyncReadRow = InputsRow & {
   /** The sites look out of step: a hint to take the lock with the read (`classify` decides). */
@@ -64,14 +70,27 @@ export type SyncReadRow = InputsRow & {
  * base64 (JSON has no bytes; a `bytea` would come as hex, twice the size). A sync of a changed
  * photo is then one round trip and the switch; an in-step one reads no bytes and takes no lock.
  */
-export function syncReadQuery(db: Kysely<Database>, userId: string, spec: string): CompiledQuery<SyncReadRow> {
+export function syncReadQuery(
+  db: Kysely<Database>,
+  userId: string,
+  spec: string,
+  view?: PictureView,
+): CompiledQuery<SyncReadRow> {
   const looksOutOfStep = sql<boolean>`(
       m.etag is not null and (p.user_id is null or p.picture_timestamp is null or p.picture_source is distinct from 'mail'
         or p.synced_etag is distinct from m.etag or p.rendition_spec is distinct from ${sql.lit(spec)})
     ) or (m.etag is null and p.placeholder_state = 0)`;
+  // A picture view that `planSync` would skip (its photo backing off, or checked a moment ago)
+  // takes no lock: the hint leaves it to the assessment, which skips it without waiting for one.
+  const viewSkipped = view
+    ? sql<boolean>`(s.retry_after > ${sql.lit(view.now)} and s.failed_etag is not distinct from m.etag)
+        or (${sql.lit(view.recheckMs)} > 0 and p.last_checked_at > ${sql.lit(view.now - view.recheckMs)})`
+    : sql<boolean>`false`;
   return inputsQuery(db, userId)
     .select([
-      sql<boolean>`coalesce(u.has_mailbox = 1 and (${looksOutOfStep}), false)`.as('needs_lock'),
+      sql<boolean>`coalesce(u.has_mailbox = 1 and (${looksOutOfStep}) and not coalesce(${viewSkipped}, false), false)`.as(
+        'needs_lock',
+      ),
       sql<SyncReadRow['kept']>`case when $2::boolean and u.has_mailbox = 1 and (${looksOutOfStep}) then (
         select coalesce(jsonb_agg(jsonb_build_object('size', r.size, 'side', r.side, 'blob_key', r.blob_key,
           'etag', r.etag, 'bytes', encode(b.bytes, 'base64'))), '[]'::jsonb)

@@ -270,6 +270,15 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
       vi.setSystemTime(Date.now() + REFRESH_REUSE_GRACE_MS + 1_000);
+      // Sent with another client id (anyone who found it), it is refused and ends nothing.
+      const elsewhere = await token({
+        grant_type: 'refresh_token',
+        client_id: '00000000-0000-0000-0000-000000000000',
+        refresh_token: first.refresh_token,
+        scope: 'User.Read',
+      });
+      expect(elsewhere.json().error_codes).toEqual([50173]);
+      expect((await refresh(atOnce[1]!.json().refresh_token)).statusCode).toBe(200);
       const replay = await refresh(first.refresh_token);
       expect([replay.json().error, replay.json().error_codes]).toEqual(['invalid_grant', [50173]]);
       expect((await refresh(third.json().refresh_token)).json().error_codes).toEqual([9002313]);

@@ -223,7 +223,7 @@ export async function refreshTokenGrant(context: GrantContext): Promise<TokenRes
       "The request body must contain the following parameter: 'refresh_token'.",
     );
   }
-  const found = await findRefreshToken(deps.db, form.refresh_token);
+  const found = await findRefreshToken(deps.db, form.refresh_token, context.credentials.clientId);
   if (!found.ok) {
     switch (found.reason) {
       case 'replayed':

@@ -155,8 +155,12 @@ function reuseAllowed(row: { public_client: number; used_at: number | null }, no
   return row.used_at === null || row.public_client === 0 || now - row.used_at < REFRESH_REUSE_GRACE_MS;
 }
 
-/** The refresh token's grant, before the client is checked; a public client's token replayed ends its family. */
-export async function findRefreshToken(db: Db, token: string): Promise<RefreshLookup> {
+/**
+ * The refresh token's grant, before the client is checked. A public client's token replayed by
+ * that client (`clientId`, as the request names it) ends its family; one sent by another client
+ * id is refused and ends nothing, as it could not have been refreshed either.
+ */
+export async function findRefreshToken(db: Db, token: string, clientId: string | undefined): Promise<RefreshLookup> {
   if (token.includes('\u0000')) return { ok: false, reason: 'unknown' };
   const hash = digest(token);
   const row = await db
@@ -167,7 +171,7 @@ export async function findRefreshToken(db: Db, token: string): Promise<RefreshLo
   if (!row) return { ok: false, reason: 'unknown' };
   const now = Date.now();
   if (!reuseAllowed(row, now)) {
-    await revokeFamily(db, row.family_id);
+    if (clientId === row.client_id) await revokeFamily(db, row.family_id);
     return { ok: false, reason: 'replayed' };
   }
   if (row.expires_at <= now) return { ok: false, reason: 'expired' };

@@ -129,8 +129,16 @@ describeEachDialect('admin user status', (dialect) => {
     await services.sync.sync(user, 'sharepoint_tile');
     await expectState(user.id, user.upn, 'in_step');
     const sizes = services.syncSettings().renditionSizes;
+    // Synced long ago: the wait for the new sizes begins when they are set, not at that sync.
+    await services.database.db
+      .updateTable('site_profiles')
+      .set({ picture_timestamp: Date.now() - 30 * 86_400_000 })
+      .where('user_id', '=', user.id)
+      .execute();
+    const changedAt = Date.now();
     await services.settings.update({ renditionSizes: { S: 40, M: 80, L: 200 } }, admin);
     await expectState(user.id, user.upn, 'changed');
+    expect((await statusRow(user.id)).since).toBeGreaterThanOrEqual(changedAt);
     // The command line's table shows the same ETag twice: it says why the state is "changed".
     const status = await runCommand(['status', '--user', user.upn], context.store.env);
     expect(status.stdout).toContain(

@@ -116,7 +116,7 @@ describeEachDialect('the sync state, decided once and kept by the triggers', (di
         });
       }
       if (c.site !== 'no profile') {
-        const picture = c.site === 'mail picture' || c.site === 'upload';
+        const picture = isPicture(c);
         rows.profiles.push({
           user_id: id,
           file_stem: `combination_${index}`,
@@ -174,6 +174,19 @@ describeEachDialect('the sync state, decided once and kept by the triggers', (di
     const disagreements: string[] = [];
     const seen = new Set<SyncStateName>();
 
+    // When the sizes in use were set (the settings publish them as the services open).
+    const sizesSetAt = Number(
+      (
+        await db
+          .selectFrom('admin_settings')
+          .select('updated_at')
+          .where('name', '=', 'effective_rendition_spec')
+          .executeTakeFirstOrThrow()
+      ).updated_at,
+    );
+    /** The sites show the current mail photo (by its ETag), at sizes other than those in use. */
+    const resizedOnly = (c: Combination) =>
+      c.site !== 'no profile' && c.synced === 'same' && !(isPicture(c) && c.sizes === 'current');
     for (const [id, c] of users) {
       const inputs = await getSyncInputs(db, id);
       const facts = syncStateInputs(c.mailbox, inputs, spec);
@@ -203,8 +216,11 @@ describeEachDialect('the sync state, decided once and kept by the triggers', (di
         in_step: times.pictureTaken,
         failing: times.failingSince,
         never_synced: times.mailChanged,
-        // With a mail photo, "changed" means a picture was made before: the later of the two.
-        changed: c.mail ? Math.max(times.mailChanged, times.pictureTaken) : ('when written' as const),
+        // With a mail photo, "changed" means a picture was made before: the later of the two, or
+        // when the sizes in use were set, if the sites show this mail photo at other sizes.
+        changed: c.mail
+          ? Math.max(times.mailChanged, times.pictureTaken, resizedOnly(c) ? sizesSetAt : 0)
+          : ('when written' as const),
       }[state];
       const sinceAgrees =
         expectedSince === 'when written' ? since >= writtenFrom - 2 && since <= writtenTo + 2 : since === expectedSince;
@@ -278,3 +294,8 @@ describeEachDialect('the sync state, decided once and kept by the triggers', (di
     });
   });
 });
+
+/** Whether the combination's profile shows a picture (the mail's or an upload), not the placeholder. */
+function isPicture(c: Combination): boolean {
+  return c.site === 'mail picture' || c.site === 'upload';
+}

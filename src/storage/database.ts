@@ -66,6 +66,7 @@ import * as publicClients from './migrations/2026-12-21-01-public-clients.js';
 import * as failingPerPhoto from './migrations/2026-12-21-02-failing-per-photo.js';
 import * as syncRead from './migrations/2026-12-22-01-sync-read.js';
 import * as spaRedirectUris from './migrations/2026-12-22-02-spa-redirect-uris.js';
+import * as sizeChangeSince from './migrations/2026-12-22-03-size-change-since.js';
 import { statementName } from './prepared.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
@@ -156,6 +157,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-21-02-failing-per-photo': failingPerPhoto,
   '2026-12-22-01-sync-read': syncRead,
   '2026-12-22-02-spa-redirect-uris': spaRedirectUris,
+  '2026-12-22-03-size-change-since': sizeChangeSince,
 };
 
 export interface OpenDatabaseOptions {

@@ -231,6 +231,67 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
     expect(await refreshWorks()).toBe(9002313);
   });
 
+  it('one code redeemed twice at once: one gets the tokens, the other 54005, and what the first got ends (a replay, however close)', async () => {
+    const registered = await createApp(services.database.db, 'Photo web app', ['User.Read'], {
+      redirectUris: [REDIRECT],
+    });
+    const user = await makeUser(services);
+    for (let round = 0; round < 5; round++) {
+      const code = (
+        await signInForCode(new FormClient(app), user.upn, {
+          client_id: registered.clientId,
+          scope: 'openid offline_access User.Read',
+        })
+      ).searchParams.get('code')!;
+      const redeem = {
+        grant_type: 'authorization_code',
+        client_id: registered.clientId,
+        client_secret: registered.secret,
+        code,
+        redirect_uri: REDIRECT,
+        scope: 'openid offline_access User.Read',
+      };
+      const answers = await Promise.all([token(redeem), token(redeem)]);
+      expect(answers.map((answer) => answer.statusCode).sort()).toEqual([200, 400]);
+      const won = answers.find((answer) => answer.statusCode === 200)!.json();
+      expect(answers.find((answer) => answer.statusCode === 400)!.json().error_codes).toEqual([54005]);
+      const refreshed = await token({
+        grant_type: 'refresh_token',
+        client_id: registered.clientId,
+        client_secret: registered.secret,
+        refresh_token: won.refresh_token,
+        scope: 'User.Read',
+      });
+      expect(refreshed.statusCode).toBe(400);
+    }
+  });
+
+  it('a code asked for without a challenge is not redeemed with a verifier (RFC 9700: no PKCE downgrade)', async () => {
+    const registered = await createApp(services.database.db, 'Photo web app', ['User.Read'], {
+      redirectUris: [REDIRECT],
+    });
+    const user = await makeUser(services);
+    const code = (
+      await signInForCode(new FormClient(app), user.upn, {
+        client_id: registered.clientId,
+        scope: 'openid User.Read',
+      })
+    ).searchParams.get('code')!;
+    const redeem = {
+      grant_type: 'authorization_code',
+      client_id: registered.clientId,
+      client_secret: registered.secret,
+      code,
+      redirect_uri: REDIRECT,
+    };
+    const refused = await token({ ...redeem, code_verifier: pkce().verifier });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ error: 'invalid_grant', error_codes: [50148] });
+    expect(refused.json().error_description).toContain('no code_challenge');
+    // Refused before the code was marked: the app that asked for it still redeems it.
+    expect((await token(redeem)).statusCode).toBe(200);
+  });
+
   it('rotates refresh tokens; a public client’s spent one is taken again for a minute (requests at once), later it ends the whole sign-in; revocation ends it too', async () => {
     const registered = await registerApp();
     const user = await makeUser(services);

@@ -5,7 +5,6 @@ import { entraError } from './entra-errors.js';
 import { grantDelegatedScopes, grantedScopeText, parseAuthorizeScopes, tokenScopeRequest } from './scope-request.js';
 import {
   REFRESH_TOKEN_LIFETIME_MS,
-  createRefreshToken,
   findAuthorizationCode,
   findRefreshToken,
   newFamilyId,
@@ -107,6 +106,16 @@ async function redeemerOf(context: GrantContext, grant: CodeGrant) {
       'The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.',
     );
   }
+  // A verifier for a code asked for without a challenge: someone other than the app that asked
+  // (which would have sent the challenge) is redeeming it; refused (RFC 9700, section 2.1.1).
+  if (grant.codeChallenge === null && form.code_verifier !== undefined) {
+    throw entraError(
+      400,
+      'invalid_grant',
+      50148,
+      'The code_verifier was sent, but the authorization request had no code_challenge: PKCE must be used from the authorization request on, or not at all.',
+    );
+  }
   return client;
 }
 
@@ -130,6 +139,14 @@ async function revokeOnReplay(
   await revokeCodeFamily(context.deps.db, familyId);
 }
 
+const CODE_REDEEMED = () =>
+  entraError(
+    400,
+    'invalid_grant',
+    54005,
+    'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+  );
+
 export async function authorizationCodeGrant(context: GrantContext): Promise<TokenResponse> {
   const { deps, form } = context;
   if (!form.code) {
@@ -140,12 +157,7 @@ export async function authorizationCodeGrant(context: GrantContext): Promise<Tok
     switch (found.reason) {
       case 'redeemed':
         await revokeOnReplay(context, found);
-        throw entraError(
-          400,
-          'invalid_grant',
-          54005,
-          'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
-        );
+        throw CODE_REDEEMED();
       case 'expired':
         throw entraError(
           400,
@@ -172,26 +184,26 @@ export async function authorizationCodeGrant(context: GrantContext): Promise<Tok
   const granted = grantDelegatedScopes(merged, client.app);
   const user = await enabledUser(grant.userId, context);
   const familyId = newFamilyId();
-  if (!(await redeemAuthorizationCode(deps.db, found.hash, familyId))) {
-    throw entraError(
-      400,
-      'invalid_grant',
-      54005,
-      'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
-    );
-  }
-  const refreshToken = merged.oidc.has('offline_access')
-    ? {
-        token: await createRefreshToken(deps.db, {
+  const redeemed = await redeemAuthorizationCode(
+    deps.db,
+    found.hash,
+    familyId,
+    merged.oidc.has('offline_access')
+      ? {
           familyId,
           clientId: client.app.clientId,
           userId: user.id,
           scope: grant.scope,
           publicClient: client.method === 'none',
-        }),
-        expiresIn: REFRESH_SECONDS,
-      }
-    : undefined;
+        }
+      : undefined,
+  );
+  // Redeemed by someone else meanwhile, with everything a redemption needs: a replay, whose
+  // first redemption has been ended (as when the code comes back later).
+  if (!redeemed) {
+    throw CODE_REDEEMED();
+  }
+  const refreshToken = redeemed.refreshToken ? { token: redeemed.refreshToken, expiresIn: REFRESH_SECONDS } : undefined;
   return userTokenResponse(context, {
     app: client.app,
     clientAuth: client.method,

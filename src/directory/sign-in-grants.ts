@@ -86,15 +86,37 @@ export async function revokeCodeFamily(db: Db, familyId: string): Promise<void> 
   await revokeFamily(db, familyId);
 }
 
-/** Marks the code used, naming the refresh-token family it starts; false when someone was first. */
-export async function redeemAuthorizationCode(db: Db, hash: string, familyId: string): Promise<boolean> {
-  const result = await db
-    .updateTable('directory_authorization_codes')
-    .set({ redeemed_at: Date.now(), family_id: familyId })
+/**
+ * Marks the code used, naming the refresh-token family it starts, and makes that family's first
+ * refresh token (when `refresh` is given), in one transaction: a crash leaves the code unused and
+ * no token. `false` when someone redeemed it first. Then whoever it was ended with it (a second
+ * redemption by someone who could redeem it is a replay): their transaction had committed before
+ * this one's mark found the code used, so their token is there to end.
+ */
+export async function redeemAuthorizationCode(
+  db: Db,
+  hash: string,
+  familyId: string,
+  refresh: RefreshGrant | undefined,
+): Promise<{ refreshToken: string | undefined } | false> {
+  const redeemed = await db.transaction().execute(async (trx) => {
+    const result = await trx
+      .updateTable('directory_authorization_codes')
+      .set({ redeemed_at: Date.now(), family_id: familyId })
+      .where('code_hash', '=', hash)
+      .where('redeemed_at', 'is', null)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) return false;
+    return { refreshToken: refresh ? await createRefreshToken(trx, refresh) : undefined };
+  });
+  if (redeemed) return redeemed;
+  const first = await db
+    .selectFrom('directory_authorization_codes')
+    .select('family_id')
     .where('code_hash', '=', hash)
-    .where('redeemed_at', 'is', null)
     .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  if (first?.family_id) await revokeFamily(db, first.family_id);
+  return false;
 }
 
 export interface RefreshGrant {

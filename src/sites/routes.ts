@@ -199,36 +199,46 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
       if (size === 'L' && namesViewer(request.query, viewer.user) && picturesShown(viewer.user)) {
         checkPictureAccess(viewer, viewer.user);
         ownSync = syncOrKeepServing(viewer.user, request);
-        // Awaited below; a request that fails first leaves the owner's sync to finish on its own.
+        // Awaited below, or its failure logged once the request is done without it.
         ownSync.catch(() => {});
       }
-      const { subject, rendition, syncedEtag } = await resolveSubject(request.query, size, request.reads);
-      // Refused alike whether or not the person exists: a token without the scope learns nothing.
-      checkPictureAccess(viewer, subject ?? { id: '' });
-      if (subject && !picturesShown(subject)) {
-        return sendPicture(request, reply, undefined, size, request.query.t, undefined, true);
+      let ownSyncAwaited = false;
+      try {
+        const { subject, rendition, syncedEtag } = await resolveSubject(request.query, size, request.reads);
+        // Refused alike whether or not the person exists: a token without the scope learns nothing.
+        checkPictureAccess(viewer, subject ?? { id: '' });
+        if (subject && !picturesShown(subject)) {
+          return sendPicture(request, reply, undefined, size, request.query.t, undefined, true);
+        }
+        if (subject && subject.id === viewer.user.id && size === 'L') {
+          ownSyncAwaited = true;
+          const result = await (ownSync ?? syncOrKeepServing(subject, request));
+          reply.header('x-photosync-sync', result.outcome);
+          // The rendition read with the subject is still the sites' picture when no sync has switched
+          // it since: neither this one (it synced or removed nothing) nor another that ran while this
+          // one waited for the user's lock (the same mail photo is synced). A null ETag names no
+          // picture (an upload and the placeholder both have none), so it proves nothing.
+          const unswitched =
+            'etagAfter' in result &&
+            result.outcome !== 'synced' &&
+            result.outcome !== 'removed' &&
+            result.etagAfter !== null &&
+            syncedEtag !== undefined &&
+            result.etagAfter === syncedEtag;
+          // After a sync, the picture it switched to (its bytes kept in memory by the publish).
+          const known = unswitched ? rendition : 'renditions' in result ? result.renditions?.L : undefined;
+          // Never immutable, even under its versioned URL: a browser must ask again at every view,
+          // as each is the owner's action (a page built before the sync names the old version).
+          return sendPicture(request, reply, subject, size, undefined, known, false);
+        }
+        return sendPicture(request, reply, subject, size, request.query.t, rendition, true);
+      } finally {
+        // A request that failed (or answered) before awaiting the owner's sync leaves it to finish
+        // on its own; its failure is logged here, as the error handler logs an awaited one.
+        if (ownSync && !ownSyncAwaited) {
+          ownSync.catch((error: unknown) => request.log.error({ err: error }, "the owner's picture did not sync"));
+        }
       }
-      if (subject && subject.id === viewer.user.id && size === 'L') {
-        const result = await (ownSync ?? syncOrKeepServing(subject, request));
-        reply.header('x-photosync-sync', result.outcome);
-        // The rendition read with the subject is still the sites' picture when no sync has switched
-        // it since: neither this one (it synced or removed nothing) nor another that ran while this
-        // one waited for the user's lock (the same mail photo is synced). A null ETag names no
-        // picture (an upload and the placeholder both have none), so it proves nothing.
-        const unswitched =
-          'etagAfter' in result &&
-          result.outcome !== 'synced' &&
-          result.outcome !== 'removed' &&
-          result.etagAfter !== null &&
-          syncedEtag !== undefined &&
-          result.etagAfter === syncedEtag;
-        // After a sync, the picture it switched to (its bytes kept in memory by the publish).
-        const known = unswitched ? rendition : 'renditions' in result ? result.renditions?.L : undefined;
-        // Never immutable, even under its versioned URL: a browser must ask again at every view,
-        // as each is the owner's action (a page built before the sync names the old version).
-        return sendPicture(request, reply, subject, size, undefined, known, false);
-      }
-      return sendPicture(request, reply, subject, size, request.query.t, rendition, true);
     },
   );
 

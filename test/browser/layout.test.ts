@@ -270,6 +270,26 @@ describe.skipIf(chromiumMissing())('the page frame in Chromium', { timeout: 240_
           room: t.parentElement!.getBoundingClientRect().right,
         }));
       expect(table.right).toBeLessThanOrEqual(table.room + 0.5);
+      // The wide tables stack, a row to a block and each cell named by its column: nothing in the
+      // console scrolls sideways either.
+      await services.sync.sync(admin, 'admin');
+      for (const path of ['/admin/users', `/admin/users/${encodeURIComponent(admin.upn)}`]) {
+        await page.goto(`${server.baseUrl}${path}`);
+        const console = page.locator('.admin');
+        expect(await console.evaluate((c) => c.scrollWidth <= c.clientWidth), path).toBe(true);
+        const named = await page
+          .locator('.admin table.stack td[data-label]')
+          .evaluateAll((cells) =>
+            cells.map((c) => [c.getAttribute('data-label'), getComputedStyle(c, '::before').content]),
+          );
+        expect(named.length, path).toBeGreaterThan(0);
+        for (const [label, shown] of named) expect(shown).toBe(JSON.stringify(label));
+      }
+      expect(
+        await page
+          .locator('.admin table.stack td[data-label]')
+          .evaluateAll((cells) => cells.map((c) => c.getAttribute('data-label'))),
+      ).toContain(t['admin.detail.outcome']);
       const long = await makeUser(services, { displayName: `Väga${'pikk'.repeat(60)} Nimi`.slice(0, 256) });
       for (const path of ['/', `/_layouts/15/person.aspx?accountname=${encodeURIComponent(long.upn)}`]) {
         await page.goto(`${server.baseUrl}${path}`);

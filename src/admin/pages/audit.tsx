@@ -14,7 +14,7 @@ export function auditPage(context: PageContext, entries: AuditEntry[], next: num
       {entries.length === 0 ? (
         <p>{t('admin.audit.empty')}</p>
       ) : (
-        <table>
+        <table class="stack">
           <thead>
             <tr>
               <th>{t('admin.audit.when')}</th>
@@ -25,9 +25,9 @@ export function auditPage(context: PageContext, entries: AuditEntry[], next: num
           <tbody>
             {entries.map((e) => (
               <tr data-action={e.action}>
-                <td>{formatTime(context, e.at)}</td>
-                <td>{e.byCommandLine ? t('admin.audit.commandLine') : e.actorUpn}</td>
-                <td>
+                <td data-label={t('admin.audit.when')}>{formatTime(context, e.at)}</td>
+                <td data-label={t('admin.audit.who')}>{e.byCommandLine ? t('admin.audit.commandLine') : e.actorUpn}</td>
+                <td data-label={t('admin.audit.what')}>
                   {auditSentences(context, e).map((sentence) => (
                     <p>{sentence}</p>
                   ))}

@@ -179,7 +179,7 @@ export function tenantPage(
       {view.page.users.length === 0 ? (
         <p>{t('admin.users.empty')}</p>
       ) : (
-        <table>
+        <table class="stack">
           <thead>
             <tr>
               <th>{t('admin.users.user')}</th>
@@ -199,17 +199,19 @@ export function tenantPage(
                   <br />
                   <span class="muted">{u.upn}</span>
                 </td>
-                <td class="state">
+                <td class="state" data-label={t('admin.users.state')}>
                   <StateBadge context={context} state={u.state ?? 'unknown'} />
                 </td>
-                <td title={formatTime(context, u.stateSince)}>{waited(context, u.stateSince)}</td>
-                <td>
+                <td title={formatTime(context, u.stateSince)} data-label={t('admin.users.since')}>
+                  {waited(context, u.stateSince)}
+                </td>
+                <td data-label={t('admin.tenant.why')}>
                   <Reason context={context} user={u} />
                 </td>
-                <td>
+                <td data-label={t('admin.tenant.exchangeEtag')}>
                   <Etag context={context} value={u.exchangeEtag || null} />
                 </td>
-                <td>
+                <td data-label={t('admin.tenant.lastPush')}>
                   <LastAttempt
                     context={context}
                     at={u.lastAttemptAt}
@@ -219,7 +221,7 @@ export function tenantPage(
                   />
                 </td>
                 {view.operatorSync && (
-                  <td>
+                  <td data-label={t('admin.tenant.action')}>
                     <a href={tenantSyncLink(u.upn)} aria-label={t('admin.tenant.syncNowFor', { name: u.displayName })}>
                       {t('admin.tenant.syncNow')}
                     </a>

@@ -143,7 +143,7 @@ export function userDetailPage(
       {detail.attempts.length === 0 ? (
         <p>{t('admin.detail.noAttempts')}</p>
       ) : (
-        <table class="history">
+        <table class="history stack">
           <thead>
             <tr>
               <th>{t('admin.detail.when')}</th>
@@ -156,13 +156,13 @@ export function userDetailPage(
           <tbody>
             {foldHistory(detail.attempts).map(({ attempt: a, count, firstAt }) => (
               <tr data-outcome={a.outcome} data-count={count}>
-                <td>
+                <td data-label={t('admin.detail.when')}>
                   {count > 1
                     ? `${formatTime(context, firstAt)} – ${t('admin.history.repeated', { n: count, last: formatTime(context, a.startedAt) })}`
                     : formatTime(context, a.startedAt)}
                 </td>
-                <td>{triggerText(t, a.trigger)}</td>
-                <td>
+                <td data-label={t('admin.detail.trigger')}>{triggerText(t, a.trigger)}</td>
+                <td data-label={t('admin.detail.outcome')}>
                   <OutcomeBadge context={context} outcome={a.outcome} />
                   {a.checks > 1 && (
                     <>
@@ -174,8 +174,8 @@ export function userDetailPage(
                   )}
                   {a.error && <SyncError context={context} text={a.error} />}
                 </td>
-                <td>{`${duration.format(a.durationMs)} ms`}</td>
-                <td>
+                <td data-label={t('admin.detail.duration')}>{`${duration.format(a.durationMs)} ms`}</td>
+                <td data-label="ETag">
                   <Etag context={context} value={a.etagBefore} /> → <Etag context={context} value={a.etagAfter} />
                 </td>
               </tr>

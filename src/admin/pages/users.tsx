@@ -55,10 +55,10 @@ export function usersPage(
         {page.users.length === 0 ? (
           <p>{t('admin.users.empty')}</p>
         ) : (
-          <table>
+          <table class="stack">
             <thead>
               <tr>
-                <th>
+                <th data-label={t('admin.users.selectAll')}>
                   <label class="check">
                     <input type="checkbox" data-select-all="" aria-label={t('admin.users.selectAll')} />
                   </label>
@@ -85,7 +85,7 @@ export function usersPage(
                     <br />
                     <span class="muted">{u.upn}</span>
                   </td>
-                  <td class="state">
+                  <td class="state" data-label={t('admin.users.state')}>
                     <StateBadge context={context} state={u.state} />
                     {!u.enabled && (
                       <>
@@ -94,8 +94,10 @@ export function usersPage(
                       </>
                     )}
                   </td>
-                  <td title={formatTime(context, u.since)}>{waited(context, u.since)}</td>
-                  <td>
+                  <td title={formatTime(context, u.since)} data-label={t('admin.users.since')}>
+                    {waited(context, u.since)}
+                  </td>
+                  <td data-label={t('admin.users.mailPhoto')}>
                     {u.mailEtag ? (
                       <img
                         class="thumb"
@@ -112,7 +114,7 @@ export function usersPage(
                       />
                     )}
                   </td>
-                  <td>
+                  <td data-label={t('admin.users.sitePhoto')}>
                     <img
                       class="thumb"
                       src={sitePhoto(u.upn, 'M')}
@@ -120,10 +122,10 @@ export function usersPage(
                       loading="lazy"
                     />
                   </td>
-                  <td>
+                  <td data-label={t('admin.users.etags')}>
                     <Etag context={context} value={u.mailEtag} /> / <Etag context={context} value={u.syncedEtag} />
                   </td>
-                  <td>
+                  <td data-label={t('admin.users.lastAttempt')}>
                     <LastAttempt context={context} at={u.lastAttemptAt} outcome={u.lastOutcome} error={u.lastError} />
                   </td>
                 </tr>

@@ -348,8 +348,15 @@ describeEachDialect('admin console', (dialect) => {
     ] as const) {
       const refused = await api('PATCH', '/admin/api/settings', adminToken, body);
       expect(refused.statusCode, JSON.stringify(body)).toBe(400);
-      expect(refused.json().error.message).toBe(problem);
+      // The same error as the schema's own, as for a field the route does not take.
+      expect(refused.json().error).toEqual({
+        code: 'invalid_request',
+        message: `The request is not valid: ${problem}.`,
+      });
     }
+    const unknown = await api('POST', '/admin/api/prompts', adminToken, { everyone: true });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().error.code).toBe('invalid_request');
     const typed = await api('POST', '/admin/api/prompts', adminToken, { allOutOfStep: 'true' });
     expect(typed.statusCode).toBe(400);
     expect((await api('GET', '/admin/api/settings', adminToken)).json()).toEqual(before);
@@ -483,7 +490,7 @@ describeEachDialect('admin console', (dialect) => {
     expect(detail.body).toContain('<strong>Kataloogifotot pole</strong>');
     expect(detail.body).not.toContain('Saidid seda ei kasuta');
     // Triggers and outcomes in words, not codes.
-    expect(detail.body).toContain('<td>SharePoint avati portaalist</td>');
+    expect(detail.body).toContain('<td data-label="Käivitaja">SharePoint avati portaalist</td>');
     expect(detail.body).toContain('Sünkroonitud</span>');
     expect(detail.body).not.toMatch(/>\s*(sharepoint_tile|synced)\s*</);
 

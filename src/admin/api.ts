@@ -26,7 +26,8 @@ export function adminApiRoutes(app: App, services: Services): void {
   const jsonTypesAsSent = (schema: object) => async (request: FastifyRequest) => {
     if (!request.headers['content-type']?.startsWith('application/json')) return;
     const problem = jsonTypeProblem(schema, request.body);
-    if (problem) throw invalidInput(problem);
+    // The same error as the schema's own (an unknown field, a value out of range).
+    if (problem) throw invalidInput(`The request is not valid: ${problem}.`, 'invalid_request');
   };
 
   app.get(

@@ -221,6 +221,15 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     if (config.auth) authenticate(request, config.auth, done);
     else done();
   });
+  // Every answer counted by its route's pattern (never the address itself, which would make a
+  // series per user), with how long it took.
+  const { httpRequests, httpDuration } = services.metrics;
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    httpRequests.inc({ method: request.method, route, status: reply.statusCode });
+    httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    done();
+  });
   // Then, before a byte of a body is read: room for it in memory (src/http/body-budget.ts).
   const bodies = createBodyBudget(options.bodyBudget);
   app.addHook('preParsing', (request, reply, payload, done) => {

@@ -7,6 +7,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'photosync_' });
   return {
     registry,
+    httpRequests: new Counter({
+      name: 'photosync_http_requests_total',
+      help: 'Requests answered, by method, route (its pattern, e.g. /admin/users/:upn; "unmatched" for an address no route has) and status. Pictures answered from memory are counted in photosync_picture_answers_from_memory_total instead.',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'photosync_http_request_duration_seconds',
+      help: 'From the request to its answer sent, by method and route (as photosync_http_requests_total).',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     photoBytesRead: new Counter({
       name: 'photosync_photo_bytes_read_total',
       help: 'Photo bytes read from the photo store (masters and renditions).',

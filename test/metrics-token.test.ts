@@ -40,3 +40,21 @@ describe('/metrics with PHOTOSYNC_METRICS_TOKEN set', () => {
     expect((await context.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 });
+
+describe('/metrics: the answers by route', () => {
+  const context = useTestApp('sqlite');
+  const get = (url: string) => context.app.inject({ method: 'GET', url });
+
+  it('counts every answer by method, route pattern and status, with its duration, never by the address itself', async () => {
+    await get('/healthz');
+    await get('/healthz');
+    await get('/no-such-page');
+    await get('/admin/users/jane%40contoso.com');
+    const text = (await get('/metrics')).body;
+    expect(text).toContain('photosync_http_requests_total{method="GET",route="/healthz",status="200"} 2');
+    expect(text).toContain('photosync_http_requests_total{method="GET",route="unmatched",status="404"} 1');
+    expect(text).toMatch(/photosync_http_requests_total\{method="GET",route="\/admin\/users\/:upn",status="\d+"\} 1/);
+    expect(text).toContain('photosync_http_request_duration_seconds_count{method="GET",route="/healthz"} 2');
+    expect(text).not.toContain('jane');
+  });
+});

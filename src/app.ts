@@ -28,7 +28,7 @@ import { createPictureAnswers } from './sites/picture-answers.js';
 import { siteRoutes } from './sites/routes.js';
 import { webAssetRoutes } from './web/asset-routes.js';
 import type { PageContext } from './web/layout.js';
-import { AppError } from './errors.js';
+import { AppError, serviceUnavailable } from './errors.js';
 import { requestAuthentication, type RouteAuth } from './http/auth.js';
 import { createBodyBudget, type BodyBudgetLimits } from './http/body-budget.js';
 import { clientErrorHandler } from './http/client-errors.js';
@@ -51,7 +51,8 @@ import { ANYONE, requestLocale } from './web/page-context.js';
 import { LazyChildLogger } from './http/lazy-logger.js';
 import { ErrorResponse } from './http/schemas.js';
 import { routeDefaults, type App, type Envelope } from './http/types.js';
-import { createReadinessCheck } from './storage/readiness.js';
+import { createReadinessCheck, withinProbeTime } from './storage/readiness.js';
+import { storageFaultOf } from './storage/faults.js';
 
 export type { App };
 
@@ -276,7 +277,16 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       },
     },
     async () => {
-      await sql`select 1`.execute(services.database.db);
+      // A database that does not answer at all gets its 503 in time, as one that refuses does.
+      await withinProbeTime(sql`select 1`.execute(services.database.db)).catch((error: unknown) => {
+        throw storageFaultOf(error)
+          ? error
+          : serviceUnavailable(
+              `The database did not answer: ${String((error as Error).message ?? error)}.`,
+              10,
+              'database_unavailable',
+            );
+      });
       return { status: 'ok' as const, database: services.database.dialect };
     },
   );

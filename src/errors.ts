@@ -14,6 +14,8 @@ export type CredentialProblem = 'missing' | 'malformed' | 'invalid' | 'expired' 
 export interface ErrorKind {
   status: number;
   log: LogLevel;
+  /** False for a 5xx that is no fault of photosync's code: its log line says why, without a stack trace. */
+  trace?: boolean;
 }
 
 export const ERRORS = {
@@ -111,6 +113,10 @@ export const ERRORS = {
   storage_read_only: { status: 503, log: 'error' },
   /** The database file is damaged (SQLITE_CORRUPT): the operator must restore it. */
   storage_damaged: { status: 503, log: 'error' },
+  /** Another process held SQLite's write lock past busy_timeout: a write waits for it, then this. */
+  database_busy: { status: 503, log: 'warn', trace: false },
+  /** PostgreSQL refused, did not answer in time, or the connection broke. */
+  database_unavailable: { status: 503, log: 'warn', trace: false },
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorId = keyof typeof ERRORS;
@@ -181,6 +187,8 @@ export const STORAGE_FAULT_MESSAGES = {
   storage_read_only:
     'The server cannot save changes right now: its storage is read-only. Pictures are still shown; try again later.',
   storage_damaged: 'The server cannot read its database right now: the database file is damaged.',
+  database_busy: 'The server is busy with another change to its database right now. Try again in a few seconds.',
+  database_unavailable: 'The server cannot reach its database right now. Try again in a minute.',
 } as const satisfies Partial<Record<ErrorId, string>>;
 
 /** Turns the media module's refusal into the error a person sees. */

@@ -61,6 +61,8 @@ const GRAPH_CODES: Partial<Record<ErrorId, { code: string; status?: number }>> =
   storage_full: { code: 'serviceNotAvailable' },
   storage_read_only: { code: 'serviceNotAvailable' },
   storage_damaged: { code: 'serviceNotAvailable' },
+  database_busy: { code: 'serviceNotAvailable' },
+  database_unavailable: { code: 'serviceNotAvailable' },
 };
 
 /** Graph's words for credentials that do not hold. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError, ERRORS, notFound } from '../errors.js';
+import { fromDatabaseDriver } from '../storage/faults.js';
 import { classifyError } from './classify.js';
 
 const withCode = (code: string, message = 'x', statusCode?: number) =>
@@ -52,12 +53,45 @@ describe('classifyError', () => {
     ['a read-only SQLite file', withCode('SQLITE_READONLY_DBMOVED', 'readonly'), 'storage_read_only', undefined],
     ['a damaged SQLite file', withCode('SQLITE_CORRUPT', 'malformed'), 'storage_damaged', undefined],
     [
+      "SQLite's -shm file not grown on a full disk",
+      withCode('SQLITE_IOERR_SHMSIZE', 'disk I/O error'),
+      'storage_full',
+      undefined,
+    ],
+    ['any other SQLite I/O error', withCode('SQLITE_IOERR_READ', 'disk I/O error'), 'internal_error', undefined],
+    [
       'a full disk under a migration',
       new Error('Database migration failed', { cause: withCode('SQLITE_FULL', 'full') }),
       'storage_full',
       undefined,
     ],
     ['nothing at all', undefined, 'internal_error', undefined],
+    [
+      "SQLite's write lock held past busy_timeout",
+      withCode('SQLITE_BUSY', 'database is locked'),
+      'database_busy',
+      undefined,
+    ],
+    ['PostgreSQL shutting down', withCode('57P01', 'terminating connection'), 'database_unavailable', undefined],
+    [
+      'PostgreSQL refusing, from its driver',
+      fromDatabaseDriver(withCode('ECONNREFUSED', 'connect ECONNREFUSED')),
+      'database_unavailable',
+      undefined,
+    ],
+    [
+      "the driver's connection cut",
+      fromDatabaseDriver(new Error('Connection terminated unexpectedly')),
+      'database_unavailable',
+      undefined,
+    ],
+    // Refused elsewhere (a mail server, Microsoft 365): not the database's, and not said to be.
+    [
+      'a connection refused by anything else',
+      withCode('ECONNREFUSED', 'connect ECONNREFUSED'),
+      'internal_error',
+      undefined,
+    ],
   ];
 
   it.each(cases)('%s → %s', (_what, thrown, id, unreadBody) => {

@@ -47,6 +47,8 @@ const STORAGE_FAULT_IDS = {
   full: 'storage_full',
   read_only: 'storage_read_only',
   damaged: 'storage_damaged',
+  busy: 'database_busy',
+  unreachable: 'database_unavailable',
 } as const satisfies Record<StorageFault, keyof typeof STORAGE_FAULT_MESSAGES>;
 
 export function classifyError(thrown: unknown, bodyLimit?: number): Classified {
@@ -100,7 +102,8 @@ export function classifyError(thrown: unknown, bodyLimit?: number): Classified {
   if (fault) {
     // Not a bug: the disk or the database file. 503 with the cause in words; the log keeps the code.
     const id = STORAGE_FAULT_IDS[fault];
-    return { error: new AppError(id, STORAGE_FAULT_MESSAGES[id], { retryAfterSeconds: 60 }), cause: thrown };
+    const retryAfterSeconds = fault === 'busy' ? 5 : fault === 'unreachable' ? 10 : 60;
+    return { error: new AppError(id, STORAGE_FAULT_MESSAGES[id], { retryAfterSeconds }), cause: thrown };
   }
   return {
     error: new AppError('internal_error', 'Something went wrong on our side. Please try again.'),

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
-import { AppError, ERRORS } from '../errors.js';
+import { AppError, ERRORS, type ErrorKind } from '../errors.js';
 import { classifyError, type Classified } from './classify.js';
 import { DRAIN_MAX_BYTES, drainRequest } from './drain.js';
 import type { App, Envelope } from './types.js';
@@ -43,8 +43,9 @@ export function errorResponder(handling: ErrorHandling) {
     const level = ERRORS[error.id].log;
     if (handling.logs(level)) {
       // A refusal (4xx) is the request's doing: its reason, not a stack trace of photosync's code.
+      const kind: ErrorKind = ERRORS[error.id];
       const detail =
-        error.status >= 500
+        error.status >= 500 && kind.trace !== false
           ? { err: cause ?? error }
           : { reason: error.message, ...(cause ? { cause: String(cause) } : {}) };
       request.log[level]({ ...detail, id: error.id, url: request.url }, 'request failed');

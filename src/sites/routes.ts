@@ -8,7 +8,7 @@ import { checkPictureAccess, userPrincipalOf, type RouteAuth } from '../http/aut
 import { CACHE_CONTROL, clientHasCurrent } from '../http/conditional.js';
 import { errorResponses } from '../http/schemas.js';
 import type { Services } from '../services.js';
-import { storageFaultCode, storageFaultOf } from '../storage/faults.js';
+import { describeStorageFault, storageFaultCode, storageFaultOf } from '../storage/faults.js';
 import { preparedQuery } from '../storage/prepared.js';
 import { FROM_DIRECTORY, FROM_PICTURES, type ReadCache } from '../storage/read-cache.js';
 import { LIBRARY_PATH, parseRenditionFileName, type RenditionSize } from './library.js';
@@ -80,7 +80,10 @@ export function siteRoutes(app: App, services: Services, answers: PictureAnswers
    */
   async function syncOrKeepServing(subject: DirectoryUser, request: FastifyRequest) {
     const notRecorded = (error: unknown) =>
-      request.log.error({ err: error, code: storageFaultCode(error) }, 'sync not recorded: the storage refuses writes');
+      request.log.error(
+        { err: error, code: storageFaultCode(error) },
+        `sync not recorded: ${describeStorageFault(error, false) ?? 'the storage refuses it'}`,
+      );
     try {
       const result = await services.sync.sync(subject, 'photo_request', { answerBeforeRecord: true });
       result.recorded.catch((error: unknown) => {

@@ -41,7 +41,7 @@ import * as historyChecks from './migrations/2026-12-02-01-history-checks.js';
 import * as promptOutbox from './migrations/2026-12-02-02-prompt-outbox.js';
 import * as signInFailures from './migrations/2026-12-03-01-sign-in-failures.js';
 import * as revocation from './migrations/2026-12-03-02-revocation.js';
-import { describeStorageFault, osUserName as userName, storageFaultOf } from './faults.js';
+import { describeStorageFault, fromDatabaseDriver, osUserName as userName, storageFaultOf } from './faults.js';
 import * as adminActionOrder from './migrations/2026-12-04-01-admin-action-order.js';
 import * as adminSearch from './migrations/2026-12-04-02-admin-search.js';
 import * as lockedRead from './migrations/2026-12-07-01-locked-read.js';
@@ -375,6 +375,14 @@ const STALE_STATEMENT = new Set(['0A000', '26000']);
  * stale on a connection runs there unnamed from then on (at once, unless a transaction was
  * under way, which fails as it would have without names).
  */
+/** How long a PostgreSQL connection may take to be made. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * How long photosync waits for one statement's answer: longer than any statement it sends takes
+ * (a lock waits 30 s at most, see ./user-lock.ts), so only a database that stopped answering meets it.
+ */
+const QUERY_TIMEOUT_MS = 120_000;
+
 function countingClient(
   { Client }: typeof pg,
   counter: { sent: number },
@@ -409,6 +417,10 @@ function countingClient(
     if (result instanceof Promise) {
       const finished = () => done(text, this);
       result.then(finished, finished);
+      // A connection that broke or timed out is told from the database's own refusals (faults.ts).
+      return result.catch((error: unknown) => {
+        throw fromDatabaseDriver(error);
+      });
     }
     return result;
   };
@@ -457,11 +469,32 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     ...connection,
     Client: countingClient(pg, counter, (text, connection) => notices.statementDone(text, connection)),
     max: options.poolSize ?? 10,
+    // A database that stops answering (a dead host, a network cut off) is an error in bounded
+    // time, never a request, a probe or a shutdown waiting for ever: a connection within 10 s,
+    // each statement's answer within QUERY_TIMEOUT_MS, and the kernel asked to notice dead peers.
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   });
+  // A connection that could not be made is the database's, as a broken one is.
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as { connect: unknown }).connect = (...args: unknown[]) => {
+    const result = connect(...args);
+    return result instanceof Promise
+      ? result.catch((error: unknown) => {
+          throw fromDatabaseDriver(error);
+        })
+      : result;
+  };
   // Without a listener an idle connection's error would end the process (an unhandled 'error' event).
   pool.on('error', (error) => options.onIdleConnectionLost?.(error));
   const serverPid = (client: pg.PoolClient) => (client as unknown as { processID: number | null }).processID;
   pool.on('connect', (client) => {
+    // A connection that dies while checked out (mid-statement, or between a transaction's
+    // statements) fails its statement, which is where the error is answered; its 'error' event
+    // would otherwise end the process. The pool drops it when it comes back.
+    client.on('error', () => {});
     const pid = serverPid(client);
     if (pid) ownServerPids.add(pid);
   });

@@ -23,6 +23,24 @@ export interface ReadinessDeps {
 /** A probe may run this often at most; callers in between share the last answer (it is unauthenticated). */
 const AT_MOST_EVERY_MS = 1000;
 
+/** How long each part may take: a database that does not answer at all is not ready, and says so in time. */
+export const PROBE_SECONDS = 5;
+
+class TooSlowError extends Error {}
+
+/** `work`, or a TooSlowError after PROBE_SECONDS (the work itself goes on until the driver's own deadline). */
+export async function withinProbeTime<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new TooSlowError(`no answer within ${PROBE_SECONDS} s`)), PROBE_SECONDS * 1000);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function createReadinessCheck(deps: ReadinessDeps): () => Promise<Readiness> {
   let last: { at: number; answer: Promise<Readiness> } | undefined;
   return () => {
@@ -34,13 +52,13 @@ export function createReadinessCheck(deps: ReadinessDeps): () => Promise<Readine
 
 async function check(deps: ReadinessDeps): Promise<Readiness> {
   try {
-    await deps.database.probe();
+    await withinProbeTime(deps.database.probe());
   } catch (error) {
     deps.onProblem('database', error);
     return { ready: false, database: inWords(error), photos: 'not checked' };
   }
   try {
-    await readStoredPictures(deps);
+    await withinProbeTime(readStoredPictures(deps));
   } catch (error) {
     deps.onProblem('photos', error);
     return { ready: false, database: 'ok', photos: inWords(error) };
@@ -73,5 +91,6 @@ class MissingPhotoError extends Error {
 
 function inWords(error: unknown): string {
   if (error instanceof MissingPhotoError) return 'a stored picture is missing';
+  if (error instanceof TooSlowError) return error.message;
   return describeStorageFault(error, false) ?? 'cannot be read (the log says why)';
 }

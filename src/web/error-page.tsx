@@ -68,6 +68,8 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   storage_full: 'error.storageFull',
   storage_read_only: 'error.storageReadOnly',
   storage_damaged: 'error.storageDamaged',
+  database_busy: 'error.unavailable',
+  database_unavailable: 'error.databaseUnavailable',
 };
 
 /** Headings other than "Something went wrong". */

@@ -196,6 +196,7 @@ export const en = {
   'error.storageReadOnly':
     'We cannot save changes right now because the server’s storage is read-only. Pictures are still shown. Try again later.',
   'error.storageDamaged': 'The server cannot read its data right now. Your administrator has to restore it.',
+  'error.databaseUnavailable': 'The server cannot reach its database right now. Try again in a minute.',
   // Connect mode: people of a Microsoft 365 tenant, signed in with their work account.
   'signin.microsoft': 'Sign in with Microsoft 365',
   'signin.microsoftIntro': 'Sign in with your Microsoft 365 work account.',

@@ -201,6 +201,7 @@ export const et: Messages = {
   'error.storageReadOnly':
     'Me ei saa praegu muudatusi salvestada, sest serveri andmesalvesti on kirjutuskaitstud. Pilte näidatakse endiselt. Proovi hiljem uuesti.',
   'error.storageDamaged': 'Server ei saa praegu oma andmeid lugeda. Haldur peab need taastama.',
+  'error.databaseUnavailable': 'Server ei saa praegu oma andmebaasiga ühendust. Proovi minuti pärast uuesti.',
   // Ühendusrežiim: Microsoft 365 rentniku inimesed, sisse logitud oma töökontoga.
   'signin.microsoft': 'Logi sisse Microsoft 365-ga',
   'signin.microsoftIntro': 'Logi sisse oma Microsoft 365 töökontoga.',

@@ -92,6 +92,8 @@ export async function createServices(config: Config, options: ServiceOptions = {
         { err: error, code: (error as { code?: string }).code },
         'The connection that listens for other instances’ changes was lost; every read goes to the database until it is back (tried again every second)',
       ),
+    onChangeNoticesBack: () =>
+      log.info('The connection that listens for other instances’ changes is back; reads are kept in memory again'),
     ...(options.schema ? { schema: options.schema } : {}),
   });
   if (database.dialect === 'postgres') {

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { App } from '../src/http/types.js';
 import type { Services } from '../src/services.js';
 import { makeUser, tokenFor } from './support/factories.js';
@@ -80,13 +81,15 @@ describe.runIf(testDialects().includes('postgres'))(
     let proxy: ReturnType<typeof relay>;
     let token: string;
     let upn: string;
+    const logged: string[] = [];
     beforeAll(async () => {
       store = await createTestStore('postgres');
       const url = new URL(store.databaseUrl!);
       proxy = relay({ host: url.hostname, port: Number(url.port || 5432) });
       await proxy.listen();
       url.port = String(proxy.port);
-      services = await openTestServices({ ...store, databaseUrl: url.toString() });
+      const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) });
+      services = await openTestServices({ ...store, databaseUrl: url.toString() }, {}, { log });
       const { buildApp } = await import('../src/app.js');
       app = await buildApp(services);
       const user = await makeUser(services);
@@ -127,9 +130,13 @@ describe.runIf(testDialects().includes('postgres'))(
       } finally {
         await proxy.restore();
       }
-      // Back: the next requests find new connections.
+      // Back: the next requests find new connections, and the listening connection says it is back.
       expect((await picture()).statusCode).toBe(200);
       expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      await vi.waitFor(() => expect(logged.filter((line) => line.includes('changes is back'))).toHaveLength(1), {
+        timeout: 10_000,
+      });
+      expect(logged.filter((line) => line.includes('changes was lost'))).toHaveLength(1);
     });
 
     it('answers the probes within their five seconds while PostgreSQL is silent', async () => {

@@ -52,6 +52,8 @@ export interface ChangeNoticeOptions {
    */
   isOwnConnection: (serverPid: number) => boolean;
   onError?: (error: Error) => void;
+  /** Listening again after a loss that was told (`onError`). */
+  onBack?: () => void;
   retryMs?: number;
 }
 
@@ -156,6 +158,7 @@ export function listenForChanges({ Client }: typeof pg, options: ChangeNoticeOpt
     // Whatever was committed while nobody listened is unknown: start afresh.
     count(remote, ALL_TOPICS);
     listening = true;
+    if (reported) options.onBack?.();
     reported = false;
     failed = 0;
     listenedOnce = true;

@@ -177,6 +177,8 @@ export interface OpenDatabaseOptions {
    * it is back (tried again every second) every read goes to the database.
    */
   onChangeNoticesLost?: (error: Error) => void;
+  /** PostgreSQL: that connection listens again after a loss told by onChangeNoticesLost. */
+  onChangeNoticesBack?: () => void;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
@@ -464,6 +466,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     clientConfig: connection,
     isOwnConnection: (pid) => ownServerPids.has(pid),
     ...(options.onChangeNoticesLost ? { onError: options.onChangeNoticesLost } : {}),
+    ...(options.onChangeNoticesBack ? { onBack: options.onChangeNoticesBack } : {}),
   });
   const pool = new pg.Pool({
     ...connection,

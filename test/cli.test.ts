@@ -734,7 +734,13 @@ it('warns when a command runs as another user than the one the database belongs 
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'photosync-cli-'));
   try {
     const env = { PHOTOSYNC_DATA_DIR: work, PHOTOSYNC_DEMO: 'false' };
-    expect((await runCommand(['users', 'add', 'jane@contoso.com', '--name', 'Jane Doe'], env, work)).stderr).toBe('');
+    // The first command makes the database, and says so: it is nobody's yet.
+    expect((await runCommand(['users', 'add', 'jane@contoso.com', '--name', 'Jane Doe'], env, work)).stderr).toBe(
+      `photosync: created a new database at ${path.join(work, 'photosync.sqlite')}. If a server already runs, it uses another one: set PHOTOSYNC_DATA_DIR (or DATABASE_URL) as that server has it.\n`,
+    );
+    expect((await runCommand(['users', 'add', 'kalle@contoso.com', '--name', 'Kalle Kask'], env, work)).stderr).toBe(
+      '',
+    );
     await fs.chown(path.join(work, 'photosync.sqlite'), 65534, 65534);
     const status = await runCommand(['status'], env, work);
     expect(status.code).toBe(0);

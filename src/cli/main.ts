@@ -227,7 +227,17 @@ async function openForCommand(context: CommandContext, spec: CommandSpec): Promi
       );
     }
   }
-  return openServices({ ...context.config, logLevel: 'warn' }, log);
+  const creating = !context.config.databaseUrl && !existsSync(file);
+  const services = await openServices({ ...context.config, logLevel: 'warn' }, log);
+  // A command run before the first start, or with another folder than the server's by mistake:
+  // either way the person learns that this is a new database of its own.
+  if (creating) {
+    context.io.stderr.write(
+      `photosync: created a new database at ${file}. If a server already runs, it uses another one: ` +
+        'set PHOTOSYNC_DATA_DIR (or DATABASE_URL) as that server has it.\n',
+    );
+  }
+  return services;
 }
 
 /** When the database file belongs to another operating-system user than this process's: both names. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estonianDateTime, formatDate } from './dates.js';
+import { estonianDateTime, formatDate, timeZoneProblem } from './dates.js';
 
 describe('dates and times in each language', () => {
   const at = Date.UTC(2026, 10, 30, 5, 43);
@@ -22,5 +22,16 @@ describe('dates and times in each language', () => {
   it('keeps English as English writes it', () => {
     expect(formatDate('en', at, 'UTC')).toBe('30 November 2026 at 05:43 UTC');
     expect(formatDate('en', at, 'America/New_York')).toBe('30 November 2026 at 00:43 GMT-5');
+  });
+});
+
+describe('timeZoneProblem', () => {
+  it('names a TZ this system does not know, and nothing else', () => {
+    expect(timeZoneProblem('Foo/Bar')).toContain('TZ=Foo/Bar is not a time zone this system knows');
+    expect(timeZoneProblem('Europe/Tallinn')).toBeUndefined();
+    expect(timeZoneProblem('America/Argentina/Buenos_Aires')).toBeUndefined();
+    expect(timeZoneProblem(undefined)).toBeUndefined();
+    expect(timeZoneProblem(':/etc/localtime')).toBeUndefined();
+    expect(timeZoneProblem('UTC')).toBeUndefined();
   });
 });

@@ -39,3 +39,18 @@ export function formatDate(locale: Locale, epochMs: number, timeZone?: string): 
   );
   return `${local} ${zone}`;
 }
+
+/**
+ * What is wrong with the TZ the process was given, in a sentence for the log: a name this system
+ * does not know makes every time UTC without a word. Undefined for no TZ, a known zone, or a
+ * form other than a zone's name (`:/etc/localtime`, `EET-2EEST`), which the C library reads itself.
+ */
+export function timeZoneProblem(tz: string | undefined): string | undefined {
+  if (tz === undefined || tz === '' || !/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)+$/.test(tz)) return undefined;
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: tz });
+    return undefined;
+  } catch {
+    return `TZ=${tz} is not a time zone this system knows, so pages show times in UTC; use a name such as Europe/Tallinn (timedatectl list-timezones lists them).`;
+  }
+}

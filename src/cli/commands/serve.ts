@@ -9,6 +9,7 @@ import {
 } from '../../demo/seed.js';
 import { publicUrlOf } from '../../config.js';
 import { startServer } from '../../server.js';
+import { timeZoneProblem } from '../../web/dates.js';
 import type { Services } from '../../services.js';
 import { SYNC_STATE_LABELS } from '../../sync/state.js';
 import type { CommandHandler } from '../command.js';
@@ -25,6 +26,8 @@ export const serve: CommandHandler = async ({ config, io }) => {
   if (config.port !== 0)
     await probeListen(config.host, config.port).catch((error: unknown) => listenProblem(error, config));
   const services: Services = await openServices(config, undefined, true);
+  const zone = timeZoneProblem(io.env.TZ);
+  if (zone) services.log.warn(zone);
   let seeded: boolean;
   let address: AddressInfo;
   try {

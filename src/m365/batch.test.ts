@@ -34,7 +34,7 @@ function recordingSender(
   return { send, calls, maxInFlight: () => maxInFlight };
 }
 
-const options = (clock: VirtualClock) => ({ clock, concurrency: 2, maxAttempts: 5 });
+const options = (clock: VirtualClock) => ({ clock, concurrency: 2, maxAttempts: 5, throttledForMs: 60_000 });
 
 describe('runBatched', () => {
   it('sends at most 20 requests per batch and at most `concurrency` batches at once', async () => {
@@ -48,7 +48,7 @@ describe('runBatched', () => {
     expect(run.results.get('45')).toEqual({ kind: 'answered', response: ok('45') });
   });
 
-  it('sends again only the throttled sub-requests, each after its own Retry-After', async () => {
+  it('pauses every batch when Graph throttles requests inside one, and sends again only those', async () => {
     const clock = createVirtualClock();
     const start = clock.now();
     const sender = recordingSender(clock, (ids, call) => ({
@@ -59,15 +59,47 @@ describe('runBatched', () => {
     }));
     const throttledWaits: number[] = [];
     const run = await clock.run(() =>
-      runBatched(requestsFor(4), sender.send, { ...options(clock), onThrottled: (ms) => throttledWaits.push(ms) }),
+      runBatched(requestsFor(45), sender.send, { ...options(clock), onThrottled: (ms) => throttledWaits.push(ms) }),
     );
+    const ids = (from: number, to: number) =>
+      requestsFor(to)
+        .slice(from - 1)
+        .map((r) => r.id);
+    // The last five wait with the two throttled ones until the longest Retry-After of the batch
+    // has passed, rather than go out at once into the same limit.
     expect(sender.calls.map((c) => [c.at - start, c.ids])).toEqual([
-      [0, ['1', '2', '3', '4']],
-      [100 + 7000, ['2']],
-      [100 + 30_000, ['3']],
+      [0, ids(1, 20)],
+      [0, ids(21, 40)],
+      [100 + 30_000, [...ids(41, 45), '2', '3']],
     ]);
-    expect(throttledWaits).toEqual([7000, 30_000]);
+    expect(throttledWaits).toEqual([30_000]);
     expect([...run.results.values()].every((r) => r.kind === 'answered' && r.response.status === 200)).toBe(true);
+  });
+
+  it('gets every answer from a tenant that allows far fewer requests than it is sent, at the rate it allows', async () => {
+    const clock = createVirtualClock();
+    const start = clock.now();
+    // Graph's throttling as photosync's tenant plays it: 30 requests a second in fixed windows,
+    // each one past that answered 429 with the seconds left in the window.
+    let window = { start, count: 0 };
+    const sender = recordingSender(clock, (ids) => ({
+      kind: 'answered',
+      responses: ids.map((id) => {
+        if (clock.now() - window.start >= 1000) window = { start: clock.now(), count: 0 };
+        window.count += 1;
+        if (window.count <= 30) return ok(id);
+        return throttled(id, String(Math.max(1, Math.ceil((window.start + 1000 - clock.now()) / 1000))));
+      }),
+    }));
+    const run = await clock.run(() =>
+      runBatched(requestsFor(400), sender.send, { clock, concurrency: 4, maxAttempts: 8, throttledForMs: 10 * 60_000 }),
+    );
+    expect(run.results.size).toBe(400);
+    expect([...run.results.values()].filter((r) => r.kind !== 'answered' || r.response.status !== 200)).toEqual([]);
+    // 400 requests at 30 a second take some 14 s; nothing goes out while a pause holds.
+    const took = sender.calls.at(-1)!.at - start;
+    expect(took).toBeGreaterThan(12_000);
+    expect(took).toBeLessThan(30_000);
   });
 
   it('pauses every batch when Graph throttles a whole batch, and loses nothing', async () => {
@@ -88,7 +120,7 @@ describe('runBatched', () => {
     expect(sender.calls.flatMap((c) => c.ids).filter((id) => first!.ids.includes(id))).toHaveLength(40);
   });
 
-  it('backs off exponentially when no Retry-After is given, and keeps the last answer after the last try', async () => {
+  it('backs off exponentially when no Retry-After is given, and keeps the last answer once throttledForMs has passed', async () => {
     const clock = createVirtualClock();
     const start = clock.now();
     const sender = recordingSender(clock, (ids) => ({
@@ -96,9 +128,21 @@ describe('runBatched', () => {
       responses: ids.map((id) => ({ ...throttled(id), status: 503 })),
     }));
     const run = await clock.run(() => runBatched(requestsFor(1), sender.send, { ...options(clock), maxAttempts: 4 }));
-    // Sent at 0, then after 1 s, 2 s and 4 s of back-off (each round trip takes 100 ms).
-    expect(sender.calls.map((c) => c.at - start)).toEqual([0, 1100, 3200, 7300]);
+    // Sent at 0, then after 1, 2, 4, 8, 16 and 32 s of back-off (each round trip takes 100 ms): more
+    // tries than maxAttempts, until the answer that came a minute after the first try.
+    expect(sender.calls.map((c) => c.at - start)).toEqual([0, 1100, 3200, 7300, 15_400, 31_500, 63_600]);
     expect(run.results.get('1')).toMatchObject({ kind: 'answered', response: { status: 503 } });
+  });
+
+  it('gives a request that keeps failing with a server error up after maxAttempts tries', async () => {
+    const clock = createVirtualClock();
+    const sender = recordingSender(clock, (ids) => ({
+      kind: 'answered',
+      responses: ids.map((id) => ({ ...ok(id), status: 502, body: null })),
+    }));
+    const run = await clock.run(() => runBatched(requestsFor(1), sender.send, { ...options(clock), maxAttempts: 3 }));
+    expect(sender.calls).toHaveLength(3);
+    expect(run.results.get('1')).toMatchObject({ kind: 'answered', response: { status: 502 } });
   });
 
   it('tries a batch again after a network failure and fails it only after the last try', async () => {

@@ -5,8 +5,14 @@ import { backoffMs, headerValue, NETWORK_ATTEMPTS, RETRY_LATER, retryAfterMs, TR
 // flight at once, and every sub-response handled on its own. Graph evaluates each request in a
 // batch against its throttling limits separately, so one batch can come back with some answers
 // and some 429s: only the throttled ones are sent again, in a later batch, once their own
-// Retry-After has passed. A 429 or 503 for the whole batch pauses every batch, since the client
-// as a whole is over its limit. https://learn.microsoft.com/graph/throttling#throttling-and-batching
+// Retry-After has passed. https://learn.microsoft.com/graph/throttling#throttling-and-batching
+//
+// Any 429 or 503, for the whole batch or for one request in it, pauses every batch until its
+// Retry-After has passed: the app as a whole is over its limit, and the other batches in flight
+// would only be throttled too, each answer counting against the limit again. So a throttled run
+// slows to the rate the tenant allows. A request Graph keeps throttling is tried again for as long
+// as `throttledForMs` allows from its first try, however many tries that takes; only failures
+// (a 5xx, an answer left out, no answer at all) are counted against `maxAttempts`.
 
 /** Graph's limit: "JSON batch requests are currently limited to 20 individual requests." */
 export const MAX_BATCH_SIZE = 20;
@@ -43,8 +49,13 @@ export interface BatchOptions {
   clock: Clock;
   /** Batches in flight at once. */
   concurrency: number;
-  /** Tries per request before its last answer (or failure) is final. */
+  /** Tries per request that failed (a 5xx, an answer left out, no answer) before its last failure is final. */
   maxAttempts: number;
+  /**
+   * How long after its first try a request Graph throttles (429, 503) is still tried again; the
+   * answer that comes later is final.
+   */
+  throttledForMs: number;
   /** Told about every wait for throttling, e.g. to show it beside a progress bar. */
   onThrottled?: (waitMs: number) => void;
 }
@@ -57,7 +68,11 @@ export interface BatchRun {
 
 interface Pending {
   request: BatchRequest;
+  /** Times sent, throttled tries included (for the back-off). */
   attempts: number;
+  /** Tries that failed other than by throttling. */
+  failures: number;
+  firstSentAt: number | undefined;
   notBefore: number;
 }
 
@@ -67,14 +82,33 @@ export async function runBatched(
   options: BatchOptions,
 ): Promise<BatchRun> {
   const { clock } = options;
-  const pending: Pending[] = requests.map((request) => ({ request, attempts: 0, notBefore: 0 }));
+  const pending: Pending[] = requests.map((request) => ({
+    request,
+    attempts: 0,
+    failures: 0,
+    firstSentAt: undefined,
+    notBefore: 0,
+  }));
   const results = new Map<string, BatchResult>();
   let pauseUntil = 0;
   let batchesSent = 0;
 
-  const again = (item: Pending, at: number, finalResult: BatchResult, maxAttempts = options.maxAttempts) => {
-    if (item.attempts >= maxAttempts) results.set(item.request.id, finalResult);
+  /** Sends a failed request again at `at`, unless it has failed `maxFailures` times. */
+  const afterFailure = (item: Pending, at: number, finalResult: BatchResult, maxFailures = options.maxAttempts) => {
+    item.failures += 1;
+    if (item.failures >= maxFailures) results.set(item.request.id, finalResult);
     else pending.push({ ...item, notBefore: at });
+  };
+  /** Sends a throttled request again at `at`, unless it has been tried for `throttledForMs` already. */
+  const afterThrottled = (item: Pending, answeredAt: number, at: number, finalResult: BatchResult) => {
+    if (answeredAt - (item.firstSentAt ?? answeredAt) >= options.throttledForMs)
+      results.set(item.request.id, finalResult);
+    else pending.push({ ...item, notBefore: at });
+  };
+  /** Holds every batch back until `wait` after `now`, as Graph asked. */
+  const pause = (now: number, wait: number) => {
+    pauseUntil = Math.max(pauseUntil, now + wait);
+    options.onThrottled?.(wait);
   };
 
   const worker = async () => {
@@ -86,7 +120,10 @@ export async function runBatched(
         continue;
       }
       const ready = takeReady(pending, now);
-      for (const item of ready) item.attempts += 1;
+      for (const item of ready) {
+        item.attempts += 1;
+        item.firstSentAt ??= now;
+      }
       batchesSent += 1;
       let envelope: BatchEnvelope;
       try {
@@ -102,34 +139,41 @@ export async function runBatched(
         case 'retry': {
           const attempts = Math.max(...ready.map((item) => item.attempts));
           const wait = envelope.retryAfterMs ?? backoffMs(attempts);
+          const failed: BatchResult = { kind: 'failed', message: envelope.message };
           if (RETRY_LATER.has(envelope.status)) {
-            pauseUntil = Math.max(pauseUntil, after + wait);
-            options.onThrottled?.(wait);
+            pause(after, wait);
+            for (const item of ready) afterThrottled(item, after, after + wait, failed);
+            break;
           }
           // Graph not reached at all (refused, reset, timed out): a host that is down stays down for
           // longer than a person waits at a tile, so such a batch is tried NETWORK_ATTEMPTS times.
           const tries = envelope.status === 0 ? Math.min(NETWORK_ATTEMPTS, options.maxAttempts) : options.maxAttempts;
-          for (const item of ready) again(item, after + wait, { kind: 'failed', message: envelope.message }, tries);
+          for (const item of ready) afterFailure(item, after + wait, failed, tries);
           break;
         }
         case 'answered': {
           const byId = new Map(envelope.responses.map((response) => [response.id, response]));
+          let longestThrottle: number | undefined;
           for (const item of ready) {
             const response = byId.get(item.request.id);
             if (!response) {
-              again(item, after + backoffMs(item.attempts), {
+              afterFailure(item, after + backoffMs(item.attempts), {
                 kind: 'failed',
                 message: 'Graph answered the batch without an answer for this request.',
               });
-            } else if (RETRY_LATER.has(response.status) || TRANSIENT.has(response.status)) {
+            } else if (RETRY_LATER.has(response.status)) {
               const named = retryAfterMs(headerValue(response.headers, 'Retry-After'), after);
               const wait = named ?? backoffMs(item.attempts);
-              if (RETRY_LATER.has(response.status)) options.onThrottled?.(wait);
-              again(item, after + wait, { kind: 'answered', response });
+              longestThrottle = Math.max(longestThrottle ?? 0, wait);
+              afterThrottled(item, after, after + wait, { kind: 'answered', response });
+            } else if (TRANSIENT.has(response.status)) {
+              const named = retryAfterMs(headerValue(response.headers, 'Retry-After'), after);
+              afterFailure(item, after + (named ?? backoffMs(item.attempts)), { kind: 'answered', response });
             } else {
               results.set(item.request.id, { kind: 'answered', response });
             }
           }
+          if (longestThrottle !== undefined) pause(after, longestThrottle);
           break;
         }
       }

@@ -2,6 +2,7 @@ import { comparePictures, pictureFingerprint } from '../media/media.js';
 import { noteThrottle, type M365Connection } from './connection.js';
 import { describeError } from './errors.js';
 import { runBatched } from './batch.js';
+import { THROTTLED_RETRY_MS } from './retry.js';
 import { graphBatchSender, smallPhotoFrom, smallPhotoRequest, type SmallPhoto } from './graph.js';
 import type { PictureComparison, ProfilePicture, TenantUser } from './model.js';
 import { readLibraryFile, smallThumbnailPath } from './sharepoint.js';
@@ -42,6 +43,7 @@ export async function readSmallPhotos(
         clock,
         concurrency,
         maxAttempts: 8,
+        throttledForMs: THROTTLED_RETRY_MS,
         onThrottled: (ms) => noteThrottle(connection.throttled, ms, clock.now()),
       },
     );

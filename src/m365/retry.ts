@@ -24,13 +24,20 @@ export function retryAfterMs(value: string | null | undefined, now: number): num
   return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
 }
 
-/** Exponential back-off for the nth retry (1-based) when the server named no time: 1 s, 2 s, 4 s… 60 s. */
 /**
  * Tries of a request that did not reach the tenant at all (refused, reset, timed out), 1 s and 2 s
  * apart: a host that is down stays down longer than a person waits at a tile or a console page.
  */
 export const NETWORK_ATTEMPTS = 3;
 
+/**
+ * How long a scan keeps trying a batched request that Graph throttles, from its first try. A
+ * throttled tenant is busy, not broken: waiting as it asks gets every answer in the end, so the
+ * bound is one of minutes rather than a few tries, which a tight limit uses up in seconds.
+ */
+export const THROTTLED_RETRY_MS = 10 * 60_000;
+
+/** Exponential back-off for the nth retry (1-based) when the server named no time: 1 s, 2 s, 4 s… 60 s. */
 export function backoffMs(retry: number): number {
   return Math.min(1000 * 2 ** Math.max(0, retry - 1), 60_000);
 }

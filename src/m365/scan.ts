@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { conflict } from '../errors.js';
 import type { Database } from '../storage/database.js';
 import { runBatched } from './batch.js';
+import { THROTTLED_RETRY_MS } from './retry.js';
 import { baselineFromComparison, decideTenantState, type TenantDecision } from './classify.js';
 import { compareWithSharePoint, readSmallPhotos } from './compare.js';
 import { mapLimit } from './concurrency.js';
@@ -224,6 +225,7 @@ async function readExchangePhotos(
       clock,
       concurrency: options.batchConcurrency ?? 4,
       maxAttempts: 8,
+      throttledForMs: THROTTLED_RETRY_MS,
       onThrottled: (ms) => noteThrottle(connection.throttled, ms, clock.now()),
     },
   );

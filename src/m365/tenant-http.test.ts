@@ -259,6 +259,7 @@ describe('a $batch Graph throttles as a whole', () => {
         clock,
         concurrency: 1,
         maxAttempts: 8,
+        throttledForMs: 60_000,
         onThrottled: (ms) => pauses.push(ms),
       }),
     );

@@ -25,7 +25,7 @@ import { listTenantUsersPage, tenantPageKeysQuery } from '../src/m365/tenant-vie
 import { describeEachDialect, useTestServices } from './support/services.js';
 
 const LEASE_MS = 60_000;
-const NO_COSTS = { graphRequests: 0, imageBytes: 0 };
+const NO_COSTS = { graphRequests: 0, imageBytes: 0, throttledWaits: 0, throttledMs: 0 };
 const PICTURE: ProfilePicture = {
   kind: 'profile',
   pictureUrl: 'https://contoso-my.sharepoint.com/User%20Photos/Profile%20Pictures/u_MThumb.jpg',
@@ -86,23 +86,26 @@ describeEachDialect('connect-mode storage', (dialect) => {
       scanId,
       lease('process-a', t0),
       page1.slice(0, 3).map((u) => scanned(u)),
-      {
-        graphRequests: 1,
-        imageBytes: 0,
-      },
+      { ...NO_COSTS, graphRequests: 1, throttledWaits: 2, throttledMs: 3000 },
     );
     await saveScanChunk(
       db(),
       scanId,
       lease('process-a', t0),
-      page1.slice(3).map((u) => scanned(u, 'changed')),
+      // The first of these could not be read this time: it keeps an earlier state, and counts as unread.
+      page1
+        .slice(3)
+        .map((u, i) => ({ ...scanned(u, 'changed'), ...(i === 0 ? { unread: 'Graph answered 503' } : {}) })),
       NO_COSTS,
     );
     await finishPage(db(), scanId, lease('process-a', t0), 'https://graph/v1.0/users?$skiptoken=2', {
+      ...NO_COSTS,
       graphRequests: 1,
-      imageBytes: 0,
+      throttledWaits: 1,
+      throttledMs: 1000,
     });
     await saveScanChunk(db(), scanId, lease('process-a', t0), [scanned(page2[0]!)], {
+      ...NO_COSTS,
       graphRequests: 1,
       imageBytes: 1234,
     });
@@ -124,6 +127,9 @@ describeEachDialect('connect-mode storage', (dialect) => {
         usersTotal: 10,
         graphRequests: 3,
         imageBytes: 1234,
+        usersUnread: 1,
+        throttledWaits: 3,
+        throttledMs: 4000,
       },
     });
     const done = await usersDoneInScan(

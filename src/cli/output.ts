@@ -2,10 +2,12 @@ import { isAppError } from '../errors.js';
 import { ConfigError } from '../config.js';
 import { describeStorageFault, storageFaultAdvice } from '../storage/faults.js';
 
-/** A mistake the user can fix: printed as one line, exit code 1 (2 for usage). */
 /** The exit code of a sync that found the user busy (another sync of them running): sysexits' EX_TEMPFAIL, try again. */
 export const EXIT_BUSY = 75;
+/** The exit code of a scan that could not read every user: EX_TEMPFAIL as well, since the next scan reads them again. */
+export const EXIT_INCOMPLETE = 75;
 
+/** A mistake the user can fix: printed as one line, exit code 1 (2 for usage). */
 export class CliError extends Error {
   constructor(
     message: string,

@@ -16,6 +16,8 @@ export interface ComparisonOutcome {
   comparison: PictureComparison;
   /** Why it could not tell, when it could not. */
   detail?: string;
+  /** Set when it could not tell because a picture could not be read (not because they are too close to call). */
+  unread?: boolean;
   imageBytes: number;
 }
 
@@ -70,7 +72,12 @@ export async function compareWithSharePoint(
   let imageBytes = 0;
   try {
     if (!small || small.kind === 'error')
-      return { comparison: 'unknown', detail: small?.message ?? 'the Exchange photo was not read', imageBytes };
+      return {
+        comparison: 'unknown',
+        detail: small?.message ?? 'the Exchange photo was not read',
+        unread: true,
+        imageBytes,
+      };
     if (small.kind === 'none') return { comparison: 'unknown', detail: 'Graph has no 64 or 48 px photo', imageBytes };
     const exchange = small.bytes;
     imageBytes += exchange.length;
@@ -83,6 +90,6 @@ export async function compareWithSharePoint(
     if (!b.ok) return { comparison: 'unknown', detail: `${path} cannot be read (${b.reason})`, imageBytes };
     return { comparison: comparePictures(a.fingerprint, b.fingerprint), imageBytes };
   } catch (error) {
-    return { comparison: 'unknown', detail: describeError(error), imageBytes };
+    return { comparison: 'unknown', detail: describeError(error), unread: true, imageBytes };
   }
 }

@@ -34,6 +34,7 @@ import {
   scanSummary,
   type Lease,
   type Scan,
+  type ScanCosts,
 } from './scans.js';
 import { readProfilePicture } from './sharepoint.js';
 import { getTenantUsers, usersDoneInScan, type ScannedUser, type TenantUserRecord } from './users.js';
@@ -46,6 +47,8 @@ import { getTenantUsers, usersDoneInScan, type ScannedUser, type TenantUserRecor
 // batches as the photo metadata (a batch holds any 20 requests), and the first page carries the
 // number of users (`@odata.count`): besides the batches, a scan makes one Graph request of its own.
 // Interrupted anywhere, it continues at its page, skipping the users already written.
+// A user it cannot read (a request still failing, or still throttled, after its retries) keeps the
+// state an earlier scan found and is counted as unread, so the scan's summary says it is incomplete.
 
 export interface ScanProgress {
   done: number;
@@ -76,6 +79,8 @@ export interface ScanReport {
   graphRequests: number;
   sharePointRequests: number;
   imageBytes: number;
+  /** The users this run could not read, and why (the scan's `usersUnread` counts a resumed scan's earlier part too). */
+  unread: { upn: string; reason: string }[];
 }
 
 export async function scanTenant(
@@ -89,6 +94,7 @@ export async function scanTenant(
   const lease = (): Lease => ({ holder, now: clock.now(), leaseMs });
   const before = { graph: requests.graph, sharePoint: requests.mysite + requests.admin };
   let imageBytes = 0;
+  const unread: ScanReport['unread'] = [];
 
   // The total comes with the listing's first page.
   const claim = await claimScan(db, lease(), async () => null);
@@ -105,12 +111,18 @@ export async function scanTenant(
   const progress = () => options.onProgress?.({ done, total, throttledMs: connection.throttled.totalMs });
   progress();
 
-  // Graph requests (the count above included) go into the scan at each commit, as made since the last.
-  let counted = before.graph;
-  const graphSinceLastCommit = () => {
-    const made = requests.graph - counted;
-    counted = requests.graph;
-    return made;
+  // Graph requests and throttling go into the scan at each commit, as they came since the last.
+  const { throttled } = connection;
+  let counted = { graph: before.graph, throttledWaits: throttled.count, throttledMs: throttled.totalMs };
+  const costsSinceLastCommit = (chunkImageBytes: number): ScanCosts => {
+    const costs = {
+      graphRequests: requests.graph - counted.graph,
+      imageBytes: chunkImageBytes,
+      throttledWaits: throttled.count - counted.throttledWaits,
+      throttledMs: throttled.totalMs - counted.throttledMs,
+    };
+    counted = { graph: requests.graph, throttledWaits: throttled.count, throttledMs: throttled.totalMs };
+    return costs;
   };
   const sliceSize = options.sliceSize ?? 100;
 
@@ -170,14 +182,14 @@ export async function scanTenant(
         const slice = todo.slice(i, i + sliceSize);
         const result = await scanSlice(connection, db, slice, read.photos, readAt, options);
         imageBytes += result.imageBytes;
-        await saveScanChunk(db, scan.id, lease(), result.users, {
-          graphRequests: graphSinceLastCommit(),
-          imageBytes: result.imageBytes,
-        });
+        await saveScanChunk(db, scan.id, lease(), result.users, costsSinceLastCommit(result.imageBytes));
+        for (const scanned of result.users) {
+          if (scanned.unread !== undefined) unread.push({ upn: scanned.user.upn, reason: scanned.unread });
+        }
         done += slice.length;
         progress();
       }
-      await finishPage(db, scan.id, lease(), page.nextLink, { graphRequests: graphSinceLastCommit(), imageBytes: 0 });
+      await finishPage(db, scan.id, lease(), page.nextLink, costsSinceLastCommit(0));
       if (!page.nextLink) break;
       link = page.nextLink;
     }
@@ -193,6 +205,7 @@ export async function scanTenant(
     graphRequests: requests.graph - before.graph,
     sharePointRequests: requests.mysite + requests.admin - before.sharePoint,
     imageBytes,
+    unread,
   };
 }
 
@@ -305,8 +318,11 @@ async function scanSlice(
       const user = users[index]!;
       const { inputs, decision: first } = decisions[index]!;
       const { photo, profile } = inputs;
-      if (first.kind === 'decided')
-        return { user, photo, profile, state: first.state, code: first.code, reason: first.reason, readAt };
+      const record = stored.get(user.id);
+      if (first.kind === 'decided') {
+        const read = { user, photo, profile, state: first.state, code: first.code, reason: first.reason, readAt };
+        return orEarlierState(read, readFailure(user, photo, profile), record);
+      }
       const outcome = await compareWithSharePoint(connection, user, profile, small.get(user.id));
       imageBytes += outcome.imageBytes;
       const decision: TenantDecision = decideTenantState({ ...inputs, comparison: outcome.comparison });
@@ -314,7 +330,14 @@ async function scanSlice(
       const code = decision.kind === 'decided' ? decision.code : 'not_comparable';
       const reason = `${decision.reason}${outcome.detail ? ` (${outcome.detail})` : ''}`;
       const baseline = baselineFromComparison(photo, profile, outcome.comparison);
-      return { user, photo, profile, state, code, reason, readAt, ...(baseline ? { baseline } : {}) };
+      const read = { user, photo, profile, state, code, reason, readAt, ...(baseline ? { baseline } : {}) };
+      return orEarlierState(
+        read,
+        outcome.unread
+          ? `The pictures could not be read to compare them: ${outcome.detail ?? 'no reason given'}`
+          : undefined,
+        record,
+      );
     },
   );
   return { users: scanned, imageBytes };
@@ -323,4 +346,40 @@ async function scanSlice(
 function failingOf(record: TenantUserRecord | undefined): { since: number; error: string } | undefined {
   if (record?.failingSince === null || record?.failingSince === undefined) return undefined;
   return { since: record.failingSince, error: record.lastError ?? 'The last push failed.' };
+}
+
+/** Why this user could not be read, if they could not; a user whose mailbox Graph did not name was never asked. */
+function readFailure(user: TenantUser, photo: ExchangePhoto, profile: ProfilePicture): string | undefined {
+  if (photo.kind === 'error' && user.hasMailbox === true) return `Exchange photo could not be read: ${photo.message}`;
+  if (profile.kind === 'error') return `SharePoint profile could not be read: ${profile.message}`;
+  return undefined;
+}
+
+/**
+ * A user the scan could not read keeps the state an earlier scan found, and what it read then: a
+ * failed read tells nothing new, and "unknown" would hide a user known to be out of step from
+ * "Sync all out of step" until a scan reads them again. Only a user with no earlier verdict is
+ * unknown, saying why.
+ */
+function orEarlierState(
+  read: ScannedUser,
+  failure: string | undefined,
+  record: TenantUserRecord | undefined,
+): ScannedUser {
+  if (failure === undefined) return read;
+  const state = record?.state;
+  const code = record?.stateReasonCode;
+  const reason = record?.stateReason;
+  if (!state || state === 'unknown' || !code || !reason) return { ...read, unread: failure };
+  const notRead = { kind: 'error', message: failure } as const;
+  return {
+    user: read.user,
+    photo: notRead,
+    profile: notRead,
+    state,
+    code,
+    reason,
+    readAt: read.readAt,
+    unread: failure,
+  };
 }

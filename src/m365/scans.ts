@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { Database, Db } from '../storage/database.js';
 import { holderIsGone } from '../storage/user-lock.js';
 import type { TenantState } from './model.js';
@@ -24,6 +24,11 @@ export interface Scan {
   usersTotal: number | null;
   graphRequests: number;
   imageBytes: number;
+  /** Users this scan could not read: they keep the state an earlier scan found. */
+  usersUnread: number;
+  /** Times the tenant throttled this scan, and how long it kept the scan waiting in all. */
+  throttledWaits: number;
+  throttledMs: number;
   error: string | null;
 }
 
@@ -38,6 +43,9 @@ const SCAN_COLUMNS = [
   'users_total',
   'graph_requests',
   'image_bytes',
+  'users_unread',
+  'throttled_waits',
+  'throttled_ms',
   'error',
 ] as const;
 
@@ -56,6 +64,9 @@ function toScan(row: ScanRow): Scan {
     usersTotal: row.users_total,
     graphRequests: row.graph_requests,
     imageBytes: Number(row.image_bytes),
+    usersUnread: row.users_unread,
+    throttledWaits: row.throttled_waits,
+    throttledMs: Number(row.throttled_ms),
     error: row.error,
   };
 }
@@ -162,7 +173,18 @@ export class LeaseLostError extends Error {
 export interface ScanCosts {
   graphRequests: number;
   imageBytes: number;
+  /** The tenant's throttling meanwhile: waits, and the time they kept the scan waiting. */
+  throttledWaits: number;
+  throttledMs: number;
 }
+
+/** The counters a chunk adds to. */
+const costsSet = (costs: ScanCosts) => (eb: ExpressionBuilder<Database, 'm365_scans'>) => ({
+  graph_requests: eb('graph_requests', '+', costs.graphRequests),
+  image_bytes: eb('image_bytes', '+', costs.imageBytes),
+  throttled_waits: eb('throttled_waits', '+', costs.throttledWaits),
+  throttled_ms: eb('throttled_ms', '+', costs.throttledMs),
+});
 
 /**
  * Commits a chunk of scanned users together with the scan's counters and a renewed lease. If the
@@ -179,8 +201,8 @@ export async function saveScanChunk(
     const renewed = await heldScan(trx, scanId, lease.holder)
       .set((eb) => ({
         users_done: eb('users_done', '+', users.length),
-        graph_requests: eb('graph_requests', '+', costs.graphRequests),
-        image_bytes: eb('image_bytes', '+', costs.imageBytes),
+        users_unread: eb('users_unread', '+', users.filter((u) => u.unread !== undefined).length),
+        ...costsSet(costs)(eb),
         lease_until: lease.now + lease.leaseMs,
       }))
       .executeTakeFirst();
@@ -214,7 +236,7 @@ export async function finishPage(
     .set((eb) => ({
       page_link: nextLink,
       pages_done: eb('pages_done', '+', 1),
-      graph_requests: eb('graph_requests', '+', costs.graphRequests),
+      ...costsSet(costs)(eb),
       lease_until: lease.now + lease.leaseMs,
     }))
     .executeTakeFirst();

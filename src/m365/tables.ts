@@ -43,6 +43,11 @@ export interface M365ScansTable {
   users_total: number | null;
   graph_requests: Generated<number>;
   image_bytes: Generated<number>;
+  /** Users this scan could not read (they kept the state an earlier scan found). */
+  users_unread: Generated<number>;
+  /** The tenant's throttling during this scan: how many waits, and how long they kept it waiting. */
+  throttled_waits: Generated<number>;
+  throttled_ms: Generated<number>;
   error: string | null;
   holder: string | null;
   lease_until: number | null;

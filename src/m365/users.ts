@@ -17,6 +17,11 @@ export interface ScannedUser {
   /** A verdict found by comparing the pictures in this scan. */
   baseline?: Baseline;
   /**
+   * Why the scan could not read this user (Graph or SharePoint failed, or kept throttling, past
+   * every retry). Such a user keeps the state an earlier scan found, when there is one.
+   */
+  unread?: string;
+  /**
    * When the scan began reading this user from the tenant. A push recorded since (it started
    * later) saw the tenant after the scan did: its state, baseline and picture are kept.
    */

@@ -67,6 +67,7 @@ import * as failingPerPhoto from './migrations/2026-12-21-02-failing-per-photo.j
 import * as syncRead from './migrations/2026-12-22-01-sync-read.js';
 import * as spaRedirectUris from './migrations/2026-12-22-02-spa-redirect-uris.js';
 import * as sizeChangeSince from './migrations/2026-12-22-03-size-change-since.js';
+import * as m365ScanUnread from './migrations/2026-12-23-01-m365-scan-unread.js';
 import { statementName } from './prepared.js';
 import { createReadCache, type ReadCache } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
@@ -158,6 +159,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-22-01-sync-read': syncRead,
   '2026-12-22-02-spa-redirect-uris': spaRedirectUris,
   '2026-12-22-03-size-change-since': sizeChangeSince,
+  '2026-12-23-01-m365-scan-unread': m365ScanUnread,
 };
 
 export interface OpenDatabaseOptions {

@@ -81,8 +81,21 @@ function ScanStatus({
         <p data-scan="done">
           {t('admin.tenant.scan.done', {
             finished: formatTime(context, scan.finishedAt),
-            users: scan.usersDone,
+            users: scan.usersDone - scan.usersUnread,
             graph: scan.graphRequests,
+          })}
+        </p>
+      )}
+      {scan.usersUnread > 0 && (
+        <p class="alert" role="alert" data-scan="unread">
+          {t('admin.tenant.scan.unread', { users: scan.usersUnread })}
+        </p>
+      )}
+      {scan.throttledWaits > 0 && (
+        <p data-scan="throttled">
+          {t('admin.tenant.scan.throttled', {
+            times: scan.throttledWaits,
+            seconds: Math.round(scan.throttledMs / 1000),
           })}
         </p>
       )}

@@ -11,7 +11,7 @@ import { ensureTenantUser, findTenantUser, listTenantUsers } from '../../m365/us
 import type { Services } from '../../services.js';
 import { OUT_OF_STEP_STATES } from '../../sync/state.js';
 import type { CliWriter, CommandHandler } from '../command.js';
-import { CliError, counted, EXIT_BUSY, formatTime, table, UsageError } from '../output.js';
+import { CliError, counted, EXIT_BUSY, EXIT_INCOMPLETE, formatTime, table, UsageError } from '../output.js';
 import { createProgress } from '../progress.js';
 
 // photosync m365 check | scan [--json] | sync <upn> | sync --all-out-of-step [--dry-run]
@@ -83,9 +83,13 @@ async function scan(
   });
   bar?.finish();
   const users = await listTenantUsers(services.database.db);
+  // Users the scan could not read keep an earlier state; the run says so and exits 75, as a script
+  // that runs it again on 75 would want.
+  const exitCode = report.scan.usersUnread > 0 ? EXIT_INCOMPLETE : 0;
   if (json) {
-    print(JSON.stringify({ scan: report.scan, resumed: report.resumed, summary: report.summary, users }, null, 2));
-    return 0;
+    const { scan, resumed, summary, unread } = report;
+    print(JSON.stringify({ scan, resumed, summary, unread, users }, null, 2));
+    return exitCode;
   }
   const rows = users.map((u) => [
     u.upn,
@@ -107,8 +111,20 @@ async function scan(
         ? `, throttled ${connection.throttled.count} times (kept waiting ${Math.round(connection.throttled.totalMs / 1000)} s).`
         : '.'),
   );
-  return 0;
+  if (report.scan.usersUnread > 0) {
+    print(
+      `Incomplete: ${counted(report.scan.usersUnread, 'user')} could not be read` +
+        (report.scan.throttledWaits > 0 ? ' while Microsoft 365 throttled the scan' : '') +
+        '. Each keeps the state an earlier scan found (unknown if none did); run photosync m365 scan again to read them.',
+    );
+    for (const { upn, reason } of report.unread.slice(0, UNREAD_SHOWN)) print(`  ${upn}: ${reason}`);
+    if (report.unread.length > UNREAD_SHOWN) print(`  … and ${report.unread.length - UNREAD_SHOWN} more.`);
+  }
+  return exitCode;
 }
+
+/** Users named after an incomplete scan; the rest are counted (a throttled tenant may leave thousands). */
+const UNREAD_SHOWN = 10;
 
 async function sync(
   services: Services,

@@ -266,6 +266,10 @@ export const adminEn = {
   'admin.tenant.scan.runningResume':
     'If this scan was interrupted, the next scan (by hand or on the schedule) continues where it stopped.',
   'admin.tenant.scan.done': 'Finished {finished}: {users} users read with {graph} Graph requests.',
+  'admin.tenant.scan.unread':
+    'Users the scan could not read: {users}. Each keeps the state an earlier scan found (unknown if none did), and the next scan reads them again.',
+  'admin.tenant.scan.throttled':
+    'Microsoft 365 throttled the scan (waits: {times}) and kept it waiting {seconds} s in all.',
   'admin.tenant.scan.failed': 'The scan started {started} failed: {error}',
   'admin.tenant.scan.progress': 'Scan progress',
   'admin.tenant.scan.scheduleOff': 'Scheduled scans are off; an administrator can turn them on in the settings.',

@@ -281,6 +281,10 @@ export const adminEt: AdminMessages = {
   'admin.tenant.scan.runningResume':
     'Kui see läbivaatus katkes, jätkab järgmine (käsitsi või ajakava järgi) sealt, kus see pooleli jäi.',
   'admin.tenant.scan.done': 'Lõppes {finished}. Loetud kasutajaid: {users}, Graphi päringuid: {graph}.',
+  'admin.tenant.scan.unread':
+    'Kasutajaid, keda ei õnnestunud lugeda: {users}. Igaüks jääb olekusse, mille leidis varasem läbivaatus (kui ükski ei leidnud, siis teadmata), ja järgmine läbivaatus loeb nad uuesti.',
+  'admin.tenant.scan.throttled':
+    'Microsoft 365 piiras läbivaatuse päringuid {times} korda ja pani selle kokku {seconds} s ootama.',
   'admin.tenant.scan.failed': '{started} alanud läbivaatus ebaõnnestus: {error}',
   'admin.tenant.scan.progress': 'Läbivaatuse edenemine',
   'admin.tenant.scan.scheduleOff': 'Ajastatud läbivaatused on väljas; haldur saab need sätetes sisse lülitada.',

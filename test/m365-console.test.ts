@@ -201,7 +201,8 @@ for (const dialect of testDialects()) {
       const noToken = await browser.request('POST', '/admin/tenant/sync', { upn: 'nestor@contoso.com' });
       expect(noToken.statusCode).toBe(403);
       await page('/admin/tenant/sync', 400);
-      await page('/admin/tenant/sync?upn=nobody%40contoso.com', 404);
+      // The refusal keeps the console's navigation, the Microsoft 365 tab with it.
+      expect(await page('/admin/tenant/sync?upn=nobody%40contoso.com', 404)).toContain('href="/admin/tenant"');
       expect(await pushes()).toBe(pushedSoFar);
       // Not an admin: refused before anything is read.
       const plain = await makeUser(services);

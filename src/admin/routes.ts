@@ -90,7 +90,12 @@ async function adminPages(app: App, services: Services): Promise<void> {
   };
 
   // Errors are pages in the admin's language: sign-in for nobody, a 403 for non-admins, the reason otherwise.
-  routeDefaults(app, { envelope: 'page', errorPage: consoleErrorPage, auth: ADMIN_PAGES });
+  // Their navigation is the console's own, the Microsoft 365 tab included in connect mode.
+  routeDefaults(app, {
+    envelope: 'page',
+    errorPage: (page, title, message, error) => consoleErrorPage({ ...page, connectMode }, title, message, error),
+    auth: ADMIN_PAGES,
+  });
 
   // The stylesheet is for anyone (the prompt banner on the portal uses it): no credentials read.
   app.get(

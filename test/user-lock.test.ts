@@ -54,6 +54,46 @@ describeEachDialect('the per-user lock across instances', (dialect) => {
       await other.close();
     }
   });
+
+  it('gives up on a holder elsewhere with every caller of this instance at once, not one wait after another', async () => {
+    const { services, store } = context;
+    const other = await openTestServices(store);
+    try {
+      const user = await makeUser(services);
+      const stuck = createUserLock(services.database.db, services.database.dialect);
+      const waitMs = 400;
+      const here = createUserLock(other.database.db, other.database.dialect, { waitMs });
+      const holding = signal();
+      const release = signal();
+      const held = stuck.run(user.id, async () => {
+        holding.fire();
+        await release.fired;
+      });
+      await holding.fired;
+      // Four requests of one user behind the stuck holder: each gives up after its own wait,
+      // which the first spends on the holder and the others in line behind it.
+      const started = Date.now();
+      const gaveUp = await Promise.all(
+        [1, 2, 3, 4].map(() =>
+          here
+            .run(user.id, async () => 'ran')
+            .then(
+              () => -1,
+              (error: unknown) => (error instanceof LockTimeoutError ? Date.now() - started : -1),
+            ),
+        ),
+      );
+      release.fire();
+      await held;
+      expect(gaveUp.every((ms) => ms >= 0)).toBe(true);
+      // One after another they would give up at 400, 800, 1200 and 1600 ms.
+      expect(Math.max(...gaveUp) - Math.min(...gaveUp)).toBeLessThan(waitMs);
+      // The line is not left behind: the next caller takes the lock at once.
+      expect(await here.run(user.id, async () => 'ran')).toBe('ran');
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe.runIf(inject('postgresUrl'))('the per-user lock on PostgreSQL', () => {

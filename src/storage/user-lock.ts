@@ -57,15 +57,19 @@ export interface UserLockOptions {
 }
 
 export function createUserLock(db: Kysely<Database>, dialect: Dialect, options: UserLockOptions = {}): UserLock {
+  const waitMs = options.waitMs ?? 30_000;
   const local = createLocalLock();
   const shared =
     dialect === 'postgres'
-      ? advisoryLock(db, options.maxHeld ?? 4, options.waitMs ?? 30_000, options.onWait)
-      : leaseLock(db, options.leaseMs ?? 30_000, options.waitMs ?? 30_000, options.onWait);
+      ? advisoryLock(db, options.maxHeld ?? 4, waitMs, options.onWait)
+      : leaseLock(db, options.leaseMs ?? 30_000, waitMs, options.onWait);
+  // This process's callers for one user wait in line for each other, each at most `waitMs` for
+  // its turn: behind one that waits on a holder elsewhere, they give up with it, not one after
+  // another (four requests stuck behind a stopped process are answered in 30 s, not 30, 60, 90, 120).
   const lock: UserLock = {
-    run: (userId, fn) => answerBeforeRelease((inner) => local.run(userId, () => shared.run(userId, inner)), fn),
+    run: (userId, fn) => answerBeforeRelease((inner) => local.run(userId, () => shared.run(userId, inner), waitMs), fn),
     runReading: (userId, read, fn) =>
-      answerBeforeRelease((inner) => local.run(userId, () => shared.runReading(userId, read, inner)), fn),
+      answerBeforeRelease((inner) => local.run(userId, () => shared.runReading(userId, read, inner), waitMs), fn),
   };
   const readOrLock = shared.readOrLock;
   if (readOrLock) {
@@ -74,16 +78,19 @@ export function createUserLock(db: Kysely<Database>, dialect: Dialect, options: 
         // As `run`: `fn`'s result is answered before the lock's release; a read that took no lock, as it ends.
         let settled = false;
         local
-          .run(userId, () =>
-            readOrLock(userId, read, async (rows) => {
-              try {
-                resolve({ held: true, value: await fn(rows) });
-              } catch (error) {
-                reject(error);
-              } finally {
-                settled = true;
-              }
-            }),
+          .run(
+            userId,
+            () =>
+              readOrLock(userId, read, async (rows) => {
+                try {
+                  resolve({ held: true, value: await fn(rows) });
+                } catch (error) {
+                  reject(error);
+                } finally {
+                  settled = true;
+                }
+              }),
+            waitMs,
           )
           .then(
             (got) => {
@@ -138,16 +145,28 @@ function answerBeforeRelease<T, Args extends unknown[]>(
 }
 
 /** In-process queue per key: callers in this process never race each other for the shared lock. */
-export function createLocalLock(): Pick<UserLock, 'run'> {
+export function createLocalLock(): {
+  /** As UserLock's run; with `waitMs`, a caller whose turn has not come by then gives up (LockTimeoutError). */
+  run<T>(key: string, fn: () => Promise<T>, waitMs?: number): Promise<T>;
+} {
   const tails = new Map<string, Promise<void>>();
   return {
-    async run(key, fn) {
+    async run(key, fn, waitMs) {
       const previous = tails.get(key) ?? Promise.resolve();
       let release!: () => void;
       const mine = new Promise<void>((resolve) => (release = resolve));
       const tail = previous.then(() => mine);
       tails.set(key, tail);
-      await previous;
+      if (waitMs === undefined) await previous;
+      else if (!(await settlesWithin(previous, waitMs))) {
+        // Out of the line: whoever comes after still waits for the one ahead (the tail goes on
+        // through `previous`), and the line is forgotten once that one is done.
+        release();
+        void tail.then(() => {
+          if (tails.get(key) === tail) tails.delete(key);
+        });
+        throw new LockTimeoutError();
+      }
       try {
         return await fn();
       } finally {
@@ -156,6 +175,17 @@ export function createLocalLock(): Pick<UserLock, 'run'> {
       }
     },
   };
+}
+
+/** Whether `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** At most `size` holders; a waiter gives up (false) after `timeoutMs`. */

@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import { AppIcon } from '../web/app-icons.js';
 import type { MessageKey } from '../web/messages/en.js';
 import { Avatar, Notice, renderPage, type PageContext, type SuiteUser } from '../web/layout.js';
 import type { TenantState } from './model.js';
@@ -45,7 +46,9 @@ function TenantTile(props: { app: TileApp; hint: string; context: PageContext })
       <form method="post" action={`/m365/launch/${props.app}`}>
         <input type="hidden" name="_csrf" value={props.context.csrfToken} />
         <button type="submit" class={`tile tile-${props.app}`}>
-          <span class="tile-icon" aria-hidden="true" />
+          <span class="tile-icon">
+            <AppIcon app={props.app} />
+          </span>
           <span class="tile-name">{TILE_NAMES[props.app]}</span>
           <span class="tile-hint">{props.hint}</span>
         </button>

@@ -7,6 +7,7 @@ import type { M365Settings } from '../src/m365/settings.js';
 import type { TenantHttp } from '../src/m365/tenant-http.js';
 import { ensureTenantUser, findTenantUser, rememberSignedInUser } from '../src/m365/users.js';
 import { createLeaseLock } from '../src/storage/user-lock.js';
+import { solidJpeg } from './support/factories.js';
 import { useTestServices } from './support/services.js';
 
 // A push decides what to do from the same facts a scan classifies: where the scan finds nothing
@@ -290,5 +291,62 @@ describe('a push whose database fails around it', () => {
     } finally {
       await sql`alter table m365_push_attempts_away rename to m365_push_attempts`.execute(db);
     }
+  });
+});
+
+describe('two pushes of the same user at once', () => {
+  const context = useTestServices('sqlite');
+
+  /**
+   * A tenant whose user has an Exchange photo SharePoint does not show yet, and whose profile
+   * takes the properties written to it; every write is counted.
+   */
+  function tenant(jpeg: Buffer, writes: string[]): TenantHttp {
+    const profile = new Map([
+      ['PictureURL', ''],
+      ['SPS-PicturePlaceholderState', '1'],
+    ]);
+    return {
+      async request(_resource, url, init) {
+        const json = (body: unknown, status = 200) =>
+          new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+        if (init?.method === 'POST') {
+          writes.push(url);
+          if (url.endsWith('/SetSingleValueProfileProperty')) {
+            const { propertyName, propertyValue } = JSON.parse(String(init.body)) as Record<string, string>;
+            profile.set(propertyName!, propertyValue!);
+          }
+          return json({});
+        }
+        if (url.endsWith('/photo/$value')) return new Response(new Uint8Array(jpeg), { status: 200 });
+        if (url.endsWith('/photo')) return json({ '@odata.mediaEtag': '"PHOTO-1"', width: 648, height: 648 });
+        if (url.includes('GetPropertiesFor')) {
+          return json({ UserProfileProperties: [...profile].map(([Key, Value]) => ({ Key, Value })) });
+        }
+        return json({ 'odata.error': { message: { value: `not here: ${url}` } } }, 400);
+      },
+    };
+  }
+
+  it('the one that waited for the other finds the user in step and writes nothing', async () => {
+    const { db } = context.services.database;
+    const upn = 'twice@contoso.com';
+    await ensureTenantUser(db, { id: upn, upn, displayName: upn, accountEnabled: true, hasMailbox: true });
+    const writes: string[] = [];
+    const connection = connectionOver(tenant(await solidJpeg([200, 40, 40], 648), writes));
+    // Both read the user before either has the lock, as two `m365 sync` runs or a double click do.
+    const user = (await findTenantUser(db, upn))!;
+    const options = { trigger: 'admin' as const, sizes: context.services.syncSettings().renditionSizes };
+    const deps = { db, lock: context.services.tenantLock };
+    const reports = await Promise.all([
+      pushTenantUser(connection, deps, user, options),
+      pushTenantUser(connection, deps, user, options),
+    ]);
+    expect(reports.map((report) => report.outcome).sort(), JSON.stringify(reports)).toEqual(['synced', 'unchanged']);
+    expect(reports.find((report) => report.outcome === 'unchanged')?.etagBefore).toBe('"PHOTO-1"');
+    // Three files and four profile properties, once.
+    expect(writes).toHaveLength(7);
+    const attempts = await db.selectFrom('m365_push_attempts').select('outcome').where('user_id', '=', upn).execute();
+    expect(attempts.map((attempt) => attempt.outcome).sort()).toEqual(['synced', 'unchanged']);
   });
 });

@@ -39,7 +39,7 @@ import {
 import type { M365Settings } from './settings.js';
 import type { TenantHttp } from './tenant-http.js';
 import { tenantListed } from './scans.js';
-import { ensureTenantUser, fileStemInUse, type TenantUserRecord } from './users.js';
+import { ensureTenantUser, fileStemInUse, getTenantUsers, type TenantUserRecord } from './users.js';
 
 // A push does for one user what SharePoint's own sync does, and leaves the profile exactly as
 // that sync leaves it: the Exchange photo is downloaded once, S/M/L are rendered by the media
@@ -117,12 +117,16 @@ export async function pushTenantUser(
 function pushUnderLock(
   connection: M365Connection,
   deps: PushDeps,
-  user: TenantUserRecord,
+  known: TenantUserRecord,
   options: PushOptions,
 ): Promise<PushReport> {
-  return deps.lock.run(`m365:${user.id}`, async () => {
+  return deps.lock.run(`m365:${known.id}`, async () => {
     const startedAt = connection.clock.now();
     const started = performance.now();
+    // The user as the push that held the lock before this one left them: read before the lock,
+    // its baseline would not show that push, and two pushes at once (two runs, a double click)
+    // would both write the same photo into SharePoint.
+    const user = (await getTenantUsers(deps.db, [known.id])).get(known.id) ?? known;
     let step: Step;
     try {
       step = await push(connection, deps.db, user, options);

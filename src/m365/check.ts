@@ -1,3 +1,4 @@
+import { askForOpenIdConfiguration } from './authority.js';
 import type { M365Connection } from './connection.js';
 import { rasterizeSvg } from '../media/media.js';
 import { LIBRARY_PATH } from '../sites/library.js';
@@ -131,24 +132,7 @@ export async function runChecks(connection: M365Connection): Promise<CheckResult
 /** Compares this machine's clock with the Date of Entra's metadata answer. */
 async function clockSkew(connection: M365Connection): Promise<string> {
   const { settings, clock } = connection;
-  const url = `${settings.authorityHost}/${encodeURIComponent(settings.tenant)}/v2.0/.well-known/openid-configuration`;
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (error) {
-    const network = networkProblem(error);
-    throw network
-      ? tenantError(
-          network.problem,
-          `${settings.authorityHost}: ${network.what}.`,
-          network.fix(settings.authorityHost, 'PHOTOSYNC_M365_AUTHORITY_HOST'),
-        )
-      : tenantError(
-          'unreachable',
-          `${settings.authorityHost} cannot be reached: ${describeError(error)}.`,
-          'Check PHOTOSYNC_M365_AUTHORITY_HOST.',
-        );
-  }
+  const response = await askForOpenIdConfiguration(settings);
   await response.body?.cancel();
   if (response.status === 400 || response.status === 404) {
     throw tenantError(

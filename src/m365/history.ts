@@ -26,12 +26,15 @@ export interface PushResult {
 /**
  * Appends the attempt and moves the user's running state in one commit: a failure starts (or
  * continues) it, anything else ends it; a push that succeeded leaves its state and baseline.
+ * `reachedTenant` false: the push failed because nothing at the tenant answered, which says
+ * nothing about this user, so it is only appended; their state stays what was last found.
  */
 export async function recordPushAttempt(
   db: Kysely<Database>,
   attempt: PushAttempt,
   failedEtag: string | null,
   result?: PushResult,
+  reachedTenant = true,
 ): Promise<number> {
   const baseline = result?.baseline;
   const failed = attempt.outcome === 'failed';
@@ -50,6 +53,14 @@ export async function recordPushAttempt(
       })
       .returning('id')
       .executeTakeFirstOrThrow();
+    if (!reachedTenant) {
+      await trx
+        .updateTable('m365_users')
+        .set({ last_attempt_at: attempt.startedAt, last_outcome: attempt.outcome })
+        .where('id', '=', attempt.userId)
+        .execute();
+      return Number(inserted.id);
+    }
     await trx
       .updateTable('m365_users')
       .set((eb) => ({

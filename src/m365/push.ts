@@ -167,6 +167,7 @@ function pushUnderLock(
           },
           step.failedEtag ?? null,
           step.result,
+          step.problem !== 'unreachable',
         ),
       );
     }

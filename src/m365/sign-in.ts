@@ -6,7 +6,7 @@ import { lazy } from '../lazy.js';
 import type { Clock } from './clock.js';
 import { describeError, type TenantProblem } from './errors.js';
 import type { M365Settings } from './settings.js';
-import { explainTokenError } from './token-errors.js';
+import { explainTokenFailure } from './authority.js';
 import { loadMsal } from './tokens.js';
 
 // Signing a tenant's people in at photosync's portal with their Microsoft 365 account: OpenID
@@ -116,8 +116,8 @@ export function createTenantSignIn(deps: SignInDeps): TenantSignIn {
   return {
     redirectUri,
     async begin(next) {
-      const { client, crypto } = await msal().catch((error: unknown) => {
-        throw explainTokenError(error, settings, 'the sign-in');
+      const { client, crypto } = await msal().catch(async (error: unknown) => {
+        throw await explainTokenFailure(error, settings, 'the sign-in');
       });
       const pkce = await crypto.generatePkceCodes();
       const pending: Pending = {
@@ -138,8 +138,8 @@ export function createTenantSignIn(deps: SignInDeps): TenantSignIn {
           nonce: pending.nonce,
           prompt: 'select_account',
         })
-        .catch((error: unknown) => {
-          throw explainTokenError(error, settings, 'the sign-in');
+        .catch(async (error: unknown) => {
+          throw await explainTokenFailure(error, settings, 'the sign-in');
         });
       return { url, pending: seal(pending) };
     },
@@ -175,7 +175,7 @@ export function createTenantSignIn(deps: SignInDeps): TenantSignIn {
       } catch (error) {
         const text = describeError(error);
         if (/nonce_mismatch|state_mismatch/i.test(text)) return fail('invalid', text);
-        const explained = explainTokenError(error, settings, 'the sign-in');
+        const explained = await explainTokenFailure(error, settings, 'the sign-in');
         return fail(problemOf(explained.problem), explained.message);
       }
       if (!idToken) return fail('invalid', 'Microsoft 365 answered without an ID token.');

@@ -100,8 +100,9 @@ export function explainTokenError(error: unknown, settings: M365Settings, resour
       network.fix(settings.authorityHost, 'PHOTOSYNC_M365_AUTHORITY_HOST'),
     );
   }
-  if (/endpoints_resolution_error|openid_config_error|untrusted_authority/.test(text)) {
-    // MSAL could not read the tenant's OpenID metadata (it names no cause).
+  if (metadataUnread(error)) {
+    // MSAL could not read the tenant's OpenID metadata (it names no cause; explainTokenFailure
+    // asks the host whether anything answers there).
     return tenantError(
       'wrong_url',
       `No token for ${resource}: ${settings.authorityHost}/${settings.tenant}/v2.0/.well-known/openid-configuration could not be read.`,
@@ -109,6 +110,11 @@ export function explainTokenError(error: unknown, settings: M365Settings, resour
     );
   }
   return tenantError('unexpected', `No token for ${resource}: ${text}`);
+}
+
+/** MSAL's error when it could not read the tenant's OpenID metadata from the sign-in host. */
+export function metadataUnread(error: unknown): boolean {
+  return /endpoints_resolution_error|openid_config_error|untrusted_authority/.test(describeError(error));
 }
 
 interface NetworkProblem {

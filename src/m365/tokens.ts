@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { lazy } from '../lazy.js';
 import { scrub } from './errors.js';
 import type { M365Settings } from './settings.js';
+import { explainTokenFailure } from './authority.js';
 import { explainTokenError } from './token-errors.js';
 
 // App-only tokens for the tenant through MSAL Node, with the app's certificate: MSAL signs a
@@ -81,8 +82,8 @@ export function createTokenSource(settings: M365Settings, log: Logger): TokenSou
               throw explainTokenError(new Error('Entra ID answered without a token.'), settings, scope);
             return result.accessToken;
           },
-          (error: unknown) => {
-            throw explainTokenError(error, settings, scope);
+          async (error: unknown) => {
+            throw await explainTokenFailure(error, settings, scope);
           },
         )
         .finally(() => inFlight.delete(resource));

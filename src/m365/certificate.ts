@@ -26,6 +26,9 @@ export interface ClientCertificate {
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const KEY_BLOCK = /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END \1?PRIVATE KEY-----/;
 
+/** The shortest RSA key a client assertion can be signed with. */
+const MIN_RSA_BITS = 2048;
+
 /** Key types as a sentence names them, with their article. */
 const KEY_KINDS: Record<string, string> = {
   ec: 'an EC',
@@ -63,6 +66,14 @@ export function readClientCertificate(pem: string, now = new Date()): ClientCert
   if (key.asymmetricKeyType !== 'rsa') {
     return {
       problem: `holds ${KEY_KINDS[key.asymmetricKeyType ?? ''] ?? 'a non-RSA'} key; Entra ID needs an RSA certificate for app sign-in`,
+    };
+  }
+  // MSAL signs the client assertion with PS256, which its JWT library refuses with a key under
+  // 2048 bits: every token would fail, so the key is refused here, where the fix can be named.
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < MIN_RSA_BITS) {
+    return {
+      problem: `holds a ${bits}-bit RSA key; Entra ID sign-in needs at least ${MIN_RSA_BITS} bits: make a new certificate (openssl req -x509 -newkey rsa:2048 …, as docs/M365.md shows) and register it`,
     };
   }
   if (!leaf.checkPrivateKey(key)) return { problem: 'holds a private key that does not belong to its certificate' };

@@ -130,6 +130,11 @@ describe('connect-mode settings', () => {
       () => makeTestCertificate({ keyType: 'ec' }).combined,
       /holds an EC key; Entra ID needs an RSA/,
     ],
+    [
+      'a 1024-bit RSA key, which MSAL cannot sign with',
+      () => makeTestCertificate({ bits: 1024 }).combined,
+      /holds a 1024-bit RSA key; Entra ID sign-in needs at least 2048 bits/,
+    ],
     ['a missing file', () => '/nonexistent/app.pem', /names no file/],
   ])('refuse %s, saying why without showing the key', (_name, value, reason) => {
     const problems = problemsOf(connectEnv({ PHOTOSYNC_M365_CERTIFICATE: value() }));

@@ -12,13 +12,15 @@ export interface TestPem {
 }
 
 /** A real self-signed certificate made by openssl (the tool administrators use for this). */
-export function makeTestCertificate(options: { keyType?: 'rsa' | 'ec'; days?: number } = {}): TestPem {
+export function makeTestCertificate(options: { keyType?: 'rsa' | 'ec'; days?: number; bits?: number } = {}): TestPem {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'photosync-cert-'));
   try {
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
     const algorithm =
-      options.keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
+      options.keyType === 'ec'
+        ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']
+        : ['-newkey', `rsa:${options.bits ?? 2048}`];
     execFileSync(
       'openssl',
       [

@@ -97,3 +97,20 @@ export function readClientCertificate(pem: string, now = new Date()): ClientCert
   });
   return certificate;
 }
+
+/**
+ * Whether the bytes are a PKCS#12 file (.pfx, .p12), as Windows and Key Vault export a certificate
+ * with its key: a DER SEQUENCE whose first element is the version, INTEGER 3 (RFC 7292, PFX).
+ */
+export function isPkcs12(bytes: Buffer): boolean {
+  if (bytes[0] !== 0x30 || bytes.length < 8) return false;
+  const first = bytes[1]!;
+  const version = first < 0x80 ? 2 : 2 + (first & 0x7f);
+  return bytes[version] === 0x02 && bytes[version + 1] === 0x01 && bytes[version + 2] === 0x03;
+}
+
+/** What to say of a PKCS#12 file, with the command that makes the PEM photosync reads of it. */
+export function pkcs12Problem(file = 'photosync.pfx'): string {
+  const pemFile = `${file.replace(/\.(pfx|p12)$/i, '')}.pem`;
+  return `is a PKCS#12 (.pfx) file, and photosync reads PEM: convert it with "openssl pkcs12 -in ${file} -nodes -out ${pemFile}" (it asks for the .pfx password), make ${pemFile} readable only by photosync, and set PHOTOSYNC_M365_CERTIFICATE to it`;
+}

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -142,6 +143,51 @@ describe('connect-mode settings', () => {
     expect(problems[0]).toMatch(/^PHOTOSYNC_M365_CERTIFICATE/);
     expect(problems[0]).toMatch(reason);
     expect(problems[0]).not.toMatch(/-----|MII/);
+  });
+
+  describe('a PKCS#12 (.pfx) file, as Windows and Key Vault export one', () => {
+    let dir: string;
+    let pfx: string;
+    beforeAll(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'photosync-pfx-'));
+      fs.writeFileSync(path.join(dir, 'cert.pem'), pem.certificate);
+      fs.writeFileSync(path.join(dir, 'key.pem'), pem.privateKey);
+      pfx = path.join(dir, 'photosync.pfx');
+      execFileSync(
+        'openssl',
+        ['pkcs12', '-export', '-in', 'cert.pem', '-inkey', 'key.pem', '-out', pfx, '-passout', 'pass:secret'],
+        { cwd: dir, stdio: 'ignore' },
+      );
+      return () => fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('is named as such, with the command that converts it', () => {
+      const problems = problemsOf(connectEnv({ PHOTOSYNC_M365_CERTIFICATE: pfx }));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toContain(`PHOTOSYNC_M365_CERTIFICATE (${pfx}) is a PKCS#12 (.pfx) file`);
+      expect(problems[0]).toContain(`openssl pkcs12 -in ${pfx} -nodes -out ${path.join(dir, 'photosync.pem')}`);
+    });
+
+    it('in base64 too, without repeating the value', () => {
+      const encoded = fs.readFileSync(pfx).toString('base64');
+      const problems = problemsOf(connectEnv({ PHOTOSYNC_M365_CERTIFICATE: encoded }));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^PHOTOSYNC_M365_CERTIFICATE \(base64\) is a PKCS#12 \(\.pfx\) file/);
+      expect(problems[0]).toContain('openssl pkcs12 -in photosync.pfx -nodes -out photosync.pem');
+      expect(problems[0]).not.toContain(encoded.slice(0, 40));
+    });
+
+    it('and the PEM that command makes of it is taken', () => {
+      const converted = path.join(dir, 'photosync.pem');
+      execFileSync('openssl', ['pkcs12', '-in', pfx, '-nodes', '-out', converted, '-passin', 'pass:secret'], {
+        stdio: 'ignore',
+      });
+      const certificate = loadConfig(connectEnv({ PHOTOSYNC_M365_CERTIFICATE: converted }), '/srv/app').m365!
+        .certificate;
+      expect(certificate.thumbprintSha256).toBe(
+        loadConfig(connectEnv(), '/srv/app').m365!.certificate.thumbprintSha256,
+      );
+    });
   });
 
   it('take the PEM in base64, as secret stores often hold it, with or without line breaks', () => {

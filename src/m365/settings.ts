@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readClientCertificate, type ClientCertificate } from './certificate.js';
+import { isPkcs12, pkcs12Problem, readClientCertificate, type ClientCertificate } from './certificate.js';
 
 // Connect mode's settings: which Microsoft 365 tenant photosync reads and writes, as which app.
 // All or nothing: none of the connect settings means photosync is its own organisation; some of
@@ -197,6 +197,10 @@ function readCertificateSetting(
     pem = decoded;
     where = 'PHOTOSYNC_M365_CERTIFICATE (base64)';
   } else if (!raw.includes('-----BEGIN')) {
+    if (looksLikeBase64(raw) && isPkcs12(Buffer.from(raw.replace(/\s+/g, ''), 'base64'))) {
+      problems.push(`PHOTOSYNC_M365_CERTIFICATE (base64) ${pkcs12Problem()}.`);
+      return undefined;
+    }
     if (raw.length > LONGEST_PATH || /[\r\n]/.test(raw) || looksLikeBase64(raw)) {
       problems.push(
         `PHOTOSYNC_M365_CERTIFICATE holds ${raw.length} characters that are neither PEM text, nor PEM text in base64, nor the path of a file; set it to the PEM file with the certificate and its private key, or to the PEM text itself.`,
@@ -206,7 +210,12 @@ function readCertificateSetting(
     const file = path.resolve(cwd, raw);
     where = `PHOTOSYNC_M365_CERTIFICATE (${file})`;
     try {
-      pem = fs.readFileSync(file, 'utf8');
+      const bytes = fs.readFileSync(file);
+      if (isPkcs12(bytes)) {
+        problems.push(`${where} ${pkcs12Problem(raw)}.`);
+        return undefined;
+      }
+      pem = bytes.toString('utf8');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       problems.push(

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { createDevCertificates } from '../src/cli/commands/dev-cert.js';
 import { loadConfig } from '../src/config.js';
+import { runChecks } from '../src/m365/check.js';
 import { createM365Connection } from '../src/m365/connection.js';
 import { pushTenantUser } from '../src/m365/push.js';
 import type { M365Settings } from '../src/m365/settings.js';
@@ -71,27 +72,111 @@ describe('a token when nothing answers at the sign-in host', () => {
   });
 });
 
-describe('a token when the sign-in host answers without the metadata', () => {
+describe('a sign-in host that answers without the metadata', () => {
   let server: Awaited<ReturnType<typeof startHttpsServer>>;
+  /** What the host answers: a web server's 404 page, Entra's answer for a tenant it does not know or another refusal, or a failure. */
+  let answer: 'not_found_page' | 'unknown_tenant' | 'other_refusal' | 'server_error' = 'not_found_page';
   beforeAll(async () => {
     server = await startHttpsServer((response) => {
-      response.writeHead(404, { 'content-type': 'text/html' });
-      response.end('<h1>Not Found</h1>');
+      if (answer === 'server_error') {
+        response.writeHead(500, { 'content-type': 'text/plain' });
+        response.end('Internal Server Error');
+        return;
+      }
+      if (answer === 'not_found_page') {
+        response.writeHead(404, { 'content-type': 'text/html' });
+        response.end('<h1>Not Found</h1>');
+        return;
+      }
+      response.writeHead(400, { 'content-type': 'application/json; charset=utf-8' });
+      if (answer === 'other_refusal') {
+        response.end(
+          JSON.stringify({
+            error: 'invalid_request',
+            error_description: 'AADSTS90014: The required field is missing from the request.',
+            error_codes: [90014],
+          }),
+        );
+        return;
+      }
+      response.end(
+        JSON.stringify({
+          error: 'invalid_tenant',
+          error_description:
+            "AADSTS90002: Tenant 'contoso.onmicrosoft.com' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.",
+          error_codes: [90002],
+        }),
+      );
     });
   });
   afterAll(async () => {
     await server?.stop();
   });
 
-  it('says the metadata could not be read there, with what the host answered', { timeout: 60_000 }, async () => {
+  /** `m365 check`'s first line, the clock, which reads the sign-in host's metadata. */
+  async function clockCheck() {
+    const [clock] = await runChecks(createM365Connection(settingsAt(server.url), silent));
+    return clock!;
+  }
+
+  it(
+    'is not Entra when its 404 says nothing of a tenant: the token and m365 check name the host',
+    { timeout: 60_000 },
+    async () => {
+      answer = 'not_found_page';
+      const error = await createTokenSource(settingsAt(server.url), silent)
+        .token('graph')
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ problem: 'wrong_url' });
+      expect((error as Error).message).toMatch(
+        /answered 404 .*not a Microsoft sign-in host\. Check PHOTOSYNC_M365_AUTHORITY_HOST/,
+      );
+      expect((error as Error).message).not.toContain('PHOTOSYNC_M365_TENANT');
+
+      const clock = await clockCheck();
+      expect(clock).toMatchObject({ name: 'clock matches Entra ID', status: 'failed' });
+      expect(clock.detail).toMatch(/answered 404 .*Check PHOTOSYNC_M365_AUTHORITY_HOST/);
+      expect(clock.detail).not.toContain('knows no tenant');
+    },
+  );
+
+  it(
+    'is said as Entra worded it when Entra refuses for another reason, blaming no setting',
+    { timeout: 60_000 },
+    async () => {
+      answer = 'other_refusal';
+      const clock = await clockCheck();
+      expect(clock.detail).toMatch(/refused the tenant's OpenID metadata \(400\): AADSTS90014/);
+      expect(clock.detail).not.toMatch(/PHOTOSYNC_M365_(TENANT|AUTHORITY_HOST)/);
+    },
+  );
+
+  it('says what it answered when that is neither a refusal nor the metadata', { timeout: 60_000 }, async () => {
+    answer = 'server_error';
     const error = await createTokenSource(settingsAt(server.url), silent)
       .token('graph')
       .catch((e: unknown) => e);
-    expect(error).toMatchObject({ problem: 'wrong_url' });
-    expect((error as Error).message).toMatch(
-      /openid-configuration could not be read \(the host answers 404\)\. Check PHOTOSYNC_M365_AUTHORITY_HOST/,
-    );
+    expect((error as Error).message).toMatch(/openid-configuration could not be read \(the host answers 500\)\./);
   });
+
+  it(
+    'is Entra not knowing the tenant when it answers AADSTS90002: both name the tenant',
+    { timeout: 60_000 },
+    async () => {
+      answer = 'unknown_tenant';
+      const error = await createTokenSource(settingsAt(server.url), silent)
+        .token('graph')
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ problem: 'tenant' });
+      expect((error as Error).message).toMatch(
+        /knows no tenant "contoso\.onmicrosoft\.com" \(400, AADSTS90002\)\. Check PHOTOSYNC_M365_TENANT/,
+      );
+
+      const clock = await clockCheck();
+      expect(clock).toMatchObject({ status: 'failed' });
+      expect(clock.detail).toMatch(/knows no tenant .*Check PHOTOSYNC_M365_TENANT/);
+    },
+  );
 });
 
 describe('a push when nothing answers at the sign-in host', () => {

@@ -1,4 +1,4 @@
-import { askForOpenIdConfiguration } from './authority.js';
+import { askForOpenIdConfiguration, metadataRefusal } from './authority.js';
 import type { M365Connection } from './connection.js';
 import { rasterizeSvg } from '../media/media.js';
 import { LIBRARY_PATH } from '../sites/library.js';
@@ -133,14 +133,9 @@ export async function runChecks(connection: M365Connection): Promise<CheckResult
 async function clockSkew(connection: M365Connection): Promise<string> {
   const { settings, clock } = connection;
   const response = await askForOpenIdConfiguration(settings);
+  const refused = await metadataRefusal(response, settings);
+  if (refused) throw refused;
   await response.body?.cancel();
-  if (response.status === 400 || response.status === 404) {
-    throw tenantError(
-      'tenant',
-      `${settings.authorityHost} knows no tenant "${settings.tenant}" (${response.status}).`,
-      'Check PHOTOSYNC_M365_TENANT.',
-    );
-  }
   const date = Date.parse(response.headers.get('date') ?? '');
   if (Number.isNaN(date)) return 'the sign-in service sent no time to compare with';
   const skew = clock.now() - date;

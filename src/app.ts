@@ -279,13 +279,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     async () => {
       // A database that does not answer at all gets its 503 in time, as one that refuses does.
       await withinProbeTime(sql`select 1`.execute(services.database.db)).catch((error: unknown) => {
-        throw storageFaultOf(error)
-          ? error
-          : serviceUnavailable(
-              `The database did not answer: ${String((error as Error).message ?? error)}.`,
-              10,
-              'database_unavailable',
-            );
+        if (storageFaultOf(error)) throw error;
+        // Its words stay in the log: whoever probes may be anyone.
+        services.log.warn({ err: error }, 'health check: the database did not answer');
+        throw serviceUnavailable('The database did not answer.', 10, 'database_unavailable');
       });
       return { status: 'ok' as const, database: services.database.dialect };
     },

@@ -3,7 +3,13 @@ import { decodeJwt } from 'jose';
 import { beforeAll, expect, it, vi } from 'vitest';
 import { createApp, removeApp } from '../src/directory/apps.js';
 import { tenantId } from '../src/directory/settings.js';
-import { REFRESH_REUSE_GRACE_MS } from '../src/directory/sign-in-grants.js';
+import {
+  findAuthorizationCode,
+  findRefreshToken,
+  newFamilyId,
+  redeemAuthorizationCode,
+  REFRESH_REUSE_GRACE_MS,
+} from '../src/directory/sign-in-grants.js';
 import type { App } from '../src/app.js';
 import type { Services } from '../src/services.js';
 import { bearer } from './support/apps.js';
@@ -264,6 +270,37 @@ describeEachDialect('sign-in for apps: authorization code, PKCE, refresh tokens'
       });
       expect(refreshed.statusCode).toBe(400);
     }
+  });
+
+  it('the redemption that finds the code taken after both looked it up ends what the first got (the race itself)', async () => {
+    const registered = await createApp(services.database.db, 'Photo web app', ['User.Read'], {
+      redirectUris: [REDIRECT],
+    });
+    const user = await makeUser(services);
+    const code = (
+      await signInForCode(new FormClient(app), user.upn, {
+        client_id: registered.clientId,
+        scope: 'openid offline_access User.Read',
+      })
+    ).searchParams.get('code')!;
+    const { db } = services.database;
+    // Both looked the code up and found it unused; then each marks it.
+    const found = await findAuthorizationCode(db, code);
+    if (!found.ok) throw new Error('the code should be unused');
+    const grant = (familyId: string) => ({
+      familyId,
+      clientId: registered.clientId,
+      userId: user.id,
+      scope: found.grant.scope,
+      publicClient: false,
+    });
+    const first = newFamilyId();
+    const won = await redeemAuthorizationCode(db, found.hash, first, grant(first));
+    if (!won || !won.refreshToken) throw new Error('the first redemption should win');
+    expect((await findRefreshToken(db, won.refreshToken, registered.clientId)).ok).toBe(true);
+    const second = newFamilyId();
+    expect(await redeemAuthorizationCode(db, found.hash, second, grant(second))).toBe(false);
+    expect((await findRefreshToken(db, won.refreshToken, registered.clientId)).ok).toBe(false);
   });
 
   it('a code asked for without a challenge is not redeemed with a verifier (RFC 9700: no PKCE downgrade)', async () => {

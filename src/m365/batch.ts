@@ -14,6 +14,9 @@ import { backoffMs, headerValue, NETWORK_ATTEMPTS, RETRY_LATER, retryAfterMs, TR
 // as `throttledForMs` allows from its first try, however many tries that takes; only failures
 // (a 5xx, an answer left out, no answer at all) are counted against `maxAttempts`.
 
+/** The shortest wait after throttling, whatever Retry-After says. */
+const MIN_THROTTLE_WAIT_MS = 1000;
+
 /** Graph's limit: "JSON batch requests are currently limited to 20 individual requests." */
 export const MAX_BATCH_SIZE = 20;
 
@@ -138,7 +141,8 @@ export async function runBatched(
           break;
         case 'retry': {
           const attempts = Math.max(...ready.map((item) => item.attempts));
-          const wait = envelope.retryAfterMs ?? backoffMs(attempts);
+          // At least a second: a Retry-After of 0 would send again at once, for as long as throttling is waited out.
+          const wait = Math.max(MIN_THROTTLE_WAIT_MS, envelope.retryAfterMs ?? backoffMs(attempts));
           const failed: BatchResult = { kind: 'failed', message: envelope.message };
           if (RETRY_LATER.has(envelope.status)) {
             pause(after, wait);
@@ -163,7 +167,7 @@ export async function runBatched(
               });
             } else if (RETRY_LATER.has(response.status)) {
               const named = retryAfterMs(headerValue(response.headers, 'Retry-After'), after);
-              const wait = named ?? backoffMs(item.attempts);
+              const wait = Math.max(MIN_THROTTLE_WAIT_MS, named ?? backoffMs(item.attempts));
               longestThrottle = Math.max(longestThrottle ?? 0, wait);
               afterThrottled(item, after, after + wait, { kind: 'answered', response });
             } else if (TRANSIENT.has(response.status)) {

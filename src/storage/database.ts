@@ -396,6 +396,14 @@ function countingClient(
   class CountingClient extends Client {
     /** Names whose statements this connection runs unnamed (see STALE_STATEMENT). */
     readonly staleNames = new Set<string>();
+    constructor(config?: string | pg.ClientConfig) {
+      // The connection's own deadline: the pool's (connectionTimeoutMillis on the pool) would also
+      // bound the wait for a free connection, which is the load's, not an unreachable database's.
+      super({
+        ...(typeof config === 'string' ? { connectionString: config } : config),
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      });
+    }
   }
   async function sendNamed(client: CountingClient, name: string, text: string, values: unknown[]) {
     try {
@@ -423,6 +431,11 @@ function countingClient(
       result.then(finished, finished);
       // A connection that broke or timed out is told from the database's own refusals (faults.ts).
       return result.catch((error: unknown) => {
+        // A statement not answered in QUERY_TIMEOUT_MS is still running, or the peer is gone: the
+        // connection is closed, so the pool drops it instead of queueing the next statements behind it.
+        if (error instanceof Error && error.message === 'Query read timeout') {
+          (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        }
         throw fromDatabaseDriver(error);
       });
     }
@@ -475,9 +488,9 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     Client: countingClient(pg, counter, (text, connection) => notices.statementDone(text, connection)),
     max: options.poolSize ?? 10,
     // A database that stops answering (a dead host, a network cut off) is an error in bounded
-    // time, never a request, a probe or a shutdown waiting for ever: a connection within 10 s,
-    // each statement's answer within QUERY_TIMEOUT_MS, and the kernel asked to notice dead peers.
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    // time, never a request, a probe or a shutdown waiting for ever: a connection within 10 s
+    // (CountingClient), each statement's answer within QUERY_TIMEOUT_MS, and the kernel asked to
+    // notice dead peers.
     query_timeout: QUERY_TIMEOUT_MS,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,

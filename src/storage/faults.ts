@@ -28,7 +28,6 @@ const FAULT_OF_CODE: Record<string, StorageFault> = {
   XX002: 'damaged', // PostgreSQL index_corrupted
   // Another connection held SQLite's write lock past busy_timeout (a backup, a command, a stopped server).
   SQLITE_BUSY: 'busy',
-  SQLITE_LOCKED: 'busy',
   // PostgreSQL's connection exceptions (class 08), a server shutting down or starting (57P01-03),
   // and no connection left for photosync (53300).
   '08000': 'unreachable',
@@ -36,7 +35,6 @@ const FAULT_OF_CODE: Record<string, StorageFault> = {
   '08003': 'unreachable',
   '08004': 'unreachable',
   '08006': 'unreachable',
-  '08P01': 'unreachable',
   '57P01': 'unreachable',
   '57P02': 'unreachable',
   '57P03': 'unreachable',
@@ -73,8 +71,10 @@ export function fromDatabaseDriver(error: unknown): unknown {
 
 /** The code that names the cause (`SQLITE_FULL`, `ENOSPC`, `53100`), looking through `cause` chains. */
 export function storageFaultCode(error: unknown): string | undefined {
-  const driver = error !== null && typeof error === 'object' && FROM_DATABASE_DRIVER in error;
+  let driver = false;
   for (let current = error, depth = 0; current && depth < 5; depth++) {
+    // Marked where the driver threw it, which may be anywhere in the chain (a migration wraps it).
+    driver ||= typeof current === 'object' && FROM_DATABASE_DRIVER in current;
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') {
       // SQLite's extended codes (SQLITE_READONLY_DBMOVED, SQLITE_CORRUPT_INDEX) belong to their primary.

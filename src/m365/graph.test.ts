@@ -15,6 +15,17 @@ import {
 // https://learn.microsoft.com/graph/api/profilephoto-get (metadata, the 1×1 answer, 404 when there is no photo)
 // https://learn.microsoft.com/graph/json-batching (sub-responses carry status, headers and body)
 describe('exchangePhotoFromResponse', () => {
+  it("tells a lasting refusal (an access policy's 403) from a failure that may pass (throttled, a 5xx)", () => {
+    const body = (code: string) => ({ error: { code, message: 'x' } });
+    expect(exchangePhotoFromResponse({ status: 403, body: body('ErrorAccessDenied') })).toMatchObject({
+      kind: 'error',
+      lasting: true,
+    });
+    for (const status of [429, 503, 500, 408]) {
+      expect(exchangePhotoFromResponse({ status, body: body('x') })).toMatchObject({ kind: 'error', lasting: false });
+    }
+  });
+
   it('reads the ETag and size of a photo', () => {
     const body = {
       '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users(…)/photo/$entity',
@@ -83,6 +94,7 @@ describe('exchangePhotoFromResponse', () => {
     ).toEqual({
       kind: 'error',
       message: 'Graph answered 403 ErrorAccessDenied: Access is denied.',
+      lasting: true,
     });
     expect(
       exchangePhotoFromResponse({

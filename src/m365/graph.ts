@@ -1,6 +1,6 @@
 import type { BatchEnvelope, BatchRequest, BatchResponse, BatchResult, SendBatch } from './batch.js';
 import { describeError, scrub, tenantError } from './errors.js';
-import type { ExchangePhoto, TenantUser } from './model.js';
+import { lastingRefusal, type ExchangePhoto, type TenantUser } from './model.js';
 import { RETRY_LATER, retryAfterMs, TRANSIENT } from './retry.js';
 import { readBody, type TenantHttp } from './tenant-http.js';
 
@@ -187,6 +187,7 @@ export const MAILBOX_NOT_SAID = 'not said';
  */
 export const mailboxNotSaid: ExchangePhoto = {
   kind: 'error',
+  lasting: true,
   message:
     'Graph did not say whether this user has an Exchange Online mailbox (no provisionedPlans in its answer), so their photo was not read: for a user without one it would be the Entra ID photo.',
 };
@@ -244,6 +245,7 @@ export function exchangePhotoFromResponse(response: Pick<BatchResponse, 'status'
   return {
     kind: 'error',
     message: `Graph answered ${error.status}${error.code ? ` ${error.code}` : ''}${error.message ? `: ${error.message}` : ''}`,
+    lasting: lastingRefusal(error.status),
   };
 }
 

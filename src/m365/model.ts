@@ -55,10 +55,18 @@ export interface TenantUser {
 
 /** Graph's answer about a user's Exchange photo, from its metadata only. */
 export type ExchangePhoto =
-  | { kind: 'photo'; etag: string; side: number }
-  | { kind: 'none' }
-  | { kind: 'no_mailbox' }
-  | { kind: 'error'; message: string };
+  { kind: 'photo'; etag: string; side: number } | { kind: 'none' } | { kind: 'no_mailbox' } | ReadError;
+
+/**
+ * Why a reading failed. `lasting`: the service refused this user (a 4xx other than 408 and 429,
+ * e.g. an application access policy keeping the mailbox from the app), which reading again will
+ * not change; otherwise the failure may pass (throttling, a 5xx, no answer).
+ */
+export type ReadError = { kind: 'error'; message: string; lasting?: boolean };
+
+/** Whether an HTTP status refuses for good: a 4xx other than 408 (timeout) and 429 (throttled). */
+export const lastingRefusal = (status: number): boolean =>
+  status >= 400 && status < 500 && status !== 408 && status !== 429;
 
 /** SharePoint's answer about a user's profile picture (PeopleManager GetPropertiesFor). */
 export type ProfilePicture =
@@ -74,7 +82,7 @@ export type ProfilePicture =
       timestamp: string;
     }
   | { kind: 'none' }
-  | { kind: 'error'; message: string };
+  | ReadError;
 
 /** What a comparison of the two pictures found (perceptual hashes; see media's perceptual-hash). */
 export type PictureComparison = 'same' | 'differs' | 'unknown';

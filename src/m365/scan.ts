@@ -348,10 +348,16 @@ function failingOf(record: TenantUserRecord | undefined): { since: number; error
   return { since: record.failingSince, error: record.lastError ?? 'The last push failed.' };
 }
 
-/** Why this user could not be read, if they could not; a user whose mailbox Graph did not name was never asked. */
+/**
+ * Why this user could not be read this time, if they could not; a user whose mailbox Graph did not
+ * name was never asked. A lasting refusal (a 4xx: an access policy, a profile SharePoint refuses)
+ * is no failure to read again but what the tenant answers: the user is decided on it (unknown, with
+ * the reason), and the scan is not the less complete for it.
+ */
 function readFailure(user: TenantUser, photo: ExchangePhoto, profile: ProfilePicture): string | undefined {
-  if (photo.kind === 'error' && user.hasMailbox === true) return `Exchange photo could not be read: ${photo.message}`;
-  if (profile.kind === 'error') return `SharePoint profile could not be read: ${profile.message}`;
+  if (photo.kind === 'error' && !photo.lasting && user.hasMailbox === true)
+    return `Exchange photo could not be read: ${photo.message}`;
+  if (profile.kind === 'error' && !profile.lasting) return `SharePoint profile could not be read: ${profile.message}`;
   return undefined;
 }
 

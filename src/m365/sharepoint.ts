@@ -1,7 +1,7 @@
 import { claimForUpn, libraryFileStem } from '../directory/upn.js';
 import { LIBRARY_PATH, pictureTimestampValue, renditionFileName, type RenditionSize } from '../sites/library.js';
 import { scrub, tenantError } from './errors.js';
-import type { ProfilePicture } from './model.js';
+import { lastingRefusal, type ProfilePicture } from './model.js';
 import { readBody, type TenantHttp } from './tenant-http.js';
 import type { M365Settings } from './settings.js';
 
@@ -92,7 +92,7 @@ export async function readProfilePicture(
   const response = await http.request('mysite', url, { headers: { accept: NOMETADATA } });
   if (!response.ok) {
     const failure = await sharePointFailure(`Reading the profile of ${upn} failed`, response);
-    return { kind: 'error', message: failure.message };
+    return { kind: 'error', message: failure.message, lasting: lastingRefusal(response.status) };
   }
   const body: unknown = await response.json().catch(() => undefined);
   // No profile is a JSON object without the properties; anything else (a proxy's or a sign-in

@@ -122,10 +122,10 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
         browser.language = language;
         const page = await browser.request('GET', '/admin/audit');
         expect(page.statusCode).toBe(200);
-        const rows = [...page.body.matchAll(/<tr data-action="(\w+)">(.*?)<\/tr>/gs)];
+        const rows = [...page.body.matchAll(/<tr data-action="(\w+)"[^>]*>(.*?)<\/tr>/gs)];
         expect(rows.map((r) => r[1]).slice(0, 7), language).toEqual(entries.map((e) => e.action).reverse());
         for (const row of rows.slice(0, 7))
-          expect(row[2], language).toMatch(new RegExp(`<td data-label="[^"]+">${who}</td>`));
+          expect(row[2], language).toMatch(new RegExp(`<td data-label="[^"]+" role="cell">${who}</td>`));
         for (const sentence of sentences) expect(page.body, language).toContain(sentence);
       }
     } finally {
@@ -218,7 +218,7 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
         const page = await browser.request('GET', '/admin/audit');
         expect(page.statusCode).toBe(200);
         expect(page.body).not.toContain(secret);
-        const rows = [...page.body.matchAll(/<tr data-action="(\w+)">(.*?)<\/tr>/gs)];
+        const rows = [...page.body.matchAll(/<tr data-action="(\w+)"[^>]*>(.*?)<\/tr>/gs)];
         expect(rows.map((r) => r[1]).slice(0, 8), language).toEqual(entries.map((e) => e.action).reverse());
         for (const sentence of sentences) expect(page.body, language).toContain(sentence);
       }
@@ -277,7 +277,7 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
         browser.language = language;
         const page = await browser.request('GET', '/admin/audit');
         expect(page.statusCode).toBe(200);
-        const rows = [...page.body.matchAll(/<tr data-action="(\w+)">(.*?)<\/tr>/gs)];
+        const rows = [...page.body.matchAll(/<tr data-action="(\w+)"[^>]*>(.*?)<\/tr>/gs)];
         expect(rows.map((r) => r[1]).slice(0, 3), language).toEqual([
           'site_photo_set',
           'directory_photo_set',
@@ -407,7 +407,7 @@ describeEachDialect('the audit log of commands run on the server', (dialect) => 
         const page = await browser.request('GET', '/admin/audit');
         expect(page.statusCode).toBe(200);
         for (const secret of secrets) expect(page.body).not.toContain(secret);
-        const rows = [...page.body.matchAll(/<tr data-action="(\w+)">(.*?)<\/tr>/gs)];
+        const rows = [...page.body.matchAll(/<tr data-action="(\w+)"[^>]*>(.*?)<\/tr>/gs)];
         expect(rows.map((r) => r[1]).slice(0, 5), language).toEqual(entries.map((e) => e.action).reverse());
         for (const sentence of sentences) {
           if (typeof sentence === 'string') expect(page.body, language).toContain(sentence);

@@ -14,20 +14,24 @@ export function auditPage(context: PageContext, entries: AuditEntry[], next: num
       {entries.length === 0 ? (
         <p>{t('admin.audit.empty')}</p>
       ) : (
-        <table class="stack">
-          <thead>
-            <tr>
-              <th>{t('admin.audit.when')}</th>
-              <th>{t('admin.audit.who')}</th>
-              <th>{t('admin.audit.what')}</th>
+        <table class="stack" role="table">
+          <thead role="rowgroup">
+            <tr role="row">
+              <th role="columnheader">{t('admin.audit.when')}</th>
+              <th role="columnheader">{t('admin.audit.who')}</th>
+              <th role="columnheader">{t('admin.audit.what')}</th>
             </tr>
           </thead>
-          <tbody>
+          <tbody role="rowgroup">
             {entries.map((e) => (
-              <tr data-action={e.action}>
-                <td data-label={t('admin.audit.when')}>{formatTime(context, e.at)}</td>
-                <td data-label={t('admin.audit.who')}>{e.byCommandLine ? t('admin.audit.commandLine') : e.actorUpn}</td>
-                <td data-label={t('admin.audit.what')}>
+              <tr data-action={e.action} role="row">
+                <td data-label={t('admin.audit.when')} role="cell">
+                  {formatTime(context, e.at)}
+                </td>
+                <td data-label={t('admin.audit.who')} role="cell">
+                  {e.byCommandLine ? t('admin.audit.commandLine') : e.actorUpn}
+                </td>
+                <td data-label={t('admin.audit.what')} role="cell">
                   {auditSentences(context, e).map((sentence) => (
                     <p>{sentence}</p>
                   ))}

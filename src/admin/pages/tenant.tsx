@@ -192,39 +192,39 @@ export function tenantPage(
       {view.page.users.length === 0 ? (
         <p>{t('admin.users.empty')}</p>
       ) : (
-        <table class="stack">
-          <thead>
-            <tr>
-              <th>{t('admin.users.user')}</th>
-              <th>{t('admin.users.state')}</th>
-              <th>{t('admin.users.since')}</th>
-              <th>{t('admin.tenant.why')}</th>
-              <th>{t('admin.tenant.exchangeEtag')}</th>
-              <th>{t('admin.tenant.lastPush')}</th>
-              {view.operatorSync && <th>{t('admin.tenant.action')}</th>}
+        <table class="stack" role="table">
+          <thead role="rowgroup">
+            <tr role="row">
+              <th role="columnheader">{t('admin.users.user')}</th>
+              <th role="columnheader">{t('admin.users.state')}</th>
+              <th role="columnheader">{t('admin.users.since')}</th>
+              <th role="columnheader">{t('admin.tenant.why')}</th>
+              <th role="columnheader">{t('admin.tenant.exchangeEtag')}</th>
+              <th role="columnheader">{t('admin.tenant.lastPush')}</th>
+              {view.operatorSync && <th role="columnheader">{t('admin.tenant.action')}</th>}
             </tr>
           </thead>
-          <tbody>
+          <tbody role="rowgroup">
             {view.page.users.map((u) => (
-              <tr data-upn={u.upn}>
-                <td>
+              <tr data-upn={u.upn} role="row">
+                <td role="cell">
                   {u.displayName}
                   <br />
                   <span class="muted">{u.upn}</span>
                 </td>
-                <td class="state" data-label={t('admin.users.state')}>
+                <td class="state" data-label={t('admin.users.state')} role="cell">
                   <StateBadge context={context} state={u.state ?? 'unknown'} />
                 </td>
-                <td title={formatTime(context, u.stateSince)} data-label={t('admin.users.since')}>
+                <td title={formatTime(context, u.stateSince)} data-label={t('admin.users.since')} role="cell">
                   {waited(context, u.stateSince)}
                 </td>
-                <td data-label={t('admin.tenant.why')}>
+                <td data-label={t('admin.tenant.why')} role="cell">
                   <Reason context={context} user={u} />
                 </td>
-                <td data-label={t('admin.tenant.exchangeEtag')}>
+                <td data-label={t('admin.tenant.exchangeEtag')} role="cell">
                   <Etag context={context} value={u.exchangeEtag || null} />
                 </td>
-                <td data-label={t('admin.tenant.lastPush')}>
+                <td data-label={t('admin.tenant.lastPush')} role="cell">
                   <LastAttempt
                     context={context}
                     at={u.lastAttemptAt}
@@ -234,7 +234,7 @@ export function tenantPage(
                   />
                 </td>
                 {view.operatorSync && (
-                  <td data-label={t('admin.tenant.action')}>
+                  <td data-label={t('admin.tenant.action')} role="cell">
                     <a href={tenantSyncLink(u.upn)} aria-label={t('admin.tenant.syncNowFor', { name: u.displayName })}>
                       {t('admin.tenant.syncNow')}
                     </a>

@@ -143,26 +143,28 @@ export function userDetailPage(
       {detail.attempts.length === 0 ? (
         <p>{t('admin.detail.noAttempts')}</p>
       ) : (
-        <table class="history stack">
-          <thead>
-            <tr>
-              <th>{t('admin.detail.when')}</th>
-              <th>{t('admin.detail.trigger')}</th>
-              <th>{t('admin.detail.outcome')}</th>
-              <th>{t('admin.detail.duration')}</th>
-              <th>ETag</th>
+        <table class="history stack" role="table">
+          <thead role="rowgroup">
+            <tr role="row">
+              <th role="columnheader">{t('admin.detail.when')}</th>
+              <th role="columnheader">{t('admin.detail.trigger')}</th>
+              <th role="columnheader">{t('admin.detail.outcome')}</th>
+              <th role="columnheader">{t('admin.detail.duration')}</th>
+              <th role="columnheader">ETag</th>
             </tr>
           </thead>
-          <tbody>
+          <tbody role="rowgroup">
             {foldHistory(detail.attempts).map(({ attempt: a, count, firstAt }) => (
-              <tr data-outcome={a.outcome} data-count={count}>
-                <td data-label={t('admin.detail.when')}>
+              <tr data-outcome={a.outcome} data-count={count} role="row">
+                <td data-label={t('admin.detail.when')} role="cell">
                   {count > 1
                     ? `${formatTime(context, firstAt)} – ${t('admin.history.repeated', { n: count, last: formatTime(context, a.startedAt) })}`
                     : formatTime(context, a.startedAt)}
                 </td>
-                <td data-label={t('admin.detail.trigger')}>{triggerText(t, a.trigger)}</td>
-                <td data-label={t('admin.detail.outcome')}>
+                <td data-label={t('admin.detail.trigger')} role="cell">
+                  {triggerText(t, a.trigger)}
+                </td>
+                <td data-label={t('admin.detail.outcome')} role="cell">
                   <OutcomeBadge context={context} outcome={a.outcome} />
                   {a.checks > 1 && (
                     <>
@@ -174,8 +176,8 @@ export function userDetailPage(
                   )}
                   {a.error && <SyncError context={context} text={a.error} />}
                 </td>
-                <td data-label={t('admin.detail.duration')}>{`${duration.format(a.durationMs)} ms`}</td>
-                <td data-label="ETag">
+                <td data-label={t('admin.detail.duration')} role="cell">{`${duration.format(a.durationMs)} ms`}</td>
+                <td data-label="ETag" role="cell">
                   <Etag context={context} value={a.etagBefore} /> → <Etag context={context} value={a.etagAfter} />
                 </td>
               </tr>

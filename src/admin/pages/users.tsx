@@ -55,37 +55,37 @@ export function usersPage(
         {page.users.length === 0 ? (
           <p>{t('admin.users.empty')}</p>
         ) : (
-          <table class="stack">
-            <thead>
-              <tr>
-                <th data-label={t('admin.users.selectAll')}>
+          <table class="stack" role="table">
+            <thead role="rowgroup">
+              <tr role="row">
+                <th data-label={t('admin.users.selectAll')} role="columnheader">
                   <label class="check">
                     <input type="checkbox" data-select-all="" aria-label={t('admin.users.selectAll')} />
                   </label>
                 </th>
-                <th>{t('admin.users.user')}</th>
-                <th>{t('admin.users.state')}</th>
-                <th>{t('admin.users.since')}</th>
-                <th>{t('admin.users.mailPhoto')}</th>
-                <th>{t('admin.users.sitePhoto')}</th>
-                <th>{t('admin.users.etags')}</th>
-                <th>{t('admin.users.lastAttempt')}</th>
+                <th role="columnheader">{t('admin.users.user')}</th>
+                <th role="columnheader">{t('admin.users.state')}</th>
+                <th role="columnheader">{t('admin.users.since')}</th>
+                <th role="columnheader">{t('admin.users.mailPhoto')}</th>
+                <th role="columnheader">{t('admin.users.sitePhoto')}</th>
+                <th role="columnheader">{t('admin.users.etags')}</th>
+                <th role="columnheader">{t('admin.users.lastAttempt')}</th>
               </tr>
             </thead>
-            <tbody>
+            <tbody role="rowgroup">
               {page.users.map((u) => (
-                <tr data-upn={u.upn}>
-                  <td>
+                <tr data-upn={u.upn} role="row">
+                  <td role="cell">
                     <label class="check">
                       <input type="checkbox" name="upn" value={u.upn} aria-label={u.displayName} />
                     </label>
                   </td>
-                  <td>
+                  <td role="cell">
                     <a href={userLink(u.upn)}>{u.displayName}</a>
                     <br />
                     <span class="muted">{u.upn}</span>
                   </td>
-                  <td class="state" data-label={t('admin.users.state')}>
+                  <td class="state" data-label={t('admin.users.state')} role="cell">
                     <StateBadge context={context} state={u.state} />
                     {!u.enabled && (
                       <>
@@ -94,10 +94,10 @@ export function usersPage(
                       </>
                     )}
                   </td>
-                  <td title={formatTime(context, u.since)} data-label={t('admin.users.since')}>
+                  <td title={formatTime(context, u.since)} data-label={t('admin.users.since')} role="cell">
                     {waited(context, u.since)}
                   </td>
-                  <td data-label={t('admin.users.mailPhoto')}>
+                  <td data-label={t('admin.users.mailPhoto')} role="cell">
                     {u.mailEtag ? (
                       <img
                         class="thumb"
@@ -114,7 +114,7 @@ export function usersPage(
                       />
                     )}
                   </td>
-                  <td data-label={t('admin.users.sitePhoto')}>
+                  <td data-label={t('admin.users.sitePhoto')} role="cell">
                     <img
                       class="thumb"
                       src={sitePhoto(u.upn, 'M')}
@@ -122,10 +122,10 @@ export function usersPage(
                       loading="lazy"
                     />
                   </td>
-                  <td data-label={t('admin.users.etags')}>
+                  <td data-label={t('admin.users.etags')} role="cell">
                     <Etag context={context} value={u.mailEtag} /> / <Etag context={context} value={u.syncedEtag} />
                   </td>
-                  <td data-label={t('admin.users.lastAttempt')}>
+                  <td data-label={t('admin.users.lastAttempt')} role="cell">
                     <LastAttempt context={context} at={u.lastAttemptAt} outcome={u.lastOutcome} error={u.lastError} />
                   </td>
                 </tr>

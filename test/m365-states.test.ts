@@ -30,7 +30,7 @@ interface ScannedUser {
 
 const PASSWORD = 'correct horse battery';
 const row = (html: string, upn: string) =>
-  new RegExp(`<tr data-upn="${upn.replace(/[.@]/g, '\\$&')}">[\\s\\S]*?</tr>`).exec(html)?.[0] ?? '';
+  new RegExp(`<tr data-upn="${upn.replace(/[.@]/g, '\\$&')}"[^>]*>[\\s\\S]*?</tr>`).exec(html)?.[0] ?? '';
 
 describe('connect mode shows unknown and failing with their reasons', { timeout: 240_000 }, () => {
   let tenant: M365Tenant;

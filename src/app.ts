@@ -130,9 +130,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     // The server is made here so that each request goes to the kept answers first; the rest is
     // what Fastify does with the servers it makes.
     serverFactory: (handler, options) => {
-      const listener = (req: IncomingMessage, res: ServerResponse) => {
-        if (!answers.answer(req, res)) handler(req, res);
-      };
+      const listener = (req: IncomingMessage, res: ServerResponse) => answers.serve(req, res, handler);
       // Node reads heads larger than photosync takes, so that the first hook refuses them with the
       // request parsed (src/http/request-head.ts).
       const reading = { ...timeouts, maxHeaderSize: READ_REQUEST_HEAD_BYTES };

@@ -9,9 +9,16 @@ import { LIBRARY_URL_PATH } from './library.js';
 // If-None-Match, gets the same answer as long as nothing in the database changed and the
 // credential still holds. Such answers are kept in the read cache (so a commit, here or in
 // another process, drops them with the rows) and given before the request reaches the framework:
-// no routing, no hooks, no query parsing, no credential or row lookups, one check of the change
-// counters. Everything else (a first request, another credential, the owner's own L picture,
-// which syncs first, refusals, HEAD) takes the whole path, which is where answers are made.
+// no routing, no hooks, no query parsing, no credential or row lookups. Everything else (a first
+// request, another credential, the owner's own L picture, which syncs first, refusals, HEAD)
+// takes the whole path, which is where answers are made.
+//
+// Whether anything was committed is looked at once for all the requests read in one turn of the
+// event loop, after the last of them was read: each request with a kept answer waits for the end
+// of the turn's reading (setImmediate), then one look at the change counters (on SQLite a read of
+// the WAL index header, a system call) serves them all. Every one of them arrived before that
+// look, so an answer is never older than the database was when its request arrived; under load,
+// when many connections' requests are read in one turn, the look's cost is shared.
 
 /** The addresses answered from memory, as clients send them: userphoto.aspx and the "User Photos" library's files. */
 const PICTURE_ADDRESSES = ['/_layouts/15/userphoto.aspx?', `${LIBRARY_URL_PATH}/`];
@@ -34,6 +41,14 @@ interface Answer {
   stillCurrent: (() => boolean) | undefined;
 }
 
+/** A request that has a kept answer, waiting for the end of the turn's reading. */
+interface Waiting {
+  req: IncomingMessage;
+  res: ServerResponse;
+  key: string;
+  app: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
 /**
  * The longest key kept: a picture's address, a credential, a session cookie and an entity tag fit
  * in far less; a request padded with parameters the route ignores is answered, not kept.
@@ -43,8 +58,12 @@ const MAX_KEY_LENGTH = 2048;
 export interface PictureAnswers {
   /** The pictures' bytes by blob key (immutable), shared by the whole path and the kept answers. */
   readonly bytes: ByteCache;
-  /** Answers a request from memory; false when the app has to (the caller then hands it on). */
-  answer(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Answers a request from memory, at the end of this turn of the event loop, or hands it on to
+   * `app` (the framework) when there is no kept answer for it: at once when none is kept under its
+   * key, at the end of the turn when the one kept is no longer current.
+   */
+  serve(req: IncomingMessage, res: ServerResponse, app: (req: IncomingMessage, res: ServerResponse) => void): void;
   /**
    * Keeps the answer the whole path is about to send, when it may be given again without it: a
    * GET of a picture address by a user's credential (its expiry known), and nothing committed since
@@ -69,28 +88,56 @@ export function createPictureAnswers(
   bytes: ByteCache,
 ): PictureAnswers {
   let stopped = false;
+  /** The requests read in this turn that have a kept answer, in the order they came. */
+  let waiting: Waiting[] = [];
+
+  /** The key of a request that may have a kept answer; undefined for one that never has. */
+  function candidateKey(req: IncomingMessage): string | undefined {
+    const url = req.url;
+    if (stopped || req.method !== 'GET' || url === undefined || url.length > MAX_KEY_LENGTH) return undefined;
+    if (!isPictureAddress(url)) return undefined;
+    // A head larger than photosync takes is refused by the framework's first hook.
+    if (headTooLarge(req)) return undefined;
+    const headers = req.headers;
+    // A request with a body is left to the framework, which knows what to do with one.
+    if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return undefined;
+    return answerKey(url, headers.authorization, headers.cookie, headers['if-none-match']);
+  }
+
+  /** Gives the kept answers of the requests read in this turn, after one look at the change counters. */
+  function answerWaiting(): void {
+    const batch = waiting;
+    waiting = [];
+    // One request's view: the other processes' commits are looked for once, at its first read,
+    // which is now, after every request in the batch was read.
+    const view = reads.forRequest();
+    const now = Date.now();
+    for (const { req, res, key, app } of batch) {
+      if (!answerFromMemory(view, key, now, res)) app(req, res);
+    }
+  }
+
+  function answerFromMemory(view: ReadCache, key: string, now: number, res: ServerResponse): boolean {
+    // Closed while it waited (the app answers 503), or the client went away.
+    if (stopped || res.destroyed) return false;
+    const found = view.cached<Answer | undefined>(key);
+    if (found === NOT_CACHED || found === undefined || found.until <= now) return false;
+    if (found.stillCurrent && !found.stillCurrent()) return false;
+    const body = found.blobKey === undefined ? found.body : bytes.get(found.blobKey);
+    if (found.status === 200 && body === undefined) return false;
+    res.writeHead(found.status, found.headers);
+    res.end(found.status === 200 ? body : undefined);
+    answered.inc();
+    return true;
+  }
+
   return {
     bytes,
-    answer(req, res) {
-      const url = req.url;
-      if (stopped || req.method !== 'GET' || url === undefined || url.length > MAX_KEY_LENGTH) return false;
-      if (!isPictureAddress(url)) return false;
-      // A head larger than photosync takes is refused by the framework's first hook.
-      if (headTooLarge(req)) return false;
-      const headers = req.headers;
-      // A request with a body is left to the framework, which knows what to do with one.
-      if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
-      const found = reads.cached<Answer | undefined>(
-        answerKey(url, headers.authorization, headers.cookie, headers['if-none-match']),
-      );
-      if (found === NOT_CACHED || found === undefined || found.until <= Date.now()) return false;
-      if (found.stillCurrent && !found.stillCurrent()) return false;
-      const body = found.blobKey === undefined ? found.body : bytes.get(found.blobKey);
-      if (found.status === 200 && body === undefined) return false;
-      res.writeHead(found.status, found.headers);
-      res.end(found.status === 200 ? body : undefined);
-      answered.inc();
-      return true;
+    serve(req, res, app) {
+      const key = candidateKey(req);
+      if (key === undefined || !reads.holds(key)) return app(req, res);
+      waiting.push({ req, res, key, app });
+      if (waiting.length === 1) setImmediate(answerWaiting);
     },
     keep(request, reply, status, source, stillCurrent) {
       const principal = request.principal;

@@ -29,6 +29,11 @@ export interface ReadCache {
    */
   cached<T>(key: string): T | typeof NOT_CACHED;
   /**
+   * Whether a value is kept under `key`, current or not: no look at the change counters (a caller
+   * that finds one then asks `cached`, which looks).
+   */
+  holds(key: string): boolean;
+  /**
    * The same cache for the reads of one request: other processes' commits are looked for once,
    * at its first read (which is after it arrived), and this process's own before every read.
    */
@@ -74,6 +79,7 @@ export const NOT_CACHED: unique symbol = Symbol('not cached');
 const READ_THROUGH: ReadCache = {
   read: (_key, load) => load(),
   cached: () => NOT_CACHED,
+  holds: () => false,
   forRequest: () => READ_THROUGH,
   keep: () => false,
 };
@@ -164,6 +170,10 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
       return cached<T>(key, this.first());
     }
 
+    holds(key: string): boolean {
+      return entries.has(key);
+    }
+
     forRequest(): ReadCache {
       return this;
     }
@@ -190,6 +200,7 @@ export function createReadCache(counters: ChangeCounters | undefined, maxEntries
   return {
     read: (key, load, from = FROM_ALL) => read(key, load, from, undefined),
     cached: <T>(key: string) => cached<T>(key, undefined),
+    holds: (key) => entries.has(key),
     forRequest: () => new RequestReads(),
     keep: () => false,
   };

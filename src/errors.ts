@@ -38,6 +38,8 @@ export const ERRORS = {
   /** A side over the limit, or sides too far from a square, for a portrait. */
   image_side_too_long: { status: 400, log: 'debug' },
   image_aspect_too_extreme: { status: 400, log: 'debug' },
+  /** A JPEG of more scans than a photo has (each is read before the first row: a decoder held for long). */
+  image_too_many_scans: { status: 400, log: 'info' },
   /** The decode took too long (counted from its start, not the wait in line): sending it again would too. */
   image_decode_timeout: { status: 400, log: 'info' },
   // Entra's token endpoint.
@@ -211,6 +213,7 @@ export function imageRefused(refusal: ImageRefusal): AppError {
     case 'too_many_pixels':
     case 'side_too_long':
     case 'aspect_too_extreme':
+    case 'too_many_scans':
       return new AppError(`image_${refusal.reason}`, refusal.message);
   }
 }

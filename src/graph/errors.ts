@@ -41,6 +41,7 @@ const GRAPH_CODES: Partial<Record<ErrorId, { code: string; status?: number }>> =
   image_too_many_pixels: INVALID_IMAGE,
   image_side_too_long: INVALID_IMAGE,
   image_aspect_too_extreme: INVALID_IMAGE,
+  image_too_many_scans: INVALID_IMAGE,
   image_decode_timeout: INVALID_IMAGE,
   unsupported_type: { ...INVALID_IMAGE, status: 400 },
   unauthorized: { code: 'InvalidAuthenticationToken' },

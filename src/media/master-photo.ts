@@ -5,7 +5,17 @@ import { ImageDeadlineError, ImageQueueFullError, libvipsTimeout } from './image
 import { JPEG_OUTPUT, WHITE } from './jpeg-output.js';
 import { currentMaxInputPixels, imageQueue, reportMediaEvent } from './media-config.js';
 import { encodeSquares, type SquareJpeg } from './square-jpegs.js';
-import { busy, checkDimensions, refuse, tooLarge, tooManyPixels, tooSlow, type ImageRefusal } from './refusals.js';
+import { countJpegScans, MAX_JPEG_SCANS } from './jpeg-scans.js';
+import {
+  busy,
+  checkDimensions,
+  refuse,
+  tooLarge,
+  tooManyPixels,
+  tooManyScans,
+  tooSlow,
+  type ImageRefusal,
+} from './refusals.js';
 
 export type { ImageRefusal, ImageRefusalReason } from './refusals.js';
 
@@ -154,6 +164,11 @@ async function checkAndDecode<T>(
   }
   const refusal = checkDimensions(header, currentMaxInputPixels());
   if (refusal) return refusal;
+  // Every scan is read before the first row, past the deadline's reach: counted before the decode.
+  if (header.format === 'jpeg') {
+    const scans = countJpegScans(input);
+    if (scans > MAX_JPEG_SCANS) return tooManyScans(MAX_JPEG_SCANS, `more than ${MAX_JPEG_SCANS} scans`);
+  }
 
   const upright = header.autoOrient;
   return decode(input, header, Math.min(options.maxSide, upright.width, upright.height), make);

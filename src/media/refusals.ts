@@ -10,6 +10,7 @@ export type ImageRefusalReason =
   | 'too_many_pixels'
   | 'side_too_long'
   | 'aspect_too_extreme'
+  | 'too_many_scans'
   | 'too_slow'
   | 'busy';
 
@@ -89,6 +90,15 @@ export function checkDimensions(header: Metadata, pixelLimit: number): ImageRefu
     );
   }
   return undefined;
+}
+
+/** A JPEG of more scans than any encoder writes for a photo: decoding it takes its time per scan. */
+export function tooManyScans(maxScans: number, detail: string): ImageRefusal {
+  return refuse(
+    'too_many_scans',
+    `The image is a JPEG saved in more than ${maxScans} passes (progressive scans), far more than a photo needs; save it again as an ordinary JPEG and try again.`,
+    detail,
+  );
 }
 
 export function tooSlow(seconds: number, detail: string): ImageRefusal {

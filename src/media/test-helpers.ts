@@ -190,3 +190,79 @@ export async function imageQueueIdle(): Promise<void> {
     await nextMediaEvent((event) => event.type === 'finished');
   }
 }
+
+/**
+ * A valid progressive JPEG whose coefficients are all zero, made of as many scans as the format
+ * allows: the DC scan, then every AC coefficient of every component on its own, refined bit by bit
+ * (successive approximation from bit 13 down to 0): 1 + 3 × 63 × 14 = 2,647 scans. libjpeg reads
+ * them all before the first row; at 16,384 × 2,048 that is about 20 s of one core from 350 KB.
+ * The block count (width / 8 × height / 8, whole blocks) must leave 16 to 31 over 32,767 (for
+ * 32 × 32 it is 16, for 16,384 × 2,048 it is 524,288).
+ */
+export function manyScansJpeg(width: number, height: number): Buffer {
+  const COMPONENTS = 3;
+  const segment = (marker: number, data: Buffer) => {
+    const head = Buffer.from([0xff, marker, 0, 0]);
+    head.writeUInt16BE(data.length + 2, 2);
+    return Buffer.concat([head, data]);
+  };
+  /** Entropy-coded bits, most significant first, padded with ones, 0xFF stuffed. */
+  const codedBits = (write: (put: (value: number, bits: number) => void) => void) => {
+    const bits: number[] = [];
+    write((value, count) => {
+      for (let i = count - 1; i >= 0; i--) bits.push((value >> i) & 1);
+    });
+    while (bits.length % 8 !== 0) bits.push(1);
+    const out: number[] = [];
+    for (let i = 0; i < bits.length; i += 8) {
+      const byte = bits.slice(i, i + 8).reduce((acc, bit) => (acc << 1) | bit, 0);
+      out.push(byte);
+      if (byte === 0xff) out.push(0);
+    }
+    return Buffer.from(out);
+  };
+  const blocks = Math.ceil(width / 8) * Math.ceil(height / 8);
+  const frame = Buffer.alloc(6 + 3 * COMPONENTS);
+  frame.writeUInt8(8, 0);
+  frame.writeUInt16BE(height, 1);
+  frame.writeUInt16BE(width, 3);
+  frame.writeUInt8(COMPONENTS, 5);
+  for (let c = 0; c < COMPONENTS; c++) frame.set([c + 1, 0x11, 0], 6 + 3 * c);
+  const parts = [
+    Buffer.from([0xff, 0xd8]),
+    segment(0xe0, Buffer.from('JFIF\0\x01\x01\0\0\x01\0\x01\0\0', 'latin1')),
+    segment(0xdb, Buffer.concat([Buffer.from([0]), Buffer.alloc(64, 1)])),
+    segment(0xc2, frame),
+    // DC: one code ("0") for category 0. AC: "00" for a run of 2^14 + 14 bits of blocks, "01" for 2^4 + 4 bits.
+    segment(0xc4, Buffer.from([0x00, 1, ...Array<number>(15).fill(0), 0])),
+    segment(0xc4, Buffer.from([0x10, 0, 2, ...Array<number>(14).fill(0), 0xe0, 0x40])),
+  ];
+  const dcScan = Buffer.from([COMPONENTS, ...Array.from({ length: COMPONENTS }, (_, c) => [c + 1, 0]).flat(), 0, 0, 0]);
+  parts.push(
+    segment(0xda, dcScan),
+    codedBits((put) => {
+      for (let i = 0; i < blocks * COMPONENTS; i++) put(0, 1);
+    }),
+  );
+  // Every block's band empty: end-of-band runs covering all the blocks.
+  const emptyBand = codedBits((put) => {
+    let left = blocks;
+    for (; left >= 32_767; left -= 32_767) {
+      put(0, 2);
+      put(16_383, 14);
+    }
+    if (left < 16 || left > 31) throw new RangeError(`${width} × ${height} leaves ${left} blocks over 32,767`);
+    put(1, 2);
+    put(left - 16, 4);
+  });
+  for (let c = 0; c < COMPONENTS; c++) {
+    for (let k = 1; k < 64; k++) {
+      parts.push(segment(0xda, Buffer.from([1, c + 1, 0, k, k, 13])), emptyBand);
+      for (let bit = 13; bit > 0; bit--) {
+        parts.push(segment(0xda, Buffer.from([1, c + 1, 0, k, k, (bit << 4) | (bit - 1)])), emptyBand);
+      }
+    }
+  }
+  parts.push(Buffer.from([0xff, 0xd9]));
+  return Buffer.concat(parts);
+}

@@ -47,6 +47,7 @@ const PAGE_MESSAGES: Partial<Record<ErrorId, MessageKey>> = {
   image_too_many_pixels: 'photo.error.too_many_pixels',
   image_side_too_long: 'photo.error.not_portrait',
   image_aspect_too_extreme: 'photo.error.not_portrait',
+  image_too_many_scans: 'photo.error.too_many_scans',
   image_decode_timeout: 'photo.error.too_slow',
   image_queue_full: 'photo.error.busy',
   forbidden: 'admin.forbidden.body',

@@ -5,7 +5,7 @@ import sharp, { type Sharp } from 'sharp';
 import { getDirectoryPhoto } from '../../src/directory/photo.js';
 import type { DirectoryUser } from '../../src/directory/users.js';
 import { getMailPhoto } from '../../src/mail/photo-store.js';
-import { zeroPng } from '../../src/media/test-helpers.js';
+import { manyScansJpeg, zeroPng } from '../../src/media/test-helpers.js';
 import type { Services } from '../../src/services.js';
 import { getRendition, getSiteProfile } from '../../src/sites/profiles.js';
 import { uploadSitePicture } from '../../src/sites/upload.js';
@@ -188,6 +188,12 @@ export const SHAPE_CASES: HostileCase[] = [
 
 export const HOSTILE_CASES: HostileCase[] = [
   { name: 'zero bytes', bytes: async () => Buffer.alloc(0), expect: { refused: 400 } },
+  {
+    // Legal, and 20 s of one core at 16,384 × 2,048 past any deadline: every scan is read first.
+    name: 'progressive JPEG of 2,647 scans (each AC coefficient refined bit by bit)',
+    bytes: async () => manyScansJpeg(32, 32),
+    expect: { refused: 400 },
+  },
   {
     name: 'one byte over the limit (4 MB + 1 byte for the mail photo)',
     bytes: async (maxBytes) => {

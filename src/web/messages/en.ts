@@ -104,6 +104,8 @@ export const en = {
     'That picture has too many pixels: at most {megapixels} megapixels are taken, whatever the file’s size. Save it at smaller dimensions and try again.',
   'photo.error.not_portrait':
     'That picture is too long and thin for a profile photo (at most 16,384 pixels on a side, and no side more than 8 times the other). Crop it and try again.',
+  'photo.error.too_many_scans':
+    'That JPEG is saved in more passes (progressive scans) than a photo needs, and would take too long to read. Save it again as an ordinary JPEG and try again.',
   'photo.error.too_slow': 'That picture took too long to process. Save it as a smaller JPEG or PNG and try again.',
   'photo.error.busy': 'We are busy with other pictures right now. Try again in a few seconds.',
   'sync.synced': 'Your profile picture is now up to date in {app}.',

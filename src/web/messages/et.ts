@@ -106,6 +106,8 @@ export const et: Messages = {
     'Sellel pildil on liiga palju piksleid. Suurim lubatud megapikslite arv on {megapixels}, olenemata faili suurusest. Salvesta pilt väiksemate mõõtmetega ja proovi uuesti.',
   'photo.error.not_portrait':
     'See pilt on profiilipildiks liiga pikk ja kitsas (kummaski suunas kuni 16 384 pikslit ja üks külg teisest kuni 8 korda pikem). Kärbi pilti ja proovi uuesti.',
+  'photo.error.too_many_scans':
+    'See JPEG-fail on salvestatud fotole liiga paljude läbikäikudena (progressiivsete skaneeringutena) ja selle lugemine võtaks liiga kaua aega. Salvesta see uuesti tavalise JPEG-failina ja proovi uuesti.',
   'photo.error.too_slow':
     'Selle pildi töötlemine võttis liiga kaua aega. Salvesta see väiksema JPEG- või PNG-failina ja proovi uuesti.',
   'photo.error.busy': 'Töötleme praegu teisi pilte. Proovi mõne sekundi pärast uuesti.',

@@ -1,0 +1,57 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { countJpegScans, MAX_JPEG_SCANS } from './jpeg-scans.js';
+import { makeMasterPhoto } from './master-photo.js';
+import { manyScansJpeg } from './test-helpers.js';
+
+const scene = () => sharp({ create: { width: 96, height: 96, channels: 3, background: { r: 200, g: 120, b: 40 } } });
+
+describe('countJpegScans', () => {
+  it('counts one scan in a baseline JPEG and libjpeg’s progressive script in a progressive one', async () => {
+    expect(countJpegScans(await scene().jpeg().toBuffer())).toBe(1);
+    expect(countJpegScans(await scene().jpeg({ progressive: true }).toBuffer())).toBe(10);
+  });
+
+  it('stops counting just past the limit', () => {
+    const bomb = manyScansJpeg(32, 32);
+    expect(countJpegScans(bomb, Number.MAX_SAFE_INTEGER)).toBe(1 + 3 * 63 * 14);
+    expect(countJpegScans(bomb)).toBe(MAX_JPEG_SCANS + 1);
+  });
+
+  it('skips fill bytes between segments and ends at what is no marker', async () => {
+    const jpeg = await scene().jpeg({ progressive: true }).toBuffer();
+    const filled = Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xff]), jpeg.subarray(2)]);
+    expect(countJpegScans(filled)).toBe(10);
+    expect(countJpegScans(jpeg.subarray(0, Math.floor(jpeg.length / 2)))).toBeLessThan(10);
+    expect(countJpegScans(Buffer.from('not a jpeg'))).toBe(0);
+  });
+});
+
+describe('a JPEG of more scans than a photo has', () => {
+  it('is refused before it is decoded, with a sentence', async () => {
+    const bomb = manyScansJpeg(32, 32);
+    // libjpeg itself takes the file: the refusal is the count's, not the decoder's.
+    expect((await sharp(bomb, { failOn: 'warning' }).metadata()).isProgressive).toBe(true);
+    expect(await makeMasterPhoto(bomb, { maxSide: 648, maxBytes: 4 * 1024 * 1024 })).toMatchObject({
+      ok: false,
+      reason: 'too_many_scans',
+      message: expect.stringMatching(/^The image is a JPEG saved in more than 100 passes \(progressive scans\)/),
+    });
+  });
+
+  it('is taken with a hundred scans', async () => {
+    // The bomb cut after its hundredth scan, ended properly: as many passes as the limit allows.
+    const bomb = manyScansJpeg(32, 32);
+    let at = 2;
+    let scans = 0;
+    for (;;) {
+      if (bomb[at] === 0xff && bomb[at + 1] === 0xda) {
+        if (++scans > MAX_JPEG_SCANS) break;
+      }
+      at++;
+    }
+    const hundred = Buffer.concat([bomb.subarray(0, at), Buffer.from([0xff, 0xd9])]);
+    expect(countJpegScans(hundred)).toBe(MAX_JPEG_SCANS);
+    expect(await makeMasterPhoto(hundred, { maxSide: 648, maxBytes: 4 * 1024 * 1024 })).toMatchObject({ ok: true });
+  });
+});

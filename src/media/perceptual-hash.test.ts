@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { faceSvg, type FaceStyle } from '../demo/faces.js';
 import { makeMasterPhoto, rasterizeSvg, renderSquareJpegs } from './media.js';
 import { comparePictures, pictureDistance, pictureFingerprint, type PictureFingerprint } from './perceptual-hash.js';
-import { corpusDir } from './test-helpers.js';
+import { corpusDir, manyScansJpeg } from './test-helpers.js';
 
 const readCorpus = (...parts: string[]) => fs.readFile(path.join(corpusDir, ...parts));
 
@@ -136,5 +136,12 @@ describe('pictureFingerprint', () => {
       .png()
       .toBuffer();
     expect(await pictureFingerprint(huge)).toMatchObject({ ok: false, reason: expect.stringMatching(/pixel limit/) });
+  });
+
+  it('refuses a JPEG of thousands of scans before decoding it', async () => {
+    expect(await pictureFingerprint(manyScansJpeg(32, 32))).toEqual({
+      ok: false,
+      reason: 'a JPEG of more than 100 scans',
+    });
   });
 });

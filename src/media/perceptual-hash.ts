@@ -2,6 +2,7 @@ import sharp, { type SharpOptions } from 'sharp';
 import { SMALL_WORK } from './decode-cost.js';
 import { libvipsTimeout } from './image-queue.js';
 import { sniffImageType } from './image-type.js';
+import { countJpegScans, MAX_JPEG_SCANS } from './jpeg-scans.js';
 import { WHITE } from './jpeg-output.js';
 import { imageQueue, reportMediaEvent } from './media-config.js';
 
@@ -33,7 +34,12 @@ export type FingerprintResult = { ok: true; fingerprint: PictureFingerprint } | 
 
 export async function pictureFingerprint(image: Buffer): Promise<FingerprintResult> {
   if (image.length === 0) return { ok: false, reason: 'empty' };
-  if (sniffImageType(image) === null) return { ok: false, reason: 'not a JPEG, PNG, GIF or WebP image' };
+  const type = sniffImageType(image);
+  if (type === null) return { ok: false, reason: 'not a JPEG, PNG, GIF or WebP image' };
+  // Every scan is read before the first row, past the deadline's reach (./jpeg-scans.ts).
+  if (type === 'jpeg' && countJpegScans(image) > MAX_JPEG_SCANS) {
+    return { ok: false, reason: `a JPEG of more than ${MAX_JPEG_SCANS} scans` };
+  }
   try {
     const queue = imageQueue();
     const seconds = queue.limits().deadlineSeconds;

@@ -108,6 +108,7 @@ describe('photosync m365', () => {
       expect(result.code).toBe(1);
       const lines = result.stdout.trim().split('\n');
       expect(lines.map((line) => line.split(':')[0])).toEqual([
+        '✓ outbound proxy',
         '✗ clock matches Entra ID',
         `✗ token for Microsoft Graph (https`,
         `✗ token for SharePoint (https`,
@@ -119,8 +120,11 @@ describe('photosync m365', () => {
         '– can write to User Photos',
       ]);
       // Nothing answers there: the tenant is out of reach, which says nothing of the settings.
-      expect(lines[1]).toMatch(/: nothing answers\. Check PHOTOSYNC_M365_AUTHORITY_HOST \(https:\/\/[^)]+\) and that/);
-      expect(lines[1]).not.toContain('could not be read');
+      expect(lines[0]).toBe(
+        '✓ outbound proxy: none: HTTPS_PROXY and HTTP_PROXY are not set, so photosync connects directly',
+      );
+      expect(lines[2]).toMatch(/: nothing answers\. Check PHOTOSYNC_M365_AUTHORITY_HOST \(https:\/\/[^)]+\) and that/);
+      expect(lines[2]).not.toContain('could not be read');
       const everything = result.stdout + result.stderr;
       for (const secret of [pem.privateKey.split('\n')[1]!, pem.privateKey.split('\n')[2]!, 'PRIVATE KEY']) {
         expect(everything).not.toContain(secret);

@@ -49,7 +49,7 @@ describe('connect mode against photosync playing the tenant', () => {
 
   it('checks every part ✓ with the three permissions', { timeout: 60_000 }, async () => {
     const result = await connect.m365(['check']);
-    expect(result.stdout.trim().split('\n')).toHaveLength(9);
+    expect(result.stdout.trim().split('\n')).toHaveLength(10);
     expect(checkLines(result.stdout)['SharePoint answers']).toMatch(/^✓ .*the root site https:\/\/localhost:/);
     expect(result.stdout).not.toMatch(/^[✗–]/m);
     expect(result.code).toBe(0);

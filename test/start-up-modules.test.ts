@@ -8,13 +8,13 @@ import { createTestStore, describeEachDialect } from './support/services.js';
 import { cleanEnv } from './support/tls-server.js';
 
 // What `photosync serve` loads before it listens, on the embedded defaults (SQLite, no SMTP, no
-// tenant): the PostgreSQL driver, MSAL and nodemailer are left for the set-ups that use them, so
-// the common start is spared loading them. A module-resolution hook in the server's own process
+// tenant): the PostgreSQL driver, MSAL, undici (connect mode's HTTP client) and nodemailer are left
+// for the set-ups that use them, so the common start is spared loading them. A module-resolution hook in the server's own process
 // names every package it loads; the compiled dist/ runs, as people run it.
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
-const LEFT_FOR_LATER = ['pg', '@azure/msal-node', 'nodemailer'];
+const LEFT_FOR_LATER = ['pg', '@azure/msal-node', 'undici', 'nodemailer'];
 
 /** Prints `loaded <package>` for each package the process resolves, once. */
 const HOOK = `
@@ -69,7 +69,7 @@ async function packagesLoadedByServe(env: Record<string, string>): Promise<strin
 }
 
 describeEachDialect('what the server loads at start', (dialect) => {
-  it('without SMTP or a tenant: MSAL and nodemailer never, the PostgreSQL driver only for PostgreSQL', async () => {
+  it('without SMTP or a tenant: MSAL, undici and nodemailer never, the PostgreSQL driver only for PostgreSQL', async () => {
     const store = await createTestStore(dialect);
     try {
       const loaded = await packagesLoadedByServe(store.env);

@@ -1,4 +1,5 @@
 import { describeError, isTenantError, tenantError, type TenantError } from './errors.js';
+import { tenantFetch } from './network.js';
 import type { M365Settings } from './settings.js';
 import { explainTokenError, metadataUnread, networkProblem } from './token-errors.js';
 
@@ -19,7 +20,9 @@ export function openIdConfigurationUrl(settings: M365Settings): string {
  */
 export async function askForOpenIdConfiguration(settings: M365Settings): Promise<Response> {
   try {
-    return await fetch(openIdConfigurationUrl(settings), { signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
+    return await tenantFetch(settings, openIdConfigurationUrl(settings), {
+      signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+    });
   } catch (error) {
     const network = networkProblem(error);
     throw network

@@ -6,6 +6,8 @@ import { describeError, tenantError } from './errors.js';
 import { exchangePhotoFromResponse, graphError, graphFailure, hasExchangeMailbox } from './graph.js';
 import type { TenantUser } from './model.js';
 import { odataString, readProfilePicture, sharePointErrorText } from './sharepoint.js';
+import { tenantFetch } from './network.js';
+import { describeRoute } from './proxy.js';
 import { networkProblem } from './token-errors.js';
 import type { TenantResource } from './tokens.js';
 
@@ -42,6 +44,16 @@ export async function runChecks(connection: M365Connection): Promise<CheckResult
     }
   };
 
+  // Not a check of its own: the way out, as the proxy variables make it, so that a failure below
+  // is read knowing which proxy the requests took (its password never shown).
+  const addresses = [
+    settings.authorityHost,
+    settings.graphUrl,
+    settings.sharePointUrl,
+    settings.mySiteUrl,
+    settings.adminUrl,
+  ];
+  record('outbound proxy', 'ok', describeRoute(settings.proxy, addresses));
   await attempt('clock matches Entra ID', () => clockSkew(connection));
   const tokenFor = (resource: TenantResource, label: string) =>
     attempt(`token for ${label}`, async () => {
@@ -162,7 +174,7 @@ async function sharePointHome(connection: M365Connection): Promise<string> {
   const home = settings.sharePointUrl;
   let response: Response;
   try {
-    response = await fetch(`${home}/_api/contextinfo`, {
+    response = await tenantFetch(settings, `${home}/_api/contextinfo`, {
       method: 'POST',
       headers: { authorization: `Bearer ${await tokens.token('mysite')}`, accept: 'application/json;odata=nometadata' },
     });
@@ -171,9 +183,11 @@ async function sharePointHome(connection: M365Connection): Promise<string> {
     throw tenantError(
       network?.problem ?? 'unreachable',
       `${home} cannot be reached: ${network?.what ?? describeError(error)}.`,
-      network?.problem === 'unreachable' && /certificate/.test(network.what)
-        ? `Check ${setting}; if it is right, ${network.fix(home, setting).replace(/^T/, 't')}`
-        : `Check ${setting} (${home}): it is the tenant's SharePoint root site, like https://contoso.sharepoint.com.`,
+      network?.proxy
+        ? network.fix(home, setting)
+        : network?.problem === 'unreachable' && /certificate/.test(network.what)
+          ? `Check ${setting}; if it is right, ${network.fix(home, setting).replace(/^T/, 't')}`
+          : `Check ${setting} (${home}): it is the tenant's SharePoint root site, like https://contoso.sharepoint.com.`,
     );
   }
   const body = (await response.json().catch(() => null)) as { WebFullUrl?: unknown } | null;

@@ -46,8 +46,8 @@ export function isTenantError(error: unknown): error is TenantError {
 /**
  * Removes anything that could be a credential from a text that came from outside: JWTs (access
  * tokens, client assertions), bearer values, PEM blocks and long base64 runs (keys, certificates),
- * and form fields that carry secrets. Microsoft's error texts hold none of these, but a proxy or
- * a library echoing a request might.
+ * form fields that carry secrets, and a password in a URL (a proxy's, `http://user:password@…`).
+ * Microsoft's error texts hold none of these, but a proxy or a library echoing a request might.
  */
 export function scrub(text: string): string {
   return text
@@ -58,7 +58,8 @@ export function scrub(text: string): string {
       /\b(client_assertion|client_secret|access_token|refresh_token|id_token|assertion|code)=[^&\s"]+/gi,
       '$1=[removed]',
     )
-    .replace(/[A-Za-z0-9+/_-]{120,}={0,2}/g, '[removed]');
+    .replace(/[A-Za-z0-9+/_-]{120,}={0,2}/g, '[removed]')
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s/@:]*):[^\s/@]+@/gi, '$1:[removed]@');
 }
 
 /** The error's own text, scrubbed and cut to a readable length. */

@@ -236,6 +236,18 @@ describe('connect-mode settings', () => {
       expect(text).not.toContain('PRIVATE KEY');
     }
   });
+
+  it("never show the proxy's password in JSON or inspected output, and refuse what is no proxy URL", () => {
+    const config = loadConfig(connectEnv({ HTTPS_PROXY: 'http://alice:hunter2@proxy.example:3128' }), '/srv/app');
+    expect(config.m365!.proxy.https?.variable).toBe('HTTPS_PROXY');
+    for (const text of [JSON.stringify(config), inspect(config, { depth: 10 }), JSON.stringify({ ...config.m365 })]) {
+      expect(text).not.toContain('hunter2');
+    }
+    const problems = problemsOf(connectEnv({ https_proxy: 'socks5://alice:hunter2@proxy.example:1080' }));
+    expect(problems).toEqual([
+      `https_proxy must be the proxy's URL, like http://proxy.example:3128 or http://user:password@proxy.example:3128 (an http:// or https:// proxy), got "socks5://alice:[removed]@proxy.example:1080".`,
+    ]);
+  });
 });
 
 describe('deriveSiteUrls', () => {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { readOutboundProxy, type OutboundProxy } from './proxy.js';
 import { isPkcs12, pkcs12Problem, readClientCertificate, type ClientCertificate } from './certificate.js';
 
 // Connect mode's settings: which Microsoft 365 tenant photosync reads and writes, as which app.
@@ -24,6 +25,8 @@ export interface M365Settings {
   graphUrl: string;
   /** How often `photosync serve` scans the tenant by itself; undefined = never (the default). */
   scanEveryMs: number | undefined;
+  /** The proxy for the tenant's addresses, from HTTPS_PROXY, HTTP_PROXY and NO_PROXY (m365/proxy.ts). */
+  proxy: OutboundProxy;
 }
 
 export const M365_REQUIRED_SETTINGS = [
@@ -102,10 +105,12 @@ export function readM365Settings(env: NodeJS.ProcessEnv, cwd: string, problems: 
   const graphUrl = url('PHOTOSYNC_M365_GRAPH_URL', PUBLIC_CLOUD.graphUrl);
 
   const scanEveryMs = scanInterval(value('PHOTOSYNC_M365_SCAN_EVERY'), problems);
+  const proxy = readOutboundProxy(env, problems);
 
   if (problems.length > before) return undefined;
   return {
     scanEveryMs,
+    proxy,
     tenant: tenant!,
     clientId: clientId!.toLowerCase(),
     certificate: certificate!,

@@ -1,12 +1,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ConfidentialClientApplication } from '@azure/msal-node';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import { lazy } from '../lazy.js';
 import type { Clock } from './clock.js';
 import { describeError, type TenantProblem } from './errors.js';
 import type { M365Settings } from './settings.js';
 import { explainTokenFailure } from './authority.js';
+import { tenantFetch, tenantFetcher } from './network.js';
 import { loadMsal } from './tokens.js';
 
 // Signing a tenant's people in at photosync's portal with their Microsoft 365 account: OpenID
@@ -238,13 +239,14 @@ function idTokenVerifier(settings: M365Settings, log: Logger) {
   const metadataUrl = `${settings.authorityHost}/${settings.tenant}/v2.0/.well-known/openid-configuration`;
   // A failed read is tried again at the next sign-in.
   const discover = lazy(async () => {
-    const response = await fetch(metadataUrl, { signal: AbortSignal.timeout(15_000) });
+    const response = await tenantFetch(settings, metadataUrl, { signal: AbortSignal.timeout(15_000) });
     if (!response.ok) throw new Error(`${metadataUrl} answered ${response.status}`);
     const body = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
     if (typeof body.issuer !== 'string' || typeof body.jwks_uri !== 'string') {
       throw new Error(`${metadataUrl} names no issuer or jwks_uri`);
     }
-    return { issuer: body.issuer, keys: createRemoteJWKSet(new URL(body.jwks_uri)) };
+    const keys = createRemoteJWKSet(new URL(body.jwks_uri), { [customFetch]: tenantFetcher(settings) });
+    return { issuer: body.issuer, keys };
   });
 
   return async (idToken: string, nonce: string): Promise<IdTokenCheck> => {

@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import { describeError, tenantError } from './errors.js';
+import { tenantFetcher } from './network.js';
 import { backoffMs, NETWORK_ATTEMPTS, RETRY_LATER, retryAfterMs, TRANSIENT } from './retry.js';
 import type { M365Settings } from './settings.js';
 import { networkProblem } from './token-errors.js';
@@ -29,6 +30,7 @@ export interface TenantHttpDeps {
   settings: M365Settings;
   tokens: TokenSource;
   clock: Clock;
+  /** How requests are sent (default: tenantFetch, through the proxy that applies). */
   fetch?: typeof fetch;
   /** Tries per request (first one included) before a 429/503/5xx answer is returned as it is. */
   maxAttempts?: number;
@@ -53,7 +55,7 @@ export function originOf(settings: M365Settings, resource: TenantResource): stri
 }
 
 export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
-  const send = deps.fetch ?? fetch;
+  const send = deps.fetch ?? tenantFetcher(deps.settings);
   const maxAttempts = deps.maxAttempts ?? 6;
   const timeoutMs = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   return {
@@ -115,9 +117,10 @@ export function createTenantHttp(deps: TenantHttpDeps): TenantHttp {
   };
 }
 
-/** A name that does not resolve will not resolve a second later. */
+/** A name that does not resolve will not resolve a second later, nor will a proxy take credentials it refused. */
 function isPermanentNetworkError(error: unknown): boolean {
-  return networkProblem(error)?.problem === 'wrong_url';
+  const network = networkProblem(error);
+  return network?.problem === 'wrong_url' || network?.lasting === true;
 }
 
 /** Reads at most `limit` bytes of a response body; undefined when it is longer. */

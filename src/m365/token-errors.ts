@@ -1,4 +1,5 @@
 import { describeError, tenantError, type TenantError } from './errors.js';
+import { shownProxy, ThroughProxyError, type ProxySetting } from './proxy.js';
 import type { M365Settings } from './settings.js';
 
 // Entra's refusals, turned into what an administrator does about them. Entra's error codes
@@ -121,12 +122,21 @@ interface NetworkProblem {
   problem: 'unreachable' | 'wrong_url';
   what: string;
   fix: (url: string, setting: string) => string;
+  /** Trying again in a second would meet the same answer (a proxy refusing its credentials). */
+  lasting?: boolean;
+  /** The failure is the proxy's, or met on the way through it: the fix names the proxy's variable. */
+  proxy?: boolean;
 }
 
-/** Connection-level failures (DNS, refused, TLS), from Node's error codes anywhere in the cause chain. */
+/**
+ * Connection-level failures (DNS, refused, TLS), from Node's error codes anywhere in the cause
+ * chain; on the way through a proxy, the proxy's refusals and failures, naming its variable.
+ */
 export function networkProblem(error: unknown): NetworkProblem | undefined {
   const codes: string[] = [];
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+  let through: ProxySetting | undefined;
+  for (let e: unknown = error, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth += 1) {
+    if (e instanceof ThroughProxyError) through ??= e.proxy;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') codes.push(code);
     // fetch's own deadline (AbortSignal.timeout) ran out: the host took the connection and said nothing.
@@ -134,7 +144,11 @@ export function networkProblem(error: unknown): NetworkProblem | undefined {
     const message = (e as { message?: unknown }).message;
     if (typeof message === 'string')
       codes.push(...(message.match(/\bE[A-Z_]{4,}\b|[A-Z_]{6,}_CERT[A-Z_]*|CERT_[A-Z_]+/g) ?? []));
+    // undici's words for a proxy that answered CONNECT with something other than 200.
+    const refused = typeof message === 'string' ? /Proxy response \((\d{3})\)/.exec(message) : null;
+    if (refused) codes.push(`PROXY_${refused[1]}`);
   }
+  if (through) return proxyProblem(through, codes);
   // EAI_AGAIN is the resolver failing for now (no answer from the DNS server), not a name that
   // does not exist: it is tried again, and told as a network problem, not as a wrong address.
   if (codes.includes('EAI_AGAIN') && !codes.includes('ENOTFOUND')) {
@@ -170,4 +184,80 @@ export function networkProblem(error: unknown): NetworkProblem | undefined {
     };
   }
   return undefined;
+}
+
+const REFUSED_CONNECTION = ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'];
+
+/**
+ * A request through `proxy` that failed: the proxy's answer to CONNECT (407, 403, 5xx), a proxy
+ * that does not answer or whose name does not resolve (the only connection photosync opens is the
+ * proxy's), a certificate not trusted, or an answer that never came through.
+ */
+function proxyProblem(proxy: ProxySetting, codes: string[]): NetworkProblem {
+  const named = `the proxy ${shownProxy(proxy)} (${proxy.variable})`;
+  const variable = proxy.variable;
+  const host = new URL(proxy.url()).host;
+  const status = codes.find((c) => c.startsWith('PROXY_'))?.slice('PROXY_'.length);
+  const common = { problem: 'unreachable' as const, proxy: true };
+  if (status === '407') {
+    return proxy.credentials
+      ? {
+          ...common,
+          lasting: true,
+          what: `${named} refused the user name and password in ${variable} (407 Proxy Authentication Required)`,
+          fix: () =>
+            `Check the user name and password in ${variable} (write @ : / # % in them as %40 %3A %2F %23 %25).`,
+        }
+      : {
+          ...common,
+          lasting: true,
+          what: `${named} asks for a user name and password (407 Proxy Authentication Required)`,
+          fix: () =>
+            `Put the proxy's user name and password in ${variable}, written user:password@ before the proxy's host (${host}).`,
+        };
+  }
+  if (status === '403') {
+    return {
+      ...common,
+      lasting: true,
+      what: `${named} refused to connect to it (403 Forbidden)`,
+      fix: (url) =>
+        `Ask the proxy's administrators to let this machine reach ${new URL(url).host}, or name that host in NO_PROXY if this machine may reach it directly.`,
+    };
+  }
+  if (status !== undefined) {
+    return {
+      ...common,
+      what: `${named} could not connect to it (${status})`,
+      fix: (url, setting) => `Check ${setting} (${url}), and that the proxy may reach it.`,
+    };
+  }
+  if (codes.includes('ENOTFOUND') || codes.includes('EAI_AGAIN')) {
+    return {
+      ...common,
+      lasting: codes.includes('ENOTFOUND'),
+      what: `the host name of ${named} does not resolve`,
+      fix: () => `Check ${variable}: the proxy's host name and port.`,
+    };
+  }
+  if (codes.some((c) => /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(c))) {
+    return {
+      ...common,
+      what: `its TLS certificate, met through ${named}, is not trusted`,
+      fix: (url) =>
+        `Trust the certificate of ${url}, or of the proxy if it inspects TLS (for a private CA: NODE_EXTRA_CA_CERTS=/path/to/ca.pem).`,
+    };
+  }
+  if (codes.some((c) => REFUSED_CONNECTION.includes(c))) {
+    return {
+      ...common,
+      what: `nothing answers at ${named}`,
+      fix: () => `Check ${variable}: the proxy's host name and port, and that the proxy is running.`,
+    };
+  }
+  return {
+    ...common,
+    what: `no answer came through ${named}`,
+    fix: (url, setting) => `Check ${variable}, and that the proxy may reach ${url} (${setting}).`,
+  };
 }

@@ -4,13 +4,15 @@ import { lazy } from '../lazy.js';
 import { scrub } from './errors.js';
 import type { M365Settings } from './settings.js';
 import { explainTokenFailure } from './authority.js';
+import { msalNetworkClient } from './network.js';
 import { explainTokenError } from './token-errors.js';
 
 // App-only tokens for the tenant through MSAL Node, with the app's certificate: MSAL signs a
 // client assertion (x5t#S256 + x5c) and keeps each token in its cache until five minutes before
 // it expires, then asks Entra for a new one. `knownAuthorities` names the configured sign-in host,
 // so MSAL reads its OpenID metadata straight from it (a sovereign cloud, or photosync playing the
-// tenant in tests) instead of asking Microsoft's instance discovery first.
+// tenant in tests) instead of asking Microsoft's instance discovery first. MSAL's requests go
+// through connect mode's own network module, so HTTPS_PROXY and NO_PROXY hold for them as for the rest.
 //
 // MSAL is loaded when connect mode first needs it, not when the program starts: every server and
 // command starts about a tenth of a second sooner without it, and most never connect to a tenant.
@@ -54,6 +56,8 @@ export async function createTenantClient(settings: M365Settings, log: Logger): P
       },
     },
     system: {
+      // Its requests take the tenant's dispatcher, through the proxy that applies (m365/network.ts).
+      networkClient: await msalNetworkClient(settings),
       loggerOptions: {
         piiLoggingEnabled: false,
         logLevel: LogLevel.Error,

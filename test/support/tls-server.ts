@@ -58,12 +58,14 @@ function probePort(port: number): Promise<number> {
   });
 }
 
-/** The test run's environment without photosync or database settings of its own. */
+/** The test run's environment without photosync, database or proxy settings of its own. */
 export function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value === undefined) continue;
     if (name.startsWith('PHOTOSYNC_') || ['DATABASE_URL', 'PORT', 'HOST', 'NODE_ENV'].includes(name)) continue;
+    // A proxy of the machine's would carry the tests' requests to localhost away: a test names its own.
+    if (/^(https?|no|all)_proxy$/i.test(name)) continue;
     env[name] = value;
   }
   return env;

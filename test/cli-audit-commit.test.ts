@@ -12,7 +12,8 @@ import { runCommand } from './support/cli.js';
 import { getDirectoryPhoto } from '../src/directory/photo.js';
 import { findUserByUpn } from '../src/directory/users.js';
 import { getMailPhoto } from '../src/mail/photo-store.js';
-import { getRendition } from '../src/sites/profiles.js';
+import { getRendition, getSiteProfile } from '../src/sites/profiles.js';
+import { listAttempts } from '../src/sync/history.js';
 import { giveMailPhoto, makeUser, PASSWORD, solidJpeg, tokenFor } from './support/factories.js';
 import { createTestStore, describeEachDialect, openTestServices, type TestStore } from './support/services.js';
 
@@ -108,7 +109,7 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
     }
   });
 
-  it('users add, photo set and remove, directory-photo set, site-photo set and signing-key rotate change nothing', async () => {
+  it('users add and import, photo set and remove, directory-photo set, site-photo set, sync and signing-key rotate change nothing', async () => {
     const services = await openTestServices(store);
     try {
       const { db } = services.database;
@@ -117,6 +118,8 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
       const other = await makeUser(services);
       const image = path.join(work, 'new.jpg');
       await fs.writeFile(image, await solidJpeg([220, 60, 20], 200));
+      const sheet = path.join(work, 'people.csv');
+      await fs.writeFile(sheet, 'upn,displayName\nsheet1@contoso.com,Sheet One\nsheet2@contoso.com,Sheet Two\n');
       const keysBefore = await db.selectFrom('directory_signing_keys').select(['kid', 'retired_at']).execute();
       await refuseAuditEntries(services);
 
@@ -126,6 +129,8 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
         expect(result.stderr, args.join(' ')).toContain('audit refused');
       };
       await fails('users', 'add', 'newcomer@contoso.com', '--name', 'New Comer');
+      await fails('users', 'import', sheet);
+      await fails('sync', user.upn);
       await fails('photo', 'set', user.upn, image);
       await fails('photo', 'remove', user.upn);
       await fails('directory-photo', 'set', other.upn, image);
@@ -133,6 +138,12 @@ describeEachDialect('command-line changes commit with their audit entry', (diale
       await fails('site-photo', 'set', other.upn, image);
 
       expect(await findUserByUpn(db, 'newcomer@contoso.com')).toBeUndefined();
+      expect(await findUserByUpn(db, 'sheet1@contoso.com')).toBeUndefined();
+      expect(await findUserByUpn(db, 'sheet2@contoso.com')).toBeUndefined();
+      // The sync was refused with its entry: the sites still show the placeholder, and no attempt was recorded.
+      expect(await getSiteProfile(db, user.id)).toMatchObject({ placeholderState: 1, syncedEtag: null });
+      expect(await getRendition(db, user.id, 'M')).toBeUndefined();
+      expect(await listAttempts(db, user.id)).toEqual([]);
       const mail = await getMailPhoto(db, user.id);
       expect(mail?.etag).toBe(photo.etag);
       expect(await services.blobs.get(mail!.blobKey)).toBeDefined();

@@ -7,7 +7,7 @@ import { pictureProperties, type PictureProperties } from '../sites/library.js';
 import { fileStemOf, getRendition, getSiteProfile } from '../sites/profiles.js';
 import { countAttempts, listAttempts, type HistoryEntry, type SyncOutcome } from '../sync/history.js';
 import type { SyncStateName } from '../sync/state.js';
-import { recordAudit } from './audit.js';
+import { amendAudit, recordAudit } from './audit.js';
 import { listPrompts, promptUsers, type PromptOutcome, type PromptRecord, type PromptTarget } from './prompts.js';
 
 /** The attempts a user's page and the API show: the latest, and how many there are in all. */
@@ -105,6 +105,18 @@ export interface OperatorSyncResult {
   error: string | null;
 }
 
+/** An operator sync's entry with one more user's sync done: out of `pending`, into `results`. */
+function operatorSyncDone(
+  detail: Record<string, unknown>,
+  result: { upn: string; outcome: string; error: string | null },
+): Record<string, unknown> {
+  const results = Array.isArray(detail.results) ? detail.results : [];
+  const pending = Array.isArray(detail.pending) ? (detail.pending as unknown[]) : [];
+  const rest = pending.filter((upn) => upn !== result.upn);
+  const { pending: _, ...done } = detail;
+  return { ...done, results: [...results, result], ...(rest.length > 0 ? { pending: rest } : {}) };
+}
+
 /** Runs the sync as trigger `admin`, only when the setting allows it; recorded in the audit log. */
 export async function operatorSync(
   services: Services,
@@ -125,11 +137,22 @@ export async function operatorSync(
     if (!user) throw userNotFound(upn);
     users.push(user);
   }
+  // Each user's sync is a commit of its own: the entry names them all first, and each sync moves
+  // its user from `pending` to `results` in the commit that records it. Stopped part-way (the
+  // process killed), the entry says whose sync was done and whose was not.
+  const auditId = await recordAudit(services.database.db, actor, 'operator_sync', {
+    results: [],
+    pending: users.map((u) => u.upn),
+  });
   const results: OperatorSyncResult[] = [];
   for (const user of users) {
-    const result = await services.sync.sync(user, 'admin');
+    const result = await services.sync.sync(user, 'admin', {
+      alsoRecord: (trx, { outcome, error }) =>
+        amendAudit(trx, services.database.dialect, auditId, (detail) =>
+          operatorSyncDone(detail, { upn: user.upn, outcome, error }),
+        ),
+    });
     results.push({ upn: user.upn, outcome: result.outcome, error: result.error });
   }
-  const auditId = await recordAudit(services.database.db, actor, 'operator_sync', { results });
   return { results, auditId };
 }

@@ -1,5 +1,5 @@
 import type { DirectoryUser } from '../directory/users.js';
-import type { Db } from '../storage/database.js';
+import type { Db, Dialect } from '../storage/database.js';
 
 // Every admin action: who, when, what. Written in the same transaction as the action itself where
 // it can be. The console's actions name the administrator; the commands run on the server
@@ -62,6 +62,34 @@ export async function recordAudit(
     .returning('id')
     .executeTakeFirstOrThrow();
   return Number(row.id);
+}
+
+/**
+ * Rewrites an entry's detail in the caller's transaction, for work recorded as it is done (its
+ * intent first, then each part in the part's own commit). The entry is read under a lock held to
+ * the commit (FOR UPDATE on PostgreSQL; SQLite's transactions hold the write lock from their
+ * start), so parts committing at once each add to what the other wrote. An entry that is not
+ * there is an error: the part is not committed without its record.
+ */
+export async function amendAudit(
+  trx: Db,
+  dialect: Dialect,
+  id: number,
+  change: (detail: Record<string, unknown>) => Record<string, unknown>,
+): Promise<void> {
+  const row = await trx
+    .selectFrom('admin_audit')
+    .select('detail')
+    .where('id', '=', id)
+    .$if(dialect === 'postgres', (q) => q.forUpdate())
+    .executeTakeFirst();
+  if (!row) throw new Error(`The audit entry ${id} is not there to record the work in.`);
+  const detail = change(JSON.parse(row.detail) as Record<string, unknown>);
+  await trx
+    .updateTable('admin_audit')
+    .set({ detail: JSON.stringify(detail) })
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function getAuditEntry(db: Db, id: number): Promise<AuditEntry | undefined> {

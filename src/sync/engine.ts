@@ -25,7 +25,7 @@ import {
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ByteCache } from '../storage/byte-cache.js';
 import { describeStorageFault, storageFaultCode } from '../storage/faults.js';
-import type { Database } from '../storage/database.js';
+import type { Database, Db } from '../storage/database.js';
 import { LockTimeoutError, type UserLock } from '../storage/user-lock.js';
 import {
   isKept,
@@ -105,7 +105,17 @@ export interface SyncOptions {
    * checks. Other outcomes are recorded before the answer, as without this.
    */
   answerBeforeRecord?: boolean;
+  /**
+   * Written in the commit that records the attempt, which is the commit that switches the
+   * sites' pictures when the sync does: an operator's audit entry, so that a sync is never done
+   * without it (nor recorded without being done). The attempt is recorded before the answer then,
+   * even with `answerBeforeRecord`.
+   */
+  alsoRecord?: AlsoRecord;
 }
+
+/** A write beside an attempt's record, in its commit, told what the attempt came to. */
+export type AlsoRecord = (trx: Db, attempt: { outcome: SyncOutcome; error: string | null }) => Promise<unknown>;
 
 export interface SyncEngine {
   sync(user: DirectoryUser, trigger: SyncTrigger, options?: SyncOptions): Promise<SyncResult>;
@@ -185,6 +195,8 @@ interface Attempt {
   /** performance.now() at the start. */
   started: number;
   mailEtag: string | null;
+  /** See SyncOptions. */
+  alsoRecord: AlsoRecord | undefined;
 }
 
 /** What a sync does, decided from its inputs alone: nothing (with its outcome), or the work. */
@@ -311,11 +323,13 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
    */
   async function switchRecord(user: DirectoryUser, attempt: Attempt, decided: Decision) {
     await writeGathered(user.id).catch(() => {});
+    const also = attempt.alsoRecord;
     return recordWithSwitch(
       { userId: user.id, trigger: attempt.trigger, startedAt: attempt.startedAt, error: null, ...decided },
       decided.mailEtag,
       deps.settings().errorBackoffSeconds * 1000,
       () => performance.now() - attempt.started,
+      also && ((trx) => also(trx, { outcome: decided.outcome, error: null })),
     );
   }
 
@@ -659,7 +673,8 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       const started = performance.now();
       let decision: Decision;
       let error: string | null = null;
-      const attempt: Attempt = { trigger, startedAt, started, mailEtag: null };
+      const { alsoRecord } = options;
+      const attempt: Attempt = { trigger, startedAt, started, mailEtag: null, alsoRecord };
       try {
         decision = await decide(user, trigger, attempt);
       } catch (cause) {
@@ -699,13 +714,22 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
       // for them; a crash first leaves orphans for the sweeper).
       if (decision.oldFilesRemoved) track(decision.oldFilesRemoved);
       let done = Promise.resolve();
-      if (options.answerBeforeRecord && RECORDED_LATER.has(decision.outcome)) {
+      if (options.answerBeforeRecord && !alsoRecord && RECORDED_LATER.has(decision.outcome)) {
         done = gather(record, decision.mailEtag, checked);
       } else if (decision.recordedMs === undefined) {
         // Not a switch of pictures, which was recorded in its commit.
         await writeGathered(user.id);
+        const also = alsoRecord && ((trx: Db) => alsoRecord(trx, { outcome: record.outcome, error }));
         const write = () =>
-          recordAttempt(deps.db, record, decision.mailEtag, deps.settings().errorBackoffSeconds * 1000, checked);
+          recordAttempt(
+            deps.db,
+            record,
+            decision.mailEtag,
+            deps.settings().errorBackoffSeconds * 1000,
+            checked,
+            undefined,
+            also,
+          );
         // Only a record that may be counted on another's row waits its turn; the rest have rows of their own.
         await (isKept(decision.outcome) ? write() : inTurn(user.id, write));
       }

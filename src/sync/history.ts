@@ -179,27 +179,36 @@ function moveSyncState(q: QueryCreator<Database>, attempt: SyncAttempt, failedEt
  * commit: the history never lacks a switch that was made, nor holds one that was not, and on
  * PostgreSQL the record costs no round trip of its own. Its duration is read as it is written:
  * the sync's work up to its commit, as every attempt's duration runs up to what it decided being
- * written. `durationMs` reports the value written.
+ * written. `durationMs` reports the value written. `also` is written in the same commit (an
+ * operator's audit entry); with it, the switch is a transaction of its own rather than one statement.
  */
 export function recordWithSwitch(
   attempt: Omit<SyncAttempt, 'durationMs'>,
   failedEtag: string | null,
   backoffMs: number,
   durationMs: () => number,
+  also?: (trx: Db) => Promise<unknown>,
 ): SwitchRecord & { durationMs?: number } {
+  const timed = () => ({ ...attempt, durationMs: (record.durationMs = durationMs()) });
   const record: SwitchRecord & { durationMs?: number } = {
     async write(trx) {
-      const timed = { ...attempt, durationMs: (record.durationMs = durationMs()) };
-      await trx.insertInto('sync_attempts').values(attemptRow(timed)).execute();
-      await moveSyncState(trx, timed, failedEtag, backoffMs).execute();
+      const row = timed();
+      await trx.insertInto('sync_attempts').values(attemptRow(row)).execute();
+      await moveSyncState(trx, row, failedEtag, backoffMs).execute();
+      await also?.(trx);
     },
-    parts() {
-      const timed = { ...attempt, durationMs: (record.durationMs = durationMs()) };
-      return [
-        { name: 'attempt', query: (q) => q.insertInto('sync_attempts').values(attemptRow(timed)) },
-        { name: 'attempt_state', query: (q) => moveSyncState(q, timed, failedEtag, backoffMs) },
-      ];
-    },
+    // Parts of one statement cannot hold `also`, a write of its own.
+    ...(also
+      ? {}
+      : {
+          parts() {
+            const row = timed();
+            return [
+              { name: 'attempt', query: (q) => q.insertInto('sync_attempts').values(attemptRow(row)) },
+              { name: 'attempt_state', query: (q) => moveSyncState(q, row, failedEtag, backoffMs) },
+            ];
+          },
+        }),
   };
   return record;
 }
@@ -218,6 +227,9 @@ export function recordWithSwitch(
  * picture (a sync's switch of renditions was committed and flushed before this). On PostgreSQL it
  * is one statement, so an in-step check costs one round trip here instead of six; SQLite (WAL,
  * synchronous=NORMAL) never flushes per commit, and its statements cost no round trips.
+ *
+ * `also` (an operator's audit entry) is written in the same commit; that commit is a transaction,
+ * waiting for its flush as any other, on both databases.
  */
 export async function recordAttempt(
   db: Kysely<Database>,
@@ -226,6 +238,7 @@ export async function recordAttempt(
   backoffMs: number,
   checked?: CheckedMark,
   repeats?: RepeatedChecks,
+  also?: (trx: Db) => Promise<unknown>,
 ): Promise<number> {
   const checks = repeats?.checks ?? 1;
   const foldable = !isKept(attempt.outcome);
@@ -255,7 +268,7 @@ export async function recordAttempt(
       }))
       .where('user_id', '=', attempt.userId);
 
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+  if (!also && db.getExecutor().adapter instanceof PostgresAdapter) {
     // set_config(..., true) is SET LOCAL: it holds until this statement's own commit.
     // Each part is written against the plain schema; the names the statement's earlier parts add
     // are not used by the later ones. A repeat is counted when its row is found, otherwise the
@@ -326,6 +339,7 @@ export async function recordAttempt(
           .executeTakeFirstOrThrow()
       ).id;
     await moveState(trx).execute();
+    await also?.(trx);
     return Number(id);
   });
 }

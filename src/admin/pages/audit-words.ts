@@ -65,14 +65,21 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
     }
     case 'operator_sync': {
       const results = Array.isArray(d.results) ? (d.results as Array<{ upn: string; outcome: SyncOutcome }>) : [];
+      // Users named when the sync began whose sync was never recorded: it stopped (the process ended) first.
+      const pending = Array.isArray(d.pending) ? (d.pending as string[]) : [];
       return [
-        t('admin.audit.operatorSync', {
-          n: results.length,
-          results: list(
-            context,
-            results.map((r) => `${r.upn} (${outcomeLabel(t, r.outcome)})`),
-          ),
-        }),
+        ...(results.length > 0 || pending.length === 0
+          ? [
+              t('admin.audit.operatorSync', {
+                n: results.length,
+                results: list(
+                  context,
+                  results.map((r) => `${r.upn} (${outcomeLabel(t, r.outcome)})`),
+                ),
+              }),
+            ]
+          : []),
+        ...(pending.length > 0 ? [t('admin.audit.operatorSyncStopped', { names: list(context, pending) })] : []),
       ];
     }
     case 'app_added': {
@@ -169,12 +176,13 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
       return [t('admin.audit.userRemoved', { upn: String(d.upn ?? '') })];
     case 'users_imported': {
       const admins = Array.isArray(d.admins) ? (d.admins as string[]) : [];
+      const file = String(d.file ?? '');
+      const n = Number(d.imported ?? 0);
       return [
-        t('admin.audit.usersImported', {
-          file: String(d.file ?? ''),
-          n: Number(d.imported ?? 0),
-          skipped: Number(d.skipped ?? 0),
-        }),
+        // Stopped part-way (the process ended): the users added until then, and no count of rows skipped.
+        d.unfinished === true
+          ? t('admin.audit.usersImportedUnfinished', { file, n })
+          : t('admin.audit.usersImported', { file, n, skipped: Number(d.skipped ?? 0) }),
         ...(admins.length > 0 ? [t('admin.audit.usersImportedAdmins', { names: list(context, admins) })] : []),
       ];
     }

@@ -10,10 +10,11 @@ const t = translator('en');
 export const sync: CommandHandler = async ({ args: [upn], services, print }) => {
   const opened = await services();
   const user = await requireUser(opened, upn);
-  const result = await opened.sync.sync(user, 'admin');
-  // As the console's operator sync records it.
-  await recordAudit(opened.database.db, COMMAND_LINE, 'operator_sync', {
-    results: [{ upn: user.upn, outcome: result.outcome, error: result.error }],
+  // As the console's operator sync records it, in the commit that records the sync (and makes
+  // its switch of pictures, when it makes one).
+  const result = await opened.sync.sync(user, 'admin', {
+    alsoRecord: (trx, { outcome, error }) =>
+      recordAudit(trx, COMMAND_LINE, 'operator_sync', { results: [{ upn: user.upn, outcome, error }] }),
   });
   print(
     `${user.upn}: ${result.outcome} in ${result.durationMs.toFixed(1)} ms` +

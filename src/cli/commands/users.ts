@@ -1,11 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { COMMAND_LINE, recordAudit } from '../../admin/audit.js';
+import { amendAudit, COMMAND_LINE, recordAudit } from '../../admin/audit.js';
 import { createUser, findUserByUpn, type DirectoryUser } from '../../directory/users.js';
 import { normalizeUpn } from '../../directory/upn.js';
 import { isAppError } from '../../errors.js';
 import type { Services } from '../../services.js';
+import type { Db } from '../../storage/database.js';
+import { inTransaction } from '../../storage/in-transaction.js';
 import type { CliWriter, CommandHandler } from '../command.js';
 import { CliError, counted, fileProblem, UsageError } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -38,13 +40,16 @@ export const usersImport: CommandHandler = async ({ args: [file], services, io, 
       `${file ?? 'The file'} holds no users to import: it is empty, or has only a header line. Nothing was changed.`,
     );
   }
-  if (report.imported > 0) {
-    await recordAudit(all.database.db, COMMAND_LINE, 'users_imported', {
-      file: path.basename(file ?? ''),
-      imported: report.imported,
-      skipped: report.skipped.length,
-      admins: report.admins.sort(),
-    });
+  // The entry counted the users as they were added; the rows skipped are said once all are read.
+  if (report.auditId !== undefined) {
+    const skipped = report.skipped.length;
+    await inTransaction(all.database.db, (trx) =>
+      amendAudit(trx, all.database.dialect, report.auditId!, ({ unfinished: _, ...detail }) => ({
+        ...detail,
+        skipped,
+        admins: [...(detail.admins as string[])].sort(),
+      })),
+    );
   }
   for (const { line, reason } of report.skipped) io.stderr.write(`line ${line}: ${reason}\n`);
   const existing = report.existing > 0 ? ` ${report.existing} already in the directory (left as they are);` : '';
@@ -112,6 +117,8 @@ function flagProblem(column: string, value: string | undefined, fallback: boolea
 }
 
 interface ImportReport {
+  /** The audit entry of the import, made in the commit of the first user added (none when none was). */
+  auditId?: number;
   imported: number;
   /** The administrators among the users imported. */
   admins: string[];
@@ -155,6 +162,54 @@ function columnsOf(first: readonly string[]): Array<(typeof CSV_COLUMNS)[number]
     throw new CliError('line 1: the header has no displayName column; every user needs one. Nothing was imported.');
   }
   return order;
+}
+
+/**
+ * The audit entry of an import, written with the users as they are added: each user's commit
+ * counts them in it, the first one's makes it. Users are added in many commits; after a crash at
+ * any point, the entry counts those committed, no more and no fewer, and is marked unfinished
+ * until the import says what it skipped. Until the entry is committed, one user is added at a
+ * time (two first commits would make two entries).
+ */
+function importAuditEntry(services: Services, file: string, report: ImportReport) {
+  /** The first user's commit while it runs (and makes the entry). */
+  let first: Promise<unknown> | undefined;
+  return {
+    async adding(
+      add: (record: (trx: Db, user: DirectoryUser) => Promise<unknown>) => Promise<DirectoryUser>,
+    ): Promise<DirectoryUser> {
+      while (report.auditId === undefined && first) await first.catch(() => {});
+      if (report.auditId !== undefined) {
+        const id = report.auditId;
+        return add(async (trx, user) => {
+          await amendAudit(trx, services.database.dialect, id, (detail) => ({
+            ...detail,
+            imported: Number(detail.imported) + 1,
+            admins: user.isAdmin ? [...(detail.admins as string[]), user.upn] : detail.admins,
+          }));
+          services.faultPoint?.('import-before-commit');
+        });
+      }
+      let made: number | undefined;
+      const adding = add(async (trx, user) => {
+        made = await recordAudit(trx, COMMAND_LINE, 'users_imported', {
+          file,
+          imported: 1,
+          admins: user.isAdmin ? [user.upn] : [],
+          unfinished: true,
+        });
+        services.faultPoint?.('import-before-commit');
+      });
+      first = adding;
+      try {
+        const user = await adding;
+        report.auditId = made;
+        return user;
+      } finally {
+        if (first === adding) first = undefined;
+      }
+    },
+  };
 }
 
 /** Imports upn,displayName,password,mailbox,admin rows; a bad row is reported and skipped. */
@@ -206,6 +261,7 @@ async function importUsers(
   }
 
   const report: ImportReport = { imported: 0, admins: [], skipped: [], existing: 0 };
+  const auditEntry = importAuditEntry(services, path.basename(file), report);
   const seen = new Map<string, number>();
   const progress = createProgress(records.length, 'Importing users', progressTo);
   let done = 0;
@@ -231,15 +287,16 @@ async function importUsers(
     if (firstLine) return skip(`${key} already appears on line ${firstLine}.`);
     if (key) seen.set(key, line);
     try {
-      const user = await createUser(services.database.db, {
-        upn,
-        displayName,
-        password: password === '' ? undefined : password,
-        hasMailbox,
-        isAdmin,
-      });
+      const user = await auditEntry.adding((record) =>
+        createUser(
+          services.database.db,
+          { upn, displayName, password: password === '' ? undefined : password, hasMailbox, isAdmin },
+          record,
+        ),
+      );
       report.imported++;
       if (user.isAdmin) report.admins.push(user.upn);
+      services.faultPoint?.(`import-after-commit-${report.imported}`);
     } catch (error) {
       if (!isAppError(error)) throw error;
       // The same sheet imported again (a periodic import): those already there are no mistake.

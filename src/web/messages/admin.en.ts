@@ -192,6 +192,7 @@ export const adminEn = {
   'admin.audit.promptSkipped': 'Not asked: {names}.',
   'admin.audit.promptAgain': 'Asked again: {names}.',
   'admin.audit.operatorSync': 'Ran the sync for: {results}.',
+  'admin.audit.operatorSyncStopped': 'The sync stopped before it reached: {names}.',
   'admin.audit.settings': 'Changed the settings: {changes}.',
   'admin.audit.setting.renditionSizes': 'rendition sizes from {from} to {to}',
   'admin.audit.setting.recheckSeconds': 're-check interval from {from} to {to} seconds',
@@ -237,6 +238,8 @@ export const adminEn = {
   'admin.audit.userEnabled': 'Enabled {upn} again.',
   'admin.audit.userRemoved': 'Removed {upn} with their photos, sessions and tokens.',
   'admin.audit.usersImported': 'Imported users from {file} (users added: {n}; rows skipped: {skipped}).',
+  'admin.audit.usersImportedUnfinished':
+    'Began importing users from {file}; the import stopped before the end (users added: {n}).',
   'admin.audit.usersImportedAdmins': 'Administrators among them: {names}.',
   'admin.audit.restored': 'Restored the backup {file} of {createdAt} ({n} users).',
   'admin.settings.sizeS': 'Small (S)',

@@ -203,6 +203,7 @@ export const adminEt: AdminMessages = {
   'admin.audit.promptSkipped': 'Meeldetuletuseta jäid: {names}.',
   'admin.audit.promptAgain': 'Uuesti said meeldetuletuse: {names}.',
   'admin.audit.operatorSync': 'Käivitas sünkroonimise: {results}.',
+  'admin.audit.operatorSyncStopped': 'Sünkroonimine katkes, enne kui jõudis kasutajateni: {names}.',
   'admin.audit.settings': 'Muutis sätteid: {changes}.',
   'admin.audit.setting.renditionSizes': 'saitide piltide suurused {from} → {to}',
   'admin.audit.setting.recheckSeconds': 'korduskontrolli vahe sekundites {from} → {to}',
@@ -252,6 +253,8 @@ export const adminEt: AdminMessages = {
   'admin.audit.userRemoved': 'Eemaldas kasutaja {upn} koos tema fotode, seansside ja juurdepääsulubadega.',
   'admin.audit.usersImported':
     'Importis kasutajad failist {file} (lisatud kasutajaid: {n}; vahele jäetud ridu: {skipped}).',
+  'admin.audit.usersImportedUnfinished':
+    'Alustas kasutajate importi failist {file}, kuid import katkes enne lõppu (lisatud kasutajaid: {n}).',
   'admin.audit.usersImportedAdmins': 'Haldurid nende seas: {names}.',
   'admin.audit.restored': 'Taastas andmed varukoopiast {file}, mis tehti {createdAt} (kasutajaid: {n}).',
   'admin.audit.nobody': 'mitte kellelegi',

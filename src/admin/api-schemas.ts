@@ -205,9 +205,11 @@ export const API_SCHEMAS = {
           Type.Object({
             id: Type.Integer(),
             at: Type.Number(),
-            /** The administrator's UPN; "command line" for a command run on the server. */
+            /** The administrator's UPN; "command line" for a command run on the server; an app's name. */
             actorUpn: Type.String(),
             byCommandLine: Type.Boolean(),
+            /** An app acting with its own token: `actorUpn` is then its name. */
+            byApp: Type.Optional(Type.Object({ clientId: Type.String(), name: Type.String() })),
             action: Type.String(),
             detail: Type.Record(Type.String(), Type.Unknown()),
           }),

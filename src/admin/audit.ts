@@ -3,7 +3,10 @@ import type { Db, Dialect } from '../storage/database.js';
 
 // Every admin action: who, when, what. Written in the same transaction as the action itself where
 // it can be. The console's actions name the administrator; the commands run on the server
-// (photosync users disable, apps add, restore, …) name the command line.
+// (photosync users disable, apps add, restore, …) name the command line; a change to someone
+// else's photo through Graph names the administrator whose token it was, or the app. What people
+// do to their own account (their own photo, in the portal or through Graph) is not an admin
+// action and is not recorded here.
 
 export const AUDIT_ACTIONS = [
   'prompt',
@@ -21,6 +24,7 @@ export const AUDIT_ACTIONS = [
   'photo_set',
   'photo_removed',
   'directory_photo_set',
+  'directory_photo_removed',
   'site_photo_set',
   'token_created',
   'token_revoked',
@@ -39,12 +43,22 @@ export type AuditActor = Pick<DirectoryUser, 'id' | 'upn'>;
 /** Whoever ran a command on the server: no user of photosync's, so an id no user has (theirs are UUIDs). */
 export const COMMAND_LINE: AuditActor = { id: 'command-line', upn: 'command line' };
 
+/** An actor that is an app (its own token, client credentials): its client id, marked so no user's id is it. */
+const APP_ACTOR = 'app:';
+
+/** An app acting on its own, named as it was registered when it acted. */
+export function appActor(app: { clientId: string; name: string }): AuditActor {
+  return { id: `${APP_ACTOR}${app.clientId}`, upn: app.name };
+}
+
 export interface AuditEntry {
   id: number;
   at: number;
   actorUpn: string;
   /** The action was a command run on the server, not an administrator's in the console. */
   byCommandLine: boolean;
+  /** The action was an app's, with its own token (`actorUpn` is then its name). */
+  byApp?: { clientId: string; name: string };
   action: AuditAction;
   detail: Record<string, unknown>;
 }
@@ -114,6 +128,9 @@ function toEntry(r: {
     at: r.at,
     actorUpn: r.actor_upn,
     byCommandLine: r.actor_id === COMMAND_LINE.id,
+    ...(r.actor_id.startsWith(APP_ACTOR)
+      ? { byApp: { clientId: r.actor_id.slice(APP_ACTOR.length), name: r.actor_upn } }
+      : {}),
     action: r.action as AuditAction,
     detail: JSON.parse(r.detail) as Record<string, unknown>,
   };

@@ -58,8 +58,21 @@ export async function getDirectoryPhoto(db: Db, userId: string): Promise<Buffer 
   return row?.jpeg;
 }
 
-/** Removes the directory photo; false when there was none. */
-export async function removeDirectoryPhoto(db: Db, userId: string): Promise<boolean> {
-  const result = await db.deleteFrom('directory_photos').where('user_id', '=', userId).executeTakeFirst();
-  return result.numDeletedRows > 0n;
+/**
+ * Removes the directory photo; false when there was none. `record` (an audit entry) is written in
+ * the commit that removes it, and only when it removed one.
+ */
+export async function removeDirectoryPhoto(
+  db: Db,
+  userId: string,
+  record?: (trx: Db) => Promise<unknown>,
+): Promise<boolean> {
+  const remove = async (q: Db) =>
+    (await q.deleteFrom('directory_photos').where('user_id', '=', userId).executeTakeFirst()).numDeletedRows > 0n;
+  if (!record) return remove(db);
+  return inTransaction(db, async (trx) => {
+    const removed = await remove(trx);
+    if (removed) await record(trx);
+    return removed;
+  });
 }

@@ -4,7 +4,8 @@ import { READ_ANYONE_SCOPES } from '../directory/scopes.js';
 import { normalizeUpn } from '../directory/upn.js';
 import { countUsers, listUsers, picturesShown, type DirectoryUser, type UserOrder } from '../directory/users.js';
 import { AppError, invalidInput, unsupportedMediaType } from '../errors.js';
-import { principalOf } from '../http/auth.js';
+import { appActor, recordAudit, type AuditAction } from '../admin/audit.js';
+import { principalOf, type Principal } from '../http/auth.js';
 import { CACHE_CONTROL, clientHasCurrent, strongEtag } from '../http/conditional.js';
 import { renderSquareJpegs, sniffImageType, squareSide } from '../media/media.js';
 import { GRAPH_PHOTO_SIDES } from '../mail/photo-sizes.js';
@@ -16,6 +17,7 @@ import {
   setMailPhoto,
 } from '../mail/photo-store.js';
 import type { Services } from '../services.js';
+import type { Db } from '../storage/database.js';
 import { contentTag } from '../storage/hash.js';
 import { graphSubject } from './access.js';
 import { graphErrors } from './errors.js';
@@ -110,6 +112,26 @@ function requireEventualConsistency(request: FastifyRequest): void {
       'invalid_request',
     );
   }
+}
+
+type PhotoAction = Extract<
+  AuditAction,
+  'photo_set' | 'photo_removed' | 'directory_photo_set' | 'directory_photo_removed'
+>;
+
+/**
+ * The audit entry of a change to `subject`'s photo by `principal`: an administrator's token or an
+ * app's changing someone's photo is an admin action; people changing their own photo are not
+ * recorded (undefined), as in the portal.
+ */
+function photoAudit(
+  principal: Principal,
+  subject: DirectoryUser,
+): ((trx: Db, action: PhotoAction, etag?: string) => Promise<unknown>) | undefined {
+  if (principal.kind === 'user' && principal.user.id === subject.id) return undefined;
+  const actor = principal.kind === 'app' ? appActor(principal.app) : principal.user;
+  return (trx, action, etag) =>
+    recordAudit(trx, actor, action, { upn: subject.upn, ...(etag ? { etag } : {}), via: 'graph' });
 }
 
 export function graphHandlers(services: Services) {
@@ -326,15 +348,30 @@ export function graphHandlers(services: Services) {
         );
       }
       // A user without a mailbox has the directory (Entra) photo, which Graph writes for them.
-      if (user.hasMailbox) await setMailPhoto(mailDeps, user, body);
-      else await setDirectoryPhoto(db, user.id, body, MAIL_PHOTO_MAX_BYTES);
+      // Someone else's photo changed is recorded in the commit that changes it (the same picture
+      // again changes nothing, and is not).
+      const audit = photoAudit(principalOf(request), user);
+      if (user.hasMailbox) {
+        await setMailPhoto(mailDeps, user, body, audit && ((trx, photo) => audit(trx, 'photo_set', photo.etag)));
+      } else {
+        await setDirectoryPhoto(
+          db,
+          user.id,
+          body,
+          MAIL_PHOTO_MAX_BYTES,
+          audit && ((trx) => audit(trx, 'directory_photo_set')),
+        );
+      }
       return reply.status(200).send(undefined as never);
     },
 
     /** DELETE …/photo. */
     async removePhoto(request: FastifyRequest, reply: FastifyReply, id: string | undefined) {
       const user = await graphSubject(services, principalOf(request), id, 'write');
-      const removed = user.hasMailbox ? await removeMailPhoto(mailDeps, user) : await removeDirectoryPhoto(db, user.id);
+      const audit = photoAudit(principalOf(request), user);
+      const removed = user.hasMailbox
+        ? await removeMailPhoto(mailDeps, user, audit && ((trx) => audit(trx, 'photo_removed')))
+        : await removeDirectoryPhoto(db, user.id, audit && ((trx) => audit(trx, 'directory_photo_removed')));
       if (!removed) throw graphErrors.imageNotFound();
       return reply.status(204).send(null);
     },

@@ -33,6 +33,17 @@ function backupTime(context: PageContext, value: unknown): string {
   return Number.isFinite(at) ? formatTime(context, at) : String(value ?? '');
 }
 
+/** A change made through Graph (an administrator's token, or an app's) says so. */
+const throughGraph = (context: PageContext, d: Record<string, unknown>) =>
+  d.via === 'graph' ? [context.t('admin.audit.throughGraph')] : [];
+
+/** Who acted, as the page's "Who" column says it. */
+export function auditActor(context: PageContext, entry: AuditEntry): string {
+  if (entry.byCommandLine) return context.t('admin.audit.commandLine');
+  if (entry.byApp) return context.t('admin.audit.byApp', entry.byApp);
+  return entry.actorUpn;
+}
+
 export function auditSentences(context: PageContext, entry: AuditEntry): string[] {
   const { t } = context;
   const d = entry.detail;
@@ -114,11 +125,13 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
     case 'password_set':
       return [t('admin.audit.passwordSet', { upn: String(d.upn ?? '') })];
     case 'photo_set':
-      return [t('admin.audit.photoSet', { upn: String(d.upn ?? '') })];
+      return [t('admin.audit.photoSet', { upn: String(d.upn ?? '') }), ...throughGraph(context, d)];
     case 'photo_removed':
-      return [t('admin.audit.photoRemoved', { upn: String(d.upn ?? '') })];
+      return [t('admin.audit.photoRemoved', { upn: String(d.upn ?? '') }), ...throughGraph(context, d)];
     case 'directory_photo_set':
-      return [t('admin.audit.directoryPhotoSet', { upn: String(d.upn ?? '') })];
+      return [t('admin.audit.directoryPhotoSet', { upn: String(d.upn ?? '') }), ...throughGraph(context, d)];
+    case 'directory_photo_removed':
+      return [t('admin.audit.directoryPhotoRemoved', { upn: String(d.upn ?? '') }), ...throughGraph(context, d)];
     case 'site_photo_set':
       return [t('admin.audit.sitePhotoSet', { upn: String(d.upn ?? '') })];
     case 'token_created': {

@@ -1,6 +1,6 @@
 import type { PageContext } from '../../web/layout.js';
 import type { AuditEntry } from '../audit.js';
-import { auditSentences } from './audit-words.js';
+import { auditActor, auditSentences } from './audit-words.js';
 import { adminPage, formatTime } from './console.js';
 
 export function auditPage(context: PageContext, entries: AuditEntry[], next: number | null): string {
@@ -29,7 +29,7 @@ export function auditPage(context: PageContext, entries: AuditEntry[], next: num
                   {formatTime(context, e.at)}
                 </td>
                 <td data-label={t('admin.audit.who')} role="cell">
-                  {e.byCommandLine ? t('admin.audit.commandLine') : e.actorUpn}
+                  {auditActor(context, e)}
                 </td>
                 <td data-label={t('admin.audit.what')} role="cell">
                   {auditSentences(context, e).map((sentence) => (

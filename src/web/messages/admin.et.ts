@@ -213,6 +213,7 @@ export const adminEt: AdminMessages = {
   'admin.audit.on': 'sees',
   'admin.audit.off': 'väljas',
   'admin.audit.commandLine': 'Serveri käsurida',
+  'admin.audit.byApp': 'Rakendus {name} (kliendi ID {clientId})',
   'admin.audit.appAdded': 'Registreeris rakenduse {name} (kliendi ID {clientId}) õigustega {scopes}.',
   'admin.audit.appAddedNoScopes': 'Registreeris rakenduse {name} (kliendi ID {clientId}) ilma õigusteta.',
   'admin.audit.appRemoved': 'Eemaldas rakenduse {name} (kliendi ID {clientId}) ja tühistas selle juurdepääsuload.',
@@ -233,6 +234,8 @@ export const adminEt: AdminMessages = {
   'admin.audit.photoSet': 'Määras kasutajale {upn} postkasti foto.',
   'admin.audit.photoRemoved': 'Eemaldas kasutaja {upn} postkasti foto.',
   'admin.audit.directoryPhotoSet': 'Määras kasutajale {upn} kataloogifoto.',
+  'admin.audit.directoryPhotoRemoved': 'Eemaldas kasutaja {upn} kataloogifoto.',
+  'admin.audit.throughGraph': 'Microsoft Graphi kaudu.',
   'admin.audit.sitePhotoSet': 'Laadis kasutaja {upn} pildi saitidele üles.',
   'admin.audit.tokenCreated':
     'Lõi kasutajale {upn} kuni {expires} kehtiva juurdepääsuloa (ID {id}) õigustega {scopes}.',

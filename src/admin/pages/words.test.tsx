@@ -6,7 +6,7 @@ import { TENANT_STATES } from '../../m365/model.js';
 import { isOutOfStep, SYNC_STATES } from '../../sync/state.js';
 import { LOCALES, translator } from '../../web/i18n.js';
 import type { PageContext } from '../../web/layout.js';
-import { auditSentences } from './audit-words.js';
+import { auditActor, auditSentences } from './audit-words.js';
 import { formatTime, waited, type ConsoleContext } from './console.js';
 import { overviewPage } from './overview.js';
 import { userDetailPage } from './user-detail.js';
@@ -139,6 +139,47 @@ describe.each(LOCALES)('audit entries with details left out [%s]', (locale) => {
     });
     expect(app).not.toMatch(/with \.|õigustega \./);
     expect(app).toContain(locale === 'et' ? 'ilma õigusteta' : 'with no permissions');
+  });
+});
+
+describe.each(LOCALES)('work that stopped part-way, in the audit log [%s]', (locale) => {
+  const context = contextIn(locale);
+  const sentences = (action: AuditEntry['action'], detail: Record<string, unknown>) =>
+    auditSentences(context, { id: 1, at: 0, actorUpn: 'ada@contoso.com', byCommandLine: false, action, detail });
+
+  it("names whose operator sync was not reached, and an import's users added before it stopped", () => {
+    const none = sentences('operator_sync', { results: [], pending: ['jane@contoso.com', 'mari@contoso.com'] });
+    expect(none).toHaveLength(1);
+    expect(none[0]).toContain('jane@contoso.com, mari@contoso.com');
+    const some = sentences('operator_sync', {
+      results: [{ upn: 'jane@contoso.com', outcome: 'synced', error: null }],
+      pending: ['mari@contoso.com'],
+    });
+    expect(some).toHaveLength(2);
+    expect(some[0]).toContain('jane@contoso.com');
+    expect(some[1]).toContain('mari@contoso.com');
+    expect(some[1]).not.toContain('jane@contoso.com');
+    const finished = sentences('users_imported', { file: 'people.csv', imported: 4, skipped: 1, admins: [] });
+    const stopped = sentences('users_imported', { file: 'people.csv', imported: 4, admins: [], unfinished: true });
+    expect(stopped[0]).toContain('people.csv');
+    expect(stopped[0]).toContain('4');
+    expect(stopped[0]).not.toBe(finished[0]);
+    for (const sentence of [...none, ...some, ...stopped]) expect(sentence).not.toMatch(/[{}]|undefined|admin\.audit/);
+  });
+
+  it('names an app that acted with its own token by its name and client id', () => {
+    const who = auditActor(context, {
+      id: 1,
+      at: 0,
+      actorUpn: 'HR photo sync',
+      byCommandLine: false,
+      byApp: { clientId: 'c1', name: 'HR photo sync' },
+      action: 'photo_set',
+      detail: { upn: 'jane@contoso.com', via: 'graph' },
+    });
+    expect(who).toContain('HR photo sync');
+    expect(who).toContain('c1');
+    expect(who).not.toMatch(/[{}]|admin\.audit/);
   });
 });
 

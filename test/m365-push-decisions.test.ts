@@ -19,6 +19,24 @@ const settings = {
   graphUrl: 'https://graph.microsoft.com',
 } as M365Settings;
 
+/**
+ * Graph's answer to a push's look-up of a user by object id (`/users/{id}?$select=…`), for a
+ * tenant whose users' ids are their UPNs and who have a mailbox; undefined for any other request.
+ */
+const lookedUp = (url: string) => {
+  const id = /\/v1\.0\/users\/([^/?]+)\?\$select=/.exec(url)?.[1];
+  if (id === undefined) return undefined;
+  const upn = decodeURIComponent(id);
+  const body = {
+    id: upn,
+    userPrincipalName: upn,
+    displayName: upn,
+    accountEnabled: true,
+    provisionedPlans: [{ service: 'exchange', capabilityStatus: 'Enabled' }],
+  };
+  return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+};
+
 /** A connection to a tenant whose HTTP is `http`, with a clock that never waits. */
 const connectionOver = (http: TenantHttp) =>
   ({ settings, http, clock: { now: () => Date.now(), sleep: async () => {} } }) as unknown as M365Connection;
@@ -26,6 +44,8 @@ const connectionOver = (http: TenantHttp) =>
 /** A tenant where the user has no Exchange photo and SharePoint has made no profile for them yet. */
 const noPhotoNoProfile: TenantHttp = {
   async request(_resource, url) {
+    const user = lookedUp(url);
+    if (user) return user;
     const json = (body: unknown, status = 200) =>
       new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     if (url.endsWith('/photo')) return json({ error: { code: 'ImageNotFound', message: 'No photo.' } }, 404);
@@ -190,8 +210,35 @@ describe('a push and a scan agree', () => {
       };
       const report = await pushOf(upn, http);
       expect(report.outcome).toBe('failed');
-      expect(report.error).toContain(`Microsoft Graph has no user ${upn}`);
+      expect(report.error).toContain(
+        `(${upn}) is no longer in the tenant: Microsoft Graph has no user with their object id`,
+      );
       expect(asked).toHaveLength(1);
+      // Kept as gone, as a scan that no longer lists them keeps them, with the attempt in the history.
+      const { db } = context.services.database;
+      expect(await findTenantUser(db, upn)).toBeUndefined();
+      const row = await db
+        .selectFrom('m365_users')
+        .select(['gone_at', 'state', 'last_outcome'])
+        .where('upn', '=', upn)
+        .executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ gone_at: expect.any(Number), state: null, last_outcome: 'failed' });
+    });
+
+    it('a 404 other than "no such user" (a wrong Graph URL) is a failure that leaves the user listed', async () => {
+      const upn = 'wrong-url@contoso.com';
+      const http: TenantHttp = {
+        async request() {
+          return new Response(JSON.stringify({ error: { code: 'BadRequest', message: 'Unsupported segment.' } }), {
+            status: 404,
+            headers: { 'content-type': 'application/json' },
+          });
+        },
+      };
+      const report = await pushOf(upn, http);
+      expect(report.outcome).toBe('failed');
+      expect(report.error).toMatch(/Graph answered 404 BadRequest/);
+      expect(await findTenantUser(context.services.database.db, upn)).toBeDefined();
     });
 
     it('where Graph does not say, reads no photo and says why', async () => {
@@ -217,6 +264,8 @@ describe('a push when Graph answers 404 for a reason other than "no photo"', () 
   function tenant(status: number, code: string, writes: string[]): TenantHttp {
     return {
       async request(_resource, url, init) {
+        const user = lookedUp(url);
+        if (user) return user;
         const json = (body: unknown, answer = 200) =>
           new Response(JSON.stringify(body), { status: answer, headers: { 'content-type': 'application/json' } });
         if (init?.method === 'POST') {
@@ -308,6 +357,8 @@ describe('two pushes of the same user at once', () => {
     ]);
     return {
       async request(_resource, url, init) {
+        const user = lookedUp(url);
+        if (user) return user;
         const json = (body: unknown, status = 200) =>
           new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
         if (init?.method === 'POST') {

@@ -31,6 +31,11 @@ function sharePoint(profiles: Map<string, string>, library: Map<string, Buffer>,
     async request(_resource: string, url: string, init: TenantRequestInit = {}) {
       const address = decodeURIComponent(url);
       let match: RegExpExecArray | null;
+      // A push first looks the user up by object id (here their UPN).
+      if ((match = /\/v1\.0\/users\/([^/?]+)\?\$select=/.exec(address))) {
+        const plans = [{ service: 'exchange', capabilityStatus: 'Enabled' }];
+        return json({ id: match[1], userPrincipalName: match[1], displayName: match[1], provisionedPlans: plans });
+      }
       if (address.endsWith('/photo')) return json({ '@odata.mediaEtag': 'W/"exchange-1"', width: 300 });
       if (address.endsWith('/photo/$value')) return new Response(new Uint8Array(photo));
       if ((match = /GetPropertiesFor\(accountName=@v\)\?@v='i:0#\.f\|membership\|([^']+)'/.exec(address))) {

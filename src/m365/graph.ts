@@ -350,6 +350,12 @@ export async function readPhotoMetadata(http: TenantHttp, graphUrl: string, user
   return exchangePhotoFromResponse({ status: response.status, body: await readJson(response) });
 }
 
+/**
+ * Graph's code for "no such user" (Request_ResourceNotFound, "Resource '…' does not exist"): any
+ * other 404 (a wrong Graph URL, a path it does not know) says nothing about the user.
+ */
+const NO_SUCH_USER_CODES = new Set(['Request_ResourceNotFound', 'ResourceNotFound']);
+
 /** One user by UPN or object id; undefined when the tenant has no such user. */
 export async function lookupUser(http: TenantHttp, graphUrl: string, upnOrId: string): Promise<TenantUser | undefined> {
   const response = await http.request(
@@ -357,7 +363,10 @@ export async function lookupUser(http: TenantHttp, graphUrl: string, upnOrId: st
     `${graphUrl}/v1.0/users/${encodeURIComponent(upnOrId)}?$select=${USER_FIELDS}`,
   );
   const body = await readJson(response);
-  if (response.status === 404) return undefined;
-  if (!response.ok) throw graphFailure(`Looking up ${upnOrId} failed`, graphError(response.status, body));
-  return toTenantUser(body)[0];
+  const error = graphError(response.status, body);
+  if (response.status === 404 && NO_SUCH_USER_CODES.has(error.code)) return undefined;
+  if (!response.ok) throw graphFailure(`Looking up ${upnOrId} failed`, error);
+  const user = toTenantUser(body)[0];
+  if (!user) throw tenantError('unexpected', `Graph answered the user ${upnOrId} without an id or userPrincipalName.`);
+  return user;
 }

@@ -26,15 +26,17 @@ export interface PushResult {
 /**
  * Appends the attempt and moves the user's running state in one commit: a failure starts (or
  * continues) it, anything else ends it; a push that succeeded leaves its state and baseline.
- * `reachedTenant` false: the push failed because nothing at the tenant answered, which says
- * nothing about this user, so it is only appended; their state stays what was last found.
+ * `answer` 'none': the push failed because nothing at the tenant answered, which says nothing
+ * about this user, so it is only appended; their state stays what was last found. 'user_gone':
+ * the tenant has no such user any more (deleted, or moved to another tenant), so they are kept as
+ * gone, as a finished scan that no longer lists them keeps them; no failure of theirs to fix.
  */
 export async function recordPushAttempt(
   db: Kysely<Database>,
   attempt: PushAttempt,
   failedEtag: string | null,
   result?: PushResult,
-  reachedTenant = true,
+  answer: 'answered' | 'none' | 'user_gone' = 'answered',
 ): Promise<number> {
   const baseline = result?.baseline;
   const failed = attempt.outcome === 'failed';
@@ -53,10 +55,14 @@ export async function recordPushAttempt(
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    if (!reachedTenant) {
+    if (answer !== 'answered') {
       await trx
         .updateTable('m365_users')
-        .set({ last_attempt_at: attempt.startedAt, last_outcome: attempt.outcome })
+        .set({
+          last_attempt_at: attempt.startedAt,
+          last_outcome: attempt.outcome,
+          ...(answer === 'user_gone' ? { gone_at: attempt.startedAt } : {}),
+        })
         .where('id', '=', attempt.userId)
         .execute();
       return Number(inserted.id);

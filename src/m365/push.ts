@@ -85,6 +85,8 @@ interface Step {
   error?: string;
   failedEtag?: string | null;
   problem?: TenantProblem;
+  /** The tenant has no such user any more: recorded, and the user kept as gone. */
+  gone?: true;
 }
 
 export async function pushTenantUser(
@@ -167,7 +169,7 @@ function pushUnderLock(
           },
           step.failedEtag ?? null,
           step.result,
-          step.problem !== 'unreachable',
+          step.gone ? 'user_gone' : step.problem === 'unreachable' ? 'none' : 'answered',
         ),
       );
     }
@@ -201,20 +203,22 @@ async function push(
 ): Promise<Step> {
   const { http, settings } = connection;
   let user = known;
-  // Fresh readings: a scan's may be hours old.
-  // A user known from their sign-in alone has no mailbox fact yet: ask Graph first, since for a
-  // user without one its photo answer is the Entra ID photo, which the sites must never take.
-  // Their UPN is then Graph's too: the ID token's preferred_username, which named them until now,
-  // need not be it, and SharePoint knows them (account name, file names) by their UPN.
-  let hasMailbox: boolean | null | typeof MAILBOX_NOT_SAID = user.hasMailbox;
-  if (hasMailbox === null) {
-    const listed = await lookupUser(http, settings.graphUrl, user.id);
-    if (!listed) return failed(`Microsoft Graph has no user ${user.upn} (removed from the tenant?).`, null);
-    hasMailbox = listed.hasMailbox ?? MAILBOX_NOT_SAID;
-    if (listed.upn !== user.upn || listed.displayName !== user.displayName) {
-      await ensureTenantUser(db, { ...listed, hasMailbox: listed.hasMailbox });
-      user = { ...user, upn: listed.upn, displayName: listed.displayName };
-    }
+  // Fresh readings: a scan's may be hours old. First who the user is now, asked of Graph by object
+  // id, the one name that never changes: SharePoint knows people (account name, file names) by
+  // their UPN, which an administrator may have changed since the scan, and the ID token's
+  // preferred_username, which names someone known only from their sign-in, need not be it. The
+  // same answer says whether they have a mailbox (for a user without one Graph's photo is the
+  // Entra ID photo, which the sites must never take), or that they are no longer in the tenant.
+  const listed = await lookupUser(http, settings.graphUrl, user.id);
+  if (!listed) return goneFromTenant(user);
+  const hasMailbox: boolean | typeof MAILBOX_NOT_SAID = listed.hasMailbox ?? user.hasMailbox ?? MAILBOX_NOT_SAID;
+  if (
+    listed.upn !== user.upn ||
+    listed.displayName !== user.displayName ||
+    (listed.hasMailbox !== null && listed.hasMailbox !== user.hasMailbox)
+  ) {
+    if (!options.dryRun) await ensureTenantUser(db, { ...listed, hasMailbox: listed.hasMailbox ?? user.hasMailbox });
+    user = { ...user, upn: listed.upn, displayName: listed.displayName };
   }
   const photo: ExchangePhoto =
     hasMailbox === false
@@ -359,6 +363,18 @@ async function fileStemFor(
   if (shown && !(await fileStemInUse(db, user.id, shown))) return shown;
   if (named === shown || (await fileStemInUse(db, user.id, named))) return hashed;
   return (await libraryFileExists(http, settings, renditionPath(named, 'M'))) ? hashed : named;
+}
+
+/** The tenant has no user with this object id: they were deleted, or moved to another tenant. */
+function goneFromTenant(user: TenantUserRecord): Step {
+  return {
+    ...failed(
+      `${user.displayName} (${user.upn}) is no longer in the tenant: Microsoft Graph has no user with their object id ` +
+        `${user.id}, so they were deleted or moved to another tenant. photosync no longer lists them.`,
+      null,
+    ),
+    gone: true,
+  };
 }
 
 function photoEtag(photo: ExchangePhoto): string | null {

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import Sqlite from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeTestCertificate, type TestPem } from '../../src/m365/test-certificate.js';
+import { sqliteFileOf } from '../../src/storage/database.js';
 import { createTestStore, type TestStore } from './services.js';
 import { BIN, cleanEnv, freePort, run, startTlsServer, waitForOutput, type TlsServer } from './tls-server.js';
 
@@ -20,6 +22,7 @@ import { BIN, cleanEnv, freePort, run, startTlsServer, waitForOutput, type TlsSe
 //   const server = await connect.serve();                // `photosync serve` in connect mode: server.url, server.stop()
 //   await tenant.cli(['apps', 'list']);                  // any command on the tenant's own store
 //   await tenant.metric('photosync_photo_bytes_read_total');
+//   await tenant.renameUser('jane@contoso.com', 'jane.doe@contoso.com'); // a new UPN, the same object id
 //
 // Everything spawned runs the compiled dist/ (test/global-setup.ts builds it when src/ changed).
 
@@ -79,6 +82,11 @@ export interface M365Tenant {
   connect(app: RegisteredApp, overrides?: Record<string, string>): ConnectMode;
   /** The sum of one of the tenant's /metrics samples. */
   metric(name: string): Promise<number>;
+  /**
+   * Gives a user a new userPrincipalName, keeping their object id, as an administrator renames
+   * someone in Entra ID (photosync has no command for it; the directory is its own).
+   */
+  renameUser(from: string, to: string): void;
   stop(): Promise<void>;
 }
 
@@ -182,6 +190,16 @@ export async function startM365Tenant(options: { env?: Record<string, string> } 
         if (match?.[1] === name) total += Number(match[2]);
       }
       return total;
+    },
+    renameUser(from, to) {
+      // The serving tenant sees the commit at its next read (its read cache follows the file's changes).
+      const database = new Sqlite(sqliteFileOf(store.dataDir));
+      try {
+        const renamed = database.prepare('UPDATE directory_users SET upn = ? WHERE upn = ?').run(to, from);
+        if (renamed.changes !== 1) throw new Error(`The tenant has no user ${from} to rename.`);
+      } finally {
+        database.close();
+      }
     },
     async stop() {
       await server.stop();

@@ -104,9 +104,11 @@ export function syncErrorKind(text: string): SyncErrorKind {
 }
 
 /** Why a push to a Microsoft 365 tenant failed, as the reader is told it. */
-export type PushFailureKind = 'unreachable' | 'refused' | 'throttled' | 'other';
+export type PushFailureKind = 'gone' | 'unreachable' | 'refused' | 'throttled' | 'other';
 
 export function pushFailureKind(error: string): PushFailureKind {
+  // The push's own sentence for a user Graph no longer has (src/m365/push.ts).
+  if (/is no longer in the tenant/.test(error)) return 'gone';
   if (
     /cannot be reached|did not answer|nothing answers|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND/i.test(
       error,

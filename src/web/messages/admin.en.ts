@@ -336,6 +336,8 @@ export const adminEn = {
   'admin.tenant.push.no_photo': '{name}: no Exchange photo, and SharePoint shows the placeholder; nothing to do.',
   'admin.tenant.push.no_mailbox':
     '{name}: no Exchange mailbox, so SharePoint never takes this user’s photo from Exchange.',
+  'admin.tenant.pushFailure.gone':
+    'This person is no longer in the Microsoft 365 tenant: they were deleted or moved to another tenant. photosync no longer lists them.',
   'admin.tenant.pushFailure.unreachable': 'Microsoft 365 did not answer.',
   'admin.tenant.pushFailure.refused':
     'Microsoft 365 refused photosync’s app (its permissions, consent or certificate).',

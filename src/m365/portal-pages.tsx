@@ -1,7 +1,9 @@
 import type { ComponentChildren } from 'preact';
 import { AppIcon } from '../web/app-icons.js';
+import { formatDate } from '../web/dates.js';
 import type { MessageKey } from '../web/messages/en.js';
 import { Avatar, Notice, renderPage, type PageContext, type SuiteUser } from '../web/layout.js';
+import type { StateFinding } from './finding.js';
 import type { TenantState } from './model.js';
 import type { SignInProblem } from './sign-in.js';
 
@@ -62,7 +64,14 @@ export interface TenantHomeProps {
   banner?: ComponentChildren;
   /** What the last scan or push found; null when nothing has looked yet. */
   state: TenantState | null;
+  /** Which of them found it, and when: a finding may be a day old, and the page says so. */
+  finding?: StateFinding | undefined;
 }
+
+const FINDING_TEXT: Record<StateFinding['by'], MessageKey> = {
+  scan: 'm365.home.foundByScan',
+  push: 'm365.home.foundByPush',
+};
 
 export function tenantHomePage(context: PageContext & { user: SuiteUser }, props: TenantHomeProps): string {
   const { t, user } = context;
@@ -86,6 +95,11 @@ export function tenantHomePage(context: PageContext & { user: SuiteUser }, props
           <Avatar user={user} alt={t('home.photoAlt', { name: user.displayName })} size={120} class="large" />
           <div>
             <p data-tenant-state={props.state ?? 'unknown'}>{t(STATE_TEXT[props.state ?? 'unknown'])}</p>
+            {props.finding && (
+              <p class="muted" data-found-by={props.finding.by}>
+                {t(FINDING_TEXT[props.finding.by], { time: formatDate(context.locale, props.finding.at) })}
+              </p>
+            )}
             <p class="muted">{t('home.signedInAs', { upn: user.upn })}</p>
           </div>
         </div>

@@ -9,6 +9,7 @@ import type { SyncTrigger } from '../sync/history.js';
 import type { PageContext, SuiteUser } from '../web/layout.js';
 import { localPath, pageContext, sendPage } from '../web/page-context.js';
 import type { M365Connection } from './connection.js';
+import { stateFinding } from './finding.js';
 import { pushTenantUser, type PushReport } from './push.js';
 import { pushProblemPage, signInProblemPage, tenantHomePage, type PushProblem, type TileApp } from './portal-pages.js';
 import {
@@ -146,7 +147,11 @@ export function createConnectPortal(
       allowFormsToSites(reply);
       const page = tenantHomePage(
         { ...context, user: context.user! },
-        { state: user.state, banner: outOfStep ? options.banner(context) : undefined },
+        {
+          state: user.state,
+          finding: await stateFinding(db, user.id),
+          banner: outOfStep ? options.banner(context) : undefined,
+        },
       );
       await sendPage(reply, page);
       return true;

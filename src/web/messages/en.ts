@@ -218,6 +218,8 @@ export const en = {
     'The last attempt to bring your photo across failed. Open SharePoint or OneDrive to try again.',
   'm365.home.state.unknown':
     'photosync has not yet checked whether SharePoint and OneDrive show your current photo. Opening either of them brings it across anyway.',
+  'm365.home.foundByScan': 'As of photosync’s scan on {time}.',
+  'm365.home.foundByPush': 'As of photosync’s last sync of your photo on {time}.',
   'm365.problem.title': 'Your photo could not be brought across',
   'm365.problem.tenant_down':
     'Microsoft 365 did not answer photosync just now, so your photo was not brought across. Try again in a few minutes.',

@@ -222,6 +222,8 @@ export const et: Messages = {
     'Viimane katse sinu fotot üle tuua ebaõnnestus. Ava SharePoint või OneDrive, et uuesti proovida.',
   'm365.home.state.unknown':
     'photosync pole veel kontrollinud, kas SharePoint ja OneDrive näitavad sinu praegust fotot. Kumma tahes avamine toob selle igal juhul üle.',
+  'm365.home.foundByScan': 'photosynci läbivaatuse järgi seisuga {time}.',
+  'm365.home.foundByPush': 'Sinu foto viimase sünkroonimise järgi seisuga {time}.',
   'm365.problem.title': 'Sinu fotot ei õnnestunud üle tuua',
   'm365.problem.tenant_down':
     'Microsoft 365 ei vastanud praegu photosyncile, seega sinu fotot üle ei toodud. Proovi mõne minuti pärast uuesti.',

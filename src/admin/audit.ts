@@ -35,6 +35,7 @@ export const AUDIT_ACTIONS = [
   'signing_key_rotated',
   'users_imported',
   'restored',
+  'tenant_scan_started',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -158,6 +158,14 @@ async function adminPages(app: App, services: Services): Promise<void> {
         if (entry?.action !== 'operator_sync' || entry.actorUpn !== page.user?.upn) return undefined;
         return tenantSyncNotice(page, entry);
       }
+      case 'tenantScanStarted': {
+        const entry = await getAuditEntry(db, n);
+        if (entry?.action !== 'tenant_scan_started' || entry.actorUpn !== page.user?.upn) return undefined;
+        const resumed = entry.detail.resumed === true;
+        return { kind: 'ok', text: page.t(resumed ? 'admin.tenant.scan.resumedNow' : 'admin.tenant.scan.started') };
+      }
+      case 'tenantScanBusy':
+        return { kind: 'info', text: page.t('admin.tenant.scan.busy') };
       case undefined:
       default:
         return undefined;

@@ -12,6 +12,7 @@ import type { ConsoleContext, Notice } from './pages/console.js';
 import { tenantPage } from './pages/tenant.js';
 import { tenantConfirmPage } from './pages/tenant-sync.js';
 import { connectedTenant, MAX_TENANT_SYNC, tenantDryRun, tenantSync } from './tenant-actions.js';
+import { createTenantScanner } from './tenant-scan.js';
 import { SEARCH_MAX_LENGTH } from './pages/filters.js';
 
 // Connect mode's console pages: the tenant view, and the two-step sync (GET shows the dry run,
@@ -105,6 +106,31 @@ export function tenantPages(app: App, services: Services, admin: Admin, notice: 
       const result = await tenantSync(services, user, request.body.upn);
       // The tenant page says what was done, read back from the audit entry (a flash message).
       await setFlash(db, request, reply, '/admin/tenant', { name: 'tenantSynced', n: result.auditId });
+      return reply.redirect('/admin/tenant', 303);
+    },
+  );
+
+  // Scans this process starts run on after the request; closing the app waits for them.
+  const scanner = createTenantScanner(services);
+  app.addHook('onClose', () => scanner.settle());
+  app.post(
+    '/admin/tenant/scan',
+    {
+      schema: {
+        summary: 'Start a scan of the tenant now, in the background (form); none starts while one runs',
+        tags,
+        body: Type.Object({ _csrf: Type.String({ maxLength: 200 }) }),
+      },
+      preValidation: app.csrfProtection,
+    },
+    async (request, reply) => {
+      connectedTenant(services);
+      const { user } = await admin(request, reply);
+      const started = await scanner.start(user);
+      // The tenant page shows the scan's progress; the notice says whether this click started it.
+      const flash =
+        started.kind === 'started' ? { name: 'tenantScanStarted', n: started.auditId } : { name: 'tenantScanBusy' };
+      await setFlash(db, request, reply, '/admin/tenant', flash);
       return reply.redirect('/admin/tenant', 303);
     },
   );

@@ -69,6 +69,8 @@ export interface ScanOptions {
   /** Picture comparisons at once. */
   compareConcurrency?: number;
   onProgress?: (progress: ScanProgress) => void;
+  /** Once this process holds the scan's lease (a new scan, or an interrupted one taken up). */
+  onClaimed?: (claimed: { scan: Scan; resumed: boolean }) => void;
 }
 
 export interface ScanReport {
@@ -106,6 +108,7 @@ export async function scanTenant(
     );
   }
   const scan = claim.scan;
+  options.onClaimed?.({ scan, resumed: claim.resumed });
   let done = scan.usersDone;
   let total = scan.usersTotal;
   const progress = () => options.onProgress?.({ done, total, throttledMs: connection.throttled.totalMs });

@@ -416,6 +416,12 @@ export const ROUTES: RouteCase[] = [
     expect: ADMIN_FORM_WITHOUT_TOKEN,
   },
   {
+    route: 'POST /admin/tenant/scan',
+    url: () => '/admin/tenant/scan',
+    payload: {},
+    expect: ADMIN_FORM_WITHOUT_TOKEN,
+  },
+  {
     route: 'GET /admin/photos/{upn}/{which}',
     url: (cast) => `/admin/photos/${cast.owner.upn}/mail`,
     expect: statuses(303, ADMIN_PAGES),

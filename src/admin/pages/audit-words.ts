@@ -185,6 +185,8 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
       return [t('admin.audit.userDisabled', { upn: String(d.upn ?? '') })];
     case 'user_enabled':
       return [t('admin.audit.userEnabled', { upn: String(d.upn ?? '') })];
+    case 'tenant_scan_started':
+      return [t(d.resumed === true ? 'admin.audit.tenantScanResumed' : 'admin.audit.tenantScanStarted')];
     case 'user_removed':
       return [t('admin.audit.userRemoved', { upn: String(d.upn ?? '') })];
     case 'users_imported': {

@@ -109,6 +109,22 @@ function ScanStatus({
   );
 }
 
+/** Starts a scan in the server, in the background; the server says so, or that one is running already. */
+function ScanNow({ context }: { context: ConsoleContext }) {
+  const { t } = context;
+  return (
+    <form method="post" action="/admin/tenant/scan" class="buttons" id="scan-now">
+      <input type="hidden" name="_csrf" value={context.csrfToken} />
+      <button type="submit" aria-describedby="scan-now-hint">
+        {t('admin.tenant.scan.now')}
+      </button>
+      <span class="hint" id="scan-now-hint">
+        {t('admin.tenant.scan.nowHint')}
+      </span>
+    </form>
+  );
+}
+
 /**
  * Why the user is in their state, in the reader's language; where the reason has a technical
  * detail (an error, what could not be read), the stored sentence is one click away.
@@ -149,6 +165,7 @@ export function tenantPage(
       <NoticeBox notice={notice} />
       <h2>{t('admin.tenant.scan.title')}</h2>
       <ScanStatus context={context} scan={view.scan} scheduleMinutes={view.scheduleMinutes} />
+      <ScanNow context={context} />
       <h2>{t('admin.tenant.summary')}</h2>
       <table class="summary">
         <thead>

@@ -239,6 +239,8 @@ export const adminEn = {
   'admin.audit.adminRevoked': 'Removed the administrator rights of {upn}.',
   'admin.audit.userDisabled': 'Disabled {upn}, ending their sessions and tokens.',
   'admin.audit.userEnabled': 'Enabled {upn} again.',
+  'admin.audit.tenantScanStarted': 'Started a scan of the Microsoft 365 tenant.',
+  'admin.audit.tenantScanResumed': 'Took up an interrupted scan of the Microsoft 365 tenant again.',
   'admin.audit.userRemoved': 'Removed {upn} with their photos, sessions and tokens.',
   'admin.audit.usersImported': 'Imported users from {file} (users added: {n}; rows skipped: {skipped}).',
   'admin.audit.usersImportedUnfinished':
@@ -278,6 +280,13 @@ export const adminEn = {
     'Microsoft 365 throttled the scan (waits: {times}) and kept it waiting {seconds} s in all.',
   'admin.tenant.scan.failed': 'The scan started {started} failed: {error}',
   'admin.tenant.scan.progress': 'Scan progress',
+  'admin.tenant.scan.now': 'Scan now',
+  'admin.tenant.scan.nowHint': 'Reads every user of the tenant; nothing is pushed. The page shows its progress.',
+  'admin.tenant.scan.started': 'The scan has started. Reload this page to follow its progress.',
+  'admin.tenant.scan.resumedNow':
+    'An interrupted scan was taken up again where it stopped. Reload this page to follow its progress.',
+  'admin.tenant.scan.busy':
+    'A scan of the tenant is already running, so no other was started. Its progress is below; reload this page to follow it.',
   'admin.tenant.scan.scheduleOff': 'Scheduled scans are off; an administrator can turn them on in the settings.',
   'admin.tenant.scan.scheduleOn': 'A scan runs by itself {minutes} minutes after the last one ended.',
   'admin.tenant.summary': 'Users by state',

@@ -253,6 +253,8 @@ export const adminEt: AdminMessages = {
   'admin.audit.adminRevoked': 'Võttis kasutajalt {upn} halduriõigused ära.',
   'admin.audit.userDisabled': 'Keelas kasutaja {upn} konto, lõpetas tema seansid ja tühistas tema juurdepääsuload.',
   'admin.audit.userEnabled': 'Lubas kasutaja {upn} konto uuesti.',
+  'admin.audit.tenantScanStarted': 'Käivitas Microsoft 365 rentniku läbivaatuse.',
+  'admin.audit.tenantScanResumed': 'Jätkas Microsoft 365 rentniku katkenud läbivaatust.',
   'admin.audit.userRemoved': 'Eemaldas kasutaja {upn} koos tema fotode, seansside ja juurdepääsulubadega.',
   'admin.audit.usersImported':
     'Importis kasutajad failist {file} (lisatud kasutajaid: {n}; vahele jäetud ridu: {skipped}).',
@@ -292,6 +294,14 @@ export const adminEt: AdminMessages = {
   'admin.tenant.scan.throttled':
     'Microsoft 365 piiras läbivaatuse päringuid {times} korda ja pani selle kokku {seconds} s ootama.',
   'admin.tenant.scan.failed': '{started} alanud läbivaatus ebaõnnestus: {error}',
+  'admin.tenant.scan.now': 'Käivita läbivaatus',
+  'admin.tenant.scan.nowHint':
+    'Loeb rentniku kõik kasutajad läbi; midagi üle ei kanta. Leht näitab, kui kaugel see on.',
+  'admin.tenant.scan.started': 'Läbivaatus algas. Selle edenemise nägemiseks laadi leht uuesti.',
+  'admin.tenant.scan.resumedNow':
+    'Katkenud läbivaatust jätkati sealt, kus see pooleli jäi. Selle edenemise nägemiseks laadi leht uuesti.',
+  'admin.tenant.scan.busy':
+    'Rentniku läbivaatus juba käib, seega uut ei alustatud. Selle edenemine on näha allpool; jälgimiseks laadi leht uuesti.',
   'admin.tenant.scan.progress': 'Läbivaatuse edenemine',
   'admin.tenant.scan.scheduleOff': 'Ajastatud läbivaatused on väljas; haldur saab need sätetes sisse lülitada.',
   'admin.tenant.scan.scheduleOn': 'Läbivaatus käivitub ise {minutes} minutit pärast eelmise lõppu.',

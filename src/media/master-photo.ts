@@ -153,6 +153,10 @@ async function checkAndDecode<T>(
     return refuse('unsupported_type', NOT_AN_ACCEPTED_IMAGE);
   }
 
+  // libjpeg reads every scan before the first row, past the deadline's reach: counted first.
+  if (sniffedType === 'jpeg' && countJpegScans(input) > MAX_JPEG_SCANS) {
+    return tooManyScans(MAX_JPEG_SCANS, `more than ${MAX_JPEG_SCANS} scans`);
+  }
   const header = await readHeader(input);
   if ('ok' in header) return header;
   if (header.format !== sniffedType) {
@@ -164,11 +168,6 @@ async function checkAndDecode<T>(
   }
   const refusal = checkDimensions(header, currentMaxInputPixels());
   if (refusal) return refusal;
-  // Every scan is read before the first row, past the deadline's reach: counted before the decode.
-  if (header.format === 'jpeg') {
-    const scans = countJpegScans(input);
-    if (scans > MAX_JPEG_SCANS) return tooManyScans(MAX_JPEG_SCANS, `more than ${MAX_JPEG_SCANS} scans`);
-  }
 
   const upright = header.autoOrient;
   return decode(input, header, Math.min(options.maxSide, upright.width, upright.height), make);

@@ -124,6 +124,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     services.database.reads,
     services.metrics.picturesFromMemory,
     services.pictureBytes,
+    (error) =>
+      services.log.warn({ err: error }, 'a kept picture answer could not be given; the request takes the whole path'),
   );
   const app = Fastify({
     // With a certificate the server speaks https itself (photosync dev-cert makes one for localhost).

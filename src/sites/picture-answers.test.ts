@@ -16,16 +16,21 @@ const AUTHORIZATION = 'Bearer abc';
 function setUp() {
   let commits = 0;
   let looks = 0;
+  let lookFails = false;
   const reads = createReadCache({
     byTopic: false,
     local: () => 0,
     remote: () => {
       looks++;
+      if (lookFails) throw new Error('EIO: the WAL index could not be read');
       return commits;
     },
   });
   let fromMemory = 0;
-  const answers = createPictureAnswers(reads, { inc: () => fromMemory++ }, createByteCache(1024 * 1024));
+  const failures: unknown[] = [];
+  const answers = createPictureAnswers(reads, { inc: () => fromMemory++ }, createByteCache(1024 * 1024), (error) =>
+    failures.push(error),
+  );
   // What the whole path does: reads (its view of the counters) and keeps the answer it sends.
   const keep = () => {
     const requestReads: ReadCache = reads.forRequest();
@@ -44,6 +49,8 @@ function setUp() {
     answers,
     keep,
     commit: () => commits++,
+    failLooks: () => (lookFails = true),
+    failures,
     looks: () => looks,
     fromMemory: () => fromMemory,
   };
@@ -124,5 +131,33 @@ describe('kept picture answers', () => {
     await endOfTurn();
     expect([sent.ended, sent.handedOn]).toEqual([false, true]);
     expect(fromMemory()).toBe(0);
+  });
+
+  it('hands every request of the turn to the app when the look fails, and says why', async () => {
+    const { answers, keep, failLooks, failures, fromMemory } = setUp();
+    keep();
+    failLooks();
+    const exchanges = Array.from({ length: 3 }, exchange);
+    for (const { req, res, sent } of exchanges) answers.serve(req, res, () => (sent.handedOn = true));
+    await endOfTurn();
+    expect(exchanges.map(({ sent }) => [sent.ended, sent.handedOn])).toEqual([
+      [false, true],
+      [false, true],
+      [false, true],
+    ]);
+    expect(failures).toHaveLength(3);
+    expect(fromMemory()).toBe(0);
+  });
+
+  it('neither answers nor hands on a request whose client went away while it waited', async () => {
+    const { answers, keep, looks } = setUp();
+    keep();
+    const before = looks();
+    const { req, res, sent } = exchange();
+    answers.serve(req, res, () => (sent.handedOn = true));
+    (res as { destroyed: boolean }).destroyed = true;
+    await endOfTurn();
+    expect([sent.ended, sent.handedOn]).toEqual([false, false]);
+    expect(looks() - before).toBe(0);
   });
 });

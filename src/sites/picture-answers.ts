@@ -86,6 +86,8 @@ export function createPictureAnswers(
   answered: { inc(): void },
   /** The pictures' bytes by blob key, which a publish fills with the renditions it switched to. */
   bytes: ByteCache,
+  /** Told why a kept answer could not be given (the request then takes the whole path). */
+  answerFailed: (error: unknown) => void = () => {},
 ): PictureAnswers {
   let stopped = false;
   /** The requests read in this turn that have a kept answer, in the order they came. */
@@ -113,13 +115,23 @@ export function createPictureAnswers(
     const view = reads.forRequest();
     const now = Date.now();
     for (const { req, res, key, app } of batch) {
-      if (!answerFromMemory(view, key, now, res)) app(req, res);
+      // The client went away while its request waited: nothing to answer, nothing to work out.
+      if (res.destroyed) continue;
+      let answered = false;
+      try {
+        answered = answerFromMemory(view, key, now, res);
+      } catch (error) {
+        // A look that failed (the WAL index unreadable) or a kept answer that could not be sent:
+        // the framework answers this request, and the others in the batch are still answered.
+        answerFailed(error);
+      }
+      if (!answered) app(req, res);
     }
   }
 
   function answerFromMemory(view: ReadCache, key: string, now: number, res: ServerResponse): boolean {
-    // Closed while it waited (the app answers 503), or the client went away.
-    if (stopped || res.destroyed) return false;
+    // Closed while it waited: the app answers 503.
+    if (stopped) return false;
     const found = view.cached<Answer | undefined>(key);
     if (found === NOT_CACHED || found === undefined || found.until <= now) return false;
     if (found.stillCurrent && !found.stillCurrent()) return false;

@@ -39,7 +39,7 @@ function startScheduledScans(services: Services): ScanSchedule | undefined {
       const last = await latestScan(services.database.db);
       return last?.status === 'running' ? undefined : (last?.finishedAt ?? undefined);
     },
-    scan: () => scanTenant(connection, services.database.db),
+    scan: (signal) => scanTenant(connection, services.database.db, { signal }),
     log: services.log,
   });
 }

@@ -1,6 +1,6 @@
 import type { DirectoryUser } from '../directory/users.js';
 import { isAppError } from '../errors.js';
-import { scanTenant } from '../m365/scan.js';
+import { ScanStoppedError, scanTenant } from '../m365/scan.js';
 import type { Scan } from '../m365/scans.js';
 import type { Services } from '../services.js';
 import { recordAudit } from './audit.js';
@@ -19,12 +19,16 @@ export type ScanStart =
 export interface TenantScanner {
   /** Starts a scan, or takes an interrupted one up again; records who asked. */
   start(actor: DirectoryUser): Promise<ScanStart>;
-  /** Waits for the scans this process started to end (the server's shutdown waits, as for scheduled ones). */
+  /**
+   * Stops the scans this process started at their next commit and waits for them (the server's
+   * shutdown, as for scheduled ones): unfinished, with their leases free, so the next scan resumes them.
+   */
   settle(): Promise<void>;
 }
 
 export function createTenantScanner(services: Services): TenantScanner {
   const running = new Set<Promise<void>>();
+  const stopping = new AbortController();
   const { log } = services;
 
   return {
@@ -33,7 +37,7 @@ export function createTenantScanner(services: Services): TenantScanner {
       const { db } = services.database;
       let claimed: (value: { scan: Scan; resumed: boolean }) => void = () => {};
       const holding = new Promise<{ scan: Scan; resumed: boolean }>((resolve) => (claimed = resolve));
-      const scan = scanTenant(connection, db, { onClaimed: claimed });
+      const scan = scanTenant(connection, db, { onClaimed: claimed, signal: stopping.signal });
       const ended = scan.then(
         (report) =>
           log.info(
@@ -42,6 +46,10 @@ export function createTenantScanner(services: Services): TenantScanner {
           ),
         (error: unknown) => {
           if (isAppError(error) && error.id === 'm365_scan_busy') return;
+          if (error instanceof ScanStoppedError) {
+            log.info('tenant scan started from the console stopped with the server; the next scan resumes it');
+            return;
+          }
           log.warn({ err: error }, 'tenant scan started from the console failed; the next scan resumes it');
         },
       );
@@ -62,6 +70,7 @@ export function createTenantScanner(services: Services): TenantScanner {
       }
     },
     async settle() {
+      stopping.abort();
       await Promise.all([...running]);
     },
   };

@@ -71,6 +71,19 @@ export interface ScanOptions {
   onProgress?: (progress: ScanProgress) => void;
   /** Once this process holds the scan's lease (a new scan, or an interrupted one taken up). */
   onClaimed?: (claimed: { scan: Scan; resumed: boolean }) => void;
+  /**
+   * Ends the scan at its next commit (a slice of users or a page), with what it read so far kept
+   * and its lease given up, so the next scan in any process takes it up at once (ScanStoppedError).
+   */
+  signal?: AbortSignal;
+}
+
+/** A scan ended by its signal (the server stopping): unfinished, its lease free, resumed by the next. */
+export class ScanStoppedError extends Error {
+  constructor() {
+    super('The scan was stopped before the end; the next scan takes it up where it stopped.');
+    this.name = 'ScanStoppedError';
+  }
 }
 
 export interface ScanReport {
@@ -128,8 +141,12 @@ export async function scanTenant(
     return costs;
   };
   const sliceSize = options.sliceSize ?? 100;
+  const stopIfAsked = () => {
+    if (options.signal?.aborted) throw new ScanStoppedError();
+  };
 
   try {
+    stopIfAsked();
     let link = scan.pageLink ?? firstUsersPage(settings.graphUrl);
     let resumedLink = scan.pageLink !== null;
     /** The page at `link` when it came in the previous page's batches. */
@@ -191,9 +208,11 @@ export async function scanTenant(
         }
         done += slice.length;
         progress();
+        stopIfAsked();
       }
       await finishPage(db, scan.id, lease(), page.nextLink, costsSinceLastCommit(0));
       if (!page.nextLink) break;
+      stopIfAsked();
       link = page.nextLink;
     }
     await finishScan(db, scan.id, lease(), { status: 'done' });

@@ -103,13 +103,17 @@ describe('scheduleScans', () => {
     await schedule.stop();
   });
 
-  it('plans nothing while a scan runs, waits for it when stopped, and plans no other', async () => {
+  it('plans nothing while a scan runs, tells it to stop and waits for it when stopped, and plans no other', async () => {
     const timers = manualTimers();
     let finish: (() => void) | undefined;
+    let signal: AbortSignal | undefined;
     const schedule = scheduleScans({
       everyMs: () => 900_000,
       lastScanEnded: () => Promise.resolve(undefined),
-      scan: () => new Promise<ScanReport>((resolve) => (finish = () => resolve(report))),
+      scan: (given) => {
+        signal = given;
+        return new Promise<ScanReport>((resolve) => (finish = () => resolve(report)));
+      },
       log,
       ...timers,
     });
@@ -119,8 +123,11 @@ describe('scheduleScans', () => {
     // A slow scan never piles up behind itself.
     expect(timers.waiting).toHaveLength(0);
     let stopped = false;
+    expect(signal?.aborted).toBe(false);
     const stopping = schedule.stop().then(() => (stopped = true));
     await settle();
+    // The scan is told to stop (scanTenant then ends at its next commit), and waited for.
+    expect(signal?.aborted).toBe(true);
     expect(stopped).toBe(false);
     finish!();
     await stopping;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { isAppError } from '../errors.js';
-import type { ScanReport } from './scan.js';
+import { ScanStoppedError, type ScanReport } from './scan.js';
 
 // Scheduled scans, for an administrator who turned them on in the console's settings (off by
 // default, since a scan reads every user of the tenant; PHOTOSYNC_M365_SCAN_EVERY is only the
@@ -10,7 +10,7 @@ import type { ScanReport } from './scan.js';
 // scan at a time per process; between processes the scan's lease decides.
 
 export interface ScanSchedule {
-  /** Stops the schedule and waits for a scan in progress to finish. */
+  /** Stops the schedule; a scan in progress stops at its next commit (the next scan resumes it). */
   stop(): Promise<void>;
 }
 
@@ -19,7 +19,8 @@ export interface ScheduleDeps {
   everyMs: () => number | undefined;
   /** When the tenant's last scan ended; undefined when there is none, or one is unfinished (it is resumed). */
   lastScanEnded: () => Promise<number | undefined>;
-  scan: () => Promise<ScanReport>;
+  /** Runs a scan; `signal` is aborted when the schedule stops (scanTenant's option of that name). */
+  scan: (signal: AbortSignal) => Promise<ScanReport>;
   log: Logger;
   /** How often the schedule looks whether a scan is due. */
   pollMs?: number;
@@ -35,18 +36,21 @@ export function scheduleScans(deps: ScheduleDeps): ScanSchedule {
   const clearTimer = deps.clearTimer ?? ((timer) => clearTimeout(timer as NodeJS.Timeout));
   const now = deps.now ?? Date.now;
   let stopped = false;
+  const stopping = new AbortController();
   let running: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimer> | undefined;
 
   const scanOnce = async () => {
     try {
-      const report = await deps.scan();
+      const report = await deps.scan(stopping.signal);
       deps.log.info(
         { scan: report.scan.id, summary: report.summary, graphRequests: report.graphRequests },
         'scheduled tenant scan finished',
       );
     } catch (error) {
-      if (isAppError(error) && error.id === 'm365_scan_busy') {
+      if (error instanceof ScanStoppedError) {
+        deps.log.info('scheduled tenant scan stopped with the server; the next scan resumes it');
+      } else if (isAppError(error) && error.id === 'm365_scan_busy') {
         deps.log.debug({ reason: error.message }, 'scheduled tenant scan skipped: another process is scanning');
       } else {
         deps.log.warn({ err: error }, 'scheduled tenant scan failed; the next one resumes it');
@@ -84,6 +88,7 @@ export function scheduleScans(deps: ScheduleDeps): ScanSchedule {
   return {
     async stop() {
       stopped = true;
+      stopping.abort();
       if (timer !== undefined) clearTimer(timer);
       await running;
     },

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildApp } from '../src/app.js';
@@ -10,7 +11,7 @@ import { makeUser } from './support/factories.js';
 import { HttpClient } from './support/http-client.js';
 import { startM365Tenant, type M365Tenant } from './support/m365-tenant.js';
 import { createTestStore, openTestServices, testDialects, useTestApp, type TestStore } from './support/services.js';
-import { freePort } from './support/tls-server.js';
+import { BIN, cleanEnv, freePort } from './support/tls-server.js';
 
 // "Scan now" on the console's tenant page, over real HTTP against photosync playing the tenant: the
 // form (with its token) starts a scan in the server, in the background, and comes back to the page,
@@ -146,6 +147,46 @@ describe('Scan now on the tenant page', { timeout: 240_000 }, () => {
         const resumed = await scanTenant(services.m365!, db);
         expect(resumed.resumed).toBe(true);
         expect(resumed.scan).toMatchObject({ id: stopped.id, status: 'done' });
+      });
+
+      it('photosync m365 scan stops at Ctrl-C at its next commit and exits 130, its lease free for the next scan', async () => {
+        const { db } = services.database;
+        const heldScan = () =>
+          db
+            .selectFrom('m365_scans')
+            .select(['id', 'status', 'holder'])
+            .where('status', '=', 'running')
+            .where('holder', 'is not', null)
+            .executeTakeFirst();
+        const child = spawn(process.execPath, [BIN, 'm365', 'scan'], {
+          env: { ...cleanEnv(), ...store.env, ...connectEnv },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
+        const deadline = Date.now() + 60_000;
+        let held = await heldScan();
+        while (!held && Date.now() < deadline && child.exitCode === null) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          held = await heldScan();
+        }
+        expect(held, stderr).toBeDefined();
+        child.kill('SIGINT');
+        expect(await closed, stderr).toBe(130);
+        expect(stderr).toContain('photosync: stopping the scan at its next commit (Ctrl-C again to end at once)…');
+        expect(stderr).toContain(
+          'photosync: The scan was stopped before the end; the next scan takes it up where it stopped.',
+        );
+        const stopped = await db
+          .selectFrom('m365_scans')
+          .select(['status', 'holder'])
+          .where('id', '=', held!.id)
+          .executeTakeFirstOrThrow();
+        expect(stopped).toEqual({ status: 'running', holder: null });
+        const resumed = await scanTenant(services.m365!, db);
+        expect(resumed.resumed).toBe(true);
+        expect(resumed.scan).toMatchObject({ id: held!.id, status: 'done' });
       });
 
       it('starts nothing while another instance holds the scan’s lease, and says so in Estonian too', async () => {

@@ -6,7 +6,7 @@ import { createM365Connection, type M365Connection } from '../../m365/connection
 import { lookupUser } from '../../m365/graph.js';
 import { TENANT_STATE_LABELS, type TenantState } from '../../m365/model.js';
 import { pushTenantUser, type PushReport } from '../../m365/push.js';
-import { scanTenant } from '../../m365/scan.js';
+import { ScanStoppedError, scanTenant, type ScanReport } from '../../m365/scan.js';
 import { ensureTenantUser, findTenantUser, listTenantUsers } from '../../m365/users.js';
 import type { Services } from '../../services.js';
 import { OUT_OF_STEP_STATES } from '../../sync/state.js';
@@ -41,6 +41,9 @@ export const m365Sync: CommandHandler = async ({ args: [upn], services, flag, pr
   return sync(s, connect(s, io.stderr), upn, flags, print, io.stderr);
 };
 
+/** A scan stopped by Ctrl-C: the shell's code for a process ended by SIGINT. */
+const EXIT_STOPPED = 130;
+
 function connect(services: Services, stderr: CliWriter): M365Connection {
   const settings = services.config.m365;
   if (!settings) {
@@ -73,14 +76,34 @@ async function scan(
   progress: CliWriter,
 ): Promise<number> {
   let bar: ReturnType<typeof createProgress> | undefined;
-  const report = await scanTenant(connection, services.database.db, {
-    onProgress: ({ done, total }) => {
-      // The total comes with the listing's first page: no bar before it (nor without it, a bar of 0).
-      if (total === null && done === 0) return;
-      bar ??= createProgress(total ?? 0, 'Scanning the tenant', progress);
-      bar.update(total === null ? done : Math.min(done, total));
-    },
-  });
+  // Ctrl-C (or a service manager's SIGTERM) ends the scan at its next commit, what it read kept and
+  // its lease given up, so the next scan takes it up at once; a second Ctrl-C ends the process.
+  const stopping = new AbortController();
+  const stop = () => {
+    progress.write('\nphotosync: stopping the scan at its next commit (Ctrl-C again to end at once)…\n');
+    stopping.abort();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let report: ScanReport;
+  try {
+    report = await scanTenant(connection, services.database.db, {
+      signal: stopping.signal,
+      onProgress: ({ done, total }) => {
+        // The total comes with the listing's first page: no bar before it (nor without it, a bar of 0).
+        if (total === null && done === 0) return;
+        bar ??= createProgress(total ?? 0, 'Scanning the tenant', progress);
+        bar.update(total === null ? done : Math.min(done, total));
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof ScanStoppedError)) throw error;
+    progress.write(`photosync: ${error.message}\n`);
+    return EXIT_STOPPED;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
   bar?.finish();
   const users = await listTenantUsers(services.database.db);
   // Users the scan could not read keep an earlier state; the run says so and exits 75, as a script

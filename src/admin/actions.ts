@@ -1,6 +1,6 @@
 import { getDirectoryPhoto } from '../directory/photo.js';
 import { findUserByUpn, type DirectoryUser } from '../directory/users.js';
-import { forbidden, invalidInput, userNotFound } from '../errors.js';
+import { forbidden, invalidInput, isAppError, userNotFound } from '../errors.js';
 import { getMailPhoto } from '../mail/photo-store.js';
 import type { Services } from '../services.js';
 import { pictureProperties, type PictureProperties } from '../sites/library.js';
@@ -99,9 +99,15 @@ export async function askToSync(services: Services, actor: DirectoryUser, target
   return { prompted: promptIds.length, skipped, askedAgain, auditId, email: outbox ? 'sending' : 'off' };
 }
 
+/**
+ * A user's outcome in an operator sync: the sync's own, or `not_found` for a user removed after
+ * they were chosen and before their sync (there is no history left to record it in).
+ */
+export type OperatorSyncOutcome = SyncOutcome | 'not_found';
+
 export interface OperatorSyncResult {
   upn: string;
-  outcome: SyncOutcome;
+  outcome: OperatorSyncOutcome;
   error: string | null;
 }
 
@@ -139,20 +145,54 @@ export async function operatorSync(
   }
   // Each user's sync is a commit of its own: the entry names them all first, and each sync moves
   // its user from `pending` to `results` in the commit that records it. Stopped part-way (the
-  // process killed), the entry says whose sync was done and whose was not.
+  // process killed), the entry says whose sync was done and whose was not: `pending` means only
+  // that. A sync that fails without a record of its own (the user removed meanwhile, the attempt's
+  // record refused) is recorded here with its outcome, and the others are synced still.
   const auditId = await recordAudit(services.database.db, actor, 'operator_sync', {
     results: [],
     pending: users.map((u) => u.upn),
   });
   const results: OperatorSyncResult[] = [];
   for (const user of users) {
-    const result = await services.sync.sync(user, 'admin', {
-      alsoRecord: (trx, { outcome, error }) =>
-        amendAudit(trx, services.database.dialect, auditId, (detail) =>
-          operatorSyncDone(detail, { upn: user.upn, outcome, error }),
-        ),
-    });
-    results.push({ upn: user.upn, outcome: result.outcome, error: result.error });
+    let result: OperatorSyncResult;
+    try {
+      const synced = await services.sync.sync(user, 'admin', {
+        alsoRecord: (trx, { outcome, error }) =>
+          amendAudit(trx, services.database.dialect, auditId, (detail) =>
+            operatorSyncDone(detail, { upn: user.upn, outcome, error }),
+          ),
+      });
+      result = { upn: user.upn, outcome: synced.outcome, error: synced.error };
+    } catch (cause) {
+      result = await syncThrew(services, auditId, user, cause);
+    }
+    results.push(result);
   }
   return { results, auditId };
+}
+
+/**
+ * A user's sync that ended in an error of its own, recorded in the entry in a commit of its own.
+ * When even that cannot be written, the request fails with the sync's error, and the entry keeps
+ * the user (and those after) pending.
+ */
+async function syncThrew(
+  services: Services,
+  auditId: number,
+  user: DirectoryUser,
+  cause: unknown,
+): Promise<OperatorSyncResult> {
+  const error = cause instanceof Error ? cause.message : String(cause);
+  const gone = isAppError(cause) && cause.id === 'user_not_found';
+  const result: OperatorSyncResult = { upn: user.upn, outcome: gone ? 'not_found' : 'failed', error };
+  if (!gone) services.log.error({ err: cause, user: user.upn, trigger: 'admin' }, `operator sync failed: ${error}`);
+  const { db, dialect } = services.database;
+  try {
+    await db
+      .transaction()
+      .execute((trx) => amendAudit(trx, dialect, auditId, (detail) => operatorSyncDone(detail, result)));
+  } catch {
+    throw cause;
+  }
+  return result;
 }

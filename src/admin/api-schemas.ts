@@ -176,7 +176,12 @@ export const API_SCHEMAS = {
     response: {
       200: Type.Object({
         results: Type.Array(
-          Type.Object({ upn: Type.String(), outcome: literals(SYNC_OUTCOMES), error: Nullable(Type.String()) }),
+          Type.Object({
+            upn: Type.String(),
+            /** The sync's outcome, or not_found: the user was removed before their sync. */
+            outcome: literals([...SYNC_OUTCOMES, 'not_found'] as const),
+            error: Nullable(Type.String()),
+          }),
         ),
       }),
       ...errorResponses,

@@ -13,7 +13,12 @@ export class HttpClient {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
-  async request(method: string, path: string, options: { form?: Record<string, string>; headers?: HeadersInit } = {}) {
+  /** `form`: a field given a list is sent once per value, as a form's ticked boxes of one name are. */
+  async request(
+    method: string,
+    path: string,
+    options: { form?: Record<string, string | string[]>; headers?: HeadersInit } = {},
+  ) {
     const headers = new Headers(options.headers);
     if (this.cookies.size > 0) headers.set('cookie', this.cookieHeader);
     if (!headers.has('accept-language')) headers.set('accept-language', this.language);
@@ -21,7 +26,11 @@ export class HttpClient {
     let body: string | undefined;
     if (options.form) {
       headers.set('content-type', 'application/x-www-form-urlencoded');
-      body = new URLSearchParams(options.form).toString();
+      const fields = new URLSearchParams();
+      for (const [name, value] of Object.entries(options.form)) {
+        for (const one of typeof value === 'string' ? [value] : value) fields.append(name, one);
+      }
+      body = fields.toString();
     }
     const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body, redirect: 'manual' });
     this.keep(response);

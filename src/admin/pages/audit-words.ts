@@ -75,7 +75,11 @@ export function auditSentences(context: PageContext, entry: AuditEntry): string[
       ];
     }
     case 'operator_sync': {
-      const results = Array.isArray(d.results) ? (d.results as Array<{ upn: string; outcome: SyncOutcome }>) : [];
+      // A user removed after they were chosen is among the results (not_found), as is a sync that
+      // failed without a record of its own (failed).
+      const results = Array.isArray(d.results)
+        ? (d.results as Array<{ upn: string; outcome: SyncOutcome | 'not_found' }>)
+        : [];
       // Users named when the sync began whose sync was never recorded: it stopped (the process ended) first.
       const pending = Array.isArray(d.pending) ? (d.pending as string[]) : [];
       return [

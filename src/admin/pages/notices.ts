@@ -39,7 +39,7 @@ export function promptNotice(context: PageContext, entry: AuditEntry): Notice {
 }
 
 interface OperatorSyncDetail {
-  results?: Array<{ upn: string; outcome: SyncOutcome }>;
+  results?: Array<{ upn: string; outcome: SyncOutcome | 'not_found' }>;
 }
 
 /** What the operator's sync did: how many were updated, failed or had nothing to do, and each person's outcome. */
@@ -48,7 +48,8 @@ export function operatorSyncNotice(context: PageContext, entry: AuditEntry): Not
   const results = (entry.detail as OperatorSyncDetail).results;
   if (!Array.isArray(results)) return undefined;
   const synced = results.filter((r) => r.outcome === 'synced' || r.outcome === 'removed').length;
-  const failed = results.filter((r) => r.outcome === 'failed').length;
+  // A user removed before their sync was not synced either: counted with the failures, named as removed.
+  const failed = results.filter((r) => r.outcome === 'failed' || r.outcome === 'not_found').length;
   const items = results
     .slice(0, LISTED)
     .map((r) => t('admin.notice.syncedItem', { name: r.upn, outcome: t(`admin.outcome.${r.outcome}`) }));

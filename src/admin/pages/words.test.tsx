@@ -167,6 +167,22 @@ describe.each(LOCALES)('work that stopped part-way, in the audit log [%s]', (loc
     for (const sentence of [...none, ...some, ...stopped]) expect(sentence).not.toMatch(/[{}]|undefined|admin\.audit/);
   });
 
+  it("says of an operator sync's user removed before their sync, or whose sync failed, what happened: no stop", () => {
+    const done = sentences('operator_sync', {
+      results: [
+        { upn: 'jane@contoso.com', outcome: 'failed', error: 'attempt refused' },
+        { upn: 'mari@contoso.com', outcome: 'not_found', error: 'There is no user mari@contoso.com.' },
+      ],
+    });
+    const stopped = sentences('operator_sync', { results: [], pending: ['mari@contoso.com'] })[0];
+    expect(done).toHaveLength(1);
+    expect(done[0]).toContain(`jane@contoso.com (${context.t('admin.outcome.failed')})`);
+    expect(done[0]).toContain(`mari@contoso.com (${context.t('admin.outcome.not_found')})`);
+    expect(done[0]).not.toMatch(/not_found|[{}]|undefined|admin\./);
+    expect(context.t('admin.outcome.not_found')).not.toBe(context.t('admin.outcome.removed'));
+    expect(done).not.toContain(stopped);
+  });
+
   it('names an app that acted with its own token by its name and client id', () => {
     const who = auditActor(context, {
       id: 1,

@@ -36,7 +36,9 @@ const OUTCOME_LOOK: Record<SyncOutcome, { tone: Tone; icon: string }> = {
 
 export const stateLabel = (t: PageContext['t'], state: ShownState) => t(`admin.state.${state}` as MessageKey);
 export const stateText = (t: PageContext['t'], state: ShownState) => t(`admin.stateText.${state}` as MessageKey);
-export const outcomeLabel = (t: PageContext['t'], outcome: SyncOutcome) => t(`admin.outcome.${outcome}` as MessageKey);
+/** An outcome's word; `not_found`: an operator's sync reached a user removed since they were chosen. */
+export const outcomeLabel = (t: PageContext['t'], outcome: SyncOutcome | 'not_found') =>
+  t(`admin.outcome.${outcome}` as MessageKey);
 export const outcomeText = (t: PageContext['t'], outcome: SyncOutcome) =>
   t(`admin.outcomeText.${outcome}` as MessageKey);
 export const triggerText = (t: PageContext['t'], trigger: SyncTrigger) => t(`admin.trigger.${trigger}` as MessageKey);

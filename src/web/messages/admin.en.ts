@@ -155,6 +155,7 @@ export const adminEn = {
   'admin.outcome.backing_off': 'Waiting after a failure',
   'admin.outcome.busy': 'Another sync was running',
   'admin.outcome.failed': 'Failed',
+  'admin.outcome.not_found': 'User removed before their sync',
   'admin.outcomeText.synced': 'The sites took the current mail photo.',
   'admin.outcomeText.removed': 'The mail photo was removed, so the sites went back to the placeholder.',
   'admin.outcomeText.unchanged': 'The sites already showed the mail photo; nothing was written.',

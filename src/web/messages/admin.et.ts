@@ -165,6 +165,7 @@ export const adminEt: AdminMessages = {
   'admin.outcome.backing_off': 'Ootel pärast tõrget',
   'admin.outcome.busy': 'Teine sünkroonimine oli pooleli',
   'admin.outcome.failed': 'Ebaõnnestus',
+  'admin.outcome.not_found': 'Kasutaja eemaldati enne sünkroonimist',
   'admin.outcomeText.synced': 'Saidid võtsid praeguse postkasti foto üle.',
   'admin.outcomeText.removed': 'Postkasti foto eemaldati, nii et saidid näitavad jälle asenduspilti.',
   'admin.outcomeText.unchanged': 'Saitidel oli juba postkasti foto, midagi ei muudetud.',

@@ -34,6 +34,27 @@ describe('the proxy variables', () => {
     }
   });
 
+  it('refuses a user name without a password, or a password without a user name, as the proxy would be sent neither', () => {
+    const user = read({ HTTPS_PROXY: 'http://alice@proxy.example:3128' });
+    expect(user.proxy.https).toBeUndefined();
+    expect(user.problems).toEqual([
+      'HTTPS_PROXY gives the user name "alice" but no password, and photosync sends the proxy its credentials only as both: write them as http://user:password@proxy.example:3128, or neither if the proxy asks for none, got "http://alice@proxy.example:3128".',
+    ]);
+    expect(read({ https_proxy: 'http://alice:@proxy.example:3128' }).problems[0]).toMatch(
+      /^https_proxy gives the user name "alice" but no password/,
+    );
+    const password = read({ HTTP_PROXY: 'http://:hunter2@proxy.example:3128' });
+    expect(password.proxy.http).toBeUndefined();
+    expect(password.problems).toHaveLength(1);
+    expect(password.problems[0]).toMatch(/^HTTP_PROXY gives a password but no user name/);
+    expect(password.problems[0]).not.toContain('hunter2');
+
+    const both = read({ HTTPS_PROXY: 'http://alice:s3cret@proxy.example:3128' });
+    expect(both.problems).toEqual([]);
+    expect(both.proxy.https?.credentials).toBe(true);
+    expect(read({ HTTPS_PROXY: 'http://proxy.example:3128' }).proxy.https?.credentials).toBe(false);
+  });
+
   it.each([
     ['localhost', 'https://localhost:8443', false],
     ['.contoso.com', 'https://graph.contoso.com', false],

@@ -13,7 +13,10 @@ export interface ProxySetting {
   url(): string;
   /** The variable it came from (`HTTPS_PROXY`, `https_proxy`, `HTTP_PROXY` …), for messages. */
   variable: string;
-  /** Whether the URL carries a user name (and so Proxy-Authorization is sent). */
+  /**
+   * Whether the URL carries a user name and password (and so Proxy-Authorization is sent); a URL
+   * with only one of them is refused by readOutboundProxy, since nothing would be sent.
+   */
   credentials: boolean;
 }
 
@@ -44,8 +47,9 @@ const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
 
 /**
  * The proxy variables of `env`. A value that is no proxy URL adds one sentence to `problems`
- * (naming the variable, its password hidden). `proxy.example:3128` without a scheme is taken as
- * http://, as curl takes it.
+ * (naming the variable, its password hidden), and so does a user name without a password or a
+ * password without a user name: the proxy would be sent neither. `proxy.example:3128` without a
+ * scheme is taken as http://, as curl takes it.
  */
 export function readOutboundProxy(env: NodeJS.ProcessEnv, problems: string[]): OutboundProxy {
   const pick = (name: string): { variable: string; value: string } | undefined => {
@@ -68,6 +72,13 @@ export function readOutboundProxy(env: NodeJS.ProcessEnv, problems: string[]): O
     ) {
       problems.push(
         `${given.variable} must be the proxy's URL, like http://proxy.example:3128 or http://user:password@proxy.example:3128 (an http:// or https:// proxy), got "${hidePassword(given.value)}".`,
+      );
+      return undefined;
+    }
+    if ((url.username === '') !== (url.password === '')) {
+      const user = url.username ? `the user name "${url.username}" but no password` : 'a password but no user name';
+      problems.push(
+        `${given.variable} gives ${user}, and photosync sends the proxy its credentials only as both: write them as http://user:password@${url.host}, or neither if the proxy asks for none, got "${hidePassword(given.value)}".`,
       );
       return undefined;
     }
@@ -122,7 +133,9 @@ function exemptByNoProxy(proxy: OutboundProxy, target: URL): boolean {
 
 /** A proxy URL as given, with its password, if any, replaced by `[removed]` (as errors.ts's scrub does). */
 export function hidePassword(text: string): string {
-  return text.replace(/^((?:[a-z][a-z0-9+.-]*:\/\/)?[^/@:\s]*):\S*@/i, '$1:[removed]@');
+  // The scheme first, so that in http://alice@proxy (no password) its colon is not taken for the password's.
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? '';
+  return scheme + text.slice(scheme.length).replace(/^([^/@:\s]*):\S*@/, '$1:[removed]@');
 }
 
 /** The proxy as any text shows it: its URL without the password (`http://alice:[removed]@proxy.example:3128`). */

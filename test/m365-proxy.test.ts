@@ -1,4 +1,9 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MSAL_ANSWER_WITHIN_MS, msalNetworkClient, tenantFetch } from '../src/m365/network.js';
+import { readOutboundProxy, ThroughProxyError } from '../src/m365/proxy.js';
+import type { M365Settings } from '../src/m365/settings.js';
+import { explainTokenError, networkProblem } from '../src/m365/token-errors.js';
 import { startHttpProxy, type HttpProxy } from './support/http-proxy.js';
 import { startM365Tenant, type M365Tenant, type RegisteredApp } from './support/m365-tenant.js';
 import { freePort } from './support/tls-server.js';
@@ -169,5 +174,88 @@ describe('connect mode through an outbound proxy', () => {
     const scan = await connect.m365(['scan']);
     expect(scan.code).not.toBe(0);
     expect(scan.stdout + scan.stderr).toMatch(said);
+  });
+});
+
+// What connect mode's requests do when an answer does not come in time, through a proxy: a slow
+// host behind a working proxy is the host's, and a proxy that hangs does not hold a token request
+// (and every Graph and SharePoint request waiting on its token) for minutes.
+describe('deadlines through an outbound proxy', () => {
+  let silent: net.Server;
+  let silentUrl: string;
+  const held = new Set<net.Socket>();
+  beforeAll(async () => {
+    // A host that takes the connection and never answers, as a Graph or SharePoint that is slow.
+    silent = net.createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    silentUrl = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => silent?.close(resolve));
+  });
+
+  /** Settings whose only part the network module reads: the proxy, from these variables. */
+  const settingsWith = (env: Record<string, string>): M365Settings => {
+    const problems: string[] = [];
+    const proxy = readOutboundProxy(env, problems);
+    expect(problems).toEqual([]);
+    return { proxy, authorityHost: silentUrl, tenant: 'contoso.onmicrosoft.com' } as M365Settings;
+  };
+
+  it('tells a host that did not answer in time through a working proxy as the host, not the proxy', async () => {
+    const proxy = await startHttpProxy();
+    try {
+      const settings = settingsWith({ HTTP_PROXY: proxy.url });
+      const error = await tenantFetch(settings, `${silentUrl}/v1.0/users`, { signal: AbortSignal.timeout(300) }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ name: 'TimeoutError' });
+      expect(error).not.toBeInstanceOf(ThroughProxyError);
+      const problem = networkProblem(error);
+      expect(problem).toMatchObject({ problem: 'unreachable', what: 'nothing answers' });
+      expect(problem?.proxy).toBeUndefined();
+      expect(problem?.fix(silentUrl, 'PHOTOSYNC_M365_GRAPH_URL')).not.toMatch(/HTTP_PROXY/);
+      // It did go through the proxy, which carried it.
+      expect((await proxy.counts()).targets).toEqual({ [new URL(silentUrl).host]: 1 });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('ends a token request a hanging proxy holds, and says it got no answer in so many seconds', async () => {
+    expect(MSAL_ANSWER_WITHIN_MS).toBe(30_000);
+    const proxy = await startHttpProxy({ stall: true });
+    try {
+      const settings = settingsWith({ HTTP_PROXY: proxy.url });
+      const network = await msalNetworkClient(settings, 300);
+      const started = Date.now();
+      const error = await network
+        .sendPostRequestAsync(`${silentUrl}/contoso.onmicrosoft.com/oauth2/v2.0/token`, { body: 'grant_type=x' })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(error).toHaveProperty('noAnswer', `the token request to ${silentUrl} got no answer in 0.3 s`);
+      const told = explainTokenError(error, settings, 'https://graph.microsoft.com/.default');
+      expect(told).toMatchObject({
+        problem: 'unreachable',
+        what: `No token for https://graph.microsoft.com/.default: the token request to ${silentUrl} got no answer in 0.3 s.`,
+      });
+      // A GET MSAL gives a longer timeout keeps the deadline too.
+      const get = await network.sendGetRequestAsync(`${silentUrl}/common/discovery/instance`, {}, 60_000).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(get).toHaveProperty('noAnswer', `the request to ${silentUrl} got no answer in 0.3 s`);
+      expect((await proxy.counts()).stalled).toBe(2);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

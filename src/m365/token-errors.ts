@@ -135,8 +135,12 @@ interface NetworkProblem {
 export function networkProblem(error: unknown): NetworkProblem | undefined {
   const codes: string[] = [];
   let through: ProxySetting | undefined;
+  let noAnswer: string | undefined;
   for (let e: unknown = error, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth += 1) {
     if (e instanceof ThroughProxyError) through ??= e.proxy;
+    // A request whose deadline ran out, in words (m365/network.ts's MSAL requests).
+    const words = (e as { noAnswer?: unknown }).noAnswer;
+    if (typeof words === 'string') noAnswer ??= words;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') codes.push(code);
     // fetch's own deadline (AbortSignal.timeout) ran out: the host took the connection and said nothing.
@@ -149,6 +153,13 @@ export function networkProblem(error: unknown): NetworkProblem | undefined {
     if (refused) codes.push(`PROXY_${refused[1]}`);
   }
   if (through) return proxyProblem(through, codes);
+  if (noAnswer) {
+    return {
+      problem: 'unreachable',
+      what: noAnswer,
+      fix: (url, setting) => `Check ${setting} (${url}) and that this machine may reach it (firewall, proxy).`,
+    };
+  }
   // EAI_AGAIN is the resolver failing for now (no answer from the DNS server), not a name that
   // does not exist: it is tried again, and told as a network problem, not as a wrong address.
   if (codes.includes('EAI_AGAIN') && !codes.includes('ENOTFOUND')) {

@@ -18,6 +18,8 @@ export interface ProxyCounts {
   tunnels: number;
   /** Absolute-URI requests forwarded (plain http through the proxy). */
   requests: number;
+  /** Tunnels and requests taken and never answered (`stall`). */
+  stalled: number;
   /** Requests and tunnels refused, by status. */
   refused: { 407: number; 403: number };
   /** Tunnels and requests carried, by `host:port`. */
@@ -37,6 +39,8 @@ export interface HttpProxyOptions {
   password?: string;
   /** Hosts it refuses to connect to (403). */
   deny?: string[];
+  /** Takes every tunnel's and request's connection and never answers, as a proxy that hangs. */
+  stall?: boolean;
 }
 
 export async function startHttpProxy(options: HttpProxyOptions = {}): Promise<HttpProxy> {
@@ -48,6 +52,7 @@ export async function startHttpProxy(options: HttpProxyOptions = {}): Promise<Ht
       PROXY_USER: options.user ?? '',
       PROXY_PASSWORD: options.password ?? '',
       PROXY_DENY: (options.deny ?? []).join(','),
+      PROXY_STALL: options.stall ? '1' : '',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

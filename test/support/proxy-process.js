@@ -4,15 +4,19 @@
 //   PORT            where it listens (127.0.0.1)
 //   PROXY_USER, PROXY_PASSWORD   when set, Proxy-Authorization: Basic must carry them, or it answers 407
 //   PROXY_DENY      hosts (comma-separated) it refuses to connect to, with 403
+//   PROXY_STALL     when 1, it takes every tunnel's and request's connection and never answers (counted as stalled)
 // A request for its own /counts (origin form, not through it) answers what it counted as JSON:
-//   { tunnels, requests, refused: { "407": n, "403": n }, targets: { "host:port": n } }
+//   { tunnels, requests, stalled, refused: { "407": n, "403": n }, targets: { "host:port": n } }
 import http from 'node:http';
 import net from 'node:net';
 
 const user = process.env.PROXY_USER ?? '';
 const password = process.env.PROXY_PASSWORD ?? '';
 const deny = new Set((process.env.PROXY_DENY ?? '').split(',').filter(Boolean));
-const counts = { tunnels: 0, requests: 0, refused: { 407: 0, 403: 0 }, targets: {} };
+const stall = process.env.PROXY_STALL === '1';
+/** Tunnels and stalled requests' sockets, which stopping closes. */
+const held = new Set();
+const counts = { tunnels: 0, requests: 0, stalled: 0, refused: { 407: 0, 403: 0 }, targets: {} };
 
 /** Whether the request carries the credentials this proxy asks for (any request, when it asks for none). */
 function authorized(request) {
@@ -46,6 +50,11 @@ const server = http.createServer((request, response) => {
     }
     return;
   }
+  if (stall) {
+    counts.stalled += 1;
+    held.add(request.socket);
+    return;
+  }
   const target = new URL(request.url);
   const refused = refusal(request, target.hostname);
   if (refused) {
@@ -69,6 +78,13 @@ const server = http.createServer((request, response) => {
 
 server.on('connect', (request, socket, head) => {
   socket.on('error', () => {});
+  // A tunnel is no longer the HTTP server's connection: closed here when the proxy stops.
+  held.add(socket);
+  socket.on('close', () => held.delete(socket));
+  if (stall) {
+    counts.stalled += 1;
+    return;
+  }
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(request.url ?? '');
   if (!match) {
     socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
@@ -99,6 +115,7 @@ server.listen(Number(process.env.PORT), '127.0.0.1', () => {
   process.stdout.write(`listening on ${server.address().port}\n`);
 });
 process.on('SIGTERM', () => {
+  for (const socket of held) socket.destroy();
   server.closeAllConnections();
   server.close(() => process.exit(0));
 });

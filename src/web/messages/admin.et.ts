@@ -361,7 +361,7 @@ export const adminEt: AdminMessages = {
   'admin.tenant.push.no_mailbox':
     '{name} – Exchange’i postkasti pole, seega ei võta SharePoint selle kasutaja fotot kunagi Exchange’ist.',
   'admin.tenant.pushFailure.gone':
-    'Teda pole enam Microsoft 365 rentnikus: ta on kustutatud või viidud teise rentnikku. photosync ei näita teda enam loendis.',
+    'Teda pole enam Microsoft 365 rentnikus, sest ta on kustutatud või viidud teise rentnikku. photosync ei näita teda enam loendis.',
   'admin.tenant.pushFailure.unreachable': 'Microsoft 365 ei vastanud.',
   'admin.tenant.pushFailure.refused':
     'Microsoft 365 lükkas photosynci rakenduse päringu tagasi (selle õigused, nõusolek või sertifikaat).',

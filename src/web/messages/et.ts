@@ -223,7 +223,7 @@ export const et: Messages = {
   'm365.home.state.unknown':
     'photosync pole veel kontrollinud, kas SharePoint ja OneDrive näitavad sinu praegust fotot. Kumma tahes avamine toob selle igal juhul üle.',
   'm365.home.foundByScan': 'photosynci läbivaatuse järgi seisuga {time}.',
-  'm365.home.foundByPush': 'Sinu foto viimase sünkroonimise järgi seisuga {time}.',
+  'm365.home.foundByPush': 'Seisuga {time}, kui photosync sinu fotot viimati uuendas.',
   'm365.problem.title': 'Sinu fotot ei õnnestunud üle tuua',
   'm365.problem.tenant_down':
     'Microsoft 365 ei vastanud praegu photosyncile, seega sinu fotot üle ei toodud. Proovi mõne minuti pärast uuesti.',

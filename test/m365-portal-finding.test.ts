@@ -95,7 +95,7 @@ describeEachDialect('the portal’s home page in connect mode, with when its fin
       text: `As of photosync’s last sync of your photo on ${formatDate('en', pushed)}.`,
     });
     expect((await foundText(id, 'et')).text).toBe(
-      `Seisuga ${formatDate('et', pushed)}, kui photosync sinu fotot viimati uuendas.`,
+      `photosynci viimase ületoomiskatse järgi seisuga ${formatDate('et', pushed)}.`,
     );
   });
 });

@@ -164,7 +164,7 @@ for (const dialect of testDialects()) {
         expect((await tenant.cli(['users', 'remove', 'megan@contoso.com'])).code).toBe(0);
         const gone = await et.request('GET', '/admin/tenant/sync?upn=megan%40contoso.com');
         expect(gone.body).toContain(
-          'Megan Bowen – sünkroonimine ebaõnnestus. Teda pole enam Microsoft 365 rentnikus, sest ta on kustutatud või viidud teise rentnikku.',
+          'Megan Bowen – sünkroonimine ebaõnnestus. Seda kasutajat pole enam Microsoft 365 rentnikus, sest ta on kustutatud või viidud teise rentnikku.',
         );
       });
 

@@ -297,7 +297,7 @@ export const adminEt: AdminMessages = {
   'admin.tenant.scan.failed': '{started} alanud läbivaatus ebaõnnestus: {error}',
   'admin.tenant.scan.now': 'Käivita läbivaatus',
   'admin.tenant.scan.nowHint':
-    'Loeb rentniku kõik kasutajad läbi; midagi üle ei kanta. Leht näitab, kui kaugel see on.',
+    'Loeb rentniku kõik kasutajad läbi; midagi üle ei kanta. Leht näitab läbivaatuse edenemist.',
   'admin.tenant.scan.started': 'Läbivaatus algas. Selle edenemise nägemiseks laadi leht uuesti.',
   'admin.tenant.scan.resumedNow':
     'Katkenud läbivaatust jätkati sealt, kus see pooleli jäi. Selle edenemise nägemiseks laadi leht uuesti.',
@@ -361,7 +361,7 @@ export const adminEt: AdminMessages = {
   'admin.tenant.push.no_mailbox':
     '{name} – Exchange’i postkasti pole, seega ei võta SharePoint selle kasutaja fotot kunagi Exchange’ist.',
   'admin.tenant.pushFailure.gone':
-    'Teda pole enam Microsoft 365 rentnikus, sest ta on kustutatud või viidud teise rentnikku. photosync ei näita teda enam loendis.',
+    'Seda kasutajat pole enam Microsoft 365 rentnikus, sest ta on kustutatud või viidud teise rentnikku. photosync ei näita teda enam loendis.',
   'admin.tenant.pushFailure.unreachable': 'Microsoft 365 ei vastanud.',
   'admin.tenant.pushFailure.refused':
     'Microsoft 365 lükkas photosynci rakenduse päringu tagasi (selle õigused, nõusolek või sertifikaat).',

@@ -107,7 +107,7 @@ export const et: Messages = {
   'photo.error.not_portrait':
     'See pilt on profiilipildiks liiga pikk ja kitsas (kummaski suunas kuni 16 384 pikslit ja üks külg teisest kuni 8 korda pikem). Kärbi pilti ja proovi uuesti.',
   'photo.error.too_many_scans':
-    'See JPEG-fail on salvestatud fotole liiga paljude läbikäikudena (progressiivsete skaneeringutena) ja selle lugemine võtaks liiga kaua aega. Salvesta see uuesti tavalise JPEG-failina ja proovi uuesti.',
+    'See JPEG-fail on salvestatud rohkemate kihtidena (progressiivsete skaneeringutena), kui fotol vaja on, ja selle lugemine võtaks liiga kaua aega. Salvesta see uuesti tavalise JPEG-failina ja proovi uuesti.',
   'photo.error.too_slow':
     'Selle pildi töötlemine võttis liiga kaua aega. Salvesta see väiksema JPEG- või PNG-failina ja proovi uuesti.',
   'photo.error.busy': 'Töötleme praegu teisi pilte. Proovi mõne sekundi pärast uuesti.',
@@ -223,7 +223,7 @@ export const et: Messages = {
   'm365.home.state.unknown':
     'photosync pole veel kontrollinud, kas SharePoint ja OneDrive näitavad sinu praegust fotot. Kumma tahes avamine toob selle igal juhul üle.',
   'm365.home.foundByScan': 'photosynci läbivaatuse järgi seisuga {time}.',
-  'm365.home.foundByPush': 'Seisuga {time}, kui photosync sinu fotot viimati uuendas.',
+  'm365.home.foundByPush': 'photosynci viimase ületoomiskatse järgi seisuga {time}.',
   'm365.problem.title': 'Sinu fotot ei õnnestunud üle tuua',
   'm365.problem.tenant_down':
     'Microsoft 365 ei vastanud praegu photosyncile, seega sinu fotot üle ei toodud. Proovi mõne minuti pärast uuesti.',

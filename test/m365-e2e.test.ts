@@ -3,7 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit } from '../src/admin/audit.js';
-import { startM365Tenant, type ConnectMode, type M365Tenant } from './support/m365-tenant.js';
+import { checkLines, startM365Tenant, type ConnectMode, type M365Tenant } from './support/m365-tenant.js';
 import { openTestServices } from './support/services.js';
 
 // Connect mode end to end: `photosync serve` over TLS with its demo organisation plays the tenant
@@ -20,21 +20,6 @@ const statesOf = (stdout: string): Record<string, string> => {
   const users = (JSON.parse(stdout) as { users: ScannedUser[] }).users;
   return Object.fromEntries(users.map((u) => [u.upn, u.state]));
 };
-
-/** The lines of `m365 check`, by check name. */
-const checkLines = (stdout: string) =>
-  Object.fromEntries(
-    stdout
-      .trim()
-      .split('\n')
-      .map((line) => [
-        line
-          .slice(2)
-          .split(':')[0]!
-          .replace(/ \(.*$/, ''),
-        line,
-      ]),
-  );
 
 describe('connect mode against photosync playing the tenant', () => {
   let tenant: M365Tenant;

@@ -5,7 +5,7 @@ import { readOutboundProxy, ThroughProxyError } from '../src/m365/proxy.js';
 import type { M365Settings } from '../src/m365/settings.js';
 import { explainTokenError, networkProblem } from '../src/m365/token-errors.js';
 import { startHttpProxy, type HttpProxy } from './support/http-proxy.js';
-import { startM365Tenant, type M365Tenant, type RegisteredApp } from './support/m365-tenant.js';
+import { checkLines, startM365Tenant, type M365Tenant, type RegisteredApp } from './support/m365-tenant.js';
 import { freePort } from './support/tls-server.js';
 
 // Connect mode on a server that reaches the internet only through an HTTP proxy: photosync playing
@@ -18,21 +18,6 @@ import { freePort } from './support/tls-server.js';
 const USER = 'photosync';
 // Characters that must be percent-encoded in the URL, to show they are decoded before they are sent.
 const PASSWORD = 'p@ss:w/rd#1';
-
-/** The lines of `m365 check`, by check name. */
-const checkLines = (stdout: string) =>
-  Object.fromEntries(
-    stdout
-      .trim()
-      .split('\n')
-      .map((line) => [
-        line
-          .slice(2)
-          .split(':')[0]!
-          .replace(/ \(.*$/, ''),
-        line,
-      ]),
-  );
 
 describe('connect mode through an outbound proxy', () => {
   let tenant: M365Tenant;

@@ -27,6 +27,21 @@ import { BIN, cleanEnv, freePort, run, startTlsServer, waitForOutput, type TlsSe
 // Everything spawned runs the compiled dist/ (test/global-setup.ts builds it when src/ changed).
 
 /** What `registerApp` grants unless told otherwise: exactly what docs/M365.md asks administrators for. */
+/** The lines of `m365 check`, by check name. */
+export const checkLines = (stdout: string) =>
+  Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((line) => [
+        line
+          .slice(2)
+          .split(':')[0]!
+          .replace(/ \(.*$/, ''),
+        line,
+      ]),
+  );
+
 export const CONNECT_PERMISSIONS = ['User.Read.All', 'ProfilePhoto.Read.All', 'Sites.FullControl.All'] as const;
 
 export interface RegisteredApp {
